@@ -1,0 +1,27 @@
+/* Text forms of bytes (PROTOCOL-NOTES A23, P12): base64url with '=' padding on
+ * output and lenient input (padding optional), plus standard base64 for the
+ * few places the reference uses it. Built on libsodium's codecs. */
+#ifndef SX_CORE_BASE64_H
+#define SX_CORE_BASE64_H
+
+#include "core/bytes.h"
+#include "simplex/status.h"
+
+typedef enum sx_b64_variant {
+    SX_B64_URL,        /* A23: base64url, padded on output */
+    SX_B64_URL_NOPAD,  /* APNS JWT */
+    SX_B64_STD,        /* standard alphabet, padded (C12 literals, JSON) */
+} sx_b64_variant;
+
+/* Length of the encoding of n bytes, including the terminating NUL. */
+size_t sx_b64_encoded_size(size_t n, sx_b64_variant v);
+/* Writes the NUL-terminated encoding of in into out (cap bytes). */
+SX_MUST_CHECK sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap);
+/* Decodes text (exactly len chars, no NUL needed) into out (cap bytes).
+ * Accepts the variant's alphabet with or without trailing '=' padding; the
+ * input must have at least one character. Anything else is SX_E_PROTOCOL;
+ * output larger than cap is SX_E_LIMIT. */
+SX_MUST_CHECK sx_status sx_b64_decode(const char *text, size_t len, sx_b64_variant v,
+                                      uint8_t *out, size_t cap, size_t *out_len);
+
+#endif

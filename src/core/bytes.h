@@ -1,0 +1,28 @@
+/* Borrowed byte ranges. A slice never owns its memory: it points into a
+ * buffer that the caller keeps alive (usually the block being decoded). */
+#ifndef SX_CORE_BYTES_H
+#define SX_CORE_BYTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+typedef struct sx_slice {
+    const uint8_t *ptr;
+    size_t len;
+} sx_slice;
+
+static inline sx_slice sx_slice_of(const void *ptr, size_t len)
+{
+    sx_slice s = {(const uint8_t *)ptr, len};
+    return s;
+}
+
+/* Slice of a NUL-terminated literal, without the NUL. */
+sx_slice sx_slice_str(const char *s);
+
+/* True when both slices hold the same bytes. Not constant time: use
+ * sx_ct_equal (crypto/util.h) for secrets. */
+bool sx_slice_eq(sx_slice a, sx_slice b);
+
+#endif

@@ -1,0 +1,106 @@
+/* Unit tests of the text forms (A23, A24, P12), with RFC 4648 section 10 vectors. */
+#include "testutil.h"
+
+#include <string.h>
+
+#include "core/base64.h"
+
+static const char *const rfc_in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+static const char *const rfc_out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+
+static void test_rfc4648_encode(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 7; i++) {
+        char out[16];
+        assert_ok(sx_b64_encode(sx_slice_str(rfc_in[i]), SX_B64_URL, out, sizeof out));
+        assert_string_equal(out, rfc_out[i]);
+        assert_int_equal(sx_b64_encoded_size(strlen(rfc_in[i]), SX_B64_URL), strlen(rfc_out[i]) + 1);
+    }
+}
+
+static void test_rfc4648_decode_lenient(void **state)
+{
+    (void)state;
+    for (size_t i = 1; i < 7; i++) {
+        uint8_t out[16];
+        size_t n;
+        const char *t = rfc_out[i];
+        assert_ok(sx_b64_decode(t, strlen(t), SX_B64_URL, out, sizeof out, &n));
+        assert_int_equal(n, strlen(rfc_in[i]));
+        assert_memory_equal(out, rfc_in[i], n);
+        /* A23: missing padding is accepted. */
+        size_t bare = strlen(t);
+        while (bare && t[bare - 1] == '=')
+            bare--;
+        assert_ok(sx_b64_decode(t, bare, SX_B64_URL, out, sizeof out, &n));
+        assert_int_equal(n, strlen(rfc_in[i]));
+    }
+}
+
+static void test_url_alphabet(void **state)
+{
+    (void)state;
+    const uint8_t b[] = {0xfb, 0xff, 0xbf};
+    char out[8];
+    assert_ok(sx_b64_encode(sx_slice_of(b, 3), SX_B64_URL, out, sizeof out));
+    assert_string_equal(out, "-_-_");
+    assert_ok(sx_b64_encode(sx_slice_of(b, 3), SX_B64_STD, out, sizeof out));
+    assert_string_equal(out, "+/+/");
+    uint8_t d[4];
+    size_t n;
+    assert_int_equal(sx_b64_decode("+/+/", 4, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    assert_int_equal(sx_b64_decode("-_-_", 4, SX_B64_STD, d, sizeof d, &n), SX_E_PROTOCOL);
+    assert_ok(sx_b64_decode("-_-_", 4, SX_B64_URL, d, sizeof d, &n));
+    assert_bytes_equal(d, b, 3);
+    /* No padding on output in the JWT variant. */
+    assert_ok(sx_b64_encode(sx_slice_str("f"), SX_B64_URL_NOPAD, out, sizeof out));
+    assert_string_equal(out, "Zg");
+}
+
+static void test_decode_errors(void **state)
+{
+    (void)state;
+    uint8_t d[64];
+    size_t n;
+    /* At least one character (A23). */
+    assert_int_equal(sx_b64_decode("", 0, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    assert_int_equal(sx_b64_decode("==", 2, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    /* Stray characters anywhere. */
+    assert_int_equal(sx_b64_decode("Zm 9v", 5, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    assert_int_equal(sx_b64_decode("Zm=9v", 5, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    assert_int_equal(sx_b64_decode("Zm9v\n", 5, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    assert_int_equal(sx_b64_decode("Zg===", 5, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    /* A single leftover character carries no whole byte. */
+    assert_int_equal(sx_b64_decode("Zm9vY", 5, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
+    /* Output too small. */
+    assert_int_equal(sx_b64_decode("Zm9vYmFy", 8, SX_B64_URL, d, 5, &n), SX_E_LIMIT);
+    char small[4];
+    assert_int_equal(sx_b64_encode(sx_slice_str("foo"), SX_B64_URL, small, sizeof small), SX_E_LIMIT);
+}
+
+static void test_fingerprint_text(void **state)
+{
+    (void)state;
+    /* A29: a 32-byte fingerprint is 44 characters with one '='. */
+    const char *fp = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=";
+    uint8_t d[32];
+    size_t n;
+    assert_ok(sx_b64_decode(fp, strlen(fp), SX_B64_URL, d, sizeof d, &n));
+    assert_int_equal(n, 32);
+    char back[64];
+    assert_ok(sx_b64_encode(sx_slice_of(d, 32), SX_B64_URL, back, sizeof back));
+    assert_string_equal(back, fp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rfc4648_encode),
+        cmocka_unit_test(test_rfc4648_decode_lenient),
+        cmocka_unit_test(test_url_alphabet),
+        cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_fingerprint_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,29 @@
+/* Helpers shared by the unit tests: hex, shared fixtures, cmocka includes. */
+#ifndef SX_TESTUTIL_H
+#define SX_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <cmocka.h>
+
+/* Decodes a hex string (whitespace ignored) into a new heap buffer; fails
+ * the test on bad hex. Free with free(). */
+uint8_t *tu_hex(const char *hex, size_t *len);
+/* Decodes hex into out, which must be exactly the decoded length. */
+void tu_hex_to(const char *hex, uint8_t *out, size_t len);
+/* Lower-case hex of bytes, in a static buffer overwritten by the next call. */
+const char *tu_to_hex(const uint8_t *p, size_t n);
+/* Reads ${SX_SHARED_DIR}/rel into a new heap buffer; fails the test if missing. */
+uint8_t *tu_read_shared(const char *rel, size_t *len);
+/* Full path of a shared file (static buffer). */
+const char *tu_shared_path(const char *rel);
+/* bytes(n, s) of vectors/smp-crypto.md: s, s+1, ... mod 256. */
+void tu_bytes_seq(uint8_t *out, size_t n, uint8_t start);
+
+#define assert_bytes_equal(a, b, n) assert_memory_equal((a), (b), (n))
+#define assert_ok(expr) assert_int_equal((expr), SX_OK)
+
+#endif
