@@ -1,0 +1,332 @@
+/* Tests for crypto/hash: FIPS 180-4 / FIPS 202 known answers, incremental
+ * hashing, and HKDF-SHA512 checked against an extract+expand computed here
+ * with OpenSSL's HMAC-SHA512 and against the reference's sbcInit output. */
+#include "testutil.h"
+
+#include "crypto/hash.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void check_hash(sx_hash_alg alg, const char *msg, size_t len, const char *hex)
+{
+    uint8_t want[SX_HASH_MAX_LEN], got[SX_HASH_MAX_LEN];
+    size_t n = sx_hash_len(alg);
+    tu_hex_to(hex, want, n);
+    memset(got, 0, sizeof got);
+    assert_ok(sx_hash(alg, sx_slice_of(msg, len), got, sizeof got));
+    assert_memory_equal(got, want, n);
+}
+
+static const char abc448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+static const char abc896[] = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+                             "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+
+static void test_sha256_kat(void **state)
+{
+    (void)state;
+    uint8_t out[SX_SHA256_LEN], want[SX_SHA256_LEN];
+    tu_hex_to("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
+    assert_ok(sx_sha256(sx_slice_str("abc"), out));
+    assert_memory_equal(out, want, 32);
+    check_hash(SX_HASH_SHA256, "", 0,
+               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    check_hash(SX_HASH_SHA256, abc448, strlen(abc448),
+               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* A NULL pointer with length 0 is the empty message. */
+    assert_ok(sx_sha256(sx_slice_of(NULL, 0), out));
+    tu_hex_to("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want, 32);
+    assert_memory_equal(out, want, 32);
+}
+
+static void test_sha512_kat(void **state)
+{
+    (void)state;
+    uint8_t out[SX_SHA512_LEN], want[SX_SHA512_LEN];
+    tu_hex_to("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+              "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+              want, 64);
+    assert_ok(sx_sha512(sx_slice_str("abc"), out));
+    assert_memory_equal(out, want, 64);
+    check_hash(SX_HASH_SHA512, abc896, strlen(abc896),
+               "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018"
+               "501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909");
+}
+
+static void test_sha3_384_kat(void **state)
+{
+    (void)state;
+    uint8_t out[SX_SHA3_384_LEN], want[SX_SHA3_384_LEN];
+    tu_hex_to("ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0e49be4b2"
+              "98d88cea927ac7f539f1edf228376d25",
+              want, 48);
+    assert_ok(sx_sha3_384(sx_slice_str("abc"), out));
+    assert_memory_equal(out, want, 48);
+    check_hash(SX_HASH_SHA3_384, "", 0,
+               "0c63a75b845e4f7d01107d852e4c2485c51a50aaaa94fc61995e71bbee983a2a"
+               "c3713831264adb47fb6bd1e058d5f004");
+}
+
+static void test_hash_usage_errors(void **state)
+{
+    (void)state;
+    uint8_t out[SX_HASH_MAX_LEN];
+    assert_int_equal(sx_hash_len(SX_HASH_SHA256), 32);
+    assert_int_equal(sx_hash_len(SX_HASH_SHA512), 64);
+    assert_int_equal(sx_hash_len(SX_HASH_SHA3_384), 48);
+    assert_int_equal(sx_hash_len((sx_hash_alg)99), 0);
+    assert_int_equal(sx_hash((sx_hash_alg)99, sx_slice_str("abc"), out, sizeof out), SX_E_USAGE);
+    assert_int_equal(sx_hash(SX_HASH_SHA512, sx_slice_str("abc"), out, 63), SX_E_USAGE);
+    assert_int_equal(sx_hash(SX_HASH_SHA256, sx_slice_str("abc"), NULL, 32), SX_E_USAGE);
+    assert_int_equal(sx_hash(SX_HASH_SHA256, sx_slice_of(NULL, 3), out, 32), SX_E_USAGE);
+}
+
+/* Million 'a' (FIPS 180 long-message vectors) fed in uneven pieces. */
+static void test_incremental_million_a(void **state)
+{
+    (void)state;
+    static const struct {
+        sx_hash_alg alg;
+        const char *hex;
+    } cases[] = {
+        {SX_HASH_SHA256, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+        {SX_HASH_SHA512, "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
+                         "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b"},
+    };
+    uint8_t chunk[997];
+    memset(chunk, 'a', sizeof chunk);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        sx_hash_ctx h;
+        assert_ok(sx_hash_init(&h, cases[c].alg));
+        size_t left = 1000000, step = 1;
+        while (left > 0) {
+            size_t n = step < left ? step : left;
+            if (n > sizeof chunk)
+                n = sizeof chunk;
+            assert_ok(sx_hash_update(&h, sx_slice_of(chunk, n)));
+            left -= n;
+            step = step * 3 + 1;
+        }
+        assert_ok(sx_hash_update(&h, sx_slice_of(NULL, 0)));
+        uint8_t got[64], want[64];
+        size_t len = sx_hash_len(cases[c].alg);
+        tu_hex_to(cases[c].hex, want, len);
+        assert_ok(sx_hash_final(&h, got, sizeof got));
+        assert_memory_equal(got, want, len);
+        sx_hash_cleanup(&h);
+    }
+}
+
+static void test_incremental_matches_oneshot(void **state)
+{
+    (void)state;
+    uint8_t data[3000];
+    tu_bytes_seq(data, sizeof data, 0x33);
+    const sx_hash_alg algs[] = {SX_HASH_SHA256, SX_HASH_SHA512, SX_HASH_SHA3_384};
+    for (size_t a = 0; a < 3; a++) {
+        uint8_t one[SX_HASH_MAX_LEN], inc[SX_HASH_MAX_LEN];
+        assert_ok(sx_hash(algs[a], sx_slice_of(data, sizeof data), one, sizeof one));
+        /* Split at every 97th offset into two parts. */
+        for (size_t cut = 0; cut <= sizeof data; cut += 97) {
+            sx_hash_ctx h;
+            assert_ok(sx_hash_init(&h, algs[a]));
+            assert_ok(sx_hash_update(&h, sx_slice_of(data, cut)));
+            assert_ok(sx_hash_update(&h, sx_slice_of(data + cut, sizeof data - cut)));
+            assert_ok(sx_hash_final(&h, inc, sx_hash_len(algs[a])));
+            assert_memory_equal(inc, one, sx_hash_len(algs[a]));
+            sx_hash_cleanup(&h);
+        }
+    }
+}
+
+static void test_incremental_usage(void **state)
+{
+    (void)state;
+    sx_hash_ctx h;
+    uint8_t out[SX_HASH_MAX_LEN];
+    assert_int_equal(sx_hash_init(&h, (sx_hash_alg)42), SX_E_USAGE);
+    sx_hash_cleanup(&h); /* safe after a failed init */
+    assert_int_equal(sx_hash_init(NULL, SX_HASH_SHA256), SX_E_USAGE);
+
+    assert_ok(sx_hash_init(&h, SX_HASH_SHA512));
+    assert_int_equal(sx_hash_final(&h, out, 63), SX_E_USAGE); /* too small, still running */
+    assert_int_equal(sx_hash_update(&h, sx_slice_of(NULL, 5)), SX_E_USAGE);
+    assert_ok(sx_hash_update(&h, sx_slice_str("abc")));
+    assert_ok(sx_hash_final(&h, out, sizeof out));
+    /* Finished: no more updates or finals. */
+    assert_int_equal(sx_hash_update(&h, sx_slice_str("x")), SX_E_USAGE);
+    assert_int_equal(sx_hash_final(&h, out, sizeof out), SX_E_USAGE);
+    sx_hash_cleanup(&h);
+    sx_hash_cleanup(&h);
+    sx_hash_cleanup(NULL);
+
+    sx_hash_ctx z;
+    memset(&z, 0, sizeof z);
+    sx_hash_cleanup(&z);
+    assert_int_equal(sx_hash_update(&z, sx_slice_str("x")), SX_E_USAGE);
+}
+
+/* RFC 5869 HKDF computed step by step with HMAC-SHA512, independent of the
+ * EVP_KDF path under test. */
+static void manual_hkdf_sha512(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
+                               size_t ikm_len, const uint8_t *info, size_t info_len, uint8_t *out,
+                               size_t len)
+{
+    static const uint8_t zeros[64];
+    uint8_t prk[64];
+    unsigned int n = 0;
+    if (salt_len == 0) {
+        salt = zeros;
+        salt_len = sizeof zeros;
+    }
+    assert_non_null(HMAC(EVP_sha512(), salt, (int)salt_len, ikm, ikm_len, prk, &n));
+    assert_int_equal(n, 64);
+    uint8_t t[64];
+    size_t tlen = 0, done = 0;
+    for (uint8_t i = 1; done < len; i++) {
+        uint8_t block[64 + 256 + 1];
+        assert_true(tlen + info_len + 1 <= sizeof block);
+        memcpy(block, t, tlen);
+        memcpy(block + tlen, info, info_len);
+        block[tlen + info_len] = i;
+        assert_non_null(HMAC(EVP_sha512(), prk, 64, block, tlen + info_len + 1, t, &n));
+        tlen = 64;
+        size_t take = len - done < 64 ? len - done : 64;
+        memcpy(out + done, t, take);
+        done += take;
+    }
+}
+
+static void check_hkdf_against_manual(const char *salt_hex, const char *ikm_hex,
+                                      const char *info_hex, size_t len)
+{
+    size_t sl, il, nl;
+    uint8_t *salt = tu_hex(salt_hex, &sl);
+    uint8_t *ikm = tu_hex(ikm_hex, &il);
+    uint8_t *info = tu_hex(info_hex, &nl);
+    uint8_t *want = malloc(len), *got = malloc(len);
+    assert_non_null(want);
+    assert_non_null(got);
+    manual_hkdf_sha512(salt, sl, ikm, il, info, nl, want, len);
+    assert_ok(sx_hkdf_sha512(sx_slice_of(salt, sl), sx_slice_of(ikm, il), sx_slice_of(info, nl),
+                             got, len));
+    assert_memory_equal(got, want, len);
+    free(salt);
+    free(ikm);
+    free(info);
+    free(want);
+    free(got);
+}
+
+static void test_hkdf_rfc5869_inputs(void **state)
+{
+    (void)state;
+    /* RFC 5869 A.1 inputs (basic case). */
+    check_hkdf_against_manual("000102030405060708090a0b0c",
+                              "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+                              "f0f1f2f3f4f5f6f7f8f9", 42);
+    /* A.2 inputs: longer inputs, output spanning two SHA-512 blocks. */
+    check_hkdf_against_manual("606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+                              "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1"
+                              "a2a3a4a5a6a7a8a9aaabacadaeaf",
+                              "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+                              "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f4041"
+                              "42434445464748494a4b4c4d4e4f",
+                              "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+                              "d0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1"
+                              "f2f3f4f5f6f7f8f9fafbfcfdfeff",
+                              82);
+    /* A.3 inputs: empty salt and info. */
+    check_hkdf_against_manual("", "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "", 42);
+    /* Empty ikm, long output. */
+    check_hkdf_against_manual("01", "", "02", 300);
+}
+
+static void test_hkdf_empty_salt_is_zero_salt(void **state)
+{
+    (void)state;
+    uint8_t zeros[64] = {0}, ikm[32], a[88], b[88];
+    tu_bytes_seq(ikm, sizeof ikm, 9);
+    assert_ok(sx_hkdf_sha512(sx_slice_of(NULL, 0), sx_slice_of(ikm, 32), sx_slice_str("x"), a, 88));
+    assert_ok(
+        sx_hkdf_sha512(sx_slice_of(zeros, 64), sx_slice_of(ikm, 32), sx_slice_str("x"), b, 88));
+    assert_memory_equal(a, b, 88);
+    /* but a different salt gives different bytes */
+    zeros[0] = 1;
+    assert_ok(
+        sx_hkdf_sha512(sx_slice_of(zeros, 64), sx_slice_of(ikm, 32), sx_slice_str("x"), b, 88));
+    assert_memory_not_equal(a, b, 88);
+}
+
+/* smp-crypto.md section 1: the reference's sbcInit = HKDF-SHA512. */
+static void test_hkdf_reference_sbcinit(void **state)
+{
+    (void)state;
+    uint8_t sid[32], secret[32], want[64], got[64];
+    tu_bytes_seq(sid, sizeof sid, 0x01);
+    tu_hex_to("dcd77236231add34de0561c47859a65d304f2a8550e8df98df053cf5dfabea0b", secret, 32);
+    tu_hex_to("15edae1e6c8f3388f7cbb988ef10c584ed813a69a55b89b2262128c3b0dafb82"
+              "2748471430da6bc42732cca6f00f059f45205344ad2c88ccc4649c10385039f4",
+              want, 64);
+    assert_ok(sx_hkdf_sha512(sx_slice_of(sid, 32), sx_slice_of(secret, 32),
+                             sx_slice_str("SimpleXSbChainInit"), got, 64));
+    assert_memory_equal(got, want, 64);
+
+    /* sbcHkdf of ck1 (empty salt, 88 bytes): bytes 32..88 are step 1 key || nonce. */
+    uint8_t step[88], key_nonce[56];
+    tu_hex_to("927287cc3a53315fd3fd6337700c1a09fd35001528ac5cf8e899cb94ba59fdc9"
+              "e302905a8b92d0d182e9aa90ca434a424673419ee1443c28",
+              key_nonce, 56);
+    assert_ok(sx_hkdf_sha512(sx_slice_of(NULL, 0), sx_slice_of(want, 32),
+                             sx_slice_str("SimpleXSbChain"), step, 88));
+    assert_memory_equal(step + 32, key_nonce, 56);
+}
+
+static void test_hkdf_lengths(void **state)
+{
+    (void)state;
+    static uint8_t big[SX_HKDF_SHA512_MAX_LEN + 1];
+    uint8_t small[100];
+    sx_slice ikm = sx_slice_str("input key material");
+    sx_slice salt = sx_slice_str("salt");
+    sx_slice info = sx_slice_str("info");
+    assert_int_equal(sx_hkdf_sha512(salt, ikm, info, small, 0), SX_E_USAGE);
+    assert_int_equal(sx_hkdf_sha512(salt, ikm, info, big, sizeof big), SX_E_USAGE);
+    assert_int_equal(sx_hkdf_sha512(salt, ikm, info, NULL, 10), SX_E_USAGE);
+    assert_int_equal(sx_hkdf_sha512(sx_slice_of(NULL, 4), ikm, info, small, 10), SX_E_USAGE);
+    assert_int_equal(sx_hkdf_sha512(salt, sx_slice_of(NULL, 4), info, small, 10), SX_E_USAGE);
+    assert_int_equal(sx_hkdf_sha512(salt, ikm, sx_slice_of(NULL, 4), small, 10), SX_E_USAGE);
+    /* The maximum works, and every shorter output is a prefix of it. */
+    assert_ok(sx_hkdf_sha512(salt, ikm, info, big, SX_HKDF_SHA512_MAX_LEN));
+    for (size_t n = 1; n <= sizeof small; n += 33) {
+        assert_ok(sx_hkdf_sha512(salt, ikm, info, small, n));
+        assert_memory_equal(small, big, n);
+    }
+    /* and it agrees with the manual computation at full length */
+    uint8_t *want = malloc(SX_HKDF_SHA512_MAX_LEN);
+    assert_non_null(want);
+    manual_hkdf_sha512(salt.ptr, salt.len, ikm.ptr, ikm.len, info.ptr, info.len, want,
+                       SX_HKDF_SHA512_MAX_LEN);
+    assert_memory_equal(big, want, SX_HKDF_SHA512_MAX_LEN);
+    free(want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_kat),
+        cmocka_unit_test(test_sha512_kat),
+        cmocka_unit_test(test_sha3_384_kat),
+        cmocka_unit_test(test_hash_usage_errors),
+        cmocka_unit_test(test_incremental_million_a),
+        cmocka_unit_test(test_incremental_matches_oneshot),
+        cmocka_unit_test(test_incremental_usage),
+        cmocka_unit_test(test_hkdf_rfc5869_inputs),
+        cmocka_unit_test(test_hkdf_empty_salt_is_zero_salt),
+        cmocka_unit_test(test_hkdf_reference_sbcinit),
+        cmocka_unit_test(test_hkdf_lengths),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
