@@ -1,0 +1,38 @@
+/* TCP socket helpers: connect with a timeout, listen, accept, readiness wait.
+ * Every socket returned here is non-blocking and close-on-exec, ready for
+ * sx_tls_conn_new_*; the caller owns it and closes it with sx_net_close. */
+#ifndef SX_TRANSPORT_NET_H
+#define SX_TRANSPORT_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "simplex/status.h"
+
+/* Resolves host (name or numeric address) and connects to port, trying each
+ * address in turn for at most timeout_ms in total (negative: no limit).
+ * Sets TCP_NODELAY. Errors: SX_E_USAGE (NULL host or port 0), SX_E_IO (name
+ * not resolved, refused, unreachable or timed out). */
+SX_MUST_CHECK sx_status sx_net_connect(const char *host, uint16_t port, int timeout_ms, int *fd);
+
+/* Listens on host:port (host numeric, e.g. "127.0.0.1" or "::1"; port 0
+ * picks an ephemeral port) with SO_REUSEADDR. *bound_port (may be NULL)
+ * receives the port actually bound. Errors: SX_E_USAGE, SX_E_IO. */
+SX_MUST_CHECK sx_status sx_net_listen(const char *host, uint16_t port, int backlog, int *fd,
+                                      uint16_t *bound_port);
+
+/* Accepts one connection, waiting up to timeout_ms (0: do not wait, then
+ * SX_E_WOULD_BLOCK when none is queued; negative: no limit). Sets
+ * TCP_NODELAY. Errors: SX_E_WOULD_BLOCK (nothing within the timeout), SX_E_IO. */
+SX_MUST_CHECK sx_status sx_net_accept(int listen_fd, int timeout_ms, int *fd);
+
+/* Waits until fd is readable (want_write false) or writable (true) or
+ * timeout_ms passes (negative: no limit). SX_OK when ready (also on error or
+ * hang-up, so that the next I/O call reports it), SX_E_WOULD_BLOCK on
+ * timeout, SX_E_IO when poll fails. */
+SX_MUST_CHECK sx_status sx_net_wait(int fd, bool want_write, int timeout_ms);
+
+/* Closes fd if it is not negative. */
+void sx_net_close(int fd);
+
+#endif

@@ -1,0 +1,807 @@
+/* TLS contexts and connections over OpenSSL (PROTOCOL-NOTES B.1, B.2).
+ * Certificate checks replace OpenSSL's default verification through
+ * SSL_CTX_set_cert_verify_callback: the client checks the server identity
+ * (chain length, fingerprint of the 2nd certificate, path to the last one),
+ * the server checks an optional client chain against its own last cert. */
+#include "transport/tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/x509_vfy.h>
+
+#include "core/reader.h"
+#include "core/writer.h"
+#include "transport/block.h"
+#include "transport/net.h"
+
+/* TLS 1.3 suites, ChaCha20 first as in the reference (B2). */
+#define SX_TLS_CIPHERSUITES "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+#define SX_TLS_GROUPS "X448:X25519"
+#define SX_TLS_SIGALGS "ed448:ed25519"
+#define SX_TLS_ALPN_WIRE_MAX 512
+
+static const char *const default_server_alpn[] = {"smp/1", "h2", "http/1.1", NULL};
+
+typedef struct der_cert {
+    uint8_t *der;
+    size_t len;
+} der_cert;
+
+struct sx_tls_ctx {
+    SSL_CTX *ssl;
+    bool is_server;
+    /* Server: accepted protocols; client: offered list. ALPN wire format
+     * (a sequence of 1-byte length + name). */
+    uint8_t alpn[SX_TLS_ALPN_WIRE_MAX];
+    size_t alpn_len;
+    der_cert chain[SX_TLS_MAX_CHAIN];
+    size_t chain_len;
+};
+
+struct sx_tls_conn {
+    sx_tls_ctx *ctx;
+    SSL *ssl;
+    bool is_server;
+    bool established;
+    bool auth_failed; /* our certificate check rejected the peer */
+    sx_tls_want want;
+    uint8_t key_hash[SX_TLS_KEY_HASH_LEN];
+    uint8_t unique[SX_TLS_UNIQUE_MAX];
+    size_t unique_len;
+    uint8_t alpn[256];
+    size_t alpn_len;
+    der_cert peer[SX_TLS_MAX_CHAIN];
+    size_t peer_len;
+    char err[160];
+};
+
+/* ---- helpers ---- */
+
+static void free_chain(der_cert *chain, size_t *len)
+{
+    for (size_t i = 0; i < *len; i++) {
+        free(chain[i].der);
+        chain[i].der = NULL;
+        chain[i].len = 0;
+    }
+    *len = 0;
+}
+
+/* Appends the DER of x to chain (room checked by the caller). */
+static sx_status push_der(der_cert *chain, size_t *len, X509 *x)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(x, &der);
+    if (n <= 0)
+        return SX_E_INTERNAL;
+    uint8_t *copy = malloc((size_t)n);
+    if (!copy) {
+        OPENSSL_free(der);
+        return SX_E_NOMEM;
+    }
+    memcpy(copy, der, (size_t)n);
+    OPENSSL_free(der);
+    chain[*len].der = copy;
+    chain[*len].len = (size_t)n;
+    (*len)++;
+    return SX_OK;
+}
+
+/* Builds an ALPN wire list from a NULL-terminated list of names. */
+static sx_status build_alpn(const char *const *list, uint8_t *out, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (!list)
+        return SX_OK;
+    sx_writer w;
+    sx_writer_init_fixed(&w, out, cap);
+    size_t n = 0;
+    for (; list[n] != NULL; n++) {
+        size_t l = strlen(list[n]);
+        SX_ENSURE(n < SX_TLS_MAX_ALPN && l > 0 && l <= 255, SX_E_USAGE);
+        sx_write_short(&w, sx_slice_of(list[n], l));
+    }
+    if (sx_writer_status(&w) != SX_OK)
+        return SX_E_USAGE;
+    *len = w.len;
+    return SX_OK;
+}
+
+static sx_status read_certs(const char *path, STACK_OF(X509) *out)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    if (!bio)
+        return SX_E_IO;
+    sx_status st = SX_OK;
+    size_t n = 0;
+    for (;;) {
+        X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (!x)
+            break;
+        if (sk_X509_num(out) >= SX_TLS_MAX_CHAIN) {
+            X509_free(x);
+            st = SX_E_LIMIT;
+            break;
+        }
+        if (!sk_X509_push(out, x)) {
+            X509_free(x);
+            st = SX_E_NOMEM;
+            break;
+        }
+        n++;
+    }
+    /* The loop ends on a PEM "no start line" error at end of file. */
+    ERR_clear_error();
+    BIO_free(bio);
+    if (st == SX_OK && n == 0)
+        st = SX_E_PROTOCOL;
+    return st;
+}
+
+static sx_status load_credentials(sx_tls_ctx *ctx, const sx_tls_credentials *creds)
+{
+    SX_ENSURE(creds->cert_file != NULL && creds->key_file != NULL, SX_E_USAGE);
+    sx_status st;
+    EVP_PKEY *key = NULL;
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    if (!certs)
+        return SX_E_NOMEM;
+
+    st = read_certs(creds->cert_file, certs);
+    if (st != SX_OK)
+        goto cleanup;
+    if (creds->ca_file) {
+        st = read_certs(creds->ca_file, certs);
+        if (st != SX_OK)
+            goto cleanup;
+    }
+    if (sk_X509_num(certs) > SX_TLS_MAX_CHAIN) {
+        st = SX_E_LIMIT;
+        goto cleanup;
+    }
+
+    BIO *bio = BIO_new_file(creds->key_file, "r");
+    if (!bio) {
+        st = SX_E_IO;
+        goto cleanup;
+    }
+    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (!key) {
+        st = SX_E_PROTOCOL;
+        goto cleanup;
+    }
+
+    X509 *leaf = sk_X509_value(certs, 0);
+    if (SSL_CTX_use_certificate(ctx->ssl, leaf) != 1 || SSL_CTX_use_PrivateKey(ctx->ssl, key) != 1 ||
+        SSL_CTX_check_private_key(ctx->ssl) != 1) {
+        st = SX_E_PROTOCOL;
+        goto cleanup;
+    }
+    /* The rest of the chain is sent exactly as loaded, CA included (B9). */
+    for (int i = 1; i < sk_X509_num(certs); i++) {
+        if (SSL_CTX_add1_chain_cert(ctx->ssl, sk_X509_value(certs, i)) != 1) {
+            st = SX_E_INTERNAL;
+            goto cleanup;
+        }
+    }
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        st = push_der(ctx->chain, &ctx->chain_len, sk_X509_value(certs, i));
+        if (st != SX_OK)
+            goto cleanup;
+    }
+    st = SX_OK;
+
+cleanup:
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(certs, X509_free);
+    ERR_clear_error();
+    return st;
+}
+
+/* Path validation of chain (leaf first) with anchor as the only trusted
+ * certificate, no host name or purpose check (B11 / B6). Returns 1 when
+ * valid; otherwise 0 with the X509 error code in *err. */
+static int validate_path(X509 *leaf, STACK_OF(X509) *chain, X509 *anchor, int *err)
+{
+    int ok = 0;
+    *err = X509_V_ERR_UNSPECIFIED;
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *xs = X509_STORE_CTX_new();
+    if (!store || !xs || X509_STORE_add_cert(store, anchor) != 1)
+        goto cleanup;
+    /* A single certificate is its own anchor only when it is self-issued
+     * (the reference looks the leaf's issuer up among the anchors). */
+    if (sk_X509_num(chain) == 1 && X509_check_issued(leaf, leaf) != X509_V_OK) {
+        *err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+        goto cleanup;
+    }
+    /* The anchor need not be self-signed (a 3- or 4-certificate chain may
+     * end in an intermediate); a self-signed one must carry a valid
+     * signature, as the reference checks it like any issuer. */
+    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_CHECK_SS_SIGNATURE);
+    if (X509_STORE_CTX_init(xs, store, leaf, chain) != 1)
+        goto cleanup;
+    ok = X509_verify_cert(xs) == 1;
+    *err = ok ? X509_V_OK : X509_STORE_CTX_get_error(xs);
+    /* The reference requires an X.509 v3 leaf (x509 defaultChecks). */
+    if (ok && X509_get_version(leaf) != X509_VERSION_3) {
+        ok = 0;
+        *err = X509_V_ERR_INVALID_EXTENSION;
+    }
+cleanup:
+    X509_STORE_CTX_free(xs);
+    X509_STORE_free(store);
+    return ok;
+}
+
+/* Replaces OpenSSL's verification of the peer chain (called once per
+ * handshake when the peer sent at least one certificate). */
+static int verify_cb(X509_STORE_CTX *xs, void *arg)
+{
+    (void)arg;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    sx_tls_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (!c) {
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_UNSPECIFIED);
+        return 0;
+    }
+    X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+    /* OpenSSL passes the whole received chain, leaf first, as untrusted. */
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(xs);
+    int n = chain ? sk_X509_num(chain) : 0;
+    int err = X509_V_ERR_UNSPECIFIED;
+
+    free_chain(c->peer, &c->peer_len);
+    if (!leaf || n < 1 || sk_X509_value(chain, 0) != leaf) {
+        err = X509_V_ERR_UNSPECIFIED;
+        goto reject;
+    }
+    if (n > SX_TLS_MAX_CHAIN) {
+        err = X509_V_ERR_CERT_CHAIN_TOO_LONG;
+        goto reject;
+    }
+    for (int i = 0; i < n; i++) {
+        if (push_der(c->peer, &c->peer_len, sk_X509_value(chain, i)) != SX_OK) {
+            err = X509_V_ERR_OUT_OF_MEM;
+            goto reject;
+        }
+    }
+
+    X509 *anchor = sk_X509_value(chain, n - 1);
+    if (!c->is_server) {
+        /* B10: 2..4 certificates; the identity is always the 2nd one. */
+        if (n < 2) {
+            err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+            goto reject;
+        }
+        uint8_t fp[EVP_MAX_MD_SIZE];
+        unsigned fp_len = 0;
+        if (X509_digest(sk_X509_value(chain, 1), EVP_sha256(), fp, &fp_len) != 1 ||
+            fp_len != SX_TLS_KEY_HASH_LEN) {
+            err = X509_V_ERR_UNSPECIFIED;
+            goto reject;
+        }
+        /* B11: a wrong identity aborts as "unknown CA", like the reference. */
+        if (CRYPTO_memcmp(fp, c->key_hash, SX_TLS_KEY_HASH_LEN) != 0) {
+            err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+            goto reject;
+        }
+    }
+    /* B11 (server chain) and B6 (client chain of 1..4, a single certificate
+     * validated against itself). */
+    if (!validate_path(leaf, chain, anchor, &err))
+        goto reject;
+    X509_STORE_CTX_set_error(xs, X509_V_OK);
+    return 1;
+
+reject:
+    c->auth_failed = true;
+    X509_STORE_CTX_set_error(xs, err);
+    return 0;
+}
+
+/* B5: choose the first protocol of the client's list that we accept. */
+static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                          const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    const sx_tls_ctx *ctx = arg;
+    sx_reader theirs;
+    sx_reader_init(&theirs, in, inlen);
+    while (sx_reader_remaining(&theirs) > 0) {
+        sx_slice p;
+        if (!sx_read_short(&theirs, &p))
+            break;
+        sx_reader ours;
+        sx_reader_init(&ours, ctx->alpn, ctx->alpn_len);
+        while (sx_reader_remaining(&ours) > 0) {
+            sx_slice q;
+            if (!sx_read_short(&ours, &q))
+                break;
+            if (p.len > 0 && sx_slice_eq(p, q)) {
+                *out = p.ptr;
+                *outlen = (unsigned char)p.len;
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
+    }
+    /* No common protocol: continue without ALPN (the SMP server then offers
+     * only the legacy version, B5/B16). */
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static sx_status ctx_new_common(bool is_server, sx_tls_ctx **out)
+{
+    sx_tls_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return SX_E_NOMEM;
+    ctx->is_server = is_server;
+    ctx->ssl = SSL_CTX_new(is_server ? TLS_server_method() : TLS_client_method());
+    if (!ctx->ssl) {
+        free(ctx);
+        ERR_clear_error();
+        return SX_E_NOMEM;
+    }
+    SSL_CTX *s = ctx->ssl;
+    bool ok = SSL_CTX_set_min_proto_version(s, TLS1_3_VERSION) == 1 &&
+              SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION) == 1 &&
+              SSL_CTX_set_ciphersuites(s, SX_TLS_CIPHERSUITES) == 1 &&
+              SSL_CTX_set1_groups_list(s, SX_TLS_GROUPS) == 1 &&
+              SSL_CTX_set1_sigalgs_list(s, SX_TLS_SIGALGS) == 1 &&
+              SSL_CTX_set1_client_sigalgs_list(s, SX_TLS_SIGALGS) == 1 &&
+              SSL_CTX_set_num_tickets(s, 0) == 1;
+    if (!ok) {
+        sx_tls_ctx_free(ctx);
+        ERR_clear_error();
+        return SX_E_INTERNAL;
+    }
+    /* B2: no resumption of any kind, no renegotiation. */
+    SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               (is_server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+    SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_NO_AUTO_CHAIN);
+    SSL_CTX_set_cert_verify_callback(s, verify_cb, NULL);
+    *out = ctx;
+    return SX_OK;
+}
+
+/* ---- contexts ---- */
+
+sx_status sx_tls_server_ctx_new(const sx_tls_server_config *cfg, sx_tls_ctx **out)
+{
+    SX_ENSURE(out != NULL, SX_E_USAGE);
+    *out = NULL;
+    SX_ENSURE(cfg != NULL, SX_E_USAGE);
+    sx_tls_ctx *ctx = NULL;
+    SX_TRY(ctx_new_common(true, &ctx));
+    sx_status st = build_alpn(cfg->alpn ? cfg->alpn : default_server_alpn, ctx->alpn,
+                              sizeof ctx->alpn, &ctx->alpn_len);
+    if (st == SX_OK)
+        st = load_credentials(ctx, &cfg->creds);
+    if (st != SX_OK) {
+        sx_tls_ctx_free(ctx);
+        return st;
+    }
+    SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select_cb, ctx);
+    /* B6: ask for a client certificate; a client without one is accepted. */
+    SSL_CTX_set_verify(ctx->ssl, cfg->no_client_cert_request ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
+                       NULL);
+    *out = ctx;
+    return SX_OK;
+}
+
+sx_status sx_tls_client_ctx_new(const sx_tls_client_config *cfg, sx_tls_ctx **out)
+{
+    SX_ENSURE(out != NULL, SX_E_USAGE);
+    *out = NULL;
+    SX_ENSURE(cfg != NULL, SX_E_USAGE);
+    sx_tls_ctx *ctx = NULL;
+    SX_TRY(ctx_new_common(false, &ctx));
+    sx_status st = build_alpn(cfg->alpn, ctx->alpn, sizeof ctx->alpn, &ctx->alpn_len);
+    if (st == SX_OK && cfg->creds)
+        st = load_credentials(ctx, cfg->creds);
+    if (st != SX_OK) {
+        sx_tls_ctx_free(ctx);
+        return st;
+    }
+    SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER, NULL);
+    *out = ctx;
+    return SX_OK;
+}
+
+void sx_tls_ctx_free(sx_tls_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    SSL_CTX_free(ctx->ssl);
+    free_chain(ctx->chain, &ctx->chain_len);
+    free(ctx);
+}
+
+size_t sx_tls_ctx_chain_len(const sx_tls_ctx *ctx)
+{
+    return ctx ? ctx->chain_len : 0;
+}
+
+sx_slice sx_tls_ctx_cert(const sx_tls_ctx *ctx, size_t i)
+{
+    if (!ctx || i >= ctx->chain_len)
+        return sx_slice_of(NULL, 0);
+    return sx_slice_of(ctx->chain[i].der, ctx->chain[i].len);
+}
+
+/* ---- connections ---- */
+
+static sx_status conn_new(sx_tls_ctx *ctx, int fd, bool is_server, sx_tls_conn **out)
+{
+    SX_ENSURE(out != NULL, SX_E_USAGE);
+    *out = NULL;
+    SX_ENSURE(ctx != NULL && fd >= 0 && ctx->is_server == is_server, SX_E_USAGE);
+    sx_tls_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return SX_E_NOMEM;
+    c->ctx = ctx;
+    c->is_server = is_server;
+    c->ssl = SSL_new(ctx->ssl);
+    if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+        sx_tls_conn_free(c);
+        ERR_clear_error();
+        return SX_E_NOMEM;
+    }
+    SSL_set_app_data(c->ssl, c);
+    if (is_server)
+        SSL_set_accept_state(c->ssl);
+    else
+        SSL_set_connect_state(c->ssl);
+    *out = c;
+    return SX_OK;
+}
+
+sx_status sx_tls_conn_new_server(sx_tls_ctx *ctx, int fd, sx_tls_conn **out)
+{
+    return conn_new(ctx, fd, true, out);
+}
+
+sx_status sx_tls_conn_new_client(sx_tls_ctx *ctx, int fd, const uint8_t key_hash[SX_TLS_KEY_HASH_LEN],
+                                 sx_tls_conn **out)
+{
+    SX_ENSURE(key_hash != NULL, SX_E_USAGE);
+    SX_TRY(conn_new(ctx, fd, false, out));
+    sx_tls_conn *c = *out;
+    memcpy(c->key_hash, key_hash, SX_TLS_KEY_HASH_LEN);
+    /* B4: no SNI, so the server presents its protocol credential. Note that
+     * SSL_set_alpn_protos returns 0 on success. */
+    if (ctx->alpn_len > 0 && SSL_set_alpn_protos(c->ssl, ctx->alpn, (unsigned)ctx->alpn_len) != 0) {
+        sx_tls_conn_free(c);
+        *out = NULL;
+        ERR_clear_error();
+        return SX_E_NOMEM;
+    }
+    return SX_OK;
+}
+
+sx_status sx_tls_conn_set_alpn(sx_tls_conn *c, const char *const *alpn)
+{
+    SX_ENSURE(c != NULL && !c->is_server && !c->established, SX_E_USAGE);
+    uint8_t wire[SX_TLS_ALPN_WIRE_MAX];
+    size_t len = 0;
+    SX_TRY(build_alpn(alpn, wire, sizeof wire, &len));
+    /* An empty list clears the extension. */
+    if (SSL_set_alpn_protos(c->ssl, len ? wire : NULL, (unsigned)len) != 0) {
+        ERR_clear_error();
+        return SX_E_NOMEM;
+    }
+    return SX_OK;
+}
+
+void sx_tls_conn_free(sx_tls_conn *c)
+{
+    if (!c)
+        return;
+    SSL_free(c->ssl);
+    free_chain(c->peer, &c->peer_len);
+    OPENSSL_cleanse(c->unique, sizeof c->unique);
+    free(c);
+}
+
+sx_tls_want sx_tls_conn_want(const sx_tls_conn *c)
+{
+    return c ? c->want : SX_TLS_WANT_NONE;
+}
+
+static void record_error(sx_tls_conn *c, const char *what)
+{
+    unsigned long e = ERR_peek_error();
+    if (e != 0) {
+        char buf[120];
+        ERR_error_string_n(e, buf, sizeof buf);
+        snprintf(c->err, sizeof c->err, "%s: %s", what, buf);
+    } else {
+        snprintf(c->err, sizeof c->err, "%s", what);
+    }
+}
+
+/* Maps the result of an SSL_* call that failed (ret <= 0). */
+static sx_status ssl_failure(sx_tls_conn *c, int ret)
+{
+    int saved_errno = errno;
+    int e = SSL_get_error(c->ssl, ret);
+    sx_status st;
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        c->want = SX_TLS_WANT_READ;
+        return SX_E_WOULD_BLOCK;
+    case SSL_ERROR_WANT_WRITE:
+        c->want = SX_TLS_WANT_WRITE;
+        return SX_E_WOULD_BLOCK;
+    case SSL_ERROR_ZERO_RETURN:
+        record_error(c, "closed by peer");
+        st = SX_E_CLOSED;
+        break;
+    case SSL_ERROR_SYSCALL:
+        /* errno was cleared before the call: 0 here means end of file. */
+        if (ERR_peek_error() == 0 &&
+            (saved_errno == 0 || saved_errno == ECONNRESET || saved_errno == EPIPE)) {
+            record_error(c, "connection closed");
+            st = SX_E_CLOSED;
+        } else {
+            snprintf(c->err, sizeof c->err, "socket error: %s", strerror(saved_errno));
+            st = SX_E_IO;
+        }
+        break;
+    case SSL_ERROR_SSL:
+        record_error(c, c->auth_failed ? "peer certificate rejected" : "TLS failure");
+        if (c->auth_failed)
+            st = SX_E_AUTH;
+        else if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+            st = SX_E_CLOSED;
+        else
+            st = SX_E_PROTOCOL;
+        break;
+    default:
+        record_error(c, "TLS failure");
+        st = SX_E_PROTOCOL;
+        break;
+    }
+    c->want = SX_TLS_WANT_NONE;
+    ERR_clear_error();
+    return st;
+}
+
+/* Reads what the session offers once the handshake is done: tls-unique and ALPN. */
+static sx_status on_established(sx_tls_conn *c)
+{
+    /* B8: the client's Finished on both sides. */
+    size_t n = c->is_server ? SSL_get_peer_finished(c->ssl, c->unique, sizeof c->unique)
+                            : SSL_get_finished(c->ssl, c->unique, sizeof c->unique);
+    if (n == 0 || n > sizeof c->unique) {
+        snprintf(c->err, sizeof c->err, "no tls-unique");
+        return SX_E_PROTOCOL;
+    }
+    c->unique_len = n;
+    const unsigned char *proto = NULL;
+    unsigned plen = 0;
+    SSL_get0_alpn_selected(c->ssl, &proto, &plen);
+    if (proto && plen > 0 && plen <= sizeof c->alpn) {
+        memcpy(c->alpn, proto, plen);
+        c->alpn_len = plen;
+    }
+    c->established = true;
+    return SX_OK;
+}
+
+sx_status sx_tls_handshake(sx_tls_conn *c)
+{
+    SX_ENSURE(c != NULL, SX_E_USAGE);
+    if (c->established)
+        return SX_OK;
+    ERR_clear_error();
+    errno = 0;
+    int ret = SSL_do_handshake(c->ssl);
+    if (ret != 1)
+        return ssl_failure(c, ret);
+    c->want = SX_TLS_WANT_NONE;
+    return on_established(c);
+}
+
+bool sx_tls_established(const sx_tls_conn *c)
+{
+    return c && c->established;
+}
+
+sx_slice sx_tls_unique(const sx_tls_conn *c)
+{
+    if (!c || !c->established)
+        return sx_slice_of(NULL, 0);
+    return sx_slice_of(c->unique, c->unique_len);
+}
+
+sx_slice sx_tls_alpn(const sx_tls_conn *c)
+{
+    if (!c || !c->established || c->alpn_len == 0)
+        return sx_slice_of(NULL, 0);
+    return sx_slice_of(c->alpn, c->alpn_len);
+}
+
+size_t sx_tls_peer_chain_len(const sx_tls_conn *c)
+{
+    return c ? c->peer_len : 0;
+}
+
+sx_slice sx_tls_peer_cert(const sx_tls_conn *c, size_t i)
+{
+    if (!c || i >= c->peer_len)
+        return sx_slice_of(NULL, 0);
+    return sx_slice_of(c->peer[i].der, c->peer[i].len);
+}
+
+sx_status sx_tls_read(sx_tls_conn *c, uint8_t *buf, size_t len, size_t *done)
+{
+    SX_ENSURE(c != NULL && done != NULL && *done <= len, SX_E_USAGE);
+    SX_ENSURE(buf != NULL || len == 0, SX_E_USAGE);
+    SX_ENSURE(c->established, SX_E_USAGE);
+    while (*done < len) {
+        size_t got = 0;
+        ERR_clear_error();
+        errno = 0;
+        int ret = SSL_read_ex(c->ssl, buf + *done, len - *done, &got);
+        if (ret != 1)
+            return ssl_failure(c, ret);
+        *done += got;
+    }
+    c->want = SX_TLS_WANT_NONE;
+    return SX_OK;
+}
+
+sx_status sx_tls_write(sx_tls_conn *c, const uint8_t *buf, size_t len, size_t *done)
+{
+    SX_ENSURE(c != NULL && done != NULL && *done <= len, SX_E_USAGE);
+    SX_ENSURE(buf != NULL || len == 0, SX_E_USAGE);
+    SX_ENSURE(c->established, SX_E_USAGE);
+    while (*done < len) {
+        size_t put = 0;
+        ERR_clear_error();
+        errno = 0;
+        int ret = SSL_write_ex(c->ssl, buf + *done, len - *done, &put);
+        if (ret != 1)
+            return ssl_failure(c, ret);
+        *done += put;
+    }
+    c->want = SX_TLS_WANT_NONE;
+    return SX_OK;
+}
+
+bool sx_tls_has_pending(const sx_tls_conn *c)
+{
+    return c && SSL_has_pending(c->ssl) == 1;
+}
+
+sx_status sx_tls_shutdown(sx_tls_conn *c)
+{
+    SX_ENSURE(c != NULL, SX_E_USAGE);
+    ERR_clear_error();
+    errno = 0;
+    int ret = SSL_shutdown(c->ssl);
+    /* 0: our close_notify is sent, the peer's has not arrived: enough. */
+    if (ret >= 0) {
+        c->want = SX_TLS_WANT_NONE;
+        return SX_OK;
+    }
+    return ssl_failure(c, ret);
+}
+
+const char *sx_tls_conn_error(const sx_tls_conn *c)
+{
+    return c ? c->err : "";
+}
+
+struct ssl_st *sx_tls_conn_ssl(sx_tls_conn *c)
+{
+    return c ? c->ssl : NULL;
+}
+
+/* ---- blocking layer ---- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for the direction the last call asked for, within deadline. */
+static sx_status wait_for(sx_tls_conn *c, int64_t deadline)
+{
+    int left = -1;
+    if (deadline >= 0) {
+        int64_t l = deadline - now_ms();
+        if (l <= 0) {
+            snprintf(c->err, sizeof c->err, "timed out");
+            return SX_E_IO;
+        }
+        left = l > 0x7fffffff ? 0x7fffffff : (int)l;
+    }
+    sx_status st = sx_net_wait(SSL_get_fd(c->ssl), c->want == SX_TLS_WANT_WRITE, left);
+    if (st == SX_E_WOULD_BLOCK) {
+        snprintf(c->err, sizeof c->err, "timed out");
+        return SX_E_IO;
+    }
+    return st;
+}
+
+static int64_t deadline_of(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+sx_status sx_tls_handshake_blocking(sx_tls_conn *c, int timeout_ms)
+{
+    SX_ENSURE(c != NULL, SX_E_USAGE);
+    int64_t deadline = deadline_of(timeout_ms);
+    for (;;) {
+        sx_status st = sx_tls_handshake(c);
+        if (st != SX_E_WOULD_BLOCK)
+            return st;
+        SX_TRY(wait_for(c, deadline));
+    }
+}
+
+sx_status sx_tls_read_full(sx_tls_conn *c, uint8_t *buf, size_t len, int timeout_ms)
+{
+    SX_ENSURE(c != NULL, SX_E_USAGE);
+    int64_t deadline = deadline_of(timeout_ms);
+    size_t done = 0;
+    for (;;) {
+        sx_status st = sx_tls_read(c, buf, len, &done);
+        if (st != SX_E_WOULD_BLOCK)
+            return st;
+        SX_TRY(wait_for(c, deadline));
+    }
+}
+
+sx_status sx_tls_write_full(sx_tls_conn *c, const uint8_t *buf, size_t len, int timeout_ms)
+{
+    SX_ENSURE(c != NULL, SX_E_USAGE);
+    int64_t deadline = deadline_of(timeout_ms);
+    size_t done = 0;
+    for (;;) {
+        sx_status st = sx_tls_write(c, buf, len, &done);
+        if (st != SX_E_WOULD_BLOCK)
+            return st;
+        SX_TRY(wait_for(c, deadline));
+    }
+}
+
+sx_status sx_tls_read_block(sx_tls_conn *c, uint8_t *block, int timeout_ms)
+{
+    return sx_tls_read_full(c, block, SX_BLOCK_SIZE, timeout_ms);
+}
+
+sx_status sx_tls_write_block(sx_tls_conn *c, const uint8_t *block, int timeout_ms)
+{
+    return sx_tls_write_full(c, block, SX_BLOCK_SIZE, timeout_ms);
+}
+
+sx_status sx_tls_shutdown_blocking(sx_tls_conn *c, int timeout_ms)
+{
+    SX_ENSURE(c != NULL, SX_E_USAGE);
+    int64_t deadline = deadline_of(timeout_ms);
+    for (;;) {
+        sx_status st = sx_tls_shutdown(c);
+        if (st != SX_E_WOULD_BLOCK)
+            return st;
+        SX_TRY(wait_for(c, deadline));
+    }
+}

@@ -1,0 +1,2 @@
+# Fuzz targets of src/transport (included by CMakeLists.txt).
+sx_fuzz_target(block)

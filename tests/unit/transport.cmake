@@ -1,0 +1,2 @@
+# Unit tests of src/transport (included by CMakeLists.txt).
+sx_unit_test(block test_block.c)
