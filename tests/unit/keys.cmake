@@ -1,0 +1,3 @@
+# crypto/keys and crypto/x509 (asymmetric keys, certificates, signed keys)
+sx_unit_test(keys test_keys.c)
+sx_unit_test(x509 test_x509.c)
