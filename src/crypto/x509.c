@@ -442,33 +442,41 @@ sx_status sx_x509_verify_signed_by(const X509 *cert, const X509 *issuer)
 
 sx_status sx_x509_validate_chain(X509 *const *chain, size_t n, X509 *anchor, int *verify_error)
 {
-    if (verify_error)
-        *verify_error = X509_V_OK;
+    int err = X509_V_ERR_UNSPECIFIED;
     SX_ENSURE(chain && n >= 1 && chain[0] && anchor, SX_E_USAGE);
-    /* The reference also insists on a version 3 leaf (B11). */
-    if (X509_get_version(chain[0]) != X509_VERSION_3) {
-        if (verify_error)
-            *verify_error = X509_V_ERR_UNSPECIFIED;
-        return SX_E_AUTH;
-    }
+    X509 *leaf = chain[0];
     sx_status st = SX_E_NOMEM;
     X509_STORE *store = X509_STORE_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     if (!store || !untrusted || !ctx)
         goto done;
+    st = SX_E_AUTH;
+    /* The reference looks the leaf's issuer up among the anchors, so a leaf
+     * anchors itself only when it is self-issued. */
+    if (X509_cmp(leaf, anchor) == 0 && X509_check_issued(leaf, leaf) != X509_V_OK) {
+        err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+        goto done;
+    }
     st = SX_E_INTERNAL;
     for (size_t i = 1; i < n; i++)
         if (!chain[i] || sk_X509_push(untrusted, chain[i]) <= 0)
             goto done;
+    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_CHECK_SS_SIGNATURE);
     if (X509_STORE_add_cert(store, anchor) != 1 ||
-        X509_STORE_CTX_init(ctx, store, chain[0], untrusted) != 1)
+        X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1)
         goto done;
     int rc = X509_verify_cert(ctx);
-    if (verify_error)
-        *verify_error = X509_STORE_CTX_get_error(ctx);
+    err = X509_STORE_CTX_get_error(ctx);
     st = rc == 1 ? SX_OK : SX_E_AUTH;
+    /* The reference also insists on a version 3 leaf (x509 default checks). */
+    if (st == SX_OK && X509_get_version(leaf) != X509_VERSION_3) {
+        err = X509_V_ERR_INVALID_EXTENSION;
+        st = SX_E_AUTH;
+    }
 done:
+    if (verify_error)
+        *verify_error = st == SX_OK ? X509_V_OK : err;
     X509_STORE_CTX_free(ctx);
     sk_X509_free(untrusted); /* borrowed certificates: no pop_free */
     X509_STORE_free(store);

@@ -72,13 +72,15 @@ SX_MUST_CHECK sx_status sx_x509_fingerprint_text(const uint8_t fp[SX_FINGERPRINT
 /* SX_OK when cert's signature verifies with issuer's public key, else
  * SX_E_AUTH. Only checks the signature. */
 SX_MUST_CHECK sx_status sx_x509_verify_signed_by(const X509 *cert, const X509 *issuer);
-/* B11: X.509 path validation of chain[0] (leaf) with chain[1..n-1] as
+/* B6/B11: X.509 path validation of chain[0] (leaf) with chain[1..n-1] as
  * untrusted intermediates and `anchor` as the only trust anchor (it may also
- * appear in chain). The path must end at the anchor, which must be
- * self-signed (a root, as the reference's CA certificates are). Default
- * checks (validity dates, signatures, CA constraints) plus a version 3 leaf;
- * no host-name check, no purpose check. SX_E_AUTH on failure; if
- * verify_error is not NULL it receives OpenSSL's X509_V_ code. */
+ * appear in chain). As in the reference, the anchor need not be self-signed
+ * (a 3- or 4-certificate chain may end in an intermediate), but a
+ * self-signed anchor must carry a valid signature, and a leaf can be its own
+ * anchor only when it is self-issued. Default checks (validity dates,
+ * signatures, CA constraints) plus a version 3 leaf; no host-name or purpose
+ * check. SX_E_AUTH on failure; if verify_error is not NULL it receives
+ * OpenSSL's X509_V_ code. */
 SX_MUST_CHECK sx_status sx_x509_validate_chain(X509 *const *chain, size_t n, X509 *anchor,
                                                int *verify_error);
 

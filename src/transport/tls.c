@@ -21,6 +21,7 @@
 
 #include "core/reader.h"
 #include "core/writer.h"
+#include "crypto/x509.h"
 #include "transport/block.h"
 #include "transport/net.h"
 
@@ -209,42 +210,6 @@ cleanup:
     return st;
 }
 
-/* Path validation of chain (leaf first) with anchor as the only trusted
- * certificate, no host name or purpose check (B11 / B6). Returns 1 when
- * valid; otherwise 0 with the X509 error code in *err. */
-static int validate_path(X509 *leaf, STACK_OF(X509) *chain, X509 *anchor, int *err)
-{
-    int ok = 0;
-    *err = X509_V_ERR_UNSPECIFIED;
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *xs = X509_STORE_CTX_new();
-    if (!store || !xs || X509_STORE_add_cert(store, anchor) != 1)
-        goto cleanup;
-    /* A single certificate is its own anchor only when it is self-issued
-     * (the reference looks the leaf's issuer up among the anchors). */
-    if (sk_X509_num(chain) == 1 && X509_check_issued(leaf, leaf) != X509_V_OK) {
-        *err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
-        goto cleanup;
-    }
-    /* The anchor need not be self-signed (a 3- or 4-certificate chain may
-     * end in an intermediate); a self-signed one must carry a valid
-     * signature, as the reference checks it like any issuer. */
-    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_CHECK_SS_SIGNATURE);
-    if (X509_STORE_CTX_init(xs, store, leaf, chain) != 1)
-        goto cleanup;
-    ok = X509_verify_cert(xs) == 1;
-    *err = ok ? X509_V_OK : X509_STORE_CTX_get_error(xs);
-    /* The reference requires an X.509 v3 leaf (x509 defaultChecks). */
-    if (ok && X509_get_version(leaf) != X509_VERSION_3) {
-        ok = 0;
-        *err = X509_V_ERR_INVALID_EXTENSION;
-    }
-cleanup:
-    X509_STORE_CTX_free(xs);
-    X509_STORE_free(store);
-    return ok;
-}
-
 /* Replaces OpenSSL's verification of the peer chain (called once per
  * handshake when the peer sent at least one certificate). */
 static int verify_cb(X509_STORE_CTX *xs, void *arg)
@@ -285,10 +250,8 @@ static int verify_cb(X509_STORE_CTX *xs, void *arg)
             err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
             goto reject;
         }
-        uint8_t fp[EVP_MAX_MD_SIZE];
-        unsigned fp_len = 0;
-        if (X509_digest(sk_X509_value(chain, 1), EVP_sha256(), fp, &fp_len) != 1 ||
-            fp_len != SX_TLS_KEY_HASH_LEN) {
+        uint8_t fp[SX_FINGERPRINT_LEN];
+        if (sx_x509_fingerprint(sk_X509_value(chain, 1), fp) != SX_OK) {
             err = X509_V_ERR_UNSPECIFIED;
             goto reject;
         }
@@ -300,7 +263,10 @@ static int verify_cb(X509_STORE_CTX *xs, void *arg)
     }
     /* B11 (server chain) and B6 (client chain of 1..4, a single certificate
      * validated against itself). */
-    if (!validate_path(leaf, chain, anchor, &err))
+    X509 *certs[SX_TLS_MAX_CHAIN];
+    for (int i = 0; i < n; i++)
+        certs[i] = sk_X509_value(chain, i);
+    if (sx_x509_validate_chain(certs, (size_t)n, anchor, &err) != SX_OK)
         goto reject;
     X509_STORE_CTX_set_error(xs, X509_V_OK);
     return 1;
