@@ -1,0 +1,216 @@
+/* epoll-based event loop with an eventfd for cross-thread wake-ups. The
+ * epoll data pointer is the watcher itself; a watcher stopped during an
+ * iteration is remembered so that pending events for it are skipped. */
+#include "core/loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SX_LOOP_MAX_EVENTS 256
+
+struct sx_loop {
+    int epfd;
+    int wakefd;
+    sx_loop_io wake_io;
+    pthread_mutex_t lock; /* guards the posted list and stop flag */
+    sx_loop_task *head, *tail;
+    bool stop;
+    /* Watchers stopped while events are being dispatched. */
+    struct epoll_event *batch;
+    int batch_n;
+    int batch_i;
+    unsigned tick_ms;
+    sx_loop_tick_cb tick_cb;
+    void *tick_data;
+    int64_t next_tick;
+};
+
+int64_t sx_loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void run_posted(sx_loop *loop)
+{
+    pthread_mutex_lock(&loop->lock);
+    sx_loop_task *t = loop->head;
+    loop->head = loop->tail = NULL;
+    pthread_mutex_unlock(&loop->lock);
+    while (t) {
+        sx_loop_task *next = t->next; /* the callback may free or re-post t */
+        t->next = NULL;
+        t->cb(loop, t);
+        t = next;
+    }
+}
+
+static void wake_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
+{
+    (void)events;
+    uint64_t v;
+    while (read(io->fd, &v, sizeof v) > 0) {
+    }
+    run_posted(loop);
+}
+
+sx_status sx_loop_new(sx_loop **out)
+{
+    *out = NULL;
+    sx_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return SX_E_NOMEM;
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->epfd < 0 || loop->wakefd < 0 || pthread_mutex_init(&loop->lock, NULL) != 0) {
+        if (loop->epfd >= 0)
+            close(loop->epfd);
+        if (loop->wakefd >= 0)
+            close(loop->wakefd);
+        free(loop);
+        return SX_E_IO;
+    }
+    sx_loop_io_init(&loop->wake_io, loop->wakefd, wake_cb, NULL);
+    if (sx_loop_io_start(loop, &loop->wake_io, SX_EV_READ) != SX_OK) {
+        sx_loop_free(loop);
+        return SX_E_IO;
+    }
+    *out = loop;
+    return SX_OK;
+}
+
+void sx_loop_free(sx_loop *loop)
+{
+    if (!loop)
+        return;
+    close(loop->epfd);
+    close(loop->wakefd);
+    pthread_mutex_destroy(&loop->lock);
+    free(loop);
+}
+
+void sx_loop_io_init(sx_loop_io *io, int fd, sx_loop_io_cb cb, void *data)
+{
+    io->fd = fd;
+    io->events = 0;
+    io->active = false;
+    io->cb = cb;
+    io->data = data;
+}
+
+sx_status sx_loop_io_start(sx_loop *loop, sx_loop_io *io, unsigned events)
+{
+    struct epoll_event ev = {0};
+    ev.events = (events & SX_EV_READ ? EPOLLIN : 0) | (events & SX_EV_WRITE ? EPOLLOUT : 0) | EPOLLRDHUP;
+    ev.data.ptr = io;
+    int op = io->active ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (io->active && io->events == events)
+        return SX_OK;
+    if (epoll_ctl(loop->epfd, op, io->fd, &ev) != 0)
+        return errno == ENOMEM ? SX_E_NOMEM : SX_E_IO;
+    io->active = true;
+    io->events = events;
+    return SX_OK;
+}
+
+void sx_loop_io_stop(sx_loop *loop, sx_loop_io *io)
+{
+    if (!io->active)
+        return;
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    io->active = false;
+    io->events = 0;
+    /* Drop events for this watcher still waiting in the current batch, so a
+     * freed connection is never called back. */
+    for (int i = loop->batch_i + 1; i < loop->batch_n; i++)
+        if (loop->batch[i].data.ptr == io)
+            loop->batch[i].data.ptr = NULL;
+}
+
+void sx_loop_set_tick(sx_loop *loop, unsigned interval_ms, sx_loop_tick_cb cb, void *data)
+{
+    loop->tick_ms = interval_ms;
+    loop->tick_cb = cb;
+    loop->tick_data = data;
+    loop->next_tick = sx_loop_now_ms() + interval_ms;
+}
+
+sx_status sx_loop_run(sx_loop *loop)
+{
+    struct epoll_event events[SX_LOOP_MAX_EVENTS];
+    for (;;) {
+        pthread_mutex_lock(&loop->lock);
+        bool stop = loop->stop;
+        loop->stop = false;
+        pthread_mutex_unlock(&loop->lock);
+        if (stop)
+            return SX_OK;
+
+        int timeout = -1;
+        if (loop->tick_cb && loop->tick_ms) {
+            int64_t left = loop->next_tick - sx_loop_now_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        int n = epoll_wait(loop->epfd, events, SX_LOOP_MAX_EVENTS, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return SX_E_IO;
+        }
+        loop->batch = events;
+        loop->batch_n = n;
+        for (loop->batch_i = 0; loop->batch_i < n; loop->batch_i++) {
+            sx_loop_io *io = events[loop->batch_i].data.ptr;
+            if (!io)
+                continue;
+            uint32_t e = events[loop->batch_i].events;
+            unsigned got = (e & EPOLLIN ? SX_EV_READ : 0) | (e & EPOLLOUT ? SX_EV_WRITE : 0) |
+                           (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP) ? SX_EV_ERROR : 0);
+            io->cb(loop, io, got);
+        }
+        loop->batch = NULL;
+        loop->batch_n = loop->batch_i = 0;
+
+        if (loop->tick_cb && loop->tick_ms && sx_loop_now_ms() >= loop->next_tick) {
+            loop->next_tick = sx_loop_now_ms() + loop->tick_ms;
+            loop->tick_cb(loop, loop->tick_data);
+        }
+    }
+}
+
+static void wake(sx_loop *loop)
+{
+    uint64_t one = 1;
+    /* EAGAIN means the counter is already non-zero: the loop will wake. */
+    if (write(loop->wakefd, &one, sizeof one) < 0) {
+    }
+}
+
+void sx_loop_stop(sx_loop *loop)
+{
+    pthread_mutex_lock(&loop->lock);
+    loop->stop = true;
+    pthread_mutex_unlock(&loop->lock);
+    wake(loop);
+}
+
+void sx_loop_post(sx_loop *loop, sx_loop_task *task)
+{
+    task->next = NULL;
+    pthread_mutex_lock(&loop->lock);
+    bool was_empty = loop->head == NULL;
+    if (loop->tail)
+        loop->tail->next = task;
+    else
+        loop->head = task;
+    loop->tail = task;
+    pthread_mutex_unlock(&loop->lock);
+    if (was_empty)
+        wake(loop);
+}

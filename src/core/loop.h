@@ -1,0 +1,69 @@
+/* Event loop: one per thread, epoll underneath (the only file that knows).
+ *
+ * A watcher (sx_loop_io) is embedded in the caller's object, so the loop
+ * allocates nothing per connection. Only sx_loop_post and sx_loop_stop may be
+ * called from another thread: they queue work and wake the loop through an
+ * eventfd. Everything else belongs to the loop's own thread. */
+#ifndef SX_CORE_LOOP_H
+#define SX_CORE_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "simplex/status.h"
+
+#define SX_EV_READ 1u
+#define SX_EV_WRITE 2u
+#define SX_EV_ERROR 4u /* hang-up or error; delivered whatever was asked */
+
+typedef struct sx_loop sx_loop;
+typedef struct sx_loop_io sx_loop_io;
+typedef void (*sx_loop_io_cb)(sx_loop *loop, sx_loop_io *io, unsigned events);
+
+struct sx_loop_io {
+    int fd;
+    unsigned events; /* currently watched */
+    bool active;
+    sx_loop_io_cb cb;
+    void *data; /* caller's */
+};
+
+/* A unit of work posted from any thread; embedded in the caller's object or
+ * heap-allocated by the poster. The loop does not free it. */
+typedef struct sx_loop_task sx_loop_task;
+typedef void (*sx_loop_task_cb)(sx_loop *loop, sx_loop_task *task);
+struct sx_loop_task {
+    sx_loop_task *next;
+    sx_loop_task_cb cb;
+    void *data;
+};
+
+/* Periodic tick, run on the loop thread every interval_ms. */
+typedef void (*sx_loop_tick_cb)(sx_loop *loop, void *data);
+
+SX_MUST_CHECK sx_status sx_loop_new(sx_loop **out);
+/* Frees the loop; watchers must have been stopped. Posted tasks that never
+ * ran are dropped (their memory is the poster's). */
+void sx_loop_free(sx_loop *loop);
+
+void sx_loop_io_init(sx_loop_io *io, int fd, sx_loop_io_cb cb, void *data);
+/* Starts watching, or changes the watched events of an active watcher. */
+SX_MUST_CHECK sx_status sx_loop_io_start(sx_loop *loop, sx_loop_io *io, unsigned events);
+/* Stops watching; safe to call on an inactive watcher and from its own
+ * callback. After it returns, the callback is not called for this watcher in
+ * the current iteration either. */
+void sx_loop_io_stop(sx_loop *loop, sx_loop_io *io);
+
+/* Sets the periodic tick (0 disables it). */
+void sx_loop_set_tick(sx_loop *loop, unsigned interval_ms, sx_loop_tick_cb cb, void *data);
+
+/* Runs until sx_loop_stop. SX_E_IO if epoll fails. */
+SX_MUST_CHECK sx_status sx_loop_run(sx_loop *loop);
+/* Thread-safe: makes sx_loop_run return after the current iteration. */
+void sx_loop_stop(sx_loop *loop);
+/* Thread-safe: runs task->cb on the loop thread, in posting order. */
+void sx_loop_post(sx_loop *loop, sx_loop_task *task);
+/* Milliseconds of a monotonic clock. */
+int64_t sx_loop_now_ms(void);
+
+#endif
