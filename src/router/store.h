@@ -1,0 +1,181 @@
+/* SMP router queue and message store, in memory (PROTOCOL-NOTES E.1-E.5).
+ *
+ * Queues are found by recipient, sender, notifier or link id (E2). The maps
+ * are guarded by one read-write lock; each queue has its own mutex for its
+ * mutable state (keys, status, messages, subscriber). A queue found through
+ * the store carries a reference: release it with sx_queue_release. A deleted
+ * queue is removed from every map at once, so no later lookup finds it, and
+ * freed when its last reference goes.
+ *
+ * Keys are kept compact (algorithm + raw public bytes), not as OpenSSL
+ * objects, so that an idle queue costs a few hundred bytes. */
+#ifndef SX_ROUTER_STORE_H
+#define SX_ROUTER_STORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/bytes.h"
+#include "crypto/keys.h"
+#include "simplex/status.h"
+
+#define SX_ID_LEN 24            /* E24: queue and message ids */
+#define SX_QUEUE_QUOTA 128      /* E11: msgQueueQuota */
+#define SX_MAX_RCV_KEYS 8       /* RKEY list bound (protects memory) */
+#define SX_LINK_DATA_MAX 16384  /* encrypted link data: fixed + user */
+
+typedef struct sx_qkey {
+    uint8_t alg; /* sx_key_alg */
+    uint8_t len; /* raw length; 0 = no key */
+    uint8_t raw[SX_KEY_RAW_MAX];
+} sx_qkey;
+
+typedef enum sx_party {
+    SX_PARTY_RECIPIENT,
+    SX_PARTY_SENDER,
+    SX_PARTY_NOTIFIER,
+    SX_PARTY_LINK,
+} sx_party;
+
+typedef enum sx_queue_status {
+    SX_QUEUE_ACTIVE,
+    SX_QUEUE_OFF,
+    SX_QUEUE_BLOCKED,
+} sx_queue_status;
+
+typedef struct sx_msg {
+    struct sx_msg *next;
+    uint8_t id[SX_ID_LEN];
+    int64_t ts;
+    bool quota;  /* the QUOTA marker (E11) */
+    bool notify; /* SEND flag 'T' */
+    uint16_t len;
+    uint8_t body[];
+} sx_msg;
+
+typedef struct sx_notifier {
+    uint8_t id[SX_ID_LEN];
+    sx_qkey key;
+    uint8_t dh_secret[32]; /* rcvNtfDhSecret */
+} sx_notifier;
+
+typedef struct sx_link {
+    uint8_t id[SX_ID_LEN];
+    uint8_t *data; /* fixed || user, one allocation */
+    uint16_t fixed_len;
+    uint16_t user_len;
+} sx_link;
+
+typedef struct sx_queue {
+    pthread_mutex_t lock;
+    int refs; /* guarded by the store's refs lock */
+    bool deleted;
+    uint8_t rid[SX_ID_LEN];
+    uint8_t sid[SX_ID_LEN];
+    uint8_t dh_secret[32]; /* rcvDhSecret for MSG encryption (D24) */
+    uint8_t mode;          /* 0 legacy, 'M' messaging, 'C' contact */
+    uint8_t status;        /* sx_queue_status */
+    uint8_t n_rkeys;
+    sx_qkey rkeys[1];      /* first recipient key; more in extra_rkeys */
+    sx_qkey *extra_rkeys;  /* n_rkeys - 1 more (RKEY) */
+    sx_qkey skey;          /* sender key, len 0 = unsecured */
+    sx_notifier *notifier;
+    sx_link *link;
+    char *block_info;      /* "reason=...[,notice=...]" when blocked */
+    int64_t updated_at;    /* E5: day, seconds */
+    /* Messages (FIFO, E13). */
+    sx_msg *head, *tail;
+    uint16_t n_msgs;       /* stored messages, the quota marker included */
+    /* Subscription: the router's opaque subscriber handle, and the id of the
+     * message delivered to it and not yet acknowledged (E6). */
+    void *sub;
+    bool sub_delivered;
+    uint8_t delivered_id[SX_ID_LEN];
+    void *nsub; /* notifier subscriber */
+} sx_queue;
+
+typedef struct sx_store sx_store;
+
+typedef struct sx_new_queue {
+    sx_qkey rkey;
+    uint8_t dh_secret[32];
+    uint8_t mode;                     /* 0, 'M' or 'C' */
+    bool has_sid;                     /* client-chosen sender id (D4) */
+    uint8_t sid[SX_ID_LEN];
+    bool has_link;
+    bool client_link_id;              /* contact queues: the client chose it */
+    uint8_t link_id[SX_ID_LEN];
+    sx_slice link_fixed, link_user;
+    bool has_notifier;
+    sx_qkey nkey;
+    uint8_t ndh_secret[32];
+    int64_t now;
+} sx_new_queue;
+
+SX_MUST_CHECK sx_status sx_store_new(sx_store **out);
+/* Frees every queue and message. No other thread may use the store. */
+void sx_store_free(sx_store *s);
+size_t sx_store_queue_count(sx_store *s);
+
+/* Creates a queue with fresh random ids (retried on collision, E19/D5);
+ * a client-chosen sender or link id that is taken gives SX_E_AUTH (D4).
+ * The new queue is returned with a reference. */
+SX_MUST_CHECK sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out);
+/* Inserts a queue restored from a store log, with its ids as given;
+ * takes ownership of q (freed on failure). SX_E_PROTOCOL on an id clash. */
+SX_MUST_CHECK sx_status sx_store_insert(sx_store *s, sx_queue *q);
+/* Looks id up in the map of party. NULL when absent. The caller releases. */
+sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id);
+void sx_queue_retain(sx_store *s, sx_queue *q);
+void sx_queue_release(sx_store *s, sx_queue *q);
+/* Removes q from every map (E17); q stays valid until released. Idempotent. */
+void sx_store_delete(sx_store *s, sx_queue *q);
+/* Calls fn for every live queue (for compaction and saving), holding the
+ * map lock for reading: fn must not call back into the store's maps. */
+void sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *arg);
+
+/* Map maintenance for notifier and link ids; the queue lock must be held.
+ * Setting replaces any previous notifier/link (old id leaves the map).
+ * SX_E_AUTH if a new id is taken by another queue. */
+SX_MUST_CHECK sx_status sx_store_set_notifier(sx_store *s, sx_queue *q, const sx_notifier *n);
+void sx_store_delete_notifier(sx_store *s, sx_queue *q);
+SX_MUST_CHECK sx_status sx_store_set_link(sx_store *s, sx_queue *q, sx_slice id, sx_slice fixed,
+                                          sx_slice user);
+void sx_store_delete_link(sx_store *s, sx_queue *q);
+
+/* ---- queue state; the caller holds q->lock ---- */
+
+/* Recipient key i (0 <= i < n_rkeys). */
+const sx_qkey *sx_queue_rkey(const sx_queue *q, size_t i);
+/* Replaces the recipient keys (RKEY, 1..SX_MAX_RCV_KEYS). */
+SX_MUST_CHECK sx_status sx_queue_set_rkeys(sx_queue *q, const sx_qkey *keys, size_t n);
+
+typedef enum sx_push_result {
+    SX_PUSH_OK,        /* stored */
+    SX_PUSH_QUOTA,     /* not stored: quota reached (ERR QUOTA) */
+} sx_push_result;
+
+/* E11: appends a message, or the quota marker when the 129th arrives, or
+ * refuses while the marker is there. *was_empty tells whether the queue
+ * was empty before (E6). SX_E_NOMEM on allocation failure. */
+SX_MUST_CHECK sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify,
+                                      sx_slice body, sx_push_result *res, bool *was_empty);
+/* The message at the head, or NULL. */
+static inline sx_msg *sx_queue_head(const sx_queue *q) { return q->head; }
+/* Removes the head message if its id is id; returns whether it did. */
+bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN]);
+/* Appends a restored message (store of undelivered messages) as is. */
+SX_MUST_CHECK sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts,
+                                                 bool notify, bool quota, sx_slice body);
+/* E20: drops head messages older than cutoff (seconds); stops at a quota
+ * marker. Returns how many were dropped. */
+size_t sx_queue_expire(sx_queue *q, int64_t cutoff);
+
+/* Compact keys from and to sx_key objects. */
+SX_MUST_CHECK sx_status sx_qkey_from_key(const sx_key *k, sx_qkey *out);
+SX_MUST_CHECK sx_status sx_qkey_to_key(const sx_qkey *qk, sx_key **out);
+bool sx_qkey_equal(const sx_qkey *a, const sx_qkey *b);
+
+#endif

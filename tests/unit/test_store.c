@@ -1,0 +1,310 @@
+/* Unit tests of the in-memory queue store (E.1-E.5). */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/util.h"
+#include "router/store.h"
+
+static sx_qkey test_key(uint8_t seed)
+{
+    sx_qkey k = {.alg = SX_KEY_ED25519, .len = 32};
+    memset(k.raw, seed, 32);
+    return k;
+}
+
+static sx_queue *create(sx_store *s, uint8_t mode)
+{
+    sx_new_queue nq = {0};
+    nq.rkey = test_key(1);
+    nq.mode = mode;
+    nq.now = 1718928000 + 1234;
+    sx_queue *q;
+    assert_ok(sx_store_create(s, &nq, &q));
+    return q;
+}
+
+static void test_create_find_delete(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'M');
+    assert_int_equal(q->updated_at, 1718928000); /* E5: rounded to the day */
+    assert_int_equal(sx_store_queue_count(s), 1);
+    assert_memory_not_equal(q->rid, q->sid, SX_ID_LEN);
+
+    sx_queue *f = sx_store_find(s, SX_PARTY_RECIPIENT, sx_slice_of(q->rid, SX_ID_LEN));
+    assert_ptr_equal(f, q);
+    sx_queue_release(s, f);
+    f = sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(q->sid, SX_ID_LEN));
+    assert_ptr_equal(f, q);
+    sx_queue_release(s, f);
+    /* E2: an id is found only in its own party's map. */
+    assert_null(sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(q->rid, SX_ID_LEN)));
+    assert_null(sx_store_find(s, SX_PARTY_RECIPIENT, sx_slice_of(q->sid, SX_ID_LEN)));
+    assert_null(sx_store_find(s, SX_PARTY_RECIPIENT, sx_slice_of(q->rid, 23)));
+
+    uint8_t rid[SX_ID_LEN];
+    memcpy(rid, q->rid, SX_ID_LEN);
+    sx_store_delete(s, q);
+    sx_store_delete(s, q); /* idempotent */
+    assert_true(q->deleted);
+    assert_null(sx_store_find(s, SX_PARTY_RECIPIENT, sx_slice_of(rid, SX_ID_LEN)));
+    assert_int_equal(sx_store_queue_count(s), 0);
+    sx_queue_release(s, q); /* the creator's reference frees it */
+    sx_store_free(s);
+}
+
+static void test_client_sender_id(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_new_queue nq = {0};
+    nq.rkey = test_key(2);
+    nq.has_sid = true;
+    memset(nq.sid, 0x55, SX_ID_LEN);
+    sx_queue *q, *q2;
+    assert_ok(sx_store_create(s, &nq, &q));
+    assert_memory_equal(q->sid, nq.sid, SX_ID_LEN);
+    /* D4: the same client-chosen id again is AUTH, nothing is created. */
+    assert_int_equal(sx_store_create(s, &nq, &q2), SX_E_AUTH);
+    assert_null(q2);
+    assert_int_equal(sx_store_queue_count(s), 1);
+    sx_queue_release(s, q);
+    sx_store_free(s);
+}
+
+static void test_quota(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'M');
+    uint8_t id[SX_ID_LEN] = {0};
+    sx_push_result res;
+    bool empty;
+    for (int i = 0; i < SX_QUEUE_QUOTA; i++) {
+        id[0] = (uint8_t)i;
+        assert_ok(sx_queue_push(q, id, 100 + i, true, sx_slice_str("hello"), &res, &empty));
+        assert_int_equal(res, SX_PUSH_OK);
+        assert_int_equal(empty, i == 0);
+    }
+    /* E11: the 129th is refused and leaves the marker with its id. */
+    id[0] = 200;
+    assert_ok(sx_queue_push(q, id, 999, true, sx_slice_str("x"), &res, &empty));
+    assert_int_equal(res, SX_PUSH_QUOTA);
+    assert_true(q->tail->quota);
+    assert_int_equal(q->tail->id[0], 200);
+    assert_int_equal(q->tail->ts, 999);
+    assert_int_equal(q->n_msgs, SX_QUEUE_QUOTA + 1);
+    /* Further sends refused without another marker, even after one ACK. */
+    id[0] = 201;
+    assert_ok(sx_queue_push(q, id, 1000, false, sx_slice_str("y"), &res, &empty));
+    assert_int_equal(res, SX_PUSH_QUOTA);
+    uint8_t head[SX_ID_LEN] = {0};
+    assert_true(sx_queue_remove_head(q, head));
+    assert_ok(sx_queue_push(q, id, 1000, false, sx_slice_str("y"), &res, &empty));
+    assert_int_equal(res, SX_PUSH_QUOTA);
+    assert_int_equal(q->n_msgs, SX_QUEUE_QUOTA);
+    /* Drain everything including the marker: sending works again. */
+    while (q->head) {
+        memcpy(head, q->head->id, SX_ID_LEN);
+        assert_true(sx_queue_remove_head(q, head));
+    }
+    assert_ok(sx_queue_push(q, id, 1001, false, sx_slice_str("z"), &res, &empty));
+    assert_int_equal(res, SX_PUSH_OK);
+    assert_true(empty);
+    sx_queue_release(s, q);
+    sx_store_free(s);
+}
+
+static void test_remove_head_only(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'M');
+    uint8_t a[SX_ID_LEN] = {1}, b[SX_ID_LEN] = {2};
+    sx_push_result res;
+    bool empty;
+    assert_ok(sx_queue_push(q, a, 1, false, sx_slice_str("a"), &res, &empty));
+    assert_ok(sx_queue_push(q, b, 2, false, sx_slice_str("b"), &res, &empty));
+    assert_false(sx_queue_remove_head(q, b)); /* E13: only the head */
+    assert_true(sx_queue_remove_head(q, a));
+    assert_memory_equal(sx_queue_head(q)->body, "b", 1);
+    assert_true(sx_queue_remove_head(q, b));
+    assert_null(sx_queue_head(q));
+    assert_false(sx_queue_remove_head(q, b));
+    sx_queue_release(s, q);
+    sx_store_free(s);
+}
+
+static void test_expire(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'M');
+    uint8_t id[SX_ID_LEN] = {0};
+    sx_push_result res;
+    bool empty;
+    for (int i = 0; i < 5; i++) {
+        id[0] = (uint8_t)i;
+        assert_ok(sx_queue_push(q, id, 10 * i, false, sx_slice_str("m"), &res, &empty));
+    }
+    assert_int_equal(sx_queue_expire(q, 25), 3); /* ts 0, 10, 20 */
+    assert_int_equal(q->n_msgs, 2);
+    assert_int_equal(q->head->ts, 30);
+    sx_queue_release(s, q);
+    sx_store_free(s);
+}
+
+static void test_notifier_and_link(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'C');
+    sx_queue *other = create(s, 'C');
+    sx_notifier n = {0};
+    memset(n.id, 7, SX_ID_LEN);
+    n.key = test_key(3);
+    pthread_mutex_lock(&q->lock);
+    assert_ok(sx_store_set_notifier(s, q, &n));
+    pthread_mutex_unlock(&q->lock);
+    sx_queue *f = sx_store_find(s, SX_PARTY_NOTIFIER, sx_slice_of(n.id, SX_ID_LEN));
+    assert_ptr_equal(f, q);
+    sx_queue_release(s, f);
+    /* The same notifier id on another queue is refused. */
+    assert_int_equal(sx_store_set_notifier(s, other, &n), SX_E_AUTH);
+    assert_null(other->notifier);
+    /* Replacing it moves the map entry (D13). */
+    sx_notifier n2 = n;
+    memset(n2.id, 8, SX_ID_LEN);
+    assert_ok(sx_store_set_notifier(s, q, &n2));
+    assert_null(sx_store_find(s, SX_PARTY_NOTIFIER, sx_slice_of(n.id, SX_ID_LEN)));
+    f = sx_store_find(s, SX_PARTY_NOTIFIER, sx_slice_of(n2.id, SX_ID_LEN));
+    assert_ptr_equal(f, q);
+    sx_queue_release(s, f);
+    sx_store_delete_notifier(s, q);
+    assert_null(sx_store_find(s, SX_PARTY_NOTIFIER, sx_slice_of(n2.id, SX_ID_LEN)));
+
+    uint8_t lid[SX_ID_LEN];
+    memset(lid, 9, SX_ID_LEN);
+    assert_ok(sx_store_set_link(s, q, sx_slice_of(lid, SX_ID_LEN), sx_slice_str("fixed"), sx_slice_str("user")));
+    f = sx_store_find(s, SX_PARTY_LINK, sx_slice_of(lid, SX_ID_LEN));
+    assert_ptr_equal(f, q);
+    sx_queue_release(s, f);
+    assert_int_equal(q->link->fixed_len, 5);
+    assert_memory_equal(q->link->data + 5, "user", 4);
+    /* Updating the same queue's link keeps the id. */
+    assert_ok(sx_store_set_link(s, q, sx_slice_of(lid, SX_ID_LEN), sx_slice_str("fixed"), sx_slice_str("u2")));
+    assert_int_equal(sx_store_set_link(s, other, sx_slice_of(lid, SX_ID_LEN), sx_slice_str("f"), sx_slice_str("")),
+                     SX_E_AUTH);
+    /* Deleting the queue removes notifier and link entries too. */
+    sx_store_delete(s, q);
+    assert_null(sx_store_find(s, SX_PARTY_LINK, sx_slice_of(lid, SX_ID_LEN)));
+    sx_queue_release(s, q);
+    sx_queue_release(s, other);
+    sx_store_free(s);
+}
+
+static void test_rkeys(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'C');
+    sx_qkey keys[3] = {test_key(4), test_key(5), test_key(6)};
+    assert_ok(sx_queue_set_rkeys(q, keys, 3));
+    assert_int_equal(q->n_rkeys, 3);
+    assert_true(sx_qkey_equal(sx_queue_rkey(q, 2), &keys[2]));
+    assert_null(sx_queue_rkey(q, 3));
+    assert_int_equal(sx_queue_set_rkeys(q, keys, 0), SX_E_LIMIT);
+    assert_ok(sx_queue_set_rkeys(q, keys + 1, 1));
+    assert_true(sx_qkey_equal(sx_queue_rkey(q, 0), &keys[1]));
+    sx_queue_release(s, q);
+    sx_store_free(s);
+}
+
+static void test_qkey_conversion(void **state)
+{
+    (void)state;
+    sx_key *k, *back;
+    sx_qkey qk;
+    assert_ok(sx_key_generate(SX_KEY_ED448, &k));
+    assert_ok(sx_qkey_from_key(k, &qk));
+    assert_int_equal(qk.len, 57);
+    assert_ok(sx_qkey_to_key(&qk, &back));
+    assert_true(sx_key_public_equal(k, back));
+    sx_key_free(k);
+    sx_key_free(back);
+}
+
+/* Many threads create, find and delete queues at once. */
+typedef struct thr_arg {
+    sx_store *s;
+    int created;
+} thr_arg;
+
+static void *churn(void *p)
+{
+    thr_arg *a = p;
+    for (int i = 0; i < 2000; i++) {
+        sx_new_queue nq = {0};
+        nq.rkey = test_key(9);
+        sx_queue *q;
+        if (sx_store_create(a->s, &nq, &q) != SX_OK)
+            continue;
+        a->created++;
+        sx_queue *f = sx_store_find(a->s, SX_PARTY_SENDER, sx_slice_of(q->sid, SX_ID_LEN));
+        if (f != q)
+            abort();
+        sx_queue_release(a->s, f);
+        if (i % 2)
+            sx_store_delete(a->s, q);
+        sx_queue_release(a->s, q);
+    }
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    pthread_t t[4];
+    thr_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (thr_arg){s, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, churn, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    int created = 0;
+    for (int i = 0; i < 4; i++)
+        created += a[i].created;
+    assert_int_equal(created, 8000);
+    assert_int_equal(sx_store_queue_count(s), 4000);
+    sx_store_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_find_delete),
+        cmocka_unit_test(test_client_sender_id),
+        cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_remove_head_only),
+        cmocka_unit_test(test_expire),
+        cmocka_unit_test(test_notifier_and_link),
+        cmocka_unit_test(test_rkeys),
+        cmocka_unit_test(test_qkey_conversion),
+        cmocka_unit_test(test_concurrent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
