@@ -408,6 +408,16 @@ sx_slice sx_tls_ctx_cert(const sx_tls_ctx *ctx, size_t i)
     return sx_slice_of(ctx->chain[i].der, ctx->chain[i].len);
 }
 
+sx_status sx_tls_ctx_private_key(const sx_tls_ctx *ctx, sx_key **out)
+{
+    SX_ENSURE(out != NULL, SX_E_USAGE);
+    *out = NULL;
+    SX_ENSURE(ctx != NULL, SX_E_USAGE);
+    EVP_PKEY *pk = SSL_CTX_get0_privatekey(ctx->ssl);
+    SX_ENSURE(pk != NULL, SX_E_USAGE);
+    return sx_key_from_evp(pk, true, out);
+}
+
 /* ---- connections ---- */
 
 static sx_status conn_new(sx_tls_ctx *ctx, int fd, bool is_server, sx_tls_conn **out)

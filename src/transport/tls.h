@@ -82,6 +82,14 @@ void sx_tls_ctx_free(sx_tls_ctx *ctx);
 size_t sx_tls_ctx_chain_len(const sx_tls_ctx *ctx);
 sx_slice sx_tls_ctx_cert(const sx_tls_ctx *ctx, size_t i);
 
+/* A new key object holding the context's private key (the key of the leaf
+ * certificate, chain[0]), e.g. for the SMP server to sign its session keys
+ * (B16). The caller frees it with sx_key_free. Errors: SX_E_USAGE (the
+ * context has no key), SX_E_PROTOCOL (an algorithm keys.h does not know),
+ * SX_E_NOMEM. */
+struct sx_key;
+SX_MUST_CHECK sx_status sx_tls_ctx_private_key(const sx_tls_ctx *ctx, struct sx_key **out);
+
 /* Starts a server-side connection over fd, a connected non-blocking socket
  * that stays owned by the caller (close it after sx_tls_conn_free). */
 SX_MUST_CHECK sx_status sx_tls_conn_new_server(sx_tls_ctx *ctx, int fd, sx_tls_conn **out);

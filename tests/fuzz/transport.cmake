@@ -1,2 +1,3 @@
 # Fuzz targets of src/transport (included by CMakeLists.txt).
 sx_fuzz_target(block)
+sx_fuzz_target(smp_hello)

@@ -7,3 +7,11 @@ target_compile_definitions(itest_tls PRIVATE SX_SHARED_DIR="${SX_SHARED_DIR}"
 target_include_directories(itest_tls PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 add_test(NAME integration.tls COMMAND itest_tls)
 set_tests_properties(integration.tls PROPERTIES TIMEOUT 120)
+
+add_executable(itest_smp_handshake test_smp_handshake.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_smp_handshake PRIVATE sx_transport PkgConfig::CMOCKA Threads::Threads)
+target_compile_definitions(itest_smp_handshake PRIVATE SX_SHARED_DIR="${SX_SHARED_DIR}"
+                           SX_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_include_directories(itest_smp_handshake PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+add_test(NAME integration.smp_handshake COMMAND itest_smp_handshake)
+set_tests_properties(integration.smp_handshake PROPERTIES TIMEOUT 120)
