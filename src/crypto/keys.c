@@ -344,15 +344,15 @@ bool sx_key_write_private_short(sx_writer *w, const sx_key *k)
     return sx_write_u8(w, (uint8_t)sx_key_pkcs8_len(k->alg)) && sx_key_write_private(w, k);
 }
 
-/* Shared body of the two decoders: which prefix table to match, how long
- * it is, and which constructor makes the key. */
-static sx_status decode(sx_slice der, unsigned allowed, bool priv, sx_key **out)
+/* Strict shape check shared by the decoders: the exact prefix of an allowed
+ * algorithm, then exactly its raw key length. *raw points into der. */
+static sx_status match_der(sx_slice der, unsigned allowed, bool priv, sx_key_alg *alg_out,
+                           sx_slice *raw)
 {
-    *out = NULL;
     size_t plen = priv ? PKCS8_PREFIX_LEN : SPKI_PREFIX_LEN;
     sx_reader r;
     sx_reader_init_slice(&r, der);
-    sx_slice prefix, raw;
+    sx_slice prefix;
     if (!sx_read_bytes(&r, plen, &prefix))
         return SX_E_PROTOCOL;
     int found = -1;
@@ -366,8 +366,19 @@ static sx_status decode(sx_slice der, unsigned allowed, bool priv, sx_key **out)
     if (found < 0 || !(allowed & SX_KEY_BIT(found)))
         return SX_E_PROTOCOL;
     sx_key_alg alg = (sx_key_alg)found;
-    sx_read_bytes(&r, ALGS[alg].raw_len, &raw);
+    sx_read_bytes(&r, ALGS[alg].raw_len, raw);
     SX_TRY(sx_reader_finish(&r));
+    *alg_out = alg;
+    return SX_OK;
+}
+
+/* Shared body of the two decoders: the shape check, then the constructor. */
+static sx_status decode(sx_slice der, unsigned allowed, bool priv, sx_key **out)
+{
+    *out = NULL;
+    sx_key_alg alg;
+    sx_slice raw;
+    SX_TRY(match_der(der, allowed, priv, &alg, &raw));
     sx_status st = priv ? sx_key_from_raw_private(alg, raw, out) : sx_key_from_raw_public(alg, raw, out);
     /* The bytes came from a peer: a key OpenSSL refuses is their fault. */
     return st == SX_E_INTERNAL ? SX_E_PROTOCOL : st;
@@ -381,6 +392,13 @@ sx_status sx_key_decode_public(sx_slice der, unsigned allowed, sx_key **out)
 sx_status sx_key_decode_private(sx_slice der, unsigned allowed, sx_key **out)
 {
     return decode(der, allowed, true, out);
+}
+
+sx_status sx_key_check_public(sx_slice der, unsigned allowed, sx_key_alg *alg)
+{
+    SX_ENSURE(alg != NULL, SX_E_USAGE);
+    sx_slice raw;
+    return match_der(der, allowed, false, alg, &raw);
 }
 
 static bool read_short_key(sx_reader *r, unsigned allowed, bool priv, sx_key **out)

@@ -112,6 +112,10 @@ bool sx_key_write_private_short(sx_writer *w, const sx_key *k);
  * bytes are all SX_E_PROTOCOL; SX_E_NOMEM / SX_E_INTERNAL otherwise. */
 SX_MUST_CHECK sx_status sx_key_decode_public(sx_slice der, unsigned allowed, sx_key **out);
 SX_MUST_CHECK sx_status sx_key_decode_private(sx_slice der, unsigned allowed, sx_key **out);
+/* The same strict check of a public key's DER without making a key (no
+ * allocation): SX_OK with *alg set, or SX_E_PROTOCOL. The raw key is not
+ * checked further, which is all the decoder does too. */
+SX_MUST_CHECK sx_status sx_key_check_public(sx_slice der, unsigned allowed, sx_key_alg *alg);
 /* Reads shortString(DER) from r and decodes it; a decoding failure fails r
  * with its status. *out is NULL on failure. */
 bool sx_key_read_public_short(sx_reader *r, unsigned allowed, sx_key **out);
