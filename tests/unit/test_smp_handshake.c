@@ -251,9 +251,9 @@ static void test_w2_server_hello_structure(void **state)
 
     sx_reader r;
     sx_reader_init_slice(&r, c);
-    uint16_t lo, hi;
+    uint16_t lo = 0, hi = 0;
     uint8_t n;
-    sx_slice sid, d0, d1, sk;
+    sx_slice sid, d0 = {0}, d1 = {0}, sk = {0};
     assert_true(sx_read_u16(&r, &lo) && sx_read_u16(&r, &hi));
     assert_int_equal(lo, 6);
     assert_int_equal(hi, 19);
