@@ -1,0 +1,2602 @@
+/* Store log, message log and notification log of the SMP router in the
+ * reference's text formats (E25-E28). Parsers follow the reference's grammar
+ * with backtracking done by copying the reader; encoders produce its exact
+ * bytes. The writer appends whole lines with one write(2) each, or one
+ * write per group of queued lines (group commit, leader/follower). */
+#include "router/storelog.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/reader.h"
+#include "crypto/util.h"
+#include "crypto/x509.h"
+
+#define DAY 86400
+#define BACKUP_KEEP_NEWER (1 * DAY)   /* E26: backups newer than 24 h stay */
+#define BACKUP_MIN_OLD 3              /* E26: of the older ones, 3 stay */
+#define BACKUP_TTL (21 * DAY)         /* E26: the rest older than 21 days go */
+#define FLUSH_AT (256u * 1024)        /* buffered file output */
+#define JSON_DEPTH_MAX 32
+
+/* ===========================================================================
+ * Reports
+ * ======================================================================== */
+
+static void vreport(sx_sl_warn_cb cb, void *arg, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void vreport(sx_sl_warn_cb cb, void *arg, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (cb)
+        cb(arg, msg);
+    else
+        fprintf(stderr, "%s\n", msg);
+}
+
+static void report(const sx_storelog_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(const sx_storelog_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(o ? o->warn : NULL, o ? o->warn_arg : NULL, fmt, ap);
+    va_end(ap);
+}
+
+static void mreport(const sx_msglog_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void mreport(const sx_msglog_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(o ? o->warn : NULL, o ? o->warn_arg : NULL, fmt, ap);
+    va_end(ap);
+}
+
+/* Printable start of a line for a report (at most 100 bytes). */
+static const char *line_excerpt(sx_slice line, char out[104])
+{
+    size_t n = line.len < 100 ? line.len : 100;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = line.ptr[i];
+        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[n] = 0;
+    return out;
+}
+
+/* base64url text of an id for reports. */
+static const char *id_text(const uint8_t *id, size_t len, char out[SX_SL_SERVICE_ID_MAX * 2])
+{
+    if (sx_b64_encode(sx_slice_of(id, len), SX_B64_URL, out, SX_SL_SERVICE_ID_MAX * 2) != SX_OK)
+        snprintf(out, SX_SL_SERVICE_ID_MAX * 2, "?");
+    return out;
+}
+
+/* ===========================================================================
+ * Text grammar primitives (A23-A27) over the bounds-checked reader
+ * ======================================================================== */
+
+typedef struct parser {
+    sx_reader r;
+    uint8_t *arena; /* decoded data; never larger than the line */
+    size_t used, cap;
+} parser;
+
+static bool is_b64(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+static bool is_pad(uint8_t c) { return c == '='; }
+static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+/* A list item runs to the next ',', ' ' or end of line (the reference's listItem). */
+static bool is_item(uint8_t c) { return c != ',' && c != ' ' && c != '\n'; }
+static bool is_not_space(uint8_t c) { return c != ' '; }
+
+static bool peek(const sx_reader *r, uint8_t *c)
+{
+    sx_reader probe = *r;
+    return sx_read_u8(&probe, c);
+}
+
+static bool at_end(const sx_reader *r) { return sx_reader_ok(r) && sx_reader_remaining(r) == 0; }
+
+/* The longest run (possibly empty) of bytes satisfying pred. */
+static bool take_while(sx_reader *r, bool (*pred)(uint8_t), sx_slice *out)
+{
+    sx_reader probe = *r;
+    size_t n = 0;
+    uint8_t c;
+    while (sx_read_u8(&probe, &c) && pred(c))
+        n++;
+    return sx_read_bytes(r, n, out);
+}
+
+/* Consumes lit if it is next; otherwise nothing happens (no error). */
+static bool try_lit(sx_reader *r, const char *lit)
+{
+    sx_reader probe = *r;
+    if (!sx_read_expect_str(&probe, lit))
+        return false;
+    *r = probe;
+    return true;
+}
+
+static bool expect(sx_reader *r, const char *lit) { return sx_read_expect_str(r, lit); }
+
+/* base64urlP: one or more of the alphabet, then any '=' padding. */
+static bool b64_token(sx_reader *r, sx_slice *tok)
+{
+    sx_reader probe = *r;
+    sx_slice a, pad;
+    take_while(&probe, is_b64, &a);
+    take_while(&probe, is_pad, &pad);
+    if (!sx_reader_ok(&probe) || a.len == 0)
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    return sx_read_bytes(r, a.len + pad.len, tok);
+}
+
+static bool decode_to(sx_reader *r, sx_slice tok, uint8_t *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    if (!sx_reader_ok(r))
+        return false;
+    sx_status st = sx_b64_decode((const char *)tok.ptr, tok.len, SX_B64_URL, out, cap, n);
+    return st == SX_OK ? true : sx_reader_fail(r, st);
+}
+
+/* Exactly len bytes (ids, DH secrets). */
+static bool read_fixed(sx_reader *r, uint8_t *out, size_t len)
+{
+    sx_slice tok;
+    size_t n;
+    if (!b64_token(r, &tok) || !decode_to(r, tok, out, len, &n))
+        return false;
+    return n == len ? true : sx_reader_fail(r, SX_E_PROTOCOL);
+}
+
+/* Decodes tok into the arena: 1..max bytes. */
+static bool decode_arena(parser *p, sx_slice tok, size_t max, sx_slice *out)
+{
+    *out = sx_slice_of(NULL, 0);
+    size_t n;
+    uint8_t *dst = p->arena + p->used;
+    if (!decode_to(&p->r, tok, dst, p->cap - p->used, &n))
+        return false;
+    if (n > max)
+        return sx_reader_fail(&p->r, SX_E_LIMIT);
+    *out = sx_slice_of(dst, n);
+    p->used += n;
+    return true;
+}
+
+static bool read_data(parser *p, size_t max, sx_slice *out)
+{
+    sx_slice tok;
+    return b64_token(&p->r, &tok) && decode_arena(p, tok, max, out);
+}
+
+/* A copy of already-consumed text in the arena. */
+static bool copy_arena(parser *p, sx_slice text, sx_slice *out)
+{
+    if (p->cap - p->used < text.len)
+        return sx_reader_fail(&p->r, SX_E_INTERNAL);
+    uint8_t *dst = p->arena + p->used;
+    if (text.len)
+        memcpy(dst, text.ptr, text.len);
+    p->used += text.len;
+    *out = sx_slice_of(dst, text.len);
+    return true;
+}
+
+/* A16: the 12 bytes of SubjectPublicKeyInfo in front of the raw key. */
+static const uint8_t *spki_prefix(sx_key_alg alg)
+{
+    static const uint8_t ed25519[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+    static const uint8_t ed448[12] = {0x30, 0x43, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x71, 0x03, 0x3a, 0x00};
+    static const uint8_t x25519[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00};
+    static const uint8_t x448[12] = {0x30, 0x42, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6f, 0x03, 0x39, 0x00};
+    switch (alg) {
+    case SX_KEY_ED25519: return ed25519;
+    case SX_KEY_ED448: return ed448;
+    case SX_KEY_X25519: return x25519;
+    case SX_KEY_X448: return x448;
+    default: return NULL;
+    }
+}
+
+/* An APublicAuthKey from its base64url DER text (A24). */
+static bool key_from_text(sx_reader *r, sx_slice tok, sx_qkey *k)
+{
+    memset(k, 0, sizeof *k);
+    uint8_t der[SX_KEY_SPKI_MAX];
+    size_t n;
+    if (!decode_to(r, tok, der, sizeof der, &n))
+        return false;
+    sx_key_alg alg;
+    if (sx_key_check_public(sx_slice_of(der, n), SX_KEY_AUTH_ALGS, &alg) != SX_OK)
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    size_t raw = sx_key_raw_len(alg);
+    k->alg = (uint8_t)alg;
+    k->len = (uint8_t)raw;
+    memcpy(k->raw, der + (n - raw), raw);
+    return true;
+}
+
+static bool read_key(sx_reader *r, sx_qkey *k)
+{
+    sx_slice tok;
+    return b64_token(r, &tok) && key_from_text(r, tok, k);
+}
+
+/* NonEmpty list of keys, comma-separated. */
+static bool read_key_list(sx_reader *r, sx_qkey *keys, uint8_t *n)
+{
+    *n = 0;
+    do {
+        sx_slice item;
+        take_while(r, is_item, &item);
+        if (*n == SX_MAX_RCV_KEYS)
+            return sx_reader_fail(r, SX_E_LIMIT);
+        if (!key_from_text(r, item, &keys[*n]))
+            return false;
+        (*n)++;
+    } while (try_lit(r, ","));
+    return sx_reader_ok(r);
+}
+
+/* Int64 / SystemTime text: optional sign, then decimal digits (A25). */
+static bool read_int(sx_reader *r, int64_t *v)
+{
+    *v = 0;
+    bool neg = try_lit(r, "-");
+    if (!neg)
+        try_lit(r, "+");
+    sx_slice d;
+    if (!take_while(r, is_digit, &d))
+        return false;
+    if (d.len == 0)
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, acc = 0;
+    for (size_t i = 0; i < d.len; i++) {
+        uint64_t dig = (uint64_t)(d.ptr[i] - '0');
+        if (acc > (limit - dig) / 10)
+            return sx_reader_fail(r, SX_E_LIMIT);
+        acc = acc * 10 + dig;
+    }
+    if (!neg)
+        *v = (int64_t)acc;
+    else
+        *v = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
+    return true;
+}
+
+static bool read_char_of(sx_reader *r, const char *set, uint8_t *out)
+{
+    uint8_t c = 0;
+    if (!sx_read_u8(r, &c))
+        return false;
+    if (c == 0 || !strchr(set, c))
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    *out = c;
+    return true;
+}
+
+static bool read_service_id(parser *p, sx_slice *out)
+{
+    return read_data(p, SX_SL_SERVICE_ID_MAX, out);
+}
+
+/* ---- JSON, only to find where a BlockingInfo notice ends ---- */
+
+static void json_ws(sx_reader *r)
+{
+    uint8_t c;
+    while (peek(r, &c) && (c == ' ' || c == '\t' || c == '\n' || c == '\r'))
+        sx_read_u8(r, &c);
+}
+
+static bool json_digits(sx_reader *r)
+{
+    sx_slice d;
+    return take_while(r, is_digit, &d) && (d.len > 0 || sx_reader_fail(r, SX_E_PROTOCOL));
+}
+
+static bool json_string(sx_reader *r)
+{
+    if (!expect(r, "\""))
+        return false;
+    for (;;) {
+        uint8_t c;
+        if (!sx_read_u8(r, &c))
+            return false;
+        if (c == '"')
+            return true;
+        if (c < 0x20)
+            return sx_reader_fail(r, SX_E_PROTOCOL);
+        if (c != '\\')
+            continue;
+        if (!sx_read_u8(r, &c))
+            return false;
+        if (c == 'u') {
+            for (int i = 0; i < 4; i++) {
+                uint8_t h;
+                if (!sx_read_u8(r, &h))
+                    return false;
+                if (!strchr("0123456789abcdefABCDEF", h) || h == 0)
+                    return sx_reader_fail(r, SX_E_PROTOCOL);
+            }
+        } else if (c == 0 || !strchr("\"\\/bfnrt", c)) {
+            return sx_reader_fail(r, SX_E_PROTOCOL);
+        }
+    }
+}
+
+static bool json_number(sx_reader *r)
+{
+    try_lit(r, "-");
+    if (!try_lit(r, "0") && !json_digits(r))
+        return false;
+    if (try_lit(r, ".") && !json_digits(r))
+        return false;
+    if (try_lit(r, "e") || try_lit(r, "E")) {
+        if (!try_lit(r, "+"))
+            try_lit(r, "-");
+        return json_digits(r);
+    }
+    return sx_reader_ok(r);
+}
+
+static bool json_value(sx_reader *r, int depth);
+
+static bool json_members(sx_reader *r, int depth, bool object)
+{
+    const char *close = object ? "}" : "]";
+    json_ws(r);
+    if (try_lit(r, close))
+        return true;
+    for (;;) {
+        json_ws(r);
+        if (object) {
+            if (!json_string(r))
+                return false;
+            json_ws(r);
+            if (!expect(r, ":"))
+                return false;
+        }
+        if (!json_value(r, depth + 1))
+            return false;
+        json_ws(r);
+        if (try_lit(r, close))
+            return true;
+        if (!expect(r, ","))
+            return false;
+    }
+}
+
+static bool json_value(sx_reader *r, int depth)
+{
+    if (depth > JSON_DEPTH_MAX)
+        return sx_reader_fail(r, SX_E_LIMIT);
+    json_ws(r);
+    uint8_t c = 0;
+    if (!peek(r, &c))
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    if (try_lit(r, "{"))
+        return json_members(r, depth, true);
+    if (try_lit(r, "["))
+        return json_members(r, depth, false);
+    if (c == '"')
+        return json_string(r);
+    if (try_lit(r, "true") || try_lit(r, "false") || try_lit(r, "null"))
+        return true;
+    if (c == '-' || is_digit(c))
+        return json_number(r);
+    return sx_reader_fail(r, SX_E_PROTOCOL);
+}
+
+/* BlockingInfo: "reason=" spam|content [",notice=" <JSON object>]. The
+ * reference lets the notice run to the end of the input; we end it where its
+ * JSON ends (trailing JSON whitespace at the end of the line is allowed). */
+static bool read_block_info(parser *p, sx_slice *out)
+{
+    sx_reader *r = &p->r;
+    sx_reader start = *r;
+    if (!expect(r, "reason="))
+        return false;
+    if (!try_lit(r, "spam") && !try_lit(r, "content"))
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    if (try_lit(r, ",notice=")) {
+        uint8_t c = 0;
+        if (!peek(r, &c) || c != '{')
+            return sx_reader_fail(r, SX_E_PROTOCOL);
+        if (!json_value(r, 0))
+            return false;
+    }
+    if (!sx_reader_ok(r))
+        return false;
+    sx_slice text;
+    sx_read_bytes(&start, sx_reader_remaining(&start) - sx_reader_remaining(r), &text);
+    if (!copy_arena(p, text, out))
+        return false;
+    sx_reader probe = *r;
+    json_ws(&probe);
+    if (at_end(&probe) && out->len > 0 && out->ptr[out->len - 1] == '}')
+        *r = probe;
+    return true;
+}
+
+/* ===========================================================================
+ * Store-log records: parse
+ * ======================================================================== */
+
+/* NtfCreds: <nId> <nKey> <dh>[ nsrv=<serviceId>] */
+static bool parse_ntf_creds(parser *p, sx_slnotifier *n)
+{
+    sx_reader *r = &p->r;
+    read_fixed(r, n->id, SX_ID_LEN);
+    expect(r, " ");
+    read_key(r, &n->key);
+    expect(r, " ");
+    read_fixed(r, n->dh_secret, SX_SL_DH_LEN);
+    if (try_lit(r, " nsrv="))
+        read_service_id(p, &n->service);
+    return sx_reader_ok(r);
+}
+
+/* ServerEntityStatus: active | off | blocked,<BlockingInfo> */
+static bool parse_status(parser *p, sx_slqueue *q)
+{
+    sx_reader *r = &p->r;
+    if (try_lit(r, "active"))
+        q->status = SX_QUEUE_ACTIVE;
+    else if (try_lit(r, "off"))
+        q->status = SX_QUEUE_OFF;
+    else if (try_lit(r, "blocked,")) {
+        q->status = SX_QUEUE_BLOCKED;
+        read_block_info(p, &q->block_info);
+    } else
+        sx_reader_fail(r, SX_E_PROTOCOL);
+    return sx_reader_ok(r);
+}
+
+/* QueueRec, fields in the reference's order; optional fields may be absent. */
+static bool parse_queue_rec(parser *p, sx_slqueue *q)
+{
+    sx_reader *r = &p->r;
+    expect(r, "rk=");
+    read_key_list(r, q->rkeys, &q->n_rkeys);
+    expect(r, " rdh=");
+    read_fixed(r, q->dh_secret, SX_SL_DH_LEN);
+    expect(r, " sid=");
+    read_fixed(r, q->sid, SX_ID_LEN);
+    expect(r, " sk=");
+    uint8_t c = 0;
+    if (peek(r, &c) && is_b64(c))
+        read_key(r, &q->skey);
+    if (try_lit(r, " sndSecure=")) { /* legacy: T = messaging, F = contact */
+        uint8_t b = 0;
+        read_char_of(r, "TF", &b);
+        q->mode = b == 'T' ? 'M' : 'C';
+    } else if (try_lit(r, " queue_mode=")) {
+        read_char_of(r, "MC", &q->mode);
+    }
+    if (try_lit(r, " link_id=")) {
+        q->has_link = true;
+        read_fixed(r, q->link_id, SX_ID_LEN);
+        expect(r, " queue_data=");
+        read_data(p, SIZE_MAX, &q->link_fixed);
+        expect(r, " ");
+        read_data(p, SIZE_MAX, &q->link_user);
+    }
+    if (try_lit(r, " notifier=")) {
+        q->has_notifier = true;
+        parse_ntf_creds(p, &q->ntf);
+    }
+    if (try_lit(r, " updated_at=")) {
+        q->has_updated_at = true;
+        read_int(r, &q->updated_at);
+    }
+    q->status = SX_QUEUE_ACTIVE;
+    if (try_lit(r, " status="))
+        parse_status(p, q);
+    if (try_lit(r, " rsrv="))
+        read_service_id(p, &q->rcv_service);
+    return sx_reader_ok(r);
+}
+
+/* ServiceRec */
+static bool parse_service(parser *p, sx_slservice *s)
+{
+    sx_reader *r = &p->r;
+    expect(r, "service_id=");
+    read_service_id(p, &s->id);
+    expect(r, " role=");
+    read_char_of(r, "MNP", &s->role);
+    expect(r, " cert=");
+    uint8_t c = 0;
+    if (peek(r, &c) && c != ' ') {
+        do {
+            sx_slice item;
+            take_while(r, is_item, &item);
+            if (s->n_certs == SX_SL_CERTS_MAX)
+                return sx_reader_fail(r, SX_E_LIMIT);
+            if (!decode_arena(p, item, SIZE_MAX, &s->certs[s->n_certs]))
+                return false;
+            X509 *x = NULL;
+            if (sx_x509_from_der(s->certs[s->n_certs], &x) != SX_OK)
+                return sx_reader_fail(r, SX_E_PROTOCOL);
+            X509_free(x);
+            s->n_certs++;
+        } while (try_lit(r, ","));
+    }
+    expect(r, " cert_hash=");
+    read_data(p, SIZE_MAX, &s->cert_hash);
+    expect(r, " created_at=");
+    read_int(r, &s->created_at);
+    return sx_reader_ok(r);
+}
+
+static const struct {
+    const char *tag;
+    sx_slrec_type type;
+} REC_TAGS[] = {
+    {"CREATE", SX_SLREC_CREATE},   {"LINK", SX_SLREC_LINK},
+    {"LDELETE", SX_SLREC_LDELETE}, {"SECURE", SX_SLREC_SECURE},
+    {"KEYS", SX_SLREC_KEYS},       {"NOTIFIER", SX_SLREC_NOTIFIER},
+    {"SUSPEND", SX_SLREC_SUSPEND}, {"BLOCK", SX_SLREC_BLOCK},
+    {"UNBLOCK", SX_SLREC_UNBLOCK}, {"DELETE", SX_SLREC_DELETE},
+    {"NDELETE", SX_SLREC_NDELETE}, {"TIME", SX_SLREC_TIME},
+    {"NEW_SERVICE", SX_SLREC_NEW_SERVICE}, {"QUEUE_SERVICE", SX_SLREC_QUEUE_SERVICE},
+};
+
+static const char *rec_tag(sx_slrec_type t)
+{
+    for (size_t i = 0; i < sizeof REC_TAGS / sizeof REC_TAGS[0]; i++)
+        if (REC_TAGS[i].type == t)
+            return REC_TAGS[i].tag;
+    return NULL;
+}
+
+static bool parse_record(parser *p, sx_slrec *rec)
+{
+    sx_reader *r = &p->r;
+    sx_slice word;
+    take_while(r, is_not_space, &word);
+    bool known = false;
+    for (size_t i = 0; i < sizeof REC_TAGS / sizeof REC_TAGS[0]; i++) {
+        if (sx_slice_eq(word, sx_slice_str(REC_TAGS[i].tag))) {
+            rec->type = REC_TAGS[i].type;
+            known = true;
+        }
+    }
+    if (!known)
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    expect(r, " ");
+    switch (rec->type) {
+    case SX_SLREC_CREATE:
+        expect(r, "rid=");
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        parse_queue_rec(p, &rec->q);
+        break;
+    case SX_SLREC_LINK:
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        read_fixed(r, rec->q.link_id, SX_ID_LEN);
+        expect(r, " ");
+        read_data(p, SIZE_MAX, &rec->q.link_fixed);
+        expect(r, " ");
+        read_data(p, SIZE_MAX, &rec->q.link_user);
+        rec->q.has_link = true;
+        break;
+    case SX_SLREC_SECURE:
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        read_key(r, &rec->q.skey);
+        break;
+    case SX_SLREC_KEYS:
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        read_key_list(r, rec->q.rkeys, &rec->q.n_rkeys);
+        break;
+    case SX_SLREC_NOTIFIER:
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        parse_ntf_creds(p, &rec->q.ntf);
+        rec->q.has_notifier = true;
+        break;
+    case SX_SLREC_BLOCK:
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        read_block_info(p, &rec->q.block_info);
+        rec->q.status = SX_QUEUE_BLOCKED;
+        break;
+    case SX_SLREC_TIME:
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        read_int(r, &rec->q.updated_at);
+        rec->q.has_updated_at = true;
+        break;
+    case SX_SLREC_NEW_SERVICE:
+        parse_service(p, &rec->svc);
+        break;
+    case SX_SLREC_QUEUE_SERVICE: {
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        expect(r, " ");
+        read_char_of(r, "RN", &rec->party);
+        expect(r, " ");
+        uint8_t c = 0;
+        if (peek(r, &c))
+            read_service_id(p, &rec->service);
+        break;
+    }
+    case SX_SLREC_LDELETE:
+    case SX_SLREC_SUSPEND:
+    case SX_SLREC_UNBLOCK:
+    case SX_SLREC_DELETE:
+    case SX_SLREC_NDELETE:
+    default:
+        read_fixed(r, rec->rid, SX_ID_LEN);
+        break;
+    }
+    return sx_reader_ok(r);
+}
+
+static sx_status parser_init(parser *p, sx_slice line)
+{
+    sx_reader_init_slice(&p->r, line);
+    p->used = 0;
+    p->cap = line.len;
+    p->arena = malloc(line.len + 1);
+    return p->arena ? SX_OK : SX_E_NOMEM;
+}
+
+/* Checks the whole line was consumed; frees the arena on failure. */
+static sx_status parser_finish(parser *p, bool ok)
+{
+    sx_status st = ok ? sx_reader_finish(&p->r) : sx_reader_status(&p->r);
+    if (ok && st == SX_OK)
+        return SX_OK;
+    if (st == SX_OK)
+        st = SX_E_PROTOCOL;
+    free(p->arena);
+    p->arena = NULL;
+    return st;
+}
+
+sx_status sx_slrec_parse(sx_slice line, sx_slrec *out)
+{
+    memset(out, 0, sizeof *out);
+    parser p;
+    SX_TRY(parser_init(&p, line));
+    bool ok = parse_record(&p, out);
+    sx_status st = parser_finish(&p, ok);
+    if (st != SX_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    out->arena = p.arena;
+    return SX_OK;
+}
+
+void sx_slrec_cleanup(sx_slrec *r)
+{
+    if (!r)
+        return;
+    free(r->arena);
+    sx_wipe(r, sizeof *r);
+}
+
+/* ===========================================================================
+ * Encoders (the reference's strEncode, byte for byte)
+ * ======================================================================== */
+
+/* Padded base64url, encoded in chunks of whole 3-byte groups. */
+static bool put_b64(sx_writer *w, sx_slice s)
+{
+    char buf[1024 + 1];
+    size_t off = 0;
+    while (off < s.len) {
+        size_t n = s.len - off > 768 ? 768 : s.len - off;
+        if (sx_b64_encode(sx_slice_of(s.ptr + off, n), SX_B64_URL, buf, sizeof buf) != SX_OK)
+            return sx_writer_fail(w, SX_E_INTERNAL);
+        if (!sx_write_str(w, buf))
+            return false;
+        off += n;
+    }
+    return sx_writer_status(w) == SX_OK;
+}
+
+static bool put_id(sx_writer *w, const uint8_t *id) { return put_b64(w, sx_slice_of(id, SX_ID_LEN)); }
+
+static bool put_key(sx_writer *w, const sx_qkey *k)
+{
+    const uint8_t *prefix = spki_prefix((sx_key_alg)k->alg);
+    if (!prefix || k->len != sx_key_raw_len((sx_key_alg)k->alg))
+        return sx_writer_fail(w, SX_E_USAGE);
+    uint8_t der[SX_KEY_SPKI_MAX];
+    memcpy(der, prefix, 12);
+    memcpy(der + 12, k->raw, k->len);
+    return put_b64(w, sx_slice_of(der, 12 + (size_t)k->len));
+}
+
+static bool put_keys(sx_writer *w, const sx_qkey *keys, size_t n)
+{
+    if (n == 0 || n > SX_MAX_RCV_KEYS)
+        return sx_writer_fail(w, SX_E_USAGE);
+    for (size_t i = 0; i < n; i++)
+        if ((i && !sx_write_str(w, ",")) || !put_key(w, &keys[i]))
+            return false;
+    return true;
+}
+
+static bool put_int(sx_writer *w, int64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return sx_write_str(w, buf);
+}
+
+static bool put_char(sx_writer *w, uint8_t c) { return sx_write_u8(w, c); }
+
+static bool put_block_info(sx_writer *w, sx_slice info)
+{
+    if (info.len == 0)
+        return sx_writer_fail(w, SX_E_USAGE);
+    return sx_write_slice(w, info);
+}
+
+static bool put_ntf_creds(sx_writer *w, const sx_slnotifier *n)
+{
+    put_id(w, n->id);
+    sx_write_str(w, " ");
+    put_key(w, &n->key);
+    sx_write_str(w, " ");
+    put_b64(w, sx_slice_of(n->dh_secret, SX_SL_DH_LEN));
+    if (n->service.len) {
+        sx_write_str(w, " nsrv=");
+        put_b64(w, n->service);
+    }
+    return sx_writer_status(w) == SX_OK;
+}
+
+static bool put_queue_rec(sx_writer *w, const sx_slqueue *q)
+{
+    sx_write_str(w, "rk=");
+    put_keys(w, q->rkeys, q->n_rkeys);
+    sx_write_str(w, " rdh=");
+    put_b64(w, sx_slice_of(q->dh_secret, SX_SL_DH_LEN));
+    sx_write_str(w, " sid=");
+    put_id(w, q->sid);
+    sx_write_str(w, " sk=");
+    if (q->skey.len)
+        put_key(w, &q->skey);
+    if (q->mode == 'M' || q->mode == 'C') {
+        sx_write_str(w, " queue_mode=");
+        put_char(w, q->mode);
+    } else if (q->mode != 0) {
+        return sx_writer_fail(w, SX_E_USAGE);
+    }
+    if (q->has_link) {
+        sx_write_str(w, " link_id=");
+        put_id(w, q->link_id);
+        sx_write_str(w, " queue_data=");
+        put_b64(w, q->link_fixed);
+        sx_write_str(w, " ");
+        put_b64(w, q->link_user);
+    }
+    if (q->has_notifier) {
+        sx_write_str(w, " notifier=");
+        put_ntf_creds(w, &q->ntf);
+    }
+    if (q->has_updated_at) {
+        sx_write_str(w, " updated_at=");
+        put_int(w, q->updated_at);
+    }
+    switch (q->status) {
+    case SX_QUEUE_ACTIVE: break;
+    case SX_QUEUE_OFF: sx_write_str(w, " status=off"); break;
+    case SX_QUEUE_BLOCKED:
+        sx_write_str(w, " status=blocked,");
+        put_block_info(w, q->block_info);
+        break;
+    default: return sx_writer_fail(w, SX_E_USAGE);
+    }
+    if (q->rcv_service.len) {
+        sx_write_str(w, " rsrv=");
+        put_b64(w, q->rcv_service);
+    }
+    return sx_writer_status(w) == SX_OK;
+}
+
+static bool put_service(sx_writer *w, const sx_slservice *s)
+{
+    if (s->n_certs > SX_SL_CERTS_MAX || !s->role || !strchr("MNP", s->role))
+        return sx_writer_fail(w, SX_E_USAGE);
+    sx_write_str(w, "service_id=");
+    put_b64(w, s->id);
+    sx_write_str(w, " role=");
+    put_char(w, s->role);
+    sx_write_str(w, " cert=");
+    for (size_t i = 0; i < s->n_certs; i++) {
+        if (i)
+            sx_write_str(w, ",");
+        put_b64(w, s->certs[i]);
+    }
+    sx_write_str(w, " cert_hash=");
+    put_b64(w, s->cert_hash);
+    sx_write_str(w, " created_at=");
+    put_int(w, s->created_at);
+    return sx_writer_status(w) == SX_OK;
+}
+
+bool sx_slrec_encode(sx_writer *w, const sx_slrec *r)
+{
+    const char *tag = rec_tag(r->type);
+    if (!tag)
+        return sx_writer_fail(w, SX_E_USAGE);
+    sx_write_str(w, tag);
+    sx_write_str(w, " ");
+    switch (r->type) {
+    case SX_SLREC_CREATE:
+        sx_write_str(w, "rid=");
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_queue_rec(w, &r->q);
+        break;
+    case SX_SLREC_LINK:
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_id(w, r->q.link_id);
+        sx_write_str(w, " ");
+        put_b64(w, r->q.link_fixed);
+        sx_write_str(w, " ");
+        put_b64(w, r->q.link_user);
+        break;
+    case SX_SLREC_SECURE:
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_key(w, &r->q.skey);
+        break;
+    case SX_SLREC_KEYS:
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_keys(w, r->q.rkeys, r->q.n_rkeys);
+        break;
+    case SX_SLREC_NOTIFIER:
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_ntf_creds(w, &r->q.ntf);
+        break;
+    case SX_SLREC_BLOCK:
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_block_info(w, r->q.block_info);
+        break;
+    case SX_SLREC_TIME:
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_int(w, r->q.updated_at);
+        break;
+    case SX_SLREC_NEW_SERVICE:
+        put_service(w, &r->svc);
+        break;
+    case SX_SLREC_QUEUE_SERVICE:
+        if (r->party != 'R' && r->party != 'N')
+            return sx_writer_fail(w, SX_E_USAGE);
+        put_id(w, r->rid);
+        sx_write_str(w, " ");
+        put_char(w, r->party);
+        sx_write_str(w, " ");
+        put_b64(w, r->service);
+        break;
+    case SX_SLREC_LDELETE:
+    case SX_SLREC_SUSPEND:
+    case SX_SLREC_UNBLOCK:
+    case SX_SLREC_DELETE:
+    case SX_SLREC_NDELETE:
+    default:
+        put_id(w, r->rid);
+        break;
+    }
+    return sx_writer_status(w) == SX_OK;
+}
+
+void sx_slrec_from_queue(const sx_queue *q, const sx_slservices *svc, sx_slrec *out)
+{
+    memset(out, 0, sizeof *out);
+    out->type = SX_SLREC_CREATE;
+    memcpy(out->rid, q->rid, SX_ID_LEN);
+    sx_slqueue *rq = &out->q;
+    rq->n_rkeys = q->n_rkeys;
+    for (size_t i = 0; i < q->n_rkeys && i < SX_MAX_RCV_KEYS; i++)
+        rq->rkeys[i] = *sx_queue_rkey(q, i);
+    memcpy(rq->dh_secret, q->dh_secret, SX_SL_DH_LEN);
+    memcpy(rq->sid, q->sid, SX_ID_LEN);
+    rq->skey = q->skey;
+    rq->mode = q->mode;
+    if (q->link) {
+        rq->has_link = true;
+        memcpy(rq->link_id, q->link->id, SX_ID_LEN);
+        rq->link_fixed = sx_slice_of(q->link->data, q->link->fixed_len);
+        rq->link_user = sx_slice_of(q->link->data + q->link->fixed_len, q->link->user_len);
+    }
+    sx_slice rsrv = {0}, nsrv = {0};
+    if (svc)
+        sx_slservices_queue(svc, q->rid, &rsrv, &nsrv);
+    if (q->notifier) {
+        rq->has_notifier = true;
+        memcpy(rq->ntf.id, q->notifier->id, SX_ID_LEN);
+        rq->ntf.key = q->notifier->key;
+        memcpy(rq->ntf.dh_secret, q->notifier->dh_secret, SX_SL_DH_LEN);
+        rq->ntf.service = nsrv;
+    }
+    /* The store rounds updated_at to the day; 0 means never set. */
+    rq->has_updated_at = q->updated_at != 0;
+    rq->updated_at = q->updated_at;
+    rq->status = q->status;
+    if (q->status == SX_QUEUE_BLOCKED)
+        rq->block_info = q->block_info ? sx_slice_str(q->block_info) : sx_slice_str("reason=spam");
+    rq->rcv_service = rsrv;
+}
+
+/* ===========================================================================
+ * Services beside the store
+ * ======================================================================== */
+
+typedef struct svc_entry {
+    sx_slservice svc;
+    uint8_t *mem;
+} svc_entry;
+
+typedef struct queue_svc {
+    uint8_t rid[SX_ID_LEN];
+    uint8_t rlen, nlen;
+    uint8_t rsrv[SX_SL_SERVICE_ID_MAX];
+    uint8_t nsrv[SX_SL_SERVICE_ID_MAX];
+} queue_svc;
+
+struct sx_slservices {
+    svc_entry *svcs;
+    size_t n, cap;
+    queue_svc *qs; /* sorted by rid */
+    size_t nq, qcap;
+};
+
+sx_status sx_slservices_new(sx_slservices **out)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? SX_OK : SX_E_NOMEM;
+}
+
+void sx_slservices_free(sx_slservices *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->svcs[i].mem);
+    free(s->svcs);
+    free(s->qs);
+    free(s);
+}
+
+size_t sx_slservices_count(const sx_slservices *s) { return s ? s->n : 0; }
+
+const sx_slservice *sx_slservices_at(const sx_slservices *s, size_t i)
+{
+    return i < s->n ? &s->svcs[i].svc : NULL;
+}
+
+static sx_slice copy_into(uint8_t **dst, sx_slice src)
+{
+    sx_slice out = sx_slice_of(*dst, src.len);
+    if (src.len)
+        memcpy(*dst, src.ptr, src.len);
+    *dst += src.len;
+    return out;
+}
+
+sx_status sx_slservices_add(sx_slservices *s, const sx_slservice *svc, sx_slice *existing_id)
+{
+    if (existing_id)
+        *existing_id = sx_slice_of(NULL, 0);
+    SX_ENSURE(svc->id.len > 0 && svc->n_certs <= SX_SL_CERTS_MAX, SX_E_USAGE);
+    SX_ENSURE(svc->id.len <= SX_SL_SERVICE_ID_MAX, SX_E_LIMIT);
+    for (size_t i = 0; i < s->n; i++) {
+        const sx_slservice *e = &s->svcs[i].svc;
+        if (sx_slice_eq(e->cert_hash, svc->cert_hash)) {
+            if (e->role != svc->role)
+                return SX_E_AUTH;
+            if (existing_id)
+                *existing_id = e->id;
+            return SX_OK;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (sx_slice_eq(s->svcs[i].svc.id, svc->id))
+            return SX_E_AUTH;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4;
+        svc_entry *n = realloc(s->svcs, cap * sizeof *n);
+        if (!n)
+            return SX_E_NOMEM;
+        s->svcs = n;
+        s->cap = cap;
+    }
+    size_t total = svc->id.len + svc->cert_hash.len;
+    for (size_t i = 0; i < svc->n_certs; i++)
+        total += svc->certs[i].len;
+    uint8_t *mem = malloc(total ? total : 1), *p = mem;
+    if (!mem)
+        return SX_E_NOMEM;
+    svc_entry *e = &s->svcs[s->n++];
+    e->mem = mem;
+    e->svc = *svc;
+    e->svc.id = copy_into(&p, svc->id);
+    for (size_t i = 0; i < svc->n_certs; i++)
+        e->svc.certs[i] = copy_into(&p, svc->certs[i]);
+    e->svc.cert_hash = copy_into(&p, svc->cert_hash);
+    return SX_OK;
+}
+
+/* Index of rid in s->qs, or where it would go (*found false). */
+static size_t qs_find(const sx_slservices *s, const uint8_t rid[SX_ID_LEN], bool *found)
+{
+    size_t lo = 0, hi = s->nq;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(s->qs[mid].rid, rid, SX_ID_LEN);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static void qs_remove(sx_slservices *s, size_t i)
+{
+    memmove(&s->qs[i], &s->qs[i + 1], (s->nq - i - 1) * sizeof s->qs[0]);
+    s->nq--;
+}
+
+sx_status sx_slservices_set_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN], uint8_t party, sx_slice service)
+{
+    SX_ENSURE(party == 'R' || party == 'N', SX_E_USAGE);
+    SX_ENSURE(service.len <= SX_SL_SERVICE_ID_MAX, SX_E_LIMIT);
+    bool found;
+    size_t i = qs_find(s, rid, &found);
+    if (!found) {
+        if (service.len == 0)
+            return SX_OK;
+        if (s->nq == s->qcap) {
+            size_t cap = s->qcap ? s->qcap * 2 : 16;
+            queue_svc *n = realloc(s->qs, cap * sizeof *n);
+            if (!n)
+                return SX_E_NOMEM;
+            s->qs = n;
+            s->qcap = cap;
+        }
+        memmove(&s->qs[i + 1], &s->qs[i], (s->nq - i) * sizeof s->qs[0]);
+        s->nq++;
+        memset(&s->qs[i], 0, sizeof s->qs[i]);
+        memcpy(s->qs[i].rid, rid, SX_ID_LEN);
+    }
+    queue_svc *e = &s->qs[i];
+    if (party == 'R') {
+        e->rlen = (uint8_t)service.len;
+        if (service.len)
+            memcpy(e->rsrv, service.ptr, service.len);
+    } else {
+        e->nlen = (uint8_t)service.len;
+        if (service.len)
+            memcpy(e->nsrv, service.ptr, service.len);
+    }
+    if (!e->rlen && !e->nlen)
+        qs_remove(s, i);
+    return SX_OK;
+}
+
+void sx_slservices_queue(const sx_slservices *s, const uint8_t rid[SX_ID_LEN], sx_slice *rsrv, sx_slice *nsrv)
+{
+    *rsrv = *nsrv = sx_slice_of(NULL, 0);
+    bool found;
+    size_t i = qs_find(s, rid, &found);
+    if (!found)
+        return;
+    *rsrv = sx_slice_of(s->qs[i].rsrv, s->qs[i].rlen);
+    *nsrv = sx_slice_of(s->qs[i].nsrv, s->qs[i].nlen);
+}
+
+void sx_slservices_forget_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN])
+{
+    bool found;
+    size_t i = qs_find(s, rid, &found);
+    if (found)
+        qs_remove(s, i);
+}
+
+/* ===========================================================================
+ * Replay into the store (E26)
+ * ======================================================================== */
+
+static void queue_discard(sx_queue *q)
+{
+    free(q->extra_rkeys);
+    if (q->notifier) {
+        sx_wipe(q->notifier, sizeof *q->notifier);
+        free(q->notifier);
+    }
+    if (q->link) {
+        free(q->link->data);
+        free(q->link);
+    }
+    free(q->block_info);
+    sx_wipe(q->dh_secret, sizeof q->dh_secret);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+static char *dup_text(sx_slice s)
+{
+    char *t = malloc(s.len + 1);
+    if (t) {
+        if (s.len)
+            memcpy(t, s.ptr, s.len);
+        t[s.len] = 0;
+    }
+    return t;
+}
+
+static sx_link *link_copy(const uint8_t id[SX_ID_LEN], sx_slice fixed, sx_slice user)
+{
+    sx_link *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->data = malloc(fixed.len + user.len + 1);
+    if (!l->data) {
+        free(l);
+        return NULL;
+    }
+    memcpy(l->id, id, SX_ID_LEN);
+    if (fixed.len)
+        memcpy(l->data, fixed.ptr, fixed.len);
+    if (user.len)
+        memcpy(l->data + fixed.len, user.ptr, user.len);
+    l->fixed_len = (uint16_t)fixed.len;
+    l->user_len = (uint16_t)user.len;
+    return l;
+}
+
+static sx_status queue_from_rec(const sx_slrec *r, sx_queue **out)
+{
+    *out = NULL;
+    const sx_slqueue *rq = &r->q;
+    SX_ENSURE(rq->n_rkeys >= 1 && rq->n_rkeys <= SX_MAX_RCV_KEYS, SX_E_USAGE);
+    SX_ENSURE(!rq->has_link || (rq->link_fixed.len <= SX_LINK_DATA_MAX && rq->link_user.len <= SX_LINK_DATA_MAX),
+              SX_E_LIMIT);
+    sx_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return SX_E_NOMEM;
+    if (pthread_mutex_init(&q->lock, NULL) != 0) {
+        free(q);
+        return SX_E_INTERNAL;
+    }
+    memcpy(q->rid, r->rid, SX_ID_LEN);
+    memcpy(q->sid, rq->sid, SX_ID_LEN);
+    memcpy(q->dh_secret, rq->dh_secret, SX_SL_DH_LEN);
+    q->mode = rq->mode;
+    q->status = rq->status;
+    q->n_rkeys = rq->n_rkeys;
+    q->rkeys[0] = rq->rkeys[0];
+    q->skey = rq->skey;
+    q->updated_at = rq->has_updated_at ? rq->updated_at : 0;
+    if (rq->n_rkeys > 1) {
+        q->extra_rkeys = malloc((rq->n_rkeys - 1u) * sizeof *q->extra_rkeys);
+        if (!q->extra_rkeys)
+            goto nomem;
+        memcpy(q->extra_rkeys, rq->rkeys + 1, (rq->n_rkeys - 1u) * sizeof *q->extra_rkeys);
+    }
+    if (rq->has_notifier) {
+        q->notifier = calloc(1, sizeof *q->notifier);
+        if (!q->notifier)
+            goto nomem;
+        memcpy(q->notifier->id, rq->ntf.id, SX_ID_LEN);
+        q->notifier->key = rq->ntf.key;
+        memcpy(q->notifier->dh_secret, rq->ntf.dh_secret, SX_SL_DH_LEN);
+    }
+    if (rq->has_link && !(q->link = link_copy(rq->link_id, rq->link_fixed, rq->link_user)))
+        goto nomem;
+    if (rq->status == SX_QUEUE_BLOCKED && !(q->block_info = dup_text(rq->block_info)))
+        goto nomem;
+    *out = q;
+    return SX_OK;
+nomem:
+    queue_discard(q);
+    return SX_E_NOMEM;
+}
+
+static void set_status(sx_queue *q, uint8_t status, sx_slice info, sx_status *st)
+{
+    char *text = NULL;
+    if (status == SX_QUEUE_BLOCKED && !(text = dup_text(info))) {
+        *st = SX_E_NOMEM;
+        return;
+    }
+    free(q->block_info);
+    q->block_info = text;
+    q->status = status;
+}
+
+/* One update of an existing queue; q->lock held. */
+static sx_status apply_update(sx_store *st, sx_slservices *svc, sx_queue *q, const sx_slrec *r)
+{
+    const sx_slqueue *rq = &r->q;
+    sx_status res = SX_OK;
+    switch (r->type) {
+    case SX_SLREC_LINK: {
+        /* New link data, or new user data under the same link id and fixed data. */
+        if (q->link && !(memcmp(q->link->id, rq->link_id, SX_ID_LEN) == 0 &&
+                         sx_slice_eq(sx_slice_of(q->link->data, q->link->fixed_len), rq->link_fixed)))
+            return SX_E_AUTH;
+        if (rq->link_fixed.len > SX_LINK_DATA_MAX || rq->link_user.len > SX_LINK_DATA_MAX)
+            return SX_E_LIMIT;
+        return sx_store_set_link(st, q, sx_slice_of(rq->link_id, SX_ID_LEN), rq->link_fixed, rq->link_user);
+    }
+    case SX_SLREC_LDELETE:
+        sx_store_delete_link(st, q);
+        return SX_OK;
+    case SX_SLREC_SECURE:
+        if (q->skey.len)
+            return sx_qkey_equal(&q->skey, &rq->skey) ? SX_OK : SX_E_AUTH;
+        q->skey = rq->skey;
+        return SX_OK;
+    case SX_SLREC_KEYS:
+        return sx_queue_set_rkeys(q, rq->rkeys, rq->n_rkeys);
+    case SX_SLREC_NOTIFIER: {
+        sx_notifier n;
+        memcpy(n.id, rq->ntf.id, SX_ID_LEN);
+        n.key = rq->ntf.key;
+        memcpy(n.dh_secret, rq->ntf.dh_secret, SX_SL_DH_LEN);
+        res = sx_store_set_notifier(st, q, &n);
+        sx_wipe(&n, sizeof n);
+        if (res == SX_OK && svc)
+            res = sx_slservices_set_queue(svc, q->rid, 'N', rq->ntf.service);
+        return res;
+    }
+    case SX_SLREC_SUSPEND:
+        set_status(q, SX_QUEUE_OFF, rq->block_info, &res);
+        return res;
+    case SX_SLREC_BLOCK:
+        set_status(q, SX_QUEUE_BLOCKED, rq->block_info, &res);
+        return res;
+    case SX_SLREC_UNBLOCK:
+        set_status(q, SX_QUEUE_ACTIVE, rq->block_info, &res);
+        return res;
+    case SX_SLREC_DELETE:
+        sx_store_delete(st, q);
+        if (svc)
+            sx_slservices_forget_queue(svc, q->rid);
+        return SX_OK;
+    case SX_SLREC_NDELETE:
+        sx_store_delete_notifier(st, q);
+        if (svc)
+            res = sx_slservices_set_queue(svc, q->rid, 'N', sx_slice_of(NULL, 0));
+        return res;
+    case SX_SLREC_TIME:
+        q->updated_at = rq->updated_at;
+        return SX_OK;
+    case SX_SLREC_QUEUE_SERVICE:
+        if (r->party == 'N' && !q->notifier)
+            return SX_E_AUTH;
+        return svc ? sx_slservices_set_queue(svc, q->rid, r->party, r->service) : SX_OK;
+    case SX_SLREC_CREATE:
+    case SX_SLREC_NEW_SERVICE:
+    default:
+        return SX_E_USAGE;
+    }
+}
+
+sx_status sx_storelog_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, const sx_storelog_opts *o)
+{
+    char idt[SX_SL_SERVICE_ID_MAX * 2];
+    const char *tag = rec_tag(r->type);
+    if (!tag)
+        return SX_E_USAGE;
+    if (r->type == SX_SLREC_NEW_SERVICE) {
+        if (!svc)
+            return SX_OK;
+        sx_slice existing;
+        sx_status res = sx_slservices_add(svc, &r->svc, &existing);
+        if (res != SX_OK)
+            report(o, "STORE: NEW_SERVICE, stored service %s, %s", id_text(r->svc.id.ptr, r->svc.id.len, idt),
+                   sx_status_str(res));
+        else if (existing.len && !sx_slice_eq(existing, r->svc.id))
+            report(o, "STORE: NEW_SERVICE, stored service %s, created with the wrong ID",
+                   id_text(r->svc.id.ptr, r->svc.id.len, idt));
+        return res;
+    }
+    if (r->type == SX_SLREC_CREATE) {
+        sx_queue *q;
+        sx_status res = queue_from_rec(r, &q);
+        if (res == SX_OK)
+            res = sx_store_insert(st, q); /* takes q; SX_E_PROTOCOL on an id clash */
+        if (res == SX_OK && svc) {
+            if (r->q.rcv_service.len)
+                res = sx_slservices_set_queue(svc, r->rid, 'R', r->q.rcv_service);
+            if (res == SX_OK && r->q.has_notifier && r->q.ntf.service.len)
+                res = sx_slservices_set_queue(svc, r->rid, 'N', r->q.ntf.service);
+        }
+        if (res != SX_OK) {
+            report(o, "STORE: %s, stored queue %s, %s", tag, id_text(r->rid, SX_ID_LEN, idt),
+                   res == SX_E_PROTOCOL ? "duplicate id" : sx_status_str(res));
+            return res == SX_E_PROTOCOL ? SX_E_AUTH : res;
+        }
+        return SX_OK;
+    }
+    sx_queue *q = sx_store_find(st, SX_PARTY_RECIPIENT, sx_slice_of(r->rid, SX_ID_LEN));
+    if (!q) {
+        report(o, "STORE: %s, stored queue %s, unknown or deleted queue", tag, id_text(r->rid, SX_ID_LEN, idt));
+        return SX_E_AUTH;
+    }
+    pthread_mutex_lock(&q->lock);
+    sx_status res = apply_update(st, svc, q, r);
+    pthread_mutex_unlock(&q->lock);
+    sx_queue_release(st, q);
+    if (res != SX_OK)
+        report(o, "STORE: %s, stored queue %s, %s", tag, id_text(r->rid, SX_ID_LEN, idt), sx_status_str(res));
+    return res;
+}
+
+/* ---- line reader: '\n'-separated lines, the last may lack it ---- */
+
+typedef struct linereader {
+    int fd;
+    uint8_t *buf;
+    size_t pos, end;
+    bool eof;
+    uint8_t *line;
+    size_t len, cap;
+} linereader;
+
+#define LR_BUF (64u * 1024)
+
+static sx_status lr_open(linereader *lr, const char *path, bool *missing)
+{
+    memset(lr, 0, sizeof *lr);
+    *missing = false;
+    lr->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (lr->fd < 0) {
+        *missing = errno == ENOENT;
+        return SX_E_IO;
+    }
+    lr->buf = malloc(LR_BUF);
+    if (!lr->buf) {
+        close(lr->fd);
+        return SX_E_NOMEM;
+    }
+    return SX_OK;
+}
+
+static void lr_close(linereader *lr)
+{
+    if (lr->fd >= 0)
+        close(lr->fd);
+    if (lr->line)
+        sx_wipe(lr->line, lr->cap);
+    free(lr->line);
+    free(lr->buf);
+    lr->fd = -1;
+}
+
+static sx_status lr_fill(linereader *lr)
+{
+    while (lr->pos == lr->end && !lr->eof) {
+        ssize_t n = read(lr->fd, lr->buf, LR_BUF);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return SX_E_IO;
+        }
+        if (n == 0)
+            lr->eof = true;
+        lr->pos = 0;
+        lr->end = (size_t)n;
+    }
+    return SX_OK;
+}
+
+/* Next line into lr->line/len. *got false at the end of the file; *too_long
+ * when the line was over SX_SL_LINE_MAX (its start is kept). */
+static sx_status lr_next(linereader *lr, bool *got, bool *too_long)
+{
+    lr->len = 0;
+    *got = *too_long = false;
+    for (;;) {
+        SX_TRY(lr_fill(lr));
+        if (lr->pos == lr->end)
+            return SX_OK; /* end of file: *got tells whether a last line was read */
+        *got = true;
+        uint8_t *start = lr->buf + lr->pos;
+        uint8_t *nl = memchr(start, '\n', lr->end - lr->pos);
+        size_t chunk = nl ? (size_t)(nl - start) : lr->end - lr->pos;
+        size_t keep = chunk;
+        if (lr->len + keep > SX_SL_LINE_MAX) {
+            keep = SX_SL_LINE_MAX - lr->len;
+            *too_long = true;
+        }
+        if (lr->len + keep > lr->cap) {
+            size_t cap = lr->cap ? lr->cap : 4096;
+            while (cap < lr->len + keep)
+                cap *= 2;
+            uint8_t *n = realloc(lr->line, cap);
+            if (!n)
+                return SX_E_NOMEM;
+            lr->line = n;
+            lr->cap = cap;
+        }
+        if (keep)
+            memcpy(lr->line + lr->len, start, keep);
+        lr->len += keep;
+        lr->pos += chunk;
+        if (nl) {
+            lr->pos++;
+            return SX_OK;
+        }
+    }
+}
+
+/* Whether another line follows. */
+static sx_status lr_more(linereader *lr, bool *more)
+{
+    SX_TRY(lr_fill(lr));
+    *more = lr->pos < lr->end;
+    return SX_OK;
+}
+
+sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc, const sx_storelog_opts *o,
+                             sx_slreplay_stats *stats)
+{
+    sx_slreplay_stats s = {0};
+    if (stats)
+        *stats = s;
+    linereader lr;
+    bool missing;
+    sx_status res = lr_open(&lr, path, &missing);
+    if (res != SX_OK)
+        return missing ? SX_OK : res;
+    for (;;) {
+        bool got, too_long;
+        res = lr_next(&lr, &got, &too_long);
+        if (res != SX_OK || !got)
+            break;
+        s.lines++;
+        sx_slice line = sx_slice_of(lr.line, lr.len);
+        char ex[104];
+        sx_slrec rec;
+        sx_status pst = too_long ? SX_E_LIMIT : sx_slrec_parse(line, &rec);
+        if (pst == SX_E_NOMEM) {
+            res = pst;
+            break;
+        }
+        if (pst != SX_OK) {
+            report(o, "Error parsing log: %s - %s", sx_status_str(pst), line_excerpt(line, ex));
+            s.bad_lines++;
+            continue;
+        }
+        sx_status ast = sx_storelog_apply(st, svc, &rec, o);
+        sx_slrec_cleanup(&rec);
+        if (ast == SX_E_NOMEM) {
+            res = ast;
+            break;
+        }
+        if (ast == SX_OK)
+            s.applied++;
+        else
+            s.skipped++;
+    }
+    lr_close(&lr);
+    if (stats)
+        *stats = s;
+    return res;
+}
+
+/* ===========================================================================
+ * File helpers
+ * ======================================================================== */
+
+static char *path_with(const char *path, const char *suffix)
+{
+    size_t a = strlen(path), b = strlen(suffix);
+    char *p = malloc(a + b + 1);
+    if (p) {
+        memcpy(p, path, a);
+        memcpy(p + a, suffix, b + 1);
+    }
+    return p;
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static sx_status write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return SX_E_IO;
+        }
+        if (k == 0)
+            return SX_E_IO;
+        p += k;
+        n -= (size_t)k;
+    }
+    return SX_OK;
+}
+
+/* Syncs the folder holding path, so that renames in it are durable. */
+static void sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (fsync(fd) != 0) {
+            /* Some file systems refuse fsync on folders; nothing to do. */
+        }
+        close(fd);
+    }
+}
+
+static void now_of(const sx_storelog_opts *o, int64_t *sec, int32_t *nsec)
+{
+    if (o && (o->now_sec || o->now_nsec)) {
+        *sec = o->now_sec;
+        *nsec = o->now_nsec;
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *sec = ts.tv_sec;
+    *nsec = (int32_t)ts.tv_nsec;
+}
+
+/* Output buffered in a dynamic writer, flushed to fd past FLUSH_AT. */
+typedef struct outbuf {
+    int fd;
+    sx_writer w;
+    sx_status err;
+    size_t count;
+} outbuf;
+
+static void ob_init(outbuf *ob, int fd)
+{
+    memset(ob, 0, sizeof *ob);
+    ob->fd = fd;
+    sx_writer_init_dynamic(&ob->w, FLUSH_AT + SX_SL_LINE_MAX + 2);
+}
+
+static void ob_flush(outbuf *ob)
+{
+    if (ob->err == SX_OK && ob->w.len)
+        ob->err = write_all(ob->fd, ob->w.buf, ob->w.len);
+    sx_writer_cleanup(&ob->w);
+    sx_writer_init_dynamic(&ob->w, FLUSH_AT + SX_SL_LINE_MAX + 2);
+}
+
+/* Ends the line just encoded (or drops it if it failed), flushing when due. */
+static void ob_end_line(outbuf *ob, size_t line_start, bool ok)
+{
+    if (!ok || sx_writer_status(&ob->w) != SX_OK || ob->w.len - line_start > SX_SL_LINE_MAX) {
+        if (ob->err == SX_OK)
+            ob->err = sx_writer_status(&ob->w) != SX_OK ? sx_writer_status(&ob->w) : SX_E_LIMIT;
+        return;
+    }
+    sx_write_str(&ob->w, "\n");
+    ob->count++;
+    if (ob->w.len >= FLUSH_AT)
+        ob_flush(ob);
+}
+
+/* ===========================================================================
+ * The append-only writer
+ * ======================================================================== */
+
+typedef struct waiter {
+    struct waiter *next;
+    sx_status st;
+    bool done;
+} waiter;
+
+struct sx_storelog {
+    int fd;
+    sx_storelog_opts o;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool writing; /* a leader is writing a batch outside the lock */
+    bool broken;  /* an unrecoverable failure: refuse everything */
+    off_t size;   /* length of the file's whole lines */
+    uint8_t *pend, *spare;
+    size_t pend_len, pend_cap, spare_cap;
+    waiter *head, **tail;
+    uint64_t n_records, n_writes, n_syncs;
+};
+
+sx_status sx_storelog_open(const char *path, bool truncate, const sx_storelog_opts *opts, sx_storelog **out)
+{
+    *out = NULL;
+    sx_storelog *log = calloc(1, sizeof *log);
+    if (!log)
+        return SX_E_NOMEM;
+    if (opts)
+        log->o = *opts;
+    log->tail = &log->head;
+    if (pthread_mutex_init(&log->lock, NULL) != 0) {
+        free(log);
+        return SX_E_INTERNAL;
+    }
+    if (pthread_cond_init(&log->cond, NULL) != 0) {
+        pthread_mutex_destroy(&log->lock);
+        free(log);
+        return SX_E_INTERNAL;
+    }
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+    log->fd = open(path, flags, 0600);
+    struct stat sb;
+    if (log->fd < 0 || fstat(log->fd, &sb) != 0) {
+        sx_storelog_close(log);
+        return SX_E_IO;
+    }
+    log->size = sb.st_size;
+    /* A last line cut short by a crash stays its own (unparseable) line
+     * instead of swallowing the next record. */
+    if (sb.st_size > 0) {
+        int rfd = open(path, O_RDONLY | O_CLOEXEC);
+        uint8_t last = '\n';
+        if (rfd < 0 || pread(rfd, &last, 1, sb.st_size - 1) != 1) {
+            if (rfd >= 0)
+                close(rfd);
+            sx_storelog_close(log);
+            return SX_E_IO;
+        }
+        close(rfd);
+        if (last != '\n') {
+            if (write_all(log->fd, (const uint8_t *)"\n", 1) != SX_OK) {
+                sx_storelog_close(log);
+                return SX_E_IO;
+            }
+            log->size++;
+        }
+    }
+    *out = log;
+    return SX_OK;
+}
+
+void sx_storelog_close(sx_storelog *log)
+{
+    if (!log)
+        return;
+    if (log->fd >= 0)
+        close(log->fd);
+    free(log->pend);
+    free(log->spare);
+    pthread_cond_destroy(&log->cond);
+    pthread_mutex_destroy(&log->lock);
+    free(log);
+}
+
+/* Writes buf as one write (retried only if the kernel wrote part of it) and
+ * syncs per the policy. Only the current writer calls this. On a failed
+ * write the file is cut back to its last whole line; *broken when even
+ * that, or a sync, failed. */
+static sx_status write_batch(sx_storelog *log, const uint8_t *buf, size_t len, bool *broken, bool *synced)
+{
+    *broken = *synced = false;
+    sx_status st = write_all(log->fd, buf, len);
+    if (st != SX_OK) {
+        if (ftruncate(log->fd, log->size) != 0)
+            *broken = true;
+        return st;
+    }
+    log->size += (off_t)len;
+    if (log->o.sync == SX_SL_SYNC_BATCH) {
+        /* After a failed fdatasync the kernel may have dropped the dirty
+         * pages: nothing later can be trusted, so the log stops. */
+        if (fdatasync(log->fd) != 0) {
+            *broken = true;
+            return SX_E_IO;
+        }
+        *synced = true;
+    }
+    return SX_OK;
+}
+
+static sx_status pend_add(sx_storelog *log, sx_slice line)
+{
+    size_t need = log->pend_len + line.len + 1;
+    if (need > log->pend_cap) {
+        size_t cap = log->pend_cap ? log->pend_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *n = realloc(log->pend, cap);
+        if (!n)
+            return SX_E_NOMEM;
+        log->pend = n;
+        log->pend_cap = cap;
+    }
+    if (line.len)
+        memcpy(log->pend + log->pend_len, line.ptr, line.len);
+    log->pend[log->pend_len + line.len] = '\n';
+    log->pend_len = need;
+    return SX_OK;
+}
+
+/* Group commit: the caller (lock held, nobody writing) takes every queued
+ * line, writes them with the lock released, and wakes their owners. */
+static void lead(sx_storelog *log)
+{
+    uint8_t *buf = log->pend;
+    size_t len = log->pend_len, cap = log->pend_cap;
+    waiter *batch = log->head;
+    log->pend = log->spare;
+    log->pend_cap = log->spare_cap;
+    log->pend_len = 0;
+    log->spare = NULL;
+    log->spare_cap = 0;
+    log->head = NULL;
+    log->tail = &log->head;
+    log->writing = true;
+    pthread_mutex_unlock(&log->lock);
+
+    bool broken, synced;
+    sx_status st = write_batch(log, buf, len, &broken, &synced);
+
+    pthread_mutex_lock(&log->lock);
+    log->writing = false;
+    log->broken = log->broken || broken;
+    log->n_writes++;
+    log->n_syncs += synced;
+    log->spare = buf;
+    log->spare_cap = cap;
+    for (waiter *w = batch; w; w = w->next) {
+        w->st = st;
+        w->done = true;
+    }
+    pthread_cond_broadcast(&log->cond);
+}
+
+sx_status sx_storelog_append_line(sx_storelog *log, sx_slice line)
+{
+    SX_ENSURE(line.len < SX_SL_LINE_MAX, SX_E_LIMIT);
+    SX_ENSURE(!line.len || !memchr(line.ptr, '\n', line.len), SX_E_USAGE);
+    pthread_mutex_lock(&log->lock);
+    if (log->broken) {
+        pthread_mutex_unlock(&log->lock);
+        return SX_E_IO;
+    }
+    sx_status st = pend_add(log, line);
+    if (st != SX_OK) {
+        pthread_mutex_unlock(&log->lock);
+        return st;
+    }
+    log->n_records++;
+    if (!log->o.group_commit) {
+        /* One record per write, under the lock. */
+        bool broken, synced;
+        st = write_batch(log, log->pend, log->pend_len, &broken, &synced);
+        log->pend_len = 0;
+        log->broken = log->broken || broken;
+        log->n_writes++;
+        log->n_syncs += synced;
+        pthread_mutex_unlock(&log->lock);
+        return st;
+    }
+    waiter me = {0};
+    *log->tail = &me;
+    log->tail = &me.next;
+    while (!me.done) {
+        if (!log->writing)
+            lead(log);
+        else
+            pthread_cond_wait(&log->cond, &log->lock);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return me.st;
+}
+
+sx_status sx_storelog_append(sx_storelog *log, const sx_slrec *r)
+{
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_SL_LINE_MAX);
+    sx_status st = sx_slrec_encode(&w, r) ? SX_OK : sx_writer_status(&w);
+    if (st == SX_OK)
+        st = sx_storelog_append_line(log, sx_writer_slice(&w));
+    sx_writer_cleanup(&w);
+    return st;
+}
+
+void sx_storelog_counters(sx_storelog *log, uint64_t *records, uint64_t *writes, uint64_t *syncs)
+{
+    pthread_mutex_lock(&log->lock);
+    if (records)
+        *records = log->n_records;
+    if (writes)
+        *writes = log->n_writes;
+    if (syncs)
+        *syncs = log->n_syncs;
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* ---- snapshot (compaction) ---- */
+
+typedef struct snap_ctx {
+    outbuf ob;
+    const sx_slservices *svc;
+} snap_ctx;
+
+static void snap_queue(sx_queue *q, void *arg)
+{
+    snap_ctx *c = arg;
+    if (c->ob.err != SX_OK)
+        return;
+    pthread_mutex_lock(&q->lock);
+    sx_slrec rec;
+    sx_slrec_from_queue(q, c->svc, &rec);
+    size_t start = c->ob.w.len;
+    bool ok = sx_slrec_encode(&c->ob.w, &rec);
+    pthread_mutex_unlock(&q->lock);
+    sx_wipe(&rec, sizeof rec);
+    ob_end_line(&c->ob, start, ok);
+}
+
+sx_status sx_storelog_write_snapshot(sx_storelog *log, sx_store *st, const sx_slservices *svc)
+{
+    snap_ctx c;
+    ob_init(&c.ob, log->fd);
+    c.svc = svc;
+    for (size_t i = 0; i < sx_slservices_count(svc) && c.ob.err == SX_OK; i++) {
+        sx_slrec rec;
+        memset(&rec, 0, sizeof rec);
+        rec.type = SX_SLREC_NEW_SERVICE;
+        rec.svc = *sx_slservices_at(svc, i);
+        size_t start = c.ob.w.len;
+        ob_end_line(&c.ob, start, sx_slrec_encode(&c.ob.w, &rec));
+    }
+    if (c.ob.err == SX_OK)
+        sx_store_each(st, snap_queue, &c);
+    ob_flush(&c.ob);
+    sx_writer_cleanup(&c.ob.w);
+    sx_status res = c.ob.err;
+    struct stat sb;
+    if (res == SX_OK && (fdatasync(log->fd) != 0 || fstat(log->fd, &sb) != 0))
+        res = SX_E_IO;
+    if (res == SX_OK) {
+        pthread_mutex_lock(&log->lock);
+        log->size = sb.st_size;
+        log->n_records += c.ob.count;
+        pthread_mutex_unlock(&log->lock);
+    }
+    return res;
+}
+
+/* ===========================================================================
+ * Backups and compaction (E26)
+ * ======================================================================== */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static unsigned days_in_month(int64_t y, unsigned m)
+{
+    static const unsigned dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* iso8601Show of a UTCTime: "YYYY-MM-DDTHH:MM:SS[.fraction]Z", the fraction
+ * without trailing zeros and absent when zero. */
+static void iso_time(int64_t sec, int32_t nsec, char out[48])
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int n = snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (nsec > 0 && nsec < 1000000000) {
+        char frac[16];
+        snprintf(frac, sizeof frac, "%09d", (int)nsec);
+        size_t k = strlen(frac);
+        while (k > 0 && frac[k - 1] == '0')
+            frac[--k] = 0;
+        n += snprintf(out + n, 48 - (size_t)n, ".%s", frac);
+    }
+    snprintf(out + n, 48 - (size_t)n, "Z");
+}
+
+static bool digits_at(const char *s, size_t n, unsigned *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *v = *v * 10 + (unsigned)(s[i] - '0');
+    }
+    return true;
+}
+
+/* Parses what iso_time writes (fraction up to 12 digits). */
+static bool iso_parse(const char *s, int64_t *sec, int64_t *psec)
+{
+    unsigned y, mo, d, h, mi, se;
+    size_t n = strlen(s);
+    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+        return false;
+    if (!digits_at(s, 4, &y) || !digits_at(s + 5, 2, &mo) || !digits_at(s + 8, 2, &d) ||
+        !digits_at(s + 11, 2, &h) || !digits_at(s + 14, 2, &mi) || !digits_at(s + 17, 2, &se))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59)
+        return false;
+    size_t i = 19;
+    int64_t frac = 0;
+    if (s[i] == '.') {
+        size_t k = 0;
+        i++;
+        while (s[i] >= '0' && s[i] <= '9') {
+            if (++k > 12)
+                return false;
+            frac = frac * 10 + (s[i++] - '0');
+        }
+        if (k == 0)
+            return false;
+        for (; k < 12; k++)
+            frac *= 10;
+    }
+    if (s[i] != 'Z' || s[i + 1] != 0)
+        return false;
+    *sec = days_from_civil(y, mo, d) * DAY + h * 3600 + mi * 60 + se;
+    *psec = frac;
+    return true;
+}
+
+sx_status sx_storelog_backup_name(const char *path, int64_t sec, int32_t nsec, char *out, size_t cap)
+{
+    char t[48];
+    iso_time(sec, nsec, t);
+    int n = snprintf(out, cap, "%s.%s", path, t);
+    return n > 0 && (size_t)n < cap ? SX_OK : SX_E_LIMIT;
+}
+
+typedef struct backup {
+    int64_t sec, psec;
+    char *name;
+} backup;
+
+static int backup_cmp(const void *a, const void *b)
+{
+    const backup *x = a, *y = b;
+    if (x->sec != y->sec)
+        return x->sec < y->sec ? -1 : 1;
+    return x->psec < y->psec ? -1 : x->psec > y->psec;
+}
+
+static bool before(const backup *b, int64_t sec, int64_t psec)
+{
+    return b->sec < sec || (b->sec == sec && b->psec < psec);
+}
+
+sx_status sx_storelog_prune_backups(const char *path, int64_t now_sec, int32_t now_nsec,
+                                    const sx_storelog_opts *o, size_t *removed)
+{
+    if (removed)
+        *removed = 0;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    size_t blen = strlen(base);
+
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return SX_E_IO;
+    backup *list = NULL;
+    size_t n = 0, cap = 0;
+    sx_status res = SX_OK;
+    struct dirent *de;
+    while ((de = readdir(dh)) != NULL) {
+        int64_t sec, psec;
+        if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] != '.' ||
+            !iso_parse(de->d_name + blen + 1, &sec, &psec))
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            backup *nl = realloc(list, nc * sizeof *nl);
+            if (!nl) {
+                res = SX_E_NOMEM;
+                break;
+            }
+            list = nl;
+            cap = nc;
+        }
+        list[n].sec = sec;
+        list[n].psec = psec;
+        list[n].name = strdup(de->d_name);
+        if (!list[n].name) {
+            res = SX_E_NOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(dh);
+    if (res == SX_OK && n) {
+        qsort(list, n, sizeof *list, backup_cmp);
+        int64_t psec_now = (int64_t)now_nsec * 1000;
+        size_t older = 0; /* sorted: the ones older than 24 h come first */
+        while (older < n && before(&list[older], now_sec - BACKUP_KEEP_NEWER, psec_now))
+            older++;
+        size_t candidates = older > BACKUP_MIN_OLD ? older - BACKUP_MIN_OLD : 0;
+        for (size_t i = 0; i < candidates; i++) {
+            if (!before(&list[i], now_sec - BACKUP_TTL, psec_now))
+                continue;
+            char full[4096 + 256];
+            snprintf(full, sizeof full, "%s/%s", dir, list[i].name);
+            if (unlink(full) != 0) {
+                res = SX_E_IO;
+                continue;
+            }
+            report(o, "Removed backup %s", full);
+            if (removed)
+                (*removed)++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(list[i].name);
+    free(list);
+    return res;
+}
+
+sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, const sx_storelog_opts *o,
+                            sx_slreplay_stats *stats, sx_storelog **out)
+{
+    *out = NULL;
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    char *tmp = path_with(path, ".start"), *bak = path_with(path, ".bak");
+    char *timed = malloc(strlen(path) + 64);
+    sx_status res = SX_E_NOMEM;
+    sx_storelog *log = NULL;
+    if (!tmp || !bak || !timed)
+        goto done;
+    res = SX_E_IO;
+    if (file_exists(tmp)) {
+        /* A compaction was cut short: its source is in .start, and whatever
+         * was written after it is kept aside as .bak. */
+        report(o, "Server terminated abnormally on last start, restoring state from %s", tmp);
+        if (file_exists(path)) {
+            if (rename(path, bak) != 0)
+                goto done;
+            report(o, "preserved incomplete state %s as %s", path, bak);
+        }
+        if (rename(tmp, path) != 0)
+            goto done;
+    }
+    if (!file_exists(path)) {
+        report(o, "creating store log...");
+        res = sx_storelog_open(path, true, o, &log);
+        if (res == SX_OK)
+            res = sx_storelog_write_snapshot(log, st, svc);
+        goto done;
+    }
+    res = sx_storelog_replay(path, st, svc, o, stats);
+    if (res != SX_OK)
+        goto done;
+    res = SX_E_IO;
+    if (rename(path, tmp) != 0)
+        goto done;
+    sync_dir_of(path);
+    report(o, "compacting store log (do not terminate)...");
+    res = sx_storelog_open(path, true, o, &log);
+    if (res == SX_OK)
+        res = sx_storelog_write_snapshot(log, st, svc);
+    if (res != SX_OK)
+        goto done;
+    int64_t sec;
+    int32_t nsec;
+    now_of(o, &sec, &nsec);
+    res = sx_storelog_backup_name(path, sec, nsec, timed, strlen(path) + 64);
+    if (res != SX_OK)
+        goto done;
+    if (rename(tmp, timed) != 0) {
+        res = SX_E_IO;
+        goto done;
+    }
+    sync_dir_of(path);
+    report(o, "original state preserved as %s", timed);
+    res = sx_storelog_prune_backups(path, sec, nsec, o, NULL);
+    if (res != SX_OK)
+        report(o, "removing old backups failed: %s", sx_status_str(res));
+    res = SX_OK;
+done:
+    if (res != SX_OK) {
+        sx_storelog_close(log);
+        log = NULL;
+    }
+    *out = log;
+    free(tmp);
+    free(bak);
+    free(timed);
+    return res;
+}
+
+/* ===========================================================================
+ * Message lines (E27)
+ * ======================================================================== */
+
+static bool parse_msg(parser *p, sx_slmsg *m)
+{
+    sx_reader *r = &p->r;
+    expect(r, "v3 ");
+    read_fixed(r, m->rid, SX_ID_LEN);
+    expect(r, " ");
+    read_fixed(r, m->msg_id, SX_ID_LEN);
+    expect(r, " ");
+    read_int(r, &m->ts);
+    expect(r, " ");
+    if (try_lit(r, "quota")) {
+        m->quota = true;
+        return sx_reader_ok(r);
+    }
+    if (try_lit(r, "flags=")) {
+        uint8_t f = 0;
+        sx_slice rest;
+        read_char_of(r, "TF", &f);
+        take_while(r, is_not_space, &rest); /* room for more flags */
+        expect(r, " ");
+        m->notify = f == 'T';
+        if (at_end(r))
+            return true; /* empty body */
+    }
+    read_data(p, SX_MSG_BODY_MAX, &m->body);
+    return sx_reader_ok(r);
+}
+
+sx_status sx_slmsg_parse(sx_slice line, sx_slmsg *out)
+{
+    memset(out, 0, sizeof *out);
+    parser p;
+    SX_TRY(parser_init(&p, line));
+    bool ok = parse_msg(&p, out);
+    sx_status st = parser_finish(&p, ok);
+    if (st != SX_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    out->arena = p.arena;
+    return SX_OK;
+}
+
+void sx_slmsg_cleanup(sx_slmsg *m)
+{
+    if (!m)
+        return;
+    if (m->arena) {
+        sx_wipe(m->arena, m->body.len);
+        free(m->arena);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+bool sx_slmsg_encode(sx_writer *w, const sx_slmsg *m)
+{
+    sx_write_str(w, "v3 ");
+    put_id(w, m->rid);
+    sx_write_str(w, " ");
+    put_id(w, m->msg_id);
+    sx_write_str(w, " ");
+    put_int(w, m->ts);
+    if (m->quota)
+        return sx_write_str(w, " quota");
+    sx_write_str(w, m->notify ? " flags=T " : " flags=F ");
+    if (m->body.len > SX_MSG_BODY_MAX)
+        return sx_writer_fail(w, SX_E_LIMIT);
+    return put_b64(w, m->body);
+}
+
+static void save_queue_msgs(sx_queue *q, void *arg)
+{
+    outbuf *ob = arg;
+    if (ob->err != SX_OK)
+        return;
+    pthread_mutex_lock(&q->lock);
+    for (const sx_msg *m = q->head; m && ob->err == SX_OK; m = m->next) {
+        sx_slmsg rec = {0};
+        memcpy(rec.rid, q->rid, SX_ID_LEN);
+        memcpy(rec.msg_id, m->id, SX_ID_LEN);
+        rec.ts = m->ts;
+        rec.quota = m->quota;
+        rec.notify = m->notify;
+        rec.body = sx_slice_of(m->body, m->len);
+        size_t start = ob->w.len;
+        ob_end_line(ob, start, sx_slmsg_encode(&ob->w, &rec));
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Writes a whole file through "<path>.tmp": write, sync, rename, sync folder. */
+typedef void (*fill_fn)(outbuf *ob, void *arg);
+
+static sx_status save_file(const char *path, fill_fn fill, void *arg, size_t *count)
+{
+    if (count)
+        *count = 0;
+    char *tmp = path_with(path, ".tmp");
+    if (!tmp)
+        return SX_E_NOMEM;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(tmp);
+        return SX_E_IO;
+    }
+    outbuf ob;
+    ob_init(&ob, fd);
+    fill(&ob, arg);
+    ob_flush(&ob);
+    sx_writer_cleanup(&ob.w);
+    sx_status res = ob.err;
+    if (res == SX_OK && fsync(fd) != 0)
+        res = SX_E_IO;
+    if (close(fd) != 0 && res == SX_OK)
+        res = SX_E_IO;
+    if (res == SX_OK && rename(tmp, path) != 0)
+        res = SX_E_IO;
+    if (res == SX_OK)
+        sync_dir_of(path);
+    else
+        unlink(tmp);
+    free(tmp);
+    if (count && res == SX_OK)
+        *count = ob.count;
+    return res;
+}
+
+static void fill_msgs(outbuf *ob, void *arg)
+{
+    sx_store_each((sx_store *)arg, save_queue_msgs, ob);
+}
+
+sx_status sx_msglog_save(const char *path, sx_store *st, size_t *saved)
+{
+    return save_file(path, fill_msgs, st, saved);
+}
+
+/* E27 restore rules for one message; q->lock held. Returns false when the
+ * message was not restored (reported). */
+static bool restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts *o, sx_msglog_stats *s,
+                        sx_status *err)
+{
+    char idt[SX_SL_SERVICE_ID_MAX * 2];
+    *err = SX_OK;
+    if (m->quota) {
+        /* A marker at the head is replaced by this one. */
+        if (q->head && q->head->quota) {
+            uint8_t id[SX_ID_LEN];
+            memcpy(id, q->head->id, SX_ID_LEN);
+            sx_queue_remove_head(q, id);
+        }
+        if (q->tail && q->tail->quota) {
+            mreport(o, "message queue %s is full, quota marker not restored", id_text(q->rid, SX_ID_LEN, idt));
+            s->dropped++;
+            return false;
+        }
+        *err = sx_queue_append_restored(q, m->msg_id, m->ts, false, true, sx_slice_of(NULL, 0));
+        return *err == SX_OK;
+    }
+    if (o && o->expire && m->ts < o->expire_before) {
+        s->expired++;
+        return false;
+    }
+    if ((q->tail && q->tail->quota) || q->n_msgs >= SX_QUEUE_QUOTA) {
+        /* Over quota: the reference stores a marker (once) instead. */
+        if (!(q->tail && q->tail->quota))
+            *err = sx_queue_append_restored(q, m->msg_id, m->ts, false, true, sx_slice_of(NULL, 0));
+        mreport(o, "message queue %s is full, message not restored", id_text(q->rid, SX_ID_LEN, idt));
+        s->dropped++;
+        return false;
+    }
+    *err = sx_queue_append_restored(q, m->msg_id, m->ts, m->notify, false, m->body);
+    if (*err == SX_OK)
+        s->stored++;
+    return *err == SX_OK;
+}
+
+/* A warning stops the restore unless skip_warnings (the reference's warnOrExit). */
+static bool warn_or_stop(const sx_msglog_opts *o, const char *what, sx_slice line)
+{
+    char ex[104];
+    if (o && o->skip_warnings) {
+        mreport(o, "warning restoring messages: %s: %s", what, line_excerpt(line, ex));
+        return false;
+    }
+    mreport(o, "warning restoring messages: %s: %s, start with --skip-warnings option to ignore this error", what,
+            line_excerpt(line, ex));
+    return true;
+}
+
+sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts *o, sx_msglog_stats *stats)
+{
+    sx_msglog_stats s = {0};
+    if (stats)
+        *stats = s;
+    linereader lr;
+    bool missing;
+    sx_status res = lr_open(&lr, path, &missing);
+    if (res != SX_OK)
+        return missing ? SX_OK : res;
+    sx_queue *q = NULL; /* the queue of the previous line, usually the same */
+    for (;;) {
+        bool got, too_long, more;
+        res = lr_next(&lr, &got, &too_long);
+        if (res != SX_OK || !got)
+            break;
+        if ((res = lr_more(&lr, &more)) != SX_OK)
+            break;
+        sx_slice line = sx_slice_of(lr.line, lr.len);
+        char ex[104];
+        sx_slmsg m;
+        sx_status pst = too_long ? SX_E_LIMIT : sx_slmsg_parse(line, &m);
+        if (pst == SX_E_NOMEM) {
+            res = pst;
+            break;
+        }
+        if (pst != SX_OK) {
+            if (!more) {
+                if (warn_or_stop(o, "parsing error", line)) {
+                    res = SX_E_PROTOCOL;
+                    break;
+                }
+                continue;
+            }
+            mreport(o, "error restoring messages: parsing error (%s): %s", sx_status_str(pst),
+                    line_excerpt(line, ex));
+            res = SX_E_PROTOCOL;
+            break;
+        }
+        if (!q || memcmp(q->rid, m.rid, SX_ID_LEN) != 0) {
+            sx_queue_release(st, q);
+            q = sx_store_find(st, SX_PARTY_RECIPIENT, sx_slice_of(m.rid, SX_ID_LEN));
+        }
+        if (!q) {
+            s.dropped++;
+            sx_slmsg_cleanup(&m);
+            if (warn_or_stop(o, "queue does not exist", line)) {
+                res = SX_E_PROTOCOL;
+                break;
+            }
+            continue;
+        }
+        sx_status err;
+        pthread_mutex_lock(&q->lock);
+        restore_one(q, &m, o, &s, &err);
+        pthread_mutex_unlock(&q->lock);
+        sx_slmsg_cleanup(&m);
+        if (err != SX_OK) {
+            mreport(o, "error restoring messages: %s: %s", sx_status_str(err), line_excerpt(line, ex));
+            res = err;
+            break;
+        }
+    }
+    sx_queue_release(st, q);
+    lr_close(&lr);
+    if (res == SX_OK) {
+        char *bak = path_with(path, ".bak");
+        if (!bak)
+            res = SX_E_NOMEM;
+        else if (rename(path, bak) != 0)
+            res = SX_E_IO;
+        free(bak);
+    }
+    if (stats)
+        *stats = s;
+    return res;
+}
+
+/* ===========================================================================
+ * Notification lines (E28)
+ * ======================================================================== */
+
+static bool parse_ntf(parser *p, sx_ntfrec *n)
+{
+    sx_reader *r = &p->r;
+    expect(r, "v1 ");
+    read_fixed(r, n->nid, SX_ID_LEN);
+    expect(r, " ");
+    read_fixed(r, n->msg_id, SX_ID_LEN);
+    expect(r, " ");
+    read_int(r, &n->ts);
+    expect(r, " ");
+    /* CbNonce: whatever length is given is cut or zero-padded to 24. */
+    sx_slice nonce;
+    if (read_data(p, SIZE_MAX, &nonce)) {
+        memset(n->nonce, 0, sizeof n->nonce);
+        memcpy(n->nonce, nonce.ptr, nonce.len < SX_NTF_NONCE_LEN ? nonce.len : SX_NTF_NONCE_LEN);
+    }
+    expect(r, " ");
+    read_data(p, SX_NTF_META_MAX, &n->meta);
+    return sx_reader_ok(r);
+}
+
+sx_status sx_ntfrec_parse(sx_slice line, sx_ntfrec *out)
+{
+    memset(out, 0, sizeof *out);
+    parser p;
+    SX_TRY(parser_init(&p, line));
+    bool ok = parse_ntf(&p, out);
+    sx_status st = parser_finish(&p, ok);
+    if (st != SX_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    out->arena = p.arena;
+    return SX_OK;
+}
+
+void sx_ntfrec_cleanup(sx_ntfrec *n)
+{
+    if (!n)
+        return;
+    free(n->arena);
+    memset(n, 0, sizeof *n);
+}
+
+bool sx_ntfrec_encode(sx_writer *w, const sx_ntfrec *n)
+{
+    if (n->meta.len == 0 || n->meta.len > SX_NTF_META_MAX)
+        return sx_writer_fail(w, SX_E_USAGE);
+    sx_write_str(w, "v1 ");
+    put_id(w, n->nid);
+    sx_write_str(w, " ");
+    put_id(w, n->msg_id);
+    sx_write_str(w, " ");
+    put_int(w, n->ts);
+    sx_write_str(w, " ");
+    put_b64(w, sx_slice_of(n->nonce, SX_NTF_NONCE_LEN));
+    sx_write_str(w, " ");
+    return put_b64(w, n->meta);
+}
+
+void sx_ntf_list_init(sx_ntf_list *l) { memset(l, 0, sizeof *l); }
+
+void sx_ntf_list_cleanup(sx_ntf_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i].arena);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+sx_status sx_ntf_list_add(sx_ntf_list *l, const sx_ntfrec *n)
+{
+    SX_ENSURE(n->meta.len > 0 && n->meta.len <= SX_NTF_META_MAX, SX_E_LIMIT);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        sx_ntfrec *items = realloc(l->items, cap * sizeof *items);
+        if (!items)
+            return SX_E_NOMEM;
+        l->items = items;
+        l->cap = cap;
+    }
+    uint8_t *meta = malloc(n->meta.len);
+    if (!meta)
+        return SX_E_NOMEM;
+    memcpy(meta, n->meta.ptr, n->meta.len);
+    sx_ntfrec *e = &l->items[l->n++];
+    *e = *n;
+    e->meta = sx_slice_of(meta, n->meta.len);
+    e->arena = meta;
+    return SX_OK;
+}
+
+static void fill_ntfs(outbuf *ob, void *arg)
+{
+    const sx_ntf_list *l = arg;
+    for (size_t i = 0; i < l->n && ob->err == SX_OK; i++) {
+        size_t start = ob->w.len;
+        ob_end_line(ob, start, sx_ntfrec_encode(&ob->w, &l->items[i]));
+    }
+}
+
+sx_status sx_ntflog_save(const char *path, const sx_ntf_list *l)
+{
+    return save_file(path, fill_ntfs, (void *)l, NULL);
+}
+
+sx_status sx_ntflog_restore(const char *path, const sx_msglog_opts *o, sx_ntf_list *l, sx_msglog_stats *stats)
+{
+    sx_msglog_stats s = {0};
+    if (stats)
+        *stats = s;
+    linereader lr;
+    bool missing;
+    sx_status res = lr_open(&lr, path, &missing);
+    if (res != SX_OK)
+        return missing ? SX_OK : res;
+    for (;;) {
+        bool got, too_long;
+        res = lr_next(&lr, &got, &too_long);
+        if (res != SX_OK || !got)
+            break;
+        sx_slice line = sx_slice_of(lr.line, lr.len);
+        sx_ntfrec n;
+        sx_status pst = too_long ? SX_E_LIMIT : sx_ntfrec_parse(line, &n);
+        if (pst != SX_OK) {
+            char ex[104];
+            mreport(o, "error restoring notifications: parsing error (%s): %s", sx_status_str(pst),
+                    line_excerpt(line, ex));
+            res = pst == SX_E_NOMEM ? pst : SX_E_PROTOCOL;
+            break;
+        }
+        if (o && o->expire && n.ts < o->expire_before) {
+            s.expired++;
+        } else {
+            res = sx_ntf_list_add(l, &n);
+            s.stored++;
+        }
+        sx_ntfrec_cleanup(&n);
+        if (res != SX_OK)
+            break;
+    }
+    lr_close(&lr);
+    if (res == SX_OK) {
+        char *bak = path_with(path, ".bak");
+        if (!bak)
+            res = SX_E_NOMEM;
+        else if (rename(path, bak) != 0)
+            res = SX_E_IO;
+        free(bak);
+    }
+    if (stats)
+        *stats = s;
+    return res;
+}
