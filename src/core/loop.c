@@ -51,6 +51,18 @@ static void run_posted(sx_loop *loop)
     }
 }
 
+void sx_loop_drain(sx_loop *loop)
+{
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&loop->lock);
+        bool empty = loop->head == NULL;
+        pthread_mutex_unlock(&loop->lock);
+        if (empty)
+            return;
+        run_posted(loop);
+    }
+}
+
 static void wake_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 {
     (void)events;

@@ -63,6 +63,9 @@ SX_MUST_CHECK sx_status sx_loop_run(sx_loop *loop);
 void sx_loop_stop(sx_loop *loop);
 /* Thread-safe: runs task->cb on the loop thread, in posting order. */
 void sx_loop_post(sx_loop *loop, sx_loop_task *task);
+/* Runs the tasks posted so far on the calling thread; for shutdown, after
+ * the loop's thread has returned from sx_loop_run. */
+void sx_loop_drain(sx_loop *loop);
 /* Milliseconds of a monotonic clock. */
 int64_t sx_loop_now_ms(void);
 

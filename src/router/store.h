@@ -88,12 +88,9 @@ typedef struct sx_queue {
     /* Messages (FIFO, E13). */
     sx_msg *head, *tail;
     uint16_t n_msgs;       /* stored messages, the quota marker included */
-    /* Subscription: the router's opaque subscriber handle, and the id of the
-     * message delivered to it and not yet acknowledged (E6). */
-    void *sub;
-    bool sub_delivered;
-    uint8_t delivered_id[SX_ID_LEN];
-    void *nsub; /* notifier subscriber */
+    /* Subscribers: the router's opaque handles (guarded by lock). */
+    void *sub;  /* the recipient connection subscribed with SUB (E12) */
+    void *nsub; /* the notifier subscriber (NSUB) */
 } sx_queue;
 
 typedef struct sx_store sx_store;

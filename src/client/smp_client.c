@@ -1,0 +1,325 @@
+/* Blocking SMP client: connection, handshake, batched commands with
+ * corrId matching, and a queue of events received in between. */
+#include "client/smp_client.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "crypto/box.h"
+#include "crypto/util.h"
+#include "transport/net.h"
+
+#define SX_SMP_DEFAULT_PORT 5223
+#define CMD_BUF (SX_BLOCK_SIZE + 1024)
+
+typedef struct event {
+    struct event *next;
+    sx_smp_client_reply r;
+} event;
+
+struct sx_smp_client {
+    int fd;
+    sx_tls_ctx *ctx;
+    sx_tls_conn *tls;
+    sx_smp_session sess;
+    int timeout_ms;
+    event *ev_head, *ev_tail;
+    sx_batch batch;
+    uint8_t block[SX_BLOCK_SIZE];
+};
+
+sx_status sx_smp_address_parse(const char *text, sx_smp_address *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = text;
+    SX_ENSURE(strncmp(p, "smp://", 6) == 0, SX_E_PROTOCOL);
+    p += 6;
+    const char *at = strchr(p, '@');
+    SX_ENSURE(at, SX_E_PROTOCOL);
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    size_t fp_len = (size_t)((colon ? colon : at) - p);
+    size_t n = 0;
+    SX_ENSURE(sx_b64_decode(p, fp_len, SX_B64_URL, out->key_hash, sizeof out->key_hash, &n) == SX_OK &&
+                  n == SX_FINGERPRINT_LEN,
+              SX_E_PROTOCOL);
+    if (colon) {
+        size_t pl = (size_t)(at - colon - 1);
+        SX_ENSURE(pl > 0 && pl < sizeof out->password, SX_E_PROTOCOL);
+        memcpy(out->password, colon + 1, pl);
+        out->has_password = true;
+    }
+    const char *h = at + 1;
+    size_t hl = strcspn(h, ",:/#");
+    SX_ENSURE(hl > 0 && hl < sizeof out->host, SX_E_PROTOCOL);
+    memcpy(out->host, h, hl);
+    /* Skip other hosts; the port follows the last one. */
+    const char *rest = h + hl;
+    while (*rest == ',')
+        rest += 1 + strcspn(rest + 1, ",:/#");
+    out->port = SX_SMP_DEFAULT_PORT;
+    if (*rest == ':') {
+        char *end = NULL;
+        long port = strtol(rest + 1, &end, 10);
+        SX_ENSURE(end != rest + 1 && port > 0 && port < 65536 && (*end == 0 || *end == '/'), SX_E_PROTOCOL);
+        out->port = (uint16_t)port;
+    } else {
+        SX_ENSURE(*rest == 0 || *rest == '/', SX_E_PROTOCOL);
+    }
+    return SX_OK;
+}
+
+sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t key_hash[SX_FINGERPRINT_LEN],
+                                const sx_smp_client_opts *opts, sx_smp_client **out)
+{
+    *out = NULL;
+    signal(SIGPIPE, SIG_IGN);
+    SX_TRY(sx_crypto_init());
+    sx_smp_client *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return SX_E_NOMEM;
+    cl->fd = -1;
+    cl->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 15000;
+    sx_version_range range = opts && opts->range.max ? opts->range : SX_SMP_HS_VRANGE_DEFAULT;
+    static const char *const alpn[] = {"smp/1", NULL};
+    sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn};
+    sx_status st = sx_tls_client_ctx_new(&tcfg, &cl->ctx);
+    if (st == SX_OK)
+        st = sx_net_connect(host, port, cl->timeout_ms, &cl->fd);
+    if (st == SX_OK)
+        st = sx_tls_conn_new_client(cl->ctx, cl->fd, key_hash, &cl->tls);
+    if (st == SX_OK)
+        st = sx_tls_handshake_blocking(cl->tls, cl->timeout_ms);
+    if (st == SX_OK)
+        st = sx_smp_handshake_client_blocking(cl->tls, key_hash, range, cl->timeout_ms, &cl->sess);
+    if (st != SX_OK) {
+        sx_smp_client_close(cl);
+        return st;
+    }
+    *out = cl;
+    return SX_OK;
+}
+
+void sx_smp_client_reply_free(sx_smp_client_reply *r)
+{
+    if (r && r->buf) {
+        sx_wipe(r->buf, r->len);
+        free(r->buf);
+    }
+    if (r)
+        memset(r, 0, sizeof *r);
+}
+
+void sx_smp_client_close(sx_smp_client *cl)
+{
+    if (!cl)
+        return;
+    while (cl->ev_head) {
+        event *e = cl->ev_head;
+        cl->ev_head = e->next;
+        sx_smp_client_reply_free(&e->r);
+        free(e);
+    }
+    /* Best effort close_notify; the socket is closed right after anyway. */
+    if (cl->tls && sx_tls_established(cl->tls) && sx_tls_shutdown(cl->tls) != SX_OK) {
+    }
+    sx_smp_session_cleanup(&cl->sess);
+    sx_tls_conn_free(cl->tls);
+    sx_net_close(cl->fd);
+    sx_tls_ctx_free(cl->ctx);
+    free(cl);
+}
+
+const sx_smp_session *sx_smp_client_session(const sx_smp_client *cl)
+{
+    return &cl->sess;
+}
+
+/* Encodes one authorized transmission into w. */
+static sx_status encode_cmd(sx_smp_client *cl, sx_smp_client_cmd *c, sx_writer *w)
+{
+    uint16_t v = cl->sess.version;
+    sx_random_bytes(c->corr_id, sizeof c->corr_id);
+    uint8_t *cmdbuf = malloc(CMD_BUF);
+    uint8_t *authbuf = malloc(CMD_BUF + 512);
+    sx_status st = SX_E_NOMEM;
+    if (!cmdbuf || !authbuf)
+        goto done;
+    sx_writer cw;
+    sx_writer_init_fixed(&cw, cmdbuf, CMD_BUF);
+    if (!sx_smp_cmd_write(&cw, v, c->cmd)) {
+        st = sx_writer_status(&cw);
+        goto done;
+    }
+    sx_slice corr = sx_slice_of(c->corr_id, sizeof c->corr_id);
+    uint8_t auth[128];
+    size_t auth_len = 0;
+    if (c->auth_key) {
+        sx_writer aw;
+        sx_writer_init_fixed(&aw, authbuf, CMD_BUF + 512);
+        if (!sx_smp_write_auth_bytes(&aw, sx_slice_of(NULL, 0), sx_smp_session_id(&cl->sess), corr, c->entity,
+                                     sx_writer_slice(&cw))) {
+            st = sx_writer_status(&aw);
+            goto done;
+        }
+        if (sx_key_alg_of(c->auth_key) == SX_KEY_X25519) {
+            /* C8: authenticator with the router's session key. */
+            uint8_t secret[64];
+            size_t n = 0;
+            st = cl->sess.server_dh_pub ? sx_key_dh(c->auth_key, cl->sess.server_dh_pub, secret, sizeof secret, &n)
+                                        : SX_E_AUTH;
+            if (st == SX_OK) {
+                uint8_t nonce[SX_CB_NONCE_LEN];
+                sx_cb_nonce(corr, nonce);
+                st = sx_cb_authenticate(secret, nonce, sx_writer_slice(&aw), auth);
+                auth_len = SX_CB_AUTH_LEN;
+            }
+            sx_wipe(secret, sizeof secret);
+        } else {
+            st = sx_key_sign(c->auth_key, sx_writer_slice(&aw), auth, sizeof auth, &auth_len);
+        }
+        if (st != SX_OK)
+            goto done;
+    }
+    sx_smp_transmission t = {0};
+    t.auth = sx_slice_of(auth, auth_len);
+    t.session_id = sx_smp_session_id(&cl->sess);
+    t.corr_id = corr;
+    t.entity_id = c->entity;
+    t.command = sx_writer_slice(&cw);
+    st = sx_smp_transmission_write(w, v, &t) ? SX_OK : sx_writer_status(w);
+done:
+    free(cmdbuf);
+    free(authbuf);
+    return st;
+}
+
+static sx_status send_batch(sx_smp_client *cl)
+{
+    sx_slice content;
+    SX_TRY(sx_batch_content(&cl->batch, &content));
+    return sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms);
+}
+
+sx_status sx_smp_client_send_raw(sx_smp_client *cl, sx_slice content)
+{
+    return sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms);
+}
+
+/* Reads one block and turns its transmissions into replies, handing each to
+ * match (which returns true if it took it) or to the event queue. */
+static sx_status read_block(sx_smp_client *cl, int timeout_ms, sx_smp_client_cmd *cmds, size_t n,
+                            sx_smp_client_reply *replies, bool *got)
+{
+    sx_slice content;
+    SX_TRY(sx_smp_session_recv_blocking(&cl->sess, cl->tls, cl->block, &content, timeout_ms));
+    sx_slice items[SX_BATCH_MAX_ITEMS];
+    size_t count = 0;
+    SX_TRY(sx_batch_decode(content, items, SX_BATCH_MAX_ITEMS, &count));
+    for (size_t i = 0; i < count; i++) {
+        sx_smp_client_reply r = {0};
+        r.buf = malloc(items[i].len ? items[i].len : 1);
+        if (!r.buf)
+            return SX_E_NOMEM;
+        memcpy(r.buf, items[i].ptr, items[i].len);
+        r.len = items[i].len;
+        r.ok = sx_smp_reply_decode(sx_slice_of(r.buf, r.len), cl->sess.version, sx_smp_session_id(&cl->sess),
+                                   &r.reply) == SX_OK;
+        bool taken = false;
+        sx_slice corr = r.reply.t.corr_id;
+        for (size_t k = 0; k < n && !taken && corr.len == SX_SMP_CORR_ID_LEN; k++) {
+            if (!replies[k].buf && memcmp(cmds[k].corr_id, corr.ptr, SX_SMP_CORR_ID_LEN) == 0) {
+                replies[k] = r;
+                taken = true;
+                got[k] = true;
+            }
+        }
+        if (taken)
+            continue;
+        event *e = calloc(1, sizeof *e);
+        if (!e) {
+            sx_smp_client_reply_free(&r);
+            return SX_E_NOMEM;
+        }
+        e->r = r;
+        if (cl->ev_tail)
+            cl->ev_tail->next = e;
+        else
+            cl->ev_head = e;
+        cl->ev_tail = e;
+    }
+    return SX_OK;
+}
+
+sx_status sx_smp_client_call_many(sx_smp_client *cl, sx_smp_client_cmd *cmds, size_t n,
+                                  sx_smp_client_reply *replies)
+{
+    SX_ENSURE(n > 0 && n <= 1024, SX_E_USAGE);
+    memset(replies, 0, n * sizeof *replies);
+    bool *got = calloc(n, sizeof *got);
+    uint8_t *tbuf = malloc(CMD_BUF + 512);
+    sx_status st = SX_E_NOMEM;
+    if (!got || !tbuf)
+        goto done;
+    st = sx_batch_init(&cl->batch, sx_smp_session_batch_capacity(&cl->sess));
+    for (size_t i = 0; i < n && st == SX_OK; i++) {
+        sx_writer w;
+        sx_writer_init_fixed(&w, tbuf, CMD_BUF + 512);
+        st = encode_cmd(cl, &cmds[i], &w);
+        if (st != SX_OK)
+            break;
+        st = sx_batch_add(&cl->batch, sx_writer_slice(&w));
+        if (st == SX_E_LIMIT && sx_batch_count(&cl->batch) > 0) {
+            st = send_batch(cl);
+            if (st == SX_OK) {
+                sx_batch_reset(&cl->batch);
+                st = sx_batch_add(&cl->batch, sx_writer_slice(&w));
+            }
+        }
+    }
+    if (st == SX_OK && sx_batch_count(&cl->batch) > 0)
+        st = send_batch(cl);
+    for (size_t done_n = 0; st == SX_OK;) {
+        done_n = 0;
+        for (size_t i = 0; i < n; i++)
+            done_n += got[i];
+        if (done_n == n)
+            break;
+        st = read_block(cl, cl->timeout_ms, cmds, n, replies, got);
+    }
+done:
+    if (st != SX_OK && got)
+        for (size_t i = 0; i < n; i++)
+            sx_smp_client_reply_free(&replies[i]);
+    free(got);
+    free(tbuf);
+    return st;
+}
+
+sx_status sx_smp_client_call(sx_smp_client *cl, sx_slice entity, const sx_smp_cmd *cmd, const sx_key *auth_key,
+                             sx_smp_client_reply *reply)
+{
+    sx_smp_client_cmd c = {.entity = entity, .cmd = cmd, .auth_key = auth_key};
+    return sx_smp_client_call_many(cl, &c, 1, reply);
+}
+
+sx_status sx_smp_client_next_event(sx_smp_client *cl, int timeout_ms, sx_smp_client_reply *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!cl->ev_head) {
+        if (sx_net_wait(cl->fd, false, sx_tls_has_pending(cl->tls) ? 0 : timeout_ms) == SX_E_WOULD_BLOCK)
+            return SX_E_WOULD_BLOCK;
+        SX_TRY(read_block(cl, cl->timeout_ms, NULL, 0, NULL, NULL));
+    }
+    if (!cl->ev_head)
+        return SX_E_WOULD_BLOCK;
+    event *e = cl->ev_head;
+    cl->ev_head = e->next;
+    if (!cl->ev_head)
+        cl->ev_tail = NULL;
+    *out = e->r;
+    free(e);
+    return SX_OK;
+}

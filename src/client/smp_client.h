@@ -1,0 +1,86 @@
+/* SMP client library, blocking flavour: one TLS connection to an SMP router,
+ * the SMP handshake, commands sent as batches and their responses matched
+ * by corrId; events that arrive meanwhile (MSG, END, DELD, NMSG) are queued
+ * for sx_smp_client_next_event. For scripts, tools and tests; an event-loop
+ * flavour builds on the same pieces.
+ *
+ * A client belongs to one thread at a time. Replies are heap copies owned by
+ * the caller (sx_smp_client_reply_free). */
+#ifndef SX_CLIENT_SMP_CLIENT_H
+#define SX_CLIENT_SMP_CLIENT_H
+
+#include "crypto/keys.h"
+#include "smp/command.h"
+#include "smp/response.h"
+#include "transport/smp_handshake.h"
+
+typedef struct sx_smp_client sx_smp_client;
+
+/* A router address (A29): smp://<key hash>[:<password>]@<host>[,<host>...][:<port>]. */
+typedef struct sx_smp_address {
+    uint8_t key_hash[SX_FINGERPRINT_LEN];
+    char host[256];   /* the first host */
+    uint16_t port;    /* 5223 when absent */
+    bool has_password;
+    char password[256];
+} sx_smp_address;
+
+/* Parses a router address. SX_E_PROTOCOL for a malformed one. */
+SX_MUST_CHECK sx_status sx_smp_address_parse(const char *text, sx_smp_address *out);
+
+typedef struct sx_smp_client_opts {
+    sx_version_range range; /* {0,0}: the default 6..19 */
+    bool no_alpn;           /* offer no ALPN (the router then speaks v6) */
+    int timeout_ms;         /* per network step; 0: 15000 */
+} sx_smp_client_opts;
+
+/* Connects, checks the router identity (B10/B11) and runs the handshake.
+ * opts may be NULL. Errors: SX_E_IO (connect, timeout), SX_E_AUTH (identity
+ * or signature), SX_E_PROTOCOL (handshake), SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_smp_client_connect(const char *host, uint16_t port,
+                                              const uint8_t key_hash[SX_FINGERPRINT_LEN],
+                                              const sx_smp_client_opts *opts, sx_smp_client **out);
+void sx_smp_client_close(sx_smp_client *cl);
+/* The session (agreed version, session id, ...). */
+const sx_smp_session *sx_smp_client_session(const sx_smp_client *cl);
+
+/* A received router transmission: a copy of its bytes and the decoded view
+ * into them. When decoding failed, ok is false and reply.err tells why. */
+typedef struct sx_smp_client_reply {
+    uint8_t *buf;
+    size_t len;
+    bool ok;
+    sx_smp_reply reply;
+} sx_smp_client_reply;
+
+void sx_smp_client_reply_free(sx_smp_client_reply *r);
+
+/* One command to send: the entity id, the command, and the key that
+ * authorizes it (NULL: unauthorized). For an X25519 key an authenticator is
+ * computed with the router's session key (C8); Ed25519/Ed448 keys sign (C7). */
+typedef struct sx_smp_client_cmd {
+    sx_slice entity;
+    const sx_smp_cmd *cmd;
+    const sx_key *auth_key;
+    /* Out: the corrId used (24 random bytes). */
+    uint8_t corr_id[SX_SMP_CORR_ID_LEN];
+} sx_smp_client_cmd;
+
+/* Sends n commands in as few blocks as fit and waits for all their
+ * responses (matched by corrId, in any order), written to replies[i].
+ * Events and responses to other commands received meanwhile are queued.
+ * Errors: SX_E_LIMIT (a command too large for a block), SX_E_IO (timeout or
+ * connection failure), SX_E_CLOSED, SX_E_NOMEM, SX_E_INTERNAL. */
+SX_MUST_CHECK sx_status sx_smp_client_call_many(sx_smp_client *cl, sx_smp_client_cmd *cmds, size_t n,
+                                                sx_smp_client_reply *replies);
+/* One command. */
+SX_MUST_CHECK sx_status sx_smp_client_call(sx_smp_client *cl, sx_slice entity, const sx_smp_cmd *cmd,
+                                           const sx_key *auth_key, sx_smp_client_reply *reply);
+/* Sends raw block content as it is (tests of malformed input). */
+SX_MUST_CHECK sx_status sx_smp_client_send_raw(sx_smp_client *cl, sx_slice content);
+/* The next event (or unmatched transmission), waiting up to timeout_ms.
+ * SX_E_WOULD_BLOCK when none arrived in time. */
+SX_MUST_CHECK sx_status sx_smp_client_next_event(sx_smp_client *cl, int timeout_ms,
+                                                 sx_smp_client_reply *out);
+
+#endif

@@ -1,0 +1,150 @@
+/* Internals shared by the router's server (connections, workers, delivery)
+ * and its command handlers. Not a public header. */
+#ifndef SX_ROUTER_SERVER_INT_H
+#define SX_ROUTER_SERVER_INT_H
+
+#include <pthread.h>
+
+#include "core/loop.h"
+#include "router/server.h"
+#include "router/store.h"
+#include "router/storelog.h"
+#include "transport/block.h"
+#include "transport/smp_handshake.h"
+#include "transport/tls.h"
+
+typedef struct sx_worker sx_worker;
+typedef struct sx_conn sx_conn;
+typedef struct sx_router sx_router;
+
+/* Pending work for a subscription, posted to its connection's worker. */
+enum {
+    SX_SUB_DELIVER = 1, /* a message may be waiting for this subscriber */
+    SX_SUB_END = 2,     /* another connection took the subscription (E10) */
+    SX_SUB_DELD = 4,    /* the queue was deleted by another connection (E17) */
+};
+
+/* One connection's relation to one queue: a SUB (the queue's subscriber),
+ * a GET-mode claim (E9), or a notifier subscription. Reference-counted:
+ * the connection's map, the queue's sub field and posted tasks each hold one.
+ * conn is used only on the owning worker's thread, and only while active. */
+typedef struct sx_sub {
+    int refs;
+    bool active;     /* owning connection alive and this sub in its map */
+    bool get_mode;   /* created by GET: not the queue's subscriber */
+    bool notifier;   /* NSUB */
+    sx_conn *conn;
+    sx_worker *worker;
+    sx_queue *q;     /* retained */
+    uint8_t entity[SX_ID_LEN]; /* recipient or notifier id it was made for */
+    /* E6: the message delivered on this subscription and not yet
+     * acknowledged; guarded by q->lock. */
+    bool delivered;
+    uint8_t delivered_id[SX_ID_LEN];
+    unsigned pending;   /* SX_SUB_* bits, atomic */
+    bool posted;        /* task queued on the worker, atomic */
+    sx_loop_task task;
+} sx_sub;
+
+typedef struct sx_outblk {
+    struct sx_outblk *next;
+    uint8_t data[SX_BLOCK_SIZE];
+} sx_outblk;
+
+typedef enum sx_conn_state {
+    SX_CONN_TLS,
+    SX_CONN_HELLO,   /* our hello is queued; waiting for the client's */
+    SX_CONN_ACTIVE,
+    SX_CONN_CLOSING, /* flushing the last blocks, then close */
+} sx_conn_state;
+
+struct sx_conn {
+    sx_worker *w;
+    sx_conn *prev, *next; /* worker's list */
+    int fd;
+    sx_loop_io io;
+    sx_loop_task adopt;
+    sx_tls_conn *tls;
+    sx_conn_state state;
+    sx_smp_server_hs hs;
+    sx_smp_session sess;
+    uint8_t *rbuf; /* SX_BLOCK_SIZE, allocated while a block is being read */
+    size_t rdone;
+    sx_outblk *out_head, *out_tail;
+    size_t out_count;
+    size_t wdone;
+    /* Subscriptions by queue: open addressing on the queue pointer. */
+    sx_sub **subs;
+    size_t subs_cap, subs_n, subs_used;
+    int64_t last_active_ms;
+    uint64_t id;
+};
+
+struct sx_worker {
+    sx_router *r;
+    unsigned index;
+    pthread_t thread;
+    sx_loop *loop;
+    sx_conn *conns;
+    size_t n_conns;
+    /* Scratch batch of responses being built for one connection at a time. */
+    sx_batch batch;
+    sx_conn *batch_conn;
+};
+
+struct sx_router {
+    sx_router_opts opts;
+    sx_tls_ctx *tls;
+    sx_smp_server_config smp;
+    sx_store *store;
+    unsigned n_workers;
+    sx_worker *workers;
+    int listen_fds[SX_ROUTER_MAX_PORTS];
+    sx_loop_io listen_io[SX_ROUTER_MAX_PORTS];
+    uint16_t ports[SX_ROUTER_MAX_PORTS];
+    size_t n_listen;
+    unsigned next_worker;
+    uint64_t next_conn_id;
+    uint8_t create_password[256];
+    size_t create_password_len;
+    bool has_password;
+    bool stopping;
+    sx_storelog *log;     /* NULL without a store log */
+    sx_slservices *svc;   /* services restored from the store log */
+};
+
+/* ---- server.c services for command handlers ---- */
+
+/* Appends one encoded transmission to c's response batch (starting a new
+ * block when it is full). Errors close the connection. */
+void sx_conn_send(sx_conn *c, sx_slice transmission);
+/* Encodes the pending batch into a block and starts writing. */
+void sx_conn_flush(sx_conn *c);
+/* Closes the connection after what is queued has been written. */
+void sx_conn_close_after_flush(sx_conn *c);
+
+/* The connection's subscription for q, or NULL. */
+sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q);
+/* Creates and registers a subscription of c for q (retains q). */
+sx_sub *sx_conn_sub_add(sx_conn *c, sx_queue *q, bool get_mode, bool notifier);
+/* Removes c's subscription for q (if the queue still points at it, the
+ * queue's pointer is cleared too). */
+void sx_conn_sub_remove(sx_conn *c, sx_queue *q);
+
+void sx_sub_retain(sx_sub *s);
+void sx_sub_release(sx_router *r, sx_sub *s);
+/* Asks the subscriber's worker to do `what` (SX_SUB_*) for s; callable from
+ * any thread; takes no reference from the caller. */
+void sx_sub_post(sx_sub *s, unsigned what);
+
+/* ---- commands.c ---- */
+
+/* Processes one received batch (block content) on an active connection. */
+void sx_router_handle_batch(sx_conn *c, sx_slice content);
+/* Runs the pending work of a subscription on its worker (SX_SUB_* bits). */
+void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what);
+/* Called when the connection closes, for each of its subscriptions, with
+ * the queue lock held. */
+void sx_router_sub_closed(sx_conn *c, sx_sub *s);
+
+#endif

@@ -1,0 +1,130 @@
+#!/bin/sh
+# Black-box test of the smp-server program's operator commands (PROTOCOL-NOTES
+# H1-H3, H6, H9, H10, H14): init -y in a temporary folder chosen through the
+# environment, the files and their modes, the fingerprint, a refused second
+# init, the interactive init, start's checks, delete and --version.
+# Usage: test_cli.sh <path to smp-server>
+set -u
+BIN=$1
+T=$(mktemp -d /tmp/sx_cli_test.XXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT
+export SMP_SERVER_CFG_PATH="$T/etc" SMP_SERVER_LOG_PATH="$T/var"
+umask 022
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+check() { desc=$1; shift; "$@" || fail "$desc"; }
+
+# --version / -v
+v=$("$BIN" --version) || fail "--version exit code"
+echo "$v" | grep -Eq '^SMP server v[0-9]+\.[0-9]+\.[0-9]+ / ([0-9a-f]{7}|unknown)$' \
+    || fail "--version prints '$v'"
+check "-v is --version" test "$("$BIN" -v)" = "$v"
+
+# init -y
+out=$("$BIN" init -y --source-code 2>&1) || fail "init -y exit code: $out"
+for f in ca.key ca.crt server.key server.crt fingerprint smp-server.ini; do
+    check "$f exists" test -f "$T/etc/$f"
+done
+check "log folder exists" test -d "$T/var"
+for f in ca.key server.key; do
+    check "$f mode 600" test "$(stat -c %a "$T/etc/$f")" = 600
+done
+for f in ca.crt server.crt fingerprint smp-server.ini; do
+    check "$f mode 644" test "$(stat -c %a "$T/etc/$f")" = 644
+done
+
+# fingerprint = base64url(SHA-256(DER of ca.crt)) + newline
+fp=$(openssl x509 -in "$T/etc/ca.crt" -outform DER | openssl dgst -sha256 -binary | base64 -w0 \
+     | tr '+/' '-_')
+check "fingerprint file matches ca.crt ($fp)" test "$(cat "$T/etc/fingerprint")" = "$fp"
+check "fingerprint file is one line" test "$(wc -l < "$T/etc/fingerprint")" = 1
+openssl verify -CAfile "$T/etc/ca.crt" "$T/etc/server.crt" >/dev/null 2>&1 \
+    || fail "server.crt is not signed by ca.crt"
+openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *127.0.0.1' \
+    || fail "server.crt CN is the IP"
+openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED25519 \
+    || fail "CA key is Ed25519"
+
+# H9 lines
+pw=$(sed -n 's/^create_password: //p' "$T/etc/smp-server.ini")
+check "random password written" test ${#pw} = 44
+echo "$out" | grep -qx "Server initialized, please provide additional server information in $T/etc/smp-server.ini." \
+    || fail "init: initialized line"
+echo "$out" | grep -qx "Run \`smp-server start\` to start server." || fail "init: run line"
+echo "$out" | grep -qx "$T/etc/ca.key" || fail "init: CA key path"
+echo "$out" | grep -qx "$v" || fail "init: version line"
+echo "$out" | grep -qx "Fingerprint: $fp" || fail "init: fingerprint line"
+echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>" || fail "init: address line"
+echo "$out" | grep -qx "Server source code: https://github.com/simplex-chat/simplexmq" \
+    || fail "init: source code line"
+grep -qx "# https: 443" "$T/etc/smp-server.ini" || fail "[WEB] https commented out"
+
+# a second init refuses and changes nothing
+before=$(cat "$T/etc/fingerprint")
+out=$("$BIN" init -y 2>&1) && fail "second init succeeded"
+echo "$out" | grep -q "already initialized" || fail "second init message: $out"
+check "second init kept the identity" test "$(cat "$T/etc/fingerprint")" = "$before"
+
+# start: the checks that run before serving
+cp "$T/etc/smp-server.ini" "$T/ini.bak"
+sed -i 's/^log_tls_errors: off$/log_tls_errors: yes/' "$T/etc/smp-server.ini"
+out=$("$BIN" start 2>&1) && fail "start with a bad boolean succeeded"
+echo "$out" | grep -q "log_tls_errors" || fail "bad boolean error names the key: $out"
+cp "$T/ini.bak" "$T/etc/smp-server.ini"
+echo "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" > "$T/etc/fingerprint"
+out=$("$BIN" start 2>&1) && fail "start with a wrong fingerprint succeeded"
+echo "$out" | grep -qx "Stored fingerprint is invalid." || fail "fingerprint message: $out"
+echo "$before" > "$T/etc/fingerprint"
+mkdir "$T/var/messages"
+out=$("$BIN" start 2>&1) && fail "start with a journal folder succeeded"
+echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>:5223,443" \
+    || fail "start: address line: $out"
+echo "$out" | grep -qx "Serving SMP protocol on port 443 (TLS)..." || fail "start: port line"
+echo "$out" | grep -q "messages" || fail "start: journal folder message"
+rmdir "$T/var/messages"
+
+# delete: only an exact "Y" deletes
+out=$(echo y | "$BIN" delete 2>&1) && fail "delete with 'y' succeeded"
+echo "$out" | grep -q "Continue (Y/n): " || fail "delete prompt: $out"
+check "delete with 'y' kept the folders" test -f "$T/etc/smp-server.ini"
+out=$(echo Y | "$BIN" delete 2>&1) || fail "delete with 'Y' failed: $out"
+check "delete removed the config folder" test ! -e "$T/etc"
+check "delete removed the log folder" test ! -e "$T/var"
+out=$("$BIN" start 2>&1) && fail "start without init succeeded"
+echo "$out" | grep -q "not initialized" || fail "start without init message: $out"
+
+# interactive init: Enter, store log no, stats yes, no password, FQDN, default
+# source code, default web path
+out=$(printf '\nn\ny\nn\nsmp.example.com\n\n\n' | "$BIN" init 2>&1) \
+    || fail "interactive init failed: $out"
+ini="$T/etc/smp-server.ini"
+grep -qx "enable: off" "$ini" || fail "interactive: store log off"
+grep -qx "log_stats: on" "$ini" || fail "interactive: daily stats on"
+grep -q "^# create_password: " "$ini" || fail "interactive: no password"
+grep -qx "host: smp.example.com" "$ini" || fail "interactive: host"
+grep -qx "source_code: https://github.com/simplex-chat/simplexmq" "$ini" \
+    || fail "interactive: default source code"
+openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *smp.example.com' \
+    || fail "interactive: certificate CN"
+echo "$out" | grep -q "Server address: smp://[A-Za-z0-9_=-]*@smp.example.com$" \
+    || fail "interactive: address without password: $out"
+
+# init options: Ed448, a given password, a control port
+echo Y | "$BIN" delete >/dev/null 2>&1
+"$BIN" init -y -a ED448 --password 'my-Pass_1' --control-port --ip 192.0.2.1 >/dev/null 2>&1 \
+    || fail "init with options failed"
+openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED448 || fail "CA key is Ed448"
+grep -qx "create_password: my-Pass_1" "$ini" || fail "given password"
+grep -qx "control_port: 5224" "$ini" || fail "control port"
+grep -qx "host: 192.0.2.1" "$ini" || fail "host is the IP"
+grep -q "^control_port_admin_password: ........................$" "$ini" || fail "admin password"
+echo Y | "$BIN" delete >/dev/null 2>&1
+out=$("$BIN" init -y --password 'a@b' 2>&1) && fail "init accepted a bad password"
+out=$("$BIN" init -y --operator X 2>&1) && fail "init accepted --operator without --source-code"
+echo "$out" | grep -q -- "--source-code" || fail "operator error message: $out"
+
+if [ "$FAILS" -ne 0 ]; then
+    echo "$FAILS check(s) failed"
+    exit 1
+fi
+echo "all checks passed"

@@ -1,0 +1,703 @@
+/* Integration tests of the SMP router over real TLS on loopback, driven by
+ * our client library: PROTOCOL-NOTES T1-T6 (handshake versions, queue
+ * lifecycle, quota, subscription transfer, GET/SUB, notifier subscription),
+ * malformed input, and a router that keeps serving after it. */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "client/smp_client.h"
+#include "crypto/hash.h"
+#include "crypto/util.h"
+#include "crypto/x509.h"
+#include "router/server.h"
+#include "smp/msgcrypt.h"
+
+typedef struct env {
+    sx_router *r;
+    uint16_t port;
+    uint8_t fp[SX_FINGERPRINT_LEN];
+} env;
+
+static int setup(void **state)
+{
+    static env e;
+    memset(&e, 0, sizeof e);
+    char crt[1024], ca[1024], key[1024];
+    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    static char s_crt[1024], s_ca[1024], s_key[1024];
+    memcpy(s_crt, crt, sizeof crt);
+    memcpy(s_ca, ca, sizeof ca);
+    memcpy(s_key, key, sizeof key);
+    sx_router_opts o = {0};
+    o.cert_file = s_crt;
+    o.ca_file = s_ca;
+    o.key_file = s_key;
+    o.host = "127.0.0.1";
+    o.n_ports = 1;
+    o.workers = 2;
+    o.new_queues = true;
+    if (sx_router_start(&o, &e.r) != SX_OK)
+        return -1;
+    e.port = sx_router_port(e.r, 0);
+    X509 *x;
+    if (sx_x509_read_cert_file(s_ca, &x) != SX_OK)
+        return -1;
+    if (sx_x509_fingerprint(x, e.fp) != SX_OK)
+        return -1;
+    X509_free(x);
+    *state = &e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    sx_router_stop(e->r);
+    return 0;
+}
+
+static sx_smp_client *connect_v(env *e, sx_version_range range, bool no_alpn)
+{
+    sx_smp_client_opts o = {.range = range, .no_alpn = no_alpn, .timeout_ms = 10000};
+    sx_smp_client *cl = NULL;
+    assert_ok(sx_smp_client_connect("127.0.0.1", e->port, e->fp, &o, &cl));
+    return cl;
+}
+
+static sx_smp_client *connect_default(env *e)
+{
+    return connect_v(e, (sx_version_range){0, 0}, false);
+}
+
+/* A queue as its creator knows it. */
+typedef struct queue {
+    sx_key *rkey;   /* recipient auth key */
+    sx_key *rdh;    /* recipient DH key */
+    uint8_t rid[24], sid[24];
+    uint8_t secret[32]; /* rcvDhSecret */
+    sx_key *skey;
+} queue;
+
+static sx_smp_pubkey pub_of(const sx_key *k, uint8_t *buf)
+{
+    sx_smp_pubkey p;
+    assert_ok(sx_smp_pubkey_of(k, buf, &p));
+    return p;
+}
+
+static void queue_free(queue *q)
+{
+    sx_key_free(q->rkey);
+    sx_key_free(q->rdh);
+    sx_key_free(q->skey);
+}
+
+static void expect_err(sx_smp_client_reply *r, sx_smp_err_type t)
+{
+    assert_true(r->ok);
+    if (r->reply.resp.tag != SX_SMP_R_ERR)
+        fail_msg("expected ERR %s, got %s", sx_smp_err_name(t), sx_smp_resp_name(r->reply.resp.tag));
+    assert_int_equal(r->reply.resp.err.type, t);
+}
+
+static void expect_tag(sx_smp_client_reply *r, sx_smp_resp_tag tag)
+{
+    assert_true(r->ok);
+    if (r->reply.resp.tag != tag) {
+        if (r->reply.resp.tag == SX_SMP_R_ERR)
+            fail_msg("expected %s, got ERR %s", sx_smp_resp_name(tag), sx_smp_err_name(r->reply.resp.err.type));
+        fail_msg("expected %s, got %s", sx_smp_resp_name(tag), sx_smp_resp_name(r->reply.resp.tag));
+    }
+}
+
+static void create_queue(sx_smp_client *cl, sx_key_alg auth_alg, bool subscribe, queue *q)
+{
+    memset(q, 0, sizeof *q);
+    assert_ok(sx_key_generate(auth_alg, &q->rkey));
+    assert_ok(sx_key_generate(SX_KEY_X25519, &q->rdh));
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd c = {.tag = SX_SMP_C_NEW};
+    c.new_queue.rcv_auth_key = pub_of(q->rkey, b1);
+    c.new_queue.rcv_dh_key = pub_of(q->rdh, b2);
+    c.new_queue.subscribe = subscribe;
+    c.new_queue.has_queue_req = true;
+    c.new_queue.queue_req.mode = SX_SMP_QUEUE_MESSAGING;
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(NULL, 0), &c, q->rkey, &r));
+    expect_tag(&r, SX_SMP_R_IDS);
+    const sx_smp_ids *ids = &r.reply.resp.ids;
+    assert_int_equal(ids->rcv_id.len, 24);
+    assert_int_equal(ids->snd_id.len, 24);
+    memcpy(q->rid, ids->rcv_id.ptr, 24);
+    memcpy(q->sid, ids->snd_id.ptr, 24);
+    sx_key *srv;
+    assert_ok(sx_key_decode_public(ids->srv_dh_key.der, SX_KEY_BIT(SX_KEY_X25519), &srv));
+    size_t n;
+    assert_ok(sx_key_dh(q->rdh, srv, q->secret, sizeof q->secret, &n));
+    sx_key_free(srv);
+    sx_smp_client_reply_free(&r);
+}
+
+static void call_simple(sx_smp_client *cl, const uint8_t *entity, sx_smp_cmd_tag tag, const sx_key *k,
+                        sx_smp_client_reply *r)
+{
+    sx_smp_cmd c = {.tag = tag};
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(entity, entity ? 24 : 0), &c, k, r));
+}
+
+static void send_msg(sx_smp_client *cl, queue *q, const char *body, sx_smp_client_reply *r)
+{
+    sx_smp_cmd c = {.tag = SX_SMP_C_SEND};
+    c.send.notification = true;
+    c.send.body = sx_slice_str(body);
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(q->sid, 24), &c, q->skey, r));
+}
+
+static void secure(sx_smp_client *cl, queue *q, sx_key_alg alg)
+{
+    assert_ok(sx_key_generate(alg, &q->skey));
+    uint8_t b[SX_KEY_SPKI_MAX];
+    sx_smp_cmd c = {.tag = SX_SMP_C_SKEY};
+    c.key = pub_of(q->skey, b);
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(q->sid, 24), &c, q->skey, &r));
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+}
+
+/* Decrypts a MSG and checks its body. */
+static void check_msg(queue *q, sx_smp_client_reply *r, const char *expect, uint8_t id_out[24])
+{
+    expect_tag(r, SX_SMP_R_MSG);
+    assert_memory_equal(r->reply.t.entity_id.ptr, q->rid, 24);
+    static uint8_t buf[SX_SMP_ENC_MSG_LEN];
+    sx_smp_rcv_msg m;
+    assert_ok(sx_smp_msg_decrypt(q->secret, r->reply.resp.msg.msg_id, r->reply.resp.msg.body, buf, sizeof buf, &m));
+    if (expect) {
+        assert_false(m.quota);
+        assert_int_equal(m.body.len, strlen(expect));
+        assert_memory_equal(m.body.ptr, expect, m.body.len);
+    } else {
+        assert_true(m.quota);
+    }
+    if (id_out)
+        memcpy(id_out, r->reply.resp.msg.msg_id.ptr, 24);
+}
+
+static void ack(sx_smp_client *cl, queue *q, const uint8_t id[24], sx_smp_client_reply *r)
+{
+    sx_smp_cmd c = {.tag = SX_SMP_C_ACK};
+    c.msg_id = sx_slice_of(id, 24);
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(q->rid, 24), &c, q->rkey, r));
+}
+
+static void next_event(sx_smp_client *cl, sx_smp_client_reply *r)
+{
+    assert_ok(sx_smp_client_next_event(cl, 5000, r));
+}
+
+/* T1: version negotiation. */
+static void test_versions(void **state)
+{
+    env *e = *state;
+    sx_smp_client *cl = connect_default(e);
+    assert_int_equal(sx_smp_client_session(cl)->version, 19);
+    assert_true(sx_smp_client_session(cl)->encrypted);
+    sx_smp_client_reply r;
+    call_simple(cl, NULL, SX_SMP_C_PING, NULL, &r);
+    expect_tag(&r, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+
+    cl = connect_v(e, (sx_version_range){0, 0}, true);
+    assert_int_equal(sx_smp_client_session(cl)->version, 6);
+    assert_false(sx_smp_client_session(cl)->encrypted);
+    call_simple(cl, NULL, SX_SMP_C_PING, NULL, &r);
+    expect_tag(&r, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+
+    cl = connect_v(e, (sx_version_range){6, 10}, false);
+    assert_int_equal(sx_smp_client_session(cl)->version, 10);
+    call_simple(cl, NULL, SX_SMP_C_PING, NULL, &r);
+    expect_tag(&r, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+
+    /* A wrong identity fails the client's certificate check. */
+    uint8_t bad[SX_FINGERPRINT_LEN];
+    memcpy(bad, e->fp, sizeof bad);
+    bad[0] ^= 1;
+    sx_smp_client_opts o = {.timeout_ms = 5000};
+    assert_int_not_equal(sx_smp_client_connect("127.0.0.1", e->port, bad, &o, &cl), SX_OK);
+}
+
+/* T2: the queue lifecycle, at several versions and key types. */
+static void lifecycle(env *e, sx_version_range range, sx_key_alg rkey_alg, sx_key_alg skey_alg)
+{
+    sx_smp_client *rcv = connect_v(e, range, false);
+    sx_smp_client *snd = connect_v(e, range, false);
+    uint16_t v = sx_smp_client_session(rcv)->version;
+    queue q;
+    create_queue(rcv, rkey_alg, true, &q);
+    sx_smp_client_reply r;
+    /* Unsecured: an unsigned SEND is accepted (the confirmation). */
+    send_msg(snd, &q, "confirmation", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    next_event(rcv, &r);
+    uint8_t id[24];
+    check_msg(&q, &r, "confirmation", id);
+    sx_smp_client_reply_free(&r);
+    /* Secure it: SKEY (v >= 9) by the sender, or KEY by the recipient. */
+    if (v >= 9) {
+        secure(snd, &q, skey_alg);
+    } else {
+        assert_ok(sx_key_generate(skey_alg, &q.skey));
+        uint8_t b[SX_KEY_SPKI_MAX];
+        sx_smp_cmd c = {.tag = SX_SMP_C_KEY};
+        c.key = pub_of(q.skey, b);
+        assert_ok(sx_smp_client_call(rcv, sx_slice_of(q.rid, 24), &c, q.rkey, &r));
+        expect_tag(&r, SX_SMP_R_OK);
+        sx_smp_client_reply_free(&r);
+    }
+    /* Now an unsigned SEND is refused, a signed one accepted. */
+    sx_key *saved = q.skey;
+    q.skey = NULL;
+    send_msg(snd, &q, "unsigned", &r);
+    expect_err(&r, SX_SMP_ERR_AUTH);
+    sx_smp_client_reply_free(&r);
+    q.skey = saved;
+    send_msg(snd, &q, "hello 1", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    send_msg(snd, &q, "hello 2", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    /* ACK of the first message returns the next one as the response. */
+    ack(rcv, &q, id, &r);
+    check_msg(&q, &r, "hello 1", id);
+    sx_smp_client_reply_free(&r);
+    ack(rcv, &q, id, &r);
+    check_msg(&q, &r, "hello 2", id);
+    sx_smp_client_reply_free(&r);
+    ack(rcv, &q, id, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    /* Nothing is delivered now: ACK again is NO_MSG. */
+    ack(rcv, &q, id, &r);
+    expect_err(&r, SX_SMP_ERR_NO_MSG);
+    sx_smp_client_reply_free(&r);
+    /* A wrong recipient key is AUTH. */
+    sx_key *wrong;
+    assert_ok(sx_key_generate(rkey_alg, &wrong));
+    call_simple(rcv, q.rid, SX_SMP_C_SUB, wrong, &r);
+    expect_err(&r, SX_SMP_ERR_AUTH);
+    sx_smp_client_reply_free(&r);
+    sx_key_free(wrong);
+    /* DEL, then everything is AUTH. */
+    call_simple(rcv, q.rid, SX_SMP_C_DEL, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    call_simple(rcv, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_err(&r, SX_SMP_ERR_AUTH);
+    sx_smp_client_reply_free(&r);
+    send_msg(snd, &q, "after delete", &r);
+    expect_err(&r, SX_SMP_ERR_AUTH);
+    sx_smp_client_reply_free(&r);
+    queue_free(&q);
+    sx_smp_client_close(rcv);
+    sx_smp_client_close(snd);
+}
+
+static void test_lifecycle_v19_ed25519(void **state)
+{
+    lifecycle(*state, (sx_version_range){0, 0}, SX_KEY_ED25519, SX_KEY_ED25519);
+}
+
+static void test_lifecycle_v19_x25519(void **state)
+{
+    /* X25519 queue keys authorize with authenticators (C8). */
+    lifecycle(*state, (sx_version_range){0, 0}, SX_KEY_X25519, SX_KEY_X25519);
+}
+
+static void test_lifecycle_v19_ed448(void **state)
+{
+    lifecycle(*state, (sx_version_range){0, 0}, SX_KEY_ED448, SX_KEY_ED448);
+}
+
+static void test_lifecycle_v8(void **state)
+{
+    lifecycle(*state, (sx_version_range){6, 8}, SX_KEY_ED25519, SX_KEY_ED25519);
+}
+
+static void test_lifecycle_v12(void **state)
+{
+    lifecycle(*state, (sx_version_range){6, 12}, SX_KEY_ED25519, SX_KEY_X25519);
+}
+
+/* T3: quota of 128, the marker, and recovery after draining. */
+static void test_quota(void **state)
+{
+    env *e = *state;
+    sx_smp_client *rcv = connect_default(e);
+    sx_smp_client *snd = connect_default(e);
+    queue q;
+    create_queue(rcv, SX_KEY_ED25519, false, &q);
+    secure(snd, &q, SX_KEY_ED25519);
+    sx_smp_client_reply r;
+    for (int i = 0; i < 128; i++) {
+        send_msg(snd, &q, "m", &r);
+        expect_tag(&r, SX_SMP_R_OK);
+        sx_smp_client_reply_free(&r);
+    }
+    send_msg(snd, &q, "over", &r);
+    expect_err(&r, SX_SMP_ERR_QUOTA);
+    sx_smp_client_reply_free(&r);
+    /* Drain with SUB + ACK: 128 messages, then the QUOTA marker. */
+    uint8_t id[24];
+    call_simple(rcv, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    next_event(rcv, &r);
+    check_msg(&q, &r, "m", id);
+    sx_smp_client_reply_free(&r);
+    for (int i = 1; i < 128; i++) {
+        ack(rcv, &q, id, &r);
+        check_msg(&q, &r, "m", id);
+        sx_smp_client_reply_free(&r);
+    }
+    ack(rcv, &q, id, &r);
+    check_msg(&q, &r, NULL, id); /* the marker */
+    sx_smp_client_reply_free(&r);
+    send_msg(snd, &q, "still full", &r);
+    expect_err(&r, SX_SMP_ERR_QUOTA);
+    sx_smp_client_reply_free(&r);
+    ack(rcv, &q, id, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    send_msg(snd, &q, "again", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    next_event(rcv, &r);
+    check_msg(&q, &r, "again", id);
+    sx_smp_client_reply_free(&r);
+    queue_free(&q);
+    sx_smp_client_close(rcv);
+    sx_smp_client_close(snd);
+}
+
+/* T4: a second subscriber takes over; the first gets END; DEL on the
+ * second sends DELD to nobody else. */
+static void test_subscription_transfer(void **state)
+{
+    env *e = *state;
+    sx_smp_client *a = connect_default(e);
+    sx_smp_client *b = connect_default(e);
+    sx_smp_client *snd = connect_default(e);
+    queue q;
+    create_queue(a, SX_KEY_ED25519, true, &q);
+    sx_smp_client_reply r;
+    call_simple(b, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    next_event(a, &r);
+    expect_tag(&r, SX_SMP_R_END);
+    assert_memory_equal(r.reply.t.entity_id.ptr, q.rid, 24);
+    assert_int_equal(r.reply.t.corr_id.len, 0);
+    sx_smp_client_reply_free(&r);
+    /* Messages now go to b only. */
+    send_msg(snd, &q, "to b", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    next_event(b, &r);
+    check_msg(&q, &r, "to b", NULL);
+    sx_smp_client_reply_free(&r);
+    assert_int_equal(sx_smp_client_next_event(a, 300, &r), SX_E_WOULD_BLOCK);
+    /* a subscribes back; b gets END; then a deletes, b is not subscribed. */
+    call_simple(a, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    next_event(a, &r); /* the undelivered head is delivered again (E8) */
+    check_msg(&q, &r, "to b", NULL);
+    sx_smp_client_reply_free(&r);
+    next_event(b, &r);
+    expect_tag(&r, SX_SMP_R_END);
+    sx_smp_client_reply_free(&r);
+    /* b deletes the queue while a is subscribed: a gets DELD. */
+    call_simple(b, q.rid, SX_SMP_C_DEL, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    next_event(a, &r);
+    expect_tag(&r, SX_SMP_R_DELD);
+    sx_smp_client_reply_free(&r);
+    queue_free(&q);
+    sx_smp_client_close(a);
+    sx_smp_client_close(b);
+    sx_smp_client_close(snd);
+}
+
+/* T5: GET/SUB exclusivity, GET repeats the head, empty-id ACK. */
+static void test_get_and_sub(void **state)
+{
+    env *e = *state;
+    sx_smp_client *rcv = connect_default(e);
+    sx_smp_client *other = connect_default(e);
+    queue q;
+    create_queue(rcv, SX_KEY_ED25519, false, &q);
+    secure(rcv, &q, SX_KEY_ED25519);
+    sx_smp_client_reply r;
+    call_simple(rcv, q.rid, SX_SMP_C_GET, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK); /* empty */
+    sx_smp_client_reply_free(&r);
+    send_msg(rcv, &q, "one", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    send_msg(rcv, &q, "two", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    uint8_t id[24], id2[24];
+    call_simple(rcv, q.rid, SX_SMP_C_GET, q.rkey, &r);
+    check_msg(&q, &r, "one", id);
+    sx_smp_client_reply_free(&r);
+    call_simple(rcv, q.rid, SX_SMP_C_GET, q.rkey, &r);
+    check_msg(&q, &r, "one", id2); /* the same head again */
+    assert_memory_equal(id, id2, 24);
+    sx_smp_client_reply_free(&r);
+    /* After GET, SUB on this connection is prohibited. */
+    call_simple(rcv, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_err(&r, SX_SMP_ERR_CMD);
+    assert_int_equal(r.reply.resp.err.cmd, SX_SMP_CMD_PROHIBITED);
+    sx_smp_client_reply_free(&r);
+    /* GET-mode ACK answers OK (not the next message). */
+    ack(rcv, &q, id, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    /* ACK on another connection: NO_MSG (P10). */
+    ack(other, &q, id, &r);
+    expect_err(&r, SX_SMP_ERR_NO_MSG);
+    sx_smp_client_reply_free(&r);
+    /* SUB on the other connection, then GET there is prohibited. */
+    call_simple(other, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    next_event(other, &r);
+    check_msg(&q, &r, "two", id);
+    sx_smp_client_reply_free(&r);
+    call_simple(other, q.rid, SX_SMP_C_GET, q.rkey, &r);
+    expect_err(&r, SX_SMP_ERR_CMD);
+    sx_smp_client_reply_free(&r);
+    /* Empty-id ACK re-sends the head as the response (D16). */
+    sx_smp_cmd c = {.tag = SX_SMP_C_ACK};
+    c.msg_id = sx_slice_of(NULL, 0);
+    assert_ok(sx_smp_client_call(other, sx_slice_of(q.rid, 24), &c, q.rkey, &r));
+    check_msg(&q, &r, "two", id2);
+    assert_memory_equal(id, id2, 24);
+    sx_smp_client_reply_free(&r);
+    queue_free(&q);
+    sx_smp_client_close(rcv);
+    sx_smp_client_close(other);
+}
+
+/* Malformed input gets errors; the connection and the router go on. */
+static void test_malformed(void **state)
+{
+    env *e = *state;
+    sx_smp_client *cl = connect_default(e);
+    sx_smp_client_reply r;
+    /* A batch with a count of 0. */
+    const uint8_t zero[] = {0};
+    assert_ok(sx_smp_client_send_raw(cl, sx_slice_of(zero, 1)));
+    next_event(cl, &r);
+    expect_err(&r, SX_SMP_ERR_BLOCK);
+    sx_smp_client_reply_free(&r);
+    /* An unknown command. */
+    const uint8_t unk[] = {1, 0, 7, 0, 0, 0, 'N', 'O', 'P', 'E'};
+    assert_ok(sx_smp_client_send_raw(cl, sx_slice_of(unk, sizeof unk)));
+    next_event(cl, &r);
+    expect_err(&r, SX_SMP_ERR_CMD);
+    assert_int_equal(r.reply.resp.err.cmd, SX_SMP_CMD_UNKNOWN);
+    sx_smp_client_reply_free(&r);
+    /* SEND without entity. */
+    sx_smp_cmd c = {.tag = SX_SMP_C_SEND};
+    c.send.body = sx_slice_str("x");
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(NULL, 0), &c, NULL, &r));
+    expect_err(&r, SX_SMP_ERR_CMD);
+    assert_int_equal(r.reply.resp.err.cmd, SX_SMP_CMD_NO_ENTITY);
+    sx_smp_client_reply_free(&r);
+    /* Still serving. */
+    call_simple(cl, NULL, SX_SMP_C_PING, NULL, &r);
+    expect_tag(&r, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+}
+
+/* Several commands in one block come back matched by corrId. */
+static void test_batched(void **state)
+{
+    env *e = *state;
+    sx_smp_client *cl = connect_default(e);
+    enum { N = 40 };
+    sx_smp_cmd ping = {.tag = SX_SMP_C_PING};
+    sx_smp_client_cmd cmds[N];
+    sx_smp_client_reply replies[N];
+    for (int i = 0; i < N; i++)
+        cmds[i] = (sx_smp_client_cmd){.entity = sx_slice_of(NULL, 0), .cmd = &ping};
+    assert_ok(sx_smp_client_call_many(cl, cmds, N, replies));
+    for (int i = 0; i < N; i++) {
+        expect_tag(&replies[i], SX_SMP_R_PONG);
+        sx_smp_client_reply_free(&replies[i]);
+    }
+    sx_smp_client_close(cl);
+}
+
+/* T6 (subscription part): NKEY, then NSUB from another connection. */
+static void test_notifier(void **state)
+{
+    env *e = *state;
+    sx_smp_client *rcv = connect_default(e);
+    sx_smp_client *ntf = connect_default(e);
+    queue q;
+    create_queue(rcv, SX_KEY_ED25519, true, &q);
+    sx_key *nkey, *ndh;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &nkey));
+    assert_ok(sx_key_generate(SX_KEY_X25519, &ndh));
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd c = {.tag = SX_SMP_C_NKEY};
+    c.nkey.auth_key = pub_of(nkey, b1);
+    c.nkey.dh_key = pub_of(ndh, b2);
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(rcv, sx_slice_of(q.rid, 24), &c, q.rkey, &r));
+    expect_tag(&r, SX_SMP_R_NID);
+    uint8_t nid[24];
+    memcpy(nid, r.reply.resp.nid.notifier_id.ptr, 24);
+    sx_smp_client_reply_free(&r);
+    call_simple(ntf, nid, SX_SMP_C_NSUB, nkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    /* The recipient key does not authorize NSUB. */
+    call_simple(ntf, nid, SX_SMP_C_NSUB, q.rkey, &r);
+    expect_err(&r, SX_SMP_ERR_AUTH);
+    sx_smp_client_reply_free(&r);
+    /* NDEL: the notifier subscriber is told. */
+    call_simple(rcv, q.rid, SX_SMP_C_NDEL, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    next_event(ntf, &r);
+    expect_tag(&r, SX_SMP_R_DELD);
+    assert_memory_equal(r.reply.t.entity_id.ptr, nid, 24);
+    sx_smp_client_reply_free(&r);
+    sx_key_free(nkey);
+    sx_key_free(ndh);
+    queue_free(&q);
+    sx_smp_client_close(rcv);
+    sx_smp_client_close(ntf);
+}
+
+/* Restart: queues come back from the store log and undelivered messages
+ * from the messages file (E25-E27). Uses its own router on a temp folder. */
+static void test_restart_persistence(void **state)
+{
+    env *e = *state;
+    char dir[] = "/tmp/sx_router_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static char slog[256], mlog[256];
+    snprintf(slog, sizeof slog, "%s/smp-server-store.log", dir);
+    snprintf(mlog, sizeof mlog, "%s/smp-server-messages.log", dir);
+    sx_router_opts o = {0};
+    char crt[1024], ca[1024], key[1024];
+    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    o.cert_file = crt;
+    o.ca_file = ca;
+    o.key_file = key;
+    o.host = "127.0.0.1";
+    o.n_ports = 1;
+    o.workers = 2;
+    o.new_queues = true;
+    o.store_log_path = slog;
+    o.msgs_log_path = mlog;
+    o.quiet = true;
+
+    env e2 = *e;
+    assert_ok(sx_router_start(&o, &e2.r));
+    e2.port = sx_router_port(e2.r, 0);
+    sx_smp_client *cl = connect_default(&e2);
+    queue q, gone;
+    create_queue(cl, SX_KEY_ED25519, false, &q);
+    create_queue(cl, SX_KEY_X25519, false, &gone);
+    secure(cl, &q, SX_KEY_ED448);
+    sx_smp_client_reply r;
+    send_msg(cl, &q, "kept 1", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    send_msg(cl, &q, "kept 2", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    call_simple(cl, gone.rid, SX_SMP_C_DEL, gone.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+    sx_router_stop(e2.r);
+
+    /* Second life: same files. */
+    assert_ok(sx_router_start(&o, &e2.r));
+    e2.port = sx_router_port(e2.r, 0);
+    cl = connect_default(&e2);
+    /* Still secured: an unsigned SEND is refused. */
+    sx_key *saved = q.skey;
+    q.skey = NULL;
+    send_msg(cl, &q, "unsigned", &r);
+    expect_err(&r, SX_SMP_ERR_AUTH);
+    sx_smp_client_reply_free(&r);
+    q.skey = saved;
+    uint8_t id[24];
+    call_simple(cl, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    next_event(cl, &r);
+    check_msg(&q, &r, "kept 1", id);
+    sx_smp_client_reply_free(&r);
+    ack(cl, &q, id, &r);
+    check_msg(&q, &r, "kept 2", id);
+    sx_smp_client_reply_free(&r);
+    /* The deleted queue stays deleted. */
+    call_simple(cl, gone.rid, SX_SMP_C_SUB, gone.rkey, &r);
+    expect_err(&r, SX_SMP_ERR_AUTH);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+    sx_router_stop(e2.r);
+    queue_free(&q);
+    queue_free(&gone);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_lifecycle_v19_ed25519),
+        cmocka_unit_test(test_lifecycle_v19_x25519),
+        cmocka_unit_test(test_lifecycle_v19_ed448),
+        cmocka_unit_test(test_lifecycle_v8),
+        cmocka_unit_test(test_lifecycle_v12),
+        cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_subscription_transfer),
+        cmocka_unit_test(test_get_and_sub),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_notifier),
+        cmocka_unit_test(test_restart_persistence),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
