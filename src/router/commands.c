@@ -260,6 +260,21 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
         sx_conn_flush(c);
         return;
     }
+    if (what & SX_SUB_NTF) {
+        pthread_mutex_lock(&q->lock);
+        sx_pending_ntf *list = q->nsub == s && !q->deleted ? sx_queue_take_ntfs(q) : NULL;
+        pthread_mutex_unlock(&q->lock);
+        while (list) {
+            sx_pending_ntf *next = list->next;
+            sx_smp_resp m = {.tag = SX_SMP_R_NMSG};
+            m.nmsg.nonce = sx_slice_of(list->nonce, sizeof list->nonce);
+            m.nmsg.enc_meta = sx_slice_of(list->meta, sizeof list->meta);
+            reply(c, empty(), entity, &m);
+            free(list);
+            list = next;
+        }
+        sx_conn_flush(c);
+    }
     if (what & SX_SUB_DELIVER) {
         pthread_mutex_lock(&q->lock);
         if (q->sub == s && !s->delivered && !q->deleted)
@@ -808,6 +823,8 @@ static void cmd_nkey(ctx *x)
             st = SX_E_IO;
         }
     }
+    if (st == SX_OK)
+        sx_queue_drop_ntfs(q); /* D14: they belonged to the old notifier */
     /* E18: the old notifier's subscriber learns it is gone. */
     sx_sub *old = st == SX_OK ? q->nsub : NULL;
     if (old)
@@ -845,6 +862,7 @@ static void cmd_ndel(ctx *x)
         }
     }
     sx_store_delete_notifier(x->r->store, q);
+    sx_queue_drop_ntfs(q);
     sx_sub *old = q->nsub;
     q->nsub = NULL;
     pthread_mutex_unlock(&q->lock);
@@ -974,7 +992,7 @@ static void cmd_send(ctx *x)
     sx_random_bytes(id, sizeof id);
     sx_push_result res;
     bool was_empty;
-    sx_sub *deliver = NULL;
+    sx_sub *deliver = NULL, *notify = NULL;
     pthread_mutex_lock(&q->lock);
     if (q->status == SX_QUEUE_BLOCKED) {
         err_blocked(x, q);
@@ -989,6 +1007,20 @@ static void cmd_send(ctx *x)
         if (was_empty && s && !s->delivered) {
             deliver = s;
             sx_sub_retain(s);
+        }
+        /* E14: a message flagged for notification leaves an NMSG for the
+         * notifier subscriber, now or when it subscribes. */
+        if (x->req->cmd.send.notification && q->notifier) {
+            sx_pending_ntf n;
+            n.ts = now_seconds();
+            memcpy(n.msg_id, id, SX_ID_LEN);
+            sx_random_bytes(n.nonce, sizeof n.nonce);
+            if (sx_smp_nmsg_encrypt(q->notifier->dh_secret, n.nonce, sx_slice_of(id, SX_ID_LEN), n.ts,
+                                    n.meta) == SX_OK &&
+                sx_queue_add_ntf(q, &n) == SX_OK && q->nsub) {
+                notify = q->nsub;
+                sx_sub_retain(notify);
+            }
         }
         /* E4: the first message after securing removes the link data of a
          * messaging queue. */
@@ -1014,6 +1046,10 @@ static void cmd_send(ctx *x)
             sx_sub_post(deliver, SX_SUB_DELIVER);
         }
         sx_sub_release(x->r, deliver);
+    }
+    if (notify) {
+        sx_sub_post(notify, SX_SUB_NTF);
+        sx_sub_release(x->r, notify);
     }
     sx_queue_release(x->r->store, q);
 }
@@ -1054,6 +1090,11 @@ static void cmd_nsub(ctx *x)
         sx_sub_release(x->r, old);
     }
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
+    pthread_mutex_lock(&q->lock);
+    bool pending = q->ntf_head != NULL;
+    pthread_mutex_unlock(&q->lock);
+    if (pending)
+        sx_sub_post(s, SX_SUB_NTF);
     sx_queue_release(x->r->store, q);
 }
 

@@ -21,7 +21,10 @@ int sx_router_run(const sx_router_config *cfg)
     o.create_password = cfg->has_create_password ? cfg->create_password : NULL;
     o.store_log_path = cfg->store_log ? cfg->paths.store_log : NULL;
     o.msgs_log_path = cfg->restore_messages ? cfg->paths.messages_log : NULL;
+    o.ntfs_log_path = cfg->restore_messages ? cfg->paths.ntfs_log : NULL;
     o.msg_ttl_seconds = cfg->msg_ttl;
+    o.msg_check_interval = cfg->msg_check_interval;
+    o.ntf_ttl_seconds = cfg->ntf_ttl;
     o.inactive_disconnect = cfg->expire_inactive;
     o.inactive_ttl = cfg->inactive_ttl;
     o.inactive_check_interval = cfg->inactive_check_interval;

@@ -534,12 +534,46 @@ static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
     }
 }
 
+/* E20, E21: drops expired messages at the heads of queues and expired
+ * pending notifications. Runs on worker 0 between its events; queues are
+ * locked one at a time (never under the map lock). */
+static void expire_sweep(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    int64_t now = (int64_t)time(NULL);
+    sx_queue **qs;
+    size_t n;
+    if (sx_store_snapshot(r->store, &qs, &n) != SX_OK)
+        return;
+    int64_t ntf_ttl = o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400;
+    for (size_t i = 0; i < n; i++) {
+        sx_queue *q = qs[i];
+        pthread_mutex_lock(&q->lock);
+        if (o->msg_ttl_seconds > 0)
+            sx_queue_expire(q, now - o->msg_ttl_seconds);
+        sx_queue_expire_ntfs(q, now - ntf_ttl);
+        pthread_mutex_unlock(&q->lock);
+        sx_queue_release(r->store, q);
+    }
+    free(qs);
+}
+
 /* B37: closes connections without subscriptions that were idle too long. */
 static void tick_cb(sx_loop *loop, void *data)
 {
     (void)loop;
     sx_worker *w = data;
     const sx_router_opts *o = &w->r->opts;
+    if (w->index == 0) {
+        int64_t interval = (o->msg_check_interval > 0 ? o->msg_check_interval : 7200) * 1000;
+        int64_t now_ms = sx_loop_now_ms();
+        if (w->r->next_sweep_ms == 0)
+            w->r->next_sweep_ms = now_ms + interval;
+        else if (now_ms >= w->r->next_sweep_ms) {
+            w->r->next_sweep_ms = now_ms + interval;
+            expire_sweep(w->r);
+        }
+    }
     if (!o->inactive_disconnect || o->inactive_ttl <= 0)
         return;
     int64_t now = sx_loop_now_ms();
@@ -566,6 +600,8 @@ static void *worker_main(void *arg)
         conn_close(w->conns);
     return NULL;
 }
+
+static sx_status restore_ntfs(sx_router *r);
 
 /* E26, E27: replays and compacts the store log, then restores the messages
  * saved at the last stop. */
@@ -598,13 +634,76 @@ static sx_status restore_state(sx_router *r)
         if (!o->quiet && (ms.stored || ms.expired || ms.dropped))
             printf("Messages restored: %zu stored, %zu expired, %zu dropped\n", ms.stored, ms.expired, ms.dropped);
     }
+    if (o->ntfs_log_path)
+        SX_TRY(restore_ntfs(r));
     return SX_OK;
 }
 
-/* E27: saves undelivered messages when the router stops (all workers have
- * stopped, nothing else touches the store). */
+typedef struct ntf_collect {
+    sx_ntf_list *list;
+    sx_status st;
+} ntf_collect;
+
+static void collect_ntfs(sx_queue *q, void *arg)
+{
+    ntf_collect *c = arg;
+    for (sx_pending_ntf *e = q->ntf_head; e && q->notifier && c->st == SX_OK; e = e->next) {
+        sx_ntfrec n = {0};
+        memcpy(n.nid, q->notifier->id, SX_ID_LEN);
+        memcpy(n.msg_id, e->msg_id, SX_ID_LEN);
+        n.ts = e->ts;
+        memcpy(n.nonce, e->nonce, sizeof n.nonce);
+        n.meta = sx_slice_of(e->meta, sizeof e->meta);
+        c->st = sx_ntf_list_add(c->list, &n);
+    }
+}
+
+/* E28: notifications restored into their queues' pending lists. */
+static sx_status restore_ntfs(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    sx_ntf_list list;
+    sx_ntf_list_init(&list);
+    sx_msglog_opts mo = {0};
+    mo.expire = true;
+    mo.expire_before = (int64_t)time(NULL) - (o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400);
+    sx_msglog_stats ms = {0};
+    sx_status st = sx_ntflog_restore(o->ntfs_log_path, &mo, &list, &ms);
+    for (size_t i = 0; st == SX_OK && i < list.n; i++) {
+        const sx_ntfrec *n = &list.items[i];
+        sx_queue *q = sx_store_find(r->store, SX_PARTY_NOTIFIER, sx_slice_of(n->nid, SX_ID_LEN));
+        if (!q)
+            continue; /* the notifier is gone: its notifications go too */
+        sx_pending_ntf p = {0};
+        p.ts = n->ts;
+        memcpy(p.msg_id, n->msg_id, SX_ID_LEN);
+        memcpy(p.nonce, n->nonce, sizeof p.nonce);
+        if (n->meta.len == sizeof p.meta) {
+            memcpy(p.meta, n->meta.ptr, sizeof p.meta);
+            st = sx_queue_add_ntf(q, &p);
+        }
+        sx_queue_release(r->store, q);
+    }
+    sx_ntf_list_cleanup(&list);
+    if (st != SX_OK)
+        fprintf(stderr, "Error restoring notifications from %s: %s\n", o->ntfs_log_path, sx_status_str(st));
+    return st;
+}
+
+/* E27, E28: saves undelivered messages and pending notifications when the
+ * router stops (all workers have stopped, nothing else touches the store). */
 static void save_state(sx_router *r)
 {
+    if (r->opts.ntfs_log_path) {
+        sx_ntf_list list;
+        sx_ntf_list_init(&list);
+        ntf_collect c = {&list, SX_OK};
+        sx_store_each(r->store, collect_ntfs, &c);
+        sx_status st = c.st == SX_OK ? sx_ntflog_save(r->opts.ntfs_log_path, &list) : c.st;
+        if (st != SX_OK)
+            fprintf(stderr, "Error saving notifications to %s: %s\n", r->opts.ntfs_log_path, sx_status_str(st));
+        sx_ntf_list_cleanup(&list);
+    }
     if (!r->opts.msgs_log_path)
         return;
     size_t saved = 0;

@@ -29,7 +29,10 @@ typedef struct sx_router_opts {
     const char *create_password; /* [AUTH] create_password, NULL = none */
     const char *store_log_path;  /* NULL = no store log */
     const char *msgs_log_path;   /* NULL = do not save/restore messages */
+    const char *ntfs_log_path;   /* NULL = do not save/restore notifications */
     int64_t msg_ttl_seconds;     /* E20, 0 = never expire */
+    int64_t msg_check_interval;  /* seconds between expiry sweeps, 0 = 7200 */
+    int64_t ntf_ttl_seconds;     /* E21, 0 = 24 h */
     bool inactive_disconnect;    /* B37 */
     int64_t inactive_ttl;
     int64_t inactive_check_interval;

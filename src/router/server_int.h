@@ -22,6 +22,7 @@ enum {
     SX_SUB_DELIVER = 1, /* a message may be waiting for this subscriber */
     SX_SUB_END = 2,     /* another connection took the subscription (E10) */
     SX_SUB_DELD = 4,    /* the queue was deleted by another connection (E17) */
+    SX_SUB_NTF = 8,     /* notifications wait for this notifier subscriber (E15) */
 };
 
 /* One connection's relation to one queue: a SUB (the queue's subscriber),
@@ -111,6 +112,7 @@ struct sx_router {
     bool stopping;
     sx_storelog *log;     /* NULL without a store log */
     sx_slservices *svc;   /* services restored from the store log */
+    int64_t next_sweep_ms; /* worker 0: next expiry sweep */
 };
 
 /* ---- server.c services for command handlers ---- */

@@ -154,6 +154,7 @@ static void free_link(sx_link *l)
 static void queue_free(sx_queue *q)
 {
     free_msgs(q);
+    sx_queue_drop_ntfs(q);
     free(q->extra_rkeys);
     if (q->notifier) {
         sx_wipe(q->notifier, sizeof *q->notifier);
@@ -582,4 +583,86 @@ sx_status sx_qkey_to_key(const sx_qkey *qk, sx_key **out)
 bool sx_qkey_equal(const sx_qkey *a, const sx_qkey *b)
 {
     return a->alg == b->alg && a->len == b->len && memcmp(a->raw, b->raw, a->len) == 0;
+}
+
+sx_status sx_queue_add_ntf(sx_queue *q, const sx_pending_ntf *n)
+{
+    sx_pending_ntf *e = malloc(sizeof *e);
+    if (!e)
+        return SX_E_NOMEM;
+    *e = *n;
+    e->next = NULL;
+    if (q->n_ntfs >= SX_NTF_PENDING_MAX && q->ntf_head) {
+        sx_pending_ntf *old = q->ntf_head;
+        q->ntf_head = old->next;
+        if (!q->ntf_head)
+            q->ntf_tail = NULL;
+        q->n_ntfs--;
+        free(old);
+    }
+    if (q->ntf_tail)
+        q->ntf_tail->next = e;
+    else
+        q->ntf_head = e;
+    q->ntf_tail = e;
+    q->n_ntfs++;
+    return SX_OK;
+}
+
+sx_pending_ntf *sx_queue_take_ntfs(sx_queue *q)
+{
+    sx_pending_ntf *h = q->ntf_head;
+    q->ntf_head = q->ntf_tail = NULL;
+    q->n_ntfs = 0;
+    return h;
+}
+
+void sx_queue_drop_ntfs(sx_queue *q)
+{
+    sx_pending_ntf *e = sx_queue_take_ntfs(q);
+    while (e) {
+        sx_pending_ntf *next = e->next;
+        free(e);
+        e = next;
+    }
+}
+
+size_t sx_queue_expire_ntfs(sx_queue *q, int64_t cutoff)
+{
+    size_t n = 0;
+    while (q->ntf_head && q->ntf_head->ts < cutoff) {
+        sx_pending_ntf *e = q->ntf_head;
+        q->ntf_head = e->next;
+        if (!q->ntf_head)
+            q->ntf_tail = NULL;
+        q->n_ntfs--;
+        free(e);
+        n++;
+    }
+    return n;
+}
+
+sx_status sx_store_snapshot(sx_store *s, sx_queue ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_rwlock_rdlock(&s->lock);
+    qmap *m = &s->maps[SX_PARTY_RECIPIENT];
+    sx_queue **arr = malloc((m->live ? m->live : 1) * sizeof *arr);
+    if (!arr) {
+        pthread_rwlock_unlock(&s->lock);
+        return SX_E_NOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m->cap && k < m->live; i++) {
+        sx_queue *q = m->slots[i];
+        if (q && q != TOMB) {
+            __atomic_fetch_add(&q->refs, 1, __ATOMIC_RELAXED);
+            arr[k++] = q;
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    *out = arr;
+    *n = k;
+    return SX_OK;
 }

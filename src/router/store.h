@@ -55,6 +55,18 @@ typedef struct sx_msg {
     uint8_t body[];
 } sx_msg;
 
+#define SX_NTF_META_LEN 144    /* D26: encrypted NMSG metadata */
+#define SX_NTF_PENDING_MAX 128 /* pending notifications kept per notifier */
+
+/* A notification waiting for its notifier subscriber (E14). */
+typedef struct sx_pending_ntf {
+    struct sx_pending_ntf *next;
+    int64_t ts;
+    uint8_t msg_id[SX_ID_LEN];
+    uint8_t nonce[24];
+    uint8_t meta[SX_NTF_META_LEN];
+} sx_pending_ntf;
+
 typedef struct sx_notifier {
     uint8_t id[SX_ID_LEN];
     sx_qkey key;
@@ -88,6 +100,9 @@ typedef struct sx_queue {
     /* Messages (FIFO, E13). */
     sx_msg *head, *tail;
     uint16_t n_msgs;       /* stored messages, the quota marker included */
+    /* Notifications for the notifier subscriber, oldest first (E14). */
+    sx_pending_ntf *ntf_head, *ntf_tail;
+    uint16_t n_ntfs;
     /* Subscribers: the router's opaque handles (guarded by lock). */
     void *sub;  /* the recipient connection subscribed with SUB (E12) */
     void *nsub; /* the notifier subscriber (NSUB) */
@@ -133,6 +148,11 @@ void sx_store_delete(sx_store *s, sx_queue *q);
  * map lock for reading: fn must not call back into the store's maps. */
 void sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *arg);
 
+/* All live queues, each retained, in a new array (free it and release each
+ * queue). Unlike sx_store_each, the caller may then lock queues, so this is
+ * what code running beside the workers uses. SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_store_snapshot(sx_store *s, sx_queue ***out, size_t *n);
+
 /* Map maintenance for notifier and link ids; the queue lock must be held.
  * Setting replaces any previous notifier/link (old id leaves the map).
  * SX_E_AUTH if a new id is taken by another queue. */
@@ -169,6 +189,16 @@ SX_MUST_CHECK sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[S
 /* E20: drops head messages older than cutoff (seconds); stops at a quota
  * marker. Returns how many were dropped. */
 size_t sx_queue_expire(sx_queue *q, int64_t cutoff);
+
+/* E14: appends a pending notification (copied); when SX_NTF_PENDING_MAX are
+ * waiting the oldest is dropped. SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_queue_add_ntf(sx_queue *q, const sx_pending_ntf *n);
+/* Takes the whole pending list (oldest first); the caller frees each entry. */
+sx_pending_ntf *sx_queue_take_ntfs(sx_queue *q);
+/* Drops every pending notification (NDEL, NKEY: D14). */
+void sx_queue_drop_ntfs(sx_queue *q);
+/* E21: drops pending notifications older than cutoff; returns how many. */
+size_t sx_queue_expire_ntfs(sx_queue *q, int64_t cutoff);
 
 /* Compact keys from and to sx_key objects. */
 SX_MUST_CHECK sx_status sx_qkey_from_key(const sx_key *k, sx_qkey *out);

@@ -578,10 +578,56 @@ static void test_notifier(void **state)
     expect_tag(&r, SX_SMP_R_NID);
     uint8_t nid[24];
     memcpy(nid, r.reply.resp.nid.notifier_id.ptr, 24);
+    uint8_t nsecret[32];
+    {
+        sx_key *srv;
+        size_t n;
+        assert_ok(sx_key_decode_public(r.reply.resp.nid.srv_dh_key.der, SX_KEY_BIT(SX_KEY_X25519), &srv));
+        assert_ok(sx_key_dh(ndh, srv, nsecret, sizeof nsecret, &n));
+        sx_key_free(srv);
+    }
+    sx_smp_client_reply_free(&r);
+    /* A message sent before NSUB waits as a pending notification (E14). */
+    sx_smp_client *snd = connect_default(e);
+    send_msg(snd, &q, "early", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    uint8_t id1[24], id2[24];
+    next_event(rcv, &r);
+    check_msg(&q, &r, "early", id1);
     sx_smp_client_reply_free(&r);
     call_simple(ntf, nid, SX_SMP_C_NSUB, nkey, &r);
     expect_tag(&r, SX_SMP_R_SOK);
     sx_smp_client_reply_free(&r);
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) {
+            /* And one sent while subscribed arrives at once. */
+            ack(rcv, &q, id1, &r);
+            expect_tag(&r, SX_SMP_R_OK);
+            sx_smp_client_reply_free(&r);
+            send_msg(snd, &q, "late", &r);
+            expect_tag(&r, SX_SMP_R_OK);
+            sx_smp_client_reply_free(&r);
+            next_event(rcv, &r);
+            check_msg(&q, &r, "late", id2);
+            sx_smp_client_reply_free(&r);
+        }
+        next_event(ntf, &r);
+        expect_tag(&r, SX_SMP_R_NMSG);
+        assert_memory_equal(r.reply.t.entity_id.ptr, nid, 24);
+        uint8_t buf[SX_SMP_NMSG_META_LEN];
+        sx_slice mid;
+        int64_t ts;
+        uint8_t nonce[24];
+        assert_int_equal(r.reply.resp.nmsg.nonce.len, 24);
+        memcpy(nonce, r.reply.resp.nmsg.nonce.ptr, 24);
+        assert_ok(sx_smp_nmsg_decrypt(nsecret, nonce, r.reply.resp.nmsg.enc_meta, buf, sizeof buf, &mid, &ts));
+        assert_int_equal(mid.len, 24);
+        assert_memory_equal(mid.ptr, k == 0 ? id1 : id2, 24);
+        assert_true(ts > 1700000000);
+        sx_smp_client_reply_free(&r);
+    }
+    sx_smp_client_close(snd);
     /* The recipient key does not authorize NSUB. */
     call_simple(ntf, nid, SX_SMP_C_NSUB, q.rkey, &r);
     expect_err(&r, SX_SMP_ERR_AUTH);

@@ -245,6 +245,70 @@ static void test_qkey_conversion(void **state)
     sx_key_free(back);
 }
 
+static void test_pending_ntfs(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'M');
+    sx_pending_ntf n = {0};
+    for (int i = 0; i < SX_NTF_PENDING_MAX + 5; i++) {
+        n.ts = 100 + i;
+        n.msg_id[0] = (uint8_t)i;
+        assert_ok(sx_queue_add_ntf(q, &n));
+    }
+    /* The oldest were dropped to keep the bound. */
+    assert_int_equal(q->n_ntfs, SX_NTF_PENDING_MAX);
+    assert_int_equal(q->ntf_head->ts, 105);
+    assert_int_equal(sx_queue_expire_ntfs(q, 110), 5);
+    assert_int_equal(q->ntf_head->ts, 110);
+    sx_pending_ntf *list = sx_queue_take_ntfs(q);
+    assert_null(q->ntf_head);
+    assert_int_equal(q->n_ntfs, 0);
+    int count = 0;
+    int64_t prev = 0;
+    while (list) {
+        sx_pending_ntf *next = list->next;
+        assert_true(list->ts > prev); /* oldest first */
+        prev = list->ts;
+        free(list);
+        list = next;
+        count++;
+    }
+    assert_int_equal(count, SX_NTF_PENDING_MAX - 5);
+    assert_ok(sx_queue_add_ntf(q, &n));
+    sx_queue_drop_ntfs(q);
+    assert_int_equal(q->n_ntfs, 0);
+    assert_ok(sx_queue_add_ntf(q, &n)); /* freed with the queue */
+    sx_queue_release(s, q);
+    sx_store_free(s);
+}
+
+static void test_snapshot(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *a = create(s, 'M'), *b = create(s, 'C');
+    sx_queue **qs;
+    size_t n;
+    assert_ok(sx_store_snapshot(s, &qs, &n));
+    assert_int_equal(n, 2);
+    assert_true((qs[0] == a && qs[1] == b) || (qs[0] == b && qs[1] == a));
+    /* Deleting while holding the snapshot keeps the queue alive. */
+    sx_store_delete(s, a);
+    sx_queue_release(s, a);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&qs[i]->lock);
+        pthread_mutex_unlock(&qs[i]->lock);
+        sx_queue_release(s, qs[i]);
+    }
+    free(qs);
+    assert_int_equal(sx_store_queue_count(s), 1);
+    sx_queue_release(s, b);
+    sx_store_free(s);
+}
+
 /* Many threads create, find and delete queues at once. */
 typedef struct thr_arg {
     sx_store *s;
@@ -304,6 +368,8 @@ int main(void)
         cmocka_unit_test(test_notifier_and_link),
         cmocka_unit_test(test_rkeys),
         cmocka_unit_test(test_qkey_conversion),
+        cmocka_unit_test(test_pending_ntfs),
+        cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
