@@ -330,6 +330,24 @@ static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN
     memcpy(rec->rid, rid, SX_ID_LEN);
 }
 
+/* E5: an accepted command moves the queue's date to today, with one TIME
+ * record a day at most. q->lock held. False if the log cannot be written. */
+static bool touch(ctx *x, sx_queue *q)
+{
+    int64_t now = now_seconds();
+    int64_t day = now - now % 86400;
+    if (q->updated_at == day)
+        return true;
+    sx_slrec rec;
+    rec_init(&rec, SX_SLREC_TIME, q->rid);
+    rec.q.updated_at = day;
+    rec.q.has_updated_at = true;
+    if (!log_rec(x, &rec))
+        return false;
+    q->updated_at = day;
+    return true;
+}
+
 /* The blocked-queue error (E3); q->lock held. */
 static void err_blocked(ctx *x, sx_queue *q)
 {
@@ -485,10 +503,15 @@ static sx_queue *recipient_queue(ctx *x, bool allow_blocked)
     if (!allow_blocked) {
         pthread_mutex_lock(&q->lock);
         bool blocked = q->status == SX_QUEUE_BLOCKED;
+        bool failed = false;
         if (blocked)
             err_blocked(x, q);
+        else if (!touch(x, q)) {
+            err(x, SX_SMP_ERR_INTERNAL);
+            failed = true;
+        }
         pthread_mutex_unlock(&q->lock);
-        if (blocked) {
+        if (blocked || failed) {
             sx_queue_release(x->r->store, q);
             return NULL;
         }
@@ -994,8 +1017,11 @@ static void cmd_send(ctx *x)
     bool was_empty;
     sx_sub *deliver = NULL, *notify = NULL;
     pthread_mutex_lock(&q->lock);
-    if (q->status == SX_QUEUE_BLOCKED) {
-        err_blocked(x, q);
+    if (q->status == SX_QUEUE_BLOCKED || !touch(x, q)) {
+        if (q->status == SX_QUEUE_BLOCKED)
+            err_blocked(x, q);
+        else
+            err(x, SX_SMP_ERR_INTERNAL);
         pthread_mutex_unlock(&q->lock);
         sx_queue_release(x->r->store, q);
         return;
