@@ -82,7 +82,7 @@ sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t k
         return SX_E_NOMEM;
     cl->fd = -1;
     cl->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 15000;
-    sx_version_range range = opts && opts->range.max ? opts->range : SX_SMP_HS_VRANGE_DEFAULT;
+    sx_version_range range = opts && opts->range.max ? opts->range : sx_smp_server_vrange();
     static const char *const alpn[] = {"smp/1", NULL};
     sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn};
     sx_status st = sx_tls_client_ctx_new(&tcfg, &cl->ctx);

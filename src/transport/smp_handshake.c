@@ -113,7 +113,7 @@ bool sx_smp_server_hello_write(sx_writer *w, const sx_smp_server_hello *h)
     if (!sx_write_version_range(w, h->range) || !sx_write_short(w, h->session_id))
         return false;
     /* Untagged: present only when the range reaches v7 and we have it. */
-    if (h->range.max >= SX_SMP_HS_V_AUTH_CMDS && h->has_cert_key)
+    if (h->range.max >= SX_SMP_V_AUTH_CMDS && h->has_cert_key)
         return write_cert_key(w, &h->cert_key);
     return true;
 }
@@ -127,7 +127,7 @@ sx_status sx_smp_server_hello_decode(sx_slice content, sx_smp_server_hello *out)
     sx_read_short(&r, &out->session_id);
     SX_TRY(sx_reader_status(&r));
 
-    if (out->range.max >= SX_SMP_HS_V_AUTH_CMDS) {
+    if (out->range.max >= SX_SMP_V_AUTH_CMDS) {
         sx_reader trial = r;
         if (read_cert_key(&trial, &out->cert_key)) {
             out->has_cert_key = true;
@@ -165,11 +165,11 @@ bool sx_smp_client_hello_write(sx_writer *w, const sx_smp_client_hello *h)
     uint16_t v = h->version;
     if (!sx_write_version(w, v) || !sx_write_short(w, h->key_hash))
         return false;
-    if (v >= SX_SMP_HS_V_AUTH_CMDS && h->has_dh_key && !write_dh_key(w, h->dh_key))
+    if (v >= SX_SMP_V_AUTH_CMDS && h->has_dh_key && !write_dh_key(w, h->dh_key))
         return false;
-    if (v >= SX_SMP_HS_V_PROXY_SERVER && !sx_write_bool(w, h->proxy_server))
+    if (v >= SX_SMP_V_PROXY_SERVER_HANDSHAKE && !sx_write_bool(w, h->proxy_server))
         return false;
-    if (v >= SX_SMP_HS_V_SERVICE_CERTS) {
+    if (v >= SX_SMP_V_SERVICE_CERTS) {
         if (!sx_write_maybe(w, h->has_service))
             return false;
         if (h->has_service) {
@@ -213,11 +213,11 @@ sx_status sx_smp_client_hello_decode(sx_slice content, sx_smp_client_hello *out)
     SX_TRY(sx_reader_status(&r));
     uint16_t v = out->version;
 
-    if (v >= SX_SMP_HS_V_AUTH_CMDS)
+    if (v >= SX_SMP_V_AUTH_CMDS)
         read_dh_key_optional(&r, out);
-    if (v >= SX_SMP_HS_V_PROXY_SERVER)
+    if (v >= SX_SMP_V_PROXY_SERVER_HANDSHAKE)
         sx_read_bool(&r, &out->proxy_server);
-    if (v >= SX_SMP_HS_V_SERVICE_CERTS && sx_read_maybe(&r, &out->has_service) &&
+    if (v >= SX_SMP_V_SERVICE_CERTS && sx_read_maybe(&r, &out->has_service) &&
         out->has_service) {
         uint8_t role = 0;
         if (sx_read_u8(&r, &role) && !valid_role(role))
@@ -371,7 +371,7 @@ static sx_status session_keys(sx_smp_session *s, const sx_key *priv, const sx_ke
         return st == SX_OK ? SX_E_INTERNAL : st;
     }
     s->has_secret = true;
-    if (s->version >= SX_SMP_HS_V_ENCRYPTED_BLOCK && !s->proxy_server)
+    if (s->version >= SX_SMP_V_ENCRYPTED_BLOCK && !s->proxy_server)
         return sx_smp_session_start_encryption(s, s->secret);
     return SX_OK;
 }
@@ -455,7 +455,7 @@ sx_status sx_smp_server_config_init(sx_smp_server_config *cfg, const sx_tls_ctx 
         sx_smp_server_config_cleanup(cfg);
         return st;
     }
-    cfg->range = SX_SMP_HS_VRANGE_DEFAULT;
+    cfg->range = sx_smp_server_vrange();
     return SX_OK;
 }
 
@@ -483,7 +483,7 @@ sx_status sx_smp_server_hs_start_with_key(sx_smp_server_hs *hs, const sx_smp_ser
     memset(hs, 0, sizeof *hs);
     hs->cfg = cfg;
     hs->dh_key = dh_key;
-    hs->range = tls->alpn ? cfg->range : SX_SMP_HS_VRANGE_LEGACY;
+    hs->range = tls->alpn ? cfg->range : sx_smp_legacy_vrange();
     memcpy(hs->session_id, tls->tls_unique.ptr, tls->tls_unique.len);
     hs->session_id_len = tls->tls_unique.len;
 
@@ -621,9 +621,9 @@ fail:
 /* Reference rule for the service to send: v16, and v19 for a messaging one. */
 static bool service_allowed(const sx_smp_client_service *svc, uint16_t v)
 {
-    if (!svc || v < SX_SMP_HS_V_SERVICE_CERTS)
+    if (!svc || v < SX_SMP_V_SERVICE_CERTS)
         return false;
-    return svc->role != SX_SMP_SERVICE_MESSAGING || v >= SX_SMP_HS_V_RCV_SERVICE;
+    return svc->role != SX_SMP_SERVICE_MESSAGING || v >= SX_SMP_V_RCV_SERVICE;
 }
 
 /* B18: the server's chain and signed key. On success *server_key is the
@@ -674,8 +674,8 @@ sx_status sx_smp_client_hs_process_with_key(const sx_smp_client_config *cfg,
     /* B20: a proxy keeps an old relay (no proxyServer flag yet) below
      * block encryption. */
     sx_version_range own = cfg->range;
-    if (cfg->proxy_server && h.range.max < SX_SMP_HS_V_PROXY_SERVER)
-        own.max = own.min > SX_SMP_HS_V_DELETED_EVENT ? own.min : SX_SMP_HS_V_DELETED_EVENT;
+    if (cfg->proxy_server && h.range.max < SX_SMP_V_PROXY_SERVER_HANDSHAKE)
+        own.max = own.min > SX_SMP_V_DELETED_EVENT ? own.min : SX_SMP_V_DELETED_EVENT;
     sx_version_range vr = {
         .min = h.range.min > own.min ? h.range.min : own.min,
         .max = h.range.max < own.max ? h.range.max : own.max,
@@ -693,7 +693,7 @@ sx_status sx_smp_client_hs_process_with_key(const sx_smp_client_config *cfg,
         st = check_server_cert_key(cfg, tls, &h.cert_key, &s->server_dh_pub);
         if (st == SX_OK)
             st = session_set_peer_chain(s, h.cert_key.chain, h.cert_key.chain_len);
-    } else if (h.range.max >= SX_SMP_HS_V_AUTH_CMDS) {
+    } else if (h.range.max >= SX_SMP_V_AUTH_CMDS) {
         st = SX_E_AUTH;
     }
     if (st == SX_OK)

@@ -22,20 +22,8 @@
 #include "crypto/x509.h"
 #include "simplex/status.h"
 #include "transport/block.h"
+#include "transport/smp_version.h"
 #include "transport/tls.h"
-
-/* SMP relay versions that change the handshake or the session (section 0). */
-#define SX_SMP_HS_V_MIN 6           /* oldest version either side accepts */
-#define SX_SMP_HS_V_AUTH_CMDS 7     /* server key in hellos, implied session id */
-#define SX_SMP_HS_V_DELETED_EVENT 10
-#define SX_SMP_HS_V_ENCRYPTED_BLOCK 11
-#define SX_SMP_HS_V_PROXY_SERVER 14 /* proxyServer flag in the client hello */
-#define SX_SMP_HS_V_SERVICE_CERTS 16
-#define SX_SMP_HS_V_RCV_SERVICE 19
-#define SX_SMP_HS_V_CURRENT 19
-/* Ranges at the reference commit: 6..19 with ALPN, 6..6 without (B16). */
-#define SX_SMP_HS_VRANGE_DEFAULT ((sx_version_range){SX_SMP_HS_V_MIN, SX_SMP_HS_V_CURRENT})
-#define SX_SMP_HS_VRANGE_LEGACY ((sx_version_range){SX_SMP_HS_V_MIN, SX_SMP_HS_V_MIN})
 
 #define SX_SMP_DH_KEY_LEN 32       /* raw X25519 public key */
 #define SX_SMP_SESSION_SECRET_LEN 32

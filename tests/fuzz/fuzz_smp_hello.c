@@ -58,7 +58,7 @@ static void init_server(void)
     srv_cfg.chain[0] = sx_slice_of(der[0], len[0]);
     srv_cfg.chain[1] = sx_slice_of(der[1], len[1]);
     trap_unless(sx_x509_fingerprint_der(srv_cfg.chain[1], srv_cfg.key_hash) == SX_OK);
-    srv_cfg.range = SX_SMP_HS_VRANGE_DEFAULT;
+    srv_cfg.range = sx_smp_server_vrange();
     srv_cfg.sign_key = srv_key;
     X509_free(srv);
     X509_free(ca);
@@ -70,7 +70,7 @@ static void check_session(const sx_smp_session *s, sx_version_range own, bool pr
     trap_unless(s->version >= own.min && s->version <= own.max);
     trap_unless(s->range.max == s->version && s->range.min <= s->version);
     if (s->encrypted)
-        trap_unless(s->version >= SX_SMP_HS_V_ENCRYPTED_BLOCK && !proxy && s->has_secret);
+        trap_unless(s->version >= SX_SMP_V_ENCRYPTED_BLOCK && !proxy && s->has_secret);
     trap_unless(sx_slice_eq(sx_smp_session_id(s), sx_slice_of(sid, sizeof sid)));
 }
 
@@ -82,7 +82,7 @@ static void run_client(const uint8_t *data, size_t size, const sx_smp_server_hel
         return;
     sx_smp_client_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.range = SX_SMP_HS_VRANGE_DEFAULT;
+    cfg.range = sx_smp_server_vrange();
     cfg.proxy_server = size % 2 == 1;
     sx_smp_tls_info tls;
     memset(&tls, 0, sizeof tls);
@@ -102,7 +102,7 @@ static void run_client(const uint8_t *data, size_t size, const sx_smp_server_hel
         trap_unless(sh_ok && te == SX_TE_NONE);
         sx_version_range own = cfg.range;
         check_session(&s, own, cfg.proxy_server);
-        trap_unless(s.version < SX_SMP_HS_V_AUTH_CMDS || s.server_dh_pub != NULL);
+        trap_unless(s.version < SX_SMP_V_AUTH_CMDS || s.server_dh_pub != NULL);
         /* Our reply must parse back as what we meant. */
         sx_slice c;
         sx_smp_client_hello ch;
@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         trap_unless(sh.range.min <= sh.range.max);
         inside(sh.session_id, data, size);
         if (sh.has_cert_key) {
-            trap_unless(sh.range.max >= SX_SMP_HS_V_AUTH_CMDS);
+            trap_unless(sh.range.max >= SX_SMP_V_AUTH_CMDS);
             inside_cert_key(&sh.cert_key, data, size);
         }
     }
@@ -175,10 +175,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool ch_ok = sx_smp_client_hello_decode(sx_slice_of(data, size), &ch) == SX_OK;
     if (ch_ok) {
         inside(ch.key_hash, data, size);
-        trap_unless(!ch.has_dh_key || ch.version >= SX_SMP_HS_V_AUTH_CMDS);
-        trap_unless(!ch.proxy_server || ch.version >= SX_SMP_HS_V_PROXY_SERVER);
+        trap_unless(!ch.has_dh_key || ch.version >= SX_SMP_V_AUTH_CMDS);
+        trap_unless(!ch.proxy_server || ch.version >= SX_SMP_V_PROXY_SERVER_HANDSHAKE);
         if (ch.has_service) {
-            trap_unless(ch.version >= SX_SMP_HS_V_SERVICE_CERTS);
+            trap_unless(ch.version >= SX_SMP_V_SERVICE_CERTS);
             inside_cert_key(&ch.service, data, size);
         }
     }

@@ -244,13 +244,13 @@ static void run_session(const char *const *alpn, sx_version_range range, uint16_
 static void test_alpn_v19_encrypted(void **state)
 {
     (void)state;
-    run_session(alpn_smp, SX_SMP_HS_VRANGE_DEFAULT, 19, true);
+    run_session(alpn_smp, sx_smp_server_vrange(), 19, true);
 }
 
 static void test_no_alpn_v6_plain(void **state)
 {
     (void)state;
-    run_session(NULL, SX_SMP_HS_VRANGE_DEFAULT, 6, false);
+    run_session(NULL, sx_smp_server_vrange(), 6, false);
 }
 
 static void test_client_range_v10_plain(void **state)
@@ -314,7 +314,7 @@ static void test_client_wrong_identity(void **state)
     server_start(&job, false);
     client cl;
     client_connect(&cl, job.port, alpn_smp, NULL);
-    sx_smp_client_config cfg = {.range = SX_SMP_HS_VRANGE_DEFAULT};
+    sx_smp_client_config cfg = {.range = sx_smp_server_vrange()};
     ca_fingerprint(cfg.key_hash);
     cfg.key_hash[31] ^= 1;
     sx_smp_session s;
@@ -343,7 +343,7 @@ static void run_service(bool with_cb)
     svc.chain_len = sx_tls_ctx_chain_len(cl.ctx);
     for (size_t i = 0; i < svc.chain_len; i++)
         svc.chain[i] = sx_tls_ctx_cert(cl.ctx, i);
-    sx_smp_client_config cfg = {.range = SX_SMP_HS_VRANGE_DEFAULT, .service = &svc};
+    sx_smp_client_config cfg = {.range = sx_smp_server_vrange(), .service = &svc};
     ca_fingerprint(cfg.key_hash);
     sx_smp_session s;
     sx_transport_error te;

@@ -225,7 +225,7 @@ static void test_w1_client_hello_layout(void **state)
     sx_smp_tls_info st = server_tls(true), ct = client_tls();
     assert_ok(sx_smp_server_hs_start(&hs, &fx.cfg, &st, blk_a));
     sx_key *ck = x25519_from_seq(0x40);
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_session s;
     assert_ok(sx_smp_client_hs_process_with_key(&cc, &ct, blk_a, ck, blk_b, &s, NULL));
     uint8_t want[128];
@@ -655,7 +655,7 @@ static void test_service_reply_codec(void **state)
 static void test_negotiate_v19_encrypted(void **state)
 {
     (void)state;
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     run r;
     run_handshake(&r, &fx.cfg, true, &cc, NULL, NULL);
     assert_ok(r.srv_start);
@@ -701,7 +701,7 @@ static void test_negotiate_v19_encrypted(void **state)
 static void test_negotiate_legacy_no_alpn(void **state)
 {
     (void)state;
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     run r;
     run_handshake(&r, &fx.cfg, false, &cc, NULL, NULL);
     assert_ok(r.cli);
@@ -797,7 +797,7 @@ static void test_negotiate_identity(void **state)
 {
     (void)state;
     /* Server side: the client hello names another server (B19). */
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_server_config other = fx.cfg;
     other.key_hash[0] ^= 1; /* the server believes it is someone else */
     run r;
@@ -820,7 +820,7 @@ static void test_negotiate_identity(void **state)
 static void test_negotiate_session_mismatch(void **state)
 {
     (void)state;
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_tls_info ct = client_tls();
     uint8_t other[32];
     memcpy(other, fx.sid, 32);
@@ -843,7 +843,7 @@ static sx_status client_on(const sx_smp_server_hello *h, sx_transport_error *te)
 {
     static uint8_t buf[8192];
     make_block(sx_slice_of(buf, write_server_hello(h, buf, sizeof buf)), blk_a);
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_tls_info ct = client_tls();
     sx_smp_session s;
     sx_status st = sx_smp_client_hs_process(&cc, &ct, blk_a, blk_b, &s, te);
@@ -923,7 +923,7 @@ static void test_negotiate_bad_auth(void **state)
     h = sample_server_hello(19);
     static uint8_t buf[8192];
     make_block(sx_slice_of(buf, write_server_hello(&h, buf, sizeof buf)), blk_a);
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_tls_info ct = client_tls();
     ct.peer_chain_len = 0;
     sx_smp_session s;
@@ -937,7 +937,7 @@ static void test_negotiate_bad_auth(void **state)
 static void test_negotiate_parse_errors(void **state)
 {
     (void)state;
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_tls_info ct = client_tls(), st = server_tls(true);
     sx_smp_session s;
     sx_transport_error te;
@@ -965,7 +965,7 @@ static void test_negotiate_proxy(void **state)
 {
     (void)state;
     /* A proxy and a relay at 14+: the top version, but no block encryption. */
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     cc.proxy_server = true;
     run r;
     run_handshake(&r, &fx.cfg, true, &cc, NULL, NULL);
@@ -994,7 +994,7 @@ static void test_negotiate_proxy(void **state)
     assert_int_equal(r.srv.version, 11);
     run_cleanup(&r);
     /* An ordinary client with the same relay gets 12 and encryption. */
-    cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    cc = client_cfg(sx_smp_server_vrange());
     run_handshake(&r, &old, true, &cc, NULL, NULL);
     assert_ok(r.srv_finish);
     assert_int_equal(r.srv.version, 12);
@@ -1046,7 +1046,7 @@ static void test_negotiate_service(void **state)
         .leaf_key = fx.leaf_key,
         .service_key = svc_key,
     };
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     cc.service = &svc;
     /* The server sees the same chain as the client's TLS certificate. */
     sx_smp_tls_info st = server_tls(true);
@@ -1131,7 +1131,7 @@ static void test_negotiate_service(void **state)
     assert_ok(r.srv_finish);
     assert_false(r.srv.has_service);
     run_cleanup(&r);
-    cc.range = SX_SMP_HS_VRANGE_DEFAULT;
+    cc.range = sx_smp_server_vrange();
     run_handshake(&r, &fx.cfg, true, &cc, NULL, &st);
     assert_ok(r.srv_finish);
     assert_true(r.srv.has_service);
@@ -1153,7 +1153,7 @@ static void test_w11_key_schedule(void **state)
     sx_smp_tls_info st = server_tls(true), ct = client_tls();
     assert_ok(sx_smp_server_hs_start_with_key(&hs, &fx.cfg, &st, x25519_from_seq(0x80), blk_a));
     sx_key *ck = x25519_from_seq(0x40);
-    sx_smp_client_config cc = client_cfg(SX_SMP_HS_VRANGE_DEFAULT);
+    sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_session cs, ss;
     assert_ok(sx_smp_client_hs_process_with_key(&cc, &ct, blk_a, ck, blk_b, &cs, NULL));
     assert_ok(sx_smp_server_hs_finish(&hs, &st, blk_b, &ss, NULL));
