@@ -63,7 +63,9 @@ sx_status sx_smp_address_parse(const char *text, sx_smp_address *out)
     if (*rest == ':') {
         char *end = NULL;
         long port = strtol(rest + 1, &end, 10);
-        SX_ENSURE(end != rest + 1 && port > 0 && port < 65536 && (*end == 0 || *end == '/'), SX_E_PROTOCOL);
+        /* A router prints its whole port list ("5223,443"): use the first. */
+        SX_ENSURE(end != rest + 1 && port > 0 && port < 65536 && (*end == 0 || *end == '/' || *end == ','),
+                  SX_E_PROTOCOL);
         out->port = (uint16_t)port;
     } else {
         SX_ENSURE(*rest == 0 || *rest == '/', SX_E_PROTOCOL);

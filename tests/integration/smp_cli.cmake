@@ -1,0 +1,5 @@
+# Integration test of the `smp` command-line client against a real
+# smp-server on loopback, as a shell script (included by CMakeLists.txt).
+add_test(NAME integration.smp_cli
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_cli.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
+set_tests_properties(integration.smp_cli PROPERTIES TIMEOUT 300)
