@@ -314,13 +314,14 @@ static void ok(ctx *x)
  * record is wiped afterwards (it may hold DH secrets). */
 static bool log_rec(ctx *x, sx_slrec *rec)
 {
-    if (!x->r->log)
+    if (!x->r->lw)
         return true;
-    sx_status st = sx_storelog_append(x->r->log, rec);
+    /* Queued for the writer thread; the reply waits for it (server.c). */
+    uint64_t seq = sx_logwriter_submit(x->r->lw, rec);
     sx_wipe(rec, sizeof *rec);
-    if (st != SX_OK)
-        fprintf(stderr, "router: store log write failed: %s\n", sx_status_str(st));
-    return st == SX_OK;
+    if (seq > x->c->hold_seq)
+        x->c->hold_seq = seq;
+    return seq != 0;
 }
 
 static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN])

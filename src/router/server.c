@@ -191,6 +191,7 @@ static bool queue_block(sx_conn *c, sx_slice content)
     if (!b)
         return false;
     b->next = NULL;
+    b->log_seq = c->hold_seq;
     /* Encrypted in sending order: the chain must not skip or reorder (P6). */
     if (sx_smp_session_write_block(&c->sess, content, b->data) != SX_OK) {
         free(b);
@@ -212,6 +213,7 @@ static bool queue_raw_block(sx_conn *c, const uint8_t *block)
     if (!b)
         return false;
     b->next = NULL;
+    b->log_seq = 0;
     memcpy(b->data, block, SX_BLOCK_SIZE);
     if (c->out_tail)
         c->out_tail->next = b;
@@ -236,9 +238,47 @@ void sx_conn_send(sx_conn *c, sx_slice t)
     }
 }
 
+static void wait_list_add(sx_conn *c)
+{
+    if (c->waiting)
+        return;
+    sx_worker *w = c->w;
+    c->waiting = true;
+    c->wait_prev = NULL;
+    c->wait_next = w->waiting;
+    if (w->waiting)
+        w->waiting->wait_prev = c;
+    w->waiting = c;
+}
+
+static void wait_list_remove(sx_conn *c)
+{
+    if (!c->waiting)
+        return;
+    if (c->wait_prev)
+        c->wait_prev->wait_next = c->wait_next;
+    else
+        c->w->waiting = c->wait_next;
+    if (c->wait_next)
+        c->wait_next->wait_prev = c->wait_prev;
+    c->waiting = false;
+    c->wait_prev = c->wait_next = NULL;
+}
+
 static void write_out(sx_conn *c)
 {
+    sx_logwriter *lw = c->w->r->lw;
     while (c->out_head) {
+        /* E25: a reply is sent only once the records it confirms are in the
+         * store log; until then the connection waits on the worker's list. */
+        if (c->out_head->log_seq && lw && c->out_head->log_seq > sx_logwriter_durable(lw)) {
+            if (sx_logwriter_failed(lw)) {
+                conn_close(c);
+                return;
+            }
+            wait_list_add(c);
+            return;
+        }
         sx_status st = sx_tls_write(c->tls, c->out_head->data, SX_BLOCK_SIZE, &c->wdone);
         if (st == SX_E_WOULD_BLOCK)
             return;
@@ -308,6 +348,7 @@ static void conn_close(sx_conn *c)
     sx_worker *w = c->w;
     if (w->batch_conn == c)
         w->batch_conn = NULL;
+    wait_list_remove(c);
     sx_loop_io_stop(w->loop, &c->io);
     for (size_t i = 0; i < c->subs_cap; i++) {
         sx_sub *s = c->subs[i];
@@ -601,6 +642,39 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* On a worker: the store log advanced (or failed); send what waited. */
+static void log_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    sx_worker *w = t->data;
+    __atomic_store_n(&w->log_task_posted, false, __ATOMIC_RELEASE);
+    sx_conn *c = w->waiting;
+    while (c) {
+        sx_conn *next = c->wait_next;
+        wait_list_remove(c);
+        write_out(c); /* re-adds c if its next block still waits */
+        if (c->fd >= 0)
+            conn_update_interest(c);
+        c = next;
+    }
+}
+
+/* On the writer thread, after each batch. */
+static void log_durable_cb(void *arg, uint64_t seq, bool ok)
+{
+    (void)seq;
+    (void)ok;
+    sx_router *r = arg;
+    for (unsigned i = 0; i < r->n_workers; i++) {
+        sx_worker *w = &r->workers[i];
+        if (__atomic_exchange_n(&w->log_task_posted, true, __ATOMIC_ACQ_REL))
+            continue;
+        w->log_task.cb = log_task_cb;
+        w->log_task.data = w;
+        sx_loop_post(w->loop, &w->log_task);
+    }
+}
+
 static sx_status restore_ntfs(sx_router *r);
 
 /* E26, E27: replays and compacts the store log, then restores the messages
@@ -698,7 +772,8 @@ static void save_state(sx_router *r)
         sx_ntf_list list;
         sx_ntf_list_init(&list);
         ntf_collect c = {&list, SX_OK};
-        sx_store_each(r->store, collect_ntfs, &c);
+        if (sx_store_each(r->store, collect_ntfs, &c) != SX_OK)
+            c.st = SX_E_NOMEM;
         sx_status st = c.st == SX_OK ? sx_ntflog_save(r->opts.ntfs_log_path, &list) : c.st;
         if (st != SX_OK)
             fprintf(stderr, "Error saving notifications to %s: %s\n", r->opts.ntfs_log_path, sx_status_str(st));
@@ -771,6 +846,11 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
             goto fail;
         sx_loop_set_tick(r->workers[i].loop, SX_TICK_MS, tick_cb, &r->workers[i]);
     }
+    if (r->log) {
+        st = sx_logwriter_start(r->log, log_durable_cb, r, &r->lw);
+        if (st != SX_OK)
+            goto fail;
+    }
     for (size_t i = 0; i < opts->n_ports; i++) {
         st = sx_net_listen(opts->host ? opts->host : "0.0.0.0", opts->ports[i], 1024, &r->listen_fds[i],
                            &r->ports[i]);
@@ -800,6 +880,8 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
 fail:
     /* No thread was started. */
 fail_started:
+    sx_logwriter_stop(r->lw);
+    r->lw = NULL;
     for (size_t i = 0; i < r->n_listen; i++)
         sx_net_close(r->listen_fds[i]);
     if (r->workers)
@@ -839,6 +921,9 @@ void sx_router_stop(sx_router *r)
         sx_loop_io_stop(r->workers[0].loop, &r->listen_io[i]);
         sx_net_close(r->listen_fds[i]);
     }
+    /* Everything queued reaches the file before the files are saved. */
+    sx_logwriter_stop(r->lw);
+    r->lw = NULL;
     for (unsigned i = 0; i < r->n_workers; i++)
         sx_loop_free(r->workers[i].loop);
     free(r->workers);

@@ -8,6 +8,7 @@
 #include "core/loop.h"
 #include "router/server.h"
 #include "router/store.h"
+#include "router/logwriter.h"
 #include "router/storelog.h"
 #include "transport/block.h"
 #include "transport/smp_handshake.h"
@@ -49,6 +50,7 @@ typedef struct sx_sub {
 
 typedef struct sx_outblk {
     struct sx_outblk *next;
+    uint64_t log_seq; /* not sent before the store log is written this far */
     uint8_t data[SX_BLOCK_SIZE];
 } sx_outblk;
 
@@ -79,6 +81,11 @@ struct sx_conn {
     size_t subs_cap, subs_n, subs_used;
     int64_t last_active_ms;
     uint64_t id;
+    /* Store-log records made by this connection's commands: replies in the
+     * block being built wait until the log is written up to hold_seq. */
+    uint64_t hold_seq;
+    sx_conn *wait_prev, *wait_next; /* worker's list of connections waiting */
+    bool waiting;
 };
 
 struct sx_worker {
@@ -88,6 +95,10 @@ struct sx_worker {
     sx_loop *loop;
     sx_conn *conns;
     size_t n_conns;
+    /* Connections whose next block waits for the store log. */
+    sx_conn *waiting;
+    sx_loop_task log_task; /* "the log advanced", posted by the writer */
+    bool log_task_posted;  /* atomic */
     /* Scratch batch of responses being built for one connection at a time. */
     sx_batch batch;
     sx_conn *batch_conn;
@@ -111,6 +122,7 @@ struct sx_router {
     bool has_password;
     bool stopping;
     sx_storelog *log;     /* NULL without a store log */
+    sx_logwriter *lw;     /* its writer thread */
     sx_slservices *svc;   /* services restored from the store log */
     int64_t next_sweep_ms; /* worker 0: next expiry sweep */
 };

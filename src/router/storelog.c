@@ -1835,6 +1835,27 @@ sx_status sx_storelog_append_line(sx_storelog *log, sx_slice line)
     return me.st;
 }
 
+sx_status sx_storelog_append_lines(sx_storelog *log, sx_slice lines, size_t n_lines)
+{
+    SX_ENSURE(lines.len > 0 && lines.ptr[lines.len - 1] == '\n', SX_E_USAGE);
+    pthread_mutex_lock(&log->lock);
+    /* Wait for a group-commit leader to finish, so writes never interleave. */
+    while (log->writing)
+        pthread_cond_wait(&log->cond, &log->lock);
+    if (log->broken) {
+        pthread_mutex_unlock(&log->lock);
+        return SX_E_IO;
+    }
+    bool broken, synced;
+    sx_status st = write_batch(log, lines.ptr, lines.len, &broken, &synced);
+    log->broken = log->broken || broken;
+    log->n_records += n_lines;
+    log->n_writes++;
+    log->n_syncs += synced;
+    pthread_mutex_unlock(&log->lock);
+    return st;
+}
+
 sx_status sx_storelog_append(sx_storelog *log, const sx_slrec *r)
 {
     sx_writer w;
@@ -1893,8 +1914,8 @@ sx_status sx_storelog_write_snapshot(sx_storelog *log, sx_store *st, const sx_sl
         size_t start = c.ob.w.len;
         ob_end_line(&c.ob, start, sx_slrec_encode(&c.ob.w, &rec));
     }
-    if (c.ob.err == SX_OK)
-        sx_store_each(st, snap_queue, &c);
+    if (c.ob.err == SX_OK && sx_store_each(st, snap_queue, &c) != SX_OK)
+        c.ob.err = SX_E_NOMEM;
     ob_flush(&c.ob);
     sx_writer_cleanup(&c.ob.w);
     sx_status res = c.ob.err;
@@ -2303,7 +2324,8 @@ static sx_status save_file(const char *path, fill_fn fill, void *arg, size_t *co
 
 static void fill_msgs(outbuf *ob, void *arg)
 {
-    sx_store_each((sx_store *)arg, save_queue_msgs, ob);
+    if (sx_store_each((sx_store *)arg, save_queue_msgs, ob) != SX_OK && ob->err == SX_OK)
+        ob->err = SX_E_NOMEM;
 }
 
 sx_status sx_msglog_save(const char *path, sx_store *st, size_t *saved)

@@ -245,6 +245,10 @@ SX_MUST_CHECK sx_status sx_storelog_write_snapshot(sx_storelog *log, sx_store *s
 SX_MUST_CHECK sx_status sx_storelog_append(sx_storelog *log, const sx_slrec *r);
 /* The same for a line the caller encoded (no '\n'; it must not contain one). */
 SX_MUST_CHECK sx_status sx_storelog_append_line(sx_storelog *log, sx_slice line);
+/* Appends complete lines (each ending in '\n', none over SX_SL_LINE_MAX)
+ * with one write (and one sync under SX_SL_SYNC_BATCH); for a writer thread
+ * that batches records itself. Same failure rules as sx_storelog_append. */
+SX_MUST_CHECK sx_status sx_storelog_append_lines(sx_storelog *log, sx_slice lines, size_t n_lines);
 /* Counters: records appended, write(2) batches, syncs. Any thread. */
 void sx_storelog_counters(sx_storelog *log, uint64_t *records, uint64_t *writes, uint64_t *syncs);
 /* Closes the file. No append may be running or start afterwards. */
