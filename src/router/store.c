@@ -362,14 +362,20 @@ void sx_store_delete(sx_store *s, sx_queue *q)
         sx_queue_release(s, q); /* the maps' reference */
 }
 
-void sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *arg)
+sx_status sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *arg)
 {
-    pthread_rwlock_rdlock(&s->lock);
-    qmap *m = &s->maps[SX_PARTY_RECIPIENT];
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i] && m->slots[i] != TOMB)
-            fn(m->slots[i], arg);
-    pthread_rwlock_unlock(&s->lock);
+    /* Over a retained snapshot, so that fn runs without the map lock and may
+     * lock queues (the lock order is always queue, then map). */
+    sx_queue **qs;
+    size_t n;
+    SX_TRY(sx_store_snapshot(s, &qs, &n));
+    for (size_t i = 0; i < n; i++) {
+        if (!qs[i]->deleted)
+            fn(qs[i], arg);
+        sx_queue_release(s, qs[i]);
+    }
+    free(qs);
+    return SX_OK;
 }
 
 sx_status sx_store_set_notifier(sx_store *s, sx_queue *q, const sx_notifier *n)

@@ -144,9 +144,9 @@ void sx_queue_retain(sx_store *s, sx_queue *q);
 void sx_queue_release(sx_store *s, sx_queue *q);
 /* Removes q from every map (E17); q stays valid until released. Idempotent. */
 void sx_store_delete(sx_store *s, sx_queue *q);
-/* Calls fn for every live queue (for compaction and saving), holding the
- * map lock for reading: fn must not call back into the store's maps. */
-void sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *arg);
+/* Calls fn for every live queue (for compaction and saving). fn runs
+ * without the map lock and may lock the queue or use the store. SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *arg);
 
 /* All live queues, each retained, in a new array (free it and release each
  * queue). Unlike sx_store_each, the caller may then lock queues, so this is

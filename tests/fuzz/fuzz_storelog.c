@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         start += len + 1;
     }
     /* Whatever the replay built can be written back by compaction. */
-    sx_store_each(st, check_queue, NULL);
+    if (sx_store_each(st, check_queue, NULL) != SX_OK)
+        return 0;
     sx_slservices_free(svc);
     sx_store_free(st);
     return 0;

@@ -210,7 +210,7 @@ static int cmp_str(const void *a, const void *b)
 static char *dump_store(sx_store *st, const sx_slservices *svc)
 {
     dump_ctx c = {.svc = svc};
-    sx_store_each(st, dump_one, &c);
+    assert_ok(sx_store_each(st, dump_one, &c));
     qsort(c.lines, c.n, sizeof *c.lines, cmp_str);
     size_t total = 1;
     for (size_t i = 0; i < c.n; i++)
