@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include "core/base64.h"
 
@@ -277,6 +278,36 @@ sx_status sx_key_verify(const sx_key *k, sx_slice msg, sx_slice sig)
     if (!ok)
         ERR_clear_error();
     return ok ? SX_OK : SX_E_AUTH;
+}
+
+sx_status sx_key_verify_raw(sx_key_alg alg, sx_slice raw_pub, sx_slice msg, sx_slice sig)
+{
+    SX_ENSURE(alg == SX_KEY_ED25519 || alg == SX_KEY_ED448, SX_E_USAGE);
+    SX_ENSURE(raw_pub.ptr && raw_pub.len == ALGS[alg].raw_len, SX_E_USAGE);
+    SX_ENSURE(sig.ptr && sig.len == ALGS[alg].sig_len, SX_E_AUTH);
+    if (alg == SX_KEY_ED25519) {
+        if (sodium_init() < 0)
+            return SX_E_INTERNAL;
+        return crypto_sign_verify_detached(sig.ptr, msg.len ? msg.ptr : (const uint8_t *)"", msg.len,
+                                           raw_pub.ptr) == 0
+                   ? SX_OK
+                   : SX_E_AUTH;
+    }
+    sx_key *k;
+    sx_status st = sx_key_from_raw_public(alg, raw_pub, &k);
+    if (st != SX_OK)
+        return SX_E_AUTH;
+    st = sx_key_verify(k, msg, sig);
+    sx_key_free(k);
+    return st;
+}
+
+sx_status sx_x25519_raw(const uint8_t priv[32], const uint8_t pub[32], uint8_t out[32])
+{
+    if (sodium_init() < 0)
+        return SX_E_INTERNAL;
+    /* crypto_scalarmult fails on an all-zero result. */
+    return crypto_scalarmult(out, priv, pub) == 0 ? SX_OK : SX_E_AUTH;
 }
 
 sx_status sx_key_dh(const sx_key *priv, const sx_key *peer, uint8_t *out, size_t cap, size_t *len)

@@ -92,33 +92,40 @@ static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
 
 /* Dummy keys for the C12 timing mitigation: a verification of the same
  * kind still runs when there is no key to check against. */
-static sx_key *dummy_keys[4];
+static sx_qkey dummy_keys[4];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
 static void make_dummy_keys(void)
 {
-    for (int a = 0; a < 4; a++)
-        if (sx_key_generate((sx_key_alg)a, &dummy_keys[a]) != SX_OK)
-            dummy_keys[a] = NULL;
+    for (int a = 0; a < 4; a++) {
+        sx_key *k;
+        if (sx_key_generate((sx_key_alg)a, &k) == SX_OK && sx_qkey_from_key(k, &dummy_keys[a]) != SX_OK)
+            dummy_keys[a].len = 0;
+        sx_key_free(k);
+    }
 }
 
-static bool verify_with(sx_conn *c, const sx_smp_request *req, sx_slice signed_bytes, const sx_key *key)
+/* Verifies with a compact key; no OpenSSL key object on the hot path. */
+static bool verify_with(sx_conn *c, const sx_smp_request *req, sx_slice signed_bytes, const sx_qkey *key)
 {
     switch (req->auth_kind) {
     case SX_SMP_AUTH_ED25519:
     case SX_SMP_AUTH_ED448:
-        return sx_key_verify(key, signed_bytes, req->t.auth) == SX_OK;
+        return sx_key_verify_raw((sx_key_alg)key->alg, sx_slice_of(key->raw, key->len), signed_bytes,
+                                 req->t.auth) == SX_OK;
     case SX_SMP_AUTH_AUTHENTICATOR: {
-        if (!c->sess.server_dh_priv || req->t.corr_id.len != SX_SMP_CORR_ID_LEN)
+        if (!c->sess.server_dh_priv || req->t.corr_id.len != SX_SMP_CORR_ID_LEN || key->len != 32)
             return false;
-        uint8_t secret[64];
+        uint8_t priv[64], secret[32];
         size_t n = 0;
         bool ok = false;
-        if (sx_key_dh(c->sess.server_dh_priv, key, secret, sizeof secret, &n) == SX_OK && n == 32) {
+        if (sx_key_raw_private(c->sess.server_dh_priv, priv, sizeof priv, &n) == SX_OK && n == 32 &&
+            sx_x25519_raw(priv, key->raw, secret) == SX_OK) {
             uint8_t nonce[SX_CB_NONCE_LEN];
             sx_cb_nonce(req->t.corr_id, nonce);
             ok = sx_cb_verify(secret, nonce, req->t.auth, signed_bytes) == SX_OK;
         }
+        sx_wipe(priv, sizeof priv);
         sx_wipe(secret, sizeof secret);
         return ok;
     }
@@ -144,33 +151,25 @@ static bool verify_keys(sx_conn *c, const sx_smp_request *req, const sx_qkey *ke
 {
     if (req->auth_kind == SX_SMP_AUTH_NONE)
         return false;
-    uint8_t *buf = malloc(AUTH_BYTES_MAX);
-    if (!buf)
-        return false;
+    static __thread uint8_t buf[AUTH_BYTES_MAX];
     sx_writer w;
-    sx_writer_init_fixed(&w, buf, AUTH_BYTES_MAX);
+    sx_writer_init_fixed(&w, buf, sizeof buf);
+    if (!sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess), empty()))
+        return false;
+    sx_slice signed_bytes = sx_writer_slice(&w);
+    sx_key_alg want = alg_for(req->auth_kind);
     bool ok = false, tried = false;
-    if (sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess),
-                                       empty())) {
-        sx_slice signed_bytes = sx_writer_slice(&w);
-        sx_key_alg want = alg_for(req->auth_kind);
-        for (size_t i = 0; i < n && !ok; i++) {
-            if (keys[i].len == 0 || keys[i].alg != want)
-                continue;
-            sx_key *k;
-            if (sx_qkey_to_key(&keys[i], &k) != SX_OK)
-                continue;
-            tried = true;
-            ok = verify_with(c, req, signed_bytes, k);
-            sx_key_free(k);
-        }
-        if (!tried) {
-            pthread_once(&dummy_once, make_dummy_keys);
-            if (dummy_keys[want])
-                (void)verify_with(c, req, signed_bytes, dummy_keys[want]);
-        }
+    for (size_t i = 0; i < n && !ok; i++) {
+        if (keys[i].len == 0 || keys[i].alg != want)
+            continue;
+        tried = true;
+        ok = verify_with(c, req, signed_bytes, &keys[i]);
     }
-    free(buf);
+    if (!tried) {
+        pthread_once(&dummy_once, make_dummy_keys);
+        if (dummy_keys[want].len)
+            (void)verify_with(c, req, signed_bytes, &dummy_keys[want]);
+    }
     return ok;
 }
 

@@ -833,9 +833,49 @@ static void test_c12_dummy_keys(void **state)
     sx_key_free(k);
 }
 
+/* The raw-key fast paths give the same answers as the RFC vectors. */
+static void test_raw_fast_paths(void **state)
+{
+    (void)state;
+    uint8_t pk[32], sig[64];
+    tu_hex_to("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", pk, 32);
+    tu_hex_to("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+              "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b", sig, 64);
+    assert_ok(sx_key_verify_raw(SX_KEY_ED25519, sx_slice_of(pk, 32), sx_slice_of(NULL, 0), sx_slice_of(sig, 64)));
+    sig[10] ^= 1;
+    assert_int_equal(sx_key_verify_raw(SX_KEY_ED25519, sx_slice_of(pk, 32), sx_slice_of(NULL, 0),
+                                       sx_slice_of(sig, 64)), SX_E_AUTH);
+    assert_int_equal(sx_key_verify_raw(SX_KEY_ED25519, sx_slice_of(pk, 32), sx_slice_of(NULL, 0),
+                                       sx_slice_of(sig, 63)), SX_E_AUTH);
+    assert_int_equal(sx_key_verify_raw(SX_KEY_X25519, sx_slice_of(pk, 32), sx_slice_of(NULL, 0),
+                                       sx_slice_of(sig, 64)), SX_E_USAGE);
+    /* Ed448 through OpenSSL, with a fresh key. */
+    sx_key *k;
+    assert_ok(sx_key_generate(SX_KEY_ED448, &k));
+    uint8_t raw[57], s448[114];
+    size_t n, sl;
+    assert_ok(sx_key_raw_public(k, raw, sizeof raw, &n));
+    assert_ok(sx_key_sign(k, sx_slice_str("msg"), s448, sizeof s448, &sl));
+    assert_ok(sx_key_verify_raw(SX_KEY_ED448, sx_slice_of(raw, n), sx_slice_str("msg"), sx_slice_of(s448, sl)));
+    assert_int_equal(sx_key_verify_raw(SX_KEY_ED448, sx_slice_of(raw, n), sx_slice_str("msh"), sx_slice_of(s448, sl)),
+                     SX_E_AUTH);
+    sx_key_free(k);
+    /* RFC 7748 section 6.1. */
+    uint8_t a[32], b[32], out[32], want[32];
+    tu_hex_to("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", a, 32);
+    tu_hex_to("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", b, 32);
+    tu_hex_to("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742", want, 32);
+    assert_ok(sx_x25519_raw(a, b, out));
+    assert_memory_equal(out, want, 32);
+    /* A small-order point gives the all-zero secret: refused. */
+    memset(b, 0, 32);
+    assert_int_equal(sx_x25519_raw(a, b, out), SX_E_AUTH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_raw_fast_paths),
         cmocka_unit_test(test_alg_sizes),
         cmocka_unit_test(test_ed25519_rfc8032),
         cmocka_unit_test(test_ed448_rfc8032),
