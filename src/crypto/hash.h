@@ -1,5 +1,6 @@
 /* Hash functions and HKDF over OpenSSL 3 EVP: SHA-256 (fingerprints, file
- * chunk digests), SHA-512 (C8 authenticators, file digests), SHA3-384, and
+ * chunk digests), SHA-512 (C8 authenticators, file digests), SHA3-256 (the
+ * hybrid DH+KEM secret), SHA3-384, and
  * HKDF-SHA512 (PROTOCOL-NOTES A37) used by the block chain and the ratchet. */
 #ifndef SX_CRYPTO_HASH_H
 #define SX_CRYPTO_HASH_H
@@ -9,6 +10,7 @@
 
 #define SX_SHA256_LEN   32
 #define SX_SHA512_LEN   64
+#define SX_SHA3_256_LEN 32
 #define SX_SHA3_384_LEN 48
 #define SX_HASH_MAX_LEN 64
 /* RFC 5869: at most 255 blocks of output. */
@@ -18,6 +20,7 @@ typedef enum sx_hash_alg {
     SX_HASH_SHA256,
     SX_HASH_SHA512,
     SX_HASH_SHA3_384,
+    SX_HASH_SHA3_256,
 } sx_hash_alg;
 
 /* Digest length of alg in bytes, 0 for an unknown value. */
@@ -29,6 +32,7 @@ SX_MUST_CHECK sx_status sx_hash(sx_hash_alg alg, sx_slice in, uint8_t *out, size
 SX_MUST_CHECK sx_status sx_sha256(sx_slice in, uint8_t out[SX_SHA256_LEN]);
 SX_MUST_CHECK sx_status sx_sha512(sx_slice in, uint8_t out[SX_SHA512_LEN]);
 SX_MUST_CHECK sx_status sx_sha3_384(sx_slice in, uint8_t out[SX_SHA3_384_LEN]);
+SX_MUST_CHECK sx_status sx_sha3_256(sx_slice in, uint8_t out[SX_SHA3_256_LEN]);
 
 /* Incremental hashing, for data that arrives in pieces (XFTP files).
  * init allocates (SX_E_NOMEM / SX_E_USAGE for an unknown alg); update may be

@@ -1,2 +1,4 @@
 # Post-quantum KEM (crypto/sntrup761), included by CMakeLists.txt.
 sx_unit_test(sntrup761 test_sntrup761.c)
+# Double ratchet and E2E key agreement (crypto/x3dh, crypto/ratchet).
+sx_unit_test(ratchet test_ratchet.c)

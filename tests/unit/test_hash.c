@@ -69,6 +69,19 @@ static void test_sha3_384_kat(void **state)
                "c3713831264adb47fb6bd1e058d5f004");
 }
 
+/* FIPS 202 examples. */
+static void test_sha3_256_kat(void **state)
+{
+    (void)state;
+    uint8_t out[SX_SHA3_256_LEN], want[SX_SHA3_256_LEN];
+    tu_hex_to("3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532", want, 32);
+    assert_ok(sx_sha3_256(sx_slice_str("abc"), out));
+    assert_memory_equal(out, want, 32);
+    check_hash(SX_HASH_SHA3_256, "", 0,
+               "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a");
+    assert_int_equal(sx_hash_len(SX_HASH_SHA3_256), 32);
+}
+
 static void test_hash_usage_errors(void **state)
 {
     (void)state;
@@ -319,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_sha256_kat),
         cmocka_unit_test(test_sha512_kat),
         cmocka_unit_test(test_sha3_384_kat),
+        cmocka_unit_test(test_sha3_256_kat),
         cmocka_unit_test(test_hash_usage_errors),
         cmocka_unit_test(test_incremental_million_a),
         cmocka_unit_test(test_incremental_matches_oneshot),
