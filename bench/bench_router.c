@@ -125,7 +125,7 @@ static double self_cpu_secs(void)
 static int g_failed;
 static pthread_mutex_t g_fail_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void set_failed(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void set_failed(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
