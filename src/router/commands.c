@@ -63,7 +63,7 @@ static sx_slice empty(void)
 
 /* Sends the queue's head message on subscription s and marks it delivered
  * (E6). corr_id is empty for an event, or the command's (GET, ACK).
- * Called with q->lock held. Returns false when there is nothing to send. */
+ * Called with the queue lock held. Returns false when there is nothing to send. */
 static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
 {
     sx_queue *q = s->q;
@@ -181,11 +181,11 @@ static bool verify_one(sx_conn *c, const sx_smp_request *req, const sx_qkey *key
 static bool verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q)
 {
     sx_qkey keys[SX_MAX_RCV_KEYS];
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     size_t n = q->n_rkeys;
     for (size_t i = 0; i < n; i++)
         keys[i] = *sx_queue_rkey(q, i);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     return verify_keys(c, req, keys, n);
 }
 
@@ -225,7 +225,7 @@ static void post_end(sx_sub *old, unsigned what)
         sx_sub_post(old, what);
 }
 
-/* Makes s the queue's subscriber (q->lock held); returns the previous one,
+/* Makes s the queue's subscriber (the queue lock held); returns the previous one,
  * whose reference passes to the caller. */
 static sx_sub *take_subscription(sx_queue *q, sx_sub *s)
 {
@@ -246,9 +246,9 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
     sx_queue *q = s->q;
     sx_slice entity = sx_slice_of(s->entity, SX_ID_LEN);
     if (what & (SX_SUB_DELD | SX_SUB_END)) {
-        pthread_mutex_lock(&q->lock);
+        sx_queue_lock(q);
         bool still = s->notifier ? q->nsub == s : q->sub == s;
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         if (what & SX_SUB_DELD) {
             reply_tag(c, empty(), entity, SX_SMP_R_DELD);
             sx_conn_sub_remove(c, q);
@@ -260,9 +260,9 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
         return;
     }
     if (what & SX_SUB_NTF) {
-        pthread_mutex_lock(&q->lock);
+        sx_queue_lock(q);
         sx_pending_ntf *list = q->nsub == s && !q->deleted ? sx_queue_take_ntfs(q) : NULL;
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         while (list) {
             sx_pending_ntf *next = list->next;
             sx_smp_resp m = {.tag = SX_SMP_R_NMSG};
@@ -275,10 +275,10 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
         sx_conn_flush(c);
     }
     if (what & SX_SUB_DELIVER) {
-        pthread_mutex_lock(&q->lock);
+        sx_queue_lock(q);
         if (q->sub == s && !s->delivered && !q->deleted)
             send_head(c, s, empty());
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         sx_conn_flush(c);
     }
 }
@@ -331,7 +331,7 @@ static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN
 }
 
 /* E5: an accepted command moves the queue's date to today, with one TIME
- * record a day at most. q->lock held. False if the log cannot be written. */
+ * record a day at most. the queue lock held. False if the log cannot be written. */
 static bool touch(ctx *x, sx_queue *q)
 {
     int64_t now = now_seconds();
@@ -348,7 +348,7 @@ static bool touch(ctx *x, sx_queue *q)
     return true;
 }
 
-/* The blocked-queue error (E3); q->lock held. */
+/* The blocked-queue error (E3); the queue lock held. */
 static void err_blocked(ctx *x, sx_queue *q)
 {
     sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_BLOCKED);
@@ -438,10 +438,10 @@ static void cmd_new(ctx *x)
         return;
     }
     sx_slrec rec;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_slrec_from_queue(q, r->svc, &rec);
     bool logged = log_rec(x, &rec);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (!logged) {
         sx_store_delete(r->store, q);
         sx_queue_release(r->store, q);
@@ -466,9 +466,9 @@ static void cmd_new(ctx *x)
         sx_sub *s = sx_conn_sub_add(x->c, q, false, false);
         if (s) {
             memcpy(s->entity, q->rid, SX_ID_LEN);
-            pthread_mutex_lock(&q->lock);
+            sx_queue_lock(q);
             sx_sub *old = take_subscription(q, s);
-            pthread_mutex_unlock(&q->lock);
+            sx_queue_unlock(q);
             if (old)
                 sx_sub_release(x->r, old);
         }
@@ -501,7 +501,7 @@ static sx_queue *recipient_queue(ctx *x, bool allow_blocked)
         return NULL;
     }
     if (!allow_blocked) {
-        pthread_mutex_lock(&q->lock);
+        sx_queue_lock(q);
         bool blocked = q->status == SX_QUEUE_BLOCKED;
         bool failed = false;
         if (blocked)
@@ -510,7 +510,7 @@ static sx_queue *recipient_queue(ctx *x, bool allow_blocked)
             err(x, SX_SMP_ERR_INTERNAL);
             failed = true;
         }
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         if (blocked || failed) {
             sx_queue_release(x->r->store, q);
             return NULL;
@@ -540,14 +540,14 @@ static void cmd_sub(ctx *x)
         }
         memcpy(s->entity, q->rid, SX_ID_LEN);
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (q->sub != s)
         old = take_subscription(q, s);
     /* E8: a repeated SUB re-delivers the head. */
     s->delivered = false;
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
     send_head(x->c, s, empty());
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (old) {
         post_end(old, SX_SUB_END); /* E10 */
         sx_sub_release(x->r, old);
@@ -575,10 +575,10 @@ static void cmd_get(ctx *x)
         }
         memcpy(s->entity, q->rid, SX_ID_LEN);
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (!send_head(x->c, s, x->corr))
         ok(x);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
@@ -589,11 +589,11 @@ static void cmd_ack(ctx *x)
         return;
     sx_slice id = x->req->cmd.msg_id;
     sx_sub *s = sx_conn_sub(x->c, q);
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     /* E7: ACK only what this connection was given. */
     if (!s || !s->delivered ||
         (id.len > 0 && (id.len != SX_ID_LEN || memcmp(id.ptr, s->delivered_id, SX_ID_LEN) != 0))) {
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         err(x, SX_SMP_ERR_NO_MSG);
         sx_queue_release(x->r->store, q);
         return;
@@ -604,7 +604,7 @@ static void cmd_ack(ctx *x)
     /* SUB mode: the next message is the ACK's response (P11). */
     if (s->get_mode || q->sub != s || !send_head(x->c, s, x->corr))
         ok(x);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
@@ -619,7 +619,7 @@ static void cmd_key(ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     bool good = q->skey.len == 0 || sx_qkey_equal(&q->skey, &k); /* E12b */
     bool logged = true;
     if (good && q->skey.len == 0) {
@@ -630,7 +630,7 @@ static void cmd_key(ctx *x)
         if (logged)
             q->skey = k;
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (!logged)
         err(x, SX_SMP_ERR_INTERNAL);
     else if (good)
@@ -653,7 +653,7 @@ static void cmd_rkey(ctx *x)
         sx_smp_pubkey pk;
         good = sx_smp_list_key(l, i, &pk) == SX_OK && qkey_of_pubkey(&pk, &keys[i]) == SX_OK;
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     /* D10: only contact queues. */
     good = good && q->mode == SX_SMP_QUEUE_CONTACT;
     bool logged = true;
@@ -665,7 +665,7 @@ static void cmd_rkey(ctx *x)
         logged = log_rec(x, &rec);
         good = logged && sx_queue_set_rkeys(q, keys, n) == SX_OK;
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (!logged)
         err(x, SX_SMP_ERR_INTERNAL);
     else if (good)
@@ -676,7 +676,7 @@ static void cmd_rkey(ctx *x)
 }
 
 /* SKEY and LKEY: the sender secures a messaging queue with the key that
- * authorizes this very command (D20, D22). q->lock held. Answers nothing on
+ * authorizes this very command (D20, D22). the queue lock held. Answers nothing on
  * success; on failure sends AUTH (or INTERNAL when the log cannot be
  * written) and returns false. */
 static bool secure_by_sender(ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
@@ -705,12 +705,12 @@ static void cmd_skey(ctx *x)
     sx_queue *q = find(x, SX_PARTY_SENDER);
     if (!q)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (q->status == SX_QUEUE_BLOCKED)
         err_blocked(x, q);
     else if (secure_by_sender(x, q, &x->req->cmd.key))
         ok(x);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
@@ -728,14 +728,14 @@ static void cmd_lkey(ctx *x)
     sx_queue *q = find(x, SX_PARTY_LINK);
     if (!q)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (q->status == SX_QUEUE_BLOCKED)
         err_blocked(x, q);
     else if (!q->link)
         err(x, SX_SMP_ERR_AUTH);
     else if (secure_by_sender(x, q, &x->req->cmd.key))
         reply_lnk(x, q);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
@@ -746,7 +746,7 @@ static void cmd_lget(ctx *x)
         err(x, SX_SMP_ERR_AUTH);
         return;
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     /* D23: contact queues, or legacy queues without a sender key. */
     bool contact = q->mode == SX_SMP_QUEUE_CONTACT || (q->mode == 0 && q->skey.len == 0);
     if (q->status == SX_QUEUE_BLOCKED)
@@ -755,7 +755,7 @@ static void cmd_lget(ctx *x)
         reply_lnk(x, q);
     else
         err(x, SX_SMP_ERR_AUTH);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
@@ -766,7 +766,7 @@ static void cmd_lset(ctx *x)
         return;
     sx_slice lid = x->req->cmd.lset.link_id;
     const sx_smp_link_data *d = &x->req->cmd.lset.data;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     /* D11: not for a secured messaging queue; the link id and the fixed part
      * cannot change. */
     bool good = !(q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len) && lid.len == SX_ID_LEN;
@@ -783,7 +783,7 @@ static void cmd_lset(ctx *x)
         logged = log_rec(x, &rec);
         good = logged && sx_store_set_link(x->r->store, q, lid, d->fixed, d->user) == SX_OK;
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (!logged)
         err(x, SX_SMP_ERR_INTERNAL);
     else if (good)
@@ -798,7 +798,7 @@ static void cmd_ldel(ctx *x)
     sx_queue *q = recipient_queue(x, false);
     if (!q)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     bool logged = true;
     if (q->link) {
         sx_slrec rec;
@@ -807,7 +807,7 @@ static void cmd_ldel(ctx *x)
         if (logged)
             sx_store_delete_link(x->r->store, q);
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (logged)
         ok(x);
     else
@@ -829,7 +829,7 @@ static void cmd_nkey(ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_status st = SX_E_AUTH;
     for (int attempt = 0; attempt < 3 && st == SX_E_AUTH; attempt++) {
         sx_random_bytes(n.id, SX_ID_LEN);
@@ -852,7 +852,7 @@ static void cmd_nkey(ctx *x)
     sx_sub *old = st == SX_OK ? q->nsub : NULL;
     if (old)
         q->nsub = NULL;
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_wipe(n.dh_secret, sizeof n.dh_secret);
     if (old) {
         if (old->conn != x->c || !old->active)
@@ -873,12 +873,12 @@ static void cmd_ndel(ctx *x)
     sx_queue *q = recipient_queue(x, false);
     if (!q)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (q->notifier) {
         sx_slrec rec;
         rec_init(&rec, SX_SLREC_NDELETE, q->rid);
         if (!log_rec(x, &rec)) {
-            pthread_mutex_unlock(&q->lock);
+            sx_queue_unlock(q);
             err(x, SX_SMP_ERR_INTERNAL);
             sx_queue_release(x->r->store, q);
             return;
@@ -888,7 +888,7 @@ static void cmd_ndel(ctx *x)
     sx_queue_drop_ntfs(q);
     sx_sub *old = q->nsub;
     q->nsub = NULL;
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (old) {
         post_end(old, SX_SUB_DELD);
         sx_sub_release(x->r, old);
@@ -902,7 +902,7 @@ static void cmd_off(ctx *x)
     sx_queue *q = recipient_queue(x, true);
     if (!q)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     bool logged = true;
     if (q->status == SX_QUEUE_ACTIVE) {
         sx_slrec rec;
@@ -911,7 +911,7 @@ static void cmd_off(ctx *x)
         if (logged)
             q->status = SX_QUEUE_OFF;
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (logged)
         ok(x);
     else
@@ -932,10 +932,10 @@ static void cmd_del(ctx *x)
         return;
     }
     sx_store_delete(x->r->store, q);
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     /* E17: other subscribers are told; this connection just forgets. */
     sx_conn_sub_remove(x->c, q);
     if (sub) {
@@ -958,7 +958,7 @@ static void cmd_que(ctx *x)
     if (!q)
         return;
     char json[512];
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_sub *s = sx_conn_sub(x->c, q);
     const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub" : "subThread";
     int n = snprintf(json, sizeof json, "{\"qiSnd\":%s,\"qiNtf\":%s,\"qiSub\":{\"qSubThread\":\"%s\"},\"qiSize\":%u",
@@ -976,7 +976,7 @@ static void cmd_que(ctx *x)
                           id, ts, h->quota ? "quota" : "message");
         }
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (n > 0 && (size_t)n < sizeof json - 1) {
         json[n++] = '}';
         sx_smp_resp m = {.tag = SX_SMP_R_INFO};
@@ -994,10 +994,10 @@ static void cmd_send(ctx *x)
     if (!q)
         return;
     sx_slice body = x->req->cmd.send.body;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_qkey skey = q->skey;
     uint8_t status = q->status;
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     /* D21: a secured queue takes only SENDs signed by its sender key; an
      * unsecured one only unsigned SENDs. */
     bool authorized = skey.len ? verify_one(x->c, x->req, &skey) : x->req->auth_kind == SX_SMP_AUTH_NONE;
@@ -1016,13 +1016,13 @@ static void cmd_send(ctx *x)
     sx_push_result res;
     bool was_empty;
     sx_sub *deliver = NULL, *notify = NULL;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (q->status == SX_QUEUE_BLOCKED || !touch(x, q)) {
         if (q->status == SX_QUEUE_BLOCKED)
             err_blocked(x, q);
         else
             err(x, SX_SMP_ERR_INTERNAL);
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -1057,7 +1057,7 @@ static void cmd_send(ctx *x)
                 sx_store_delete_link(x->r->store, q);
         }
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (st != SX_OK)
         err(x, SX_SMP_ERR_INTERNAL);
     else if (res == SX_PUSH_QUOTA)
@@ -1085,9 +1085,9 @@ static void cmd_nsub(ctx *x)
     sx_queue *q = find(x, SX_PARTY_NOTIFIER);
     if (!q)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_qkey nkey = q->notifier ? q->notifier->key : (sx_qkey){0};
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (!verify_one(x->c, x->req, nkey.len ? &nkey : NULL)) {
         err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
@@ -1104,21 +1104,21 @@ static void cmd_nsub(ctx *x)
         }
         memcpy(s->entity, x->entity.ptr, SX_ID_LEN);
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (q->nsub != s) {
         old = q->nsub;
         sx_sub_retain(s);
         q->nsub = s;
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (old) {
         post_end(old, SX_SUB_END); /* E16 */
         sx_sub_release(x->r, old);
     }
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     bool pending = q->ntf_head != NULL;
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (pending)
         sx_sub_post(s, SX_SUB_NTF);
     sx_queue_release(x->r->store, q);

@@ -157,7 +157,7 @@ void sx_conn_sub_remove(sx_conn *c, sx_queue *q)
     *slot = SUB_TOMB;
     c->subs_n--;
     s->active = false;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     if (q->sub == s) {
         q->sub = NULL;
         sx_sub_release(c->w->r, s); /* the queue's reference */
@@ -166,7 +166,7 @@ void sx_conn_sub_remove(sx_conn *c, sx_queue *q)
         q->nsub = NULL;
         sx_sub_release(c->w->r, s);
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_sub_release(c->w->r, s); /* the map's reference */
 }
 
@@ -356,7 +356,7 @@ static void conn_close(sx_conn *c)
             continue;
         sx_queue *q = s->q;
         s->active = false;
-        pthread_mutex_lock(&q->lock);
+        sx_queue_lock(q);
         sx_router_sub_closed(c, s);
         if (q->sub == s) {
             q->sub = NULL;
@@ -366,7 +366,7 @@ static void conn_close(sx_conn *c)
             q->nsub = NULL;
             sx_sub_release(w->r, s);
         }
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         sx_sub_release(w->r, s);
     }
     free(c->subs);
@@ -589,11 +589,11 @@ static void expire_sweep(sx_router *r)
     int64_t ntf_ttl = o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400;
     for (size_t i = 0; i < n; i++) {
         sx_queue *q = qs[i];
-        pthread_mutex_lock(&q->lock);
+        sx_queue_lock(q);
         if (o->msg_ttl_seconds > 0)
             sx_queue_expire(q, now - o->msg_ttl_seconds);
         sx_queue_expire_ntfs(q, now - ntf_ttl);
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         sx_queue_release(r->store, q);
     }
     free(qs);

@@ -40,7 +40,7 @@ typedef struct sx_sub {
     sx_queue *q;     /* retained */
     uint8_t entity[SX_ID_LEN]; /* recipient or notifier id it was made for */
     /* E6: the message delivered on this subscription and not yet
-     * acknowledged; guarded by q->lock. */
+     * acknowledged; guarded by the queue lock. */
     bool delivered;
     uint8_t delivered_id[SX_ID_LEN];
     unsigned pending;   /* SX_SUB_* bits, atomic */

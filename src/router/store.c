@@ -94,10 +94,10 @@ static sx_status map_insert(qmap *m, sx_queue *q)
     if ((m->used + 1) * 4 > m->cap * 3)
         SX_TRY(map_grow(m));
     const uint8_t *id = key_of(q, m->party);
-    sx_queue **slot = map_lookup(m, id, false);
-    if (slot)
+    /* One probe sequence finds a clash or the slot to fill. */
+    sx_queue **slot = map_lookup(m, id, true);
+    if (*slot != NULL && *slot != TOMB)
         return SX_E_AUTH;
-    slot = map_lookup(m, id, true);
     if (*slot == NULL)
         m->used++;
     *slot = q;
@@ -162,7 +162,6 @@ static void queue_free(sx_queue *q)
     }
     free_link(q->link);
     free(q->block_info);
-    pthread_mutex_destroy(&q->lock);
     sx_wipe(q->dh_secret, sizeof q->dh_secret);
     free(q);
 }
@@ -194,12 +193,31 @@ static sx_queue *queue_alloc(void)
     sx_queue *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
-    if (pthread_mutex_init(&q->lock, NULL) != 0) {
-        free(q);
-        return NULL;
-    }
     q->refs = 1; /* the maps' reference */
     return q;
+}
+
+/* Striped queue locks: 40 bytes of mutex per queue would be a tenth of what
+ * an idle queue may cost. 4096 stripes keep contention negligible. */
+#define LOCK_STRIPES 4096
+static pthread_mutex_t stripes[LOCK_STRIPES] = {[0 ... LOCK_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t *stripe_of(const sx_queue *q)
+{
+    uintptr_t v = (uintptr_t)q;
+    v ^= v >> 21;
+    v *= 0x9E3779B97F4A7C15ull;
+    return &stripes[(v >> 40) & (LOCK_STRIPES - 1)];
+}
+
+void sx_queue_lock(sx_queue *q)
+{
+    pthread_mutex_lock(stripe_of(q));
+}
+
+void sx_queue_unlock(sx_queue *q)
+{
+    pthread_mutex_unlock(stripe_of(q));
 }
 
 static sx_link *link_new(sx_slice id, sx_slice fixed, sx_slice user)

@@ -1,8 +1,11 @@
 /* SMP router queue and message store, in memory (PROTOCOL-NOTES E.1-E.5).
  *
  * Queues are found by recipient, sender, notifier or link id (E2). The maps
- * are guarded by one read-write lock; each queue has its own mutex for its
- * mutable state (keys, status, messages, subscriber). A queue found through
+ * are guarded by one read-write lock; a queue's mutable state (keys, status,
+ * messages, subscriber) by its lock, sx_queue_lock(). Queue locks are
+ * striped (a fixed array of mutexes picked by the queue's address) to keep
+ * an idle queue small: never hold two queue locks at once, and take a queue
+ * lock before the map lock, never after. A queue found through
  * the store carries a reference: release it with sx_queue_release. A deleted
  * queue is removed from every map at once, so no later lookup finds it, and
  * freed when its last reference goes.
@@ -81,31 +84,31 @@ typedef struct sx_link {
 } sx_link;
 
 typedef struct sx_queue {
-    pthread_mutex_t lock;
-    int refs; /* guarded by the store's refs lock */
-    bool deleted;
-    uint8_t rid[SX_ID_LEN];
-    uint8_t sid[SX_ID_LEN];
-    uint8_t dh_secret[32]; /* rcvDhSecret for MSG encryption (D24) */
-    uint8_t mode;          /* 0 legacy, 'M' messaging, 'C' contact */
-    uint8_t status;        /* sx_queue_status */
-    uint8_t n_rkeys;
-    sx_qkey rkeys[1];      /* first recipient key; more in extra_rkeys */
+    /* Fields ordered by size so that an idle queue carries no padding. */
     sx_qkey *extra_rkeys;  /* n_rkeys - 1 more (RKEY) */
-    sx_qkey skey;          /* sender key, len 0 = unsecured */
     sx_notifier *notifier;
     sx_link *link;
     char *block_info;      /* "reason=...[,notice=...]" when blocked */
     int64_t updated_at;    /* E5: day, seconds */
     /* Messages (FIFO, E13). */
     sx_msg *head, *tail;
-    uint16_t n_msgs;       /* stored messages, the quota marker included */
     /* Notifications for the notifier subscriber, oldest first (E14). */
     sx_pending_ntf *ntf_head, *ntf_tail;
-    uint16_t n_ntfs;
-    /* Subscribers: the router's opaque handles (guarded by lock). */
+    /* Subscribers: the router's opaque handles (guarded by the queue lock). */
     void *sub;  /* the recipient connection subscribed with SUB (E12) */
     void *nsub; /* the notifier subscriber (NSUB) */
+    int refs;   /* atomic */
+    uint16_t n_msgs;       /* stored messages, the quota marker included */
+    uint16_t n_ntfs;
+    bool deleted;
+    uint8_t mode;          /* 0 legacy, 'M' messaging, 'C' contact */
+    uint8_t status;        /* sx_queue_status */
+    uint8_t n_rkeys;
+    uint8_t rid[SX_ID_LEN];
+    uint8_t sid[SX_ID_LEN];
+    uint8_t dh_secret[32]; /* rcvDhSecret for MSG encryption (D24) */
+    sx_qkey rkeys[1];      /* first recipient key; more in extra_rkeys */
+    sx_qkey skey;          /* sender key, len 0 = unsecured */
 } sx_queue;
 
 typedef struct sx_store sx_store;
@@ -162,7 +165,11 @@ SX_MUST_CHECK sx_status sx_store_set_link(sx_store *s, sx_queue *q, sx_slice id,
                                           sx_slice user);
 void sx_store_delete_link(sx_store *s, sx_queue *q);
 
-/* ---- queue state; the caller holds q->lock ---- */
+/* ---- queue state; the caller holds the queue lock ---- */
+
+/* The lock guarding q's mutable state (striped: see the top of this file). */
+void sx_queue_lock(sx_queue *q);
+void sx_queue_unlock(sx_queue *q);
 
 /* Recipient key i (0 <= i < n_rkeys). */
 const sx_qkey *sx_queue_rkey(const sx_queue *q, size_t i);

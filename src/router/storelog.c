@@ -1153,7 +1153,6 @@ static void queue_discard(sx_queue *q)
     }
     free(q->block_info);
     sx_wipe(q->dh_secret, sizeof q->dh_secret);
-    pthread_mutex_destroy(&q->lock);
     free(q);
 }
 
@@ -1198,10 +1197,6 @@ static sx_status queue_from_rec(const sx_slrec *r, sx_queue **out)
     sx_queue *q = calloc(1, sizeof *q);
     if (!q)
         return SX_E_NOMEM;
-    if (pthread_mutex_init(&q->lock, NULL) != 0) {
-        free(q);
-        return SX_E_INTERNAL;
-    }
     memcpy(q->rid, r->rid, SX_ID_LEN);
     memcpy(q->sid, rq->sid, SX_ID_LEN);
     memcpy(q->dh_secret, rq->dh_secret, SX_SL_DH_LEN);
@@ -1248,7 +1243,7 @@ static void set_status(sx_queue *q, uint8_t status, sx_slice info, sx_status *st
     q->status = status;
 }
 
-/* One update of an existing queue; q->lock held. */
+/* One update of an existing queue; the queue lock held. */
 static sx_status apply_update(sx_store *st, sx_slservices *svc, sx_queue *q, const sx_slrec *r)
 {
     const sx_slqueue *rq = &r->q;
@@ -1359,9 +1354,9 @@ sx_status sx_storelog_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r,
         report(o, "STORE: %s, stored queue %s, unknown or deleted queue", tag, id_text(r->rid, SX_ID_LEN, idt));
         return SX_E_AUTH;
     }
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_status res = apply_update(st, svc, q, r);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_queue_release(st, q);
     if (res != SX_OK)
         report(o, "STORE: %s, stored queue %s, %s", tag, id_text(r->rid, SX_ID_LEN, idt), sx_status_str(res));
@@ -1891,12 +1886,12 @@ static void snap_queue(sx_queue *q, void *arg)
     snap_ctx *c = arg;
     if (c->ob.err != SX_OK)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_slrec rec;
     sx_slrec_from_queue(q, c->svc, &rec);
     size_t start = c->ob.w.len;
     bool ok = sx_slrec_encode(&c->ob.w, &rec);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_wipe(&rec, sizeof rec);
     ob_end_line(&c->ob, start, ok);
 }
@@ -2270,7 +2265,7 @@ static void save_queue_msgs(sx_queue *q, void *arg)
     outbuf *ob = arg;
     if (ob->err != SX_OK)
         return;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     for (const sx_msg *m = q->head; m && ob->err == SX_OK; m = m->next) {
         sx_slmsg rec = {0};
         memcpy(rec.rid, q->rid, SX_ID_LEN);
@@ -2282,7 +2277,7 @@ static void save_queue_msgs(sx_queue *q, void *arg)
         size_t start = ob->w.len;
         ob_end_line(ob, start, sx_slmsg_encode(&ob->w, &rec));
     }
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
 }
 
 /* Writes a whole file through "<path>.tmp": write, sync, rename, sync folder. */
@@ -2333,7 +2328,7 @@ sx_status sx_msglog_save(const char *path, sx_store *st, size_t *saved)
     return save_file(path, fill_msgs, st, saved);
 }
 
-/* E27 restore rules for one message; q->lock held. Returns false when the
+/* E27 restore rules for one message; the queue lock held. Returns false when the
  * message was not restored (reported). */
 static bool restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts *o, sx_msglog_stats *s,
                         sx_status *err)
@@ -2439,9 +2434,9 @@ sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts
             continue;
         }
         sx_status err;
-        pthread_mutex_lock(&q->lock);
+        sx_queue_lock(q);
         restore_one(q, &m, o, &s, &err);
-        pthread_mutex_unlock(&q->lock);
+        sx_queue_unlock(q);
         sx_slmsg_cleanup(&m);
         if (err != SX_OK) {
             mreport(o, "error restoring messages: %s: %s", sx_status_str(err), line_excerpt(line, ex));

@@ -130,7 +130,7 @@ void sx_slrec_cleanup(sx_slrec *r);
 bool sx_slrec_encode(sx_writer *w, const sx_slrec *r);
 
 /* The CREATE record of a live queue's current state; the caller holds
- * q->lock and keeps q locked while out is used (its slices point into q and
+ * the queue lock and keeps q locked while out is used (its slices point into q and
  * svc). svc may be NULL. */
 void sx_slrec_from_queue(const sx_queue *q, const sx_slservices *svc, sx_slrec *out);
 

@@ -33,14 +33,14 @@ static void quiet(void *arg, const char *msg)
 static void check_queue(sx_queue *q, void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_slrec r;
     sx_slrec_from_queue(q, NULL, &r);
     sx_writer w;
     sx_writer_init_dynamic(&w, 4 * SX_SL_LINE_MAX);
     if (!sx_slrec_encode(&w, &r))
         __builtin_trap();
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     CHECK_STABLE(sx_slrec, sx_slrec_parse, sx_slrec_encode, sx_slrec_cleanup, &w);
     sx_writer_cleanup(&w);
 }

@@ -173,9 +173,9 @@ static void test_notifier_and_link(void **state)
     sx_notifier n = {0};
     memset(n.id, 7, SX_ID_LEN);
     n.key = test_key(3);
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     assert_ok(sx_store_set_notifier(s, q, &n));
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     sx_queue *f = sx_store_find(s, SX_PARTY_NOTIFIER, sx_slice_of(n.id, SX_ID_LEN));
     assert_ptr_equal(f, q);
     sx_queue_release(s, f);
@@ -299,8 +299,8 @@ static void test_snapshot(void **state)
     sx_store_delete(s, a);
     sx_queue_release(s, a);
     for (size_t i = 0; i < n; i++) {
-        pthread_mutex_lock(&qs[i]->lock);
-        pthread_mutex_unlock(&qs[i]->lock);
+        sx_queue_lock(qs[i]);
+        sx_queue_unlock(qs[i]);
         sx_queue_release(s, qs[i]);
     }
     free(qs);

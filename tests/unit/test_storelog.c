@@ -189,11 +189,11 @@ typedef struct dump_ctx {
 static void dump_one(sx_queue *q, void *arg)
 {
     dump_ctx *c = arg;
-    pthread_mutex_lock(&q->lock);
+    sx_queue_lock(q);
     sx_slrec r;
     sx_slrec_from_queue(q, c->svc, &r);
     char *line = encode(&r);
-    pthread_mutex_unlock(&q->lock);
+    sx_queue_unlock(q);
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
         c->lines = realloc(c->lines, c->cap * sizeof *c->lines);
@@ -1328,16 +1328,16 @@ static void test_messages_round_trip(void **state)
     add_queue(st, 0x21, 0x31);
     add_queue(st, 0x41, 0x51); /* empty */
     sx_queue *q1 = queue_at(st, 0x01), *q2 = queue_at(st, 0x21);
-    pthread_mutex_lock(&q1->lock);
+    sx_queue_lock(q1);
     push(q1, 0x61, DAY0 - 100, true, sx_slice_str("fixed data"), SX_PUSH_OK);
     push(q1, 0x62, DAY0, false, sx_slice_str("user data"), SX_PUSH_OK);
     push(q1, 0x63, DAY0 + 100, true, sx_slice_str("third"), SX_PUSH_OK);
-    pthread_mutex_unlock(&q1->lock);
-    pthread_mutex_lock(&q2->lock);
+    sx_queue_unlock(q1);
+    sx_queue_lock(q2);
     for (int i = 0; i < SX_QUEUE_QUOTA; i++)
         push(q2, (uint8_t)i, DAY0 + i, false, sx_slice_str("m"), SX_PUSH_OK);
     push(q2, 0xee, DAY0 + 999, false, sx_slice_str("over"), SX_PUSH_QUOTA);
-    pthread_mutex_unlock(&q2->lock);
+    sx_queue_unlock(q2);
     sx_queue_release(st, q1);
     sx_queue_release(st, q2);
 
@@ -1381,9 +1381,9 @@ static void test_messages_round_trip(void **state)
     assert_int_equal(q2->n_msgs, SX_QUEUE_QUOTA + 1);
     assert_true(q2->tail->quota);
     assert_int_equal(q2->tail->ts, DAY0 + 999);
-    pthread_mutex_lock(&q2->lock);
+    sx_queue_lock(q2);
     push(q2, 0xef, DAY0 + 1000, false, sx_slice_str("x"), SX_PUSH_QUOTA);
-    pthread_mutex_unlock(&q2->lock);
+    sx_queue_unlock(q2);
     sx_queue_release(st2, q2);
 
     /* Without expiry everything comes back. */
