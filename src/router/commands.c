@@ -114,18 +114,15 @@ static bool verify_with(sx_conn *c, const sx_smp_request *req, sx_slice signed_b
         return sx_key_verify_raw((sx_key_alg)key->alg, sx_slice_of(key->raw, key->len), signed_bytes,
                                  req->t.auth) == SX_OK;
     case SX_SMP_AUTH_AUTHENTICATOR: {
-        if (!c->sess.server_dh_priv || req->t.corr_id.len != SX_SMP_CORR_ID_LEN || key->len != 32)
+        if (!c->has_dh_priv || req->t.corr_id.len != SX_SMP_CORR_ID_LEN || key->len != 32)
             return false;
-        uint8_t priv[64], secret[32];
-        size_t n = 0;
+        uint8_t secret[32];
         bool ok = false;
-        if (sx_key_raw_private(c->sess.server_dh_priv, priv, sizeof priv, &n) == SX_OK && n == 32 &&
-            sx_x25519_raw(priv, key->raw, secret) == SX_OK) {
+        if (sx_x25519_raw(c->dh_priv, key->raw, secret) == SX_OK) {
             uint8_t nonce[SX_CB_NONCE_LEN];
             sx_cb_nonce(req->t.corr_id, nonce);
             ok = sx_cb_verify(secret, nonce, req->t.auth, signed_bytes) == SX_OK;
         }
-        sx_wipe(priv, sizeof priv);
         sx_wipe(secret, sizeof secret);
         return ok;
     }

@@ -380,6 +380,7 @@ static void conn_close(sx_conn *c)
     c->out_tail = NULL;
     sx_smp_server_hs_cleanup(&c->hs);
     sx_smp_session_cleanup(&c->sess);
+    sx_wipe(c->dh_priv, sizeof c->dh_priv);
     sx_tls_conn_free(c->tls);
     c->tls = NULL;
     sx_net_close(c->fd);
@@ -424,6 +425,13 @@ static void on_client_hello(sx_conn *c)
         return;
     }
     sx_smp_server_hs_cleanup(&c->hs);
+    if (c->sess.server_dh_priv) {
+        size_t n = 0;
+        c->has_dh_priv = sx_key_raw_private(c->sess.server_dh_priv, c->dh_priv, sizeof c->dh_priv, &n) == SX_OK &&
+                         n == sizeof c->dh_priv;
+        sx_key_free(c->sess.server_dh_priv);
+        c->sess.server_dh_priv = NULL;
+    }
     if (c->sess.has_service) {
         /* Service certificates come with a later issue: refuse the service
          * the way the reference refuses one it cannot accept (B21). */
@@ -541,7 +549,7 @@ static void adopt_cb(sx_loop *loop, sx_loop_task *t)
         w->conns->prev = c;
     w->conns = c;
     w->n_conns++;
-    c->last_active_ms = sx_loop_now_ms();
+    c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
     if (sx_tls_conn_new_server(w->r->tls, c->fd, &c->tls) != SX_OK ||
         sx_loop_io_start(loop, &c->io, SX_EV_READ) != SX_OK) {
@@ -599,12 +607,32 @@ static void expire_sweep(sx_router *r)
     free(qs);
 }
 
+/* B7: a connection must finish TLS within 60 s and the SMP handshake
+ * within 120 s of being accepted, or it is closed. */
+#define SX_TLS_TIMEOUT_MS 60000
+#define SX_HANDSHAKE_TIMEOUT_MS 120000
+
+static void close_stalled_handshakes(sx_worker *w, int64_t now)
+{
+    int64_t tls_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms / 2 : SX_TLS_TIMEOUT_MS;
+    int64_t hs_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms : SX_HANDSHAKE_TIMEOUT_MS;
+    sx_conn *c = w->conns;
+    while (c) {
+        sx_conn *next = c->next;
+        int64_t age = now - c->accepted_ms;
+        if ((c->state == SX_CONN_TLS && age > tls_ms) || (c->state == SX_CONN_HELLO && age > hs_ms))
+            conn_close(c);
+        c = next;
+    }
+}
+
 /* B37: closes connections without subscriptions that were idle too long. */
 static void tick_cb(sx_loop *loop, void *data)
 {
     (void)loop;
     sx_worker *w = data;
     const sx_router_opts *o = &w->r->opts;
+    close_stalled_handshakes(w, sx_loop_now_ms());
     if (w->index == 0) {
         int64_t interval = (o->msg_check_interval > 0 ? o->msg_check_interval : 7200) * 1000;
         int64_t now_ms = sx_loop_now_ms();

@@ -40,6 +40,7 @@ typedef struct sx_router_opts {
     bool store_log_sync;   /* fdatasync every store-log batch (power loss) */
     bool skip_warnings;    /* --skip-warnings when restoring messages */
     bool quiet;            /* no progress lines on stdout (tests) */
+    int64_t handshake_timeout_ms; /* B7: 0 = 120 s (TLS: half of it) */
 } sx_router_opts;
 
 typedef struct sx_router sx_router;

@@ -71,6 +71,11 @@ struct sx_conn {
     sx_conn_state state;
     sx_smp_server_hs hs;
     sx_smp_session sess;
+    /* The session's X25519 private key as raw bytes (C8 authenticators); the
+     * OpenSSL key object is freed after the handshake to keep idle
+     * connections small. */
+    uint8_t dh_priv[32];
+    bool has_dh_priv;
     uint8_t *rbuf; /* SX_BLOCK_SIZE, allocated while a block is being read */
     size_t rdone;
     sx_outblk *out_head, *out_tail;
@@ -80,6 +85,7 @@ struct sx_conn {
     sx_sub **subs;
     size_t subs_cap, subs_n, subs_used;
     int64_t last_active_ms;
+    int64_t accepted_ms;
     uint64_t id;
     /* Store-log records made by this connection's commands: replies in the
      * block being built wait until the log is written up to hold_seq. */

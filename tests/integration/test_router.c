@@ -15,6 +15,9 @@
 #include "crypto/util.h"
 #include "crypto/x509.h"
 #include "router/server.h"
+#include "core/loop.h"
+#include "transport/net.h"
+#include "transport/tls.h"
 #include "smp/msgcrypt.h"
 
 typedef struct env {
@@ -43,6 +46,7 @@ static int setup(void **state)
     o.n_ports = 1;
     o.workers = 2;
     o.new_queues = true;
+    o.handshake_timeout_ms = 2000;
     if (sx_router_start(&o, &e.r) != SX_OK)
         return -1;
     e.port = sx_router_port(e.r, 0);
@@ -539,6 +543,38 @@ static void test_malformed(void **state)
     sx_smp_client_close(cl);
 }
 
+/* B7: a peer that connects and never finishes a handshake is closed. */
+static void test_handshake_timeout(void **state)
+{
+    env *e = *state;
+    int fd_tls, fd_hello;
+    /* One connection sends nothing at all (TLS never starts). */
+    assert_ok(sx_net_connect("127.0.0.1", e->port, 2000, &fd_tls));
+    /* Another finishes TLS but never sends the SMP client hello. */
+    sx_tls_client_config tcfg = {0};
+    static const char *const alpn[] = {"smp/1", NULL};
+    tcfg.alpn = alpn;
+    sx_tls_ctx *ctx;
+    assert_ok(sx_tls_client_ctx_new(&tcfg, &ctx));
+    assert_ok(sx_net_connect("127.0.0.1", e->port, 2000, &fd_hello));
+    sx_tls_conn *tls;
+    assert_ok(sx_tls_conn_new_client(ctx, fd_hello, e->fp, &tls));
+    assert_ok(sx_tls_handshake_blocking(tls, 2000));
+    uint8_t block[SX_BLOCK_SIZE];
+    assert_ok(sx_tls_read_block(tls, block, 2000)); /* the server hello */
+    /* Both are closed by the router within its timeouts (2 s here, ticks of 1 s). */
+    char b;
+    int64_t t0 = sx_loop_now_ms();
+    assert_ok(sx_net_wait(fd_tls, false, 6000));
+    assert_int_equal(read(fd_tls, &b, 1), 0);
+    assert_int_equal(sx_tls_read_block(tls, block, 6000), SX_E_CLOSED);
+    assert_true(sx_loop_now_ms() - t0 < 6000);
+    sx_tls_conn_free(tls);
+    sx_tls_ctx_free(ctx);
+    sx_net_close(fd_tls);
+    sx_net_close(fd_hello);
+}
+
 /* Several commands in one block come back matched by corrId. */
 static void test_batched(void **state)
 {
@@ -742,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_get_and_sub),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_notifier),
         cmocka_unit_test(test_restart_persistence),
     };
