@@ -516,6 +516,37 @@ static void conn_tls_step(sx_conn *c)
         conn_update_interest(c);
 }
 
+static void read_task_cb(sx_loop *loop, sx_loop_task *t);
+
+/* Decrypted bytes buffered inside TLS raise no socket event: when reading
+ * stopped with some left (fairness limit, back-pressure), continue from the
+ * loop's task queue. Tasks run in order, so this one runs before the task
+ * that would free a connection closed meanwhile. */
+static void continue_reading(sx_conn *c)
+{
+    if (c->fd < 0 || c->read_posted || c->state != SX_CONN_ACTIVE || c->out_count >= SX_MAX_OUT_BLOCKS ||
+        !sx_tls_has_pending(c->tls))
+        return;
+    c->read_posted = true;
+    c->read_task.cb = read_task_cb;
+    c->read_task.data = c;
+    sx_loop_post(c->w->loop, &c->read_task);
+}
+
+static void read_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    sx_conn *c = t->data;
+    c->read_posted = false;
+    if (c->fd < 0)
+        return;
+    conn_read(c);
+    if (c->fd >= 0) {
+        conn_update_interest(c);
+        continue_reading(c);
+    }
+}
+
 static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 {
     (void)loop;
@@ -531,8 +562,10 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
         conn_read(c);
     if (c->fd >= 0 && (events & SX_EV_ERROR) && !(events & SX_EV_READ) && !c->out_head)
         conn_close(c);
-    if (c->fd >= 0)
+    if (c->fd >= 0) {
         conn_update_interest(c);
+        continue_reading(c);
+    }
 }
 
 static void adopt_cb(sx_loop *loop, sx_loop_task *t)
@@ -681,8 +714,10 @@ static void log_task_cb(sx_loop *loop, sx_loop_task *t)
         sx_conn *next = c->wait_next;
         wait_list_remove(c);
         write_out(c); /* re-adds c if its next block still waits */
-        if (c->fd >= 0)
+        if (c->fd >= 0) {
             conn_update_interest(c);
+            continue_reading(c);
+        }
         c = next;
     }
 }

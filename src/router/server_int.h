@@ -67,6 +67,8 @@ struct sx_conn {
     int fd;
     sx_loop_io io;
     sx_loop_task adopt;
+    sx_loop_task read_task; /* more to read inside TLS: continue later */
+    bool read_posted;
     sx_tls_conn *tls;
     sx_conn_state state;
     sx_smp_server_hs hs;

@@ -575,6 +575,41 @@ static void test_handshake_timeout(void **state)
     sx_net_close(fd_hello);
 }
 
+/* A burst of many blocks (more than the router reads per event) is all
+ * answered, including blocks left buffered inside TLS. */
+static void test_burst(void **state)
+{
+    env *e = *state;
+    sx_smp_client *cl = connect_default(e);
+    const sx_smp_session *sess = sx_smp_client_session(cl);
+    enum { N = 150 };
+    for (int i = 0; i < N; i++) {
+        uint8_t corr[24], t[128], content[256];
+        memset(corr, i, sizeof corr);
+        sx_smp_transmission tr = {0};
+        tr.corr_id = sx_slice_of(corr, 24);
+        tr.command = sx_slice_str("PING");
+        tr.session_id = sx_smp_session_id(sess);
+        sx_writer w;
+        sx_writer_init_fixed(&w, t, sizeof t);
+        assert_true(sx_smp_transmission_write(&w, sess->version, &tr));
+        sx_writer bw;
+        sx_writer_init_fixed(&bw, content, sizeof content);
+        sx_write_u8(&bw, 1);
+        sx_write_large(&bw, sx_writer_slice(&w));
+        assert_ok(sx_writer_status(&bw));
+        assert_ok(sx_smp_client_send_raw(cl, sx_writer_slice(&bw)));
+    }
+    for (int i = 0; i < N; i++) {
+        sx_smp_client_reply r;
+        next_event(cl, &r);
+        expect_tag(&r, SX_SMP_R_PONG);
+        assert_int_equal(r.reply.t.corr_id.ptr[0], (uint8_t)i); /* in order */
+        sx_smp_client_reply_free(&r);
+    }
+    sx_smp_client_close(cl);
+}
+
 /* Several commands in one block come back matched by corrId. */
 static void test_batched(void **state)
 {
@@ -778,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_get_and_sub),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_burst),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_notifier),
         cmocka_unit_test(test_restart_persistence),
