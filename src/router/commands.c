@@ -238,10 +238,26 @@ void sx_router_sub_closed(sx_conn *c, sx_sub *s)
     (void)s;
 }
 
+static sx_smp_error blocked_error(const sx_queue *q);
+
 void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
 {
     sx_queue *q = s->q;
     sx_slice entity = sx_slice_of(s->entity, SX_ID_LEN);
+    if (what & SX_SUB_BLOCKED) {
+        /* E32: the control port blocked the queue; its subscriber is told
+         * with ERR BLOCKED and stays subscribed. */
+        sx_queue_lock(q);
+        bool blocked = q->sub == s && !q->deleted && q->status == SX_QUEUE_BLOCKED;
+        sx_smp_error e = blocked ? blocked_error(q) : sx_smp_error_of(SX_SMP_ERR_BLOCKED);
+        sx_queue_unlock(q);
+        if (blocked) {
+            reply_err(c, empty(), entity, e);
+            sx_conn_flush(c);
+            if (c->fd < 0)
+                return;
+        }
+    }
     if (what & (SX_SUB_DELD | SX_SUB_END)) {
         sx_queue_lock(q);
         bool still = s->notifier ? q->nsub == s : q->sub == s;
@@ -345,8 +361,9 @@ static bool touch(ctx *x, sx_queue *q)
     return true;
 }
 
-/* The blocked-queue error (E3); the queue lock held. */
-static void err_blocked(ctx *x, sx_queue *q)
+/* The blocked-queue error (E3) with the queue's blocking info; the queue
+ * lock held. */
+static sx_smp_error blocked_error(const sx_queue *q)
 {
     sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_BLOCKED);
     e.blocked.reason = SX_SMP_BLOCK_SPAM;
@@ -356,7 +373,12 @@ static void err_blocked(ctx *x, sx_queue *q)
         if (!sx_smp_blocking_info_read(&rd, &e.blocked))
             e.blocked.reason = SX_SMP_BLOCK_SPAM;
     }
-    reply_err(x->c, x->corr, x->entity, e);
+    return e;
+}
+
+static void err_blocked(ctx *x, sx_queue *q)
+{
+    reply_err(x->c, x->corr, x->entity, blocked_error(q));
 }
 
 static void cmd_new(ctx *x)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypto/util.h"
+#include "router/control.h"
 #include "transport/net.h"
 
 #define SX_MAX_OUT_BLOCKS 256      /* back-pressure: stop reading above this */
@@ -398,7 +399,7 @@ static void conn_close(sx_conn *c)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    w->n_conns--;
+    __atomic_sub_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
     /* Callers up the stack may still look at c (they check c->fd): free it
      * from the loop's task queue, after the current event. */
     c->adopt.cb = free_conn_cb;
@@ -581,7 +582,7 @@ static void adopt_cb(sx_loop *loop, sx_loop_task *t)
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
-    w->n_conns++;
+    __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
     if (sx_tls_conn_new_server(w->r->tls, c->fd, &c->tls) != SX_OK ||
@@ -925,6 +926,12 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
         if (st != SX_OK)
             goto fail;
     }
+    /* E32: the control port posts to worker loops, which may not run yet. */
+    if (opts->has_control_port) {
+        st = sx_control_start(r, &r->control);
+        if (st != SX_OK)
+            goto fail;
+    }
     for (unsigned i = 0; i < r->n_workers; i++) {
         if (pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]) != 0) {
             /* Stop the ones already running, then fail. */
@@ -943,6 +950,8 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
 fail:
     /* No thread was started. */
 fail_started:
+    sx_control_stop(r->control);
+    r->control = NULL;
     sx_logwriter_stop(r->lw);
     r->lw = NULL;
     for (size_t i = 0; i < r->n_listen; i++)
@@ -960,6 +969,11 @@ fail_started:
     return st;
 }
 
+uint16_t sx_router_control_port(const sx_router *r)
+{
+    return sx_control_port(r->control);
+}
+
 uint16_t sx_router_port(const sx_router *r, size_t i)
 {
     return i < r->n_listen ? r->ports[i] : 0;
@@ -969,6 +983,9 @@ void sx_router_stop(sx_router *r)
 {
     if (!r)
         return;
+    /* The control port first: it posts to workers and uses the log writer. */
+    sx_control_stop(r->control);
+    r->control = NULL;
     __atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < r->n_workers; i++)
         sx_loop_stop(r->workers[i].loop);

@@ -41,6 +41,12 @@ typedef struct sx_router_opts {
     bool skip_warnings;    /* --skip-warnings when restoring messages */
     bool quiet;            /* no progress lines on stdout (tests) */
     int64_t handshake_timeout_ms; /* B7: 0 = 120 s (TLS: half of it) */
+    /* E32: the control port on 127.0.0.1, when has_control_port. */
+    bool has_control_port;
+    uint16_t control_port;                /* 0 = ephemeral (tests) */
+    const char *control_admin_password;   /* NULL = no admin role */
+    const char *control_user_password;    /* NULL = no user role */
+    int64_t daily_block_queue_quota;      /* 0 = no limit, < 0 = no blocking */
 } sx_router_opts;
 
 typedef struct sx_router sx_router;
@@ -50,6 +56,8 @@ typedef struct sx_router sx_router;
 SX_MUST_CHECK sx_status sx_router_start(const sx_router_opts *opts, sx_router **out);
 /* The port actually bound for opts->ports[i]. */
 uint16_t sx_router_port(const sx_router *r, size_t i);
+/* The control port actually bound, 0 when there is none. */
+uint16_t sx_router_control_port(const sx_router *r);
 /* Stops accepting, closes every connection, saves what must be saved and
  * frees the router. Accepts NULL. */
 void sx_router_stop(sx_router *r);

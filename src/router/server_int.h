@@ -24,6 +24,7 @@ enum {
     SX_SUB_END = 2,     /* another connection took the subscription (E10) */
     SX_SUB_DELD = 4,    /* the queue was deleted by another connection (E17) */
     SX_SUB_NTF = 8,     /* notifications wait for this notifier subscriber (E15) */
+    SX_SUB_BLOCKED = 16, /* the queue was blocked by the control port (E32) */
 };
 
 /* One connection's relation to one queue: a SUB (the queue's subscriber),
@@ -102,7 +103,7 @@ struct sx_worker {
     pthread_t thread;
     sx_loop *loop;
     sx_conn *conns;
-    size_t n_conns;
+    size_t n_conns;     /* atomic: the control port reads it */
     /* Connections whose next block waits for the store log. */
     sx_conn *waiting;
     sx_loop_task log_task; /* "the log advanced", posted by the writer */
@@ -133,6 +134,7 @@ struct sx_router {
     sx_logwriter *lw;     /* its writer thread */
     sx_slservices *svc;   /* services restored from the store log */
     int64_t next_sweep_ms; /* worker 0: next expiry sweep */
+    struct sx_control *control; /* NULL without a control port */
 };
 
 /* ---- server.c services for command handlers ---- */

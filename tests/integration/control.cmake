@@ -1,0 +1,7 @@
+# The SMP router's control port (E32), in process over loopback.
+add_executable(itest_control test_control.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_control PRIVATE sx_router sx_client PkgConfig::CMOCKA)
+target_include_directories(itest_control PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_control PRIVATE SX_SHARED_DIR="${SX_SHARED_DIR}")
+add_test(NAME integration.control COMMAND itest_control)
+set_tests_properties(integration.control PROPERTIES TIMEOUT 300)
