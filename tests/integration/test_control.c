@@ -282,7 +282,8 @@ static void log_line(char *out, size_t cap, const char *tag, const uint8_t rid[2
 {
     char b64[64];
     assert_ok(sx_b64_encode(sx_slice_of(rid, 24), SX_B64_URL, b64, sizeof b64));
-    snprintf(out, cap, "%s %s%s", tag, b64, tail);
+    int n = snprintf(out, cap, "%s %s%s", tag, b64, tail);
+    assert_true(n > 0 && (size_t)n < cap);
 }
 
 /* ---- tests ---- */
