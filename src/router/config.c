@@ -221,6 +221,7 @@ static sx_status read_store_log(const sx_ini *ini, sx_router_config *cfg, char *
     SX_TRY(sx_ini_bool(ini, s, "enable", false, &cfg->store_log, err, errlen));
     SX_TRY(sx_ini_bool(ini, s, "restore_messages", cfg->store_log, &cfg->restore_messages, err,
                        errlen));
+    SX_TRY(sx_ini_bool(ini, s, "fsync", false, &cfg->store_log_fsync, err, errlen));
     SX_TRY(sx_ini_int(ini, s, "expire_messages_days", 0, 100000, 21, &v, err, errlen));
     cfg->msg_ttl = v * DAY;
     cfg->msg_check_interval = 2 * HOUR;

@@ -30,6 +30,7 @@ int sx_router_run(const sx_router_config *cfg)
     o.inactive_check_interval = cfg->inactive_check_interval;
     o.log_tls_errors = cfg->log_tls_errors;
     o.skip_warnings = cfg->start.skip_warnings;
+    o.store_log_sync = cfg->store_log_fsync;
     o.has_control_port = cfg->control_port != 0;
     o.control_port = cfg->control_port;
     o.control_admin_password = cfg->has_control_admin_password ? cfg->control_admin_password : NULL;

@@ -185,6 +185,13 @@ static void put_store_log(FILE *f, const sx_router_init_options *o)
           "# loaded at start; the saved file is kept as .bak until the next restart.\n",
           f);
     fprintf(f, "restore_messages: %s\n\n", on_off(o->store_log));
+    fputs("# Durability of the store log (ours; the reference does not read it). Every\n"
+          "# queue change is written to the log before the client is told, so it survives\n"
+          "# a crash or kill -9 of the router. With `fsync: on` the log is also flushed to\n"
+          "# disk (fdatasync) after each batch of changes, so it survives a power loss or\n"
+          "# kernel crash too, at the cost of a disk flush per batch.\n"
+          "# fsync: off\n\n",
+          f);
     fputs("# How long messages (days) and notifications (hours) are kept.\n"
           "expire_messages_days: 21\n"
           "expire_messages_on_start: on\n"

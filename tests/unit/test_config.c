@@ -254,6 +254,24 @@ static void test_bad_boolean_names_key(void **state)
     }
 }
 
+/* Our [STORE_LOG] fsync key: off when absent, on/off only. */
+static void test_fsync_key(void **state)
+{
+    (void)state;
+    sx_router_config cfg;
+    char err[256] = "";
+    assert_ok(parse(reference_ini, &cfg, err, sizeof err));
+    assert_false(cfg.store_log_fsync);
+    char *text = edit_ini(reference_ini, "enable: on", "enable: on\nfsync: on");
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.store_log_fsync);
+    free(text);
+    text = edit_ini(reference_ini, "enable: on", "enable: on\nfsync: yes");
+    assert_int_equal(parse(text, &cfg, err, sizeof err), SX_E_PROTOCOL);
+    assert_non_null(strstr(err, "fsync"));
+    free(text);
+}
+
 static void expect_error(const char *base, const char *prefix, const char *replacement,
                          sx_status want, const char *in_err)
 {
@@ -774,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_reference_ini_loads),
         cmocka_unit_test(test_defaults_when_absent),
         cmocka_unit_test(test_bad_boolean_names_key),
+        cmocka_unit_test(test_fsync_key),
         cmocka_unit_test(test_missing_mandatory_keys),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_ini_text_round_trip),
