@@ -24,6 +24,16 @@ static const char version_line[] = "SMP server v" SX_VERSION " / " SX_GIT_COMMIT
 #define ERRLEN 1024
 #define LINE_MAX_LEN 1024
 
+static void print_ca_key_warning(const sx_router_paths *paths)
+{
+    printf("----------\n"
+           "Keep the CA private key in a safe place and remove it from this machine.\n"
+           "If the server's TLS credentials are ever compromised, it can sign new ones\n"
+           "with the same server identity, so existing connections keep working.\n"
+           "CA private key location:\n%s\n----------\n",
+           paths->ca_key);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -32,6 +42,7 @@ static void usage(FILE *f)
             "Commands:\n"
             "  init     create the configuration (%s) and log (%s) folders, keys and INI\n"
             "  start    start the server\n"
+            "  cert     new online certificate signed by the CA key (fingerprint unchanged)\n"
             "  delete   delete the configuration and log folders\n\n"
             "Global options: -v, --version   -h, --help\n"
             "Folders come from %s and %s when set.\n\n"
@@ -53,6 +64,9 @@ static void usage(FILE *f)
             "  --disable-web              (the embedded web server is always off for now)\n"
             "  -d, --database CONN, --schema NAME, --pool-size N   PostgreSQL settings\n"
             "  -y, --yes                  do not ask questions\n\n"
+            "cert options:\n"
+            "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
+            "  --cn FQDN                  certificate CN (default: that of server.crt)\n\n"
             "start options:\n"
             "  -m, --maintenance, --compact-log, --skip-warnings,\n"
             "  --log-level trace|debug|info|note|warn|error, --confirm-migrations up|down\n",
@@ -395,12 +409,7 @@ static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
     printf("Server initialized, please provide additional server information in %s.\n",
            paths->ini);
     printf("Run `smp-server start` to start server.\n");
-    printf("----------\n"
-           "Keep the CA private key in a safe place and remove it from this machine.\n"
-           "If the server's TLS credentials are ever compromised, it can sign new ones\n"
-           "with the same server identity, so existing connections keep working.\n"
-           "CA private key location:\n%s\n----------\n",
-           paths->ca_key);
+    print_ca_key_warning(paths);
     sx_router_print_service(stdout, version_line, res.fingerprint,
                             res.has_password ? res.password : NULL, res.host, NULL,
                             o.source_code);
@@ -521,6 +530,42 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
     return 0;
 }
 
+/* H13: `smp-server cert [--sign-algorithm ALG] [--cn FQDN]`. */
+static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
+{
+    bool has_alg = false;
+    sx_key_alg alg = SX_KEY_ED25519;
+    const char *cn = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-a") == 0 || strcmp(a, "--sign-algorithm") == 0) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "ED25519") == 0)
+                alg = SX_KEY_ED25519;
+            else if (strcmp(v, "ED448") == 0)
+                alg = SX_KEY_ED448;
+            else {
+                fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
+                return 1;
+            }
+            has_alg = true;
+        } else if (strcmp(a, "--cn") == 0 && i + 1 < argc) {
+            cn = argv[++i];
+        } else {
+            fprintf(stderr, "Error: unknown cert option '%s'\n", a);
+            return 1;
+        }
+    }
+    char err[512] = "";
+    if (sx_router_setup_cert(paths, has_alg, alg, cn, err, sizeof err) != SX_OK) {
+        fprintf(stderr, "Error: %s\n", err);
+        return 1;
+    }
+    printf("New server certificate written to %s (fingerprint unchanged).\n", paths->server_crt);
+    print_ca_key_warning(paths);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -551,7 +596,9 @@ int main(int argc, char **argv)
         return cmd_start(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "delete") == 0)
         return cmd_delete(&paths, sub_argc, sub_argv);
-    if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "journal") == 0 || strcmp(cmd, "database") == 0) {
+    if (strcmp(cmd, "cert") == 0)
+        return cmd_cert(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "journal") == 0 || strcmp(cmd, "database") == 0) {
         fprintf(stderr, "Error: `smp-server %s` is not supported by this implementation yet\n", cmd);
         return 1;
     }

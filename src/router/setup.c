@@ -583,3 +583,66 @@ sx_status sx_router_setup_delete(const sx_router_paths *paths, char *err, size_t
     }
     return SX_OK;
 }
+
+sx_status sx_router_setup_cert(const sx_router_paths *paths, bool has_alg, sx_key_alg alg, const char *cn,
+                               char *err, size_t errlen)
+{
+    sx_key *ca_key = NULL, *old_pub = NULL, *server_key = NULL;
+    X509 *ca_crt = NULL, *old_crt = NULL, *new_crt = NULL;
+    char old_cn[256] = "";
+    sx_status st = sx_x509_read_key_file(paths->ca_key, SX_KEY_SIGN_ALGS, &ca_key);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "cannot read the CA key %s", paths->ca_key);
+        goto done;
+    }
+    st = sx_x509_read_cert_file(paths->ca_crt, &ca_crt);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "cannot read %s", paths->ca_crt);
+        goto done;
+    }
+    if (!has_alg || !cn) {
+        st = sx_x509_read_cert_file(paths->server_crt, &old_crt);
+        if (st == SX_OK)
+            st = sx_x509_public_key(old_crt, &old_pub);
+        if (st != SX_OK) {
+            snprintf(err, errlen, "cannot read %s (give --sign-algorithm and --cn)", paths->server_crt);
+            goto done;
+        }
+        if (!has_alg)
+            alg = sx_key_alg_of(old_pub);
+        if (!cn) {
+            X509_NAME *subject = X509_get_subject_name(old_crt);
+            if (!subject || X509_NAME_get_text_by_NID(subject, NID_commonName, old_cn, sizeof old_cn) <= 0) {
+                snprintf(err, errlen, "%s has no CN (give --cn)", paths->server_crt);
+                st = SX_E_PROTOCOL;
+                goto done;
+            }
+            cn = old_cn;
+        }
+    }
+    if (alg != SX_KEY_ED25519 && alg != SX_KEY_ED448) {
+        snprintf(err, errlen, "the sign algorithm must be ED25519 or ED448");
+        st = SX_E_USAGE;
+        goto done;
+    }
+    st = sx_key_generate(alg, &server_key);
+    if (st == SX_OK)
+        st = sx_x509_create_server(ca_key, ca_crt, server_key, cn, &new_crt);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "cannot create the certificate (%s)", sx_status_str(st));
+        goto done;
+    }
+    st = sx_x509_write_key_file(paths->server_key, server_key);
+    if (st == SX_OK)
+        st = sx_x509_write_cert_file(paths->server_crt, new_crt);
+    if (st != SX_OK)
+        snprintf(err, errlen, "cannot write %s or %s", paths->server_key, paths->server_crt);
+done:
+    X509_free(new_crt);
+    X509_free(old_crt);
+    X509_free(ca_crt);
+    sx_key_free(server_key);
+    sx_key_free(old_pub);
+    sx_key_free(ca_key);
+    return st;
+}

@@ -96,4 +96,12 @@ SX_MUST_CHECK sx_status sx_router_setup_init(const sx_router_paths *paths,
 SX_MUST_CHECK sx_status sx_router_setup_delete(const sx_router_paths *paths, char *err,
                                                size_t errlen);
 
+/* H13 `cert`: a new online key and certificate (server.key, server.crt)
+ * signed with the existing CA key, so the fingerprint does not change. alg
+ * (SX_KEY_ED25519 / SX_KEY_ED448) and cn default, when has_alg is false or
+ * cn is NULL, to those of the current server.crt. Errors name the file:
+ * SX_E_IO (missing or unwritable), SX_E_PROTOCOL (unreadable), SX_E_USAGE. */
+SX_MUST_CHECK sx_status sx_router_setup_cert(const sx_router_paths *paths, bool has_alg, sx_key_alg alg,
+                                             const char *cn, char *err, size_t errlen);
+
 #endif

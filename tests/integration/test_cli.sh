@@ -123,6 +123,25 @@ out=$("$BIN" init -y --password 'a@b' 2>&1) && fail "init accepted a bad passwor
 out=$("$BIN" init -y --operator X 2>&1) && fail "init accepted --operator without --source-code"
 echo "$out" | grep -q -- "--source-code" || fail "operator error message: $out"
 
+# cert (H13): a new online certificate under the same CA; the identity stays
+echo Y | "$BIN" delete >/dev/null 2>&1
+"$BIN" init -y --no-password --fqdn cert.example >/dev/null 2>&1 || fail "init before cert failed"
+fp_before=$(cat "$T/etc/fingerprint")
+crt_before=$(sha256sum < "$T/etc/server.crt")
+"$BIN" cert >/dev/null 2>&1 || fail "cert failed"
+check "cert replaced server.crt" test "$(sha256sum < "$T/etc/server.crt")" != "$crt_before"
+check "cert kept the fingerprint" test "$(cat "$T/etc/fingerprint")" = "$fp_before"
+openssl verify -CAfile "$T/etc/ca.crt" "$T/etc/server.crt" >/dev/null 2>&1 || fail "new server.crt verifies"
+openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *cert.example' || fail "cert kept the CN"
+check "server.key mode 600 after cert" test "$(stat -c %a "$T/etc/server.key")" = 600
+"$BIN" cert -a ED448 --cn other.example >/dev/null 2>&1 || fail "cert with options failed"
+openssl x509 -in "$T/etc/server.crt" -noout -text | grep -q 'ED448' || fail "cert -a ED448"
+openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *other.example' || fail "cert --cn"
+out=$("$BIN" cert -a RSA 2>&1) && fail "cert accepted a bad algorithm"
+rm -f "$T/etc/ca.key"
+out=$("$BIN" cert 2>&1) && fail "cert without the CA key succeeded"
+echo "$out" | grep -q "ca.key" || fail "cert error names the CA key: $out"
+
 if [ "$FAILS" -ne 0 ]; then
     echo "$FAILS check(s) failed"
     exit 1
