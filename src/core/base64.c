@@ -3,6 +3,7 @@
 #include "core/base64.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sodium.h>
 
 static int sodium_variant(sx_b64_variant v, bool padded)
@@ -44,6 +45,14 @@ sx_status sx_b64_decode(const char *text, size_t len, sx_b64_variant v, uint8_t 
     while (n > 0 && len - n < 2 && text[n - 1] == '=')
         n--;
     SX_ENSURE(n > 0, SX_E_PROTOCOL);
+    /* libsodium 1.0.18 decodes bytes >= 0x80 as digits: check the alphabet
+     * here so that no stray byte is ever accepted. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        bool extra = v == SX_B64_STD ? (c == '+' || c == '/') : (c == '-' || c == '_');
+        SX_ENSURE(digit || extra, SX_E_PROTOCOL);
+    }
     const char *end = NULL;
     size_t got = 0;
     uint8_t dummy;

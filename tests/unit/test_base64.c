@@ -79,6 +79,32 @@ static void test_decode_errors(void **state)
     assert_int_equal(sx_b64_encode(sx_slice_str("foo"), SX_B64_URL, small, sizeof small), SX_E_LIMIT);
 }
 
+/* Only the alphabet is accepted: every other byte, high bytes included
+ * (which libsodium 1.0.18 would decode), is an error in every position. */
+static void test_alphabet_only(void **state)
+{
+    (void)state;
+    for (int v = SX_B64_URL; v <= SX_B64_STD; v++) {
+        for (int c = 0; c < 256; c++) {
+            bool valid = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                         (v == SX_B64_STD ? (c == '+' || c == '/') : (c == '-' || c == '_'));
+            for (int pos = 0; pos < 4; pos++) {
+                char t[5] = "Zm9v";
+                t[pos] = (char)c;
+                uint8_t out[8];
+                size_t n;
+                sx_status st = sx_b64_decode(t, 4, (sx_b64_variant)v, out, sizeof out, &n);
+                if (c == '=' && pos == 3)
+                    continue; /* "Zm9=" is padding */
+                if (valid)
+                    assert_ok(st);
+                else if (st == SX_OK)
+                    fail_msg("byte %d at %d accepted (variant %d)", c, pos, v);
+            }
+        }
+    }
+}
+
 static void test_fingerprint_text(void **state)
 {
     (void)state;
@@ -100,6 +126,7 @@ int main(void)
         cmocka_unit_test(test_rfc4648_decode_lenient),
         cmocka_unit_test(test_url_alphabet),
         cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_alphabet_only),
         cmocka_unit_test(test_fingerprint_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
