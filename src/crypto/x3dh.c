@@ -1,10 +1,13 @@
-/* E2E ratchet parameters and the PQ X3DH (see x3dh.h). Byte layouts follow
- * the reference's Ratchet.hs encoders; the KEM half follows pqdr.md. X448
- * keys are kept raw in memory and wrapped into OpenSSL keys only for a DH. */
+/* E2E ratchet parameters and the PQ X3DH (see x3dh.h). Byte layouts and the
+ * links' text form follow the reference's Ratchet.hs encoders; the KEM half
+ * follows pqdr.md. X448 keys are kept raw in memory and wrapped into OpenSSL
+ * keys only for a DH or to print one. */
 #include "crypto/x3dh.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
 
@@ -81,22 +84,29 @@ bool sx_x448_write_public_short(sx_writer *w, const uint8_t raw[SX_X448_LEN])
     return ok;
 }
 
-bool sx_x448_read_public_short(sx_reader *r, uint8_t raw[SX_X448_LEN])
+/* The raw key of an X448 SubjectPublicKeyInfo, checked strictly. */
+static sx_status x448_from_der(sx_slice der, uint8_t raw[SX_X448_LEN])
 {
-    sx_slice der;
     sx_key_alg alg;
-    if (!sx_read_short(r, &der))
-        return false;
     sx_status st = sx_key_check_public(der, SX_KEY_BIT(SX_KEY_X448), &alg);
     if (st != SX_OK)
-        return sx_reader_fail(r, st);
+        return st;
     /* The checked DER is a fixed prefix followed by the raw key. */
     sx_reader kr;
     sx_reader_init_slice(&kr, der);
     sx_slice prefix;
     if (!sx_read_bytes(&kr, der.len - SX_X448_LEN, &prefix) || !sx_read_copy(&kr, raw, SX_X448_LEN))
-        return sx_reader_fail(r, SX_E_PROTOCOL);
-    return true;
+        return SX_E_PROTOCOL;
+    return SX_OK;
+}
+
+bool sx_x448_read_public_short(sx_reader *r, uint8_t raw[SX_X448_LEN])
+{
+    sx_slice der;
+    if (!sx_read_short(r, &der))
+        return false;
+    sx_status st = x448_from_der(der, raw);
+    return st == SX_OK || sx_reader_fail(r, st);
 }
 
 /* large(bytes) of exactly n bytes, copied to dst. */
@@ -197,6 +207,196 @@ sx_status sx_e2e_params_decode_uri(sx_slice in, sx_e2e_params *out)
     sx_reader_init_slice(&r, in);
     (void)sx_e2e_params_read_uri(&r, out);
     return sx_reader_finish(&r);
+}
+
+/* ---- text form ------------------------------------------------------------ */
+
+/* Lengths of padded base64url: the SPKI of an X448 key (68 bytes), a KEM
+ * ciphertext and a KEM public key. */
+#define B64_LEN(n) (((n) + 2) / 3 * 4)
+#define X448_SPKI_LEN (12 + SX_X448_LEN)
+#define X448_TEXT_LEN B64_LEN(X448_SPKI_LEN)
+#define KEM_CT_TEXT_LEN B64_LEN(SX_SNTRUP761_CT_LEN)
+#define KEM_PK_TEXT_LEN B64_LEN(SX_SNTRUP761_PK_LEN)
+
+_Static_assert(SX_E2E_PARAMS_TEXT_MAX == sizeof "v=65534-65535&x3dh=," - 1 + 2 * X448_TEXT_LEN +
+                                             sizeof "&kem_ct=&kem_key=" - 1 + KEM_CT_TEXT_LEN +
+                                             KEM_PK_TEXT_LEN,
+               "longest text form");
+
+static bool write_text_b64(sx_writer *w, const uint8_t *p, size_t n)
+{
+    char buf[KEM_PK_TEXT_LEN + 1];
+    sx_status st = sx_b64_encode(sx_slice_of(p, n), SX_B64_URL, buf, sizeof buf);
+    return st == SX_OK ? sx_write_str(w, buf) : sx_writer_fail(w, st);
+}
+
+static bool write_text_x448(sx_writer *w, const uint8_t raw[SX_X448_LEN])
+{
+    char buf[SX_KEY_TEXT_MAX];
+    sx_key *k = NULL;
+    sx_status st = sx_key_from_raw_public(SX_KEY_X448, sx_slice_of(raw, SX_X448_LEN), &k);
+    if (st == SX_OK)
+        st = sx_key_public_to_text(k, buf, sizeof buf);
+    sx_key_free(k);
+    return st == SX_OK ? sx_write_str(w, buf) : sx_writer_fail(w, st);
+}
+
+static bool write_text_range(sx_writer *w, sx_version_range vr)
+{
+    char buf[sizeof "65535-65535"];
+    if (vr.min > vr.max)
+        return sx_writer_fail(w, SX_E_USAGE);
+    if (vr.min == vr.max)
+        snprintf(buf, sizeof buf, "%u", (unsigned)vr.min);
+    else
+        snprintf(buf, sizeof buf, "%u-%u", (unsigned)vr.min, (unsigned)vr.max);
+    return sx_write_str(w, buf);
+}
+
+bool sx_e2e_params_write_text(sx_writer *w, const sx_e2e_params *p)
+{
+    if (!(sx_write_str(w, "v=") && write_text_range(w, p->range) && sx_write_str(w, "&x3dh=") &&
+          write_text_x448(w, p->k1) && sx_write_str(w, ",") && write_text_x448(w, p->k2)))
+        return false;
+    if (p->range.max < SX_E2E_VERSION_PQ)
+        return true;
+    switch (p->kem.state) {
+    case SX_KEM_NONE: return true;
+    case SX_KEM_PROPOSED:
+        return sx_write_str(w, "&kem_key=") && write_text_b64(w, p->kem.pk, sizeof p->kem.pk);
+    case SX_KEM_ACCEPTED:
+        return sx_write_str(w, "&kem_ct=") && write_text_b64(w, p->kem.ct, sizeof p->kem.ct) &&
+               sx_write_str(w, "&kem_key=") && write_text_b64(w, p->kem.pk, sizeof p->kem.pk);
+    default: return sx_writer_fail(w, SX_E_USAGE);
+    }
+}
+
+/* The text up to (not including) the next delim or the end. */
+static bool read_text_field(sx_reader *r, char delim, sx_slice *out)
+{
+    sx_reader ahead = *r;
+    sx_slice rest;
+    if (!sx_read_tail(&ahead, &rest))
+        return sx_reader_fail(r, ahead.err);
+    const uint8_t *end = rest.len > 0 ? memchr(rest.ptr, delim, rest.len) : NULL;
+    return sx_read_bytes(r, end != NULL ? (size_t)(end - rest.ptr) : rest.len, out);
+}
+
+/* A canonical decimal in [0, 65535]: 1 to 5 digits, no leading zero. */
+static bool parse_text_u16(sx_slice s, uint16_t *out)
+{
+    uint32_t v = 0;
+    if (s.len == 0 || s.len > 5 || (s.len > 1 && s.ptr[0] == '0'))
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return false;
+        v = v * 10 + (uint32_t)(s.ptr[i] - '0');
+    }
+    if (v > UINT16_MAX)
+        return false;
+    *out = (uint16_t)v;
+    return true;
+}
+
+/* "<min>" or "<min>-<max>" with min < max, up to the next '&'. */
+static bool read_text_range(sx_reader *r, sx_version_range *out)
+{
+    sx_slice field, lo, hi;
+    if (!read_text_field(r, '&', &field))
+        return false;
+    sx_reader fr;
+    sx_reader_init_slice(&fr, field);
+    if (!read_text_field(&fr, '-', &lo) || !parse_text_u16(lo, &out->min))
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    out->max = out->min;
+    if (sx_reader_remaining(&fr) == 0)
+        return true;
+    if (!sx_read_expect_str(&fr, "-") || !sx_read_tail(&fr, &hi) ||
+        !parse_text_u16(hi, &out->max) || out->min >= out->max)
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    return true;
+}
+
+/* Only base64url digits, then at most two '='. Checked here because the
+ * decoder underneath (libsodium 1.0.18) takes any byte >= 0x80 for a digit. */
+static bool b64url_chars(sx_slice s)
+{
+    size_t digits = 0;
+    while (digits < s.len && ((s.ptr[digits] >= 'A' && s.ptr[digits] <= 'Z') ||
+                              (s.ptr[digits] >= 'a' && s.ptr[digits] <= 'z') ||
+                              (s.ptr[digits] >= '0' && s.ptr[digits] <= '9') ||
+                              s.ptr[digits] == '-' || s.ptr[digits] == '_'))
+        digits++;
+    for (size_t i = digits; i < s.len; i++)
+        if (s.ptr[i] != '=' || i - digits >= 2)
+            return false;
+    return true;
+}
+
+/* Canonical padded base64url of exactly n bytes, up to the next delim. */
+static bool read_text_b64(sx_reader *r, char delim, uint8_t *dst, size_t n)
+{
+    sx_slice field;
+    size_t got = 0;
+    if (!read_text_field(r, delim, &field))
+        return false;
+    /* The padded length rules out missing or extra '='; the decoder rejects
+     * nonzero bits after the last byte. */
+    if (field.len != B64_LEN(n) || !b64url_chars(field) ||
+        sx_b64_decode((const char *)field.ptr, field.len, SX_B64_URL, dst, n, &got) != SX_OK ||
+        got != n)
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    return true;
+}
+
+static bool read_text_x448(sx_reader *r, char delim, uint8_t raw[SX_X448_LEN])
+{
+    uint8_t der[X448_SPKI_LEN];
+    if (!read_text_b64(r, delim, der, sizeof der))
+        return false;
+    sx_status st = x448_from_der(sx_slice_of(der, sizeof der), raw);
+    return st == SX_OK || sx_reader_fail(r, st);
+}
+
+/* Nothing, "&kem_key=<pk>" or "&kem_ct=<ct>&kem_key=<pk>"; the KEM part is
+ * only read for max >= 3 (below, any text left fails as trailing). */
+static bool read_text_kem(sx_reader *r, uint16_t max, sx_kem_params *out)
+{
+    out->state = SX_KEM_NONE;
+    if (max < SX_E2E_VERSION_PQ || sx_reader_remaining(r) == 0)
+        return true;
+    sx_reader probe = *r;
+    bool accepted = sx_read_expect_str(&probe, "&kem_ct=");
+    if (accepted) {
+        *r = probe;
+        if (!read_text_b64(r, '&', out->ct, sizeof out->ct))
+            return false;
+    }
+    if (!sx_read_expect_str(r, "&kem_key=") || !read_text_b64(r, '&', out->pk, sizeof out->pk))
+        return false;
+    out->state = accepted ? SX_KEM_ACCEPTED : SX_KEM_PROPOSED;
+    return true;
+}
+
+sx_status sx_e2e_params_decode_text(const char *text, size_t len, sx_e2e_params *out)
+{
+    SX_ENSURE(out != NULL && (text != NULL || len == 0), SX_E_USAGE);
+    memset(out, 0, sizeof *out);
+    sx_reader r;
+    sx_reader_init(&r, (const uint8_t *)text, len);
+    (void)(sx_read_expect_str(&r, "v=") && read_text_range(&r, &out->range) &&
+           sx_read_expect_str(&r, "&x3dh=") && read_text_x448(&r, ',', out->k1) &&
+           sx_read_expect_str(&r, ",") && read_text_x448(&r, '&', out->k2) &&
+           read_text_kem(&r, out->range.max, &out->kem));
+    sx_status st = sx_reader_finish(&r);
+    if (st != SX_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    out->version = out->range.max;
+    return SX_OK;
 }
 
 /* ---- private half -------------------------------------------------------- */

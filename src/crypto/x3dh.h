@@ -76,6 +76,33 @@ bool sx_e2e_params_read_uri(sx_reader *r, sx_e2e_params *out);
 SX_MUST_CHECK sx_status sx_e2e_params_decode(sx_slice in, sx_e2e_params *out);
 SX_MUST_CHECK sx_status sx_e2e_params_decode_uri(sx_slice in, sx_e2e_params *out);
 
+/* Text form of the link form (StrEncoding of E2ERatchetParamsUri): the e2e=
+ * value of an invitation link, before the link's own percent-escaping.
+ *   v=<range>&x3dh=<k1>,<k2>                            no KEM
+ *   v=<range>&x3dh=<k1>,<k2>&kem_key=<pk>               PROPOSED
+ *   v=<range>&x3dh=<k1>,<k2>&kem_ct=<ct>&kem_key=<pk>   ACCEPTED
+ * <range> is "<min>" when min == max, else "<min>-<max>" (decimal); k1, k2
+ * are padded base64url of the X448 SubjectPublicKeyInfo DER; pk and ct are
+ * padded base64url of the raw sntrup761 bytes. As in the reference, the KEM
+ * part is written only when range.max >= 3 (it is dropped below that). The
+ * writer uses range, not version; it fails w with SX_E_USAGE for min > max
+ * or an unknown KEM state. SX_E2E_PARAMS_TEXT_MAX is the longest text
+ * (range 65534-65535 with ACCEPTED), without a terminating NUL. */
+#define SX_E2E_PARAMS_TEXT_MAX 3153
+bool sx_e2e_params_write_text(sx_writer *w, const sx_e2e_params *p);
+/* Strict decoder of exactly len chars (no NUL needed): only the form above,
+ * exactly as the reference's encoder writes it. Parameters in that order,
+ * none missing, repeated or unknown; canonical decimals (no sign or leading
+ * zero, at most 65535; "a-b" only for a < b); canonical padded base64url;
+ * X448 keys only; the exact sntrup761 lengths; no KEM part when
+ * range.max < 3. The reference's parser is looser (any order, unknown or
+ * repeated parameters, percent-escapes, unpadded base64, "3-3", X25519
+ * keys, KEM fields ignored below version 3); none of that comes out of its
+ * encoder. On success version = range.max. Errors: SX_E_PROTOCOL (*out is
+ * then zeroed), SX_E_USAGE for NULL pointers. */
+SX_MUST_CHECK sx_status sx_e2e_params_decode_text(const char *text, size_t len,
+                                                  sx_e2e_params *out);
+
 /* Our private half of the parameters we sent: the two X448 private keys and
  * our KEM state (a proposal keeps our key pair; an acceptance also keeps the
  * ciphertext we sent and the shared secret it carries). Wipe with

@@ -7,6 +7,7 @@
  * skip limit, version upgrade, the hybrid secret and decoder edge cases. */
 #include "testutil.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,406 @@ static void test_e2e_params_decode_errors(void **state)
     /* Link form: min > max is refused. */
     uint8_t bad[4] = {0, 3, 0, 2};
     assert_int_equal(sx_e2e_params_decode_uri(sx_slice_of(bad, 4), &q), SX_E_PROTOCOL);
+}
+
+/* ---- text form of link parameters ---------------------------------------- */
+
+/* Padded base64url, written here independently of core/base64. Free with free(). */
+static char *b64url(const uint8_t *p, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *s = malloc((n + 2) / 3 * 4 + 1);
+    assert_non_null(s);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        s[o++] = abc[v >> 18 & 63];
+        s[o++] = abc[v >> 12 & 63];
+        s[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+        s[o++] = i + 2 < n ? abc[v & 63] : '=';
+    }
+    s[o] = '\0';
+    return s;
+}
+
+/* The text form of p as a NUL-terminated heap string. */
+static char *text_of(const sx_e2e_params *p)
+{
+    sx_writer w;
+    sx_writer_init_dynamic(&w, 8192);
+    assert_true(sx_e2e_params_write_text(&w, p));
+    assert_true(sx_write_u8(&w, 0));
+    size_t n;
+    return (char *)sx_writer_take(&w, &n);
+}
+
+static sx_status decode_str(const char *text, sx_e2e_params *out)
+{
+    return sx_e2e_params_decode_text(text, strlen(text), out);
+}
+
+/* The reference's example (tests/AgentTests/ConnectionRequestTests.hs, the
+ * e2e= value of its invitation links, percent-escaped there): version 1 and
+ * the same X448 key twice. */
+#define REF_KEY_TEXT                                                                               \
+    "MEIwBQYDK2VvAzkAmKuSYeQ_m0SixPDS8Wq8VBaTS1cW-Lp0n0h4Diu-kUpR-qXx4SDJ32YGEFoGFGSbGPry5Ychr6U="
+#define REF_KEY_RAW                                                                                \
+    "98ab9261e43f9b44a2c4f0d2f16abc5416934b5716f8ba749f48780e2bbe914a51faa5f1e120c9df6606105a"     \
+    "0614649b18faf2e58721afa5"
+/* SPKI of fill_params' keys bytes(56, 0x10) and bytes(56, 0x80), base64url
+ * computed outside the project. */
+#define K1_TEXT                                                                                    \
+    "MEIwBQYDK2VvAzkAEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QEFCQ0RFRkc="
+#define K2_TEXT                                                                                    \
+    "MEIwBQYDK2VvAzkAgIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp-goaKjpKWmp6ipqqusra6vsLGys7S1trc="
+
+static void test_e2e_params_text_reference(void **state)
+{
+    (void)state;
+    static sx_e2e_params p;
+    uint8_t raw[56];
+    tu_hex_to(REF_KEY_RAW, raw, sizeof raw);
+    const char *text = "v=1&x3dh=" REF_KEY_TEXT "," REF_KEY_TEXT;
+    assert_ok(decode_str(text, &p));
+    assert_int_equal(p.range.min, 1);
+    assert_int_equal(p.range.max, 1);
+    assert_int_equal(p.version, 1);
+    assert_int_equal(p.kem.state, SX_KEM_NONE);
+    assert_memory_equal(p.k1, raw, 56);
+    assert_memory_equal(p.k2, raw, 56);
+    char *again = text_of(&p);
+    assert_string_equal(again, text);
+    free(again);
+    /* the same keys with the reference's supported range (its
+     * testE2ERatchetParams12): "min-max" */
+    p.range.min = 2;
+    p.range.max = 3;
+    again = text_of(&p);
+    assert_string_equal(again, "v=2-3&x3dh=" REF_KEY_TEXT "," REF_KEY_TEXT);
+    free(again);
+    /* the link's escaped form is not the text: unescape first */
+    assert_int_equal(decode_str("v%3D1%26x3dh%3D" REF_KEY_TEXT "%2C" REF_KEY_TEXT, &p),
+                     SX_E_PROTOCOL);
+}
+
+/* Hand-assembled texts as the reference's encoder writes them, for ranges
+ * and KEM states (the KEM dropped below version 3), and back. */
+static void test_e2e_params_text_bytes(void **state)
+{
+    (void)state;
+    static const struct {
+        uint16_t min, max;
+        sx_kem_state kem;
+        const char *range;
+    } cases[] = {
+        {1, 1, SX_KEM_NONE, "1"},           {2, 2, SX_KEM_NONE, "2"},
+        {2, 2, SX_KEM_PROPOSED, "2"},       {1, 2, SX_KEM_ACCEPTED, "1-2"},
+        {2, 3, SX_KEM_NONE, "2-3"},         {2, 3, SX_KEM_PROPOSED, "2-3"},
+        {2, 3, SX_KEM_ACCEPTED, "2-3"},     {3, 3, SX_KEM_PROPOSED, "3"},
+        {3, 3, SX_KEM_ACCEPTED, "3"},       {0, 65535, SX_KEM_PROPOSED, "0-65535"},
+        {65534, 65535, SX_KEM_ACCEPTED, "65534-65535"},
+    };
+    uint8_t pk[PK], ct[CT];
+    tu_bytes_seq(pk, PK, 0x01);
+    tu_bytes_seq(ct, CT, 0x40);
+    char *pk_text = b64url(pk, PK), *ct_text = b64url(ct, CT);
+    assert_int_equal(strlen(pk_text), 1544);
+    assert_int_equal(strlen(ct_text), 1388);
+    char *want = malloc(8192);
+    assert_non_null(want);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        static sx_e2e_params p, q;
+        fill_params(&p, cases[i].max, cases[i].kem);
+        p.range.min = cases[i].min;
+        p.version = 0; /* not used by the text form */
+        sx_kem_state kem = cases[i].max >= 3 ? cases[i].kem : SX_KEM_NONE;
+        int n = snprintf(want, 8192, "v=%s&x3dh=" K1_TEXT "," K2_TEXT, cases[i].range);
+        if (kem == SX_KEM_PROPOSED)
+            snprintf(want + n, 8192 - (size_t)n, "&kem_key=%s", pk_text);
+        else if (kem == SX_KEM_ACCEPTED)
+            snprintf(want + n, 8192 - (size_t)n, "&kem_ct=%s&kem_key=%s", ct_text, pk_text);
+        char *got = text_of(&p);
+        assert_string_equal(got, want);
+        free(got);
+
+        assert_ok(decode_str(want, &q));
+        assert_int_equal(q.range.min, cases[i].min);
+        assert_int_equal(q.range.max, cases[i].max);
+        assert_int_equal(q.version, cases[i].max);
+        assert_memory_equal(q.k1, p.k1, 56);
+        assert_memory_equal(q.k2, p.k2, 56);
+        assert_int_equal(q.kem.state, kem);
+        if (kem != SX_KEM_NONE)
+            assert_memory_equal(q.kem.pk, pk, PK);
+        if (kem == SX_KEM_ACCEPTED)
+            assert_memory_equal(q.kem.ct, ct, CT);
+    }
+    /* The last case is the longest text: it fits SX_E2E_PARAMS_TEXT_MAX
+     * exactly, and a byte less is SX_E_LIMIT. */
+    assert_int_equal(strlen(want), SX_E2E_PARAMS_TEXT_MAX);
+    static sx_e2e_params p;
+    fill_params(&p, 65535, SX_KEM_ACCEPTED);
+    p.range.min = 65534;
+    static uint8_t buf[SX_E2E_PARAMS_TEXT_MAX];
+    sx_writer w;
+    sx_writer_init_fixed(&w, buf, sizeof buf);
+    assert_true(sx_e2e_params_write_text(&w, &p));
+    assert_memory_equal(buf, want, SX_E2E_PARAMS_TEXT_MAX);
+    sx_writer_init_fixed(&w, buf, sizeof buf - 1);
+    assert_false(sx_e2e_params_write_text(&w, &p));
+    assert_int_equal(sx_writer_status(&w), SX_E_LIMIT);
+    /* the writer refuses min > max and unknown KEM states */
+    p.range.min = 4;
+    p.range.max = 3;
+    sx_writer_init_dynamic(&w, 8192);
+    assert_false(sx_e2e_params_write_text(&w, &p));
+    assert_int_equal(sx_writer_status(&w), SX_E_USAGE);
+    sx_writer_cleanup(&w);
+    p.range.min = 3;
+    p.kem.state = (sx_kem_state)7;
+    sx_writer_init_dynamic(&w, 8192);
+    assert_false(sx_e2e_params_write_text(&w, &p));
+    assert_int_equal(sx_writer_status(&w), SX_E_USAGE);
+    sx_writer_cleanup(&w);
+    free(want);
+    free(pk_text);
+    free(ct_text);
+}
+
+/* Generated parameters: text and back, and the same value through the
+ * binary link form gives the same text. */
+static void test_e2e_params_text_roundtrip(void **state)
+{
+    (void)state;
+    static sx_e2e_private a, b;
+    static sx_e2e_params pa, pb, q, r;
+    for (int i = 0; i < 6; i++) {
+        uint16_t v = i < 2 ? 2 : 3;
+        assert_ok(sx_e2e_generate(v, i % 3 == 0 ? SX_USE_KEM_NO : SX_USE_KEM_PROPOSE, NULL, &rng_a,
+                                  &a, &pa));
+        assert_ok(sx_e2e_generate(v, sx_e2e_reply_kem(v, &pa.kem, true), pa.kem.pk, &rng_b, &b,
+                                  &pb));
+        const sx_e2e_params *all[] = {&pa, &pb};
+        for (int j = 0; j < 2; j++) {
+            sx_e2e_params p = *all[j];
+            p.range.min = (uint16_t)(i % 2 ? 2 : v);
+            char *t = text_of(&p);
+            assert_ok(decode_str(t, &q));
+            assert_int_equal(q.range.min, p.range.min);
+            assert_int_equal(q.range.max, p.range.max);
+            assert_int_equal(q.version, p.version);
+            assert_memory_equal(q.k1, p.k1, 56);
+            assert_memory_equal(q.k2, p.k2, 56);
+            assert_int_equal(q.kem.state, p.kem.state);
+            if (q.kem.state != SX_KEM_NONE)
+                assert_memory_equal(q.kem.pk, p.kem.pk, PK);
+            if (q.kem.state == SX_KEM_ACCEPTED)
+                assert_memory_equal(q.kem.ct, p.kem.ct, CT);
+            sx_writer w;
+            sx_writer_init_dynamic(&w, 8192);
+            assert_true(sx_e2e_params_write_uri(&w, &q));
+            assert_ok(sx_e2e_params_decode_uri(sx_writer_slice(&w), &r));
+            sx_writer_cleanup(&w);
+            char *t2 = text_of(&r);
+            assert_string_equal(t2, t);
+            free(t);
+            free(t2);
+        }
+    }
+    sx_e2e_private_wipe(&a);
+    sx_e2e_private_wipe(&b);
+}
+
+/* printf into a static buffer, then decode: the status. */
+__attribute__((format(printf, 1, 2))) static sx_status decode_fmt(const char *fmt, ...)
+{
+    static char buf[16384];
+    static sx_e2e_params q;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof buf);
+    sx_status st = sx_e2e_params_decode_text(buf, (size_t)n, &q);
+    if (st != SX_OK) {
+        static const sx_e2e_params zero;
+        assert_memory_equal(&q, &zero, sizeof q); /* zeroed on failure */
+    }
+    return st;
+}
+
+static void test_e2e_params_text_errors(void **state)
+{
+    (void)state;
+    static sx_e2e_params p, q;
+    uint8_t pk[PK], ct[CT];
+    tu_bytes_seq(pk, PK, 0x01);
+    tu_bytes_seq(ct, CT, 0x40);
+    char *P = b64url(pk, PK), *C = b64url(ct, CT);
+    const char *K = K1_TEXT;
+
+    /* every truncation of an acceptance: only the cut right after the keys
+     * is itself a valid text (without KEM); a trailing byte fails */
+    fill_params(&p, 3, SX_KEM_ACCEPTED);
+    char *t = text_of(&p);
+    size_t len = strlen(t), keys_end = strlen("v=2-3&x3dh=") + 92 + 1 + 92;
+    assert_ok(sx_e2e_params_decode_text(t, len, &q));
+    for (size_t cut = 0; cut < len; cut++) {
+        sx_status st = sx_e2e_params_decode_text(t, cut, &q);
+        if (cut == keys_end)
+            assert_ok(st);
+        else if (st != SX_E_PROTOCOL)
+            fail_msg("truncation at %zu: status %d", cut, (int)st);
+    }
+    /* any single character replaced by one outside every field's alphabet */
+    for (size_t i = 0; i < len; i++) {
+        static const char bad[] = {'!', '\0', (char)0x80};
+        for (size_t j = 0; j < sizeof bad; j++) {
+            char keep = t[i];
+            t[i] = bad[j];
+            if (sx_e2e_params_decode_text(t, len, &q) != SX_E_PROTOCOL)
+                fail_msg("character %zu replaced by 0x%02x accepted", i, (unsigned char)bad[j]);
+            t[i] = keep;
+        }
+    }
+    free(t);
+
+    /* baseline for the cases below */
+    assert_ok(decode_fmt("v=2-3&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, C, P));
+    assert_ok(decode_fmt("v=3&x3dh=%s,%s&kem_key=%s", K, K, P));
+
+    /* structure: trailing text, missing, repeated, reordered or unknown
+     * parameters, other separators, KEM fields out of place */
+    static const char *const trailers[] = {"&", "=", " ", "\n", ",", "&x=1", "&v=3", "&kem_ct="};
+    for (size_t i = 0; i < sizeof trailers / sizeof trailers[0]; i++) {
+        assert_int_equal(decode_fmt("v=3&x3dh=%s,%s%s", K, K, trailers[i]), SX_E_PROTOCOL);
+        assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key=%s%s", K, K, P, trailers[i]),
+                         SX_E_PROTOCOL);
+    }
+    assert_int_equal(decode_fmt("%s", ""), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3"), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh="), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s", K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,", K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=,%s", K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s,%s", K, K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("x3dh=%s,%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("x3dh=%s,%s&v=3", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("?v=3&x3dh=%s,%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("V=3&x3dh=%s,%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&X3DH=%s,%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3;x3dh=%s,%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s;%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&v=3&x3dh=%s,%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&foo=bar&x3dh=%s,%s", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&foo=bar", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key=%s&kem_ct=%s", K, K, P, C),
+                     SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s", K, K, C), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key=%s&kem_key=%s", K, K, P, P),
+                     SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s&kem_ct=%s&kem_key=%s", K, K, C, C, P),
+                     SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key=", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key", K, K), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=&kem_key=%s", K, K, P), SX_E_PROTOCOL);
+    /* a KEM with a range below version 3 (the reference would ignore it) */
+    assert_int_equal(decode_fmt("v=2&x3dh=%s,%s&kem_key=%s", K, K, P), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=1-2&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, C, P),
+                     SX_E_PROTOCOL);
+
+    /* version ranges: canonical decimals only */
+    static const char *const good_ranges[] = {"0", "1", "65535", "0-65535", "65534-65535", "2-3"};
+    for (size_t i = 0; i < sizeof good_ranges / sizeof good_ranges[0]; i++)
+        assert_ok(decode_fmt("v=%s&x3dh=%s,%s", good_ranges[i], K, K));
+    static const char *const bad_ranges[] = {
+        "",    "3-3",  "03",    "00",     "3-03",  "+3",  "-3",  "3-",  "-",   "3--4", "3-4-5",
+        "4-3", "65536", "99999", "100000", "0-65536", " 3", "3 ", "2 -3", "0x3", "3.0", "\xd9\xa3",
+    };
+    for (size_t i = 0; i < sizeof bad_ranges / sizeof bad_ranges[0]; i++)
+        if (decode_fmt("v=%s&x3dh=%s,%s", bad_ranges[i], K, K) != SX_E_PROTOCOL)
+            fail_msg("range \"%s\" accepted", bad_ranges[i]);
+
+    /* keys: other algorithms, bad DER, a raw key, wrong lengths, padding */
+    sx_key *x25519 = NULL, *ed448 = NULL;
+    char x25519_text[SX_KEY_TEXT_MAX], ed448_text[SX_KEY_TEXT_MAX];
+    assert_ok(sx_key_generate(SX_KEY_X25519, &x25519));
+    assert_ok(sx_key_generate(SX_KEY_ED448, &ed448));
+    assert_ok(sx_key_public_to_text(x25519, x25519_text, sizeof x25519_text));
+    assert_ok(sx_key_public_to_text(ed448, ed448_text, sizeof ed448_text));
+    sx_key_free(x25519);
+    sx_key_free(ed448);
+    uint8_t raw[56], spki[69];
+    tu_bytes_seq(raw, 56, 0x10);
+    char *raw_text = b64url(raw, 56);
+    tu_hex_to(X448_SPKI_PREFIX, spki, 12);
+    memcpy(spki + 12, raw, 56);
+    spki[68] = 0;
+    char *spki67 = b64url(spki, 67), *spki69 = b64url(spki, 69);
+    spki[4] ^= 1; /* the OID */
+    char *bad_oid = b64url(spki, 68);
+    const char *const bad_keys[] = {x25519_text, ed448_text, raw_text, spki67, spki69, bad_oid,
+                                    "",
+                                    /* padding missing, doubled; bits after the last byte */
+                                    "MEIwBQYDK2VvAzkAEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QEFCQ0RFRkc",
+                                    "MEIwBQYDK2VvAzkAEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QEFCQ0RFRkc==",
+                                    "MEIwBQYDK2VvAzkAEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QEFCQ0RFRkd=",
+                                    /* standard alphabet */
+                                    "MEIwBQYDK2VvAzkAEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/QEFCQ0RFRkc="};
+    for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+        if (decode_fmt("v=3&x3dh=%s,%s", bad_keys[i], K) != SX_E_PROTOCOL ||
+            decode_fmt("v=3&x3dh=%s,%s", K, bad_keys[i]) != SX_E_PROTOCOL)
+            fail_msg("key %zu accepted", i);
+    }
+    free(raw_text);
+    free(spki67);
+    free(spki69);
+    free(bad_oid);
+
+    /* KEM values: one byte short or long, padding, bits after the last byte */
+    uint8_t big[PK + 1];
+    tu_bytes_seq(big, sizeof big, 0x01);
+    char *pk_short = b64url(big, PK - 1), *pk_long = b64url(big, PK + 1);
+    char *ct_short = b64url(big, CT - 1), *ct_long = b64url(big, CT + 1);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key=%s", K, K, pk_short), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key=%s", K, K, pk_long), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_key=%s=", K, K, P), SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, ct_short, P),
+                     SX_E_PROTOCOL);
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, ct_long, P),
+                     SX_E_PROTOCOL);
+    size_t clen = strlen(C);
+    assert_true(clen == 1388 && C[clen - 1] == '=' && C[clen - 2] == '=');
+    C[clen - 1] = '\0'; /* one '=' short */
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, C, P),
+                     SX_E_PROTOCOL);
+    C[clen - 2] = '\0'; /* no padding */
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, C, P),
+                     SX_E_PROTOCOL);
+    C[clen - 2] = C[clen - 1] = '=';
+    char keep = C[clen - 3];
+    /* the last digit carries 2 bits then 4 zero bits ('A', 'Q', 'g', 'w') */
+    assert_non_null(strchr("AQgw", keep));
+    C[clen - 3] = (char)(keep + 1); /* nonzero unused bits */
+    assert_int_equal(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, C, P),
+                     SX_E_PROTOCOL);
+    C[clen - 3] = keep;
+    assert_ok(decode_fmt("v=3&x3dh=%s,%s&kem_ct=%s&kem_key=%s", K, K, C, P));
+    free(pk_short);
+    free(pk_long);
+    free(ct_short);
+    free(ct_long);
+
+    /* usage */
+    assert_int_equal(sx_e2e_params_decode_text("v=3", 3, NULL), SX_E_USAGE);
+    assert_int_equal(sx_e2e_params_decode_text(NULL, 3, &q), SX_E_USAGE);
+    assert_int_equal(sx_e2e_params_decode_text(NULL, 0, &q), SX_E_PROTOCOL);
+    free(P);
+    free(C);
 }
 
 static void test_e2e_private_storage(void **state)
@@ -1272,6 +1673,10 @@ int main(void)
         cmocka_unit_test(test_hybrid_secret),
         cmocka_unit_test(test_e2e_params_bytes),
         cmocka_unit_test(test_e2e_params_decode_errors),
+        cmocka_unit_test(test_e2e_params_text_reference),
+        cmocka_unit_test(test_e2e_params_text_bytes),
+        cmocka_unit_test(test_e2e_params_text_roundtrip),
+        cmocka_unit_test(test_e2e_params_text_errors),
         cmocka_unit_test(test_e2e_private_storage),
         cmocka_unit_test(test_header_bytes),
         cmocka_unit_test(test_x3dh_derivation),
