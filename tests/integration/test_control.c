@@ -556,12 +556,35 @@ static void test_bad_commands(void **state)
     char line[256];
     for (int i = 0; i < 3; i++)
         ctl_read_line(&c, line, sizeof line);
+    /* An over-long line closes the connection. The router may close while
+     * the rest of the line is still being sent, and the reset that follows
+     * can discard its error line, so either outcome is accepted here; what
+     * matters is that the connection ends and the port keeps serving. */
     static char big[6000];
     memset(big, 'x', sizeof big - 1);
-    ctl_send(&c, big);
-    ctl_read_line(&c, line, sizeof line);
-    assert_string_equal(line, "error: line too long");
-    assert_true(ctl_closed(&c));
+    big[sizeof big - 2] = '\n';
+    size_t off = 0;
+    while (off < sizeof big - 1) {
+        if (sx_net_wait(c.fd, true, 5000) != SX_OK)
+            break;
+        ssize_t n = send(c.fd, big + off, sizeof big - 1 - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    char got[64] = "";
+    size_t have = 0;
+    for (;;) {
+        assert_int_equal(sx_net_wait(c.fd, false, 5000), SX_OK);
+        ssize_t r = recv(c.fd, got + have, sizeof got - 1 - have, 0);
+        if (r <= 0)
+            break; /* closed (or reset) */
+        have += (size_t)r;
+        got[have] = '\0';
+        assert_true(have < sizeof got - 1);
+    }
+    if (have > 0)
+        assert_string_equal(got, "error: line too long\n");
     ctl_close(&c);
     /* The port still serves. */
     ctl_open(e, &c);
