@@ -381,6 +381,19 @@ static void err_blocked(ctx *x, sx_queue *q)
     reply_err(x->c, x->corr, x->entity, blocked_error(q));
 }
 
+/* The answer to a recipient's change (KEY, RKEY, LSET): INTERNAL when its
+ * record could not be logged, else OK or AUTH; releases q. */
+static void answer_change(ctx *x, sx_queue *q, bool logged, bool good)
+{
+    if (!logged)
+        err(x, SX_SMP_ERR_INTERNAL);
+    else if (good)
+        ok(x);
+    else
+        err(x, SX_SMP_ERR_AUTH);
+    sx_queue_release(x->r->store, q);
+}
+
 static void cmd_new(ctx *x)
 {
     const sx_smp_new *n = &x->req->cmd.new_queue;
@@ -650,13 +663,7 @@ static void cmd_key(ctx *x)
             q->skey = k;
     }
     sx_queue_unlock(q);
-    if (!logged)
-        err(x, SX_SMP_ERR_INTERNAL);
-    else if (good)
-        ok(x);
-    else
-        err(x, SX_SMP_ERR_AUTH);
-    sx_queue_release(x->r->store, q);
+    answer_change(x, q, logged, good);
 }
 
 static void cmd_rkey(ctx *x)
@@ -685,13 +692,7 @@ static void cmd_rkey(ctx *x)
         good = logged && sx_queue_set_rkeys(q, keys, n) == SX_OK;
     }
     sx_queue_unlock(q);
-    if (!logged)
-        err(x, SX_SMP_ERR_INTERNAL);
-    else if (good)
-        ok(x);
-    else
-        err(x, SX_SMP_ERR_AUTH);
-    sx_queue_release(x->r->store, q);
+    answer_change(x, q, logged, good);
 }
 
 /* SKEY and LKEY: the sender secures a messaging queue with the key that
@@ -803,13 +804,7 @@ static void cmd_lset(ctx *x)
         good = logged && sx_store_set_link(x->r->store, q, lid, d->fixed, d->user) == SX_OK;
     }
     sx_queue_unlock(q);
-    if (!logged)
-        err(x, SX_SMP_ERR_INTERNAL);
-    else if (good)
-        ok(x);
-    else
-        err(x, SX_SMP_ERR_AUTH);
-    sx_queue_release(x->r->store, q);
+    answer_change(x, q, logged, good);
 }
 
 static void cmd_ldel(ctx *x)
