@@ -13,6 +13,10 @@
 
 typedef struct qmap {
     sx_queue **slots;
+    /* 16 bits of each slot's id: a probe compares these, contiguous in
+     * memory, and reads the queue only when they match, so an insert into a
+     * large map does not take a cache miss per probe. */
+    uint16_t *tags;
     size_t cap; /* power of two */
     size_t used; /* live + tombstones */
     size_t live;
@@ -42,11 +46,18 @@ static uint64_t hash_id(const uint8_t *id)
     return h * 0x9E3779B97F4A7C15ull;
 }
 
+/* Bytes 8..9 of the id: independent of the bytes that pick the slot. */
+static uint16_t tag_of(const uint8_t *id)
+{
+    return (uint16_t)(id[8] | id[9] << 8);
+}
+
 static sx_queue **map_lookup(qmap *m, const uint8_t *id, bool for_insert)
 {
     if (!m->cap)
         return NULL;
     size_t mask = m->cap - 1, i = hash_id(id) & mask;
+    uint16_t tag = tag_of(id);
     sx_queue **tomb = NULL;
     for (;;) {
         sx_queue **slot = &m->slots[i];
@@ -55,12 +66,21 @@ static sx_queue **map_lookup(qmap *m, const uint8_t *id, bool for_insert)
         if (*slot == TOMB) {
             if (!tomb)
                 tomb = slot;
-        } else if (memcmp(key_of(*slot, m->party), id, SX_ID_LEN) == 0) {
+        } else if (m->tags[i] == tag && memcmp(key_of(*slot, m->party), id, SX_ID_LEN) == 0) {
             return slot;
         }
         i = (i + 1) & mask;
     }
 }
+
+/* Fills slot (from map_lookup) with q, whose id for m's party is id. */
+static void map_set(qmap *m, sx_queue **slot, sx_queue *q, const uint8_t *id)
+{
+    *slot = q;
+    m->tags[slot - m->slots] = tag_of(id);
+}
+
+static sx_status map_grow_to(qmap *m, size_t cap);
 
 static sx_status map_grow(qmap *m)
 {
@@ -68,23 +88,35 @@ static sx_status map_grow(qmap *m)
     /* Rehash in place of tombstones when they are most of the load. */
     if (m->cap && m->live * 4 < m->cap)
         cap = m->cap;
+    return map_grow_to(m, cap);
+}
+
+static sx_status map_grow_to(qmap *m, size_t cap)
+{
     sx_queue **slots = calloc(cap, sizeof *slots);
-    if (!slots)
+    uint16_t *tags = malloc(cap * sizeof *tags);
+    if (!slots || !tags) {
+        free(slots);
+        free(tags);
         return SX_E_NOMEM;
+    }
     sx_queue **old = m->slots;
+    uint16_t *old_tags = m->tags;
     size_t oldcap = m->cap;
     m->slots = slots;
+    m->tags = tags;
     m->cap = cap;
     m->used = m->live = 0;
     for (size_t i = 0; i < oldcap; i++) {
         if (old[i] && old[i] != TOMB) {
-            sx_queue **slot = map_lookup(m, key_of(old[i], m->party), true);
-            *slot = old[i];
+            const uint8_t *id = key_of(old[i], m->party);
+            map_set(m, map_lookup(m, id, true), old[i], id);
             m->used++;
             m->live++;
         }
     }
     free(old);
+    free(old_tags);
     return SX_OK;
 }
 
@@ -100,7 +132,7 @@ static sx_status map_insert(qmap *m, sx_queue *q)
         return SX_E_AUTH;
     if (*slot == NULL)
         m->used++;
-    *slot = q;
+    map_set(m, slot, q, id);
     m->live++;
     return SX_OK;
 }
@@ -174,8 +206,10 @@ void sx_store_free(sx_store *s)
     for (size_t i = 0; i < rm->cap; i++)
         if (rm->slots[i] && rm->slots[i] != TOMB)
             queue_free(rm->slots[i]);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
         free(s->maps[i].slots);
+        free(s->maps[i].tags);
+    }
     pthread_rwlock_destroy(&s->lock);
     free(s);
 }
@@ -337,6 +371,19 @@ sx_status sx_store_insert(sx_store *s, sx_queue *q)
         queue_free(q);
         return st == SX_E_AUTH ? SX_E_PROTOCOL : st;
     }
+    return SX_OK;
+}
+
+sx_status sx_store_reserve(sx_store *s, size_t n)
+{
+    size_t cap = 1024;
+    while (cap < n + n / 2 && cap < ((size_t)1 << 40))
+        cap *= 2; /* load at most 2/3 after n inserts */
+    pthread_rwlock_wrlock(&s->lock);
+    for (int p = SX_PARTY_RECIPIENT; p <= SX_PARTY_SENDER; p++)
+        if (s->maps[p].cap < cap && map_grow_to(&s->maps[p], cap) != SX_OK)
+            break; /* only a hint */
+    pthread_rwlock_unlock(&s->lock);
     return SX_OK;
 }
 

@@ -141,6 +141,10 @@ SX_MUST_CHECK sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_
 /* Inserts a queue restored from a store log, with its ids as given;
  * takes ownership of q (freed on failure). SX_E_PROTOCOL on an id clash. */
 SX_MUST_CHECK sx_status sx_store_insert(sx_store *s, sx_queue *q);
+/* Sizes the recipient and sender maps for n queues in all, so that loading
+ * a large store log does not rehash them again and again. A hint: SX_OK
+ * also when memory is short (the maps then grow as usual). */
+SX_MUST_CHECK sx_status sx_store_reserve(sx_store *s, size_t n);
 /* Looks id up in the map of party. NULL when absent. The caller releases. */
 sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id);
 void sx_queue_retain(sx_store *s, sx_queue *q);
