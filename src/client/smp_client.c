@@ -1,6 +1,7 @@
 /* Blocking SMP client: connection, handshake, batched commands with
  * corrId matching, and a queue of events received in between. */
 #include "client/smp_client.h"
+#include "client/smp_client_int.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -8,12 +9,10 @@
 #include <string.h>
 
 #include "core/base64.h"
-#include "crypto/box.h"
 #include "crypto/util.h"
 #include "transport/net.h"
 
 #define SX_SMP_DEFAULT_PORT 5223
-#define CMD_BUF (SX_BLOCK_SIZE + 1024)
 
 typedef struct event {
     struct event *next;
@@ -142,60 +141,7 @@ const sx_smp_session *sx_smp_client_session(const sx_smp_client *cl)
 /* Encodes one authorized transmission into w. */
 static sx_status encode_cmd(sx_smp_client *cl, sx_smp_client_cmd *c, sx_writer *w)
 {
-    uint16_t v = cl->sess.version;
-    sx_random_bytes(c->corr_id, sizeof c->corr_id);
-    uint8_t *cmdbuf = malloc(CMD_BUF);
-    uint8_t *authbuf = malloc(CMD_BUF + 512);
-    sx_status st = SX_E_NOMEM;
-    if (!cmdbuf || !authbuf)
-        goto done;
-    sx_writer cw;
-    sx_writer_init_fixed(&cw, cmdbuf, CMD_BUF);
-    if (!sx_smp_cmd_write(&cw, v, c->cmd)) {
-        st = sx_writer_status(&cw);
-        goto done;
-    }
-    sx_slice corr = sx_slice_of(c->corr_id, sizeof c->corr_id);
-    uint8_t auth[128];
-    size_t auth_len = 0;
-    if (c->auth_key) {
-        sx_writer aw;
-        sx_writer_init_fixed(&aw, authbuf, CMD_BUF + 512);
-        if (!sx_smp_write_auth_bytes(&aw, sx_slice_of(NULL, 0), sx_smp_session_id(&cl->sess), corr, c->entity,
-                                     sx_writer_slice(&cw))) {
-            st = sx_writer_status(&aw);
-            goto done;
-        }
-        if (sx_key_alg_of(c->auth_key) == SX_KEY_X25519) {
-            /* C8: authenticator with the router's session key. */
-            uint8_t secret[64];
-            size_t n = 0;
-            st = cl->sess.server_dh_pub ? sx_key_dh(c->auth_key, cl->sess.server_dh_pub, secret, sizeof secret, &n)
-                                        : SX_E_AUTH;
-            if (st == SX_OK) {
-                uint8_t nonce[SX_CB_NONCE_LEN];
-                sx_cb_nonce(corr, nonce);
-                st = sx_cb_authenticate(secret, nonce, sx_writer_slice(&aw), auth);
-                auth_len = SX_CB_AUTH_LEN;
-            }
-            sx_wipe(secret, sizeof secret);
-        } else {
-            st = sx_key_sign(c->auth_key, sx_writer_slice(&aw), auth, sizeof auth, &auth_len);
-        }
-        if (st != SX_OK)
-            goto done;
-    }
-    sx_smp_transmission t = {0};
-    t.auth = sx_slice_of(auth, auth_len);
-    t.session_id = sx_smp_session_id(&cl->sess);
-    t.corr_id = corr;
-    t.entity_id = c->entity;
-    t.command = sx_writer_slice(&cw);
-    st = sx_smp_transmission_write(w, v, &t) ? SX_OK : sx_writer_status(w);
-done:
-    free(cmdbuf);
-    free(authbuf);
-    return st;
+    return sx_smp_client_encode(&cl->sess, c->entity, c->cmd, c->auth_key, c->corr_id, w);
 }
 
 static sx_status send_batch(sx_smp_client *cl)
@@ -222,13 +168,7 @@ static sx_status read_block(sx_smp_client *cl, int timeout_ms, sx_smp_client_cmd
     SX_TRY(sx_batch_decode(content, items, SX_BATCH_MAX_ITEMS, &count));
     for (size_t i = 0; i < count; i++) {
         sx_smp_client_reply r = {0};
-        r.buf = malloc(items[i].len ? items[i].len : 1);
-        if (!r.buf)
-            return SX_E_NOMEM;
-        memcpy(r.buf, items[i].ptr, items[i].len);
-        r.len = items[i].len;
-        r.ok = sx_smp_reply_decode(sx_slice_of(r.buf, r.len), cl->sess.version, sx_smp_session_id(&cl->sess),
-                                   &r.reply) == SX_OK;
+        SX_TRY(sx_smp_client_reply_from(&cl->sess, items[i], &r));
         bool taken = false;
         sx_slice corr = r.reply.t.corr_id;
         for (size_t k = 0; k < n && !taken && corr.len == SX_SMP_CORR_ID_LEN; k++) {
@@ -261,14 +201,14 @@ sx_status sx_smp_client_call_many(sx_smp_client *cl, sx_smp_client_cmd *cmds, si
     SX_ENSURE(n > 0 && n <= 1024, SX_E_USAGE);
     memset(replies, 0, n * sizeof *replies);
     bool *got = calloc(n, sizeof *got);
-    uint8_t *tbuf = malloc(CMD_BUF + 512);
+    uint8_t *tbuf = malloc(SX_SMP_CLIENT_TBUF);
     sx_status st = SX_E_NOMEM;
     if (!got || !tbuf)
         goto done;
     st = sx_batch_init(&cl->batch, sx_smp_session_batch_capacity(&cl->sess));
     for (size_t i = 0; i < n && st == SX_OK; i++) {
         sx_writer w;
-        sx_writer_init_fixed(&w, tbuf, CMD_BUF + 512);
+        sx_writer_init_fixed(&w, tbuf, SX_SMP_CLIENT_TBUF);
         st = encode_cmd(cl, &cmds[i], &w);
         if (st != SX_OK)
             break;
