@@ -377,8 +377,8 @@ sx_status sx_store_insert(sx_store *s, sx_queue *q)
 sx_status sx_store_reserve(sx_store *s, size_t n)
 {
     size_t cap = 1024;
-    while (cap < n + n / 2 && cap < ((size_t)1 << 40))
-        cap *= 2; /* load at most 2/3 after n inserts */
+    while (cap < n + n / 3 && cap < ((size_t)1 << 40))
+        cap *= 2; /* load at most 3/4 after n inserts, as map_insert allows */
     pthread_rwlock_wrlock(&s->lock);
     for (int p = SX_PARTY_RECIPIENT; p <= SX_PARTY_SENDER; p++)
         if (s->maps[p].cap < cap && map_grow_to(&s->maps[p], cap) != SX_OK)
