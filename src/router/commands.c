@@ -216,12 +216,6 @@ static sx_status dh_agree(const sx_smp_pubkey *peer, uint8_t secret[32], uint8_t
 
 /* ---- subscriptions ---- */
 
-static void post_end(sx_sub *old, unsigned what)
-{
-    if (old)
-        sx_sub_post(old, what);
-}
-
 /* Makes s the queue's subscriber (the queue lock held); returns the previous one,
  * whose reference passes to the caller. */
 static sx_sub *take_subscription(sx_queue *q, sx_sub *s)
@@ -580,10 +574,7 @@ static void cmd_sub(ctx *x)
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
     send_head(x->c, s, empty());
     sx_queue_unlock(q);
-    if (old) {
-        post_end(old, SX_SUB_END); /* E10 */
-        sx_sub_release(x->r, old);
-    }
+    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* E10 */
     sx_queue_release(x->r->store, q);
 }
 
@@ -868,11 +859,7 @@ static void cmd_nkey(ctx *x)
         q->nsub = NULL;
     sx_queue_unlock(q);
     sx_wipe(n.dh_secret, sizeof n.dh_secret);
-    if (old) {
-        if (old->conn != x->c || !old->active)
-            post_end(old, SX_SUB_DELD);
-        sx_sub_release(x->r, old);
-    }
+    sx_sub_post_release(x->r, old, SX_SUB_DELD, x->c);
     if (st == SX_OK) {
         m.nid.notifier_id = sx_slice_of(n.id, SX_ID_LEN);
         reply(x->c, x->corr, x->entity, &m);
@@ -903,10 +890,7 @@ static void cmd_ndel(ctx *x)
     sx_sub *old = q->nsub;
     q->nsub = NULL;
     sx_queue_unlock(q);
-    if (old) {
-        post_end(old, SX_SUB_DELD);
-        sx_sub_release(x->r, old);
-    }
+    sx_sub_post_release(x->r, old, SX_SUB_DELD, NULL);
     ok(x);
     sx_queue_release(x->r->store, q);
 }
@@ -952,16 +936,8 @@ static void cmd_del(ctx *x)
     sx_queue_unlock(q);
     /* E17: other subscribers are told; this connection just forgets. */
     sx_conn_sub_remove(x->c, q);
-    if (sub) {
-        if (sub->conn != x->c)
-            post_end(sub, SX_SUB_DELD);
-        sx_sub_release(x->r, sub);
-    }
-    if (nsub) {
-        if (nsub->conn != x->c)
-            post_end(nsub, SX_SUB_DELD);
-        sx_sub_release(x->r, nsub);
-    }
+    sx_sub_post_release(x->r, sub, SX_SUB_DELD, x->c);
+    sx_sub_post_release(x->r, nsub, SX_SUB_DELD, x->c);
     ok(x);
     sx_queue_release(x->r->store, q);
 }
@@ -1087,10 +1063,7 @@ static void cmd_send(ctx *x)
         }
         sx_sub_release(x->r, deliver);
     }
-    if (notify) {
-        sx_sub_post(notify, SX_SUB_NTF);
-        sx_sub_release(x->r, notify);
-    }
+    sx_sub_post_release(x->r, notify, SX_SUB_NTF, NULL);
     sx_queue_release(x->r->store, q);
 }
 
@@ -1125,10 +1098,7 @@ static void cmd_nsub(ctx *x)
         q->nsub = s;
     }
     sx_queue_unlock(q);
-    if (old) {
-        post_end(old, SX_SUB_END); /* E16 */
-        sx_sub_release(x->r, old);
-    }
+    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* E16 */
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
     sx_queue_lock(q);
     bool pending = q->ntf_head != NULL;

@@ -389,13 +389,6 @@ static void cmd_status(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
         out_printf(c, "status: %s, updatedAt: %s, queueMode: %s", status, updated, mode);
 }
 
-static void post_and_release(sx_router *r, sx_sub *s, unsigned what)
-{
-    if (!s)
-        return;
-    sx_sub_post(s, what);
-    sx_sub_release(r, s);
-}
 
 /* Like DEL (E17): the queue leaves the store, its subscribers get DELD. */
 static void cmd_delete(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
@@ -432,8 +425,8 @@ static void cmd_delete(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
     sx_queue_unlock(q);
     bool logged = wait_logged(r, seq);
     /* The queue's references pass to the posts. */
-    post_and_release(r, sub, SX_SUB_DELD);
-    post_and_release(r, nsub, SX_SUB_DELD);
+    sx_sub_post_release(r, sub, SX_SUB_DELD, NULL);
+    sx_sub_post_release(r, nsub, SX_SUB_DELD, NULL);
     sx_queue_release(r->store, q);
     if (logged)
         out_printf(c, "ok, %u messages deleted", msgs);
@@ -518,7 +511,7 @@ static void cmd_block(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok, cons
         return;
     }
     /* The subscriber learns it on its own worker: ERR BLOCKED. */
-    post_and_release(r, sub, SX_SUB_BLOCKED);
+    sx_sub_post_release(r, sub, SX_SUB_BLOCKED, NULL);
     if (was == SX_QUEUE_ACTIVE) {
         ctl->blocked_today++;
         out_printf(c, "ok, queue blocked: EntityBlocked (%s)", shown);

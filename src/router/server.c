@@ -65,6 +65,15 @@ void sx_sub_post(sx_sub *s, unsigned what)
     sx_loop_post(s->worker->loop, &s->task);
 }
 
+void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except)
+{
+    if (!s)
+        return;
+    if (s->conn != except)
+        sx_sub_post(s, what);
+    sx_sub_release(r, s);
+}
+
 static size_t ptr_hash(const void *p, size_t mask)
 {
     uintptr_t v = (uintptr_t)p;

@@ -160,6 +160,11 @@ void sx_sub_release(sx_router *r, sx_sub *s);
 /* Asks the subscriber's worker to do `what` (SX_SUB_*) for s; callable from
  * any thread; takes no reference from the caller. */
 void sx_sub_post(sx_sub *s, unsigned what);
+/* Hands a subscription the caller holds a reference to (one taken from a
+ * queue's sub/nsub field) over to its worker: posts `what` unless s belongs
+ * to `except` (NULL: none), then drops the caller's reference. Accepts a
+ * NULL s. Callable from any thread. */
+void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except);
 
 /* ---- commands.c ---- */
 
