@@ -4,6 +4,8 @@
  * rest of the bytes. Nesting is checked iteratively, never recursively. */
 #include "smp/error.h"
 
+#include "transport/smp_handshake.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,19 +47,6 @@ static const name_map BROKER_NAMES[] = {
     {"TRANSPORT", SX_SMP_BROKER_TRANSPORT}, {"NETWORK", SX_SMP_BROKER_NETWORK},
     {"TIMEOUT", SX_SMP_BROKER_TIMEOUT},     {"HOST", SX_SMP_BROKER_HOST},
     {"NO_SERVICE", SX_SMP_BROKER_NO_SERVICE}, {NULL, 0},
-};
-
-static const name_map TE_NAMES[] = {
-    {"BLOCK", SX_SMP_TE_BLOCK},         {"VERSION", SX_SMP_TE_VERSION},
-    {"LARGE_MSG", SX_SMP_TE_LARGE_MSG}, {"SESSION", SX_SMP_TE_SESSION},
-    {"NO_AUTH", SX_SMP_TE_NO_AUTH},     {"HANDSHAKE", SX_SMP_TE_HANDSHAKE},
-    {NULL, 0},
-};
-
-static const name_map HS_NAMES[] = {
-    {"PARSE", SX_SMP_HS_PARSE},       {"IDENTITY", SX_SMP_HS_IDENTITY},
-    {"BAD_AUTH", SX_SMP_HS_BAD_AUTH}, {"BAD_SERVICE", SX_SMP_HS_BAD_SERVICE},
-    {NULL, 0},
 };
 
 static const name_map NET_NAMES[] = {
@@ -104,27 +93,53 @@ const char *sx_smp_err_name(sx_smp_err_type t)
 
 /* ---- TransportError (C20) ---- */
 
+/* The text lives in the transport layer (the handshake's 'E' block uses it
+ * too); here it is only mapped between that flat enum and ours, which keeps
+ * the HANDSHAKE detail apart as the reference's type does. */
+static sx_transport_error to_flat(sx_smp_transport_err te, sx_smp_handshake_err hs)
+{
+    switch (te) {
+    case SX_SMP_TE_BLOCK: return SX_TE_BLOCK;
+    case SX_SMP_TE_VERSION: return SX_TE_VERSION;
+    case SX_SMP_TE_LARGE_MSG: return SX_TE_LARGE_MSG;
+    case SX_SMP_TE_SESSION: return SX_TE_SESSION;
+    case SX_SMP_TE_NO_AUTH: return SX_TE_NO_AUTH;
+    case SX_SMP_TE_HANDSHAKE:
+        switch (hs) {
+        case SX_SMP_HS_PARSE: return SX_TE_HANDSHAKE_PARSE;
+        case SX_SMP_HS_IDENTITY: return SX_TE_HANDSHAKE_IDENTITY;
+        case SX_SMP_HS_BAD_AUTH: return SX_TE_HANDSHAKE_BAD_AUTH;
+        case SX_SMP_HS_BAD_SERVICE: return SX_TE_HANDSHAKE_BAD_SERVICE;
+        default: return SX_TE_NONE;
+        }
+    default: return SX_TE_NONE;
+    }
+}
+
 bool sx_smp_transport_err_write(sx_writer *w, sx_smp_transport_err te, sx_smp_handshake_err hs)
 {
-    if (!write_name(w, TE_NAMES, (int)te))
-        return false;
-    if (te != SX_SMP_TE_HANDSHAKE)
-        return true;
-    return sx_write_str(w, " ") && write_name(w, HS_NAMES, (int)hs);
+    return sx_transport_error_write(w, to_flat(te, hs));
 }
 
 bool sx_smp_transport_err_read(sx_reader *r, sx_smp_transport_err *te, sx_smp_handshake_err *hs)
 {
-    int t = 0, h = 0;
-    if (!read_name(r, TE_NAMES, &t))
-        return false;
-    *te = (sx_smp_transport_err)t;
+    sx_transport_error e;
+    *te = 0;
     *hs = 0;
-    if (t != SX_SMP_TE_HANDSHAKE)
-        return true;
-    if (!sx_read_expect_str(r, " ") || !read_name(r, HS_NAMES, &h))
+    if (!sx_transport_error_read(r, &e))
         return false;
-    *hs = (sx_smp_handshake_err)h;
+    switch (e) {
+    case SX_TE_BLOCK: *te = SX_SMP_TE_BLOCK; break;
+    case SX_TE_VERSION: *te = SX_SMP_TE_VERSION; break;
+    case SX_TE_LARGE_MSG: *te = SX_SMP_TE_LARGE_MSG; break;
+    case SX_TE_SESSION: *te = SX_SMP_TE_SESSION; break;
+    case SX_TE_NO_AUTH: *te = SX_SMP_TE_NO_AUTH; break;
+    case SX_TE_HANDSHAKE_PARSE: *te = SX_SMP_TE_HANDSHAKE; *hs = SX_SMP_HS_PARSE; break;
+    case SX_TE_HANDSHAKE_IDENTITY: *te = SX_SMP_TE_HANDSHAKE; *hs = SX_SMP_HS_IDENTITY; break;
+    case SX_TE_HANDSHAKE_BAD_AUTH: *te = SX_SMP_TE_HANDSHAKE; *hs = SX_SMP_HS_BAD_AUTH; break;
+    case SX_TE_HANDSHAKE_BAD_SERVICE: *te = SX_SMP_TE_HANDSHAKE; *hs = SX_SMP_HS_BAD_SERVICE; break;
+    default: return sx_reader_fail(r, SX_E_PROTOCOL);
+    }
     return true;
 }
 
