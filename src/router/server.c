@@ -395,6 +395,7 @@ static void conn_close(sx_conn *c)
     c->tls = NULL;
     sx_net_close(c->fd);
     c->fd = -1;
+    __atomic_add_fetch(&w->r->sockets_closed[c->port_index], 1, __ATOMIC_RELAXED);
     if (c->rbuf) {
         sx_wipe(c->rbuf, SX_BLOCK_SIZE);
         free(c->rbuf);
@@ -583,6 +584,7 @@ static void adopt_cb(sx_loop *loop, sx_loop_task *t)
     sx_conn *c = t->data;
     sx_worker *w = c->w;
     if (__atomic_load_n(&w->r->stopping, __ATOMIC_ACQUIRE)) {
+        __atomic_add_fetch(&w->r->sockets_closed[c->port_index], 1, __ATOMIC_RELAXED);
         sx_net_close(c->fd);
         free(c);
         return;
@@ -617,6 +619,8 @@ static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
             continue;
         }
         c->fd = fd;
+        c->port_index = (uint8_t)(io - r->listen_io);
+        __atomic_add_fetch(&r->sockets_accepted[c->port_index], 1, __ATOMIC_RELAXED);
         c->id = ++r->next_conn_id;
         c->state = SX_CONN_TLS;
         c->w = &r->workers[r->next_worker++ % r->n_workers];

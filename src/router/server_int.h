@@ -64,6 +64,7 @@ typedef enum sx_conn_state {
 
 struct sx_conn {
     sx_worker *w;
+    uint8_t port_index;   /* the listening port it came in on */
     sx_conn *prev, *next; /* worker's list */
     int fd;
     sx_loop_io io;
@@ -124,6 +125,9 @@ struct sx_router {
     sx_loop_io listen_io[SX_ROUTER_MAX_PORTS];
     uint16_t ports[SX_ROUTER_MAX_PORTS];
     size_t n_listen;
+    /* Control port `sockets`: per listening port, atomic. */
+    uint64_t sockets_accepted[SX_ROUTER_MAX_PORTS];
+    uint64_t sockets_closed[SX_ROUTER_MAX_PORTS];
     unsigned next_worker;
     uint64_t next_conn_id;
     uint8_t create_password[256];

@@ -339,7 +339,32 @@ static void test_auth_roles(void **state)
     ctl_expect(&c, "suspend", "suspend not implemented");
     sx_smp_client *cl = smp_connect(e);
     ctl_expect(&c, "server-info", "Clients: 1");
+    /* sockets: one connection accepted and active on the one port. */
+    char want[64];
+    snprintf(want, sizeof want, "Sockets for port %u:", (unsigned)sx_router_port(e->r, 0));
+    ctl_expect(&c, "sockets", want);
+    ctl_read_line(&c, line, sizeof line);
+    assert_string_equal(line, "accepted: 1");
+    ctl_read_line(&c, line, sizeof line);
+    assert_string_equal(line, "closed: 0");
+    ctl_read_line(&c, line, sizeof line);
+    assert_string_equal(line, "active: 1");
+    ctl_read_line(&c, line, sizeof line);
+    assert_string_equal(line, "leaked: 0");
     sx_smp_client_close(cl);
+    /* The close is counted once the router has seen it. */
+    bool closed = false;
+    for (int i = 0; i < 200 && !closed; i++) {
+        ctl_expect(&c, "sockets", want);
+        ctl_read_line(&c, line, sizeof line);
+        ctl_read_line(&c, line, sizeof line);
+        closed = strcmp(line, "closed: 1") == 0;
+        ctl_read_line(&c, line, sizeof line);
+        ctl_read_line(&c, line, sizeof line);
+        if (!closed)
+            usleep(10000);
+    }
+    assert_true(closed);
     ctl_close(&c);
     env_free(e);
 }
