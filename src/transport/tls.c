@@ -47,6 +47,7 @@ struct sx_tls_ctx {
     size_t alpn_len;
     der_cert chain[SX_TLS_MAX_CHAIN];
     size_t chain_len;
+    struct sx_tls_ctx *sni_ctx; /* server: credential chosen when SNI is sent */
 };
 
 struct sx_tls_conn {
@@ -63,6 +64,7 @@ struct sx_tls_conn {
     size_t alpn_len;
     der_cert peer[SX_TLS_MAX_CHAIN];
     size_t peer_len;
+    bool sni_used; /* the client sent SNI and the SNI context was selected */
     char err[160];
 };
 
@@ -345,6 +347,25 @@ static sx_status ctx_new_common(bool is_server, sx_tls_ctx **out)
     return SX_OK;
 }
 
+/* B3: what a port shared with an HTTPS site accepts, for browsers. */
+static sx_status set_https_compat(SSL_CTX *s)
+{
+    bool ok = SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION) == 1 &&
+              SSL_CTX_set_cipher_list(s, "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                                         "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                         "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256") == 1 &&
+              SSL_CTX_set1_groups_list(s, "X25519:X448:P-256:P-384:P-521:ffdhe2048:ffdhe3072") == 1 &&
+              SSL_CTX_set1_sigalgs_list(s, "ed25519:ed448:ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:"
+                                           "ecdsa_secp521r1_sha512:rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
+                                           "rsa_pss_rsae_sha512:rsa_pkcs1_sha256:rsa_pkcs1_sha384:"
+                                           "rsa_pkcs1_sha512") == 1;
+    if (!ok) {
+        ERR_clear_error();
+        return SX_E_INTERNAL;
+    }
+    return SX_OK;
+}
+
 /* ---- contexts ---- */
 
 sx_status sx_tls_server_ctx_new(const sx_tls_server_config *cfg, sx_tls_ctx **out)
@@ -356,6 +377,8 @@ sx_status sx_tls_server_ctx_new(const sx_tls_server_config *cfg, sx_tls_ctx **ou
     SX_TRY(ctx_new_common(true, &ctx));
     sx_status st = build_alpn(cfg->alpn ? cfg->alpn : default_server_alpn, ctx->alpn,
                               sizeof ctx->alpn, &ctx->alpn_len);
+    if (st == SX_OK && cfg->https_compat)
+        st = set_https_compat(ctx->ssl);
     if (st == SX_OK)
         st = load_credentials(ctx, &cfg->creds);
     if (st != SX_OK) {
@@ -421,6 +444,37 @@ sx_status sx_tls_ctx_private_key(const sx_tls_ctx *ctx, sx_key **out)
 }
 
 /* ---- connections ---- */
+
+/* Switches a connection whose client sent a server name to the SNI context
+ * (its certificate chain and ALPN settings). */
+static int servername_cb(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert;
+    const sx_tls_ctx *ctx = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!ctx->sni_ctx || !name || !*name)
+        return SSL_TLSEXT_ERR_OK;
+    sx_tls_conn *c = SSL_get_app_data(ssl);
+    if (!SSL_set_SSL_CTX(ssl, ctx->sni_ctx->ssl))
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    if (c)
+        c->sni_used = true;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+sx_status sx_tls_server_ctx_set_sni(sx_tls_ctx *ctx, sx_tls_ctx *sni_ctx)
+{
+    SX_ENSURE(ctx && sni_ctx && ctx->is_server && sni_ctx->is_server && ctx != sni_ctx, SX_E_USAGE);
+    ctx->sni_ctx = sni_ctx;
+    SSL_CTX_set_tlsext_servername_callback(ctx->ssl, servername_cb);
+    SSL_CTX_set_tlsext_servername_arg(ctx->ssl, ctx);
+    return SX_OK;
+}
+
+bool sx_tls_sni_used(const sx_tls_conn *c)
+{
+    return c && c->sni_used;
+}
 
 static sx_status conn_new(sx_tls_ctx *ctx, int fd, bool is_server, sx_tls_conn **out)
 {

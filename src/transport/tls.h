@@ -49,6 +49,10 @@ typedef struct sx_tls_server_config {
     const char *const *alpn;
     /* B6: the server asks for a client certificate unless this is set. */
     bool no_client_cert_request;
+    /* B3: the broader parameter set of a port shared with an HTTPS site
+     * (TLS 1.2 too, ECDHE suites, NIST/FFDHE groups, ECDSA/RSA signatures
+     * besides ed25519/ed448) so browsers can connect. Off by default. */
+    bool https_compat;
 } sx_tls_server_config;
 
 typedef struct sx_tls_client_config {
@@ -89,6 +93,15 @@ sx_slice sx_tls_ctx_cert(const sx_tls_ctx *ctx, size_t i);
  * SX_E_NOMEM. */
 struct sx_key;
 SX_MUST_CHECK sx_status sx_tls_ctx_private_key(const sx_tls_ctx *ctx, struct sx_key **out);
+
+/* Server only: a connection whose client sends a server name (SNI) uses
+ * sni_ctx instead (its certificate chain and ALPN list; an XFTP router's
+ * web credential), and sx_tls_sni_used reports it. Without this call SNI is
+ * ignored. sni_ctx stays owned by the caller and must outlive ctx. Errors:
+ * SX_E_USAGE (not two distinct server contexts). */
+SX_MUST_CHECK sx_status sx_tls_server_ctx_set_sni(sx_tls_ctx *ctx, sx_tls_ctx *sni_ctx);
+/* True when the connection was switched to the SNI context. */
+bool sx_tls_sni_used(const sx_tls_conn *c);
 
 /* Starts a server-side connection over fd, a connected non-blocking socket
  * that stays owned by the caller (close it after sx_tls_conn_free). */
