@@ -458,21 +458,21 @@ static sx_status random_text(size_t n, char *out, size_t cap)
 }
 
 /* CA and server keys and certificates, then the fingerprint file (H5, H6). */
-static sx_status make_certificates(const sx_router_paths *p, const sx_router_init_options *o,
+static sx_status make_certificates(const sx_router_paths *p, sx_key_alg alg, const char *cn,
                                    uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen)
 {
     sx_key *ca_key = NULL, *srv_key = NULL;
     X509 *ca = NULL, *srv = NULL;
     const char *what = "generating keys";
-    sx_status st = sx_key_generate(o->sign_alg, &ca_key);
+    sx_status st = sx_key_generate(alg, &ca_key);
     if (st == SX_OK)
-        st = sx_key_generate(o->sign_alg, &srv_key);
+        st = sx_key_generate(alg, &srv_key);
     if (st == SX_OK) {
         what = "creating certificates";
         st = sx_x509_create_ca(ca_key, &ca);
     }
     if (st == SX_OK)
-        st = sx_x509_create_server(ca_key, ca, srv_key, o->fqdn ? o->fqdn : o->ip, &srv);
+        st = sx_x509_create_server(ca_key, ca, srv_key, cn, &srv);
     if (st == SX_OK) {
         what = p->ca_key;
         st = sx_x509_write_key_file(p->ca_key, ca_key);
@@ -530,7 +530,7 @@ sx_status sx_router_setup_init(const sx_router_paths *paths, const sx_router_ini
     SX_TRY(clear_dir(paths->log_dir, err, errlen));
     SX_TRY(make_dirs(paths->cfg_dir, err, errlen));
     SX_TRY(make_dirs(paths->log_dir, err, errlen));
-    SX_TRY(make_certificates(paths, o, res->fingerprint, err, errlen));
+    SX_TRY(make_certificates(paths, o->sign_alg, o->fqdn ? o->fqdn : o->ip, res->fingerprint, err, errlen));
 
     switch (o->password_mode) {
     case SX_ROUTER_PASSWORD_RANDOM:
@@ -566,6 +566,28 @@ sx_status sx_router_setup_init(const sx_router_paths *paths, const sx_router_ini
     sx_wipe(ctl_admin, sizeof ctl_admin);
     sx_wipe(ctl_user, sizeof ctl_user);
     return st;
+}
+
+sx_status sx_router_setup_identity(const sx_router_paths *paths, sx_key_alg alg, const char *cn,
+                                   uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen)
+{
+    SX_ENSURE(paths && cn && (err || errlen == 0), SX_E_USAGE);
+    if (errlen)
+        err[0] = 0;
+    if (sx_crypto_init() != SX_OK) {
+        snprintf(err, errlen, "crypto library initialisation failed");
+        return SX_E_INTERNAL;
+    }
+    SX_TRY(clear_dir(paths->cfg_dir, err, errlen));
+    SX_TRY(clear_dir(paths->log_dir, err, errlen));
+    SX_TRY(make_dirs(paths->cfg_dir, err, errlen));
+    SX_TRY(make_dirs(paths->log_dir, err, errlen));
+    return make_certificates(paths, alg, cn, fp, err, errlen);
+}
+
+sx_status sx_router_setup_write_text(const char *path, const char *text, char *err, size_t errlen)
+{
+    return write_text(path, text, err, errlen);
 }
 
 sx_status sx_router_setup_delete(const sx_router_paths *paths, char *err, size_t errlen)

@@ -91,6 +91,18 @@ SX_MUST_CHECK sx_status sx_router_setup_init(const sx_router_paths *paths,
                                              sx_router_init_result *res, char *err,
                                              size_t errlen);
 
+/* The part of init other routers share (xftp-server): empties and creates
+ * both folders of paths, creates ca.key/ca.crt/server.key/server.crt with
+ * algorithm alg and server certificate CN cn, and the fingerprint file; only
+ * the cfg_dir, log_dir, ca_*, server_* and fingerprint paths are used. fp
+ * receives the CA fingerprint. Errors as sx_router_setup_init. */
+SX_MUST_CHECK sx_status sx_router_setup_identity(const sx_router_paths *paths, sx_key_alg alg, const char *cn,
+                                                 uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen);
+/* Writes text to path (mode 0666 less the umask, synced), as init writes
+ * the INI. SX_E_IO with the path in err. */
+SX_MUST_CHECK sx_status sx_router_setup_write_text(const char *path, const char *text, char *err,
+                                                   size_t errlen);
+
 /* H14: removes both folders with everything in them (absent ones are
  * fine). SX_E_IO with the failing path in err. */
 SX_MUST_CHECK sx_status sx_router_setup_delete(const sx_router_paths *paths, char *err,
