@@ -1,0 +1,317 @@
+/* xftp-server: the XFTP router program (PROTOCOL-NOTES H16-H19). It parses
+ * the command line and calls src/xftp: srvconfig.h for init / the INI and
+ * server.h to serve until SIGINT or SIGTERM; cert and delete reuse
+ * src/router/setup.h. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "router/setup.h"
+#include "xftp/server.h"
+#include "xftp/srvconfig.h"
+
+#ifndef SX_VERSION
+#define SX_VERSION "0.0.0"
+#endif
+#ifndef SX_GIT_COMMIT
+#define SX_GIT_COMMIT "unknown"
+#endif
+
+static const char version_line[] = "SimpleX XFTP server v" SX_VERSION " / " SX_GIT_COMMIT;
+
+#define ERRLEN 1024
+#define EXE SX_XFTP_EXE_NAME
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "%s\n\n"
+            "Usage: xftp-server COMMAND [OPTIONS]\n\n"
+            "Commands:\n"
+            "  init     create the configuration (%s) and log (%s) folders, keys and INI\n"
+            "  cert     new online TLS certificate signed by the CA key (fingerprint unchanged)\n"
+            "  start    start the server\n"
+            "  delete   delete the configuration and log folders\n\n"
+            "Global options: -v, --version   -h, --help\n"
+            "Folders come from %s and %s when set.\n\n"
+            "init options:\n"
+            "  -p, --path PATH            folder for the stored file chunks (required)\n"
+            "  -q, --quota QUOTA          storage quota, e.g. 100gb (required)\n"
+            "  --disable-store-log        do not persist files (store log is on by default)\n"
+            "  -l, --store-log            (deprecated, the default)\n"
+            "  -a, --sign-algorithm ALG   ED448 (default) or ED25519\n"
+            "  --ip IP                    server IP, certificate CN without --fqdn (127.0.0.1)\n"
+            "  -n, --fqdn FQDN            server host name, certificate CN\n"
+            "  --web-path PATH            folder for the generated server pages\n\n"
+            "cert options:\n"
+            "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
+            "  --cn FQDN                  certificate CN (default: that of server.crt)\n",
+            version_line, SX_XFTP_DEFAULT_CFG_DIR, SX_XFTP_DEFAULT_LOG_DIR, SX_XFTP_CFG_ENV, SX_XFTP_LOG_ENV);
+}
+
+static bool file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static void print_ca_key_warning(const sx_router_paths *paths)
+{
+    printf("----------\n"
+           "Keep the CA private key in a safe place and remove it from this machine.\n"
+           "If the server's TLS credentials are ever compromised, it can sign new ones\n"
+           "with the same server identity, so existing connections keep working.\n"
+           "CA private key location:\n%s\n----------\n",
+           paths->ca_key);
+}
+
+static bool parse_alg(const char *v, sx_key_alg *alg)
+{
+    if (strcmp(v, "ED25519") == 0)
+        *alg = SX_KEY_ED25519;
+    else if (strcmp(v, "ED448") == 0)
+        *alg = SX_KEY_ED448;
+    else
+        return false;
+    return true;
+}
+
+static int not_initialized(const sx_router_paths *paths)
+{
+    printf("Error: server is not initialized (%s does not exist).\nRun `" EXE " init`.\n", paths->ini);
+    return 1;
+}
+
+/* ---- init ---------------------------------------------------------------- */
+
+enum {
+    OPT_DISABLE_STORE_LOG = 256,
+    OPT_IP,
+    OPT_WEB_PATH,
+    OPT_CN,
+};
+
+static const struct option init_longopts[] = {
+    {"disable-store-log", no_argument, NULL, OPT_DISABLE_STORE_LOG},
+    {"store-log", no_argument, NULL, 'l'},
+    {"sign-algorithm", required_argument, NULL, 'a'},
+    {"ip", required_argument, NULL, OPT_IP},
+    {"fqdn", required_argument, NULL, 'n'},
+    {"path", required_argument, NULL, 'p'},
+    {"quota", required_argument, NULL, 'q'},
+    {"web-path", required_argument, NULL, OPT_WEB_PATH},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
+{
+    sx_xftp_init_options o;
+    sx_xftp_init_options_default(&o);
+    int c;
+    while ((c = getopt_long(argc, argv, "+la:n:p:q:h", init_longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DISABLE_STORE_LOG: o.store_log = false; break;
+        case 'l': break; /* deprecated: on by default */
+        case 'a':
+            if (!parse_alg(optarg, &o.sign_alg)) {
+                fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
+                return 1;
+            }
+            break;
+        case OPT_IP: o.ip = optarg; break;
+        case 'n': o.fqdn = optarg; break;
+        case 'p': o.files_path = optarg; break;
+        case 'q': o.quota = optarg; break;
+        case OPT_WEB_PATH: o.web_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[optind]);
+        return 1;
+    }
+    if (!o.files_path || !o.quota) {
+        fprintf(stderr, "Missing:%s%s\n\n", o.files_path ? "" : " (-p|--path PATH)",
+                o.quota ? "" : " (-q|--quota QUOTA)");
+        usage(stderr);
+        return 1;
+    }
+    if (file_exists(paths->ini)) {
+        printf("Error: server is already initialized (%s exists).\nRun `" EXE " start`.\n", paths->ini);
+        return 1;
+    }
+    char err[ERRLEN] = "", host[SX_ROUTER_HOST_MAX + 1];
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    if (sx_xftp_setup_init(paths, &o, fp, host, sizeof host, err, sizeof err) != SX_OK) {
+        printf("Error: %s\n", err);
+        return 1;
+    }
+    printf("Server initialized, you can modify configuration in %s.\nRun `" EXE " start` to start server.\n",
+           paths->ini);
+    print_ca_key_warning(paths);
+    sx_xftp_print_service(stdout, version_line, fp, host, NULL);
+    return 0;
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[i]);
+        return 1;
+    }
+    if (!file_exists(paths->ini))
+        return not_initialized(paths);
+    static sx_xftp_config cfg; /* large; lives for the whole run */
+    char err[ERRLEN] = "";
+    if (sx_xftp_config_load(paths, &cfg, err, sizeof err) != SX_OK) {
+        printf("Error: %s: %s\n", paths->ini, err);
+        return 1;
+    }
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    sx_status st = sx_router_check_fingerprint(paths, fp, err, sizeof err);
+    if (st != SX_OK) {
+        printf(st == SX_E_AUTH ? "%s\n" : "Error: %s\n", err);
+        return 1;
+    }
+    sx_xftp_config_print_start(&cfg, stdout, version_line, fp);
+    fflush(stdout);
+
+    /* Block the stop signals before the server's threads exist, so that
+     * they inherit the mask and only sigwait below sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sx_xftp_server_opts opts;
+    sx_xftp_config_to_opts(&cfg, &opts);
+    sx_xftp_server *srv = NULL;
+    st = sx_xftp_server_start(&opts, &srv);
+    if (st != SX_OK) {
+        printf("Error: cannot start the server: %s\n", sx_status_str(st));
+        return 1;
+    }
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    printf("Received %s, stopping the server...\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    sx_xftp_server_stop(srv);
+    puts("Server stopped");
+    return 0;
+}
+
+/* ---- delete / cert ------------------------------------------------------- */
+
+static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[1]);
+        return 1;
+    }
+    fputs("WARNING: deleting the server destroys its identity (the certificate fingerprint changes),\n"
+          "so every file stored on it becomes unreachable.\n"
+          "THIS CANNOT BE UNDONE!\nContinue (Y/n): ",
+          stdout);
+    fflush(stdout);
+    char line[256];
+    if (!fgets(line, sizeof line, stdin))
+        line[0] = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (strcmp(line, "Y") != 0) {
+        puts("Server NOT deleted");
+        return 1;
+    }
+    char err[ERRLEN] = "";
+    if (sx_router_setup_delete(paths, err, sizeof err) != SX_OK) {
+        printf("Error: %s\n", err);
+        return 1;
+    }
+    puts("Deleted configuration and log files");
+    return 0;
+}
+
+static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
+{
+    bool has_alg = false;
+    sx_key_alg alg = SX_KEY_ED448;
+    const char *cn = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-a") == 0 || strcmp(a, "--sign-algorithm") == 0) && i + 1 < argc) {
+            if (!parse_alg(argv[++i], &alg)) {
+                fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
+                return 1;
+            }
+            has_alg = true;
+        } else if (strcmp(a, "--cn") == 0 && i + 1 < argc) {
+            cn = argv[++i];
+        } else {
+            fprintf(stderr, "Error: unknown cert option '%s'\n", a);
+            return 1;
+        }
+    }
+    if (!file_exists(paths->ini))
+        return not_initialized(paths);
+    char err[ERRLEN] = "";
+    if (sx_router_setup_cert(paths, has_alg, alg, cn, err, sizeof err) != SX_OK) {
+        fprintf(stderr, "Error: %s\n", err);
+        return 1;
+    }
+    printf("New server certificate written to %s (fingerprint unchanged).\n", paths->server_crt);
+    print_ca_key_warning(paths);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-v") == 0 || strcmp(cmd, "--version") == 0) {
+        puts(version_line);
+        return 0;
+    }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    sx_router_paths paths;
+    if (sx_xftp_paths_from_env(&paths) != SX_OK) {
+        fprintf(stderr, "Error: %s or %s is too long\n", SX_XFTP_CFG_ENV, SX_XFTP_LOG_ENV);
+        return 1;
+    }
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    if (strcmp(cmd, "init") == 0)
+        return cmd_init(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "start") == 0)
+        return cmd_start(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "delete") == 0)
+        return cmd_delete(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "cert") == 0)
+        return cmd_cert(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "database") == 0) {
+        fprintf(stderr, "Error: `xftp-server database` is not supported by this implementation yet\n");
+        return 1;
+    }
+    fprintf(stderr, "Error: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 1;
+}

@@ -1,0 +1,4 @@
+# Fuzz targets of the XFTP router's store (included by CMakeLists.txt).
+# Seeds in corpus/xftp_storelog are store-log lines as the reference writes them.
+sx_fuzz_target(xftp_storelog)
+target_link_libraries(fuzz_xftp_storelog PRIVATE sx_xftp_router)

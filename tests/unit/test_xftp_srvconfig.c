@@ -1,0 +1,340 @@
+/* Unit tests of xftp-server's configuration (src/xftp/srvconfig.c): paths,
+ * init's checks and INI text, the INI loader with errors naming section and
+ * key, server options, the printed address and start lines. */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "xftp/srvconfig.h"
+
+static sx_router_paths paths;
+
+static int setup(void **state)
+{
+    (void)state;
+    return sx_xftp_paths_init(&paths, "/etc/opt/simplex-xftp", "/var/opt/simplex-xftp") == SX_OK ? 0 : -1;
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    assert_string_equal(paths.ini, "/etc/opt/simplex-xftp/file-server.ini");
+    assert_string_equal(paths.ca_crt, "/etc/opt/simplex-xftp/ca.crt");
+    assert_string_equal(paths.server_key, "/etc/opt/simplex-xftp/server.key");
+    assert_string_equal(paths.fingerprint, "/etc/opt/simplex-xftp/fingerprint");
+    assert_string_equal(paths.store_log, "/var/opt/simplex-xftp/file-server-store.log");
+    assert_string_equal(paths.stats_daily, "/var/opt/simplex-xftp/file-server-stats.daily.log");
+    assert_string_equal(paths.metrics, "/var/opt/simplex-xftp/xftp-server-metrics.txt");
+    sx_router_paths p;
+    setenv(SX_XFTP_CFG_ENV, "/tmp/a", 1);
+    setenv(SX_XFTP_LOG_ENV, "", 1);
+    assert_ok(sx_xftp_paths_from_env(&p));
+    assert_string_equal(p.ini, "/tmp/a/file-server.ini");
+    assert_string_equal(p.store_log, "/var/opt/simplex-xftp/file-server-store.log");
+    unsetenv(SX_XFTP_CFG_ENV);
+    unsetenv(SX_XFTP_LOG_ENV);
+    char longdir[SX_ROUTER_PATH_MAX + 10];
+    memset(longdir, 'a', sizeof longdir - 1);
+    longdir[sizeof longdir - 1] = 0;
+    assert_int_equal(sx_xftp_paths_init(&p, longdir, "/x"), SX_E_LIMIT);
+}
+
+static void test_init_check(void **state)
+{
+    (void)state;
+    sx_xftp_init_options o;
+    sx_xftp_init_options_default(&o);
+    assert_int_equal(o.sign_alg, SX_KEY_ED448);
+    assert_true(o.store_log);
+    assert_string_equal(o.ip, "127.0.0.1");
+    char err[256];
+    assert_int_equal(sx_xftp_init_check(&o, err, sizeof err), SX_E_USAGE);
+    assert_non_null(strstr(err, "--path"));
+    o.files_path = "/srv/files";
+    assert_int_equal(sx_xftp_init_check(&o, err, sizeof err), SX_E_USAGE);
+    assert_non_null(strstr(err, "--quota"));
+    o.quota = "lots";
+    assert_int_equal(sx_xftp_init_check(&o, err, sizeof err), SX_E_USAGE);
+    o.quota = "100gb";
+    assert_ok(sx_xftp_init_check(&o, err, sizeof err));
+    o.fqdn = "bad\nname";
+    assert_int_equal(sx_xftp_init_check(&o, err, sizeof err), SX_E_USAGE);
+}
+
+static sx_status parse(const char *text, sx_xftp_config *c, char *err, size_t errlen)
+{
+    return sx_xftp_config_parse(&paths, text, strlen(text), c, err, errlen);
+}
+
+static void test_ini_roundtrip(void **state)
+{
+    (void)state;
+    sx_xftp_init_options o;
+    sx_xftp_init_options_default(&o);
+    o.files_path = "/srv/xftp/files";
+    o.quota = "1024mb"; /* written back as the FileSize encoder does */
+    char *text = NULL;
+    assert_ok(sx_xftp_ini_text(&paths, &o, "xftp.example.com", &text));
+    assert_non_null(strstr(text, "\n[STORE_LOG]\n"));
+    assert_non_null(strstr(text, "\nenable: on\n"));
+    assert_non_null(strstr(text, "\nexpire_files_hours: 48\n"));
+    assert_non_null(strstr(text, "\nhost: xftp.example.com\nport: 443\n"));
+    assert_non_null(strstr(text, "\npath: /srv/xftp/files\nstorage_quota: 1gb\n"));
+    assert_non_null(strstr(text, "\nstatic_path: /var/opt/simplex-xftp/www\n"));
+    assert_non_null(strstr(text, "\n# cert: /etc/opt/simplex-xftp/web.crt\n"));
+    assert_true(text[strlen(text) - 1] == '\n');
+
+    sx_xftp_config c;
+    char err[256];
+    assert_ok(parse(text, &c, err, sizeof err));
+    assert_string_equal(c.host, "xftp.example.com");
+    assert_int_equal(c.port, 443);
+    assert_string_equal(c.port_text, "443");
+    assert_true(c.store_log);
+    assert_int_equal(c.expire_hours, 48);
+    assert_string_equal(c.files_path, "/srv/xftp/files");
+    assert_true(c.has_quota);
+    assert_int_equal(c.quota, 1073741824LL);
+    assert_true(c.new_files);
+    assert_false(c.has_create_password);
+    assert_false(c.has_control_port);
+    assert_false(c.inactive_disconnect);
+    assert_false(c.log_tls_errors);
+    assert_true(c.has_static_path);
+    assert_false(c.has_web_cert);
+    assert_false(c.has_source_code);
+
+    sx_xftp_server_opts so;
+    sx_xftp_config_to_opts(&c, &so);
+    assert_int_equal(so.port, 443);
+    assert_string_equal(so.files_dir, "/srv/xftp/files");
+    assert_int_equal(so.quota, 1073741824LL);
+    assert_string_equal(so.store_log_path, "/var/opt/simplex-xftp/file-server-store.log");
+    assert_string_equal(so.cert_file, "/etc/opt/simplex-xftp/server.crt");
+    assert_string_equal(so.ca_file, "/etc/opt/simplex-xftp/ca.crt");
+    assert_string_equal(so.key_file, "/etc/opt/simplex-xftp/server.key");
+    assert_int_equal(so.file_ttl, 48 * 3600);
+    assert_true(so.new_files);
+    assert_null(so.create_password);
+    assert_false(so.has_control_port);
+    assert_null(so.web_cert_file);
+    free(text);
+
+    o.store_log = false;
+    o.web_path = "/srv/www";
+    assert_ok(sx_xftp_ini_text(&paths, &o, "<hostnames>", &text));
+    assert_ok(parse(text, &c, err, sizeof err));
+    assert_false(c.store_log);
+    assert_string_equal(c.static_path, "/srv/www");
+    sx_xftp_config_to_opts(&c, &so);
+    assert_null(so.store_log_path);
+    free(text);
+}
+
+static const char base_ini[] = "[TRANSPORT]\nport: 8443\n[FILES]\npath: /f\n";
+
+static void expect_error(const char *text, const char *needle)
+{
+    sx_xftp_config c;
+    char err[256] = "";
+    sx_status st = parse(text, &c, err, sizeof err);
+    if (st == SX_OK)
+        fail_msg("accepted: %s", text);
+    if (!strstr(err, needle))
+        fail_msg("error '%s' does not name '%s'", err, needle);
+}
+
+static void test_ini_values(void **state)
+{
+    (void)state;
+    sx_xftp_config c;
+    char err[256];
+    assert_ok(parse(base_ini, &c, err, sizeof err));
+    assert_int_equal(c.port, 8443);
+    assert_string_equal(c.host, "<hostnames>");
+    assert_false(c.has_quota);
+    assert_false(c.store_log);
+    assert_true(c.new_files);
+    assert_int_equal(c.expire_hours, 48);
+
+    const char *full = "[INFORMATION]\nsource_code: https://example.com/src\n"
+                       "[STORE_LOG]\nenable = on\nexpire_files_hours: 1\nstore_files: memory\n"
+                       "[AUTH]\nnew_files: off\ncreate_password: s3cret\n"
+                       "control_port_admin_password: adm\ncontrol_port_user_password: usr\n"
+                       "[TRANSPORT]\nhost: a.example, b.onion\nport: 5443\nlog_tls_errors: on\ncontrol_port: 5226\n"
+                       "[FILES]\npath: /data\nstorage_quota: 512kb\n"
+                       "[INACTIVE_CLIENTS]\ndisconnect: on\nttl: 600\ncheck_interval: 60\n"
+                       "[WEB]\nstatic_path: /www\ncert: /w.crt\nkey: /w.key\n";
+    assert_ok(parse(full, &c, err, sizeof err));
+    assert_true(c.has_source_code);
+    assert_string_equal(c.source_code, "https://example.com/src");
+    assert_true(c.store_log);
+    assert_int_equal(c.expire_hours, 1);
+    assert_false(c.new_files);
+    assert_string_equal(c.create_password, "s3cret");
+    assert_string_equal(c.admin_password, "adm");
+    assert_string_equal(c.user_password, "usr");
+    assert_string_equal(c.host, "a.example, b.onion");
+    assert_int_equal(c.port, 5443);
+    assert_true(c.log_tls_errors);
+    assert_true(c.has_control_port);
+    assert_int_equal(c.control_port, 5226);
+    assert_int_equal(c.quota, 512 * 1024);
+    assert_true(c.inactive_disconnect);
+    assert_int_equal(c.inactive_ttl, 600);
+    assert_int_equal(c.inactive_check_interval, 60);
+    assert_true(c.has_web_cert);
+    sx_xftp_server_opts so;
+    sx_xftp_config_to_opts(&c, &so);
+    assert_string_equal(so.create_password, "s3cret");
+    assert_false(so.new_files);
+    assert_int_equal(so.file_ttl, 3600);
+    assert_true(so.has_control_port);
+    assert_int_equal(so.control_port, 5226);
+    assert_string_equal(so.control_admin_password, "adm");
+    assert_string_equal(so.web_cert_file, "/w.crt");
+    assert_string_equal(so.web_key_file, "/w.key");
+    assert_string_equal(so.web_static_path, "/www");
+    assert_true(so.inactive_disconnect);
+    assert_int_equal(so.inactive_ttl, 600);
+
+    /* Errors name the section and key. */
+    expect_error("[FILES]\npath: /f\n", "[TRANSPORT] port");
+    expect_error("[TRANSPORT]\nport: 443\n", "[FILES] path");
+    expect_error("[TRANSPORT]\nport: 70000\n[FILES]\npath: /f\n", "[TRANSPORT] port");
+    expect_error("[TRANSPORT]\nport: https\n[FILES]\npath: /f\n", "[TRANSPORT] port");
+    expect_error("[TRANSPORT]\nport: 443\ncontrol_port: x\n[FILES]\npath: /f\n", "[TRANSPORT] control_port");
+    expect_error("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\nstorage_quota: 10 gb\n", "[FILES] storage_quota");
+    expect_error("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[STORE_LOG]\nenable: yes\n", "enable");
+    expect_error("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[STORE_LOG]\nexpire_files_hours: -1\n",
+                 "expire_files_hours");
+    expect_error("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[STORE_LOG]\nstore_files: database\n", "store_files");
+    expect_error("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[AUTH]\ncreate_password: a@b\n",
+                 "[AUTH] create_password");
+    expect_error("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[INACTIVE_CLIENTS]\ndisconnect: on\n",
+                 "[INACTIVE_CLIENTS] ttl");
+    expect_error("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[INACTIVE_CLIENTS]\ndisconnect: on\nttl: 5\n",
+                 "[INACTIVE_CLIENTS] check_interval");
+    expect_error("port: 443\n", "line");
+    assert_ok(parse("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[STORE_LOG]\nexpire_files_hours: 0\n", &c, err,
+                    sizeof err));
+    sx_xftp_config_to_opts(&c, &so);
+    assert_int_equal(so.file_ttl, 1);
+}
+
+static void test_address_and_lines(void **state)
+{
+    (void)state;
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    memset(fp, 0xfb, sizeof fp);
+    char addr[256];
+    assert_ok(sx_xftp_format_address(fp, "a.example", "443", addr, sizeof addr));
+    assert_string_equal(addr, "xftp://-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s=@a.example");
+    assert_ok(sx_xftp_format_address(fp, "a.example", "8443", addr, sizeof addr));
+    assert_string_equal(addr, "xftp://-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s=@a.example:8443");
+    assert_ok(sx_xftp_format_address(fp, "a.example", NULL, addr, sizeof addr));
+    assert_int_equal(sx_xftp_format_address(fp, "a.example", NULL, addr, 20), SX_E_LIMIT);
+
+    char t[64];
+    sx_xftp_show_ttl(48 * 3600, t, sizeof t);
+    assert_string_equal(t, "2 days");
+    sx_xftp_show_ttl(3600, t, sizeof t);
+    assert_string_equal(t, "1 hours");
+    sx_xftp_show_ttl(120, t, sizeof t);
+    assert_string_equal(t, "2 minutes");
+    sx_xftp_show_ttl(90, t, sizeof t);
+    assert_string_equal(t, "90 seconds");
+    sx_xftp_show_ttl(0, t, sizeof t);
+    assert_string_equal(t, "0 days");
+
+    sx_xftp_config c;
+    char err[256];
+    assert_ok(parse("[TRANSPORT]\nhost: x.example\nport: 8443\n[FILES]\npath: /f\n[STORE_LOG]\nenable: on\n", &c,
+                    err, sizeof err));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    sx_xftp_config_print_start(&c, f, "SimpleX XFTP server v1 / abc", fp);
+    fclose(f);
+    assert_non_null(strstr(buf, "SimpleX XFTP server v1 / abc\nFingerprint: -_v7"));
+    assert_non_null(strstr(buf, "\nServer address: xftp://-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s=@x.example:8443\n"));
+    assert_non_null(strstr(buf, "\nWarning: server source code is not specified.\n"));
+    assert_non_null(strstr(buf, "\nStore log: /var/opt/simplex-xftp/file-server-store.log\n"));
+    assert_non_null(strstr(buf, "\nexpiring files after 2 days\n"));
+    assert_non_null(strstr(buf, "\nnot expiring inactive clients\n"));
+    assert_non_null(strstr(buf, "\nUploading new files allowed.\n"));
+    assert_non_null(strstr(buf, "\nListening on port 8443...\n"));
+    free(buf);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void test_setup_init(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sx_xftpcfg_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cfg[128], log[128];
+    snprintf(cfg, sizeof cfg, "%s/etc", dir);
+    snprintf(log, sizeof log, "%s/var/log", dir);
+    sx_router_paths p;
+    assert_ok(sx_xftp_paths_init(&p, cfg, log));
+    sx_xftp_init_options o;
+    sx_xftp_init_options_default(&o);
+    o.files_path = "/srv/files";
+    o.quota = "5gb";
+    o.sign_alg = SX_KEY_ED25519;
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    char host[SX_ROUTER_HOST_MAX + 1], err[512];
+    assert_ok(sx_xftp_setup_init(&p, &o, fp, host, sizeof host, err, sizeof err));
+    assert_string_equal(host, "<hostnames>");
+    struct stat sb;
+    assert_int_equal(stat(p.ca_key, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(stat(p.server_key, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(stat(p.server_crt, &sb), 0);
+    assert_int_equal(stat(p.ini, &sb), 0);
+    uint8_t fp2[SX_FINGERPRINT_LEN];
+    assert_ok(sx_router_check_fingerprint(&p, fp2, err, sizeof err));
+    assert_memory_equal(fp, fp2, sizeof fp);
+    sx_xftp_config c;
+    assert_ok(sx_xftp_config_load(&p, &c, err, sizeof err));
+    assert_int_equal(c.quota, 5LL << 30);
+    /* A second init refuses and keeps the identity. */
+    assert_int_equal(sx_xftp_setup_init(&p, &o, fp2, host, sizeof host, err, sizeof err), SX_E_USAGE);
+    assert_non_null(strstr(err, "already initialized"));
+    assert_ok(sx_router_check_fingerprint(&p, fp2, err, sizeof err));
+    assert_memory_equal(fp, fp2, sizeof fp);
+    /* An IP that is not the loopback placeholder is the host. */
+    unlink(p.ini);
+    o.ip = "192.0.2.7";
+    assert_ok(sx_xftp_setup_init(&p, &o, fp2, host, sizeof host, err, sizeof err));
+    assert_string_equal(host, "192.0.2.7");
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_init_check),
+        cmocka_unit_test(test_ini_roundtrip),
+        cmocka_unit_test(test_ini_values),
+        cmocka_unit_test(test_address_and_lines),
+        cmocka_unit_test(test_setup_init),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
