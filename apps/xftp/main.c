@@ -1,0 +1,318 @@
+/* xftp: the XFTP command-line client (reference apps/xftp and
+ * FileTransfer/Client/Main.hs): send, recv, del and info. Argument parsing
+ * and printing only; the work is in src/xftp/transfer.c. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/util.h"
+#include "xftp/transfer.h"
+
+static const char version_line[] = "SimpleX XFTP client v" SX_VERSION " / " SX_GIT_COMMIT;
+
+/* defaultXFTPServers of the reference (preset routers). */
+static const char *const preset_servers[] = {
+    "xftp://da1aH3nOT-9G8lV7bWamhxpDYdJ1xmW7j3JpGaDR5Ug=@xftp1.simplex.im,"
+    "blisztokwh6alt5oem45f2eksm2xdowxszmhjesntcyolmhutoon7sid.onion",
+    "xftp://5vog2Imy1ExJB_7zDZrkV1KDWi96jYFyy9CL6fndBVw=@xftp2.simplex.im,"
+    "jk6jybnel5hin2am5omd7g3hyvb4tfkyl7ea4vx5ldi7gpvz5ogqtcqd.onion",
+    "xftp://PYa32DdYNFWi0uZZOprWQoQpIk5qyjRJ3EF7bVpbsn8=@xftp3.simplex.im,"
+    "pqhchr4bpkzef5wra4hnmzvppn5j5mjrpzkh5ixx6mhylnxxd6lmwnad.onion",
+    "xftp://k_GgQl40UZVV0Y4BX9ZTyMVqX5ZewcLW0waQIl7AYDE=@xftp4.simplex.im,"
+    "q2lrjgiyo2efyweksavwxh3dlsrxetaxjztde2x5nateugrtrwzvmdid.onion",
+    "xftp://-bIo6o8wuVc4wpZkZD3tH-rCeYaeER_0lz1ffQcSJDs=@xftp5.simplex.im,"
+    "2kikdbdhlrluburwt6q6rnoxvezcm2ifx2hj463jlunkeftlzm7hf3qd.onion",
+    "xftp://6nSvtY9pJn6PXWTAIMNl95E1Kk1vD7FM2TeOA64CFLg=@xftp6.simplex.im,"
+    "tg3fmu6houq7vfqlsipm2qqzhtpgxesnuydqozx3khojxydhs53sbbyd.onion",
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: xftp COMMAND\n\n"
+            "Commands:\n"
+            "  send FILE [DIR] [-n COUNT] [-s SERVER[;SERVER...]] [-r RETRY] [--tmp TMP] [-v]\n"
+            "                        Send file (descriptions go to DIR, default: current directory)\n"
+            "  recv FILE [DIR] [-r RETRY] [--tmp TMP] [-v] [-y]\n"
+            "                        Receive file (FILE: description or web link;\n"
+            "                        DIR: default ~/Downloads)\n"
+            "  del FILE [-r RETRY] [-v] [-y]\n"
+            "                        Delete file from server(s) (sender description)\n"
+            "  info FILE             Show file description\n\n"
+            "Options: --version, -h/--help\n");
+}
+
+typedef struct args {
+    const char *cmd;
+    const char *pos[2];
+    int npos;
+    int count;
+    char *servers;
+    int retry;
+    const char *tmp;
+    bool verbose, yes;
+} args;
+
+static int parse_int(const char *s, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !end || *end || v < 0 || v > 100000)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->count = 1;
+    a->retry = SX_XFTP_DEFAULT_RETRY;
+    a->cmd = argv[1];
+    bool send = !strcmp(a->cmd, "send"), recv = !strcmp(a->cmd, "recv");
+    bool del = !strcmp(a->cmd, "del"), info = !strcmp(a->cmd, "info");
+    if (!send && !recv && !del && !info)
+        return -1;
+    for (int i = 2; i < argc; i++) {
+        const char *s = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (send && (!strcmp(s, "-n") || !strcmp(s, "--count"))) {
+            if (!v || parse_int(v, &a->count) || a->count < 1 || a->count > 255)
+                return -1;
+            i++;
+        } else if (send && (!strcmp(s, "-s") || !strcmp(s, "--servers"))) {
+            if (!v)
+                return -1;
+            a->servers = strdup(v);
+            i++;
+        } else if (!info && (!strcmp(s, "-r") || !strcmp(s, "--retry"))) {
+            if (!v || parse_int(v, &a->retry) || a->retry < 1)
+                return -1;
+            i++;
+        } else if ((send || recv) && !strcmp(s, "--tmp")) {
+            if (!v)
+                return -1;
+            a->tmp = v;
+            i++;
+        } else if (!info && (!strcmp(s, "-v") || !strcmp(s, "--verbose"))) {
+            a->verbose = true;
+        } else if ((recv || del) && (!strcmp(s, "-y") || !strcmp(s, "--yes"))) {
+            a->yes = true;
+        } else if (s[0] == '-' && s[1] != '\0') {
+            return -1;
+        } else {
+            int maxpos = send || recv ? 2 : 1;
+            if (a->npos >= maxpos)
+                return -1;
+            a->pos[a->npos++] = s;
+        }
+    }
+    return a->npos >= 1 ? 0 : -1;
+}
+
+/* printNoNewLine: the line padded to 25 columns then a carriage return.
+ * Progress goes to stderr and only on a terminal. */
+static void status_line(const char *s)
+{
+    if (!isatty(STDERR_FILENO))
+        return;
+    fprintf(stderr, "%-25s\r", s);
+    fflush(stderr);
+}
+
+static void progress_cb(void *ud, const char *phase, int64_t done, int64_t total)
+{
+    (void)ud;
+    char line[64];
+    if (total > 0)
+        snprintf(line, sizeof line, "%s %lld%%", phase, (long long)(done * 100 / total));
+    else
+        snprintf(line, sizeof line, "%s file...", phase);
+    status_line(line);
+}
+
+static void end_status(void)
+{
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "%-25s\r", "");
+}
+
+/* removeFD: with -y the description is deleted; otherwise ask on a terminal. */
+static void remove_fd(bool yes, const char *path)
+{
+    if (!yes) {
+        if (!isatty(STDIN_FILENO))
+            return;
+        for (;;) {
+            printf("\nFile description %s can't be used again. Delete it (Y/n): ", path);
+            fflush(stdout);
+            char line[16];
+            if (!fgets(line, sizeof line, stdin))
+                return;
+            if (line[0] == 'n' || line[0] == 'N')
+                return;
+            if (line[0] == 'y' || line[0] == 'Y' || line[0] == '\n')
+                break;
+        }
+        if (unlink(path) != 0)
+            fprintf(stderr, "cannot delete %s: %s\n", path, strerror(errno));
+        return;
+    }
+    if (unlink(path) == 0)
+        printf("\nFile description %s is deleted.\n", path);
+    else
+        fprintf(stderr, "cannot delete %s: %s\n", path, strerror(errno));
+}
+
+static int cmd_send(const args *a, sx_xftp_transfer_opts *o)
+{
+    const char *list[64];
+    size_t n = 0;
+    if (a->servers) {
+        for (char *save = NULL, *t = strtok_r(a->servers, ";", &save); t;
+             t = strtok_r(NULL, ";", &save)) {
+            if (n == sizeof list / sizeof list[0]) {
+                fprintf(stderr, "too many servers\n");
+                return 1;
+            }
+            list[n++] = t;
+        }
+    } else {
+        for (; n < sizeof preset_servers / sizeof preset_servers[0]; n++)
+            list[n] = preset_servers[n];
+    }
+    if (n == 0) {
+        fprintf(stderr, "no servers\n");
+        return 1;
+    }
+    o->servers = list;
+    o->server_count = n;
+    o->recipients = a->count;
+    sx_xftp_send_result res;
+    status_line("Encrypting file...");
+    sx_status st = sx_xftp_send(a->pos[0], a->npos > 1 ? a->pos[1] : NULL, o, &res);
+    end_status();
+    if (st != SX_OK)
+        return -1;
+    printf("Sender file description: %s\n", res.snd_path);
+    printf("Pass file descriptions to the recipient(s):\n");
+    for (size_t i = 0; i < res.rcv_count; i++)
+        printf("%s\n", res.rcv_paths[i]);
+    if (res.web_link)
+        printf("\nWeb link:\n%s\n", res.web_link);
+    sx_xftp_send_result_cleanup(&res);
+    return 0;
+}
+
+static int cmd_recv(const args *a, sx_xftp_transfer_opts *o)
+{
+    sx_xftp_fd fd;
+    if (sx_xftp_read_description(a->pos[0], &fd, o->errbuf, o->errbuf_len) != SX_OK)
+        return -1;
+    char dest[SX_XFTP_PATH_MAX];
+    if (a->npos > 1) {
+        snprintf(dest, sizeof dest, "%s", a->pos[1]);
+    } else {
+        const char *home = getenv("HOME");
+        snprintf(dest, sizeof dest, "%s/Downloads", home ? home : ".");
+        struct stat st;
+        if (stat(dest, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(o->errbuf, o->errbuf_len, "No folder %s: pass DIR to save the file", dest);
+            sx_xftp_fd_cleanup(&fd);
+            return -1;
+        }
+    }
+    char out[SX_XFTP_PATH_MAX];
+    status_line("Downloading file...");
+    sx_status st = sx_xftp_recv(&fd, dest, o, out, sizeof out);
+    sx_xftp_fd_cleanup(&fd);
+    end_status();
+    if (st != SX_OK)
+        return -1;
+    printf("File downloaded: %s\n", out);
+    bool web = !strncmp(a->pos[0], "https://", 8) || !strncmp(a->pos[0], "http://", 7);
+    if (!web)
+        remove_fd(a->yes, a->pos[0]);
+    return 0;
+}
+
+static int cmd_del(const args *a, sx_xftp_transfer_opts *o)
+{
+    sx_xftp_fd fd;
+    if (sx_xftp_read_description(a->pos[0], &fd, o->errbuf, o->errbuf_len) != SX_OK)
+        return -1;
+    sx_status st = sx_xftp_delete(&fd, o);
+    sx_xftp_fd_cleanup(&fd);
+    if (st != SX_OK)
+        return -1;
+    printf("File deleted!\n");
+    remove_fd(a->yes, a->pos[0]);
+    return 0;
+}
+
+static int cmd_info(const args *a, sx_xftp_transfer_opts *o)
+{
+    sx_xftp_fd fd;
+    if (sx_xftp_read_description(a->pos[0], &fd, o->errbuf, o->errbuf_len) != SX_OK)
+        return -1;
+    sx_status st = sx_xftp_print_info(&fd, stdout);
+    sx_xftp_fd_cleanup(&fd);
+    return st == SX_OK ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v")) {
+        printf("%s\n", version_line);
+        return 0;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    args a;
+    if (parse_args(argc, argv, &a) != 0) {
+        usage(stderr);
+        free(a.servers);
+        return 1;
+    }
+    if (sx_crypto_init() != SX_OK) {
+        fprintf(stderr, "crypto initialisation failed\n");
+        free(a.servers);
+        return 1;
+    }
+    char err[1024] = "";
+    sx_xftp_transfer_opts o;
+    memset(&o, 0, sizeof o);
+    o.retry = a.retry;
+    o.tmp_dir = a.tmp;
+    o.progress = progress_cb;
+    o.errbuf = err;
+    o.errbuf_len = sizeof err;
+    int rc;
+    if (!strcmp(a.cmd, "send"))
+        rc = cmd_send(&a, &o);
+    else if (!strcmp(a.cmd, "recv"))
+        rc = cmd_recv(&a, &o);
+    else if (!strcmp(a.cmd, "del"))
+        rc = cmd_del(&a, &o);
+    else
+        rc = cmd_info(&a, &o);
+    free(a.servers);
+    if (rc < 0) {
+        /* runE: the error on stdout, exit code 1 */
+        printf("%s\n", err[0] ? err : "error");
+        return 1;
+    }
+    return rc;
+}

@@ -1,0 +1,521 @@
+/* The XFTP client library against two routers started in process on
+ * loopback (fixture certificates): the connection and raw commands, then
+ * whole-file send / recv / del as the xftp program runs them for files of
+ * 0 and 1 bytes, on each chunk-size boundary and over many chunks spread
+ * across both routers; tampering detected by the receiver (a chunk edited
+ * in the router's folder, a wrong digest in the description) and receiving
+ * after deletion (AUTH). */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "crypto/hash.h"
+#include "crypto/util.h"
+#include "xftp/client.h"
+#include "xftp/server.h"
+#include "xftp/transfer.h"
+
+#define FIXTURE_FP "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
+#define BIG_FILE (100u * 1024 * 1024)
+
+static char g_dir[256];
+static char g_files[2][300];
+static sx_xftp_server *g_srv[2];
+static char g_addr[2][256];
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[1024];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_rf(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    if (sx_crypto_init() != SX_OK)
+        return -1;
+    snprintf(g_dir, sizeof g_dir, "/tmp/sx_xftp_cli_XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        snprintf(g_files[i], sizeof g_files[i], "%s/files%d", g_dir, i);
+        if (mkdir(g_files[i], 0700) != 0)
+            return -1;
+        static char cert[512], ca[512], key[512];
+        snprintf(cert, sizeof cert, "%s", tu_shared_path("fixtures/server.crt"));
+        snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
+        snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+        sx_xftp_server_opts o;
+        memset(&o, 0, sizeof o);
+        o.cert_file = cert;
+        o.ca_file = ca;
+        o.key_file = key;
+        o.host = "127.0.0.1";
+        o.port = 0;
+        o.workers = 1;
+        o.files_dir = g_files[i];
+        o.new_files = true;
+        o.quiet = true;
+        if (sx_xftp_server_start(&o, &g_srv[i]) != SX_OK)
+            return -1;
+        snprintf(g_addr[i], sizeof g_addr[i], "xftp://" FIXTURE_FP "@127.0.0.1:%u",
+                 sx_xftp_server_port(g_srv[i]));
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        sx_xftp_server_stop(g_srv[i]);
+    rm_rf(g_dir);
+    return 0;
+}
+
+static void make_file(const char *path, size_t n, uint8_t seed)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint8_t buf[65536];
+    size_t done = 0;
+    uint32_t x = seed * 2654435761u + 1;
+    while (done < n) {
+        size_t k = n - done < sizeof buf ? n - done : sizeof buf;
+        for (size_t i = 0; i < k; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = (uint8_t)(x >> 16);
+        }
+        assert_int_equal(fwrite(buf, 1, k, f), k);
+        done += k;
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    assert_non_null(fa);
+    assert_non_null(fb);
+    static uint8_t ba[65536], bb[65536];
+    for (;;) {
+        size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
+        assert_int_equal(na, nb);
+        if (na == 0)
+            break;
+        assert_memory_equal(ba, bb, na);
+    }
+    fclose(fa);
+    fclose(fb);
+}
+
+static void opts_init(sx_xftp_transfer_opts *o, char *err, size_t errlen, size_t nservers)
+{
+    static const char *servers[2];
+    servers[0] = g_addr[0];
+    servers[1] = g_addr[1];
+    memset(o, 0, sizeof *o);
+    o->servers = servers;
+    o->server_count = nservers;
+    o->recipients = 2;
+    o->tmp_dir = g_dir;
+    o->client.timeout_ms = 10000;
+    o->errbuf = err;
+    o->errbuf_len = errlen;
+    err[0] = '\0';
+}
+
+/* ---- raw connection ---- */
+
+static void test_connect_commands(void **state)
+{
+    (void)state;
+    sx_xftp_fd_server s;
+    assert_ok(sx_xftp_fd_server_parse(g_addr[0], strlen(g_addr[0]), &s));
+    sx_xftp_client *c = NULL;
+    assert_ok(sx_xftp_client_connect(&s, NULL, &c));
+    assert_int_equal(sx_xftp_client_version(c), SX_XFTP_VERSION_MAX);
+    assert_true(sx_xftp_client_session_id(c).len >= 32);
+    assert_ok(sx_xftp_client_ping(c));
+
+    /* a 64 KiB chunk with a wrong digest: ERR DIGEST on FPUT */
+    char path[512];
+    snprintf(path, sizeof path, "%s/raw", g_dir);
+    make_file(path, SX_XFTP_CHUNK_64K, 3);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    sx_key *snd = NULL, *rcv = NULL;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &snd));
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &rcv));
+    uint8_t digest[32] = {0};
+    sx_xftp_id sid, rid;
+    const sx_key *rk[] = {rcv};
+    assert_ok(sx_xftp_client_fnew(c, snd, SX_XFTP_CHUNK_64K, sx_slice_of(digest, 32), rk, 1, NULL,
+                                  &sid, &rid));
+    assert_int_equal(sid.len, SX_XFTP_FILE_ID_LEN);
+    assert_int_equal(sx_xftp_client_fput(c, snd, sx_slice_of(sid.bytes, sid.len), fd, 0,
+                                         SX_XFTP_CHUNK_64K),
+                     SX_E_AUTH);
+    assert_int_equal(sx_xftp_client_error(c).type, SX_XFTP_ERR_DIGEST);
+    /* the right digest: FPUT, FADD, FGET by both recipients, FACK, FDEL */
+    uint8_t *buf = malloc(SX_XFTP_CHUNK_64K);
+    assert_non_null(buf);
+    assert_int_equal(pread(fd, buf, SX_XFTP_CHUNK_64K, 0), SX_XFTP_CHUNK_64K);
+    assert_ok(sx_sha256(sx_slice_of(buf, SX_XFTP_CHUNK_64K), digest));
+    assert_ok(sx_xftp_client_fnew(c, snd, SX_XFTP_CHUNK_64K, sx_slice_of(digest, 32), rk, 1, NULL,
+                                  &sid, &rid));
+    sx_slice sids = sx_slice_of(sid.bytes, sid.len);
+    /* not uploaded yet */
+    char out[512];
+    snprintf(out, sizeof out, "%s/raw.out", g_dir);
+    int ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(ofd >= 0);
+    assert_int_equal(sx_xftp_client_fget(c, rcv, sx_slice_of(rid.bytes, rid.len),
+                                         SX_XFTP_CHUNK_64K, sx_slice_of(digest, 32), ofd),
+                     SX_E_PROTOCOL);
+    assert_int_equal(sx_xftp_client_error(c).type, SX_XFTP_ERR_NO_FILE);
+    assert_ok(sx_xftp_client_fput(c, snd, sids, fd, 0, SX_XFTP_CHUNK_64K));
+    assert_ok(sx_xftp_client_fput(c, snd, sids, fd, 0, SX_XFTP_CHUNK_64K)); /* idempotent */
+    sx_key *rcv2 = NULL;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &rcv2));
+    const sx_key *rk2[] = {rcv2};
+    sx_xftp_id rid2;
+    assert_ok(sx_xftp_client_fadd(c, snd, sids, rk2, 1, &rid2));
+    assert_int_equal(ftruncate(ofd, 0), 0);
+    assert_ok(sx_xftp_client_fget(c, rcv, sx_slice_of(rid.bytes, rid.len), SX_XFTP_CHUNK_64K,
+                                  sx_slice_of(digest, 32), ofd));
+    close(ofd);
+    assert_same_file(path, out);
+    /* the wrong expected digest on the client side */
+    ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    uint8_t wrong[32];
+    memcpy(wrong, digest, 32);
+    wrong[5] ^= 1;
+    assert_int_equal(sx_xftp_client_fget(c, rcv2, sx_slice_of(rid2.bytes, rid2.len),
+                                         SX_XFTP_CHUNK_64K, sx_slice_of(wrong, 32), ofd),
+                     SX_E_AUTH);
+    assert_int_equal(sx_xftp_client_error(c).type, SX_XFTP_ERR_DIGEST);
+    /* the wrong size: fewer bytes than the stream carries */
+    assert_int_equal(sx_xftp_client_fget(c, rcv2, sx_slice_of(rid2.bytes, rid2.len),
+                                         SX_XFTP_CHUNK_64K - 1, sx_slice_of(digest, 32), ofd),
+                     SX_E_LIMIT);
+    assert_int_equal(sx_xftp_client_error(c).type, SX_XFTP_ERR_SIZE);
+    close(ofd);
+    /* a recipient key signing for another recipient id */
+    assert_int_equal(sx_xftp_client_fack(c, rcv, sx_slice_of(rid2.bytes, rid2.len)), SX_E_AUTH);
+    assert_ok(sx_xftp_client_fack(c, rcv, sx_slice_of(rid.bytes, rid.len)));
+    assert_int_equal(sx_xftp_client_fack(c, rcv, sx_slice_of(rid.bytes, rid.len)), SX_E_AUTH);
+    assert_ok(sx_xftp_client_fdel(c, snd, sids));
+    ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_int_equal(sx_xftp_client_fget(c, rcv2, sx_slice_of(rid2.bytes, rid2.len),
+                                         SX_XFTP_CHUNK_64K, sx_slice_of(digest, 32), ofd),
+                     SX_E_AUTH);
+    assert_int_equal(sx_xftp_client_error(c).type, SX_XFTP_ERR_AUTH);
+    close(ofd);
+    /* a size that is not a chunk size */
+    assert_int_equal(sx_xftp_client_fnew(c, snd, 1000, sx_slice_of(digest, 32), rk, 1, NULL, &sid,
+                                         &rid),
+                     SX_E_LIMIT);
+    assert_int_equal(sx_xftp_client_error(c).type, SX_XFTP_ERR_SIZE);
+    assert_true(sx_xftp_client_usable(c));
+    assert_ok(sx_xftp_client_ping(c));
+    close(fd);
+    free(buf);
+    sx_key_free(snd);
+    sx_key_free(rcv);
+    sx_key_free(rcv2);
+    sx_xftp_client_free(c);
+
+    /* the wrong identity: the TLS check fails */
+    char bad[256];
+    snprintf(bad, sizeof bad, "xftp://AAAAMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@127.0.0.1:%u",
+             sx_xftp_server_port(g_srv[0]));
+    assert_ok(sx_xftp_fd_server_parse(bad, strlen(bad), &s));
+    assert_int_equal(sx_xftp_client_connect(&s, NULL, &c), SX_E_AUTH);
+    assert_null(c);
+}
+
+/* ---- whole files ---- */
+
+/* Sends a file of n bytes, receives it with both recipient descriptions,
+ * deletes it, and checks that a receive after deletion fails with AUTH. */
+static void send_recv_del(size_t n, size_t nservers, bool check_after_delete)
+{
+    char src[512], out[512], err[512];
+    snprintf(src, sizeof src, "%s/file %zu.dat", g_dir, n);
+    snprintf(out, sizeof out, "%s/out", g_dir);
+    mkdir(out, 0700);
+    make_file(src, n, (uint8_t)n);
+    sx_xftp_transfer_opts o;
+    opts_init(&o, err, sizeof err, nservers);
+    sx_xftp_send_result res;
+    sx_status st = sx_xftp_send(src, g_dir, &o, &res);
+    if (st != SX_OK)
+        fail_msg("send %zu: %s (%s)", n, sx_status_str(st), err);
+    assert_int_equal(res.rcv_count, 2);
+    char want[600];
+    snprintf(want, sizeof want, "%s/file %zu.dat.xftp/snd.xftp.private", g_dir, n);
+    assert_string_equal(res.snd_path, want);
+    snprintf(want, sizeof want, "%s/file %zu.dat.xftp/rcv2.xftp", g_dir, n);
+    assert_string_equal(res.rcv_paths[1], want);
+    assert_non_null(res.web_link);
+
+    for (int r = 0; r < 2; r++) {
+        sx_xftp_fd fd;
+        /* the first recipient through the web link, the second from the file */
+        const char *src_desc = r == 0 ? res.web_link : res.rcv_paths[1];
+        assert_ok(sx_xftp_read_description(src_desc, &fd, err, sizeof err));
+        char got[1024];
+        st = sx_xftp_recv(&fd, out, &o, got, sizeof got);
+        if (st != SX_OK)
+            fail_msg("recv %zu: %s (%s)", n, sx_status_str(st), err);
+        snprintf(want, sizeof want, "%s/file %zu%s.dat", out, n, r == 0 ? "" : "_1");
+        assert_string_equal(got, want);
+        assert_same_file(src, got);
+        sx_xftp_fd_cleanup(&fd);
+    }
+    /* the temporary files are gone */
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/xftp.encrypted", g_dir);
+    struct stat sb;
+    assert_int_not_equal(stat(tmp, &sb), 0);
+
+    sx_xftp_fd sfd;
+    assert_ok(sx_xftp_read_description(res.snd_path, &sfd, err, sizeof err));
+    assert_ok(sx_xftp_delete(&sfd, &o));
+    sx_xftp_fd_cleanup(&sfd);
+    if (check_after_delete) {
+        sx_xftp_fd fd;
+        assert_ok(sx_xftp_read_description(res.rcv_paths[0], &fd, err, sizeof err));
+        char got[1024];
+        assert_int_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_E_AUTH);
+        assert_non_null(strstr(err, "AUTH"));
+        sx_xftp_fd_cleanup(&fd);
+    }
+    sx_xftp_send_result_cleanup(&res);
+    unlink(src);
+    rm_rf(out);
+    snprintf(tmp, sizeof tmp, "%s/file %zu.dat.xftp", g_dir, n);
+    rm_rf(tmp);
+}
+
+static void test_small_files(void **state)
+{
+    (void)state;
+    send_recv_del(0, 1, true);
+    send_recv_del(1, 2, true);
+}
+
+static void test_chunk_boundaries(void **state)
+{
+    (void)state;
+    /* header of "file <n>.dat" + length + tag */
+    const size_t payloads[] = {
+        SX_XFTP_CHUNK_64K,          SX_XFTP_CHUNK_64K + 1,
+        SX_XFTP_CHUNK_256K * 3 / 4, SX_XFTP_CHUNK_256K * 3 / 4 + 1,
+        SX_XFTP_CHUNK_256K,         SX_XFTP_CHUNK_1M * 3 / 4 + 1,
+        SX_XFTP_CHUNK_1M,           SX_XFTP_CHUNK_4M * 3 / 4 + 1,
+        SX_XFTP_CHUNK_4M,
+    };
+    for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
+        char name[64];
+        /* the file name depends on n; solve n + header(n) + 24 = payload */
+        size_t n = payloads[i] - 24;
+        for (int k = 0; k < 3; k++) {
+            snprintf(name, sizeof name, "file %zu.dat", n);
+            n = payloads[i] - 24 - (strlen(name) + 2);
+        }
+        send_recv_del(n, 2, i == 0);
+    }
+}
+
+static void test_multi_chunk(void **state)
+{
+    (void)state;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    send_recv_del(BIG_FILE, 2, true);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    print_message("multi-chunk %u MiB: send + 2 recv + del in %.2f s\n", BIG_FILE >> 20, s);
+}
+
+/* Flips one byte in the middle of chunk 1's file in the router's folder
+ * (<files_dir>/<base64url(sender id)>), found with the sender description. */
+static void corrupt_chunk(const char *snd_desc, const char *files_dir)
+{
+    sx_xftp_fd fd;
+    char err[256];
+    assert_ok(sx_xftp_read_description(snd_desc, &fd, err, sizeof err));
+    const sx_xftp_fd_replica *r = &fd.chunks[0].replicas[0];
+    char id[64];
+    assert_ok(sx_b64_encode(sx_slice_of(r->id, r->id_len), SX_B64_URL, id, sizeof id));
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", files_dir, id);
+    sx_xftp_fd_cleanup(&fd);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    int f = open(p, O_RDWR);
+    assert_true(f >= 0);
+    uint8_t b;
+    assert_int_equal(pread(f, &b, 1, st.st_size / 2), 1);
+    b ^= 0x01;
+    assert_int_equal(pwrite(f, &b, 1, st.st_size / 2), 1);
+    close(f);
+}
+
+static void test_tampering(void **state)
+{
+    (void)state;
+    char src[512], out[512], err[512], got[1024];
+    snprintf(src, sizeof src, "%s/t.dat", g_dir);
+    snprintf(out, sizeof out, "%s/tout", g_dir);
+    mkdir(out, 0700);
+    make_file(src, 100000, 9);
+    sx_xftp_transfer_opts o;
+    opts_init(&o, err, sizeof err, 1);
+
+    /* a wrong file digest in the description */
+    sx_xftp_send_result res;
+    assert_ok(sx_xftp_send(src, g_dir, &o, &res));
+    sx_xftp_fd fd;
+    assert_ok(sx_xftp_read_description(res.rcv_paths[0], &fd, err, sizeof err));
+    fd.digest[0] ^= 1;
+    assert_int_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_E_AUTH);
+    assert_string_equal(err, "File digest mismatch");
+    fd.digest[0] ^= 1;
+    /* a wrong chunk digest */
+    fd.chunks[0].digest[3] ^= 1;
+    assert_int_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_E_AUTH);
+    assert_non_null(strstr(err, "DIGEST"));
+    fd.chunks[0].digest[3] ^= 1;
+    /* the original still works (nothing was acknowledged) */
+    assert_ok(sx_xftp_recv(&fd, out, &o, got, sizeof got));
+    assert_same_file(src, got);
+    sx_xftp_fd_cleanup(&fd);
+    sx_xftp_send_result_cleanup(&res);
+
+    /* a chunk edited in the router's folder */
+    assert_ok(sx_xftp_send(src, g_dir, &o, &res));
+    corrupt_chunk(res.snd_path, g_files[0]);
+    assert_ok(sx_xftp_read_description(res.rcv_paths[1], &fd, err, sizeof err));
+    assert_int_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_E_AUTH);
+    assert_non_null(strstr(err, "DIGEST"));
+    sx_xftp_fd_cleanup(&fd);
+    /* a sender description cannot receive, a recipient one cannot delete */
+    assert_ok(sx_xftp_read_description(res.snd_path, &fd, err, sizeof err));
+    assert_int_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_E_USAGE);
+    sx_xftp_fd_cleanup(&fd);
+    assert_ok(sx_xftp_read_description(res.rcv_paths[0], &fd, err, sizeof err));
+    assert_int_equal(sx_xftp_delete(&fd, &o), SX_E_USAGE);
+    sx_xftp_fd_cleanup(&fd);
+    sx_xftp_send_result_cleanup(&res);
+    unlink(src);
+    rm_rf(out);
+}
+
+/* A redirect description (as the agent makes for long descriptions): the
+ * outer file's content is the YAML of the real description. */
+static void test_redirect(void **state)
+{
+    (void)state;
+    char src[512], out[512], err[512], got[1024];
+    snprintf(src, sizeof src, "%s/r.dat", g_dir);
+    snprintf(out, sizeof out, "%s/rout", g_dir);
+    mkdir(out, 0700);
+    make_file(src, 300000, 4);
+    sx_xftp_transfer_opts o;
+    opts_init(&o, err, sizeof err, 2);
+    sx_xftp_send_result inner, outer;
+    assert_ok(sx_xftp_send(src, g_dir, &o, &inner));
+    assert_ok(sx_xftp_send(inner.rcv_paths[0], g_dir, &o, &outer));
+    sx_xftp_fd in, fd;
+    assert_ok(sx_xftp_read_description(inner.rcv_paths[0], &in, err, sizeof err));
+    assert_ok(sx_xftp_read_description(outer.rcv_paths[0], &fd, err, sizeof err));
+    fd.has_redirect = true;
+    fd.redirect_size = in.size;
+    memcpy(fd.redirect_digest, in.digest, in.digest_len);
+    fd.redirect_digest_len = in.digest_len;
+    assert_ok(sx_xftp_recv(&fd, out, &o, got, sizeof got));
+    char want[600];
+    snprintf(want, sizeof want, "%s/r.dat", out);
+    assert_string_equal(got, want);
+    assert_same_file(src, got);
+    /* both levels were acknowledged */
+    assert_int_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_E_AUTH);
+    assert_int_equal(sx_xftp_recv(&in, out, &o, got, sizeof got), SX_E_AUTH);
+    /* a redirect whose target is a redirect again is refused */
+    char ypath[600];
+    snprintf(ypath, sizeof ypath, "%s/inner2.yaml", g_dir);
+    sx_xftp_fd in2;
+    assert_ok(sx_xftp_read_description(inner.rcv_paths[1], &in2, err, sizeof err));
+    in2.has_redirect = true;
+    in2.redirect_size = in.size;
+    memcpy(in2.redirect_digest, in.digest, in.digest_len);
+    in2.redirect_digest_len = in.digest_len;
+    char *text = NULL;
+    size_t tl = 0;
+    assert_ok(sx_xftp_fd_print(&in2, &text, &tl));
+    FILE *f = fopen(ypath, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, tl, f), tl);
+    fclose(f);
+    free(text);
+    sx_xftp_send_result chain;
+    assert_ok(sx_xftp_send(ypath, g_dir, &o, &chain));
+    sx_xftp_fd fd3;
+    assert_ok(sx_xftp_read_description(chain.rcv_paths[0], &fd3, err, sizeof err));
+    fd3.has_redirect = true;
+    fd3.redirect_size = in.size;
+    memcpy(fd3.redirect_digest, in.digest, in.digest_len);
+    fd3.redirect_digest_len = in.digest_len;
+    assert_int_equal(sx_xftp_recv(&fd3, out, &o, got, sizeof got), SX_E_PROTOCOL);
+    assert_string_equal(err, "Redirect chain too long");
+    sx_xftp_fd_cleanup(&fd3);
+    sx_xftp_fd_cleanup(&in2);
+    sx_xftp_send_result_cleanup(&chain);
+    sx_xftp_fd_cleanup(&fd);
+    sx_xftp_fd_cleanup(&in);
+    sx_xftp_send_result_cleanup(&inner);
+    sx_xftp_send_result_cleanup(&outer);
+    unlink(src);
+    rm_rf(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connect_commands),
+        cmocka_unit_test(test_small_files),
+        cmocka_unit_test(test_chunk_boundaries),
+        cmocka_unit_test(test_multi_chunk),
+        cmocka_unit_test(test_tampering),
+        cmocka_unit_test(test_redirect),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
