@@ -616,7 +616,7 @@ static void run_xftp(router *r, sampler *smp, int chunk_fd, const uint8_t digest
     sx_status st = sx_xftp_client_connect(&r->addr, NULL, &c);
     if (st != SX_OK)
         die("connecting to xftp-server", st);
-    sx_key *skey, *rkey;
+    sx_key *skey = NULL, *rkey = NULL;
     if (sx_key_generate(SX_KEY_ED25519, &skey) != SX_OK ||
         sx_key_generate(SX_KEY_ED25519, &rkey) != SX_OK)
         die("keys", SX_E_INTERNAL);
