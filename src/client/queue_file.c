@@ -14,6 +14,7 @@
 
 #include "client/smp_client.h"
 #include "core/base64.h"
+#include "core/fileio.h"
 #include "core/writer.h"
 #include "crypto/util.h"
 
@@ -338,48 +339,14 @@ sx_status sx_queue_file_parse(const char *text, size_t len, sx_queue_file *out, 
     return st;
 }
 
-static bool write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return false;
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
 /* Writes text to the open fd, forces mode 0600 whatever the umask was, and
  * syncs it; closes fd in all cases. */
 static bool write_file(int fd, const char *text, size_t len)
 {
-    bool ok = fchmod(fd, S_IRUSR | S_IWUSR) == 0 && write_all(fd, text, len) && fsync(fd) == 0;
+    bool ok = fchmod(fd, S_IRUSR | S_IWUSR) == 0 && sx_fd_write_all(fd, text, len) == SX_OK && fsync(fd) == 0;
     if (close(fd) != 0)
         ok = false;
     return ok;
-}
-
-/* Best effort: make the rename durable. */
-static void sync_parent(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (fsync(fd) != 0) {
-            /* nothing more to do: the file itself is synced */
-        }
-        close(fd);
-    }
 }
 
 sx_status sx_queue_file_save(const char *path, const sx_queue_file *q, bool replace, char *err, size_t errlen)
@@ -402,7 +369,7 @@ sx_status sx_queue_file_save(const char *path, const sx_queue_file *q, bool repl
             set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
             unlink(path);
         } else {
-            sync_parent(path);
+            sx_fs_sync_parent(path);
             st = SX_OK;
         }
     } else {
@@ -419,7 +386,7 @@ sx_status sx_queue_file_save(const char *path, const sx_queue_file *q, bool repl
             set_err(err, errlen, "%s: cannot replace: %s", path, strerror(errno));
             unlink(tmp);
         } else {
-            sync_parent(path);
+            sx_fs_sync_parent(path);
             st = SX_OK;
         }
     }

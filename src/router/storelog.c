@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "core/fileio.h"
 #include "core/reader.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
@@ -1542,43 +1543,6 @@ static bool file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
-static sx_status write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return SX_E_IO;
-        }
-        if (k == 0)
-            return SX_E_IO;
-        p += k;
-        n -= (size_t)k;
-    }
-    return SX_OK;
-}
-
-/* Syncs the folder holding path, so that renames in it are durable. */
-static void sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (fsync(fd) != 0) {
-            /* Some file systems refuse fsync on folders; nothing to do. */
-        }
-        close(fd);
-    }
-}
-
 static void now_of(const sx_storelog_opts *o, int64_t *sec, int32_t *nsec)
 {
     if (o && (o->now_sec || o->now_nsec)) {
@@ -1610,7 +1574,7 @@ static void ob_init(outbuf *ob, int fd)
 static void ob_flush(outbuf *ob)
 {
     if (ob->err == SX_OK && ob->w.len)
-        ob->err = write_all(ob->fd, ob->w.buf, ob->w.len);
+        ob->err = sx_fd_write_all(ob->fd, ob->w.buf, ob->w.len);
     sx_writer_cleanup(&ob->w);
     sx_writer_init_dynamic(&ob->w, FLUSH_AT + SX_SL_LINE_MAX + 2);
 }
@@ -1692,7 +1656,7 @@ sx_status sx_storelog_open(const char *path, bool truncate, const sx_storelog_op
         }
         close(rfd);
         if (last != '\n') {
-            if (write_all(log->fd, (const uint8_t *)"\n", 1) != SX_OK) {
+            if (sx_fd_write_all(log->fd, (const uint8_t *)"\n", 1) != SX_OK) {
                 sx_storelog_close(log);
                 return SX_E_IO;
             }
@@ -1723,7 +1687,7 @@ void sx_storelog_close(sx_storelog *log)
 static sx_status write_batch(sx_storelog *log, const uint8_t *buf, size_t len, bool *broken, bool *synced)
 {
     *broken = *synced = false;
-    sx_status st = write_all(log->fd, buf, len);
+    sx_status st = sx_fd_write_all(log->fd, buf, len);
     if (st != SX_OK) {
         if (ftruncate(log->fd, log->size) != 0)
             *broken = true;
@@ -2156,7 +2120,7 @@ sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, 
     res = SX_E_IO;
     if (rename(path, tmp) != 0)
         goto done;
-    sync_dir_of(path);
+    sx_fs_sync_parent(path);
     report(o, "compacting store log (do not terminate)...");
     res = sx_storelog_open(path, true, o, &log);
     if (res == SX_OK)
@@ -2173,7 +2137,7 @@ sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, 
         res = SX_E_IO;
         goto done;
     }
-    sync_dir_of(path);
+    sx_fs_sync_parent(path);
     report(o, "original state preserved as %s", timed);
     res = sx_storelog_prune_backups(path, sec, nsec, o, NULL);
     if (res != SX_OK)
@@ -2313,7 +2277,7 @@ static sx_status save_file(const char *path, fill_fn fill, void *arg, size_t *co
     if (res == SX_OK && rename(tmp, path) != 0)
         res = SX_E_IO;
     if (res == SX_OK)
-        sync_dir_of(path);
+        sx_fs_sync_parent(path);
     else
         unlink(tmp);
     free(tmp);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "core/fileio.h"
 #include "core/writer.h"
 #include "crypto/util.h"
 #include "router/storelog.h"
@@ -823,23 +824,6 @@ static sx_status replay(sx_xftp_fstore *st, const char *path)
 
 /* ---- compaction (writeFileStore) ------------------------------------------ */
 
-static sx_status write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return SX_E_IO;
-        }
-        if (k == 0)
-            return SX_E_IO;
-        p += k;
-        n -= (size_t)k;
-    }
-    return SX_OK;
-}
-
 /* Per file: FNEW with its status, FADD with all recipients, FPUT if it has
  * data. Written to path (truncated) and synced. */
 static sx_status write_snapshot(sx_xftp_fstore *st, const char *path)
@@ -890,14 +874,14 @@ static sx_status write_snapshot(sx_xftp_fstore *st, const char *path)
                 break;
         }
         if (w.len >= SNAPSHOT_FLUSH) {
-            res = write_all(fd, w.buf, w.len);
+            res = sx_fd_write_all(fd, w.buf, w.len);
             w.len = 0;
         }
     }
     if (res == SX_OK)
         res = sx_writer_status(&w);
     if (res == SX_OK)
-        res = write_all(fd, w.buf, w.len);
+        res = sx_fd_write_all(fd, w.buf, w.len);
     if (res == SX_OK && fdatasync(fd) != 0)
         res = SX_E_IO;
     if (close(fd) != 0 && res == SX_OK)
@@ -922,25 +906,6 @@ static bool exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
-}
-
-static void sync_dir_of(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (fsync(fd) != 0) {
-            /* best effort, as the SMP store log */
-        }
-        close(fd);
-    }
 }
 
 static void sl_warn(void *arg, const char *msg)
@@ -986,7 +951,7 @@ static sx_status start_log(sx_xftp_fstore *st)
     res = SX_E_IO;
     if (rename(path, tmp) != 0)
         goto done;
-    sync_dir_of(path);
+    sx_fs_sync_parent(path);
     res = write_snapshot(st, path);
     if (res != SX_OK)
         goto done;
@@ -999,7 +964,7 @@ static sx_status start_log(sx_xftp_fstore *st)
         res = SX_E_IO;
         goto done;
     }
-    sync_dir_of(path);
+    sx_fs_sync_parent(path);
     warnf(st, "original state preserved as %s", timed);
     if (sx_storelog_prune_backups(path, (int64_t)ts.tv_sec, (int32_t)ts.tv_nsec, &lo, NULL) != SX_OK)
         warnf(st, "removing old store log backups failed");

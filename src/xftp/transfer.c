@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "core/base64.h"
+#include "core/fileio.h"
 #include "core/writer.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
@@ -54,20 +55,6 @@ static const char *tmp_dir(const sx_xftp_transfer_opts *o)
         return o->tmp_dir;
     const char *t = getenv("TMPDIR");
     return t && *t ? t : "/tmp";
-}
-
-static sx_status write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return SX_E_IO;
-        p += k;
-        n -= (size_t)k;
-    }
-    return SX_OK;
 }
 
 static sx_status read_some(int fd, uint8_t *p, size_t cap, size_t *n)
@@ -113,7 +100,7 @@ typedef struct enc_sink {
 
 static sx_status sink_put(enc_sink *s, const uint8_t *p, size_t n)
 {
-    SX_TRY(write_all(s->fd, p, n));
+    SX_TRY(sx_fd_write_all(s->fd, p, n));
     SX_TRY(sx_hash_update(&s->all, sx_slice_of(p, n)));
     while (n > 0) {
         if (s->idx >= s->e->chunk_count)
@@ -326,9 +313,9 @@ static sx_status dec_content(dec_out *o, const sx_xftp_file_dec *d, sx_slice c)
         SX_TRY(sx_xftp_file_header_decode(sx_slice_of(o->hdr, o->hdr_len), &h, &used));
         SX_TRY(open_dest(o, h.name));
         o->hdr_done = true;
-        SX_TRY(write_all(o->fd, o->hdr + used, o->hdr_len - used));
+        SX_TRY(sx_fd_write_all(o->fd, o->hdr + used, o->hdr_len - used));
     }
-    return write_all(o->fd, c.ptr, c.len);
+    return sx_fd_write_all(o->fd, c.ptr, c.len);
 }
 
 sx_status sx_xftp_decrypt_chunks(const char *const *chunk_paths, size_t n, int64_t enc_size,
@@ -661,7 +648,7 @@ static sx_status write_text(const char *path, const char *text, size_t len, mode
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return SX_E_IO;
-    sx_status st = write_all(fd, (const uint8_t *)text, len);
+    sx_status st = sx_fd_write_all(fd, (const uint8_t *)text, len);
     if (close(fd) != 0 && st == SX_OK)
         st = SX_E_IO;
     return st;
