@@ -13,6 +13,7 @@
 #include "router/setup.h"
 #include "xftp/server.h"
 #include "xftp/srvconfig.h"
+#include "xftp/website.h"
 
 #ifndef SX_VERSION
 #define SX_VERSION "0.0.0"
@@ -186,6 +187,14 @@ static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
     }
     sx_xftp_config_print_start(&cfg, stdout, version_line, fp);
     fflush(stdout);
+    if (cfg.has_static_path) {
+        /* the page browsers get on GET /; the server still starts without it */
+        char addr[SX_ROUTER_HOST_MAX + 128];
+        err[0] = 0;
+        if (sx_xftp_format_address(fp, cfg.host, cfg.port_text, addr, sizeof addr) != SX_OK ||
+            sx_xftp_site_generate(paths->ini, cfg.static_path, addr, version_line, err, sizeof err) != SX_OK)
+            fprintf(stderr, "Warning: cannot generate the web page in %s: %s\n", cfg.static_path, err);
+    }
 
     /* Block the stop signals before the server's threads exist, so that
      * they inherit the mask and only sigwait below sees them. */

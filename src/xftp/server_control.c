@@ -18,7 +18,7 @@
 #include "transport/net.h"
 
 #define CP_MAX_CONNS 16
-#define CP_LINE_MAX 4096
+#define CP_LINE_MAX XS_CP_LINE_MAX
 
 typedef enum cp_role { CP_NONE = 0, CP_USER, CP_ADMIN } cp_role;
 
@@ -96,46 +96,81 @@ static bool b64url_char(char ch)
            ch == '_';
 }
 
-/* "delete <rId>" / "block <rId> <info>": args points after the word. */
-static void cmd_file(xs_control *cp, cp_conn *c, bool block, const char *args, size_t n)
+/* "delete <rId>" / "block <rId> <info>": args points after the word.
+ * Returns the error message, NULL when the line parses. */
+static const char *parse_file(xs_cp_cmd *out, bool block, const char *args, size_t n)
 {
-    if (n == 0 || args[0] != ' ') {
-        say(c, "error: space");
-        return;
-    }
+    if (n == 0 || args[0] != ' ')
+        return "space";
     size_t pos = 1, start = 1;
     while (pos < n && b64url_char(args[pos]))
         pos++;
-    if (pos == start) {
-        say(c, "error: Failed reading: takeWhile1");
-        return;
-    }
+    if (pos == start)
+        return "Failed reading: takeWhile1";
     while (pos < n && args[pos] == '=')
         pos++;
-    uint8_t id[CP_LINE_MAX];
-    size_t idn = 0;
-    if (sx_b64_decode(args + start, pos - start, SX_B64_URL, id, sizeof id, &idn) != SX_OK) {
-        say(c, "error: Failed reading: invalid base64url");
-        return;
+    if (sx_b64_decode(args + start, pos - start, SX_B64_URL, out->id, sizeof out->id, &out->id_len) != SX_OK) {
+        out->id_len = 0;
+        return "Failed reading: invalid base64url";
     }
-    sx_smp_blocking_info info = {0};
     if (block) {
-        if (pos >= n || args[pos] != ' ') {
-            say(c, "error: space");
-            return;
-        }
+        if (pos >= n || args[pos] != ' ')
+            return "space";
         sx_reader rd;
         sx_reader_init(&rd, (const uint8_t *)args + pos + 1, n - pos - 1);
-        if (!sx_smp_blocking_info_read(&rd, &info)) {
-            say(c, "error: Failed reading: bad BlockingInfo");
-            return;
-        }
+        if (!sx_smp_blocking_info_read(&rd, &out->info))
+            return "Failed reading: bad BlockingInfo";
         pos = n;
     }
-    if (pos != n) {
-        say(c, "error: endOfInput");
-        return;
+    if (pos != n)
+        return "endOfInput";
+    out->kind = block ? XS_CP_BLOCK : XS_CP_DELETE;
+    return NULL;
+}
+
+static bool word_is(const char *w, size_t n, const char *s)
+{
+    return strlen(s) == n && memcmp(w, s, n) == 0;
+}
+
+void xs_cp_parse(const char *s, size_t len, xs_cp_cmd *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t wn = 0;
+    while (wn < len && s[wn] != ' ')
+        wn++;
+    bool loggable = !(word_is(s, wn, "auth") || word_is(s, wn, "help") || word_is(s, wn, "quit") || wn == 0);
+    const char *error = NULL;
+    if (word_is(s, wn, "auth")) {
+        if (wn + 1 >= len || s[wn] != ' ') {
+            error = "space";
+        } else {
+            out->kind = XS_CP_AUTH;
+            out->password = sx_slice_of(s + wn + 1, len - wn - 1);
+        }
+    } else if (word_is(s, wn, "delete") || word_is(s, wn, "block")) {
+        error = parse_file(out, word_is(s, wn, "block"), s + wn, len - wn);
+    } else if (wn != len && (word_is(s, wn, "stats-rts") || word_is(s, wn, "help") || word_is(s, wn, "quit"))) {
+        error = "endOfInput";
+    } else if (word_is(s, wn, "stats-rts")) {
+        out->kind = XS_CP_STATS_RTS;
+    } else if (word_is(s, wn, "help")) {
+        out->kind = XS_CP_HELP;
+    } else if (word_is(s, wn, "quit")) {
+        out->kind = XS_CP_QUIT;
+    } else if (wn != 0) {
+        error = "Failed reading: bad ControlProtocol command";
     }
+    if (error) {
+        memset(out, 0, sizeof *out);
+        out->kind = XS_CP_ERROR;
+        out->error = error;
+    }
+    out->loggable = loggable;
+}
+
+static void cmd_file(xs_control *cp, cp_conn *c, const xs_cp_cmd *cmd)
+{
     if (c->role == CP_NONE) {
         if (!cp->o->quiet)
             fprintf(stderr, "Unauthorized control port command\n");
@@ -144,46 +179,31 @@ static void cmd_file(xs_control *cp, cp_conn *c, bool block, const char *args, s
     }
     sx_xftp_frec rec;
     sx_xftp_rkey rkey;
-    sx_status st = sx_xftp_fstore_get_recipient(cp->store, sx_slice_of(id, idn), &rec, &rkey);
+    sx_status st = sx_xftp_fstore_get_recipient(cp->store, sx_slice_of(cmd->id, cmd->id_len), &rec, &rkey);
     if (st == SX_OK)
-        st = block ? sx_xftp_fstore_block(cp->store, rec.sender_id, &info)
-                   : sx_xftp_fstore_delete(cp->store, rec.sender_id);
+        st = cmd->kind == XS_CP_BLOCK ? sx_xftp_fstore_block(cp->store, rec.sender_id, &cmd->info)
+                                      : sx_xftp_fstore_delete(cp->store, rec.sender_id);
     if (st == SX_OK)
         say(c, "ok");
     else
         say(c, "error: %s", st == SX_E_AUTH ? "AUTH" : st == SX_E_IO ? "FILE_IO" : "INTERNAL");
 }
 
-static bool word_is(const char *w, size_t n, const char *s)
-{
-    return strlen(s) == n && memcmp(w, s, n) == 0;
-}
-
 static void run_line(xs_control *cp, cp_conn *c, const char *s, size_t len)
 {
-    size_t wn = 0;
-    while (wn < len && s[wn] != ' ')
-        wn++;
-    bool loggable = !(word_is(s, wn, "auth") || word_is(s, wn, "help") || word_is(s, wn, "quit") || wn == 0);
-    if (loggable && !cp->o->quiet)
+    xs_cp_cmd cmd;
+    xs_cp_parse(s, len, &cmd);
+    if (cmd.loggable && !cp->o->quiet)
         fprintf(stderr, "ControlPort: %.*s\n", (int)len, s);
-    if (word_is(s, wn, "auth")) {
-        if (wn + 1 >= len || s[wn] != ' ')
-            say(c, "error: space");
-        else
-            cmd_auth(cp, c, s + wn + 1, len - wn - 1);
-    } else if (word_is(s, wn, "delete") || word_is(s, wn, "block")) {
-        cmd_file(cp, c, word_is(s, wn, "block"), s + wn, len - wn);
-    } else if (wn != len && (word_is(s, wn, "stats-rts") || word_is(s, wn, "help") || word_is(s, wn, "quit"))) {
-        say(c, "error: endOfInput");
-    } else if (word_is(s, wn, "stats-rts")) {
-        say(c, "stats-rts not available"); /* the reference prints its runtime's statistics */
-    } else if (word_is(s, wn, "help")) {
-        say(c, "commands: stats-rts, delete, help, quit");
-    } else if (word_is(s, wn, "quit")) {
-        c->closing = true;
-    } else if (wn != 0) {
-        say(c, "error: Failed reading: bad ControlProtocol command");
+    switch (cmd.kind) {
+    case XS_CP_EMPTY: break;
+    case XS_CP_ERROR: say(c, "error: %s", cmd.error); break;
+    case XS_CP_AUTH: cmd_auth(cp, c, (const char *)cmd.password.ptr, cmd.password.len); break;
+    case XS_CP_DELETE:
+    case XS_CP_BLOCK: cmd_file(cp, c, &cmd); break;
+    case XS_CP_STATS_RTS: say(c, "stats-rts not available"); break; /* the reference prints its runtime's statistics */
+    case XS_CP_HELP: say(c, "commands: stats-rts, delete, help, quit"); break;
+    case XS_CP_QUIT: c->closing = true; break;
     }
 }
 

@@ -1,6 +1,7 @@
 /* Unit tests of xftp-server's configuration (src/xftp/srvconfig.c): paths,
  * init's checks and INI text, the INI loader with errors naming section and
- * key, server options, the printed address and start lines. */
+ * key, server options, the printed address and start lines, and the
+ * generated static page (src/xftp/website.c). */
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "testutil.h"
 
 #include "xftp/srvconfig.h"
+#include "xftp/website.h"
 
 static sx_router_paths paths;
 
@@ -326,6 +328,99 @@ static void test_setup_init(void **state)
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static char *page_of(const char *ini_text, const char *address)
+{
+    sx_ini *ini = NULL;
+    char err[256];
+    if (ini_text)
+        assert_ok(sx_ini_parse(ini_text, strlen(ini_text), &ini, err, sizeof err));
+    char *html = NULL;
+    size_t len = 0;
+    assert_ok(sx_xftp_site_html(ini, address, "v1 <test>", &html, &len));
+    assert_int_equal(strlen(html), len);
+    sx_ini_free(ini);
+    return html;
+}
+
+static void test_site_html(void **state)
+{
+    (void)state;
+    /* No [INFORMATION]: address and version only, escaped. */
+    char *h = page_of(NULL, "xftp://abc=@<hostnames>:443");
+    assert_true(strncmp(h, "<!DOCTYPE html>\n", 16) == 0);
+    assert_non_null(strstr(h, "xftp://abc=@&lt;hostnames&gt;:443"));
+    assert_null(strstr(h, "<hostnames>"));
+    assert_non_null(strstr(h, "v1 &lt;test&gt;"));
+    assert_null(strstr(h, "Source code"));
+    assert_null(strstr(h, "Operator"));
+    assert_non_null(strstr(h, "</html>\n"));
+    free(h);
+
+    /* Fields present are shown, escaped; links only for http(s) / simplex. */
+    h = page_of("[INFORMATION]\n"
+                "source_code: https://example.com/a?b=1&c=\"2\"\n"
+                "operator: O'Brien & <Sons>\n"
+                "website: javascript:alert(1)\n"
+                "hosting_country: DE\n"
+                "admin_email:\n"
+                "[OTHER]\noperator: not this one\n",
+                "xftp://k@h");
+    assert_non_null(strstr(h, "<a href=\"https://example.com/a?b=1&amp;c=&quot;2&quot;\">"));
+    assert_non_null(strstr(h, "<td>O&#39;Brien &amp; &lt;Sons&gt;</td>"));
+    assert_non_null(strstr(h, "<td>javascript:alert(1)</td>"));
+    assert_null(strstr(h, "href=\"javascript"));
+    assert_non_null(strstr(h, "<th>Hosting country</th><td>DE</td>"));
+    assert_null(strstr(h, "Administrator email")); /* empty value: left out */
+    assert_null(strstr(h, "not this one"));
+    assert_null(strstr(h, "Website</th><td><a"));
+    /* the source code row comes before the other fields */
+    assert_true(strstr(h, "Source code") < strstr(h, "Operator"));
+    free(h);
+
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(sx_xftp_site_html(NULL, NULL, "v", &out, &len), SX_E_USAGE);
+    assert_int_equal(sx_xftp_site_html(NULL, "a", NULL, &out, &len), SX_E_USAGE);
+}
+
+static void test_site_generate(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sx_xftpsite_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ini[128], web[160], index[192], err[512];
+    snprintf(ini, sizeof ini, "%s/file-server.ini", dir);
+    snprintf(web, sizeof web, "%s/a/b/www", dir);
+    snprintf(index, sizeof index, "%s/index.html", web);
+    FILE *f = fopen(ini, "w");
+    assert_non_null(f);
+    fputs("[INFORMATION]\nserver_country: NL\n[WEB]\nstatic_path: x\n", f);
+    assert_int_equal(fclose(f), 0);
+    /* The folder and its parents are created; generating again replaces. */
+    for (int i = 0; i < 2; i++) {
+        assert_ok(sx_xftp_site_generate(ini, web, "xftp://fp=@host:5223", "ver", err, sizeof err));
+        f = fopen(index, "r");
+        assert_non_null(f);
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        assert_non_null(strstr(buf, "xftp://fp=@host:5223"));
+        assert_non_null(strstr(buf, "<th>Server country</th><td>NL</td>"));
+    }
+    char tmp[224];
+    snprintf(tmp, sizeof tmp, "%s/.index.html.tmp", web);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    /* A missing INI or a file in the way of the folder fail with a reason. */
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/none.ini", dir);
+    assert_int_equal(sx_xftp_site_generate(missing, web, "a", "v", err, sizeof err), SX_E_IO);
+    err[0] = 0;
+    assert_int_equal(sx_xftp_site_generate(ini, index, "a", "v", err, sizeof err), SX_E_IO);
+    assert_true(err[0] != 0);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +430,8 @@ int main(void)
         cmocka_unit_test(test_ini_values),
         cmocka_unit_test(test_address_and_lines),
         cmocka_unit_test(test_setup_init),
+        cmocka_unit_test(test_site_html),
+        cmocka_unit_test(test_site_generate),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
