@@ -180,6 +180,7 @@ typedef struct ynode {
     const char *val; /* scalar: the text (inside the quotes when quoted) */
     size_t val_len;
     bool quoted;
+    bool number; /* a plain scalar a YAML reader takes as a number */
     size_t first, last, next; /* children, sibling */
 } ynode;
 
@@ -269,7 +270,11 @@ static bool yscalar(yparser *p, const char *s, size_t n, size_t node)
     for (size_t i = 0; i + 1 < n; i++)
         if ((s[i] == ':' && s[i + 1] == ' ') || (s[i] == ' ' && s[i + 1] == '#'))
             return yfail(p, SX_E_PROTOCOL);
-    if (is_special(s, n))
+    /* Numbers are kept (the redirect size is one); the fields that want text
+     * refuse them, as the reference's String fields do. Other special plain
+     * values (booleans, null) are never valid here. */
+    y->number = is_numeric(s, n);
+    if (!y->number && is_special(s, n))
         return yfail(p, SX_E_PROTOCOL);
     y->val = s;
     y->val_len = n;
@@ -423,7 +428,7 @@ static bool ykeys_known(const yparser *p, size_t map, const char *const *allowed
 /* The scalar's text, unescaped into buf (NUL-terminated). */
 static sx_status ytext(const yparser *p, size_t node, char *buf, size_t cap, size_t *len)
 {
-    if (node == NONE || p->nodes[node].kind != Y_SCALAR)
+    if (node == NONE || p->nodes[node].kind != Y_SCALAR || p->nodes[node].number)
         return SX_E_PROTOCOL;
     const ynode *y = &p->nodes[node];
     size_t n = 0;
@@ -455,6 +460,30 @@ static sx_status field_size(const yparser *p, size_t map, const char *key, int64
     size_t len;
     SX_TRY(ytext(p, yget(p, map, key), buf, sizeof buf, &len));
     return sx_xftp_size_from_text(buf, len, max, out);
+}
+
+/* A JSON integer field (the redirect size, RedirectFileInfo): a plain
+ * number of decimal digits, at most max. */
+static sx_status field_int(const yparser *p, size_t map, const char *key, int64_t max,
+                           int64_t *out)
+{
+    size_t node = yget(p, map, key);
+    if (node == NONE || p->nodes[node].kind != Y_SCALAR || !p->nodes[node].number)
+        return SX_E_PROTOCOL;
+    const ynode *y = &p->nodes[node];
+    int64_t v = 0;
+    if (y->val_len == 0)
+        return SX_E_PROTOCOL;
+    for (size_t i = 0; i < y->val_len; i++) {
+        if (!is_digit(y->val[i]))
+            return SX_E_PROTOCOL;
+        int d = y->val[i] - '0';
+        if (v > (max - d) / 10)
+            return SX_E_PROTOCOL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return SX_OK;
 }
 
 /* ---- server addresses ---- */
@@ -808,7 +837,7 @@ static sx_status parse_tree(const yparser *p, size_t top, sx_xftp_fd *fd, flat_r
         if (p->nodes[red].kind != Y_MAP || !ykeys_known(p, red, REDIRECT_KEYS))
             return SX_E_PROTOCOL;
         fd->has_redirect = true;
-        SX_TRY(field_size(p, red, "size", INT64_MAX, &fd->redirect_size));
+        SX_TRY(field_int(p, red, "size", INT64_MAX, &fd->redirect_size));
         SX_TRY(field_b64(p, red, "digest", fd->redirect_digest, sizeof fd->redirect_digest,
                          &fd->redirect_digest_len));
     }
@@ -1076,8 +1105,11 @@ sx_status sx_xftp_fd_print(const sx_xftp_fd *fd, char **out, size_t *out_len)
     if (fd->has_redirect) {
         sx_write_str(&w, "redirect:\n  digest: ");
         write_b64(&w, fd->redirect_digest, fd->redirect_digest_len);
+        /* A JSON number, not FileSize text (RedirectFileInfo). */
+        char num[24];
+        snprintf(num, sizeof num, "%" PRId64, fd->redirect_size);
         sx_write_str(&w, "\n  size: ");
-        write_size(&w, fd->redirect_size);
+        sx_write_str(&w, num);
         sx_write_str(&w, "\n");
     }
     sx_write_str(&w, n ? "replicas:\n" : "replicas: []\n");

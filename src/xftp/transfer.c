@@ -273,17 +273,20 @@ static bool name_ok(sx_slice n)
     return true;
 }
 
+/* The header's name matters only when the destination is a folder: a fixed
+ * destination path (the redirect description) ignores it, as the reference
+ * does, so an empty name there (xftp-web's redirects) is fine. */
 static sx_status open_dest(dec_out *o, sx_slice name)
 {
-    if (!name_ok(name))
-        return SX_E_PROTOCOL;
-    char nm[256];
-    memcpy(nm, name.ptr, name.len);
-    nm[name.len] = '\0';
     struct stat st;
     if (stat(o->dest, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return SX_E_USAGE; /* "File already exists" */
+        if (!name_ok(name) || name.len > 255)
+            return SX_E_PROTOCOL;
+        char nm[256];
+        memcpy(nm, name.ptr, name.len);
+        nm[name.len] = '\0';
         SX_TRY(sx_xftp_unique_path(o->dest, nm, o->path, o->cap));
     } else {
         int k = snprintf(o->path, o->cap, "%s", o->dest);

@@ -256,6 +256,29 @@ static void test_bad_header_name(void **state)
     assert_int_equal(sx_xftp_decrypt_chunks(pp, 1, e.enc_size, e.key, e.nonce, g_dir, got,
                                             sizeof got),
                      SX_E_PROTOCOL);
+    /* A fixed destination path ignores the header's name (the redirect
+     * description; xftp-web writes those with an empty name). */
+    char fixed[600];
+    snprintf(fixed, sizeof fixed, "%s/fixed.out", g_dir);
+    assert_ok(sx_xftp_decrypt_chunks(pp, 1, e.enc_size, e.key, e.nonce, fixed, got, sizeof got));
+    assert_string_equal(got, fixed);
+    unlink(fixed);
+    sx_xftp_encrypted_cleanup(&e);
+    unlink(enc);
+    assert_ok(sx_xftp_encrypt_file(src, "", enc, &e));
+    assert_int_equal(sx_xftp_decrypt_chunks(pp, 1, e.enc_size, e.key, e.nonce, g_dir, got,
+                                            sizeof got),
+                     SX_E_PROTOCOL);
+    assert_ok(sx_xftp_decrypt_chunks(pp, 1, e.enc_size, e.key, e.nonce, fixed, got, sizeof got));
+    {
+        FILE *f = fopen(fixed, "rb");
+        assert_non_null(f);
+        char buf[8] = {0};
+        assert_int_equal(fread(buf, 1, sizeof buf, f), 3);
+        fclose(f);
+        assert_memory_equal(buf, "abc", 3);
+    }
+    unlink(fixed);
     sx_xftp_encrypted_cleanup(&e);
     unlink(enc);
     assert_int_equal(sx_xftp_encrypt_file(src, "y", "/nonexistent-dir/z", &e), SX_E_IO);

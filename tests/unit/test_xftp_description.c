@@ -367,13 +367,50 @@ static void test_build_and_print(void **state)
     assert_non_null(z);
     assert_true(a < z);
     assert_non_null(strstr(out, "redirect:\n  digest: "));
-    assert_non_null(strstr(out, "\n  size: '1000'\nreplicas:\n- chunks:\n  - 1:"));
+    /* the redirect size is a JSON number (RedirectFileInfo), not FileSize text */
+    assert_non_null(strstr(out, "\n  size: 1000\nreplicas:\n- chunks:\n  - 1:"));
     assert_non_null(strstr(out, "party: sender\n"));
     assert_non_null(strstr(out, ":1000\n  server: xftp://AQ==@z.com\nsize: '66536'\n"));
     sx_xftp_fd back;
     assert_ok(sx_xftp_fd_parse(out, len, &back));
     assert_int_equal(back.size, fd.size);
     assert_int_equal(back.redirect_size, 1000);
+    {
+        /* The reference reads only a number there: text, a quoted number or a
+         * fraction is refused; and a number where text is expected (the
+         * top-level size) is refused too. */
+        static const char *const bad_redirect[] = {"  size: '1000'\n", "  size: 1kb\n",
+                                                   "  size: 1000.5\n", "  size: -1\n"};
+        const char *at = strstr(out, "  size: 1000\n");
+        assert_non_null(at);
+        size_t pre = (size_t)(at - out), old_len = strlen("  size: 1000\n");
+        for (size_t i = 0; i < sizeof bad_redirect / sizeof bad_redirect[0]; i++) {
+            char *t = malloc(len + 32);
+            assert_non_null(t);
+            memcpy(t, out, pre);
+            size_t bl = strlen(bad_redirect[i]);
+            memcpy(t + pre, bad_redirect[i], bl);
+            memcpy(t + pre + bl, out + pre + old_len, len - pre - old_len);
+            sx_xftp_fd bad;
+            assert_int_not_equal(sx_xftp_fd_parse(t, len - old_len + bl, &bad), SX_OK);
+            free(t);
+        }
+        char *t = strdup(out);
+        assert_non_null(t);
+        char *top = strstr(t, "\nsize: '66536'\n");
+        assert_non_null(top);
+        /* "\nsize: '66536'\n" -> "\nsize: 66536\n": a plain number */
+        memmove(top + 7, top + 8, 5);
+        memmove(top + 12, top + 14, strlen(top + 14) + 1);
+        assert_non_null(strstr(t, "\nsize: 66536\n"));
+        sx_xftp_fd bad;
+        assert_int_not_equal(sx_xftp_fd_parse(t, strlen(t), &bad), SX_OK);
+        /* and back in quotes it parses, so the refusal above is the number's */
+        sx_xftp_fd good;
+        assert_ok(sx_xftp_fd_parse(out, len, &good));
+        sx_xftp_fd_cleanup(&good);
+        free(t);
+    }
     assert_int_equal(back.chunks[1].size, 1000);
     assert_int_equal(back.chunks[0].replica_count, 2);
     /* as in the reference, replicas are read back in group order, so a.com's
