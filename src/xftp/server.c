@@ -48,7 +48,7 @@ static void stream_free(xs_stream *st)
         c->streams = st->next;
     if (st->next)
         st->next->prev = st->prev;
-    xs_upload_abort(st);
+    xs_upload_gone(st);
     if (st->file_fd >= 0)
         close(st->file_fd);
     sx_xftp_sb_cleanup(&st->sb);
@@ -447,7 +447,6 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     st->c = c;
     st->id = frame->hd.stream_id;
-    st->up_fd = -1;
     st->file_fd = -1;
     st->next = c->streams;
     if (c->streams)
@@ -498,7 +497,8 @@ static void release_head(xs_stream *st)
     st->head = NULL;
 }
 
-static void body_bytes(xs_stream *st, const uint8_t *data, size_t len)
+/* Returns how many bytes the upload took (consumed later, when written). */
+static size_t body_bytes(xs_stream *st, const uint8_t *data, size_t len)
 {
     while (len > 0) {
         switch (st->phase) {
@@ -507,7 +507,7 @@ static void body_bytes(xs_stream *st, const uint8_t *data, size_t len)
                 st->head = malloc(SX_XFTP_BLOCK_SIZE);
                 if (!st->head) {
                     st->c->closing = true;
-                    return;
+                    return 0;
                 }
             }
             size_t k = SX_XFTP_BLOCK_SIZE - st->head_len;
@@ -526,12 +526,12 @@ static void body_bytes(xs_stream *st, const uint8_t *data, size_t len)
         }
         case XS_UPLOAD:
         case XS_DRAIN:
-            xs_upload_data(st, data, len);
-            return;
+            return xs_upload_data(st, data, len);
         case XS_DISCARD:
-            return;
+            return 0;
         }
     }
+    return 0;
 }
 
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
@@ -540,8 +540,11 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     (void)flags;
     (void)ud;
     xs_stream *st = nghttp2_session_get_stream_user_data(h2, id);
-    if (st)
-        body_bytes(st, data, len);
+    size_t kept = st ? body_bytes(st, data, len) : 0;
+    /* Automatic window updates are off: what the upload did not take is
+     * consumed now, the rest when the I/O thread has written it. */
+    if (kept < len && nghttp2_session_consume(h2, id, len - kept) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
     return 0;
 }
 
@@ -581,10 +584,16 @@ static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code,
 }
 
 static nghttp2_session_callbacks *g_cbs;
+static nghttp2_option *g_opt;
 static pthread_once_t g_cbs_once = PTHREAD_ONCE_INIT;
 
 static void make_callbacks(void)
 {
+    if (nghttp2_option_new(&g_opt) != 0) {
+        g_opt = NULL;
+        return;
+    }
+    nghttp2_option_set_no_auto_window_update(g_opt, 1);
     if (nghttp2_session_callbacks_new(&g_cbs) != 0) {
         g_cbs = NULL;
         return;
@@ -684,6 +693,12 @@ static void conn_flush(xs_conn *c)
     conn_update_interest(c);
 }
 
+void xs_conn_flush(xs_conn *c)
+{
+    if (c->fd >= 0)
+        conn_flush(c);
+}
+
 static void conn_read(xs_conn *c)
 {
     uint8_t buf[XS_READ_CHUNK];
@@ -698,8 +713,13 @@ static void conn_read(xs_conn *c)
                 return;
             }
         }
-        if (st == SX_E_WOULD_BLOCK)
+        if (st == SX_E_WOULD_BLOCK) {
+            /* Nothing more to read now: queue partly filled upload
+             * buffers, so no received byte waits for more input. */
+            for (xs_stream *s2 = c->streams; s2; s2 = s2->next)
+                xs_upload_flush(s2);
             return;
+        }
         if (st != SX_OK) {
             conn_close(c);
             return;
@@ -719,7 +739,7 @@ static void conn_start_h2(xs_conn *c)
                    (c->sni_used && sx_slice_eq(alpn, sx_slice_of("h2", 2)));
     c->version = 1;
     pthread_once(&g_cbs_once, make_callbacks);
-    if (!g_cbs || nghttp2_session_server_new(&c->h2, g_cbs, c) != 0) {
+    if (!g_cbs || !g_opt || nghttp2_session_server_new2(&c->h2, g_cbs, c, g_opt) != 0) {
         conn_close(c);
         return;
     }
@@ -873,10 +893,14 @@ static void tick_cb(sx_loop *loop, void *data)
 static void *worker_main(void *arg)
 {
     xs_worker *w = arg;
+    xs_io_start(w);
     if (sx_loop_run(w->loop) != SX_OK)
         fprintf(stderr, "xftp worker %u: event loop failed\n", w->index);
     while (w->conns)
         conn_close(w->conns);
+    /* Buffers still queued post back to the loop; sx_xftp_server_stop
+     * drains it, which frees the detached uploads. */
+    xs_io_stop(w);
     return NULL;
 }
 

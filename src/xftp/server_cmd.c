@@ -1,7 +1,8 @@
 /* XFTP router commands (PROTOCOL-NOTES F11-F26): decoding the request block,
  * authorization (signatures, or X25519 authenticators with the session key),
- * the file store calls, FPUT bodies streamed to the chunk file with an
- * incremental SHA-256, and FGET answers streamed from disk through the
+ * the file store calls, FPUT bodies handed to the worker's I/O thread (chunk
+ * file write + incremental SHA-256, flow control released as they are
+ * written), and FGET answers streamed from disk through the
  * secret box keyed by a fresh DH secret. */
 #include "xftp/server_int.h"
 
@@ -14,8 +15,40 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "crypto/box.h"
 #include "crypto/util.h"
+
+/* FPUT body buffers (see "FPUT body" below). */
+#define XS_UPBUF_SIZE (64 * 1024)
+
+struct xs_upjob {
+    xs_worker *w;
+    xs_stream *st;     /* worker: NULL once detached */
+    int cancelled;     /* atomic: set when detached; the I/O thread skips work */
+    unsigned inflight; /* worker: buffers queued and not yet posted back */
+    size_t unconsumed; /* worker: bytes taken and not yet consumed */
+    xs_upbuf *fill;    /* worker: buffer being filled */
+    bool reserved;
+    uint32_t size;
+    char path[XS_PATH_MAX];
+    /* I/O thread while buffers are in flight, then the worker: */
+    int fd;
+    sx_hash_ctx hash;
+    bool failed;
+    uint8_t digest[32];
+};
+
+struct xs_upbuf {
+    xs_upbuf *next;
+    sx_loop_task task;
+    xs_upjob *job;
+    bool final;
+    bool err;
+    size_t len, cap;
+    uint8_t data[];
+};
+
 
 /* ---- responses ---- */
 
@@ -317,15 +350,27 @@ static void cmd_fput(xs_req *x, const sx_xftp_frec *rec)
         fail(x, SX_XFTP_ERR_QUOTA);
         return;
     }
-    st->reserved = true;
-    if (sx_xftp_fstore_path(x->s->store, rec->sender_id, st->up_path, sizeof st->up_path) != SX_OK ||
-        sx_hash_init(&st->up_hash, SX_HASH_SHA256) != SX_OK) {
+    xs_upjob *j = calloc(1, sizeof *j);
+    if (!j) {
+        sx_xftp_fstore_unreserve(x->s->store, rec->size);
+        fail(x, SX_XFTP_ERR_INTERNAL);
+        return;
+    }
+    j->w = st->c->w;
+    j->st = st;
+    j->fd = -1;
+    j->reserved = true;
+    j->size = rec->size;
+    st->up = j;
+    if (sx_xftp_fstore_path(x->s->store, rec->sender_id, j->path, sizeof j->path) != SX_OK ||
+        sx_hash_init(&j->hash, SX_HASH_SHA256) != SX_OK) {
+        j->path[0] = 0;
         xs_upload_abort(st);
         fail(x, SX_XFTP_ERR_INTERNAL);
         return;
     }
-    st->up_fd = open(st->up_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (st->up_fd < 0) {
+    j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (j->fd < 0) {
         xs_upload_abort(st);
         fail(x, SX_XFTP_ERR_FILE_IO);
         return;
@@ -453,7 +498,14 @@ void xs_process_request(xs_stream *st, uint16_t v)
     fail(&x, SX_XFTP_ERR_INTERNAL);
 }
 
-/* ---- FPUT body ---- */
+/* ---- FPUT body ----
+ *
+ * The worker copies the body into buffers of up to XS_UPBUF_SIZE and queues
+ * them to its I/O thread, which writes them to the chunk file and hashes them
+ * in order, then posts each buffer back. Only then are its bytes consumed for
+ * HTTP/2 flow control, so the peer's window bounds what is buffered. A job
+ * outlives its stream while buffers are in flight: a detached job is freed
+ * (file removed, quota released) when the last one comes back. */
 
 static void upload_answer(xs_stream *st, sx_xftp_err_type e, bool ok)
 {
@@ -465,51 +517,269 @@ static void upload_answer(xs_stream *st, sx_xftp_err_type e, bool ok)
         xs_respond_err(st, st->v, corr, ent, e);
 }
 
+static xs_upbuf *buf_new(size_t cap)
+{
+    xs_upbuf *b = malloc(sizeof *b + cap);
+    if (b) {
+        memset(b, 0, sizeof *b);
+        b->cap = cap;
+    }
+    return b;
+}
+
+/* Worker, with no buffer in flight. */
+static void job_free(xs_upjob *j)
+{
+    if (j->fd >= 0)
+        close(j->fd);
+    sx_hash_cleanup(&j->hash);
+    if (j->reserved) {
+        if (j->path[0])
+            (void)unlink(j->path);
+        sx_xftp_fstore_unreserve(j->w->s->store, j->size);
+    }
+    free(j->fill);
+    free(j);
+}
+
+static void detach(xs_stream *st, bool stream_open)
+{
+    xs_upjob *j = st->up;
+    if (!j)
+        return;
+    st->up = NULL;
+    j->st = NULL;
+    __atomic_store_n(&j->cancelled, 1, __ATOMIC_RELEASE);
+    nghttp2_session *h2 = st->c->h2;
+    if (j->unconsumed > 0 && h2) {
+        int r = stream_open ? nghttp2_session_consume(h2, st->id, j->unconsumed)
+                            : nghttp2_session_consume_connection(h2, j->unconsumed);
+        if (r != 0)
+            st->c->closing = true;
+    }
+    j->unconsumed = 0;
+    if (j->inflight == 0)
+        job_free(j);
+}
+
 void xs_upload_abort(xs_stream *st)
 {
-    if (st->up_fd >= 0) {
-        close(st->up_fd);
-        st->up_fd = -1;
-    }
-    sx_hash_cleanup(&st->up_hash);
-    if (st->reserved) {
-        if (st->up_path[0])
-            (void)unlink(st->up_path);
-        sx_xftp_fstore_unreserve(st->c->w->s->store, st->up_size);
-        st->reserved = false;
-    }
+    detach(st, true);
 }
 
-static bool write_all(int fd, const uint8_t *p, size_t n)
+void xs_upload_gone(xs_stream *st)
 {
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
+    detach(st, false);
 }
 
-void xs_upload_data(xs_stream *st, const uint8_t *data, size_t len)
+/* I/O thread (or the worker when there is none). */
+static void io_process(xs_upbuf *b)
+{
+    xs_upjob *j = b->job;
+    if (__atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE) || j->failed) {
+        b->err = true;
+        return;
+    }
+    bool ok = sx_fd_write_all(j->fd, b->data, b->len) == SX_OK && sx_hash_update(&j->hash, sx_slice_of(b->data, b->len)) == SX_OK;
+    if (ok && b->final) {
+        ok = sx_hash_final(&j->hash, j->digest, sizeof j->digest) == SX_OK;
+        int r = close(j->fd);
+        j->fd = -1;
+        ok = ok && r == 0;
+    }
+    if (!ok) {
+        j->failed = true;
+        b->err = true;
+    }
+}
+
+static void upload_finish(xs_stream *st)
+{
+    xs_upjob *j = st->up;
+    if (!sx_ct_equal(sx_slice_of(j->digest, sizeof j->digest), sx_slice_of(st->up_digest, st->up_digest_len))) {
+        xs_upload_abort(st);
+        upload_answer(st, SX_XFTP_ERR_DIGEST, false);
+        return;
+    }
+    sx_status s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id);
+    if (s2 != SX_OK) {
+        xs_upload_abort(st);
+        upload_answer(st, err_of(s2), false);
+        return;
+    }
+    j->reserved = false; /* the storage now belongs to the stored chunk */
+    xs_upload_abort(st);  /* frees the job: nothing is in flight */
+    upload_answer(st, SX_XFTP_ERR_INTERNAL, true);
+}
+
+/* Worker: a buffer came back from the I/O thread. */
+static void upload_done_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    xs_upbuf *b = t->data;
+    xs_upjob *j = b->job;
+    bool err = b->err, final = b->final;
+    size_t len = b->len;
+    free(b);
+    j->inflight--;
+    xs_stream *st = j->st;
+    if (!st) {
+        if (j->inflight == 0)
+            job_free(j);
+        return;
+    }
+    xs_conn *c = st->c;
+    j->unconsumed -= len;
+    if (len > 0 && c->h2 && nghttp2_session_consume(c->h2, st->id, len) != 0)
+        c->closing = true;
+    if (err) {
+        xs_upload_abort(st);
+        upload_answer(st, SX_XFTP_ERR_FILE_IO, false);
+    } else if (final) {
+        upload_finish(st);
+    }
+    xs_conn_flush(c); /* window update, answer; may close c */
+}
+
+static void io_submit(xs_upjob *j, xs_upbuf *b)
+{
+    xs_worker *w = j->w;
+    b->job = j;
+    b->next = NULL;
+    b->task.cb = upload_done_cb;
+    b->task.data = b;
+    j->inflight++;
+    if (!w->io.running) {
+        io_process(b);
+        sx_loop_post(w->loop, &b->task);
+        return;
+    }
+    pthread_mutex_lock(&w->io.mu);
+    if (w->io.tail)
+        w->io.tail->next = b;
+    else
+        w->io.head = b;
+    w->io.tail = b;
+    pthread_cond_signal(&w->io.cv);
+    pthread_mutex_unlock(&w->io.mu);
+}
+
+static void *io_main(void *arg)
+{
+    xs_worker *w = arg;
+    xs_io *io = &w->io;
+    pthread_mutex_lock(&io->mu);
+    for (;;) {
+        while (!io->head && !io->stop)
+            pthread_cond_wait(&io->cv, &io->mu);
+        xs_upbuf *b = io->head;
+        if (!b)
+            break;
+        io->head = b->next;
+        if (!io->head)
+            io->tail = NULL;
+        pthread_mutex_unlock(&io->mu);
+        io_process(b);
+        sx_loop_post(w->loop, &b->task);
+        pthread_mutex_lock(&io->mu);
+    }
+    pthread_mutex_unlock(&io->mu);
+    return NULL;
+}
+
+void xs_io_start(xs_worker *w)
+{
+    xs_io *io = &w->io;
+    io->running = false;
+    if (pthread_mutex_init(&io->mu, NULL) != 0)
+        return;
+    if (pthread_cond_init(&io->cv, NULL) != 0) {
+        pthread_mutex_destroy(&io->mu);
+        return;
+    }
+    io->head = io->tail = NULL;
+    io->stop = false;
+    io->running = true; /* before the thread can see it */
+    if (pthread_create(&io->thread, NULL, io_main, w) != 0) {
+        io->running = false;
+        pthread_cond_destroy(&io->cv);
+        pthread_mutex_destroy(&io->mu);
+    }
+}
+
+void xs_io_stop(xs_worker *w)
+{
+    xs_io *io = &w->io;
+    if (!io->running)
+        return;
+    pthread_mutex_lock(&io->mu);
+    io->stop = true;
+    pthread_cond_signal(&io->cv);
+    pthread_mutex_unlock(&io->mu);
+    pthread_join(io->thread, NULL);
+    io->running = false;
+    pthread_cond_destroy(&io->cv);
+    pthread_mutex_destroy(&io->mu);
+}
+
+size_t xs_upload_data(xs_stream *st, const uint8_t *data, size_t len)
 {
     if (st->up_got + len > st->up_size) {
         /* More than the chunk: SIZE now, the rest is discarded. */
         if (st->phase == XS_UPLOAD)
             xs_upload_abort(st);
         upload_answer(st, SX_XFTP_ERR_SIZE, false);
-        return;
+        return 0;
     }
     st->up_got += len;
-    if (st->phase != XS_UPLOAD)
-        return;
-    if (!write_all(st->up_fd, data, len) || sx_hash_update(&st->up_hash, sx_slice_of(data, len)) != SX_OK) {
-        xs_upload_abort(st);
-        upload_answer(st, SX_XFTP_ERR_FILE_IO, false);
+    xs_upjob *j = st->up;
+    if (st->phase != XS_UPLOAD || !j)
+        return 0;
+    size_t taken = 0;
+    while (taken < len) {
+        if (!j->fill && !(j->fill = buf_new(XS_UPBUF_SIZE))) {
+            xs_upload_abort(st); /* consumes what was taken */
+            upload_answer(st, SX_XFTP_ERR_INTERNAL, false);
+            return taken;
+        }
+        xs_upbuf *b = j->fill;
+        size_t k = b->cap - b->len;
+        if (k > len - taken)
+            k = len - taken;
+        memcpy(b->data + b->len, data + taken, k);
+        b->len += k;
+        j->unconsumed += k;
+        taken += k;
+        if (b->len == b->cap) {
+            j->fill = NULL;
+            io_submit(j, b);
+        }
     }
+    return taken;
+}
+
+/* Takes the buffer being filled; a mostly empty one is shrunk to its
+ * bytes, so that memory stays bounded by the flow-control window however
+ * the body arrives. */
+static xs_upbuf *take_fill(xs_upjob *j)
+{
+    xs_upbuf *b = j->fill;
+    j->fill = NULL;
+    if (b && b->len < b->cap / 2) {
+        xs_upbuf *small = realloc(b, sizeof *b + b->len);
+        if (small) {
+            b = small;
+            b->cap = b->len;
+        }
+    }
+    return b;
+}
+
+void xs_upload_flush(xs_stream *st)
+{
+    xs_upjob *j = st->up;
+    if (j && j->fill && j->fill->len > 0)
+        io_submit(j, take_fill(j));
 }
 
 void xs_upload_end(xs_stream *st)
@@ -524,30 +794,15 @@ void xs_upload_end(xs_stream *st)
         upload_answer(st, SX_XFTP_ERR_INTERNAL, true);
         return;
     }
-    uint8_t digest[32];
-    if (sx_hash_final(&st->up_hash, digest, sizeof digest) != SX_OK) {
+    xs_upjob *j = st->up;
+    if (!j)
+        return;
+    xs_upbuf *b = j->fill ? take_fill(j) : buf_new(0);
+    if (!b) {
         xs_upload_abort(st);
         upload_answer(st, SX_XFTP_ERR_INTERNAL, false);
         return;
     }
-    if (!sx_ct_equal(sx_slice_of(digest, sizeof digest), sx_slice_of(st->up_digest, st->up_digest_len))) {
-        xs_upload_abort(st);
-        upload_answer(st, SX_XFTP_ERR_DIGEST, false);
-        return;
-    }
-    int r = close(st->up_fd);
-    st->up_fd = -1;
-    if (r != 0) {
-        xs_upload_abort(st);
-        upload_answer(st, SX_XFTP_ERR_FILE_IO, false);
-        return;
-    }
-    sx_status s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id);
-    if (s2 != SX_OK) {
-        xs_upload_abort(st);
-        upload_answer(st, err_of(s2), false);
-        return;
-    }
-    st->reserved = false; /* the storage now belongs to the stored chunk */
-    upload_answer(st, SX_XFTP_ERR_INTERNAL, true);
+    b->final = true;
+    io_submit(j, b); /* answered when it comes back */
 }

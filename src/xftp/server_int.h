@@ -25,6 +25,20 @@ typedef struct sx_xftp_server xs_server;
 typedef struct xs_worker xs_worker;
 typedef struct xs_conn xs_conn;
 typedef struct xs_stream xs_stream;
+typedef struct xs_upjob xs_upjob;
+typedef struct xs_upbuf xs_upbuf;
+
+/* A worker's file I/O thread: FPUT body buffers are written to the chunk
+ * file and hashed there, in order, and each buffer is posted back to the
+ * worker's loop when done (server_cmd.c). */
+typedef struct xs_io {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    xs_upbuf *head, *tail; /* queued buffers */
+    bool stop;
+    bool running; /* false: buffers are processed inline */
+    pthread_t thread;
+} xs_io;
 
 struct xs_worker {
     xs_server *s;
@@ -32,6 +46,7 @@ struct xs_worker {
     sx_loop *loop;
     pthread_t thread;
     xs_conn *conns;
+    xs_io io;
 };
 
 struct sx_xftp_server {
@@ -111,15 +126,12 @@ struct xs_stream {
     uint16_t v; /* version of the deferred FPUT answer */
     bool responded;
     /* FPUT */
-    int up_fd;
-    bool reserved;
+    xs_upjob *up; /* chunk file being written (phase XS_UPLOAD), else NULL */
     uint32_t up_size;
     uint64_t up_got;
-    sx_hash_ctx up_hash;
     uint8_t up_digest[SX_XFTP_DIGEST_MAX];
     size_t up_digest_len;
     uint8_t sender_id[SX_XFTP_FILE_ID_LEN];
-    char up_path[XS_PATH_MAX];
     int64_t deadline_ms;
     /* reply echo for a deferred FPUT answer */
     uint8_t corr[255];
@@ -141,11 +153,26 @@ struct xs_stream {
 /* server_cmd.c: a complete request head (the handshake already passed) for
  * version v; answers now or sets up the FPUT body phase. */
 void xs_process_request(xs_stream *st, uint16_t v);
-/* FPUT body bytes, and the end of the request body. */
-void xs_upload_data(xs_stream *st, const uint8_t *data, size_t len);
+/* FPUT body bytes, and the end of the request body. Returns how many of the
+ * bytes were taken by the upload: those are given back to HTTP/2 flow control
+ * (nghttp2_session_consume) once written; the caller consumes the rest. */
+size_t xs_upload_data(xs_stream *st, const uint8_t *data, size_t len);
 void xs_upload_end(xs_stream *st);
-/* Removes a partial upload (stream gone, timeout). */
+/* Hands the partly filled body buffer to the I/O thread (after each read
+ * pass, so that no received byte waits for more input). */
+void xs_upload_flush(xs_stream *st);
+/* Detaches a partial upload from the stream (stream gone, timeout, error):
+ * its bytes are consumed at once, and the file is removed and the quota
+ * released once the I/O thread is done with it. */
 void xs_upload_abort(xs_stream *st);
+/* Likewise for a stream being closed (connection-level consume only). */
+void xs_upload_gone(xs_stream *st);
+/* Starts / stops a worker's I/O thread (stop: on the worker thread after its
+ * connections are closed; queued buffers still post back to the loop). */
+void xs_io_start(xs_worker *w);
+void xs_io_stop(xs_worker *w);
+/* server.c: writes what nghttp2 has to send (after a posted completion). */
+void xs_conn_flush(xs_conn *c);
 /* Sends a 200 response: body (heap, taken) and, when file_fd >= 0, file_len
  * bytes of that file (encrypted with st->sb when st->encrypt). */
 void xs_respond(xs_stream *st, uint8_t *body, size_t len, const char *content_type);

@@ -4,7 +4,8 @@
 # sent through two routers and received intact; a router restart keeps the
 # files (store log); a corrupted chunk file makes recv fail; a small quota
 # makes send fail with QUOTA; recv after del fails with AUTH; the generated
-# static page is written on start and served to a browser (SNI) connection.
+# static page is written on start and served to a browser (SNI) connection;
+# senders killed in the middle of uploads leave no partial chunk behind.
 # Usage: test_xftp_files.sh <path to xftp-server> <path to xftp>
 set -u
 SRV=$1
@@ -167,6 +168,32 @@ head -c 100000 /dev/urandom > "$T/d/f"
 out=$("$CLI" del "$T/d/desc/f.xftp/snd.xftp.private" 2>&1) || fail "del: $out"
 out=$("$CLI" recv "$T/d/desc/f.xftp/rcv1.xftp" "$T/d/out" 2>&1) && fail "recv after del succeeded"
 echo "$out" | grep -q "AUTH" || fail "recv after del: no AUTH error: $out"
+
+# senders killed (-9) in the middle of uploads: the router keeps serving,
+# keeps no partial chunk file, and a full transfer still works
+mkdir -p "$T/k"
+head -c 60000000 /dev/urandom > "$T/k/f"
+for d in 0.05 0.1 0.15 0.2; do
+    mkdir -p "$T/k/o$d"
+    "$CLI" send "$T/k/f" "$T/k/o$d" -s "$ADDR1" >/dev/null 2>&1 &
+    c=$!
+    sleep "$d"
+    kill -9 "$c" 2>/dev/null
+    wait "$c" 2>/dev/null
+done
+kill -0 "$PID1" 2>/dev/null || fail "router 1 died after interrupted uploads"
+mkdir -p "$T/k/ok" "$T/k/out"
+"$CLI" send "$T/k/f" "$T/k/ok" -s "$ADDR1" >/dev/null 2>&1 || fail "send after interrupted uploads"
+out=$("$CLI" recv "$T/k/ok/f.xftp/rcv1.xftp" "$T/k/out" -y 2>&1) || fail "recv after interrupted uploads: $out"
+cmp -s "$T/k/f" "$T/k/out/f" || fail "recv after interrupted uploads: content differs"
+i=0
+while [ $i -lt 50 ]; do
+    partial=$(find "$T/files1" -type f ! -size 65536c ! -size 262144c ! -size 1048576c ! -size 4194304c | head -n 1)
+    [ -z "$partial" ] && break
+    i=$((i + 1))
+    sleep 0.1
+done
+[ -z "$partial" ] || fail "partial chunk file left: $partial"
 
 stop_router 1
 stop_router 2
