@@ -163,6 +163,35 @@ static ssize_t body_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
+/* CPU seconds (user + system) a process has used, from /proc. */
+static double cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    unsigned long ut = 0, st = 0;
+    /* Fields after the command: state is 3rd; utime and stime are 14th and 15th. */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 /* ---- baseline server (child process) ---- */
 
 typedef struct srv_stream {
@@ -311,6 +340,7 @@ static uint64_t cli_request(h2 *c, cli_state *cs, uint64_t body)
 
 typedef struct result {
     double up_mbs, down_mbs;
+    double cpu_up, cpu_down; /* server + client CPU seconds */
 } result;
 
 /* B10: the SHA-256 of the DER of ca.crt. */
@@ -358,6 +388,7 @@ static void run_baseline(const char *crt, const char *ca, const char *key, size_
     nghttp2_session_callbacks_del(cb);
     h2_settings(c.s);
 
+    double c0 = cpu_s(pid) + self_cpu_s();
     double t0 = now_s();
     for (size_t i = 0; i < chunks; i++)
         if (cli_request(&c, &cs, (uint64_t)BLOCK + CHUNK) != BLOCK) {
@@ -365,12 +396,16 @@ static void run_baseline(const char *crt, const char *ca, const char *key, size_
             exit(1);
         }
     double t1 = now_s();
+    double c1 = cpu_s(pid) + self_cpu_s();
     for (size_t i = 0; i < chunks; i++)
         if (cli_request(&c, &cs, BLOCK) != (uint64_t)BLOCK + CHUNK + TAG) {
             fprintf(stderr, "bench_xftp: baseline download reply size\n");
             exit(1);
         }
     double t2 = now_s();
+    double c2 = cpu_s(pid) + self_cpu_s();
+    out->cpu_up = c1 - c0;
+    out->cpu_down = c2 - c1;
     double mb = (double)chunks * CHUNK / (1024.0 * 1024.0);
     out->up_mbs = mb / (t1 - t0);
     out->down_mbs = mb / (t2 - t1);
@@ -413,35 +448,6 @@ static long rss_kib(pid_t pid)
         }
     fclose(f);
     return v;
-}
-
-/* CPU seconds (user + system) a process has used, from /proc. */
-static double cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    unsigned long ut = 0, st = 0;
-    /* Fields after the command: state is 3rd; utime and stime are 14th and 15th. */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Samples the router's RSS every 10 ms; peak since the last reset. */
@@ -760,6 +766,11 @@ int main(int argc, char **argv)
     printf("%-36s %10.1f %10.1f\n", "xftp-server + client library", xl.up_mbs, xl.down_mbs);
     printf("%-36s %10.2f %10.2f   (goal >= 0.70)\n", "ratio", xl.up_mbs / base.up_mbs,
            xl.down_mbs / base.down_mbs);
+    double gib = (double)chunks * CHUNK / (1024.0 * 1024.0 * 1024.0);
+    printf("%-36s %10.2f %10.2f\n", "CPU s per GiB, baseline (both ends)", base.cpu_up / gib,
+           base.cpu_down / gib);
+    printf("%-36s %10.2f %10.2f\n", "CPU s per GiB, XFTP (both ends)",
+           (xl.srv_cpu_up + xl.cli_cpu_up) / gib, (xl.srv_cpu_down + xl.cli_cpu_down) / gib);
     printf("%-36s %10.0f %10.0f\n", "  router CPU, % of the wall time",
            100.0 * xl.srv_cpu_up / ((double)chunks * 4 / xl.up_mbs),
            100.0 * xl.srv_cpu_down / ((double)chunks * 4 / xl.down_mbs));
