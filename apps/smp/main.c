@@ -37,7 +37,9 @@ enum {
 };
 
 #define ERRLEN 512
-#define KEEPALIVE_MS 60000 /* PING when a subscription has been idle this long */
+/* The client library PINGs a connection idle this long while the tool
+ * waits for messages (sx_smp_client_next_event). */
+#define KEEPALIVE_MS 60000
 #define BODY_READ_MAX SX_SMP_MSG_BODY_MAX /* the largest body any version accepts (D21) */
 
 static void usage(FILE *f)
@@ -159,7 +161,7 @@ static int open_client(const char *server, sx_smp_address *addr, sx_smp_client *
         errorf("invalid server address '%s' (expected smp://fingerprint[:password]@host[:port])", server);
         return EXIT_USAGE;
     }
-    sx_smp_client_opts o = {.timeout_ms = 15000};
+    sx_smp_client_opts o = {.timeout_ms = 15000, .ping_interval_ms = KEEPALIVE_MS};
     sx_status st = sx_smp_client_connect(addr->host, addr->port, addr->key_hash, &o, cl);
     if (st == SX_OK)
         return EXIT_OKAY;
@@ -691,29 +693,18 @@ static int cmd_recv(int argc, char **argv)
     if (!(r.ok && r.reply.resp.tag == SX_SMP_R_OK) && !expect_resp("subscribe", &r, SX_SMP_R_SOK))
         goto done;
     sx_smp_client_reply_free(&r);
-    int64_t idle_since = now_ms();
     while (count == 0 || x->got < count) {
         if (!next.buf) {
             int64_t now = now_ms();
             if (deadline >= 0 && now >= deadline)
                 break;
-            int64_t wait = KEEPALIVE_MS - (now - idle_since);
-            if (deadline >= 0 && deadline - now < wait)
-                wait = deadline - now;
-            if (wait < 0)
-                wait = 0;
+            int64_t wait = deadline >= 0 ? deadline - now : -1;
+            if (wait > 0x7fffffff)
+                wait = 0x7fffffff;
+            /* The client keeps the connection alive while it waits. */
             sx_status st = sx_smp_client_next_event(x->cl, (int)wait, &r);
-            if (st == SX_E_WOULD_BLOCK) {
-                if (now_ms() - idle_since >= KEEPALIVE_MS) {
-                    /* Keeps the connection alive and finds out if it died. */
-                    sx_smp_cmd ping = {.tag = SX_SMP_C_PING};
-                    if (!call(x->cl, "ping", sx_slice_of(NULL, 0), &ping, NULL, &r))
-                        goto done;
-                    sx_smp_client_reply_free(&r);
-                    idle_since = now_ms();
-                }
+            if (st == SX_E_WOULD_BLOCK)
                 continue;
-            }
             if (st != SX_OK) {
                 report_net_err("receive", st);
                 goto done;
@@ -722,7 +713,6 @@ static int cmd_recv(int argc, char **argv)
             r = next;
             memset(&next, 0, sizeof next);
         }
-        idle_since = now_ms();
         if (is_our_msg(x, &r)) {
             deliver_result d = deliver(x, &r, &next);
             if (d == D_FAILED)

@@ -1,5 +1,6 @@
 /* Blocking SMP client: connection, handshake, batched commands with
- * corrId matching, and a queue of events received in between. */
+ * corrId matching, a queue of events received in between, and keep-alive
+ * PINGs while the caller waits for events. */
 #include "client/smp_client.h"
 #include "client/smp_client_int.h"
 
@@ -7,12 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "transport/net.h"
 
 #define SX_SMP_DEFAULT_PORT 5223
+#define SX_SMP_DEFAULT_PING_MS 600000u /* the reference's smpPingInterval */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 typedef struct event {
     struct event *next;
@@ -25,6 +35,9 @@ struct sx_smp_client {
     sx_tls_conn *tls;
     sx_smp_session sess;
     int timeout_ms;
+    unsigned ping_ms; /* 0: no keep-alive */
+    int64_t last_io_ms;
+    sx_smp_client_stats stats;
     event *ev_head, *ev_tail;
     sx_batch batch;
     uint8_t block[SX_BLOCK_SIZE];
@@ -83,6 +96,10 @@ sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t k
         return SX_E_NOMEM;
     cl->fd = -1;
     cl->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 15000;
+    cl->ping_ms = opts && opts->no_keepalive  ? 0
+                  : opts && opts->ping_interval_ms ? opts->ping_interval_ms
+                                                   : SX_SMP_DEFAULT_PING_MS;
+    cl->last_io_ms = now_ms();
     sx_version_range range = opts && opts->range.max ? opts->range : sx_smp_server_vrange();
     static const char *const alpn[] = {"smp/1", NULL};
     sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn};
@@ -148,12 +165,16 @@ static sx_status send_batch(sx_smp_client *cl)
 {
     sx_slice content;
     SX_TRY(sx_batch_content(&cl->batch, &content));
-    return sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms);
+    SX_TRY(sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms));
+    cl->last_io_ms = now_ms();
+    return SX_OK;
 }
 
 sx_status sx_smp_client_send_raw(sx_smp_client *cl, sx_slice content)
 {
-    return sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms);
+    SX_TRY(sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms));
+    cl->last_io_ms = now_ms();
+    return SX_OK;
 }
 
 /* Reads one block and turns its transmissions into replies, handing each to
@@ -163,6 +184,7 @@ static sx_status read_block(sx_smp_client *cl, int timeout_ms, sx_smp_client_cmd
 {
     sx_slice content;
     SX_TRY(sx_smp_session_recv_blocking(&cl->sess, cl->tls, cl->block, &content, timeout_ms));
+    cl->last_io_ms = now_ms();
     sx_slice items[SX_BATCH_MAX_ITEMS];
     size_t count = 0;
     SX_TRY(sx_batch_decode(content, items, SX_BATCH_MAX_ITEMS, &count));
@@ -247,16 +269,51 @@ sx_status sx_smp_client_call(sx_smp_client *cl, sx_slice entity, const sx_smp_cm
     return sx_smp_client_call_many(cl, &c, 1, reply);
 }
 
+/* One keep-alive round trip; events that come meanwhile are queued. */
+static sx_status ping(sx_smp_client *cl)
+{
+    sx_smp_cmd c = {.tag = SX_SMP_C_PING};
+    sx_smp_client_reply r;
+    cl->stats.pings_sent++;
+    sx_status st = sx_smp_client_call(cl, sx_slice_of(NULL, 0), &c, NULL, &r);
+    if (st != SX_OK)
+        return st == SX_E_WOULD_BLOCK ? SX_E_IO : st;
+    bool pong = r.ok && r.reply.resp.tag == SX_SMP_R_PONG;
+    sx_smp_client_reply_free(&r);
+    if (!pong)
+        return SX_E_PROTOCOL;
+    cl->stats.pongs_received++;
+    return SX_OK;
+}
+
 sx_status sx_smp_client_next_event(sx_smp_client *cl, int timeout_ms, sx_smp_client_reply *out)
 {
     memset(out, 0, sizeof *out);
-    if (!cl->ev_head) {
-        if (sx_net_wait(cl->fd, false, sx_tls_has_pending(cl->tls) ? 0 : timeout_ms) == SX_E_WOULD_BLOCK)
-            return SX_E_WOULD_BLOCK;
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    while (!cl->ev_head) {
+        int64_t now = now_ms();
+        if (cl->ping_ms && now - cl->last_io_ms >= (int64_t)cl->ping_ms) {
+            SX_TRY(ping(cl));
+            continue;
+        }
+        int64_t wait = deadline < 0 ? -1 : deadline - now;
+        if (wait < 0 && deadline >= 0)
+            wait = 0;
+        if (cl->ping_ms) {
+            int64_t until_ping = cl->last_io_ms + cl->ping_ms - now;
+            if (wait < 0 || until_ping < wait)
+                wait = until_ping;
+        }
+        if (wait > 0x7fffffff)
+            wait = 0x7fffffff;
+        /* Bytes already inside TLS raise no socket readiness. */
+        if (!sx_tls_has_pending(cl->tls) && sx_net_wait(cl->fd, false, (int)wait) == SX_E_WOULD_BLOCK) {
+            if (deadline >= 0 && now_ms() >= deadline)
+                return SX_E_WOULD_BLOCK;
+            continue; /* time to ping, or a spurious wake-up */
+        }
         SX_TRY(read_block(cl, cl->timeout_ms, NULL, 0, NULL, NULL));
     }
-    if (!cl->ev_head)
-        return SX_E_WOULD_BLOCK;
     event *e = cl->ev_head;
     cl->ev_head = e->next;
     if (!cl->ev_head)
@@ -264,4 +321,9 @@ sx_status sx_smp_client_next_event(sx_smp_client *cl, int timeout_ms, sx_smp_cli
     *out = e->r;
     free(e);
     return SX_OK;
+}
+
+void sx_smp_client_get_stats(const sx_smp_client *cl, sx_smp_client_stats *out)
+{
+    *out = cl->stats;
 }

@@ -4,6 +4,16 @@
  * for sx_smp_client_next_event. For scripts, tools and tests; an event-loop
  * flavour builds on the same pieces.
  *
+ * Keep-alive: a blocking client cannot ping in the background, so it pings
+ * while the caller waits for events. When sx_smp_client_next_event has had
+ * no block sent or received for ping_interval_ms, it sends PING and waits
+ * (up to timeout_ms) for PONG, queueing events that arrive meanwhile, then
+ * goes on waiting; no PONG in time is SX_E_IO, as the router is then taken
+ * to be gone (the reference keeps pinging in a background thread and gives
+ * up after 3 unanswered PINGs; here one wait of timeout_ms stands for that).
+ * A program that stays away from the client for longer than the router's
+ * idle timeout (not subscribed connections only) is not kept alive.
+ *
  * A client belongs to one thread at a time. Replies are heap copies owned by
  * the caller (sx_smp_client_reply_free). */
 #ifndef SX_CLIENT_SMP_CLIENT_H
@@ -32,6 +42,8 @@ typedef struct sx_smp_client_opts {
     sx_version_range range; /* {0,0}: the default 6..19 */
     bool no_alpn;           /* offer no ALPN (the router then speaks v6) */
     int timeout_ms;         /* per network step; 0: 15000 */
+    unsigned ping_interval_ms; /* keep-alive PING after this much silence; 0: 600000 */
+    bool no_keepalive;         /* never PING */
 } sx_smp_client_opts;
 
 /* Connects, checks the router identity (B10/B11) and runs the handshake.
@@ -78,9 +90,17 @@ SX_MUST_CHECK sx_status sx_smp_client_call(sx_smp_client *cl, sx_slice entity, c
                                            const sx_key *auth_key, sx_smp_client_reply *reply);
 /* Sends raw block content as it is (tests of malformed input). */
 SX_MUST_CHECK sx_status sx_smp_client_send_raw(sx_smp_client *cl, sx_slice content);
-/* The next event (or unmatched transmission), waiting up to timeout_ms.
- * SX_E_WOULD_BLOCK when none arrived in time. */
+/* The next event (or unmatched transmission), waiting up to timeout_ms
+ * (negative: no limit), keeping the connection alive meanwhile (see the top
+ * of this file). SX_E_WOULD_BLOCK when none arrived in time; SX_E_IO when
+ * the connection failed or a PING went unanswered; SX_E_PROTOCOL when a
+ * PING was answered with something else; SX_E_CLOSED, SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_smp_client_next_event(sx_smp_client *cl, int timeout_ms,
                                                  sx_smp_client_reply *out);
+
+typedef struct sx_smp_client_stats {
+    uint64_t pings_sent, pongs_received;
+} sx_smp_client_stats;
+void sx_smp_client_get_stats(const sx_smp_client *cl, sx_smp_client_stats *out);
 
 #endif

@@ -1,8 +1,11 @@
-/* Event-loop SMP client: non-blocking TLS and SMP handshakes, a queue of
+/* Event-loop SMP client: name resolution on a short-lived thread, a
+ * non-blocking TCP connect, non-blocking TLS and SMP handshakes, a queue of
  * encoded commands flushed as batches from a loop task, replies matched by
- * corrId, events, keep-alive PINGs from the loop tick. */
+ * corrId, events, keep-alive PINGs and the connect deadline from the
+ * client's own loop timer. */
 #include "client/smp_client_loop.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,24 @@
 #define MAX_MISSED_PINGS 3 /* the reference gives up after 3 unanswered PINGs */
 #define MAX_READS_PER_EVENT 16
 
-typedef enum state { ST_TLS, ST_HELLO, ST_ACTIVE, ST_DEAD } state;
+typedef enum state { ST_RESOLVE, ST_CONNECT, ST_TLS, ST_HELLO, ST_ACTIVE, ST_DEAD } state;
+
+/* A name being resolved on its own thread. The thread and the loop share
+ * it under mu: the thread posts task when done unless the client gave the
+ * job up first (orphan: the thread frees it); once posted, the task frees
+ * it, acting on the result only if cl is still set. */
+typedef struct resolve_job {
+    pthread_mutex_t mu;
+    bool orphan, posted;
+    sx_loop *loop;
+    sx_smp_aclient *cl; /* loop thread only */
+    sx_loop_task task;
+    char host[256];
+    uint16_t port;
+    sx_status st;
+    size_t n;
+    sx_net_addr addrs[SX_NET_MAX_ADDRS];
+} resolve_job;
 
 /* A command queued or sent, waiting for its answer. */
 typedef struct pend {
@@ -47,8 +67,12 @@ struct sx_smp_aclient {
     sx_smp_client_config hcfg;
     state st;
     bool connected; /* connected(SX_OK) was delivered */
-    bool own_tick;
     bool flush_posted, close_posted;
+    sx_loop_timer timer;
+    unsigned tick_ms;
+    resolve_job *job;
+    sx_net_addr addrs[SX_NET_MAX_ADDRS];
+    size_t n_addrs, next_addr;
     sx_smp_aclient_callbacks cbs;
     int timeout_ms;
     int64_t started_ms, last_io_ms;
@@ -60,12 +84,11 @@ struct sx_smp_aclient {
     uint8_t *rbuf;
     size_t rdone;
     sx_batch batch;
-    sx_loop_task flush_task, close_task, free_task;
+    sx_loop_task flush_task, close_task, free_task, start_task;
     sx_smp_aclient_stats stats;
 };
 
 static void io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
-static void tick_cb(sx_loop *loop, void *data);
 
 /* ---- lists ---- */
 
@@ -103,10 +126,30 @@ static void pend_free(pend *p)
 
 static void free_task_cb(sx_loop *loop, sx_loop_task *t)
 {
-    sx_smp_aclient *cl = t->data;
-    if (cl->own_tick)
-        sx_loop_set_tick(loop, 0, NULL, NULL);
-    free(cl);
+    (void)loop;
+    free(t->data);
+}
+
+static void job_free(resolve_job *job)
+{
+    pthread_mutex_destroy(&job->mu);
+    free(job);
+}
+
+/* Detaches a resolution still under way from the client. */
+static void job_abandon(sx_smp_aclient *cl)
+{
+    resolve_job *job = cl->job;
+    if (!job)
+        return;
+    cl->job = NULL;
+    pthread_mutex_lock(&job->mu);
+    bool posted = job->posted;
+    if (!posted)
+        job->orphan = true; /* the thread frees it */
+    pthread_mutex_unlock(&job->mu);
+    if (posted)
+        job->cl = NULL; /* the posted task frees it */
 }
 
 /* Ends the client once: releases the connection, fails every pending
@@ -117,6 +160,8 @@ static void teardown(sx_smp_aclient *cl, sx_status status)
     if (cl->st == ST_DEAD)
         return;
     cl->st = ST_DEAD;
+    job_abandon(cl);
+    sx_loop_timer_stop(cl->loop, &cl->timer);
     sx_loop_io_stop(cl->loop, &cl->io);
     /* Best effort close_notify after a clean close. */
     if (status == SX_OK && cl->tls && sx_tls_established(cl->tls) && sx_tls_shutdown(cl->tls) != SX_OK) {
@@ -170,7 +215,9 @@ static void update_interest(sx_smp_aclient *cl)
     if (cl->st == ST_DEAD)
         return;
     unsigned ev = SX_EV_READ;
-    if (cl->st == ST_TLS)
+    if (cl->st == ST_CONNECT)
+        ev = SX_EV_WRITE;
+    else if (cl->st == ST_TLS)
         ev = sx_tls_conn_want(cl->tls) == SX_TLS_WANT_WRITE ? SX_EV_WRITE : SX_EV_READ;
     else if (cl->out_head || sx_tls_conn_want(cl->tls) == SX_TLS_WANT_WRITE)
         ev |= SX_EV_WRITE;
@@ -388,10 +435,137 @@ static void tls_step(sx_smp_aclient *cl)
     cl->st = ST_HELLO;
 }
 
+/* ---- connecting ---- */
+
+/* Starts a connect to the next address; SX_E_IO from teardown when none
+ * is left. */
+static void connect_next(sx_smp_aclient *cl)
+{
+    while (cl->next_addr < cl->n_addrs) {
+        int fd = -1;
+        if (sx_net_connect_start(&cl->addrs[cl->next_addr++], &fd) != SX_OK)
+            continue;
+        cl->fd = fd;
+        sx_loop_io_init(&cl->io, fd, io_cb, cl);
+        cl->st = ST_CONNECT;
+        if (sx_loop_io_start(cl->loop, &cl->io, SX_EV_WRITE) == SX_OK)
+            return;
+        sx_net_close(cl->fd);
+        cl->fd = -1;
+        teardown(cl, SX_E_IO);
+        return;
+    }
+    teardown(cl, SX_E_IO);
+}
+
+/* The TCP connect ended: on to TLS, or the next address. */
+static void connect_done(sx_smp_aclient *cl)
+{
+    sx_loop_io_stop(cl->loop, &cl->io);
+    if (sx_net_connect_finish(cl->fd) != SX_OK) {
+        sx_net_close(cl->fd);
+        cl->fd = -1;
+        connect_next(cl);
+        return;
+    }
+    sx_status st = sx_tls_conn_new_client(cl->ctx, cl->fd, cl->hcfg.key_hash, &cl->tls);
+    if (st != SX_OK) {
+        teardown(cl, st);
+        return;
+    }
+    cl->st = ST_TLS;
+    sx_loop_io_init(&cl->io, cl->fd, io_cb, cl);
+}
+
+static void start_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    sx_smp_aclient *cl = t->data;
+    if (cl->st == ST_RESOLVE)
+        connect_next(cl);
+}
+
+static void resolved_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    resolve_job *job = t->data;
+    sx_smp_aclient *cl = job->cl;
+    if (cl) {
+        cl->job = NULL;
+        if (job->st != SX_OK) {
+            teardown(cl, SX_E_IO);
+        } else {
+            memcpy(cl->addrs, job->addrs, job->n * sizeof job->addrs[0]);
+            cl->n_addrs = job->n;
+            connect_next(cl);
+        }
+    }
+    /* The thread posted this under mu and may not have unlocked it yet;
+     * once it has, it never touches job again. */
+    pthread_mutex_lock(&job->mu);
+    pthread_mutex_unlock(&job->mu);
+    job_free(job);
+}
+
+static void *resolve_thread(void *arg)
+{
+    resolve_job *job = arg;
+    job->st = sx_net_resolve(job->host, job->port, job->addrs, SX_NET_MAX_ADDRS, &job->n);
+    pthread_mutex_lock(&job->mu);
+    bool orphan = job->orphan;
+    if (!orphan) {
+        job->posted = true;
+        sx_loop_post(job->loop, &job->task);
+    }
+    pthread_mutex_unlock(&job->mu);
+    if (orphan)
+        job_free(job);
+    return NULL;
+}
+
+/* Resolves a host name on a detached thread; the result comes back as a
+ * loop task. */
+static sx_status resolve_start(sx_smp_aclient *cl, const char *host, uint16_t port)
+{
+    size_t hl = strlen(host);
+    SX_ENSURE(hl > 0 && hl < sizeof cl->job->host, SX_E_USAGE);
+    resolve_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return SX_E_NOMEM;
+    if (pthread_mutex_init(&job->mu, NULL) != 0) {
+        free(job);
+        return SX_E_INTERNAL;
+    }
+    memcpy(job->host, host, hl + 1);
+    job->port = port;
+    job->loop = cl->loop;
+    job->cl = cl;
+    job->task = (sx_loop_task){.cb = resolved_task_cb, .data = job};
+    pthread_attr_t attr;
+    pthread_t th;
+    bool ok = pthread_attr_init(&attr) == 0;
+    if (ok) {
+        ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+             pthread_create(&th, &attr, resolve_thread, job) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!ok) {
+        job_free(job);
+        return SX_E_INTERNAL;
+    }
+    cl->job = job;
+    return SX_OK;
+}
+
 static void io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 {
     (void)loop;
     sx_smp_aclient *cl = io->data;
+    if (cl->st == ST_CONNECT) {
+        connect_done(cl);
+        if (cl->st != ST_TLS)
+            return;
+    }
     if (cl->st == ST_TLS) {
         tls_step(cl);
         if (cl->st == ST_TLS)
@@ -422,7 +596,7 @@ static void ping_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_re
 void sx_smp_aclient_tick(sx_smp_aclient *cl)
 {
     int64_t now = sx_loop_now_ms();
-    if (cl->st == ST_TLS || cl->st == ST_HELLO) {
+    if (cl->st != ST_ACTIVE && cl->st != ST_DEAD) {
         if (now - cl->started_ms > cl->timeout_ms)
             teardown(cl, SX_E_IO);
         return;
@@ -444,10 +618,16 @@ void sx_smp_aclient_tick(sx_smp_aclient *cl)
     cl->last_io_ms = now;
 }
 
-static void tick_cb(sx_loop *loop, void *data)
+static void timer_cb(sx_loop *loop, sx_loop_timer *t)
 {
-    (void)loop;
-    sx_smp_aclient_tick(data);
+    sx_smp_aclient *cl = t->data;
+    sx_smp_aclient_tick(cl);
+    /* While connecting, wake up right at the deadline too. */
+    if (cl->st != ST_ACTIVE && cl->st != ST_DEAD) {
+        int64_t left = cl->started_ms + cl->timeout_ms - sx_loop_now_ms() + 1;
+        unsigned next = left < 1 ? 1 : left < (int64_t)cl->tick_ms ? (unsigned)left : cl->tick_ms;
+        sx_loop_timer_start(loop, t, next, cl->tick_ms);
+    }
 }
 
 /* ---- API ---- */
@@ -471,31 +651,35 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
     memcpy(cl->hcfg.key_hash, key_hash, SX_FINGERPRINT_LEN);
     cl->hcfg.range = opts && opts->range.max ? opts->range : sx_smp_server_vrange();
     cl->flush_task = (sx_loop_task){.cb = flush_task_cb, .data = cl};
+    cl->start_task = (sx_loop_task){.cb = start_task_cb, .data = cl};
+    sx_loop_io_init(&cl->io, -1, io_cb, cl);
+    sx_loop_timer_init(&cl->timer, timer_cb, cl);
     static const char *const alpn[] = {"smp/1", NULL};
     sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn};
-    sx_status st = sx_tls_client_ctx_new(&tcfg, &cl->ctx);
-    if (st == SX_OK)
-        st = sx_net_connect(host, port, cl->timeout_ms, &cl->fd);
-    if (st == SX_OK)
-        st = sx_tls_conn_new_client(cl->ctx, cl->fd, key_hash, &cl->tls);
-    sx_loop_io_init(&cl->io, cl->fd, io_cb, cl);
-    /* The socket is writable at once: the handshake starts from the loop. */
-    if (st == SX_OK)
-        st = sx_loop_io_start(loop, &cl->io, SX_EV_WRITE);
+    sx_status st = host && port ? sx_tls_client_ctx_new(&tcfg, &cl->ctx) : SX_E_USAGE;
+    if (st == SX_OK) {
+        /* A numeric address needs no resolver: the connect starts from a
+         * loop task, so that even an immediate failure is reported through
+         * the callback, never from inside this call. */
+        if (sx_net_addr_numeric(host, port, &cl->addrs[0]) == SX_OK) {
+            cl->n_addrs = 1;
+            sx_loop_post(loop, &cl->start_task);
+        } else {
+            st = resolve_start(cl, host, port);
+        }
+    }
     if (st != SX_OK) {
-        sx_tls_conn_free(cl->tls);
-        sx_net_close(cl->fd);
         sx_tls_ctx_free(cl->ctx);
         free(cl);
         return st;
     }
-    cl->st = ST_TLS;
+    cl->st = ST_RESOLVE;
     cl->started_ms = cl->last_io_ms = sx_loop_now_ms();
+    unsigned tick = cl->ping_ms / 4;
+    cl->tick_ms = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
     if (!(opts && opts->no_tick)) {
-        unsigned tick = cl->ping_ms / 4;
-        tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
-        sx_loop_set_tick(loop, tick, tick_cb, cl);
-        cl->own_tick = true;
+        unsigned first = (unsigned)cl->timeout_ms < cl->tick_ms ? (unsigned)cl->timeout_ms : cl->tick_ms;
+        sx_loop_timer_start(loop, &cl->timer, first, cl->tick_ms);
     }
     *out = cl;
     return SX_OK;

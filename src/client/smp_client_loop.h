@@ -1,6 +1,9 @@
 /* SMP client library, event-loop flavour: one TLS connection to an SMP
- * router driven by an sx_loop (core/loop.h). The TLS and SMP handshakes run
- * without blocking on the loop; commands are encoded when queued and sent
+ * router driven by an sx_loop (core/loop.h). Nothing blocks the loop: a
+ * host name is resolved on a short-lived thread (a numeric address needs
+ * none), the TCP connect, TLS and SMP handshakes are non-blocking, and each
+ * client keeps its timeouts on a timer of its own, so any number of
+ * clients and the program's own timers share one loop; commands are encoded when queued and sent
  * batched into as few blocks as fit when the loop flushes; replies go to
  * each command's callback (matched by corrId), router events (MSG, END,
  * DELD, NMSG, ...) to the event callback; a PING keeps a silent connection
@@ -46,13 +49,13 @@ typedef struct sx_smp_aclient_callbacks {
 typedef struct sx_smp_aclient_opts {
     sx_version_range range;        /* {0,0}: the default 6..19 */
     bool no_alpn;                  /* offer no ALPN (the router then speaks v6) */
-    int connect_timeout_ms;        /* TCP connect and both handshakes; 0: 15000 */
+    /* Name resolution, TCP connect and both handshakes; 0: 15000. */
+    int connect_timeout_ms;
     unsigned ping_interval_ms;     /* PING after this much silence; 0: 600000 */
-    /* Keep-alive and handshake timeouts run from the loop tick, which a loop
-     * has only one of: by default the client takes it over (and releases
-     * it when freed). Set no_tick when the program keeps the tick for
-     * itself or runs several clients on one loop; it must then call
-     * sx_smp_aclient_tick for each client from its tick. */
+    /* Keep-alive and the connect timeout run from the client's own loop
+     * timer (sx_loop_timer). Set no_tick only to drive them yourself: the
+     * client then starts no timer and the program must call
+     * sx_smp_aclient_tick for it every second or more often. */
     bool no_tick;
 } sx_smp_aclient_opts;
 
@@ -64,12 +67,16 @@ typedef struct sx_smp_aclient_opts {
 typedef void (*sx_smp_aclient_reply_cb)(sx_smp_aclient *cl, sx_status status,
                                         sx_smp_client_reply *reply, void *arg);
 
-/* Starts connecting to host:port (the TCP connect to a resolved address
- * waits up to the connect timeout; TLS and the SMP handshake run on the
- * loop) with key_hash as the router identity (B10). opts may be NULL;
- * cbs is copied. On SX_OK the outcome arrives through cbs->connected.
- * Errors (no callback then): SX_E_USAGE (no connected callback), SX_E_IO
- * (TCP connect), SX_E_NOMEM, SX_E_INTERNAL. */
+/* Starts connecting to host:port with key_hash as the router identity
+ * (B10), without blocking: a numeric IPv4/IPv6 host is used as it is, a
+ * name is resolved on a detached thread whose result comes back as a loop
+ * task (closing the client meanwhile abandons it; the thread then exits
+ * on its own and touches neither client nor loop). The addresses are tried
+ * in turn, all within the connect timeout. opts may be NULL; cbs is
+ * copied. On SX_OK the outcome arrives through cbs->connected (SX_E_IO
+ * when the name did not resolve or no address accepted the connection).
+ * Errors (no callback then): SX_E_USAGE (no connected callback, no host,
+ * port 0), SX_E_NOMEM, SX_E_INTERNAL (TLS context, thread). */
 SX_MUST_CHECK sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
                                                const uint8_t key_hash[SX_FINGERPRINT_LEN],
                                                const sx_smp_aclient_opts *opts,
@@ -93,7 +100,7 @@ SX_MUST_CHECK sx_status sx_smp_aclient_send(sx_smp_aclient *cl, sx_slice entity,
 void sx_smp_aclient_close(sx_smp_aclient *cl);
 
 /* Keep-alive and timeouts, for a program that set no_tick: call it from
- * its loop tick (every second or more often). */
+ * one of its timers (every second or more often). */
 void sx_smp_aclient_tick(sx_smp_aclient *cl);
 
 /* The session once connected (agreed version, ...). */

@@ -1,6 +1,8 @@
 /* epoll-based event loop with an eventfd for cross-thread wake-ups. The
  * epoll data pointer is the watcher itself; a watcher stopped during an
- * iteration is remembered so that pending events for it are skipped. */
+ * iteration is remembered so that pending events for it are skipped.
+ * Timers sit in an intrusive list sorted by due time; the first one bounds
+ * the epoll wait. */
 #include "core/loop.h"
 
 #include <errno.h>
@@ -24,10 +26,12 @@ struct sx_loop {
     struct epoll_event *batch;
     int batch_n;
     int batch_i;
-    unsigned tick_ms;
+    /* Armed timers, earliest first. */
+    sx_loop_timer *timers_head, *timers_tail;
+    uint64_t pass; /* counts timer passes */
+    sx_loop_timer tick; /* the built-in tick (sx_loop_set_tick) */
     sx_loop_tick_cb tick_cb;
     void *tick_data;
-    int64_t next_tick;
 };
 
 int64_t sx_loop_now_ms(void)
@@ -88,6 +92,7 @@ sx_status sx_loop_new(sx_loop **out)
         free(loop);
         return SX_E_IO;
     }
+    sx_loop_timer_init(&loop->tick, NULL, NULL);
     sx_loop_io_init(&loop->wake_io, loop->wakefd, wake_cb, NULL);
     if (sx_loop_io_start(loop, &loop->wake_io, SX_EV_READ) != SX_OK) {
         sx_loop_free(loop);
@@ -145,12 +150,116 @@ void sx_loop_io_stop(sx_loop *loop, sx_loop_io *io)
             loop->batch[i].data.ptr = NULL;
 }
 
+/* ---- timers ---- */
+
+void sx_loop_timer_init(sx_loop_timer *t, sx_loop_timer_cb cb, void *data)
+{
+    t->prev = t->next = NULL;
+    t->due_ms = 0;
+    t->repeat_ms = 0;
+    t->pass = 0;
+    t->active = false;
+    t->cb = cb;
+    t->data = data;
+}
+
+static void timer_unlink(sx_loop *loop, sx_loop_timer *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        loop->timers_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        loop->timers_tail = t->prev;
+    t->prev = t->next = NULL;
+    t->active = false;
+}
+
+/* Inserts t after every timer due at the same time or earlier, walking from
+ * the latest: new timers are usually due last. */
+static void timer_insert(sx_loop *loop, sx_loop_timer *t)
+{
+    sx_loop_timer *after = loop->timers_tail;
+    while (after && after->due_ms > t->due_ms)
+        after = after->prev;
+    t->prev = after;
+    t->next = after ? after->next : loop->timers_head;
+    if (t->next)
+        t->next->prev = t;
+    else
+        loop->timers_tail = t;
+    if (after)
+        after->next = t;
+    else
+        loop->timers_head = t;
+    t->active = true;
+    t->pass = loop->pass;
+}
+
+void sx_loop_timer_start(sx_loop *loop, sx_loop_timer *t, unsigned timeout_ms, unsigned repeat_ms)
+{
+    if (t->active)
+        timer_unlink(loop, t);
+    t->due_ms = sx_loop_now_ms() + timeout_ms;
+    t->repeat_ms = repeat_ms;
+    timer_insert(loop, t);
+}
+
+void sx_loop_timer_stop(sx_loop *loop, sx_loop_timer *t)
+{
+    if (t->active)
+        timer_unlink(loop, t);
+}
+
+/* Runs the timers due by now that were armed before this pass. Every timer
+ * armed during the pass is tagged with the new pass number, and because
+ * equal due times keep start order it queues behind the older ones: the
+ * first such timer ends the pass. */
+static void run_timers(sx_loop *loop)
+{
+    if (!loop->timers_head)
+        return;
+    int64_t now = sx_loop_now_ms();
+    uint64_t pass = ++loop->pass;
+    sx_loop_timer *t;
+    while ((t = loop->timers_head) != NULL && t->due_ms <= now && t->pass != pass) {
+        timer_unlink(loop, t);
+        if (t->repeat_ms) {
+            t->due_ms = now + t->repeat_ms;
+            timer_insert(loop, t);
+        }
+        t->cb(loop, t);
+    }
+}
+
+/* Milliseconds until the first timer (-1: none). */
+static int timers_wait_ms(sx_loop *loop)
+{
+    if (!loop->timers_head)
+        return -1;
+    int64_t left = loop->timers_head->due_ms - sx_loop_now_ms();
+    if (left <= 0)
+        return 0;
+    return left > 0x7fffffff ? 0x7fffffff : (int)left;
+}
+
+static void tick_timer_cb(sx_loop *loop, sx_loop_timer *t)
+{
+    (void)t;
+    loop->tick_cb(loop, loop->tick_data);
+}
+
 void sx_loop_set_tick(sx_loop *loop, unsigned interval_ms, sx_loop_tick_cb cb, void *data)
 {
-    loop->tick_ms = interval_ms;
+    sx_loop_timer_stop(loop, &loop->tick);
     loop->tick_cb = cb;
     loop->tick_data = data;
-    loop->next_tick = sx_loop_now_ms() + interval_ms;
+    if (cb && interval_ms) {
+        sx_loop_timer_init(&loop->tick, tick_timer_cb, NULL);
+        sx_loop_timer_start(loop, &loop->tick, interval_ms, interval_ms);
+    }
 }
 
 sx_status sx_loop_run(sx_loop *loop)
@@ -164,12 +273,7 @@ sx_status sx_loop_run(sx_loop *loop)
         if (stop)
             return SX_OK;
 
-        int timeout = -1;
-        if (loop->tick_cb && loop->tick_ms) {
-            int64_t left = loop->next_tick - sx_loop_now_ms();
-            timeout = left > 0 ? (int)left : 0;
-        }
-        int n = epoll_wait(loop->epfd, events, SX_LOOP_MAX_EVENTS, timeout);
+        int n = epoll_wait(loop->epfd, events, SX_LOOP_MAX_EVENTS, timers_wait_ms(loop));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -189,10 +293,7 @@ sx_status sx_loop_run(sx_loop *loop)
         loop->batch = NULL;
         loop->batch_n = loop->batch_i = 0;
 
-        if (loop->tick_cb && loop->tick_ms && sx_loop_now_ms() >= loop->next_tick) {
-            loop->next_tick = sx_loop_now_ms() + loop->tick_ms;
-            loop->tick_cb(loop, loop->tick_data);
-        }
+        run_timers(loop);
     }
 }
 

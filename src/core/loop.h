@@ -1,7 +1,8 @@
 /* Event loop: one per thread, epoll underneath (the only file that knows).
  *
- * A watcher (sx_loop_io) is embedded in the caller's object, so the loop
- * allocates nothing per connection. Only sx_loop_post and sx_loop_stop may be
+ * Watchers (sx_loop_io for file descriptors, sx_loop_timer for timers) are
+ * embedded in the caller's object, so the loop allocates nothing per
+ * connection or timer. Only sx_loop_post and sx_loop_stop may be
  * called from another thread: they queue work and wake the loop through an
  * eventfd. Everything else belongs to the loop's own thread. */
 #ifndef SX_CORE_LOOP_H
@@ -38,11 +39,28 @@ struct sx_loop_task {
     void *data;
 };
 
+/* A timer: embedded in the caller's object, any number per loop. Armed
+ * timers are kept in a list sorted by due time (ties in the order they were
+ * started); starting one costs a walk from the latest due time backwards,
+ * which is constant when timers are armed with similar intervals. The
+ * fields are the loop's; set cb/data through sx_loop_timer_init. */
+typedef struct sx_loop_timer sx_loop_timer;
+typedef void (*sx_loop_timer_cb)(sx_loop *loop, sx_loop_timer *timer);
+struct sx_loop_timer {
+    sx_loop_timer *prev, *next;
+    int64_t due_ms;
+    unsigned repeat_ms;
+    uint64_t pass; /* the loop pass it was armed in */
+    bool active;
+    sx_loop_timer_cb cb;
+    void *data; /* caller's */
+};
+
 /* Periodic tick, run on the loop thread every interval_ms. */
 typedef void (*sx_loop_tick_cb)(sx_loop *loop, void *data);
 
 SX_MUST_CHECK sx_status sx_loop_new(sx_loop **out);
-/* Frees the loop; watchers must have been stopped. Posted tasks that never
+/* Frees the loop; watchers and timers must have been stopped. Posted tasks that never
  * ran are dropped (their memory is the poster's). */
 void sx_loop_free(sx_loop *loop);
 
@@ -54,7 +72,25 @@ SX_MUST_CHECK sx_status sx_loop_io_start(sx_loop *loop, sx_loop_io *io, unsigned
  * the current iteration either. */
 void sx_loop_io_stop(sx_loop *loop, sx_loop_io *io);
 
-/* Sets the periodic tick (0 disables it). */
+void sx_loop_timer_init(sx_loop_timer *t, sx_loop_timer_cb cb, void *data);
+/* Arms t to fire after timeout_ms, then every repeat_ms (0: once). Starting
+ * an active timer re-arms it. A timer that fires is re-armed for its
+ * repeat before its callback runs, so the callback may stop it or start it
+ * again with other times. A timer armed from a timer callback with a zero
+ * timeout fires on the next loop iteration, not in the same one. */
+void sx_loop_timer_start(sx_loop *loop, sx_loop_timer *t, unsigned timeout_ms, unsigned repeat_ms);
+/* Disarms t; safe on an inactive timer and from any callback (its own
+ * included): after it returns, t's callback does not run until it is
+ * started again. */
+void sx_loop_timer_stop(sx_loop *loop, sx_loop_timer *t);
+static inline bool sx_loop_timer_active(const sx_loop_timer *t)
+{
+    return t->active;
+}
+
+/* Sets the loop's built-in periodic tick (0 disables it): a timer owned by
+ * the loop, for programs that need just one. Independent of the timers
+ * started with sx_loop_timer_start. */
 void sx_loop_set_tick(sx_loop *loop, unsigned interval_ms, sx_loop_tick_cb cb, void *data);
 
 /* Runs until sx_loop_stop. SX_E_IO if epoll fails. */

@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,6 +109,84 @@ sx_status sx_net_connect(const char *host, uint16_t port, int timeout_ms, int *f
     }
     freeaddrinfo(res);
     return st == SX_OK ? SX_OK : SX_E_IO;
+}
+
+sx_status sx_net_addr_numeric(const char *host, uint16_t port, sx_net_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    SX_ENSURE(host != NULL && port != 0, SX_E_USAGE);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        out->len = sizeof *v4;
+        return SX_OK;
+    }
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        out->len = sizeof *v6;
+        return SX_OK;
+    }
+    return SX_E_USAGE;
+}
+
+sx_status sx_net_resolve(const char *host, uint16_t port, sx_net_addr *out, size_t max, size_t *n)
+{
+    *n = 0;
+    SX_ENSURE(host != NULL && *host != '\0' && port != 0 && max > 0, SX_E_USAGE);
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, service, &hints, &res) != 0)
+        return SX_E_IO;
+    for (const struct addrinfo *ai = res; ai != NULL && *n < max; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof out[*n].ss)
+            continue;
+        memset(&out[*n], 0, sizeof out[*n]);
+        memcpy(&out[*n].ss, ai->ai_addr, ai->ai_addrlen);
+        out[*n].len = ai->ai_addrlen;
+        (*n)++;
+    }
+    freeaddrinfo(res);
+    return *n > 0 ? SX_OK : SX_E_IO;
+}
+
+sx_status sx_net_connect_start(const sx_net_addr *a, int *fd)
+{
+    *fd = -1;
+    int s = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return SX_E_IO;
+    if (connect(s, (const struct sockaddr *)&a->ss, a->len) != 0 && errno != EINPROGRESS && errno != EINTR) {
+        close(s);
+        return SX_E_IO;
+    }
+    *fd = s;
+    return SX_OK;
+}
+
+sx_status sx_net_connect_finish(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+        return SX_E_IO;
+    /* Writable with no error can still mean "not yet" after EINTR: make
+     * sure there is a peer. */
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return SX_E_IO;
+    set_nodelay(fd);
+    return SX_OK;
 }
 
 sx_status sx_net_listen(const char *host, uint16_t port, int backlog, int *fd, uint16_t *bound_port)

@@ -5,7 +5,9 @@
 #define SX_TRANSPORT_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "simplex/status.h"
 
@@ -14,6 +16,34 @@
  * Sets TCP_NODELAY. Errors: SX_E_USAGE (NULL host or port 0), SX_E_IO (name
  * not resolved, refused, unreachable or timed out). */
 SX_MUST_CHECK sx_status sx_net_connect(const char *host, uint16_t port, int timeout_ms, int *fd);
+
+/* Non-blocking connect in steps, for event loops: an address is resolved
+ * (sx_net_addr_numeric never blocks; sx_net_resolve may, so it belongs off
+ * the loop thread), sx_net_connect_start begins the connect, and once the
+ * socket is writable sx_net_connect_finish tells how it went. */
+typedef struct sx_net_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} sx_net_addr;
+
+#define SX_NET_MAX_ADDRS 8
+
+/* Fills out from a numeric IPv4 or IPv6 host, without name resolution.
+ * SX_E_USAGE when host is not a numeric address or port is 0. */
+SX_MUST_CHECK sx_status sx_net_addr_numeric(const char *host, uint16_t port, sx_net_addr *out);
+
+/* Resolves host (name or numeric) into at most max addresses (*n of them).
+ * BLOCKS on the system resolver. Errors: SX_E_USAGE, SX_E_IO (not resolved). */
+SX_MUST_CHECK sx_status sx_net_resolve(const char *host, uint16_t port, sx_net_addr *out, size_t max, size_t *n);
+
+/* Opens a non-blocking socket and starts connecting it to a; *fd is then the
+ * caller's, to be watched for writability. Errors (no socket left):
+ * SX_E_IO (socket failed or the connect was refused at once). */
+SX_MUST_CHECK sx_status sx_net_connect_start(const sx_net_addr *a, int *fd);
+
+/* After a started connect's socket became writable (or reported an error):
+ * SX_OK and TCP_NODELAY set when connected, SX_E_IO when it failed. */
+SX_MUST_CHECK sx_status sx_net_connect_finish(int fd);
 
 /* Listens on host:port (host numeric, e.g. "127.0.0.1" or "::1"; port 0
  * picks an ephemeral port) with SO_REUSEADDR. *bound_port (may be NULL)

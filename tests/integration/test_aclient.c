@@ -1,8 +1,10 @@
 /* Integration tests of the event-loop SMP client (client/smp_client_loop.h)
  * against the router in process over loopback TLS; the client's loop runs on
  * the test thread: handshake, a queue's lifecycle through callbacks, 100
- * commands in one flush, keep-alive, close with pending commands, and a
- * router that goes away with commands in flight. */
+ * commands in one flush, keep-alive (also two clients and the program's
+ * own timers on one loop), connecting by name, refused and silent peers,
+ * close with pending commands, and a router that goes away with commands
+ * in flight. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "core/loop.h"
 #include "crypto/x509.h"
 #include "router/server.h"
+#include "transport/net.h"
 #include "smp/msgcrypt.h"
 
 static char s_crt[1024], s_ca[1024], s_key[1024];
@@ -374,6 +377,159 @@ static void test_default_no_ping(void **state)
     tc_done(&t);
 }
 
+/* A second client on the test's loop, with callbacks of its own. */
+typedef struct side {
+    sx_loop *loop;
+    sx_smp_aclient *cl;
+    bool conn_done, closed;
+    sx_status conn_st, closed_st;
+} side;
+
+static void side_connected(sx_smp_aclient *cl, sx_status st, void *arg)
+{
+    side *s = arg;
+    assert_ptr_equal(cl, s->cl);
+    s->conn_done = true;
+    s->conn_st = st;
+    sx_loop_stop(s->loop);
+}
+
+static void side_closed(sx_smp_aclient *cl, sx_status st, void *arg)
+{
+    (void)cl;
+    side *s = arg;
+    s->closed = true;
+    s->closed_st = st;
+    sx_loop_stop(s->loop);
+}
+
+static void side_connect(tc *t, side *s, const char *host, uint16_t port, const uint8_t *fp,
+                         const sx_smp_aclient_opts *o)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = t->loop;
+    sx_smp_aclient_callbacks cbs = {.connected = side_connected, .closed = side_closed, .arg = s};
+    assert_ok(sx_smp_aclient_connect(t->loop, host, port, fp, o, &cbs, &s->cl));
+    assert_false(s->conn_done); /* never from inside connect */
+}
+
+static void count_timer(sx_loop *loop, sx_loop_timer *tm)
+{
+    (void)loop;
+    ++*(int *)tm->data;
+}
+
+static void count_tick(sx_loop *loop, void *data)
+{
+    (void)loop;
+    ++*(int *)data;
+}
+
+/* Two clients keep alive on one loop with their own timers, while the
+ * program runs a timer of its own and the loop's built-in tick. */
+static void test_two_clients_one_loop(void **state)
+{
+    env *e = *state;
+    tc t;
+    tc_init(&t);
+    int mine = 0, ticks = 0;
+    sx_loop_timer tm;
+    sx_loop_timer_init(&tm, count_timer, &mine);
+    sx_loop_timer_start(t.loop, &tm, 30, 30);
+    sx_loop_set_tick(t.loop, 50, count_tick, &ticks);
+    side a, b;
+    sx_smp_aclient_opts oa = {.ping_interval_ms = 100}, ob = {.ping_interval_ms = 150};
+    side_connect(&t, &a, "127.0.0.1", e->port, e->fp, &oa);
+    side_connect(&t, &b, "127.0.0.1", e->port, e->fp, &ob);
+    RUN_UNTIL(&t, a.conn_done && b.conn_done, 10000);
+    assert_int_equal(a.conn_st, SX_OK);
+    assert_int_equal(b.conn_st, SX_OK);
+    int64_t end = sx_loop_now_ms() + 800;
+    RUN_UNTIL(&t, sx_loop_now_ms() >= end, 3000);
+    sx_smp_aclient_stats sa, sb;
+    sx_smp_aclient_get_stats(a.cl, &sa);
+    sx_smp_aclient_get_stats(b.cl, &sb);
+    assert_true(sa.pings_sent >= 3 && sa.pongs_received >= 2 && sa.pings_sent <= 10);
+    assert_true(sb.pings_sent >= 2 && sb.pongs_received >= 1 && sb.pings_sent <= 7);
+    assert_true(mine >= 15);
+    assert_true(ticks >= 10);
+    assert_false(a.closed || b.closed);
+    /* Closing one leaves the other, and the program's timers, running. */
+    sx_smp_aclient_close(a.cl);
+    RUN_UNTIL(&t, a.closed, 5000);
+    assert_int_equal(a.closed_st, SX_OK);
+    int before = mine;
+    sx_smp_aclient_get_stats(b.cl, &sb);
+    uint64_t pings = sb.pings_sent;
+    end = sx_loop_now_ms() + 400;
+    RUN_UNTIL(&t, sx_loop_now_ms() >= end, 3000);
+    sx_smp_aclient_get_stats(b.cl, &sb);
+    assert_true(sb.pings_sent > pings);
+    assert_true(mine > before);
+    sx_smp_aclient_close(b.cl);
+    RUN_UNTIL(&t, b.closed, 5000);
+    sx_loop_timer_stop(t.loop, &tm);
+    sx_loop_set_tick(t.loop, 0, NULL, NULL);
+    tc_done(&t);
+}
+
+/* A host name is resolved off the loop ("localhost" may give ::1 first,
+ * which the router does not listen on: the next address is tried). */
+static void test_connect_by_name(void **state)
+{
+    env *e = *state;
+    tc t;
+    tc_init(&t);
+    side a;
+    side_connect(&t, &a, "localhost", e->port, e->fp, NULL);
+    RUN_UNTIL(&t, a.conn_done, 10000);
+    assert_int_equal(a.conn_st, SX_OK);
+    sx_smp_aclient_close(a.cl);
+    RUN_UNTIL(&t, a.closed, 5000);
+    /* Closed while the name is still being resolved: the thread's answer
+     * is dropped. */
+    side b;
+    side_connect(&t, &b, "localhost", e->port, e->fp, NULL);
+    sx_smp_aclient_close(b.cl);
+    RUN_UNTIL(&t, b.conn_done, 5000);
+    assert_int_equal(b.conn_st, SX_E_CLOSED);
+    /* A name that does not resolve. */
+    side c;
+    side_connect(&t, &c, "no-such-host.invalid", e->port, e->fp, NULL);
+    RUN_UNTIL(&t, c.conn_done, 20000);
+    assert_int_equal(c.conn_st, SX_E_IO);
+    tc_done(&t);
+}
+
+/* A refused connect and a peer that accepts TCP but never answers TLS both
+ * end through the callback, the latter at the connect timeout. */
+static void test_connect_refused_and_silent(void **state)
+{
+    env *e = *state;
+    tc t;
+    tc_init(&t);
+    int lfd = -1;
+    uint16_t port = 0;
+    assert_ok(sx_net_listen("127.0.0.1", 0, 4, &lfd, &port));
+    sx_net_close(lfd); /* nothing listens there now */
+    side a;
+    side_connect(&t, &a, "127.0.0.1", port, e->fp, NULL);
+    RUN_UNTIL(&t, a.conn_done, 5000);
+    assert_int_equal(a.conn_st, SX_E_IO);
+
+    assert_ok(sx_net_listen("127.0.0.1", 0, 4, &lfd, &port)); /* never accepts */
+    sx_smp_aclient_opts o = {.connect_timeout_ms = 300};
+    side b;
+    int64_t t0 = sx_loop_now_ms();
+    side_connect(&t, &b, "127.0.0.1", port, e->fp, &o);
+    RUN_UNTIL(&t, b.conn_done, 5000);
+    int64_t took = sx_loop_now_ms() - t0;
+    assert_int_equal(b.conn_st, SX_E_IO);
+    assert_true(took >= 290 && took < 1500);
+    sx_net_close(lfd);
+    tc_done(&t);
+}
+
 /* Commands queued when close is asked all get SX_E_CLOSED. */
 static void test_close_with_pending(void **state)
 {
@@ -463,6 +619,9 @@ int main(void)
         cmocka_unit_test(test_hundred_in_one_flush),
         cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_default_no_ping),
+        cmocka_unit_test(test_two_clients_one_loop),
+        cmocka_unit_test(test_connect_by_name),
+        cmocka_unit_test(test_connect_refused_and_silent),
         cmocka_unit_test(test_close_with_pending),
         cmocka_unit_test(test_router_gone_queued),
         cmocka_unit_test(test_router_gone_in_flight),

@@ -400,6 +400,45 @@ static void test_quota(void **state)
 
 /* T4: a second subscriber takes over; the first gets END; DEL on the
  * second sends DELD to nobody else. */
+/* The blocking client PINGs while waiting for events once the connection
+ * has been idle for the interval, and an event that arrives while it waits
+ * is still delivered; with keep-alive off nothing is sent. */
+static void test_blocking_keepalive(void **state)
+{
+    env *e = *state;
+    sx_smp_client_opts o = {.timeout_ms = 5000, .ping_interval_ms = 100};
+    sx_smp_client *cl = NULL;
+    assert_ok(sx_smp_client_connect("127.0.0.1", e->port, e->fp, &o, &cl));
+    sx_smp_client_reply r;
+    int64_t t0 = sx_loop_now_ms();
+    assert_int_equal(sx_smp_client_next_event(cl, 550, &r), SX_E_WOULD_BLOCK);
+    assert_true(sx_loop_now_ms() - t0 >= 540);
+    sx_smp_client_stats st;
+    sx_smp_client_get_stats(cl, &st);
+    assert_true(st.pings_sent >= 4 && st.pings_sent <= 6);
+    assert_int_equal(st.pongs_received, st.pings_sent);
+    /* Still usable, and events still come through between PINGs. */
+    queue q;
+    create_queue(cl, SX_KEY_ED25519, true, &q);
+    sx_smp_client *snd = connect_default(e);
+    send_msg(snd, &q, "while pinging", &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    next_event(cl, &r);
+    check_msg(&q, &r, "while pinging", NULL);
+    sx_smp_client_reply_free(&r);
+    queue_free(&q);
+    sx_smp_client_close(snd);
+    sx_smp_client_close(cl);
+
+    sx_smp_client_opts off = {.timeout_ms = 5000, .ping_interval_ms = 50, .no_keepalive = true};
+    assert_ok(sx_smp_client_connect("127.0.0.1", e->port, e->fp, &off, &cl));
+    assert_int_equal(sx_smp_client_next_event(cl, 300, &r), SX_E_WOULD_BLOCK);
+    sx_smp_client_get_stats(cl, &st);
+    assert_int_equal(st.pings_sent, 0);
+    sx_smp_client_close(cl);
+}
+
 static void test_subscription_transfer(void **state)
 {
     env *e = *state;
@@ -810,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle_v12),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_subscription_transfer),
+        cmocka_unit_test(test_blocking_keepalive),
         cmocka_unit_test(test_get_and_sub),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_batched),

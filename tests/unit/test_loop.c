@@ -1,8 +1,10 @@
 /* Unit tests of the event loop: readiness, cross-thread posting, stop,
- * ticks, and watchers stopped while their events are pending. */
+ * ticks, timers (ordering, cancel and re-arm inside callbacks, many at
+ * once), and watchers stopped while their events are pending. */
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -128,6 +130,205 @@ static void test_tick(void **state)
     sx_loop_free(loop);
 }
 
+/* ---- timers ---- */
+
+typedef struct tctx {
+    sx_loop *loop;
+    sx_loop_timer t[8];
+    int order[32];
+    int n;
+    int fired[8];
+    int stop_after; /* stop the loop after this many firings */
+} tctx;
+
+static int tidx(tctx *c, sx_loop_timer *t)
+{
+    return (int)(t - c->t);
+}
+
+static void on_timer(sx_loop *loop, sx_loop_timer *t)
+{
+    tctx *c = t->data;
+    int i = tidx(c, t);
+    c->fired[i]++;
+    if (c->n < 32)
+        c->order[c->n] = i;
+    c->n++;
+    if (c->n == c->stop_after)
+        sx_loop_stop(loop);
+}
+
+static void test_timer_order(void **state)
+{
+    (void)state;
+    tctx c = {.stop_after = 4};
+    assert_ok(sx_loop_new(&c.loop));
+    for (int i = 0; i < 4; i++)
+        sx_loop_timer_init(&c.t[i], on_timer, &c);
+    sx_loop_timer_start(c.loop, &c.t[0], 40, 0);
+    sx_loop_timer_start(c.loop, &c.t[1], 10, 0);
+    sx_loop_timer_start(c.loop, &c.t[2], 25, 0);
+    sx_loop_timer_start(c.loop, &c.t[3], 25, 0); /* same or later due than t2 */
+    int64_t t0 = sx_loop_now_ms();
+    assert_ok(sx_loop_run(c.loop));
+    int64_t took = sx_loop_now_ms() - t0;
+    assert_int_equal(c.n, 4);
+    assert_int_equal(c.order[0], 1);
+    assert_int_equal(c.order[1], 2);
+    assert_int_equal(c.order[2], 3);
+    assert_int_equal(c.order[3], 0);
+    assert_true(took >= 39);
+    for (int i = 0; i < 4; i++)
+        assert_false(sx_loop_timer_active(&c.t[i]));
+    sx_loop_free(c.loop);
+}
+
+/* Equal timeouts fire in start order. */
+static void test_timer_ties(void **state)
+{
+    (void)state;
+    tctx c = {.stop_after = 5};
+    assert_ok(sx_loop_new(&c.loop));
+    static const int seq[5] = {4, 2, 0, 1, 3};
+    for (int k = 0; k < 5; k++) {
+        sx_loop_timer_init(&c.t[seq[k]], on_timer, &c);
+        sx_loop_timer_start(c.loop, &c.t[seq[k]], 5, 0);
+    }
+    assert_ok(sx_loop_run(c.loop));
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(c.order[k], seq[k]);
+    sx_loop_free(c.loop);
+}
+
+/* t0 repeats every 10 ms and on its 2nd firing re-arms itself as a 30 ms
+ * one-shot; t2 re-arms itself with a zero timeout every time, which must
+ * not starve the loop (it fires once per iteration, not forever in one). */
+static void on_rearm(sx_loop *loop, sx_loop_timer *t)
+{
+    tctx *c = t->data;
+    int i = tidx(c, t);
+    c->fired[i]++;
+    if (i == 0 && c->fired[0] == 2)
+        sx_loop_timer_start(loop, &c->t[0], 30, 0);
+    if (i == 0 && c->fired[0] == 3)
+        sx_loop_stop(loop);
+    if (i == 2)
+        sx_loop_timer_start(loop, &c->t[2], 0, 0);
+}
+
+static void test_timer_rearm(void **state)
+{
+    (void)state;
+    tctx c = {0};
+    assert_ok(sx_loop_new(&c.loop));
+    sx_loop_timer_init(&c.t[0], on_rearm, &c);
+    sx_loop_timer_init(&c.t[2], on_rearm, &c);
+    int64_t t0 = sx_loop_now_ms();
+    sx_loop_timer_start(c.loop, &c.t[0], 10, 10);
+    sx_loop_timer_start(c.loop, &c.t[2], 5, 0);
+    assert_ok(sx_loop_run(c.loop));
+    int64_t took = sx_loop_now_ms() - t0;
+    assert_int_equal(c.fired[0], 3);
+    assert_true(took >= 49);
+    assert_true(c.fired[2] > 1);
+    assert_false(sx_loop_timer_active(&c.t[0]));
+    assert_true(sx_loop_timer_active(&c.t[2]));
+    sx_loop_timer_stop(c.loop, &c.t[2]);
+    assert_false(sx_loop_timer_active(&c.t[2]));
+    sx_loop_free(c.loop);
+}
+
+static void on_cancel_other(sx_loop *loop, sx_loop_timer *t)
+{
+    tctx *c = t->data;
+    int i = tidx(c, t);
+    c->fired[i]++;
+    if (i == 0)
+        sx_loop_timer_stop(loop, &c->t[1]);
+    sx_loop_timer_start(loop, &c->t[2], 20, 0);
+}
+
+static void on_end(sx_loop *loop, sx_loop_timer *t)
+{
+    tctx *c = t->data;
+    c->fired[tidx(c, t)]++;
+    sx_loop_stop(loop);
+}
+
+/* Two timers due in the same pass: the first cancels the second, which
+ * then must not run. */
+static void test_timer_cancel_same_pass(void **state)
+{
+    (void)state;
+    tctx c = {0};
+    assert_ok(sx_loop_new(&c.loop));
+    sx_loop_timer_init(&c.t[0], on_cancel_other, &c);
+    sx_loop_timer_init(&c.t[1], on_cancel_other, &c);
+    sx_loop_timer_init(&c.t[2], on_end, &c);
+    sx_loop_timer_start(c.loop, &c.t[0], 10, 0);
+    sx_loop_timer_start(c.loop, &c.t[1], 10, 0);
+    c.t[1].due_ms = c.t[0].due_ms; /* still sorted: t1 was inserted after t0 */
+    assert_ok(sx_loop_run(c.loop));
+    assert_int_equal(c.fired[0], 1);
+    assert_int_equal(c.fired[1], 0);
+    assert_int_equal(c.fired[2], 1);
+    assert_false(sx_loop_timer_active(&c.t[1]));
+    sx_loop_free(c.loop);
+}
+
+#define MANY 2000
+
+static void count_tick(sx_loop *loop, void *data)
+{
+    (void)loop;
+    ++*(int *)data;
+}
+
+typedef struct many_ctx {
+    sx_loop_timer t[MANY];
+    int64_t last_due;
+    int fired;
+    bool out_of_order;
+} many_ctx;
+
+static void on_many(sx_loop *loop, sx_loop_timer *t)
+{
+    many_ctx *c = t->data;
+    if (t->due_ms < c->last_due)
+        c->out_of_order = true;
+    c->last_due = t->due_ms;
+    if (++c->fired == MANY / 2)
+        sx_loop_stop(loop);
+}
+
+/* Many timers with scattered times; half of them cancelled; the rest fire
+ * in due order, and the tick still runs alongside. */
+static void test_timer_many(void **state)
+{
+    (void)state;
+    sx_loop *loop;
+    assert_ok(sx_loop_new(&loop));
+    many_ctx *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    int ticks = 0;
+    sx_loop_set_tick(loop, 7, count_tick, &ticks);
+    for (int i = 0; i < MANY; i++) {
+        sx_loop_timer_init(&c->t[i], on_many, c);
+        sx_loop_timer_start(loop, &c->t[i], (unsigned)((i * 7919) % 97), 0);
+    }
+    for (int i = 1; i < MANY; i += 2)
+        sx_loop_timer_stop(loop, &c->t[i]);
+    assert_ok(sx_loop_run(loop));
+    assert_int_equal(c->fired, MANY / 2);
+    assert_false(c->out_of_order);
+    assert_true(ticks >= 3); /* the last timer is due after 96 ms */
+    for (int i = 0; i < MANY; i++)
+        assert_false(sx_loop_timer_active(&c->t[i]));
+    sx_loop_set_tick(loop, 0, NULL, NULL);
+    free(c);
+    sx_loop_free(loop);
+}
+
 /* Two pipes ready in one iteration; the first callback stops the second
  * watcher, whose callback must then not run. */
 typedef struct pair_ctx {
@@ -210,6 +411,11 @@ int main(void)
         cmocka_unit_test(test_post_from_thread),
         cmocka_unit_test(test_stop_from_thread),
         cmocka_unit_test(test_tick),
+        cmocka_unit_test(test_timer_order),
+        cmocka_unit_test(test_timer_ties),
+        cmocka_unit_test(test_timer_rearm),
+        cmocka_unit_test(test_timer_cancel_same_pass),
+        cmocka_unit_test(test_timer_many),
         cmocka_unit_test(test_stop_pending_watcher),
         cmocka_unit_test(test_hangup),
     };
