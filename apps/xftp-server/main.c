@@ -213,6 +213,8 @@ static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
         printf("Error: cannot start the server: %s\n", sx_status_str(st));
         return 1;
     }
+    sx_xftp_config_print_listening(&cfg, stdout);
+    fflush(stdout);
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }

@@ -478,5 +478,9 @@ void sx_xftp_config_print_start(const sx_xftp_config *c, FILE *out, const char *
         fprintf(out, "not expiring inactive clients\n");
     fprintf(out, "Uploading new files %s\n",
             c->new_files ? (c->has_create_password ? "requires password." : "allowed.") : "NOT allowed.");
+}
+
+void sx_xftp_config_print_listening(const sx_xftp_config *c, FILE *out)
+{
     fprintf(out, "Listening on port %s...\n", c->port_text);
 }

@@ -117,9 +117,13 @@ SX_MUST_CHECK sx_status sx_xftp_format_address(const uint8_t fp[SX_FINGERPRINT_L
 void sx_xftp_print_service(FILE *out, const char *version_line, const uint8_t fp[SX_FINGERPRINT_LEN],
                            const char *host, const char *port);
 /* What start prints before serving: service lines, source code, store log,
- * file expiry, inactive clients, upload policy, "Listening on port ...". */
+ * file expiry, inactive clients, upload policy. */
 void sx_xftp_config_print_start(const sx_xftp_config *cfg, FILE *out, const char *version_line,
                                 const uint8_t fp[SX_FINGERPRINT_LEN]);
+/* "Listening on port ...": the reference prints it with the lines above;
+ * we print it once the port is bound, so a script that waits for it can
+ * connect at once. */
+void sx_xftp_config_print_listening(const sx_xftp_config *cfg, FILE *out);
 /* The reference's showTTL: "N seconds" / "N minutes" / "N hours" / "N days". */
 void sx_xftp_show_ttl(int64_t s, char *out, size_t cap);
 

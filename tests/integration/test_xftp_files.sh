@@ -42,6 +42,9 @@ init_router() {
 # "Listening on port".
 start_router() {
     n=$1
+    # the old output must go first: the background shell may truncate the
+    # file only after the wait below has already read it
+    rm -f "$T/start$n.out"
     XFTP_SERVER_CFG_PATH="$T/etc$n" XFTP_SERVER_LOG_PATH="$T/var$n" "$SRV" start > "$T/start$n.out" 2>&1 &
     pid=$!
     eval "PID$n=$pid"
