@@ -699,6 +699,14 @@ void xs_conn_flush(xs_conn *c)
         conn_flush(c);
 }
 
+/* [INACTIVE_CLIENTS] check_interval in ms, bounded so that adding it to a
+ * clock reading cannot overflow (0: every tick). */
+static int64_t idle_check_ms(const sx_xftp_server_opts *o)
+{
+    int64_t s = o->inactive_check_interval;
+    return s <= 0 ? 0 : s > ((int64_t)1 << 32) ? ((int64_t)1 << 42) : s * 1000;
+}
+
 static void conn_read(xs_conn *c)
 {
     uint8_t buf[XS_READ_CHUNK];
@@ -803,6 +811,7 @@ static void adopt_cb(sx_loop *loop, sx_loop_task *t)
         w->conns->prev = c;
     w->conns = c;
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
+    c->next_idle_check_ms = c->accepted_ms + idle_check_ms(&w->s->opts);
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
     if (sx_tls_conn_new_server(w->s->tls, c->fd, &c->tls) != SX_OK ||
         sx_loop_io_start(loop, &c->io, SX_EV_READ) != SX_OK) {
@@ -880,8 +889,12 @@ static void tick_cb(sx_loop *loop, void *data)
                                sx_slice_of(st->ent, st->ent_len), SX_XFTP_ERR_TIMEOUT);
             }
         }
-        if (o->inactive_disconnect && o->inactive_ttl > 0 && !busy &&
-            now - c->last_active_ms > o->inactive_ttl * 1000) {
+        /* as the reference, every check_interval from the connection's
+         * start; a connection with a request in progress is left alone */
+        bool check = o->inactive_disconnect && o->inactive_ttl > 0 && now >= c->next_idle_check_ms;
+        if (check)
+            c->next_idle_check_ms = now + idle_check_ms(o);
+        if (check && !busy && now - c->last_active_ms > o->inactive_ttl * 1000) {
             conn_close(c);
         } else {
             conn_flush(c);

@@ -88,6 +88,7 @@ struct xs_conn {
     sx_tls_conn *tls;
     xs_conn_state state;
     int64_t accepted_ms, last_active_ms;
+    int64_t next_idle_check_ms; /* [INACTIVE_CLIENTS] check_interval after the last */
     nghttp2_session *h2;
     const uint8_t *wpend; /* bytes from nghttp2 not yet written to TLS */
     size_t wpend_len, wdone;

@@ -2,13 +2,15 @@
  * connection. Files are streamed through fixed buffers: the encrypted
  * temporary file is written and hashed in one pass, chunks are uploaded
  * from it by offset, downloaded chunks go to a temporary folder and are
- * decrypted from there into the destination. */
+ * decrypted from there into the destination. Chunks move on a few threads,
+ * one per router group (see par_run_items). */
 #define _GNU_SOURCE
 #include "xftp/transfer.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,6 +580,166 @@ static const char *err_text(sx_xftp_client *c, sx_status st)
     return sx_status_str(st);
 }
 
+/* ---- parallel chunk work ------------------------------------------------------ */
+
+/* As the reference CLI (Client/Main.hs uploadFile / receive): chunks are
+ * grouped by router, each group runs in order on one connection, and up to
+ * PAR_MAX groups run at once (pooledForConcurrentlyN 16). Here every group
+ * is taken by one of min(PAR_MAX, groups) threads (the caller is one of
+ * them); a thread keeps its own connections. The first failure is kept and
+ * the other threads start no further chunk; progress is reported under the
+ * lock as the sum of the chunks done. */
+#define PAR_MAX 16
+#define PAR_ERR_LEN 512
+
+typedef struct par_run par_run;
+/* Moves item i using the worker's connections; messages go to wo->errbuf. */
+typedef sx_status (*par_item_fn)(par_run *r, conn_pool *pool, const sx_xftp_transfer_opts *wo,
+                                 size_t i);
+
+struct par_run {
+    pthread_mutex_t mu;
+    const sx_xftp_transfer_opts *o;
+    par_item_fn fn;
+    void *ctx;
+    size_t n_servers;
+    sx_xftp_fd_server *servers;
+    size_t *order;       /* items sorted by group */
+    size_t *group_start; /* n_groups + 1 offsets into order */
+    size_t n_groups;
+    size_t next_group;   /* under mu */
+    bool failed;         /* under mu */
+    sx_status st;        /* the first failure */
+    char err[PAR_ERR_LEN];
+    const char *phase;
+    int64_t done, total;
+    const uint32_t *sizes; /* bytes each item adds to progress */
+    conn_pool keep;        /* connections handed back by the workers */
+};
+
+static bool par_stopped(par_run *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool f = r->failed;
+    pthread_mutex_unlock(&r->mu);
+    return f;
+}
+
+static void *par_worker(void *arg)
+{
+    par_run *r = arg;
+    char err[PAR_ERR_LEN];
+    err[0] = '\0';
+    sx_xftp_transfer_opts wo = *r->o;
+    wo.progress = NULL;
+    wo.errbuf = err;
+    wo.errbuf_len = sizeof err;
+    conn_pool pool = {.n = r->n_servers, .servers = r->servers};
+    pool.c = calloc(r->n_servers ? r->n_servers : 1, sizeof *pool.c);
+    sx_status st = pool.c ? SX_OK : SX_E_NOMEM;
+    while (st == SX_OK) {
+        pthread_mutex_lock(&r->mu);
+        size_t g = r->next_group;
+        bool stop = r->failed || g >= r->n_groups;
+        if (!stop)
+            r->next_group++;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            break;
+        for (size_t k = r->group_start[g]; k < r->group_start[g + 1] && st == SX_OK; k++) {
+            if (par_stopped(r))
+                break;
+            size_t i = r->order[k];
+            st = r->fn(r, &pool, &wo, i);
+            if (st != SX_OK)
+                break;
+            pthread_mutex_lock(&r->mu);
+            r->done += r->sizes[i];
+            progress(r->o, r->phase, r->done, r->total);
+            pthread_mutex_unlock(&r->mu);
+        }
+    }
+    pthread_mutex_lock(&r->mu);
+    if (st != SX_OK && !r->failed) {
+        r->failed = true;
+        r->st = st;
+        memcpy(r->err, err, sizeof err);
+    }
+    /* usable connections go back to the caller (acknowledgements follow) */
+    for (size_t i = 0; pool.c && i < pool.n; i++)
+        if (pool.c[i] && r->keep.c && !r->keep.c[i] && sx_xftp_client_usable(pool.c[i])) {
+            r->keep.c[i] = pool.c[i];
+            pool.c[i] = NULL;
+        }
+    pthread_mutex_unlock(&r->mu);
+    pool_cleanup(&pool);
+    return NULL;
+}
+
+/* Runs fn over items 0..n, item i belonging to group key[i] (a server index,
+ * or SIZE_MAX for its own group). On return keep (if not NULL, with n_servers
+ * slots) holds connections the workers left open. */
+static sx_status par_run_items(const sx_xftp_transfer_opts *o, par_item_fn fn, void *ctx,
+                               size_t n, const size_t *key, const uint32_t *sizes,
+                               const char *phase, int64_t total, sx_xftp_fd_server *servers,
+                               size_t n_servers, conn_pool *keep)
+{
+    par_run r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.fn = fn;
+    r.ctx = ctx;
+    r.servers = servers;
+    r.n_servers = n_servers;
+    r.sizes = sizes;
+    r.phase = phase;
+    r.total = total;
+    if (keep)
+        r.keep = *keep;
+    r.order = calloc(n ? n : 1, sizeof *r.order);
+    r.group_start = calloc(n + 1, sizeof *r.group_start);
+    if (!r.order || !r.group_start) {
+        free(r.order);
+        free(r.group_start);
+        return SX_E_NOMEM;
+    }
+    /* stable insertion sort by key (groupAllOn: groups in key order) */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && key[r.order[j - 1]] > key[i]) {
+            r.order[j] = r.order[j - 1];
+            j--;
+        }
+        r.order[j] = i;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (k == 0 || key[r.order[k]] != key[r.order[k - 1]] || key[r.order[k]] == SIZE_MAX)
+            r.group_start[r.n_groups++] = k;
+    r.group_start[r.n_groups] = n;
+    size_t nthreads = r.n_groups < PAR_MAX ? r.n_groups : PAR_MAX;
+    pthread_t tid[PAR_MAX];
+    size_t started = 0;
+    if (pthread_mutex_init(&r.mu, NULL) != 0) {
+        free(r.order);
+        free(r.group_start);
+        return SX_E_INTERNAL;
+    }
+    progress(o, phase, 0, total);
+    /* the caller is the last worker; a thread that cannot start is not needed */
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&tid[started], NULL, par_worker, &r) == 0)
+            started++;
+    par_worker(&r);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    pthread_mutex_destroy(&r.mu);
+    free(r.order);
+    free(r.group_start);
+    if (r.failed)
+        set_err(o, "%s", r.err);
+    return r.failed ? r.st : SX_OK;
+}
+
 /* ---- send ------------------------------------------------------------------ */
 
 typedef sx_xftp_sent_chunk sent_chunk;
@@ -760,6 +922,22 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int enc
     return st;
 }
 
+typedef struct upload_ctx {
+    sent_chunk *sc;
+    int nrcv;
+    int encfd; /* shared: the client reads it with pread */
+    const sx_xftp_encrypted *e;
+    int64_t *offsets;
+} upload_ctx;
+
+static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer_opts *wo,
+                             size_t i)
+{
+    upload_ctx *u = r->ctx;
+    return upload_chunk(pool, &u->sc[i], u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
+                        u->e->chunk_digests[i], wo);
+}
+
 sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_transfer_opts *o,
                        sx_xftp_send_result *res)
 {
@@ -801,15 +979,11 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
             set_err(o, "Error encrypting file %s: %s", path, sx_status_str(st));
     }
     sent_chunk *sc = NULL;
-    conn_pool pool = {0};
     int encfd = -1;
     if (st == SX_OK) {
         sc = calloc(e.chunk_count, sizeof *sc);
-        pool.n = o->server_count;
-        pool.servers = servers;
-        pool.c = calloc(pool.n, sizeof *pool.c);
         encfd = open(enc_path, O_RDONLY | O_CLOEXEC);
-        if (!sc || !pool.c)
+        if (!sc)
             st = SX_E_NOMEM;
         else if (encfd < 0)
             st = SX_E_IO;
@@ -820,18 +994,26 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         sx_random_bytes(&r, sizeof r);
         sc[i].server = o->server_count == 1 ? 0 : r % o->server_count;
     }
-    int64_t off = 0, done = 0;
-    progress(o, "Uploaded", 0, e.enc_size);
-    for (size_t i = 0; st == SX_OK && i < e.chunk_count; i++) {
-        st = upload_chunk(&pool, &sc[i], nrcv, encfd, off, e.chunk_sizes[i], e.chunk_digests[i], o);
-        off += e.chunk_sizes[i];
-        done += e.chunk_sizes[i];
-        if (st == SX_OK)
-            progress(o, "Uploaded", done, e.enc_size);
+    upload_ctx uc = {.sc = sc, .nrcv = nrcv, .encfd = encfd, .e = &e};
+    size_t *keys = NULL;
+    if (st == SX_OK) {
+        uc.offsets = calloc(e.chunk_count, sizeof *uc.offsets);
+        keys = calloc(e.chunk_count, sizeof *keys);
+        if (!uc.offsets || !keys)
+            st = SX_E_NOMEM;
     }
+    for (size_t i = 0, off = 0; st == SX_OK && i < e.chunk_count; i++) {
+        uc.offsets[i] = (int64_t)off;
+        off += e.chunk_sizes[i];
+        keys[i] = sc[i].server;
+    }
+    if (st == SX_OK)
+        st = par_run_items(o, upload_item, &uc, e.chunk_count, keys, e.chunk_sizes, "Uploaded",
+                           e.enc_size, servers, o->server_count, NULL);
+    free(uc.offsets);
+    free(keys);
     if (encfd >= 0)
         close(encfd);
-    pool_cleanup(&pool);
     if (have_enc)
         unlink(enc_path);
     /* descriptions */
@@ -936,6 +1118,18 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
     return st;
 }
 
+typedef struct download_ctx {
+    const sx_xftp_fd *fd;
+    const char **paths;
+} download_ctx;
+
+static sx_status download_item(par_run *r, conn_pool *pool, const sx_xftp_transfer_opts *wo,
+                               size_t i)
+{
+    download_ctx *d = r->ctx;
+    return download_chunk(pool, &d->fd->chunks[i], d->paths[i], wo);
+}
+
 static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
 {
     for (size_t i = 0; i < fd->chunk_count; i++) {
@@ -982,17 +1176,27 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
     char(*paths)[SX_XFTP_PATH_MAX] = calloc(fd->chunk_count, sizeof *paths);
     const char **pp = calloc(fd->chunk_count, sizeof *pp);
     sx_status st = pool.c && paths && pp ? SX_OK : SX_E_NOMEM;
-    int64_t done = 0;
-    progress(o, "Downloaded", 0, fd->size);
+    size_t *keys = calloc(fd->chunk_count ? fd->chunk_count : 1, sizeof *keys);
+    uint32_t *sizes = calloc(fd->chunk_count ? fd->chunk_count : 1, sizeof *sizes);
+    if (!keys || !sizes)
+        st = SX_E_NOMEM;
     for (size_t i = 0; st == SX_OK && i < fd->chunk_count; i++) {
         int k = snprintf(paths[i], SX_XFTP_PATH_MAX, "%s/%u", enc_dir, fd->chunks[i].number);
         pp[i] = paths[i];
-        st = k > 0 && k < SX_XFTP_PATH_MAX ? download_chunk(&pool, &fd->chunks[i], paths[i], o)
-                                           : SX_E_LIMIT;
-        done += fd->chunks[i].size;
-        if (st == SX_OK)
-            progress(o, "Downloaded", done, fd->size);
+        if (k <= 0 || k >= SX_XFTP_PATH_MAX)
+            st = SX_E_LIMIT;
+        const sx_xftp_fd_chunk *ch = &fd->chunks[i];
+        keys[i] = ch->replica_count > 0 && ch->replicas[0].server < fd->server_count
+                      ? ch->replicas[0].server
+                      : SIZE_MAX;
+        sizes[i] = ch->size;
     }
+    download_ctx dc = {.fd = fd, .paths = pp};
+    if (st == SX_OK)
+        st = par_run_items(o, download_item, &dc, fd->chunk_count, keys, sizes, "Downloaded",
+                           fd->size, fd->servers, fd->server_count, &pool);
+    free(keys);
+    free(sizes);
     /* the whole encrypted file: SHA-512 and size */
     if (st == SX_OK) {
         sx_hash_ctx h;

@@ -9,7 +9,12 @@
  * sender description; info = the description summary.
  *
  * The offline halves (encrypt to chunks, decrypt chunks) are exported for
- * tests. All calls block; a progress callback reports bytes moved. */
+ * tests. All calls block; a progress callback reports bytes moved.
+ *
+ * send and recv move chunks as the reference CLI: grouped by router, one
+ * group after another on one connection, up to 16 groups at once on their
+ * own threads and connections. The first failure is the one reported; the
+ * other threads start no further chunk and the whole call fails. */
 #ifndef SX_XFTP_TRANSFER_H
 #define SX_XFTP_TRANSFER_H
 
@@ -27,7 +32,9 @@
 #define SX_XFTP_DEFAULT_RETRY 3
 #define SX_XFTP_PATH_MAX 4096
 
-/* done / total bytes of the current phase ("Uploaded", "Downloaded"). */
+/* done / total bytes of the current phase ("Uploaded", "Downloaded"). May be
+ * called from the transfer's worker threads, one call at a time, with done
+ * growing by a whole chunk each time. */
 typedef void (*sx_xftp_progress_cb)(void *ud, const char *phase, int64_t done, int64_t total);
 
 typedef struct sx_xftp_transfer_opts {

@@ -4,15 +4,22 @@
  * 0 and 1 bytes, on each chunk-size boundary and over many chunks spread
  * across both routers; tampering detected by the receiver (a chunk edited
  * in the router's folder, a wrong digest in the description) and receiving
- * after deletion (AUTH). */
+ * after deletion (AUTH); chunks moved to both routers at the same time
+ * (through a gating proxy) and one router lost mid-transfer failing the
+ * whole send / receive cleanly. */
 #include "testutil.h"
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -507,6 +514,378 @@ static void test_redirect(void **state)
     rm_rf(out);
 }
 
+/* ---- parallel transfers through a gating proxy ---- */
+
+/* A TCP proxy in front of each router (one thread, poll). It counts the
+ * bytes each router's connections move per direction (0: to the router,
+ * 1: from it). With a gate on direction d, a router that has moved
+ * GATE_BYTES while the other has not yet stops being forwarded until the
+ * other one catches up: a client that moves one chunk at a time stalls
+ * there, and after GATE_WAIT_MS the proxy gives up and records it. With a
+ * cut, router i's connections are closed once it has moved cut_after bytes
+ * in direction d and new ones are closed on accept (a router gone mid-way). */
+#define GATE_BYTES (384 * 1024)
+#define GATE_WAIT_MS 3000
+#define PX_PAIRS 64
+
+typedef struct px_pair {
+    int fd[2]; /* 0: client side, 1: router side */
+    int router;
+} px_pair;
+
+static struct {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    int lfd[2];
+    uint16_t port[2];
+    px_pair pairs[PX_PAIRS];
+    size_t n_pairs;
+    /* under mu */
+    bool stop;
+    int gate_dir;          /* -1: no gate */
+    int cut_router, cut_dir; /* -1: no cut */
+    int64_t cut_after;
+    bool cut_done;
+    int64_t bytes[2][2];
+    int64_t stalled_since; /* ms, 0: not stalled */
+    bool gate_gave_up;
+    bool gate_opened;      /* both routers passed GATE_BYTES */
+} g_px;
+
+static char g_paddr[2][256];
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void px_reset(int gate_dir, int cut_router, int cut_dir, int64_t cut_after)
+{
+    pthread_mutex_lock(&g_px.mu);
+    memset(g_px.bytes, 0, sizeof g_px.bytes);
+    g_px.gate_dir = gate_dir;
+    g_px.cut_router = cut_router;
+    g_px.cut_dir = cut_dir;
+    g_px.cut_after = cut_after;
+    g_px.cut_done = false;
+    g_px.stalled_since = 0;
+    g_px.gate_gave_up = false;
+    g_px.gate_opened = false;
+    pthread_mutex_unlock(&g_px.mu);
+}
+
+static void px_close_pair(size_t i)
+{
+    close(g_px.pairs[i].fd[0]);
+    close(g_px.pairs[i].fd[1]);
+    g_px.pairs[i] = g_px.pairs[--g_px.n_pairs];
+}
+
+/* Whether side `from` of pair p may be read now (under mu). */
+static bool px_may_read(const px_pair *p, int from)
+{
+    int dir = from == 0 ? 0 : 1;
+    if (g_px.gate_dir != dir || g_px.gate_gave_up || g_px.gate_opened)
+        return true;
+    int me = p->router, other = 1 - me;
+    return g_px.bytes[me][dir] < GATE_BYTES || g_px.bytes[other][dir] >= GATE_BYTES;
+}
+
+static void *px_thread(void *arg)
+{
+    (void)arg;
+    static uint8_t buf[65536];
+    for (;;) {
+        struct pollfd pf[2 + 2 * PX_PAIRS];
+        size_t np = 0;
+        pthread_mutex_lock(&g_px.mu);
+        if (g_px.stop) {
+            pthread_mutex_unlock(&g_px.mu);
+            break;
+        }
+        if (g_px.gate_dir >= 0 && !g_px.gate_opened &&
+            g_px.bytes[0][g_px.gate_dir] >= GATE_BYTES && g_px.bytes[1][g_px.gate_dir] >= GATE_BYTES)
+            g_px.gate_opened = true;
+        bool stalled = false;
+        for (int k = 0; k < 2; k++)
+            pf[np++] = (struct pollfd){.fd = g_px.lfd[k], .events = POLLIN};
+        for (size_t i = 0; i < g_px.n_pairs; i++)
+            for (int s = 0; s < 2; s++) {
+                bool ok = px_may_read(&g_px.pairs[i], s);
+                stalled |= !ok;
+                pf[np++] = (struct pollfd){.fd = g_px.pairs[i].fd[s], .events = ok ? POLLIN : 0};
+            }
+        if (stalled && g_px.stalled_since == 0)
+            g_px.stalled_since = now_ms();
+        if (!stalled)
+            g_px.stalled_since = 0;
+        if (stalled && now_ms() - g_px.stalled_since > GATE_WAIT_MS)
+            g_px.gate_gave_up = true;
+        pthread_mutex_unlock(&g_px.mu);
+        if (poll(pf, np, 50) <= 0)
+            continue;
+        pthread_mutex_lock(&g_px.mu);
+        for (int k = 0; k < 2; k++) {
+            if (!(pf[k].revents & POLLIN))
+                continue;
+            int c = accept(g_px.lfd[k], NULL, NULL);
+            if (c < 0)
+                continue;
+            if ((g_px.cut_done && g_px.cut_router == k) || g_px.n_pairs == PX_PAIRS) {
+                close(c);
+                continue;
+            }
+            struct sockaddr_in a = {.sin_family = AF_INET,
+                                    .sin_port = htons(sx_xftp_server_port(g_srv[k])),
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+                if (s >= 0)
+                    close(s);
+                close(c);
+                continue;
+            }
+            g_px.pairs[g_px.n_pairs++] = (px_pair){.fd = {c, s}, .router = k};
+        }
+        /* pairs added above are not in pf; only the first n polled are looked at */
+        size_t polled = (np - 2) / 2;
+        for (size_t i = polled; i-- > 0;) {
+            bool dead = false;
+            for (int s = 0; s < 2 && !dead; s++) {
+                if (!(pf[2 + 2 * i + (size_t)s].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                ssize_t n = read(g_px.pairs[i].fd[s], buf, sizeof buf);
+                if (n <= 0) {
+                    dead = true;
+                    break;
+                }
+                int r = g_px.pairs[i].router, dir = s == 0 ? 0 : 1;
+                for (ssize_t off = 0; off < n && !dead;) {
+                    ssize_t w = write(g_px.pairs[i].fd[1 - s], buf + off, (size_t)(n - off));
+                    if (w <= 0)
+                        dead = true;
+                    else
+                        off += w;
+                }
+                g_px.bytes[r][dir] += n;
+            }
+            if (dead)
+                px_close_pair(i);
+        }
+        if (g_px.cut_router >= 0 && !g_px.cut_done &&
+            g_px.bytes[g_px.cut_router][g_px.cut_dir] >= g_px.cut_after) {
+            g_px.cut_done = true;
+            for (size_t i = g_px.n_pairs; i-- > 0;)
+                if (g_px.pairs[i].router == g_px.cut_router)
+                    px_close_pair(i);
+        }
+        pthread_mutex_unlock(&g_px.mu);
+    }
+    while (g_px.n_pairs > 0)
+        px_close_pair(g_px.n_pairs - 1);
+    return NULL;
+}
+
+static void px_start(void)
+{
+    memset(&g_px, 0, sizeof g_px);
+    assert_int_equal(pthread_mutex_init(&g_px.mu, NULL), 0);
+    g_px.gate_dir = -1;
+    g_px.cut_router = -1;
+    for (int k = 0; k < 2; k++) {
+        g_px.lfd[k] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(g_px.lfd[k] >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(bind(g_px.lfd[k], (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(listen(g_px.lfd[k], 16), 0);
+        socklen_t al = sizeof a;
+        assert_int_equal(getsockname(g_px.lfd[k], (struct sockaddr *)&a, &al), 0);
+        g_px.port[k] = ntohs(a.sin_port);
+        snprintf(g_paddr[k], sizeof g_paddr[k], "xftp://" FIXTURE_FP "@127.0.0.1:%u", g_px.port[k]);
+    }
+    assert_int_equal(pthread_create(&g_px.tid, NULL, px_thread, NULL), 0);
+}
+
+static void px_stop(void)
+{
+    pthread_mutex_lock(&g_px.mu);
+    g_px.stop = true;
+    pthread_mutex_unlock(&g_px.mu);
+    pthread_join(g_px.tid, NULL);
+    close(g_px.lfd[0]);
+    close(g_px.lfd[1]);
+    pthread_mutex_destroy(&g_px.mu);
+}
+
+static void px_opts(sx_xftp_transfer_opts *o, char *err, size_t errlen)
+{
+    static const char *servers[2];
+    servers[0] = g_paddr[0];
+    servers[1] = g_paddr[1];
+    memset(o, 0, sizeof *o);
+    o->servers = servers;
+    o->server_count = 2;
+    o->recipients = 2;
+    o->tmp_dir = g_dir;
+    o->retry = 2;
+    o->client.timeout_ms = 10000;
+    o->errbuf = err;
+    o->errbuf_len = errlen;
+    err[0] = '\0';
+}
+
+/* How many different routers the chunks of a description use. */
+static int routers_used(const char *desc)
+{
+    sx_xftp_fd fd;
+    char err[256];
+    assert_ok(sx_xftp_read_description(desc, &fd, err, sizeof err));
+    bool used[2] = {false, false};
+    for (size_t i = 0; i < fd.chunk_count; i++) {
+        const char *t = fd.servers[fd.chunks[i].replicas[0].server].text;
+        used[strstr(t, g_paddr[1] + strlen("xftp://" FIXTURE_FP "@")) != NULL] = true;
+    }
+    sx_xftp_fd_cleanup(&fd);
+    return (int)used[0] + (int)used[1];
+}
+
+/* Nothing of a failed transfer is left in the temporary folder. */
+static void assert_no_tmp_left(void)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/xftp.encrypted", g_dir);
+    struct stat sb;
+    assert_int_not_equal(stat(tmp, &sb), 0);
+}
+
+static void progress_check(void *ud, const char *phase, int64_t done, int64_t total)
+{
+    /* the bytes moved grow chunk by chunk up to the total */
+    int64_t *last = ud;
+    if (strcmp(phase, "Uploaded") && strcmp(phase, "Downloaded"))
+        return;
+    assert_true(done > *last || done == 0);
+    assert_true(done <= total);
+    *last = done;
+}
+
+/* A 3-chunk file over two routers: uploads and downloads go to both at the
+ * same time (the gate above would stall a client moving one chunk at a
+ * time), and the result is intact. */
+static void test_parallel(void **state)
+{
+    (void)state;
+    char src[512], out[512], err[512], got[1024];
+    snprintf(src, sizeof src, "%s/par.dat", g_dir);
+    snprintf(out, sizeof out, "%s/pout", g_dir);
+    mkdir(out, 0700);
+    make_file(src, 2900 * 1024, 21); /* 3 chunks of 1 MiB */
+    px_start();
+    sx_xftp_transfer_opts o;
+    px_opts(&o, err, sizeof err);
+    int64_t last = 0;
+    o.progress = progress_check;
+    o.progress_ud = &last;
+    sx_xftp_send_result res;
+    memset(&res, 0, sizeof res);
+    /* chunks go to random routers: retry until both have some */
+    bool both = false;
+    for (int attempt = 0; attempt < 12 && !both; attempt++) {
+        px_reset(0, -1, 0, 0);
+        last = 0;
+        sx_status st = sx_xftp_send(src, g_dir, &o, &res);
+        if (st != SX_OK)
+            fail_msg("send: %s (%s)", sx_status_str(st), err);
+        both = routers_used(res.rcv_paths[0]) == 2;
+        if (!both) {
+            char d[600];
+            snprintf(d, sizeof d, "%s/par.dat.xftp", g_dir);
+            rm_rf(d);
+            sx_xftp_send_result_cleanup(&res);
+        }
+    }
+    assert_true(both);
+    sx_xftp_fd fd;
+    assert_ok(sx_xftp_read_description(res.rcv_paths[0], &fd, err, sizeof err));
+    assert_int_equal(last, fd.size);
+    pthread_mutex_lock(&g_px.mu);
+    bool gave_up = g_px.gate_gave_up, opened = g_px.gate_opened;
+    pthread_mutex_unlock(&g_px.mu);
+    assert_false(gave_up);
+    assert_true(opened);
+
+    /* download with the gate on the routers' side */
+    px_reset(1, -1, 0, 0);
+    last = 0;
+    sx_status st = sx_xftp_recv(&fd, out, &o, got, sizeof got);
+    if (st != SX_OK)
+        fail_msg("recv: %s (%s)", sx_status_str(st), err);
+    assert_int_equal(last, fd.size);
+    assert_same_file(src, got);
+    sx_xftp_fd_cleanup(&fd);
+    pthread_mutex_lock(&g_px.mu);
+    gave_up = g_px.gate_gave_up;
+    opened = g_px.gate_opened;
+    pthread_mutex_unlock(&g_px.mu);
+    assert_false(gave_up);
+    assert_true(opened);
+    unlink(got);
+
+    /* router 2 goes away in the middle of the download: the whole receive
+     * fails, nothing is written or left behind, no chunk is acknowledged */
+    assert_ok(sx_xftp_read_description(res.rcv_paths[1], &fd, err, sizeof err));
+    px_reset(-1, 1, 1, 200 * 1024);
+    assert_int_not_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_OK);
+    assert_non_null(strstr(err, "Error downloading chunk"));
+    DIR *d = opendir(out);
+    assert_non_null(d);
+    struct dirent *e;
+    int entries = 0;
+    while ((e = readdir(d)) != NULL)
+        entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    assert_int_equal(entries, 0);
+    assert_no_tmp_left();
+    /* with the router back, the same description still works */
+    px_reset(-1, -1, 0, 0);
+    assert_ok(sx_xftp_recv(&fd, out, &o, got, sizeof got));
+    assert_same_file(src, got);
+    sx_xftp_fd_cleanup(&fd);
+    sx_xftp_send_result_cleanup(&res);
+
+    /* router 2 goes away in the middle of an upload: send fails as a whole */
+    bool failed = false;
+    for (int attempt = 0; attempt < 12 && !failed; attempt++) {
+        px_reset(-1, 1, 0, 200 * 1024);
+        err[0] = '\0';
+        st = sx_xftp_send(src, out, &o, &res);
+        failed = st != SX_OK;
+        if (!failed) {
+            /* every chunk went to router 1 this time */
+            assert_int_equal(routers_used(res.rcv_paths[0]), 1);
+            rm_rf(res.dir);
+            sx_xftp_send_result_cleanup(&res);
+        }
+    }
+    assert_true(failed);
+    assert_non_null(strstr(err, "Error uploading chunk to"));
+    assert_non_null(strstr(err, g_paddr[1]));
+    assert_null(res.rcv_paths);
+    assert_null(res.web_link);
+    char dd[600];
+    struct stat sb;
+    snprintf(dd, sizeof dd, "%s/par.dat.xftp", out);
+    assert_int_not_equal(stat(dd, &sb), 0);
+    assert_no_tmp_left();
+    px_stop();
+    unlink(src);
+    rm_rf(out);
+    snprintf(dd, sizeof dd, "%s/par.dat.xftp", g_dir);
+    rm_rf(dd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_multi_chunk),
         cmocka_unit_test(test_tampering),
         cmocka_unit_test(test_redirect),
+        cmocka_unit_test(test_parallel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

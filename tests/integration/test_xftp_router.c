@@ -1,7 +1,7 @@
 /* The XFTP router in process over loopback TLS, driven by a minimal HTTP/2
  * client written here (nghttp2 + blocking sx_tls): handshake, every
  * command, FPUT/FGET streaming with a 4 MiB chunk, quota, expiry, restart
- * with the store log, malformed input (T9). */
+ * with the store log, malformed input (T9), inactive-client disconnect. */
 #include <nghttp2/nghttp2.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -574,6 +574,7 @@ typedef struct fx {
     int64_t timeout_ms;
     bool web;
     bool control;
+    int64_t inactive_ttl; /* > 0: [INACTIVE_CLIENTS] on, checked every second */
     char web_cert[300];
     char web_key[300];
     char web_root[300];
@@ -604,6 +605,9 @@ static void fx_start(fx *f, int64_t quota, bool store_log)
     f->o.new_files = true;
     f->o.quiet = true;
     f->o.file_timeout_ms = f->timeout_ms;
+    f->o.inactive_disconnect = f->inactive_ttl > 0;
+    f->o.inactive_ttl = f->inactive_ttl;
+    f->o.inactive_check_interval = 1;
     f->o.has_control_port = f->control;
     f->o.control_admin_password = "adm1n";
     f->o.control_user_password = "us3r";
@@ -1515,6 +1519,64 @@ static void test_web_ecdsa(void **state)
     fx_cleanup(&f);
 }
 
+/* Whether the router closes c within ms (what arrives is dropped). */
+static bool tc_closed_within(tc *c, int ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+            return false;
+        if (!sx_tls_has_pending(c->tls) && sx_net_wait(c->fd, false, 100) != SX_OK)
+            continue;
+        uint8_t buf[4096];
+        size_t got = 0;
+        sx_status st = sx_tls_read(c->tls, buf, sizeof buf, &got);
+        if (st != SX_OK && st != SX_E_WOULD_BLOCK)
+            return true;
+    }
+}
+
+/* [INACTIVE_CLIENTS]: with ttl 1 s checked every second, a connection with
+ * no request for longer is closed by the router, one sending a PING every
+ * 300 ms stays open. */
+static void test_inactive_clients(void **state)
+{
+    (void)state;
+    load_identity();
+    fx f = {0};
+    f.inactive_ttl = 1;
+    fx_start(&f, 0, false);
+    tc idle, active;
+    tc_open(&idle, f.port);
+    tc_handshake(&idle, 3);
+    tc_open(&active, f.port);
+    tc_handshake(&active, 3);
+    sx_xftp_reply r;
+    /* 3.6 s: over ttl + check interval + the router's 1 s tick */
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(do_simple(&active, NULL, SX_XFTP_C_PING, NULL, &r), SX_XFTP_R_PONG);
+        usleep(300 * 1000);
+    }
+    assert_true(tc_closed_within(&idle, 3000));
+    assert_int_equal(do_simple(&active, NULL, SX_XFTP_C_PING, NULL, &r), SX_XFTP_R_PONG);
+    assert_false(tc_closed_within(&active, 200));
+    tc_close(&idle);
+    tc_close(&active);
+    fx_cleanup(&f);
+
+    /* without [INACTIVE_CLIENTS] an idle connection stays */
+    fx g = {0};
+    fx_start(&g, 0, false);
+    tc_open(&idle, g.port);
+    tc_handshake(&idle, 3);
+    assert_false(tc_closed_within(&idle, 3500));
+    assert_int_equal(do_simple(&idle, NULL, SX_XFTP_C_PING, NULL, &r), SX_XFTP_R_PONG);
+    tc_close(&idle);
+    fx_cleanup(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1527,6 +1589,7 @@ int main(void)
         cmocka_unit_test(test_web),
         cmocka_unit_test(test_web_ecdsa),
         cmocka_unit_test(test_control_port),
+        cmocka_unit_test(test_inactive_clients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
