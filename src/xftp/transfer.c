@@ -89,6 +89,19 @@ sx_status sx_xftp_unique_path(const char *dir, const char *name, char *out, size
     return SX_E_LIMIT;
 }
 
+/* A fresh name in the temporary folder: random, so that several xftp
+ * processes sharing the folder never race for the same name between the
+ * existence check and the exclusive create. */
+static sx_status temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap)
+{
+    uint8_t r[8];
+    sx_random_bytes(r, sizeof r);
+    char name[64];
+    snprintf(name, sizeof name, "xftp_%02x%02x%02x%02x%02x%02x%02x%02x.encrypted", r[0], r[1], r[2],
+             r[3], r[4], r[5], r[6], r[7]);
+    return sx_xftp_unique_path(tmp_dir(o), name, out, cap);
+}
+
 /* ---- encryption ---------------------------------------------------------- */
 
 /* The encrypted stream's sink: file, SHA-512 of all, SHA-256 per chunk. */
@@ -970,7 +983,7 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     sx_xftp_encrypted e;
     memset(&e, 0, sizeof e);
     if (st == SX_OK)
-        st = sx_xftp_unique_path(tmp_dir(o), "xftp.encrypted", enc_path, sizeof enc_path);
+        st = temp_path(o, enc_path, sizeof enc_path);
     if (st == SX_OK) {
         progress(o, "Encrypting", 0, 0);
         st = sx_xftp_encrypt_file(path, name, enc_path, &e);
@@ -1166,7 +1179,7 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         return SX_E_USAGE;
     }
     char enc_dir[SX_XFTP_PATH_MAX];
-    SX_TRY(sx_xftp_unique_path(tmp_dir(o), "xftp.encrypted", enc_dir, sizeof enc_dir));
+    SX_TRY(temp_path(o, enc_dir, sizeof enc_dir));
     if (mkdir(enc_dir, 0700) != 0) {
         set_err(o, "Error creating %s", enc_dir);
         return SX_E_IO;

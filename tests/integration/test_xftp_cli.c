@@ -9,8 +9,8 @@
  * whole send / receive cleanly. */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -35,6 +35,23 @@
 #define BIG_FILE (100u * 1024 * 1024)
 
 static char g_dir[256];
+
+/* Nothing of a transfer is left in the temporary folder (g_dir): no
+ * xftp_<random>.encrypted file or folder. */
+static void assert_no_tmp_left(void)
+{
+    DIR *d = opendir(g_dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        bool tmp = strncmp(e->d_name, "xftp_", 5) == 0 && n > 10 &&
+                   strcmp(e->d_name + n - 10, ".encrypted") == 0;
+        if (tmp)
+            fail_msg("left in the temporary folder: %s", e->d_name);
+    }
+    closedir(d);
+}
 static char g_files[2][300];
 static sx_xftp_server *g_srv[2];
 static char g_addr[2][256];
@@ -307,10 +324,7 @@ static void send_recv_del(size_t n, size_t nservers, bool check_after_delete)
         sx_xftp_fd_cleanup(&fd);
     }
     /* the temporary files are gone */
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s/xftp.encrypted", g_dir);
-    struct stat sb;
-    assert_int_not_equal(stat(tmp, &sb), 0);
+    assert_no_tmp_left();
 
     sx_xftp_fd sfd;
     assert_ok(sx_xftp_read_description(res.snd_path, &sfd, err, sizeof err));
@@ -327,6 +341,7 @@ static void send_recv_del(size_t n, size_t nservers, bool check_after_delete)
     sx_xftp_send_result_cleanup(&res);
     unlink(src);
     rm_rf(out);
+    char tmp[600];
     snprintf(tmp, sizeof tmp, "%s/file %zu.dat.xftp", g_dir, n);
     rm_rf(tmp);
 }
@@ -751,14 +766,6 @@ static int routers_used(const char *desc)
     return (int)used[0] + (int)used[1];
 }
 
-/* Nothing of a failed transfer is left in the temporary folder. */
-static void assert_no_tmp_left(void)
-{
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s/xftp.encrypted", g_dir);
-    struct stat sb;
-    assert_int_not_equal(stat(tmp, &sb), 0);
-}
 
 static void progress_check(void *ud, const char *phase, int64_t done, int64_t total)
 {

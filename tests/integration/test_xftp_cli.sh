@@ -66,7 +66,7 @@ for f in rcv1.xftp rcv2.xftp snd.xftp.private; do
 done
 grep -q "^party: recipient" "$D/rcv1.xftp" || fail "rcv1 party"
 grep -q "^party: sender" "$D/snd.xftp.private" || fail "snd party"
-[ -z "$(ls "$T" | grep '^xftp.encrypted')" ] || fail "send left a temporary file"
+[ -z "$(ls "$T" | grep '^xftp_.*\.encrypted')" ] || fail "send left a temporary file"
 
 # info
 out=$("$CLI" info "$D/rcv1.xftp") || fail "info exit code"
