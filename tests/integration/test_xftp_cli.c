@@ -56,27 +56,6 @@ static char g_files[2][300];
 static sx_xftp_server *g_srv[2];
 static char g_addr[2][256];
 
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -118,7 +97,7 @@ static int teardown(void **state)
     (void)state;
     for (int i = 0; i < 2; i++)
         sx_xftp_server_stop(g_srv[i]);
-    rm_rf(g_dir);
+    tu_rm_rf(g_dir);
     return 0;
 }
 
@@ -340,10 +319,10 @@ static void send_recv_del(size_t n, size_t nservers, bool check_after_delete)
     }
     sx_xftp_send_result_cleanup(&res);
     unlink(src);
-    rm_rf(out);
+    tu_rm_rf(out);
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s/file %zu.dat.xftp", g_dir, n);
-    rm_rf(tmp);
+    tu_rm_rf(tmp);
 }
 
 static void test_small_files(void **state)
@@ -458,7 +437,7 @@ static void test_tampering(void **state)
     sx_xftp_fd_cleanup(&fd);
     sx_xftp_send_result_cleanup(&res);
     unlink(src);
-    rm_rf(out);
+    tu_rm_rf(out);
 }
 
 /* A redirect description (as the agent makes for long descriptions): the
@@ -526,7 +505,7 @@ static void test_redirect(void **state)
     sx_xftp_send_result_cleanup(&inner);
     sx_xftp_send_result_cleanup(&outer);
     unlink(src);
-    rm_rf(out);
+    tu_rm_rf(out);
 }
 
 /* ---- parallel transfers through a gating proxy ---- */
@@ -809,7 +788,7 @@ static void test_parallel(void **state)
         if (!both) {
             char d[600];
             snprintf(d, sizeof d, "%s/par.dat.xftp", g_dir);
-            rm_rf(d);
+            tu_rm_rf(d);
             sx_xftp_send_result_cleanup(&res);
         }
     }
@@ -872,7 +851,7 @@ static void test_parallel(void **state)
         if (!failed) {
             /* every chunk went to router 1 this time */
             assert_int_equal(routers_used(res.rcv_paths[0]), 1);
-            rm_rf(res.dir);
+            tu_rm_rf(res.dir);
             sx_xftp_send_result_cleanup(&res);
         }
     }
@@ -888,9 +867,9 @@ static void test_parallel(void **state)
     assert_no_tmp_left();
     px_stop();
     unlink(src);
-    rm_rf(out);
+    tu_rm_rf(out);
     snprintf(dd, sizeof dd, "%s/par.dat.xftp", g_dir);
-    rm_rf(dd);
+    tu_rm_rf(dd);
 }
 
 int main(void)

@@ -5,7 +5,6 @@
  * hello. */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -33,31 +32,10 @@ static int setup(void **state)
     return mkdtemp(g_dir) ? 0 : -1;
 }
 
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int teardown(void **state)
 {
     (void)state;
-    rm_rf(g_dir);
+    tu_rm_rf(g_dir);
     return 0;
 }
 
@@ -186,7 +164,7 @@ static void round_trip(size_t n)
 
     for (size_t i = 0; i < e.chunk_count; i++)
         unlink(paths[i]);
-    rm_rf(out_dir);
+    tu_rm_rf(out_dir);
     unlink(enc);
     unlink(src);
     free(paths);

@@ -4,7 +4,6 @@
  * missing chunk files. Real files in a temporary folder. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,14 +43,6 @@ static int count_warn(const fixture *fx, const char *sub)
     return n;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
@@ -67,7 +58,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    nftw(fx->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_rf(fx->dir);
     free(fx);
     return 0;
 }

@@ -3,7 +3,6 @@
  * key, server options, the printed address and start lines, and the
  * generated static page (src/xftp/website.c). */
 #define _GNU_SOURCE
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,14 +284,6 @@ static void test_address_and_lines(void **state)
     }
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void test_setup_init(void **state)
 {
     (void)state;
@@ -335,7 +326,7 @@ static void test_setup_init(void **state)
     o.ip = "192.0.2.7";
     assert_ok(sx_xftp_setup_init(&p, &o, fp2, host, sizeof host, err, sizeof err));
     assert_string_equal(host, "192.0.2.7");
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_rf(dir);
 }
 
 static char *page_of(const char *ini_text, const char *address)
@@ -428,7 +419,7 @@ static void test_site_generate(void **state)
     err[0] = 0;
     assert_int_equal(sx_xftp_site_generate(ini, index, "a", "v", err, sizeof err), SX_E_IO);
     assert_true(err[0] != 0);
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_rf(dir);
 }
 
 int main(void)

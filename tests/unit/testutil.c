@@ -1,10 +1,13 @@
 /* Helpers shared by the unit tests. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "testutil.h"
 
 #include <ctype.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int hexval(int c)
 {
@@ -98,4 +101,20 @@ void tu_bytes_seq(uint8_t *out, size_t n, uint8_t start)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = (uint8_t)(start + i);
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(p);
+    else
+        unlink(p);
+    return 0;
+}
+
+void tu_rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -22,6 +22,9 @@ uint8_t *tu_read_shared(const char *rel, size_t *len);
 const char *tu_shared_path(const char *rel);
 /* bytes(n, s) of vectors/smp-crypto.md: s, s+1, ... mod 256. */
 void tu_bytes_seq(uint8_t *out, size_t n, uint8_t start);
+/* Removes a folder and everything in it (symbolic links are not followed);
+ * a missing folder is fine. */
+void tu_rm_rf(const char *dir);
 
 #define assert_bytes_equal(a, b, n) assert_memory_equal((a), (b), (n))
 #define assert_ok(expr) assert_int_equal((expr), SX_OK)
