@@ -478,6 +478,9 @@ void sx_xftp_config_print_start(const sx_xftp_config *c, FILE *out, const char *
         fprintf(out, "not expiring inactive clients\n");
     fprintf(out, "Uploading new files %s\n",
             c->new_files ? (c->has_create_password ? "requires password." : "allowed.") : "NOT allowed.");
+    if (c->log_stats)
+        fprintf(out, "Note: [STORE_LOG] log_stats is on, but this server does not write statistics "
+                     "files yet; the setting is ignored.\n");
 }
 
 void sx_xftp_config_print_listening(const sx_xftp_config *c, FILE *out)

@@ -271,7 +271,22 @@ static void test_address_and_lines(void **state)
     assert_non_null(strstr(buf, "\nnot expiring inactive clients\n"));
     assert_non_null(strstr(buf, "\nUploading new files allowed.\n"));
     assert_null(strstr(buf, "Listening"));
+    assert_null(strstr(buf, "log_stats"));
     free(buf);
+    {
+        /* log_stats on: said to be ignored, not silently dropped */
+        sx_xftp_config c2;
+        assert_ok(parse("[TRANSPORT]\nport: 443\n[FILES]\npath: /f\n[STORE_LOG]\nenable: on\nlog_stats: on\n",
+                        &c2, err, sizeof err));
+        char *b3 = NULL;
+        size_t l3 = 0;
+        FILE *f3 = open_memstream(&b3, &l3);
+        assert_non_null(f3);
+        sx_xftp_config_print_start(&c2, f3, "v", fp);
+        fclose(f3);
+        assert_non_null(strstr(b3, "\nNote: [STORE_LOG] log_stats is on, but this server does not write "));
+        free(b3);
+    }
     {
         char *b2 = NULL;
         size_t l2 = 0;
