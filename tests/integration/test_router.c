@@ -4,6 +4,7 @@
  * malformed input, and a router that keeps serving after it. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "router/server.h"
 #include "core/loop.h"
 #include "transport/net.h"
+#include "transport/smp_handshake.h"
 #include "transport/tls.h"
 #include "smp/msgcrypt.h"
 
@@ -439,6 +441,76 @@ static void test_blocking_keepalive(void **state)
     sx_smp_client_close(cl);
 }
 
+/* A peer that completes the SMP handshake and then reads every block
+ * without ever answering: a router that swallows PINGs. */
+typedef struct mute_peer {
+    sx_tls_ctx *ctx;
+    sx_smp_server_config cfg;
+    int lfd;
+    uint16_t port;
+    pthread_t thread;
+    int blocks; /* blocks read after the handshake */
+} mute_peer;
+
+static void *mute_main(void *arg)
+{
+    mute_peer *m = arg;
+    int fd = -1;
+    sx_tls_conn *c = NULL;
+    sx_smp_session s;
+    memset(&s, 0, sizeof s);
+    if (sx_net_accept(m->lfd, 5000, &fd) == SX_OK && sx_tls_conn_new_server(m->ctx, fd, &c) == SX_OK &&
+        sx_tls_handshake_blocking(c, 5000) == SX_OK &&
+        sx_smp_handshake_server_blocking(c, &m->cfg, 5000, &s, NULL) == SX_OK) {
+        static uint8_t block[SX_BLOCK_SIZE];
+        sx_slice content;
+        while (sx_smp_session_recv_blocking(&s, c, block, &content, 5000) == SX_OK)
+            m->blocks++;
+    }
+    sx_smp_session_cleanup(&s);
+    sx_tls_conn_free(c);
+    sx_net_close(fd);
+    return NULL;
+}
+
+/* Keep-alive failure: no PONG within the call's timeout ends the connection
+ * with SX_E_IO after exactly one PING. */
+static void test_blocking_keepalive_no_pong(void **state)
+{
+    env *e = *state;
+    mute_peer m;
+    memset(&m, 0, sizeof m);
+    char crt[1024], ca[1024], key[1024];
+    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    sx_tls_server_config tcfg = {.creds = {.cert_file = crt, .ca_file = ca, .key_file = key}};
+    assert_ok(sx_tls_server_ctx_new(&tcfg, &m.ctx));
+    assert_ok(sx_smp_server_config_init(&m.cfg, m.ctx));
+    assert_ok(sx_net_listen("127.0.0.1", 0, 4, &m.lfd, &m.port));
+    assert_int_equal(pthread_create(&m.thread, NULL, mute_main, &m), 0);
+
+    sx_smp_client_opts o = {.timeout_ms = 300, .ping_interval_ms = 100};
+    sx_smp_client *cl = NULL;
+    assert_ok(sx_smp_client_connect("127.0.0.1", m.port, e->fp, &o, &cl));
+    sx_smp_client_reply r;
+    int64_t t0 = sx_loop_now_ms();
+    assert_int_equal(sx_smp_client_next_event(cl, 5000, &r), SX_E_IO);
+    int64_t took = sx_loop_now_ms() - t0;
+    /* 100 ms of silence, one PING, then up to 300 ms for the PONG */
+    assert_true(took >= 350 && took < 3000);
+    sx_smp_client_stats st;
+    sx_smp_client_get_stats(cl, &st);
+    assert_int_equal(st.pings_sent, 1);
+    assert_int_equal(st.pongs_received, 0);
+    sx_smp_client_close(cl);
+    assert_int_equal(pthread_join(m.thread, NULL), 0);
+    assert_int_equal(m.blocks, 1); /* the PING reached the peer */
+    sx_net_close(m.lfd);
+    sx_smp_server_config_cleanup(&m.cfg);
+    sx_tls_ctx_free(m.ctx);
+}
+
 static void test_subscription_transfer(void **state)
 {
     env *e = *state;
@@ -850,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_subscription_transfer),
         cmocka_unit_test(test_blocking_keepalive),
+        cmocka_unit_test(test_blocking_keepalive_no_pong),
         cmocka_unit_test(test_get_and_sub),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_batched),
