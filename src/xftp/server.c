@@ -853,10 +853,26 @@ static void expire_files(xs_server *s, int64_t now)
         return;
     size_t n = 0;
     sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, &n);
+    sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_EXPIRED, (int64_t)n);
     if (st != SX_OK)
         fprintf(stderr, "File expiration failed: %s\n", sx_status_str(st));
     else if (!s->opts.quiet && n > 0)
         printf("Expired %zu files\n", n);
+}
+
+#define XS_STATS_INTERVAL 86400 /* the reference's logStatsInterval */
+#define XS_STATS_START 0        /* logStatsStartTime: seconds after 00:00 UTC */
+
+static sx_status log_stats(xs_server *s, int64_t now)
+{
+    char line[512];
+    SX_TRY(sx_xftp_stats_daily_line(&s->stats, now, line, sizeof line));
+    FILE *f = fopen(s->opts.stats_log_path, "a");
+    if (!f)
+        return SX_E_IO;
+    bool ok = fputs(line, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok ? SX_OK : SX_E_IO;
 }
 
 static void tick_cb(sx_loop *loop, void *data)
@@ -868,6 +884,16 @@ static void tick_cb(sx_loop *loop, void *data)
     if (w->index == 0 && now >= s->next_expire_ms) {
         s->next_expire_ms = now + s->expire_interval * 1000;
         expire_files(s, (int64_t)time(NULL));
+    }
+    if (w->index == 0 && s->opts.stats_log_path) {
+        int64_t t = (int64_t)time(NULL);
+        if (t >= s->next_stats_log) {
+            s->next_stats_log += XS_STATS_INTERVAL;
+            if (s->next_stats_log <= t)
+                s->next_stats_log = t + XS_STATS_INTERVAL;
+            if (log_stats(s, t) != SX_OK)
+                fprintf(stderr, "Cannot write server stats to %s\n", s->opts.stats_log_path);
+        }
     }
     const sx_xftp_server_opts *o = &s->opts;
     xs_conn *c = w->conns;
@@ -945,10 +971,68 @@ static void server_free(xs_server *s)
             sx_loop_free(s->workers[i].loop);
     free(s->workers);
     sx_xftp_fstore_close(s->store);
+    sx_xftp_stats_cleanup(&s->stats);
     sx_key_free(s->sign_key);
     sx_tls_ctx_free(s->tls);
     sx_tls_ctx_free(s->web_tls);
     free(s);
+}
+
+/* As the reference's restoreServerStats: the backup's counters, with the
+ * file count and size taken from the store; the file is renamed to .bak. */
+static sx_status restore_stats(xs_server *s)
+{
+    const char *path = s->opts.stats_backup_path;
+    if (!path || access(path, F_OK) != 0)
+        return SX_OK;
+    if (!s->opts.quiet)
+        printf("restoring server stats from file %s\n", path);
+    sx_xftp_stats_data d;
+    size_t line = 0;
+    sx_status st = sx_xftp_stats_load(path, &d, &line);
+    if (st != SX_OK) {
+        fprintf(stderr, "error restoring server stats from %s (line %zu): %s\n", path, line, sx_status_str(st));
+        return st == SX_E_NOMEM ? st : SX_E_PROTOCOL;
+    }
+    sx_xftp_fstore_stats fs;
+    sx_xftp_fstore_stats_get(s->store, &fs);
+    int64_t stats_count = d.c[SX_XFTP_STAT_FILES_COUNT], stats_size = d.c[SX_XFTP_STAT_FILES_SIZE];
+    d.c[SX_XFTP_STAT_FILES_COUNT] = (int64_t)fs.files;
+    d.c[SX_XFTP_STAT_FILES_SIZE] = fs.used;
+    sx_xftp_stats_restore(&s->stats, &d);
+    sx_xftp_stats_data_cleanup(&d);
+    size_t plen = strlen(path);
+    char *bak = malloc(plen + 5);
+    if (!bak)
+        return SX_E_NOMEM;
+    memcpy(bak, path, plen);
+    memcpy(bak + plen, ".bak", 5);
+    if (rename(path, bak) != 0)
+        fprintf(stderr, "cannot rename %s to %s\n", path, bak);
+    free(bak);
+    if (!s->opts.quiet) {
+        printf("server stats restored\n");
+        if (stats_count != (int64_t)fs.files)
+            printf("Files count differs: stats: %lld, store: %zu\n", (long long)stats_count, fs.files);
+        if (stats_size != fs.used)
+            printf("Files size differs: stats: %lld, store: %lld\n", (long long)stats_size, (long long)fs.used);
+        printf("Restored %lld MBs in %zu files\n", (long long)(fs.used / 1048576), fs.files);
+    }
+    return SX_OK;
+}
+
+static void save_stats(xs_server *s)
+{
+    const char *path = s->opts.stats_backup_path;
+    if (!path)
+        return;
+    if (!s->opts.quiet)
+        printf("saving server stats to file %s\n", path);
+    sx_status st = sx_xftp_stats_save(&s->stats, path);
+    if (st != SX_OK)
+        fprintf(stderr, "cannot save server stats to %s: %s\n", path, sx_status_str(st));
+    else if (!s->opts.quiet)
+        printf("server stats saved\n");
 }
 
 sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
@@ -963,6 +1047,7 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
         return SX_E_NOMEM;
     s->opts = *opts;
     s->listen_fd = -1;
+    sx_xftp_stats_init(&s->stats, (int64_t)time(NULL));
     s->file_ttl = opts->file_ttl == 0 ? SX_XFTP_DEFAULT_FILE_TTL : opts->file_ttl;
     s->expire_interval = opts->expire_interval > 0 ? opts->expire_interval : SX_XFTP_DEFAULT_EXPIRE_INTERVAL;
     s->file_timeout_ms = opts->file_timeout_ms > 0 ? opts->file_timeout_ms : SX_XFTP_DEFAULT_FILE_TIMEOUT_MS;
@@ -1023,8 +1108,20 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
             return st;
         }
     }
-    /* F28: one sweep at start. */
+    /* F28: one sweep at start, then the statistics backup. */
     expire_files(s, (int64_t)time(NULL));
+    st = restore_stats(s);
+    if (st != SX_OK) {
+        server_free(s);
+        return st;
+    }
+    if (opts->stats_log_path) {
+        int64_t t = (int64_t)time(NULL);
+        int64_t delay = XS_STATS_START - t % 86400;
+        s->next_stats_log = t + (delay < 0 ? delay + 86400 : delay);
+        if (!opts->quiet)
+            printf("server stats log enabled: %s\n", opts->stats_log_path);
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->n_workers = opts->workers ? opts->workers : (cores > 0 ? (unsigned)cores : 1);
     s->workers = calloc(s->n_workers, sizeof *s->workers);
@@ -1084,7 +1181,15 @@ sx_status sx_xftp_server_expire_now(sx_xftp_server *s, int64_t now, size_t *n_de
     *n_deleted = 0;
     if (s->file_ttl < 0)
         return SX_OK;
-    return sx_xftp_fstore_expire(s->store, now, s->file_ttl, n_deleted);
+    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, n_deleted);
+    sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_EXPIRED, (int64_t)*n_deleted);
+    return st;
+}
+
+sx_status sx_xftp_server_log_stats_now(sx_xftp_server *s, int64_t now)
+{
+    SX_ENSURE(s && s->opts.stats_log_path, SX_E_USAGE);
+    return log_stats(s, now);
 }
 
 void sx_xftp_server_stop(sx_xftp_server *s)
@@ -1102,5 +1207,6 @@ void sx_xftp_server_stop(sx_xftp_server *s)
         for (unsigned i = 0; i < s->n_workers; i++)
             sx_loop_drain(s->workers[i].loop);
     sx_loop_io_stop(s->workers[0].loop, &s->listen_io);
+    save_stats(s);
     server_free(s);
 }

@@ -52,14 +52,21 @@ typedef struct sx_xftp_server_opts {
     uint16_t control_port;   /* 0 = ephemeral (tests) */
     const char *control_admin_password;
     const char *control_user_password;
+    /* [STORE_LOG] log_stats: the daily CSV file (file-server-stats.daily.log,
+     * a line at 00:00 UTC every day) and the backup file
+     * (file-server-stats.log: restored at start and renamed to .bak, written
+     * at stop). NULL = none. */
+    const char *stats_log_path;
+    const char *stats_backup_path;
     bool quiet;              /* no progress lines on stdout (tests) */
 } sx_xftp_server_opts;
 
 typedef struct sx_xftp_server sx_xftp_server;
 
-/* Opens the store (replaying the log), binds and serves in background
+/* Opens the store (replaying the log), restores the statistics backup, binds and serves in background
  * threads. SX_E_IO when the port cannot be bound or the store cannot be
- * opened, SX_E_PROTOCOL for unusable certificates. */
+ * opened, SX_E_PROTOCOL for unusable certificates or a statistics backup
+ * that cannot be parsed (as the reference, which exits then). */
 SX_MUST_CHECK sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts,
                                              sx_xftp_server **out);
 /* The port actually bound. */
@@ -69,6 +76,10 @@ uint16_t sx_xftp_server_control_port(const sx_xftp_server *s);
 /* Runs one expiry sweep now with the given clock (tests); *n_deleted files. */
 SX_MUST_CHECK sx_status sx_xftp_server_expire_now(sx_xftp_server *s, int64_t now,
                                                   size_t *n_deleted);
+/* Appends the daily statistics line for time now to stats_log_path now
+ * (tests; resets the counters as the daily log does). SX_E_USAGE without
+ * a stats log, SX_E_IO. */
+SX_MUST_CHECK sx_status sx_xftp_server_log_stats_now(sx_xftp_server *s, int64_t now);
 /* Stops, closes every connection and the store, frees. Accepts NULL. */
 void sx_xftp_server_stop(sx_xftp_server *s);
 

@@ -295,9 +295,11 @@ static void cmd_fnew(xs_req *x)
         fail(x, SX_XFTP_ERR_INTERNAL);
     } else {
         sx_status st = sx_xftp_fstore_create(x->s->store, &cmd->fnew.file, keys, n, (int64_t)time(NULL), sid, rids);
-        if (st == SX_OK)
+        if (st == SX_OK) {
+            sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILES_CREATED, 1);
+            sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILE_RECIPIENTS, (int64_t)n);
             respond_ids(x, sid, (const uint8_t (*)[SX_XFTP_FILE_ID_LEN])rids, n);
-        else
+        } else
             fail(x, SX_XFTP_ERR_INTERNAL);
     }
     free(rids);
@@ -313,9 +315,10 @@ static void cmd_fadd(xs_req *x, const sx_xftp_frec *rec)
         fail(x, SX_XFTP_ERR_INTERNAL);
     } else {
         sx_status st = sx_xftp_fstore_add_recipients(x->s->store, rec->sender_id, keys, n, rids);
-        if (st == SX_OK)
+        if (st == SX_OK) {
+            sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILE_RECIPIENTS, (int64_t)n);
             respond_ids(x, NULL, (const uint8_t (*)[SX_XFTP_FILE_ID_LEN])rids, n);
-        else
+        } else
             fail(x, st == SX_E_AUTH ? SX_XFTP_ERR_AUTH : SX_XFTP_ERR_INTERNAL);
     }
     free(rids);
@@ -427,12 +430,23 @@ static void cmd_fget(xs_req *x, const sx_xftp_frec *rec)
     st->file_left = rec->size;
     st->encrypt = true;
     st->tag_pos = 0;
+    sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILE_DOWNLOADS, 1);
+    sx_xftp_stats_downloaded(&x->s->stats, rec->sender_id, SX_XFTP_FILE_ID_LEN);
     sx_xftp_resp r = {0};
     r.tag = SX_XFTP_R_FILE;
     r.file.dh_key.der = sx_writer_slice(&w);
     r.file.dh_key.alg = SX_KEY_X25519;
     r.file.nonce = sx_slice_of(nonce, sizeof nonce);
     xs_respond_resp(st, x->v, x->corr, x->ent, &r);
+}
+
+void xs_stats_removed(xs_server *s, const sx_xftp_frec *rec, sx_xftp_stat k)
+{
+    sx_xftp_stats_add(&s->stats, k, 1);
+    if (rec->uploaded) { /* its chunk file was there and is gone */
+        sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_COUNT, -1);
+        sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_SIZE, -(int64_t)rec->size);
+    }
 }
 
 void xs_process_request(xs_stream *st, uint16_t v)
@@ -476,9 +490,10 @@ void xs_process_request(xs_stream *st, uint16_t v)
         if (!authorize(&x, &rec, &rkey, false))
             return;
         s2 = sx_xftp_fstore_delete(x.s->store, rec.sender_id);
-        if (s2 == SX_OK)
+        if (s2 == SX_OK) {
+            xs_stats_removed(x.s, &rec, SX_XFTP_STAT_FILES_DELETED);
             respond_tag(st, v, x.corr, x.ent, SX_XFTP_R_OK);
-        else
+        } else
             fail(&x, err_of(s2));
         return;
     case SX_XFTP_C_FGET:
@@ -489,9 +504,10 @@ void xs_process_request(xs_stream *st, uint16_t v)
         if (!authorize(&x, &rec, &rkey, true))
             return;
         s2 = sx_xftp_fstore_ack(x.s->store, x.ent);
-        if (s2 == SX_OK)
+        if (s2 == SX_OK) {
+            sx_xftp_stats_add(&x.s->stats, SX_XFTP_STAT_FILE_DOWNLOAD_ACKS, 1);
             respond_tag(st, v, x.corr, x.ent, SX_XFTP_R_OK);
-        else
+        } else
             fail(&x, err_of(s2));
         return;
     }
@@ -608,6 +624,10 @@ static void upload_finish(xs_stream *st)
         return;
     }
     j->reserved = false; /* the storage now belongs to the stored chunk */
+    sx_xftp_stats *stats = &st->c->w->s->stats;
+    sx_xftp_stats_add(stats, SX_XFTP_STAT_FILES_UPLOADED, 1);
+    sx_xftp_stats_add(stats, SX_XFTP_STAT_FILES_COUNT, 1);
+    sx_xftp_stats_add(stats, SX_XFTP_STAT_FILES_SIZE, (int64_t)st->up_size);
     xs_upload_abort(st);  /* frees the job: nothing is in flight */
     upload_answer(st, SX_XFTP_ERR_INTERNAL, true);
 }

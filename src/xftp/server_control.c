@@ -16,6 +16,7 @@
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "transport/net.h"
+#include "xftp/server_int.h"
 
 #define CP_MAX_CONNS 16
 #define CP_LINE_MAX XS_CP_LINE_MAX
@@ -183,8 +184,10 @@ static void cmd_file(xs_control *cp, cp_conn *c, const xs_cp_cmd *cmd)
     if (st == SX_OK)
         st = cmd->kind == XS_CP_BLOCK ? sx_xftp_fstore_block(cp->store, rec.sender_id, &cmd->info)
                                       : sx_xftp_fstore_delete(cp->store, rec.sender_id);
-    if (st == SX_OK)
+    if (st == SX_OK) {
+        xs_stats_removed(cp->s, &rec, cmd->kind == XS_CP_BLOCK ? SX_XFTP_STAT_FILES_BLOCKED : SX_XFTP_STAT_FILES_DELETED);
         say(c, "ok");
+    }
     else
         say(c, "error: %s", st == SX_E_AUTH ? "AUTH" : st == SX_E_IO ? "FILE_IO" : "INTERNAL");
 }

@@ -18,6 +18,7 @@
 #include "xftp/protocol.h"
 #include "xftp/server.h"
 #include "xftp/server_control.h"
+#include "xftp/stats.h"
 
 #define XS_PATH_MAX 4096
 
@@ -69,6 +70,8 @@ struct sx_xftp_server {
     int64_t file_ttl;        /* seconds, < 0 never */
     int64_t expire_interval; /* seconds */
     int64_t file_timeout_ms;
+    sx_xftp_stats stats;
+    int64_t next_stats_log; /* unix seconds; worker 0 only */
 };
 
 typedef enum xs_hs {
@@ -172,6 +175,9 @@ void xs_upload_gone(xs_stream *st);
  * connections are closed; queued buffers still post back to the loop). */
 void xs_io_start(xs_worker *w);
 void xs_io_stop(xs_worker *w);
+/* A file deleted (FDEL, control-port delete) or blocked: counts k and, when
+ * its chunk was uploaded, takes it off filesCount / filesSize. */
+void xs_stats_removed(xs_server *s, const sx_xftp_frec *rec, sx_xftp_stat k);
 /* server.c: writes what nghttp2 has to send (after a posted completion). */
 void xs_conn_flush(xs_conn *c);
 /* Sends a 200 response: body (heap, taken) and, when file_fd >= 0, file_len

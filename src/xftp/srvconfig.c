@@ -411,6 +411,8 @@ void sx_xftp_config_to_opts(const sx_xftp_config *c, sx_xftp_server_opts *o)
     o->control_port = c->control_port;
     o->control_admin_password = c->has_admin_password ? c->admin_password : NULL;
     o->control_user_password = c->has_user_password ? c->user_password : NULL;
+    o->stats_log_path = c->log_stats ? c->paths.stats_daily : NULL;
+    o->stats_backup_path = c->log_stats ? c->paths.stats_backup : NULL;
 }
 
 /* ---- printing --------------------------------------------------------------- */
@@ -478,9 +480,6 @@ void sx_xftp_config_print_start(const sx_xftp_config *c, FILE *out, const char *
         fprintf(out, "not expiring inactive clients\n");
     fprintf(out, "Uploading new files %s\n",
             c->new_files ? (c->has_create_password ? "requires password." : "allowed.") : "NOT allowed.");
-    if (c->log_stats)
-        fprintf(out, "Note: [STORE_LOG] log_stats is on, but this server does not write statistics "
-                     "files yet; the setting is ignored.\n");
 }
 
 void sx_xftp_config_print_listening(const sx_xftp_config *c, FILE *out)

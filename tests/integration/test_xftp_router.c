@@ -30,6 +30,7 @@
 #include "xftp/filecrypt.h"
 #include "xftp/protocol.h"
 #include "xftp/server.h"
+#include "xftp/stats.h"
 
 #define BLK SX_XFTP_BLOCK_SIZE
 
@@ -574,6 +575,9 @@ typedef struct fx {
     int64_t timeout_ms;
     bool web;
     bool control;
+    bool stats; /* [STORE_LOG] log_stats: stats.daily.log, stats.log in dir */
+    char stats_daily[300];
+    char stats_backup[300];
     int64_t inactive_ttl; /* > 0: [INACTIVE_CLIENTS] on, checked every second */
     char web_cert[300];
     char web_key[300];
@@ -609,6 +613,12 @@ static void fx_start(fx *f, int64_t quota, bool store_log)
     f->o.inactive_ttl = f->inactive_ttl;
     f->o.inactive_check_interval = 1;
     f->o.has_control_port = f->control;
+    if (f->stats) {
+        snprintf(f->stats_daily, sizeof f->stats_daily, "%s/file-server-stats.daily.log", f->dir);
+        snprintf(f->stats_backup, sizeof f->stats_backup, "%s/file-server-stats.log", f->dir);
+        f->o.stats_log_path = f->stats_daily;
+        f->o.stats_backup_path = f->stats_backup;
+    }
     f->o.control_admin_password = "adm1n";
     f->o.control_user_password = "us3r";
     if (f->web) {
@@ -981,6 +991,129 @@ static void test_quota_expiry_restart(void **state)
     tc_close(&c);
     sx_key_free(snd.k);
     sx_key_free(rcv.k);
+    free(chunk);
+    fx_cleanup(&f);
+}
+
+/* ---- statistics ---- */
+
+static char *read_all(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char *buf = calloc(1, 65536);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, 65535, fp);
+    buf[n] = 0;
+    fclose(fp);
+    return buf;
+}
+
+/* Counters move with FNEW/FPUT/FGET/FACK/FDEL, the daily line has them in
+ * the reference's column order, and stop/start keeps them in the backup. */
+static void test_stats(void **state)
+{
+    (void)state;
+    load_identity();
+    fx f = {0};
+    f.stats = true;
+    fx_start(&f, 0, true);
+    int64_t started = (int64_t)time(NULL);
+    tc c;
+    tc_open(&c, f.port);
+    tc_handshake(&c, 3);
+    keypair snd, rcv[2];
+    kp_new(&snd, SX_KEY_ED25519);
+    kp_new(&rcv[0], SX_KEY_ED25519);
+    kp_new(&rcv[1], SX_KEY_ED25519);
+    size_t size = SX_XFTP_CHUNK_64K;
+    uint8_t *chunk = malloc(size), digest[32];
+    random_chunk(chunk, size, digest);
+    file_ids a, b, d;
+    sx_xftp_reply r;
+    assert_int_equal(do_fnew(&c, &snd, rcv, 2, (uint32_t)size, digest, &a), SX_XFTP_R_SIDS);
+    assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &b), SX_XFTP_R_SIDS);
+    assert_int_equal(do_fput(&c, &snd, a.sid, mem_gen, chunk, size, &r), SX_XFTP_R_OK);
+    assert_int_equal(do_fput(&c, &snd, b.sid, mem_gen, chunk, size, &r), SX_XFTP_R_OK);
+    assert_int_equal(do_fget(&c, &rcv[0], a.rid[0], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_int_equal(do_fget(&c, &rcv[1], a.rid[1], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_int_equal(do_fget(&c, &rcv[0], b.rid[0], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_int_equal(do_simple(&c, &rcv[0], SX_XFTP_C_FACK, a.rid[0], &r), SX_XFTP_R_OK);
+    assert_int_equal(do_simple(&c, &snd, SX_XFTP_C_FDEL, b.sid, &r), SX_XFTP_R_OK);
+    /* a failed command counts nothing */
+    assert_int_equal(do_simple(&c, &snd, SX_XFTP_C_FDEL, b.sid, &r), SX_XFTP_R_ERR);
+
+    /* the daily line, at a Tuesday (no week / month counts): date of the
+     * start, created, recipients, uploaded, deleted, downloaded files that
+     * day, week, month, downloads, acks, count, size, expired */
+    const int64_t tuesday = 1704153600; /* 2024-01-02 */
+    assert_ok(sx_xftp_server_log_stats_now(f.s, tuesday));
+    char *line = read_all(f.stats_daily);
+    char date[16], want[128];
+    time_t tt = (time_t)started;
+    struct tm tm;
+    assert_non_null(gmtime_r(&tt, &tm));
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    snprintf(want, sizeof want, "%s,2,3,2,1,2,,,3,1,1,%zu,0\n", date, size);
+    if (tm.tm_hour == 23 && tm.tm_min == 59) /* the day may have turned since */
+        assert_non_null(strstr(line, ",2,3,2,1,2,,,3,1,1,"));
+    else
+        assert_string_equal(line, want);
+    free(line);
+    /* counters restarted; period sets for week and month kept */
+    assert_int_equal(do_fget(&c, &rcv[1], a.rid[1], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    tc_close(&c);
+    fx_stop(&f);
+
+    /* the backup file written at stop */
+    sx_xftp_stats_data sd;
+    assert_ok(sx_xftp_stats_load(f.stats_backup, &sd, NULL));
+    assert_int_equal(sd.from_time, tuesday);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_CREATED], 0);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILE_DOWNLOADS], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_COUNT], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_SIZE], (int64_t)size);
+    assert_int_equal(sd.day.n, 1);
+    assert_int_equal(sd.week.n, 2);
+    assert_int_equal(sd.month.n, 2);
+    sx_xftp_stats_data_cleanup(&sd);
+    char *saved = read_all(f.stats_backup);
+
+    /* restart: restored (the file moves to .bak), and counting goes on */
+    fx_start(&f, 0, true);
+    char bak[320];
+    snprintf(bak, sizeof bak, "%s.bak", f.stats_backup);
+    struct stat sb;
+    assert_int_not_equal(stat(f.stats_backup, &sb), 0);
+    char *moved = read_all(bak);
+    assert_string_equal(moved, saved);
+    free(moved);
+    free(saved);
+    tc_open(&c, f.port);
+    tc_handshake(&c, 3);
+    assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &d), SX_XFTP_R_SIDS);
+    tc_close(&c);
+    fx_stop(&f);
+    assert_ok(sx_xftp_stats_load(f.stats_backup, &sd, NULL));
+    assert_int_equal(sd.from_time, tuesday);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_CREATED], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILE_RECIPIENTS], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILE_DOWNLOADS], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_COUNT], 1); /* from the store at restore */
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_SIZE], (int64_t)size);
+    assert_int_equal(sd.week.n, 2);
+    sx_xftp_stats_data_cleanup(&sd);
+
+    /* a backup that does not parse stops the start, as the reference */
+    FILE *fp = fopen(f.stats_backup, "w");
+    assert_non_null(fp);
+    fputs("fromTime=yesterday\n", fp);
+    fclose(fp);
+    assert_int_equal(sx_xftp_server_start(&f.o, &f.s), SX_E_PROTOCOL);
+    assert_null(f.s);
+    sx_key_free(snd.k);
+    sx_key_free(rcv[0].k);
+    sx_key_free(rcv[1].k);
     free(chunk);
     fx_cleanup(&f);
 }
@@ -1375,6 +1508,7 @@ static void test_control_port(void **state)
     load_identity();
     fx f = {0};
     f.control = true;
+    f.stats = true;
     fx_start(&f, 0, true);
     uint16_t cport = sx_xftp_server_control_port(f.s);
     assert_true(cport > 0);
@@ -1438,6 +1572,17 @@ static void test_control_port(void **state)
     assert_int_equal(do_fget(&c, &rcv, a.rid[0], (uint32_t)size, digest), SX_XFTP_R_ERR);
     assert_int_equal(tc_err(&c), SX_XFTP_ERR_AUTH);
     tc_close(&c);
+    /* statistics: a (uploaded) blocked, b (never uploaded) deleted */
+    fx_stop(&f);
+    sx_xftp_stats_data sd;
+    assert_ok(sx_xftp_stats_load(f.stats_backup, &sd, NULL));
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_BLOCKED], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_DELETED], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_UPLOADED], 1);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_COUNT], 0);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILES_SIZE], 0);
+    assert_int_equal(sd.c[SX_XFTP_STAT_FILE_DOWNLOADS], 0);
+    sx_xftp_stats_data_cleanup(&sd);
     sx_key_free(snd.k);
     sx_key_free(rcv.k);
     free(chunk);
@@ -1584,6 +1729,7 @@ int main(void)
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_quota_expiry_restart),
+        cmocka_unit_test(test_stats),
         cmocka_unit_test(test_big_chunk),
         cmocka_unit_test(test_upload_timeout),
         cmocka_unit_test(test_web),
