@@ -337,6 +337,28 @@ static size_t client_count(sx_router *r)
     return n;
 }
 
+/* The reference's `clients`: a CSV header and one line per connection. */
+static void cmd_clients(ctl_conn *c)
+{
+    char *csv = NULL;
+    size_t len = 0;
+    sx_status st = sx_router_clients_csv(c->ctl->r, 2000, &csv, &len);
+    if (st != SX_OK) {
+        out_printf(c, "error: %s", sx_status_str(st));
+        return;
+    }
+    out_printf(c, "clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions");
+    char *p = csv;
+    while (p && *p) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        out_printf(c, "%s", p);
+        p = nl ? nl + 1 : NULL;
+    }
+    free(csv);
+}
+
 /* The reference's per-port socket counters. Every closed socket is counted
  * as it closes, so none is ever "leaked" (accepted, neither active nor
  * closed). */
@@ -713,7 +735,7 @@ static void run_simple(ctl_conn *c, simple_cmd cmd)
         break;
     case S_CLIENTS:
         if (has_role(c, CTL_ROLE_ADMIN))
-            out_printf(c, "clients not implemented");
+            cmd_clients(c);
         break;
     case S_THREADS:
         if (has_role(c, CTL_ROLE_ADMIN))

@@ -88,7 +88,8 @@ struct sx_conn {
     /* Subscriptions by queue: open addressing on the queue pointer. */
     sx_sub **subs;
     size_t subs_cap, subs_n, subs_used;
-    int64_t last_active_ms;
+    int64_t last_active_ms;  /* last block received (monotonic) */
+    int64_t last_sent_ms;    /* last block sent (monotonic), 0 = none */
     int64_t accepted_ms;
     uint64_t id;
     /* Store-log records made by this connection's commands: replies in the
@@ -179,5 +180,12 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what);
 /* Called when the connection closes, for each of its subscriptions, with
  * the queue lock held. */
 void sx_router_sub_closed(sx_conn *c, sx_sub *s);
+
+/* Control port `clients`: one CSV line per connection, as the reference
+ * prints them (clientId,sessionId,connected,createdAt,rcvActiveAt,
+ * sndActiveAt,age,subscriptions), gathered by each worker on its own thread.
+ * *out is a heap string (free()); SX_E_IO when a worker did not answer
+ * within timeout_ms, SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char **out, size_t *len);
 
 #endif

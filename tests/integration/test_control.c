@@ -304,6 +304,7 @@ static void test_auth_roles(void **state)
     id_cmd(cmd, sizeof cmd, "block", id, "reason=spam");
     ctl_expect(&c, cmd, "AUTH");
     ctl_expect(&c, "save", "AUTH");
+    ctl_expect(&c, "clients", "AUTH");
     ctl_expect(&c, "help",
                "commands: stats, stats-rts, clients, sockets, socket-threads, threads, server-info, delete, save, "
                "help, quit");
@@ -351,6 +352,26 @@ static void test_auth_roles(void **state)
     assert_string_equal(line, "active: 1");
     ctl_read_line(&c, line, sizeof line);
     assert_string_equal(line, "leaked: 0");
+    /* clients: the header, then one line for the connected client. */
+    ctl_expect(&c, "clients", "clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions");
+    ctl_read_line(&c, line, sizeof line);
+    {
+        unsigned long long cid;
+        char sid[80];
+        char conn[8];
+        long long created, rcv, snd, age;
+        unsigned subs;
+        int n = sscanf(line, "%llu,%79[^,],%7[^,],%lld,%lld,%lld,%lld,%u", &cid, sid, conn, &created, &rcv, &snd,
+                       &age, &subs);
+        assert_int_equal(n, 8);
+        assert_int_equal(strlen(sid), 44); /* base64 of the 32-byte tls-unique */
+        assert_string_equal(conn, "True");
+        long long now = (long long)time(NULL);
+        assert_true(created <= now && created > now - 60);
+        assert_true(rcv >= created && snd >= created);
+        assert_true(age >= 0 && age < 60);
+        assert_int_equal(subs, 0);
+    }
     sx_smp_client_close(cl);
     /* The close is counted once the router has seen it. */
     bool closed = false;
