@@ -8,6 +8,7 @@
  * TLS could not take whole stays pending until the socket is writable. */
 #include "xftp/server_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1035,6 +1036,28 @@ static void save_stats(xs_server *s)
         printf("server stats saved\n");
 }
 
+/* Uploads interrupted by a crash leave "<chunk>.part-..." files (chunk
+ * names are base64url and never contain '.'): remove them. */
+static void remove_part_files(const char *dir, bool quiet)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[XS_PATH_MAX];
+    size_t n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strstr(e->d_name, XS_PART_INFIX))
+            continue;
+        int k = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (k > 0 && (size_t)k < sizeof path && unlink(path) == 0)
+            n++;
+    }
+    closedir(d);
+    if (n && !quiet)
+        fprintf(stderr, "removed %zu incomplete upload(s) from %s\n", n, dir);
+}
+
 sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
 {
     SX_ENSURE(out != NULL, SX_E_USAGE);
@@ -1101,6 +1124,7 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
         server_free(s);
         return st == SX_E_NOMEM ? st : SX_E_IO;
     }
+    remove_part_files(opts->files_dir, opts->quiet);
     if (opts->has_control_port) {
         st = xs_control_start(s, s->store, &s->opts, &s->control);
         if (st != SX_OK) {

@@ -31,7 +31,12 @@ struct xs_upjob {
     xs_upbuf *fill;    /* worker: buffer being filled */
     bool reserved;
     uint32_t size;
+    /* The body goes to a file of this upload's own (path), renamed to the
+     * chunk's name (final_path) once complete and checked: a failed or
+     * abandoned upload, whose cleanup may run after the client has already
+     * retried, only ever removes its own file. */
     char path[XS_PATH_MAX];
+    char final_path[XS_PATH_MAX];
     /* I/O thread while buffers are in flight, then the worker: */
     int fd;
     sx_hash_ctx hash;
@@ -365,14 +370,19 @@ static void cmd_fput(xs_req *x, const sx_xftp_frec *rec)
     j->reserved = true;
     j->size = rec->size;
     st->up = j;
-    if (sx_xftp_fstore_path(x->s->store, rec->sender_id, j->path, sizeof j->path) != SX_OK ||
-        sx_hash_init(&j->hash, SX_HASH_SHA256) != SX_OK) {
+    static unsigned long upload_seq; /* atomic: unique part-file names */
+    unsigned long seq = __atomic_add_fetch(&upload_seq, 1, __ATOMIC_RELAXED);
+    int k = -1;
+    if (sx_xftp_fstore_path(x->s->store, rec->sender_id, j->final_path, sizeof j->final_path) == SX_OK)
+        k = snprintf(j->path, sizeof j->path, "%s%s%d.%lu", j->final_path, XS_PART_INFIX, (int)getpid(),
+                     seq);
+    if (k < 0 || (size_t)k >= sizeof j->path || sx_hash_init(&j->hash, SX_HASH_SHA256) != SX_OK) {
         j->path[0] = 0;
         xs_upload_abort(st);
         fail(x, SX_XFTP_ERR_INTERNAL);
         return;
     }
-    j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    j->fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (j->fd < 0) {
         xs_upload_abort(st);
         fail(x, SX_XFTP_ERR_FILE_IO);
@@ -617,7 +627,27 @@ static void upload_finish(xs_stream *st)
         upload_answer(st, SX_XFTP_ERR_DIGEST, false);
         return;
     }
-    sx_status s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id);
+    /* Another upload of the same chunk may have completed meanwhile (a retry
+     * on another connection): keep that one, drop ours, answer OK as for a
+     * repeated FPUT. */
+    sx_xftp_frec rec;
+    sx_status s2 = sx_xftp_fstore_get_sender(st->c->w->s->store, sx_slice_of(st->sender_id, SX_XFTP_FILE_ID_LEN),
+                                             &rec);
+    if (s2 == SX_OK && rec.uploaded) {
+        xs_upload_abort(st); /* removes our file, gives the reservation back */
+        upload_answer(st, SX_XFTP_ERR_INTERNAL, true);
+        return;
+    }
+    if (s2 == SX_OK && rename(j->path, j->final_path) != 0)
+        s2 = SX_E_IO;
+    if (s2 != SX_OK) {
+        xs_upload_abort(st);
+        upload_answer(st, err_of(s2), false);
+        return;
+    }
+    /* From here a failure removes the chunk file itself (the record is gone). */
+    memcpy(j->path, j->final_path, sizeof j->path);
+    s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id);
     if (s2 != SX_OK) {
         xs_upload_abort(st);
         upload_answer(st, err_of(s2), false);

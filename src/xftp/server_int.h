@@ -21,6 +21,9 @@
 #include "xftp/stats.h"
 
 #define XS_PATH_MAX 4096
+/* Uploads are written to "<chunk path>.part-<pid>.<n>" and renamed when done;
+ * leftovers of a crash are removed at start. */
+#define XS_PART_INFIX ".part-"
 
 typedef struct sx_xftp_server xs_server;
 typedef struct xs_worker xs_worker;
