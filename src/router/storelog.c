@@ -2082,12 +2082,10 @@ sx_status sx_storelog_prune_backups(const char *path, int64_t now_sec, int32_t n
     return res;
 }
 
-sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, const sx_storelog_opts *o,
-                            sx_slreplay_stats *stats, sx_storelog **out)
+sx_status sx_storelog_start_with(const char *path, const sx_storelog_opts *o,
+                                 const sx_storelog_owner *owner, sx_storelog **out)
 {
     *out = NULL;
-    if (stats)
-        memset(stats, 0, sizeof *stats);
     char *tmp = path_with(path, ".start"), *bak = path_with(path, ".bak");
     char *timed = malloc(strlen(path) + 64);
     sx_status res = SX_E_NOMEM;
@@ -2111,10 +2109,10 @@ sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, 
         report(o, "creating store log...");
         res = sx_storelog_open(path, true, o, &log);
         if (res == SX_OK)
-            res = sx_storelog_write_snapshot(log, st, svc);
+            res = owner->snapshot(owner->ctx, log);
         goto done;
     }
-    res = sx_storelog_replay(path, st, svc, o, stats);
+    res = owner->replay(owner->ctx, path);
     if (res != SX_OK)
         goto done;
     res = SX_E_IO;
@@ -2124,7 +2122,7 @@ sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, 
     report(o, "compacting store log (do not terminate)...");
     res = sx_storelog_open(path, true, o, &log);
     if (res == SX_OK)
-        res = sx_storelog_write_snapshot(log, st, svc);
+        res = owner->snapshot(owner->ctx, log);
     if (res != SX_OK)
         goto done;
     int64_t sec;
@@ -2153,6 +2151,50 @@ done:
     free(bak);
     free(timed);
     return res;
+}
+
+/* The queue store as a log owner. */
+typedef struct queue_owner {
+    sx_store *st;
+    sx_slservices *svc;
+    const sx_storelog_opts *o;
+    sx_slreplay_stats *stats;
+} queue_owner;
+
+static sx_status queue_replay(void *ctx, const char *path)
+{
+    queue_owner *q = ctx;
+    return sx_storelog_replay(path, q->st, q->svc, q->o, q->stats);
+}
+
+static sx_status queue_snapshot(void *ctx, sx_storelog *log)
+{
+    queue_owner *q = ctx;
+    return sx_storelog_write_snapshot(log, q->st, q->svc);
+}
+
+sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, const sx_storelog_opts *o,
+                            sx_slreplay_stats *stats, sx_storelog **out)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    queue_owner q = {.st = st, .svc = svc, .o = o, .stats = stats};
+    sx_storelog_owner owner = {.ctx = &q, .replay = queue_replay, .snapshot = queue_snapshot};
+    return sx_storelog_start_with(path, o, &owner, out);
+}
+
+sx_status sx_storelog_sync(sx_storelog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    sx_status st = SX_OK;
+    if (log->broken || fdatasync(log->fd) != 0) {
+        log->broken = true;
+        st = SX_E_IO;
+    } else {
+        log->n_syncs++;
+    }
+    pthread_mutex_unlock(&log->lock);
+    return st;
 }
 
 /* ===========================================================================

@@ -228,6 +228,23 @@ SX_MUST_CHECK sx_status sx_storelog_replay(const char *path, sx_store *st, sx_sl
 SX_MUST_CHECK sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc,
                                           const sx_storelog_opts *opts, sx_slreplay_stats *stats,
                                           sx_storelog **out);
+/* The store behind a log, for sx_storelog_start_with (the XFTP file store
+ * uses the same start-up sequence as the queue store, as the reference does). */
+typedef struct sx_storelog_owner {
+    void *ctx;
+    /* Replays the existing file at path into the store. */
+    sx_status (*replay)(void *ctx, const char *path);
+    /* Writes one record per live entity into log (just created, empty) and
+     * syncs it (sx_storelog_sync). */
+    sx_status (*snapshot)(void *ctx, sx_storelog *log);
+} sx_storelog_owner;
+
+/* sx_storelog_start for any store: the same recovery, replay, compaction,
+ * backup and pruning, with the owner's replay and snapshot. */
+SX_MUST_CHECK sx_status sx_storelog_start_with(const char *path, const sx_storelog_opts *opts,
+                                               const sx_storelog_owner *owner, sx_storelog **out);
+/* fdatasync of everything appended so far. SX_E_IO (the log then stops). */
+SX_MUST_CHECK sx_status sx_storelog_sync(sx_storelog *log);
 /* Opens path for appending (created if missing; truncated if truncate).
  * opts is copied (NULL: defaults, no group commit, no sync). */
 SX_MUST_CHECK sx_status sx_storelog_open(const char *path, bool truncate, const sx_storelog_opts *opts,

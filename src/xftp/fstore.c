@@ -771,8 +771,9 @@ static sx_status apply_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r)
     }
 }
 
-static sx_status replay(sx_xftp_fstore *st, const char *path)
+static sx_status replay(void *ctx, const char *path)
 {
+    sx_xftp_fstore *st = ctx;
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return SX_E_IO;
@@ -826,11 +827,22 @@ static sx_status replay(sx_xftp_fstore *st, const char *path)
 
 /* Per file: FNEW with its status, FADD with all recipients, FPUT if it has
  * data. Written to path (truncated) and synced. */
-static sx_status write_snapshot(sx_xftp_fstore *st, const char *path)
+/* Appends w's complete lines to the log and empties w. */
+static sx_status snapshot_flush(sx_storelog *log, sx_writer *w, size_t *lines)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return SX_E_IO;
+    sx_status res = sx_writer_status(w);
+    if (res == SX_OK && w->len > 0)
+        res = sx_storelog_append_lines(log, sx_slice_of(w->buf, w->len), *lines);
+    w->len = 0;
+    *lines = 0;
+    return res;
+}
+
+/* The compacted log: FNEW, then FADD and FPUT where they apply, per file. */
+static sx_status write_snapshot(void *ctx, sx_storelog *log)
+{
+    sx_xftp_fstore *st = ctx;
+    size_t lines = 0;
     sx_writer w;
     sx_writer_init_dynamic(&w, (size_t)SX_XFTP_FLOG_LINE_MAX * 4);
     sx_status res = SX_OK;
@@ -847,6 +859,7 @@ static sx_status write_snapshot(sx_xftp_fstore *st, const char *path)
         rec_of_file(f, &r);
         if (!sx_xftp_flog_encode(&w, &r) || !sx_write_str(&w, "\n"))
             break;
+        lines++;
         if (f->n_rids > 0) {
             for (size_t k = 0; k < f->n_rids; k++) {
                 const rcp *rc = map_get(&st->rcps, f->rids[k]);
@@ -861,6 +874,7 @@ static sx_status write_snapshot(sx_xftp_fstore *st, const char *path)
             r.n_rcps = f->n_rids;
             if (!sx_xftp_flog_encode(&w, &r) || !sx_write_str(&w, "\n"))
                 break;
+            lines++;
         }
         if (f->r.uploaded) {
             res = path_of(st->files_dir, f->r.sender_id, fpath, sizeof fpath);
@@ -872,34 +886,18 @@ static sx_status write_snapshot(sx_xftp_fstore *st, const char *path)
             r.path = fpath;
             if (!sx_xftp_flog_encode(&w, &r) || !sx_write_str(&w, "\n"))
                 break;
+            lines++;
         }
-        if (w.len >= SNAPSHOT_FLUSH) {
-            res = sx_fd_write_all(fd, w.buf, w.len);
-            w.len = 0;
-        }
+        if (w.len >= SNAPSHOT_FLUSH)
+            res = snapshot_flush(log, &w, &lines);
     }
     if (res == SX_OK)
-        res = sx_writer_status(&w);
+        res = snapshot_flush(log, &w, &lines);
     if (res == SX_OK)
-        res = sx_fd_write_all(fd, w.buf, w.len);
-    if (res == SX_OK && fdatasync(fd) != 0)
-        res = SX_E_IO;
-    if (close(fd) != 0 && res == SX_OK)
-        res = SX_E_IO;
+        res = sx_storelog_sync(log);
     sx_writer_cleanup(&w);
     free(items);
     return res;
-}
-
-static char *path_with(const char *path, const char *suffix)
-{
-    size_t a = strlen(path), b = strlen(suffix);
-    char *p = malloc(a + b + 1);
-    if (p) {
-        memcpy(p, path, a);
-        memcpy(p + a, suffix, b + 1);
-    }
-    return p;
 }
 
 static bool exists(const char *path)
@@ -914,66 +912,17 @@ static void sl_warn(void *arg, const char *msg)
     warnf(st, "%s", msg);
 }
 
-/* readWriteStoreLog: .start recovery, replay, compaction, backup, pruning. */
+/* readWriteStoreLog: the SMP router's start-up sequence (.start recovery,
+ * replay, compaction, backup, pruning) with this store's records. */
 static sx_status start_log(sx_xftp_fstore *st)
 {
-    const char *path = st->log_path;
     sx_storelog_opts lo;
     memset(&lo, 0, sizeof lo);
     lo.sync = SX_SL_SYNC_NEVER;
     lo.warn = sl_warn;
     lo.warn_arg = st;
-    char *tmp = path_with(path, ".start"), *bak = path_with(path, ".bak");
-    size_t tcap = strlen(path) + 64;
-    char *timed = malloc(tcap);
-    sx_status res = SX_E_NOMEM;
-    if (!tmp || !bak || !timed)
-        goto done;
-    res = SX_E_IO;
-    if (exists(tmp)) {
-        warnf(st, "Server terminated abnormally on last start, restoring state from %s", tmp);
-        if (exists(path)) {
-            if (rename(path, bak) != 0)
-                goto done;
-            warnf(st, "preserved incomplete state %s as %s", path, bak);
-        }
-        if (rename(tmp, path) != 0)
-            goto done;
-    }
-    if (!exists(path)) {
-        warnf(st, "creating store log %s", path);
-        res = sx_storelog_open(path, true, &lo, &st->log);
-        goto done;
-    }
-    res = replay(st, path);
-    if (res != SX_OK)
-        goto done;
-    res = SX_E_IO;
-    if (rename(path, tmp) != 0)
-        goto done;
-    sx_fs_sync_parent(path);
-    res = write_snapshot(st, path);
-    if (res != SX_OK)
-        goto done;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    res = sx_storelog_backup_name(path, (int64_t)ts.tv_sec, (int32_t)ts.tv_nsec, timed, tcap);
-    if (res != SX_OK)
-        goto done;
-    if (rename(tmp, timed) != 0) {
-        res = SX_E_IO;
-        goto done;
-    }
-    sx_fs_sync_parent(path);
-    warnf(st, "original state preserved as %s", timed);
-    if (sx_storelog_prune_backups(path, (int64_t)ts.tv_sec, (int32_t)ts.tv_nsec, &lo, NULL) != SX_OK)
-        warnf(st, "removing old store log backups failed");
-    res = sx_storelog_open(path, false, &lo, &st->log);
-done:
-    free(tmp);
-    free(bak);
-    free(timed);
-    return res;
+    sx_storelog_owner owner = {.ctx = st, .replay = replay, .snapshot = write_snapshot};
+    return sx_storelog_start_with(st->log_path, &lo, &owner, &st->log);
 }
 
 sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **out)
