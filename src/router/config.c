@@ -518,24 +518,27 @@ void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
                      "Set `port` in smp-server.ini section [TRANSPORT] to `5223,443`\n\n");
 }
 
-/* The reference's way of showing a duration: the largest whole unit. */
-static void print_ttl(FILE *out, int64_t s)
+void sx_router_show_ttl(int64_t s, char *out, size_t cap)
 {
-    if (s % 60 != 0)
-        fprintf(out, "%lld seconds", (long long)s);
-    else if ((s / 60) % 60 != 0)
-        fprintf(out, "%lld minutes", (long long)(s / 60));
-    else if ((s / 3600) % 24 != 0)
-        fprintf(out, "%lld hours", (long long)(s / 3600));
+    /* Floor division as Haskell's divMod. */
+    int64_t ms = s / 60 - (s % 60 < 0), s1 = s - ms * 60;
+    int64_t hs = ms / 60 - (ms % 60 < 0), ms1 = ms - hs * 60;
+    int64_t ds = hs / 24 - (hs % 24 < 0), hs1 = hs - ds * 24;
+    if (s1 != 0)
+        snprintf(out, cap, "%lld seconds", (long long)s);
+    else if (ms1 != 0)
+        snprintf(out, cap, "%lld minutes", (long long)ms);
+    else if (hs1 != 0)
+        snprintf(out, cap, "%lld hours", (long long)hs);
     else
-        fprintf(out, "%lld days", (long long)(s / DAY));
+        snprintf(out, cap, "%lld days", (long long)ds);
 }
 
 void sx_router_config_print_limits(const sx_router_config *cfg, FILE *out)
 {
-    fprintf(out, "expiring messages after ");
-    print_ttl(out, cfg->msg_ttl);
-    fprintf(out, "\n");
+    char ttl[64];
+    sx_router_show_ttl(cfg->msg_ttl, ttl, sizeof ttl);
+    fprintf(out, "expiring messages after %s\n", ttl);
     if (cfg->expire_inactive)
         fprintf(out, "expiring clients inactive for %lld seconds every %lld seconds\n",
                 (long long)cfg->inactive_ttl, (long long)cfg->inactive_check_interval);

@@ -183,6 +183,9 @@ void sx_router_config_print_limits(const sx_router_config *cfg, FILE *out);
 /* Shared value checks (also used by init). A BasicAuth password is 1..255
  * printable ASCII characters other than space, '@', ':' and '/'. A country
  * is two ASCII letters. */
+/* The reference's showTTL: the largest whole unit, "N seconds" / "N minutes"
+ * / "N hours" / "N days" (floor division as Haskell's divMod). */
+void sx_router_show_ttl(int64_t s, char *out, size_t cap);
 bool sx_router_password_valid(const char *s);
 bool sx_router_country_valid(const char *s);
 /* `virtual`, `dedicated`, `colocation` or `owned`. */

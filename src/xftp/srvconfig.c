@@ -440,22 +440,6 @@ void sx_xftp_print_service(FILE *out, const char *version_line, const uint8_t fp
     fprintf(out, "Server address: %s\n", addr);
 }
 
-void sx_xftp_show_ttl(int64_t s, char *out, size_t cap)
-{
-    /* Floor division as Haskell's divMod. */
-    int64_t ms = s / 60 - (s % 60 < 0), s1 = s - ms * 60;
-    int64_t hs = ms / 60 - (ms % 60 < 0), ms1 = ms - hs * 60;
-    int64_t ds = hs / 24 - (hs % 24 < 0), hs1 = hs - ds * 24;
-    if (s1 != 0)
-        snprintf(out, cap, "%lld seconds", (long long)s);
-    else if (ms1 != 0)
-        snprintf(out, cap, "%lld minutes", (long long)ms);
-    else if (hs1 != 0)
-        snprintf(out, cap, "%lld hours", (long long)hs);
-    else
-        snprintf(out, cap, "%lld days", (long long)ds);
-}
-
 void sx_xftp_config_print_start(const sx_xftp_config *c, FILE *out, const char *version_line,
                                 const uint8_t fp[SX_FINGERPRINT_LEN])
 {
@@ -471,7 +455,7 @@ void sx_xftp_config_print_start(const sx_xftp_config *c, FILE *out, const char *
     else
         fprintf(out, "Store log disabled.\n");
     char ttl[64];
-    sx_xftp_show_ttl(c->expire_hours * 3600, ttl, sizeof ttl);
+    sx_router_show_ttl(c->expire_hours * 3600, ttl, sizeof ttl);
     fprintf(out, "expiring files after %s\n", ttl);
     if (c->inactive_disconnect)
         fprintf(out, "expiring clients inactive for %lld seconds every %lld seconds\n", (long long)c->inactive_ttl,

@@ -124,7 +124,5 @@ void sx_xftp_config_print_start(const sx_xftp_config *cfg, FILE *out, const char
  * we print it once the port is bound, so a script that waits for it can
  * connect at once. */
 void sx_xftp_config_print_listening(const sx_xftp_config *cfg, FILE *out);
-/* The reference's showTTL: "N seconds" / "N minutes" / "N hours" / "N days". */
-void sx_xftp_show_ttl(int64_t s, char *out, size_t cap);
 
 #endif

@@ -243,15 +243,15 @@ static void test_address_and_lines(void **state)
     assert_int_equal(sx_xftp_format_address(fp, "a.example", NULL, addr, 20), SX_E_LIMIT);
 
     char t[64];
-    sx_xftp_show_ttl(48 * 3600, t, sizeof t);
+    sx_router_show_ttl(48 * 3600, t, sizeof t);
     assert_string_equal(t, "2 days");
-    sx_xftp_show_ttl(3600, t, sizeof t);
+    sx_router_show_ttl(3600, t, sizeof t);
     assert_string_equal(t, "1 hours");
-    sx_xftp_show_ttl(120, t, sizeof t);
+    sx_router_show_ttl(120, t, sizeof t);
     assert_string_equal(t, "2 minutes");
-    sx_xftp_show_ttl(90, t, sizeof t);
+    sx_router_show_ttl(90, t, sizeof t);
     assert_string_equal(t, "90 seconds");
-    sx_xftp_show_ttl(0, t, sizeof t);
+    sx_router_show_ttl(0, t, sizeof t);
     assert_string_equal(t, "0 days");
 
     sx_xftp_config c;
