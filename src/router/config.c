@@ -23,29 +23,32 @@ static bool copy_str(char *dst, size_t cap, const char *src)
     return true;
 }
 
+/* dir/name, without doubling a trailing slash; an absent name leaves dst
+ * empty. */
 static bool join(char *dst, const char *dir, const char *name)
 {
-    int n = snprintf(dst, SX_ROUTER_PATH_MAX, "%s/%s", dir, name);
+    if (!name)
+        return true;
+    size_t dl = strlen(dir);
+    const char *sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/";
+    int n = snprintf(dst, SX_ROUTER_PATH_MAX, "%s%s%s", dir, sep, name);
     return n > 0 && (size_t)n < SX_ROUTER_PATH_MAX;
 }
 
-sx_status sx_router_paths_init(sx_router_paths *p, const char *cfg_dir, const char *log_dir)
+sx_status sx_router_paths_init_named(sx_router_paths *p, const char *cfg_dir, const char *log_dir,
+                                     const sx_router_file_names *f)
 {
-    SX_ENSURE(p && cfg_dir && log_dir && cfg_dir[0] && log_dir[0], SX_E_USAGE);
+    SX_ENSURE(p && f && cfg_dir && log_dir && cfg_dir[0] && log_dir[0], SX_E_USAGE);
     memset(p, 0, sizeof *p);
     bool ok = copy_str(p->cfg_dir, sizeof p->cfg_dir, cfg_dir) &&
-              copy_str(p->log_dir, sizeof p->log_dir, log_dir) &&
-              join(p->ini, cfg_dir, SX_ROUTER_INI_NAME) && join(p->ca_key, cfg_dir, "ca.key") &&
-              join(p->ca_crt, cfg_dir, "ca.crt") && join(p->server_key, cfg_dir, "server.key") &&
-              join(p->server_crt, cfg_dir, "server.crt") &&
-              join(p->fingerprint, cfg_dir, "fingerprint") &&
-              join(p->store_log, log_dir, "smp-server-store.log") &&
-              join(p->messages_log, log_dir, "smp-server-messages.log") &&
-              join(p->ntfs_log, log_dir, "smp-server-ntfs.log") &&
-              join(p->messages_dir, log_dir, "messages") &&
-              join(p->stats_daily, log_dir, "smp-server-stats.daily.log") &&
-              join(p->stats_backup, log_dir, "smp-server-stats.log") &&
-              join(p->metrics, log_dir, "smp-server-metrics.txt");
+              copy_str(p->log_dir, sizeof p->log_dir, log_dir) && join(p->ini, cfg_dir, f->ini) &&
+              join(p->ca_key, cfg_dir, "ca.key") && join(p->ca_crt, cfg_dir, "ca.crt") &&
+              join(p->server_key, cfg_dir, "server.key") && join(p->server_crt, cfg_dir, "server.crt") &&
+              join(p->fingerprint, cfg_dir, "fingerprint") && join(p->store_log, log_dir, f->store_log) &&
+              join(p->messages_log, log_dir, f->messages_log) && join(p->ntfs_log, log_dir, f->ntfs_log) &&
+              join(p->messages_dir, log_dir, f->messages_dir) &&
+              join(p->stats_daily, log_dir, f->stats_daily) &&
+              join(p->stats_backup, log_dir, f->stats_backup) && join(p->metrics, log_dir, f->metrics);
     return ok ? SX_OK : SX_E_LIMIT;
 }
 
@@ -55,10 +58,33 @@ static const char *env_or(const char *name, const char *dflt)
     return v && v[0] ? v : dflt;
 }
 
+sx_status sx_router_paths_from_env_named(sx_router_paths *p, const char *cfg_env, const char *cfg_default,
+                                         const char *log_env, const char *log_default,
+                                         const sx_router_file_names *names)
+{
+    return sx_router_paths_init_named(p, env_or(cfg_env, cfg_default), env_or(log_env, log_default), names);
+}
+
+static const sx_router_file_names smp_names = {
+    .ini = SX_ROUTER_INI_NAME,
+    .store_log = "smp-server-store.log",
+    .messages_log = "smp-server-messages.log",
+    .ntfs_log = "smp-server-ntfs.log",
+    .messages_dir = "messages",
+    .stats_daily = "smp-server-stats.daily.log",
+    .stats_backup = "smp-server-stats.log",
+    .metrics = "smp-server-metrics.txt",
+};
+
+sx_status sx_router_paths_init(sx_router_paths *p, const char *cfg_dir, const char *log_dir)
+{
+    return sx_router_paths_init_named(p, cfg_dir, log_dir, &smp_names);
+}
+
 sx_status sx_router_paths_from_env(sx_router_paths *p)
 {
-    return sx_router_paths_init(p, env_or(SX_ROUTER_CFG_ENV, SX_ROUTER_DEFAULT_CFG_DIR),
-                                env_or(SX_ROUTER_LOG_ENV, SX_ROUTER_DEFAULT_LOG_DIR));
+    return sx_router_paths_from_env_named(p, SX_ROUTER_CFG_ENV, SX_ROUTER_DEFAULT_CFG_DIR, SX_ROUTER_LOG_ENV,
+                                          SX_ROUTER_DEFAULT_LOG_DIR, &smp_names);
 }
 
 /* ---- value checks -------------------------------------------------------- */

@@ -48,7 +48,25 @@ typedef struct sx_router_paths {
     char metrics[SX_ROUTER_PATH_MAX];      /* <log>/smp-server-metrics.txt */
 } sx_router_paths;
 
-/* Fills p from the two folders. SX_E_LIMIT when a path would not fit. */
+/* The file names of one kind of router (smp-server, xftp-server); the
+ * certificates and fingerprint are named alike for all. NULL: no such file
+ * (its path stays empty). */
+typedef struct sx_router_file_names {
+    const char *ini, *store_log, *messages_log, *ntfs_log, *messages_dir;
+    const char *stats_daily, *stats_backup, *metrics;
+} sx_router_file_names;
+
+/* Fills p from the two folders with names' files. SX_E_LIMIT when a path
+ * would not fit. */
+SX_MUST_CHECK sx_status sx_router_paths_init_named(sx_router_paths *p, const char *cfg_dir,
+                                                   const char *log_dir, const sx_router_file_names *names);
+/* The folders from the environment variables when set and not empty,
+ * otherwise the defaults. */
+SX_MUST_CHECK sx_status sx_router_paths_from_env_named(sx_router_paths *p, const char *cfg_env,
+                                                       const char *cfg_default, const char *log_env,
+                                                       const char *log_default,
+                                                       const sx_router_file_names *names);
+/* smp-server's files. */
 SX_MUST_CHECK sx_status sx_router_paths_init(sx_router_paths *p, const char *cfg_dir,
                                              const char *log_dir);
 /* H1: folders from SMP_SERVER_CFG_PATH / SMP_SERVER_LOG_PATH or the defaults. */

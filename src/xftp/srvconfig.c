@@ -20,40 +20,23 @@ static bool copy_str(char *dst, size_t cap, const char *src)
     return true;
 }
 
-static bool join(char *dst, const char *dir, const char *name)
-{
-    size_t dl = strlen(dir);
-    const char *sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/";
-    int n = snprintf(dst, SX_ROUTER_PATH_MAX, "%s%s%s", dir, sep, name);
-    return n > 0 && n < SX_ROUTER_PATH_MAX;
-}
+static const sx_router_file_names xftp_names = {
+    .ini = SX_XFTP_INI_NAME,
+    .store_log = "file-server-store.log",
+    .stats_daily = "file-server-stats.daily.log",
+    .stats_backup = "file-server-stats.log",
+    .metrics = "xftp-server-metrics.txt",
+};
 
 sx_status sx_xftp_paths_init(sx_router_paths *p, const char *cfg_dir, const char *log_dir)
 {
-    SX_ENSURE(p && cfg_dir && log_dir && cfg_dir[0] && log_dir[0], SX_E_USAGE);
-    memset(p, 0, sizeof *p);
-    bool ok = copy_str(p->cfg_dir, sizeof p->cfg_dir, cfg_dir) &&
-              copy_str(p->log_dir, sizeof p->log_dir, log_dir) && join(p->ini, cfg_dir, SX_XFTP_INI_NAME) &&
-              join(p->ca_key, cfg_dir, "ca.key") && join(p->ca_crt, cfg_dir, "ca.crt") &&
-              join(p->server_key, cfg_dir, "server.key") && join(p->server_crt, cfg_dir, "server.crt") &&
-              join(p->fingerprint, cfg_dir, "fingerprint") &&
-              join(p->store_log, log_dir, "file-server-store.log") &&
-              join(p->stats_daily, log_dir, "file-server-stats.daily.log") &&
-              join(p->stats_backup, log_dir, "file-server-stats.log") &&
-              join(p->metrics, log_dir, "xftp-server-metrics.txt");
-    return ok ? SX_OK : SX_E_LIMIT;
-}
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v && v[0] ? v : dflt;
+    return sx_router_paths_init_named(p, cfg_dir, log_dir, &xftp_names);
 }
 
 sx_status sx_xftp_paths_from_env(sx_router_paths *p)
 {
-    return sx_xftp_paths_init(p, env_or(SX_XFTP_CFG_ENV, SX_XFTP_DEFAULT_CFG_DIR),
-                              env_or(SX_XFTP_LOG_ENV, SX_XFTP_DEFAULT_LOG_DIR));
+    return sx_router_paths_from_env_named(p, SX_XFTP_CFG_ENV, SX_XFTP_DEFAULT_CFG_DIR, SX_XFTP_LOG_ENV,
+                                          SX_XFTP_DEFAULT_LOG_DIR, &xftp_names);
 }
 
 void sx_xftp_init_options_default(sx_xftp_init_options *o)
