@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/router_cli.h"
 #include "crypto/util.h"
 #include "router/config.h"
 #include "router/server.h"
@@ -23,16 +24,6 @@ static const char version_line[] = "SMP server v" SX_VERSION " / " SX_GIT_COMMIT
 
 #define ERRLEN 1024
 #define LINE_MAX_LEN 1024
-
-static void print_ca_key_warning(const sx_router_paths *paths)
-{
-    printf("----------\n"
-           "Keep the CA private key in a safe place and remove it from this machine.\n"
-           "If the server's TLS credentials are ever compromised, it can sign new ones\n"
-           "with the same server identity, so existing connections keep working.\n"
-           "CA private key location:\n%s\n----------\n",
-           paths->ca_key);
-}
 
 static void usage(FILE *f)
 {
@@ -226,11 +217,7 @@ static int parse_init(int argc, char **argv, sx_router_init_options *o, bool *sc
         case 'l': break; /* deprecated: the store log is on by default */
         case 's': o->daily_stats = true; break;
         case 'a':
-            if (strcmp(optarg, "ED25519") == 0)
-                o->sign_alg = SX_KEY_ED25519;
-            else if (strcmp(optarg, "ED448") == 0)
-                o->sign_alg = SX_KEY_ED448;
-            else {
+            if (!rcli_parse_alg(optarg, &o->sign_alg)) {
                 fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
                 return 1;
             }
@@ -409,7 +396,7 @@ static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
     printf("Server initialized, please provide additional server information in %s.\n",
            paths->ini);
     printf("Run `smp-server start` to start server.\n");
-    print_ca_key_warning(paths);
+    rcli_print_ca_key_warning(paths);
     sx_router_print_service(stdout, version_line, res.fingerprint,
                             res.has_password ? res.password : NULL, res.host, NULL,
                             o.source_code);
@@ -533,37 +520,7 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
 /* H13: `smp-server cert [--sign-algorithm ALG] [--cn FQDN]`. */
 static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
 {
-    bool has_alg = false;
-    sx_key_alg alg = SX_KEY_ED25519;
-    const char *cn = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-a") == 0 || strcmp(a, "--sign-algorithm") == 0) && i + 1 < argc) {
-            const char *v = argv[++i];
-            if (strcmp(v, "ED25519") == 0)
-                alg = SX_KEY_ED25519;
-            else if (strcmp(v, "ED448") == 0)
-                alg = SX_KEY_ED448;
-            else {
-                fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
-                return 1;
-            }
-            has_alg = true;
-        } else if (strcmp(a, "--cn") == 0 && i + 1 < argc) {
-            cn = argv[++i];
-        } else {
-            fprintf(stderr, "Error: unknown cert option '%s'\n", a);
-            return 1;
-        }
-    }
-    char err[512] = "";
-    if (sx_router_setup_cert(paths, has_alg, alg, cn, err, sizeof err) != SX_OK) {
-        fprintf(stderr, "Error: %s\n", err);
-        return 1;
-    }
-    printf("New server certificate written to %s (fingerprint unchanged).\n", paths->server_crt);
-    print_ca_key_warning(paths);
-    return 0;
+    return rcli_cert(paths, argc, argv);
 }
 
 int main(int argc, char **argv)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/router_cli.h"
 #include "router/setup.h"
 #include "xftp/server.h"
 #include "xftp/srvconfig.h"
@@ -59,27 +60,6 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
-static void print_ca_key_warning(const sx_router_paths *paths)
-{
-    printf("----------\n"
-           "Keep the CA private key in a safe place and remove it from this machine.\n"
-           "If the server's TLS credentials are ever compromised, it can sign new ones\n"
-           "with the same server identity, so existing connections keep working.\n"
-           "CA private key location:\n%s\n----------\n",
-           paths->ca_key);
-}
-
-static bool parse_alg(const char *v, sx_key_alg *alg)
-{
-    if (strcmp(v, "ED25519") == 0)
-        *alg = SX_KEY_ED25519;
-    else if (strcmp(v, "ED448") == 0)
-        *alg = SX_KEY_ED448;
-    else
-        return false;
-    return true;
-}
-
 static int not_initialized(const sx_router_paths *paths)
 {
     printf("Error: server is not initialized (%s does not exist).\nRun `" EXE " init`.\n", paths->ini);
@@ -118,7 +98,7 @@ static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
         case OPT_DISABLE_STORE_LOG: o.store_log = false; break;
         case 'l': break; /* deprecated: on by default */
         case 'a':
-            if (!parse_alg(optarg, &o.sign_alg)) {
+            if (!rcli_parse_alg(optarg, &o.sign_alg)) {
                 fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
                 return 1;
             }
@@ -154,7 +134,7 @@ static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
     }
     printf("Server initialized, you can modify configuration in %s.\nRun `" EXE " start` to start server.\n",
            paths->ini);
-    print_ca_key_warning(paths);
+    rcli_print_ca_key_warning(paths);
     sx_xftp_print_service(stdout, version_line, fp, host, NULL);
     return 0;
 }
@@ -257,34 +237,9 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
 
 static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
 {
-    bool has_alg = false;
-    sx_key_alg alg = SX_KEY_ED448;
-    const char *cn = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-a") == 0 || strcmp(a, "--sign-algorithm") == 0) && i + 1 < argc) {
-            if (!parse_alg(argv[++i], &alg)) {
-                fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
-                return 1;
-            }
-            has_alg = true;
-        } else if (strcmp(a, "--cn") == 0 && i + 1 < argc) {
-            cn = argv[++i];
-        } else {
-            fprintf(stderr, "Error: unknown cert option '%s'\n", a);
-            return 1;
-        }
-    }
     if (!file_exists(paths->ini))
         return not_initialized(paths);
-    char err[ERRLEN] = "";
-    if (sx_router_setup_cert(paths, has_alg, alg, cn, err, sizeof err) != SX_OK) {
-        fprintf(stderr, "Error: %s\n", err);
-        return 1;
-    }
-    printf("New server certificate written to %s (fingerprint unchanged).\n", paths->server_crt);
-    print_ca_key_warning(paths);
-    return 0;
+    return rcli_cert(paths, argc, argv);
 }
 
 int main(int argc, char **argv)

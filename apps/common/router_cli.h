@@ -1,0 +1,19 @@
+/* What the router programs (smp-server, xftp-server) say and parse alike:
+ * the CA key warning, --sign-algorithm values and the `cert` subcommand. */
+#ifndef SX_APPS_ROUTER_CLI_H
+#define SX_APPS_ROUTER_CLI_H
+
+#include <stdbool.h>
+
+#include "crypto/keys.h"
+#include "router/config.h"
+
+/* The reminder to keep ca.key offline, printed after init and cert. */
+void rcli_print_ca_key_warning(const sx_router_paths *paths);
+/* "ED25519" / "ED448"; false for anything else. */
+bool rcli_parse_alg(const char *v, sx_key_alg *alg);
+/* `cert [-a|--sign-algorithm ALG] [--cn NAME]`: a new server certificate
+ * signed by the CA (argv[0] is "cert"). Returns the exit code. */
+int rcli_cert(const sx_router_paths *paths, int argc, char **argv);
+
+#endif
