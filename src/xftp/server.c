@@ -1036,26 +1036,32 @@ static void save_stats(xs_server *s)
         printf("server stats saved\n");
 }
 
-/* Uploads interrupted by a crash leave "<chunk>.part-..." files (chunk
- * names are base64url and never contain '.'): remove them. */
-static void remove_part_files(const char *dir, bool quiet)
+/* Creates <files>/.part for uploads in progress and removes what a crash
+ * left there. SX_E_IO when the folder cannot be made. */
+static sx_status prepare_part_dir(const char *files_dir, bool quiet)
 {
+    char dir[XS_PATH_MAX], path[XS_PATH_MAX];
+    int k = snprintf(dir, sizeof dir, "%s/" XS_PART_DIR, files_dir);
+    if (k < 0 || (size_t)k >= sizeof dir)
+        return SX_E_IO;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return SX_E_IO;
     DIR *d = opendir(dir);
     if (!d)
-        return;
+        return SX_E_IO;
     struct dirent *e;
-    char path[XS_PATH_MAX];
     size_t n = 0;
     while ((e = readdir(d)) != NULL) {
-        if (!strstr(e->d_name, XS_PART_INFIX))
+        if (e->d_name[0] == '.')
             continue;
-        int k = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        k = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (k > 0 && (size_t)k < sizeof path && unlink(path) == 0)
             n++;
     }
     closedir(d);
     if (n && !quiet)
         fprintf(stderr, "removed %zu incomplete upload(s) from %s\n", n, dir);
+    return SX_OK;
 }
 
 sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
@@ -1124,7 +1130,10 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
         server_free(s);
         return st == SX_E_NOMEM ? st : SX_E_IO;
     }
-    remove_part_files(opts->files_dir, opts->quiet);
+    if (prepare_part_dir(opts->files_dir, opts->quiet) != SX_OK) {
+        server_free(s);
+        return SX_E_IO;
+    }
     if (opts->has_control_port) {
         st = xs_control_start(s, s->store, &s->opts, &s->control);
         if (st != SX_OK) {

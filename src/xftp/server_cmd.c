@@ -31,8 +31,8 @@ struct xs_upjob {
     xs_upbuf *fill;    /* worker: buffer being filled */
     bool reserved;
     uint32_t size;
-    /* The body goes to a file of this upload's own (path), renamed to the
-     * chunk's name (final_path) once complete and checked: a failed or
+    /* The body goes to a file of this upload's own (path, in <files>/.part),
+     * renamed to the chunk's name (final_path) once complete and checked: a failed or
      * abandoned upload, whose cleanup may run after the client has already
      * retried, only ever removes its own file. */
     char path[XS_PATH_MAX];
@@ -373,9 +373,12 @@ static void cmd_fput(xs_req *x, const sx_xftp_frec *rec)
     static unsigned long upload_seq; /* atomic: unique part-file names */
     unsigned long seq = __atomic_add_fetch(&upload_seq, 1, __ATOMIC_RELAXED);
     int k = -1;
-    if (sx_xftp_fstore_path(x->s->store, rec->sender_id, j->final_path, sizeof j->final_path) == SX_OK)
-        k = snprintf(j->path, sizeof j->path, "%s%s%d.%lu", j->final_path, XS_PART_INFIX, (int)getpid(),
-                     seq);
+    if (sx_xftp_fstore_path(x->s->store, rec->sender_id, j->final_path, sizeof j->final_path) == SX_OK) {
+        const char *name = strrchr(j->final_path, '/');
+        name = name ? name + 1 : j->final_path;
+        k = snprintf(j->path, sizeof j->path, "%s/" XS_PART_DIR "/%s.%d.%lu", x->s->opts.files_dir, name,
+                     (int)getpid(), seq);
+    }
     if (k < 0 || (size_t)k >= sizeof j->path || sx_hash_init(&j->hash, SX_HASH_SHA256) != SX_OK) {
         j->path[0] = 0;
         xs_upload_abort(st);

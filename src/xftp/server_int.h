@@ -21,9 +21,10 @@
 #include "xftp/stats.h"
 
 #define XS_PATH_MAX 4096
-/* Uploads are written to "<chunk path>.part-<pid>.<n>" and renamed when done;
- * leftovers of a crash are removed at start. */
-#define XS_PART_INFIX ".part-"
+/* Uploads are written to "<files>/.part/<chunk name>.<pid>.<n>" and renamed
+ * into <files> when done; that folder is emptied at start (leftovers of a
+ * crash), without scanning the chunk files. */
+#define XS_PART_DIR ".part"
 
 typedef struct sx_xftp_server xs_server;
 typedef struct xs_worker xs_worker;

@@ -971,7 +971,7 @@ static void test_quota_expiry_restart(void **state)
     /* an upload interrupted by a crash leaves a part file: removed at start,
      * while the chunk files stay */
     char part[700];
-    snprintf(part, sizeof part, "%s/AAAAAAAAAAAAAAAAAAAAAA==.part-1.1", f.files);
+    snprintf(part, sizeof part, "%s/.part/AAAAAAAAAAAAAAAAAAAAAA==.1.1", f.files);
     FILE *pf = fopen(part, "w");
     assert_non_null(pf);
     fputs("partial", pf);
