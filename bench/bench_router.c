@@ -46,7 +46,7 @@
 #define SMALL_BODY 100
 #define BODY_HDR 16            /* send time (ns), queue index, sequence */
 _Static_assert(SMALL_BODY >= BODY_HDR, "a body holds its header");
-#define QID_LEN 24             /* E24: queue ids */
+#define QID_LEN 24             /* PROTOCOL-NOTES E24: queue ids */
 #define NEW_BATCH 200          /* NEW commands per call_many */
 #define MAX_THREADS 64
 
@@ -626,7 +626,7 @@ static bool take_msg(rstate *s, const sx_smp_client_reply *r)
 }
 
 /* Sends the owed ACKs in one batch; an ACK answered with the queue's next
- * message (E6) owes another ACK, sent in the next round. */
+ * message (PROTOCOL-NOTES E6) owes another ACK, sent in the next round. */
 static bool send_acks(rstate *s, sx_smp_client *cl)
 {
     size_t cap = (size_t)(s->hi - s->lo);

@@ -1,7 +1,7 @@
-/* Benchmark: per-block transport encryption (B.6) against a baseline.
- * Baseline: libsodium crypto_secretbox_easy over the same 16368-byte padded
- * block with a fixed key (no key schedule). Ours: sx_sbchain_seal / open,
- * which add one HKDF-SHA512 step, the HSalsa20 derivation and padding per
+/* Benchmark: per-block transport encryption (PROTOCOL-NOTES B.6) against a
+ * baseline. Baseline: libsodium crypto_secretbox_easy over the same 16368-byte
+ * padded block with a fixed key (no key schedule). Ours: sx_sbchain_seal /
+ * open, which add one HKDF-SHA512 step, the HSalsa20 derivation and padding per
  * block. Both run in this process on the same data; figures are printed side
  * by side. Usage: bench_sbchain [blocks] (default 20000). */
 #include <sodium.h>

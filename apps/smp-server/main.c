@@ -284,8 +284,8 @@ static int parse_init(int argc, char **argv, sx_router_init_options *o, bool *sc
     return 0;
 }
 
-/* H3: the questions init asks without -y. Answers are kept in static buffers
- * that o points into. */
+/* PROTOCOL-NOTES H3: the questions init asks without -y. Answers are kept in
+ * static buffers that o points into. */
 static bool ask_init_questions(const sx_router_paths *paths, sx_router_init_options *o)
 {
     static char password[LINE_MAX_LEN], host[LINE_MAX_LEN], source[LINE_MAX_LEN],
@@ -517,7 +517,7 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
     return 0;
 }
 
-/* H13: `smp-server cert [--sign-algorithm ALG] [--cn FQDN]`. */
+/* PROTOCOL-NOTES H13: `smp-server cert [--sign-algorithm ALG] [--cn FQDN]`. */
 static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
 {
     return rcli_cert(paths, argc, argv);

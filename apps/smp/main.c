@@ -40,7 +40,7 @@ enum {
 /* The client library PINGs a connection idle this long while the tool
  * waits for messages (sx_smp_client_next_event). */
 #define KEEPALIVE_MS 60000
-#define BODY_READ_MAX SX_SMP_MSG_BODY_MAX /* the largest body any version accepts (D21) */
+#define BODY_READ_MAX SX_SMP_MSG_BODY_MAX /* the largest body any version accepts (PROTOCOL-NOTES D21) */
 
 static void usage(FILE *f)
 {

@@ -46,7 +46,7 @@ typedef struct sx_queue_file {
     uint8_t rcv_id[SX_QUEUE_ID_LEN]; /* recipient only */
     uint8_t snd_id[SX_QUEUE_ID_LEN];
     sx_key *rcv_key;                 /* recipient: private auth key */
-    uint8_t dh_secret[SX_CB_KEY_LEN]; /* recipient: opens MSG bodies (D24) */
+    uint8_t dh_secret[SX_CB_KEY_LEN]; /* recipient: opens MSG bodies (PROTOCOL-NOTES D24) */
     sx_key *snd_key;                 /* sender: private key, or NULL while unsecured */
 } sx_queue_file;
 

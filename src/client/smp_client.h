@@ -26,7 +26,8 @@
 
 typedef struct sx_smp_client sx_smp_client;
 
-/* A router address (A29): smp://<key hash>[:<password>]@<host>[,<host>...][:<port>]. */
+/* A router address (PROTOCOL-NOTES A29):
+ * smp://<key hash>[:<password>]@<host>[,<host>...][:<port>]. */
 typedef struct sx_smp_address {
     uint8_t key_hash[SX_FINGERPRINT_LEN];
     char host[256];   /* the first host */
@@ -46,9 +47,9 @@ typedef struct sx_smp_client_opts {
     bool no_keepalive;         /* never PING */
 } sx_smp_client_opts;
 
-/* Connects, checks the router identity (B10/B11) and runs the handshake.
- * opts may be NULL. Errors: SX_E_IO (connect, timeout), SX_E_AUTH (identity
- * or signature), SX_E_PROTOCOL (handshake), SX_E_NOMEM. */
+/* Connects, checks the router identity (PROTOCOL-NOTES B10/B11) and runs the
+ * handshake. opts may be NULL. Errors: SX_E_IO (connect, timeout), SX_E_AUTH
+ * (identity or signature), SX_E_PROTOCOL (handshake), SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_smp_client_connect(const char *host, uint16_t port,
                                               const uint8_t key_hash[SX_FINGERPRINT_LEN],
                                               const sx_smp_client_opts *opts, sx_smp_client **out);
@@ -69,7 +70,8 @@ void sx_smp_client_reply_free(sx_smp_client_reply *r);
 
 /* One command to send: the entity id, the command, and the key that
  * authorizes it (NULL: unauthorized). For an X25519 key an authenticator is
- * computed with the router's session key (C8); Ed25519/Ed448 keys sign (C7). */
+ * computed with the router's session key (PROTOCOL-NOTES C8); Ed25519/Ed448
+ * keys sign (PROTOCOL-NOTES C7). */
 typedef struct sx_smp_client_cmd {
     sx_slice entity;
     const sx_smp_cmd *cmd;

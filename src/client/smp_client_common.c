@@ -1,5 +1,6 @@
 /* Shared by both SMP client flavours: command transmissions with their
- * authorization (C7, C8) and decoding of received batch items. */
+ * authorization (PROTOCOL-NOTES C7, C8) and decoding of received batch
+ * items. */
 #include "client/smp_client_int.h"
 
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 
 #define CMD_BUF (SX_BLOCK_SIZE + 1024)
 
-/* C8: authenticator over the signed bytes with the router's session key. */
+/* PROTOCOL-NOTES C8: authenticator over the signed bytes with the router's
+ * session key. */
 static sx_status authenticate_x25519(const sx_smp_session *s, const sx_key *k, sx_slice corr, sx_slice signed_bytes,
                                      uint8_t *auth, size_t *auth_len)
 {

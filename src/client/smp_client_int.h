@@ -11,9 +11,9 @@
 #define SX_SMP_CLIENT_TBUF (SX_BLOCK_SIZE + 1536)
 
 /* Draws a fresh corrId into corr_id and appends the transmission of cmd for
- * entity, authorized with auth_key (NULL: none; X25519: C8 authenticator
- * with the router's session key; Ed25519/Ed448: signature), to w. Errors:
- * SX_E_LIMIT / SX_E_USAGE from the writer, SX_E_AUTH (X25519 key but no
+ * entity, authorized with auth_key (NULL: none; X25519: PROTOCOL-NOTES C8
+ * authenticator with the router's session key; Ed25519/Ed448: signature), to w.
+ * Errors: SX_E_LIMIT / SX_E_USAGE from the writer, SX_E_AUTH (X25519 key but no
  * router session key), SX_E_NOMEM, SX_E_INTERNAL. */
 SX_MUST_CHECK sx_status sx_smp_client_encode(const sx_smp_session *s, sx_slice entity,
                                              const sx_smp_cmd *cmd, const sx_key *auth_key,

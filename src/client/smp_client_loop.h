@@ -68,9 +68,9 @@ typedef void (*sx_smp_aclient_reply_cb)(sx_smp_aclient *cl, sx_status status,
                                         sx_smp_client_reply *reply, void *arg);
 
 /* Starts connecting to host:port with key_hash as the router identity
- * (B10), without blocking: a numeric IPv4/IPv6 host is used as it is, a
- * name is resolved on a detached thread whose result comes back as a loop
- * task (closing the client meanwhile abandons it; the thread then exits
+ * (PROTOCOL-NOTES B10), without blocking: a numeric IPv4/IPv6 host is used as
+ * it is, a name is resolved on a detached thread whose result comes back as a
+ * loop task (closing the client meanwhile abandons it; the thread then exits
  * on its own and touches neither client nor loop). The addresses are tried
  * in turn, all within the connect timeout. opts may be NULL; cbs is
  * copied. On SX_OK the outcome arrives through cbs->connected (SX_E_IO

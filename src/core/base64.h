@@ -8,9 +8,9 @@
 #include "simplex/status.h"
 
 typedef enum sx_b64_variant {
-    SX_B64_URL,        /* A23: base64url, padded on output */
+    SX_B64_URL,        /* PROTOCOL-NOTES A23: base64url, padded on output */
     SX_B64_URL_NOPAD,  /* APNS JWT */
-    SX_B64_STD,        /* standard alphabet, padded (C12 literals, JSON) */
+    SX_B64_STD,        /* standard alphabet, padded (PROTOCOL-NOTES C12 literals, JSON) */
 } sx_b64_variant;
 
 /* Length of the encoding of n bytes, including the terminating NUL. */

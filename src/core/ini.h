@@ -26,7 +26,7 @@ const char *sx_ini_get(const sx_ini *ini, const char *section, const char *key);
 
 /* Typed getters: absent keys give the default (and SX_OK); a present value
  * that does not parse is SX_E_PROTOCOL with a message naming section and key.
- * Booleans are exactly "on" / "off" (H8). */
+ * Booleans are exactly "on" / "off" (PROTOCOL-NOTES H8). */
 SX_MUST_CHECK sx_status sx_ini_bool(const sx_ini *ini, const char *section, const char *key, bool dflt,
                                     bool *out, char *err, size_t errlen);
 SX_MUST_CHECK sx_status sx_ini_int(const sx_ini *ini, const char *section, const char *key, int64_t min,

@@ -37,37 +37,39 @@ bool sx_reader_fail(sx_reader *r, sx_status st);
 /* SX_OK if no read failed and every byte was consumed; the first error, or
  * SX_E_PROTOCOL for trailing bytes, otherwise. */
 SX_MUST_CHECK sx_status sx_reader_finish(const sx_reader *r);
-/* SX_OK if no read failed; trailing bytes allowed (forward-compatible hellos, B22). */
+/* SX_OK if no read failed; trailing bytes allowed (forward-compatible hellos,
+ * PROTOCOL-NOTES B22). */
 SX_MUST_CHECK sx_status sx_reader_status(const sx_reader *r);
 
 /* Primitive reads; each returns true on success. */
 bool sx_read_u8(sx_reader *r, uint8_t *out);
-bool sx_read_u16(sx_reader *r, uint16_t *out);             /* A1 big-endian */
-bool sx_read_u32(sx_reader *r, uint32_t *out);             /* A2 */
-bool sx_read_i64(sx_reader *r, int64_t *out);              /* A3 */
-bool sx_read_bytes(sx_reader *r, size_t n, sx_slice *out); /* exactly n raw bytes (A15) */
+bool sx_read_u16(sx_reader *r, uint16_t *out);             /* PROTOCOL-NOTES A1 big-endian */
+bool sx_read_u32(sx_reader *r, uint32_t *out);             /* PROTOCOL-NOTES A2 */
+bool sx_read_i64(sx_reader *r, int64_t *out);              /* PROTOCOL-NOTES A3 */
+bool sx_read_bytes(sx_reader *r, size_t n, sx_slice *out); /* exactly n raw bytes (PROTOCOL-NOTES A15) */
 bool sx_read_copy(sx_reader *r, void *dst, size_t n);      /* exactly n raw bytes, copied */
-bool sx_read_short(sx_reader *r, sx_slice *out);           /* A4: 1-byte length + bytes */
-bool sx_read_large(sx_reader *r, sx_slice *out);           /* A5: 2-byte length + bytes */
-bool sx_read_tail(sx_reader *r, sx_slice *out);            /* A6: all remaining bytes */
+bool sx_read_short(sx_reader *r, sx_slice *out);           /* PROTOCOL-NOTES A4: 1-byte length + bytes */
+bool sx_read_large(sx_reader *r, sx_slice *out);           /* PROTOCOL-NOTES A5: 2-byte length + bytes */
+bool sx_read_tail(sx_reader *r, sx_slice *out);            /* PROTOCOL-NOTES A6: all remaining bytes */
 /* Short string whose length must lie in [min, max]; else SX_E_PROTOCOL. */
 bool sx_read_short_len(sx_reader *r, size_t min, size_t max, sx_slice *out);
-/* A7: Maybe tag '0' / '1'; *present tells which. The value follows if present. */
+/* PROTOCOL-NOTES A7: Maybe tag '0' / '1'; *present tells which. The value follows
+ * if present. */
 bool sx_read_maybe(sx_reader *r, bool *present);
-bool sx_read_bool(sx_reader *r, bool *out);                /* A8: 'T' / 'F' */
-bool sx_read_char(sx_reader *r, char *out);                /* A9 */
-/* A11: list count byte (0..255). */
+bool sx_read_bool(sx_reader *r, bool *out);                /* PROTOCOL-NOTES A8: 'T' / 'F' */
+bool sx_read_char(sx_reader *r, char *out);                /* PROTOCOL-NOTES A9 */
+/* PROTOCOL-NOTES A11: list count byte (0..255). */
 bool sx_read_list_count(sx_reader *r, uint8_t *count);
-/* A11: NonEmpty count byte; 0 is an error. */
+/* PROTOCOL-NOTES A11: NonEmpty count byte; 0 is an error. */
 bool sx_read_nonempty_count(sx_reader *r, uint8_t *count);
-bool sx_read_version(sx_reader *r, uint16_t *out);                 /* A14 */
-bool sx_read_version_range(sx_reader *r, sx_version_range *out);  /* A14: min <= max */
-bool sx_read_system_time(sx_reader *r, int64_t *seconds);         /* A13 */
+bool sx_read_version(sx_reader *r, uint16_t *out);                 /* PROTOCOL-NOTES A14 */
+bool sx_read_version_range(sx_reader *r, sx_version_range *out);  /* PROTOCOL-NOTES A14: min <= max */
+bool sx_read_system_time(sx_reader *r, int64_t *seconds);         /* PROTOCOL-NOTES A13 */
 /* Consumes exactly the bytes of lit, or fails without consuming. */
 bool sx_read_expect(sx_reader *r, sx_slice lit);
 bool sx_read_expect_str(sx_reader *r, const char *lit);
 /* Bytes up to (not including) the next space or the end; used for command
- * tags (C5). The space itself is not consumed. */
+ * tags (PROTOCOL-NOTES C5). The space itself is not consumed. */
 bool sx_read_word(sx_reader *r, sx_slice *out);
 
 #endif

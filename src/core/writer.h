@@ -2,8 +2,9 @@
  *
  * A writer appends into either a caller's fixed buffer or a heap buffer that
  * grows up to a limit. Errors are sticky like the reader's: a write that does
- * not fit, or a short string / list over 255 (P14), fails and marks the writer,
- * and nothing after it is written. Check once with sx_writer_status(). */
+ * not fit, or a short string / list over 255 (PROTOCOL-NOTES P14), fails and
+ * marks the writer, and nothing after it is written. Check once with
+ * sx_writer_status(). */
 #ifndef SX_CORE_WRITER_H
 #define SX_CORE_WRITER_H
 
@@ -40,12 +41,12 @@ bool sx_write_i64(sx_writer *w, int64_t v);
 bool sx_write_bytes(sx_writer *w, const void *p, size_t n); /* raw, no prefix */
 bool sx_write_slice(sx_writer *w, sx_slice s);              /* raw, no prefix */
 bool sx_write_str(sx_writer *w, const char *s);             /* raw ASCII, no prefix */
-bool sx_write_short(sx_writer *w, sx_slice s);              /* A4, refuses > 255 */
-bool sx_write_large(sx_writer *w, sx_slice s);              /* A5, refuses > 65535 */
-bool sx_write_maybe(sx_writer *w, bool present);            /* A7 tag only */
-bool sx_write_bool(sx_writer *w, bool v);                   /* A8 */
-bool sx_write_list_count(sx_writer *w, size_t count);       /* A11, refuses > 255 */
-bool sx_write_nonempty_count(sx_writer *w, size_t count);   /* A11, refuses 0 and > 255 */
+bool sx_write_short(sx_writer *w, sx_slice s);              /* PROTOCOL-NOTES A4, refuses > 255 */
+bool sx_write_large(sx_writer *w, sx_slice s);              /* PROTOCOL-NOTES A5, refuses > 65535 */
+bool sx_write_maybe(sx_writer *w, bool present);            /* PROTOCOL-NOTES A7 tag only */
+bool sx_write_bool(sx_writer *w, bool v);                   /* PROTOCOL-NOTES A8 */
+bool sx_write_list_count(sx_writer *w, size_t count);       /* PROTOCOL-NOTES A11, refuses > 255 */
+bool sx_write_nonempty_count(sx_writer *w, size_t count);   /* PROTOCOL-NOTES A11, refuses 0 and > 255 */
 bool sx_write_version(sx_writer *w, uint16_t v);
 bool sx_write_version_range(sx_writer *w, sx_version_range vr); /* refuses min > max */
 bool sx_write_system_time(sx_writer *w, int64_t seconds);

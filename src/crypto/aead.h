@@ -1,7 +1,8 @@
 /* AES-256-GCM with associated data over OpenSSL 3 EVP, as the double ratchet
  * uses it (PROTOCOL-NOTES A.4): 32-byte key, 16-byte IV (standard GCM J0
  * derivation for non-96-bit IVs, which is what the reference's cryptonite
- * does), detached 16-byte tag. Padded variants apply the A30 pad first. */
+ * does), detached 16-byte tag. Padded variants apply the PROTOCOL-NOTES A30 pad
+ * first. */
 #ifndef SX_CRYPTO_AEAD_H
 #define SX_CRYPTO_AEAD_H
 
@@ -30,17 +31,18 @@ SX_MUST_CHECK sx_status sx_aead_decrypt(const uint8_t key[SX_AES_KEY_LEN], sx_sl
                                         const uint8_t tag[SX_AES_GCM_TAG_LEN], uint8_t *out,
                                         size_t cap);
 
-/* A30 pad(msg, padded_len) then encrypt: out receives exactly padded_len
- * bytes (cap >= padded_len; msg must not overlap out). SX_E_LIMIT when msg
- * does not fit the padding. */
+/* PROTOCOL-NOTES A30 pad(msg, padded_len) then encrypt: out receives exactly
+ * padded_len bytes (cap >= padded_len; msg must not overlap out). SX_E_LIMIT
+ * when msg does not fit the padding. */
 SX_MUST_CHECK sx_status sx_aead_encrypt_padded(const uint8_t key[SX_AES_KEY_LEN], sx_slice iv,
                                                sx_slice aad, sx_slice msg, size_t padded_len,
                                                uint8_t *out, size_t cap,
                                                uint8_t tag[SX_AES_GCM_TAG_LEN]);
 
-/* Decrypt then A30 unpad: the padded plaintext goes to out (cap >= ct.len)
- * and *msg points into out. SX_E_AUTH on a bad tag, SX_E_PROTOCOL when the
- * decrypted padding is malformed (out is wiped in both cases). */
+/* Decrypt then PROTOCOL-NOTES A30 unpad: the padded plaintext goes to out
+ * (cap >= ct.len) and *msg points into out. SX_E_AUTH on a bad tag,
+ * SX_E_PROTOCOL when the decrypted padding is malformed (out is wiped in both
+ * cases). */
 SX_MUST_CHECK sx_status sx_aead_decrypt_padded(const uint8_t key[SX_AES_KEY_LEN], sx_slice iv,
                                                sx_slice aad, sx_slice ct,
                                                const uint8_t tag[SX_AES_GCM_TAG_LEN], uint8_t *out,

@@ -31,7 +31,7 @@ void sx_cb_nonce_reverse(const uint8_t in[SX_CB_NONCE_LEN], uint8_t out[SX_CB_NO
     memcpy(out, tmp, SX_CB_NONCE_LEN);
 }
 
-/* A33/A34/P7: k = HSalsa20(input, 0^16). */
+/* PROTOCOL-NOTES A33/A34/P7: k = HSalsa20(input, 0^16). */
 static sx_status derive_key(const uint8_t in[SX_CB_KEY_LEN], uint8_t k[crypto_secretbox_KEYBYTES])
 {
     static const uint8_t zero16[crypto_core_hsalsa20_INPUTBYTES];

@@ -17,40 +17,45 @@
 #define SX_CB_KEY_LEN   32 /* X25519 shared secret or secret_box key */
 #define SX_CB_NONCE_LEN 24
 #define SX_CB_TAG_LEN   16
-#define SX_CB_AUTH_LEN  80 /* C8: tag + SHA-512 */
+#define SX_CB_AUTH_LEN  80 /* PROTOCOL-NOTES C8: tag + SHA-512 */
 
-/* A38 cbNonce: first 24 bytes of b, right-padded with zeros if shorter. */
+/* PROTOCOL-NOTES A38 cbNonce: first 24 bytes of b, right-padded with zeros if
+ * shorter. */
 void sx_cb_nonce(sx_slice b, uint8_t out[SX_CB_NONCE_LEN]);
-/* A38 reverseNonce: out = bytes of in in reverse order (in == out allowed). */
+/* PROTOCOL-NOTES A38 reverseNonce: out = bytes of in in reverse order
+ * (in == out allowed). */
 void sx_cb_nonce_reverse(const uint8_t in[SX_CB_NONCE_LEN], uint8_t out[SX_CB_NONCE_LEN]);
 
-/* A33 cbEncryptNoPad: out (cap >= msg.len + 16) receives tag || ciphertext,
- * exactly msg.len + 16 bytes. msg may overlap out. SX_E_USAGE on bad
- * pointers or a short cap, SX_E_INTERNAL if libsodium cannot start. */
+/* PROTOCOL-NOTES A33 cbEncryptNoPad: out (cap >= msg.len + 16) receives
+ * tag || ciphertext, exactly msg.len + 16 bytes. msg may overlap out.
+ * SX_E_USAGE on bad pointers or a short cap, SX_E_INTERNAL if libsodium cannot
+ * start. */
 SX_MUST_CHECK sx_status sx_cb_encrypt(const uint8_t secret[SX_CB_KEY_LEN],
                                       const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice msg,
                                       uint8_t *out, size_t cap);
-/* A33 decrypt without unpadding: checks the tag, writes box.len - 16 bytes of
- * plaintext to out (cap >= box.len - 16) and sets *msg to them. SX_E_AUTH
- * when box is shorter than 16 bytes or the tag does not match (nothing is
- * written then); SX_E_USAGE on bad arguments. */
+/* PROTOCOL-NOTES A33 decrypt without unpadding: checks the tag, writes
+ * box.len - 16 bytes of plaintext to out (cap >= box.len - 16) and sets *msg to
+ * them. SX_E_AUTH when box is shorter than 16 bytes or the tag does not match
+ * (nothing is written then); SX_E_USAGE on bad arguments. */
 SX_MUST_CHECK sx_status sx_cb_decrypt(const uint8_t secret[SX_CB_KEY_LEN],
                                       const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice box,
                                       uint8_t *out, size_t cap, sx_slice *msg);
-/* A35 cbEncrypt: A30 pad(msg, padded_len) then encrypt; out receives exactly
- * padded_len + 16 bytes (cap >= that; msg must not overlap out). SX_E_LIMIT
- * when msg does not fit padded_len (A30 rules), SX_E_USAGE on bad arguments. */
+/* PROTOCOL-NOTES A35 cbEncrypt: PROTOCOL-NOTES A30 pad(msg, padded_len) then
+ * encrypt; out receives exactly padded_len + 16 bytes (cap >= that; msg must
+ * not overlap out). SX_E_LIMIT when msg does not fit padded_len (PROTOCOL-NOTES
+ * A30 rules), SX_E_USAGE on bad arguments. */
 SX_MUST_CHECK sx_status sx_cb_encrypt_padded(const uint8_t secret[SX_CB_KEY_LEN],
                                              const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice msg,
                                              size_t padded_len, uint8_t *out, size_t cap);
-/* A35 cbDecrypt: decrypt (as sx_cb_decrypt) then A30 unpad; *msg points into
- * out. SX_E_AUTH for a bad tag, SX_E_PROTOCOL for malformed padding (out is
- * wiped then). */
+/* PROTOCOL-NOTES A35 cbDecrypt: decrypt (as sx_cb_decrypt) then
+ * PROTOCOL-NOTES A30 unpad; *msg points into out. SX_E_AUTH for a bad tag,
+ * SX_E_PROTOCOL for malformed padding (out is wiped then). */
 SX_MUST_CHECK sx_status sx_cb_decrypt_padded(const uint8_t secret[SX_CB_KEY_LEN],
                                              const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice box,
                                              uint8_t *out, size_t cap, sx_slice *msg);
 
-/* A34 secret_box with a symmetric key: same contracts as the cb functions. */
+/* PROTOCOL-NOTES A34 secret_box with a symmetric key: same contracts as the cb
+ * functions. */
 SX_MUST_CHECK sx_status sx_sb_encrypt(const uint8_t key[SX_CB_KEY_LEN],
                                       const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice msg,
                                       uint8_t *out, size_t cap);
@@ -64,14 +69,14 @@ SX_MUST_CHECK sx_status sx_sb_decrypt_padded(const uint8_t key[SX_CB_KEY_LEN],
                                              const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice box,
                                              uint8_t *out, size_t cap, sx_slice *msg);
 
-/* C8 authenticator: crypto_box of SHA-512(msg) under the X25519 shared
- * secret with nonce (cbNonce of the corrId), 80 bytes. */
+/* PROTOCOL-NOTES C8 authenticator: crypto_box of SHA-512(msg) under the X25519
+ * shared secret with nonce (cbNonce of the corrId), 80 bytes. */
 SX_MUST_CHECK sx_status sx_cb_authenticate(const uint8_t secret[SX_CB_KEY_LEN],
                                            const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice msg,
                                            uint8_t out[SX_CB_AUTH_LEN]);
-/* C8 verification: SX_OK when auth opens under secret/nonce to SHA-512(msg)
- * (compared in constant time); SX_E_AUTH for any other auth, including one of
- * the wrong length. */
+/* PROTOCOL-NOTES C8 verification: SX_OK when auth opens under secret/nonce to
+ * SHA-512(msg) (compared in constant time); SX_E_AUTH for any other auth,
+ * including one of the wrong length. */
 SX_MUST_CHECK sx_status sx_cb_verify(const uint8_t secret[SX_CB_KEY_LEN],
                                      const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice auth,
                                      sx_slice msg);

@@ -1,6 +1,6 @@
 /* Hash functions and HKDF over OpenSSL 3 EVP: SHA-256 (fingerprints, file
- * chunk digests), SHA-512 (C8 authenticators, file digests), SHA3-256 (the
- * hybrid DH+KEM secret), SHA3-384, and
+ * chunk digests), SHA-512 (PROTOCOL-NOTES C8 authenticators, file digests),
+ * SHA3-256 (the hybrid DH+KEM secret), SHA3-384, and
  * HKDF-SHA512 (PROTOCOL-NOTES A37) used by the block chain and the ratchet. */
 #ifndef SX_CRYPTO_HASH_H
 #define SX_CRYPTO_HASH_H
@@ -50,10 +50,11 @@ SX_MUST_CHECK sx_status sx_hash_update(sx_hash_ctx *h, sx_slice data);
 SX_MUST_CHECK sx_status sx_hash_final(sx_hash_ctx *h, uint8_t *out, size_t cap);
 void sx_hash_cleanup(sx_hash_ctx *h);
 
-/* A37: HKDF-SHA512 (RFC 5869 extract then expand) of ikm with salt and info,
- * writing exactly len bytes to out. An empty salt means HashLen zero bytes, as
- * in the RFC. Errors: SX_E_USAGE when len is 0 or over SX_HKDF_SHA512_MAX_LEN,
- * SX_E_INTERNAL on OpenSSL failure (out is wiped then). Thread-safe. */
+/* PROTOCOL-NOTES A37: HKDF-SHA512 (RFC 5869 extract then expand) of ikm with
+ * salt and info, writing exactly len bytes to out. An empty salt means HashLen
+ * zero bytes, as in the RFC. Errors: SX_E_USAGE when len is 0 or over
+ * SX_HKDF_SHA512_MAX_LEN, SX_E_INTERNAL on OpenSSL failure (out is wiped then).
+ * Thread-safe. */
 SX_MUST_CHECK sx_status sx_hkdf_sha512(sx_slice salt, sx_slice ikm, sx_slice info, uint8_t *out,
                                        size_t len);
 

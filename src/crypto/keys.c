@@ -1,7 +1,7 @@
 /* Ed25519/Ed448/X25519/X448 keys as OpenSSL EVP_PKEYs. The DER forms are
- * fixed byte prefixes followed by the raw key (A16, A17), so we build and
- * check them byte for byte through the writer and the reader instead of
- * letting the ASN.1 library accept variants the reference would not send. */
+ * fixed byte prefixes followed by the raw key (PROTOCOL-NOTES A16, A17), so we
+ * build and check them byte for byte through the writer and the reader instead
+ * of letting the ASN.1 library accept variants the reference would not send. */
 #include "crypto/keys.h"
 
 #include <stdlib.h>

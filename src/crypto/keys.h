@@ -28,7 +28,7 @@ typedef enum sx_key_alg {
 #define SX_KEY_AUTH_ALGS (SX_KEY_SIGN_ALGS | SX_KEY_BIT(SX_KEY_X25519))
 
 #define SX_KEY_RAW_MAX 57       /* Ed448 */
-#define SX_SIG_ED25519_LEN 64   /* A18 */
+#define SX_SIG_ED25519_LEN 64   /* PROTOCOL-NOTES A18 */
 #define SX_SIG_ED448_LEN 114
 #define SX_SIG_MAX 114
 #define SX_DH_MAX 56            /* X448 shared secret */
@@ -46,7 +46,8 @@ typedef struct sx_key sx_key;
 size_t sx_key_raw_len(sx_key_alg alg);
 /* Signature length (64/114), 0 for DH algorithms and unknown values. */
 size_t sx_key_sig_len(sx_key_alg alg);
-/* Length of the DER SubjectPublicKeyInfo (A16) / PKCS#8 (A17); 0 if unknown. */
+/* Length of the DER SubjectPublicKeyInfo (PROTOCOL-NOTES A16) / PKCS#8
+ * (PROTOCOL-NOTES A17); 0 if unknown. */
 size_t sx_key_spki_len(sx_key_alg alg);
 size_t sx_key_pkcs8_len(sx_key_alg alg);
 /* "Ed25519", "Ed448", "X25519", "X448"; "?" for an unknown value. */
@@ -82,9 +83,10 @@ bool sx_key_public_equal(const sx_key *a, const sx_key *b);
 SX_MUST_CHECK sx_status sx_key_raw_public(const sx_key *k, uint8_t *out, size_t cap, size_t *len);
 SX_MUST_CHECK sx_status sx_key_raw_private(const sx_key *k, uint8_t *out, size_t cap, size_t *len);
 
-/* A39: pure Ed25519/Ed448 signature of msg (no pre-hash, no context) with a
- * private signature key. The signature (A18: 64 or 114 bytes) goes to sig.
- * SX_E_USAGE for a DH or public key or cap too small. */
+/* PROTOCOL-NOTES A39: pure Ed25519/Ed448 signature of msg (no pre-hash, no
+ * context) with a private signature key. The signature (PROTOCOL-NOTES A18: 64
+ * or 114 bytes) goes to sig. SX_E_USAGE for a DH or public key or cap too
+ * small. */
 SX_MUST_CHECK sx_status sx_key_sign(const sx_key *k, sx_slice msg, uint8_t *sig, size_t cap,
                                     size_t *sig_len);
 /* SX_OK when sig is a valid signature of msg by k; SX_E_AUTH otherwise
@@ -98,17 +100,17 @@ SX_MUST_CHECK sx_status sx_key_verify_raw(sx_key_alg alg, sx_slice raw_pub, sx_s
 /* X25519 of raw 32-byte keys (libsodium). SX_E_AUTH when the result is all
  * zero (small-order peer point), like sx_key_dh. The caller wipes out. */
 SX_MUST_CHECK sx_status sx_x25519_raw(const uint8_t priv[32], const uint8_t pub[32], uint8_t out[32]);
-/* A39: raw X25519/X448 shared secret (32/56 bytes, no hashing) of our private
- * key and the peer's public key, which must be the same algorithm (else
- * SX_E_USAGE). A peer key that yields the all-zero secret (a small-order
- * point) is refused by OpenSSL: SX_E_AUTH. The caller wipes out. */
+/* PROTOCOL-NOTES A39: raw X25519/X448 shared secret (32/56 bytes, no hashing)
+ * of our private key and the peer's public key, which must be the same
+ * algorithm (else SX_E_USAGE). A peer key that yields the all-zero secret (a
+ * small-order point) is refused by OpenSSL: SX_E_AUTH. The caller wipes out. */
 SX_MUST_CHECK sx_status sx_key_dh(const sx_key *priv, const sx_key *peer, uint8_t *out, size_t cap,
                                   size_t *len);
 
-/* A16 / A17 DER encodings, appended to w: SubjectPublicKeyInfo of any key,
- * PKCS#8 (version 0, no public key) of a private key (SX_E_USAGE in w for a
- * public one). The _short forms add the 1-byte length (A4). Writer style:
- * false with the writer failed on error. */
+/* PROTOCOL-NOTES A16 / A17 DER encodings, appended to w: SubjectPublicKeyInfo
+ * of any key, PKCS#8 (version 0, no public key) of a private key (SX_E_USAGE in
+ * w for a public one). The _short forms add the 1-byte length (PROTOCOL-NOTES
+ * A4). Writer style: false with the writer failed on error. */
 bool sx_key_write_public(sx_writer *w, const sx_key *k);
 bool sx_key_write_public_short(sx_writer *w, const sx_key *k);
 bool sx_key_write_private(sx_writer *w, const sx_key *k);
@@ -129,8 +131,8 @@ SX_MUST_CHECK sx_status sx_key_check_public(sx_slice der, unsigned allowed, sx_k
 bool sx_key_read_public_short(sx_reader *r, unsigned allowed, sx_key **out);
 bool sx_key_read_private_short(sx_reader *r, unsigned allowed, sx_key **out);
 
-/* A24: NUL-terminated base64url (padded) of the DER into out (cap >=
- * SX_KEY_TEXT_MAX is always enough; SX_E_LIMIT if too small). */
+/* PROTOCOL-NOTES A24: NUL-terminated base64url (padded) of the DER into out
+ * (cap >= SX_KEY_TEXT_MAX is always enough; SX_E_LIMIT if too small). */
 SX_MUST_CHECK sx_status sx_key_public_to_text(const sx_key *k, char *out, size_t cap);
 SX_MUST_CHECK sx_status sx_key_private_to_text(const sx_key *k, char *out, size_t cap);
 /* Parses len chars of base64url (padding optional) then decodes strictly as

@@ -1,7 +1,8 @@
 /* Double ratchet with header encryption and PQ KEM (see ratchet.h). The
  * decrypt path works on a copy of the state and commits it, with the skipped
  * key changes, only once the message has decrypted; the wire layouts follow
- * pqdr.md "Ratchet message wire format" and the reference's encoders. */
+ * reference protocol/pqdr.md, section "Ratchet message wire format", and the
+ * reference's encoders. */
 #include "crypto/ratchet.h"
 
 #include <stdlib.h>
@@ -498,7 +499,8 @@ static sx_status skip_keys(dec_ctx *c, uint32_t until)
     return SX_OK;
 }
 
-/* DHRatchetPQ2HE: the DH step, with the KEM secrets folded in per pqdr.md. */
+/* DHRatchetPQ2HE: the DH step, with the KEM secrets folded in per reference
+ * protocol/pqdr.md. */
 static sx_status ratchet_step(dec_ctx *c)
 {
     sx_ratchet *w = &c->w;

@@ -115,7 +115,8 @@ typedef struct sx_ratchet_msg_key {
     size_t header_len;
 } sx_ratchet_msg_key;
 
-/* True when a message of msg_len bytes fits padded_len (A30 rules). */
+/* True when a message of msg_len bytes fits padded_len (PROTOCOL-NOTES A30
+ * rules). */
 bool sx_ratchet_can_pad(size_t msg_len, size_t padded_len);
 
 /* Advances the sending chain and encrypts the next header (rcEncryptHeader).

@@ -1,6 +1,6 @@
-/* Secret-box chains for transport block encryption (B30-B34): HKDF-SHA512
- * derivations give one key and nonce per block, and each block is an A34
- * secret_box of the A30-padded content. */
+/* Secret-box chains for transport block encryption (PROTOCOL-NOTES B30-B34):
+ * HKDF-SHA512 derivations give one key and nonce per block, and each block is
+ * an PROTOCOL-NOTES A34 secret_box of the PROTOCOL-NOTES A30-padded content. */
 #include "crypto/sbchain.h"
 
 #include "crypto/hash.h"
@@ -35,7 +35,7 @@ sx_status sx_sbchain_step(sx_sbchain *c, uint8_t key[SX_SBCHAIN_KEY_LEN],
 {
     SX_ENSURE(c != NULL && key != NULL && nonce != NULL, SX_E_USAGE);
     uint8_t out[SBC_STEP_LEN];
-    /* B32: the salt is empty. */
+    /* PROTOCOL-NOTES B32: the salt is empty. */
     SX_TRY(sx_hkdf_sha512(sx_slice_of(NULL, 0), sx_slice_of(c->ck, sizeof c->ck),
                           sx_slice_str(SBC_STEP_INFO), out, sizeof out));
     memcpy(c->ck, out, SX_SBCHAIN_KEY_LEN);
@@ -75,7 +75,8 @@ sx_status sx_sbchain_open(sx_sbchain *c, sx_slice block, uint8_t *buf, size_t ca
     uint8_t key[SX_SBCHAIN_KEY_LEN];
     uint8_t nonce[SX_CB_NONCE_LEN];
     SX_TRY(sx_sbchain_step(c, key, nonce));
-    /* B34: from here on the chain has advanced, whatever the block holds. */
+    /* PROTOCOL-NOTES B34: from here on the chain has advanced, whatever the
+     * block holds. */
     sx_status st = sx_sb_decrypt_padded(key, nonce, block, buf, cap, content);
     sx_wipe(key, sizeof key);
     if (st != SX_OK)

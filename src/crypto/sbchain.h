@@ -22,37 +22,38 @@ typedef struct sx_sbchain {
     uint8_t ck[SX_SBCHAIN_KEY_LEN];
 } sx_sbchain;
 
-/* B30: ck1 || ck2 = HKDF-SHA512(salt = session_id (tls-unique), ikm = the
- * 32-byte X25519 session secret, info "SimpleXSbChainInit", 64 bytes).
- * B31: the router sends with ck1 and receives with ck2; the client sends with
- * ck2 and receives with ck1. Errors: SX_E_USAGE, SX_E_INTERNAL (both chains
- * are wiped then). */
+/* PROTOCOL-NOTES B30: ck1 || ck2 = HKDF-SHA512(salt = session_id (tls-unique),
+ * ikm = the 32-byte X25519 session secret, info "SimpleXSbChainInit", 64
+ * bytes). PROTOCOL-NOTES B31: the router sends with ck1 and receives with ck2;
+ * the client sends with ck2 and receives with ck1. Errors: SX_E_USAGE,
+ * SX_E_INTERNAL (both chains are wiped then). */
 SX_MUST_CHECK sx_status sx_sbchain_init(sx_slice session_id,
                                         const uint8_t secret[SX_SBCHAIN_KEY_LEN], sx_sbchain *ck1,
                                         sx_sbchain *ck2);
 
-/* B32: one derivation: HKDF-SHA512(salt "", ikm = chain key, info
- * "SimpleXSbChain", 88) = next chain key || block key || nonce. Replaces the
- * chain key and writes the block key and nonce (caller wipes the key after
+/* PROTOCOL-NOTES B32: one derivation: HKDF-SHA512(salt "", ikm = chain key,
+ * info "SimpleXSbChain", 88) = next chain key || block key || nonce. Replaces
+ * the chain key and writes the block key and nonce (caller wipes the key after
  * use). Errors: SX_E_USAGE, SX_E_INTERNAL (chain unchanged then). */
 SX_MUST_CHECK sx_status sx_sbchain_step(sx_sbchain *c, uint8_t key[SX_SBCHAIN_KEY_LEN],
                                         uint8_t nonce[SX_CB_NONCE_LEN]);
 
-/* B33: seals content as the next block of this chain: secret_box(blockKey,
- * nonce, pad(content, 16368)) = 16 tag bytes || 16368 = 16384 bytes written
- * to out (cap >= SX_SBBLOCK_LEN; content must not overlap out). SX_E_LIMIT
- * when content is longer than SX_SBBLOCK_MAX_CONTENT; the chain does not
- * advance on any error. */
+/* PROTOCOL-NOTES B33: seals content as the next block of this chain:
+ * secret_box(blockKey, nonce, pad(content, 16368)) = 16 tag
+ * bytes || 16368 = 16384 bytes written to out (cap >= SX_SBBLOCK_LEN; content
+ * must not overlap out). SX_E_LIMIT when content is longer than
+ * SX_SBBLOCK_MAX_CONTENT; the chain does not advance on any error. */
 SX_MUST_CHECK sx_status sx_sbchain_seal(sx_sbchain *c, sx_slice content, uint8_t *out, size_t cap);
 
-/* B33/B34: opens the next received block (exactly SX_SBBLOCK_LEN bytes). The
- * padded plaintext goes to buf (cap >= SX_SBBLOCK_PADDED_LEN; it may overlap
- * block) and *content points at the content inside it. Once the arguments are
- * valid the chain advances by one step whatever the outcome (B34), so the
- * next block still decrypts after a bad one. Errors: SX_E_AUTH (tag mismatch:
- * report ERR BLOCK), SX_E_PROTOCOL (bad padding inside an authentic block),
- * SX_E_USAGE (block not 16384 bytes, short buf, NULL pointers: the chain is
- * unchanged), SX_E_INTERNAL. buf is wiped on every error after the step. */
+/* PROTOCOL-NOTES B33/B34: opens the next received block (exactly SX_SBBLOCK_LEN
+ * bytes). The padded plaintext goes to buf (cap >= SX_SBBLOCK_PADDED_LEN; it
+ * may overlap block) and *content points at the content inside it. Once the
+ * arguments are valid the chain advances by one step whatever the outcome
+ * (PROTOCOL-NOTES B34), so the next block still decrypts after a bad one.
+ * Errors: SX_E_AUTH (tag mismatch: report ERR BLOCK), SX_E_PROTOCOL (bad
+ * padding inside an authentic block), SX_E_USAGE (block not 16384 bytes, short
+ * buf, NULL pointers: the chain is unchanged), SX_E_INTERNAL. buf is wiped on
+ * every error after the step. */
 SX_MUST_CHECK sx_status sx_sbchain_open(sx_sbchain *c, sx_slice block, uint8_t *buf, size_t cap,
                                         sx_slice *content);
 

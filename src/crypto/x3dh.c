@@ -1,7 +1,7 @@
 /* E2E ratchet parameters and the PQ X3DH (see x3dh.h). Byte layouts and the
  * links' text form follow the reference's Ratchet.hs encoders; the KEM half
- * follows pqdr.md. X448 keys are kept raw in memory and wrapped into OpenSSL
- * keys only for a DH or to print one. */
+ * follows reference protocol/pqdr.md. X448 keys are kept raw in memory and
+ * wrapped into OpenSSL keys only for a DH or to print one. */
 #include "crypto/x3dh.h"
 
 #include <stdio.h>

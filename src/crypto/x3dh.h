@@ -1,6 +1,7 @@
-/* End-to-end key agreement before the double ratchet (pqdr.md, agent-protocol
- * "end-to-end encryption"): the E2E ratchet parameters both parties exchange
- * (two X448 keys and, from version 3, sntrup761 KEM parameters), their binary
+/* End-to-end key agreement before the double ratchet (reference
+ * protocol/pqdr.md; reference protocol/agent-protocol.md, "end-to-end
+ * encryption"): the E2E ratchet parameters both parties exchange (two X448
+ * keys and, from version 3, sntrup761 KEM parameters), their binary
  * encodings, and the PQ X3DH that turns them into the ratchet's first keys.
  * Also the hybrid DH+KEM secret SHA3-256(dh || ss) used outside the ratchet. */
 #ifndef SX_CRYPTO_X3DH_H

@@ -1,7 +1,7 @@
 /* Certificates and signed keys. Creation, files and path validation are thin
- * OpenSSL wrappers; the A20 signed key is small and fixed, so it is encoded
- * with the writer and parsed with a minimal DER reader built on sx_reader
- * (definite lengths only, at most 2 length bytes, minimal form). */
+ * OpenSSL wrappers; the PROTOCOL-NOTES A20 signed key is small and fixed, so it
+ * is encoded with the writer and parsed with a minimal DER reader built on
+ * sx_reader (definite lengths only, at most 2 length bytes, minimal form). */
 #include "crypto/x509.h"
 
 #include <errno.h>
@@ -484,7 +484,7 @@ done:
     return st;
 }
 
-/* ---- A20 chain ----------------------------------------------------------- */
+/* ---- PROTOCOL-NOTES A20 chain -------------------------------------------- */
 
 bool sx_x509_write_chain(sx_writer *w, X509 *const *certs, size_t n)
 {
@@ -541,7 +541,7 @@ void sx_x509_chain_cleanup(sx_x509_chain *c)
     memset(c, 0, sizeof *c);
 }
 
-/* ---- A20 signed key ------------------------------------------------------ */
+/* ---- PROTOCOL-NOTES A20 signed key --------------------------------------- */
 
 bool sx_x509_write_signed_key(sx_writer *w, const sx_key *signer, const sx_key *key)
 {

@@ -62,8 +62,9 @@ static sx_slice empty(void)
 }
 
 /* Sends the queue's head message on subscription s and marks it delivered
- * (E6). corr_id is empty for an event, or the command's (GET, ACK).
- * Called with the queue lock held. Returns false when there is nothing to send. */
+ * (PROTOCOL-NOTES E6). corr_id is empty for an event, or the command's (GET,
+ * ACK). Called with the queue lock held. Returns false when there is nothing to
+ * send. */
 static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
 {
     sx_queue *q = s->q;
@@ -88,10 +89,10 @@ static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
     return true;
 }
 
-/* ---- authorization (C.2) ---- */
+/* ---- authorization (PROTOCOL-NOTES C.2) ---- */
 
-/* Dummy keys for the C12 timing mitigation: a verification of the same
- * kind still runs when there is no key to check against. */
+/* Dummy keys for the PROTOCOL-NOTES C12 timing mitigation: a verification of
+ * the same kind still runs when there is no key to check against. */
 static sx_qkey dummy_keys[4];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
@@ -143,7 +144,8 @@ static sx_key_alg alg_for(sx_smp_auth_kind k)
 }
 
 /* True when the request's authorization verifies with one of keys[0..n).
- * With no key of the presented kind a dummy verification runs (C12). */
+ * With no key of the presented kind a dummy verification runs (PROTOCOL-NOTES
+ * C12). */
 static bool verify_keys(sx_conn *c, const sx_smp_request *req, const sx_qkey *keys, size_t n)
 {
     if (req->auth_kind == SX_SMP_AUTH_NONE)
@@ -239,8 +241,8 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
     sx_queue *q = s->q;
     sx_slice entity = sx_slice_of(s->entity, SX_ID_LEN);
     if (what & SX_SUB_BLOCKED) {
-        /* E32: the control port blocked the queue; its subscriber is told
-         * with ERR BLOCKED and stays subscribed. */
+        /* PROTOCOL-NOTES E32: the control port blocked the queue; its
+         * subscriber is told with ERR BLOCKED and stays subscribed. */
         sx_queue_lock(q);
         bool blocked = q->sub == s && !q->deleted && q->status == SX_QUEUE_BLOCKED;
         sx_smp_error e = blocked ? blocked_error(q) : sx_smp_error_of(SX_SMP_ERR_BLOCKED);
@@ -316,8 +318,8 @@ static void ok(ctx *x)
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_OK);
 }
 
-/* E25: every change reaches the store log before the client is told; the
- * record is wiped afterwards (it may hold DH secrets). */
+/* PROTOCOL-NOTES E25: every change reaches the store log before the client is
+ * told; the record is wiped afterwards (it may hold DH secrets). */
 static bool log_rec(ctx *x, sx_slrec *rec)
 {
     if (!x->r->lw)
@@ -337,8 +339,9 @@ static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN
     memcpy(rec->rid, rid, SX_ID_LEN);
 }
 
-/* E5: an accepted command moves the queue's date to today, with one TIME
- * record a day at most. the queue lock held. False if the log cannot be written. */
+/* PROTOCOL-NOTES E5: an accepted command moves the queue's date to today, with
+ * one TIME record a day at most. the queue lock held. False if the log cannot be
+ * written. */
 static bool touch(ctx *x, sx_queue *q)
 {
     int64_t now = now_seconds();
@@ -355,8 +358,8 @@ static bool touch(ctx *x, sx_queue *q)
     return true;
 }
 
-/* The blocked-queue error (E3) with the queue's blocking info; the queue
- * lock held. */
+/* The blocked-queue error (PROTOCOL-NOTES E3) with the queue's blocking info;
+ * the queue lock held. */
 static sx_smp_error blocked_error(const sx_queue *q)
 {
     sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_BLOCKED);
@@ -392,7 +395,7 @@ static void cmd_new(ctx *x)
 {
     const sx_smp_new *n = &x->req->cmd.new_queue;
     sx_router *r = x->r;
-    /* D6: creation switched off or password mismatch. */
+    /* PROTOCOL-NOTES D6: creation switched off or password mismatch. */
     if (!r->opts.new_queues) {
         err(x, SX_SMP_ERR_AUTH);
         return;
@@ -418,7 +421,8 @@ static void cmd_new(ctx *x)
         const sx_smp_queue_req *qr = &n->queue_req;
         nq.mode = (uint8_t)qr->mode;
         if (qr->has_link) {
-            /* D4: the client's sender id is SHA3-384(corrId)[0..24). */
+            /* PROTOCOL-NOTES D4: the client's sender id is
+             * SHA3-384(corrId)[0..24). */
             uint8_t h[48];
             if (sx_sha3_384(x->corr, h) != SX_OK || qr->sender_id.len != SX_ID_LEN ||
                 memcmp(h, qr->sender_id.ptr, SX_ID_LEN) != 0) {
@@ -504,7 +508,7 @@ static void cmd_new(ctx *x)
 }
 
 /* Looks up the entity in the map of party; on failure answers AUTH after a
- * dummy verification (C12). */
+ * dummy verification (PROTOCOL-NOTES C12). */
 static sx_queue *find(ctx *x, sx_party party)
 {
     sx_queue *q = sx_store_find(x->r->store, party, x->entity);
@@ -552,7 +556,7 @@ static void cmd_sub(ctx *x)
         return;
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && s->get_mode) {
-        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* E9 */
+        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -569,12 +573,12 @@ static void cmd_sub(ctx *x)
     sx_queue_lock(q);
     if (q->sub != s)
         old = take_subscription(q, s);
-    /* E8: a repeated SUB re-delivers the head. */
+    /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
     s->delivered = false;
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
     send_head(x->c, s, empty());
     sx_queue_unlock(q);
-    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* E10 */
+    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E10 */
     sx_queue_release(x->r->store, q);
 }
 
@@ -585,7 +589,7 @@ static void cmd_get(ctx *x)
         return;
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && !s->get_mode) {
-        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* E9 */
+        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -613,7 +617,7 @@ static void cmd_ack(ctx *x)
     sx_slice id = x->req->cmd.msg_id;
     sx_sub *s = sx_conn_sub(x->c, q);
     sx_queue_lock(q);
-    /* E7: ACK only what this connection was given. */
+    /* PROTOCOL-NOTES E7: ACK only what this connection was given. */
     if (!s || !s->delivered ||
         (id.len > 0 && (id.len != SX_ID_LEN || memcmp(id.ptr, s->delivered_id, SX_ID_LEN) != 0))) {
         sx_queue_unlock(q);
@@ -624,7 +628,7 @@ static void cmd_ack(ctx *x)
     if (id.len > 0)
         sx_queue_remove_head(q, s->delivered_id);
     s->delivered = false;
-    /* SUB mode: the next message is the ACK's response (P11). */
+    /* SUB mode: the next message is the ACK's response (PROTOCOL-NOTES P11). */
     if (s->get_mode || q->sub != s || !send_head(x->c, s, x->corr))
         ok(x);
     sx_queue_unlock(q);
@@ -643,7 +647,7 @@ static void cmd_key(ctx *x)
         return;
     }
     sx_queue_lock(q);
-    bool good = q->skey.len == 0 || sx_qkey_equal(&q->skey, &k); /* E12b */
+    bool good = q->skey.len == 0 || sx_qkey_equal(&q->skey, &k); /* PROTOCOL-NOTES E12b */
     bool logged = true;
     if (good && q->skey.len == 0) {
         sx_slrec rec;
@@ -671,7 +675,7 @@ static void cmd_rkey(ctx *x)
         good = sx_smp_list_key(l, i, &pk) == SX_OK && qkey_of_pubkey(&pk, &keys[i]) == SX_OK;
     }
     sx_queue_lock(q);
-    /* D10: only contact queues. */
+    /* PROTOCOL-NOTES D10: only contact queues. */
     good = good && q->mode == SX_SMP_QUEUE_CONTACT;
     bool logged = true;
     if (good) {
@@ -687,9 +691,9 @@ static void cmd_rkey(ctx *x)
 }
 
 /* SKEY and LKEY: the sender secures a messaging queue with the key that
- * authorizes this very command (D20, D22). the queue lock held. Answers nothing on
- * success; on failure sends AUTH (or INTERNAL when the log cannot be
- * written) and returns false. */
+ * authorizes this very command (PROTOCOL-NOTES D20, D22). the queue lock held.
+ * Answers nothing on success; on failure sends AUTH (or INTERNAL when the log
+ * cannot be written) and returns false. */
 static bool secure_by_sender(ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
 {
     sx_qkey k;
@@ -699,7 +703,7 @@ static bool secure_by_sender(ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
         return false;
     }
     if (q->skey.len)
-        return true; /* E12b: the same key again */
+        return true; /* PROTOCOL-NOTES E12b: the same key again */
     sx_slrec rec;
     rec_init(&rec, SX_SLREC_SECURE, q->rid);
     rec.q.skey = k;
@@ -758,7 +762,8 @@ static void cmd_lget(ctx *x)
         return;
     }
     sx_queue_lock(q);
-    /* D23: contact queues, or legacy queues without a sender key. */
+    /* PROTOCOL-NOTES D23: contact queues, or legacy queues without a sender
+     * key. */
     bool contact = q->mode == SX_SMP_QUEUE_CONTACT || (q->mode == 0 && q->skey.len == 0);
     if (q->status == SX_QUEUE_BLOCKED)
         err_blocked(x, q);
@@ -778,8 +783,8 @@ static void cmd_lset(ctx *x)
     sx_slice lid = x->req->cmd.lset.link_id;
     const sx_smp_link_data *d = &x->req->cmd.lset.data;
     sx_queue_lock(q);
-    /* D11: not for a secured messaging queue; the link id and the fixed part
-     * cannot change. */
+    /* PROTOCOL-NOTES D11: not for a secured messaging queue; the link id and
+     * the fixed part cannot change. */
     bool good = !(q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len) && lid.len == SX_ID_LEN;
     if (good && q->link)
         good = memcmp(q->link->id, lid.ptr, SX_ID_LEN) == 0 &&
@@ -852,8 +857,8 @@ static void cmd_nkey(ctx *x)
         }
     }
     if (st == SX_OK)
-        sx_queue_drop_ntfs(q); /* D14: they belonged to the old notifier */
-    /* E18: the old notifier's subscriber learns it is gone. */
+        sx_queue_drop_ntfs(q); /* PROTOCOL-NOTES D14: they belonged to the old notifier */
+    /* PROTOCOL-NOTES E18: the old notifier's subscriber learns it is gone. */
     sx_sub *old = st == SX_OK ? q->nsub : NULL;
     if (old)
         q->nsub = NULL;
@@ -934,7 +939,8 @@ static void cmd_del(ctx *x)
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
     sx_queue_unlock(q);
-    /* E17: other subscribers are told; this connection just forgets. */
+    /* PROTOCOL-NOTES E17: other subscribers are told; this connection just
+     * forgets. */
     sx_conn_sub_remove(x->c, q);
     sx_sub_post_release(x->r, sub, SX_SUB_DELD, x->c);
     sx_sub_post_release(x->r, nsub, SX_SUB_DELD, x->c);
@@ -988,8 +994,8 @@ static void cmd_send(ctx *x)
     sx_qkey skey = q->skey;
     uint8_t status = q->status;
     sx_queue_unlock(q);
-    /* D21: a secured queue takes only SENDs signed by its sender key; an
-     * unsecured one only unsigned SENDs. */
+    /* PROTOCOL-NOTES D21: a secured queue takes only SENDs signed by its sender
+     * key; an unsecured one only unsigned SENDs. */
     bool authorized = skey.len ? verify_one(x->c, x->req, &skey) : x->req->auth_kind == SX_SMP_AUTH_NONE;
     if (!authorized || status == SX_QUEUE_OFF) {
         err(x, SX_SMP_ERR_AUTH);
@@ -1019,13 +1025,14 @@ static void cmd_send(ctx *x)
     sx_status st = sx_queue_push(q, id, now_seconds(), x->req->cmd.send.notification, body, &res, &was_empty);
     if (st == SX_OK && res == SX_PUSH_OK) {
         sx_sub *s = q->sub;
-        /* E6: push only into an idle subscription of a queue that was empty. */
+        /* PROTOCOL-NOTES E6: push only into an idle subscription of a queue
+         * that was empty. */
         if (was_empty && s && !s->delivered) {
             deliver = s;
             sx_sub_retain(s);
         }
-        /* E14: a message flagged for notification leaves an NMSG for the
-         * notifier subscriber, now or when it subscribes. */
+        /* PROTOCOL-NOTES E14: a message flagged for notification leaves an NMSG
+         * for the notifier subscriber, now or when it subscribes. */
         if (x->req->cmd.send.notification && q->notifier) {
             sx_pending_ntf n;
             n.ts = now_seconds();
@@ -1038,8 +1045,8 @@ static void cmd_send(ctx *x)
                 sx_sub_retain(notify);
             }
         }
-        /* E4: the first message after securing removes the link data of a
-         * messaging queue. */
+        /* PROTOCOL-NOTES E4: the first message after securing removes the link
+         * data of a messaging queue. */
         if (q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len && q->link) {
             sx_slrec rec;
             rec_init(&rec, SX_SLREC_LDELETE, q->rid);
@@ -1098,7 +1105,7 @@ static void cmd_nsub(ctx *x)
         q->nsub = s;
     }
     sx_queue_unlock(q);
-    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* E16 */
+    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E16 */
     reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
     sx_queue_lock(q);
     bool pending = q->ntf_head != NULL;
@@ -1111,8 +1118,8 @@ static void cmd_nsub(ctx *x)
 static void handle(ctx *x)
 {
     const sx_smp_request *req = x->req;
-    /* Service signatures need a service session (C9), which this router
-     * does not offer yet. */
+    /* Service signatures need a service session (PROTOCOL-NOTES C9), which this
+     * router does not offer yet. */
     if (req->t.has_service_sig) {
         err(x, SX_SMP_ERR_SERVICE);
         return;
@@ -1137,7 +1144,7 @@ static void handle(ctx *x)
     case SX_SMP_C_SEND: cmd_send(x); break;
     case SX_SMP_C_NSUB: cmd_nsub(x); break;
     case SX_SMP_C_PING: reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
-    case SX_SMP_C_SUBS: /* D8: not offered for messaging services */
+    case SX_SMP_C_SUBS: /* PROTOCOL-NOTES D8: not offered for messaging services */
     case SX_SMP_C_PRXY: /* proxying comes with a later issue */
     case SX_SMP_C_PFWD:
     case SX_SMP_C_RFWD: err_cmd(x, SX_SMP_CMD_PROHIBITED); break;
@@ -1151,7 +1158,7 @@ void sx_router_handle_batch(sx_conn *c, sx_slice content)
     sx_slice items[SX_BATCH_MAX_ITEMS];
     size_t n = 0;
     if (content.len == 0 || sx_batch_decode(content, items, SX_BATCH_MAX_ITEMS, &n) != SX_OK) {
-        /* B15: one ERR BLOCK with empty corrId and entity. */
+        /* PROTOCOL-NOTES B15: one ERR BLOCK with empty corrId and entity. */
         reply_err(c, empty(), empty(), sx_smp_error_of(SX_SMP_ERR_BLOCK));
         return;
     }

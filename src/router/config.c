@@ -1,6 +1,7 @@
-/* smp-server configuration: folders and file names (H1, H4, H12), the INI
- * file read into sx_router_config with the reference's defaults (H7, H8,
- * H11), the stored-fingerprint check (H6) and the start-up lines (H10). */
+/* smp-server configuration: folders and file names (PROTOCOL-NOTES H1, H4,
+ * H12), the INI file read into sx_router_config with the reference's defaults
+ * (PROTOCOL-NOTES H7, H8, H11), the stored-fingerprint check (PROTOCOL-NOTES
+ * H6) and the start-up lines (PROTOCOL-NOTES H10). */
 #include "router/config.h"
 
 #include <errno.h>
@@ -165,7 +166,7 @@ static sx_status get_port(const sx_ini *ini, const char *section, const char *ke
     return SX_OK;
 }
 
-/* H8/H10: `port` is a comma-separated list of port numbers. */
+/* PROTOCOL-NOTES H8/H10: `port` is a comma-separated list of port numbers. */
 static sx_status parse_ports(const char *text, sx_router_config *cfg, char *err, size_t errlen)
 {
     cfg->n_ports = 0;
@@ -208,7 +209,7 @@ static sx_status parse_ports(const char *text, sx_router_config *cfg, char *err,
     return SX_OK;
 }
 
-/* H11: which queue and message stores the INI asks for. */
+/* PROTOCOL-NOTES H11: which queue and message stores the INI asks for. */
 static sx_status check_store_type(const sx_ini *ini, char *err, size_t errlen)
 {
     const char *q = sx_ini_get(ini, "STORE_LOG", "store_queues");
@@ -525,7 +526,8 @@ void sx_router_print_service(FILE *out, const char *version_line,
 void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
                                   const char *version_line, const uint8_t fp[SX_FINGERPRINT_LEN])
 {
-    /* H10: the configured port text is shown unless it is the default 5223. */
+    /* PROTOCOL-NOTES H10: the configured port text is shown unless it is the
+     * default 5223. */
     const char *port = strcmp(cfg->port_text, "5223") == 0 ? NULL : cfg->port_text;
     sx_router_print_service(out, version_line, fp,
                             cfg->has_create_password ? cfg->create_password : NULL, cfg->host,

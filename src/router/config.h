@@ -14,8 +14,8 @@
 #include "crypto/x509.h"
 #include "simplex/status.h"
 
-/* H1: default folders and the environment variables that move them (an
- * empty variable means the default). */
+/* PROTOCOL-NOTES H1: default folders and the environment variables that move
+ * them (an empty variable means the default). */
 #define SX_ROUTER_DEFAULT_CFG_DIR "/etc/opt/simplex"
 #define SX_ROUTER_DEFAULT_LOG_DIR "/var/opt/simplex"
 #define SX_ROUTER_CFG_ENV "SMP_SERVER_CFG_PATH"
@@ -69,7 +69,8 @@ SX_MUST_CHECK sx_status sx_router_paths_from_env_named(sx_router_paths *p, const
 /* smp-server's files. */
 SX_MUST_CHECK sx_status sx_router_paths_init(sx_router_paths *p, const char *cfg_dir,
                                              const char *log_dir);
-/* H1: folders from SMP_SERVER_CFG_PATH / SMP_SERVER_LOG_PATH or the defaults. */
+/* PROTOCOL-NOTES H1: folders from SMP_SERVER_CFG_PATH / SMP_SERVER_LOG_PATH or
+ * the defaults. */
 SX_MUST_CHECK sx_status sx_router_paths_from_env(sx_router_paths *p);
 
 typedef enum sx_router_log_level {
@@ -81,7 +82,7 @@ typedef enum sx_router_log_level {
     SX_ROUTER_LOG_ERROR,
 } sx_router_log_level;
 
-/* H11: options of `start` (command line, not INI). */
+/* PROTOCOL-NOTES H11: options of `start` (command line, not INI). */
 typedef struct sx_router_start_options {
     bool maintenance;   /* --maintenance: start-up and shut-down tasks only */
     bool compact_log;   /* --compact-log (always done with memory queues) */
@@ -150,8 +151,8 @@ typedef struct sx_router_config {
 
 /* Fills cfg from a parsed INI. paths are copied into cfg->paths. On a bad or
  * missing value returns SX_E_PROTOCOL with err naming the section and key
- * (booleans are exactly on/off, H8); unsupported storage or transport
- * settings are SX_E_USAGE with an explanation. */
+ * (booleans are exactly on/off, PROTOCOL-NOTES H8); unsupported storage or
+ * transport settings are SX_E_USAGE with an explanation. */
 SX_MUST_CHECK sx_status sx_router_config_from_ini(const sx_ini *ini, const sx_router_paths *paths,
                                                   sx_router_config *cfg, char *err,
                                                   size_t errlen);
@@ -163,36 +164,37 @@ SX_MUST_CHECK sx_status sx_router_config_parse(const char *text, size_t len,
 SX_MUST_CHECK sx_status sx_router_config_load(const sx_router_paths *paths,
                                               sx_router_config *cfg, char *err, size_t errlen);
 
-/* H11 presence checks for the memory message store: refuses to start when a
- * journal folder (<log>/messages) exists. SX_E_USAGE with the reason. */
+/* PROTOCOL-NOTES H11 presence checks for the memory message store: refuses to
+ * start when a journal folder (<log>/messages) exists. SX_E_USAGE with the
+ * reason. */
 SX_MUST_CHECK sx_status sx_router_config_check_storage(const sx_router_config *cfg, char *err,
                                                        size_t errlen);
 
-/* H6: reads the first line of the fingerprint file and compares it with the
- * fingerprint of ca.crt. SX_E_IO if either file cannot be read, SX_E_AUTH
- * with "Stored fingerprint is invalid." on a mismatch. fp receives the
- * computed fingerprint. */
+/* PROTOCOL-NOTES H6: reads the first line of the fingerprint file and compares
+ * it with the fingerprint of ca.crt. SX_E_IO if either file cannot be read,
+ * SX_E_AUTH with "Stored fingerprint is invalid." on a mismatch. fp receives
+ * the computed fingerprint. */
 SX_MUST_CHECK sx_status sx_router_check_fingerprint(const sx_router_paths *paths,
                                                     uint8_t fp[SX_FINGERPRINT_LEN], char *err,
                                                     size_t errlen);
 
-/* H9/H10: `smp://<fp>[:<password>]@<host>[:<port>]` (port omitted when NULL
- * or empty). SX_E_LIMIT when it does not fit in cap bytes. */
+/* PROTOCOL-NOTES H9/H10: `smp://<fp>[:<password>]@<host>[:<port>]` (port
+ * omitted when NULL or empty). SX_E_LIMIT when it does not fit in cap bytes. */
 SX_MUST_CHECK sx_status sx_router_format_address(const uint8_t fp[SX_FINGERPRINT_LEN],
                                                  const char *password, const char *host,
                                                  const char *port, char *out, size_t cap);
 
-/* H9/H10 first lines: version line, `Fingerprint: ...`, `Server address:
- * ...`, then the source code line or its two-line warning. */
+/* PROTOCOL-NOTES H9/H10 first lines: version line, `Fingerprint: ...`, `Server
+ * address: ...`, then the source code line or its two-line warning. */
 void sx_router_print_service(FILE *out, const char *version_line,
                              const uint8_t fp[SX_FINGERPRINT_LEN], const char *password,
                              const char *host, const char *port, const char *source_code);
 
-/* H10, what `start` prints before serving, in two parts as the reference
- * does (storage checks run between them): _start prints the service lines,
- * the store log line, one line per port and the port-443 warning; _limits
- * prints message and client expiry and the queue-creation policy, plus a
- * note for settings that are read but not acted upon yet. */
+/* PROTOCOL-NOTES H10, what `start` prints before serving, in two parts as the
+ * reference does (storage checks run between them): _start prints the service
+ * lines, the store log line, one line per port and the port-443
+ * warning; _limits prints message and client expiry and the queue-creation
+ * policy, plus a note for settings that are read but not acted upon yet. */
 void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
                                   const char *version_line,
                                   const uint8_t fp[SX_FINGERPRINT_LEN]);

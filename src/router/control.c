@@ -4,8 +4,8 @@
  *
  * Queue changes follow the command handlers' rules: the store-log record is
  * submitted under the queue lock together with the change, the answer waits
- * until the record is durable (E25), and the queue's subscriber hears of it
- * on its own worker (ERR BLOCKED, DELD) through sx_sub_post. */
+ * until the record is durable (PROTOCOL-NOTES E25), and the queue's subscriber
+ * hears of it on its own worker (ERR BLOCKED, DELD) through sx_sub_post. */
 #include "router/control.h"
 
 #include <errno.h>
@@ -272,8 +272,8 @@ static bool submit(sx_router *r, const sx_slrec *rec, uint64_t *seq)
     return *seq != 0;
 }
 
-/* E25: the answer waits until the record is in the file. This thread is
- * the operator's alone, so it may wait; no worker does. */
+/* PROTOCOL-NOTES E25: the answer waits until the record is in the file. This
+ * thread is the operator's alone, so it may wait; no worker does. */
 static bool wait_logged(sx_router *r, uint64_t seq)
 {
     if (!r->lw || seq == 0)
@@ -429,7 +429,8 @@ static void cmd_status(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
 }
 
 
-/* Like DEL (E17): the queue leaves the store, its subscribers get DELD. */
+/* Like DEL (PROTOCOL-NOTES E17): the queue leaves the store, its subscribers
+ * get DELD. */
 static void cmd_delete(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
 {
     sx_router *r = c->ctl->r;

@@ -2,7 +2,8 @@
  * on; it writes them in batches (one write, and one fdatasync when the
  * policy asks) and reports how far the log is durable. The router holds
  * every reply that depends on a record until the record is written, so no
- * loop thread ever waits for the disk (ARCHITECTURE.md runtime model). */
+ * loop thread ever waits for the disk (docs/ARCHITECTURE.md, "Runtime model").
+ */
 #ifndef SX_ROUTER_LOGWRITER_H
 #define SX_ROUTER_LOGWRITER_H
 

@@ -204,7 +204,8 @@ static bool queue_block(sx_conn *c, sx_slice content)
         return false;
     b->next = NULL;
     b->log_seq = c->hold_seq;
-    /* Encrypted in sending order: the chain must not skip or reorder (P6). */
+    /* Encrypted in sending order: the chain must not skip or reorder
+     * (PROTOCOL-NOTES P6). */
     if (sx_smp_session_write_block(&c->sess, content, b->data) != SX_OK) {
         free(b);
         return false;
@@ -281,8 +282,9 @@ static void write_out(sx_conn *c)
 {
     sx_logwriter *lw = c->w->r->lw;
     while (c->out_head) {
-        /* E25: a reply is sent only once the records it confirms are in the
-         * store log; until then the connection waits on the worker's list. */
+        /* PROTOCOL-NOTES E25: a reply is sent only once the records it confirms
+         * are in the store log; until then the connection waits on the worker's
+         * list. */
         if (c->out_head->log_seq && lw && c->out_head->log_seq > sx_logwriter_durable(lw)) {
             if (sx_logwriter_failed(lw)) {
                 conn_close(c);
@@ -448,7 +450,8 @@ static void on_client_hello(sx_conn *c)
     }
     if (c->sess.has_service) {
         /* Service certificates come with a later issue: refuse the service
-         * the way the reference refuses one it cannot accept (B21). */
+         * the way the reference refuses one it cannot accept (PROTOCOL-NOTES
+         * B21). */
         uint8_t block[SX_BLOCK_SIZE];
         sx_smp_service_reply rep = {.ok = false, .error = SX_TE_HANDSHAKE_BAD_SERVICE};
         if (sx_smp_service_reply_block(&rep, block) == SX_OK)
@@ -490,7 +493,8 @@ static void conn_read(sx_conn *c)
             if (st == SX_OK) {
                 sx_router_handle_batch(c, content);
             } else {
-                /* B15/B34: an unreadable block gets one ERR BLOCK. */
+                /* PROTOCOL-NOTES B15/B34: an unreadable block gets one ERR
+                 * BLOCK. */
                 sx_router_handle_batch(c, sx_slice_of(NULL, 0));
             }
             if (c->fd >= 0)
@@ -633,9 +637,9 @@ static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
     }
 }
 
-/* E20, E21: drops expired messages at the heads of queues and expired
- * pending notifications. Runs on worker 0 between its events; queues are
- * locked one at a time (never under the map lock). */
+/* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and
+ * expired pending notifications. Runs on worker 0 between its events; queues
+ * are locked one at a time (never under the map lock). */
 static void expire_sweep(sx_router *r)
 {
     const sx_router_opts *o = &r->opts;
@@ -657,8 +661,8 @@ static void expire_sweep(sx_router *r)
     free(qs);
 }
 
-/* B7: a connection must finish TLS within 60 s and the SMP handshake
- * within 120 s of being accepted, or it is closed. */
+/* PROTOCOL-NOTES B7: a connection must finish TLS within 60 s and the SMP
+ * handshake within 120 s of being accepted, or it is closed. */
 #define SX_TLS_TIMEOUT_MS 60000
 #define SX_HANDSHAKE_TIMEOUT_MS 120000
 
@@ -676,7 +680,8 @@ static void close_stalled_handshakes(sx_worker *w, int64_t now)
     }
 }
 
-/* B37: closes connections without subscriptions that were idle too long. */
+/* PROTOCOL-NOTES B37: closes connections without subscriptions that were idle
+ * too long. */
 static void tick_cb(sx_loop *loop, void *data)
 {
     (void)loop;
@@ -757,8 +762,8 @@ static void log_durable_cb(void *arg, uint64_t seq, bool ok)
 
 static sx_status restore_ntfs(sx_router *r);
 
-/* E26, E27: replays and compacts the store log, then restores the messages
- * saved at the last stop. */
+/* PROTOCOL-NOTES E26, E27: replays and compacts the store log, then restores
+ * the messages saved at the last stop. */
 static sx_status restore_state(sx_router *r)
 {
     const sx_router_opts *o = &r->opts;
@@ -812,7 +817,8 @@ static void collect_ntfs(sx_queue *q, void *arg)
     }
 }
 
-/* E28: notifications restored into their queues' pending lists. */
+/* PROTOCOL-NOTES E28: notifications restored into their queues' pending
+ * lists. */
 static sx_status restore_ntfs(sx_router *r)
 {
     const sx_router_opts *o = &r->opts;
@@ -844,8 +850,9 @@ static sx_status restore_ntfs(sx_router *r)
     return st;
 }
 
-/* E27, E28: saves undelivered messages and pending notifications when the
- * router stops (all workers have stopped, nothing else touches the store). */
+/* PROTOCOL-NOTES E27, E28: saves undelivered messages and pending notifications
+ * when the router stops (all workers have stopped, nothing else touches the
+ * store). */
 static void save_state(sx_router *r)
 {
     if (r->opts.ntfs_log_path) {
@@ -942,7 +949,8 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
         if (st != SX_OK)
             goto fail;
     }
-    /* E32: the control port posts to worker loops, which may not run yet. */
+    /* PROTOCOL-NOTES E32: the control port posts to worker loops, which may not
+     * run yet. */
     if (opts->has_control_port) {
         st = sx_control_start(r, &r->control);
         if (st != SX_OK)

@@ -30,18 +30,19 @@ typedef struct sx_router_opts {
     const char *store_log_path;  /* NULL = no store log */
     const char *msgs_log_path;   /* NULL = do not save/restore messages */
     const char *ntfs_log_path;   /* NULL = do not save/restore notifications */
-    int64_t msg_ttl_seconds;     /* E20, 0 = never expire */
+    int64_t msg_ttl_seconds;     /* PROTOCOL-NOTES E20, 0 = never expire */
     int64_t msg_check_interval;  /* seconds between expiry sweeps, 0 = 7200 */
-    int64_t ntf_ttl_seconds;     /* E21, 0 = 24 h */
-    bool inactive_disconnect;    /* B37 */
+    int64_t ntf_ttl_seconds;     /* PROTOCOL-NOTES E21, 0 = 24 h */
+    bool inactive_disconnect;    /* PROTOCOL-NOTES B37 */
     int64_t inactive_ttl;
     int64_t inactive_check_interval;
     bool log_tls_errors;
     bool store_log_sync;   /* fdatasync every store-log batch (power loss) */
     bool skip_warnings;    /* --skip-warnings when restoring messages */
     bool quiet;            /* no progress lines on stdout (tests) */
-    int64_t handshake_timeout_ms; /* B7: 0 = 120 s (TLS: half of it) */
-    /* E32: the control port on 127.0.0.1, when has_control_port. */
+    int64_t handshake_timeout_ms; /* PROTOCOL-NOTES B7: 0 = 120 s (TLS: half of it) */
+    /* PROTOCOL-NOTES E32: the control port on 127.0.0.1, when
+     * has_control_port. */
     bool has_control_port;
     uint16_t control_port;                /* 0 = ephemeral (tests) */
     const char *control_admin_password;   /* NULL = no admin role */

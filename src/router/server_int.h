@@ -21,16 +21,17 @@ typedef struct sx_router sx_router;
 /* Pending work for a subscription, posted to its connection's worker. */
 enum {
     SX_SUB_DELIVER = 1, /* a message may be waiting for this subscriber */
-    SX_SUB_END = 2,     /* another connection took the subscription (E10) */
-    SX_SUB_DELD = 4,    /* the queue was deleted by another connection (E17) */
-    SX_SUB_NTF = 8,     /* notifications wait for this notifier subscriber (E15) */
-    SX_SUB_BLOCKED = 16, /* the queue was blocked by the control port (E32) */
+    SX_SUB_END = 2,     /* another connection took the subscription (PROTOCOL-NOTES E10) */
+    SX_SUB_DELD = 4,    /* the queue was deleted by another connection (PROTOCOL-NOTES E17) */
+    SX_SUB_NTF = 8,     /* notifications wait for this notifier subscriber (PROTOCOL-NOTES E15) */
+    SX_SUB_BLOCKED = 16, /* the queue was blocked by the control port (PROTOCOL-NOTES E32) */
 };
 
 /* One connection's relation to one queue: a SUB (the queue's subscriber),
- * a GET-mode claim (E9), or a notifier subscription. Reference-counted:
- * the connection's map, the queue's sub field and posted tasks each hold one.
- * conn is used only on the owning worker's thread, and only while active. */
+ * a GET-mode claim (PROTOCOL-NOTES E9), or a notifier subscription.
+ * Reference-counted: the connection's map, the queue's sub field and posted
+ * tasks each hold one. conn is used only on the owning worker's thread, and
+ * only while active. */
 typedef struct sx_sub {
     int refs;
     bool active;     /* owning connection alive and this sub in its map */
@@ -40,7 +41,7 @@ typedef struct sx_sub {
     sx_worker *worker;
     sx_queue *q;     /* retained */
     uint8_t entity[SX_ID_LEN]; /* recipient or notifier id it was made for */
-    /* E6: the message delivered on this subscription and not yet
+    /* PROTOCOL-NOTES E6: the message delivered on this subscription and not yet
      * acknowledged; guarded by the queue lock. */
     bool delivered;
     uint8_t delivered_id[SX_ID_LEN];
@@ -75,9 +76,9 @@ struct sx_conn {
     sx_conn_state state;
     sx_smp_server_hs hs;
     sx_smp_session sess;
-    /* The session's X25519 private key as raw bytes (C8 authenticators); the
-     * OpenSSL key object is freed after the handshake to keep idle
-     * connections small. */
+    /* The session's X25519 private key as raw bytes (PROTOCOL-NOTES C8
+     * authenticators); the OpenSSL key object is freed after the handshake to
+     * keep idle connections small. */
     uint8_t dh_priv[32];
     bool has_dh_priv;
     uint8_t *rbuf; /* SX_BLOCK_SIZE, allocated while a block is being read */

@@ -457,7 +457,8 @@ static sx_status random_text(size_t n, char *out, size_t cap)
     return st;
 }
 
-/* CA and server keys and certificates, then the fingerprint file (H5, H6). */
+/* CA and server keys and certificates, then the fingerprint file
+ * (PROTOCOL-NOTES H5, H6). */
 static sx_status make_certificates(const sx_router_paths *p, sx_key_alg alg, const char *cn,
                                    uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen)
 {
@@ -550,7 +551,8 @@ sx_status sx_router_setup_init(const sx_router_paths *paths, const sx_router_ini
         SX_TRY(random_text(18, ctl_admin, sizeof ctl_admin));
         SX_TRY(random_text(18, ctl_user, sizeof ctl_user));
     }
-    /* H9: the FQDN, else the IP unless it is the loopback placeholder. */
+    /* PROTOCOL-NOTES H9: the FQDN, else the IP unless it is the loopback
+     * placeholder. */
     const char *host = o->fqdn ? o->fqdn : strcmp(o->ip, "127.0.0.1") == 0 ? "<hostnames>" : o->ip;
     memcpy(res->host, host, strlen(host) + 1); /* at most 64 characters, checked above */
 

@@ -25,7 +25,8 @@ typedef enum sx_router_password_mode {
     SX_ROUTER_PASSWORD_GIVEN,  /* --password PWD */
 } sx_router_password_mode;
 
-/* H3 options of `init`. Strings are borrowed; NULL means "not given". */
+/* PROTOCOL-NOTES H3 options of `init`. Strings are borrowed; NULL means "not
+ * given". */
 typedef struct sx_router_init_options {
     bool store_log;               /* default on; --disable-store-log */
     bool daily_stats;             /* --daily-stats */
@@ -56,24 +57,25 @@ typedef struct sx_router_init_options {
  * password, web enabled). */
 void sx_router_init_options_default(sx_router_init_options *o);
 
-/* H3 checks: server information needs source_code, a country needs its
- * entity, country codes and hosting type are valid, the password is a valid
- * BasicAuth, no value contains a control character (it would break the INI).
- * Country codes are not upper-cased here (see sx_router_ini_text). On failure
- * SX_E_USAGE with the reason in err. */
+/* PROTOCOL-NOTES H3 checks: server information needs source_code, a country
+ * needs its entity, country codes and hosting type are valid, the password is a
+ * valid BasicAuth, no value contains a control character (it would break the
+ * INI). Country codes are not upper-cased here (see sx_router_ini_text). On
+ * failure SX_E_USAGE with the reason in err. */
 SX_MUST_CHECK sx_status sx_router_init_check(const sx_router_init_options *o, char *err,
                                              size_t errlen);
 
-/* H7: the INI text init writes, with `key: value` entries and the same keys,
- * defaults and commented-out lines as the reference; host is the [TRANSPORT]
- * host, password / ctl_admin / ctl_user are NULL when absent. *out is a new
- * NUL-terminated string the caller frees with free(). SX_E_NOMEM. */
+/* PROTOCOL-NOTES H7: the INI text init writes, with `key: value` entries and
+ * the same keys, defaults and commented-out lines as the reference; host is
+ * the [TRANSPORT] host, password / ctl_admin / ctl_user are NULL when
+ * absent. *out is a new NUL-terminated string the caller frees with free().
+ * SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_router_ini_text(const sx_router_paths *paths,
                                            const sx_router_init_options *o, const char *host,
                                            const char *password, const char *ctl_admin,
                                            const char *ctl_user, char **out);
 
-/* What init made, for the lines it prints (H9). */
+/* What init made, for the lines it prints (PROTOCOL-NOTES H9). */
 typedef struct sx_router_init_result {
     uint8_t fingerprint[SX_FINGERPRINT_LEN];
     bool has_password;
@@ -81,11 +83,12 @@ typedef struct sx_router_init_result {
     char host[SX_ROUTER_HOST_MAX + 1]; /* fqdn, else ip, else "<hostnames>" */
 } sx_router_init_result;
 
-/* H3: refuses with SX_E_USAGE ("server is already initialized ...") when the
- * INI exists; otherwise checks the options, empties and creates both
- * folders, creates ca.key/ca.crt/server.key/server.crt (keys mode 0600),
- * `fingerprint` (base64url + "\n") and the INI. Errors: SX_E_USAGE (options),
- * SX_E_IO (files), SX_E_INTERNAL / SX_E_NOMEM; err names what failed. */
+/* PROTOCOL-NOTES H3: refuses with SX_E_USAGE ("server is already
+ * initialized ...") when the INI exists; otherwise checks the options, empties
+ * and creates both folders, creates ca.key/ca.crt/server.key/server.crt (keys
+ * mode 0600), `fingerprint` (base64url + "\n") and the INI. Errors: SX_E_USAGE
+ * (options), SX_E_IO (files), SX_E_INTERNAL / SX_E_NOMEM; err names what
+ * failed. */
 SX_MUST_CHECK sx_status sx_router_setup_init(const sx_router_paths *paths,
                                              const sx_router_init_options *o,
                                              sx_router_init_result *res, char *err,
@@ -103,16 +106,17 @@ SX_MUST_CHECK sx_status sx_router_setup_identity(const sx_router_paths *paths, s
 SX_MUST_CHECK sx_status sx_router_setup_write_text(const char *path, const char *text, char *err,
                                                    size_t errlen);
 
-/* H14: removes both folders with everything in them (absent ones are
- * fine). SX_E_IO with the failing path in err. */
+/* PROTOCOL-NOTES H14: removes both folders with everything in them (absent ones
+ * are fine). SX_E_IO with the failing path in err. */
 SX_MUST_CHECK sx_status sx_router_setup_delete(const sx_router_paths *paths, char *err,
                                                size_t errlen);
 
-/* H13 `cert`: a new online key and certificate (server.key, server.crt)
- * signed with the existing CA key, so the fingerprint does not change. alg
- * (SX_KEY_ED25519 / SX_KEY_ED448) and cn default, when has_alg is false or
- * cn is NULL, to those of the current server.crt. Errors name the file:
- * SX_E_IO (missing or unwritable), SX_E_PROTOCOL (unreadable), SX_E_USAGE. */
+/* PROTOCOL-NOTES H13 `cert`: a new online key and certificate (server.key,
+ * server.crt) signed with the existing CA key, so the fingerprint does not
+ * change. alg (SX_KEY_ED25519 / SX_KEY_ED448) and cn default, when has_alg is
+ * false or cn is NULL, to those of the current server.crt. Errors name the
+ * file: SX_E_IO (missing or unwritable), SX_E_PROTOCOL (unreadable),
+ * SX_E_USAGE. */
 SX_MUST_CHECK sx_status sx_router_setup_cert(const sx_router_paths *paths, bool has_alg, sx_key_alg alg,
                                              const char *cn, char *err, size_t errlen);
 

@@ -1,7 +1,7 @@
 /* In-memory queue store: four open-addressing maps from 24-byte ids to
  * queues, one read-write lock over them, reference-counted queues, and the
- * per-queue message list with the E11 quota rules. Ids are random, so their
- * first 8 bytes are already a good hash. */
+ * per-queue message list with the PROTOCOL-NOTES E11 quota rules. Ids are
+ * random, so their first 8 bytes are already a good hash. */
 #include "router/store.h"
 
 #include <stdlib.h>
@@ -326,14 +326,16 @@ sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out)
 
     sx_status st = SX_E_INTERNAL;
     pthread_rwlock_wrlock(&s->lock);
-    /* D4: a client-chosen id that is taken is an AUTH error, not retried. */
+    /* PROTOCOL-NOTES D4: a client-chosen id that is taken is an AUTH error, not
+     * retried. */
     if ((nq->has_sid && map_lookup(&s->maps[SX_PARTY_SENDER], nq->sid, false)) ||
         (q->link && nq->client_link_id && map_lookup(&s->maps[SX_PARTY_LINK], nq->link_id, false))) {
         pthread_rwlock_unlock(&s->lock);
         queue_free(q);
         return SX_E_AUTH;
     }
-    /* D5: server-chosen ids are retried up to 3 times on collision. */
+    /* PROTOCOL-NOTES D5: server-chosen ids are retried up to 3 times on
+     * collision. */
     for (int attempt = 0; attempt < 3 && st != SX_OK; attempt++) {
         sx_random_bytes(q->rid, SX_ID_LEN);
         if (nq->has_sid)
@@ -585,7 +587,8 @@ sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bo
 {
     *was_empty = q->head == NULL;
     *res = SX_PUSH_QUOTA;
-    /* While the marker is stored, nothing more is accepted (E11). */
+    /* While the marker is stored, nothing more is accepted (PROTOCOL-NOTES
+     * E11). */
     if (q->tail && q->tail->quota)
         return SX_OK;
     bool full = q->n_msgs >= SX_QUEUE_QUOTA;

@@ -1,11 +1,11 @@
 /* SMP router queue and message store, in memory (PROTOCOL-NOTES E.1-E.5).
  *
- * Queues are found by recipient, sender, notifier or link id (E2). The maps
- * are guarded by one read-write lock; a queue's mutable state (keys, status,
- * messages, subscriber) by its lock, sx_queue_lock(). Queue locks are
- * striped (a fixed array of mutexes picked by the queue's address) to keep
- * an idle queue small: never hold two queue locks at once, and take a queue
- * lock before the map lock, never after. A queue found through
+ * Queues are found by recipient, sender, notifier or link id (PROTOCOL-NOTES
+ * E2). The maps are guarded by one read-write lock; a queue's mutable state
+ * (keys, status, messages, subscriber) by its lock, sx_queue_lock(). Queue
+ * locks are striped (a fixed array of mutexes picked by the queue's address) to
+ * keep an idle queue small: never hold two queue locks at once, and take a
+ * queue lock before the map lock, never after. A queue found through
  * the store carries a reference: release it with sx_queue_release. A deleted
  * queue is removed from every map at once, so no later lookup finds it, and
  * freed when its last reference goes.
@@ -24,8 +24,8 @@
 #include "crypto/keys.h"
 #include "simplex/status.h"
 
-#define SX_ID_LEN 24            /* E24: queue and message ids */
-#define SX_QUEUE_QUOTA 128      /* E11: msgQueueQuota */
+#define SX_ID_LEN 24            /* PROTOCOL-NOTES E24: queue and message ids */
+#define SX_QUEUE_QUOTA 128      /* PROTOCOL-NOTES E11: msgQueueQuota */
 #define SX_MAX_RCV_KEYS 8       /* RKEY list bound (protects memory) */
 #define SX_LINK_DATA_MAX 16384  /* encrypted link data: fixed + user */
 
@@ -52,16 +52,16 @@ typedef struct sx_msg {
     struct sx_msg *next;
     uint8_t id[SX_ID_LEN];
     int64_t ts;
-    bool quota;  /* the QUOTA marker (E11) */
+    bool quota;  /* the QUOTA marker (PROTOCOL-NOTES E11) */
     bool notify; /* SEND flag 'T' */
     uint16_t len;
     uint8_t body[];
 } sx_msg;
 
-#define SX_NTF_META_LEN 144    /* D26: encrypted NMSG metadata */
+#define SX_NTF_META_LEN 144    /* PROTOCOL-NOTES D26: encrypted NMSG metadata */
 #define SX_NTF_PENDING_MAX 128 /* pending notifications kept per notifier */
 
-/* A notification waiting for its notifier subscriber (E14). */
+/* A notification waiting for its notifier subscriber (PROTOCOL-NOTES E14). */
 typedef struct sx_pending_ntf {
     struct sx_pending_ntf *next;
     int64_t ts;
@@ -89,13 +89,14 @@ typedef struct sx_queue {
     sx_notifier *notifier;
     sx_link *link;
     char *block_info;      /* "reason=...[,notice=...]" when blocked */
-    int64_t updated_at;    /* E5: day, seconds */
-    /* Messages (FIFO, E13). */
+    int64_t updated_at;    /* PROTOCOL-NOTES E5: day, seconds */
+    /* Messages (FIFO, PROTOCOL-NOTES E13). */
     sx_msg *head, *tail;
-    /* Notifications for the notifier subscriber, oldest first (E14). */
+    /* Notifications for the notifier subscriber, oldest first (PROTOCOL-NOTES
+     * E14). */
     sx_pending_ntf *ntf_head, *ntf_tail;
     /* Subscribers: the router's opaque handles (guarded by the queue lock). */
-    void *sub;  /* the recipient connection subscribed with SUB (E12) */
+    void *sub;  /* the recipient connection subscribed with SUB (PROTOCOL-NOTES E12) */
     void *nsub; /* the notifier subscriber (NSUB) */
     int refs;   /* atomic */
     uint16_t n_msgs;       /* stored messages, the quota marker included */
@@ -106,7 +107,7 @@ typedef struct sx_queue {
     uint8_t n_rkeys;
     uint8_t rid[SX_ID_LEN];
     uint8_t sid[SX_ID_LEN];
-    uint8_t dh_secret[32]; /* rcvDhSecret for MSG encryption (D24) */
+    uint8_t dh_secret[32]; /* rcvDhSecret for MSG encryption (PROTOCOL-NOTES D24) */
     sx_qkey rkeys[1];      /* first recipient key; more in extra_rkeys */
     sx_qkey skey;          /* sender key, len 0 = unsecured */
 } sx_queue;
@@ -117,7 +118,7 @@ typedef struct sx_new_queue {
     sx_qkey rkey;
     uint8_t dh_secret[32];
     uint8_t mode;                     /* 0, 'M' or 'C' */
-    bool has_sid;                     /* client-chosen sender id (D4) */
+    bool has_sid;                     /* client-chosen sender id (PROTOCOL-NOTES D4) */
     uint8_t sid[SX_ID_LEN];
     bool has_link;
     bool client_link_id;              /* contact queues: the client chose it */
@@ -134,9 +135,9 @@ SX_MUST_CHECK sx_status sx_store_new(sx_store **out);
 void sx_store_free(sx_store *s);
 size_t sx_store_queue_count(sx_store *s);
 
-/* Creates a queue with fresh random ids (retried on collision, E19/D5);
- * a client-chosen sender or link id that is taken gives SX_E_AUTH (D4).
- * The new queue is returned with a reference. */
+/* Creates a queue with fresh random ids (retried on collision,
+ * PROTOCOL-NOTES E19/D5); a client-chosen sender or link id that is taken gives
+ * SX_E_AUTH (PROTOCOL-NOTES D4). The new queue is returned with a reference. */
 SX_MUST_CHECK sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out);
 /* Inserts a queue restored from a store log, with its ids as given;
  * takes ownership of q (freed on failure). SX_E_PROTOCOL on an id clash. */
@@ -149,7 +150,8 @@ SX_MUST_CHECK sx_status sx_store_reserve(sx_store *s, size_t n);
 sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id);
 void sx_queue_retain(sx_store *s, sx_queue *q);
 void sx_queue_release(sx_store *s, sx_queue *q);
-/* Removes q from every map (E17); q stays valid until released. Idempotent. */
+/* Removes q from every map (PROTOCOL-NOTES E17); q stays valid until released.
+ * Idempotent. */
 void sx_store_delete(sx_store *s, sx_queue *q);
 /* Calls fn for every live queue (for compaction and saving). fn runs
  * without the map lock and may lock the queue or use the store. SX_E_NOMEM. */
@@ -185,9 +187,10 @@ typedef enum sx_push_result {
     SX_PUSH_QUOTA,     /* not stored: quota reached (ERR QUOTA) */
 } sx_push_result;
 
-/* E11: appends a message, or the quota marker when the 129th arrives, or
- * refuses while the marker is there. *was_empty tells whether the queue
- * was empty before (E6). SX_E_NOMEM on allocation failure. */
+/* PROTOCOL-NOTES E11: appends a message, or the quota marker when the 129th
+ * arrives, or refuses while the marker is there. *was_empty tells whether the
+ * queue was empty before (PROTOCOL-NOTES E6). SX_E_NOMEM on allocation
+ * failure. */
 SX_MUST_CHECK sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify,
                                       sx_slice body, sx_push_result *res, bool *was_empty);
 /* The message at the head, or NULL. */
@@ -197,18 +200,19 @@ bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN]);
 /* Appends a restored message (store of undelivered messages) as is. */
 SX_MUST_CHECK sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts,
                                                  bool notify, bool quota, sx_slice body);
-/* E20: drops head messages older than cutoff (seconds); stops at a quota
- * marker. Returns how many were dropped. */
+/* PROTOCOL-NOTES E20: drops head messages older than cutoff (seconds); stops at
+ * a quota marker. Returns how many were dropped. */
 size_t sx_queue_expire(sx_queue *q, int64_t cutoff);
 
-/* E14: appends a pending notification (copied); when SX_NTF_PENDING_MAX are
- * waiting the oldest is dropped. SX_E_NOMEM. */
+/* PROTOCOL-NOTES E14: appends a pending notification (copied); when
+ * SX_NTF_PENDING_MAX are waiting the oldest is dropped. SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_queue_add_ntf(sx_queue *q, const sx_pending_ntf *n);
 /* Takes the whole pending list (oldest first); the caller frees each entry. */
 sx_pending_ntf *sx_queue_take_ntfs(sx_queue *q);
-/* Drops every pending notification (NDEL, NKEY: D14). */
+/* Drops every pending notification (NDEL, NKEY: PROTOCOL-NOTES D14). */
 void sx_queue_drop_ntfs(sx_queue *q);
-/* E21: drops pending notifications older than cutoff; returns how many. */
+/* PROTOCOL-NOTES E21: drops pending notifications older than cutoff; returns
+ * how many. */
 size_t sx_queue_expire_ntfs(sx_queue *q, int64_t cutoff);
 
 /* Compact keys from and to sx_key objects. */

@@ -1,8 +1,9 @@
 /* Store log, message log and notification log of the SMP router in the
- * reference's text formats (E25-E28). Parsers follow the reference's grammar
- * with backtracking done by copying the reader; encoders produce its exact
- * bytes. The writer appends whole lines with one write(2) each, or one
- * write per group of queued lines (group commit, leader/follower). */
+ * reference's text formats (PROTOCOL-NOTES E25-E28). Parsers follow the
+ * reference's grammar with backtracking done by copying the reader; encoders
+ * produce its exact bytes. The writer appends whole lines with one write(2)
+ * each, or one write per group of queued lines (group commit,
+ * leader/follower). */
 #include "router/storelog.h"
 
 #include <dirent.h>
@@ -26,9 +27,9 @@
 #include "crypto/x509.h"
 
 #define DAY 86400
-#define BACKUP_KEEP_NEWER (1 * DAY)   /* E26: backups newer than 24 h stay */
-#define BACKUP_MIN_OLD 3              /* E26: of the older ones, 3 stay */
-#define BACKUP_TTL (21 * DAY)         /* E26: the rest older than 21 days go */
+#define BACKUP_KEEP_NEWER (1 * DAY)   /* PROTOCOL-NOTES E26: backups newer than 24 h stay */
+#define BACKUP_MIN_OLD 3              /* PROTOCOL-NOTES E26: of the older ones, 3 stay */
+#define BACKUP_TTL (21 * DAY)         /* PROTOCOL-NOTES E26: the rest older than 21 days go */
 #define FLUSH_AT (256u * 1024)        /* buffered file output */
 #define JSON_DEPTH_MAX 32
 
@@ -89,8 +90,8 @@ static const char *id_text(const uint8_t *id, size_t len, char out[SX_SL_SERVICE
 }
 
 /* ===========================================================================
- * Text grammar primitives (A23-A27) over the bounds-checked reader
- * ======================================================================== */
+ * Text grammar primitives (PROTOCOL-NOTES A23-A27) over the bounds-checked
+ * reader ======================================================================== */
 
 typedef struct parser {
     sx_reader r;
@@ -204,7 +205,8 @@ static bool copy_arena(parser *p, sx_slice text, sx_slice *out)
     return true;
 }
 
-/* A16: the 12 bytes of SubjectPublicKeyInfo in front of the raw key. */
+/* PROTOCOL-NOTES A16: the 12 bytes of SubjectPublicKeyInfo in front of the raw
+ * key. */
 static const uint8_t *spki_prefix(sx_key_alg alg)
 {
     static const uint8_t ed25519[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
@@ -220,7 +222,7 @@ static const uint8_t *spki_prefix(sx_key_alg alg)
     }
 }
 
-/* An APublicAuthKey from its base64url DER text (A24). */
+/* An APublicAuthKey from its base64url DER text (PROTOCOL-NOTES A24). */
 static bool key_from_text(sx_reader *r, sx_slice tok, sx_qkey *k)
 {
     memset(k, 0, sizeof *k);
@@ -260,7 +262,8 @@ static bool read_key_list(sx_reader *r, sx_qkey *keys, uint8_t *n)
     return sx_reader_ok(r);
 }
 
-/* Int64 / SystemTime text: optional sign, then decimal digits (A25). */
+/* Int64 / SystemTime text: optional sign, then decimal digits (PROTOCOL-NOTES
+ * A25). */
 static bool read_int(sx_reader *r, int64_t *v)
 {
     *v = 0;
@@ -1138,7 +1141,7 @@ void sx_slservices_forget_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN])
 }
 
 /* ===========================================================================
- * Replay into the store (E26)
+ * Replay into the store (PROTOCOL-NOTES E26)
  * ======================================================================== */
 
 static void queue_discard(sx_queue *q)
@@ -1896,7 +1899,7 @@ sx_status sx_storelog_write_snapshot(sx_storelog *log, sx_store *st, const sx_sl
 }
 
 /* ===========================================================================
- * Backups and compaction (E26)
+ * Backups and compaction (PROTOCOL-NOTES E26)
  * ======================================================================== */
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -2198,7 +2201,7 @@ sx_status sx_storelog_sync(sx_storelog *log)
 }
 
 /* ===========================================================================
- * Message lines (E27)
+ * Message lines (PROTOCOL-NOTES E27)
  * ======================================================================== */
 
 static bool parse_msg(parser *p, sx_slmsg *m)
@@ -2339,8 +2342,8 @@ sx_status sx_msglog_save(const char *path, sx_store *st, size_t *saved)
     return save_file(path, fill_msgs, st, saved);
 }
 
-/* E27 restore rules for one message; the queue lock held. Returns false when the
- * message was not restored (reported). */
+/* PROTOCOL-NOTES E27 restore rules for one message; the queue lock held. Returns
+ * false when the message was not restored (reported). */
 static bool restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts *o, sx_msglog_stats *s,
                         sx_status *err)
 {
@@ -2471,7 +2474,7 @@ sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts
 }
 
 /* ===========================================================================
- * Notification lines (E28)
+ * Notification lines (PROTOCOL-NOTES E28)
  * ======================================================================== */
 
 static bool parse_ntf(parser *p, sx_ntfrec *n)

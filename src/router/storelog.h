@@ -5,10 +5,11 @@
  * group commit), and the files of undelivered messages and pending
  * notifications written at shutdown.
  *
- * Text forms (A23-A27): ids, secrets and data are padded base64url, keys are
- * base64url of their DER SubjectPublicKeyInfo, numbers are decimal, tuples
- * are space-separated and lists comma-separated. Some values contain spaces
- * (queue_data=, notifier=), so lines are parsed by the grammar (P15).
+ * Text forms (PROTOCOL-NOTES A23-A27): ids, secrets and data are padded
+ * base64url, keys are base64url of their DER SubjectPublicKeyInfo, numbers are
+ * decimal, tuples are space-separated and lists comma-separated. Some values
+ * contain spaces (queue_data=, notifier=), so lines are parsed by the grammar
+ * (PROTOCOL-NOTES P15).
  *
  * Services (NEW_SERVICE, QUEUE_SERVICE, rsrv=, nsrv=): the queue store has no
  * service support yet, so this module keeps them in its own table
@@ -25,9 +26,9 @@
 #include "router/store.h"
 #include "simplex/status.h"
 
-#define SX_STORELOG_FILE "smp-server-store.log"  /* E25 */
-#define SX_MSGLOG_FILE "smp-server-messages.log" /* E27 */
-#define SX_NTFLOG_FILE "smp-server-ntfs.log"     /* E28 */
+#define SX_STORELOG_FILE "smp-server-store.log"  /* PROTOCOL-NOTES E25 */
+#define SX_MSGLOG_FILE "smp-server-messages.log" /* PROTOCOL-NOTES E27 */
+#define SX_NTFLOG_FILE "smp-server-ntfs.log"     /* PROTOCOL-NOTES E28 */
 
 #define SX_SL_LINE_MAX (1u << 20)    /* longer lines are reported and skipped */
 #define SX_SL_SERVICE_ID_MAX 64      /* service ids (EntityId) we accept */
@@ -41,7 +42,7 @@
 typedef struct sx_slservices sx_slservices;
 
 /* ---------------------------------------------------------------------------
- * Store-log records (E25)
+ * Store-log records (PROTOCOL-NOTES E25)
  * ------------------------------------------------------------------------ */
 
 typedef enum sx_slrec_type {
@@ -205,23 +206,24 @@ typedef struct sx_slreplay_stats {
 
 typedef struct sx_storelog sx_storelog;
 
-/* Applies one record to st/svc as the reference's replay does (E26). A
- * record that does not apply is reported through opts and changes nothing:
- * SX_E_AUTH for an unknown or deleted queue, an id clash or a refused change
- * (another sender key, other fixed link data, a taken notifier id, a
+/* Applies one record to st/svc as the reference's replay does (PROTOCOL-NOTES
+ * E26). A record that does not apply is reported through opts and changes
+ * nothing: SX_E_AUTH for an unknown or deleted queue, an id clash or a refused
+ * change (another sender key, other fixed link data, a taken notifier id, a
  * service conflict), SX_E_LIMIT over our bounds; SX_E_NOMEM. svc may be
  * NULL (services ignored). Single-threaded use (startup). */
 SX_MUST_CHECK sx_status sx_storelog_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r,
                                           const sx_storelog_opts *opts);
 /* Replays the file at path into st and svc. Unparseable lines and records
- * that do not apply are reported and skipped (E26). A missing file is an
- * empty log. Errors: SX_E_IO reading, SX_E_NOMEM. stats may be NULL. */
+ * that do not apply are reported and skipped (PROTOCOL-NOTES E26). A missing
+ * file is an empty log. Errors: SX_E_IO reading, SX_E_NOMEM. stats may be
+ * NULL. */
 SX_MUST_CHECK sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
                                            const sx_storelog_opts *opts, sx_slreplay_stats *stats);
-/* The whole start-up sequence of E26: recover from "<path>.start" if a
- * compaction was interrupted (the current file is kept as "<path>.bak"),
- * replay, rename to .start, write the compacted log (NEW_SERVICE records,
- * then one CREATE per live queue) and sync it, rename .start to
+/* The whole start-up sequence of PROTOCOL-NOTES E26: recover from
+ * "<path>.start" if a compaction was interrupted (the current file is kept as
+ * "<path>.bak"), replay, rename to .start, write the compacted log (NEW_SERVICE
+ * records, then one CREATE per live queue) and sync it, rename .start to
  * "<path>.<ISO 8601 UTC time>", prune old backups, and return the new log
  * open for appending. With no log yet, a new one is created. opts is copied.
  * Errors: SX_E_IO, SX_E_NOMEM. */
@@ -276,15 +278,15 @@ void sx_storelog_close(sx_storelog *log);
  * then 'Z'). Writes the name into out (cap >= strlen(path) + 40). */
 SX_MUST_CHECK sx_status sx_storelog_backup_name(const char *path, int64_t sec, int32_t nsec, char *out,
                                                 size_t cap);
-/* E26 pruning of path's backups at time now: keep those newer than 24 h; of
- * the older ones keep the 3 newest; delete the rest that are older than 21
- * days. *removed (may be NULL) counts deleted files. SX_E_IO. */
+/* PROTOCOL-NOTES E26 pruning of path's backups at time now: keep those newer
+ * than 24 h; of the older ones keep the 3 newest; delete the rest that are
+ * older than 21 days. *removed (may be NULL) counts deleted files. SX_E_IO. */
 SX_MUST_CHECK sx_status sx_storelog_prune_backups(const char *path, int64_t now_sec, int32_t now_nsec,
                                                   const sx_storelog_opts *opts, size_t *removed);
 
 /* ---------------------------------------------------------------------------
- * Undelivered messages (E27): "v3 <rid> <msgId> <ts> flags=<T|F> <body>" or
- * "v3 <rid> <msgId> <ts> quota"
+ * Undelivered messages (PROTOCOL-NOTES E27): "v3 <rid> <msgId> <ts>
+ * flags=<T|F> <body>" or "v3 <rid> <msgId> <ts> quota"
  * ------------------------------------------------------------------------ */
 
 typedef struct sx_slmsg {
@@ -324,9 +326,9 @@ typedef struct sx_msglog_stats {
  * the store. For shutdown: nothing else may change the store meanwhile.
  * *saved may be NULL. SX_E_IO, SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_msglog_save(const char *path, sx_store *st, size_t *saved);
-/* Restores path into st (E27) and renames it to "<path>.bak". Messages
- * older than expire_before are dropped when expire is set; a quota line
- * restores the quota marker. A parse error on a line that is not the last,
+/* Restores path into st (PROTOCOL-NOTES E27) and renames it to "<path>.bak".
+ * Messages older than expire_before are dropped when expire is set; a quota
+ * line restores the quota marker. A parse error on a line that is not the last,
  * or a warning (bad last line, unknown queue) without skip_warnings, stops
  * the restore with SX_E_PROTOCOL and the file is not renamed (the caller
  * should not start). A missing file is SX_OK with nothing restored. */
@@ -334,7 +336,8 @@ SX_MUST_CHECK sx_status sx_msglog_restore(const char *path, sx_store *st, const 
                                           sx_msglog_stats *stats);
 
 /* ---------------------------------------------------------------------------
- * Pending notifications (E28): "v1 <nId> <msgId> <ts> <nonce> <encMeta>"
+ * Pending notifications (PROTOCOL-NOTES E28):
+ * "v1 <nId> <msgId> <ts> <nonce> <encMeta>"
  * ------------------------------------------------------------------------ */
 
 typedef struct sx_ntfrec {
@@ -370,8 +373,8 @@ SX_MUST_CHECK sx_status sx_ntf_list_add(sx_ntf_list *l, const sx_ntfrec *n);
 SX_MUST_CHECK sx_status sx_ntflog_save(const char *path, const sx_ntf_list *l);
 /* Appends the notifications of path to l, dropping those older than
  * opts->expire_before when opts->expire, then renames path to "<path>.bak".
- * Any parse error stops with SX_E_PROTOCOL and the file is kept (E28). A
- * missing file is SX_OK. stats (stored, expired) may be NULL. */
+ * Any parse error stops with SX_E_PROTOCOL and the file is kept (PROTOCOL-NOTES
+ * E28). A missing file is SX_OK. stats (stored, expired) may be NULL. */
 SX_MUST_CHECK sx_status sx_ntflog_restore(const char *path, const sx_msglog_opts *opts, sx_ntf_list *l,
                                           sx_msglog_stats *stats);
 

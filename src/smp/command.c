@@ -1,6 +1,6 @@
-/* Client command codec. Each decoder below reads like its layout in D.1-D.6:
- * the tag word, then " " and the parameters as one flat run of reads; the
- * version gates only choose which fields are present. */
+/* Client command codec. Each decoder below reads like its layout in
+ * PROTOCOL-NOTES D.1-D.6: the tag word, then " " and the parameters as one flat
+ * run of reads; the version gates only choose which fields are present. */
 #include "smp/command.h"
 
 #include <string.h>
@@ -110,7 +110,7 @@ static bool peek_char(const sx_reader *r, char want)
     return sx_read_char(&copy, &c) && c == want;
 }
 
-/* D1: the four layouts of NEW. */
+/* PROTOCOL-NOTES D1: the four layouts of NEW. */
 static bool read_new(sx_reader *r, uint16_t v, sx_smp_new *n)
 {
     read_space(r);
@@ -161,7 +161,8 @@ static bool read_subs(sx_reader *r, uint16_t v, sx_smp_cmd *c)
     return sx_read_short(r, &c->subs.ids_hash);
 }
 
-/* D21: flags = Bool, then any further flag characters up to the space. */
+/* PROTOCOL-NOTES D21: flags = Bool, then any further flag characters up to the
+ * space. */
 static bool read_send(sx_reader *r, sx_smp_cmd *c)
 {
     read_space(r);
@@ -326,7 +327,7 @@ bool sx_smp_cmd_write(sx_writer *w, uint16_t v, const sx_smp_cmd *c)
     case SX_SMP_C_ACK:
         return write_tag(w, c->tag, true) && sx_write_short(w, c->msg_id);
     case SX_SMP_C_SEND:
-        /* D21: exactly one flag character. */
+        /* PROTOCOL-NOTES D21: exactly one flag character. */
         return write_tag(w, c->tag, true) && sx_write_bool(w, c->send.notification) &&
                sx_write_str(w, " ") && sx_write_slice(w, c->send.body);
     case SX_SMP_C_PRXY:
@@ -343,37 +344,37 @@ bool sx_smp_cmd_write(sx_writer *w, uint16_t v, const sx_smp_cmd *c)
     }
 }
 
-/* ---- credentials (C.3) ---- */
+/* ---- credentials (PROTOCOL-NOTES C.3) ---- */
 
 sx_status sx_smp_check_credentials(sx_smp_cmd_tag tag, bool has_auth, bool entity_empty,
                                    sx_smp_cmd_err *err)
 {
     *err = 0;
     switch (tag) {
-    case SX_SMP_C_NEW: /* C13 */
+    case SX_SMP_C_NEW: /* PROTOCOL-NOTES C13 */
         if (!has_auth)
             *err = SX_SMP_CMD_NO_AUTH;
         else if (!entity_empty)
             *err = SX_SMP_CMD_HAS_AUTH;
         break;
-    case SX_SMP_C_SEND: /* C14 */
+    case SX_SMP_C_SEND: /* PROTOCOL-NOTES C14 */
         if (entity_empty)
             *err = SX_SMP_CMD_NO_ENTITY;
         break;
-    case SX_SMP_C_PING: /* C15 */
+    case SX_SMP_C_PING: /* PROTOCOL-NOTES C15 */
     case SX_SMP_C_PRXY:
     case SX_SMP_C_RFWD:
         if (has_auth || !entity_empty)
             *err = SX_SMP_CMD_HAS_AUTH;
         break;
-    case SX_SMP_C_LGET: /* C16 */
+    case SX_SMP_C_LGET: /* PROTOCOL-NOTES C16 */
     case SX_SMP_C_PFWD:
         if (entity_empty)
             *err = SX_SMP_CMD_NO_ENTITY;
         else if (has_auth)
             *err = SX_SMP_CMD_HAS_AUTH;
         break;
-    default: /* C17, C18 */
+    default: /* PROTOCOL-NOTES C17, C18 */
         if (!info_of(tag))
             return SX_E_USAGE;
         if (!has_auth || entity_empty)

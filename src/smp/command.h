@@ -40,8 +40,8 @@ typedef enum sx_smp_cmd_tag {
     SX_SMP_C_RFWD,
 } sx_smp_cmd_tag;
 
-/* Who sends a command (D.0); decides which id table its entity is looked
- * up in and, in a service session, which service role may send it. */
+/* Who sends a command (PROTOCOL-NOTES D.0); decides which id table its entity
+ * is looked up in and, in a service session, which service role may send it. */
 typedef enum sx_smp_party {
     SX_SMP_PARTY_CREATOR = 1,
     SX_SMP_PARTY_RECIPIENT,
@@ -60,9 +60,9 @@ typedef enum sx_smp_queue_mode {
     SX_SMP_QUEUE_CONTACT = 'C',
 } sx_smp_queue_mode;
 
-/* D2 QueueReqData: 'M' Maybe(senderId, link data) | 'C' Maybe(linkId,
- * senderId, link data). Before v15 only the mode travels (as a Bool), and
- * decodes with has_link = false. */
+/* PROTOCOL-NOTES D2 QueueReqData: 'M' Maybe(senderId, link data) | 'C'
+ * Maybe(linkId, senderId, link data). Before v15 only the mode travels (as a
+ * Bool), and decodes with has_link = false. */
 typedef struct sx_smp_queue_req {
     sx_smp_queue_mode mode;
     bool has_link;
@@ -71,7 +71,7 @@ typedef struct sx_smp_queue_req {
     sx_smp_link_data link;
 } sx_smp_queue_req;
 
-/* D1 NEW. */
+/* PROTOCOL-NOTES D1 NEW. */
 typedef struct sx_smp_new {
     sx_smp_pubkey rcv_auth_key; /* Ed25519 / Ed448 / X25519 */
     sx_smp_pubkey rcv_dh_key;   /* X25519 */
@@ -129,7 +129,7 @@ const char *sx_smp_cmd_name(sx_smp_cmd_tag tag);
 /* The party of a command; 0 for an unknown value. */
 sx_smp_party sx_smp_cmd_party(sx_smp_cmd_tag tag);
 /* True for NEW, SUB and NSUB, the commands that carry a service signature
- * in a service session (C9, useServiceAuth). */
+ * in a service session (PROTOCOL-NOTES C9, useServiceAuth). */
 bool sx_smp_cmd_uses_service_auth(sx_smp_cmd_tag tag);
 
 /* Decodes the command part of a transmission (tag up to the first space,
@@ -147,8 +147,9 @@ SX_MUST_CHECK sx_status sx_smp_cmd_decode(sx_slice bytes, uint16_t v, sx_smp_cmd
  * key or host list). */
 bool sx_smp_cmd_write(sx_writer *w, uint16_t v, const sx_smp_cmd *c);
 
-/* C.3 checkCredentials, applied before any lookup: SX_OK, or SX_E_PROTOCOL
- * with *err the CMD error to answer (NO_AUTH / HAS_AUTH / NO_ENTITY). */
+/* PROTOCOL-NOTES C.3 checkCredentials, applied before any lookup: SX_OK, or
+ * SX_E_PROTOCOL with *err the CMD error to answer (NO_AUTH / HAS_AUTH /
+ * NO_ENTITY). */
 SX_MUST_CHECK sx_status sx_smp_check_credentials(sx_smp_cmd_tag tag, bool has_auth,
                                                  bool entity_empty, sx_smp_cmd_err *err);
 

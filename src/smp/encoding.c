@@ -122,7 +122,7 @@ sx_status sx_smp_list_key(const sx_smp_list *l, size_t i, sx_smp_pubkey *out)
     return sx_key_check_public(der, SX_KEY_AUTH_ALGS, &out->alg);
 }
 
-/* ---- hosts (A28) ----
+/* ---- hosts (PROTOCOL-NOTES A28) ----
  * The reference tries four alternatives in order; the first one that
  * matches a prefix decides, and the host is valid only when that prefix is
  * the whole text. Each helper returns the matched prefix length, 0 for no
@@ -295,7 +295,7 @@ bool sx_smp_host_valid(sx_slice text)
     return false;
 }
 
-/* ---- basic auth (A22) ---- */
+/* ---- basic auth (PROTOCOL-NOTES A22) ---- */
 
 bool sx_smp_basic_auth_valid(sx_slice s)
 {

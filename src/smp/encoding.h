@@ -26,9 +26,9 @@ bool sx_smp_write_pubkey(sx_writer *w, unsigned allowed, const sx_smp_pubkey *k)
 SX_MUST_CHECK sx_status sx_smp_pubkey_of(const sx_key *k, uint8_t buf[SX_KEY_SPKI_MAX],
                                          sx_smp_pubkey *out);
 
-/* A NonEmpty list (A11: count byte 1..255, then the items back to back),
- * kept as a view. To encode one, write the items with a writer (for example
- * sx_smp_write_pubkey per key) and set count and items. */
+/* A NonEmpty list (PROTOCOL-NOTES A11: count byte 1..255, then the items back
+ * to back), kept as a view. To encode one, write the items with a writer (for
+ * example sx_smp_write_pubkey per key) and set count and items. */
 typedef struct sx_smp_list {
     size_t count;
     sx_slice items; /* encoded items, without the count byte */
@@ -36,8 +36,8 @@ typedef struct sx_smp_list {
 
 typedef enum sx_smp_item {
     SX_SMP_ITEM_AUTH_KEY = 1, /* key field, Ed25519 / Ed448 / X25519 (RKEY) */
-    SX_SMP_ITEM_HOST,         /* shortString of a transport host text (A21, A28) */
-    SX_SMP_ITEM_LARGE,        /* Large(bytes), e.g. a certificate (A20) */
+    SX_SMP_ITEM_HOST,         /* shortString of a transport host text (PROTOCOL-NOTES A21, A28) */
+    SX_SMP_ITEM_LARGE,        /* Large(bytes), e.g. a certificate (PROTOCOL-NOTES A20) */
 } sx_smp_item;
 
 /* Reads count (1..max) and the items, each checked as `kind`; fails r with
@@ -53,22 +53,23 @@ SX_MUST_CHECK sx_status sx_smp_list_get(const sx_smp_list *l, sx_smp_item kind, 
                                         sx_slice *out);
 SX_MUST_CHECK sx_status sx_smp_list_key(const sx_smp_list *l, size_t i, sx_smp_pubkey *out);
 
-/* A28: the host grammar of the reference (IPv4, IPv6 bare or in brackets,
- * .onion names of lower-case letters and digits, other domain names without
- * `:#,;/` or whitespace that do not end in ".onion"). */
+/* PROTOCOL-NOTES A28: the host grammar of the reference (IPv4, IPv6 bare or in
+ * brackets, .onion names of lower-case letters and digits, other domain names
+ * without `:#,;/` or whitespace that do not end in ".onion"). */
 bool sx_smp_host_valid(sx_slice text);
 
-/* A22: a BasicAuth value has only printable, non-space ASCII other than
- * '@', ':' and '/'. */
+/* PROTOCOL-NOTES A22: a BasicAuth value has only printable, non-space ASCII
+ * other than '@', ':' and '/'. */
 bool sx_smp_basic_auth_valid(sx_slice s);
-/* shortString(basic auth) with the A22 check (SX_E_PROTOCOL / SX_E_USAGE). */
+/* shortString(basic auth) with the PROTOCOL-NOTES A22 check (SX_E_PROTOCOL /
+ * SX_E_USAGE). */
 bool sx_smp_read_basic_auth(sx_reader *r, sx_slice *out);
 bool sx_smp_write_basic_auth(sx_writer *w, sx_slice auth);
 
-/* A21 ProtocolServer: NonEmpty(host) || shortString(port) || shortString(key hash).
- * The port is the text of a number or empty for the default; the key hash is
- * the identity fingerprint (32 bytes in practice; not checked here, as in the
- * reference). */
+/* PROTOCOL-NOTES A21 ProtocolServer:
+ * NonEmpty(host) || shortString(port) || shortString(key hash). The port is the
+ * text of a number or empty for the default; the key hash is the identity
+ * fingerprint (32 bytes in practice; not checked here, as in the reference). */
 typedef struct sx_smp_server {
     sx_smp_list hosts; /* SX_SMP_ITEM_HOST items */
     sx_slice port;
@@ -78,8 +79,8 @@ typedef struct sx_smp_server {
 bool sx_smp_read_server(sx_reader *r, sx_smp_server *out);
 bool sx_smp_write_server(sx_writer *w, const sx_smp_server *s);
 
-/* D2 QueueLinkData: Large(encrypted fixed data) || Large(encrypted user data),
- * both opaque to the router. */
+/* PROTOCOL-NOTES D2 QueueLinkData: Large(encrypted fixed
+ * data) || Large(encrypted user data), both opaque to the router. */
 typedef struct sx_smp_link_data {
     sx_slice fixed;
     sx_slice user;
@@ -88,7 +89,7 @@ typedef struct sx_smp_link_data {
 bool sx_smp_read_link_data(sx_reader *r, sx_smp_link_data *out);
 bool sx_smp_write_link_data(sx_writer *w, const sx_smp_link_data *d);
 
-/* A7 Maybe(shortString). */
+/* PROTOCOL-NOTES A7 Maybe(shortString). */
 bool sx_smp_read_maybe_short(sx_reader *r, bool *present, sx_slice *out);
 bool sx_smp_write_maybe_short(sx_writer *w, bool present, sx_slice s);
 

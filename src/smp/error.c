@@ -91,7 +91,7 @@ const char *sx_smp_err_name(sx_smp_err_type t)
     return n ? n : "?";
 }
 
-/* ---- TransportError (C20) ---- */
+/* ---- TransportError (PROTOCOL-NOTES C20) ---- */
 
 /* The text lives in the transport layer (the handshake's 'E' block uses it
  * too); here it is only mapped between that flat enum and ours, which keeps
@@ -311,7 +311,7 @@ bool sx_smp_error_write(sx_writer *w, uint16_t v, const sx_smp_error *e)
     if (!e)
         return sx_writer_fail(w, SX_E_USAGE);
     sx_smp_err_type t = e->type;
-    /* D41: BLOCKED did not exist before v12. */
+    /* PROTOCOL-NOTES D41: BLOCKED did not exist before v12. */
     if (t == SX_SMP_ERR_BLOCKED && v < SX_SMP_V_BLOCKED_ENTITY)
         t = SX_SMP_ERR_AUTH;
     if (!write_name(w, ERR_NAMES, (int)t))

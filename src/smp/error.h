@@ -53,7 +53,7 @@ typedef enum sx_smp_broker_err {
     SX_SMP_BROKER_NO_SERVICE,
 } sx_smp_broker_err;
 
-/* C20 TransportError. */
+/* PROTOCOL-NOTES C20 TransportError. */
 typedef enum sx_smp_transport_err {
     SX_SMP_TE_BLOCK = 1,
     SX_SMP_TE_VERSION,
@@ -128,8 +128,8 @@ static inline sx_smp_error sx_smp_error_cmd(sx_smp_cmd_err c)
     return e;
 }
 
-/* Appends the encoding of e as a router at version v sends it (D41):
- * BLOCKED becomes AUTH before v12 and loses its notice before v18; the
+/* Appends the encoding of e as a router at version v sends it (PROTOCOL-NOTES
+ * D41): BLOCKED becomes AUTH before v12 and loses its notice before v18; the
  * nested error of PROXY PROTOCOL is written as given. SX_E_USAGE in w for an
  * invalid value (unknown enum, text over 255 bytes for shortString fields). */
 bool sx_smp_error_write(sx_writer *w, uint16_t v, const sx_smp_error *e);
@@ -148,7 +148,8 @@ SX_MUST_CHECK sx_status sx_smp_error_decode(sx_slice s, sx_smp_error *out);
 bool sx_smp_blocking_info_write(sx_writer *w, const sx_smp_blocking_info *b);
 bool sx_smp_blocking_info_read(sx_reader *r, sx_smp_blocking_info *out);
 
-/* C20 TransportError text (as inside ERR PROXY BROKER TRANSPORT). */
+/* PROTOCOL-NOTES C20 TransportError text (as inside ERR PROXY BROKER
+ * TRANSPORT). */
 bool sx_smp_transport_err_write(sx_writer *w, sx_smp_transport_err te, sx_smp_handshake_err hs);
 bool sx_smp_transport_err_read(sx_reader *r, sx_smp_transport_err *te, sx_smp_handshake_err *hs);
 

@@ -10,7 +10,8 @@
 #include "core/writer.h"
 #include "crypto/util.h"
 
-/* Writes the A31 padded plaintext into out[16..16122) and seals it. */
+/* Writes the PROTOCOL-NOTES A31 padded plaintext into out[16..16122) and seals
+ * it. */
 static sx_status seal_rcv_body(const uint8_t secret[SX_CB_KEY_LEN], sx_slice msg_id,
                                const uint8_t *head, size_t head_len, sx_slice body,
                                uint8_t out[SX_SMP_ENC_MSG_LEN])
@@ -66,7 +67,8 @@ sx_status sx_smp_msg_encrypt_quota(const uint8_t secret[SX_CB_KEY_LEN], sx_slice
     return seal_rcv_body(secret, msg_id, head, w.len, sx_slice_of(NULL, 0), out);
 }
 
-/* D25: the quota marker if the body parses as one, else a message. */
+/* PROTOCOL-NOTES D25: the quota marker if the body parses as one, else a
+ * message. */
 static sx_status parse_rcv_body(sx_slice plain, sx_smp_rcv_msg *out)
 {
     memset(out, 0, sizeof *out);

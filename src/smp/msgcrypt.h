@@ -11,27 +11,28 @@
 #include "crypto/box.h"
 #include "simplex/status.h"
 
-#define SX_SMP_MSG_ID_LEN 24         /* E24: router message ids */
+#define SX_SMP_MSG_ID_LEN 24         /* PROTOCOL-NOTES E24: router message ids */
 #define SX_SMP_MSG_BODY_MAX 16088    /* MaxMessageLen: the largest stored SEND body */
-#define SX_SMP_RCV_MSG_PADDED 16106  /* D24: padded plaintext (16104 + 2) */
+#define SX_SMP_RCV_MSG_PADDED 16106  /* PROTOCOL-NOTES D24: padded plaintext (16104 + 2) */
 #define SX_SMP_ENC_MSG_LEN (SX_SMP_RCV_MSG_PADDED + SX_CB_TAG_LEN) /* 16122 */
-#define SX_SMP_NMSG_META_PADDED 128  /* D26 */
+#define SX_SMP_NMSG_META_PADDED 128  /* PROTOCOL-NOTES D26 */
 #define SX_SMP_NMSG_META_LEN (SX_SMP_NMSG_META_PADDED + SX_CB_TAG_LEN) /* 144 */
-#define SX_SMP_PROXIED_T_PADDED 16226 /* D33: paddedProxiedTLength */
+#define SX_SMP_PROXIED_T_PADDED 16226 /* PROTOCOL-NOTES D33: paddedProxiedTLength */
 
-/* D24: out = crypto_box(secret, cbNonce(msg_id), pad(Int64 ts || 'T'/'F' ||
- * ' ' || body, 16106)), exactly SX_SMP_ENC_MSG_LEN bytes. SX_E_LIMIT when
- * body is over SX_SMP_MSG_BODY_MAX; SX_E_USAGE on bad arguments. */
+/* PROTOCOL-NOTES D24: out = crypto_box(secret, cbNonce(msg_id), pad(Int64
+ * ts || 'T'/'F' || ' ' || body, 16106)), exactly SX_SMP_ENC_MSG_LEN bytes.
+ * SX_E_LIMIT when body is over SX_SMP_MSG_BODY_MAX; SX_E_USAGE on bad
+ * arguments. */
 SX_MUST_CHECK sx_status sx_smp_msg_encrypt(const uint8_t secret[SX_CB_KEY_LEN], sx_slice msg_id,
                                            int64_t ts, bool notification, sx_slice body,
                                            uint8_t out[SX_SMP_ENC_MSG_LEN]);
-/* E11: the quota marker, body "QUOTA " || Int64 ts, padded and encrypted
- * the same way. */
+/* PROTOCOL-NOTES E11: the quota marker, body "QUOTA " || Int64 ts, padded and
+ * encrypted the same way. */
 SX_MUST_CHECK sx_status sx_smp_msg_encrypt_quota(const uint8_t secret[SX_CB_KEY_LEN],
                                                  sx_slice msg_id, int64_t ts,
                                                  uint8_t out[SX_SMP_ENC_MSG_LEN]);
 
-/* D25: a decrypted received-message body. */
+/* PROTOCOL-NOTES D25: a decrypted received-message body. */
 typedef struct sx_smp_rcv_msg {
     bool quota;        /* the quota marker: only ts is set */
     int64_t ts;
@@ -46,9 +47,10 @@ SX_MUST_CHECK sx_status sx_smp_msg_decrypt(const uint8_t secret[SX_CB_KEY_LEN], 
                                            sx_slice enc, uint8_t *buf, size_t cap,
                                            sx_smp_rcv_msg *out);
 
-/* D26: out = crypto_box(secret, nonce, pad(shortString(msg_id) || Int64 ts,
- * 128)), SX_SMP_NMSG_META_LEN bytes. msg_id is at most 117 bytes (it must
- * fit the padding; SX_E_LIMIT otherwise). */
+/* PROTOCOL-NOTES D26: out = crypto_box(secret, nonce,
+ * pad(shortString(msg_id) || Int64 ts, 128)), SX_SMP_NMSG_META_LEN bytes.
+ * msg_id is at most 117 bytes (it must fit the padding; SX_E_LIMIT
+ * otherwise). */
 SX_MUST_CHECK sx_status sx_smp_nmsg_encrypt(const uint8_t secret[SX_CB_KEY_LEN],
                                             const uint8_t nonce[SX_CB_NONCE_LEN], sx_slice msg_id,
                                             int64_t ts, uint8_t out[SX_SMP_NMSG_META_LEN]);

@@ -50,7 +50,7 @@ static bool read_queue_mode(sx_reader *r, sx_smp_queue_mode *out)
     return true;
 }
 
-/* D5: the five layouts of IDS. */
+/* PROTOCOL-NOTES D5: the five layouts of IDS. */
 static bool read_ids(sx_reader *r, uint16_t v, sx_smp_ids *ids)
 {
     read_space(r);
@@ -246,7 +246,7 @@ bool sx_smp_resp_write(sx_writer *w, uint16_t v, const sx_smp_resp *m)
     case SX_SMP_R_INFO:
         return write_tag(w, m->tag, true) && sx_write_slice(w, m->info);
     case SX_SMP_R_DELD:
-        /* D41: DELD did not exist before v10. */
+        /* PROTOCOL-NOTES D41: DELD did not exist before v10. */
         return write_tag(w, v < SX_SMP_V_DELETED_EVENT ? SX_SMP_R_END : SX_SMP_R_DELD, false);
     case SX_SMP_R_ERR:
         return write_tag(w, m->tag, true) && sx_smp_error_write(w, v, &m->err);

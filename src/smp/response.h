@@ -1,8 +1,8 @@
 /* SMP router messages (router -> client: responses and events; BrokerMsg of
  * the reference at 152c30ca68, PROTOCOL-NOTES D.1-D.7) with every
  * version-dependent layout of v6..v19, and the client-side decoding of a
- * received transmission (tDecodeClient, C19). Decoded values hold views
- * into the caller's buffer. */
+ * received transmission (tDecodeClient, PROTOCOL-NOTES C19). Decoded values
+ * hold views into the caller's buffer. */
 #ifndef SX_SMP_RESPONSE_H
 #define SX_SMP_RESPONSE_H
 
@@ -11,8 +11,8 @@
 #include "smp/error.h"
 #include "smp/transmission.h"
 
-#define SX_SMP_NONCE_LEN 24  /* NMSG nonce, raw (A15) */
-#define SX_SMP_CHAIN_MAX 4   /* certificates kept from a PKEY chain (B10) */
+#define SX_SMP_NONCE_LEN 24  /* NMSG nonce, raw (PROTOCOL-NOTES A15) */
+#define SX_SMP_CHAIN_MAX 4   /* certificates kept from a PKEY chain (PROTOCOL-NOTES B10) */
 
 typedef enum sx_smp_resp_tag {
     SX_SMP_R_IDS = 1,
@@ -35,9 +35,10 @@ typedef enum sx_smp_resp_tag {
     SX_SMP_R_PONG,
 } sx_smp_resp_tag;
 
-/* D5 IDS. Before v9 only ids and key travel; v9-14 carry the queue mode as
- * a Bool (decoded as has_queue_mode with M for T and C for F); the optional
- * fields follow from v15 (mode, link id), v16 (service id), v17 (notifier). */
+/* PROTOCOL-NOTES D5 IDS. Before v9 only ids and key travel; v9-14 carry the
+ * queue mode as a Bool (decoded as has_queue_mode with M for T and C for F);
+ * the optional fields follow from v15 (mode, link id), v16 (service id), v17
+ * (notifier). */
 typedef struct sx_smp_ids {
     sx_slice rcv_id;
     sx_slice snd_id;
@@ -86,7 +87,8 @@ typedef struct sx_smp_resp {
             sx_version_range vrange;
             /* CertChainPubKey: NonEmpty Large(DER certificate) || Large(DER
              * of the signed key). Kept as views: the client parses and
-             * validates them (D32, x509.h). At most SX_SMP_CHAIN_MAX. */
+             * validates them (PROTOCOL-NOTES D32, x509.h). At most
+             * SX_SMP_CHAIN_MAX. */
             sx_smp_list chain; /* SX_SMP_ITEM_LARGE */
             sx_slice signed_key;
         } pkey;
@@ -101,7 +103,8 @@ const char *sx_smp_resp_name(sx_smp_resp_tag tag);
 
 /* Appends m as a router at version v sends it: IDS in the version's layout,
  * SOK as OK before v16, DELD as END before v10, SOKS/ENDS without the hash
- * before v19, ERR downgraded per D41. SX_E_USAGE in w for invalid values. */
+ * before v19, ERR downgraded per PROTOCOL-NOTES D41. SX_E_USAGE in w for
+ * invalid values. */
 bool sx_smp_resp_write(sx_writer *w, uint16_t v, const sx_smp_resp *m);
 
 /* Decodes a router message for version v. SX_OK, or SX_E_PROTOCOL with
@@ -110,9 +113,9 @@ bool sx_smp_resp_write(sx_writer *w, uint16_t v, const sx_smp_resp *m);
 SX_MUST_CHECK sx_status sx_smp_resp_decode(sx_slice bytes, uint16_t v, sx_smp_resp *out,
                                            sx_smp_cmd_err *err);
 
-/* C19 (client side): IDS and ERR may carry any entity; PONG, PKEY, RRES and
- * ALLS must carry none (else CMD HAS_AUTH); all others need one (else CMD
- * NO_ENTITY). SX_OK or SX_E_PROTOCOL with *err. */
+/* PROTOCOL-NOTES C19 (client side): IDS and ERR may carry any entity; PONG,
+ * PKEY, RRES and ALLS must carry none (else CMD HAS_AUTH); all others need one
+ * (else CMD NO_ENTITY). SX_OK or SX_E_PROTOCOL with *err. */
 SX_MUST_CHECK sx_status sx_smp_resp_check_entity(sx_smp_resp_tag tag, bool entity_empty,
                                                  sx_smp_cmd_err *err);
 
@@ -130,7 +133,7 @@ typedef struct sx_smp_reply {
 
 /* Parses one batch item from the router: SX_OK with out->resp, or
  * SX_E_PROTOCOL with out->err (ERR BLOCK for a bad layout, SESSION for a v6
- * session id mismatch, CMD errors for the message and C19). */
+ * session id mismatch, CMD errors for the message and PROTOCOL-NOTES C19). */
 SX_MUST_CHECK sx_status sx_smp_reply_decode(sx_slice bytes, uint16_t v, sx_slice session_id,
                                             sx_smp_reply *out);
 

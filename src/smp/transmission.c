@@ -1,7 +1,7 @@
-/* Transmission layout and authorized bytes (C.1, C.2). The parser is a flat
- * sequence of reads whose only branches are the two version gates; the
- * authorized bytes are rebuilt from what was received so that a signature
- * is checked over exactly the sender's bytes. */
+/* Transmission layout and authorized bytes (PROTOCOL-NOTES C.1, C.2). The
+ * parser is a flat sequence of reads whose only branches are the two version
+ * gates; the authorized bytes are rebuilt from what was received so that a
+ * signature is checked over exactly the sender's bytes. */
 #include "smp/transmission.h"
 
 #include <string.h>

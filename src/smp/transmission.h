@@ -12,20 +12,21 @@
 #include "core/reader.h"
 #include "core/writer.h"
 
-#define SX_SMP_SERVICE_SIG_LEN 64 /* C3: Ed25519 signature by the service key */
-#define SX_SMP_CERT_FP_LEN 32     /* C9: SHA-256 of the service's identity certificate */
-#define SX_SMP_CORR_ID_LEN 24     /* C8: client corrIds are 24 random bytes (a nonce) */
+#define SX_SMP_SERVICE_SIG_LEN 64 /* PROTOCOL-NOTES C3: Ed25519 signature by the service key */
+#define SX_SMP_CERT_FP_LEN 32     /* PROTOCOL-NOTES C9: SHA-256 of the service's identity certificate */
+#define SX_SMP_CORR_ID_LEN 24     /* PROTOCOL-NOTES C8: client corrIds are 24 random bytes (a nonce) */
 
-/* C2: what the authorization field holds, decided by its length. */
+/* PROTOCOL-NOTES C2: what the authorization field holds, decided by its
+ * length. */
 typedef enum sx_smp_auth_kind {
     SX_SMP_AUTH_NONE = 0,      /* empty */
-    SX_SMP_AUTH_AUTHENTICATOR, /* 80 bytes: crypto_box authenticator (C8) */
+    SX_SMP_AUTH_AUTHENTICATOR, /* 80 bytes: crypto_box authenticator (PROTOCOL-NOTES C8) */
     SX_SMP_AUTH_ED25519,       /* 64 bytes */
     SX_SMP_AUTH_ED448,         /* 114 bytes */
 } sx_smp_auth_kind;
 
 /* SX_OK with *out set, or SX_E_PROTOCOL for any other length (the router
- * answers ERR BLOCK, C2). */
+ * answers ERR BLOCK, PROTOCOL-NOTES C2). */
 SX_MUST_CHECK sx_status sx_smp_auth_kind_of(sx_slice auth, sx_smp_auth_kind *out);
 
 typedef struct sx_smp_transmission {
@@ -43,10 +44,10 @@ typedef struct sx_smp_transmission {
 
 /* Parses the bytes of one batch item for version v. SX_E_PROTOCOL when the
  * layout does not parse (the router answers ERR BLOCK with an empty corrId
- * and entity, B15/tDecodeServer): a truncated field, a service-signature tag
- * other than '0'/'1', a service signature that is not 64 bytes. The auth
- * length and the v6 session id are NOT checked here: see sx_smp_auth_kind_of
- * and the request decoder in smp/command.h. */
+ * and entity, PROTOCOL-NOTES B15/tDecodeServer): a truncated field, a
+ * service-signature tag other than '0'/'1', a service signature that is not 64
+ * bytes. The auth length and the v6 session id are NOT checked here: see
+ * sx_smp_auth_kind_of and the request decoder in smp/command.h. */
 SX_MUST_CHECK sx_status sx_smp_transmission_parse(sx_slice bytes, uint16_t v,
                                                   sx_smp_transmission *out);
 
@@ -56,7 +57,7 @@ SX_MUST_CHECK sx_status sx_smp_transmission_parse(sx_slice bytes, uint16_t v,
  * where the layout has no slot or is not 64 bytes. */
 bool sx_smp_transmission_write(sx_writer *w, uint16_t v, const sx_smp_transmission *t);
 
-/* C4/C9: appends the bytes an authorization covers:
+/* PROTOCOL-NOTES C4/C9: appends the bytes an authorization covers:
  *   [cert_fp] || shortString(session_id) || shortString(corr_id) ||
  *   shortString(entity_id) || command
  * cert_fp is empty, or the 32-byte service certificate fingerprint that

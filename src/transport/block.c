@@ -20,7 +20,7 @@ sx_status sx_block_encode(sx_slice content, uint8_t *out)
 sx_status sx_block_decode(sx_slice block, sx_slice *content)
 {
     *content = sx_slice_of(NULL, 0);
-    /* B12: anything but a full block ends the connection. */
+    /* PROTOCOL-NOTES B12: anything but a full block ends the connection. */
     SX_ENSURE(block.len == SX_BLOCK_SIZE, SX_E_PROTOCOL);
     sx_status st = sx_unpad(block, content);
     if (st != SX_OK) {

@@ -2,8 +2,9 @@
  *
  * Every SMP block on the wire is exactly SX_BLOCK_SIZE bytes. Its content is a
  * batch: one count byte (1..255) followed by that many Large-encoded
- * transmissions. An unencrypted block is pad(content, SX_BLOCK_SIZE) (A30); an
- * encrypted one (B33) pads to SX_BLOCK_SIZE - 16 and adds a 16-byte tag. */
+ * transmissions. An unencrypted block is pad(content, SX_BLOCK_SIZE)
+ * (PROTOCOL-NOTES A30); an encrypted one (PROTOCOL-NOTES B33) pads to
+ * SX_BLOCK_SIZE - 16 and adds a 16-byte tag. */
 #ifndef SX_TRANSPORT_BLOCK_H
 #define SX_TRANSPORT_BLOCK_H
 
@@ -12,34 +13,37 @@
 #include "crypto/sbchain.h"
 #include "simplex/status.h"
 
-#define SX_BLOCK_SIZE 16384     /* B12: smpBlockSize */
-#define SX_BLOCK_PAD_LEN 2      /* A30: Word16 length in front of the content */
-#define SX_BLOCK_AUTH_TAG 16    /* B33: Poly1305 tag of an encrypted block */
-/* Largest content of an unencrypted block (B13). */
+#define SX_BLOCK_SIZE 16384     /* PROTOCOL-NOTES B12: smpBlockSize */
+#define SX_BLOCK_PAD_LEN 2      /* PROTOCOL-NOTES A30: Word16 length in front of the content */
+#define SX_BLOCK_AUTH_TAG 16    /* PROTOCOL-NOTES B33: Poly1305 tag of an encrypted block */
+/* Largest content of an unencrypted block (PROTOCOL-NOTES B13). */
 #define SX_BLOCK_MAX_CONTENT (SX_BLOCK_SIZE - SX_BLOCK_PAD_LEN)
-/* Padded size of the plaintext inside an encrypted block (B33). */
+/* Padded size of the plaintext inside an encrypted block (PROTOCOL-NOTES
+ * B33). */
 #define SX_BLOCK_ENC_PADDED (SX_BLOCK_SIZE - SX_BLOCK_AUTH_TAG)
 /* Largest content of an encrypted block. */
 #define SX_BLOCK_ENC_MAX_CONTENT (SX_BLOCK_ENC_PADDED - SX_BLOCK_PAD_LEN)
 
-#define SX_BATCH_MAX_ITEMS 255  /* B14: one count byte, 0 invalid */
-/* B14: room for the Large-encoded items (sum of 2 + len over all items),
- * after the pad length and the count byte. */
+#define SX_BATCH_MAX_ITEMS 255  /* PROTOCOL-NOTES B14: one count byte, 0 invalid */
+/* PROTOCOL-NOTES B14: room for the Large-encoded items (sum of 2 + len over all
+ * items), after the pad length and the count byte. */
 #define SX_BATCH_CAP_PLAIN (SX_BLOCK_MAX_CONTENT - 1)         /* 16381 */
 #define SX_BATCH_CAP_ENCRYPTED (SX_BLOCK_ENC_MAX_CONTENT - 1) /* 16365 */
 
-/* B13: writes pad(content, SX_BLOCK_SIZE) into out (exactly SX_BLOCK_SIZE
- * bytes). SX_E_LIMIT when content is longer than SX_BLOCK_MAX_CONTENT. */
+/* PROTOCOL-NOTES B13: writes pad(content, SX_BLOCK_SIZE) into out (exactly
+ * SX_BLOCK_SIZE bytes). SX_E_LIMIT when content is longer than
+ * SX_BLOCK_MAX_CONTENT. */
 SX_MUST_CHECK sx_status sx_block_encode(sx_slice content, uint8_t *out);
 
-/* B13: the content of an unencrypted block, as a slice of block. block must
- * be exactly SX_BLOCK_SIZE bytes (else SX_E_PROTOCOL); a declared length that
- * does not fit is SX_E_PROTOCOL. The fill bytes are not checked (A30). */
+/* PROTOCOL-NOTES B13: the content of an unencrypted block, as a slice of block.
+ * block must be exactly SX_BLOCK_SIZE bytes (else SX_E_PROTOCOL); a declared
+ * length that does not fit is SX_E_PROTOCOL. The fill bytes are not checked
+ * (PROTOCOL-NOTES A30). */
 SX_MUST_CHECK sx_status sx_block_decode(sx_slice block, sx_slice *content);
 
-/* Batch builder (B14). Transmissions are appended one by one as Large items
- * until one does not fit; the caller then sends the batch and starts a new
- * one with that transmission.
+/* Batch builder (PROTOCOL-NOTES B14). Transmissions are appended one by one as
+ * Large items until one does not fit; the caller then sends the batch and
+ * starts a new one with that transmission.
  *
  *     sx_batch b;
  *     SX_TRY(sx_batch_init(&b, SX_BATCH_CAP_ENCRYPTED));
@@ -82,16 +86,17 @@ static inline size_t sx_batch_count(const sx_batch *b) { return b->count; }
  * change to b. SX_E_USAGE when the batch is empty (a count of 0 is invalid). */
 SX_MUST_CHECK sx_status sx_batch_content(const sx_batch *b, sx_slice *content);
 
-/* B14: decodes batch content: count byte N in 1..255, then exactly N Large
- * items and nothing after them. Fills items[0..*count) with slices of
- * content. SX_E_PROTOCOL for count 0, a truncated item or trailing bytes;
- * SX_E_LIMIT when N > max_items. */
+/* PROTOCOL-NOTES B14: decodes batch content: count byte N in 1..255, then
+ * exactly N Large items and nothing after them. Fills items[0..*count) with
+ * slices of content. SX_E_PROTOCOL for count 0, a truncated item or trailing
+ * bytes; SX_E_LIMIT when N > max_items. */
 SX_MUST_CHECK sx_status sx_batch_decode(sx_slice content, sx_slice *items, size_t max_items,
                                         size_t *count);
 
-/* One block of the session in either mode (B13 / B33). chain is the
- * direction's block-encryption chain (B30-B32), or NULL while blocks are not
- * encrypted (handshake blocks, v < 11, proxy sessions, B25).
+/* One block of the session in either mode (PROTOCOL-NOTES B13 / B33). chain is
+ * the direction's block-encryption chain (PROTOCOL-NOTES B30-B32), or NULL
+ * while blocks are not encrypted (handshake blocks, v < 11, proxy sessions,
+ * PROTOCOL-NOTES B25).
  *
  * sx_block_write: content -> exactly SX_BLOCK_SIZE bytes in out (content
  * must not overlap out). Plain: as sx_block_encode. Encrypted: seals with
@@ -101,12 +106,12 @@ SX_MUST_CHECK sx_status sx_block_write(sx_sbchain *chain, sx_slice content, uint
 
 /* sx_block_read: block holds the SX_BLOCK_SIZE bytes received. Plain: as
  * sx_block_decode. Encrypted: decrypts in place (block is overwritten) and
- * the chain advances whatever the outcome (B34). *content is a slice of
- * block. Errors: SX_E_PROTOCOL (bad length or padding), SX_E_AUTH (block
- * not authentic: the reference answers ERR BLOCK), SX_E_USAGE. */
+ * the chain advances whatever the outcome (PROTOCOL-NOTES B34). *content is a
+ * slice of block. Errors: SX_E_PROTOCOL (bad length or padding), SX_E_AUTH
+ * (block not authentic: the reference answers ERR BLOCK), SX_E_USAGE. */
 SX_MUST_CHECK sx_status sx_block_read(sx_sbchain *chain, uint8_t *block, sx_slice *content);
 
-/* Batch capacity for blocks of the given mode (B14). */
+/* Batch capacity for blocks of the given mode (PROTOCOL-NOTES B14). */
 static inline size_t sx_batch_capacity(bool encrypted)
 {
     return encrypted ? SX_BATCH_CAP_ENCRYPTED : SX_BATCH_CAP_PLAIN;

@@ -12,7 +12,7 @@
 
 #include "crypto/util.h"
 
-/* ---- Transport errors (C20) ---------------------------------------------- */
+/* ---- Transport errors (PROTOCOL-NOTES C20) ------------------------------- */
 
 static const struct {
     sx_transport_error e;
@@ -68,7 +68,7 @@ bool sx_transport_error_read(sx_reader *r, sx_transport_error *out)
     return sx_reader_fail(r, SX_E_PROTOCOL);
 }
 
-/* ---- CertChainPubKey (A20) ----------------------------------------------- */
+/* ---- CertChainPubKey (PROTOCOL-NOTES A20) -------------------------------- */
 
 static bool write_cert_key(sx_writer *w, const sx_smp_cert_key *ck)
 {
@@ -82,8 +82,9 @@ static bool write_cert_key(sx_writer *w, const sx_smp_cert_key *ck)
     return sx_write_large(w, ck->signed_key);
 }
 
-/* Every certificate must parse and the signed key must have the A20 shape;
- * the X509 objects are only a check here, the DER slices are kept. */
+/* Every certificate must parse and the signed key must have the
+ * PROTOCOL-NOTES A20 shape; the X509 objects are only a check here, the DER
+ * slices are kept. */
 static bool read_cert_key(sx_reader *r, sx_smp_cert_key *out)
 {
     memset(out, 0, sizeof *out);
@@ -106,7 +107,7 @@ static bool read_cert_key(sx_reader *r, sx_smp_cert_key *out)
     return true;
 }
 
-/* ---- Server hello (B16) -------------------------------------------------- */
+/* ---- Server hello (PROTOCOL-NOTES B16) ----------------------------------- */
 
 bool sx_smp_server_hello_write(sx_writer *w, const sx_smp_server_hello *h)
 {
@@ -138,10 +139,10 @@ sx_status sx_smp_server_hello_decode(sx_slice content, sx_smp_server_hello *out)
                 return SX_E_NOMEM;
         }
     }
-    return sx_reader_status(&r); /* the rest is ignored (B22) */
+    return sx_reader_status(&r); /* the rest is ignored (PROTOCOL-NOTES B22) */
 }
 
-/* ---- Client hello (B17) -------------------------------------------------- */
+/* ---- Client hello (PROTOCOL-NOTES B17) ----------------------------------- */
 
 static bool valid_role(int c)
 {
@@ -225,13 +226,13 @@ sx_status sx_smp_client_hello_decode(sx_slice content, sx_smp_client_hello *out)
         out->service_role = (sx_smp_service_role)role;
         read_cert_key(&r, &out->service);
     }
-    sx_status st = sx_reader_status(&r); /* the rest is ignored (B22) */
+    sx_status st = sx_reader_status(&r); /* the rest is ignored (PROTOCOL-NOTES B22) */
     if (st != SX_OK)
         memset(out, 0, sizeof *out);
     return st;
 }
 
-/* ---- Service reply (B21) ------------------------------------------------- */
+/* ---- Service reply (PROTOCOL-NOTES B21) ---------------------------------- */
 
 bool sx_smp_service_reply_write(sx_writer *w, const sx_smp_service_reply *rep)
 {
@@ -261,7 +262,8 @@ sx_status sx_smp_service_reply_decode(sx_slice content, sx_smp_service_reply *ou
     return st;
 }
 
-/* Content built by a dynamic writer, padded into a handshake block (B13). */
+/* Content built by a dynamic writer, padded into a handshake block
+ * (PROTOCOL-NOTES B13). */
 static sx_status finish_block(sx_writer *w, uint8_t block[SX_BLOCK_SIZE])
 {
     sx_status st = sx_writer_status(w);
@@ -299,7 +301,7 @@ sx_status sx_smp_session_start_encryption(sx_smp_session *s,
     SX_ENSURE(s != NULL && secret != NULL && s->session_id_len > 0, SX_E_USAGE);
     sx_sbchain ck1, ck2;
     SX_TRY(sx_sbchain_init(sx_smp_session_id(s), secret, &ck1, &ck2));
-    /* B31: the server sends on ck1, the client on ck2. */
+    /* PROTOCOL-NOTES B31: the server sends on ck1, the client on ck2. */
     s->snd = s->is_server ? ck1 : ck2;
     s->rcv = s->is_server ? ck2 : ck1;
     sx_sbchain_cleanup(&ck1);
@@ -358,8 +360,8 @@ static void session_init(sx_smp_session *s, bool is_server, sx_slice session_id)
     s->session_id_len = session_id.len;
 }
 
-/* B25/B26: the shared secret when both keys exist, and block encryption
- * from v11 on unless the client is a proxy. */
+/* PROTOCOL-NOTES B25/B26: the shared secret when both keys exist, and block
+ * encryption from v11 on unless the client is a proxy. */
 static sx_status session_keys(sx_smp_session *s, const sx_key *priv, const sx_key *peer)
 {
     if (!priv || !peer)
@@ -487,7 +489,8 @@ sx_status sx_smp_server_hs_start_with_key(sx_smp_server_hs *hs, const sx_smp_ser
     memcpy(hs->session_id, tls->tls_unique.ptr, tls->tls_unique.len);
     hs->session_id_len = tls->tls_unique.len;
 
-    /* The session key signed by the TLS key for this connection (A20). */
+    /* The session key signed by the TLS key for this connection (PROTOCOL-NOTES
+     * A20). */
     uint8_t signed_buf[SX_SIGNED_KEY_MAX];
     sx_writer sw;
     sx_writer_init_fixed(&sw, signed_buf, sizeof signed_buf);
@@ -523,7 +526,7 @@ sx_status sx_smp_server_hs_start(sx_smp_server_hs *hs, const sx_smp_server_confi
     SX_ENSURE(hs != NULL, SX_E_USAGE);
     memset(hs, 0, sizeof *hs);
     sx_key *k = NULL;
-    SX_TRY(sx_key_generate(SX_KEY_X25519, &k)); /* fresh for every connection (B16) */
+    SX_TRY(sx_key_generate(SX_KEY_X25519, &k)); /* fresh for every connection (PROTOCOL-NOTES B16) */
     return sx_smp_server_hs_start_with_key(hs, cfg, tls, k, block);
 }
 
@@ -535,8 +538,8 @@ void sx_smp_server_hs_cleanup(sx_smp_server_hs *hs)
     memset(hs, 0, sizeof *hs);
 }
 
-/* B21: the service the client claims must be its TLS chain, and its key
- * must be an Ed25519 key signed by that chain's leaf. */
+/* PROTOCOL-NOTES B21: the service the client claims must be its TLS chain, and
+ * its key must be an Ed25519 key signed by that chain's leaf. */
 static sx_status check_service(const sx_smp_tls_info *tls, const sx_smp_cert_key *svc,
                                sx_smp_session *s)
 {
@@ -574,7 +577,8 @@ sx_status sx_smp_server_hs_finish(sx_smp_server_hs *hs, const sx_smp_tls_info *t
         return st;
     if (st != SX_OK)
         return fail_te(te, SX_TE_HANDSHAKE_PARSE);
-    /* B19: no error block for these two; the connection is just closed. */
+    /* PROTOCOL-NOTES B19: no error block for these two; the connection is just
+     * closed. */
     if (!sx_slice_eq(h.key_hash, sx_slice_of(hs->cfg->key_hash, SX_FINGERPRINT_LEN)))
         return fail_te(te, SX_TE_HANDSHAKE_IDENTITY);
     if (h.version < hs->range.min || h.version > hs->range.max)
@@ -626,8 +630,8 @@ static bool service_allowed(const sx_smp_client_service *svc, uint16_t v)
     return svc->role != SX_SMP_SERVICE_MESSAGING || v >= SX_SMP_V_RCV_SERVICE;
 }
 
-/* B18: the server's chain and signed key. On success *server_key is the
- * X25519 session key of the server. */
+/* PROTOCOL-NOTES B18: the server's chain and signed key. On success *server_key
+ * is the X25519 session key of the server. */
 static sx_status check_server_cert_key(const sx_smp_client_config *cfg, const sx_smp_tls_info *tls,
                                        const sx_smp_cert_key *ck, sx_key **server_key)
 {
@@ -671,8 +675,8 @@ sx_status sx_smp_client_hs_process_with_key(const sx_smp_client_config *cfg,
     if (!sx_slice_eq(h.session_id, tls->tls_unique))
         return fail_te(te, SX_TE_SESSION);
 
-    /* B20: a proxy keeps an old relay (no proxyServer flag yet) below
-     * block encryption. */
+    /* PROTOCOL-NOTES B20: a proxy keeps an old relay (no proxyServer flag yet)
+     * below block encryption. */
     sx_version_range own = cfg->range;
     if (cfg->proxy_server && h.range.max < SX_SMP_V_PROXY_SERVER_HANDSHAKE)
         own.max = own.min > SX_SMP_V_DELETED_EVENT ? own.min : SX_SMP_V_DELETED_EVENT;

@@ -1,12 +1,13 @@
 /* SMP transport handshake and session (PROTOCOL-NOTES B.4-B.6, P3, P5, P6, W1, W2, W11).
  *
- * Three layers: the codecs of the hello blocks (server hello B16, client hello
- * B17, service reply B21) and of the transport error text (C20); the
+ * Three layers: the codecs of the hello blocks (server hello
+ * PROTOCOL-NOTES B16, client hello PROTOCOL-NOTES B17, service reply
+ * PROTOCOL-NOTES B21) and of the transport error text (PROTOCOL-NOTES C20); the
  * negotiation as pure functions over handshake blocks (no I/O, usable from an
  * event loop), producing an sx_smp_session; and blocking helpers on top of
  * tls.h for clients and tests. A session then turns batch content into 16384-
- * byte blocks and back, encrypted with the block chains (B30-B34) when the
- * agreed version and keys allow it (B25). */
+ * byte blocks and back, encrypted with the block chains (PROTOCOL-NOTES
+ * B30-B34) when the agreed version and keys allow it (PROTOCOL-NOTES B25). */
 #ifndef SX_TRANSPORT_SMP_HANDSHAKE_H
 #define SX_TRANSPORT_SMP_HANDSHAKE_H
 
@@ -29,7 +30,7 @@
 #define SX_SMP_SESSION_SECRET_LEN 32
 #define SX_SMP_SERVICE_ID_MAX 255  /* shortString */
 
-/* ---- Transport errors (C20) ---------------------------------------------- */
+/* ---- Transport errors (PROTOCOL-NOTES C20) ------------------------------- */
 
 typedef enum sx_transport_error {
     SX_TE_NONE = 0, /* no transport error (success, or a local failure) */
@@ -53,17 +54,18 @@ bool sx_transport_error_write(sx_writer *w, sx_transport_error e);
  * space and a second word. Unknown words fail r with SX_E_PROTOCOL. */
 bool sx_transport_error_read(sx_reader *r, sx_transport_error *out);
 
-/* ---- Hello codecs (B16, B17, B21, B22) ---------------------------------- */
+/* ---- Hello codecs (PROTOCOL-NOTES B16, B17, B21, B22) -------------------- */
 
-/* CertChainPubKey (A20): a certificate chain and a key signed by its leaf.
- * All slices are borrowed from the decoded (or caller's) buffer. */
+/* CertChainPubKey (PROTOCOL-NOTES A20): a certificate chain and a key signed by
+ * its leaf. All slices are borrowed from the decoded (or caller's) buffer. */
 typedef struct sx_smp_cert_key {
     size_t chain_len;                  /* 1..SX_X509_CHAIN_MAX */
     sx_slice chain[SX_X509_CHAIN_MAX]; /* DER of each certificate, leaf first */
     sx_slice signed_key;               /* DER of the signed key object */
 } sx_smp_cert_key;
 
-/* B16. cert_key exists on the wire only when range.max >= 7 (no tag). */
+/* PROTOCOL-NOTES B16. cert_key exists on the wire only when range.max >= 7 (no
+ * tag). */
 typedef struct sx_smp_server_hello {
     sx_version_range range;
     sx_slice session_id;
@@ -77,12 +79,12 @@ typedef enum sx_smp_service_role {
     SX_SMP_SERVICE_PROXY = 'P',
 } sx_smp_service_role;
 
-/* B17. Each optional part exists on the wire only from its version on:
- * dh_key from 7 (present or absent, no tag), proxy_server from 14, the
- * service (Maybe) from 16. */
+/* PROTOCOL-NOTES B17. Each optional part exists on the wire only from its
+ * version on: dh_key from 7 (present or absent, no tag), proxy_server from 14,
+ * the service (Maybe) from 16. */
 typedef struct sx_smp_client_hello {
     uint16_t version;
-    sx_slice key_hash; /* shortString: the server identity (B10) */
+    sx_slice key_hash; /* shortString: the server identity (PROTOCOL-NOTES B10) */
     bool has_dh_key;
     uint8_t dh_key[SX_SMP_DH_KEY_LEN]; /* raw X25519 public key */
     bool proxy_server;
@@ -91,7 +93,8 @@ typedef struct sx_smp_client_hello {
     sx_smp_cert_key service; /* the service's TLS chain and its signed Ed25519 key */
 } sx_smp_client_hello;
 
-/* B21: the third block, sent by the server when the client sent a service. */
+/* PROTOCOL-NOTES B21: the third block, sent by the server when the client sent
+ * a service. */
 typedef struct sx_smp_service_reply {
     bool ok;             /* 'R' serviceId, or 'E' error */
     sx_slice service_id; /* when ok (shortString) */
@@ -107,19 +110,19 @@ bool sx_smp_client_hello_write(sx_writer *w, const sx_smp_client_hello *h);
 bool sx_smp_service_reply_write(sx_writer *w, const sx_smp_service_reply *rep);
 
 /* Decoders of block content (after unpadding). Trailing bytes are ignored
- * (B22); a truncated or malformed mandatory field is SX_E_PROTOCOL
- * (HANDSHAKE PARSE). As in the reference, the optional parts without a tag
- * are tried and treated as absent when they do not parse: the server hello's
- * CertChainPubKey (every certificate must parse as X.509 and the signed key
- * structurally, A20) and the client hello's X25519 key (strict SPKI, A16).
- * A service, having a Maybe tag, must parse. out's slices point into content.
- * SX_E_NOMEM on allocation failure. */
+ * (PROTOCOL-NOTES B22); a truncated or malformed mandatory field is
+ * SX_E_PROTOCOL (HANDSHAKE PARSE). As in the reference, the optional parts
+ * without a tag are tried and treated as absent when they do not parse: the
+ * server hello's CertChainPubKey (every certificate must parse as X.509 and the
+ * signed key structurally, PROTOCOL-NOTES A20) and the client hello's X25519
+ * key (strict SPKI, PROTOCOL-NOTES A16). A service, having a Maybe tag, must
+ * parse. out's slices point into content. SX_E_NOMEM on allocation failure. */
 SX_MUST_CHECK sx_status sx_smp_server_hello_decode(sx_slice content, sx_smp_server_hello *out);
 SX_MUST_CHECK sx_status sx_smp_client_hello_decode(sx_slice content, sx_smp_client_hello *out);
 SX_MUST_CHECK sx_status sx_smp_service_reply_decode(sx_slice content, sx_smp_service_reply *out);
 
-/* Handshake blocks are never encrypted (P6): writes the reply as
- * pad(content, 16384) (B13). */
+/* Handshake blocks are never encrypted (PROTOCOL-NOTES P6): writes the reply as
+ * pad(content, 16384) (PROTOCOL-NOTES B13). */
 SX_MUST_CHECK sx_status sx_smp_service_reply_block(const sx_smp_service_reply *rep,
                                                    uint8_t block[SX_BLOCK_SIZE]);
 
@@ -132,14 +135,15 @@ typedef struct sx_smp_session {
     bool is_server;
     uint16_t version;        /* agreed version v */
     sx_version_range range;  /* server: [own min, v]; client: the intersection */
-    uint8_t session_id[SX_TLS_UNIQUE_MAX]; /* tls-unique (B8) */
+    uint8_t session_id[SX_TLS_UNIQUE_MAX]; /* tls-unique (PROTOCOL-NOTES B8) */
     size_t session_id_len;
-    bool proxy_server;       /* the client declared itself a proxy (B17) */
-    bool has_secret;         /* B26: both sides had an X25519 session key */
+    bool proxy_server;       /* the client declared itself a proxy (PROTOCOL-NOTES B17) */
+    bool has_secret;         /* PROTOCOL-NOTES B26: both sides had an X25519 session key */
     uint8_t secret[SX_SMP_SESSION_SECRET_LEN];
-    bool encrypted;          /* B25: blocks after the handshake are encrypted */
-    sx_sbchain snd, rcv;     /* block chains (B31), used when encrypted */
-    /* Server: own per-connection X25519 private key (C8 authenticators). */
+    bool encrypted;          /* PROTOCOL-NOTES B25: blocks after the handshake are encrypted */
+    sx_sbchain snd, rcv;     /* block chains (PROTOCOL-NOTES B31), used when encrypted */
+    /* Server: own per-connection X25519 private key (PROTOCOL-NOTES C8
+     * authenticators). */
     sx_key *server_dh_priv;
     /* Client: the server's X25519 session public key from its hello (NULL
      * when the server sent none, v6). */
@@ -149,10 +153,11 @@ typedef struct sx_smp_session {
     size_t peer_chain_len;
     sx_slice peer_chain[SX_X509_CHAIN_MAX];
     uint8_t *peer_chain_buf;
-    /* Service (B21). Server: set when the client sent a valid service; the
-     * caller must answer with sx_smp_service_reply_block ('R' with the id it
-     * assigns, or 'E' HANDSHAKE BAD_SERVICE) before any other block. Client:
-     * set when it sent one and the server accepted it (service_id filled). */
+    /* Service (PROTOCOL-NOTES B21). Server: set when the client sent a valid
+     * service; the caller must answer with sx_smp_service_reply_block ('R' with
+     * the id it assigns, or 'E' HANDSHAKE BAD_SERVICE) before any other block.
+     * Client: set when it sent one and the server accepted it (service_id
+     * filled). */
     bool has_service;
     bool service_pending;    /* client: sent a service, its reply not yet read */
     sx_smp_service_role service_role;
@@ -171,14 +176,14 @@ static inline sx_slice sx_smp_session_id(const sx_smp_session *s)
     return sx_slice_of(s->session_id, s->session_id_len);
 }
 
-/* B30/B31: initialises both block chains from the session id and secret and
- * turns block encryption on (the server sends with ck1, the client with
- * ck2). The handshake calls it when B25 allows; exposed for known-answer
- * tests. Errors: SX_E_USAGE (empty session id), SX_E_INTERNAL. */
+/* PROTOCOL-NOTES B30/B31: initialises both block chains from the session id and
+ * secret and turns block encryption on (the server sends with ck1, the client
+ * with ck2). The handshake calls it when PROTOCOL-NOTES B25 allows; exposed for
+ * known-answer tests. Errors: SX_E_USAGE (empty session id), SX_E_INTERNAL. */
 SX_MUST_CHECK sx_status sx_smp_session_start_encryption(
     sx_smp_session *s, const uint8_t secret[SX_SMP_SESSION_SECRET_LEN]);
 
-/* Batch capacity for this session's blocks (B14). */
+/* Batch capacity for this session's blocks (PROTOCOL-NOTES B14). */
 static inline size_t sx_smp_session_batch_capacity(const sx_smp_session *s)
 {
     return sx_batch_capacity(s->encrypted);
@@ -186,7 +191,7 @@ static inline size_t sx_smp_session_batch_capacity(const sx_smp_session *s)
 
 /* One block of the session in its mode (sx_block_write / sx_block_read with
  * the session's chain or none). Blocks must be written and read in order and
- * never dropped (P6). Errors as in block.h. */
+ * never dropped (PROTOCOL-NOTES P6). Errors as in block.h. */
 SX_MUST_CHECK sx_status sx_smp_session_write_block(sx_smp_session *s, sx_slice content,
                                                    uint8_t block[SX_BLOCK_SIZE]);
 SX_MUST_CHECK sx_status sx_smp_session_read_block(sx_smp_session *s, uint8_t block[SX_BLOCK_SIZE],
@@ -197,8 +202,8 @@ SX_MUST_CHECK sx_status sx_smp_session_read_block(sx_smp_session *s, uint8_t blo
 /* What the TLS layer established, as plain data (filled from a connection
  * with sx_smp_tls_info_from_conn, or by hand in tests). Slices borrowed. */
 typedef struct sx_smp_tls_info {
-    sx_slice tls_unique;    /* B8 */
-    bool alpn;              /* server: an ALPN protocol was negotiated (B16) */
+    sx_slice tls_unique;    /* PROTOCOL-NOTES B8 */
+    bool alpn;              /* server: an ALPN protocol was negotiated (PROTOCOL-NOTES B16) */
     size_t peer_chain_len;  /* the peer's TLS chain, leaf first */
     sx_slice peer_chain[SX_TLS_MAX_CHAIN];
 } sx_smp_tls_info;
@@ -207,10 +212,10 @@ typedef struct sx_smp_tls_info {
 void sx_smp_tls_info_from_conn(const sx_tls_conn *c, sx_smp_tls_info *info);
 
 typedef struct sx_smp_server_config sx_smp_server_config;
-/* Blocking server only: assigns a service id (B21) for a verified service;
- * s holds the role, the certificate hash, the key and the chain. SX_OK with
- * the id in id[0..*id_len) (1..SX_SMP_SERVICE_ID_MAX bytes), any error to
- * refuse (the client is told HANDSHAKE BAD_SERVICE). */
+/* Blocking server only: assigns a service id (PROTOCOL-NOTES B21) for a
+ * verified service; s holds the role, the certificate hash, the key and the
+ * chain. SX_OK with the id in id[0..*id_len) (1..SX_SMP_SERVICE_ID_MAX bytes),
+ * any error to refuse (the client is told HANDSHAKE BAD_SERVICE). */
 typedef sx_status (*sx_smp_service_cb)(void *arg, const sx_smp_session *s, uint8_t *id,
                                        size_t *id_len);
 
@@ -220,7 +225,7 @@ struct sx_smp_server_config {
     size_t chain_len;                   /* the TLS chain sent in every hello */
     sx_slice chain[SX_TLS_MAX_CHAIN];   /* DER, borrowed from the TLS context */
     sx_key *sign_key;                   /* private key of chain[0], owned */
-    uint8_t key_hash[SX_FINGERPRINT_LEN]; /* own identity: SHA-256 of chain[1] (B10) */
+    uint8_t key_hash[SX_FINGERPRINT_LEN]; /* own identity: SHA-256 of chain[1] (PROTOCOL-NOTES B10) */
     sx_version_range range;             /* offered with ALPN (default 6..19) */
     sx_smp_service_cb service_cb;       /* blocking server; NULL: refuse services */
     void *service_arg;
@@ -242,13 +247,14 @@ typedef struct sx_smp_server_hs {
     sx_key *dh_key;         /* per-connection X25519 private key */
     /* Set by sx_smp_server_hs_finish when the failure was in the client's
      * service: the reference then answers with an 'E' block (te) before
-     * closing; other failures close without a block (B19, B21). */
+     * closing; other failures close without a block (PROTOCOL-NOTES B19,
+     * B21). */
     bool reply_error;
 } sx_smp_server_hs;
 
-/* Step 1 (B16): generates a fresh X25519 key and writes the server hello
- * block (range cfg->range with ALPN, else 6..6; the session id; the chain
- * and the key signed by cfg->sign_key). cfg must outlive hs. Errors:
+/* Step 1 (PROTOCOL-NOTES B16): generates a fresh X25519 key and writes the
+ * server hello block (range cfg->range with ALPN, else 6..6; the session id;
+ * the chain and the key signed by cfg->sign_key). cfg must outlive hs. Errors:
  * SX_E_USAGE (no tls-unique), SX_E_LIMIT (chain too large for a block),
  * SX_E_NOMEM, SX_E_INTERNAL. */
 SX_MUST_CHECK sx_status sx_smp_server_hs_start(sx_smp_server_hs *hs,
@@ -262,8 +268,8 @@ SX_MUST_CHECK sx_status sx_smp_server_hs_start_with_key(sx_smp_server_hs *hs,
                                                         const sx_smp_tls_info *tls, sx_key *dh_key,
                                                         uint8_t block[SX_BLOCK_SIZE]);
 
-/* Step 2 (B19, B21, B25, B26): processes the client hello block and fills
- * *out (zeroed first; the X25519 key moves into it). Checks in the
+/* Step 2 (PROTOCOL-NOTES B19, B21, B25, B26): processes the client hello block
+ * and fills *out (zeroed first; the X25519 key moves into it). Checks in the
  * reference's order: parse (HANDSHAKE PARSE), key hash == cfg->key_hash
  * (HANDSHAKE IDENTITY), version within the offered range (VERSION), then a
  * service if one was sent: the TLS client chain (tls->peer_chain) must equal
@@ -278,9 +284,9 @@ SX_MUST_CHECK sx_status sx_smp_server_hs_finish(sx_smp_server_hs *hs, const sx_s
 /* Frees the key if it was not handed to a session. Accepts a zeroed hs. */
 void sx_smp_server_hs_cleanup(sx_smp_server_hs *hs);
 
-/* A service credential the client presents (B17, B21): its TLS chain (the
- * same that the client's TLS context sends), the chain's leaf private key,
- * and the Ed25519 key pair it signs. */
+/* A service credential the client presents (PROTOCOL-NOTES B17, B21): its TLS
+ * chain (the same that the client's TLS context sends), the chain's leaf
+ * private key, and the Ed25519 key pair it signs. */
 typedef struct sx_smp_client_service {
     sx_smp_service_role role;
     size_t chain_len;
@@ -299,8 +305,8 @@ typedef struct sx_smp_client_config {
     const sx_smp_client_service *service;
 } sx_smp_client_config;
 
-/* Client side (B18, B20, B25, B26): processes the server hello block and
- * writes the client hello block into reply (which must not overlap
+/* Client side (PROTOCOL-NOTES B18, B20, B25, B26): processes the server hello
+ * block and writes the client hello block into reply (which must not overlap
  * server_block), filling *out (zeroed first). Checks: parse (HANDSHAKE
  * PARSE); session id == tls->tls_unique (SESSION); intersection of the
  * ranges, own max capped to max(own min, 10) for a proxy talking to a server
@@ -328,9 +334,10 @@ SX_MUST_CHECK sx_status sx_smp_client_hs_process_with_key(const sx_smp_client_co
                                                           sx_smp_session *out,
                                                           sx_transport_error *te);
 /* Client, when s->service_pending (its hello carried a service): reads the
- * server's reply block (B21). 'R' sets has_service and the service id; 'E'
- * returns SX_E_AUTH with *te = the server's error; an unparsable block is
- * SX_E_PROTOCOL with HANDSHAKE PARSE. SX_E_USAGE when nothing is pending. */
+ * server's reply block (PROTOCOL-NOTES B21). 'R' sets has_service and the
+ * service id; 'E' returns SX_E_AUTH with *te = the server's error; an
+ * unparsable block is SX_E_PROTOCOL with HANDSHAKE PARSE. SX_E_USAGE when
+ * nothing is pending. */
 SX_MUST_CHECK sx_status sx_smp_client_hs_service_reply(sx_smp_session *s,
                                                        const uint8_t block[SX_BLOCK_SIZE],
                                                        sx_transport_error *te);

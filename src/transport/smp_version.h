@@ -14,7 +14,7 @@
 
 enum {
     SX_SMP_V_SUB_MODE = 6,             /* NEW carries a subscription mode (lowest supported) */
-    SX_SMP_V_AUTH_CMDS = 7,            /* X25519 authenticators; session id implied (B23) */
+    SX_SMP_V_AUTH_CMDS = 7,            /* X25519 authenticators; session id implied (PROTOCOL-NOTES B23) */
     SX_SMP_V_SENDING_PROXY = 8,        /* PRXY / PFWD / RFWD */
     SX_SMP_V_SND_AUTH_KEY = 9,         /* SKEY; senderCanSecure in NEW / IDS */
     SX_SMP_V_DELETED_EVENT = 10,       /* DELD (END before) */
@@ -30,7 +30,7 @@ enum {
 
 #define SX_SMP_VERSION_MIN SX_SMP_V_SUB_MODE
 #define SX_SMP_VERSION_CURRENT SX_SMP_V_RCV_SERVICE
-/* Offered to a client that negotiated no ALPN (B16). */
+/* Offered to a client that negotiated no ALPN (PROTOCOL-NOTES B16). */
 #define SX_SMP_VERSION_LEGACY 6
 /* Highest version a proxy lets a client use with a destination relay
  * (proxiedSMPRelayVersion); the proxied range starts at SX_SMP_V_SENDING_PROXY. */
@@ -54,8 +54,8 @@ static inline sx_version_range sx_smp_proxied_vrange(void)
     return r;
 }
 
-/* D21: the largest SEND body the router accepts at version v (longer is
- * ERR LARGE_MSG): 16048 from v11, 16064 for v8-10, 16088 before. */
+/* PROTOCOL-NOTES D21: the largest SEND body the router accepts at version v
+ * (longer is ERR LARGE_MSG): 16048 from v11, 16064 for v8-10, 16088 before. */
 static inline size_t sx_smp_max_message_length(uint16_t v)
 {
     if (v >= SX_SMP_V_ENCRYPTED_BLOCK)

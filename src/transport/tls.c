@@ -25,7 +25,7 @@
 #include "transport/block.h"
 #include "transport/net.h"
 
-/* TLS 1.3 suites, ChaCha20 first as in the reference (B2). */
+/* TLS 1.3 suites, ChaCha20 first as in the reference (PROTOCOL-NOTES B2). */
 #define SX_TLS_CIPHERSUITES "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
 #define SX_TLS_GROUPS "X448:X25519"
 #define SX_TLS_SIGALGS "ed448:ed25519"
@@ -191,7 +191,8 @@ static sx_status load_credentials(sx_tls_ctx *ctx, const sx_tls_credentials *cre
         st = SX_E_PROTOCOL;
         goto cleanup;
     }
-    /* The rest of the chain is sent exactly as loaded, CA included (B9). */
+    /* The rest of the chain is sent exactly as loaded, CA included
+     * (PROTOCOL-NOTES B9). */
     for (int i = 1; i < sk_X509_num(certs); i++) {
         if (SSL_CTX_add1_chain_cert(ctx->ssl, sk_X509_value(certs, i)) != 1) {
             st = SX_E_INTERNAL;
@@ -247,7 +248,8 @@ static int verify_cb(X509_STORE_CTX *xs, void *arg)
 
     X509 *anchor = sk_X509_value(chain, n - 1);
     if (!c->is_server) {
-        /* B10: 2..4 certificates; the identity is always the 2nd one. */
+        /* PROTOCOL-NOTES B10: 2..4 certificates; the identity is always the 2nd
+         * one. */
         if (n < 2) {
             err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
             goto reject;
@@ -257,14 +259,15 @@ static int verify_cb(X509_STORE_CTX *xs, void *arg)
             err = X509_V_ERR_UNSPECIFIED;
             goto reject;
         }
-        /* B11: a wrong identity aborts as "unknown CA", like the reference. */
+        /* PROTOCOL-NOTES B11: a wrong identity aborts as "unknown CA", like the
+         * reference. */
         if (CRYPTO_memcmp(fp, c->key_hash, SX_TLS_KEY_HASH_LEN) != 0) {
             err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
             goto reject;
         }
     }
-    /* B11 (server chain) and B6 (client chain of 1..4, a single certificate
-     * validated against itself). */
+    /* PROTOCOL-NOTES B11 (server chain) and PROTOCOL-NOTES B6 (client chain of
+     * 1..4, a single certificate validated against itself). */
     X509 *certs[SX_TLS_MAX_CHAIN];
     for (int i = 0; i < n; i++)
         certs[i] = sk_X509_value(chain, i);
@@ -279,7 +282,8 @@ reject:
     return 0;
 }
 
-/* B5: choose the first protocol of the client's list that we accept. */
+/* PROTOCOL-NOTES B5: choose the first protocol of the client's list that we
+ * accept. */
 static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                           const unsigned char *in, unsigned int inlen, void *arg)
 {
@@ -305,7 +309,7 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
         }
     }
     /* No common protocol: continue without ALPN (the SMP server then offers
-     * only the legacy version, B5/B16). */
+     * only the legacy version, PROTOCOL-NOTES B5/B16). */
     return SSL_TLSEXT_ERR_NOACK;
 }
 
@@ -334,7 +338,7 @@ static sx_status ctx_new_common(bool is_server, sx_tls_ctx **out)
         ERR_clear_error();
         return SX_E_INTERNAL;
     }
-    /* B2: no resumption of any kind, no renegotiation. */
+    /* PROTOCOL-NOTES B2: no resumption of any kind, no renegotiation. */
     SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                (is_server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
     SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
@@ -347,7 +351,8 @@ static sx_status ctx_new_common(bool is_server, sx_tls_ctx **out)
     return SX_OK;
 }
 
-/* B3: what a port shared with an HTTPS site accepts, for browsers. */
+/* PROTOCOL-NOTES B3: what a port shared with an HTTPS site accepts, for
+ * browsers. */
 static sx_status set_https_compat(SSL_CTX *s)
 {
     bool ok = SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION) == 1 &&
@@ -386,7 +391,8 @@ sx_status sx_tls_server_ctx_new(const sx_tls_server_config *cfg, sx_tls_ctx **ou
         return st;
     }
     SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select_cb, ctx);
-    /* B6: ask for a client certificate; a client without one is accepted. */
+    /* PROTOCOL-NOTES B6: ask for a client certificate; a client without one is
+     * accepted. */
     SSL_CTX_set_verify(ctx->ssl, cfg->no_client_cert_request ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
                        NULL);
     *out = ctx;
@@ -513,8 +519,8 @@ sx_status sx_tls_conn_new_client(sx_tls_ctx *ctx, int fd, const uint8_t key_hash
     SX_TRY(conn_new(ctx, fd, false, out));
     sx_tls_conn *c = *out;
     memcpy(c->key_hash, key_hash, SX_TLS_KEY_HASH_LEN);
-    /* B4: no SNI, so the server presents its protocol credential. Note that
-     * SSL_set_alpn_protos returns 0 on success. */
+    /* PROTOCOL-NOTES B4: no SNI, so the server presents its protocol
+     * credential. Note that SSL_set_alpn_protos returns 0 on success. */
     if (ctx->alpn_len > 0 && SSL_set_alpn_protos(c->ssl, ctx->alpn, (unsigned)ctx->alpn_len) != 0) {
         sx_tls_conn_free(c);
         *out = NULL;
@@ -615,7 +621,7 @@ static sx_status ssl_failure(sx_tls_conn *c, int ret)
 /* Reads what the session offers once the handshake is done: tls-unique and ALPN. */
 static sx_status on_established(sx_tls_conn *c)
 {
-    /* B8: the client's Finished on both sides. */
+    /* PROTOCOL-NOTES B8: the client's Finished on both sides. */
     size_t n = c->is_server ? SSL_get_peer_finished(c->ssl, c->unique, sizeof c->unique)
                             : SSL_get_finished(c->ssl, c->unique, sizeof c->unique);
     if (n == 0 || n > sizeof c->unique) {

@@ -22,9 +22,9 @@
 
 struct ssl_st;
 
-#define SX_TLS_KEY_HASH_LEN 32 /* B10: SHA-256 of the identity certificate */
-#define SX_TLS_UNIQUE_MAX 64   /* B8: 32 (SHA-256 suites) or 48 (SHA-384 suite) */
-#define SX_TLS_MAX_CHAIN 4     /* B6, B10: longest accepted certificate chain */
+#define SX_TLS_KEY_HASH_LEN 32 /* PROTOCOL-NOTES B10: SHA-256 of the identity certificate */
+#define SX_TLS_UNIQUE_MAX 64   /* PROTOCOL-NOTES B8: 32 (SHA-256 suites) or 48 (SHA-384 suite) */
+#define SX_TLS_MAX_CHAIN 4     /* PROTOCOL-NOTES B6, B10: longest accepted certificate chain */
 #define SX_TLS_MAX_ALPN 8      /* protocols in one ALPN list */
 
 typedef struct sx_tls_ctx sx_tls_ctx;
@@ -32,8 +32,8 @@ typedef struct sx_tls_conn sx_tls_conn;
 
 /* Certificate chain and key, all PEM files. The chain sent to the peer is
  * every certificate of cert_file (the first is the leaf whose key is
- * key_file) followed by every certificate of ca_file (B9: server.crt then
- * ca.crt). At most SX_TLS_MAX_CHAIN certificates. */
+ * key_file) followed by every certificate of ca_file (PROTOCOL-NOTES B9:
+ * server.crt then ca.crt). At most SX_TLS_MAX_CHAIN certificates. */
 typedef struct sx_tls_credentials {
     const char *cert_file;
     const char *ca_file; /* NULL: the chain is cert_file alone */
@@ -42,16 +42,18 @@ typedef struct sx_tls_credentials {
 
 typedef struct sx_tls_server_config {
     sx_tls_credentials creds;
-    /* B5: protocols the server accepts, NULL-terminated; NULL means the
-     * default {"smp/1", "h2", "http/1.1"}. The first protocol of the client's
-     * list that is accepted is chosen; when none is, the session continues
-     * without ALPN. */
+    /* PROTOCOL-NOTES B5: protocols the server accepts, NULL-terminated; NULL
+     * means the default {"smp/1", "h2", "http/1.1"}. The first protocol of the
+     * client's list that is accepted is chosen; when none is, the session
+     * continues without ALPN. */
     const char *const *alpn;
-    /* B6: the server asks for a client certificate unless this is set. */
+    /* PROTOCOL-NOTES B6: the server asks for a client certificate unless this
+     * is set. */
     bool no_client_cert_request;
-    /* B3: the broader parameter set of a port shared with an HTTPS site
-     * (TLS 1.2 too, ECDHE suites, NIST/FFDHE groups, ECDSA/RSA signatures
-     * besides ed25519/ed448) so browsers can connect. Off by default. */
+    /* PROTOCOL-NOTES B3: the broader parameter set of a port shared with an
+     * HTTPS site (TLS 1.2 too, ECDHE suites, NIST/FFDHE groups, ECDSA/RSA
+     * signatures besides ed25519/ed448) so browsers can connect. Off by
+     * default. */
     bool https_compat;
 } sx_tls_server_config;
 
@@ -59,7 +61,8 @@ typedef struct sx_tls_client_config {
     /* Protocols offered, in order of preference, NULL-terminated; NULL sends
      * no ALPN extension. A connection may override it (sx_tls_conn_set_alpn). */
     const char *const *alpn;
-    /* Optional client certificate (service certificates, B21); NULL: none. */
+    /* Optional client certificate (service certificates, PROTOCOL-NOTES B21);
+     * NULL: none. */
     const sx_tls_credentials *creds;
 } sx_tls_client_config;
 
@@ -74,8 +77,8 @@ typedef struct sx_tls_client_config {
 SX_MUST_CHECK sx_status sx_tls_server_ctx_new(const sx_tls_server_config *cfg, sx_tls_ctx **out);
 
 /* Creates a client context with the same protocol settings, no SNI, and the
- * server certificate checks of B10/B11 run for every connection. Errors as
- * for sx_tls_server_ctx_new. */
+ * server certificate checks of PROTOCOL-NOTES B10/B11 run for every connection.
+ * Errors as for sx_tls_server_ctx_new. */
 SX_MUST_CHECK sx_status sx_tls_client_ctx_new(const sx_tls_client_config *cfg, sx_tls_ctx **out);
 
 void sx_tls_ctx_free(sx_tls_ctx *ctx);
@@ -88,9 +91,9 @@ sx_slice sx_tls_ctx_cert(const sx_tls_ctx *ctx, size_t i);
 
 /* A new key object holding the context's private key (the key of the leaf
  * certificate, chain[0]), e.g. for the SMP server to sign its session keys
- * (B16). The caller frees it with sx_key_free. Errors: SX_E_USAGE (the
- * context has no key), SX_E_PROTOCOL (an algorithm keys.h does not know),
- * SX_E_NOMEM. */
+ * (PROTOCOL-NOTES B16). The caller frees it with sx_key_free. Errors:
+ * SX_E_USAGE (the context has no key), SX_E_PROTOCOL (an algorithm keys.h does
+ * not know), SX_E_NOMEM. */
 struct sx_key;
 SX_MUST_CHECK sx_status sx_tls_ctx_private_key(const sx_tls_ctx *ctx, struct sx_key **out);
 
@@ -108,10 +111,11 @@ bool sx_tls_sni_used(const sx_tls_conn *c);
 SX_MUST_CHECK sx_status sx_tls_conn_new_server(sx_tls_ctx *ctx, int fd, sx_tls_conn **out);
 
 /* Starts a client-side connection over fd (owned by the caller, as above).
- * key_hash is the server identity from its address (B10): the handshake
- * fails unless the server chain has 2..4 certificates, the SHA-256 of the
- * DER of the 2nd equals key_hash, and the chain validates up to its last
- * certificate as the only trust anchor (B11; no host name check). */
+ * key_hash is the server identity from its address (PROTOCOL-NOTES B10): the
+ * handshake fails unless the server chain has 2..4 certificates, the SHA-256 of
+ * the DER of the 2nd equals key_hash, and the chain validates up to its last
+ * certificate as the only trust anchor (PROTOCOL-NOTES B11; no host name
+ * check). */
 SX_MUST_CHECK sx_status sx_tls_conn_new_client(sx_tls_ctx *ctx, int fd,
                                                const uint8_t key_hash[SX_TLS_KEY_HASH_LEN],
                                                sx_tls_conn **out);
@@ -135,18 +139,19 @@ sx_tls_want sx_tls_conn_want(const sx_tls_conn *c);
 /* Advances the handshake. SX_OK once it is complete (and on later calls),
  * SX_E_WOULD_BLOCK to be called again when the socket is ready.
  * Errors (the connection is then unusable): SX_E_AUTH a certificate check
- * failed on this side (client: B10/B11; server: a client chain that does not
- * validate, B6); SX_E_CLOSED the peer closed the socket; SX_E_PROTOCOL any
- * other TLS failure (alert from the peer, no common version or suite, no
- * tls-unique); SX_E_IO a socket error. */
+ * failed on this side (client: PROTOCOL-NOTES B10/B11; server: a client chain
+ * that does not validate, PROTOCOL-NOTES B6); SX_E_CLOSED the peer closed the
+ * socket; SX_E_PROTOCOL any other TLS failure (alert from the peer, no common
+ * version or suite, no tls-unique); SX_E_IO a socket error. */
 SX_MUST_CHECK sx_status sx_tls_handshake(sx_tls_conn *c);
 
 /* True once sx_tls_handshake has returned SX_OK. */
 bool sx_tls_established(const sx_tls_conn *c);
 
-/* B8: the tls-unique channel binding, the client's Finished verify_data on
- * both sides (32 bytes for the SHA-256 suites, 48 for AES_256_GCM_SHA384).
- * Empty before the handshake completes. Valid while c lives. */
+/* PROTOCOL-NOTES B8: the tls-unique channel binding, the client's Finished
+ * verify_data on both sides (32 bytes for the SHA-256 suites, 48 for
+ * AES_256_GCM_SHA384). Empty before the handshake completes. Valid while c
+ * lives. */
 sx_slice sx_tls_unique(const sx_tls_conn *c);
 
 /* The negotiated ALPN protocol; an empty slice when none was agreed. */
@@ -190,7 +195,7 @@ SX_MUST_CHECK sx_status sx_tls_handshake_blocking(sx_tls_conn *c, int timeout_ms
 SX_MUST_CHECK sx_status sx_tls_read_full(sx_tls_conn *c, uint8_t *buf, size_t len, int timeout_ms);
 SX_MUST_CHECK sx_status sx_tls_write_full(sx_tls_conn *c, const uint8_t *buf, size_t len,
                                           int timeout_ms);
-/* B12: exactly one SX_BLOCK_SIZE block (transport/block.h). */
+/* PROTOCOL-NOTES B12: exactly one SX_BLOCK_SIZE block (transport/block.h). */
 SX_MUST_CHECK sx_status sx_tls_read_block(sx_tls_conn *c, uint8_t *block, int timeout_ms);
 SX_MUST_CHECK sx_status sx_tls_write_block(sx_tls_conn *c, const uint8_t *block, int timeout_ms);
 /* Sends close_notify, waiting up to timeout_ms for the socket. */

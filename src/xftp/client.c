@@ -1,9 +1,9 @@
 /* XFTP client connection: TCP + TLS + an nghttp2 client session driven by a
  * poll loop (the session's output goes through sx_tls_write, socket input
- * through nghttp2_session_mem_recv), the F6-F8 handshake and one function
- * per command. Request and response bodies stream through small buffers:
- * FPUT reads the chunk with pread inside the data provider, FGET decrypts
- * each DATA frame as it arrives and writes it to the caller's file. */
+ * through nghttp2_session_mem_recv), the PROTOCOL-NOTES F6-F8 handshake and one
+ * function per command. Request and response bodies stream through small
+ * buffers: FPUT reads the chunk with pread inside the data provider, FGET
+ * decrypts each DATA frame as it arrives and writes it to the caller's file. */
 #include "xftp/client.h"
 
 #include <errno.h>
@@ -732,7 +732,8 @@ sx_status sx_xftp_client_check_hello(const sx_xftp_server_hello *h, sx_slice ses
 
 static sx_status handshake(sx_xftp_client *c, sx_slice key_hash)
 {
-    /* F6: an empty POST; the answer is the padded server hello */
+    /* PROTOCOL-NOTES F6: an empty POST; the answer is the padded server
+     * hello */
     request r;
     memset(&r, 0, sizeof r);
     r.src_fd = -1;
@@ -755,7 +756,7 @@ static sx_status handshake(sx_xftp_client *c, sx_slice key_hash)
                                                                          : SX_XFTP_ERR_INTERNAL);
         return st;
     }
-    /* F7: the client handshake; the answer must be empty */
+    /* PROTOCOL-NOTES F7: the client handshake; the answer must be empty */
     uint8_t cbuf[128];
     sx_writer w;
     sx_writer_init_fixed(&w, cbuf, sizeof cbuf);
@@ -864,7 +865,8 @@ sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_
         st = sx_tls_handshake_blocking(c->tls, c->timeout_ms);
     if (st != SX_OK)
         goto fail;
-    /* F8: exactly [leaf, ca]; the TLS layer checked the CA's hash */
+    /* PROTOCOL-NOTES F8: exactly [leaf, ca]; the TLS layer checked the CA's
+     * hash */
     if (sx_tls_peer_chain_len(c->tls) != 2) {
         st = SX_E_AUTH;
         goto fail;

@@ -102,12 +102,12 @@ SX_MUST_CHECK sx_status sx_xftp_client_ping(sx_xftp_client *c);
 /* Maps an XFTP error to the status the calls above return. */
 sx_status sx_xftp_error_status(const sx_xftp_error *e);
 
-/* F8 checks of a decoded server hello, separated for tests and fuzzing:
- * session id equal to session_id, version ranges intersecting (*version =
- * the highest common one), chain exactly 2 certificates with SHA-256 of the
- * second equal to key_hash, signed X25519 key verifying with the leaf's key
- * (*server_key, freed by the caller; may be NULL). Errors: SX_E_PROTOCOL
- * (session, version), SX_E_AUTH (chain, key), SX_E_NOMEM. */
+/* PROTOCOL-NOTES F8 checks of a decoded server hello, separated for tests and
+ * fuzzing: session id equal to session_id, version ranges intersecting
+ * (*version = the highest common one), chain exactly 2 certificates with
+ * SHA-256 of the second equal to key_hash, signed X25519 key verifying with the
+ * leaf's key (*server_key, freed by the caller; may be NULL). Errors:
+ * SX_E_PROTOCOL (session, version), SX_E_AUTH (chain, key), SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_xftp_client_check_hello(const sx_xftp_server_hello *h,
                                                    sx_slice session_id, sx_slice key_hash,
                                                    uint16_t *version, sx_key **server_key);

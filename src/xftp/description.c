@@ -27,7 +27,8 @@ sx_status sx_xftp_size_to_text(int64_t size, char *out, size_t cap)
     SX_ENSURE(out != NULL && size >= 0, SX_E_USAGE);
     const char *unit = "";
     int64_t n = size;
-    /* The largest unit that divides the size exactly (F32); 0 stays "0". */
+    /* The largest unit that divides the size exactly (PROTOCOL-NOTES F32); 0
+     * stays "0". */
     static const char *const units[] = {"kb", "mb", "gb"};
     for (size_t i = 0; i < 3 && n != 0 && n % KB == 0; i++) {
         n /= KB;
@@ -69,7 +70,7 @@ sx_status sx_xftp_size_from_text(const char *text, size_t len, int64_t max, int6
     return SX_OK;
 }
 
-/* base64url text (A23) into out; at least one character. */
+/* base64url text (PROTOCOL-NOTES A23) into out; at least one character. */
 static sx_status b64_field(const char *s, size_t len, uint8_t *out, size_t cap, size_t *n)
 {
     sx_status st = sx_b64_decode(s, len, SX_B64_URL, out, cap, n);

@@ -100,9 +100,9 @@ SX_MUST_CHECK sx_status sx_xftp_fd_validate(const sx_xftp_fd *fd);
 
 void sx_xftp_fd_cleanup(sx_xftp_fd *fd);
 
-/* F32 FileSize text: "26mb", "64kb", "1000". Writes a NUL-terminated string
- * into out (cap >= 24 is enough); SX_E_LIMIT if smaller, SX_E_USAGE if
- * size < 0. */
+/* PROTOCOL-NOTES F32 FileSize text: "26mb", "64kb", "1000". Writes a
+ * NUL-terminated string into out (cap >= 24 is enough); SX_E_LIMIT if smaller,
+ * SX_E_USAGE if size < 0. */
 SX_MUST_CHECK sx_status sx_xftp_size_to_text(int64_t size, char *out, size_t cap);
 /* Parses "<decimal>[kb|mb|gb]" up to max; SX_E_PROTOCOL otherwise (the
  * reference wraps on overflow; this refuses). */

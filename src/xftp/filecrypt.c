@@ -31,12 +31,14 @@ sx_status sx_xftp_sb_init(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
     memset(s, 0, sizeof *s);
     SX_TRY(sx_crypto_init());
     static const uint8_t zero16[crypto_core_hsalsa20_INPUTBYTES];
-    /* A34: secret_box keys go through HSalsa20 first, like crypto_box. */
+    /* PROTOCOL-NOTES A34: secret_box keys go through HSalsa20 first, like
+     * crypto_box. */
     if (crypto_core_hsalsa20(s->k, zero16, key, NULL) != 0)
         return SX_E_INTERNAL;
     memcpy(s->nonce, nonce, SX_XFTP_SB_NONCE_LEN);
     sx_status st = gen_block(s);
-    /* A36: keystream bytes 0..31 are the Poly1305 key, data starts at 32. */
+    /* PROTOCOL-NOTES A36: keystream bytes 0..31 are the Poly1305 key, data
+     * starts at 32. */
     if (st == SX_OK && crypto_onetimeauth_poly1305_init(&s->mac, s->ks) != 0)
         st = SX_E_INTERNAL;
     if (st != SX_OK) {
@@ -256,7 +258,7 @@ sx_status sx_xftp_file_encrypt_pad(sx_xftp_file_enc *e, uint8_t *out, size_t cap
               SX_E_USAGE);
     size_t take = (int64_t)cap < e->pad_len ? cap : (size_t)e->pad_len;
     if (take)
-        memset(out, '#', take); /* A32 fill */
+        memset(out, '#', take); /* PROTOCOL-NOTES A32 fill */
     *n = 0;
     SX_TRY(sx_xftp_sb_encrypt(&e->sb, sx_slice_of(out, take), out));
     e->pad_len -= (int64_t)take;

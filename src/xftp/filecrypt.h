@@ -29,7 +29,7 @@
 #define SX_XFTP_FILE_LEN_HEADER 8 /* fileSizeLen: Int64 length in front */
 #define SX_XFTP_MAX_CHUNKS 4096   /* chunks of one file we compute sizes for */
 
-/* ---- streaming secret box (A36) ---- */
+/* ---- streaming secret box (PROTOCOL-NOTES A36) ---- */
 
 typedef struct sx_xftp_sb {
     uint8_t k[32];       /* HSalsa20(key, 0^16) */
@@ -54,7 +54,7 @@ void sx_xftp_sb_tag(sx_xftp_sb *s, uint8_t tag[SX_XFTP_SB_TAG_LEN]);
 SX_MUST_CHECK sx_status sx_xftp_sb_verify(sx_xftp_sb *s, sx_slice tag);
 void sx_xftp_sb_cleanup(sx_xftp_sb *s);
 
-/* ---- sizes (F34) ---- */
+/* ---- sizes (PROTOCOL-NOTES F34) ---- */
 
 /* prepareChunkSizes: the chunk sizes for a payload of `payload` bytes
  * (content + 8 + 16), into out (cap entries), count in *n. enc_size is

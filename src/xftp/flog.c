@@ -1,6 +1,7 @@
-/* XFTP store-log lines (F27): a flat grammar over sx_reader for the parser
- * (the reference's attoparsec grammar, including its optional FNEW status
- * and the ',' / ' ' item boundaries of lists) and sx_writer for the encoder. */
+/* XFTP store-log lines (PROTOCOL-NOTES F27): a flat grammar over sx_reader for
+ * the parser (the reference's attoparsec grammar, including its optional FNEW
+ * status and the ',' / ' ' item boundaries of lists) and sx_writer for the
+ * encoder. */
 #include "xftp/flog.h"
 
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /* The XFTP router's file store: two open-addressing maps (sender id -> file,
  * recipient id -> recipient) under one mutex, the used-storage counter kept
  * as the reference keeps it, and the store log (flog.c lines appended through
- * src/router's sx_storelog writer; replay and compaction as E26/F27). */
+ * src/router's sx_storelog writer; replay and compaction as
+ * PROTOCOL-NOTES E26/F27). */
 #include "xftp/fstore.h"
 
 #include <errno.h>

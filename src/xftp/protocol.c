@@ -1,7 +1,7 @@
-/* XFTP codecs. Each decoder reads like its layout in F.3/F.4: a flat run of
- * reader calls; the request and reply decoders then apply the reference's
- * checks in its order so that the router and the client answer the same
- * error for the same bytes. */
+/* XFTP codecs. Each decoder reads like its layout in PROTOCOL-NOTES F.3/F.4: a
+ * flat run of reader calls; the request and reply decoders then apply the
+ * reference's checks in its order so that the router and the client answer the
+ * same error for the same bytes. */
 #include "xftp/protocol.h"
 
 #include <string.h>
@@ -150,7 +150,8 @@ sx_status sx_xftp_block_decode(sx_slice block, sx_slice *transmission)
     sx_slice t;
     sx_read_u8(&r, &count);
     sx_read_large(&r, &t);
-    /* F11: exactly one transmission; any other count is ERR BLOCK. */
+    /* PROTOCOL-NOTES F11: exactly one transmission; any other count is ERR
+     * BLOCK. */
     if (sx_reader_finish(&r) != SX_OK || count != 1)
         return SX_E_PROTOCOL;
     *transmission = t;
@@ -355,7 +356,7 @@ sx_status sx_xftp_request_decode(sx_slice transmission, uint16_t v, sx_slice ses
     if (sx_xftp_transmission_parse(transmission, &out->t) != SX_OK)
         return request_error(out, sx_xftp_error_of(SX_XFTP_ERR_BLOCK), none, none);
     sx_slice corr = out->t.corr_id, entity = out->t.entity_id;
-    /* F12: the session id travels in every transmission. */
+    /* PROTOCOL-NOTES F12: the session id travels in every transmission. */
     if (!sx_slice_eq(out->t.session_id, session_id))
         return request_error(out, sx_xftp_error_of(SX_XFTP_ERR_SESSION), corr, none);
     if (sx_smp_auth_kind_of(out->t.auth, &out->auth_kind) != SX_OK)
@@ -564,8 +565,8 @@ sx_status sx_xftp_reply_decode(sx_slice transmission, uint16_t v, sx_slice sessi
 
 /* ---- handshake ---- */
 
-/* A20 CertChainPubKey: every certificate must parse and the signed key must
- * have the signed-object shape; the DER slices are kept. */
+/* PROTOCOL-NOTES A20 CertChainPubKey: every certificate must parse and the
+ * signed key must have the signed-object shape; the DER slices are kept. */
 static bool read_cert_key(sx_reader *r, sx_smp_cert_key *out)
 {
     memset(out, 0, sizeof *out);

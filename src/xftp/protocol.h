@@ -20,18 +20,18 @@
 
 /* Versions (supportedFileServerVRange). */
 #define SX_XFTP_VERSION_MIN 1
-#define SX_XFTP_V_AUTH_CMDS 2      /* authenticators with the hello's X25519 key (F14) */
-#define SX_XFTP_V_BLOCKED_FILES 3  /* ERR BLOCKED; sent as AUTH before (F25) */
+#define SX_XFTP_V_AUTH_CMDS 2      /* authenticators with the hello's X25519 key (PROTOCOL-NOTES F14) */
+#define SX_XFTP_V_BLOCKED_FILES 3  /* ERR BLOCKED; sent as AUTH before (PROTOCOL-NOTES F25) */
 #define SX_XFTP_VERSION_MAX 3
 
-#define SX_XFTP_BLOCK_SIZE 16384   /* F4: xftpBlockSize */
+#define SX_XFTP_BLOCK_SIZE 16384   /* PROTOCOL-NOTES F4: xftpBlockSize */
 /* Longest transmission one block carries: pad length (2) + count (1) + Large length (2). */
 #define SX_XFTP_MAX_TRANSMISSION (SX_XFTP_BLOCK_SIZE - 5)
-#define SX_XFTP_FILE_ID_LEN 16     /* F16: ids the router creates */
+#define SX_XFTP_FILE_ID_LEN 16     /* PROTOCOL-NOTES F16: ids the router creates */
 #define SX_XFTP_NONCE_LEN 24       /* FILE nonce (raw CbNonce) */
 #define SX_XFTP_WEB_CHALLENGE_LEN 32
 
-/* F16: the chunk sizes a router accepts (serverChunkSizes). */
+/* PROTOCOL-NOTES F16: the chunk sizes a router accepts (serverChunkSizes). */
 #define SX_XFTP_CHUNK_64K (64u * 1024u)
 #define SX_XFTP_CHUNK_256K (256u * 1024u)
 #define SX_XFTP_CHUNK_1M (1024u * 1024u)
@@ -46,7 +46,7 @@ static inline sx_version_range sx_xftp_vrange(void)
     return vr;
 }
 
-/* ---- Errors (F25) ---------------------------------------------------------- */
+/* ---- Errors (PROTOCOL-NOTES F25) ------------------------------------------- */
 
 typedef enum sx_xftp_err_type {
     SX_XFTP_ERR_BLOCK = 1,
@@ -90,14 +90,14 @@ static inline sx_xftp_error sx_xftp_error_cmd(sx_smp_cmd_err c)
 /* "AUTH", "CMD", ...; "?" for an unknown value. */
 const char *sx_xftp_err_name(sx_xftp_err_type t);
 /* Appends e as a router of version v sends it: BLOCKED becomes AUTH before
- * v3. The same text is the body of a failed handshake (F7; pass
+ * v3. The same text is the body of a failed handshake (PROTOCOL-NOTES F7; pass
  * SX_XFTP_VERSION_MAX there). SX_E_USAGE in w for an invalid value. */
 bool sx_xftp_error_write(sx_writer *w, uint16_t v, const sx_xftp_error *e);
 /* Reads an error extending to the end of r's data (legacy "CMD NO_QUEUE"
  * reads as NO_ENTITY); fails r with SX_E_PROTOCOL otherwise. */
 bool sx_xftp_error_read(sx_reader *r, sx_xftp_error *out);
 
-/* ---- Blocks and transmissions (F4, F5, F11, F12) --------------------------- */
+/* ---- Blocks and transmissions (PROTOCOL-NOTES F4, F5, F11, F12) ------------ */
 
 /* Writes pad(0x01 || Large(transmission), 16384) into block. SX_E_LIMIT when
  * the transmission is over SX_XFTP_MAX_TRANSMISSION bytes. */
@@ -113,7 +113,7 @@ SX_MUST_CHECK sx_status sx_xftp_block_decode(sx_slice block, sx_slice *transmiss
 typedef struct sx_xftp_transmission {
     sx_slice auth;       /* empty, 64/114-byte signature or 80-byte authenticator */
     sx_slice session_id; /* must equal the connection's tls-unique */
-    sx_slice corr_id;    /* reference clients send it empty (F13) */
+    sx_slice corr_id;    /* reference clients send it empty (PROTOCOL-NOTES F13) */
     sx_slice entity_id;
     sx_slice command;    /* tag and parameters, to the end */
     /* Parse only: the bytes after the authorization, which are exactly what
@@ -131,7 +131,7 @@ bool sx_xftp_transmission_write(sx_writer *w, const sx_xftp_transmission *t);
 bool sx_xftp_write_auth_bytes(sx_writer *w, sx_slice session_id, sx_slice corr_id,
                               sx_slice entity_id, sx_slice command);
 
-/* ---- Commands (F16-F23) ---------------------------------------------------- */
+/* ---- Commands (PROTOCOL-NOTES F16-F23) ------------------------------------- */
 
 typedef enum sx_xftp_cmd_tag {
     SX_XFTP_C_FNEW = 1,
@@ -183,8 +183,8 @@ SX_MUST_CHECK sx_status sx_xftp_cmd_decode(sx_slice bytes, uint16_t v, sx_xftp_c
 /* Appends c; SX_E_USAGE in w for an invalid value. */
 bool sx_xftp_cmd_write(sx_writer *w, uint16_t v, const sx_xftp_cmd *c);
 
-/* F15: FNEW needs auth and an empty entity (NO_AUTH / HAS_AUTH), PING
- * neither (HAS_AUTH), every other command both (NO_AUTH). SX_OK, or
+/* PROTOCOL-NOTES F15: FNEW needs auth and an empty entity (NO_AUTH / HAS_AUTH),
+ * PING neither (HAS_AUTH), every other command both (NO_AUTH). SX_OK, or
  * SX_E_PROTOCOL with *err set. */
 SX_MUST_CHECK sx_status sx_xftp_check_credentials(sx_xftp_cmd_tag tag, bool has_auth,
                                                   bool entity_empty, sx_smp_cmd_err *err);
@@ -208,7 +208,7 @@ typedef struct sx_xftp_request {
 SX_MUST_CHECK sx_status sx_xftp_request_decode(sx_slice transmission, uint16_t v,
                                                sx_slice session_id, sx_xftp_request *out);
 
-/* ---- Responses (F24) -------------------------------------------------------- */
+/* ---- Responses (PROTOCOL-NOTES F24) ----------------------------------------- */
 
 typedef enum sx_xftp_resp_tag {
     SX_XFTP_R_SIDS = 1,
@@ -251,8 +251,8 @@ SX_MUST_CHECK sx_status sx_xftp_resp_decode(sx_slice bytes, uint16_t v, sx_xftp_
                                             sx_smp_cmd_err *err);
 /* Appends r as sent at version v (ERR BLOCKED is AUTH before v3). */
 bool sx_xftp_resp_write(sx_writer *w, uint16_t v, const sx_xftp_resp *r);
-/* F24, client side: SIDS and PONG must have an empty entity (HAS_AUTH),
- * ERR may have any, the others need one (NO_ENTITY). */
+/* PROTOCOL-NOTES F24, client side: SIDS and PONG must have an empty entity
+ * (HAS_AUTH), ERR may have any, the others need one (NO_ENTITY). */
 SX_MUST_CHECK sx_status sx_xftp_resp_check_entity(sx_xftp_resp_tag tag, bool entity_empty,
                                                   sx_smp_cmd_err *err);
 
@@ -268,7 +268,7 @@ typedef struct sx_xftp_reply {
 SX_MUST_CHECK sx_status sx_xftp_reply_decode(sx_slice transmission, uint16_t v,
                                              sx_slice session_id, sx_xftp_reply *out);
 
-/* ---- Handshake (F6, F7, F10) ------------------------------------------------ */
+/* ---- Handshake (PROTOCOL-NOTES F6, F7, F10) --------------------------------- */
 
 /* Server hello: VersionRange || shortString(sessionId) || CertChainPubKey ||
  * shortString(web identity proof signature, empty when none) || ignored. */
@@ -301,9 +301,9 @@ bool sx_xftp_client_handshake_write(sx_writer *w, const sx_xftp_client_handshake
 
 /* Decoders of unpadded content; trailing bytes are ignored. A truncated or
  * malformed field is SX_E_PROTOCOL (every certificate must parse, the signed
- * key must have the A20 shape, a challenge must be 32 bytes); a web proof of
- * another length is read as absent, as the reference does. SX_E_NOMEM on
- * allocation failure. */
+ * key must have the PROTOCOL-NOTES A20 shape, a challenge must be 32 bytes); a
+ * web proof of another length is read as absent, as the reference does.
+ * SX_E_NOMEM on allocation failure. */
 SX_MUST_CHECK sx_status sx_xftp_server_hello_decode(sx_slice content, sx_xftp_server_hello *out);
 SX_MUST_CHECK sx_status sx_xftp_client_hello_decode(sx_slice content, sx_xftp_client_hello *out);
 SX_MUST_CHECK sx_status sx_xftp_client_handshake_decode(sx_slice content,

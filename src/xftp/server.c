@@ -174,7 +174,7 @@ static void respond_padded(xs_stream *st, sx_slice content)
     xs_respond(st, b, SX_XFTP_BLOCK_SIZE, NULL);
 }
 
-/* F7: a failed handshake answers the padded error text. */
+/* PROTOCOL-NOTES F7: a failed handshake answers the padded error text. */
 static void respond_hs_error(xs_stream *st, sx_xftp_err_type t)
 {
     uint8_t buf[64];
@@ -188,7 +188,7 @@ static void respond_hs_error(xs_stream *st, sx_xftp_err_type t)
     respond_padded(st, sx_writer_slice(&w));
 }
 
-/* ---- handshake (F6-F10) ---- */
+/* ---- handshake (PROTOCOL-NOTES F6-F10) ---- */
 
 static bool hs_key_ensure(xs_conn *c)
 {
@@ -1087,7 +1087,7 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
     tcfg.creds.key_file = opts->key_file;
     tcfg.alpn = xs_alpn;
     tcfg.no_client_cert_request = true;
-    tcfg.https_compat = opts->web_cert_file && opts->web_key_file; /* B3 */
+    tcfg.https_compat = opts->web_cert_file && opts->web_key_file; /* PROTOCOL-NOTES B3 */
     st = sx_tls_server_ctx_new(&tcfg, &s->tls);
     if (st == SX_OK)
         st = sx_tls_ctx_private_key(s->tls, &s->sign_key);
@@ -1141,7 +1141,7 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
             return st;
         }
     }
-    /* F28: one sweep at start, then the statistics backup. */
+    /* PROTOCOL-NOTES F28: one sweep at start, then the statistics backup. */
     expire_files(s, (int64_t)time(NULL));
     st = restore_stats(s);
     if (st != SX_OK) {

@@ -47,7 +47,7 @@ typedef struct sx_xftp_server_opts {
     const char *web_cert_file;
     const char *web_key_file;
     const char *web_static_path;
-    /* F29a control port on 127.0.0.1. */
+    /* PROTOCOL-NOTES F29a control port on 127.0.0.1. */
     bool has_control_port;
     uint16_t control_port;   /* 0 = ephemeral (tests) */
     const char *control_admin_password;

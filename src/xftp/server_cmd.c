@@ -111,7 +111,7 @@ static void respond_tag(xs_stream *st, uint16_t v, sx_slice corr, sx_slice ent, 
     xs_respond_resp(st, v, corr, ent, &r);
 }
 
-/* ---- authorization (F14, F26, C12) ---- */
+/* ---- authorization (PROTOCOL-NOTES F14, F26, C12) ---- */
 
 static uint8_t dummy_der[3][SX_KEY_SPKI_MAX];
 static size_t dummy_len[3];
@@ -160,7 +160,7 @@ static bool verify_key(const xs_conn *c, const sx_xftp_request *req, sx_slice ke
     return ok;
 }
 
-/* C12: the same work as a real verification, result ignored. */
+/* PROTOCOL-NOTES C12: the same work as a real verification, result ignored. */
 static void dummy_verify(const xs_conn *c, const sx_xftp_request *req)
 {
     pthread_once(&dummy_once, make_dummy_keys);
@@ -350,7 +350,8 @@ static void cmd_fput(xs_req *x, const sx_xftp_frec *rec)
     st->up_size = rec->size;
     st->up_got = 0;
     if (rec->uploaded) {
-        /* F18: read and discard; OK when the body has the chunk's length. */
+        /* PROTOCOL-NOTES F18: read and discard; OK when the body has the
+         * chunk's length. */
         st->phase = XS_DRAIN;
         return;
     }

@@ -1,6 +1,6 @@
-/* The XFTP router's control port (F29a), internal to the server: a thread
- * serving operator connections on 127.0.0.1 against the file store, and
- * the pure parser of its command lines (fuzzed, unit-tested). */
+/* The XFTP router's control port (PROTOCOL-NOTES F29a), internal to the server:
+ * a thread serving operator connections on 127.0.0.1 against the file store,
+ * and the pure parser of its command lines (fuzzed, unit-tested). */
 #ifndef SX_XFTP_SERVER_CONTROL_H
 #define SX_XFTP_SERVER_CONTROL_H
 

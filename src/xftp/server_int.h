@@ -100,7 +100,7 @@ struct xs_conn {
     const uint8_t *wpend; /* bytes from nghttp2 not yet written to TLS */
     size_t wpend_len, wdone;
     xs_stream *streams;
-    /* Session (F3): tls-unique, ALPN kind, handshake state. */
+    /* Session (PROTOCOL-NOTES F3): tls-unique, ALPN kind, handshake state. */
     uint8_t sid[SX_TLS_UNIQUE_MAX];
     size_t sid_len;
     bool alpn_none;   /* no ALPN: version 1 without handshake */

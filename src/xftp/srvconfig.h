@@ -31,11 +31,11 @@
  * the certificate, key and fingerprint names are the SMP router's. The
  * message / notification entries are left empty. SX_E_LIMIT when too long. */
 SX_MUST_CHECK sx_status sx_xftp_paths_init(sx_router_paths *p, const char *cfg_dir, const char *log_dir);
-/* H16: folders from XFTP_SERVER_CFG_PATH / XFTP_SERVER_LOG_PATH (empty =
- * unset) or the defaults. */
+/* PROTOCOL-NOTES H16: folders from XFTP_SERVER_CFG_PATH / XFTP_SERVER_LOG_PATH
+ * (empty = unset) or the defaults. */
 SX_MUST_CHECK sx_status sx_xftp_paths_from_env(sx_router_paths *p);
 
-/* H17 options of `init`; strings borrowed, NULL = not given. */
+/* PROTOCOL-NOTES H17 options of `init`; strings borrowed, NULL = not given. */
 typedef struct sx_xftp_init_options {
     bool store_log;        /* default on; --disable-store-log */
     sx_key_alg sign_alg;   /* default SX_KEY_ED448 */
@@ -52,8 +52,9 @@ void sx_xftp_init_options_default(sx_xftp_init_options *o);
  * characters. SX_E_USAGE with the reason in err. */
 SX_MUST_CHECK sx_status sx_xftp_init_check(const sx_xftp_init_options *o, char *err, size_t errlen);
 
-/* H18: the INI text init writes (the reference's layout, `key: value`).
- * *out is a new string the caller frees. SX_E_USAGE (quota), SX_E_NOMEM. */
+/* PROTOCOL-NOTES H18: the INI text init writes (the reference's layout, `key:
+ * value`). *out is a new string the caller frees. SX_E_USAGE (quota),
+ * SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_xftp_ini_text(const sx_router_paths *paths, const sx_xftp_init_options *o,
                                          const char *host, char **out);
 

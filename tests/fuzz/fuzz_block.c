@@ -1,7 +1,7 @@
-/* Fuzz target: block and batch decoding of peer bytes (B12-B14). The input is
- * decoded as batch content, placed as the first bytes of a block and decoded
- * again, and whatever decodes is re-encoded with the batch builder, which must
- * reproduce the input exactly. */
+/* Fuzz target: block and batch decoding of peer bytes (PROTOCOL-NOTES B12-B14).
+ * The input is decoded as batch content, placed as the first bytes of a block
+ * and decoded again, and whatever decodes is re-encoded with the batch builder,
+ * which must reproduce the input exactly. */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sx_status fin = sx_reader_finish(&r); /* trailing bytes are fine here */
     (void)fin;
 
-    /* Text form (A24). */
+    /* Text form (PROTOCOL-NOTES A24). */
     k = NULL;
     if (sx_key_public_from_text((const char *)data, size, SX_KEY_ANY, &k) == SX_OK)
         sx_key_free(k);

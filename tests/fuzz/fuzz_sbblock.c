@@ -1,7 +1,7 @@
-/* Fuzz target: received encrypted transport blocks (B33/B34). The input is
- * (1) opened as a block with a fixed receive chain, and (2) sealed as the
- * padded plaintext of an authentic block and opened again, so the unpad path
- * behind the Poly1305 check is reached too. Any crash or contract breach
+/* Fuzz target: received encrypted transport blocks (PROTOCOL-NOTES B33/B34).
+ * The input is (1) opened as a block with a fixed receive chain, and (2) sealed
+ * as the padded plaintext of an authentic block and opened again, so the unpad
+ * path behind the Poly1305 check is reached too. Any crash or contract breach
  * (wrong status, content outside the buffer) aborts. */
 #include "crypto/box.h"
 #include "crypto/sbchain.h"

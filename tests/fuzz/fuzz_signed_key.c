@@ -1,7 +1,7 @@
-/* Fuzz target: the A20 signed-key parser and verifier, and the certificate
- * chain decoder, alone and as the CertChainPubKey of a server hello (B16):
- * chain || Large(signed key). Nothing may crash, leak or read out of bounds,
- * and every slice handed out must lie inside the input. */
+/* Fuzz target: the PROTOCOL-NOTES A20 signed-key parser and verifier, and the
+ * certificate chain decoder, alone and as the CertChainPubKey of a server hello
+ * (PROTOCOL-NOTES B16): chain || Large(signed key). Nothing may crash, leak or
+ * read out of bounds, and every slice handed out must lie inside the input. */
 #include <stdint.h>
 #include <stddef.h>
 

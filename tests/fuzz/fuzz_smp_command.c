@@ -1,6 +1,6 @@
-/* Fuzz target: a client transmission as the router receives it (C.1-C.3,
- * D.0-D.6). The first input byte chooses the SMP version (6 + b % 14), the
- * rest is one batch item. Whatever decodes must re-encode: the transmission
+/* Fuzz target: a client transmission as the router receives it (PROTOCOL-NOTES
+ * C.1-C.3, D.0-D.6). The first input byte chooses the SMP version (6 + b % 14),
+ * the rest is one batch item. Whatever decodes must re-encode: the transmission
  * to exactly the input, the command to exactly its bytes (SEND may drop
  * extra flag characters), and a second decode/encode must be stable. */
 #include <stdint.h>

@@ -1,9 +1,10 @@
-/* Fuzz target: the SMP hello decoders (server hello B16, client hello B17,
- * service reply B21) and the negotiation on both sides fed with the input as
- * the peer's hello block. To reach the certificate and signature checks, the
- * peer's TLS chain and the expected identity are taken from the hello
- * itself. Nothing may crash or leak, slices stay inside the input, and a
- * session that comes out obeys the version and encryption rules (B18-B25). */
+/* Fuzz target: the SMP hello decoders (server hello PROTOCOL-NOTES B16, client
+ * hello PROTOCOL-NOTES B17, service reply PROTOCOL-NOTES B21) and the
+ * negotiation on both sides fed with the input as the peer's hello block. To
+ * reach the certificate and signature checks, the peer's TLS chain and the
+ * expected identity are taken from the hello itself. Nothing may crash or leak,
+ * slices stay inside the input, and a session that comes out obeys the version
+ * and encryption rules (PROTOCOL-NOTES B18-B25). */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>

@@ -1,7 +1,7 @@
-/* Fuzz target: a router transmission as the client receives it (D.1-D.7,
- * C19). The first input byte chooses the SMP version (6 + b % 14), the rest
- * is one batch item. A decoded message must encode again, and decoding that
- * encoding must give the same encoding (old-version downgrades and dropped
+/* Fuzz target: a router transmission as the client receives it (PROTOCOL-NOTES
+ * D.1-D.7, C19). The first input byte chooses the SMP version (6 + b % 14), the
+ * rest is one batch item. A decoded message must encode again, and decoding
+ * that encoding must give the same encoding (old-version downgrades and dropped
  * error details make the first encoding differ from the input). The rest is
  * also decoded as a bare ErrorType. */
 #include <stdint.h>

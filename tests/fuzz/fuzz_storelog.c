@@ -1,8 +1,8 @@
-/* Fuzz target: store-log, message-log and notification-log lines (E25-E28).
- * The input is split into lines; each is parsed by all three parsers. What
- * parses must re-encode to a line that parses to the same encoding, and the
- * store-log records are replayed into a fresh store, whose queues must then
- * encode as CREATE records that parse again. */
+/* Fuzz target: store-log, message-log and notification-log lines
+ * (PROTOCOL-NOTES E25-E28). The input is split into lines; each is parsed by
+ * all three parsers. What parses must re-encode to a line that parses to the
+ * same encoding, and the store-log records are replayed into a fresh store,
+ * whose queues must then encode as CREATE records that parse again. */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>

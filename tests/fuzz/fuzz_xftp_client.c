@@ -1,9 +1,9 @@
 /* Fuzz target: what the XFTP client decodes from a router before any
- * command — the server hello (padded block or bare content) with the F8
- * checks against a fixed session id and the fixture identity — and the
- * recipient web link form of a description (base64url raw-DEFLATE YAML).
- * Accepted hellos must yield an X25519 session key and an agreed version
- * inside both ranges. */
+ * command — the server hello (padded block or bare content) with the
+ * PROTOCOL-NOTES F8 checks against a fixed session id and the fixture
+ * identity — and the recipient web link form of a description (base64url
+ * raw-DEFLATE YAML). Accepted hellos must yield an X25519 session key and an
+ * agreed version inside both ranges. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-/* Fuzz target: XFTP file description YAML (F30-F33). Whatever parses must
- * print, the printed text must parse, and printing that gives the same
- * text again. */
+/* Fuzz target: XFTP file description YAML (PROTOCOL-NOTES F30-F33). Whatever
+ * parses must print, the printed text must parse, and printing that gives the
+ * same text again. */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* Fuzz target: XFTP store-log lines (F27). The input is split into lines;
- * each is parsed, and what parses must re-encode to a line that parses again
- * and encodes to the same text (the encoding is canonical). */
+/* Fuzz target: XFTP store-log lines (PROTOCOL-NOTES F27). The input is split
+ * into lines; each is parsed, and what parses must re-encode to a line that
+ * parses again and encodes to the same text (the encoding is canonical). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

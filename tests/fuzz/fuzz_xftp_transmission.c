@@ -1,8 +1,9 @@
 /* Fuzz target: XFTP transmissions as the router and the client receive them
- * (F.3, F.4) and the hello messages (F.2). The first byte picks the version
- * (1 + b % 3), the rest is one transmission. Whatever decodes must encode
- * again: the transmission and every command to exactly the input bytes, a
- * response to bytes that decode to the same encoding. */
+ * (PROTOCOL-NOTES F.3, F.4) and the hello messages (PROTOCOL-NOTES F.2). The
+ * first byte picks the version (1 + b % 3), the rest is one transmission.
+ * Whatever decodes must encode again: the transmission and every command to
+ * exactly the input bytes, a response to bytes that decode to the same
+ * encoding. */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>

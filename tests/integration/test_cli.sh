@@ -45,7 +45,7 @@ openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *127.0.0.1
 openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED25519 \
     || fail "CA key is Ed25519"
 
-# H9 lines
+# PROTOCOL-NOTES H9 lines
 pw=$(sed -n 's/^create_password: //p' "$T/etc/smp-server.ini")
 check "random password written" test ${#pw} = 44
 echo "$out" | grep -qx "Server initialized, please provide additional server information in $T/etc/smp-server.ini." \
@@ -123,7 +123,8 @@ out=$("$BIN" init -y --password 'a@b' 2>&1) && fail "init accepted a bad passwor
 out=$("$BIN" init -y --operator X 2>&1) && fail "init accepted --operator without --source-code"
 echo "$out" | grep -q -- "--source-code" || fail "operator error message: $out"
 
-# cert (H13): a new online certificate under the same CA; the identity stays
+# cert (PROTOCOL-NOTES H13): a new online certificate under the same CA; the
+# identity stays
 echo Y | "$BIN" delete >/dev/null 2>&1
 "$BIN" init -y --no-password --fqdn cert.example >/dev/null 2>&1 || fail "init before cert failed"
 fp_before=$(cat "$T/etc/fingerprint")

@@ -2,7 +2,8 @@
  * each test runs `init` in a temporary folder, starts the router on a free
  * port, drives it with the client library, stops it with SIGINT, SIGTERM or
  * SIGKILL, restarts it and checks what survived (PROTOCOL-NOTES E25-E27,
- * H15); malformed traffic must leave the process serving (B12-B19, B34). */
+ * H15); malformed traffic must leave the process serving (PROTOCOL-NOTES
+ * B12-B19, B34). */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -710,8 +711,8 @@ static void persist_across_signal(router_proc *rp, int sig)
     router_stop(rp, sig);
     sx_smp_client_close(cl);
 
-    /* E27: one "v3 <rid> ..." line per undelivered message (their order is
-     * checked after the restart). */
+    /* PROTOCOL-NOTES E27: one "v3 <rid> ..." line per undelivered message
+     * (their order is checked after the restart). */
     char *saved = read_text(rp->msg_log, NULL);
     if (!saved)
         fail_msg("%s was not written on signal %d", rp->msg_log, sig);
@@ -1208,7 +1209,8 @@ static void raw_read_replies(raw_conn *rc, uint8_t *block, sx_smp_reply *out, si
         assert_ok(sx_smp_reply_decode(items[i], rc->sess.version, sx_smp_session_id(&rc->sess), &out[i]));
 }
 
-/* Expects a block holding exactly one ERR BLOCK with empty corrId and entity (B15). */
+/* Expects a block holding exactly one ERR BLOCK with empty corrId and entity
+ * (PROTOCOL-NOTES B15). */
 static void raw_expect_err_block(raw_conn *rc, uint8_t *block)
 {
     sx_smp_reply r;
@@ -1358,7 +1360,8 @@ static void test_malformed_traffic(void **state)
     check_alive(rp, "a random hello");
 
     phase("malformed: bad hellos");
-    /* Wrong versions and a wrong identity in the hello (B19): closed. */
+    /* Wrong versions and a wrong identity in the hello (PROTOCOL-NOTES B19):
+     * closed. */
     bad_hello(rp, SX_SMP_VERSION_CURRENT + 1, false);
     check_alive(rp, "a hello above the range");
     bad_hello(rp, 0xffff, false);
@@ -1370,7 +1373,8 @@ static void test_malformed_traffic(void **state)
 
     phase("malformed: random encrypted blocks");
     /* Valid handshake (encrypted blocks, v19), then random blocks: each is
-     * one ERR BLOCK and the chain advances (B34), so PING still works. */
+     * one ERR BLOCK and the chain advances (PROTOCOL-NOTES B34), so PING still
+     * works. */
     raw_open(rp, true, true, &rc);
     assert_ok(sx_smp_handshake_client_blocking(rc.tls, rp->fp, sx_smp_server_vrange(), CALL_TIMEOUT_MS,
                                                &rc.sess));
@@ -1551,8 +1555,9 @@ static void test_store_log_written(void **state)
     free(text);
     router_stop(rp, SIGINT);
 
-    /* E26: at start the log is compacted to one CREATE per live queue with
-     * its current state, and the old one kept as a timestamped backup. */
+    /* PROTOCOL-NOTES E26: at start the log is compacted to one CREATE per live
+     * queue with its current state, and the old one kept as a timestamped
+     * backup. */
     phase("compacted store log");
     router_start(rp);
     text = read_text(rp->store_log, NULL);
@@ -1600,9 +1605,9 @@ static void hand_queue_new(hand_queue *h, sx_key_alg alg)
 static void test_store_log_by_hand(void **state)
 {
     router_proc *rp = *state;
-    /* Records as the reference writes them (E25): ids, keys and secrets in
-     * padded base64url, keys as DER SubjectPublicKeyInfo. h1 plain, h2
-     * created then secured, h3 created then deleted, h4 with the legacy
+    /* Records as the reference writes them (PROTOCOL-NOTES E25): ids, keys and
+     * secrets in padded base64url, keys as DER SubjectPublicKeyInfo. h1 plain,
+     * h2 created then secured, h3 created then deleted, h4 with the legacy
      * sndSecure= field and an X25519 recipient key. */
     hand_queue h1, h2, h3, h4;
     hand_queue_new(&h1, SX_KEY_ED25519);

@@ -209,7 +209,7 @@ static void next_event(sx_smp_client *cl, sx_smp_client_reply *r)
     assert_ok(sx_smp_client_next_event(cl, 5000, r));
 }
 
-/* T1: version negotiation. */
+/* PROTOCOL-NOTES T1: version negotiation. */
 static void test_versions(void **state)
 {
     env *e = *state;
@@ -245,7 +245,7 @@ static void test_versions(void **state)
     assert_int_not_equal(sx_smp_client_connect("127.0.0.1", e->port, bad, &o, &cl), SX_OK);
 }
 
-/* T2: the queue lifecycle, at several versions and key types. */
+/* PROTOCOL-NOTES T2: the queue lifecycle, at several versions and key types. */
 static void lifecycle(env *e, sx_version_range range, sx_key_alg rkey_alg, sx_key_alg skey_alg)
 {
     sx_smp_client *rcv = connect_v(e, range, false);
@@ -330,7 +330,7 @@ static void test_lifecycle_v19_ed25519(void **state)
 
 static void test_lifecycle_v19_x25519(void **state)
 {
-    /* X25519 queue keys authorize with authenticators (C8). */
+    /* X25519 queue keys authorize with authenticators (PROTOCOL-NOTES C8). */
     lifecycle(*state, (sx_version_range){0, 0}, SX_KEY_X25519, SX_KEY_X25519);
 }
 
@@ -349,7 +349,7 @@ static void test_lifecycle_v12(void **state)
     lifecycle(*state, (sx_version_range){6, 12}, SX_KEY_ED25519, SX_KEY_X25519);
 }
 
-/* T3: quota of 128, the marker, and recovery after draining. */
+/* PROTOCOL-NOTES T3: quota of 128, the marker, and recovery after draining. */
 static void test_quota(void **state)
 {
     env *e = *state;
@@ -400,8 +400,8 @@ static void test_quota(void **state)
     sx_smp_client_close(snd);
 }
 
-/* T4: a second subscriber takes over; the first gets END; DEL on the
- * second sends DELD to nobody else. */
+/* PROTOCOL-NOTES T4: a second subscriber takes over; the first gets END; DEL on
+ * the second sends DELD to nobody else. */
 /* The blocking client PINGs while waiting for events once the connection
  * has been idle for the interval, and an event that arrives while it waits
  * is still delivered; with keep-alive off nothing is sent. */
@@ -540,7 +540,7 @@ static void test_subscription_transfer(void **state)
     call_simple(a, q.rid, SX_SMP_C_SUB, q.rkey, &r);
     expect_tag(&r, SX_SMP_R_SOK);
     sx_smp_client_reply_free(&r);
-    next_event(a, &r); /* the undelivered head is delivered again (E8) */
+    next_event(a, &r); /* the undelivered head is delivered again (PROTOCOL-NOTES E8) */
     check_msg(&q, &r, "to b", NULL);
     sx_smp_client_reply_free(&r);
     next_event(b, &r);
@@ -559,7 +559,8 @@ static void test_subscription_transfer(void **state)
     sx_smp_client_close(snd);
 }
 
-/* T5: GET/SUB exclusivity, GET repeats the head, empty-id ACK. */
+/* PROTOCOL-NOTES T5: GET/SUB exclusivity, GET repeats the head, empty-id
+ * ACK. */
 static void test_get_and_sub(void **state)
 {
     env *e = *state;
@@ -595,7 +596,7 @@ static void test_get_and_sub(void **state)
     ack(rcv, &q, id, &r);
     expect_tag(&r, SX_SMP_R_OK);
     sx_smp_client_reply_free(&r);
-    /* ACK on another connection: NO_MSG (P10). */
+    /* ACK on another connection: NO_MSG (PROTOCOL-NOTES P10). */
     ack(other, &q, id, &r);
     expect_err(&r, SX_SMP_ERR_NO_MSG);
     sx_smp_client_reply_free(&r);
@@ -609,7 +610,7 @@ static void test_get_and_sub(void **state)
     call_simple(other, q.rid, SX_SMP_C_GET, q.rkey, &r);
     expect_err(&r, SX_SMP_ERR_CMD);
     sx_smp_client_reply_free(&r);
-    /* Empty-id ACK re-sends the head as the response (D16). */
+    /* Empty-id ACK re-sends the head as the response (PROTOCOL-NOTES D16). */
     sx_smp_cmd c = {.tag = SX_SMP_C_ACK};
     c.msg_id = sx_slice_of(NULL, 0);
     assert_ok(sx_smp_client_call(other, sx_slice_of(q.rid, 24), &c, q.rkey, &r));
@@ -654,7 +655,8 @@ static void test_malformed(void **state)
     sx_smp_client_close(cl);
 }
 
-/* B7: a peer that connects and never finishes a handshake is closed. */
+/* PROTOCOL-NOTES B7: a peer that connects and never finishes a handshake is
+ * closed. */
 static void test_handshake_timeout(void **state)
 {
     env *e = *state;
@@ -740,7 +742,8 @@ static void test_batched(void **state)
     sx_smp_client_close(cl);
 }
 
-/* T6 (subscription part): NKEY, then NSUB from another connection. */
+/* PROTOCOL-NOTES T6 (subscription part): NKEY, then NSUB from another
+ * connection. */
 static void test_notifier(void **state)
 {
     env *e = *state;
@@ -769,7 +772,8 @@ static void test_notifier(void **state)
         sx_key_free(srv);
     }
     sx_smp_client_reply_free(&r);
-    /* A message sent before NSUB waits as a pending notification (E14). */
+    /* A message sent before NSUB waits as a pending notification
+     * (PROTOCOL-NOTES E14). */
     sx_smp_client *snd = connect_default(e);
     send_msg(snd, &q, "early", &r);
     expect_tag(&r, SX_SMP_R_OK);
@@ -830,7 +834,8 @@ static void test_notifier(void **state)
 }
 
 /* Restart: queues come back from the store log and undelivered messages
- * from the messages file (E25-E27). Uses its own router on a temp folder. */
+ * from the messages file (PROTOCOL-NOTES E25-E27). Uses its own router on a
+ * temp folder. */
 static void test_restart_persistence(void **state)
 {
     env *e = *state;

@@ -2,7 +2,8 @@
  * server (in a thread) and our client with the reference's fixture
  * certificates. Checks the agreed version and block encryption for each ALPN
  * and client range, batches in both directions over several blocks, a wrong
- * key hash in the client hello, and the service handshake (B21). */
+ * key hash in the client hello, and the service handshake (PROTOCOL-NOTES
+ * B21). */
 #include "testutil.h"
 
 #include <pthread.h>

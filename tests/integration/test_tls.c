@@ -267,12 +267,14 @@ static void test_handshake_alpn(void **state)
     sx_slice u = sx_tls_unique(c);
     assert_int_equal(u.len, 32);
     assert_true(sx_slice_eq(sx_tls_alpn(c), sx_slice_str("smp/1")));
-    /* The client saw the 2-certificate chain exactly as configured (B9). */
+    /* The client saw the 2-certificate chain exactly as configured
+     * (PROTOCOL-NOTES B9). */
     assert_int_equal(sx_tls_peer_chain_len(c), 2);
     for (size_t i = 0; i < 2; i++)
         assert_true(sx_slice_eq(sx_tls_peer_cert(c, i), sx_tls_ctx_cert(sctx, i)));
     assert_null(sx_tls_peer_cert(c, 2).ptr);
-    /* Negotiated parameters (B2, brief): TLS 1.3, ChaCha20, X448. */
+    /* Negotiated parameters (PROTOCOL-NOTES B2, brief): TLS 1.3, ChaCha20,
+     * X448. */
     SSL *ssl = sx_tls_conn_ssl(c);
     assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
     assert_string_equal(SSL_get_cipher_name(ssl), "TLS_CHACHA20_POLY1305_SHA256");
@@ -283,11 +285,11 @@ static void test_handshake_alpn(void **state)
 
     server_join(&job);
     assert_ok(job.hs_st);
-    /* B8: both sides hold the client's Finished. */
+    /* PROTOCOL-NOTES B8: both sides hold the client's Finished. */
     assert_int_equal(job.unique_len, 32);
     assert_bytes_equal(job.unique, cu, 32);
     assert_string_equal(job.alpn, "smp/1");
-    assert_int_equal(job.peer_chain_len, 0); /* B6: no client certificate is fine */
+    assert_int_equal(job.peer_chain_len, 0); /* PROTOCOL-NOTES B6: no client certificate is fine */
     assert_int_equal(job.num_tickets, 0);
 
     sx_tls_conn_free(c);
@@ -370,7 +372,7 @@ static void test_block_roundtrip(void **state)
     const char *msgs[] = {"PING", "SUB abc", "", "SEND T hello"};
     uint8_t secret[32];
     tu_bytes_seq(secret, 32, 0x40);
-    sx_sbchain srv_snd, srv_rcv; /* B31: client receives with ck1, sends with ck2 */
+    sx_sbchain srv_snd, srv_rcv; /* PROTOCOL-NOTES B31: client receives with ck1, sends with ck2 */
     assert_ok(sx_sbchain_init(sx_tls_unique(c), secret, &srv_snd, &srv_rcv));
 
     for (int round = 0; round < 2; round++) {
@@ -447,7 +449,7 @@ static void test_alpn_choice(void **state)
     static const char *const only_xftp[] = {"xftp/1", NULL};
     check_alpn(NULL, NULL, NULL);          /* client sends no ALPN */
     check_alpn(NULL, none_known, NULL);    /* nothing in common: no ALPN, no failure */
-    check_alpn(NULL, h2_first, "h2");      /* B5: first of the client's list */
+    check_alpn(NULL, h2_first, "h2");      /* PROTOCOL-NOTES B5: first of the client's list */
     check_alpn(NULL, late_http, "http/1.1");
     check_alpn(only_xftp, late_http, NULL); /* custom server list */
     check_alpn(only_xftp, none_known, "xftp/1");
@@ -508,8 +510,8 @@ static sx_status try_client(sx_tls_ctx *sctx, const uint8_t kh[32], server_job *
 static void test_single_cert_chain(void **state)
 {
     (void)state;
-    /* The fixture leaf alone: B10 needs at least 2 certificates, whatever
-     * the key hash (try the CA's and the leaf's own). */
+    /* The fixture leaf alone: PROTOCOL-NOTES B10 needs at least 2 certificates,
+     * whatever the key hash (try the CA's and the leaf's own). */
     static char crt[512], key[512];
     snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
     snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
@@ -546,7 +548,7 @@ static void test_generated_chains(void **state)
     sha256_cert(root, kh_root);
     server_job job;
 
-    /* [leaf, id, net, root]: valid, identity = 2nd (B10). */
+    /* [leaf, id, net, root]: valid, identity = 2nd (PROTOCOL-NOTES B10). */
     X509 *four[] = {leaf, id, net, root};
     sx_tls_ctx *sctx = gen_server_ctx(four, 4, leaf_k, SX_OK);
     assert_ok(try_client(sctx, kh_id, &job));
@@ -561,7 +563,8 @@ static void test_generated_chains(void **state)
     assert_ok(try_client(sctx, kh_id, &job));
     sx_tls_ctx_free(sctx);
 
-    /* [leaf, other]: the fingerprint matches, but the path does not (B11). */
+    /* [leaf, other]: the fingerprint matches, but the path does not
+     * (PROTOCOL-NOTES B11). */
     X509 *bad[] = {leaf, other};
     sctx = gen_server_ctx(bad, 2, leaf_k, SX_OK);
     assert_int_equal(try_client(sctx, kh_other, &job), SX_E_AUTH);
@@ -616,7 +619,7 @@ static void test_client_certificate(void **state)
         bool valid;
     } cases[] = {
         {{leaf, ca}, 2, true},     /* service chain [leaf, CA] */
-        {{ca, NULL}, 1, true},     /* a single self-signed certificate (B6) */
+        {{ca, NULL}, 1, true},     /* a single self-signed certificate (PROTOCOL-NOTES B6) */
         {{leaf, other}, 2, false}, /* does not validate: server rejects */
         {{leaf, NULL}, 1, false},  /* single, not self-signed */
     };

@@ -1,7 +1,8 @@
 /* The XFTP router in process over loopback TLS, driven by a minimal HTTP/2
  * client written here (nghttp2 + blocking sx_tls): handshake, every
  * command, FPUT/FGET streaming with a 4 MiB chunk, quota, expiry, restart
- * with the store log, malformed input (T9), inactive-client disconnect. */
+ * with the store log, malformed input (PROTOCOL-NOTES T9), inactive-client
+ * disconnect. */
 #include <nghttp2/nghttp2.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -664,7 +665,7 @@ static void random_chunk(uint8_t *p, size_t n, uint8_t digest[32])
 
 /* ---- tests ---- */
 
-/* T9 in full. */
+/* PROTOCOL-NOTES T9 in full. */
 static void test_t9(void **state)
 {
     (void)state;
@@ -1598,8 +1599,9 @@ static void test_control_port(void **state)
     fx_cleanup(&f);
 }
 
-/* B3: a browser-like client (default OpenSSL settings, TLS 1.2 allowed, no
- * Ed25519) gets the web credential, an ECDSA P-256 certificate, by SNI. */
+/* PROTOCOL-NOTES B3: a browser-like client (default OpenSSL settings, TLS 1.2
+ * allowed, no Ed25519) gets the web credential, an ECDSA P-256 certificate, by
+ * SNI. */
 static void test_web_ecdsa(void **state)
 {
     (void)state;

@@ -224,7 +224,7 @@ static void test_padded(void **state)
     assert_int_equal(got.len, 0);
     out[50] ^= 4;
 
-    /* Message too long for the padding (A30: at most N - 2). */
+    /* Message too long for the padding (PROTOCOL-NOTES A30: at most N - 2). */
     uint8_t big[99];
     memset(big, 'x', sizeof big);
     assert_int_equal(

@@ -1,4 +1,5 @@
-/* Unit tests of the text forms (A23, A24, P12), with RFC 4648 section 10 vectors. */
+/* Unit tests of the text forms (PROTOCOL-NOTES A23, A24, P12), with RFC 4648 section
+ * 10 vectors. */
 #include "testutil.h"
 
 #include <string.h>
@@ -29,7 +30,7 @@ static void test_rfc4648_decode_lenient(void **state)
         assert_ok(sx_b64_decode(t, strlen(t), SX_B64_URL, out, sizeof out, &n));
         assert_int_equal(n, strlen(rfc_in[i]));
         assert_memory_equal(out, rfc_in[i], n);
-        /* A23: missing padding is accepted. */
+        /* PROTOCOL-NOTES A23: missing padding is accepted. */
         size_t bare = strlen(t);
         while (bare && t[bare - 1] == '=')
             bare--;
@@ -63,7 +64,7 @@ static void test_decode_errors(void **state)
     (void)state;
     uint8_t d[64];
     size_t n;
-    /* At least one character (A23). */
+    /* At least one character (PROTOCOL-NOTES A23). */
     assert_int_equal(sx_b64_decode("", 0, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
     assert_int_equal(sx_b64_decode("==", 2, SX_B64_URL, d, sizeof d, &n), SX_E_PROTOCOL);
     /* Stray characters anywhere. */
@@ -108,7 +109,8 @@ static void test_alphabet_only(void **state)
 static void test_fingerprint_text(void **state)
 {
     (void)state;
-    /* A29: a 32-byte fingerprint is 44 characters with one '='. */
+    /* PROTOCOL-NOTES A29: a 32-byte fingerprint is 44 characters with one
+     * '='. */
     const char *fp = "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=";
     uint8_t d[32];
     size_t n;

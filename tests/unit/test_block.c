@@ -1,4 +1,5 @@
-/* Unit tests of transport blocks and batches (B12-B14, B33, P5). */
+/* Unit tests of transport blocks and batches (PROTOCOL-NOTES B12-B14, B33,
+ * P5). */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -16,12 +17,12 @@ static void test_constants(void **state)
     assert_int_equal(SX_BLOCK_MAX_CONTENT, 16382);
     assert_int_equal(SX_BLOCK_ENC_MAX_CONTENT, 16366);
     assert_int_equal(SX_BATCH_CAP_PLAIN, 16381);
-    assert_int_equal(SX_BATCH_CAP_ENCRYPTED, 16365); /* B14: 16384 - 2 - 1 - 16 */
+    assert_int_equal(SX_BATCH_CAP_ENCRYPTED, 16365); /* PROTOCOL-NOTES B14: 16384 - 2 - 1 - 16 */
     assert_int_equal(sx_batch_capacity(true), 16365);
     assert_int_equal(sx_batch_capacity(false), 16381);
 }
 
-/* W1 shape: 00 52 || 82 bytes || '#' to 16384. */
+/* PROTOCOL-NOTES W1 shape: 00 52 || 82 bytes || '#' to 16384. */
 static void test_block_layout(void **state)
 {
     (void)state;
@@ -63,7 +64,7 @@ static void test_block_decode_bad(void **state)
     memset(big, '#', sizeof big);
     big[0] = 0;
     big[1] = 0;
-    /* B12: only whole blocks. */
+    /* PROTOCOL-NOTES B12: only whole blocks. */
     assert_int_equal(sx_block_decode(sx_slice_of(big, SX_BLOCK_SIZE - 1), &c), SX_E_PROTOCOL);
     assert_int_equal(sx_block_decode(sx_slice_of(big, SX_BLOCK_SIZE + 1), &c), SX_E_PROTOCOL);
     assert_int_equal(sx_block_decode(sx_slice_of(big, 0), &c), SX_E_PROTOCOL);
@@ -215,7 +216,7 @@ static void test_batch_max_items(void **state)
         one[0] = (uint8_t)i;
         assert_ok(sx_batch_add(b, sx_slice_of(one, 1 + i % 3)));
     }
-    /* B14: at most 255 transmissions, whatever room is left. */
+    /* PROTOCOL-NOTES B14: at most 255 transmissions, whatever room is left. */
     assert_int_equal(sx_batch_add(b, sx_slice_str("")), SX_E_LIMIT);
     assert_int_equal(sx_batch_count(b), 255);
     sx_slice content;
@@ -340,7 +341,7 @@ static void test_block_rw_encrypted(void **state)
     tu_bytes_seq(secret, sizeof secret, 9);
     sx_sbchain srv_snd, srv_rcv, cli_snd, cli_rcv;
     assert_ok(sx_sbchain_init(sx_slice_str("tls-unique-bytes"), secret, &srv_snd, &srv_rcv));
-    /* B31: the client receives with ck1 and sends with ck2. */
+    /* PROTOCOL-NOTES B31: the client receives with ck1 and sends with ck2. */
     assert_ok(sx_sbchain_init(sx_slice_str("tls-unique-bytes"), secret, &cli_rcv, &cli_snd));
 
     static uint8_t big[SX_BLOCK_ENC_MAX_CONTENT + 1];
@@ -358,7 +359,7 @@ static void test_block_rw_encrypted(void **state)
         assert_true(sx_slice_eq(c, sx_slice_str(msg)));
     }
     /* A tampered block fails authentication, and the chain still advances
-     * (B34): the block after it decrypts. */
+     * (PROTOCOL-NOTES B34): the block after it decrypts. */
     assert_ok(sx_block_write(&srv_snd, sx_slice_str("bad"), block));
     block[100] ^= 1;
     assert_int_equal(sx_block_read(&cli_rcv, block, &c), SX_E_AUTH);

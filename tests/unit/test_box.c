@@ -1,7 +1,8 @@
 /* Tests for crypto/box: the crypto_box example of Bernstein's "Cryptography
- * in NaCl", the HSalsa20 pre-derivation of secret_box (A34/P7), cbNonce and
- * reverseNonce (A38), padded variants (A35), the C8 authenticator and the
- * MSG/NMSG known answers of vectors/smp-crypto.md sections 2 and 3. */
+ * in NaCl", the HSalsa20 pre-derivation of secret_box (PROTOCOL-NOTES A34/P7),
+ * cbNonce and reverseNonce (PROTOCOL-NOTES A38), padded variants
+ * (PROTOCOL-NOTES A35), the PROTOCOL-NOTES C8 authenticator and the MSG/NMSG
+ * known answers of vectors/smp-crypto.md sections 2 and 3. */
 #include "testutil.h"
 
 #include "crypto/box.h"
@@ -98,7 +99,7 @@ static void test_secret_box_uses_hsalsa20(void **state)
     tu_bytes_seq(msg, sizeof msg, 0);
     uint8_t sb[77 + 16], plain[77 + 16], pre[77 + 16];
     assert_ok(sx_sb_encrypt(key, nonce, sx_slice_of(msg, 77), sb, sizeof sb));
-    /* P7: NOT plain crypto_secretbox with K ... */
+    /* PROTOCOL-NOTES P7: NOT plain crypto_secretbox with K ... */
     assert_int_equal(crypto_secretbox_easy(plain, msg, 77, nonce, key), 0);
     assert_memory_not_equal(sb, plain, sizeof sb);
     /* ... but crypto_secretbox with HSalsa20(K, 0^16), i.e. crypto_box_afternm. */
@@ -240,7 +241,7 @@ static void test_padded_variants(void **state)
         sx_status (*dec)(const uint8_t *, const uint8_t *, sx_slice, uint8_t *, size_t,
                          sx_slice *) = sb ? sx_sb_decrypt_padded : sx_cb_decrypt_padded;
         assert_ok(enc(key, nonce, msg, 100, out, sizeof out));
-        /* A35: the same as pad then the unpadded box. */
+        /* PROTOCOL-NOTES A35: the same as pad then the unpadded box. */
         uint8_t padded[100], want[116];
         assert_ok(sx_pad(msg, padded, 100));
         assert_ok(sx_cb_encrypt(key, nonce, sx_slice_of(padded, 100), want, sizeof want));
@@ -255,7 +256,8 @@ static void test_padded_variants(void **state)
                          SX_E_AUTH);
         out[20] ^= 1;
 
-        /* Too long for the padding (A30: at most N - 2); N - 2 fits. */
+        /* Too long for the padding (PROTOCOL-NOTES A30: at most N - 2); N - 2
+         * fits. */
         uint8_t big[99];
         memset(big, 'z', sizeof big);
         assert_int_equal(enc(key, nonce, sx_slice_of(big, 99), 100, out, sizeof out), SX_E_LIMIT);
@@ -411,7 +413,8 @@ static void test_msg_body_vector(void **state)
     vector_secret(secret);
     tu_bytes_seq(msg_id, 24, 0xa0);
     sx_cb_nonce(sx_slice_of(msg_id, 24), nonce);
-    /* D24: Int64 ts || "T hello", padded to 16106 then boxed: 16122 bytes. */
+    /* PROTOCOL-NOTES D24: Int64 ts || "T hello", padded to 16106 then boxed:
+     * 16122 bytes. */
     uint8_t body[15];
     put_i64(body, 1718928000);
     memcpy(body + 8, "T hello", 7);
@@ -440,7 +443,7 @@ static void test_nmsg_meta_vector(void **state)
     uint8_t secret[32], nonce[24], meta[1 + 24 + 8];
     vector_secret(secret);
     tu_bytes_seq(nonce, 24, 0xc0);
-    /* D26: ss(msgId) || Int64 ts, padded to 128. */
+    /* PROTOCOL-NOTES D26: ss(msgId) || Int64 ts, padded to 128. */
     meta[0] = 24;
     tu_bytes_seq(meta + 1, 24, 0xa0);
     put_i64(meta + 25, 1718928000);

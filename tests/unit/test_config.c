@@ -217,7 +217,7 @@ static void test_defaults_when_absent(void **state)
     assert_ok(parse("[STORE_LOG]\nenable: on\n[TRANSPORT]\nport: 443\nwebsockets: off\n", &cfg,
                     err, sizeof err));
     assert_true(cfg.restore_messages);
-    /* `key = value` is read too (H8), and our workers key */
+    /* `key = value` is read too (PROTOCOL-NOTES H8), and our workers key */
     assert_ok(parse("[TRANSPORT]\nport = 443\nwebsockets = off\nworkers = 3\n"
                     "[STORE_LOG]\nenable = on\nrestore_messages = off\n",
                     &cfg, err, sizeof err));
@@ -337,7 +337,7 @@ static void test_bad_values(void **state)
     /* our workers key */
     expect_error(reference_ini, "# control_port: 5224", "workers: 0", SX_E_PROTOCOL, "workers");
     expect_error(reference_ini, "# control_port: 5224", "workers: 10000", SX_E_PROTOCOL, "workers");
-    /* H11 storage combinations: only memory + memory for now */
+    /* PROTOCOL-NOTES H11 storage combinations: only memory + memory for now */
     expect_error(reference_ini, "store_messages: memory", "store_messages: journal", SX_E_USAGE,
                  "store_messages: journal");
     expect_error(reference_ini, "store_messages: memory", "store_messages: database",
@@ -741,14 +741,14 @@ static void test_setup_init_and_delete(void **state)
     assert_non_null(strstr(err, "already initialized"));
     assert_ok(sx_router_check_fingerprint(&p, fp2, err, sizeof err));
 
-    /* H6: a changed fingerprint file */
+    /* PROTOCOL-NOTES H6: a changed fingerprint file */
     write_file(p.fingerprint, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
     assert_int_equal(sx_router_check_fingerprint(&p, fp2, err, sizeof err), SX_E_AUTH);
     assert_string_equal(err, "Stored fingerprint is invalid.");
     assert_int_equal(unlink(p.fingerprint), 0);
     assert_int_equal(sx_router_check_fingerprint(&p, fp2, err, sizeof err), SX_E_IO);
 
-    /* H11: a journal folder next to the memory store */
+    /* PROTOCOL-NOTES H11: a journal folder next to the memory store */
     assert_int_equal(mkdir(p.messages_dir, 0755), 0);
     assert_int_equal(sx_router_config_check_storage(&cfg, err, sizeof err), SX_E_USAGE);
     assert_non_null(strstr(err, p.messages_dir));
@@ -756,7 +756,7 @@ static void test_setup_init_and_delete(void **state)
     assert_int_equal(sx_router_config_check_storage(&cfg, err, sizeof err), SX_E_USAGE);
     assert_non_null(strstr(err, "both"));
 
-    /* H14 */
+    /* PROTOCOL-NOTES H14 */
     assert_ok(sx_router_setup_delete(&p, err, sizeof err));
     assert_int_equal(access(cfg_dir, F_OK), -1);
     assert_int_equal(access(log_dir, F_OK), -1);

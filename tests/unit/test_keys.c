@@ -1,6 +1,7 @@
 /* Unit tests of crypto/keys: RFC 8032 and RFC 7748 known answers, the exact
- * DER forms of PROTOCOL-NOTES A16/A17/A24, the C12 dummy keys, and strict
- * decoding (truncation, trailing bytes, wrong OID, wrong algorithm). */
+ * DER forms of PROTOCOL-NOTES A16/A17/A24, the PROTOCOL-NOTES C12 dummy keys,
+ * and strict decoding (truncation, trailing bytes, wrong OID, wrong
+ * algorithm). */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -457,7 +458,7 @@ static void test_from_evp(void **state)
     sx_key_free(k2);
 }
 
-/* ---- DER forms (A16, A17) ---- */
+/* ---- DER forms (PROTOCOL-NOTES A16, A17) ---- */
 
 static const char *SPKI_PREFIX_HEX[N_ALL] = {
     "302a300506032b6570032100", "3043300506032b6571033a00",
@@ -612,7 +613,8 @@ static void test_decode_unknown_oid(void **state)
                  &n);
     assert_int_equal(sx_key_decode_private(sx_slice_of(der, n), SX_KEY_ANY, &d), SX_E_PROTOCOL);
     free(der);
-    /* A PKCS#8 with the public key attached (version 1) is not what A17 allows. */
+    /* A PKCS#8 with the public key attached (version 1) is not what
+     * PROTOCOL-NOTES A17 allows. */
     der = tu_hex("3051020101300506032b657004220420"
                  "0000000000000000000000000000000000000000000000000000000000000000"
                  "812100"
@@ -675,7 +677,7 @@ static void test_decode_public_private_confusion(void **state)
     sx_key_free(k);
 }
 
-/* ---- short forms (A16 inside messages) ---- */
+/* ---- short forms (PROTOCOL-NOTES A16 inside messages) ---- */
 
 static void test_short_forms(void **state)
 {
@@ -736,7 +738,8 @@ static void test_short_forms(void **state)
     sx_key_free(x);
 }
 
-/* ---- text forms (A24) and C12 dummy keys ---- */
+/* ---- text forms (PROTOCOL-NOTES A24) and PROTOCOL-NOTES C12 dummy
+ * keys ---- */
 
 static void test_text_prefixes(void **state)
 {
@@ -766,7 +769,7 @@ static void test_text_prefixes(void **state)
         assert_true(sx_key_public_equal(k, d));
         sx_key_free(d);
 
-        /* Padding is optional on input (A23). */
+        /* Padding is optional on input (PROTOCOL-NOTES A23). */
         size_t len = strlen(t);
         while (len && t[len - 1] == '=')
             len--;
@@ -826,7 +829,8 @@ static void test_c12_dummy_keys(void **state)
     assert_null(decode_c12(x25519, SX_KEY_SIGN_ALGS, SX_E_PROTOCOL));
     assert_null(decode_c12(ed448, SX_KEY_BIT(SX_KEY_ED25519), SX_E_PROTOCOL));
 
-    /* A verification against a dummy key runs and fails (C12). */
+    /* A verification against a dummy key runs and fails (PROTOCOL-NOTES
+     * C12). */
     k = decode_c12(ed25519, SX_KEY_ANY, SX_OK);
     uint8_t sig[64] = {0};
     assert_int_equal(sx_key_verify(k, sx_slice_str("x"), sx_slice_of(sig, 64)), SX_E_AUTH);

@@ -1,4 +1,4 @@
-/* Unit tests of A.3 padding. */
+/* Unit tests of PROTOCOL-NOTES A.3 padding. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -41,7 +41,7 @@ static void test_unpad_truncated(void **state)
     assert_int_equal(sx_unpad(sx_slice_of(bad, sizeof bad), &m), SX_E_PROTOCOL);
     assert_int_equal(sx_unpad(sx_slice_of(bad, 1), &m), SX_E_PROTOCOL);
     assert_int_equal(sx_unpad(sx_slice_of(bad, 0), &m), SX_E_PROTOCOL);
-    /* The fill is not checked (A30). */
+    /* The fill is not checked (PROTOCOL-NOTES A30). */
     const uint8_t odd[] = {0, 1, 'a', 'x', 'y'};
     assert_ok(sx_unpad(sx_slice_of(odd, sizeof odd), &m));
     assert_int_equal(m.len, 1);

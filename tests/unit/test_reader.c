@@ -21,7 +21,7 @@ static void test_integers_big_endian(void **state)
     assert_true(sx_read_u32(&r, &c));
     assert_int_equal(c, 0xdeadbeefu);
     assert_true(sx_read_i64(&r, &d));
-    assert_true(d == -2); /* A3: two's complement */
+    assert_true(d == -2); /* PROTOCOL-NOTES A3: two's complement */
     assert_true(sx_read_u8(&r, &e));
     assert_int_equal(e, 0x7f);
     assert_ok(sx_reader_finish(&r));
@@ -96,7 +96,7 @@ static void test_short_len_bounds(void **state)
 static void test_maybe_bool_tags(void **state)
 {
     (void)state;
-    /* P1: tags are ASCII, not 0/1 bytes. */
+    /* PROTOCOL-NOTES P1: tags are ASCII, not 0/1 bytes. */
     const uint8_t ok[] = {'0', '1', 'T', 'F'};
     sx_reader r;
     bool m0, m1, t, f;
@@ -132,7 +132,7 @@ static void test_lists(void **state)
     assert_true(sx_read_list_count(&r, &n));
     assert_int_equal(n, 0);
     sx_reader_init(&r, zero, 1);
-    assert_false(sx_read_nonempty_count(&r, &n)); /* A11: NonEmpty with 0 */
+    assert_false(sx_read_nonempty_count(&r, &n)); /* PROTOCOL-NOTES A11: NonEmpty with 0 */
     const uint8_t two[] = {2};
     sx_reader_init(&r, two, 1);
     assert_true(sx_read_nonempty_count(&r, &n));
@@ -154,7 +154,7 @@ static void test_version_range(void **state)
     sx_reader_init(&r, same, 4);
     assert_true(sx_read_version_range(&r, &vr));
     sx_reader_init(&r, bad, 4);
-    assert_false(sx_read_version_range(&r, &vr)); /* A14: min > max */
+    assert_false(sx_read_version_range(&r, &vr)); /* PROTOCOL-NOTES A14: min > max */
     assert_int_equal(sx_reader_finish(&r), SX_E_PROTOCOL);
 }
 

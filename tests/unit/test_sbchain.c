@@ -1,6 +1,7 @@
 /* Tests for crypto/sbchain: the reference's known answers of
  * vectors/smp-crypto.md section 1 (sbcInit, sbcHkdf steps, the router's first
- * encrypted block), B34 chain advance on failures, limits and round trips. */
+ * encrypted block), PROTOCOL-NOTES B34 chain advance on failures, limits and
+ * round trips. */
 #include "testutil.h"
 
 #include "crypto/hash.h"
@@ -30,7 +31,7 @@ static void vector_chains(sx_sbchain *ck1, sx_sbchain *ck2)
     assert_memory_equal(client_pk, want, 32);
     tu_hex_to("493e82fc74464a59268817623d2053c5eb8e2cc4a988b4fee179ec6b010d531d", want, 32);
     assert_memory_equal(router_pk, want, 32);
-    /* B26: both sides reach the same secret. */
+    /* PROTOCOL-NOTES B26: both sides reach the same secret. */
     assert_int_equal(crypto_scalarmult(s1, router_sk, client_pk), 0);
     assert_int_equal(crypto_scalarmult(s2, client_sk, router_pk), 0);
     assert_memory_equal(s1, s2, 32);
@@ -92,7 +93,7 @@ static void test_first_router_block_vector(void **state)
     (void)state;
     sx_sbchain router_send, router_recv, client_recv, client_send;
     vector_chains(&router_send, &router_recv);
-    vector_chains(&client_recv, &client_send); /* B31: client receives on ck1 */
+    vector_chains(&client_recv, &client_send); /* PROTOCOL-NOTES B31: client receives on ck1 */
 
     uint8_t *block = malloc(SX_SBBLOCK_LEN), *buf = malloc(SX_SBBLOCK_PADDED_LEN);
     assert_non_null(block);
@@ -142,8 +143,8 @@ static void test_chain_advances_on_failure(void **state)
     assert_ok(sx_sbchain_seal(&tx, sx_slice_str("first"), b1, SX_SBBLOCK_LEN));
     assert_ok(sx_sbchain_seal(&tx, sx_slice_str("second"), b2, SX_SBBLOCK_LEN));
 
-    /* B34: the first block arrives damaged; it is refused but still counts,
-     * so the second one opens. */
+    /* PROTOCOL-NOTES B34: the first block arrives damaged; it is refused but
+     * still counts, so the second one opens. */
     sx_slice content;
     b1[SX_SBBLOCK_LEN - 1] ^= 0x01;
     memset(buf, 0x77, SX_SBBLOCK_PADDED_LEN);

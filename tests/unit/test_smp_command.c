@@ -1,6 +1,6 @@
-/* Unit tests of SMP client commands (C.3, D.0-D.6, W6, W8): byte layouts,
- * round trips at every version, truncation, trailing bytes, unknown tags,
- * strict keys, SEND flags and limits, credential rules. */
+/* Unit tests of SMP client commands (PROTOCOL-NOTES C.3, D.0-D.6, W6, W8): byte
+ * layouts, round trips at every version, truncation, trailing bytes, unknown
+ * tags, strict keys, SEND flags and limits, credential rules. */
 #include "test_smp_util.h"
 
 #include <stdio.h>
@@ -76,8 +76,8 @@ static void test_versions(void **state)
     assert_int_equal(sx_smp_proxied_vrange().max, 18);
 }
 
-/* W6: NEW, v18, messaging queue, no password, subscribe, no link data, no
- * notifier. */
+/* PROTOCOL-NOTES W6: NEW, v18, messaging queue, no password, subscribe, no link
+ * data, no notifier. */
 static void test_w6_new(void **state)
 {
     (void)state;
@@ -103,7 +103,7 @@ static void test_w6_new(void **state)
     assert_int_equal(enc.len, 4 + 45 + 45 + 6);
     assert_int_equal(w.len, enc.len);
     assert_bytes_equal(enc.ptr, want, enc.len);
-    /* the Ed25519 SPKI prefix of A16 */
+    /* the Ed25519 SPKI prefix of PROTOCOL-NOTES A16 */
     assert_string_equal(tu_to_hex(enc.ptr + 5, 12), "302a300506032b6570032100");
     assert_string_equal(tu_to_hex(enc.ptr + 50, 12), "302a300506032b656e032100");
 
@@ -123,7 +123,7 @@ static void test_w6_new(void **state)
     assert_ptr_equal(d.new_queue.rcv_auth_key.der.ptr, enc.ptr + 5);
 }
 
-/* The four NEW layouts (D1), built field by field. */
+/* The four NEW layouts (PROTOCOL-NOTES D1), built field by field. */
 static void test_new_layouts(void **state)
 {
     (void)state;
@@ -226,7 +226,7 @@ static void test_new_layouts(void **state)
     assert_int_equal(e15.len, 4 + 45 + 45 + 6 + 4 + 25 + 102 + 302);
 }
 
-/* W8: PRXY with one host, default port, no password. */
+/* PROTOCOL-NOTES W8: PRXY with one host, default port, no password. */
 static void test_w8_prxy(void **state)
 {
     (void)state;
@@ -593,7 +593,8 @@ static void test_syntax_errors(void **state)
     assert_cmd_err(sx_slice_of(copy2, e.len), 19, SX_SMP_CMD_SYNTAX);
 }
 
-/* D21: the notification flag, extra flag characters, the body. */
+/* PROTOCOL-NOTES D21: the notification flag, extra flag characters, the
+ * body. */
 static void test_send_flags(void **state)
 {
     (void)state;
@@ -619,8 +620,9 @@ static void test_send_flags(void **state)
     assert_cmd_err(sx_slice_str("SEND 1 x"), 19, SX_SMP_CMD_SYNTAX);
 }
 
-/* D21: body limits per version; the decoder itself accepts any length, the
- * router compares against sx_smp_max_message_length (ERR LARGE_MSG). */
+/* PROTOCOL-NOTES D21: body limits per version; the decoder itself accepts any
+ * length, the router compares against sx_smp_max_message_length (ERR
+ * LARGE_MSG). */
 static void test_send_limits(void **state)
 {
     (void)state;
@@ -642,7 +644,8 @@ static void test_send_limits(void **state)
     assert_int_equal(sx_smp_max_message_length(8), 16064);
 }
 
-/* C.3: (command, auth?, entity empty?) -> OK or the CMD error. */
+/* PROTOCOL-NOTES C.3: (command, auth?, entity empty?) -> OK or the CMD
+ * error. */
 static void test_credentials(void **state)
 {
     (void)state;

@@ -1,5 +1,5 @@
-/* Unit tests of the shared SMP field codecs (A16, A21, A22, A28, D2):
- * strict key fields, list views, host grammar, basic auth, servers. */
+/* Unit tests of the shared SMP field codecs (PROTOCOL-NOTES A16, A21, A22, A28,
+ * D2): strict key fields, list views, host grammar, basic auth, servers. */
 #include "test_smp_util.h"
 
 #include <string.h>

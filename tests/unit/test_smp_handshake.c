@@ -1,7 +1,7 @@
-/* Unit tests of the SMP handshake and session (B16-B26, B30-B34, W1, W2, W11):
- * hello codecs byte by byte, truncation and trailing bytes, the negotiation
- * run as pure functions over blocks with the reference's fixture chain, and
- * the block key schedule against vectors/smp-crypto.md section 1. */
+/* Unit tests of the SMP handshake and session (PROTOCOL-NOTES B16-B26, B30-B34,
+ * W1, W2, W11): hello codecs byte by byte, truncation and trailing bytes, the
+ * negotiation run as pure functions over blocks with the reference's fixture
+ * chain, and the block key schedule against vectors/smp-crypto.md section 1. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -183,7 +183,8 @@ static void exchange(sx_smp_session *from, sx_smp_session *to, const char *msg)
 }
 
 /* ------------------------------------------------------------------ */
-/* W1 / W2 layouts                                                      */
+/* PROTOCOL-NOTES W1 / W2
+ * layouts                                                      */
 
 static void w1_expected(uint16_t v, uint8_t *out, size_t *len)
 {
@@ -219,8 +220,8 @@ static void test_w1_client_hello_layout(void **state)
         assert_bytes_equal(buf, want, want_len);
     }
 
-    /* The client's own hello block at v19 (server 6..19): exactly W1 with
-     * 00 13, padded: 00 52 || content || '#'. */
+    /* The client's own hello block at v19 (server 6..19): exactly
+     * PROTOCOL-NOTES W1 with 00 13, padded: 00 52 || content || '#'. */
     sx_smp_server_hs hs;
     sx_smp_tls_info st = server_tls(true), ct = client_tls();
     assert_ok(sx_smp_server_hs_start(&hs, &fx.cfg, &st, blk_a));
@@ -269,7 +270,7 @@ static void test_w2_server_hello_structure(void **state)
         assert_int_equal(blk_a[i], '#');
 
     /* The signed key is the router's session key, signed by server.key
-     * (Ed448) over SEQUENCE { SPKI } (A20). */
+     * (Ed448) over SEQUENCE { SPKI } (PROTOCOL-NOTES A20). */
     sx_key *got = NULL;
     assert_ok(sx_x509_signed_key_verify(sk, fx.leaf_key, SX_KEY_BIT(SX_KEY_X25519), &got));
     uint8_t raw[32], want[32];
@@ -444,7 +445,8 @@ static void test_server_hello_truncated(void **state)
                 assert_int_equal(st, SX_E_PROTOCOL);
             } else {
                 /* The untagged CertChainPubKey is optional in the parser: a
-                 * cut one is absent (the client then refuses it, B18). */
+                 * cut one is absent (the client then refuses it,
+                 * PROTOCOL-NOTES B18). */
                 assert_ok(st);
                 assert_false(d.has_cert_key);
             }
@@ -513,7 +515,7 @@ static void test_bad_fields(void **state)
     (void)state;
     static uint8_t buf[8192];
     sx_smp_server_hello d;
-    /* A20/A14: min > max. */
+    /* PROTOCOL-NOTES A20/A14: min > max. */
     const uint8_t bad_range[] = {0, 7, 0, 6, 1, 0xaa};
     assert_int_equal(sx_smp_server_hello_decode(sx_slice_of(bad_range, sizeof bad_range), &d),
                      SX_E_PROTOCOL);
@@ -673,7 +675,7 @@ static void test_negotiate_v19_encrypted(void **state)
     assert_bytes_equal(r.srv.secret, r.cli_s.secret, 32);
     assert_true(sx_slice_eq(sx_smp_session_id(&r.srv), sx_slice_of(fx.sid, 32)));
     assert_true(sx_slice_eq(sx_smp_session_id(&r.cli_s), sx_slice_of(fx.sid, 32)));
-    /* Keys that later layers use for C8 authenticators. */
+    /* Keys that later layers use for PROTOCOL-NOTES C8 authenticators. */
     assert_non_null(r.srv.server_dh_priv);
     assert_null(r.srv.server_dh_pub);
     assert_non_null(r.cli_s.server_dh_pub);
@@ -685,7 +687,8 @@ static void test_negotiate_v19_encrypted(void **state)
     assert_true(sx_slice_eq(r.cli_s.peer_chain[1], fx.chain[1]));
     assert_int_equal(r.srv.peer_chain_len, 0);
     assert_int_equal(sx_smp_session_batch_capacity(&r.srv), SX_BATCH_CAP_ENCRYPTED);
-    /* Several blocks both ways keep the chains in step (B31, B32). */
+    /* Several blocks both ways keep the chains in step (PROTOCOL-NOTES B31,
+     * B32). */
     for (int i = 0; i < 5; i++) {
         exchange(&r.cli_s, &r.srv, "client to server");
         exchange(&r.srv, &r.cli_s, "server to client");
@@ -796,7 +799,8 @@ static void test_negotiate_version_errors(void **state)
 static void test_negotiate_identity(void **state)
 {
     (void)state;
-    /* Server side: the client hello names another server (B19). */
+    /* Server side: the client hello names another server (PROTOCOL-NOTES
+     * B19). */
     sx_smp_client_config cc = client_cfg(sx_smp_server_vrange());
     sx_smp_server_config other = fx.cfg;
     other.key_hash[0] ^= 1; /* the server believes it is someone else */
@@ -809,7 +813,8 @@ static void test_negotiate_identity(void **state)
     assert_null(r.srv.server_dh_priv);
     run_cleanup(&r);
 
-    /* Client side: the hello's chain is not the expected identity (B18). */
+    /* Client side: the hello's chain is not the expected identity
+     * (PROTOCOL-NOTES B18). */
     cc.key_hash[5] ^= 0x80;
     run_handshake(&r, &fx.cfg, true, &cc, NULL, NULL);
     assert_int_equal(r.cli, SX_E_AUTH);
@@ -898,7 +903,8 @@ static void test_negotiate_bad_auth(void **state)
     h.cert_key.chain[1] = fx.chain[0];
     h.cert_key.chain[2] = fx.chain[1];
     assert_int_equal(client_on(&h, &te), SX_E_AUTH);
-    /* ... and a 3-chain whose 2nd is the identity is accepted (B10). */
+    /* ... and a 3-chain whose 2nd is the identity is accepted (PROTOCOL-NOTES
+     * B10). */
     h.cert_key.chain[1] = fx.chain[1];
     assert_ok(client_on(&h, &te));
 
@@ -977,7 +983,8 @@ static void test_negotiate_proxy(void **state)
     exchange(&r.cli_s, &r.srv, "proxied");
     run_cleanup(&r);
 
-    /* B20: a relay whose max < 14: the proxy caps itself at 10. */
+    /* PROTOCOL-NOTES B20: a relay whose max < 14: the proxy caps itself at
+     * 10. */
     sx_smp_server_config old = fx.cfg;
     old.range = (sx_version_range){6, 12};
     run_handshake(&r, &old, true, &cc, NULL, NULL);
@@ -1144,7 +1151,8 @@ static void test_negotiate_service(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* W11 through the session                                             */
+/* PROTOCOL-NOTES W11 through the
+ * session                                             */
 
 static void test_w11_key_schedule(void **state)
 {
@@ -1201,7 +1209,7 @@ static void test_w11_key_schedule(void **state)
     assert_true(sx_slice_eq(got, sx_slice_of(pong, sizeof pong)));
 
     /* The second router block uses step 2; a dropped block desynchronises
-     * the direction for good (P6). */
+     * the direction for good (PROTOCOL-NOTES P6). */
     assert_ok(sx_smp_session_write_block(&ss, sx_slice_of(pong, sizeof pong), blk_c));
     assert_ok(sx_smp_session_write_block(&ss, sx_slice_of(pong, sizeof pong), blk_c));
     assert_int_equal(sx_smp_session_read_block(&cs, blk_c, &got), SX_E_AUTH);

@@ -1,5 +1,6 @@
-/* Unit tests of the router's encrypted payloads (D24-D26, P8, E11) against
- * the reference's known answers in vectors/smp-crypto.md section 3. */
+/* Unit tests of the router's encrypted payloads (PROTOCOL-NOTES D24-D26, P8,
+ * E11) against the reference's known answers in vectors/smp-crypto.md section
+ * 3. */
 #include "test_smp_util.h"
 
 #include <stdlib.h>
@@ -68,7 +69,8 @@ static void test_msg_vector(void **state)
     assert_int_equal(m.body.len, 5);
     assert_bytes_equal(m.body.ptr, "hello", 5);
 
-    /* the plaintext layout (D24): 00 0f || ts || 'T' ' ' || hello || '#'... */
+    /* the plaintext layout (PROTOCOL-NOTES D24): 00 0f || ts || 'T' '
+     * ' || hello || '#'... */
     uint8_t nonce[SX_CB_NONCE_LEN];
     sx_cb_nonce(sx_slice_of(msg_id, 24), nonce);
     sx_slice p;
@@ -132,7 +134,8 @@ static void test_quota_marker(void **state)
     assert_bytes_equal(p.ptr, "QUOTA ", 6);
 }
 
-/* D25: extra flag characters are skipped; malformed bodies are refused. */
+/* PROTOCOL-NOTES D25: extra flag characters are skipped; malformed bodies are
+ * refused. */
 static void test_body_parse(void **state)
 {
     (void)state;
@@ -193,7 +196,7 @@ static void test_nmsg_vector(void **state)
     assert_int_equal(id.len, 24);
     assert_bytes_equal(id.ptr, msg_id, 24);
     assert_true(ts == 1718928000);
-    /* W7: the plaintext is 00 21 18 <msgId> <ts> '#'x93 */
+    /* PROTOCOL-NOTES W7: the plaintext is 00 21 18 <msgId> <ts> '#'x93 */
     sx_slice p;
     assert_ok(sx_cb_decrypt(secret, nonce, sx_slice_of(out, sizeof out), buf, sizeof buf, &p));
     assert_int_equal(p.len, 128);

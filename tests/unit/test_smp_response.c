@@ -1,6 +1,6 @@
-/* Unit tests of SMP router messages (D.1-D.7, C19, W5-W7): every layout per
- * version, round trips, downgrades for old sessions, the ErrorType tree,
- * truncation, trailing bytes and unknown tags. */
+/* Unit tests of SMP router messages (PROTOCOL-NOTES D.1-D.7, C19, W5-W7): every
+ * layout per version, round trips, downgrades for old sessions, the ErrorType
+ * tree, truncation, trailing bytes and unknown tags. */
 #include "test_smp_util.h"
 
 #include <string.h>
@@ -34,7 +34,8 @@ static sx_slice resp_t(uint16_t v, sx_slice sid, sx_slice corr, sx_slice ent, co
     return sx_writer_slice(&w);
 }
 
-/* W5: SUB answered while a message waits - SOK (OK before v16) then MSG. */
+/* PROTOCOL-NOTES W5: SUB answered while a message waits - SOK (OK before v16)
+ * then MSG. */
 static void test_w5_sub_with_msg(void **state)
 {
     (void)state;
@@ -77,7 +78,7 @@ static void test_w5_sub_with_msg(void **state)
     assert_slice(tsu_enc_resp(&sok, 16), tsu_cat(sx_slice_str("SOK 1\x18"), tsu_seq(24, 9)));
 }
 
-/* W7: NMSG event layout. */
+/* PROTOCOL-NOTES W7: NMSG event layout. */
 static void test_w7_nmsg(void **state)
 {
     (void)state;
@@ -100,7 +101,7 @@ static void test_w7_nmsg(void **state)
     assert_slice(r.t.entity_id, nid);
 }
 
-/* D5: the five IDS layouts, built field by field. */
+/* PROTOCOL-NOTES D5: the five IDS layouts, built field by field. */
 static void test_ids_layouts(void **state)
 {
     (void)state;
@@ -149,7 +150,8 @@ static void test_ids_layouts(void **state)
             assert_slice(d.ids.srv_ntf_dh_key.der, ids->srv_ntf_dh_key.der);
         }
     }
-    /* W6's IDS: "IDS " 18 rcv 18 snd 2c <X25519> 31 4d 30 30 30 at v18 */
+    /* PROTOCOL-NOTES W6's IDS: "IDS " 18 rcv 18 snd 2c <X25519> 31 4d 30 30 30
+     * at v18 */
     sx_smp_resp w6 = m;
     w6.ids.has_link_id = w6.ids.has_service_id = w6.ids.has_ntf = false;
     sx_slice e = tsu_enc_resp(&w6, 18);
@@ -456,7 +458,7 @@ static void test_error_encodings(void **state)
     e.proxy.broker = SX_SMP_BROKER_NO_SERVICE;
     check_err(&e, 19, "PROXY BROKER NO_SERVICE");
 
-    /* BLOCKED and its downgrades (D41) */
+    /* BLOCKED and its downgrades (PROTOCOL-NOTES D41) */
     e = sx_smp_error_of(SX_SMP_ERR_BLOCKED);
     e.blocked.reason = SX_SMP_BLOCK_SPAM;
     e.blocked.has_notice = true;
@@ -557,7 +559,7 @@ static void test_error_decoding(void **state)
     assert_resp_err(sx_slice_str("ERR AUTH "), 19, SX_SMP_CMD_SYNTAX);
 }
 
-/* C19 and the client's decoding of a router transmission. */
+/* PROTOCOL-NOTES C19 and the client's decoding of a router transmission. */
 static void test_reply(void **state)
 {
     (void)state;

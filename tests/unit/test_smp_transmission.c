@@ -1,6 +1,7 @@
-/* Unit tests of SMP transmissions (C.1-C.3, C8, C9, W3, W4, P2, P3): layouts
- * per version, the authorized bytes with the reference's known authenticator,
- * the service-signature slot, truncation, and the router's decoding order. */
+/* Unit tests of SMP transmissions (PROTOCOL-NOTES C.1-C.3, C8, C9, W3, W4, P2,
+ * P3): layouts per version, the authorized bytes with the reference's known
+ * authenticator, the service-signature slot, truncation, and the router's
+ * decoding order. */
 #include "test_smp_util.h"
 
 #include <stdio.h>
@@ -45,7 +46,7 @@ static void test_auth_kind(void **state)
         assert_int_equal(sx_smp_auth_kind_of(tsu_seq(bad[i], 0), &k), SX_E_PROTOCOL);
 }
 
-/* W3: v18 SEND signed with Ed25519, and its signed bytes. */
+/* PROTOCOL-NOTES W3: v18 SEND signed with Ed25519, and its signed bytes. */
 static void test_w3_signed_send(void **state)
 {
     (void)state;
@@ -100,7 +101,8 @@ static void test_w3_signed_send(void **state)
     assert_slice(sx_writer_slice(&w2), sx_writer_slice(&w));
 }
 
-/* W4: an unauthenticated SEND has no Maybe byte after the empty auth (P2). */
+/* PROTOCOL-NOTES W4: an unauthenticated SEND has no Maybe byte after the empty
+ * auth (PROTOCOL-NOTES P2). */
 static void test_w4_unauth_send(void **state)
 {
     (void)state;
@@ -119,7 +121,7 @@ static void test_w4_unauth_send(void **state)
 }
 
 /* v6: the session id travels after the authorization and is part of what
- * is signed as sent (B23, P3). */
+ * is signed as sent (PROTOCOL-NOTES B23, P3). */
 static void test_v6_session(void **state)
 {
     (void)state;
@@ -151,8 +153,9 @@ static void test_v6_session(void **state)
     assert_int_equal(p.corr_id.len, 32);
 }
 
-/* C3, C9: the service-signature slot exists for v >= 16 after a non-empty
- * authorization only; with a service, the entity key signs fp || bytes. */
+/* PROTOCOL-NOTES C3, C9: the service-signature slot exists for v >= 16 after a
+ * non-empty authorization only; with a service, the entity key signs
+ * fp || bytes. */
 static void test_service_sig(void **state)
 {
     (void)state;
@@ -281,9 +284,9 @@ static void test_truncation(void **state)
     }
 }
 
-/* C8 with the reference's known answer (vectors/smp-crypto.md section 2):
- * the authorized bytes built here, authenticated, then verified again on
- * the parsed transmission. */
+/* PROTOCOL-NOTES C8 with the reference's known answer (vectors/smp-crypto.md
+ * section 2): the authorized bytes built here, authenticated, then verified
+ * again on the parsed transmission. */
 static void test_authenticator_vector(void **state)
 {
     (void)state;
@@ -329,7 +332,7 @@ static void test_authenticator_vector(void **state)
     uint8_t rnonce[SX_CB_NONCE_LEN];
     sx_cb_nonce(req.t.corr_id, rnonce);
     assert_ok(sx_cb_verify(secret, rnonce, req.t.auth, sx_writer_slice(&w)));
-    /* another session id does not verify (P4) */
+    /* another session id does not verify (PROTOCOL-NOTES P4) */
     sx_writer_init_fixed(&w, ab2, sizeof ab2);
     sx_smp_transmission_auth_bytes(&w, &req.t, 19, tsu_seq(32, 0x02), tsu_seq(0, 0));
     assert_int_equal(sx_cb_verify(secret, rnonce, req.t.auth, sx_writer_slice(&w)), SX_E_AUTH);
@@ -402,7 +405,8 @@ static void test_request_errors(void **state)
     t.entity_id = ent;
     assert_int_equal(sx_smp_request_decode(write_t(19, &t), 19, sid, &req), SX_E_PROTOCOL);
     assert_int_equal(req.err.cmd, SX_SMP_CMD_NO_AUTH);
-    /* an unauthenticated SEND to a queue passes this stage (C14) */
+    /* an unauthenticated SEND to a queue passes this stage (PROTOCOL-NOTES
+     * C14) */
     t.command = sx_slice_str("SEND F x");
     assert_ok(sx_smp_request_decode(write_t(19, &t), 19, sid, &req));
 }

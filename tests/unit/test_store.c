@@ -1,4 +1,4 @@
-/* Unit tests of the in-memory queue store (E.1-E.5). */
+/* Unit tests of the in-memory queue store (PROTOCOL-NOTES E.1-E.5). */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -32,7 +32,7 @@ static void test_create_find_delete(void **state)
     sx_store *s;
     assert_ok(sx_store_new(&s));
     sx_queue *q = create(s, 'M');
-    assert_int_equal(q->updated_at, 1718928000); /* E5: rounded to the day */
+    assert_int_equal(q->updated_at, 1718928000); /* PROTOCOL-NOTES E5: rounded to the day */
     assert_int_equal(sx_store_queue_count(s), 1);
     assert_memory_not_equal(q->rid, q->sid, SX_ID_LEN);
 
@@ -42,7 +42,7 @@ static void test_create_find_delete(void **state)
     f = sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(q->sid, SX_ID_LEN));
     assert_ptr_equal(f, q);
     sx_queue_release(s, f);
-    /* E2: an id is found only in its own party's map. */
+    /* PROTOCOL-NOTES E2: an id is found only in its own party's map. */
     assert_null(sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(q->rid, SX_ID_LEN)));
     assert_null(sx_store_find(s, SX_PARTY_RECIPIENT, sx_slice_of(q->sid, SX_ID_LEN)));
     assert_null(sx_store_find(s, SX_PARTY_RECIPIENT, sx_slice_of(q->rid, 23)));
@@ -70,7 +70,8 @@ static void test_client_sender_id(void **state)
     sx_queue *q, *q2;
     assert_ok(sx_store_create(s, &nq, &q));
     assert_memory_equal(q->sid, nq.sid, SX_ID_LEN);
-    /* D4: the same client-chosen id again is AUTH, nothing is created. */
+    /* PROTOCOL-NOTES D4: the same client-chosen id again is AUTH, nothing is
+     * created. */
     assert_int_equal(sx_store_create(s, &nq, &q2), SX_E_AUTH);
     assert_null(q2);
     assert_int_equal(sx_store_queue_count(s), 1);
@@ -93,7 +94,8 @@ static void test_quota(void **state)
         assert_int_equal(res, SX_PUSH_OK);
         assert_int_equal(empty, i == 0);
     }
-    /* E11: the 129th is refused and leaves the marker with its id. */
+    /* PROTOCOL-NOTES E11: the 129th is refused and leaves the marker with its
+     * id. */
     id[0] = 200;
     assert_ok(sx_queue_push(q, id, 999, true, sx_slice_str("x"), &res, &empty));
     assert_int_equal(res, SX_PUSH_QUOTA);
@@ -133,7 +135,7 @@ static void test_remove_head_only(void **state)
     bool empty;
     assert_ok(sx_queue_push(q, a, 1, false, sx_slice_str("a"), &res, &empty));
     assert_ok(sx_queue_push(q, b, 2, false, sx_slice_str("b"), &res, &empty));
-    assert_false(sx_queue_remove_head(q, b)); /* E13: only the head */
+    assert_false(sx_queue_remove_head(q, b)); /* PROTOCOL-NOTES E13: only the head */
     assert_true(sx_queue_remove_head(q, a));
     assert_memory_equal(sx_queue_head(q)->body, "b", 1);
     assert_true(sx_queue_remove_head(q, b));
@@ -182,7 +184,7 @@ static void test_notifier_and_link(void **state)
     /* The same notifier id on another queue is refused. */
     assert_int_equal(sx_store_set_notifier(s, other, &n), SX_E_AUTH);
     assert_null(other->notifier);
-    /* Replacing it moves the map entry (D13). */
+    /* Replacing it moves the map entry (PROTOCOL-NOTES D13). */
     sx_notifier n2 = n;
     memset(n2.id, 8, SX_ID_LEN);
     assert_ok(sx_store_set_notifier(s, q, &n2));

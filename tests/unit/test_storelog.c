@@ -1,6 +1,7 @@
-/* Unit tests of the store log, message log and notification log (E25-E28):
- * exact lines as the reference's encoders write them, round trips, parser
- * robustness, replay, compaction with backups, and concurrent appends. */
+/* Unit tests of the store log, message log and notification log (PROTOCOL-NOTES
+ * E25-E28): exact lines as the reference's encoders write them, round trips,
+ * parser robustness, replay, compaction with backups, and concurrent
+ * appends. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -235,7 +236,7 @@ static sx_queue *find_rid(sx_store *st, const char *rid_text)
     return sx_store_find(st, SX_PARTY_RECIPIENT, sx_slice_of(rid, SX_ID_LEN));
 }
 
-/* ---- exact lines (E25) ---- */
+/* ---- exact lines (PROTOCOL-NOTES E25) ---- */
 
 static void test_key_text_matches_keys_module(void **state)
 {
@@ -831,7 +832,7 @@ static void test_services(void **state)
     sx_slservices_free(svc);
 }
 
-/* ---- compaction and backups (E26) ---- */
+/* ---- compaction and backups (PROTOCOL-NOTES E26) ---- */
 
 static bool exists(const char *path)
 {
@@ -1203,7 +1204,7 @@ static void test_concurrent_plain(void **state)
     run_concurrent(false, SX_SL_SYNC_NEVER);
 }
 
-/* ---- messages (E27) ---- */
+/* ---- messages (PROTOCOL-NOTES E27) ---- */
 
 static void add_queue(sx_store *st, uint8_t rid_start, uint8_t sid_start)
 {
@@ -1476,7 +1477,7 @@ static void test_messages_restore_rules(void **state)
     remove_tmpdir();
 }
 
-/* ---- notifications (E28) ---- */
+/* ---- notifications (PROTOCOL-NOTES E28) ---- */
 
 static void test_ntfs(void **state)
 {

@@ -35,7 +35,8 @@ static void test_layout(void **state)
 static void test_short_refuses_256(void **state)
 {
     (void)state;
-    /* P14: the reference wraps the length byte; we refuse instead. */
+    /* PROTOCOL-NOTES P14: the reference wraps the length byte; we refuse
+     * instead. */
     uint8_t big[256];
     memset(big, 'x', sizeof big);
     sx_writer w;

@@ -1,6 +1,7 @@
 /* Unit tests of crypto/x509: the reference's fixture certificates and their
- * fingerprint, certificates we create (B11/H5), PEM files, chain validation,
- * the A20 chain encoding and the A20 signed key (smp-crypto.md section 4). */
+ * fingerprint, certificates we create (PROTOCOL-NOTES B11/H5), PEM files, chain
+ * validation, the PROTOCOL-NOTES A20 chain encoding and the PROTOCOL-NOTES A20
+ * signed key (smp-crypto.md section 4). */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -249,7 +250,8 @@ static void check_created(sx_key_alg alg)
     assert_int_equal(OBJ_obj2nid(sigalg->algorithm),
                      alg == SX_KEY_ED25519 ? NID_ED25519 : NID_ED448);
 
-    /* Server: v3, CN=<host>, issued by the CA, the B11 extensions. */
+    /* Server: v3, CN=<host>, issued by the CA, the PROTOCOL-NOTES B11
+     * extensions. */
     assert_int_equal(X509_get_version(c.srv), X509_VERSION_3);
     check_name(X509_get_subject_name(c.srv), NID_commonName, "smp.example.com");
     assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(c.srv)), 1);
@@ -464,7 +466,7 @@ static void test_from_der_strict(void **state)
     X509_free(ca);
 }
 
-/* ---- A20 chain ---- */
+/* ---- PROTOCOL-NOTES A20 chain ---- */
 
 static void test_chain_round_trip(void **state)
 {
@@ -487,7 +489,8 @@ static void test_chain_round_trip(void **state)
     assert_int_equal(ch.n, 2);
     assert_int_equal(X509_cmp(ch.certs[0], srv), 0);
     assert_int_equal(X509_cmp(ch.certs[1], ca), 0);
-    /* B10: the identity is the fingerprint of the 2nd certificate, as received. */
+    /* PROTOCOL-NOTES B10: the identity is the fingerprint of the 2nd certificate,
+     * as received. */
     uint8_t fp[SX_FINGERPRINT_LEN];
     char text[SX_FINGERPRINT_TEXT_SIZE];
     assert_ok(sx_x509_fingerprint_der(ch.der[1], fp));
@@ -579,7 +582,7 @@ static void test_chain_bounds(void **state)
     X509_free(ca);
 }
 
-/* ---- A20 signed key ---- */
+/* ---- PROTOCOL-NOTES A20 signed key ---- */
 
 static void test_signed_key_vectors(void **state)
 {
@@ -822,7 +825,8 @@ static void test_signed_key_round_trips(void **state)
     sx_key_free(edpub);
 }
 
-/* W2 shape: chain then Large(signed key), verified with the leaf's key. */
+/* PROTOCOL-NOTES W2 shape: chain then Large(signed key), verified with the
+ * leaf's key. */
 static void test_cert_chain_pub_key(void **state)
 {
     (void)state;

@@ -1,8 +1,8 @@
 /* Unit tests of the offline parts of the XFTP client: whole-file encryption
  * into chunks and decryption back through temporary files (sizes 0, 1 and
  * every chunk-size boundary), tampering, output naming, description
- * generation and web links, server addresses, and the F8 checks of a server
- * hello. */
+ * generation and web links, server addresses, and the PROTOCOL-NOTES F8 checks
+ * of a server hello. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -434,7 +434,7 @@ static void test_descriptions(void **state)
     unlink(src);
 }
 
-/* F8: the checks on a server hello built from the fixtures. */
+/* PROTOCOL-NOTES F8: the checks on a server hello built from the fixtures. */
 static void test_check_hello(void **state)
 {
     (void)state;

@@ -1,7 +1,8 @@
-/* Unit tests of XFTP file descriptions (F30-F33): the reference's fixture
- * parses and prints back byte for byte, descriptions built in memory print
- * in the reference's grouping and order, and malformed YAML (missing
- * fields, indentation, base64, keys, inconsistent chunks) is refused. */
+/* Unit tests of XFTP file descriptions (PROTOCOL-NOTES F30-F33): the
+ * reference's fixture parses and prints back byte for byte, descriptions built
+ * in memory print in the reference's grouping and order, and malformed YAML
+ * (missing fields, indentation, base64, keys, inconsistent chunks) is
+ * refused. */
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -1,7 +1,8 @@
-/* Unit tests of the XFTP streaming secret box and file encryption (A32,
- * A34, A36, F34): the stream equals the one-shot secret_box of the same
- * padded bytes with the tag moved to the end, in pieces of any size, and
- * decryption detects every change; chunk sizes as prepareChunkSizes. */
+/* Unit tests of the XFTP streaming secret box and file encryption
+ * (PROTOCOL-NOTES A32, A34, A36, F34): the stream equals the one-shot
+ * secret_box of the same padded bytes with the tag moved to the end, in pieces
+ * of any size, and decryption detects every change; chunk sizes as
+ * prepareChunkSizes. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -56,7 +57,8 @@ static void stream(bool encrypt, const uint8_t key[32], const uint8_t nonce[24],
     sx_xftp_sb_tag(&sb, tag);
 }
 
-/* The stream is crypto_box/secret_box (A34) with the tag at the end. */
+/* The stream is crypto_box/secret_box (PROTOCOL-NOTES A34) with the tag at the
+ * end. */
 static void test_equals_secret_box(void **state)
 {
     (void)state;

@@ -1,6 +1,6 @@
-/* Unit tests of the XFTP codecs (F.2-F.4, W9, W10): block and transmission
- * layout, every command and response at v1..v3, truncation at every
- * offset, trailing bytes, unknown tags, credential rules, the error list
+/* Unit tests of the XFTP codecs (PROTOCOL-NOTES F.2-F.4, W9, W10): block and
+ * transmission layout, every command and response at v1..v3, truncation at
+ * every offset, trailing bytes, unknown tags, credential rules, the error list
  * and the three hello messages. */
 #include "test_smp_util.h"
 
@@ -134,7 +134,8 @@ static void test_names_versions_sizes(void **state)
     assert_false(sx_xftp_chunk_size_allowed(8388608));
 }
 
-/* W9: FNEW signed with Ed25519, 64 KiB chunk, one recipient key, no auth. */
+/* PROTOCOL-NOTES W9: FNEW signed with Ed25519, 64 KiB chunk, one recipient key,
+ * no auth. */
 static void test_w9_fnew(void **state)
 {
     (void)state;
@@ -213,7 +214,7 @@ static void test_w9_fnew(void **state)
     assert_true(sx_slice_eq(sx_writer_slice(&w), req.t.signed_part));
 }
 
-/* W10: FILE with the router's X25519 key and a 24-byte nonce. */
+/* PROTOCOL-NOTES W10: FILE with the router's X25519 key and a 24-byte nonce. */
 static void test_w10_file(void **state)
 {
     (void)state;
@@ -313,7 +314,8 @@ static void test_decoded_fields(void **state)
     assert_true(sx_slice_eq(id, sx_slice_str("x")));
     assert_int_equal(sx_xftp_ids_get(&dr.sids.rcv_ids, 3, &id), SX_E_USAGE);
 
-    /* FGET takes only an X25519 key; FNEW's basic auth is checked (A22). */
+    /* FGET takes only an X25519 key; FNEW's basic auth is checked
+     * (PROTOCOL-NOTES A22). */
     sx_xftp_cmd bad = sample_cmd(SX_XFTP_C_FGET);
     bad.dh_key = tsu_key(SX_KEY_ED25519, 0x60);
     uint8_t buf[256];
@@ -483,7 +485,7 @@ static void test_request_errors(void **state)
                true);
     expect_req(make_t(sig, sid, corr, ent, "FDEL "), SX_XFTP_ERR_CMD, SX_SMP_CMD_SYNTAX, true,
                true);
-    /* F15 credentials */
+    /* PROTOCOL-NOTES F15 credentials */
     expect_req(make_t(none, sid, corr, ent, "FDEL"), SX_XFTP_ERR_CMD, SX_SMP_CMD_NO_AUTH, true,
                true);
     expect_req(make_t(sig, sid, corr, none, "FACK"), SX_XFTP_ERR_CMD, SX_SMP_CMD_NO_AUTH, true,
