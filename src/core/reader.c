@@ -239,3 +239,51 @@ bool sx_read_word(sx_reader *r, sx_slice *out)
         n++;
     return sx_read_bytes(r, n, out);
 }
+
+sx_slice sx_reader_rest(const sx_reader *r)
+{
+    if (r->err != SX_OK || r->buf == NULL)
+        return sx_slice_of(NULL, 0);
+    return sx_slice_of(r->buf + r->off, r->len - r->off);
+}
+
+bool sx_read_accept(sx_reader *r, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (r->err != SX_OK || r->len - r->off < n || (n && memcmp(r->buf + r->off, lit, n) != 0))
+        return false;
+    r->off += n;
+    return true;
+}
+
+bool sx_read_until(sx_reader *r, const char *stops, sx_slice *out)
+{
+    *out = sx_slice_of(NULL, 0);
+    if (r->err != SX_OK)
+        return false;
+    size_t n = 0;
+    while (n < r->len - r->off && (r->buf[r->off + n] == 0 || !strchr(stops, r->buf[r->off + n])))
+        n++;
+    return sx_read_bytes(r, n, out);
+}
+
+bool sx_read_decimal(sx_reader *r, uint32_t max, uint32_t *out)
+{
+    *out = 0;
+    if (r->err != SX_OK)
+        return false;
+    size_t n = 0;
+    uint32_t v = 0;
+    while (n < r->len - r->off && r->buf[r->off + n] >= '0' && r->buf[r->off + n] <= '9') {
+        uint32_t d = (uint32_t)(r->buf[r->off + n] - '0');
+        if (d > max || v > (max - d) / 10)
+            return sx_reader_fail(r, SX_E_PROTOCOL);
+        v = v * 10 + d;
+        n++;
+    }
+    if (n == 0)
+        return sx_reader_fail(r, SX_E_PROTOCOL);
+    r->off += n;
+    *out = v;
+    return true;
+}

@@ -72,4 +72,19 @@ bool sx_read_expect_str(sx_reader *r, const char *lit);
  * tags (PROTOCOL-NOTES C5). The space itself is not consumed. */
 bool sx_read_word(sx_reader *r, sx_slice *out);
 
+/* Text primitives (server addresses, PROTOCOL-NOTES A29). */
+/* The unread bytes as a view, without consuming them (empty after an error);
+ * lets a matcher over a slice decide how many bytes sx_read_bytes takes. */
+sx_slice sx_reader_rest(const sx_reader *r);
+/* Consumes lit if the unread bytes start with it and returns true; otherwise
+ * consumes nothing, returns false and does not fail the reader. */
+bool sx_read_accept(sx_reader *r, const char *lit);
+/* Bytes up to (not including) the first one that occurs in stops (a
+ * NUL-terminated set), or to the end; may be empty. The stop byte is not
+ * consumed. */
+bool sx_read_until(sx_reader *r, const char *stops, sx_slice *out);
+/* One or more decimal digits (all that follow) whose value is at most max;
+ * fails with SX_E_PROTOCOL if there is no digit or the value exceeds max. */
+bool sx_read_decimal(sx_reader *r, uint32_t max, uint32_t *out);
+
 #endif

@@ -253,6 +253,112 @@ static void test_fail_helper(void **state)
     assert_int_equal(sx_reader_status(&r), SX_E_LIMIT);
 }
 
+/* Text primitives: rest, accept, until, decimal. */
+static void test_text_primitives(void **state)
+{
+    (void)state;
+    const char *t = "smp://ab:cd@h,1:5223,443";
+    sx_reader r;
+    sx_slice s;
+    sx_reader_init(&r, (const uint8_t *)t, strlen(t));
+    assert_false(sx_read_accept(&r, "xftp://")); /* no match: nothing consumed, no error */
+    assert_true(sx_reader_ok(&r));
+    assert_true(sx_read_accept(&r, "smp://"));
+    assert_true(sx_read_accept(&r, ""));
+    s = sx_reader_rest(&r);
+    assert_int_equal(s.len, strlen(t) - 6);
+    assert_ptr_equal(s.ptr, (const uint8_t *)t + 6);
+    assert_true(sx_read_until(&r, ":@", &s));
+    assert_true(sx_slice_eq(s, sx_slice_str("ab")));
+    assert_true(sx_read_until(&r, ":@", &s)); /* at a stop byte: empty */
+    assert_int_equal(s.len, 0);
+    assert_true(sx_read_accept(&r, ":"));
+    assert_true(sx_read_until(&r, "@", &s));
+    assert_true(sx_slice_eq(s, sx_slice_str("cd")));
+    assert_true(sx_read_accept(&r, "@h,"));
+    uint32_t v;
+    assert_true(sx_read_decimal(&r, 255, &v));
+    assert_int_equal(v, 1);
+    assert_true(sx_read_accept(&r, ":"));
+    assert_true(sx_read_decimal(&r, 65535, &v));
+    assert_int_equal(v, 5223);
+    assert_false(sx_read_accept(&r, ",4435")); /* longer than what is left */
+    assert_true(sx_read_accept(&r, ","));
+    assert_true(sx_read_until(&r, "/", &s)); /* no stop byte: to the end */
+    assert_true(sx_slice_eq(s, sx_slice_str("443")));
+    assert_int_equal(sx_reader_rest(&r).len, 0);
+    assert_true(sx_read_until(&r, "/", &s)); /* at the end: empty */
+    assert_int_equal(s.len, 0);
+    assert_ok(sx_reader_finish(&r));
+
+    /* a NUL byte is never a stop byte */
+    const uint8_t z[] = {'a', 0, 'b', '@'};
+    sx_reader_init(&r, z, sizeof z);
+    assert_true(sx_read_until(&r, "@", &s));
+    assert_int_equal(s.len, 3);
+
+    /* after an error everything fails and rest is empty */
+    sx_reader_init(&r, (const uint8_t *)"12", 2);
+    assert_false(sx_read_u32(&r, &v));
+    assert_int_equal(sx_reader_rest(&r).len, 0);
+    assert_false(sx_read_accept(&r, ""));
+    assert_false(sx_read_until(&r, "x", &s));
+    assert_false(sx_read_decimal(&r, 99, &v));
+    sx_reader_init(&r, NULL, 0);
+    assert_int_equal(sx_reader_rest(&r).len, 0);
+}
+
+static uint32_t decimal_of(const char *t, uint32_t max, sx_status *st, size_t *left)
+{
+    sx_reader r;
+    uint32_t v = 77;
+    sx_reader_init(&r, (const uint8_t *)t, strlen(t));
+    bool ok = sx_read_decimal(&r, max, &v);
+    *st = sx_reader_status(&r);
+    assert_true(ok == (*st == SX_OK));
+    *left = sx_reader_remaining(&r);
+    return v;
+}
+
+static void test_decimal_bounds(void **state)
+{
+    (void)state;
+    sx_status st;
+    size_t left;
+    assert_int_equal(decimal_of("0", 0, &st, &left), 0);
+    assert_ok(st);
+    assert_int_equal(decimal_of("255", 255, &st, &left), 255);
+    assert_ok(st);
+    assert_int_equal(decimal_of("0000255x", 255, &st, &left), 255);
+    assert_ok(st);
+    assert_int_equal(left, 1);
+    assert_int_equal(decimal_of("256", 255, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_int_equal(decimal_of("65536", 65535, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_int_equal(decimal_of("4294967295", UINT32_MAX, &st, &left), UINT32_MAX);
+    assert_ok(st);
+    assert_int_equal(decimal_of("4294967296", UINT32_MAX, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_int_equal(decimal_of("99999999999999999999", UINT32_MAX, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_int_equal(decimal_of("7", 5, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_int_equal(decimal_of("", 5, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_int_equal(decimal_of("-1", 5, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_int_equal(decimal_of("+1", 5, &st, &left), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    /* bounded by len, not by a NUL */
+    sx_reader r;
+    uint32_t v;
+    sx_reader_init(&r, (const uint8_t *)"123456", 2);
+    assert_true(sx_read_decimal(&r, 1000, &v));
+    assert_int_equal(v, 12);
+    assert_ok(sx_reader_finish(&r));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +375,8 @@ int main(void)
         cmocka_unit_test(test_sticky_error_zeroes),
         cmocka_unit_test(test_null_buffer),
         cmocka_unit_test(test_fail_helper),
+        cmocka_unit_test(test_text_primitives),
+        cmocka_unit_test(test_decimal_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
