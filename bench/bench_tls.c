@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -285,15 +286,27 @@ static sx_status load_key_hash(const char *ca_path)
     return ok == 1 && len == sizeof key_hash ? SX_OK : SX_E_INTERNAL;
 }
 
+/* Full path of a test data file (tests/data, or the folder the environment
+ * variable SX_TEST_DATA_DIR names); says which file is missing. */
+static sx_status data_file(const char *rel, char *out, size_t size)
+{
+    const char *dir = getenv("SX_TEST_DATA_DIR");
+    if (!dir || !*dir)
+        dir = SX_TEST_DATA_DIR;
+    snprintf(out, size, "%s/%s", dir, rel);
+    if (access(out, R_OK) != 0) {
+        fprintf(stderr, "bench_tls: test data file %s: %s\n", out, strerror(errno));
+        return SX_E_IO;
+    }
+    return SX_OK;
+}
+
 static sx_status setup(void)
 {
-    const char *dir = getenv("SX_SHARED_DIR");
-    if (!dir || !*dir)
-        dir = SX_SHARED_DIR;
     static char crt[4096], ca[4096], key[4096];
-    snprintf(crt, sizeof crt, "%s/fixtures/server.crt", dir);
-    snprintf(ca, sizeof ca, "%s/fixtures/ca.crt", dir);
-    snprintf(key, sizeof key, "%s/fixtures/server.key", dir);
+    SX_TRY(data_file("fixtures/server.crt", crt, sizeof crt));
+    SX_TRY(data_file("fixtures/ca.crt", ca, sizeof ca));
+    SX_TRY(data_file("fixtures/server.key", key, sizeof key));
     SX_TRY(sx_crypto_init());
     SX_TRY(load_key_hash(ca));
     sx_tls_server_config scfg = {.creds = {.cert_file = crt, .ca_file = ca, .key_file = key},
@@ -315,7 +328,7 @@ int main(int argc, char **argv)
     }
     sx_status st = setup();
     if (st != SX_OK) {
-        fprintf(stderr, "bench_tls: setup (fixtures in SX_SHARED_DIR): %s\n", sx_status_str(st));
+        fprintf(stderr, "bench_tls: setup (TLS fixtures): %s\n", sx_status_str(st));
         return 1;
     }
     static uint8_t msg[BLK];

@@ -64,6 +64,20 @@ static void die(const char *what, sx_status st)
     exit(1);
 }
 
+/* Full path of a test data file (tests/data, or the folder the environment
+ * variable SX_TEST_DATA_DIR names); exits naming the file if it is missing. */
+static void data_file(const char *rel, char *out, size_t size)
+{
+    const char *dir = getenv("SX_TEST_DATA_DIR");
+    if (!dir || !*dir)
+        dir = SX_TEST_DATA_DIR;
+    snprintf(out, size, "%s/%s", dir, rel);
+    if (access(out, R_OK) != 0) {
+        fprintf(stderr, "bench_xftp: test data file %s: %s\n", out, strerror(errno));
+        exit(1);
+    }
+}
+
 /* ---- HTTP/2 over sx_tls: one session pumped on a non-blocking socket ---- */
 
 typedef struct h2 {
@@ -703,13 +717,10 @@ int main(int argc, char **argv)
         return 1;
     memset(pattern, 0x5a, sizeof pattern);
 
-    const char *dir = getenv("SX_SHARED_DIR");
-    if (!dir)
-        dir = SX_SHARED_DIR;
     char crt[1024], ca[1024], key[1024];
-    snprintf(crt, sizeof crt, "%s/fixtures/server.crt", dir);
-    snprintf(ca, sizeof ca, "%s/fixtures/ca.crt", dir);
-    snprintf(key, sizeof key, "%s/fixtures/server.key", dir);
+    data_file("fixtures/server.crt", crt, sizeof crt);
+    data_file("fixtures/ca.crt", ca, sizeof ca);
+    data_file("fixtures/server.key", key, sizeof key);
 
     {
         X509 *cert;
@@ -717,7 +728,7 @@ int main(int argc, char **argv)
         if (st == SX_OK)
             st = sx_x509_fingerprint(cert, identity);
         if (st != SX_OK)
-            die("reading ca.crt (fixtures in SX_SHARED_DIR)", st);
+            die("reading fixtures/ca.crt of the test data", st);
         X509_free(cert);
     }
     /* One 4 MiB chunk of random bytes, uploaded as every chunk. */

@@ -2,6 +2,6 @@
 add_executable(itest_control test_control.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_control PRIVATE sx_router sx_client PkgConfig::CMOCKA)
 target_include_directories(itest_control PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
-target_compile_definitions(itest_control PRIVATE SX_SHARED_DIR="${SX_SHARED_DIR}")
+target_compile_definitions(itest_control PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.control COMMAND itest_control)
 set_tests_properties(integration.control PROPERTIES TIMEOUT 300)

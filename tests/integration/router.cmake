@@ -2,6 +2,6 @@
 add_executable(itest_router test_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_router PRIVATE sx_router sx_client PkgConfig::CMOCKA)
 target_include_directories(itest_router PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
-target_compile_definitions(itest_router PRIVATE SX_SHARED_DIR="${SX_SHARED_DIR}")
+target_compile_definitions(itest_router PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.router COMMAND itest_router)
 set_tests_properties(integration.router PROPERTIES TIMEOUT 300)

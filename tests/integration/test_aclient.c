@@ -31,9 +31,9 @@ typedef struct env {
 
 static sx_status start_router(env *e)
 {
-    snprintf(s_crt, sizeof s_crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(s_ca, sizeof s_ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(s_key, sizeof s_key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(s_crt, sizeof s_crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(s_ca, sizeof s_ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(s_key, sizeof s_key, "%s", tu_data_path("fixtures/server.key"));
     sx_router_opts o = {0};
     o.cert_file = s_crt;
     o.ca_file = s_ca;

@@ -49,9 +49,9 @@ static env *env_new(int64_t quota)
     snprintf(e->dir, sizeof e->dir, "/tmp/sx_control_XXXXXX");
     assert_non_null(mkdtemp(e->dir));
     snprintf(e->slog, sizeof e->slog, "%s/smp-server-store.log", e->dir);
-    snprintf(e->crt, sizeof e->crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(e->ca, sizeof e->ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(e->key, sizeof e->key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(e->crt, sizeof e->crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(e->ca, sizeof e->ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(e->key, sizeof e->key, "%s", tu_data_path("fixtures/server.key"));
     sx_router_opts *o = &e->o;
     o->cert_file = e->crt;
     o->ca_file = e->ca;

@@ -33,9 +33,9 @@ static int setup(void **state)
     static env e;
     memset(&e, 0, sizeof e);
     char crt[1024], ca[1024], key[1024];
-    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     static char s_crt[1024], s_ca[1024], s_key[1024];
     memcpy(s_crt, crt, sizeof crt);
     memcpy(s_ca, ca, sizeof ca);
@@ -481,9 +481,9 @@ static void test_blocking_keepalive_no_pong(void **state)
     mute_peer m;
     memset(&m, 0, sizeof m);
     char crt[1024], ca[1024], key[1024];
-    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     sx_tls_server_config tcfg = {.creds = {.cert_file = crt, .ca_file = ca, .key_file = key}};
     assert_ok(sx_tls_server_ctx_new(&tcfg, &m.ctx));
     assert_ok(sx_smp_server_config_init(&m.cfg, m.ctx));
@@ -846,9 +846,9 @@ static void test_restart_persistence(void **state)
     snprintf(mlog, sizeof mlog, "%s/smp-server-messages.log", dir);
     sx_router_opts o = {0};
     char crt[1024], ca[1024], key[1024];
-    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     o.cert_file = crt;
     o.ca_file = ca;
     o.key_file = key;

@@ -24,9 +24,9 @@ static const char *const alpn_smp[] = {"smp/1", NULL};
 
 static void fixture_paths(void)
 {
-    snprintf(crt_path, sizeof crt_path, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(ca_path, sizeof ca_path, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(key_path, sizeof key_path, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt_path, sizeof crt_path, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca_path, sizeof ca_path, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key_path, sizeof key_path, "%s", tu_data_path("fixtures/server.key"));
 }
 
 static void ca_fingerprint(uint8_t out[32])

@@ -201,11 +201,11 @@ static void server_join(server_job *job)
 static sx_tls_ctx *fixture_server_ctx(const char *const *alpn)
 {
     sx_tls_server_config cfg = {.alpn = alpn};
-    /* tu_shared_path returns a static buffer: copy each path. */
+    /* tu_data_path returns a static buffer: copy each path. */
     static char crt[512], ca[512], key[512];
-    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     cfg.creds.cert_file = crt;
     cfg.creds.ca_file = ca;
     cfg.creds.key_file = key;
@@ -241,7 +241,7 @@ static void test_fixture_fingerprint(void **state)
     (void)state;
     uint8_t fp[32], got[32];
     ca_fingerprint(fp);
-    X509 *ca = read_pem_cert(tu_shared_path("fixtures/ca.crt"));
+    X509 *ca = read_pem_cert(tu_data_path("fixtures/ca.crt"));
     sha256_cert(ca, got);
     X509_free(ca);
     assert_bytes_equal(fp, got, 32);
@@ -513,8 +513,8 @@ static void test_single_cert_chain(void **state)
     /* The fixture leaf alone: PROTOCOL-NOTES B10 needs at least 2 certificates,
      * whatever the key hash (try the CA's and the leaf's own). */
     static char crt[512], key[512];
-    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     sx_tls_server_config cfg = {.creds = {.cert_file = crt, .key_file = key}};
     sx_tls_ctx *sctx = NULL;
     assert_ok(sx_tls_server_ctx_new(&cfg, &sctx));
@@ -928,7 +928,7 @@ static void test_config_errors(void **state)
     fputs("not a certificate\n", f);
     fclose(f);
     static char key[512];
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     cfg.creds.cert_file = tmp_path("empty.pem");
     cfg.creds.key_file = key;
     assert_int_equal(sx_tls_server_ctx_new(&cfg, &ctx), SX_E_PROTOCOL);

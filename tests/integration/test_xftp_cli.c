@@ -70,9 +70,9 @@ static int setup(void **state)
         if (mkdir(g_files[i], 0700) != 0)
             return -1;
         static char cert[512], ca[512], key[512];
-        snprintf(cert, sizeof cert, "%s", tu_shared_path("fixtures/server.crt"));
-        snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
-        snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+        snprintf(cert, sizeof cert, "%s", tu_data_path("fixtures/server.crt"));
+        snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+        snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
         sx_xftp_server_opts o;
         memset(&o, 0, sizeof o);
         o.cert_file = cert;

@@ -594,11 +594,11 @@ static void fx_start(fx *f, int64_t quota, bool store_log)
         snprintf(f->log, sizeof f->log, "%s/file-server-store.log", f->dir);
     }
     memset(&f->o, 0, sizeof f->o);
-    f->o.cert_file = tu_shared_path("fixtures/server.crt");
+    f->o.cert_file = tu_data_path("fixtures/server.crt");
     static char ca[512], key[512], crt[512];
-    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     f->o.cert_file = crt;
     f->o.ca_file = ca;
     f->o.key_file = key;
@@ -651,7 +651,7 @@ static void load_identity(void)
     if (g_identity)
         return;
     X509 *ca = NULL;
-    assert_ok(sx_x509_read_cert_file(tu_shared_path("fixtures/ca.crt"), &ca));
+    assert_ok(sx_x509_read_cert_file(tu_data_path("fixtures/ca.crt"), &ca));
     assert_ok(sx_x509_fingerprint(ca, g_identity_buf));
     X509_free(ca);
     g_identity = g_identity_buf;
@@ -1365,7 +1365,7 @@ static void write_text(const char *path, const char *text)
 static void append_file(FILE *out, const char *path)
 {
     size_t n;
-    uint8_t *p = tu_read_shared(path, &n);
+    uint8_t *p = tu_read_data(path, &n);
     assert_int_equal(fwrite(p, 1, n, out), n);
     free(p);
 }

@@ -4,7 +4,7 @@
 add_executable(itest_xftp_cli test_xftp_cli.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_xftp_cli PRIVATE sx_xftp_client sx_xftp_router PkgConfig::CMOCKA)
 target_include_directories(itest_xftp_cli PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
-target_compile_definitions(itest_xftp_cli PRIVATE SX_SHARED_DIR="${SX_SHARED_DIR}")
+target_compile_definitions(itest_xftp_cli PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.xftp_cli COMMAND itest_xftp_cli)
 set_tests_properties(integration.xftp_cli PROPERTIES TIMEOUT 300)
 # The xftp program against an xftp-server process (shell script).

@@ -36,7 +36,7 @@ static uint8_t blk_a[SX_BLOCK_SIZE], blk_b[SX_BLOCK_SIZE], blk_c[SX_BLOCK_SIZE];
 static void load_der(const char *rel, int i)
 {
     X509 *x = NULL;
-    assert_ok(sx_x509_read_cert_file(tu_shared_path(rel), &x));
+    assert_ok(sx_x509_read_cert_file(tu_data_path(rel), &x));
     assert_ok(sx_x509_to_der(x, &fx.der[i], &fx.der_len[i]));
     X509_free(x);
     fx.chain[i] = sx_slice_of(fx.der[i], fx.der_len[i]);
@@ -47,9 +47,9 @@ static int setup(void **state)
     (void)state;
     memset(&fx, 0, sizeof fx);
     static char crt[512], ca[512], key[512];
-    snprintf(crt, sizeof crt, "%s", tu_shared_path("fixtures/server.crt"));
-    snprintf(ca, sizeof ca, "%s", tu_shared_path("fixtures/ca.crt"));
-    snprintf(key, sizeof key, "%s", tu_shared_path("fixtures/server.key"));
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
     sx_tls_server_config tcfg = {.creds = {.cert_file = crt, .ca_file = ca, .key_file = key}};
     if (sx_tls_server_ctx_new(&tcfg, &fx.tls) != SX_OK)
         return -1;

@@ -64,7 +64,7 @@ static const char *field(char *line, const char *name)
 static size_t load_kats(kat **out)
 {
     size_t len;
-    char *text = (char *)tu_read_shared("vectors/sntrup761.txt", &len);
+    char *text = (char *)tu_read_data("vectors/sntrup761.txt", &len);
     kat *k = NULL;
     size_t count = 0;
     int seen = 0;

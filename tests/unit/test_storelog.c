@@ -411,7 +411,7 @@ static void test_update_records_exact(void **state)
 static char *cert_text(const char *fixture)
 {
     X509 *x;
-    assert_ok(sx_x509_read_cert_file(tu_shared_path(fixture), &x));
+    assert_ok(sx_x509_read_cert_file(tu_data_path(fixture), &x));
     uint8_t *der;
     size_t len;
     assert_ok(sx_x509_to_der(x, &der, &len));

@@ -42,7 +42,7 @@
 static X509 *fixture_cert(const char *name)
 {
     size_t len;
-    uint8_t *pem = tu_read_shared(name, &len);
+    uint8_t *pem = tu_read_data(name, &len);
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
     assert_non_null(bio);
     X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
@@ -133,7 +133,7 @@ static void test_fixture_fingerprint(void **state)
     free(der);
 
     X509 *ca2;
-    assert_ok(sx_x509_read_cert_file(tu_shared_path("fixtures/ca.crt"), &ca2));
+    assert_ok(sx_x509_read_cert_file(tu_data_path("fixtures/ca.crt"), &ca2));
     assert_ok(sx_x509_fingerprint(ca2, fp2));
     assert_memory_equal(fp, fp2, sizeof fp);
     /* The server certificate has another fingerprint. */
@@ -166,14 +166,14 @@ static void test_fixture_chain(void **state)
 
     /* The key file matches the certificate (Ed448). */
     sx_key *k, *cpub;
-    assert_ok(sx_x509_read_key_file(tu_shared_path("fixtures/server.key"), SX_KEY_SIGN_ALGS, &k));
+    assert_ok(sx_x509_read_key_file(tu_data_path("fixtures/server.key"), SX_KEY_SIGN_ALGS, &k));
     assert_int_equal(sx_key_alg_of(k), SX_KEY_ED448);
     assert_true(sx_key_is_private(k));
     assert_ok(sx_x509_public_key(srv, &cpub));
     assert_true(sx_key_public_equal(k, cpub));
     sx_key *wrong = NULL;
     assert_int_equal(
-        sx_x509_read_key_file(tu_shared_path("fixtures/server.key"), SX_KEY_BIT(SX_KEY_ED25519), &wrong),
+        sx_x509_read_key_file(tu_data_path("fixtures/server.key"), SX_KEY_BIT(SX_KEY_ED25519), &wrong),
         SX_E_PROTOCOL);
     assert_null(wrong);
 

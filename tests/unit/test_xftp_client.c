@@ -271,7 +271,7 @@ static void test_server_address(void **state)
     sx_xftp_fd_server s;
     assert_ok(sx_xftp_fd_server_parse(a, strlen(a), &s));
     X509 *ca = NULL;
-    assert_ok(sx_x509_read_cert_file(tu_shared_path("fixtures/ca.crt"), &ca));
+    assert_ok(sx_x509_read_cert_file(tu_data_path("fixtures/ca.crt"), &ca));
     uint8_t fp[32];
     assert_ok(sx_x509_fingerprint(ca, fp));
     X509_free(ca);
@@ -417,7 +417,7 @@ static void test_descriptions(void **state)
     sx_xftp_fd x;
     char err[256];
     assert_int_equal(sx_xftp_read_description(dp, &x, err, sizeof err), SX_E_IO);
-    assert_ok(sx_xftp_read_description(tu_shared_path("fixtures/file_description.yaml"), &x, err,
+    assert_ok(sx_xftp_read_description(tu_data_path("fixtures/file_description.yaml"), &x, err,
                                        sizeof err));
     sx_xftp_fd_cleanup(&x);
 
@@ -439,8 +439,8 @@ static void test_check_hello(void **state)
 {
     (void)state;
     X509 *srv = NULL, *ca = NULL;
-    assert_ok(sx_x509_read_cert_file(tu_shared_path("fixtures/server.crt"), &srv));
-    assert_ok(sx_x509_read_cert_file(tu_shared_path("fixtures/ca.crt"), &ca));
+    assert_ok(sx_x509_read_cert_file(tu_data_path("fixtures/server.crt"), &srv));
+    assert_ok(sx_x509_read_cert_file(tu_data_path("fixtures/ca.crt"), &ca));
     uint8_t *srv_der = NULL, *ca_der = NULL;
     size_t srv_len = 0, ca_len = 0;
     assert_ok(sx_x509_to_der(srv, &srv_der, &srv_len));
@@ -448,7 +448,7 @@ static void test_check_hello(void **state)
     uint8_t fp[32];
     assert_ok(sx_x509_fingerprint(ca, fp));
     sx_key *signer = NULL, *other = NULL, *dh = NULL, *ed = NULL;
-    assert_ok(sx_x509_read_key_file(tu_shared_path("fixtures/server.key"), SX_KEY_SIGN_ALGS,
+    assert_ok(sx_x509_read_key_file(tu_data_path("fixtures/server.key"), SX_KEY_SIGN_ALGS,
                                     &signer));
     assert_ok(sx_key_generate(SX_KEY_ED25519, &other));
     assert_ok(sx_key_generate(SX_KEY_X25519, &dh));

@@ -14,7 +14,7 @@
 
 static char *fixture(size_t *len)
 {
-    uint8_t *b = tu_read_shared(FIXTURE, len);
+    uint8_t *b = tu_read_data(FIXTURE, len);
     char *s = malloc(*len + 1);
     assert_non_null(s);
     memcpy(s, b, *len);

@@ -540,7 +540,7 @@ static void test_reply_decode(void **state)
 static void load_der(const char *rel, uint8_t **der, size_t *len)
 {
     X509 *x = NULL;
-    assert_ok(sx_x509_read_cert_file(tu_shared_path(rel), &x));
+    assert_ok(sx_x509_read_cert_file(tu_data_path(rel), &x));
     assert_ok(sx_x509_to_der(x, der, len));
     X509_free(x);
 }
@@ -553,7 +553,7 @@ static void test_hellos(void **state)
     load_der("fixtures/server.crt", &srv_der, &srv_len);
     load_der("fixtures/ca.crt", &ca_der, &ca_len);
     sx_key *signer = NULL, *dh = NULL;
-    assert_ok(sx_x509_read_key_file(tu_shared_path("fixtures/server.key"), SX_KEY_SIGN_ALGS,
+    assert_ok(sx_x509_read_key_file(tu_data_path("fixtures/server.key"), SX_KEY_SIGN_ALGS,
                                     &signer));
     assert_ok(sx_key_generate(SX_KEY_X25519, &dh));
     uint8_t skbuf[512];

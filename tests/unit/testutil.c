@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,31 +69,49 @@ const char *tu_to_hex(const uint8_t *p, size_t n)
     return buf;
 }
 
-const char *tu_shared_path(const char *rel)
+/* The test data folder: SX_TEST_DATA_DIR from the environment, else the
+ * one compiled in (tests/data of the source tree). */
+static const char *data_dir(void)
+{
+    const char *dir = getenv("SX_TEST_DATA_DIR");
+    return dir && *dir ? dir : SX_TEST_DATA_DIR;
+}
+
+const char *tu_data_path(const char *rel)
 {
     static char path[4096];
-    const char *dir = getenv("SX_SHARED_DIR");
-    if (!dir || !*dir)
-        dir = SX_SHARED_DIR;
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    int n = snprintf(path, sizeof path, "%s/%s", data_dir(), rel);
+    if (n < 0 || (size_t)n >= sizeof path)
+        fail_msg("test data path too long: %s/%s", data_dir(), rel);
+    if (access(path, R_OK) != 0)
+        fail_msg("test data file %s: %s (the data is in tests/data; the environment variable "
+                 "SX_TEST_DATA_DIR names another folder)",
+                 path, strerror(errno));
     return path;
 }
 
-uint8_t *tu_read_shared(const char *rel, size_t *len)
+uint8_t *tu_read_data(const char *rel, size_t *len)
 {
-    const char *path = tu_shared_path(rel);
+    const char *path = tu_data_path(rel);
     FILE *f = fopen(path, "rb");
     if (!f)
-        fail_msg("cannot open shared file %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    assert_true(n >= 0);
+        fail_msg("test data file %s: %s", path, strerror(errno));
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        fail_msg("test data file %s: cannot find its size", path);
+    }
     uint8_t *buf = malloc((size_t)n + 1);
     assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
+    size_t got = fread(buf, 1, (size_t)n, f);
     fclose(f);
+    if (got != (size_t)n) {
+        free(buf);
+        fail_msg("test data file %s: read %zu of %ld bytes", path, got, n);
+    }
+    buf[n] = 0;
     *len = (size_t)n;
     return buf;
 }

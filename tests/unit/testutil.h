@@ -1,4 +1,4 @@
-/* Helpers shared by the unit tests: hex, shared fixtures, cmocka includes. */
+/* Helpers shared by the unit tests: hex, test data files, cmocka includes. */
 #ifndef SX_TESTUTIL_H
 #define SX_TESTUTIL_H
 
@@ -16,10 +16,13 @@ uint8_t *tu_hex(const char *hex, size_t *len);
 void tu_hex_to(const char *hex, uint8_t *out, size_t len);
 /* Lower-case hex of bytes, in a static buffer overwritten by the next call. */
 const char *tu_to_hex(const uint8_t *p, size_t n);
-/* Reads ${SX_SHARED_DIR}/rel into a new heap buffer; fails the test if missing. */
-uint8_t *tu_read_shared(const char *rel, size_t *len);
-/* Full path of a shared file (static buffer). */
-const char *tu_shared_path(const char *rel);
+/* Full path of a file of the test data (tests/data, see its README), in a
+ * static buffer overwritten by the next call. Fails the test, naming the
+ * path, if the file cannot be read. */
+const char *tu_data_path(const char *rel);
+/* Reads a test data file into a new heap buffer (NUL-terminated, *len
+ * without the NUL); fails the test, naming the path, if it cannot. */
+uint8_t *tu_read_data(const char *rel, size_t *len);
 /* bytes(n, s) of vectors/smp-crypto.md: s, s+1, ... mod 256. */
 void tu_bytes_seq(uint8_t *out, size_t n, uint8_t start);
 /* Removes a folder and everything in it (symbolic links are not followed);
