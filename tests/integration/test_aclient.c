@@ -56,6 +56,7 @@ static int setup(void **state)
 {
     static env e;
     memset(&e, 0, sizeof e);
+    *state = &e; /* so teardown stops what a failed setup started */
     if (start_router(&e) != SX_OK)
         return -1;
     *state = &e;
@@ -64,8 +65,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    /* cmocka runs the group teardown after a failed setup too. */
     env *e = *state;
-    sx_router_stop(e->r);
+    if (e)
+        sx_router_stop(e->r);
     return 0;
 }
 

@@ -32,6 +32,7 @@ static int setup(void **state)
 {
     static env e;
     memset(&e, 0, sizeof e);
+    *state = &e; /* so teardown stops what a failed setup started */
     char crt[1024], ca[1024], key[1024];
     snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
     snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
@@ -64,8 +65,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    /* cmocka runs the group teardown after a failed setup too. */
     env *e = *state;
-    sx_router_stop(e->r);
+    if (e)
+        sx_router_stop(e->r);
     return 0;
 }
 
