@@ -279,20 +279,35 @@ static size_t match_domain(const uint8_t *p, size_t n)
     return onion ? 0 : k;
 }
 
-bool sx_smp_host_valid(sx_slice text)
+size_t sx_smp_host_match(sx_slice text, sx_smp_host_kind *kind)
 {
+    *kind = (sx_smp_host_kind)0;
     const uint8_t *p = text.ptr;
     size_t n = text.len;
     if (n == 0 || p == NULL)
-        return false;
-    size_t (*const alts[])(const uint8_t *, size_t) = {match_ipv4, match_ipv6, match_onion,
-                                                        match_domain};
+        return 0;
+    static const struct {
+        size_t (*match)(const uint8_t *, size_t);
+        sx_smp_host_kind kind;
+    } alts[] = {{match_ipv4, SX_SMP_HOST_IPV4},
+                {match_ipv6, SX_SMP_HOST_IPV6},
+                {match_onion, SX_SMP_HOST_ONION},
+                {match_domain, SX_SMP_HOST_DOMAIN}};
     for (size_t i = 0; i < sizeof alts / sizeof alts[0]; i++) {
-        size_t k = alts[i](p, n);
-        if (k > 0)
-            return k == n;
+        size_t k = alts[i].match(p, n);
+        if (k > 0) {
+            *kind = alts[i].kind;
+            return k;
+        }
     }
-    return false;
+    return 0;
+}
+
+bool sx_smp_host_valid(sx_slice text)
+{
+    sx_smp_host_kind kind;
+    size_t k = sx_smp_host_match(text, &kind);
+    return k > 0 && k == text.len;
 }
 
 /* ---- basic auth (PROTOCOL-NOTES A22) ---- */

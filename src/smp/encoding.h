@@ -58,6 +58,21 @@ SX_MUST_CHECK sx_status sx_smp_list_key(const sx_smp_list *l, size_t i, sx_smp_p
  * without `:#,;/` or whitespace that do not end in ".onion"). */
 bool sx_smp_host_valid(sx_slice text);
 
+/* The kinds of PROTOCOL-NOTES A28 hosts, in the reference's constructor order
+ * (which orders servers). */
+typedef enum sx_smp_host_kind {
+    SX_SMP_HOST_IPV4 = 1,
+    SX_SMP_HOST_IPV6,
+    SX_SMP_HOST_ONION,
+    SX_SMP_HOST_DOMAIN,
+} sx_smp_host_kind;
+
+/* The host at the start of text, as the reference's parser takes it: the
+ * first of IPv4, IPv6, onion, domain that matches a prefix decides. Returns
+ * the length of that prefix and sets *kind (0 if no alternative matches;
+ * *kind then 0). sx_smp_host_valid(t) is: a match of all of t. */
+size_t sx_smp_host_match(sx_slice text, sx_smp_host_kind *kind);
+
 /* PROTOCOL-NOTES A22: a BasicAuth value has only printable, non-space ASCII
  * other than '@', ':' and '/'. */
 bool sx_smp_basic_auth_valid(sx_slice s);

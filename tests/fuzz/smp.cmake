@@ -2,3 +2,4 @@
 # tests/fuzz/gen_smp_seeds.py writes corpus/smp_command and corpus/smp_response.
 sx_fuzz_target(smp_command)
 sx_fuzz_target(smp_response)
+sx_fuzz_target(address)
