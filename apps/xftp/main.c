@@ -1,16 +1,20 @@
 /* xftp: the XFTP command-line client (reference apps/xftp and
  * FileTransfer/Client/Main.hs): send, recv, del and info. Argument parsing
- * and printing only; the work is in src/xftp/transfer.c. */
+ * and printing only; the work is done by the public library API
+ * (include/simplex/xftp.h). */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto/util.h"
-#include "xftp/transfer.h"
+#include "simplex/xftp.h"
+
+#define DEFAULT_RETRY 3
+#define PATH_MAX_LEN 4096
 
 static const char version_line[] = "SimpleX XFTP client v" SX_VERSION " / " SX_GIT_COMMIT;
 
@@ -72,7 +76,7 @@ static int parse_args(int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
     a->count = 1;
-    a->retry = SX_XFTP_DEFAULT_RETRY;
+    a->retry = DEFAULT_RETRY;
     a->cmd = argv[1];
     bool send = !strcmp(a->cmd, "send"), recv = !strcmp(a->cmd, "recv");
     bool del = !strcmp(a->cmd, "del"), info = !strcmp(a->cmd, "info");
@@ -169,7 +173,7 @@ static void remove_fd(bool yes, const char *path)
         fprintf(stderr, "cannot delete %s: %s\n", path, strerror(errno));
 }
 
-static int cmd_send(const args *a, sx_xftp_transfer_opts *o)
+static int cmd_send(const args *a, sx_xftp_opts *o)
 {
     const char *list[64];
     size_t n = 0;
@@ -193,28 +197,25 @@ static int cmd_send(const args *a, sx_xftp_transfer_opts *o)
     o->servers = list;
     o->server_count = n;
     o->recipients = a->count;
-    sx_xftp_send_result res;
+    sx_xftp_upload *up = NULL;
     status_line("Encrypting file...");
-    sx_status st = sx_xftp_send(a->pos[0], a->npos > 1 ? a->pos[1] : NULL, o, &res);
+    sx_status st = sx_xftp_send_file(a->pos[0], a->npos > 1 ? a->pos[1] : NULL, o, &up);
     end_status();
     if (st != SX_OK)
         return -1;
-    printf("Sender file description: %s\n", res.snd_path);
+    printf("Sender file description: %s\n", sx_xftp_upload_sender(up));
     printf("Pass file descriptions to the recipient(s):\n");
-    for (size_t i = 0; i < res.rcv_count; i++)
-        printf("%s\n", res.rcv_paths[i]);
-    if (res.web_link)
-        printf("\nWeb link:\n%s\n", res.web_link);
-    sx_xftp_send_result_cleanup(&res);
+    for (size_t i = 0; i < sx_xftp_upload_recipients(up); i++)
+        printf("%s\n", sx_xftp_upload_recipient(up, i));
+    if (sx_xftp_upload_link(up))
+        printf("\nWeb link:\n%s\n", sx_xftp_upload_link(up));
+    sx_xftp_upload_free(up);
     return 0;
 }
 
-static int cmd_recv(const args *a, sx_xftp_transfer_opts *o)
+static int cmd_recv(const args *a, sx_xftp_opts *o, char *err, size_t errlen)
 {
-    sx_xftp_fd fd;
-    if (sx_xftp_read_description(a->pos[0], &fd, o->errbuf, o->errbuf_len) != SX_OK)
-        return -1;
-    char dest[SX_XFTP_PATH_MAX];
+    char dest[PATH_MAX_LEN];
     if (a->npos > 1) {
         snprintf(dest, sizeof dest, "%s", a->pos[1]);
     } else {
@@ -222,15 +223,13 @@ static int cmd_recv(const args *a, sx_xftp_transfer_opts *o)
         snprintf(dest, sizeof dest, "%s/Downloads", home ? home : ".");
         struct stat st;
         if (stat(dest, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(o->errbuf, o->errbuf_len, "No folder %s: pass DIR to save the file", dest);
-            sx_xftp_fd_cleanup(&fd);
+            snprintf(err, errlen, "No folder %s: pass DIR to save the file", dest);
             return -1;
         }
     }
-    char out[SX_XFTP_PATH_MAX];
+    char out[PATH_MAX_LEN];
     status_line("Downloading file...");
-    sx_status st = sx_xftp_recv(&fd, dest, o, out, sizeof out);
-    sx_xftp_fd_cleanup(&fd);
+    sx_status st = sx_xftp_receive_file(a->pos[0], dest, o, out, sizeof out);
     end_status();
     if (st != SX_OK)
         return -1;
@@ -241,28 +240,23 @@ static int cmd_recv(const args *a, sx_xftp_transfer_opts *o)
     return 0;
 }
 
-static int cmd_del(const args *a, sx_xftp_transfer_opts *o)
+static int cmd_del(const args *a, sx_xftp_opts *o)
 {
-    sx_xftp_fd fd;
-    if (sx_xftp_read_description(a->pos[0], &fd, o->errbuf, o->errbuf_len) != SX_OK)
-        return -1;
-    sx_status st = sx_xftp_delete(&fd, o);
-    sx_xftp_fd_cleanup(&fd);
-    if (st != SX_OK)
+    if (sx_xftp_delete_file(a->pos[0], o) != SX_OK)
         return -1;
     printf("File deleted!\n");
     remove_fd(a->yes, a->pos[0]);
     return 0;
 }
 
-static int cmd_info(const args *a, sx_xftp_transfer_opts *o)
+static int cmd_info(const args *a)
 {
-    sx_xftp_fd fd;
-    if (sx_xftp_read_description(a->pos[0], &fd, o->errbuf, o->errbuf_len) != SX_OK)
+    char *text = NULL;
+    if (sx_xftp_describe(a->pos[0], &text) != SX_OK)
         return -1;
-    sx_status st = sx_xftp_print_info(&fd, stdout);
-    sx_xftp_fd_cleanup(&fd);
-    return st == SX_OK ? 0 : -1;
+    fputs(text, stdout);
+    sx_free(text);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -286,32 +280,26 @@ int main(int argc, char **argv)
         free(a.servers);
         return 1;
     }
-    if (sx_crypto_init() != SX_OK) {
-        fprintf(stderr, "crypto initialisation failed\n");
-        free(a.servers);
-        return 1;
-    }
-    char err[1024] = "";
-    sx_xftp_transfer_opts o;
+    char err[PATH_MAX_LEN + 64] = "";
+    sx_xftp_opts o;
     memset(&o, 0, sizeof o);
     o.retry = a.retry;
     o.tmp_dir = a.tmp;
     o.progress = progress_cb;
-    o.errbuf = err;
-    o.errbuf_len = sizeof err;
     int rc;
     if (!strcmp(a.cmd, "send"))
         rc = cmd_send(&a, &o);
     else if (!strcmp(a.cmd, "recv"))
-        rc = cmd_recv(&a, &o);
+        rc = cmd_recv(&a, &o, err, sizeof err);
     else if (!strcmp(a.cmd, "del"))
         rc = cmd_del(&a, &o);
     else
-        rc = cmd_info(&a, &o);
+        rc = cmd_info(&a);
     free(a.servers);
     if (rc < 0) {
         /* runE: the error on stdout, exit code 1 */
-        printf("%s\n", err[0] ? err : "error");
+        const char *msg = err[0] ? err : sx_error_message();
+        printf("%s\n", msg[0] ? msg : "error");
         return 1;
     }
     return rc;

@@ -1,0 +1,203 @@
+/* SMP client: queues on SimpleX messaging routers, from a program.
+ *
+ * An SMP queue is a one-way mailbox on a router. Its recipient creates it
+ * and holds the recipient side (keys to receive, acknowledge and delete,
+ * and the secret that opens the router's encryption of each message); the
+ * sender side (the sender id and, once the queue is secured, the sender's
+ * key) is handed to whoever will send. Both sides can be kept in small text
+ * files, the queue files of the `smp` tool.
+ *
+ *     sx_smp_conn *c;  sx_smp_queue *rq, *sq;  sx_smp_event ev;
+ *     sx_smp_connect("smp://<fingerprint>:<password>@host", NULL, &c);
+ *     sx_smp_queue_create(c, &rq);              // recipient side
+ *     sx_smp_queue_sender(rq, &sq);             // sender side, to hand over
+ *     sx_smp_queue_secure(c, sq);               // sender: key the queue
+ *     sx_smp_send(c, sq, "hello", 5);
+ *     sx_smp_subscribe(c, rq);
+ *     sx_smp_receive(c, 5000, &ev);             // ev.kind == SX_SMP_EVENT_MESSAGE
+ *     sx_smp_ack(c, rq, &ev);  sx_smp_event_clear(&ev);
+ *
+ * Every call blocks until the router answered or the connection's timeout
+ * passed. Errors: the status class (include/simplex/status.h), with
+ * sx_error_message() naming the cause and sx_error_code() the router's
+ * error ("AUTH", "QUOTA", "NO_MSG", "CMD SYNTAX", ...). Router errors map
+ * to classes: AUTH -> SX_E_AUTH, QUOTA and LARGE_MSG -> SX_E_LIMIT, others
+ * SX_E_PROTOCOL; network failures and timeouts are SX_E_IO, a connection
+ * the router closed SX_E_CLOSED.
+ *
+ * Threads: a connection and the queues used with it belong to one thread at
+ * a time; different connections may be used on different threads at once.
+ * No call changes process-wide state (signals included: writes to a closed
+ * connection do not raise SIGPIPE).
+ *
+ * Ownership: objects returned through `**out` belong to the caller and are
+ * released with their _free / _close function; pointer arguments are
+ * borrowed for the call unless a function says it keeps them. */
+#ifndef SIMPLEX_SMP_H
+#define SIMPLEX_SMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simplex/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sx_smp_conn sx_smp_conn;   /* a connection to one router */
+typedef struct sx_smp_queue sx_smp_queue; /* one side of one queue */
+
+typedef enum sx_smp_role {
+    SX_SMP_ROLE_RECIPIENT = 1,
+    SX_SMP_ROLE_SENDER = 2,
+} sx_smp_role;
+
+/* ---- connections ---- */
+
+typedef struct sx_smp_conn_opts {
+    int timeout_ms;        /* each network step (connect, handshake, each answer); 0: 15000 */
+    unsigned keepalive_ms; /* PING after this much silence while waiting in receive; 0: 600000 */
+} sx_smp_conn_opts;
+
+/* Connects to the router at `server` ("smp://<fingerprint>[:<password>]@<host>[,<host>...][:<port>]";
+ * with several hosts or ports, the first of each), checks that its identity
+ * certificate has the fingerprint, and runs the SMP handshake. The password,
+ * if any, is kept for sx_smp_queue_create. opts may be NULL.
+ * Errors: SX_E_USAGE (the address does not parse), SX_E_IO (cannot connect,
+ * timeout), SX_E_AUTH (the router's identity does not match the
+ * fingerprint), SX_E_PROTOCOL (not an SMP router, no common version). */
+SX_API SX_MUST_CHECK sx_status sx_smp_connect(const char *server, const sx_smp_conn_opts *opts,
+                                              sx_smp_conn **out);
+/* Closes the connection and frees it; subscriptions end. Accepts NULL. */
+SX_API void sx_smp_close(sx_smp_conn *c);
+/* The SMP version agreed with the router. */
+SX_API unsigned sx_smp_conn_version(const sx_smp_conn *c);
+/* The longest message body sx_smp_send accepts on this connection. */
+SX_API size_t sx_smp_conn_max_body(const sx_smp_conn *c);
+
+/* ---- queues ---- */
+
+/* Creates a queue on the connection's router (keys made here: Ed25519 to
+ * authorize, X25519 for the secret that opens messages) and returns its
+ * recipient side. The queue is not subscribed. The router's password from
+ * the address is sent when there is one; a router that requires one
+ * answers AUTH without it (SX_E_AUTH, code "AUTH"). */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_create(sx_smp_conn *c, sx_smp_queue **out);
+
+/* The sender side of a recipient's queue: the router's address without its
+ * password, the sender id, no key yet. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_sender(const sx_smp_queue *rcv, sx_smp_queue **out);
+
+/* Sender side: makes the sender's key if it has none (*created tells; may be
+ * NULL). A program that keeps queues in files saves the queue after this and
+ * before sx_smp_queue_secure, so that a secure whose answer is lost can be
+ * repeated with the same key. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_make_sender_key(sx_smp_queue *snd, bool *created);
+
+/* Sender side: secures the queue with the sender's key (made first if
+ * missing), after which only that key can send (SKEY; routers of SMP v9 and
+ * later). Repeating it with the same key succeeds. SX_E_PROTOCOL with an
+ * older router, SX_E_AUTH when the queue is secured with another key or
+ * gone. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue *snd);
+
+/* Sender side: sends `len` bytes (at most sx_smp_conn_max_body). SX_E_LIMIT
+ * for a body too long (code "LARGE_MSG" when the router said so) or a full
+ * queue (code "QUOTA": the recipient must receive first); SX_E_AUTH when
+ * the queue is secured and this side has no key or another one, or is gone. */
+SX_API SX_MUST_CHECK sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
+                                           size_t len);
+
+/* Recipient side: deletes the queue and its messages on the router. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv);
+
+/* Frees a queue side, wiping its keys. Accepts NULL. A queue still
+ * subscribed on a connection must not be freed before that connection is
+ * closed. */
+SX_API void sx_smp_queue_free(sx_smp_queue *q);
+
+SX_API sx_smp_role sx_smp_queue_role(const sx_smp_queue *q);
+/* The router's address as stored (with the password on the recipient side). */
+SX_API const char *sx_smp_queue_server(const sx_smp_queue *q);
+/* Sender side: whether it has its key (made, or secured with). */
+SX_API bool sx_smp_queue_has_sender_key(const sx_smp_queue *q);
+
+/* ---- receiving ---- */
+
+typedef enum sx_smp_event_kind {
+    SX_SMP_EVENT_NONE = 0,   /* nothing arrived in time (receive) / the queue is empty (get) */
+    SX_SMP_EVENT_MESSAGE,    /* a message: body, id, timestamp; acknowledge it */
+    SX_SMP_EVENT_QUOTA,      /* the router's mark that the queue was full; acknowledge it */
+    SX_SMP_EVENT_UNREADABLE, /* a message that did not decrypt; acknowledge it to go on */
+    SX_SMP_EVENT_END,        /* another connection subscribed to the queue: this one no longer receives */
+    SX_SMP_EVENT_DELETED,    /* the queue was deleted */
+} sx_smp_event_kind;
+
+#define SX_SMP_MSG_ID_MAX 32
+
+typedef struct sx_smp_event {
+    sx_smp_event_kind kind;
+    sx_smp_queue *queue;             /* the subscribed queue it concerns (borrowed) */
+    uint8_t msg_id[SX_SMP_MSG_ID_MAX]; /* message kinds: the router's message id */
+    size_t msg_id_len;
+    int64_t timestamp;               /* message kinds: seconds since 1970 the router received it */
+    bool notification;               /* the sender asked for a push notification */
+    uint8_t *body;                   /* SX_SMP_EVENT_MESSAGE: the message (owned by the event) */
+    size_t body_len;
+} sx_smp_event;
+
+/* Recipient side: subscribes to the queue on this connection, so that its
+ * messages arrive through sx_smp_receive. The connection keeps a pointer
+ * to rcv until it is closed. A message already waiting arrives as the next
+ * event. */
+SX_API SX_MUST_CHECK sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv);
+
+/* The next event of any queue subscribed on this connection, waiting up to
+ * timeout_ms (negative: no limit; the connection is kept alive meanwhile).
+ * SX_OK with ev->kind SX_SMP_EVENT_NONE when nothing came in time. The
+ * router sends a queue's next message only after the last one was
+ * acknowledged. *ev is overwritten: clear it first if it held a message. */
+SX_API SX_MUST_CHECK sx_status sx_smp_receive(sx_smp_conn *c, int timeout_ms, sx_smp_event *ev);
+
+/* Recipient side, without subscribing: takes the queue's next message if
+ * there is one (SX_SMP_EVENT_NONE when it is empty). Cannot be mixed with a
+ * subscription of the same queue on the same connection. */
+SX_API SX_MUST_CHECK sx_status sx_smp_get(sx_smp_conn *c, sx_smp_queue *rcv, sx_smp_event *ev);
+
+/* Acknowledges a message-kind event of rcv (MESSAGE, QUOTA, UNREADABLE):
+ * the router deletes it and may send the next one. SX_E_PROTOCOL with code
+ * "NO_MSG" when the router has no such message. */
+SX_API SX_MUST_CHECK sx_status sx_smp_ack(sx_smp_conn *c, sx_smp_queue *rcv, const sx_smp_event *ev);
+
+/* Wipes and frees the body of ev and zeroes it. Accepts NULL. */
+SX_API void sx_smp_event_clear(sx_smp_event *ev);
+
+/* ---- queue files ----
+ * The text format of the `smp` tool (mode 0600, `key: value` lines, read
+ * strictly: a truncated or altered file is refused). */
+
+/* Reads a queue side from path. SX_E_IO when the file cannot be read,
+ * SX_E_PROTOCOL when it is not a valid queue file (the message names the
+ * line), SX_E_LIMIT when it is too large. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_load(const char *path, sx_smp_queue **out);
+
+/* Writes q to path with mode 0600. Without replace the file must not exist
+ * (SX_E_USAGE when it does); with replace the new file takes the old one's
+ * place atomically. SX_E_IO when it cannot be written. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_save(const sx_smp_queue *q, const char *path, bool replace);
+
+/* The text of q into a new buffer (*text, NUL-terminated, *len bytes); it may
+ * hold private keys: release it with sx_smp_text_free. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_format(const sx_smp_queue *q, char **text, size_t *len);
+/* Parses the text of a queue file. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_parse(const char *text, size_t len, sx_smp_queue **out);
+/* Wipes and frees a buffer from sx_smp_queue_format. Accepts NULL. */
+SX_API void sx_smp_text_free(char *text, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

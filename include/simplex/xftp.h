@@ -1,0 +1,97 @@
+/* XFTP client: send and receive files through SimpleX file routers.
+ *
+ * Sending encrypts the file with a fresh key, cuts it into chunks, uploads
+ * each chunk to a router picked from the list, and writes one description
+ * file per recipient (rcv1.xftp, ...) and one for the sender
+ * (snd.xftp.private, to delete the file later) into <out_dir>/<name>.xftp/.
+ * A recipient description holds the keys to download and decrypt; hand it
+ * to the recipient over a secure channel. Receiving downloads every chunk,
+ * checks digests and decrypts into a folder; deleting removes the chunks
+ * from the routers. The files and texts are those of the reference's
+ * `xftp` program, so either side can be the reference's.
+ *
+ *     const char *servers[] = {"xftp://<fingerprint>@host:443"};
+ *     sx_xftp_opts o = {.servers = servers, .server_count = 1, .recipients = 1};
+ *     sx_xftp_upload *up;
+ *     sx_xftp_send_file("photo.jpg", "out", &o, &up);
+ *     ... sx_xftp_upload_recipient(up, 0) is "out/photo.jpg.xftp/rcv1.xftp"
+ *     char saved[4096];
+ *     sx_xftp_receive_file("out/photo.jpg.xftp/rcv1.xftp", "downloads", &o, saved, sizeof saved);
+ *     sx_xftp_delete_file(sx_xftp_upload_sender(up), &o);
+ *     sx_xftp_upload_free(up);
+ *
+ * Calls block until done; chunks of different routers move in parallel on
+ * threads of the call's own, which end before it returns. The progress
+ * callback may be called from those threads, one call at a time. Errors:
+ * the status class, with sx_error_message() saying what failed (the file,
+ * the router and its error). Different calls may run on different threads
+ * at once. */
+#ifndef SIMPLEX_XFTP_H
+#define SIMPLEX_XFTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simplex/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* done / total bytes of the current phase ("Uploaded", "Downloaded"). */
+typedef void (*sx_xftp_progress_fn)(void *arg, const char *phase, int64_t done, int64_t total);
+
+typedef struct sx_xftp_opts {
+    const char *const *servers; /* send: router addresses "xftp://<fingerprint>[:<password>]@<host>[:<port>]" */
+    size_t server_count;
+    int recipients;             /* send: descriptions to make, 1..255 (0: 1) */
+    const char *tmp_dir;        /* temporary files; NULL: $TMPDIR or /tmp */
+    int retry;                  /* attempts per network step; 0: 3 */
+    int timeout_ms;             /* connect, handshake and each answer; 0: 15000 */
+    sx_xftp_progress_fn progress; /* may be NULL */
+    void *progress_arg;
+} sx_xftp_opts;
+
+/* The outcome of a send: where its descriptions were written. */
+typedef struct sx_xftp_upload sx_xftp_upload;
+
+/* Sends the file at path; its descriptions go under out_dir (NULL: "."),
+ * which must exist. Errors: SX_E_USAGE (no servers, a bad address), SX_E_IO
+ * (files, network), SX_E_LIMIT (a file over 1 GB, router quota), SX_E_AUTH
+ * (a router refused), SX_E_PROTOCOL, SX_E_NOMEM. */
+SX_API SX_MUST_CHECK sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp_opts *o,
+                                                 sx_xftp_upload **out);
+/* The sender description's path (to delete the file). */
+SX_API const char *sx_xftp_upload_sender(const sx_xftp_upload *u);
+SX_API size_t sx_xftp_upload_recipients(const sx_xftp_upload *u);
+/* Recipient description i (0-based); NULL when out of range. */
+SX_API const char *sx_xftp_upload_recipient(const sx_xftp_upload *u, size_t i);
+/* The web link of the first recipient's description, or NULL. */
+SX_API const char *sx_xftp_upload_link(const sx_xftp_upload *u);
+SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
+
+/* Receives the file of a recipient description (a description file's path,
+ * or a web link "https://host/#...") into dest: into an existing folder
+ * under the file's own name (made unique), or as the path dest when it does
+ * not exist. The path written goes to out_path (cap bytes; may be NULL).
+ * SX_E_AUTH when a digest or the encryption does not check out (nothing is
+ * left behind). The description's chunks are acknowledged: it cannot be used
+ * again. */
+SX_API SX_MUST_CHECK sx_status sx_xftp_receive_file(const char *description, const char *dest,
+                                                    const sx_xftp_opts *o, char *out_path, size_t cap);
+
+/* Deletes the file's chunks from the routers with the sender description. */
+SX_API SX_MUST_CHECK sx_status sx_xftp_delete_file(const char *sender_description, const sx_xftp_opts *o);
+
+/* The summary of a description as `xftp info` prints it, as a new string
+ * (release with sx_free). */
+SX_API SX_MUST_CHECK sx_status sx_xftp_describe(const char *description, char **text);
+
+/* Frees memory the library returned as a plain buffer. Accepts NULL. */
+SX_API void sx_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
