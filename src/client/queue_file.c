@@ -17,6 +17,7 @@
 #include "core/fileio.h"
 #include "core/writer.h"
 #include "crypto/util.h"
+#include "smp/address.h"
 
 /* The keys of the format, as bits of a set. */
 enum {
@@ -438,17 +439,13 @@ sx_status sx_queue_file_load(const char *path, sx_queue_file *out, char *err, si
 sx_status sx_queue_address_public(const char *address, char *out, size_t cap)
 {
     SX_ENSURE(address_valid(address), SX_E_PROTOCOL);
-    /* smp://<fingerprint>[:<password>]@...: the password, if any, runs from
-     * the first ':' after the scheme to the '@'. */
-    const char *fp = address + 6;
-    const char *at = strchr(fp, '@');
-    const char *colon = memchr(fp, ':', (size_t)(at - fp));
-    size_t head = (size_t)((colon ? colon : at) - address);
-    size_t tail = strlen(at);
-    SX_ENSURE(head + tail < cap, SX_E_LIMIT);
-    memcpy(out, address, head);
-    memcpy(out + head, at, tail + 1);
-    return SX_OK;
+    /* the address as written without ":<password>" */
+    sx_server_address a;
+    sx_status st = sx_server_address_parse(address, strlen(address), &a);
+    if (st == SX_OK)
+        st = sx_server_address_format(&a, false, out, cap, NULL);
+    sx_wipe(&a, sizeof a);
+    return st;
 }
 
 sx_status sx_queue_file_sender_of(const sx_queue_file *rcv, sx_queue_file *out)

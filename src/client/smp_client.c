@@ -10,11 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/base64.h"
 #include "crypto/util.h"
+#include "smp/address.h"
 #include "transport/net.h"
 
-#define SX_SMP_DEFAULT_PORT 5223
 #define SX_SMP_DEFAULT_PING_MS 600000u /* the reference's smpPingInterval */
 
 static int64_t now_ms(void)
@@ -45,44 +44,27 @@ struct sx_smp_client {
 
 sx_status sx_smp_address_parse(const char *text, sx_smp_address *out)
 {
+    SX_ENSURE(out != NULL, SX_E_USAGE);
     memset(out, 0, sizeof *out);
-    const char *p = text;
-    SX_ENSURE(strncmp(p, "smp://", 6) == 0, SX_E_PROTOCOL);
-    p += 6;
-    const char *at = strchr(p, '@');
-    SX_ENSURE(at, SX_E_PROTOCOL);
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    size_t fp_len = (size_t)((colon ? colon : at) - p);
-    size_t n = 0;
-    SX_ENSURE(sx_b64_decode(p, fp_len, SX_B64_URL, out->key_hash, sizeof out->key_hash, &n) == SX_OK &&
-                  n == SX_FINGERPRINT_LEN,
-              SX_E_PROTOCOL);
-    if (colon) {
-        size_t pl = (size_t)(at - colon - 1);
-        SX_ENSURE(pl > 0 && pl < sizeof out->password, SX_E_PROTOCOL);
-        memcpy(out->password, colon + 1, pl);
-        out->has_password = true;
+    SX_ENSURE(text != NULL, SX_E_USAGE);
+    sx_server_address a;
+    sx_status st = sx_server_address_parse(text, strlen(text), &a);
+    /* the client checks the router's identity against a 32-byte hash */
+    if (st == SX_OK && (a.scheme != SX_SERVER_SMP || a.key_hash_len != SX_FINGERPRINT_LEN))
+        st = SX_E_PROTOCOL;
+    if (st == SX_OK)
+        st = sx_server_address_host(&a, 0, out->host, sizeof out->host);
+    if (st == SX_OK)
+        st = sx_server_address_auth(&a, out->password, sizeof out->password);
+    if (st == SX_OK) {
+        memcpy(out->key_hash, a.key_hash, SX_FINGERPRINT_LEN);
+        out->port = a.port;
+        out->has_password = a.has_auth;
     }
-    const char *h = at + 1;
-    size_t hl = strcspn(h, ",:/#");
-    SX_ENSURE(hl > 0 && hl < sizeof out->host, SX_E_PROTOCOL);
-    memcpy(out->host, h, hl);
-    /* Skip other hosts; the port follows the last one. */
-    const char *rest = h + hl;
-    while (*rest == ',')
-        rest += 1 + strcspn(rest + 1, ",:/#");
-    out->port = SX_SMP_DEFAULT_PORT;
-    if (*rest == ':') {
-        char *end = NULL;
-        long port = strtol(rest + 1, &end, 10);
-        /* A router prints its whole port list ("5223,443"): use the first. */
-        SX_ENSURE(end != rest + 1 && port > 0 && port < 65536 && (*end == 0 || *end == '/' || *end == ','),
-                  SX_E_PROTOCOL);
-        out->port = (uint16_t)port;
-    } else {
-        SX_ENSURE(*rest == 0 || *rest == '/', SX_E_PROTOCOL);
-    }
-    return SX_OK;
+    sx_wipe(&a, sizeof a);
+    if (st != SX_OK)
+        sx_wipe(out, sizeof *out);
+    return st;
 }
 
 sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t key_hash[SX_FINGERPRINT_LEN],

@@ -26,17 +26,22 @@
 
 typedef struct sx_smp_client sx_smp_client;
 
-/* A router address (PROTOCOL-NOTES A29):
- * smp://<key hash>[:<password>]@<host>[,<host>...][:<port>]. */
+/* A router address (PROTOCOL-NOTES A29), the parts a client connects with:
+ * smp://<key hash>[:<password>]@<host>[,<host>...][:<port>[,<port>...]].
+ * For all hosts and the text as written, see smp/address.h. */
 typedef struct sx_smp_address {
     uint8_t key_hash[SX_FINGERPRINT_LEN];
-    char host[256];   /* the first host */
-    uint16_t port;    /* 5223 when absent */
+    char host[256];   /* the first host (an IPv6 one without brackets) */
+    uint16_t port;    /* the first port; 5223 when absent */
     bool has_password;
     char password[256];
 } sx_smp_address;
 
-/* Parses a router address. SX_E_PROTOCOL for a malformed one. */
+/* Parses a NUL-terminated smp:// address with sx_server_address_parse and
+ * requires a 32-byte key hash. Errors: SX_E_PROTOCOL (malformed, another
+ * scheme, another key hash length, a password outside PROTOCOL-NOTES A22),
+ * SX_E_LIMIT (over SX_SERVER_ADDRESS_MAX bytes or 8 hosts, a first host of
+ * 256 bytes or more), SX_E_USAGE (NULL). On error *out is zeroed. */
 SX_MUST_CHECK sx_status sx_smp_address_parse(const char *text, sx_smp_address *out);
 
 typedef struct sx_smp_client_opts {

@@ -7,7 +7,6 @@
  * validateFileDescription. Printing redoes groupReplicasByServer. */
 #include "xftp/description.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,172 +488,22 @@ static sx_status field_int(const yparser *p, size_t map, const char *key, int64_
 
 /* ---- server addresses ---- */
 
-enum { HOST_IPV4 = 1, HOST_IPV6, HOST_ONION, HOST_DOMAIN };
-
-static bool onion_host(sx_slice h)
-{
-    static const char suffix[] = ".onion";
-    size_t sl = sizeof suffix - 1;
-    if (h.len < sl || memcmp(h.ptr + h.len - sl, suffix, sl) != 0)
-        return false;
-    for (size_t i = 0; i + sl < h.len; i++)
-        if (!((h.ptr[i] >= 'a' && h.ptr[i] <= 'z') || is_digit((char)h.ptr[i])))
-            return false;
-    return true;
-}
-
-static sx_status parse_host(sx_slice h, uint8_t *kind, uint8_t addr[16])
-{
-    char buf[128];
-    memset(addr, 0, 16);
-    if (h.len == 0)
-        return SX_E_PROTOCOL;
-    if (h.len < sizeof buf) {
-        memcpy(buf, h.ptr, h.len);
-        buf[h.len] = '\0';
-        /* dotted decimal with 1-3 digits per part */
-        unsigned a[4];
-        int used = 0;
-        if (sscanf(buf, "%3u.%3u.%3u.%3u%n", &a[0], &a[1], &a[2], &a[3], &used) == 4 &&
-            (size_t)used == h.len && is_digit(buf[0]) && a[0] < 256 && a[1] < 256 &&
-            a[2] < 256 && a[3] < 256) {
-            bool digits_only = true;
-            for (size_t i = 0; i < h.len; i++)
-                digits_only = digits_only && (is_digit(buf[i]) || buf[i] == '.');
-            if (digits_only) {
-                for (int i = 0; i < 4; i++)
-                    addr[i] = (uint8_t)a[i];
-                *kind = HOST_IPV4;
-                return SX_OK;
-            }
-        }
-        const char *v6 = buf;
-        if (buf[0] == '[' && buf[h.len - 1] == ']') {
-            buf[h.len - 1] = '\0';
-            v6 = buf + 1;
-        }
-        if (inet_pton(AF_INET6, v6, addr) == 1) {
-            *kind = HOST_IPV6;
-            return SX_OK;
-        }
-    }
-    if (onion_host(h)) {
-        *kind = HOST_ONION;
-        return SX_OK;
-    }
-    if (!sx_smp_host_valid(h))
-        return SX_E_PROTOCOL;
-    *kind = HOST_DOMAIN;
-    return SX_OK;
-}
-
 sx_status sx_xftp_fd_server_parse(const char *text, size_t len, sx_xftp_fd_server *out)
 {
     SX_ENSURE(text != NULL && out != NULL, SX_E_USAGE);
-    memset(out, 0, sizeof *out);
-    if (len > SX_XFTP_FD_SERVER_MAX)
-        return SX_E_LIMIT;
-    memcpy(out->text, text, len);
-    out->text[len] = '\0';
-    const char *s = out->text;
-    static const char scheme[] = "xftp://";
-    size_t i = sizeof scheme - 1;
-    if (len < i || memcmp(s, scheme, i) != 0)
-        return SX_E_PROTOCOL;
-    const char *at = memchr(s + i, '@', len - i);
-    if (!at)
-        return SX_E_PROTOCOL; /* also: basic auth ("key:auth@") is refused below */
-    size_t kh_len = (size_t)(at - (s + i));
-    if (memchr(s + i, ':', kh_len))
-        return SX_E_PROTOCOL; /* a ProtocolServer carries no basic auth */
-    SX_TRY(b64_field(s + i, kh_len, out->key_hash, sizeof out->key_hash, &out->key_hash_len));
-    i += kh_len + 1;
-    /* hosts separated by ',', then an optional ":port"; a bracketed IPv6
-     * host may contain ':' */
-    for (;;) {
-        size_t h0 = i;
-        if (i < len && s[i] == '[') {
-            const char *close = memchr(s + i, ']', len - i);
-            if (!close)
-                return SX_E_PROTOCOL;
-            i = (size_t)(close - s) + 1;
-        } else {
-            /* a bare IPv6 host is a run of hex digits and colons */
-            size_t j = i;
-            while (j < len && (is_digit(s[j]) || (s[j] >= 'a' && s[j] <= 'f') ||
-                               (s[j] >= 'A' && s[j] <= 'F') || s[j] == ':'))
-                j++;
-            uint8_t tmp[16];
-            char buf[64];
-            bool v6 = false;
-            if (j - i < sizeof buf && memchr(s + i, ':', j - i) && (j == len || s[j] == ',')) {
-                memcpy(buf, s + i, j - i);
-                buf[j - i] = '\0';
-                v6 = inet_pton(AF_INET6, buf, tmp) == 1;
-            }
-            if (v6)
-                i = j;
-            else
-                while (i < len && s[i] != ',' && s[i] != ':')
-                    i++;
-        }
-        if (out->host_count == SX_XFTP_FD_HOSTS_MAX)
-            return SX_E_LIMIT;
-        size_t k = out->host_count++;
-        out->host_off[k] = h0;
-        out->host_len[k] = i - h0;
-        SX_TRY(parse_host(sx_slice_of(s + h0, i - h0), &out->host_kind[k], out->host_addr[k]));
-        if (i < len && s[i] == ',') {
-            i++;
-            continue;
-        }
-        break;
+    sx_status st = sx_server_address_parse(text, len, out);
+    /* a description names xftp:// servers without basic auth (a
+     * ProtocolServer, not a ProtoServerWithAuth) */
+    if (st == SX_OK && (out->scheme != SX_SERVER_XFTP || out->has_auth)) {
+        sx_wipe(out, sizeof *out);
+        st = SX_E_PROTOCOL;
     }
-    if (i < len) {
-        if (s[i] != ':' || i + 1 == len)
-            return SX_E_PROTOCOL;
-        for (size_t j = i + 1; j < len; j++)
-            if (!is_digit(s[j]))
-                return SX_E_PROTOCOL;
-        if (len - i - 1 > 9)
-            return SX_E_PROTOCOL;
-        out->port_off = i + 1;
-        out->port_len = len - i - 1;
-    }
-    return SX_OK;
-}
-
-static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c != 0)
-        return c;
-    return an < bn ? -1 : (an > bn ? 1 : 0);
+    return st;
 }
 
 int sx_xftp_fd_server_compare(const sx_xftp_fd_server *a, const sx_xftp_fd_server *b)
 {
-    /* NonEmpty hosts compare element-wise, then by length. */
-    for (size_t i = 0; i < a->host_count && i < b->host_count; i++) {
-        if (a->host_kind[i] != b->host_kind[i])
-            return a->host_kind[i] < b->host_kind[i] ? -1 : 1;
-        int c;
-        if (a->host_kind[i] == HOST_IPV4 || a->host_kind[i] == HOST_IPV6)
-            c = memcmp(a->host_addr[i], b->host_addr[i], 16);
-        else
-            c = bytes_cmp((const uint8_t *)a->text + a->host_off[i], a->host_len[i],
-                          (const uint8_t *)b->text + b->host_off[i], b->host_len[i]);
-        if (c != 0)
-            return c;
-    }
-    if (a->host_count != b->host_count)
-        return a->host_count < b->host_count ? -1 : 1;
-    int c = bytes_cmp((const uint8_t *)a->text + a->port_off, a->port_len,
-                      (const uint8_t *)b->text + b->port_off, b->port_len);
-    if (c != 0)
-        return c;
-    return bytes_cmp(a->key_hash, a->key_hash_len, b->key_hash, b->key_hash_len);
+    return sx_server_address_compare(a, b);
 }
 
 /* ---- parse ---- */

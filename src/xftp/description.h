@@ -19,29 +19,22 @@
 #include "core/bytes.h"
 #include "crypto/keys.h"
 #include "simplex/status.h"
+#include "smp/address.h"
 #include "xftp/protocol.h"
 
 #define SX_XFTP_FD_TEXT_MAX (1u << 20)  /* longest description accepted */
 #define SX_XFTP_FD_MAX_CHUNKS 100000    /* 4 MiB chunks: far above the 5 GiB hard limit */
 #define SX_XFTP_FD_BYTES_MAX 255        /* ids and digests (shortString on the wire) */
 #define SX_XFTP_FD_KEY_LEN 32           /* secret_box key */
-#define SX_XFTP_FD_SERVER_MAX 1024      /* length of a server address */
-#define SX_XFTP_FD_HOSTS_MAX 8
+#define SX_XFTP_FD_SERVER_MAX SX_SERVER_ADDRESS_MAX /* length of a server address */
+#define SX_XFTP_FD_HOSTS_MAX SX_SERVER_HOSTS_MAX
 
 /* A server address "xftp://<key hash>@<host>[,<host>...][:<port>]" as
- * written (no basic auth), with what the reference orders servers by. */
-typedef struct sx_xftp_fd_server {
-    char text[SX_XFTP_FD_SERVER_MAX + 1]; /* NUL-terminated, printed as is */
-    /* Parsed: order key (see the .c file) of each host, port, key hash.
-     * Offsets into text, so the struct can be copied. */
-    size_t host_count;
-    uint8_t host_kind[SX_XFTP_FD_HOSTS_MAX];
-    size_t host_off[SX_XFTP_FD_HOSTS_MAX], host_len[SX_XFTP_FD_HOSTS_MAX];
-    uint8_t host_addr[SX_XFTP_FD_HOSTS_MAX][16]; /* IPv4 / IPv6 numeric form */
-    size_t port_off, port_len;                   /* port_len 0: the default */
-    uint8_t key_hash[SX_XFTP_FD_BYTES_MAX];
-    size_t key_hash_len;
-} sx_xftp_fd_server;
+ * written (no basic auth), with what the reference orders servers by: the
+ * common server address type (smp/address.h); text, host_count,
+ * host_kind/off/len, port_off/len and key_hash/key_hash_len are what the
+ * XFTP code reads. */
+typedef sx_server_address sx_xftp_fd_server;
 
 typedef struct sx_xftp_fd_replica {
     size_t server; /* index into sx_xftp_fd.servers */
@@ -109,11 +102,14 @@ SX_MUST_CHECK sx_status sx_xftp_size_to_text(int64_t size, char *out, size_t cap
 SX_MUST_CHECK sx_status sx_xftp_size_from_text(const char *text, size_t len, int64_t max,
                                                int64_t *out);
 
-/* Parses a server address into *out (SX_E_PROTOCOL / SX_E_LIMIT). */
+/* Parses a server address of a description into *out: sx_server_address_parse
+ * that also refuses another scheme than xftp:// and a basic auth
+ * (SX_E_PROTOCOL / SX_E_LIMIT / SX_E_USAGE; *out zeroed on error). */
 SX_MUST_CHECK sx_status sx_xftp_fd_server_parse(const char *text, size_t len,
                                                 sx_xftp_fd_server *out);
 /* The reference's order of servers (derived Ord: hosts by kind IPv4 < IPv6
- * < onion < domain then value, then port, then key hash): <0, 0, >0. */
+ * < onion < domain then value, then port, then key hash): <0, 0, >0.
+ * Same as sx_server_address_compare. */
 int sx_xftp_fd_server_compare(const sx_xftp_fd_server *a, const sx_xftp_fd_server *b);
 
 #endif

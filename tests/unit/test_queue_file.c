@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "client/queue_file.h"
+#include "client/smp_client.h"
 #include "crypto/util.h"
 
 #define FP "61IzAcHN8VQiujDI4nt3_floch7Qz8jpB9nTHnsDpRs="
@@ -430,6 +431,45 @@ static void test_address_public(void **state)
     sx_queue_file_cleanup(NULL);
 }
 
+/* sx_smp_address_parse, the client's view of an smp:// address (the common
+ * parser in smp/address.h, plus a 32-byte key hash). */
+static void test_smp_address(void **state)
+{
+    (void)state;
+    sx_smp_address a;
+    assert_ok(sx_smp_address_parse(ADDR_PW, &a));
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_int_equal(a.port, 45123);
+    assert_true(a.has_password);
+    assert_string_equal(a.password, "s3cret-Pass=");
+    assert_ok(sx_smp_address_parse("smp://" FP "@smp.example.com", &a));
+    assert_int_equal(a.port, 5223);
+    assert_false(a.has_password);
+    assert_string_equal(a.password, "");
+    /* the port list a router prints: the first port */
+    assert_ok(sx_smp_address_parse("smp://" FP ":pw@smp.example.com:5224,443", &a));
+    assert_int_equal(a.port, 5224);
+    assert_string_equal(a.host, "smp.example.com");
+    /* an IPv6 host without brackets, to connect to */
+    assert_int_equal(sx_smp_address_parse("smp://" FP "@[::1]:7001,backup.example.com", &a),
+                     SX_E_PROTOCOL); /* hosts come before the port */
+    assert_ok(sx_smp_address_parse("smp://" FP "@[::1],backup.example.com:7001", &a));
+    assert_string_equal(a.host, "::1");
+    assert_int_equal(a.port, 7001);
+    /* refused: another scheme, a key hash that is not 32 bytes, a password a
+     * router cannot accept, garbage */
+    assert_int_equal(sx_smp_address_parse("xftp://" FP "@h", &a), SX_E_PROTOCOL);
+    assert_int_equal(sx_smp_address_parse("smp://AQ==@h", &a), SX_E_PROTOCOL);
+    assert_int_equal(sx_smp_address_parse("smp://" FP ":p/w@h", &a), SX_E_PROTOCOL);
+    assert_int_equal(a.port, 0); /* zeroed on error */
+    assert_int_equal(sx_smp_address_parse("smp://" FP "@h:0", &a), SX_E_PROTOCOL);
+    assert_int_equal(sx_smp_address_parse("smp://" FP "@h/", &a), SX_E_PROTOCOL);
+    assert_int_equal(sx_smp_address_parse(NULL, &a), SX_E_USAGE);
+    char big[400];
+    snprintf(big, sizeof big, "smp://" FP "@%0300d", 1);
+    assert_int_equal(sx_smp_address_parse(big, &a), SX_E_LIMIT); /* host over 255 bytes */
+}
+
 int main(void)
 {
     if (sx_crypto_init() != SX_OK)
@@ -441,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_garbled),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_address_public),
+        cmocka_unit_test(test_smp_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -307,6 +307,13 @@ static void test_server_order(void **state)
     assert_int_equal(sx_xftp_fd_server_parse("xftp://AQ==@a.com,", 18, &x), SX_E_PROTOCOL);
     assert_int_equal(sx_xftp_fd_server_parse("xftp://AQ==@a.com:", 18, &x), SX_E_PROTOCOL);
     assert_int_equal(sx_xftp_fd_server_parse("xftp://AQ==@[::1", 16, &x), SX_E_PROTOCOL);
+    /* the common parser takes a basic auth (the CLI's -s), a description not */
+    assert_ok(sx_server_address_parse("xftp://AQ==:pw@a.com", 20, &x));
+    assert_true(x.has_auth);
+    assert_int_equal(sx_xftp_fd_server_parse("xftp://AQ==:pw@a.com", 20, &x), SX_E_PROTOCOL);
+    assert_int_equal(x.host_count, 0);
+    assert_int_equal(sx_xftp_fd_server_parse("smp://AQ==@a.com", 16, &x), SX_E_PROTOCOL);
+    assert_int_equal(sx_xftp_fd_server_parse("xftp://AQ==@a.com:0", 19, &x), SX_E_PROTOCOL);
     free(s);
 }
 
