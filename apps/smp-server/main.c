@@ -2,6 +2,7 @@
  * command line, asks `init`'s questions on the terminal and calls
  * src/router: setup.h for init/delete, config.h and server.h for start. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +527,9 @@ static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* Connections write with MSG_NOSIGNAL; this keeps a closed standard
+     * output (a log pipe that went away) from ending the router. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 1;

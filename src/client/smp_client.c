@@ -4,7 +4,6 @@
 #include "client/smp_client.h"
 #include "client/smp_client_int.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +70,6 @@ sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t k
                                 const sx_smp_client_opts *opts, sx_smp_client **out)
 {
     *out = NULL;
-    signal(SIGPIPE, SIG_IGN);
     SX_TRY(sx_crypto_init());
     sx_smp_client *cl = calloc(1, sizeof *cl);
     if (!cl)

@@ -6,7 +6,6 @@
 #include "client/smp_client_loop.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -638,7 +637,6 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
 {
     *out = NULL;
     SX_ENSURE(loop && cbs && cbs->connected, SX_E_USAGE);
-    signal(SIGPIPE, SIG_IGN);
     SX_TRY(sx_crypto_init());
     sx_smp_aclient *cl = calloc(1, sizeof *cl);
     if (!cl)

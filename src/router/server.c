@@ -882,7 +882,6 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
     SX_ENSURE(opts && opts->cert_file && opts->ca_file && opts->key_file && opts->n_ports >= 1 &&
                   opts->n_ports <= SX_ROUTER_MAX_PORTS,
               SX_E_USAGE);
-    signal(SIGPIPE, SIG_IGN);
     SX_TRY(sx_crypto_init());
     sx_router *r = calloc(1, sizeof *r);
     if (!r)

@@ -6,9 +6,11 @@
 #include "transport/tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -53,6 +55,7 @@ struct sx_tls_ctx {
 struct sx_tls_conn {
     sx_tls_ctx *ctx;
     SSL *ssl;
+    int fd;
     bool is_server;
     bool established;
     bool auth_failed; /* our certificate check rejected the peer */
@@ -67,6 +70,99 @@ struct sx_tls_conn {
     bool sni_used; /* the client sent SNI and the SNI context was selected */
     char err[160];
 };
+
+/* ---- the socket BIO ----
+ * OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the
+ * peer has gone; a library must not ask its programs to ignore that signal.
+ * This BIO does the same reads and writes with recv/send and MSG_NOSIGNAL,
+ * so a closed peer is an EPIPE error like any other. */
+
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
+
+static int nosig_write(BIO *b, const char *buf, int len)
+{
+    BIO_clear_retry_flags(b);
+    ssize_t n;
+    do
+        n = send(BIO_get_fd(b, NULL), buf, (size_t)len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static int nosig_read(BIO *b, char *buf, int len)
+{
+    BIO_clear_retry_flags(b);
+    ssize_t n;
+    do
+        n = recv(BIO_get_fd(b, NULL), buf, (size_t)len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_read(b);
+    return (int)n;
+}
+
+static int nosig_puts(BIO *b, const char *s)
+{
+    return nosig_write(b, s, (int)strlen(s));
+}
+
+static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    switch (cmd) {
+    case BIO_C_SET_FD:
+        BIO_set_data(b, (void *)(intptr_t)*(int *)ptr);
+        BIO_set_shutdown(b, (int)num);
+        BIO_set_init(b, 1);
+        return 1;
+    case BIO_C_GET_FD:
+        if (!BIO_get_init(b))
+            return -1;
+        if (ptr)
+            *(int *)ptr = (int)(intptr_t)BIO_get_data(b);
+        return (long)(intptr_t)BIO_get_data(b);
+    case BIO_CTRL_GET_CLOSE: return BIO_get_shutdown(b);
+    case BIO_CTRL_SET_CLOSE: BIO_set_shutdown(b, (int)num); return 1;
+    case BIO_CTRL_FLUSH: return 1;
+    case BIO_CTRL_DUP: return 1;
+    default: return 0;
+    }
+}
+
+static int nosig_destroy(BIO *b)
+{
+    /* The socket is the caller's (BIO_NOCLOSE): nothing to release. */
+    BIO_set_data(b, NULL);
+    BIO_set_init(b, 0);
+    return 1;
+}
+
+static void nosig_make(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "socket without SIGPIPE");
+    if (m && BIO_meth_set_write(m, nosig_write) && BIO_meth_set_read(m, nosig_read) &&
+        BIO_meth_set_puts(m, nosig_puts) && BIO_meth_set_ctrl(m, nosig_ctrl) &&
+        BIO_meth_set_destroy(m, nosig_destroy)) {
+        nosig_method = m;
+        return;
+    }
+    BIO_meth_free(m);
+}
+
+/* A BIO over fd (not closed with the BIO) that never raises SIGPIPE. */
+static BIO *nosig_bio(int fd)
+{
+    pthread_once(&nosig_once, nosig_make);
+    if (!nosig_method)
+        return NULL;
+    BIO *b = BIO_new(nosig_method);
+    if (b)
+        BIO_set_fd(b, fd, BIO_NOCLOSE);
+    return b;
+}
 
 /* ---- helpers ---- */
 
@@ -492,12 +588,15 @@ static sx_status conn_new(sx_tls_ctx *ctx, int fd, bool is_server, sx_tls_conn *
         return SX_E_NOMEM;
     c->ctx = ctx;
     c->is_server = is_server;
+    c->fd = fd;
     c->ssl = SSL_new(ctx->ssl);
-    if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+    BIO *bio = c->ssl ? nosig_bio(fd) : NULL;
+    if (!bio) {
         sx_tls_conn_free(c);
         ERR_clear_error();
         return SX_E_NOMEM;
     }
+    SSL_set_bio(c->ssl, bio, bio); /* the SSL owns the BIO from here */
     SSL_set_app_data(c->ssl, c);
     if (is_server)
         SSL_set_accept_state(c->ssl);
@@ -771,7 +870,7 @@ static sx_status wait_for(sx_tls_conn *c, int64_t deadline)
         }
         left = l > 0x7fffffff ? 0x7fffffff : (int)l;
     }
-    sx_status st = sx_net_wait(SSL_get_fd(c->ssl), c->want == SX_TLS_WANT_WRITE, left);
+    sx_status st = sx_net_wait(c->fd, c->want == SX_TLS_WANT_WRITE, left);
     if (st == SX_E_WOULD_BLOCK) {
         snprintf(c->err, sizeof c->err, "timed out");
         return SX_E_IO;

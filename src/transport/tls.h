@@ -7,8 +7,8 @@
  * reads and writes make partial progress and return SX_E_WOULD_BLOCK when the
  * socket is not ready; sx_tls_conn_want() says which direction to wait for.
  *
- * Writing to a socket whose peer has gone raises SIGPIPE: programs using this
- * module must ignore SIGPIPE. A context and its connections belong to one
+ * Writing to a socket whose peer has gone is an I/O error, never a SIGPIPE:
+ * connections write with MSG_NOSIGNAL. A context and its connections belong to one
  * thread at a time; different connections may live on different threads. */
 #ifndef SX_TRANSPORT_TLS_H
 #define SX_TRANSPORT_TLS_H

@@ -1069,7 +1069,6 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
     SX_ENSURE(out != NULL, SX_E_USAGE);
     *out = NULL;
     SX_ENSURE(opts && opts->cert_file && opts->ca_file && opts->key_file && opts->files_dir, SX_E_USAGE);
-    signal(SIGPIPE, SIG_IGN);
     SX_TRY(sx_crypto_init());
     xs_server *s = calloc(1, sizeof *s);
     if (!s)
