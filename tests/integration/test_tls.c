@@ -910,6 +910,37 @@ static void test_clean_close_and_timeout(void **state)
     sx_tls_ctx_free(sctx);
 }
 
+/* Writing to a peer that has gone is an error, not a SIGPIPE: the test
+ * runs with SIGPIPE's default action, which would end the process. */
+static void test_write_after_peer_left_no_sigpipe(void **state)
+{
+    (void)state;
+    void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+    sx_tls_ctx *sctx = fixture_server_ctx(NULL);
+    sx_tls_ctx *cctx = client_ctx(alpn_smp);
+    uint8_t kh[32];
+    ca_fingerprint(kh);
+    static uint8_t blk[SX_BLOCK_SIZE];
+    int fd;
+    sx_tls_conn *c;
+    server_job job;
+    server_start(&job, sctx, NULL); /* handshake, then close without a word */
+    assert_ok(client_connect(cctx, job.port, kh, &fd, &c));
+    server_join(&job);
+    sx_status st = SX_OK;
+    for (int i = 0; i < 200 && st == SX_OK; i++) {
+        st = sx_tls_write_block(c, blk, WAIT_MS);
+        if (st == SX_OK)
+            usleep(5000);
+    }
+    assert_true(st == SX_E_IO || st == SX_E_CLOSED);
+    sx_tls_conn_free(c);
+    sx_net_close(fd);
+    sx_tls_ctx_free(cctx);
+    sx_tls_ctx_free(sctx);
+    signal(SIGPIPE, old);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -974,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_no_session_ticket),
         cmocka_unit_test(test_partial_progress_and_close),
         cmocka_unit_test(test_clean_close_and_timeout),
+        cmocka_unit_test(test_write_after_peer_left_no_sigpipe),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
