@@ -32,7 +32,7 @@
 typedef enum { K_RAW, K_PLAIN, K_ENC } kind;
 static const char *const kind_name[] = {"raw TCP", "sx_tls plain", "sx_tls + sbchain"};
 static const char *const alpn_smp[] = {"smp/1", NULL};
-/* Stands in for the session secret of the SMP handshake (B30). */
+/* Stands in for the session secret of the SMP handshake (PROTOCOL-NOTES B30). */
 static const uint8_t fixed_secret[SX_SBCHAIN_KEY_LEN] = "bench_tls fixed 32-byte secret!";
 
 /* One end of a connection: the socket, the TLS session (NULL for raw TCP) and
@@ -109,7 +109,7 @@ static sx_status side_recv(side *l, sx_slice *content)
 }
 
 /* After the TCP connection is up: TLS handshake (ALPN smp/1) and, for
- * encrypted blocks, both chains from tls-unique (B31: the server sends with
+ * encrypted blocks, both chains from tls-unique (PROTOCOL-NOTES B31: the server sends with
  * ck1, the client with ck2). */
 static sx_status side_start(side *l, kind k, bool server)
 {
@@ -272,7 +272,7 @@ static sx_status run_handshakes(kind k, int n, double *secs)
     return st != SX_OK ? fail("handshakes", k, st) : jst;
 }
 
-/* Identity of the fixture server (B10): SHA-256 of the DER of ca.crt. */
+/* Identity of the fixture server (PROTOCOL-NOTES B10): SHA-256 of the DER of ca.crt. */
 static sx_status load_key_hash(const char *ca_path)
 {
     FILE *f = fopen(ca_path, "r");

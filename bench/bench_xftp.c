@@ -357,7 +357,7 @@ typedef struct result {
     double cpu_up, cpu_down; /* server + client CPU seconds */
 } result;
 
-/* B10: the SHA-256 of the DER of ca.crt. */
+/* PROTOCOL-NOTES B10: the SHA-256 of the DER of ca.crt. */
 static uint8_t identity[SX_TLS_KEY_HASH_LEN];
 
 static void run_baseline(const char *crt, const char *ca, const char *key, size_t chunks,

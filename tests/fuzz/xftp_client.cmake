@@ -1,5 +1,5 @@
 # Fuzz target of the XFTP client's decoding of router bytes (server hello +
-# F8 checks) and of description web links (included by CMakeLists.txt).
+# PROTOCOL-NOTES F8 checks) and of description web links (included by CMakeLists.txt).
 # Seeds in corpus/xftp_client: hellos built from the shared fixtures (valid,
 # other version ranges, wrong chain lengths, truncated) and web links.
 sx_fuzz_target(xftp_client)

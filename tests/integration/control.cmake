@@ -1,4 +1,4 @@
-# The SMP router's control port (E32), in process over loopback.
+# The SMP router's control port (PROTOCOL-NOTES E32), in process over loopback.
 add_executable(itest_control test_control.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_control PRIVATE sx_router sx_client PkgConfig::CMOCKA)
 target_include_directories(itest_control PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
