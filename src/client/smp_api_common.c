@@ -1,0 +1,349 @@
+/* What the blocking (smp_api.c) and event-loop (smp_api_loop.c) flavours of
+ * the public SMP API share: the queue sides, router errors as status and
+ * detail, queue creation from NEW's answer, decrypting received messages,
+ * and the queue files. */
+#include "client/smp_api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "crypto/util.h"
+#include "smp/msgcrypt.h"
+
+#define ERRLEN 256
+
+/* ---- errors ---- */
+
+static const char *cmd_err_name(sx_smp_cmd_err e)
+{
+    switch (e) {
+    case SX_SMP_CMD_UNKNOWN: return "CMD UNKNOWN";
+    case SX_SMP_CMD_SYNTAX: return "CMD SYNTAX";
+    case SX_SMP_CMD_PROHIBITED: return "CMD PROHIBITED";
+    case SX_SMP_CMD_NO_AUTH: return "CMD NO_AUTH";
+    case SX_SMP_CMD_HAS_AUTH: return "CMD HAS_AUTH";
+    case SX_SMP_CMD_NO_ENTITY: return "CMD NO_ENTITY";
+    default: return "CMD";
+    }
+}
+
+/* Records the router's ERR answer to `what` and returns its class. */
+sx_status sx_smpapi_router_error(const char *what, const sx_smp_error *e)
+{
+    const char *code = e->type == SX_SMP_ERR_CMD ? cmd_err_name(e->cmd) : sx_smp_err_name(e->type);
+    switch (e->type) {
+    case SX_SMP_ERR_AUTH:
+        return sx_error_set(SX_E_AUTH, code,
+                            "%s: the router refused it (AUTH): the queue does not exist, or the key is not "
+                            "the queue's key",
+                            what);
+    case SX_SMP_ERR_QUOTA:
+        return sx_error_set(SX_E_LIMIT, code,
+                            "%s: the queue is full (QUOTA): the recipient has to receive messages first", what);
+    case SX_SMP_ERR_LARGE_MSG:
+        return sx_error_set(SX_E_LIMIT, code, "%s: the message is too large (LARGE_MSG)", what);
+    case SX_SMP_ERR_NO_MSG:
+        return sx_error_set(SX_E_PROTOCOL, code, "%s: no message to acknowledge (NO_MSG)", what);
+    case SX_SMP_ERR_BLOCKED:
+        return sx_error_set(SX_E_AUTH, code, "%s: the queue is blocked by the router's operator (BLOCKED)",
+                            what);
+    case SX_SMP_ERR_CMD:
+        return sx_error_set(SX_E_PROTOCOL, code, "%s: the router refused the command (%s)", what, code);
+    default: return sx_error_set(SX_E_PROTOCOL, code, "%s: the router answered ERR %s", what, code);
+    }
+}
+
+/* SX_OK when r is the response `tag`; otherwise records why not. */
+sx_status sx_smpapi_expect(const char *what, const sx_smp_client_reply *r, sx_smp_resp_tag tag)
+{
+    if (!r->ok)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "%s: the router's response could not be read", what);
+    if (r->reply.resp.tag == tag)
+        return SX_OK;
+    if (r->reply.resp.tag == SX_SMP_R_ERR)
+        return sx_smpapi_router_error(what, &r->reply.resp.err);
+    return sx_error_set(SX_E_PROTOCOL, NULL, "%s: unexpected response %s from the router", what,
+                        sx_smp_resp_name(r->reply.resp.tag));
+}
+
+sx_status sx_smpapi_net_error(const char *what, sx_status st)
+{
+    switch (st) {
+    case SX_E_IO: return sx_error_set(st, NULL, "%s: network error or timeout talking to the router", what);
+    case SX_E_CLOSED: return sx_error_set(st, NULL, "%s: the router closed the connection", what);
+    case SX_E_LIMIT: return sx_error_set(st, NULL, "%s: the command does not fit in a block", what);
+    default: return sx_error_set(st, NULL, "%s: %s", what, sx_strerror(st));
+    }
+}
+
+sx_slice sx_smpapi_rcv_id(const sx_smp_queue *q)
+{
+    return sx_slice_of(q->f.rcv_id, SX_QUEUE_ID_LEN);
+}
+
+sx_status sx_smpapi_need_role(const sx_smp_queue *q, sx_queue_role role, const char *what)
+{
+    if (!q)
+        return sx_error_set(SX_E_USAGE, NULL, "%s: no queue", what);
+    if (q->f.role != role)
+        return sx_error_set(SX_E_USAGE, NULL, "%s needs the %s side of the queue", what,
+                            role == SX_QUEUE_RECIPIENT ? "recipient" : "sender");
+    return SX_OK;
+}
+
+/* ---- queues ---- */
+
+sx_smp_queue *sx_smpapi_queue_new(void)
+{
+    sx_smp_queue *q = calloc(1, sizeof *q);
+    if (q)
+        sx_queue_file_init(&q->f);
+    return q;
+}
+
+void sx_smp_queue_free(sx_smp_queue *q)
+{
+    if (!q)
+        return;
+    sx_queue_file_cleanup(&q->f);
+    free(q);
+}
+
+sx_smp_role sx_smp_queue_role(const sx_smp_queue *q)
+{
+    return q && q->f.role == SX_QUEUE_SENDER ? SX_SMP_ROLE_SENDER : SX_SMP_ROLE_RECIPIENT;
+}
+
+const char *sx_smp_queue_server(const sx_smp_queue *q)
+{
+    return q ? q->f.server : "";
+}
+
+bool sx_smp_queue_has_sender_key(const sx_smp_queue *q)
+{
+    return q && q->f.snd_key != NULL;
+}
+
+sx_status sx_smp_queue_sender(const sx_smp_queue *rcv, sx_smp_queue **out)
+{
+    sx_error_clear();
+    if (!out)
+        return sx_error_set(SX_E_USAGE, NULL, "sender: no place for the queue");
+    *out = NULL;
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "sender"));
+    sx_smp_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    sx_status st = sx_queue_file_sender_of(&rcv->f, &q->f);
+    if (st != SX_OK) {
+        free(q);
+        return sx_error_set(st, NULL, "cannot make the sender side of the queue");
+    }
+    *out = q;
+    return SX_OK;
+}
+
+sx_status sx_smp_queue_make_sender_key(sx_smp_queue *snd, bool *created)
+{
+    sx_error_clear();
+    if (created)
+        *created = false;
+    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "making the sender key"));
+    if (snd->f.snd_key)
+        return SX_OK;
+    if (sx_key_generate(SX_KEY_ED25519, &snd->f.snd_key) != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "cannot generate a key");
+    if (created)
+        *created = true;
+    return SX_OK;
+}
+
+/* ---- creating a queue ---- */
+
+sx_status sx_smpapi_new_begin(const sx_smp_address *addr, sx_smpapi_new *n)
+{
+    memset(n, 0, sizeof *n);
+    if (addr->has_password && !sx_smp_basic_auth_valid(sx_slice_str(addr->password)))
+        return sx_error_set(SX_E_USAGE, NULL,
+                            "the password in the server address has characters a router cannot accept");
+    n->q = sx_smpapi_queue_new();
+    if (!n->q)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    if (sx_key_generate(SX_KEY_ED25519, &n->q->f.rcv_key) != SX_OK || sx_key_generate(SX_KEY_X25519, &n->rdh) != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "create: cannot generate keys");
+    n->cmd.tag = SX_SMP_C_NEW;
+    if (sx_smp_pubkey_of(n->q->f.rcv_key, n->b1, &n->cmd.new_queue.rcv_auth_key) != SX_OK ||
+        sx_smp_pubkey_of(n->rdh, n->b2, &n->cmd.new_queue.rcv_dh_key) != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "create: cannot encode keys");
+    n->cmd.new_queue.has_basic_auth = addr->has_password;
+    n->cmd.new_queue.basic_auth = sx_slice_str(addr->password);
+    n->cmd.new_queue.subscribe = false; /* create only; subscribing is a call of its own */
+    n->cmd.new_queue.has_queue_req = true;
+    n->cmd.new_queue.queue_req.mode = SX_SMP_QUEUE_MESSAGING;
+    return SX_OK;
+}
+
+sx_status sx_smpapi_new_finish(sx_smpapi_new *n, const sx_smp_client_reply *r, const char *server, bool *created)
+{
+    *created = false;
+    sx_smp_queue *q = n->q;
+    if (r->ok && r->reply.resp.tag == SX_SMP_R_ERR && r->reply.resp.err.type == SX_SMP_ERR_AUTH)
+        return sx_error_set(SX_E_AUTH, "AUTH",
+                            "create: the router refused to create a queue (AUTH): it needs a password in the "
+                            "server address (smp://fingerprint:password@host), or the one given is wrong, or it "
+                            "does not allow new queues");
+    SX_TRY(sx_smpapi_expect("create", r, SX_SMP_R_IDS));
+    const sx_smp_ids *ids = &r->reply.resp.ids;
+    if (ids->rcv_id.len == SX_QUEUE_ID_LEN) {
+        memcpy(q->f.rcv_id, ids->rcv_id.ptr, SX_QUEUE_ID_LEN);
+        *created = true;
+    }
+    if (ids->rcv_id.len != SX_QUEUE_ID_LEN || ids->snd_id.len != SX_QUEUE_ID_LEN)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "create: the router sent queue ids of %zu and %zu bytes (%d expected)",
+                            ids->rcv_id.len, ids->snd_id.len, SX_QUEUE_ID_LEN);
+    memcpy(q->f.snd_id, ids->snd_id.ptr, SX_QUEUE_ID_LEN);
+    size_t len = 0;
+    sx_key *srv = NULL;
+    sx_status st = sx_key_decode_public(ids->srv_dh_key.der, SX_KEY_BIT(SX_KEY_X25519), &srv);
+    if (st == SX_OK)
+        st = sx_key_dh(n->rdh, srv, q->f.dh_secret, sizeof q->f.dh_secret, &len);
+    sx_key_free(srv);
+    if (st != SX_OK || len != SX_CB_KEY_LEN)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "create: the router's DH key is not usable");
+    q->f.role = SX_QUEUE_RECIPIENT;
+    snprintf(q->f.server, sizeof q->f.server, "%s", server);
+    return SX_OK;
+}
+
+sx_smp_queue *sx_smpapi_new_take(sx_smpapi_new *n)
+{
+    sx_smp_queue *q = n->q;
+    n->q = NULL;
+    return q;
+}
+
+void sx_smpapi_new_cleanup(sx_smpapi_new *n)
+{
+    sx_key_free(n->rdh);
+    sx_smp_queue_free(n->q);
+    sx_wipe(n, sizeof *n);
+}
+
+/* ---- received messages ---- */
+
+void sx_smp_event_clear(sx_smp_event *ev)
+{
+    if (!ev)
+        return;
+    if (ev->body) {
+        sx_wipe(ev->body, ev->body_len);
+        free(ev->body);
+    }
+    memset(ev, 0, sizeof *ev);
+}
+
+/* Turns a MSG transmission for q into an event (decrypted). */
+sx_status sx_smpapi_msg_event(sx_smp_queue *q, const sx_smp_client_reply *r, sx_smp_event *ev)
+{
+    sx_slice id = r->reply.resp.msg.msg_id;
+    ev->queue = q;
+    if (id.len == 0 || id.len > SX_SMP_MSG_ID_MAX)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "receive: the router sent a message id of %zu bytes", id.len);
+    memcpy(ev->msg_id, id.ptr, id.len);
+    ev->msg_id_len = id.len;
+    uint8_t plain[SX_SMP_ENC_MSG_LEN];
+    sx_smp_rcv_msg m;
+    sx_status st = sx_smp_msg_decrypt(q->f.dh_secret, id, r->reply.resp.msg.body, plain, sizeof plain, &m);
+    if (st != SX_OK) {
+        ev->kind = SX_SMP_EVENT_UNREADABLE;
+        return SX_OK;
+    }
+    ev->timestamp = m.ts;
+    if (m.quota) {
+        ev->kind = SX_SMP_EVENT_QUOTA;
+    } else {
+        ev->kind = SX_SMP_EVENT_MESSAGE;
+        ev->notification = m.notification;
+        ev->body = malloc(m.body.len ? m.body.len : 1);
+        if (!ev->body) {
+            sx_wipe(plain, sizeof plain);
+            memset(ev, 0, sizeof *ev);
+            return sx_error_set(SX_E_NOMEM, NULL, NULL);
+        }
+        memcpy(ev->body, m.body.ptr, m.body.len);
+        ev->body_len = m.body.len;
+    }
+    sx_wipe(plain, sizeof plain);
+    return SX_OK;
+}
+
+/* ---- queue files ---- */
+
+sx_status sx_smp_queue_load(const char *path, sx_smp_queue **out)
+{
+    sx_error_clear();
+    if (!path || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "load: no path or no place for the queue");
+    *out = NULL;
+    sx_smp_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    char err[ERRLEN] = "";
+    sx_status st = sx_queue_file_load(path, &q->f, err, sizeof err);
+    if (st != SX_OK) {
+        free(q);
+        return sx_error_set(st, NULL, "%s", err[0] ? err : sx_strerror(st));
+    }
+    *out = q;
+    return SX_OK;
+}
+
+sx_status sx_smp_queue_save(const sx_smp_queue *q, const char *path, bool replace)
+{
+    sx_error_clear();
+    if (!q || !path)
+        return sx_error_set(SX_E_USAGE, NULL, "save: no queue or no path");
+    char err[ERRLEN] = "";
+    sx_status st = sx_queue_file_save(path, &q->f, replace, err, sizeof err);
+    if (st != SX_OK)
+        return sx_error_set(st, NULL, "%s", err[0] ? err : sx_strerror(st));
+    return SX_OK;
+}
+
+sx_status sx_smp_queue_format(const sx_smp_queue *q, char **text, size_t *len)
+{
+    sx_error_clear();
+    if (!q || !text || !len)
+        return sx_error_set(SX_E_USAGE, NULL, "format: no queue or no place for the text");
+    sx_status st = sx_queue_file_format(&q->f, text, len);
+    return st == SX_OK ? SX_OK : sx_error_set(st, NULL, "cannot format the queue file");
+}
+
+sx_status sx_smp_queue_parse(const char *text, size_t len, sx_smp_queue **out)
+{
+    sx_error_clear();
+    if (!text || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "parse: no text or no place for the queue");
+    *out = NULL;
+    sx_smp_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    char err[ERRLEN] = "";
+    sx_status st = sx_queue_file_parse(text, len, &q->f, err, sizeof err);
+    if (st != SX_OK) {
+        free(q);
+        return sx_error_set(st, NULL, "%s", err[0] ? err : sx_strerror(st));
+    }
+    *out = q;
+    return SX_OK;
+}
+
+void sx_smp_text_free(char *text, size_t len)
+{
+    if (!text)
+        return;
+    sx_wipe(text, len);
+    free(text);
+}
