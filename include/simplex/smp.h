@@ -17,8 +17,10 @@
  *     sx_smp_receive(c, 5000, &ev);             // ev.kind == SX_SMP_EVENT_MESSAGE
  *     sx_smp_ack(c, rq, &ev);  sx_smp_event_clear(&ev);
  *
- * Every call blocks until the router answered or the connection's timeout
- * passed. Errors: the status class (include/simplex/status.h), with
+ * The sx_smp_conn calls block until the router answered or the
+ * connection's timeout passed. The event-loop flavour (sx_smp_aconn, at the
+ * end of this file) does the same operations without blocking, on a loop of
+ * simplex/loop.h, with the same queues and events. Errors: the status class (include/simplex/status.h), with
  * sx_error_message() naming the cause and sx_error_code() the router's
  * error ("AUTH", "QUOTA", "NO_MSG", "CMD SYNTAX", ...). Router errors map
  * to classes: AUTH -> SX_E_AUTH, QUOTA and LARGE_MSG -> SX_E_LIMIT, others
@@ -40,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "simplex/loop.h"
 #include "simplex/status.h"
 
 #ifdef __cplusplus
@@ -110,7 +113,8 @@ SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue 
 SX_API SX_MUST_CHECK sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
                                            size_t len);
 
-/* Recipient side: deletes the queue and its messages on the router. */
+/* Recipient side: deletes the queue and its messages on the router; a
+ * subscription of it on this connection ends (the queue may be freed). */
 SX_API SX_MUST_CHECK sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv);
 
 /* Frees a queue side, wiping its keys. Accepts NULL. A queue still
@@ -195,6 +199,73 @@ SX_API SX_MUST_CHECK sx_status sx_smp_queue_format(const sx_smp_queue *q, char *
 SX_API SX_MUST_CHECK sx_status sx_smp_queue_parse(const char *text, size_t len, sx_smp_queue **out);
 /* Wipes and frees a buffer from sx_smp_queue_format. Accepts NULL. */
 SX_API void sx_smp_text_free(char *text, size_t len);
+
+/* ---- event-loop flavour ----
+ * The same operations on a connection driven by an sx_loop: each returns at
+ * once and its outcome comes to a callback from the loop, never from inside
+ * the call that started it. Everything here belongs to the loop's thread.
+ * A call that returns an error has no callback. Queues passed to an
+ * operation must stay valid until its callback ran; a subscribed queue
+ * until it is deleted or the connection has ended. During a callback that
+ * reports a failure, sx_error_message() and sx_error_code() describe it. */
+
+typedef struct sx_smp_aconn sx_smp_aconn;
+
+typedef struct sx_smp_aconn_callbacks {
+    /* Required. The handshakes finished: SX_OK, or why not (the connection
+     * is then gone). */
+    void (*connected)(sx_smp_aconn *c, sx_status status, void *arg);
+    /* An event of a queue subscribed on this connection (any kind but
+     * NONE). ev is the library's during the call: to keep the body, take
+     * ev->body (free it with free(3)) and set it to NULL. May be NULL. */
+    void (*event)(sx_smp_aconn *c, sx_smp_event *ev, void *arg);
+    /* The connection ended after connected(SX_OK): SX_OK after
+     * sx_smp_aconn_close, otherwise why (SX_E_CLOSED, SX_E_IO, ...). Every
+     * operation still waiting got its callback with an error before. May
+     * be NULL. */
+    void (*closed)(sx_smp_aconn *c, sx_status status, void *arg);
+    void *arg;
+} sx_smp_aconn_callbacks;
+
+/* The outcome of an operation, called exactly once. */
+typedef void (*sx_smp_done_fn)(sx_smp_aconn *c, sx_status status, void *arg);
+/* The outcome of sx_smp_aconn_create: with SX_OK, q is the new recipient
+ * side and belongs to the callee (sx_smp_queue_free); NULL otherwise. */
+typedef void (*sx_smp_created_fn)(sx_smp_aconn *c, sx_status status, sx_smp_queue *q, void *arg);
+
+/* Starts connecting (name resolution, TCP, TLS and SMP handshakes without
+ * blocking the loop); the outcome comes to cbs->connected. After a connect
+ * that returned SX_OK, exactly one of connected(error) or closed() ends the
+ * connection, and c must not be used after that callback returned. cbs is
+ * copied; opts may be NULL (timeout_ms bounds the whole connect). Errors
+ * (no callback): SX_E_USAGE (bad address, no connected callback),
+ * SX_E_NOMEM, SX_E_INTERNAL. */
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_connect(sx_loop *loop, const char *server, const sx_smp_conn_opts *opts,
+                                                    const sx_smp_aconn_callbacks *cbs, sx_smp_aconn **out);
+/* Ends the connection from the loop: waiting operations get SX_E_CLOSED,
+ * then closed(SX_OK) (or connected(SX_E_CLOSED) while still connecting).
+ * Does nothing when it is already ending. */
+SX_API void sx_smp_aconn_close(sx_smp_aconn *c);
+/* The SMP version agreed, once connected (0 before). */
+SX_API unsigned sx_smp_aconn_version(const sx_smp_aconn *c);
+
+/* As sx_smp_queue_create, sx_smp_queue_secure, sx_smp_send, sx_smp_subscribe,
+ * sx_smp_ack and sx_smp_queue_delete. Errors before anything is sent (no
+ * callback): SX_E_USAGE (not connected yet, closing, wrong side of the
+ * queue, no callback where one is required), SX_E_LIMIT (a body too long),
+ * SX_E_NOMEM. cb may be NULL where it is an sx_smp_done_fn. Messages of a
+ * subscribed queue arrive through cbs->event; the next one after
+ * sx_smp_aconn_ack. */
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_create(sx_smp_aconn *c, sx_smp_created_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_secure(sx_smp_aconn *c, sx_smp_queue *snd, sx_smp_done_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_send(sx_smp_aconn *c, const sx_smp_queue *snd, const void *body,
+                                                 size_t len, sx_smp_done_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_subscribe(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn cb,
+                                                      void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_ack(sx_smp_aconn *c, sx_smp_queue *rcv, const sx_smp_event *ev,
+                                                sx_smp_done_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_delete(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn cb,
+                                                   void *arg);
 
 #ifdef __cplusplus
 }

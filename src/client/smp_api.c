@@ -29,8 +29,7 @@ struct sx_smp_conn {
     sx_smp_client *cl;
     sx_smp_address addr; /* with the password, for NEW */
     char server[SX_QUEUE_ADDR_MAX]; /* the address as given */
-    sx_smp_queue **subs; /* subscribed recipient sides (borrowed) */
-    size_t nsubs, subs_cap;
+    sx_smpapi_subs subs;
     pending *head, *tail;
 };
 
@@ -97,7 +96,7 @@ void sx_smp_close(sx_smp_conn *c)
         sx_smp_client_reply_free(&p->r);
         free(p);
     }
-    free(c->subs);
+    sx_smpapi_subs_cleanup(&c->subs);
     sx_wipe(c, sizeof *c);
     free(c);
 }
@@ -152,23 +151,13 @@ sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue *snd)
     if (!c)
         return sx_error_set(SX_E_USAGE, NULL, "secure: no connection");
     SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "secure"));
-    unsigned v = sx_smp_conn_version(c);
-    if (v < SX_SMP_V_SND_AUTH_KEY)
-        return sx_error_set(SX_E_PROTOCOL, NULL, "secure: the router speaks SMP v%u; securing by the sender needs v%d",
-                            v, SX_SMP_V_SND_AUTH_KEY);
-    bool had_key = snd->f.snd_key != NULL;
-    SX_TRY(sx_smp_queue_make_sender_key(snd, NULL));
     uint8_t b[SX_KEY_SPKI_MAX];
-    sx_smp_cmd cmd = {.tag = SX_SMP_C_SKEY};
-    if (sx_smp_pubkey_of(snd->f.snd_key, b, &cmd.key) != SX_OK)
-        return sx_error_set(SX_E_INTERNAL, NULL, "secure: cannot encode the key");
+    sx_smp_cmd cmd;
+    bool had_key;
+    SX_TRY(sx_smpapi_secure_begin(snd, sx_smp_conn_version(c), b, &cmd, &had_key));
     sx_smp_client_reply r;
     SX_TRY(call(c, "secure", sx_slice_of(snd->f.snd_id, SX_QUEUE_ID_LEN), &cmd, snd->f.snd_key, &r));
-    sx_status st = sx_smpapi_expect("secure", &r, SX_SMP_R_OK);
-    if (st == SX_E_AUTH && had_key)
-        sx_error_set(st, "AUTH",
-                     "secure: the router refused it (AUTH): the queue is secured with another key already, or "
-                     "it does not exist");
+    sx_status st = sx_smpapi_secure_answer(&r, had_key);
     sx_smp_client_reply_free(&r);
     return st;
 }
@@ -179,20 +168,11 @@ sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
     if (!c || (!body && len))
         return sx_error_set(SX_E_USAGE, NULL, "send: no connection or no body");
     SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "send"));
-    size_t max = sx_smp_conn_max_body(c);
-    if (len > max)
-        return sx_error_set(SX_E_LIMIT, NULL, "send: the message is %zu bytes, longer than the %zu bytes SMP v%u allows",
-                            len, max, sx_smp_conn_version(c));
-    sx_smp_cmd cmd = {.tag = SX_SMP_C_SEND};
-    cmd.send.notification = false;
-    cmd.send.body = sx_slice_of(body, len);
+    sx_smp_cmd cmd;
+    SX_TRY(sx_smpapi_send_begin(sx_smp_conn_version(c), body, len, &cmd));
     sx_smp_client_reply r;
     SX_TRY(call(c, "send", sx_slice_of(snd->f.snd_id, SX_QUEUE_ID_LEN), &cmd, snd->f.snd_key, &r));
-    sx_status st = sx_smpapi_expect("send", &r, SX_SMP_R_OK);
-    if (st == SX_E_AUTH && !snd->f.snd_key)
-        sx_error_set(st, "AUTH",
-                     "send: the router refused it (AUTH): this sender side has no key; if the queue was secured, "
-                     "use the side that holds the key (or the queue does not exist)");
+    sx_status st = sx_smpapi_send_answer(&r, snd);
     sx_smp_client_reply_free(&r);
     return st;
 }
@@ -208,36 +188,12 @@ sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv)
     SX_TRY(call(c, "delete", sx_smpapi_rcv_id(rcv), &del, rcv->f.rcv_key, &r));
     sx_status st = sx_smpapi_expect("delete", &r, SX_SMP_R_OK);
     sx_smp_client_reply_free(&r);
+    if (st == SX_OK)
+        sx_smpapi_subs_remove(&c->subs, rcv); /* the caller may free it now */
     return st;
 }
 
 /* ---- receiving ---- */
-
-static sx_smp_queue *find_sub(const sx_smp_conn *c, sx_slice entity)
-{
-    for (size_t i = 0; i < c->nsubs; i++)
-        if (sx_slice_eq(entity, sx_smpapi_rcv_id(c->subs[i])))
-            return c->subs[i];
-    return NULL;
-}
-
-/* Makes an event of a transmission from the router, if it is one for a
- * subscribed queue (*used false otherwise: the caller drops it). */
-static sx_status to_event(sx_smp_conn *c, const sx_smp_client_reply *r, sx_smp_event *ev, bool *used)
-{
-    *used = false;
-    if (!r->ok)
-        return SX_OK;
-    sx_smp_queue *q = find_sub(c, r->reply.t.entity_id);
-    if (!q)
-        return SX_OK;
-    switch (r->reply.resp.tag) {
-    case SX_SMP_R_MSG: *used = true; return sx_smpapi_msg_event(q, r, ev);
-    case SX_SMP_R_END: *used = true; ev->kind = SX_SMP_EVENT_END; ev->queue = q; return SX_OK;
-    case SX_SMP_R_DELD: *used = true; ev->kind = SX_SMP_EVENT_DELETED; ev->queue = q; return SX_OK;
-    default: return SX_OK;
-    }
-}
 
 sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
 {
@@ -245,17 +201,7 @@ sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
     if (!c)
         return sx_error_set(SX_E_USAGE, NULL, "subscribe: no connection");
     SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "subscribe"));
-    if (!find_sub(c, sx_smpapi_rcv_id(rcv))) {
-        if (c->nsubs == c->subs_cap) {
-            size_t cap = c->subs_cap ? c->subs_cap * 2 : 4;
-            sx_smp_queue **s = realloc(c->subs, cap * sizeof *s);
-            if (!s)
-                return sx_error_set(SX_E_NOMEM, NULL, NULL);
-            c->subs = s;
-            c->subs_cap = cap;
-        }
-        c->subs[c->nsubs++] = rcv;
-    }
+    SX_TRY(sx_smpapi_subs_add(&c->subs, rcv));
     sx_smp_cmd sub = {.tag = SX_SMP_C_SUB};
     sx_smp_client_reply r;
     SX_TRY(call(c, "subscribe", sx_smpapi_rcv_id(rcv), &sub, rcv->f.rcv_key, &r));
@@ -294,7 +240,7 @@ sx_status sx_smp_receive(sx_smp_conn *c, int timeout_ms, sx_smp_event *ev)
         if (!c->head)
             c->tail = NULL;
         bool used;
-        sx_status st = to_event(c, &p->r, ev, &used);
+        sx_status st = sx_smpapi_reply_event(&c->subs, &p->r, ev, &used);
         sx_smp_client_reply_free(&p->r);
         free(p);
         if (st != SX_OK || used)
@@ -318,13 +264,13 @@ sx_status sx_smp_receive(sx_smp_conn *c, int timeout_ms, sx_smp_event *ev)
             return SX_OK;
         if (st != SX_OK)
             return sx_smpapi_net_error("receive", st);
-        if (r.ok && r.reply.resp.tag == SX_SMP_R_ERR && find_sub(c, r.reply.t.entity_id)) {
+        if (r.ok && r.reply.resp.tag == SX_SMP_R_ERR && sx_smpapi_subs_find(&c->subs, r.reply.t.entity_id)) {
             st = sx_smpapi_router_error("receive", &r.reply.resp.err);
             sx_smp_client_reply_free(&r);
             return st;
         }
         bool used;
-        st = to_event(c, &r, ev, &used);
+        st = sx_smpapi_reply_event(&c->subs, &r, ev, &used);
         sx_smp_client_reply_free(&r);
         if (st != SX_OK || used)
             return st;

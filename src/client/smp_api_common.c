@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "crypto/util.h"
 #include "smp/msgcrypt.h"
+#include "smp/version.h"
 
 #define ERRLEN 256
 
@@ -231,6 +232,56 @@ void sx_smpapi_new_cleanup(sx_smpapi_new *n)
     sx_wipe(n, sizeof *n);
 }
 
+/* ---- securing and sending ---- */
+
+sx_status sx_smpapi_secure_begin(sx_smp_queue *snd, unsigned version, uint8_t buf[SX_KEY_SPKI_MAX], sx_smp_cmd *cmd,
+                                 bool *had_key)
+{
+    if (version < SX_SMP_V_SND_AUTH_KEY)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "secure: the router speaks SMP v%u; securing by the sender needs v%d",
+                            version, SX_SMP_V_SND_AUTH_KEY);
+    *had_key = snd->f.snd_key != NULL;
+    SX_TRY(sx_smp_queue_make_sender_key(snd, NULL));
+    memset(cmd, 0, sizeof *cmd);
+    cmd->tag = SX_SMP_C_SKEY;
+    if (sx_smp_pubkey_of(snd->f.snd_key, buf, &cmd->key) != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "secure: cannot encode the key");
+    return SX_OK;
+}
+
+sx_status sx_smpapi_secure_answer(const sx_smp_client_reply *r, bool had_key)
+{
+    sx_status st = sx_smpapi_expect("secure", r, SX_SMP_R_OK);
+    if (st == SX_E_AUTH && had_key)
+        sx_error_set(st, "AUTH",
+                     "secure: the router refused it (AUTH): the queue is secured with another key already, or "
+                     "it does not exist");
+    return st;
+}
+
+sx_status sx_smpapi_send_begin(unsigned version, const void *body, size_t len, sx_smp_cmd *cmd)
+{
+    size_t max = sx_smp_max_message_length((uint16_t)version);
+    if (len > max)
+        return sx_error_set(SX_E_LIMIT, NULL, "send: the message is %zu bytes, longer than the %zu bytes SMP v%u allows",
+                            len, max, version);
+    memset(cmd, 0, sizeof *cmd);
+    cmd->tag = SX_SMP_C_SEND;
+    cmd->send.notification = false;
+    cmd->send.body = sx_slice_of(body, len);
+    return SX_OK;
+}
+
+sx_status sx_smpapi_send_answer(const sx_smp_client_reply *r, const sx_smp_queue *snd)
+{
+    sx_status st = sx_smpapi_expect("send", r, SX_SMP_R_OK);
+    if (st == SX_E_AUTH && !snd->f.snd_key)
+        sx_error_set(st, "AUTH",
+                     "send: the router refused it (AUTH): this sender side has no key; if the queue was secured, "
+                     "use the side that holds the key (or the queue does not exist)");
+    return st;
+}
+
 /* ---- received messages ---- */
 
 void sx_smp_event_clear(sx_smp_event *ev)
@@ -277,6 +328,65 @@ sx_status sx_smpapi_msg_event(sx_smp_queue *q, const sx_smp_client_reply *r, sx_
     }
     sx_wipe(plain, sizeof plain);
     return SX_OK;
+}
+
+/* ---- subscriptions ---- */
+
+sx_smp_queue *sx_smpapi_subs_find(const sx_smpapi_subs *s, sx_slice rcv_id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (sx_slice_eq(rcv_id, sx_smpapi_rcv_id(s->v[i])))
+            return s->v[i];
+    return NULL;
+}
+
+sx_status sx_smpapi_subs_add(sx_smpapi_subs *s, sx_smp_queue *q)
+{
+    if (sx_smpapi_subs_find(s, sx_smpapi_rcv_id(q)))
+        return SX_OK;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4;
+        sx_smp_queue **v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return sx_error_set(SX_E_NOMEM, NULL, NULL);
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = q;
+    return SX_OK;
+}
+
+void sx_smpapi_subs_remove(sx_smpapi_subs *s, const sx_smp_queue *q)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i] == q) {
+            s->v[i] = s->v[--s->n];
+            return;
+        }
+    }
+}
+
+void sx_smpapi_subs_cleanup(sx_smpapi_subs *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+sx_status sx_smpapi_reply_event(const sx_smpapi_subs *s, const sx_smp_client_reply *r, sx_smp_event *ev,
+                                bool *used)
+{
+    *used = false;
+    if (!r->ok)
+        return SX_OK;
+    sx_smp_queue *q = sx_smpapi_subs_find(s, r->reply.t.entity_id);
+    if (!q)
+        return SX_OK;
+    switch (r->reply.resp.tag) {
+    case SX_SMP_R_MSG: *used = true; return sx_smpapi_msg_event(q, r, ev);
+    case SX_SMP_R_END: *used = true; ev->kind = SX_SMP_EVENT_END; ev->queue = q; return SX_OK;
+    case SX_SMP_R_DELD: *used = true; ev->kind = SX_SMP_EVENT_DELETED; ev->queue = q; return SX_OK;
+    default: return SX_OK;
+    }
 }
 
 /* ---- queue files ---- */

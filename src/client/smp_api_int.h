@@ -39,6 +39,31 @@ sx_status sx_smpapi_new_finish(sx_smpapi_new *n, const sx_smp_client_reply *r, c
 sx_smp_queue *sx_smpapi_new_take(sx_smpapi_new *n);
 void sx_smpapi_new_cleanup(sx_smpapi_new *n);
 
+/* SKEY: checks the version, makes the sender's key when it has none
+ * (*had_key tells) and fills cmd (its key encoded into buf). */
+sx_status sx_smpapi_secure_begin(sx_smp_queue *snd, unsigned version, uint8_t buf[SX_KEY_SPKI_MAX], sx_smp_cmd *cmd,
+                                 bool *had_key);
+sx_status sx_smpapi_secure_answer(const sx_smp_client_reply *r, bool had_key);
+/* SEND: checks the length against the version's limit and fills cmd (which
+ * points to body). */
+sx_status sx_smpapi_send_begin(unsigned version, const void *body, size_t len, sx_smp_cmd *cmd);
+sx_status sx_smpapi_send_answer(const sx_smp_client_reply *r, const sx_smp_queue *snd);
+
+/* The recipient sides subscribed on one connection (borrowed pointers). */
+typedef struct sx_smpapi_subs {
+    sx_smp_queue **v;
+    size_t n, cap;
+} sx_smpapi_subs;
+sx_smp_queue *sx_smpapi_subs_find(const sx_smpapi_subs *s, sx_slice rcv_id);
+sx_status sx_smpapi_subs_add(sx_smpapi_subs *s, sx_smp_queue *q);
+void sx_smpapi_subs_remove(sx_smpapi_subs *s, const sx_smp_queue *q);
+void sx_smpapi_subs_cleanup(sx_smpapi_subs *s);
+
+/* The event a transmission from the router makes for a subscribed queue
+ * (MSG, END, DELD); *used false when it is none (the caller drops it). */
+sx_status sx_smpapi_reply_event(const sx_smpapi_subs *s, const sx_smp_client_reply *r, sx_smp_event *ev,
+                                bool *used);
+
 /* A MSG transmission for q as an event (decrypted; UNREADABLE when it does
  * not open). */
 sx_status sx_smpapi_msg_event(sx_smp_queue *q, const sx_smp_client_reply *r, sx_smp_event *ev);

@@ -106,6 +106,7 @@ void sx_loop_free(sx_loop *loop)
 {
     if (!loop)
         return;
+    sx_loop_drain(loop);
     close(loop->epfd);
     close(loop->wakefd);
     pthread_mutex_destroy(&loop->lock);

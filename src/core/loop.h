@@ -11,13 +11,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "simplex/loop.h"
 #include "simplex/status.h"
 
 #define SX_EV_READ 1u
 #define SX_EV_WRITE 2u
 #define SX_EV_ERROR 4u /* hang-up or error; delivered whatever was asked */
 
-typedef struct sx_loop sx_loop;
+/* sx_loop_new, sx_loop_free, sx_loop_run, sx_loop_stop, sx_loop_call and
+ * the sx_timer functions are public (simplex/loop.h); the rest is the
+ * library's own. */
 typedef struct sx_loop_io sx_loop_io;
 typedef void (*sx_loop_io_cb)(sx_loop *loop, sx_loop_io *io, unsigned events);
 
@@ -59,10 +62,9 @@ struct sx_loop_timer {
 /* Periodic tick, run on the loop thread every interval_ms. */
 typedef void (*sx_loop_tick_cb)(sx_loop *loop, void *data);
 
-SX_MUST_CHECK sx_status sx_loop_new(sx_loop **out);
-/* Frees the loop; watchers and timers must have been stopped. Posted tasks that never
- * ran are dropped (their memory is the poster's). */
-void sx_loop_free(sx_loop *loop);
+/* sx_loop_new / sx_loop_free: see simplex/loop.h (free runs the tasks
+ * posted and not yet run, as sx_loop_drain; watchers and timers must have
+ * been stopped). */
 
 void sx_loop_io_init(sx_loop_io *io, int fd, sx_loop_io_cb cb, void *data);
 /* Starts watching, or changes the watched events of an active watcher. */
@@ -93,10 +95,8 @@ static inline bool sx_loop_timer_active(const sx_loop_timer *t)
  * started with sx_loop_timer_start. */
 void sx_loop_set_tick(sx_loop *loop, unsigned interval_ms, sx_loop_tick_cb cb, void *data);
 
-/* Runs until sx_loop_stop. SX_E_IO if epoll fails. */
-SX_MUST_CHECK sx_status sx_loop_run(sx_loop *loop);
-/* Thread-safe: makes sx_loop_run return after the current iteration. */
-void sx_loop_stop(sx_loop *loop);
+/* sx_loop_run (until sx_loop_stop; SX_E_IO if epoll fails) and the
+ * thread-safe sx_loop_stop: see simplex/loop.h. */
 /* Thread-safe: runs task->cb on the loop thread, in posting order. */
 void sx_loop_post(sx_loop *loop, sx_loop_task *task);
 /* Runs the tasks posted so far on the calling thread; for shutdown, after

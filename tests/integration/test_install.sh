@@ -36,7 +36,7 @@ LIBDIR=$(pkg-config --variable=libdir simplex)
 [ -e "$LIBDIR/libsimplex.a" ] || fail "no libsimplex.a in $LIBDIR"
 soname=$(objdump -p "$LIBDIR/libsimplex.so" 2>/dev/null | sed -n 's/ *SONAME *//p')
 case "$soname" in libsimplex.so.[0-9]*) ;; *) fail "SONAME '$soname'" ;; esac
-for h in simplex.h status.h smp.h xftp.h version.h; do
+for h in simplex.h status.h loop.h smp.h xftp.h version.h; do
     [ -f "$PREFIX/include/simplex/$h" ] || fail "header simplex/$h not installed"
 done
 # Public headers include only system headers and each other.
@@ -56,7 +56,7 @@ fi
 mkdir -p "$T/ex"
 cp "$SRC"/examples/*.c "$T/ex/" || exit 1
 cd "$T/ex" || exit 1
-for ex in smp_hello xftp_file; do
+for ex in smp_hello smp_loop xftp_file; do
     # shellcheck disable=SC2046
     $CC -std=c11 -Wall -Wextra -Werror $EXTRA_CFLAGS "$ex.c" -o "$ex" \
         $(pkg-config --cflags --libs simplex) -Wl,-rpath,"$LIBDIR" 2>"$T/cc.log" ||
@@ -99,6 +99,15 @@ for ex in smp_hello smp_hello-static; do
     echo "$out" | grep -qx "received: sent by $ex" || fail "$ex output: $out"
     echo "$out" | grep -qx "queue deleted" || fail "$ex did not delete the queue: $out"
 done
+for ex in smp_loop smp_loop-static; do
+    [ -x "$ex" ] || continue
+    out=$(timeout 60 "./$ex" "$SADDR" 50 2>&1) || fail "$ex: $out"
+    echo "$out" | grep -qx "sent 50, received 50" || fail "$ex output: $out"
+    echo "$out" | grep -qx "queue deleted" || fail "$ex did not delete the queue: $out"
+done
+out=$(timeout 60 ./smp_loop "smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@127.0.0.1:$SPORT" 2>&1) &&
+    fail "smp_loop with a wrong fingerprint succeeded"
+echo "$out" | grep -q "identity" || fail "smp_loop wrong fingerprint message: $out"
 # A wrong fingerprint is an error naming the cause, not a crash.
 WRONG="smp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=${PW:+:$PW}@127.0.0.1:$SPORT"
 out=$(timeout 60 ./smp_hello "$WRONG" 2>&1) && fail "smp_hello with a wrong fingerprint succeeded"

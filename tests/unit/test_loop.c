@@ -404,6 +404,102 @@ static void test_hangup(void **state)
     sx_loop_free(loop);
 }
 
+/* ---- the public additions (simplex/loop.h) ---- */
+
+typedef struct pub_ctx {
+    sx_loop *loop;
+    int calls[4];
+    int order[8];
+    int norder;
+    sx_timer *t;
+    int fired;
+} pub_ctx;
+
+static void pub_call(sx_loop *loop, void *arg)
+{
+    pub_ctx *c = arg;
+    (void)loop;
+    c->calls[0]++;
+    if (c->norder < 8)
+        c->order[c->norder++] = c->calls[0];
+}
+
+static void *pub_thread(void *arg)
+{
+    pub_ctx *c = arg;
+    for (int i = 0; i < 3; i++)
+        assert_ok(sx_loop_call(c->loop, pub_call, c));
+    return NULL;
+}
+
+static void pub_stop(sx_loop *loop, void *arg)
+{
+    (void)arg;
+    sx_loop_stop(loop);
+}
+
+/* Calls from another thread run on the loop, in order; a call posted and
+ * not run when the loop is freed runs from sx_loop_free (no leak). */
+static void test_public_call(void **state)
+{
+    (void)state;
+    pub_ctx c = {0};
+    assert_ok(sx_loop_new(&c.loop));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, pub_thread, &c), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_ok(sx_loop_call(c.loop, pub_stop, NULL));
+    assert_ok(sx_loop_run(c.loop));
+    assert_int_equal(c.calls[0], 3);
+    assert_int_equal(c.order[0], 1);
+    assert_int_equal(c.order[2], 3);
+    assert_ok(sx_loop_call(c.loop, pub_call, &c));
+    assert_int_equal(sx_loop_call(c.loop, NULL, &c), SX_E_USAGE);
+    sx_loop_free(c.loop);
+    assert_int_equal(c.calls[0], 4);
+}
+
+static void pub_tick(sx_loop *loop, void *arg)
+{
+    pub_ctx *c = arg;
+    c->fired++;
+    if (c->fired == 3) {
+        sx_timer_free(c->t); /* from its own callback */
+        c->t = NULL;
+        sx_loop_stop(loop);
+    }
+}
+
+static void pub_never(sx_loop *loop, void *arg)
+{
+    (void)loop;
+    pub_ctx *c = arg;
+    c->calls[1]++;
+}
+
+/* A repeating heap timer fires until it frees itself; a stopped one never
+ * fires. */
+static void test_public_timer(void **state)
+{
+    (void)state;
+    pub_ctx c = {0};
+    assert_ok(sx_loop_new(&c.loop));
+    sx_timer *never;
+    assert_ok(sx_timer_new(c.loop, pub_tick, &c, &c.t));
+    assert_ok(sx_timer_new(c.loop, pub_never, &c, &never));
+    sx_timer_start(never, 5, 0);
+    sx_timer_stop(never);
+    sx_timer_start(c.t, 1, 2);
+    int64_t t0 = sx_loop_now_ms();
+    assert_ok(sx_loop_run(c.loop));
+    assert_int_equal(c.fired, 3);
+    assert_true(sx_loop_now_ms() - t0 >= 4); /* 1 + 2 + 2 ms at least */
+    assert_int_equal(c.calls[1], 0);
+    sx_timer_free(never);
+    sx_timer_free(NULL);
+    sx_loop_free(c.loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_timer_many),
         cmocka_unit_test(test_stop_pending_watcher),
         cmocka_unit_test(test_hangup),
+        cmocka_unit_test(test_public_call),
+        cmocka_unit_test(test_public_timer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
