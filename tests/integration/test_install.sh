@@ -36,6 +36,12 @@ LIBDIR=$(pkg-config --variable=libdir simplex)
 [ -e "$LIBDIR/libsimplex.a" ] || fail "no libsimplex.a in $LIBDIR"
 soname=$(objdump -p "$LIBDIR/libsimplex.so" 2>/dev/null | sed -n 's/ *SONAME *//p')
 case "$soname" in libsimplex.so.[0-9]*) ;; *) fail "SONAME '$soname'" ;; esac
+for prog in smp-server xftp-server smp xftp; do
+    [ -x "$PREFIX/bin/$prog" ] || fail "program $prog not installed"
+done
+# The installed smp finds the installed library through its RUNPATH.
+"$PREFIX/bin/smp" --version >/dev/null 2>&1 || fail "the installed smp does not run"
+ldd "$PREFIX/bin/smp" | grep -q "$PREFIX" || fail "the installed smp does not use the installed libsimplex.so"
 for h in simplex.h status.h loop.h smp.h xftp.h version.h; do
     [ -f "$PREFIX/include/simplex/$h" ] || fail "header simplex/$h not installed"
 done
