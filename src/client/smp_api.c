@@ -249,14 +249,16 @@ sx_status sx_smp_receive(sx_smp_conn *c, int timeout_ms, sx_smp_event *ev)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t start = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    for (;;) {
+    /* The first round looks at what arrived even when the time is up
+     * already: a timeout of 0 polls. */
+    for (bool first = true;; first = false) {
         int wait = timeout_ms;
         if (timeout_ms >= 0) {
             clock_gettime(CLOCK_MONOTONIC, &ts);
             int64_t spent = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - start;
-            if (spent >= timeout_ms)
+            if (spent >= timeout_ms && !first)
                 return SX_OK; /* SX_SMP_EVENT_NONE */
-            wait = (int)(timeout_ms - spent);
+            wait = spent >= timeout_ms ? 0 : (int)(timeout_ms - spent);
         }
         sx_smp_client_reply r;
         sx_status st = sx_smp_client_next_event(c->cl, wait, &r);

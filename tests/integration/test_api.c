@@ -383,6 +383,36 @@ static void test_queue_life(void **state)
     sx_smp_queue_free(rq);
 }
 
+/* ---- SMP: receive with timeout 0 polls ---- */
+
+static void test_receive_poll(void **state)
+{
+    (void)state;
+    sx_smp_conn *c = conn(g_addr);
+    sx_smp_queue *sq = NULL;
+    sx_smp_queue *rq = new_queue(c, &sq);
+    assert_status(sx_smp_subscribe(c, rq), SX_OK);
+    sx_smp_event ev;
+    assert_status(sx_smp_receive(c, 0, &ev), SX_OK);
+    assert_int_equal(ev.kind, SX_SMP_EVENT_NONE);
+    assert_status(sx_smp_send(c, sq, "polled", 6), SX_OK);
+    /* the message is there (on the socket or read already): a timeout of 0
+     * takes it without waiting */
+    usleep(300 * 1000);
+    assert_status(sx_smp_receive(c, 0, &ev), SX_OK);
+    assert_int_equal(ev.kind, SX_SMP_EVENT_MESSAGE);
+    assert_int_equal(ev.body_len, 6);
+    assert_memory_equal(ev.body, "polled", 6);
+    assert_status(sx_smp_ack(c, rq, &ev), SX_OK);
+    sx_smp_event_clear(&ev);
+    assert_status(sx_smp_receive(c, 0, &ev), SX_OK);
+    assert_int_equal(ev.kind, SX_SMP_EVENT_NONE);
+    assert_status(sx_smp_queue_delete(c, rq), SX_OK);
+    sx_smp_close(c);
+    sx_smp_queue_free(sq);
+    sx_smp_queue_free(rq);
+}
+
 /* ---- SMP: get without subscribing ---- */
 
 static void test_get(void **state)
@@ -1267,6 +1297,7 @@ int main(void)
         cmocka_unit_test(test_connect_errors),
         cmocka_unit_test(test_create_password),
         cmocka_unit_test(test_queue_life),
+        cmocka_unit_test(test_receive_poll),
         cmocka_unit_test(test_get),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_end_deleted),
