@@ -201,11 +201,18 @@ sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
     if (!c)
         return sx_error_set(SX_E_USAGE, NULL, "subscribe: no connection");
     SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "subscribe"));
+    bool known = sx_smpapi_subs_find(&c->subs, sx_smpapi_rcv_id(rcv)) != NULL;
     SX_TRY(sx_smpapi_subs_add(&c->subs, rcv));
     sx_smp_cmd sub = {.tag = SX_SMP_C_SUB};
     sx_smp_client_reply r;
-    SX_TRY(call(c, "subscribe", sx_smpapi_rcv_id(rcv), &sub, rcv->f.rcv_key, &r));
-    sx_status st = SX_OK;
+    sx_status st = call(c, "subscribe", sx_smpapi_rcv_id(rcv), &sub, rcv->f.rcv_key, &r);
+    if (st != SX_OK) {
+        /* not subscribed by this call: the caller may free a queue that
+         * was not subscribed before (as the event-loop flavour) */
+        if (!known)
+            sx_smpapi_subs_remove(&c->subs, rcv);
+        return st;
+    }
     if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG) {
         /* A waiting message comes as the answer to SUB: keep it for receive. */
         pending *p = calloc(1, sizeof *p);
@@ -225,6 +232,8 @@ sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
     if (!(r.ok && r.reply.resp.tag == SX_SMP_R_OK))
         st = sx_smpapi_expect("subscribe", &r, SX_SMP_R_SOK);
     sx_smp_client_reply_free(&r);
+    if (st != SX_OK)
+        sx_smpapi_subs_remove(&c->subs, rcv); /* refused: not subscribed, the caller may free it */
     return st;
 }
 

@@ -566,6 +566,46 @@ static void test_end_deleted(void **state)
     sx_smp_queue_free(rq);
 }
 
+/* ---- SMP: queues the connection no longer holds may be freed ----
+ * A queue whose subscription failed, or that was deleted, is not subscribed
+ * on the connection: it may be freed while the connection goes on (the
+ * connection must not look at it again; ASan sees it when it does). */
+
+static void test_free_unsubscribed(void **state)
+{
+    (void)state;
+    sx_smp_conn *c = conn(g_addr);
+    /* a subscription that fails: the queue is gone */
+    sx_smp_queue *gone = new_queue(c, NULL);
+    sx_smp_queue *gone2 = copy_queue(gone);
+    assert_status(sx_smp_queue_delete(c, gone), SX_OK);
+    assert_status(sx_smp_subscribe(c, gone2), SX_E_AUTH);
+    assert_code("AUTH");
+    sx_smp_queue_free(gone2);
+    sx_smp_queue_free(gone);
+    /* a subscribed queue deleted on this connection */
+    sx_smp_queue *sq1 = NULL;
+    sx_smp_queue *del = new_queue(c, &sq1);
+    assert_status(sx_smp_subscribe(c, del), SX_OK);
+    assert_status(sx_smp_queue_delete(c, del), SX_OK);
+    sx_smp_queue_free(del);
+    sx_smp_queue_free(sq1);
+
+    /* the connection goes on with another queue */
+    sx_smp_queue *sq = NULL;
+    sx_smp_queue *rq = new_queue(c, &sq);
+    assert_status(sx_smp_subscribe(c, rq), SX_OK);
+    assert_status(sx_smp_send(c, sq, "on", 2), SX_OK);
+    expect_message(c, rq, "on", 2);
+    sx_smp_event ev;
+    assert_status(sx_smp_receive(c, 100, &ev), SX_OK);
+    assert_int_equal(ev.kind, SX_SMP_EVENT_NONE);
+    assert_status(sx_smp_queue_delete(c, rq), SX_OK);
+    sx_smp_queue_free(rq);
+    sx_smp_queue_free(sq);
+    sx_smp_close(c);
+}
+
 /* ---- SMP: queue files ---- */
 
 static char *read_all(const char *path, size_t *len)
@@ -1301,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_get),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_end_deleted),
+        cmocka_unit_test(test_free_unsubscribed),
         cmocka_unit_test(test_queue_files),
         cmocka_unit_test(test_error_per_thread),
         cmocka_unit_test(test_threads),
