@@ -118,8 +118,7 @@ SX_API SX_MUST_CHECK sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *s
 SX_API SX_MUST_CHECK sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv);
 
 /* Frees a queue side, wiping its keys. Accepts NULL. A queue still
- * subscribed on a connection must not be freed before that connection is
- * closed. */
+ * subscribed on a connection (see sx_smp_subscribe) must not be freed. */
 SX_API void sx_smp_queue_free(sx_smp_queue *q);
 
 SX_API sx_smp_role sx_smp_queue_role(const sx_smp_queue *q);
@@ -154,8 +153,10 @@ typedef struct sx_smp_event {
 
 /* Recipient side: subscribes to the queue on this connection, so that its
  * messages arrive through sx_smp_receive. The connection keeps a pointer
- * to rcv until it is closed. A message already waiting arrives as the next
- * event. */
+ * to rcv while it is subscribed: until the queue is deleted, an END or
+ * DELETED event of it was returned, or the connection is closed (a
+ * subscribe that fails keeps none). A message already waiting arrives as
+ * the next event. */
 SX_API SX_MUST_CHECK sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv);
 
 /* The next event of any queue subscribed on this connection, waiting up to
@@ -206,7 +207,8 @@ SX_API void sx_smp_text_free(char *text, size_t len);
  * the call that started it. Everything here belongs to the loop's thread.
  * A call that returns an error has no callback. Queues passed to an
  * operation must stay valid until its callback ran; a subscribed queue
- * until it is deleted or the connection has ended. During a callback that
+ * until it is deleted, its END or DELETED event was delivered, or the
+ * connection has ended. During a callback that
  * reports a failure, sx_error_message() and sx_error_code() describe it. */
 
 typedef struct sx_smp_aconn sx_smp_aconn;

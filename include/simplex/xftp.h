@@ -24,8 +24,9 @@
  * threads of the call's own, which end before it returns. The progress
  * callback may be called from those threads, one call at a time. Errors:
  * the status class, with sx_error_message() saying what failed (the file,
- * the router and its error). Different calls may run on different threads
- * at once. */
+ * the router and its error) and sx_error_code() the XFTP error ("AUTH",
+ * "QUOTA", "SIZE", "DIGEST", "CRYPTO", ...) when there is one. Different
+ * calls may run on different threads at once. */
 #ifndef SIMPLEX_XFTP_H
 #define SIMPLEX_XFTP_H
 
@@ -38,7 +39,8 @@
 extern "C" {
 #endif
 
-/* done / total bytes of the current phase ("Uploaded", "Downloaded"). */
+/* done / total bytes of the current phase ("Uploaded", "Downloaded"); total
+ * is 0 for a phase without a byte count ("Encrypting", "Decrypting"). */
 typedef void (*sx_xftp_progress_fn)(void *arg, const char *phase, int64_t done, int64_t total);
 
 typedef struct sx_xftp_opts {
@@ -70,10 +72,14 @@ SX_API const char *sx_xftp_upload_recipient(const sx_xftp_upload *u, size_t i);
 SX_API const char *sx_xftp_upload_link(const sx_xftp_upload *u);
 SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
 
+/* The room sx_xftp_receive_file needs in out_path. */
+#define SX_XFTP_OUT_PATH_MAX 4096
+
 /* Receives the file of a recipient description (a description file's path,
  * or a web link "https://host/#...") into dest: into an existing folder
  * under the file's own name (made unique), or as the path dest when it does
- * not exist. The path written goes to out_path (cap bytes; may be NULL).
+ * not exist. The path written goes to out_path (NULL, or cap of at least
+ * SX_XFTP_OUT_PATH_MAX bytes).
  * SX_E_AUTH when a digest or the encryption does not check out (nothing is
  * left behind). The description's chunks are acknowledged: it cannot be used
  * again. */

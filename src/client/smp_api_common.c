@@ -372,7 +372,7 @@ void sx_smpapi_subs_cleanup(sx_smpapi_subs *s)
     memset(s, 0, sizeof *s);
 }
 
-sx_status sx_smpapi_reply_event(const sx_smpapi_subs *s, const sx_smp_client_reply *r, sx_smp_event *ev,
+sx_status sx_smpapi_reply_event(sx_smpapi_subs *s, const sx_smp_client_reply *r, sx_smp_event *ev,
                                 bool *used)
 {
     *used = false;
@@ -383,8 +383,13 @@ sx_status sx_smpapi_reply_event(const sx_smpapi_subs *s, const sx_smp_client_rep
         return SX_OK;
     switch (r->reply.resp.tag) {
     case SX_SMP_R_MSG: *used = true; return sx_smpapi_msg_event(q, r, ev);
-    case SX_SMP_R_END: *used = true; ev->kind = SX_SMP_EVENT_END; ev->queue = q; return SX_OK;
-    case SX_SMP_R_DELD: *used = true; ev->kind = SX_SMP_EVENT_DELETED; ev->queue = q; return SX_OK;
+    case SX_SMP_R_END:
+    case SX_SMP_R_DELD:
+        *used = true;
+        ev->kind = r->reply.resp.tag == SX_SMP_R_END ? SX_SMP_EVENT_END : SX_SMP_EVENT_DELETED;
+        ev->queue = q;
+        sx_smpapi_subs_remove(s, q); /* the program may free the queue now */
+        return SX_OK;
     default: return SX_OK;
     }
 }

@@ -60,8 +60,9 @@ void sx_smpapi_subs_remove(sx_smpapi_subs *s, const sx_smp_queue *q);
 void sx_smpapi_subs_cleanup(sx_smpapi_subs *s);
 
 /* The event a transmission from the router makes for a subscribed queue
- * (MSG, END, DELD); *used false when it is none (the caller drops it). */
-sx_status sx_smpapi_reply_event(const sx_smpapi_subs *s, const sx_smp_client_reply *r, sx_smp_event *ev,
+ * (MSG, END, DELD); *used false when it is none (the caller drops it). END
+ * and DELD end the queue's subscription: it leaves s. */
+sx_status sx_smpapi_reply_event(sx_smpapi_subs *s, const sx_smp_client_reply *r, sx_smp_event *ev,
                                 bool *used);
 
 /* A MSG transmission for q as an event (decrypted; UNREADABLE when it does

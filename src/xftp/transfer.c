@@ -39,6 +39,12 @@ static void set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...)
     va_end(ap);
 }
 
+static void set_code(const sx_xftp_transfer_opts *o, const char *code)
+{
+    if (o && o->errcode && o->errcode_len > 0)
+        snprintf(o->errcode, o->errcode_len, "%s", code);
+}
+
 static void progress(const sx_xftp_transfer_opts *o, const char *phase, int64_t done,
                      int64_t total)
 {
@@ -586,10 +592,16 @@ static bool retryable(sx_xftp_client *c, sx_status st)
     return e.type == 0 || e.type == SX_XFTP_ERR_TIMEOUT || !sx_xftp_client_usable(c);
 }
 
-static const char *err_text(sx_xftp_client *c, sx_status st)
+/* The name of what failed: the router's (or the client's check's) XFTP
+ * error, recorded in o->errcode too, or the status. */
+static const char *err_text(const sx_xftp_transfer_opts *o, sx_xftp_client *c, sx_status st)
 {
-    if (c && sx_xftp_client_error(c).type != 0)
-        return sx_xftp_err_name(sx_xftp_client_error(c).type);
+    if (c && sx_xftp_client_error(c).type != 0) {
+        const char *name = sx_xftp_err_name(sx_xftp_client_error(c).type);
+        if (o && o->errcode && o->errcode_len > 0)
+            snprintf(o->errcode, o->errcode_len, "%s", name);
+        return name;
+    }
     return sx_status_str(st);
 }
 
@@ -624,6 +636,7 @@ struct par_run {
     bool failed;         /* under mu */
     sx_status st;        /* the first failure */
     char err[PAR_ERR_LEN];
+    char code[32];
     const char *phase;
     int64_t done, total;
     const uint32_t *sizes; /* bytes each item adds to progress */
@@ -641,12 +654,15 @@ static bool par_stopped(par_run *r)
 static void *par_worker(void *arg)
 {
     par_run *r = arg;
-    char err[PAR_ERR_LEN];
+    char err[PAR_ERR_LEN], code[sizeof r->code];
     err[0] = '\0';
+    code[0] = '\0';
     sx_xftp_transfer_opts wo = *r->o;
     wo.progress = NULL;
     wo.errbuf = err;
     wo.errbuf_len = sizeof err;
+    wo.errcode = code;
+    wo.errcode_len = sizeof code;
     conn_pool pool = {.n = r->n_servers, .servers = r->servers};
     pool.c = calloc(r->n_servers ? r->n_servers : 1, sizeof *pool.c);
     sx_status st = pool.c ? SX_OK : SX_E_NOMEM;
@@ -677,6 +693,7 @@ static void *par_worker(void *arg)
         r->failed = true;
         r->st = st;
         memcpy(r->err, err, sizeof err);
+        memcpy(r->code, code, sizeof code);
     }
     /* usable connections go back to the caller (acknowledgements follow) */
     for (size_t i = 0; pool.c && i < pool.n; i++)
@@ -748,8 +765,11 @@ static sx_status par_run_items(const sx_xftp_transfer_opts *o, par_item_fn fn, v
     pthread_mutex_destroy(&r.mu);
     free(r.order);
     free(r.group_start);
-    if (r.failed)
+    if (r.failed) {
         set_err(o, "%s", r.err);
+        if (o->errcode && o->errcode_len > 0)
+            snprintf(o->errcode, o->errcode_len, "%s", r.code);
+    }
     return r.failed ? r.st : SX_OK;
 }
 
@@ -931,7 +951,7 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int enc
     }
     if (st != SX_OK)
         set_err(o, "Error uploading chunk to %s: %s", pool->servers[sc->server].text,
-                err_text(c, st));
+                err_text(o, c, st));
     return st;
 }
 
@@ -1127,7 +1147,7 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             return SX_OK;
         unlink(path);
     }
-    set_err(o, "Error downloading chunk %u: %s", ch->number, err_text(c, st));
+    set_err(o, "Error downloading chunk %u: %s", ch->number, err_text(o, c, st));
     return st;
 }
 
@@ -1164,7 +1184,7 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
         }
         sx_key_free(k);
         if (st != SX_OK) {
-            set_err(o, "Error acknowledging chunk %u: %s", ch->number, err_text(c, st));
+            set_err(o, "Error acknowledging chunk %u: %s", ch->number, err_text(o, c, st));
             return st;
         }
     }
@@ -1243,6 +1263,7 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         if (st == SX_OK && !sx_slice_eq(sx_slice_of(dg, sizeof dg),
                                         sx_slice_of(fd->digest, fd->digest_len))) {
             set_err(o, "File digest mismatch");
+            set_code(o, "DIGEST");
             st = SX_E_AUTH;
         }
         if (st == SX_OK && total != fd->size) {
@@ -1283,9 +1304,10 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         progress(o, "Decrypting", 0, 0);
         st = sx_xftp_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, dest,
                                     out_path, cap);
-        if (st == SX_E_AUTH)
+        if (st == SX_E_AUTH) {
             set_err(o, "Error decrypting file: incorrect auth tag");
-        else if (st == SX_E_USAGE)
+            set_code(o, "CRYPTO");
+        } else if (st == SX_E_USAGE)
             set_err(o, "File already exists");
         else if (st != SX_OK)
             set_err(o, "Error decrypting file: %s", sx_status_str(st));
@@ -1344,7 +1366,7 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
         }
         sx_key_free(k);
         if (st != SX_OK)
-            set_err(o, "Error deleting chunk %u: %s", ch->number, err_text(c, st));
+            set_err(o, "Error deleting chunk %u: %s", ch->number, err_text(o, c, st));
     }
     pool_cleanup(&pool);
     return st;

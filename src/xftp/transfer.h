@@ -48,6 +48,8 @@ typedef struct sx_xftp_transfer_opts {
     void *progress_ud;
     char *errbuf;               /* optional: a message for the user on failure */
     size_t errbuf_len;
+    char *errcode;              /* optional: the router's error behind it ("AUTH"), "" when local */
+    size_t errcode_len;
 } sx_xftp_transfer_opts;
 
 /* ---- offline parts ---- */

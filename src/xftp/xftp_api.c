@@ -17,13 +17,21 @@ struct sx_xftp_upload {
     sx_xftp_send_result res;
 };
 
-/* The internal options for public ones; errors go to err. */
-static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, char *err, size_t errlen)
+/* What a transfer says about its failure. */
+typedef struct errs {
+    char msg[1024];
+    char code[32];
+} errs;
+
+/* The internal options for public ones; errors go to e. */
+static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, errs *e)
 {
     memset(t, 0, sizeof *t);
-    err[0] = '\0';
-    t->errbuf = err;
-    t->errbuf_len = errlen;
+    memset(e, 0, sizeof *e);
+    t->errbuf = e->msg;
+    t->errbuf_len = sizeof e->msg;
+    t->errcode = e->code;
+    t->errcode_len = sizeof e->code;
     if (!o)
         return;
     t->servers = o->servers;
@@ -36,9 +44,9 @@ static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, char 
     t->progress_ud = o->progress_arg;
 }
 
-static sx_status failed(sx_status st, const char *err)
+static sx_status failed(sx_status st, const errs *e)
 {
-    return sx_error_set(st, NULL, "%s", err[0] ? err : sx_strerror(st));
+    return sx_error_set(st, e->code, "%s", e->msg[0] ? e->msg : sx_strerror(st));
 }
 
 static sx_status start(void)
@@ -77,13 +85,13 @@ sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp
     sx_xftp_upload *u = calloc(1, sizeof *u);
     if (!u)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
-    char err[1024];
+    errs e;
     sx_xftp_transfer_opts t;
-    internal_opts(o, &t, err, sizeof err);
+    internal_opts(o, &t, &e);
     sx_status st = sx_xftp_send(path, dir, &t, &u->res);
     if (st != SX_OK) {
         free(u);
-        return failed(st, err);
+        return failed(st, &e);
     }
     *out = u;
     return SX_OK;
@@ -123,18 +131,21 @@ sx_status sx_xftp_receive_file(const char *description, const char *dest, const 
     SX_TRY(start());
     if (!description || !dest)
         return sx_error_set(SX_E_USAGE, NULL, "receive: no description or no destination");
-    char err[1024];
+    if (out_path && cap < SX_XFTP_OUT_PATH_MAX)
+        return sx_error_set(SX_E_USAGE, NULL, "receive: out_path must have room for %d bytes",
+                            SX_XFTP_OUT_PATH_MAX);
+    errs e;
     sx_xftp_transfer_opts t;
-    internal_opts(o, &t, err, sizeof err);
+    internal_opts(o, &t, &e);
     sx_xftp_fd fd;
-    sx_status st = sx_xftp_read_description(description, &fd, err, sizeof err);
+    sx_status st = sx_xftp_read_description(description, &fd, e.msg, sizeof e.msg);
     if (st != SX_OK)
-        return failed(st, err);
+        return failed(st, &e);
     char path[SX_XFTP_PATH_MAX];
     st = sx_xftp_recv(&fd, dest, &t, path, sizeof path);
     sx_xftp_fd_cleanup(&fd);
     if (st != SX_OK)
-        return failed(st, err);
+        return failed(st, &e);
     if (out_path && cap > 0 && (size_t)snprintf(out_path, cap, "%s", path) >= cap)
         return sx_error_set(SX_E_LIMIT, NULL, "receive: the file was saved as %s, longer than out_path", path);
     return SX_OK;
@@ -145,16 +156,16 @@ sx_status sx_xftp_delete_file(const char *sender_description, const sx_xftp_opts
     SX_TRY(start());
     if (!sender_description)
         return sx_error_set(SX_E_USAGE, NULL, "delete: no description");
-    char err[1024];
+    errs e;
     sx_xftp_transfer_opts t;
-    internal_opts(o, &t, err, sizeof err);
+    internal_opts(o, &t, &e);
     sx_xftp_fd fd;
-    sx_status st = sx_xftp_read_description(sender_description, &fd, err, sizeof err);
+    sx_status st = sx_xftp_read_description(sender_description, &fd, e.msg, sizeof e.msg);
     if (st != SX_OK)
-        return failed(st, err);
+        return failed(st, &e);
     st = sx_xftp_delete(&fd, &t);
     sx_xftp_fd_cleanup(&fd);
-    return st == SX_OK ? SX_OK : failed(st, err);
+    return st == SX_OK ? SX_OK : failed(st, &e);
 }
 
 sx_status sx_xftp_describe(const char *description, char **text)
@@ -163,11 +174,11 @@ sx_status sx_xftp_describe(const char *description, char **text)
     if (!description || !text)
         return sx_error_set(SX_E_USAGE, NULL, "describe: no description or no place for the text");
     *text = NULL;
-    char err[1024] = "";
+    errs e = {0};
     sx_xftp_fd fd;
-    sx_status st = sx_xftp_read_description(description, &fd, err, sizeof err);
+    sx_status st = sx_xftp_read_description(description, &fd, e.msg, sizeof e.msg);
     if (st != SX_OK)
-        return failed(st, err);
+        return failed(st, &e);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

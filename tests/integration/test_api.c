@@ -551,6 +551,18 @@ static void test_end_deleted(void **state)
     assert_status(sx_smp_receive(c1, 200, &ev), SX_OK);
     assert_int_equal(ev.kind, SX_SMP_EVENT_NONE);
 
+    /* after END the first connection holds rq no more: it may be freed while
+     * c1 goes on subscribing others (ASan sees a connection that looks at it) */
+    sx_smp_queue *rq_keep = copy_queue(rq);
+    sx_smp_queue_free(rq);
+    rq = rq_keep;
+    sx_smp_queue *other_sq = NULL;
+    sx_smp_queue *other = new_queue(c1, &other_sq);
+    assert_status(sx_smp_subscribe(c1, other), SX_OK);
+    assert_status(sx_smp_send(c1, other_sq, "other", 5), SX_OK);
+    expect_message(c1, other, "other", 5);
+    sx_smp_queue_free(other_sq);
+
     /* deleted from the first connection: the subscriber hears DELETED */
     assert_status(sx_smp_queue_delete(c1, rq), SX_OK);
     expect_event(c2, 5000, SX_SMP_EVENT_DELETED, &ev);
@@ -561,6 +573,7 @@ static void test_end_deleted(void **state)
 
     sx_smp_close(c1);
     sx_smp_close(c2);
+    sx_smp_queue_free(other);
     sx_smp_queue_free(rq2);
     sx_smp_queue_free(sq);
     sx_smp_queue_free(rq);
@@ -1243,6 +1256,7 @@ static void test_xftp_files(void **state)
     assert_status(sx_xftp_receive_file(sx_xftp_upload_recipient(up, 3), dl3, &o, saved, sizeof saved),
                   SX_E_AUTH);
     assert_msg_contains("AUTH");
+    assert_string_equal(sx_error_code(), "AUTH"); /* the router's XFTP error */
     assert_int_equal(count_files(dl3), 0);
     /* a recipient's description cannot delete, a sender's cannot receive */
     assert_status(sx_xftp_delete_file(sx_xftp_upload_recipient(up, 3), &o), SX_E_USAGE);
@@ -1314,7 +1328,10 @@ static void test_xftp_errors(void **state)
     assert_status(sx_xftp_describe(nodesc, &text), SX_E_IO);
     assert_null(text);
     assert_msg_contains(nodesc);
-    char saved[512];
+    char saved[SX_XFTP_OUT_PATH_MAX];
+    /* out_path without room for any path the file may get is refused first */
+    assert_status(sx_xftp_receive_file(nodesc, out_dir, &o, saved, 512), SX_E_USAGE);
+    assert_msg_contains("out_path");
     assert_status(sx_xftp_receive_file(nodesc, out_dir, &o, saved, sizeof saved), SX_E_IO);
     assert_msg_contains(nodesc);
     assert_status(sx_xftp_delete_file(nodesc, &o), SX_E_IO);
