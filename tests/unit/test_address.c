@@ -175,7 +175,7 @@ static void test_host_kinds(void **state)
     expect_status("smp://" FP "@1.2.3.4x", SX_E_PROTOCOL);
     assert_ok(parse("smp://" FP "@256.1.1.1", &a)); /* not IPv4: a domain name */
     host_is(&a, 0, SX_SMP_HOST_DOMAIN, "256.1.1.1", "256.1.1.1");
-    assert_ok(parse("smp://" FP "@[]", &a)); /* the A28 grammar takes it as a domain */
+    assert_ok(parse("smp://" FP "@[]", &a)); /* the PROTOCOL-NOTES A28 grammar takes it as a domain */
     host_is(&a, 0, SX_SMP_HOST_DOMAIN, "[]", "[]");
     assert_ok(parse("smp://" FP "@.onion", &a)); /* as the reference: an empty onion name */
     host_is(&a, 0, SX_SMP_HOST_ONION, ".onion", ".onion");
