@@ -507,8 +507,19 @@ static void cmd_new(ctx *x)
     sx_queue_release(r->store, q);
 }
 
+/* ---- finding and locking a queue ----
+ * Every handler that reads or changes a queue goes the same way: find it
+ * (AUTH after a dummy verification when it is not there, PROTOCOL-NOTES
+ * C12), verify the command's authorization without the queue lock (the
+ * signature check is the costly part), take the queue lock and check that
+ * the queue is still in the store, then decide, log (log_rec), apply,
+ * unlock and answer. The check under the lock is what keeps the store log
+ * in the order the changes were applied: a queue deleted by another
+ * connection after this one found it is answered AUTH, as a missing one,
+ * and nothing more is logged for it after its DELETE. */
+
 /* Looks up the entity in the map of party; on failure answers AUTH after a
- * dummy verification (PROTOCOL-NOTES C12). */
+ * dummy verification (PROTOCOL-NOTES C12). The queue is retained. */
 static sx_queue *find(ctx *x, sx_party party)
 {
     sx_queue *q = sx_store_find(x->r->store, party, x->entity);
@@ -519,8 +530,24 @@ static sx_queue *find(ctx *x, sx_party party)
     return q;
 }
 
-/* Finds the recipient's queue and verifies the authorization. */
-static sx_queue *recipient_queue(ctx *x, bool allow_blocked)
+/* Takes q's lock if q is still in the store. Otherwise answers AUTH and
+ * releases q (the caller's reference), and returns false. */
+static bool lock_live(ctx *x, sx_queue *q)
+{
+    sx_queue_lock(q);
+    if (!q->deleted)
+        return true;
+    sx_queue_unlock(q);
+    err(x, SX_SMP_ERR_AUTH);
+    sx_queue_release(x->r->store, q);
+    return false;
+}
+
+/* Finds the recipient's queue, verifies the authorization and returns it
+ * locked and retained, with its date moved to today (PROTOCOL-NOTES E5);
+ * a blocked queue is refused unless allow_blocked. NULL when it answered
+ * already (the queue then released). */
+static sx_queue *locked_recipient(ctx *x, bool allow_blocked)
 {
     sx_queue *q = find(x, SX_PARTY_RECIPIENT);
     if (!q)
@@ -530,47 +557,59 @@ static sx_queue *recipient_queue(ctx *x, bool allow_blocked)
         sx_queue_release(x->r->store, q);
         return NULL;
     }
-    if (!allow_blocked) {
-        sx_queue_lock(q);
-        bool blocked = q->status == SX_QUEUE_BLOCKED;
-        bool failed = false;
-        if (blocked)
-            err_blocked(x, q);
-        else if (!touch(x, q)) {
-            err(x, SX_SMP_ERR_INTERNAL);
-            failed = true;
-        }
-        sx_queue_unlock(q);
-        if (blocked || failed) {
-            sx_queue_release(x->r->store, q);
-            return NULL;
-        }
-    }
-    return q;
+    if (!lock_live(x, q))
+        return NULL;
+    if (!allow_blocked && q->status == SX_QUEUE_BLOCKED)
+        err_blocked(x, q);
+    else if (!allow_blocked && !touch(x, q))
+        err(x, SX_SMP_ERR_INTERNAL);
+    else
+        return q;
+    sx_queue_unlock(q);
+    sx_queue_release(x->r->store, q);
+    return NULL;
+}
+
+/* Finds the queue of party and returns it locked and retained (no
+ * verification: the caller does it, knowing the key). */
+static sx_queue *locked_party(ctx *x, sx_party party)
+{
+    sx_queue *q = find(x, party);
+    return q && lock_live(x, q) ? q : NULL;
+}
+
+/* The end of a change of a locked queue: unlock, answer (INTERNAL when its
+ * record could not be logged, else OK or AUTH), release. */
+static void unlock_answer(ctx *x, sx_queue *q, bool logged, bool good)
+{
+    sx_queue_unlock(q);
+    answer_change(x, q, logged, good);
 }
 
 static void cmd_sub(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && s->get_mode) {
+        sx_queue_unlock(q);
         err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
     }
     sx_sub *old = NULL;
     if (!s) {
+        /* The connection's own map: no other lock is taken. */
         s = sx_conn_sub_add(x->c, q, false, false);
         if (!s) {
+            sx_queue_unlock(q);
             err(x, SX_SMP_ERR_INTERNAL);
             sx_queue_release(x->r->store, q);
             return;
         }
         memcpy(s->entity, q->rid, SX_ID_LEN);
     }
-    sx_queue_lock(q);
     if (q->sub != s)
         old = take_subscription(q, s);
     /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
@@ -584,11 +623,12 @@ static void cmd_sub(ctx *x)
 
 static void cmd_get(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && !s->get_mode) {
+        sx_queue_unlock(q);
         err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
@@ -596,13 +636,13 @@ static void cmd_get(ctx *x)
     if (!s) {
         s = sx_conn_sub_add(x->c, q, true, false);
         if (!s) {
+            sx_queue_unlock(q);
             err(x, SX_SMP_ERR_INTERNAL);
             sx_queue_release(x->r->store, q);
             return;
         }
         memcpy(s->entity, q->rid, SX_ID_LEN);
     }
-    sx_queue_lock(q);
     if (!send_head(x->c, s, x->corr))
         ok(x);
     sx_queue_unlock(q);
@@ -611,12 +651,11 @@ static void cmd_get(ctx *x)
 
 static void cmd_ack(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
     sx_slice id = x->req->cmd.msg_id;
     sx_sub *s = sx_conn_sub(x->c, q);
-    sx_queue_lock(q);
     /* PROTOCOL-NOTES E7: ACK only what this connection was given. */
     if (!s || !s->delivered ||
         (id.len > 0 && (id.len != SX_ID_LEN || memcmp(id.ptr, s->delivered_id, SX_ID_LEN) != 0))) {
@@ -637,16 +676,16 @@ static void cmd_ack(ctx *x)
 
 static void cmd_key(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
     sx_qkey k;
     if (qkey_of_pubkey(&x->req->cmd.key, &k) != SX_OK) {
+        sx_queue_unlock(q);
         err_cmd(x, SX_SMP_CMD_SYNTAX);
         sx_queue_release(x->r->store, q);
         return;
     }
-    sx_queue_lock(q);
     bool good = q->skey.len == 0 || sx_qkey_equal(&q->skey, &k); /* PROTOCOL-NOTES E12b */
     bool logged = true;
     if (good && q->skey.len == 0) {
@@ -657,15 +696,11 @@ static void cmd_key(ctx *x)
         if (logged)
             q->skey = k;
     }
-    sx_queue_unlock(q);
-    answer_change(x, q, logged, good);
+    unlock_answer(x, q, logged, good);
 }
 
 static void cmd_rkey(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
-    if (!q)
-        return;
     const sx_smp_list *l = &x->req->cmd.keys;
     sx_qkey keys[SX_MAX_RCV_KEYS];
     size_t n = l->count;
@@ -674,7 +709,9 @@ static void cmd_rkey(ctx *x)
         sx_smp_pubkey pk;
         good = sx_smp_list_key(l, i, &pk) == SX_OK && qkey_of_pubkey(&pk, &keys[i]) == SX_OK;
     }
-    sx_queue_lock(q);
+    sx_queue *q = locked_recipient(x, false);
+    if (!q)
+        return;
     /* PROTOCOL-NOTES D10: only contact queues. */
     good = good && q->mode == SX_SMP_QUEUE_CONTACT;
     bool logged = true;
@@ -686,8 +723,7 @@ static void cmd_rkey(ctx *x)
         logged = log_rec(x, &rec);
         good = logged && sx_queue_set_rkeys(q, keys, n) == SX_OK;
     }
-    sx_queue_unlock(q);
-    answer_change(x, q, logged, good);
+    unlock_answer(x, q, logged, good);
 }
 
 /* SKEY and LKEY: the sender secures a messaging queue with the key that
@@ -717,10 +753,9 @@ static bool secure_by_sender(ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
 
 static void cmd_skey(ctx *x)
 {
-    sx_queue *q = find(x, SX_PARTY_SENDER);
+    sx_queue *q = locked_party(x, SX_PARTY_SENDER);
     if (!q)
         return;
-    sx_queue_lock(q);
     if (q->status == SX_QUEUE_BLOCKED)
         err_blocked(x, q);
     else if (secure_by_sender(x, q, &x->req->cmd.key))
@@ -740,10 +775,9 @@ static void reply_lnk(ctx *x, sx_queue *q)
 
 static void cmd_lkey(ctx *x)
 {
-    sx_queue *q = find(x, SX_PARTY_LINK);
+    sx_queue *q = locked_party(x, SX_PARTY_LINK);
     if (!q)
         return;
-    sx_queue_lock(q);
     if (q->status == SX_QUEUE_BLOCKED)
         err_blocked(x, q);
     else if (!q->link)
@@ -756,12 +790,14 @@ static void cmd_lkey(ctx *x)
 
 static void cmd_lget(ctx *x)
 {
+    /* Unauthorized (PROTOCOL-NOTES D23): no dummy verification either. */
     sx_queue *q = sx_store_find(x->r->store, SX_PARTY_LINK, x->entity);
     if (!q) {
         err(x, SX_SMP_ERR_AUTH);
         return;
     }
-    sx_queue_lock(q);
+    if (!lock_live(x, q))
+        return;
     /* PROTOCOL-NOTES D23: contact queues, or legacy queues without a sender
      * key. */
     bool contact = q->mode == SX_SMP_QUEUE_CONTACT || (q->mode == 0 && q->skey.len == 0);
@@ -777,12 +813,11 @@ static void cmd_lget(ctx *x)
 
 static void cmd_lset(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
     sx_slice lid = x->req->cmd.lset.link_id;
     const sx_smp_link_data *d = &x->req->cmd.lset.data;
-    sx_queue_lock(q);
     /* PROTOCOL-NOTES D11: not for a secured messaging queue; the link id and
      * the fixed part cannot change. */
     bool good = !(q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len) && lid.len == SX_ID_LEN;
@@ -799,16 +834,14 @@ static void cmd_lset(ctx *x)
         logged = log_rec(x, &rec);
         good = logged && sx_store_set_link(x->r->store, q, lid, d->fixed, d->user) == SX_OK;
     }
-    sx_queue_unlock(q);
-    answer_change(x, q, logged, good);
+    unlock_answer(x, q, logged, good);
 }
 
 static void cmd_ldel(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
-    sx_queue_lock(q);
     bool logged = true;
     if (q->link) {
         sx_slrec rec;
@@ -817,29 +850,27 @@ static void cmd_ldel(ctx *x)
         if (logged)
             sx_store_delete_link(x->r->store, q);
     }
-    sx_queue_unlock(q);
-    if (logged)
-        ok(x);
-    else
-        err(x, SX_SMP_ERR_INTERNAL);
-    sx_queue_release(x->r->store, q);
+    unlock_answer(x, q, logged, true);
 }
 
 static void cmd_nkey(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
-    if (!q)
-        return;
     sx_notifier n = {0};
     uint8_t der[SX_KEY_SPKI_MAX];
     sx_smp_resp m = {.tag = SX_SMP_R_NID};
-    if (qkey_of_pubkey(&x->req->cmd.nkey.auth_key, &n.key) != SX_OK ||
-        dh_agree(&x->req->cmd.nkey.dh_key, n.dh_secret, der, &m.nid.srv_dh_key) != SX_OK) {
+    bool keys_ok = qkey_of_pubkey(&x->req->cmd.nkey.auth_key, &n.key) == SX_OK &&
+                   dh_agree(&x->req->cmd.nkey.dh_key, n.dh_secret, der, &m.nid.srv_dh_key) == SX_OK;
+    sx_queue *q = locked_recipient(x, false);
+    if (!q) {
+        sx_wipe(n.dh_secret, sizeof n.dh_secret);
+        return;
+    }
+    if (!keys_ok) {
+        sx_queue_unlock(q);
         err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return;
     }
-    sx_queue_lock(q);
     sx_status st = SX_E_AUTH;
     for (int attempt = 0; attempt < 3 && st == SX_E_AUTH; attempt++) {
         sx_random_bytes(n.id, SX_ID_LEN);
@@ -876,17 +907,14 @@ static void cmd_nkey(ctx *x)
 
 static void cmd_ndel(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
-    sx_queue_lock(q);
     if (q->notifier) {
         sx_slrec rec;
         rec_init(&rec, SX_SLREC_NDELETE, q->rid);
         if (!log_rec(x, &rec)) {
-            sx_queue_unlock(q);
-            err(x, SX_SMP_ERR_INTERNAL);
-            sx_queue_release(x->r->store, q);
+            unlock_answer(x, q, false, false);
             return;
         }
     }
@@ -902,10 +930,9 @@ static void cmd_ndel(ctx *x)
 
 static void cmd_off(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, true);
+    sx_queue *q = locked_recipient(x, true);
     if (!q)
         return;
-    sx_queue_lock(q);
     bool logged = true;
     if (q->status == SX_QUEUE_ACTIVE) {
         sx_slrec rec;
@@ -914,28 +941,25 @@ static void cmd_off(ctx *x)
         if (logged)
             q->status = SX_QUEUE_OFF;
     }
-    sx_queue_unlock(q);
-    if (logged)
-        ok(x);
-    else
-        err(x, SX_SMP_ERR_INTERNAL);
-    sx_queue_release(x->r->store, q);
+    unlock_answer(x, q, logged, true);
 }
 
 static void cmd_del(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, true);
+    /* Found, logged and removed under the queue's lock: of two DELs one
+     * logs DELETE and the other answers AUTH, and no change of another
+     * connection can be logged after the DELETE (see locked_recipient). */
+    sx_queue *q = locked_recipient(x, true);
     if (!q)
         return;
     sx_slrec rec;
     rec_init(&rec, SX_SLREC_DELETE, q->rid);
     if (!log_rec(x, &rec)) {
-        err(x, SX_SMP_ERR_INTERNAL);
-        sx_queue_release(x->r->store, q);
+        unlock_answer(x, q, false, false);
         return;
     }
+    /* Lock order: the queue lock, then the map lock inside. */
     sx_store_delete(x->r->store, q);
-    sx_queue_lock(q);
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
     sx_queue_unlock(q);
@@ -950,11 +974,10 @@ static void cmd_del(ctx *x)
 
 static void cmd_que(ctx *x)
 {
-    sx_queue *q = recipient_queue(x, false);
+    sx_queue *q = locked_recipient(x, false);
     if (!q)
         return;
     char json[512];
-    sx_queue_lock(q);
     sx_sub *s = sx_conn_sub(x->c, q);
     const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub" : "subThread";
     int n = snprintf(json, sizeof json, "{\"qiSnd\":%s,\"qiNtf\":%s,\"qiSub\":{\"qSubThread\":\"%s\"},\"qiSize\":%u",
@@ -1012,7 +1035,8 @@ static void cmd_send(ctx *x)
     sx_push_result res;
     bool was_empty;
     sx_sub *deliver = NULL, *notify = NULL;
-    sx_queue_lock(q);
+    if (!lock_live(x, q))
+        return;
     if (q->status == SX_QUEUE_BLOCKED || !touch(x, q)) {
         if (q->status == SX_QUEUE_BLOCKED)
             err_blocked(x, q);
@@ -1098,7 +1122,10 @@ static void cmd_nsub(ctx *x)
         }
         memcpy(s->entity, x->entity.ptr, SX_ID_LEN);
     }
-    sx_queue_lock(q);
+    if (!lock_live(x, q)) {
+        sx_conn_sub_remove(x->c, s->q);
+        return;
+    }
     if (q->nsub != s) {
         old = q->nsub;
         sx_sub_retain(s);

@@ -4,6 +4,7 @@
  * random, so their first 8 bytes are already a good hash. */
 #include "router/store.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,13 +245,27 @@ static pthread_mutex_t *stripe_of(const sx_queue *q)
     return &stripes[(v >> 40) & (LOCK_STRIPES - 1)];
 }
 
+#ifndef NDEBUG
+/* Debug builds check the rule "never two queue locks at once" (two queues
+ * may share a stripe: a second lock could wait for the thread itself). */
+static _Thread_local int queue_locks_held;
+#endif
+
 void sx_queue_lock(sx_queue *q)
 {
+#ifndef NDEBUG
+    assert(queue_locks_held == 0 && "a thread holds two queue locks");
+    queue_locks_held++;
+#endif
     pthread_mutex_lock(stripe_of(q));
 }
 
 void sx_queue_unlock(sx_queue *q)
 {
+#ifndef NDEBUG
+    assert(queue_locks_held == 1);
+    queue_locks_held--;
+#endif
     pthread_mutex_unlock(stripe_of(q));
 }
 

@@ -2,6 +2,10 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,6 +363,42 @@ static void test_concurrent(void **state)
     sx_store_free(s);
 }
 
+/* Debug builds refuse a second queue lock on the same thread (the rule of
+ * store.h): a child process that takes two aborts; one at a time is fine. */
+static void test_two_queue_locks_abort(void **state)
+{
+    (void)state;
+#ifdef NDEBUG
+    skip();
+#else
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *a = create(s, 0), *b = create(s, 0);
+    sx_queue_lock(a);
+    sx_queue_unlock(a);
+    sx_queue_lock(b);
+    sx_queue_unlock(b);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGABRT, SIG_DFL);
+        if (!freopen("/dev/null", "w", stderr)) /* the assertion's message */
+            _exit(1);
+        sx_queue_lock(a);
+        sx_queue_lock(b);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    sx_queue_release(s, a);
+    sx_queue_release(s, b);
+    sx_store_free(s);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_pending_ntfs),
         cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_two_queue_locks_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
