@@ -142,12 +142,17 @@ typedef enum sx_smp_event_kind {
 
 typedef struct sx_smp_event {
     sx_smp_event_kind kind;
-    sx_smp_queue *queue;             /* the subscribed queue it concerns (borrowed) */
-    uint8_t msg_id[SX_SMP_MSG_ID_MAX]; /* message kinds: the router's message id */
+    /* The subscribed queue it concerns (borrowed). */
+    sx_smp_queue *queue;
+    /* Message kinds: the router's message id, and when the router received
+     * the message (seconds since 1970). */
+    uint8_t msg_id[SX_SMP_MSG_ID_MAX];
     size_t msg_id_len;
-    int64_t timestamp;               /* message kinds: seconds since 1970 the router received it */
-    bool notification;               /* the sender asked for a push notification */
-    uint8_t *body;                   /* SX_SMP_EVENT_MESSAGE: the message (owned by the event) */
+    int64_t timestamp;
+    /* The sender asked for a push notification. */
+    bool notification;
+    /* SX_SMP_EVENT_MESSAGE: the message, owned by the event. */
+    uint8_t *body;
     size_t body_len;
 } sx_smp_event;
 

@@ -52,17 +52,17 @@ SX_API const char *sx_error_message(void);
 SX_API const char *sx_error_code(void);
 
 /* Guard macros: evaluate once, return early on failure. */
-#define SX_TRY(expr)                        \
-    do {                                    \
-        sx_status sx_try_st_ = (expr);      \
-        if (sx_try_st_ != SX_OK)            \
-            return sx_try_st_;              \
+#define SX_TRY(expr)                   \
+    do {                               \
+        sx_status sx_try_st_ = (expr); \
+        if (sx_try_st_ != SX_OK)       \
+            return sx_try_st_;         \
     } while (0)
 
-#define SX_ENSURE(cond, st)                 \
-    do {                                    \
-        if (!(cond))                        \
-            return (st);                    \
+#define SX_ENSURE(cond, st) \
+    do {                    \
+        if (!(cond))        \
+            return (st);    \
     } while (0)
 
 #ifdef __cplusplus

@@ -46,10 +46,10 @@ typedef void (*sx_xftp_progress_fn)(void *arg, const char *phase, int64_t done, 
 typedef struct sx_xftp_opts {
     const char *const *servers; /* send: router addresses "xftp://<fingerprint>[:<password>]@<host>[:<port>]" */
     size_t server_count;
-    int recipients;             /* send: descriptions to make, 1..255 (0: 1) */
-    const char *tmp_dir;        /* temporary files; NULL: $TMPDIR or /tmp */
-    int retry;                  /* attempts per network step; 0: 3 */
-    int timeout_ms;             /* connect, handshake and each answer; 0: 15000 */
+    int recipients;               /* send: descriptions to make, 1..255 (0: 1) */
+    const char *tmp_dir;          /* temporary files; NULL: $TMPDIR or /tmp */
+    int retry;                    /* attempts per network step; 0: 3 */
+    int timeout_ms;               /* connect, handshake and each answer; 0: 15000 */
     sx_xftp_progress_fn progress; /* may be NULL */
     void *progress_arg;
 } sx_xftp_opts;
