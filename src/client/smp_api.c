@@ -195,6 +195,24 @@ sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv)
 
 /* ---- receiving ---- */
 
+/* Keeps a MSG that came as the answer to a command, for sx_smp_receive
+ * (takes *r). */
+static sx_status keep_pending(sx_smp_conn *c, sx_smp_client_reply *r)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        sx_smp_client_reply_free(r);
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    }
+    p->r = *r;
+    if (c->tail)
+        c->tail->next = p;
+    else
+        c->head = p;
+    c->tail = p;
+    return SX_OK;
+}
+
 sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
 {
     sx_error_clear();
@@ -213,21 +231,8 @@ sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
             sx_smpapi_subs_remove(&c->subs, rcv);
         return st;
     }
-    if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG) {
-        /* A waiting message comes as the answer to SUB: keep it for receive. */
-        pending *p = calloc(1, sizeof *p);
-        if (!p) {
-            sx_smp_client_reply_free(&r);
-            return sx_error_set(SX_E_NOMEM, NULL, NULL);
-        }
-        p->r = r;
-        if (c->tail)
-            c->tail->next = p;
-        else
-            c->head = p;
-        c->tail = p;
-        return SX_OK;
-    }
+    if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG)
+        return keep_pending(c, &r); /* a waiting message answers SUB */
     /* SOK from SMP v16 on, OK before. */
     if (!(r.ok && r.reply.resp.tag == SX_SMP_R_OK))
         st = sx_smpapi_expect("subscribe", &r, SX_SMP_R_SOK);
@@ -321,21 +326,8 @@ sx_status sx_smp_ack(sx_smp_conn *c, sx_smp_queue *rcv, const sx_smp_event *ev)
     ack.msg_id = sx_slice_of(ev->msg_id, ev->msg_id_len);
     sx_smp_client_reply r;
     SX_TRY(call(c, "acknowledge", sx_smpapi_rcv_id(rcv), &ack, rcv->f.rcv_key, &r));
-    if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG) {
-        /* The queue's next message answers the ACK of a subscribed queue. */
-        pending *p = calloc(1, sizeof *p);
-        if (!p) {
-            sx_smp_client_reply_free(&r);
-            return sx_error_set(SX_E_NOMEM, NULL, NULL);
-        }
-        p->r = r;
-        if (c->tail)
-            c->tail->next = p;
-        else
-            c->head = p;
-        c->tail = p;
-        return SX_OK;
-    }
+    if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG)
+        return keep_pending(c, &r); /* the queue's next message answers the ACK */
     sx_status st = sx_smpapi_expect("acknowledge", &r, SX_SMP_R_OK);
     sx_smp_client_reply_free(&r);
     return st;
