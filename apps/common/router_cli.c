@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "router/setup.h"
+#include "kit/identity.h"
 
-void rcli_print_ca_key_warning(const sx_router_paths *paths)
+void rcli_print_ca_key_warning(const sx_kit_paths *paths)
 {
     printf("----------\n"
            "Keep the CA private key in a safe place and remove it from this machine.\n"
@@ -27,7 +27,7 @@ bool rcli_parse_alg(const char *v, sx_key_alg *alg)
     return true;
 }
 
-int rcli_cert(const sx_router_paths *paths, int argc, char **argv)
+int rcli_cert(const sx_kit_paths *paths, int argc, char **argv)
 {
     bool has_alg = false;
     sx_key_alg alg = SX_KEY_ED25519; /* unused unless given: the default is server.crt's */
@@ -48,7 +48,7 @@ int rcli_cert(const sx_router_paths *paths, int argc, char **argv)
         }
     }
     char err[512] = "";
-    if (sx_router_setup_cert(paths, has_alg, alg, cn, err, sizeof err) != SX_OK) {
+    if (sx_kit_setup_cert(paths, has_alg, alg, cn, err, sizeof err) != SX_OK) {
         fprintf(stderr, "Error: %s\n", err);
         return 1;
     }

@@ -6,14 +6,14 @@
 #include <stdbool.h>
 
 #include "crypto/keys.h"
-#include "router/config.h"
+#include "kit/paths.h"
 
 /* The reminder to keep ca.key offline, printed after init and cert. */
-void rcli_print_ca_key_warning(const sx_router_paths *paths);
+void rcli_print_ca_key_warning(const sx_kit_paths *paths);
 /* "ED25519" / "ED448"; false for anything else. */
 bool rcli_parse_alg(const char *v, sx_key_alg *alg);
 /* `cert [-a|--sign-algorithm ALG] [--cn NAME]`: a new server certificate
  * signed by the CA (argv[0] is "cert"). Returns the exit code. */
-int rcli_cert(const sx_router_paths *paths, int argc, char **argv);
+int rcli_cert(const sx_kit_paths *paths, int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /* smp-server: the SMP router program (PROTOCOL-NOTES H1-H15). It parses the
  * command line, asks `init`'s questions on the terminal and calls
- * src/router: setup.h for init/delete, config.h and server.h for start. */
+ * src/router (setup.h for init, config.h and server.h for start) and the
+ * router kit (src/kit/identity.h) for delete and the fingerprint check. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "common/router_cli.h"
 #include "crypto/util.h"
+#include "kit/identity.h"
 #include "router/config.h"
 #include "router/server.h"
 #include "router/setup.h"
@@ -287,11 +289,11 @@ static int parse_init(int argc, char **argv, sx_router_init_options *o, bool *sc
 
 /* PROTOCOL-NOTES H3: the questions init asks without -y. Answers are kept in
  * static buffers that o points into. */
-static bool ask_init_questions(const sx_router_paths *paths, sx_router_init_options *o)
+static bool ask_init_questions(const sx_kit_paths *paths, sx_router_init_options *o)
 {
     static char password[LINE_MAX_LEN], host[LINE_MAX_LEN], source[LINE_MAX_LEN],
         web_path[LINE_MAX_LEN];
-    char line[LINE_MAX_LEN], q[2 * SX_ROUTER_PATH_MAX];
+    char line[LINE_MAX_LEN], q[2 * SX_KIT_PATH_MAX];
 
     if (!prompt("SMP server will be initialized (press Enter)", line, sizeof line))
         return false;
@@ -317,7 +319,7 @@ static bool ask_init_questions(const sx_router_paths *paths, sx_router_init_opti
             o->password_mode = SX_ROUTER_PASSWORD_NONE;
             break;
         }
-        if (sx_router_password_valid(password)) {
+        if (sx_kit_password_valid(password)) {
             o->password_mode = SX_ROUTER_PASSWORD_GIVEN;
             o->password = password;
             break;
@@ -351,7 +353,7 @@ static bool ask_init_questions(const sx_router_paths *paths, sx_router_init_opti
         puts("Invalid source code. URI should start from http:// or https://");
     }
 
-    char dflt[SX_ROUTER_PATH_MAX + 8];
+    char dflt[SX_KIT_PATH_MAX + 8];
     snprintf(dflt, sizeof dflt, "%s/www", paths->log_dir);
     snprintf(q, sizeof q,
              "Enter path to store generated server pages to show connection links (%s): ",
@@ -363,7 +365,7 @@ static bool ask_init_questions(const sx_router_paths *paths, sx_router_init_opti
     return true;
 }
 
-static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
 {
     sx_router_init_options o;
     bool scripted;
@@ -457,7 +459,7 @@ static int parse_start(int argc, char **argv, sx_router_start_options *so)
     return 0;
 }
 
-static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
 {
     sx_router_start_options so;
     int rc = parse_start(argc, argv, &so);
@@ -476,7 +478,7 @@ static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
     }
     cfg.start = so;
     uint8_t fp[SX_FINGERPRINT_LEN];
-    sx_status st = sx_router_check_fingerprint(paths, fp, err, sizeof err);
+    sx_status st = sx_kit_check_fingerprint(paths, fp, err, sizeof err);
     if (st != SX_OK) {
         printf(st == SX_E_AUTH ? "%s\n" : "Error: %s\n", err);
         return 1;
@@ -493,7 +495,7 @@ static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
 
 /* ---- delete -------------------------------------------------------------- */
 
-static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
 {
     if (argc > 1) {
         fprintf(stderr, "Error: unexpected argument '%s'\n", argv[1]);
@@ -510,7 +512,7 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
         return 1;
     }
     char err[ERRLEN] = "";
-    if (sx_router_setup_delete(paths, err, sizeof err) != SX_OK) {
+    if (sx_kit_setup_delete(paths, err, sizeof err) != SX_OK) {
         printf("Error: %s\n", err);
         return 1;
     }
@@ -519,7 +521,7 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
 }
 
 /* PROTOCOL-NOTES H13: `smp-server cert [--sign-algorithm ALG] [--cn FQDN]`. */
-static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_cert(const sx_kit_paths *paths, int argc, char **argv)
 {
     return rcli_cert(paths, argc, argv);
 }
@@ -543,7 +545,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    sx_router_paths paths;
+    sx_kit_paths paths;
     if (sx_router_paths_from_env(&paths) != SX_OK) {
         fprintf(stderr, "Error: %s or %s is too long\n", SX_ROUTER_CFG_ENV, SX_ROUTER_LOG_ENV);
         return 1;

@@ -1,7 +1,7 @@
 /* xftp-server: the XFTP router program (PROTOCOL-NOTES H16-H19). It parses
  * the command line and calls src/xftp: srvconfig.h for init / the INI and
- * server.h to serve until SIGINT or SIGTERM; cert and delete reuse
- * src/router/setup.h. */
+ * server.h to serve until SIGINT or SIGTERM; cert and delete are the router
+ * kit's (src/kit/identity.h). */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "common/router_cli.h"
-#include "router/setup.h"
+#include "kit/identity.h"
 #include "xftp/server.h"
 #include "xftp/srvconfig.h"
 #include "xftp/website.h"
@@ -60,7 +60,7 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
-static int not_initialized(const sx_router_paths *paths)
+static int not_initialized(const sx_kit_paths *paths)
 {
     printf("Error: server is not initialized (%s does not exist).\nRun `" EXE " init`.\n", paths->ini);
     return 1;
@@ -88,7 +88,7 @@ static const struct option init_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
 {
     sx_xftp_init_options o;
     sx_xftp_init_options_default(&o);
@@ -126,7 +126,7 @@ static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
         printf("Error: server is already initialized (%s exists).\nRun `" EXE " start`.\n", paths->ini);
         return 1;
     }
-    char err[ERRLEN] = "", host[SX_ROUTER_HOST_MAX + 1];
+    char err[ERRLEN] = "", host[SX_KIT_HOST_MAX + 1];
     uint8_t fp[SX_FINGERPRINT_LEN];
     if (sx_xftp_setup_init(paths, &o, fp, host, sizeof host, err, sizeof err) != SX_OK) {
         printf("Error: %s\n", err);
@@ -141,7 +141,7 @@ static int cmd_init(const sx_router_paths *paths, int argc, char **argv)
 
 /* ---- start --------------------------------------------------------------- */
 
-static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -160,7 +160,7 @@ static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
         return 1;
     }
     uint8_t fp[SX_FINGERPRINT_LEN];
-    sx_status st = sx_router_check_fingerprint(paths, fp, err, sizeof err);
+    sx_status st = sx_kit_check_fingerprint(paths, fp, err, sizeof err);
     if (st != SX_OK) {
         printf(st == SX_E_AUTH ? "%s\n" : "Error: %s\n", err);
         return 1;
@@ -169,7 +169,7 @@ static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
     fflush(stdout);
     if (cfg.has_static_path) {
         /* the page browsers get on GET /; the server still starts without it */
-        char addr[SX_ROUTER_HOST_MAX + 128];
+        char addr[SX_KIT_HOST_MAX + 128];
         err[0] = 0;
         if (sx_xftp_format_address(fp, cfg.host, cfg.port_text, addr, sizeof addr) != SX_OK ||
             sx_xftp_site_generate(paths->ini, cfg.static_path, addr, version_line, err, sizeof err) != SX_OK)
@@ -207,7 +207,7 @@ static int cmd_start(const sx_router_paths *paths, int argc, char **argv)
 
 /* ---- delete / cert ------------------------------------------------------- */
 
-static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
 {
     if (argc > 1) {
         fprintf(stderr, "Error: unexpected argument '%s'\n", argv[1]);
@@ -227,7 +227,7 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
         return 1;
     }
     char err[ERRLEN] = "";
-    if (sx_router_setup_delete(paths, err, sizeof err) != SX_OK) {
+    if (sx_kit_setup_delete(paths, err, sizeof err) != SX_OK) {
         printf("Error: %s\n", err);
         return 1;
     }
@@ -235,7 +235,7 @@ static int cmd_delete(const sx_router_paths *paths, int argc, char **argv)
     return 0;
 }
 
-static int cmd_cert(const sx_router_paths *paths, int argc, char **argv)
+static int cmd_cert(const sx_kit_paths *paths, int argc, char **argv)
 {
     if (!file_exists(paths->ini))
         return not_initialized(paths);
@@ -258,7 +258,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    sx_router_paths paths;
+    sx_kit_paths paths;
     if (sx_xftp_paths_from_env(&paths) != SX_OK) {
         fprintf(stderr, "Error: %s or %s is too long\n", SX_XFTP_CFG_ENV, SX_XFTP_LOG_ENV);
         return 1;

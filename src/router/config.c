@@ -1,11 +1,8 @@
-/* smp-server configuration: folders and file names (PROTOCOL-NOTES H1, H4,
- * H12), the INI file read into sx_router_config with the reference's defaults
- * (PROTOCOL-NOTES H7, H8, H11), the stored-fingerprint check (PROTOCOL-NOTES
- * H6) and the start-up lines (PROTOCOL-NOTES H10). */
+/* smp-server configuration: its file names (PROTOCOL-NOTES H1, H4, H12), the
+ * INI file read into sx_router_config with the reference's defaults
+ * (PROTOCOL-NOTES H7, H8, H11) and the start-up lines (PROTOCOL-NOTES H10). */
 #include "router/config.h"
 
-#include <errno.h>
-#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,49 +21,7 @@ static bool copy_str(char *dst, size_t cap, const char *src)
     return true;
 }
 
-/* dir/name, without doubling a trailing slash; an absent name leaves dst
- * empty. */
-static bool join(char *dst, const char *dir, const char *name)
-{
-    if (!name)
-        return true;
-    size_t dl = strlen(dir);
-    const char *sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/";
-    int n = snprintf(dst, SX_ROUTER_PATH_MAX, "%s%s%s", dir, sep, name);
-    return n > 0 && (size_t)n < SX_ROUTER_PATH_MAX;
-}
-
-sx_status sx_router_paths_init_named(sx_router_paths *p, const char *cfg_dir, const char *log_dir,
-                                     const sx_router_file_names *f)
-{
-    SX_ENSURE(p && f && cfg_dir && log_dir && cfg_dir[0] && log_dir[0], SX_E_USAGE);
-    memset(p, 0, sizeof *p);
-    bool ok = copy_str(p->cfg_dir, sizeof p->cfg_dir, cfg_dir) &&
-              copy_str(p->log_dir, sizeof p->log_dir, log_dir) && join(p->ini, cfg_dir, f->ini) &&
-              join(p->ca_key, cfg_dir, "ca.key") && join(p->ca_crt, cfg_dir, "ca.crt") &&
-              join(p->server_key, cfg_dir, "server.key") && join(p->server_crt, cfg_dir, "server.crt") &&
-              join(p->fingerprint, cfg_dir, "fingerprint") && join(p->store_log, log_dir, f->store_log) &&
-              join(p->messages_log, log_dir, f->messages_log) && join(p->ntfs_log, log_dir, f->ntfs_log) &&
-              join(p->messages_dir, log_dir, f->messages_dir) &&
-              join(p->stats_daily, log_dir, f->stats_daily) &&
-              join(p->stats_backup, log_dir, f->stats_backup) && join(p->metrics, log_dir, f->metrics);
-    return ok ? SX_OK : SX_E_LIMIT;
-}
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v && v[0] ? v : dflt;
-}
-
-sx_status sx_router_paths_from_env_named(sx_router_paths *p, const char *cfg_env, const char *cfg_default,
-                                         const char *log_env, const char *log_default,
-                                         const sx_router_file_names *names)
-{
-    return sx_router_paths_init_named(p, env_or(cfg_env, cfg_default), env_or(log_env, log_default), names);
-}
-
-static const sx_router_file_names smp_names = {
+static const sx_kit_file_names smp_names = {
     .ini = SX_ROUTER_INI_NAME,
     .store_log = "smp-server-store.log",
     .messages_log = "smp-server-messages.log",
@@ -77,46 +32,15 @@ static const sx_router_file_names smp_names = {
     .metrics = "smp-server-metrics.txt",
 };
 
-sx_status sx_router_paths_init(sx_router_paths *p, const char *cfg_dir, const char *log_dir)
+sx_status sx_router_paths_init(sx_kit_paths *p, const char *cfg_dir, const char *log_dir)
 {
-    return sx_router_paths_init_named(p, cfg_dir, log_dir, &smp_names);
+    return sx_kit_paths_init(p, cfg_dir, log_dir, &smp_names);
 }
 
-sx_status sx_router_paths_from_env(sx_router_paths *p)
+sx_status sx_router_paths_from_env(sx_kit_paths *p)
 {
-    return sx_router_paths_from_env_named(p, SX_ROUTER_CFG_ENV, SX_ROUTER_DEFAULT_CFG_DIR, SX_ROUTER_LOG_ENV,
-                                          SX_ROUTER_DEFAULT_LOG_DIR, &smp_names);
-}
-
-/* ---- value checks -------------------------------------------------------- */
-
-bool sx_router_password_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > SX_ROUTER_PASSWORD_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || c == '@' || c == ':' || c == '/')
-            return false;
-    }
-    return true;
-}
-
-static bool is_ascii_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-bool sx_router_country_valid(const char *s)
-{
-    return strlen(s) == 2 && is_ascii_alpha(s[0]) && is_ascii_alpha(s[1]);
-}
-
-bool sx_router_hosting_type_valid(const char *s)
-{
-    return strcmp(s, "virtual") == 0 || strcmp(s, "dedicated") == 0 ||
-           strcmp(s, "colocation") == 0 || strcmp(s, "owned") == 0;
+    return sx_kit_paths_from_env(p, SX_ROUTER_CFG_ENV, SX_ROUTER_DEFAULT_CFG_DIR, SX_ROUTER_LOG_ENV,
+                                 SX_ROUTER_DEFAULT_LOG_DIR, &smp_names);
 }
 
 /* ---- INI ----------------------------------------------------------------- */
@@ -146,11 +70,11 @@ static sx_status get_password(const sx_ini *ini, const char *key, char *dst, boo
     *present = v != NULL;
     if (!v)
         return SX_OK;
-    if (!sx_router_password_valid(v)) {
+    if (!sx_kit_password_valid(v)) {
         snprintf(err, errlen,
                  "[AUTH] %s: use 1 to %d printable ASCII characters without spaces, '@', ':' "
                  "or '/'",
-                 key, SX_ROUTER_PASSWORD_MAX);
+                 key, SX_KIT_PASSWORD_MAX);
         return SX_E_PROTOCOL;
     }
     memcpy(dst, v, strlen(v) + 1);
@@ -356,14 +280,14 @@ static sx_status read_information(const sx_ini *ini, sx_router_config *cfg, char
                                             "hosting_country"};
     for (size_t i = 0; i < sizeof countries / sizeof countries[0]; i++) {
         const char *v = sx_ini_get(ini, s, countries[i]);
-        if (v && !sx_router_country_valid(v)) {
+        if (v && !sx_kit_country_valid(v)) {
             snprintf(err, errlen, "[%s] %s: use an ISO 3166 two-letter country code, got '%s'", s,
                      countries[i], v);
             return SX_E_PROTOCOL;
         }
     }
     const char *ht = sx_ini_get(ini, s, "hosting_type");
-    if (ht && !sx_router_hosting_type_valid(ht)) {
+    if (ht && !sx_kit_hosting_type_valid(ht)) {
         snprintf(err, errlen,
                  "[%s] hosting_type: expected virtual, dedicated, colocation or owned, got '%s'", s,
                  ht);
@@ -382,7 +306,7 @@ static sx_status read_web(const sx_ini *ini, sx_router_config *cfg, char *err, s
     return SX_OK;
 }
 
-sx_status sx_router_config_from_ini(const sx_ini *ini, const sx_router_paths *paths,
+sx_status sx_router_config_from_ini(const sx_ini *ini, const sx_kit_paths *paths,
                                     sx_router_config *cfg, char *err, size_t errlen)
 {
     SX_ENSURE(ini && paths && cfg && (err || errlen == 0), SX_E_USAGE);
@@ -402,7 +326,7 @@ sx_status sx_router_config_from_ini(const sx_ini *ini, const sx_router_paths *pa
     return SX_OK;
 }
 
-sx_status sx_router_config_parse(const char *text, size_t len, const sx_router_paths *paths,
+sx_status sx_router_config_parse(const char *text, size_t len, const sx_kit_paths *paths,
                                  sx_router_config *cfg, char *err, size_t errlen)
 {
     sx_ini *ini = NULL;
@@ -412,7 +336,7 @@ sx_status sx_router_config_parse(const char *text, size_t len, const sx_router_p
     return st;
 }
 
-sx_status sx_router_config_load(const sx_router_paths *paths, sx_router_config *cfg, char *err,
+sx_status sx_router_config_load(const sx_kit_paths *paths, sx_router_config *cfg, char *err,
                                 size_t errlen)
 {
     SX_ENSURE(paths, SX_E_USAGE);
@@ -437,7 +361,7 @@ static bool is_file(const char *path)
 
 sx_status sx_router_config_check_storage(const sx_router_config *cfg, char *err, size_t errlen)
 {
-    const sx_router_paths *p = &cfg->paths;
+    const sx_kit_paths *p = &cfg->paths;
     if (!is_dir(p->messages_dir))
         return SX_OK;
     if (is_file(p->messages_log))
@@ -451,46 +375,7 @@ sx_status sx_router_config_check_storage(const sx_router_config *cfg, char *err,
     return SX_E_USAGE;
 }
 
-/* ---- fingerprint and printing ---------------------------------------------- */
-
-sx_status sx_router_check_fingerprint(const sx_router_paths *paths, uint8_t fp[SX_FINGERPRINT_LEN],
-                                      char *err, size_t errlen)
-{
-    char line[128] = "";
-    FILE *f = fopen(paths->fingerprint, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", paths->fingerprint, strerror(errno));
-        return SX_E_IO;
-    }
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    if (!got) {
-        snprintf(err, errlen, "%s: empty file", paths->fingerprint);
-        return SX_E_IO;
-    }
-    line[strcspn(line, "\r\n")] = 0;
-
-    X509 *ca = NULL;
-    sx_status st = sx_x509_read_cert_file(paths->ca_crt, &ca);
-    if (st != SX_OK) {
-        snprintf(err, errlen, "%s: cannot read the CA certificate", paths->ca_crt);
-        return st;
-    }
-    st = sx_x509_fingerprint(ca, fp);
-    X509_free(ca);
-    char text[SX_FINGERPRINT_TEXT_SIZE];
-    if (st == SX_OK)
-        st = sx_x509_fingerprint_text(fp, text, sizeof text);
-    if (st != SX_OK) {
-        snprintf(err, errlen, "%s: cannot compute the fingerprint", paths->ca_crt);
-        return st;
-    }
-    if (strcmp(line, text) != 0) {
-        snprintf(err, errlen, "Stored fingerprint is invalid.");
-        return SX_E_AUTH;
-    }
-    return SX_OK;
-}
+/* ---- printing ---------------------------------------------- */
 
 sx_status sx_router_format_address(const uint8_t fp[SX_FINGERPRINT_LEN], const char *password,
                                    const char *host, const char *port, char *out, size_t cap)
@@ -508,7 +393,7 @@ void sx_router_print_service(FILE *out, const char *version_line,
                              const char *host, const char *port, const char *source_code)
 {
     char text[SX_FINGERPRINT_TEXT_SIZE] = "";
-    char addr[SX_ROUTER_HOST_MAX * 2 + SX_ROUTER_PASSWORD_MAX + 64];
+    char addr[SX_KIT_HOST_MAX * 2 + SX_KIT_PASSWORD_MAX + 64];
     if (sx_x509_fingerprint_text(fp, text, sizeof text) != SX_OK ||
         sx_router_format_address(fp, password, host, port, addr, sizeof addr) != SX_OK)
         addr[0] = 0;
@@ -546,26 +431,10 @@ void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
                      "Set `port` in smp-server.ini section [TRANSPORT] to `5223,443`\n\n");
 }
 
-void sx_router_show_ttl(int64_t s, char *out, size_t cap)
-{
-    /* Floor division as Haskell's divMod. */
-    int64_t ms = s / 60 - (s % 60 < 0), s1 = s - ms * 60;
-    int64_t hs = ms / 60 - (ms % 60 < 0), ms1 = ms - hs * 60;
-    int64_t ds = hs / 24 - (hs % 24 < 0), hs1 = hs - ds * 24;
-    if (s1 != 0)
-        snprintf(out, cap, "%lld seconds", (long long)s);
-    else if (ms1 != 0)
-        snprintf(out, cap, "%lld minutes", (long long)ms);
-    else if (hs1 != 0)
-        snprintf(out, cap, "%lld hours", (long long)hs);
-    else
-        snprintf(out, cap, "%lld days", (long long)ds);
-}
-
 void sx_router_config_print_limits(const sx_router_config *cfg, FILE *out)
 {
     char ttl[64];
-    sx_router_show_ttl(cfg->msg_ttl, ttl, sizeof ttl);
+    sx_kit_show_ttl(cfg->msg_ttl, ttl, sizeof ttl);
     fprintf(out, "expiring messages after %s\n", ttl);
     if (cfg->expire_inactive)
         fprintf(out, "expiring clients inactive for %lld seconds every %lld seconds\n",

@@ -1,24 +1,19 @@
-/* smp-server `init` and `delete`: folder housekeeping, in-process certificate
- * creation with crypto/x509 (instead of the reference's calls to the openssl
- * program, so no openssl_*.conf, server.csr or ca.srl files are left), and
- * the INI text. The key lines of the INI follow the reference exactly so each
- * implementation reads the other's file; the comments are ours. */
+/* smp-server `init`: its option checks and the INI text; the folders, keys,
+ * certificates and fingerprint file are made by the router kit
+ * (kit/identity.h). The key lines of the INI follow the reference exactly so
+ * each implementation reads the other's file; the comments are ours. */
 #include "router/setup.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <openssl/x509.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/base64.h"
 #include "crypto/util.h"
+#include "kit/identity.h"
+#include "kit/values.h"
 
-#define MAX_TREE_DEPTH 64
 #define CN_MAX 64 /* X.520 upper bound of a commonName */
 
 void sx_router_init_options_default(sx_router_init_options *o)
@@ -70,7 +65,7 @@ sx_status sx_router_init_check(const sx_router_init_options *o, char *err, size_
     else if (o->fqdn && (!o->fqdn[0] || strlen(o->fqdn) > CN_MAX))
         ok = fail(err, errlen, "--fqdn must be 1 to 64 characters");
     else if (o->password_mode == SX_ROUTER_PASSWORD_GIVEN &&
-             (!o->password || !sx_router_password_valid(o->password)))
+             (!o->password || !sx_kit_password_valid(o->password)))
         ok = fail(err, errlen,
                   "invalid password: use printable ASCII characters without spaces, '@', ':' or "
                   "'/'");
@@ -80,11 +75,11 @@ sx_status sx_router_init_check(const sx_router_init_options *o, char *err, size_
         ok = fail(err, errlen, "passing --operator-country requires passing --operator");
     else if (!o->hosting_name && o->hosting_country)
         ok = fail(err, errlen, "passing --hosting-country requires passing --hosting");
-    else if ((o->operator_country && !sx_router_country_valid(o->operator_country)) ||
-             (o->hosting_country && !sx_router_country_valid(o->hosting_country)) ||
-             (o->server_country && !sx_router_country_valid(o->server_country)))
+    else if ((o->operator_country && !sx_kit_country_valid(o->operator_country)) ||
+             (o->hosting_country && !sx_kit_country_valid(o->hosting_country)) ||
+             (o->server_country && !sx_kit_country_valid(o->server_country)))
         ok = fail(err, errlen, "countries must be ISO 3166 two-letter codes");
-    else if (o->hosting_type && !sx_router_hosting_type_valid(o->hosting_type))
+    else if (o->hosting_type && !sx_kit_hosting_type_valid(o->hosting_type))
         ok = fail(err, errlen, "--hosting-type must be virtual, dedicated, colocation or owned");
     else if (o->db_pool_size < 1)
         ok = fail(err, errlen, "--pool-size must be at least 1");
@@ -275,7 +270,7 @@ static void put_proxy(FILE *f, const sx_router_init_options *o)
           f);
 }
 
-static void put_inactive_and_web(FILE *f, const sx_router_paths *paths,
+static void put_inactive_and_web(FILE *f, const sx_kit_paths *paths,
                                  const sx_router_init_options *o)
 {
     fputs("[INACTIVE_CLIENTS]\n"
@@ -302,7 +297,7 @@ static void put_inactive_and_web(FILE *f, const sx_router_paths *paths,
     fprintf(f, "%skey: %s/web.key\n", d, paths->cfg_dir);
 }
 
-sx_status sx_router_ini_text(const sx_router_paths *paths, const sx_router_init_options *o,
+sx_status sx_router_ini_text(const sx_kit_paths *paths, const sx_router_init_options *o,
                              const char *host, const char *password, const char *ctl_admin,
                              const char *ctl_user, char **out)
 {
@@ -327,124 +322,7 @@ sx_status sx_router_ini_text(const sx_router_paths *paths, const sx_router_init_
     return SX_OK;
 }
 
-/* ---- files and folders --------------------------------------------------- */
-
-/* Removes name (relative to dirfd) and, for a folder, everything inside it;
- * symbolic links are removed, never followed. */
-static sx_status remove_at(int dirfd, const char *name, int depth, char *err, size_t errlen)
-{
-    struct stat sb;
-    if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? SX_OK : SX_E_IO;
-    if (S_ISDIR(sb.st_mode)) {
-        if (depth >= MAX_TREE_DEPTH) {
-            snprintf(err, errlen, "%s: folders nested too deeply", name);
-            return SX_E_LIMIT;
-        }
-        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            return SX_E_IO;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-            close(fd);
-            return SX_E_IO;
-        }
-        sx_status st = SX_OK;
-        struct dirent *e;
-        while (st == SX_OK && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            st = remove_at(fd, e->d_name, depth + 1, err, errlen);
-        }
-        closedir(d);
-        if (st != SX_OK)
-            return st;
-        return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 ? SX_OK : SX_E_IO;
-    }
-    return unlinkat(dirfd, name, 0) == 0 ? SX_OK : SX_E_IO;
-}
-
-/* Empties an existing folder (the reference's clearDirIfExists). */
-static sx_status clear_dir(const char *path, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return SX_OK;
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return SX_E_IO;
-    }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return SX_E_IO;
-    }
-    sx_status st = SX_OK;
-    struct dirent *e;
-    while (st == SX_OK && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        st = remove_at(fd, e->d_name, 0, err, errlen);
-        if (st != SX_OK && (!err || !err[0]))
-            snprintf(err, errlen, "%s/%s: cannot remove: %s", path, e->d_name, strerror(errno));
-    }
-    closedir(d);
-    return st;
-}
-
-/* mkdir -p with mode 0777 less the umask, as the reference creates folders. */
-static sx_status make_dirs(const char *path, char *err, size_t errlen)
-{
-    char tmp[SX_ROUTER_PATH_MAX];
-    size_t n = strlen(path);
-    if (n >= sizeof tmp)
-        return SX_E_LIMIT;
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] != '/' && tmp[i] != 0)
-            continue;
-        char c = tmp[i];
-        tmp[i] = 0;
-        struct stat sb;
-        if (mkdir(tmp, 0777) != 0 && !(errno == EEXIST && stat(tmp, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-            snprintf(err, errlen, "%s: cannot create folder: %s", tmp, strerror(errno));
-            return SX_E_IO;
-        }
-        tmp[i] = c;
-    }
-    return SX_OK;
-}
-
-/* Writes text with mode 0666 less the umask (as the reference writes text). */
-static sx_status write_text(const char *path, const char *text, char *err, size_t errlen)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return SX_E_IO;
-    }
-    size_t left = strlen(text);
-    sx_status st = SX_OK;
-    while (left > 0) {
-        ssize_t w = write(fd, text, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            st = SX_E_IO;
-            break;
-        }
-        text += w;
-        left -= (size_t)w;
-    }
-    if (st == SX_OK && fsync(fd) != 0)
-        st = SX_E_IO;
-    if (close(fd) != 0 && st == SX_OK)
-        st = SX_E_IO;
-    if (st != SX_OK)
-        snprintf(err, errlen, "%s: write failed", path);
-    return st;
-}
+/* ---- init ---------------------------------------------------------------- */
 
 /* base64url of n random bytes (the reference's random passwords). */
 static sx_status random_text(size_t n, char *out, size_t cap)
@@ -457,61 +335,7 @@ static sx_status random_text(size_t n, char *out, size_t cap)
     return st;
 }
 
-/* CA and server keys and certificates, then the fingerprint file
- * (PROTOCOL-NOTES H5, H6). */
-static sx_status make_certificates(const sx_router_paths *p, sx_key_alg alg, const char *cn,
-                                   uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen)
-{
-    sx_key *ca_key = NULL, *srv_key = NULL;
-    X509 *ca = NULL, *srv = NULL;
-    const char *what = "generating keys";
-    sx_status st = sx_key_generate(alg, &ca_key);
-    if (st == SX_OK)
-        st = sx_key_generate(alg, &srv_key);
-    if (st == SX_OK) {
-        what = "creating certificates";
-        st = sx_x509_create_ca(ca_key, &ca);
-    }
-    if (st == SX_OK)
-        st = sx_x509_create_server(ca_key, ca, srv_key, cn, &srv);
-    if (st == SX_OK) {
-        what = p->ca_key;
-        st = sx_x509_write_key_file(p->ca_key, ca_key);
-    }
-    if (st == SX_OK) {
-        what = p->ca_crt;
-        st = sx_x509_write_cert_file(p->ca_crt, ca);
-    }
-    if (st == SX_OK) {
-        what = p->server_key;
-        st = sx_x509_write_key_file(p->server_key, srv_key);
-    }
-    if (st == SX_OK) {
-        what = p->server_crt;
-        st = sx_x509_write_cert_file(p->server_crt, srv);
-    }
-    char text[SX_FINGERPRINT_TEXT_SIZE + 1];
-    if (st == SX_OK) {
-        what = "computing the fingerprint";
-        st = sx_x509_fingerprint(ca, fp);
-    }
-    if (st == SX_OK)
-        st = sx_x509_fingerprint_text(fp, text, sizeof text - 1);
-    if (st == SX_OK) {
-        strcat(text, "\n");
-        st = write_text(p->fingerprint, text, err, errlen);
-        what = NULL; /* write_text wrote err */
-    }
-    if (st != SX_OK && what)
-        snprintf(err, errlen, "%s: failed (%s)", what, sx_status_str(st));
-    X509_free(srv);
-    X509_free(ca);
-    sx_key_free(srv_key);
-    sx_key_free(ca_key);
-    return st;
-}
-
-sx_status sx_router_setup_init(const sx_router_paths *paths, const sx_router_init_options *o,
+sx_status sx_router_setup_init(const sx_kit_paths *paths, const sx_router_init_options *o,
                                sx_router_init_result *res, char *err, size_t errlen)
 {
     SX_ENSURE(paths && o && res && (err || errlen == 0), SX_E_USAGE);
@@ -523,15 +347,7 @@ sx_status sx_router_setup_init(const sx_router_paths *paths, const sx_router_ini
         return SX_E_USAGE;
     }
     SX_TRY(sx_router_init_check(o, err, errlen));
-    if (sx_crypto_init() != SX_OK) {
-        snprintf(err, errlen, "crypto library initialisation failed");
-        return SX_E_INTERNAL;
-    }
-    SX_TRY(clear_dir(paths->cfg_dir, err, errlen));
-    SX_TRY(clear_dir(paths->log_dir, err, errlen));
-    SX_TRY(make_dirs(paths->cfg_dir, err, errlen));
-    SX_TRY(make_dirs(paths->log_dir, err, errlen));
-    SX_TRY(make_certificates(paths, o->sign_alg, o->fqdn ? o->fqdn : o->ip, res->fingerprint, err, errlen));
+    SX_TRY(sx_kit_setup_identity(paths, o->sign_alg, o->fqdn ? o->fqdn : o->ip, res->fingerprint, err, errlen));
 
     switch (o->password_mode) {
     case SX_ROUTER_PASSWORD_RANDOM:
@@ -561,112 +377,11 @@ sx_status sx_router_setup_init(const sx_router_paths *paths, const sx_router_ini
                                       o->control_port ? ctl_admin : NULL,
                                       o->control_port ? ctl_user : NULL, &text);
     if (st == SX_OK)
-        st = write_text(paths->ini, text, err, errlen);
+        st = sx_kit_write_text(paths->ini, text, err, errlen);
     else
         snprintf(err, errlen, "out of memory");
     free(text);
     sx_wipe(ctl_admin, sizeof ctl_admin);
     sx_wipe(ctl_user, sizeof ctl_user);
-    return st;
-}
-
-sx_status sx_router_setup_identity(const sx_router_paths *paths, sx_key_alg alg, const char *cn,
-                                   uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen)
-{
-    SX_ENSURE(paths && cn && (err || errlen == 0), SX_E_USAGE);
-    if (errlen)
-        err[0] = 0;
-    if (sx_crypto_init() != SX_OK) {
-        snprintf(err, errlen, "crypto library initialisation failed");
-        return SX_E_INTERNAL;
-    }
-    SX_TRY(clear_dir(paths->cfg_dir, err, errlen));
-    SX_TRY(clear_dir(paths->log_dir, err, errlen));
-    SX_TRY(make_dirs(paths->cfg_dir, err, errlen));
-    SX_TRY(make_dirs(paths->log_dir, err, errlen));
-    return make_certificates(paths, alg, cn, fp, err, errlen);
-}
-
-sx_status sx_router_setup_write_text(const char *path, const char *text, char *err, size_t errlen)
-{
-    return write_text(path, text, err, errlen);
-}
-
-sx_status sx_router_setup_delete(const sx_router_paths *paths, char *err, size_t errlen)
-{
-    SX_ENSURE(paths && (err || errlen == 0), SX_E_USAGE);
-    if (errlen)
-        err[0] = 0;
-    const char *dirs[] = {paths->cfg_dir, paths->log_dir};
-    for (size_t i = 0; i < 2; i++) {
-        SX_TRY(clear_dir(dirs[i], err, errlen));
-        if (rmdir(dirs[i]) != 0 && errno != ENOENT) {
-            snprintf(err, errlen, "%s: %s", dirs[i], strerror(errno));
-            return SX_E_IO;
-        }
-    }
-    return SX_OK;
-}
-
-sx_status sx_router_setup_cert(const sx_router_paths *paths, bool has_alg, sx_key_alg alg, const char *cn,
-                               char *err, size_t errlen)
-{
-    sx_key *ca_key = NULL, *old_pub = NULL, *server_key = NULL;
-    X509 *ca_crt = NULL, *old_crt = NULL, *new_crt = NULL;
-    char old_cn[256] = "";
-    sx_status st = sx_x509_read_key_file(paths->ca_key, SX_KEY_SIGN_ALGS, &ca_key);
-    if (st != SX_OK) {
-        snprintf(err, errlen, "cannot read the CA key %s", paths->ca_key);
-        goto done;
-    }
-    st = sx_x509_read_cert_file(paths->ca_crt, &ca_crt);
-    if (st != SX_OK) {
-        snprintf(err, errlen, "cannot read %s", paths->ca_crt);
-        goto done;
-    }
-    if (!has_alg || !cn) {
-        st = sx_x509_read_cert_file(paths->server_crt, &old_crt);
-        if (st == SX_OK)
-            st = sx_x509_public_key(old_crt, &old_pub);
-        if (st != SX_OK) {
-            snprintf(err, errlen, "cannot read %s (give --sign-algorithm and --cn)", paths->server_crt);
-            goto done;
-        }
-        if (!has_alg)
-            alg = sx_key_alg_of(old_pub);
-        if (!cn) {
-            X509_NAME *subject = X509_get_subject_name(old_crt);
-            if (!subject || X509_NAME_get_text_by_NID(subject, NID_commonName, old_cn, sizeof old_cn) <= 0) {
-                snprintf(err, errlen, "%s has no CN (give --cn)", paths->server_crt);
-                st = SX_E_PROTOCOL;
-                goto done;
-            }
-            cn = old_cn;
-        }
-    }
-    if (alg != SX_KEY_ED25519 && alg != SX_KEY_ED448) {
-        snprintf(err, errlen, "the sign algorithm must be ED25519 or ED448");
-        st = SX_E_USAGE;
-        goto done;
-    }
-    st = sx_key_generate(alg, &server_key);
-    if (st == SX_OK)
-        st = sx_x509_create_server(ca_key, ca_crt, server_key, cn, &new_crt);
-    if (st != SX_OK) {
-        snprintf(err, errlen, "cannot create the certificate (%s)", sx_status_str(st));
-        goto done;
-    }
-    st = sx_x509_write_key_file(paths->server_key, server_key);
-    if (st == SX_OK)
-        st = sx_x509_write_cert_file(paths->server_crt, new_crt);
-    if (st != SX_OK)
-        snprintf(err, errlen, "cannot write %s or %s", paths->server_key, paths->server_crt);
-done:
-    X509_free(new_crt);
-    X509_free(old_crt);
-    X509_free(ca_crt);
-    sx_key_free(server_key);
-    sx_key_free(old_pub);
-    sx_key_free(ca_key);
     return st;
 }

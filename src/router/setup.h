@@ -1,7 +1,8 @@
-/* smp-server `init` and `delete` (PROTOCOL-NOTES H3-H7, H9, H14): creates the
- * folders, the CA and server certificates in process, the fingerprint file
- * and the INI text in the reference's layout; removes them again. Questions
- * to the operator (prompts) belong to the program, not here. */
+/* smp-server `init` (PROTOCOL-NOTES H3-H7, H9): checks the options, creates
+ * the folders, certificates and fingerprint file through the router kit
+ * (kit/identity.h, which also has `cert` and `delete`) and writes the INI
+ * text in the reference's layout. Questions to the operator (prompts) belong
+ * to the program, not here. */
 #ifndef SX_ROUTER_SETUP_H
 #define SX_ROUTER_SETUP_H
 
@@ -9,6 +10,8 @@
 #include <stdint.h>
 
 #include "crypto/keys.h"
+#include "kit/paths.h"
+#include "kit/values.h"
 #include "router/config.h"
 #include "simplex/status.h"
 
@@ -70,7 +73,7 @@ SX_MUST_CHECK sx_status sx_router_init_check(const sx_router_init_options *o, ch
  * the [TRANSPORT] host, password / ctl_admin / ctl_user are NULL when
  * absent. *out is a new NUL-terminated string the caller frees with free().
  * SX_E_NOMEM. */
-SX_MUST_CHECK sx_status sx_router_ini_text(const sx_router_paths *paths,
+SX_MUST_CHECK sx_status sx_router_ini_text(const sx_kit_paths *paths,
                                            const sx_router_init_options *o, const char *host,
                                            const char *password, const char *ctl_admin,
                                            const char *ctl_user, char **out);
@@ -79,8 +82,8 @@ SX_MUST_CHECK sx_status sx_router_ini_text(const sx_router_paths *paths,
 typedef struct sx_router_init_result {
     uint8_t fingerprint[SX_FINGERPRINT_LEN];
     bool has_password;
-    char password[SX_ROUTER_PASSWORD_MAX + 1];
-    char host[SX_ROUTER_HOST_MAX + 1]; /* fqdn, else ip, else "<hostnames>" */
+    char password[SX_KIT_PASSWORD_MAX + 1];
+    char host[SX_KIT_HOST_MAX + 1]; /* fqdn, else ip, else "<hostnames>" */
 } sx_router_init_result;
 
 /* PROTOCOL-NOTES H3: refuses with SX_E_USAGE ("server is already
@@ -89,35 +92,9 @@ typedef struct sx_router_init_result {
  * mode 0600), `fingerprint` (base64url + "\n") and the INI. Errors: SX_E_USAGE
  * (options), SX_E_IO (files), SX_E_INTERNAL / SX_E_NOMEM; err names what
  * failed. */
-SX_MUST_CHECK sx_status sx_router_setup_init(const sx_router_paths *paths,
+SX_MUST_CHECK sx_status sx_router_setup_init(const sx_kit_paths *paths,
                                              const sx_router_init_options *o,
                                              sx_router_init_result *res, char *err,
                                              size_t errlen);
-
-/* The part of init other routers share (xftp-server): empties and creates
- * both folders of paths, creates ca.key/ca.crt/server.key/server.crt with
- * algorithm alg and server certificate CN cn, and the fingerprint file; only
- * the cfg_dir, log_dir, ca_*, server_* and fingerprint paths are used. fp
- * receives the CA fingerprint. Errors as sx_router_setup_init. */
-SX_MUST_CHECK sx_status sx_router_setup_identity(const sx_router_paths *paths, sx_key_alg alg, const char *cn,
-                                                 uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen);
-/* Writes text to path (mode 0666 less the umask, synced), as init writes
- * the INI. SX_E_IO with the path in err. */
-SX_MUST_CHECK sx_status sx_router_setup_write_text(const char *path, const char *text, char *err,
-                                                   size_t errlen);
-
-/* PROTOCOL-NOTES H14: removes both folders with everything in them (absent ones
- * are fine). SX_E_IO with the failing path in err. */
-SX_MUST_CHECK sx_status sx_router_setup_delete(const sx_router_paths *paths, char *err,
-                                               size_t errlen);
-
-/* PROTOCOL-NOTES H13 `cert`: a new online key and certificate (server.key,
- * server.crt) signed with the existing CA key, so the fingerprint does not
- * change. alg (SX_KEY_ED25519 / SX_KEY_ED448) and cn default, when has_alg is
- * false or cn is NULL, to those of the current server.crt. Errors name the
- * file: SX_E_IO (missing or unwritable), SX_E_PROTOCOL (unreadable),
- * SX_E_USAGE. */
-SX_MUST_CHECK sx_status sx_router_setup_cert(const sx_router_paths *paths, bool has_alg, sx_key_alg alg,
-                                             const char *cn, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
-/* xftp-server setup and configuration: init's files (certificates via
- * src/router/setup.c), file-server.ini text and loader, the start lines.
- * The INI keys, defaults and messages follow FileTransfer/Server/Main.hs. */
+/* xftp-server setup and configuration: init's files (certificates through
+ * the router kit, src/kit/identity.h), file-server.ini text and loader, the
+ * start lines. The INI keys, defaults and messages follow FileTransfer/Server/Main.hs. */
 #include "xftp/srvconfig.h"
 
 #include <stdlib.h>
@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "core/ini.h"
-#include "router/setup.h"
+#include "kit/identity.h"
+#include "kit/values.h"
 #include "xftp/description.h"
 
 static bool copy_str(char *dst, size_t cap, const char *src)
@@ -20,7 +21,7 @@ static bool copy_str(char *dst, size_t cap, const char *src)
     return true;
 }
 
-static const sx_router_file_names xftp_names = {
+static const sx_kit_file_names xftp_names = {
     .ini = SX_XFTP_INI_NAME,
     .store_log = "file-server-store.log",
     .stats_daily = "file-server-stats.daily.log",
@@ -28,15 +29,15 @@ static const sx_router_file_names xftp_names = {
     .metrics = "xftp-server-metrics.txt",
 };
 
-sx_status sx_xftp_paths_init(sx_router_paths *p, const char *cfg_dir, const char *log_dir)
+sx_status sx_xftp_paths_init(sx_kit_paths *p, const char *cfg_dir, const char *log_dir)
 {
-    return sx_router_paths_init_named(p, cfg_dir, log_dir, &xftp_names);
+    return sx_kit_paths_init(p, cfg_dir, log_dir, &xftp_names);
 }
 
-sx_status sx_xftp_paths_from_env(sx_router_paths *p)
+sx_status sx_xftp_paths_from_env(sx_kit_paths *p)
 {
-    return sx_router_paths_from_env_named(p, SX_XFTP_CFG_ENV, SX_XFTP_DEFAULT_CFG_DIR, SX_XFTP_LOG_ENV,
-                                          SX_XFTP_DEFAULT_LOG_DIR, &xftp_names);
+    return sx_kit_paths_from_env(p, SX_XFTP_CFG_ENV, SX_XFTP_DEFAULT_CFG_DIR, SX_XFTP_LOG_ENV,
+                                 SX_XFTP_DEFAULT_LOG_DIR, &xftp_names);
 }
 
 void sx_xftp_init_options_default(sx_xftp_init_options *o)
@@ -83,14 +84,14 @@ sx_status sx_xftp_init_check(const sx_xftp_init_options *o, char *err, size_t er
         snprintf(err, errlen, "--ip / --fqdn must be 1 to 255 characters");
         return SX_E_USAGE;
     }
-    if (strlen(o->files_path) >= SX_ROUTER_PATH_MAX || (o->web_path && strlen(o->web_path) >= SX_ROUTER_PATH_MAX)) {
+    if (strlen(o->files_path) >= SX_KIT_PATH_MAX || (o->web_path && strlen(o->web_path) >= SX_KIT_PATH_MAX)) {
         snprintf(err, errlen, "path is too long");
         return SX_E_USAGE;
     }
     return SX_OK;
 }
 
-sx_status sx_xftp_ini_text(const sx_router_paths *paths, const sx_xftp_init_options *o, const char *host,
+sx_status sx_xftp_ini_text(const sx_kit_paths *paths, const sx_xftp_init_options *o, const char *host,
                            char **out)
 {
     *out = NULL;
@@ -196,7 +197,7 @@ sx_status sx_xftp_ini_text(const sx_router_paths *paths, const sx_xftp_init_opti
     return SX_OK;
 }
 
-sx_status sx_xftp_setup_init(const sx_router_paths *paths, const sx_xftp_init_options *o,
+sx_status sx_xftp_setup_init(const sx_kit_paths *paths, const sx_xftp_init_options *o,
                              uint8_t fp[SX_FINGERPRINT_LEN], char *host, size_t host_cap, char *err,
                              size_t errlen)
 {
@@ -212,14 +213,14 @@ sx_status sx_xftp_setup_init(const sx_router_paths *paths, const sx_xftp_init_op
         snprintf(err, errlen, "host name is too long");
         return SX_E_USAGE;
     }
-    SX_TRY(sx_router_setup_identity(paths, o->sign_alg, o->fqdn ? o->fqdn : o->ip, fp, err, errlen));
+    SX_TRY(sx_kit_setup_identity(paths, o->sign_alg, o->fqdn ? o->fqdn : o->ip, fp, err, errlen));
     char *text = NULL;
     sx_status st = sx_xftp_ini_text(paths, o, host, &text);
     if (st != SX_OK) {
         snprintf(err, errlen, "cannot make the INI text");
         return st;
     }
-    st = sx_router_setup_write_text(paths->ini, text, err, errlen);
+    st = sx_kit_write_text(paths->ini, text, err, errlen);
     free(text);
     return st;
 }
@@ -268,13 +269,13 @@ static sx_status get_password(const sx_ini *ini, const char *section, const char
                               bool *present, char *err, size_t errlen)
 {
     SX_TRY(get_str(ini, section, key, false, dst, cap, present, err, errlen));
-    if (*present && !sx_router_password_valid(dst))
+    if (*present && !sx_kit_password_valid(dst))
         return bad(err, errlen, section, key,
                    "invalid password (printable ASCII without spaces, '@', ':' or '/')");
     return SX_OK;
 }
 
-static sx_status load_ini(const sx_router_paths *paths, const sx_ini *ini, sx_xftp_config *c, char *err,
+static sx_status load_ini(const sx_kit_paths *paths, const sx_ini *ini, sx_xftp_config *c, char *err,
                           size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -340,7 +341,7 @@ static sx_status load_ini(const sx_router_paths *paths, const sx_ini *ini, sx_xf
     return SX_OK;
 }
 
-sx_status sx_xftp_config_parse(const sx_router_paths *paths, const char *text, size_t len, sx_xftp_config *cfg,
+sx_status sx_xftp_config_parse(const sx_kit_paths *paths, const char *text, size_t len, sx_xftp_config *cfg,
                                char *err, size_t errlen)
 {
     if (errlen)
@@ -352,7 +353,7 @@ sx_status sx_xftp_config_parse(const sx_router_paths *paths, const char *text, s
     return st;
 }
 
-sx_status sx_xftp_config_load(const sx_router_paths *paths, sx_xftp_config *cfg, char *err, size_t errlen)
+sx_status sx_xftp_config_load(const sx_kit_paths *paths, sx_xftp_config *cfg, char *err, size_t errlen)
 {
     if (errlen)
         err[0] = 0;
@@ -414,7 +415,7 @@ void sx_xftp_print_service(FILE *out, const char *version_line, const uint8_t fp
                            const char *host, const char *port)
 {
     char text[SX_FINGERPRINT_TEXT_SIZE] = "";
-    char addr[SX_ROUTER_HOST_MAX + 128] = "";
+    char addr[SX_KIT_HOST_MAX + 128] = "";
     if (sx_x509_fingerprint_text(fp, text, sizeof text) != SX_OK ||
         sx_xftp_format_address(fp, host, port, addr, sizeof addr) != SX_OK)
         addr[0] = 0;
@@ -438,7 +439,7 @@ void sx_xftp_config_print_start(const sx_xftp_config *c, FILE *out, const char *
     else
         fprintf(out, "Store log disabled.\n");
     char ttl[64];
-    sx_router_show_ttl(c->expire_hours * 3600, ttl, sizeof ttl);
+    sx_kit_show_ttl(c->expire_hours * 3600, ttl, sizeof ttl);
     fprintf(out, "expiring files after %s\n", ttl);
     if (c->inactive_disconnect)
         fprintf(out, "expiring clients inactive for %lld seconds every %lld seconds\n", (long long)c->inactive_ttl,

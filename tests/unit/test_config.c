@@ -1,5 +1,6 @@
-/* Unit tests of the smp-server configuration (src/router/config.h) and of
- * init/delete (src/router/setup.h): PROTOCOL-NOTES H1, H3-H11, H14. */
+/* Unit tests of the smp-server configuration (src/router/config.h), of init
+ * (src/router/setup.h) and of the router kit's paths, identity and delete
+ * (src/kit/paths.h, identity.h): PROTOCOL-NOTES H1, H3-H11, H14. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -11,12 +12,13 @@
 
 #include <openssl/x509.h>
 
+#include "kit/identity.h"
 #include "router/config.h"
 #include "router/setup.h"
 
-static sx_router_paths test_paths(void)
+static sx_kit_paths test_paths(void)
 {
-    sx_router_paths p;
+    sx_kit_paths p;
     assert_ok(sx_router_paths_init(&p, "/etc/opt/simplex", "/var/opt/simplex"));
     return p;
 }
@@ -129,7 +131,7 @@ static const char minimal_ini[] = "[TRANSPORT]\nport: 5223\nwebsockets: off\n";
 
 static sx_status parse(const char *text, sx_router_config *cfg, char *err, size_t errlen)
 {
-    sx_router_paths p = test_paths();
+    sx_kit_paths p = test_paths();
     return sx_router_config_parse(text, strlen(text), &p, cfg, err, errlen);
 }
 
@@ -377,7 +379,7 @@ static void init_defaults(sx_router_init_options *o)
 static void test_ini_text_round_trip(void **state)
 {
     (void)state;
-    sx_router_paths p = test_paths();
+    sx_kit_paths p = test_paths();
     sx_router_init_options o;
     init_defaults(&o);
     char *text = NULL;
@@ -617,7 +619,7 @@ static void test_address_and_printing(void **state)
 static void test_paths_from_env(void **state)
 {
     (void)state;
-    sx_router_paths p;
+    sx_kit_paths p;
     assert_int_equal(setenv(SX_ROUTER_CFG_ENV, "", 1), 0);
     assert_int_equal(unsetenv(SX_ROUTER_LOG_ENV), 0);
     assert_ok(sx_router_paths_from_env(&p));
@@ -630,7 +632,7 @@ static void test_paths_from_env(void **state)
     assert_ok(sx_router_paths_from_env(&p));
     assert_string_equal(p.ini, "/a/smp-server.ini");
     assert_string_equal(p.ntfs_log, "/b/smp-server-ntfs.log");
-    char longp[SX_ROUTER_PATH_MAX];
+    char longp[SX_KIT_PATH_MAX];
     memset(longp, 'x', sizeof longp - 10);
     longp[0] = '/';
     longp[sizeof longp - 10] = 0;
@@ -671,7 +673,7 @@ static void test_setup_init_and_delete(void **state)
     snprintf(junk, sizeof junk, "%s/old/file", log_dir);
     write_file(junk, "x");
 
-    sx_router_paths p;
+    sx_kit_paths p;
     assert_ok(sx_router_paths_init(&p, cfg_dir, log_dir));
     sx_router_init_options o;
     init_defaults(&o);
@@ -685,7 +687,7 @@ static void test_setup_init_and_delete(void **state)
     assert_int_equal(access(junk, F_OK), -1);
     assert_true(res.has_password);
     assert_int_equal(strlen(res.password), 44); /* base64url of 32 bytes */
-    assert_true(sx_router_password_valid(res.password));
+    assert_true(sx_kit_password_valid(res.password));
     assert_string_equal(res.host, "smp.example.com");
 
     assert_int_equal(file_mode(p.ca_key), 0600);
@@ -732,21 +734,21 @@ static void test_setup_init_and_delete(void **state)
     assert_string_equal(cfg.create_password, res.password);
     assert_int_equal(cfg.web_https_port, 0);
     uint8_t fp2[SX_FINGERPRINT_LEN];
-    assert_ok(sx_router_check_fingerprint(&p, fp2, err, sizeof err));
+    assert_ok(sx_kit_check_fingerprint(&p, fp2, err, sizeof err));
     assert_memory_equal(fp2, fp, sizeof fp);
     assert_ok(sx_router_config_check_storage(&cfg, err, sizeof err));
 
     /* a second init refuses and leaves the files alone */
     assert_int_equal(sx_router_setup_init(&p, &o, &res, err, sizeof err), SX_E_USAGE);
     assert_non_null(strstr(err, "already initialized"));
-    assert_ok(sx_router_check_fingerprint(&p, fp2, err, sizeof err));
+    assert_ok(sx_kit_check_fingerprint(&p, fp2, err, sizeof err));
 
     /* PROTOCOL-NOTES H6: a changed fingerprint file */
     write_file(p.fingerprint, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
-    assert_int_equal(sx_router_check_fingerprint(&p, fp2, err, sizeof err), SX_E_AUTH);
+    assert_int_equal(sx_kit_check_fingerprint(&p, fp2, err, sizeof err), SX_E_AUTH);
     assert_string_equal(err, "Stored fingerprint is invalid.");
     assert_int_equal(unlink(p.fingerprint), 0);
-    assert_int_equal(sx_router_check_fingerprint(&p, fp2, err, sizeof err), SX_E_IO);
+    assert_int_equal(sx_kit_check_fingerprint(&p, fp2, err, sizeof err), SX_E_IO);
 
     /* PROTOCOL-NOTES H11: a journal folder next to the memory store */
     assert_int_equal(mkdir(p.messages_dir, 0755), 0);
@@ -757,10 +759,10 @@ static void test_setup_init_and_delete(void **state)
     assert_non_null(strstr(err, "both"));
 
     /* PROTOCOL-NOTES H14 */
-    assert_ok(sx_router_setup_delete(&p, err, sizeof err));
+    assert_ok(sx_kit_setup_delete(&p, err, sizeof err));
     assert_int_equal(access(cfg_dir, F_OK), -1);
     assert_int_equal(access(log_dir, F_OK), -1);
-    assert_ok(sx_router_setup_delete(&p, err, sizeof err)); /* already gone */
+    assert_ok(sx_kit_setup_delete(&p, err, sizeof err)); /* already gone */
 
     /* no password, IP other than loopback: host is the IP */
     init_defaults(&o);
@@ -778,7 +780,7 @@ static void test_setup_init_and_delete(void **state)
     assert_int_equal(strlen(cfg.control_admin_password), 24); /* 18 random bytes */
     assert_string_not_equal(cfg.control_admin_password, cfg.control_user_password);
     assert_int_equal(cfg.web_https_port, 443); /* disable_web not set here */
-    assert_ok(sx_router_setup_delete(&p, err, sizeof err));
+    assert_ok(sx_kit_setup_delete(&p, err, sizeof err));
 
     char etc[300];
     snprintf(etc, sizeof etc, "%s/etc", base);

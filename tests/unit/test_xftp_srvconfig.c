@@ -11,10 +11,11 @@
 
 #include "testutil.h"
 
+#include "kit/identity.h"
 #include "xftp/srvconfig.h"
 #include "xftp/website.h"
 
-static sx_router_paths paths;
+static sx_kit_paths paths;
 
 static int setup(void **state)
 {
@@ -32,7 +33,7 @@ static void test_paths(void **state)
     assert_string_equal(paths.store_log, "/var/opt/simplex-xftp/file-server-store.log");
     assert_string_equal(paths.stats_daily, "/var/opt/simplex-xftp/file-server-stats.daily.log");
     assert_string_equal(paths.metrics, "/var/opt/simplex-xftp/xftp-server-metrics.txt");
-    sx_router_paths p;
+    sx_kit_paths p;
     setenv(SX_XFTP_CFG_ENV, "/tmp/a", 1);
     setenv(SX_XFTP_LOG_ENV, "", 1);
     assert_ok(sx_xftp_paths_from_env(&p));
@@ -40,7 +41,7 @@ static void test_paths(void **state)
     assert_string_equal(p.store_log, "/var/opt/simplex-xftp/file-server-store.log");
     unsetenv(SX_XFTP_CFG_ENV);
     unsetenv(SX_XFTP_LOG_ENV);
-    char longdir[SX_ROUTER_PATH_MAX + 10];
+    char longdir[SX_KIT_PATH_MAX + 10];
     memset(longdir, 'a', sizeof longdir - 1);
     longdir[sizeof longdir - 1] = 0;
     assert_int_equal(sx_xftp_paths_init(&p, longdir, "/x"), SX_E_LIMIT);
@@ -243,15 +244,15 @@ static void test_address_and_lines(void **state)
     assert_int_equal(sx_xftp_format_address(fp, "a.example", NULL, addr, 20), SX_E_LIMIT);
 
     char t[64];
-    sx_router_show_ttl(48 * 3600, t, sizeof t);
+    sx_kit_show_ttl(48 * 3600, t, sizeof t);
     assert_string_equal(t, "2 days");
-    sx_router_show_ttl(3600, t, sizeof t);
+    sx_kit_show_ttl(3600, t, sizeof t);
     assert_string_equal(t, "1 hours");
-    sx_router_show_ttl(120, t, sizeof t);
+    sx_kit_show_ttl(120, t, sizeof t);
     assert_string_equal(t, "2 minutes");
-    sx_router_show_ttl(90, t, sizeof t);
+    sx_kit_show_ttl(90, t, sizeof t);
     assert_string_equal(t, "90 seconds");
-    sx_router_show_ttl(0, t, sizeof t);
+    sx_kit_show_ttl(0, t, sizeof t);
     assert_string_equal(t, "0 days");
 
     sx_xftp_config c;
@@ -317,7 +318,7 @@ static void test_setup_init(void **state)
     char cfg[128], log[128];
     snprintf(cfg, sizeof cfg, "%s/etc", dir);
     snprintf(log, sizeof log, "%s/var/log", dir);
-    sx_router_paths p;
+    sx_kit_paths p;
     assert_ok(sx_xftp_paths_init(&p, cfg, log));
     sx_xftp_init_options o;
     sx_xftp_init_options_default(&o);
@@ -325,7 +326,7 @@ static void test_setup_init(void **state)
     o.quota = "5gb";
     o.sign_alg = SX_KEY_ED25519;
     uint8_t fp[SX_FINGERPRINT_LEN];
-    char host[SX_ROUTER_HOST_MAX + 1], err[512];
+    char host[SX_KIT_HOST_MAX + 1], err[512];
     assert_ok(sx_xftp_setup_init(&p, &o, fp, host, sizeof host, err, sizeof err));
     assert_string_equal(host, "<hostnames>");
     struct stat sb;
@@ -336,7 +337,7 @@ static void test_setup_init(void **state)
     assert_int_equal(stat(p.server_crt, &sb), 0);
     assert_int_equal(stat(p.ini, &sb), 0);
     uint8_t fp2[SX_FINGERPRINT_LEN];
-    assert_ok(sx_router_check_fingerprint(&p, fp2, err, sizeof err));
+    assert_ok(sx_kit_check_fingerprint(&p, fp2, err, sizeof err));
     assert_memory_equal(fp, fp2, sizeof fp);
     sx_xftp_config c;
     assert_ok(sx_xftp_config_load(&p, &c, err, sizeof err));
@@ -344,7 +345,7 @@ static void test_setup_init(void **state)
     /* A second init refuses and keeps the identity. */
     assert_int_equal(sx_xftp_setup_init(&p, &o, fp2, host, sizeof host, err, sizeof err), SX_E_USAGE);
     assert_non_null(strstr(err, "already initialized"));
-    assert_ok(sx_router_check_fingerprint(&p, fp2, err, sizeof err));
+    assert_ok(sx_kit_check_fingerprint(&p, fp2, err, sizeof err));
     assert_memory_equal(fp, fp2, sizeof fp);
     /* An IP that is not the loopback placeholder is the host. */
     unlink(p.ini);

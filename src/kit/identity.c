@@ -1,0 +1,325 @@
+/* Router kit: folder housekeeping, in-process certificate creation with
+ * crypto/x509 (instead of the reference's calls to the openssl program, so no
+ * openssl_*.conf, server.csr or ca.srl files are left) and the fingerprint
+ * file (see identity.h). */
+#include "kit/identity.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/util.h"
+
+#define MAX_TREE_DEPTH 64
+
+/* Removes name (relative to dirfd) and, for a folder, everything inside it;
+ * symbolic links are removed, never followed. */
+static sx_status remove_at(int dirfd, const char *name, int depth, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? SX_OK : SX_E_IO;
+    if (S_ISDIR(sb.st_mode)) {
+        if (depth >= MAX_TREE_DEPTH) {
+            snprintf(err, errlen, "%s: folders nested too deeply", name);
+            return SX_E_LIMIT;
+        }
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return SX_E_IO;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            close(fd);
+            return SX_E_IO;
+        }
+        sx_status st = SX_OK;
+        struct dirent *e;
+        while (st == SX_OK && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            st = remove_at(fd, e->d_name, depth + 1, err, errlen);
+        }
+        closedir(d);
+        if (st != SX_OK)
+            return st;
+        return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 ? SX_OK : SX_E_IO;
+    }
+    return unlinkat(dirfd, name, 0) == 0 ? SX_OK : SX_E_IO;
+}
+
+/* Empties an existing folder (the reference's clearDirIfExists). */
+static sx_status clear_dir(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return SX_OK;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return SX_E_IO;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return SX_E_IO;
+    }
+    sx_status st = SX_OK;
+    struct dirent *e;
+    while (st == SX_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        st = remove_at(fd, e->d_name, 0, err, errlen);
+        if (st != SX_OK && (!err || !err[0]))
+            snprintf(err, errlen, "%s/%s: cannot remove: %s", path, e->d_name, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+/* mkdir -p with mode 0777 less the umask, as the reference creates folders. */
+static sx_status make_dirs(const char *path, char *err, size_t errlen)
+{
+    char tmp[SX_KIT_PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof tmp)
+        return SX_E_LIMIT;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != 0)
+            continue;
+        char c = tmp[i];
+        tmp[i] = 0;
+        struct stat sb;
+        if (mkdir(tmp, 0777) != 0 && !(errno == EEXIST && stat(tmp, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+            snprintf(err, errlen, "%s: cannot create folder: %s", tmp, strerror(errno));
+            return SX_E_IO;
+        }
+        tmp[i] = c;
+    }
+    return SX_OK;
+}
+
+/* Writes text with mode 0666 less the umask (as the reference writes text). */
+sx_status sx_kit_write_text(const char *path, const char *text, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return SX_E_IO;
+    }
+    size_t left = strlen(text);
+    sx_status st = SX_OK;
+    while (left > 0) {
+        ssize_t w = write(fd, text, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            st = SX_E_IO;
+            break;
+        }
+        text += w;
+        left -= (size_t)w;
+    }
+    if (st == SX_OK && fsync(fd) != 0)
+        st = SX_E_IO;
+    if (close(fd) != 0 && st == SX_OK)
+        st = SX_E_IO;
+    if (st != SX_OK)
+        snprintf(err, errlen, "%s: write failed", path);
+    return st;
+}
+
+/* CA and server keys and certificates, then the fingerprint file
+ * (PROTOCOL-NOTES H5, H6). */
+static sx_status make_certificates(const sx_kit_paths *p, sx_key_alg alg, const char *cn,
+                                   uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen)
+{
+    sx_key *ca_key = NULL, *srv_key = NULL;
+    X509 *ca = NULL, *srv = NULL;
+    const char *what = "generating keys";
+    sx_status st = sx_key_generate(alg, &ca_key);
+    if (st == SX_OK)
+        st = sx_key_generate(alg, &srv_key);
+    if (st == SX_OK) {
+        what = "creating certificates";
+        st = sx_x509_create_ca(ca_key, &ca);
+    }
+    if (st == SX_OK)
+        st = sx_x509_create_server(ca_key, ca, srv_key, cn, &srv);
+    if (st == SX_OK) {
+        what = p->ca_key;
+        st = sx_x509_write_key_file(p->ca_key, ca_key);
+    }
+    if (st == SX_OK) {
+        what = p->ca_crt;
+        st = sx_x509_write_cert_file(p->ca_crt, ca);
+    }
+    if (st == SX_OK) {
+        what = p->server_key;
+        st = sx_x509_write_key_file(p->server_key, srv_key);
+    }
+    if (st == SX_OK) {
+        what = p->server_crt;
+        st = sx_x509_write_cert_file(p->server_crt, srv);
+    }
+    char text[SX_FINGERPRINT_TEXT_SIZE + 1];
+    if (st == SX_OK) {
+        what = "computing the fingerprint";
+        st = sx_x509_fingerprint(ca, fp);
+    }
+    if (st == SX_OK)
+        st = sx_x509_fingerprint_text(fp, text, sizeof text - 1);
+    if (st == SX_OK) {
+        strcat(text, "\n");
+        st = sx_kit_write_text(p->fingerprint, text, err, errlen);
+        what = NULL; /* sx_kit_write_text wrote err */
+    }
+    if (st != SX_OK && what)
+        snprintf(err, errlen, "%s: failed (%s)", what, sx_status_str(st));
+    X509_free(srv);
+    X509_free(ca);
+    sx_key_free(srv_key);
+    sx_key_free(ca_key);
+    return st;
+}
+
+sx_status sx_kit_setup_identity(const sx_kit_paths *paths, sx_key_alg alg, const char *cn,
+                                uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen)
+{
+    SX_ENSURE(paths && cn && (err || errlen == 0), SX_E_USAGE);
+    if (errlen)
+        err[0] = 0;
+    if (sx_crypto_init() != SX_OK) {
+        snprintf(err, errlen, "crypto library initialisation failed");
+        return SX_E_INTERNAL;
+    }
+    SX_TRY(clear_dir(paths->cfg_dir, err, errlen));
+    SX_TRY(clear_dir(paths->log_dir, err, errlen));
+    SX_TRY(make_dirs(paths->cfg_dir, err, errlen));
+    SX_TRY(make_dirs(paths->log_dir, err, errlen));
+    return make_certificates(paths, alg, cn, fp, err, errlen);
+}
+
+sx_status sx_kit_setup_delete(const sx_kit_paths *paths, char *err, size_t errlen)
+{
+    SX_ENSURE(paths && (err || errlen == 0), SX_E_USAGE);
+    if (errlen)
+        err[0] = 0;
+    const char *dirs[] = {paths->cfg_dir, paths->log_dir};
+    for (size_t i = 0; i < 2; i++) {
+        SX_TRY(clear_dir(dirs[i], err, errlen));
+        if (rmdir(dirs[i]) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "%s: %s", dirs[i], strerror(errno));
+            return SX_E_IO;
+        }
+    }
+    return SX_OK;
+}
+
+sx_status sx_kit_setup_cert(const sx_kit_paths *paths, bool has_alg, sx_key_alg alg, const char *cn,
+                            char *err, size_t errlen)
+{
+    sx_key *ca_key = NULL, *old_pub = NULL, *server_key = NULL;
+    X509 *ca_crt = NULL, *old_crt = NULL, *new_crt = NULL;
+    char old_cn[256] = "";
+    sx_status st = sx_x509_read_key_file(paths->ca_key, SX_KEY_SIGN_ALGS, &ca_key);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "cannot read the CA key %s", paths->ca_key);
+        goto done;
+    }
+    st = sx_x509_read_cert_file(paths->ca_crt, &ca_crt);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "cannot read %s", paths->ca_crt);
+        goto done;
+    }
+    if (!has_alg || !cn) {
+        st = sx_x509_read_cert_file(paths->server_crt, &old_crt);
+        if (st == SX_OK)
+            st = sx_x509_public_key(old_crt, &old_pub);
+        if (st != SX_OK) {
+            snprintf(err, errlen, "cannot read %s (give --sign-algorithm and --cn)", paths->server_crt);
+            goto done;
+        }
+        if (!has_alg)
+            alg = sx_key_alg_of(old_pub);
+        if (!cn) {
+            X509_NAME *subject = X509_get_subject_name(old_crt);
+            if (!subject || X509_NAME_get_text_by_NID(subject, NID_commonName, old_cn, sizeof old_cn) <= 0) {
+                snprintf(err, errlen, "%s has no CN (give --cn)", paths->server_crt);
+                st = SX_E_PROTOCOL;
+                goto done;
+            }
+            cn = old_cn;
+        }
+    }
+    if (alg != SX_KEY_ED25519 && alg != SX_KEY_ED448) {
+        snprintf(err, errlen, "the sign algorithm must be ED25519 or ED448");
+        st = SX_E_USAGE;
+        goto done;
+    }
+    st = sx_key_generate(alg, &server_key);
+    if (st == SX_OK)
+        st = sx_x509_create_server(ca_key, ca_crt, server_key, cn, &new_crt);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "cannot create the certificate (%s)", sx_status_str(st));
+        goto done;
+    }
+    st = sx_x509_write_key_file(paths->server_key, server_key);
+    if (st == SX_OK)
+        st = sx_x509_write_cert_file(paths->server_crt, new_crt);
+    if (st != SX_OK)
+        snprintf(err, errlen, "cannot write %s or %s", paths->server_key, paths->server_crt);
+done:
+    X509_free(new_crt);
+    X509_free(old_crt);
+    X509_free(ca_crt);
+    sx_key_free(server_key);
+    sx_key_free(old_pub);
+    sx_key_free(ca_key);
+    return st;
+}
+
+sx_status sx_kit_check_fingerprint(const sx_kit_paths *paths, uint8_t fp[SX_FINGERPRINT_LEN],
+                                   char *err, size_t errlen)
+{
+    char line[128] = "";
+    FILE *f = fopen(paths->fingerprint, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", paths->fingerprint, strerror(errno));
+        return SX_E_IO;
+    }
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!got) {
+        snprintf(err, errlen, "%s: empty file", paths->fingerprint);
+        return SX_E_IO;
+    }
+    line[strcspn(line, "\r\n")] = 0;
+
+    X509 *ca = NULL;
+    sx_status st = sx_x509_read_cert_file(paths->ca_crt, &ca);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "%s: cannot read the CA certificate", paths->ca_crt);
+        return st;
+    }
+    st = sx_x509_fingerprint(ca, fp);
+    X509_free(ca);
+    char text[SX_FINGERPRINT_TEXT_SIZE];
+    if (st == SX_OK)
+        st = sx_x509_fingerprint_text(fp, text, sizeof text);
+    if (st != SX_OK) {
+        snprintf(err, errlen, "%s: cannot compute the fingerprint", paths->ca_crt);
+        return st;
+    }
+    if (strcmp(line, text) != 0) {
+        snprintf(err, errlen, "Stored fingerprint is invalid.");
+        return SX_E_AUTH;
+    }
+    return SX_OK;
+}
