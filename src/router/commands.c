@@ -1189,7 +1189,7 @@ void sx_router_handle_batch(sx_conn *c, sx_slice content)
         reply_err(c, empty(), empty(), sx_smp_error_of(SX_SMP_ERR_BLOCK));
         return;
     }
-    for (size_t i = 0; i < n && c->fd >= 0; i++) {
+    for (size_t i = 0; i < n && c->fd >= 0 && !c->failing; i++) {
         sx_smp_request req;
         if (sx_smp_request_decode(items[i], c->sess.version, sx_smp_session_id(&c->sess), &req) != SX_OK) {
             reply_err(c, req.reply_corr_id, req.reply_entity_id, req.err);

@@ -28,6 +28,7 @@
 
 static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
 static void conn_close(sx_conn *c);
+static void conn_fail(sx_conn *c);
 static void conn_update_interest(sx_conn *c);
 
 /* ---- subscriptions ---- */
@@ -281,13 +282,15 @@ static void wait_list_remove(sx_conn *c)
 static void write_out(sx_conn *c)
 {
     sx_logwriter *lw = c->w->r->lw;
+    if (c->failing)
+        return;
     while (c->out_head) {
         /* PROTOCOL-NOTES E25: a reply is sent only once the records it confirms
          * are in the store log; until then the connection waits on the worker's
          * list. */
         if (c->out_head->log_seq && lw && c->out_head->log_seq > sx_logwriter_durable(lw)) {
             if (sx_logwriter_failed(lw)) {
-                conn_close(c);
+                conn_fail(c);
                 return;
             }
             wait_list_add(c);
@@ -297,7 +300,7 @@ static void write_out(sx_conn *c)
         if (st == SX_E_WOULD_BLOCK)
             return;
         if (st != SX_OK) {
-            conn_close(c);
+            conn_fail(c);
             return;
         }
         sx_outblk *b = c->out_head;
@@ -310,7 +313,7 @@ static void write_out(sx_conn *c)
         free(b);
     }
     if (c->state == SX_CONN_CLOSING)
-        conn_close(c);
+        conn_fail(c);
 }
 
 void sx_conn_flush(sx_conn *c)
@@ -321,7 +324,7 @@ void sx_conn_flush(sx_conn *c)
         sx_slice content;
         if (sx_batch_count(&w->batch) > 0 && sx_batch_content(&w->batch, &content) == SX_OK &&
             !queue_block(c, content)) {
-            conn_close(c);
+            conn_fail(c);
             return;
         }
     }
@@ -339,6 +342,8 @@ void sx_conn_close_after_flush(sx_conn *c)
 
 static void conn_update_interest(sx_conn *c)
 {
+    if (c->failing)
+        return; /* its watcher stays stopped until the close */
     unsigned ev = 0;
     if (c->state != SX_CONN_CLOSING && c->out_count < SX_MAX_OUT_BLOCKS)
         ev |= SX_EV_READ;
@@ -347,7 +352,31 @@ static void conn_update_interest(sx_conn *c)
     if (c->state == SX_CONN_TLS)
         ev = sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE ? SX_EV_WRITE : SX_EV_READ;
     if (sx_loop_io_start(c->w->loop, &c->io, ev) != SX_OK)
-        conn_close(c);
+        conn_fail(c);
+}
+
+static void close_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    conn_close(t->data);
+}
+
+/* Closes c from a loop task instead of now. Writes and watcher changes
+ * happen where the caller may hold a queue lock (a reply flushed from a
+ * command handler), and closing takes the locks of c's subscriptions: the
+ * same lock stripe would wait for itself. From here on c is neither read
+ * nor written; the task runs before the one that frees c (tasks run in
+ * order, and conn_close posts the free). */
+static void conn_fail(sx_conn *c)
+{
+    if (c->fd < 0 || c->failing)
+        return;
+    c->failing = true;
+    c->state = SX_CONN_CLOSING;
+    sx_loop_io_stop(c->w->loop, &c->io);
+    c->close_task.cb = close_task_cb;
+    c->close_task.data = c;
+    sx_loop_post(c->w->loop, &c->close_task);
 }
 
 static void free_conn_cb(sx_loop *loop, sx_loop_task *t)
@@ -736,7 +765,7 @@ static void log_task_cb(sx_loop *loop, sx_loop_task *t)
         sx_conn *next = c->wait_next;
         wait_list_remove(c);
         write_out(c); /* re-adds c if its next block still waits */
-        if (c->fd >= 0) {
+        if (c->fd >= 0 && !c->failing) {
             conn_update_interest(c);
             continue_reading(c);
         }

@@ -71,6 +71,10 @@ struct sx_conn {
     sx_loop_io io;
     sx_loop_task adopt;
     sx_loop_task read_task; /* more to read inside TLS: continue later */
+    /* The connection is to be closed from a loop task (conn_fail in
+     * server.c): nothing more is read or written meanwhile. */
+    sx_loop_task close_task;
+    bool failing;
     bool read_posted;
     sx_tls_conn *tls;
     sx_conn_state state;

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "client/smp_client.h"
+#include "client/smp_client_int.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
@@ -918,6 +919,61 @@ static void test_restart_persistence(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A client that sends one block of SUBs and leaves at once: the replies
+ * (SOK, and the waiting messages of half the queues) overflow a block, so
+ * the worker flushes while it holds a queue's lock, finds the peer gone and
+ * must not close the connection there (closing takes the queue locks of
+ * its subscriptions: the same stripe would wait for itself). The router
+ * must keep answering on every worker. */
+static void test_peer_gone_mid_batch(void **state)
+{
+    env *e = *state;
+    sx_smp_client *owner = connect_default(e);
+    sx_smp_client *snd = connect_default(e);
+    enum { EMPTY = 25, FULL = 25, N = EMPTY + FULL };
+    static queue qs[N];
+    for (int i = 0; i < N; i++) {
+        create_queue(owner, SX_KEY_ED25519, false, &qs[i]);
+        if (i >= EMPTY) {
+            sx_smp_client_reply r;
+            send_msg(snd, &qs[i], "hello", &r);
+            expect_tag(&r, SX_SMP_R_OK);
+            sx_smp_client_reply_free(&r);
+        }
+    }
+    for (int round = 0; round < 20; round++) {
+        sx_smp_client *cl = connect_default(e);
+        const sx_smp_session *sess = sx_smp_client_session(cl);
+        static uint8_t content[16384];
+        sx_writer bw;
+        sx_writer_init_fixed(&bw, content, sizeof content);
+        sx_write_u8(&bw, N);
+        for (int i = 0; i < N; i++) {
+            uint8_t t[1024], corr[24];
+            sx_writer w;
+            sx_writer_init_fixed(&w, t, sizeof t);
+            sx_smp_cmd c = {.tag = SX_SMP_C_SUB};
+            assert_ok(sx_smp_client_encode(sess, sx_slice_of(qs[i].rid, 24), &c, qs[i].rkey, corr, &w));
+            sx_write_large(&bw, sx_writer_slice(&w));
+        }
+        assert_ok(sx_writer_status(&bw));
+        assert_ok(sx_smp_client_send_raw(cl, sx_writer_slice(&bw)));
+        sx_smp_client_close(cl);
+        usleep(20000);
+        /* The router still answers, on both workers. */
+        for (int k = 0; k < 2; k++) {
+            sx_smp_client *p = connect_default(e);
+            sx_smp_client_reply r;
+            call_simple(p, NULL, SX_SMP_C_PING, NULL, &r);
+            expect_tag(&r, SX_SMP_R_PONG);
+            sx_smp_client_reply_free(&r);
+            sx_smp_client_close(p);
+        }
+    }
+    sx_smp_client_close(snd);
+    sx_smp_client_close(owner);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_notifier),
+        cmocka_unit_test(test_peer_gone_mid_batch),
         cmocka_unit_test(test_restart_persistence),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
