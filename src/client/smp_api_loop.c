@@ -88,7 +88,13 @@ static void reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply *
     const char *what = op_names[o->kind];
     sx_error_clear();
     if (status != SX_OK) {
-        finish(o, sx_smpapi_net_error(what, status), NULL);
+        /* After sx_smp_aconn_close the cause is the program's close, not
+         * the router. */
+        sx_status st = c->closing && status == SX_E_CLOSED
+                           ? sx_error_set(status, NULL, "%s: the connection was closed (sx_smp_aconn_close) "
+                                                        "before the answer came", what)
+                           : sx_smpapi_net_error(what, status);
+        finish(o, st, NULL);
         return;
     }
     sx_status st = SX_OK;
@@ -286,6 +292,8 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
 {
     sx_smp_aconn *c = arg;
     sx_error_clear();
+    if (status == SX_OK && c->closing)
+        return; /* closed while connecting: closed_cb reports connected(SX_E_CLOSED) */
     if (status == SX_OK) {
         c->ready = true;
         c->cbs.connected(c, SX_OK, c->cbs.arg);
@@ -306,6 +314,12 @@ static void closed_cb(sx_smp_aclient *cl, sx_status status, void *arg)
 {
     (void)cl;
     sx_smp_aconn *c = arg;
+    if (!c->ready) {
+        /* The handshakes finished after sx_smp_aconn_close: to the program
+         * the connect ended, as the close while connecting promises. */
+        connected_cb(cl, status == SX_OK ? SX_E_CLOSED : status, c);
+        return;
+    }
     sx_error_clear();
     if (status != SX_OK)
         sx_smpapi_net_error("connection", status);

@@ -23,6 +23,7 @@ static void call_cb(sx_loop *loop, sx_loop_task *t)
 
 sx_status sx_loop_call(sx_loop *loop, sx_loop_fn fn, void *arg)
 {
+    sx_error_clear();
     if (!loop || !fn)
         return sx_error_set(SX_E_USAGE, NULL, "loop call: no loop or no function");
     call *c = calloc(1, sizeof *c);
@@ -57,6 +58,7 @@ static void timer_cb(sx_loop *loop, sx_loop_timer *lt)
 
 sx_status sx_timer_new(sx_loop *loop, sx_loop_fn fn, void *arg, sx_timer **out)
 {
+    sx_error_clear();
     if (!out)
         return sx_error_set(SX_E_USAGE, NULL, "timer: no place for the timer");
     *out = NULL;
