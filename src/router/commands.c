@@ -1126,6 +1126,16 @@ static void cmd_nsub(ctx *x)
         sx_conn_sub_remove(x->c, s->q);
         return;
     }
+    /* The notifier verified above must still be the queue's: an NKEY or
+     * NDEL between the check and the lock changed it. */
+    if (!q->notifier || !sx_qkey_equal(&q->notifier->key, &nkey) ||
+        !sx_slice_eq(x->entity, sx_slice_of(q->notifier->id, SX_ID_LEN))) {
+        sx_queue_unlock(q);
+        err(x, SX_SMP_ERR_AUTH);
+        sx_conn_sub_remove(x->c, q);
+        sx_queue_release(x->r->store, q);
+        return;
+    }
     if (q->nsub != s) {
         old = q->nsub;
         sx_sub_retain(s);
