@@ -1,7 +1,7 @@
-/* Store-log writer thread: a double buffer of encoded lines under a mutex;
- * submitters append and signal, the thread swaps buffers and writes the
- * whole batch with one call. */
-#include "router/logwriter.h"
+/* Router kit: the store-log writer thread (see logwriter.h): a double buffer
+ * of encoded lines under a mutex; submitters append and signal, the thread
+ * swaps buffers and writes the whole batch with one call. */
+#include "kit/logwriter.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -10,24 +10,24 @@
 
 #include "crypto/util.h"
 
-struct sx_logwriter {
-    sx_storelog *log;
-    sx_logwriter_cb cb;
+struct sx_kit_logwriter {
+    sx_kit_log *log;
+    sx_kit_logwriter_cb cb;
     void *arg;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    sx_writer buf;      /* lines waiting for the thread */
+    sx_writer buf; /* lines waiting for the thread */
     size_t buf_lines;
-    uint64_t next_seq;  /* last sequence number handed out */
-    uint64_t durable;   /* atomic */
-    bool failed;        /* atomic */
+    uint64_t next_seq; /* last sequence number handed out */
+    uint64_t durable;  /* atomic */
+    bool failed;       /* atomic */
     bool stop;
 };
 
 static void *writer_main(void *arg)
 {
-    sx_logwriter *w = arg;
+    sx_kit_logwriter *w = arg;
     sx_writer batch;
     sx_writer_init_dynamic(&batch, SIZE_MAX / 2);
     pthread_mutex_lock(&w->lock);
@@ -47,7 +47,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         bool ok = !__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE) &&
-                  sx_storelog_append_lines(w->log, sx_writer_slice(&batch), lines) == SX_OK;
+                  sx_kit_log_append_lines(w->log, sx_writer_slice(&batch), lines) == SX_OK;
         sx_wipe(batch.buf, batch.len); /* lines may hold DH secrets */
         batch.len = 0;
         if (ok) {
@@ -64,10 +64,10 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-sx_status sx_logwriter_start(sx_storelog *log, sx_logwriter_cb cb, void *arg, sx_logwriter **out)
+sx_status sx_kit_logwriter_start(sx_kit_log *log, sx_kit_logwriter_cb cb, void *arg, sx_kit_logwriter **out)
 {
     *out = NULL;
-    sx_logwriter *w = calloc(1, sizeof *w);
+    sx_kit_logwriter *w = calloc(1, sizeof *w);
     if (!w)
         return SX_E_NOMEM;
     w->log = log;
@@ -93,14 +93,14 @@ sx_status sx_logwriter_start(sx_storelog *log, sx_logwriter_cb cb, void *arg, sx
     return SX_OK;
 }
 
-uint64_t sx_logwriter_submit(sx_logwriter *w, const sx_slrec *r)
+uint64_t sx_kit_logwriter_submit(sx_kit_logwriter *w, sx_kit_encode_fn encode, const void *rec)
 {
     if (__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE))
         return 0;
     pthread_mutex_lock(&w->lock);
     size_t start = w->buf.len;
     uint64_t seq = 0;
-    if (sx_slrec_encode(&w->buf, r) && sx_write_u8(&w->buf, '\n')) {
+    if (encode(&w->buf, rec) && sx_write_u8(&w->buf, '\n')) {
         seq = ++w->next_seq;
         w->buf_lines++;
         pthread_cond_signal(&w->cond);
@@ -113,17 +113,17 @@ uint64_t sx_logwriter_submit(sx_logwriter *w, const sx_slrec *r)
     return seq;
 }
 
-uint64_t sx_logwriter_durable(const sx_logwriter *w)
+uint64_t sx_kit_logwriter_durable(const sx_kit_logwriter *w)
 {
     return __atomic_load_n(&w->durable, __ATOMIC_ACQUIRE);
 }
 
-bool sx_logwriter_failed(const sx_logwriter *w)
+bool sx_kit_logwriter_failed(const sx_kit_logwriter *w)
 {
     return __atomic_load_n(&w->failed, __ATOMIC_ACQUIRE);
 }
 
-void sx_logwriter_stop(sx_logwriter *w)
+void sx_kit_logwriter_stop(sx_kit_logwriter *w)
 {
     if (!w)
         return;

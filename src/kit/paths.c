@@ -45,6 +45,17 @@ sx_status sx_kit_paths_init(sx_kit_paths *p, const char *cfg_dir, const char *lo
     return ok ? SX_OK : SX_E_LIMIT;
 }
 
+char *sx_kit_path_with(const char *path, const char *suffix)
+{
+    size_t a = strlen(path), b = strlen(suffix);
+    char *p = malloc(a + b + 1);
+    if (p) {
+        memcpy(p, path, a);
+        memcpy(p + a, suffix, b + 1);
+    }
+    return p;
+}
+
 static const char *env_or(const char *name, const char *dflt)
 {
     const char *v = getenv(name);

@@ -41,6 +41,9 @@ typedef struct sx_kit_file_names {
  * would not fit, SX_E_USAGE for an empty folder. */
 SX_MUST_CHECK sx_status sx_kit_paths_init(sx_kit_paths *p, const char *cfg_dir, const char *log_dir,
                                           const sx_kit_file_names *names);
+/* "<path><suffix>" in new memory (free() it); NULL when out of memory. */
+char *sx_kit_path_with(const char *path, const char *suffix);
+
 /* The folders from the environment variables when set and not empty,
  * otherwise the defaults. */
 SX_MUST_CHECK sx_status sx_kit_paths_from_env(sx_kit_paths *p, const char *cfg_env, const char *cfg_default,

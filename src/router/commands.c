@@ -325,7 +325,7 @@ static bool log_rec(ctx *x, sx_slrec *rec)
     if (!x->r->lw)
         return true;
     /* Queued for the writer thread; the reply waits for it (server.c). */
-    uint64_t seq = sx_logwriter_submit(x->r->lw, rec);
+    uint64_t seq = sx_storelog_submit(x->r->lw, rec);
     sx_wipe(rec, sizeof *rec);
     if (seq > x->c->hold_seq)
         x->c->hold_seq = seq;

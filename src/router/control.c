@@ -268,7 +268,7 @@ static bool submit(sx_router *r, const sx_slrec *rec, uint64_t *seq)
     *seq = 0;
     if (!r->lw)
         return true;
-    *seq = sx_logwriter_submit(r->lw, rec);
+    *seq = sx_storelog_submit(r->lw, rec);
     return *seq != 0;
 }
 
@@ -278,8 +278,8 @@ static bool wait_logged(sx_router *r, uint64_t seq)
 {
     if (!r->lw || seq == 0)
         return true;
-    while (sx_logwriter_durable(r->lw) < seq) {
-        if (sx_logwriter_failed(r->lw))
+    while (sx_kit_logwriter_durable(r->lw) < seq) {
+        if (sx_kit_logwriter_failed(r->lw))
             return false;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);

@@ -281,15 +281,15 @@ static void wait_list_remove(sx_conn *c)
 
 static void write_out(sx_conn *c)
 {
-    sx_logwriter *lw = c->w->r->lw;
+    sx_kit_logwriter *lw = c->w->r->lw;
     if (c->failing)
         return;
     while (c->out_head) {
         /* PROTOCOL-NOTES E25: a reply is sent only once the records it confirms
          * are in the store log; until then the connection waits on the worker's
          * list. */
-        if (c->out_head->log_seq && lw && c->out_head->log_seq > sx_logwriter_durable(lw)) {
-            if (sx_logwriter_failed(lw)) {
+        if (c->out_head->log_seq && lw && c->out_head->log_seq > sx_kit_logwriter_durable(lw)) {
+            if (sx_kit_logwriter_failed(lw)) {
                 conn_fail(c);
                 return;
             }
@@ -798,8 +798,8 @@ static sx_status restore_state(sx_router *r)
     const sx_router_opts *o = &r->opts;
     if (o->store_log_path) {
         SX_TRY(sx_slservices_new(&r->svc));
-        sx_storelog_opts lo = {0};
-        lo.sync = o->store_log_sync ? SX_SL_SYNC_BATCH : SX_SL_SYNC_NEVER;
+        sx_kit_log_opts lo = {0};
+        lo.sync = o->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
         lo.group_commit = true;
         sx_slreplay_stats stats = {0};
         SX_TRY(sx_storelog_start(o->store_log_path, r->store, r->svc, &lo, &stats, &r->log));
@@ -962,7 +962,7 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
         sx_loop_set_tick(r->workers[i].loop, SX_TICK_MS, tick_cb, &r->workers[i]);
     }
     if (r->log) {
-        st = sx_logwriter_start(r->log, log_durable_cb, r, &r->lw);
+        st = sx_kit_logwriter_start(r->log, log_durable_cb, r, &r->lw);
         if (st != SX_OK)
             goto fail;
     }
@@ -1004,7 +1004,7 @@ fail:
 fail_started:
     sx_control_stop(r->control);
     r->control = NULL;
-    sx_logwriter_stop(r->lw);
+    sx_kit_logwriter_stop(r->lw);
     r->lw = NULL;
     for (size_t i = 0; i < r->n_listen; i++)
         sx_net_close(r->listen_fds[i]);
@@ -1012,7 +1012,7 @@ fail_started:
         for (unsigned i = 0; i < r->n_workers; i++)
             sx_loop_free(r->workers[i].loop);
     free(r->workers);
-    sx_storelog_close(r->log);
+    sx_kit_log_close(r->log);
     sx_slservices_free(r->svc);
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);
@@ -1204,13 +1204,13 @@ void sx_router_stop(sx_router *r)
         sx_net_close(r->listen_fds[i]);
     }
     /* Everything queued reaches the file before the files are saved. */
-    sx_logwriter_stop(r->lw);
+    sx_kit_logwriter_stop(r->lw);
     r->lw = NULL;
     for (unsigned i = 0; i < r->n_workers; i++)
         sx_loop_free(r->workers[i].loop);
     free(r->workers);
     save_state(r);
-    sx_storelog_close(r->log);
+    sx_kit_log_close(r->log);
     sx_slservices_free(r->svc);
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);

@@ -8,7 +8,7 @@
 #include "core/loop.h"
 #include "router/server.h"
 #include "router/store.h"
-#include "router/logwriter.h"
+#include "kit/logwriter.h"
 #include "router/storelog.h"
 #include "transport/block.h"
 #include "transport/smp_handshake.h"
@@ -140,8 +140,8 @@ struct sx_router {
     size_t create_password_len;
     bool has_password;
     bool stopping;
-    sx_storelog *log;     /* NULL without a store log */
-    sx_logwriter *lw;     /* its writer thread */
+    sx_kit_log *log;      /* NULL without a store log */
+    sx_kit_logwriter *lw; /* its writer thread */
     sx_slservices *svc;   /* services restored from the store log */
     int64_t next_sweep_ms; /* worker 0: next expiry sweep */
     struct sx_control *control; /* NULL without a control port */

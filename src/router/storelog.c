@@ -1,61 +1,38 @@
 /* Store log, message log and notification log of the SMP router in the
  * reference's text formats (PROTOCOL-NOTES E25-E28). Parsers follow the
  * reference's grammar with backtracking done by copying the reader; encoders
- * produce its exact bytes. The writer appends whole lines with one write(2)
- * each, or one write per group of queued lines (group commit,
- * leader/follower). */
+ * produce its exact bytes. The files themselves (reading lines, appending,
+ * backups, start-up) are the router kit's (src/kit/). */
 #include "router/storelog.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/base64.h"
-#include "core/fileio.h"
 #include "core/reader.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
+#include "kit/logstart.h"
+#include "kit/paths.h"
 
-#define DAY 86400
-#define BACKUP_KEEP_NEWER (1 * DAY)   /* PROTOCOL-NOTES E26: backups newer than 24 h stay */
-#define BACKUP_MIN_OLD 3              /* PROTOCOL-NOTES E26: of the older ones, 3 stay */
-#define BACKUP_TTL (21 * DAY)         /* PROTOCOL-NOTES E26: the rest older than 21 days go */
-#define FLUSH_AT (256u * 1024)        /* buffered file output */
 #define JSON_DEPTH_MAX 32
 
 /* ===========================================================================
  * Reports
  * ======================================================================== */
 
-static void vreport(sx_sl_warn_cb cb, void *arg, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+static void report(const sx_kit_log_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void vreport(sx_sl_warn_cb cb, void *arg, const char *fmt, va_list ap)
-{
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (cb)
-        cb(arg, msg);
-    else
-        fprintf(stderr, "%s\n", msg);
-}
-
-static void report(const sx_storelog_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void report(const sx_storelog_opts *o, const char *fmt, ...)
+static void report(const sx_kit_log_opts *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vreport(o ? o->warn : NULL, o ? o->warn_arg : NULL, fmt, ap);
+    sx_kit_vreport(o ? o->warn : NULL, o ? o->warn_arg : NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -65,20 +42,8 @@ static void mreport(const sx_msglog_opts *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vreport(o ? o->warn : NULL, o ? o->warn_arg : NULL, fmt, ap);
+    sx_kit_vreport(o ? o->warn : NULL, o ? o->warn_arg : NULL, fmt, ap);
     va_end(ap);
-}
-
-/* Printable start of a line for a report (at most 100 bytes). */
-static const char *line_excerpt(sx_slice line, char out[104])
-{
-    size_t n = line.len < 100 ? line.len : 100;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = line.ptr[i];
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    out[n] = 0;
-    return out;
 }
 
 /* base64url text of an id for reports. */
@@ -1316,7 +1281,7 @@ static sx_status apply_update(sx_store *st, sx_slservices *svc, sx_queue *q, con
     }
 }
 
-sx_status sx_storelog_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, const sx_storelog_opts *o)
+sx_status sx_storelog_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, const sx_kit_log_opts *o)
 {
     char idt[SX_SL_SERVICE_ID_MAX * 2];
     const char *tag = rec_tag(r->type);
@@ -1367,121 +1332,15 @@ sx_status sx_storelog_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r,
     return res;
 }
 
-/* ---- line reader: '\n'-separated lines, the last may lack it ---- */
-
-typedef struct linereader {
-    int fd;
-    uint8_t *buf;
-    size_t pos, end;
-    bool eof;
-    uint8_t *line;
-    size_t len, cap;
-} linereader;
-
-#define LR_BUF (64u * 1024)
-
-static sx_status lr_open(linereader *lr, const char *path, bool *missing)
-{
-    memset(lr, 0, sizeof *lr);
-    *missing = false;
-    lr->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (lr->fd < 0) {
-        *missing = errno == ENOENT;
-        return SX_E_IO;
-    }
-    lr->buf = malloc(LR_BUF);
-    if (!lr->buf) {
-        close(lr->fd);
-        return SX_E_NOMEM;
-    }
-    return SX_OK;
-}
-
-static void lr_close(linereader *lr)
-{
-    if (lr->fd >= 0)
-        close(lr->fd);
-    if (lr->line)
-        sx_wipe(lr->line, lr->cap);
-    free(lr->line);
-    free(lr->buf);
-    lr->fd = -1;
-}
-
-static sx_status lr_fill(linereader *lr)
-{
-    while (lr->pos == lr->end && !lr->eof) {
-        ssize_t n = read(lr->fd, lr->buf, LR_BUF);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return SX_E_IO;
-        }
-        if (n == 0)
-            lr->eof = true;
-        lr->pos = 0;
-        lr->end = (size_t)n;
-    }
-    return SX_OK;
-}
-
-/* Next line into lr->line/len. *got false at the end of the file; *too_long
- * when the line was over SX_SL_LINE_MAX (its start is kept). */
-static sx_status lr_next(linereader *lr, bool *got, bool *too_long)
-{
-    lr->len = 0;
-    *got = *too_long = false;
-    for (;;) {
-        SX_TRY(lr_fill(lr));
-        if (lr->pos == lr->end)
-            return SX_OK; /* end of file: *got tells whether a last line was read */
-        *got = true;
-        uint8_t *start = lr->buf + lr->pos;
-        uint8_t *nl = memchr(start, '\n', lr->end - lr->pos);
-        size_t chunk = nl ? (size_t)(nl - start) : lr->end - lr->pos;
-        size_t keep = chunk;
-        if (lr->len + keep > SX_SL_LINE_MAX) {
-            keep = SX_SL_LINE_MAX - lr->len;
-            *too_long = true;
-        }
-        if (lr->len + keep > lr->cap) {
-            size_t cap = lr->cap ? lr->cap : 4096;
-            while (cap < lr->len + keep)
-                cap *= 2;
-            uint8_t *n = realloc(lr->line, cap);
-            if (!n)
-                return SX_E_NOMEM;
-            lr->line = n;
-            lr->cap = cap;
-        }
-        if (keep)
-            memcpy(lr->line + lr->len, start, keep);
-        lr->len += keep;
-        lr->pos += chunk;
-        if (nl) {
-            lr->pos++;
-            return SX_OK;
-        }
-    }
-}
-
-/* Whether another line follows. */
-static sx_status lr_more(linereader *lr, bool *more)
-{
-    SX_TRY(lr_fill(lr));
-    *more = lr->pos < lr->end;
-    return SX_OK;
-}
-
-sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc, const sx_storelog_opts *o,
+sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc, const sx_kit_log_opts *o,
                              sx_slreplay_stats *stats)
 {
     sx_slreplay_stats s = {0};
     if (stats)
         *stats = s;
-    linereader lr;
+    sx_kit_linereader lr;
     bool missing;
-    sx_status res = lr_open(&lr, path, &missing);
+    sx_status res = sx_kit_linereader_open(&lr, path, &missing);
     if (res != SX_OK)
         return missing ? SX_OK : res;
     /* A CREATE line takes about 230 bytes (200 at the least): size the maps
@@ -1491,12 +1350,12 @@ sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
     }
     for (;;) {
         bool got, too_long;
-        res = lr_next(&lr, &got, &too_long);
+        res = sx_kit_linereader_next(&lr, &got, &too_long);
         if (res != SX_OK || !got)
             break;
         s.lines++;
         sx_slice line = sx_slice_of(lr.line, lr.len);
-        char ex[104];
+        char ex[SX_KIT_EXCERPT_SIZE];
         sx_slrec rec;
         sx_status pst = too_long ? SX_E_LIMIT : sx_slrec_parse(line, &rec);
         if (pst == SX_E_NOMEM) {
@@ -1504,7 +1363,7 @@ sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
             break;
         }
         if (pst != SX_OK) {
-            report(o, "Error parsing log: %s - %s", sx_status_str(pst), line_excerpt(line, ex));
+            report(o, "Error parsing log: %s - %s", sx_status_str(pst), sx_kit_line_excerpt(line, ex));
             s.bad_lines++;
             continue;
         }
@@ -1519,648 +1378,83 @@ sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
         else
             s.skipped++;
     }
-    lr_close(&lr);
+    sx_kit_linereader_close(&lr);
     if (stats)
         *stats = s;
     return res;
 }
 
-/* ===========================================================================
- * File helpers
- * ======================================================================== */
+/* ---- appends ---- */
 
-static char *path_with(const char *path, const char *suffix)
-{
-    size_t a = strlen(path), b = strlen(suffix);
-    char *p = malloc(a + b + 1);
-    if (p) {
-        memcpy(p, path, a);
-        memcpy(p + a, suffix, b + 1);
-    }
-    return p;
-}
-
-static bool file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-static void now_of(const sx_storelog_opts *o, int64_t *sec, int32_t *nsec)
-{
-    if (o && (o->now_sec || o->now_nsec)) {
-        *sec = o->now_sec;
-        *nsec = o->now_nsec;
-        return;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    *sec = ts.tv_sec;
-    *nsec = (int32_t)ts.tv_nsec;
-}
-
-/* Output buffered in a dynamic writer, flushed to fd past FLUSH_AT. */
-typedef struct outbuf {
-    int fd;
-    sx_writer w;
-    sx_status err;
-    size_t count;
-} outbuf;
-
-static void ob_init(outbuf *ob, int fd)
-{
-    memset(ob, 0, sizeof *ob);
-    ob->fd = fd;
-    sx_writer_init_dynamic(&ob->w, FLUSH_AT + SX_SL_LINE_MAX + 2);
-}
-
-static void ob_flush(outbuf *ob)
-{
-    if (ob->err == SX_OK && ob->w.len)
-        ob->err = sx_fd_write_all(ob->fd, ob->w.buf, ob->w.len);
-    sx_writer_cleanup(&ob->w);
-    sx_writer_init_dynamic(&ob->w, FLUSH_AT + SX_SL_LINE_MAX + 2);
-}
-
-/* Ends the line just encoded (or drops it if it failed), flushing when due. */
-static void ob_end_line(outbuf *ob, size_t line_start, bool ok)
-{
-    if (!ok || sx_writer_status(&ob->w) != SX_OK || ob->w.len - line_start > SX_SL_LINE_MAX) {
-        if (ob->err == SX_OK)
-            ob->err = sx_writer_status(&ob->w) != SX_OK ? sx_writer_status(&ob->w) : SX_E_LIMIT;
-        return;
-    }
-    sx_write_str(&ob->w, "\n");
-    ob->count++;
-    if (ob->w.len >= FLUSH_AT)
-        ob_flush(ob);
-}
-
-/* ===========================================================================
- * The append-only writer
- * ======================================================================== */
-
-typedef struct waiter {
-    struct waiter *next;
-    sx_status st;
-    bool done;
-} waiter;
-
-struct sx_storelog {
-    int fd;
-    sx_storelog_opts o;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool writing; /* a leader is writing a batch outside the lock */
-    bool broken;  /* an unrecoverable failure: refuse everything */
-    off_t size;   /* length of the file's whole lines */
-    uint8_t *pend, *spare;
-    size_t pend_len, pend_cap, spare_cap;
-    waiter *head, **tail;
-    uint64_t n_records, n_writes, n_syncs;
-};
-
-sx_status sx_storelog_open(const char *path, bool truncate, const sx_storelog_opts *opts, sx_storelog **out)
-{
-    *out = NULL;
-    sx_storelog *log = calloc(1, sizeof *log);
-    if (!log)
-        return SX_E_NOMEM;
-    if (opts)
-        log->o = *opts;
-    log->tail = &log->head;
-    if (pthread_mutex_init(&log->lock, NULL) != 0) {
-        free(log);
-        return SX_E_INTERNAL;
-    }
-    if (pthread_cond_init(&log->cond, NULL) != 0) {
-        pthread_mutex_destroy(&log->lock);
-        free(log);
-        return SX_E_INTERNAL;
-    }
-    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    log->fd = open(path, flags, 0600);
-    struct stat sb;
-    if (log->fd < 0 || fstat(log->fd, &sb) != 0) {
-        sx_storelog_close(log);
-        return SX_E_IO;
-    }
-    log->size = sb.st_size;
-    /* A last line cut short by a crash stays its own (unparseable) line
-     * instead of swallowing the next record. */
-    if (sb.st_size > 0) {
-        int rfd = open(path, O_RDONLY | O_CLOEXEC);
-        uint8_t last = '\n';
-        if (rfd < 0 || pread(rfd, &last, 1, sb.st_size - 1) != 1) {
-            if (rfd >= 0)
-                close(rfd);
-            sx_storelog_close(log);
-            return SX_E_IO;
-        }
-        close(rfd);
-        if (last != '\n') {
-            if (sx_fd_write_all(log->fd, (const uint8_t *)"\n", 1) != SX_OK) {
-                sx_storelog_close(log);
-                return SX_E_IO;
-            }
-            log->size++;
-        }
-    }
-    *out = log;
-    return SX_OK;
-}
-
-void sx_storelog_close(sx_storelog *log)
-{
-    if (!log)
-        return;
-    if (log->fd >= 0)
-        close(log->fd);
-    free(log->pend);
-    free(log->spare);
-    pthread_cond_destroy(&log->cond);
-    pthread_mutex_destroy(&log->lock);
-    free(log);
-}
-
-/* Writes buf as one write (retried only if the kernel wrote part of it) and
- * syncs per the policy. Only the current writer calls this. On a failed
- * write the file is cut back to its last whole line; *broken when even
- * that, or a sync, failed. */
-static sx_status write_batch(sx_storelog *log, const uint8_t *buf, size_t len, bool *broken, bool *synced)
-{
-    *broken = *synced = false;
-    sx_status st = sx_fd_write_all(log->fd, buf, len);
-    if (st != SX_OK) {
-        if (ftruncate(log->fd, log->size) != 0)
-            *broken = true;
-        return st;
-    }
-    log->size += (off_t)len;
-    if (log->o.sync == SX_SL_SYNC_BATCH) {
-        /* After a failed fdatasync the kernel may have dropped the dirty
-         * pages: nothing later can be trusted, so the log stops. */
-        if (fdatasync(log->fd) != 0) {
-            *broken = true;
-            return SX_E_IO;
-        }
-        *synced = true;
-    }
-    return SX_OK;
-}
-
-static sx_status pend_add(sx_storelog *log, sx_slice line)
-{
-    size_t need = log->pend_len + line.len + 1;
-    if (need > log->pend_cap) {
-        size_t cap = log->pend_cap ? log->pend_cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *n = realloc(log->pend, cap);
-        if (!n)
-            return SX_E_NOMEM;
-        log->pend = n;
-        log->pend_cap = cap;
-    }
-    if (line.len)
-        memcpy(log->pend + log->pend_len, line.ptr, line.len);
-    log->pend[log->pend_len + line.len] = '\n';
-    log->pend_len = need;
-    return SX_OK;
-}
-
-/* Group commit: the caller (lock held, nobody writing) takes every queued
- * line, writes them with the lock released, and wakes their owners. */
-static void lead(sx_storelog *log)
-{
-    uint8_t *buf = log->pend;
-    size_t len = log->pend_len, cap = log->pend_cap;
-    waiter *batch = log->head;
-    log->pend = log->spare;
-    log->pend_cap = log->spare_cap;
-    log->pend_len = 0;
-    log->spare = NULL;
-    log->spare_cap = 0;
-    log->head = NULL;
-    log->tail = &log->head;
-    log->writing = true;
-    pthread_mutex_unlock(&log->lock);
-
-    bool broken, synced;
-    sx_status st = write_batch(log, buf, len, &broken, &synced);
-
-    pthread_mutex_lock(&log->lock);
-    log->writing = false;
-    log->broken = log->broken || broken;
-    log->n_writes++;
-    log->n_syncs += synced;
-    log->spare = buf;
-    log->spare_cap = cap;
-    for (waiter *w = batch; w; w = w->next) {
-        w->st = st;
-        w->done = true;
-    }
-    pthread_cond_broadcast(&log->cond);
-}
-
-sx_status sx_storelog_append_line(sx_storelog *log, sx_slice line)
-{
-    SX_ENSURE(line.len < SX_SL_LINE_MAX, SX_E_LIMIT);
-    SX_ENSURE(!line.len || !memchr(line.ptr, '\n', line.len), SX_E_USAGE);
-    pthread_mutex_lock(&log->lock);
-    if (log->broken) {
-        pthread_mutex_unlock(&log->lock);
-        return SX_E_IO;
-    }
-    sx_status st = pend_add(log, line);
-    if (st != SX_OK) {
-        pthread_mutex_unlock(&log->lock);
-        return st;
-    }
-    log->n_records++;
-    if (!log->o.group_commit) {
-        /* One record per write, under the lock. */
-        bool broken, synced;
-        st = write_batch(log, log->pend, log->pend_len, &broken, &synced);
-        log->pend_len = 0;
-        log->broken = log->broken || broken;
-        log->n_writes++;
-        log->n_syncs += synced;
-        pthread_mutex_unlock(&log->lock);
-        return st;
-    }
-    waiter me = {0};
-    *log->tail = &me;
-    log->tail = &me.next;
-    while (!me.done) {
-        if (!log->writing)
-            lead(log);
-        else
-            pthread_cond_wait(&log->cond, &log->lock);
-    }
-    pthread_mutex_unlock(&log->lock);
-    return me.st;
-}
-
-sx_status sx_storelog_append_lines(sx_storelog *log, sx_slice lines, size_t n_lines)
-{
-    SX_ENSURE(lines.len > 0 && lines.ptr[lines.len - 1] == '\n', SX_E_USAGE);
-    pthread_mutex_lock(&log->lock);
-    /* Wait for a group-commit leader to finish, so writes never interleave. */
-    while (log->writing)
-        pthread_cond_wait(&log->cond, &log->lock);
-    if (log->broken) {
-        pthread_mutex_unlock(&log->lock);
-        return SX_E_IO;
-    }
-    bool broken, synced;
-    sx_status st = write_batch(log, lines.ptr, lines.len, &broken, &synced);
-    log->broken = log->broken || broken;
-    log->n_records += n_lines;
-    log->n_writes++;
-    log->n_syncs += synced;
-    pthread_mutex_unlock(&log->lock);
-    return st;
-}
-
-sx_status sx_storelog_append(sx_storelog *log, const sx_slrec *r)
+sx_status sx_storelog_append(sx_kit_log *log, const sx_slrec *r)
 {
     sx_writer w;
-    sx_writer_init_dynamic(&w, SX_SL_LINE_MAX);
+    sx_writer_init_dynamic(&w, SX_KIT_LINE_MAX);
     sx_status st = sx_slrec_encode(&w, r) ? SX_OK : sx_writer_status(&w);
     if (st == SX_OK)
-        st = sx_storelog_append_line(log, sx_writer_slice(&w));
+        st = sx_kit_log_append_line(log, sx_writer_slice(&w));
     sx_writer_cleanup(&w);
     return st;
 }
 
-void sx_storelog_counters(sx_storelog *log, uint64_t *records, uint64_t *writes, uint64_t *syncs)
+static bool encode_rec(sx_writer *w, const void *rec) { return sx_slrec_encode(w, rec); }
+
+uint64_t sx_storelog_submit(sx_kit_logwriter *lw, const sx_slrec *r)
 {
-    pthread_mutex_lock(&log->lock);
-    if (records)
-        *records = log->n_records;
-    if (writes)
-        *writes = log->n_writes;
-    if (syncs)
-        *syncs = log->n_syncs;
-    pthread_mutex_unlock(&log->lock);
+    return sx_kit_logwriter_submit(lw, encode_rec, r);
 }
 
 /* ---- snapshot (compaction) ---- */
 
 typedef struct snap_ctx {
-    outbuf ob;
+    sx_store *st;
     const sx_slservices *svc;
+    sx_kit_linebuf *b;
 } snap_ctx;
 
 static void snap_queue(sx_queue *q, void *arg)
 {
     snap_ctx *c = arg;
-    if (c->ob.err != SX_OK)
+    if (c->b->err != SX_OK)
         return;
     sx_queue_lock(q);
     sx_slrec rec;
     sx_slrec_from_queue(q, c->svc, &rec);
-    size_t start = c->ob.w.len;
-    bool ok = sx_slrec_encode(&c->ob.w, &rec);
+    size_t start = c->b->w.len;
+    bool ok = sx_slrec_encode(&c->b->w, &rec);
     sx_queue_unlock(q);
     sx_wipe(&rec, sizeof rec);
-    ob_end_line(&c->ob, start, ok);
+    sx_kit_linebuf_end_line(c->b, start, ok);
 }
 
-sx_status sx_storelog_write_snapshot(sx_storelog *log, sx_store *st, const sx_slservices *svc)
+/* The services' records, then one CREATE per live queue. */
+static void fill_snapshot(sx_kit_linebuf *b, void *arg)
 {
-    snap_ctx c;
-    ob_init(&c.ob, log->fd);
-    c.svc = svc;
-    for (size_t i = 0; i < sx_slservices_count(svc) && c.ob.err == SX_OK; i++) {
+    snap_ctx *c = arg;
+    c->b = b;
+    for (size_t i = 0; i < sx_slservices_count(c->svc) && b->err == SX_OK; i++) {
         sx_slrec rec;
         memset(&rec, 0, sizeof rec);
         rec.type = SX_SLREC_NEW_SERVICE;
-        rec.svc = *sx_slservices_at(svc, i);
-        size_t start = c.ob.w.len;
-        ob_end_line(&c.ob, start, sx_slrec_encode(&c.ob.w, &rec));
+        rec.svc = *sx_slservices_at(c->svc, i);
+        size_t start = b->w.len;
+        sx_kit_linebuf_end_line(b, start, sx_slrec_encode(&b->w, &rec));
     }
-    if (c.ob.err == SX_OK && sx_store_each(st, snap_queue, &c) != SX_OK)
-        c.ob.err = SX_E_NOMEM;
-    ob_flush(&c.ob);
-    sx_writer_cleanup(&c.ob.w);
-    sx_status res = c.ob.err;
-    struct stat sb;
-    if (res == SX_OK && (fdatasync(log->fd) != 0 || fstat(log->fd, &sb) != 0))
-        res = SX_E_IO;
-    if (res == SX_OK) {
-        pthread_mutex_lock(&log->lock);
-        log->size = sb.st_size;
-        log->n_records += c.ob.count;
-        pthread_mutex_unlock(&log->lock);
-    }
-    return res;
+    if (b->err == SX_OK && sx_store_each(c->st, snap_queue, c) != SX_OK)
+        b->err = SX_E_NOMEM;
 }
 
-/* ===========================================================================
- * Backups and compaction (PROTOCOL-NOTES E26)
- * ======================================================================== */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+sx_status sx_storelog_write_snapshot(sx_kit_log *log, sx_store *st, const sx_slservices *svc)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-    static const unsigned dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
-}
-
-/* iso8601Show of a UTCTime: "YYYY-MM-DDTHH:MM:SS[.fraction]Z", the fraction
- * without trailing zeros and absent when zero. */
-static void iso_time(int64_t sec, int32_t nsec, char out[48])
-{
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    int n = snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
-    if (nsec > 0 && nsec < 1000000000) {
-        char frac[16];
-        snprintf(frac, sizeof frac, "%09d", (int)nsec);
-        size_t k = strlen(frac);
-        while (k > 0 && frac[k - 1] == '0')
-            frac[--k] = 0;
-        n += snprintf(out + n, 48 - (size_t)n, ".%s", frac);
-    }
-    snprintf(out + n, 48 - (size_t)n, "Z");
-}
-
-static bool digits_at(const char *s, size_t n, unsigned *v)
-{
-    *v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        *v = *v * 10 + (unsigned)(s[i] - '0');
-    }
-    return true;
-}
-
-/* Parses what iso_time writes (fraction up to 12 digits). */
-static bool iso_parse(const char *s, int64_t *sec, int64_t *psec)
-{
-    unsigned y, mo, d, h, mi, se;
-    size_t n = strlen(s);
-    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
-        return false;
-    if (!digits_at(s, 4, &y) || !digits_at(s + 5, 2, &mo) || !digits_at(s + 8, 2, &d) ||
-        !digits_at(s + 11, 2, &h) || !digits_at(s + 14, 2, &mi) || !digits_at(s + 17, 2, &se))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59)
-        return false;
-    size_t i = 19;
-    int64_t frac = 0;
-    if (s[i] == '.') {
-        size_t k = 0;
-        i++;
-        while (s[i] >= '0' && s[i] <= '9') {
-            if (++k > 12)
-                return false;
-            frac = frac * 10 + (s[i++] - '0');
-        }
-        if (k == 0)
-            return false;
-        for (; k < 12; k++)
-            frac *= 10;
-    }
-    if (s[i] != 'Z' || s[i + 1] != 0)
-        return false;
-    *sec = days_from_civil(y, mo, d) * DAY + h * 3600 + mi * 60 + se;
-    *psec = frac;
-    return true;
-}
-
-sx_status sx_storelog_backup_name(const char *path, int64_t sec, int32_t nsec, char *out, size_t cap)
-{
-    char t[48];
-    iso_time(sec, nsec, t);
-    int n = snprintf(out, cap, "%s.%s", path, t);
-    return n > 0 && (size_t)n < cap ? SX_OK : SX_E_LIMIT;
-}
-
-typedef struct backup {
-    int64_t sec, psec;
-    char *name;
-} backup;
-
-static int backup_cmp(const void *a, const void *b)
-{
-    const backup *x = a, *y = b;
-    if (x->sec != y->sec)
-        return x->sec < y->sec ? -1 : 1;
-    return x->psec < y->psec ? -1 : x->psec > y->psec;
-}
-
-static bool before(const backup *b, int64_t sec, int64_t psec)
-{
-    return b->sec < sec || (b->sec == sec && b->psec < psec);
-}
-
-sx_status sx_storelog_prune_backups(const char *path, int64_t now_sec, int32_t now_nsec,
-                                    const sx_storelog_opts *o, size_t *removed)
-{
-    if (removed)
-        *removed = 0;
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    size_t blen = strlen(base);
-
-    DIR *dh = opendir(dir);
-    if (!dh)
-        return SX_E_IO;
-    backup *list = NULL;
-    size_t n = 0, cap = 0;
-    sx_status res = SX_OK;
-    struct dirent *de;
-    while ((de = readdir(dh)) != NULL) {
-        int64_t sec, psec;
-        if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] != '.' ||
-            !iso_parse(de->d_name + blen + 1, &sec, &psec))
-            continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            backup *nl = realloc(list, nc * sizeof *nl);
-            if (!nl) {
-                res = SX_E_NOMEM;
-                break;
-            }
-            list = nl;
-            cap = nc;
-        }
-        list[n].sec = sec;
-        list[n].psec = psec;
-        list[n].name = strdup(de->d_name);
-        if (!list[n].name) {
-            res = SX_E_NOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(dh);
-    if (res == SX_OK && n) {
-        qsort(list, n, sizeof *list, backup_cmp);
-        int64_t psec_now = (int64_t)now_nsec * 1000;
-        size_t older = 0; /* sorted: the ones older than 24 h come first */
-        while (older < n && before(&list[older], now_sec - BACKUP_KEEP_NEWER, psec_now))
-            older++;
-        size_t candidates = older > BACKUP_MIN_OLD ? older - BACKUP_MIN_OLD : 0;
-        for (size_t i = 0; i < candidates; i++) {
-            if (!before(&list[i], now_sec - BACKUP_TTL, psec_now))
-                continue;
-            char full[4096 + 256];
-            snprintf(full, sizeof full, "%s/%s", dir, list[i].name);
-            if (unlink(full) != 0) {
-                res = SX_E_IO;
-                continue;
-            }
-            report(o, "Removed backup %s", full);
-            if (removed)
-                (*removed)++;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        free(list[i].name);
-    free(list);
-    return res;
-}
-
-sx_status sx_storelog_start_with(const char *path, const sx_storelog_opts *o,
-                                 const sx_storelog_owner *owner, sx_storelog **out)
-{
-    *out = NULL;
-    char *tmp = path_with(path, ".start"), *bak = path_with(path, ".bak");
-    char *timed = malloc(strlen(path) + 64);
-    sx_status res = SX_E_NOMEM;
-    sx_storelog *log = NULL;
-    if (!tmp || !bak || !timed)
-        goto done;
-    res = SX_E_IO;
-    if (file_exists(tmp)) {
-        /* A compaction was cut short: its source is in .start, and whatever
-         * was written after it is kept aside as .bak. */
-        report(o, "Server terminated abnormally on last start, restoring state from %s", tmp);
-        if (file_exists(path)) {
-            if (rename(path, bak) != 0)
-                goto done;
-            report(o, "preserved incomplete state %s as %s", path, bak);
-        }
-        if (rename(tmp, path) != 0)
-            goto done;
-    }
-    if (!file_exists(path)) {
-        report(o, "creating store log...");
-        res = sx_storelog_open(path, true, o, &log);
-        if (res == SX_OK)
-            res = owner->snapshot(owner->ctx, log);
-        goto done;
-    }
-    res = owner->replay(owner->ctx, path);
-    if (res != SX_OK)
-        goto done;
-    res = SX_E_IO;
-    if (rename(path, tmp) != 0)
-        goto done;
-    sx_fs_sync_parent(path);
-    report(o, "compacting store log (do not terminate)...");
-    res = sx_storelog_open(path, true, o, &log);
-    if (res == SX_OK)
-        res = owner->snapshot(owner->ctx, log);
-    if (res != SX_OK)
-        goto done;
-    int64_t sec;
-    int32_t nsec;
-    now_of(o, &sec, &nsec);
-    res = sx_storelog_backup_name(path, sec, nsec, timed, strlen(path) + 64);
-    if (res != SX_OK)
-        goto done;
-    if (rename(tmp, timed) != 0) {
-        res = SX_E_IO;
-        goto done;
-    }
-    sx_fs_sync_parent(path);
-    report(o, "original state preserved as %s", timed);
-    res = sx_storelog_prune_backups(path, sec, nsec, o, NULL);
-    if (res != SX_OK)
-        report(o, "removing old backups failed: %s", sx_status_str(res));
-    res = SX_OK;
-done:
-    if (res != SX_OK) {
-        sx_storelog_close(log);
-        log = NULL;
-    }
-    *out = log;
-    free(tmp);
-    free(bak);
-    free(timed);
-    return res;
+    snap_ctx c = {.st = st, .svc = svc};
+    return sx_kit_log_write_snapshot(log, fill_snapshot, &c);
 }
 
 /* The queue store as a log owner. */
 typedef struct queue_owner {
     sx_store *st;
     sx_slservices *svc;
-    const sx_storelog_opts *o;
+    const sx_kit_log_opts *o;
     sx_slreplay_stats *stats;
 } queue_owner;
 
@@ -2170,34 +1464,20 @@ static sx_status queue_replay(void *ctx, const char *path)
     return sx_storelog_replay(path, q->st, q->svc, q->o, q->stats);
 }
 
-static sx_status queue_snapshot(void *ctx, sx_storelog *log)
+static sx_status queue_snapshot(void *ctx, sx_kit_log *log)
 {
     queue_owner *q = ctx;
     return sx_storelog_write_snapshot(log, q->st, q->svc);
 }
 
-sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, const sx_storelog_opts *o,
-                            sx_slreplay_stats *stats, sx_storelog **out)
+sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, const sx_kit_log_opts *o,
+                            sx_slreplay_stats *stats, sx_kit_log **out)
 {
     if (stats)
         memset(stats, 0, sizeof *stats);
     queue_owner q = {.st = st, .svc = svc, .o = o, .stats = stats};
-    sx_storelog_owner owner = {.ctx = &q, .replay = queue_replay, .snapshot = queue_snapshot};
-    return sx_storelog_start_with(path, o, &owner, out);
-}
-
-sx_status sx_storelog_sync(sx_storelog *log)
-{
-    pthread_mutex_lock(&log->lock);
-    sx_status st = SX_OK;
-    if (log->broken || fdatasync(log->fd) != 0) {
-        log->broken = true;
-        st = SX_E_IO;
-    } else {
-        log->n_syncs++;
-    }
-    pthread_mutex_unlock(&log->lock);
-    return st;
+    sx_kit_log_owner owner = {.ctx = &q, .replay = queue_replay, .snapshot = queue_snapshot};
+    return sx_kit_log_start(path, o, &owner, out);
 }
 
 /* ===========================================================================
@@ -2276,7 +1556,7 @@ bool sx_slmsg_encode(sx_writer *w, const sx_slmsg *m)
 
 static void save_queue_msgs(sx_queue *q, void *arg)
 {
-    outbuf *ob = arg;
+    sx_kit_linebuf *ob = arg;
     if (ob->err != SX_OK)
         return;
     sx_queue_lock(q);
@@ -2289,49 +1569,12 @@ static void save_queue_msgs(sx_queue *q, void *arg)
         rec.notify = m->notify;
         rec.body = sx_slice_of(m->body, m->len);
         size_t start = ob->w.len;
-        ob_end_line(ob, start, sx_slmsg_encode(&ob->w, &rec));
+        sx_kit_linebuf_end_line(ob, start, sx_slmsg_encode(&ob->w, &rec));
     }
     sx_queue_unlock(q);
 }
 
-/* Writes a whole file through "<path>.tmp": write, sync, rename, sync folder. */
-typedef void (*fill_fn)(outbuf *ob, void *arg);
-
-static sx_status save_file(const char *path, fill_fn fill, void *arg, size_t *count)
-{
-    if (count)
-        *count = 0;
-    char *tmp = path_with(path, ".tmp");
-    if (!tmp)
-        return SX_E_NOMEM;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(tmp);
-        return SX_E_IO;
-    }
-    outbuf ob;
-    ob_init(&ob, fd);
-    fill(&ob, arg);
-    ob_flush(&ob);
-    sx_writer_cleanup(&ob.w);
-    sx_status res = ob.err;
-    if (res == SX_OK && fsync(fd) != 0)
-        res = SX_E_IO;
-    if (close(fd) != 0 && res == SX_OK)
-        res = SX_E_IO;
-    if (res == SX_OK && rename(tmp, path) != 0)
-        res = SX_E_IO;
-    if (res == SX_OK)
-        sx_fs_sync_parent(path);
-    else
-        unlink(tmp);
-    free(tmp);
-    if (count && res == SX_OK)
-        *count = ob.count;
-    return res;
-}
-
-static void fill_msgs(outbuf *ob, void *arg)
+static void fill_msgs(sx_kit_linebuf *ob, void *arg)
 {
     if (sx_store_each((sx_store *)arg, save_queue_msgs, ob) != SX_OK && ob->err == SX_OK)
         ob->err = SX_E_NOMEM;
@@ -2339,7 +1582,7 @@ static void fill_msgs(outbuf *ob, void *arg)
 
 sx_status sx_msglog_save(const char *path, sx_store *st, size_t *saved)
 {
-    return save_file(path, fill_msgs, st, saved);
+    return sx_kit_save_lines(path, fill_msgs, st, saved);
 }
 
 /* PROTOCOL-NOTES E27 restore rules for one message; the queue lock held. Returns
@@ -2385,13 +1628,13 @@ static bool restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts *o,
 /* A warning stops the restore unless skip_warnings (the reference's warnOrExit). */
 static bool warn_or_stop(const sx_msglog_opts *o, const char *what, sx_slice line)
 {
-    char ex[104];
+    char ex[SX_KIT_EXCERPT_SIZE];
     if (o && o->skip_warnings) {
-        mreport(o, "warning restoring messages: %s: %s", what, line_excerpt(line, ex));
+        mreport(o, "warning restoring messages: %s: %s", what, sx_kit_line_excerpt(line, ex));
         return false;
     }
     mreport(o, "warning restoring messages: %s: %s, start with --skip-warnings option to ignore this error", what,
-            line_excerpt(line, ex));
+            sx_kit_line_excerpt(line, ex));
     return true;
 }
 
@@ -2400,21 +1643,21 @@ sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts
     sx_msglog_stats s = {0};
     if (stats)
         *stats = s;
-    linereader lr;
+    sx_kit_linereader lr;
     bool missing;
-    sx_status res = lr_open(&lr, path, &missing);
+    sx_status res = sx_kit_linereader_open(&lr, path, &missing);
     if (res != SX_OK)
         return missing ? SX_OK : res;
     sx_queue *q = NULL; /* the queue of the previous line, usually the same */
     for (;;) {
         bool got, too_long, more;
-        res = lr_next(&lr, &got, &too_long);
+        res = sx_kit_linereader_next(&lr, &got, &too_long);
         if (res != SX_OK || !got)
             break;
-        if ((res = lr_more(&lr, &more)) != SX_OK)
+        if ((res = sx_kit_linereader_more(&lr, &more)) != SX_OK)
             break;
         sx_slice line = sx_slice_of(lr.line, lr.len);
-        char ex[104];
+        char ex[SX_KIT_EXCERPT_SIZE];
         sx_slmsg m;
         sx_status pst = too_long ? SX_E_LIMIT : sx_slmsg_parse(line, &m);
         if (pst == SX_E_NOMEM) {
@@ -2430,7 +1673,7 @@ sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts
                 continue;
             }
             mreport(o, "error restoring messages: parsing error (%s): %s", sx_status_str(pst),
-                    line_excerpt(line, ex));
+                    sx_kit_line_excerpt(line, ex));
             res = SX_E_PROTOCOL;
             break;
         }
@@ -2453,15 +1696,15 @@ sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts
         sx_queue_unlock(q);
         sx_slmsg_cleanup(&m);
         if (err != SX_OK) {
-            mreport(o, "error restoring messages: %s: %s", sx_status_str(err), line_excerpt(line, ex));
+            mreport(o, "error restoring messages: %s: %s", sx_status_str(err), sx_kit_line_excerpt(line, ex));
             res = err;
             break;
         }
     }
     sx_queue_release(st, q);
-    lr_close(&lr);
+    sx_kit_linereader_close(&lr);
     if (res == SX_OK) {
-        char *bak = path_with(path, ".bak");
+        char *bak = sx_kit_path_with(path, ".bak");
         if (!bak)
             res = SX_E_NOMEM;
         else if (rename(path, bak) != 0)
@@ -2569,18 +1812,18 @@ sx_status sx_ntf_list_add(sx_ntf_list *l, const sx_ntfrec *n)
     return SX_OK;
 }
 
-static void fill_ntfs(outbuf *ob, void *arg)
+static void fill_ntfs(sx_kit_linebuf *ob, void *arg)
 {
     const sx_ntf_list *l = arg;
     for (size_t i = 0; i < l->n && ob->err == SX_OK; i++) {
         size_t start = ob->w.len;
-        ob_end_line(ob, start, sx_ntfrec_encode(&ob->w, &l->items[i]));
+        sx_kit_linebuf_end_line(ob, start, sx_ntfrec_encode(&ob->w, &l->items[i]));
     }
 }
 
 sx_status sx_ntflog_save(const char *path, const sx_ntf_list *l)
 {
-    return save_file(path, fill_ntfs, (void *)l, NULL);
+    return sx_kit_save_lines(path, fill_ntfs, (void *)l, NULL);
 }
 
 sx_status sx_ntflog_restore(const char *path, const sx_msglog_opts *o, sx_ntf_list *l, sx_msglog_stats *stats)
@@ -2588,23 +1831,23 @@ sx_status sx_ntflog_restore(const char *path, const sx_msglog_opts *o, sx_ntf_li
     sx_msglog_stats s = {0};
     if (stats)
         *stats = s;
-    linereader lr;
+    sx_kit_linereader lr;
     bool missing;
-    sx_status res = lr_open(&lr, path, &missing);
+    sx_status res = sx_kit_linereader_open(&lr, path, &missing);
     if (res != SX_OK)
         return missing ? SX_OK : res;
     for (;;) {
         bool got, too_long;
-        res = lr_next(&lr, &got, &too_long);
+        res = sx_kit_linereader_next(&lr, &got, &too_long);
         if (res != SX_OK || !got)
             break;
         sx_slice line = sx_slice_of(lr.line, lr.len);
         sx_ntfrec n;
         sx_status pst = too_long ? SX_E_LIMIT : sx_ntfrec_parse(line, &n);
         if (pst != SX_OK) {
-            char ex[104];
+            char ex[SX_KIT_EXCERPT_SIZE];
             mreport(o, "error restoring notifications: parsing error (%s): %s", sx_status_str(pst),
-                    line_excerpt(line, ex));
+                    sx_kit_line_excerpt(line, ex));
             res = pst == SX_E_NOMEM ? pst : SX_E_PROTOCOL;
             break;
         }
@@ -2618,9 +1861,9 @@ sx_status sx_ntflog_restore(const char *path, const sx_msglog_opts *o, sx_ntf_li
         if (res != SX_OK)
             break;
     }
-    lr_close(&lr);
+    sx_kit_linereader_close(&lr);
     if (res == SX_OK) {
-        char *bak = path_with(path, ".bak");
+        char *bak = sx_kit_path_with(path, ".bak");
         if (!bak)
             res = SX_E_NOMEM;
         else if (rename(path, bak) != 0)

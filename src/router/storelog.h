@@ -1,9 +1,10 @@
 /* SMP router persistence in the reference's text formats (PROTOCOL-NOTES
  * E25-E28), so that an operator can move a router's files between the
  * reference and us: store-log records (encode/parse), replay into an sx_store,
- * compaction with backups, the append-only writer used while running (with
- * group commit), and the files of undelivered messages and pending
- * notifications written at shutdown.
+ * the queue store as the owner of a router kit log (start-up, compaction
+ * and backups in src/kit/logstart.h; appends through src/kit/logfile.h and
+ * the writer thread of src/kit/logwriter.h), and the files of undelivered
+ * messages and pending notifications written at shutdown.
  *
  * Text forms (PROTOCOL-NOTES A23-A27): ids, secrets and data are padded
  * base64url, keys are base64url of their DER SubjectPublicKeyInfo, numbers are
@@ -23,6 +24,10 @@
 
 #include "core/bytes.h"
 #include "core/writer.h"
+#include "kit/lines.h"
+#include "kit/logfile.h"
+#include "kit/logwriter.h"
+#include "kit/report.h"
 #include "router/store.h"
 #include "simplex/status.h"
 
@@ -30,7 +35,6 @@
 #define SX_MSGLOG_FILE "smp-server-messages.log" /* PROTOCOL-NOTES E27 */
 #define SX_NTFLOG_FILE "smp-server-ntfs.log"     /* PROTOCOL-NOTES E28 */
 
-#define SX_SL_LINE_MAX (1u << 20)    /* longer lines are reported and skipped */
 #define SX_SL_SERVICE_ID_MAX 64      /* service ids (EntityId) we accept */
 #define SX_SL_CERTS_MAX 8            /* certificates in a NEW_SERVICE chain */
 #define SX_SL_DH_LEN 32              /* X25519 shared secrets (rdh=, notifier) */
@@ -161,41 +165,8 @@ void sx_slservices_queue(const sx_slservices *s, const uint8_t rid[SX_ID_LEN], s
 void sx_slservices_forget_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN]);
 
 /* ---------------------------------------------------------------------------
- * Replay, compaction, and the append-only writer
+ * Replay, start-up and appends of the queue store log
  * ------------------------------------------------------------------------ */
-
-/* Durability of appended records:
- *   SX_SL_SYNC_NEVER - append returns once write(2) has put the whole line in
- *     the file, i.e. in the kernel's page cache. The record survives the
- *     router's crash or kill -9, but not a power loss or kernel crash. This is
- *     what the reference does (write + hFlush, no fsync).
- *   SX_SL_SYNC_BATCH - append returns only after fdatasync(2) of the write
- *     that carried the record, so an acknowledged change survives power loss.
- *     Each sync costs a disk flush (milliseconds on many disks); with group
- *     commit the flush is shared by every record queued meanwhile, so the
- *     cost per record falls as concurrency rises, at the price of latency. */
-typedef enum sx_sl_sync {
-    SX_SL_SYNC_NEVER,
-    SX_SL_SYNC_BATCH,
-} sx_sl_sync;
-
-typedef void (*sx_sl_warn_cb)(void *arg, const char *msg);
-
-typedef struct sx_storelog_opts {
-    sx_sl_sync sync;
-    /* Group commit: records appended by several threads while a write is in
-     * progress are queued and written by one of them with one write(2) (and
-     * one fdatasync under SX_SL_SYNC_BATCH); every caller still returns only
-     * after its own record is written. Off: one write per record, under a
-     * mutex. */
-    bool group_commit;
-    /* Warnings and notes (skipped lines, backups); NULL prints to stderr. */
-    sx_sl_warn_cb warn;
-    void *warn_arg;
-    /* Clock override for backup names and pruning (tests); 0 = real time. */
-    int64_t now_sec;
-    int32_t now_nsec;
-} sx_storelog_opts;
 
 typedef struct sx_slreplay_stats {
     size_t lines;
@@ -204,8 +175,6 @@ typedef struct sx_slreplay_stats {
     size_t skipped;    /* parsed but not applicable (unknown queue, clash...) */
 } sx_slreplay_stats;
 
-typedef struct sx_storelog sx_storelog;
-
 /* Applies one record to st/svc as the reference's replay does (PROTOCOL-NOTES
  * E26). A record that does not apply is reported through opts and changes
  * nothing: SX_E_AUTH for an unknown or deleted queue, an id clash or a refused
@@ -213,76 +182,32 @@ typedef struct sx_storelog sx_storelog;
  * service conflict), SX_E_LIMIT over our bounds; SX_E_NOMEM. svc may be
  * NULL (services ignored). Single-threaded use (startup). */
 SX_MUST_CHECK sx_status sx_storelog_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r,
-                                          const sx_storelog_opts *opts);
+                                          const sx_kit_log_opts *opts);
 /* Replays the file at path into st and svc. Unparseable lines and records
  * that do not apply are reported and skipped (PROTOCOL-NOTES E26). A missing
  * file is an empty log. Errors: SX_E_IO reading, SX_E_NOMEM. stats may be
  * NULL. */
 SX_MUST_CHECK sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
-                                           const sx_storelog_opts *opts, sx_slreplay_stats *stats);
-/* The whole start-up sequence of PROTOCOL-NOTES E26: recover from
- * "<path>.start" if a compaction was interrupted (the current file is kept as
- * "<path>.bak"), replay, rename to .start, write the compacted log (NEW_SERVICE
- * records, then one CREATE per live queue) and sync it, rename .start to
- * "<path>.<ISO 8601 UTC time>", prune old backups, and return the new log
- * open for appending. With no log yet, a new one is created. opts is copied.
- * Errors: SX_E_IO, SX_E_NOMEM. */
+                                           const sx_kit_log_opts *opts, sx_slreplay_stats *stats);
+/* The whole start-up sequence of PROTOCOL-NOTES E26 (sx_kit_log_start) with
+ * the queue store as the log's owner: the compacted log holds the
+ * NEW_SERVICE records, then one CREATE per live queue. With no log yet, a
+ * new one is created. opts is copied. Errors: SX_E_IO, SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc,
-                                          const sx_storelog_opts *opts, sx_slreplay_stats *stats,
-                                          sx_storelog **out);
-/* The store behind a log, for sx_storelog_start_with (the XFTP file store
- * uses the same start-up sequence as the queue store, as the reference does). */
-typedef struct sx_storelog_owner {
-    void *ctx;
-    /* Replays the existing file at path into the store. */
-    sx_status (*replay)(void *ctx, const char *path);
-    /* Writes one record per live entity into log (just created, empty) and
-     * syncs it (sx_storelog_sync). */
-    sx_status (*snapshot)(void *ctx, sx_storelog *log);
-} sx_storelog_owner;
-
-/* sx_storelog_start for any store: the same recovery, replay, compaction,
- * backup and pruning, with the owner's replay and snapshot. */
-SX_MUST_CHECK sx_status sx_storelog_start_with(const char *path, const sx_storelog_opts *opts,
-                                               const sx_storelog_owner *owner, sx_storelog **out);
-/* fdatasync of everything appended so far. SX_E_IO (the log then stops). */
-SX_MUST_CHECK sx_status sx_storelog_sync(sx_storelog *log);
-/* Opens path for appending (created if missing; truncated if truncate).
- * opts is copied (NULL: defaults, no group commit, no sync). */
-SX_MUST_CHECK sx_status sx_storelog_open(const char *path, bool truncate, const sx_storelog_opts *opts,
-                                         sx_storelog **out);
+                                          const sx_kit_log_opts *opts, sx_slreplay_stats *stats,
+                                          sx_kit_log **out);
 /* Writes a CREATE record for every live queue after the services' records,
  * as one buffered stream, then syncs the file. Startup only: no concurrent
  * appends and no other thread using the store. SX_E_IO, SX_E_NOMEM. */
-SX_MUST_CHECK sx_status sx_storelog_write_snapshot(sx_storelog *log, sx_store *st, const sx_slservices *svc);
-/* Encodes r and appends it as one line; returns only once the line is in
- * the file (and synced, per the policy). Callable from any thread. After a
- * failed write the file is truncated back to its last whole line and the
- * error returned (SX_E_IO); if that is impossible, or a sync fails, the log
- * refuses every later append with SX_E_IO. SX_E_USAGE if r cannot be
- * encoded, SX_E_LIMIT if over SX_SL_LINE_MAX. */
-SX_MUST_CHECK sx_status sx_storelog_append(sx_storelog *log, const sx_slrec *r);
-/* The same for a line the caller encoded (no '\n'; it must not contain one). */
-SX_MUST_CHECK sx_status sx_storelog_append_line(sx_storelog *log, sx_slice line);
-/* Appends complete lines (each ending in '\n', none over SX_SL_LINE_MAX)
- * with one write (and one sync under SX_SL_SYNC_BATCH); for a writer thread
- * that batches records itself. Same failure rules as sx_storelog_append. */
-SX_MUST_CHECK sx_status sx_storelog_append_lines(sx_storelog *log, sx_slice lines, size_t n_lines);
-/* Counters: records appended, write(2) batches, syncs. Any thread. */
-void sx_storelog_counters(sx_storelog *log, uint64_t *records, uint64_t *writes, uint64_t *syncs);
-/* Closes the file. No append may be running or start afterwards. */
-void sx_storelog_close(sx_storelog *log);
-
-/* Backups: "<path>.<ISO 8601 UTC>" with the reference's time format
- * (seconds, then '.' and up to 9 fraction digits without trailing zeros,
- * then 'Z'). Writes the name into out (cap >= strlen(path) + 40). */
-SX_MUST_CHECK sx_status sx_storelog_backup_name(const char *path, int64_t sec, int32_t nsec, char *out,
-                                                size_t cap);
-/* PROTOCOL-NOTES E26 pruning of path's backups at time now: keep those newer
- * than 24 h; of the older ones keep the 3 newest; delete the rest that are
- * older than 21 days. *removed (may be NULL) counts deleted files. SX_E_IO. */
-SX_MUST_CHECK sx_status sx_storelog_prune_backups(const char *path, int64_t now_sec, int32_t now_nsec,
-                                                  const sx_storelog_opts *opts, size_t *removed);
+SX_MUST_CHECK sx_status sx_storelog_write_snapshot(sx_kit_log *log, sx_store *st, const sx_slservices *svc);
+/* Encodes r and appends it as one line (sx_kit_log_append_line): returns
+ * only once the line is in the file. SX_E_USAGE if r cannot be encoded,
+ * SX_E_LIMIT if over SX_KIT_LINE_MAX, SX_E_IO. */
+SX_MUST_CHECK sx_status sx_storelog_append(sx_kit_log *log, const sx_slrec *r);
+/* Queues r on the writer thread (sx_kit_logwriter_submit with the record
+ * encoder): its sequence number, or 0 when r cannot be encoded or the log
+ * has failed. Thread-safe, never blocks on the disk. */
+uint64_t sx_storelog_submit(sx_kit_logwriter *lw, const sx_slrec *r);
 
 /* ---------------------------------------------------------------------------
  * Undelivered messages (PROTOCOL-NOTES E27): "v3 <rid> <msgId> <ts>
@@ -311,7 +236,7 @@ typedef struct sx_msglog_opts {
     bool expire;            /* drop messages older than expire_before */
     int64_t expire_before;  /* seconds */
     bool skip_warnings;     /* --skip-warnings: warnings do not stop restore */
-    sx_sl_warn_cb warn;
+    sx_kit_warn_cb warn;
     void *warn_arg;
 } sx_msglog_opts;
 

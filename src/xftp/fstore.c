@@ -1,8 +1,8 @@
 /* The XFTP router's file store: two open-addressing maps (sender id -> file,
  * recipient id -> recipient) under one mutex, the used-storage counter kept
- * as the reference keeps it, and the store log (flog.c lines appended through
- * src/router's sx_storelog writer; replay and compaction as
- * PROTOCOL-NOTES E26/F27). */
+ * as the reference keeps it, and the store log (flog.c lines appended to the
+ * router kit's log file, src/kit/logfile.h; replay and compaction through
+ * its start-up sequence, PROTOCOL-NOTES E26/F27). */
 #include "xftp/fstore.h"
 
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include "core/fileio.h"
 #include "core/writer.h"
 #include "crypto/util.h"
-#include "router/storelog.h"
+#include "kit/logstart.h"
 #include "xftp/flog.h"
 
 #define ID_LEN SX_XFTP_FILE_ID_LEN
@@ -172,7 +172,7 @@ struct sx_xftp_fstore {
     int64_t quota;
     char *files_dir;
     char *log_path;
-    sx_storelog *log;
+    sx_kit_log *log;
     sx_xftp_fstore_warn_cb warn;
     void *warn_arg;
 };
@@ -334,7 +334,7 @@ static sx_status log_recs(sx_xftp_fstore *st, const sx_xftp_flog_rec *recs, size
     }
     sx_status res = sx_writer_status(&w);
     if (res == SX_OK)
-        res = sx_storelog_append_lines(st->log, sx_writer_slice(&w), n);
+        res = sx_kit_log_append_lines(st->log, sx_writer_slice(&w), n);
     sx_writer_cleanup(&w);
     return res == SX_E_USAGE || res == SX_E_LIMIT ? res : (res == SX_OK ? SX_OK : SX_E_IO);
 }
@@ -829,18 +829,18 @@ static sx_status replay(void *ctx, const char *path)
 /* Per file: FNEW with its status, FADD with all recipients, FPUT if it has
  * data. Written to path (truncated) and synced. */
 /* Appends w's complete lines to the log and empties w. */
-static sx_status snapshot_flush(sx_storelog *log, sx_writer *w, size_t *lines)
+static sx_status snapshot_flush(sx_kit_log *log, sx_writer *w, size_t *lines)
 {
     sx_status res = sx_writer_status(w);
     if (res == SX_OK && w->len > 0)
-        res = sx_storelog_append_lines(log, sx_slice_of(w->buf, w->len), *lines);
+        res = sx_kit_log_append_lines(log, sx_slice_of(w->buf, w->len), *lines);
     w->len = 0;
     *lines = 0;
     return res;
 }
 
 /* The compacted log: FNEW, then FADD and FPUT where they apply, per file. */
-static sx_status write_snapshot(void *ctx, sx_storelog *log)
+static sx_status write_snapshot(void *ctx, sx_kit_log *log)
 {
     sx_xftp_fstore *st = ctx;
     size_t lines = 0;
@@ -895,7 +895,7 @@ static sx_status write_snapshot(void *ctx, sx_storelog *log)
     if (res == SX_OK)
         res = snapshot_flush(log, &w, &lines);
     if (res == SX_OK)
-        res = sx_storelog_sync(log);
+        res = sx_kit_log_sync(log);
     sx_writer_cleanup(&w);
     free(items);
     return res;
@@ -913,17 +913,17 @@ static void sl_warn(void *arg, const char *msg)
     warnf(st, "%s", msg);
 }
 
-/* readWriteStoreLog: the SMP router's start-up sequence (.start recovery,
+/* readWriteStoreLog: the router kit's start-up sequence (.start recovery,
  * replay, compaction, backup, pruning) with this store's records. */
 static sx_status start_log(sx_xftp_fstore *st)
 {
-    sx_storelog_opts lo;
+    sx_kit_log_opts lo;
     memset(&lo, 0, sizeof lo);
-    lo.sync = SX_SL_SYNC_NEVER;
+    lo.sync = SX_KIT_SYNC_NEVER;
     lo.warn = sl_warn;
     lo.warn_arg = st;
-    sx_storelog_owner owner = {.ctx = st, .replay = replay, .snapshot = write_snapshot};
-    return sx_storelog_start_with(st->log_path, &lo, &owner, &st->log);
+    sx_kit_log_owner owner = {.ctx = st, .replay = replay, .snapshot = write_snapshot};
+    return sx_kit_log_start(st->log_path, &lo, &owner, &st->log);
 }
 
 sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **out)
@@ -993,7 +993,7 @@ void sx_xftp_fstore_close(sx_xftp_fstore *st)
     if (!st)
         return;
     if (st->log)
-        sx_storelog_close(st->log);
+        sx_kit_log_close(st->log);
     for (size_t i = 0; i < st->files.cap; i++) {
         slot *s = &st->files.slots[i];
         if (s->val && s->val != TOMB)

@@ -23,7 +23,7 @@ static void quiet(void *arg, const char *msg)
         if (parse(sx_writer_slice(enc), &again_) != SX_OK)                           \
             __builtin_trap();                                                         \
         sx_writer w2_;                                                                \
-        sx_writer_init_dynamic(&w2_, 4 * SX_SL_LINE_MAX);                             \
+        sx_writer_init_dynamic(&w2_, 4 * SX_KIT_LINE_MAX);                             \
         if (!encode(&w2_, &again_) || !sx_slice_eq(sx_writer_slice(&w2_), sx_writer_slice(enc))) \
             __builtin_trap();                                                         \
         sx_writer_cleanup(&w2_);                                                      \
@@ -37,7 +37,7 @@ static void check_queue(sx_queue *q, void *arg)
     sx_slrec r;
     sx_slrec_from_queue(q, NULL, &r);
     sx_writer w;
-    sx_writer_init_dynamic(&w, 4 * SX_SL_LINE_MAX);
+    sx_writer_init_dynamic(&w, 4 * SX_KIT_LINE_MAX);
     if (!sx_slrec_encode(&w, &r))
         __builtin_trap();
     sx_queue_unlock(q);
@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sx_slservices *svc;
     if (sx_store_new(&st) != SX_OK || sx_slservices_new(&svc) != SX_OK)
         __builtin_trap();
-    sx_storelog_opts o = {0};
+    sx_kit_log_opts o = {0};
     o.warn = quiet;
 
     size_t start = 0;
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sx_slrec r;
         if (sx_slrec_parse(s, &r) == SX_OK) {
             sx_writer w;
-            sx_writer_init_dynamic(&w, 4 * SX_SL_LINE_MAX);
+            sx_writer_init_dynamic(&w, 4 * SX_KIT_LINE_MAX);
             if (!sx_slrec_encode(&w, &r))
                 __builtin_trap();
             CHECK_STABLE(sx_slrec, sx_slrec_parse, sx_slrec_encode, sx_slrec_cleanup, &w);
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sx_slmsg m;
         if (sx_slmsg_parse(s, &m) == SX_OK) {
             sx_writer w;
-            sx_writer_init_dynamic(&w, 4 * SX_SL_LINE_MAX);
+            sx_writer_init_dynamic(&w, 4 * SX_KIT_LINE_MAX);
             if (!sx_slmsg_encode(&w, &m))
                 __builtin_trap();
             CHECK_STABLE(sx_slmsg, sx_slmsg_parse, sx_slmsg_encode, sx_slmsg_cleanup, &w);
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sx_ntfrec n;
         if (sx_ntfrec_parse(s, &n) == SX_OK) {
             sx_writer w;
-            sx_writer_init_dynamic(&w, 4 * SX_SL_LINE_MAX);
+            sx_writer_init_dynamic(&w, 4 * SX_KIT_LINE_MAX);
             if (!sx_ntfrec_encode(&w, &n))
                 __builtin_trap();
             CHECK_STABLE(sx_ntfrec, sx_ntfrec_parse, sx_ntfrec_encode, sx_ntfrec_cleanup, &w);

@@ -17,6 +17,7 @@
 #include "core/base64.h"
 #include "crypto/keys.h"
 #include "crypto/x509.h"
+#include "kit/backups.h"
 #include "router/storelog.h"
 
 /* Text forms of the fixture values below, computed by hand from the
@@ -50,9 +51,9 @@ static void count_warn(void *arg, const char *msg)
     snprintf(last_warning, sizeof last_warning, "%s", msg);
 }
 
-static sx_storelog_opts quiet_opts(void)
+static sx_kit_log_opts quiet_opts(void)
 {
-    sx_storelog_opts o = {0};
+    sx_kit_log_opts o = {0};
     o.warn = count_warn;
     return o;
 }
@@ -87,7 +88,7 @@ static void fill_queue(sx_slrec *r)
 static char *encode(const sx_slrec *r)
 {
     sx_writer w;
-    sx_writer_init_dynamic(&w, SX_SL_LINE_MAX);
+    sx_writer_init_dynamic(&w, SX_KIT_LINE_MAX);
     assert_true(sx_slrec_encode(&w, r));
     assert_true(sx_write_u8(&w, 0));
     size_t len;
@@ -734,7 +735,7 @@ static void test_replay(void **state)
     sx_slservices *svc;
     assert_ok(sx_store_new(&st));
     assert_ok(sx_slservices_new(&svc));
-    sx_storelog_opts o = quiet_opts();
+    sx_kit_log_opts o = quiet_opts();
     sx_slreplay_stats stats;
     n_warnings = 0;
     assert_ok(sx_storelog_replay(tpath("store.log"), st, svc, &o, &stats));
@@ -844,26 +845,26 @@ static void test_backup_names(void **state)
 {
     (void)state;
     char name[128];
-    assert_ok(sx_storelog_backup_name("/x/smp-server-store.log", DAY0, 0, name, sizeof name));
+    assert_ok(sx_kit_backup_name("/x/smp-server-store.log", DAY0, 0, name, sizeof name));
     assert_string_equal(name, "/x/smp-server-store.log.2024-06-21T00:00:00Z");
-    assert_ok(sx_storelog_backup_name("a.log", DAY0 + 5 * 3600 + 61, 123456789, name, sizeof name));
+    assert_ok(sx_kit_backup_name("a.log", DAY0 + 5 * 3600 + 61, 123456789, name, sizeof name));
     assert_string_equal(name, "a.log.2024-06-21T05:01:01.123456789Z");
-    assert_ok(sx_storelog_backup_name("a.log", DAY0, 120000000, name, sizeof name));
+    assert_ok(sx_kit_backup_name("a.log", DAY0, 120000000, name, sizeof name));
     assert_string_equal(name, "a.log.2024-06-21T00:00:00.12Z");
-    assert_int_equal(sx_storelog_backup_name("a.log", DAY0, 0, name, 10), SX_E_LIMIT);
+    assert_int_equal(sx_kit_backup_name("a.log", DAY0, 0, name, 10), SX_E_LIMIT);
 }
 
 static void touch_backup(int64_t sec, int32_t nsec)
 {
     char name[512];
-    assert_ok(sx_storelog_backup_name(tpath("store.log"), sec, nsec, name, sizeof name));
+    assert_ok(sx_kit_backup_name(tpath("store.log"), sec, nsec, name, sizeof name));
     write_file(name, "x\n");
 }
 
 static bool backup_exists(int64_t sec, int32_t nsec)
 {
     char name[512];
-    assert_ok(sx_storelog_backup_name(tpath("store.log"), sec, nsec, name, sizeof name));
+    assert_ok(sx_kit_backup_name(tpath("store.log"), sec, nsec, name, sizeof name));
     return exists(name);
 }
 
@@ -882,9 +883,9 @@ static void test_backup_pruning(void **state)
     write_file(tpath("store.log.2020-01-01T00:00:00"), "x");
     write_file(tpath("other.log.2020-01-01T00:00:00Z"), "x");
     write_file(tpath("store.logx2020-01-01T00:00:00Z"), "x");
-    sx_storelog_opts o = quiet_opts();
+    sx_kit_log_opts o = quiet_opts();
     size_t removed;
-    assert_ok(sx_storelog_prune_backups(tpath("store.log"), now, 0, &o, &removed));
+    assert_ok(sx_kit_prune_backups(tpath("store.log"), now, 0, &o, &removed));
     /* Older than 24 h: 2d, 3d, 22d, 23d, 30d, 40d; the 3 newest of them stay
      * (2d, 3d, 22d); of the rest, those older than 21 days go. */
     assert_int_equal(removed, 3);
@@ -901,21 +902,21 @@ static void test_backup_pruning(void **state)
     assert_true(exists(tpath("other.log.2020-01-01T00:00:00Z")));
 
     /* Run again: 4 left, 3 older than a day (2d, 3d, 22d) are the minimum kept. */
-    assert_ok(sx_storelog_prune_backups(tpath("store.log"), now, 0, &o, &removed));
+    assert_ok(sx_kit_prune_backups(tpath("store.log"), now, 0, &o, &removed));
     assert_int_equal(removed, 0);
     /* 18 days later all four are older than a day (18d, 20d, 21d, 40d):
      * the oldest is beyond the 3 kept and older than 21 days. */
-    assert_ok(sx_storelog_prune_backups(tpath("store.log"), now + 18 * DAY, 0, &o, &removed));
+    assert_ok(sx_kit_prune_backups(tpath("store.log"), now + 18 * DAY, 0, &o, &removed));
     assert_int_equal(removed, 1);
     assert_false(backup_exists(now - 22 * DAY, 5000));
     /* Beyond the 3 kept but not older than 21 days: stays. */
     touch_backup(now - 2 * DAY - 1, 0);
-    assert_ok(sx_storelog_prune_backups(tpath("store.log"), now + 18 * DAY, 0, &o, &removed));
+    assert_ok(sx_kit_prune_backups(tpath("store.log"), now + 18 * DAY, 0, &o, &removed));
     assert_int_equal(removed, 0);
     assert_true(backup_exists(now - 2 * DAY - 1, 0));
     /* With an old one added, it goes. */
     touch_backup(now - 50 * DAY, 0);
-    assert_ok(sx_storelog_prune_backups(tpath("store.log"), now + 18 * DAY, 0, &o, &removed));
+    assert_ok(sx_kit_prune_backups(tpath("store.log"), now + 18 * DAY, 0, &o, &removed));
     assert_int_equal(removed, 1);
     assert_false(backup_exists(now - 50 * DAY, 0));
     remove_tmpdir();
@@ -945,11 +946,11 @@ static void test_compaction(void **state)
     sx_slservices *svc;
     assert_ok(sx_store_new(&st));
     assert_ok(sx_slservices_new(&svc));
-    sx_storelog_opts o = quiet_opts();
+    sx_kit_log_opts o = quiet_opts();
     o.now_sec = DAY0;
     o.now_nsec = 250000000;
     o.group_commit = true;
-    sx_storelog *log;
+    sx_kit_log *log;
     sx_slreplay_stats stats;
     assert_ok(sx_storelog_start(tpath("store.log"), st, svc, &o, &stats, &log));
     assert_int_equal(stats.bad_lines, 2);
@@ -976,7 +977,7 @@ static void test_compaction(void **state)
     tu_bytes_seq(r.rid, SX_ID_LEN, 1);
     r.q.updated_at = DAY0 + DAY;
     assert_ok(sx_storelog_append(log, &r));
-    sx_storelog_close(log);
+    sx_kit_log_close(log);
 
     /* Replaying the compacted log gives the same state (plus the append). */
     sx_store *st2;
@@ -1003,7 +1004,7 @@ static void test_compaction(void **state)
     o.now_sec = DAY0 + 60;
     o.now_nsec = 0;
     assert_ok(sx_storelog_start(tpath("store.log"), st3, svc3, &o, &stats, &log));
-    sx_storelog_close(log);
+    sx_kit_log_close(log);
     assert_true(exists(tpath("store.log.2024-06-21T00:01:00Z")));
     char *state3 = dump_store(st3, svc3);
     assert_string_equal(state3, state1b);
@@ -1036,12 +1037,12 @@ static void test_start_recovery(void **state)
     write_file(tpath("store.log"), partial);
     sx_store *st;
     assert_ok(sx_store_new(&st));
-    sx_storelog_opts o = quiet_opts();
+    sx_kit_log_opts o = quiet_opts();
     o.now_sec = DAY0;
     n_warnings = 0;
-    sx_storelog *log;
+    sx_kit_log *log;
     assert_ok(sx_storelog_start(tpath("store.log"), st, NULL, &o, NULL, &log));
-    sx_storelog_close(log);
+    sx_kit_log_close(log);
     char *bak = read_file(tpath("store.log.bak"));
     assert_non_null(bak);
     assert_string_equal(bak, partial);
@@ -1063,7 +1064,7 @@ static void test_start_recovery(void **state)
     write_file(tpath("store.log.start"), full);
     o.now_sec = DAY0 + 1;
     assert_ok(sx_storelog_start(tpath("store.log"), st2, NULL, &o, NULL, &log));
-    sx_storelog_close(log);
+    sx_kit_log_close(log);
     assert_int_equal(sx_store_queue_count(st2), 1);
     assert_true(exists(tpath("store.log.2024-06-21T00:00:01Z")));
 
@@ -1071,7 +1072,7 @@ static void test_start_recovery(void **state)
     sx_store *st3;
     assert_ok(sx_store_new(&st3));
     assert_ok(sx_storelog_start(tpath("fresh.log"), st3, NULL, &o, NULL, &log));
-    sx_storelog_close(log);
+    sx_kit_log_close(log);
     char *fresh = read_file(tpath("fresh.log"));
     assert_non_null(fresh);
     assert_string_equal(fresh, "");
@@ -1090,13 +1091,13 @@ static void test_append_is_written(void **state)
     (void)state;
     make_tmpdir();
     for (int mode = 0; mode < 2; mode++) {
-        sx_storelog_opts o = quiet_opts();
+        sx_kit_log_opts o = quiet_opts();
         o.group_commit = mode == 1;
-        o.sync = mode == 1 ? SX_SL_SYNC_BATCH : SX_SL_SYNC_NEVER;
+        o.sync = mode == 1 ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
         /* An existing log whose last line was cut short by a crash. */
         write_file(tpath("a.log"), "DELETE " RID "\nTIME " RID " 17");
-        sx_storelog *log;
-        assert_ok(sx_storelog_open(tpath("a.log"), false, &o, &log));
+        sx_kit_log *log;
+        assert_ok(sx_kit_log_open(tpath("a.log"), false, &o, &log));
         sx_slrec r = {0};
         r.type = SX_SLREC_SUSPEND;
         tu_bytes_seq(r.rid, SX_ID_LEN, 1);
@@ -1105,15 +1106,15 @@ static void test_append_is_written(void **state)
         char *text = read_file(tpath("a.log"));
         assert_string_equal(text, "DELETE " RID "\nTIME " RID " 17\nSUSPEND " RID "\n");
         free(text);
-        assert_int_equal(sx_storelog_append_line(log, sx_slice_str("a\nb")), SX_E_USAGE);
+        assert_int_equal(sx_kit_log_append_line(log, sx_slice_str("a\nb")), SX_E_USAGE);
         r.type = SX_SLREC_KEYS; /* no keys: cannot be encoded */
         assert_int_equal(sx_storelog_append(log, &r), SX_E_USAGE);
         uint64_t recs, writes, syncs;
-        sx_storelog_counters(log, &recs, &writes, &syncs);
+        sx_kit_log_counters(log, &recs, &writes, &syncs);
         assert_int_equal(recs, 1);
         assert_int_equal(writes, 1);
         assert_int_equal(syncs, mode == 1 ? 1 : 0);
-        sx_storelog_close(log);
+        sx_kit_log_close(log);
     }
     remove_tmpdir();
 }
@@ -1122,7 +1123,7 @@ static void test_append_is_written(void **state)
 #define PER_THREAD 300
 
 typedef struct app_arg {
-    sx_storelog *log;
+    sx_kit_log *log;
     int thread;
 } app_arg;
 
@@ -1140,14 +1141,14 @@ static void *append_thread(void *p)
     return NULL;
 }
 
-static void run_concurrent(bool group, sx_sl_sync sync)
+static void run_concurrent(bool group, sx_kit_sync sync)
 {
     make_tmpdir();
-    sx_storelog_opts o = quiet_opts();
+    sx_kit_log_opts o = quiet_opts();
     o.group_commit = group;
     o.sync = sync;
-    sx_storelog *log;
-    assert_ok(sx_storelog_open(tpath("c.log"), true, &o, &log));
+    sx_kit_log *log;
+    assert_ok(sx_kit_log_open(tpath("c.log"), true, &o, &log));
     pthread_t th[THREADS];
     app_arg args[THREADS];
     for (int t = 0; t < THREADS; t++) {
@@ -1161,11 +1162,11 @@ static void run_concurrent(bool group, sx_sl_sync sync)
         assert_null(ret);
     }
     uint64_t recs, writes, syncs;
-    sx_storelog_counters(log, &recs, &writes, &syncs);
-    sx_storelog_close(log);
+    sx_kit_log_counters(log, &recs, &writes, &syncs);
+    sx_kit_log_close(log);
     assert_int_equal(recs, THREADS * PER_THREAD);
     assert_true(writes >= 1 && writes <= recs);
-    assert_int_equal(syncs, sync == SX_SL_SYNC_BATCH ? writes : 0);
+    assert_int_equal(syncs, sync == SX_KIT_SYNC_BATCH ? writes : 0);
     if (group)
         printf("# group commit: %llu records in %llu writes\n", (unsigned long long)recs,
                (unsigned long long)writes);
@@ -1194,14 +1195,14 @@ static void run_concurrent(bool group, sx_sl_sync sync)
 static void test_concurrent_group_commit(void **state)
 {
     (void)state;
-    run_concurrent(true, SX_SL_SYNC_BATCH);
-    run_concurrent(true, SX_SL_SYNC_NEVER);
+    run_concurrent(true, SX_KIT_SYNC_BATCH);
+    run_concurrent(true, SX_KIT_SYNC_NEVER);
 }
 
 static void test_concurrent_plain(void **state)
 {
     (void)state;
-    run_concurrent(false, SX_SL_SYNC_NEVER);
+    run_concurrent(false, SX_KIT_SYNC_NEVER);
 }
 
 /* ---- messages (PROTOCOL-NOTES E27) ---- */
@@ -1212,7 +1213,7 @@ static void add_queue(sx_store *st, uint8_t rid_start, uint8_t sid_start)
     fill_queue(&r);
     tu_bytes_seq(r.rid, SX_ID_LEN, rid_start);
     tu_bytes_seq(r.q.sid, SX_ID_LEN, sid_start);
-    sx_storelog_opts o = quiet_opts();
+    sx_kit_log_opts o = quiet_opts();
     assert_ok(sx_storelog_apply(st, NULL, &r, &o));
 }
 
