@@ -255,12 +255,14 @@ SX_API SX_MUST_CHECK sx_status sx_smp_aconn_connect(sx_loop *loop, const char *s
 SX_API void sx_smp_aconn_close(sx_smp_aconn *c);
 /* The SMP version agreed, once connected (0 before). */
 SX_API unsigned sx_smp_aconn_version(const sx_smp_aconn *c);
+/* The longest body sx_smp_aconn_send accepts, once connected (0 before). */
+SX_API size_t sx_smp_aconn_max_body(const sx_smp_aconn *c);
 
 /* As sx_smp_queue_create, sx_smp_queue_secure, sx_smp_send, sx_smp_subscribe,
  * sx_smp_ack and sx_smp_queue_delete. Errors before anything is sent (no
  * callback): SX_E_USAGE (not connected yet, closing, wrong side of the
- * queue, no callback where one is required), SX_E_LIMIT (a body too long),
- * SX_E_NOMEM. cb may be NULL where it is an sx_smp_done_fn. Messages of a
+ * queue, no callback where one is required), SX_E_CLOSED (the connection is
+ * ending), SX_E_LIMIT (a body too long), SX_E_NOMEM. cb may be NULL where it is an sx_smp_done_fn. Messages of a
  * subscribed queue arrive through cbs->event; the next one after
  * sx_smp_aconn_ack. */
 SX_API SX_MUST_CHECK sx_status sx_smp_aconn_create(sx_smp_aconn *c, sx_smp_created_fn cb, void *arg);

@@ -57,27 +57,18 @@ sx_status sx_smp_connect(const char *server, const sx_smp_conn_opts *opts, sx_sm
     sx_smp_conn *c = calloc(1, sizeof *c);
     if (!c)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
-    bool printable = strlen(server) < sizeof c->server;
-    for (const char *p = server; printable && *p; p++)
-        printable = *p > ' ' && *p <= '~';
-    if (!printable || sx_smp_address_parse(server, &c->addr) != SX_OK) {
+    sx_status st = sx_smpapi_parse_server(server, &c->addr, c->server);
+    if (st != SX_OK) {
         free(c);
-        return sx_error_set(SX_E_USAGE, NULL,
-                            "invalid server address '%s' (expected smp://fingerprint[:password]@host[:port])",
-                            server);
+        return st;
     }
-    snprintf(c->server, sizeof c->server, "%s", server);
     sx_smp_client_opts o = {
         .timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
         .ping_interval_ms = opts ? opts->keepalive_ms : 0,
     };
-    sx_status st = sx_smp_client_connect(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl);
+    st = sx_smp_client_connect(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl);
     if (st != SX_OK) {
-        const char *why = st == SX_E_AUTH     ? "the router's identity does not match the fingerprint in the address"
-                          : st == SX_E_PROTOCOL ? "SMP handshake failed (not an SMP router, or no common version)"
-                          : st == SX_E_IO       ? "connection refused, unreachable or timed out"
-                                                : sx_strerror(st);
-        sx_error_set(st, NULL, "cannot connect to %s:%u: %s", c->addr.host, (unsigned)c->addr.port, why);
+        sx_smpapi_connect_error(&c->addr, st);
         sx_wipe(&c->addr, sizeof c->addr);
         free(c);
         return st;

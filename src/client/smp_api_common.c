@@ -94,6 +94,46 @@ sx_status sx_smpapi_need_role(const sx_smp_queue *q, sx_queue_role role, const c
     return SX_OK;
 }
 
+/* ---- addresses ---- */
+
+/* text for a message, with "***" for a password between the key hash and '@' */
+static void address_shown(const char *text, char *out, size_t cap)
+{
+    const char *scheme = strstr(text, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at && colon && colon < at)
+        snprintf(out, cap, "%.*s:***%.*s", (int)(colon - text), text, 200, at);
+    else
+        snprintf(out, cap, "%.*s", 300, text);
+}
+
+sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char server[SX_QUEUE_ADDR_MAX])
+{
+    bool printable = strlen(text) < SX_QUEUE_ADDR_MAX;
+    for (const char *p = text; printable && *p; p++)
+        printable = *p > ' ' && *p <= '~';
+    if (!printable || sx_smp_address_parse(text, addr) != SX_OK) {
+        char shown[512];
+        address_shown(text, shown, sizeof shown);
+        sx_wipe(addr, sizeof *addr);
+        return sx_error_set(SX_E_USAGE, NULL,
+                            "invalid server address '%s' (expected smp://fingerprint[:password]@host[:port])", shown);
+    }
+    snprintf(server, SX_QUEUE_ADDR_MAX, "%s", text);
+    return SX_OK;
+}
+
+sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st)
+{
+    const char *why = st == SX_E_AUTH       ? "the router's identity does not match the fingerprint in the address"
+                      : st == SX_E_PROTOCOL ? "SMP handshake failed (not an SMP router, or no common version)"
+                      : st == SX_E_IO       ? "connection refused, unreachable or timed out"
+                      : st == SX_E_CLOSED   ? "closed before the handshake finished"
+                                            : sx_strerror(st);
+    return sx_error_set(st, NULL, "cannot connect to %s:%u: %s", addr->host, (unsigned)addr->port, why);
+}
+
 /* ---- queues ---- */
 
 sx_smp_queue *sx_smpapi_queue_new(void)

@@ -19,6 +19,12 @@ sx_status sx_smpapi_router_error(const char *what, const sx_smp_error *e);
 sx_status sx_smpapi_expect(const char *what, const sx_smp_client_reply *r, sx_smp_resp_tag tag);
 /* A failed exchange with the router (timeout, closed, ...) as detail. */
 sx_status sx_smpapi_net_error(const char *what, sx_status st);
+/* Parses the address a connection is made to and keeps its text in server.
+ * SX_E_USAGE with detail when it does not parse (the detail does not
+ * repeat a password). */
+sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char server[SX_QUEUE_ADDR_MAX]);
+/* Records why connecting to addr failed with st. Returns st. */
+sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st);
 /* SX_E_USAGE unless q is a side of the given role. */
 sx_status sx_smpapi_need_role(const sx_smp_queue *q, sx_queue_role role, const char *what);
 sx_slice sx_smpapi_rcv_id(const sx_smp_queue *q);

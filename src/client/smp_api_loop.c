@@ -18,6 +18,7 @@
 #include "client/smp_client_loop.h"
 #include "core/error.h"
 #include "crypto/util.h"
+#include "smp/version.h"
 
 #define DEFAULT_TIMEOUT_MS 15000
 
@@ -299,12 +300,7 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
         c->cbs.connected(c, SX_OK, c->cbs.arg);
         return;
     }
-    const char *why = status == SX_E_AUTH       ? "the router's identity does not match the fingerprint in the address"
-                      : status == SX_E_PROTOCOL ? "SMP handshake failed (not an SMP router, or no common version)"
-                      : status == SX_E_IO       ? "connection refused, unreachable or timed out"
-                      : status == SX_E_CLOSED   ? "closed before the handshake finished"
-                                                : sx_strerror(status);
-    sx_error_set(status, NULL, "cannot connect to %s:%u: %s", c->addr.host, (unsigned)c->addr.port, why);
+    sx_smpapi_connect_error(&c->addr, status);
     (void)cl;
     c->cbs.connected(c, status, c->cbs.arg);
     aconn_free(c);
@@ -342,23 +338,18 @@ sx_status sx_smp_aconn_connect(sx_loop *loop, const char *server, const sx_smp_c
     sx_smp_aconn *c = calloc(1, sizeof *c);
     if (!c)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
-    bool printable = strlen(server) < sizeof c->server;
-    for (const char *p = server; printable && *p; p++)
-        printable = *p > ' ' && *p <= '~';
-    if (!printable || sx_smp_address_parse(server, &c->addr) != SX_OK) {
+    sx_status st = sx_smpapi_parse_server(server, &c->addr, c->server);
+    if (st != SX_OK) {
         free(c);
-        return sx_error_set(SX_E_USAGE, NULL,
-                            "invalid server address '%s' (expected smp://fingerprint[:password]@host[:port])",
-                            server);
+        return st;
     }
-    snprintf(c->server, sizeof c->server, "%s", server);
     c->cbs = *cbs;
     sx_smp_aclient_opts o = {
         .connect_timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
         .ping_interval_ms = opts ? opts->keepalive_ms : 0,
     };
     sx_smp_aclient_callbacks acb = {.connected = connected_cb, .event = event_cb, .closed = closed_cb, .arg = c};
-    sx_status st = sx_smp_aclient_connect(loop, c->addr.host, c->addr.port, c->addr.key_hash, &o, &acb, &c->cl);
+    st = sx_smp_aclient_connect(loop, c->addr.host, c->addr.port, c->addr.key_hash, &o, &acb, &c->cl);
     if (st != SX_OK) {
         aconn_free(c);
         return sx_error_set(st, NULL, "connect: %s", sx_strerror(st));
@@ -378,4 +369,9 @@ void sx_smp_aconn_close(sx_smp_aconn *c)
 unsigned sx_smp_aconn_version(const sx_smp_aconn *c)
 {
     return c && c->ready ? sx_smp_aclient_session(c->cl)->version : 0;
+}
+
+size_t sx_smp_aconn_max_body(const sx_smp_aconn *c)
+{
+    return c && c->ready ? sx_smp_max_message_length((uint16_t)sx_smp_aconn_version(c)) : 0;
 }

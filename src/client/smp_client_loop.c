@@ -380,6 +380,12 @@ static void on_server_hello(sx_smp_aclient *cl)
         teardown(cl, st);
         return;
     }
+    if (cl->close_posted) {
+        /* Closed while connecting: the close task ends it with
+         * connected(SX_E_CLOSED), never connected(SX_OK) then closed. */
+        sx_loop_io_stop(cl->loop, &cl->io);
+        return;
+    }
     cl->st = ST_ACTIVE;
     cl->connected = true;
     write_out(cl);

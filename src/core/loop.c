@@ -5,9 +5,12 @@
  * the epoll wait. */
 #include "core/loop.h"
 
+#include "core/error.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -78,10 +81,13 @@ static void wake_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 
 sx_status sx_loop_new(sx_loop **out)
 {
+    sx_error_clear();
+    if (!out)
+        return sx_error_set(SX_E_USAGE, NULL, "event loop: no place for the loop");
     *out = NULL;
     sx_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
-        return SX_E_NOMEM;
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (loop->epfd < 0 || loop->wakefd < 0 || pthread_mutex_init(&loop->lock, NULL) != 0) {
@@ -90,13 +96,13 @@ sx_status sx_loop_new(sx_loop **out)
         if (loop->wakefd >= 0)
             close(loop->wakefd);
         free(loop);
-        return SX_E_IO;
+        return sx_error_set(SX_E_IO, NULL, "event loop: cannot create it: %s", strerror(errno));
     }
     sx_loop_timer_init(&loop->tick, NULL, NULL);
     sx_loop_io_init(&loop->wake_io, loop->wakefd, wake_cb, NULL);
     if (sx_loop_io_start(loop, &loop->wake_io, SX_EV_READ) != SX_OK) {
         sx_loop_free(loop);
-        return SX_E_IO;
+        return sx_error_set(SX_E_IO, NULL, "event loop: cannot watch its wake-up descriptor");
     }
     *out = loop;
     return SX_OK;
@@ -278,7 +284,7 @@ sx_status sx_loop_run(sx_loop *loop)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return SX_E_IO;
+            return sx_error_set(SX_E_IO, NULL, "event loop: epoll_wait failed: %s", strerror(errno));
         }
         loop->batch = events;
         loop->batch_n = n;
