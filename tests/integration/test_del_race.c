@@ -826,7 +826,7 @@ static void test_del_race(void **state)
     sx_store *st;
     assert_ok(sx_store_new(&st));
     warns w = {0};
-    sx_storelog_opts lo = {0};
+    sx_kit_log_opts lo = {0};
     lo.warn = on_warn;
     lo.warn_arg = &w;
     sx_slreplay_stats stats = {0};
