@@ -375,7 +375,7 @@ sx_status sx_router_config_check_storage(const sx_router_config *cfg, char *err,
     return SX_E_USAGE;
 }
 
-/* ---- printing ---------------------------------------------- */
+/* ---- printing ------------------------------------------------------------ */
 
 sx_status sx_router_format_address(const uint8_t fp[SX_FINGERPRINT_LEN], const char *password,
                                    const char *host, const char *port, char *out, size_t cap)

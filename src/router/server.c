@@ -20,6 +20,8 @@
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "router/control.h"
+#include "router/msglog.h"
+#include "router/ntflog.h"
 #include "transport/net.h"
 
 #define SX_MAX_OUT_BLOCKS 256      /* back-pressure: stop reading above this */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "router/msglog.h"
+#include "router/ntflog.h"
 #include "router/storelog.h"
 
 static void quiet(void *arg, const char *msg)
@@ -74,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
             CHECK_STABLE(sx_slrec, sx_slrec_parse, sx_slrec_encode, sx_slrec_cleanup, &w);
             sx_writer_cleanup(&w);
-            sx_status st_apply = sx_storelog_apply(st, svc, &r, &o);
+            sx_status st_apply = sx_slrec_apply(st, svc, &r, &o);
             if (st_apply == SX_E_INTERNAL)
                 __builtin_trap();
             sx_slrec_cleanup(&r);

@@ -18,6 +18,8 @@
 #include "crypto/keys.h"
 #include "crypto/x509.h"
 #include "kit/backups.h"
+#include "router/msglog.h"
+#include "router/ntflog.h"
 #include "router/storelog.h"
 
 /* Text forms of the fixture values below, computed by hand from the
@@ -1214,7 +1216,7 @@ static void add_queue(sx_store *st, uint8_t rid_start, uint8_t sid_start)
     tu_bytes_seq(r.rid, SX_ID_LEN, rid_start);
     tu_bytes_seq(r.q.sid, SX_ID_LEN, sid_start);
     sx_kit_log_opts o = quiet_opts();
-    assert_ok(sx_storelog_apply(st, NULL, &r, &o));
+    assert_ok(sx_slrec_apply(st, NULL, &r, &o));
 }
 
 static sx_queue *queue_at(sx_store *st, uint8_t rid_start)

@@ -1,0 +1,22 @@
+/* Applying an SMP store-log record (router/slrec.h) to the queue store and
+ * the services beside it, as the reference's replay does (PROTOCOL-NOTES
+ * E26): what replay does with each line. */
+#ifndef SX_ROUTER_SLAPPLY_H
+#define SX_ROUTER_SLAPPLY_H
+
+#include "kit/logfile.h"
+#include "router/slrec.h"
+#include "router/slservices.h"
+#include "router/store.h"
+#include "simplex/status.h"
+
+/* Applies one record to st/svc as the reference's replay does (PROTOCOL-NOTES
+ * E26). A record that does not apply is reported through opts and changes
+ * nothing: SX_E_AUTH for an unknown or deleted queue, an id clash or a refused
+ * change (another sender key, other fixed link data, a taken notifier id, a
+ * service conflict), SX_E_LIMIT over our bounds; SX_E_NOMEM. svc may be
+ * NULL (services ignored). Single-threaded use (startup). */
+SX_MUST_CHECK sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r,
+                                       const sx_kit_log_opts *opts);
+
+#endif

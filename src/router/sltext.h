@@ -1,0 +1,79 @@
+/* The text grammar of the SMP router's log files (PROTOCOL-NOTES A23-A27):
+ * the primitives the store-log, message-log and notification-log parsers
+ * and encoders share, over the bounds-checked reader and writer. Parsers
+ * backtrack by copying the reader; decoded data goes into an arena as large
+ * as the line. Internal to src/router. */
+#ifndef SX_ROUTER_SLTEXT_H
+#define SX_ROUTER_SLTEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/bytes.h"
+#include "core/reader.h"
+#include "core/writer.h"
+#include "simplex/status.h"
+
+#define SX_SLT_ID_TEXT_SIZE 128 /* base64url of an id up to 64 bytes, for reports */
+
+/* A line being parsed. */
+typedef struct sx_slt_parser {
+    sx_reader r;
+    uint8_t *arena; /* decoded data; never larger than the line */
+    size_t used, cap;
+} sx_slt_parser;
+
+/* Starts parsing line (allocates the arena). SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_slt_init(sx_slt_parser *p, sx_slice line);
+/* Checks that the whole line was consumed (when ok); frees the arena on
+ * failure. SX_E_PROTOCOL, or the reader's error. */
+SX_MUST_CHECK sx_status sx_slt_finish(sx_slt_parser *p, bool ok);
+
+/* ---- characters ---- */
+bool sx_slt_is_b64(uint8_t c);
+bool sx_slt_is_pad(uint8_t c);
+bool sx_slt_is_digit(uint8_t c);
+/* A list item runs to the next ',', ' ' or end of line (the reference's listItem). */
+bool sx_slt_is_item(uint8_t c);
+bool sx_slt_is_not_space(uint8_t c);
+
+/* ---- reading (reader style: false with the reader failed) ---- */
+/* The next byte without consuming it. */
+bool sx_slt_peek(const sx_reader *r, uint8_t *c);
+bool sx_slt_at_end(const sx_reader *r);
+/* The longest run (possibly empty) of bytes satisfying pred. */
+bool sx_slt_take_while(sx_reader *r, bool (*pred)(uint8_t), sx_slice *out);
+/* Consumes lit if it is next; otherwise nothing happens (no error). */
+bool sx_slt_try_lit(sx_reader *r, const char *lit);
+bool sx_slt_expect(sx_reader *r, const char *lit);
+/* base64urlP: one or more of the alphabet, then any '=' padding. */
+bool sx_slt_b64_token(sx_reader *r, sx_slice *tok);
+/* Decodes tok (base64url) into out (cap bytes); *n its length. */
+bool sx_slt_decode_to(sx_reader *r, sx_slice tok, uint8_t *out, size_t cap, size_t *n);
+/* A base64url token of exactly len bytes (ids, DH secrets). */
+bool sx_slt_read_fixed(sx_reader *r, uint8_t *out, size_t len);
+/* Decodes tok into the arena: 1..max bytes. */
+bool sx_slt_decode_arena(sx_slt_parser *p, sx_slice tok, size_t max, sx_slice *out);
+/* A base64url token decoded into the arena (1..max bytes). */
+bool sx_slt_read_data(sx_slt_parser *p, size_t max, sx_slice *out);
+/* A copy of already-consumed text in the arena. */
+bool sx_slt_copy_arena(sx_slt_parser *p, sx_slice text, sx_slice *out);
+/* Int64 / SystemTime text: optional sign, then decimal digits (PROTOCOL-NOTES
+ * A25). */
+bool sx_slt_read_int(sx_reader *r, int64_t *v);
+/* One byte of set. */
+bool sx_slt_read_char_of(sx_reader *r, const char *set, uint8_t *out);
+
+/* ---- writing (writer style) ---- */
+/* Padded base64url. */
+bool sx_slt_put_b64(sx_writer *w, sx_slice s);
+/* An SX_ID_LEN-byte id in base64url. */
+bool sx_slt_put_id(sx_writer *w, const uint8_t *id);
+/* Decimal. */
+bool sx_slt_put_int(sx_writer *w, int64_t v);
+
+/* base64url text of an id for reports ("?" when it does not fit). */
+const char *sx_slt_id_text(const uint8_t *id, size_t len, char out[SX_SLT_ID_TEXT_SIZE]);
+
+#endif
