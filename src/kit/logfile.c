@@ -1,6 +1,7 @@
-/* Router kit: the append-only log file (see logfile.h). Lines are appended
- * with one write(2) each, or one write per group of queued lines (group
- * commit, leader/follower). */
+/* Router kit: the append-only log file (see logfile.h). Every write(2) and
+ * its sync happen under the log's mutex, so writes never interleave: one
+ * line per write from sx_kit_log_append_line, one batch per write from the
+ * writer thread (kit/logwriter.h), which does the group commit. */
 #include "kit/logfile.h"
 
 #include <fcntl.h>
@@ -21,23 +22,14 @@ void sx_kit_log_report(const sx_kit_log_opts *o, const char *fmt, ...)
     va_end(ap);
 }
 
-typedef struct waiter {
-    struct waiter *next;
-    sx_status st;
-    bool done;
-} waiter;
-
 struct sx_kit_log {
     int fd;
     sx_kit_log_opts o;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool writing; /* a leader is writing a batch outside the lock */
-    bool broken;  /* an unrecoverable failure: refuse everything */
-    off_t size;   /* length of the file's whole lines */
-    uint8_t *pend, *spare;
-    size_t pend_len, pend_cap, spare_cap;
-    waiter *head, **tail;
+    bool broken;   /* an unrecoverable failure: refuse everything */
+    off_t size;    /* length of the file's whole lines */
+    uint8_t *pend; /* the line being appended, with its '\n' */
+    size_t pend_cap;
     uint64_t n_records, n_writes, n_syncs;
 };
 
@@ -49,13 +41,7 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
         return SX_E_NOMEM;
     if (opts)
         log->o = *opts;
-    log->tail = &log->head;
     if (pthread_mutex_init(&log->lock, NULL) != 0) {
-        free(log);
-        return SX_E_INTERNAL;
-    }
-    if (pthread_cond_init(&log->cond, NULL) != 0) {
-        pthread_mutex_destroy(&log->lock);
         free(log);
         return SX_E_INTERNAL;
     }
@@ -98,14 +84,12 @@ void sx_kit_log_close(sx_kit_log *log)
     if (log->fd >= 0)
         close(log->fd);
     free(log->pend);
-    free(log->spare);
-    pthread_cond_destroy(&log->cond);
     pthread_mutex_destroy(&log->lock);
     free(log);
 }
 
 /* Writes buf as one write (retried only if the kernel wrote part of it) and
- * syncs per the policy. Only the current writer calls this. On a failed
+ * syncs per the policy; the lock held. On a failed
  * write the file is cut back to its last whole line; *broken when even
  * that, or a sync, failed. */
 static sx_status write_batch(sx_kit_log *log, const uint8_t *buf, size_t len, bool *broken, bool *synced)
@@ -130,9 +114,10 @@ static sx_status write_batch(sx_kit_log *log, const uint8_t *buf, size_t len, bo
     return SX_OK;
 }
 
-static sx_status pend_add(sx_kit_log *log, sx_slice line)
+/* Copies line and its '\n' into log->pend. */
+static sx_status pend_set(sx_kit_log *log, sx_slice line)
 {
-    size_t need = log->pend_len + line.len + 1;
+    size_t need = line.len + 1;
     if (need > log->pend_cap) {
         size_t cap = log->pend_cap ? log->pend_cap : 4096;
         while (cap < need)
@@ -144,44 +129,9 @@ static sx_status pend_add(sx_kit_log *log, sx_slice line)
         log->pend_cap = cap;
     }
     if (line.len)
-        memcpy(log->pend + log->pend_len, line.ptr, line.len);
-    log->pend[log->pend_len + line.len] = '\n';
-    log->pend_len = need;
+        memcpy(log->pend, line.ptr, line.len);
+    log->pend[line.len] = '\n';
     return SX_OK;
-}
-
-/* Group commit: the caller (lock held, nobody writing) takes every queued
- * line, writes them with the lock released, and wakes their owners. */
-static void lead(sx_kit_log *log)
-{
-    uint8_t *buf = log->pend;
-    size_t len = log->pend_len, cap = log->pend_cap;
-    waiter *batch = log->head;
-    log->pend = log->spare;
-    log->pend_cap = log->spare_cap;
-    log->pend_len = 0;
-    log->spare = NULL;
-    log->spare_cap = 0;
-    log->head = NULL;
-    log->tail = &log->head;
-    log->writing = true;
-    pthread_mutex_unlock(&log->lock);
-
-    bool broken, synced;
-    sx_status st = write_batch(log, buf, len, &broken, &synced);
-
-    pthread_mutex_lock(&log->lock);
-    log->writing = false;
-    log->broken = log->broken || broken;
-    log->n_writes++;
-    log->n_syncs += synced;
-    log->spare = buf;
-    log->spare_cap = cap;
-    for (waiter *w = batch; w; w = w->next) {
-        w->st = st;
-        w->done = true;
-    }
-    pthread_cond_broadcast(&log->cond);
 }
 
 sx_status sx_kit_log_append_line(sx_kit_log *log, sx_slice line)
@@ -193,43 +143,25 @@ sx_status sx_kit_log_append_line(sx_kit_log *log, sx_slice line)
         pthread_mutex_unlock(&log->lock);
         return SX_E_IO;
     }
-    sx_status st = pend_add(log, line);
+    sx_status st = pend_set(log, line);
     if (st != SX_OK) {
         pthread_mutex_unlock(&log->lock);
         return st;
     }
     log->n_records++;
-    if (!log->o.group_commit) {
-        /* One record per write, under the lock. */
-        bool broken, synced;
-        st = write_batch(log, log->pend, log->pend_len, &broken, &synced);
-        log->pend_len = 0;
-        log->broken = log->broken || broken;
-        log->n_writes++;
-        log->n_syncs += synced;
-        pthread_mutex_unlock(&log->lock);
-        return st;
-    }
-    waiter me = {0};
-    *log->tail = &me;
-    log->tail = &me.next;
-    while (!me.done) {
-        if (!log->writing)
-            lead(log);
-        else
-            pthread_cond_wait(&log->cond, &log->lock);
-    }
+    bool broken, synced;
+    st = write_batch(log, log->pend, line.len + 1, &broken, &synced);
+    log->broken = log->broken || broken;
+    log->n_writes++;
+    log->n_syncs += synced;
     pthread_mutex_unlock(&log->lock);
-    return me.st;
+    return st;
 }
 
 sx_status sx_kit_log_append_lines(sx_kit_log *log, sx_slice lines, size_t n_lines)
 {
     SX_ENSURE(lines.len > 0 && lines.ptr[lines.len - 1] == '\n', SX_E_USAGE);
     pthread_mutex_lock(&log->lock);
-    /* Wait for a group-commit leader to finish, so writes never interleave. */
-    while (log->writing)
-        pthread_cond_wait(&log->cond, &log->lock);
     if (log->broken) {
         pthread_mutex_unlock(&log->lock);
         return SX_E_IO;

@@ -1,8 +1,9 @@
 /* Router kit: the append-only log file of a router's store (PROTOCOL-NOTES
  * E25, F27). Records are whole lines, each appended with one write(2), or
- * with one write per batch of lines; after a failed write the file is cut
- * back to its last whole line. The fsync policy says when an appended line
- * is durable. The lines themselves belong to the router that owns the log. */
+ * with one write per batch of lines (the writer thread of kit/logwriter.h
+ * batches them: group commit); after a failed write the file is cut back to
+ * its last whole line. The fsync policy says when an appended line is
+ * durable. The lines themselves belong to the router that owns the log. */
 #ifndef SX_KIT_LOGFILE_H
 #define SX_KIT_LOGFILE_H
 
@@ -22,9 +23,10 @@
  *     what the reference does (write + hFlush, no fsync).
  *   SX_KIT_SYNC_BATCH - append returns only after fdatasync(2) of the write
  *     that carried the record, so an acknowledged change survives power loss.
- *     Each sync costs a disk flush (milliseconds on many disks); with group
- *     commit the flush is shared by every record queued meanwhile, so the
- *     cost per record falls as concurrency rises, at the price of latency. */
+ *     Each sync costs a disk flush (milliseconds on many disks); through the
+ *     writer thread (kit/logwriter.h) the flush is shared by every record
+ *     queued meanwhile (group commit), so the cost per record falls as
+ *     concurrency rises, at the price of latency. */
 typedef enum sx_kit_sync {
     SX_KIT_SYNC_NEVER,
     SX_KIT_SYNC_BATCH,
@@ -32,12 +34,6 @@ typedef enum sx_kit_sync {
 
 typedef struct sx_kit_log_opts {
     sx_kit_sync sync;
-    /* Group commit: records appended by several threads while a write is in
-     * progress are queued and written by one of them with one write(2) (and
-     * one fdatasync under SX_KIT_SYNC_BATCH); every caller still returns only
-     * after its own record is written. Off: one write per record, under a
-     * mutex. */
-    bool group_commit;
     /* Warnings and notes (skipped lines, backups); NULL prints to stderr. */
     sx_kit_warn_cb warn;
     void *warn_arg;
@@ -53,16 +49,18 @@ typedef struct sx_kit_log sx_kit_log;
 
 /* Opens path for appending (created if missing; truncated if truncate). A
  * last line cut short by a crash gets its '\n', so that it stays its own
- * (unparseable) line. opts is copied (NULL: defaults, no group commit, no
- * sync). SX_E_IO, SX_E_NOMEM. */
+ * (unparseable) line. opts is copied (NULL: defaults, no sync). SX_E_IO,
+ * SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts *opts,
                                         sx_kit_log **out);
 /* Appends one line (no '\n'; it must not contain one: SX_E_USAGE; over
- * SX_KIT_LINE_MAX: SX_E_LIMIT); returns only once the line is in the file
- * (and synced, per the policy). Callable from any thread. After a failed
- * write the file is truncated back to its last whole line and the error
- * returned (SX_E_IO); if that is impossible, or a sync fails, the log refuses
- * every later append with SX_E_IO. */
+ * SX_KIT_LINE_MAX: SX_E_LIMIT) with one write(2) under the log's mutex;
+ * returns only once the line is in the file (and synced, per the policy).
+ * Callable from any thread; concurrent appends wait for each other (the
+ * writer thread of kit/logwriter.h batches many threads' records). After a
+ * failed write the file is truncated back to its last whole line and the
+ * error returned (SX_E_IO); if that is impossible, or a sync fails, the log
+ * refuses every later append with SX_E_IO. */
 SX_MUST_CHECK sx_status sx_kit_log_append_line(sx_kit_log *log, sx_slice line);
 /* Appends complete lines (each ending in '\n', none over SX_KIT_LINE_MAX)
  * with one write (and one sync under SX_KIT_SYNC_BATCH); for a writer that

@@ -802,7 +802,6 @@ static sx_status restore_state(sx_router *r)
         SX_TRY(sx_slservices_new(&r->svc));
         sx_kit_log_opts lo = {0};
         lo.sync = o->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
-        lo.group_commit = true;
         sx_slreplay_stats stats = {0};
         SX_TRY(sx_storelog_start(o->store_log_path, r->store, r->svc, &lo, &stats, &r->log));
         if (!o->quiet)

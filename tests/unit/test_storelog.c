@@ -951,7 +951,6 @@ static void test_compaction(void **state)
     sx_kit_log_opts o = quiet_opts();
     o.now_sec = DAY0;
     o.now_nsec = 250000000;
-    o.group_commit = true;
     sx_kit_log *log;
     sx_slreplay_stats stats;
     assert_ok(sx_storelog_start(tpath("store.log"), st, svc, &o, &stats, &log));
@@ -1094,7 +1093,6 @@ static void test_append_is_written(void **state)
     make_tmpdir();
     for (int mode = 0; mode < 2; mode++) {
         sx_kit_log_opts o = quiet_opts();
-        o.group_commit = mode == 1;
         o.sync = mode == 1 ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
         /* An existing log whose last line was cut short by a crash. */
         write_file(tpath("a.log"), "DELETE " RID "\nTIME " RID " 17");
@@ -1126,8 +1124,33 @@ static void test_append_is_written(void **state)
 
 typedef struct app_arg {
     sx_kit_log *log;
+    sx_kit_logwriter *lw; /* group commit: through the writer thread */
     int thread;
 } app_arg;
+
+/* Group commit is the writer thread's: like the router's replies, each
+ * submitter waits until its own record is written. */
+static pthread_mutex_t durable_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t durable_cond = PTHREAD_COND_INITIALIZER;
+
+static void durable_cb(void *arg, uint64_t seq, bool ok)
+{
+    (void)arg;
+    (void)seq;
+    (void)ok;
+    pthread_mutex_lock(&durable_lock);
+    pthread_cond_broadcast(&durable_cond);
+    pthread_mutex_unlock(&durable_lock);
+}
+
+static bool wait_durable(sx_kit_logwriter *lw, uint64_t seq)
+{
+    pthread_mutex_lock(&durable_lock);
+    while (sx_kit_logwriter_durable(lw) < seq && !sx_kit_logwriter_failed(lw))
+        pthread_cond_wait(&durable_cond, &durable_lock);
+    pthread_mutex_unlock(&durable_lock);
+    return sx_kit_logwriter_durable(lw) >= seq;
+}
 
 static void *append_thread(void *p)
 {
@@ -1137,8 +1160,13 @@ static void *append_thread(void *p)
         r.type = SX_SLREC_TIME;
         tu_bytes_seq(r.rid, SX_ID_LEN, (uint8_t)a->thread);
         r.q.updated_at = i;
-        if (sx_storelog_append(a->log, &r) != SX_OK)
+        if (a->lw) {
+            uint64_t seq = sx_storelog_submit(a->lw, &r);
+            if (seq == 0 || !wait_durable(a->lw, seq))
+                return (void *)1;
+        } else if (sx_storelog_append(a->log, &r) != SX_OK) {
             return (void *)1;
+        }
     }
     return NULL;
 }
@@ -1147,14 +1175,17 @@ static void run_concurrent(bool group, sx_kit_sync sync)
 {
     make_tmpdir();
     sx_kit_log_opts o = quiet_opts();
-    o.group_commit = group;
     o.sync = sync;
     sx_kit_log *log;
     assert_ok(sx_kit_log_open(tpath("c.log"), true, &o, &log));
+    sx_kit_logwriter *lw = NULL;
+    if (group)
+        assert_ok(sx_kit_logwriter_start(log, durable_cb, NULL, &lw));
     pthread_t th[THREADS];
     app_arg args[THREADS];
     for (int t = 0; t < THREADS; t++) {
         args[t].log = log;
+        args[t].lw = lw;
         args[t].thread = t;
         assert_int_equal(pthread_create(&th[t], NULL, append_thread, &args[t]), 0);
     }
@@ -1163,6 +1194,7 @@ static void run_concurrent(bool group, sx_kit_sync sync)
         assert_int_equal(pthread_join(th[t], &ret), 0);
         assert_null(ret);
     }
+    sx_kit_logwriter_stop(lw);
     uint64_t recs, writes, syncs;
     sx_kit_log_counters(log, &recs, &writes, &syncs);
     sx_kit_log_close(log);
