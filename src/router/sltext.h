@@ -31,22 +31,45 @@ SX_MUST_CHECK sx_status sx_slt_init(sx_slt_parser *p, sx_slice line);
 SX_MUST_CHECK sx_status sx_slt_finish(sx_slt_parser *p, bool ok);
 
 /* ---- characters ---- */
-bool sx_slt_is_b64(uint8_t c);
-bool sx_slt_is_pad(uint8_t c);
-bool sx_slt_is_digit(uint8_t c);
+static inline bool sx_slt_is_b64(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+static inline bool sx_slt_is_pad(uint8_t c) { return c == '='; }
+static inline bool sx_slt_is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 /* A list item runs to the next ',', ' ' or end of line (the reference's listItem). */
-bool sx_slt_is_item(uint8_t c);
-bool sx_slt_is_not_space(uint8_t c);
+static inline bool sx_slt_is_item(uint8_t c) { return c != ',' && c != ' ' && c != '\n'; }
+static inline bool sx_slt_is_not_space(uint8_t c) { return c != ' '; }
 
-/* ---- reading (reader style: false with the reader failed) ---- */
+/* ---- reading (reader style: false with the reader failed) ----
+ * The small ones are inline: the parsers call them for every field. */
 /* The next byte without consuming it. */
-bool sx_slt_peek(const sx_reader *r, uint8_t *c);
-bool sx_slt_at_end(const sx_reader *r);
+static inline bool sx_slt_peek(const sx_reader *r, uint8_t *c)
+{
+    sx_reader probe = *r;
+    return sx_read_u8(&probe, c);
+}
+static inline bool sx_slt_at_end(const sx_reader *r) { return sx_reader_ok(r) && sx_reader_remaining(r) == 0; }
 /* The longest run (possibly empty) of bytes satisfying pred. */
-bool sx_slt_take_while(sx_reader *r, bool (*pred)(uint8_t), sx_slice *out);
+static inline bool sx_slt_take_while(sx_reader *r, bool (*pred)(uint8_t), sx_slice *out)
+{
+    sx_reader probe = *r;
+    size_t n = 0;
+    uint8_t c;
+    while (sx_read_u8(&probe, &c) && pred(c))
+        n++;
+    return sx_read_bytes(r, n, out);
+}
 /* Consumes lit if it is next; otherwise nothing happens (no error). */
-bool sx_slt_try_lit(sx_reader *r, const char *lit);
-bool sx_slt_expect(sx_reader *r, const char *lit);
+static inline bool sx_slt_try_lit(sx_reader *r, const char *lit)
+{
+    sx_reader probe = *r;
+    if (!sx_read_expect_str(&probe, lit))
+        return false;
+    *r = probe;
+    return true;
+}
+static inline bool sx_slt_expect(sx_reader *r, const char *lit) { return sx_read_expect_str(r, lit); }
 /* base64urlP: one or more of the alphabet, then any '=' padding. */
 bool sx_slt_b64_token(sx_reader *r, sx_slice *tok);
 /* Decodes tok (base64url) into out (cap bytes); *n its length. */
