@@ -1,6 +1,7 @@
-/* Applying an SMP store-log record (router/slrec.h) to the queue store and
- * the services beside it, as the reference's replay does (PROTOCOL-NOTES
- * E26): what replay does with each line. */
+/* SMP store-log records (router/slrec.h) and the queue store with the
+ * services beside it: applying a record as the reference's replay does
+ * (PROTOCOL-NOTES E26; what replay does with each line), and the CREATE
+ * record of a live queue (what compaction and the router write). */
 #ifndef SX_ROUTER_SLAPPLY_H
 #define SX_ROUTER_SLAPPLY_H
 
@@ -18,5 +19,9 @@
  * NULL (services ignored). Single-threaded use (startup). */
 SX_MUST_CHECK sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r,
                                        const sx_kit_log_opts *opts);
+/* The CREATE record of a live queue's current state; the caller holds
+ * the queue lock and keeps q locked while out is used (its slices point into
+ * q and svc). svc may be NULL. */
+void sx_slrec_from_queue(const sx_queue *q, const sx_slservices *svc, sx_slrec *out);
 
 #endif

@@ -9,7 +9,6 @@
 #include "crypto/util.h"
 #include "crypto/x509.h"
 #include "router/json.h"
-#include "router/slservices.h"
 #include "router/sltext.h"
 
 /* PROTOCOL-NOTES A16: the 12 bytes of SubjectPublicKeyInfo in front of the raw
@@ -540,42 +539,4 @@ bool sx_slrec_encode(sx_writer *w, const sx_slrec *r)
         break;
     }
     return sx_writer_status(w) == SX_OK;
-}
-
-void sx_slrec_from_queue(const sx_queue *q, const sx_slservices *svc, sx_slrec *out)
-{
-    memset(out, 0, sizeof *out);
-    out->type = SX_SLREC_CREATE;
-    memcpy(out->rid, q->rid, SX_ID_LEN);
-    sx_slqueue *rq = &out->q;
-    rq->n_rkeys = q->n_rkeys;
-    for (size_t i = 0; i < q->n_rkeys && i < SX_MAX_RCV_KEYS; i++)
-        rq->rkeys[i] = *sx_queue_rkey(q, i);
-    memcpy(rq->dh_secret, q->dh_secret, SX_SL_DH_LEN);
-    memcpy(rq->sid, q->sid, SX_ID_LEN);
-    rq->skey = q->skey;
-    rq->mode = q->mode;
-    if (q->link) {
-        rq->has_link = true;
-        memcpy(rq->link_id, q->link->id, SX_ID_LEN);
-        rq->link_fixed = sx_slice_of(q->link->data, q->link->fixed_len);
-        rq->link_user = sx_slice_of(q->link->data + q->link->fixed_len, q->link->user_len);
-    }
-    sx_slice rsrv = {0}, nsrv = {0};
-    if (svc)
-        sx_slservices_queue(svc, q->rid, &rsrv, &nsrv);
-    if (q->notifier) {
-        rq->has_notifier = true;
-        memcpy(rq->ntf.id, q->notifier->id, SX_ID_LEN);
-        rq->ntf.key = q->notifier->key;
-        memcpy(rq->ntf.dh_secret, q->notifier->dh_secret, SX_SL_DH_LEN);
-        rq->ntf.service = nsrv;
-    }
-    /* The store rounds updated_at to the day; 0 means never set. */
-    rq->has_updated_at = q->updated_at != 0;
-    rq->updated_at = q->updated_at;
-    rq->status = q->status;
-    if (q->status == SX_QUEUE_BLOCKED)
-        rq->block_info = q->block_info ? sx_slice_str(q->block_info) : sx_slice_str("reason=spam");
-    rq->rcv_service = rsrv;
 }

@@ -6,7 +6,8 @@
  * Text forms (PROTOCOL-NOTES A23-A27): ids, secrets and data are padded
  * base64url, keys are base64url of their DER SubjectPublicKeyInfo, numbers are
  * decimal, tuples are space-separated and lists comma-separated. Some values
- * contain spaces (queue_data=, notifier=), so lines are parsed by the grammar. */
+ * contain spaces (queue_data=, notifier=), so lines are parsed by the grammar.
+ * Between records and the queue store: router/slapply.h. */
 #ifndef SX_ROUTER_SLREC_H
 #define SX_ROUTER_SLREC_H
 
@@ -22,9 +23,6 @@
 #define SX_SL_SERVICE_ID_MAX 64 /* service ids (EntityId) we accept */
 #define SX_SL_CERTS_MAX 8       /* certificates in a NEW_SERVICE chain */
 #define SX_SL_DH_LEN 32         /* X25519 shared secrets (rdh=, notifier) */
-
-/* Services and their queues, kept beside the store (router/slservices.h). */
-typedef struct sx_slservices sx_slservices;
 
 typedef enum sx_slrec_type {
     SX_SLREC_CREATE,        /* CREATE rid=<rid> <QueueRec> */
@@ -113,10 +111,5 @@ bool sx_slrec_encode(sx_writer *w, const sx_slrec *r);
 
 /* The record's keyword ("CREATE", "LINK", ...); NULL for an unknown type. */
 const char *sx_slrec_tag(sx_slrec_type t);
-
-/* The CREATE record of a live queue's current state; the caller holds
- * the queue lock and keeps q locked while out is used (its slices point into q and
- * svc). svc may be NULL. */
-void sx_slrec_from_queue(const sx_queue *q, const sx_slservices *svc, sx_slrec *out);
 
 #endif

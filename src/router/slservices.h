@@ -12,6 +12,9 @@
 #include "router/slrec.h"
 #include "simplex/status.h"
 
+/* Services and their queues. */
+typedef struct sx_slservices sx_slservices;
+
 SX_MUST_CHECK sx_status sx_slservices_new(sx_slservices **out);
 void sx_slservices_free(sx_slservices *s);
 size_t sx_slservices_count(const sx_slservices *s);

@@ -11,6 +11,7 @@
 
 #include "kit/logfile.h"
 #include "router/msglog.h"
+#include "router/slapply.h"
 #include "router/slrec.h"
 #include "router/slservices.h"
 #include "router/store.h"
