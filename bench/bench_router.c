@@ -27,10 +27,10 @@
 
 #include <openssl/x509.h>
 
-#include "client/smp_client.h"
+#include "smp_client/smp_client.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
-#include "router/config.h"
+#include "smp_router/config.h"
 #include "smp/msgcrypt.h"
 #include "transport/net.h"
 #include "transport/smp_version.h"

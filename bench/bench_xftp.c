@@ -41,7 +41,7 @@
 #include "transport/tls.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
-#include "xftp/client.h"
+#include "xftp_client/client.h"
 #include "xftp/description.h"
 
 #define WAIT_MS 30000

@@ -12,9 +12,9 @@
 #include "common/router_cli.h"
 #include "crypto/util.h"
 #include "kit/identity.h"
-#include "router/config.h"
-#include "router/server.h"
-#include "router/setup.h"
+#include "smp_router/config.h"
+#include "smp_router/server.h"
+#include "smp_router/setup.h"
 
 #ifndef SX_VERSION
 #define SX_VERSION "0.0.0"

@@ -12,9 +12,9 @@
 
 #include "common/router_cli.h"
 #include "kit/identity.h"
-#include "xftp/server.h"
-#include "xftp/srvconfig.h"
-#include "xftp/website.h"
+#include "xftp_router/server.h"
+#include "xftp_router/srvconfig.h"
+#include "xftp_router/website.h"
 
 #ifndef SX_VERSION
 #define SX_VERSION "0.0.0"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/queue_file.h"
+#include "smp_client/queue_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/msglog.h"
-#include "router/ntflog.h"
-#include "router/storelog.h"
+#include "smp_router/msglog.h"
+#include "smp_router/ntflog.h"
+#include "smp_router/storelog.h"
 
 static void quiet(void *arg, const char *msg)
 {

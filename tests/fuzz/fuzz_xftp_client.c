@@ -10,8 +10,8 @@
 
 #include "core/base64.h"
 #include "transport/block.h"
-#include "xftp/client.h"
-#include "xftp/transfer.h"
+#include "xftp_client/client.h"
+#include "xftp_client/transfer.h"
 
 #define FIXTURE_FP "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
 

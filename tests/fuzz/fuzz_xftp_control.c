@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/base64.h"
-#include "xftp/server_control.h"
+#include "xftp_router/server_control.h"
 
 static void check_line(const char *line, size_t len)
 {

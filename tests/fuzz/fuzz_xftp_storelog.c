@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "xftp/flog.h"
+#include "xftp_router/flog.h"
 
 static void check_line(sx_slice line)
 {

@@ -1,3 +1,3 @@
 # Fuzz targets of src/router (included by CMakeLists.txt).
 sx_fuzz_target(storelog)
-target_link_libraries(fuzz_storelog PRIVATE sx_router)
+target_link_libraries(fuzz_storelog PRIVATE sx_smp_router)

@@ -1,6 +1,6 @@
 # The SMP router in process over loopback TLS, driven by the client library.
 add_executable(itest_router test_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
-target_link_libraries(itest_router PRIVATE sx_router sx_client PkgConfig::CMOCKA)
+target_link_libraries(itest_router PRIVATE sx_smp_router sx_smp_client PkgConfig::CMOCKA)
 target_include_directories(itest_router PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 target_compile_definitions(itest_router PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.router COMMAND itest_router)

@@ -14,10 +14,10 @@
 
 #include <openssl/x509.h>
 
-#include "client/smp_client_loop.h"
+#include "smp_client/smp_client_loop.h"
 #include "core/loop.h"
 #include "crypto/x509.h"
-#include "router/server.h"
+#include "smp_router/server.h"
 #include "transport/net.h"
 #include "smp/msgcrypt.h"
 

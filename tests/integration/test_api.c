@@ -26,9 +26,9 @@
 
 #include "simplex/simplex.h"
 
-#include "router/server.h"
-#include "router/store.h"
-#include "xftp/server.h"
+#include "smp_router/server.h"
+#include "smp_router/store.h"
+#include "xftp_router/server.h"
 
 /* base64url SHA-256 of fixtures/ca.crt: the routers' identity */
 #define FIXTURE_FP "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="

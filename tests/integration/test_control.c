@@ -14,11 +14,11 @@
 
 #include <openssl/x509.h>
 
-#include "client/smp_client.h"
+#include "smp_client/smp_client.h"
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
-#include "router/server.h"
+#include "smp_router/server.h"
 #include "transport/net.h"
 
 #define ADMIN_PW "admin-pw"

@@ -31,12 +31,12 @@
 
 #include <openssl/x509.h>
 
-#include "client/smp_client.h"
+#include "smp_client/smp_client.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
-#include "router/server.h"
-#include "router/store.h"
-#include "router/storelog.h"
+#include "smp_router/server.h"
+#include "smp_router/store.h"
+#include "smp_router/storelog.h"
 
 #define RACERS 4
 #define DEFAULT_QUEUES 240

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/smp_client.h"
+#include "smp_client/smp_client.h"
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "smp/msgcrypt.h"

@@ -11,12 +11,12 @@
 
 #include <openssl/x509.h>
 
-#include "client/smp_client.h"
-#include "client/smp_client_int.h"
+#include "smp_client/smp_client.h"
+#include "smp_client/smp_client_int.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
-#include "router/server.h"
+#include "smp_router/server.h"
 #include "core/loop.h"
 #include "transport/net.h"
 #include "transport/smp_handshake.h"

@@ -44,7 +44,7 @@ check() { # program, its symbols, the other router's library symbols, label
     fail=1
   fi
 }
-check "$xftp_bin" "$tmp/xftp_bin" "$tmp/smp_lib" "the SMP router library (sx_router)"
+check "$xftp_bin" "$tmp/xftp_bin" "$tmp/smp_lib" "the SMP router library (sx_smp_router)"
 check "$smp_bin" "$tmp/smp_bin" "$tmp/xftp_lib" "the XFTP router library (sx_xftp_router)"
 
 # Each program does carry its own router library.
@@ -60,5 +60,5 @@ own "$xftp_bin" "$tmp/xftp_bin" "$tmp/xftp_lib"
 if [ "$fail" -ne 0 ]; then
   exit 1
 fi
-echo "ok: xftp-server has none of $(wc -l <"$tmp/smp_lib") sx_router symbols," \
+echo "ok: xftp-server has none of $(wc -l <"$tmp/smp_lib") sx_smp_router symbols," \
      "smp-server none of $(wc -l <"$tmp/xftp_lib") sx_xftp_router symbols"

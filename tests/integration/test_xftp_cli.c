@@ -27,9 +27,9 @@
 #include "core/base64.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
-#include "xftp/client.h"
-#include "xftp/server.h"
-#include "xftp/transfer.h"
+#include "xftp_client/client.h"
+#include "xftp_router/server.h"
+#include "xftp_client/transfer.h"
 
 #define FIXTURE_FP "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
 #define BIG_FILE (100u * 1024 * 1024)

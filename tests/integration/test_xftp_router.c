@@ -30,8 +30,8 @@
 #include "transport/tls.h"
 #include "xftp/filecrypt.h"
 #include "xftp/protocol.h"
-#include "xftp/server.h"
-#include "xftp/stats.h"
+#include "xftp_router/server.h"
+#include "xftp_router/stats.h"
 
 #define BLK SX_XFTP_BLOCK_SIZE
 

@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 #include "kit/logfile.h"
-#include "router/msglog.h"
-#include "router/slapply.h"
-#include "router/slrec.h"
-#include "router/slservices.h"
-#include "router/store.h"
+#include "smp_router/msglog.h"
+#include "smp_router/slapply.h"
+#include "smp_router/slrec.h"
+#include "smp_router/slservices.h"
+#include "smp_router/store.h"
 
 /* Text forms of the fixture values below, computed by hand from the
  * reference's encoders (padded base64url of the bytes / of the SPKI DER). */

@@ -1,5 +1,5 @@
-/* Unit tests of the smp-server configuration (src/router/config.h), of init
- * (src/router/setup.h) and of the router kit's paths, identity and delete
+/* Unit tests of the smp-server configuration (src/smp_router/config.h), of init
+ * (src/smp_router/setup.h) and of the router kit's paths, identity and delete
  * (src/kit/paths.h, identity.h): PROTOCOL-NOTES H1, H3-H11, H14. */
 #include "testutil.h"
 
@@ -13,8 +13,8 @@
 #include <openssl/x509.h>
 
 #include "kit/identity.h"
-#include "router/config.h"
-#include "router/setup.h"
+#include "smp_router/config.h"
+#include "smp_router/setup.h"
 
 static sx_kit_paths test_paths(void)
 {

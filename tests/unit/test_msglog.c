@@ -12,9 +12,9 @@
 #include "storelog_util.h"
 
 #include "core/base64.h"
-#include "router/msglog.h"
-#include "router/ntflog.h"
-#include "router/slapply.h"
+#include "smp_router/msglog.h"
+#include "smp_router/ntflog.h"
+#include "smp_router/slapply.h"
 
 /* The same for message and notification lines. */
 static void check_msg_mutation(const uint8_t *buf, size_t len)

@@ -11,8 +11,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "client/queue_file.h"
-#include "client/smp_client.h"
+#include "smp_client/queue_file.h"
+#include "smp_client/smp_client.h"
 #include "crypto/util.h"
 
 #define FP "61IzAcHN8VQiujDI4nt3_floch7Qz8jpB9nTHnsDpRs="

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "crypto/util.h"
-#include "router/store.h"
+#include "smp_router/store.h"
 
 static sx_qkey test_key(uint8_t seed)
 {

@@ -18,7 +18,7 @@
 #include "crypto/keys.h"
 #include "crypto/x509.h"
 #include "kit/backups.h"
-#include "router/storelog.h"
+#include "smp_router/storelog.h"
 
 #include "storelog_util.h"
 

@@ -18,8 +18,8 @@
 #include "crypto/util.h"
 #include "crypto/x509.h"
 #include "transport/net.h"
-#include "xftp/client.h"
-#include "xftp/transfer.h"
+#include "xftp_client/client.h"
+#include "xftp_client/transfer.h"
 
 #define FIXTURE_FP "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
 

@@ -1,12 +1,12 @@
 /* Unit tests of the XFTP control-port line parser (xs_cp_parse in
- * src/xftp/server_control.c): every command, the reference's error
+ * src/xftp_router/server_control.c): every command, the reference's error
  * messages, truncated and oversize ids, trailing bytes, logging flag. */
 #include <stdio.h>
 #include <string.h>
 
 #include "testutil.h"
 
-#include "xftp/server_control.h"
+#include "xftp_router/server_control.h"
 
 static xs_cp_cmd cmd;
 

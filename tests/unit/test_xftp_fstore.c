@@ -1,5 +1,5 @@
-/* Unit tests of the XFTP router's file store (src/xftp/fstore.c) and its
- * store-log lines (src/xftp/flog.c): operations, quota, expiry, replay,
+/* Unit tests of the XFTP router's file store (src/xftp_router/fstore.c) and its
+ * store-log lines (src/xftp_router/flog.c): operations, quota, expiry, replay,
  * compaction, a log written as the reference writes it, bad lines, and
  * missing chunk files. Real files in a temporary folder. */
 #define _GNU_SOURCE
@@ -14,8 +14,8 @@
 #include "testutil.h"
 
 #include "core/base64.h"
-#include "xftp/flog.h"
-#include "xftp/fstore.h"
+#include "xftp_router/flog.h"
+#include "xftp_router/fstore.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
-/* Unit tests of xftp-server's configuration (src/xftp/srvconfig.c): paths,
+/* Unit tests of xftp-server's configuration (src/xftp_router/srvconfig.c): paths,
  * init's checks and INI text, the INI loader with errors naming section and
  * key, server options, the printed address and start lines, and the
- * generated static page (src/xftp/website.c). */
+ * generated static page (src/xftp_router/website.c). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +12,8 @@
 #include "testutil.h"
 
 #include "kit/identity.h"
-#include "xftp/srvconfig.h"
-#include "xftp/website.h"
+#include "xftp_router/srvconfig.h"
+#include "xftp_router/website.h"
 
 static sx_kit_paths paths;
 

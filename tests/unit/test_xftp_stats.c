@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "xftp/stats.h"
+#include "xftp_router/stats.h"
 
 #define T_2023_12_31 1703980800 /* a Sunday */
 #define T_2024_01_01 1704067200 /* a Monday and the 1st */

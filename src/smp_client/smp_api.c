@@ -1,0 +1,326 @@
+/* The public SMP client API (include/simplex/smp.h), blocking flavour: typed
+ * queue operations over the blocking client (client/smp_client.h). What it
+ * shares with the event-loop flavour is in smp_api_common.c. Every public
+ * function clears the per-thread error detail when it starts and sets it
+ * when it fails (core/error.h). */
+#include "simplex/smp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "smp_client/smp_api_int.h"
+#include "core/error.h"
+#include "crypto/util.h"
+#include "smp/msgcrypt.h"
+#include "smp/version.h"
+
+#define DEFAULT_TIMEOUT_MS 15000
+
+/* A reply that arrived as the answer to an ACK (the queue's next message)
+ * and waits to be returned by sx_smp_receive. */
+typedef struct pending {
+    struct pending *next;
+    sx_smp_client_reply r;
+} pending;
+
+struct sx_smp_conn {
+    sx_smp_client *cl;
+    sx_smp_address addr; /* with the password, for NEW */
+    char server[SX_QUEUE_ADDR_MAX]; /* the address as given */
+    sx_smpapi_subs subs;
+    pending *head, *tail;
+};
+
+/* One command and its response (*r to be freed by the caller). */
+static sx_status call(sx_smp_conn *c, const char *what, sx_slice entity, const sx_smp_cmd *cmd,
+                      const sx_key *key, sx_smp_client_reply *r)
+{
+    memset(r, 0, sizeof *r);
+    sx_status st = sx_smp_client_call(c->cl, entity, cmd, key, r);
+    return st == SX_OK ? SX_OK : sx_smpapi_net_error(what, st);
+}
+
+/* ---- connections ---- */
+
+sx_status sx_smp_connect(const char *server, const sx_smp_conn_opts *opts, sx_smp_conn **out)
+{
+    sx_error_clear();
+    if (!out)
+        return sx_error_set(SX_E_USAGE, NULL, "connect: no place for the connection");
+    *out = NULL;
+    if (!server)
+        return sx_error_set(SX_E_USAGE, NULL, "connect: no server address");
+    if (sx_crypto_init() != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "cannot initialise the crypto libraries");
+    sx_smp_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    sx_status st = sx_smpapi_parse_server(server, &c->addr, c->server);
+    if (st != SX_OK) {
+        free(c);
+        return st;
+    }
+    sx_smp_client_opts o = {
+        .timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
+        .ping_interval_ms = opts ? opts->keepalive_ms : 0,
+    };
+    st = sx_smp_client_connect(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl);
+    if (st != SX_OK) {
+        sx_smpapi_connect_error(&c->addr, st);
+        sx_wipe(&c->addr, sizeof c->addr);
+        free(c);
+        return st;
+    }
+    *out = c;
+    return SX_OK;
+}
+
+void sx_smp_close(sx_smp_conn *c)
+{
+    if (!c)
+        return;
+    sx_smp_client_close(c->cl);
+    for (pending *p = c->head, *n; p; p = n) {
+        n = p->next;
+        sx_smp_client_reply_free(&p->r);
+        free(p);
+    }
+    sx_smpapi_subs_cleanup(&c->subs);
+    sx_wipe(c, sizeof *c);
+    free(c);
+}
+
+unsigned sx_smp_conn_version(const sx_smp_conn *c)
+{
+    return c ? sx_smp_client_session(c->cl)->version : 0;
+}
+
+size_t sx_smp_conn_max_body(const sx_smp_conn *c)
+{
+    return c ? sx_smp_max_message_length(sx_smp_client_session(c->cl)->version) : 0;
+}
+
+/* ---- queues ---- */
+
+/* Deletes a queue that was created but cannot be handed to the caller. */
+static void delete_quietly(sx_smp_conn *c, const sx_smp_queue *q)
+{
+    sx_smp_client_reply r = {0};
+    sx_smp_cmd del = {.tag = SX_SMP_C_DEL};
+    if (sx_smp_client_call(c->cl, sx_smpapi_rcv_id(q), &del, q->f.rcv_key, &r) == SX_OK)
+        sx_smp_client_reply_free(&r);
+}
+
+sx_status sx_smp_queue_create(sx_smp_conn *c, sx_smp_queue **out)
+{
+    sx_error_clear();
+    if (!c || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "create: no connection or no place for the queue");
+    *out = NULL;
+    sx_smpapi_new n;
+    sx_smp_client_reply r = {0};
+    bool created = false;
+    sx_status st = sx_smpapi_new_begin(&c->addr, &n);
+    if (st == SX_OK)
+        st = call(c, "create", sx_slice_of(NULL, 0), &n.cmd, n.q->f.rcv_key, &r);
+    if (st == SX_OK)
+        st = sx_smpapi_new_finish(&n, &r, c->server, &created);
+    if (st == SX_OK)
+        *out = sx_smpapi_new_take(&n);
+    else if (created)
+        delete_quietly(c, n.q);
+    sx_smp_client_reply_free(&r);
+    sx_smpapi_new_cleanup(&n);
+    return st;
+}
+
+sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue *snd)
+{
+    sx_error_clear();
+    if (!c)
+        return sx_error_set(SX_E_USAGE, NULL, "secure: no connection");
+    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "secure"));
+    uint8_t b[SX_KEY_SPKI_MAX];
+    sx_smp_cmd cmd;
+    bool had_key;
+    SX_TRY(sx_smpapi_secure_begin(snd, sx_smp_conn_version(c), b, &cmd, &had_key));
+    sx_smp_client_reply r;
+    SX_TRY(call(c, "secure", sx_slice_of(snd->f.snd_id, SX_QUEUE_ID_LEN), &cmd, snd->f.snd_key, &r));
+    sx_status st = sx_smpapi_secure_answer(&r, had_key);
+    sx_smp_client_reply_free(&r);
+    return st;
+}
+
+sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len)
+{
+    sx_error_clear();
+    if (!c || (!body && len))
+        return sx_error_set(SX_E_USAGE, NULL, "send: no connection or no body");
+    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "send"));
+    sx_smp_cmd cmd;
+    SX_TRY(sx_smpapi_send_begin(sx_smp_conn_version(c), body, len, &cmd));
+    sx_smp_client_reply r;
+    SX_TRY(call(c, "send", sx_slice_of(snd->f.snd_id, SX_QUEUE_ID_LEN), &cmd, snd->f.snd_key, &r));
+    sx_status st = sx_smpapi_send_answer(&r, snd);
+    sx_smp_client_reply_free(&r);
+    return st;
+}
+
+sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv)
+{
+    sx_error_clear();
+    if (!c)
+        return sx_error_set(SX_E_USAGE, NULL, "delete: no connection");
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "delete"));
+    sx_smp_cmd del = {.tag = SX_SMP_C_DEL};
+    sx_smp_client_reply r;
+    SX_TRY(call(c, "delete", sx_smpapi_rcv_id(rcv), &del, rcv->f.rcv_key, &r));
+    sx_status st = sx_smpapi_expect("delete", &r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    if (st == SX_OK)
+        sx_smpapi_subs_remove(&c->subs, rcv); /* the caller may free it now */
+    return st;
+}
+
+/* ---- receiving ---- */
+
+/* Keeps a MSG that came as the answer to a command, for sx_smp_receive
+ * (takes *r). */
+static sx_status keep_pending(sx_smp_conn *c, sx_smp_client_reply *r)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        sx_smp_client_reply_free(r);
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    }
+    p->r = *r;
+    if (c->tail)
+        c->tail->next = p;
+    else
+        c->head = p;
+    c->tail = p;
+    return SX_OK;
+}
+
+sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
+{
+    sx_error_clear();
+    if (!c)
+        return sx_error_set(SX_E_USAGE, NULL, "subscribe: no connection");
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "subscribe"));
+    bool known = sx_smpapi_subs_find(&c->subs, sx_smpapi_rcv_id(rcv)) != NULL;
+    SX_TRY(sx_smpapi_subs_add(&c->subs, rcv));
+    sx_smp_cmd sub = {.tag = SX_SMP_C_SUB};
+    sx_smp_client_reply r;
+    sx_status st = call(c, "subscribe", sx_smpapi_rcv_id(rcv), &sub, rcv->f.rcv_key, &r);
+    if (st != SX_OK) {
+        /* not subscribed by this call: the caller may free a queue that
+         * was not subscribed before (as the event-loop flavour) */
+        if (!known)
+            sx_smpapi_subs_remove(&c->subs, rcv);
+        return st;
+    }
+    if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG)
+        return keep_pending(c, &r); /* a waiting message answers SUB */
+    /* SOK from SMP v16 on, OK before. */
+    if (!(r.ok && r.reply.resp.tag == SX_SMP_R_OK))
+        st = sx_smpapi_expect("subscribe", &r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    if (st != SX_OK)
+        sx_smpapi_subs_remove(&c->subs, rcv); /* refused: not subscribed, the caller may free it */
+    return st;
+}
+
+sx_status sx_smp_receive(sx_smp_conn *c, int timeout_ms, sx_smp_event *ev)
+{
+    sx_error_clear();
+    if (!c || !ev)
+        return sx_error_set(SX_E_USAGE, NULL, "receive: no connection or no event");
+    memset(ev, 0, sizeof *ev);
+    while (c->head) {
+        pending *p = c->head;
+        c->head = p->next;
+        if (!c->head)
+            c->tail = NULL;
+        bool used;
+        sx_status st = sx_smpapi_reply_event(&c->subs, &p->r, ev, &used);
+        sx_smp_client_reply_free(&p->r);
+        free(p);
+        if (st != SX_OK || used)
+            return st;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t start = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    /* The first round looks at what arrived even when the time is up
+     * already: a timeout of 0 polls. */
+    for (bool first = true;; first = false) {
+        int wait = timeout_ms;
+        if (timeout_ms >= 0) {
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int64_t spent = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - start;
+            if (spent >= timeout_ms && !first)
+                return SX_OK; /* SX_SMP_EVENT_NONE */
+            wait = spent >= timeout_ms ? 0 : (int)(timeout_ms - spent);
+        }
+        sx_smp_client_reply r;
+        sx_status st = sx_smp_client_next_event(c->cl, wait, &r);
+        if (st == SX_E_WOULD_BLOCK)
+            return SX_OK;
+        if (st != SX_OK)
+            return sx_smpapi_net_error("receive", st);
+        if (r.ok && r.reply.resp.tag == SX_SMP_R_ERR && sx_smpapi_subs_find(&c->subs, r.reply.t.entity_id)) {
+            st = sx_smpapi_router_error("receive", &r.reply.resp.err);
+            sx_smp_client_reply_free(&r);
+            return st;
+        }
+        bool used;
+        st = sx_smpapi_reply_event(&c->subs, &r, ev, &used);
+        sx_smp_client_reply_free(&r);
+        if (st != SX_OK || used)
+            return st;
+    }
+}
+
+sx_status sx_smp_get(sx_smp_conn *c, sx_smp_queue *rcv, sx_smp_event *ev)
+{
+    sx_error_clear();
+    if (!c || !ev)
+        return sx_error_set(SX_E_USAGE, NULL, "get: no connection or no event");
+    memset(ev, 0, sizeof *ev);
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "get"));
+    sx_smp_cmd get = {.tag = SX_SMP_C_GET};
+    sx_smp_client_reply r;
+    SX_TRY(call(c, "get", sx_smpapi_rcv_id(rcv), &get, rcv->f.rcv_key, &r));
+    sx_status st;
+    if (r.ok && r.reply.resp.tag == SX_SMP_R_OK)
+        st = SX_OK; /* empty */
+    else if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG)
+        st = sx_smpapi_msg_event(rcv, &r, ev);
+    else
+        st = sx_smpapi_expect("get", &r, SX_SMP_R_MSG);
+    sx_smp_client_reply_free(&r);
+    return st;
+}
+
+sx_status sx_smp_ack(sx_smp_conn *c, sx_smp_queue *rcv, const sx_smp_event *ev)
+{
+    sx_error_clear();
+    if (!c || !ev)
+        return sx_error_set(SX_E_USAGE, NULL, "acknowledge: no connection or no event");
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "acknowledge"));
+    if (ev->kind != SX_SMP_EVENT_MESSAGE && ev->kind != SX_SMP_EVENT_QUOTA && ev->kind != SX_SMP_EVENT_UNREADABLE)
+        return sx_error_set(SX_E_USAGE, NULL, "acknowledge: the event is not a message");
+    sx_smp_cmd ack = {.tag = SX_SMP_C_ACK};
+    ack.msg_id = sx_slice_of(ev->msg_id, ev->msg_id_len);
+    sx_smp_client_reply r;
+    SX_TRY(call(c, "acknowledge", sx_smpapi_rcv_id(rcv), &ack, rcv->f.rcv_key, &r));
+    if (r.ok && r.reply.resp.tag == SX_SMP_R_MSG)
+        return keep_pending(c, &r); /* the queue's next message answers the ACK */
+    sx_status st = sx_smpapi_expect("acknowledge", &r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    return st;
+}
+

@@ -1,0 +1,78 @@
+/* Internal to the public SMP API (src/smp_client/smp_api*.c): what the blocking
+ * and the event-loop flavours share. Functions set the per-thread error
+ * detail (core/error.h) when they fail. */
+#ifndef SX_CLIENT_SMP_API_INT_H
+#define SX_CLIENT_SMP_API_INT_H
+
+#include "simplex/smp.h"
+
+#include "smp_client/queue_file.h"
+#include "smp_client/smp_client.h"
+
+struct sx_smp_queue {
+    sx_queue_file f;
+};
+
+/* The router's ERR answer to `what` as a status and detail. */
+sx_status sx_smpapi_router_error(const char *what, const sx_smp_error *e);
+/* SX_OK when r is the response `tag`; otherwise records why not. */
+sx_status sx_smpapi_expect(const char *what, const sx_smp_client_reply *r, sx_smp_resp_tag tag);
+/* A failed exchange with the router (timeout, closed, ...) as detail. */
+sx_status sx_smpapi_net_error(const char *what, sx_status st);
+/* Parses the address a connection is made to and keeps its text in server.
+ * SX_E_USAGE with detail when it does not parse (the detail does not
+ * repeat a password). */
+sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char server[SX_QUEUE_ADDR_MAX]);
+/* Records why connecting to addr failed with st. Returns st. */
+sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st);
+/* SX_E_USAGE unless q is a side of the given role. */
+sx_status sx_smpapi_need_role(const sx_smp_queue *q, sx_queue_role role, const char *what);
+sx_slice sx_smpapi_rcv_id(const sx_smp_queue *q);
+sx_smp_queue *sx_smpapi_queue_new(void);
+
+/* Creating a queue: begin makes the keys and the NEW command (which points
+ * into n and addr: keep both until it is sent); finish reads the router's
+ * answer (*created: the router holds a queue, to delete when finish fails).
+ * take hands the queue over; cleanup frees whatever is left. */
+typedef struct sx_smpapi_new {
+    sx_smp_queue *q;
+    sx_key *rdh;
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd cmd;
+} sx_smpapi_new;
+sx_status sx_smpapi_new_begin(const sx_smp_address *addr, sx_smpapi_new *n);
+sx_status sx_smpapi_new_finish(sx_smpapi_new *n, const sx_smp_client_reply *r, const char *server, bool *created);
+sx_smp_queue *sx_smpapi_new_take(sx_smpapi_new *n);
+void sx_smpapi_new_cleanup(sx_smpapi_new *n);
+
+/* SKEY: checks the version, makes the sender's key when it has none
+ * (*had_key tells) and fills cmd (its key encoded into buf). */
+sx_status sx_smpapi_secure_begin(sx_smp_queue *snd, unsigned version, uint8_t buf[SX_KEY_SPKI_MAX], sx_smp_cmd *cmd,
+                                 bool *had_key);
+sx_status sx_smpapi_secure_answer(const sx_smp_client_reply *r, bool had_key);
+/* SEND: checks the length against the version's limit and fills cmd (which
+ * points to body). */
+sx_status sx_smpapi_send_begin(unsigned version, const void *body, size_t len, sx_smp_cmd *cmd);
+sx_status sx_smpapi_send_answer(const sx_smp_client_reply *r, const sx_smp_queue *snd);
+
+/* The recipient sides subscribed on one connection (borrowed pointers). */
+typedef struct sx_smpapi_subs {
+    sx_smp_queue **v;
+    size_t n, cap;
+} sx_smpapi_subs;
+sx_smp_queue *sx_smpapi_subs_find(const sx_smpapi_subs *s, sx_slice rcv_id);
+sx_status sx_smpapi_subs_add(sx_smpapi_subs *s, sx_smp_queue *q);
+void sx_smpapi_subs_remove(sx_smpapi_subs *s, const sx_smp_queue *q);
+void sx_smpapi_subs_cleanup(sx_smpapi_subs *s);
+
+/* The event a transmission from the router makes for a subscribed queue
+ * (MSG, END, DELD); *used false when it is none (the caller drops it). END
+ * and DELD end the queue's subscription: it leaves s. */
+sx_status sx_smpapi_reply_event(sx_smpapi_subs *s, const sx_smp_client_reply *r, sx_smp_event *ev,
+                                bool *used);
+
+/* A MSG transmission for q as an event (decrypted; UNREADABLE when it does
+ * not open). */
+sx_status sx_smpapi_msg_event(sx_smp_queue *q, const sx_smp_client_reply *r, sx_smp_event *ev);
+
+#endif

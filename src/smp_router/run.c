@@ -1,0 +1,61 @@
+/* The foreground router of `smp-server start`: configuration to server
+ * options, start, wait for SIGINT or SIGTERM, stop. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "smp_router/server.h"
+
+int sx_router_run(const sx_router_config *cfg)
+{
+    sx_router_opts o = {0};
+    o.cert_file = cfg->paths.server_crt;
+    o.ca_file = cfg->paths.ca_crt;
+    o.key_file = cfg->paths.server_key;
+    o.host = "0.0.0.0";
+    o.n_ports = cfg->n_ports;
+    for (size_t i = 0; i < cfg->n_ports && i < SX_ROUTER_MAX_PORTS; i++)
+        o.ports[i] = cfg->ports[i];
+    o.workers = cfg->workers;
+    o.new_queues = cfg->new_queues;
+    o.create_password = cfg->has_create_password ? cfg->create_password : NULL;
+    o.store_log_path = cfg->store_log ? cfg->paths.store_log : NULL;
+    o.msgs_log_path = cfg->restore_messages ? cfg->paths.messages_log : NULL;
+    o.ntfs_log_path = cfg->restore_messages ? cfg->paths.ntfs_log : NULL;
+    o.msg_ttl_seconds = cfg->msg_ttl;
+    o.msg_check_interval = cfg->msg_check_interval;
+    o.ntf_ttl_seconds = cfg->ntf_ttl;
+    o.inactive_disconnect = cfg->expire_inactive;
+    o.inactive_ttl = cfg->inactive_ttl;
+    o.inactive_check_interval = cfg->inactive_check_interval;
+    o.log_tls_errors = cfg->log_tls_errors;
+    o.skip_warnings = cfg->start.skip_warnings;
+    o.store_log_sync = cfg->store_log_fsync;
+    o.has_control_port = cfg->control_port != 0;
+    o.control_port = cfg->control_port;
+    o.control_admin_password = cfg->has_control_admin_password ? cfg->control_admin_password : NULL;
+    o.control_user_password = cfg->has_control_user_password ? cfg->control_user_password : NULL;
+    o.daily_block_queue_quota = cfg->daily_block_queue_quota;
+
+    /* Block the stop signals in every thread; this one waits for them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    sx_router *r;
+    sx_status st = sx_router_start(&o, &r);
+    if (st != SX_OK) {
+        fprintf(stderr, "Error: cannot start the server: %s\n", sx_status_str(st));
+        return 1;
+    }
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stdout, "Received %s, stopping the server...\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    sx_router_stop(r);
+    fprintf(stdout, "Server stopped\n");
+    return 0;
+}

@@ -1,0 +1,1220 @@
+/* SMP router server: listeners, worker threads, connection state machine
+ * (TLS handshake, SMP handshake, block I/O) and the subscription plumbing
+ * that lets a command on one worker reach a subscriber on another.
+ *
+ * Threads: worker 0 also accepts and hands each socket to a worker in turn.
+ * A connection lives on one worker for its whole life; other threads reach
+ * it only by posting a task to that worker (sx_sub_post). */
+#include "smp_router/server_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "crypto/util.h"
+#include "smp_router/control.h"
+#include "smp_router/msglog.h"
+#include "smp_router/ntflog.h"
+#include "transport/net.h"
+
+#define SX_MAX_OUT_BLOCKS 256      /* back-pressure: stop reading above this */
+#define SX_READS_PER_EVENT 32      /* fairness between connections */
+#define SX_TICK_MS 1000
+
+static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
+static void conn_close(sx_conn *c);
+static void conn_fail(sx_conn *c);
+static void conn_update_interest(sx_conn *c);
+
+/* ---- subscriptions ---- */
+
+void sx_sub_retain(sx_sub *s)
+{
+    __atomic_fetch_add(&s->refs, 1, __ATOMIC_RELAXED);
+}
+
+void sx_sub_release(sx_router *r, sx_sub *s)
+{
+    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        sx_queue_release(r->store, s->q);
+        free(s);
+    }
+}
+
+static void sub_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    sx_sub *s = t->data;
+    __atomic_store_n(&s->posted, false, __ATOMIC_RELEASE);
+    unsigned what = __atomic_exchange_n(&s->pending, 0u, __ATOMIC_ACQ_REL);
+    if (s->active && what)
+        sx_router_sub_work(s->conn, s, what);
+    sx_sub_release(s->worker->r, s); /* the task's reference */
+}
+
+void sx_sub_post(sx_sub *s, unsigned what)
+{
+    __atomic_fetch_or(&s->pending, what, __ATOMIC_ACQ_REL);
+    if (__atomic_exchange_n(&s->posted, true, __ATOMIC_ACQ_REL))
+        return; /* already queued: it will see the new bits */
+    sx_sub_retain(s);
+    s->task.cb = sub_task_cb;
+    s->task.data = s;
+    sx_loop_post(s->worker->loop, &s->task);
+}
+
+void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except)
+{
+    if (!s)
+        return;
+    if (s->conn != except)
+        sx_sub_post(s, what);
+    sx_sub_release(r, s);
+}
+
+static size_t ptr_hash(const void *p, size_t mask)
+{
+    uintptr_t v = (uintptr_t)p;
+    v ^= v >> 17;
+    v *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(v >> 20) & mask;
+}
+
+#define SUB_TOMB ((sx_sub *)(uintptr_t)1)
+
+static sx_sub **subs_slot(sx_conn *c, sx_queue *q, bool insert)
+{
+    if (!c->subs_cap)
+        return NULL;
+    size_t mask = c->subs_cap - 1, i = ptr_hash(q, mask);
+    sx_sub **tomb = NULL;
+    for (;;) {
+        sx_sub **slot = &c->subs[i];
+        if (*slot == NULL)
+            return insert ? (tomb ? tomb : slot) : NULL;
+        if (*slot == SUB_TOMB) {
+            if (!tomb)
+                tomb = slot;
+        } else if ((*slot)->q == q) {
+            return slot;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static bool subs_grow(sx_conn *c)
+{
+    size_t cap = c->subs_cap ? c->subs_cap * 2 : 8;
+    if (c->subs_cap && c->subs_n * 4 < c->subs_cap)
+        cap = c->subs_cap; /* mostly tombstones: rehash at the same size */
+    sx_sub **old = c->subs;
+    size_t oldcap = c->subs_cap;
+    c->subs = calloc(cap, sizeof *c->subs);
+    if (!c->subs) {
+        c->subs = old;
+        return false;
+    }
+    c->subs_cap = cap;
+    c->subs_used = c->subs_n = 0;
+    for (size_t i = 0; i < oldcap; i++) {
+        if (old[i] && old[i] != SUB_TOMB) {
+            *subs_slot(c, old[i]->q, true) = old[i];
+            c->subs_used++;
+            c->subs_n++;
+        }
+    }
+    free(old);
+    return true;
+}
+
+sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q)
+{
+    sx_sub **slot = subs_slot(c, q, false);
+    return slot ? *slot : NULL;
+}
+
+sx_sub *sx_conn_sub_add(sx_conn *c, sx_queue *q, bool get_mode, bool notifier)
+{
+    if ((c->subs_used + 1) * 4 > c->subs_cap * 3 && !subs_grow(c))
+        return NULL;
+    sx_sub *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->refs = 1; /* the connection's map */
+    s->active = true;
+    s->get_mode = get_mode;
+    s->notifier = notifier;
+    s->conn = c;
+    s->worker = c->w;
+    sx_queue_retain(c->w->r->store, q);
+    s->q = q;
+    sx_sub **slot = subs_slot(c, q, true);
+    if (*slot == NULL)
+        c->subs_used++;
+    *slot = s;
+    c->subs_n++;
+    return s;
+}
+
+void sx_conn_sub_remove(sx_conn *c, sx_queue *q)
+{
+    sx_sub **slot = subs_slot(c, q, false);
+    if (!slot)
+        return;
+    sx_sub *s = *slot;
+    *slot = SUB_TOMB;
+    c->subs_n--;
+    s->active = false;
+    sx_queue_lock(q);
+    if (q->sub == s) {
+        q->sub = NULL;
+        sx_sub_release(c->w->r, s); /* the queue's reference */
+    }
+    if (q->nsub == s) {
+        q->nsub = NULL;
+        sx_sub_release(c->w->r, s);
+    }
+    sx_queue_unlock(q);
+    sx_sub_release(c->w->r, s); /* the map's reference */
+}
+
+/* ---- output ---- */
+
+static bool batch_begin(sx_conn *c)
+{
+    sx_worker *w = c->w;
+    if (w->batch_conn == c)
+        return true;
+    if (w->batch_conn)
+        sx_conn_flush(w->batch_conn);
+    if (sx_batch_init(&w->batch, sx_smp_session_batch_capacity(&c->sess)) != SX_OK)
+        return false;
+    w->batch_conn = c;
+    return true;
+}
+
+static bool queue_block(sx_conn *c, sx_slice content)
+{
+    sx_outblk *b = malloc(sizeof *b);
+    if (!b)
+        return false;
+    b->next = NULL;
+    b->log_seq = c->hold_seq;
+    /* Encrypted in sending order: the chain must not skip or reorder
+     * (PROTOCOL-NOTES P6). */
+    if (sx_smp_session_write_block(&c->sess, content, b->data) != SX_OK) {
+        free(b);
+        return false;
+    }
+    if (c->out_tail)
+        c->out_tail->next = b;
+    else
+        c->out_head = b;
+    c->out_tail = b;
+    c->out_count++;
+    return true;
+}
+
+/* Queues a block that is sent as is (handshake blocks are never encrypted). */
+static bool queue_raw_block(sx_conn *c, const uint8_t *block)
+{
+    sx_outblk *b = malloc(sizeof *b);
+    if (!b)
+        return false;
+    b->next = NULL;
+    b->log_seq = 0;
+    memcpy(b->data, block, SX_BLOCK_SIZE);
+    if (c->out_tail)
+        c->out_tail->next = b;
+    else
+        c->out_head = b;
+    c->out_tail = b;
+    c->out_count++;
+    return true;
+}
+
+void sx_conn_send(sx_conn *c, sx_slice t)
+{
+    if (c->state != SX_CONN_ACTIVE || !batch_begin(c))
+        return;
+    sx_worker *w = c->w;
+    if (sx_batch_add(&w->batch, t) == SX_OK)
+        return;
+    sx_conn_flush(c);
+    if (!batch_begin(c) || sx_batch_add(&w->batch, t) != SX_OK) {
+        /* A transmission that cannot fit a block alone: a bug upstream. */
+        c->state = SX_CONN_CLOSING;
+    }
+}
+
+static void wait_list_add(sx_conn *c)
+{
+    if (c->waiting)
+        return;
+    sx_worker *w = c->w;
+    c->waiting = true;
+    c->wait_prev = NULL;
+    c->wait_next = w->waiting;
+    if (w->waiting)
+        w->waiting->wait_prev = c;
+    w->waiting = c;
+}
+
+static void wait_list_remove(sx_conn *c)
+{
+    if (!c->waiting)
+        return;
+    if (c->wait_prev)
+        c->wait_prev->wait_next = c->wait_next;
+    else
+        c->w->waiting = c->wait_next;
+    if (c->wait_next)
+        c->wait_next->wait_prev = c->wait_prev;
+    c->waiting = false;
+    c->wait_prev = c->wait_next = NULL;
+}
+
+static void write_out(sx_conn *c)
+{
+    sx_kit_logwriter *lw = c->w->r->lw;
+    if (c->failing)
+        return;
+    while (c->out_head) {
+        /* PROTOCOL-NOTES E25: a reply is sent only once the records it confirms
+         * are in the store log; until then the connection waits on the worker's
+         * list. */
+        if (c->out_head->log_seq && lw && c->out_head->log_seq > sx_kit_logwriter_durable(lw)) {
+            if (sx_kit_logwriter_failed(lw)) {
+                conn_fail(c);
+                return;
+            }
+            wait_list_add(c);
+            return;
+        }
+        sx_status st = sx_tls_write(c->tls, c->out_head->data, SX_BLOCK_SIZE, &c->wdone);
+        if (st == SX_E_WOULD_BLOCK)
+            return;
+        if (st != SX_OK) {
+            conn_fail(c);
+            return;
+        }
+        sx_outblk *b = c->out_head;
+        c->out_head = b->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        c->out_count--;
+        c->wdone = 0;
+        c->last_sent_ms = sx_loop_now_ms();
+        free(b);
+    }
+    if (c->state == SX_CONN_CLOSING)
+        conn_fail(c);
+}
+
+void sx_conn_flush(sx_conn *c)
+{
+    sx_worker *w = c->w;
+    if (w->batch_conn == c) {
+        w->batch_conn = NULL;
+        sx_slice content;
+        if (sx_batch_count(&w->batch) > 0 && sx_batch_content(&w->batch, &content) == SX_OK &&
+            !queue_block(c, content)) {
+            conn_fail(c);
+            return;
+        }
+    }
+    write_out(c);
+    if (c->fd >= 0)
+        conn_update_interest(c);
+}
+
+void sx_conn_close_after_flush(sx_conn *c)
+{
+    c->state = SX_CONN_CLOSING;
+}
+
+/* ---- connection lifecycle ---- */
+
+static void conn_update_interest(sx_conn *c)
+{
+    if (c->failing)
+        return; /* its watcher stays stopped until the close */
+    unsigned ev = 0;
+    if (c->state != SX_CONN_CLOSING && c->out_count < SX_MAX_OUT_BLOCKS)
+        ev |= SX_EV_READ;
+    if (c->out_head || sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE)
+        ev |= SX_EV_WRITE;
+    if (c->state == SX_CONN_TLS)
+        ev = sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE ? SX_EV_WRITE : SX_EV_READ;
+    if (sx_loop_io_start(c->w->loop, &c->io, ev) != SX_OK)
+        conn_fail(c);
+}
+
+static void close_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    conn_close(t->data);
+}
+
+/* Closes c from a loop task instead of now. Writes and watcher changes
+ * happen where the caller may hold a queue lock (a reply flushed from a
+ * command handler), and closing takes the locks of c's subscriptions: the
+ * same lock stripe would wait for itself. From here on c is neither read
+ * nor written; the task runs before the one that frees c (tasks run in
+ * order, and conn_close posts the free). */
+static void conn_fail(sx_conn *c)
+{
+    if (c->fd < 0 || c->failing)
+        return;
+    c->failing = true;
+    c->state = SX_CONN_CLOSING;
+    sx_loop_io_stop(c->w->loop, &c->io);
+    c->close_task.cb = close_task_cb;
+    c->close_task.data = c;
+    sx_loop_post(c->w->loop, &c->close_task);
+}
+
+static void free_conn_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    free(t->data);
+}
+
+static void conn_close(sx_conn *c)
+{
+    if (c->fd < 0)
+        return;
+    sx_worker *w = c->w;
+    if (w->batch_conn == c)
+        w->batch_conn = NULL;
+    wait_list_remove(c);
+    sx_loop_io_stop(w->loop, &c->io);
+    for (size_t i = 0; i < c->subs_cap; i++) {
+        sx_sub *s = c->subs[i];
+        if (!s || s == SUB_TOMB)
+            continue;
+        sx_queue *q = s->q;
+        s->active = false;
+        sx_queue_lock(q);
+        sx_router_sub_closed(c, s);
+        if (q->sub == s) {
+            q->sub = NULL;
+            sx_sub_release(w->r, s);
+        }
+        if (q->nsub == s) {
+            q->nsub = NULL;
+            sx_sub_release(w->r, s);
+        }
+        sx_queue_unlock(q);
+        sx_sub_release(w->r, s);
+    }
+    free(c->subs);
+    c->subs = NULL;
+    c->subs_cap = c->subs_n = c->subs_used = 0;
+    while (c->out_head) {
+        sx_outblk *b = c->out_head;
+        c->out_head = b->next;
+        free(b);
+    }
+    c->out_tail = NULL;
+    sx_smp_server_hs_cleanup(&c->hs);
+    sx_smp_session_cleanup(&c->sess);
+    sx_wipe(c->dh_priv, sizeof c->dh_priv);
+    sx_tls_conn_free(c->tls);
+    c->tls = NULL;
+    sx_net_close(c->fd);
+    c->fd = -1;
+    __atomic_add_fetch(&w->r->sockets_closed[c->port_index], 1, __ATOMIC_RELAXED);
+    if (c->rbuf) {
+        sx_wipe(c->rbuf, SX_BLOCK_SIZE);
+        free(c->rbuf);
+        c->rbuf = NULL;
+    }
+    /* Unlink and free: no watcher or task refers to c any more (tasks hold
+     * subs, whose active flag is now false). */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    __atomic_sub_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
+    /* Callers up the stack may still look at c (they check c->fd): free it
+     * from the loop's task queue, after the current event. */
+    c->adopt.cb = free_conn_cb;
+    c->adopt.data = c;
+    sx_loop_post(w->loop, &c->adopt);
+}
+
+static void on_client_hello(sx_conn *c)
+{
+    sx_smp_tls_info info;
+    sx_smp_tls_info_from_conn(c->tls, &info);
+    sx_transport_error te = SX_TE_NONE;
+    sx_status st = sx_smp_server_hs_finish(&c->hs, &info, c->rbuf, &c->sess, &te);
+    if (st != SX_OK) {
+        if (c->hs.reply_error) {
+            uint8_t block[SX_BLOCK_SIZE];
+            sx_smp_service_reply rep = {.ok = false, .error = te};
+            if (sx_smp_service_reply_block(&rep, block) == SX_OK)
+                (void)queue_raw_block(c, block);
+            c->state = SX_CONN_CLOSING;
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+    sx_smp_server_hs_cleanup(&c->hs);
+    if (c->sess.server_dh_priv) {
+        size_t n = 0;
+        c->has_dh_priv = sx_key_raw_private(c->sess.server_dh_priv, c->dh_priv, sizeof c->dh_priv, &n) == SX_OK &&
+                         n == sizeof c->dh_priv;
+        sx_key_free(c->sess.server_dh_priv);
+        c->sess.server_dh_priv = NULL;
+    }
+    if (c->sess.has_service) {
+        /* Service certificates come with a later issue: refuse the service
+         * the way the reference refuses one it cannot accept (PROTOCOL-NOTES
+         * B21). */
+        uint8_t block[SX_BLOCK_SIZE];
+        sx_smp_service_reply rep = {.ok = false, .error = SX_TE_HANDSHAKE_BAD_SERVICE};
+        if (sx_smp_service_reply_block(&rep, block) == SX_OK)
+            (void)queue_raw_block(c, block);
+        c->state = SX_CONN_CLOSING;
+        return;
+    }
+    c->state = SX_CONN_ACTIVE;
+}
+
+/* Reads and handles whole blocks until the socket has no more. */
+static void conn_read(sx_conn *c)
+{
+    for (int n = 0; n < SX_READS_PER_EVENT && c->fd >= 0; n++) {
+        if (c->state == SX_CONN_CLOSING || c->out_count >= SX_MAX_OUT_BLOCKS)
+            return;
+        if (!c->rbuf) {
+            c->rbuf = malloc(SX_BLOCK_SIZE);
+            if (!c->rbuf) {
+                conn_close(c);
+                return;
+            }
+            c->rdone = 0;
+        }
+        sx_status st = sx_tls_read(c->tls, c->rbuf, SX_BLOCK_SIZE, &c->rdone);
+        if (st == SX_E_WOULD_BLOCK)
+            return;
+        if (st != SX_OK) {
+            conn_close(c);
+            return;
+        }
+        c->rdone = 0;
+        c->last_active_ms = sx_loop_now_ms();
+        if (c->state == SX_CONN_HELLO) {
+            on_client_hello(c);
+        } else if (c->state == SX_CONN_ACTIVE) {
+            sx_slice content;
+            st = sx_smp_session_read_block(&c->sess, c->rbuf, &content);
+            if (st == SX_OK) {
+                sx_router_handle_batch(c, content);
+            } else {
+                /* PROTOCOL-NOTES B15/B34: an unreadable block gets one ERR
+                 * BLOCK. */
+                sx_router_handle_batch(c, sx_slice_of(NULL, 0));
+            }
+            if (c->fd >= 0)
+                sx_conn_flush(c);
+        }
+        if (c->fd < 0)
+            return;
+        /* Keep the buffer only while reads are in flight. */
+        free(c->rbuf);
+        c->rbuf = NULL;
+    }
+}
+
+static void conn_tls_step(sx_conn *c)
+{
+    sx_status st = sx_tls_handshake(c->tls);
+    if (st == SX_E_WOULD_BLOCK) {
+        conn_update_interest(c);
+        return;
+    }
+    if (st != SX_OK) {
+        if (c->w->r->opts.log_tls_errors)
+            fprintf(stderr, "TLS error: %s\n", sx_tls_conn_error(c->tls));
+        conn_close(c);
+        return;
+    }
+    sx_smp_tls_info info;
+    sx_smp_tls_info_from_conn(c->tls, &info);
+    uint8_t block[SX_BLOCK_SIZE];
+    if (sx_smp_server_hs_start(&c->hs, &c->w->r->smp, &info, block) != SX_OK || !queue_raw_block(c, block)) {
+        conn_close(c);
+        return;
+    }
+    c->state = SX_CONN_HELLO;
+    write_out(c);
+    if (c->fd >= 0)
+        conn_update_interest(c);
+}
+
+static void read_task_cb(sx_loop *loop, sx_loop_task *t);
+
+/* Decrypted bytes buffered inside TLS raise no socket event: when reading
+ * stopped with some left (fairness limit, back-pressure), continue from the
+ * loop's task queue. Tasks run in order, so this one runs before the task
+ * that would free a connection closed meanwhile. */
+static void continue_reading(sx_conn *c)
+{
+    if (c->fd < 0 || c->read_posted || c->state != SX_CONN_ACTIVE || c->out_count >= SX_MAX_OUT_BLOCKS ||
+        !sx_tls_has_pending(c->tls))
+        return;
+    c->read_posted = true;
+    c->read_task.cb = read_task_cb;
+    c->read_task.data = c;
+    sx_loop_post(c->w->loop, &c->read_task);
+}
+
+static void read_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    sx_conn *c = t->data;
+    c->read_posted = false;
+    if (c->fd < 0)
+        return;
+    conn_read(c);
+    if (c->fd >= 0) {
+        conn_update_interest(c);
+        continue_reading(c);
+    }
+}
+
+static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
+{
+    (void)loop;
+    sx_conn *c = io->data;
+    if (c->state == SX_CONN_TLS) {
+        conn_tls_step(c);
+        if (c->fd < 0 || c->state == SX_CONN_TLS)
+            return;
+    }
+    if (c->out_head && (events & (SX_EV_WRITE | SX_EV_ERROR)))
+        write_out(c);
+    if (c->fd >= 0 && (events & (SX_EV_READ | SX_EV_ERROR)))
+        conn_read(c);
+    if (c->fd >= 0 && (events & SX_EV_ERROR) && !(events & SX_EV_READ) && !c->out_head)
+        conn_close(c);
+    if (c->fd >= 0) {
+        conn_update_interest(c);
+        continue_reading(c);
+    }
+}
+
+static void adopt_cb(sx_loop *loop, sx_loop_task *t)
+{
+    sx_conn *c = t->data;
+    sx_worker *w = c->w;
+    if (__atomic_load_n(&w->r->stopping, __ATOMIC_ACQUIRE)) {
+        __atomic_add_fetch(&w->r->sockets_closed[c->port_index], 1, __ATOMIC_RELAXED);
+        sx_net_close(c->fd);
+        free(c);
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
+    c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
+    sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
+    if (sx_tls_conn_new_server(w->r->tls, c->fd, &c->tls) != SX_OK ||
+        sx_loop_io_start(loop, &c->io, SX_EV_READ) != SX_OK) {
+        conn_close(c);
+        return;
+    }
+    conn_tls_step(c);
+}
+
+static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
+{
+    (void)loop;
+    (void)events;
+    sx_router *r = io->data;
+    for (int i = 0; i < 64; i++) {
+        int fd;
+        if (sx_net_accept(io->fd, 0, &fd) != SX_OK)
+            return;
+        sx_conn *c = calloc(1, sizeof *c);
+        if (!c) {
+            sx_net_close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->port_index = (uint8_t)(io - r->listen_io);
+        __atomic_add_fetch(&r->sockets_accepted[c->port_index], 1, __ATOMIC_RELAXED);
+        c->id = ++r->next_conn_id;
+        c->state = SX_CONN_TLS;
+        c->w = &r->workers[r->next_worker++ % r->n_workers];
+        c->adopt.cb = adopt_cb;
+        c->adopt.data = c;
+        sx_loop_post(c->w->loop, &c->adopt);
+    }
+}
+
+/* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and
+ * expired pending notifications. Runs on worker 0 between its events; queues
+ * are locked one at a time (never under the map lock). */
+static void expire_sweep(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    int64_t now = (int64_t)time(NULL);
+    sx_queue **qs;
+    size_t n;
+    if (sx_store_snapshot(r->store, &qs, &n) != SX_OK)
+        return;
+    int64_t ntf_ttl = o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400;
+    for (size_t i = 0; i < n; i++) {
+        sx_queue *q = qs[i];
+        sx_queue_lock(q);
+        if (o->msg_ttl_seconds > 0)
+            sx_queue_expire(q, now - o->msg_ttl_seconds);
+        sx_queue_expire_ntfs(q, now - ntf_ttl);
+        sx_queue_unlock(q);
+        sx_queue_release(r->store, q);
+    }
+    free(qs);
+}
+
+/* PROTOCOL-NOTES B7: a connection must finish TLS within 60 s and the SMP
+ * handshake within 120 s of being accepted, or it is closed. */
+#define SX_TLS_TIMEOUT_MS 60000
+#define SX_HANDSHAKE_TIMEOUT_MS 120000
+
+static void close_stalled_handshakes(sx_worker *w, int64_t now)
+{
+    int64_t tls_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms / 2 : SX_TLS_TIMEOUT_MS;
+    int64_t hs_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms : SX_HANDSHAKE_TIMEOUT_MS;
+    sx_conn *c = w->conns;
+    while (c) {
+        sx_conn *next = c->next;
+        int64_t age = now - c->accepted_ms;
+        if ((c->state == SX_CONN_TLS && age > tls_ms) || (c->state == SX_CONN_HELLO && age > hs_ms))
+            conn_close(c);
+        c = next;
+    }
+}
+
+/* PROTOCOL-NOTES B37: closes connections without subscriptions that were idle
+ * too long. */
+static void tick_cb(sx_loop *loop, void *data)
+{
+    (void)loop;
+    sx_worker *w = data;
+    const sx_router_opts *o = &w->r->opts;
+    close_stalled_handshakes(w, sx_loop_now_ms());
+    if (w->index == 0) {
+        int64_t interval = (o->msg_check_interval > 0 ? o->msg_check_interval : 7200) * 1000;
+        int64_t now_ms = sx_loop_now_ms();
+        if (w->r->next_sweep_ms == 0)
+            w->r->next_sweep_ms = now_ms + interval;
+        else if (now_ms >= w->r->next_sweep_ms) {
+            w->r->next_sweep_ms = now_ms + interval;
+            expire_sweep(w->r);
+        }
+    }
+    if (!o->inactive_disconnect || o->inactive_ttl <= 0)
+        return;
+    int64_t now = sx_loop_now_ms();
+    static __thread int64_t last_check;
+    if (now - last_check < o->inactive_check_interval * 1000)
+        return;
+    last_check = now;
+    sx_conn *c = w->conns;
+    while (c) {
+        sx_conn *next = c->next;
+        if (c->subs_n == 0 && now - c->last_active_ms > o->inactive_ttl * 1000)
+            conn_close(c);
+        c = next;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    sx_worker *w = arg;
+    if (sx_loop_run(w->loop) != SX_OK)
+        fprintf(stderr, "worker %u: event loop failed\n", w->index);
+    /* Stopped: close what is left on this thread. */
+    while (w->conns)
+        conn_close(w->conns);
+    return NULL;
+}
+
+/* On a worker: the store log advanced (or failed); send what waited. */
+static void log_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    sx_worker *w = t->data;
+    __atomic_store_n(&w->log_task_posted, false, __ATOMIC_RELEASE);
+    sx_conn *c = w->waiting;
+    while (c) {
+        sx_conn *next = c->wait_next;
+        wait_list_remove(c);
+        write_out(c); /* re-adds c if its next block still waits */
+        if (c->fd >= 0 && !c->failing) {
+            conn_update_interest(c);
+            continue_reading(c);
+        }
+        c = next;
+    }
+}
+
+/* On the writer thread, after each batch. */
+static void log_durable_cb(void *arg, uint64_t seq, bool ok)
+{
+    (void)seq;
+    (void)ok;
+    sx_router *r = arg;
+    for (unsigned i = 0; i < r->n_workers; i++) {
+        sx_worker *w = &r->workers[i];
+        if (__atomic_exchange_n(&w->log_task_posted, true, __ATOMIC_ACQ_REL))
+            continue;
+        w->log_task.cb = log_task_cb;
+        w->log_task.data = w;
+        sx_loop_post(w->loop, &w->log_task);
+    }
+}
+
+static sx_status restore_ntfs(sx_router *r);
+
+/* PROTOCOL-NOTES E26, E27: replays and compacts the store log, then restores
+ * the messages saved at the last stop. */
+static sx_status restore_state(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    if (o->store_log_path) {
+        SX_TRY(sx_slservices_new(&r->svc));
+        sx_kit_log_opts lo = {0};
+        lo.sync = o->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
+        sx_slreplay_stats stats = {0};
+        SX_TRY(sx_storelog_start(o->store_log_path, r->store, r->svc, &lo, &stats, &r->log));
+        if (!o->quiet)
+            printf("Store log: %zu queues restored\n", sx_store_queue_count(r->store));
+    }
+    if (o->msgs_log_path) {
+        sx_msglog_opts mo = {0};
+        if (o->msg_ttl_seconds > 0) {
+            mo.expire = true;
+            mo.expire_before = (int64_t)time(NULL) - o->msg_ttl_seconds;
+        }
+        mo.skip_warnings = o->skip_warnings;
+        sx_msglog_stats ms = {0};
+        sx_status st = sx_msglog_restore(o->msgs_log_path, r->store, &mo, &ms);
+        if (st != SX_OK) {
+            fprintf(stderr, "Error restoring messages from %s: %s\n", o->msgs_log_path, sx_status_str(st));
+            return st;
+        }
+        if (!o->quiet && (ms.stored || ms.expired || ms.dropped))
+            printf("Messages restored: %zu stored, %zu expired, %zu dropped\n", ms.stored, ms.expired, ms.dropped);
+    }
+    if (o->ntfs_log_path)
+        SX_TRY(restore_ntfs(r));
+    return SX_OK;
+}
+
+typedef struct ntf_collect {
+    sx_ntf_list *list;
+    sx_status st;
+} ntf_collect;
+
+static void collect_ntfs(sx_queue *q, void *arg)
+{
+    ntf_collect *c = arg;
+    for (sx_pending_ntf *e = q->ntf_head; e && q->notifier && c->st == SX_OK; e = e->next) {
+        sx_ntfrec n = {0};
+        memcpy(n.nid, q->notifier->id, SX_ID_LEN);
+        memcpy(n.msg_id, e->msg_id, SX_ID_LEN);
+        n.ts = e->ts;
+        memcpy(n.nonce, e->nonce, sizeof n.nonce);
+        n.meta = sx_slice_of(e->meta, sizeof e->meta);
+        c->st = sx_ntf_list_add(c->list, &n);
+    }
+}
+
+/* PROTOCOL-NOTES E28: notifications restored into their queues' pending
+ * lists. */
+static sx_status restore_ntfs(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    sx_ntf_list list;
+    sx_ntf_list_init(&list);
+    sx_msglog_opts mo = {0};
+    mo.expire = true;
+    mo.expire_before = (int64_t)time(NULL) - (o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400);
+    sx_msglog_stats ms = {0};
+    sx_status st = sx_ntflog_restore(o->ntfs_log_path, &mo, &list, &ms);
+    for (size_t i = 0; st == SX_OK && i < list.n; i++) {
+        const sx_ntfrec *n = &list.items[i];
+        sx_queue *q = sx_store_find(r->store, SX_PARTY_NOTIFIER, sx_slice_of(n->nid, SX_ID_LEN));
+        if (!q)
+            continue; /* the notifier is gone: its notifications go too */
+        sx_pending_ntf p = {0};
+        p.ts = n->ts;
+        memcpy(p.msg_id, n->msg_id, SX_ID_LEN);
+        memcpy(p.nonce, n->nonce, sizeof p.nonce);
+        if (n->meta.len == sizeof p.meta) {
+            memcpy(p.meta, n->meta.ptr, sizeof p.meta);
+            st = sx_queue_add_ntf(q, &p);
+        }
+        sx_queue_release(r->store, q);
+    }
+    sx_ntf_list_cleanup(&list);
+    if (st != SX_OK)
+        fprintf(stderr, "Error restoring notifications from %s: %s\n", o->ntfs_log_path, sx_status_str(st));
+    return st;
+}
+
+/* PROTOCOL-NOTES E27, E28: saves undelivered messages and pending notifications
+ * when the router stops (all workers have stopped, nothing else touches the
+ * store). */
+static void save_state(sx_router *r)
+{
+    if (r->opts.ntfs_log_path) {
+        sx_ntf_list list;
+        sx_ntf_list_init(&list);
+        ntf_collect c = {&list, SX_OK};
+        if (sx_store_each(r->store, collect_ntfs, &c) != SX_OK)
+            c.st = SX_E_NOMEM;
+        sx_status st = c.st == SX_OK ? sx_ntflog_save(r->opts.ntfs_log_path, &list) : c.st;
+        if (st != SX_OK)
+            fprintf(stderr, "Error saving notifications to %s: %s\n", r->opts.ntfs_log_path, sx_status_str(st));
+        sx_ntf_list_cleanup(&list);
+    }
+    if (!r->opts.msgs_log_path)
+        return;
+    size_t saved = 0;
+    sx_status st = sx_msglog_save(r->opts.msgs_log_path, r->store, &saved);
+    if (st != SX_OK)
+        fprintf(stderr, "Error saving messages to %s: %s\n", r->opts.msgs_log_path, sx_status_str(st));
+    else if (!r->opts.quiet)
+        printf("Saved %zu messages to %s\n", saved, r->opts.msgs_log_path);
+}
+
+sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
+{
+    *out = NULL;
+    SX_ENSURE(opts && opts->cert_file && opts->ca_file && opts->key_file && opts->n_ports >= 1 &&
+                  opts->n_ports <= SX_ROUTER_MAX_PORTS,
+              SX_E_USAGE);
+    SX_TRY(sx_crypto_init());
+    sx_router *r = calloc(1, sizeof *r);
+    if (!r)
+        return SX_E_NOMEM;
+    r->opts = *opts;
+    for (size_t i = 0; i < SX_ROUTER_MAX_PORTS; i++)
+        r->listen_fds[i] = -1;
+    if (opts->create_password) {
+        size_t n = strlen(opts->create_password);
+        if (n >= sizeof r->create_password) {
+            free(r);
+            return SX_E_USAGE;
+        }
+        memcpy(r->create_password, opts->create_password, n);
+        r->create_password_len = n;
+        r->has_password = true;
+    }
+    sx_status st;
+    sx_tls_server_config tcfg = {0};
+    tcfg.creds.cert_file = opts->cert_file;
+    tcfg.creds.ca_file = opts->ca_file;
+    tcfg.creds.key_file = opts->key_file;
+    st = sx_tls_server_ctx_new(&tcfg, &r->tls);
+    if (st != SX_OK)
+        goto fail;
+    st = sx_smp_server_config_init(&r->smp, r->tls);
+    if (st != SX_OK)
+        goto fail;
+    st = sx_store_new(&r->store);
+    if (st != SX_OK)
+        goto fail;
+    st = restore_state(r);
+    if (st != SX_OK)
+        goto fail;
+
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    r->n_workers = opts->workers ? opts->workers : (cores > 0 ? (unsigned)cores : 1);
+    r->workers = calloc(r->n_workers, sizeof *r->workers);
+    if (!r->workers) {
+        st = SX_E_NOMEM;
+        goto fail;
+    }
+    for (unsigned i = 0; i < r->n_workers; i++) {
+        r->workers[i].r = r;
+        r->workers[i].index = i;
+        st = sx_loop_new(&r->workers[i].loop);
+        if (st != SX_OK)
+            goto fail;
+        sx_loop_set_tick(r->workers[i].loop, SX_TICK_MS, tick_cb, &r->workers[i]);
+    }
+    if (r->log) {
+        st = sx_kit_logwriter_start(r->log, log_durable_cb, r, &r->lw);
+        if (st != SX_OK)
+            goto fail;
+    }
+    for (size_t i = 0; i < opts->n_ports; i++) {
+        st = sx_net_listen(opts->host ? opts->host : "0.0.0.0", opts->ports[i], 1024, &r->listen_fds[i],
+                           &r->ports[i]);
+        if (st != SX_OK)
+            goto fail;
+        r->n_listen++;
+        sx_loop_io_init(&r->listen_io[i], r->listen_fds[i], accept_cb, r);
+        st = sx_loop_io_start(r->workers[0].loop, &r->listen_io[i], SX_EV_READ);
+        if (st != SX_OK)
+            goto fail;
+    }
+    /* PROTOCOL-NOTES E32: the control port posts to worker loops, which may not
+     * run yet. */
+    if (opts->has_control_port) {
+        st = sx_control_start(r, &r->control);
+        if (st != SX_OK)
+            goto fail;
+    }
+    for (unsigned i = 0; i < r->n_workers; i++) {
+        if (pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]) != 0) {
+            /* Stop the ones already running, then fail. */
+            for (unsigned j = 0; j < i; j++) {
+                sx_loop_stop(r->workers[j].loop);
+                pthread_join(r->workers[j].thread, NULL);
+            }
+            r->n_workers = i;
+            st = SX_E_INTERNAL;
+            goto fail_started;
+        }
+    }
+    *out = r;
+    return SX_OK;
+
+fail:
+    /* No thread was started. */
+fail_started:
+    sx_control_stop(r->control);
+    r->control = NULL;
+    sx_kit_logwriter_stop(r->lw);
+    r->lw = NULL;
+    for (size_t i = 0; i < r->n_listen; i++)
+        sx_net_close(r->listen_fds[i]);
+    if (r->workers)
+        for (unsigned i = 0; i < r->n_workers; i++)
+            sx_loop_free(r->workers[i].loop);
+    free(r->workers);
+    sx_kit_log_close(r->log);
+    sx_slservices_free(r->svc);
+    sx_store_free(r->store);
+    sx_smp_server_config_cleanup(&r->smp);
+    sx_tls_ctx_free(r->tls);
+    free(r);
+    return st;
+}
+
+uint16_t sx_router_control_port(const sx_router *r)
+{
+    return sx_control_port(r->control);
+}
+
+uint16_t sx_router_port(const sx_router *r, size_t i)
+{
+    return i < r->n_listen ? r->ports[i] : 0;
+}
+
+/* ---- control port `clients` ---- */
+
+/* One request shared by the control thread and every worker: each worker
+ * appends its lines and drops its reference; the last one out frees it, so
+ * a control thread that gave up waiting leaves nothing dangling. */
+typedef struct clients_req clients_req;
+typedef struct clients_task {
+    sx_loop_task task;
+    clients_req *req;
+    sx_worker *w;
+} clients_task;
+
+struct clients_req {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned pending; /* workers that have not answered */
+    unsigned refs;    /* workers still to run + the control thread */
+    char *buf;
+    size_t len, cap;
+    bool oom;
+    int64_t wall_now, mono_now; /* to turn monotonic times into seconds since 1970 */
+    clients_task *tasks;
+};
+
+static void clients_req_unref(clients_req *q)
+{
+    /* called with q->mu held */
+    if (--q->refs > 0) {
+        pthread_mutex_unlock(&q->mu);
+        return;
+    }
+    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    free(q->buf);
+    free(q->tasks);
+    free(q);
+}
+
+static bool buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        while (nc < *len + n + 1)
+            nc *= 2;
+        char *b = realloc(*buf, nc);
+        if (!b)
+            return false;
+        *buf = b;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return true;
+}
+
+static void clients_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    clients_task *ct = t->data;
+    clients_req *q = ct->req;
+    sx_worker *w = ct->w;
+    char *lines = NULL;
+    size_t len = 0, cap = 0;
+    bool ok = true;
+    int64_t wall = q->wall_now, mono = q->mono_now;
+    for (sx_conn *c = w->conns; c && ok; c = c->next) {
+        char sid[96] = "";
+        if (c->state != SX_CONN_TLS) {
+            sx_slice id = sx_smp_session_id(&c->sess);
+            if (id.len && sx_b64_encode(id, SX_B64_STD, sid, sizeof sid) != SX_OK)
+                sid[0] = '\0';
+        }
+        size_t subs = 0;
+        for (size_t i = 0; i < c->subs_cap; i++)
+            if (c->subs[i] && c->subs[i] != SUB_TOMB && !c->subs[i]->notifier)
+                subs++;
+        long long created = (long long)(wall - (mono - c->accepted_ms) / 1000);
+        long long rcv = (long long)(wall - (mono - c->last_active_ms) / 1000);
+        long long snd = c->last_sent_ms ? (long long)(wall - (mono - c->last_sent_ms) / 1000) : created;
+        char line[256];
+        int n = snprintf(line, sizeof line, "%llu,%s,%s,%lld,%lld,%lld,%lld,%zu\n",
+                         (unsigned long long)c->id, sid, c->fd >= 0 ? "True" : "False", created, rcv, snd,
+                         (long long)((mono - c->accepted_ms) / 1000), subs);
+        ok = n > 0 && (size_t)n < sizeof line && buf_append(&lines, &len, &cap, line, (size_t)n);
+    }
+    pthread_mutex_lock(&q->mu);
+    if (!ok)
+        q->oom = true;
+    else if (len && !buf_append(&q->buf, &q->len, &q->cap, lines, len))
+        q->oom = true;
+    q->pending--;
+    pthread_cond_signal(&q->cv);
+    free(lines);
+    clients_req_unref(q); /* unlocks */
+}
+
+sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char **out, size_t *len)
+{
+    SX_ENSURE(r && out && len, SX_E_USAGE);
+    clients_req *q = calloc(1, sizeof *q);
+    if (!q)
+        return SX_E_NOMEM;
+    q->tasks = calloc(r->n_workers, sizeof *q->tasks);
+    if (!q->tasks) {
+        free(q);
+        return SX_E_NOMEM;
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->wall_now = (int64_t)time(NULL);
+    q->mono_now = sx_loop_now_ms();
+    q->pending = r->n_workers;
+    q->refs = r->n_workers + 1;
+    for (unsigned i = 0; i < r->n_workers; i++) {
+        q->tasks[i].req = q;
+        q->tasks[i].w = &r->workers[i];
+        q->tasks[i].task.cb = clients_task_cb;
+        q->tasks[i].task.data = &q->tasks[i];
+        sx_loop_post(r->workers[i].loop, &q->tasks[i].task);
+    }
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&q->mu);
+    while (q->pending > 0)
+        if (pthread_cond_timedwait(&q->cv, &q->mu, &dl) != 0)
+            break;
+    sx_status st = SX_OK;
+    if (q->pending > 0)
+        st = SX_E_IO;
+    else if (q->oom)
+        st = SX_E_NOMEM;
+    if (st == SX_OK) {
+        *out = q->buf ? q->buf : strdup("");
+        *len = q->buf ? q->len : 0;
+        q->buf = NULL;
+        if (!*out)
+            st = SX_E_NOMEM;
+    }
+    clients_req_unref(q); /* unlocks */
+    return st;
+}
+
+void sx_router_stop(sx_router *r)
+{
+    if (!r)
+        return;
+    /* The control port first: it posts to workers and uses the log writer. */
+    sx_control_stop(r->control);
+    r->control = NULL;
+    __atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < r->n_workers; i++)
+        sx_loop_stop(r->workers[i].loop);
+    for (unsigned i = 0; i < r->n_workers; i++)
+        pthread_join(r->workers[i].thread, NULL);
+    /* Tasks posted to a worker after it stopped (deliveries, hand-overs of
+     * new sockets) run now, so every reference they hold is dropped before
+     * the store goes. */
+    for (int round = 0; round < 2; round++)
+        for (unsigned i = 0; i < r->n_workers; i++)
+            sx_loop_drain(r->workers[i].loop);
+    for (size_t i = 0; i < r->n_listen; i++) {
+        sx_loop_io_stop(r->workers[0].loop, &r->listen_io[i]);
+        sx_net_close(r->listen_fds[i]);
+    }
+    /* Everything queued reaches the file before the files are saved. */
+    sx_kit_logwriter_stop(r->lw);
+    r->lw = NULL;
+    for (unsigned i = 0; i < r->n_workers; i++)
+        sx_loop_free(r->workers[i].loop);
+    free(r->workers);
+    save_state(r);
+    sx_kit_log_close(r->log);
+    sx_slservices_free(r->svc);
+    sx_store_free(r->store);
+    sx_smp_server_config_cleanup(&r->smp);
+    sx_tls_ctx_free(r->tls);
+    free(r);
+}

@@ -1,0 +1,70 @@
+/* The SMP router's network server: worker threads with one event loop each,
+ * TLS and SMP handshakes, command processing against the queue store, and
+ * message delivery to subscribers (PROTOCOL-NOTES B, C, D, E).
+ *
+ * Embedding API for tests and the smp-server program: start a router on
+ * loopback or configured ports in background threads, learn its bound
+ * ports and identity, stop it. */
+#ifndef SX_ROUTER_SERVER_H
+#define SX_ROUTER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smp_router/config.h"
+#include "simplex/status.h"
+
+/* What the server needs; filled from sx_router_config by the program, or by
+ * hand in tests. Strings are borrowed for the router's lifetime. */
+typedef struct sx_router_opts {
+    const char *cert_file; /* server.crt */
+    const char *ca_file;   /* ca.crt */
+    const char *key_file;  /* server.key */
+    const char *host;      /* address to bind, e.g. "0.0.0.0" or "127.0.0.1" */
+    uint16_t ports[SX_ROUTER_MAX_PORTS]; /* 0 = ephemeral (tests) */
+    size_t n_ports;
+    unsigned workers;      /* 0 = number of cores */
+    bool new_queues;       /* [AUTH] new_queues */
+    const char *create_password; /* [AUTH] create_password, NULL = none */
+    const char *store_log_path;  /* NULL = no store log */
+    const char *msgs_log_path;   /* NULL = do not save/restore messages */
+    const char *ntfs_log_path;   /* NULL = do not save/restore notifications */
+    int64_t msg_ttl_seconds;     /* PROTOCOL-NOTES E20, 0 = never expire */
+    int64_t msg_check_interval;  /* seconds between expiry sweeps, 0 = 7200 */
+    int64_t ntf_ttl_seconds;     /* PROTOCOL-NOTES E21, 0 = 24 h */
+    bool inactive_disconnect;    /* PROTOCOL-NOTES B37 */
+    int64_t inactive_ttl;
+    int64_t inactive_check_interval;
+    bool log_tls_errors;
+    bool store_log_sync;   /* fdatasync every store-log batch (power loss) */
+    bool skip_warnings;    /* --skip-warnings when restoring messages */
+    bool quiet;            /* no progress lines on stdout (tests) */
+    int64_t handshake_timeout_ms; /* PROTOCOL-NOTES B7: 0 = 120 s (TLS: half of it) */
+    /* PROTOCOL-NOTES E32: the control port on 127.0.0.1, when
+     * has_control_port. */
+    bool has_control_port;
+    uint16_t control_port;                /* 0 = ephemeral (tests) */
+    const char *control_admin_password;   /* NULL = no admin role */
+    const char *control_user_password;    /* NULL = no user role */
+    int64_t daily_block_queue_quota;      /* 0 = no limit, < 0 = no blocking */
+} sx_router_opts;
+
+typedef struct sx_router sx_router;
+
+/* Starts listening and serving in background threads. SX_E_IO when a port
+ * cannot be bound, SX_E_PROTOCOL for unusable certificates. */
+SX_MUST_CHECK sx_status sx_router_start(const sx_router_opts *opts, sx_router **out);
+/* The port actually bound for opts->ports[i]. */
+uint16_t sx_router_port(const sx_router *r, size_t i);
+/* The control port actually bound, 0 when there is none. */
+uint16_t sx_router_control_port(const sx_router *r);
+/* Stops accepting, closes every connection, saves what must be saved and
+ * frees the router. Accepts NULL. */
+void sx_router_stop(sx_router *r);
+
+/* Runs the router configured by cfg in the foreground until SIGINT or
+ * SIGTERM; returns the process exit code. */
+int sx_router_run(const sx_router_config *cfg);
+
+#endif

@@ -1,0 +1,196 @@
+/* Internals shared by the router's server (connections, workers, delivery)
+ * and its command handlers. Not a public header. */
+#ifndef SX_ROUTER_SERVER_INT_H
+#define SX_ROUTER_SERVER_INT_H
+
+#include <pthread.h>
+
+#include "core/loop.h"
+#include "smp_router/server.h"
+#include "smp_router/store.h"
+#include "kit/logwriter.h"
+#include "smp_router/storelog.h"
+#include "transport/block.h"
+#include "transport/smp_handshake.h"
+#include "transport/tls.h"
+
+typedef struct sx_worker sx_worker;
+typedef struct sx_conn sx_conn;
+typedef struct sx_router sx_router;
+
+/* Pending work for a subscription, posted to its connection's worker. */
+enum {
+    SX_SUB_DELIVER = 1, /* a message may be waiting for this subscriber */
+    SX_SUB_END = 2,     /* another connection took the subscription (PROTOCOL-NOTES E10) */
+    SX_SUB_DELD = 4,    /* the queue was deleted by another connection (PROTOCOL-NOTES E17) */
+    SX_SUB_NTF = 8,     /* notifications wait for this notifier subscriber (PROTOCOL-NOTES E15) */
+    SX_SUB_BLOCKED = 16, /* the queue was blocked by the control port (PROTOCOL-NOTES E32) */
+};
+
+/* One connection's relation to one queue: a SUB (the queue's subscriber),
+ * a GET-mode claim (PROTOCOL-NOTES E9), or a notifier subscription.
+ * Reference-counted: the connection's map, the queue's sub field and posted
+ * tasks each hold one. conn is used only on the owning worker's thread, and
+ * only while active. */
+typedef struct sx_sub {
+    int refs;
+    bool active;     /* owning connection alive and this sub in its map */
+    bool get_mode;   /* created by GET: not the queue's subscriber */
+    bool notifier;   /* NSUB */
+    sx_conn *conn;
+    sx_worker *worker;
+    sx_queue *q;     /* retained */
+    uint8_t entity[SX_ID_LEN]; /* recipient or notifier id it was made for */
+    /* PROTOCOL-NOTES E6: the message delivered on this subscription and not yet
+     * acknowledged; guarded by the queue lock. */
+    bool delivered;
+    uint8_t delivered_id[SX_ID_LEN];
+    unsigned pending;   /* SX_SUB_* bits, atomic */
+    bool posted;        /* task queued on the worker, atomic */
+    sx_loop_task task;
+} sx_sub;
+
+typedef struct sx_outblk {
+    struct sx_outblk *next;
+    uint64_t log_seq; /* not sent before the store log is written this far */
+    uint8_t data[SX_BLOCK_SIZE];
+} sx_outblk;
+
+typedef enum sx_conn_state {
+    SX_CONN_TLS,
+    SX_CONN_HELLO,   /* our hello is queued; waiting for the client's */
+    SX_CONN_ACTIVE,
+    SX_CONN_CLOSING, /* flushing the last blocks, then close */
+} sx_conn_state;
+
+struct sx_conn {
+    sx_worker *w;
+    uint8_t port_index;   /* the listening port it came in on */
+    sx_conn *prev, *next; /* worker's list */
+    int fd;
+    sx_loop_io io;
+    sx_loop_task adopt;
+    sx_loop_task read_task; /* more to read inside TLS: continue later */
+    /* The connection is to be closed from a loop task (conn_fail in
+     * server.c): nothing more is read or written meanwhile. */
+    sx_loop_task close_task;
+    bool failing;
+    bool read_posted;
+    sx_tls_conn *tls;
+    sx_conn_state state;
+    sx_smp_server_hs hs;
+    sx_smp_session sess;
+    /* The session's X25519 private key as raw bytes (PROTOCOL-NOTES C8
+     * authenticators); the OpenSSL key object is freed after the handshake to
+     * keep idle connections small. */
+    uint8_t dh_priv[32];
+    bool has_dh_priv;
+    uint8_t *rbuf; /* SX_BLOCK_SIZE, allocated while a block is being read */
+    size_t rdone;
+    sx_outblk *out_head, *out_tail;
+    size_t out_count;
+    size_t wdone;
+    /* Subscriptions by queue: open addressing on the queue pointer. */
+    sx_sub **subs;
+    size_t subs_cap, subs_n, subs_used;
+    int64_t last_active_ms;  /* last block received (monotonic) */
+    int64_t last_sent_ms;    /* last block sent (monotonic), 0 = none */
+    int64_t accepted_ms;
+    uint64_t id;
+    /* Store-log records made by this connection's commands: replies in the
+     * block being built wait until the log is written up to hold_seq. */
+    uint64_t hold_seq;
+    sx_conn *wait_prev, *wait_next; /* worker's list of connections waiting */
+    bool waiting;
+};
+
+struct sx_worker {
+    sx_router *r;
+    unsigned index;
+    pthread_t thread;
+    sx_loop *loop;
+    sx_conn *conns;
+    size_t n_conns;     /* atomic: the control port reads it */
+    /* Connections whose next block waits for the store log. */
+    sx_conn *waiting;
+    sx_loop_task log_task; /* "the log advanced", posted by the writer */
+    bool log_task_posted;  /* atomic */
+    /* Scratch batch of responses being built for one connection at a time. */
+    sx_batch batch;
+    sx_conn *batch_conn;
+};
+
+struct sx_router {
+    sx_router_opts opts;
+    sx_tls_ctx *tls;
+    sx_smp_server_config smp;
+    sx_store *store;
+    unsigned n_workers;
+    sx_worker *workers;
+    int listen_fds[SX_ROUTER_MAX_PORTS];
+    sx_loop_io listen_io[SX_ROUTER_MAX_PORTS];
+    uint16_t ports[SX_ROUTER_MAX_PORTS];
+    size_t n_listen;
+    /* Control port `sockets`: per listening port, atomic. */
+    uint64_t sockets_accepted[SX_ROUTER_MAX_PORTS];
+    uint64_t sockets_closed[SX_ROUTER_MAX_PORTS];
+    unsigned next_worker;
+    uint64_t next_conn_id;
+    uint8_t create_password[256];
+    size_t create_password_len;
+    bool has_password;
+    bool stopping;
+    sx_kit_log *log;      /* NULL without a store log */
+    sx_kit_logwriter *lw; /* its writer thread */
+    sx_slservices *svc;   /* services restored from the store log */
+    int64_t next_sweep_ms; /* worker 0: next expiry sweep */
+    struct sx_control *control; /* NULL without a control port */
+};
+
+/* ---- server.c services for command handlers ---- */
+
+/* Appends one encoded transmission to c's response batch (starting a new
+ * block when it is full). Errors close the connection. */
+void sx_conn_send(sx_conn *c, sx_slice transmission);
+/* Encodes the pending batch into a block and starts writing. */
+void sx_conn_flush(sx_conn *c);
+/* Closes the connection after what is queued has been written. */
+void sx_conn_close_after_flush(sx_conn *c);
+
+/* The connection's subscription for q, or NULL. */
+sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q);
+/* Creates and registers a subscription of c for q (retains q). */
+sx_sub *sx_conn_sub_add(sx_conn *c, sx_queue *q, bool get_mode, bool notifier);
+/* Removes c's subscription for q (if the queue still points at it, the
+ * queue's pointer is cleared too). */
+void sx_conn_sub_remove(sx_conn *c, sx_queue *q);
+
+void sx_sub_retain(sx_sub *s);
+void sx_sub_release(sx_router *r, sx_sub *s);
+/* Asks the subscriber's worker to do `what` (SX_SUB_*) for s; callable from
+ * any thread; takes no reference from the caller. */
+void sx_sub_post(sx_sub *s, unsigned what);
+/* Hands a subscription the caller holds a reference to (one taken from a
+ * queue's sub/nsub field) over to its worker: posts `what` unless s belongs
+ * to `except` (NULL: none), then drops the caller's reference. Accepts a
+ * NULL s. Callable from any thread. */
+void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except);
+
+/* ---- commands.c ---- */
+
+/* Processes one received batch (block content) on an active connection. */
+void sx_router_handle_batch(sx_conn *c, sx_slice content);
+/* Runs the pending work of a subscription on its worker (SX_SUB_* bits). */
+void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what);
+/* Called when the connection closes, for each of its subscriptions, with
+ * the queue lock held. */
+void sx_router_sub_closed(sx_conn *c, sx_sub *s);
+
+/* Control port `clients`: one CSV line per connection, as the reference
+ * prints them (clientId,sessionId,connected,createdAt,rcvActiveAt,
+ * sndActiveAt,age,subscriptions), gathered by each worker on its own thread.
+ * *out is a heap string (free()); SX_E_IO when a worker did not answer
+ * within timeout_ms, SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char **out, size_t *len);
+
+#endif

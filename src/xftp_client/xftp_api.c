@@ -1,0 +1,204 @@
+/* The public XFTP client API (include/simplex/xftp.h) over the whole-file
+ * transfers of xftp/transfer.h. Messages the transfer writes for the user
+ * become the per-thread error detail (core/error.h). */
+#include "simplex/xftp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "crypto/util.h"
+#include "xftp_client/transfer.h"
+
+struct sx_xftp_upload {
+    sx_xftp_send_result res;
+};
+
+/* What a transfer says about its failure. */
+typedef struct errs {
+    char msg[1024];
+    char code[32];
+} errs;
+
+/* The internal options for public ones; errors go to e. */
+static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, errs *e)
+{
+    memset(t, 0, sizeof *t);
+    memset(e, 0, sizeof *e);
+    t->errbuf = e->msg;
+    t->errbuf_len = sizeof e->msg;
+    t->errcode = e->code;
+    t->errcode_len = sizeof e->code;
+    if (!o)
+        return;
+    t->servers = o->servers;
+    t->server_count = o->server_count;
+    t->recipients = o->recipients;
+    t->tmp_dir = o->tmp_dir;
+    t->retry = o->retry;
+    t->client.timeout_ms = o->timeout_ms;
+    t->progress = o->progress;
+    t->progress_ud = o->progress_arg;
+}
+
+static sx_status failed(sx_status st, const errs *e)
+{
+    return sx_error_set(st, e->code, "%s", e->msg[0] ? e->msg : sx_strerror(st));
+}
+
+static sx_status start(void)
+{
+    sx_error_clear();
+    if (sx_crypto_init() != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "cannot initialise the crypto libraries");
+    return SX_OK;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp_opts *o, sx_xftp_upload **out)
+{
+    SX_TRY(start());
+    if (!path || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "send: no file or no place for the result");
+    *out = NULL;
+    if (!o || !o->servers || o->server_count == 0)
+        return sx_error_set(SX_E_USAGE, NULL, "send: no XFTP routers to upload to");
+    if (o->recipients < 0 || o->recipients > 255)
+        return sx_error_set(SX_E_USAGE, NULL, "send: the number of recipients must be 1 to 255");
+    /* What would fail after the upload is checked before it. */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return sx_error_set(SX_E_IO, NULL, "send: cannot read %s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return sx_error_set(SX_E_USAGE, NULL, "send: %s is not a regular file", path);
+    const char *dir = out_dir ? out_dir : ".";
+    if (!is_dir(dir))
+        return sx_error_set(SX_E_USAGE, NULL, "send: the folder %s for the descriptions does not exist", dir);
+    sx_xftp_upload *u = calloc(1, sizeof *u);
+    if (!u)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    errs e;
+    sx_xftp_transfer_opts t;
+    internal_opts(o, &t, &e);
+    sx_status st = sx_xftp_send(path, dir, &t, &u->res);
+    if (st != SX_OK) {
+        free(u);
+        return failed(st, &e);
+    }
+    *out = u;
+    return SX_OK;
+}
+
+const char *sx_xftp_upload_sender(const sx_xftp_upload *u)
+{
+    return u ? u->res.snd_path : NULL;
+}
+
+size_t sx_xftp_upload_recipients(const sx_xftp_upload *u)
+{
+    return u ? u->res.rcv_count : 0;
+}
+
+const char *sx_xftp_upload_recipient(const sx_xftp_upload *u, size_t i)
+{
+    return u && i < u->res.rcv_count ? u->res.rcv_paths[i] : NULL;
+}
+
+const char *sx_xftp_upload_link(const sx_xftp_upload *u)
+{
+    return u ? u->res.web_link : NULL;
+}
+
+void sx_xftp_upload_free(sx_xftp_upload *u)
+{
+    if (!u)
+        return;
+    sx_xftp_send_result_cleanup(&u->res);
+    free(u);
+}
+
+sx_status sx_xftp_receive_file(const char *description, const char *dest, const sx_xftp_opts *o, char *out_path,
+                               size_t cap)
+{
+    SX_TRY(start());
+    if (!description || !dest)
+        return sx_error_set(SX_E_USAGE, NULL, "receive: no description or no destination");
+    if (out_path && cap < SX_XFTP_OUT_PATH_MAX)
+        return sx_error_set(SX_E_USAGE, NULL, "receive: out_path must have room for %d bytes",
+                            SX_XFTP_OUT_PATH_MAX);
+    errs e;
+    sx_xftp_transfer_opts t;
+    internal_opts(o, &t, &e);
+    sx_xftp_fd fd;
+    sx_status st = sx_xftp_read_description(description, &fd, e.msg, sizeof e.msg);
+    if (st != SX_OK)
+        return failed(st, &e);
+    char path[SX_XFTP_PATH_MAX];
+    st = sx_xftp_recv(&fd, dest, &t, path, sizeof path);
+    sx_xftp_fd_cleanup(&fd);
+    if (st != SX_OK)
+        return failed(st, &e);
+    if (out_path && cap > 0 && (size_t)snprintf(out_path, cap, "%s", path) >= cap)
+        return sx_error_set(SX_E_LIMIT, NULL, "receive: the file was saved as %s, longer than out_path", path);
+    return SX_OK;
+}
+
+sx_status sx_xftp_delete_file(const char *sender_description, const sx_xftp_opts *o)
+{
+    SX_TRY(start());
+    if (!sender_description)
+        return sx_error_set(SX_E_USAGE, NULL, "delete: no description");
+    errs e;
+    sx_xftp_transfer_opts t;
+    internal_opts(o, &t, &e);
+    sx_xftp_fd fd;
+    sx_status st = sx_xftp_read_description(sender_description, &fd, e.msg, sizeof e.msg);
+    if (st != SX_OK)
+        return failed(st, &e);
+    st = sx_xftp_delete(&fd, &t);
+    sx_xftp_fd_cleanup(&fd);
+    return st == SX_OK ? SX_OK : failed(st, &e);
+}
+
+sx_status sx_xftp_describe(const char *description, char **text)
+{
+    SX_TRY(start());
+    if (!description || !text)
+        return sx_error_set(SX_E_USAGE, NULL, "describe: no description or no place for the text");
+    *text = NULL;
+    errs e = {0};
+    sx_xftp_fd fd;
+    sx_status st = sx_xftp_read_description(description, &fd, e.msg, sizeof e.msg);
+    if (st != SX_OK)
+        return failed(st, &e);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        sx_xftp_fd_cleanup(&fd);
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    }
+    st = sx_xftp_print_info(&fd, f);
+    sx_xftp_fd_cleanup(&fd);
+    if (fclose(f) != 0 && st == SX_OK)
+        st = SX_E_NOMEM;
+    if (st != SX_OK) {
+        free(buf);
+        return sx_error_set(st, NULL, "describe: cannot print the description");
+    }
+    *text = buf;
+    return SX_OK;
+}
+
+void sx_free(void *p)
+{
+    free(p);
+}

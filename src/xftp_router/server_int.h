@@ -1,0 +1,195 @@
+/* Internal structures of the XFTP router's network server (server.c and
+ * server_cmd.c): the server, its workers, connections (one TLS session and
+ * one nghttp2 server session each) and HTTP/2 request streams. */
+#ifndef SX_XFTP_SERVER_INT_H
+#define SX_XFTP_SERVER_INT_H
+
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "transport/tls.h"
+#include "xftp/filecrypt.h"
+#include "xftp_router/fstore.h"
+#include "xftp/protocol.h"
+#include "xftp_router/server.h"
+#include "xftp_router/server_control.h"
+#include "xftp_router/stats.h"
+
+#define XS_PATH_MAX 4096
+/* Uploads are written to "<files>/.part/<chunk name>.<pid>.<n>" and renamed
+ * into <files> when done; that folder is emptied at start (leftovers of a
+ * crash), without scanning the chunk files. */
+#define XS_PART_DIR ".part"
+
+typedef struct sx_xftp_server xs_server;
+typedef struct xs_worker xs_worker;
+typedef struct xs_conn xs_conn;
+typedef struct xs_stream xs_stream;
+typedef struct xs_upjob xs_upjob;
+typedef struct xs_upbuf xs_upbuf;
+
+/* A worker's file I/O thread: FPUT body buffers are written to the chunk
+ * file and hashed there, in order, and each buffer is posted back to the
+ * worker's loop when done (server_cmd.c). */
+typedef struct xs_io {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    xs_upbuf *head, *tail; /* queued buffers */
+    bool stop;
+    bool running; /* false: buffers are processed inline */
+    pthread_t thread;
+} xs_io;
+
+struct xs_worker {
+    xs_server *s;
+    unsigned index;
+    sx_loop *loop;
+    pthread_t thread;
+    xs_conn *conns;
+    xs_io io;
+};
+
+struct sx_xftp_server {
+    sx_xftp_server_opts opts;
+    sx_tls_ctx *tls;
+    sx_tls_ctx *web_tls; /* NULL without a web credential */
+    sx_key *sign_key;    /* the online (server.key) key: signs session keys */
+    uint8_t identity[32]; /* SHA-256 of ca.crt */
+    sx_xftp_fstore *store;
+    xs_control *control; /* NULL without a control port */
+    char web_root[XS_PATH_MAX]; /* canonical web_static_path, "" when none */
+    xs_worker *workers;
+    unsigned n_workers;
+    unsigned next_worker;
+    int listen_fd;
+    sx_loop_io listen_io;
+    uint16_t port;
+    bool stopping;
+    int64_t next_expire_ms;
+    int64_t file_ttl;        /* seconds, < 0 never */
+    int64_t expire_interval; /* seconds */
+    int64_t file_timeout_ms;
+    sx_xftp_stats stats;
+    int64_t next_stats_log; /* unix seconds; worker 0 only */
+};
+
+typedef enum xs_hs {
+    XS_HS_NONE = 0,
+    XS_HS_SENT,     /* server hello sent, session key made */
+    XS_HS_ACCEPTED, /* client handshake accepted */
+} xs_hs;
+
+typedef enum xs_conn_state { XS_CONN_TLS = 0, XS_CONN_H2 } xs_conn_state;
+
+struct xs_conn {
+    xs_worker *w;
+    xs_conn *prev, *next;
+    int fd;
+    sx_loop_io io;
+    sx_loop_task task; /* adoption, then deferred free */
+    sx_tls_conn *tls;
+    xs_conn_state state;
+    int64_t accepted_ms, last_active_ms;
+    int64_t next_idle_check_ms; /* [INACTIVE_CLIENTS] check_interval after the last */
+    nghttp2_session *h2;
+    const uint8_t *wpend; /* bytes from nghttp2 not yet written to TLS */
+    size_t wpend_len, wdone;
+    xs_stream *streams;
+    /* Session (PROTOCOL-NOTES F3): tls-unique, ALPN kind, handshake state. */
+    uint8_t sid[SX_TLS_UNIQUE_MAX];
+    size_t sid_len;
+    bool alpn_none;   /* no ALPN: version 1 without handshake */
+    bool alpn_xftp;   /* xftp/1 or http/1.1 (or h2 with SNI): handshake */
+    bool sni_used;
+    xs_hs hs;
+    sx_key *hs_key;   /* X25519 session key pair (private) */
+    uint8_t hs_priv[32];
+    uint16_t version;
+    bool closing;
+};
+
+typedef enum xs_phase {
+    XS_HEAD = 0,  /* collecting the first 16384 bytes */
+    XS_UPLOAD,    /* FPUT body into the chunk file */
+    XS_DRAIN,     /* FPUT of an uploaded chunk: count and discard */
+    XS_DISCARD,   /* answered: ignore whatever else comes */
+} xs_phase;
+
+struct xs_stream {
+    xs_conn *c;
+    xs_stream *prev, *next;
+    int32_t id;
+    char method[16];
+    char path[1024];
+    bool path_long;
+    bool web_hello, web_handshake;
+    uint8_t *head;
+    size_t head_len;
+    xs_phase phase;
+    uint16_t v; /* version of the deferred FPUT answer */
+    bool responded;
+    /* FPUT */
+    xs_upjob *up; /* chunk file being written (phase XS_UPLOAD), else NULL */
+    uint32_t up_size;
+    uint64_t up_got;
+    uint8_t up_digest[SX_XFTP_DIGEST_MAX];
+    size_t up_digest_len;
+    uint8_t sender_id[SX_XFTP_FILE_ID_LEN];
+    int64_t deadline_ms;
+    /* reply echo for a deferred FPUT answer */
+    uint8_t corr[255];
+    size_t corr_len;
+    uint8_t ent[255];
+    size_t ent_len;
+    /* response body: out[out_pos..out_len), then file bytes */
+    uint8_t *out;
+    size_t out_len, out_pos;
+    int file_fd;
+    uint64_t file_off, file_left;
+    bool encrypt;
+    sx_xftp_sb sb;
+    uint8_t tag[SX_XFTP_SB_TAG_LEN];
+    size_t tag_pos;
+    bool tag_done;
+};
+
+/* server_cmd.c: a complete request head (the handshake already passed) for
+ * version v; answers now or sets up the FPUT body phase. */
+void xs_process_request(xs_stream *st, uint16_t v);
+/* FPUT body bytes, and the end of the request body. Returns how many of the
+ * bytes were taken by the upload: those are given back to HTTP/2 flow control
+ * (nghttp2_session_consume) once written; the caller consumes the rest. */
+size_t xs_upload_data(xs_stream *st, const uint8_t *data, size_t len);
+void xs_upload_end(xs_stream *st);
+/* Hands the partly filled body buffer to the I/O thread (after each read
+ * pass, so that no received byte waits for more input). */
+void xs_upload_flush(xs_stream *st);
+/* Detaches a partial upload from the stream (stream gone, timeout, error):
+ * its bytes are consumed at once, and the file is removed and the quota
+ * released once the I/O thread is done with it. */
+void xs_upload_abort(xs_stream *st);
+/* Likewise for a stream being closed (connection-level consume only). */
+void xs_upload_gone(xs_stream *st);
+/* Starts / stops a worker's I/O thread (stop: on the worker thread after its
+ * connections are closed; queued buffers still post back to the loop). */
+void xs_io_start(xs_worker *w);
+void xs_io_stop(xs_worker *w);
+/* A file deleted (FDEL, control-port delete) or blocked: counts k and, when
+ * its chunk was uploaded, takes it off filesCount / filesSize. */
+void xs_stats_removed(xs_server *s, const sx_xftp_frec *rec, sx_xftp_stat k);
+/* server.c: writes what nghttp2 has to send (after a posted completion). */
+void xs_conn_flush(xs_conn *c);
+/* Sends a 200 response: body (heap, taken) and, when file_fd >= 0, file_len
+ * bytes of that file (encrypted with st->sb when st->encrypt). */
+void xs_respond(xs_stream *st, uint8_t *body, size_t len, const char *content_type);
+/* Answers an XFTP transmission (ERR when resp->tag is ERR) with the given
+ * corrId and entity. */
+void xs_respond_resp(xs_stream *st, uint16_t v, sx_slice corr, sx_slice ent, const sx_xftp_resp *r);
+void xs_respond_err(xs_stream *st, uint16_t v, sx_slice corr, sx_slice ent, sx_xftp_err_type e);
+
+#endif

@@ -1,0 +1,216 @@
+/* The xftp-server's generated static page (website.h): one self-contained
+ * index.html built with a growing writer, every INI value escaped, written
+ * atomically into [WEB] static_path. */
+#include "xftp_router/website.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "core/writer.h"
+
+#define PAGE_LIMIT (1u << 20)
+
+/* [INFORMATION] keys shown on the page, in order, with their labels. */
+static const struct {
+    const char *key;
+    const char *label;
+} FIELDS[] = {
+    {"usage_conditions", "Usage conditions"},
+    {"condition_amendments", "Amendments to the conditions"},
+    {"operator", "Operator"},
+    {"operator_country", "Operator country"},
+    {"website", "Website"},
+    {"admin_simplex", "Administrator (SimpleX address)"},
+    {"admin_email", "Administrator email"},
+    {"admin_pgp", "Administrator PGP key"},
+    {"admin_pgp_fingerprint", "Administrator PGP fingerprint"},
+    {"complaints_simplex", "Complaints (SimpleX address)"},
+    {"complaints_email", "Complaints email"},
+    {"complaints_pgp", "Complaints PGP key"},
+    {"complaints_pgp_fingerprint", "Complaints PGP fingerprint"},
+    {"hosting", "Hosting provider"},
+    {"hosting_country", "Hosting country"},
+    {"hosting_type", "Hosting type"},
+    {"server_country", "Server country"},
+};
+
+static bool put(sx_writer *w, const char *s)
+{
+    return sx_write_bytes(w, s, strlen(s));
+}
+
+/* Text and attribute values: the five characters HTML gives meaning to. */
+static bool put_escaped(sx_writer *w, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = NULL;
+        switch (*s) {
+        case '&': e = "&amp;"; break;
+        case '<': e = "&lt;"; break;
+        case '>': e = "&gt;"; break;
+        case '"': e = "&quot;"; break;
+        case '\'': e = "&#39;"; break;
+        default: break;
+        }
+        if (!(e ? put(w, e) : sx_write_bytes(w, s, 1)))
+            return false;
+    }
+    return true;
+}
+
+/* Only these schemes become links (no javascript: and the like). */
+static bool is_link(const char *v)
+{
+    return strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0 || strncmp(v, "simplex:", 8) == 0;
+}
+
+static bool put_row(sx_writer *w, const char *label, const char *value, bool code)
+{
+    bool ok = put(w, "<tr><th>") && put_escaped(w, label) && put(w, "</th><td>");
+    if (is_link(value))
+        ok = ok && put(w, "<a href=\"") && put_escaped(w, value) && put(w, "\">") && put_escaped(w, value) &&
+             put(w, "</a>");
+    else if (code)
+        ok = ok && put(w, "<code>") && put_escaped(w, value) && put(w, "</code>");
+    else
+        ok = ok && put_escaped(w, value);
+    return ok && put(w, "</td></tr>\n");
+}
+
+sx_status sx_xftp_site_html(const sx_ini *ini, const char *address, const char *version, char **out, size_t *len)
+{
+    SX_ENSURE(address && version && out && len, SX_E_USAGE);
+    *out = NULL;
+    *len = 0;
+    sx_writer w;
+    sx_writer_init_dynamic(&w, PAGE_LIMIT);
+    bool ok = put(&w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                      "<title>XFTP server</title>\n"
+                      "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto;padding:0 1em}"
+                      "th{text-align:left;padding-right:1em;vertical-align:top}"
+                      "code{word-break:break-all}</style>\n"
+                      "</head>\n<body>\n<h1>XFTP server</h1>\n"
+                      "<p>This server stores encrypted file chunks for SimpleX file transfer.</p>\n"
+                      "<table>\n");
+    ok = ok && put_row(&w, "Server address", address, true) && put_row(&w, "Version", version, false);
+    const char *src = ini ? sx_ini_get(ini, "INFORMATION", "source_code") : NULL;
+    if (src && *src)
+        ok = ok && put_row(&w, "Source code", src, false);
+    for (size_t i = 0; ok && i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
+        const char *v = ini ? sx_ini_get(ini, "INFORMATION", FIELDS[i].key) : NULL;
+        if (v && *v)
+            ok = put_row(&w, FIELDS[i].label, v, false);
+    }
+    ok = ok && put(&w, "</table>\n</body>\n</html>\n") && sx_write_bytes(&w, "", 1);
+    sx_status st = sx_writer_status(&w);
+    if (!ok || st != SX_OK) {
+        sx_writer_cleanup(&w);
+        return st == SX_OK ? SX_E_INTERNAL : st;
+    }
+    size_t n = 0;
+    uint8_t *buf = sx_writer_take(&w, &n);
+    if (!buf)
+        return SX_E_NOMEM;
+    *out = (char *)buf;
+    *len = n - 1;
+    return SX_OK;
+}
+
+static sx_status fail(char *err, size_t errlen, sx_status st, const char *what, const char *path)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+    return st;
+}
+
+/* mkdir -p */
+static sx_status make_dirs(const char *dir, char *err, size_t errlen)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof p) {
+        if (err && errlen)
+            snprintf(err, errlen, "bad web folder path");
+        return SX_E_LIMIT;
+    }
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            return fail(err, errlen, SX_E_IO, "cannot create", p);
+        p[i] = c;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return fail(err, errlen, SX_E_IO, "not a folder:", dir);
+    }
+    return SX_OK;
+}
+
+sx_status sx_xftp_site_generate(const char *ini_path, const char *dir, const char *address, const char *version,
+                                char *err, size_t errlen)
+{
+    SX_ENSURE(ini_path && dir && address && version, SX_E_USAGE);
+    char final_path[PATH_MAX], tmp_path[PATH_MAX];
+    int k1 = snprintf(final_path, sizeof final_path, "%s/" SX_XFTP_SITE_INDEX, dir);
+    int k2 = snprintf(tmp_path, sizeof tmp_path, "%s/." SX_XFTP_SITE_INDEX ".tmp", dir);
+    if (k1 < 0 || (size_t)k1 >= sizeof final_path || k2 < 0 || (size_t)k2 >= sizeof tmp_path) {
+        if (err && errlen)
+            snprintf(err, errlen, "web folder path is too long");
+        return SX_E_LIMIT;
+    }
+    sx_ini *ini = NULL;
+    char *html = NULL;
+    size_t len = 0;
+    int fd = -1;
+    sx_status st = sx_ini_load(ini_path, &ini, err, errlen);
+    if (st != SX_OK)
+        goto cleanup;
+    st = sx_xftp_site_html(ini, address, version, &html, &len);
+    if (st != SX_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "cannot build the page: %s", sx_status_str(st));
+        goto cleanup;
+    }
+    st = make_dirs(dir, err, errlen);
+    if (st != SX_OK)
+        goto cleanup;
+    fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        st = fail(err, errlen, SX_E_IO, "cannot write", tmp_path);
+        goto cleanup;
+    }
+    if (sx_fd_write_all(fd, html, len) != SX_OK || fsync(fd) != 0) {
+        st = fail(err, errlen, SX_E_IO, "cannot write", tmp_path);
+        goto cleanup;
+    }
+    int rc = close(fd);
+    fd = -1;
+    if (rc != 0 || rename(tmp_path, final_path) != 0) {
+        st = fail(err, errlen, SX_E_IO, "cannot write", final_path);
+        goto cleanup;
+    }
+cleanup:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp_path);
+    } else if (st != SX_OK) {
+        unlink(tmp_path);
+    }
+    free(html);
+    sx_ini_free(ini);
+    return st;
+}
