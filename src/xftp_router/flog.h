@@ -18,7 +18,25 @@
 
 #include "core/bytes.h"
 #include "core/writer.h"
-#include "xftp_router/fstore.h"
+#include "crypto/keys.h"
+#include "xftp/protocol.h"
+
+/* What the records carry, shared with the file store (fstore.h). */
+#define SX_XFTP_DIGEST_MAX 255       /* FNEW digest (shortString, length not checked) */
+#define SX_XFTP_MAX_RECIPIENTS 1024  /* recipient ids of one file we accept */
+
+typedef enum sx_xftp_fstatus {
+    SX_XFTP_FILE_ACTIVE = 0,
+    SX_XFTP_FILE_BLOCKED, /* FBLK: data deleted, requests get ERR BLOCKED */
+    SX_XFTP_FILE_OFF,     /* "off" in a reference log (never written by its router): requests get ERR AUTH */
+} sx_xftp_fstatus;
+
+/* A recipient's auth key, as found with its recipient id. */
+typedef struct sx_xftp_rkey {
+    uint8_t key[SX_KEY_SPKI_MAX];
+    size_t key_len;
+    sx_key_alg alg;
+} sx_xftp_rkey;
 
 #define SX_XFTP_FLOG_PATH_MAX 4096   /* FPUT path bytes we accept (no NUL inside) */
 #define SX_XFTP_FLOG_LINE_MAX (1u << 20)

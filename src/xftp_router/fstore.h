@@ -19,19 +19,13 @@
 #include "simplex/status.h"
 #include "smp/error.h"
 #include "xftp/protocol.h"
+#include "xftp_router/flog.h"
 
 #define SX_XFTP_STORE_LOG_FILE "file-server-store.log"
-#define SX_XFTP_DIGEST_MAX 255       /* FNEW digest (shortString, length not checked) */
 #define SX_XFTP_FILE_TIME_PRECISION 3600 /* createdAt is rounded down to the hour */
-#define SX_XFTP_MAX_RECIPIENTS 1024  /* recipient ids of one file we accept */
 
 typedef struct sx_xftp_fstore sx_xftp_fstore;
 
-typedef enum sx_xftp_fstatus {
-    SX_XFTP_FILE_ACTIVE = 0,
-    SX_XFTP_FILE_BLOCKED, /* FBLK: data deleted, requests get ERR BLOCKED */
-    SX_XFTP_FILE_OFF,     /* "off" in a reference log (never written by its router): requests get ERR AUTH */
-} sx_xftp_fstatus;
 
 /* A copy of one file record. */
 typedef struct sx_xftp_frec {
@@ -49,12 +43,6 @@ typedef struct sx_xftp_frec {
     size_t n_recipients;
 } sx_xftp_frec;
 
-/* A recipient's auth key, as found with its recipient id. */
-typedef struct sx_xftp_rkey {
-    uint8_t key[SX_KEY_SPKI_MAX];
-    size_t key_len;
-    sx_key_alg alg;
-} sx_xftp_rkey;
 
 typedef void (*sx_xftp_fstore_warn_cb)(void *arg, const char *msg);
 
