@@ -19,7 +19,6 @@
 
 #include "core/base64.h"
 #include "crypto/util.h"
-#include "smp_router/control.h"
 #include "smp_router/msglog.h"
 #include "smp_router/ntflog.h"
 #include "transport/net.h"
@@ -906,7 +905,7 @@ static void save_state(sx_router *r)
         printf("Saved %zu messages to %s\n", saved, r->opts.msgs_log_path);
 }
 
-sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
+sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
 {
     *out = NULL;
     SX_ENSURE(opts && opts->cert_file && opts->ca_file && opts->key_file && opts->n_ports >= 1 &&
@@ -978,13 +977,6 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
         if (st != SX_OK)
             goto fail;
     }
-    /* PROTOCOL-NOTES E32: the control port posts to worker loops, which may not
-     * run yet. */
-    if (opts->has_control_port) {
-        st = sx_control_start(r, &r->control);
-        if (st != SX_OK)
-            goto fail;
-    }
     for (unsigned i = 0; i < r->n_workers; i++) {
         if (pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]) != 0) {
             /* Stop the ones already running, then fail. */
@@ -1003,8 +995,6 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
 fail:
     /* No thread was started. */
 fail_started:
-    sx_control_stop(r->control);
-    r->control = NULL;
     sx_kit_logwriter_stop(r->lw);
     r->lw = NULL;
     for (size_t i = 0; i < r->n_listen; i++)
@@ -1020,11 +1010,6 @@ fail_started:
     sx_tls_ctx_free(r->tls);
     free(r);
     return st;
-}
-
-uint16_t sx_router_control_port(const sx_router *r)
-{
-    return sx_control_port(r->control);
 }
 
 uint16_t sx_router_port(const sx_router *r, size_t i)
@@ -1182,13 +1167,10 @@ sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char **out, size_t
     return st;
 }
 
-void sx_router_stop(sx_router *r)
+void sx_server_stop(sx_router *r)
 {
     if (!r)
         return;
-    /* The control port first: it posts to workers and uses the log writer. */
-    sx_control_stop(r->control);
-    r->control = NULL;
     __atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < r->n_workers; i++)
         sx_loop_stop(r->workers[i].loop);

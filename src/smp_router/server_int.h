@@ -193,4 +193,11 @@ void sx_router_sub_closed(sx_conn *c, sx_sub *s);
  * within timeout_ms, SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char **out, size_t *len);
 
+/* The router without its control port (router.c composes the two): start
+ * restores the state, opens the ports and starts the workers; stop ends
+ * them, saves the state and frees r (the control port must be stopped
+ * first: it posts to the workers and uses the log writer). */
+SX_MUST_CHECK sx_status sx_server_start(const sx_router_opts *opts, sx_router **out);
+void sx_server_stop(sx_router *r);
+
 #endif

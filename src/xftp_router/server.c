@@ -964,7 +964,6 @@ static sx_status load_identity(xs_server *s)
 
 static void server_free(xs_server *s)
 {
-    xs_control_stop(s->control);
     if (s->listen_fd >= 0)
         sx_net_close(s->listen_fd);
     if (s->workers)
@@ -1064,7 +1063,7 @@ static sx_status prepare_part_dir(const char *files_dir, bool quiet)
     return SX_OK;
 }
 
-sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
+sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
 {
     SX_ENSURE(out != NULL, SX_E_USAGE);
     *out = NULL;
@@ -1133,13 +1132,6 @@ sx_status sx_xftp_server_start(const sx_xftp_server_opts *opts, sx_xftp_server *
         server_free(s);
         return SX_E_IO;
     }
-    if (opts->has_control_port) {
-        st = xs_control_start(s, s->store, &s->opts, &s->control);
-        if (st != SX_OK) {
-            server_free(s);
-            return st;
-        }
-    }
     /* PROTOCOL-NOTES F28: one sweep at start, then the statistics backup. */
     expire_files(s, (int64_t)time(NULL));
     st = restore_stats(s);
@@ -1202,11 +1194,6 @@ uint16_t sx_xftp_server_port(const sx_xftp_server *s)
     return s ? s->port : 0;
 }
 
-uint16_t sx_xftp_server_control_port(const sx_xftp_server *s)
-{
-    return s ? xs_control_port(s->control) : 0;
-}
-
 sx_status sx_xftp_server_expire_now(sx_xftp_server *s, int64_t now, size_t *n_deleted)
 {
     SX_ENSURE(s && n_deleted, SX_E_USAGE);
@@ -1224,12 +1211,10 @@ sx_status sx_xftp_server_log_stats_now(sx_xftp_server *s, int64_t now)
     return log_stats(s, now);
 }
 
-void sx_xftp_server_stop(sx_xftp_server *s)
+void xs_server_stop(sx_xftp_server *s)
 {
     if (!s)
         return;
-    xs_control_stop(s->control);
-    s->control = NULL;
     __atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < s->n_workers; i++)
         sx_loop_stop(s->workers[i].loop);

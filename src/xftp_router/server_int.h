@@ -17,7 +17,6 @@
 #include "xftp_router/fstore.h"
 #include "xftp/protocol.h"
 #include "xftp_router/server.h"
-#include "xftp_router/server_control.h"
 #include "xftp_router/stats.h"
 
 #define XS_PATH_MAX 4096
@@ -61,7 +60,7 @@ struct sx_xftp_server {
     sx_key *sign_key;    /* the online (server.key) key: signs session keys */
     uint8_t identity[32]; /* SHA-256 of ca.crt */
     sx_xftp_fstore *store;
-    xs_control *control; /* NULL without a control port */
+    struct xs_control *control; /* NULL without a control port (router.c) */
     char web_root[XS_PATH_MAX]; /* canonical web_static_path, "" when none */
     xs_worker *workers;
     unsigned n_workers;
@@ -191,5 +190,11 @@ void xs_respond(xs_stream *st, uint8_t *body, size_t len, const char *content_ty
  * corrId and entity. */
 void xs_respond_resp(xs_stream *st, uint16_t v, sx_slice corr, sx_slice ent, const sx_xftp_resp *r);
 void xs_respond_err(xs_stream *st, uint16_t v, sx_slice corr, sx_slice ent, sx_xftp_err_type e);
+
+/* The router without its control port (router.c composes the two): start
+ * opens the store, the port and the workers; stop ends them, saves the
+ * statistics and frees s (the control port must be stopped first). */
+SX_MUST_CHECK sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out);
+void xs_server_stop(sx_xftp_server *s);
 
 #endif
