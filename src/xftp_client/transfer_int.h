@@ -1,0 +1,99 @@
+/* Internal to the whole-file XFTP transfers (transfer.h), which live in
+ * several files of one concern each: transfer.c (send, receive, delete,
+ * info), transfer_enc.c (a file to encrypted chunks and back),
+ * transfer_fd.c (descriptions: files, links, making them), transfer_par.c
+ * (connections and the parallel chunk runner) and transfer_common.c (the
+ * small helpers below). */
+#ifndef SX_XFTP_CLIENT_TRANSFER_INT_H
+#define SX_XFTP_CLIENT_TRANSFER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "xftp_client/transfer.h"
+
+#define XT_BUF_LEN 65536
+#define XT_HEADER_WINDOW 1024 /* the header must be in the first 1024 content bytes */
+
+/* ---- helpers (transfer_common.c) ---- */
+
+/* A message for the user into o->errbuf (when there is one). */
+void xt_set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The XFTP error name behind a failure into o->errcode. */
+void xt_set_code(const sx_xftp_transfer_opts *o, const char *code);
+void xt_progress(const sx_xftp_transfer_opts *o, const char *phase, int64_t done, int64_t total);
+/* Attempts per network step. */
+int xt_retries(const sx_xftp_transfer_opts *o);
+/* The temporary folder: o->tmp_dir, $TMPDIR or /tmp. */
+const char *xt_tmp_dir(const sx_xftp_transfer_opts *o);
+/* read(2) retried on EINTR: SX_E_IO on failure, *n = 0 at the end. */
+sx_status xt_read_some(int fd, uint8_t *p, size_t cap, size_t *n);
+/* A fresh random name in the temporary folder. */
+sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
+
+/* ---- descriptions (transfer_fd.c) ---- */
+
+/* Reads a whole (small) text file into a new NUL-terminated buffer. */
+sx_status xt_read_text_file(const char *path, char **out, size_t *len);
+/* Writes text to path (created exclusively with mode). */
+sx_status xt_write_text(const char *path, const char *text, size_t len, mode_t mode);
+/* Writes fd as YAML to path (created exclusively with mode). */
+sx_status xt_write_fd_file(const sx_xftp_fd *fd, const char *path, mode_t mode);
+
+/* ---- connections and the parallel runner (transfer_par.c) ---- */
+
+/* One connection per router of a list, made when first needed. */
+typedef struct conn_pool {
+    size_t n;
+    sx_xftp_fd_server *servers; /* borrowed */
+    sx_xftp_client **c;
+} conn_pool;
+
+void xt_pool_cleanup(conn_pool *p);
+/* A usable connection to server i, connecting when needed. */
+sx_status xt_pool_get(conn_pool *p, size_t i, const sx_xftp_transfer_opts *o, sx_xftp_client **out);
+/* Whether a failed step is worth another attempt. */
+bool xt_retryable(sx_xftp_client *c, sx_status st);
+/* The name of what failed (the router's XFTP error, recorded in
+ * o->errcode too, or the status). */
+const char *xt_err_text(const sx_xftp_transfer_opts *o, sx_xftp_client *c, sx_status st);
+
+#define PAR_MAX 16
+#define PAR_ERR_LEN 512
+
+typedef struct par_run par_run;
+/* Moves item i using the worker's connections; messages go to wo->errbuf. */
+typedef sx_status (*par_item_fn)(par_run *r, conn_pool *pool, const sx_xftp_transfer_opts *wo,
+                                 size_t i);
+
+struct par_run {
+    pthread_mutex_t mu;
+    const sx_xftp_transfer_opts *o;
+    par_item_fn fn;
+    void *ctx;
+    size_t n_servers;
+    sx_xftp_fd_server *servers;
+    size_t *order;       /* items sorted by group */
+    size_t *group_start; /* n_groups + 1 offsets into order */
+    size_t n_groups;
+    size_t next_group;   /* under mu */
+    bool failed;         /* under mu */
+    sx_status st;        /* the first failure */
+    char err[PAR_ERR_LEN];
+    char code[32];
+    const char *phase;
+    int64_t done, total;
+    const uint32_t *sizes; /* bytes each item adds to progress */
+    conn_pool keep;        /* connections handed back by the workers */
+};
+
+/* Runs fn over items 0..n, item i belonging to group key[i] (a server index,
+ * or SIZE_MAX for its own group), up to PAR_MAX groups at once; see
+ * transfer_par.c. On return keep (if not NULL, with n_servers slots) holds
+ * connections the workers left open. */
+sx_status xt_par_run_items(const sx_xftp_transfer_opts *o, par_item_fn fn, void *ctx, size_t n, const size_t *key,
+                           const uint32_t *sizes, const char *phase, int64_t total, sx_xftp_fd_server *servers,
+                           size_t n_servers, conn_pool *keep);
+
+#endif
