@@ -1,6 +1,7 @@
-/* SMP router server: listeners, worker threads, connection state machine
- * (TLS handshake, SMP handshake, block I/O) and the subscription plumbing
- * that lets a command on one worker reach a subscriber on another.
+/* SMP router server: listeners, worker threads, the connection state machine
+ * (TLS handshake, SMP handshake, block I/O), start and stop. The
+ * subscription plumbing is in subs.c, the state across restarts in state.c,
+ * the control port's `clients` listing in clients.c.
  *
  * Threads: worker 0 also accepts and hands each socket to a worker in turn.
  * A connection lives on one worker for its whole life; other threads reach
@@ -19,8 +20,6 @@
 
 #include "core/base64.h"
 #include "crypto/util.h"
-#include "smp_router/msglog.h"
-#include "smp_router/ntflog.h"
 #include "transport/net.h"
 
 #define SX_MAX_OUT_BLOCKS 256      /* back-pressure: stop reading above this */
@@ -31,158 +30,6 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
 static void conn_close(sx_conn *c);
 static void conn_fail(sx_conn *c);
 static void conn_update_interest(sx_conn *c);
-
-/* ---- subscriptions ---- */
-
-void sx_sub_retain(sx_sub *s)
-{
-    __atomic_fetch_add(&s->refs, 1, __ATOMIC_RELAXED);
-}
-
-void sx_sub_release(sx_router *r, sx_sub *s)
-{
-    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        sx_queue_release(r->store, s->q);
-        free(s);
-    }
-}
-
-static void sub_task_cb(sx_loop *loop, sx_loop_task *t)
-{
-    (void)loop;
-    sx_sub *s = t->data;
-    __atomic_store_n(&s->posted, false, __ATOMIC_RELEASE);
-    unsigned what = __atomic_exchange_n(&s->pending, 0u, __ATOMIC_ACQ_REL);
-    if (s->active && what)
-        sx_router_sub_work(s->conn, s, what);
-    sx_sub_release(s->worker->r, s); /* the task's reference */
-}
-
-void sx_sub_post(sx_sub *s, unsigned what)
-{
-    __atomic_fetch_or(&s->pending, what, __ATOMIC_ACQ_REL);
-    if (__atomic_exchange_n(&s->posted, true, __ATOMIC_ACQ_REL))
-        return; /* already queued: it will see the new bits */
-    sx_sub_retain(s);
-    s->task.cb = sub_task_cb;
-    s->task.data = s;
-    sx_loop_post(s->worker->loop, &s->task);
-}
-
-void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except)
-{
-    if (!s)
-        return;
-    if (s->conn != except)
-        sx_sub_post(s, what);
-    sx_sub_release(r, s);
-}
-
-static size_t ptr_hash(const void *p, size_t mask)
-{
-    uintptr_t v = (uintptr_t)p;
-    v ^= v >> 17;
-    v *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(v >> 20) & mask;
-}
-
-#define SUB_TOMB ((sx_sub *)(uintptr_t)1)
-
-static sx_sub **subs_slot(sx_conn *c, sx_queue *q, bool insert)
-{
-    if (!c->subs_cap)
-        return NULL;
-    size_t mask = c->subs_cap - 1, i = ptr_hash(q, mask);
-    sx_sub **tomb = NULL;
-    for (;;) {
-        sx_sub **slot = &c->subs[i];
-        if (*slot == NULL)
-            return insert ? (tomb ? tomb : slot) : NULL;
-        if (*slot == SUB_TOMB) {
-            if (!tomb)
-                tomb = slot;
-        } else if ((*slot)->q == q) {
-            return slot;
-        }
-        i = (i + 1) & mask;
-    }
-}
-
-static bool subs_grow(sx_conn *c)
-{
-    size_t cap = c->subs_cap ? c->subs_cap * 2 : 8;
-    if (c->subs_cap && c->subs_n * 4 < c->subs_cap)
-        cap = c->subs_cap; /* mostly tombstones: rehash at the same size */
-    sx_sub **old = c->subs;
-    size_t oldcap = c->subs_cap;
-    c->subs = calloc(cap, sizeof *c->subs);
-    if (!c->subs) {
-        c->subs = old;
-        return false;
-    }
-    c->subs_cap = cap;
-    c->subs_used = c->subs_n = 0;
-    for (size_t i = 0; i < oldcap; i++) {
-        if (old[i] && old[i] != SUB_TOMB) {
-            *subs_slot(c, old[i]->q, true) = old[i];
-            c->subs_used++;
-            c->subs_n++;
-        }
-    }
-    free(old);
-    return true;
-}
-
-sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q)
-{
-    sx_sub **slot = subs_slot(c, q, false);
-    return slot ? *slot : NULL;
-}
-
-sx_sub *sx_conn_sub_add(sx_conn *c, sx_queue *q, bool get_mode, bool notifier)
-{
-    if ((c->subs_used + 1) * 4 > c->subs_cap * 3 && !subs_grow(c))
-        return NULL;
-    sx_sub *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->refs = 1; /* the connection's map */
-    s->active = true;
-    s->get_mode = get_mode;
-    s->notifier = notifier;
-    s->conn = c;
-    s->worker = c->w;
-    sx_queue_retain(c->w->r->store, q);
-    s->q = q;
-    sx_sub **slot = subs_slot(c, q, true);
-    if (*slot == NULL)
-        c->subs_used++;
-    *slot = s;
-    c->subs_n++;
-    return s;
-}
-
-void sx_conn_sub_remove(sx_conn *c, sx_queue *q)
-{
-    sx_sub **slot = subs_slot(c, q, false);
-    if (!slot)
-        return;
-    sx_sub *s = *slot;
-    *slot = SUB_TOMB;
-    c->subs_n--;
-    s->active = false;
-    sx_queue_lock(q);
-    if (q->sub == s) {
-        q->sub = NULL;
-        sx_sub_release(c->w->r, s); /* the queue's reference */
-    }
-    if (q->nsub == s) {
-        q->nsub = NULL;
-        sx_sub_release(c->w->r, s);
-    }
-    sx_queue_unlock(q);
-    sx_sub_release(c->w->r, s); /* the map's reference */
-}
 
 /* ---- output ---- */
 
@@ -790,121 +637,6 @@ static void log_durable_cb(void *arg, uint64_t seq, bool ok)
     }
 }
 
-static sx_status restore_ntfs(sx_router *r);
-
-/* PROTOCOL-NOTES E26, E27: replays and compacts the store log, then restores
- * the messages saved at the last stop. */
-static sx_status restore_state(sx_router *r)
-{
-    const sx_router_opts *o = &r->opts;
-    if (o->store_log_path) {
-        SX_TRY(sx_slservices_new(&r->svc));
-        sx_kit_log_opts lo = {0};
-        lo.sync = o->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
-        sx_slreplay_stats stats = {0};
-        SX_TRY(sx_storelog_start(o->store_log_path, r->store, r->svc, &lo, &stats, &r->log));
-        if (!o->quiet)
-            printf("Store log: %zu queues restored\n", sx_store_queue_count(r->store));
-    }
-    if (o->msgs_log_path) {
-        sx_msglog_opts mo = {0};
-        if (o->msg_ttl_seconds > 0) {
-            mo.expire = true;
-            mo.expire_before = (int64_t)time(NULL) - o->msg_ttl_seconds;
-        }
-        mo.skip_warnings = o->skip_warnings;
-        sx_msglog_stats ms = {0};
-        sx_status st = sx_msglog_restore(o->msgs_log_path, r->store, &mo, &ms);
-        if (st != SX_OK) {
-            fprintf(stderr, "Error restoring messages from %s: %s\n", o->msgs_log_path, sx_status_str(st));
-            return st;
-        }
-        if (!o->quiet && (ms.stored || ms.expired || ms.dropped))
-            printf("Messages restored: %zu stored, %zu expired, %zu dropped\n", ms.stored, ms.expired, ms.dropped);
-    }
-    if (o->ntfs_log_path)
-        SX_TRY(restore_ntfs(r));
-    return SX_OK;
-}
-
-typedef struct ntf_collect {
-    sx_ntf_list *list;
-    sx_status st;
-} ntf_collect;
-
-static void collect_ntfs(sx_queue *q, void *arg)
-{
-    ntf_collect *c = arg;
-    for (sx_pending_ntf *e = q->ntf_head; e && q->notifier && c->st == SX_OK; e = e->next) {
-        sx_ntfrec n = {0};
-        memcpy(n.nid, q->notifier->id, SX_ID_LEN);
-        memcpy(n.msg_id, e->msg_id, SX_ID_LEN);
-        n.ts = e->ts;
-        memcpy(n.nonce, e->nonce, sizeof n.nonce);
-        n.meta = sx_slice_of(e->meta, sizeof e->meta);
-        c->st = sx_ntf_list_add(c->list, &n);
-    }
-}
-
-/* PROTOCOL-NOTES E28: notifications restored into their queues' pending
- * lists. */
-static sx_status restore_ntfs(sx_router *r)
-{
-    const sx_router_opts *o = &r->opts;
-    sx_ntf_list list;
-    sx_ntf_list_init(&list);
-    sx_msglog_opts mo = {0};
-    mo.expire = true;
-    mo.expire_before = (int64_t)time(NULL) - (o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400);
-    sx_msglog_stats ms = {0};
-    sx_status st = sx_ntflog_restore(o->ntfs_log_path, &mo, &list, &ms);
-    for (size_t i = 0; st == SX_OK && i < list.n; i++) {
-        const sx_ntfrec *n = &list.items[i];
-        sx_queue *q = sx_store_find(r->store, SX_PARTY_NOTIFIER, sx_slice_of(n->nid, SX_ID_LEN));
-        if (!q)
-            continue; /* the notifier is gone: its notifications go too */
-        sx_pending_ntf p = {0};
-        p.ts = n->ts;
-        memcpy(p.msg_id, n->msg_id, SX_ID_LEN);
-        memcpy(p.nonce, n->nonce, sizeof p.nonce);
-        if (n->meta.len == sizeof p.meta) {
-            memcpy(p.meta, n->meta.ptr, sizeof p.meta);
-            st = sx_queue_add_ntf(q, &p);
-        }
-        sx_queue_release(r->store, q);
-    }
-    sx_ntf_list_cleanup(&list);
-    if (st != SX_OK)
-        fprintf(stderr, "Error restoring notifications from %s: %s\n", o->ntfs_log_path, sx_status_str(st));
-    return st;
-}
-
-/* PROTOCOL-NOTES E27, E28: saves undelivered messages and pending notifications
- * when the router stops (all workers have stopped, nothing else touches the
- * store). */
-static void save_state(sx_router *r)
-{
-    if (r->opts.ntfs_log_path) {
-        sx_ntf_list list;
-        sx_ntf_list_init(&list);
-        ntf_collect c = {&list, SX_OK};
-        if (sx_store_each(r->store, collect_ntfs, &c) != SX_OK)
-            c.st = SX_E_NOMEM;
-        sx_status st = c.st == SX_OK ? sx_ntflog_save(r->opts.ntfs_log_path, &list) : c.st;
-        if (st != SX_OK)
-            fprintf(stderr, "Error saving notifications to %s: %s\n", r->opts.ntfs_log_path, sx_status_str(st));
-        sx_ntf_list_cleanup(&list);
-    }
-    if (!r->opts.msgs_log_path)
-        return;
-    size_t saved = 0;
-    sx_status st = sx_msglog_save(r->opts.msgs_log_path, r->store, &saved);
-    if (st != SX_OK)
-        fprintf(stderr, "Error saving messages to %s: %s\n", r->opts.msgs_log_path, sx_status_str(st));
-    else if (!r->opts.quiet)
-        printf("Saved %zu messages to %s\n", saved, r->opts.msgs_log_path);
-}
-
 sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
 {
     *out = NULL;
@@ -942,7 +674,7 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     st = sx_store_new(&r->store);
     if (st != SX_OK)
         goto fail;
-    st = restore_state(r);
+    st = sx_server_restore_state(r);
     if (st != SX_OK)
         goto fail;
 
@@ -1017,156 +749,6 @@ uint16_t sx_router_port(const sx_router *r, size_t i)
     return i < r->n_listen ? r->ports[i] : 0;
 }
 
-/* ---- control port `clients` ---- */
-
-/* One request shared by the control thread and every worker: each worker
- * appends its lines and drops its reference; the last one out frees it, so
- * a control thread that gave up waiting leaves nothing dangling. */
-typedef struct clients_req clients_req;
-typedef struct clients_task {
-    sx_loop_task task;
-    clients_req *req;
-    sx_worker *w;
-} clients_task;
-
-struct clients_req {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned pending; /* workers that have not answered */
-    unsigned refs;    /* workers still to run + the control thread */
-    char *buf;
-    size_t len, cap;
-    bool oom;
-    int64_t wall_now, mono_now; /* to turn monotonic times into seconds since 1970 */
-    clients_task *tasks;
-};
-
-static void clients_req_unref(clients_req *q)
-{
-    /* called with q->mu held */
-    if (--q->refs > 0) {
-        pthread_mutex_unlock(&q->mu);
-        return;
-    }
-    pthread_mutex_unlock(&q->mu);
-    pthread_mutex_destroy(&q->mu);
-    pthread_cond_destroy(&q->cv);
-    free(q->buf);
-    free(q->tasks);
-    free(q);
-}
-
-static bool buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t nc = *cap ? *cap * 2 : 1024;
-        while (nc < *len + n + 1)
-            nc *= 2;
-        char *b = realloc(*buf, nc);
-        if (!b)
-            return false;
-        *buf = b;
-        *cap = nc;
-    }
-    memcpy(*buf + *len, s, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return true;
-}
-
-static void clients_task_cb(sx_loop *loop, sx_loop_task *t)
-{
-    (void)loop;
-    clients_task *ct = t->data;
-    clients_req *q = ct->req;
-    sx_worker *w = ct->w;
-    char *lines = NULL;
-    size_t len = 0, cap = 0;
-    bool ok = true;
-    int64_t wall = q->wall_now, mono = q->mono_now;
-    for (sx_conn *c = w->conns; c && ok; c = c->next) {
-        char sid[96] = "";
-        if (c->state != SX_CONN_TLS) {
-            sx_slice id = sx_smp_session_id(&c->sess);
-            if (id.len && sx_b64_encode(id, SX_B64_STD, sid, sizeof sid) != SX_OK)
-                sid[0] = '\0';
-        }
-        size_t subs = 0;
-        for (size_t i = 0; i < c->subs_cap; i++)
-            if (c->subs[i] && c->subs[i] != SUB_TOMB && !c->subs[i]->notifier)
-                subs++;
-        long long created = (long long)(wall - (mono - c->accepted_ms) / 1000);
-        long long rcv = (long long)(wall - (mono - c->last_active_ms) / 1000);
-        long long snd = c->last_sent_ms ? (long long)(wall - (mono - c->last_sent_ms) / 1000) : created;
-        char line[256];
-        int n = snprintf(line, sizeof line, "%llu,%s,%s,%lld,%lld,%lld,%lld,%zu\n",
-                         (unsigned long long)c->id, sid, c->fd >= 0 ? "True" : "False", created, rcv, snd,
-                         (long long)((mono - c->accepted_ms) / 1000), subs);
-        ok = n > 0 && (size_t)n < sizeof line && buf_append(&lines, &len, &cap, line, (size_t)n);
-    }
-    pthread_mutex_lock(&q->mu);
-    if (!ok)
-        q->oom = true;
-    else if (len && !buf_append(&q->buf, &q->len, &q->cap, lines, len))
-        q->oom = true;
-    q->pending--;
-    pthread_cond_signal(&q->cv);
-    free(lines);
-    clients_req_unref(q); /* unlocks */
-}
-
-sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char **out, size_t *len)
-{
-    SX_ENSURE(r && out && len, SX_E_USAGE);
-    clients_req *q = calloc(1, sizeof *q);
-    if (!q)
-        return SX_E_NOMEM;
-    q->tasks = calloc(r->n_workers, sizeof *q->tasks);
-    if (!q->tasks) {
-        free(q);
-        return SX_E_NOMEM;
-    }
-    pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->cv, NULL);
-    q->wall_now = (int64_t)time(NULL);
-    q->mono_now = sx_loop_now_ms();
-    q->pending = r->n_workers;
-    q->refs = r->n_workers + 1;
-    for (unsigned i = 0; i < r->n_workers; i++) {
-        q->tasks[i].req = q;
-        q->tasks[i].w = &r->workers[i];
-        q->tasks[i].task.cb = clients_task_cb;
-        q->tasks[i].task.data = &q->tasks[i];
-        sx_loop_post(r->workers[i].loop, &q->tasks[i].task);
-    }
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&q->mu);
-    while (q->pending > 0)
-        if (pthread_cond_timedwait(&q->cv, &q->mu, &dl) != 0)
-            break;
-    sx_status st = SX_OK;
-    if (q->pending > 0)
-        st = SX_E_IO;
-    else if (q->oom)
-        st = SX_E_NOMEM;
-    if (st == SX_OK) {
-        *out = q->buf ? q->buf : strdup("");
-        *len = q->buf ? q->len : 0;
-        q->buf = NULL;
-        if (!*out)
-            st = SX_E_NOMEM;
-    }
-    clients_req_unref(q); /* unlocks */
-    return st;
-}
-
 void sx_server_stop(sx_router *r)
 {
     if (!r)
@@ -1192,7 +774,7 @@ void sx_server_stop(sx_router *r)
     for (unsigned i = 0; i < r->n_workers; i++)
         sx_loop_free(r->workers[i].loop);
     free(r->workers);
-    save_state(r);
+    sx_server_save_state(r);
     sx_kit_log_close(r->log);
     sx_slservices_free(r->svc);
     sx_store_free(r->store);

@@ -200,4 +200,13 @@ SX_MUST_CHECK sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char
 SX_MUST_CHECK sx_status sx_server_start(const sx_router_opts *opts, sx_router **out);
 void sx_server_stop(sx_router *r);
 
+/* A removed entry of a connection's subscription map (subs.c): the slot
+ * stays taken for the probe sequence. */
+#define SUB_TOMB ((sx_sub *)(uintptr_t)1)
+
+/* State across restarts (state.c): replay the store log and restore the
+ * saved messages and notifications; save them at stop. */
+SX_MUST_CHECK sx_status sx_server_restore_state(sx_router *r);
+void sx_server_save_state(sx_router *r);
+
 #endif

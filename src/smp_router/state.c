@@ -1,0 +1,131 @@
+/* SMP router: its state across restarts. At start the store log is replayed
+ * (and compacted) and the undelivered messages and pending notifications
+ * saved at the last stop are restored; at stop they are saved again. */
+#include "smp_router/server_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/base64.h"
+#include "crypto/util.h"
+#include "smp_router/msglog.h"
+#include "smp_router/ntflog.h"
+
+static sx_status restore_ntfs(sx_router *r);
+
+/* PROTOCOL-NOTES E26, E27: replays and compacts the store log, then restores
+ * the messages saved at the last stop. */
+sx_status sx_server_restore_state(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    if (o->store_log_path) {
+        SX_TRY(sx_slservices_new(&r->svc));
+        sx_kit_log_opts lo = {0};
+        lo.sync = o->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
+        sx_slreplay_stats stats = {0};
+        SX_TRY(sx_storelog_start(o->store_log_path, r->store, r->svc, &lo, &stats, &r->log));
+        if (!o->quiet)
+            printf("Store log: %zu queues restored\n", sx_store_queue_count(r->store));
+    }
+    if (o->msgs_log_path) {
+        sx_msglog_opts mo = {0};
+        if (o->msg_ttl_seconds > 0) {
+            mo.expire = true;
+            mo.expire_before = (int64_t)time(NULL) - o->msg_ttl_seconds;
+        }
+        mo.skip_warnings = o->skip_warnings;
+        sx_msglog_stats ms = {0};
+        sx_status st = sx_msglog_restore(o->msgs_log_path, r->store, &mo, &ms);
+        if (st != SX_OK) {
+            fprintf(stderr, "Error restoring messages from %s: %s\n", o->msgs_log_path, sx_status_str(st));
+            return st;
+        }
+        if (!o->quiet && (ms.stored || ms.expired || ms.dropped))
+            printf("Messages restored: %zu stored, %zu expired, %zu dropped\n", ms.stored, ms.expired, ms.dropped);
+    }
+    if (o->ntfs_log_path)
+        SX_TRY(restore_ntfs(r));
+    return SX_OK;
+}
+
+typedef struct ntf_collect {
+    sx_ntf_list *list;
+    sx_status st;
+} ntf_collect;
+
+static void collect_ntfs(sx_queue *q, void *arg)
+{
+    ntf_collect *c = arg;
+    for (sx_pending_ntf *e = q->ntf_head; e && q->notifier && c->st == SX_OK; e = e->next) {
+        sx_ntfrec n = {0};
+        memcpy(n.nid, q->notifier->id, SX_ID_LEN);
+        memcpy(n.msg_id, e->msg_id, SX_ID_LEN);
+        n.ts = e->ts;
+        memcpy(n.nonce, e->nonce, sizeof n.nonce);
+        n.meta = sx_slice_of(e->meta, sizeof e->meta);
+        c->st = sx_ntf_list_add(c->list, &n);
+    }
+}
+
+/* PROTOCOL-NOTES E28: notifications restored into their queues' pending
+ * lists. */
+static sx_status restore_ntfs(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    sx_ntf_list list;
+    sx_ntf_list_init(&list);
+    sx_msglog_opts mo = {0};
+    mo.expire = true;
+    mo.expire_before = (int64_t)time(NULL) - (o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400);
+    sx_msglog_stats ms = {0};
+    sx_status st = sx_ntflog_restore(o->ntfs_log_path, &mo, &list, &ms);
+    for (size_t i = 0; st == SX_OK && i < list.n; i++) {
+        const sx_ntfrec *n = &list.items[i];
+        sx_queue *q = sx_store_find(r->store, SX_PARTY_NOTIFIER, sx_slice_of(n->nid, SX_ID_LEN));
+        if (!q)
+            continue; /* the notifier is gone: its notifications go too */
+        sx_pending_ntf p = {0};
+        p.ts = n->ts;
+        memcpy(p.msg_id, n->msg_id, SX_ID_LEN);
+        memcpy(p.nonce, n->nonce, sizeof p.nonce);
+        if (n->meta.len == sizeof p.meta) {
+            memcpy(p.meta, n->meta.ptr, sizeof p.meta);
+            st = sx_queue_add_ntf(q, &p);
+        }
+        sx_queue_release(r->store, q);
+    }
+    sx_ntf_list_cleanup(&list);
+    if (st != SX_OK)
+        fprintf(stderr, "Error restoring notifications from %s: %s\n", o->ntfs_log_path, sx_status_str(st));
+    return st;
+}
+
+/* PROTOCOL-NOTES E27, E28: saves undelivered messages and pending notifications
+ * when the router stops (all workers have stopped, nothing else touches the
+ * store). */
+void sx_server_save_state(sx_router *r)
+{
+    if (r->opts.ntfs_log_path) {
+        sx_ntf_list list;
+        sx_ntf_list_init(&list);
+        ntf_collect c = {&list, SX_OK};
+        if (sx_store_each(r->store, collect_ntfs, &c) != SX_OK)
+            c.st = SX_E_NOMEM;
+        sx_status st = c.st == SX_OK ? sx_ntflog_save(r->opts.ntfs_log_path, &list) : c.st;
+        if (st != SX_OK)
+            fprintf(stderr, "Error saving notifications to %s: %s\n", r->opts.ntfs_log_path, sx_status_str(st));
+        sx_ntf_list_cleanup(&list);
+    }
+    if (!r->opts.msgs_log_path)
+        return;
+    size_t saved = 0;
+    sx_status st = sx_msglog_save(r->opts.msgs_log_path, r->store, &saved);
+    if (st != SX_OK)
+        fprintf(stderr, "Error saving messages to %s: %s\n", r->opts.msgs_log_path, sx_status_str(st));
+    else if (!r->opts.quiet)
+        printf("Saved %zu messages to %s\n", saved, r->opts.msgs_log_path);
+}
