@@ -293,8 +293,8 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
 {
     sx_smp_aconn *c = arg;
     sx_error_clear();
-    if (status == SX_OK && c->closing)
-        return; /* closed while connecting: closed_cb reports connected(SX_E_CLOSED) */
+    /* After sx_smp_aconn_close the event-loop client never reports SX_OK
+     * here: a close while connecting ends with connected(SX_E_CLOSED). */
     if (status == SX_OK) {
         c->ready = true;
         c->cbs.connected(c, SX_OK, c->cbs.arg);
@@ -310,12 +310,6 @@ static void closed_cb(sx_smp_aclient *cl, sx_status status, void *arg)
 {
     (void)cl;
     sx_smp_aconn *c = arg;
-    if (!c->ready) {
-        /* The handshakes finished after sx_smp_aconn_close: to the program
-         * the connect ended, as the close while connecting promises. */
-        connected_cb(cl, status == SX_OK ? SX_E_CLOSED : status, c);
-        return;
-    }
     sx_error_clear();
     if (status != SX_OK)
         sx_smpapi_net_error("connection", status);
