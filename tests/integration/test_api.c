@@ -170,19 +170,6 @@ static void expect_message(sx_smp_conn *c, sx_smp_queue *rq, const void *body, s
 
 /* ---- SMP: connecting ---- */
 
-/* A port on 127.0.0.1 where nothing listens (bound, then released). */
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t n = sizeof a;
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &n), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 static void test_connect_errors(void **state)
 {
     (void)state;
@@ -209,7 +196,7 @@ static void test_connect_errors(void **state)
     assert_code("");
 
     /* nothing listening */
-    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@127.0.0.1:%u", free_port());
+    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@127.0.0.1:%u", tu_free_port());
     assert_status(sx_smp_connect(addr, &o, &c), SX_E_IO);
     assert_null(c);
     assert_msg_contains("cannot connect to 127.0.0.1");

@@ -498,19 +498,6 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
     }
 }
 
-/* A port on 127.0.0.1 where nothing listens (bound, then released). */
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t n = sizeof a;
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &n), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 /* ---- routers ---- */
 
 static sx_status start_router(sx_router **out)
@@ -615,7 +602,7 @@ static void test_connect_failures(void **state)
     /* nothing listening: connected(SX_E_IO) naming the host, and nothing
      * after it (the connection is gone: ASan sees a use) */
     conn_rec r = {0};
-    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@127.0.0.1:%u", free_port());
+    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@127.0.0.1:%u", tu_free_port());
     start_connect(&r, addr, 3000);
     assert_int_equal(sx_smp_aconn_version(r.c), 0);
     WAIT(r.connected_n > 0);

@@ -237,22 +237,6 @@ static bool router_alive(router_proc *rp)
     return true;
 }
 
-/* A port that was free a moment ago: bind port 0 on every address (the
- * router binds 0.0.0.0), read it back, close. */
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* Rewrites the INI: [TRANSPORT] port: <port>, and two workers (our own
  * setting) so that cross-worker delivery is exercised. */
 static void ini_set_port(router_proc *rp, uint16_t port)
@@ -309,7 +293,7 @@ static void router_start(router_proc *rp)
 {
     assert_int_equal(rp->pid, 0);
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-        rp->port = free_port();
+        rp->port = tu_free_port();
         ini_set_port(rp, rp->port);
         char *argv[] = {"smp-server", "start", NULL};
         rp->pid = spawn(rp, argv);

@@ -28,6 +28,10 @@ void tu_bytes_seq(uint8_t *out, size_t n, uint8_t start);
 /* Removes a folder and everything in it (symbolic links are not followed);
  * a missing folder is fine. */
 void tu_rm_rf(const char *dir);
+/* A TCP port that was free on every address a moment ago (bind port 0 on
+ * INADDR_ANY, read it back, close): for a server the test starts, or as a
+ * port where nothing listens. */
+uint16_t tu_free_port(void);
 
 #define assert_bytes_equal(a, b, n) assert_memory_equal((a), (b), (n))
 #define assert_ok(expr) assert_int_equal((expr), SX_OK)
