@@ -206,9 +206,8 @@ sx_status sx_smp_queue_make_sender_key(sx_smp_queue *snd, bool *created)
 sx_status sx_smpapi_new_begin(const sx_smp_address *addr, sx_smpapi_new *n)
 {
     memset(n, 0, sizeof *n);
-    if (addr->has_password && !sx_smp_basic_auth_valid(sx_slice_str(addr->password)))
-        return sx_error_set(SX_E_USAGE, NULL,
-                            "the password in the server address has characters a router cannot accept");
+    /* addr's password was checked against the basic-auth grammar when the
+     * address was parsed (smp/address.c). */
     n->q = sx_smpapi_queue_new();
     if (!n->q)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
