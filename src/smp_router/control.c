@@ -1,6 +1,6 @@
-/* The control port of the SMP router (PROTOCOL-NOTES E32): one thread with
- * its own event loop serves a few operator connections on 127.0.0.1, one
- * command per line, answers in the reference's words.
+/* The control port of the SMP router (PROTOCOL-NOTES E32): its commands,
+ * in the reference's grammar and words, on the kit's line server
+ * (kit/ctlport.h), which owns the connections, the thread and the roles.
  *
  * Queue changes follow the command handlers' rules: the store-log record is
  * submitted under the queue lock together with the change, the answer waits
@@ -8,142 +8,29 @@
  * hears of it on its own worker (ERR BLOCKED, DELD) through sx_sub_post. */
 #include "smp_router/control.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
-#include "core/base64.h"
-#include "core/loop.h"
-#include "crypto/util.h"
+#include "kit/ctlline.h"
+#include "kit/ctlport.h"
 #include "smp_router/server_int.h"
 #include "smp/error.h"
-#include "transport/net.h"
 
-#define CTL_LINE_MAX 4096        /* longer lines end the connection */
-#define CTL_OUT_MAX (256 * 1024) /* unread output beyond this ends it too */
-#define CTL_MAX_CONNS 16
-#define CTL_INFO_MAX 128         /* canonical BlockingInfo text */
-
-typedef enum ctl_role {
-    CTL_ROLE_NONE,
-    CTL_ROLE_USER,
-    CTL_ROLE_ADMIN,
-} ctl_role;
-
-typedef struct ctl_conn {
-    sx_control *ctl;
-    struct ctl_conn *prev, *next;
-    int fd;
-    sx_loop_io io;
-    ctl_role role;
-    bool closing; /* quit, or an over-long line: close once output is out */
-    char in[CTL_LINE_MAX];
-    size_t in_len;
-    char *out;
-    size_t out_len, out_off, out_cap;
-} ctl_conn;
+#define CTL_INFO_MAX 128 /* canonical BlockingInfo text */
 
 struct sx_control {
     sx_router *r;
-    sx_loop *loop;
-    pthread_t thread;
-    int listen_fd;
-    uint16_t port;
-    sx_loop_io listen_io;
-    ctl_conn *conns;
-    size_t n_conns;
+    sx_kit_ctl *port;
     /* Blocks made today (UTC), for daily_block_queue_quota. */
     int64_t blocked_day;
     int64_t blocked_today;
 };
 
-/* ---- connections ---- */
-
-static void conn_close(ctl_conn *c)
+static sx_control *ctl_of(sx_kit_ctl_conn *c)
 {
-    sx_control *ctl = c->ctl;
-    sx_loop_io_stop(ctl->loop, &c->io);
-    sx_net_close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        ctl->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    ctl->n_conns--;
-    free(c->out);
-    free(c);
-}
-
-static void out_printf(ctl_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Appends one formatted line (and its '\n') to c's output. */
-static void out_printf(ctl_conn *c, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
-    line[len++] = '\n';
-    if (c->out_len + len > CTL_OUT_MAX) {
-        c->closing = true; /* the operator does not read: give up */
-        return;
-    }
-    if (c->out_len + len > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
-        while (cap < c->out_len + len)
-            cap *= 2;
-        char *p = realloc(c->out, cap);
-        if (!p) {
-            c->closing = true;
-            return;
-        }
-        c->out = p;
-        c->out_cap = cap;
-    }
-    memcpy(c->out + c->out_len, line, len);
-    c->out_len += len;
-}
-
-/* Writes what it can; false when the connection was closed. */
-static bool conn_flush(ctl_conn *c)
-{
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            conn_close(c);
-            return false;
-        }
-        c->out_off += (size_t)n;
-    }
-    if (c->out_off == c->out_len) {
-        c->out_off = c->out_len = 0;
-        if (c->closing) {
-            conn_close(c);
-            return false;
-        }
-    }
-    unsigned ev = c->out_len ? SX_EV_WRITE : 0;
-    if (!c->closing)
-        ev |= SX_EV_READ;
-    if (sx_loop_io_start(c->ctl->loop, &c->io, ev) != SX_OK) {
-        conn_close(c);
-        return false;
-    }
-    return true;
+    return sx_kit_ctl_arg(c);
 }
 
 /* ---- text of the reference's Show instances ---- */
@@ -195,56 +82,15 @@ static void show_status(const sx_queue *q, char *out, size_t cap)
 
 /* ---- parsing a command line (the reference's ControlProtocol grammar) ---- */
 
-typedef struct line {
-    const char *s;
-    size_t len, pos;
-} line;
-
-static bool at_end(const line *l)
+/* " <base64url id>": *ok false when it does not decode to SX_ID_LEN bytes
+ * (no such queue). False with *err on a syntax error. */
+static bool take_id(sx_kit_line *l, uint8_t id[SX_ID_LEN], bool *ok, const char **err)
 {
-    return l->pos == l->len;
-}
-
-static bool take_space(line *l)
-{
-    if (l->pos < l->len && (l->s[l->pos] == ' ' || l->s[l->pos] == '\t')) {
-        l->pos++;
-        return true;
-    }
-    return false;
-}
-
-static bool b64url_char(char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-           ch == '_';
-}
-
-/* " <base64url id>": the id is decoded into id[SX_ID_LEN]; *ok false when
- * it does not decode to SX_ID_LEN bytes (no such queue). False with *err on
- * a syntax error. */
-static bool take_id(line *l, uint8_t id[SX_ID_LEN], bool *ok, const char **err)
-{
-    if (!take_space(l)) {
-        *err = "space";
-        return false;
-    }
-    size_t start = l->pos;
-    while (l->pos < l->len && b64url_char(l->s[l->pos]))
-        l->pos++;
-    if (l->pos == start) {
-        *err = "Failed reading: takeWhile1";
-        return false;
-    }
-    while (l->pos < l->len && l->s[l->pos] == '=')
-        l->pos++;
-    uint8_t buf[3 * CTL_LINE_MAX / 4 + 3];
+    uint8_t buf[3 * SX_KIT_CTL_LINE_MAX / 4 + 3];
     size_t n = 0;
-    sx_status st = sx_b64_decode(l->s + start, l->pos - start, SX_B64_URL, buf, sizeof buf, &n);
-    if (st != SX_OK) {
-        *err = "Failed reading: invalid base64url";
+    *err = sx_kit_line_b64url_arg(l, buf, sizeof buf, &n);
+    if (*err)
         return false;
-    }
     *ok = n == SX_ID_LEN;
     if (*ok)
         memcpy(id, buf, SX_ID_LEN);
@@ -289,46 +135,6 @@ static bool wait_logged(sx_router *r, uint64_t seq)
 
 /* ---- commands ---- */
 
-static bool has_role(ctl_conn *c, ctl_role need)
-{
-    if (c->role >= need)
-        return true;
-    if (!c->ctl->r->opts.quiet)
-        fprintf(stderr, "Unauthorized control port command\n");
-    out_printf(c, "AUTH");
-    return false;
-}
-
-static const char *role_name(ctl_role r)
-{
-    switch (r) {
-    case CTL_ROLE_USER: return "CPRUser";
-    case CTL_ROLE_ADMIN: return "CPRAdmin";
-    case CTL_ROLE_NONE:
-    default: return "CPRNone";
-    }
-}
-
-static bool password_is(const char *configured, sx_slice given)
-{
-    return configured && sx_ct_equal(sx_slice_str(configured), given);
-}
-
-static void cmd_auth(ctl_conn *c, sx_slice pw)
-{
-    const sx_router_opts *o = &c->ctl->r->opts;
-    ctl_role role = password_is(o->control_admin_password, pw)  ? CTL_ROLE_ADMIN
-                    : password_is(o->control_user_password, pw) ? CTL_ROLE_USER
-                                                                : CTL_ROLE_NONE;
-    if (c->role == CTL_ROLE_NONE) {
-        c->role = role;
-        out_printf(c, "Current role is %s", role_name(role));
-    } else {
-        out_printf(c, "Current role is %s%s", role_name(c->role),
-                   c->role == role ? "" : ", start new session to change.");
-    }
-}
-
 static size_t client_count(sx_router *r)
 {
     size_t n = 0;
@@ -338,22 +144,22 @@ static size_t client_count(sx_router *r)
 }
 
 /* The reference's `clients`: a CSV header and one line per connection. */
-static void cmd_clients(ctl_conn *c)
+static void cmd_clients(sx_kit_ctl_conn *c)
 {
     char *csv = NULL;
     size_t len = 0;
-    sx_status st = sx_router_clients_csv(c->ctl->r, 2000, &csv, &len);
+    sx_status st = sx_router_clients_csv(ctl_of(c)->r, 2000, &csv, &len);
     if (st != SX_OK) {
-        out_printf(c, "error: %s", sx_status_str(st));
+        sx_kit_ctl_say(c, "error: %s", sx_status_str(st));
         return;
     }
-    out_printf(c, "clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions");
+    sx_kit_ctl_say(c, "clientId,sessionId,connected,createdAt,rcvActiveAt,sndActiveAt,age,subscriptions");
     char *p = csv;
     while (p && *p) {
         char *nl = strchr(p, '\n');
         if (nl)
             *nl = '\0';
-        out_printf(c, "%s", p);
+        sx_kit_ctl_say(c, "%s", p);
         p = nl ? nl + 1 : NULL;
     }
     free(csv);
@@ -362,27 +168,27 @@ static void cmd_clients(ctl_conn *c)
 /* The reference's per-port socket counters. Every closed socket is counted
  * as it closes, so none is ever "leaked" (accepted, neither active nor
  * closed). */
-static void cmd_sockets(ctl_conn *c)
+static void cmd_sockets(sx_kit_ctl_conn *c)
 {
-    sx_router *r = c->ctl->r;
+    sx_router *r = ctl_of(c)->r;
     for (size_t i = 0; i < r->n_listen; i++) {
         uint64_t acc = __atomic_load_n(&r->sockets_accepted[i], __ATOMIC_RELAXED);
         uint64_t clo = __atomic_load_n(&r->sockets_closed[i], __ATOMIC_RELAXED);
-        out_printf(c, "Sockets for port %u:", (unsigned)r->ports[i]);
-        out_printf(c, "accepted: %llu", (unsigned long long)acc);
-        out_printf(c, "closed: %llu", (unsigned long long)clo);
-        out_printf(c, "active: %llu", (unsigned long long)(acc >= clo ? acc - clo : 0));
-        out_printf(c, "leaked: 0");
+        sx_kit_ctl_say(c, "Sockets for port %u:", (unsigned)r->ports[i]);
+        sx_kit_ctl_say(c, "accepted: %llu", (unsigned long long)acc);
+        sx_kit_ctl_say(c, "closed: %llu", (unsigned long long)clo);
+        sx_kit_ctl_say(c, "active: %llu", (unsigned long long)(acc >= clo ? acc - clo : 0));
+        sx_kit_ctl_say(c, "leaked: 0");
     }
 }
 
-static void cmd_stats(ctl_conn *c)
+static void cmd_stats(sx_kit_ctl_conn *c)
 {
-    sx_router *r = c->ctl->r;
+    sx_router *r = ctl_of(c)->r;
     sx_queue **qs;
     size_t n;
     if (sx_store_snapshot(r->store, &qs, &n) != SX_OK) {
-        out_printf(c, "error: out of memory");
+        sx_kit_ctl_say(c, "error: out of memory");
         return;
     }
     size_t queues = 0, notifiers = 0, msgs = 0;
@@ -397,17 +203,17 @@ static void cmd_stats(ctl_conn *c)
         sx_queue_release(r->store, qs[i]);
     }
     free(qs);
-    out_printf(c, "qCount 2: %zu", queues);
-    out_printf(c, "notifiers: %zu", notifiers);
-    out_printf(c, "msgCount: %zu", msgs);
-    out_printf(c, "Clients: %zu", client_count(r));
+    sx_kit_ctl_say(c, "qCount 2: %zu", queues);
+    sx_kit_ctl_say(c, "notifiers: %zu", notifiers);
+    sx_kit_ctl_say(c, "msgCount: %zu", msgs);
+    sx_kit_ctl_say(c, "Clients: %zu", client_count(r));
 }
 
-static void cmd_status(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
+static void cmd_status(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
 {
-    sx_queue *q = id_ok ? find_queue(c->ctl->r, id) : NULL;
+    sx_queue *q = id_ok ? find_queue(ctl_of(c)->r, id) : NULL;
     if (!q) {
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
         return;
     }
     char status[320], updated[96];
@@ -421,29 +227,29 @@ static void cmd_status(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
     const char *mode = q->mode == 'M' ? "Just QMMessaging" : q->mode == 'C' ? "Just QMContact" : "Nothing";
     bool deleted = q->deleted;
     sx_queue_unlock(q);
-    sx_queue_release(c->ctl->r->store, q);
+    sx_queue_release(ctl_of(c)->r->store, q);
     if (deleted)
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
     else
-        out_printf(c, "status: %s, updatedAt: %s, queueMode: %s", status, updated, mode);
+        sx_kit_ctl_say(c, "status: %s, updatedAt: %s, queueMode: %s", status, updated, mode);
 }
 
 
 /* Like DEL (PROTOCOL-NOTES E17): the queue leaves the store, its subscribers
  * get DELD. */
-static void cmd_delete(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
+static void cmd_delete(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
 {
-    sx_router *r = c->ctl->r;
+    sx_router *r = ctl_of(c)->r;
     sx_queue *q = id_ok ? find_queue(r, id) : NULL;
     if (!q) {
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
         return;
     }
     sx_queue_lock(q);
     if (q->deleted) {
         sx_queue_unlock(q);
         sx_queue_release(r->store, q);
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
         return;
     }
     sx_slrec rec;
@@ -454,7 +260,7 @@ static void cmd_delete(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
     if (!submit(r, &rec, &seq)) {
         sx_queue_unlock(q);
         sx_queue_release(r->store, q);
-        out_printf(c, "error: INTERNAL");
+        sx_kit_ctl_say(c, "error: INTERNAL");
         return;
     }
     /* Lock order: the queue lock, then the map lock inside. */
@@ -469,9 +275,9 @@ static void cmd_delete(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
     sx_sub_post_release(r, nsub, SX_SUB_DELD, NULL);
     sx_queue_release(r->store, q);
     if (logged)
-        out_printf(c, "ok, %u messages deleted", msgs);
+        sx_kit_ctl_say(c, "ok, %u messages deleted", msgs);
     else
-        out_printf(c, "error: INTERNAL");
+        sx_kit_ctl_say(c, "error: INTERNAL");
 }
 
 static bool quota_reached(sx_control *ctl)
@@ -486,19 +292,19 @@ static bool quota_reached(sx_control *ctl)
     return quota != 0 && ctl->blocked_today >= quota;
 }
 
-static void cmd_block(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok, const sx_smp_blocking_info *info)
+static void cmd_block(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok, const sx_smp_blocking_info *info)
 {
-    sx_control *ctl = c->ctl;
+    sx_control *ctl = ctl_of(c);
     sx_router *r = ctl->r;
     if (quota_reached(ctl)) {
-        out_printf(c, "error: reached limit of %lld queues blocked daily", (long long)r->opts.daily_block_queue_quota);
+        sx_kit_ctl_say(c, "error: reached limit of %lld queues blocked daily", (long long)r->opts.daily_block_queue_quota);
         return;
     }
     char text[CTL_INFO_MAX];
     sx_writer w;
     sx_writer_init_fixed(&w, (uint8_t *)text, sizeof text - 1);
     if (!sx_smp_blocking_info_write(&w, info)) {
-        out_printf(c, "error: INTERNAL");
+        sx_kit_ctl_say(c, "error: INTERNAL");
         return;
     }
     sx_slice enc = sx_writer_slice(&w);
@@ -508,14 +314,14 @@ static void cmd_block(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok, cons
 
     sx_queue *q = id_ok ? find_queue(r, id) : NULL;
     if (!q) {
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
         return;
     }
     sx_queue_lock(q);
     if (q->deleted) {
         sx_queue_unlock(q);
         sx_queue_release(r->store, q);
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
         return;
     }
     uint8_t was = q->status;
@@ -547,25 +353,25 @@ static void cmd_block(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok, cons
     if (failed || !wait_logged(r, seq)) {
         if (sub)
             sx_sub_release(r, sub);
-        out_printf(c, "error: INTERNAL");
+        sx_kit_ctl_say(c, "error: INTERNAL");
         return;
     }
     /* The subscriber learns it on its own worker: ERR BLOCKED. */
     sx_sub_post_release(r, sub, SX_SUB_BLOCKED, NULL);
     if (was == SX_QUEUE_ACTIVE) {
         ctl->blocked_today++;
-        out_printf(c, "ok, queue blocked: EntityBlocked (%s)", shown);
+        sx_kit_ctl_say(c, "ok, queue blocked: EntityBlocked (%s)", shown);
     } else {
-        out_printf(c, "ok, already inactive: EntityBlocked (%s)", shown);
+        sx_kit_ctl_say(c, "ok, already inactive: EntityBlocked (%s)", shown);
     }
 }
 
-static void cmd_unblock(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
+static void cmd_unblock(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
 {
-    sx_router *r = c->ctl->r;
+    sx_router *r = ctl_of(c)->r;
     sx_queue *q = id_ok ? find_queue(r, id) : NULL;
     if (!q) {
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
         return;
     }
     sx_queue_lock(q);
@@ -590,25 +396,25 @@ static void cmd_unblock(ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
     sx_queue_unlock(q);
     sx_queue_release(r->store, q);
     if (deleted) {
-        out_printf(c, "error: AUTH");
+        sx_kit_ctl_say(c, "error: AUTH");
     } else if (was == SX_QUEUE_BLOCKED) {
         if (failed || !wait_logged(r, seq)) {
-            out_printf(c, "error: INTERNAL");
+            sx_kit_ctl_say(c, "error: INTERNAL");
             return;
         }
         char shown[256];
         show_blocking_info(&info, shown, sizeof shown);
-        out_printf(c, "ok, queue unblocked, reason to block was: %s", shown);
+        sx_kit_ctl_say(c, "ok, queue unblocked, reason to block was: %s", shown);
     } else if (was == SX_QUEUE_ACTIVE) {
-        out_printf(c, "ok, queue was active");
+        sx_kit_ctl_say(c, "ok, queue was active");
     } else {
-        out_printf(c, "error, queue is inactive");
+        sx_kit_ctl_say(c, "error, queue is inactive");
     }
 }
 
-static void cmd_help(ctl_conn *c)
+static void cmd_help(sx_kit_ctl_conn *c)
 {
-    out_printf(c, "commands: stats, stats-rts, clients, sockets, socket-threads, threads, server-info, delete, "
+    sx_kit_ctl_say(c, "commands: stats, stats-rts, clients, sockets, socket-threads, threads, server-info, delete, "
                   "save, help, quit");
 }
 
@@ -620,48 +426,49 @@ typedef enum id_cmd {
     ID_UNBLOCK,
 } id_cmd;
 
-static void run_id_cmd(ctl_conn *c, id_cmd which, line *l)
+static void run_id_cmd(sx_kit_ctl_conn *c, id_cmd which, sx_kit_line *l, const char *s, size_t len)
 {
     uint8_t id[SX_ID_LEN];
     bool id_ok = false;
     const char *err = NULL;
     sx_smp_blocking_info info = {0};
     if (!take_id(l, id, &id_ok, &err)) {
-        out_printf(c, "error: %s", err);
+        sx_kit_ctl_say(c, "error: %s", err);
         return;
     }
     if (which == ID_BLOCK) {
-        if (!take_space(l)) {
-            out_printf(c, "error: space");
+        if (!sx_kit_line_space(l)) {
+            sx_kit_ctl_say(c, "error: space");
             return;
         }
         sx_reader rd;
         sx_reader_init(&rd, (const uint8_t *)l->s + l->pos, l->len - l->pos);
         if (!sx_smp_blocking_info_read(&rd, &info)) {
-            out_printf(c, "error: Failed reading: bad BlockingInfo");
+            sx_kit_ctl_say(c, "error: Failed reading: bad BlockingInfo");
             return;
         }
         l->pos = l->len;
     }
-    if (!at_end(l)) {
-        out_printf(c, "error: endOfInput");
+    if (!sx_kit_line_at_end(l)) {
+        sx_kit_ctl_say(c, "error: endOfInput");
         return;
     }
+    sx_kit_ctl_log(c, s, len);
     switch (which) {
     case ID_DELETE:
-        if (has_role(c, CTL_ROLE_ADMIN))
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
             cmd_delete(c, id, id_ok);
         break;
     case ID_STATUS:
-        if (has_role(c, CTL_ROLE_USER))
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
             cmd_status(c, id, id_ok);
         break;
     case ID_BLOCK:
-        if (has_role(c, CTL_ROLE_USER))
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
             cmd_block(c, id, id_ok, &info);
         break;
     case ID_UNBLOCK:
-        if (has_role(c, CTL_ROLE_USER))
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
             cmd_unblock(c, id, id_ok);
         break;
     default:
@@ -669,32 +476,16 @@ static void run_id_cmd(ctl_conn *c, id_cmd which, line *l)
     }
 }
 
-/* A printable password without spaces, '@', ':' or '/' (BasicAuth). */
-static void run_auth(ctl_conn *c, line *l)
+static void run_auth(sx_kit_ctl_conn *c, sx_kit_line *l)
 {
-    if (!take_space(l)) {
-        out_printf(c, "error: space");
-        return;
-    }
-    size_t start = l->pos;
-    while (l->pos < l->len && l->s[l->pos] != '@')
-        l->pos++;
-    if (l->pos == start) {
-        out_printf(c, "error: Failed reading: takeWhile1");
-        return;
-    }
-    for (size_t i = start; i < l->pos; i++) {
-        unsigned char ch = (unsigned char)l->s[i];
-        if (ch <= ' ' || ch >= 0x7f || ch == ':' || ch == '/') {
-            out_printf(c, "error: Failed reading: invalid character in BasicAuth");
-            return;
-        }
-    }
-    if (!at_end(l)) {
-        out_printf(c, "error: endOfInput");
-        return;
-    }
-    cmd_auth(c, sx_slice_of(l->s + start, l->pos - start));
+    sx_slice pw;
+    const char *err = sx_kit_line_auth_arg(l, &pw);
+    if (!err && !sx_kit_line_at_end(l))
+        err = "endOfInput";
+    if (err)
+        sx_kit_ctl_say(c, "error: %s", err);
+    else
+        sx_kit_ctl_auth(c, pw);
 }
 
 typedef enum simple_cmd {
@@ -724,74 +515,67 @@ static const struct {
     {"", S_SKIP},
 };
 
-static void run_simple(ctl_conn *c, simple_cmd cmd)
+static void run_simple(sx_kit_ctl_conn *c, simple_cmd cmd)
 {
     switch (cmd) {
     case S_STATS:
-        if (has_role(c, CTL_ROLE_USER))
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
             cmd_stats(c);
         break;
     case S_STATS_RTS: /* the reference prints its runtime's statistics */
-        out_printf(c, "stats-rts not available");
+        sx_kit_ctl_say(c, "stats-rts not available");
         break;
     case S_CLIENTS:
-        if (has_role(c, CTL_ROLE_ADMIN))
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
             cmd_clients(c);
         break;
     case S_THREADS:
-        if (has_role(c, CTL_ROLE_ADMIN))
-            out_printf(c, "threads not implemented");
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
+            sx_kit_ctl_say(c, "threads not implemented");
         break;
     case S_SOCKETS:
-        if (has_role(c, CTL_ROLE_USER))
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
             cmd_sockets(c);
         break;
     case S_SOCKET_THREADS:
-        if (has_role(c, CTL_ROLE_ADMIN))
-            out_printf(c, "socket-threads not implemented");
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
+            sx_kit_ctl_say(c, "socket-threads not implemented");
         break;
     case S_SERVER_INFO:
-        if (has_role(c, CTL_ROLE_USER))
-            out_printf(c, "Clients: %zu", client_count(c->ctl->r));
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
+            sx_kit_ctl_say(c, "Clients: %zu", client_count(ctl_of(c)->r));
         break;
     case S_SUSPEND:
-        if (has_role(c, CTL_ROLE_ADMIN))
-            out_printf(c, "suspend not implemented");
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
+            sx_kit_ctl_say(c, "suspend not implemented");
         break;
     case S_RESUME:
-        if (has_role(c, CTL_ROLE_ADMIN))
-            out_printf(c, "resume not implemented");
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
+            sx_kit_ctl_say(c, "resume not implemented");
         break;
     case S_SAVE:
         /* Queue changes are in the store log as they happen; messages are
          * saved when the router stops. */
-        if (has_role(c, CTL_ROLE_ADMIN))
-            out_printf(c, "save not implemented");
+        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
+            sx_kit_ctl_say(c, "save not implemented");
         break;
     case S_HELP: cmd_help(c); break;
-    case S_QUIT: c->closing = true; break;
+    case S_QUIT: sx_kit_ctl_quit(c); break;
     case S_SKIP:
     default: break;
     }
 }
 
-static bool word_is(const char *w, size_t n, const char *s)
+/* One line without its terminator (the kit's on_line). Parsed commands
+ * other than auth, help, quit and an empty line are logged, as the
+ * reference logs them. */
+static void run_line(void *arg, sx_kit_ctl_conn *c, const char *s, size_t len)
 {
-    return strlen(s) == n && memcmp(w, s, n) == 0;
-}
-
-/* One line without its terminator. */
-static void run_line(ctl_conn *c, const char *s, size_t len)
-{
-    line l = {s, len, 0};
-    while (l.pos < len && s[l.pos] != ' ')
-        l.pos++;
-    const char *w = s;
-    size_t wn = l.pos;
-    bool loggable = !(word_is(w, wn, "auth") || word_is(w, wn, "help") || word_is(w, wn, "quit") || wn == 0);
-    if (loggable && !c->ctl->r->opts.quiet)
-        fprintf(stderr, "ControlPort: %.*s\n", (int)len, s);
-    if (word_is(w, wn, "auth")) {
+    (void)arg;
+    sx_kit_line l;
+    sx_kit_line_init(&l, s, len);
+    sx_slice w = sx_kit_line_word(&l);
+    if (sx_kit_line_word_is(w, "auth")) {
         run_auth(c, &l);
         return;
     }
@@ -800,111 +584,25 @@ static void run_line(ctl_conn *c, const char *s, size_t len)
         id_cmd cmd;
     } id_cmds[] = {{"delete", ID_DELETE}, {"status", ID_STATUS}, {"block", ID_BLOCK}, {"unblock", ID_UNBLOCK}};
     for (size_t i = 0; i < sizeof id_cmds / sizeof id_cmds[0]; i++) {
-        if (word_is(w, wn, id_cmds[i].word)) {
-            run_id_cmd(c, id_cmds[i].cmd, &l);
+        if (sx_kit_line_word_is(w, id_cmds[i].word)) {
+            run_id_cmd(c, id_cmds[i].cmd, &l, s, len);
             return;
         }
     }
     for (size_t i = 0; i < sizeof simple_cmds / sizeof simple_cmds[0]; i++) {
-        if (word_is(w, wn, simple_cmds[i].word)) {
-            if (!at_end(&l))
-                out_printf(c, "error: endOfInput");
-            else
-                run_simple(c, simple_cmds[i].cmd);
-            return;
-        }
-    }
-    out_printf(c, "error: Failed reading: bad ControlProtocol command");
-}
-
-/* Runs every complete line in the input buffer. */
-static void run_lines(ctl_conn *c)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < c->in_len && !c->closing; i++) {
-        if (c->in[i] != '\n')
-            continue;
-        size_t end = i;
-        if (end > start && c->in[end - 1] == '\r')
-            end--;
-        run_line(c, c->in + start, end - start);
-        start = i + 1;
-    }
-    if (c->closing)
-        start = c->in_len;
-    memmove(c->in, c->in + start, c->in_len - start);
-    c->in_len -= start;
-}
-
-static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
-{
-    (void)loop;
-    ctl_conn *c = io->data;
-    if (!c->closing && (events & (SX_EV_READ | SX_EV_ERROR))) {
-        for (;;) {
-            ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                break;
-            if (n <= 0) {
-                conn_close(c);
+        if (sx_kit_line_word_is(w, simple_cmds[i].word)) {
+            if (!sx_kit_line_at_end(&l)) {
+                sx_kit_ctl_say(c, "error: endOfInput");
                 return;
             }
-            c->in_len += (size_t)n;
-            run_lines(c);
-            if (c->closing)
-                break;
-            if (c->in_len == sizeof c->in) {
-                out_printf(c, "error: line too long");
-                c->closing = true;
-                break;
-            }
-        }
-    }
-    (void)conn_flush(c);
-}
-
-static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
-{
-    (void)events;
-    sx_control *ctl = io->data;
-    for (;;) {
-        int fd;
-        if (sx_net_accept(io->fd, 0, &fd) != SX_OK)
+            simple_cmd cmd = simple_cmds[i].cmd;
+            if (cmd != S_HELP && cmd != S_QUIT && cmd != S_SKIP)
+                sx_kit_ctl_log(c, s, len);
+            run_simple(c, cmd);
             return;
-        ctl_conn *c = ctl->n_conns < CTL_MAX_CONNS ? calloc(1, sizeof *c) : NULL;
-        if (!c) {
-            sx_net_close(fd);
-            continue;
         }
-        c->ctl = ctl;
-        c->fd = fd;
-        c->next = ctl->conns;
-        if (ctl->conns)
-            ctl->conns->prev = c;
-        ctl->conns = c;
-        ctl->n_conns++;
-        sx_loop_io_init(&c->io, fd, conn_io_cb, c);
-        out_printf(c, "SMP server control port");
-        out_printf(c, "'help' for supported commands");
-        if (sx_loop_io_start(loop, &c->io, SX_EV_READ) != SX_OK) {
-            conn_close(c);
-            continue;
-        }
-        (void)conn_flush(c);
     }
-}
-
-static void *control_main(void *arg)
-{
-    sx_control *ctl = arg;
-    if (sx_loop_run(ctl->loop) != SX_OK)
-        fprintf(stderr, "control port: event loop failed\n");
-    while (ctl->conns)
-        conn_close(ctl->conns);
-    sx_loop_io_stop(ctl->loop, &ctl->listen_io);
-    return NULL;
+    sx_kit_ctl_say(c, "error: Failed reading: bad ControlProtocol command");
 }
 
 sx_status sx_control_start(sx_router *r, sx_control **out)
@@ -914,22 +612,17 @@ sx_status sx_control_start(sx_router *r, sx_control **out)
     if (!ctl)
         return SX_E_NOMEM;
     ctl->r = r;
-    ctl->listen_fd = -1;
-    sx_status st = sx_loop_new(&ctl->loop);
-    if (st == SX_OK)
-        st = sx_net_listen("127.0.0.1", r->opts.control_port, 16, &ctl->listen_fd, &ctl->port);
-    if (st == SX_OK) {
-        sx_loop_io_init(&ctl->listen_io, ctl->listen_fd, accept_cb, ctl);
-        st = sx_loop_io_start(ctl->loop, &ctl->listen_io, SX_EV_READ);
-    }
-    if (st == SX_OK && pthread_create(&ctl->thread, NULL, control_main, ctl) != 0)
-        st = SX_E_INTERNAL;
+    sx_kit_ctl_opts o = {
+        .greeting = "SMP server control port",
+        .port = r->opts.control_port,
+        .user_password = r->opts.control_user_password,
+        .admin_password = r->opts.control_admin_password,
+        .quiet = r->opts.quiet,
+        .on_line = run_line,
+        .arg = ctl,
+    };
+    sx_status st = sx_kit_ctl_start(&o, &ctl->port);
     if (st != SX_OK) {
-        if (ctl->loop) {
-            sx_loop_io_stop(ctl->loop, &ctl->listen_io);
-            sx_loop_free(ctl->loop);
-        }
-        sx_net_close(ctl->listen_fd);
         free(ctl);
         return st;
     }
@@ -939,16 +632,13 @@ sx_status sx_control_start(sx_router *r, sx_control **out)
 
 uint16_t sx_control_port(const sx_control *c)
 {
-    return c ? c->port : 0;
+    return c ? sx_kit_ctl_port(c->port) : 0;
 }
 
 void sx_control_stop(sx_control *c)
 {
     if (!c)
         return;
-    sx_loop_stop(c->loop);
-    pthread_join(c->thread, NULL);
-    sx_loop_free(c->loop);
-    sx_net_close(c->listen_fd);
+    sx_kit_ctl_stop(c->port);
     free(c);
 }

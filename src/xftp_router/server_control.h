@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/bytes.h"
+#include "kit/ctlport.h"
 #include "simplex/status.h"
 #include "smp/error.h"
 #include "xftp_router/fstore.h"
@@ -17,7 +18,7 @@
 
 typedef struct xs_control xs_control;
 
-#define XS_CP_LINE_MAX 4096 /* longest command line, terminator included */
+#define XS_CP_LINE_MAX SX_KIT_CTL_LINE_MAX /* longest command line, terminator included */
 
 typedef enum xs_cp_kind {
     XS_CP_EMPTY = 0, /* an empty line: no answer */

@@ -20,7 +20,8 @@ static void check_line(const char *line, size_t len)
         break;
     case XS_CP_AUTH:
         if (cmd.loggable || cmd.password.len == 0 || (const char *)cmd.password.ptr < line ||
-            (const char *)cmd.password.ptr + cmd.password.len != line + len)
+            (const char *)cmd.password.ptr + cmd.password.len != line + len ||
+            memchr(cmd.password.ptr, ' ', cmd.password.len) || memchr(cmd.password.ptr, '@', cmd.password.len))
             __builtin_trap();
         break;
     case XS_CP_DELETE:

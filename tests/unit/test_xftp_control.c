@@ -43,13 +43,13 @@ static void test_simple(void **state)
     expect_error("help ", "endOfInput");
     expect_error("quit now", "endOfInput");
     expect_error("stats-rts x", "endOfInput");
-    assert_true(cmd.loggable);
+    assert_false(cmd.loggable); /* the reference logs only parsed commands */
     expect_error("stats", "Failed reading: bad ControlProtocol command");
     expect_error("HELP", "Failed reading: bad ControlProtocol command");
     expect_error("helpx", "Failed reading: bad ControlProtocol command");
-    /* a line starting with a space has an empty first word: no answer */
-    parse(" help");
-    assert_int_equal(cmd.kind, XS_CP_EMPTY);
+    /* a line starting with a space has an empty first word, which takes
+     * no arguments */
+    expect_error(" help", "endOfInput");
     /* bytes after a NUL are still part of the line */
     xs_cp_parse("help\0x", 6, &cmd);
     assert_int_equal(cmd.kind, XS_CP_ERROR);
@@ -58,14 +58,24 @@ static void test_simple(void **state)
 static void test_auth(void **state)
 {
     (void)state;
-    parse("auth s3cret pass");
+    parse("auth s3cret");
     assert_int_equal(cmd.kind, XS_CP_AUTH);
     assert_false(cmd.loggable); /* never log passwords */
-    assert_int_equal(cmd.password.len, 11);
-    assert_memory_equal(cmd.password.ptr, "s3cret pass", 11);
+    assert_int_equal(cmd.password.len, 6);
+    assert_memory_equal(cmd.password.ptr, "s3cret", 6);
+    /* the word ends at a space only */
+    expect_error("auth\ts3cret", "Failed reading: bad ControlProtocol command");
+    /* a BasicAuth password: printable, no space, ':' or '/', ends at '@' */
+    expect_error("auth s3cret pass", "Failed reading: invalid character in BasicAuth");
+    expect_error("auth a:b", "Failed reading: invalid character in BasicAuth");
+    expect_error("auth a/b", "Failed reading: invalid character in BasicAuth");
+    expect_error("auth a\x01", "Failed reading: invalid character in BasicAuth");
+    expect_error("auth pw@host", "endOfInput");
+    expect_error("auth @", "Failed reading: takeWhile1");
     expect_error("auth", "space");
     assert_false(cmd.loggable);
-    expect_error("auth ", "space");
+    expect_error("auth ", "Failed reading: takeWhile1");
+    expect_error("authx", "Failed reading: bad ControlProtocol command");
 }
 
 static void test_delete(void **state)

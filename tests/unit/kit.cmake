@@ -1,0 +1,3 @@
+# The router kit (src/kit): what every router shares.
+sx_unit_test(kit_ctlport test_kit_ctlport.c)
+target_link_libraries(test_kit_ctlport PRIVATE sx_kit)
