@@ -171,10 +171,10 @@ static void cmd_clients(sx_kit_ctl_conn *c)
 static void cmd_sockets(sx_kit_ctl_conn *c)
 {
     sx_router *r = ctl_of(c)->r;
-    for (size_t i = 0; i < r->n_listen; i++) {
-        uint64_t acc = __atomic_load_n(&r->sockets_accepted[i], __ATOMIC_RELAXED);
-        uint64_t clo = __atomic_load_n(&r->sockets_closed[i], __ATOMIC_RELAXED);
-        sx_kit_ctl_say(c, "Sockets for port %u:", (unsigned)r->ports[i]);
+    for (size_t i = 0; i < sx_kit_workers_n_ports(r->ws); i++) {
+        uint64_t acc = sx_kit_workers_accepted(r->ws, i);
+        uint64_t clo = sx_kit_workers_closed(r->ws, i);
+        sx_kit_ctl_say(c, "Sockets for port %u:", (unsigned)sx_kit_workers_port(r->ws, i));
         sx_kit_ctl_say(c, "accepted: %llu", (unsigned long long)acc);
         sx_kit_ctl_say(c, "closed: %llu", (unsigned long long)clo);
         sx_kit_ctl_say(c, "active: %llu", (unsigned long long)(acc >= clo ? acc - clo : 0));

@@ -26,6 +26,8 @@
 #define SX_READS_PER_EVENT 32      /* fairness between connections */
 #define SX_TICK_MS 1000
 
+_Static_assert(SX_ROUTER_MAX_PORTS <= SX_KIT_MAX_PORTS, "the kit listens on every configured port");
+
 static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
 static void conn_close(sx_conn *c);
 static void conn_fail(sx_conn *c);
@@ -277,7 +279,7 @@ static void conn_close(sx_conn *c)
     c->tls = NULL;
     sx_net_close(c->fd);
     c->fd = -1;
-    __atomic_add_fetch(&w->r->sockets_closed[c->port_index], 1, __ATOMIC_RELAXED);
+    sx_kit_workers_socket_closed(w->r->ws, c->port_index);
     if (c->rbuf) {
         sx_wipe(c->rbuf, SX_BLOCK_SIZE);
         free(c->rbuf);
@@ -294,9 +296,9 @@ static void conn_close(sx_conn *c)
     __atomic_sub_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
     /* Callers up the stack may still look at c (they check c->fd): free it
      * from the loop's task queue, after the current event. */
-    c->adopt.cb = free_conn_cb;
-    c->adopt.data = c;
-    sx_loop_post(w->loop, &c->adopt);
+    c->free_task.cb = free_conn_cb;
+    c->free_task.data = c;
+    sx_loop_post(w->loop, &c->free_task);
 }
 
 static void on_client_hello(sx_conn *c)
@@ -387,14 +389,12 @@ static void conn_read(sx_conn *c)
 
 static void conn_tls_step(sx_conn *c)
 {
-    sx_status st = sx_tls_handshake(c->tls);
+    sx_status st = sx_kit_tls_step(c->tls, c->w->r->opts.log_tls_errors);
     if (st == SX_E_WOULD_BLOCK) {
         conn_update_interest(c);
         return;
     }
     if (st != SX_OK) {
-        if (c->w->r->opts.log_tls_errors)
-            fprintf(stderr, "TLS error: %s\n", sx_tls_conn_error(c->tls));
         conn_close(c);
         return;
     }
@@ -463,16 +463,23 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
     }
 }
 
-static void adopt_cb(sx_loop *loop, sx_loop_task *t)
+/* On worker `worker` (the kit's adopt): a new socket starts its TLS
+ * handshake. */
+static void adopt(void *arg, unsigned worker, int fd, unsigned port_index)
 {
-    sx_conn *c = t->data;
-    sx_worker *w = c->w;
-    if (__atomic_load_n(&w->r->stopping, __ATOMIC_ACQUIRE)) {
-        __atomic_add_fetch(&w->r->sockets_closed[c->port_index], 1, __ATOMIC_RELAXED);
-        sx_net_close(c->fd);
-        free(c);
+    sx_router *r = arg;
+    sx_worker *w = &r->workers[worker];
+    sx_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        sx_net_close(fd);
+        sx_kit_workers_socket_closed(r->ws, port_index);
         return;
     }
+    c->fd = fd;
+    c->port_index = (uint8_t)port_index;
+    c->id = __atomic_add_fetch(&r->next_conn_id, 1, __ATOMIC_RELAXED);
+    c->state = SX_CONN_TLS;
+    c->w = w;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -480,38 +487,12 @@ static void adopt_cb(sx_loop *loop, sx_loop_task *t)
     __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
-    if (sx_tls_conn_new_server(w->r->tls, c->fd, &c->tls) != SX_OK ||
-        sx_loop_io_start(loop, &c->io, SX_EV_READ) != SX_OK) {
+    if (sx_tls_conn_new_server(r->tls, c->fd, &c->tls) != SX_OK ||
+        sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK) {
         conn_close(c);
         return;
     }
     conn_tls_step(c);
-}
-
-static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
-{
-    (void)loop;
-    (void)events;
-    sx_router *r = io->data;
-    for (int i = 0; i < 64; i++) {
-        int fd;
-        if (sx_net_accept(io->fd, 0, &fd) != SX_OK)
-            return;
-        sx_conn *c = calloc(1, sizeof *c);
-        if (!c) {
-            sx_net_close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->port_index = (uint8_t)(io - r->listen_io);
-        __atomic_add_fetch(&r->sockets_accepted[c->port_index], 1, __ATOMIC_RELAXED);
-        c->id = ++r->next_conn_id;
-        c->state = SX_CONN_TLS;
-        c->w = &r->workers[r->next_worker++ % r->n_workers];
-        c->adopt.cb = adopt_cb;
-        c->adopt.data = c;
-        sx_loop_post(c->w->loop, &c->adopt);
-    }
 }
 
 /* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and
@@ -559,10 +540,10 @@ static void close_stalled_handshakes(sx_worker *w, int64_t now)
 
 /* PROTOCOL-NOTES B37: closes connections without subscriptions that were idle
  * too long. */
-static void tick_cb(sx_loop *loop, void *data)
+static void tick(void *arg, unsigned worker)
 {
-    (void)loop;
-    sx_worker *w = data;
+    sx_router *r = arg;
+    sx_worker *w = &r->workers[worker];
     const sx_router_opts *o = &w->r->opts;
     close_stalled_handshakes(w, sx_loop_now_ms());
     if (w->index == 0) {
@@ -591,15 +572,13 @@ static void tick_cb(sx_loop *loop, void *data)
     }
 }
 
-static void *worker_main(void *arg)
+/* On a worker whose loop stopped: close what is left on this thread. */
+static void thread_end(void *arg, unsigned worker)
 {
-    sx_worker *w = arg;
-    if (sx_loop_run(w->loop) != SX_OK)
-        fprintf(stderr, "worker %u: event loop failed\n", w->index);
-    /* Stopped: close what is left on this thread. */
+    sx_router *r = arg;
+    sx_worker *w = &r->workers[worker];
     while (w->conns)
         conn_close(w->conns);
-    return NULL;
 }
 
 /* On a worker: the store log advanced (or failed); send what waited. */
@@ -648,8 +627,6 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     if (!r)
         return SX_E_NOMEM;
     r->opts = *opts;
-    for (size_t i = 0; i < SX_ROUTER_MAX_PORTS; i++)
-        r->listen_fds[i] = -1;
     if (opts->create_password) {
         size_t n = strlen(opts->create_password);
         if (n >= sizeof r->create_password) {
@@ -678,8 +655,21 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     if (st != SX_OK)
         goto fail;
 
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    r->n_workers = opts->workers ? opts->workers : (cores > 0 ? (unsigned)cores : 1);
+    sx_kit_workers_opts wo = {
+        .n_workers = opts->workers,
+        .tick_ms = SX_TICK_MS,
+        .host = opts->host,
+        .ports = opts->ports,
+        .n_ports = opts->n_ports,
+        .adopt = adopt,
+        .tick = tick,
+        .thread_end = thread_end,
+        .arg = r,
+    };
+    st = sx_kit_workers_new(&wo, &r->ws);
+    if (st != SX_OK)
+        goto fail;
+    r->n_workers = sx_kit_workers_count(r->ws);
     r->workers = calloc(r->n_workers, sizeof *r->workers);
     if (!r->workers) {
         st = SX_E_NOMEM;
@@ -688,52 +678,25 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     for (unsigned i = 0; i < r->n_workers; i++) {
         r->workers[i].r = r;
         r->workers[i].index = i;
-        st = sx_loop_new(&r->workers[i].loop);
-        if (st != SX_OK)
-            goto fail;
-        sx_loop_set_tick(r->workers[i].loop, SX_TICK_MS, tick_cb, &r->workers[i]);
+        r->workers[i].loop = sx_kit_workers_loop(r->ws, i);
     }
     if (r->log) {
         st = sx_kit_logwriter_start(r->log, log_durable_cb, r, &r->lw);
         if (st != SX_OK)
             goto fail;
     }
-    for (size_t i = 0; i < opts->n_ports; i++) {
-        st = sx_net_listen(opts->host ? opts->host : "0.0.0.0", opts->ports[i], 1024, &r->listen_fds[i],
-                           &r->ports[i]);
-        if (st != SX_OK)
-            goto fail;
-        r->n_listen++;
-        sx_loop_io_init(&r->listen_io[i], r->listen_fds[i], accept_cb, r);
-        st = sx_loop_io_start(r->workers[0].loop, &r->listen_io[i], SX_EV_READ);
-        if (st != SX_OK)
-            goto fail;
-    }
-    for (unsigned i = 0; i < r->n_workers; i++) {
-        if (pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]) != 0) {
-            /* Stop the ones already running, then fail. */
-            for (unsigned j = 0; j < i; j++) {
-                sx_loop_stop(r->workers[j].loop);
-                pthread_join(r->workers[j].thread, NULL);
-            }
-            r->n_workers = i;
-            st = SX_E_INTERNAL;
-            goto fail_started;
-        }
-    }
+    st = sx_kit_workers_start(r->ws);
+    if (st != SX_OK)
+        goto fail;
     *out = r;
     return SX_OK;
 
 fail:
-    /* No thread was started. */
-fail_started:
+    /* No worker runs (sx_kit_workers_start stops those it started). */
+    sx_kit_workers_stop(r->ws);
     sx_kit_logwriter_stop(r->lw);
     r->lw = NULL;
-    for (size_t i = 0; i < r->n_listen; i++)
-        sx_net_close(r->listen_fds[i]);
-    if (r->workers)
-        for (unsigned i = 0; i < r->n_workers; i++)
-            sx_loop_free(r->workers[i].loop);
+    sx_kit_workers_free(r->ws);
     free(r->workers);
     sx_kit_log_close(r->log);
     sx_slservices_free(r->svc);
@@ -746,33 +709,22 @@ fail_started:
 
 uint16_t sx_router_port(const sx_router *r, size_t i)
 {
-    return i < r->n_listen ? r->ports[i] : 0;
+    return sx_kit_workers_port(r->ws, i);
 }
 
 void sx_server_stop(sx_router *r)
 {
     if (!r)
         return;
-    __atomic_store_n(&r->stopping, true, __ATOMIC_RELEASE);
-    for (unsigned i = 0; i < r->n_workers; i++)
-        sx_loop_stop(r->workers[i].loop);
-    for (unsigned i = 0; i < r->n_workers; i++)
-        pthread_join(r->workers[i].thread, NULL);
-    /* Tasks posted to a worker after it stopped (deliveries, hand-overs of
-     * new sockets) run now, so every reference they hold is dropped before
-     * the store goes. */
-    for (int round = 0; round < 2; round++)
-        for (unsigned i = 0; i < r->n_workers; i++)
-            sx_loop_drain(r->workers[i].loop);
-    for (size_t i = 0; i < r->n_listen; i++) {
-        sx_loop_io_stop(r->workers[0].loop, &r->listen_io[i]);
-        sx_net_close(r->listen_fds[i]);
-    }
+    /* Workers stop and close their connections; tasks posted to a worker
+     * after it stopped (deliveries, hand-overs of new sockets) run then, so
+     * every reference they hold is dropped before the store goes. */
+    sx_kit_workers_stop(r->ws);
     /* Everything queued reaches the file before the files are saved. */
     sx_kit_logwriter_stop(r->lw);
     r->lw = NULL;
-    for (unsigned i = 0; i < r->n_workers; i++)
-        sx_loop_free(r->workers[i].loop);
+    sx_kit_workers_free(r->ws);
+    r->ws = NULL;
     free(r->workers);
     sx_server_save_state(r);
     sx_kit_log_close(r->log);

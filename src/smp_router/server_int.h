@@ -9,6 +9,7 @@
 #include "smp_router/server.h"
 #include "smp_router/store.h"
 #include "kit/logwriter.h"
+#include "kit/workers.h"
 #include "smp_router/storelog.h"
 #include "transport/block.h"
 #include "transport/smp_handshake.h"
@@ -69,7 +70,7 @@ struct sx_conn {
     sx_conn *prev, *next; /* worker's list */
     int fd;
     sx_loop_io io;
-    sx_loop_task adopt;
+    sx_loop_task free_task; /* frees c after conn_close, from the loop */
     sx_loop_task read_task; /* more to read inside TLS: continue later */
     /* The connection is to be closed from a loop task (conn_fail in
      * server.c): nothing more is read or written meanwhile. */
@@ -107,8 +108,7 @@ struct sx_conn {
 struct sx_worker {
     sx_router *r;
     unsigned index;
-    pthread_t thread;
-    sx_loop *loop;
+    sx_loop *loop; /* the kit's (sx_kit_workers_loop) */
     sx_conn *conns;
     size_t n_conns;     /* atomic: the control port reads it */
     /* Connections whose next block waits for the store log. */
@@ -125,21 +125,15 @@ struct sx_router {
     sx_tls_ctx *tls;
     sx_smp_server_config smp;
     sx_store *store;
+    /* The listening sockets and worker threads (kit/workers.h); it also
+     * counts sockets per port for the control port's `sockets`. */
+    sx_kit_workers *ws;
     unsigned n_workers;
     sx_worker *workers;
-    int listen_fds[SX_ROUTER_MAX_PORTS];
-    sx_loop_io listen_io[SX_ROUTER_MAX_PORTS];
-    uint16_t ports[SX_ROUTER_MAX_PORTS];
-    size_t n_listen;
-    /* Control port `sockets`: per listening port, atomic. */
-    uint64_t sockets_accepted[SX_ROUTER_MAX_PORTS];
-    uint64_t sockets_closed[SX_ROUTER_MAX_PORTS];
-    unsigned next_worker;
-    uint64_t next_conn_id;
+    uint64_t next_conn_id; /* atomic */
     uint8_t create_password[256];
     size_t create_password_len;
     bool has_password;
-    bool stopping;
     sx_kit_log *log;      /* NULL without a store log */
     sx_kit_logwriter *lw; /* its writer thread */
     sx_slservices *svc;   /* services restored from the store log */
