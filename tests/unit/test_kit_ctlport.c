@@ -117,13 +117,13 @@ static void test_auth_arg(void **state)
 /* ---- the line server ---- */
 
 /* The test router: echoes lines, runs auth / need-user / need-admin / quit. */
-static int lines_seen;
+static int lines_seen; /* atomic: the control thread counts, the test reads */
 
 static void on_line(void *arg, sx_kit_ctl_conn *c, const char *s, size_t len)
 {
     assert_ptr_equal(sx_kit_ctl_arg(c), &lines_seen);
     (void)arg;
-    lines_seen++;
+    __atomic_add_fetch(&lines_seen, 1, __ATOMIC_RELAXED);
     sx_kit_line l;
     sx_kit_line_init(&l, s, len);
     sx_slice w = sx_kit_line_word(&l);
@@ -259,10 +259,10 @@ static void test_session(void **state)
     cl_send(&cl, "auth userpw\n", 12);
     expect(&cl, "Current role is CPRUser");
     /* quit: lines after it in the same segment are not run */
-    int before = lines_seen;
+    int before = __atomic_load_n(&lines_seen, __ATOMIC_RELAXED);
     cl_send(&cl, "quit\nafter\n", 11);
     assert_null(cl_line(&cl));
-    assert_int_equal(lines_seen, before + 1);
+    assert_int_equal(__atomic_load_n(&lines_seen, __ATOMIC_RELAXED), before + 1);
     close(cl.fd);
 
     /* a new session starts without a role */
