@@ -10,8 +10,9 @@
 #define DOWNLOADED offsetof(sx_xftp_stats_data, downloaded)
 #define OPT SX_KIT_STAT_OPTIONAL
 
-/* file-server-stats.log, line by line. filesCount and filesSize describe
- * the store, not the day: the daily line leaves them. */
+/* file-server-stats.log, line by line. The daily line leaves filesCount and
+ * filesSize, which describe the store, and filesBlocked, which the
+ * reference's logServerStats neither shows nor restarts. */
 static const sx_kit_stat_field fields[] = {
     {"fromTime", SX_KIT_STAT_TIME, 0, FROM},
     {"filesCreated", SX_KIT_STAT_INT, 0, C(FILES_CREATED)},
@@ -19,7 +20,7 @@ static const sx_kit_stat_field fields[] = {
     {"filesUploaded", SX_KIT_STAT_INT, 0, C(FILES_UPLOADED)},
     {"filesExpired", SX_KIT_STAT_INT, OPT, C(FILES_EXPIRED)},
     {"filesDeleted", SX_KIT_STAT_INT, 0, C(FILES_DELETED)},
-    {"filesBlocked", SX_KIT_STAT_INT, OPT, C(FILES_BLOCKED)},
+    {"filesBlocked", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_BLOCKED)},
     {"filesCount", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_COUNT)},
     {"filesSize", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_SIZE)},
     {"filesDownloaded", SX_KIT_STAT_PERIOD, 0, DOWNLOADED},

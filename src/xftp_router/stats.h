@@ -82,8 +82,9 @@ void sx_xftp_stats_restore(sx_xftp_stats *s, sx_xftp_stats_data *d);
  * empty) and the month (only on the 1st, else empty), fileDownloads,
  * fileDownloadAcks, filesCount, filesSize, filesExpired. As the reference,
  * the reported counters restart from 0 and fromTime becomes now (filesCount
- * and filesSize are kept; the period sets reported are emptied). SX_E_LIMIT
- * when cap is too small (nothing is reset then). */
+ * and filesSize are kept, and so is filesBlocked, which is not reported; the
+ * period sets reported are emptied). SX_E_LIMIT when cap is too small
+ * (nothing is reset then). */
 SX_MUST_CHECK sx_status sx_xftp_stats_daily_line(sx_xftp_stats *s, int64_t now, char *out, size_t cap);
 
 /* Writes the backup text to path (through a temporary file). SX_E_IO,

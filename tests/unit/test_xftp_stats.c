@@ -221,6 +221,9 @@ static void test_daily_line(void **state)
      * downloads, acks, count, size, expired */
     assert_ok(sx_xftp_stats_daily_line(&s, T_2024_01_01, line, sizeof line));
     assert_string_equal(line, "2023-12-31,1,2,3,5,2,2,2,7,8,9,1010,4\n");
+    /* filesBlocked is not in the line and, as in the reference, goes on */
+    assert_int_equal(sx_xftp_stats_get(&s, SX_XFTP_STAT_FILES_BLOCKED), 6);
+    assert_int_equal(sx_xftp_stats_get(&s, SX_XFTP_STAT_FILES_DELETED), 0);
     /* Tuesday: week and month stay empty in the line, but keep counting */
     sx_xftp_stats_add(&s, SX_XFTP_STAT_FILES_CREATED, 3);
     sx_xftp_stats_downloaded(&s, a, sizeof a);
