@@ -27,8 +27,8 @@ typedef struct sx_kit_workers_opts {
     unsigned tick_ms;   /* each worker's periodic tick; 0: none */
     const char *host;   /* numeric listening address; NULL: "0.0.0.0" */
     const uint16_t *ports;
-    size_t n_ports;     /* 1..SX_KIT_MAX_PORTS; a port 0 is an ephemeral one */
-    int backlog;        /* 0: 1024 */
+    size_t n_ports; /* 1..SX_KIT_MAX_PORTS; a port 0 is an ephemeral one */
+    int backlog;    /* 0: 1024 */
     /* On worker `worker`'s thread: a new socket (non-blocking, TCP_NODELAY)
      * that came in on ports[port_index]. The callee owns fd, and reports its
      * close with sx_kit_workers_closed. Not called once stopping. */

@@ -2,7 +2,9 @@
  * the period stats of Messaging/Server/Stats.hs at 152c30ca68): counters
  * bumped by the workers, "files downloaded" per day/week/month as sets of
  * sender-id hashes, the backup file in the reference's text format
- * (file-server-stats.log) and the daily CSV line (file-server-stats.daily.log). */
+ * (file-server-stats.log) and the daily CSV line (file-server-stats.daily.log).
+ * This file names the counters, their keys and the line's columns; the
+ * router kit does the rest (src/kit/stats.h). */
 #ifndef SX_XFTP_STATS_H
 #define SX_XFTP_STATS_H
 
@@ -11,11 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kit/stats.h"
 #include "simplex/status.h"
 
-/* At most this many ids are remembered per period; further distinct ids
- * in that period are not counted (the reference's sets are unbounded). */
-#define SX_XFTP_PERIOD_MAX (1u << 20)
 /* The backup file is refused when larger. */
 #define SX_XFTP_STATS_FILE_MAX ((size_t)128 << 20)
 
@@ -33,25 +33,15 @@ typedef enum sx_xftp_stat {
     SX_XFTP_STAT_COUNT
 } sx_xftp_stat;
 
-/* A set of 64-bit hashes (open addressing; 0 kept by a flag). */
-typedef struct sx_xftp_hset {
-    uint64_t *slots;
-    size_t cap; /* 0 or a power of two */
-    size_t n;   /* members, including 0 */
-    bool has_zero;
-} sx_xftp_hset;
-
-/* Inserts v unless the set is full (SX_XFTP_PERIOD_MAX). SX_E_NOMEM. */
-SX_MUST_CHECK sx_status sx_xftp_hset_add(sx_xftp_hset *h, uint64_t v);
-bool sx_xftp_hset_has(const sx_xftp_hset *h, uint64_t v);
-void sx_xftp_hset_clear(sx_xftp_hset *h);
-
 /* A plain copy of the statistics (what the backup file holds). */
 typedef struct sx_xftp_stats_data {
     int64_t from_time; /* unix seconds */
     int64_t c[SX_XFTP_STAT_COUNT];
-    sx_xftp_hset day, week, month; /* files downloaded */
+    sx_kit_period downloaded; /* sender-id hashes */
 } sx_xftp_stats_data;
+
+/* The spec of the two files (src/kit/stats.h). */
+const sx_kit_stats_spec *sx_xftp_stats_spec(void);
 
 void sx_xftp_stats_data_cleanup(sx_xftp_stats_data *d);
 
@@ -92,15 +82,17 @@ void sx_xftp_stats_restore(sx_xftp_stats *s, sx_xftp_stats_data *d);
  * empty) and the month (only on the 1st, else empty), fileDownloads,
  * fileDownloadAcks, filesCount, filesSize, filesExpired. As the reference,
  * the reported counters restart from 0 and fromTime becomes now (filesCount
- * and filesSize are kept; the period sets reported are emptied). SX_E_LIMIT
- * when cap is too small (nothing is reset then). */
+ * and filesSize are kept, and so is filesBlocked, which is not reported; the
+ * period sets reported are emptied). SX_E_LIMIT when cap is too small
+ * (nothing is reset then). */
 SX_MUST_CHECK sx_status sx_xftp_stats_daily_line(sx_xftp_stats *s, int64_t now, char *out, size_t cap);
 
 /* Writes the backup text to path (through a temporary file). SX_E_IO,
  * SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_xftp_stats_save(sx_xftp_stats *s, const char *path);
-/* Reads and parses a backup file. SX_E_IO (cannot read, too large),
- * SX_E_PROTOCOL (see sx_xftp_stats_parse), SX_E_NOMEM. */
+/* Reads and parses a backup file. SX_E_IO (cannot read), SX_E_LIMIT (larger
+ * than SX_XFTP_STATS_FILE_MAX), SX_E_PROTOCOL (see sx_xftp_stats_parse),
+ * SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_xftp_stats_load(const char *path, sx_xftp_stats_data *d, size_t *line);
 
 #endif

@@ -1083,9 +1083,9 @@ static void test_stats(void **state)
     assert_int_equal(sd.c[SX_XFTP_STAT_FILE_DOWNLOADS], 1);
     assert_int_equal(sd.c[SX_XFTP_STAT_FILES_COUNT], 1);
     assert_int_equal(sd.c[SX_XFTP_STAT_FILES_SIZE], (int64_t)size);
-    assert_int_equal(sd.day.n, 1);
-    assert_int_equal(sd.week.n, 2);
-    assert_int_equal(sd.month.n, 2);
+    assert_int_equal(sd.downloaded.day.n, 1);
+    assert_int_equal(sd.downloaded.week.n, 2);
+    assert_int_equal(sd.downloaded.month.n, 2);
     sx_xftp_stats_data_cleanup(&sd);
     char *saved = read_all(f.stats_backup);
 
@@ -1111,7 +1111,7 @@ static void test_stats(void **state)
     assert_int_equal(sd.c[SX_XFTP_STAT_FILE_DOWNLOADS], 1);
     assert_int_equal(sd.c[SX_XFTP_STAT_FILES_COUNT], 1); /* from the store at restore */
     assert_int_equal(sd.c[SX_XFTP_STAT_FILES_SIZE], (int64_t)size);
-    assert_int_equal(sd.week.n, 2);
+    assert_int_equal(sd.downloaded.week.n, 2);
     sx_xftp_stats_data_cleanup(&sd);
 
     /* a backup that does not parse stops the start, as the reference */

@@ -24,10 +24,10 @@ static void fill(sx_xftp_stats_data *d)
     for (int k = 0; k < SX_XFTP_STAT_COUNT; k++)
         d->c[k] = 10 + k;
     d->c[SX_XFTP_STAT_FILES_SIZE] = 5000000000LL;
-    assert_ok(sx_xftp_hset_add(&d->day, 5));
-    assert_ok(sx_xftp_hset_add(&d->day, (uint64_t)-7));
-    assert_ok(sx_xftp_hset_add(&d->week, 0));
-    assert_ok(sx_xftp_hset_add(&d->week, 5));
+    assert_ok(sx_kit_hset_add(&d->downloaded.day, 5));
+    assert_ok(sx_kit_hset_add(&d->downloaded.day, (uint64_t)-7));
+    assert_ok(sx_kit_hset_add(&d->downloaded.week, 0));
+    assert_ok(sx_kit_hset_add(&d->downloaded.week, 5));
 }
 
 static const char *const expected_text =
@@ -62,13 +62,13 @@ static void test_encode_roundtrip(void **state)
     assert_int_equal(line, 0);
     assert_int_equal(e.from_time, d.from_time);
     assert_memory_equal(e.c, d.c, sizeof d.c);
-    assert_int_equal(e.day.n, 2);
-    assert_true(sx_xftp_hset_has(&e.day, 5));
-    assert_true(sx_xftp_hset_has(&e.day, (uint64_t)-7));
-    assert_false(sx_xftp_hset_has(&e.day, 0));
-    assert_int_equal(e.week.n, 2);
-    assert_true(sx_xftp_hset_has(&e.week, 0));
-    assert_int_equal(e.month.n, 0);
+    assert_int_equal(e.downloaded.day.n, 2);
+    assert_true(sx_kit_hset_has(&e.downloaded.day, 5));
+    assert_true(sx_kit_hset_has(&e.downloaded.day, (uint64_t)-7));
+    assert_false(sx_kit_hset_has(&e.downloaded.day, 0));
+    assert_int_equal(e.downloaded.week.n, 2);
+    assert_true(sx_kit_hset_has(&e.downloaded.week, 0));
+    assert_int_equal(e.downloaded.month.n, 0);
     char *again = NULL;
     assert_ok(sx_xftp_stats_encode(&e, &again, NULL));
     assert_string_equal(again, text);
@@ -106,11 +106,11 @@ static void test_parse_reference_text(void **state)
     assert_int_equal(d.c[SX_XFTP_STAT_FILES_COUNT], 0);
     assert_int_equal(d.c[SX_XFTP_STAT_FILE_DOWNLOADS], 4);
     assert_int_equal(d.c[SX_XFTP_STAT_FILE_DOWNLOAD_ACKS], 2);
-    assert_int_equal(d.day.n, 2);
-    assert_true(sx_xftp_hset_has(&d.day, (uint64_t)INT64_MIN));
-    assert_true(sx_xftp_hset_has(&d.day, (uint64_t)INT64_MAX));
-    assert_int_equal(d.week.n, 1);
-    assert_int_equal(d.month.n, 3);
+    assert_int_equal(d.downloaded.day.n, 2);
+    assert_true(sx_kit_hset_has(&d.downloaded.day, (uint64_t)INT64_MIN));
+    assert_true(sx_kit_hset_has(&d.downloaded.day, (uint64_t)INT64_MAX));
+    assert_int_equal(d.downloaded.week.n, 1);
+    assert_int_equal(d.downloaded.month.n, 3);
     sx_xftp_stats_data_cleanup(&d);
 
     /* only filesBlocked and filesSize present */
@@ -221,14 +221,17 @@ static void test_daily_line(void **state)
      * downloads, acks, count, size, expired */
     assert_ok(sx_xftp_stats_daily_line(&s, T_2024_01_01, line, sizeof line));
     assert_string_equal(line, "2023-12-31,1,2,3,5,2,2,2,7,8,9,1010,4\n");
+    /* filesBlocked is not in the line and, as in the reference, goes on */
+    assert_int_equal(sx_xftp_stats_get(&s, SX_XFTP_STAT_FILES_BLOCKED), 6);
+    assert_int_equal(sx_xftp_stats_get(&s, SX_XFTP_STAT_FILES_DELETED), 0);
     /* Tuesday: week and month stay empty in the line, but keep counting */
     sx_xftp_stats_add(&s, SX_XFTP_STAT_FILES_CREATED, 3);
     sx_xftp_stats_downloaded(&s, a, sizeof a);
     assert_ok(sx_xftp_stats_daily_line(&s, T_2024_01_01 + 86400, line, sizeof line));
     assert_string_equal(line, "2024-01-01,3,0,0,0,1,,,0,0,9,1010,0\n");
-    assert_int_equal(s.d.day.n, 0);
-    assert_int_equal(s.d.week.n, 1);
-    assert_int_equal(s.d.month.n, 1);
+    assert_int_equal(s.d.downloaded.day.n, 0);
+    assert_int_equal(s.d.downloaded.week.n, 1);
+    assert_int_equal(s.d.downloaded.month.n, 1);
     assert_int_equal(s.d.from_time, T_2024_01_01 + 86400);
     sx_xftp_stats_cleanup(&s);
 }
@@ -245,7 +248,7 @@ static void test_save_load(void **state)
     sx_xftp_stats_data d;
     fill(&d);
     sx_xftp_stats_restore(&s, &d);
-    assert_int_equal(d.day.n, 0);
+    assert_int_equal(d.downloaded.day.n, 0);
     assert_ok(sx_xftp_stats_save(&s, path));
     sx_xftp_stats_data e;
     assert_ok(sx_xftp_stats_load(path, &e, NULL));
@@ -267,18 +270,27 @@ static void test_save_load(void **state)
     rmdir(dir);
 }
 
+/* The counters' table is one the kit accepts. */
+static void test_spec(void **state)
+{
+    (void)state;
+    const sx_kit_stats_spec *spec = sx_xftp_stats_spec();
+    assert_true(sx_kit_stats_spec_valid(spec));
+    assert_int_equal(spec->n_cols, 13);
+}
+
 static void test_set_bound(void **state)
 {
     (void)state;
-    sx_xftp_hset h = {0};
-    for (uint64_t i = 0; i < SX_XFTP_PERIOD_MAX + 10; i++)
-        assert_ok(sx_xftp_hset_add(&h, i * 0x9e3779b97f4a7c15ULL));
-    assert_int_equal(h.n, SX_XFTP_PERIOD_MAX);
-    assert_true(sx_xftp_hset_has(&h, 0));
-    assert_true(sx_xftp_hset_has(&h, 0x9e3779b97f4a7c15ULL));
-    assert_false(sx_xftp_hset_has(&h, (uint64_t)(SX_XFTP_PERIOD_MAX + 5) * 0x9e3779b97f4a7c15ULL));
-    assert_true(h.cap <= 2 * (size_t)SX_XFTP_PERIOD_MAX);
-    sx_xftp_hset_clear(&h);
+    sx_kit_hset h = {0};
+    for (uint64_t i = 0; i < SX_KIT_HSET_MAX + 10; i++)
+        assert_ok(sx_kit_hset_add(&h, i * 0x9e3779b97f4a7c15ULL));
+    assert_int_equal(h.n, SX_KIT_HSET_MAX);
+    assert_true(sx_kit_hset_has(&h, 0));
+    assert_true(sx_kit_hset_has(&h, 0x9e3779b97f4a7c15ULL));
+    assert_false(sx_kit_hset_has(&h, (uint64_t)(SX_KIT_HSET_MAX + 5) * 0x9e3779b97f4a7c15ULL));
+    assert_true(h.cap <= 2 * (size_t)SX_KIT_HSET_MAX);
+    sx_kit_hset_clear(&h);
     assert_int_equal(h.n, 0);
 }
 
@@ -288,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_encode_roundtrip), cmocka_unit_test(test_parse_reference_text),
         cmocka_unit_test(test_parse_bad),        cmocka_unit_test(test_daily_line),
         cmocka_unit_test(test_save_load),        cmocka_unit_test(test_set_bound),
+        cmocka_unit_test(test_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
