@@ -14,7 +14,7 @@
 #include "crypto/box.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
-#include "smp_router/server_int.h"
+#include "smp_router/commands_int.h"
 #include "smp/command.h"
 #include "smp/msgcrypt.h"
 #include "smp/response.h"
@@ -22,14 +22,14 @@
 
 #define AUTH_BYTES_MAX (SX_BLOCK_SIZE + 512)
 
-static int64_t now_seconds(void)
+int64_t sx_cmd_now(void)
 {
     return (int64_t)time(NULL);
 }
 
 /* ---- sending ---- */
 
-static void reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_resp *m)
+void sx_cmd_reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_resp *m)
 {
     static __thread uint8_t buf[SX_BLOCK_SIZE];
     sx_writer w;
@@ -43,20 +43,20 @@ static void reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_re
     sx_conn_send(c, sx_writer_slice(&w));
 }
 
-static void reply_err(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_error e)
+void sx_cmd_reply_err(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_error e)
 {
     sx_smp_resp m = {.tag = SX_SMP_R_ERR};
     m.err = e;
-    reply(c, corr_id, entity, &m);
+    sx_cmd_reply(c, corr_id, entity, &m);
 }
 
-static void reply_tag(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_resp_tag tag)
+void sx_cmd_reply_tag(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_resp_tag tag)
 {
     sx_smp_resp m = {.tag = tag};
-    reply(c, corr_id, entity, &m);
+    sx_cmd_reply(c, corr_id, entity, &m);
 }
 
-static sx_slice empty(void)
+sx_slice sx_cmd_empty(void)
 {
     return sx_slice_of(NULL, 0);
 }
@@ -77,7 +77,7 @@ static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
                             : sx_smp_msg_encrypt(q->dh_secret, id, m->ts, m->notify,
                                                  sx_slice_of(m->body, m->len), enc);
     if (st != SX_OK) {
-        reply_err(c, corr_id, sx_slice_of(q->rid, SX_ID_LEN), sx_smp_error_of(SX_SMP_ERR_INTERNAL));
+        sx_cmd_reply_err(c, corr_id, sx_slice_of(q->rid, SX_ID_LEN), sx_smp_error_of(SX_SMP_ERR_INTERNAL));
         return false;
     }
     s->delivered = true;
@@ -85,7 +85,7 @@ static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
     sx_smp_resp r = {.tag = SX_SMP_R_MSG};
     r.msg.msg_id = id;
     r.msg.body = sx_slice_of(enc, sizeof enc);
-    reply(c, corr_id, sx_slice_of(q->rid, SX_ID_LEN), &r);
+    sx_cmd_reply(c, corr_id, sx_slice_of(q->rid, SX_ID_LEN), &r);
     return true;
 }
 
@@ -153,7 +153,7 @@ static bool verify_keys(sx_conn *c, const sx_smp_request *req, const sx_qkey *ke
     static __thread uint8_t buf[AUTH_BYTES_MAX];
     sx_writer w;
     sx_writer_init_fixed(&w, buf, sizeof buf);
-    if (!sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess), empty()))
+    if (!sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess), sx_cmd_empty()))
         return false;
     sx_slice signed_bytes = sx_writer_slice(&w);
     sx_key_alg want = alg_for(req->auth_kind);
@@ -172,12 +172,12 @@ static bool verify_keys(sx_conn *c, const sx_smp_request *req, const sx_qkey *ke
     return ok;
 }
 
-static bool verify_one(sx_conn *c, const sx_smp_request *req, const sx_qkey *key)
+bool sx_cmd_verify_one(sx_conn *c, const sx_smp_request *req, const sx_qkey *key)
 {
     return verify_keys(c, req, key, key ? 1 : 0);
 }
 
-static bool verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q)
+bool sx_cmd_verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q)
 {
     sx_qkey keys[SX_MAX_RCV_KEYS];
     sx_queue_lock(q);
@@ -188,7 +188,7 @@ static bool verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q)
     return verify_keys(c, req, keys, n);
 }
 
-static sx_status qkey_of_pubkey(const sx_smp_pubkey *pk, sx_qkey *out)
+sx_status sx_cmd_qkey_of_pubkey(const sx_smp_pubkey *pk, sx_qkey *out)
 {
     sx_key *k;
     SX_TRY(sx_key_decode_public(pk->der, SX_KEY_ANY, &k));
@@ -199,7 +199,7 @@ static sx_status qkey_of_pubkey(const sx_smp_pubkey *pk, sx_qkey *out)
 
 /* X25519(peer public DER, fresh private key): the secret and our public key
  * DER for the reply. */
-static sx_status dh_agree(const sx_smp_pubkey *peer, uint8_t secret[32], uint8_t pub_der[SX_KEY_SPKI_MAX],
+sx_status sx_cmd_dh_agree(const sx_smp_pubkey *peer, uint8_t secret[32], uint8_t pub_der[SX_KEY_SPKI_MAX],
                           sx_smp_pubkey *pub)
 {
     sx_key *priv = NULL, *peer_key = NULL;
@@ -220,7 +220,7 @@ static sx_status dh_agree(const sx_smp_pubkey *peer, uint8_t secret[32], uint8_t
 
 /* Makes s the queue's subscriber (the queue lock held); returns the previous one,
  * whose reference passes to the caller. */
-static sx_sub *take_subscription(sx_queue *q, sx_sub *s)
+sx_sub *sx_cmd_take_subscription(sx_queue *q, sx_sub *s)
 {
     sx_sub *old = q->sub;
     sx_sub_retain(s);
@@ -234,8 +234,6 @@ void sx_router_sub_closed(sx_conn *c, sx_sub *s)
     (void)s;
 }
 
-static sx_smp_error blocked_error(const sx_queue *q);
-
 void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
 {
     sx_queue *q = s->q;
@@ -245,10 +243,10 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
          * subscriber is told with ERR BLOCKED and stays subscribed. */
         sx_queue_lock(q);
         bool blocked = q->sub == s && !q->deleted && q->status == SX_QUEUE_BLOCKED;
-        sx_smp_error e = blocked ? blocked_error(q) : sx_smp_error_of(SX_SMP_ERR_BLOCKED);
+        sx_smp_error e = blocked ? sx_cmd_blocked_error(q) : sx_smp_error_of(SX_SMP_ERR_BLOCKED);
         sx_queue_unlock(q);
         if (blocked) {
-            reply_err(c, empty(), entity, e);
+            sx_cmd_reply_err(c, sx_cmd_empty(), entity, e);
             sx_conn_flush(c);
             if (c->fd < 0)
                 return;
@@ -259,10 +257,10 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
         bool still = s->notifier ? q->nsub == s : q->sub == s;
         sx_queue_unlock(q);
         if (what & SX_SUB_DELD) {
-            reply_tag(c, empty(), entity, SX_SMP_R_DELD);
+            sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_DELD);
             sx_conn_sub_remove(c, q);
         } else if (!still) {
-            reply_tag(c, empty(), entity, SX_SMP_R_END);
+            sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_END);
             sx_conn_sub_remove(c, q);
         }
         sx_conn_flush(c);
@@ -277,7 +275,7 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
             sx_smp_resp m = {.tag = SX_SMP_R_NMSG};
             m.nmsg.nonce = sx_slice_of(list->nonce, sizeof list->nonce);
             m.nmsg.enc_meta = sx_slice_of(list->meta, sizeof list->meta);
-            reply(c, empty(), entity, &m);
+            sx_cmd_reply(c, sx_cmd_empty(), entity, &m);
             free(list);
             list = next;
         }
@@ -286,7 +284,7 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
     if (what & SX_SUB_DELIVER) {
         sx_queue_lock(q);
         if (q->sub == s && !s->delivered && !q->deleted)
-            send_head(c, s, empty());
+            send_head(c, s, sx_cmd_empty());
         sx_queue_unlock(q);
         sx_conn_flush(c);
     }
@@ -294,33 +292,24 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
 
 /* ---- command handlers ---- */
 
-typedef struct ctx {
-    sx_conn *c;
-    sx_router *r;
-    const sx_smp_request *req;
-    sx_slice corr;
-    sx_slice entity;
-    uint16_t v;
-} ctx;
-
-static void err(ctx *x, sx_smp_err_type t)
+void sx_cmd_err(sx_cmd_ctx *x, sx_smp_err_type t)
 {
-    reply_err(x->c, x->corr, x->entity, sx_smp_error_of(t));
+    sx_cmd_reply_err(x->c, x->corr, x->entity, sx_smp_error_of(t));
 }
 
-static void err_cmd(ctx *x, sx_smp_cmd_err e)
+void sx_cmd_err_cmd(sx_cmd_ctx *x, sx_smp_cmd_err e)
 {
-    reply_err(x->c, x->corr, x->entity, sx_smp_error_cmd(e));
+    sx_cmd_reply_err(x->c, x->corr, x->entity, sx_smp_error_cmd(e));
 }
 
-static void ok(ctx *x)
+void sx_cmd_ok(sx_cmd_ctx *x)
 {
-    reply_tag(x->c, x->corr, x->entity, SX_SMP_R_OK);
+    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_OK);
 }
 
 /* PROTOCOL-NOTES E25: every change reaches the store log before the client is
  * told; the record is wiped afterwards (it may hold DH secrets). */
-static bool log_rec(ctx *x, sx_slrec *rec)
+bool sx_cmd_log_rec(sx_cmd_ctx *x, sx_slrec *rec)
 {
     if (!x->r->lw)
         return true;
@@ -332,7 +321,7 @@ static bool log_rec(ctx *x, sx_slrec *rec)
     return seq != 0;
 }
 
-static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN])
+void sx_cmd_rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN])
 {
     memset(rec, 0, sizeof *rec);
     rec->type = t;
@@ -342,17 +331,17 @@ static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN
 /* PROTOCOL-NOTES E5: an accepted command moves the queue's date to today, with
  * one TIME record a day at most. the queue lock held. False if the log cannot be
  * written. */
-static bool touch(ctx *x, sx_queue *q)
+bool sx_cmd_touch(sx_cmd_ctx *x, sx_queue *q)
 {
-    int64_t now = now_seconds();
+    int64_t now = sx_cmd_now();
     int64_t day = now - now % 86400;
     if (q->updated_at == day)
         return true;
     sx_slrec rec;
-    rec_init(&rec, SX_SLREC_TIME, q->rid);
+    sx_cmd_rec_init(&rec, SX_SLREC_TIME, q->rid);
     rec.q.updated_at = day;
     rec.q.has_updated_at = true;
-    if (!log_rec(x, &rec))
+    if (!sx_cmd_log_rec(x, &rec))
         return false;
     q->updated_at = day;
     return true;
@@ -360,7 +349,7 @@ static bool touch(ctx *x, sx_queue *q)
 
 /* The blocked-queue error (PROTOCOL-NOTES E3) with the queue's blocking info;
  * the queue lock held. */
-static sx_smp_error blocked_error(const sx_queue *q)
+sx_smp_error sx_cmd_blocked_error(const sx_queue *q)
 {
     sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_BLOCKED);
     e.blocked.reason = SX_SMP_BLOCK_SPAM;
@@ -373,50 +362,50 @@ static sx_smp_error blocked_error(const sx_queue *q)
     return e;
 }
 
-static void err_blocked(ctx *x, sx_queue *q)
+void sx_cmd_err_blocked(sx_cmd_ctx *x, sx_queue *q)
 {
-    reply_err(x->c, x->corr, x->entity, blocked_error(q));
+    sx_cmd_reply_err(x->c, x->corr, x->entity, sx_cmd_blocked_error(q));
 }
 
 /* The answer to a recipient's change (KEY, RKEY, LSET): INTERNAL when its
  * record could not be logged, else OK or AUTH; releases q. */
-static void answer_change(ctx *x, sx_queue *q, bool logged, bool good)
+static void answer_change(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 {
     if (!logged)
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     else if (good)
-        ok(x);
+        sx_cmd_ok(x);
     else
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_new(ctx *x)
+void sx_cmd_new(sx_cmd_ctx *x)
 {
     const sx_smp_new *n = &x->req->cmd.new_queue;
     sx_router *r = x->r;
     /* PROTOCOL-NOTES D6: creation switched off or password mismatch. */
     if (!r->opts.new_queues) {
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return;
     }
     if (r->has_password &&
         (!n->has_basic_auth ||
          !sx_ct_equal(n->basic_auth, sx_slice_of(r->create_password, r->create_password_len)))) {
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return;
     }
     sx_new_queue nq = {0};
-    if (qkey_of_pubkey(&n->rcv_auth_key, &nq.rkey) != SX_OK) {
-        err_cmd(x, SX_SMP_CMD_SYNTAX);
+    if (sx_cmd_qkey_of_pubkey(&n->rcv_auth_key, &nq.rkey) != SX_OK) {
+        sx_cmd_err_cmd(x, SX_SMP_CMD_SYNTAX);
         return;
     }
     /* NEW is authorized by the key it creates the queue with. */
-    if (!verify_one(x->c, x->req, &nq.rkey)) {
-        err(x, SX_SMP_ERR_AUTH);
+    if (!sx_cmd_verify_one(x->c, x->req, &nq.rkey)) {
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return;
     }
-    nq.now = now_seconds();
+    nq.now = sx_cmd_now();
     if (n->has_queue_req) {
         const sx_smp_queue_req *qr = &n->queue_req;
         nq.mode = (uint8_t)qr->mode;
@@ -426,7 +415,7 @@ static void cmd_new(ctx *x)
             uint8_t h[48];
             if (sx_sha3_384(x->corr, h) != SX_OK || qr->sender_id.len != SX_ID_LEN ||
                 memcmp(h, qr->sender_id.ptr, SX_ID_LEN) != 0) {
-                err_cmd(x, SX_SMP_CMD_PROHIBITED);
+                sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED);
                 return;
             }
             nq.has_sid = true;
@@ -436,7 +425,7 @@ static void cmd_new(ctx *x)
             nq.link_user = qr->link.user;
             if (qr->mode == SX_SMP_QUEUE_CONTACT) {
                 if (qr->link_id.len != SX_ID_LEN) {
-                    err_cmd(x, SX_SMP_CMD_SYNTAX);
+                    sx_cmd_err_cmd(x, SX_SMP_CMD_SYNTAX);
                     return;
                 }
                 nq.client_link_id = true;
@@ -446,15 +435,15 @@ static void cmd_new(ctx *x)
     }
     uint8_t srv_der[SX_KEY_SPKI_MAX], ntf_der[SX_KEY_SPKI_MAX];
     sx_smp_resp m = {.tag = SX_SMP_R_IDS};
-    if (dh_agree(&n->rcv_dh_key, nq.dh_secret, srv_der, &m.ids.srv_dh_key) != SX_OK) {
-        err(x, SX_SMP_ERR_AUTH);
+    if (sx_cmd_dh_agree(&n->rcv_dh_key, nq.dh_secret, srv_der, &m.ids.srv_dh_key) != SX_OK) {
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return;
     }
     if (n->has_ntf_creds) {
-        if (qkey_of_pubkey(&n->ntf_auth_key, &nq.nkey) != SX_OK ||
-            dh_agree(&n->ntf_dh_key, nq.ndh_secret, ntf_der, &m.ids.srv_ntf_dh_key) != SX_OK) {
+        if (sx_cmd_qkey_of_pubkey(&n->ntf_auth_key, &nq.nkey) != SX_OK ||
+            sx_cmd_dh_agree(&n->ntf_dh_key, nq.ndh_secret, ntf_der, &m.ids.srv_ntf_dh_key) != SX_OK) {
             sx_wipe(&nq, sizeof nq);
-            err(x, SX_SMP_ERR_AUTH);
+            sx_cmd_err(x, SX_SMP_ERR_AUTH);
             return;
         }
         nq.has_notifier = true;
@@ -464,18 +453,18 @@ static void cmd_new(ctx *x)
     sx_wipe(nq.dh_secret, sizeof nq.dh_secret);
     sx_wipe(nq.ndh_secret, sizeof nq.ndh_secret);
     if (st != SX_OK) {
-        err(x, st == SX_E_AUTH ? SX_SMP_ERR_AUTH : SX_SMP_ERR_INTERNAL);
+        sx_cmd_err(x, st == SX_E_AUTH ? SX_SMP_ERR_AUTH : SX_SMP_ERR_INTERNAL);
         return;
     }
     sx_slrec rec;
     sx_queue_lock(q);
     sx_slrec_from_queue(q, r->svc, &rec);
-    bool logged = log_rec(x, &rec);
+    bool logged = sx_cmd_log_rec(x, &rec);
     sx_queue_unlock(q);
     if (!logged) {
         sx_store_delete(r->store, q);
         sx_queue_release(r->store, q);
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
         return;
     }
     m.ids.rcv_id = sx_slice_of(q->rid, SX_ID_LEN);
@@ -497,13 +486,13 @@ static void cmd_new(ctx *x)
         if (s) {
             memcpy(s->entity, q->rid, SX_ID_LEN);
             sx_queue_lock(q);
-            sx_sub *old = take_subscription(q, s);
+            sx_sub *old = sx_cmd_take_subscription(q, s);
             sx_queue_unlock(q);
             if (old)
                 sx_sub_release(x->r, old);
         }
     }
-    reply(x->c, x->corr, x->entity, &m);
+    sx_cmd_reply(x->c, x->corr, x->entity, &m);
     sx_queue_release(r->store, q);
 }
 
@@ -512,7 +501,7 @@ static void cmd_new(ctx *x)
  * (AUTH after a dummy verification when it is not there, PROTOCOL-NOTES
  * C12), verify the command's authorization without the queue lock (the
  * signature check is the costly part), take the queue lock and check that
- * the queue is still in the store, then decide, log (log_rec), apply,
+ * the queue is still in the store, then decide, log (sx_cmd_log_rec), apply,
  * unlock and answer. The check under the lock is what keeps the store log
  * in the order the changes were applied: a queue deleted by another
  * connection after this one found it is answered AUTH, as a missing one,
@@ -520,25 +509,25 @@ static void cmd_new(ctx *x)
 
 /* Looks up the entity in the map of party; on failure answers AUTH after a
  * dummy verification (PROTOCOL-NOTES C12). The queue is retained. */
-static sx_queue *find(ctx *x, sx_party party)
+sx_queue *sx_cmd_find(sx_cmd_ctx *x, sx_party party)
 {
     sx_queue *q = sx_store_find(x->r->store, party, x->entity);
     if (!q) {
-        (void)verify_one(x->c, x->req, NULL);
-        err(x, SX_SMP_ERR_AUTH);
+        (void)sx_cmd_verify_one(x->c, x->req, NULL);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
     }
     return q;
 }
 
 /* Takes q's lock if q is still in the store. Otherwise answers AUTH and
  * releases q (the caller's reference), and returns false. */
-static bool lock_live(ctx *x, sx_queue *q)
+bool sx_cmd_lock_live(sx_cmd_ctx *x, sx_queue *q)
 {
     sx_queue_lock(q);
     if (!q->deleted)
         return true;
     sx_queue_unlock(q);
-    err(x, SX_SMP_ERR_AUTH);
+    sx_cmd_err(x, SX_SMP_ERR_AUTH);
     sx_queue_release(x->r->store, q);
     return false;
 }
@@ -547,22 +536,22 @@ static bool lock_live(ctx *x, sx_queue *q)
  * locked and retained, with its date moved to today (PROTOCOL-NOTES E5);
  * a blocked queue is refused unless allow_blocked. NULL when it answered
  * already (the queue then released). */
-static sx_queue *locked_recipient(ctx *x, bool allow_blocked)
+sx_queue *sx_cmd_locked_recipient(sx_cmd_ctx *x, bool allow_blocked)
 {
-    sx_queue *q = find(x, SX_PARTY_RECIPIENT);
+    sx_queue *q = sx_cmd_find(x, SX_PARTY_RECIPIENT);
     if (!q)
         return NULL;
-    if (!verify_recipient(x->c, x->req, q)) {
-        err(x, SX_SMP_ERR_AUTH);
+    if (!sx_cmd_verify_recipient(x->c, x->req, q)) {
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return NULL;
     }
-    if (!lock_live(x, q))
+    if (!sx_cmd_lock_live(x, q))
         return NULL;
     if (!allow_blocked && q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
-    else if (!allow_blocked && !touch(x, q))
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err_blocked(x, q);
+    else if (!allow_blocked && !sx_cmd_touch(x, q))
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     else
         return q;
     sx_queue_unlock(q);
@@ -572,29 +561,29 @@ static sx_queue *locked_recipient(ctx *x, bool allow_blocked)
 
 /* Finds the queue of party and returns it locked and retained (no
  * verification: the caller does it, knowing the key). */
-static sx_queue *locked_party(ctx *x, sx_party party)
+sx_queue *sx_cmd_locked_party(sx_cmd_ctx *x, sx_party party)
 {
-    sx_queue *q = find(x, party);
-    return q && lock_live(x, q) ? q : NULL;
+    sx_queue *q = sx_cmd_find(x, party);
+    return q && sx_cmd_lock_live(x, q) ? q : NULL;
 }
 
 /* The end of a change of a locked queue: unlock, answer (INTERNAL when its
  * record could not be logged, else OK or AUTH), release. */
-static void unlock_answer(ctx *x, sx_queue *q, bool logged, bool good)
+void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 {
     sx_queue_unlock(q);
     answer_change(x, q, logged, good);
 }
 
-static void cmd_sub(ctx *x)
+void sx_cmd_sub(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && s->get_mode) {
         sx_queue_unlock(q);
-        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
+        sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -604,32 +593,32 @@ static void cmd_sub(ctx *x)
         s = sx_conn_sub_add(x->c, q, false, false);
         if (!s) {
             sx_queue_unlock(q);
-            err(x, SX_SMP_ERR_INTERNAL);
+            sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
             sx_queue_release(x->r->store, q);
             return;
         }
         memcpy(s->entity, q->rid, SX_ID_LEN);
     }
     if (q->sub != s)
-        old = take_subscription(q, s);
+        old = sx_cmd_take_subscription(q, s);
     /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
     s->delivered = false;
-    reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
-    send_head(x->c, s, empty());
+    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
+    send_head(x->c, s, sx_cmd_empty());
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E10 */
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_get(ctx *x)
+void sx_cmd_get(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && !s->get_mode) {
         sx_queue_unlock(q);
-        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
+        sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -637,21 +626,21 @@ static void cmd_get(ctx *x)
         s = sx_conn_sub_add(x->c, q, true, false);
         if (!s) {
             sx_queue_unlock(q);
-            err(x, SX_SMP_ERR_INTERNAL);
+            sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
             sx_queue_release(x->r->store, q);
             return;
         }
         memcpy(s->entity, q->rid, SX_ID_LEN);
     }
     if (!send_head(x->c, s, x->corr))
-        ok(x);
+        sx_cmd_ok(x);
     sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_ack(ctx *x)
+void sx_cmd_ack(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     sx_slice id = x->req->cmd.msg_id;
@@ -660,7 +649,7 @@ static void cmd_ack(ctx *x)
     if (!s || !s->delivered ||
         (id.len > 0 && (id.len != SX_ID_LEN || memcmp(id.ptr, s->delivered_id, SX_ID_LEN) != 0))) {
         sx_queue_unlock(q);
-        err(x, SX_SMP_ERR_NO_MSG);
+        sx_cmd_err(x, SX_SMP_ERR_NO_MSG);
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -669,20 +658,20 @@ static void cmd_ack(ctx *x)
     s->delivered = false;
     /* SUB mode: the next message is the ACK's response (PROTOCOL-NOTES P11). */
     if (s->get_mode || q->sub != s || !send_head(x->c, s, x->corr))
-        ok(x);
+        sx_cmd_ok(x);
     sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_key(ctx *x)
+void sx_cmd_key(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     sx_qkey k;
-    if (qkey_of_pubkey(&x->req->cmd.key, &k) != SX_OK) {
+    if (sx_cmd_qkey_of_pubkey(&x->req->cmd.key, &k) != SX_OK) {
         sx_queue_unlock(q);
-        err_cmd(x, SX_SMP_CMD_SYNTAX);
+        sx_cmd_err_cmd(x, SX_SMP_CMD_SYNTAX);
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -690,16 +679,16 @@ static void cmd_key(ctx *x)
     bool logged = true;
     if (good && q->skey.len == 0) {
         sx_slrec rec;
-        rec_init(&rec, SX_SLREC_SECURE, q->rid);
+        sx_cmd_rec_init(&rec, SX_SLREC_SECURE, q->rid);
         rec.q.skey = k;
-        logged = log_rec(x, &rec);
+        logged = sx_cmd_log_rec(x, &rec);
         if (logged)
             q->skey = k;
     }
-    unlock_answer(x, q, logged, good);
+    sx_cmd_unlock_answer(x, q, logged, good);
 }
 
-static void cmd_rkey(ctx *x)
+void sx_cmd_rkey(sx_cmd_ctx *x)
 {
     const sx_smp_list *l = &x->req->cmd.keys;
     sx_qkey keys[SX_MAX_RCV_KEYS];
@@ -707,9 +696,9 @@ static void cmd_rkey(ctx *x)
     bool good = n >= 1 && n <= SX_MAX_RCV_KEYS;
     for (size_t i = 0; good && i < n; i++) {
         sx_smp_pubkey pk;
-        good = sx_smp_list_key(l, i, &pk) == SX_OK && qkey_of_pubkey(&pk, &keys[i]) == SX_OK;
+        good = sx_smp_list_key(l, i, &pk) == SX_OK && sx_cmd_qkey_of_pubkey(&pk, &keys[i]) == SX_OK;
     }
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     /* PROTOCOL-NOTES D10: only contact queues. */
@@ -717,103 +706,103 @@ static void cmd_rkey(ctx *x)
     bool logged = true;
     if (good) {
         sx_slrec rec;
-        rec_init(&rec, SX_SLREC_KEYS, q->rid);
+        sx_cmd_rec_init(&rec, SX_SLREC_KEYS, q->rid);
         rec.q.n_rkeys = (uint8_t)n;
         memcpy(rec.q.rkeys, keys, n * sizeof keys[0]);
-        logged = log_rec(x, &rec);
+        logged = sx_cmd_log_rec(x, &rec);
         good = logged && sx_queue_set_rkeys(q, keys, n) == SX_OK;
     }
-    unlock_answer(x, q, logged, good);
+    sx_cmd_unlock_answer(x, q, logged, good);
 }
 
 /* SKEY and LKEY: the sender secures a messaging queue with the key that
  * authorizes this very command (PROTOCOL-NOTES D20, D22). the queue lock held.
  * Answers nothing on success; on failure sends AUTH (or INTERNAL when the log
  * cannot be written) and returns false. */
-static bool secure_by_sender(ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
+static bool secure_by_sender(sx_cmd_ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
 {
     sx_qkey k;
-    if (qkey_of_pubkey(pk, &k) != SX_OK || q->mode != SX_SMP_QUEUE_MESSAGING ||
-        (q->skey.len && !sx_qkey_equal(&q->skey, &k)) || !verify_one(x->c, x->req, &k)) {
-        err(x, SX_SMP_ERR_AUTH);
+    if (sx_cmd_qkey_of_pubkey(pk, &k) != SX_OK || q->mode != SX_SMP_QUEUE_MESSAGING ||
+        (q->skey.len && !sx_qkey_equal(&q->skey, &k)) || !sx_cmd_verify_one(x->c, x->req, &k)) {
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return false;
     }
     if (q->skey.len)
         return true; /* PROTOCOL-NOTES E12b: the same key again */
     sx_slrec rec;
-    rec_init(&rec, SX_SLREC_SECURE, q->rid);
+    sx_cmd_rec_init(&rec, SX_SLREC_SECURE, q->rid);
     rec.q.skey = k;
-    if (!log_rec(x, &rec)) {
-        err(x, SX_SMP_ERR_INTERNAL);
+    if (!sx_cmd_log_rec(x, &rec)) {
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
         return false;
     }
     q->skey = k;
     return true;
 }
 
-static void cmd_skey(ctx *x)
+void sx_cmd_skey(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_party(x, SX_PARTY_SENDER);
+    sx_queue *q = sx_cmd_locked_party(x, SX_PARTY_SENDER);
     if (!q)
         return;
     if (q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
+        sx_cmd_err_blocked(x, q);
     else if (secure_by_sender(x, q, &x->req->cmd.key))
-        ok(x);
+        sx_cmd_ok(x);
     sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
-static void reply_lnk(ctx *x, sx_queue *q)
+static void reply_lnk(sx_cmd_ctx *x, sx_queue *q)
 {
     sx_smp_resp m = {.tag = SX_SMP_R_LNK};
     m.lnk.sender_id = sx_slice_of(q->sid, SX_ID_LEN);
     m.lnk.data.fixed = sx_slice_of(q->link->data, q->link->fixed_len);
     m.lnk.data.user = sx_slice_of(q->link->data + q->link->fixed_len, q->link->user_len);
-    reply(x->c, x->corr, x->entity, &m);
+    sx_cmd_reply(x->c, x->corr, x->entity, &m);
 }
 
-static void cmd_lkey(ctx *x)
+void sx_cmd_lkey(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_party(x, SX_PARTY_LINK);
+    sx_queue *q = sx_cmd_locked_party(x, SX_PARTY_LINK);
     if (!q)
         return;
     if (q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
+        sx_cmd_err_blocked(x, q);
     else if (!q->link)
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
     else if (secure_by_sender(x, q, &x->req->cmd.key))
         reply_lnk(x, q);
     sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_lget(ctx *x)
+void sx_cmd_lget(sx_cmd_ctx *x)
 {
     /* Unauthorized (PROTOCOL-NOTES D23): no dummy verification either. */
     sx_queue *q = sx_store_find(x->r->store, SX_PARTY_LINK, x->entity);
     if (!q) {
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return;
     }
-    if (!lock_live(x, q))
+    if (!sx_cmd_lock_live(x, q))
         return;
     /* PROTOCOL-NOTES D23: contact queues, or legacy queues without a sender
      * key. */
     bool contact = q->mode == SX_SMP_QUEUE_CONTACT || (q->mode == 0 && q->skey.len == 0);
     if (q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
+        sx_cmd_err_blocked(x, q);
     else if (contact && q->link)
         reply_lnk(x, q);
     else
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
     sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_lset(ctx *x)
+void sx_cmd_lset(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     sx_slice lid = x->req->cmd.lset.link_id;
@@ -827,47 +816,47 @@ static void cmd_lset(ctx *x)
     bool logged = true;
     if (good) {
         sx_slrec rec;
-        rec_init(&rec, SX_SLREC_LINK, q->rid);
+        sx_cmd_rec_init(&rec, SX_SLREC_LINK, q->rid);
         memcpy(rec.q.link_id, lid.ptr, SX_ID_LEN);
         rec.q.link_fixed = d->fixed;
         rec.q.link_user = d->user;
-        logged = log_rec(x, &rec);
+        logged = sx_cmd_log_rec(x, &rec);
         good = logged && sx_store_set_link(x->r->store, q, lid, d->fixed, d->user) == SX_OK;
     }
-    unlock_answer(x, q, logged, good);
+    sx_cmd_unlock_answer(x, q, logged, good);
 }
 
-static void cmd_ldel(ctx *x)
+void sx_cmd_ldel(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     bool logged = true;
     if (q->link) {
         sx_slrec rec;
-        rec_init(&rec, SX_SLREC_LDELETE, q->rid);
-        logged = log_rec(x, &rec);
+        sx_cmd_rec_init(&rec, SX_SLREC_LDELETE, q->rid);
+        logged = sx_cmd_log_rec(x, &rec);
         if (logged)
             sx_store_delete_link(x->r->store, q);
     }
-    unlock_answer(x, q, logged, true);
+    sx_cmd_unlock_answer(x, q, logged, true);
 }
 
-static void cmd_nkey(ctx *x)
+void sx_cmd_nkey(sx_cmd_ctx *x)
 {
     sx_notifier n = {0};
     uint8_t der[SX_KEY_SPKI_MAX];
     sx_smp_resp m = {.tag = SX_SMP_R_NID};
-    bool keys_ok = qkey_of_pubkey(&x->req->cmd.nkey.auth_key, &n.key) == SX_OK &&
-                   dh_agree(&x->req->cmd.nkey.dh_key, n.dh_secret, der, &m.nid.srv_dh_key) == SX_OK;
-    sx_queue *q = locked_recipient(x, false);
+    bool keys_ok = sx_cmd_qkey_of_pubkey(&x->req->cmd.nkey.auth_key, &n.key) == SX_OK &&
+                   sx_cmd_dh_agree(&x->req->cmd.nkey.dh_key, n.dh_secret, der, &m.nid.srv_dh_key) == SX_OK;
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q) {
         sx_wipe(n.dh_secret, sizeof n.dh_secret);
         return;
     }
     if (!keys_ok) {
         sx_queue_unlock(q);
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -878,11 +867,11 @@ static void cmd_nkey(ctx *x)
     }
     if (st == SX_OK) {
         sx_slrec rec;
-        rec_init(&rec, SX_SLREC_NOTIFIER, q->rid);
+        sx_cmd_rec_init(&rec, SX_SLREC_NOTIFIER, q->rid);
         memcpy(rec.q.ntf.id, n.id, SX_ID_LEN);
         rec.q.ntf.key = n.key;
         memcpy(rec.q.ntf.dh_secret, n.dh_secret, sizeof n.dh_secret);
-        if (!log_rec(x, &rec)) {
+        if (!sx_cmd_log_rec(x, &rec)) {
             sx_store_delete_notifier(x->r->store, q);
             st = SX_E_IO;
         }
@@ -898,23 +887,23 @@ static void cmd_nkey(ctx *x)
     sx_sub_post_release(x->r, old, SX_SUB_DELD, x->c);
     if (st == SX_OK) {
         m.nid.notifier_id = sx_slice_of(n.id, SX_ID_LEN);
-        reply(x->c, x->corr, x->entity, &m);
+        sx_cmd_reply(x->c, x->corr, x->entity, &m);
     } else {
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     }
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_ndel(ctx *x)
+void sx_cmd_ndel(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     if (q->notifier) {
         sx_slrec rec;
-        rec_init(&rec, SX_SLREC_NDELETE, q->rid);
-        if (!log_rec(x, &rec)) {
-            unlock_answer(x, q, false, false);
+        sx_cmd_rec_init(&rec, SX_SLREC_NDELETE, q->rid);
+        if (!sx_cmd_log_rec(x, &rec)) {
+            sx_cmd_unlock_answer(x, q, false, false);
             return;
         }
     }
@@ -924,38 +913,38 @@ static void cmd_ndel(ctx *x)
     q->nsub = NULL;
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_DELD, NULL);
-    ok(x);
+    sx_cmd_ok(x);
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_off(ctx *x)
+void sx_cmd_off(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, true);
+    sx_queue *q = sx_cmd_locked_recipient(x, true);
     if (!q)
         return;
     bool logged = true;
     if (q->status == SX_QUEUE_ACTIVE) {
         sx_slrec rec;
-        rec_init(&rec, SX_SLREC_SUSPEND, q->rid);
-        logged = log_rec(x, &rec);
+        sx_cmd_rec_init(&rec, SX_SLREC_SUSPEND, q->rid);
+        logged = sx_cmd_log_rec(x, &rec);
         if (logged)
             q->status = SX_QUEUE_OFF;
     }
-    unlock_answer(x, q, logged, true);
+    sx_cmd_unlock_answer(x, q, logged, true);
 }
 
-static void cmd_del(ctx *x)
+void sx_cmd_del(sx_cmd_ctx *x)
 {
     /* Found, logged and removed under the queue's lock: of two DELs one
      * logs DELETE and the other answers AUTH, and no change of another
-     * connection can be logged after the DELETE (see locked_recipient). */
-    sx_queue *q = locked_recipient(x, true);
+     * connection can be logged after the DELETE (see sx_cmd_locked_recipient). */
+    sx_queue *q = sx_cmd_locked_recipient(x, true);
     if (!q)
         return;
     sx_slrec rec;
-    rec_init(&rec, SX_SLREC_DELETE, q->rid);
-    if (!log_rec(x, &rec)) {
-        unlock_answer(x, q, false, false);
+    sx_cmd_rec_init(&rec, SX_SLREC_DELETE, q->rid);
+    if (!sx_cmd_log_rec(x, &rec)) {
+        sx_cmd_unlock_answer(x, q, false, false);
         return;
     }
     /* Lock order: the queue lock, then the map lock inside. */
@@ -968,13 +957,13 @@ static void cmd_del(ctx *x)
     sx_conn_sub_remove(x->c, q);
     sx_sub_post_release(x->r, sub, SX_SUB_DELD, x->c);
     sx_sub_post_release(x->r, nsub, SX_SUB_DELD, x->c);
-    ok(x);
+    sx_cmd_ok(x);
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_que(ctx *x)
+void sx_cmd_que(sx_cmd_ctx *x)
 {
-    sx_queue *q = locked_recipient(x, false);
+    sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
     char json[512];
@@ -1000,16 +989,16 @@ static void cmd_que(ctx *x)
         json[n++] = '}';
         sx_smp_resp m = {.tag = SX_SMP_R_INFO};
         m.info = sx_slice_of(json, (size_t)n);
-        reply(x->c, x->corr, x->entity, &m);
+        sx_cmd_reply(x->c, x->corr, x->entity, &m);
     } else {
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     }
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_send(ctx *x)
+void sx_cmd_send(sx_cmd_ctx *x)
 {
-    sx_queue *q = find(x, SX_PARTY_SENDER);
+    sx_queue *q = sx_cmd_find(x, SX_PARTY_SENDER);
     if (!q)
         return;
     sx_slice body = x->req->cmd.send.body;
@@ -1019,14 +1008,14 @@ static void cmd_send(ctx *x)
     sx_queue_unlock(q);
     /* PROTOCOL-NOTES D21: a secured queue takes only SENDs signed by its sender
      * key; an unsecured one only unsigned SENDs. */
-    bool authorized = skey.len ? verify_one(x->c, x->req, &skey) : x->req->auth_kind == SX_SMP_AUTH_NONE;
+    bool authorized = skey.len ? sx_cmd_verify_one(x->c, x->req, &skey) : x->req->auth_kind == SX_SMP_AUTH_NONE;
     if (!authorized || status == SX_QUEUE_OFF) {
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return;
     }
     if (body.len > sx_smp_max_message_length(x->v)) {
-        err(x, SX_SMP_ERR_LARGE_MSG);
+        sx_cmd_err(x, SX_SMP_ERR_LARGE_MSG);
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -1035,18 +1024,18 @@ static void cmd_send(ctx *x)
     sx_push_result res;
     bool was_empty;
     sx_sub *deliver = NULL, *notify = NULL;
-    if (!lock_live(x, q))
+    if (!sx_cmd_lock_live(x, q))
         return;
-    if (q->status == SX_QUEUE_BLOCKED || !touch(x, q)) {
+    if (q->status == SX_QUEUE_BLOCKED || !sx_cmd_touch(x, q)) {
         if (q->status == SX_QUEUE_BLOCKED)
-            err_blocked(x, q);
+            sx_cmd_err_blocked(x, q);
         else
-            err(x, SX_SMP_ERR_INTERNAL);
+            sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
         sx_queue_unlock(q);
         sx_queue_release(x->r->store, q);
         return;
     }
-    sx_status st = sx_queue_push(q, id, now_seconds(), x->req->cmd.send.notification, body, &res, &was_empty);
+    sx_status st = sx_queue_push(q, id, sx_cmd_now(), x->req->cmd.send.notification, body, &res, &was_empty);
     if (st == SX_OK && res == SX_PUSH_OK) {
         sx_sub *s = q->sub;
         /* PROTOCOL-NOTES E6: push only into an idle subscription of a queue
@@ -1059,7 +1048,7 @@ static void cmd_send(ctx *x)
          * for the notifier subscriber, now or when it subscribes. */
         if (x->req->cmd.send.notification && q->notifier) {
             sx_pending_ntf n;
-            n.ts = now_seconds();
+            n.ts = sx_cmd_now();
             memcpy(n.msg_id, id, SX_ID_LEN);
             sx_random_bytes(n.nonce, sizeof n.nonce);
             if (sx_smp_nmsg_encrypt(q->notifier->dh_secret, n.nonce, sx_slice_of(id, SX_ID_LEN), n.ts,
@@ -1073,18 +1062,18 @@ static void cmd_send(ctx *x)
          * data of a messaging queue. */
         if (q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len && q->link) {
             sx_slrec rec;
-            rec_init(&rec, SX_SLREC_LDELETE, q->rid);
-            if (log_rec(x, &rec))
+            sx_cmd_rec_init(&rec, SX_SLREC_LDELETE, q->rid);
+            if (sx_cmd_log_rec(x, &rec))
                 sx_store_delete_link(x->r->store, q);
         }
     }
     sx_queue_unlock(q);
     if (st != SX_OK)
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     else if (res == SX_PUSH_QUOTA)
-        err(x, SX_SMP_ERR_QUOTA);
+        sx_cmd_err(x, SX_SMP_ERR_QUOTA);
     else
-        ok(x);
+        sx_cmd_ok(x);
     if (deliver) {
         if (deliver->worker == x->c->w && deliver->active) {
             /* Same worker: deliver now, after this OK. */
@@ -1098,16 +1087,16 @@ static void cmd_send(ctx *x)
     sx_queue_release(x->r->store, q);
 }
 
-static void cmd_nsub(ctx *x)
+void sx_cmd_nsub(sx_cmd_ctx *x)
 {
-    sx_queue *q = find(x, SX_PARTY_NOTIFIER);
+    sx_queue *q = sx_cmd_find(x, SX_PARTY_NOTIFIER);
     if (!q)
         return;
     sx_queue_lock(q);
     sx_qkey nkey = q->notifier ? q->notifier->key : (sx_qkey){0};
     sx_queue_unlock(q);
-    if (!verify_one(x->c, x->req, nkey.len ? &nkey : NULL)) {
-        err(x, SX_SMP_ERR_AUTH);
+    if (!sx_cmd_verify_one(x->c, x->req, nkey.len ? &nkey : NULL)) {
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -1116,13 +1105,13 @@ static void cmd_nsub(ctx *x)
     if (!s) {
         s = sx_conn_sub_add(x->c, q, false, true);
         if (!s) {
-            err(x, SX_SMP_ERR_INTERNAL);
+            sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
             sx_queue_release(x->r->store, q);
             return;
         }
         memcpy(s->entity, x->entity.ptr, SX_ID_LEN);
     }
-    if (!lock_live(x, q)) {
+    if (!sx_cmd_lock_live(x, q)) {
         sx_conn_sub_remove(x->c, s->q);
         return;
     }
@@ -1131,7 +1120,7 @@ static void cmd_nsub(ctx *x)
     if (!q->notifier || !sx_qkey_equal(&q->notifier->key, &nkey) ||
         !sx_slice_eq(x->entity, sx_slice_of(q->notifier->id, SX_ID_LEN))) {
         sx_queue_unlock(q);
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_conn_sub_remove(x->c, q);
         sx_queue_release(x->r->store, q);
         return;
@@ -1143,7 +1132,7 @@ static void cmd_nsub(ctx *x)
     }
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E16 */
-    reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
+    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
     sx_queue_lock(q);
     bool pending = q->ntf_head != NULL;
     sx_queue_unlock(q);
@@ -1152,41 +1141,41 @@ static void cmd_nsub(ctx *x)
     sx_queue_release(x->r->store, q);
 }
 
-static void handle(ctx *x)
+static void handle(sx_cmd_ctx *x)
 {
     const sx_smp_request *req = x->req;
     /* Service signatures need a service session (PROTOCOL-NOTES C9), which this
      * router does not offer yet. */
     if (req->t.has_service_sig) {
-        err(x, SX_SMP_ERR_SERVICE);
+        sx_cmd_err(x, SX_SMP_ERR_SERVICE);
         return;
     }
     switch (req->cmd.tag) {
-    case SX_SMP_C_NEW: cmd_new(x); break;
-    case SX_SMP_C_SUB: cmd_sub(x); break;
-    case SX_SMP_C_GET: cmd_get(x); break;
-    case SX_SMP_C_ACK: cmd_ack(x); break;
-    case SX_SMP_C_KEY: cmd_key(x); break;
-    case SX_SMP_C_RKEY: cmd_rkey(x); break;
-    case SX_SMP_C_SKEY: cmd_skey(x); break;
-    case SX_SMP_C_LSET: cmd_lset(x); break;
-    case SX_SMP_C_LDEL: cmd_ldel(x); break;
-    case SX_SMP_C_LKEY: cmd_lkey(x); break;
-    case SX_SMP_C_LGET: cmd_lget(x); break;
-    case SX_SMP_C_NKEY: cmd_nkey(x); break;
-    case SX_SMP_C_NDEL: cmd_ndel(x); break;
-    case SX_SMP_C_OFF: cmd_off(x); break;
-    case SX_SMP_C_DEL: cmd_del(x); break;
-    case SX_SMP_C_QUE: cmd_que(x); break;
-    case SX_SMP_C_SEND: cmd_send(x); break;
-    case SX_SMP_C_NSUB: cmd_nsub(x); break;
-    case SX_SMP_C_PING: reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
+    case SX_SMP_C_NEW: sx_cmd_new(x); break;
+    case SX_SMP_C_SUB: sx_cmd_sub(x); break;
+    case SX_SMP_C_GET: sx_cmd_get(x); break;
+    case SX_SMP_C_ACK: sx_cmd_ack(x); break;
+    case SX_SMP_C_KEY: sx_cmd_key(x); break;
+    case SX_SMP_C_RKEY: sx_cmd_rkey(x); break;
+    case SX_SMP_C_SKEY: sx_cmd_skey(x); break;
+    case SX_SMP_C_LSET: sx_cmd_lset(x); break;
+    case SX_SMP_C_LDEL: sx_cmd_ldel(x); break;
+    case SX_SMP_C_LKEY: sx_cmd_lkey(x); break;
+    case SX_SMP_C_LGET: sx_cmd_lget(x); break;
+    case SX_SMP_C_NKEY: sx_cmd_nkey(x); break;
+    case SX_SMP_C_NDEL: sx_cmd_ndel(x); break;
+    case SX_SMP_C_OFF: sx_cmd_off(x); break;
+    case SX_SMP_C_DEL: sx_cmd_del(x); break;
+    case SX_SMP_C_QUE: sx_cmd_que(x); break;
+    case SX_SMP_C_SEND: sx_cmd_send(x); break;
+    case SX_SMP_C_NSUB: sx_cmd_nsub(x); break;
+    case SX_SMP_C_PING: sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
     case SX_SMP_C_SUBS: /* PROTOCOL-NOTES D8: not offered for messaging services */
     case SX_SMP_C_PRXY: /* proxying comes with a later issue */
     case SX_SMP_C_PFWD:
-    case SX_SMP_C_RFWD: err_cmd(x, SX_SMP_CMD_PROHIBITED); break;
-    case SX_SMP_C_NSUBS: err(x, SX_SMP_ERR_SERVICE); break;
-    default: err_cmd(x, SX_SMP_CMD_UNKNOWN); break;
+    case SX_SMP_C_RFWD: sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); break;
+    case SX_SMP_C_NSUBS: sx_cmd_err(x, SX_SMP_ERR_SERVICE); break;
+    default: sx_cmd_err_cmd(x, SX_SMP_CMD_UNKNOWN); break;
     }
 }
 
@@ -1196,16 +1185,16 @@ void sx_router_handle_batch(sx_conn *c, sx_slice content)
     size_t n = 0;
     if (content.len == 0 || sx_batch_decode(content, items, SX_BATCH_MAX_ITEMS, &n) != SX_OK) {
         /* PROTOCOL-NOTES B15: one ERR BLOCK with empty corrId and entity. */
-        reply_err(c, empty(), empty(), sx_smp_error_of(SX_SMP_ERR_BLOCK));
+        sx_cmd_reply_err(c, sx_cmd_empty(), sx_cmd_empty(), sx_smp_error_of(SX_SMP_ERR_BLOCK));
         return;
     }
     for (size_t i = 0; i < n && c->fd >= 0 && !c->failing; i++) {
         sx_smp_request req;
         if (sx_smp_request_decode(items[i], c->sess.version, sx_smp_session_id(&c->sess), &req) != SX_OK) {
-            reply_err(c, req.reply_corr_id, req.reply_entity_id, req.err);
+            sx_cmd_reply_err(c, req.reply_corr_id, req.reply_entity_id, req.err);
             continue;
         }
-        ctx x = {.c = c, .r = c->w->r, .req = &req, .corr = req.t.corr_id, .entity = req.t.entity_id,
+        sx_cmd_ctx x = {.c = c, .r = c->w->r, .req = &req, .corr = req.t.corr_id, .entity = req.t.entity_id,
                  .v = c->sess.version};
         handle(&x);
     }
