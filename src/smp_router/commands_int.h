@@ -50,7 +50,7 @@ void sx_cmd_ok(sx_cmd_ctx *x);
 sx_smp_error sx_cmd_blocked_error(const sx_queue *q);
 void sx_cmd_err_blocked(sx_cmd_ctx *x, sx_queue *q);
 
-/* ---- authorization ---- */
+/* ---- authorization (commands_auth.c) ---- */
 
 /* Whether the request's authorization verifies with key (NULL: none, a dummy
  * verification still runs). */
