@@ -91,7 +91,7 @@ sx_queue *sx_cmd_locked_party(sx_cmd_ctx *x, sx_party party);
 /* Unlocks q, answers OK, AUTH (not good) or INTERNAL (not logged), releases q. */
 void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good);
 
-/* ---- subscriptions ---- */
+/* ---- subscriptions (commands_msg.c) ---- */
 
 /* Makes s q's subscriber (the queue lock held); the previous one is returned
  * with its reference. */
@@ -114,7 +114,7 @@ void sx_cmd_off(sx_cmd_ctx *x);
 void sx_cmd_del(sx_cmd_ctx *x);
 void sx_cmd_que(sx_cmd_ctx *x);
 
-/* Messages and subscriptions. */
+/* Messages and subscriptions (commands_msg.c). */
 void sx_cmd_sub(sx_cmd_ctx *x);
 void sx_cmd_get(sx_cmd_ctx *x);
 void sx_cmd_ack(sx_cmd_ctx *x);
