@@ -97,9 +97,9 @@ void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good);
  * with its reference. */
 sx_sub *sx_cmd_take_subscription(sx_queue *q, sx_sub *s);
 
-/* ---- the handlers, one per command, called by the dispatcher ---- */
+/* ---- the handlers, one per command, called by the dispatcher in commands.c ---- */
 
-/* Queue management. */
+/* Queue management (commands_queue.c). */
 void sx_cmd_new(sx_cmd_ctx *x);
 void sx_cmd_key(sx_cmd_ctx *x);
 void sx_cmd_rkey(sx_cmd_ctx *x);
