@@ -1,35 +1,30 @@
-/* SMP command handlers of the router (PROTOCOL-NOTES C.2, C.3, D.1-D.5,
- * E.1-E.4): decoding a received batch, authorization, the queue operations
- * on the store, and the events sent to subscribers (MSG, END, DELD, NMSG).
+/* SMP commands on the router (PROTOCOL-NOTES D.0, D.7): a received batch
+ * decoded and each command passed to its handler, and what the handlers
+ * share: replies and errors, store-log records, and the way a queue is found
+ * and locked. The handlers are in commands_queue.c (queue management) and
+ * commands_msg.c (messages and subscriptions), authorization in
+ * commands_auth.c; commands_int.h declares what they share.
  *
  * Handlers run on the worker that owns the connection. A queue's mutable
  * state is touched only under its lock; events for a subscriber on another
  * worker are posted to that worker (sx_sub_post). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "core/base64.h"
-#include "crypto/box.h"
-#include "crypto/hash.h"
 #include "crypto/util.h"
-#include "smp_router/server_int.h"
+#include "smp_router/commands_int.h"
 #include "smp/command.h"
-#include "smp/msgcrypt.h"
 #include "smp/response.h"
-#include "smp/version.h"
 
-#define AUTH_BYTES_MAX (SX_BLOCK_SIZE + 512)
-
-static int64_t now_seconds(void)
+int64_t sx_cmd_now(void)
 {
     return (int64_t)time(NULL);
 }
 
 /* ---- sending ---- */
 
-static void reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_resp *m)
+void sx_cmd_reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_resp *m)
 {
     static __thread uint8_t buf[SX_BLOCK_SIZE];
     sx_writer w;
@@ -43,284 +38,44 @@ static void reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_re
     sx_conn_send(c, sx_writer_slice(&w));
 }
 
-static void reply_err(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_error e)
+void sx_cmd_reply_err(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_error e)
 {
     sx_smp_resp m = {.tag = SX_SMP_R_ERR};
     m.err = e;
-    reply(c, corr_id, entity, &m);
+    sx_cmd_reply(c, corr_id, entity, &m);
 }
 
-static void reply_tag(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_resp_tag tag)
+void sx_cmd_reply_tag(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_resp_tag tag)
 {
     sx_smp_resp m = {.tag = tag};
-    reply(c, corr_id, entity, &m);
+    sx_cmd_reply(c, corr_id, entity, &m);
 }
 
-static sx_slice empty(void)
+sx_slice sx_cmd_empty(void)
 {
     return sx_slice_of(NULL, 0);
 }
 
-/* Sends the queue's head message on subscription s and marks it delivered
- * (PROTOCOL-NOTES E6). corr_id is empty for an event, or the command's (GET,
- * ACK). Called with the queue lock held. Returns false when there is nothing to
- * send. */
-static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
+/* ---- answers to a command, store-log records ---- */
+
+void sx_cmd_err(sx_cmd_ctx *x, sx_smp_err_type t)
 {
-    sx_queue *q = s->q;
-    sx_msg *m = sx_queue_head(q);
-    if (!m)
-        return false;
-    static __thread uint8_t enc[SX_SMP_ENC_MSG_LEN];
-    sx_slice id = sx_slice_of(m->id, SX_ID_LEN);
-    sx_status st = m->quota ? sx_smp_msg_encrypt_quota(q->dh_secret, id, m->ts, enc)
-                            : sx_smp_msg_encrypt(q->dh_secret, id, m->ts, m->notify,
-                                                 sx_slice_of(m->body, m->len), enc);
-    if (st != SX_OK) {
-        reply_err(c, corr_id, sx_slice_of(q->rid, SX_ID_LEN), sx_smp_error_of(SX_SMP_ERR_INTERNAL));
-        return false;
-    }
-    s->delivered = true;
-    memcpy(s->delivered_id, m->id, SX_ID_LEN);
-    sx_smp_resp r = {.tag = SX_SMP_R_MSG};
-    r.msg.msg_id = id;
-    r.msg.body = sx_slice_of(enc, sizeof enc);
-    reply(c, corr_id, sx_slice_of(q->rid, SX_ID_LEN), &r);
-    return true;
+    sx_cmd_reply_err(x->c, x->corr, x->entity, sx_smp_error_of(t));
 }
 
-/* ---- authorization (PROTOCOL-NOTES C.2) ---- */
-
-/* Dummy keys for the PROTOCOL-NOTES C12 timing mitigation: a verification of
- * the same kind still runs when there is no key to check against. */
-static sx_qkey dummy_keys[4];
-static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
-
-static void make_dummy_keys(void)
+void sx_cmd_err_cmd(sx_cmd_ctx *x, sx_smp_cmd_err e)
 {
-    for (int a = 0; a < 4; a++) {
-        sx_key *k;
-        if (sx_key_generate((sx_key_alg)a, &k) == SX_OK && sx_qkey_from_key(k, &dummy_keys[a]) != SX_OK)
-            dummy_keys[a].len = 0;
-        sx_key_free(k);
-    }
+    sx_cmd_reply_err(x->c, x->corr, x->entity, sx_smp_error_cmd(e));
 }
 
-/* Verifies with a compact key; no OpenSSL key object on the hot path. */
-static bool verify_with(sx_conn *c, const sx_smp_request *req, sx_slice signed_bytes, const sx_qkey *key)
+void sx_cmd_ok(sx_cmd_ctx *x)
 {
-    switch (req->auth_kind) {
-    case SX_SMP_AUTH_ED25519:
-    case SX_SMP_AUTH_ED448:
-        return sx_key_verify_raw((sx_key_alg)key->alg, sx_slice_of(key->raw, key->len), signed_bytes,
-                                 req->t.auth) == SX_OK;
-    case SX_SMP_AUTH_AUTHENTICATOR: {
-        if (!c->has_dh_priv || req->t.corr_id.len != SX_SMP_CORR_ID_LEN || key->len != 32)
-            return false;
-        uint8_t secret[32];
-        bool ok = false;
-        if (sx_x25519_raw(c->dh_priv, key->raw, secret) == SX_OK) {
-            uint8_t nonce[SX_CB_NONCE_LEN];
-            sx_cb_nonce(req->t.corr_id, nonce);
-            ok = sx_cb_verify(secret, nonce, req->t.auth, signed_bytes) == SX_OK;
-        }
-        sx_wipe(secret, sizeof secret);
-        return ok;
-    }
-    case SX_SMP_AUTH_NONE:
-    default:
-        return false;
-    }
-}
-
-static sx_key_alg alg_for(sx_smp_auth_kind k)
-{
-    switch (k) {
-    case SX_SMP_AUTH_ED448: return SX_KEY_ED448;
-    case SX_SMP_AUTH_AUTHENTICATOR: return SX_KEY_X25519;
-    case SX_SMP_AUTH_ED25519:
-    default: return SX_KEY_ED25519;
-    }
-}
-
-/* True when the request's authorization verifies with one of keys[0..n).
- * With no key of the presented kind a dummy verification runs (PROTOCOL-NOTES
- * C12). */
-static bool verify_keys(sx_conn *c, const sx_smp_request *req, const sx_qkey *keys, size_t n)
-{
-    if (req->auth_kind == SX_SMP_AUTH_NONE)
-        return false;
-    static __thread uint8_t buf[AUTH_BYTES_MAX];
-    sx_writer w;
-    sx_writer_init_fixed(&w, buf, sizeof buf);
-    if (!sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess), empty()))
-        return false;
-    sx_slice signed_bytes = sx_writer_slice(&w);
-    sx_key_alg want = alg_for(req->auth_kind);
-    bool ok = false, tried = false;
-    for (size_t i = 0; i < n && !ok; i++) {
-        if (keys[i].len == 0 || keys[i].alg != want)
-            continue;
-        tried = true;
-        ok = verify_with(c, req, signed_bytes, &keys[i]);
-    }
-    if (!tried) {
-        pthread_once(&dummy_once, make_dummy_keys);
-        if (dummy_keys[want].len)
-            (void)verify_with(c, req, signed_bytes, &dummy_keys[want]);
-    }
-    return ok;
-}
-
-static bool verify_one(sx_conn *c, const sx_smp_request *req, const sx_qkey *key)
-{
-    return verify_keys(c, req, key, key ? 1 : 0);
-}
-
-static bool verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q)
-{
-    sx_qkey keys[SX_MAX_RCV_KEYS];
-    sx_queue_lock(q);
-    size_t n = q->n_rkeys;
-    for (size_t i = 0; i < n; i++)
-        keys[i] = *sx_queue_rkey(q, i);
-    sx_queue_unlock(q);
-    return verify_keys(c, req, keys, n);
-}
-
-static sx_status qkey_of_pubkey(const sx_smp_pubkey *pk, sx_qkey *out)
-{
-    sx_key *k;
-    SX_TRY(sx_key_decode_public(pk->der, SX_KEY_ANY, &k));
-    sx_status st = sx_qkey_from_key(k, out);
-    sx_key_free(k);
-    return st;
-}
-
-/* X25519(peer public DER, fresh private key): the secret and our public key
- * DER for the reply. */
-static sx_status dh_agree(const sx_smp_pubkey *peer, uint8_t secret[32], uint8_t pub_der[SX_KEY_SPKI_MAX],
-                          sx_smp_pubkey *pub)
-{
-    sx_key *priv = NULL, *peer_key = NULL;
-    sx_status st = sx_key_generate(SX_KEY_X25519, &priv);
-    if (st == SX_OK)
-        st = sx_key_decode_public(peer->der, SX_KEY_BIT(SX_KEY_X25519), &peer_key);
-    size_t n = 0;
-    if (st == SX_OK)
-        st = sx_key_dh(priv, peer_key, secret, 32, &n);
-    if (st == SX_OK)
-        st = sx_smp_pubkey_of(priv, pub_der, pub);
-    sx_key_free(priv);
-    sx_key_free(peer_key);
-    return st;
-}
-
-/* ---- subscriptions ---- */
-
-/* Makes s the queue's subscriber (the queue lock held); returns the previous one,
- * whose reference passes to the caller. */
-static sx_sub *take_subscription(sx_queue *q, sx_sub *s)
-{
-    sx_sub *old = q->sub;
-    sx_sub_retain(s);
-    q->sub = s;
-    return old;
-}
-
-void sx_router_sub_closed(sx_conn *c, sx_sub *s)
-{
-    (void)c;
-    (void)s;
-}
-
-static sx_smp_error blocked_error(const sx_queue *q);
-
-void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
-{
-    sx_queue *q = s->q;
-    sx_slice entity = sx_slice_of(s->entity, SX_ID_LEN);
-    if (what & SX_SUB_BLOCKED) {
-        /* PROTOCOL-NOTES E32: the control port blocked the queue; its
-         * subscriber is told with ERR BLOCKED and stays subscribed. */
-        sx_queue_lock(q);
-        bool blocked = q->sub == s && !q->deleted && q->status == SX_QUEUE_BLOCKED;
-        sx_smp_error e = blocked ? blocked_error(q) : sx_smp_error_of(SX_SMP_ERR_BLOCKED);
-        sx_queue_unlock(q);
-        if (blocked) {
-            reply_err(c, empty(), entity, e);
-            sx_conn_flush(c);
-            if (c->fd < 0)
-                return;
-        }
-    }
-    if (what & (SX_SUB_DELD | SX_SUB_END)) {
-        sx_queue_lock(q);
-        bool still = s->notifier ? q->nsub == s : q->sub == s;
-        sx_queue_unlock(q);
-        if (what & SX_SUB_DELD) {
-            reply_tag(c, empty(), entity, SX_SMP_R_DELD);
-            sx_conn_sub_remove(c, q);
-        } else if (!still) {
-            reply_tag(c, empty(), entity, SX_SMP_R_END);
-            sx_conn_sub_remove(c, q);
-        }
-        sx_conn_flush(c);
-        return;
-    }
-    if (what & SX_SUB_NTF) {
-        sx_queue_lock(q);
-        sx_pending_ntf *list = q->nsub == s && !q->deleted ? sx_queue_take_ntfs(q) : NULL;
-        sx_queue_unlock(q);
-        while (list) {
-            sx_pending_ntf *next = list->next;
-            sx_smp_resp m = {.tag = SX_SMP_R_NMSG};
-            m.nmsg.nonce = sx_slice_of(list->nonce, sizeof list->nonce);
-            m.nmsg.enc_meta = sx_slice_of(list->meta, sizeof list->meta);
-            reply(c, empty(), entity, &m);
-            free(list);
-            list = next;
-        }
-        sx_conn_flush(c);
-    }
-    if (what & SX_SUB_DELIVER) {
-        sx_queue_lock(q);
-        if (q->sub == s && !s->delivered && !q->deleted)
-            send_head(c, s, empty());
-        sx_queue_unlock(q);
-        sx_conn_flush(c);
-    }
-}
-
-/* ---- command handlers ---- */
-
-typedef struct ctx {
-    sx_conn *c;
-    sx_router *r;
-    const sx_smp_request *req;
-    sx_slice corr;
-    sx_slice entity;
-    uint16_t v;
-} ctx;
-
-static void err(ctx *x, sx_smp_err_type t)
-{
-    reply_err(x->c, x->corr, x->entity, sx_smp_error_of(t));
-}
-
-static void err_cmd(ctx *x, sx_smp_cmd_err e)
-{
-    reply_err(x->c, x->corr, x->entity, sx_smp_error_cmd(e));
-}
-
-static void ok(ctx *x)
-{
-    reply_tag(x->c, x->corr, x->entity, SX_SMP_R_OK);
+    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_OK);
 }
 
 /* PROTOCOL-NOTES E25: every change reaches the store log before the client is
  * told; the record is wiped afterwards (it may hold DH secrets). */
-static bool log_rec(ctx *x, sx_slrec *rec)
+bool sx_cmd_log_rec(sx_cmd_ctx *x, sx_slrec *rec)
 {
     if (!x->r->lw)
         return true;
@@ -332,7 +87,7 @@ static bool log_rec(ctx *x, sx_slrec *rec)
     return seq != 0;
 }
 
-static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN])
+void sx_cmd_rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN])
 {
     memset(rec, 0, sizeof *rec);
     rec->type = t;
@@ -342,17 +97,17 @@ static void rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN
 /* PROTOCOL-NOTES E5: an accepted command moves the queue's date to today, with
  * one TIME record a day at most. the queue lock held. False if the log cannot be
  * written. */
-static bool touch(ctx *x, sx_queue *q)
+bool sx_cmd_touch(sx_cmd_ctx *x, sx_queue *q)
 {
-    int64_t now = now_seconds();
+    int64_t now = sx_cmd_now();
     int64_t day = now - now % 86400;
     if (q->updated_at == day)
         return true;
     sx_slrec rec;
-    rec_init(&rec, SX_SLREC_TIME, q->rid);
+    sx_cmd_rec_init(&rec, SX_SLREC_TIME, q->rid);
     rec.q.updated_at = day;
     rec.q.has_updated_at = true;
-    if (!log_rec(x, &rec))
+    if (!sx_cmd_log_rec(x, &rec))
         return false;
     q->updated_at = day;
     return true;
@@ -360,7 +115,7 @@ static bool touch(ctx *x, sx_queue *q)
 
 /* The blocked-queue error (PROTOCOL-NOTES E3) with the queue's blocking info;
  * the queue lock held. */
-static sx_smp_error blocked_error(const sx_queue *q)
+sx_smp_error sx_cmd_blocked_error(const sx_queue *q)
 {
     sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_BLOCKED);
     e.blocked.reason = SX_SMP_BLOCK_SPAM;
@@ -373,138 +128,22 @@ static sx_smp_error blocked_error(const sx_queue *q)
     return e;
 }
 
-static void err_blocked(ctx *x, sx_queue *q)
+void sx_cmd_err_blocked(sx_cmd_ctx *x, sx_queue *q)
 {
-    reply_err(x->c, x->corr, x->entity, blocked_error(q));
+    sx_cmd_reply_err(x->c, x->corr, x->entity, sx_cmd_blocked_error(q));
 }
 
 /* The answer to a recipient's change (KEY, RKEY, LSET): INTERNAL when its
  * record could not be logged, else OK or AUTH; releases q. */
-static void answer_change(ctx *x, sx_queue *q, bool logged, bool good)
+static void answer_change(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 {
     if (!logged)
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     else if (good)
-        ok(x);
+        sx_cmd_ok(x);
     else
-        err(x, SX_SMP_ERR_AUTH);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
     sx_queue_release(x->r->store, q);
-}
-
-static void cmd_new(ctx *x)
-{
-    const sx_smp_new *n = &x->req->cmd.new_queue;
-    sx_router *r = x->r;
-    /* PROTOCOL-NOTES D6: creation switched off or password mismatch. */
-    if (!r->opts.new_queues) {
-        err(x, SX_SMP_ERR_AUTH);
-        return;
-    }
-    if (r->has_password &&
-        (!n->has_basic_auth ||
-         !sx_ct_equal(n->basic_auth, sx_slice_of(r->create_password, r->create_password_len)))) {
-        err(x, SX_SMP_ERR_AUTH);
-        return;
-    }
-    sx_new_queue nq = {0};
-    if (qkey_of_pubkey(&n->rcv_auth_key, &nq.rkey) != SX_OK) {
-        err_cmd(x, SX_SMP_CMD_SYNTAX);
-        return;
-    }
-    /* NEW is authorized by the key it creates the queue with. */
-    if (!verify_one(x->c, x->req, &nq.rkey)) {
-        err(x, SX_SMP_ERR_AUTH);
-        return;
-    }
-    nq.now = now_seconds();
-    if (n->has_queue_req) {
-        const sx_smp_queue_req *qr = &n->queue_req;
-        nq.mode = (uint8_t)qr->mode;
-        if (qr->has_link) {
-            /* PROTOCOL-NOTES D4: the client's sender id is
-             * SHA3-384(corrId)[0..24). */
-            uint8_t h[48];
-            if (sx_sha3_384(x->corr, h) != SX_OK || qr->sender_id.len != SX_ID_LEN ||
-                memcmp(h, qr->sender_id.ptr, SX_ID_LEN) != 0) {
-                err_cmd(x, SX_SMP_CMD_PROHIBITED);
-                return;
-            }
-            nq.has_sid = true;
-            memcpy(nq.sid, qr->sender_id.ptr, SX_ID_LEN);
-            nq.has_link = true;
-            nq.link_fixed = qr->link.fixed;
-            nq.link_user = qr->link.user;
-            if (qr->mode == SX_SMP_QUEUE_CONTACT) {
-                if (qr->link_id.len != SX_ID_LEN) {
-                    err_cmd(x, SX_SMP_CMD_SYNTAX);
-                    return;
-                }
-                nq.client_link_id = true;
-                memcpy(nq.link_id, qr->link_id.ptr, SX_ID_LEN);
-            }
-        }
-    }
-    uint8_t srv_der[SX_KEY_SPKI_MAX], ntf_der[SX_KEY_SPKI_MAX];
-    sx_smp_resp m = {.tag = SX_SMP_R_IDS};
-    if (dh_agree(&n->rcv_dh_key, nq.dh_secret, srv_der, &m.ids.srv_dh_key) != SX_OK) {
-        err(x, SX_SMP_ERR_AUTH);
-        return;
-    }
-    if (n->has_ntf_creds) {
-        if (qkey_of_pubkey(&n->ntf_auth_key, &nq.nkey) != SX_OK ||
-            dh_agree(&n->ntf_dh_key, nq.ndh_secret, ntf_der, &m.ids.srv_ntf_dh_key) != SX_OK) {
-            sx_wipe(&nq, sizeof nq);
-            err(x, SX_SMP_ERR_AUTH);
-            return;
-        }
-        nq.has_notifier = true;
-    }
-    sx_queue *q;
-    sx_status st = sx_store_create(r->store, &nq, &q);
-    sx_wipe(nq.dh_secret, sizeof nq.dh_secret);
-    sx_wipe(nq.ndh_secret, sizeof nq.ndh_secret);
-    if (st != SX_OK) {
-        err(x, st == SX_E_AUTH ? SX_SMP_ERR_AUTH : SX_SMP_ERR_INTERNAL);
-        return;
-    }
-    sx_slrec rec;
-    sx_queue_lock(q);
-    sx_slrec_from_queue(q, r->svc, &rec);
-    bool logged = log_rec(x, &rec);
-    sx_queue_unlock(q);
-    if (!logged) {
-        sx_store_delete(r->store, q);
-        sx_queue_release(r->store, q);
-        err(x, SX_SMP_ERR_INTERNAL);
-        return;
-    }
-    m.ids.rcv_id = sx_slice_of(q->rid, SX_ID_LEN);
-    m.ids.snd_id = sx_slice_of(q->sid, SX_ID_LEN);
-    if (q->mode) {
-        m.ids.has_queue_mode = true;
-        m.ids.queue_mode = (sx_smp_queue_mode)q->mode;
-    }
-    if (q->link) {
-        m.ids.has_link_id = true;
-        m.ids.link_id = sx_slice_of(q->link->id, SX_ID_LEN);
-    }
-    if (q->notifier) {
-        m.ids.has_ntf = true;
-        m.ids.ntf_id = sx_slice_of(q->notifier->id, SX_ID_LEN);
-    }
-    if (n->subscribe) {
-        sx_sub *s = sx_conn_sub_add(x->c, q, false, false);
-        if (s) {
-            memcpy(s->entity, q->rid, SX_ID_LEN);
-            sx_queue_lock(q);
-            sx_sub *old = take_subscription(q, s);
-            sx_queue_unlock(q);
-            if (old)
-                sx_sub_release(x->r, old);
-        }
-    }
-    reply(x->c, x->corr, x->entity, &m);
-    sx_queue_release(r->store, q);
 }
 
 /* ---- finding and locking a queue ----
@@ -512,7 +151,7 @@ static void cmd_new(ctx *x)
  * (AUTH after a dummy verification when it is not there, PROTOCOL-NOTES
  * C12), verify the command's authorization without the queue lock (the
  * signature check is the costly part), take the queue lock and check that
- * the queue is still in the store, then decide, log (log_rec), apply,
+ * the queue is still in the store, then decide, log (sx_cmd_log_rec), apply,
  * unlock and answer. The check under the lock is what keeps the store log
  * in the order the changes were applied: a queue deleted by another
  * connection after this one found it is answered AUTH, as a missing one,
@@ -520,25 +159,25 @@ static void cmd_new(ctx *x)
 
 /* Looks up the entity in the map of party; on failure answers AUTH after a
  * dummy verification (PROTOCOL-NOTES C12). The queue is retained. */
-static sx_queue *find(ctx *x, sx_party party)
+sx_queue *sx_cmd_find(sx_cmd_ctx *x, sx_party party)
 {
     sx_queue *q = sx_store_find(x->r->store, party, x->entity);
     if (!q) {
-        (void)verify_one(x->c, x->req, NULL);
-        err(x, SX_SMP_ERR_AUTH);
+        (void)sx_cmd_verify_one(x->c, x->req, NULL);
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
     }
     return q;
 }
 
 /* Takes q's lock if q is still in the store. Otherwise answers AUTH and
  * releases q (the caller's reference), and returns false. */
-static bool lock_live(ctx *x, sx_queue *q)
+bool sx_cmd_lock_live(sx_cmd_ctx *x, sx_queue *q)
 {
     sx_queue_lock(q);
     if (!q->deleted)
         return true;
     sx_queue_unlock(q);
-    err(x, SX_SMP_ERR_AUTH);
+    sx_cmd_err(x, SX_SMP_ERR_AUTH);
     sx_queue_release(x->r->store, q);
     return false;
 }
@@ -547,22 +186,22 @@ static bool lock_live(ctx *x, sx_queue *q)
  * locked and retained, with its date moved to today (PROTOCOL-NOTES E5);
  * a blocked queue is refused unless allow_blocked. NULL when it answered
  * already (the queue then released). */
-static sx_queue *locked_recipient(ctx *x, bool allow_blocked)
+sx_queue *sx_cmd_locked_recipient(sx_cmd_ctx *x, bool allow_blocked)
 {
-    sx_queue *q = find(x, SX_PARTY_RECIPIENT);
+    sx_queue *q = sx_cmd_find(x, SX_PARTY_RECIPIENT);
     if (!q)
         return NULL;
-    if (!verify_recipient(x->c, x->req, q)) {
-        err(x, SX_SMP_ERR_AUTH);
+    if (!sx_cmd_verify_recipient(x->c, x->req, q)) {
+        sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return NULL;
     }
-    if (!lock_live(x, q))
+    if (!sx_cmd_lock_live(x, q))
         return NULL;
     if (!allow_blocked && q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
-    else if (!allow_blocked && !touch(x, q))
-        err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err_blocked(x, q);
+    else if (!allow_blocked && !sx_cmd_touch(x, q))
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     else
         return q;
     sx_queue_unlock(q);
@@ -572,621 +211,57 @@ static sx_queue *locked_recipient(ctx *x, bool allow_blocked)
 
 /* Finds the queue of party and returns it locked and retained (no
  * verification: the caller does it, knowing the key). */
-static sx_queue *locked_party(ctx *x, sx_party party)
+sx_queue *sx_cmd_locked_party(sx_cmd_ctx *x, sx_party party)
 {
-    sx_queue *q = find(x, party);
-    return q && lock_live(x, q) ? q : NULL;
+    sx_queue *q = sx_cmd_find(x, party);
+    return q && sx_cmd_lock_live(x, q) ? q : NULL;
 }
 
 /* The end of a change of a locked queue: unlock, answer (INTERNAL when its
  * record could not be logged, else OK or AUTH), release. */
-static void unlock_answer(ctx *x, sx_queue *q, bool logged, bool good)
+void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 {
     sx_queue_unlock(q);
     answer_change(x, q, logged, good);
 }
 
-static void cmd_sub(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    sx_sub *s = sx_conn_sub(x->c, q);
-    if (s && s->get_mode) {
-        sx_queue_unlock(q);
-        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    sx_sub *old = NULL;
-    if (!s) {
-        /* The connection's own map: no other lock is taken. */
-        s = sx_conn_sub_add(x->c, q, false, false);
-        if (!s) {
-            sx_queue_unlock(q);
-            err(x, SX_SMP_ERR_INTERNAL);
-            sx_queue_release(x->r->store, q);
-            return;
-        }
-        memcpy(s->entity, q->rid, SX_ID_LEN);
-    }
-    if (q->sub != s)
-        old = take_subscription(q, s);
-    /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
-    s->delivered = false;
-    reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
-    send_head(x->c, s, empty());
-    sx_queue_unlock(q);
-    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E10 */
-    sx_queue_release(x->r->store, q);
-}
+/* ---- the dispatcher ---- */
 
-static void cmd_get(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    sx_sub *s = sx_conn_sub(x->c, q);
-    if (s && !s->get_mode) {
-        sx_queue_unlock(q);
-        err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    if (!s) {
-        s = sx_conn_sub_add(x->c, q, true, false);
-        if (!s) {
-            sx_queue_unlock(q);
-            err(x, SX_SMP_ERR_INTERNAL);
-            sx_queue_release(x->r->store, q);
-            return;
-        }
-        memcpy(s->entity, q->rid, SX_ID_LEN);
-    }
-    if (!send_head(x->c, s, x->corr))
-        ok(x);
-    sx_queue_unlock(q);
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_ack(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    sx_slice id = x->req->cmd.msg_id;
-    sx_sub *s = sx_conn_sub(x->c, q);
-    /* PROTOCOL-NOTES E7: ACK only what this connection was given. */
-    if (!s || !s->delivered ||
-        (id.len > 0 && (id.len != SX_ID_LEN || memcmp(id.ptr, s->delivered_id, SX_ID_LEN) != 0))) {
-        sx_queue_unlock(q);
-        err(x, SX_SMP_ERR_NO_MSG);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    if (id.len > 0)
-        sx_queue_remove_head(q, s->delivered_id);
-    s->delivered = false;
-    /* SUB mode: the next message is the ACK's response (PROTOCOL-NOTES P11). */
-    if (s->get_mode || q->sub != s || !send_head(x->c, s, x->corr))
-        ok(x);
-    sx_queue_unlock(q);
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_key(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    sx_qkey k;
-    if (qkey_of_pubkey(&x->req->cmd.key, &k) != SX_OK) {
-        sx_queue_unlock(q);
-        err_cmd(x, SX_SMP_CMD_SYNTAX);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    bool good = q->skey.len == 0 || sx_qkey_equal(&q->skey, &k); /* PROTOCOL-NOTES E12b */
-    bool logged = true;
-    if (good && q->skey.len == 0) {
-        sx_slrec rec;
-        rec_init(&rec, SX_SLREC_SECURE, q->rid);
-        rec.q.skey = k;
-        logged = log_rec(x, &rec);
-        if (logged)
-            q->skey = k;
-    }
-    unlock_answer(x, q, logged, good);
-}
-
-static void cmd_rkey(ctx *x)
-{
-    const sx_smp_list *l = &x->req->cmd.keys;
-    sx_qkey keys[SX_MAX_RCV_KEYS];
-    size_t n = l->count;
-    bool good = n >= 1 && n <= SX_MAX_RCV_KEYS;
-    for (size_t i = 0; good && i < n; i++) {
-        sx_smp_pubkey pk;
-        good = sx_smp_list_key(l, i, &pk) == SX_OK && qkey_of_pubkey(&pk, &keys[i]) == SX_OK;
-    }
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    /* PROTOCOL-NOTES D10: only contact queues. */
-    good = good && q->mode == SX_SMP_QUEUE_CONTACT;
-    bool logged = true;
-    if (good) {
-        sx_slrec rec;
-        rec_init(&rec, SX_SLREC_KEYS, q->rid);
-        rec.q.n_rkeys = (uint8_t)n;
-        memcpy(rec.q.rkeys, keys, n * sizeof keys[0]);
-        logged = log_rec(x, &rec);
-        good = logged && sx_queue_set_rkeys(q, keys, n) == SX_OK;
-    }
-    unlock_answer(x, q, logged, good);
-}
-
-/* SKEY and LKEY: the sender secures a messaging queue with the key that
- * authorizes this very command (PROTOCOL-NOTES D20, D22). the queue lock held.
- * Answers nothing on success; on failure sends AUTH (or INTERNAL when the log
- * cannot be written) and returns false. */
-static bool secure_by_sender(ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
-{
-    sx_qkey k;
-    if (qkey_of_pubkey(pk, &k) != SX_OK || q->mode != SX_SMP_QUEUE_MESSAGING ||
-        (q->skey.len && !sx_qkey_equal(&q->skey, &k)) || !verify_one(x->c, x->req, &k)) {
-        err(x, SX_SMP_ERR_AUTH);
-        return false;
-    }
-    if (q->skey.len)
-        return true; /* PROTOCOL-NOTES E12b: the same key again */
-    sx_slrec rec;
-    rec_init(&rec, SX_SLREC_SECURE, q->rid);
-    rec.q.skey = k;
-    if (!log_rec(x, &rec)) {
-        err(x, SX_SMP_ERR_INTERNAL);
-        return false;
-    }
-    q->skey = k;
-    return true;
-}
-
-static void cmd_skey(ctx *x)
-{
-    sx_queue *q = locked_party(x, SX_PARTY_SENDER);
-    if (!q)
-        return;
-    if (q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
-    else if (secure_by_sender(x, q, &x->req->cmd.key))
-        ok(x);
-    sx_queue_unlock(q);
-    sx_queue_release(x->r->store, q);
-}
-
-static void reply_lnk(ctx *x, sx_queue *q)
-{
-    sx_smp_resp m = {.tag = SX_SMP_R_LNK};
-    m.lnk.sender_id = sx_slice_of(q->sid, SX_ID_LEN);
-    m.lnk.data.fixed = sx_slice_of(q->link->data, q->link->fixed_len);
-    m.lnk.data.user = sx_slice_of(q->link->data + q->link->fixed_len, q->link->user_len);
-    reply(x->c, x->corr, x->entity, &m);
-}
-
-static void cmd_lkey(ctx *x)
-{
-    sx_queue *q = locked_party(x, SX_PARTY_LINK);
-    if (!q)
-        return;
-    if (q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
-    else if (!q->link)
-        err(x, SX_SMP_ERR_AUTH);
-    else if (secure_by_sender(x, q, &x->req->cmd.key))
-        reply_lnk(x, q);
-    sx_queue_unlock(q);
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_lget(ctx *x)
-{
-    /* Unauthorized (PROTOCOL-NOTES D23): no dummy verification either. */
-    sx_queue *q = sx_store_find(x->r->store, SX_PARTY_LINK, x->entity);
-    if (!q) {
-        err(x, SX_SMP_ERR_AUTH);
-        return;
-    }
-    if (!lock_live(x, q))
-        return;
-    /* PROTOCOL-NOTES D23: contact queues, or legacy queues without a sender
-     * key. */
-    bool contact = q->mode == SX_SMP_QUEUE_CONTACT || (q->mode == 0 && q->skey.len == 0);
-    if (q->status == SX_QUEUE_BLOCKED)
-        err_blocked(x, q);
-    else if (contact && q->link)
-        reply_lnk(x, q);
-    else
-        err(x, SX_SMP_ERR_AUTH);
-    sx_queue_unlock(q);
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_lset(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    sx_slice lid = x->req->cmd.lset.link_id;
-    const sx_smp_link_data *d = &x->req->cmd.lset.data;
-    /* PROTOCOL-NOTES D11: not for a secured messaging queue; the link id and
-     * the fixed part cannot change. */
-    bool good = !(q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len) && lid.len == SX_ID_LEN;
-    if (good && q->link)
-        good = memcmp(q->link->id, lid.ptr, SX_ID_LEN) == 0 &&
-               sx_slice_eq(sx_slice_of(q->link->data, q->link->fixed_len), d->fixed);
-    bool logged = true;
-    if (good) {
-        sx_slrec rec;
-        rec_init(&rec, SX_SLREC_LINK, q->rid);
-        memcpy(rec.q.link_id, lid.ptr, SX_ID_LEN);
-        rec.q.link_fixed = d->fixed;
-        rec.q.link_user = d->user;
-        logged = log_rec(x, &rec);
-        good = logged && sx_store_set_link(x->r->store, q, lid, d->fixed, d->user) == SX_OK;
-    }
-    unlock_answer(x, q, logged, good);
-}
-
-static void cmd_ldel(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    bool logged = true;
-    if (q->link) {
-        sx_slrec rec;
-        rec_init(&rec, SX_SLREC_LDELETE, q->rid);
-        logged = log_rec(x, &rec);
-        if (logged)
-            sx_store_delete_link(x->r->store, q);
-    }
-    unlock_answer(x, q, logged, true);
-}
-
-static void cmd_nkey(ctx *x)
-{
-    sx_notifier n = {0};
-    uint8_t der[SX_KEY_SPKI_MAX];
-    sx_smp_resp m = {.tag = SX_SMP_R_NID};
-    bool keys_ok = qkey_of_pubkey(&x->req->cmd.nkey.auth_key, &n.key) == SX_OK &&
-                   dh_agree(&x->req->cmd.nkey.dh_key, n.dh_secret, der, &m.nid.srv_dh_key) == SX_OK;
-    sx_queue *q = locked_recipient(x, false);
-    if (!q) {
-        sx_wipe(n.dh_secret, sizeof n.dh_secret);
-        return;
-    }
-    if (!keys_ok) {
-        sx_queue_unlock(q);
-        err(x, SX_SMP_ERR_AUTH);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    sx_status st = SX_E_AUTH;
-    for (int attempt = 0; attempt < 3 && st == SX_E_AUTH; attempt++) {
-        sx_random_bytes(n.id, SX_ID_LEN);
-        st = sx_store_set_notifier(x->r->store, q, &n);
-    }
-    if (st == SX_OK) {
-        sx_slrec rec;
-        rec_init(&rec, SX_SLREC_NOTIFIER, q->rid);
-        memcpy(rec.q.ntf.id, n.id, SX_ID_LEN);
-        rec.q.ntf.key = n.key;
-        memcpy(rec.q.ntf.dh_secret, n.dh_secret, sizeof n.dh_secret);
-        if (!log_rec(x, &rec)) {
-            sx_store_delete_notifier(x->r->store, q);
-            st = SX_E_IO;
-        }
-    }
-    if (st == SX_OK)
-        sx_queue_drop_ntfs(q); /* PROTOCOL-NOTES D14: they belonged to the old notifier */
-    /* PROTOCOL-NOTES E18: the old notifier's subscriber learns it is gone. */
-    sx_sub *old = st == SX_OK ? q->nsub : NULL;
-    if (old)
-        q->nsub = NULL;
-    sx_queue_unlock(q);
-    sx_wipe(n.dh_secret, sizeof n.dh_secret);
-    sx_sub_post_release(x->r, old, SX_SUB_DELD, x->c);
-    if (st == SX_OK) {
-        m.nid.notifier_id = sx_slice_of(n.id, SX_ID_LEN);
-        reply(x->c, x->corr, x->entity, &m);
-    } else {
-        err(x, SX_SMP_ERR_INTERNAL);
-    }
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_ndel(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    if (q->notifier) {
-        sx_slrec rec;
-        rec_init(&rec, SX_SLREC_NDELETE, q->rid);
-        if (!log_rec(x, &rec)) {
-            unlock_answer(x, q, false, false);
-            return;
-        }
-    }
-    sx_store_delete_notifier(x->r->store, q);
-    sx_queue_drop_ntfs(q);
-    sx_sub *old = q->nsub;
-    q->nsub = NULL;
-    sx_queue_unlock(q);
-    sx_sub_post_release(x->r, old, SX_SUB_DELD, NULL);
-    ok(x);
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_off(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, true);
-    if (!q)
-        return;
-    bool logged = true;
-    if (q->status == SX_QUEUE_ACTIVE) {
-        sx_slrec rec;
-        rec_init(&rec, SX_SLREC_SUSPEND, q->rid);
-        logged = log_rec(x, &rec);
-        if (logged)
-            q->status = SX_QUEUE_OFF;
-    }
-    unlock_answer(x, q, logged, true);
-}
-
-static void cmd_del(ctx *x)
-{
-    /* Found, logged and removed under the queue's lock: of two DELs one
-     * logs DELETE and the other answers AUTH, and no change of another
-     * connection can be logged after the DELETE (see locked_recipient). */
-    sx_queue *q = locked_recipient(x, true);
-    if (!q)
-        return;
-    sx_slrec rec;
-    rec_init(&rec, SX_SLREC_DELETE, q->rid);
-    if (!log_rec(x, &rec)) {
-        unlock_answer(x, q, false, false);
-        return;
-    }
-    /* Lock order: the queue lock, then the map lock inside. */
-    sx_store_delete(x->r->store, q);
-    sx_sub *sub = q->sub, *nsub = q->nsub;
-    q->sub = q->nsub = NULL;
-    sx_queue_unlock(q);
-    /* PROTOCOL-NOTES E17: other subscribers are told; this connection just
-     * forgets. */
-    sx_conn_sub_remove(x->c, q);
-    sx_sub_post_release(x->r, sub, SX_SUB_DELD, x->c);
-    sx_sub_post_release(x->r, nsub, SX_SUB_DELD, x->c);
-    ok(x);
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_que(ctx *x)
-{
-    sx_queue *q = locked_recipient(x, false);
-    if (!q)
-        return;
-    char json[512];
-    sx_sub *s = sx_conn_sub(x->c, q);
-    const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub" : "subThread";
-    int n = snprintf(json, sizeof json, "{\"qiSnd\":%s,\"qiNtf\":%s,\"qiSub\":{\"qSubThread\":\"%s\"},\"qiSize\":%u",
-                     q->skey.len ? "true" : "false", q->notifier ? "true" : "false", sub, q->n_msgs);
-    sx_msg *h = sx_queue_head(q);
-    if (h && n > 0 && (size_t)n < sizeof json) {
-        char id[64];
-        if (sx_b64_encode(sx_slice_of(h->id, SX_ID_LEN), SX_B64_STD, id, sizeof id) == SX_OK) {
-            struct tm tm;
-            time_t t = (time_t)h->ts;
-            gmtime_r(&t, &tm);
-            char ts[32];
-            strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            n += snprintf(json + n, sizeof json - (size_t)n, ",\"qiMsg\":{\"msgId\":\"%s\",\"msgTs\":\"%s\",\"msgType\":\"%s\"}",
-                          id, ts, h->quota ? "quota" : "message");
-        }
-    }
-    sx_queue_unlock(q);
-    if (n > 0 && (size_t)n < sizeof json - 1) {
-        json[n++] = '}';
-        sx_smp_resp m = {.tag = SX_SMP_R_INFO};
-        m.info = sx_slice_of(json, (size_t)n);
-        reply(x->c, x->corr, x->entity, &m);
-    } else {
-        err(x, SX_SMP_ERR_INTERNAL);
-    }
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_send(ctx *x)
-{
-    sx_queue *q = find(x, SX_PARTY_SENDER);
-    if (!q)
-        return;
-    sx_slice body = x->req->cmd.send.body;
-    sx_queue_lock(q);
-    sx_qkey skey = q->skey;
-    uint8_t status = q->status;
-    sx_queue_unlock(q);
-    /* PROTOCOL-NOTES D21: a secured queue takes only SENDs signed by its sender
-     * key; an unsecured one only unsigned SENDs. */
-    bool authorized = skey.len ? verify_one(x->c, x->req, &skey) : x->req->auth_kind == SX_SMP_AUTH_NONE;
-    if (!authorized || status == SX_QUEUE_OFF) {
-        err(x, SX_SMP_ERR_AUTH);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    if (body.len > sx_smp_max_message_length(x->v)) {
-        err(x, SX_SMP_ERR_LARGE_MSG);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    uint8_t id[SX_ID_LEN];
-    sx_random_bytes(id, sizeof id);
-    sx_push_result res;
-    bool was_empty;
-    sx_sub *deliver = NULL, *notify = NULL;
-    if (!lock_live(x, q))
-        return;
-    if (q->status == SX_QUEUE_BLOCKED || !touch(x, q)) {
-        if (q->status == SX_QUEUE_BLOCKED)
-            err_blocked(x, q);
-        else
-            err(x, SX_SMP_ERR_INTERNAL);
-        sx_queue_unlock(q);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    sx_status st = sx_queue_push(q, id, now_seconds(), x->req->cmd.send.notification, body, &res, &was_empty);
-    if (st == SX_OK && res == SX_PUSH_OK) {
-        sx_sub *s = q->sub;
-        /* PROTOCOL-NOTES E6: push only into an idle subscription of a queue
-         * that was empty. */
-        if (was_empty && s && !s->delivered) {
-            deliver = s;
-            sx_sub_retain(s);
-        }
-        /* PROTOCOL-NOTES E14: a message flagged for notification leaves an NMSG
-         * for the notifier subscriber, now or when it subscribes. */
-        if (x->req->cmd.send.notification && q->notifier) {
-            sx_pending_ntf n;
-            n.ts = now_seconds();
-            memcpy(n.msg_id, id, SX_ID_LEN);
-            sx_random_bytes(n.nonce, sizeof n.nonce);
-            if (sx_smp_nmsg_encrypt(q->notifier->dh_secret, n.nonce, sx_slice_of(id, SX_ID_LEN), n.ts,
-                                    n.meta) == SX_OK &&
-                sx_queue_add_ntf(q, &n) == SX_OK && q->nsub) {
-                notify = q->nsub;
-                sx_sub_retain(notify);
-            }
-        }
-        /* PROTOCOL-NOTES E4: the first message after securing removes the link
-         * data of a messaging queue. */
-        if (q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len && q->link) {
-            sx_slrec rec;
-            rec_init(&rec, SX_SLREC_LDELETE, q->rid);
-            if (log_rec(x, &rec))
-                sx_store_delete_link(x->r->store, q);
-        }
-    }
-    sx_queue_unlock(q);
-    if (st != SX_OK)
-        err(x, SX_SMP_ERR_INTERNAL);
-    else if (res == SX_PUSH_QUOTA)
-        err(x, SX_SMP_ERR_QUOTA);
-    else
-        ok(x);
-    if (deliver) {
-        if (deliver->worker == x->c->w && deliver->active) {
-            /* Same worker: deliver now, after this OK. */
-            sx_router_sub_work(deliver->conn, deliver, SX_SUB_DELIVER);
-        } else {
-            sx_sub_post(deliver, SX_SUB_DELIVER);
-        }
-        sx_sub_release(x->r, deliver);
-    }
-    sx_sub_post_release(x->r, notify, SX_SUB_NTF, NULL);
-    sx_queue_release(x->r->store, q);
-}
-
-static void cmd_nsub(ctx *x)
-{
-    sx_queue *q = find(x, SX_PARTY_NOTIFIER);
-    if (!q)
-        return;
-    sx_queue_lock(q);
-    sx_qkey nkey = q->notifier ? q->notifier->key : (sx_qkey){0};
-    sx_queue_unlock(q);
-    if (!verify_one(x->c, x->req, nkey.len ? &nkey : NULL)) {
-        err(x, SX_SMP_ERR_AUTH);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    sx_sub *s = sx_conn_sub(x->c, q);
-    sx_sub *old = NULL;
-    if (!s) {
-        s = sx_conn_sub_add(x->c, q, false, true);
-        if (!s) {
-            err(x, SX_SMP_ERR_INTERNAL);
-            sx_queue_release(x->r->store, q);
-            return;
-        }
-        memcpy(s->entity, x->entity.ptr, SX_ID_LEN);
-    }
-    if (!lock_live(x, q)) {
-        sx_conn_sub_remove(x->c, s->q);
-        return;
-    }
-    /* The notifier verified above must still be the queue's: an NKEY or
-     * NDEL between the check and the lock changed it. */
-    if (!q->notifier || !sx_qkey_equal(&q->notifier->key, &nkey) ||
-        !sx_slice_eq(x->entity, sx_slice_of(q->notifier->id, SX_ID_LEN))) {
-        sx_queue_unlock(q);
-        err(x, SX_SMP_ERR_AUTH);
-        sx_conn_sub_remove(x->c, q);
-        sx_queue_release(x->r->store, q);
-        return;
-    }
-    if (q->nsub != s) {
-        old = q->nsub;
-        sx_sub_retain(s);
-        q->nsub = s;
-    }
-    sx_queue_unlock(q);
-    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E16 */
-    reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
-    sx_queue_lock(q);
-    bool pending = q->ntf_head != NULL;
-    sx_queue_unlock(q);
-    if (pending)
-        sx_sub_post(s, SX_SUB_NTF);
-    sx_queue_release(x->r->store, q);
-}
-
-static void handle(ctx *x)
+static void handle(sx_cmd_ctx *x)
 {
     const sx_smp_request *req = x->req;
     /* Service signatures need a service session (PROTOCOL-NOTES C9), which this
      * router does not offer yet. */
     if (req->t.has_service_sig) {
-        err(x, SX_SMP_ERR_SERVICE);
+        sx_cmd_err(x, SX_SMP_ERR_SERVICE);
         return;
     }
     switch (req->cmd.tag) {
-    case SX_SMP_C_NEW: cmd_new(x); break;
-    case SX_SMP_C_SUB: cmd_sub(x); break;
-    case SX_SMP_C_GET: cmd_get(x); break;
-    case SX_SMP_C_ACK: cmd_ack(x); break;
-    case SX_SMP_C_KEY: cmd_key(x); break;
-    case SX_SMP_C_RKEY: cmd_rkey(x); break;
-    case SX_SMP_C_SKEY: cmd_skey(x); break;
-    case SX_SMP_C_LSET: cmd_lset(x); break;
-    case SX_SMP_C_LDEL: cmd_ldel(x); break;
-    case SX_SMP_C_LKEY: cmd_lkey(x); break;
-    case SX_SMP_C_LGET: cmd_lget(x); break;
-    case SX_SMP_C_NKEY: cmd_nkey(x); break;
-    case SX_SMP_C_NDEL: cmd_ndel(x); break;
-    case SX_SMP_C_OFF: cmd_off(x); break;
-    case SX_SMP_C_DEL: cmd_del(x); break;
-    case SX_SMP_C_QUE: cmd_que(x); break;
-    case SX_SMP_C_SEND: cmd_send(x); break;
-    case SX_SMP_C_NSUB: cmd_nsub(x); break;
-    case SX_SMP_C_PING: reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
+    case SX_SMP_C_NEW: sx_cmd_new(x); break;
+    case SX_SMP_C_SUB: sx_cmd_sub(x); break;
+    case SX_SMP_C_GET: sx_cmd_get(x); break;
+    case SX_SMP_C_ACK: sx_cmd_ack(x); break;
+    case SX_SMP_C_KEY: sx_cmd_key(x); break;
+    case SX_SMP_C_RKEY: sx_cmd_rkey(x); break;
+    case SX_SMP_C_SKEY: sx_cmd_skey(x); break;
+    case SX_SMP_C_LSET: sx_cmd_lset(x); break;
+    case SX_SMP_C_LDEL: sx_cmd_ldel(x); break;
+    case SX_SMP_C_LKEY: sx_cmd_lkey(x); break;
+    case SX_SMP_C_LGET: sx_cmd_lget(x); break;
+    case SX_SMP_C_NKEY: sx_cmd_nkey(x); break;
+    case SX_SMP_C_NDEL: sx_cmd_ndel(x); break;
+    case SX_SMP_C_OFF: sx_cmd_off(x); break;
+    case SX_SMP_C_DEL: sx_cmd_del(x); break;
+    case SX_SMP_C_QUE: sx_cmd_que(x); break;
+    case SX_SMP_C_SEND: sx_cmd_send(x); break;
+    case SX_SMP_C_NSUB: sx_cmd_nsub(x); break;
+    case SX_SMP_C_PING: sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
     case SX_SMP_C_SUBS: /* PROTOCOL-NOTES D8: not offered for messaging services */
     case SX_SMP_C_PRXY: /* proxying comes with a later issue */
     case SX_SMP_C_PFWD:
-    case SX_SMP_C_RFWD: err_cmd(x, SX_SMP_CMD_PROHIBITED); break;
-    case SX_SMP_C_NSUBS: err(x, SX_SMP_ERR_SERVICE); break;
-    default: err_cmd(x, SX_SMP_CMD_UNKNOWN); break;
+    case SX_SMP_C_RFWD: sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); break;
+    case SX_SMP_C_NSUBS: sx_cmd_err(x, SX_SMP_ERR_SERVICE); break;
+    default: sx_cmd_err_cmd(x, SX_SMP_CMD_UNKNOWN); break;
     }
 }
 
@@ -1196,17 +271,17 @@ void sx_router_handle_batch(sx_conn *c, sx_slice content)
     size_t n = 0;
     if (content.len == 0 || sx_batch_decode(content, items, SX_BATCH_MAX_ITEMS, &n) != SX_OK) {
         /* PROTOCOL-NOTES B15: one ERR BLOCK with empty corrId and entity. */
-        reply_err(c, empty(), empty(), sx_smp_error_of(SX_SMP_ERR_BLOCK));
+        sx_cmd_reply_err(c, sx_cmd_empty(), sx_cmd_empty(), sx_smp_error_of(SX_SMP_ERR_BLOCK));
         return;
     }
     for (size_t i = 0; i < n && c->fd >= 0 && !c->failing; i++) {
         sx_smp_request req;
         if (sx_smp_request_decode(items[i], c->sess.version, sx_smp_session_id(&c->sess), &req) != SX_OK) {
-            reply_err(c, req.reply_corr_id, req.reply_entity_id, req.err);
+            sx_cmd_reply_err(c, req.reply_corr_id, req.reply_entity_id, req.err);
             continue;
         }
-        ctx x = {.c = c, .r = c->w->r, .req = &req, .corr = req.t.corr_id, .entity = req.t.entity_id,
-                 .v = c->sess.version};
+        sx_cmd_ctx x = {.c = c, .r = c->w->r, .req = &req, .corr = req.t.corr_id, .entity = req.t.entity_id,
+                        .v = c->sess.version};
         handle(&x);
     }
 }

@@ -170,7 +170,7 @@ void sx_sub_post(sx_sub *s, unsigned what);
  * NULL s. Callable from any thread. */
 void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except);
 
-/* ---- commands.c ---- */
+/* ---- the command handlers (commands.c, commands_msg.c; the others in commands_int.h) ---- */
 
 /* Processes one received batch (block content) on an active connection. */
 void sx_router_handle_batch(sx_conn *c, sx_slice content);

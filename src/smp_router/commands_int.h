@@ -1,0 +1,124 @@
+/* What the SMP command handlers share among themselves: the context of the
+ * command being handled, the replies, the authorization checks, the store-log
+ * helpers, and the steps by which a handler finds, locks and changes a queue.
+ * Not a public header; server.c sees the handlers only through
+ * smp_router/server_int.h. */
+#ifndef SX_ROUTER_COMMANDS_INT_H
+#define SX_ROUTER_COMMANDS_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bytes.h"
+#include "crypto/keys.h"
+#include "smp/command.h"
+#include "smp/encoding.h"
+#include "smp/error.h"
+#include "smp/response.h"
+#include "smp_router/server_int.h"
+#include "smp_router/slrec.h"
+#include "smp_router/store.h"
+
+/* One decoded command of a batch, on the worker that owns c. */
+typedef struct sx_cmd_ctx {
+    sx_conn *c;
+    sx_router *r;
+    const sx_smp_request *req;
+    sx_slice corr;
+    sx_slice entity;
+    uint16_t v; /* the session's protocol version */
+} sx_cmd_ctx;
+
+/* The wall clock in whole seconds. */
+int64_t sx_cmd_now(void);
+
+/* ---- replies ---- */
+
+/* Encode one response into c's batch (an encoding failure is printed and
+ * nothing is sent). */
+void sx_cmd_reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_resp *m);
+void sx_cmd_reply_err(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_error e);
+void sx_cmd_reply_tag(sx_conn *c, sx_slice corr_id, sx_slice entity, sx_smp_resp_tag tag);
+/* The empty corrId or entity of an event. */
+sx_slice sx_cmd_empty(void);
+
+/* Answers to the command in x: ERR of a type, ERR CMD, OK, and the blocked
+ * error with the queue's blocking info (the queue lock held). */
+void sx_cmd_err(sx_cmd_ctx *x, sx_smp_err_type t);
+void sx_cmd_err_cmd(sx_cmd_ctx *x, sx_smp_cmd_err e);
+void sx_cmd_ok(sx_cmd_ctx *x);
+sx_smp_error sx_cmd_blocked_error(const sx_queue *q);
+void sx_cmd_err_blocked(sx_cmd_ctx *x, sx_queue *q);
+
+/* ---- authorization (commands_auth.c) ---- */
+
+/* Whether the request's authorization verifies with key (NULL: none, a dummy
+ * verification still runs). */
+bool sx_cmd_verify_one(sx_conn *c, const sx_smp_request *req, const sx_qkey *key);
+/* Whether it verifies with one of q's recipient keys (copied under q's lock,
+ * checked without it). */
+bool sx_cmd_verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q);
+/* The compact form of a public key of the command. */
+sx_status sx_cmd_qkey_of_pubkey(const sx_smp_pubkey *pk, sx_qkey *out);
+/* A DH agreement with the peer's X25519 key and a fresh key of ours; pub
+ * points into pub_der. */
+sx_status sx_cmd_dh_agree(const sx_smp_pubkey *peer, uint8_t secret[32], uint8_t pub_der[SX_KEY_SPKI_MAX],
+                          sx_smp_pubkey *pub);
+
+/* ---- store log ---- */
+
+/* Submits rec for the store log and holds the connection's replies until it
+ * is written; wipes rec. False when it cannot be logged. */
+bool sx_cmd_log_rec(sx_cmd_ctx *x, sx_slrec *rec);
+/* A zeroed record of type t for the queue rid. */
+void sx_cmd_rec_init(sx_slrec *rec, sx_slrec_type t, const uint8_t rid[SX_ID_LEN]);
+/* Moves q's date to today, logging it when it changes (the queue lock held);
+ * false when the log cannot be written. */
+bool sx_cmd_touch(sx_cmd_ctx *x, sx_queue *q);
+
+/* ---- finding and locking a queue (the order is explained in commands.c) ---- */
+
+/* The queue of party with x's entity id, retained; NULL after answering AUTH. */
+sx_queue *sx_cmd_find(sx_cmd_ctx *x, sx_party party);
+/* Locks q unless it has left the store; then answers AUTH, releases q and
+ * returns false. */
+bool sx_cmd_lock_live(sx_cmd_ctx *x, sx_queue *q);
+/* The recipient's queue, authorized, locked, retained and touched; NULL when
+ * an answer was sent already. */
+sx_queue *sx_cmd_locked_recipient(sx_cmd_ctx *x, bool allow_blocked);
+/* The queue of party, locked and retained, not yet authorized. */
+sx_queue *sx_cmd_locked_party(sx_cmd_ctx *x, sx_party party);
+/* Unlocks q, answers OK, AUTH (not good) or INTERNAL (not logged), releases q. */
+void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good);
+
+/* ---- subscriptions (commands_msg.c) ---- */
+
+/* Makes s q's subscriber (the queue lock held); the previous one is returned
+ * with its reference. */
+sx_sub *sx_cmd_take_subscription(sx_queue *q, sx_sub *s);
+
+/* ---- the handlers, one per command, called by the dispatcher in commands.c ---- */
+
+/* Queue management (commands_queue.c). */
+void sx_cmd_new(sx_cmd_ctx *x);
+void sx_cmd_key(sx_cmd_ctx *x);
+void sx_cmd_rkey(sx_cmd_ctx *x);
+void sx_cmd_skey(sx_cmd_ctx *x);
+void sx_cmd_lkey(sx_cmd_ctx *x);
+void sx_cmd_lget(sx_cmd_ctx *x);
+void sx_cmd_lset(sx_cmd_ctx *x);
+void sx_cmd_ldel(sx_cmd_ctx *x);
+void sx_cmd_nkey(sx_cmd_ctx *x);
+void sx_cmd_ndel(sx_cmd_ctx *x);
+void sx_cmd_off(sx_cmd_ctx *x);
+void sx_cmd_del(sx_cmd_ctx *x);
+void sx_cmd_que(sx_cmd_ctx *x);
+
+/* Messages and subscriptions (commands_msg.c). */
+void sx_cmd_sub(sx_cmd_ctx *x);
+void sx_cmd_get(sx_cmd_ctx *x);
+void sx_cmd_ack(sx_cmd_ctx *x);
+void sx_cmd_send(sx_cmd_ctx *x);
+void sx_cmd_nsub(sx_cmd_ctx *x);
+
+#endif
