@@ -853,7 +853,8 @@ static void expire_files(xs_server *s, int64_t now)
     if (s->file_ttl < 0)
         return;
     size_t n = 0;
-    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, &n);
+    /* Nobody waits for these records: the sweep only queues them. */
+    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, &n, NULL);
     sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_EXPIRED, (int64_t)n);
     if (st != SX_OK)
         fprintf(stderr, "File expiration failed: %s\n", sx_status_str(st));
@@ -1200,9 +1201,13 @@ sx_status sx_xftp_server_expire_now(sx_xftp_server *s, int64_t now, size_t *n_de
     *n_deleted = 0;
     if (s->file_ttl < 0)
         return SX_OK;
-    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, n_deleted);
+    uint64_t seq = 0;
+    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, n_deleted, &seq);
     sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_EXPIRED, (int64_t)*n_deleted);
-    return st;
+    /* The caller's thread (tests) may wait: the records are in the log when
+     * this returns. */
+    sx_status ls = sx_xftp_fstore_wait_durable(s->store, seq);
+    return st != SX_OK ? st : ls;
 }
 
 sx_status sx_xftp_server_log_stats_now(sx_xftp_server *s, int64_t now)

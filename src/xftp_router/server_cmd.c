@@ -277,6 +277,14 @@ static bool new_allowed(const xs_req *x)
            sx_ct_equal(cmd->fnew.basic_auth, sx_slice_of(o->create_password, strlen(o->create_password)));
 }
 
+/* The answer to a change waits until its store-log record is written. For
+ * now the worker itself waits (the writer thread is quick); answers held on
+ * the worker's loop replace this. */
+static sx_status wait_logged(const xs_server *s, sx_status st, const uint64_t *seq)
+{
+    return st == SX_OK ? sx_xftp_fstore_wait_durable(s->store, *seq) : st;
+}
+
 static void cmd_fnew(xs_req *x)
 {
     const sx_xftp_cmd *cmd = &x->req.cmd;
@@ -299,7 +307,10 @@ static void cmd_fnew(xs_req *x)
     if (!rids) {
         fail(x, SX_XFTP_ERR_INTERNAL);
     } else {
-        sx_status st = sx_xftp_fstore_create(x->s->store, &cmd->fnew.file, keys, n, (int64_t)time(NULL), sid, rids);
+        uint64_t seq = 0;
+        sx_status st =
+            sx_xftp_fstore_create(x->s->store, &cmd->fnew.file, keys, n, (int64_t)time(NULL), sid, rids, &seq);
+        st = wait_logged(x->s, st, &seq);
         if (st == SX_OK) {
             sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILES_CREATED, 1);
             sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILE_RECIPIENTS, (int64_t)n);
@@ -319,7 +330,9 @@ static void cmd_fadd(xs_req *x, const sx_xftp_frec *rec)
     if (!rids) {
         fail(x, SX_XFTP_ERR_INTERNAL);
     } else {
-        sx_status st = sx_xftp_fstore_add_recipients(x->s->store, rec->sender_id, keys, n, rids);
+        uint64_t seq = 0;
+        sx_status st = sx_xftp_fstore_add_recipients(x->s->store, rec->sender_id, keys, n, rids, &seq);
+        st = wait_logged(x->s, st, &seq);
         if (st == SX_OK) {
             sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILE_RECIPIENTS, (int64_t)n);
             respond_ids(x, NULL, (const uint8_t (*)[SX_XFTP_FILE_ID_LEN])rids, n);
@@ -485,6 +498,7 @@ void xs_process_request(xs_stream *st, uint16_t v)
     sx_xftp_frec rec;
     sx_xftp_rkey rkey;
     sx_status s2;
+    uint64_t seq = 0;
     switch (x.req.cmd.tag) {
     case SX_XFTP_C_FNEW:
         cmd_fnew(&x);
@@ -503,7 +517,8 @@ void xs_process_request(xs_stream *st, uint16_t v)
     case SX_XFTP_C_FDEL:
         if (!authorize(&x, &rec, &rkey, false))
             return;
-        s2 = sx_xftp_fstore_delete(x.s->store, rec.sender_id);
+        s2 = sx_xftp_fstore_delete(x.s->store, rec.sender_id, &seq);
+        s2 = wait_logged(x.s, s2, &seq);
         if (s2 == SX_OK) {
             xs_stats_removed(x.s, &rec, SX_XFTP_STAT_FILES_DELETED);
             respond_tag(st, v, x.corr, x.ent, SX_XFTP_R_OK);
@@ -517,7 +532,8 @@ void xs_process_request(xs_stream *st, uint16_t v)
     case SX_XFTP_C_FACK:
         if (!authorize(&x, &rec, &rkey, true))
             return;
-        s2 = sx_xftp_fstore_ack(x.s->store, x.ent);
+        s2 = sx_xftp_fstore_ack(x.s->store, x.ent, &seq);
+        s2 = wait_logged(x.s, s2, &seq);
         if (s2 == SX_OK) {
             sx_xftp_stats_add(&x.s->stats, SX_XFTP_STAT_FILE_DOWNLOAD_ACKS, 1);
             respond_tag(st, v, x.corr, x.ent, SX_XFTP_R_OK);
@@ -651,7 +667,9 @@ static void upload_finish(xs_stream *st)
     }
     /* From here a failure removes the chunk file itself (the record is gone). */
     memcpy(j->path, j->final_path, sizeof j->path);
-    s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id);
+    uint64_t seq = 0;
+    s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id, &seq);
+    s2 = wait_logged(st->c->w->s, s2, &seq);
     if (s2 != SX_OK) {
         xs_upload_abort(st);
         upload_answer(st, err_of(s2), false);

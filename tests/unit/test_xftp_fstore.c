@@ -111,7 +111,7 @@ static void create_file(sx_xftp_fstore *st, uint32_t size, int64_t now, size_t n
         make_key(&rk[i], i % 2 == 1, (uint8_t)(0x40 + i));
         keys[i] = rk[i].k;
     }
-    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n_rcv, now, sid, rids));
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n_rcv, now, sid, rids, NULL));
 }
 
 static void write_chunk(sx_xftp_fstore *st, const uint8_t *sid)
@@ -221,23 +221,23 @@ static void test_create_get_ack_delete(void **state)
     /* FADD */
     testkey extra;
     make_key(&extra, false, 0x77);
-    assert_ok(sx_xftp_fstore_add_recipients(st, sid, &extra.k, 1, &rids[2]));
+    assert_ok(sx_xftp_fstore_add_recipients(st, sid, &extra.k, 1, &rids[2], NULL));
     assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[2], 16), &rec, &key));
     assert_int_equal(rec.n_recipients, 3);
     uint8_t unknown[16] = {9};
     uint8_t tmp[1][16];
-    assert_int_equal(sx_xftp_fstore_add_recipients(st, unknown, &extra.k, 1, tmp), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_add_recipients(st, unknown, &extra.k, 1, tmp, NULL), SX_E_AUTH);
 
     /* FPUT */
     write_chunk(st, sid);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, sid));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, sid, NULL));
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec));
     assert_true(rec.uploaded);
-    assert_int_equal(sx_xftp_fstore_set_uploaded(st, unknown), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_set_uploaded(st, unknown, NULL), SX_E_AUTH);
 
     /* FACK */
-    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16)));
-    assert_int_equal(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16)), SX_E_AUTH);
+    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), NULL));
+    assert_int_equal(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), NULL), SX_E_AUTH);
     assert_int_equal(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key), SX_E_AUTH);
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec));
     assert_int_equal(rec.n_recipients, 2);
@@ -250,11 +250,11 @@ static void test_create_get_ack_delete(void **state)
 
     /* FDEL: the record, its recipients and the chunk file go. */
     assert_true(chunk_exists(st, sid));
-    assert_ok(sx_xftp_fstore_delete(st, sid));
+    assert_ok(sx_xftp_fstore_delete(st, sid, NULL));
     assert_false(chunk_exists(st, sid));
     assert_int_equal(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec), SX_E_AUTH);
     assert_int_equal(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[1], 16), &rec, &key), SX_E_AUTH);
-    assert_int_equal(sx_xftp_fstore_delete(st, sid), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_delete(st, sid, NULL), SX_E_AUTH);
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.files, 0);
     assert_int_equal(s.recipients, 0);
@@ -287,10 +287,10 @@ static void test_limits_and_usage(void **state)
     make_key(&rk, false, 0x55);
     for (size_t i = 0; i < n; i++)
         keys[i] = rk.k;
-    assert_int_equal(sx_xftp_fstore_create(st, &fi, keys, n, NOW, sid, rids), SX_E_LIMIT);
-    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n - 2, NOW, sid, rids));
-    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, keys, 2, rids), SX_E_LIMIT);
-    assert_ok(sx_xftp_fstore_add_recipients(st, sid, keys, 1, rids));
+    assert_int_equal(sx_xftp_fstore_create(st, &fi, keys, n, NOW, sid, rids, NULL), SX_E_LIMIT);
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n - 2, NOW, sid, rids, NULL));
+    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, keys, 2, rids, NULL), SX_E_LIMIT);
+    assert_ok(sx_xftp_fstore_add_recipients(st, sid, keys, 1, rids, NULL));
     sx_xftp_frec rec;
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec));
     assert_int_equal(rec.n_recipients, SX_XFTP_MAX_RECIPIENTS);
@@ -298,7 +298,7 @@ static void test_limits_and_usage(void **state)
     testkey bad;
     make_key(&bad, false, 1);
     bad.der[3] = 0x06 ^ 0xff;
-    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, &bad.k, 1, rids), SX_E_USAGE);
+    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, &bad.k, 1, rids, NULL), SX_E_USAGE);
     sx_xftp_fstore_close(st);
     /* A file with 1024 recipients survives compaction (one FADD line). */
     st = open_store(fx, 0);
@@ -316,9 +316,9 @@ static void test_block(void **state)
     uint8_t sid[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_256K, NOW, 1, sid, rids);
     write_chunk(st, sid);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, sid));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, sid, NULL));
     sx_smp_blocking_info bi = {SX_SMP_BLOCK_CONTENT, true, true, 3600};
-    assert_ok(sx_xftp_fstore_block(st, sid, &bi));
+    assert_ok(sx_xftp_fstore_block(st, sid, &bi, NULL));
     assert_false(chunk_exists(st, sid));
     sx_xftp_frec rec;
     sx_xftp_rkey key;
@@ -326,7 +326,7 @@ static void test_block(void **state)
     assert_int_equal(rec.status, SX_XFTP_FILE_BLOCKED);
     assert_int_equal(rec.blocked.reason, SX_SMP_BLOCK_CONTENT);
     uint8_t unknown[16] = {7};
-    assert_int_equal(sx_xftp_fstore_block(st, unknown, &bi), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_block(st, unknown, &bi, NULL), SX_E_AUTH);
     sx_xftp_fstore_close(st);
     char *text = read_text(fx->log);
     assert_non_null(strstr(text, " reason=content,notice={\"ttl\":3600}\n"));
@@ -383,7 +383,7 @@ static void test_quota(void **state)
     create_file(st, SX_XFTP_CHUNK_256K, NOW, 1, b, rids);
     assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_64K));
     write_chunk(st, a);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
     sx_xftp_fstore_close(st);
@@ -391,7 +391,7 @@ static void test_quota(void **state)
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_64K + SX_XFTP_CHUNK_256K);
     /* Delete gives a record's size back. */
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_256K);
     sx_xftp_fstore_close(st);
@@ -414,19 +414,19 @@ static void test_expire_boundary(void **state)
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 2, a, rids);
     create_file(st, SX_XFTP_CHUNK_64K, NOW + 3600, 1, b, rids);
     write_chunk(st, a);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     int64_t created = NOW / 3600 * 3600;
     size_t n = 99;
     /* createdAt + 3600 < now - ttl: equal is not expired. */
-    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl, ttl, &n));
+    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl, ttl, &n, NULL));
     assert_int_equal(n, 0);
-    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl + 1, ttl, &n));
+    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl + 1, ttl, &n, NULL));
     assert_int_equal(n, 1);
     sx_xftp_frec rec;
     assert_int_equal(sx_xftp_fstore_get_sender(st, sx_slice_of(a, 16), &rec), SX_E_AUTH);
     assert_false(chunk_exists(st, a));
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(b, 16), &rec));
-    assert_ok(sx_xftp_fstore_expire(st, created + 7200 + ttl + 1, ttl, &n));
+    assert_ok(sx_xftp_fstore_expire(st, created + 7200 + ttl + 1, ttl, &n, NULL));
     assert_int_equal(n, 1);
     sx_xftp_fstore_stats s;
     sx_xftp_fstore_stats_get(st, &s);
@@ -447,7 +447,7 @@ static void test_expire_many(void **state)
     for (int i = 0; i < N; i++)
         create_file(st, SX_XFTP_CHUNK_64K, i % 2 ? NOW : NOW + 100000, 1, sid, rids);
     size_t n = 0;
-    assert_ok(sx_xftp_fstore_expire(st, NOW + 3 * 3600, 3600, &n));
+    assert_ok(sx_xftp_fstore_expire(st, NOW + 3 * 3600, 3600, &n, NULL));
     assert_int_equal(n, N / 2);
     sx_xftp_fstore_stats s;
     sx_xftp_fstore_stats_get(st, &s);
@@ -466,12 +466,12 @@ static void test_replay_reproduces_state(void **state)
         create_file(st, SX_XFTP_CHUNK_1M, NOW + i * 3600, 3, sids[i], rids[i]);
     for (int i = 0; i < 3; i++) {
         write_chunk(st, sids[i]);
-        assert_ok(sx_xftp_fstore_set_uploaded(st, sids[i]));
+        assert_ok(sx_xftp_fstore_set_uploaded(st, sids[i], NULL));
     }
-    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0][1], 16)));
-    assert_ok(sx_xftp_fstore_delete(st, sids[1]));
+    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0][1], 16), NULL));
+    assert_ok(sx_xftp_fstore_delete(st, sids[1], NULL));
     sx_smp_blocking_info bi = {SX_SMP_BLOCK_SPAM, false, false, 0};
-    assert_ok(sx_xftp_fstore_block(st, sids[2], &bi));
+    assert_ok(sx_xftp_fstore_block(st, sids[2], &bi, NULL));
     sx_xftp_fstore_stats before;
     sx_xftp_fstore_stats_get(st, &before);
     sx_xftp_frec recs[5];
@@ -553,7 +553,7 @@ static void test_no_log(void **state)
     assert_ok(sx_xftp_fstore_open(&o, &st));
     uint8_t a[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_close(st);
     assert_int_equal(access(fx->log, F_OK), -1);
     struct stat sb;
@@ -683,7 +683,7 @@ static void test_missing_chunk_file(void **state)
     uint8_t a[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
     write_chunk(st, a);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     sx_xftp_fstore_close(st);
     char path[512];
     snprintf(path, sizeof path, "%s/", fx->files);
@@ -699,24 +699,24 @@ static void test_missing_chunk_file(void **state)
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(a, 16), &rec));
     assert_true(rec.uploaded);
     /* Deleting a record whose chunk file is gone works. */
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_close(st);
 
     /* A chunk path that cannot be removed (a non-empty folder): FILE_IO and
      * the record stays. */
     st = open_store(fx, 0);
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     assert_ok(sx_xftp_fstore_path(st, a, path, sizeof path));
     assert_int_equal(mkdir(path, 0700), 0);
     char inner[600];
     snprintf(inner, sizeof inner, "%s/x", path);
     write_text(inner, "x");
-    assert_int_equal(sx_xftp_fstore_delete(st, a), SX_E_IO);
+    assert_int_equal(sx_xftp_fstore_delete(st, a, NULL), SX_E_IO);
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(a, 16), &rec));
     unlink(inner);
     rmdir(path);
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     char small[8];
     assert_int_equal(sx_xftp_fstore_path(st, a, small, sizeof small), SX_E_LIMIT);
     sx_xftp_fstore_close(st);
@@ -735,10 +735,10 @@ static void *work(void *arg)
     for (int i = 0; i < 200; i++) {
         uint8_t sid[16], rids[2][16];
         create_file(w->st, SX_XFTP_CHUNK_64K, NOW, 2, sid, rids);
-        if (sx_xftp_fstore_ack(w->st, sx_slice_of(rids[0], 16)) != SX_OK)
+        if (sx_xftp_fstore_ack(w->st, sx_slice_of(rids[0], 16), NULL) != SX_OK)
             return NULL;
         if (i % 2 == 0) {
-            if (sx_xftp_fstore_delete(w->st, sid) != SX_OK)
+            if (sx_xftp_fstore_delete(w->st, sid, NULL) != SX_OK)
                 return NULL;
         } else {
             w->kept++;
@@ -762,7 +762,7 @@ static void test_threads(void **state)
         assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
     size_t expired = 0;
-    assert_ok(sx_xftp_fstore_expire(st, NOW, 3600, &expired)); /* concurrently: nothing is old */
+    assert_ok(sx_xftp_fstore_expire(st, NOW, 3600, &expired, NULL)); /* concurrently: nothing is old */
     assert_int_equal(expired, 0);
     int kept = 0;
     for (int i = 0; i < NT; i++) {
@@ -779,7 +779,7 @@ static void test_threads(void **state)
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.files, (size_t)kept);
     assert_int_equal(s.recipients, (size_t)kept);
-    assert_ok(sx_xftp_fstore_expire(st, NOW + 10 * 3600, 3600, &expired));
+    assert_ok(sx_xftp_fstore_expire(st, NOW + 10 * 3600, 3600, &expired, NULL));
     assert_int_equal(expired, (size_t)kept);
     sx_xftp_fstore_close(st);
 }
