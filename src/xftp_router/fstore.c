@@ -351,6 +351,14 @@ static sx_status log_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r, uint64_t
     return SX_OK;
 }
 
+/* A log that has failed refuses every record: checked before a change that
+ * cannot be undone (a chunk file removed) is made for a record that would
+ * then be refused. */
+static bool log_refuses(const sx_xftp_fstore *st)
+{
+    return st->lw && sx_kit_logwriter_failed(st->lw);
+}
+
 static sx_status log_id(sx_xftp_fstore *st, sx_xftp_flog_type type, const uint8_t *id, uint64_t *seq)
 {
     sx_xftp_flog_rec r;
@@ -618,7 +626,7 @@ sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_X
         res = SX_E_AUTH;
         goto out;
     }
-    res = remove_chunk(st, f);
+    res = log_refuses(st) ? SX_E_IO : remove_chunk(st, f);
     if (res == SX_OK)
         res = log_id(st, SX_XFTP_FLOG_FDEL, sender_id, &logged);
     if (res == SX_OK) {
@@ -644,7 +652,7 @@ sx_status sx_xftp_fstore_block(sx_xftp_fstore *st, const uint8_t sender_id[SX_XF
         res = SX_E_AUTH;
         goto out;
     }
-    res = remove_chunk(st, f);
+    res = log_refuses(st) ? SX_E_IO : remove_chunk(st, f);
     if (res == SX_OK) {
         sx_xftp_flog_rec r;
         memset(&r, 0, sizeof r);
