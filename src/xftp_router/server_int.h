@@ -153,12 +153,12 @@ struct xs_stream {
     size_t corr_len;
     uint8_t ent[255];
     size_t ent_len;
-    /* PROTOCOL-NOTES F27 (the rule of E25 for SMP): a response confirming a
-     * change is not sent before the change's record is in the store log
-     * file. hold_seq is that record (0: nothing to wait for); a response
-     * made before then is kept in held (on the worker's list) and sent by
-     * log_task; if the log fails first, ERR hold_err is sent instead
-     * (version v, corr and ent above). */
+    /* PROTOCOL-NOTES F27, with the rule PROTOCOL-NOTES E25 states for SMP:
+     * a response confirming a change is not sent before the change's record
+     * is in the store log file. hold_seq is that record (0: nothing to wait
+     * for); a response made before then is kept in held (on the worker's
+     * list) and sent by log_task; if the log fails first, ERR hold_err is
+     * sent instead (version v, corr and ent above). */
     uint64_t hold_seq;
     sx_xftp_err_type hold_err;
     uint8_t *held;
