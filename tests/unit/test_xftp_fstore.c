@@ -1,13 +1,16 @@
 /* Unit tests of the XFTP router's file store (src/xftp_router/fstore.c) and its
  * store-log lines (src/xftp_router/flog.c): operations, quota, expiry, replay,
- * compaction, a log written as the reference writes it, bad lines, and
- * missing chunk files. Real files in a temporary folder. */
+ * compaction, a log written as the reference writes it, bad lines, missing
+ * chunk files, and the log's writer thread (order across threads, a log
+ * that fails). Real files in a temporary folder. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -784,6 +787,203 @@ static void test_threads(void **state)
     sx_xftp_fstore_close(st);
 }
 
+/* ---- the writer thread -------------------------------------------------------- */
+
+enum { ORDER_THREADS = 4, ORDER_ROUNDS = 60 };
+
+/* One logged change as its caller saw it: the record type, the id the line
+ * names, and the sequence number the call gave. */
+typedef struct logged_op {
+    char word[5];
+    uint8_t id[16];
+    uint64_t seq;
+} logged_op;
+
+typedef struct order_worker {
+    sx_xftp_fstore *st;
+    const char *log;
+    logged_op ops[ORDER_ROUNDS * 4];
+    size_t n_ops;
+    bool ok;
+} order_worker;
+
+static size_t count_all_lines(const char *path)
+{
+    char *text = read_text(path);
+    size_t n = 0;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    free(text);
+    return n;
+}
+
+static void add_op(order_worker *w, const char *word, const uint8_t *id, uint64_t seq)
+{
+    logged_op *op = &w->ops[w->n_ops++];
+    snprintf(op->word, sizeof op->word, "%s", word);
+    memcpy(op->id, id, 16);
+    op->seq = seq;
+}
+
+static void *order_work(void *arg)
+{
+    order_worker *w = arg;
+    w->ok = false;
+    testkey snd, rk[2];
+    sx_xftp_file_info fi;
+    make_info(&fi, &snd, SX_XFTP_CHUNK_64K);
+    make_key(&rk[0], false, 0x21);
+    make_key(&rk[1], true, 0x22);
+    sx_smp_pubkey keys[2] = {rk[0].k, rk[1].k};
+    for (int i = 0; i < ORDER_ROUNDS; i++) {
+        uint8_t sid[16], rids[2][16];
+        uint64_t seq = 0;
+        if (sx_xftp_fstore_create(w->st, &fi, keys, 2, NOW, sid, rids, &seq) != SX_OK || seq < 2)
+            return NULL;
+        add_op(w, "FNEW", sid, seq - 1); /* FNEW and FADD, one after the other */
+        add_op(w, "FADD", sid, seq);
+        if (sx_xftp_fstore_ack(w->st, sx_slice_of(rids[0], 16), &seq) != SX_OK || seq == 0)
+            return NULL;
+        add_op(w, "FACK", rids[0], seq);
+        if (i % 3 == 0) {
+            if (sx_xftp_fstore_delete(w->st, sid, &seq) != SX_OK || seq == 0)
+                return NULL;
+            add_op(w, "FDEL", sid, seq);
+        }
+        if (i % 10 == 0) {
+            /* Once it is durable, the line is in the file, and so is every
+             * line before it. */
+            if (sx_xftp_fstore_wait_durable(w->st, seq) != SX_OK ||
+                sx_xftp_fstore_log_status(w->st, seq) != SX_OK || count_all_lines(w->log) < seq)
+                return NULL;
+        }
+    }
+    w->ok = true;
+    return NULL;
+}
+
+/* Records of many threads reach the file in the order of their sequence
+ * numbers, which the calls handed out under the store's lock together with
+ * the changes: line k of the file (after the compacted part) is the record
+ * numbered k, and each caller's records are where it was told. */
+static void test_writer_order(void **state)
+{
+    fixture *fx = *state;
+    sx_xftp_fstore *st = open_store(fx, 0);
+    assert_int_equal(count_all_lines(fx->log), 0); /* nothing to compact */
+    static order_worker w[ORDER_THREADS];
+    pthread_t th[ORDER_THREADS];
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].st = st;
+        w[i].log = fx->log;
+        assert_int_equal(pthread_create(&th[i], NULL, order_work, &w[i]), 0);
+    }
+    size_t total = 0;
+    uint64_t max_seq = 0;
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(w[i].ok);
+        total += w[i].n_ops;
+        for (size_t k = 0; k < w[i].n_ops; k++)
+            if (w[i].ops[k].seq > max_seq)
+                max_seq = w[i].ops[k].seq;
+    }
+    sx_xftp_fstore_close(st); /* the writer writes what is queued first */
+    assert_int_equal(max_seq, total);
+
+    char *text = read_text(fx->log);
+    char **lines = calloc(total + 1, sizeof *lines);
+    size_t n = 0;
+    for (char *p = text; *p && n <= total;) {
+        lines[n++] = p;
+        char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        p = nl + 1;
+    }
+    assert_int_equal(n, total);
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        for (size_t k = 0; k < w[i].n_ops; k++) {
+            const logged_op *op = &w[i].ops[k];
+            char b64[32], want[48];
+            assert_ok(sx_b64_encode(sx_slice_of(op->id, 16), SX_B64_URL, b64, sizeof b64));
+            snprintf(want, sizeof want, "%s %s", op->word, b64);
+            const char *line = lines[op->seq - 1];
+            if (strncmp(line, want, strlen(want)) != 0)
+                fail_msg("record %llu: want '%s...', file has '%.60s'", (unsigned long long)op->seq, want, line);
+            /* A thread's own records are in the order it made them. */
+            if (k > 0)
+                assert_true(op->seq > w[i].ops[k - 1].seq);
+        }
+    }
+    free(lines);
+    free(text);
+}
+
+/* The log cannot be written (this process's file size limit): a change
+ * already queued is made in memory but its record never reaches the file,
+ * which the caller learns from log_status / wait_durable; from then on the
+ * store refuses every change (SX_E_IO, nothing changed), and a restart has
+ * only what was written. */
+static void test_writer_failure(void **state)
+{
+    fixture *fx = *state;
+    sx_xftp_fstore *st = open_store(fx, 0);
+    uint8_t a[16], c[16], rids[2][16], c_rids[1][16];
+    testkey snd, rk;
+    sx_xftp_file_info fi;
+    make_info(&fi, &snd, SX_XFTP_CHUNK_64K);
+    make_key(&rk, false, 0x31);
+    sx_smp_pubkey keys[2] = {rk.k, rk.k};
+    uint64_t seq_a = 0, seq_ack = 0, seq = 0;
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, 2, NOW, a, rids, &seq_a));
+    assert_int_equal(seq_a, 2);
+    assert_ok(sx_xftp_fstore_wait_durable(st, seq_a));
+    assert_ok(sx_xftp_fstore_log_status(st, 0));
+
+    struct stat sb;
+    assert_int_equal(stat(fx->log, &sb), 0);
+    struct rlimit old_lim, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim.rlim_cur = (rlim_t)sb.st_size;
+    lim.rlim_max = old_lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    /* One record, queued while the log still worked: made, never written. */
+    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), &seq_ack));
+    assert_int_equal(seq_ack, 3);
+    assert_int_equal(sx_xftp_fstore_wait_durable(st, seq_ack), SX_E_IO);
+    assert_int_equal(sx_xftp_fstore_log_status(st, seq_ack), SX_E_IO);
+    assert_ok(sx_xftp_fstore_log_status(st, seq_a)); /* written before */
+    sx_xftp_frec rec;
+    sx_xftp_rkey key;
+    assert_int_equal(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key), SX_E_AUTH);
+    /* Refused from now on. */
+    assert_int_equal(sx_xftp_fstore_create(st, &fi, keys, 1, NOW, c, c_rids, &seq), SX_E_IO);
+    assert_int_equal(seq, 0);
+    assert_int_equal(sx_xftp_fstore_delete(st, a, &seq), SX_E_IO);
+    assert_int_equal(sx_xftp_fstore_ack(st, sx_slice_of(rids[1], 16), &seq), SX_E_IO);
+    assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[1], 16), &rec, &key));
+    sx_xftp_fstore_stats s;
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.files, 1);
+    assert_int_equal(s.recipients, 1);
+    sx_xftp_fstore_close(st);
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_sig);
+    struct stat sb2;
+    assert_int_equal(stat(fx->log, &sb2), 0);
+    assert_int_equal(sb2.st_size, sb.st_size);
+    /* The unwritten FACK is not replayed: both recipients are back. */
+    st = open_store(fx, 0);
+    assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key));
+    assert_int_equal(rec.n_recipients, 2);
+    sx_xftp_fstore_close(st);
+}
+
 /* ---- lines ------------------------------------------------------------------ */
 
 static void roundtrip(const char *line)
@@ -897,6 +1097,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_lines_warn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_chunk_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_failure, setup, teardown),
         cmocka_unit_test(test_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
