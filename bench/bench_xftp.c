@@ -11,9 +11,13 @@
  * chunk, then FGET of every chunk (decrypted and its digest checked).
  * The router's resident memory is sampled from /proc while it works.
  *
- * Usage: bench_xftp [--mb N] (default 1024 MiB) [--server PATH]
+ * Usage: bench_xftp [--mb N] (default 1024 MiB) [--server PATH] [--cmds N]
  * Figures: MB/s up and down for both, their ratio, router RSS (start,
- * peak, end) for the whole file and for a 1/16 file (flatness). */
+ * peak, end) for the whole file and for a 1/16 file (flatness). With
+ * --cmds, also N small commands (FNEW and FDEL in turn, no data) from
+ * CMD_THREADS connections at once: commands per second and the latency
+ * of one command, where the store log's cost shows (every one of them
+ * logs a record, and its answer waits for it). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -691,11 +695,89 @@ static void run_xftp(router *r, sampler *smp, int chunk_fd, const uint8_t digest
     sx_xftp_client_free(c);
 }
 
+/* ---- small commands ---- */
+
+#define CMD_THREADS 4
+
+typedef struct cmd_job {
+    router *r;
+    const uint8_t *digest;
+    size_t pairs;  /* FNEW + FDEL */
+    double *lat;   /* seconds, one per command */
+    sx_status st;
+} cmd_job;
+
+static void *cmd_thread(void *arg)
+{
+    cmd_job *j = arg;
+    sx_xftp_client *c = NULL;
+    sx_key *skey = NULL, *rkey = NULL;
+    j->st = sx_xftp_client_connect(&j->r->addr, NULL, &c);
+    if (j->st == SX_OK && (sx_key_generate(SX_KEY_ED25519, &skey) != SX_OK ||
+                           sx_key_generate(SX_KEY_ED25519, &rkey) != SX_OK))
+        j->st = SX_E_INTERNAL;
+    const sx_key *rkeys[1] = {rkey};
+    for (size_t i = 0; j->st == SX_OK && i < j->pairs; i++) {
+        sx_xftp_id sid, rid;
+        double t0 = now_s();
+        j->st = sx_xftp_client_fnew(c, skey, CHUNK, sx_slice_of(j->digest, 32), rkeys, 1, NULL, &sid, &rid);
+        double t1 = now_s();
+        if (j->st == SX_OK)
+            j->st = sx_xftp_client_fdel(c, skey, sx_slice_of(sid.bytes, sid.len));
+        j->lat[2 * i] = t1 - t0;
+        j->lat[2 * i + 1] = now_s() - t1;
+    }
+    sx_key_free(skey);
+    sx_key_free(rkey);
+    sx_xftp_client_free(c);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct cmd_result {
+    size_t n;
+    double per_s, p50_ms, p99_ms, srv_cpu_pct;
+} cmd_result;
+
+static void run_cmds(router *r, const uint8_t digest[32], size_t n, cmd_result *out)
+{
+    size_t pairs = (n / 2 + CMD_THREADS - 1) / CMD_THREADS;
+    out->n = pairs * 2 * CMD_THREADS;
+    double *lat = calloc(out->n, sizeof *lat);
+    if (!lat)
+        die("memory", SX_E_NOMEM);
+    cmd_job jobs[CMD_THREADS];
+    pthread_t th[CMD_THREADS];
+    double s0 = cpu_s(r->pid), t0 = now_s();
+    for (int i = 0; i < CMD_THREADS; i++) {
+        jobs[i] = (cmd_job){r, digest, pairs, lat + (size_t)i * pairs * 2, SX_OK};
+        if (pthread_create(&th[i], NULL, cmd_thread, &jobs[i]) != 0)
+            die("thread", SX_E_INTERNAL);
+    }
+    for (int i = 0; i < CMD_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (jobs[i].st != SX_OK)
+            die("small commands", jobs[i].st);
+    }
+    double wall = now_s() - t0, srv = cpu_s(r->pid) - s0;
+    qsort(lat, out->n, sizeof *lat, cmp_double);
+    out->per_s = (double)out->n / wall;
+    out->p50_ms = lat[out->n / 2] * 1000;
+    out->p99_ms = lat[out->n * 99 / 100] * 1000;
+    out->srv_cpu_pct = 100.0 * srv / wall;
+    free(lat);
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
 {
-    size_t mb = 1024;
+    size_t mb = 1024, cmds = 0;
     const char *bin = getenv("SX_XFTP_SERVER");
     if (!bin)
         bin = SX_XFTP_SERVER_BIN;
@@ -704,8 +786,10 @@ int main(int argc, char **argv)
             mb = (size_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
             bin = argv[++i];
+        else if (strcmp(argv[i], "--cmds") == 0 && i + 1 < argc)
+            cmds = (size_t)strtoul(argv[++i], NULL, 10);
         else {
-            fprintf(stderr, "usage: bench_xftp [--mb N] [--server PATH]\n");
+            fprintf(stderr, "usage: bench_xftp [--mb N] [--server PATH] [--cmds N]\n");
             return 2;
         }
     }
@@ -762,6 +846,9 @@ int main(int argc, char **argv)
     xftp_result xs, xl;
     run_xftp(&r, &smp, chunk_fd, digest, small, &xs);
     run_xftp(&r, &smp, chunk_fd, digest, chunks, &xl);
+    cmd_result cr = {0};
+    if (cmds > 0)
+        run_cmds(&r, digest, cmds, &cr);
     pthread_mutex_lock(&smp.mu);
     smp.stop = true;
     pthread_mutex_unlock(&smp.mu);
@@ -796,5 +883,13 @@ int main(int argc, char **argv)
     printf("peak growth from the small to the large file: %+ld KiB (flat if about 0)\n",
            (xl.rss_up > xl.rss_down ? xl.rss_up : xl.rss_down) -
                (xs.rss_up > xs.rss_down ? xs.rss_up : xs.rss_down));
+    if (cmds > 0) {
+        printf("\nsmall commands: %zu (FNEW and FDEL in turn) on %d connections at once\n", cr.n,
+               CMD_THREADS);
+        printf("%-36s %10.0f\n", "commands/s", cr.per_s);
+        printf("%-36s %10.3f\n", "latency p50, ms", cr.p50_ms);
+        printf("%-36s %10.3f\n", "latency p99, ms", cr.p99_ms);
+        printf("%-36s %10.0f\n", "router CPU, % of the wall time", cr.srv_cpu_pct);
+    }
     return 0;
 }

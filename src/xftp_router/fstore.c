@@ -1,8 +1,9 @@
 /* The XFTP router's file store: two open-addressing maps (sender id -> file,
  * recipient id -> recipient) under one mutex, the used-storage counter kept
- * as the reference keeps it, and the store log (flog.c lines appended to the
- * router kit's log file, src/kit/logfile.h; replay and compaction through
- * its start-up sequence, PROTOCOL-NOTES E26/F27). */
+ * as the reference keeps it, and the store log (flog.c lines handed to the
+ * router kit's writer thread, src/kit/logwriter.h, which appends them to the
+ * kit's log file; replay and compaction through its start-up sequence,
+ * PROTOCOL-NOTES E26/F27). */
 #include "xftp_router/fstore.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "core/writer.h"
 #include "crypto/util.h"
 #include "kit/logstart.h"
+#include "kit/logwriter.h"
 #include "xftp_router/flog.h"
 
 #define ID_LEN SX_XFTP_FILE_ID_LEN
@@ -173,6 +175,14 @@ struct sx_xftp_fstore {
     char *files_dir;
     char *log_path;
     sx_kit_log *log;
+    sx_kit_logwriter *lw; /* the log's writer thread, while the log is open */
+    /* After each of the writer's batches: wakes sx_xftp_fstore_wait_durable
+     * and calls on_durable; both under notify_mu, so that clearing on_durable
+     * waits out a call in progress. */
+    pthread_mutex_t notify_mu;
+    pthread_cond_t notify_cv;
+    sx_xftp_fstore_durable_cb on_durable;
+    void *on_durable_arg;
     sx_xftp_fstore_warn_cb warn;
     void *warn_arg;
 };
@@ -302,7 +312,7 @@ static sx_status fresh_id(const sx_xftp_fstore *st, uint8_t id[ID_LEN])
     return SX_E_INTERNAL;
 }
 
-/* ---- log appends (the caller holds the lock) ------------------------------ */
+/* ---- log records (the caller holds the lock) ------------------------------ */
 
 static void rec_of_file(const file *f, sx_xftp_flog_rec *r)
 {
@@ -320,65 +330,84 @@ static void rec_of_file(const file *f, sx_xftp_flog_rec *r)
     r->blocked = f->r.blocked;
 }
 
-/* Encodes recs as lines and appends them with one write. No log: SX_OK. */
-static sx_status log_recs(sx_xftp_fstore *st, const sx_xftp_flog_rec *recs, size_t n)
+static bool encode_rec(sx_writer *w, const void *rec)
 {
-    if (!st->log)
-        return SX_OK;
-    sx_writer w;
-    sx_writer_init_dynamic(&w, (size_t)SX_XFTP_FLOG_LINE_MAX * 2);
-    for (size_t i = 0; i < n; i++) {
-        if (!sx_xftp_flog_encode(&w, &recs[i]))
-            break;
-        (void)sx_write_str(&w, "\n");
-    }
-    sx_status res = sx_writer_status(&w);
-    if (res == SX_OK)
-        res = sx_kit_log_append_lines(st->log, sx_writer_slice(&w), n);
-    sx_writer_cleanup(&w);
-    return res == SX_E_USAGE || res == SX_E_LIMIT ? res : (res == SX_OK ? SX_OK : SX_E_IO);
+    return sx_xftp_flog_encode(w, rec);
 }
 
-static sx_status log_id(sx_xftp_fstore *st, sx_xftp_flog_type type, const uint8_t *id)
+/* Hands r to the writer thread and sets *seq to its sequence number. The
+ * caller holds st->lock and makes the change only when this succeeds, so the
+ * log's order is the order of the changes. No log: SX_OK, *seq untouched.
+ * SX_E_IO when the log has failed (the writer refuses everything from then
+ * on), SX_E_USAGE when r cannot be encoded. */
+static sx_status log_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r, uint64_t *seq)
+{
+    if (!st->lw)
+        return SX_OK;
+    uint64_t n = sx_kit_logwriter_submit(st->lw, encode_rec, r);
+    if (n == 0)
+        return sx_kit_logwriter_failed(st->lw) ? SX_E_IO : SX_E_USAGE;
+    *seq = n;
+    return SX_OK;
+}
+
+/* A log that has failed refuses every record: checked before a change that
+ * cannot be undone (a chunk file removed) is made for a record that would
+ * then be refused. */
+static bool log_refuses(const sx_xftp_fstore *st)
+{
+    return st->lw && sx_kit_logwriter_failed(st->lw);
+}
+
+static sx_status log_id(sx_xftp_fstore *st, sx_xftp_flog_type type, const uint8_t *id, uint64_t *seq)
 {
     sx_xftp_flog_rec r;
     memset(&r, 0, sizeof r);
     r.type = type;
     memcpy(r.id, id, ID_LEN);
-    return log_recs(st, &r, 1);
+    return log_rec(st, &r, seq);
 }
 
-/* FADD for the last n recipients of f. */
-static sx_status log_fadd(sx_xftp_fstore *st, const file *f, size_t first, const sx_xftp_flog_rec *fnew)
+/* FNEW of f when fnew is given, then FADD of the recipients of f from index
+ * first on (none: no FADD), as two records in that order. */
+static sx_status log_fadd(sx_xftp_fstore *st, const file *f, size_t first, const sx_xftp_flog_rec *fnew,
+                          uint64_t *seq)
 {
     size_t n = f->n_rids - first;
-    sx_xftp_flog_rcp *items = calloc(n ? n : 1, sizeof *items);
+    sx_xftp_flog_rcp *items = calloc(n ? n : 1, sizeof *items); /* before anything is queued */
     if (!items)
         return SX_E_NOMEM;
+    sx_status res = fnew ? log_rec(st, fnew, seq) : SX_OK;
+    if (res != SX_OK || n == 0) {
+        free(items);
+        return res;
+    }
     for (size_t i = 0; i < n; i++) {
         const rcp *rc = map_get(&st->rcps, f->rids[first + i]);
         memcpy(items[i].id, f->rids[first + i], ID_LEN);
         if (rc)
             items[i].key = rc->key;
     }
-    sx_xftp_flog_rec recs[2];
-    size_t nr = 0;
-    if (fnew)
-        recs[nr++] = *fnew;
-    if (n > 0) {
-        memset(&recs[nr], 0, sizeof recs[nr]);
-        recs[nr].type = SX_XFTP_FLOG_FADD;
-        memcpy(recs[nr].id, f->r.sender_id, ID_LEN);
-        recs[nr].rcps = items;
-        recs[nr].n_rcps = n;
-        nr++;
-    }
-    sx_status res = log_recs(st, recs, nr);
+    sx_xftp_flog_rec r;
+    memset(&r, 0, sizeof r);
+    r.type = SX_XFTP_FLOG_FADD;
+    memcpy(r.id, f->r.sender_id, ID_LEN);
+    r.rcps = items;
+    r.n_rcps = n;
+    res = log_rec(st, &r, seq);
     free(items);
     return res;
 }
 
 /* ---- operations ----------------------------------------------------------- */
+
+/* What a mutating call tells its caller: the sequence number of its last
+ * record when it succeeded, else 0. */
+static void give_seq(uint64_t *seq, sx_status res, uint64_t logged)
+{
+    if (seq)
+        *seq = res == SX_OK ? logged : 0;
+}
 
 static sx_status add_rcv_keys(sx_xftp_fstore *st, file *f, const sx_smp_pubkey *keys, size_t n,
                               uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN])
@@ -404,8 +433,10 @@ static bool key_ok(const sx_smp_pubkey *k)
 
 sx_status sx_xftp_fstore_create(sx_xftp_fstore *st, const sx_xftp_file_info *info, const sx_smp_pubkey *rcv_keys,
                                 size_t n_rcv, int64_t now, uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
-                                uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN])
+                                uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN], uint64_t *seq)
 {
+    if (seq)
+        *seq = 0;
     if (n_rcv > SX_XFTP_MAX_RECIPIENTS || info->digest.len > SX_XFTP_DIGEST_MAX)
         return SX_E_LIMIT;
     if (!key_ok(&info->snd_key) || info->digest.len == 0)
@@ -436,26 +467,31 @@ sx_status sx_xftp_fstore_create(sx_xftp_fstore *st, const sx_xftp_file_info *inf
         return res;
     }
     res = add_rcv_keys(st, f, rcv_keys, n_rcv, rcv_ids);
+    uint64_t logged = 0;
     if (res == SX_OK) {
         sx_xftp_flog_rec fnew;
         rec_of_file(f, &fnew);
-        res = log_fadd(st, f, 0, &fnew);
+        res = log_fadd(st, f, 0, &fnew, &logged);
     }
     if (res != SX_OK)
         drop_file(st, f);
     else
         memcpy(sender_id, f->r.sender_id, ID_LEN);
     pthread_mutex_unlock(&st->lock);
+    give_seq(seq, res, logged);
     return res;
 }
 
 sx_status sx_xftp_fstore_add_recipients(sx_xftp_fstore *st, const uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
                                         const sx_smp_pubkey *rcv_keys, size_t n_rcv,
-                                        uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN])
+                                        uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN], uint64_t *seq)
 {
+    if (seq)
+        *seq = 0;
     for (size_t i = 0; i < n_rcv; i++)
         if (!key_ok(&rcv_keys[i]))
             return SX_E_USAGE;
+    uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res = SX_OK;
     file *f = map_get(&st->files, sender_id);
@@ -470,7 +506,7 @@ sx_status sx_xftp_fstore_add_recipients(sx_xftp_fstore *st, const uint8_t sender
     size_t first = f->n_rids;
     res = add_rcv_keys(st, f, rcv_keys, n_rcv, rcv_ids);
     if (res == SX_OK)
-        res = log_fadd(st, f, first, NULL);
+        res = log_fadd(st, f, first, NULL, &logged);
     if (res != SX_OK) {
         while (f->n_rids > first) {
             uint8_t rid[ID_LEN];
@@ -480,6 +516,7 @@ sx_status sx_xftp_fstore_add_recipients(sx_xftp_fstore *st, const uint8_t sender
     }
 out:
     pthread_mutex_unlock(&st->lock);
+    give_seq(seq, res, logged);
     return res;
 }
 
@@ -532,12 +569,16 @@ void sx_xftp_fstore_unreserve(sx_xftp_fstore *st, uint32_t size)
     pthread_mutex_unlock(&st->lock);
 }
 
-sx_status sx_xftp_fstore_set_uploaded(sx_xftp_fstore *st, const uint8_t sender_id[SX_XFTP_FILE_ID_LEN])
+sx_status sx_xftp_fstore_set_uploaded(sx_xftp_fstore *st, const uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
+                                      uint64_t *seq)
 {
+    if (seq)
+        *seq = 0;
     char path[SX_XFTP_FLOG_PATH_MAX + 1];
     sx_status res = path_of(st->files_dir, sender_id, path, sizeof path);
     if (res != SX_OK)
         return res;
+    uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     file *f = map_get(&st->files, sender_id);
     if (!f) {
@@ -549,13 +590,14 @@ sx_status sx_xftp_fstore_set_uploaded(sx_xftp_fstore *st, const uint8_t sender_i
     r.type = SX_XFTP_FLOG_FPUT;
     memcpy(r.id, sender_id, ID_LEN);
     r.path = path;
-    res = log_recs(st, &r, 1);
+    res = log_rec(st, &r, &logged);
     if (res == SX_OK && !f->r.uploaded) {
         f->r.uploaded = true;
         st->n_uploaded++;
     }
 out:
     pthread_mutex_unlock(&st->lock);
+    give_seq(seq, res, logged);
     return res;
 }
 
@@ -574,8 +616,9 @@ static sx_status remove_chunk(sx_xftp_fstore *st, const file *f)
     return SX_OK;
 }
 
-sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_XFTP_FILE_ID_LEN])
+sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_XFTP_FILE_ID_LEN], uint64_t *seq)
 {
+    uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res;
     file *f = map_get(&st->files, sender_id);
@@ -583,9 +626,9 @@ sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_X
         res = SX_E_AUTH;
         goto out;
     }
-    res = remove_chunk(st, f);
+    res = log_refuses(st) ? SX_E_IO : remove_chunk(st, f);
     if (res == SX_OK)
-        res = log_id(st, SX_XFTP_FLOG_FDEL, sender_id);
+        res = log_id(st, SX_XFTP_FLOG_FDEL, sender_id, &logged);
     if (res == SX_OK) {
         /* deleteFile: the record's size is given back whether or not its
          * data had arrived (the reference's accounting). */
@@ -594,12 +637,14 @@ sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_X
     }
 out:
     pthread_mutex_unlock(&st->lock);
+    give_seq(seq, res, logged);
     return res;
 }
 
 sx_status sx_xftp_fstore_block(sx_xftp_fstore *st, const uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
-                               const sx_smp_blocking_info *info)
+                               const sx_smp_blocking_info *info, uint64_t *seq)
 {
+    uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res;
     file *f = map_get(&st->files, sender_id);
@@ -607,14 +652,14 @@ sx_status sx_xftp_fstore_block(sx_xftp_fstore *st, const uint8_t sender_id[SX_XF
         res = SX_E_AUTH;
         goto out;
     }
-    res = remove_chunk(st, f);
+    res = log_refuses(st) ? SX_E_IO : remove_chunk(st, f);
     if (res == SX_OK) {
         sx_xftp_flog_rec r;
         memset(&r, 0, sizeof r);
         r.type = SX_XFTP_FLOG_FBLK;
         memcpy(r.id, sender_id, ID_LEN);
         r.blocked = *info;
-        res = log_recs(st, &r, 1);
+        res = log_rec(st, &r, &logged);
     }
     if (res == SX_OK) {
         /* blockFile ... True: storage given back; the path stays recorded. */
@@ -624,27 +669,34 @@ sx_status sx_xftp_fstore_block(sx_xftp_fstore *st, const uint8_t sender_id[SX_XF
     }
 out:
     pthread_mutex_unlock(&st->lock);
+    give_seq(seq, res, logged);
     return res;
 }
 
-sx_status sx_xftp_fstore_ack(sx_xftp_fstore *st, sx_slice rcv_id)
+sx_status sx_xftp_fstore_ack(sx_xftp_fstore *st, sx_slice rcv_id, uint64_t *seq)
 {
+    if (seq)
+        *seq = 0;
     if (!slice_id(rcv_id))
         return SX_E_AUTH;
+    uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res = SX_E_AUTH;
     if (map_get(&st->rcps, rcv_id.ptr)) {
-        res = log_id(st, SX_XFTP_FLOG_FACK, rcv_id.ptr);
+        res = log_id(st, SX_XFTP_FLOG_FACK, rcv_id.ptr, &logged);
         if (res == SX_OK)
             rcp_remove(st, rcv_id.ptr);
     }
     pthread_mutex_unlock(&st->lock);
+    give_seq(seq, res, logged);
     return res;
 }
 
-sx_status sx_xftp_fstore_expire(sx_xftp_fstore *st, int64_t now, int64_t ttl, size_t *n_deleted)
+sx_status sx_xftp_fstore_expire(sx_xftp_fstore *st, int64_t now, int64_t ttl, size_t *n_deleted, uint64_t *seq)
 {
     *n_deleted = 0;
+    if (seq)
+        *seq = 0;
     int64_t old = now - ttl;
     size_t pos = 0;
     sx_status res = SX_OK;
@@ -665,9 +717,12 @@ sx_status sx_xftp_fstore_expire(sx_xftp_fstore *st, int64_t now, int64_t ttl, si
         bool done = pos >= st->files.cap;
         pthread_mutex_unlock(&st->lock);
         for (size_t i = 0; i < n; i++) {
-            sx_status d = sx_xftp_fstore_delete(st, ids[i]);
+            uint64_t one = 0;
+            sx_status d = sx_xftp_fstore_delete(st, ids[i], &one);
             if (d == SX_OK)
                 (*n_deleted)++;
+            if (seq && one > *seq)
+                *seq = one;
             else if (d != SX_E_AUTH && res == SX_OK)
                 res = d; /* keep going; the file stays for the next sweep */
         }
@@ -686,6 +741,54 @@ void sx_xftp_fstore_stats_get(sx_xftp_fstore *st, sx_xftp_fstore_stats *out)
     out->used = st->used;
     out->quota = st->quota;
     pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- durability ------------------------------------------------------------- */
+
+/* The writer thread, after each batch (ok false: the log failed). */
+static void batch_written(void *arg, uint64_t seq, bool ok)
+{
+    (void)seq;
+    (void)ok;
+    sx_xftp_fstore *st = arg;
+    pthread_mutex_lock(&st->notify_mu);
+    pthread_cond_broadcast(&st->notify_cv);
+    if (st->on_durable)
+        st->on_durable(st->on_durable_arg);
+    pthread_mutex_unlock(&st->notify_mu);
+}
+
+sx_status sx_xftp_fstore_log_status(const sx_xftp_fstore *st, uint64_t seq)
+{
+    if (seq == 0 || !st->lw || sx_kit_logwriter_durable(st->lw) >= seq)
+        return SX_OK;
+    if (!sx_kit_logwriter_failed(st->lw))
+        return SX_E_WOULD_BLOCK;
+    /* The batch that holds seq may have been written just before a later
+     * one failed: the durable mark is set before the failure is. */
+    return sx_kit_logwriter_durable(st->lw) >= seq ? SX_OK : SX_E_IO;
+}
+
+sx_status sx_xftp_fstore_wait_durable(sx_xftp_fstore *st, uint64_t seq)
+{
+    sx_status res = sx_xftp_fstore_log_status(st, seq);
+    if (res != SX_E_WOULD_BLOCK)
+        return res;
+    /* The writer raises its mark before it takes notify_mu to broadcast, and
+     * the mark is read here under notify_mu: no wake-up is lost. */
+    pthread_mutex_lock(&st->notify_mu);
+    while ((res = sx_xftp_fstore_log_status(st, seq)) == SX_E_WOULD_BLOCK)
+        pthread_cond_wait(&st->notify_cv, &st->notify_mu);
+    pthread_mutex_unlock(&st->notify_mu);
+    return res;
+}
+
+void sx_xftp_fstore_set_durable_cb(sx_xftp_fstore *st, sx_xftp_fstore_durable_cb cb, void *arg)
+{
+    pthread_mutex_lock(&st->notify_mu);
+    st->on_durable = cb;
+    st->on_durable_arg = arg;
+    pthread_mutex_unlock(&st->notify_mu);
 }
 
 /* ---- replay (readFileStore) ------------------------------------------------ */
@@ -935,6 +1038,8 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
     if (!st)
         return SX_E_NOMEM;
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->notify_mu, NULL);
+    pthread_cond_init(&st->notify_cv, NULL);
     st->quota = opts->quota;
     st->warn = opts->warn;
     st->warn_arg = opts->warn_arg;
@@ -958,6 +1063,8 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
     }
     if (st->log_path) {
         res = start_log(st);
+        if (res == SX_OK)
+            res = sx_kit_logwriter_start(st->log, batch_written, st, &st->lw);
         if (res != SX_OK)
             goto fail;
     }
@@ -992,6 +1099,7 @@ void sx_xftp_fstore_close(sx_xftp_fstore *st)
 {
     if (!st)
         return;
+    sx_kit_logwriter_stop(st->lw); /* writes what is queued first */
     if (st->log)
         sx_kit_log_close(st->log);
     for (size_t i = 0; i < st->files.cap; i++) {
@@ -1007,6 +1115,8 @@ void sx_xftp_fstore_close(sx_xftp_fstore *st)
     map_free(&st->files);
     map_free(&st->rcps);
     pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->notify_cv);
+    pthread_mutex_destroy(&st->notify_mu);
     free(st->files_dir);
     free(st->log_path);
     free(st);

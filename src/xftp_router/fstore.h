@@ -4,10 +4,24 @@
  * the quota, the chunk files in the files folder, and the store log in the
  * reference's text format, replayed and compacted on open.
  *
- * Thread-safe: one mutex guards the maps; every call that changes a record
- * appends its store-log line before it returns (so the caller answers the
- * client after the change is in the log). Records are copied out, never
- * returned by reference. */
+ * Thread-safe: one mutex guards the maps. A call that changes a record hands
+ * its store-log line to the log's writer thread (src/kit/logwriter.h) under
+ * that mutex, together with the change, so the log has the changes in the
+ * order they were made; it does not wait for the disk. It tells its caller
+ * the record's sequence number (seq, 0 when nothing was logged), and the
+ * caller answers only once sx_xftp_fstore_log_status says the record is in
+ * the file: a loop thread holds the answer until the callback of
+ * sx_xftp_fstore_set_durable_cb, a thread that may block calls
+ * sx_xftp_fstore_wait_durable.
+ *
+ * A log that has already failed refuses the change (SX_E_IO, nothing
+ * changed), as a failed write did when calls wrote the line themselves. A
+ * failure found out after the call returned (the batch holding the record
+ * could not be written) cannot undo the change in memory: the caller answers
+ * the client with the error instead of success, and since the log refuses
+ * every later change, the router serves what it has but changes nothing
+ * more; a restart replays only what was written. Records are copied out,
+ * never returned by reference. */
 #ifndef SX_XFTP_FSTORE_H
 #define SX_XFTP_FSTORE_H
 
@@ -59,8 +73,15 @@ typedef struct sx_xftp_fstore_opts {
  * recomputes the storage in use from the records. Errors: SX_E_IO (folder
  * or log cannot be used), SX_E_NOMEM, SX_E_USAGE. */
 SX_MUST_CHECK sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **out);
-/* Closes the log and frees the store (chunk files stay on disk). */
+/* Stops the writer thread once it has written every queued record, closes
+ * the log and frees the store (chunk files stay on disk). No call may be
+ * running; the durable callback is not called after the writer stopped. */
 void sx_xftp_fstore_close(sx_xftp_fstore *st);
+
+/* Every call below that logs a record takes seq (NULL when the caller does
+ * not care): on success the sequence number of the last record it logged,
+ * which the answer depends on; 0 on failure or when nothing was logged
+ * (no store log). */
 
 /* FNEW: a new record with a fresh random sender id and one fresh recipient
  * id per key (ids unique across the store), created_at = now rounded down;
@@ -70,13 +91,14 @@ SX_MUST_CHECK sx_status sx_xftp_fstore_create(sx_xftp_fstore *st, const sx_xftp_
                                               const sx_smp_pubkey *rcv_keys, size_t n_rcv,
                                               int64_t now,
                                               uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
-                                              uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN]);
+                                              uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN], uint64_t *seq);
 /* FADD: more recipients of an existing file; logs FADD. SX_E_AUTH when the
  * sender id is unknown; otherwise as create. */
 SX_MUST_CHECK sx_status sx_xftp_fstore_add_recipients(sx_xftp_fstore *st,
                                                       const uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
                                                       const sx_smp_pubkey *rcv_keys, size_t n_rcv,
-                                                      uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN]);
+                                                      uint8_t (*rcv_ids)[SX_XFTP_FILE_ID_LEN],
+                                                      uint64_t *seq);
 
 /* Lookups (copies). SX_E_AUTH when the id is unknown. The caller checks
  * status (BLOCKED) itself. */
@@ -95,7 +117,8 @@ void sx_xftp_fstore_unreserve(sx_xftp_fstore *st, uint32_t size);
  * SX_E_AUTH if the record is gone (deleted meanwhile: the caller removes
  * the file and unreserves). */
 SX_MUST_CHECK sx_status sx_xftp_fstore_set_uploaded(sx_xftp_fstore *st,
-                                                    const uint8_t sender_id[SX_XFTP_FILE_ID_LEN]);
+                                                    const uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
+                                                    uint64_t *seq);
 /* The chunk file path of a sender id: <files_dir>/<base64url(id)>, NUL-
  * terminated. SX_E_LIMIT if cap is too small. */
 SX_MUST_CHECK sx_status sx_xftp_fstore_path(const sx_xftp_fstore *st,
@@ -107,20 +130,39 @@ SX_MUST_CHECK sx_status sx_xftp_fstore_path(const sx_xftp_fstore *st,
  * when unknown; SX_E_IO (ERR FILE_IO) when the file cannot be removed (the
  * record then stays). */
 SX_MUST_CHECK sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st,
-                                              const uint8_t sender_id[SX_XFTP_FILE_ID_LEN]);
+                                              const uint8_t sender_id[SX_XFTP_FILE_ID_LEN], uint64_t *seq);
 /* Control-port block: logs FBLK, removes the chunk file, keeps the record
  * as BLOCKED with info. SX_E_AUTH when unknown. */
 SX_MUST_CHECK sx_status sx_xftp_fstore_block(sx_xftp_fstore *st,
                                              const uint8_t sender_id[SX_XFTP_FILE_ID_LEN],
-                                             const sx_smp_blocking_info *info);
+                                             const sx_smp_blocking_info *info, uint64_t *seq);
 /* FACK: logs FACK and removes that recipient id only. SX_E_AUTH when unknown. */
-SX_MUST_CHECK sx_status sx_xftp_fstore_ack(sx_xftp_fstore *st, sx_slice rcv_id);
+SX_MUST_CHECK sx_status sx_xftp_fstore_ack(sx_xftp_fstore *st, sx_slice rcv_id, uint64_t *seq);
 
 /* Deletes (as sx_xftp_fstore_delete) every file with
  * created_at + SX_XFTP_FILE_TIME_PRECISION < now - ttl; *n_deleted counts
- * them. Holds the lock for at most a bounded batch at a time. */
+ * them and *seq is the highest sequence number logged. Holds the lock for
+ * at most a bounded batch at a time. */
 SX_MUST_CHECK sx_status sx_xftp_fstore_expire(sx_xftp_fstore *st, int64_t now, int64_t ttl,
-                                              size_t *n_deleted);
+                                              size_t *n_deleted, uint64_t *seq);
+
+/* Whether the record with sequence number seq is in the log file: SX_OK
+ * (also for seq 0 and without a log), SX_E_WOULD_BLOCK (still queued) or
+ * SX_E_IO (the log failed before it was written: it never will be). Never
+ * blocks; any thread. */
+SX_MUST_CHECK sx_status sx_xftp_fstore_log_status(const sx_xftp_fstore *st, uint64_t seq);
+/* Blocks until sx_xftp_fstore_log_status(st, seq) is not SX_E_WOULD_BLOCK
+ * and returns it. Not for event-loop threads. */
+SX_MUST_CHECK sx_status sx_xftp_fstore_wait_durable(sx_xftp_fstore *st, uint64_t seq);
+
+/* Called on the log's writer thread after each batch it wrote (or failed to
+ * write), so that answers held for their records can go out. It must not
+ * block or call into the store; posting a loop task is what it is for. */
+typedef void (*sx_xftp_fstore_durable_cb)(void *arg);
+/* Sets the callback (NULL: none). Returns only when a call in progress on
+ * the writer thread has ended, so clearing it before freeing what arg
+ * points to is safe. */
+void sx_xftp_fstore_set_durable_cb(sx_xftp_fstore *st, sx_xftp_fstore_durable_cb cb, void *arg);
 
 typedef struct sx_xftp_fstore_stats {
     size_t files;      /* records */

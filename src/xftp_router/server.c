@@ -38,6 +38,38 @@ static void conn_close(xs_conn *c);
 static void conn_flush(xs_conn *c);
 static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
 
+/* ---- responses held for the store log ---- */
+
+static void held_add(xs_stream *st)
+{
+    xs_worker *w = st->c->w;
+    st->holding = true;
+    st->held_next = NULL;
+    st->held_prev = w->held_tail;
+    if (w->held_tail)
+        w->held_tail->held_next = st;
+    else
+        w->held_head = st;
+    w->held_tail = st;
+}
+
+static void held_remove(xs_stream *st)
+{
+    xs_worker *w = st->c->w;
+    if (!st->holding)
+        return;
+    if (st->held_prev)
+        st->held_prev->held_next = st->held_next;
+    else
+        w->held_head = st->held_next;
+    if (st->held_next)
+        st->held_next->held_prev = st->held_prev;
+    else
+        w->held_tail = st->held_prev;
+    st->holding = false;
+    st->held_prev = st->held_next = NULL;
+}
+
 /* ---- streams ---- */
 
 static void stream_free(xs_stream *st)
@@ -49,6 +81,8 @@ static void stream_free(xs_stream *st)
         c->streams = st->next;
     if (st->next)
         st->next->prev = st->prev;
+    held_remove(st);
+    free(st->held);
     xs_upload_gone(st);
     if (st->file_fd >= 0)
         close(st->file_fd);
@@ -157,8 +191,35 @@ static void respond_status(xs_stream *st, const char *status, uint8_t *body, siz
         c->closing = true;
 }
 
+/* The store log failed before the record a response depended on was
+ * written: the client gets the command's error instead. */
+static void respond_log_failed(xs_stream *st)
+{
+    st->hold_seq = 0;
+    st->responded = false;
+    xs_respond_err(st, st->v, sx_slice_of(st->corr, st->corr_len), sx_slice_of(st->ent, st->ent_len),
+                   st->hold_err);
+}
+
 void xs_respond(xs_stream *st, uint8_t *body, size_t len, const char *content_type)
 {
+    if (st->hold_seq && !st->responded) {
+        sx_status ls = sx_xftp_fstore_log_status(st->c->w->s->store, st->hold_seq);
+        if (ls == SX_E_WOULD_BLOCK) {
+            /* Kept until log_task_cb finds the record written. */
+            st->responded = true;
+            st->held = body;
+            st->held_len = len;
+            held_add(st);
+            return;
+        }
+        if (ls != SX_OK) {
+            free(body);
+            respond_log_failed(st);
+            return;
+        }
+        st->hold_seq = 0;
+    }
     respond_status(st, "200", body, len, content_type, false);
 }
 
@@ -846,6 +907,71 @@ static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
     }
 }
 
+/* ---- the store log advanced ---- */
+
+/* On a worker: the writer wrote a batch (or failed). Every held response
+ * whose record is now in the file is sent, every one whose record never
+ * will be becomes its error; the rest wait for the next batch. Nothing is
+ * flushed until the list has been walked, since a flush may close a
+ * connection and free its streams. */
+static void log_task_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    xs_worker *w = t->data;
+    __atomic_store_n(&w->log_task_posted, false, __ATOMIC_RELEASE);
+    xs_stream *st = w->held_head;
+    w->held_head = w->held_tail = NULL;
+    xs_conn *to_flush = NULL;
+    while (st) {
+        xs_stream *next = st->held_next;
+        st->holding = false;
+        st->held_prev = st->held_next = NULL;
+        sx_status ls = sx_xftp_fstore_log_status(w->s->store, st->hold_seq);
+        if (ls == SX_E_WOULD_BLOCK) {
+            held_add(st);
+            st = next;
+            continue;
+        }
+        uint8_t *body = st->held;
+        st->held = NULL;
+        if (ls == SX_OK) {
+            st->hold_seq = 0;
+            st->responded = false;
+            respond_status(st, "200", body, st->held_len, NULL, false);
+        } else {
+            free(body);
+            respond_log_failed(st);
+        }
+        xs_conn *c = st->c;
+        if (!c->flush_listed) {
+            c->flush_listed = true;
+            c->flush_next = to_flush;
+            to_flush = c;
+        }
+        st = next;
+    }
+    while (to_flush) {
+        xs_conn *c = to_flush;
+        to_flush = c->flush_next;
+        c->flush_listed = false;
+        xs_conn_flush(c); /* a closed c is freed by a later task */
+    }
+}
+
+/* On the writer thread, after each batch (sx_xftp_fstore_set_durable_cb). */
+static void log_durable_cb(void *arg)
+{
+    xs_server *s = arg;
+    for (unsigned i = 0; i < s->n_workers; i++) {
+        xs_worker *w = &s->workers[i];
+        if (__atomic_exchange_n(&w->log_task_posted, true, __ATOMIC_ACQ_REL))
+            continue;
+        w->log_task.cb = log_task_cb;
+        w->log_task.data = w;
+        sx_loop_post(w->loop, &w->log_task);
+    }
+}
+
 /* ---- timers ---- */
 
 static void expire_files(xs_server *s, int64_t now)
@@ -853,7 +979,8 @@ static void expire_files(xs_server *s, int64_t now)
     if (s->file_ttl < 0)
         return;
     size_t n = 0;
-    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, &n);
+    /* Nobody waits for these records: the sweep only queues them. */
+    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, &n, NULL);
     sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_EXPIRED, (int64_t)n);
     if (st != SX_OK)
         fprintf(stderr, "File expiration failed: %s\n", sx_status_str(st));
@@ -964,6 +1091,9 @@ static sx_status load_identity(xs_server *s)
 
 static void server_free(xs_server *s)
 {
+    /* The writer thread posts to the loops no more once this returns. */
+    if (s->store)
+        sx_xftp_fstore_set_durable_cb(s->store, NULL, NULL);
     if (s->listen_fd >= 0)
         sx_net_close(s->listen_fd);
     if (s->workers)
@@ -1164,6 +1294,8 @@ sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
         }
         sx_loop_set_tick(s->workers[i].loop, XS_TICK_MS, tick_cb, &s->workers[i]);
     }
+    /* Every loop exists: the writer thread may post to them from now on. */
+    sx_xftp_fstore_set_durable_cb(s->store, log_durable_cb, s);
     s->next_expire_ms = sx_loop_now_ms() + s->expire_interval * 1000;
     st = sx_net_listen(opts->host ? opts->host : "0.0.0.0", opts->port, 1024, &s->listen_fd, &s->port);
     if (st == SX_OK) {
@@ -1200,9 +1332,13 @@ sx_status sx_xftp_server_expire_now(sx_xftp_server *s, int64_t now, size_t *n_de
     *n_deleted = 0;
     if (s->file_ttl < 0)
         return SX_OK;
-    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, n_deleted);
+    uint64_t seq = 0;
+    sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, n_deleted, &seq);
     sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_EXPIRED, (int64_t)*n_deleted);
-    return st;
+    /* The caller's thread (tests) may wait: the records are in the log when
+     * this returns. */
+    sx_status ls = sx_xftp_fstore_wait_durable(s->store, seq);
+    return st != SX_OK ? st : ls;
 }
 
 sx_status sx_xftp_server_log_stats_now(sx_xftp_server *s, int64_t now)

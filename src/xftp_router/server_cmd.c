@@ -265,6 +265,21 @@ static void respond_ids(xs_req *x, const uint8_t *sender_id, const uint8_t (*rid
     free(items);
 }
 
+static void save_reply_ids(xs_req *x);
+
+/* The answer to a change goes out only once the change's store-log record
+ * (seq) is in the file (xs_respond in server.c holds it until then); if the
+ * log fails first, the client gets ERR e, what the command answers when the
+ * store refuses the change for its log. */
+static void hold_for_log(xs_req *x, uint64_t seq, sx_xftp_err_type e)
+{
+    if (seq == 0)
+        return;
+    save_reply_ids(x);
+    x->st->hold_seq = seq;
+    x->st->hold_err = e;
+}
+
 static bool new_allowed(const xs_req *x)
 {
     const sx_xftp_server_opts *o = &x->s->opts;
@@ -299,8 +314,11 @@ static void cmd_fnew(xs_req *x)
     if (!rids) {
         fail(x, SX_XFTP_ERR_INTERNAL);
     } else {
-        sx_status st = sx_xftp_fstore_create(x->s->store, &cmd->fnew.file, keys, n, (int64_t)time(NULL), sid, rids);
+        uint64_t seq = 0;
+        sx_status st =
+            sx_xftp_fstore_create(x->s->store, &cmd->fnew.file, keys, n, (int64_t)time(NULL), sid, rids, &seq);
         if (st == SX_OK) {
+            hold_for_log(x, seq, SX_XFTP_ERR_INTERNAL);
             sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILES_CREATED, 1);
             sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILE_RECIPIENTS, (int64_t)n);
             respond_ids(x, sid, (const uint8_t (*)[SX_XFTP_FILE_ID_LEN])rids, n);
@@ -319,8 +337,10 @@ static void cmd_fadd(xs_req *x, const sx_xftp_frec *rec)
     if (!rids) {
         fail(x, SX_XFTP_ERR_INTERNAL);
     } else {
-        sx_status st = sx_xftp_fstore_add_recipients(x->s->store, rec->sender_id, keys, n, rids);
+        uint64_t seq = 0;
+        sx_status st = sx_xftp_fstore_add_recipients(x->s->store, rec->sender_id, keys, n, rids, &seq);
         if (st == SX_OK) {
+            hold_for_log(x, seq, SX_XFTP_ERR_INTERNAL);
             sx_xftp_stats_add(&x->s->stats, SX_XFTP_STAT_FILE_RECIPIENTS, (int64_t)n);
             respond_ids(x, NULL, (const uint8_t (*)[SX_XFTP_FILE_ID_LEN])rids, n);
         } else
@@ -485,6 +505,7 @@ void xs_process_request(xs_stream *st, uint16_t v)
     sx_xftp_frec rec;
     sx_xftp_rkey rkey;
     sx_status s2;
+    uint64_t seq = 0;
     switch (x.req.cmd.tag) {
     case SX_XFTP_C_FNEW:
         cmd_fnew(&x);
@@ -503,8 +524,9 @@ void xs_process_request(xs_stream *st, uint16_t v)
     case SX_XFTP_C_FDEL:
         if (!authorize(&x, &rec, &rkey, false))
             return;
-        s2 = sx_xftp_fstore_delete(x.s->store, rec.sender_id);
+        s2 = sx_xftp_fstore_delete(x.s->store, rec.sender_id, &seq);
         if (s2 == SX_OK) {
+            hold_for_log(&x, seq, err_of(SX_E_IO));
             xs_stats_removed(x.s, &rec, SX_XFTP_STAT_FILES_DELETED);
             respond_tag(st, v, x.corr, x.ent, SX_XFTP_R_OK);
         } else
@@ -517,8 +539,9 @@ void xs_process_request(xs_stream *st, uint16_t v)
     case SX_XFTP_C_FACK:
         if (!authorize(&x, &rec, &rkey, true))
             return;
-        s2 = sx_xftp_fstore_ack(x.s->store, x.ent);
+        s2 = sx_xftp_fstore_ack(x.s->store, x.ent, &seq);
         if (s2 == SX_OK) {
+            hold_for_log(&x, seq, err_of(SX_E_IO));
             sx_xftp_stats_add(&x.s->stats, SX_XFTP_STAT_FILE_DOWNLOAD_ACKS, 1);
             respond_tag(st, v, x.corr, x.ent, SX_XFTP_R_OK);
         } else
@@ -651,12 +674,16 @@ static void upload_finish(xs_stream *st)
     }
     /* From here a failure removes the chunk file itself (the record is gone). */
     memcpy(j->path, j->final_path, sizeof j->path);
-    s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id);
+    uint64_t seq = 0;
+    s2 = sx_xftp_fstore_set_uploaded(st->c->w->s->store, st->sender_id, &seq);
     if (s2 != SX_OK) {
         xs_upload_abort(st);
         upload_answer(st, err_of(s2), false);
         return;
     }
+    /* The OK below waits for the FPUT record (reply ids saved by cmd_fput). */
+    st->hold_seq = seq;
+    st->hold_err = err_of(SX_E_IO);
     j->reserved = false; /* the storage now belongs to the stored chunk */
     sx_xftp_stats *stats = &st->c->w->s->stats;
     sx_xftp_stats_add(stats, SX_XFTP_STAT_FILES_UPLOADED, 1);

@@ -68,10 +68,13 @@ static void cmd_file(xs_control *cp, sx_kit_ctl_conn *c, const xs_cp_cmd *cmd)
         return;
     sx_xftp_frec rec;
     sx_xftp_rkey rkey;
+    uint64_t seq = 0;
     sx_status st = sx_xftp_fstore_get_recipient(cp->store, sx_slice_of(cmd->id, cmd->id_len), &rec, &rkey);
     if (st == SX_OK)
-        st = cmd->kind == XS_CP_BLOCK ? sx_xftp_fstore_block(cp->store, rec.sender_id, &cmd->info)
-                                      : sx_xftp_fstore_delete(cp->store, rec.sender_id);
+        st = cmd->kind == XS_CP_BLOCK ? sx_xftp_fstore_block(cp->store, rec.sender_id, &cmd->info, &seq)
+                                      : sx_xftp_fstore_delete(cp->store, rec.sender_id, &seq);
+    if (st == SX_OK) /* "ok" once the record is in the store log (this thread may wait) */
+        st = sx_xftp_fstore_wait_durable(cp->store, seq);
     if (st == SX_OK) {
         xs_stats_removed(cp->s, &rec, cmd->kind == XS_CP_BLOCK ? SX_XFTP_STAT_FILES_BLOCKED : SX_XFTP_STAT_FILES_DELETED);
         sx_kit_ctl_say(c, "ok");

@@ -51,6 +51,12 @@ struct xs_worker {
     pthread_t thread;
     xs_conn *conns;
     xs_io io;
+    /* Streams whose response waits for its store-log record (server.c),
+     * oldest first; retried by log_task, which the file store's durable
+     * callback posts at most once at a time (log_task_posted, atomic). */
+    xs_stream *held_head, *held_tail;
+    sx_loop_task log_task;
+    bool log_task_posted;
 };
 
 struct sx_xftp_server {
@@ -110,6 +116,8 @@ struct xs_conn {
     uint8_t hs_priv[32];
     uint16_t version;
     bool closing;
+    xs_conn *flush_next; /* log_task's list of connections to flush */
+    bool flush_listed;
 };
 
 typedef enum xs_phase {
@@ -145,6 +153,18 @@ struct xs_stream {
     size_t corr_len;
     uint8_t ent[255];
     size_t ent_len;
+    /* PROTOCOL-NOTES F27, with the rule PROTOCOL-NOTES E25 states for SMP:
+     * a response confirming a change is not sent before the change's record
+     * is in the store log file. hold_seq is that record (0: nothing to wait
+     * for); a response made before then is kept in held (on the worker's
+     * list) and sent by log_task; if the log fails first, ERR hold_err is
+     * sent instead (version v, corr and ent above). */
+    uint64_t hold_seq;
+    sx_xftp_err_type hold_err;
+    uint8_t *held;
+    size_t held_len;
+    bool holding;
+    xs_stream *held_prev, *held_next;
     /* response body: out[out_pos..out_len), then file bytes */
     uint8_t *out;
     size_t out_len, out_pos;

@@ -1,15 +1,17 @@
 /* The XFTP router in process over loopback TLS, driven by a minimal HTTP/2
  * client written here (nghttp2 + blocking sx_tls): handshake, every
  * command, FPUT/FGET streaming with a 4 MiB chunk, quota, expiry, restart
- * with the store log, malformed input (PROTOCOL-NOTES T9), inactive-client
- * disconnect. */
+ * with the store log, answers after their store-log records, malformed
+ * input (PROTOCOL-NOTES T9), inactive-client disconnect. */
 #include <nghttp2/nghttp2.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1599,6 +1601,175 @@ static void test_control_port(void **state)
     fx_cleanup(&f);
 }
 
+/* ---- store log before the answer ---- */
+
+/* Whether the store log has a line starting with word and the base64url of
+ * id (the file's present content, read now). */
+static bool log_has(const fx *f, const char *word, const uint8_t id[16])
+{
+    char b64[32], want[48];
+    assert_ok(sx_b64_encode(sx_slice_of(id, 16), SX_B64_URL, b64, sizeof b64));
+    snprintf(want, sizeof want, "%s %s", word, b64);
+    char *text = read_all(f->log);
+    bool found = false;
+    for (char *p = text; *p && !found;) {
+        found = strncmp(p, want, strlen(want)) == 0;
+        char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    free(text);
+    return found;
+}
+
+static long file_size(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return (long)sb.st_size;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char *text = read_all(from);
+    FILE *fp = fopen(to, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+    assert_int_equal(fclose(fp), 0);
+    free(text);
+}
+
+/* PROTOCOL-NOTES F27: the answer to a change comes only once the change's
+ * record is in the store log file. The log's writer thread writes the
+ * records while the workers go on; each answer read here must find its
+ * line already in the file, a copy of the file taken right after the last
+ * answer (what a crash would leave) restores what the clients were told,
+ * and when the log cannot be written the answers are errors, never
+ * success. */
+static void test_store_log_before_answer(void **state)
+{
+    (void)state;
+    load_identity();
+    fx f = {0};
+    f.control = true;
+    fx_start(&f, 0, true);
+    uint16_t cport = sx_xftp_server_control_port(f.s);
+    tc c;
+    tc_open(&c, f.port);
+    tc_handshake(&c, 3);
+    keypair snd, rcv[2], extra;
+    kp_new(&snd, SX_KEY_ED25519);
+    kp_new(&rcv[0], SX_KEY_ED25519);
+    kp_new(&rcv[1], SX_KEY_X25519);
+    kp_new(&extra, SX_KEY_ED25519);
+    size_t size = SX_XFTP_CHUNK_64K;
+    uint8_t *chunk = malloc(size), digest[32];
+    random_chunk(chunk, size, digest);
+    sx_xftp_reply r;
+
+    /* a: created, uploaded, one more recipient, one recipient acknowledged */
+    file_ids a;
+    assert_int_equal(do_fnew(&c, &snd, rcv, 2, (uint32_t)size, digest, &a), SX_XFTP_R_SIDS);
+    assert_true(log_has(&f, "FNEW", a.sid));
+    assert_true(log_has(&f, "FADD", a.sid));
+    assert_int_equal(do_fput(&c, &snd, a.sid, mem_gen, chunk, size, &r), SX_XFTP_R_OK);
+    assert_true(log_has(&f, "FPUT", a.sid));
+    uint8_t items[128];
+    sx_writer w;
+    sx_writer_init_fixed(&w, items, sizeof items);
+    sx_smp_pubkey pe = kp_pub(&extra);
+    assert_true(sx_smp_write_pubkey(&w, SX_KEY_AUTH_ALGS, &pe));
+    sx_xftp_cmd cmd = {0};
+    cmd.tag = SX_XFTP_C_FADD;
+    cmd.rcv_keys.count = 1;
+    cmd.rcv_keys.items = sx_writer_slice(&w);
+    long before = file_size(f.log);
+    assert_int_equal(cmd_simple(&c, &snd, sx_slice_of(a.sid, 16), &cmd, &r), SX_XFTP_R_RIDS);
+    sx_slice id;
+    assert_ok(sx_xftp_ids_get(&r.resp.rcv_ids, 0, &id));
+    uint8_t rid_extra[16];
+    memcpy(rid_extra, id.ptr, 16);
+    assert_true(file_size(f.log) > before); /* the second FADD of a */
+    char *text = read_all(f.log);
+    char b64[32];
+    assert_ok(sx_b64_encode(sx_slice_of(rid_extra, 16), SX_B64_URL, b64, sizeof b64));
+    assert_non_null(strstr(text, b64));
+    free(text);
+    assert_int_equal(do_simple(&c, &rcv[0], SX_XFTP_C_FACK, a.rid[0], &r), SX_XFTP_R_OK);
+    assert_true(log_has(&f, "FACK", a.rid[0]));
+
+    /* b: created, uploaded, deleted; d: created, blocked on the control port */
+    file_ids b, d;
+    assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &b), SX_XFTP_R_SIDS);
+    assert_int_equal(do_fput(&c, &snd, b.sid, mem_gen, chunk, size, &r), SX_XFTP_R_OK);
+    assert_int_equal(do_simple(&c, &snd, SX_XFTP_C_FDEL, b.sid, &r), SX_XFTP_R_OK);
+    assert_true(log_has(&f, "FDEL", b.sid));
+    assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &d), SX_XFTP_R_SIDS);
+    int fd;
+    assert_ok(sx_net_connect("127.0.0.1", cport, 5000, &fd));
+    char line[512], cpcmd[200];
+    cp_line(fd, line, sizeof line);
+    cp_line(fd, line, sizeof line);
+    cp_cmd(fd, "auth adm1n", "Current role is CPRAdmin");
+    assert_ok(sx_b64_encode(sx_slice_of(d.rid[0], 16), SX_B64_URL, b64, sizeof b64));
+    snprintf(cpcmd, sizeof cpcmd, "block %s reason=spam", b64);
+    cp_cmd(fd, cpcmd, "ok");
+    assert_true(log_has(&f, "FBLK", d.sid));
+
+    /* What a crash right now would leave: every answered change is in it. */
+    char crash[400];
+    snprintf(crash, sizeof crash, "%s/crash.log", f.dir);
+    copy_file(f.log, crash);
+
+    /* The log cannot grow any more (the file size limit of this process):
+     * the change is made in memory and its record queued, but the write
+     * fails, so the client hears the error instead of SIDS. From then on
+     * the log refuses every change and nothing changes. */
+    struct rlimit old_lim, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+    long at_limit = file_size(f.log);
+    lim.rlim_cur = (rlim_t)at_limit;
+    lim.rlim_max = old_lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    file_ids e;
+    assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &e), SX_XFTP_R_ERR);
+    assert_int_equal(tc_err(&c), SX_XFTP_ERR_INTERNAL);
+    assert_int_equal(do_simple(&c, &rcv[1], SX_XFTP_C_FACK, a.rid[1], &r), SX_XFTP_R_ERR);
+    assert_int_equal(r.resp.err.type, SX_XFTP_ERR_FILE_IO);
+    assert_int_equal(do_fget(&c, &rcv[1], a.rid[1], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_ok(sx_b64_encode(sx_slice_of(a.rid[1], 16), SX_B64_URL, b64, sizeof b64));
+    snprintf(cpcmd, sizeof cpcmd, "delete %s", b64);
+    cp_cmd(fd, cpcmd, "error: FILE_IO");
+    assert_int_equal(do_fget(&c, &rcv[1], a.rid[1], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_sig);
+    assert_int_equal(file_size(f.log), at_limit);
+    sx_net_close(fd);
+    tc_close(&c);
+    fx_stop(&f);
+
+    /* Restart from the crash copy: exactly what the clients were told. */
+    copy_file(crash, f.log);
+    fx_start(&f, 0, true);
+    tc_open(&c, f.port);
+    tc_handshake(&c, 3);
+    assert_int_equal(do_fget(&c, &rcv[1], a.rid[1], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_int_equal(do_fget(&c, &extra, rid_extra, (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_int_equal(do_fget(&c, &rcv[0], a.rid[0], (uint32_t)size, digest), SX_XFTP_R_ERR);
+    assert_int_equal(tc_err(&c), SX_XFTP_ERR_AUTH);
+    assert_int_equal(do_fget(&c, &rcv[0], b.rid[0], (uint32_t)size, digest), SX_XFTP_R_ERR);
+    assert_int_equal(tc_err(&c), SX_XFTP_ERR_AUTH);
+    assert_int_equal(do_fget(&c, &rcv[0], d.rid[0], (uint32_t)size, digest), SX_XFTP_R_ERR);
+    assert_int_equal(tc_err(&c), SX_XFTP_ERR_BLOCKED);
+    tc_close(&c);
+    sx_key_free(snd.k);
+    sx_key_free(rcv[0].k);
+    sx_key_free(rcv[1].k);
+    sx_key_free(extra.k);
+    free(chunk);
+    fx_cleanup(&f);
+}
+
 /* PROTOCOL-NOTES B3: a browser-like client (default OpenSSL settings, TLS 1.2
  * allowed, no Ed25519) gets the web credential, an ECDSA P-256 certificate, by
  * SNI. */
@@ -1746,6 +1917,7 @@ int main(void)
         cmocka_unit_test(test_web),
         cmocka_unit_test(test_web_ecdsa),
         cmocka_unit_test(test_control_port),
+        cmocka_unit_test(test_store_log_before_answer),
         cmocka_unit_test(test_inactive_clients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

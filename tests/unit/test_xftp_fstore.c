@@ -1,13 +1,16 @@
 /* Unit tests of the XFTP router's file store (src/xftp_router/fstore.c) and its
  * store-log lines (src/xftp_router/flog.c): operations, quota, expiry, replay,
- * compaction, a log written as the reference writes it, bad lines, and
- * missing chunk files. Real files in a temporary folder. */
+ * compaction, a log written as the reference writes it, bad lines, missing
+ * chunk files, and the log's writer thread (order across threads, a log
+ * that fails). Real files in a temporary folder. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,7 +114,7 @@ static void create_file(sx_xftp_fstore *st, uint32_t size, int64_t now, size_t n
         make_key(&rk[i], i % 2 == 1, (uint8_t)(0x40 + i));
         keys[i] = rk[i].k;
     }
-    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n_rcv, now, sid, rids));
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n_rcv, now, sid, rids, NULL));
 }
 
 static void write_chunk(sx_xftp_fstore *st, const uint8_t *sid)
@@ -221,23 +224,23 @@ static void test_create_get_ack_delete(void **state)
     /* FADD */
     testkey extra;
     make_key(&extra, false, 0x77);
-    assert_ok(sx_xftp_fstore_add_recipients(st, sid, &extra.k, 1, &rids[2]));
+    assert_ok(sx_xftp_fstore_add_recipients(st, sid, &extra.k, 1, &rids[2], NULL));
     assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[2], 16), &rec, &key));
     assert_int_equal(rec.n_recipients, 3);
     uint8_t unknown[16] = {9};
     uint8_t tmp[1][16];
-    assert_int_equal(sx_xftp_fstore_add_recipients(st, unknown, &extra.k, 1, tmp), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_add_recipients(st, unknown, &extra.k, 1, tmp, NULL), SX_E_AUTH);
 
     /* FPUT */
     write_chunk(st, sid);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, sid));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, sid, NULL));
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec));
     assert_true(rec.uploaded);
-    assert_int_equal(sx_xftp_fstore_set_uploaded(st, unknown), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_set_uploaded(st, unknown, NULL), SX_E_AUTH);
 
     /* FACK */
-    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16)));
-    assert_int_equal(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16)), SX_E_AUTH);
+    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), NULL));
+    assert_int_equal(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), NULL), SX_E_AUTH);
     assert_int_equal(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key), SX_E_AUTH);
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec));
     assert_int_equal(rec.n_recipients, 2);
@@ -250,11 +253,11 @@ static void test_create_get_ack_delete(void **state)
 
     /* FDEL: the record, its recipients and the chunk file go. */
     assert_true(chunk_exists(st, sid));
-    assert_ok(sx_xftp_fstore_delete(st, sid));
+    assert_ok(sx_xftp_fstore_delete(st, sid, NULL));
     assert_false(chunk_exists(st, sid));
     assert_int_equal(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec), SX_E_AUTH);
     assert_int_equal(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[1], 16), &rec, &key), SX_E_AUTH);
-    assert_int_equal(sx_xftp_fstore_delete(st, sid), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_delete(st, sid, NULL), SX_E_AUTH);
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.files, 0);
     assert_int_equal(s.recipients, 0);
@@ -287,10 +290,10 @@ static void test_limits_and_usage(void **state)
     make_key(&rk, false, 0x55);
     for (size_t i = 0; i < n; i++)
         keys[i] = rk.k;
-    assert_int_equal(sx_xftp_fstore_create(st, &fi, keys, n, NOW, sid, rids), SX_E_LIMIT);
-    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n - 2, NOW, sid, rids));
-    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, keys, 2, rids), SX_E_LIMIT);
-    assert_ok(sx_xftp_fstore_add_recipients(st, sid, keys, 1, rids));
+    assert_int_equal(sx_xftp_fstore_create(st, &fi, keys, n, NOW, sid, rids, NULL), SX_E_LIMIT);
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, n - 2, NOW, sid, rids, NULL));
+    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, keys, 2, rids, NULL), SX_E_LIMIT);
+    assert_ok(sx_xftp_fstore_add_recipients(st, sid, keys, 1, rids, NULL));
     sx_xftp_frec rec;
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(sid, 16), &rec));
     assert_int_equal(rec.n_recipients, SX_XFTP_MAX_RECIPIENTS);
@@ -298,7 +301,7 @@ static void test_limits_and_usage(void **state)
     testkey bad;
     make_key(&bad, false, 1);
     bad.der[3] = 0x06 ^ 0xff;
-    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, &bad.k, 1, rids), SX_E_USAGE);
+    assert_int_equal(sx_xftp_fstore_add_recipients(st, sid, &bad.k, 1, rids, NULL), SX_E_USAGE);
     sx_xftp_fstore_close(st);
     /* A file with 1024 recipients survives compaction (one FADD line). */
     st = open_store(fx, 0);
@@ -316,9 +319,9 @@ static void test_block(void **state)
     uint8_t sid[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_256K, NOW, 1, sid, rids);
     write_chunk(st, sid);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, sid));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, sid, NULL));
     sx_smp_blocking_info bi = {SX_SMP_BLOCK_CONTENT, true, true, 3600};
-    assert_ok(sx_xftp_fstore_block(st, sid, &bi));
+    assert_ok(sx_xftp_fstore_block(st, sid, &bi, NULL));
     assert_false(chunk_exists(st, sid));
     sx_xftp_frec rec;
     sx_xftp_rkey key;
@@ -326,7 +329,7 @@ static void test_block(void **state)
     assert_int_equal(rec.status, SX_XFTP_FILE_BLOCKED);
     assert_int_equal(rec.blocked.reason, SX_SMP_BLOCK_CONTENT);
     uint8_t unknown[16] = {7};
-    assert_int_equal(sx_xftp_fstore_block(st, unknown, &bi), SX_E_AUTH);
+    assert_int_equal(sx_xftp_fstore_block(st, unknown, &bi, NULL), SX_E_AUTH);
     sx_xftp_fstore_close(st);
     char *text = read_text(fx->log);
     assert_non_null(strstr(text, " reason=content,notice={\"ttl\":3600}\n"));
@@ -383,7 +386,7 @@ static void test_quota(void **state)
     create_file(st, SX_XFTP_CHUNK_256K, NOW, 1, b, rids);
     assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_64K));
     write_chunk(st, a);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
     sx_xftp_fstore_close(st);
@@ -391,7 +394,7 @@ static void test_quota(void **state)
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_64K + SX_XFTP_CHUNK_256K);
     /* Delete gives a record's size back. */
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_256K);
     sx_xftp_fstore_close(st);
@@ -414,19 +417,19 @@ static void test_expire_boundary(void **state)
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 2, a, rids);
     create_file(st, SX_XFTP_CHUNK_64K, NOW + 3600, 1, b, rids);
     write_chunk(st, a);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     int64_t created = NOW / 3600 * 3600;
     size_t n = 99;
     /* createdAt + 3600 < now - ttl: equal is not expired. */
-    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl, ttl, &n));
+    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl, ttl, &n, NULL));
     assert_int_equal(n, 0);
-    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl + 1, ttl, &n));
+    assert_ok(sx_xftp_fstore_expire(st, created + 3600 + ttl + 1, ttl, &n, NULL));
     assert_int_equal(n, 1);
     sx_xftp_frec rec;
     assert_int_equal(sx_xftp_fstore_get_sender(st, sx_slice_of(a, 16), &rec), SX_E_AUTH);
     assert_false(chunk_exists(st, a));
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(b, 16), &rec));
-    assert_ok(sx_xftp_fstore_expire(st, created + 7200 + ttl + 1, ttl, &n));
+    assert_ok(sx_xftp_fstore_expire(st, created + 7200 + ttl + 1, ttl, &n, NULL));
     assert_int_equal(n, 1);
     sx_xftp_fstore_stats s;
     sx_xftp_fstore_stats_get(st, &s);
@@ -447,7 +450,7 @@ static void test_expire_many(void **state)
     for (int i = 0; i < N; i++)
         create_file(st, SX_XFTP_CHUNK_64K, i % 2 ? NOW : NOW + 100000, 1, sid, rids);
     size_t n = 0;
-    assert_ok(sx_xftp_fstore_expire(st, NOW + 3 * 3600, 3600, &n));
+    assert_ok(sx_xftp_fstore_expire(st, NOW + 3 * 3600, 3600, &n, NULL));
     assert_int_equal(n, N / 2);
     sx_xftp_fstore_stats s;
     sx_xftp_fstore_stats_get(st, &s);
@@ -466,12 +469,12 @@ static void test_replay_reproduces_state(void **state)
         create_file(st, SX_XFTP_CHUNK_1M, NOW + i * 3600, 3, sids[i], rids[i]);
     for (int i = 0; i < 3; i++) {
         write_chunk(st, sids[i]);
-        assert_ok(sx_xftp_fstore_set_uploaded(st, sids[i]));
+        assert_ok(sx_xftp_fstore_set_uploaded(st, sids[i], NULL));
     }
-    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0][1], 16)));
-    assert_ok(sx_xftp_fstore_delete(st, sids[1]));
+    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0][1], 16), NULL));
+    assert_ok(sx_xftp_fstore_delete(st, sids[1], NULL));
     sx_smp_blocking_info bi = {SX_SMP_BLOCK_SPAM, false, false, 0};
-    assert_ok(sx_xftp_fstore_block(st, sids[2], &bi));
+    assert_ok(sx_xftp_fstore_block(st, sids[2], &bi, NULL));
     sx_xftp_fstore_stats before;
     sx_xftp_fstore_stats_get(st, &before);
     sx_xftp_frec recs[5];
@@ -553,7 +556,7 @@ static void test_no_log(void **state)
     assert_ok(sx_xftp_fstore_open(&o, &st));
     uint8_t a[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_close(st);
     assert_int_equal(access(fx->log, F_OK), -1);
     struct stat sb;
@@ -683,7 +686,7 @@ static void test_missing_chunk_file(void **state)
     uint8_t a[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
     write_chunk(st, a);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     sx_xftp_fstore_close(st);
     char path[512];
     snprintf(path, sizeof path, "%s/", fx->files);
@@ -699,24 +702,24 @@ static void test_missing_chunk_file(void **state)
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(a, 16), &rec));
     assert_true(rec.uploaded);
     /* Deleting a record whose chunk file is gone works. */
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_close(st);
 
     /* A chunk path that cannot be removed (a non-empty folder): FILE_IO and
      * the record stays. */
     st = open_store(fx, 0);
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
-    assert_ok(sx_xftp_fstore_set_uploaded(st, a));
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
     assert_ok(sx_xftp_fstore_path(st, a, path, sizeof path));
     assert_int_equal(mkdir(path, 0700), 0);
     char inner[600];
     snprintf(inner, sizeof inner, "%s/x", path);
     write_text(inner, "x");
-    assert_int_equal(sx_xftp_fstore_delete(st, a), SX_E_IO);
+    assert_int_equal(sx_xftp_fstore_delete(st, a, NULL), SX_E_IO);
     assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(a, 16), &rec));
     unlink(inner);
     rmdir(path);
-    assert_ok(sx_xftp_fstore_delete(st, a));
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     char small[8];
     assert_int_equal(sx_xftp_fstore_path(st, a, small, sizeof small), SX_E_LIMIT);
     sx_xftp_fstore_close(st);
@@ -735,10 +738,10 @@ static void *work(void *arg)
     for (int i = 0; i < 200; i++) {
         uint8_t sid[16], rids[2][16];
         create_file(w->st, SX_XFTP_CHUNK_64K, NOW, 2, sid, rids);
-        if (sx_xftp_fstore_ack(w->st, sx_slice_of(rids[0], 16)) != SX_OK)
+        if (sx_xftp_fstore_ack(w->st, sx_slice_of(rids[0], 16), NULL) != SX_OK)
             return NULL;
         if (i % 2 == 0) {
-            if (sx_xftp_fstore_delete(w->st, sid) != SX_OK)
+            if (sx_xftp_fstore_delete(w->st, sid, NULL) != SX_OK)
                 return NULL;
         } else {
             w->kept++;
@@ -762,7 +765,7 @@ static void test_threads(void **state)
         assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
     size_t expired = 0;
-    assert_ok(sx_xftp_fstore_expire(st, NOW, 3600, &expired)); /* concurrently: nothing is old */
+    assert_ok(sx_xftp_fstore_expire(st, NOW, 3600, &expired, NULL)); /* concurrently: nothing is old */
     assert_int_equal(expired, 0);
     int kept = 0;
     for (int i = 0; i < NT; i++) {
@@ -779,8 +782,205 @@ static void test_threads(void **state)
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.files, (size_t)kept);
     assert_int_equal(s.recipients, (size_t)kept);
-    assert_ok(sx_xftp_fstore_expire(st, NOW + 10 * 3600, 3600, &expired));
+    assert_ok(sx_xftp_fstore_expire(st, NOW + 10 * 3600, 3600, &expired, NULL));
     assert_int_equal(expired, (size_t)kept);
+    sx_xftp_fstore_close(st);
+}
+
+/* ---- the writer thread -------------------------------------------------------- */
+
+enum { ORDER_THREADS = 4, ORDER_ROUNDS = 60 };
+
+/* One logged change as its caller saw it: the record type, the id the line
+ * names, and the sequence number the call gave. */
+typedef struct logged_op {
+    char word[5];
+    uint8_t id[16];
+    uint64_t seq;
+} logged_op;
+
+typedef struct order_worker {
+    sx_xftp_fstore *st;
+    const char *log;
+    logged_op ops[ORDER_ROUNDS * 4];
+    size_t n_ops;
+    bool ok;
+} order_worker;
+
+static size_t count_all_lines(const char *path)
+{
+    char *text = read_text(path);
+    size_t n = 0;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    free(text);
+    return n;
+}
+
+static void add_op(order_worker *w, const char *word, const uint8_t *id, uint64_t seq)
+{
+    logged_op *op = &w->ops[w->n_ops++];
+    snprintf(op->word, sizeof op->word, "%s", word);
+    memcpy(op->id, id, 16);
+    op->seq = seq;
+}
+
+static void *order_work(void *arg)
+{
+    order_worker *w = arg;
+    w->ok = false;
+    testkey snd, rk[2];
+    sx_xftp_file_info fi;
+    make_info(&fi, &snd, SX_XFTP_CHUNK_64K);
+    make_key(&rk[0], false, 0x21);
+    make_key(&rk[1], true, 0x22);
+    sx_smp_pubkey keys[2] = {rk[0].k, rk[1].k};
+    for (int i = 0; i < ORDER_ROUNDS; i++) {
+        uint8_t sid[16], rids[2][16];
+        uint64_t seq = 0;
+        if (sx_xftp_fstore_create(w->st, &fi, keys, 2, NOW, sid, rids, &seq) != SX_OK || seq < 2)
+            return NULL;
+        add_op(w, "FNEW", sid, seq - 1); /* FNEW and FADD, one after the other */
+        add_op(w, "FADD", sid, seq);
+        if (sx_xftp_fstore_ack(w->st, sx_slice_of(rids[0], 16), &seq) != SX_OK || seq == 0)
+            return NULL;
+        add_op(w, "FACK", rids[0], seq);
+        if (i % 3 == 0) {
+            if (sx_xftp_fstore_delete(w->st, sid, &seq) != SX_OK || seq == 0)
+                return NULL;
+            add_op(w, "FDEL", sid, seq);
+        }
+        if (i % 10 == 0) {
+            /* Once it is durable, the line is in the file, and so is every
+             * line before it. */
+            if (sx_xftp_fstore_wait_durable(w->st, seq) != SX_OK ||
+                sx_xftp_fstore_log_status(w->st, seq) != SX_OK || count_all_lines(w->log) < seq)
+                return NULL;
+        }
+    }
+    w->ok = true;
+    return NULL;
+}
+
+/* Records of many threads reach the file in the order of their sequence
+ * numbers, which the calls handed out under the store's lock together with
+ * the changes: line k of the file (after the compacted part) is the record
+ * numbered k, and each caller's records are where it was told. */
+static void test_writer_order(void **state)
+{
+    fixture *fx = *state;
+    sx_xftp_fstore *st = open_store(fx, 0);
+    assert_int_equal(count_all_lines(fx->log), 0); /* nothing to compact */
+    static order_worker w[ORDER_THREADS];
+    pthread_t th[ORDER_THREADS];
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].st = st;
+        w[i].log = fx->log;
+        assert_int_equal(pthread_create(&th[i], NULL, order_work, &w[i]), 0);
+    }
+    size_t total = 0;
+    uint64_t max_seq = 0;
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(w[i].ok);
+        total += w[i].n_ops;
+        for (size_t k = 0; k < w[i].n_ops; k++)
+            if (w[i].ops[k].seq > max_seq)
+                max_seq = w[i].ops[k].seq;
+    }
+    sx_xftp_fstore_close(st); /* the writer writes what is queued first */
+    assert_int_equal(max_seq, total);
+
+    char *text = read_text(fx->log);
+    char **lines = calloc(total + 1, sizeof *lines);
+    size_t n = 0;
+    for (char *p = text; *p && n <= total;) {
+        lines[n++] = p;
+        char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        p = nl + 1;
+    }
+    assert_int_equal(n, total);
+    for (int i = 0; i < ORDER_THREADS; i++) {
+        for (size_t k = 0; k < w[i].n_ops; k++) {
+            const logged_op *op = &w[i].ops[k];
+            char b64[32], want[48];
+            assert_ok(sx_b64_encode(sx_slice_of(op->id, 16), SX_B64_URL, b64, sizeof b64));
+            snprintf(want, sizeof want, "%s %s", op->word, b64);
+            const char *line = lines[op->seq - 1];
+            if (strncmp(line, want, strlen(want)) != 0)
+                fail_msg("record %llu: want '%s...', file has '%.60s'", (unsigned long long)op->seq, want, line);
+            /* A thread's own records are in the order it made them. */
+            if (k > 0)
+                assert_true(op->seq > w[i].ops[k - 1].seq);
+        }
+    }
+    free(lines);
+    free(text);
+}
+
+/* The log cannot be written (this process's file size limit): a change
+ * already queued is made in memory but its record never reaches the file,
+ * which the caller learns from log_status / wait_durable; from then on the
+ * store refuses every change (SX_E_IO, nothing changed), and a restart has
+ * only what was written. */
+static void test_writer_failure(void **state)
+{
+    fixture *fx = *state;
+    sx_xftp_fstore *st = open_store(fx, 0);
+    uint8_t a[16], c[16], rids[2][16], c_rids[1][16];
+    testkey snd, rk;
+    sx_xftp_file_info fi;
+    make_info(&fi, &snd, SX_XFTP_CHUNK_64K);
+    make_key(&rk, false, 0x31);
+    sx_smp_pubkey keys[2] = {rk.k, rk.k};
+    uint64_t seq_a = 0, seq_ack = 0, seq = 0;
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, 2, NOW, a, rids, &seq_a));
+    assert_int_equal(seq_a, 2);
+    assert_ok(sx_xftp_fstore_wait_durable(st, seq_a));
+    assert_ok(sx_xftp_fstore_log_status(st, 0));
+
+    struct stat sb;
+    assert_int_equal(stat(fx->log, &sb), 0);
+    struct rlimit old_lim, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim.rlim_cur = (rlim_t)sb.st_size;
+    lim.rlim_max = old_lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    /* One record, queued while the log still worked: made, never written. */
+    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), &seq_ack));
+    assert_int_equal(seq_ack, 3);
+    assert_int_equal(sx_xftp_fstore_wait_durable(st, seq_ack), SX_E_IO);
+    assert_int_equal(sx_xftp_fstore_log_status(st, seq_ack), SX_E_IO);
+    assert_ok(sx_xftp_fstore_log_status(st, seq_a)); /* written before */
+    sx_xftp_frec rec;
+    sx_xftp_rkey key;
+    assert_int_equal(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key), SX_E_AUTH);
+    /* Refused from now on. */
+    assert_int_equal(sx_xftp_fstore_create(st, &fi, keys, 1, NOW, c, c_rids, &seq), SX_E_IO);
+    assert_int_equal(seq, 0);
+    assert_int_equal(sx_xftp_fstore_delete(st, a, &seq), SX_E_IO);
+    assert_int_equal(sx_xftp_fstore_ack(st, sx_slice_of(rids[1], 16), &seq), SX_E_IO);
+    assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[1], 16), &rec, &key));
+    sx_xftp_fstore_stats s;
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.files, 1);
+    assert_int_equal(s.recipients, 1);
+    sx_xftp_fstore_close(st);
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_sig);
+    struct stat sb2;
+    assert_int_equal(stat(fx->log, &sb2), 0);
+    assert_int_equal(sb2.st_size, sb.st_size);
+    /* The unwritten FACK is not replayed: both recipients are back. */
+    st = open_store(fx, 0);
+    assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key));
+    assert_int_equal(rec.n_recipients, 2);
     sx_xftp_fstore_close(st);
 }
 
@@ -897,6 +1097,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_lines_warn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_chunk_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_failure, setup, teardown),
         cmocka_unit_test(test_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
