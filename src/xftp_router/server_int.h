@@ -1,5 +1,5 @@
-/* Internal structures of the XFTP router's network server (server.c and
- * server_cmd.c): the server, its workers, connections (one TLS session and
+/* Internal structures of the XFTP router's network server (server.c,
+ * server_http.c and server_cmd.c): the server, its workers, connections (one TLS session and
  * one nghttp2 server session each) and HTTP/2 request streams. */
 #ifndef SX_XFTP_SERVER_INT_H
 #define SX_XFTP_SERVER_INT_H
@@ -12,6 +12,7 @@
 #include "core/loop.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
+#include "kit/workers.h"
 #include "transport/tls.h"
 #include "xftp/filecrypt.h"
 #include "xftp_router/fstore.h"
@@ -47,8 +48,7 @@ typedef struct xs_io {
 struct xs_worker {
     xs_server *s;
     unsigned index;
-    sx_loop *loop;
-    pthread_t thread;
+    sx_loop *loop; /* the kit's (sx_kit_workers_loop) */
     xs_conn *conns;
     xs_io io;
     /* Streams whose response waits for its store-log record (server.c),
@@ -68,13 +68,10 @@ struct sx_xftp_server {
     sx_xftp_fstore *store;
     struct xs_control *control; /* NULL without a control port (router.c) */
     char web_root[XS_PATH_MAX]; /* canonical web_static_path, "" when none */
+    /* The listening socket and worker threads (kit/workers.h). */
+    sx_kit_workers *ws;
     xs_worker *workers;
     unsigned n_workers;
-    unsigned next_worker;
-    int listen_fd;
-    sx_loop_io listen_io;
-    uint16_t port;
-    bool stopping;
     int64_t next_expire_ms;
     int64_t file_ttl;        /* seconds, < 0 never */
     int64_t expire_interval; /* seconds */
@@ -203,6 +200,19 @@ void xs_io_stop(xs_worker *w);
 void xs_stats_removed(xs_server *s, const sx_xftp_frec *rec, sx_xftp_stat k);
 /* server.c: writes what nghttp2 has to send (after a posted completion). */
 void xs_conn_flush(xs_conn *c);
+/* Closes c now (server.c); c itself is freed by a later loop task. */
+void xs_conn_close(xs_conn *c);
+
+/* ---- server_http.c: the HTTP/2 side of a connection ---- */
+
+/* After the TLS handshake: the connection's nghttp2 server session, its
+ * settings, and what the handshake told (session id, ALPN, SNI). */
+void xs_conn_start_h2(xs_conn *c);
+/* Frees a stream and what it holds (its upload, its held response). */
+void xs_stream_free(xs_stream *st);
+/* On the writer thread after each store-log batch: posts one task per
+ * worker, which sends the held responses now written. arg: the server. */
+void xs_log_durable_cb(void *arg);
 /* Sends a 200 response: body (heap, taken) and, when file_fd >= 0, file_len
  * bytes of that file (encrypted with st->sb when st->encrypt). */
 void xs_respond(xs_stream *st, uint8_t *body, size_t len, const char *content_type);
