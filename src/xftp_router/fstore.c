@@ -1,4 +1,4 @@
-/* The XFTP router's file store: two open-addressing maps (sender id -> file,
+/* The XFTP router's file store: two id maps (idmap.h: sender id -> file,
  * recipient id -> recipient) under one mutex, the used-storage counter kept
  * as the reference keeps it, and the store log (flog.c lines handed to the
  * router kit's writer thread, src/kit/logwriter.h, which appends them to the
@@ -24,6 +24,7 @@
 #include "kit/logstart.h"
 #include "kit/logwriter.h"
 #include "xftp_router/flog.h"
+#include "xftp_router/idmap.h"
 
 #define ID_LEN SX_XFTP_FILE_ID_LEN
 #define ID_TRIES 3            /* fresh ids tried before giving up (as retryAdd) */
@@ -45,130 +46,12 @@ typedef struct rcp {
     sx_xftp_rkey key;
 } rcp;
 
-/* ---- open-addressing map of 16-byte ids ---------------------------------- */
-
-typedef struct slot {
-    uint8_t key[ID_LEN];
-    void *val; /* NULL: empty; TOMB: deleted */
-} slot;
-
-static char tomb_mark;
-#define TOMB ((void *)&tomb_mark)
-
-typedef struct idmap {
-    slot *slots;
-    size_t cap; /* power of two, or 0 */
-    size_t count, tombs;
-    uint64_t seed;
-} idmap;
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static size_t id_hash(const idmap *m, const uint8_t *k)
-{
-    uint64_t a, b;
-    memcpy(&a, k, 8);
-    memcpy(&b, k + 8, 8);
-    return (size_t)mix64(a ^ m->seed ^ mix64(b + m->seed));
-}
-
-static slot *map_find_slot(const idmap *m, const uint8_t *k)
-{
-    if (m->cap == 0)
-        return NULL;
-    size_t mask = m->cap - 1;
-    for (size_t i = id_hash(m, k) & mask, n = 0; n < m->cap; i = (i + 1) & mask, n++) {
-        slot *s = &m->slots[i];
-        if (!s->val)
-            return NULL;
-        if (s->val != TOMB && memcmp(s->key, k, ID_LEN) == 0)
-            return s;
-    }
-    return NULL;
-}
-
-static void *map_get(const idmap *m, const uint8_t *k)
-{
-    slot *s = map_find_slot(m, k);
-    return s ? s->val : NULL;
-}
-
-static sx_status map_rehash(idmap *m, size_t cap)
-{
-    slot *ns = calloc(cap, sizeof *ns);
-    if (!ns)
-        return SX_E_NOMEM;
-    for (size_t i = 0; i < m->cap; i++) {
-        slot *s = &m->slots[i];
-        if (!s->val || s->val == TOMB)
-            continue;
-        size_t j = id_hash(m, s->key) & (cap - 1);
-        while (ns[j].val)
-            j = (j + 1) & (cap - 1);
-        ns[j] = *s;
-    }
-    free(m->slots);
-    m->slots = ns;
-    m->cap = cap;
-    m->tombs = 0;
-    return SX_OK;
-}
-
-/* Inserts k -> v; k must not be present. */
-static sx_status map_put(idmap *m, const uint8_t *k, void *v)
-{
-    if ((m->count + m->tombs + 1) * 4 >= m->cap * 3) {
-        size_t cap = m->cap ? m->cap : 64;
-        while ((m->count + 1) * 2 >= cap)
-            cap *= 2;
-        sx_status st = map_rehash(m, cap);
-        if (st != SX_OK)
-            return st;
-    }
-    size_t mask = m->cap - 1;
-    size_t i = id_hash(m, k) & mask;
-    while (m->slots[i].val && m->slots[i].val != TOMB)
-        i = (i + 1) & mask;
-    if (m->slots[i].val == TOMB)
-        m->tombs--;
-    memcpy(m->slots[i].key, k, ID_LEN);
-    m->slots[i].val = v;
-    m->count++;
-    return SX_OK;
-}
-
-static void *map_del(idmap *m, const uint8_t *k)
-{
-    slot *s = map_find_slot(m, k);
-    if (!s)
-        return NULL;
-    void *v = s->val;
-    s->val = TOMB;
-    m->count--;
-    m->tombs++;
-    return v;
-}
-
-static void map_free(idmap *m)
-{
-    free(m->slots);
-    memset(m, 0, sizeof *m);
-}
-
 /* ---- the store ------------------------------------------------------------ */
 
 struct sx_xftp_fstore {
     pthread_mutex_t lock;
-    idmap files; /* sender id -> file* */
-    idmap rcps;  /* recipient id -> rcp* */
+    sx_idmap files; /* sender id -> file* */
+    sx_idmap rcps;  /* recipient id -> rcp* */
     size_t n_uploaded;
     int64_t used;
     int64_t quota;
@@ -235,8 +118,8 @@ static void file_free(file *f)
 static void drop_file(sx_xftp_fstore *st, file *f)
 {
     for (size_t i = 0; i < f->n_rids; i++)
-        free(map_del(&st->rcps, f->rids[i]));
-    map_del(&st->files, f->r.sender_id);
+        free(sx_idmap_del(&st->rcps, f->rids[i]));
+    sx_idmap_del(&st->files, f->r.sender_id);
     if (f->r.uploaded)
         st->n_uploaded--;
     file_free(f);
@@ -258,7 +141,7 @@ static void rid_remove(file *f, const uint8_t *rid)
 static sx_status rcp_add(sx_xftp_fstore *st, file *f, const uint8_t *rid, const uint8_t *key, size_t key_len,
                          sx_key_alg alg)
 {
-    if (map_get(&st->rcps, rid))
+    if (sx_idmap_get(&st->rcps, rid))
         return SX_E_AUTH;
     if (f->n_rids >= SX_XFTP_MAX_RECIPIENTS || key_len > SX_KEY_SPKI_MAX)
         return SX_E_LIMIT;
@@ -278,7 +161,7 @@ static sx_status rcp_add(sx_xftp_fstore *st, file *f, const uint8_t *rid, const 
     memcpy(rc->key.key, key, key_len);
     rc->key.key_len = key_len;
     rc->key.alg = alg;
-    sx_status s = map_put(&st->rcps, rid, rc);
+    sx_status s = sx_idmap_put(&st->rcps, rid, rc);
     if (s != SX_OK) {
         free(rc);
         return s;
@@ -290,7 +173,7 @@ static sx_status rcp_add(sx_xftp_fstore *st, file *f, const uint8_t *rid, const 
 
 static void rcp_remove(sx_xftp_fstore *st, const uint8_t *rid)
 {
-    rcp *rc = map_del(&st->rcps, rid);
+    rcp *rc = sx_idmap_del(&st->rcps, rid);
     if (!rc)
         return;
     rid_remove(rc->f, rid);
@@ -299,7 +182,7 @@ static void rcp_remove(sx_xftp_fstore *st, const uint8_t *rid)
 
 static bool id_taken(const sx_xftp_fstore *st, const uint8_t *id)
 {
-    return map_get(&st->files, id) != NULL || map_get(&st->rcps, id) != NULL;
+    return sx_idmap_get(&st->files, id) != NULL || sx_idmap_get(&st->rcps, id) != NULL;
 }
 
 static sx_status fresh_id(const sx_xftp_fstore *st, uint8_t id[ID_LEN])
@@ -383,7 +266,7 @@ static sx_status log_fadd(sx_xftp_fstore *st, const file *f, size_t first, const
         return res;
     }
     for (size_t i = 0; i < n; i++) {
-        const rcp *rc = map_get(&st->rcps, f->rids[first + i]);
+        const rcp *rc = sx_idmap_get(&st->rcps, f->rids[first + i]);
         memcpy(items[i].id, f->rids[first + i], ID_LEN);
         if (rc)
             items[i].key = rc->key;
@@ -460,7 +343,7 @@ sx_status sx_xftp_fstore_create(sx_xftp_fstore *st, const sx_xftp_file_info *inf
     pthread_mutex_lock(&st->lock);
     sx_status res = fresh_id(st, f->r.sender_id);
     if (res == SX_OK)
-        res = map_put(&st->files, f->r.sender_id, f);
+        res = sx_idmap_put(&st->files, f->r.sender_id, f);
     if (res != SX_OK) {
         pthread_mutex_unlock(&st->lock);
         file_free(f);
@@ -494,7 +377,7 @@ sx_status sx_xftp_fstore_add_recipients(sx_xftp_fstore *st, const uint8_t sender
     uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res = SX_OK;
-    file *f = map_get(&st->files, sender_id);
+    file *f = sx_idmap_get(&st->files, sender_id);
     if (!f) {
         res = SX_E_AUTH;
         goto out;
@@ -527,7 +410,7 @@ sx_status sx_xftp_fstore_get_sender(sx_xftp_fstore *st, sx_slice sender_id, sx_x
     if (!slice_id(sender_id))
         return SX_E_AUTH;
     pthread_mutex_lock(&st->lock);
-    file *f = map_get(&st->files, sender_id.ptr);
+    file *f = sx_idmap_get(&st->files, sender_id.ptr);
     if (f)
         *out = f->r;
     pthread_mutex_unlock(&st->lock);
@@ -539,7 +422,7 @@ sx_status sx_xftp_fstore_get_recipient(sx_xftp_fstore *st, sx_slice rcv_id, sx_x
     if (!slice_id(rcv_id))
         return SX_E_AUTH;
     pthread_mutex_lock(&st->lock);
-    rcp *rc = map_get(&st->rcps, rcv_id.ptr);
+    rcp *rc = sx_idmap_get(&st->rcps, rcv_id.ptr);
     if (rc) {
         *out = rc->f->r;
         if (key)
@@ -580,7 +463,7 @@ sx_status sx_xftp_fstore_set_uploaded(sx_xftp_fstore *st, const uint8_t sender_i
         return res;
     uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
-    file *f = map_get(&st->files, sender_id);
+    file *f = sx_idmap_get(&st->files, sender_id);
     if (!f) {
         res = SX_E_AUTH;
         goto out;
@@ -621,7 +504,7 @@ sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_X
     uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res;
-    file *f = map_get(&st->files, sender_id);
+    file *f = sx_idmap_get(&st->files, sender_id);
     if (!f) {
         res = SX_E_AUTH;
         goto out;
@@ -647,7 +530,7 @@ sx_status sx_xftp_fstore_block(sx_xftp_fstore *st, const uint8_t sender_id[SX_XF
     uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res;
-    file *f = map_get(&st->files, sender_id);
+    file *f = sx_idmap_get(&st->files, sender_id);
     if (!f) {
         res = SX_E_AUTH;
         goto out;
@@ -682,7 +565,7 @@ sx_status sx_xftp_fstore_ack(sx_xftp_fstore *st, sx_slice rcv_id, uint64_t *seq)
     uint64_t logged = 0;
     pthread_mutex_lock(&st->lock);
     sx_status res = SX_E_AUTH;
-    if (map_get(&st->rcps, rcv_id.ptr)) {
+    if (sx_idmap_get(&st->rcps, rcv_id.ptr)) {
         res = log_id(st, SX_XFTP_FLOG_FACK, rcv_id.ptr, &logged);
         if (res == SX_OK)
             rcp_remove(st, rcv_id.ptr);
@@ -706,10 +589,9 @@ sx_status sx_xftp_fstore_expire(sx_xftp_fstore *st, int64_t now, int64_t ttl, si
         pthread_mutex_lock(&st->lock);
         size_t end = pos + EXPIRE_SCAN < st->files.cap ? pos + EXPIRE_SCAN : st->files.cap;
         for (; pos < end && n < EXPIRE_BATCH; pos++) {
-            slot *s = &st->files.slots[pos];
-            if (!s->val || s->val == TOMB)
+            const file *f = sx_idmap_at(&st->files, pos);
+            if (!f)
                 continue;
-            const file *f = s->val;
             /* expiredFilePath: createdAt + fileTimePrecision < now - ttl */
             if (f->r.created_at + SX_XFTP_FILE_TIME_PRECISION < old)
                 memcpy(ids[n++], f->r.sender_id, ID_LEN);
@@ -806,7 +688,7 @@ static const char *excerpt(sx_slice line, char out[104])
 
 static sx_status apply_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r)
 {
-    file *f = r->type == SX_XFTP_FLOG_FACK ? NULL : map_get(&st->files, r->id);
+    file *f = r->type == SX_XFTP_FLOG_FACK ? NULL : sx_idmap_get(&st->files, r->id);
     switch (r->type) {
     case SX_XFTP_FLOG_FNEW: {
         if (f)
@@ -824,7 +706,7 @@ static sx_status apply_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r)
         nf->r.created_at = r->created_at;
         nf->r.status = r->status;
         nf->r.blocked = r->blocked;
-        sx_status s = map_put(&st->files, r->id, nf);
+        sx_status s = sx_idmap_put(&st->files, r->id, nf);
         if (s != SX_OK)
             file_free(nf);
         return s;
@@ -864,7 +746,7 @@ static sx_status apply_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r)
         f->r.blocked = r->blocked;
         return SX_OK;
     case SX_XFTP_FLOG_FACK: {
-        rcp *rc = map_get(&st->rcps, r->id);
+        rcp *rc = sx_idmap_get(&st->rcps, r->id);
         if (!rc)
             return SX_E_AUTH;
         rcp_remove(st, r->id);
@@ -955,10 +837,9 @@ static sx_status write_snapshot(void *ctx, sx_kit_log *log)
         res = SX_E_NOMEM;
     char fpath[SX_XFTP_FLOG_PATH_MAX + 1];
     for (size_t i = 0; res == SX_OK && i < st->files.cap; i++) {
-        slot *s = &st->files.slots[i];
-        if (!s->val || s->val == TOMB)
+        const file *f = sx_idmap_at(&st->files, i);
+        if (!f)
             continue;
-        const file *f = s->val;
         sx_xftp_flog_rec r;
         rec_of_file(f, &r);
         if (!sx_xftp_flog_encode(&w, &r) || !sx_write_str(&w, "\n"))
@@ -966,7 +847,7 @@ static sx_status write_snapshot(void *ctx, sx_kit_log *log)
         lines++;
         if (f->n_rids > 0) {
             for (size_t k = 0; k < f->n_rids; k++) {
-                const rcp *rc = map_get(&st->rcps, f->rids[k]);
+                const rcp *rc = sx_idmap_get(&st->rcps, f->rids[k]);
                 memcpy(items[k].id, f->rids[k], ID_LEN);
                 if (rc)
                     items[k].key = rc->key;
@@ -1043,8 +924,8 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
     st->quota = opts->quota;
     st->warn = opts->warn;
     st->warn_arg = opts->warn_arg;
-    sx_random_bytes(&st->files.seed, sizeof st->files.seed);
-    sx_random_bytes(&st->rcps.seed, sizeof st->rcps.seed);
+    sx_idmap_init(&st->files);
+    sx_idmap_init(&st->rcps);
     sx_status res = SX_E_NOMEM;
     st->files_dir = strdup(opts->files_dir);
     if (!st->files_dir)
@@ -1072,10 +953,9 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
     size_t missing = 0;
     char fpath[SX_XFTP_FLOG_PATH_MAX + 1];
     for (size_t i = 0; i < st->files.cap; i++) {
-        slot *s = &st->files.slots[i];
-        if (!s->val || s->val == TOMB)
+        const file *f = sx_idmap_at(&st->files, i);
+        if (!f)
             continue;
-        const file *f = s->val;
         st->used += f->r.size;
         if (f->r.uploaded && f->r.status == SX_XFTP_FILE_ACTIVE &&
             path_of(st->files_dir, f->r.sender_id, fpath, sizeof fpath) == SX_OK && !exists(fpath)) {
@@ -1103,17 +983,14 @@ void sx_xftp_fstore_close(sx_xftp_fstore *st)
     if (st->log)
         sx_kit_log_close(st->log);
     for (size_t i = 0; i < st->files.cap; i++) {
-        slot *s = &st->files.slots[i];
-        if (s->val && s->val != TOMB)
-            file_free(s->val);
+        file *f = sx_idmap_at(&st->files, i);
+        if (f)
+            file_free(f);
     }
-    for (size_t i = 0; i < st->rcps.cap; i++) {
-        slot *s = &st->rcps.slots[i];
-        if (s->val && s->val != TOMB)
-            free(s->val);
-    }
-    map_free(&st->files);
-    map_free(&st->rcps);
+    for (size_t i = 0; i < st->rcps.cap; i++)
+        free(sx_idmap_at(&st->rcps, i));
+    sx_idmap_free(&st->files);
+    sx_idmap_free(&st->rcps);
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->notify_cv);
     pthread_mutex_destroy(&st->notify_mu);
