@@ -25,4 +25,17 @@ sx_slice sx_slice_str(const char *s);
  * sx_ct_equal (crypto/util.h) for secrets. */
 bool sx_slice_eq(sx_slice a, sx_slice b);
 
+/* A 64-bit bit mixer (the finaliser of SplitMix64) for hash tables: every
+ * input bit reaches every output bit, so nearby values do not share a probe
+ * run. Not a cryptographic hash. */
+static inline uint64_t sx_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
 #endif

@@ -13,26 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/writer.h"
 #include "kit/paths.h"
 
 /* ---- hash sets ---- */
 
-/* Spreads the bits so that consecutive values do not share a probe run. */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 static void hset_put(uint64_t *slots, size_t cap, uint64_t v)
 {
-    size_t i = (size_t)mix64(v) & (cap - 1);
+    size_t i = (size_t)sx_mix64(v) & (cap - 1);
     while (slots[i] != 0 && slots[i] != v)
         i = (i + 1) & (cap - 1);
     slots[i] = v;
@@ -44,7 +34,7 @@ bool sx_kit_hset_has(const sx_kit_hset *h, uint64_t v)
         return h->has_zero;
     if (h->cap == 0)
         return false;
-    size_t i = (size_t)mix64(v) & (h->cap - 1);
+    size_t i = (size_t)sx_mix64(v) & (h->cap - 1);
     while (h->slots[i] != 0) {
         if (h->slots[i] == v)
             return true;

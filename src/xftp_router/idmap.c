@@ -5,27 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "crypto/util.h"
 
 static char tomb_mark;
 #define TOMB ((void *)&tomb_mark)
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 
 static size_t id_hash(const sx_idmap *m, const uint8_t *k)
 {
     uint64_t a, b;
     memcpy(&a, k, 8);
     memcpy(&b, k + 8, 8);
-    return (size_t)mix64(a ^ m->seed ^ mix64(b + m->seed));
+    return (size_t)sx_mix64(a ^ m->seed ^ sx_mix64(b + m->seed));
 }
 
 static sx_idmap_slot *find_slot(const sx_idmap *m, const uint8_t *k)
