@@ -50,7 +50,8 @@ typedef struct download {
 /* One request in flight. */
 typedef struct request {
     int32_t stream_id;
-    bool closed;
+    bool closed;        /* the stream is closed (both sides ended, or reset) */
+    bool answered;      /* the response ended (END_STREAM from the router) */
     uint32_t error_code;
     int status;         /* :status, 0 until received */
     size_t head_len;    /* bytes of the response block in the client's head buffer */
@@ -251,6 +252,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     sx_xftp_client *c = ud;
     if (frame->hd.type == NGHTTP2_GOAWAY)
         c->goaway = true;
+    request *r = c->req;
+    if (r && frame->hd.stream_id == r->stream_id && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA))
+        r->answered = true;
     return 0;
 }
 
@@ -333,13 +338,14 @@ static sx_status drain(sx_xftp_client *c)
     }
 }
 
-/* Runs the session until *done or the deadline. */
-static sx_status pump(sx_xftp_client *c, const bool *done, int64_t deadline)
+/* Runs the session until the request is over (its stream closed, or its
+ * response complete) or the deadline. */
+static sx_status pump(sx_xftp_client *c, const request *r, int64_t deadline)
 {
     for (;;) {
         bool blocked = false;
         SX_TRY(flush(c, &blocked));
-        if (*done)
+        if (r->closed || r->answered)
             return SX_OK;
         if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
             c->out_off == c->out_len)
@@ -390,10 +396,20 @@ static sx_status run_request(sx_xftp_client *c, request *r, int64_t timeout_ms)
         return SX_E_PROTOCOL;
     r->stream_id = id;
     c->req = r;
-    sx_status st = pump(c, &r->closed, now_ms() + timeout_ms);
+    sx_status st = pump(c, r, now_ms() + timeout_ms);
     c->req = NULL;
     if (st == SX_OK && r->src_err != SX_OK)
         st = r->src_err;
+    if (st == SX_OK && !r->closed) {
+        /* The router answered before it read the whole body (ERR QUOTA
+         * before a chunk, as the reference's router does): the answer
+         * counts, and the rest of the upload is cancelled (RFC 9113 8.1)
+         * instead of waiting for a body the router may never read. */
+        bool blocked = false;
+        if (nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL) != 0 ||
+            flush(c, &blocked) != SX_OK)
+            c->usable = false;
+    }
     if (st != SX_OK) {
         /* the session state is unknown now: no more requests on it */
         c->usable = false;

@@ -1,0 +1,110 @@
+#!/bin/sh
+# Black-box test of what a new user of the xftp program meets, with real
+# xftp-server (and smp-server) processes on loopback: a router that answers
+# QUOTA before it reads a chunk's body, behind a slow link (the answer is
+# reported at once).
+# Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
+set -u
+abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SRV=$(abspath "$1")
+CLI=$(abspath "$2")
+SMPSRV=$(abspath "$3")
+PROXY=$(abspath "$4")
+T=$(mktemp -d /tmp/sx_xftp_user.XXXXXX) || exit 1
+PIDS=
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+mkdir "$T/tmp"
+export TMPDIR="$T/tmp"
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+# Every client run is bounded in time.
+if command -v timeout >/dev/null 2>&1; then TO="timeout 120"; else TO=; fi
+xftp() { $TO "$CLI" "$@"; }
+now() { date +%s; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+        || echo $(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000 ))
+}
+
+# init_router N QUOTA: folders $T/etcN, $T/varN, $T/filesN, a free port in
+# PORTN, the fingerprint in FPN and the address in ADDRN.
+init_router() {
+    n=$1
+    XFTP_SERVER_CFG_PATH="$T/etc$n" XFTP_SERVER_LOG_PATH="$T/var$n" \
+        "$SRV" init -p "$T/files$n" -q "$2" >/dev/null 2>&1 || { echo "FAIL: xftp-server init $n"; exit 1; }
+    p=$(free_port)
+    sed -i "s/^port: .*/port: $p/" "$T/etc$n/file-server.ini"
+    eval "PORT$n=$p"
+    eval "FP$n=$(cat "$T/etc$n/fingerprint")"
+    eval "ADDR$n=\"xftp://$(cat "$T/etc$n/fingerprint")@127.0.0.1:$p\""
+}
+
+# start_router N: starts it in the background and waits for "Listening on port".
+start_router() {
+    n=$1
+    XFTP_SERVER_CFG_PATH="$T/etc$n" XFTP_SERVER_LOG_PATH="$T/var$n" "$SRV" start > "$T/start$n.out" 2>&1 &
+    pid=$!
+    PIDS="$PIDS $pid"
+    i=0
+    until grep -q "^Listening on port" "$T/start$n.out" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
+            echo "FAIL: xftp-server $n did not start"; cat "$T/start$n.out"; exit 1
+        fi
+        sleep 0.1
+    done
+}
+
+# start_proxy NAME TARGET_PORT UP DOWN: a slow link to a router; its port
+# goes into PPORT_NAME.
+start_proxy() {
+    "$PROXY" "$2" "$3" "$4" > "$T/proxy_$1.out" 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    until grep -q "^port " "$T/proxy_$1.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && { echo "FAIL: slow_proxy did not start"; exit 1; }
+        sleep 0.1
+    done
+    eval "PPORT_$1=$(sed -n 's/^port //p' "$T/proxy_$1.out")"
+}
+
+# no_temp WHAT: nothing of a transfer is left in the temporary folder.
+no_temp() {
+    left=$(ls -A "$T/tmp")
+    [ -z "$left" ] || fail "$1: left in the temporary folder: $left"
+    rm -rf "$T/tmp"/*
+}
+
+init_router 1 1gb
+init_router 2 1mb
+start_router 1
+start_router 2
+mkdir "$T/out"
+head -c 5000000 /dev/urandom > "$T/five.bin"
+
+# ---- QUOTA before the body ----
+# Router 2 has room for 1 MB and answers QUOTA as soon as it reads the
+# command of a 4 MB chunk. Behind a link of 64 KB/s the rest of the body
+# would take about a minute to go through; the client reports QUOTA at once.
+start_proxy q "$PORT2" 65536 0
+t0=$(now)
+out=$(xftp send "$T/five.bin" "$T/out" -s "xftp://$FP2@127.0.0.1:$PPORT_q" -r 1 2>&1) \
+    && fail "send over the quota succeeded"
+t1=$(now)
+echo "$out" | grep -q "QUOTA" || fail "send over the quota: no QUOTA: $out"
+[ $((t1 - t0)) -le 20 ] || fail "send over the quota took $((t1 - t0)) s (waited for the body)"
+no_temp "send over the quota"
+
+if [ "$FAILS" -ne 0 ]; then
+    for n in 1 2; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
+    echo "$FAILS failure(s)"
+    exit 1
+fi
+echo "all xftp user checks passed"
