@@ -23,6 +23,7 @@
 #include "core/writer.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
+#include "smp/address.h"
 
 /* ---- send ------------------------------------------------------------------ */
 
@@ -49,9 +50,30 @@ static void sent_cleanup(sent_chunk *sc, size_t n, int nrcv)
     free(sc);
 }
 
+/* A router of the send list: its address as descriptions name it (without
+ * the password) into srv, and the password FNEW carries (PROTOCOL-NOTES
+ * A29, F16) into auth ("" when there is none). */
+static sx_status parse_send_server(const char *text, sx_xftp_fd_server *srv, char auth[SX_SERVER_AUTH_MAX + 1])
+{
+    sx_server_address a;
+    char pub[SX_SERVER_ADDRESS_MAX + 1];
+    size_t len = 0;
+    sx_status st = sx_server_address_parse(text, strlen(text), &a);
+    if (st == SX_OK && a.scheme != SX_SERVER_XFTP)
+        st = SX_E_PROTOCOL;
+    if (st == SX_OK)
+        st = sx_server_address_auth(&a, auth, SX_SERVER_AUTH_MAX + 1);
+    if (st == SX_OK)
+        st = sx_server_address_format(&a, false, pub, sizeof pub, &len);
+    if (st == SX_OK)
+        st = sx_xftp_fd_server_parse(pub, len, srv);
+    sx_wipe(&a, sizeof a);
+    return st;
+}
+
 static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int encfd,
                               int64_t offset, uint32_t size, const uint8_t *digest,
-                              const sx_xftp_transfer_opts *o)
+                              const char *auth, const sx_xftp_transfer_opts *o)
 {
     SX_TRY(sx_key_generate(SX_KEY_ED25519, &sc->snd_key));
     sc->rcv_keys = calloc((size_t)nrcv, sizeof *sc->rcv_keys);
@@ -68,8 +90,8 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int enc
         st = xt_pool_get(pool, sc->server, o, &c);
         if (st == SX_OK && !created) {
             st = sx_xftp_client_fnew(c, sc->snd_key, size, sx_slice_of(digest, 32),
-                                     (const sx_key *const *)sc->rcv_keys, (size_t)nrcv, NULL,
-                                     &sc->snd_id, sc->rcv_ids);
+                                     (const sx_key *const *)sc->rcv_keys, (size_t)nrcv,
+                                     auth[0] ? auth : NULL, &sc->snd_id, sc->rcv_ids);
             created = st == SX_OK;
         }
         if (st == SX_OK)
@@ -90,6 +112,7 @@ typedef struct upload_ctx {
     int encfd; /* shared: the client reads it with pread */
     const sx_xftp_encrypted *e;
     int64_t *offsets;
+    char (*auth)[SX_SERVER_AUTH_MAX + 1]; /* per router of the list */
 } upload_ctx;
 
 static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer_opts *wo,
@@ -97,7 +120,7 @@ static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer
 {
     upload_ctx *u = r->ctx;
     return upload_chunk(pool, &u->sc[i], u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
-                        u->e->chunk_digests[i], wo);
+                        u->e->chunk_digests[i], u->auth[u->sc[i].server], wo);
 }
 
 sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_transfer_opts *o,
@@ -114,13 +137,20 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         return SX_E_USAGE;
     }
     sx_xftp_fd_server *servers = calloc(o->server_count, sizeof *servers);
-    if (!servers)
+    char(*auth)[SX_SERVER_AUTH_MAX + 1] = calloc(o->server_count, sizeof *auth);
+    if (!servers || !auth) {
+        free(servers);
+        free(auth);
         return SX_E_NOMEM;
+    }
     sx_status st = SX_OK;
     for (size_t i = 0; i < o->server_count && st == SX_OK; i++) {
-        st = sx_xftp_fd_server_parse(o->servers[i], strlen(o->servers[i]), &servers[i]);
-        if (st != SX_OK)
-            xt_set_err(o, "Invalid server address: %s", o->servers[i]);
+        st = parse_send_server(o->servers[i], &servers[i], auth[i]);
+        if (st != SX_OK) {
+            char shown[SX_XFTP_FD_SERVER_MAX + 8];
+            xt_address_shown(o->servers[i], shown, sizeof shown);
+            xt_set_err(o, "Invalid server address: %s", shown);
+        }
     }
     struct stat sbuf;
     if (st == SX_OK && stat(path, &sbuf) == 0 && sbuf.st_size > SX_XFTP_MAX_FILE_SIZE) {
@@ -156,7 +186,7 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         sx_random_bytes(&r, sizeof r);
         sc[i].server = o->server_count == 1 ? 0 : r % o->server_count;
     }
-    upload_ctx uc = {.sc = sc, .nrcv = nrcv, .encfd = encfd, .e = &e};
+    upload_ctx uc = {.sc = sc, .nrcv = nrcv, .encfd = encfd, .e = &e, .auth = auth};
     size_t *keys = NULL;
     if (st == SX_OK) {
         uc.offsets = calloc(e.chunk_count, sizeof *uc.offsets);
@@ -218,6 +248,8 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     sent_cleanup(sc, e.chunk_count, nrcv);
     sx_xftp_encrypted_cleanup(&e);
     free(servers);
+    sx_wipe(auth, o->server_count * sizeof *auth);
+    free(auth);
     if (st != SX_OK)
         sx_xftp_send_result_cleanup(res);
     return st;

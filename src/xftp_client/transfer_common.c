@@ -98,3 +98,16 @@ sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap)
     return sx_xftp_unique_path(xt_tmp_dir(o), name, out, cap);
 }
 
+
+void xt_address_shown(const char *text, char *out, size_t cap)
+{
+    /* <scheme>://<key hash>[:<password>]@...: the password is between the
+     * first ':' after the scheme and the '@' */
+    const char *scheme = strstr(text, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at && colon && colon < at)
+        snprintf(out, cap, "%.*s:***%s", (int)(colon - text), text, at);
+    else
+        snprintf(out, cap, "%s", text);
+}

@@ -29,6 +29,8 @@ int xt_retries(const sx_xftp_transfer_opts *o);
 const char *xt_tmp_dir(const sx_xftp_transfer_opts *o);
 /* read(2) retried on EINTR: SX_E_IO on failure, *n = 0 at the end. */
 sx_status xt_read_some(int fd, uint8_t *p, size_t cap, size_t *n);
+/* An address for a message: as written, with "***" for its password. */
+void xt_address_shown(const char *text, char *out, size_t cap);
 /* A fresh random name in the temporary folder. */
 sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
 

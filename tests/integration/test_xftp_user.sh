@@ -2,7 +2,7 @@
 # Black-box test of what a new user of the xftp program meets, with real
 # xftp-server (and smp-server) processes on loopback: a router that answers
 # QUOTA before it reads a chunk's body, behind a slow link (the answer is
-# reported at once).
+# reported at once); a router that takes uploads only with a password.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -84,8 +84,12 @@ no_temp() {
 
 init_router 1 1gb
 init_router 2 1mb
+init_router 3 1gb
+sed -i 's/^# create_password: .*/create_password: s3cret-Pw/' "$T/etc3/file-server.ini"
+grep -q "^create_password: s3cret-Pw" "$T/etc3/file-server.ini" || fail "no create_password in the ini"
 start_router 1
 start_router 2
+start_router 3
 mkdir "$T/out"
 head -c 5000000 /dev/urandom > "$T/five.bin"
 
@@ -102,8 +106,28 @@ echo "$out" | grep -q "QUOTA" || fail "send over the quota: no QUOTA: $out"
 [ $((t1 - t0)) -le 20 ] || fail "send over the quota took $((t1 - t0)) s (waited for the body)"
 no_temp "send over the quota"
 
+# ---- a router with a password ----
+head -c 300000 /dev/urandom > "$T/pw.bin"
+mkdir "$T/pw" "$T/pwget" "$T/pwno"
+out=$(xftp send "$T/pw.bin" "$T/pw" -s "xftp://$FP3:s3cret-Pw@127.0.0.1:$PORT3" 2>&1) || fail "send with the password: $out"
+D="$T/pw/pw.bin.xftp"
+[ -f "$D/rcv1.xftp" ] || fail "send with the password: no description"
+grep -rq "s3cret" "$D" && fail "the password is in a description"
+echo "$out" | grep -q "s3cret" && fail "the password is printed: $out"
+grep -qF "xftp://$FP3@127.0.0.1:$PORT3" "$D/rcv1.xftp" || fail "the description names the router without the password"
+out=$(xftp recv "$D/rcv1.xftp" "$T/pwget" -y 2>&1) || fail "recv from the router with a password: $out"
+cmp -s "$T/pw.bin" "$T/pwget/pw.bin" || fail "recv from the router with a password: content differs"
+xftp del "$D/snd.xftp.private" -y >/dev/null 2>&1 || fail "del from the router with a password"
+for a in "xftp://$FP3@127.0.0.1:$PORT3" "xftp://$FP3:wrong@127.0.0.1:$PORT3"; do
+    out=$(xftp send "$T/pw.bin" "$T/pwno" -s "$a" -r 1 2>&1) && fail "send to $a succeeded"
+    echo "$out" | grep -q "AUTH" || fail "send to $a: no AUTH: $out"
+    echo "$out" | grep -q "wrong" && fail "the wrong password is printed: $out"
+done
+[ -z "$(ls -A "$T/pwno")" ] || fail "refused sends left descriptions: $(ls -A "$T/pwno")"
+no_temp "sends with a password"
+
 if [ "$FAILS" -ne 0 ]; then
-    for n in 1 2; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
+    for n in 1 2 3; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
     echo "$FAILS failure(s)"
     exit 1
 fi
