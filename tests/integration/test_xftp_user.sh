@@ -1,6 +1,8 @@
 #!/bin/sh
 # Black-box test of what a new user of the xftp program meets, with real
-# xftp-server (and smp-server) processes on loopback: a router that answers
+# xftp-server (and smp-server) processes on loopback: send and recv check
+# their input file and folders before anything is uploaded or downloaded
+# (missing, not a folder, not readable or writable); a router that answers
 # QUOTA before it reads a chunk's body, behind a slow link (the answer is
 # reported at once); a router that takes uploads only with a password.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
@@ -14,6 +16,7 @@ T=$(mktemp -d /tmp/sx_xftp_user.XXXXXX) || exit 1
 PIDS=
 cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    chmod -R u+rwx "$T" 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -75,6 +78,19 @@ start_proxy() {
     eval "PPORT_$1=$(sed -n 's/^port //p' "$T/proxy_$1.out")"
 }
 
+# nodac CMD...: runs CMD without the capabilities that let root read and
+# write any file (so that modes count); fails when that is not possible.
+nodac() {
+    if [ "$(id -u)" != 0 ]; then
+        "$@"
+    elif command -v setpriv >/dev/null 2>&1; then
+        setpriv --inh-caps=-dac_override,-dac_read_search --bounding-set=-dac_override,-dac_read_search "$@"
+    else
+        return 125
+    fi
+}
+chunks() { find "$T/files$1" -type f | wc -l; }
+
 # no_temp WHAT: nothing of a transfer is left in the temporary folder.
 no_temp() {
     left=$(ls -A "$T/tmp")
@@ -92,6 +108,69 @@ start_router 2
 start_router 3
 mkdir "$T/out"
 head -c 5000000 /dev/urandom > "$T/five.bin"
+
+# ---- send and recv check before they move anything ----
+# refused IN_OUT_EXPECTED... : each refused send leaves no chunk on the router,
+# no description and nothing in the temporary folder.
+mkdir "$T/desc" "$T/dl" "$T/ro" "$T/ro/in"
+echo "hello" > "$T/ro/in/unreadable.txt"
+chmod 000 "$T/ro/in/unreadable.txt"
+chmod 555 "$T/ro"
+echo "a file" > "$T/plain"
+head -c 300000 /dev/urandom > "$T/small.bin"
+before=$(chunks 1)
+send_refused() { # WHY EXPECTED_TEXT ARGS...
+    why=$1
+    want=$2
+    shift 2
+    out=$("$@" -s "$ADDR1" 2>&1) && { fail "send ($why) succeeded"; return; }
+    echo "$out" | grep -qF "$want" || fail "send ($why): message is not about '$want': $out"
+    [ "$(chunks 1)" = "$before" ] || fail "send ($why) uploaded chunks"
+    no_temp "send ($why)"
+}
+send_refused "missing file" "cannot read $T/nope.bin: No such file or directory" xftp send "$T/nope.bin" "$T/desc"
+send_refused "a folder to send" "$T/desc is not a regular file" xftp send "$T/desc" "$T/desc"
+send_refused "missing output folder" "the folder $T/out-missing/ for the descriptions does not exist" \
+    xftp send "$T/small.bin" "$T/out-missing/"
+send_refused "output folder is a file" "$T/plain is not a folder" xftp send "$T/small.bin" "$T/plain"
+send_refused "missing temporary folder" "the folder $T/tmp-missing for temporary files does not exist" \
+    xftp send "$T/small.bin" "$T/desc" --tmp "$T/tmp-missing"
+if nodac true; then
+    send_refused "unreadable file" "cannot read $T/ro/in/unreadable.txt: Permission denied" \
+        nodac "$CLI" send "$T/ro/in/unreadable.txt" "$T/desc"
+    send_refused "read-only output folder" "cannot write into the folder $T/ro for the descriptions" \
+        nodac "$CLI" send "$T/small.bin" "$T/ro"
+else
+    echo "note: cannot drop root's file capabilities here; mode checks skipped"
+fi
+[ -z "$(ls -A "$T/desc")" ] || fail "refused sends wrote descriptions: $(ls -A "$T/desc")"
+
+out=$(xftp send "$T/small.bin" "$T/desc" -s "$ADDR1" 2>&1) || fail "send small.bin: $out"
+R="$T/desc/small.bin.xftp/rcv1.xftp"
+recv_refused() { # WHY EXPECTED_TEXT ARGS...
+    why=$1
+    want=$2
+    shift 2
+    out=$("$@" 2>&1) && { fail "recv ($why) succeeded"; return; }
+    echo "$out" | grep -qF "$want" || fail "recv ($why): message is not about '$want': $out"
+    [ -z "$(ls -A "$T/dl")" ] || fail "recv ($why) wrote into $T/dl"
+    [ -f "$R" ] || fail "recv ($why) removed the description"
+    no_temp "recv ($why)"
+}
+recv_refused "missing folder" "the folder $T/Downloads to save the file in does not exist" \
+    xftp recv "$R" "$T/Downloads" -y
+[ -e "$T/Downloads" ] && fail "recv saved the file as the missing folder's path"
+recv_refused "folder is a file" "$T/plain is not a folder" xftp recv "$R" "$T/plain" -y
+recv_refused "missing temporary folder" "the folder $T/tmp-missing for temporary files does not exist" \
+    xftp recv "$R" "$T/dl" --tmp "$T/tmp-missing" -y
+if nodac true; then
+    recv_refused "read-only folder" "cannot write into the folder $T/ro to save the file in" \
+        nodac "$CLI" recv "$R" "$T/ro" -y
+fi
+# nothing was downloaded or acknowledged: the description still works
+out=$(xftp recv "$R" "$T/dl" -y 2>&1) || fail "recv after refused ones: $out"
+cmp -s "$T/small.bin" "$T/dl/small.bin" || fail "recv after refused ones: content differs"
+no_temp "recv"
 
 # ---- QUOTA before the body ----
 # Router 2 has room for 1 MB and answers QUOTA as soon as it reads the
