@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,7 @@ struct sx_xftp_client {
     char authority[SX_XFTP_FD_SERVER_MAX + 8];
     uint16_t version;
     bool usable;
+    bool negotiated; /* ALPN "xftp/1" */
     bool goaway; /* the router is closing the connection: no new requests */
     int timeout_ms, per_kb_ms;
     sx_xftp_error err;
@@ -818,11 +820,63 @@ static sx_status make_session(sx_xftp_client *c)
     return SX_OK;
 }
 
+/* TCP to host:port: each address of the name in turn, within the timeout. */
+static sx_status dial(sx_xftp_client *c, const char *host, uint16_t port, sx_xftp_connect_fail *why)
+{
+    sx_net_addr addrs[8];
+    size_t n = 0;
+    if (sx_net_resolve(host, port, addrs, sizeof addrs / sizeof addrs[0], &n) != SX_OK || n == 0) {
+        why->step = SX_XFTP_STEP_RESOLVE;
+        return SX_E_IO;
+    }
+    why->step = SX_XFTP_STEP_TCP;
+    why->sys_errno = ECONNREFUSED;
+    int64_t deadline = now_ms() + c->timeout_ms;
+    for (size_t i = 0; i < n; i++) {
+        int fd = -1;
+        errno = 0;
+        if (sx_net_connect_start(&addrs[i], &fd) != SX_OK) {
+            why->sys_errno = errno ? errno : ECONNREFUSED;
+            continue;
+        }
+        int64_t left = deadline - now_ms();
+        sx_status st = left > 0 ? sx_net_wait(fd, true, left > INT_MAX ? INT_MAX : (int)left) : SX_E_WOULD_BLOCK;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (st == SX_E_WOULD_BLOCK)
+            err = ETIMEDOUT;
+        else if (st != SX_OK || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = err ? err : EIO;
+        if (err == 0 && sx_net_connect_finish(fd) == SX_OK) {
+            c->fd = fd;
+            why->step = SX_XFTP_STEP_NONE;
+            why->sys_errno = 0;
+            return SX_OK;
+        }
+        why->sys_errno = err ? err : ECONNREFUSED;
+        sx_net_close(fd);
+        if (err == ETIMEDOUT)
+            break;
+    }
+    return SX_E_IO;
+}
+
 sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_client_opts *opts,
                                  sx_xftp_client **out)
 {
+    return sx_xftp_client_connect_ex(server, opts, out, NULL);
+}
+
+sx_status sx_xftp_client_connect_ex(const sx_xftp_fd_server *server, const sx_xftp_client_opts *opts,
+                                    sx_xftp_client **out, sx_xftp_connect_fail *why)
+{
+    sx_xftp_connect_fail ignored;
+    if (!why)
+        why = &ignored;
+    memset(why, 0, sizeof *why);
     SX_ENSURE(server && out, SX_E_USAGE);
     *out = NULL;
+    why->step = SX_XFTP_STEP_ADDRESS;
     SX_ENSURE(server->host_count > 0 && server->key_hash_len == SX_TLS_KEY_HASH_LEN, SX_E_USAGE);
     sx_xftp_client *c = calloc(1, sizeof *c);
     if (!c)
@@ -872,18 +926,24 @@ sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_
     }
     static const char *const alpn[] = {"xftp/1", NULL};
     sx_tls_client_config tcfg = {.alpn = alpn, .creds = NULL};
+    why->step = SX_XFTP_STEP_NONE;
     st = sx_tls_client_ctx_new(&tcfg, &c->tls_ctx);
     if (st == SX_OK)
-        st = sx_net_connect(host, port, c->timeout_ms, &c->fd);
-    if (st == SX_OK)
-        st = sx_tls_conn_new_client(c->tls_ctx, c->fd, server->key_hash, &c->tls);
+        st = dial(c, host, port, why);
+    if (st != SX_OK)
+        goto fail;
+    why->step = SX_XFTP_STEP_TLS;
+    st = sx_tls_conn_new_client(c->tls_ctx, c->fd, server->key_hash, &c->tls);
     if (st == SX_OK)
         st = sx_tls_handshake_blocking(c->tls, c->timeout_ms);
+    if (st == SX_E_AUTH)
+        why->step = SX_XFTP_STEP_IDENTITY;
     if (st != SX_OK)
         goto fail;
     /* PROTOCOL-NOTES F8: exactly [leaf, ca]; the TLS layer checked the CA's
      * hash */
     if (sx_tls_peer_chain_len(c->tls) != 2) {
+        why->step = SX_XFTP_STEP_IDENTITY;
         st = SX_E_AUTH;
         goto fail;
     }
@@ -894,15 +954,20 @@ sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_
     }
     memcpy(c->session_id, u.ptr, u.len);
     c->session_id_len = u.len;
+    why->step = SX_XFTP_STEP_HANDSHAKE;
     st = make_session(c);
     if (st != SX_OK)
         goto fail;
     c->usable = true;
     sx_slice alpn_got = sx_tls_alpn(c->tls);
-    if (sx_slice_eq(alpn_got, sx_slice_str("xftp/1")))
+    c->negotiated = sx_slice_eq(alpn_got, sx_slice_str("xftp/1"));
+    if (c->negotiated)
         st = handshake(c, sx_slice_of(server->key_hash, server->key_hash_len));
+    if (st == SX_E_AUTH && c->err.type == SX_XFTP_ERR_HANDSHAKE)
+        why->step = SX_XFTP_STEP_IDENTITY; /* the router's signed key did not check out */
     if (st != SX_OK)
         goto fail;
+    why->step = SX_XFTP_STEP_NONE;
     *out = c;
     return SX_OK;
 fail:
@@ -950,4 +1015,9 @@ sx_xftp_error sx_xftp_client_error(const sx_xftp_client *c)
 bool sx_xftp_client_usable(const sx_xftp_client *c)
 {
     return c->usable;
+}
+
+bool sx_xftp_client_negotiated(const sx_xftp_client *c)
+{
+    return c->negotiated;
 }

@@ -71,7 +71,7 @@ static sx_status parse_send_server(const char *text, sx_xftp_fd_server *srv, cha
     return st;
 }
 
-static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int encfd,
+static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, int nrcv, int encfd,
                               int64_t offset, uint32_t size, const uint8_t *digest,
                               const char *auth, const sx_xftp_transfer_opts *o)
 {
@@ -97,12 +97,14 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int enc
         if (st == SX_OK)
             st = sx_xftp_client_fput(c, sc->snd_key, sx_slice_of(sc->snd_id.bytes, sc->snd_id.len),
                                      encfd, offset, size);
-        if (st == SX_OK || !xt_retryable(c, st))
+        if (st == SX_OK || !xt_retryable(pool, c, st))
             break;
     }
-    if (st != SX_OK)
-        xt_set_err(o, "Error uploading chunk to %s: %s", pool->servers[sc->server].text,
-                xt_err_text(o, c, st));
+    if (st != SX_OK) {
+        char why[XT_REASON_LEN];
+        xt_fail_reason(o, pool, sc->server, XT_OP_UPLOAD, c, st, why, sizeof why);
+        xt_set_err(o, "Error uploading chunk %zu to %s: %s", number, pool->servers[sc->server].text, why);
+    }
     return st;
 }
 
@@ -119,7 +121,7 @@ static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer
                              size_t i)
 {
     upload_ctx *u = r->ctx;
-    return upload_chunk(pool, &u->sc[i], u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
+    return upload_chunk(pool, &u->sc[i], i + 1, u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
                         u->e->chunk_digests[i], u->auth[u->sc[i].server], wo);
 }
 
@@ -147,14 +149,15 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     for (size_t i = 0; i < o->server_count && st == SX_OK; i++) {
         st = parse_send_server(o->servers[i], &servers[i], auth[i]);
         if (st != SX_OK) {
+            st = SX_E_USAGE;
             char shown[SX_XFTP_FD_SERVER_MAX + 8];
             xt_address_shown(o->servers[i], shown, sizeof shown);
-            xt_set_err(o, "Invalid server address: %s", shown);
+            xt_set_err(o, "Invalid server address: %s (expected xftp://fingerprint[:password]@host[:port])", shown);
         }
     }
     struct stat sbuf;
     if (st == SX_OK && stat(path, &sbuf) == 0 && sbuf.st_size > SX_XFTP_MAX_FILE_SIZE) {
-        xt_set_err(o, "Files bigger than 1gb are not supported");
+        xt_set_err(o, "Files bigger than 1gb are not supported: %s is larger", path);
         st = SX_E_LIMIT;
     }
     char enc_path[SX_XFTP_PATH_MAX];
@@ -168,7 +171,7 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         st = sx_xftp_encrypt_file(path, name, enc_path, &e);
         have_enc = st == SX_OK;
         if (st != SX_OK)
-            xt_set_err(o, "Error encrypting file %s: %s", path, sx_status_str(st));
+            xt_set_err(o, "Error encrypting file %s: %s", path, xt_local_reason(st));
     }
     sent_chunk *sc = NULL;
     int encfd = -1;
@@ -213,10 +216,11 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         char fname[300];
         snprintf(fname, sizeof fname, "%s.xftp", name);
         st = sx_xftp_unique_path(out_dir ? out_dir : ".", fname, res->dir, sizeof res->dir);
+        errno = 0;
         if (st == SX_OK && mkdir(res->dir, 0700) != 0)
             st = SX_E_IO;
         if (st != SX_OK)
-            xt_set_err(o, "Error creating %s", res->dir);
+            xt_set_err(o, "Error creating %s: %s", res->dir, errno ? strerror(errno) : xt_local_reason(st));
     }
     if (st == SX_OK) {
         res->rcv_paths = calloc((size_t)nrcv, sizeof *res->rcv_paths);
@@ -300,7 +304,7 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
                                          sx_slice_of(ch->digest, ch->digest_len), fd);
             if (close(fd) != 0 && st == SX_OK)
                 st = SX_E_IO;
-            if (st == SX_OK || !xt_retryable(c, st))
+            if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
         }
         sx_key_free(k);
@@ -308,7 +312,13 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             return SX_OK;
         unlink(path);
     }
-    xt_set_err(o, "Error downloading chunk %u: %s", ch->number, xt_err_text(o, c, st));
+    char why[XT_REASON_LEN];
+    size_t srv = ch->replica_count > 0 ? ch->replicas[ch->replica_count - 1].server : SIZE_MAX;
+    xt_fail_reason(o, pool, srv, XT_OP_DOWNLOAD, c, st, why, sizeof why);
+    if (srv < pool->n)
+        xt_set_err(o, "Error downloading chunk %u from %s: %s", ch->number, pool->servers[srv].text, why);
+    else
+        xt_set_err(o, "Error downloading chunk %u: %s", ch->number, why);
     return st;
 }
 
@@ -340,12 +350,15 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
             st = xt_pool_get(pool, r->server, o, &c);
             if (st == SX_OK)
                 st = sx_xftp_client_fack(c, k, sx_slice_of(r->id, r->id_len));
-            if (st == SX_OK || !xt_retryable(c, st))
+            if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
         }
         sx_key_free(k);
         if (st != SX_OK) {
-            xt_set_err(o, "Error acknowledging chunk %u: %s", ch->number, xt_err_text(o, c, st));
+            char why[XT_REASON_LEN];
+            xt_fail_reason(o, pool, r->server, XT_OP_ACK, c, st, why, sizeof why);
+            xt_set_err(o, "Error acknowledging chunk %u on %s: %s", ch->number,
+                       r->server < pool->n ? pool->servers[r->server].text : "?", why);
             return st;
         }
     }
@@ -356,13 +369,14 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
                             char *out_path, size_t cap, int depth)
 {
     if (fd->party != SX_XFTP_PARTY_RECIPIENT) {
-        xt_set_err(o, "file description is not for recipient");
+        xt_set_err(o, "file description is not for recipient: this is the sender's (snd.xftp.private); receive with a "
+                      "recipient's (rcvN.xftp)");
         return SX_E_USAGE;
     }
     char enc_dir[SX_XFTP_PATH_MAX];
     SX_TRY(xt_temp_path(o, enc_dir, sizeof enc_dir));
     if (mkdir(enc_dir, 0700) != 0) {
-        xt_set_err(o, "Error creating %s", enc_dir);
+        xt_set_err(o, "Error creating %s: %s", enc_dir, strerror(errno));
         return SX_E_IO;
     }
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};
@@ -423,12 +437,12 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         free(buf);
         if (st == SX_OK && !sx_slice_eq(sx_slice_of(dg, sizeof dg),
                                         sx_slice_of(fd->digest, fd->digest_len))) {
-            xt_set_err(o, "File digest mismatch");
+            xt_set_err(o, "File digest mismatch (DIGEST): the routers sent other data than the sender uploaded");
             xt_set_code(o, "DIGEST");
             st = SX_E_AUTH;
         }
         if (st == SX_OK && total != fd->size) {
-            xt_set_err(o, "File size mismatch");
+            xt_set_err(o, "File size mismatch: the routers sent other data than the sender uploaded");
             st = SX_E_PROTOCOL;
         }
     }
@@ -466,12 +480,12 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         st = sx_xftp_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, dest,
                                     out_path, cap);
         if (st == SX_E_AUTH) {
-            xt_set_err(o, "Error decrypting file: incorrect auth tag");
+            xt_set_err(o, "Error decrypting file: incorrect auth tag (CRYPTO): the description or the file is damaged");
             xt_set_code(o, "CRYPTO");
         } else if (st == SX_E_USAGE)
             xt_set_err(o, "File already exists");
         else if (st != SX_OK)
-            xt_set_err(o, "Error decrypting file: %s", sx_status_str(st));
+            xt_set_err(o, "Error decrypting file: %s", xt_local_reason(st));
         if (st == SX_OK)
             st = ack_chunks(&pool, fd, o);
     }
@@ -501,7 +515,7 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
 {
     SX_ENSURE(fd, SX_E_USAGE);
     if (fd->party != SX_XFTP_PARTY_SENDER) {
-        xt_set_err(o, "file description is not for sender");
+        xt_set_err(o, "file description is not for sender: delete with the sender's (snd.xftp.private)");
         return SX_E_USAGE;
     }
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};
@@ -522,12 +536,16 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
             st = xt_pool_get(&pool, r->server, o, &c);
             if (st == SX_OK)
                 st = sx_xftp_client_fdel(c, k, sx_slice_of(r->id, r->id_len));
-            if (st == SX_OK || !xt_retryable(c, st))
+            if (st == SX_OK || !xt_retryable(&pool, c, st))
                 break;
         }
         sx_key_free(k);
-        if (st != SX_OK)
-            xt_set_err(o, "Error deleting chunk %u: %s", ch->number, xt_err_text(o, c, st));
+        if (st != SX_OK) {
+            char why[XT_REASON_LEN];
+            xt_fail_reason(o, &pool, r->server, XT_OP_DELETE, c, st, why, sizeof why);
+            xt_set_err(o, "Error deleting chunk %u on %s: %s", ch->number,
+                       r->server < pool.n ? pool.servers[r->server].text : "?", why);
+        }
     }
     xt_pool_cleanup(&pool);
     return st;

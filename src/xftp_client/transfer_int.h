@@ -50,16 +50,41 @@ typedef struct conn_pool {
     size_t n;
     sx_xftp_fd_server *servers; /* borrowed */
     sx_xftp_client **c;
+    bool connect_failed;       /* the last xt_pool_get could not connect... */
+    sx_xftp_connect_fail fail; /* ...and why */
 } conn_pool;
 
 void xt_pool_cleanup(conn_pool *p);
 /* A usable connection to server i, connecting when needed. */
 sx_status xt_pool_get(conn_pool *p, size_t i, const sx_xftp_transfer_opts *o, sx_xftp_client **out);
 /* Whether a failed step is worth another attempt. */
-bool xt_retryable(sx_xftp_client *c, sx_status st);
-/* The name of what failed (the router's XFTP error, recorded in
- * o->errcode too, or the status). */
-const char *xt_err_text(const sx_xftp_transfer_opts *o, sx_xftp_client *c, sx_status st);
+bool xt_retryable(const conn_pool *p, sx_xftp_client *c, sx_status st);
+
+/* ---- messages (transfer_err.c) ---- */
+
+/* The steps of a transfer that talk to a router. */
+typedef enum xt_op {
+    XT_OP_UPLOAD,   /* FNEW, FPUT */
+    XT_OP_DOWNLOAD, /* FGET */
+    XT_OP_ACK,      /* FACK */
+    XT_OP_DELETE,   /* FDEL */
+} xt_op;
+
+/* What the router's XFTP error t means when it answers step op, and what to
+ * do: a sentence with the error's name in parentheses; NULL for an error
+ * the table does not know. */
+const char *xt_error_hint(xt_op op, sx_xftp_err_type t);
+/* Why a connection to host:port failed, as a sentence, into out. */
+void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned port, char *out, size_t cap);
+/* Why step op with router `server` of pool failed: the connection attempt
+ * (c NULL after a failed xt_pool_get), the router's XFTP error (recorded in
+ * o->errcode) or the status, as a sentence into out. */
+void xt_fail_reason(const sx_xftp_transfer_opts *o, const conn_pool *pool, size_t server, xt_op op,
+                    sx_xftp_client *c, sx_status st, char *out, size_t cap);
+/* A local failure (files, memory) as a few words. */
+const char *xt_local_reason(sx_status st);
+
+#define XT_REASON_LEN 400
 
 #define PAR_MAX 16
 #define PAR_ERR_LEN 512

@@ -409,7 +409,7 @@ static void test_tampering(void **state)
     assert_ok(sx_xftp_read_description(res.rcv_paths[0], &fd, err, sizeof err));
     fd.digest[0] ^= 1;
     assert_int_equal(sx_xftp_recv(&fd, out, &o, got, sizeof got), SX_E_AUTH);
-    assert_string_equal(err, "File digest mismatch");
+    assert_non_null(strstr(err, "File digest mismatch (DIGEST)"));
     fd.digest[0] ^= 1;
     /* a wrong chunk digest */
     fd.chunks[0].digest[3] ^= 1;
@@ -857,7 +857,7 @@ static void test_parallel(void **state)
         }
     }
     assert_true(failed);
-    assert_non_null(strstr(err, "Error uploading chunk to"));
+    assert_non_null(strstr(err, "Error uploading chunk "));
     assert_non_null(strstr(err, g_paddr[1]));
     assert_null(res.rcv_paths);
     assert_null(res.web_link);

@@ -2,7 +2,10 @@
 # Black-box test of what a new user of the xftp program meets, with real
 # xftp-server (and smp-server) processes on loopback: send and recv check
 # their input file and folders before anything is uploaded or downloaded
-# (missing, not a folder, not readable or writable); a router that answers
+# (missing, not a folder, not readable or writable); errors name the cause
+# (a wrong fingerprint, an SMP router's port, a router that is down, a used
+# description) on standard error with the smp tool's exit codes; a router
+# that answers
 # QUOTA before it reads a chunk's body, behind a slow link (the answer is
 # reported at once); a router that takes uploads only with a password.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
@@ -168,9 +171,72 @@ if nodac true; then
         nodac "$CLI" recv "$R" "$T/ro" -y
 fi
 # nothing was downloaded or acknowledged: the description still works
+cp "$R" "$T/used.xftp"
 out=$(xftp recv "$R" "$T/dl" -y 2>&1) || fail "recv after refused ones: $out"
 cmp -s "$T/small.bin" "$T/dl/small.bin" || fail "recv after refused ones: content differs"
 no_temp "recv"
+
+# ---- errors that name the cause ----
+# an SMP router, whose port a user may take for the XFTP router's
+export SMP_SERVER_CFG_PATH="$T/smp-etc" SMP_SERVER_LOG_PATH="$T/smp-var"
+"$SMPSRV" init -y --ip 127.0.0.1 >"$T/smp-init.log" 2>&1 || { cat "$T/smp-init.log"; echo "FAIL: smp-server init"; exit 1; }
+SPORT=$(free_port)
+sed -i "s/^port: .*/port: $SPORT/" "$T/smp-etc/smp-server.ini"
+SFP=$(cat "$T/smp-etc/fingerprint")
+"$SMPSRV" start >"$T/smp.log" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+until openssl s_client -connect "127.0.0.1:$SPORT" </dev/null >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && { cat "$T/smp.log"; echo "FAIL: smp-server did not start"; exit 1; }
+    sleep 0.1
+done
+# expect WHY EXIT_CODE TEXT ARGS...: the command fails with the code and
+# says TEXT on standard error, and nothing on standard output.
+expect() {
+    why=$1
+    code=$2
+    want=$3
+    shift 3
+    "$@" >"$T/e.out" 2>"$T/e.err"
+    rc=$?
+    [ "$rc" = "$code" ] || fail "$why: exit code $rc, not $code: $(cat "$T/e.err")"
+    grep -qF -- "$want" "$T/e.err" || fail "$why: standard error does not say '$want': $(cat "$T/e.err")"
+    head -n 1 "$T/e.err" | grep -q "^xftp: " || fail "$why: the message does not start with 'xftp: ': $(cat "$T/e.err")"
+    [ -s "$T/e.out" ] && fail "$why: printed on standard output: $(cat "$T/e.out")"
+    no_temp "$why"
+}
+WRONG_FP=$(echo "$FP1" | sed 's/^./A/; t; s/^/A/')
+[ "$WRONG_FP" = "$FP1" ] && WRONG_FP=$(echo "$FP1" | sed 's/^./B/')
+expect "wrong fingerprint" 1 "its identity does not match the fingerprint" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$WRONG_FP@127.0.0.1:$PORT1"
+expect "the SMP router's port" 1 "is not the router of this address" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1@127.0.0.1:$SPORT"
+expect "the SMP router's address" 1 "does not answer as an XFTP router" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$SFP@127.0.0.1:$SPORT"
+DOWN=$(free_port)
+expect "a router that is down" 1 "cannot connect to 127.0.0.1:$DOWN: Connection refused: is the router running" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1@127.0.0.1:$DOWN" -r 1
+expect "a host that does not resolve" 1 "cannot find the host nowhere.invalid" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1@nowhere.invalid"
+expect "a bad address" 2 "Invalid server address: xftp://$FP1:***@" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1:pass@127.0.0.1:99999"
+expect "a used description" 1 "the description was used already (each one can be received once)" \
+    xftp recv "$T/used.xftp" "$T/dl"
+expect "the sender's description to receive" 2 "not for recipient" \
+    xftp recv "$T/desc/small.bin.xftp/snd.xftp.private" "$T/dl"
+expect "not a description" 1 "is not an XFTP file description" xftp info "$T/small.bin"
+expect "a missing description" 1 "No such file or directory" xftp info "$T/none.xftp"
+out=$(xftp del "$T/desc/small.bin.xftp/snd.xftp.private" 2>&1) || fail "del: $out"
+expect "deleted twice" 1 "it was deleted already, or it expired" \
+    xftp del "$T/desc/small.bin.xftp/snd.xftp.private"
+expect "unknown command" 2 "unknown command 'sned'" xftp sned "$T/small.bin"
+expect "unknown option" 2 "unknown option --frob" xftp send "$T/small.bin" --frob
+expect "bad count" 2 "-n needs a number of recipients from 1 to 255" xftp send "$T/small.bin" -n 0
+expect "no description" 2 "recv: missing DESCRIPTION" xftp recv
+expect "too many arguments" 2 "too many arguments" xftp del a b
+[ -z "$(ls -A "$T/out")" ] || fail "failed sends wrote descriptions: $(ls -A "$T/out")"
+xftp --help | grep -q "Exit codes: 0 success, 1 failure, 2 usage error" || fail "--help: exit codes"
 
 # ---- QUOTA before the body ----
 # Router 2 has room for 1 MB and answers QUOTA as soon as it reads the
@@ -197,10 +263,11 @@ grep -qF "xftp://$FP3@127.0.0.1:$PORT3" "$D/rcv1.xftp" || fail "the description 
 out=$(xftp recv "$D/rcv1.xftp" "$T/pwget" -y 2>&1) || fail "recv from the router with a password: $out"
 cmp -s "$T/pw.bin" "$T/pwget/pw.bin" || fail "recv from the router with a password: content differs"
 xftp del "$D/snd.xftp.private" -y >/dev/null 2>&1 || fail "del from the router with a password"
-for a in "xftp://$FP3@127.0.0.1:$PORT3" "xftp://$FP3:wrong@127.0.0.1:$PORT3"; do
+for a in "xftp://$FP3@127.0.0.1:$PORT3" "xftp://$FP3:badpass123@127.0.0.1:$PORT3"; do
     out=$(xftp send "$T/pw.bin" "$T/pwno" -s "$a" -r 1 2>&1) && fail "send to $a succeeded"
     echo "$out" | grep -q "AUTH" || fail "send to $a: no AUTH: $out"
-    echo "$out" | grep -q "wrong" && fail "the wrong password is printed: $out"
+    echo "$out" | grep -q "badpass123" && fail "the wrong password is printed: $out"
+    echo "$out" | grep -q "needs a password" || fail "send to $a: the message is not about the password: $out"
 done
 [ -z "$(ls -A "$T/pwno")" ] || fail "refused sends left descriptions: $(ls -A "$T/pwno")"
 no_temp "sends with a password"
