@@ -68,6 +68,8 @@ static void usage(FILE *f)
             "  -y, --yes       delete the description without asking\n"
             "  -v, --verbose   accepted for the reference's command line\n"
             "Options: -h, --help   --version\n"
+            "Ctrl-C (SIGINT) or SIGTERM stops a transfer and removes its temporary files\n"
+            "(exit code 130 or 143); a second one stops at once.\n"
             "Errors go to standard error. Exit codes: 0 success, 1 failure, 2 usage error\n"
             "(a bad command line, or a folder that cannot be used).\n",
             version_line, DEFAULT_RETRY);
@@ -173,12 +175,35 @@ static int parse_args(int argc, char **argv, args *a)
     return 0;
 }
 
+/* The signal (SIGINT, SIGTERM) that asked to stop, 0 until one came. The
+ * library watches it (sx_xftp_opts.cancel), stops the transfer and removes
+ * its temporary files; a second signal ends the program at once. */
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+    g_stop = sig;
+}
+
+static void catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = (int)SA_RESETHAND; /* the second one is not caught */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Prints what the library said about the failure it just returned; the
- * exit code by its class. */
+ * exit code by its class, or 128 + the signal that interrupted it. */
 static int lib_failed(sx_status st)
 {
     const char *m = sx_error_message();
     errorf("%s", m[0] ? m : sx_strerror(st));
+    if (g_stop)
+        return 128 + g_stop;
     return st == SX_E_USAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
@@ -349,6 +374,8 @@ int main(int argc, char **argv)
     o.retry = a.retry;
     o.tmp_dir = a.tmp;
     o.progress = progress_cb;
+    o.cancel = &g_stop;
+    catch_stop();
     int rc;
     if (!strcmp(a.cmd, "send"))
         rc = cmd_send(&a, &o);

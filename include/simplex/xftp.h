@@ -30,6 +30,7 @@
 #ifndef SIMPLEX_XFTP_H
 #define SIMPLEX_XFTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,12 @@ typedef struct sx_xftp_opts {
     int timeout_ms;               /* connect, handshake and each answer; 0: 15000 */
     sx_xftp_progress_fn progress; /* may be NULL */
     void *progress_arg;
+    /* May be NULL. The program sets *cancel to non-zero (from a signal
+     * handler, say) to stop the call: it stops within a fraction of a
+     * second (a name lookup may take longer), removes its temporary files
+     * and the partial output, and returns SX_E_IO with a message that says
+     * it was interrupted. */
+    const volatile sig_atomic_t *cancel;
 } sx_xftp_opts;
 
 /* The outcome of a send: where its descriptions were written. */

@@ -77,6 +77,8 @@ struct sx_xftp_client {
     bool negotiated; /* ALPN "xftp/1" */
     bool goaway; /* the router is closing the connection: no new requests */
     int timeout_ms, per_kb_ms;
+    const volatile sig_atomic_t *cancel;
+    bool cancelled;
     sx_xftp_error err;
     const uint8_t *out; /* nghttp2 output not yet written */
     size_t out_len, out_off;
@@ -93,6 +95,23 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether the program asked to stop (the flag may be set from a signal
+ * handler on any thread). */
+static bool stop_asked(sx_xftp_client *c)
+{
+    if (c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED)) {
+        c->cancelled = true;
+        return true;
+    }
+    return false;
+}
+
+/* A wait of at most `left` ms, cut into slices so that a cancel is seen. */
+static int slice_ms(int64_t left)
+{
+    return left < SX_XFTP_CLIENT_SLICE_MS ? (int)left : SX_XFTP_CLIENT_SLICE_MS;
 }
 
 sx_status sx_xftp_error_status(const sx_xftp_error *e)
@@ -352,6 +371,8 @@ static sx_status pump(sx_xftp_client *c, const request *r, int64_t deadline)
         if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
             c->out_off == c->out_len)
             return SX_E_CLOSED;
+        if (stop_asked(c))
+            return SX_E_IO;
         if (!sx_tls_has_pending(c->tls)) {
             int64_t left = deadline - now_ms();
             if (left <= 0) {
@@ -361,7 +382,7 @@ static sx_status pump(sx_xftp_client *c, const request *r, int64_t deadline)
             struct pollfd p = {.fd = c->fd, .events = POLLIN};
             if (blocked || sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE)
                 p.events |= POLLOUT;
-            int k = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+            int k = poll(&p, 1, slice_ms(left));
             if (k < 0 && errno != EINTR)
                 return SX_E_IO;
             if (k <= 0)
@@ -839,8 +860,15 @@ static sx_status dial(sx_xftp_client *c, const char *host, uint16_t port, sx_xft
             why->sys_errno = errno ? errno : ECONNREFUSED;
             continue;
         }
-        int64_t left = deadline - now_ms();
-        sx_status st = left > 0 ? sx_net_wait(fd, true, left > INT_MAX ? INT_MAX : (int)left) : SX_E_WOULD_BLOCK;
+        sx_status st = SX_E_WOULD_BLOCK;
+        for (int64_t left = deadline - now_ms(); st == SX_E_WOULD_BLOCK && left > 0 && !stop_asked(c);
+             left = deadline - now_ms())
+            st = sx_net_wait(fd, true, slice_ms(left));
+        if (c->cancelled) {
+            sx_net_close(fd);
+            why->step = SX_XFTP_STEP_CANCELLED;
+            return SX_E_IO;
+        }
         int err = 0;
         socklen_t len = sizeof err;
         if (st == SX_E_WOULD_BLOCK)
@@ -859,6 +887,25 @@ static sx_status dial(sx_xftp_client *c, const char *host, uint16_t port, sx_xft
             break;
     }
     return SX_E_IO;
+}
+
+/* The TLS handshake within the timeout, in slices. */
+static sx_status tls_handshake(sx_xftp_client *c)
+{
+    int64_t deadline = now_ms() + c->timeout_ms;
+    for (;;) {
+        sx_status st = sx_tls_handshake(c->tls);
+        if (st != SX_E_WOULD_BLOCK)
+            return st;
+        if (stop_asked(c))
+            return SX_E_IO;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return SX_E_IO;
+        st = sx_net_wait(c->fd, sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE, slice_ms(left));
+        if (st != SX_OK && st != SX_E_WOULD_BLOCK)
+            return st;
+    }
 }
 
 sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_client_opts *opts,
@@ -887,6 +934,7 @@ sx_status sx_xftp_client_connect_ex(const sx_xftp_fd_server *server, const sx_xf
     c->per_kb_ms = opts && opts->timeout_per_kb_ms > 0 ? opts->timeout_per_kb_ms
                                                         : SX_XFTP_CLIENT_DEFAULT_PER_KB_MS;
     c->version = SX_XFTP_VERSION_MIN;
+    c->cancel = opts ? opts->cancel : NULL;
     /* chooseTransportHost: the first public host (onion only through a
      * proxy, which this client does not have) */
     char host[SX_XFTP_FD_SERVER_MAX + 1];
@@ -935,7 +983,7 @@ sx_status sx_xftp_client_connect_ex(const sx_xftp_fd_server *server, const sx_xf
     why->step = SX_XFTP_STEP_TLS;
     st = sx_tls_conn_new_client(c->tls_ctx, c->fd, server->key_hash, &c->tls);
     if (st == SX_OK)
-        st = sx_tls_handshake_blocking(c->tls, c->timeout_ms);
+        st = tls_handshake(c);
     if (st == SX_E_AUTH)
         why->step = SX_XFTP_STEP_IDENTITY;
     if (st != SX_OK)
@@ -971,6 +1019,10 @@ sx_status sx_xftp_client_connect_ex(const sx_xftp_fd_server *server, const sx_xf
     *out = c;
     return SX_OK;
 fail:
+    if (c->cancelled) {
+        why->step = SX_XFTP_STEP_CANCELLED;
+        st = SX_E_IO;
+    }
     sx_xftp_client_free(c);
     return st;
 }
@@ -1015,6 +1067,11 @@ sx_xftp_error sx_xftp_client_error(const sx_xftp_client *c)
 bool sx_xftp_client_usable(const sx_xftp_client *c)
 {
     return c->usable;
+}
+
+bool sx_xftp_client_cancelled(const sx_xftp_client *c)
+{
+    return c->cancelled;
 }
 
 bool sx_xftp_client_negotiated(const sx_xftp_client *c)

@@ -11,6 +11,7 @@
 #ifndef SX_XFTP_CLIENT_H
 #define SX_XFTP_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +34,13 @@ typedef struct sx_xftp_client_opts {
     int timeout_per_kb_ms; /* added per KiB of a chunk body; 0: default */
     const char *host;      /* connect here instead of the address's host (tests); NULL: no */
     uint16_t port;         /* with host: the port to use instead */
+    /* NULL, or a flag that stops every wait once it is non-zero (checked
+     * at least every SX_XFTP_CLIENT_SLICE_MS): the call fails with
+     * SX_E_IO and sx_xftp_client_cancelled() is true. */
+    const volatile sig_atomic_t *cancel;
 } sx_xftp_client_opts;
+
+#define SX_XFTP_CLIENT_SLICE_MS 200
 
 typedef struct sx_xftp_id {
     uint8_t bytes[SX_XFTP_ID_MAX];
@@ -60,6 +67,7 @@ typedef enum sx_xftp_connect_step {
     SX_XFTP_STEP_TLS,       /* TLS failed: not a TLS server, or it closed */
     SX_XFTP_STEP_IDENTITY,  /* the certificates do not match the address's key hash */
     SX_XFTP_STEP_HANDSHAKE, /* HTTP/2 or the XFTP handshake failed */
+    SX_XFTP_STEP_CANCELLED, /* the cancel flag was set */
 } sx_xftp_connect_step;
 
 typedef struct sx_xftp_connect_fail {
@@ -83,6 +91,8 @@ sx_slice sx_xftp_client_session_id(const sx_xftp_client *c);
 sx_xftp_error sx_xftp_client_error(const sx_xftp_client *c);
 /* False once the connection failed at the transport or HTTP/2 level. */
 bool sx_xftp_client_usable(const sx_xftp_client *c);
+/* Whether the last call failed because the cancel flag was set. */
+bool sx_xftp_client_cancelled(const sx_xftp_client *c);
 /* Whether TLS negotiated "xftp/1" (without it the peer may not be an XFTP
  * router at all: there is no handshake to tell). */
 bool sx_xftp_client_negotiated(const sx_xftp_client *c);

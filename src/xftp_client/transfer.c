@@ -168,7 +168,7 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         st = xt_temp_path(o, enc_path, sizeof enc_path);
     if (st == SX_OK) {
         xt_progress(o, "Encrypting", 0, 0);
-        st = sx_xftp_encrypt_file(path, name, enc_path, &e);
+        st = xt_encrypt_file(path, name, enc_path, &e, o->client.cancel);
         have_enc = st == SX_OK;
         if (st != SX_OK)
             xt_set_err(o, "Error encrypting file %s: %s", path, xt_local_reason(st));
@@ -338,6 +338,8 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
 {
     for (size_t i = 0; i < fd->chunk_count; i++) {
         const sx_xftp_fd_chunk *ch = &fd->chunks[i];
+        if (xt_cancelled(o))
+            return SX_E_IO;
         if (ch->replica_count == 0)
             return SX_E_PROTOCOL;
         const sx_xftp_fd_replica *r = &ch->replicas[0];
@@ -419,6 +421,10 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
             }
             for (;;) {
                 size_t n = 0;
+                if (xt_cancelled(o)) {
+                    st = SX_E_IO;
+                    break;
+                }
                 st = xt_read_some(cfd, buf, XT_BUF_LEN, &n);
                 if (st != SX_OK || n == 0)
                     break;
@@ -460,8 +466,8 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         /* the redirect file carries its own header; write it under enc_dir */
         char got[SX_XFTP_PATH_MAX];
         if (st == SX_OK)
-            st = sx_xftp_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, ypath,
-                                        got, sizeof got);
+            st = xt_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, ypath, got, sizeof got,
+                                   o->client.cancel);
         if (st == SX_OK)
             st = ack_chunks(&pool, fd, o);
         char *text = NULL;
@@ -477,8 +483,8 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         free(text);
     } else if (st == SX_OK) {
         xt_progress(o, "Decrypting", 0, 0);
-        st = sx_xftp_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, dest,
-                                    out_path, cap);
+        st = xt_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, dest, out_path, cap,
+                               o->client.cancel);
         if (st == SX_E_AUTH) {
             xt_set_err(o, "Error decrypting file: incorrect auth tag (CRYPTO): the description or the file is damaged");
             xt_set_code(o, "CRYPTO");
@@ -523,6 +529,10 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
     sx_status st = pool.c ? SX_OK : SX_E_NOMEM;
     for (size_t i = 0; st == SX_OK && i < fd->chunk_count; i++) {
         const sx_xftp_fd_chunk *ch = &fd->chunks[i];
+        if (xt_cancelled(o)) {
+            st = SX_E_IO;
+            break;
+        }
         if (ch->replica_count == 0) {
             st = SX_E_PROTOCOL;
             break;

@@ -19,6 +19,16 @@
 #include "crypto/hash.h"
 #include "crypto/util.h"
 
+bool xt_cancel_set(const volatile sig_atomic_t *cancel)
+{
+    return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED);
+}
+
+bool xt_cancelled(const sx_xftp_transfer_opts *o)
+{
+    return o && xt_cancel_set(o->client.cancel);
+}
+
 void xt_set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...)
 {
     if (!o || !o->errbuf || o->errbuf_len == 0)

@@ -91,6 +91,7 @@ void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned
     case SX_XFTP_STEP_TLS:
         snprintf(out, cap, "TLS with %s:%u failed: is this an XFTP router's port?", host, port);
         break;
+    case SX_XFTP_STEP_CANCELLED: snprintf(out, cap, "interrupted"); break;
     case SX_XFTP_STEP_HANDSHAKE:
         snprintf(out, cap, "%s:%u does not answer as an XFTP router: is this an XFTP router's port?", host, port);
         break;
@@ -121,6 +122,10 @@ void xt_fail_reason(const sx_xftp_transfer_opts *o, const conn_pool *pool, size_
         target(&pool->servers[server], host, sizeof host, &port);
     else
         snprintf(host, sizeof host, "?");
+    if ((c && sx_xftp_client_cancelled(c)) || xt_cancelled(o)) {
+        snprintf(out, cap, "interrupted");
+        return;
+    }
     if (!c && pool && pool->connect_failed) {
         xt_connect_reason(&pool->fail, host, port, out, cap);
         return;

@@ -2,12 +2,14 @@
  * several files of one concern each: transfer.c (send, receive, delete,
  * info), transfer_enc.c (a file to encrypted chunks and back),
  * transfer_fd.c (descriptions: files, links, making them), transfer_par.c
- * (connections and the parallel chunk runner) and transfer_common.c (the
- * small helpers below). */
+ * (connections and the parallel chunk runner), transfer_err.c (what a
+ * failure means, in words) and transfer_common.c (the small helpers
+ * below). */
 #ifndef SX_XFTP_CLIENT_TRANSFER_INT_H
 #define SX_XFTP_CLIENT_TRANSFER_INT_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -18,6 +20,10 @@
 
 /* ---- helpers (transfer_common.c) ---- */
 
+/* Whether the program asked to stop (cancel may be NULL). */
+bool xt_cancel_set(const volatile sig_atomic_t *cancel);
+/* The same for a transfer's options (o->client.cancel). */
+bool xt_cancelled(const sx_xftp_transfer_opts *o);
 /* A message for the user into o->errbuf (when there is one). */
 void xt_set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The XFTP error name behind a failure into o->errcode. */
@@ -33,6 +39,16 @@ sx_status xt_read_some(int fd, uint8_t *p, size_t cap, size_t *n);
 void xt_address_shown(const char *text, char *out, size_t cap);
 /* A fresh random name in the temporary folder. */
 sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
+
+/* ---- encryption (transfer_enc.c) ---- */
+
+/* sx_xftp_encrypt_file and sx_xftp_decrypt_chunks that stop with SX_E_IO
+ * (their output removed) once *cancel is set. */
+sx_status xt_encrypt_file(const char *src, const char *file_name, const char *enc_path, sx_xftp_encrypted *out,
+                          const volatile sig_atomic_t *cancel);
+sx_status xt_decrypt_chunks(const char *const *chunk_paths, size_t n, int64_t enc_size, const uint8_t *key,
+                            const uint8_t *nonce, const char *dest, char *out_path, size_t cap,
+                            const volatile sig_atomic_t *cancel);
 
 /* ---- descriptions (transfer_fd.c) ---- */
 

@@ -60,10 +60,13 @@ bool xt_retryable(const conn_pool *p, sx_xftp_client *c, sx_status st)
         /* the same address would fail the same way; a refused or timed out
          * connect may work once the router is back */
         sx_xftp_connect_step k = p->fail.step;
-        return k != SX_XFTP_STEP_ADDRESS && k != SX_XFTP_STEP_RESOLVE && k != SX_XFTP_STEP_IDENTITY;
+        return k != SX_XFTP_STEP_ADDRESS && k != SX_XFTP_STEP_RESOLVE && k != SX_XFTP_STEP_IDENTITY &&
+               k != SX_XFTP_STEP_CANCELLED;
     }
     if (!c)
         return true;
+    if (sx_xftp_client_cancelled(c))
+        return false;
     sx_xftp_error e = sx_xftp_client_error(c);
     return e.type == 0 || e.type == SX_XFTP_ERR_TIMEOUT || !sx_xftp_client_usable(c);
 }
@@ -113,6 +116,11 @@ static void *par_worker(void *arg)
         for (size_t k = r->group_start[g]; k < r->group_start[g + 1] && st == SX_OK; k++) {
             if (par_stopped(r))
                 break;
+            if (xt_cancelled(r->o)) {
+                xt_set_err(&wo, "interrupted");
+                st = SX_E_IO;
+                break;
+            }
             size_t i = r->order[k];
             st = r->fn(r, &pool, &wo, i);
             if (st != SX_OK)

@@ -45,11 +45,23 @@ static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, errs 
     t->client.timeout_ms = o->timeout_ms;
     t->progress = o->progress;
     t->progress_ud = o->progress_arg;
+    t->client.cancel = o->cancel;
+}
+
+static bool cancelled(const sx_xftp_opts *o)
+{
+    return o && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED);
 }
 
 static sx_status failed(sx_status st, const errs *e)
 {
     return sx_error_set(st, e->code, "%s", e->msg[0] ? e->msg : sx_strerror(st));
+}
+
+/* A call stopped by the program: what is left of it. */
+static sx_status interrupted(const char *what, const char *left)
+{
+    return sx_error_set(SX_E_IO, NULL, "%s: interrupted; its temporary files are removed%s", what, left);
 }
 
 static sx_status start(void)
@@ -132,6 +144,8 @@ sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp
     sx_status st = sx_xftp_send(path, dir, &t, &u->res);
     if (st != SX_OK) {
         free(u);
+        if (cancelled(o))
+            return interrupted("send", " (the chunks uploaded so far stay on the routers until they expire)");
         return failed(st, &e);
     }
     *out = u;
@@ -197,6 +211,8 @@ sx_status sx_xftp_receive_file(const char *description, const char *dest, const 
     char path[SX_XFTP_PATH_MAX];
     st = sx_xftp_recv(&fd, dest, &t, path, sizeof path);
     sx_xftp_fd_cleanup(&fd);
+    if (st != SX_OK && cancelled(o))
+        return interrupted("receive", "");
     if (st != SX_OK)
         return failed(st, &e);
     if (out_path && cap > 0 && (size_t)snprintf(out_path, cap, "%s", path) >= cap)
@@ -218,6 +234,8 @@ sx_status sx_xftp_delete_file(const char *sender_description, const sx_xftp_opts
         return failed(st, &e);
     st = sx_xftp_delete(&fd, &t);
     sx_xftp_fd_cleanup(&fd);
+    if (st != SX_OK && cancelled(o))
+        return sx_error_set(SX_E_IO, NULL, "delete: interrupted; some chunks may be left on the routers");
     return st == SX_OK ? SX_OK : failed(st, &e);
 }
 

@@ -7,7 +7,9 @@
 # description) on standard error with the smp tool's exit codes; a router
 # that answers
 # QUOTA before it reads a chunk's body, behind a slow link (the answer is
-# reported at once); a router that takes uploads only with a password.
+# reported at once); a router that takes uploads only with a password;
+# SIGINT during a send and SIGTERM during a recv (behind a slow link) stop
+# the program with 130 / 143 and leave no temporary file.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -92,7 +94,7 @@ nodac() {
         return 125
     fi
 }
-chunks() { find "$T/files$1" -type f | wc -l; }
+chunks() { find "$T/files$1" -path '*/.part' -prune -o -type f -print | wc -l; } # complete ones
 
 # no_temp WHAT: nothing of a transfer is left in the temporary folder.
 no_temp() {
@@ -271,6 +273,64 @@ for a in "xftp://$FP3@127.0.0.1:$PORT3" "xftp://$FP3:badpass123@127.0.0.1:$PORT3
 done
 [ -z "$(ls -A "$T/pwno")" ] || fail "refused sends left descriptions: $(ls -A "$T/pwno")"
 no_temp "sends with a password"
+
+# ---- Ctrl-C during a transfer ----
+# wait_for WHAT CMD...: up to 30 s until CMD succeeds.
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@"; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && { fail "waited 30 s for $what"; return 1; }
+        sleep 0.1
+    done
+}
+# interrupt PID SIGNAL CODE WHAT: the program stops within 10 s with CODE,
+# says it was interrupted, and its temporary files are gone.
+interrupt() {
+    kill "-$2" "$1"
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+    kill -0 "$1" 2>/dev/null && { fail "$4: still running 10 s after SIG$2"; kill -9 "$1"; }
+    wait "$1"
+    rc=$?
+    [ "$rc" = "$3" ] || fail "$4: exit code $rc after SIG$2, not $3"
+    grep -q "interrupted; its temporary files are removed" "$T/int.err" || fail "$4: message: $(cat "$T/int.err")"
+    no_temp "$4"
+}
+head -c 20000000 /dev/urandom > "$T/twenty.bin"
+# send: uploads at 2 MB/s, interrupted once the first chunk is on the router
+start_proxy up "$PORT1" 2000000 0
+mkdir "$T/isend"
+before=$(chunks 1)
+"$CLI" send "$T/twenty.bin" "$T/isend" -s "xftp://$FP1@127.0.0.1:$PPORT_up" 2>"$T/int.err" &
+XP=$!
+more_chunks() { [ "$(chunks 1)" -gt "$before" ]; }
+if wait_for "the first chunk" more_chunks; then
+    [ -n "$(ls -A "$T/tmp")" ] || fail "send: no encrypted copy in the temporary folder during the upload"
+    interrupt "$XP" INT 130 "send interrupted"
+    grep -q "chunks uploaded so far stay on the routers" "$T/int.err" || fail "send interrupted: $(cat "$T/int.err")"
+    [ -z "$(ls -A "$T/isend")" ] || fail "send interrupted: descriptions written: $(ls -A "$T/isend")"
+else
+    kill -9 "$XP"
+fi
+# recv: downloads at 2 MB/s, stopped once a chunk is in the temporary folder;
+# nothing was acknowledged, so the description works afterwards
+start_proxy down "$PORT1" 0 2000000
+mkdir "$T/irecv" "$T/idl"
+out=$(xftp send "$T/twenty.bin" "$T/irecv" -s "xftp://$FP1@127.0.0.1:$PPORT_down" 2>&1) || fail "send for recv: $out"
+"$CLI" recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" 2>"$T/int.err" &
+XP=$!
+if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -type f -size +0 | grep -q ." ; then
+    interrupt "$XP" TERM 143 "recv interrupted"
+    [ -z "$(ls -A "$T/idl")" ] || fail "recv interrupted: left $(ls -A "$T/idl")"
+    out=$(xftp recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" -y 2>&1) || fail "recv after the interrupted one: $out"
+    cmp -s "$T/twenty.bin" "$T/idl/twenty.bin" || fail "recv after the interrupted one: content differs"
+    no_temp "recv after the interrupted one"
+else
+    kill -9 "$XP"
+fi
 
 if [ "$FAILS" -ne 0 ]; then
     for n in 1 2 3; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
