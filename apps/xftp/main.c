@@ -182,7 +182,7 @@ static volatile sig_atomic_t g_stop;
 
 static void on_stop(int sig)
 {
-    g_stop = sig;
+    __atomic_store_n(&g_stop, sig, __ATOMIC_RELAXED); /* read by the library's threads */
 }
 
 static void catch_stop(void)

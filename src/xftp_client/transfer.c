@@ -295,8 +295,9 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             c = NULL;
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
             if (fd < 0) {
-                st = SX_E_IO;
-                break;
+                xt_set_err(o, "Error downloading chunk %u: cannot write %s: %s", ch->number, path, strerror(errno));
+                sx_key_free(k);
+                return SX_E_IO;
             }
             st = xt_pool_get(pool, r->server, o, &c);
             if (st == SX_OK)
