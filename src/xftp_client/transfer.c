@@ -215,7 +215,12 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     if (st == SX_OK) {
         char fname[300];
         snprintf(fname, sizeof fname, "%s.xftp", name);
-        st = sx_xftp_unique_path(out_dir ? out_dir : ".", fname, res->dir, sizeof res->dir);
+        /* "out/" names the folder "out": no "out//" in the printed paths */
+        char dir[SX_XFTP_PATH_MAX];
+        int k = snprintf(dir, sizeof dir, "%s", out_dir ? out_dir : ".");
+        for (size_t n = k > 0 && (size_t)k < sizeof dir ? (size_t)k : 0; n > 1 && dir[n - 1] == '/'; n--)
+            dir[n - 1] = '\0';
+        st = k > 0 && (size_t)k < sizeof dir ? sx_xftp_unique_path(dir, fname, res->dir, sizeof res->dir) : SX_E_LIMIT;
         errno = 0;
         if (st == SX_OK && mkdir(res->dir, 0700) != 0)
             st = SX_E_IO;

@@ -150,8 +150,9 @@ else
 fi
 [ -z "$(ls -A "$T/desc")" ] || fail "refused sends wrote descriptions: $(ls -A "$T/desc")"
 
-out=$(xftp send "$T/small.bin" "$T/desc" -s "$ADDR1" 2>&1) || fail "send small.bin: $out"
+out=$(xftp send "$T/small.bin" "$T/desc/" -s "$ADDR1" 2>&1) || fail "send small.bin: $out"
 R="$T/desc/small.bin.xftp/rcv1.xftp"
+echo "$out" | grep -qxF "$R" || fail "send small.bin: the description's path is not $R: $out"
 recv_refused() { # WHY EXPECTED_TEXT ARGS...
     why=$1
     want=$2
