@@ -1,9 +1,12 @@
 /* xftp: the XFTP command-line client (reference apps/xftp and
- * FileTransfer/Client/Main.hs): send, recv, del and info. Argument parsing
- * and printing only; the work is done by the public library API
+ * FileTransfer/Client/Main.hs): send, recv, del and info, with the
+ * reference's commands, files and printed lines. Errors go to standard
+ * error with the smp tool's exit codes. Argument parsing and printing only;
+ * the work (and the words of its errors) is the public library API's
  * (include/simplex/xftp.h). */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,20 +37,54 @@ static const char *const preset_servers[] = {
     "tg3fmu6houq7vfqlsipm2qqzhtpgxesnuydqozx3khojxydhs53sbbyd.onion",
 };
 
+/* Exit codes (as the smp tool's). */
+enum {
+    EXIT_OKAY = 0,
+    EXIT_FAIL = 1,  /* network, router or file error */
+    EXIT_USAGE = 2, /* bad command line, or a folder that cannot be used (SX_E_USAGE) */
+};
+
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: xftp COMMAND\n\n"
-            "Commands:\n"
-            "  send FILE [DIR] [-n COUNT] [-s SERVER[;SERVER...]] [-r RETRY] [--tmp TMP] [-v]\n"
-            "                        Send file (descriptions go to DIR, default: current directory)\n"
-            "  recv FILE [DIR] [-r RETRY] [--tmp TMP] [-v] [-y]\n"
-            "                        Receive file (FILE: description or web link;\n"
-            "                        DIR: default ~/Downloads)\n"
-            "  del FILE [-r RETRY] [-v] [-y]\n"
-            "                        Delete file from server(s) (sender description)\n"
-            "  info FILE             Show file description\n\n"
-            "Options: --version, -h/--help\n");
+            "%s\n\n"
+            "Usage: xftp COMMAND [ARGUMENTS]\n\n"
+            "  xftp send FILE [DIR] [-n COUNT] [-s SERVER[;SERVER...]] [-r RETRY] [--tmp TMP]\n"
+            "      Encrypt FILE, upload it in chunks and write the descriptions into\n"
+            "      DIR/FILE.xftp/ (DIR: an existing folder, default: the current one):\n"
+            "      rcv1.xftp .. rcvCOUNT.xftp for the recipients (COUNT 1..255, default 1)\n"
+            "      and snd.xftp.private to delete the file. SERVER is\n"
+            "      xftp://fingerprint[:password]@host[:port] (default: the preset routers).\n"
+            "  xftp recv DESCRIPTION [DIR] [-r RETRY] [--tmp TMP] [-y]\n"
+            "      Download and decrypt the file of a recipient description (a file, or\n"
+            "      a web link https://host/#...) into the existing folder DIR (default:\n"
+            "      ~/Downloads). A description can be received once; -y deletes it then.\n"
+            "  xftp del DESCRIPTION [-r RETRY] [-y]\n"
+            "      Delete the file from its routers with the sender description.\n"
+            "  xftp info DESCRIPTION\n"
+            "      Show what a description holds.\n\n"
+            "  -r, --retry N   attempts per network step (default %d)\n"
+            "  --tmp TMP       folder for temporary files (default: $TMPDIR or /tmp)\n"
+            "  -y, --yes       delete the description without asking\n"
+            "  -v, --verbose   accepted for the reference's command line\n"
+            "Options: -h, --help   --version\n"
+            "Ctrl-C (SIGINT) or SIGTERM stops a transfer and removes its temporary files\n"
+            "(exit code 130 or 143); a second one stops at once.\n"
+            "Errors go to standard error. Exit codes: 0 success, 1 failure, 2 usage error\n"
+            "(a bad command line, or a folder that cannot be used).\n",
+            version_line, DEFAULT_RETRY);
+}
+
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void errorf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("xftp: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 typedef struct args {
@@ -66,12 +103,13 @@ static int parse_int(const char *s, int *out)
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || !end || *end || v < 0 || v > 100000)
+    if (errno || !end || end == s || *end || v < 0 || v > 100000)
         return -1;
     *out = (int)v;
     return 0;
 }
 
+/* Fills a; on a bad command line says what is wrong and returns -1. */
 static int parse_args(int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
@@ -80,27 +118,38 @@ static int parse_args(int argc, char **argv, args *a)
     a->cmd = argv[1];
     bool send = !strcmp(a->cmd, "send"), recv = !strcmp(a->cmd, "recv");
     bool del = !strcmp(a->cmd, "del"), info = !strcmp(a->cmd, "info");
-    if (!send && !recv && !del && !info)
+    if (!send && !recv && !del && !info) {
+        errorf("unknown command '%s' (see xftp --help)", a->cmd);
         return -1;
+    }
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (send && (!strcmp(s, "-n") || !strcmp(s, "--count"))) {
-            if (!v || parse_int(v, &a->count) || a->count < 1 || a->count > 255)
+            if (!v || parse_int(v, &a->count) || a->count < 1 || a->count > 255) {
+                errorf("send: %s needs a number of recipients from 1 to 255", s);
                 return -1;
+            }
             i++;
         } else if (send && (!strcmp(s, "-s") || !strcmp(s, "--servers"))) {
-            if (!v)
+            if (!v) {
+                errorf("send: %s needs router addresses (xftp://fingerprint[:password]@host[:port];...)", s);
                 return -1;
+            }
+            free(a->servers);
             a->servers = strdup(v);
             i++;
         } else if (!info && (!strcmp(s, "-r") || !strcmp(s, "--retry"))) {
-            if (!v || parse_int(v, &a->retry) || a->retry < 1)
+            if (!v || parse_int(v, &a->retry) || a->retry < 1) {
+                errorf("%s: %s needs a number of attempts of 1 or more", a->cmd, s);
                 return -1;
+            }
             i++;
         } else if ((send || recv) && !strcmp(s, "--tmp")) {
-            if (!v)
+            if (!v) {
+                errorf("%s: --tmp needs a folder", a->cmd);
                 return -1;
+            }
             a->tmp = v;
             i++;
         } else if (!info && (!strcmp(s, "-v") || !strcmp(s, "--verbose"))) {
@@ -108,15 +157,54 @@ static int parse_args(int argc, char **argv, args *a)
         } else if ((recv || del) && (!strcmp(s, "-y") || !strcmp(s, "--yes"))) {
             a->yes = true;
         } else if (s[0] == '-' && s[1] != '\0') {
+            errorf("%s: unknown option %s (see xftp --help)", a->cmd, s);
             return -1;
         } else {
             int maxpos = send || recv ? 2 : 1;
-            if (a->npos >= maxpos)
+            if (a->npos >= maxpos) {
+                errorf("%s: too many arguments: '%s' (see xftp --help)", a->cmd, s);
                 return -1;
+            }
             a->pos[a->npos++] = s;
         }
     }
-    return a->npos >= 1 ? 0 : -1;
+    if (a->npos < 1) {
+        errorf("%s: missing %s (see xftp --help)", a->cmd, send ? "FILE" : "DESCRIPTION");
+        return -1;
+    }
+    return 0;
+}
+
+/* The signal (SIGINT, SIGTERM) that asked to stop, 0 until one came. The
+ * library watches it (sx_xftp_opts.cancel), stops the transfer and removes
+ * its temporary files; a second signal ends the program at once. */
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+    __atomic_store_n(&g_stop, sig, __ATOMIC_RELAXED); /* read by the library's threads */
+}
+
+static void catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = (int)SA_RESETHAND; /* the second one is not caught */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Prints what the library said about the failure it just returned; the
+ * exit code by its class, or 128 + the signal that interrupted it. */
+static int lib_failed(sx_status st)
+{
+    const char *m = sx_error_message();
+    errorf("%s", m[0] ? m : sx_strerror(st));
+    if (g_stop)
+        return 128 + g_stop;
+    return st == SX_E_USAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
 /* printNoNewLine: the line padded to 25 columns then a carriage return.
@@ -164,13 +252,13 @@ static void remove_fd(bool yes, const char *path)
                 break;
         }
         if (unlink(path) != 0)
-            fprintf(stderr, "cannot delete %s: %s\n", path, strerror(errno));
+            errorf("cannot delete the description %s: %s", path, strerror(errno));
         return;
     }
     if (unlink(path) == 0)
         printf("\nFile description %s is deleted.\n", path);
     else
-        fprintf(stderr, "cannot delete %s: %s\n", path, strerror(errno));
+        errorf("cannot delete the description %s: %s", path, strerror(errno));
 }
 
 static int cmd_send(const args *a, sx_xftp_opts *o)
@@ -181,8 +269,8 @@ static int cmd_send(const args *a, sx_xftp_opts *o)
         for (char *save = NULL, *t = strtok_r(a->servers, ";", &save); t;
              t = strtok_r(NULL, ";", &save)) {
             if (n == sizeof list / sizeof list[0]) {
-                fprintf(stderr, "too many servers\n");
-                return 1;
+                errorf("send: more than %zu routers", sizeof list / sizeof list[0]);
+                return EXIT_USAGE;
             }
             list[n++] = t;
         }
@@ -191,8 +279,8 @@ static int cmd_send(const args *a, sx_xftp_opts *o)
             list[n] = preset_servers[n];
     }
     if (n == 0) {
-        fprintf(stderr, "no servers\n");
-        return 1;
+        errorf("send: -s gives no router address");
+        return EXIT_USAGE;
     }
     o->servers = list;
     o->server_count = n;
@@ -202,7 +290,7 @@ static int cmd_send(const args *a, sx_xftp_opts *o)
     sx_status st = sx_xftp_send_file(a->pos[0], a->npos > 1 ? a->pos[1] : NULL, o, &up);
     end_status();
     if (st != SX_OK)
-        return -1;
+        return lib_failed(st);
     printf("Sender file description: %s\n", sx_xftp_upload_sender(up));
     printf("Pass file descriptions to the recipient(s):\n");
     for (size_t i = 0; i < sx_xftp_upload_recipients(up); i++)
@@ -210,10 +298,10 @@ static int cmd_send(const args *a, sx_xftp_opts *o)
     if (sx_xftp_upload_link(up))
         printf("\nWeb link:\n%s\n", sx_xftp_upload_link(up));
     sx_xftp_upload_free(up);
-    return 0;
+    return EXIT_OKAY;
 }
 
-static int cmd_recv(const args *a, sx_xftp_opts *o, char *err, size_t errlen)
+static int cmd_recv(const args *a, sx_xftp_opts *o)
 {
     char dest[PATH_MAX_LEN];
     if (a->npos > 1) {
@@ -221,42 +309,39 @@ static int cmd_recv(const args *a, sx_xftp_opts *o, char *err, size_t errlen)
     } else {
         const char *home = getenv("HOME");
         snprintf(dest, sizeof dest, "%s/Downloads", home ? home : ".");
-        struct stat st;
-        if (stat(dest, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "No folder %s: pass DIR to save the file", dest);
-            return -1;
-        }
     }
     char out[PATH_MAX_LEN];
     status_line("Downloading file...");
     sx_status st = sx_xftp_receive_file(a->pos[0], dest, o, out, sizeof out);
     end_status();
     if (st != SX_OK)
-        return -1;
+        return lib_failed(st);
     printf("File downloaded: %s\n", out);
     bool web = !strncmp(a->pos[0], "https://", 8) || !strncmp(a->pos[0], "http://", 7);
     if (!web)
         remove_fd(a->yes, a->pos[0]);
-    return 0;
+    return EXIT_OKAY;
 }
 
 static int cmd_del(const args *a, sx_xftp_opts *o)
 {
-    if (sx_xftp_delete_file(a->pos[0], o) != SX_OK)
-        return -1;
+    sx_status st = sx_xftp_delete_file(a->pos[0], o);
+    if (st != SX_OK)
+        return lib_failed(st);
     printf("File deleted!\n");
     remove_fd(a->yes, a->pos[0]);
-    return 0;
+    return EXIT_OKAY;
 }
 
 static int cmd_info(const args *a)
 {
     char *text = NULL;
-    if (sx_xftp_describe(a->pos[0], &text) != SX_OK)
-        return -1;
+    sx_status st = sx_xftp_describe(a->pos[0], &text);
+    if (st != SX_OK)
+        return lib_failed(st);
     fputs(text, stdout);
     sx_free(text);
-    return 0;
+    return EXIT_OKAY;
 }
 
 int main(int argc, char **argv)
@@ -264,43 +349,42 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
-        return 1;
+        return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v")) {
         printf("%s\n", version_line);
-        return 0;
+        return EXIT_OKAY;
     }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return EXIT_OKAY;
     }
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return EXIT_OKAY;
+        }
     args a;
     if (parse_args(argc, argv, &a) != 0) {
-        usage(stderr);
         free(a.servers);
-        return 1;
+        return EXIT_USAGE;
     }
-    char err[PATH_MAX_LEN + 64] = "";
     sx_xftp_opts o;
     memset(&o, 0, sizeof o);
     o.retry = a.retry;
     o.tmp_dir = a.tmp;
     o.progress = progress_cb;
+    o.cancel = &g_stop;
+    catch_stop();
     int rc;
     if (!strcmp(a.cmd, "send"))
         rc = cmd_send(&a, &o);
     else if (!strcmp(a.cmd, "recv"))
-        rc = cmd_recv(&a, &o, err, sizeof err);
+        rc = cmd_recv(&a, &o);
     else if (!strcmp(a.cmd, "del"))
         rc = cmd_del(&a, &o);
     else
         rc = cmd_info(&a);
     free(a.servers);
-    if (rc < 0) {
-        /* runE: the error on stdout, exit code 1 */
-        const char *msg = err[0] ? err : sx_error_message();
-        printf("%s\n", msg[0] ? msg : "error");
-        return 1;
-    }
     return rc;
 }

@@ -30,6 +30,7 @@
 #ifndef SIMPLEX_XFTP_H
 #define SIMPLEX_XFTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,15 +53,25 @@ typedef struct sx_xftp_opts {
     int timeout_ms;               /* connect, handshake and each answer; 0: 15000 */
     sx_xftp_progress_fn progress; /* may be NULL */
     void *progress_arg;
+    /* May be NULL. The program sets *cancel to non-zero (from a signal
+     * handler, say) to stop the call: it stops within a fraction of a
+     * second (a name lookup may take longer), removes its temporary files
+     * and the partial output, and returns SX_E_IO with a message that says
+     * it was interrupted. */
+    const volatile sig_atomic_t *cancel;
 } sx_xftp_opts;
 
 /* The outcome of a send: where its descriptions were written. */
 typedef struct sx_xftp_upload sx_xftp_upload;
 
-/* Sends the file at path; its descriptions go under out_dir (NULL: "."),
- * which must exist. Errors: SX_E_USAGE (no servers, a bad address), SX_E_IO
- * (files, network), SX_E_LIMIT (a file over 1 GB, router quota), SX_E_AUTH
- * (a router refused), SX_E_PROTOCOL, SX_E_NOMEM. */
+/* Sends the file at path; its descriptions go under out_dir (NULL: ".").
+ * Before anything is encrypted or uploaded the call checks that the file
+ * can be read, that out_dir and the temporary folder are folders it can
+ * write to, and that the temporary folder has room for the encrypted copy.
+ * Errors: SX_E_USAGE (no servers, a bad address, a folder that is missing
+ * or not writable), SX_E_IO (files, network, no room), SX_E_LIMIT (a file
+ * over 1 GB, router quota), SX_E_AUTH (a router refused), SX_E_PROTOCOL,
+ * SX_E_NOMEM. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp_opts *o,
                                                  sx_xftp_upload **out);
 /* The sender description's path (to delete the file). */
@@ -76,10 +87,11 @@ SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
 #define SX_XFTP_OUT_PATH_MAX 4096
 
 /* Receives the file of a recipient description (a description file's path,
- * or a web link "https://host/#...") into dest: into an existing folder
- * under the file's own name (made unique), or as the path dest when it does
- * not exist. The path written goes to out_path (NULL, or cap of at least
- * SX_XFTP_OUT_PATH_MAX bytes).
+ * or a web link "https://host/#...") into the folder dest, under the file's
+ * own name (made unique: "name_1.ext", ...). Before anything is downloaded
+ * the call checks that dest and the temporary folder exist, can be written
+ * to and have room for the file (SX_E_USAGE, SX_E_IO). The path written
+ * goes to out_path (NULL, or cap of at least SX_XFTP_OUT_PATH_MAX bytes).
  * SX_E_AUTH when a digest or the encryption does not check out (nothing is
  * left behind). The description's chunks are acknowledged: it cannot be used
  * again. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,7 +51,8 @@ typedef struct download {
 /* One request in flight. */
 typedef struct request {
     int32_t stream_id;
-    bool closed;
+    bool closed;        /* the stream is closed (both sides ended, or reset) */
+    bool answered;      /* the response ended (END_STREAM from the router) */
     uint32_t error_code;
     int status;         /* :status, 0 until received */
     size_t head_len;    /* bytes of the response block in the client's head buffer */
@@ -72,8 +74,11 @@ struct sx_xftp_client {
     char authority[SX_XFTP_FD_SERVER_MAX + 8];
     uint16_t version;
     bool usable;
+    bool negotiated; /* ALPN "xftp/1" */
     bool goaway; /* the router is closing the connection: no new requests */
     int timeout_ms, per_kb_ms;
+    const volatile sig_atomic_t *cancel;
+    bool cancelled;
     sx_xftp_error err;
     const uint8_t *out; /* nghttp2 output not yet written */
     size_t out_len, out_off;
@@ -90,6 +95,23 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether the program asked to stop (the flag may be set from a signal
+ * handler on any thread). */
+static bool stop_asked(sx_xftp_client *c)
+{
+    if (c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED)) {
+        c->cancelled = true;
+        return true;
+    }
+    return false;
+}
+
+/* A wait of at most `left` ms, cut into slices so that a cancel is seen. */
+static int slice_ms(int64_t left)
+{
+    return left < SX_XFTP_CLIENT_SLICE_MS ? (int)left : SX_XFTP_CLIENT_SLICE_MS;
 }
 
 sx_status sx_xftp_error_status(const sx_xftp_error *e)
@@ -251,6 +273,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     sx_xftp_client *c = ud;
     if (frame->hd.type == NGHTTP2_GOAWAY)
         c->goaway = true;
+    request *r = c->req;
+    if (r && frame->hd.stream_id == r->stream_id && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA))
+        r->answered = true;
     return 0;
 }
 
@@ -333,17 +359,20 @@ static sx_status drain(sx_xftp_client *c)
     }
 }
 
-/* Runs the session until *done or the deadline. */
-static sx_status pump(sx_xftp_client *c, const bool *done, int64_t deadline)
+/* Runs the session until the request is over (its stream closed, or its
+ * response complete) or the deadline. */
+static sx_status pump(sx_xftp_client *c, const request *r, int64_t deadline)
 {
     for (;;) {
         bool blocked = false;
         SX_TRY(flush(c, &blocked));
-        if (*done)
+        if (r->closed || r->answered)
             return SX_OK;
         if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
             c->out_off == c->out_len)
             return SX_E_CLOSED;
+        if (stop_asked(c))
+            return SX_E_IO;
         if (!sx_tls_has_pending(c->tls)) {
             int64_t left = deadline - now_ms();
             if (left <= 0) {
@@ -353,7 +382,7 @@ static sx_status pump(sx_xftp_client *c, const bool *done, int64_t deadline)
             struct pollfd p = {.fd = c->fd, .events = POLLIN};
             if (blocked || sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE)
                 p.events |= POLLOUT;
-            int k = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+            int k = poll(&p, 1, slice_ms(left));
             if (k < 0 && errno != EINTR)
                 return SX_E_IO;
             if (k <= 0)
@@ -390,10 +419,20 @@ static sx_status run_request(sx_xftp_client *c, request *r, int64_t timeout_ms)
         return SX_E_PROTOCOL;
     r->stream_id = id;
     c->req = r;
-    sx_status st = pump(c, &r->closed, now_ms() + timeout_ms);
+    sx_status st = pump(c, r, now_ms() + timeout_ms);
     c->req = NULL;
     if (st == SX_OK && r->src_err != SX_OK)
         st = r->src_err;
+    if (st == SX_OK && !r->closed) {
+        /* The router answered before it read the whole body (ERR QUOTA
+         * before a chunk, as the reference's router does): the answer
+         * counts, and the rest of the upload is cancelled (RFC 9113 8.1)
+         * instead of waiting for a body the router may never read. */
+        bool blocked = false;
+        if (nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL) != 0 ||
+            flush(c, &blocked) != SX_OK)
+            c->usable = false;
+    }
     if (st != SX_OK) {
         /* the session state is unknown now: no more requests on it */
         c->usable = false;
@@ -802,11 +841,89 @@ static sx_status make_session(sx_xftp_client *c)
     return SX_OK;
 }
 
+/* TCP to host:port: each address of the name in turn, within the timeout. */
+static sx_status dial(sx_xftp_client *c, const char *host, uint16_t port, sx_xftp_connect_fail *why)
+{
+    sx_net_addr addrs[8];
+    size_t n = 0;
+    if (sx_net_resolve(host, port, addrs, sizeof addrs / sizeof addrs[0], &n) != SX_OK || n == 0) {
+        why->step = SX_XFTP_STEP_RESOLVE;
+        return SX_E_IO;
+    }
+    why->step = SX_XFTP_STEP_TCP;
+    why->sys_errno = ECONNREFUSED;
+    int64_t deadline = now_ms() + c->timeout_ms;
+    for (size_t i = 0; i < n; i++) {
+        int fd = -1;
+        errno = 0;
+        if (sx_net_connect_start(&addrs[i], &fd) != SX_OK) {
+            why->sys_errno = errno ? errno : ECONNREFUSED;
+            continue;
+        }
+        sx_status st = SX_E_WOULD_BLOCK;
+        for (int64_t left = deadline - now_ms(); st == SX_E_WOULD_BLOCK && left > 0 && !stop_asked(c);
+             left = deadline - now_ms())
+            st = sx_net_wait(fd, true, slice_ms(left));
+        if (c->cancelled) {
+            sx_net_close(fd);
+            why->step = SX_XFTP_STEP_CANCELLED;
+            return SX_E_IO;
+        }
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (st == SX_E_WOULD_BLOCK)
+            err = ETIMEDOUT;
+        else if (st != SX_OK || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = err ? err : EIO;
+        if (err == 0 && sx_net_connect_finish(fd) == SX_OK) {
+            c->fd = fd;
+            why->step = SX_XFTP_STEP_NONE;
+            why->sys_errno = 0;
+            return SX_OK;
+        }
+        why->sys_errno = err ? err : ECONNREFUSED;
+        sx_net_close(fd);
+        if (err == ETIMEDOUT)
+            break;
+    }
+    return SX_E_IO;
+}
+
+/* The TLS handshake within the timeout, in slices. */
+static sx_status tls_handshake(sx_xftp_client *c)
+{
+    int64_t deadline = now_ms() + c->timeout_ms;
+    for (;;) {
+        sx_status st = sx_tls_handshake(c->tls);
+        if (st != SX_E_WOULD_BLOCK)
+            return st;
+        if (stop_asked(c))
+            return SX_E_IO;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return SX_E_IO;
+        st = sx_net_wait(c->fd, sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE, slice_ms(left));
+        if (st != SX_OK && st != SX_E_WOULD_BLOCK)
+            return st;
+    }
+}
+
 sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_client_opts *opts,
                                  sx_xftp_client **out)
 {
+    return sx_xftp_client_connect_ex(server, opts, out, NULL);
+}
+
+sx_status sx_xftp_client_connect_ex(const sx_xftp_fd_server *server, const sx_xftp_client_opts *opts,
+                                    sx_xftp_client **out, sx_xftp_connect_fail *why)
+{
+    sx_xftp_connect_fail ignored;
+    if (!why)
+        why = &ignored;
+    memset(why, 0, sizeof *why);
     SX_ENSURE(server && out, SX_E_USAGE);
     *out = NULL;
+    why->step = SX_XFTP_STEP_ADDRESS;
     SX_ENSURE(server->host_count > 0 && server->key_hash_len == SX_TLS_KEY_HASH_LEN, SX_E_USAGE);
     sx_xftp_client *c = calloc(1, sizeof *c);
     if (!c)
@@ -817,6 +934,7 @@ sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_
     c->per_kb_ms = opts && opts->timeout_per_kb_ms > 0 ? opts->timeout_per_kb_ms
                                                         : SX_XFTP_CLIENT_DEFAULT_PER_KB_MS;
     c->version = SX_XFTP_VERSION_MIN;
+    c->cancel = opts ? opts->cancel : NULL;
     /* chooseTransportHost: the first public host (onion only through a
      * proxy, which this client does not have) */
     char host[SX_XFTP_FD_SERVER_MAX + 1];
@@ -856,18 +974,24 @@ sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_
     }
     static const char *const alpn[] = {"xftp/1", NULL};
     sx_tls_client_config tcfg = {.alpn = alpn, .creds = NULL};
+    why->step = SX_XFTP_STEP_NONE;
     st = sx_tls_client_ctx_new(&tcfg, &c->tls_ctx);
     if (st == SX_OK)
-        st = sx_net_connect(host, port, c->timeout_ms, &c->fd);
+        st = dial(c, host, port, why);
+    if (st != SX_OK)
+        goto fail;
+    why->step = SX_XFTP_STEP_TLS;
+    st = sx_tls_conn_new_client(c->tls_ctx, c->fd, server->key_hash, &c->tls);
     if (st == SX_OK)
-        st = sx_tls_conn_new_client(c->tls_ctx, c->fd, server->key_hash, &c->tls);
-    if (st == SX_OK)
-        st = sx_tls_handshake_blocking(c->tls, c->timeout_ms);
+        st = tls_handshake(c);
+    if (st == SX_E_AUTH)
+        why->step = SX_XFTP_STEP_IDENTITY;
     if (st != SX_OK)
         goto fail;
     /* PROTOCOL-NOTES F8: exactly [leaf, ca]; the TLS layer checked the CA's
      * hash */
     if (sx_tls_peer_chain_len(c->tls) != 2) {
+        why->step = SX_XFTP_STEP_IDENTITY;
         st = SX_E_AUTH;
         goto fail;
     }
@@ -878,18 +1002,27 @@ sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server, const sx_xftp_
     }
     memcpy(c->session_id, u.ptr, u.len);
     c->session_id_len = u.len;
+    why->step = SX_XFTP_STEP_HANDSHAKE;
     st = make_session(c);
     if (st != SX_OK)
         goto fail;
     c->usable = true;
     sx_slice alpn_got = sx_tls_alpn(c->tls);
-    if (sx_slice_eq(alpn_got, sx_slice_str("xftp/1")))
+    c->negotiated = sx_slice_eq(alpn_got, sx_slice_str("xftp/1"));
+    if (c->negotiated)
         st = handshake(c, sx_slice_of(server->key_hash, server->key_hash_len));
+    if (st == SX_E_AUTH && c->err.type == SX_XFTP_ERR_HANDSHAKE)
+        why->step = SX_XFTP_STEP_IDENTITY; /* the router's signed key did not check out */
     if (st != SX_OK)
         goto fail;
+    why->step = SX_XFTP_STEP_NONE;
     *out = c;
     return SX_OK;
 fail:
+    if (c->cancelled) {
+        why->step = SX_XFTP_STEP_CANCELLED;
+        st = SX_E_IO;
+    }
     sx_xftp_client_free(c);
     return st;
 }
@@ -934,4 +1067,14 @@ sx_xftp_error sx_xftp_client_error(const sx_xftp_client *c)
 bool sx_xftp_client_usable(const sx_xftp_client *c)
 {
     return c->usable;
+}
+
+bool sx_xftp_client_cancelled(const sx_xftp_client *c)
+{
+    return c->cancelled;
+}
+
+bool sx_xftp_client_negotiated(const sx_xftp_client *c)
+{
+    return c->negotiated;
 }

@@ -11,6 +11,7 @@
 #ifndef SX_XFTP_CLIENT_H
 #define SX_XFTP_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +34,13 @@ typedef struct sx_xftp_client_opts {
     int timeout_per_kb_ms; /* added per KiB of a chunk body; 0: default */
     const char *host;      /* connect here instead of the address's host (tests); NULL: no */
     uint16_t port;         /* with host: the port to use instead */
+    /* NULL, or a flag that stops every wait once it is non-zero (checked
+     * at least every SX_XFTP_CLIENT_SLICE_MS): the call fails with
+     * SX_E_IO and sx_xftp_client_cancelled() is true. */
+    const volatile sig_atomic_t *cancel;
 } sx_xftp_client_opts;
+
+#define SX_XFTP_CLIENT_SLICE_MS 200
 
 typedef struct sx_xftp_id {
     uint8_t bytes[SX_XFTP_ID_MAX];
@@ -50,6 +57,29 @@ typedef struct sx_xftp_id {
 SX_MUST_CHECK sx_status sx_xftp_client_connect(const sx_xftp_fd_server *server,
                                                const sx_xftp_client_opts *opts,
                                                sx_xftp_client **out);
+/* The step a failed connection attempt stopped at, for a message that
+ * names the cause. */
+typedef enum sx_xftp_connect_step {
+    SX_XFTP_STEP_NONE = 0,
+    SX_XFTP_STEP_ADDRESS,   /* no host this client can reach (only .onion), a bad port */
+    SX_XFTP_STEP_RESOLVE,   /* the host name did not resolve */
+    SX_XFTP_STEP_TCP,       /* refused, unreachable or timed out (sys_errno) */
+    SX_XFTP_STEP_TLS,       /* TLS failed: not a TLS server, or it closed */
+    SX_XFTP_STEP_IDENTITY,  /* the certificates do not match the address's key hash */
+    SX_XFTP_STEP_HANDSHAKE, /* HTTP/2 or the XFTP handshake failed */
+    SX_XFTP_STEP_CANCELLED, /* the cancel flag was set */
+} sx_xftp_connect_step;
+
+typedef struct sx_xftp_connect_fail {
+    sx_xftp_connect_step step;
+    int sys_errno; /* SX_XFTP_STEP_TCP: the system's error (ETIMEDOUT for the timeout) */
+} sx_xftp_connect_fail;
+
+/* sx_xftp_client_connect that also says where a failure stopped (why may
+ * be NULL; it is zeroed on success). */
+SX_MUST_CHECK sx_status sx_xftp_client_connect_ex(const sx_xftp_fd_server *server,
+                                                  const sx_xftp_client_opts *opts,
+                                                  sx_xftp_client **out, sx_xftp_connect_fail *why);
 /* Closes the connection (GOAWAY, close_notify) and frees. Accepts NULL. */
 void sx_xftp_client_free(sx_xftp_client *c);
 
@@ -61,6 +91,11 @@ sx_slice sx_xftp_client_session_id(const sx_xftp_client *c);
 sx_xftp_error sx_xftp_client_error(const sx_xftp_client *c);
 /* False once the connection failed at the transport or HTTP/2 level. */
 bool sx_xftp_client_usable(const sx_xftp_client *c);
+/* Whether the last call failed because the cancel flag was set. */
+bool sx_xftp_client_cancelled(const sx_xftp_client *c);
+/* Whether TLS negotiated "xftp/1" (without it the peer may not be an XFTP
+ * router at all: there is no handshake to tell). */
+bool sx_xftp_client_negotiated(const sx_xftp_client *c);
 
 /* FNEW: creates a chunk of `size` bytes with SHA-256 `digest`, authorized by
  * snd_key (private Ed25519/Ed448; its public half is the file's sender key)

@@ -23,6 +23,7 @@
 #include "core/writer.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
+#include "smp/address.h"
 
 /* ---- send ------------------------------------------------------------------ */
 
@@ -49,9 +50,30 @@ static void sent_cleanup(sent_chunk *sc, size_t n, int nrcv)
     free(sc);
 }
 
-static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int encfd,
+/* A router of the send list: its address as descriptions name it (without
+ * the password) into srv, and the password FNEW carries (PROTOCOL-NOTES
+ * A29, F16) into auth ("" when there is none). */
+static sx_status parse_send_server(const char *text, sx_xftp_fd_server *srv, char auth[SX_SERVER_AUTH_MAX + 1])
+{
+    sx_server_address a;
+    char pub[SX_SERVER_ADDRESS_MAX + 1];
+    size_t len = 0;
+    sx_status st = sx_server_address_parse(text, strlen(text), &a);
+    if (st == SX_OK && a.scheme != SX_SERVER_XFTP)
+        st = SX_E_PROTOCOL;
+    if (st == SX_OK)
+        st = sx_server_address_auth(&a, auth, SX_SERVER_AUTH_MAX + 1);
+    if (st == SX_OK)
+        st = sx_server_address_format(&a, false, pub, sizeof pub, &len);
+    if (st == SX_OK)
+        st = sx_xftp_fd_server_parse(pub, len, srv);
+    sx_wipe(&a, sizeof a);
+    return st;
+}
+
+static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, int nrcv, int encfd,
                               int64_t offset, uint32_t size, const uint8_t *digest,
-                              const sx_xftp_transfer_opts *o)
+                              const char *auth, const sx_xftp_transfer_opts *o)
 {
     SX_TRY(sx_key_generate(SX_KEY_ED25519, &sc->snd_key));
     sc->rcv_keys = calloc((size_t)nrcv, sizeof *sc->rcv_keys);
@@ -68,19 +90,21 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, int nrcv, int enc
         st = xt_pool_get(pool, sc->server, o, &c);
         if (st == SX_OK && !created) {
             st = sx_xftp_client_fnew(c, sc->snd_key, size, sx_slice_of(digest, 32),
-                                     (const sx_key *const *)sc->rcv_keys, (size_t)nrcv, NULL,
-                                     &sc->snd_id, sc->rcv_ids);
+                                     (const sx_key *const *)sc->rcv_keys, (size_t)nrcv,
+                                     auth[0] ? auth : NULL, &sc->snd_id, sc->rcv_ids);
             created = st == SX_OK;
         }
         if (st == SX_OK)
             st = sx_xftp_client_fput(c, sc->snd_key, sx_slice_of(sc->snd_id.bytes, sc->snd_id.len),
                                      encfd, offset, size);
-        if (st == SX_OK || !xt_retryable(c, st))
+        if (st == SX_OK || !xt_retryable(pool, c, st))
             break;
     }
-    if (st != SX_OK)
-        xt_set_err(o, "Error uploading chunk to %s: %s", pool->servers[sc->server].text,
-                xt_err_text(o, c, st));
+    if (st != SX_OK) {
+        char why[XT_REASON_LEN];
+        xt_fail_reason(o, pool, sc->server, XT_OP_UPLOAD, c, st, why, sizeof why);
+        xt_set_err(o, "Error uploading chunk %zu to %s: %s", number, pool->servers[sc->server].text, why);
+    }
     return st;
 }
 
@@ -90,14 +114,15 @@ typedef struct upload_ctx {
     int encfd; /* shared: the client reads it with pread */
     const sx_xftp_encrypted *e;
     int64_t *offsets;
+    char (*auth)[SX_SERVER_AUTH_MAX + 1]; /* per router of the list */
 } upload_ctx;
 
 static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer_opts *wo,
                              size_t i)
 {
     upload_ctx *u = r->ctx;
-    return upload_chunk(pool, &u->sc[i], u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
-                        u->e->chunk_digests[i], wo);
+    return upload_chunk(pool, &u->sc[i], i + 1, u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
+                        u->e->chunk_digests[i], u->auth[u->sc[i].server], wo);
 }
 
 sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_transfer_opts *o,
@@ -114,17 +139,25 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         return SX_E_USAGE;
     }
     sx_xftp_fd_server *servers = calloc(o->server_count, sizeof *servers);
-    if (!servers)
+    char(*auth)[SX_SERVER_AUTH_MAX + 1] = calloc(o->server_count, sizeof *auth);
+    if (!servers || !auth) {
+        free(servers);
+        free(auth);
         return SX_E_NOMEM;
+    }
     sx_status st = SX_OK;
     for (size_t i = 0; i < o->server_count && st == SX_OK; i++) {
-        st = sx_xftp_fd_server_parse(o->servers[i], strlen(o->servers[i]), &servers[i]);
-        if (st != SX_OK)
-            xt_set_err(o, "Invalid server address: %s", o->servers[i]);
+        st = parse_send_server(o->servers[i], &servers[i], auth[i]);
+        if (st != SX_OK) {
+            st = SX_E_USAGE;
+            char shown[SX_XFTP_FD_SERVER_MAX + 8];
+            xt_address_shown(o->servers[i], shown, sizeof shown);
+            xt_set_err(o, "Invalid server address: %s (expected xftp://fingerprint[:password]@host[:port])", shown);
+        }
     }
     struct stat sbuf;
     if (st == SX_OK && stat(path, &sbuf) == 0 && sbuf.st_size > SX_XFTP_MAX_FILE_SIZE) {
-        xt_set_err(o, "Files bigger than 1gb are not supported");
+        xt_set_err(o, "Files bigger than 1gb are not supported: %s is larger", path);
         st = SX_E_LIMIT;
     }
     char enc_path[SX_XFTP_PATH_MAX];
@@ -135,10 +168,10 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         st = xt_temp_path(o, enc_path, sizeof enc_path);
     if (st == SX_OK) {
         xt_progress(o, "Encrypting", 0, 0);
-        st = sx_xftp_encrypt_file(path, name, enc_path, &e);
+        st = xt_encrypt_file(path, name, enc_path, &e, o->client.cancel);
         have_enc = st == SX_OK;
         if (st != SX_OK)
-            xt_set_err(o, "Error encrypting file %s: %s", path, sx_status_str(st));
+            xt_set_err(o, "Error encrypting file %s: %s", path, xt_local_reason(st));
     }
     sent_chunk *sc = NULL;
     int encfd = -1;
@@ -156,7 +189,7 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         sx_random_bytes(&r, sizeof r);
         sc[i].server = o->server_count == 1 ? 0 : r % o->server_count;
     }
-    upload_ctx uc = {.sc = sc, .nrcv = nrcv, .encfd = encfd, .e = &e};
+    upload_ctx uc = {.sc = sc, .nrcv = nrcv, .encfd = encfd, .e = &e, .auth = auth};
     size_t *keys = NULL;
     if (st == SX_OK) {
         uc.offsets = calloc(e.chunk_count, sizeof *uc.offsets);
@@ -182,11 +215,17 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     if (st == SX_OK) {
         char fname[300];
         snprintf(fname, sizeof fname, "%s.xftp", name);
-        st = sx_xftp_unique_path(out_dir ? out_dir : ".", fname, res->dir, sizeof res->dir);
+        /* "out/" names the folder "out": no "out//" in the printed paths */
+        char dir[SX_XFTP_PATH_MAX];
+        int k = snprintf(dir, sizeof dir, "%s", out_dir ? out_dir : ".");
+        for (size_t n = k > 0 && (size_t)k < sizeof dir ? (size_t)k : 0; n > 1 && dir[n - 1] == '/'; n--)
+            dir[n - 1] = '\0';
+        st = k > 0 && (size_t)k < sizeof dir ? sx_xftp_unique_path(dir, fname, res->dir, sizeof res->dir) : SX_E_LIMIT;
+        errno = 0;
         if (st == SX_OK && mkdir(res->dir, 0700) != 0)
             st = SX_E_IO;
         if (st != SX_OK)
-            xt_set_err(o, "Error creating %s", res->dir);
+            xt_set_err(o, "Error creating %s: %s", res->dir, errno ? strerror(errno) : xt_local_reason(st));
     }
     if (st == SX_OK) {
         res->rcv_paths = calloc((size_t)nrcv, sizeof *res->rcv_paths);
@@ -218,6 +257,8 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     sent_cleanup(sc, e.chunk_count, nrcv);
     sx_xftp_encrypted_cleanup(&e);
     free(servers);
+    sx_wipe(auth, o->server_count * sizeof *auth);
+    free(auth);
     if (st != SX_OK)
         sx_xftp_send_result_cleanup(res);
     return st;
@@ -259,8 +300,9 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             c = NULL;
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
             if (fd < 0) {
-                st = SX_E_IO;
-                break;
+                xt_set_err(o, "Error downloading chunk %u: cannot write %s: %s", ch->number, path, strerror(errno));
+                sx_key_free(k);
+                return SX_E_IO;
             }
             st = xt_pool_get(pool, r->server, o, &c);
             if (st == SX_OK)
@@ -268,7 +310,7 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
                                          sx_slice_of(ch->digest, ch->digest_len), fd);
             if (close(fd) != 0 && st == SX_OK)
                 st = SX_E_IO;
-            if (st == SX_OK || !xt_retryable(c, st))
+            if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
         }
         sx_key_free(k);
@@ -276,7 +318,13 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             return SX_OK;
         unlink(path);
     }
-    xt_set_err(o, "Error downloading chunk %u: %s", ch->number, xt_err_text(o, c, st));
+    char why[XT_REASON_LEN];
+    size_t srv = ch->replica_count > 0 ? ch->replicas[ch->replica_count - 1].server : SIZE_MAX;
+    xt_fail_reason(o, pool, srv, XT_OP_DOWNLOAD, c, st, why, sizeof why);
+    if (srv < pool->n)
+        xt_set_err(o, "Error downloading chunk %u from %s: %s", ch->number, pool->servers[srv].text, why);
+    else
+        xt_set_err(o, "Error downloading chunk %u: %s", ch->number, why);
     return st;
 }
 
@@ -296,6 +344,8 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
 {
     for (size_t i = 0; i < fd->chunk_count; i++) {
         const sx_xftp_fd_chunk *ch = &fd->chunks[i];
+        if (xt_cancelled(o))
+            return SX_E_IO;
         if (ch->replica_count == 0)
             return SX_E_PROTOCOL;
         const sx_xftp_fd_replica *r = &ch->replicas[0];
@@ -308,12 +358,15 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
             st = xt_pool_get(pool, r->server, o, &c);
             if (st == SX_OK)
                 st = sx_xftp_client_fack(c, k, sx_slice_of(r->id, r->id_len));
-            if (st == SX_OK || !xt_retryable(c, st))
+            if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
         }
         sx_key_free(k);
         if (st != SX_OK) {
-            xt_set_err(o, "Error acknowledging chunk %u: %s", ch->number, xt_err_text(o, c, st));
+            char why[XT_REASON_LEN];
+            xt_fail_reason(o, pool, r->server, XT_OP_ACK, c, st, why, sizeof why);
+            xt_set_err(o, "Error acknowledging chunk %u on %s: %s", ch->number,
+                       r->server < pool->n ? pool->servers[r->server].text : "?", why);
             return st;
         }
     }
@@ -324,13 +377,14 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
                             char *out_path, size_t cap, int depth)
 {
     if (fd->party != SX_XFTP_PARTY_RECIPIENT) {
-        xt_set_err(o, "file description is not for recipient");
+        xt_set_err(o, "file description is not for recipient: this is the sender's (snd.xftp.private); receive with a "
+                      "recipient's (rcvN.xftp)");
         return SX_E_USAGE;
     }
     char enc_dir[SX_XFTP_PATH_MAX];
     SX_TRY(xt_temp_path(o, enc_dir, sizeof enc_dir));
     if (mkdir(enc_dir, 0700) != 0) {
-        xt_set_err(o, "Error creating %s", enc_dir);
+        xt_set_err(o, "Error creating %s: %s", enc_dir, strerror(errno));
         return SX_E_IO;
     }
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};
@@ -373,6 +427,10 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
             }
             for (;;) {
                 size_t n = 0;
+                if (xt_cancelled(o)) {
+                    st = SX_E_IO;
+                    break;
+                }
                 st = xt_read_some(cfd, buf, XT_BUF_LEN, &n);
                 if (st != SX_OK || n == 0)
                     break;
@@ -391,12 +449,12 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         free(buf);
         if (st == SX_OK && !sx_slice_eq(sx_slice_of(dg, sizeof dg),
                                         sx_slice_of(fd->digest, fd->digest_len))) {
-            xt_set_err(o, "File digest mismatch");
+            xt_set_err(o, "File digest mismatch (DIGEST): the routers sent other data than the sender uploaded");
             xt_set_code(o, "DIGEST");
             st = SX_E_AUTH;
         }
         if (st == SX_OK && total != fd->size) {
-            xt_set_err(o, "File size mismatch");
+            xt_set_err(o, "File size mismatch: the routers sent other data than the sender uploaded");
             st = SX_E_PROTOCOL;
         }
     }
@@ -414,8 +472,8 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         /* the redirect file carries its own header; write it under enc_dir */
         char got[SX_XFTP_PATH_MAX];
         if (st == SX_OK)
-            st = sx_xftp_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, ypath,
-                                        got, sizeof got);
+            st = xt_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, ypath, got, sizeof got,
+                                   o->client.cancel);
         if (st == SX_OK)
             st = ack_chunks(&pool, fd, o);
         char *text = NULL;
@@ -431,15 +489,15 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         free(text);
     } else if (st == SX_OK) {
         xt_progress(o, "Decrypting", 0, 0);
-        st = sx_xftp_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, dest,
-                                    out_path, cap);
+        st = xt_decrypt_chunks(pp, fd->chunk_count, fd->size, fd->key, fd->nonce, dest, out_path, cap,
+                               o->client.cancel);
         if (st == SX_E_AUTH) {
-            xt_set_err(o, "Error decrypting file: incorrect auth tag");
+            xt_set_err(o, "Error decrypting file: incorrect auth tag (CRYPTO): the description or the file is damaged");
             xt_set_code(o, "CRYPTO");
         } else if (st == SX_E_USAGE)
             xt_set_err(o, "File already exists");
         else if (st != SX_OK)
-            xt_set_err(o, "Error decrypting file: %s", sx_status_str(st));
+            xt_set_err(o, "Error decrypting file: %s", xt_local_reason(st));
         if (st == SX_OK)
             st = ack_chunks(&pool, fd, o);
     }
@@ -469,7 +527,7 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
 {
     SX_ENSURE(fd, SX_E_USAGE);
     if (fd->party != SX_XFTP_PARTY_SENDER) {
-        xt_set_err(o, "file description is not for sender");
+        xt_set_err(o, "file description is not for sender: delete with the sender's (snd.xftp.private)");
         return SX_E_USAGE;
     }
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};
@@ -477,6 +535,10 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
     sx_status st = pool.c ? SX_OK : SX_E_NOMEM;
     for (size_t i = 0; st == SX_OK && i < fd->chunk_count; i++) {
         const sx_xftp_fd_chunk *ch = &fd->chunks[i];
+        if (xt_cancelled(o)) {
+            st = SX_E_IO;
+            break;
+        }
         if (ch->replica_count == 0) {
             st = SX_E_PROTOCOL;
             break;
@@ -490,12 +552,16 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
             st = xt_pool_get(&pool, r->server, o, &c);
             if (st == SX_OK)
                 st = sx_xftp_client_fdel(c, k, sx_slice_of(r->id, r->id_len));
-            if (st == SX_OK || !xt_retryable(c, st))
+            if (st == SX_OK || !xt_retryable(&pool, c, st))
                 break;
         }
         sx_key_free(k);
-        if (st != SX_OK)
-            xt_set_err(o, "Error deleting chunk %u: %s", ch->number, xt_err_text(o, c, st));
+        if (st != SX_OK) {
+            char why[XT_REASON_LEN];
+            xt_fail_reason(o, &pool, r->server, XT_OP_DELETE, c, st, why, sizeof why);
+            xt_set_err(o, "Error deleting chunk %u on %s: %s", ch->number,
+                       r->server < pool.n ? pool.servers[r->server].text : "?", why);
+        }
     }
     xt_pool_cleanup(&pool);
     return st;

@@ -38,7 +38,7 @@
 typedef void (*sx_xftp_progress_cb)(void *ud, const char *phase, int64_t done, int64_t total);
 
 typedef struct sx_xftp_transfer_opts {
-    const char *const *servers; /* send: router addresses "xftp://hash@host[:port]" */
+    const char *const *servers; /* send: router addresses "xftp://hash[:password]@host[:port]" */
     size_t server_count;
     int recipients;             /* send: 1..255 (0: 1) */
     const char *tmp_dir;        /* NULL: $TMPDIR or /tmp */

@@ -19,6 +19,16 @@
 #include "crypto/hash.h"
 #include "crypto/util.h"
 
+bool xt_cancel_set(const volatile sig_atomic_t *cancel)
+{
+    return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED);
+}
+
+bool xt_cancelled(const sx_xftp_transfer_opts *o)
+{
+    return o && xt_cancel_set(o->client.cancel);
+}
+
 void xt_set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...)
 {
     if (!o || !o->errbuf || o->errbuf_len == 0)
@@ -98,3 +108,16 @@ sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap)
     return sx_xftp_unique_path(xt_tmp_dir(o), name, out, cap);
 }
 
+
+void xt_address_shown(const char *text, char *out, size_t cap)
+{
+    /* <scheme>://<key hash>[:<password>]@...: the password is between the
+     * first ':' after the scheme and the '@' */
+    const char *scheme = strstr(text, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at && colon && colon < at)
+        snprintf(out, cap, "%.*s:***%s", (int)(colon - text), text, at);
+    else
+        snprintf(out, cap, "%s", text);
+}

@@ -65,7 +65,7 @@ void sx_xftp_encrypted_cleanup(sx_xftp_encrypted *e)
 }
 
 static sx_status encrypt_stream(int in, int64_t size, sx_slice hdr, enc_sink *s, uint8_t *buf,
-                                uint8_t *obuf)
+                                uint8_t *obuf, const volatile sig_atomic_t *cancel)
 {
     sx_xftp_encrypted *e = s->e;
     sx_xftp_file_enc enc;
@@ -79,6 +79,10 @@ static sx_status encrypt_stream(int in, int64_t size, sx_slice hdr, enc_sink *s,
         st = sink_put(s, obuf, hdr.len);
     int64_t left = size;
     while (st == SX_OK && left > 0) {
+        if (xt_cancel_set(cancel)) {
+            st = SX_E_IO;
+            break;
+        }
         size_t n = 0;
         st = xt_read_some(in, buf, left < XT_BUF_LEN ? (size_t)left : XT_BUF_LEN, &n);
         if (st == SX_OK && n == 0)
@@ -108,6 +112,12 @@ static sx_status encrypt_stream(int in, int64_t size, sx_slice hdr, enc_sink *s,
 
 sx_status sx_xftp_encrypt_file(const char *src, const char *file_name, const char *enc_path,
                                sx_xftp_encrypted *out)
+{
+    return xt_encrypt_file(src, file_name, enc_path, out, NULL);
+}
+
+sx_status xt_encrypt_file(const char *src, const char *file_name, const char *enc_path, sx_xftp_encrypted *out,
+                          const volatile sig_atomic_t *cancel)
 {
     SX_ENSURE(src && file_name && enc_path && out, SX_E_USAGE);
     memset(out, 0, sizeof *out);
@@ -162,7 +172,7 @@ sx_status sx_xftp_encrypt_file(const char *src, const char *file_name, const cha
     if (st == SX_OK)
         st = sx_hash_init(&s.chunk, SX_HASH_SHA256);
     if (st == SX_OK)
-        st = encrypt_stream(in, sb.st_size, sx_writer_slice(&w), &s, buf, obuf);
+        st = encrypt_stream(in, sb.st_size, sx_writer_slice(&w), &s, buf, obuf, cancel);
     if (st == SX_OK && s.idx != out->chunk_count)
         st = SX_E_INTERNAL;
     if (st == SX_OK)
@@ -258,6 +268,13 @@ sx_status sx_xftp_decrypt_chunks(const char *const *chunk_paths, size_t n, int64
                                  const uint8_t *key, const uint8_t *nonce, const char *dest,
                                  char *out_path, size_t cap)
 {
+    return xt_decrypt_chunks(chunk_paths, n, enc_size, key, nonce, dest, out_path, cap, NULL);
+}
+
+sx_status xt_decrypt_chunks(const char *const *chunk_paths, size_t n, int64_t enc_size, const uint8_t *key,
+                            const uint8_t *nonce, const char *dest, char *out_path, size_t cap,
+                            const volatile sig_atomic_t *cancel)
+{
     SX_ENSURE(chunk_paths && n > 0 && key && nonce && dest && out_path && cap > 0, SX_E_USAGE);
     SX_ENSURE(enc_size > SX_XFTP_SB_TAG_LEN, SX_E_PROTOCOL);
     out_path[0] = '\0';
@@ -282,6 +299,10 @@ sx_status sx_xftp_decrypt_chunks(const char *const *chunk_paths, size_t n, int64
         }
         for (;;) {
             size_t got = 0;
+            if (xt_cancel_set(cancel)) {
+                st = SX_E_IO;
+                break;
+            }
             st = xt_read_some(fd, buf, XT_BUF_LEN, &got);
             if (st != SX_OK || got == 0)
                 break;

@@ -145,7 +145,9 @@ sx_status sx_xftp_read_description(const char *src, sx_xftp_fd *out, char *errbu
     if (st == SX_OK) {
         st = sx_xftp_fd_parse(text, len, out);
         if (st != SX_OK && errbuf)
-            snprintf(errbuf, errlen, "Failed to parse file description: %s", sx_status_str(st));
+            snprintf(errbuf, errlen,
+                     "Failed to parse file description%s%s: it is not an XFTP file description, or it is damaged",
+                     web ? "" : " ", web ? "" : src);
     }
     if (text) {
         sx_wipe(text, len);

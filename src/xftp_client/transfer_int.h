@@ -2,12 +2,14 @@
  * several files of one concern each: transfer.c (send, receive, delete,
  * info), transfer_enc.c (a file to encrypted chunks and back),
  * transfer_fd.c (descriptions: files, links, making them), transfer_par.c
- * (connections and the parallel chunk runner) and transfer_common.c (the
- * small helpers below). */
+ * (connections and the parallel chunk runner), transfer_err.c (what a
+ * failure means, in words) and transfer_common.c (the small helpers
+ * below). */
 #ifndef SX_XFTP_CLIENT_TRANSFER_INT_H
 #define SX_XFTP_CLIENT_TRANSFER_INT_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -18,6 +20,10 @@
 
 /* ---- helpers (transfer_common.c) ---- */
 
+/* Whether the program asked to stop (cancel may be NULL). */
+bool xt_cancel_set(const volatile sig_atomic_t *cancel);
+/* The same for a transfer's options (o->client.cancel). */
+bool xt_cancelled(const sx_xftp_transfer_opts *o);
 /* A message for the user into o->errbuf (when there is one). */
 void xt_set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The XFTP error name behind a failure into o->errcode. */
@@ -29,8 +35,20 @@ int xt_retries(const sx_xftp_transfer_opts *o);
 const char *xt_tmp_dir(const sx_xftp_transfer_opts *o);
 /* read(2) retried on EINTR: SX_E_IO on failure, *n = 0 at the end. */
 sx_status xt_read_some(int fd, uint8_t *p, size_t cap, size_t *n);
+/* An address for a message: as written, with "***" for its password. */
+void xt_address_shown(const char *text, char *out, size_t cap);
 /* A fresh random name in the temporary folder. */
 sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
+
+/* ---- encryption (transfer_enc.c) ---- */
+
+/* sx_xftp_encrypt_file and sx_xftp_decrypt_chunks that stop with SX_E_IO
+ * (their output removed) once *cancel is set. */
+sx_status xt_encrypt_file(const char *src, const char *file_name, const char *enc_path, sx_xftp_encrypted *out,
+                          const volatile sig_atomic_t *cancel);
+sx_status xt_decrypt_chunks(const char *const *chunk_paths, size_t n, int64_t enc_size, const uint8_t *key,
+                            const uint8_t *nonce, const char *dest, char *out_path, size_t cap,
+                            const volatile sig_atomic_t *cancel);
 
 /* ---- descriptions (transfer_fd.c) ---- */
 
@@ -48,16 +66,41 @@ typedef struct conn_pool {
     size_t n;
     sx_xftp_fd_server *servers; /* borrowed */
     sx_xftp_client **c;
+    bool connect_failed;       /* the last xt_pool_get could not connect... */
+    sx_xftp_connect_fail fail; /* ...and why */
 } conn_pool;
 
 void xt_pool_cleanup(conn_pool *p);
 /* A usable connection to server i, connecting when needed. */
 sx_status xt_pool_get(conn_pool *p, size_t i, const sx_xftp_transfer_opts *o, sx_xftp_client **out);
 /* Whether a failed step is worth another attempt. */
-bool xt_retryable(sx_xftp_client *c, sx_status st);
-/* The name of what failed (the router's XFTP error, recorded in
- * o->errcode too, or the status). */
-const char *xt_err_text(const sx_xftp_transfer_opts *o, sx_xftp_client *c, sx_status st);
+bool xt_retryable(const conn_pool *p, sx_xftp_client *c, sx_status st);
+
+/* ---- messages (transfer_err.c) ---- */
+
+/* The steps of a transfer that talk to a router. */
+typedef enum xt_op {
+    XT_OP_UPLOAD,   /* FNEW, FPUT */
+    XT_OP_DOWNLOAD, /* FGET */
+    XT_OP_ACK,      /* FACK */
+    XT_OP_DELETE,   /* FDEL */
+} xt_op;
+
+/* What the router's XFTP error t means when it answers step op, and what to
+ * do: a sentence with the error's name in parentheses; NULL for an error
+ * the table does not know. */
+const char *xt_error_hint(xt_op op, sx_xftp_err_type t);
+/* Why a connection to host:port failed, as a sentence, into out. */
+void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned port, char *out, size_t cap);
+/* Why step op with router `server` of pool failed: the connection attempt
+ * (c NULL after a failed xt_pool_get), the router's XFTP error (recorded in
+ * o->errcode) or the status, as a sentence into out. */
+void xt_fail_reason(const sx_xftp_transfer_opts *o, const conn_pool *pool, size_t server, xt_op op,
+                    sx_xftp_client *c, sx_status st, char *out, size_t cap);
+/* A local failure (files, memory) as a few words. */
+const char *xt_local_reason(sx_status st);
+
+#define XT_REASON_LEN 400
 
 #define PAR_MAX 16
 #define PAR_ERR_LEN 512

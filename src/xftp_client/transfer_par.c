@@ -38,35 +38,37 @@ sx_status xt_pool_get(conn_pool *p, size_t i, const sx_xftp_transfer_opts *o,
         sx_xftp_client_free(p->c[i]);
         p->c[i] = NULL;
     }
-    if (!p->c[i])
-        SX_TRY(sx_xftp_client_connect(&p->servers[i], o ? &o->client : NULL, &p->c[i]));
+    p->connect_failed = false;
+    if (!p->c[i]) {
+        sx_status st = sx_xftp_client_connect_ex(&p->servers[i], o ? &o->client : NULL, &p->c[i], &p->fail);
+        if (st != SX_OK) {
+            p->connect_failed = true;
+            return st;
+        }
+    }
     *out = p->c[i];
     return SX_OK;
 }
 
 /* Whether a failed step is worth another attempt: not when the router
  * answered with an error (it would answer the same), except TIMEOUT. */
-bool xt_retryable(sx_xftp_client *c, sx_status st)
+bool xt_retryable(const conn_pool *p, sx_xftp_client *c, sx_status st)
 {
     if (st == SX_E_NOMEM || st == SX_E_USAGE)
         return false;
+    if (!c && p && p->connect_failed) {
+        /* the same address would fail the same way; a refused or timed out
+         * connect may work once the router is back */
+        sx_xftp_connect_step k = p->fail.step;
+        return k != SX_XFTP_STEP_ADDRESS && k != SX_XFTP_STEP_RESOLVE && k != SX_XFTP_STEP_IDENTITY &&
+               k != SX_XFTP_STEP_CANCELLED;
+    }
     if (!c)
         return true;
+    if (sx_xftp_client_cancelled(c))
+        return false;
     sx_xftp_error e = sx_xftp_client_error(c);
     return e.type == 0 || e.type == SX_XFTP_ERR_TIMEOUT || !sx_xftp_client_usable(c);
-}
-
-/* The name of what failed: the router's (or the client's check's) XFTP
- * error, recorded in o->errcode too, or the status. */
-const char *xt_err_text(const sx_xftp_transfer_opts *o, sx_xftp_client *c, sx_status st)
-{
-    if (c && sx_xftp_client_error(c).type != 0) {
-        const char *name = sx_xftp_err_name(sx_xftp_client_error(c).type);
-        if (o && o->errcode && o->errcode_len > 0)
-            snprintf(o->errcode, o->errcode_len, "%s", name);
-        return name;
-    }
-    return sx_status_str(st);
 }
 
 /* ---- parallel chunk work ------------------------------------------------------ */
@@ -114,6 +116,11 @@ static void *par_worker(void *arg)
         for (size_t k = r->group_start[g]; k < r->group_start[g + 1] && st == SX_OK; k++) {
             if (par_stopped(r))
                 break;
+            if (xt_cancelled(r->o)) {
+                xt_set_err(&wo, "interrupted");
+                st = SX_E_IO;
+                break;
+            }
             size_t i = r->order[k];
             st = r->fn(r, &pool, &wo, i);
             if (st != SX_OK)

@@ -4,10 +4,13 @@
 #include "simplex/xftp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "crypto/util.h"
@@ -42,11 +45,23 @@ static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, errs 
     t->client.timeout_ms = o->timeout_ms;
     t->progress = o->progress;
     t->progress_ud = o->progress_arg;
+    t->client.cancel = o->cancel;
+}
+
+static bool cancelled(const sx_xftp_opts *o)
+{
+    return o && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED);
 }
 
 static sx_status failed(sx_status st, const errs *e)
 {
     return sx_error_set(st, e->code, "%s", e->msg[0] ? e->msg : sx_strerror(st));
+}
+
+/* A call stopped by the program: what is left of it. */
+static sx_status interrupted(const char *what, const char *left)
+{
+    return sx_error_set(SX_E_IO, NULL, "%s: interrupted; its temporary files are removed%s", what, left);
 }
 
 static sx_status start(void)
@@ -57,11 +72,45 @@ static sx_status start(void)
     return SX_OK;
 }
 
-static bool is_dir(const char *path)
+/* What is written into a folder is checked before anything is sent or
+ * received: the folder exists, the program may create files in it, and it
+ * has room for `need` bytes (0: not checked). `what` names the call, `role`
+ * the folder ("for the descriptions"), `fix` the way out. */
+static sx_status check_folder(const char *what, const char *dir, const char *role, int64_t need, const char *fix)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return sx_error_set(SX_E_USAGE, NULL, "%s: the folder %s %s does not exist: %s", what, dir, role, fix);
+        return sx_error_set(SX_E_USAGE, NULL, "%s: cannot use the folder %s %s: %s; %s", what, dir, role,
+                            strerror(errno), fix);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return sx_error_set(SX_E_USAGE, NULL, "%s: %s is not a folder (%s): %s", what, dir, role, fix);
+    if (access(dir, W_OK | X_OK) != 0)
+        return sx_error_set(SX_E_USAGE, NULL, "%s: cannot write into the folder %s %s: %s; %s", what, dir, role,
+                            strerror(errno), fix);
+    struct statvfs vfs;
+    if (need > 0 && statvfs(dir, &vfs) == 0) {
+        int64_t room = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+        if (room < need)
+            return sx_error_set(SX_E_IO, NULL, "%s: the folder %s %s has %lld bytes free, %lld are needed: %s", what,
+                                dir, role, (long long)room, (long long)need, fix);
+    }
+    return SX_OK;
 }
+
+/* The temporary folder a transfer will use. */
+static const char *tmp_folder(const sx_xftp_opts *o)
+{
+    if (o && o->tmp_dir)
+        return o->tmp_dir;
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
+#define TMP_FIX "choose another temporary folder (TMPDIR)"
+#define DIR_FIX "pass a folder that exists and that you can write to"
 
 sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp_opts *o, sx_xftp_upload **out)
 {
@@ -73,15 +122,19 @@ sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp
         return sx_error_set(SX_E_USAGE, NULL, "send: no XFTP routers to upload to");
     if (o->recipients < 0 || o->recipients > 255)
         return sx_error_set(SX_E_USAGE, NULL, "send: the number of recipients must be 1 to 255");
-    /* What would fail after the upload is checked before it. */
-    struct stat sb;
-    if (stat(path, &sb) != 0)
+    /* What would fail after the upload is checked before it: the file can
+     * be read, the descriptions and the encrypted copy can be written. */
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
         return sx_error_set(SX_E_IO, NULL, "send: cannot read %s: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
+    struct stat sb;
+    bool reg = fstat(in, &sb) == 0 && S_ISREG(sb.st_mode);
+    close(in);
+    if (!reg)
         return sx_error_set(SX_E_USAGE, NULL, "send: %s is not a regular file", path);
     const char *dir = out_dir ? out_dir : ".";
-    if (!is_dir(dir))
-        return sx_error_set(SX_E_USAGE, NULL, "send: the folder %s for the descriptions does not exist", dir);
+    SX_TRY(check_folder("send", dir, "for the descriptions", 0, DIR_FIX));
+    SX_TRY(check_folder("send", tmp_folder(o), "for temporary files", sb.st_size, TMP_FIX));
     sx_xftp_upload *u = calloc(1, sizeof *u);
     if (!u)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
@@ -91,6 +144,8 @@ sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp
     sx_status st = sx_xftp_send(path, dir, &t, &u->res);
     if (st != SX_OK) {
         free(u);
+        if (cancelled(o))
+            return interrupted("send", " (the chunks uploaded so far stay on the routers until they expire)");
         return failed(st, &e);
     }
     *out = u;
@@ -141,9 +196,23 @@ sx_status sx_xftp_receive_file(const char *description, const char *dest, const 
     sx_status st = sx_xftp_read_description(description, &fd, e.msg, sizeof e.msg);
     if (st != SX_OK)
         return failed(st, &e);
+    /* The file goes into an existing folder, with room for it, as do the
+     * chunks into the temporary folder: checked before they are moved. */
+    struct stat ds, ts;
+    bool one_disk = stat(dest, &ds) == 0 && stat(tmp_folder(o), &ts) == 0 && ds.st_dev == ts.st_dev;
+    st = check_folder("receive", dest, "to save the file in", fd.size, DIR_FIX);
+    if (st == SX_OK) /* on one disk the chunks and the file are there at once */
+        st = check_folder("receive", tmp_folder(o), "for temporary files", one_disk ? 2 * fd.size : fd.size,
+                          TMP_FIX);
+    if (st != SX_OK) {
+        sx_xftp_fd_cleanup(&fd);
+        return st;
+    }
     char path[SX_XFTP_PATH_MAX];
     st = sx_xftp_recv(&fd, dest, &t, path, sizeof path);
     sx_xftp_fd_cleanup(&fd);
+    if (st != SX_OK && cancelled(o))
+        return interrupted("receive", "");
     if (st != SX_OK)
         return failed(st, &e);
     if (out_path && cap > 0 && (size_t)snprintf(out_path, cap, "%s", path) >= cap)
@@ -165,6 +234,8 @@ sx_status sx_xftp_delete_file(const char *sender_description, const sx_xftp_opts
         return failed(st, &e);
     st = sx_xftp_delete(&fd, &t);
     sx_xftp_fd_cleanup(&fd);
+    if (st != SX_OK && cancelled(o))
+        return sx_error_set(SX_E_IO, NULL, "delete: interrupted; some chunks may be left on the routers");
     return st == SX_OK ? SX_OK : failed(st, &e);
 }
 

@@ -1200,7 +1200,7 @@ static void test_xftp_files(void **state)
     /* not over an existing file (here the file sent); the description
      * stays usable */
     assert_status(sx_xftp_receive_file(link, path, &o, saved, sizeof saved), SX_E_USAGE);
-    assert_msg_contains("exists");
+    assert_msg_contains("not a folder");
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_size, FILE_SIZE);
@@ -1218,13 +1218,22 @@ static void test_xftp_files(void **state)
     snprintf(want, sizeof want, "%s/report_1.bin", dl1);
     assert_string_equal(saved, want);
     assert_same_file(path, saved);
-    /* the third to a path that does not exist yet: that path */
+    /* the third not to a folder that does not exist (nothing is
+     * downloaded: the description stays usable), then into another one */
     char named[600];
     snprintf(named, sizeof named, "%s/named.out", dl2);
+    progress_reset(&pr);
     assert_status(sx_xftp_receive_file(sx_xftp_upload_recipient(up, 2), named, &o, saved, sizeof saved),
+                  SX_E_USAGE);
+    assert_msg_contains("does not exist");
+    assert_msg_contains(named);
+    assert_int_equal(pr.calls, 0);
+    assert_int_equal(count_files(dl2), 0);
+    assert_status(sx_xftp_receive_file(sx_xftp_upload_recipient(up, 2), dl2, &o, saved, sizeof saved),
                   SX_OK);
-    assert_string_equal(saved, named);
-    assert_same_file(path, named);
+    snprintf(want, sizeof want, "%s/report.bin", dl2);
+    assert_string_equal(saved, want);
+    assert_same_file(path, saved);
     assert_int_equal(count_files(dl2), 1);
 
     /* a used description does not work again, and leaves nothing */

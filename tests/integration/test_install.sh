@@ -47,7 +47,7 @@ for h in simplex.h status.h loop.h smp.h xftp.h version.h; do
 done
 # Public headers include only system headers and each other.
 bad=$(grep -h '^[[:space:]]*#[[:space:]]*include' "$PREFIX"/include/simplex/*.h |
-      grep -v -E '#[[:space:]]*include[[:space:]]*(<(stdbool|stddef|stdint)\.h>|"simplex/[a-z]+\.h")')
+      grep -v -E '#[[:space:]]*include[[:space:]]*(<(signal|stdbool|stddef|stdint)\.h>|"simplex/[a-z]+\.h")')
 [ -z "$bad" ] || fail "installed headers include: $bad"
 grep -l -E 'openssl|sodium|EVP_PKEY' "$PREFIX"/include/simplex/*.h && fail "an installed header names OpenSSL or libsodium"
 # Only the public API is exported.

@@ -1,8 +1,8 @@
 /* Unit tests of the offline parts of the XFTP client: whole-file encryption
  * into chunks and decryption back through temporary files (sizes 0, 1 and
  * every chunk-size boundary), tampering, output naming, description
- * generation and web links, server addresses, and the PROTOCOL-NOTES F8 checks
- * of a server hello. */
+ * generation and web links, server addresses, the PROTOCOL-NOTES F8 checks
+ * of a server hello, and a cancel flag stopping encryption and decryption. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "transport/net.h"
 #include "xftp_client/client.h"
 #include "xftp_client/transfer.h"
+#include "xftp_client/transfer_int.h"
 
 #define FIXTURE_FP "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI="
 
@@ -261,6 +262,52 @@ static void test_bad_header_name(void **state)
     unlink(enc);
     assert_int_equal(sx_xftp_encrypt_file(src, "y", "/nonexistent-dir/z", &e), SX_E_IO);
     assert_int_equal(sx_xftp_encrypt_file("/nonexistent-file", "y", enc, &e), SX_E_IO);
+    unlink(src);
+}
+
+/* A cancel flag stops encryption and decryption; neither leaves its output
+ * behind. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    char src[512], enc[512], chunk[512], out_dir[512];
+    snprintf(src, sizeof src, "%s/c.bin", g_dir);
+    snprintf(enc, sizeof enc, "%s/c.enc", g_dir);
+    snprintf(chunk, sizeof chunk, "%s/c.chunk", g_dir);
+    snprintf(out_dir, sizeof out_dir, "%s/cout", g_dir);
+    size_t n = 300000;
+    uint8_t *data = calloc(1, n);
+    assert_non_null(data);
+    write_file(src, data, n);
+    volatile sig_atomic_t stop = 1;
+    sx_xftp_encrypted e;
+    assert_int_equal(xt_encrypt_file(src, "c.bin", enc, &e, &stop), SX_E_IO);
+    assert_int_not_equal(access(enc, F_OK), 0);
+    stop = 0;
+    assert_ok(xt_encrypt_file(src, "c.bin", enc, &e, &stop));
+    size_t len;
+    uint8_t *encb = read_file(enc, &len);
+    assert_int_equal((int64_t)len, e.enc_size);
+    write_file(chunk, encb, len); /* one file holding every chunk */
+    assert_int_equal(mkdir(out_dir, 0700), 0);
+    const char *pp[] = {chunk};
+    char got[1024];
+    stop = 1;
+    assert_int_equal(xt_decrypt_chunks(pp, 1, e.enc_size, e.key, e.nonce, out_dir, got, sizeof got, &stop),
+                     SX_E_IO);
+    char out[600];
+    snprintf(out, sizeof out, "%s/c.bin", out_dir);
+    assert_int_not_equal(access(out, F_OK), 0);
+    stop = 0;
+    assert_ok(xt_decrypt_chunks(pp, 1, e.enc_size, e.key, e.nonce, out_dir, got, sizeof got, &stop));
+    assert_string_equal(got, out);
+    sx_xftp_encrypted_cleanup(&e);
+    free(encb);
+    free(data);
+    unlink(out);
+    rmdir(out_dir);
+    unlink(chunk);
+    unlink(enc);
     unlink(src);
 }
 
@@ -559,6 +606,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_boundaries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unique_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_header_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_descriptions, setup, teardown),
         cmocka_unit_test(test_check_hello),

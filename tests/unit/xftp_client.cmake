@@ -2,3 +2,6 @@
 # CMakeLists.txt).
 sx_unit_test(xftp_client test_xftp_client.c)
 target_link_libraries(test_xftp_client PRIVATE sx_xftp_client)
+# The words of the client's failures (pure functions of transfer_err.c).
+sx_unit_test(xftp_messages test_xftp_messages.c)
+target_link_libraries(test_xftp_messages PRIVATE sx_xftp_client)

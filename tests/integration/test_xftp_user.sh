@@ -1,0 +1,341 @@
+#!/bin/sh
+# Black-box test of what a new user of the xftp program meets, with real
+# xftp-server (and smp-server) processes on loopback: send and recv check
+# their input file and folders before anything is uploaded or downloaded
+# (missing, not a folder, not readable or writable); errors name the cause
+# (a wrong fingerprint, an SMP router's port, a router that is down, a used
+# description) on standard error with the smp tool's exit codes; a router
+# that answers
+# QUOTA before it reads a chunk's body, behind a slow link (the answer is
+# reported at once); a router that takes uploads only with a password;
+# SIGINT during a send and SIGTERM during a recv (behind a slow link) stop
+# the program with 130 / 143 and leave no temporary file.
+# Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
+set -u
+abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SRV=$(abspath "$1")
+CLI=$(abspath "$2")
+SMPSRV=$(abspath "$3")
+PROXY=$(abspath "$4")
+T=$(mktemp -d /tmp/sx_xftp_user.XXXXXX) || exit 1
+PIDS=
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    chmod -R u+rwx "$T" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+mkdir "$T/tmp"
+export TMPDIR="$T/tmp"
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+# Every client run is bounded in time.
+if command -v timeout >/dev/null 2>&1; then TO="timeout 120"; else TO=; fi
+xftp() { $TO "$CLI" "$@"; }
+now() { date +%s; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+        || echo $(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000 ))
+}
+
+# init_router N QUOTA: folders $T/etcN, $T/varN, $T/filesN, a free port in
+# PORTN, the fingerprint in FPN and the address in ADDRN.
+init_router() {
+    n=$1
+    XFTP_SERVER_CFG_PATH="$T/etc$n" XFTP_SERVER_LOG_PATH="$T/var$n" \
+        "$SRV" init -p "$T/files$n" -q "$2" >/dev/null 2>&1 || { echo "FAIL: xftp-server init $n"; exit 1; }
+    p=$(free_port)
+    sed -i "s/^port: .*/port: $p/" "$T/etc$n/file-server.ini"
+    eval "PORT$n=$p"
+    eval "FP$n=$(cat "$T/etc$n/fingerprint")"
+    eval "ADDR$n=\"xftp://$(cat "$T/etc$n/fingerprint")@127.0.0.1:$p\""
+}
+
+# start_router N: starts it in the background and waits for "Listening on port".
+start_router() {
+    n=$1
+    XFTP_SERVER_CFG_PATH="$T/etc$n" XFTP_SERVER_LOG_PATH="$T/var$n" "$SRV" start > "$T/start$n.out" 2>&1 &
+    pid=$!
+    PIDS="$PIDS $pid"
+    i=0
+    until grep -q "^Listening on port" "$T/start$n.out" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
+            echo "FAIL: xftp-server $n did not start"; cat "$T/start$n.out"; exit 1
+        fi
+        sleep 0.1
+    done
+}
+
+# start_proxy NAME TARGET_PORT UP DOWN: a slow link to a router; its port
+# goes into PPORT_NAME.
+start_proxy() {
+    "$PROXY" "$2" "$3" "$4" > "$T/proxy_$1.out" 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    until grep -q "^port " "$T/proxy_$1.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && { echo "FAIL: slow_proxy did not start"; exit 1; }
+        sleep 0.1
+    done
+    eval "PPORT_$1=$(sed -n 's/^port //p' "$T/proxy_$1.out")"
+}
+
+# nodac CMD...: runs CMD without the capabilities that let root read and
+# write any file (so that modes count); fails when that is not possible.
+nodac() {
+    if [ "$(id -u)" != 0 ]; then
+        "$@"
+    elif command -v setpriv >/dev/null 2>&1; then
+        setpriv --inh-caps=-dac_override,-dac_read_search --bounding-set=-dac_override,-dac_read_search "$@"
+    else
+        return 125
+    fi
+}
+chunks() { find "$T/files$1" -path '*/.part' -prune -o -type f -print | wc -l; } # complete ones
+
+# no_temp WHAT: nothing of a transfer is left in the temporary folder.
+no_temp() {
+    left=$(ls -A "$T/tmp")
+    [ -z "$left" ] || fail "$1: left in the temporary folder: $left"
+    rm -rf "$T/tmp"/*
+}
+
+init_router 1 1gb
+init_router 2 1mb
+init_router 3 1gb
+sed -i 's/^# create_password: .*/create_password: s3cret-Pw/' "$T/etc3/file-server.ini"
+grep -q "^create_password: s3cret-Pw" "$T/etc3/file-server.ini" || fail "no create_password in the ini"
+start_router 1
+start_router 2
+start_router 3
+mkdir "$T/out"
+head -c 5000000 /dev/urandom > "$T/five.bin"
+
+# ---- send and recv check before they move anything ----
+# refused IN_OUT_EXPECTED... : each refused send leaves no chunk on the router,
+# no description and nothing in the temporary folder.
+mkdir "$T/desc" "$T/dl" "$T/ro" "$T/ro/in"
+echo "hello" > "$T/ro/in/unreadable.txt"
+chmod 000 "$T/ro/in/unreadable.txt"
+chmod 555 "$T/ro"
+echo "a file" > "$T/plain"
+head -c 300000 /dev/urandom > "$T/small.bin"
+before=$(chunks 1)
+send_refused() { # WHY EXPECTED_TEXT ARGS...
+    why=$1
+    want=$2
+    shift 2
+    out=$("$@" -s "$ADDR1" 2>&1) && { fail "send ($why) succeeded"; return; }
+    echo "$out" | grep -qF "$want" || fail "send ($why): message is not about '$want': $out"
+    [ "$(chunks 1)" = "$before" ] || fail "send ($why) uploaded chunks"
+    no_temp "send ($why)"
+}
+send_refused "missing file" "cannot read $T/nope.bin: No such file or directory" xftp send "$T/nope.bin" "$T/desc"
+send_refused "a folder to send" "$T/desc is not a regular file" xftp send "$T/desc" "$T/desc"
+send_refused "missing output folder" "the folder $T/out-missing/ for the descriptions does not exist" \
+    xftp send "$T/small.bin" "$T/out-missing/"
+send_refused "output folder is a file" "$T/plain is not a folder" xftp send "$T/small.bin" "$T/plain"
+send_refused "missing temporary folder" "the folder $T/tmp-missing for temporary files does not exist" \
+    xftp send "$T/small.bin" "$T/desc" --tmp "$T/tmp-missing"
+if nodac true; then
+    send_refused "unreadable file" "cannot read $T/ro/in/unreadable.txt: Permission denied" \
+        nodac "$CLI" send "$T/ro/in/unreadable.txt" "$T/desc"
+    send_refused "read-only output folder" "cannot write into the folder $T/ro for the descriptions" \
+        nodac "$CLI" send "$T/small.bin" "$T/ro"
+else
+    echo "note: cannot drop root's file capabilities here; mode checks skipped"
+fi
+[ -z "$(ls -A "$T/desc")" ] || fail "refused sends wrote descriptions: $(ls -A "$T/desc")"
+
+out=$(xftp send "$T/small.bin" "$T/desc/" -s "$ADDR1" 2>&1) || fail "send small.bin: $out"
+R="$T/desc/small.bin.xftp/rcv1.xftp"
+echo "$out" | grep -qxF "$R" || fail "send small.bin: the description's path is not $R: $out"
+recv_refused() { # WHY EXPECTED_TEXT ARGS...
+    why=$1
+    want=$2
+    shift 2
+    out=$("$@" 2>&1) && { fail "recv ($why) succeeded"; return; }
+    echo "$out" | grep -qF "$want" || fail "recv ($why): message is not about '$want': $out"
+    [ -z "$(ls -A "$T/dl")" ] || fail "recv ($why) wrote into $T/dl"
+    [ -f "$R" ] || fail "recv ($why) removed the description"
+    no_temp "recv ($why)"
+}
+recv_refused "missing folder" "the folder $T/Downloads to save the file in does not exist" \
+    xftp recv "$R" "$T/Downloads" -y
+[ -e "$T/Downloads" ] && fail "recv saved the file as the missing folder's path"
+recv_refused "folder is a file" "$T/plain is not a folder" xftp recv "$R" "$T/plain" -y
+recv_refused "missing temporary folder" "the folder $T/tmp-missing for temporary files does not exist" \
+    xftp recv "$R" "$T/dl" --tmp "$T/tmp-missing" -y
+if nodac true; then
+    recv_refused "read-only folder" "cannot write into the folder $T/ro to save the file in" \
+        nodac "$CLI" recv "$R" "$T/ro" -y
+fi
+# nothing was downloaded or acknowledged: the description still works
+cp "$R" "$T/used.xftp"
+out=$(xftp recv "$R" "$T/dl" -y 2>&1) || fail "recv after refused ones: $out"
+cmp -s "$T/small.bin" "$T/dl/small.bin" || fail "recv after refused ones: content differs"
+no_temp "recv"
+
+# ---- errors that name the cause ----
+# an SMP router, whose port a user may take for the XFTP router's
+export SMP_SERVER_CFG_PATH="$T/smp-etc" SMP_SERVER_LOG_PATH="$T/smp-var"
+"$SMPSRV" init -y --ip 127.0.0.1 >"$T/smp-init.log" 2>&1 || { cat "$T/smp-init.log"; echo "FAIL: smp-server init"; exit 1; }
+SPORT=$(free_port)
+sed -i "s/^port: .*/port: $SPORT/" "$T/smp-etc/smp-server.ini"
+SFP=$(cat "$T/smp-etc/fingerprint")
+"$SMPSRV" start >"$T/smp.log" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+until openssl s_client -connect "127.0.0.1:$SPORT" </dev/null >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && { cat "$T/smp.log"; echo "FAIL: smp-server did not start"; exit 1; }
+    sleep 0.1
+done
+# expect WHY EXIT_CODE TEXT ARGS...: the command fails with the code and
+# says TEXT on standard error, and nothing on standard output.
+expect() {
+    why=$1
+    code=$2
+    want=$3
+    shift 3
+    "$@" >"$T/e.out" 2>"$T/e.err"
+    rc=$?
+    [ "$rc" = "$code" ] || fail "$why: exit code $rc, not $code: $(cat "$T/e.err")"
+    grep -qF -- "$want" "$T/e.err" || fail "$why: standard error does not say '$want': $(cat "$T/e.err")"
+    head -n 1 "$T/e.err" | grep -q "^xftp: " || fail "$why: the message does not start with 'xftp: ': $(cat "$T/e.err")"
+    [ -s "$T/e.out" ] && fail "$why: printed on standard output: $(cat "$T/e.out")"
+    no_temp "$why"
+}
+WRONG_FP=$(echo "$FP1" | sed 's/^./A/; t; s/^/A/')
+[ "$WRONG_FP" = "$FP1" ] && WRONG_FP=$(echo "$FP1" | sed 's/^./B/')
+expect "wrong fingerprint" 1 "its identity does not match the fingerprint" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$WRONG_FP@127.0.0.1:$PORT1"
+expect "the SMP router's port" 1 "is not the router of this address" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1@127.0.0.1:$SPORT"
+expect "the SMP router's address" 1 "does not answer as an XFTP router" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$SFP@127.0.0.1:$SPORT"
+DOWN=$(free_port)
+expect "a router that is down" 1 "cannot connect to 127.0.0.1:$DOWN: Connection refused: is the router running" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1@127.0.0.1:$DOWN" -r 1
+expect "a host that does not resolve" 1 "cannot find the host nowhere.invalid" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1@nowhere.invalid"
+expect "a bad address" 2 "Invalid server address: xftp://$FP1:***@" \
+    xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1:pass@127.0.0.1:99999"
+expect "a used description" 1 "the description was used already (each one can be received once)" \
+    xftp recv "$T/used.xftp" "$T/dl"
+expect "the sender's description to receive" 2 "not for recipient" \
+    xftp recv "$T/desc/small.bin.xftp/snd.xftp.private" "$T/dl"
+expect "not a description" 1 "is not an XFTP file description" xftp info "$T/small.bin"
+expect "a missing description" 1 "No such file or directory" xftp info "$T/none.xftp"
+out=$(xftp del "$T/desc/small.bin.xftp/snd.xftp.private" 2>&1) || fail "del: $out"
+expect "deleted twice" 1 "it was deleted already, or it expired" \
+    xftp del "$T/desc/small.bin.xftp/snd.xftp.private"
+expect "unknown command" 2 "unknown command 'sned'" xftp sned "$T/small.bin"
+expect "unknown option" 2 "unknown option --frob" xftp send "$T/small.bin" --frob
+expect "bad count" 2 "-n needs a number of recipients from 1 to 255" xftp send "$T/small.bin" -n 0
+expect "no description" 2 "recv: missing DESCRIPTION" xftp recv
+expect "too many arguments" 2 "too many arguments" xftp del a b
+[ -z "$(ls -A "$T/out")" ] || fail "failed sends wrote descriptions: $(ls -A "$T/out")"
+xftp --help | grep -q "Exit codes: 0 success, 1 failure, 2 usage error" || fail "--help: exit codes"
+
+# ---- QUOTA before the body ----
+# Router 2 has room for 1 MB and answers QUOTA as soon as it reads the
+# command of a 4 MB chunk. Behind a link of 64 KB/s the rest of the body
+# would take about a minute to go through; the client reports QUOTA at once.
+start_proxy q "$PORT2" 65536 0
+t0=$(now)
+out=$(xftp send "$T/five.bin" "$T/out" -s "xftp://$FP2@127.0.0.1:$PPORT_q" -r 1 2>&1) \
+    && fail "send over the quota succeeded"
+t1=$(now)
+echo "$out" | grep -q "QUOTA" || fail "send over the quota: no QUOTA: $out"
+[ $((t1 - t0)) -le 20 ] || fail "send over the quota took $((t1 - t0)) s (waited for the body)"
+no_temp "send over the quota"
+
+# ---- a router with a password ----
+head -c 300000 /dev/urandom > "$T/pw.bin"
+mkdir "$T/pw" "$T/pwget" "$T/pwno"
+out=$(xftp send "$T/pw.bin" "$T/pw" -s "xftp://$FP3:s3cret-Pw@127.0.0.1:$PORT3" 2>&1) || fail "send with the password: $out"
+D="$T/pw/pw.bin.xftp"
+[ -f "$D/rcv1.xftp" ] || fail "send with the password: no description"
+grep -rq "s3cret" "$D" && fail "the password is in a description"
+echo "$out" | grep -q "s3cret" && fail "the password is printed: $out"
+grep -qF "xftp://$FP3@127.0.0.1:$PORT3" "$D/rcv1.xftp" || fail "the description names the router without the password"
+out=$(xftp recv "$D/rcv1.xftp" "$T/pwget" -y 2>&1) || fail "recv from the router with a password: $out"
+cmp -s "$T/pw.bin" "$T/pwget/pw.bin" || fail "recv from the router with a password: content differs"
+xftp del "$D/snd.xftp.private" -y >/dev/null 2>&1 || fail "del from the router with a password"
+for a in "xftp://$FP3@127.0.0.1:$PORT3" "xftp://$FP3:badpass123@127.0.0.1:$PORT3"; do
+    out=$(xftp send "$T/pw.bin" "$T/pwno" -s "$a" -r 1 2>&1) && fail "send to $a succeeded"
+    echo "$out" | grep -q "AUTH" || fail "send to $a: no AUTH: $out"
+    echo "$out" | grep -q "badpass123" && fail "the wrong password is printed: $out"
+    echo "$out" | grep -q "needs a password" || fail "send to $a: the message is not about the password: $out"
+done
+[ -z "$(ls -A "$T/pwno")" ] || fail "refused sends left descriptions: $(ls -A "$T/pwno")"
+no_temp "sends with a password"
+
+# ---- Ctrl-C during a transfer ----
+# wait_for WHAT CMD...: up to 30 s until CMD succeeds.
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@"; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && { fail "waited 30 s for $what"; return 1; }
+        sleep 0.1
+    done
+}
+# interrupt PID SIGNAL CODE WHAT: the program stops within 10 s with CODE,
+# says it was interrupted, and its temporary files are gone.
+interrupt() {
+    kill "-$2" "$1"
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+    kill -0 "$1" 2>/dev/null && { fail "$4: still running 10 s after SIG$2"; kill -9 "$1"; }
+    wait "$1"
+    rc=$?
+    [ "$rc" = "$3" ] || fail "$4: exit code $rc after SIG$2, not $3"
+    grep -q "interrupted; its temporary files are removed" "$T/int.err" || fail "$4: message: $(cat "$T/int.err")"
+    no_temp "$4"
+}
+head -c 20000000 /dev/urandom > "$T/twenty.bin"
+# send: uploads at 2 MB/s, interrupted once the first chunk is on the router
+start_proxy up "$PORT1" 2000000 0
+mkdir "$T/isend"
+before=$(chunks 1)
+"$CLI" send "$T/twenty.bin" "$T/isend" -s "xftp://$FP1@127.0.0.1:$PPORT_up" 2>"$T/int.err" &
+XP=$!
+more_chunks() { [ "$(chunks 1)" -gt "$before" ]; }
+if wait_for "the first chunk" more_chunks; then
+    [ -n "$(ls -A "$T/tmp")" ] || fail "send: no encrypted copy in the temporary folder during the upload"
+    interrupt "$XP" INT 130 "send interrupted"
+    grep -q "chunks uploaded so far stay on the routers" "$T/int.err" || fail "send interrupted: $(cat "$T/int.err")"
+    [ -z "$(ls -A "$T/isend")" ] || fail "send interrupted: descriptions written: $(ls -A "$T/isend")"
+else
+    kill -9 "$XP"
+fi
+# recv: downloads at 2 MB/s, stopped once a chunk is in the temporary folder;
+# nothing was acknowledged, so the description works afterwards
+start_proxy down "$PORT1" 0 2000000
+mkdir "$T/irecv" "$T/idl"
+out=$(xftp send "$T/twenty.bin" "$T/irecv" -s "xftp://$FP1@127.0.0.1:$PPORT_down" 2>&1) || fail "send for recv: $out"
+"$CLI" recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" 2>"$T/int.err" &
+XP=$!
+if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -type f -size +0 | grep -q ." ; then
+    interrupt "$XP" TERM 143 "recv interrupted"
+    [ -z "$(ls -A "$T/idl")" ] || fail "recv interrupted: left $(ls -A "$T/idl")"
+    out=$(xftp recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" -y 2>&1) || fail "recv after the interrupted one: $out"
+    cmp -s "$T/twenty.bin" "$T/idl/twenty.bin" || fail "recv after the interrupted one: content differs"
+    no_temp "recv after the interrupted one"
+else
+    kill -9 "$XP"
+fi
+
+if [ "$FAILS" -ne 0 ]; then
+    for n in 1 2 3; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
+    echo "$FAILS failure(s)"
+    exit 1
+fi
+echo "all xftp user checks passed"

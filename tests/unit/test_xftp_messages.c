@@ -1,0 +1,145 @@
+/* Unit tests of the words of the XFTP client's failures: the table of the
+ * router's errors by the step that got them (every error a router sends has
+ * a sentence for every step, with its name in parentheses; AUTH means a
+ * password to an upload and a used or deleted file to a download), the
+ * connection failures by the step they stopped at, and addresses shown
+ * without their password. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "xftp_client/transfer_int.h"
+
+static void assert_has(const char *text, const char *part)
+{
+    if (!text || !strstr(text, part))
+        fail_msg("'%s' is not in '%s'", part, text ? text : "(null)");
+}
+
+static void test_error_table(void **state)
+{
+    (void)state;
+    static const sx_xftp_err_type sent[] = {
+        SX_XFTP_ERR_BLOCK,
+        SX_XFTP_ERR_SESSION,
+        SX_XFTP_ERR_HANDSHAKE,
+        SX_XFTP_ERR_CMD,
+        SX_XFTP_ERR_AUTH,
+        SX_XFTP_ERR_BLOCKED,
+        SX_XFTP_ERR_SIZE,
+        SX_XFTP_ERR_QUOTA,
+        SX_XFTP_ERR_DIGEST,
+        SX_XFTP_ERR_CRYPTO,
+        SX_XFTP_ERR_NO_FILE,
+        SX_XFTP_ERR_HAS_FILE,
+        SX_XFTP_ERR_FILE_IO,
+        SX_XFTP_ERR_TIMEOUT,
+        SX_XFTP_ERR_INTERNAL,
+    };
+    static const xt_op ops[] = {XT_OP_UPLOAD, XT_OP_DOWNLOAD, XT_OP_ACK, XT_OP_DELETE};
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++)
+        for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+            const char *h = xt_error_hint(ops[k], sent[i]);
+            char name[40];
+            snprintf(name, sizeof name, "(%s)", sx_xftp_err_name(sent[i]));
+            assert_has(h, name);
+        }
+    /* AUTH depends on the step */
+    assert_has(xt_error_hint(XT_OP_UPLOAD, SX_XFTP_ERR_AUTH), "password");
+    assert_has(xt_error_hint(XT_OP_DOWNLOAD, SX_XFTP_ERR_AUTH), "used already");
+    assert_has(xt_error_hint(XT_OP_DOWNLOAD, SX_XFTP_ERR_AUTH), "deleted");
+    assert_has(xt_error_hint(XT_OP_ACK, SX_XFTP_ERR_AUTH), "used already");
+    assert_has(xt_error_hint(XT_OP_DELETE, SX_XFTP_ERR_AUTH), "deleted already");
+    assert_null(strstr(xt_error_hint(XT_OP_DELETE, SX_XFTP_ERR_AUTH), "password"));
+    assert_has(xt_error_hint(XT_OP_UPLOAD, SX_XFTP_ERR_QUOTA), "another router");
+    assert_has(xt_error_hint(XT_OP_UPLOAD, SX_XFTP_ERR_SIZE), "chunks of this size");
+    assert_has(xt_error_hint(XT_OP_DOWNLOAD, SX_XFTP_ERR_SIZE), "description");
+    assert_null(xt_error_hint(XT_OP_UPLOAD, (sx_xftp_err_type)0));
+}
+
+static void test_connect_reasons(void **state)
+{
+    (void)state;
+    char out[XT_REASON_LEN];
+    sx_xftp_connect_fail f = {.step = SX_XFTP_STEP_TCP, .sys_errno = ECONNREFUSED};
+    xt_connect_reason(&f, "127.0.0.1", 1, out, sizeof out);
+    assert_has(out, "cannot connect to 127.0.0.1:1");
+    assert_has(out, strerror(ECONNREFUSED));
+    assert_has(out, "is the router running");
+    f.sys_errno = ETIMEDOUT;
+    xt_connect_reason(&f, "files.example", 443, out, sizeof out);
+    assert_has(out, "files.example:443: timed out");
+    f = (sx_xftp_connect_fail){.step = SX_XFTP_STEP_RESOLVE};
+    xt_connect_reason(&f, "nowhere.invalid", 443, out, sizeof out);
+    assert_has(out, "cannot find the host nowhere.invalid");
+    f.step = SX_XFTP_STEP_IDENTITY;
+    xt_connect_reason(&f, "::1", 5223, out, sizeof out);
+    assert_has(out, "::1:5223");
+    assert_has(out, "fingerprint");
+    assert_has(out, "SMP router");
+    f.step = SX_XFTP_STEP_TLS;
+    xt_connect_reason(&f, "h", 80, out, sizeof out);
+    assert_has(out, "TLS with h:80 failed");
+    f.step = SX_XFTP_STEP_HANDSHAKE;
+    xt_connect_reason(&f, "h", 443, out, sizeof out);
+    assert_has(out, "does not answer as an XFTP router");
+    f.step = SX_XFTP_STEP_ADDRESS;
+    xt_connect_reason(&f, "", 0, out, sizeof out);
+    assert_has(out, ".onion");
+    /* a message cut to the buffer stays a string */
+    f.step = SX_XFTP_STEP_IDENTITY;
+    char small[16];
+    xt_connect_reason(&f, "127.0.0.1", 443, small, sizeof small);
+    assert_int_equal(strlen(small), sizeof small - 1);
+}
+
+/* Through a pool: a failed connection gives its reason, the router's error
+ * its sentence and code. */
+static void test_fail_reason(void **state)
+{
+    (void)state;
+    const char *text = "xftp://LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh0Fl_ZIjrRwjI=@127.0.0.1:7";
+    sx_xftp_fd_server srv;
+    assert_int_equal(sx_xftp_fd_server_parse(text, strlen(text), &srv), SX_OK);
+    conn_pool pool = {.n = 1, .servers = &srv, .connect_failed = true};
+    pool.fail = (sx_xftp_connect_fail){.step = SX_XFTP_STEP_TCP, .sys_errno = ECONNREFUSED};
+    char code[32] = "", out[XT_REASON_LEN];
+    sx_xftp_transfer_opts o = {.errcode = code, .errcode_len = sizeof code};
+    xt_fail_reason(&o, &pool, 0, XT_OP_UPLOAD, NULL, SX_E_IO, out, sizeof out);
+    assert_has(out, "cannot connect to 127.0.0.1:7");
+    assert_string_equal(code, ""); /* a local failure */
+    pool.connect_failed = false;
+    xt_fail_reason(&o, &pool, 0, XT_OP_UPLOAD, NULL, SX_E_NOMEM, out, sizeof out);
+    assert_string_equal(out, sx_strerror(SX_E_NOMEM));
+    xt_fail_reason(&o, NULL, 0, XT_OP_DELETE, NULL, SX_E_IO, out, sizeof out);
+    assert_has(out, "failed");
+}
+
+static void test_address_shown(void **state)
+{
+    (void)state;
+    char out[256];
+    xt_address_shown("xftp://abc=:s3cret@host:443", out, sizeof out);
+    assert_string_equal(out, "xftp://abc=:***@host:443");
+    xt_address_shown("xftp://abc=@host:443", out, sizeof out);
+    assert_string_equal(out, "xftp://abc=@host:443");
+    xt_address_shown("xftp://abc=@[::1]:443", out, sizeof out);
+    assert_string_equal(out, "xftp://abc=@[::1]:443");
+    xt_address_shown("not an address: at all", out, sizeof out);
+    assert_string_equal(out, "not an address: at all");
+    xt_address_shown("", out, sizeof out);
+    assert_string_equal(out, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_connect_reasons),
+        cmocka_unit_test(test_fail_reason),
+        cmocka_unit_test(test_address_shown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
