@@ -175,7 +175,7 @@ static void test_records_malformed(void **state)
     expect_bad("ACK " RID " " RID, SX_OK);
     expect_bad("ack " RID, SX_OK);
     expect_bad("ack  " RID " " RID, SX_OK);
-    expect_bad("reset AQID", SX_OK);      /* an id too short */
+    expect_bad("reset AQID", SX_OK);        /* an id too short */
     expect_bad("reset " RID "AQID", SX_OK); /* too long */
     expect_bad("v4 " RID " " RID " 1 quota", SX_OK);
     expect_bad("v3 " RID " " RID " 1 quota x", SX_OK);
@@ -224,8 +224,8 @@ static void test_replay(void **state)
         msg_rec(0x01, 0x62, DAY0, "a2"),
         msg_rec(0x21, 0x63, DAY0, "b1"),
         id_rec(SX_MJ_ACK, 0x01, 0x61),
-        id_rec(SX_MJ_ACK, 0x01, 0x70), /* not the head: nothing */
-        msg_rec(0x99, 0x64, DAY0, "gone"), /* a deleted queue */
+        id_rec(SX_MJ_ACK, 0x01, 0x70),               /* not the head: nothing */
+        msg_rec(0x99, 0x64, DAY0, "gone"),           /* a deleted queue */
         msg_rec(0x01, 0x65, DAY0 - 10 * DAY, "old"), /* expired */
         msg_rec(0x01, 0x66, DAY0, "a3"),
         id_rec(SX_MJ_RESET, 0x21, 0),
