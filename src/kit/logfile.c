@@ -208,6 +208,22 @@ sx_status sx_kit_log_write_snapshot(sx_kit_log *log, sx_kit_fill_fn fill, void *
     return res;
 }
 
+bool sx_kit_log_broken(sx_kit_log *log)
+{
+    pthread_mutex_lock(&log->lock);
+    bool b = log->broken;
+    pthread_mutex_unlock(&log->lock);
+    return b;
+}
+
+uint64_t sx_kit_log_size(sx_kit_log *log)
+{
+    pthread_mutex_lock(&log->lock);
+    uint64_t n = (uint64_t)log->size;
+    pthread_mutex_unlock(&log->lock);
+    return n;
+}
+
 void sx_kit_log_counters(sx_kit_log *log, uint64_t *records, uint64_t *writes, uint64_t *syncs)
 {
     pthread_mutex_lock(&log->lock);

@@ -72,6 +72,11 @@ SX_MUST_CHECK sx_status sx_kit_log_sync(sx_kit_log *log);
  * syncs it: the compacted log at start-up. No concurrent appends.
  * SX_E_IO, SX_E_NOMEM, or fill's error. */
 SX_MUST_CHECK sx_status sx_kit_log_write_snapshot(sx_kit_log *log, sx_kit_fill_fn fill, void *arg);
+/* The log refuses every append for good (a failed sync, or a failed write
+ * it could not cut back). Any thread. */
+bool sx_kit_log_broken(sx_kit_log *log);
+/* Bytes of whole lines in the file. Any thread. */
+uint64_t sx_kit_log_size(sx_kit_log *log);
 /* Counters: records appended, write(2) batches, syncs. Any thread. */
 void sx_kit_log_counters(sx_kit_log *log, uint64_t *records, uint64_t *writes, uint64_t *syncs);
 /* Closes the file. No append may be running or start afterwards. NULL ok. */

@@ -73,6 +73,19 @@ void sx_cmd_ok(sx_cmd_ctx *x)
     sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_OK);
 }
 
+/* The reference answers STORE with its store's error text when the store
+ * log (reference Server/QueueStore/STM.hs at 152c30ca68, withLog') or the
+ * journal message store (Server/MsgStore/Journal.hs, storeError) cannot be
+ * written; its agent takes STORE for a temporary error and retries. The
+ * text is free: ours names the file, not the system's error. */
+void sx_cmd_err_store(sx_cmd_ctx *x, bool journal)
+{
+    sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_STORE);
+    e.store = sx_slice_str(journal ? "withLog, message journal cannot be written"
+                                   : "withLog, store log cannot be written");
+    sx_cmd_reply_err(x->c, x->corr, x->entity, e);
+}
+
 /* PROTOCOL-NOTES E25: every change reaches the store log before the client is
  * told; the record is wiped afterwards (it may hold DH secrets). */
 bool sx_cmd_log_rec(sx_cmd_ctx *x, sx_slrec *rec)
@@ -133,12 +146,12 @@ void sx_cmd_err_blocked(sx_cmd_ctx *x, sx_queue *q)
     sx_cmd_reply_err(x->c, x->corr, x->entity, sx_cmd_blocked_error(q));
 }
 
-/* The answer to a recipient's change (KEY, RKEY, LSET): INTERNAL when its
+/* The answer to a recipient's change (KEY, RKEY, LSET): STORE when its
  * record could not be logged, else OK or AUTH; releases q. */
 static void answer_change(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 {
     if (!logged)
-        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err_store(x, false);
     else if (good)
         sx_cmd_ok(x);
     else
@@ -201,7 +214,7 @@ sx_queue *sx_cmd_locked_recipient(sx_cmd_ctx *x, bool allow_blocked)
     if (!allow_blocked && q->status == SX_QUEUE_BLOCKED)
         sx_cmd_err_blocked(x, q);
     else if (!allow_blocked && !sx_cmd_touch(x, q))
-        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err_store(x, false);
     else
         return q;
     sx_queue_unlock(q);
@@ -217,7 +230,7 @@ sx_queue *sx_cmd_locked_party(sx_cmd_ctx *x, sx_party party)
     return q && sx_cmd_lock_live(x, q) ? q : NULL;
 }
 
-/* The end of a change of a locked queue: unlock, answer (INTERNAL when its
+/* The end of a change of a locked queue: unlock, answer (STORE when its
  * record could not be logged, else OK or AUTH), release. */
 void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 {

@@ -47,6 +47,9 @@ sx_slice sx_cmd_empty(void);
 void sx_cmd_err(sx_cmd_ctx *x, sx_smp_err_type t);
 void sx_cmd_err_cmd(sx_cmd_ctx *x, sx_smp_cmd_err e);
 void sx_cmd_ok(sx_cmd_ctx *x);
+/* ERR STORE: a change refused because its record cannot be logged (what
+ * the reference answers when its store log or message store fails). */
+void sx_cmd_err_store(sx_cmd_ctx *x, bool journal);
 sx_smp_error sx_cmd_blocked_error(const sx_queue *q);
 void sx_cmd_err_blocked(sx_cmd_ctx *x, sx_queue *q);
 
@@ -88,7 +91,7 @@ bool sx_cmd_lock_live(sx_cmd_ctx *x, sx_queue *q);
 sx_queue *sx_cmd_locked_recipient(sx_cmd_ctx *x, bool allow_blocked);
 /* The queue of party, locked and retained, not yet authorized. */
 sx_queue *sx_cmd_locked_party(sx_cmd_ctx *x, sx_party party);
-/* Unlocks q, answers OK, AUTH (not good) or INTERNAL (not logged), releases q. */
+/* Unlocks q, answers OK, AUTH (not good) or STORE (not logged), releases q. */
 void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good);
 
 /* ---- subscriptions (commands_msg.c) ---- */

@@ -10,6 +10,7 @@
 
 #include "crypto/util.h"
 #include "smp_router/commands_int.h"
+#include "smp_router/msgjournal.h"
 #include "smp/msgcrypt.h"
 #include "smp/version.h"
 
@@ -191,8 +192,14 @@ void sx_cmd_ack(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    if (id.len > 0)
-        sx_queue_remove_head(q, s->delivered_id);
+    if (id.len > 0 && sx_queue_remove_head(q, s->delivered_id) && x->r->mw) {
+        /* The journal learns it, but the answer does not wait: a lost
+         * removal only delivers the message again after a crash. */
+        sx_mjrec rec = {.type = SX_MJ_ACK};
+        memcpy(rec.msg.rid, q->rid, SX_ID_LEN);
+        memcpy(rec.msg.msg_id, s->delivered_id, SX_ID_LEN);
+        (void)sx_msgjournal_submit(x->r->mw, &rec);
+    }
     s->delivered = false;
     /* SUB mode: the next message is the ACK's response (PROTOCOL-NOTES P11). */
     if (s->get_mode || q->sub != s || !send_head(x->c, s, x->corr))
@@ -235,12 +242,36 @@ void sx_cmd_send(sx_cmd_ctx *x)
         if (q->status == SX_QUEUE_BLOCKED)
             sx_cmd_err_blocked(x, q);
         else
-            sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+            sx_cmd_err_store(x, false);
         sx_queue_unlock(q);
         sx_queue_release(x->r->store, q);
         return;
     }
     sx_status st = sx_queue_push(q, id, sx_cmd_now(), x->req->cmd.send.notification, body, &res, &was_empty);
+    if (st == SX_OK && x->r->mw && q->tail && memcmp(q->tail->id, id, SX_ID_LEN) == 0) {
+        /* The message (or the quota marker) goes to the journal with the
+         * change, and the answer waits until it is written (server.c
+         * write_out). A journal that refuses it takes the message back: the
+         * sender hears STORE and tries again later. */
+        sx_mjrec rec = {.type = SX_MJ_MSG};
+        const sx_msg *m = q->tail;
+        memcpy(rec.msg.rid, q->rid, SX_ID_LEN);
+        memcpy(rec.msg.msg_id, m->id, SX_ID_LEN);
+        rec.msg.ts = m->ts;
+        rec.msg.quota = m->quota;
+        rec.msg.notify = m->notify;
+        rec.msg.body = sx_slice_of(m->body, m->len);
+        uint64_t seq = sx_msgjournal_submit(x->r->mw, &rec);
+        if (!seq) {
+            sx_queue_remove_tail(q, id);
+            sx_queue_unlock(q);
+            sx_cmd_err_store(x, true);
+            sx_queue_release(x->r->store, q);
+            return;
+        }
+        if (seq > x->c->hold_mseq)
+            x->c->hold_mseq = seq;
+    }
     if (st == SX_OK && res == SX_PUSH_OK) {
         sx_sub *s = q->sub;
         /* PROTOCOL-NOTES E6: push only into an idle subscription of a queue

@@ -99,7 +99,7 @@ void sx_cmd_new(sx_cmd_ctx *x)
     if (!logged) {
         sx_store_delete(r->store, q);
         sx_queue_release(r->store, q);
-        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err_store(x, false);
         return;
     }
     m.ids.rcv_id = sx_slice_of(q->rid, SX_ID_LEN);
@@ -201,7 +201,7 @@ static bool secure_by_sender(sx_cmd_ctx *x, sx_queue *q, const sx_smp_pubkey *pk
     sx_cmd_rec_init(&rec, SX_SLREC_SECURE, q->rid);
     rec.q.skey = k;
     if (!sx_cmd_log_rec(x, &rec)) {
-        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+        sx_cmd_err_store(x, false);
         return false;
     }
     q->skey = k;
@@ -356,6 +356,8 @@ void sx_cmd_nkey(sx_cmd_ctx *x)
     if (st == SX_OK) {
         m.nid.notifier_id = sx_slice_of(n.id, SX_ID_LEN);
         sx_cmd_reply(x->c, x->corr, x->entity, &m);
+    } else if (st == SX_E_IO) {
+        sx_cmd_err_store(x, false);
     } else {
         sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     }

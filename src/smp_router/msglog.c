@@ -126,8 +126,8 @@ sx_status sx_msglog_save(const char *path, sx_store *st, size_t *saved)
 
 /* PROTOCOL-NOTES E27 restore rules for one message; the queue lock held. Returns
  * false when the message was not restored (reported). */
-static bool restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts *o, sx_msglog_stats *s,
-                        sx_status *err)
+bool sx_msglog_restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts *o, sx_msglog_stats *s,
+                           sx_status *err)
 {
     char idt[SX_SLT_ID_TEXT_SIZE];
     *err = SX_OK;
@@ -231,7 +231,7 @@ sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts
         }
         sx_status err;
         sx_queue_lock(q);
-        restore_one(q, &m, o, &s, &err);
+        sx_msglog_restore_one(q, &m, o, &s, &err);
         sx_queue_unlock(q);
         sx_slmsg_cleanup(&m);
         if (err != SX_OK) {
@@ -242,7 +242,7 @@ sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts
     }
     sx_queue_release(st, q);
     sx_kit_linereader_close(&lr);
-    if (res == SX_OK) {
+    if (res == SX_OK && !(o && o->keep)) {
         char *bak = sx_kit_path_with(path, ".bak");
         if (!bak)
             res = SX_E_NOMEM;

@@ -40,6 +40,7 @@ typedef struct sx_msglog_opts {
     bool expire;           /* drop messages older than expire_before */
     int64_t expire_before; /* seconds */
     bool skip_warnings;    /* --skip-warnings: warnings do not stop restore */
+    bool keep;             /* restore leaves the file in place (not renamed to .bak) */
     sx_kit_warn_cb warn;
     void *warn_arg;
 } sx_msglog_opts;
@@ -63,5 +64,11 @@ SX_MUST_CHECK sx_status sx_msglog_save(const char *path, sx_store *st, size_t *s
  * should not start). A missing file is SX_OK with nothing restored. */
 SX_MUST_CHECK sx_status sx_msglog_restore(const char *path, sx_store *st, const sx_msglog_opts *opts,
                                           sx_msglog_stats *stats);
+/* The restore rules of PROTOCOL-NOTES E27 for one parsed message line
+ * (expiry, the quota marker, a full queue), applied to q with its lock held;
+ * counted in s and reported through o. False when it was not stored; *err
+ * is set only when the store failed (SX_E_NOMEM). */
+bool sx_msglog_restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts *o, sx_msglog_stats *s,
+                           sx_status *err);
 
 #endif

@@ -17,7 +17,7 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
         /* PROTOCOL-NOTES E32: on 127.0.0.1; it posts to the running workers. */
         sx_status st = sx_control_start(r, &r->control);
         if (st != SX_OK) {
-            sx_server_stop(r);
+            (void)sx_server_stop(r);
             return st;
         }
     }
@@ -25,14 +25,14 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
     return SX_OK;
 }
 
-void sx_router_stop(sx_router *r)
+sx_status sx_router_stop(sx_router *r)
 {
     if (!r)
-        return;
+        return SX_OK;
     /* The control port first: it posts to the workers and uses the log writer. */
     sx_control_stop(r->control);
     r->control = NULL;
-    sx_server_stop(r);
+    return sx_server_stop(r);
 }
 
 uint16_t sx_router_control_port(const sx_router *r)

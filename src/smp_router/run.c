@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "kit/paths.h"
+#include "smp_router/msgjournal.h"
 #include "smp_router/server.h"
 
 int sx_router_run(const sx_router_config *cfg)
@@ -22,6 +24,15 @@ int sx_router_run(const sx_router_config *cfg)
     o.store_log_path = cfg->store_log ? cfg->paths.store_log : NULL;
     o.msgs_log_path = cfg->restore_messages ? cfg->paths.messages_log : NULL;
     o.ntfs_log_path = cfg->restore_messages ? cfg->paths.ntfs_log : NULL;
+    /* Ours (smp_router/msgjournal.h): beside the messages the reference
+     * saves at a clean stop, so that a crash loses none of them. */
+    static char journal[SX_KIT_PATH_MAX];
+    int jn = snprintf(journal, sizeof journal, "%s/%s", cfg->paths.log_dir, SX_MSGJOURNAL_FILE);
+    if (jn <= 0 || (size_t)jn >= sizeof journal) {
+        fprintf(stderr, "Error: the log folder's path is too long\n");
+        return 1;
+    }
+    o.msgs_journal_path = cfg->restore_messages ? journal : NULL;
     o.msg_ttl_seconds = cfg->msg_ttl;
     o.msg_check_interval = cfg->msg_check_interval;
     o.ntf_ttl_seconds = cfg->ntf_ttl;
@@ -43,6 +54,9 @@ int sx_router_run(const sx_router_config *cfg)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* A file over the size limit fails its write (EFBIG) like a full disk
+     * instead of killing the router. */
+    signal(SIGXFSZ, SIG_IGN);
 
     sx_router *r;
     sx_status st = sx_router_start(&o, &r);
@@ -55,7 +69,11 @@ int sx_router_run(const sx_router_config *cfg)
     sigwait(&set, &sig);
     fprintf(stdout, "Received %s, stopping the server...\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
-    sx_router_stop(r);
+    st = sx_router_stop(r);
+    if (st != SX_OK) {
+        fprintf(stderr, "Error: the server stopped without saving everything: %s\n", sx_status_str(st));
+        return 1;
+    }
     fprintf(stdout, "Server stopped\n");
     return 0;
 }

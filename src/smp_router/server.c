@@ -20,6 +20,7 @@
 
 #include "core/base64.h"
 #include "crypto/util.h"
+#include "smp_router/msgjournal.h"
 #include "transport/net.h"
 
 #define SX_MAX_OUT_BLOCKS 256      /* back-pressure: stop reading above this */
@@ -55,6 +56,7 @@ static bool queue_block(sx_conn *c, sx_slice content)
         return false;
     b->next = NULL;
     b->log_seq = c->hold_seq;
+    b->mlog_seq = c->hold_mseq;
     /* Encrypted in sending order: the chain must not skip or reorder
      * (PROTOCOL-NOTES P6). */
     if (sx_smp_session_write_block(&c->sess, content, b->data) != SX_OK) {
@@ -78,6 +80,7 @@ static bool queue_raw_block(sx_conn *c, const uint8_t *block)
         return false;
     b->next = NULL;
     b->log_seq = 0;
+    b->mlog_seq = 0;
     memcpy(b->data, block, SX_BLOCK_SIZE);
     if (c->out_tail)
         c->out_tail->next = b;
@@ -129,20 +132,34 @@ static void wait_list_remove(sx_conn *c)
     c->wait_prev = c->wait_next = NULL;
 }
 
+/* Whether a block stamped with seq waits for writer w: 0 no, 1 yes, -1
+ * never to be sent (the log failed for good before writing its record). */
+static int held_by(sx_kit_logwriter *w, uint64_t seq)
+{
+    if (!seq || !w || seq <= sx_kit_logwriter_durable(w))
+        return 0;
+    /* The batch with seq may have been written just before the failure:
+     * the durable mark is set before the failure is. */
+    return sx_kit_logwriter_dead(w) && seq > sx_kit_logwriter_durable(w) ? -1 : 1;
+}
+
 static void write_out(sx_conn *c)
 {
-    sx_kit_logwriter *lw = c->w->r->lw;
+    sx_router *r = c->w->r;
     if (c->failing)
         return;
     while (c->out_head) {
         /* PROTOCOL-NOTES E25: a reply is sent only once the records it confirms
-         * are in the store log; until then the connection waits on the worker's
-         * list. */
-        if (c->out_head->log_seq && lw && c->out_head->log_seq > sx_kit_logwriter_durable(lw)) {
-            if (sx_kit_logwriter_failed(lw)) {
-                conn_fail(c);
-                return;
-            }
+         * are in the store log and the message journal; until then the
+         * connection waits on the worker's list. A record that will never be
+         * written (the log failed for good) closes the connection: its reply
+         * is encrypted already and cannot become an error. */
+        int h1 = held_by(r->lw, c->out_head->log_seq), h2 = held_by(r->mw, c->out_head->mlog_seq);
+        if (h1 < 0 || h2 < 0) {
+            conn_fail(c);
+            return;
+        }
+        if (h1 || h2) {
             wait_list_add(c);
             return;
         }
@@ -680,8 +697,28 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
         r->workers[i].index = i;
         r->workers[i].loop = sx_kit_workers_loop(r->ws, i);
     }
+    sx_kit_logwriter_opts lwo = {
+        .cb = log_durable_cb,
+        .arg = r,
+        .retry_ms = opts->log_retry_ms > 0 ? opts->log_retry_ms : 1000,
+    };
     if (r->log) {
-        st = sx_kit_logwriter_start(r->log, log_durable_cb, r, &r->lw);
+        st = sx_kit_logwriter_start_opts(r->log, &lwo, &r->lw);
+        if (st != SX_OK)
+            goto fail;
+    }
+    if (r->mlog) {
+        st = sx_kit_logwriter_start_opts(r->mlog, &lwo, &r->mw);
+        if (st != SX_OK)
+            goto fail;
+        sx_msgjournal_compact_opts co = {
+            .journal = opts->msgs_journal_path,
+            .log_opts = {.sync = opts->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER},
+            .min_bytes = opts->journal_compact_bytes ? opts->journal_compact_bytes : 64u << 20,
+            .growth = 2,
+            .check_ms = opts->journal_check_ms,
+        };
+        st = sx_msgjournal_compactor_start(&co, r->store, r->mw, &r->mlog, &r->mjc);
         if (st != SX_OK)
             goto fail;
     }
@@ -694,11 +731,14 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
 fail:
     /* No worker runs (sx_kit_workers_start stops those it started). */
     sx_kit_workers_stop(r->ws);
+    sx_msgjournal_compactor_stop(r->mjc);
     sx_kit_logwriter_stop(r->lw);
+    sx_kit_logwriter_stop(r->mw);
     r->lw = NULL;
     sx_kit_workers_free(r->ws);
     free(r->workers);
     sx_kit_log_close(r->log);
+    sx_kit_log_close(r->mlog);
     sx_slservices_free(r->svc);
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);
@@ -712,25 +752,32 @@ uint16_t sx_router_port(const sx_router *r, size_t i)
     return sx_kit_workers_port(r->ws, i);
 }
 
-void sx_server_stop(sx_router *r)
+sx_status sx_server_stop(sx_router *r)
 {
     if (!r)
-        return;
+        return SX_OK;
+    /* The journal's compaction first: it locks queues and uses the writer. */
+    sx_msgjournal_compactor_stop(r->mjc);
+    r->mjc = NULL;
     /* Workers stop and close their connections; tasks posted to a worker
      * after it stopped (deliveries, hand-overs of new sockets) run then, so
      * every reference they hold is dropped before the store goes. */
     sx_kit_workers_stop(r->ws);
-    /* Everything queued reaches the file before the files are saved. */
+    /* Everything queued reaches the files before the files are saved. */
     sx_kit_logwriter_stop(r->lw);
     r->lw = NULL;
+    sx_kit_logwriter_stop(r->mw);
+    r->mw = NULL;
     sx_kit_workers_free(r->ws);
     r->ws = NULL;
     free(r->workers);
-    sx_server_save_state(r);
+    sx_status saved = sx_server_save_state(r);
     sx_kit_log_close(r->log);
+    sx_kit_log_close(r->mlog);
     sx_slservices_free(r->svc);
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);
     sx_tls_ctx_free(r->tls);
     free(r);
+    return saved;
 }

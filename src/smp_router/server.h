@@ -30,6 +30,12 @@ typedef struct sx_router_opts {
     const char *store_log_path;  /* NULL = no store log */
     const char *msgs_log_path;   /* NULL = do not save/restore messages */
     const char *ntfs_log_path;   /* NULL = do not save/restore notifications */
+    /* The message journal (smp_router/msgjournal.h), with msgs_log_path:
+     * NULL = messages are kept only at a clean stop, as the reference does. */
+    const char *msgs_journal_path;
+    uint64_t journal_compact_bytes; /* compact the journal above this, 0 = 64 MiB */
+    int journal_check_ms;           /* how often its size is checked, 0 = 1 s */
+    int log_retry_ms;               /* a failed log write retried after, 0 = 1 s */
     int64_t msg_ttl_seconds;     /* PROTOCOL-NOTES E20, 0 = never expire */
     int64_t msg_check_interval;  /* seconds between expiry sweeps, 0 = 7200 */
     int64_t ntf_ttl_seconds;     /* PROTOCOL-NOTES E21, 0 = 24 h */
@@ -60,8 +66,10 @@ uint16_t sx_router_port(const sx_router *r, size_t i);
 /* The control port actually bound, 0 when there is none. */
 uint16_t sx_router_control_port(const sx_router *r);
 /* Stops accepting, closes every connection, saves what must be saved and
- * frees the router. Accepts NULL. */
-void sx_router_stop(sx_router *r);
+ * frees the router. Accepts NULL. SX_E_IO when the undelivered messages or
+ * notifications could not be saved (the message journal, if any, is then
+ * kept for the next start). */
+sx_status sx_router_stop(sx_router *r);
 
 /* Runs the router configured by cfg in the foreground until SIGINT or
  * SIGTERM; returns the process exit code. */

@@ -53,7 +53,8 @@ typedef struct sx_sub {
 
 typedef struct sx_outblk {
     struct sx_outblk *next;
-    uint64_t log_seq; /* not sent before the store log is written this far */
+    uint64_t log_seq;  /* not sent before the store log is written this far */
+    uint64_t mlog_seq; /* nor before the message journal is */
     uint8_t data[SX_BLOCK_SIZE];
 } sx_outblk;
 
@@ -101,6 +102,7 @@ struct sx_conn {
     /* Store-log records made by this connection's commands: replies in the
      * block being built wait until the log is written up to hold_seq. */
     uint64_t hold_seq;
+    uint64_t hold_mseq; /* the same for the message journal */
     sx_conn *wait_prev, *wait_next; /* worker's list of connections waiting */
     bool waiting;
 };
@@ -137,6 +139,9 @@ struct sx_router {
     sx_kit_log *log;      /* NULL without a store log */
     sx_kit_logwriter *lw; /* its writer thread */
     sx_slservices *svc;   /* services restored from the store log */
+    sx_kit_log *mlog;     /* the message journal, NULL without one */
+    sx_kit_logwriter *mw; /* its writer thread */
+    struct sx_msgjournal_compactor *mjc; /* and its compaction */
     int64_t next_sweep_ms; /* worker 0: next expiry sweep */
     struct sx_control *control; /* NULL without a control port */
 };
@@ -192,7 +197,7 @@ SX_MUST_CHECK sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char
  * them, saves the state and frees r (the control port must be stopped
  * first: it posts to the workers and uses the log writer). */
 SX_MUST_CHECK sx_status sx_server_start(const sx_router_opts *opts, sx_router **out);
-void sx_server_stop(sx_router *r);
+sx_status sx_server_stop(sx_router *r);
 
 /* A removed entry of a connection's subscription map (subs.c): the slot
  * stays taken for the probe sequence. */
@@ -201,6 +206,7 @@ void sx_server_stop(sx_router *r);
 /* State across restarts (state.c): replay the store log and restore the
  * saved messages and notifications; save them at stop. */
 SX_MUST_CHECK sx_status sx_server_restore_state(sx_router *r);
-void sx_server_save_state(sx_router *r);
+/* SX_E_IO when something could not be saved (reported on stderr). */
+sx_status sx_server_save_state(sx_router *r);
 
 #endif

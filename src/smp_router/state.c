@@ -12,6 +12,7 @@
 
 #include "core/base64.h"
 #include "crypto/util.h"
+#include "smp_router/msgjournal.h"
 #include "smp_router/msglog.h"
 #include "smp_router/ntflog.h"
 
@@ -39,13 +40,26 @@ sx_status sx_server_restore_state(sx_router *r)
         }
         mo.skip_warnings = o->skip_warnings;
         sx_msglog_stats ms = {0};
-        sx_status st = sx_msglog_restore(o->msgs_log_path, r->store, &mo, &ms);
+        sx_msgjournal_stats js = {0};
+        sx_status st;
+        if (o->msgs_journal_path) {
+            sx_msgjournal_paths jp = {.journal = o->msgs_journal_path, .msgs_log = o->msgs_log_path};
+            sx_kit_log_opts lo = {0};
+            lo.sync = o->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;
+            st = sx_msgjournal_start(&jp, r->store, &mo, &lo, &ms, &js, &r->mlog);
+        } else {
+            st = sx_msglog_restore(o->msgs_log_path, r->store, &mo, &ms);
+        }
         if (st != SX_OK) {
             fprintf(stderr, "Error restoring messages from %s: %s\n", o->msgs_log_path, sx_status_str(st));
             return st;
         }
         if (!o->quiet && (ms.stored || ms.expired || ms.dropped))
             printf("Messages restored: %zu stored, %zu expired, %zu dropped\n", ms.stored, ms.expired, ms.dropped);
+        if (!o->quiet && js.lines)
+            printf("Message journal replayed: %zu records, %zu messages stored, %zu acknowledged, %zu expired, "
+                   "%zu dropped, %zu of deleted queues, %zu unreadable lines skipped\n",
+                   js.lines, js.stored, js.acked, js.expired, js.dropped, js.unknown, js.bad_lines);
     }
     if (o->ntfs_log_path)
         SX_TRY(restore_ntfs(r));
@@ -107,8 +121,9 @@ static sx_status restore_ntfs(sx_router *r)
 /* PROTOCOL-NOTES E27, E28: saves undelivered messages and pending notifications
  * when the router stops (all workers have stopped, nothing else touches the
  * store). */
-void sx_server_save_state(sx_router *r)
+sx_status sx_server_save_state(sx_router *r)
 {
+    sx_status res = SX_OK;
     if (r->opts.ntfs_log_path) {
         sx_ntf_list list;
         sx_ntf_list_init(&list);
@@ -116,16 +131,31 @@ void sx_server_save_state(sx_router *r)
         if (sx_store_each(r->store, collect_ntfs, &c) != SX_OK)
             c.st = SX_E_NOMEM;
         sx_status st = c.st == SX_OK ? sx_ntflog_save(r->opts.ntfs_log_path, &list) : c.st;
-        if (st != SX_OK)
+        if (st != SX_OK) {
             fprintf(stderr, "Error saving notifications to %s: %s\n", r->opts.ntfs_log_path, sx_status_str(st));
+            res = SX_E_IO;
+        }
         sx_ntf_list_cleanup(&list);
     }
     if (!r->opts.msgs_log_path)
-        return;
+        return res;
     size_t saved = 0;
     sx_status st = sx_msglog_save(r->opts.msgs_log_path, r->store, &saved);
-    if (st != SX_OK)
+    if (st != SX_OK) {
         fprintf(stderr, "Error saving messages to %s: %s\n", r->opts.msgs_log_path, sx_status_str(st));
-    else if (!r->opts.quiet)
+        if (r->mlog)
+            fprintf(stderr, "The message journal %s is kept: the next start replays it\n",
+                    r->opts.msgs_journal_path);
+        return SX_E_IO;
+    }
+    if (!r->opts.quiet)
         printf("Saved %zu messages to %s\n", saved, r->opts.msgs_log_path);
+    if (r->mlog) {
+        /* Every message is in smp-server-messages.log now: the journal goes, so that
+         * the reference can take the files over. */
+        sx_kit_log_close(r->mlog);
+        r->mlog = NULL;
+        sx_msgjournal_remove(r->opts.msgs_journal_path);
+    }
+    return res;
 }

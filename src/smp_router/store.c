@@ -629,6 +629,30 @@ bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN])
     return true;
 }
 
+bool sx_queue_remove_tail(sx_queue *q, const uint8_t id[SX_ID_LEN])
+{
+    sx_msg *m = q->tail;
+    if (!m || memcmp(m->id, id, SX_ID_LEN) != 0)
+        return false;
+    sx_msg *prev = NULL;
+    for (sx_msg *p = q->head; p != m; p = p->next)
+        prev = p;
+    if (prev)
+        prev->next = NULL;
+    else
+        q->head = NULL;
+    q->tail = prev;
+    q->n_msgs--;
+    sx_wipe(m, sizeof *m + m->len);
+    free(m);
+    return true;
+}
+
+void sx_queue_clear_msgs(sx_queue *q)
+{
+    free_msgs(q);
+}
+
 sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify,
                                    bool quota, sx_slice body)
 {

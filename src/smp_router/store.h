@@ -197,6 +197,11 @@ SX_MUST_CHECK sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], 
 static inline sx_msg *sx_queue_head(const sx_queue *q) { return q->head; }
 /* Removes the head message if its id is id; returns whether it did. */
 bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN]);
+/* Removes the tail message if its id is id (a SEND whose record could not
+ * be logged is taken back); returns whether it did. */
+bool sx_queue_remove_tail(sx_queue *q, const uint8_t id[SX_ID_LEN]);
+/* Drops every stored message. */
+void sx_queue_clear_msgs(sx_queue *q);
 /* Appends a restored message (store of undelivered messages) as is. */
 SX_MUST_CHECK sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts,
                                                  bool notify, bool quota, sx_slice body);
