@@ -279,6 +279,7 @@ static void conn_close(sx_conn *c)
     c->tls = NULL;
     sx_net_close(c->fd);
     c->fd = -1;
+    sx_kit_workers_handshake_done(w->r->ws, &c->peer);
     sx_kit_workers_socket_closed(w->r->ws, c->port_index);
     if (c->rbuf) {
         sx_wipe(c->rbuf, SX_BLOCK_SIZE);
@@ -339,6 +340,7 @@ static void on_client_hello(sx_conn *c)
         return;
     }
     c->state = SX_CONN_ACTIVE;
+    sx_kit_workers_handshake_done(c->w->r->ws, &c->peer);
 }
 
 /* Reads and handles whole blocks until the socket has no more. */
@@ -465,17 +467,20 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 
 /* On worker `worker` (the kit's adopt): a new socket starts its TLS
  * handshake. */
-static void adopt(void *arg, unsigned worker, int fd, unsigned port_index)
+static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer)
 {
     sx_router *r = arg;
     sx_worker *w = &r->workers[worker];
     sx_conn *c = calloc(1, sizeof *c);
     if (!c) {
+        sx_kit_peer p = *peer;
+        sx_kit_workers_handshake_done(r->ws, &p);
         sx_net_close(fd);
         sx_kit_workers_socket_closed(r->ws, port_index);
         return;
     }
     c->fd = fd;
+    c->peer = *peer;
     c->port_index = (uint8_t)port_index;
     c->id = __atomic_add_fetch(&r->next_conn_id, 1, __ATOMIC_RELAXED);
     c->state = SX_CONN_TLS;
@@ -661,6 +666,8 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
         .host = opts->host,
         .ports = opts->ports,
         .n_ports = opts->n_ports,
+        .max_pending_per_addr = opts->max_pending_per_addr,
+        .limit_loopback = opts->limit_loopback,
         .adopt = adopt,
         .tick = tick,
         .thread_end = thread_end,

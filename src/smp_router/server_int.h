@@ -67,6 +67,7 @@ typedef enum sx_conn_state {
 struct sx_conn {
     sx_worker *w;
     uint8_t port_index;   /* the listening port it came in on */
+    sx_kit_peer peer;     /* counted by the kit until the handshake is done */
     sx_conn *prev, *next; /* worker's list */
     int fd;
     sx_loop_io io;

@@ -85,6 +85,7 @@ static void conn_close(xs_conn *c)
     c->tls = NULL;
     sx_net_close(c->fd);
     c->fd = -1;
+    sx_kit_workers_handshake_done(w->s->ws, &c->peer);
     sx_kit_workers_socket_closed(w->s->ws, 0);
     if (c->prev)
         c->prev->next = c->next;
@@ -210,18 +211,21 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 
 /* On worker `worker` (the kit's adopt): a new socket starts its TLS
  * handshake. */
-static void adopt(void *arg, unsigned worker, int fd, unsigned port_index)
+static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer)
 {
     (void)port_index;
     xs_server *s = arg;
     xs_worker *w = &s->workers[worker];
     xs_conn *c = calloc(1, sizeof *c);
     if (!c) {
+        sx_kit_peer p = *peer;
+        sx_kit_workers_handshake_done(s->ws, &p);
         sx_net_close(fd);
         sx_kit_workers_socket_closed(s->ws, 0);
         return;
     }
     c->fd = fd;
+    c->peer = *peer;
     c->w = w;
     c->next = w->conns;
     if (w->conns)
@@ -544,6 +548,8 @@ sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
         .host = opts->host,
         .ports = &opts->port,
         .n_ports = 1,
+        .max_pending_per_addr = opts->max_pending_per_addr,
+        .limit_loopback = opts->limit_loopback,
         .adopt = adopt,
         .tick = tick,
         .thread_start = thread_start,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -71,6 +72,10 @@ static void phase(const char *what)
 
 /* Threads a test started: teardown stops and joins those a failed test
  * left running. */
+/* When set, the next router runs with this soft and hard limit of open
+ * files, so that it cannot raise it (test_fd_exhaustion). */
+static rlim_t g_nofile;
+
 static pthread_t g_threads[8];
 static size_t g_nthreads;
 static int g_stop;   /* threads stop */
@@ -201,6 +206,11 @@ static pid_t spawn(router_proc *rp, char *const argv[])
         signal(SIGPIPE, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        if (g_nofile) {
+            struct rlimit rl = {g_nofile, g_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(124);
+        }
         execve(SX_SMP_SERVER_BIN, argv, rp->envp);
         _exit(127);
     }
@@ -1652,6 +1662,76 @@ static void test_store_log_by_hand(void **state)
     rp->passed = true;
 }
 
+/* ---- descriptor exhaustion ------------------------------------------------ */
+
+/* utime + stime of a process, in clock ticks (/proc/<pid>/stat). */
+static long long cpu_ticks(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *text = read_text(path, NULL);
+    assert_non_null(text);
+    /* the fields after the command name, which may hold spaces */
+    const char *p = strrchr(text, ')');
+    assert_non_null(p);
+    unsigned long long ut = 0, st = 0;
+    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
+    free(text);
+    return (long long)(ut + st);
+}
+
+/* A router limited to 48 open files, with 100 connections waiting: accept
+ * fails with EMFILE, and the router must neither spin (the listener stays
+ * readable) nor stop accepting for good: once the connections close, a
+ * client is served. */
+static void test_fd_exhaustion(void **state)
+{
+    router_proc *rp = *state;
+    enum { LIMIT = 48, N = 100 };
+    g_nofile = LIMIT;
+    router_start(rp);
+    g_nofile = 0;
+    char *out = read_text(rp->out, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "Open files limit: 48\n"));
+    free(out);
+
+    phase("fd exhaustion: connections");
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(rp->port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    sleep_ms(500);
+    phase("fd exhaustion: CPU while out of descriptors");
+    long long t0 = cpu_ticks(rp->pid);
+    sleep_ms(2000);
+    long long used = cpu_ticks(rp->pid) - t0;
+    long hz = sysconf(_SC_CLK_TCK);
+    /* spinning would be about 2 s of CPU (2 * hz); allow 10 % */
+    fprintf(stderr, "router CPU while out of descriptors: %lld of %ld ticks\n", used, 2 * hz);
+    if (used * 10 > 2 * hz)
+        fail_msg("the router used %lld of %ld ticks while out of descriptors", used, 2 * hz);
+    out = read_text(rp->out, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "accept failed: Too many open files"));
+    free(out);
+
+    phase("fd exhaustion: served again");
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    sx_smp_client *cl = connect_rp(rp);
+    queue q;
+    create_queue(cl, SX_KEY_ED25519, false, &q);
+    queue_free(&q);
+    sx_smp_client_close(cl);
+    router_stop(rp, SIGINT);
+    rp->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1661,6 +1741,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_traffic, setup_rp, teardown_rp),
         cmocka_unit_test_setup_teardown(test_store_log_written, setup_rp, teardown_rp),
         cmocka_unit_test_setup_teardown(test_store_log_by_hand, setup_rp, teardown_rp),
+        cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup_rp, teardown_rp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -692,6 +692,58 @@ static void test_handshake_timeout(void **state)
     sx_net_close(fd_hello);
 }
 
+/* At most max_pending_per_addr connections of one address wait for their
+ * handshake (loopback counts here with limit_loopback); another is closed
+ * at accept, and connections that finished their handshake do not count. */
+static void test_pending_per_address(void **state)
+{
+    env *e = *state;
+    sx_router_opts o = {0};
+    static char crt[1024], ca[1024], key[1024];
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
+    o.cert_file = crt;
+    o.ca_file = ca;
+    o.key_file = key;
+    o.host = "127.0.0.1";
+    o.n_ports = 1;
+    o.workers = 2;
+    o.new_queues = true;
+    o.max_pending_per_addr = 2;
+    o.limit_loopback = true;
+    sx_router *r;
+    assert_ok(sx_router_start(&o, &r));
+    env e2 = *e;
+    e2.r = r;
+    e2.port = sx_router_port(r, 0);
+    sx_smp_client *a = connect_default(&e2); /* done: not counted */
+    int fd1, fd2, fd3;
+    assert_ok(sx_net_connect("127.0.0.1", e2.port, 2000, &fd1));
+    assert_ok(sx_net_connect("127.0.0.1", e2.port, 2000, &fd2));
+    usleep(100000);
+    assert_ok(sx_net_connect("127.0.0.1", e2.port, 2000, &fd3));
+    char b;
+    assert_ok(sx_net_wait(fd3, false, 2000));
+    assert_int_equal(read(fd3, &b, 1), 0); /* closed at once */
+    sx_smp_client_opts co = {.timeout_ms = 2000};
+    sx_smp_client *cl = NULL;
+    assert_int_not_equal(sx_smp_client_connect("127.0.0.1", e2.port, e2.fp, &co, &cl), SX_OK);
+    /* one of them leaves: room for a client again */
+    sx_net_close(fd1);
+    usleep(100000);
+    sx_smp_client *c2 = connect_default(&e2);
+    sx_smp_client_reply rep;
+    call_simple(a, NULL, SX_SMP_C_PING, NULL, &rep);
+    expect_tag(&rep, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&rep);
+    sx_smp_client_close(c2);
+    sx_smp_client_close(a);
+    sx_net_close(fd2);
+    sx_net_close(fd3);
+    sx_router_stop(r);
+}
+
 /* A burst of many blocks (more than the router reads per event) is all
  * answered, including blocks left buffered inside TLS. */
 static void test_burst(void **state)
@@ -992,6 +1044,7 @@ int main(void)
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_pending_per_address),
         cmocka_unit_test(test_notifier),
         cmocka_unit_test(test_peer_gone_mid_batch),
         cmocka_unit_test(test_restart_persistence),
