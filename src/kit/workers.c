@@ -2,11 +2,16 @@
 #include "kit/workers.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +65,8 @@ struct sx_kit_workers {
     uint64_t refused;       /* atomic */
     uint64_t pauses;        /* atomic */
     sx_loop_timer pause;    /* worker 0: listeners resume when it fires */
+    uint64_t trim_closed;   /* worker 0: sockets closed at the last trim */
+    int64_t trim_ms;        /* worker 0: when */
     int64_t last_report_ms; /* worker 0: the last accept failure printed */
     uint64_t unreported;    /* worker 0: failures since then */
 };
@@ -260,11 +267,40 @@ static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
     }
 }
 
+/* Worker 0, each tick: memory the connections freed goes back to the
+ * system once SX_KIT_TRIM_CLOSED sockets closed since the last time, at
+ * most every SX_KIT_TRIM_MS. glibc's malloc keeps freed memory in each
+ * thread's arena, and returns only the top of a heap by itself: after a
+ * burst of connections (each some 45 KB while in TLS) the freed chunks lie
+ * between live ones, so without malloc_trim the router would stay at its
+ * peak. */
+#define SX_KIT_TRIM_CLOSED 256
+#define SX_KIT_TRIM_MS 10000
+
+static void maybe_trim(sx_kit_workers *ws)
+{
+#ifdef __GLIBC__
+    uint64_t closed = 0;
+    for (size_t i = 0; i < ws->n_listen; i++)
+        closed += __atomic_load_n(&ws->closed[i], __ATOMIC_RELAXED);
+    int64_t now = sx_loop_now_ms();
+    if (closed - ws->trim_closed < SX_KIT_TRIM_CLOSED || now - ws->trim_ms < SX_KIT_TRIM_MS)
+        return;
+    ws->trim_closed = closed;
+    ws->trim_ms = now;
+    malloc_trim(0);
+#else
+    (void)ws;
+#endif
+}
+
 static void tick_cb(sx_loop *loop, void *data)
 {
     (void)loop;
     kit_worker *w = data;
     w->ws->o.tick(w->ws->o.arg, w->index);
+    if (w->index == 0)
+        maybe_trim(w->ws);
 }
 
 static void *worker_main(void *arg)
@@ -453,10 +489,44 @@ sx_status sx_kit_raise_nofile(uint64_t *before, uint64_t *after)
     return SX_OK;
 }
 
-sx_status sx_kit_tls_step(sx_tls_conn *tls, bool log_errors)
+/* The first TLS record is whole in fd's receive queue, or what is there is
+ * not the start of a client hello (the TLS step then fails it at once), or
+ * the socket is closed or failed (the step sees it). Otherwise false, with
+ * the receive low-water mark set to the bytes the record needs. */
+static bool first_record_ready(int fd)
 {
-    sx_status st = sx_tls_handshake(tls);
+    uint8_t h[6]; /* record header, and the handshake message type */
+    ssize_t n = recv(fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+    if (n == 0 || h[0] != 22 || (n >= 2 && h[1] != 3)) /* closed, or no TLS handshake record */
+        return true;
+    int want = (int)sizeof h;
+    if (n == (ssize_t)sizeof h) {
+        size_t len = (size_t)h[3] << 8 | h[4];
+        if (len > 16384 || h[5] != 1) /* too long for a record, or not a client hello */
+            return true;
+        want = (int)(5 + len);
+        int avail = 0;
+        if (ioctl(fd, FIONREAD, &avail) != 0 || avail >= want)
+            return true;
+    }
+    /* Without the mark the socket would stay readable: take the record as
+     * it is then, rather than spin. */
+    return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) != 0;
+}
+
+sx_status sx_kit_tls_step(sx_tls_ctx *ctx, int fd, sx_tls_conn **tls, bool log_errors)
+{
+    if (!*tls) {
+        if (!first_record_ready(fd))
+            return SX_E_WOULD_BLOCK;
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+        SX_TRY(sx_tls_conn_new_server(ctx, fd, tls));
+    }
+    sx_status st = sx_tls_handshake(*tls);
     if (st != SX_OK && st != SX_E_WOULD_BLOCK && log_errors)
-        fprintf(stderr, "TLS error: %s\n", sx_tls_conn_error(tls));
+        fprintf(stderr, "TLS error: %s\n", sx_tls_conn_error(*tls));
     return st;
 }

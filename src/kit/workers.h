@@ -114,7 +114,14 @@ void sx_kit_workers_free(sx_kit_workers *ws);
 
 /* One step of a server-side TLS handshake on a worker: SX_OK when done,
  * SX_E_WOULD_BLOCK to wait for the socket (sx_tls_conn_want says which
- * way), or the failure, printed as "TLS error: ..." when log_errors. */
-SX_MUST_CHECK sx_status sx_kit_tls_step(sx_tls_conn *tls, bool log_errors);
+ * way), or the failure, printed as "TLS error: ..." when log_errors.
+ * *tls starts NULL: the TLS object (some 45 KB with OpenSSL's buffers) is
+ * made only once the client's first record, its hello, is whole in the
+ * socket's receive queue, so a socket that sends nothing, or dribbles its
+ * hello, holds none. Until then the socket's receive low-water mark is the
+ * length of that record, so that it is not reported readable before (a
+ * level-triggered loop would spin on a partial record), and
+ * sx_tls_conn_want(NULL) is SX_TLS_WANT_NONE: watch for reading. */
+SX_MUST_CHECK sx_status sx_kit_tls_step(sx_tls_ctx *ctx, int fd, sx_tls_conn **tls, bool log_errors);
 
 #endif

@@ -358,8 +358,13 @@ static void conn_read(sx_conn *c)
             c->rdone = 0;
         }
         sx_status st = sx_tls_read(c->tls, c->rbuf, SX_BLOCK_SIZE, &c->rdone);
-        if (st == SX_E_WOULD_BLOCK)
+        if (st == SX_E_WOULD_BLOCK) {
+            if (c->rdone == 0) { /* nothing of a block yet: no buffer while idle */
+                free(c->rbuf);
+                c->rbuf = NULL;
+            }
             return;
+        }
         if (st != SX_OK) {
             conn_close(c);
             return;
@@ -391,7 +396,7 @@ static void conn_read(sx_conn *c)
 
 static void conn_tls_step(sx_conn *c)
 {
-    sx_status st = sx_kit_tls_step(c->tls, c->w->r->opts.log_tls_errors);
+    sx_status st = sx_kit_tls_step(c->w->r->tls, c->fd, &c->tls, c->w->r->opts.log_tls_errors);
     if (st == SX_E_WOULD_BLOCK) {
         conn_update_interest(c);
         return;
@@ -492,12 +497,9 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
-    if (sx_tls_conn_new_server(r->tls, c->fd, &c->tls) != SX_OK ||
-        sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK) {
+    /* TLS starts when the client's hello has come (sx_kit_tls_step). */
+    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK)
         conn_close(c);
-        return;
-    }
-    conn_tls_step(c);
 }
 
 /* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and

@@ -179,7 +179,7 @@ static void conn_read(xs_conn *c)
 
 static void conn_tls_step(xs_conn *c)
 {
-    sx_status st = sx_kit_tls_step(c->tls, c->w->s->opts.log_tls_errors);
+    sx_status st = sx_kit_tls_step(c->w->s->tls, c->fd, &c->tls, c->w->s->opts.log_tls_errors);
     if (st == SX_E_WOULD_BLOCK) {
         conn_update_interest(c);
         return;
@@ -234,14 +234,9 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
     c->next_idle_check_ms = c->accepted_ms + idle_check_ms(&s->opts);
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
-    if (sx_tls_conn_new_server(s->tls, c->fd, &c->tls) != SX_OK ||
-        sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK) {
+    /* TLS starts when the client's hello has come (sx_kit_tls_step). */
+    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK)
         conn_close(c);
-        return;
-    }
-    conn_tls_step(c);
-    if (c->fd >= 0 && c->state == XS_CONN_H2)
-        conn_flush(c);
 }
 
 /* ---- timers ---- */
