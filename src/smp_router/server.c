@@ -363,6 +363,12 @@ static void conn_read(sx_conn *c)
                 free(c->rbuf);
                 c->rbuf = NULL;
             }
+            /* part of a block came, or of the TLS record carrying it: the
+             * block's clock runs (PROTOCOL-NOTES B7a) */
+            if (c->rdone == 0 && !sx_tls_has_pending(c->tls))
+                c->rstart_ms = 0;
+            else if (c->rstart_ms == 0)
+                c->rstart_ms = sx_loop_now_ms();
             return;
         }
         if (st != SX_OK) {
@@ -370,6 +376,7 @@ static void conn_read(sx_conn *c)
             return;
         }
         c->rdone = 0;
+        c->rstart_ms = 0;
         c->last_active_ms = sx_loop_now_ms();
         if (c->state == SX_CONN_HELLO) {
             on_client_hello(c);
@@ -527,19 +534,24 @@ static void expire_sweep(sx_router *r)
 }
 
 /* PROTOCOL-NOTES B7: a connection must finish TLS within 60 s and the SMP
- * handshake within 120 s of being accepted, or it is closed. */
+ * handshake within 120 s of being accepted, or it is closed; PROTOCOL-NOTES
+ * B7a: after the handshake, a block must be whole within 40 s of its first
+ * bytes. */
 #define SX_TLS_TIMEOUT_MS 60000
 #define SX_HANDSHAKE_TIMEOUT_MS 120000
+#define SX_BLOCK_TIMEOUT_MS 40000
 
 static void close_stalled_handshakes(sx_worker *w, int64_t now)
 {
     int64_t tls_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms / 2 : SX_TLS_TIMEOUT_MS;
     int64_t hs_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms : SX_HANDSHAKE_TIMEOUT_MS;
+    int64_t block_ms = w->r->opts.block_timeout_ms ? w->r->opts.block_timeout_ms : SX_BLOCK_TIMEOUT_MS;
     sx_conn *c = w->conns;
     while (c) {
         sx_conn *next = c->next;
         int64_t age = now - c->accepted_ms;
-        if ((c->state == SX_CONN_TLS && age > tls_ms) || (c->state == SX_CONN_HELLO && age > hs_ms))
+        if ((c->state == SX_CONN_TLS && age > tls_ms) || (c->state == SX_CONN_HELLO && age > hs_ms) ||
+            (c->state == SX_CONN_ACTIVE && c->rstart_ms && now - c->rstart_ms > block_ms))
             conn_close(c);
         c = next;
     }

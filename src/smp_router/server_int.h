@@ -98,6 +98,7 @@ struct sx_conn {
     int64_t last_active_ms;  /* last block received (monotonic) */
     int64_t last_sent_ms;    /* last block sent (monotonic), 0 = none */
     int64_t accepted_ms;
+    int64_t rstart_ms; /* the first bytes of the block being read came (0: none) */
     uint64_t id;
     /* Store-log records made by this connection's commands: replies in the
      * block being built wait until the log is written up to hold_seq. */

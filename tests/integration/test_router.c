@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -51,6 +52,7 @@ static int setup(void **state)
     o.workers = 2;
     o.new_queues = true;
     o.handshake_timeout_ms = 2000;
+    o.block_timeout_ms = 2000;
     if (sx_router_start(&o, &e.r) != SX_OK)
         return -1;
     e.port = sx_router_port(e.r, 0);
@@ -692,6 +694,63 @@ static void test_handshake_timeout(void **state)
     sx_net_close(fd_hello);
 }
 
+/* PROTOCOL-NOTES B7a: after the handshake, a block that keeps arriving a
+ * byte at a time is not waited for longer than the block timeout (2 s
+ * here): one connection dribbles block bytes in TLS records of their own,
+ * another the bytes of one TLS record. */
+static void test_block_timeout(void **state)
+{
+    env *e = *state;
+    sx_tls_client_config tcfg = {0};
+    static const char *const alpn[] = {"smp/1", NULL};
+    tcfg.alpn = alpn;
+    sx_tls_ctx *ctx;
+    assert_ok(sx_tls_client_ctx_new(&tcfg, &ctx));
+    int fd[2];
+    sx_tls_conn *tls[2];
+    sx_smp_session sess[2];
+    for (int i = 0; i < 2; i++) {
+        assert_ok(sx_net_connect("127.0.0.1", e->port, 2000, &fd[i]));
+        assert_ok(sx_tls_conn_new_client(ctx, fd[i], e->fp, &tls[i]));
+        assert_ok(sx_tls_handshake_blocking(tls[i], 2000));
+        assert_ok(sx_smp_handshake_client_blocking(tls[i], e->fp, sx_smp_server_vrange(), 5000, &sess[i]));
+    }
+    static const uint8_t part[3] = {23, 3, 3}; /* an application data record begins */
+    assert_int_equal(send(fd[1], part, sizeof part, MSG_NOSIGNAL), 3);
+    int64_t t0 = sx_loop_now_ms();
+    bool closed[2] = {false, false};
+    uint8_t byte = 0;
+    while (sx_loop_now_ms() - t0 < 8000 && !(closed[0] && closed[1])) {
+        size_t done = 0;
+        if (!closed[0] && sx_tls_write(tls[0], &byte, 1, &done) != SX_OK)
+            closed[0] = true;
+        if (!closed[1] && send(fd[1], &byte, 1, MSG_NOSIGNAL) != 1)
+            closed[1] = true;
+        for (int i = 0; i < 2; i++) {
+            char b;
+            if (!closed[i] && sx_net_wait(fd[i], false, 0) == SX_OK && recv(fd[i], &b, 1, MSG_PEEK) <= 0)
+                closed[i] = true;
+        }
+        usleep(200000);
+    }
+    int64_t took = sx_loop_now_ms() - t0;
+    assert_true(closed[0] && closed[1]);
+    assert_true(took >= 1500 && took < 6000);
+    for (int i = 0; i < 2; i++) {
+        sx_smp_session_cleanup(&sess[i]);
+        sx_tls_conn_free(tls[i]);
+        sx_net_close(fd[i]);
+    }
+    sx_tls_ctx_free(ctx);
+    /* a client that sends whole blocks is served as before */
+    sx_smp_client *cl = connect_default(e);
+    sx_smp_client_reply r;
+    call_simple(cl, NULL, SX_SMP_C_PING, NULL, &r);
+    expect_tag(&r, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+}
+
 /* At most max_pending_per_addr connections of one address wait for their
  * handshake (loopback counts here with limit_loopback); another is closed
  * at accept, and connections that finished their handshake do not count. */
@@ -1045,6 +1104,7 @@ int main(void)
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_pending_per_address),
+        cmocka_unit_test(test_block_timeout),
         cmocka_unit_test(test_notifier),
         cmocka_unit_test(test_peer_gone_mid_batch),
         cmocka_unit_test(test_restart_persistence),
