@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kit/identity.h"
+#include "kit/workers.h"
 
 void rcli_print_ca_key_warning(const sx_kit_paths *paths)
 {
@@ -55,4 +56,16 @@ int rcli_cert(const sx_kit_paths *paths, int argc, char **argv)
     printf("New server certificate written to %s (fingerprint unchanged).\n", paths->server_crt);
     rcli_print_ca_key_warning(paths);
     return 0;
+}
+
+void rcli_raise_nofile(FILE *out)
+{
+    uint64_t before = 0, after = 0;
+    if (sx_kit_raise_nofile(&before, &after) != SX_OK)
+        fprintf(out, "Warning: cannot raise the open files limit (now %llu)\n", (unsigned long long)before);
+    else if (after != before)
+        fprintf(out, "Open files limit: %llu (raised from %llu)\n", (unsigned long long)after,
+                (unsigned long long)before);
+    else
+        fprintf(out, "Open files limit: %llu\n", (unsigned long long)after);
 }

@@ -4,6 +4,7 @@
 #define SX_APPS_ROUTER_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "crypto/keys.h"
 #include "kit/paths.h"
@@ -15,5 +16,9 @@ bool rcli_parse_alg(const char *v, sx_key_alg *alg);
 /* `cert [-a|--sign-algorithm ALG] [--cn NAME]`: a new server certificate
  * signed by the CA (argv[0] is "cert"). Returns the exit code. */
 int rcli_cert(const sx_kit_paths *paths, int argc, char **argv);
+
+/* At start: raises the soft limit of open files to the hard one
+ * (sx_kit_raise_nofile) and prints the limit on out. */
+void rcli_raise_nofile(FILE *out);
 
 #endif

@@ -489,6 +489,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         return 1;
     }
     sx_router_config_print_limits(&cfg, stdout);
+    rcli_raise_nofile(stdout);
     fflush(stdout);
     return sx_router_run(&cfg);
 }

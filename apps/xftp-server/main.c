@@ -166,6 +166,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         return 1;
     }
     sx_xftp_config_print_start(&cfg, stdout, version_line, fp);
+    rcli_raise_nofile(stdout);
     fflush(stdout);
     if (cfg.has_static_path) {
         /* the page browsers get on GET /; the server still starts without it */

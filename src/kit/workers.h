@@ -19,8 +19,24 @@
 #include "transport/tls.h"
 
 #define SX_KIT_MAX_PORTS 8
+/* Sockets of one address that have not finished their handshake, at most
+ * (the default of sx_kit_workers_opts.max_pending_per_addr). */
+#define SX_KIT_DEFAULT_MAX_PENDING 64
+/* How long the listeners are not watched after accept failed for want of
+ * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). */
+#define SX_KIT_ACCEPT_PAUSE_MS 200
 
 typedef struct sx_kit_workers sx_kit_workers;
+
+/* Where an adopted socket came from. The router keeps its copy with the
+ * connection and calls sx_kit_workers_handshake_done on it once the
+ * connection's handshake (TLS and the protocol's) is done, and again when
+ * the connection closes (a no-op after the first): until then it counts
+ * among its address's unfinished handshakes. */
+typedef struct sx_kit_peer {
+    uint8_t addr[16]; /* IPv6, or IPv4 in its IPv4-mapped form */
+    bool pending;     /* counted among its address's unfinished handshakes */
+} sx_kit_peer;
 
 typedef struct sx_kit_workers_opts {
     unsigned n_workers; /* 0: one per online core */
@@ -29,10 +45,17 @@ typedef struct sx_kit_workers_opts {
     const uint16_t *ports;
     size_t n_ports; /* 1..SX_KIT_MAX_PORTS; a port 0 is an ephemeral one */
     int backlog;    /* 0: 1024 */
+    /* A socket from an address with this many unfinished handshakes is
+     * closed at accept (0: SX_KIT_DEFAULT_MAX_PENDING). Loopback addresses
+     * are not limited unless limit_loopback: a proxy on the same host (a
+     * Tor onion service) brings every client from there. */
+    unsigned max_pending_per_addr;
+    bool limit_loopback;
     /* On worker `worker`'s thread: a new socket (non-blocking, TCP_NODELAY)
-     * that came in on ports[port_index]. The callee owns fd, and reports its
-     * close with sx_kit_workers_closed. Not called once stopping. */
-    void (*adopt)(void *arg, unsigned worker, int fd, unsigned port_index);
+     * that came in on ports[port_index] from *peer (see sx_kit_peer: the
+     * callee copies it). The callee owns fd, and reports its close with
+     * sx_kit_workers_socket_closed. Not called once stopping. */
+    void (*adopt)(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer);
     /* On each worker's thread, every tick_ms. */
     void (*tick)(void *arg, unsigned worker);
     /* On each worker's thread: before its loop runs, and after it stopped
@@ -64,6 +87,22 @@ uint64_t sx_kit_workers_closed(const sx_kit_workers *ws, size_t i);
 /* An adopted socket of ports[port_index] was closed (any thread). */
 void sx_kit_workers_socket_closed(sx_kit_workers *ws, unsigned port_index);
 
+/* The handshake of the connection from *peer is done, or the connection
+ * closed before: it no longer counts against its address (any thread; a
+ * no-op when peer->pending is already false). */
+void sx_kit_workers_handshake_done(sx_kit_workers *ws, sx_kit_peer *peer);
+/* Sockets closed at accept because their address had too many unfinished
+ * handshakes, and the times accept failed and the listeners paused (any
+ * thread). */
+uint64_t sx_kit_workers_refused(const sx_kit_workers *ws);
+uint64_t sx_kit_workers_accept_pauses(const sx_kit_workers *ws);
+
+/* Raises the soft limit of open files to the hard one, so that idle
+ * connections do not run a router out of descriptors under a low default
+ * (1024 on many systems). *before and *after get the soft limit (either
+ * may be NULL); SX_E_IO when it cannot be read or raised. */
+SX_MUST_CHECK sx_status sx_kit_raise_nofile(uint64_t *before, uint64_t *after);
+
 /* Stops: sets stopping, stops every loop and joins its thread (each runs
  * thread_end), runs twice every task posted to the stopped loops (a socket
  * handed over meanwhile is closed, not adopted; other tasks drop what they
@@ -75,7 +114,14 @@ void sx_kit_workers_free(sx_kit_workers *ws);
 
 /* One step of a server-side TLS handshake on a worker: SX_OK when done,
  * SX_E_WOULD_BLOCK to wait for the socket (sx_tls_conn_want says which
- * way), or the failure, printed as "TLS error: ..." when log_errors. */
-SX_MUST_CHECK sx_status sx_kit_tls_step(sx_tls_conn *tls, bool log_errors);
+ * way), or the failure, printed as "TLS error: ..." when log_errors.
+ * *tls starts NULL: the TLS object (some 45 KB with OpenSSL's buffers) is
+ * made only once the client's first record, its hello, is whole in the
+ * socket's receive queue, so a socket that sends nothing, or dribbles its
+ * hello, holds none. Until then the socket's receive low-water mark is the
+ * length of that record, so that it is not reported readable before (a
+ * level-triggered loop would spin on a partial record), and
+ * sx_tls_conn_want(NULL) is SX_TLS_WANT_NONE: watch for reading. */
+SX_MUST_CHECK sx_status sx_kit_tls_step(sx_tls_ctx *ctx, int fd, sx_tls_conn **tls, bool log_errors);
 
 #endif

@@ -296,6 +296,7 @@ static void conn_close(sx_conn *c)
     c->tls = NULL;
     sx_net_close(c->fd);
     c->fd = -1;
+    sx_kit_workers_handshake_done(w->r->ws, &c->peer);
     sx_kit_workers_socket_closed(w->r->ws, c->port_index);
     if (c->rbuf) {
         sx_wipe(c->rbuf, SX_BLOCK_SIZE);
@@ -356,6 +357,7 @@ static void on_client_hello(sx_conn *c)
         return;
     }
     c->state = SX_CONN_ACTIVE;
+    sx_kit_workers_handshake_done(c->w->r->ws, &c->peer);
 }
 
 /* Reads and handles whole blocks until the socket has no more. */
@@ -373,13 +375,25 @@ static void conn_read(sx_conn *c)
             c->rdone = 0;
         }
         sx_status st = sx_tls_read(c->tls, c->rbuf, SX_BLOCK_SIZE, &c->rdone);
-        if (st == SX_E_WOULD_BLOCK)
+        if (st == SX_E_WOULD_BLOCK) {
+            if (c->rdone == 0) { /* nothing of a block yet: no buffer while idle */
+                free(c->rbuf);
+                c->rbuf = NULL;
+            }
+            /* part of a block came, or of the TLS record carrying it: the
+             * block's clock runs (PROTOCOL-NOTES B7a) */
+            if (c->rdone == 0 && !sx_tls_has_pending(c->tls))
+                c->rstart_ms = 0;
+            else if (c->rstart_ms == 0)
+                c->rstart_ms = sx_loop_now_ms();
             return;
+        }
         if (st != SX_OK) {
             conn_close(c);
             return;
         }
         c->rdone = 0;
+        c->rstart_ms = 0;
         c->last_active_ms = sx_loop_now_ms();
         if (c->state == SX_CONN_HELLO) {
             on_client_hello(c);
@@ -406,7 +420,7 @@ static void conn_read(sx_conn *c)
 
 static void conn_tls_step(sx_conn *c)
 {
-    sx_status st = sx_kit_tls_step(c->tls, c->w->r->opts.log_tls_errors);
+    sx_status st = sx_kit_tls_step(c->w->r->tls, c->fd, &c->tls, c->w->r->opts.log_tls_errors);
     if (st == SX_E_WOULD_BLOCK) {
         conn_update_interest(c);
         return;
@@ -482,17 +496,20 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 
 /* On worker `worker` (the kit's adopt): a new socket starts its TLS
  * handshake. */
-static void adopt(void *arg, unsigned worker, int fd, unsigned port_index)
+static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer)
 {
     sx_router *r = arg;
     sx_worker *w = &r->workers[worker];
     sx_conn *c = calloc(1, sizeof *c);
     if (!c) {
+        sx_kit_peer p = *peer;
+        sx_kit_workers_handshake_done(r->ws, &p);
         sx_net_close(fd);
         sx_kit_workers_socket_closed(r->ws, port_index);
         return;
     }
     c->fd = fd;
+    c->peer = *peer;
     c->port_index = (uint8_t)port_index;
     c->id = __atomic_add_fetch(&r->next_conn_id, 1, __ATOMIC_RELAXED);
     c->state = SX_CONN_TLS;
@@ -504,12 +521,9 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index)
     __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
-    if (sx_tls_conn_new_server(r->tls, c->fd, &c->tls) != SX_OK ||
-        sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK) {
+    /* TLS starts when the client's hello has come (sx_kit_tls_step). */
+    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK)
         conn_close(c);
-        return;
-    }
-    conn_tls_step(c);
 }
 
 /* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and
@@ -537,19 +551,24 @@ static void expire_sweep(sx_router *r)
 }
 
 /* PROTOCOL-NOTES B7: a connection must finish TLS within 60 s and the SMP
- * handshake within 120 s of being accepted, or it is closed. */
+ * handshake within 120 s of being accepted, or it is closed; PROTOCOL-NOTES
+ * B7a: after the handshake, a block must be whole within 40 s of its first
+ * bytes. */
 #define SX_TLS_TIMEOUT_MS 60000
 #define SX_HANDSHAKE_TIMEOUT_MS 120000
+#define SX_BLOCK_TIMEOUT_MS 40000
 
 static void close_stalled_handshakes(sx_worker *w, int64_t now)
 {
     int64_t tls_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms / 2 : SX_TLS_TIMEOUT_MS;
     int64_t hs_ms = w->r->opts.handshake_timeout_ms ? w->r->opts.handshake_timeout_ms : SX_HANDSHAKE_TIMEOUT_MS;
+    int64_t block_ms = w->r->opts.block_timeout_ms ? w->r->opts.block_timeout_ms : SX_BLOCK_TIMEOUT_MS;
     sx_conn *c = w->conns;
     while (c) {
         sx_conn *next = c->next;
         int64_t age = now - c->accepted_ms;
-        if ((c->state == SX_CONN_TLS && age > tls_ms) || (c->state == SX_CONN_HELLO && age > hs_ms))
+        if ((c->state == SX_CONN_TLS && age > tls_ms) || (c->state == SX_CONN_HELLO && age > hs_ms) ||
+            (c->state == SX_CONN_ACTIVE && c->rstart_ms && now - c->rstart_ms > block_ms))
             conn_close(c);
         c = next;
     }
@@ -678,6 +697,8 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
         .host = opts->host,
         .ports = opts->ports,
         .n_ports = opts->n_ports,
+        .max_pending_per_addr = opts->max_pending_per_addr,
+        .limit_loopback = opts->limit_loopback,
         .adopt = adopt,
         .tick = tick,
         .thread_end = thread_end,

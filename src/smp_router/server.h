@@ -47,6 +47,14 @@ typedef struct sx_router_opts {
     bool skip_warnings;    /* --skip-warnings when restoring messages */
     bool quiet;            /* no progress lines on stdout (tests) */
     int64_t handshake_timeout_ms; /* PROTOCOL-NOTES B7: 0 = 120 s (TLS: half of it) */
+    /* PROTOCOL-NOTES B7a: a block begun after the handshake must be whole
+     * within this; 0 = 40 s */
+    int64_t block_timeout_ms;
+    /* Connections of one address with the handshake not done, at most (0:
+     * the kit's default, 64); loopback counts only with limit_loopback
+     * (tests), see sx_kit_workers_opts. */
+    unsigned max_pending_per_addr;
+    bool limit_loopback;
     /* PROTOCOL-NOTES E32: the control port on 127.0.0.1, when
      * has_control_port. */
     bool has_control_port;

@@ -68,6 +68,7 @@ typedef enum sx_conn_state {
 struct sx_conn {
     sx_worker *w;
     uint8_t port_index;   /* the listening port it came in on */
+    sx_kit_peer peer;     /* counted by the kit until the handshake is done */
     sx_conn *prev, *next; /* worker's list */
     int fd;
     sx_loop_io io;
@@ -98,6 +99,7 @@ struct sx_conn {
     int64_t last_active_ms;  /* last block received (monotonic) */
     int64_t last_sent_ms;    /* last block sent (monotonic), 0 = none */
     int64_t accepted_ms;
+    int64_t rstart_ms; /* the first bytes of the block being read came (0: none) */
     uint64_t id;
     /* Store-log records made by this connection's commands: replies in the
      * block being built wait until the log is written up to hold_seq. */

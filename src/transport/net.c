@@ -260,6 +260,38 @@ sx_status sx_net_accept(int listen_fd, int timeout_ms, int *fd)
     }
 }
 
+sx_status sx_net_accept_peer(int listen_fd, int *fd, uint8_t peer[16], int *err)
+{
+    SX_ENSURE(fd != NULL && peer != NULL && err != NULL, SX_E_USAGE);
+    *fd = -1;
+    *err = 0;
+    memset(peer, 0, 16);
+    SX_ENSURE(listen_fd >= 0, SX_E_USAGE);
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int s = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (s >= 0) {
+            set_nodelay(s);
+            if (ss.ss_family == AF_INET) {
+                const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+                peer[10] = peer[11] = 0xff;
+                memcpy(peer + 12, &a->sin_addr, 4);
+            } else if (ss.ss_family == AF_INET6) {
+                memcpy(peer, &((const struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+            }
+            *fd = s;
+            return SX_OK;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return SX_E_WOULD_BLOCK;
+        *err = errno;
+        return SX_E_IO;
+    }
+}
+
 void sx_net_close(int fd)
 {
     if (fd >= 0)

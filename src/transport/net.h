@@ -55,6 +55,12 @@ SX_MUST_CHECK sx_status sx_net_listen(const char *host, uint16_t port, int backl
  * SX_E_WOULD_BLOCK when none is queued; negative: no limit). Sets
  * TCP_NODELAY. Errors: SX_E_WOULD_BLOCK (nothing within the timeout), SX_E_IO. */
 SX_MUST_CHECK sx_status sx_net_accept(int listen_fd, int timeout_ms, int *fd);
+/* Accepts one connection queued on a non-blocking listener, without
+ * waiting, as sx_net_accept, and gives the peer's address as 16 bytes (an
+ * IPv4 address in its IPv4-mapped IPv6 form; zeros for other families).
+ * SX_E_WOULD_BLOCK when none is queued; SX_E_IO with *err set to accept's
+ * errno (EMFILE and ENFILE: out of descriptors). */
+SX_MUST_CHECK sx_status sx_net_accept_peer(int listen_fd, int *fd, uint8_t peer[16], int *err);
 
 /* Waits until fd is readable (want_write false) or writable (true) or
  * timeout_ms passes (negative: no limit). SX_OK when ready (also on error or

@@ -85,6 +85,7 @@ static void conn_close(xs_conn *c)
     c->tls = NULL;
     sx_net_close(c->fd);
     c->fd = -1;
+    sx_kit_workers_handshake_done(w->s->ws, &c->peer);
     sx_kit_workers_socket_closed(w->s->ws, 0);
     if (c->prev)
         c->prev->next = c->next;
@@ -178,7 +179,7 @@ static void conn_read(xs_conn *c)
 
 static void conn_tls_step(xs_conn *c)
 {
-    sx_status st = sx_kit_tls_step(c->tls, c->w->s->opts.log_tls_errors);
+    sx_status st = sx_kit_tls_step(c->w->s->tls, c->fd, &c->tls, c->w->s->opts.log_tls_errors);
     if (st == SX_E_WOULD_BLOCK) {
         conn_update_interest(c);
         return;
@@ -210,18 +211,21 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 
 /* On worker `worker` (the kit's adopt): a new socket starts its TLS
  * handshake. */
-static void adopt(void *arg, unsigned worker, int fd, unsigned port_index)
+static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer)
 {
     (void)port_index;
     xs_server *s = arg;
     xs_worker *w = &s->workers[worker];
     xs_conn *c = calloc(1, sizeof *c);
     if (!c) {
+        sx_kit_peer p = *peer;
+        sx_kit_workers_handshake_done(s->ws, &p);
         sx_net_close(fd);
         sx_kit_workers_socket_closed(s->ws, 0);
         return;
     }
     c->fd = fd;
+    c->peer = *peer;
     c->w = w;
     c->next = w->conns;
     if (w->conns)
@@ -230,14 +234,9 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index)
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
     c->next_idle_check_ms = c->accepted_ms + idle_check_ms(&s->opts);
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
-    if (sx_tls_conn_new_server(s->tls, c->fd, &c->tls) != SX_OK ||
-        sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK) {
+    /* TLS starts when the client's hello has come (sx_kit_tls_step). */
+    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK)
         conn_close(c);
-        return;
-    }
-    conn_tls_step(c);
-    if (c->fd >= 0 && c->state == XS_CONN_H2)
-        conn_flush(c);
 }
 
 /* ---- timers ---- */
@@ -544,6 +543,8 @@ sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
         .host = opts->host,
         .ports = &opts->port,
         .n_ports = 1,
+        .max_pending_per_addr = opts->max_pending_per_addr,
+        .limit_loopback = opts->limit_loopback,
         .adopt = adopt,
         .tick = tick,
         .thread_start = thread_start,

@@ -42,6 +42,11 @@ typedef struct sx_xftp_server_opts {
     int64_t inactive_ttl;         /* seconds */
     int64_t inactive_check_interval;
     bool log_tls_errors;
+    /* Connections of one address with the handshake not done, at most (0:
+     * the kit's default, 64); loopback counts only with limit_loopback
+     * (tests), see sx_kit_workers_opts. */
+    unsigned max_pending_per_addr;
+    bool limit_loopback;
     /* [WEB]: the HTTPS credential browsers get (chosen by SNI), and the
      * folder of the static page served on GET. NULL = none. */
     const char *web_cert_file;

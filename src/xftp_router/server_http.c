@@ -336,6 +336,7 @@ static void hs_client(xs_stream *st)
     }
     c->version = h.version;
     c->hs = XS_HS_ACCEPTED;
+    sx_kit_workers_handshake_done(c->w->s->ws, &c->peer);
     xs_respond(st, NULL, 0, NULL);
 }
 
@@ -343,6 +344,11 @@ static void hs_client(xs_stream *st)
 static void dispatch(xs_stream *st)
 {
     xs_conn *c = st->c;
+    /* A connection with no XFTP handshake (no ALPN: version 1; another
+     * protocol: a browser) has finished its handshake with its first
+     * request; one with it, once the client's handshake is accepted. */
+    if (c->alpn_none || !c->alpn_xftp)
+        sx_kit_workers_handshake_done(c->w->s->ws, &c->peer);
     if (c->alpn_none) {
         xs_process_request(st, 1);
         return;

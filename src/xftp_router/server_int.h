@@ -92,6 +92,7 @@ struct xs_conn {
     xs_worker *w;
     xs_conn *prev, *next;
     int fd;
+    sx_kit_peer peer; /* counted by the kit until the handshake is done */
     sx_loop_io io;
     sx_loop_task task; /* adoption, then deferred free */
     sx_tls_conn *tls;

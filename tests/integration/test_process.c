@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -71,6 +72,10 @@ static void phase(const char *what)
 
 /* Threads a test started: teardown stops and joins those a failed test
  * left running. */
+/* When set, the next router runs with this soft and hard limit of open
+ * files, so that it cannot raise it (test_fd_exhaustion). */
+static rlim_t g_nofile;
+
 static pthread_t g_threads[8];
 static size_t g_nthreads;
 static int g_stop;   /* threads stop */
@@ -201,6 +206,11 @@ static pid_t spawn(router_proc *rp, char *const argv[])
         signal(SIGPIPE, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        if (g_nofile) {
+            struct rlimit rl = {g_nofile, g_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(124);
+        }
         execve(SX_SMP_SERVER_BIN, argv, rp->envp);
         _exit(127);
     }
@@ -2107,6 +2117,136 @@ static void test_disk_full(void **state)
     rp->passed = true;
 }
 
+/* ---- descriptor exhaustion ------------------------------------------------ */
+
+/* utime + stime of a process, in clock ticks (/proc/<pid>/stat). */
+static long long cpu_ticks(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *text = read_text(path, NULL);
+    assert_non_null(text);
+    /* the fields after the command name, which may hold spaces */
+    const char *p = strrchr(text, ')');
+    assert_non_null(p);
+    unsigned long long ut = 0, st = 0;
+    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
+    free(text);
+    return (long long)(ut + st);
+}
+
+/* A router limited to 48 open files, with 100 connections waiting: accept
+ * fails with EMFILE, and the router must neither spin (the listener stays
+ * readable) nor stop accepting for good: once the connections close, a
+ * client is served. */
+static void test_fd_exhaustion(void **state)
+{
+    router_proc *rp = *state;
+    enum { LIMIT = 48, N = 100 };
+    g_nofile = LIMIT;
+    router_start(rp);
+    g_nofile = 0;
+    char *out = read_text(rp->out, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "Open files limit: 48\n"));
+    free(out);
+
+    phase("fd exhaustion: connections");
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(rp->port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    sleep_ms(500);
+    phase("fd exhaustion: CPU while out of descriptors");
+    long long t0 = cpu_ticks(rp->pid);
+    sleep_ms(2000);
+    long long used = cpu_ticks(rp->pid) - t0;
+    long hz = sysconf(_SC_CLK_TCK);
+    /* spinning would be about 2 s of CPU (2 * hz); allow 10 % */
+    fprintf(stderr, "router CPU while out of descriptors: %lld of %ld ticks\n", used, 2 * hz);
+    if (used * 10 > 2 * hz)
+        fail_msg("the router used %lld of %ld ticks while out of descriptors", used, 2 * hz);
+    out = read_text(rp->out, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "accept failed: Too many open files"));
+    free(out);
+
+    phase("fd exhaustion: served again");
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    sx_smp_client *cl = connect_rp(rp);
+    queue q;
+    create_queue(cl, SX_KEY_ED25519, false, &q);
+    queue_free(&q);
+    sx_smp_client_close(cl);
+    router_stop(rp, SIGINT);
+    rp->passed = true;
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    char *text = read_text(path, NULL);
+    assert_non_null(text);
+    const char *p = strstr(text, "VmRSS:");
+    assert_non_null(p);
+    long kib = strtol(p + 6, NULL, 10);
+    free(text);
+    return kib;
+}
+
+/* Connections that have not started TLS cost the router little: no TLS
+ * object until the client's hello has come (sx_kit_tls_step), about 45 KB
+ * each before. 800 of them, silent or with the first 3 bytes of a record,
+ * must stay under 8 KiB each. */
+static void test_pre_tls_memory(void **state)
+{
+    router_proc *rp = *state;
+    enum { N = 800 };
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max < N + 64)
+        skip();
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    router_start(rp);
+    sleep_ms(300);
+    long before = rss_kib(rp->pid);
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(rp->port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+        if (i % 2) {
+            static const uint8_t part[3] = {22, 3, 1}; /* a handshake record begins */
+            assert_int_equal(send(fds[i], part, sizeof part, MSG_NOSIGNAL), 3);
+        }
+    }
+    sleep_ms(1000);
+    long during = rss_kib(rp->pid);
+    fprintf(stderr, "router RSS: %ld KiB, with %d connections before TLS %ld KiB (%.1f KiB each)\n", before, N,
+            during, (double)(during - before) / N);
+    if ((during - before) > 8 * N)
+        fail_msg("%ld KiB for %d connections before TLS", during - before, N);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    /* and it still serves */
+    sx_smp_client *cl = connect_rp(rp);
+    sx_smp_client_close(cl);
+    router_stop(rp, SIGINT);
+    rl.rlim_cur = old;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    rp->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2118,6 +2258,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_log_by_hand, setup_rp, teardown_rp),
         cmocka_unit_test_setup_teardown(test_kill9_messages, setup_rp, teardown_rp),
         cmocka_unit_test_setup_teardown(test_disk_full, setup_rp, teardown_rp),
+        cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup_rp, teardown_rp),
+        cmocka_unit_test_setup_teardown(test_pre_tls_memory, setup_rp, teardown_rp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -51,6 +52,7 @@ static int setup(void **state)
     o.workers = 2;
     o.new_queues = true;
     o.handshake_timeout_ms = 2000;
+    o.block_timeout_ms = 2000;
     if (sx_router_start(&o, &e.r) != SX_OK)
         return -1;
     e.port = sx_router_port(e.r, 0);
@@ -692,6 +694,115 @@ static void test_handshake_timeout(void **state)
     sx_net_close(fd_hello);
 }
 
+/* PROTOCOL-NOTES B7a: after the handshake, a block that keeps arriving a
+ * byte at a time is not waited for longer than the block timeout (2 s
+ * here): one connection dribbles block bytes in TLS records of their own,
+ * another the bytes of one TLS record. */
+static void test_block_timeout(void **state)
+{
+    env *e = *state;
+    sx_tls_client_config tcfg = {0};
+    static const char *const alpn[] = {"smp/1", NULL};
+    tcfg.alpn = alpn;
+    sx_tls_ctx *ctx;
+    assert_ok(sx_tls_client_ctx_new(&tcfg, &ctx));
+    int fd[2];
+    sx_tls_conn *tls[2];
+    sx_smp_session sess[2];
+    for (int i = 0; i < 2; i++) {
+        assert_ok(sx_net_connect("127.0.0.1", e->port, 2000, &fd[i]));
+        assert_ok(sx_tls_conn_new_client(ctx, fd[i], e->fp, &tls[i]));
+        assert_ok(sx_tls_handshake_blocking(tls[i], 2000));
+        assert_ok(sx_smp_handshake_client_blocking(tls[i], e->fp, sx_smp_server_vrange(), 5000, &sess[i]));
+    }
+    static const uint8_t part[3] = {23, 3, 3}; /* an application data record begins */
+    assert_int_equal(send(fd[1], part, sizeof part, MSG_NOSIGNAL), 3);
+    int64_t t0 = sx_loop_now_ms();
+    bool closed[2] = {false, false};
+    uint8_t byte = 0;
+    while (sx_loop_now_ms() - t0 < 8000 && !(closed[0] && closed[1])) {
+        size_t done = 0;
+        if (!closed[0] && sx_tls_write(tls[0], &byte, 1, &done) != SX_OK)
+            closed[0] = true;
+        if (!closed[1] && send(fd[1], &byte, 1, MSG_NOSIGNAL) != 1)
+            closed[1] = true;
+        for (int i = 0; i < 2; i++) {
+            char b;
+            if (!closed[i] && sx_net_wait(fd[i], false, 0) == SX_OK && recv(fd[i], &b, 1, MSG_PEEK) <= 0)
+                closed[i] = true;
+        }
+        usleep(200000);
+    }
+    int64_t took = sx_loop_now_ms() - t0;
+    assert_true(closed[0] && closed[1]);
+    assert_true(took >= 1500 && took < 6000);
+    for (int i = 0; i < 2; i++) {
+        sx_smp_session_cleanup(&sess[i]);
+        sx_tls_conn_free(tls[i]);
+        sx_net_close(fd[i]);
+    }
+    sx_tls_ctx_free(ctx);
+    /* a client that sends whole blocks is served as before */
+    sx_smp_client *cl = connect_default(e);
+    sx_smp_client_reply r;
+    call_simple(cl, NULL, SX_SMP_C_PING, NULL, &r);
+    expect_tag(&r, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+}
+
+/* At most max_pending_per_addr connections of one address wait for their
+ * handshake (loopback counts here with limit_loopback); another is closed
+ * at accept, and connections that finished their handshake do not count. */
+static void test_pending_per_address(void **state)
+{
+    env *e = *state;
+    sx_router_opts o = {0};
+    static char crt[1024], ca[1024], key[1024];
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
+    o.cert_file = crt;
+    o.ca_file = ca;
+    o.key_file = key;
+    o.host = "127.0.0.1";
+    o.n_ports = 1;
+    o.workers = 2;
+    o.new_queues = true;
+    o.max_pending_per_addr = 2;
+    o.limit_loopback = true;
+    sx_router *r;
+    assert_ok(sx_router_start(&o, &r));
+    env e2 = *e;
+    e2.r = r;
+    e2.port = sx_router_port(r, 0);
+    sx_smp_client *a = connect_default(&e2); /* done: not counted */
+    int fd1, fd2, fd3;
+    assert_ok(sx_net_connect("127.0.0.1", e2.port, 2000, &fd1));
+    assert_ok(sx_net_connect("127.0.0.1", e2.port, 2000, &fd2));
+    usleep(100000);
+    assert_ok(sx_net_connect("127.0.0.1", e2.port, 2000, &fd3));
+    char b;
+    assert_ok(sx_net_wait(fd3, false, 2000));
+    assert_int_equal(read(fd3, &b, 1), 0); /* closed at once */
+    sx_smp_client_opts co = {.timeout_ms = 2000};
+    sx_smp_client *cl = NULL;
+    assert_int_not_equal(sx_smp_client_connect("127.0.0.1", e2.port, e2.fp, &co, &cl), SX_OK);
+    /* one of them leaves: room for a client again */
+    sx_net_close(fd1);
+    usleep(100000);
+    sx_smp_client *c2 = connect_default(&e2);
+    sx_smp_client_reply rep;
+    call_simple(a, NULL, SX_SMP_C_PING, NULL, &rep);
+    expect_tag(&rep, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&rep);
+    sx_smp_client_close(c2);
+    sx_smp_client_close(a);
+    sx_net_close(fd2);
+    sx_net_close(fd3);
+    sx_router_stop(r);
+}
+
 /* A burst of many blocks (more than the router reads per event) is all
  * answered, including blocks left buffered inside TLS. */
 static void test_burst(void **state)
@@ -992,6 +1103,8 @@ int main(void)
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_pending_per_address),
+        cmocka_unit_test(test_block_timeout),
         cmocka_unit_test(test_notifier),
         cmocka_unit_test(test_peer_gone_mid_batch),
         cmocka_unit_test(test_restart_persistence),
