@@ -99,6 +99,7 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
                                      encfd, offset, size);
         if (st == SX_OK || !xt_retryable(pool, c, st))
             break;
+        xt_retry_pause(o, a);
     }
     if (st != SX_OK) {
         char why[XT_REASON_LEN];
@@ -312,6 +313,7 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
                 st = SX_E_IO;
             if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
+            xt_retry_pause(o, a);
         }
         sx_key_free(k);
         if (st == SX_OK)
@@ -360,6 +362,7 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
                 st = sx_xftp_client_fack(c, k, sx_slice_of(r->id, r->id_len));
             if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
+            xt_retry_pause(o, a);
         }
         sx_key_free(k);
         if (st != SX_OK) {
@@ -554,6 +557,7 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
                 st = sx_xftp_client_fdel(c, k, sx_slice_of(r->id, r->id_len));
             if (st == SX_OK || !xt_retryable(&pool, c, st))
                 break;
+            xt_retry_pause(o, a);
         }
         sx_key_free(k);
         if (st != SX_OK) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -55,6 +56,18 @@ void xt_progress(const sx_xftp_transfer_opts *o, const char *phase, int64_t done
 int xt_retries(const sx_xftp_transfer_opts *o)
 {
     return o && o->retry > 0 ? o->retry : SX_XFTP_DEFAULT_RETRY;
+}
+
+void xt_retry_pause(const sx_xftp_transfer_opts *o, int a)
+{
+    if (a + 1 >= xt_retries(o))
+        return;
+    int ms = 1000 << (a < 3 ? a : 3);
+    /* in slices, so that a cancel is seen within a fraction of a second */
+    for (int waited = 0; waited < ms && !xt_cancelled(o); waited += 100) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 const char *xt_tmp_dir(const sx_xftp_transfer_opts *o)

@@ -31,6 +31,11 @@ void xt_set_code(const sx_xftp_transfer_opts *o, const char *code);
 void xt_progress(const sx_xftp_transfer_opts *o, const char *phase, int64_t done, int64_t total);
 /* Attempts per network step. */
 int xt_retries(const sx_xftp_transfer_opts *o);
+/* After attempt a (from 0) of a network step failed in a way worth another
+ * try: waits before the next one, 1 s and then twice as long each time (at
+ * most 8 s), so that a router restarting meanwhile is found again; returns
+ * at once after the last attempt or when the program cancels. */
+void xt_retry_pause(const sx_xftp_transfer_opts *o, int a);
 /* The temporary folder: o->tmp_dir, $TMPDIR or /tmp. */
 const char *xt_tmp_dir(const sx_xftp_transfer_opts *o);
 /* read(2) retried on EINTR: SX_E_IO on failure, *n = 0 at the end. */
