@@ -1,6 +1,6 @@
 /* The XFTP router's file store: two id maps (idmap.h: sender id -> file,
- * recipient id -> recipient) under one mutex, the used-storage counter kept
- * as the reference keeps it, and the store log (flog.c lines handed to the
+ * recipient id -> recipient) under one mutex, the used-storage counter (the
+ * bytes of stored chunks and of uploads under way), and the store log (flog.c lines handed to the
  * router kit's writer thread, src/kit/logwriter.h, which appends them to the
  * kit's log file; replay and compaction through its start-up sequence,
  * PROTOCOL-NOTES E26/F27). */
@@ -405,6 +405,18 @@ out:
 
 static bool slice_id(sx_slice s) { return s.len == ID_LEN && s.ptr; }
 
+/* Whether f's size counts against the quota: its chunk is stored. A file
+ * announced but never uploaded holds no bytes, and a blocked file's chunk
+ * was removed when it was blocked. The reference counts every record at
+ * start (countUsedStorage) and gives a record's size back on delete whether
+ * or not its data had arrived, so after its restart announced files fill
+ * the quota until they expire; here used is always the stored bytes plus
+ * the reservations of uploads under way. */
+static bool holds_data(const file *f)
+{
+    return f->r.uploaded && f->r.status == SX_XFTP_FILE_ACTIVE;
+}
+
 sx_status sx_xftp_fstore_get_sender(sx_xftp_fstore *st, sx_slice sender_id, sx_xftp_frec *out)
 {
     if (!slice_id(sender_id))
@@ -513,9 +525,8 @@ sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_X
     if (res == SX_OK)
         res = log_id(st, SX_XFTP_FLOG_FDEL, sender_id, &logged);
     if (res == SX_OK) {
-        /* deleteFile: the record's size is given back whether or not its
-         * data had arrived (the reference's accounting). */
-        st->used -= f->r.size;
+        if (holds_data(f))
+            st->used -= f->r.size;
         drop_file(st, f);
     }
 out:
@@ -545,8 +556,10 @@ sx_status sx_xftp_fstore_block(sx_xftp_fstore *st, const uint8_t sender_id[SX_XF
         res = log_rec(st, &r, &logged);
     }
     if (res == SX_OK) {
-        /* blockFile ... True: storage given back; the path stays recorded. */
-        st->used -= f->r.size;
+        /* blockFile ... True: the chunk is removed, its storage given back;
+         * the path stays recorded. */
+        if (holds_data(f))
+            st->used -= f->r.size;
         f->r.status = SX_XFTP_FILE_BLOCKED;
         f->r.blocked = *info;
     }
@@ -949,14 +962,16 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
         if (res != SX_OK)
             goto fail;
     }
-    /* countUsedStorage: every record's size, with data or not. */
+    /* The stored chunks' sizes (holds_data; the reference's countUsedStorage
+     * counts every record). */
     size_t missing = 0;
     char fpath[SX_XFTP_FLOG_PATH_MAX + 1];
     for (size_t i = 0; i < st->files.cap; i++) {
         const file *f = sx_idmap_at(&st->files, i);
         if (!f)
             continue;
-        st->used += f->r.size;
+        if (holds_data(f))
+            st->used += f->r.size;
         if (f->r.uploaded && f->r.status == SX_XFTP_FILE_ACTIVE &&
             path_of(st->files_dir, f->r.sender_id, fpath, sizeof fpath) == SX_OK && !exists(fpath)) {
             if (missing < 10)

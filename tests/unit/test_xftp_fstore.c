@@ -379,7 +379,8 @@ static void test_quota(void **state)
     assert_int_equal(sx_xftp_fstore_reserve(st, 1), SX_E_LIMIT);
     sx_xftp_fstore_close(st);
 
-    /* At start every record counts, uploaded or not (countUsedStorage). */
+    /* At start only stored chunks count, not files announced and never
+     * uploaded (the reference's countUsedStorage counts every record). */
     st = open_store(fx, 0);
     uint8_t a[16], b[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
@@ -390,15 +391,45 @@ static void test_quota(void **state)
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
     sx_xftp_fstore_close(st);
-    st = open_store(fx, 0);
+    st = open_store(fx, SX_XFTP_CHUNK_64K + SX_XFTP_CHUNK_64K);
     sx_xftp_fstore_stats_get(st, &s);
-    assert_int_equal(s.used, SX_XFTP_CHUNK_64K + SX_XFTP_CHUNK_256K);
-    /* Delete gives a record's size back. */
+    assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
+    /* so another 64 KB chunk fits though b's 256 KB were announced */
+    assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_64K));
+    sx_xftp_fstore_unreserve(st, SX_XFTP_CHUNK_64K);
+    /* Deleting a file never uploaded gives nothing back; a stored one its
+     * size. */
+    assert_ok(sx_xftp_fstore_delete(st, b, NULL));
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
     assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_stats_get(st, &s);
-    assert_int_equal(s.used, SX_XFTP_CHUNK_256K);
+    assert_int_equal(s.used, 0);
+    /* A blocked file's chunk is removed: its size is given back once, and
+     * not again when it is deleted, nor counted at the next start. */
+    create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
+    assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_64K));
+    write_chunk(st, a);
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
+    sx_smp_blocking_info bi;
+    memset(&bi, 0, sizeof bi);
+    bi.reason = SX_SMP_BLOCK_SPAM;
+    assert_ok(sx_xftp_fstore_block(st, a, &bi, NULL));
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, 0);
     sx_xftp_fstore_close(st);
+    st = open_store(fx, 0);
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, 0);
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, 0);
     /* Over quota at start: a warning, and nothing can be reserved. */
+    create_file(st, SX_XFTP_CHUNK_256K, NOW, 1, b, rids);
+    assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_256K));
+    write_chunk(st, b);
+    assert_ok(sx_xftp_fstore_set_uploaded(st, b, NULL));
+    sx_xftp_fstore_close(st);
     fx->warnings = 0;
     st = open_store(fx, 1000);
     assert_int_equal(count_warn(fx, "quota is less than used"), 1);
@@ -641,7 +672,7 @@ static void test_reference_log(void **state)
     sx_xftp_fstore_stats s;
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.files, 3);
-    assert_int_equal(s.used, 65536 + 262144 + 1048576);
+    assert_int_equal(s.used, 65536); /* the stored chunk of SID1; the others are blocked */
     sx_xftp_fstore_close(st);
 
     /* Compacted into what the reference writes for the same state. */
