@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -163,6 +164,12 @@ sx_status sx_kit_save_lines(const char *path, sx_kit_fill_fn fill, void *arg, si
     if (!tmp)
         return SX_E_NOMEM;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* a .tmp left with a wider mode keeps it through O_CREAT: the lines
+     * hold secrets (message bodies, keys) */
+    if (fd >= 0 && fchmod(fd, 0600) != 0) {
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0) {
         free(tmp);
         return SX_E_IO;

@@ -52,6 +52,16 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
         sx_kit_log_close(log);
         return SX_E_IO;
     }
+    /* The records hold queue keys and DH secrets: a file that existed with
+     * a wider mode (an older version's, the reference's) is made 0600. */
+    if ((sb.st_mode & 077) != 0) {
+        if (fchmod(log->fd, sb.st_mode & 0700) != 0) {
+            sx_kit_log_close(log);
+            return SX_E_IO;
+        }
+        sx_kit_log_report(&log->o, "Warning: %s holds secrets and others could read it (mode %04o): changed to %04o",
+                          path, (unsigned)(sb.st_mode & 07777), (unsigned)(sb.st_mode & 0700));
+    }
     log->size = sb.st_size;
     /* A last line cut short by a crash stays its own (unparseable) line
      * instead of swallowing the next record. */
