@@ -21,6 +21,7 @@
 #include "core/fileio.h"
 #include "core/writer.h"
 #include "crypto/util.h"
+#include "kit/lines.h"
 #include "kit/logstart.h"
 #include "kit/logwriter.h"
 #include "xftp_router/flog.h"
@@ -770,28 +771,32 @@ static sx_status apply_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r)
     }
 }
 
+static void sl_warn(void *arg, const char *msg);
+
 static sx_status replay(void *ctx, const char *path)
 {
     sx_xftp_fstore *st = ctx;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return SX_E_IO;
-    char *buf = NULL;
-    size_t bcap = 0;
-    ssize_t len;
-    sx_status res = SX_OK;
+    /* the kit's reader checks each line against the log's checksums
+     * (kit/logsum.h): a damaged line is reported and never gets here */
+    sx_kit_linereader lr;
+    bool missing;
+    sx_status res = sx_kit_linereader_open_log(&lr, path, sl_warn, st, &missing);
+    if (res != SX_OK)
+        return missing ? SX_OK : res;
     size_t lines = 0, bad = 0, skipped = 0;
-    while ((len = getline(&buf, &bcap, fp)) >= 0) {
-        size_t n = (size_t)len;
-        if (n > 0 && buf[n - 1] == '\n')
-            n--;
-        if (n == 0)
+    for (;;) {
+        bool got, too_long;
+        res = sx_kit_linereader_next(&lr, &got, &too_long);
+        if (res != SX_OK || !got)
+            break;
+        size_t n = lr.len;
+        if (n == 0 && !too_long)
             continue; /* the reference's lines of an empty file / trailing newline */
         lines++;
-        sx_slice line = sx_slice_of(buf, n);
+        sx_slice line = sx_slice_of(lr.line, n);
         char ex[104];
         sx_xftp_flog_rec rec;
-        sx_status p = n > SX_XFTP_FLOG_LINE_MAX ? SX_E_LIMIT : sx_xftp_flog_parse(line, &rec);
+        sx_status p = too_long || n > SX_XFTP_FLOG_LINE_MAX ? SX_E_LIMIT : sx_xftp_flog_parse(line, &rec);
         if (p == SX_E_NOMEM) {
             res = p;
             break;
@@ -813,10 +818,7 @@ static sx_status replay(void *ctx, const char *path)
             skipped++;
         }
     }
-    if (res == SX_OK && ferror(fp))
-        res = SX_E_IO;
-    free(buf);
-    fclose(fp);
+    sx_kit_linereader_close(&lr);
     if (bad || skipped)
         warnf(st, "store log %s: %zu lines, %zu not parsed, %zu not applied", path, lines, bad, skipped);
     return res;
