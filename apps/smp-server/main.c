@@ -483,6 +483,9 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         printf(st == SX_E_AUTH ? "%s\n" : "Error: %s\n", err);
         return 1;
     }
+    /* files of an older version or of the reference may be readable by
+     * others: said on stderr */
+    (void)sx_kit_secure_files(paths, NULL, NULL);
     sx_router_config_print_start(&cfg, stdout, version_line, fp);
     if (sx_router_config_check_storage(&cfg, err, sizeof err) != SX_OK) {
         printf("Error: %s\n", err);

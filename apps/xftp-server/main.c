@@ -165,6 +165,9 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         printf(st == SX_E_AUTH ? "%s\n" : "Error: %s\n", err);
         return 1;
     }
+    /* files of an older version or of the reference may be readable by
+     * others: said on stderr */
+    (void)sx_kit_secure_files(paths, NULL, NULL);
     sx_xftp_config_print_start(&cfg, stdout, version_line, fp);
     rcli_raise_nofile(stdout);
     fflush(stdout);

@@ -105,17 +105,20 @@ static sx_status make_dirs(const char *path, char *err, size_t errlen)
     return SX_OK;
 }
 
-/* Writes text with mode 0666 less the umask (as the reference writes text). */
-sx_status sx_kit_write_text(const char *path, const char *text, char *err, size_t errlen)
+/* Writes text to path created with mode; a secret file (no group or other
+ * bits in mode) gets exactly mode, even when it existed with a wider one. */
+static sx_status write_text_mode(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return SX_E_IO;
     }
-    size_t left = strlen(text);
     sx_status st = SX_OK;
-    while (left > 0) {
+    if ((mode & 077) == 0 && fchmod(fd, mode) != 0)
+        st = SX_E_IO;
+    size_t left = strlen(text);
+    while (st == SX_OK && left > 0) {
         ssize_t w = write(fd, text, left);
         if (w < 0 && errno == EINTR)
             continue;
@@ -133,6 +136,84 @@ sx_status sx_kit_write_text(const char *path, const char *text, char *err, size_
     if (st != SX_OK)
         snprintf(err, errlen, "%s: write failed", path);
     return st;
+}
+
+sx_status sx_kit_write_text(const char *path, const char *text, char *err, size_t errlen)
+{
+    return write_text_mode(path, text, 0666, err, errlen);
+}
+
+sx_status sx_kit_write_secret_text(const char *path, const char *text, char *err, size_t errlen)
+{
+    return write_text_mode(path, text, 0600, err, errlen);
+}
+
+/* Takes the group and other bits off path when it is a regular file that
+ * has any (symbolic links are left alone, never followed). */
+static void secure_one(const char *path, sx_kit_warn_cb warn, void *warn_arg, size_t *changed)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || (sb.st_mode & 077) == 0)
+        return;
+    mode_t was = sb.st_mode & 07777, now = was & ~(mode_t)077;
+    if (chmod(path, now) != 0) {
+        sx_kit_report(warn, warn_arg, "Warning: %s holds secrets and others can read it (mode %04o), "
+                                      "and its mode cannot be changed: %s",
+                      path, (unsigned)was, strerror(errno));
+        return;
+    }
+    sx_kit_report(warn, warn_arg, "Warning: %s holds secrets and others could read it (mode %04o): "
+                                  "changed to %04o",
+                  path, (unsigned)was, (unsigned)now);
+    if (changed)
+        (*changed)++;
+}
+
+/* secure_one for every file of path's folder whose name is path's name
+ * followed by '.' (backups, .bak, .start, .tmp, .sum). */
+static void secure_siblings(const char *path, sx_kit_warn_cb warn, void *warn_arg, size_t *changed)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || !slash[1])
+        return;
+    char dir[SX_KIT_PATH_MAX];
+    int dn = snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (dn < 0 || (size_t)dn >= sizeof dir)
+        return;
+    if (dn == 0)
+        snprintf(dir, sizeof dir, "/");
+    const char *base = slash + 1;
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, blen) != 0 || e->d_name[blen] != '.')
+            continue;
+        char full[SX_KIT_PATH_MAX];
+        int n = snprintf(full, sizeof full, "%s/%s", dn == 0 ? "" : dir, e->d_name);
+        if (n > 0 && (size_t)n < sizeof full)
+            secure_one(full, warn, warn_arg, changed);
+    }
+    closedir(d);
+}
+
+size_t sx_kit_secure_files(const sx_kit_paths *paths, sx_kit_warn_cb warn, void *warn_arg)
+{
+    size_t changed = 0;
+    const char *one[] = {paths->ini, paths->ca_key, paths->server_key};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+        if (one[i][0])
+            secure_one(one[i], warn, warn_arg, &changed);
+    const char *logs[] = {paths->store_log, paths->messages_log, paths->ntfs_log};
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        if (!logs[i][0])
+            continue;
+        secure_one(logs[i], warn, warn_arg, &changed);
+        secure_siblings(logs[i], warn, warn_arg, &changed);
+    }
+    return changed;
 }
 
 /* CA and server keys and certificates, then the fingerprint file

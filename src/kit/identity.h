@@ -13,6 +13,7 @@
 #include "crypto/keys.h"
 #include "crypto/x509.h"
 #include "kit/paths.h"
+#include "kit/report.h"
 #include "simplex/status.h"
 
 /* Empties and creates both folders of paths, creates ca.key/ca.crt/
@@ -25,8 +26,22 @@ SX_MUST_CHECK sx_status sx_kit_setup_identity(const sx_kit_paths *paths, sx_key_
                                               uint8_t fp[SX_FINGERPRINT_LEN], char *err, size_t errlen);
 
 /* Writes text to path (mode 0666 less the umask, synced), as `init` writes
- * an INI file. SX_E_IO with the path in err. */
+ * the fingerprint file. SX_E_IO with the path in err. */
 SX_MUST_CHECK sx_status sx_kit_write_text(const char *path, const char *text, char *err, size_t errlen);
+/* The same for a file that holds secrets (the INI file, with the control
+ * port's passwords and the create password): mode 0600 whatever the umask,
+ * also when path existed with a wider mode. The reference writes its INI
+ * files 0666 less the umask. */
+SX_MUST_CHECK sx_status sx_kit_write_secret_text(const char *path, const char *text, char *err, size_t errlen);
+
+/* At start: the files of paths that hold secrets (the INI file, ca.key and
+ * server.key, the store, messages and notifications logs and every file
+ * named after one of them with a '.' suffix: backups, .bak, .start, .tmp,
+ * .sum) lose their group and other permission bits when they have any, as
+ * files written by an older version or by the reference may. Each change,
+ * or a failure to make it, is reported through warn (NULL: stderr).
+ * Returns the number of files changed. */
+size_t sx_kit_secure_files(const sx_kit_paths *paths, sx_kit_warn_cb warn, void *warn_arg);
 
 /* PROTOCOL-NOTES H14: removes both folders with everything in them (absent ones
  * are fine). SX_E_IO with the failing path in err. */

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
 #include "crypto/util.h"
+#include "kit/logsum.h"
 #include "kit/paths.h"
 
 #define LR_BUF (64u * 1024)
@@ -34,6 +36,20 @@ sx_status sx_kit_linereader_open(sx_kit_linereader *lr, const char *path, bool *
     return SX_OK;
 }
 
+sx_status sx_kit_linereader_open_log(sx_kit_linereader *lr, const char *path, sx_kit_warn_cb warn,
+                                     void *warn_arg, bool *missing)
+{
+    SX_TRY(sx_kit_linereader_open(lr, path, missing));
+    lr->checked = true;
+    lr->warn = warn;
+    lr->warn_arg = warn_arg;
+    lr->path = strdup(path);
+    sx_status st = lr->path ? sx_kit_logsum_load(path, lr->fd, warn, warn_arg, &lr->sum) : SX_E_NOMEM;
+    if (st != SX_OK)
+        sx_kit_linereader_close(lr);
+    return st;
+}
+
 void sx_kit_linereader_close(sx_kit_linereader *lr)
 {
     if (lr->fd >= 0)
@@ -42,6 +58,11 @@ void sx_kit_linereader_close(sx_kit_linereader *lr)
         sx_wipe(lr->line, lr->cap);
     free(lr->line);
     free(lr->buf);
+    sx_kit_logsum_free(lr->sum);
+    free(lr->path);
+    lr->sum = NULL;
+    lr->path = NULL;
+    lr->line = lr->buf = NULL;
     lr->fd = -1;
 }
 
@@ -62,10 +83,15 @@ static sx_status lr_fill(sx_kit_linereader *lr)
     return SX_OK;
 }
 
-sx_status sx_kit_linereader_next(sx_kit_linereader *lr, bool *got, bool *too_long)
+/* One line; *total is its whole length without the '\n' (more than len
+ * when too long), *crc its CRC-32C when the log has checksums. */
+static sx_status raw_next(sx_kit_linereader *lr, bool *got, bool *too_long, size_t *total, bool *has_nl,
+                          uint32_t *crc)
 {
     lr->len = 0;
-    *got = *too_long = false;
+    *got = *too_long = *has_nl = false;
+    *total = 0;
+    *crc = 0;
     for (;;) {
         SX_TRY(lr_fill(lr));
         if (lr->pos == lr->end)
@@ -74,6 +100,9 @@ sx_status sx_kit_linereader_next(sx_kit_linereader *lr, bool *got, bool *too_lon
         uint8_t *start = lr->buf + lr->pos;
         uint8_t *nl = memchr(start, '\n', lr->end - lr->pos);
         size_t chunk = nl ? (size_t)(nl - start) : lr->end - lr->pos;
+        if (lr->sum)
+            *crc = sx_kit_crc32c(*crc, start, chunk);
+        *total += chunk;
         size_t keep = chunk;
         if (lr->len + keep > SX_KIT_LINE_MAX) {
             keep = SX_KIT_LINE_MAX - lr->len;
@@ -95,8 +124,55 @@ sx_status sx_kit_linereader_next(sx_kit_linereader *lr, bool *got, bool *too_lon
         lr->pos += chunk;
         if (nl) {
             lr->pos++;
+            *has_nl = true;
             return SX_OK;
         }
+    }
+}
+
+/* At the end of a checked log: what was skipped and what was not checked. */
+static void report_end(sx_kit_linereader *lr)
+{
+    if (!lr->checked || lr->reported)
+        return;
+    lr->reported = true;
+    if (lr->n_unchecked && lr->sum)
+        sx_kit_report(lr->warn, lr->warn_arg,
+                      "store log %s: %zu lines from line %zu have no checksum (written last before a crash or a "
+                      "power cut?): restored unchecked",
+                      lr->path, lr->n_unchecked, lr->first_unchecked);
+    if (lr->n_damaged)
+        sx_kit_report(lr->warn, lr->warn_arg, "store log %s: %zu damaged lines skipped", lr->path, lr->n_damaged);
+}
+
+sx_status sx_kit_linereader_next(sx_kit_linereader *lr, bool *got, bool *too_long)
+{
+    for (;;) {
+        size_t total;
+        bool has_nl;
+        uint32_t crc;
+        uint64_t at = lr->off;
+        SX_TRY(raw_next(lr, got, too_long, &total, &has_nl, &crc));
+        if (!*got) {
+            report_end(lr);
+            return SX_OK;
+        }
+        lr->lineno++;
+        lr->off += total + (has_nl ? 1 : 0);
+        if (!lr->sum)
+            return SX_OK;
+        sx_kit_logsum_verdict v = sx_kit_logsum_verify(lr->sum, at, total, has_nl, crc);
+        if (v == SX_KIT_LOGSUM_GOOD)
+            return SX_OK;
+        if (v == SX_KIT_LOGSUM_UNCHECKED) {
+            if (lr->n_unchecked++ == 0)
+                lr->first_unchecked = lr->lineno;
+            return SX_OK;
+        }
+        lr->n_damaged++;
+        sx_kit_report(lr->warn, lr->warn_arg,
+                      "store log %s, line %zu: damaged (%s), skipped", lr->path, lr->lineno,
+                      has_nl ? "its checksum does not match" : "cut short");
     }
 }
 
@@ -124,13 +200,21 @@ void sx_kit_linebuf_init(sx_kit_linebuf *b, int fd)
 {
     memset(b, 0, sizeof *b);
     b->fd = fd;
+    b->sum_fd = -1;
     sx_writer_init_dynamic(&b->w, FLUSH_AT + SX_KIT_LINE_MAX + 2);
 }
 
 static void flush(sx_kit_linebuf *b)
 {
-    if (b->err == SX_OK && b->w.len)
+    if (b->err == SX_OK && b->w.len && b->sum_fd >= 0 &&
+        sx_kit_logsum_append(b->sum_fd, b->off, b->w.buf, b->w.len) != SX_OK) {
+        b->sum_fd = -1;
+        b->sum_failed = true;
+    }
+    if (b->err == SX_OK && b->w.len) {
         b->err = sx_fd_write_all(b->fd, b->w.buf, b->w.len);
+        b->off += b->w.len;
+    }
     sx_writer_cleanup(&b->w);
     sx_writer_init_dynamic(&b->w, FLUSH_AT + SX_KIT_LINE_MAX + 2);
 }
@@ -163,6 +247,12 @@ sx_status sx_kit_save_lines(const char *path, sx_kit_fill_fn fill, void *arg, si
     if (!tmp)
         return SX_E_NOMEM;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* a .tmp left with a wider mode keeps it through O_CREAT: the lines
+     * hold secrets (message bodies, keys) */
+    if (fd >= 0 && fchmod(fd, 0600) != 0) {
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0) {
         free(tmp);
         return SX_E_IO;

@@ -11,6 +11,7 @@
 
 #include "core/bytes.h"
 #include "core/writer.h"
+#include "kit/report.h"
 #include "simplex/status.h"
 
 #define SX_KIT_LINE_MAX (1u << 20) /* longer lines are reported and skipped */
@@ -27,11 +28,32 @@ typedef struct sx_kit_linereader {
     bool eof;
     uint8_t *line;
     size_t len, cap;
+    /* sx_kit_linereader_open_log: the log's checksums (kit/logsum.h; NULL
+     * when it has none) and where reports go */
+    struct sx_kit_logsum_check *sum;
+    bool checked, reported;
+    char *path;
+    sx_kit_warn_cb warn;
+    void *warn_arg;
+    uint64_t off;       /* offset of the next line */
+    size_t lineno;      /* the current line's number, from 1 */
+    size_t n_damaged;   /* lines skipped as damaged */
+    size_t n_unchecked; /* lines returned without a checksum */
+    size_t first_unchecked;
 } sx_kit_linereader;
 
 /* Opens path. SX_E_IO (*missing set when the file does not exist; nothing to
  * close then), SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_kit_linereader_open(sx_kit_linereader *lr, const char *path, bool *missing);
+/* Opens a store log with its checksums ("<path>.sum", kit/logsum.h) as
+ * sx_kit_linereader_open does: sx_kit_linereader_next then skips every
+ * damaged line, reporting it with its line number through warn (NULL:
+ * stderr), and at the end of the file reports the lines it returned
+ * unchecked (no checksum for them) and the count of damaged ones. A log
+ * without a sum file, or with one of another file, is read unchecked, and
+ * that is reported. */
+SX_MUST_CHECK sx_status sx_kit_linereader_open_log(sx_kit_linereader *lr, const char *path, sx_kit_warn_cb warn,
+                                                   void *warn_arg, bool *missing);
 /* Next line into lr->line/len. *got false at the end of the file; *too_long
  * when the line was over SX_KIT_LINE_MAX (its start is kept). SX_E_IO,
  * SX_E_NOMEM. */
@@ -55,6 +77,12 @@ typedef struct sx_kit_linebuf {
     sx_writer w;
     sx_status err;
     size_t count;
+    /* -1 (the default), or a store log's sum file (kit/logsum.h) that gets
+     * the entries of the lines written, which start at offset off of fd;
+     * set to -1 again when writing it failed (sum_failed) */
+    int sum_fd;
+    uint64_t off;
+    bool sum_failed;
 } sx_kit_linebuf;
 
 void sx_kit_linebuf_init(sx_kit_linebuf *b, int fd);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "kit/logsum.h"
 
 void sx_kit_log_report(const sx_kit_log_opts *o, const char *fmt, ...)
 {
@@ -26,9 +27,12 @@ struct sx_kit_log {
     int fd;
     sx_kit_log_opts o;
     pthread_mutex_t lock;
-    bool broken;   /* an unrecoverable failure: refuse everything */
-    off_t size;    /* length of the file's whole lines */
-    uint8_t *pend; /* the line being appended, with its '\n' */
+    bool broken; /* an unrecoverable failure: refuse everything */
+    off_t size;  /* length of the file's whole lines */
+    char *path;
+    int sum_fd;     /* the sum file (kit/logsum.h), -1 when there is none */
+    off_t sum_size; /* its length after the last whole batch of entries */
+    uint8_t *pend;  /* the line being appended, with its '\n' */
     size_t pend_cap;
     uint64_t n_records, n_writes, n_syncs;
 };
@@ -41,9 +45,16 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
         return SX_E_NOMEM;
     if (opts)
         log->o = *opts;
+    log->sum_fd = -1;
     if (pthread_mutex_init(&log->lock, NULL) != 0) {
         free(log);
         return SX_E_INTERNAL;
+    }
+    log->path = strdup(path);
+    if (!log->path) {
+        log->fd = -1;
+        sx_kit_log_close(log);
+        return SX_E_NOMEM;
     }
     int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
     log->fd = open(path, flags, 0600);
@@ -51,6 +62,16 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
     if (log->fd < 0 || fstat(log->fd, &sb) != 0) {
         sx_kit_log_close(log);
         return SX_E_IO;
+    }
+    /* The records hold queue keys and DH secrets: a file that existed with
+     * a wider mode (an older version's, the reference's) is made 0600. */
+    if ((sb.st_mode & 077) != 0) {
+        if (fchmod(log->fd, sb.st_mode & 0700) != 0) {
+            sx_kit_log_close(log);
+            return SX_E_IO;
+        }
+        sx_kit_log_report(&log->o, "Warning: %s holds secrets and others could read it (mode %04o): changed to %04o",
+                          path, (unsigned)(sb.st_mode & 07777), (unsigned)(sb.st_mode & 0700));
     }
     log->size = sb.st_size;
     /* A last line cut short by a crash stays its own (unparseable) line
@@ -73,8 +94,33 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
             log->size++;
         }
     }
+    /* Lines already in an existing file stay unchecked; new ones get their
+     * entries. */
+    if (sx_kit_logsum_create(path, log->fd, (uint64_t)log->size, &log->sum_fd) != SX_OK) {
+        log->sum_fd = -1;
+        sx_kit_log_report(&log->o, "Warning: cannot create the checksum file of %s: its new lines will not be checked",
+                          path);
+    } else {
+        struct stat ss;
+        log->sum_size = fstat(log->sum_fd, &ss) == 0 ? ss.st_size : 0;
+    }
     *out = log;
     return SX_OK;
+}
+
+/* After the sum file could not be written: it is cut back to its last whole
+ * entry and no longer written (the lines after it are restored unchecked at
+ * the next start, and reported then). The lock held, or no other user. */
+static void sum_failed(sx_kit_log *log)
+{
+    if (log->sum_fd < 0)
+        return;
+    if (ftruncate(log->sum_fd, log->sum_size) != 0) {
+    }
+    close(log->sum_fd);
+    log->sum_fd = -1;
+    sx_kit_log_report(&log->o, "Warning: writing the checksum file of %s failed: its next lines are not checked",
+                      log->path);
 }
 
 void sx_kit_log_close(sx_kit_log *log)
@@ -83,6 +129,9 @@ void sx_kit_log_close(sx_kit_log *log)
         return;
     if (log->fd >= 0)
         close(log->fd);
+    if (log->sum_fd >= 0)
+        close(log->sum_fd);
+    free(log->path);
     free(log->pend);
     pthread_mutex_destroy(&log->lock);
     free(log);
@@ -95,13 +144,21 @@ void sx_kit_log_close(sx_kit_log *log)
 static sx_status write_batch(sx_kit_log *log, const uint8_t *buf, size_t len, bool *broken, bool *synced)
 {
     *broken = *synced = false;
+    /* the entries first: a line in the log always has one, unless the sum
+     * file failed */
+    if (log->sum_fd >= 0 && sx_kit_logsum_append(log->sum_fd, (uint64_t)log->size, buf, len) != SX_OK)
+        sum_failed(log);
     sx_status st = sx_fd_write_all(log->fd, buf, len);
     if (st != SX_OK) {
         if (ftruncate(log->fd, log->size) != 0)
             *broken = true;
+        if (log->sum_fd >= 0 && ftruncate(log->sum_fd, log->sum_size) != 0)
+            sum_failed(log);
         return st;
     }
     log->size += (off_t)len;
+    if (log->sum_fd >= 0)
+        log->sum_size += (off_t)(sx_kit_logsum_lines(buf, len) * SX_KIT_LOGSUM_ENTRY_LEN);
     if (log->o.sync == SX_KIT_SYNC_BATCH) {
         /* After a failed fdatasync the kernel may have dropped the dirty
          * pages: nothing later can be trusted, so the log stops. */
@@ -194,11 +251,21 @@ sx_status sx_kit_log_write_snapshot(sx_kit_log *log, sx_kit_fill_fn fill, void *
 {
     sx_kit_linebuf b;
     sx_kit_linebuf_init(&b, log->fd);
+    b.sum_fd = log->sum_fd;
+    b.off = (uint64_t)log->size;
     fill(&b, arg);
     sx_status res = sx_kit_linebuf_finish(&b);
-    struct stat sb;
+    if (b.sum_failed)
+        sum_failed(log);
+    struct stat sb, ss;
     if (res == SX_OK && (fdatasync(log->fd) != 0 || fstat(log->fd, &sb) != 0))
         res = SX_E_IO;
+    if (res == SX_OK && log->sum_fd >= 0) {
+        if (fdatasync(log->sum_fd) != 0 || fstat(log->sum_fd, &ss) != 0)
+            sum_failed(log);
+        else
+            log->sum_size = ss.st_size;
+    }
     if (res == SX_OK) {
         pthread_mutex_lock(&log->lock);
         log->size = sb.st_size;

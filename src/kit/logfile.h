@@ -47,7 +47,8 @@ void sx_kit_log_report(const sx_kit_log_opts *opts, const char *fmt, ...) __attr
 
 typedef struct sx_kit_log sx_kit_log;
 
-/* Opens path for appending (created if missing; truncated if truncate). A
+/* Opens path for appending (created if missing, mode 0600; truncated if
+ * truncate; an existing file loses its group and other bits, reported). A
  * last line cut short by a crash gets its '\n', so that it stays its own
  * (unparseable) line. opts is copied (NULL: defaults, no sync). SX_E_IO,
  * SX_E_NOMEM. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "kit/backups.h"
@@ -53,6 +54,14 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
         }
         if (rename(tmp, path) != 0)
             goto done;
+        /* the sum file was the interrupted new log's, not this one's
+         * (kit/logsum.h) */
+        char *sum = sx_kit_path_with(path, ".sum");
+        if (!sum)
+            goto done;
+        if (unlink(sum) == 0)
+            sx_kit_log_report(o, "removed %s, the checksums of the incomplete state", sum);
+        free(sum);
     }
     if (!file_exists(path)) {
         sx_kit_log_report(o, "creating store log...");

@@ -377,7 +377,7 @@ sx_status sx_router_setup_init(const sx_kit_paths *paths, const sx_router_init_o
                                       o->control_port ? ctl_admin : NULL,
                                       o->control_port ? ctl_user : NULL, &text);
     if (st == SX_OK)
-        st = sx_kit_write_text(paths->ini, text, err, errlen);
+        st = sx_kit_write_secret_text(paths->ini, text, err, errlen);
     else
         snprintf(err, errlen, "out of memory");
     free(text);

@@ -22,7 +22,7 @@ sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
         *stats = s;
     sx_kit_linereader lr;
     bool missing;
-    sx_status res = sx_kit_linereader_open(&lr, path, &missing);
+    sx_status res = sx_kit_linereader_open_log(&lr, path, o ? o->warn : NULL, o ? o->warn_arg : NULL, &missing);
     if (res != SX_OK)
         return missing ? SX_OK : res;
     /* A CREATE line takes about 230 bytes (200 at the least): size the maps

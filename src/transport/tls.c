@@ -59,6 +59,7 @@ struct sx_tls_conn {
     bool is_server;
     bool established;
     bool auth_failed; /* our certificate check rejected the peer */
+    bool alpn_refused; /* the peer's no_application_protocol alert */
     sx_tls_want want;
     uint8_t key_hash[SX_TLS_KEY_HASH_LEN];
     uint8_t unique[SX_TLS_UNIQUE_MAX];
@@ -404,9 +405,11 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
             }
         }
     }
-    /* No common protocol: continue without ALPN (the SMP server then offers
-     * only the legacy version, PROTOCOL-NOTES B5/B16). */
-    return SSL_TLSEXT_ERR_NOACK;
+    /* PROTOCOL-NOTES B5a: a list with nothing in common ends the handshake
+     * with the no_application_protocol alert, as the reference's TLS library
+     * does (a client that sends no list at all gets the legacy version,
+     * PROTOCOL-NOTES B16). */
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 static sx_status ctx_new_common(bool is_server, sx_tls_ctx **out)
@@ -578,6 +581,11 @@ bool sx_tls_sni_used(const sx_tls_conn *c)
     return c && c->sni_used;
 }
 
+bool sx_tls_alpn_refused(const sx_tls_conn *c)
+{
+    return c && c->alpn_refused;
+}
+
 static sx_status conn_new(sx_tls_ctx *ctx, int fd, bool is_server, sx_tls_conn **out)
 {
     SX_ENSURE(out != NULL, SX_E_USAGE);
@@ -700,6 +708,7 @@ static sx_status ssl_failure(sx_tls_conn *c, int ret)
         break;
     case SSL_ERROR_SSL:
         record_error(c, c->auth_failed ? "peer certificate rejected" : "TLS failure");
+        c->alpn_refused = ERR_GET_REASON(ERR_peek_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL;
         if (c->auth_failed)
             st = SX_E_AUTH;
         else if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)

@@ -44,8 +44,8 @@ typedef struct sx_tls_server_config {
     sx_tls_credentials creds;
     /* PROTOCOL-NOTES B5: protocols the server accepts, NULL-terminated; NULL
      * means the default {"smp/1", "h2", "http/1.1"}. The first protocol of the
-     * client's list that is accepted is chosen; when none is, the session
-     * continues without ALPN. */
+     * client's list that is accepted is chosen; when none is, the handshake
+     * fails with the no_application_protocol alert (PROTOCOL-NOTES B5a). */
     const char *const *alpn;
     /* PROTOCOL-NOTES B6: the server asks for a client certificate unless this
      * is set. */
@@ -147,6 +147,10 @@ SX_MUST_CHECK sx_status sx_tls_handshake(sx_tls_conn *c);
 
 /* True once sx_tls_handshake has returned SX_OK. */
 bool sx_tls_established(const sx_tls_conn *c);
+/* Client: the handshake failed with the server's no_application_protocol
+ * alert: it accepts none of the protocols offered (PROTOCOL-NOTES B5a; a
+ * server of another protocol). */
+bool sx_tls_alpn_refused(const sx_tls_conn *c);
 
 /* PROTOCOL-NOTES B8: the tls-unique channel binding, the client's Finished
  * verify_data on both sides (32 bytes for the SHA-256 suites, 48 for

@@ -986,6 +986,8 @@ sx_status sx_xftp_client_connect_ex(const sx_xftp_fd_server *server, const sx_xf
         st = tls_handshake(c);
     if (st == SX_E_AUTH)
         why->step = SX_XFTP_STEP_IDENTITY;
+    else if (st != SX_OK && sx_tls_alpn_refused(c->tls))
+        why->step = SX_XFTP_STEP_ALPN;
     if (st != SX_OK)
         goto fail;
     /* PROTOCOL-NOTES F8: exactly [leaf, ca]; the TLS layer checked the CA's

@@ -66,6 +66,7 @@ typedef enum sx_xftp_connect_step {
     SX_XFTP_STEP_TCP,       /* refused, unreachable or timed out (sys_errno) */
     SX_XFTP_STEP_TLS,       /* TLS failed: not a TLS server, or it closed */
     SX_XFTP_STEP_IDENTITY,  /* the certificates do not match the address's key hash */
+    SX_XFTP_STEP_ALPN,      /* the server refused ALPN xftp/1: a server of another protocol */
     SX_XFTP_STEP_HANDSHAKE, /* HTTP/2 or the XFTP handshake failed */
     SX_XFTP_STEP_CANCELLED, /* the cancel flag was set */
 } sx_xftp_connect_step;

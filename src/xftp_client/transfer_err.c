@@ -91,6 +91,12 @@ void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned
     case SX_XFTP_STEP_TLS:
         snprintf(out, cap, "TLS with %s:%u failed: is this an XFTP router's port?", host, port);
         break;
+    case SX_XFTP_STEP_ALPN:
+        snprintf(out, cap,
+                 "the server at %s:%u does not answer as an XFTP router: it refused the protocol xftp/1 in TLS "
+                 "(the port of another server, such as an SMP router?)",
+                 host, port);
+        break;
     case SX_XFTP_STEP_CANCELLED: snprintf(out, cap, "interrupted"); break;
     case SX_XFTP_STEP_HANDSHAKE:
         snprintf(out, cap, "%s:%u does not answer as an XFTP router: is this an XFTP router's port?", host, port);

@@ -61,7 +61,7 @@ bool xt_retryable(const conn_pool *p, sx_xftp_client *c, sx_status st)
          * connect may work once the router is back */
         sx_xftp_connect_step k = p->fail.step;
         return k != SX_XFTP_STEP_ADDRESS && k != SX_XFTP_STEP_RESOLVE && k != SX_XFTP_STEP_IDENTITY &&
-               k != SX_XFTP_STEP_CANCELLED;
+               k != SX_XFTP_STEP_ALPN && k != SX_XFTP_STEP_CANCELLED;
     }
     if (!c)
         return true;

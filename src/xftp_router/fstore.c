@@ -1,6 +1,6 @@
 /* The XFTP router's file store: two id maps (idmap.h: sender id -> file,
- * recipient id -> recipient) under one mutex, the used-storage counter kept
- * as the reference keeps it, and the store log (flog.c lines handed to the
+ * recipient id -> recipient) under one mutex, the used-storage counter (the
+ * bytes of stored chunks and of uploads under way), and the store log (flog.c lines handed to the
  * router kit's writer thread, src/kit/logwriter.h, which appends them to the
  * kit's log file; replay and compaction through its start-up sequence,
  * PROTOCOL-NOTES E26/F27). */
@@ -21,6 +21,7 @@
 #include "core/fileio.h"
 #include "core/writer.h"
 #include "crypto/util.h"
+#include "kit/lines.h"
 #include "kit/logstart.h"
 #include "kit/logwriter.h"
 #include "xftp_router/flog.h"
@@ -405,6 +406,18 @@ out:
 
 static bool slice_id(sx_slice s) { return s.len == ID_LEN && s.ptr; }
 
+/* Whether f's size counts against the quota: its chunk is stored. A file
+ * announced but never uploaded holds no bytes, and a blocked file's chunk
+ * was removed when it was blocked. The reference counts every record at
+ * start (countUsedStorage) and gives a record's size back on delete whether
+ * or not its data had arrived, so after its restart announced files fill
+ * the quota until they expire; here used is always the stored bytes plus
+ * the reservations of uploads under way. */
+static bool holds_data(const file *f)
+{
+    return f->r.uploaded && f->r.status == SX_XFTP_FILE_ACTIVE;
+}
+
 sx_status sx_xftp_fstore_get_sender(sx_xftp_fstore *st, sx_slice sender_id, sx_xftp_frec *out)
 {
     if (!slice_id(sender_id))
@@ -513,9 +526,8 @@ sx_status sx_xftp_fstore_delete(sx_xftp_fstore *st, const uint8_t sender_id[SX_X
     if (res == SX_OK)
         res = log_id(st, SX_XFTP_FLOG_FDEL, sender_id, &logged);
     if (res == SX_OK) {
-        /* deleteFile: the record's size is given back whether or not its
-         * data had arrived (the reference's accounting). */
-        st->used -= f->r.size;
+        if (holds_data(f))
+            st->used -= f->r.size;
         drop_file(st, f);
     }
 out:
@@ -545,8 +557,10 @@ sx_status sx_xftp_fstore_block(sx_xftp_fstore *st, const uint8_t sender_id[SX_XF
         res = log_rec(st, &r, &logged);
     }
     if (res == SX_OK) {
-        /* blockFile ... True: storage given back; the path stays recorded. */
-        st->used -= f->r.size;
+        /* blockFile ... True: the chunk is removed, its storage given back;
+         * the path stays recorded. */
+        if (holds_data(f))
+            st->used -= f->r.size;
         f->r.status = SX_XFTP_FILE_BLOCKED;
         f->r.blocked = *info;
     }
@@ -757,28 +771,32 @@ static sx_status apply_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r)
     }
 }
 
+static void sl_warn(void *arg, const char *msg);
+
 static sx_status replay(void *ctx, const char *path)
 {
     sx_xftp_fstore *st = ctx;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return SX_E_IO;
-    char *buf = NULL;
-    size_t bcap = 0;
-    ssize_t len;
-    sx_status res = SX_OK;
+    /* the kit's reader checks each line against the log's checksums
+     * (kit/logsum.h): a damaged line is reported and never gets here */
+    sx_kit_linereader lr;
+    bool missing;
+    sx_status res = sx_kit_linereader_open_log(&lr, path, sl_warn, st, &missing);
+    if (res != SX_OK)
+        return missing ? SX_OK : res;
     size_t lines = 0, bad = 0, skipped = 0;
-    while ((len = getline(&buf, &bcap, fp)) >= 0) {
-        size_t n = (size_t)len;
-        if (n > 0 && buf[n - 1] == '\n')
-            n--;
-        if (n == 0)
+    for (;;) {
+        bool got, too_long;
+        res = sx_kit_linereader_next(&lr, &got, &too_long);
+        if (res != SX_OK || !got)
+            break;
+        size_t n = lr.len;
+        if (n == 0 && !too_long)
             continue; /* the reference's lines of an empty file / trailing newline */
         lines++;
-        sx_slice line = sx_slice_of(buf, n);
+        sx_slice line = sx_slice_of(lr.line, n);
         char ex[104];
         sx_xftp_flog_rec rec;
-        sx_status p = n > SX_XFTP_FLOG_LINE_MAX ? SX_E_LIMIT : sx_xftp_flog_parse(line, &rec);
+        sx_status p = too_long || n > SX_XFTP_FLOG_LINE_MAX ? SX_E_LIMIT : sx_xftp_flog_parse(line, &rec);
         if (p == SX_E_NOMEM) {
             res = p;
             break;
@@ -800,10 +818,7 @@ static sx_status replay(void *ctx, const char *path)
             skipped++;
         }
     }
-    if (res == SX_OK && ferror(fp))
-        res = SX_E_IO;
-    free(buf);
-    fclose(fp);
+    sx_kit_linereader_close(&lr);
     if (bad || skipped)
         warnf(st, "store log %s: %zu lines, %zu not parsed, %zu not applied", path, lines, bad, skipped);
     return res;
@@ -949,14 +964,16 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
         if (res != SX_OK)
             goto fail;
     }
-    /* countUsedStorage: every record's size, with data or not. */
+    /* The stored chunks' sizes (holds_data; the reference's countUsedStorage
+     * counts every record). */
     size_t missing = 0;
     char fpath[SX_XFTP_FLOG_PATH_MAX + 1];
     for (size_t i = 0; i < st->files.cap; i++) {
         const file *f = sx_idmap_at(&st->files, i);
         if (!f)
             continue;
-        st->used += f->r.size;
+        if (holds_data(f))
+            st->used += f->r.size;
         if (f->r.uploaded && f->r.status == SX_XFTP_FILE_ACTIVE &&
             path_of(st->files_dir, f->r.sender_id, fpath, sizeof fpath) == SX_OK && !exists(fpath)) {
             if (missing < 10)

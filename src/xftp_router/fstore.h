@@ -168,7 +168,7 @@ typedef struct sx_xftp_fstore_stats {
     size_t files;      /* records */
     size_t uploaded;   /* records with data */
     size_t recipients; /* recipient ids */
-    int64_t used;      /* storage counted against the quota */
+    int64_t used;      /* stored chunks and uploads under way, against the quota */
     int64_t quota;     /* <= 0: none */
 } sx_xftp_fstore_stats;
 

@@ -220,7 +220,7 @@ sx_status sx_xftp_setup_init(const sx_kit_paths *paths, const sx_xftp_init_optio
         snprintf(err, errlen, "cannot make the INI text");
         return st;
     }
-    st = sx_kit_write_text(paths->ini, text, err, errlen);
+    st = sx_kit_write_secret_text(paths->ini, text, err, errlen);
     free(text);
     return st;
 }

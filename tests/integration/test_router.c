@@ -19,6 +19,7 @@
 #include "crypto/x509.h"
 #include "smp_router/server.h"
 #include "core/loop.h"
+#include "transport/block.h"
 #include "transport/net.h"
 #include "transport/smp_handshake.h"
 #include "transport/tls.h"
@@ -90,8 +91,8 @@ static sx_smp_client *connect_default(env *e)
 
 /* A queue as its creator knows it. */
 typedef struct queue {
-    sx_key *rkey;   /* recipient auth key */
-    sx_key *rdh;    /* recipient DH key */
+    sx_key *rkey; /* recipient auth key */
+    sx_key *rdh;  /* recipient DH key */
     uint8_t rid[24], sid[24];
     uint8_t secret[32]; /* rcvDhSecret */
     sx_key *skey;
@@ -803,6 +804,67 @@ static void test_pending_per_address(void **state)
     sx_router_stop(r);
 }
 
+/* One TLS connection offering alpn (NULL: no ALPN extension): the
+ * handshake's status, and when it succeeds the version range of the SMP
+ * server hello that follows. */
+static sx_status alpn_probe(env *e, const char *const *alpn, sx_version_range *range)
+{
+    sx_tls_client_config tcfg = {.alpn = alpn};
+    sx_tls_ctx *ctx;
+    assert_ok(sx_tls_client_ctx_new(&tcfg, &ctx));
+    int fd;
+    assert_ok(sx_net_connect("127.0.0.1", e->port, 2000, &fd));
+    sx_tls_conn *tls;
+    assert_ok(sx_tls_conn_new_client(ctx, fd, e->fp, &tls));
+    sx_status st = sx_tls_handshake_blocking(tls, 2000);
+    if (st == SX_OK) {
+        uint8_t block[SX_BLOCK_SIZE];
+        sx_slice content;
+        sx_smp_server_hello h;
+        assert_ok(sx_tls_read_block(tls, block, 2000));
+        assert_ok(sx_block_decode(sx_slice_of(block, SX_BLOCK_SIZE), &content));
+        assert_ok(sx_smp_server_hello_decode(content, &h));
+        *range = h.range;
+    }
+    sx_tls_conn_free(tls);
+    sx_tls_ctx_free(ctx);
+    sx_net_close(fd);
+    return st;
+}
+
+/* PROTOCOL-NOTES B5, B5a, B16: the SMP port, with no web server, accepts
+ * what the reference's does: smp/1, h2 and http/1.1 all get the SMP
+ * handshake with the full version range, no ALPN gets v6 only, and a list
+ * with none of the three ends the TLS handshake. */
+static void test_alpn_accepted(void **state)
+{
+    env *e = *state;
+    static const char *const smp[] = {"smp/1", NULL}, *const h2[] = {"h2", NULL},
+                             *const http11[] = {"http/1.1", NULL}, *const both_http[] = {"http/1.1", "h2", NULL},
+                             *const late_smp[] = {"foo", "smp/1", NULL}, *const foo[] = {"foo", NULL},
+                             *const xftp[] = {"xftp/1", "ntf/1", NULL};
+    const char *const *accepted[] = {smp, h2, http11, both_http, late_smp};
+    sx_version_range full = sx_smp_server_vrange(), r;
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        memset(&r, 0, sizeof r);
+        assert_ok(alpn_probe(e, accepted[i], &r));
+        assert_int_equal(r.min, full.min);
+        assert_int_equal(r.max, full.max);
+    }
+    memset(&r, 0, sizeof r);
+    assert_ok(alpn_probe(e, NULL, &r));
+    assert_int_equal(r.min, 6);
+    assert_int_equal(r.max, 6);
+    sx_status st = alpn_probe(e, foo, &r);
+    assert_true(st == SX_E_PROTOCOL || st == SX_E_CLOSED);
+    st = alpn_probe(e, xftp, &r);
+    assert_true(st == SX_E_PROTOCOL || st == SX_E_CLOSED);
+    /* the router still serves a normal client afterwards */
+    memset(&r, 0, sizeof r);
+    assert_ok(alpn_probe(e, smp, &r));
+    assert_int_equal(r.max, full.max);
+}
+
 /* A burst of many blocks (more than the router reads per event) is all
  * answered, including blocks left buffered inside TLS. */
 static void test_burst(void **state)
@@ -1041,7 +1103,9 @@ static void test_peer_gone_mid_batch(void **state)
     env *e = *state;
     sx_smp_client *owner = connect_default(e);
     sx_smp_client *snd = connect_default(e);
-    enum { EMPTY = 25, FULL = 25, N = EMPTY + FULL };
+    enum { EMPTY = 25,
+           FULL = 25,
+           N = EMPTY + FULL };
     static queue qs[N];
     for (int i = 0; i < N; i++) {
         create_queue(owner, SX_KEY_ED25519, false, &qs[i]);
@@ -1089,6 +1153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_alpn_accepted),
         cmocka_unit_test(test_lifecycle_v19_ed25519),
         cmocka_unit_test(test_lifecycle_v19_x25519),
         cmocka_unit_test(test_lifecycle_v19_ed448),

@@ -440,6 +440,31 @@ static void check_alpn(const char *const *server_alpn, const char *const *client
     sx_tls_ctx_free(sctx);
 }
 
+/* A client offering only protocols the server does not accept: the
+ * handshake fails on both sides (the no_application_protocol alert,
+ * PROTOCOL-NOTES B5a), with no session. */
+static void check_alpn_refused(const char *const *server_alpn, const char *const *client_alpn)
+{
+    sx_tls_ctx *sctx = fixture_server_ctx(server_alpn);
+    sx_tls_ctx *cctx = client_ctx(client_alpn);
+    server_job job;
+    server_start(&job, sctx, NULL);
+    uint8_t kh[32];
+    ca_fingerprint(kh);
+    int fd;
+    sx_tls_conn *c;
+    sx_status st = client_connect(cctx, job.port, kh, &fd, &c);
+    assert_true(st == SX_E_PROTOCOL || st == SX_E_CLOSED);
+    assert_false(sx_tls_established(c));
+    server_join(&job);
+    assert_int_not_equal(job.hs_st, SX_OK);
+    assert_int_equal(job.unique_len, 0);
+    sx_tls_conn_free(c);
+    sx_net_close(fd);
+    sx_tls_ctx_free(cctx);
+    sx_tls_ctx_free(sctx);
+}
+
 static void test_alpn_choice(void **state)
 {
     (void)state;
@@ -447,11 +472,11 @@ static void test_alpn_choice(void **state)
     static const char *const h2_first[] = {"h2", "smp/1", NULL};
     static const char *const late_http[] = {"foo", "http/1.1", "smp/1", NULL};
     static const char *const only_xftp[] = {"xftp/1", NULL};
-    check_alpn(NULL, NULL, NULL);          /* client sends no ALPN */
-    check_alpn(NULL, none_known, NULL);    /* nothing in common: no ALPN, no failure */
-    check_alpn(NULL, h2_first, "h2");      /* PROTOCOL-NOTES B5: first of the client's list */
+    check_alpn(NULL, NULL, NULL);         /* client sends no ALPN */
+    check_alpn_refused(NULL, none_known); /* nothing in common: PROTOCOL-NOTES B5a */
+    check_alpn(NULL, h2_first, "h2");     /* PROTOCOL-NOTES B5: first of the client's list */
     check_alpn(NULL, late_http, "http/1.1");
-    check_alpn(only_xftp, late_http, NULL); /* custom server list */
+    check_alpn_refused(only_xftp, late_http); /* custom server list */
     check_alpn(only_xftp, none_known, "xftp/1");
 }
 

@@ -47,10 +47,10 @@ for f in ca.key ca.crt server.key server.crt fingerprint file-server.ini; do
     check "$f exists" test -f "$T/etc/$f"
 done
 check "log folder exists" test -d "$T/var"
-for f in ca.key server.key; do
+for f in ca.key server.key file-server.ini; do
     check "$f mode 600" test "$(stat -c %a "$T/etc/$f")" = 600
 done
-for f in ca.crt server.crt fingerprint file-server.ini; do
+for f in ca.crt server.crt fingerprint; do
     check "$f mode 644" test "$(stat -c %a "$T/etc/$f")" = 644
 done
 fp=$(openssl x509 -in "$T/etc/ca.crt" -outform DER | openssl dgst -sha256 -binary | base64 -w0 | tr '+/' '-_')

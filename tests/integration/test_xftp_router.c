@@ -968,8 +968,10 @@ static void test_quota_expiry_restart(void **state)
     tc_close(&c);
 
     /* restart: a is still downloadable. The used storage is recomputed
-     * from every record, uploaded or not (the reference's countUsedStorage):
-     * a and b count, so b still does not fit until a is deleted. */
+     * from the stored chunks only: a counts, b (announced, refused, never
+     * uploaded) does not, so b fits beside a under a quota of two chunks.
+     * The reference's countUsedStorage counts every record, a and b, and
+     * would refuse b until one of them is deleted or expires. */
     fx_stop(&f);
     /* an upload interrupted by a crash leaves a part file: removed at start,
      * while the chunk files stay */
@@ -984,11 +986,15 @@ static void test_quota_expiry_restart(void **state)
     tc_open(&c, f.port);
     tc_handshake(&c, 3);
     assert_int_equal(do_fget(&c, &rcv, a.rid[0], (uint32_t)size, digest), SX_XFTP_R_FILE);
-    assert_int_equal(do_fput(&c, &snd, b.sid, mem_gen, chunk, size, &r), SX_XFTP_R_ERR);
-    assert_int_equal(r.resp.err.type, SX_XFTP_ERR_QUOTA);
-    assert_int_equal(do_simple(&c, &snd, SX_XFTP_C_FDEL, a.sid, &r), SX_XFTP_R_OK);
     assert_int_equal(do_fput(&c, &snd, b.sid, mem_gen, chunk, size, &r), SX_XFTP_R_OK);
     assert_int_equal(do_fget(&c, &rcv, b.rid[0], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    /* both stored: a third chunk does not fit until one is deleted */
+    file_ids d;
+    assert_int_equal(do_fnew(&c, &snd, &rcv, 1, (uint32_t)size, digest, &d), SX_XFTP_R_SIDS);
+    assert_int_equal(do_fput(&c, &snd, d.sid, mem_gen, chunk, size, &r), SX_XFTP_R_ERR);
+    assert_int_equal(r.resp.err.type, SX_XFTP_ERR_QUOTA);
+    assert_int_equal(do_simple(&c, &snd, SX_XFTP_C_FDEL, a.sid, &r), SX_XFTP_R_OK);
+    assert_int_equal(do_simple(&c, &snd, SX_XFTP_C_FDEL, d.sid, &r), SX_XFTP_R_OK);
 
     /* expiry: nothing is old now; 49 hours later everything is */
     size_t n = 99;

@@ -213,9 +213,9 @@ WRONG_FP=$(echo "$FP1" | sed 's/^./A/; t; s/^/A/')
 [ "$WRONG_FP" = "$FP1" ] && WRONG_FP=$(echo "$FP1" | sed 's/^./B/')
 expect "wrong fingerprint" 1 "its identity does not match the fingerprint" \
     xftp send "$T/small.bin" "$T/out" -s "xftp://$WRONG_FP@127.0.0.1:$PORT1"
-expect "the SMP router's port" 1 "is not the router of this address" \
+expect "the SMP router's port" 1 "does not answer as an XFTP router: it refused the protocol xftp/1" \
     xftp send "$T/small.bin" "$T/out" -s "xftp://$FP1@127.0.0.1:$SPORT"
-expect "the SMP router's address" 1 "does not answer as an XFTP router" \
+expect "the SMP router's address" 1 "does not answer as an XFTP router: it refused the protocol xftp/1" \
     xftp send "$T/small.bin" "$T/out" -s "xftp://$SFP@127.0.0.1:$SPORT"
 DOWN=$(free_port)
 expect "a router that is down" 1 "cannot connect to 127.0.0.1:$DOWN: Connection refused: is the router running" \

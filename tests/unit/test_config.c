@@ -695,7 +695,7 @@ static void test_setup_init_and_delete(void **state)
     assert_int_equal(file_mode(p.ca_crt), 0644);
     assert_int_equal(file_mode(p.server_crt), 0644);
     assert_int_equal(file_mode(p.fingerprint), 0644);
-    assert_int_equal(file_mode(p.ini), 0644);
+    assert_int_equal(file_mode(p.ini), 0600); /* holds the passwords */
 
     /* fingerprint file = base64url(SHA-256(DER(ca.crt))) + "\n" */
     X509 *ca = NULL, *srv = NULL;

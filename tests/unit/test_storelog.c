@@ -18,6 +18,9 @@
 #include "crypto/keys.h"
 #include "crypto/x509.h"
 #include "kit/backups.h"
+#include "kit/lines.h"
+#include "kit/logsum.h"
+#include "kit/paths.h"
 #include "smp_router/storelog.h"
 
 #include "storelog_util.h"
@@ -296,10 +299,10 @@ static void test_parse_rejects(void **state)
         {"DELETE  " RID, SX_E_PROTOCOL},
         {"DELETE " RID " ", SX_E_PROTOCOL},
         {"DELETE " RID "\r", SX_E_PROTOCOL},
-        {"DELETE AQIDBAUGBwgJCgsMDQ4PEBESExQVFhc", SX_E_PROTOCOL},       /* 23 bytes */
-        {"DELETE AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGQ==", SX_E_LIMIT},     /* 25 bytes */
+        {"DELETE AQIDBAUGBwgJCgsMDQ4PEBESExQVFhc", SX_E_PROTOCOL},   /* 23 bytes */
+        {"DELETE AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGQ==", SX_E_LIMIT}, /* 25 bytes */
         {"DELETE AQIDBAUGBwgJCgsMDQ4PEBESExQVFhc!", SX_E_PROTOCOL},
-        {"SECURE " RID " " DH, SX_E_PROTOCOL},                            /* not a key */
+        {"SECURE " RID " " DH, SX_E_PROTOCOL}, /* not a key */
         {"SECURE " RID, SX_E_PROTOCOL},
         {"KEYS " RID " " K1 ",", SX_E_PROTOCOL},
         {"KEYS " RID " ," K1, SX_E_PROTOCOL},
@@ -410,14 +413,14 @@ static const char *REPLAY_LOG =
     "CREATE rid=" LID " rk=" K1 " rdh=" DH " sid=gYKDhIWGh4iJiouMjY6PkJGSk5SVlpeY sk=\n"
     "garbage line\n"
     "SECURE " RID " " SK "\n"
-    "SECURE " RID " " SK "\n"                                   /* same key again: fine */
-    "SECURE " RID " " NK "\n"                                   /* another key: refused */
+    "SECURE " RID " " SK "\n" /* same key again: fine */
+    "SECURE " RID " " NK "\n" /* another key: refused */
     "KEYS " RID " " K1 "," K2 "\n"
     "LINK ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4 " SVC " " FIXED " " USER "\n"
     "LINK ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4 " SVC " " FIXED " " FIXED "\n" /* new user data */
     "LINK ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4 " SVC " " USER " " USER "\n"   /* other fixed data: refused */
     "NOTIFIER ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4 " SVC2 " " NK " " NDH "\n"
-    "NOTIFIER " RID " " SVC2 " " NK " " NDH "\n"              /* notifier id taken: refused */
+    "NOTIFIER " RID " " SVC2 " " NK " " NDH "\n" /* notifier id taken: refused */
     "SUSPEND " LID "\n"
     "BLOCK " RID " reason=spam,notice={\"ttl\":60}\n"
     "UNBLOCK " RID "\n"
@@ -446,7 +449,8 @@ static void test_replay(void **state)
     assert_int_equal(stats.bad_lines, 2);
     assert_int_equal(stats.skipped, 6);
     assert_int_equal(stats.applied, 15);
-    assert_int_equal((size_t)n_warnings, stats.bad_lines + stats.skipped);
+    /* and the note that the log has no checksums (no store.log.sum) */
+    assert_int_equal((size_t)n_warnings, stats.bad_lines + stats.skipped + 1);
     assert_int_equal(sx_store_queue_count(st), 2);
 
     char *dump = dump_store(st, svc);
@@ -814,6 +818,170 @@ static void test_append_is_written(void **state)
     remove_tmpdir();
 }
 
+/* ---- the store log's checksums (kit/logsum.h) ---- */
+
+static char sum_warnings[8192];
+
+static void collect_warn(void *arg, const char *msg)
+{
+    (void)arg;
+    size_t n = strlen(sum_warnings);
+    snprintf(sum_warnings + n, sizeof sum_warnings - n, "%s\n", msg);
+}
+
+static void fill_two(sx_kit_linebuf *b, void *arg)
+{
+    (void)arg;
+    for (int i = 1; i <= 2; i++) {
+        size_t start = b->w.len;
+        char t[32];
+        snprintf(t, sizeof t, "snapshot line %d", i);
+        sx_kit_linebuf_end_line(b, start, sx_write_str(&b->w, t));
+    }
+}
+
+/* Reads path through the checked reader: the lines it returns, joined with
+ * '|', and its counters. */
+static char *read_checked(const char *path, size_t *damaged, size_t *unchecked)
+{
+    sum_warnings[0] = 0;
+    sx_kit_linereader lr;
+    bool missing;
+    assert_ok(sx_kit_linereader_open_log(&lr, path, collect_warn, NULL, &missing));
+    char *out = calloc(1, 4096);
+    assert_non_null(out);
+    for (;;) {
+        bool got, too_long;
+        assert_ok(sx_kit_linereader_next(&lr, &got, &too_long));
+        if (!got)
+            break;
+        size_t n = strlen(out);
+        snprintf(out + n, 4096 - n, "%s%.*s", n ? "|" : "", (int)lr.len, (const char *)lr.line);
+    }
+    *damaged = lr.n_damaged;
+    *unchecked = lr.n_unchecked;
+    sx_kit_linereader_close(&lr);
+    return out;
+}
+
+static void put_file(const char *path, const char *text)
+{
+    unlink(path); /* a new file: the sum file is for the old inode unless kept */
+    write_file(path, text);
+}
+
+static void overwrite_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r+");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    fclose(f);
+}
+
+static void test_log_checksums(void **state)
+{
+    (void)state;
+    make_tmpdir();
+    const char *path = tpath("k.log");
+    sx_kit_log_opts o = quiet_opts();
+    o.warn = collect_warn;
+    sx_kit_log *log;
+    assert_ok(sx_kit_log_open(path, true, &o, &log));
+    assert_ok(sx_kit_log_write_snapshot(log, fill_two, NULL));
+    assert_ok(sx_kit_log_append_line(log, sx_slice_str("record three")));
+    assert_ok(sx_kit_log_append_line(log, sx_slice_str("record four")));
+    const char *batch = "record five\nrecord six\nrecord seven\n";
+    assert_ok(sx_kit_log_append_lines(log, sx_slice_str(batch), 3));
+    sx_kit_log_close(log);
+    char *sumpath = sx_kit_path_with(path, ".sum");
+    struct stat sb;
+    assert_int_equal(stat(sumpath, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    char *good = read_file(path);
+    char *sum = read_file(sumpath);
+    /* header and one entry per line */
+    assert_int_equal(strlen(sum) - (size_t)(strchr(sum, '\n') + 1 - sum), 7 * SX_KIT_LOGSUM_ENTRY_LEN);
+    const char *all = "snapshot line 1|snapshot line 2|record three|record four|record five|record six|record seven";
+
+    size_t d, u;
+    char *got = read_checked(path, &d, &u);
+    assert_string_equal(got, all);
+    assert_int_equal(d, 0);
+    assert_int_equal(u, 0);
+    assert_string_equal(sum_warnings, "");
+    free(got);
+
+    /* a byte changed in the middle: that record is reported and skipped */
+    char *bad = strdup(good);
+    bad[strstr(bad, "record four") - bad + 7] = 'F';
+    overwrite_file(path, bad);
+    got = read_checked(path, &d, &u);
+    assert_string_equal(got, "snapshot line 1|snapshot line 2|record three|record five|record six|record seven");
+    assert_int_equal(d, 1);
+    assert_non_null(strstr(sum_warnings, "k.log, line 4: damaged (its checksum does not match), skipped"));
+    free(got);
+
+    /* a '\n' lost: the two records it joined are one damaged line */
+    strcpy(bad, good);
+    bad[strstr(bad, "snapshot line 2") - bad + 15] = 'x';
+    overwrite_file(path, bad);
+    got = read_checked(path, &d, &u);
+    assert_string_equal(got, "snapshot line 1|record four|record five|record six|record seven");
+    assert_int_equal(d, 1);
+    assert_non_null(strstr(sum_warnings, "line 2: damaged"));
+    free(got);
+
+    /* a '\n' written into a record: both halves are damaged */
+    strcpy(bad, good);
+    bad[strstr(bad, "record six") - bad + 6] = '\n';
+    overwrite_file(path, bad);
+    got = read_checked(path, &d, &u);
+    assert_string_equal(got, "snapshot line 1|snapshot line 2|record three|record four|record five|record seven");
+    assert_int_equal(d, 2);
+    assert_non_null(strstr(sum_warnings, "line 6: damaged"));
+    assert_non_null(strstr(sum_warnings, "line 7: damaged"));
+    free(got);
+
+    /* a record cut short at the end (no '\n') */
+    overwrite_file(path, good);
+    assert_int_equal(truncate(path, (off_t)strlen(good) - 3), 0);
+    got = read_checked(path, &d, &u);
+    assert_int_equal(d, 1);
+    assert_non_null(strstr(sum_warnings, "line 7: damaged (cut short), skipped"));
+    free(got);
+
+    /* a line with no checksum after the last entry: restored, and said so */
+    char *more = malloc(strlen(good) + 32);
+    sprintf(more, "%srecord eight\n", good);
+    overwrite_file(path, more);
+    got = read_checked(path, &d, &u);
+    assert_int_equal(d, 0);
+    assert_int_equal(u, 1);
+    assert_non_null(strstr(got, "|record seven|record eight"));
+    assert_non_null(strstr(sum_warnings, "1 lines from line 8 have no checksum"));
+    free(got);
+
+    /* the same content in a new file: the sum file is another file's */
+    put_file(path, good);
+    got = read_checked(path, &d, &u);
+    assert_string_equal(got, all);
+    assert_non_null(strstr(sum_warnings, "was written for another file"));
+    free(got);
+
+    /* no sum file: read unchecked, and said so */
+    unlink(sumpath);
+    got = read_checked(path, &d, &u);
+    assert_string_equal(got, all);
+    assert_non_null(strstr(sum_warnings, "has no checksums"));
+    free(got);
+
+    free(more);
+    free(bad);
+    free(sum);
+    free(good);
+    free(sumpath);
+}
+
 #define THREADS 4
 #define PER_THREAD 300
 
@@ -951,6 +1119,7 @@ int main(void)
         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_start_recovery),
         cmocka_unit_test(test_append_is_written),
+        cmocka_unit_test(test_log_checksums),
         cmocka_unit_test(test_concurrent_group_commit),
         cmocka_unit_test(test_concurrent_plain),
     };

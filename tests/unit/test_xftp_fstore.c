@@ -285,7 +285,7 @@ static void test_limits_and_usage(void **state)
     uint8_t sid[16];
     size_t n = SX_XFTP_MAX_RECIPIENTS + 1;
     sx_smp_pubkey *keys = calloc(n, sizeof *keys);
-    uint8_t (*rids)[16] = calloc(n, 16);
+    uint8_t(*rids)[16] = calloc(n, 16);
     testkey rk;
     make_key(&rk, false, 0x55);
     for (size_t i = 0; i < n; i++)
@@ -379,7 +379,8 @@ static void test_quota(void **state)
     assert_int_equal(sx_xftp_fstore_reserve(st, 1), SX_E_LIMIT);
     sx_xftp_fstore_close(st);
 
-    /* At start every record counts, uploaded or not (countUsedStorage). */
+    /* At start only stored chunks count, not files announced and never
+     * uploaded (the reference's countUsedStorage counts every record). */
     st = open_store(fx, 0);
     uint8_t a[16], b[16], rids[1][16];
     create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
@@ -390,15 +391,45 @@ static void test_quota(void **state)
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
     sx_xftp_fstore_close(st);
-    st = open_store(fx, 0);
+    st = open_store(fx, SX_XFTP_CHUNK_64K + SX_XFTP_CHUNK_64K);
     sx_xftp_fstore_stats_get(st, &s);
-    assert_int_equal(s.used, SX_XFTP_CHUNK_64K + SX_XFTP_CHUNK_256K);
-    /* Delete gives a record's size back. */
+    assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
+    /* so another 64 KB chunk fits though b's 256 KB were announced */
+    assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_64K));
+    sx_xftp_fstore_unreserve(st, SX_XFTP_CHUNK_64K);
+    /* Deleting a file never uploaded gives nothing back; a stored one its
+     * size. */
+    assert_ok(sx_xftp_fstore_delete(st, b, NULL));
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, SX_XFTP_CHUNK_64K);
     assert_ok(sx_xftp_fstore_delete(st, a, NULL));
     sx_xftp_fstore_stats_get(st, &s);
-    assert_int_equal(s.used, SX_XFTP_CHUNK_256K);
+    assert_int_equal(s.used, 0);
+    /* A blocked file's chunk is removed: its size is given back once, and
+     * not again when it is deleted, nor counted at the next start. */
+    create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
+    assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_64K));
+    write_chunk(st, a);
+    assert_ok(sx_xftp_fstore_set_uploaded(st, a, NULL));
+    sx_smp_blocking_info bi;
+    memset(&bi, 0, sizeof bi);
+    bi.reason = SX_SMP_BLOCK_SPAM;
+    assert_ok(sx_xftp_fstore_block(st, a, &bi, NULL));
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, 0);
     sx_xftp_fstore_close(st);
+    st = open_store(fx, 0);
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, 0);
+    assert_ok(sx_xftp_fstore_delete(st, a, NULL));
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.used, 0);
     /* Over quota at start: a warning, and nothing can be reserved. */
+    create_file(st, SX_XFTP_CHUNK_256K, NOW, 1, b, rids);
+    assert_ok(sx_xftp_fstore_reserve(st, SX_XFTP_CHUNK_256K));
+    write_chunk(st, b);
+    assert_ok(sx_xftp_fstore_set_uploaded(st, b, NULL));
+    sx_xftp_fstore_close(st);
     fx->warnings = 0;
     st = open_store(fx, 1000);
     assert_int_equal(count_warn(fx, "quota is less than used"), 1);
@@ -641,7 +672,7 @@ static void test_reference_log(void **state)
     sx_xftp_fstore_stats s;
     sx_xftp_fstore_stats_get(st, &s);
     assert_int_equal(s.files, 3);
-    assert_int_equal(s.used, 65536 + 262144 + 1048576);
+    assert_int_equal(s.used, 65536); /* the stored chunk of SID1; the others are blocked */
     sx_xftp_fstore_close(st);
 
     /* Compacted into what the reference writes for the same state. */
@@ -650,7 +681,7 @@ static void test_reference_log(void **state)
     assert_non_null(strstr(text, "FADD " SID1 " " RID2 ":" KX "\n"));
     assert_non_null(strstr(text, "FNEW " SID2 " " K448 " 262144 " DG " 1700003600 blocked,reason=content\n"));
     assert_non_null(strstr(text, "FNEW " SID3 " " KX " 1048576 " DG
-                               " 1700007200 blocked,reason=spam,notice={\"ttl\":86400}\n"));
+                                 " 1700007200 blocked,reason=spam,notice={\"ttl\":86400}\n"));
     assert_non_null(strstr(text, "FPUT " SID1 " "));
     assert_int_equal(count_lines(text, "FNEW "), 3);
     free(text);
@@ -661,12 +692,12 @@ static void test_bad_lines_warn(void **state)
     fixture *fx = *state;
     write_text(fx->log,
                "FNEW " SID1 " " KED " 65536 " DG " 1700000000 active\n"
-               "FADD " SID1 " " RID1 ":" KED ",\n"             /* empty item */
+               "FADD " SID1 " " RID1 ":" KED ",\n" /* empty item */
                "FADD " SID1 " " RID1 ":" KED "\n"
                "FNEW " SID2 " " KED " 65536 " DG " 1700000000 bogus\n"
                "FNEW " SID2 " " KED " 4294967296 " DG " 1\n" /* size over Word32 */
-               "FDEL AAEC\n"                                  /* short id */
-               "FACK " RID2 "\n"                              /* unknown recipient */
+               "FDEL AAEC\n"                                 /* short id */
+               "FACK " RID2 "\n"                             /* unknown recipient */
                "\n"
                "FNEW " SID3 " " KED " 65536 " DG " 1700000000"); /* no final newline */
     fx->warnings = 0;
@@ -789,7 +820,8 @@ static void test_threads(void **state)
 
 /* ---- the writer thread -------------------------------------------------------- */
 
-enum { ORDER_THREADS = 4, ORDER_ROUNDS = 60 };
+enum { ORDER_THREADS = 4,
+       ORDER_ROUNDS = 60 };
 
 /* One logged change as its caller saw it: the record type, the id the line
  * names, and the sequence number the call gave. */
@@ -1081,6 +1113,56 @@ static void test_lines(void **state)
     sx_writer_cleanup(&w);
 }
 
+/* PROTOCOL-NOTES E26a: a byte changed in the middle of the store log (in
+ * the second file's FNEW, so that the line still parses) is reported with
+ * its line number at the next open and the record skipped; the other files
+ * are restored. */
+static void test_damaged_line(void **state)
+{
+    fixture *fx = *state;
+    sx_xftp_fstore *st = open_store(fx, 0);
+    uint8_t a[16], b[16], c[16], rids[1][16];
+    create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, a, rids);
+    create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, b, rids);
+    create_file(st, SX_XFTP_CHUNK_64K, NOW, 1, c, rids);
+    sx_xftp_fstore_close(st);
+    char *text = read_text(fx->log);
+    /* the second FNEW line (b's), and its number */
+    char *fnew_b = strstr(strstr(text, "FNEW ") + 1, "\nFNEW ");
+    assert_non_null(fnew_b);
+    fnew_b++;
+    int lineno = 1;
+    for (const char *p = text; p < fnew_b; p++)
+        lineno += *p == '\n';
+    fnew_b[9] = fnew_b[9] == 'B' ? 'C' : 'B';
+    char want[128];
+    snprintf(want, sizeof want, "file-server-store.log, line %d: damaged (its checksum does not match), skipped",
+             lineno);
+    FILE *f = fopen(fx->log, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    fx->warnings = 0;
+    st = open_store(fx, 0);
+    assert_int_equal(count_warn(fx, want), 1);
+    assert_int_equal(count_warn(fx, "1 damaged lines skipped"), 1);
+    sx_xftp_frec rec;
+    assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(a, 16), &rec));
+    assert_int_equal(sx_xftp_fstore_get_sender(st, sx_slice_of(b, 16), &rec), SX_E_AUTH);
+    assert_ok(sx_xftp_fstore_get_sender(st, sx_slice_of(c, 16), &rec));
+    sx_xftp_fstore_stats s;
+    sx_xftp_fstore_stats_get(st, &s);
+    assert_int_equal(s.files, 2);
+    sx_xftp_fstore_close(st);
+    /* compacted with checksums of its own: the next open reports nothing */
+    fx->warnings = 0;
+    st = open_store(fx, 0);
+    assert_int_equal(count_warn(fx, "damaged"), 0);
+    assert_int_equal(count_warn(fx, "checksum"), 0);
+    sx_xftp_fstore_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1099,6 +1181,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_line, setup, teardown),
         cmocka_unit_test(test_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,6 +85,9 @@ static void test_connect_reasons(void **state)
     f.step = SX_XFTP_STEP_HANDSHAKE;
     xt_connect_reason(&f, "h", 443, out, sizeof out);
     assert_has(out, "does not answer as an XFTP router");
+    f.step = SX_XFTP_STEP_ALPN;
+    xt_connect_reason(&f, "h", 5223, out, sizeof out);
+    assert_has(out, "h:5223 does not answer as an XFTP router: it refused the protocol xftp/1");
     f.step = SX_XFTP_STEP_ADDRESS;
     xt_connect_reason(&f, "", 0, out, sizeof out);
     assert_has(out, ".onion");
