@@ -9,7 +9,8 @@
 # QUOTA before it reads a chunk's body, behind a slow link (the answer is
 # reported at once); a router that takes uploads only with a password;
 # SIGINT during a send and SIGTERM during a recv (behind a slow link) stop
-# the program with 130 / 143 and leave no temporary file.
+# the program with 130 / 143 and leave no temporary file; a send and a recv
+# go on across a restart of their router.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -333,8 +334,53 @@ else
     kill -9 "$XP"
 fi
 
+# ---- a transfer goes on across a router restart ----
+# Router 4 stops (SIGINT) while a send, then a recv, is under way behind a
+# slow link and starts again at once on the same port: the program's retries
+# (they wait 1 s, then 2 s) find it again, and the file arrives whole.
+init_router 4 1gb
+start_router 4
+R4=$pid
+restart_4() {
+    kill -INT "$R4"
+    i=0
+    while kill -0 "$R4" 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+    kill -0 "$R4" 2>/dev/null && { fail "restart: xftp-server 4 still running 10 s after SIGINT"; kill -9 "$R4"; }
+    wait "$R4" 2>/dev/null
+    mv "$T/start4.out" "$T/start4.before.out"
+    start_router 4
+    R4=$pid
+}
+start_proxy rup "$PORT4" 4000000 0
+mkdir "$T/rsend" "$T/rdl"
+before=$(chunks 4)
+"$CLI" send "$T/twenty.bin" "$T/rsend" -s "xftp://$FP4@127.0.0.1:$PPORT_rup" >"$T/rsend.out" 2>&1 &
+XP=$!
+more_chunks4() { [ "$(chunks 4)" -gt "$before" ]; }
+if wait_for "the first chunk on router 4" more_chunks4; then
+    restart_4
+    wait "$XP"
+    rc=$?
+    [ "$rc" = 0 ] || fail "send across a restart: exit code $rc: $(cat "$T/rsend.out")"
+    start_proxy rdown "$PORT4" 0 4000000
+    sed "s/127.0.0.1:$PORT4/127.0.0.1:$PPORT_rdown/" "$T/rsend/twenty.bin.xftp/rcv1.xftp" > "$T/rcv_slow.xftp"
+    "$CLI" recv "$T/rcv_slow.xftp" "$T/rdl" -y >"$T/rrecv.out" 2>&1 &
+    XP=$!
+    if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -type f -size +0 | grep -q ." ; then
+        restart_4
+        wait "$XP"
+        rc=$?
+        [ "$rc" = 0 ] || fail "recv across a restart: exit code $rc: $(cat "$T/rrecv.out")"
+        cmp -s "$T/twenty.bin" "$T/rdl/twenty.bin" || fail "recv across a restart: content differs"
+    else
+        kill -9 "$XP"
+    fi
+else
+    kill -9 "$XP"
+fi
+
 if [ "$FAILS" -ne 0 ]; then
-    for n in 1 2 3; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
+    for n in 1 2 3 4; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
     echo "$FAILS failure(s)"
     exit 1
 fi
