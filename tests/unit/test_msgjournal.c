@@ -155,7 +155,7 @@ static void test_records_malformed(void **state)
     (void)state;
     /* Every proper prefix of the id records fails (the ids are fixed
      * length); so does each with something after it. */
-    const char *lines[] = {"ack " RID " YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4", "reset " RID, "snapshot"};
+    const char *lines[] = {("ack " RID " YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4"), ("reset " RID), "snapshot"};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         size_t n = strlen(lines[i]);
         for (size_t k = 0; k < n; k++) {
