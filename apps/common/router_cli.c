@@ -1,10 +1,15 @@
 /* Shared parts of the router programs' command lines (see router_cli.h). */
 #include "router_cli.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "kit/identity.h"
+#include "transport/net.h"
 
 void rcli_print_ca_key_warning(const sx_kit_paths *paths)
 {
@@ -55,4 +60,44 @@ int rcli_cert(const sx_kit_paths *paths, int argc, char **argv)
     printf("New server certificate written to %s (fingerprint unchanged).\n", paths->server_crt);
     rcli_print_ca_key_warning(paths);
     return 0;
+}
+
+bool rcli_answer_is_yes(const char *line)
+{
+    return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+}
+
+const char *rcli_listen_fix(int e, const char *program, const char *ini, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return buf;
+    buf[0] = 0;
+    if (e == EACCES || e == EPERM)
+        snprintf(buf, cap,
+                 "Ports below 1024 need root or the capability CAP_NET_BIND_SERVICE. Give it to the\n"
+                 "program once, as root:\n"
+                 "  setcap cap_net_bind_service=+ep %s\n"
+                 "(under systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE), or choose a port\n"
+                 "from 1024 up: `port` in section [TRANSPORT] of %s.\n",
+                 program, ini);
+    else if (e == EADDRINUSE)
+        snprintf(buf, cap,
+                 "Another program listens on this port (`ss -ltnp` names it): stop it, or choose\n"
+                 "another port: `port` (or `control_port` for the control port) in section\n"
+                 "[TRANSPORT] of %s.\n",
+                 ini);
+    return buf;
+}
+
+void rcli_print_start_error(FILE *f, sx_status st, const char *ini)
+{
+    const char *msg = sx_error_message();
+    fprintf(f, "Error: cannot start the server: %s\n", msg[0] ? msg : sx_strerror(st));
+    char program[PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", program, sizeof program - 1);
+    program[n > 0 ? n : 0] = 0;
+    char fix[1024];
+    fputs(rcli_listen_fix(sx_net_listen_errno(), program[0] ? program : "<program>", ini, fix,
+                          sizeof fix),
+          f);
 }

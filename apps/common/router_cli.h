@@ -1,9 +1,12 @@
 /* What the router programs (smp-server, xftp-server) say and parse alike:
- * the CA key warning, --sign-algorithm values and the `cert` subcommand. */
+ * the CA key warning, --sign-algorithm values, the `cert` subcommand, the
+ * answer to `delete`'s question and why a start failed. */
 #ifndef SX_APPS_ROUTER_CLI_H
 #define SX_APPS_ROUTER_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "crypto/keys.h"
 #include "kit/paths.h"
@@ -15,5 +18,18 @@ bool rcli_parse_alg(const char *v, sx_key_alg *alg);
 /* `cert [-a|--sign-algorithm ALG] [--cn NAME]`: a new server certificate
  * signed by the CA (argv[0] is "cert"). Returns the exit code. */
 int rcli_cert(const sx_kit_paths *paths, int argc, char **argv);
+
+/* `delete`'s "Continue (y/N): " answer: true for y, Y, yes (any case);
+ * anything else, the empty line included, is no. */
+bool rcli_answer_is_yes(const char *line);
+/* What to do when a port could not be listened on, for the errno e of
+ * sx_net_listen_errno(): a port below 1024 without the capability (EACCES,
+ * EPERM) or a port in use (EADDRINUSE) get their fix, naming the program to
+ * give the capability to and the INI that sets the ports; "" for anything
+ * else. Writes at most cap bytes into buf and returns buf. */
+const char *rcli_listen_fix(int e, const char *program, const char *ini, char *buf, size_t cap);
+/* Prints "Error: cannot start the server: <cause>" and the fix above to f,
+ * after sx_*_start failed with st. */
+void rcli_print_start_error(FILE *f, sx_status st, const char *ini);
 
 #endif

@@ -490,7 +490,16 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     }
     sx_router_config_print_limits(&cfg, stdout);
     fflush(stdout);
-    return sx_router_run(&cfg);
+    sx_router *r = NULL;
+    st = sx_router_run_start(&cfg, &r);
+    if (st != SX_OK) {
+        fflush(stdout);
+        rcli_print_start_error(stderr, st, paths->ini);
+        return 1;
+    }
+    sx_router_config_print_serving(&cfg, stdout);
+    fflush(stdout);
+    return sx_router_run_wait(r);
 }
 
 /* ---- delete -------------------------------------------------------------- */
@@ -504,10 +513,10 @@ static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
     char line[LINE_MAX_LEN];
     if (!prompt("WARNING: deleting the server destroys its identity (the certificate "
                 "fingerprint changes), so every queue on it becomes unreachable.\n"
-                "THIS CANNOT BE UNDONE!\nContinue (Y/n): ",
+                "THIS CANNOT BE UNDONE!\nContinue (y/N): ",
                 line, sizeof line))
         return 1;
-    if (strcmp(line, "Y") != 0) {
+    if (!rcli_answer_is_yes(line)) {
         puts("Server NOT deleted");
         return 1;
     }

@@ -190,7 +190,8 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     sx_xftp_server *srv = NULL;
     st = sx_xftp_server_start(&opts, &srv);
     if (st != SX_OK) {
-        printf("Error: cannot start the server: %s\n", sx_status_str(st));
+        fflush(stdout);
+        rcli_print_start_error(stderr, st, paths->ini);
         return 1;
     }
     sx_xftp_config_print_listening(&cfg, stdout);
@@ -215,14 +216,14 @@ static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
     }
     fputs("WARNING: deleting the server destroys its identity (the certificate fingerprint changes),\n"
           "so every file stored on it becomes unreachable.\n"
-          "THIS CANNOT BE UNDONE!\nContinue (Y/n): ",
+          "THIS CANNOT BE UNDONE!\nContinue (y/N): ",
           stdout);
     fflush(stdout);
     char line[256];
     if (!fgets(line, sizeof line, stdin))
         line[0] = 0;
     line[strcspn(line, "\r\n")] = 0;
-    if (strcmp(line, "Y") != 0) {
+    if (!rcli_answer_is_yes(line)) {
         puts("Server NOT deleted");
         return 1;
     }

@@ -421,6 +421,10 @@ void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
         fprintf(out, "Store log: %s\n", cfg->paths.store_log);
     else
         fprintf(out, "Store log disabled.\n");
+}
+
+void sx_router_config_print_serving(const sx_router_config *cfg, FILE *out)
+{
     bool has443 = false;
     for (size_t i = 0; i < cfg->n_ports; i++) {
         fprintf(out, "Serving SMP protocol on port %u (TLS)...\n", (unsigned)cfg->ports[i]);

@@ -79,15 +79,18 @@ mkdir "$T/var/messages"
 out=$("$BIN" start 2>&1) && fail "start with a journal folder succeeded"
 echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>:5223,443" \
     || fail "start: address line: $out"
-echo "$out" | grep -qx "Serving SMP protocol on port 443 (TLS)..." || fail "start: port line"
+echo "$out" | grep -q "^Serving" && fail "start: a port line before any port was bound: $out"
 echo "$out" | grep -q "messages" || fail "start: journal folder message"
 rmdir "$T/var/messages"
 
-# delete: only an exact "Y" deletes
-out=$(echo y | "$BIN" delete 2>&1) && fail "delete with 'y' succeeded"
-echo "$out" | grep -q "Continue (Y/n): " || fail "delete prompt: $out"
-check "delete with 'y' kept the folders" test -f "$T/etc/smp-server.ini"
-out=$(echo Y | "$BIN" delete 2>&1) || fail "delete with 'Y' failed: $out"
+# delete: y, Y or yes deletes; the default (an empty answer) and n do not
+for a in "" n no; do
+    out=$(echo "$a" | "$BIN" delete 2>&1) && fail "delete with '$a' succeeded"
+    echo "$out" | grep -q "Continue (y/N): " || fail "delete prompt: $out"
+    echo "$out" | grep -q "Server NOT deleted$" || fail "delete refusal line: $out"
+    check "delete with '$a' kept the folders" test -f "$T/etc/smp-server.ini"
+done
+out=$(echo yes | "$BIN" delete 2>&1) || fail "delete with 'yes' failed: $out"
 check "delete removed the config folder" test ! -e "$T/etc"
 check "delete removed the log folder" test ! -e "$T/var"
 out=$("$BIN" start 2>&1) && fail "start without init succeeded"

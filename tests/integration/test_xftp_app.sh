@@ -165,12 +165,12 @@ openssl x509 -in "$T/etc/server.crt" -noout -text | grep -q 'ED448' || fail "cer
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *files.example' || fail "cert --cn"
 out=$("$BIN" cert -a RSA 2>&1) && fail "cert accepted a bad algorithm"
 
-# delete: only an exact "Y" deletes
-out=$(echo y | "$BIN" delete 2>&1) && fail "delete with 'y' succeeded"
-echo "$out" | grep -q "Continue (Y/n): " || fail "delete prompt: $out"
+# delete: y, Y or yes deletes; the default (an empty answer) and n do not
+out=$(echo | "$BIN" delete 2>&1) && fail "delete with an empty answer succeeded"
+echo "$out" | grep -q "Continue (y/N): " || fail "delete prompt: $out"
 echo "$out" | grep -q "Server NOT deleted$" || fail "delete refusal line: $out"
-check "delete with 'y' kept the folders" test -f "$ini"
-out=$(echo Y | "$BIN" delete 2>&1) || fail "delete with 'Y' failed: $out"
+check "delete with an empty answer kept the folders" test -f "$ini"
+out=$(echo y | "$BIN" delete 2>&1) || fail "delete with 'y' failed: $out"
 echo "$out" | grep -q "Deleted configuration and log files$" || fail "delete line: $out"
 check "delete removed the config folder" test ! -e "$T/etc"
 check "delete removed the log folder" test ! -e "$T/var"
