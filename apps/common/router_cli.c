@@ -101,3 +101,13 @@ void rcli_print_start_error(FILE *f, sx_status st, const char *ini)
                           sizeof fix),
           f);
 }
+
+void rcli_print_hostnames_note(const char *host, const char *ini)
+{
+    if (strcmp(host, "<hostnames>") != 0)
+        return;
+    printf("Replace <hostnames> with this server's host name(s) or IP address(es) when you share\n"
+           "the address; `host` in section [TRANSPORT] of %s sets what `start` prints\n"
+           "(init --fqdn or --ip sets it at once).\n",
+           ini);
+}

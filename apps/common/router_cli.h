@@ -28,6 +28,9 @@ bool rcli_answer_is_yes(const char *line);
  * give the capability to and the INI that sets the ports; "" for anything
  * else. Writes at most cap bytes into buf and returns buf. */
 const char *rcli_listen_fix(int e, const char *program, const char *ini, char *buf, size_t cap);
+/* After init's address, when its host is the "<hostnames>" placeholder
+ * (neither --fqdn nor --ip given): what to put there, and where. */
+void rcli_print_hostnames_note(const char *host, const char *ini);
 /* Prints "Error: cannot start the server: <cause>" and the fix above to f,
  * after sx_*_start failed with st. */
 void rcli_print_start_error(FILE *f, sx_status st, const char *ini);

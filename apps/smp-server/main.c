@@ -225,7 +225,10 @@ static int parse_init(int argc, char **argv, sx_router_init_options *o, bool *sc
                 return 1;
             }
             break;
-        case OPT_IP: o->ip = optarg; break;
+        case OPT_IP:
+            o->ip = optarg;
+            o->ip_given = true;
+            break;
         case 'n': o->fqdn = optarg; break;
         case OPT_PASSWORD:
             o->password_mode = SX_ROUTER_PASSWORD_GIVEN;
@@ -400,10 +403,17 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
            paths->ini);
     printf("Run `smp-server start` to start server.\n");
     rcli_print_ca_key_warning(paths);
-    sx_router_print_service(stdout, version_line, res.fingerprint,
-                            res.has_password ? res.password : NULL, res.host, NULL,
-                            o.source_code);
+    /* the address `start` will print, port included (PROTOCOL-NOTES H9) */
+    static sx_router_config cfg; /* large */
+    if (sx_router_config_load(paths, &cfg, err, sizeof err) == SX_OK)
+        sx_router_config_print_service(&cfg, stdout, version_line, res.fingerprint);
+    else
+        sx_router_print_service(stdout, version_line, res.fingerprint,
+                                res.has_password ? res.password : NULL, res.host, NULL,
+                                o.source_code);
+    rcli_print_hostnames_note(res.host, paths->ini);
     sx_wipe(res.password, sizeof res.password);
+    sx_wipe(&cfg, sizeof cfg);
     return 0;
 }
 

@@ -26,7 +26,7 @@
 static const char version_line[] = "SimpleX XFTP server v" SX_VERSION " / " SX_GIT_COMMIT;
 
 #define ERRLEN 1024
-#define EXE SX_XFTP_EXE_NAME
+#define EXE "xftp-server" /* the reference calls itself file-server in its messages */
 
 static void usage(FILE *f)
 {
@@ -103,7 +103,10 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
                 return 1;
             }
             break;
-        case OPT_IP: o.ip = optarg; break;
+        case OPT_IP:
+            o.ip = optarg;
+            o.ip_given = true;
+            break;
         case 'n': o.fqdn = optarg; break;
         case 'p': o.files_path = optarg; break;
         case 'q': o.quota = optarg; break;
@@ -136,6 +139,7 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
            paths->ini);
     rcli_print_ca_key_warning(paths);
     sx_xftp_print_service(stdout, version_line, fp, host, NULL);
+    rcli_print_hostnames_note(host, paths->ini);
     return 0;
 }
 

@@ -145,6 +145,13 @@ void sx_router_print_service(FILE *out, const char *version_line,
                              const uint8_t fp[SX_FINGERPRINT_LEN], const char *password,
                              const char *host, const char *port, const char *source_code);
 
+/* The service lines (sx_router_print_service) of the router cfg configures:
+ * the address with its [TRANSPORT] host and port as `start` prints it (our
+ * `init` prints the same, where the reference's has no port). */
+void sx_router_config_print_service(const sx_router_config *cfg, FILE *out,
+                                    const char *version_line,
+                                    const uint8_t fp[SX_FINGERPRINT_LEN]);
+
 /* PROTOCOL-NOTES H10, what `start` prints, in three parts: _start prints the
  * service lines and the store log line; _limits (after the storage checks)
  * message and client expiry and the queue-creation policy, plus a note for

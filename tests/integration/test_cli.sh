@@ -54,7 +54,8 @@ echo "$out" | grep -qx "Run \`smp-server start\` to start server." || fail "init
 echo "$out" | grep -qx "$T/etc/ca.key" || fail "init: CA key path"
 echo "$out" | grep -qx "$v" || fail "init: version line"
 echo "$out" | grep -qx "Fingerprint: $fp" || fail "init: fingerprint line"
-echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>" || fail "init: address line"
+echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>:5223,443" || fail "init: address line"
+echo "$out" | grep -q "^Replace <hostnames> with" || fail "init: what to do with <hostnames>"
 echo "$out" | grep -qx "Server source code: https://github.com/simplex-chat/simplexmq" \
     || fail "init: source code line"
 grep -qx "# https: 443" "$T/etc/smp-server.ini" || fail "[WEB] https commented out"
@@ -109,7 +110,7 @@ grep -qx "source_code: https://github.com/simplex-chat/simplexmq" "$ini" \
     || fail "interactive: default source code"
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *smp.example.com' \
     || fail "interactive: certificate CN"
-echo "$out" | grep -q "Server address: smp://[A-Za-z0-9_=-]*@smp.example.com$" \
+echo "$out" | grep -q "Server address: smp://[A-Za-z0-9_=-]*@smp.example.com:5223,443$" \
     || fail "interactive: address without password: $out"
 
 # init options: Ed448, a given password, a control port
@@ -121,6 +122,11 @@ grep -qx "create_password: my-Pass_1" "$ini" || fail "given password"
 grep -qx "control_port: 5224" "$ini" || fail "control port"
 grep -qx "host: 192.0.2.1" "$ini" || fail "host is the IP"
 grep -q "^control_port_admin_password: ........................$" "$ini" || fail "admin password"
+echo Y | "$BIN" delete >/dev/null 2>&1
+out=$("$BIN" init -y --ip 127.0.0.1 2>&1) || fail "init --ip 127.0.0.1 failed: $out"
+grep -qx "host: 127.0.0.1" "$ini" || fail "a given --ip 127.0.0.1 is the host"
+echo "$out" | grep -q "^Server address: smp://.*@127.0.0.1:5223,443$" || fail "init --ip 127.0.0.1: address: $out"
+echo "$out" | grep -q "<hostnames>" && fail "init --ip 127.0.0.1 speaks of <hostnames>: $out"
 echo Y | "$BIN" delete >/dev/null 2>&1
 out=$("$BIN" init -y --password 'a@b' 2>&1) && fail "init accepted a bad password"
 out=$("$BIN" init -y --operator X 2>&1) && fail "init accepted --operator without --source-code"

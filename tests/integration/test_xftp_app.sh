@@ -61,7 +61,7 @@ openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED448 || fai
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *127.0.0.1' || fail "server.crt CN is the IP"
 ini="$T/etc/file-server.ini"
 echo "$out" | grep -qx "Server initialized, you can modify configuration in $ini." || fail "init: initialized line"
-echo "$out" | grep -qx "Run \`file-server start\` to start server." || fail "init: run line"
+echo "$out" | grep -qx "Run \`xftp-server start\` to start server." || fail "init: run line"
 echo "$out" | grep -qx "$T/etc/ca.key" || fail "init: CA key path"
 echo "$out" | grep -qx "$v" || fail "init: version line"
 echo "$out" | grep -qx "Fingerprint: $fp" || fail "init: fingerprint line"
@@ -188,6 +188,11 @@ grep -qx "storage_quota: 100gb" "$ini" || fail "options: quota"
 openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED25519 || fail "options: Ed25519"
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *files.example.com' || fail "options: CN"
 grep -q "Server address: xftp://[A-Za-z0-9_=-]*@files.example.com$" "$T/init.out" || fail "options: address"
+echo y | "$BIN" delete >/dev/null 2>&1
+out=$("$BIN" init -p "$T/f3" -q 1gb --ip 127.0.0.1 2>&1) || fail "init --ip 127.0.0.1 failed: $out"
+grep -qx "host: 127.0.0.1" "$ini" || fail "a given --ip 127.0.0.1 is the host"
+echo "$out" | grep -qxF "Server address: xftp://$(cat "$T/etc/fingerprint")@127.0.0.1" \
+    || fail "init --ip 127.0.0.1: address: $out"
 
 if [ "$FAILS" -ne 0 ]; then
     echo "$FAILS check(s) failed"
