@@ -111,3 +111,19 @@ void rcli_print_hostnames_note(const char *host, const char *ini)
            "(init --fqdn or --ip sets it at once).\n",
            ini);
 }
+
+int rcli_drop_rts(int argc, char **argv)
+{
+    int n = 1;
+    bool in_rts = false;
+    for (int i = 1; i < argc; i++) {
+        if (!in_rts && strcmp(argv[i], "+RTS") == 0)
+            in_rts = true;
+        else if (in_rts && strcmp(argv[i], "-RTS") == 0)
+            in_rts = false;
+        else if (!in_rts)
+            argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    return n;
+}

@@ -28,6 +28,10 @@ bool rcli_answer_is_yes(const char *line);
  * give the capability to and the INI that sets the ports; "" for anything
  * else. Writes at most cap bytes into buf and returns buf. */
 const char *rcli_listen_fix(int e, const char *program, const char *ini, char *buf, size_t cap);
+/* Removes the reference's runtime options ("+RTS ... -RTS", as in its
+ * systemd units' `start +RTS -N -RTS`) from argv[1..argc-1] in place, so
+ * that its start commands work with ours; returns the new argc. */
+int rcli_drop_rts(int argc, char **argv);
 /* After init's address, when its host is the "<hostnames>" placeholder
  * (neither --fqdn nor --ip given): what to put there, and where. */
 void rcli_print_hostnames_note(const char *host, const char *ini);

@@ -49,6 +49,8 @@ static void usage(FILE *f)
             "  --ip IP                    server IP, certificate CN without --fqdn (127.0.0.1)\n"
             "  -n, --fqdn FQDN            server host name, certificate CN\n"
             "  --web-path PATH            folder for the generated server pages\n\n"
+            "start options:\n"
+            "  +RTS ... -RTS              (the reference's runtime options: ignored)\n\n"
             "cert options:\n"
             "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
             "  --cn FQDN                  certificate CN (default: that of server.crt)\n",
@@ -273,7 +275,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "start") == 0)
-        return cmd_start(&paths, sub_argc, sub_argv);
+        return cmd_start(&paths, rcli_drop_rts(sub_argc, sub_argv), sub_argv);
     if (strcmp(cmd, "delete") == 0)
         return cmd_delete(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "cert") == 0)

@@ -45,8 +45,15 @@ echo "$out" | grep -q "ss -ltnp" || fail "smp-server on a held port: the fix: $o
 echo "$out" | grep -qF "[TRANSPORT] of $SMP_INI" || fail "smp-server on a held port: the INI: $out"
 echo "$out" | grep -q "^Serving" && fail "smp-server on a held port printed a Serving line: $out"
 
+# the reference's start options that change nothing here are accepted (its
+# systemd unit runs `start +RTS -N -RTS`): the start goes as far as the port
+out=$(smp timeout 20 "$SMP" start --confirm-migrations up +RTS -N -RTS 2>&1)
+echo "$out" | grep -q "cannot listen on port $P" || fail "smp-server start with the reference's options: $out"
+echo "$out" | grep -q "^Note: --confirm-migrations applies to a database store" \
+    || fail "smp-server start --confirm-migrations: the note: $out"
+
 set_port "$XFTP_INI" "$P"
-out=$(xftp timeout 20 "$XFTP" start 2>&1)
+out=$(xftp timeout 20 "$XFTP" start +RTS -N -RTS 2>&1)
 rc=$?
 [ $rc -eq 1 ] || fail "xftp-server on a held port: exit $rc (want 1): $out"
 echo "$out" | grep -qxF "Error: cannot start the server: cannot listen on port $P: Address already in use" \

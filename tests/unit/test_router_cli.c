@@ -44,6 +44,19 @@ static void test_listen_fix(void **state)
     assert_true(strlen(rcli_listen_fix(EACCES, "p", "i", buf, 10)) == 9);
 }
 
+static void test_drop_rts(void **state)
+{
+    (void)state;
+    char *a[] = {"start", "+RTS", "-N", "-RTS", "--skip-warnings", "+RTS", "-A16m", NULL};
+    int n = rcli_drop_rts(7, a);
+    assert_int_equal(n, 2);
+    assert_string_equal(a[0], "start");
+    assert_string_equal(a[1], "--skip-warnings");
+    assert_null(a[2]);
+    char *b[] = {"start", "-RTS", NULL};
+    assert_int_equal(rcli_drop_rts(2, b), 2); /* a lone -RTS is an argument */
+}
+
 /* A port held by a listener of this test: the errno and the error detail
  * that the programs print. */
 static void test_listen_errno(void **state)
@@ -70,6 +83,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answer),
         cmocka_unit_test(test_listen_fix),
+        cmocka_unit_test(test_drop_rts),
         cmocka_unit_test(test_listen_errno),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
