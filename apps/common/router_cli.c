@@ -1,11 +1,16 @@
 /* Shared parts of the router programs' command lines (see router_cli.h). */
 #include "router_cli.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "kit/identity.h"
 #include "kit/workers.h"
+#include "transport/net.h"
 
 void rcli_print_ca_key_warning(const sx_kit_paths *paths)
 {
@@ -68,4 +73,70 @@ void rcli_raise_nofile(FILE *out)
                 (unsigned long long)before);
     else
         fprintf(out, "Open files limit: %llu\n", (unsigned long long)after);
+}
+
+bool rcli_answer_is_yes(const char *line)
+{
+    return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+}
+
+const char *rcli_listen_fix(int e, const char *program, const char *ini, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return buf;
+    buf[0] = 0;
+    if (e == EACCES || e == EPERM)
+        snprintf(buf, cap,
+                 "Ports below 1024 need root or the capability CAP_NET_BIND_SERVICE. Give it to the\n"
+                 "program once, as root:\n"
+                 "  setcap cap_net_bind_service=+ep %s\n"
+                 "(under systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE), or choose a port\n"
+                 "from 1024 up: `port` in section [TRANSPORT] of %s.\n",
+                 program, ini);
+    else if (e == EADDRINUSE)
+        snprintf(buf, cap,
+                 "Another program listens on this port (`ss -ltnp` names it): stop it, or choose\n"
+                 "another port: `port` (or `control_port` for the control port) in section\n"
+                 "[TRANSPORT] of %s.\n",
+                 ini);
+    return buf;
+}
+
+void rcli_print_start_error(FILE *f, sx_status st, const char *ini)
+{
+    const char *msg = sx_error_message();
+    fprintf(f, "Error: cannot start the server: %s\n", msg[0] ? msg : sx_strerror(st));
+    char program[PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", program, sizeof program - 1);
+    program[n > 0 ? n : 0] = 0;
+    char fix[1024];
+    fputs(rcli_listen_fix(sx_net_listen_errno(), program[0] ? program : "<program>", ini, fix,
+                          sizeof fix),
+          f);
+}
+
+void rcli_print_hostnames_note(const char *host, const char *ini)
+{
+    if (strcmp(host, "<hostnames>") != 0)
+        return;
+    printf("Replace <hostnames> with this server's host name(s) or IP address(es) when you share\n"
+           "the address; `host` in section [TRANSPORT] of %s sets what `start` prints\n"
+           "(init --fqdn or --ip sets it at once).\n",
+           ini);
+}
+
+int rcli_drop_rts(int argc, char **argv)
+{
+    int n = 1;
+    bool in_rts = false;
+    for (int i = 1; i < argc; i++) {
+        if (!in_rts && strcmp(argv[i], "+RTS") == 0)
+            in_rts = true;
+        else if (in_rts && strcmp(argv[i], "-RTS") == 0)
+            in_rts = false;
+        else if (!in_rts)
+            argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    return n;
 }

@@ -1,9 +1,11 @@
 /* What the router programs (smp-server, xftp-server) say and parse alike:
- * the CA key warning, --sign-algorithm values and the `cert` subcommand. */
+ * the CA key warning, --sign-algorithm values, the `cert` subcommand, the
+ * answer to `delete`'s question and why a start failed. */
 #ifndef SX_APPS_ROUTER_CLI_H
 #define SX_APPS_ROUTER_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "crypto/keys.h"
@@ -20,5 +22,24 @@ int rcli_cert(const sx_kit_paths *paths, int argc, char **argv);
 /* At start: raises the soft limit of open files to the hard one
  * (sx_kit_raise_nofile) and prints the limit on out. */
 void rcli_raise_nofile(FILE *out);
+/* `delete`'s "Continue (y/N): " answer: true for y, Y, yes (any case);
+ * anything else, the empty line included, is no. */
+bool rcli_answer_is_yes(const char *line);
+/* What to do when a port could not be listened on, for the errno e of
+ * sx_net_listen_errno(): a port below 1024 without the capability (EACCES,
+ * EPERM) or a port in use (EADDRINUSE) get their fix, naming the program to
+ * give the capability to and the INI that sets the ports; "" for anything
+ * else. Writes at most cap bytes into buf and returns buf. */
+const char *rcli_listen_fix(int e, const char *program, const char *ini, char *buf, size_t cap);
+/* Removes the reference's runtime options ("+RTS ... -RTS", as in its
+ * systemd units' `start +RTS -N -RTS`) from argv[1..argc-1] in place, so
+ * that its start commands work with ours; returns the new argc. */
+int rcli_drop_rts(int argc, char **argv);
+/* After init's address, when its host is the "<hostnames>" placeholder
+ * (neither --fqdn nor --ip given): what to put there, and where. */
+void rcli_print_hostnames_note(const char *host, const char *ini);
+/* Prints "Error: cannot start the server: <cause>" and the fix above to f,
+ * after sx_*_start failed with st. */
+void rcli_print_start_error(FILE *f, sx_status st, const char *ini);
 
 #endif

@@ -54,16 +54,22 @@ static void usage(FILE *f)
             "  --source-code[=URI]        source code URI (%s)\n"
             "  --operator NAME, --operator-country CC, --operator-website URL\n"
             "  --hosting NAME, --hosting-country CC, --hosting-type TYPE, --server-country CC\n"
-            "  --web-path PATH            folder for the generated web pages\n"
-            "  --disable-web              (the embedded web server is always off for now)\n"
-            "  -d, --database CONN, --schema NAME, --pool-size N   PostgreSQL settings\n"
+            "  --web-path PATH            folder for the web pages (written to the INI; this\n"
+            "                             server serves no web pages yet)\n"
+            "  --disable-web              (the default here: there is no embedded web server yet)\n"
+            "  -d, --database CONN, --schema NAME, --pool-size N\n"
+            "                             PostgreSQL store: not supported yet, refused\n"
             "  -y, --yes                  do not ask questions\n\n"
             "cert options:\n"
             "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
             "  --cn FQDN                  certificate CN (default: that of server.crt)\n\n"
             "start options:\n"
-            "  -m, --maintenance, --compact-log, --skip-warnings,\n"
-            "  --log-level trace|debug|info|note|warn|error, --confirm-migrations up|down\n",
+            "  --compact-log              (always done: the store log is compacted at start)\n"
+            "  --skip-warnings            start even if restoring messages gave warnings\n"
+            "  --log-level trace|debug|info|note|warn|error   (accepted; not applied yet)\n"
+            "  --confirm-migrations up|down   (database store only: ignored)\n"
+            "  -m, --maintenance          not supported yet, refused\n"
+            "  +RTS ... -RTS              (the reference's runtime options: ignored)\n",
             version_line, SX_ROUTER_DEFAULT_CFG_DIR, SX_ROUTER_DEFAULT_LOG_DIR, SX_ROUTER_CFG_ENV,
             SX_ROUTER_LOG_ENV, SX_ROUTER_DEFAULT_SOURCE_CODE);
 }
@@ -225,7 +231,10 @@ static int parse_init(int argc, char **argv, sx_router_init_options *o, bool *sc
                 return 1;
             }
             break;
-        case OPT_IP: o->ip = optarg; break;
+        case OPT_IP:
+            o->ip = optarg;
+            o->ip_given = true;
+            break;
         case 'n': o->fqdn = optarg; break;
         case OPT_PASSWORD:
             o->password_mode = SX_ROUTER_PASSWORD_GIVEN;
@@ -266,15 +275,14 @@ static int parse_init(int argc, char **argv, sx_router_init_options *o, bool *sc
         case OPT_WEBSITE: o->website = optarg; break;
         case OPT_WEB_PATH: o->web_path = optarg; break;
         case OPT_DISABLE_WEB: o->disable_web = true; break;
-        case 'd': o->db_connection = optarg; break;
-        case OPT_SCHEMA: o->db_schema = optarg; break;
+        case 'd':
+        case OPT_SCHEMA:
         case OPT_POOL_SIZE:
-            if (!is_digits(optarg) || strlen(optarg) > 6) {
-                fprintf(stderr, "Error: --pool-size must be a number\n");
-                return 1;
-            }
-            o->db_pool_size = atoi(optarg);
-            break;
+            fprintf(stderr,
+                    "Error: --database, --schema and --pool-size configure a PostgreSQL store, which "
+                    "this server\ndoes not have yet: it keeps queues in memory and in its store log. "
+                    "Run init without them.\n");
+            return 1;
         case 'y': *scripted = true; break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return 1;
@@ -400,10 +408,17 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
            paths->ini);
     printf("Run `smp-server start` to start server.\n");
     rcli_print_ca_key_warning(paths);
-    sx_router_print_service(stdout, version_line, res.fingerprint,
-                            res.has_password ? res.password : NULL, res.host, NULL,
-                            o.source_code);
+    /* the address `start` will print, port included (PROTOCOL-NOTES H9) */
+    static sx_router_config cfg; /* large */
+    if (sx_router_config_load(paths, &cfg, err, sizeof err) == SX_OK)
+        sx_router_config_print_service(&cfg, stdout, version_line, res.fingerprint);
+    else
+        sx_router_print_service(stdout, version_line, res.fingerprint,
+                                res.has_password ? res.password : NULL, res.host, NULL,
+                                o.source_code);
+    rcli_print_hostnames_note(res.host, paths->ini);
     sx_wipe(res.password, sizeof res.password);
+    sx_wipe(&cfg, sizeof cfg);
     return 0;
 }
 
@@ -427,7 +442,10 @@ static int parse_start(int argc, char **argv, sx_router_start_options *so)
     int c;
     while ((c = getopt_long(argc, argv, "+mh", start_longopts, NULL)) != -1) {
         switch (c) {
-        case 'm': so->maintenance = true; break;
+        case 'm':
+            fprintf(stderr, "Error: --maintenance is not supported by this server yet (it would serve "
+                            "clients).\nStart without it.\n");
+            return 1;
         case OPT_COMPACT_LOG: so->compact_log = true; break;
         case OPT_SKIP_WARNINGS: so->skip_warnings = true; break;
         case OPT_LOG_LEVEL: {
@@ -442,11 +460,14 @@ static int parse_start(int argc, char **argv, sx_router_start_options *so)
             break;
         }
         case OPT_CONFIRM_MIGRATIONS:
-            /* Only meaningful with a database store, which we do not have. */
+            /* Only meaningful with a database store, which we do not have;
+             * accepted so that the reference's start commands keep working. */
             if (strcmp(optarg, "up") != 0 && strcmp(optarg, "down") != 0) {
                 fprintf(stderr, "Error: invalid migration confirmation, pass 'up' or 'down'\n");
                 return 1;
             }
+            printf("Note: --confirm-migrations applies to a database store, which this server does "
+                   "not have; ignored.\n");
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return 1;
@@ -494,7 +515,16 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     sx_router_config_print_limits(&cfg, stdout);
     rcli_raise_nofile(stdout);
     fflush(stdout);
-    return sx_router_run(&cfg);
+    sx_router *r = NULL;
+    st = sx_router_run_start(&cfg, &r);
+    if (st != SX_OK) {
+        fflush(stdout);
+        rcli_print_start_error(stderr, st, paths->ini);
+        return 1;
+    }
+    sx_router_config_print_serving(&cfg, stdout);
+    fflush(stdout);
+    return sx_router_run_wait(r);
 }
 
 /* ---- delete -------------------------------------------------------------- */
@@ -508,10 +538,10 @@ static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
     char line[LINE_MAX_LEN];
     if (!prompt("WARNING: deleting the server destroys its identity (the certificate "
                 "fingerprint changes), so every queue on it becomes unreachable.\n"
-                "THIS CANNOT BE UNDONE!\nContinue (Y/n): ",
+                "THIS CANNOT BE UNDONE!\nContinue (y/N): ",
                 line, sizeof line))
         return 1;
-    if (strcmp(line, "Y") != 0) {
+    if (!rcli_answer_is_yes(line)) {
         puts("Server NOT deleted");
         return 1;
     }
@@ -560,7 +590,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "start") == 0)
-        return cmd_start(&paths, sub_argc, sub_argv);
+        return cmd_start(&paths, rcli_drop_rts(sub_argc, sub_argv), sub_argv);
     if (strcmp(cmd, "delete") == 0)
         return cmd_delete(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "cert") == 0)

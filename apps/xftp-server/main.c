@@ -26,7 +26,7 @@
 static const char version_line[] = "SimpleX XFTP server v" SX_VERSION " / " SX_GIT_COMMIT;
 
 #define ERRLEN 1024
-#define EXE SX_XFTP_EXE_NAME
+#define EXE "xftp-server" /* the reference calls itself file-server in its messages */
 
 static void usage(FILE *f)
 {
@@ -49,6 +49,8 @@ static void usage(FILE *f)
             "  --ip IP                    server IP, certificate CN without --fqdn (127.0.0.1)\n"
             "  -n, --fqdn FQDN            server host name, certificate CN\n"
             "  --web-path PATH            folder for the generated server pages\n\n"
+            "start options:\n"
+            "  +RTS ... -RTS              (the reference's runtime options: ignored)\n\n"
             "cert options:\n"
             "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
             "  --cn FQDN                  certificate CN (default: that of server.crt)\n",
@@ -103,7 +105,10 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
                 return 1;
             }
             break;
-        case OPT_IP: o.ip = optarg; break;
+        case OPT_IP:
+            o.ip = optarg;
+            o.ip_given = true;
+            break;
         case 'n': o.fqdn = optarg; break;
         case 'p': o.files_path = optarg; break;
         case 'q': o.quota = optarg; break;
@@ -136,6 +141,7 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
            paths->ini);
     rcli_print_ca_key_warning(paths);
     sx_xftp_print_service(stdout, version_line, fp, host, NULL);
+    rcli_print_hostnames_note(host, paths->ini);
     return 0;
 }
 
@@ -194,7 +200,8 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     sx_xftp_server *srv = NULL;
     st = sx_xftp_server_start(&opts, &srv);
     if (st != SX_OK) {
-        printf("Error: cannot start the server: %s\n", sx_status_str(st));
+        fflush(stdout);
+        rcli_print_start_error(stderr, st, paths->ini);
         return 1;
     }
     sx_xftp_config_print_listening(&cfg, stdout);
@@ -219,14 +226,14 @@ static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
     }
     fputs("WARNING: deleting the server destroys its identity (the certificate fingerprint changes),\n"
           "so every file stored on it becomes unreachable.\n"
-          "THIS CANNOT BE UNDONE!\nContinue (Y/n): ",
+          "THIS CANNOT BE UNDONE!\nContinue (y/N): ",
           stdout);
     fflush(stdout);
     char line[256];
     if (!fgets(line, sizeof line, stdin))
         line[0] = 0;
     line[strcspn(line, "\r\n")] = 0;
-    if (strcmp(line, "Y") != 0) {
+    if (!rcli_answer_is_yes(line)) {
         puts("Server NOT deleted");
         return 1;
     }
@@ -272,7 +279,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "start") == 0)
-        return cmd_start(&paths, sub_argc, sub_argv);
+        return cmd_start(&paths, rcli_drop_rts(sub_argc, sub_argv), sub_argv);
     if (strcmp(cmd, "delete") == 0)
         return cmd_delete(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "cert") == 0)

@@ -408,8 +408,8 @@ void sx_router_print_service(FILE *out, const char *version_line,
     }
 }
 
-void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
-                                  const char *version_line, const uint8_t fp[SX_FINGERPRINT_LEN])
+void sx_router_config_print_service(const sx_router_config *cfg, FILE *out,
+                                    const char *version_line, const uint8_t fp[SX_FINGERPRINT_LEN])
 {
     /* PROTOCOL-NOTES H10: the configured port text is shown unless it is the
      * default 5223. */
@@ -417,10 +417,20 @@ void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
     sx_router_print_service(out, version_line, fp,
                             cfg->has_create_password ? cfg->create_password : NULL, cfg->host,
                             port, cfg->has_source_code ? cfg->source_code : NULL);
+}
+
+void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
+                                  const char *version_line, const uint8_t fp[SX_FINGERPRINT_LEN])
+{
+    sx_router_config_print_service(cfg, out, version_line, fp);
     if (cfg->store_log)
         fprintf(out, "Store log: %s\n", cfg->paths.store_log);
     else
         fprintf(out, "Store log disabled.\n");
+}
+
+void sx_router_config_print_serving(const sx_router_config *cfg, FILE *out)
+{
     bool has443 = false;
     for (size_t i = 0; i < cfg->n_ports; i++) {
         fprintf(out, "Serving SMP protocol on port %u (TLS)...\n", (unsigned)cfg->ports[i]);

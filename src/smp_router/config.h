@@ -145,14 +145,24 @@ void sx_router_print_service(FILE *out, const char *version_line,
                              const uint8_t fp[SX_FINGERPRINT_LEN], const char *password,
                              const char *host, const char *port, const char *source_code);
 
-/* PROTOCOL-NOTES H10, what `start` prints before serving, in two parts as the
- * reference does (storage checks run between them): _start prints the service
- * lines, the store log line, one line per port and the port-443
- * warning; _limits prints message and client expiry and the queue-creation
- * policy, plus a note for settings that are read but not acted upon yet. */
+/* The service lines (sx_router_print_service) of the router cfg configures:
+ * the address with its [TRANSPORT] host and port as `start` prints it (our
+ * `init` prints the same, where the reference's has no port). */
+void sx_router_config_print_service(const sx_router_config *cfg, FILE *out,
+                                    const char *version_line,
+                                    const uint8_t fp[SX_FINGERPRINT_LEN]);
+
+/* PROTOCOL-NOTES H10, what `start` prints, in three parts: _start prints the
+ * service lines and the store log line; _limits (after the storage checks)
+ * message and client expiry and the queue-creation policy, plus a note for
+ * settings that are read but not acted upon yet; _serving, once the ports
+ * are bound, one line per port and the port-443 warning. The reference
+ * prints the port lines before it binds, so a port in use shows as served;
+ * ours follow the bind. */
 void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
                                   const char *version_line,
                                   const uint8_t fp[SX_FINGERPRINT_LEN]);
 void sx_router_config_print_limits(const sx_router_config *cfg, FILE *out);
+void sx_router_config_print_serving(const sx_router_config *cfg, FILE *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* The foreground router of `smp-server start`: configuration to server
- * options, start, wait for SIGINT or SIGTERM, stop. */
+ * options and start; then wait for SIGINT or SIGTERM and stop. The program
+ * prints between the two, so that "Serving ..." follows the bound ports. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,7 +9,7 @@
 #include "smp_router/msgjournal.h"
 #include "smp_router/server.h"
 
-int sx_router_run(const sx_router_config *cfg)
+sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
 {
     sx_router_opts o = {0};
     o.cert_file = cfg->paths.server_crt;
@@ -48,7 +49,8 @@ int sx_router_run(const sx_router_config *cfg)
     o.control_user_password = cfg->has_control_user_password ? cfg->control_user_password : NULL;
     o.daily_block_queue_quota = cfg->daily_block_queue_quota;
 
-    /* Block the stop signals in every thread; this one waits for them. */
+    /* Block the stop signals in every thread (the router's threads inherit
+     * the mask); sx_router_run_wait waits for them. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -57,19 +59,21 @@ int sx_router_run(const sx_router_config *cfg)
     /* A file over the size limit fails its write (EFBIG) like a full disk
      * instead of killing the router. */
     signal(SIGXFSZ, SIG_IGN);
+    return sx_router_start(&o, out);
+}
 
-    sx_router *r;
-    sx_status st = sx_router_start(&o, &r);
-    if (st != SX_OK) {
-        fprintf(stderr, "Error: cannot start the server: %s\n", sx_status_str(st));
-        return 1;
-    }
-    fflush(stdout);
+int sx_router_run_wait(sx_router *r)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) != 0) {
+    }
     fprintf(stdout, "Received %s, stopping the server...\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
-    st = sx_router_stop(r);
+    sx_status st = sx_router_stop(r);
     if (st != SX_OK) {
         fprintf(stderr, "Error: the server stopped without saving everything: %s\n", sx_status_str(st));
         return 1;

@@ -79,8 +79,14 @@ uint16_t sx_router_control_port(const sx_router *r);
  * kept for the next start). */
 sx_status sx_router_stop(sx_router *r);
 
-/* Runs the router configured by cfg in the foreground until SIGINT or
- * SIGTERM; returns the process exit code. */
-int sx_router_run(const sx_router_config *cfg);
+/* `smp-server start` in two steps, so that the program can say which ports
+ * it serves once they are bound: sx_router_run_start blocks SIGINT and
+ * SIGTERM in the calling thread (the router's threads inherit the mask) and
+ * starts the router configured by cfg (errors as sx_router_start; a port
+ * that cannot be bound leaves its cause in sx_error_message() and
+ * sx_net_listen_errno()); sx_router_run_wait waits for one of those signals
+ * and stops r, returning the process exit code. */
+SX_MUST_CHECK sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out);
+int sx_router_run_wait(sx_router *r);
 
 #endif

@@ -368,8 +368,10 @@ sx_status sx_router_setup_init(const sx_kit_paths *paths, const sx_router_init_o
         SX_TRY(random_text(18, ctl_user, sizeof ctl_user));
     }
     /* PROTOCOL-NOTES H9: the FQDN, else the IP unless it is the loopback
-     * placeholder. */
-    const char *host = o->fqdn ? o->fqdn : strcmp(o->ip, "127.0.0.1") == 0 ? "<hostnames>" : o->ip;
+     * default (an --ip 127.0.0.1 that was given is the host). */
+    const char *host = o->fqdn                                               ? o->fqdn
+                       : !o->ip_given && strcmp(o->ip, "127.0.0.1") == 0 ? "<hostnames>"
+                                                                           : o->ip;
     memcpy(res->host, host, strlen(host) + 1); /* at most 64 characters, checked above */
 
     char *text = NULL;

@@ -35,6 +35,7 @@ typedef struct sx_router_init_options {
     bool daily_stats;             /* --daily-stats */
     sx_key_alg sign_alg;          /* SX_KEY_ED25519 (default) or SX_KEY_ED448 */
     const char *ip;               /* default "127.0.0.1" */
+    bool ip_given;                /* --ip was given: the host even when 127.0.0.1 */
     const char *fqdn;             /* certificate CN and host when given */
     sx_router_password_mode password_mode;
     const char *password;         /* with SX_ROUTER_PASSWORD_GIVEN */
@@ -83,7 +84,7 @@ typedef struct sx_router_init_result {
     uint8_t fingerprint[SX_FINGERPRINT_LEN];
     bool has_password;
     char password[SX_KIT_PASSWORD_MAX + 1];
-    char host[SX_KIT_HOST_MAX + 1]; /* fqdn, else ip, else "<hostnames>" */
+    char host[SX_KIT_HOST_MAX + 1]; /* fqdn, else a given or non-loopback ip, else "<hostnames>" */
 } sx_router_init_result;
 
 /* PROTOCOL-NOTES H3: refuses with SX_E_USAGE ("server is already

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/error.h"
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -189,11 +191,19 @@ sx_status sx_net_connect_finish(int fd)
     return SX_OK;
 }
 
+static _Thread_local int last_listen_errno;
+
+int sx_net_listen_errno(void)
+{
+    return last_listen_errno;
+}
+
 sx_status sx_net_listen(const char *host, uint16_t port, int backlog, int *fd, uint16_t *bound_port)
 {
     SX_ENSURE(fd != NULL, SX_E_USAGE);
     *fd = -1;
     SX_ENSURE(host != NULL && backlog > 0, SX_E_USAGE);
+    last_listen_errno = 0;
 
     char service[8];
     snprintf(service, sizeof service, "%u", (unsigned)port);
@@ -212,8 +222,18 @@ sx_status sx_net_listen(const char *host, uint16_t port, int backlog, int *fd, u
     int one = 1;
     if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
         goto fail;
-    if (bind(s, res->ai_addr, res->ai_addrlen) != 0 || listen(s, backlog) != 0)
-        goto fail;
+    if (bind(s, res->ai_addr, res->ai_addrlen) != 0 || listen(s, backlog) != 0) {
+        /* The cause an operator acts on (a port in use, a port below 1024
+         * without the capability): kept for sx_net_listen_errno() and the
+         * error detail. */
+        int e = errno;
+        char why[128];
+        const char *w = strerror_r(e, why, sizeof why);
+        close(s);
+        freeaddrinfo(res);
+        last_listen_errno = e;
+        return sx_error_set(SX_E_IO, NULL, "cannot listen on port %u: %s", (unsigned)port, w);
+    }
     if (bound_port) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;

@@ -47,9 +47,15 @@ SX_MUST_CHECK sx_status sx_net_connect_finish(int fd);
 
 /* Listens on host:port (host numeric, e.g. "127.0.0.1" or "::1"; port 0
  * picks an ephemeral port) with SO_REUSEADDR. *bound_port (may be NULL)
- * receives the port actually bound. Errors: SX_E_USAGE, SX_E_IO. */
+ * receives the port actually bound. Errors: SX_E_USAGE, SX_E_IO; when bind
+ * or listen fails, the error detail (core/error.h) reads "cannot listen on
+ * port N: <reason>". */
 SX_MUST_CHECK sx_status sx_net_listen(const char *host, uint16_t port, int backlog, int *fd,
                                       uint16_t *bound_port);
+/* The errno of bind or listen when this thread's last sx_net_listen failed
+ * there (EADDRINUSE, EACCES...), 0 otherwise: the router programs choose the
+ * fix they print from it. */
+int sx_net_listen_errno(void);
 
 /* Accepts one connection, waiting up to timeout_ms (0: do not wait, then
  * SX_E_WOULD_BLOCK when none is queued; negative: no limit). Sets

@@ -208,7 +208,9 @@ sx_status sx_xftp_setup_init(const sx_kit_paths *paths, const sx_xftp_init_optio
         return SX_E_USAGE;
     }
     SX_TRY(sx_xftp_init_check(o, err, errlen));
-    const char *h = o->fqdn ? o->fqdn : strcmp(o->ip, "127.0.0.1") == 0 ? "<hostnames>" : o->ip;
+    const char *h = o->fqdn                                               ? o->fqdn
+                    : !o->ip_given && strcmp(o->ip, "127.0.0.1") == 0 ? "<hostnames>"
+                                                                        : o->ip;
     if (!copy_str(host, host_cap, h)) {
         snprintf(err, errlen, "host name is too long");
         return SX_E_USAGE;

@@ -23,7 +23,6 @@
 #define SX_XFTP_CFG_ENV "XFTP_SERVER_CFG_PATH"
 #define SX_XFTP_LOG_ENV "XFTP_SERVER_LOG_PATH"
 #define SX_XFTP_INI_NAME "file-server.ini"
-#define SX_XFTP_EXE_NAME "file-server" /* how the reference names itself in messages */
 #define SX_XFTP_DEFAULT_EXPIRE_HOURS 48
 
 /* The files of an XFTP router in sx_kit_paths: ini = file-server.ini,
@@ -41,6 +40,7 @@ typedef struct sx_xftp_init_options {
     bool store_log;        /* default on; --disable-store-log */
     sx_key_alg sign_alg;   /* default SX_KEY_ED448 */
     const char *ip;        /* default "127.0.0.1" */
+    bool ip_given;         /* --ip was given: the host even when 127.0.0.1 */
     const char *fqdn;
     const char *files_path; /* required --path */
     const char *quota;      /* required --quota, FileSize text ("100gb") */
@@ -63,8 +63,8 @@ SX_MUST_CHECK sx_status sx_xftp_ini_text(const sx_kit_paths *paths, const sx_xft
  * check; otherwise empties and creates both folders, creates the CA and
  * server certificates (CN = fqdn or ip), the fingerprint file and the INI.
  * fp gets the fingerprint, host (cap >= SX_KIT_HOST_MAX + 1) the host
- * printed in the address: fqdn, else ip unless 127.0.0.1, else
- * "<hostnames>". Errors: SX_E_USAGE, SX_E_IO, SX_E_INTERNAL; err says what. */
+ * printed in the address: fqdn, else ip unless it is the default
+ * 127.0.0.1 (not given), else "<hostnames>". Errors: SX_E_USAGE, SX_E_IO, SX_E_INTERNAL; err says what. */
 SX_MUST_CHECK sx_status sx_xftp_setup_init(const sx_kit_paths *paths, const sx_xftp_init_options *o,
                                            uint8_t fp[SX_FINGERPRINT_LEN], char *host, size_t host_cap,
                                            char *err, size_t errlen);

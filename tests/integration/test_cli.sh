@@ -54,7 +54,8 @@ echo "$out" | grep -qx "Run \`smp-server start\` to start server." || fail "init
 echo "$out" | grep -qx "$T/etc/ca.key" || fail "init: CA key path"
 echo "$out" | grep -qx "$v" || fail "init: version line"
 echo "$out" | grep -qx "Fingerprint: $fp" || fail "init: fingerprint line"
-echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>" || fail "init: address line"
+echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>:5223,443" || fail "init: address line"
+echo "$out" | grep -q "^Replace <hostnames> with" || fail "init: what to do with <hostnames>"
 echo "$out" | grep -qx "Server source code: https://github.com/simplex-chat/simplexmq" \
     || fail "init: source code line"
 grep -qx "# https: 443" "$T/etc/smp-server.ini" || fail "[WEB] https commented out"
@@ -79,15 +80,26 @@ mkdir "$T/var/messages"
 out=$("$BIN" start 2>&1) && fail "start with a journal folder succeeded"
 echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>:5223,443" \
     || fail "start: address line: $out"
-echo "$out" | grep -qx "Serving SMP protocol on port 443 (TLS)..." || fail "start: port line"
+echo "$out" | grep -q "^Serving" && fail "start: a port line before any port was bound: $out"
 echo "$out" | grep -q "messages" || fail "start: journal folder message"
 rmdir "$T/var/messages"
 
-# delete: only an exact "Y" deletes
-out=$(echo y | "$BIN" delete 2>&1) && fail "delete with 'y' succeeded"
-echo "$out" | grep -q "Continue (Y/n): " || fail "delete prompt: $out"
-check "delete with 'y' kept the folders" test -f "$T/etc/smp-server.ini"
-out=$(echo Y | "$BIN" delete 2>&1) || fail "delete with 'Y' failed: $out"
+# options for what this server does not have yet: refused with a clear word,
+# or accepted (the reference's start commands) and said to be ignored
+out=$("$BIN" start -m 2>&1) && fail "start --maintenance succeeded"
+echo "$out" | grep -q "maintenance is not supported" || fail "start -m message: $out"
+"$BIN" --help | grep -q -- "--maintenance          not supported yet, refused" || fail "--help: -m"
+"$BIN" --help | grep -q -- "--pool-size N" || fail "--help: database options"
+"$BIN" --help | grep -q "PostgreSQL store: not supported yet, refused" || fail "--help: database"
+
+# delete: y, Y or yes deletes; the default (an empty answer) and n do not
+for a in "" n no; do
+    out=$(echo "$a" | "$BIN" delete 2>&1) && fail "delete with '$a' succeeded"
+    echo "$out" | grep -q "Continue (y/N): " || fail "delete prompt: $out"
+    echo "$out" | grep -q "Server NOT deleted$" || fail "delete refusal line: $out"
+    check "delete with '$a' kept the folders" test -f "$T/etc/smp-server.ini"
+done
+out=$(echo yes | "$BIN" delete 2>&1) || fail "delete with 'yes' failed: $out"
 check "delete removed the config folder" test ! -e "$T/etc"
 check "delete removed the log folder" test ! -e "$T/var"
 out=$("$BIN" start 2>&1) && fail "start without init succeeded"
@@ -106,7 +118,7 @@ grep -qx "source_code: https://github.com/simplex-chat/simplexmq" "$ini" \
     || fail "interactive: default source code"
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *smp.example.com' \
     || fail "interactive: certificate CN"
-echo "$out" | grep -q "Server address: smp://[A-Za-z0-9_=-]*@smp.example.com$" \
+echo "$out" | grep -q "Server address: smp://[A-Za-z0-9_=-]*@smp.example.com:5223,443$" \
     || fail "interactive: address without password: $out"
 
 # init options: Ed448, a given password, a control port
@@ -119,7 +131,17 @@ grep -qx "control_port: 5224" "$ini" || fail "control port"
 grep -qx "host: 192.0.2.1" "$ini" || fail "host is the IP"
 grep -q "^control_port_admin_password: ........................$" "$ini" || fail "admin password"
 echo Y | "$BIN" delete >/dev/null 2>&1
+out=$("$BIN" init -y --ip 127.0.0.1 2>&1) || fail "init --ip 127.0.0.1 failed: $out"
+grep -qx "host: 127.0.0.1" "$ini" || fail "a given --ip 127.0.0.1 is the host"
+echo "$out" | grep -q "^Server address: smp://.*@127.0.0.1:5223,443$" || fail "init --ip 127.0.0.1: address: $out"
+echo "$out" | grep -q "<hostnames>" && fail "init --ip 127.0.0.1 speaks of <hostnames>: $out"
+echo Y | "$BIN" delete >/dev/null 2>&1
 out=$("$BIN" init -y --password 'a@b' 2>&1) && fail "init accepted a bad password"
+for o in "-d postgresql://smp@/smp" "--schema s" "--pool-size 4"; do
+    out=$("$BIN" init -y $o 2>&1) && fail "init accepted $o"
+    echo "$out" | grep -q "PostgreSQL store, which this server" || fail "init $o message: $out"
+    check "init $o created nothing" test ! -e "$T/etc"
+done
 out=$("$BIN" init -y --operator X 2>&1) && fail "init accepted --operator without --source-code"
 echo "$out" | grep -q -- "--source-code" || fail "operator error message: $out"
 

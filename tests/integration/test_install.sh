@@ -39,6 +39,25 @@ case "$soname" in libsimplex.so.[0-9]*) ;; *) fail "SONAME '$soname'" ;; esac
 for prog in smp-server xftp-server smp xftp; do
     [ -x "$PREFIX/bin/$prog" ] || fail "program $prog not installed"
 done
+# The routers' systemd units, naming the installed programs, as the
+# reference's (their own user, SIGINT, open files, port 443 without root);
+# a man page per program; the operators' guide.
+for u in smp-server:smp xftp-server:xftp; do
+    prog=${u%%:*} user=${u#*:}
+    unit="$PREFIX/lib/systemd/system/$prog.service"
+    [ -f "$unit" ] || { fail "no $prog.service installed"; continue; }
+    for line in "ExecStart=$PREFIX/bin/$prog start" "User=$user" "Group=$user" "KillSignal=SIGINT" \
+                "LimitNOFILE=65535" "AmbientCapabilities=CAP_NET_BIND_SERVICE" "Restart=on-failure"; do
+        grep -qxF "$line" "$unit" || fail "$prog.service has no '$line'"
+    done
+    grep -q "@" "$unit" && fail "$prog.service has an unreplaced @VARIABLE@"
+done
+for prog in smp-server xftp-server smp xftp; do
+    page="$PREFIX/share/man/man1/$prog.1"
+    [ -f "$page" ] || { fail "no man page $prog.1"; continue; }
+    grep -q "^Usage: $prog " "$page" || fail "man page $prog.1 is not its --help"
+done
+[ -f "$PREFIX/share/doc/simplex/OPERATORS.md" ] || fail "docs/OPERATORS.md not installed"
 # The installed smp finds the installed library through its RUNPATH.
 "$PREFIX/bin/smp" --version >/dev/null 2>&1 || fail "the installed smp does not run"
 ldd "$PREFIX/bin/smp" | grep -q "$PREFIX" || fail "the installed smp does not use the installed libsimplex.so"

@@ -61,7 +61,7 @@ openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED448 || fai
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *127.0.0.1' || fail "server.crt CN is the IP"
 ini="$T/etc/file-server.ini"
 echo "$out" | grep -qx "Server initialized, you can modify configuration in $ini." || fail "init: initialized line"
-echo "$out" | grep -qx "Run \`file-server start\` to start server." || fail "init: run line"
+echo "$out" | grep -qx "Run \`xftp-server start\` to start server." || fail "init: run line"
 echo "$out" | grep -qx "$T/etc/ca.key" || fail "init: CA key path"
 echo "$out" | grep -qx "$v" || fail "init: version line"
 echo "$out" | grep -qx "Fingerprint: $fp" || fail "init: fingerprint line"
@@ -165,12 +165,12 @@ openssl x509 -in "$T/etc/server.crt" -noout -text | grep -q 'ED448' || fail "cer
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *files.example' || fail "cert --cn"
 out=$("$BIN" cert -a RSA 2>&1) && fail "cert accepted a bad algorithm"
 
-# delete: only an exact "Y" deletes
-out=$(echo y | "$BIN" delete 2>&1) && fail "delete with 'y' succeeded"
-echo "$out" | grep -q "Continue (Y/n): " || fail "delete prompt: $out"
+# delete: y, Y or yes deletes; the default (an empty answer) and n do not
+out=$(echo | "$BIN" delete 2>&1) && fail "delete with an empty answer succeeded"
+echo "$out" | grep -q "Continue (y/N): " || fail "delete prompt: $out"
 echo "$out" | grep -q "Server NOT deleted$" || fail "delete refusal line: $out"
-check "delete with 'y' kept the folders" test -f "$ini"
-out=$(echo Y | "$BIN" delete 2>&1) || fail "delete with 'Y' failed: $out"
+check "delete with an empty answer kept the folders" test -f "$ini"
+out=$(echo y | "$BIN" delete 2>&1) || fail "delete with 'y' failed: $out"
 echo "$out" | grep -q "Deleted configuration and log files$" || fail "delete line: $out"
 check "delete removed the config folder" test ! -e "$T/etc"
 check "delete removed the log folder" test ! -e "$T/var"
@@ -188,6 +188,11 @@ grep -qx "storage_quota: 100gb" "$ini" || fail "options: quota"
 openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED25519 || fail "options: Ed25519"
 openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *files.example.com' || fail "options: CN"
 grep -q "Server address: xftp://[A-Za-z0-9_=-]*@files.example.com$" "$T/init.out" || fail "options: address"
+echo y | "$BIN" delete >/dev/null 2>&1
+out=$("$BIN" init -p "$T/f3" -q 1gb --ip 127.0.0.1 2>&1) || fail "init --ip 127.0.0.1 failed: $out"
+grep -qx "host: 127.0.0.1" "$ini" || fail "a given --ip 127.0.0.1 is the host"
+echo "$out" | grep -qxF "Server address: xftp://$(cat "$T/etc/fingerprint")@127.0.0.1" \
+    || fail "init --ip 127.0.0.1: address: $out"
 
 if [ "$FAILS" -ne 0 ]; then
     echo "$FAILS check(s) failed"

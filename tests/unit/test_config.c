@@ -548,6 +548,7 @@ static void test_address_and_printing(void **state)
     assert_non_null(f);
     sx_router_config_print_start(&cfg, f, "SMP server v0.1.0 / abcdef0", fp);
     sx_router_config_print_limits(&cfg, f);
+    sx_router_config_print_serving(&cfg, f);
     fclose(f);
     char expected[2048];
     snprintf(expected, sizeof expected,
@@ -557,13 +558,13 @@ static void test_address_and_printing(void **state)
              "Warning: server source code is not specified.\n"
              "Add 'source_code' property to [INFORMATION] section of INI file.\n"
              "Store log: /var/opt/simplex/smp-server-store.log\n"
-             "Serving SMP protocol on port 5223 (TLS)...\n"
-             "Serving SMP protocol on port 443 (TLS)...\n"
              "expiring messages after 21 days\n"
              "expiring clients inactive for 21600 seconds every 3600 seconds\n"
              "creating new queues requires password\n"
              "Note: [WEB] http/https is set, but this server does not serve web pages yet; the "
-             "setting is ignored.\n",
+             "setting is ignored.\n"
+             "Serving SMP protocol on port 5223 (TLS)...\n"
+             "Serving SMP protocol on port 443 (TLS)...\n",
              fptext, fptext);
     assert_string_equal(out, expected);
     free(out);
@@ -578,18 +579,19 @@ static void test_address_and_printing(void **state)
     assert_non_null(f);
     sx_router_config_print_start(&cfg, f, "V", fp);
     sx_router_config_print_limits(&cfg, f);
+    sx_router_config_print_serving(&cfg, f);
     fclose(f);
     snprintf(expected, sizeof expected,
              "V\nFingerprint: %s\n"
              "Server address: smp://%s@a.org\n"
              "Server source code: https://s.org\n"
              "Store log disabled.\n"
-             "Serving SMP protocol on port 5223 (TLS)...\n"
-             "\nWARNING: the clients will use port 443 by default soon.\n"
-             "Set `port` in smp-server.ini section [TRANSPORT] to `5223,443`\n\n"
              "expiring messages after 0 days\n"
              "not expiring inactive clients\n"
-             "creating new queues NOT allowed\n",
+             "creating new queues NOT allowed\n"
+             "Serving SMP protocol on port 5223 (TLS)...\n"
+             "\nWARNING: the clients will use port 443 by default soon.\n"
+             "Set `port` in smp-server.ini section [TRANSPORT] to `5223,443`\n\n",
              fptext, fptext);
     assert_string_equal(out, expected);
     free(out);
