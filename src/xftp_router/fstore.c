@@ -222,8 +222,8 @@ static bool encode_rec(sx_writer *w, const void *rec)
 /* Hands r to the writer thread and sets *seq to its sequence number. The
  * caller holds st->lock and makes the change only when this succeeds, so the
  * log's order is the order of the changes. No log: SX_OK, *seq untouched.
- * SX_E_IO when the log has failed (the writer refuses everything from then
- * on), SX_E_USAGE when r cannot be encoded. */
+ * SX_E_IO when the log is failing (the writer refuses records until a
+ * write succeeds again, or for good), SX_E_USAGE when r cannot be encoded. */
 static sx_status log_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r, uint64_t *seq)
 {
     if (!st->lw)
@@ -235,7 +235,7 @@ static sx_status log_rec(sx_xftp_fstore *st, const sx_xftp_flog_rec *r, uint64_t
     return SX_OK;
 }
 
-/* A log that has failed refuses every record: checked before a change that
+/* A failing log refuses every record: checked before a change that
  * cannot be undone (a chunk file removed) is made for a record that would
  * then be refused. */
 static bool log_refuses(const sx_xftp_fstore *st)
@@ -658,7 +658,8 @@ sx_status sx_xftp_fstore_log_status(const sx_xftp_fstore *st, uint64_t seq)
 {
     if (seq == 0 || !st->lw || sx_kit_logwriter_durable(st->lw) >= seq)
         return SX_OK;
-    if (!sx_kit_logwriter_failed(st->lw))
+    /* A failing writer keeps the record and tries again: it still waits. */
+    if (!sx_kit_logwriter_dead(st->lw))
         return SX_E_WOULD_BLOCK;
     /* The batch that holds seq may have been written just before a later
      * one failed: the durable mark is set before the failure is. */
@@ -673,8 +674,16 @@ sx_status sx_xftp_fstore_wait_durable(sx_xftp_fstore *st, uint64_t seq)
     /* The writer raises its mark before it takes notify_mu to broadcast, and
      * the mark is read here under notify_mu: no wake-up is lost. */
     pthread_mutex_lock(&st->notify_mu);
-    while ((res = sx_xftp_fstore_log_status(st, seq)) == SX_E_WOULD_BLOCK)
+    while ((res = sx_xftp_fstore_log_status(st, seq)) == SX_E_WOULD_BLOCK) {
+        /* A log that cannot be written now: the operator hears it at once
+         * (the record stays queued and is written once the disk can take
+         * it), as the SMP router's control port does. */
+        if (sx_kit_logwriter_failed(st->lw)) {
+            res = SX_E_IO;
+            break;
+        }
         pthread_cond_wait(&st->notify_cv, &st->notify_mu);
+    }
     pthread_mutex_unlock(&st->notify_mu);
     return res;
 }
@@ -960,7 +969,12 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
     if (st->log_path) {
         res = start_log(st);
         if (res == SX_OK)
-            res = sx_kit_logwriter_start(st->log, batch_written, st, &st->lw);
+        {
+            /* A failed write is tried again every second (a full disk that
+             * gets space back); changes are refused meanwhile. */
+            sx_kit_logwriter_opts wo = {.cb = batch_written, .arg = st, .retry_ms = SX_XFTP_LOG_RETRY_MS};
+            res = sx_kit_logwriter_start_opts(st->log, &wo, &st->lw);
+        }
         if (res != SX_OK)
             goto fail;
     }

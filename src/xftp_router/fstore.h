@@ -14,14 +14,15 @@
  * sx_xftp_fstore_set_durable_cb, a thread that may block calls
  * sx_xftp_fstore_wait_durable.
  *
- * A log that has already failed refuses the change (SX_E_IO, nothing
- * changed), as a failed write did when calls wrote the line themselves. A
- * failure found out after the call returned (the batch holding the record
- * could not be written) cannot undo the change in memory: the caller answers
- * the client with the error instead of success, and since the log refuses
- * every later change, the router serves what it has but changes nothing
- * more; a restart replays only what was written. Records are copied out,
- * never returned by reference. */
+ * A log that is failing refuses the change (SX_E_IO, nothing changed). A
+ * batch that cannot be written (a full disk) is kept and tried again every
+ * SX_XFTP_LOG_RETRY_MS: its records' answers wait meanwhile (the changes
+ * are made in memory), every new change is refused and the router serves
+ * what it has; once a write succeeds the held answers go out and changes
+ * are taken again. A failure the log cannot recover from (a failed sync, a
+ * file it could not cut back, a failed last write at close) is final: the
+ * held answers become errors and a restart replays only what was written.
+ * Records are copied out, never returned by reference. */
 #ifndef SX_XFTP_FSTORE_H
 #define SX_XFTP_FSTORE_H
 
@@ -37,6 +38,7 @@
 
 #define SX_XFTP_STORE_LOG_FILE "file-server-store.log"
 #define SX_XFTP_FILE_TIME_PRECISION 3600 /* createdAt is rounded down to the hour */
+#define SX_XFTP_LOG_RETRY_MS 1000        /* a failed store-log write is tried again after this */
 
 typedef struct sx_xftp_fstore sx_xftp_fstore;
 
@@ -147,12 +149,14 @@ SX_MUST_CHECK sx_status sx_xftp_fstore_expire(sx_xftp_fstore *st, int64_t now, i
                                               size_t *n_deleted, uint64_t *seq);
 
 /* Whether the record with sequence number seq is in the log file: SX_OK
- * (also for seq 0 and without a log), SX_E_WOULD_BLOCK (still queued) or
- * SX_E_IO (the log failed before it was written: it never will be). Never
- * blocks; any thread. */
+ * (also for seq 0 and without a log), SX_E_WOULD_BLOCK (still queued, or
+ * kept by a writer that is trying again) or SX_E_IO (the log failed for
+ * good before it was written: it never will be). Never blocks; any thread. */
 SX_MUST_CHECK sx_status sx_xftp_fstore_log_status(const sx_xftp_fstore *st, uint64_t seq);
 /* Blocks until sx_xftp_fstore_log_status(st, seq) is not SX_E_WOULD_BLOCK
- * and returns it. Not for event-loop threads. */
+ * and returns it; SX_E_IO at once while the log cannot be written (the
+ * record stays queued and is written once it can). Not for event-loop
+ * threads. */
 SX_MUST_CHECK sx_status sx_xftp_fstore_wait_durable(sx_xftp_fstore *st, uint64_t seq);
 
 /* Called on the log's writer thread after each batch it wrote (or failed to

@@ -1727,9 +1727,14 @@ static void test_store_log_before_answer(void **state)
     copy_file(f.log, crash);
 
     /* The log cannot grow any more (the file size limit of this process):
-     * the change is made in memory and its record queued, but the write
-     * fails, so the client hears the error instead of SIDS. From then on
-     * the log refuses every change and nothing changes. */
+     * the control port's delete of x is made in memory and its record
+     * queued, but the write fails: the writer keeps it and tries again
+     * every second, and the operator hears the error at once. Meanwhile the
+     * log refuses every change (nothing changes), reads are served, and
+     * once the file can grow the kept record is written and changes are
+     * taken again, without a restart. */
+    file_ids x;
+    assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &x), SX_XFTP_R_SIDS);
     struct rlimit old_lim, lim;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
     void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
@@ -1737,6 +1742,9 @@ static void test_store_log_before_answer(void **state)
     lim.rlim_cur = (rlim_t)at_limit;
     lim.rlim_max = old_lim.rlim_max;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    assert_ok(sx_b64_encode(sx_slice_of(x.rid[0], 16), SX_B64_URL, b64, sizeof b64));
+    snprintf(cpcmd, sizeof cpcmd, "delete %s", b64);
+    cp_cmd(fd, cpcmd, "error: FILE_IO");
     file_ids e;
     assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &e), SX_XFTP_R_ERR);
     assert_int_equal(tc_err(&c), SX_XFTP_ERR_INTERNAL);
@@ -1747,9 +1755,13 @@ static void test_store_log_before_answer(void **state)
     snprintf(cpcmd, sizeof cpcmd, "delete %s", b64);
     cp_cmd(fd, cpcmd, "error: FILE_IO");
     assert_int_equal(do_fget(&c, &rcv[1], a.rid[1], (uint32_t)size, digest), SX_XFTP_R_FILE);
+    assert_int_equal(file_size(f.log), at_limit);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
     signal(SIGXFSZ, old_sig);
-    assert_int_equal(file_size(f.log), at_limit);
+    for (int i = 0; i < 100 && !log_has(&f, "FDEL", x.sid); i++)
+        usleep(50 * 1000);
+    assert_true(log_has(&f, "FDEL", x.sid));
+    assert_int_equal(do_fnew(&c, &snd, rcv, 1, (uint32_t)size, digest, &e), SX_XFTP_R_SIDS);
     sx_net_close(fd);
     tc_close(&c);
     fx_stop(&f);

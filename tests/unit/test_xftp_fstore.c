@@ -983,11 +983,12 @@ static void test_writer_failure(void **state)
     lim.rlim_max = old_lim.rlim_max;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 
-    /* One record, queued while the log still worked: made, never written. */
+    /* One record, queued while the log still worked: made, kept by the
+     * writer to try again, never written (the disk never gets room). */
     assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), &seq_ack));
     assert_int_equal(seq_ack, 3);
     assert_int_equal(sx_xftp_fstore_wait_durable(st, seq_ack), SX_E_IO);
-    assert_int_equal(sx_xftp_fstore_log_status(st, seq_ack), SX_E_IO);
+    assert_int_equal(sx_xftp_fstore_log_status(st, seq_ack), SX_E_WOULD_BLOCK);
     assert_ok(sx_xftp_fstore_log_status(st, seq_a)); /* written before */
     sx_xftp_frec rec;
     sx_xftp_rkey key;
@@ -1013,6 +1014,66 @@ static void test_writer_failure(void **state)
     st = open_store(fx, 0);
     assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key));
     assert_int_equal(rec.n_recipients, 2);
+    sx_xftp_fstore_close(st);
+}
+
+/* A full disk that gets room again: the record kept by the writer is
+ * written by a later attempt, its answer may go out, and changes are taken
+ * again without a restart. */
+static void test_writer_recovers(void **state)
+{
+    fixture *fx = *state;
+    sx_xftp_fstore *st = open_store(fx, 0);
+    uint8_t a[16], c[16], rids[2][16], c_rids[1][16];
+    testkey snd, rk;
+    sx_xftp_file_info fi;
+    make_info(&fi, &snd, SX_XFTP_CHUNK_64K);
+    make_key(&rk, false, 0x32);
+    sx_smp_pubkey keys[2] = {rk.k, rk.k};
+    uint64_t seq_a = 0, seq_ack = 0, seq = 0;
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, 2, NOW, a, rids, &seq_a));
+    assert_ok(sx_xftp_fstore_wait_durable(st, seq_a));
+
+    struct stat sb;
+    assert_int_equal(stat(fx->log, &sb), 0);
+    struct rlimit old_lim, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim.rlim_cur = (rlim_t)sb.st_size;
+    lim.rlim_max = old_lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    assert_ok(sx_xftp_fstore_ack(st, sx_slice_of(rids[0], 16), &seq_ack));
+    assert_int_equal(sx_xftp_fstore_wait_durable(st, seq_ack), SX_E_IO); /* failing now */
+    assert_int_equal(sx_xftp_fstore_log_status(st, seq_ack), SX_E_WOULD_BLOCK);
+    assert_int_equal(sx_xftp_fstore_create(st, &fi, keys, 1, NOW, c, c_rids, &seq), SX_E_IO);
+
+    /* Room again: within a few attempts the kept record is written. */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_sig);
+    sx_status ls = SX_E_WOULD_BLOCK;
+    for (int i = 0; i < 100 && ls == SX_E_WOULD_BLOCK; i++) {
+        ls = sx_xftp_fstore_log_status(st, seq_ack);
+        if (ls == SX_E_WOULD_BLOCK)
+            usleep(50 * 1000);
+    }
+    assert_int_equal(ls, SX_OK);
+    struct stat sb2;
+    assert_int_equal(stat(fx->log, &sb2), 0);
+    assert_true(sb2.st_size > sb.st_size);
+    /* and changes are taken again */
+    seq = 0;
+    assert_ok(sx_xftp_fstore_create(st, &fi, keys, 1, NOW, c, c_rids, &seq));
+    assert_ok(sx_xftp_fstore_wait_durable(st, seq));
+    sx_xftp_fstore_close(st);
+
+    /* A restart has both: the FACK and the new file. */
+    st = open_store(fx, 0);
+    sx_xftp_frec rec;
+    sx_xftp_rkey key;
+    assert_int_equal(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[0], 16), &rec, &key), SX_E_AUTH);
+    assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(rids[1], 16), &rec, &key));
+    assert_int_equal(rec.n_recipients, 1);
+    assert_ok(sx_xftp_fstore_get_recipient(st, sx_slice_of(c_rids[0], 16), &rec, &key));
     sx_xftp_fstore_close(st);
 }
 
@@ -1180,6 +1241,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_chunk_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_line, setup, teardown),
         cmocka_unit_test(test_lines),
