@@ -578,6 +578,7 @@ typedef struct fx {
     int64_t timeout_ms;
     bool web;
     bool control;
+    unsigned pending_limit; /* > 0: max_pending_per_addr, loopback counted */
     bool stats; /* [STORE_LOG] log_stats: stats.daily.log, stats.log in dir */
     char stats_daily[300];
     char stats_backup[300];
@@ -616,6 +617,8 @@ static void fx_start(fx *f, int64_t quota, bool store_log)
     f->o.inactive_ttl = f->inactive_ttl;
     f->o.inactive_check_interval = 1;
     f->o.has_control_port = f->control;
+    f->o.max_pending_per_addr = f->pending_limit;
+    f->o.limit_loopback = f->pending_limit > 0;
     if (f->stats) {
         snprintf(f->stats_daily, sizeof f->stats_daily, "%s/file-server-stats.daily.log", f->dir);
         snprintf(f->stats_backup, sizeof f->stats_backup, "%s/file-server-stats.log", f->dir);
@@ -718,6 +721,42 @@ static void test_t9(void **state)
     sx_key_free(rcv.k);
     free(chunk);
     tc_close(&c);
+    fx_cleanup(&f);
+}
+
+/* The kit's limit on connections per address that have not finished the
+ * handshake (2 here, loopback counted): a connection whose XFTP handshake is
+ * done does not count, a third unfinished one is closed at once, and one
+ * that leaves makes room again. */
+static void test_pending_per_address(void **state)
+{
+    (void)state;
+    load_identity();
+    fx f = {0};
+    f.pending_limit = 2;
+    fx_start(&f, 0, false);
+    tc a, b;
+    tc_open(&a, f.port);
+    tc_handshake(&a, 3);
+    int fd1, fd2, fd3;
+    assert_ok(sx_net_connect("127.0.0.1", f.port, 2000, &fd1));
+    assert_ok(sx_net_connect("127.0.0.1", f.port, 2000, &fd2));
+    usleep(100 * 1000);
+    assert_ok(sx_net_connect("127.0.0.1", f.port, 2000, &fd3));
+    char ch;
+    assert_ok(sx_net_wait(fd3, false, 2000));
+    assert_int_equal(read(fd3, &ch, 1), 0); /* closed at once */
+    sx_net_close(fd1);
+    usleep(100 * 1000);
+    tc_open(&b, f.port);
+    tc_handshake(&b, 3);
+    sx_xftp_reply r;
+    assert_int_equal(do_simple(&a, NULL, SX_XFTP_C_PING, NULL, &r), SX_XFTP_R_PONG);
+    assert_int_equal(do_simple(&b, NULL, SX_XFTP_C_PING, NULL, &r), SX_XFTP_R_PONG);
+    tc_close(&a);
+    tc_close(&b);
+    sx_net_close(fd2);
+    sx_net_close(fd3);
     fx_cleanup(&f);
 }
 
@@ -1927,6 +1966,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_t9),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_pending_per_address),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_quota_expiry_restart),
         cmocka_unit_test(test_stats),
