@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/deadline.h"
 #include "crypto/util.h"
 
 struct sx_kit_logwriter {
@@ -37,14 +38,7 @@ struct sx_kit_logwriter {
  * stop or switch; records submitted meanwhile do not cut it short. */
 static void wait_ms(sx_kit_logwriter *w, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = sx_deadline_after_ms(ms);
     while (!w->stop && !w->switch_to && pthread_cond_timedwait(&w->cond, &w->lock, &ts) == 0) {
     }
 }

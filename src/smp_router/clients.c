@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/base64.h"
+#include "core/deadline.h"
 #include "crypto/util.h"
 
 /* ---- control port `clients` ---- */
@@ -134,14 +135,7 @@ sx_status sx_router_clients_csv(sx_router *r, int timeout_ms, char **out, size_t
         q->tasks[i].task.data = &q->tasks[i];
         sx_loop_post(r->workers[i].loop, &q->tasks[i].task);
     }
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = sx_deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&q->mu);
     while (q->pending > 0)
         if (pthread_cond_timedwait(&q->cv, &q->mu, &dl) != 0)

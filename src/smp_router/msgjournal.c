@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/deadline.h"
 #include "core/fileio.h"
 #include "crypto/util.h"
 #include "kit/lines.h"
@@ -391,14 +392,7 @@ static bool stopping(sx_msgjournal_compactor *c)
 /* Waits ms, or less when stopped; the mutex not held. */
 static void nap(sx_msgjournal_compactor *c, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = sx_deadline_after_ms(ms);
     pthread_mutex_lock(&c->mu);
     while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &ts) == 0) {
     }
