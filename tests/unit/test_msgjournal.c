@@ -539,10 +539,12 @@ static void test_compaction(void **state)
     }
     /* 6000 messages of ~360 bytes and their acks were written (2.6 MB),
      * at most 33 messages are live: the journal holds at most what came
-     * after the last compaction. */
-    struct stat sb;
+     * after the last finished compaction. A compaction still copying when
+     * the compactor stopped leaves part of that in .next: count both. */
+    struct stat sb, sbn;
     assert_int_equal(stat(tpath("wal"), &sb), 0);
-    assert_true(sb.st_size < 3 << 19);
+    off_t total = sb.st_size + (stat(tpath("wal.next"), &sbn) == 0 ? sbn.st_size : 0);
+    assert_true(total < 3 << 19);
     sx_store_free(st);
     sx_store_free(st2);
     remove_tmpdir();
