@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 sx_status sx_fd_write_all(int fd, const void *p, size_t n)
@@ -43,4 +44,29 @@ void sx_fs_sync_parent(const char *path)
         /* refused by some file systems: nothing more to do */
     }
     close(fd);
+}
+
+sx_status sx_fs_mkdirs(const char *path, mode_t mode, char *failed, size_t cap)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp)
+        return SX_E_LIMIT;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char c = tmp[i];
+        tmp[i] = '\0';
+        struct stat sb;
+        if (mkdir(tmp, mode) != 0 && !(errno == EEXIST && stat(tmp, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+            int e = errno == EEXIST ? ENOTDIR : errno;
+            if (failed && cap)
+                snprintf(failed, cap, "%s", tmp);
+            errno = e;
+            return SX_E_IO;
+        }
+        tmp[i] = c;
+    }
+    return SX_OK;
 }

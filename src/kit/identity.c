@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "crypto/util.h"
 
 #define MAX_TREE_DEPTH 64
@@ -85,24 +86,11 @@ static sx_status clear_dir(const char *path, char *err, size_t errlen)
 /* mkdir -p with mode 0777 less the umask, as the reference creates folders. */
 static sx_status make_dirs(const char *path, char *err, size_t errlen)
 {
-    char tmp[SX_KIT_PATH_MAX];
-    size_t n = strlen(path);
-    if (n >= sizeof tmp)
-        return SX_E_LIMIT;
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] != '/' && tmp[i] != 0)
-            continue;
-        char c = tmp[i];
-        tmp[i] = 0;
-        struct stat sb;
-        if (mkdir(tmp, 0777) != 0 && !(errno == EEXIST && stat(tmp, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-            snprintf(err, errlen, "%s: cannot create folder: %s", tmp, strerror(errno));
-            return SX_E_IO;
-        }
-        tmp[i] = c;
-    }
-    return SX_OK;
+    char failed[SX_KIT_PATH_MAX];
+    sx_status st = sx_fs_mkdirs(path, 0777, failed, sizeof failed);
+    if (st == SX_E_IO)
+        snprintf(err, errlen, "%s: cannot create folder: %s", failed, strerror(errno));
+    return st;
 }
 
 /* Writes text to path created with mode; a secret file (no group or other

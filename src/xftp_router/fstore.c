@@ -957,8 +957,11 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
     if (opts->log_path && !(st->log_path = strdup(opts->log_path)))
         goto fail;
     res = SX_E_IO;
-    if (mkdir(st->files_dir, 0755) != 0 && errno != EEXIST) {
-        warnf(st, "cannot create files folder %s: %s", st->files_dir, strerror(errno));
+    char failed[SX_XFTP_FLOG_PATH_MAX + 1] = "";
+    sx_status made = sx_fs_mkdirs(st->files_dir, 0755, failed, sizeof failed);
+    if (made != SX_OK) {
+        warnf(st, "cannot create files folder %s (at %s): %s", st->files_dir, failed[0] ? failed : st->files_dir,
+              made == SX_E_LIMIT ? "path too long" : strerror(errno));
         goto fail;
     }
     struct stat sb;

@@ -135,29 +135,13 @@ static sx_status fail(char *err, size_t errlen, sx_status st, const char *what, 
 /* mkdir -p */
 static sx_status make_dirs(const char *dir, char *err, size_t errlen)
 {
-    char p[PATH_MAX];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof p) {
-        if (err && errlen)
-            snprintf(err, errlen, "bad web folder path");
-        return SX_E_LIMIT;
-    }
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        char c = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return fail(err, errlen, SX_E_IO, "cannot create", p);
-        p[i] = c;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        errno = ENOTDIR;
-        return fail(err, errlen, SX_E_IO, "not a folder:", dir);
-    }
-    return SX_OK;
+    char failed[PATH_MAX];
+    sx_status st = sx_fs_mkdirs(dir, 0755, failed, sizeof failed);
+    if (st == SX_E_LIMIT && err && errlen)
+        snprintf(err, errlen, "bad web folder path");
+    if (st == SX_E_IO)
+        return fail(err, errlen, SX_E_IO, "cannot create", failed);
+    return st;
 }
 
 sx_status sx_xftp_site_generate(const char *ini_path, const char *dir, const char *address, const char *version,
