@@ -177,7 +177,8 @@ static int parse_args(int argc, char **argv, args *a)
 
 /* The signal (SIGINT, SIGTERM) that asked to stop, 0 until one came. The
  * library watches it (sx_xftp_opts.cancel), stops the transfer and removes
- * its temporary files; a second signal ends the program at once. */
+ * its temporary files (recv keeps the chunks it downloaded, for a re-run);
+ * a second signal ends the program at once. */
 static volatile sig_atomic_t g_stop;
 
 static void on_stop(int sig)

@@ -56,7 +56,8 @@ typedef struct sx_xftp_opts {
     /* May be NULL. The program sets *cancel to non-zero (from a signal
      * handler, say) to stop the call: it stops within a fraction of a
      * second (a name lookup may take longer), removes its temporary files
-     * and the partial output, and returns SX_E_IO with a message that says
+     * and the partial output (a receive keeps the chunks it downloaded, see
+     * sx_xftp_receive_file), and returns SX_E_IO with a message that says
      * it was interrupted. */
     const volatile sig_atomic_t *cancel;
 } sx_xftp_opts;
@@ -94,7 +95,13 @@ SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
  * goes to out_path (NULL, or cap of at least SX_XFTP_OUT_PATH_MAX bytes).
  * SX_E_AUTH when a digest or the encryption does not check out (nothing is
  * left behind). The description's chunks are acknowledged: it cannot be used
- * again. */
+ * again. A receive that stops early (cancelled, a router down, no room)
+ * keeps the chunks downloaded so far in the temporary folder, in
+ * "xftp_recv_<user id>_<hash of the description>" (0700); a later receive of
+ * the same description in the same temporary folder takes those whose size
+ * and digest check out and downloads the rest. The folder goes once the file
+ * is received, or when the routers refuse the description or send a damaged
+ * file. Two receives of one description at once: the second is SX_E_USAGE. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_receive_file(const char *description, const char *dest,
                                                     const sx_xftp_opts *o, char *out_path, size_t cap);
 

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -285,11 +286,107 @@ static sx_status rm_tree(const char *dir)
     return rmdir(dir) == 0 ? SX_OK : SX_E_IO;
 }
 
+/* Whether a chunk file left by an earlier run is whole: its size and
+ * SHA-256 are the description's. */
+static bool chunk_file_ok(const char *path, const sx_xftp_fd_chunk *ch)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    struct stat sb;
+    bool ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == (off_t)ch->size &&
+              ch->digest_len == SX_SHA256_LEN;
+    sx_hash_ctx h;
+    uint8_t *buf = ok ? malloc(XT_BUF_LEN) : NULL;
+    ok = ok && buf && sx_hash_init(&h, SX_HASH_SHA256) == SX_OK;
+    if (ok) {
+        for (;;) {
+            size_t n = 0;
+            if (xt_read_some(fd, buf, XT_BUF_LEN, &n) != SX_OK) {
+                ok = false;
+                break;
+            }
+            if (n == 0)
+                break;
+            if (sx_hash_update(&h, sx_slice_of(buf, n)) != SX_OK) {
+                ok = false;
+                break;
+            }
+        }
+        uint8_t dg[SX_SHA256_LEN];
+        ok = ok && sx_hash_final(&h, dg, sizeof dg) == SX_OK &&
+             sx_slice_eq(sx_slice_of(dg, sizeof dg), sx_slice_of(ch->digest, ch->digest_len));
+        sx_hash_cleanup(&h);
+    }
+    free(buf);
+    close(fd);
+    return ok;
+}
+
+/* The folder the chunks of a description are downloaded into, kept when a
+ * receive stops early so that the same command goes on from there: named
+ * after the SHA-256 of the description (as printed again, so that a file
+ * and its link share it) and the user, made 0700 and refused when it is
+ * someone else's or open to others. The name goes to out, a lock held
+ * while the folder is in use to *lock_fd: two receives of one description
+ * at once would write the same files. */
+static sx_status resume_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap,
+                                 int *lock_fd)
+{
+    char *text = NULL;
+    size_t len = 0;
+    SX_TRY(sx_xftp_fd_print(fd, &text, &len));
+    uint8_t h[SX_SHA256_LEN];
+    sx_status st = sx_sha256(sx_slice_of((const uint8_t *)text, len), h);
+    sx_wipe(text, len);
+    free(text);
+    SX_TRY(st);
+    char hex[33];
+    for (size_t i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    int k = snprintf(out, cap, "%s/xftp_recv_%u_%s", xt_tmp_dir(o), (unsigned)geteuid(), hex);
+    if (k <= 0 || (size_t)k >= cap)
+        return SX_E_LIMIT;
+    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+        xt_set_err(o, "Error creating %s: %s", out, strerror(errno));
+        return SX_E_IO;
+    }
+    struct stat sb;
+    if (lstat(out, &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0) {
+        xt_set_err(o, "The temporary folder %s is not a private folder of this user: remove it or choose another "
+                      "temporary folder (TMPDIR)",
+                   out);
+        return SX_E_IO;
+    }
+    char lp[SX_XFTP_PATH_MAX];
+    k = snprintf(lp, sizeof lp, "%s/lock", out);
+    if (k <= 0 || (size_t)k >= sizeof lp)
+        return SX_E_LIMIT;
+    int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lfd < 0) {
+        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
+        return SX_E_IO;
+    }
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        close(lfd);
+        xt_set_err(o, "Another receive of this description is under way (it uses %s): wait for it to end", out);
+        return SX_E_USAGE;
+    }
+    *lock_fd = lfd;
+    return SX_OK;
+}
+
 static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, const char *path,
                                 const sx_xftp_transfer_opts *o)
 {
     sx_status st = SX_E_PROTOCOL;
     sx_xftp_client *c = NULL;
+    /* into <path>.part, renamed when whole: a chunk file under its own
+     * name is always a complete one */
+    char part[SX_XFTP_PATH_MAX];
+    int pk = snprintf(part, sizeof part, "%s.part", path);
+    if (pk <= 0 || (size_t)pk >= sizeof part)
+        return SX_E_LIMIT;
     /* any replica: the next one when a router fails */
     for (size_t ri = 0; ri < ch->replica_count; ri++) {
         const sx_xftp_fd_replica *r = &ch->replicas[ri];
@@ -299,9 +396,9 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             continue;
         for (int a = 0; a < xt_retries(o); a++) {
             c = NULL;
-            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
             if (fd < 0) {
-                xt_set_err(o, "Error downloading chunk %u: cannot write %s: %s", ch->number, path, strerror(errno));
+                xt_set_err(o, "Error downloading chunk %u: cannot write %s: %s", ch->number, part, strerror(errno));
                 sx_key_free(k);
                 return SX_E_IO;
             }
@@ -316,9 +413,14 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             xt_retry_pause(o, a);
         }
         sx_key_free(k);
+        if (st == SX_OK && rename(part, path) != 0) {
+            xt_set_err(o, "Error downloading chunk %u: cannot rename %s: %s", ch->number, part, strerror(errno));
+            unlink(part);
+            return SX_E_IO;
+        }
         if (st == SX_OK)
             return SX_OK;
-        unlink(path);
+        unlink(part);
     }
     char why[XT_REASON_LEN];
     size_t srv = ch->replica_count > 0 ? ch->replicas[ch->replica_count - 1].server : SIZE_MAX;
@@ -339,6 +441,9 @@ static sx_status download_item(par_run *r, conn_pool *pool, const sx_xftp_transf
                                size_t i)
 {
     download_ctx *d = r->ctx;
+    /* a chunk an earlier run downloaded is not fetched again */
+    if (chunk_file_ok(d->paths[i], &d->fd->chunks[i]))
+        return SX_OK;
     return download_chunk(pool, &d->fd->chunks[i], d->paths[i], wo);
 }
 
@@ -385,11 +490,8 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
         return SX_E_USAGE;
     }
     char enc_dir[SX_XFTP_PATH_MAX];
-    SX_TRY(xt_temp_path(o, enc_dir, sizeof enc_dir));
-    if (mkdir(enc_dir, 0700) != 0) {
-        xt_set_err(o, "Error creating %s: %s", enc_dir, strerror(errno));
-        return SX_E_IO;
-    }
+    int lock_fd = -1;
+    SX_TRY(resume_dir_open(fd, o, enc_dir, sizeof enc_dir, &lock_fd));
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};
     pool.c = calloc(fd->server_count ? fd->server_count : 1, sizeof *pool.c);
     char(*paths)[SX_XFTP_PATH_MAX] = calloc(fd->chunk_count, sizeof *paths);
@@ -505,9 +607,20 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
             st = ack_chunks(&pool, fd, o);
     }
     xt_pool_cleanup(&pool);
-    if (rm_tree(enc_dir) != SX_OK) {
-        /* a leftover temporary folder is not a failure of the transfer */
+    /* The chunks stay for a re-run unless the file arrived or they are no
+     * use: the routers sent other data, or refused the description (AUTH:
+     * acknowledged or deleted, never to be downloaded again). */
+    if (st == SX_OK || st == SX_E_AUTH || st == SX_E_PROTOCOL) {
+        if (rm_tree(enc_dir) != SX_OK) {
+            /* a leftover temporary folder is not a failure of the transfer */
+        }
+    } else if (!xt_cancelled(o) && o->errbuf && o->errbuf_len > 0) {
+        size_t l = strnlen(o->errbuf, o->errbuf_len);
+        if (l + 1 < o->errbuf_len)
+            snprintf(o->errbuf + l, o->errbuf_len - l,
+                     " (the chunks downloaded so far are kept in %s: the same command goes on from there)", enc_dir);
     }
+    close(lock_fd);
     free(paths);
     free(pp);
     if (follow) {

@@ -61,7 +61,7 @@ static sx_status failed(sx_status st, const errs *e)
 /* A call stopped by the program: what is left of it. */
 static sx_status interrupted(const char *what, const char *left)
 {
-    return sx_error_set(SX_E_IO, NULL, "%s: interrupted; its temporary files are removed%s", what, left);
+    return sx_error_set(SX_E_IO, NULL, "%s: interrupted; %s", what, left);
 }
 
 static sx_status start(void)
@@ -145,7 +145,8 @@ sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp
     if (st != SX_OK) {
         free(u);
         if (cancelled(o))
-            return interrupted("send", " (the chunks uploaded so far stay on the routers until they expire)");
+            return interrupted("send", "its temporary files are removed (the chunks uploaded so far stay on the "
+                                       "routers until they expire)");
         return failed(st, &e);
     }
     *out = u;
@@ -212,7 +213,8 @@ sx_status sx_xftp_receive_file(const char *description, const char *dest, const 
     st = sx_xftp_recv(&fd, dest, &t, path, sizeof path);
     sx_xftp_fd_cleanup(&fd);
     if (st != SX_OK && cancelled(o))
-        return interrupted("receive", "");
+        return interrupted("receive", "the chunks downloaded so far are kept in the temporary folder for a "
+                                      "re-run: the same command goes on from there");
     if (st != SX_OK)
         return failed(st, &e);
     if (out_path && cap > 0 && (size_t)snprintf(out_path, cap, "%s", path) >= cap)

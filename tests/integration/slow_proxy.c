@@ -4,7 +4,9 @@
  * per second and those to the client at most DOWN (0: as fast as they come).
  * With it a test sees, on loopback, what a slow network shows: a transfer
  * that is still going when it is interrupted, or a client that waits for a
- * body the router never needed. It runs until it is killed.
+ * body the router never needed. When a direction of a connection ends it
+ * prints "up N" (bytes from the client) or "down N" (to the client), so a
+ * test can tell how much a transfer moved. It runs until it is killed.
  *
  * Usage: slow_proxy TARGET_PORT UP_BYTES_PER_S DOWN_BYTES_PER_S */
 #include <arpa/inet.h>
@@ -28,6 +30,8 @@ typedef struct pair {
     pthread_mutex_t mu;
     int live; /* directions still copying */
 } pair;
+
+static pthread_mutex_t g_out = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct dir {
     pair *p;
@@ -87,6 +91,10 @@ static void *copy_dir(void *arg)
     }
 done:
     free(buf);
+    pthread_mutex_lock(&g_out);
+    printf("%s %lld\n", d->from == 0 ? "up" : "down", (long long)moved);
+    fflush(stdout);
+    pthread_mutex_unlock(&g_out);
     shutdown(out, SHUT_WR);
     shutdown(in, SHUT_RD);
     pthread_mutex_lock(&p->mu);

@@ -9,8 +9,9 @@
 # QUOTA before it reads a chunk's body, behind a slow link (the answer is
 # reported at once); a router that takes uploads only with a password;
 # SIGINT during a send and SIGTERM during a recv (behind a slow link) stop
-# the program with 130 / 143 and leave no temporary file; a send and a recv
-# go on across a restart of their router.
+# the program with 130 / 143; the send leaves no temporary file, the recv
+# keeps the chunks it has and the same command downloads only the rest; a
+# send and a recv go on across a restart of their router.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -288,8 +289,9 @@ wait_for() {
         sleep 0.1
     done
 }
-# interrupt PID SIGNAL CODE WHAT: the program stops within 10 s with CODE,
-# says it was interrupted, and its temporary files are gone.
+# interrupt PID SIGNAL CODE WHAT [MESSAGE]: the program stops within 10 s
+# with CODE and says it was interrupted (and MESSAGE: by default that its
+# temporary files are removed, and then they are gone).
 interrupt() {
     kill "-$2" "$1"
     i=0
@@ -298,8 +300,8 @@ interrupt() {
     wait "$1"
     rc=$?
     [ "$rc" = "$3" ] || fail "$4: exit code $rc after SIG$2, not $3"
-    grep -q "interrupted; its temporary files are removed" "$T/int.err" || fail "$4: message: $(cat "$T/int.err")"
-    no_temp "$4"
+    grep -q "interrupted; ${5:-its temporary files are removed}" "$T/int.err" || fail "$4: message: $(cat "$T/int.err")"
+    [ -n "${5:-}" ] || no_temp "$4"
 }
 head -c 20000000 /dev/urandom > "$T/twenty.bin"
 # send: uploads at 2 MB/s, interrupted once the first chunk is on the router
@@ -317,19 +319,36 @@ if wait_for "the first chunk" more_chunks; then
 else
     kill -9 "$XP"
 fi
-# recv: downloads at 2 MB/s, stopped once a chunk is in the temporary folder;
-# nothing was acknowledged, so the description works afterwards
+# recv: downloads at 2 MB/s, stopped once a whole chunk is in its folder in
+# the temporary folder; nothing was acknowledged, the chunks are kept, and
+# the same command downloads only the others (the proxy counts the bytes).
 start_proxy down "$PORT1" 0 2000000
 mkdir "$T/irecv" "$T/idl"
+find "$T/files1" -type f | sort > "$T/files1.before"
 out=$(xftp send "$T/twenty.bin" "$T/irecv" -s "xftp://$FP1@127.0.0.1:$PPORT_down" 2>&1) || fail "send for recv: $out"
+# the bytes of the file's chunks on the router
+find "$T/files1" -type f | sort | comm -13 "$T/files1.before" - > "$T/files1.new"
+all=$(xargs stat -c %s < "$T/files1.new" | awk '{s += $1} END {print s + 0}')
+whole() { find "$T/tmp" -path '*/xftp_recv_*' -type f -name '[0-9]*' ! -name '*.part'; }
 "$CLI" recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" 2>"$T/int.err" &
 XP=$!
-if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -type f -size +0 | grep -q ." ; then
-    interrupt "$XP" TERM 143 "recv interrupted"
+if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -path '*/xftp_recv_*' -type f -name '[0-9]*' ! -name '*.part' | grep -q ."; then
+    interrupt "$XP" TERM 143 "recv interrupted" "the chunks downloaded so far are kept"
     [ -z "$(ls -A "$T/idl")" ] || fail "recv interrupted: left $(ls -A "$T/idl")"
+    kept=$(whole | xargs stat -c %s | awk '{s += $1} END {print s + 0}')
+    [ "$kept" -gt 0 ] || fail "recv interrupted: no whole chunk kept: $(find "$T/tmp")"
+    [ "$(stat -c %a "$(dirname "$(whole | head -n 1)")")" = 700 ] || fail "recv interrupted: the chunks' folder is not 0700"
+    lines=$(wc -l < "$T/proxy_down.out")
     out=$(xftp recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" -y 2>&1) || fail "recv after the interrupted one: $out"
     cmp -s "$T/twenty.bin" "$T/idl/twenty.bin" || fail "recv after the interrupted one: content differs"
     no_temp "recv after the interrupted one"
+    sleep 0.5 # the proxy prints when it sees the connection end
+    moved=$(tail -n +$((lines + 1)) "$T/proxy_down.out" | awk '$1 == "down" {s += $2} END {print s + 0}')
+    # the rest of the chunks and up to 100 kB a chunk for the protocol, not
+    # the whole file again
+    room=$(($(wc -l < "$T/files1.new") * 100000))
+    [ "$moved" -ge $((all - kept)) ] && [ "$moved" -le $((all - kept + room)) ] \
+        || fail "recv after the interrupted one: moved $moved bytes; the chunks are $all, $kept were kept"
 else
     kill -9 "$XP"
 fi
