@@ -140,3 +140,11 @@ int rcli_drop_rts(int argc, char **argv)
     argv[n] = NULL;
     return n;
 }
+
+bool rcli_parse_log_level(const char *word, sx_say_level *out)
+{
+    if (sx_say_parse_level(word, out))
+        return true;
+    fprintf(stderr, "Error: invalid log level '%s'\n", word);
+    return false;
+}

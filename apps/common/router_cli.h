@@ -10,6 +10,7 @@
 
 #include "crypto/keys.h"
 #include "kit/paths.h"
+#include "kit/say.h"
 
 /* The reminder to keep ca.key offline, printed after init and cert. */
 void rcli_print_ca_key_warning(const sx_kit_paths *paths);
@@ -41,5 +42,8 @@ void rcli_print_hostnames_note(const char *host, const char *ini);
 /* Prints "Error: cannot start the server: <cause>" and the fix above to f,
  * after sx_*_start failed with st. */
 void rcli_print_start_error(FILE *f, sx_status st, const char *ini);
+
+/* `start --log-level WORD`: the level, or false after printing the error. */
+bool rcli_parse_log_level(const char *word, sx_say_level *out);
 
 #endif

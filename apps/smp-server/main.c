@@ -12,6 +12,7 @@
 #include "common/router_cli.h"
 #include "crypto/util.h"
 #include "kit/identity.h"
+#include "kit/say.h"
 #include "smp_router/config.h"
 #include "smp_router/server.h"
 #include "smp_router/setup.h"
@@ -66,7 +67,8 @@ static void usage(FILE *f)
             "start options:\n"
             "  --compact-log              (always done: the store log is compacted at start)\n"
             "  --skip-warnings            start even if restoring messages gave warnings\n"
-            "  --log-level trace|debug|info|note|warn|error   (accepted; not applied yet)\n"
+            "  --log-level trace|debug|info|note|warn|error   lines on stderr from this level up\n"
+            "                             (default: info; debug adds each connection)\n"
             "  --confirm-migrations up|down   (database store only: ignored)\n"
             "  -m, --maintenance          not supported yet, refused\n"
             "  +RTS ... -RTS              (the reference's runtime options: ignored)\n",
@@ -434,9 +436,11 @@ static const struct option start_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+_Static_assert((int)SX_ROUTER_LOG_TRACE == (int)SX_SAY_TRACE && (int)SX_ROUTER_LOG_ERROR == (int)SX_SAY_ERROR,
+               "--log-level's two enums differ");
+
 static int parse_start(int argc, char **argv, sx_router_start_options *so)
 {
-    static const char *const levels[] = {"trace", "debug", "info", "note", "warn", "error"};
     memset(so, 0, sizeof *so);
     so->log_level = SX_ROUTER_LOG_INFO;
     int c;
@@ -449,14 +453,10 @@ static int parse_start(int argc, char **argv, sx_router_start_options *so)
         case OPT_COMPACT_LOG: so->compact_log = true; break;
         case OPT_SKIP_WARNINGS: so->skip_warnings = true; break;
         case OPT_LOG_LEVEL: {
-            size_t i = 0;
-            while (i < 6 && strcmp(optarg, levels[i]) != 0)
-                i++;
-            if (i == 6) {
-                fprintf(stderr, "Error: invalid log level '%s'\n", optarg);
+            sx_say_level l;
+            if (!rcli_parse_log_level(optarg, &l))
                 return 1;
-            }
-            so->log_level = (sx_router_log_level)i;
+            so->log_level = (sx_router_log_level)l;
             break;
         }
         case OPT_CONFIRM_MIGRATIONS:
@@ -498,6 +498,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         return 1;
     }
     cfg.start = so;
+    sx_say_set_level((sx_say_level)so.log_level);
     uint8_t fp[SX_FINGERPRINT_LEN];
     sx_status st = sx_kit_check_fingerprint(paths, fp, err, sizeof err);
     if (st != SX_OK) {

@@ -12,6 +12,7 @@
 
 #include "common/router_cli.h"
 #include "kit/identity.h"
+#include "kit/say.h"
 #include "xftp_router/server.h"
 #include "xftp_router/srvconfig.h"
 #include "xftp_router/website.h"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
             "  -n, --fqdn FQDN            server host name, certificate CN\n"
             "  --web-path PATH            folder for the generated server pages\n\n"
             "start options:\n"
+            "  --log-level trace|debug|info|note|warn|error   lines on stderr from this level up\n"
+            "                             (default: info; debug adds each connection)\n"
             "  +RTS ... -RTS              (the reference's runtime options: ignored)\n\n"
             "cert options:\n"
             "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
@@ -149,14 +152,27 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
 
 static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
 {
+    sx_say_level level = SX_SAY_INFO;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
         }
+        /* not in the reference's xftp-server (its smp-server has it) */
+        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            if (!rcli_parse_log_level(argv[++i], &level))
+                return 1;
+            continue;
+        }
+        if (strncmp(argv[i], "--log-level=", 12) == 0) {
+            if (!rcli_parse_log_level(argv[i] + 12, &level))
+                return 1;
+            continue;
+        }
         fprintf(stderr, "Error: unexpected argument '%s'\n", argv[i]);
         return 1;
     }
+    sx_say_set_level(level);
     if (!file_exists(paths->ini))
         return not_initialized(paths);
     static sx_xftp_config cfg; /* large; lives for the whole run */

@@ -6,6 +6,7 @@
  * order or not at all. */
 #include "kit/logwriter.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "core/deadline.h"
 #include "crypto/util.h"
+#include "kit/say.h"
 
 struct sx_kit_logwriter {
     sx_kit_log *log;
@@ -102,7 +104,9 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         bool dead = __atomic_load_n(&w->dead, __ATOMIC_ACQUIRE);
+        errno = 0;
         bool ok = !dead && taken && sx_kit_log_append_lines(log, sx_writer_slice(&batch), lines) == SX_OK;
+        int write_errno = errno;
         if (ok) {
             __atomic_store_n(&w->durable, seq, __ATOMIC_RELEASE);
             if (__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE)) {
@@ -112,14 +116,18 @@ static void *writer_main(void *arg)
             reported = false;
         } else if (!dead && taken && w->retry_ms > 0 && !stopping && !sx_kit_log_broken(log)) {
             __atomic_store_n(&w->failed, true, __ATOMIC_RELEASE);
-            if (!reported)
+            if (!reported) {
+                SX_SAY(SX_SAY_ERROR, "log write failed: %s", write_errno ? strerror(write_errno) : "I/O error");
                 fprintf(stderr, "router: the log cannot be written; changes are refused until it can be "
                                 "written again (retried every %d ms)\n",
                         w->retry_ms);
+            }
             reported = true;
         } else if (!dead) {
             __atomic_store_n(&w->failed, true, __ATOMIC_RELEASE);
             __atomic_store_n(&w->dead, true, __ATOMIC_RELEASE);
+            SX_SAY(SX_SAY_ERROR, "log write failed: %s", !taken ? "out of memory" : write_errno ? strerror(write_errno)
+                                                                                                : "I/O error");
             fprintf(stderr, "router: the log cannot be written; changes are refused from now on\n");
         }
         if (ok || __atomic_load_n(&w->dead, __ATOMIC_ACQUIRE)) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/bytes.h"
+#include "kit/say.h"
 #include "transport/net.h"
 
 /* A socket on its way from worker 0 to the worker that adopts it. */
@@ -62,13 +63,15 @@ struct sx_kit_workers {
     size_t pend_cap, pend_used;
     uint64_t pend_seed;
     unsigned max_pending;
-    uint64_t refused;       /* atomic */
-    uint64_t pauses;        /* atomic */
-    sx_loop_timer pause;    /* worker 0: listeners resume when it fires */
-    uint64_t trim_closed;   /* worker 0: sockets closed at the last trim */
-    int64_t trim_ms;        /* worker 0: when */
-    int64_t last_report_ms; /* worker 0: the last accept failure printed */
-    uint64_t unreported;    /* worker 0: failures since then */
+    uint64_t refused;            /* atomic */
+    uint64_t pauses;             /* atomic */
+    sx_loop_timer pause;         /* worker 0: listeners resume when it fires */
+    uint64_t trim_closed;        /* worker 0: sockets closed at the last trim */
+    int64_t trim_ms;             /* worker 0: when */
+    int64_t last_report_ms;      /* worker 0: the last accept failure printed */
+    uint64_t unreported;         /* worker 0: failures since then */
+    int64_t refused_report_ms;   /* worker 0: the last refusals said */
+    uint64_t refused_unreported; /* worker 0: refusals since then */
 };
 
 /* ---- unfinished handshakes by address ---- */
@@ -202,13 +205,29 @@ static void accept_failed(sx_kit_workers *ws, int err)
     ws->unreported++;
     int64_t now = sx_loop_now_ms();
     if (ws->last_report_ms == 0 || now - ws->last_report_ms >= 60000) {
-        fprintf(stderr, "accept failed: %s; not accepting for %d ms (%llu time(s) since the last report)\n",
-                strerror(err), SX_KIT_ACCEPT_PAUSE_MS, (unsigned long long)ws->unreported);
+        SX_SAY(SX_SAY_WARN, "accept failed: %s; not accepting for %d ms (%llu time(s) since the last report)",
+               strerror(err), SX_KIT_ACCEPT_PAUSE_MS, (unsigned long long)ws->unreported);
         ws->last_report_ms = now;
         ws->unreported = 0;
     }
     listeners_watch(ws, false);
     sx_loop_timer_start(ws->w[0].loop, &ws->pause, SX_KIT_ACCEPT_PAUSE_MS, 0);
+}
+
+/* A socket was closed at accept: its address had too many unfinished
+ * handshakes. Said at most once a minute, with the count since the last
+ * time; the address is not said (the routers log no client addresses). */
+static void refused_report(sx_kit_workers *ws)
+{
+    ws->refused_unreported++;
+    int64_t now = sx_loop_now_ms();
+    if (ws->refused_report_ms != 0 && now - ws->refused_report_ms < 60000)
+        return;
+    SX_SAY(SX_SAY_WARN, "closed %llu connection(s) at accept since the last report: their address had %u "
+                        "unfinished handshakes",
+           (unsigned long long)ws->refused_unreported, ws->max_pending);
+    ws->refused_report_ms = now;
+    ws->refused_unreported = 0;
 }
 
 static void adopt_task_cb(sx_loop *loop, sx_loop_task *t)
@@ -248,6 +267,7 @@ static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
         handover *h = NULL;
         if (!pend_take(ws, &peer)) {
             __atomic_add_fetch(&ws->refused, 1, __ATOMIC_RELAXED);
+            refused_report(ws);
         } else if (!(h = calloc(1, sizeof *h))) {
             sx_kit_workers_handshake_done(ws, &peer);
         }

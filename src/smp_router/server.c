@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "kit/say.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
 #include "transport/net.h"
@@ -32,6 +33,19 @@ _Static_assert(SX_ROUTER_MAX_PORTS <= SX_KIT_MAX_PORTS, "the kit listens on ever
 static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
 static void conn_close(sx_conn *c);
 static void conn_fail(sx_conn *c);
+
+/* Why c closes (the debug line of conn_close); the first reason stays. */
+static void conn_why(sx_conn *c, const char *why)
+{
+    if (!c->why)
+        c->why = why;
+}
+
+/* The reason for a failed TLS read or write. */
+static const char *io_why(sx_status st)
+{
+    return st == SX_E_CLOSED ? "peer closed" : st == SX_E_IO ? "socket error" : "TLS error";
+}
 static void conn_update_interest(sx_conn *c);
 
 /* ---- output ---- */
@@ -156,6 +170,7 @@ static void write_out(sx_conn *c)
          * is encrypted already and cannot become an error. */
         int h1 = held_by(r->lw, c->out_head->log_seq), h2 = held_by(r->mw, c->out_head->mlog_seq);
         if (h1 < 0 || h2 < 0) {
+            conn_why(c, "store log failed");
             conn_fail(c);
             return;
         }
@@ -167,6 +182,7 @@ static void write_out(sx_conn *c)
         if (st == SX_E_WOULD_BLOCK)
             return;
         if (st != SX_OK) {
+            conn_why(c, io_why(st));
             conn_fail(c);
             return;
         }
@@ -218,8 +234,10 @@ static void conn_update_interest(sx_conn *c)
         ev |= SX_EV_WRITE;
     if (c->state == SX_CONN_TLS)
         ev = sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE ? SX_EV_WRITE : SX_EV_READ;
-    if (sx_loop_io_start(c->w->loop, &c->io, ev) != SX_OK)
+    if (sx_loop_io_start(c->w->loop, &c->io, ev) != SX_OK) {
+        conn_why(c, "internal error");
         conn_fail(c);
+    }
 }
 
 static void close_task_cb(sx_loop *loop, sx_loop_task *t)
@@ -256,6 +274,7 @@ static void conn_close(sx_conn *c)
 {
     if (c->fd < 0)
         return;
+    SX_SAY(SX_SAY_DEBUG, "client %llu: closed (%s)", (unsigned long long)c->id, c->why ? c->why : "by the router");
     sx_worker *w = c->w;
     if (w->batch_conn == c)
         w->batch_conn = NULL;
@@ -326,6 +345,7 @@ static void on_client_hello(sx_conn *c)
     sx_transport_error te = SX_TE_NONE;
     sx_status st = sx_smp_server_hs_finish(&c->hs, &info, c->rbuf, &c->sess, &te);
     if (st != SX_OK) {
+        conn_why(c, "handshake error");
         if (c->hs.reply_error) {
             uint8_t block[SX_BLOCK_SIZE];
             sx_smp_service_reply rep = {.ok = false, .error = te};
@@ -353,11 +373,14 @@ static void on_client_hello(sx_conn *c)
         sx_smp_service_reply rep = {.ok = false, .error = SX_TE_HANDSHAKE_BAD_SERVICE};
         if (sx_smp_service_reply_block(&rep, block) == SX_OK)
             (void)queue_raw_block(c, block);
+        conn_why(c, "service refused");
         c->state = SX_CONN_CLOSING;
         return;
     }
     c->state = SX_CONN_ACTIVE;
     sx_kit_workers_handshake_done(c->w->r->ws, &c->peer);
+    SX_SAY(SX_SAY_DEBUG, "client %llu: handshake done, SMP version %u", (unsigned long long)c->id,
+           (unsigned)c->sess.version);
 }
 
 /* Reads and handles whole blocks until the socket has no more. */
@@ -369,6 +392,7 @@ static void conn_read(sx_conn *c)
         if (!c->rbuf) {
             c->rbuf = malloc(SX_BLOCK_SIZE);
             if (!c->rbuf) {
+                conn_why(c, "out of memory");
                 conn_close(c);
                 return;
             }
@@ -389,6 +413,7 @@ static void conn_read(sx_conn *c)
             return;
         }
         if (st != SX_OK) {
+            conn_why(c, io_why(st));
             conn_close(c);
             return;
         }
@@ -426,6 +451,9 @@ static void conn_tls_step(sx_conn *c)
         return;
     }
     if (st != SX_OK) {
+        if (c->tls)
+            SX_SAY(SX_SAY_DEBUG, "client %llu: TLS error: %s", (unsigned long long)c->id, sx_tls_conn_error(c->tls));
+        conn_why(c, st == SX_E_CLOSED ? "peer closed" : "TLS error");
         conn_close(c);
         return;
     }
@@ -433,6 +461,7 @@ static void conn_tls_step(sx_conn *c)
     sx_smp_tls_info_from_conn(c->tls, &info);
     uint8_t block[SX_BLOCK_SIZE];
     if (sx_smp_server_hs_start(&c->hs, &c->w->r->smp, &info, block) != SX_OK || !queue_raw_block(c, block)) {
+        conn_why(c, "handshake error");
         conn_close(c);
         return;
     }
@@ -486,8 +515,10 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
         write_out(c);
     if (c->fd >= 0 && (events & (SX_EV_READ | SX_EV_ERROR)))
         conn_read(c);
-    if (c->fd >= 0 && (events & SX_EV_ERROR) && !(events & SX_EV_READ) && !c->out_head)
+    if (c->fd >= 0 && (events & SX_EV_ERROR) && !(events & SX_EV_READ) && !c->out_head) {
+        conn_why(c, "socket error");
         conn_close(c);
+    }
     if (c->fd >= 0) {
         conn_update_interest(c);
         continue_reading(c);
@@ -520,10 +551,14 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     w->conns = c;
     __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
     c->last_active_ms = c->accepted_ms = sx_loop_now_ms();
+    SX_SAY(SX_SAY_DEBUG, "client %llu: accepted on port %u, worker %u", (unsigned long long)c->id,
+           (unsigned)sx_kit_workers_port(r->ws, port_index), worker);
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
     /* TLS starts when the client's hello has come (sx_kit_tls_step). */
-    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK)
+    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK) {
+        conn_why(c, "internal error");
         conn_close(c);
+    }
 }
 
 /* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and
@@ -567,9 +602,16 @@ static void close_stalled_handshakes(sx_worker *w, int64_t now)
     while (c) {
         sx_conn *next = c->next;
         int64_t age = now - c->accepted_ms;
-        if ((c->state == SX_CONN_TLS && age > tls_ms) || (c->state == SX_CONN_HELLO && age > hs_ms) ||
-            (c->state == SX_CONN_ACTIVE && c->rstart_ms && now - c->rstart_ms > block_ms))
+        if (c->state == SX_CONN_TLS && age > tls_ms) {
+            conn_why(c, "timeout: TLS handshake");
             conn_close(c);
+        } else if (c->state == SX_CONN_HELLO && age > hs_ms) {
+            conn_why(c, "timeout: SMP handshake");
+            conn_close(c);
+        } else if (c->state == SX_CONN_ACTIVE && c->rstart_ms && now - c->rstart_ms > block_ms) {
+            conn_why(c, "timeout: block");
+            conn_close(c);
+        }
         c = next;
     }
 }
@@ -602,8 +644,10 @@ static void tick(void *arg, unsigned worker)
     sx_conn *c = w->conns;
     while (c) {
         sx_conn *next = c->next;
-        if (c->subs_n == 0 && now - c->last_active_ms > o->inactive_ttl * 1000)
+        if (c->subs_n == 0 && now - c->last_active_ms > o->inactive_ttl * 1000) {
+            conn_why(c, "timeout: inactive");
             conn_close(c);
+        }
         c = next;
     }
 }
@@ -613,8 +657,10 @@ static void thread_end(void *arg, unsigned worker)
 {
     sx_router *r = arg;
     sx_worker *w = &r->workers[worker];
-    while (w->conns)
+    while (w->conns) {
+        conn_why(w->conns, "router stopping");
         conn_close(w->conns);
+    }
 }
 
 /* On a worker: the store log advanced (or failed); send what waited. */

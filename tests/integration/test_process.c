@@ -297,6 +297,9 @@ static sx_smp_client *connect_rp(const router_proc *rp)
     return cl;
 }
 
+/* Extra arguments of `start` (NULL: none). */
+static char *g_start_arg, *g_start_arg2;
+
 /* `smp-server start` on a free port; returns once a client completed the
  * SMP handshake with it. */
 static void router_start(router_proc *rp)
@@ -305,7 +308,7 @@ static void router_start(router_proc *rp)
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
         rp->port = tu_free_port();
         ini_set_port(rp, rp->port);
-        char *argv[] = {"smp-server", "start", NULL};
+        char *argv[] = {"smp-server", "start", g_start_arg, g_start_arg ? g_start_arg2 : NULL, NULL};
         rp->pid = spawn(rp, argv);
         int64_t deadline = now_ms() + START_TIMEOUT_MS;
         while (router_alive(rp)) {
@@ -2253,6 +2256,73 @@ static void test_pre_tls_memory(void **state)
     rp->passed = true;
 }
 
+/* --log-level debug: a line for each connection accepted, its handshake
+ * and its close with the reason; at the default level (info) none. */
+static void test_log_level(void **state)
+{
+    router_proc *rp = *state;
+    phase("log level: default");
+    router_start(rp); /* its probe connection comes and goes */
+    sx_smp_client *cl = connect_rp(rp);
+    queue q;
+    create_queue(cl, SX_KEY_ED25519, false, &q);
+    queue_free(&q);
+    sx_smp_client_close(cl);
+    sleep_ms(300);
+    router_stop(rp, SIGINT);
+    char *out = read_text(rp->out, NULL);
+    assert_non_null(out);
+    assert_null(strstr(out, "[DEBUG "));
+    assert_null(strstr(out, ": accepted on port"));
+    free(out);
+    assert_int_equal(truncate(rp->out, 0), 0);
+
+    phase("log level: debug");
+    g_start_arg = "--log-level";
+    g_start_arg2 = "debug";
+    router_start(rp);
+    g_start_arg = g_start_arg2 = NULL;
+    cl = connect_rp(rp);
+    create_queue(cl, SX_KEY_ED25519, false, &q);
+    queue_free(&q);
+    sx_smp_client_close(cl);
+    /* and one whose TLS fails */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(rp->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    /* a whole TLS record of a handshake message of no known type */
+    static const uint8_t junk[9] = {22, 3, 1, 0, 4, 0xff, 0, 0, 0};
+    assert_int_equal(send(fd, junk, sizeof junk, MSG_NOSIGNAL), (ssize_t)sizeof junk);
+    sleep_ms(300);
+    close(fd);
+    int64_t deadline = now_ms() + EVENT_TIMEOUT_MS;
+    for (;;) {
+        out = read_text(rp->out, NULL);
+        assert_non_null(out);
+        if (count_prefixed(out, "[DEBUG ") >= 3 && strstr(out, "closed (peer closed)") &&
+            strstr(out, "closed (TLS error)"))
+            break;
+        if (now_ms() > deadline) {
+            dump_output(rp);
+            fail_msg("the debug lines of the connections did not come");
+        }
+        free(out);
+        sleep_ms(50);
+    }
+    assert_non_null(strstr(out, ": accepted on port "));
+    assert_non_null(strstr(out, ": handshake done, SMP version "));
+    /* the line's form: [DEBUG yyyy-mm-dd hh:mm:ss +zzzz server.c:n] client k: ... */
+    const char *l = strstr(out, "[DEBUG ");
+    assert_true(l[11] == '-' && l[14] == '-' && l[17] == ' ' && l[20] == ':' && l[26] == ' ');
+    assert_true(l[27] == '+' || l[27] == '-');
+    assert_non_null(strstr(out, " server.c:"));
+    free(out);
+    router_stop(rp, SIGINT);
+    rp->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2266,6 +2336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disk_full, setup_rp, teardown_rp),
         cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup_rp, teardown_rp),
         cmocka_unit_test_setup_teardown(test_pre_tls_memory, setup_rp, teardown_rp),
+        cmocka_unit_test_setup_teardown(test_log_level, setup_rp, teardown_rp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
