@@ -9,6 +9,7 @@
  * TLS could not take whole stays pending until the socket is writable. */
 #include "xftp_router/server_int.h"
 
+#include "kit/say.h"
 #include "kit/stats.h"
 
 #include <dirent.h>
@@ -45,6 +46,18 @@ void xs_conn_close(xs_conn *c)
     conn_close(c);
 }
 
+void xs_conn_why(xs_conn *c, const char *why)
+{
+    if (!c->why)
+        c->why = why;
+}
+
+/* The reason for a failed TLS read or write. */
+static const char *io_why(sx_status st)
+{
+    return st == SX_E_CLOSED ? "peer closed" : st == SX_E_IO ? "socket error" : "TLS error";
+}
+
 /* ---- connections ---- */
 
 static void conn_update_interest(xs_conn *c)
@@ -54,8 +67,10 @@ static void conn_update_interest(xs_conn *c)
         ev = sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE ? SX_EV_WRITE : SX_EV_READ;
     else if (c->wpend_len > 0 || sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE)
         ev |= SX_EV_WRITE;
-    if (sx_loop_io_start(c->w->loop, &c->io, ev) != SX_OK)
+    if (sx_loop_io_start(c->w->loop, &c->io, ev) != SX_OK) {
+        xs_conn_why(c, "internal error");
         conn_close(c);
+    }
 }
 
 static void free_conn_cb(sx_loop *loop, sx_loop_task *t)
@@ -69,6 +84,7 @@ static void conn_close(xs_conn *c)
     if (c->fd < 0)
         return;
     xs_worker *w = c->w;
+    SX_SAY(SX_SAY_DEBUG, "client %llu: closed (%s)", (unsigned long long)c->id, c->why ? c->why : "by the router");
     sx_loop_io_stop(w->loop, &c->io);
     while (c->streams) {
         if (c->h2)
@@ -106,6 +122,7 @@ static void conn_flush(xs_conn *c)
             const uint8_t *p = NULL;
             ssize_t n = nghttp2_session_mem_send(c->h2, &p);
             if (n < 0) {
+                xs_conn_why(c, "HTTP/2 error");
                 conn_close(c);
                 return;
             }
@@ -119,6 +136,7 @@ static void conn_flush(xs_conn *c)
         if (st == SX_E_WOULD_BLOCK)
             break;
         if (st != SX_OK) {
+            xs_conn_why(c, io_why(st));
             conn_close(c);
             return;
         }
@@ -129,6 +147,7 @@ static void conn_flush(xs_conn *c)
         return;
     if (c->wpend_len == 0 &&
         (c->closing || (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)))) {
+        xs_conn_why(c, c->closing ? "protocol error" : "HTTP/2 session ended");
         conn_close(c);
         return;
     }
@@ -171,6 +190,7 @@ static void conn_read(xs_conn *c)
             return;
         }
         if (st != SX_OK) {
+            xs_conn_why(c, io_why(st));
             conn_close(c);
             return;
         }
@@ -185,9 +205,11 @@ static void conn_tls_step(xs_conn *c)
         return;
     }
     if (st != SX_OK) {
+        xs_conn_why(c, st == SX_E_CLOSED ? "peer closed" : "TLS error");
         conn_close(c);
         return;
     }
+    SX_SAY(SX_SAY_DEBUG, "client %llu: TLS done", (unsigned long long)c->id);
     xs_conn_start_h2(c);
 }
 
@@ -227,6 +249,8 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     c->fd = fd;
     c->peer = *peer;
     c->w = w;
+    c->id = __atomic_add_fetch(&s->next_conn_id, 1, __ATOMIC_RELAXED);
+    SX_SAY(SX_SAY_DEBUG, "client %llu: accepted, worker %u", (unsigned long long)c->id, worker);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -235,8 +259,10 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     c->next_idle_check_ms = c->accepted_ms + idle_check_ms(&s->opts);
     sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
     /* TLS starts when the client's hello has come (sx_kit_tls_step). */
-    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK)
+    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK) {
+        xs_conn_why(c, "internal error");
         conn_close(c);
+    }
 }
 
 /* ---- timers ---- */
@@ -289,8 +315,10 @@ static void tick(void *arg, unsigned worker)
     while (c) {
         xs_conn *next = c->next;
         if (c->state == XS_CONN_TLS) {
-            if (now - c->accepted_ms > XS_TLS_TIMEOUT_MS)
+            if (now - c->accepted_ms > XS_TLS_TIMEOUT_MS) {
+                xs_conn_why(c, "timeout: TLS handshake");
                 conn_close(c);
+            }
             c = next;
             continue;
         }
@@ -310,6 +338,7 @@ static void tick(void *arg, unsigned worker)
         if (check)
             c->next_idle_check_ms = now + idle_check_ms(o);
         if (check && !busy && now - c->last_active_ms > o->inactive_ttl * 1000) {
+            xs_conn_why(c, "timeout: inactive");
             conn_close(c);
         } else {
             conn_flush(c);
@@ -330,8 +359,10 @@ static void thread_end(void *arg, unsigned worker)
 {
     xs_server *s = arg;
     xs_worker *w = &s->workers[worker];
-    while (w->conns)
+    while (w->conns) {
+        xs_conn_why(w->conns, "router stopping");
         conn_close(w->conns);
+    }
     /* Buffers still queued post back to the loop; sx_kit_workers_stop
      * drains it, which frees the detached uploads. */
     xs_io_stop(w);

@@ -21,6 +21,7 @@
 #include "core/pad.h"
 #include "crypto/util.h"
 #include "crypto/x509.h"
+#include "kit/say.h"
 
 #define XS_WINDOW (1024 * 1024) /* per-stream and connection receive window */
 
@@ -337,6 +338,8 @@ static void hs_client(xs_stream *st)
     c->version = h.version;
     c->hs = XS_HS_ACCEPTED;
     sx_kit_workers_handshake_done(c->w->s->ws, &c->peer);
+    SX_SAY(SX_SAY_DEBUG, "client %llu: handshake done, XFTP version %u", (unsigned long long)c->id,
+           (unsigned)h.version);
     xs_respond(st, NULL, 0, NULL);
 }
 

@@ -70,6 +70,7 @@ struct sx_xftp_server {
     char web_root[XS_PATH_MAX]; /* canonical web_static_path, "" when none */
     /* The listening socket and worker threads (kit/workers.h). */
     sx_kit_workers *ws;
+    uint64_t next_conn_id; /* atomic */
     xs_worker *workers;
     unsigned n_workers;
     int64_t next_expire_ms;
@@ -114,6 +115,8 @@ struct xs_conn {
     uint8_t hs_priv[32];
     uint16_t version;
     bool closing;
+    uint64_t id;     /* for log lines: the router's count of connections */
+    const char *why; /* the first reason it is being closed, for the log */
     xs_conn *flush_next; /* log_task's list of connections to flush */
     bool flush_listed;
 };
@@ -203,6 +206,8 @@ void xs_stats_removed(xs_server *s, const sx_xftp_frec *rec, sx_xftp_stat k);
 void xs_conn_flush(xs_conn *c);
 /* Closes c now (server.c); c itself is freed by a later loop task. */
 void xs_conn_close(xs_conn *c);
+/* Records why c is closed (the first reason given wins), for its log line. */
+void xs_conn_why(xs_conn *c, const char *why);
 
 /* ---- server_http.c: the HTTP/2 side of a connection ---- */
 

@@ -398,6 +398,30 @@ else
     kill -9 "$XP"
 fi
 
+# ---- log lines with a level ----
+# Router 1 runs at the default level: no debug lines. Router 5 runs with
+# --log-level debug: each connection is logged when accepted, when its XFTP
+# handshake is done and when it closes, with the reason.
+grep -q '^\[DEBUG' "$T/start1.out" && fail "default level: debug lines in $T/start1.out"
+init_router 5 1gb
+XFTP_SERVER_CFG_PATH="$T/etc5" XFTP_SERVER_LOG_PATH="$T/var5" "$SRV" start --log-level debug > "$T/start5.out" 2>&1 &
+R5=$!
+PIDS="$PIDS $R5"
+i=0
+until grep -q "^Listening on port" "$T/start5.out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && { fail "xftp-server 5 did not start"; break; }
+    sleep 0.1
+done
+mkdir "$T/lsend"
+out=$(xftp send "$T/small.bin" "$T/lsend" -s "$ADDR5" 2>&1) || fail "send with debug lines: $out"
+kill -INT "$R5"
+wait "$R5" 2>/dev/null
+for want in 'client [0-9]*: accepted' 'client [0-9]*: handshake done, XFTP version' 'client [0-9]*: closed ('; do
+    grep -q "^\[DEBUG [0-9-]* [0-9:]* [-+][0-9]* server[a-z_]*\.c:[0-9]*\] $want" "$T/start5.out" \
+        || fail "--log-level debug: no line like \"$want\" in $(cat "$T/start5.out")"
+done
+
 if [ "$FAILS" -ne 0 ]; then
     for n in 1 2 3 4; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
     echo "$FAILS failure(s)"
