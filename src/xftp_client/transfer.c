@@ -25,6 +25,7 @@
 #include "crypto/hash.h"
 #include "crypto/util.h"
 #include "smp/address.h"
+#include "xftp_client/transfer_state.h"
 
 /* ---- send ------------------------------------------------------------------ */
 
@@ -72,20 +73,36 @@ static sx_status parse_send_server(const char *text, sx_xftp_fd_server *srv, cha
     return st;
 }
 
+static sx_status rm_tree(const char *dir);
+
+/* What the workers share to record a chunk's progress in the state file. */
+typedef struct upload_state {
+    pthread_mutex_t mu;
+    sx_xftp_send_state *s;
+    const char *path;
+} upload_state;
+
+/* Records chunk i's ids (after FNEW) or that it is uploaded (after FPUT). */
+static sx_status state_record(upload_state *us, size_t i, const sent_chunk *sc, int nrcv, bool uploaded)
+{
+    pthread_mutex_lock(&us->mu);
+    sx_xftp_state_chunk *c = &us->s->chunks[i];
+    c->snd_id = sc->snd_id;
+    for (int j = 0; j < nrcv; j++)
+        c->rcv_ids[j] = sc->rcv_ids[j];
+    c->uploaded = uploaded;
+    sx_status st = sx_xftp_state_save(us->s, us->path);
+    pthread_mutex_unlock(&us->mu);
+    return st;
+}
+
 static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, int nrcv, int encfd,
                               int64_t offset, uint32_t size, const uint8_t *digest,
-                              const char *auth, const sx_xftp_transfer_opts *o)
+                              const char *auth, const sx_xftp_transfer_opts *o, upload_state *us)
 {
-    SX_TRY(sx_key_generate(SX_KEY_ED25519, &sc->snd_key));
-    sc->rcv_keys = calloc((size_t)nrcv, sizeof *sc->rcv_keys);
-    sc->rcv_ids = calloc((size_t)nrcv, sizeof *sc->rcv_ids);
-    if (!sc->rcv_keys || !sc->rcv_ids)
-        return SX_E_NOMEM;
-    for (int j = 0; j < nrcv; j++)
-        SX_TRY(sx_key_generate(SX_KEY_ED25519, &sc->rcv_keys[j]));
     sx_status st = SX_E_IO;
     sx_xftp_client *c = NULL;
-    bool created = false;
+    bool created = sc->snd_id.len > 0; /* by an earlier run */
     for (int a = 0; a < xt_retries(o); a++) {
         c = NULL;
         st = xt_pool_get(pool, sc->server, o, &c);
@@ -94,6 +111,10 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
                                      (const sx_key *const *)sc->rcv_keys, (size_t)nrcv,
                                      auth[0] ? auth : NULL, &sc->snd_id, sc->rcv_ids);
             created = st == SX_OK;
+            if (created && state_record(us, number - 1, sc, nrcv, false) != SX_OK) {
+                xt_set_err(o, "Error writing the state of the send %s: %s", us->path, strerror(errno));
+                return SX_E_IO;
+            }
         }
         if (st == SX_OK)
             st = sx_xftp_client_fput(c, sc->snd_key, sx_slice_of(sc->snd_id.bytes, sc->snd_id.len),
@@ -106,8 +127,13 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
         char why[XT_REASON_LEN];
         xt_fail_reason(o, pool, sc->server, XT_OP_UPLOAD, c, st, why, sizeof why);
         xt_set_err(o, "Error uploading chunk %zu to %s: %s", number, pool->servers[sc->server].text, why);
+        return st;
     }
-    return st;
+    if (state_record(us, number - 1, sc, nrcv, true) != SX_OK) {
+        xt_set_err(o, "Error writing the state of the send %s: %s", us->path, strerror(errno));
+        return SX_E_IO;
+    }
+    return SX_OK;
 }
 
 typedef struct upload_ctx {
@@ -116,15 +142,124 @@ typedef struct upload_ctx {
     int encfd; /* shared: the client reads it with pread */
     const sx_xftp_encrypted *e;
     int64_t *offsets;
-    char (*auth)[SX_SERVER_AUTH_MAX + 1]; /* per router of the list */
+    char (*auth)[SX_SERVER_AUTH_MAX + 1]; /* per router */
+    upload_state *us;
 } upload_ctx;
 
 static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer_opts *wo,
                              size_t i)
 {
     upload_ctx *u = r->ctx;
+    if (u->us->s->chunks[i].uploaded) /* by an earlier run */
+        return SX_OK;
     return upload_chunk(pool, &u->sc[i], i + 1, u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
-                        u->e->chunk_digests[i], u->auth[u->sc[i].server], wo);
+                        u->e->chunk_digests[i], u->auth[u->sc[i].server], wo, u->us);
+}
+
+static sx_status key_der(const sx_key *k, sx_xftp_state_key *out)
+{
+    sx_writer w;
+    sx_writer_init_fixed(&w, out->der, sizeof out->der);
+    (void)sx_key_write_private(&w, k);
+    SX_TRY(sx_writer_status(&w));
+    out->len = w.len;
+    return SX_OK;
+}
+
+/* A fresh state for the encrypted file e: a router picked at random from
+ * the list for each chunk (getXFTPServer) and new keys. */
+static sx_status state_new(const sx_xftp_encrypted *e, const struct stat *sb, const sx_xftp_fd_server *servers,
+                           size_t n_servers, int nrcv, sx_xftp_send_state *s)
+{
+    SX_TRY(sx_xftp_state_alloc(s, e->chunk_count, nrcv));
+    memcpy(s->key, e->key, sizeof s->key);
+    memcpy(s->nonce, e->nonce, sizeof s->nonce);
+    memcpy(s->digest, e->digest, sizeof s->digest);
+    s->enc_size = e->enc_size;
+    s->src_size = sb->st_size;
+    s->src_mtime_sec = sb->st_mtim.tv_sec;
+    s->src_mtime_nsec = sb->st_mtim.tv_nsec;
+    sx_status st = SX_OK;
+    for (size_t i = 0; st == SX_OK && i < e->chunk_count; i++) {
+        sx_xftp_state_chunk *c = &s->chunks[i];
+        c->number = (uint32_t)i + 1;
+        c->size = e->chunk_sizes[i];
+        memcpy(c->digest, e->chunk_digests[i], sizeof c->digest);
+        uint32_t r = 0;
+        sx_random_bytes(&r, sizeof r);
+        snprintf(c->router, sizeof c->router, "%s", servers[n_servers == 1 ? 0 : r % n_servers].text);
+        for (int j = -1; st == SX_OK && j < nrcv; j++) {
+            sx_key *k = NULL;
+            st = sx_key_generate(SX_KEY_ED25519, &k);
+            if (st == SX_OK)
+                st = key_der(k, j < 0 ? &c->snd_key : &c->rcv_keys[j]);
+            sx_key_free(k);
+        }
+    }
+    if (st != SX_OK)
+        sx_xftp_state_cleanup(s);
+    return st;
+}
+
+/* Whether the file encrypted again is the one the state describes. */
+static bool state_matches(const sx_xftp_send_state *s, const sx_xftp_encrypted *e)
+{
+    if (s->enc_size != e->enc_size || s->chunk_count != e->chunk_count ||
+        memcmp(s->digest, e->digest, sizeof s->digest) != 0)
+        return false;
+    for (size_t i = 0; i < e->chunk_count; i++)
+        if (s->chunks[i].size != e->chunk_sizes[i] || memcmp(s->chunks[i].digest, e->chunk_digests[i], 32) != 0)
+            return false;
+    return true;
+}
+
+/* The index of router text in servers[0..*n), appended when missing (a
+ * chunk an earlier run put on a router the list no longer has). */
+static sx_status router_index(const char *text, sx_xftp_fd_server *servers, size_t *n, size_t cap, size_t *out)
+{
+    for (size_t k = 0; k < *n; k++)
+        if (!strcmp(servers[k].text, text)) {
+            *out = k;
+            return SX_OK;
+        }
+    if (*n >= cap)
+        return SX_E_INTERNAL;
+    SX_TRY(sx_xftp_fd_server_parse(text, strlen(text), &servers[*n]));
+    *out = (*n)++;
+    return SX_OK;
+}
+
+/* sent chunks from the state: router index and decoded keys. */
+static sx_status sent_from_state(sx_xftp_send_state *s, sx_xftp_fd_server *servers, size_t *n_servers,
+                                 size_t cap, sent_chunk *sc)
+{
+    size_t listed = *n_servers;
+    for (size_t i = 0; i < s->chunk_count; i++) {
+        sx_xftp_state_chunk *c = &s->chunks[i];
+        /* a chunk never created goes to a router of this run's list */
+        bool in_list = false;
+        for (size_t k = 0; k < listed; k++)
+            in_list = in_list || !strcmp(servers[k].text, c->router);
+        if (c->snd_id.len == 0 && !in_list) {
+            uint32_t r = 0;
+            sx_random_bytes(&r, sizeof r);
+            snprintf(c->router, sizeof c->router, "%s", servers[r % listed].text);
+        }
+        SX_TRY(router_index(c->router, servers, n_servers, cap, &sc[i].server));
+        SX_TRY(sx_key_decode_private(sx_slice_of(c->snd_key.der, c->snd_key.len), SX_KEY_SIGN_ALGS,
+                                     &sc[i].snd_key));
+        sc[i].snd_id = c->snd_id;
+        sc[i].rcv_keys = calloc((size_t)s->recipients, sizeof *sc[i].rcv_keys);
+        sc[i].rcv_ids = calloc((size_t)s->recipients, sizeof *sc[i].rcv_ids);
+        if (!sc[i].rcv_keys || !sc[i].rcv_ids)
+            return SX_E_NOMEM;
+        for (int j = 0; j < s->recipients; j++) {
+            SX_TRY(sx_key_decode_private(sx_slice_of(c->rcv_keys[j].der, c->rcv_keys[j].len), SX_KEY_SIGN_ALGS,
+                                         &sc[i].rcv_keys[j]));
+            sc[i].rcv_ids[j] = c->rcv_ids[j];
+        }
+    }
+    return SX_OK;
 }
 
 sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_transfer_opts *o,
@@ -140,8 +275,24 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         xt_set_err(o, "Invalid file name");
         return SX_E_USAGE;
     }
-    sx_xftp_fd_server *servers = calloc(o->server_count, sizeof *servers);
-    char(*auth)[SX_SERVER_AUTH_MAX + 1] = calloc(o->server_count, sizeof *auth);
+    /* "out/" names the folder "out": no "out//" in the printed paths */
+    char dir[SX_XFTP_PATH_MAX], part[SX_XFTP_PATH_MAX], state_path[SX_XFTP_PATH_MAX];
+    int k = snprintf(dir, sizeof dir, "%s", out_dir ? out_dir : ".");
+    if (k <= 0 || (size_t)k >= sizeof dir)
+        return SX_E_LIMIT;
+    for (size_t n = (size_t)k; n > 1 && dir[n - 1] == '/'; n--)
+        dir[n - 1] = '\0';
+    k = snprintf(part, sizeof part, "%s/%s.xftp.part", dir, name);
+    if (k <= 0 || (size_t)k >= sizeof part)
+        return SX_E_LIMIT;
+    k = snprintf(state_path, sizeof state_path, "%s/state", part);
+    if (k <= 0 || (size_t)k >= sizeof state_path)
+        return SX_E_LIMIT;
+    /* room for the list and for every chunk's router of an earlier run */
+    size_t srv_cap = o->server_count + SX_XFTP_MAX_CHUNKS;
+    size_t n_servers = o->server_count;
+    sx_xftp_fd_server *servers = calloc(srv_cap, sizeof *servers);
+    char(*auth)[SX_SERVER_AUTH_MAX + 1] = calloc(srv_cap, sizeof *auth);
     if (!servers || !auth) {
         free(servers);
         free(auth);
@@ -158,9 +309,36 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         }
     }
     struct stat sbuf;
-    if (st == SX_OK && stat(path, &sbuf) == 0 && sbuf.st_size > SX_XFTP_MAX_FILE_SIZE) {
+    if (st == SX_OK && stat(path, &sbuf) != 0) {
+        xt_set_err(o, "Error reading %s: %s", path, strerror(errno));
+        st = SX_E_IO;
+    }
+    if (st == SX_OK && sbuf.st_size > SX_XFTP_MAX_FILE_SIZE) {
         xt_set_err(o, "Files bigger than 1gb are not supported: %s is larger", path);
         st = SX_E_LIMIT;
+    }
+    /* an earlier run of this send left its state */
+    sx_xftp_send_state state;
+    memset(&state, 0, sizeof state);
+    bool resumed = false;
+    struct stat pst;
+    if (st == SX_OK && lstat(state_path, &pst) == 0) {
+        st = sx_xftp_state_load(state_path, &state);
+        if (st != SX_OK) {
+            xt_set_err(o, "The state of an earlier send %s cannot be used: remove %s to start over", state_path,
+                       part);
+            st = SX_E_USAGE;
+        } else if (state.src_size != sbuf.st_size || state.src_mtime_sec != sbuf.st_mtim.tv_sec ||
+                   state.src_mtime_nsec != sbuf.st_mtim.tv_nsec) {
+            xt_set_err(o, "%s changed since an earlier send of it stopped: remove %s to start over", path, part);
+            st = SX_E_USAGE;
+        } else if (state.recipients != nrcv) {
+            xt_set_err(o, "An earlier send of %s was for %d recipient(s), not %d: run it with -n %d, or remove %s "
+                          "to start over",
+                       path, state.recipients, nrcv, state.recipients, part);
+            st = SX_E_USAGE;
+        }
+        resumed = st == SX_OK;
     }
     char enc_path[SX_XFTP_PATH_MAX];
     bool have_enc = false;
@@ -170,10 +348,28 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         st = xt_temp_path(o, enc_path, sizeof enc_path);
     if (st == SX_OK) {
         xt_progress(o, "Encrypting", 0, 0);
-        st = xt_encrypt_file(path, name, enc_path, &e, o->client.cancel);
+        st = xt_encrypt_file_with(path, name, enc_path, &e, o->client.cancel, resumed ? state.key : NULL,
+                                  resumed ? state.nonce : NULL);
         have_enc = st == SX_OK;
         if (st != SX_OK)
             xt_set_err(o, "Error encrypting file %s: %s", path, xt_local_reason(st));
+    }
+    if (st == SX_OK && resumed && !state_matches(&state, &e)) {
+        xt_set_err(o, "%s does not encrypt to the file an earlier send began uploading: remove %s to start over",
+                   path, part);
+        st = SX_E_USAGE;
+    }
+    if (st == SX_OK && !resumed) {
+        st = state_new(&e, &sbuf, servers, o->server_count, nrcv, &state);
+        errno = 0;
+        if (st == SX_OK && mkdir(part, 0700) != 0)
+            st = SX_E_IO;
+        if (st == SX_OK)
+            st = sx_xftp_state_save(&state, state_path);
+        if (st != SX_OK) {
+            xt_set_err(o, "Error creating %s: %s", state_path, errno ? strerror(errno) : xt_local_reason(st));
+            rmdir(part);
+        }
     }
     sent_chunk *sc = NULL;
     int encfd = -1;
@@ -185,13 +381,16 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         else if (encfd < 0)
             st = SX_E_IO;
     }
-    /* getXFTPServer: a uniformly random server per chunk */
-    for (size_t i = 0; st == SX_OK && i < e.chunk_count; i++) {
-        uint32_t r = 0;
-        sx_random_bytes(&r, sizeof r);
-        sc[i].server = o->server_count == 1 ? 0 : r % o->server_count;
+    if (st == SX_OK) {
+        st = sent_from_state(&state, servers, &n_servers, srv_cap, sc);
+        if (st != SX_OK)
+            xt_set_err(o, "The state of the send %s names a router or key that cannot be used: remove %s to start "
+                          "over",
+                       state_path, part);
     }
-    upload_ctx uc = {.sc = sc, .nrcv = nrcv, .encfd = encfd, .e = &e, .auth = auth};
+    upload_state us = {.s = &state, .path = state_path};
+    pthread_mutex_init(&us.mu, NULL);
+    upload_ctx uc = {.sc = sc, .nrcv = nrcv, .encfd = encfd, .e = &e, .auth = auth, .us = &us};
     size_t *keys = NULL;
     if (st == SX_OK) {
         uc.offsets = calloc(e.chunk_count, sizeof *uc.offsets);
@@ -206,7 +405,8 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     }
     if (st == SX_OK)
         st = xt_par_run_items(o, upload_item, &uc, e.chunk_count, keys, e.chunk_sizes, "Uploaded",
-                           e.enc_size, servers, o->server_count, NULL);
+                           e.enc_size, servers, n_servers, NULL);
+    pthread_mutex_destroy(&us.mu);
     free(uc.offsets);
     free(keys);
     if (encfd >= 0)
@@ -217,12 +417,7 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     if (st == SX_OK) {
         char fname[300];
         snprintf(fname, sizeof fname, "%s.xftp", name);
-        /* "out/" names the folder "out": no "out//" in the printed paths */
-        char dir[SX_XFTP_PATH_MAX];
-        int k = snprintf(dir, sizeof dir, "%s", out_dir ? out_dir : ".");
-        for (size_t n = k > 0 && (size_t)k < sizeof dir ? (size_t)k : 0; n > 1 && dir[n - 1] == '/'; n--)
-            dir[n - 1] = '\0';
-        st = k > 0 && (size_t)k < sizeof dir ? sx_xftp_unique_path(dir, fname, res->dir, sizeof res->dir) : SX_E_LIMIT;
+        st = sx_xftp_unique_path(dir, fname, res->dir, sizeof res->dir);
         errno = 0;
         if (st == SX_OK && mkdir(res->dir, 0700) != 0)
             st = SX_E_IO;
@@ -236,10 +431,10 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     }
     for (int j = 0; st == SX_OK && j < nrcv; j++) {
         sx_xftp_fd fd;
-        st = sx_xftp_make_description(&e, servers, o->server_count, sc, j, &fd);
+        st = sx_xftp_make_description(&e, servers, n_servers, sc, j, &fd);
         if (st != SX_OK)
             break;
-        int k = snprintf(res->rcv_paths[j], SX_XFTP_PATH_MAX, "%s/rcv%d.xftp", res->dir, j + 1);
+        k = snprintf(res->rcv_paths[j], SX_XFTP_PATH_MAX, "%s/rcv%d.xftp", res->dir, j + 1);
         st = k > 0 && k < SX_XFTP_PATH_MAX ? xt_write_fd_file(&fd, res->rcv_paths[j], 0644) : SX_E_LIMIT;
         if (st == SX_OK && j == 0)
             st = sx_xftp_web_link(&fd, &res->web_link);
@@ -248,21 +443,99 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     }
     if (st == SX_OK) {
         sx_xftp_fd fd;
-        st = sx_xftp_make_description(&e, servers, o->server_count, sc, -1, &fd);
+        st = sx_xftp_make_description(&e, servers, n_servers, sc, -1, &fd);
         if (st == SX_OK) {
-            int k = snprintf(res->snd_path, sizeof res->snd_path, "%s/snd.xftp.private", res->dir);
+            k = snprintf(res->snd_path, sizeof res->snd_path, "%s/snd.xftp.private", res->dir);
             st = k > 0 && (size_t)k < sizeof res->snd_path ? xt_write_fd_file(&fd, res->snd_path, 0600)
                                                           : SX_E_LIMIT;
             sx_xftp_fd_cleanup(&fd);
         }
     }
+    /* the descriptions are written, or nothing was created on a router:
+     * the state has no more use */
+    bool created = false;
+    for (size_t i = 0; state.chunks && i < state.chunk_count; i++)
+        created = created || state.chunks[i].snd_id.len > 0;
+    if ((st == SX_OK || (!created && st != SX_E_USAGE)) && rm_tree(part) != SX_OK) {
+        /* a leftover folder is not a failure of the send */
+    }
     sent_cleanup(sc, e.chunk_count, nrcv);
     sx_xftp_encrypted_cleanup(&e);
+    sx_xftp_state_cleanup(&state);
     free(servers);
-    sx_wipe(auth, o->server_count * sizeof *auth);
+    sx_wipe(auth, srv_cap * sizeof *auth);
     free(auth);
     if (st != SX_OK)
         sx_xftp_send_result_cleanup(res);
+    return st;
+}
+
+/* ---- delete what an unfinished send created ---- */
+
+sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
+{
+    SX_ENSURE(part, SX_E_USAGE);
+    char state_path[SX_XFTP_PATH_MAX];
+    int k = snprintf(state_path, sizeof state_path, "%s/state", part);
+    if (k <= 0 || (size_t)k >= sizeof state_path)
+        return SX_E_LIMIT;
+    sx_xftp_send_state s;
+    sx_status st = sx_xftp_state_load(state_path, &s);
+    if (st != SX_OK) {
+        xt_set_err(o, "%s holds no usable state of a send (%s)", part,
+                   st == SX_E_IO ? strerror(errno) : "a damaged state file");
+        return st == SX_E_IO ? SX_E_IO : SX_E_PROTOCOL;
+    }
+    sx_xftp_fd_server *servers = calloc(s.chunk_count, sizeof *servers);
+    size_t n = 0;
+    conn_pool pool = {.servers = servers};
+    pool.c = calloc(s.chunk_count, sizeof *pool.c);
+    st = servers && pool.c ? SX_OK : SX_E_NOMEM;
+    for (size_t i = 0; st == SX_OK && i < s.chunk_count; i++) {
+        const sx_xftp_state_chunk *c = &s.chunks[i];
+        if (c->snd_id.len == 0)
+            continue; /* never created */
+        if (xt_cancelled(o)) {
+            st = SX_E_IO;
+            break;
+        }
+        size_t srv = 0;
+        st = router_index(c->router, servers, &n, s.chunk_count, &srv);
+        pool.n = n;
+        sx_key *key = NULL;
+        if (st == SX_OK)
+            st = sx_key_decode_private(sx_slice_of(c->snd_key.der, c->snd_key.len), SX_KEY_SIGN_ALGS, &key);
+        if (st != SX_OK) {
+            xt_set_err(o, "The state %s names a router or key that cannot be used", state_path);
+            break;
+        }
+        sx_xftp_client *cl = NULL;
+        for (int a = 0; a < xt_retries(o); a++) {
+            cl = NULL;
+            st = xt_pool_get(&pool, srv, o, &cl);
+            if (st == SX_OK)
+                st = sx_xftp_client_fdel(cl, key, sx_slice_of(c->snd_id.bytes, c->snd_id.len));
+            if (st == SX_OK || !xt_retryable(&pool, cl, st))
+                break;
+            xt_retry_pause(o, a);
+        }
+        sx_key_free(key);
+        /* a chunk the router no longer has (deleted, expired) is gone already */
+        if (st != SX_OK && cl && sx_xftp_client_error(cl).type == SX_XFTP_ERR_AUTH)
+            st = SX_OK;
+        if (st != SX_OK) {
+            char why[XT_REASON_LEN];
+            xt_fail_reason(o, &pool, srv, XT_OP_DELETE, cl, st, why, sizeof why);
+            xt_set_err(o, "Error deleting chunk %u on %s: %s", c->number, c->router, why);
+        }
+    }
+    xt_pool_cleanup(&pool);
+    free(servers);
+    sx_xftp_state_cleanup(&s);
+    if (st == SX_OK && rm_tree(part) != SX_OK) {
+        xt_set_err(o, "The chunks are deleted but %s cannot be removed: %s", part, strerror(errno));
+        st = SX_E_IO;
+    }
     return st;
 }
 

@@ -141,6 +141,10 @@ SX_MUST_CHECK sx_status sx_xftp_recv(const sx_xftp_fd *fd, const char *dest,
 /* Deletes every chunk of a sender description. */
 SX_MUST_CHECK sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o);
 
+/* Deletes from the routers every chunk an unfinished send recorded in its
+ * folder <out>/<name>.xftp.part as created, then removes the folder. */
+SX_MUST_CHECK sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o);
+
 /* Prints the reference's `info` text for fd to out. */
 SX_MUST_CHECK sx_status sx_xftp_print_info(const sx_xftp_fd *fd, FILE *out);
 

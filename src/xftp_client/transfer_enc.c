@@ -119,6 +119,13 @@ sx_status sx_xftp_encrypt_file(const char *src, const char *file_name, const cha
 sx_status xt_encrypt_file(const char *src, const char *file_name, const char *enc_path, sx_xftp_encrypted *out,
                           const volatile sig_atomic_t *cancel)
 {
+    return xt_encrypt_file_with(src, file_name, enc_path, out, cancel, NULL, NULL);
+}
+
+sx_status xt_encrypt_file_with(const char *src, const char *file_name, const char *enc_path,
+                               sx_xftp_encrypted *out, const volatile sig_atomic_t *cancel, const uint8_t *key,
+                               const uint8_t *nonce)
+{
     SX_ENSURE(src && file_name && enc_path && out, SX_E_USAGE);
     memset(out, 0, sizeof *out);
     uint8_t hbuf[600];
@@ -156,8 +163,13 @@ sx_status xt_encrypt_file(const char *src, const char *file_name, const char *en
     }
     for (size_t i = 0; st == SX_OK && i < out->chunk_count; i++)
         out->enc_size += out->chunk_sizes[i];
-    sx_random_bytes(out->key, sizeof out->key);
-    sx_random_bytes(out->nonce, sizeof out->nonce);
+    if (key && nonce) {
+        memcpy(out->key, key, sizeof out->key);
+        memcpy(out->nonce, nonce, sizeof out->nonce);
+    } else {
+        sx_random_bytes(out->key, sizeof out->key);
+        sx_random_bytes(out->nonce, sizeof out->nonce);
+    }
     enc_sink s;
     memset(&s, 0, sizeof s);
     s.e = out;

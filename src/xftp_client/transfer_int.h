@@ -51,6 +51,11 @@ sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
  * (their output removed) once *cancel is set. */
 sx_status xt_encrypt_file(const char *src, const char *file_name, const char *enc_path, sx_xftp_encrypted *out,
                           const volatile sig_atomic_t *cancel);
+/* The same with a given key and nonce (both NULL: fresh ones), so that a
+ * resumed send makes the very file it began uploading. */
+sx_status xt_encrypt_file_with(const char *src, const char *file_name, const char *enc_path,
+                               sx_xftp_encrypted *out, const volatile sig_atomic_t *cancel, const uint8_t *key,
+                               const uint8_t *nonce);
 sx_status xt_decrypt_chunks(const char *const *chunk_paths, size_t n, int64_t enc_size, const uint8_t *key,
                             const uint8_t *nonce, const char *dest, char *out_path, size_t cap,
                             const volatile sig_atomic_t *cancel);

@@ -144,9 +144,22 @@ sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp
     sx_status st = sx_xftp_send(path, dir, &t, &u->res);
     if (st != SX_OK) {
         free(u);
-        if (cancelled(o))
-            return interrupted("send", "its temporary files are removed (the chunks uploaded so far stay on the "
-                                       "routers until they expire)");
+        char part[4200];
+        snprintf(part, sizeof part, "%s/%s.xftp.part", dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+        struct stat ps;
+        bool kept = stat(part, &ps) == 0;
+        if (cancelled(o)) {
+            if (!kept)
+                return interrupted("send", "its temporary files are removed");
+            return sx_error_set(SX_E_IO, NULL,
+                                "send: interrupted; what was uploaded is recorded in %s: the same command goes on "
+                                "from there (xftp del %s deletes it from the routers)",
+                                part, part);
+        }
+        if (kept && st != SX_E_USAGE)
+            return sx_error_set(st, e.code,
+                                "%s (what was uploaded is recorded in %s: the same command goes on from there)",
+                                e.msg[0] ? e.msg : sx_strerror(st), part);
         return failed(st, &e);
     }
     *out = u;
@@ -230,6 +243,14 @@ sx_status sx_xftp_delete_file(const char *sender_description, const sx_xftp_opts
     errs e;
     sx_xftp_transfer_opts t;
     internal_opts(o, &t, &e);
+    struct stat ds;
+    if (stat(sender_description, &ds) == 0 && S_ISDIR(ds.st_mode)) {
+        /* the folder of a send that did not finish */
+        sx_status pst = sx_xftp_delete_part(sender_description, &t);
+        if (pst != SX_OK && cancelled(o))
+            return sx_error_set(SX_E_IO, NULL, "delete: interrupted; some chunks may be left on the routers");
+        return pst == SX_OK ? SX_OK : failed(pst, &e);
+    }
     sx_xftp_fd fd;
     sx_status st = sx_xftp_read_description(sender_description, &fd, e.msg, sizeof e.msg);
     if (st != SX_OK)

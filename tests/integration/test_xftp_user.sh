@@ -304,18 +304,60 @@ interrupt() {
     [ -n "${5:-}" ] || no_temp "$4"
 }
 head -c 20000000 /dev/urandom > "$T/twenty.bin"
-# send: uploads at 2 MB/s, interrupted once the first chunk is on the router
+# send: uploads at 2 MB/s, interrupted once the first chunk is on the router;
+# the state in <out>/<name>.xftp.part is kept and the same command uploads
+# only the chunks that were not (each chunk is created once on the router,
+# and the proxy counts the bytes of the re-run).
 start_proxy up "$PORT1" 2000000 0
-mkdir "$T/isend"
+mkdir "$T/isend" "$T/isdl"
 before=$(chunks 1)
 "$CLI" send "$T/twenty.bin" "$T/isend" -s "xftp://$FP1@127.0.0.1:$PPORT_up" 2>"$T/int.err" &
 XP=$!
 more_chunks() { [ "$(chunks 1)" -gt "$before" ]; }
 if wait_for "the first chunk" more_chunks; then
     [ -n "$(ls -A "$T/tmp")" ] || fail "send: no encrypted copy in the temporary folder during the upload"
-    interrupt "$XP" INT 130 "send interrupted"
-    grep -q "chunks uploaded so far stay on the routers" "$T/int.err" || fail "send interrupted: $(cat "$T/int.err")"
-    [ -z "$(ls -A "$T/isend")" ] || fail "send interrupted: descriptions written: $(ls -A "$T/isend")"
+    interrupt "$XP" INT 130 "send interrupted" "what was uploaded is recorded in $T/isend/twenty.bin.xftp.part"
+    grep -q "the same command goes on from there" "$T/int.err" || fail "send interrupted: $(cat "$T/int.err")"
+    no_temp "send interrupted"
+    S="$T/isend/twenty.bin.xftp.part/state"
+    [ "$(ls -A "$T/isend")" = "twenty.bin.xftp.part" ] || fail "send interrupted: left $(ls -A "$T/isend")"
+    [ "$(stat -c %a "$S")" = 600 ] || fail "send interrupted: the state is not 0600"
+    nchunks=$(grep -c '^chunk ' "$S")
+    done_bytes=$(awk '$1 == "chunk" {sz = $3} $1 == "uploaded" && $2 == "yes" {s += sz} END {print s + 0}' "$S")
+    all_bytes=$(awk '$1 == "encrypted-size" {print $2}' "$S")
+    [ "$done_bytes" -gt 0 ] || fail "send interrupted: no chunk recorded as uploaded: $(cat "$S")"
+    sleep 0.5 # the proxy prints when it sees the connection end
+    lines=$(wc -l < "$T/proxy_up.out")
+    out=$(xftp send "$T/twenty.bin" "$T/isend" -s "xftp://$FP1@127.0.0.1:$PPORT_up" 2>&1) || fail "send again: $out"
+    [ -e "$T/isend/twenty.bin.xftp.part" ] && fail "send again: the state folder is left"
+    [ $(($(chunks 1) - before)) = "$nchunks" ] || fail "send again: $(($(chunks 1) - before)) chunks on the router, not $nchunks"
+    sleep 0.5
+    moved=$(tail -n +$((lines + 1)) "$T/proxy_up.out" | awk '$1 == "up" {s += $2} END {print s + 0}')
+    [ "$moved" -le $((all_bytes - done_bytes + nchunks * 100000)) ] \
+        || fail "send again: moved $moved bytes; the file is $all_bytes, $done_bytes were uploaded before"
+    out=$(xftp recv "$T/isend/twenty.bin.xftp/rcv1.xftp" "$T/isdl" -y 2>&1) || fail "recv of the resumed send: $out"
+    cmp -s "$T/twenty.bin" "$T/isdl/twenty.bin" || fail "recv of the resumed send: content differs"
+    no_temp "resumed send"
+else
+    kill -9 "$XP"
+fi
+# a changed source is refused; xftp del of the state folder removes the
+# chunks it created from the router
+cp "$T/twenty.bin" "$T/other.bin"
+mkdir "$T/dsend"
+before=$(chunks 1)
+"$CLI" send "$T/other.bin" "$T/dsend" -s "xftp://$FP1@127.0.0.1:$PPORT_up" 2>"$T/int.err" &
+XP=$!
+if wait_for "the first chunk" more_chunks; then
+    interrupt "$XP" INT 130 "send interrupted (2)" "what was uploaded is recorded in"
+    no_temp "send interrupted (2)"
+    touch -d "2001-01-01" "$T/other.bin"
+    expect "a changed source" 2 "remove $T/dsend/other.bin.xftp.part to start over" \
+        xftp send "$T/other.bin" "$T/dsend" -s "xftp://$FP1@127.0.0.1:$PORT1"
+    [ "$(chunks 1)" -gt "$before" ] || fail "del of a send: no chunk on the router"
+    out=$(xftp del "$T/dsend/other.bin.xftp.part" 2>&1) || fail "del of a send: $out"
+    [ "$(chunks 1)" = "$before" ] || fail "del of a send: $(($(chunks 1) - before)) chunks left on the router"
+    [ -e "$T/dsend/other.bin.xftp.part" ] && fail "del of a send: the folder is left"
 else
     kill -9 "$XP"
 fi
