@@ -60,7 +60,8 @@ static void usage(FILE *f)
             "      a web link https://host/#...) into the existing folder DIR (default:\n"
             "      ~/Downloads). A description can be received once; -y deletes it then.\n"
             "  xftp del DESCRIPTION [-r RETRY] [-y]\n"
-            "      Delete the file from its routers with the sender description.\n"
+            "      Delete the file from its routers with the sender description, or the\n"
+            "      chunks of an unfinished send with its folder OUT/NAME.xftp.part.\n"
             "  xftp info DESCRIPTION\n"
             "      Show what a description holds.\n\n"
             "  -r, --retry N   attempts per network step (default %d)\n"
@@ -68,8 +69,10 @@ static void usage(FILE *f)
             "  -y, --yes       delete the description without asking\n"
             "  -v, --verbose   accepted for the reference's command line\n"
             "Options: -h, --help   --version\n"
-            "Ctrl-C (SIGINT) or SIGTERM stops a transfer and removes its temporary files\n"
-            "(exit code 130 or 143); a second one stops at once.\n"
+            "Ctrl-C (SIGINT) or SIGTERM stops a transfer (exit code 130 or 143; a second\n"
+            "one stops at once). The same command goes on from where it stopped: a send\n"
+            "keeps its progress in OUT/NAME.xftp.part, a receive the chunks it has in\n"
+            "the temporary folder; other temporary files are removed.\n"
             "Errors go to standard error. Exit codes: 0 success, 1 failure, 2 usage error\n"
             "(a bad command line, or a folder that cannot be used).\n",
             version_line, DEFAULT_RETRY);
@@ -330,7 +333,11 @@ static int cmd_del(const args *a, sx_xftp_opts *o)
     if (st != SX_OK)
         return lib_failed(st);
     printf("File deleted!\n");
-    remove_fd(a->yes, a->pos[0]);
+    /* A sender description is a file to offer deleting; the folder of an
+     * unfinished send (<out>/<name>.xftp.part) is gone already. */
+    struct stat sb;
+    if (stat(a->pos[0], &sb) == 0 && S_ISREG(sb.st_mode))
+        remove_fd(a->yes, a->pos[0]);
     return EXIT_OKAY;
 }
 

@@ -72,7 +72,11 @@ typedef struct sx_xftp_upload sx_xftp_upload;
  * Errors: SX_E_USAGE (no servers, a bad address, a folder that is missing
  * or not writable), SX_E_IO (files, network, no room), SX_E_LIMIT (a file
  * over 1 GB, router quota), SX_E_AUTH (a router refused), SX_E_PROTOCOL,
- * SX_E_NOMEM. */
+ * SX_E_NOMEM. A send that stops after it created chunks (cancel, a network
+ * failure) keeps what it did in "<out_dir>/<name>.xftp.part" (0600): the
+ * same call again goes on from there (nothing uploaded twice), and refuses
+ * (SX_E_USAGE) when the file changed meanwhile; sx_xftp_delete_file of that
+ * folder deletes what it uploaded instead. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp_opts *o,
                                                  sx_xftp_upload **out);
 /* The sender description's path (to delete the file). */
@@ -105,7 +109,9 @@ SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
 SX_API SX_MUST_CHECK sx_status sx_xftp_receive_file(const char *description, const char *dest,
                                                     const sx_xftp_opts *o, char *out_path, size_t cap);
 
-/* Deletes the file's chunks from the routers with the sender description. */
+/* Deletes the file's chunks from the routers with the sender description,
+ * or, given the folder "<out_dir>/<name>.xftp.part" of a send that did not
+ * finish, the chunks it created so far, and then removes that folder. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_delete_file(const char *sender_description, const sx_xftp_opts *o);
 
 /* The summary of a description as `xftp info` prints it, as a new string

@@ -337,6 +337,9 @@ sx_status sx_xftp_state_parse(const char *text, size_t len, sx_xftp_send_state *
     ok = ok && field(&l, "digest", &v, &vl) && hex_bytes(v, vl, h.digest, sizeof h.digest, sizeof h.digest, NULL);
     ok = ok && field(&l, "recipients", &v, &vl) && number(v, vl, 255, &rcv) && rcv >= 1;
     ok = ok && field(&l, "chunks", &v, &vl) && number(v, vl, SX_XFTP_MAX_CHUNKS, &chunks) && chunks >= 1;
+    /* Each chunk takes at least 5 + rcv lines of more than 6 bytes: a
+     * count the text cannot hold is refused before room is made for it. */
+    ok = ok && (uint64_t)chunks * (uint64_t)(5 + rcv) * 6 <= (uint64_t)len;
     if (!ok) {
         sx_wipe(&h, sizeof h);
         return SX_E_PROTOCOL;

@@ -4,3 +4,8 @@
 # other version ranges, wrong chain lengths, truncated) and web links.
 sx_fuzz_target(xftp_client)
 target_link_libraries(fuzz_xftp_client PRIVATE sx_xftp_client)
+# The state file of an unfinished send, read back on a re-run. Seeds in
+# corpus/xftp_send_state: a state of two chunks and two recipients, one with
+# a chunk not created yet, and damaged copies.
+sx_fuzz_target(xftp_send_state)
+target_link_libraries(fuzz_xftp_send_state PRIVATE sx_xftp_client)
