@@ -23,8 +23,9 @@ static void mreport(const sx_msglog_opts *o, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool parse_msg(sx_slt_parser *p, sx_slmsg *m)
+static bool parse_msg(sx_slt_parser *p, void *rec_)
 {
+    sx_slmsg *m = rec_;
     sx_reader *r = &p->r;
     sx_slt_expect(r, "v3 ");
     sx_slt_read_fixed(r, m->rid, SX_ID_LEN);
@@ -53,17 +54,7 @@ static bool parse_msg(sx_slt_parser *p, sx_slmsg *m)
 
 sx_status sx_slmsg_parse(sx_slice line, sx_slmsg *out)
 {
-    memset(out, 0, sizeof *out);
-    sx_slt_parser p;
-    SX_TRY(sx_slt_init(&p, line));
-    bool ok = parse_msg(&p, out);
-    sx_status st = sx_slt_finish(&p, ok);
-    if (st != SX_OK) {
-        memset(out, 0, sizeof *out);
-        return st;
-    }
-    out->arena = p.arena;
-    return SX_OK;
+    return sx_slt_parse_line(line, parse_msg, out, sizeof *out, &out->arena);
 }
 
 void sx_slmsg_cleanup(sx_slmsg *m)

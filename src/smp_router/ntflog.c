@@ -11,8 +11,9 @@
 #include "kit/paths.h"
 #include "smp_router/sltext.h"
 
-static bool parse_ntf(sx_slt_parser *p, sx_ntfrec *n)
+static bool parse_ntf(sx_slt_parser *p, void *rec_)
 {
+    sx_ntfrec *n = rec_;
     sx_reader *r = &p->r;
     sx_slt_expect(r, "v1 ");
     sx_slt_read_fixed(r, n->nid, SX_ID_LEN);
@@ -34,17 +35,7 @@ static bool parse_ntf(sx_slt_parser *p, sx_ntfrec *n)
 
 sx_status sx_ntfrec_parse(sx_slice line, sx_ntfrec *out)
 {
-    memset(out, 0, sizeof *out);
-    sx_slt_parser p;
-    SX_TRY(sx_slt_init(&p, line));
-    bool ok = parse_ntf(&p, out);
-    sx_status st = sx_slt_finish(&p, ok);
-    if (st != SX_OK) {
-        memset(out, 0, sizeof *out);
-        return st;
-    }
-    out->arena = p.arena;
-    return SX_OK;
+    return sx_slt_parse_line(line, parse_ntf, out, sizeof *out, &out->arena);
 }
 
 void sx_ntfrec_cleanup(sx_ntfrec *n)

@@ -243,8 +243,9 @@ const char *sx_slrec_tag(sx_slrec_type t)
     return NULL;
 }
 
-static bool parse_record(sx_slt_parser *p, sx_slrec *rec)
+static bool parse_record(sx_slt_parser *p, void *rec_)
 {
+    sx_slrec *rec = rec_;
     sx_reader *r = &p->r;
     sx_slice word;
     sx_slt_take_while(r, sx_slt_is_not_space, &word);
@@ -330,17 +331,7 @@ static bool parse_record(sx_slt_parser *p, sx_slrec *rec)
 
 sx_status sx_slrec_parse(sx_slice line, sx_slrec *out)
 {
-    memset(out, 0, sizeof *out);
-    sx_slt_parser p;
-    SX_TRY(sx_slt_init(&p, line));
-    bool ok = parse_record(&p, out);
-    sx_status st = sx_slt_finish(&p, ok);
-    if (st != SX_OK) {
-        memset(out, 0, sizeof *out);
-        return st;
-    }
-    out->arena = p.arena;
-    return SX_OK;
+    return sx_slt_parse_line(line, parse_record, out, sizeof *out, &out->arena);
 }
 
 void sx_slrec_cleanup(sx_slrec *r)

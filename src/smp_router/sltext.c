@@ -135,6 +135,20 @@ sx_status sx_slt_finish(sx_slt_parser *p, bool ok)
     return st;
 }
 
+sx_status sx_slt_parse_line(sx_slice line, sx_slt_record_fn parse, void *rec, size_t rec_size, uint8_t **arena)
+{
+    memset(rec, 0, rec_size);
+    sx_slt_parser p;
+    SX_TRY(sx_slt_init(&p, line));
+    sx_status st = sx_slt_finish(&p, parse(&p, rec));
+    if (st != SX_OK) {
+        memset(rec, 0, rec_size);
+        return st;
+    }
+    *arena = p.arena;
+    return SX_OK;
+}
+
 /* Padded base64url, encoded in chunks of whole 3-byte groups. */
 bool sx_slt_put_b64(sx_writer *w, sx_slice s)
 {

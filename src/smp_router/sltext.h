@@ -30,6 +30,15 @@ SX_MUST_CHECK sx_status sx_slt_init(sx_slt_parser *p, sx_slice line);
  * failure. SX_E_PROTOCOL, or the reader's error. */
 SX_MUST_CHECK sx_status sx_slt_finish(sx_slt_parser *p, bool ok);
 
+/* Fills the record rec (rec_size bytes) from one whole line with parse:
+ * rec is zeroed first, and again on failure (SX_E_PROTOCOL, the reader's
+ * error, SX_E_NOMEM); on success *arena (a field of rec) owns the decoded
+ * bytes that rec's slices point into. The one driver of the store-log
+ * records (slrec), message lines (msglog) and notification lines (ntflog). */
+typedef bool (*sx_slt_record_fn)(sx_slt_parser *p, void *rec);
+SX_MUST_CHECK sx_status sx_slt_parse_line(sx_slice line, sx_slt_record_fn parse, void *rec, size_t rec_size,
+                                          uint8_t **arena);
+
 /* ---- characters ---- */
 static inline bool sx_slt_is_b64(uint8_t c)
 {
