@@ -536,6 +536,12 @@ static bool first_record_ready(int fd)
     return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) != 0;
 }
 
+const char *sx_kit_io_why(sx_status st)
+{
+    return st == SX_E_CLOSED ? "peer closed" : st == SX_E_IO ? "socket error"
+                                                             : "TLS error";
+}
+
 sx_status sx_kit_tls_step(sx_tls_ctx *ctx, int fd, sx_tls_conn **tls, bool log_errors)
 {
     if (!*tls) {

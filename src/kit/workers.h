@@ -124,4 +124,9 @@ void sx_kit_workers_free(sx_kit_workers *ws);
  * sx_tls_conn_want(NULL) is SX_TLS_WANT_NONE: watch for reading. */
 SX_MUST_CHECK sx_status sx_kit_tls_step(sx_tls_ctx *ctx, int fd, sx_tls_conn **tls, bool log_errors);
 
+/* Why a connection ends after a failed TLS read, write or handshake step
+ * st, in the words of the routers' log lines: "peer closed", "socket
+ * error" or "TLS error". */
+const char *sx_kit_io_why(sx_status st);
+
 #endif

@@ -41,11 +41,6 @@ static void conn_why(sx_conn *c, const char *why)
         c->why = why;
 }
 
-/* The reason for a failed TLS read or write. */
-static const char *io_why(sx_status st)
-{
-    return st == SX_E_CLOSED ? "peer closed" : st == SX_E_IO ? "socket error" : "TLS error";
-}
 static void conn_update_interest(sx_conn *c);
 
 /* ---- output ---- */
@@ -182,7 +177,7 @@ static void write_out(sx_conn *c)
         if (st == SX_E_WOULD_BLOCK)
             return;
         if (st != SX_OK) {
-            conn_why(c, io_why(st));
+            conn_why(c, sx_kit_io_why(st));
             conn_fail(c);
             return;
         }
@@ -413,7 +408,7 @@ static void conn_read(sx_conn *c)
             return;
         }
         if (st != SX_OK) {
-            conn_why(c, io_why(st));
+            conn_why(c, sx_kit_io_why(st));
             conn_close(c);
             return;
         }

@@ -52,12 +52,6 @@ void xs_conn_why(xs_conn *c, const char *why)
         c->why = why;
 }
 
-/* The reason for a failed TLS read or write. */
-static const char *io_why(sx_status st)
-{
-    return st == SX_E_CLOSED ? "peer closed" : st == SX_E_IO ? "socket error" : "TLS error";
-}
-
 /* ---- connections ---- */
 
 static void conn_update_interest(xs_conn *c)
@@ -136,7 +130,7 @@ static void conn_flush(xs_conn *c)
         if (st == SX_E_WOULD_BLOCK)
             break;
         if (st != SX_OK) {
-            xs_conn_why(c, io_why(st));
+            xs_conn_why(c, sx_kit_io_why(st));
             conn_close(c);
             return;
         }
@@ -190,7 +184,7 @@ static void conn_read(xs_conn *c)
             return;
         }
         if (st != SX_OK) {
-            xs_conn_why(c, io_why(st));
+            xs_conn_why(c, sx_kit_io_why(st));
             conn_close(c);
             return;
         }
