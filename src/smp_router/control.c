@@ -488,83 +488,38 @@ static void run_auth(sx_kit_ctl_conn *c, sx_kit_line *l)
         sx_kit_ctl_auth(c, pw);
 }
 
-typedef enum simple_cmd {
-    S_STATS,
-    S_STATS_RTS,
-    S_CLIENTS,
-    S_THREADS,
-    S_SOCKETS,
-    S_SOCKET_THREADS,
-    S_SERVER_INFO,
-    S_SUSPEND,
-    S_RESUME,
-    S_SAVE,
-    S_HELP,
-    S_QUIT,
-    S_SKIP,
-} simple_cmd;
+static void cmd_server_info(sx_kit_ctl_conn *c)
+{
+    sx_kit_ctl_say(c, "Clients: %zu", client_count(ctl_of(c)->r));
+}
 
+/* Commands without arguments: the role they need (NONE: anyone), then what
+ * runs, or the fixed answer of one not implemented here. help, quit and the
+ * empty line are not logged. */
 static const struct {
     const char *word;
-    simple_cmd cmd;
+    sx_kit_ctl_role role;
+    void (*run)(sx_kit_ctl_conn *c);
+    const char *answer;
+    bool logged;
 } simple_cmds[] = {
-    {"stats", S_STATS},     {"stats-rts", S_STATS_RTS},           {"clients", S_CLIENTS},
-    {"threads", S_THREADS}, {"sockets", S_SOCKETS},               {"socket-threads", S_SOCKET_THREADS},
-    {"suspend", S_SUSPEND}, {"server-info", S_SERVER_INFO},       {"resume", S_RESUME},
-    {"save", S_SAVE},       {"help", S_HELP},                     {"quit", S_QUIT},
-    {"", S_SKIP},
+    {"stats", SX_KIT_CTL_USER, cmd_stats, NULL, true},
+    /* the reference prints its runtime's statistics */
+    {"stats-rts", SX_KIT_CTL_NONE, NULL, "stats-rts not available", true},
+    {"clients", SX_KIT_CTL_ADMIN, cmd_clients, NULL, true},
+    {"threads", SX_KIT_CTL_ADMIN, NULL, "threads not implemented", true},
+    {"sockets", SX_KIT_CTL_USER, cmd_sockets, NULL, true},
+    {"socket-threads", SX_KIT_CTL_ADMIN, NULL, "socket-threads not implemented", true},
+    {"server-info", SX_KIT_CTL_USER, cmd_server_info, NULL, true},
+    {"suspend", SX_KIT_CTL_ADMIN, NULL, "suspend not implemented", true},
+    {"resume", SX_KIT_CTL_ADMIN, NULL, "resume not implemented", true},
+    /* Queue changes are in the store log as they happen; messages are
+     * saved when the router stops. */
+    {"save", SX_KIT_CTL_ADMIN, NULL, "save not implemented", true},
+    {"help", SX_KIT_CTL_NONE, cmd_help, NULL, false},
+    {"quit", SX_KIT_CTL_NONE, sx_kit_ctl_quit, NULL, false},
+    {"", SX_KIT_CTL_NONE, NULL, NULL, false},
 };
-
-static void run_simple(sx_kit_ctl_conn *c, simple_cmd cmd)
-{
-    switch (cmd) {
-    case S_STATS:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
-            cmd_stats(c);
-        break;
-    case S_STATS_RTS: /* the reference prints its runtime's statistics */
-        sx_kit_ctl_say(c, "stats-rts not available");
-        break;
-    case S_CLIENTS:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
-            cmd_clients(c);
-        break;
-    case S_THREADS:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
-            sx_kit_ctl_say(c, "threads not implemented");
-        break;
-    case S_SOCKETS:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
-            cmd_sockets(c);
-        break;
-    case S_SOCKET_THREADS:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
-            sx_kit_ctl_say(c, "socket-threads not implemented");
-        break;
-    case S_SERVER_INFO:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_USER))
-            sx_kit_ctl_say(c, "Clients: %zu", client_count(ctl_of(c)->r));
-        break;
-    case S_SUSPEND:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
-            sx_kit_ctl_say(c, "suspend not implemented");
-        break;
-    case S_RESUME:
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
-            sx_kit_ctl_say(c, "resume not implemented");
-        break;
-    case S_SAVE:
-        /* Queue changes are in the store log as they happen; messages are
-         * saved when the router stops. */
-        if (sx_kit_ctl_allow(c, SX_KIT_CTL_ADMIN))
-            sx_kit_ctl_say(c, "save not implemented");
-        break;
-    case S_HELP: cmd_help(c); break;
-    case S_QUIT: sx_kit_ctl_quit(c); break;
-    case S_SKIP:
-    default: break;
-    }
-}
 
 /* One line without its terminator (the kit's on_line). Parsed commands
  * other than auth, help, quit and an empty line are logged, as the
@@ -595,10 +550,14 @@ static void run_line(void *arg, sx_kit_ctl_conn *c, const char *s, size_t len)
                 sx_kit_ctl_say(c, "error: endOfInput");
                 return;
             }
-            simple_cmd cmd = simple_cmds[i].cmd;
-            if (cmd != S_HELP && cmd != S_QUIT && cmd != S_SKIP)
+            if (simple_cmds[i].logged)
                 sx_kit_ctl_log(c, s, len);
-            run_simple(c, cmd);
+            if (!sx_kit_ctl_allow(c, simple_cmds[i].role)) /* NONE: always */
+                return;
+            if (simple_cmds[i].run)
+                simple_cmds[i].run(c);
+            else if (simple_cmds[i].answer)
+                sx_kit_ctl_say(c, "%s", simple_cmds[i].answer);
             return;
         }
     }
