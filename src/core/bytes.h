@@ -25,6 +25,10 @@ sx_slice sx_slice_str(const char *s);
  * sx_ct_equal (crypto/util.h) for secrets. */
 bool sx_slice_eq(sx_slice a, sx_slice b);
 
+/* Copies the string src into dst (cap bytes, the NUL included); false,
+ * dst untouched, when it does not fit. */
+bool sx_str_copy(char *dst, size_t cap, const char *src);
+
 /* A 64-bit bit mixer (the finaliser of SplitMix64) for hash tables: every
  * input bit reaches every output bit, so nearby values do not share a probe
  * run. Not a cryptographic hash. */

@@ -7,15 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Copies src into dst (cap bytes with the NUL); false if it does not fit. */
-static bool copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap)
-        return false;
-    memcpy(dst, src, n + 1);
-    return true;
-}
+#include "core/bytes.h"
 
 /* dir/name, without doubling a trailing slash; an absent name leaves dst
  * empty. */
@@ -33,8 +25,8 @@ sx_status sx_kit_paths_init(sx_kit_paths *p, const char *cfg_dir, const char *lo
 {
     SX_ENSURE(p && f && cfg_dir && log_dir && cfg_dir[0] && log_dir[0], SX_E_USAGE);
     memset(p, 0, sizeof *p);
-    bool ok = copy_str(p->cfg_dir, sizeof p->cfg_dir, cfg_dir) &&
-              copy_str(p->log_dir, sizeof p->log_dir, log_dir) && join(p->ini, cfg_dir, f->ini) &&
+    bool ok = sx_str_copy(p->cfg_dir, sizeof p->cfg_dir, cfg_dir) &&
+              sx_str_copy(p->log_dir, sizeof p->log_dir, log_dir) && join(p->ini, cfg_dir, f->ini) &&
               join(p->ca_key, cfg_dir, "ca.key") && join(p->ca_crt, cfg_dir, "ca.crt") &&
               join(p->server_key, cfg_dir, "server.key") && join(p->server_crt, cfg_dir, "server.crt") &&
               join(p->fingerprint, cfg_dir, "fingerprint") && join(p->store_log, log_dir, f->store_log) &&

@@ -8,18 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
+
 #define DAY 86400
 #define HOUR 3600
-
-/* Copies src into dst (cap bytes with the NUL); false if it does not fit. */
-static bool copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap)
-        return false;
-    memcpy(dst, src, n + 1);
-    return true;
-}
 
 static const sx_kit_file_names smp_names = {
     .ini = SX_ROUTER_INI_NAME,
@@ -56,7 +48,7 @@ static sx_status get_text(const sx_ini *ini, const char *section, const char *ke
         snprintf(err, errlen, "[%s] %s: empty value", section, key);
         return SX_E_PROTOCOL;
     }
-    if (!copy_str(dst, cap, v)) {
+    if (!sx_str_copy(dst, cap, v)) {
         snprintf(err, errlen, "[%s] %s: value longer than %zu characters", section, key, cap - 1);
         return SX_E_PROTOCOL;
     }
@@ -224,7 +216,7 @@ static sx_status read_transport(const sx_ini *ini, sx_router_config *cfg, char *
         snprintf(err, errlen, "[TRANSPORT] port: missing (this key is required)");
         return SX_E_PROTOCOL;
     }
-    if (!copy_str(cfg->port_text, sizeof cfg->port_text, port)) {
+    if (!sx_str_copy(cfg->port_text, sizeof cfg->port_text, port)) {
         snprintf(err, errlen, "[TRANSPORT] port: value too long");
         return SX_E_PROTOCOL;
     }

@@ -7,19 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/ini.h"
 #include "kit/identity.h"
 #include "kit/values.h"
 #include "xftp/description.h"
-
-static bool copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap)
-        return false;
-    memcpy(dst, src, n + 1);
-    return true;
-}
 
 static const sx_kit_file_names xftp_names = {
     .ini = SX_XFTP_INI_NAME,
@@ -211,7 +203,7 @@ sx_status sx_xftp_setup_init(const sx_kit_paths *paths, const sx_xftp_init_optio
     const char *h = o->fqdn                                               ? o->fqdn
                     : !o->ip_given && strcmp(o->ip, "127.0.0.1") == 0 ? "<hostnames>"
                                                                         : o->ip;
-    if (!copy_str(host, host_cap, h)) {
+    if (!sx_str_copy(host, host_cap, h)) {
         snprintf(err, errlen, "host name is too long");
         return SX_E_USAGE;
     }
@@ -248,7 +240,7 @@ static sx_status get_str(const sx_ini *ini, const char *section, const char *key
             dst[0] = 0;
         return SX_OK;
     }
-    if (!copy_str(dst, cap, v))
+    if (!sx_str_copy(dst, cap, v))
         return bad(err, errlen, section, key, "value is too long");
     return SX_OK;
 }
