@@ -36,26 +36,6 @@ static char *dup_text(sx_slice s)
     return t;
 }
 
-static sx_link *link_copy(const uint8_t id[SX_ID_LEN], sx_slice fixed, sx_slice user)
-{
-    sx_link *l = calloc(1, sizeof *l);
-    if (!l)
-        return NULL;
-    l->data = malloc(fixed.len + user.len + 1);
-    if (!l->data) {
-        free(l);
-        return NULL;
-    }
-    memcpy(l->id, id, SX_ID_LEN);
-    if (fixed.len)
-        memcpy(l->data, fixed.ptr, fixed.len);
-    if (user.len)
-        memcpy(l->data + fixed.len, user.ptr, user.len);
-    l->fixed_len = (uint16_t)fixed.len;
-    l->user_len = (uint16_t)user.len;
-    return l;
-}
-
 static sx_status queue_from_rec(const sx_slrec *r, sx_queue **out)
 {
     *out = NULL;
@@ -89,7 +69,7 @@ static sx_status queue_from_rec(const sx_slrec *r, sx_queue **out)
         q->notifier->key = rq->ntf.key;
         memcpy(q->notifier->dh_secret, rq->ntf.dh_secret, SX_SL_DH_LEN);
     }
-    if (rq->has_link && !(q->link = link_copy(rq->link_id, rq->link_fixed, rq->link_user)))
+    if (rq->has_link && !(q->link = sx_link_new(sx_slice_of(rq->link_id, SX_ID_LEN), rq->link_fixed, rq->link_user)))
         goto nomem;
     if (rq->status == SX_QUEUE_BLOCKED && !(q->block_info = dup_text(rq->block_info)))
         goto nomem;

@@ -269,7 +269,7 @@ void sx_queue_unlock(sx_queue *q)
     pthread_mutex_unlock(stripe_of(q));
 }
 
-static sx_link *link_new(sx_slice id, sx_slice fixed, sx_slice user)
+sx_link *sx_link_new(sx_slice id, sx_slice fixed, sx_slice user)
 {
     if (id.len != SX_ID_LEN || fixed.len > SX_LINK_DATA_MAX || user.len > SX_LINK_DATA_MAX)
         return NULL;
@@ -333,7 +333,7 @@ sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out)
     }
     if (nq->has_link) {
         uint8_t zero[SX_ID_LEN] = {0};
-        q->link = link_new(sx_slice_of(nq->client_link_id ? nq->link_id : zero, SX_ID_LEN), nq->link_fixed,
+        q->link = sx_link_new(sx_slice_of(nq->client_link_id ? nq->link_id : zero, SX_ID_LEN), nq->link_fixed,
                            nq->link_user);
         if (!q->link)
             goto nomem;
@@ -508,7 +508,7 @@ void sx_store_delete_notifier(sx_store *s, sx_queue *q)
 
 sx_status sx_store_set_link(sx_store *s, sx_queue *q, sx_slice id, sx_slice fixed, sx_slice user)
 {
-    sx_link *nl = link_new(id, fixed, user);
+    sx_link *nl = sx_link_new(id, fixed, user);
     if (!nl)
         return id.len != SX_ID_LEN ? SX_E_USAGE : SX_E_NOMEM;
     pthread_rwlock_wrlock(&s->lock);

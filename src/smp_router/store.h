@@ -170,6 +170,9 @@ void sx_store_delete_notifier(sx_store *s, sx_queue *q);
 SX_MUST_CHECK sx_status sx_store_set_link(sx_store *s, sx_queue *q, sx_slice id, sx_slice fixed,
                                           sx_slice user);
 void sx_store_delete_link(sx_store *s, sx_queue *q);
+/* A link record: a 24-byte id and its fixed and user data, each at most
+ * SX_LINK_DATA_MAX bytes (NULL when a length is wrong or memory is short). */
+sx_link *sx_link_new(sx_slice id, sx_slice fixed, sx_slice user);
 
 /* ---- queue state; the caller holds the queue lock ---- */
 
