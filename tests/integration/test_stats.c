@@ -389,12 +389,95 @@ static void test_daily_lines(void **state)
     env_free(e);
 }
 
+/* Notifications: NKEY, NSUB (and one refused with the wrong key), a SEND
+ * with the flag and its NMSG, NDEL, DEL; then the counters as the metrics
+ * file shows them. */
+static void test_notification_counters(void **state)
+{
+    (void)state;
+    env *e = env_new(false);
+    env_start(e);
+    sx_smp_client *rcv = smp_connect(e), *ntf = smp_connect(e);
+    queue q;
+    create_queue(rcv, &q);
+    sx_key *nkey, *ndh;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &nkey));
+    assert_ok(sx_key_generate(SX_KEY_X25519, &ndh));
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd c = {.tag = SX_SMP_C_NKEY};
+    c.nkey.auth_key = pub_of(nkey, b1);
+    c.nkey.dh_key = pub_of(ndh, b2);
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(rcv, sx_slice_of(q.rid, 24), &c, q.rkey, &r));
+    expect_tag(&r, SX_SMP_R_NID);
+    uint8_t nid[24];
+    memcpy(nid, r.reply.resp.nid.notifier_id.ptr, 24);
+    sx_smp_client_reply_free(&r);
+    sx_smp_cmd ns = {.tag = SX_SMP_C_NSUB};
+    assert_ok(sx_smp_client_call(ntf, sx_slice_of(nid, 24), &ns, q.rkey, &r)); /* not the notifier key */
+    expect_tag(&r, SX_SMP_R_ERR);
+    sx_smp_client_reply_free(&r);
+    assert_ok(sx_smp_client_call(ntf, sx_slice_of(nid, 24), &ns, nkey, &r));
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    sx_smp_cmd sm = {.tag = SX_SMP_C_SEND};
+    sm.send.notification = true;
+    sm.send.body = sx_slice_str("ping");
+    assert_ok(sx_smp_client_call(rcv, sx_slice_of(q.sid, 24), &sm, q.skey, &r));
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    assert_ok(sx_smp_client_next_event(ntf, 10000, &r));
+    expect_tag(&r, SX_SMP_R_NMSG);
+    sx_smp_client_reply_free(&r);
+    receive_msg(rcv, &q);
+    sx_smp_cmd nd = {.tag = SX_SMP_C_NDEL};
+    assert_ok(sx_smp_client_call(rcv, sx_slice_of(q.rid, 24), &nd, q.rkey, &r));
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    sx_smp_cmd del = {.tag = SX_SMP_C_DEL};
+    assert_ok(sx_smp_client_call(rcv, sx_slice_of(q.rid, 24), &del, q.rkey, &r));
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+
+    char *text = metrics_with_sent(e, 1);
+    static const struct {
+        const char *series;
+        double want;
+    } want[] = {
+        {"simplex_smp_queues_notify_created", 1},
+        {"simplex_smp_queues_notify_deleted", 1},
+        {"simplex_smp_subscription_ntf_requests", 1},
+        {"simplex_smp_subscribtion_ntf_errors{type=\"auth\"}", 1},
+        {"simplex_smp_messages_notify_sent", 1},
+        {"simplex_smp_messages_notify_received", 1},
+        {"simplex_smp_messages_ntf_successes", 1},
+        {"simplex_smp_queues_notify_daily", 1},
+        {"simplex_smp_queues_deleted{type=\"secured\"}", 1},
+        {"simplex_smp_queues_total1", 0},
+        {"simplex_smp_queues_total2", 0},
+        {"simplex_smp_messages_notify_get_sent", 1},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        double v = -1;
+        if (!prom_value(text, want[i].series, &v) || v != want[i].want)
+            fail_msg("%s: %g, want %g", want[i].series, v, want[i].want);
+    }
+    free(text);
+    sx_key_free(nkey);
+    sx_key_free(ndh);
+    sx_smp_client_close(ntf);
+    sx_smp_client_close(rcv);
+    queue_free(&q);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_restore_save),
         cmocka_unit_test(test_bad_backup_refused),
         cmocka_unit_test(test_daily_lines),
+        cmocka_unit_test(test_notification_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
