@@ -293,12 +293,12 @@ static void count_subs(sx_router *r, subs_info *si)
         sx_queue *q = qs[i];
         sx_queue_lock(q);
         sx_sub *s = q->sub, *ns = q->nsub;
-        if (!q->deleted && s && s->active) {
+        if (!q->deleted && s) {
             si->smp++;
             si->delivered += s->delivered;
             add_client(&smp, s->conn);
         }
-        if (!q->deleted && ns && ns->active) {
+        if (!q->deleted && ns) {
             si->ntf++;
             add_client(&ntf, ns->conn);
         }

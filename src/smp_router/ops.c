@@ -113,6 +113,8 @@ sx_status sx_ops_restore_stats(sx_router *r)
                        (long long)c.ent.queues);
         }
     }
+    sx_smp_stats_add(s, SX_SMP_STAT_MSG_EXPIRED, r->expired_at_start);
+    sx_smp_stats_add(s, SX_SMP_STAT_MSG_NTF_EXPIRED, r->ntfs_expired_at_start);
     __atomic_store_n(&s->d.c[SX_SMP_STAT_Q_COUNT], c.ent.queues, __ATOMIC_RELAXED);
     __atomic_store_n(&s->d.c[SX_SMP_STAT_MSG_COUNT], c.msgs, __ATOMIC_RELAXED);
     __atomic_store_n(&s->d.c[SX_SMP_STAT_NTF_COUNT], c.ntfs, __ATOMIC_RELAXED);
@@ -181,7 +183,7 @@ static void subscription_figures(sx_router *r, sx_smp_metrics_rt *rt)
             rt->loaded_queues++;
             rt->loaded_notifiers += q->notifier != NULL;
             sx_sub *s = q->sub;
-            if (s && s->active) {
+            if (s) { /* cleared under the queue lock when its connection goes */
                 rt->smp_subs++;
                 add_client(&smp, s->conn);
                 if (s->delivered) {
@@ -199,7 +201,7 @@ static void subscription_figures(sx_router *r, sx_smp_metrics_rt *rt)
                 }
             }
             sx_sub *ns = q->nsub;
-            if (ns && ns->active) {
+            if (ns) {
                 rt->ntf_subs++;
                 add_client(&ntf, ns->conn);
             }

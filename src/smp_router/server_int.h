@@ -156,6 +156,9 @@ struct sx_router {
     sx_smp_stats stats;
     struct sx_ops *ops;
     int64_t started_at; /* unix seconds */
+    /* messages and notifications expired while restored at start, added to
+     * the restored statistics as the reference does */
+    int64_t expired_at_start, ntfs_expired_at_start;
 };
 
 /* ---- statistics files (ops.c) ---- */
