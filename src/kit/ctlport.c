@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -132,6 +133,11 @@ bool sx_kit_ctl_allow(sx_kit_ctl_conn *c, sx_kit_ctl_role need)
         fprintf(stderr, "Unauthorized control port command\n");
     sx_kit_ctl_say(c, "AUTH");
     return false;
+}
+
+sx_kit_ctl_role sx_kit_ctl_role_of(const sx_kit_ctl_conn *c)
+{
+    return c->role;
 }
 
 /* The line as the reference shows a string: quoted, with '"' and '\\'
@@ -282,6 +288,7 @@ static void accept_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 static void *control_main(void *arg)
 {
     sx_kit_ctl *ctl = arg;
+    prctl(PR_SET_NAME, "control port", 0, 0, 0);
     if (sx_loop_run(ctl->loop) != SX_OK)
         fprintf(stderr, "control port: event loop failed\n");
     while (ctl->conns)

@@ -64,6 +64,8 @@ void sx_kit_ctl_auth(sx_kit_ctl_conn *c, sx_slice password);
 /* True when the session has at least role need; otherwise logs
  * "Unauthorized control port command" and answers "AUTH". */
 bool sx_kit_ctl_allow(sx_kit_ctl_conn *c, sx_kit_ctl_role need);
+/* The session's role. */
+sx_kit_ctl_role sx_kit_ctl_role_of(const sx_kit_ctl_conn *c);
 /* Logs a parsed command (not auth, help or quit) on stderr unless quiet. */
 void sx_kit_ctl_log(sx_kit_ctl_conn *c, const char *line, size_t len);
 /* The arg given in sx_kit_ctl_opts. */

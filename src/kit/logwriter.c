@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,6 +69,7 @@ static bool take_buffer(sx_kit_logwriter *w, sx_writer *batch, size_t *lines)
 static void *writer_main(void *arg)
 {
     sx_kit_logwriter *w = arg;
+    prctl(PR_SET_NAME, "log writer", 0, 0, 0);
     sx_writer batch;
     sx_writer_init_dynamic(&batch, SIZE_MAX / 2);
     size_t lines = 0; /* in batch */

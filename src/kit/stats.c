@@ -156,7 +156,9 @@ static const sx_kit_period *cperiod_at(const void *data, const sx_kit_stat_field
 
 static size_t field_size(const sx_kit_stat_field *f)
 {
-    return f->kind == SX_KIT_STAT_PERIOD ? sizeof(sx_kit_period) : sizeof(int64_t);
+    return f->kind == SX_KIT_STAT_PERIOD   ? sizeof(sx_kit_period)
+           : f->kind == SX_KIT_STAT_HEADER ? 0
+                                           : sizeof(int64_t);
 }
 
 /* The index of the field a column shows, or n_fields when none fits. */
@@ -164,7 +166,7 @@ static size_t col_field(const sx_kit_stats_spec *spec, const sx_kit_stat_col *c)
 {
     for (size_t i = 0; i < spec->n_fields; i++) {
         const sx_kit_stat_field *f = &spec->fields[i];
-        if (f->off != c->off)
+        if (f->kind == SX_KIT_STAT_HEADER || f->off != c->off)
             continue;
         bool fits = c->kind == SX_KIT_COL_DATE    ? f->kind == SX_KIT_STAT_TIME
                     : c->kind == SX_KIT_COL_VALUE ? f->kind == SX_KIT_STAT_INT
@@ -190,17 +192,37 @@ bool sx_kit_stats_spec_valid(const sx_kit_stats_spec *spec)
         return false;
     for (size_t i = 0; i < spec->n_fields; i++) {
         const sx_kit_stat_field *f = &spec->fields[i];
-        if (!key_valid(f->key) || f->kind > SX_KIT_STAT_PERIOD || (f->off % sizeof(int64_t)) != 0)
+        if (!key_valid(f->key) || f->kind > SX_KIT_STAT_HEADER || (f->off % sizeof(int64_t)) != 0)
             return false;
+        if (f->kind == SX_KIT_STAT_HEADER) {
+            if (f->group == 0 || f->group > spec->n_fields - i - 1)
+                return false;
+            continue;
+        }
         for (size_t j = 0; j < i; j++) {
             const sx_kit_stat_field *g = &spec->fields[j];
             if (f->off < g->off + field_size(g) && g->off < f->off + field_size(f))
                 return false; /* overlapping values */
         }
     }
-    for (size_t i = 0; i < spec->n_cols; i++)
-        if (spec->cols[i].kind > SX_KIT_COL_MONTH || col_field(spec, &spec->cols[i]) == spec->n_fields)
+    for (size_t i = 0; i < spec->n_cols; i++) {
+        const sx_kit_stat_col *c = &spec->cols[i];
+        if (c->kind == SX_KIT_COL_ZERO)
+            continue;
+        if (c->kind == SX_KIT_COL_EXTRA) {
+            /* a value of its own, outside every field */
+            if (c->off % sizeof(int64_t) != 0)
+                return false;
+            for (size_t j = 0; j < spec->n_fields; j++) {
+                const sx_kit_stat_field *g = &spec->fields[j];
+                if (c->off < g->off + field_size(g) && g->off < c->off + sizeof(int64_t))
+                    return false;
+            }
+            continue;
+        }
+        if (c->kind > SX_KIT_COL_EXTRA || col_field(spec, c) == spec->n_fields)
             return false;
+    }
     return true;
 }
 
@@ -220,7 +242,7 @@ static void zero_fields(const sx_kit_stats_spec *spec, void *data)
         const sx_kit_stat_field *f = &spec->fields[i];
         if (f->kind == SX_KIT_STAT_PERIOD)
             memset(period_at(data, f), 0, sizeof(sx_kit_period));
-        else
+        else if (f->kind != SX_KIT_STAT_HEADER)
             *int_at(data, f) = 0;
     }
 }
@@ -236,7 +258,7 @@ sx_status sx_kit_stats_copy(const sx_kit_stats_spec *spec, const void *from, voi
                 sx_kit_stats_cleanup(spec, to);
                 return st;
             }
-        } else {
+        } else if (f->kind != SX_KIT_STAT_HEADER) {
             *int_at(to, f) = sx_kit_stat_get(cint_at(from, f));
         }
     }
@@ -252,7 +274,7 @@ void sx_kit_stats_move(const sx_kit_stats_spec *spec, void *to, void *from)
             sx_kit_period_clear(p);
             *p = *q;
             memset(q, 0, sizeof *q);
-        } else {
+        } else if (f->kind != SX_KIT_STAT_HEADER) {
             __atomic_store_n(int_at(to, f), *int_at(from, f), __ATOMIC_RELAXED);
         }
     }
@@ -408,6 +430,9 @@ static void put_field(sx_writer *w, const sx_kit_stat_field *f, const void *data
         put_set(w, &p->month);
         break;
     }
+    case SX_KIT_STAT_HEADER:
+        put_str(w, ":");
+        break;
     }
     put_str(w, "\n");
 }
@@ -540,8 +565,9 @@ static sx_status parse_field(cursor *c, const sx_kit_stat_field *f, void *data, 
 {
     const char *v;
     size_t vn;
-    bool mine = f->kind == SX_KIT_STAT_PERIOD ? keyed(c, f->key, ':', &v, &vn) && vn == 0
-                                              : keyed(c, f->key, '=', &v, &vn);
+    bool mine = f->kind == SX_KIT_STAT_PERIOD || f->kind == SX_KIT_STAT_HEADER
+                    ? keyed(c, f->key, ':', &v, &vn) && vn == 0
+                    : keyed(c, f->key, '=', &v, &vn);
     *absent = !mine && (f->flags & SX_KIT_STAT_OPTIONAL);
     if (*absent)
         return SX_OK;
@@ -554,6 +580,8 @@ static sx_status parse_field(cursor *c, const sx_kit_stat_field *f, void *data, 
         return parse_int(v, vn, int_at(data, f)) ? SX_OK : SX_E_PROTOCOL;
     case SX_KIT_STAT_PERIOD:
         return parse_period(c, period_at(data, f));
+    case SX_KIT_STAT_HEADER:
+        return SX_OK;
     }
     return SX_E_INTERNAL;
 }
@@ -573,6 +601,8 @@ sx_status sx_kit_stats_parse(const sx_kit_stats_spec *spec, const char *text, si
         st = parse_field(&c, &spec->fields[i], data, &absent);
         if (st == SX_OK && !absent)
             advance(&c);
+        else if (st == SX_OK && spec->fields[i].kind == SX_KIT_STAT_HEADER)
+            i += spec->fields[i].group; /* the section is missing: its fields stay 0 */
     }
     if (st == SX_OK && (c.have || c.partial))
         st = SX_E_PROTOCOL; /* more after the last field */
@@ -606,6 +636,8 @@ sx_status sx_kit_stats_daily_line(const sx_kit_stats_spec *spec, void *data, int
         if (f->kind == SX_KIT_STAT_TIME) {
             was[i][0] = *int_at(data, f);
             *int_at(data, f) = now;
+        } else if (f->kind == SX_KIT_STAT_HEADER) {
+            continue;
         } else if (f->kind == SX_KIT_STAT_INT) {
             was[i][0] = f->flags & SX_KIT_STAT_KEEP ? sx_kit_stat_get(int_at(data, f))
                                                     : __atomic_exchange_n(int_at(data, f), 0, __ATOMIC_RELAXED);
@@ -626,7 +658,11 @@ sx_status sx_kit_stats_daily_line(const sx_kit_stats_spec *spec, void *data, int
         const sx_kit_stat_col *col = &spec->cols[i];
         size_t k = col_field(spec, col);
         char t[TIME_TEXT] = "";
-        if (k == spec->n_fields)
+        if (col->kind == SX_KIT_COL_ZERO)
+            snprintf(t, sizeof t, "0");
+        else if (col->kind == SX_KIT_COL_EXTRA)
+            snprintf(t, sizeof t, "%" PRId64, sx_kit_stat_get((const int64_t *)((const char *)data + col->off)));
+        else if (k == spec->n_fields)
             ; /* not a sound spec: an empty column */
         else if (col->kind == SX_KIT_COL_DATE)
             format_time(was[k][0], t, true);
@@ -755,4 +791,10 @@ sx_status sx_kit_stats_load(const sx_kit_stats_spec *spec, const char *path, voi
     sx_status st = sx_kit_stats_parse(spec, text, len, data, line);
     free(text);
     return st;
+}
+
+sx_status sx_kit_stats_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+    SX_ENSURE(path && out && out_len, SX_E_USAGE);
+    return slurp(path, max, out, out_len);
 }

@@ -70,6 +70,10 @@ typedef enum sx_kit_stat_kind {
                          * "weekHashes=" and "monthHashes=" lines, each the
                          * set's members ascending as signed numbers, joined
                          * by commas */
+    SX_KIT_STAT_HEADER, /* no value (off unused): a "key:" line heading the
+                         * next `group` fields (a section); an OPTIONAL
+                         * header missing from the text means its section
+                         * is missing too (its fields are 0) */
 } sx_kit_stat_kind;
 
 /* Field flags. */
@@ -80,7 +84,8 @@ typedef struct sx_kit_stat_field {
     const char *key; /* letters and digits */
     sx_kit_stat_kind kind;
     unsigned flags;
-    size_t off; /* offset of the value in the router's struct */
+    size_t off;     /* offset of the value in the router's struct */
+    unsigned group; /* HEADER: how many of the next fields it heads */
 } sx_kit_stat_field;
 
 typedef enum sx_kit_stat_col_kind {
@@ -89,9 +94,13 @@ typedef enum sx_kit_stat_col_kind {
     SX_KIT_COL_DAY,   /* a PERIOD field's count of the day */
     SX_KIT_COL_WEEK,  /* ... of the week: only on Mondays, else empty */
     SX_KIT_COL_MONTH, /* ... of the month: only on the 1st, else empty */
+    SX_KIT_COL_ZERO,  /* "0": a column the reference keeps but no longer fills */
+    SX_KIT_COL_EXTRA, /* an int64_t at off that is no field (a count the
+                       * router sets before the line); never restarted */
 } sx_kit_stat_col_kind;
 
-/* A column of the daily line: a value of the field at offset off. */
+/* A column of the daily line: a value of the field at offset off (ZERO:
+ * off unused; EXTRA: off of a value outside the fields). */
 typedef struct sx_kit_stat_col {
     sx_kit_stat_col_kind kind;
     size_t off;
@@ -162,5 +171,9 @@ SX_MUST_CHECK sx_status sx_kit_stats_save(const sx_kit_stats_spec *spec, const v
  * SX_E_IO (cannot read), SX_E_LIMIT (larger than file_max), SX_E_PROTOCOL,
  * SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_kit_stats_load(const sx_kit_stats_spec *spec, const char *path, void *data, size_t *line);
+/* The whole file at path when it has at most max bytes: *out is
+ * NUL-terminated, the caller frees it (for a router that rewrites older
+ * forms before sx_kit_stats_parse). SX_E_IO, SX_E_LIMIT, SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_kit_stats_read_file(const char *path, size_t max, char **out, size_t *out_len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -327,6 +328,10 @@ static void *worker_main(void *arg)
 {
     kit_worker *w = arg;
     sx_kit_workers *ws = w->ws;
+    /* named for the control port's `threads` (at most 15 characters) */
+    char name[24];
+    snprintf(name, sizeof name, "worker %u", w->index);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
     if (ws->o.thread_start)
         ws->o.thread_start(ws->o.arg, w->index);
     if (sx_loop_run(w->loop) != SX_OK)

@@ -170,6 +170,30 @@ static void answer_change(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
  * connection after this one found it is answered AUTH, as a missing one,
  * and nothing more is logged for it after its DELETE. */
 
+/* Statistics: a command refused AUTH (the reference counts SEND, SUB,
+ * NSUB and GET). */
+static void count_auth(sx_cmd_ctx *x)
+{
+    sx_smp_stats *s = &x->r->stats;
+    switch (x->req->cmd.tag) {
+    case SX_SMP_C_SEND: sx_smp_stats_inc(s, SX_SMP_STAT_MSG_SENT_AUTH); break;
+    case SX_SMP_C_SUB: sx_smp_stats_inc(s, SX_SMP_STAT_Q_SUB_AUTH); break;
+    case SX_SMP_C_NSUB: sx_smp_stats_inc(s, SX_SMP_STAT_NTF_SUB_AUTH); break;
+    case SX_SMP_C_GET: sx_smp_stats_inc(s, SX_SMP_STAT_MSG_GET_AUTH); break;
+    default: break;
+    }
+}
+
+void sx_cmd_count_deleted(sx_router *r, const sx_queue *q)
+{
+    sx_smp_stats *s = &r->stats;
+    sx_smp_stats_inc(s, SX_SMP_STAT_Q_DELETED_ALL);
+    sx_smp_stats_inc(s, q->skey.len ? SX_SMP_STAT_Q_DELETED_SECURED : SX_SMP_STAT_Q_DELETED_NEW);
+    sx_smp_stats_add(s, SX_SMP_STAT_Q_COUNT, -1);
+    sx_smp_stats_add(s, SX_SMP_STAT_MSG_COUNT, -(int64_t)q->n_msgs);
+    sx_smp_stats_add(s, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
+}
+
 /* Looks up the entity in the map of party; on failure answers AUTH after a
  * dummy verification (PROTOCOL-NOTES C12). The queue is retained. */
 sx_queue *sx_cmd_find(sx_cmd_ctx *x, sx_party party)
@@ -177,6 +201,7 @@ sx_queue *sx_cmd_find(sx_cmd_ctx *x, sx_party party)
     sx_queue *q = sx_store_find(x->r->store, party, x->entity);
     if (!q) {
         (void)sx_cmd_verify_one(x->c, x->req, NULL);
+        count_auth(x);
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
     }
     return q;
@@ -205,6 +230,7 @@ sx_queue *sx_cmd_locked_recipient(sx_cmd_ctx *x, bool allow_blocked)
     if (!q)
         return NULL;
     if (!sx_cmd_verify_recipient(x->c, x->req, q)) {
+        count_auth(x);
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return NULL;
@@ -278,6 +304,19 @@ static void handle(sx_cmd_ctx *x)
     }
 }
 
+/* Statistics: a batch of several transmissions starting with SUB, DEL,
+ * NDEL or NSUB (the reference counts batches by their first command). */
+static void count_batch(sx_router *r, sx_smp_cmd_tag tag)
+{
+    switch (tag) {
+    case SX_SMP_C_SUB: sx_smp_stats_inc(&r->stats, SX_SMP_STAT_Q_SUB_ALL_B); break;
+    case SX_SMP_C_DEL: sx_smp_stats_inc(&r->stats, SX_SMP_STAT_Q_DELETED_ALL_B); break;
+    case SX_SMP_C_NDEL: sx_smp_stats_inc(&r->stats, SX_SMP_STAT_NTF_DELETED_B); break;
+    case SX_SMP_C_NSUB: sx_smp_stats_inc(&r->stats, SX_SMP_STAT_NTF_SUB_B); break;
+    default: break;
+    }
+}
+
 void sx_router_handle_batch(sx_conn *c, sx_slice content)
 {
     sx_slice items[SX_BATCH_MAX_ITEMS];
@@ -295,6 +334,8 @@ void sx_router_handle_batch(sx_conn *c, sx_slice content)
         }
         sx_cmd_ctx x = {.c = c, .r = c->w->r, .req = &req, .corr = req.t.corr_id, .entity = req.t.entity_id,
                         .v = c->sess.version};
+        if (i == 0 && n > 1)
+            count_batch(x.r, req.cmd.tag);
         handle(&x);
     }
 }

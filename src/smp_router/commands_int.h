@@ -124,4 +124,9 @@ void sx_cmd_ack(sx_cmd_ctx *x);
 void sx_cmd_send(sx_cmd_ctx *x);
 void sx_cmd_nsub(sx_cmd_ctx *x);
 
+/* Statistics of a queue deleted by DEL or the control port (the queue
+ * lock held): deleted all / new (never secured) / secured, and the stored
+ * counts (statistics, smp_router/stats.h). */
+void sx_cmd_count_deleted(sx_router *r, const sx_queue *q);
+
 #endif

@@ -34,6 +34,7 @@ static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
         return false;
     }
     s->delivered = true;
+    s->delivered_at = sx_loop_now_ms() / 1000;
     memcpy(s->delivered_id, m->id, SX_ID_LEN);
     sx_smp_resp r = {.tag = SX_SMP_R_MSG};
     r.msg.msg_id = id;
@@ -84,6 +85,8 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
             sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_DELD);
             sx_conn_sub_remove(c, q);
         } else if (!still) {
+            sx_smp_stats_inc(&c->w->r->stats, SX_SMP_STAT_Q_SUB_END);
+            sx_smp_stats_inc(&c->w->r->stats, SX_SMP_STAT_Q_SUB_END_B);
             sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_END);
             sx_conn_sub_remove(c, q);
         }
@@ -94,6 +97,15 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
         sx_queue_lock(q);
         sx_pending_ntf *list = q->nsub == s && !q->deleted ? sx_queue_take_ntfs(q) : NULL;
         sx_queue_unlock(q);
+        int64_t sent = 0;
+        for (sx_pending_ntf *e = list; e; e = e->next)
+            sent++;
+        if (sent) {
+            sx_smp_stats *ss = &c->w->r->stats;
+            sx_smp_stats_add(ss, SX_SMP_STAT_MSG_NTFS, sent);
+            sx_smp_stats_add(ss, SX_SMP_STAT_MSG_NTFS_B, sent / 80 + 1);
+            sx_smp_stats_add(ss, SX_SMP_STAT_NTF_COUNT, -sent);
+        }
         while (list) {
             sx_pending_ntf *next = list->next;
             sx_smp_resp m = {.tag = SX_SMP_R_NMSG};
@@ -122,11 +134,17 @@ void sx_cmd_sub(sx_cmd_ctx *x)
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && s->get_mode) {
         sx_queue_unlock(q);
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SUB_PROHIBITED);
         sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
     }
     sx_sub *old = NULL;
+    /* statistics: a repeated SUB is a duplicate; a new one counts when it
+     * delivers a message, as the reference counts them */
+    bool had = s != NULL;
+    if (had)
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SUB_DUPLICATE);
     if (!s) {
         /* The connection's own map: no other lock is taken. */
         s = sx_conn_sub_add(x->c, q, false, false);
@@ -143,7 +161,8 @@ void sx_cmd_sub(sx_cmd_ctx *x)
     /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
     s->delivered = false;
     sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
-    send_head(x->c, s, sx_cmd_empty());
+    if (send_head(x->c, s, sx_cmd_empty()) && !had)
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SUB);
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E10 */
     sx_queue_release(x->r->store, q);
@@ -157,6 +176,7 @@ void sx_cmd_get(sx_cmd_ctx *x)
     sx_sub *s = sx_conn_sub(x->c, q);
     if (s && !s->get_mode) {
         sx_queue_unlock(q);
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_GET_PROHIBITED);
         sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); /* PROTOCOL-NOTES E9 */
         sx_queue_release(x->r->store, q);
         return;
@@ -171,8 +191,13 @@ void sx_cmd_get(sx_cmd_ctx *x)
         }
         memcpy(s->entity, q->rid, SX_ID_LEN);
     }
-    if (!send_head(x->c, s, x->corr))
+    bool again = s->delivered;
+    if (send_head(x->c, s, x->corr)) {
+        sx_smp_stats_inc(&x->r->stats, again ? SX_SMP_STAT_MSG_GET_DUPLICATE : SX_SMP_STAT_MSG_GET);
+    } else {
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_GET_NO_MSG);
         sx_cmd_ok(x);
+    }
     sx_queue_unlock(q);
     sx_queue_release(x->r->store, q);
 }
@@ -192,7 +217,24 @@ void sx_cmd_ack(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    if (id.len > 0 && sx_queue_remove_head(q, s->delivered_id) && x->r->mw) {
+    const sx_msg *head = id.len > 0 ? sx_queue_head(q) : NULL;
+    bool real = head && !head->quota && memcmp(head->id, s->delivered_id, SX_ID_LEN) == 0;
+    bool ntf_flag = real && head->notify;
+    bool removed = id.len > 0 && sx_queue_remove_head(q, s->delivered_id);
+    if (removed) {
+        sx_smp_stats *ss = &x->r->stats;
+        if (real) {
+            sx_smp_stats_add(ss, SX_SMP_STAT_MSG_COUNT, -1);
+            sx_smp_stats_inc(ss, SX_SMP_STAT_MSG_RECV);
+            if (s->get_mode)
+                sx_smp_stats_inc(ss, SX_SMP_STAT_MSG_RECV_GET);
+            if (ntf_flag)
+                sx_smp_stats_inc(ss, SX_SMP_STAT_MSG_RECV_NTF);
+            sx_smp_stats_active(ss, q->rid, SX_ID_LEN, ntf_flag);
+            sx_smp_stats_ack_time(ss, sx_loop_now_ms() / 1000 - s->delivered_at);
+        }
+    }
+    if (removed && x->r->mw) {
         /* The journal learns it, but the answer does not wait: a lost
          * removal only delivers the message again after a crash. */
         sx_mjrec rec = {.type = SX_MJ_ACK};
@@ -222,11 +264,13 @@ void sx_cmd_send(sx_cmd_ctx *x)
      * key; an unsecured one only unsigned SENDs. */
     bool authorized = skey.len ? sx_cmd_verify_one(x->c, x->req, &skey) : x->req->auth_kind == SX_SMP_AUTH_NONE;
     if (!authorized || status == SX_QUEUE_OFF) {
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_SENT_AUTH);
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return;
     }
     if (body.len > sx_smp_max_message_length(x->v)) {
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_SENT_LARGE);
         sx_cmd_err(x, SX_SMP_ERR_LARGE_MSG);
         sx_queue_release(x->r->store, q);
         return;
@@ -239,9 +283,10 @@ void sx_cmd_send(sx_cmd_ctx *x)
     if (!sx_cmd_lock_live(x, q))
         return;
     if (q->status == SX_QUEUE_BLOCKED || !sx_cmd_touch(x, q)) {
-        if (q->status == SX_QUEUE_BLOCKED)
+        if (q->status == SX_QUEUE_BLOCKED) {
+            sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_SENT_BLOCK);
             sx_cmd_err_blocked(x, q);
-        else
+        } else
             sx_cmd_err_store(x, false);
         sx_queue_unlock(q);
         sx_queue_release(x->r->store, q);
@@ -287,11 +332,18 @@ void sx_cmd_send(sx_cmd_ctx *x)
             n.ts = sx_cmd_now();
             memcpy(n.msg_id, id, SX_ID_LEN);
             sx_random_bytes(n.nonce, sizeof n.nonce);
+            bool full = q->n_ntfs >= SX_NTF_PENDING_MAX;
             if (sx_smp_nmsg_encrypt(q->notifier->dh_secret, n.nonce, sx_slice_of(id, SX_ID_LEN), n.ts,
                                     n.meta) == SX_OK &&
-                sx_queue_add_ntf(q, &n) == SX_OK && q->nsub) {
-                notify = q->nsub;
-                sx_sub_retain(notify);
+                sx_queue_add_ntf(q, &n) == SX_OK) {
+                /* statistics: the oldest one goes when the list is full */
+                sx_smp_stats_inc(&x->r->stats, full ? SX_SMP_STAT_MSG_NTF_LOST : SX_SMP_STAT_NTF_COUNT);
+                if (!q->nsub)
+                    sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_NTF_NO_SUB);
+                if (q->nsub) {
+                    notify = q->nsub;
+                    sx_sub_retain(notify);
+                }
             }
         }
         /* PROTOCOL-NOTES E4: the first message after securing removes the link
@@ -304,6 +356,19 @@ void sx_cmd_send(sx_cmd_ctx *x)
         }
     }
     sx_queue_unlock(q);
+    if (st == SX_OK) {
+        sx_smp_stats *ss = &x->r->stats;
+        bool ntf = x->req->cmd.send.notification;
+        if (res == SX_PUSH_QUOTA) {
+            sx_smp_stats_inc(ss, SX_SMP_STAT_MSG_SENT_QUOTA);
+        } else {
+            sx_smp_stats_inc(ss, SX_SMP_STAT_MSG_SENT);
+            sx_smp_stats_inc(ss, SX_SMP_STAT_MSG_COUNT);
+            if (ntf)
+                sx_smp_stats_inc(ss, SX_SMP_STAT_MSG_SENT_NTF);
+            sx_smp_stats_active(ss, q->rid, SX_ID_LEN, ntf);
+        }
+    }
     if (st != SX_OK)
         sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
     else if (res == SX_PUSH_QUOTA)
@@ -332,12 +397,14 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     sx_qkey nkey = q->notifier ? q->notifier->key : (sx_qkey){0};
     sx_queue_unlock(q);
     if (!sx_cmd_verify_one(x->c, x->req, nkey.len ? &nkey : NULL)) {
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_NTF_SUB_AUTH);
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_queue_release(x->r->store, q);
         return;
     }
     sx_sub *s = sx_conn_sub(x->c, q);
     sx_sub *old = NULL;
+    sx_smp_stats_inc(&x->r->stats, s ? SX_SMP_STAT_NTF_SUB_DUPLICATE : SX_SMP_STAT_NTF_SUB);
     if (!s) {
         s = sx_conn_sub_add(x->c, q, false, true);
         if (!s) {

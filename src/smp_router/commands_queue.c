@@ -102,6 +102,11 @@ void sx_cmd_new(sx_cmd_ctx *x)
         sx_cmd_err_store(x, false);
         return;
     }
+    sx_smp_stats_inc(&r->stats, SX_SMP_STAT_Q_CREATED);
+    sx_smp_stats_inc(&r->stats, SX_SMP_STAT_Q_COUNT);
+    if (q->notifier) {
+        sx_smp_stats_inc(&r->stats, SX_SMP_STAT_NTF_NEW_CREATED);
+    }
     m.ids.rcv_id = sx_slice_of(q->rid, SX_ID_LEN);
     m.ids.snd_id = sx_slice_of(q->sid, SX_ID_LEN);
     if (q->mode) {
@@ -150,8 +155,10 @@ void sx_cmd_key(sx_cmd_ctx *x)
         sx_cmd_rec_init(&rec, SX_SLREC_SECURE, q->rid);
         rec.q.skey = k;
         logged = sx_cmd_log_rec(x, &rec);
-        if (logged)
+        if (logged) {
             q->skey = k;
+            sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SECURED);
+        }
     }
     sx_cmd_unlock_answer(x, q, logged, good);
 }
@@ -205,6 +212,7 @@ static bool secure_by_sender(sx_cmd_ctx *x, sx_queue *q, const sx_smp_pubkey *pk
         return false;
     }
     q->skey = k;
+    sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SECURED);
     return true;
 }
 
@@ -344,8 +352,11 @@ void sx_cmd_nkey(sx_cmd_ctx *x)
             st = SX_E_IO;
         }
     }
-    if (st == SX_OK)
+    if (st == SX_OK) {
+        sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
         sx_queue_drop_ntfs(q); /* PROTOCOL-NOTES D14: they belonged to the old notifier */
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_NTF_CREATED);
+    }
     /* PROTOCOL-NOTES E18: the old notifier's subscriber learns it is gone. */
     sx_sub *old = st == SX_OK ? q->nsub : NULL;
     if (old)
@@ -377,6 +388,9 @@ void sx_cmd_ndel(sx_cmd_ctx *x)
             return;
         }
     }
+    if (q->notifier)
+        sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_NTF_DELETED);
+    sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
     sx_store_delete_notifier(x->r->store, q);
     sx_queue_drop_ntfs(q);
     sx_sub *old = q->nsub;
@@ -419,6 +433,7 @@ void sx_cmd_del(sx_cmd_ctx *x)
     }
     /* Lock order: the queue lock, then the map lock inside. */
     sx_store_delete(x->r->store, q);
+    sx_cmd_count_deleted(x->r, q);
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
     sx_queue_unlock(q);

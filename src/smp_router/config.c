@@ -449,7 +449,4 @@ void sx_router_config_print_limits(const sx_router_config *cfg, FILE *out)
     if (cfg->web_http_port || cfg->web_https_port)
         fprintf(out, "Note: [WEB] http/https is set, but this server does not serve web pages "
                      "yet; the setting is ignored.\n");
-    if (cfg->log_stats || cfg->prometheus_interval > 0)
-        fprintf(out, "Note: [STORE_LOG] log_stats / prometheus_interval is set, but this server "
-                     "does not write statistics or metrics files yet; the setting is ignored.\n");
 }

@@ -15,6 +15,8 @@
 
 #include "kit/ctlline.h"
 #include "kit/ctlport.h"
+#include "smp_router/commands_int.h"
+#include "smp_router/control_info.h"
 #include "smp_router/server_int.h"
 #include "smp/error.h"
 
@@ -135,14 +137,6 @@ static bool wait_logged(sx_router *r, uint64_t seq)
 
 /* ---- commands ---- */
 
-static size_t client_count(sx_router *r)
-{
-    size_t n = 0;
-    for (unsigned i = 0; i < r->n_workers; i++)
-        n += __atomic_load_n(&r->workers[i].n_conns, __ATOMIC_RELAXED);
-    return n;
-}
-
 /* The reference's `clients`: a CSV header and one line per connection. */
 static void cmd_clients(sx_kit_ctl_conn *c)
 {
@@ -184,29 +178,27 @@ static void cmd_sockets(sx_kit_ctl_conn *c)
 
 static void cmd_stats(sx_kit_ctl_conn *c)
 {
-    sx_router *r = ctl_of(c)->r;
-    sx_queue **qs;
-    size_t n;
-    if (sx_store_snapshot(r->store, &qs, &n) != SX_OK) {
-        sx_kit_ctl_say(c, "error: out of memory");
-        return;
-    }
-    size_t queues = 0, notifiers = 0, msgs = 0;
-    for (size_t i = 0; i < n; i++) {
-        sx_queue_lock(qs[i]);
-        if (!qs[i]->deleted) {
-            queues++;
-            notifiers += qs[i]->notifier != NULL;
-            msgs += qs[i]->n_msgs;
-        }
-        sx_queue_unlock(qs[i]);
-        sx_queue_release(r->store, qs[i]);
-    }
-    free(qs);
-    sx_kit_ctl_say(c, "qCount 2: %zu", queues);
-    sx_kit_ctl_say(c, "notifiers: %zu", notifiers);
-    sx_kit_ctl_say(c, "msgCount: %zu", msgs);
-    sx_kit_ctl_say(c, "Clients: %zu", client_count(r));
+    sx_ctl_cmd_stats(c, ctl_of(c)->r);
+}
+
+static void cmd_stats_rts(sx_kit_ctl_conn *c)
+{
+    sx_ctl_cmd_stats_rts(c, ctl_of(c)->r);
+}
+
+static void cmd_threads(sx_kit_ctl_conn *c)
+{
+    sx_ctl_cmd_threads(c, ctl_of(c)->r);
+}
+
+static void cmd_socket_threads(sx_kit_ctl_conn *c)
+{
+    sx_ctl_cmd_socket_threads(c, ctl_of(c)->r);
+}
+
+static void cmd_save(sx_kit_ctl_conn *c)
+{
+    sx_ctl_cmd_save(c, ctl_of(c)->r);
 }
 
 static void cmd_status(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_ok)
@@ -265,6 +257,7 @@ static void cmd_delete(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_
     }
     /* Lock order: the queue lock, then the map lock inside. */
     sx_store_delete(r->store, q);
+    sx_cmd_count_deleted(r, q);
     unsigned msgs = q->n_msgs;
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
@@ -360,6 +353,7 @@ static void cmd_block(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_o
     sx_sub_post_release(r, sub, SX_SUB_BLOCKED, NULL);
     if (was == SX_QUEUE_ACTIVE) {
         ctl->blocked_today++;
+        sx_smp_stats_inc(&r->stats, SX_SMP_STAT_Q_BLOCKED);
         sx_kit_ctl_say(c, "ok, queue blocked: EntityBlocked (%s)", shown);
     } else {
         sx_kit_ctl_say(c, "ok, already inactive: EntityBlocked (%s)", shown);
@@ -490,7 +484,7 @@ static void run_auth(sx_kit_ctl_conn *c, sx_kit_line *l)
 
 static void cmd_server_info(sx_kit_ctl_conn *c)
 {
-    sx_kit_ctl_say(c, "Clients: %zu", client_count(ctl_of(c)->r));
+    sx_ctl_cmd_server_info(c, ctl_of(c)->r);
 }
 
 /* Commands without arguments: the role they need (NONE: anyone), then what
@@ -505,17 +499,16 @@ static const struct {
 } simple_cmds[] = {
     {"stats", SX_KIT_CTL_USER, cmd_stats, NULL, true},
     /* the reference prints its runtime's statistics */
-    {"stats-rts", SX_KIT_CTL_NONE, NULL, "stats-rts not available", true},
+    /* the reference prints its runtime's statistics; ours are the process's */
+    {"stats-rts", SX_KIT_CTL_NONE, cmd_stats_rts, NULL, true},
     {"clients", SX_KIT_CTL_ADMIN, cmd_clients, NULL, true},
-    {"threads", SX_KIT_CTL_ADMIN, NULL, "threads not implemented", true},
+    {"threads", SX_KIT_CTL_ADMIN, cmd_threads, NULL, true},
     {"sockets", SX_KIT_CTL_USER, cmd_sockets, NULL, true},
-    {"socket-threads", SX_KIT_CTL_ADMIN, NULL, "socket-threads not implemented", true},
+    {"socket-threads", SX_KIT_CTL_ADMIN, cmd_socket_threads, NULL, true},
     {"server-info", SX_KIT_CTL_USER, cmd_server_info, NULL, true},
     {"suspend", SX_KIT_CTL_ADMIN, NULL, "suspend not implemented", true},
     {"resume", SX_KIT_CTL_ADMIN, NULL, "resume not implemented", true},
-    /* Queue changes are in the store log as they happen; messages are
-     * saved when the router stops. */
-    {"save", SX_KIT_CTL_ADMIN, NULL, "save not implemented", true},
+    {"save", SX_KIT_CTL_ADMIN, cmd_save, NULL, true},
     {"help", SX_KIT_CTL_NONE, cmd_help, NULL, false},
     {"quit", SX_KIT_CTL_NONE, sx_kit_ctl_quit, NULL, false},
     {"", SX_KIT_CTL_NONE, NULL, NULL, false},

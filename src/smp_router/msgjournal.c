@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -430,6 +431,7 @@ static bool compact(sx_msgjournal_compactor *c)
 static void *compactor_main(void *arg)
 {
     sx_msgjournal_compactor *c = arg;
+    prctl(PR_SET_NAME, "journal compact", 0, 0, 0);
     while (!stopping(c)) {
         nap(c, c->o.check_ms);
         if (stopping(c))

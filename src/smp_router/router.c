@@ -13,10 +13,16 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
     *out = NULL;
     sx_router *r;
     SX_TRY(sx_server_start(opts, &r));
+    sx_status ost = sx_ops_start(r);
+    if (ost != SX_OK) {
+        (void)sx_server_stop(r);
+        return ost;
+    }
     if (opts->has_control_port) {
         /* PROTOCOL-NOTES E32: on 127.0.0.1; it posts to the running workers. */
         sx_status st = sx_control_start(r, &r->control);
         if (st != SX_OK) {
+            sx_ops_stop(r);
             (void)sx_server_stop(r);
             return st;
         }
@@ -32,6 +38,7 @@ sx_status sx_router_stop(sx_router *r)
     /* The control port first: it posts to the workers and uses the log writer. */
     sx_control_stop(r->control);
     r->control = NULL;
+    sx_ops_stop(r);
     return sx_server_stop(r);
 }
 

@@ -48,6 +48,12 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
     o.control_admin_password = cfg->has_control_admin_password ? cfg->control_admin_password : NULL;
     o.control_user_password = cfg->has_control_user_password ? cfg->control_user_password : NULL;
     o.daily_block_queue_quota = cfg->daily_block_queue_quota;
+    /* As the reference: the backup and the daily line with log_stats, the
+     * metrics file with prometheus_interval. */
+    o.stats_backup_path = cfg->log_stats ? cfg->paths.stats_backup : NULL;
+    o.stats_daily_path = cfg->log_stats ? cfg->paths.stats_daily : NULL;
+    o.metrics_path = cfg->prometheus_interval > 0 ? cfg->paths.metrics : NULL;
+    o.metrics_interval = cfg->prometheus_interval;
 
     /* Block the stop signals in every thread (the router's threads inherit
      * the mask); sx_router_run_wait waits for them. */

@@ -571,9 +571,12 @@ static void expire_sweep(sx_router *r)
     for (size_t i = 0; i < n; i++) {
         sx_queue *q = qs[i];
         sx_queue_lock(q);
-        if (o->msg_ttl_seconds > 0)
-            sx_queue_expire(q, now - o->msg_ttl_seconds);
-        sx_queue_expire_ntfs(q, now - ntf_ttl);
+        size_t msgs = o->msg_ttl_seconds > 0 ? sx_queue_expire(q, now - o->msg_ttl_seconds) : 0;
+        size_t ntfs = sx_queue_expire_ntfs(q, now - ntf_ttl);
+        sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_EXPIRED, (int64_t)msgs);
+        sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_COUNT, -(int64_t)msgs);
+        sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_NTF_EXPIRED, (int64_t)ntfs);
+        sx_smp_stats_add(&r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)ntfs);
         sx_queue_unlock(q);
         sx_queue_release(r->store, q);
     }
@@ -704,6 +707,8 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     if (!r)
         return SX_E_NOMEM;
     r->opts = *opts;
+    r->started_at = (int64_t)time(NULL);
+    sx_smp_stats_init(&r->stats, r->started_at);
     if (opts->create_password) {
         size_t n = strlen(opts->create_password);
         if (n >= sizeof r->create_password) {
@@ -729,6 +734,9 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     if (st != SX_OK)
         goto fail;
     st = sx_server_restore_state(r);
+    if (st != SX_OK)
+        goto fail;
+    st = sx_ops_restore_stats(r);
     if (st != SX_OK)
         goto fail;
 
@@ -805,6 +813,7 @@ fail:
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);
     sx_tls_ctx_free(r->tls);
+    sx_smp_stats_cleanup(&r->stats);
     free(r);
     return st;
 }
@@ -833,6 +842,7 @@ sx_status sx_server_stop(sx_router *r)
     sx_kit_workers_free(r->ws);
     r->ws = NULL;
     free(r->workers);
+    sx_ops_save_stats(r);
     sx_status saved = sx_server_save_state(r);
     sx_kit_log_close(r->log);
     sx_kit_log_close(r->mlog);
@@ -840,6 +850,7 @@ sx_status sx_server_stop(sx_router *r)
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);
     sx_tls_ctx_free(r->tls);
+    sx_smp_stats_cleanup(&r->stats);
     free(r);
     return saved;
 }

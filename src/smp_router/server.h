@@ -62,6 +62,19 @@ typedef struct sx_router_opts {
     const char *control_admin_password;   /* NULL = no admin role */
     const char *control_user_password;    /* NULL = no user role */
     int64_t daily_block_queue_quota;      /* 0 = no limit, < 0 = no blocking */
+    /* Statistics (smp_router/stats.h, ops.c): the backup restored at start
+     * and saved at stop (NULL = none; the reference keeps it only with
+     * log_stats), the daily CSV line (NULL = none), and the Prometheus
+     * metrics file written every metrics_interval seconds (NULL or 0 =
+     * none). */
+    const char *stats_backup_path;
+    const char *stats_daily_path;
+    const char *metrics_path;
+    int64_t metrics_interval;
+    /* Seconds after 00:00 UTC of the daily line (the reference's
+     * logStatsStartTime, 0); and, for tests, its interval (0 = a day). */
+    int64_t stats_start_time;
+    int64_t stats_interval;
 } sx_router_opts;
 
 typedef struct sx_router sx_router;

@@ -10,6 +10,7 @@
 #include "smp_router/store.h"
 #include "kit/logwriter.h"
 #include "kit/workers.h"
+#include "smp_router/stats.h"
 #include "smp_router/storelog.h"
 #include "transport/block.h"
 #include "transport/smp_handshake.h"
@@ -46,6 +47,7 @@ typedef struct sx_sub {
      * acknowledged; guarded by the queue lock. */
     bool delivered;
     uint8_t delivered_id[SX_ID_LEN];
+    int64_t delivered_at; /* sx_loop_now_ms() / 1000 when delivered (statistics) */
     unsigned pending;   /* SX_SUB_* bits, atomic */
     bool posted;        /* task queued on the worker, atomic */
     sx_loop_task task;
@@ -149,7 +151,34 @@ struct sx_router {
     struct sx_msgjournal_compactor *mjc; /* and its compaction */
     int64_t next_sweep_ms; /* worker 0: next expiry sweep */
     struct sx_control *control; /* NULL without a control port */
+    /* Statistics, bumped by the command handlers (smp_router/stats.h), and
+     * the thread that writes their files (ops.c). */
+    sx_smp_stats stats;
+    struct sx_ops *ops;
+    int64_t started_at; /* unix seconds */
+    /* messages and notifications expired while restored at start, added to
+     * the restored statistics as the reference does */
+    int64_t expired_at_start, ntfs_expired_at_start;
 };
+
+/* ---- statistics files (ops.c) ---- */
+
+/* At start, after the store is restored: the counts of what the store
+ * holds, then the backup file's counters (renamed to "<file>.bak", as the
+ * reference). SX_E_PROTOCOL when the backup cannot be read (the router
+ * does not start, as the reference). */
+SX_MUST_CHECK sx_status sx_ops_restore_stats(sx_router *r);
+/* At stop, after the workers: the backup file. */
+void sx_ops_save_stats(sx_router *r);
+/* The thread writing the daily line and the metrics file, when configured
+ * (router.c starts it after the server and stops it first). */
+SX_MUST_CHECK sx_status sx_ops_start(sx_router *r);
+void sx_ops_stop(sx_router *r);
+/* What the store holds, counted under the queue locks. */
+void sx_ops_entity_counts(sx_router *r, sx_smp_entity_counts *out);
+/* The metrics text as the file holds it at time now (unix ms). *out is
+ * NUL-terminated; the caller frees it. SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_ops_metrics_text(sx_router *r, int64_t now_ms, char **out);
 
 /* ---- server.c services for command handlers ---- */
 

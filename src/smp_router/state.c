@@ -54,6 +54,7 @@ sx_status sx_server_restore_state(sx_router *r)
             fprintf(stderr, "Error restoring messages from %s: %s\n", o->msgs_log_path, sx_status_str(st));
             return st;
         }
+        r->expired_at_start += (int64_t)(ms.expired + js.expired); /* statistics (ops.c) */
         if (!o->quiet && (ms.stored || ms.expired || ms.dropped))
             printf("Messages restored: %zu stored, %zu expired, %zu dropped\n", ms.stored, ms.expired, ms.dropped);
         if (!o->quiet && js.lines)
@@ -97,6 +98,7 @@ static sx_status restore_ntfs(sx_router *r)
     mo.expire_before = (int64_t)time(NULL) - (o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400);
     sx_msglog_stats ms = {0};
     sx_status st = sx_ntflog_restore(o->ntfs_log_path, &mo, &list, &ms);
+    r->ntfs_expired_at_start += (int64_t)ms.expired; /* statistics (ops.c) */
     for (size_t i = 0; st == SX_OK && i < list.n; i++) {
         const sx_ntfrec *n = &list.items[i];
         sx_queue *q = sx_store_find(r->store, SX_PARTY_NOTIFIER, sx_slice_of(n->nid, SX_ID_LEN));

@@ -14,18 +14,18 @@
  * filesSize, which describe the store, and filesBlocked, which the
  * reference's logServerStats neither shows nor restarts. */
 static const sx_kit_stat_field fields[] = {
-    {"fromTime", SX_KIT_STAT_TIME, 0, FROM},
-    {"filesCreated", SX_KIT_STAT_INT, 0, C(FILES_CREATED)},
-    {"fileRecipients", SX_KIT_STAT_INT, 0, C(FILE_RECIPIENTS)},
-    {"filesUploaded", SX_KIT_STAT_INT, 0, C(FILES_UPLOADED)},
-    {"filesExpired", SX_KIT_STAT_INT, OPT, C(FILES_EXPIRED)},
-    {"filesDeleted", SX_KIT_STAT_INT, 0, C(FILES_DELETED)},
-    {"filesBlocked", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_BLOCKED)},
-    {"filesCount", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_COUNT)},
-    {"filesSize", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_SIZE)},
-    {"filesDownloaded", SX_KIT_STAT_PERIOD, 0, DOWNLOADED},
-    {"fileDownloads", SX_KIT_STAT_INT, 0, C(FILE_DOWNLOADS)},
-    {"fileDownloadAcks", SX_KIT_STAT_INT, 0, C(FILE_DOWNLOAD_ACKS)},
+    {"fromTime", SX_KIT_STAT_TIME, 0, FROM, 0},
+    {"filesCreated", SX_KIT_STAT_INT, 0, C(FILES_CREATED), 0},
+    {"fileRecipients", SX_KIT_STAT_INT, 0, C(FILE_RECIPIENTS), 0},
+    {"filesUploaded", SX_KIT_STAT_INT, 0, C(FILES_UPLOADED), 0},
+    {"filesExpired", SX_KIT_STAT_INT, OPT, C(FILES_EXPIRED), 0},
+    {"filesDeleted", SX_KIT_STAT_INT, 0, C(FILES_DELETED), 0},
+    {"filesBlocked", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_BLOCKED), 0},
+    {"filesCount", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_COUNT), 0},
+    {"filesSize", SX_KIT_STAT_INT, OPT | SX_KIT_STAT_KEEP, C(FILES_SIZE), 0},
+    {"filesDownloaded", SX_KIT_STAT_PERIOD, 0, DOWNLOADED, 0},
+    {"fileDownloads", SX_KIT_STAT_INT, 0, C(FILE_DOWNLOADS), 0},
+    {"fileDownloadAcks", SX_KIT_STAT_INT, 0, C(FILE_DOWNLOAD_ACKS), 0},
 };
 
 /* file-server-stats.daily.log, column by column. */

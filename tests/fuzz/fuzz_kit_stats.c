@@ -27,20 +27,20 @@ typedef struct fstats {
 #define KEEP SX_KIT_STAT_KEEP
 
 static const sx_kit_stat_field fields[] = {
-    {"fromTime", SX_KIT_STAT_TIME, 0, offsetof(fstats, from)},
-    {"filesCreated", SX_KIT_STAT_INT, 0, C(0)},
-    {"fileRecipients", SX_KIT_STAT_INT, 0, C(1)},
-    {"filesUploaded", SX_KIT_STAT_INT, 0, C(2)},
-    {"filesExpired", SX_KIT_STAT_INT, OPT, C(3)},
-    {"filesDeleted", SX_KIT_STAT_INT, 0, C(4)},
-    {"filesBlocked", SX_KIT_STAT_INT, OPT | KEEP, C(5)},
-    {"filesCount", SX_KIT_STAT_INT, OPT | KEEP, C(6)},
-    {"filesSize", SX_KIT_STAT_INT, OPT | KEEP, C(7)},
-    {"filesDownloaded", SX_KIT_STAT_PERIOD, 0, offsetof(fstats, downloaded)},
-    {"fileDownloads", SX_KIT_STAT_INT, 0, C(8)},
-    {"fileDownloadAcks", SX_KIT_STAT_INT, 0, C(9)},
-    {"activeQueues", SX_KIT_STAT_PERIOD, OPT, offsetof(fstats, active)},
-    {"lastCount", SX_KIT_STAT_INT, OPT, C(10)},
+    {"fromTime", SX_KIT_STAT_TIME, 0, offsetof(fstats, from), 0},
+    {"filesCreated", SX_KIT_STAT_INT, 0, C(0), 0},
+    {"fileRecipients", SX_KIT_STAT_INT, 0, C(1), 0},
+    {"filesUploaded", SX_KIT_STAT_INT, 0, C(2), 0},
+    {"filesExpired", SX_KIT_STAT_INT, OPT, C(3), 0},
+    {"filesDeleted", SX_KIT_STAT_INT, 0, C(4), 0},
+    {"filesBlocked", SX_KIT_STAT_INT, OPT | KEEP, C(5), 0},
+    {"filesCount", SX_KIT_STAT_INT, OPT | KEEP, C(6), 0},
+    {"filesSize", SX_KIT_STAT_INT, OPT | KEEP, C(7), 0},
+    {"filesDownloaded", SX_KIT_STAT_PERIOD, 0, offsetof(fstats, downloaded), 0},
+    {"fileDownloads", SX_KIT_STAT_INT, 0, C(8), 0},
+    {"fileDownloadAcks", SX_KIT_STAT_INT, 0, C(9), 0},
+    {"activeQueues", SX_KIT_STAT_PERIOD, OPT, offsetof(fstats, active), 0},
+    {"lastCount", SX_KIT_STAT_INT, OPT, C(10), 0},
 };
 
 static const sx_kit_stat_col cols[] = {

@@ -3,3 +3,7 @@ sx_fuzz_target(storelog)
 target_link_libraries(fuzz_storelog PRIVATE sx_smp_router)
 sx_fuzz_target(msgjournal)
 target_link_libraries(fuzz_msgjournal PRIVATE sx_smp_router)
+# Seeds in corpus/smp_stats: backups as the reference writes them, in its
+# current and older forms, and broken ones.
+sx_fuzz_target(smp_stats)
+target_link_libraries(fuzz_smp_stats PRIVATE sx_smp_router)
