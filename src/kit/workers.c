@@ -1,4 +1,5 @@
 /* Router kit: listening sockets and worker threads (see workers.h). */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "kit/workers.h"
 
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -328,10 +328,6 @@ static void *worker_main(void *arg)
 {
     kit_worker *w = arg;
     sx_kit_workers *ws = w->ws;
-    /* named for the control port's `threads` (at most 15 characters) */
-    char name[24];
-    snprintf(name, sizeof name, "worker %u", w->index);
-    prctl(PR_SET_NAME, name, 0, 0, 0);
     if (ws->o.thread_start)
         ws->o.thread_start(ws->o.arg, w->index);
     if (sx_loop_run(w->loop) != SX_OK)
@@ -406,6 +402,11 @@ sx_status sx_kit_workers_start(sx_kit_workers *ws)
             return SX_E_INTERNAL;
         }
         ws->w[i].running = true;
+        /* Named for the control port's `threads` (at most 15 characters)
+         * here, before start returns, so that no listing sees it unnamed. */
+        char name[16];
+        snprintf(name, sizeof name, "worker %u", i % 10000000u);
+        pthread_setname_np(ws->w[i].thread, name);
     }
     return SX_OK;
 }
