@@ -976,7 +976,13 @@ static void test_batched(void **state)
     sx_smp_client_reply replies[N];
     for (int i = 0; i < N; i++)
         cmds[i] = (sx_smp_client_cmd){.entity = sx_slice_of(NULL, 0), .cmd = &ping};
+    sx_smp_client_stats s0, s1;
+    sx_smp_client_get_stats(cl, &s0);
     assert_ok(sx_smp_client_call_many(cl, cmds, N, replies));
+    sx_smp_client_get_stats(cl, &s1);
+    /* one block out; the PONGs fit one block too (the client counts both) */
+    assert_int_equal(s1.blocks_sent - s0.blocks_sent, 1);
+    assert_int_equal(s1.blocks_received - s0.blocks_received, 1);
     for (int i = 0; i < N; i++) {
         expect_tag(&replies[i], SX_SMP_R_PONG);
         sx_smp_client_reply_free(&replies[i]);
