@@ -162,9 +162,8 @@ sx_status sx_kit_logsum_append(int fd, uint64_t off, const uint8_t *buf, size_t 
     if (!out)
         return SX_E_NOMEM;
     size_t o = 0, start = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i] != '\n')
-            continue;
+    for (const uint8_t *nl; start < len && (nl = memchr(buf + start, '\n', len - start)) != NULL;) {
+        size_t i = (size_t)(nl - buf);
         char *e = out + o;
         put_hex(e, off + start, 16);
         e[16] = ' ';
