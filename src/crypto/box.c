@@ -1,10 +1,12 @@
 /* crypto_box / secret_box as the reference builds them: HSalsa20 of the
- * 32-byte input with a zero nonce gives the XSalsa20-Poly1305 key, then
- * libsodium's detached secretbox writes tag and ciphertext (tag first). */
+ * 32-byte input with a zero nonce gives the XSalsa20-Poly1305 key, then the
+ * detached secret box of crypto/secretbox.h writes tag and ciphertext (tag
+ * first). */
 #include "crypto/box.h"
 
 #include "core/pad.h"
 #include "crypto/hash.h"
+#include "crypto/secretbox.h"
 #include "crypto/util.h"
 
 #include <sodium.h>
@@ -49,12 +51,11 @@ static sx_status seal(const uint8_t *key, const uint8_t *nonce, sx_slice msg, ui
     SX_ENSURE(msg.len <= SIZE_MAX - SX_CB_TAG_LEN && cap >= msg.len + SX_CB_TAG_LEN, SX_E_USAGE);
     uint8_t k[crypto_secretbox_KEYBYTES];
     SX_TRY(derive_key(key, k));
-    /* libsodium moves overlapping input out of the way itself. */
-    static const uint8_t empty[1];
-    int rc = crypto_secretbox_detached(out + SX_CB_TAG_LEN, out, msg.len ? msg.ptr : empty, msg.len,
-                                       nonce, k);
+    /* Overlapping input is moved out of the way first; the tag is written
+     * last. */
+    sx_status st = sx_secretbox_seal(out, out + SX_CB_TAG_LEN, msg.ptr, msg.len, nonce, k);
     sx_wipe(k, sizeof k);
-    return rc == 0 ? SX_OK : SX_E_INTERNAL;
+    return st;
 }
 
 static sx_status open_box(const uint8_t *key, const uint8_t *nonce, sx_slice box, uint8_t *out,
@@ -73,10 +74,10 @@ static sx_status open_box(const uint8_t *key, const uint8_t *nonce, sx_slice box
     uint8_t dummy[1];
     uint8_t *dst = n > 0 ? out : dummy;
     /* Verifies the Poly1305 tag (in constant time) before writing anything. */
-    int rc = crypto_secretbox_open_detached(dst, box.ptr + SX_CB_TAG_LEN, box.ptr, n, nonce, k);
+    sx_status st = sx_secretbox_open(dst, box.ptr + SX_CB_TAG_LEN, n, box.ptr, nonce, k);
     sx_wipe(k, sizeof k);
-    if (rc != 0)
-        return SX_E_AUTH;
+    if (st != SX_OK)
+        return st;
     *msg = sx_slice_of(dst, n);
     return SX_OK;
 }

@@ -1,7 +1,7 @@
-/* Hash functions and HKDF over OpenSSL 3 EVP: SHA-256 (fingerprints, file
- * chunk digests), SHA-512 (PROTOCOL-NOTES C8 authenticators, file digests),
- * SHA3-256 (the hybrid DH+KEM secret), SHA3-384, and
- * HKDF-SHA512 (PROTOCOL-NOTES A37) used by the block chain and the ratchet. */
+/* Hash functions over OpenSSL 3 EVP: SHA-256 (fingerprints, file chunk
+ * digests), SHA-512 (PROTOCOL-NOTES C8 authenticators, file digests), SHA3-256
+ * (the hybrid DH+KEM secret), SHA3-384; and HKDF-SHA512 (PROTOCOL-NOTES A37,
+ * over libsodium's HMAC) used by the block chain and the ratchet. */
 #ifndef SX_CRYPTO_HASH_H
 #define SX_CRYPTO_HASH_H
 
@@ -53,7 +53,7 @@ void sx_hash_cleanup(sx_hash_ctx *h);
 /* PROTOCOL-NOTES A37: HKDF-SHA512 (RFC 5869 extract then expand) of ikm with
  * salt and info, writing exactly len bytes to out. An empty salt means HashLen
  * zero bytes, as in the RFC. Errors: SX_E_USAGE when len is 0 or over
- * SX_HKDF_SHA512_MAX_LEN, SX_E_INTERNAL on OpenSSL failure (out is wiped then).
+ * SX_HKDF_SHA512_MAX_LEN, SX_E_INTERNAL when libsodium cannot start.
  * Thread-safe. */
 SX_MUST_CHECK sx_status sx_hkdf_sha512(sx_slice salt, sx_slice ikm, sx_slice info, uint8_t *out,
                                        size_t len);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +18,35 @@
 
 #define HEADER_MAX 96
 
-/* ---- CRC-32C, reflected polynomial 0x82F63B78, a table per byte ---- */
+/* ---- CRC-32C, reflected polynomial 0x82F63B78 ----
+ * The SSE 4.2 crc32 instruction computes exactly this CRC 8 bytes at a time;
+ * without it, a table per byte. The message journal sums every SEND body's
+ * line (some 22 KB of base64 for a 16 KB message), so the bytewise loop
+ * was a sixth of the SMP router's CPU per large message. */
 
 static uint32_t crc_table[256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static bool crc_hw;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define SX_CRC_HW 1
+
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const uint8_t *p, size_t n)
+{
+    uint64_t c = crc;
+    for (; n > 0 && ((uintptr_t)p & 7) != 0; n--)
+        c = _mm_crc32_u8((uint32_t)c, *p++);
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c = _mm_crc32_u64(c, w);
+    }
+    for (; n > 0; n--)
+        c = _mm_crc32_u8((uint32_t)c, *p++);
+    return (uint32_t)c;
+}
+#endif
 
 static void crc_init(void)
 {
@@ -29,15 +56,29 @@ static void crc_init(void)
             c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
         crc_table[i] = c;
     }
+#ifdef SX_CRC_HW
+    __builtin_cpu_init();
+    crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
 }
 
-uint32_t sx_kit_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+uint32_t sx_kit_crc32c_bytewise(uint32_t crc, const uint8_t *p, size_t n)
 {
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
     for (size_t i = 0; i < n; i++)
         crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return ~crc;
+}
+
+uint32_t sx_kit_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+    pthread_once(&crc_once, crc_init);
+#ifdef SX_CRC_HW
+    if (crc_hw)
+        return ~crc_sse42(~crc, p, n);
+#endif
+    return sx_kit_crc32c_bytewise(crc, p, n);
 }
 
 /* ---- writing ---- */
@@ -121,9 +162,8 @@ sx_status sx_kit_logsum_append(int fd, uint64_t off, const uint8_t *buf, size_t 
     if (!out)
         return SX_E_NOMEM;
     size_t o = 0, start = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i] != '\n')
-            continue;
+    for (const uint8_t *nl; start < len && (nl = memchr(buf + start, '\n', len - start)) != NULL;) {
+        size_t i = (size_t)(nl - buf);
         char *e = out + o;
         put_hex(e, off + start, 16);
         e[16] = ' ';

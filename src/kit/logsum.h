@@ -43,8 +43,11 @@
 
 #define SX_KIT_LOGSUM_ENTRY_LEN 35 /* "%016x %08x %08x\n" */
 
-/* CRC-32C (Castagnoli) of p, continuing from crc (0 to start). */
+/* CRC-32C (Castagnoli) of p, continuing from crc (0 to start): with the
+ * CPU's crc32 instruction where it has one (SSE 4.2). */
 uint32_t sx_kit_crc32c(uint32_t crc, const uint8_t *p, size_t n);
+/* The same, a byte at a time from a table, whatever the CPU (for tests). */
+uint32_t sx_kit_crc32c_bytewise(uint32_t crc, const uint8_t *p, size_t n);
 
 /* ---- writing ---- */
 

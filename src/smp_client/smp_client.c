@@ -146,6 +146,7 @@ static sx_status send_batch(sx_smp_client *cl)
     sx_slice content;
     SX_TRY(sx_batch_content(&cl->batch, &content));
     SX_TRY(sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms));
+    cl->stats.blocks_sent++;
     cl->last_io_ms = now_ms();
     return SX_OK;
 }
@@ -153,6 +154,7 @@ static sx_status send_batch(sx_smp_client *cl)
 sx_status sx_smp_client_send_raw(sx_smp_client *cl, sx_slice content)
 {
     SX_TRY(sx_smp_session_send_blocking(&cl->sess, cl->tls, content, cl->timeout_ms));
+    cl->stats.blocks_sent++;
     cl->last_io_ms = now_ms();
     return SX_OK;
 }
@@ -164,6 +166,7 @@ static sx_status read_block(sx_smp_client *cl, int timeout_ms, sx_smp_client_cmd
 {
     sx_slice content;
     SX_TRY(sx_smp_session_recv_blocking(&cl->sess, cl->tls, cl->block, &content, timeout_ms));
+    cl->stats.blocks_received++;
     cl->last_io_ms = now_ms();
     sx_slice items[SX_BATCH_MAX_ITEMS];
     size_t count = 0;

@@ -107,6 +107,7 @@ SX_MUST_CHECK sx_status sx_smp_client_next_event(sx_smp_client *cl, int timeout_
 
 typedef struct sx_smp_client_stats {
     uint64_t pings_sent, pongs_received;
+    uint64_t blocks_sent, blocks_received; /* after the handshake */
 } sx_smp_client_stats;
 void sx_smp_client_get_stats(const sx_smp_client *cl, sx_smp_client_stats *out);
 

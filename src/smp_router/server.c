@@ -45,17 +45,28 @@ static void conn_update_interest(sx_conn *c);
 
 /* ---- output ---- */
 
-static bool batch_begin(sx_conn *c)
+/* The batch that c's next transmission goes to, started if need be: the
+ * reading connection's own, or the worker's scratch batch (ending the block of
+ * the connection that had it). NULL when it cannot start. */
+static sx_batch *batch_begin(sx_conn *c)
 {
     sx_worker *w = c->w;
+    if (w->read_conn == c) {
+        if (!w->rbatch_open) {
+            if (sx_batch_init(&w->rbatch, sx_smp_session_batch_capacity(&c->sess)) != SX_OK)
+                return NULL;
+            w->rbatch_open = true;
+        }
+        return &w->rbatch;
+    }
     if (w->batch_conn == c)
-        return true;
+        return &w->batch;
     if (w->batch_conn)
         sx_conn_flush(w->batch_conn);
     if (sx_batch_init(&w->batch, sx_smp_session_batch_capacity(&c->sess)) != SX_OK)
-        return false;
+        return NULL;
     w->batch_conn = c;
-    return true;
+    return &w->batch;
 }
 
 static bool queue_block(sx_conn *c, sx_slice content)
@@ -102,13 +113,14 @@ static bool queue_raw_block(sx_conn *c, const uint8_t *block)
 
 void sx_conn_send(sx_conn *c, sx_slice t)
 {
-    if (c->state != SX_CONN_ACTIVE || !batch_begin(c))
+    if (c->state != SX_CONN_ACTIVE)
         return;
-    sx_worker *w = c->w;
-    if (sx_batch_add(&w->batch, t) == SX_OK)
+    sx_batch *b = batch_begin(c);
+    if (!b || sx_batch_add(b, t) == SX_OK)
         return;
     sx_conn_flush(c);
-    if (!batch_begin(c) || sx_batch_add(&w->batch, t) != SX_OK) {
+    b = batch_begin(c);
+    if (!b || sx_batch_add(b, t) != SX_OK) {
         /* A transmission that cannot fit a block alone: a bug upstream. */
         c->state = SX_CONN_CLOSING;
     }
@@ -197,14 +209,19 @@ static void write_out(sx_conn *c)
 void sx_conn_flush(sx_conn *c)
 {
     sx_worker *w = c->w;
-    if (w->batch_conn == c) {
+    sx_batch *b = NULL;
+    if (w->read_conn == c && w->rbatch_open) {
+        w->rbatch_open = false;
+        b = &w->rbatch;
+    } else if (w->batch_conn == c) {
         w->batch_conn = NULL;
-        sx_slice content;
-        if (sx_batch_count(&w->batch) > 0 && sx_batch_content(&w->batch, &content) == SX_OK &&
-            !queue_block(c, content)) {
-            conn_fail(c);
-            return;
-        }
+        b = &w->batch;
+    }
+    sx_slice content;
+    if (b && sx_batch_count(b) > 0 && sx_batch_content(b, &content) == SX_OK &&
+        !queue_block(c, content)) {
+        conn_fail(c);
+        return;
     }
     write_out(c);
     if (c->fd >= 0)
@@ -273,6 +290,8 @@ static void conn_close(sx_conn *c)
     sx_worker *w = c->w;
     if (w->batch_conn == c)
         w->batch_conn = NULL;
+    if (w->read_conn == c)
+        w->rbatch_open = false;
     wait_list_remove(c);
     sx_loop_io_stop(w->loop, &c->io);
     for (size_t i = 0; i < c->subs_cap; i++) {
@@ -379,7 +398,7 @@ static void on_client_hello(sx_conn *c)
 }
 
 /* Reads and handles whole blocks until the socket has no more. */
-static void conn_read(sx_conn *c)
+static void read_blocks(sx_conn *c)
 {
     for (int n = 0; n < SX_READS_PER_EVENT && c->fd >= 0; n++) {
         if (c->state == SX_CONN_CLOSING || c->out_count >= SX_MAX_OUT_BLOCKS)
@@ -427,8 +446,6 @@ static void conn_read(sx_conn *c)
                  * BLOCK. */
                 sx_router_handle_batch(c, sx_slice_of(NULL, 0));
             }
-            if (c->fd >= 0)
-                sx_conn_flush(c);
         }
         if (c->fd < 0)
             return;
@@ -436,6 +453,21 @@ static void conn_read(sx_conn *c)
         free(c->rbuf);
         c->rbuf = NULL;
     }
+}
+
+/* Reads what the socket has; the replies to all of it go out together after
+ * (PROTOCOL-NOTES B14: a block carries any transmissions; clients match
+ * replies by corrId), so a burst of SENDs is answered by one block of OKs
+ * rather than a block per SEND. */
+static void conn_read(sx_conn *c)
+{
+    sx_worker *w = c->w;
+    w->read_conn = c;
+    read_blocks(c);
+    if (c->fd >= 0)
+        sx_conn_flush(c);
+    w->rbatch_open = false;
+    w->read_conn = NULL;
 }
 
 static void conn_tls_step(sx_conn *c)

@@ -127,6 +127,12 @@ struct sx_worker {
     /* Scratch batch of responses being built for one connection at a time. */
     sx_batch batch;
     sx_conn *batch_conn;
+    /* The connection whose blocks are being read (server.c conn_read) and
+     * its own batch: the replies to all the blocks read in one pass share
+     * blocks, whatever is sent to other connections meanwhile. */
+    sx_conn *read_conn;
+    bool rbatch_open;
+    sx_batch rbatch;
 };
 
 struct sx_router {

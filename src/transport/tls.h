@@ -177,9 +177,19 @@ SX_MUST_CHECK sx_status sx_tls_read(sx_tls_conn *c, uint8_t *buf, size_t len, si
 /* Writes buf[*done..len) with the same progress rule as sx_tls_read. */
 SX_MUST_CHECK sx_status sx_tls_write(sx_tls_conn *c, const uint8_t *buf, size_t len, size_t *done);
 
-/* True when decrypted bytes are buffered inside TLS, so a read can make
- * progress without the socket becoming readable. */
+/* True when bytes are buffered inside TLS (decrypted, or read ahead from the
+ * socket and not yet decrypted), so a read can make progress without the
+ * socket becoming readable. */
 bool sx_tls_has_pending(const sx_tls_conn *c);
+
+/* Whether this CPU has AES and carry-less multiply instructions: then every
+ * context prefers TLS_AES_128_GCM_SHA256 over ChaCha20-Poly1305 (both stay
+ * accepted; PROTOCOL-NOTES B2). */
+bool sx_tls_cpu_has_aes(void);
+
+/* The negotiated cipher suite's OpenSSL name ("TLS_AES_128_GCM_SHA256"), or
+ * "" before the handshake ends. */
+const char *sx_tls_conn_cipher(const sx_tls_conn *c);
 
 /* Sends close_notify once (does not wait for the peer's). SX_OK when sent,
  * SX_E_WOULD_BLOCK to retry, SX_E_CLOSED / SX_E_IO when the socket is gone. */

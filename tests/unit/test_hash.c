@@ -1,12 +1,17 @@
 /* Tests for crypto/hash: FIPS 180-4 / FIPS 202 known answers, incremental
- * hashing, and HKDF-SHA512 checked against an extract+expand computed here
- * with OpenSSL's HMAC-SHA512 and against the reference's sbcInit output. */
+ * hashing, and HKDF-SHA512: published SHA-512 answers for the RFC 5869 test
+ * inputs, the reference's sbcInit output, an extract+expand computed here with
+ * OpenSSL's HMAC-SHA512, and OpenSSL's EVP_KDF "HKDF" over random inputs. */
 #include "testutil.h"
 
 #include "crypto/hash.h"
+#include "crypto/util.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +262,117 @@ static void test_hkdf_rfc5869_inputs(void **state)
     check_hkdf_against_manual("01", "", "02", 300);
 }
 
+/* The inputs of RFC 5869 test cases 1-3, with SHA-512 in place of SHA-256: the outputs as
+ * published by other HKDF implementations' test suites (the RFC itself lists
+ * only SHA-256 and SHA-1). */
+static void check_hkdf_kat(const char *salt_hex, const char *ikm_hex, const char *info_hex,
+                           const char *okm_hex)
+{
+    size_t sl, il, nl, ol;
+    uint8_t *salt = tu_hex(salt_hex, &sl);
+    uint8_t *ikm = tu_hex(ikm_hex, &il);
+    uint8_t *info = tu_hex(info_hex, &nl);
+    uint8_t *want = tu_hex(okm_hex, &ol);
+    uint8_t got[128];
+    assert_true(ol <= sizeof got);
+    assert_ok(sx_hkdf_sha512(sx_slice_of(salt, sl), sx_slice_of(ikm, il), sx_slice_of(info, nl),
+                             got, ol));
+    assert_memory_equal(got, want, ol);
+    free(salt);
+    free(ikm);
+    free(info);
+    free(want);
+}
+
+static void test_hkdf_sha512_kat(void **state)
+{
+    (void)state;
+    check_hkdf_kat("000102030405060708090a0b0c", "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+                   "f0f1f2f3f4f5f6f7f8f9",
+                   "832390086cda71fb47625bb5ceb168e4c8e26a1a16ed34d9fc7fe92c1481579338da362cb8d9f9"
+                   "25d7cb");
+    check_hkdf_kat("606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485"
+                   "868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaab"
+                   "acadaeaf",
+                   "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425"
+                   "262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b"
+                   "4c4d4e4f",
+                   "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5"
+                   "d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafb"
+                   "fcfdfeff",
+                   "ce6c97192805b346e6161e821ed165673b84f400a2b514b2fe23d84cd189ddf1b695b48cbd1c83"
+                   "88441137b3ce28f16aa64ba33ba466b24df6cfcb021ecff235f6a2056ce3af1de44d572097a850"
+                   "5d9e7a93");
+    check_hkdf_kat("", "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "",
+                   "f5fa02b18298a72a8c23898a8703472c6eb179dc204c03425c970e3b164bf90fff22d04836d0e2"
+                   "343bac");
+}
+
+/* OpenSSL's own HKDF, the implementation sx_hkdf_sha512 replaced. */
+static void evp_hkdf_sha512(sx_slice salt, sx_slice ikm, sx_slice info, uint8_t *out, size_t len)
+{
+    static const uint8_t zeros[64];
+    static uint8_t empty[1];
+    if (salt.len == 0)
+        salt = sx_slice_of(zeros, sizeof zeros);
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+    assert_non_null(kdf);
+    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+    assert_non_null(ctx);
+    char digest[] = "SHA512";
+    OSSL_PARAM params[5];
+    size_t i = 0;
+    params[i++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+    params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                    ikm.len ? (void *)ikm.ptr : empty, ikm.len);
+    params[i++] =
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt.ptr, salt.len);
+    if (info.len > 0)
+        params[i++] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info.ptr, info.len);
+    params[i] = OSSL_PARAM_construct_end();
+    assert_int_equal(EVP_KDF_derive(ctx, out, len, params), 1);
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+}
+
+/* Random salts, keys and infos (empty, short, over one SHA-512 block, over
+ * the 128-byte HMAC key size that makes HMAC hash the key) and output
+ * lengths across block boundaries; then many block-chain steps (32-byte key,
+ * empty salt, 88 bytes) fed back as the chain does. */
+static void test_hkdf_matches_evp_kdf(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 13, 32, 63, 64, 65, 127, 128, 129, 200, 300};
+    enum { NS = sizeof sizes / sizeof sizes[0] };
+    uint8_t salt[300], ikm[300], info[300], want[700], got[700];
+    srand(18);
+    for (unsigned n = 0; n < 20000; n++) {
+        size_t sl = n < NS * NS ? sizes[n % NS] : (size_t)rand() % sizeof salt;
+        size_t il = n < NS * NS ? sizes[n / NS] : (size_t)rand() % sizeof ikm;
+        size_t nl = (size_t)rand() % sizeof info;
+        size_t len = 1 + (size_t)rand() % sizeof want;
+        sx_random_bytes(salt, sl);
+        sx_random_bytes(ikm, il);
+        sx_random_bytes(info, nl);
+        evp_hkdf_sha512(sx_slice_of(salt, sl), sx_slice_of(ikm, il), sx_slice_of(info, nl), want,
+                        len);
+        assert_ok(sx_hkdf_sha512(sx_slice_of(salt, sl), sx_slice_of(ikm, il),
+                                 sx_slice_of(info, nl), got, len));
+        assert_memory_equal(got, want, len);
+    }
+    uint8_t ck[32];
+    sx_random_bytes(ck, sizeof ck);
+    for (unsigned n = 0; n < 50000; n++) {
+        evp_hkdf_sha512(sx_slice_of(NULL, 0), sx_slice_of(ck, 32), sx_slice_str("SimpleXSbChain"),
+                        want, 88);
+        assert_ok(sx_hkdf_sha512(sx_slice_of(NULL, 0), sx_slice_of(ck, 32),
+                                 sx_slice_str("SimpleXSbChain"), got, 88));
+        assert_memory_equal(got, want, 88);
+        memcpy(ck, got, sizeof ck);
+    }
+}
+
 static void test_hkdf_empty_salt_is_zero_salt(void **state)
 {
     (void)state;
@@ -338,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_incremental_matches_oneshot),
         cmocka_unit_test(test_incremental_usage),
         cmocka_unit_test(test_hkdf_rfc5869_inputs),
+        cmocka_unit_test(test_hkdf_sha512_kat),
+        cmocka_unit_test(test_hkdf_matches_evp_kdf),
         cmocka_unit_test(test_hkdf_empty_salt_is_zero_salt),
         cmocka_unit_test(test_hkdf_reference_sbcinit),
         cmocka_unit_test(test_hkdf_lengths),

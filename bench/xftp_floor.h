@@ -1,0 +1,26 @@
+/* The XFTP router's floor per GiB moved, measured in the bench process (CPU
+ * time of the threads doing the work, user + system): what a router cannot
+ * avoid for the bytes of a chunk.
+ *   up:   TLS record decryption (the suite our ends negotiate), SHA-256 of the
+ *         chunk, the kernel receiving it from a loopback TCP socket and
+ *         writing it to a file in the router's folder;
+ *   down: reading the file back, the XFTP stream encryption of the chunk
+ *         (PROTOCOL-NOTES F21/A36, XSalsa20-Poly1305), TLS record
+ *         encryption, the kernel sending it on a loopback TCP socket.
+ * Ed25519 verifications and HTTP/2 framing are per chunk or per frame and
+ * left out (under 1 % of these at 4 MiB chunks). */
+#ifndef SX_BENCH_XFTP_FLOOR_H
+#define SX_BENCH_XFTP_FLOOR_H
+
+#include <stddef.h>
+
+typedef struct xftp_floor {
+    double tls_dec, sha256, sock_recv, file_write;  /* CPU s per GiB, up */
+    double file_read, stream_enc, tls_enc, sock_send; /* CPU s per GiB, down */
+    double up, down;                                /* the sums */
+} xftp_floor;
+
+/* Measures over mib MiB, with a scratch file in dir. 0 on success. */
+int xftp_floor_measure(const char *dir, size_t mib, xftp_floor *out);
+
+#endif
