@@ -96,10 +96,6 @@ typedef enum xt_op {
     XT_OP_DELETE,   /* FDEL */
 } xt_op;
 
-/* What the router's XFTP error t means when it answers step op, and what to
- * do: a sentence with the error's name in parentheses; NULL for an error
- * the table does not know. */
-const char *xt_error_hint(xt_op op, sx_xftp_err_type t);
 /* Why a connection to host:port failed, as a sentence, into out. */
 void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned port, char *out, size_t cap);
 /* Why step op with router `server` of pool failed: the connection attempt
