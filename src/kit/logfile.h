@@ -14,6 +14,7 @@
 #include "core/bytes.h"
 #include "kit/lines.h"
 #include "kit/report.h"
+#include "kit/say.h"
 #include "simplex/status.h"
 
 /* Durability of appended records:
@@ -42,8 +43,11 @@ typedef struct sx_kit_log_opts {
     int32_t now_nsec;
 } sx_kit_log_opts;
 
-/* A report through opts (NULL: to stderr). */
-void sx_kit_log_report(const sx_kit_log_opts *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A report through opts' callback, or without one (opts NULL too) a line
+ * at `level` through SX_SAY (kit/say.h), so that --log-level silences the
+ * notes. */
+void sx_kit_log_report(const sx_kit_log_opts *opts, sx_say_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 typedef struct sx_kit_log sx_kit_log;
 
