@@ -44,6 +44,13 @@ extern "C" {
  * is 0 for a phase without a byte count ("Encrypting", "Decrypting"). */
 typedef void (*sx_xftp_progress_fn)(void *arg, const char *phase, int64_t done, int64_t total);
 
+/* One line of what a transfer is doing, for a verbose mode (`xftp -v`):
+ * the file encrypted, each chunk uploaded, downloaded or deleted and with
+ * which router, retries and why. The line has no newline and holds no key
+ * or password; it is the caller's to print during the call only. Called
+ * from the transfer's threads, one call at a time. */
+typedef void (*sx_xftp_log_fn)(void *arg, const char *line);
+
 typedef struct sx_xftp_opts {
     const char *const *servers; /* send: router addresses "xftp://<fingerprint>[:<password>]@<host>[:<port>]" */
     size_t server_count;
@@ -60,6 +67,8 @@ typedef struct sx_xftp_opts {
      * sx_xftp_receive_file), and returns SX_E_IO with a message that says
      * it was interrupted. */
     const volatile sig_atomic_t *cancel;
+    sx_xftp_log_fn log; /* may be NULL: no lines */
+    void *log_arg;
 } sx_xftp_opts;
 
 /* The outcome of a send: where its descriptions were written. */

@@ -103,6 +103,8 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
     sx_status st = SX_E_IO;
     sx_xftp_client *c = NULL;
     bool created = sc->snd_id.len > 0; /* by an earlier run */
+    xt_log(o, "uploading chunk %zu (%u bytes) to %s%s...", number, size, pool->servers[sc->server].text,
+           created ? ", created there by an earlier run" : "");
     for (int a = 0; a < xt_retries(o); a++) {
         c = NULL;
         st = xt_pool_get(pool, sc->server, o, &c);
@@ -121,7 +123,7 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
                                      encfd, offset, size);
         if (st == SX_OK || !xt_retryable(pool, c, st))
             break;
-        xt_retry_pause(o, a);
+        xt_retry_pause(o, a, pool, sc->server, c, st);
     }
     if (st != SX_OK) {
         char why[XT_REASON_LEN];
@@ -133,6 +135,7 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
         xt_set_err(o, "Error writing the state of the send %s: %s", us->path, strerror(errno));
         return SX_E_IO;
     }
+    xt_log(o, "uploaded chunk %zu", number);
     return SX_OK;
 }
 
@@ -150,8 +153,10 @@ static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer
                              size_t i)
 {
     upload_ctx *u = r->ctx;
-    if (u->us->s->chunks[i].uploaded) /* by an earlier run */
+    if (u->us->s->chunks[i].uploaded) { /* by an earlier run */
+        xt_log(wo, "chunk %zu was uploaded by an earlier run", i + 1);
         return SX_OK;
+    }
     return upload_chunk(pool, &u->sc[i], i + 1, u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
                         u->e->chunk_digests[i], u->auth[u->sc[i].server], wo, u->us);
 }
@@ -339,6 +344,13 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
             st = SX_E_USAGE;
         }
         resumed = st == SX_OK;
+        if (resumed) {
+            size_t done = 0;
+            for (size_t i = 0; i < state.chunk_count; i++)
+                done += state.chunks[i].uploaded;
+            xt_log(o, "going on with the send kept in %s: %zu of %zu chunks uploaded already", part, done,
+                   state.chunk_count);
+        }
     }
     char enc_path[SX_XFTP_PATH_MAX];
     bool have_enc = false;
@@ -353,6 +365,9 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         have_enc = st == SX_OK;
         if (st != SX_OK)
             xt_set_err(o, "Error encrypting file %s: %s", path, xt_local_reason(st));
+        else
+            xt_log(o, "encrypted %s to %s: %lld bytes in %zu chunks", path, enc_path, (long long)e.enc_size,
+                   e.chunk_count);
     }
     if (st == SX_OK && resumed && !state_matches(&state, &e)) {
         xt_set_err(o, "%s does not encrypt to the file an earlier send began uploading: remove %s to start over",
@@ -403,6 +418,8 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         off += e.chunk_sizes[i];
         keys[i] = sc[i].server;
     }
+    if (st == SX_OK)
+        xt_log(o, "uploading %zu chunks...", e.chunk_count);
     if (st == SX_OK)
         st = xt_par_run_items(o, upload_item, &uc, e.chunk_count, keys, e.chunk_sizes, "Uploaded",
                            e.enc_size, servers, n_servers, NULL);
@@ -517,12 +534,16 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
                 st = sx_xftp_client_fdel(cl, key, sx_slice_of(c->snd_id.bytes, c->snd_id.len));
             if (st == SX_OK || !xt_retryable(&pool, cl, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, &pool, srv, cl, st);
         }
         sx_key_free(key);
         /* a chunk the router no longer has (deleted, expired) is gone already */
-        if (st != SX_OK && cl && sx_xftp_client_error(cl).type == SX_XFTP_ERR_AUTH)
+        if (st == SX_OK) {
+            xt_log(o, "deleted chunk %u from %s", c->number, c->router);
+        } else if (cl && sx_xftp_client_error(cl).type == SX_XFTP_ERR_AUTH) {
+            xt_log(o, "chunk %u is not on %s any more (deleted or expired)", c->number, c->router);
             st = SX_OK;
+        }
         if (st != SX_OK) {
             char why[XT_REASON_LEN];
             xt_fail_reason(o, &pool, srv, XT_OP_DELETE, cl, st, why, sizeof why);
@@ -667,6 +688,8 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
         st = sx_key_decode_private(sx_slice_of(r->key, r->key_len), SX_KEY_SIGN_ALGS, &k);
         if (st != SX_OK)
             continue;
+        xt_log(o, "downloading chunk %u (%u bytes) from %s...", ch->number, ch->size,
+               r->server < pool->n ? pool->servers[r->server].text : "?");
         for (int a = 0; a < xt_retries(o); a++) {
             c = NULL;
             int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -683,7 +706,7 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
                 st = SX_E_IO;
             if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, pool, r->server, c, st);
         }
         sx_key_free(k);
         if (st == SX_OK && rename(part, path) != 0) {
@@ -691,8 +714,10 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             unlink(part);
             return SX_E_IO;
         }
-        if (st == SX_OK)
+        if (st == SX_OK) {
+            xt_log(o, "downloaded chunk %u to %s", ch->number, path);
             return SX_OK;
+        }
         unlink(part);
     }
     char why[XT_REASON_LEN];
@@ -715,8 +740,10 @@ static sx_status download_item(par_run *r, conn_pool *pool, const sx_xftp_transf
 {
     download_ctx *d = r->ctx;
     /* a chunk an earlier run downloaded is not fetched again */
-    if (chunk_file_ok(d->paths[i], &d->fd->chunks[i]))
+    if (chunk_file_ok(d->paths[i], &d->fd->chunks[i])) {
+        xt_log(wo, "chunk %u was downloaded by an earlier run: %s", d->fd->chunks[i].number, d->paths[i]);
         return SX_OK;
+    }
     return download_chunk(pool, &d->fd->chunks[i], d->paths[i], wo);
 }
 
@@ -740,7 +767,7 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
                 st = sx_xftp_client_fack(c, k, sx_slice_of(r->id, r->id_len));
             if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, pool, r->server, c, st);
         }
         sx_key_free(k);
         if (st != SX_OK) {
@@ -750,6 +777,8 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
                        r->server < pool->n ? pool->servers[r->server].text : "?", why);
             return st;
         }
+        xt_log(o, "acknowledged chunk %u on %s", ch->number,
+               r->server < pool->n ? pool->servers[r->server].text : "?");
     }
     return SX_OK;
 }
@@ -765,6 +794,8 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
     char enc_dir[SX_XFTP_PATH_MAX];
     int lock_fd = -1;
     SX_TRY(resume_dir_open(fd, o, enc_dir, sizeof enc_dir, &lock_fd));
+    xt_log(o, "receiving %zu chunks (%lld bytes) from %zu router(s); they are kept in %s until the file is whole",
+           fd->chunk_count, (long long)fd->size, fd->server_count, enc_dir);
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};
     pool.c = calloc(fd->server_count ? fd->server_count : 1, sizeof *pool.c);
     char(*paths)[SX_XFTP_PATH_MAX] = calloc(fd->chunk_count, sizeof *paths);
@@ -936,16 +967,19 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
         sx_key *k = NULL;
         st = sx_key_decode_private(sx_slice_of(r->key, r->key_len), SX_KEY_SIGN_ALGS, &k);
         sx_xftp_client *c = NULL;
-        for (int a = 0; st == SX_OK && a < xt_retries(o); a++) {
+        /* with the key decoded: every attempt (a failed one leaves st set) */
+        for (int a = 0; k && a < xt_retries(o); a++) {
             c = NULL;
             st = xt_pool_get(&pool, r->server, o, &c);
             if (st == SX_OK)
                 st = sx_xftp_client_fdel(c, k, sx_slice_of(r->id, r->id_len));
             if (st == SX_OK || !xt_retryable(&pool, c, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, &pool, r->server, c, st);
         }
         sx_key_free(k);
+        if (st == SX_OK)
+            xt_log(o, "deleted chunk %u from %s", ch->number, r->server < pool.n ? pool.servers[r->server].text : "?");
         if (st != SX_OK) {
             char why[XT_REASON_LEN];
             xt_fail_reason(o, &pool, r->server, XT_OP_DELETE, c, st, why, sizeof why);

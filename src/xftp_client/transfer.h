@@ -36,6 +36,8 @@
  * called from the transfer's worker threads, one call at a time, with done
  * growing by a whole chunk each time. */
 typedef void (*sx_xftp_progress_cb)(void *ud, const char *phase, int64_t done, int64_t total);
+/* A line of what the transfer does (verbose), without a newline. */
+typedef void (*sx_xftp_log_cb)(void *ud, const char *line);
 
 typedef struct sx_xftp_transfer_opts {
     const char *const *servers; /* send: router addresses "xftp://hash[:password]@host[:port]" */
@@ -46,6 +48,8 @@ typedef struct sx_xftp_transfer_opts {
     sx_xftp_client_opts client; /* timeouts */
     sx_xftp_progress_cb progress;
     void *progress_ud;
+    sx_xftp_log_cb log; /* may be NULL */
+    void *log_ud;
     char *errbuf;               /* optional: a message for the user on failure */
     size_t errbuf_len;
     char *errcode;              /* optional: the router's error behind it ("AUTH"), "" when local */

@@ -117,6 +117,23 @@ void xt_fail_reason(const sx_xftp_transfer_opts *o, const conn_pool *pool, size_
     }
 }
 
+void xt_retry_reason(const conn_pool *pool, size_t server, sx_xftp_client *c, sx_status st, char *out, size_t cap)
+{
+    char host[SX_XFTP_FD_SERVER_MAX + 1] = "?";
+    unsigned port = 0;
+    if (pool && server < pool->n)
+        target(&pool->servers[server], host, sizeof host, &port);
+    if (!c && pool && pool->connect_failed) {
+        xt_connect_reason(&pool->fail, host, port, out, cap);
+        return;
+    }
+    sx_xftp_err_type t = c ? sx_xftp_client_error(c).type : 0;
+    if (t != 0)
+        snprintf(out, cap, "the router answered %s", sx_xftp_err_name(t));
+    else
+        snprintf(out, cap, "%s", st == SX_E_CLOSED ? "the connection was closed" : sx_strerror(st));
+}
+
 const char *xt_local_reason(sx_status st)
 {
     switch (st) {

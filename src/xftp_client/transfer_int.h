@@ -29,13 +29,12 @@ void xt_set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...) __attribut
 /* The XFTP error name behind a failure into o->errcode. */
 void xt_set_code(const sx_xftp_transfer_opts *o, const char *code);
 void xt_progress(const sx_xftp_transfer_opts *o, const char *phase, int64_t done, int64_t total);
+/* A line for o->log (verbose), when there is one; one call at a time. */
+void xt_log(const sx_xftp_transfer_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether o has a log: to skip work for lines nobody reads. */
+bool xt_logging(const sx_xftp_transfer_opts *o);
 /* Attempts per network step. */
 int xt_retries(const sx_xftp_transfer_opts *o);
-/* After attempt a (from 0) of a network step failed in a way worth another
- * try: waits before the next one, 1 s and then twice as long each time (at
- * most 8 s), so that a router restarting meanwhile is found again; returns
- * at once after the last attempt or when the program cancels. */
-void xt_retry_pause(const sx_xftp_transfer_opts *o, int a);
 /* The temporary folder: o->tmp_dir, $TMPDIR or /tmp. */
 const char *xt_tmp_dir(const sx_xftp_transfer_opts *o);
 /* read(2) retried on EINTR: SX_E_IO on failure, *n = 0 at the end. */
@@ -85,6 +84,14 @@ void xt_pool_cleanup(conn_pool *p);
 sx_status xt_pool_get(conn_pool *p, size_t i, const sx_xftp_transfer_opts *o, sx_xftp_client **out);
 /* Whether a failed step is worth another attempt. */
 bool xt_retryable(const conn_pool *p, sx_xftp_client *c, sx_status st);
+/* After attempt a (from 0) of a network step with router `server` of pool
+ * failed (c and st as for xt_fail_reason) in a way worth another try: says
+ * so in o's log with the reason, then waits before the next one, 1 s and
+ * then twice as long each time (at most 8 s), so that a router restarting
+ * meanwhile is found again; returns at once after the last attempt or
+ * when the program cancels. */
+void xt_retry_pause(const sx_xftp_transfer_opts *o, int a, const conn_pool *pool, size_t server,
+                    sx_xftp_client *c, sx_status st);
 
 /* ---- messages (transfer_err.c) ---- */
 
@@ -103,6 +110,9 @@ void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned
  * o->errcode) or the status, as a sentence into out. */
 void xt_fail_reason(const sx_xftp_transfer_opts *o, const conn_pool *pool, size_t server, xt_op op,
                     sx_xftp_client *c, sx_status st, char *out, size_t cap);
+/* Why one attempt with router `server` of pool failed, as a few words for
+ * a log line (nothing recorded in o). */
+void xt_retry_reason(const conn_pool *pool, size_t server, sx_xftp_client *c, sx_status st, char *out, size_t cap);
 /* A local failure (files, memory) as a few words. */
 const char *xt_local_reason(sx_status st);
 

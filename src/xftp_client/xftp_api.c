@@ -45,6 +45,8 @@ static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, errs 
     t->client.timeout_ms = o->timeout_ms;
     t->progress = o->progress;
     t->progress_ud = o->progress_arg;
+    t->log = o->log;
+    t->log_ud = o->log_arg;
     t->client.cancel = o->cancel;
 }
 

@@ -11,7 +11,8 @@
 # SIGINT during a send and SIGTERM during a recv (behind a slow link) stop
 # the program with 130 / 143; the send leaves no temporary file, the recv
 # keeps the chunks it has and the same command downloads only the rest; a
-# send and a recv go on across a restart of their router.
+# send and a recv go on across a restart of their router; xftp -v prints
+# what the transfer does (chunks, routers, retries) on standard error.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -455,10 +456,36 @@ until grep -q "^Listening on port" "$T/start5.out" 2>/dev/null; do
     [ $i -gt 300 ] && { fail "xftp-server 5 did not start"; break; }
     sleep 0.1
 done
-mkdir "$T/lsend"
+mkdir "$T/lsend" "$T/vsend" "$T/vdl"
 out=$(xftp send "$T/small.bin" "$T/lsend" -s "$ADDR5" 2>&1) || fail "send with debug lines: $out"
+echo "$out" | grep -q '^\[DEBUG' && fail "xftp without -v printed debug lines: $out"
+# xftp -v: what the transfer does, on standard error only
+xftp send -v "$T/small.bin" "$T/vsend" -s "$ADDR5" >"$T/v.out" 2>"$T/v.err" || fail "send -v: $(cat "$T/v.err")"
+grep -q '^\[DEBUG' "$T/v.out" && fail "send -v: debug lines on standard output: $(cat "$T/v.out")"
+grep -q "^Sender file description: " "$T/v.out" || fail "send -v: no description: $(cat "$T/v.out")"
+for want in "encrypted $T/small.bin to .*: [0-9]* bytes in [0-9]* chunks" "connected to $ADDR5\$" \
+    "uploading chunk 1 ([0-9]* bytes) to $ADDR5\.\.\.\$" "uploaded chunk 1\$"; do
+    grep -q "^\[DEBUG [0-9-]* [0-9:]* [-+][0-9]*\] $want" "$T/v.err" || fail "send -v: no line like \"$want\" in $(cat "$T/v.err")"
+done
+xftp recv -v "$T/vsend/small.bin.xftp/rcv1.xftp" "$T/vdl" -y >"$T/v.out" 2>"$T/v.err" || fail "recv -v: $(cat "$T/v.err")"
+cmp -s "$T/small.bin" "$T/vdl/small.bin" || fail "recv -v: content differs"
+for want in "receiving [0-9]* chunks" "downloading chunk 1 ([0-9]* bytes) from $ADDR5\.\.\.\$" "downloaded chunk 1 to " \
+    "acknowledged chunk 1 on $ADDR5\$"; do
+    grep -q "^\[DEBUG [^]]*\] $want" "$T/v.err" || fail "recv -v: no line like \"$want\" in $(cat "$T/v.err")"
+done
+xftp del -v "$T/vsend/small.bin.xftp/snd.xftp.private" -y >"$T/v.out" 2>"$T/v.err" || fail "del -v: $(cat "$T/v.err")"
+grep -q "^\[DEBUG [^]]*\] deleted chunk 1 from $ADDR5\$" "$T/v.err" || fail "del -v: $(cat "$T/v.err")"
+# a router that is down: each retry says why
+xftp send -v "$T/small.bin" "$T/vsend" -s "xftp://$FP5@127.0.0.1:$(free_port)" -r 2 >"$T/v.out" 2>"$T/v.err" \
+    && fail "send -v to a closed port succeeded"
+grep -q "^\[DEBUG [^]]*\] attempt 1 of 2 with xftp://.* failed (cannot connect to 127.0.0.1:[0-9]*: .*): retrying in 1 s\$" "$T/v.err" \
+    || fail "send -v: no retry line in $(cat "$T/v.err")"
 kill -INT "$R5"
 wait "$R5" 2>/dev/null
+# del retries too (router 5 is down now)
+xftp del -v "$T/lsend/small.bin.xftp/snd.xftp.private" -r 3 >"$T/v.out" 2>"$T/v.err" && fail "del -v of a stopped router succeeded"
+grep -q "^\[DEBUG [^]]*\] attempt 2 of 3 with $ADDR5 failed (cannot connect to 127.0.0.1:[0-9]*: .*): retrying in 2 s\$" "$T/v.err" \
+    || fail "del -v: no retry line in $(cat "$T/v.err")"
 for want in 'client [0-9]*: accepted' 'client [0-9]*: handshake done, XFTP version' 'client [0-9]*: closed ('; do
     grep -q "^\[DEBUG [0-9-]* [0-9:]* [-+][0-9]* server[a-z_]*\.c:[0-9]*\] $want" "$T/start5.out" \
         || fail "--log-level debug: no line like \"$want\" in $(cat "$T/start5.out")"
