@@ -75,7 +75,8 @@ static void usage(FILE *f)
             "Ctrl-C (SIGINT) or SIGTERM stops a transfer (exit code 130 or 143; a second\n"
             "one stops at once). The same command goes on from where it stopped: a send\n"
             "keeps its progress in OUT/NAME.xftp.part, a receive the chunks it has in\n"
-            "the temporary folder; other temporary files are removed.\n"
+            "the temporary folder (for 7 days: a recv removes the chunks of receives\n"
+            "not run again for 7 days); other temporary files are removed.\n"
             "Errors go to standard error. Exit codes: 0 success, 1 failure, 2 usage error\n"
             "(a bad command line, or a folder that cannot be used).\n",
             version_line, DEFAULT_RETRY);

@@ -104,7 +104,8 @@ SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
  * or a web link "https://host/#...") into the folder dest, under the file's
  * own name (made unique: "name_1.ext", ...). Before anything is downloaded
  * the call checks that dest and the temporary folder exist, can be written
- * to and have room for the file (SX_E_USAGE, SX_E_IO). The path written
+ * to and have room for the file, less the chunks an earlier receive of it
+ * kept (SX_E_USAGE, SX_E_IO). The path written
  * goes to out_path (NULL, or cap of at least SX_XFTP_OUT_PATH_MAX bytes).
  * SX_E_AUTH when a digest or the encryption does not check out (nothing is
  * left behind). The description's chunks are acknowledged: it cannot be used
@@ -114,7 +115,9 @@ SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
  * the same description in the same temporary folder takes those whose size
  * and digest check out and downloads the rest. The folder goes once the file
  * is received, or when the routers refuse the description or send a damaged
- * file. Two receives of one description at once: the second is SX_E_USAGE. */
+ * file. Such folders of this user last used 7 days ago or more are removed
+ * when a receive starts, except its own and any a receive is using. Two
+ * receives of one description at once: the second is SX_E_USAGE. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_receive_file(const char *description, const char *dest,
                                                     const sx_xftp_opts *o, char *out_path, size_t cap);
 

@@ -73,7 +73,6 @@ static sx_status parse_send_server(const char *text, sx_xftp_fd_server *srv, cha
     return st;
 }
 
-static sx_status rm_tree(const char *dir);
 
 /* What the workers share to record a chunk's progress in the state file. */
 typedef struct upload_state {
@@ -473,7 +472,7 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     bool created = false;
     for (size_t i = 0; state.chunks && i < state.chunk_count; i++)
         created = created || state.chunks[i].snd_id.len > 0;
-    if ((st == SX_OK || (!created && st != SX_E_USAGE)) && rm_tree(part) != SX_OK) {
+    if ((st == SX_OK || (!created && st != SX_E_USAGE)) && xt_rm_tree(part) != SX_OK) {
         /* a leftover folder is not a failure of the send */
     }
     sent_cleanup(sc, e.chunk_count, nrcv);
@@ -553,7 +552,7 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
     xt_pool_cleanup(&pool);
     free(servers);
     sx_xftp_state_cleanup(&s);
-    if (st == SX_OK && rm_tree(part) != SX_OK) {
+    if (st == SX_OK && xt_rm_tree(part) != SX_OK) {
         xt_set_err(o, "The chunks are deleted but %s cannot be removed: %s", part, strerror(errno));
         st = SX_E_IO;
     }
@@ -561,24 +560,6 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
 }
 
 /* ---- receive ----------------------------------------------------------------- */
-
-static sx_status rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? SX_OK : SX_E_IO;
-    struct dirent *ent;
-    char p[SX_XFTP_PATH_MAX];
-    while ((ent = readdir(d)) != NULL) {
-        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
-            continue;
-        int k = snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
-        if (k > 0 && (size_t)k < sizeof p)
-            unlink(p);
-    }
-    closedir(d);
-    return rmdir(dir) == 0 ? SX_OK : SX_E_IO;
-}
 
 /* Whether a chunk file left by an earlier run is whole: its size and
  * SHA-256 are the description's. */
@@ -627,20 +608,7 @@ static bool chunk_file_ok(const char *path, const sx_xftp_fd_chunk *ch)
 static sx_status resume_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap,
                                  int *lock_fd)
 {
-    char *text = NULL;
-    size_t len = 0;
-    SX_TRY(sx_xftp_fd_print(fd, &text, &len));
-    uint8_t h[SX_SHA256_LEN];
-    sx_status st = sx_sha256(sx_slice_of((const uint8_t *)text, len), h);
-    sx_wipe(text, len);
-    free(text);
-    SX_TRY(st);
-    char hex[33];
-    for (size_t i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", h[i]);
-    int k = snprintf(out, cap, "%s/xftp_recv_%u_%s", xt_tmp_dir(o), (unsigned)geteuid(), hex);
-    if (k <= 0 || (size_t)k >= cap)
-        return SX_E_LIMIT;
+    SX_TRY(xt_recv_dir_name(fd, o, out, cap));
     if (mkdir(out, 0700) != 0 && errno != EEXIST) {
         xt_set_err(o, "Error creating %s: %s", out, strerror(errno));
         return SX_E_IO;
@@ -653,7 +621,7 @@ static sx_status resume_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_op
         return SX_E_IO;
     }
     char lp[SX_XFTP_PATH_MAX];
-    k = snprintf(lp, sizeof lp, "%s/lock", out);
+    int k = snprintf(lp, sizeof lp, "%s/lock", out);
     if (k <= 0 || (size_t)k >= sizeof lp)
         return SX_E_LIMIT;
     int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -667,6 +635,8 @@ static sx_status resume_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_op
         return SX_E_USAGE;
     }
     *lock_fd = lfd;
+    /* its age (sx_xftp_recv_prune) counts from its last use */
+    (void)utimensat(AT_FDCWD, out, NULL, 0);
     return SX_OK;
 }
 
@@ -915,7 +885,7 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
      * use: the routers sent other data, or refused the description (AUTH:
      * acknowledged or deleted, never to be downloaded again). */
     if (st == SX_OK || st == SX_E_AUTH || st == SX_E_PROTOCOL) {
-        if (rm_tree(enc_dir) != SX_OK) {
+        if (xt_rm_tree(enc_dir) != SX_OK) {
             /* a leftover temporary folder is not a failure of the transfer */
         }
     } else if (!xt_cancelled(o) && o->errbuf && o->errbuf_len > 0) {

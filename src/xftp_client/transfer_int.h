@@ -44,6 +44,14 @@ void xt_address_shown(const char *text, char *out, size_t cap);
 /* A fresh random name in the temporary folder. */
 sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
 
+/* ---- the folders receives keep their chunks in (transfer_keep.c) ---- */
+
+/* Removes the files of dir, then dir (no sub-folders); SX_OK when it is gone. */
+sx_status xt_rm_tree(const char *dir);
+/* The folder of the temporary folder the chunks of fd are received into:
+ * "<tmp>/xftp_recv_<uid>_<32 hex digits of the description's SHA-256>". */
+sx_status xt_recv_dir_name(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap);
+
 /* ---- encryption (transfer_enc.c) ---- */
 
 /* sx_xftp_encrypt_file and sx_xftp_decrypt_chunks that stop with SX_E_IO

@@ -12,7 +12,10 @@
 # the program with 130 / 143; the send leaves no temporary file, the recv
 # keeps the chunks it has and the same command downloads only the rest; a
 # send and a recv go on across a restart of their router; xftp -v prints
-# what the transfer does (chunks, routers, retries) on standard error.
+# what the transfer does (chunks, routers, retries) on standard error; a
+# recv removes the chunk folders of receives not run for 7 days (not its
+# own, not one held by another), and the room it needs counts the chunks it
+# kept (on a small tmpfs, when the test may mount one).
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -24,6 +27,7 @@ T=$(mktemp -d /tmp/sx_xftp_user.XXXXXX) || exit 1
 PIDS=
 cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${MOUNTED:-}" ] && umount "$MOUNTED" 2>/dev/null
     chmod -R u+rwx "$T" 2>/dev/null
     rm -rf "$T"
 }
@@ -381,9 +385,36 @@ if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -path '*/xftp_recv_*' -typ
     kept=$(whole | xargs stat -c %s | awk '{s += $1} END {print s + 0}')
     [ "$kept" -gt 0 ] || fail "recv interrupted: no whole chunk kept: $(find "$T/tmp")"
     [ "$(stat -c %a "$(dirname "$(whole | head -n 1)")")" = 700 ] || fail "recv interrupted: the chunks' folder is not 0700"
+    # The folders of receives last used 7 days ago or more go at the start
+    # of a recv, except one a receive holds (its lock) and the recv's own,
+    # whose chunks it goes on from (it is made 8 days old here); younger
+    # folders and other names stay.
+    U=$(id -u)
+    mine=$(dirname "$(whole | head -n 1)")
+    H=0123456789abcdef0123456789abcde
+    for h in 1 2 3; do
+        mkdir -m 700 "$T/tmp/xftp_recv_${U}_$H$h"
+        head -c 1000 /dev/urandom > "$T/tmp/xftp_recv_${U}_$H$h/1"
+    done
+    mkdir -m 700 "$T/tmp/xftp_recv_${U}_other"
+    # the lock held by a process of its own, which is killed after
+    (exec 9>"$T/tmp/xftp_recv_${U}_${H}2/lock" && flock 9 && exec sleep 120) </dev/null >/dev/null 2>&1 &
+    LK=$!
+    PIDS="$PIDS $LK"
+    sleep 0.5
+    touch -d "8 days ago" "$mine" "$T/tmp/xftp_recv_${U}_${H}1" "$T/tmp/xftp_recv_${U}_${H}2" "$T/tmp/xftp_recv_${U}_other"
+    touch -d "6 days ago" "$T/tmp/xftp_recv_${U}_${H}3"
     lines=$(wc -l < "$T/proxy_down.out")
-    out=$(xftp recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" -y 2>&1) || fail "recv after the interrupted one: $out"
+    out=$(xftp recv -v "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" -y 2>&1) || fail "recv after the interrupted one: $out"
     cmp -s "$T/twenty.bin" "$T/idl/twenty.bin" || fail "recv after the interrupted one: content differs"
+    [ -e "$T/tmp/xftp_recv_${U}_${H}1" ] && fail "prune: a folder 8 days old is left"
+    echo "$out" | grep -q "removed $T/tmp/xftp_recv_${U}_${H}1: the chunks of a receive stopped 8 days ago" \
+        || fail "prune: -v does not say what it removed: $out"
+    [ -e "$T/tmp/xftp_recv_${U}_${H}2/1" ] || fail "prune: removed a folder a receive holds"
+    [ -e "$T/tmp/xftp_recv_${U}_${H}3/1" ] || fail "prune: removed a folder 6 days old"
+    [ -d "$T/tmp/xftp_recv_${U}_other" ] || fail "prune: removed a folder of another name"
+    kill "$LK"
+    rm -rf "$T/tmp/xftp_recv_${U}_${H}2" "$T/tmp/xftp_recv_${U}_${H}3" "$T/tmp/xftp_recv_${U}_other"
     no_temp "recv after the interrupted one"
     sleep 0.5 # the proxy prints when it sees the connection end
     moved=$(tail -n +$((lines + 1)) "$T/proxy_down.out" | awk '$1 == "down" {s += $2} END {print s + 0}')
@@ -394,6 +425,47 @@ if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -path '*/xftp_recv_*' -typ
         || fail "recv after the interrupted one: moved $moved bytes; the chunks are $all, $kept were kept"
 else
     kill -9 "$XP"
+fi
+
+# ---- the room a recv needs counts the chunks it kept ----
+# On a temporary folder of 24 MB (a tmpfs, when this test may mount one), a
+# recv stopped with chunks kept; then the folder is filled so that the rest
+# of the file does not fit (refused at once), then so that it fits but the
+# whole file would not: the same command goes on.
+mkdir "$T/smalltmp" "$T/stmp" "$T/sdl"
+if mount -t tmpfs -o size=24m tmpfs "$T/smalltmp" 2>/dev/null; then
+    MOUNTED="$T/smalltmp"
+    out=$(xftp send "$T/twenty.bin" "$T/stmp" -s "xftp://$FP1@127.0.0.1:$PPORT_down" 2>&1) || fail "send for a small tmp: $out"
+    "$CLI" recv -v "$T/stmp/twenty.bin.xftp/rcv1.xftp" "$T/sdl" --tmp "$T/smalltmp" 2>"$T/int.err" &
+    XP=$!
+    kept_chunk() { find "$T/smalltmp" -path '*/xftp_recv_*' -type f -name '[0-9]*' ! -name '*.part' | grep -q .; }
+    if wait_for "a chunk in the small tmp" kept_chunk; then
+        kill -TERM "$XP"
+        wait "$XP"
+        kept=$(find "$T/smalltmp" -path '*/xftp_recv_*' -type f -name '[0-9]*' ! -name '*.part' -print0 \
+            | xargs -0 stat -c %s | awk '{s += $1} END {print s + 0}')
+        find "$T/smalltmp" -name '*.part' -delete
+        all=$(sed -n 's/.*receiving [0-9]* chunks (\([0-9]*\) bytes).*/\1/p' "$T/int.err")
+        [ -n "$all" ] || fail "small tmp: no size in $(cat "$T/int.err")"
+        avail() { df -B1 --output=avail "$T/smalltmp" | tail -n 1 | tr -d ' '; }
+        # room for the rest less 1 MB: refused, and it says how much is needed
+        head -c $(($(avail) - (all - kept) + 1048576)) /dev/zero > "$T/smalltmp/filler"
+        expect "the rest does not fit" 1 " bytes free, $((all - kept)) are needed" \
+            xftp recv "$T/stmp/twenty.bin.xftp/rcv1.xftp" "$T/sdl" --tmp "$T/smalltmp"
+        # room for the rest and 1 MB, less than the whole file
+        rm -f "$T/smalltmp/filler"
+        head -c $(($(avail) - (all - kept) - 1048576)) /dev/zero > "$T/smalltmp/filler"
+        [ "$(avail)" -lt "$all" ] || fail "small tmp: $(avail) bytes free, the file is $all"
+        echo "small tmp: $(avail) bytes free for a file of $all bytes, $kept kept"
+        out=$(xftp recv "$T/stmp/twenty.bin.xftp/rcv1.xftp" "$T/sdl" --tmp "$T/smalltmp" -y 2>&1) \
+            || fail "recv with room for the rest only: $out"
+        cmp -s "$T/twenty.bin" "$T/sdl/twenty.bin" || fail "recv with room for the rest only: content differs"
+    else
+        kill -9 "$XP"
+    fi
+    umount "$T/smalltmp" && MOUNTED=
+else
+    echo "skipped: the room counted with the kept chunks (this test cannot mount a tmpfs)"
 fi
 
 # ---- a transfer goes on across a router restart ----
