@@ -76,7 +76,8 @@ static void usage(FILE *f)
             "one stops at once). The same command goes on from where it stopped: a send\n"
             "keeps its progress in OUT/NAME.xftp.part, a receive the chunks it has in\n"
             "the temporary folder (for 7 days: a recv removes the chunks of receives\n"
-            "not run again for 7 days); other temporary files are removed.\n"
+            "not run again for 7 days); other temporary files are removed. A second\n"
+            "run of a send under way (or del of its .part folder) exits at once with 2.\n"
             "Errors go to standard error. Exit codes: 0 success, 1 failure, 2 usage error\n"
             "(a bad command line, or a folder that cannot be used).\n",
             version_line, DEFAULT_RETRY);

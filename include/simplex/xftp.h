@@ -85,7 +85,9 @@ typedef struct sx_xftp_upload sx_xftp_upload;
  * failure) keeps what it did in "<out_dir>/<name>.xftp.part" (0600): the
  * same call again goes on from there (nothing uploaded twice), and refuses
  * (SX_E_USAGE) when the file changed meanwhile; sx_xftp_delete_file of that
- * folder deletes what it uploaded instead. */
+ * folder deletes what it uploaded instead. One run at a time: while a send
+ * holds that folder (a lock in it), the same send again, and
+ * sx_xftp_delete_file of the folder, fail at once with SX_E_USAGE. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp_opts *o,
                                                  sx_xftp_upload **out);
 /* The sender description's path (to delete the file). */

@@ -266,6 +266,47 @@ static sx_status sent_from_state(sx_xftp_send_state *s, sx_xftp_fd_server *serve
     return SX_OK;
 }
 
+/* The lock of a send's folder <out>/<name>.xftp.part (made 0700 when
+ * missing, *made then): an exclusive flock of its file "lock", held until
+ * the send or delete ends, so that two runs of one send never use the state
+ * at once. SX_E_USAGE when another run holds it. */
+static sx_status part_lock(const char *part, const char *what, const sx_xftp_transfer_opts *o, int *lock_fd,
+                           bool *made)
+{
+    *lock_fd = -1;
+    if (made)
+        *made = false;
+    if (made && mkdir(part, 0700) == 0)
+        *made = true;
+    else if (made && errno != EEXIST) {
+        xt_set_err(o, "Error creating %s: %s", part, strerror(errno));
+        return SX_E_IO;
+    }
+    struct stat sb;
+    if (lstat(part, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        xt_set_err(o, "%s is not the folder of a send: remove it or send into another folder", part);
+        return SX_E_USAGE;
+    }
+    char lp[SX_XFTP_PATH_MAX];
+    int k = snprintf(lp, sizeof lp, "%s/lock", part);
+    if (k <= 0 || (size_t)k >= sizeof lp)
+        return SX_E_LIMIT;
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
+        return SX_E_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        xt_set_err(o, "another run of this send is under way (it holds %s): wait for it to end, or stop it, "
+                      "before %s",
+                   lp, what);
+        return SX_E_USAGE;
+    }
+    *lock_fd = fd;
+    return SX_OK;
+}
+
 sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_transfer_opts *o,
                        sx_xftp_send_result *res)
 {
@@ -321,6 +362,11 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         xt_set_err(o, "Files bigger than 1gb are not supported: %s is larger", path);
         st = SX_E_LIMIT;
     }
+    /* one run of a send at a time: the folder of its state is locked */
+    int lock_fd = -1;
+    bool made_part = false;
+    if (st == SX_OK)
+        st = part_lock(part, "running it again", o, &lock_fd, &made_part);
     /* an earlier run of this send left its state */
     sx_xftp_send_state state;
     memset(&state, 0, sizeof state);
@@ -376,14 +422,10 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     if (st == SX_OK && !resumed) {
         st = state_new(&e, &sbuf, servers, o->server_count, nrcv, &state);
         errno = 0;
-        if (st == SX_OK && mkdir(part, 0700) != 0)
-            st = SX_E_IO;
         if (st == SX_OK)
             st = sx_xftp_state_save(&state, state_path);
-        if (st != SX_OK) {
+        if (st != SX_OK)
             xt_set_err(o, "Error creating %s: %s", state_path, errno ? strerror(errno) : xt_local_reason(st));
-            rmdir(part);
-        }
     }
     sent_chunk *sc = NULL;
     int encfd = -1;
@@ -468,13 +510,17 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         }
     }
     /* the descriptions are written, or nothing was created on a router:
-     * the state has no more use */
+     * the state has no more use (a refused run keeps what it found, unless
+     * it made the folder itself) */
     bool created = false;
     for (size_t i = 0; state.chunks && i < state.chunk_count; i++)
         created = created || state.chunks[i].snd_id.len > 0;
-    if ((st == SX_OK || (!created && st != SX_E_USAGE)) && xt_rm_tree(part) != SX_OK) {
+    if (lock_fd >= 0 && (st == SX_OK || (!created && (st != SX_E_USAGE || made_part))) &&
+        xt_rm_tree(part) != SX_OK) {
         /* a leftover folder is not a failure of the send */
     }
+    if (lock_fd >= 0)
+        close(lock_fd);
     sent_cleanup(sc, e.chunk_count, nrcv);
     sx_xftp_encrypted_cleanup(&e);
     sx_xftp_state_cleanup(&state);
@@ -495,9 +541,12 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
     int k = snprintf(state_path, sizeof state_path, "%s/state", part);
     if (k <= 0 || (size_t)k >= sizeof state_path)
         return SX_E_LIMIT;
+    int lock_fd = -1;
+    SX_TRY(part_lock(part, "deleting what it uploaded", o, &lock_fd, NULL));
     sx_xftp_send_state s;
     sx_status st = sx_xftp_state_load(state_path, &s);
     if (st != SX_OK) {
+        close(lock_fd);
         xt_set_err(o, "%s holds no usable state of a send (%s)", part,
                    st == SX_E_IO ? strerror(errno) : "a damaged state file");
         return st == SX_E_IO ? SX_E_IO : SX_E_PROTOCOL;
@@ -556,6 +605,7 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
         xt_set_err(o, "The chunks are deleted but %s cannot be removed: %s", part, strerror(errno));
         st = SX_E_IO;
     }
+    close(lock_fd);
     return st;
 }
 

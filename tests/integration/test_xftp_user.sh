@@ -15,7 +15,8 @@
 # what the transfer does (chunks, routers, retries) on standard error; a
 # recv removes the chunk folders of receives not run for 7 days (not its
 # own, not one held by another), and the room it needs counts the chunks it
-# kept (on a small tmpfs, when the test may mount one).
+# kept (on a small tmpfs, when the test may mount one); a second run of a
+# send under way is refused (exit 2), as is xftp del of its folder.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -363,6 +364,33 @@ if wait_for "the first chunk" more_chunks; then
     out=$(xftp del "$T/dsend/other.bin.xftp.part" 2>&1) || fail "del of a send: $out"
     [ "$(chunks 1)" = "$before" ] || fail "del of a send: $(($(chunks 1) - before)) chunks left on the router"
     [ -e "$T/dsend/other.bin.xftp.part" ] && fail "del of a send: the folder is left"
+else
+    kill -9 "$XP"
+fi
+# one run of a send at a time: while a send uploads (behind the slow link),
+# the same command again is refused at once (exit 2) and leaves the state as
+# it is, as is xftp del of its folder; once the send stopped, del works.
+mkdir "$T/lock1"
+"$CLI" send "$T/twenty.bin" "$T/lock1" -s "xftp://$FP1@127.0.0.1:$PPORT_up" >/dev/null 2>"$T/int.err" &
+XP=$!
+L="$T/lock1/twenty.bin.xftp.part"
+if wait_for "the state of the first send" test -e "$L/state"; then
+    "$CLI" send "$T/twenty.bin" "$T/lock1" -s "xftp://$FP1@127.0.0.1:$PPORT_up" >"$T/l.out" 2>"$T/l.err"
+    rc=$?
+    [ "$rc" = 2 ] || fail "a second run of a send: exit code $rc, not 2: $(cat "$T/l.err")"
+    grep -q "^xftp: .*another run of this send is under way (it holds $L/lock): wait for it to end" "$T/l.err" \
+        || fail "a second run of a send: $(cat "$T/l.err")"
+    [ -s "$T/l.out" ] && fail "a second run of a send printed: $(cat "$T/l.out")"
+    "$CLI" del "$L" >"$T/l.out" 2>"$T/l.err"
+    rc=$?
+    [ "$rc" = 2 ] || fail "del of a send under way: exit code $rc, not 2: $(cat "$T/l.err")"
+    grep -q "another run of this send is under way" "$T/l.err" || fail "del of a send under way: $(cat "$T/l.err")"
+    [ -e "$L/state" ] || fail "a refused run removed the state of the send under way"
+    kill -0 "$XP" 2>/dev/null || fail "the first send ended while the second was refused: $(cat "$T/int.err")"
+    interrupt "$XP" INT 130 "the first send" "what was uploaded is recorded in $L"
+    out=$(xftp del "$L" 2>&1) || fail "del once the send stopped: $out"
+    [ -e "$L" ] && fail "del once the send stopped: the folder is left"
+    no_temp "one send at a time"
 else
     kill -9 "$XP"
 fi
