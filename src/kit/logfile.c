@@ -18,11 +18,15 @@
 
 void sx_kit_log_report(const sx_kit_log_opts *o, sx_say_level level, const char *fmt, ...)
 {
-    if ((!o || !o->warn) && !sx_say_on(level))
+    if ((!o || (!o->warn && !o->report)) && !sx_say_on(level))
         return;
     va_list ap;
     va_start(ap, fmt);
-    if (o && o->warn) {
+    if (o && o->report) {
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        o->report(o->warn_arg, level, msg);
+    } else if (o && o->warn) {
         sx_kit_vreport(o->warn, o->warn_arg, fmt, ap);
     } else {
         char msg[512];

@@ -369,7 +369,14 @@ static void store_warn(void *arg, const char *msg)
 {
     const xs_server *s = arg;
     if (!s->opts.quiet)
-        fprintf(stderr, "%s\n", msg);
+        SX_SAY(SX_SAY_WARN, "%s", msg);
+}
+
+static void store_note(void *arg, const char *msg)
+{
+    const xs_server *s = arg;
+    if (!s->opts.quiet)
+        SX_SAY(SX_SAY_NOTE, "%s", msg);
 }
 
 static sx_status load_identity(xs_server *s)
@@ -540,6 +547,7 @@ sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
     so.log_path = opts->store_log_path;
     so.quota = opts->quota;
     so.warn = store_warn;
+    so.note = store_note;
     so.warn_arg = s;
     st = sx_xftp_fstore_open(&so, &s->store);
     if (st != SX_OK) {

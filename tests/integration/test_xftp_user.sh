@@ -591,6 +591,26 @@ for want in 'client [0-9]*: accepted' 'client [0-9]*: handshake done, XFTP versi
         || fail "--log-level debug: no line like \"$want\" in $(cat "$T/start5.out")"
 done
 
+# the start and stop notes are NOTE lines (the store log created, Server
+# stopped): printed at debug, and none with --log-level error, which keeps
+# the printed configuration
+grep -q '^\[NOTE [^]]*\] creating store log' "$T/start5.out" || fail "debug: no store log note in $(cat "$T/start5.out")"
+grep -q '^\[NOTE [^]]*\] Server stopped' "$T/start5.out" || fail "debug: no stop note in $(cat "$T/start5.out")"
+XFTP_SERVER_CFG_PATH="$T/etc5" XFTP_SERVER_LOG_PATH="$T/var5" "$SRV" start --log-level error > "$T/start5e.out" 2>&1 &
+R5=$!
+PIDS="$PIDS $R5"
+i=0
+until grep -q "^Listening on port" "$T/start5e.out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && { fail "xftp-server 5 did not start at level error"; break; }
+    sleep 0.1
+done
+kill -INT "$R5"
+wait "$R5" 2>/dev/null
+grep -q "^Server address: xftp://" "$T/start5e.out" || fail "--log-level error: no address in $(cat "$T/start5e.out")"
+grep -q '^\[\(NOTE\|INFO\|WARN\|DEBUG\)' "$T/start5e.out" && fail "--log-level error printed notes: $(cat "$T/start5e.out")"
+grep -q "compacting\|Server stopped\|stopping the server" "$T/start5e.out" && fail "--log-level error: $(cat "$T/start5e.out")"
+
 if [ "$FAILS" -ne 0 ]; then
     for n in 1 2 3 4; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done
     echo "$FAILS failure(s)"
