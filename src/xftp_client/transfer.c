@@ -611,85 +611,6 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
 
 /* ---- receive ----------------------------------------------------------------- */
 
-/* Whether a chunk file left by an earlier run is whole: its size and
- * SHA-256 are the description's. */
-static bool chunk_file_ok(const char *path, const sx_xftp_fd_chunk *ch)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return false;
-    struct stat sb;
-    bool ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == (off_t)ch->size &&
-              ch->digest_len == SX_SHA256_LEN;
-    sx_hash_ctx h;
-    uint8_t *buf = ok ? malloc(XT_BUF_LEN) : NULL;
-    ok = ok && buf && sx_hash_init(&h, SX_HASH_SHA256) == SX_OK;
-    if (ok) {
-        for (;;) {
-            size_t n = 0;
-            if (xt_read_some(fd, buf, XT_BUF_LEN, &n) != SX_OK) {
-                ok = false;
-                break;
-            }
-            if (n == 0)
-                break;
-            if (sx_hash_update(&h, sx_slice_of(buf, n)) != SX_OK) {
-                ok = false;
-                break;
-            }
-        }
-        uint8_t dg[SX_SHA256_LEN];
-        ok = ok && sx_hash_final(&h, dg, sizeof dg) == SX_OK &&
-             sx_slice_eq(sx_slice_of(dg, sizeof dg), sx_slice_of(ch->digest, ch->digest_len));
-        sx_hash_cleanup(&h);
-    }
-    free(buf);
-    close(fd);
-    return ok;
-}
-
-/* The folder the chunks of a description are downloaded into, kept when a
- * receive stops early so that the same command goes on from there: named
- * after the SHA-256 of the description (as printed again, so that a file
- * and its link share it) and the user, made 0700 and refused when it is
- * someone else's or open to others. The name goes to out, a lock held
- * while the folder is in use to *lock_fd: two receives of one description
- * at once would write the same files. */
-static sx_status resume_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap,
-                                 int *lock_fd)
-{
-    SX_TRY(xt_recv_dir_name(fd, o, out, cap));
-    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-        xt_set_err(o, "Error creating %s: %s", out, strerror(errno));
-        return SX_E_IO;
-    }
-    struct stat sb;
-    if (lstat(out, &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0) {
-        xt_set_err(o, "The temporary folder %s is not a private folder of this user: remove it or choose another "
-                      "temporary folder (TMPDIR)",
-                   out);
-        return SX_E_IO;
-    }
-    char lp[SX_XFTP_PATH_MAX];
-    int k = snprintf(lp, sizeof lp, "%s/lock", out);
-    if (k <= 0 || (size_t)k >= sizeof lp)
-        return SX_E_LIMIT;
-    int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lfd < 0) {
-        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
-        return SX_E_IO;
-    }
-    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        close(lfd);
-        xt_set_err(o, "Another receive of this description is under way (it uses %s): wait for it to end", out);
-        return SX_E_USAGE;
-    }
-    *lock_fd = lfd;
-    /* its age (sx_xftp_recv_prune) counts from its last use */
-    (void)utimensat(AT_FDCWD, out, NULL, 0);
-    return SX_OK;
-}
-
 static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, const char *path,
                                 const sx_xftp_transfer_opts *o)
 {
@@ -760,7 +681,7 @@ static sx_status download_item(par_run *r, conn_pool *pool, const sx_xftp_transf
 {
     download_ctx *d = r->ctx;
     /* a chunk an earlier run downloaded is not fetched again */
-    if (chunk_file_ok(d->paths[i], &d->fd->chunks[i])) {
+    if (xt_chunk_file_ok(d->paths[i], &d->fd->chunks[i])) {
         xt_log(wo, "chunk %u was downloaded by an earlier run: %s", d->fd->chunks[i].number, d->paths[i]);
         return SX_OK;
     }
@@ -813,7 +734,7 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
     }
     char enc_dir[SX_XFTP_PATH_MAX];
     int lock_fd = -1;
-    SX_TRY(resume_dir_open(fd, o, enc_dir, sizeof enc_dir, &lock_fd));
+    SX_TRY(xt_recv_dir_open(fd, o, enc_dir, sizeof enc_dir, &lock_fd));
     xt_log(o, "receiving %zu chunks (%lld bytes) from %zu router(s); they are kept in %s until the file is whole",
            fd->chunk_count, (long long)fd->size, fd->server_count, enc_dir);
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};

@@ -3,8 +3,8 @@
  * info), transfer_enc.c (a file to encrypted chunks and back),
  * transfer_fd.c (descriptions: files, links, making them), transfer_par.c
  * (connections and the parallel chunk runner), transfer_err.c (what a
- * failure means, in words) and transfer_common.c (the small helpers
- * below). */
+ * failure means, in words), transfer_keep.c (the folders receives keep
+ * their chunks in) and transfer_common.c (the small helpers below). */
 #ifndef SX_XFTP_CLIENT_TRANSFER_INT_H
 #define SX_XFTP_CLIENT_TRANSFER_INT_H
 
@@ -51,6 +51,14 @@ sx_status xt_rm_tree(const char *dir);
 /* The folder of the temporary folder the chunks of fd are received into:
  * "<tmp>/xftp_recv_<uid>_<32 hex digits of the description's SHA-256>". */
 sx_status xt_recv_dir_name(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap);
+/* Makes the folder of xt_recv_dir_name (0700; refused when it is someone
+ * else's or open to others) and locks it for this receive: the name to
+ * out, the lock to *lock_fd (SX_E_USAGE when another receive holds it). */
+sx_status xt_recv_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap,
+                           int *lock_fd);
+/* Whether a chunk file left by an earlier run is whole: the size and
+ * SHA-256 of the description's chunk ch. */
+bool xt_chunk_file_ok(const char *path, const sx_xftp_fd_chunk *ch);
 
 /* ---- encryption (transfer_enc.c) ---- */
 

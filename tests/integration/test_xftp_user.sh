@@ -371,10 +371,11 @@ fi
 # the same command again is refused at once (exit 2) and leaves the state as
 # it is, as is xftp del of its folder; once the send stopped, del works.
 mkdir "$T/lock1"
+before=$(chunks 1)
 "$CLI" send "$T/twenty.bin" "$T/lock1" -s "xftp://$FP1@127.0.0.1:$PPORT_up" >/dev/null 2>"$T/int.err" &
 XP=$!
 L="$T/lock1/twenty.bin.xftp.part"
-if wait_for "the state of the first send" test -e "$L/state"; then
+if wait_for "the first chunk of the first send" more_chunks; then
     "$CLI" send "$T/twenty.bin" "$T/lock1" -s "xftp://$FP1@127.0.0.1:$PPORT_up" >"$T/l.out" 2>"$T/l.err"
     rc=$?
     [ "$rc" = 2 ] || fail "a second run of a send: exit code $rc, not 2: $(cat "$T/l.err")"
