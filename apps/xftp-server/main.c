@@ -225,10 +225,10 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }
-    printf("Received %s, stopping the server...\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     sx_xftp_server_stop(srv);
-    puts("Server stopped");
+    SX_SAY(SX_SAY_NOTE, "Server stopped");
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "simplex/xftp.h"
@@ -67,12 +68,16 @@ static void usage(FILE *f)
             "  -r, --retry N   attempts per network step (default %d)\n"
             "  --tmp TMP       folder for temporary files (default: $TMPDIR or /tmp)\n"
             "  -y, --yes       delete the description without asking\n"
-            "  -v, --verbose   accepted for the reference's command line\n"
+            "  -v, --verbose   what the transfer does on standard error: connections,\n"
+            "                  each chunk uploaded, downloaded or deleted and with which\n"
+            "                  router, retries and why\n"
             "Options: -h, --help   --version\n"
             "Ctrl-C (SIGINT) or SIGTERM stops a transfer (exit code 130 or 143; a second\n"
             "one stops at once). The same command goes on from where it stopped: a send\n"
             "keeps its progress in OUT/NAME.xftp.part, a receive the chunks it has in\n"
-            "the temporary folder; other temporary files are removed.\n"
+            "the temporary folder (for 7 days: a recv removes the chunks of receives\n"
+            "not run again for 7 days); other temporary files are removed. A second\n"
+            "run of a send under way (or del of its .part folder) exits at once with 2.\n"
             "Errors go to standard error. Exit codes: 0 success, 1 failure, 2 usage error\n"
             "(a bad command line, or a folder that cannot be used).\n",
             version_line, DEFAULT_RETRY);
@@ -232,6 +237,19 @@ static void progress_cb(void *ud, const char *phase, int64_t done, int64_t total
     status_line(line);
 }
 
+/* -v: the library's lines of what it does, on stderr. */
+static void verbose_line(void *ud, const char *line)
+{
+    (void)ud;
+    char when[64] = "";
+    time_t t = time(NULL);
+    struct tm tm;
+    if (localtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %z", &tm);
+    /* after a status line of a terminal, on a line of its own */
+    fprintf(stderr, "%s[DEBUG %s] %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", when, line);
+}
+
 static void end_status(void)
 {
     if (isatty(STDERR_FILENO))
@@ -382,6 +400,10 @@ int main(int argc, char **argv)
     o.retry = a.retry;
     o.tmp_dir = a.tmp;
     o.progress = progress_cb;
+    if (a.verbose) {
+        o.log = verbose_line;
+        o.log_arg = NULL;
+    }
     o.cancel = &g_stop;
     catch_stop();
     int rc;

@@ -10,6 +10,8 @@
 #ifndef SIMPLEX_STATUS_H
 #define SIMPLEX_STATUS_H
 
+#include <stddef.h>
+
 #define SX_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Marks a function of the public API: the library is built with hidden
@@ -50,6 +52,34 @@ SX_API const char *sx_error_message(void);
  * names it ("AUTH", "QUOTA", "CMD SYNTAX", "NO_MSG", "DIGEST"), or "" when
  * the failure was local (a file, a timeout, bad arguments). */
 SX_API const char *sx_error_code(void);
+
+/* What a router's error means for the person who got it: one table for
+ * the SMP and XFTP tools and for the library's error messages. The step
+ * matters, as one code means different things: AUTH to a queue creation
+ * is a missing password, to a download a file that was received already. */
+typedef enum sx_error_step {
+    SX_STEP_ANY = 0,     /* no step known: the entries that hold for every step */
+    SX_STEP_SMP_CREATE,  /* creating an SMP queue */
+    SX_STEP_SMP,         /* any other SMP command */
+    SX_STEP_XFTP_SEND,   /* creating a file on an XFTP router, uploading its chunks */
+    SX_STEP_XFTP_RECV,   /* downloading or acknowledging a file's chunks */
+    SX_STEP_XFTP_DELETE, /* deleting a file's chunks */
+} sx_error_step;
+
+typedef struct sx_error_hint {
+    const char *code;  /* the protocol's name: "QUOTA"; "CMD" stands for every "CMD ..." */
+    const char *cause; /* what happened: "the queue is full" */
+    const char *next;  /* what to do next, or "" when there is nothing to say */
+} sx_error_hint;
+
+/* The table's entry for a router's error `code` ("AUTH", "CMD SYNTAX") met
+ * in `step`, or NULL when the table has none. The entry is static. */
+SX_API const sx_error_hint *sx_error_hint_find(sx_error_step step, const char *code);
+
+/* The entry as one sentence, "cause (CODE): next step", written into out
+ * (cap bytes, always terminated) and returned; for a code the table does
+ * not know, "the router answered CODE". */
+SX_API const char *sx_error_explain(sx_error_step step, const char *code, char *out, size_t cap);
 
 /* Guard macros: evaluate once, return early on failure. */
 #define SX_TRY(expr)                   \

@@ -44,6 +44,13 @@ extern "C" {
  * is 0 for a phase without a byte count ("Encrypting", "Decrypting"). */
 typedef void (*sx_xftp_progress_fn)(void *arg, const char *phase, int64_t done, int64_t total);
 
+/* One line of what a transfer is doing, for a verbose mode (`xftp -v`):
+ * the file encrypted, each chunk uploaded, downloaded or deleted and with
+ * which router, retries and why. The line has no newline and holds no key
+ * or password; it is the caller's to print during the call only. Called
+ * from the transfer's threads, one call at a time. */
+typedef void (*sx_xftp_log_fn)(void *arg, const char *line);
+
 typedef struct sx_xftp_opts {
     const char *const *servers; /* send: router addresses "xftp://<fingerprint>[:<password>]@<host>[:<port>]" */
     size_t server_count;
@@ -60,6 +67,8 @@ typedef struct sx_xftp_opts {
      * sx_xftp_receive_file), and returns SX_E_IO with a message that says
      * it was interrupted. */
     const volatile sig_atomic_t *cancel;
+    sx_xftp_log_fn log; /* may be NULL: no lines */
+    void *log_arg;
 } sx_xftp_opts;
 
 /* The outcome of a send: where its descriptions were written. */
@@ -76,7 +85,9 @@ typedef struct sx_xftp_upload sx_xftp_upload;
  * failure) keeps what it did in "<out_dir>/<name>.xftp.part" (0600): the
  * same call again goes on from there (nothing uploaded twice), and refuses
  * (SX_E_USAGE) when the file changed meanwhile; sx_xftp_delete_file of that
- * folder deletes what it uploaded instead. */
+ * folder deletes what it uploaded instead. One run at a time: while a send
+ * holds that folder (a lock in it), the same send again, and
+ * sx_xftp_delete_file of the folder, fail at once with SX_E_USAGE. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_send_file(const char *path, const char *out_dir, const sx_xftp_opts *o,
                                                  sx_xftp_upload **out);
 /* The sender description's path (to delete the file). */
@@ -95,7 +106,8 @@ SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
  * or a web link "https://host/#...") into the folder dest, under the file's
  * own name (made unique: "name_1.ext", ...). Before anything is downloaded
  * the call checks that dest and the temporary folder exist, can be written
- * to and have room for the file (SX_E_USAGE, SX_E_IO). The path written
+ * to and have room for the file, less the chunks an earlier receive of it
+ * kept (SX_E_USAGE, SX_E_IO). The path written
  * goes to out_path (NULL, or cap of at least SX_XFTP_OUT_PATH_MAX bytes).
  * SX_E_AUTH when a digest or the encryption does not check out (nothing is
  * left behind). The description's chunks are acknowledged: it cannot be used
@@ -105,7 +117,9 @@ SX_API void sx_xftp_upload_free(sx_xftp_upload *u);
  * the same description in the same temporary folder takes those whose size
  * and digest check out and downloads the rest. The folder goes once the file
  * is received, or when the routers refuse the description or send a damaged
- * file. Two receives of one description at once: the second is SX_E_USAGE. */
+ * file. Such folders of this user last used 7 days ago or more are removed
+ * when a receive starts, except its own and any a receive is using. Two
+ * receives of one description at once: the second is SX_E_USAGE. */
 SX_API SX_MUST_CHECK sx_status sx_xftp_receive_file(const char *description, const char *dest,
                                                     const sx_xftp_opts *o, char *out_path, size_t cap);
 

@@ -186,7 +186,7 @@ sx_status sx_kit_prune_backups(const char *path, int64_t now_sec, int32_t now_ns
                 res = SX_E_IO;
                 continue;
             }
-            sx_kit_log_report(o, "Removed backup %s", full);
+            sx_kit_log_report(o, SX_SAY_NOTE, "Removed backup %s", full);
             if (removed)
                 (*removed)++;
         }

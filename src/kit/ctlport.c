@@ -15,6 +15,7 @@
 #include "core/loop.h"
 #include "crypto/util.h"
 #include "transport/net.h"
+#include "kit/say.h"
 
 #define CTL_OUT_MAX (256 * 1024) /* unread answers beyond this end the session */
 #define CTL_MAX_CONNS 16
@@ -130,7 +131,7 @@ bool sx_kit_ctl_allow(sx_kit_ctl_conn *c, sx_kit_ctl_role need)
     if (c->role >= need)
         return true;
     if (!c->ctl->o.quiet)
-        fprintf(stderr, "Unauthorized control port command\n");
+        SX_SAY(SX_SAY_ERROR, "Unauthorized control port command");
     sx_kit_ctl_say(c, "AUTH");
     return false;
 }
@@ -161,7 +162,7 @@ void sx_kit_ctl_log(sx_kit_ctl_conn *c, const char *line, size_t len)
         }
     }
     buf[n++] = '"';
-    fprintf(stderr, "ControlPort: %.*s\n", (int)n, buf);
+    SX_SAY(SX_SAY_WARN, "ControlPort: %.*s", (int)n, buf);
 }
 
 void *sx_kit_ctl_arg(const sx_kit_ctl_conn *c)

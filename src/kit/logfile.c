@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,11 +16,23 @@
 #include "core/fileio.h"
 #include "kit/logsum.h"
 
-void sx_kit_log_report(const sx_kit_log_opts *o, const char *fmt, ...)
+void sx_kit_log_report(const sx_kit_log_opts *o, sx_say_level level, const char *fmt, ...)
 {
+    if ((!o || (!o->warn && !o->report)) && !sx_say_on(level))
+        return;
     va_list ap;
     va_start(ap, fmt);
-    sx_kit_vreport(o ? o->warn : NULL, o ? o->warn_arg : NULL, fmt, ap);
+    if (o && o->report) {
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        o->report(o->warn_arg, level, msg);
+    } else if (o && o->warn) {
+        sx_kit_vreport(o->warn, o->warn_arg, fmt, ap);
+    } else {
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        sx_say_write(level, __FILE__, __LINE__, "%s", msg);
+    }
     va_end(ap);
 }
 
@@ -70,7 +83,8 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
             sx_kit_log_close(log);
             return SX_E_IO;
         }
-        sx_kit_log_report(&log->o, "Warning: %s holds secrets and others could read it (mode %04o): changed to %04o",
+        sx_kit_log_report(&log->o, SX_SAY_WARN,
+                          "Warning: %s holds secrets and others could read it (mode %04o): changed to %04o",
                           path, (unsigned)(sb.st_mode & 07777), (unsigned)(sb.st_mode & 0700));
     }
     log->size = sb.st_size;
@@ -98,7 +112,8 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
      * entries. */
     if (sx_kit_logsum_create(path, log->fd, (uint64_t)log->size, &log->sum_fd) != SX_OK) {
         log->sum_fd = -1;
-        sx_kit_log_report(&log->o, "Warning: cannot create the checksum file of %s: its new lines will not be checked",
+        sx_kit_log_report(&log->o, SX_SAY_WARN,
+                          "Warning: cannot create the checksum file of %s: its new lines will not be checked",
                           path);
     } else {
         struct stat ss;
@@ -119,7 +134,8 @@ static void sum_failed(sx_kit_log *log)
     }
     close(log->sum_fd);
     log->sum_fd = -1;
-    sx_kit_log_report(&log->o, "Warning: writing the checksum file of %s failed: its next lines are not checked",
+    sx_kit_log_report(&log->o, SX_SAY_WARN,
+                      "Warning: writing the checksum file of %s failed: its next lines are not checked",
                       log->path);
 }
 

@@ -14,6 +14,7 @@
 #include "core/bytes.h"
 #include "kit/lines.h"
 #include "kit/report.h"
+#include "kit/say.h"
 #include "simplex/status.h"
 
 /* Durability of appended records:
@@ -34,16 +35,22 @@ typedef enum sx_kit_sync {
 
 typedef struct sx_kit_log_opts {
     sx_kit_sync sync;
-    /* Warnings and notes (skipped lines, backups); NULL prints to stderr. */
+    /* Warnings and notes (skipped lines, backups); NULL: lines through
+     * SX_SAY at their level. */
     sx_kit_warn_cb warn;
     void *warn_arg;
+    /* Optional, before warn: each report with its level (arg: warn_arg). */
+    void (*report)(void *arg, sx_say_level level, const char *msg);
     /* Clock override for backup names and pruning (tests); 0 = real time. */
     int64_t now_sec;
     int32_t now_nsec;
 } sx_kit_log_opts;
 
-/* A report through opts (NULL: to stderr). */
-void sx_kit_log_report(const sx_kit_log_opts *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A report through opts' report or warn callback, or without one (opts NULL too) a line
+ * at `level` through SX_SAY (kit/say.h), so that --log-level silences the
+ * notes. */
+void sx_kit_log_report(const sx_kit_log_opts *opts, sx_say_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 typedef struct sx_kit_log sx_kit_log;
 

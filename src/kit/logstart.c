@@ -46,11 +46,11 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
     if (file_exists(tmp)) {
         /* A compaction was cut short: its source is in .start, and whatever
          * was written after it is kept aside as .bak. */
-        sx_kit_log_report(o, "Server terminated abnormally on last start, restoring state from %s", tmp);
+        sx_kit_log_report(o, SX_SAY_WARN, "Server terminated abnormally on last start, restoring state from %s", tmp);
         if (file_exists(path)) {
             if (rename(path, bak) != 0)
                 goto done;
-            sx_kit_log_report(o, "preserved incomplete state %s as %s", path, bak);
+            sx_kit_log_report(o, SX_SAY_NOTE, "preserved incomplete state %s as %s", path, bak);
         }
         if (rename(tmp, path) != 0)
             goto done;
@@ -60,11 +60,11 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
         if (!sum)
             goto done;
         if (unlink(sum) == 0)
-            sx_kit_log_report(o, "removed %s, the checksums of the incomplete state", sum);
+            sx_kit_log_report(o, SX_SAY_NOTE, "removed %s, the checksums of the incomplete state", sum);
         free(sum);
     }
     if (!file_exists(path)) {
-        sx_kit_log_report(o, "creating store log...");
+        sx_kit_log_report(o, SX_SAY_NOTE, "creating store log...");
         res = sx_kit_log_open(path, true, o, &log);
         if (res == SX_OK)
             res = owner->snapshot(owner->ctx, log);
@@ -77,7 +77,7 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
     if (rename(path, tmp) != 0)
         goto done;
     sx_fs_sync_parent(path);
-    sx_kit_log_report(o, "compacting store log (do not terminate)...");
+    sx_kit_log_report(o, SX_SAY_NOTE, "compacting store log (do not terminate)...");
     res = sx_kit_log_open(path, true, o, &log);
     if (res == SX_OK)
         res = owner->snapshot(owner->ctx, log);
@@ -94,10 +94,10 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
         goto done;
     }
     sx_fs_sync_parent(path);
-    sx_kit_log_report(o, "original state preserved as %s", timed);
+    sx_kit_log_report(o, SX_SAY_NOTE, "original state preserved as %s", timed);
     res = sx_kit_prune_backups(path, sec, nsec, o, NULL);
     if (res != SX_OK)
-        sx_kit_log_report(o, "removing old backups failed: %s", sx_status_str(res));
+        sx_kit_log_report(o, SX_SAY_WARN, "removing old backups failed: %s", sx_status_str(res));
     res = SX_OK;
 done:
     if (res != SX_OK) {

@@ -113,24 +113,24 @@ static void *writer_main(void *arg)
             __atomic_store_n(&w->durable, seq, __ATOMIC_RELEASE);
             if (__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE)) {
                 __atomic_store_n(&w->failed, false, __ATOMIC_RELEASE);
-                fprintf(stderr, "router: the log can be written again; changes are accepted again\n");
+                SX_SAY(SX_SAY_WARN, "the log can be written again; changes are accepted again");
             }
             reported = false;
         } else if (!dead && taken && w->retry_ms > 0 && !stopping && !sx_kit_log_broken(log)) {
             __atomic_store_n(&w->failed, true, __ATOMIC_RELEASE);
             if (!reported) {
-                SX_SAY(SX_SAY_ERROR, "log write failed: %s", write_errno ? strerror(write_errno) : "I/O error");
-                fprintf(stderr, "router: the log cannot be written; changes are refused until it can be "
-                                "written again (retried every %d ms)\n",
-                        w->retry_ms);
+                SX_SAY(SX_SAY_ERROR,
+                       "log write failed: %s; changes are refused until the log can be written again (retried "
+                       "every %d ms)",
+                       write_errno ? strerror(write_errno) : "I/O error", w->retry_ms);
             }
             reported = true;
         } else if (!dead) {
             __atomic_store_n(&w->failed, true, __ATOMIC_RELEASE);
             __atomic_store_n(&w->dead, true, __ATOMIC_RELEASE);
-            SX_SAY(SX_SAY_ERROR, "log write failed: %s", !taken ? "out of memory" : write_errno ? strerror(write_errno)
-                                                                                                : "I/O error");
-            fprintf(stderr, "router: the log cannot be written; changes are refused from now on\n");
+            SX_SAY(SX_SAY_ERROR, "log write failed: %s; changes are refused from now on",
+                   !taken ? "out of memory" : write_errno ? strerror(write_errno)
+                                                          : "I/O error");
         }
         if (ok || __atomic_load_n(&w->dead, __ATOMIC_ACQUIRE)) {
             sx_wipe(batch.buf, batch.len); /* lines may hold DH secrets */

@@ -30,30 +30,31 @@ static const char *cmd_err_name(sx_smp_cmd_err e)
     }
 }
 
-/* Records the router's ERR answer to `what` and returns its class. */
-sx_status sx_smpapi_router_error(const char *what, const sx_smp_error *e)
+/* The class a program branches on for a router's error. */
+static sx_status router_error_class(sx_smp_err_type t)
+{
+    switch (t) {
+    case SX_SMP_ERR_AUTH:
+    case SX_SMP_ERR_BLOCKED: return SX_E_AUTH;
+    case SX_SMP_ERR_QUOTA:
+    case SX_SMP_ERR_LARGE_MSG: return SX_E_LIMIT;
+    default: return SX_E_PROTOCOL;
+    }
+}
+
+/* Records the router's ERR answer to `what` (in `step`) and returns its
+ * class; the sentence comes from the shared table (sx_error_explain). */
+static sx_status router_error_in(sx_error_step step, const char *what, const sx_smp_error *e)
 {
     const char *code = e->type == SX_SMP_ERR_CMD ? cmd_err_name(e->cmd) : sx_smp_err_name(e->type);
-    switch (e->type) {
-    case SX_SMP_ERR_AUTH:
-        return sx_error_set(SX_E_AUTH, code,
-                            "%s: the router refused it (AUTH): the queue does not exist, or the key is not "
-                            "the queue's key",
-                            what);
-    case SX_SMP_ERR_QUOTA:
-        return sx_error_set(SX_E_LIMIT, code,
-                            "%s: the queue is full (QUOTA): the recipient has to receive messages first", what);
-    case SX_SMP_ERR_LARGE_MSG:
-        return sx_error_set(SX_E_LIMIT, code, "%s: the message is too large (LARGE_MSG)", what);
-    case SX_SMP_ERR_NO_MSG:
-        return sx_error_set(SX_E_PROTOCOL, code, "%s: no message to acknowledge (NO_MSG)", what);
-    case SX_SMP_ERR_BLOCKED:
-        return sx_error_set(SX_E_AUTH, code, "%s: the queue is blocked by the router's operator (BLOCKED)",
-                            what);
-    case SX_SMP_ERR_CMD:
-        return sx_error_set(SX_E_PROTOCOL, code, "%s: the router refused the command (%s)", what, code);
-    default: return sx_error_set(SX_E_PROTOCOL, code, "%s: the router answered ERR %s", what, code);
-    }
+    char why[SX_ERROR_MSG_MAX];
+    sx_error_explain(step, code, why, sizeof why);
+    return sx_error_set(router_error_class(e->type), code, "%s: %s", what, why);
+}
+
+sx_status sx_smpapi_router_error(const char *what, const sx_smp_error *e)
+{
+    return router_error_in(SX_STEP_SMP, what, e);
 }
 
 /* SX_OK when r is the response `tag`; otherwise records why not. */
@@ -229,11 +230,8 @@ sx_status sx_smpapi_new_finish(sx_smpapi_new *n, const sx_smp_client_reply *r, c
 {
     *created = false;
     sx_smp_queue *q = n->q;
-    if (r->ok && r->reply.resp.tag == SX_SMP_R_ERR && r->reply.resp.err.type == SX_SMP_ERR_AUTH)
-        return sx_error_set(SX_E_AUTH, "AUTH",
-                            "create: the router refused to create a queue (AUTH): it needs a password in the "
-                            "server address (smp://fingerprint:password@host), or the one given is wrong, or it "
-                            "does not allow new queues");
+    if (r->ok && r->reply.resp.tag == SX_SMP_R_ERR)
+        return router_error_in(SX_STEP_SMP_CREATE, "create", &r->reply.resp.err);
     SX_TRY(sx_smpapi_expect("create", r, SX_SMP_R_IDS));
     const sx_smp_ids *ids = &r->reply.resp.ids;
     if (ids->rcv_id.len == SX_QUEUE_ID_LEN) {

@@ -16,6 +16,7 @@
 #include "smp_router/commands_int.h"
 #include "smp/command.h"
 #include "smp/response.h"
+#include "kit/say.h"
 
 int64_t sx_cmd_now(void)
 {
@@ -31,8 +32,7 @@ void sx_cmd_reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_re
     sx_writer_init_fixed(&w, buf, sizeof buf);
     if (!sx_smp_resp_transmission_write(&w, c->sess.version, sx_smp_session_id(&c->sess), corr_id, entity,
                                         m)) {
-        fprintf(stderr, "router: cannot encode %s: %s\n", sx_smp_resp_name(m->tag),
-                sx_status_str(sx_writer_status(&w)));
+        SX_SAY(SX_SAY_ERROR, "cannot encode %s: %s", sx_smp_resp_name(m->tag), sx_status_str(sx_writer_status(&w)));
         return;
     }
     sx_conn_send(c, sx_writer_slice(&w));

@@ -18,6 +18,7 @@
 #include "kit/lines.h"
 #include "kit/paths.h"
 #include "smp_router/sltext.h"
+#include "kit/say.h"
 
 static void jreport(const sx_msglog_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -441,9 +442,10 @@ static void *compactor_main(void *arg)
         if (size < c->o.min_bytes || size < grown || sx_kit_logwriter_failed(c->w))
             continue;
         if (!compact(c)) {
-            fprintf(stderr, "router: the message journal could not be compacted; it is kept with %s and both "
-                            "are replayed at the next start\n",
-                    c->next);
+            SX_SAY(SX_SAY_WARN,
+                   "the message journal could not be compacted; it is kept with %s and both are replayed at the "
+                   "next start",
+                   c->next);
             break;
         }
     }

@@ -8,6 +8,7 @@
 #include "kit/paths.h"
 #include "smp_router/msgjournal.h"
 #include "smp_router/server.h"
+#include "kit/say.h"
 
 sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
 {
@@ -77,13 +78,13 @@ int sx_router_run_wait(sx_router *r)
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }
-    fprintf(stdout, "Received %s, stopping the server...\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     sx_status st = sx_router_stop(r);
     if (st != SX_OK) {
-        fprintf(stderr, "Error: the server stopped without saving everything: %s\n", sx_status_str(st));
+        SX_SAY(SX_SAY_ERROR, "Error: the server stopped without saving everything: %s", sx_status_str(st));
         return 1;
     }
-    fprintf(stdout, "Server stopped\n");
+    SX_SAY(SX_SAY_NOTE, "Server stopped");
     return 0;
 }

@@ -173,10 +173,12 @@ sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, co
         sx_slice existing;
         sx_status res = sx_slservices_add(svc, &r->svc, &existing);
         if (res != SX_OK)
-            sx_kit_log_report(o, "STORE: NEW_SERVICE, stored service %s, %s",
+            sx_kit_log_report(o, SX_SAY_ERROR,
+                              "STORE: NEW_SERVICE, stored service %s, %s",
                               sx_slt_id_text(r->svc.id.ptr, r->svc.id.len, idt), sx_status_str(res));
         else if (existing.len && !sx_slice_eq(existing, r->svc.id))
-            sx_kit_log_report(o, "STORE: NEW_SERVICE, stored service %s, created with the wrong ID",
+            sx_kit_log_report(o, SX_SAY_ERROR,
+                              "STORE: NEW_SERVICE, stored service %s, created with the wrong ID",
                               sx_slt_id_text(r->svc.id.ptr, r->svc.id.len, idt));
         return res;
     }
@@ -192,7 +194,8 @@ sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, co
                 res = sx_slservices_set_queue(svc, r->rid, 'N', r->q.ntf.service);
         }
         if (res != SX_OK) {
-            sx_kit_log_report(o, "STORE: %s, stored queue %s, %s", tag, sx_slt_id_text(r->rid, SX_ID_LEN, idt),
+            sx_kit_log_report(o, SX_SAY_ERROR,
+                              "STORE: %s, stored queue %s, %s", tag, sx_slt_id_text(r->rid, SX_ID_LEN, idt),
                               res == SX_E_PROTOCOL ? "duplicate id" : sx_status_str(res));
             return res == SX_E_PROTOCOL ? SX_E_AUTH : res;
         }
@@ -200,7 +203,8 @@ sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, co
     }
     sx_queue *q = sx_store_find(st, SX_PARTY_RECIPIENT, sx_slice_of(r->rid, SX_ID_LEN));
     if (!q) {
-        sx_kit_log_report(o, "STORE: %s, stored queue %s, unknown or deleted queue", tag,
+        sx_kit_log_report(o, SX_SAY_WARN,
+                          "STORE: %s, stored queue %s, unknown or deleted queue", tag,
                           sx_slt_id_text(r->rid, SX_ID_LEN, idt));
         return SX_E_AUTH;
     }
@@ -209,7 +213,8 @@ sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, co
     sx_queue_unlock(q);
     sx_queue_release(st, q);
     if (res != SX_OK)
-        sx_kit_log_report(o, "STORE: %s, stored queue %s, %s", tag, sx_slt_id_text(r->rid, SX_ID_LEN, idt),
+        sx_kit_log_report(o, SX_SAY_ERROR,
+                          "STORE: %s, stored queue %s, %s", tag, sx_slt_id_text(r->rid, SX_ID_LEN, idt),
                           sx_status_str(res));
     return res;
 }

@@ -15,6 +15,7 @@
 #include "smp_router/msgjournal.h"
 #include "smp_router/msglog.h"
 #include "smp_router/ntflog.h"
+#include "kit/say.h"
 
 static sx_status restore_ntfs(sx_router *r);
 
@@ -30,7 +31,7 @@ sx_status sx_server_restore_state(sx_router *r)
         sx_slreplay_stats stats = {0};
         SX_TRY(sx_storelog_start(o->store_log_path, r->store, r->svc, &lo, &stats, &r->log));
         if (!o->quiet)
-            printf("Store log: %zu queues restored\n", sx_store_queue_count(r->store));
+            SX_SAY(SX_SAY_NOTE, "Store log: %zu queues restored", sx_store_queue_count(r->store));
     }
     if (o->msgs_log_path) {
         sx_msglog_opts mo = {0};
@@ -51,15 +52,17 @@ sx_status sx_server_restore_state(sx_router *r)
             st = sx_msglog_restore(o->msgs_log_path, r->store, &mo, &ms);
         }
         if (st != SX_OK) {
-            fprintf(stderr, "Error restoring messages from %s: %s\n", o->msgs_log_path, sx_status_str(st));
+            SX_SAY(SX_SAY_ERROR, "Error restoring messages from %s: %s", o->msgs_log_path, sx_status_str(st));
             return st;
         }
         r->expired_at_start += (int64_t)(ms.expired + js.expired); /* statistics (ops.c) */
         if (!o->quiet && (ms.stored || ms.expired || ms.dropped))
-            printf("Messages restored: %zu stored, %zu expired, %zu dropped\n", ms.stored, ms.expired, ms.dropped);
+            SX_SAY(SX_SAY_NOTE, "Messages restored: %zu stored, %zu expired, %zu dropped", ms.stored, ms.expired,
+                   ms.dropped);
         if (!o->quiet && js.lines)
-            printf("Message journal replayed: %zu records, %zu messages stored, %zu acknowledged, %zu expired, "
-                   "%zu dropped, %zu of deleted queues, %zu unreadable lines skipped\n",
+            SX_SAY(SX_SAY_NOTE,
+                   "Message journal replayed: %zu records, %zu messages stored, %zu acknowledged, %zu expired, "
+                   "%zu dropped, %zu of deleted queues, %zu unreadable lines skipped",
                    js.lines, js.stored, js.acked, js.expired, js.dropped, js.unknown, js.bad_lines);
     }
     if (o->ntfs_log_path)
@@ -116,7 +119,7 @@ static sx_status restore_ntfs(sx_router *r)
     }
     sx_ntf_list_cleanup(&list);
     if (st != SX_OK)
-        fprintf(stderr, "Error restoring notifications from %s: %s\n", o->ntfs_log_path, sx_status_str(st));
+        SX_SAY(SX_SAY_ERROR, "Error restoring notifications from %s: %s", o->ntfs_log_path, sx_status_str(st));
     return st;
 }
 
@@ -134,7 +137,7 @@ sx_status sx_server_save_state(sx_router *r)
             c.st = SX_E_NOMEM;
         sx_status st = c.st == SX_OK ? sx_ntflog_save(r->opts.ntfs_log_path, &list) : c.st;
         if (st != SX_OK) {
-            fprintf(stderr, "Error saving notifications to %s: %s\n", r->opts.ntfs_log_path, sx_status_str(st));
+            SX_SAY(SX_SAY_ERROR, "Error saving notifications to %s: %s", r->opts.ntfs_log_path, sx_status_str(st));
             res = SX_E_IO;
         }
         sx_ntf_list_cleanup(&list);
@@ -144,14 +147,13 @@ sx_status sx_server_save_state(sx_router *r)
     size_t saved = 0;
     sx_status st = sx_msglog_save(r->opts.msgs_log_path, r->store, &saved);
     if (st != SX_OK) {
-        fprintf(stderr, "Error saving messages to %s: %s\n", r->opts.msgs_log_path, sx_status_str(st));
+        SX_SAY(SX_SAY_ERROR, "Error saving messages to %s: %s", r->opts.msgs_log_path, sx_status_str(st));
         if (r->mlog)
-            fprintf(stderr, "The message journal %s is kept: the next start replays it\n",
-                    r->opts.msgs_journal_path);
+            SX_SAY(SX_SAY_WARN, "The message journal %s is kept: the next start replays it", r->opts.msgs_journal_path);
         return SX_E_IO;
     }
     if (!r->opts.quiet)
-        printf("Saved %zu messages to %s\n", saved, r->opts.msgs_log_path);
+        SX_SAY(SX_SAY_NOTE, "Saved %zu messages to %s", saved, r->opts.msgs_log_path);
     if (r->mlog) {
         /* Every message is in smp-server-messages.log now: the journal goes, so that
          * the reference can take the files over. */

@@ -45,7 +45,8 @@ sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
             break;
         }
         if (pst != SX_OK) {
-            sx_kit_log_report(o, "Error parsing log: %s - %s", sx_status_str(pst), sx_kit_line_excerpt(line, ex));
+            sx_kit_log_report(o, SX_SAY_ERROR,
+                              "Error parsing log: %s - %s", sx_status_str(pst), sx_kit_line_excerpt(line, ex));
             s.bad_lines++;
             continue;
         }

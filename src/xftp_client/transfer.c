@@ -73,7 +73,6 @@ static sx_status parse_send_server(const char *text, sx_xftp_fd_server *srv, cha
     return st;
 }
 
-static sx_status rm_tree(const char *dir);
 
 /* What the workers share to record a chunk's progress in the state file. */
 typedef struct upload_state {
@@ -103,6 +102,8 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
     sx_status st = SX_E_IO;
     sx_xftp_client *c = NULL;
     bool created = sc->snd_id.len > 0; /* by an earlier run */
+    xt_log(o, "uploading chunk %zu (%u bytes) to %s%s...", number, size, pool->servers[sc->server].text,
+           created ? ", created there by an earlier run" : "");
     for (int a = 0; a < xt_retries(o); a++) {
         c = NULL;
         st = xt_pool_get(pool, sc->server, o, &c);
@@ -121,7 +122,7 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
                                      encfd, offset, size);
         if (st == SX_OK || !xt_retryable(pool, c, st))
             break;
-        xt_retry_pause(o, a);
+        xt_retry_pause(o, a, pool, sc->server, c, st);
     }
     if (st != SX_OK) {
         char why[XT_REASON_LEN];
@@ -133,6 +134,7 @@ static sx_status upload_chunk(conn_pool *pool, sent_chunk *sc, size_t number, in
         xt_set_err(o, "Error writing the state of the send %s: %s", us->path, strerror(errno));
         return SX_E_IO;
     }
+    xt_log(o, "uploaded chunk %zu", number);
     return SX_OK;
 }
 
@@ -150,8 +152,10 @@ static sx_status upload_item(par_run *r, conn_pool *pool, const sx_xftp_transfer
                              size_t i)
 {
     upload_ctx *u = r->ctx;
-    if (u->us->s->chunks[i].uploaded) /* by an earlier run */
+    if (u->us->s->chunks[i].uploaded) { /* by an earlier run */
+        xt_log(wo, "chunk %zu was uploaded by an earlier run", i + 1);
         return SX_OK;
+    }
     return upload_chunk(pool, &u->sc[i], i + 1, u->nrcv, u->encfd, u->offsets[i], u->e->chunk_sizes[i],
                         u->e->chunk_digests[i], u->auth[u->sc[i].server], wo, u->us);
 }
@@ -262,6 +266,47 @@ static sx_status sent_from_state(sx_xftp_send_state *s, sx_xftp_fd_server *serve
     return SX_OK;
 }
 
+/* The lock of a send's folder <out>/<name>.xftp.part (made 0700 when
+ * missing, *made then): an exclusive flock of its file "lock", held until
+ * the send or delete ends, so that two runs of one send never use the state
+ * at once. SX_E_USAGE when another run holds it. */
+static sx_status part_lock(const char *part, const char *what, const sx_xftp_transfer_opts *o, int *lock_fd,
+                           bool *made)
+{
+    *lock_fd = -1;
+    if (made)
+        *made = false;
+    if (made && mkdir(part, 0700) == 0)
+        *made = true;
+    else if (made && errno != EEXIST) {
+        xt_set_err(o, "Error creating %s: %s", part, strerror(errno));
+        return SX_E_IO;
+    }
+    struct stat sb;
+    if (lstat(part, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        xt_set_err(o, "%s is not the folder of a send: remove it or send into another folder", part);
+        return SX_E_USAGE;
+    }
+    char lp[SX_XFTP_PATH_MAX];
+    int k = snprintf(lp, sizeof lp, "%s/lock", part);
+    if (k <= 0 || (size_t)k >= sizeof lp)
+        return SX_E_LIMIT;
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
+        return SX_E_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        xt_set_err(o, "another run of this send is under way (it holds %s): wait for it to end, or stop it, "
+                      "before %s",
+                   lp, what);
+        return SX_E_USAGE;
+    }
+    *lock_fd = fd;
+    return SX_OK;
+}
+
 sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_transfer_opts *o,
                        sx_xftp_send_result *res)
 {
@@ -317,6 +362,11 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         xt_set_err(o, "Files bigger than 1gb are not supported: %s is larger", path);
         st = SX_E_LIMIT;
     }
+    /* one run of a send at a time: the folder of its state is locked */
+    int lock_fd = -1;
+    bool made_part = false;
+    if (st == SX_OK)
+        st = part_lock(part, "running it again", o, &lock_fd, &made_part);
     /* an earlier run of this send left its state */
     sx_xftp_send_state state;
     memset(&state, 0, sizeof state);
@@ -339,6 +389,13 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
             st = SX_E_USAGE;
         }
         resumed = st == SX_OK;
+        if (resumed) {
+            size_t done = 0;
+            for (size_t i = 0; i < state.chunk_count; i++)
+                done += state.chunks[i].uploaded;
+            xt_log(o, "going on with the send kept in %s: %zu of %zu chunks uploaded already", part, done,
+                   state.chunk_count);
+        }
     }
     char enc_path[SX_XFTP_PATH_MAX];
     bool have_enc = false;
@@ -353,6 +410,9 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         have_enc = st == SX_OK;
         if (st != SX_OK)
             xt_set_err(o, "Error encrypting file %s: %s", path, xt_local_reason(st));
+        else
+            xt_log(o, "encrypted %s to %s: %lld bytes in %zu chunks", path, enc_path, (long long)e.enc_size,
+                   e.chunk_count);
     }
     if (st == SX_OK && resumed && !state_matches(&state, &e)) {
         xt_set_err(o, "%s does not encrypt to the file an earlier send began uploading: remove %s to start over",
@@ -362,14 +422,10 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
     if (st == SX_OK && !resumed) {
         st = state_new(&e, &sbuf, servers, o->server_count, nrcv, &state);
         errno = 0;
-        if (st == SX_OK && mkdir(part, 0700) != 0)
-            st = SX_E_IO;
         if (st == SX_OK)
             st = sx_xftp_state_save(&state, state_path);
-        if (st != SX_OK) {
+        if (st != SX_OK)
             xt_set_err(o, "Error creating %s: %s", state_path, errno ? strerror(errno) : xt_local_reason(st));
-            rmdir(part);
-        }
     }
     sent_chunk *sc = NULL;
     int encfd = -1;
@@ -403,6 +459,8 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         off += e.chunk_sizes[i];
         keys[i] = sc[i].server;
     }
+    if (st == SX_OK)
+        xt_log(o, "uploading %zu chunks...", e.chunk_count);
     if (st == SX_OK)
         st = xt_par_run_items(o, upload_item, &uc, e.chunk_count, keys, e.chunk_sizes, "Uploaded",
                            e.enc_size, servers, n_servers, NULL);
@@ -452,13 +510,17 @@ sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_tran
         }
     }
     /* the descriptions are written, or nothing was created on a router:
-     * the state has no more use */
+     * the state has no more use (a refused run keeps what it found, unless
+     * it made the folder itself) */
     bool created = false;
     for (size_t i = 0; state.chunks && i < state.chunk_count; i++)
         created = created || state.chunks[i].snd_id.len > 0;
-    if ((st == SX_OK || (!created && st != SX_E_USAGE)) && rm_tree(part) != SX_OK) {
+    if (lock_fd >= 0 && (st == SX_OK || (!created && (st != SX_E_USAGE || made_part))) &&
+        xt_rm_tree(part) != SX_OK) {
         /* a leftover folder is not a failure of the send */
     }
+    if (lock_fd >= 0)
+        close(lock_fd);
     sent_cleanup(sc, e.chunk_count, nrcv);
     sx_xftp_encrypted_cleanup(&e);
     sx_xftp_state_cleanup(&state);
@@ -479,9 +541,12 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
     int k = snprintf(state_path, sizeof state_path, "%s/state", part);
     if (k <= 0 || (size_t)k >= sizeof state_path)
         return SX_E_LIMIT;
+    int lock_fd = -1;
+    SX_TRY(part_lock(part, "deleting what it uploaded", o, &lock_fd, NULL));
     sx_xftp_send_state s;
     sx_status st = sx_xftp_state_load(state_path, &s);
     if (st != SX_OK) {
+        close(lock_fd);
         xt_set_err(o, "%s holds no usable state of a send (%s)", part,
                    st == SX_E_IO ? strerror(errno) : "a damaged state file");
         return st == SX_E_IO ? SX_E_IO : SX_E_PROTOCOL;
@@ -517,12 +582,16 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
                 st = sx_xftp_client_fdel(cl, key, sx_slice_of(c->snd_id.bytes, c->snd_id.len));
             if (st == SX_OK || !xt_retryable(&pool, cl, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, &pool, srv, cl, st);
         }
         sx_key_free(key);
         /* a chunk the router no longer has (deleted, expired) is gone already */
-        if (st != SX_OK && cl && sx_xftp_client_error(cl).type == SX_XFTP_ERR_AUTH)
+        if (st == SX_OK) {
+            xt_log(o, "deleted chunk %u from %s", c->number, c->router);
+        } else if (cl && sx_xftp_client_error(cl).type == SX_XFTP_ERR_AUTH) {
+            xt_log(o, "chunk %u is not on %s any more (deleted or expired)", c->number, c->router);
             st = SX_OK;
+        }
         if (st != SX_OK) {
             char why[XT_REASON_LEN];
             xt_fail_reason(o, &pool, srv, XT_OP_DELETE, cl, st, why, sizeof why);
@@ -532,122 +601,15 @@ sx_status sx_xftp_delete_part(const char *part, const sx_xftp_transfer_opts *o)
     xt_pool_cleanup(&pool);
     free(servers);
     sx_xftp_state_cleanup(&s);
-    if (st == SX_OK && rm_tree(part) != SX_OK) {
+    if (st == SX_OK && xt_rm_tree(part) != SX_OK) {
         xt_set_err(o, "The chunks are deleted but %s cannot be removed: %s", part, strerror(errno));
         st = SX_E_IO;
     }
+    close(lock_fd);
     return st;
 }
 
 /* ---- receive ----------------------------------------------------------------- */
-
-static sx_status rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? SX_OK : SX_E_IO;
-    struct dirent *ent;
-    char p[SX_XFTP_PATH_MAX];
-    while ((ent = readdir(d)) != NULL) {
-        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
-            continue;
-        int k = snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
-        if (k > 0 && (size_t)k < sizeof p)
-            unlink(p);
-    }
-    closedir(d);
-    return rmdir(dir) == 0 ? SX_OK : SX_E_IO;
-}
-
-/* Whether a chunk file left by an earlier run is whole: its size and
- * SHA-256 are the description's. */
-static bool chunk_file_ok(const char *path, const sx_xftp_fd_chunk *ch)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return false;
-    struct stat sb;
-    bool ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == (off_t)ch->size &&
-              ch->digest_len == SX_SHA256_LEN;
-    sx_hash_ctx h;
-    uint8_t *buf = ok ? malloc(XT_BUF_LEN) : NULL;
-    ok = ok && buf && sx_hash_init(&h, SX_HASH_SHA256) == SX_OK;
-    if (ok) {
-        for (;;) {
-            size_t n = 0;
-            if (xt_read_some(fd, buf, XT_BUF_LEN, &n) != SX_OK) {
-                ok = false;
-                break;
-            }
-            if (n == 0)
-                break;
-            if (sx_hash_update(&h, sx_slice_of(buf, n)) != SX_OK) {
-                ok = false;
-                break;
-            }
-        }
-        uint8_t dg[SX_SHA256_LEN];
-        ok = ok && sx_hash_final(&h, dg, sizeof dg) == SX_OK &&
-             sx_slice_eq(sx_slice_of(dg, sizeof dg), sx_slice_of(ch->digest, ch->digest_len));
-        sx_hash_cleanup(&h);
-    }
-    free(buf);
-    close(fd);
-    return ok;
-}
-
-/* The folder the chunks of a description are downloaded into, kept when a
- * receive stops early so that the same command goes on from there: named
- * after the SHA-256 of the description (as printed again, so that a file
- * and its link share it) and the user, made 0700 and refused when it is
- * someone else's or open to others. The name goes to out, a lock held
- * while the folder is in use to *lock_fd: two receives of one description
- * at once would write the same files. */
-static sx_status resume_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap,
-                                 int *lock_fd)
-{
-    char *text = NULL;
-    size_t len = 0;
-    SX_TRY(sx_xftp_fd_print(fd, &text, &len));
-    uint8_t h[SX_SHA256_LEN];
-    sx_status st = sx_sha256(sx_slice_of((const uint8_t *)text, len), h);
-    sx_wipe(text, len);
-    free(text);
-    SX_TRY(st);
-    char hex[33];
-    for (size_t i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", h[i]);
-    int k = snprintf(out, cap, "%s/xftp_recv_%u_%s", xt_tmp_dir(o), (unsigned)geteuid(), hex);
-    if (k <= 0 || (size_t)k >= cap)
-        return SX_E_LIMIT;
-    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-        xt_set_err(o, "Error creating %s: %s", out, strerror(errno));
-        return SX_E_IO;
-    }
-    struct stat sb;
-    if (lstat(out, &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0) {
-        xt_set_err(o, "The temporary folder %s is not a private folder of this user: remove it or choose another "
-                      "temporary folder (TMPDIR)",
-                   out);
-        return SX_E_IO;
-    }
-    char lp[SX_XFTP_PATH_MAX];
-    k = snprintf(lp, sizeof lp, "%s/lock", out);
-    if (k <= 0 || (size_t)k >= sizeof lp)
-        return SX_E_LIMIT;
-    int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lfd < 0) {
-        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
-        return SX_E_IO;
-    }
-    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        close(lfd);
-        xt_set_err(o, "Another receive of this description is under way (it uses %s): wait for it to end", out);
-        return SX_E_USAGE;
-    }
-    *lock_fd = lfd;
-    return SX_OK;
-}
 
 static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, const char *path,
                                 const sx_xftp_transfer_opts *o)
@@ -667,6 +629,8 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
         st = sx_key_decode_private(sx_slice_of(r->key, r->key_len), SX_KEY_SIGN_ALGS, &k);
         if (st != SX_OK)
             continue;
+        xt_log(o, "downloading chunk %u (%u bytes) from %s...", ch->number, ch->size,
+               r->server < pool->n ? pool->servers[r->server].text : "?");
         for (int a = 0; a < xt_retries(o); a++) {
             c = NULL;
             int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -683,7 +647,7 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
                 st = SX_E_IO;
             if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, pool, r->server, c, st);
         }
         sx_key_free(k);
         if (st == SX_OK && rename(part, path) != 0) {
@@ -691,8 +655,10 @@ static sx_status download_chunk(conn_pool *pool, const sx_xftp_fd_chunk *ch, con
             unlink(part);
             return SX_E_IO;
         }
-        if (st == SX_OK)
+        if (st == SX_OK) {
+            xt_log(o, "downloaded chunk %u to %s", ch->number, path);
             return SX_OK;
+        }
         unlink(part);
     }
     char why[XT_REASON_LEN];
@@ -715,8 +681,10 @@ static sx_status download_item(par_run *r, conn_pool *pool, const sx_xftp_transf
 {
     download_ctx *d = r->ctx;
     /* a chunk an earlier run downloaded is not fetched again */
-    if (chunk_file_ok(d->paths[i], &d->fd->chunks[i]))
+    if (xt_chunk_file_ok(d->paths[i], &d->fd->chunks[i])) {
+        xt_log(wo, "chunk %u was downloaded by an earlier run: %s", d->fd->chunks[i].number, d->paths[i]);
         return SX_OK;
+    }
     return download_chunk(pool, &d->fd->chunks[i], d->paths[i], wo);
 }
 
@@ -740,7 +708,7 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
                 st = sx_xftp_client_fack(c, k, sx_slice_of(r->id, r->id_len));
             if (st == SX_OK || !xt_retryable(pool, c, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, pool, r->server, c, st);
         }
         sx_key_free(k);
         if (st != SX_OK) {
@@ -750,6 +718,8 @@ static sx_status ack_chunks(conn_pool *pool, const sx_xftp_fd *fd, const sx_xftp
                        r->server < pool->n ? pool->servers[r->server].text : "?", why);
             return st;
         }
+        xt_log(o, "acknowledged chunk %u on %s", ch->number,
+               r->server < pool->n ? pool->servers[r->server].text : "?");
     }
     return SX_OK;
 }
@@ -764,7 +734,9 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
     }
     char enc_dir[SX_XFTP_PATH_MAX];
     int lock_fd = -1;
-    SX_TRY(resume_dir_open(fd, o, enc_dir, sizeof enc_dir, &lock_fd));
+    SX_TRY(xt_recv_dir_open(fd, o, enc_dir, sizeof enc_dir, &lock_fd));
+    xt_log(o, "receiving %zu chunks (%lld bytes) from %zu router(s); they are kept in %s until the file is whole",
+           fd->chunk_count, (long long)fd->size, fd->server_count, enc_dir);
     conn_pool pool = {.n = fd->server_count, .servers = fd->servers};
     pool.c = calloc(fd->server_count ? fd->server_count : 1, sizeof *pool.c);
     char(*paths)[SX_XFTP_PATH_MAX] = calloc(fd->chunk_count, sizeof *paths);
@@ -884,7 +856,7 @@ static sx_status recv_depth(const sx_xftp_fd *fd, const char *dest, const sx_xft
      * use: the routers sent other data, or refused the description (AUTH:
      * acknowledged or deleted, never to be downloaded again). */
     if (st == SX_OK || st == SX_E_AUTH || st == SX_E_PROTOCOL) {
-        if (rm_tree(enc_dir) != SX_OK) {
+        if (xt_rm_tree(enc_dir) != SX_OK) {
             /* a leftover temporary folder is not a failure of the transfer */
         }
     } else if (!xt_cancelled(o) && o->errbuf && o->errbuf_len > 0) {
@@ -936,16 +908,19 @@ sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o)
         sx_key *k = NULL;
         st = sx_key_decode_private(sx_slice_of(r->key, r->key_len), SX_KEY_SIGN_ALGS, &k);
         sx_xftp_client *c = NULL;
-        for (int a = 0; st == SX_OK && a < xt_retries(o); a++) {
+        /* with the key decoded: every attempt (a failed one leaves st set) */
+        for (int a = 0; k && a < xt_retries(o); a++) {
             c = NULL;
             st = xt_pool_get(&pool, r->server, o, &c);
             if (st == SX_OK)
                 st = sx_xftp_client_fdel(c, k, sx_slice_of(r->id, r->id_len));
             if (st == SX_OK || !xt_retryable(&pool, c, st))
                 break;
-            xt_retry_pause(o, a);
+            xt_retry_pause(o, a, &pool, r->server, c, st);
         }
         sx_key_free(k);
+        if (st == SX_OK)
+            xt_log(o, "deleted chunk %u from %s", ch->number, r->server < pool.n ? pool.servers[r->server].text : "?");
         if (st != SX_OK) {
             char why[XT_REASON_LEN];
             xt_fail_reason(o, &pool, r->server, XT_OP_DELETE, c, st, why, sizeof why);

@@ -36,6 +36,8 @@
  * called from the transfer's worker threads, one call at a time, with done
  * growing by a whole chunk each time. */
 typedef void (*sx_xftp_progress_cb)(void *ud, const char *phase, int64_t done, int64_t total);
+/* A line of what the transfer does (verbose), without a newline. */
+typedef void (*sx_xftp_log_cb)(void *ud, const char *line);
 
 typedef struct sx_xftp_transfer_opts {
     const char *const *servers; /* send: router addresses "xftp://hash[:password]@host[:port]" */
@@ -46,6 +48,8 @@ typedef struct sx_xftp_transfer_opts {
     sx_xftp_client_opts client; /* timeouts */
     sx_xftp_progress_cb progress;
     void *progress_ud;
+    sx_xftp_log_cb log; /* may be NULL */
+    void *log_ud;
     char *errbuf;               /* optional: a message for the user on failure */
     size_t errbuf_len;
     char *errcode;              /* optional: the router's error behind it ("AUTH"), "" when local */
@@ -137,6 +141,18 @@ void sx_xftp_send_result_cleanup(sx_xftp_send_result *res);
  * (message in errbuf). */
 SX_MUST_CHECK sx_status sx_xftp_recv(const sx_xftp_fd *fd, const char *dest,
                                      const sx_xftp_transfer_opts *o, char *out_path, size_t cap);
+
+/* A receive that stops keeps its chunks for a later run of the same
+ * description this many days after it last ran (sx_xftp_recv_prune). */
+#define SX_XFTP_RECV_KEEP_DAYS 7
+
+/* The bytes of whole chunks of fd a stopped receive kept in its folder
+ * (the room a new run does not need again); 0 without a folder. */
+SX_MUST_CHECK sx_status sx_xftp_recv_kept(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, int64_t *kept);
+/* Removes this user's folders of stopped receives in the temporary folder
+ * that were last used max_age_sec or more ago, except fd's (NULL: none
+ * spared) and any a receive holds (its lock); returns how many. */
+size_t sx_xftp_recv_prune(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, int64_t max_age_sec);
 
 /* Deletes every chunk of a sender description. */
 SX_MUST_CHECK sx_status sx_xftp_delete(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o);

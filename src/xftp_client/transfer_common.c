@@ -53,16 +53,43 @@ void xt_progress(const sx_xftp_transfer_opts *o, const char *phase, int64_t done
         o->progress(o->progress_ud, phase, done, total);
 }
 
+bool xt_logging(const sx_xftp_transfer_opts *o)
+{
+    return o && o->log;
+}
+
+void xt_log(const sx_xftp_transfer_opts *o, const char *fmt, ...)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    if (!xt_logging(o))
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&mu);
+    o->log(o->log_ud, line);
+    pthread_mutex_unlock(&mu);
+}
+
 int xt_retries(const sx_xftp_transfer_opts *o)
 {
     return o && o->retry > 0 ? o->retry : SX_XFTP_DEFAULT_RETRY;
 }
 
-void xt_retry_pause(const sx_xftp_transfer_opts *o, int a)
+void xt_retry_pause(const sx_xftp_transfer_opts *o, int a, const conn_pool *pool, size_t server,
+                    sx_xftp_client *c, sx_status st)
 {
-    if (a + 1 >= xt_retries(o))
+    if (a + 1 >= xt_retries(o) || xt_cancelled(o))
         return;
     int ms = 1000 << (a < 3 ? a : 3);
+    if (xt_logging(o)) {
+        char why[XT_REASON_LEN];
+        xt_retry_reason(pool, server, c, st, why, sizeof why);
+        xt_log(o, "attempt %d of %d with %s failed (%s): retrying in %d s", a + 1, xt_retries(o),
+               pool && server < pool->n ? pool->servers[server].text : "?", why, ms / 1000);
+    }
     /* in slices, so that a cancel is seen within a fraction of a second */
     for (int waited = 0; waited < ms && !xt_cancelled(o); waited += 100) {
         struct timespec ts = {0, 100 * 1000 * 1000};

@@ -3,8 +3,8 @@
  * info), transfer_enc.c (a file to encrypted chunks and back),
  * transfer_fd.c (descriptions: files, links, making them), transfer_par.c
  * (connections and the parallel chunk runner), transfer_err.c (what a
- * failure means, in words) and transfer_common.c (the small helpers
- * below). */
+ * failure means, in words), transfer_keep.c (the folders receives keep
+ * their chunks in) and transfer_common.c (the small helpers below). */
 #ifndef SX_XFTP_CLIENT_TRANSFER_INT_H
 #define SX_XFTP_CLIENT_TRANSFER_INT_H
 
@@ -29,13 +29,12 @@ void xt_set_err(const sx_xftp_transfer_opts *o, const char *fmt, ...) __attribut
 /* The XFTP error name behind a failure into o->errcode. */
 void xt_set_code(const sx_xftp_transfer_opts *o, const char *code);
 void xt_progress(const sx_xftp_transfer_opts *o, const char *phase, int64_t done, int64_t total);
+/* A line for o->log (verbose), when there is one; one call at a time. */
+void xt_log(const sx_xftp_transfer_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether o has a log: to skip work for lines nobody reads. */
+bool xt_logging(const sx_xftp_transfer_opts *o);
 /* Attempts per network step. */
 int xt_retries(const sx_xftp_transfer_opts *o);
-/* After attempt a (from 0) of a network step failed in a way worth another
- * try: waits before the next one, 1 s and then twice as long each time (at
- * most 8 s), so that a router restarting meanwhile is found again; returns
- * at once after the last attempt or when the program cancels. */
-void xt_retry_pause(const sx_xftp_transfer_opts *o, int a);
 /* The temporary folder: o->tmp_dir, $TMPDIR or /tmp. */
 const char *xt_tmp_dir(const sx_xftp_transfer_opts *o);
 /* read(2) retried on EINTR: SX_E_IO on failure, *n = 0 at the end. */
@@ -44,6 +43,22 @@ sx_status xt_read_some(int fd, uint8_t *p, size_t cap, size_t *n);
 void xt_address_shown(const char *text, char *out, size_t cap);
 /* A fresh random name in the temporary folder. */
 sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
+
+/* ---- the folders receives keep their chunks in (transfer_keep.c) ---- */
+
+/* Removes the files of dir, then dir (no sub-folders); SX_OK when it is gone. */
+sx_status xt_rm_tree(const char *dir);
+/* The folder of the temporary folder the chunks of fd are received into:
+ * "<tmp>/xftp_recv_<uid>_<32 hex digits of the description's SHA-256>". */
+sx_status xt_recv_dir_name(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap);
+/* Makes the folder of xt_recv_dir_name (0700; refused when it is someone
+ * else's or open to others) and locks it for this receive: the name to
+ * out, the lock to *lock_fd (SX_E_USAGE when another receive holds it). */
+sx_status xt_recv_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o, char *out, size_t cap,
+                           int *lock_fd);
+/* Whether a chunk file left by an earlier run is whole: the size and
+ * SHA-256 of the description's chunk ch. */
+bool xt_chunk_file_ok(const char *path, const sx_xftp_fd_chunk *ch);
 
 /* ---- encryption (transfer_enc.c) ---- */
 
@@ -85,6 +100,14 @@ void xt_pool_cleanup(conn_pool *p);
 sx_status xt_pool_get(conn_pool *p, size_t i, const sx_xftp_transfer_opts *o, sx_xftp_client **out);
 /* Whether a failed step is worth another attempt. */
 bool xt_retryable(const conn_pool *p, sx_xftp_client *c, sx_status st);
+/* After attempt a (from 0) of a network step with router `server` of pool
+ * failed (c and st as for xt_fail_reason) in a way worth another try: says
+ * so in o's log with the reason, then waits before the next one, 1 s and
+ * then twice as long each time (at most 8 s), so that a router restarting
+ * meanwhile is found again; returns at once after the last attempt or
+ * when the program cancels. */
+void xt_retry_pause(const sx_xftp_transfer_opts *o, int a, const conn_pool *pool, size_t server,
+                    sx_xftp_client *c, sx_status st);
 
 /* ---- messages (transfer_err.c) ---- */
 
@@ -96,10 +119,6 @@ typedef enum xt_op {
     XT_OP_DELETE,   /* FDEL */
 } xt_op;
 
-/* What the router's XFTP error t means when it answers step op, and what to
- * do: a sentence with the error's name in parentheses; NULL for an error
- * the table does not know. */
-const char *xt_error_hint(xt_op op, sx_xftp_err_type t);
 /* Why a connection to host:port failed, as a sentence, into out. */
 void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned port, char *out, size_t cap);
 /* Why step op with router `server` of pool failed: the connection attempt
@@ -107,6 +126,9 @@ void xt_connect_reason(const sx_xftp_connect_fail *f, const char *host, unsigned
  * o->errcode) or the status, as a sentence into out. */
 void xt_fail_reason(const sx_xftp_transfer_opts *o, const conn_pool *pool, size_t server, xt_op op,
                     sx_xftp_client *c, sx_status st, char *out, size_t cap);
+/* Why one attempt with router `server` of pool failed, as a few words for
+ * a log line (nothing recorded in o). */
+void xt_retry_reason(const conn_pool *pool, size_t server, sx_xftp_client *c, sx_status st, char *out, size_t cap);
 /* A local failure (files, memory) as a few words. */
 const char *xt_local_reason(sx_status st);
 

@@ -40,11 +40,13 @@ sx_status xt_pool_get(conn_pool *p, size_t i, const sx_xftp_transfer_opts *o,
     }
     p->connect_failed = false;
     if (!p->c[i]) {
+        xt_log(o, "connecting to %s...", p->servers[i].text);
         sx_status st = sx_xftp_client_connect_ex(&p->servers[i], o ? &o->client : NULL, &p->c[i], &p->fail);
         if (st != SX_OK) {
             p->connect_failed = true;
             return st;
         }
+        xt_log(o, "connected to %s", p->servers[i].text);
     }
     *out = p->c[i];
     return SX_OK;

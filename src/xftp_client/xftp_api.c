@@ -45,6 +45,8 @@ static void internal_opts(const sx_xftp_opts *o, sx_xftp_transfer_opts *t, errs 
     t->client.timeout_ms = o->timeout_ms;
     t->progress = o->progress;
     t->progress_ud = o->progress_arg;
+    t->log = o->log;
+    t->log_ud = o->log_arg;
     t->client.cancel = o->cancel;
 }
 
@@ -210,14 +212,20 @@ sx_status sx_xftp_receive_file(const char *description, const char *dest, const 
     sx_status st = sx_xftp_read_description(description, &fd, e.msg, sizeof e.msg);
     if (st != SX_OK)
         return failed(st, &e);
+    /* The chunks of receives stopped long ago go (not this one's). */
+    (void)sx_xftp_recv_prune(&fd, &t, (int64_t)SX_XFTP_RECV_KEEP_DAYS * 86400);
     /* The file goes into an existing folder, with room for it, as do the
-     * chunks into the temporary folder: checked before they are moved. */
+     * chunks into the temporary folder, less those a stopped receive of
+     * this description kept there: checked before they are moved. */
+    int64_t kept = 0;
+    if (sx_xftp_recv_kept(&fd, &t, &kept) != SX_OK || kept > fd.size)
+        kept = 0;
     struct stat ds, ts;
     bool one_disk = stat(dest, &ds) == 0 && stat(tmp_folder(o), &ts) == 0 && ds.st_dev == ts.st_dev;
     st = check_folder("receive", dest, "to save the file in", fd.size, DIR_FIX);
     if (st == SX_OK) /* on one disk the chunks and the file are there at once */
-        st = check_folder("receive", tmp_folder(o), "for temporary files", one_disk ? 2 * fd.size : fd.size,
-                          TMP_FIX);
+        st = check_folder("receive", tmp_folder(o), "for temporary files",
+                          (one_disk ? 2 * fd.size : fd.size) - kept, TMP_FIX);
     if (st != SX_OK) {
         sx_xftp_fd_cleanup(&fd);
         return st;

@@ -68,6 +68,7 @@ struct sx_xftp_fstore {
     sx_xftp_fstore_durable_cb on_durable;
     void *on_durable_arg;
     sx_xftp_fstore_warn_cb warn;
+    sx_xftp_fstore_warn_cb note; /* NULL: notes go to warn */
     void *warn_arg;
 };
 
@@ -921,6 +922,16 @@ static void sl_warn(void *arg, const char *msg)
     warnf(st, "%s", msg);
 }
 
+/* The kit's start-up reports: warnings to warn, notes to note (or warn). */
+static void sl_report(void *arg, sx_say_level level, const char *msg)
+{
+    const sx_xftp_fstore *st = arg;
+    if (level < SX_SAY_WARN && st->note)
+        st->note(st->warn_arg, msg);
+    else
+        warnf(st, "%s", msg);
+}
+
 /* readWriteStoreLog: the router kit's start-up sequence (.start recovery,
  * replay, compaction, backup, pruning) with this store's records. */
 static sx_status start_log(sx_xftp_fstore *st)
@@ -929,6 +940,7 @@ static sx_status start_log(sx_xftp_fstore *st)
     memset(&lo, 0, sizeof lo);
     lo.sync = SX_KIT_SYNC_NEVER;
     lo.warn = sl_warn;
+    lo.report = sl_report;
     lo.warn_arg = st;
     sx_kit_log_owner owner = {.ctx = st, .replay = replay, .snapshot = write_snapshot};
     return sx_kit_log_start(st->log_path, &lo, &owner, &st->log);
@@ -947,6 +959,7 @@ sx_status sx_xftp_fstore_open(const sx_xftp_fstore_opts *opts, sx_xftp_fstore **
     pthread_cond_init(&st->notify_cv, NULL);
     st->quota = opts->quota;
     st->warn = opts->warn;
+    st->note = opts->note;
     st->warn_arg = opts->warn_arg;
     sx_idmap_init(&st->files);
     sx_idmap_init(&st->rcps);

@@ -68,6 +68,9 @@ typedef struct sx_xftp_fstore_opts {
     int64_t quota;         /* storage_quota in bytes; <= 0: no limit */
     sx_xftp_fstore_warn_cb warn; /* skipped log lines, missing files...; may be NULL */
     void *warn_arg;
+    /* The store log's start-up notes (created, compacted, backed up); NULL:
+     * they go to warn too. Called with warn_arg. */
+    sx_xftp_fstore_warn_cb note;
 } sx_xftp_fstore_opts;
 
 /* Creates the files folder if missing, replays and compacts the store log

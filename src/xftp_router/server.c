@@ -159,7 +159,8 @@ void xs_conn_flush(xs_conn *c)
 static int64_t idle_check_ms(const sx_xftp_server_opts *o)
 {
     int64_t s = o->inactive_check_interval;
-    return s <= 0 ? 0 : s > ((int64_t)1 << 32) ? ((int64_t)1 << 42) : s * 1000;
+    return s <= 0 ? 0 : s > ((int64_t)1 << 32) ? ((int64_t)1 << 42)
+                                               : s * 1000;
 }
 
 static void conn_read(xs_conn *c)
@@ -270,9 +271,9 @@ static void expire_files(xs_server *s, int64_t now)
     sx_status st = sx_xftp_fstore_expire(s->store, now, s->file_ttl, &n, NULL);
     sx_xftp_stats_add(&s->stats, SX_XFTP_STAT_FILES_EXPIRED, (int64_t)n);
     if (st != SX_OK)
-        fprintf(stderr, "File expiration failed: %s\n", sx_status_str(st));
+        SX_SAY(SX_SAY_ERROR, "File expiration failed: %s", sx_status_str(st));
     else if (!s->opts.quiet && n > 0)
-        printf("Expired %zu files\n", n);
+        SX_SAY(SX_SAY_NOTE, "Expired %zu files", n);
 }
 
 #define XS_STATS_INTERVAL 86400 /* the reference's logStatsInterval */
@@ -301,7 +302,7 @@ static void tick(void *arg, unsigned worker)
             if (s->next_stats_log <= t)
                 s->next_stats_log = t + XS_STATS_INTERVAL;
             if (log_stats(s, t) != SX_OK)
-                fprintf(stderr, "Cannot write server stats to %s\n", s->opts.stats_log_path);
+                SX_SAY(SX_SAY_ERROR, "Cannot write server stats to %s", s->opts.stats_log_path);
         }
     }
     const sx_xftp_server_opts *o = &s->opts;
@@ -368,7 +369,14 @@ static void store_warn(void *arg, const char *msg)
 {
     const xs_server *s = arg;
     if (!s->opts.quiet)
-        fprintf(stderr, "%s\n", msg);
+        SX_SAY(SX_SAY_WARN, "%s", msg);
+}
+
+static void store_note(void *arg, const char *msg)
+{
+    const xs_server *s = arg;
+    if (!s->opts.quiet)
+        SX_SAY(SX_SAY_NOTE, "%s", msg);
 }
 
 static sx_status load_identity(xs_server *s)
@@ -403,12 +411,12 @@ static sx_status restore_stats(xs_server *s)
     if (!path || access(path, F_OK) != 0)
         return SX_OK;
     if (!s->opts.quiet)
-        printf("restoring server stats from file %s\n", path);
+        SX_SAY(SX_SAY_NOTE, "restoring server stats from file %s", path);
     sx_xftp_stats_data d;
     size_t line = 0;
     sx_status st = sx_xftp_stats_load(path, &d, &line);
     if (st != SX_OK) {
-        fprintf(stderr, "error restoring server stats from %s (line %zu): %s\n", path, line, sx_status_str(st));
+        SX_SAY(SX_SAY_ERROR, "error restoring server stats from %s (line %zu): %s", path, line, sx_status_str(st));
         return st == SX_E_NOMEM ? st : SX_E_PROTOCOL;
     }
     sx_xftp_fstore_stats fs;
@@ -425,15 +433,16 @@ static sx_status restore_stats(xs_server *s)
     memcpy(bak, path, plen);
     memcpy(bak + plen, ".bak", 5);
     if (rename(path, bak) != 0)
-        fprintf(stderr, "cannot rename %s to %s\n", path, bak);
+        SX_SAY(SX_SAY_WARN, "cannot rename %s to %s", path, bak);
     free(bak);
     if (!s->opts.quiet) {
-        printf("server stats restored\n");
+        SX_SAY(SX_SAY_NOTE, "server stats restored");
         if (stats_count != (int64_t)fs.files)
-            printf("Files count differs: stats: %lld, store: %zu\n", (long long)stats_count, fs.files);
+            SX_SAY(SX_SAY_WARN, "Files count differs: stats: %lld, store: %zu", (long long)stats_count, fs.files);
         if (stats_size != fs.used)
-            printf("Files size differs: stats: %lld, store: %lld\n", (long long)stats_size, (long long)fs.used);
-        printf("Restored %lld MBs in %zu files\n", (long long)(fs.used / 1048576), fs.files);
+            SX_SAY(SX_SAY_WARN, "Files size differs: stats: %lld, store: %lld", (long long)stats_size,
+                   (long long)fs.used);
+        SX_SAY(SX_SAY_NOTE, "Restored %lld MBs in %zu files", (long long)(fs.used / 1048576), fs.files);
     }
     return SX_OK;
 }
@@ -444,12 +453,12 @@ static void save_stats(xs_server *s)
     if (!path)
         return;
     if (!s->opts.quiet)
-        printf("saving server stats to file %s\n", path);
+        SX_SAY(SX_SAY_NOTE, "saving server stats to file %s", path);
     sx_status st = sx_xftp_stats_save(&s->stats, path);
     if (st != SX_OK)
-        fprintf(stderr, "cannot save server stats to %s: %s\n", path, sx_status_str(st));
+        SX_SAY(SX_SAY_ERROR, "cannot save server stats to %s: %s", path, sx_status_str(st));
     else if (!s->opts.quiet)
-        printf("server stats saved\n");
+        SX_SAY(SX_SAY_NOTE, "server stats saved");
 }
 
 /* Creates <files>/.part for uploads in progress and removes what a crash
@@ -476,7 +485,7 @@ static sx_status prepare_part_dir(const char *files_dir, bool quiet)
     }
     closedir(d);
     if (n && !quiet)
-        fprintf(stderr, "removed %zu incomplete upload(s) from %s\n", n, dir);
+        SX_SAY(SX_SAY_NOTE, "removed %zu incomplete upload(s) from %s", n, dir);
     return SX_OK;
 }
 
@@ -538,6 +547,7 @@ sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
     so.log_path = opts->store_log_path;
     so.quota = opts->quota;
     so.warn = store_warn;
+    so.note = store_note;
     so.warn_arg = s;
     st = sx_xftp_fstore_open(&so, &s->store);
     if (st != SX_OK) {
@@ -560,7 +570,7 @@ sx_status xs_server_start(const sx_xftp_server_opts *opts, sx_xftp_server **out)
         int64_t delay = XS_STATS_START - t % 86400;
         s->next_stats_log = t + (delay < 0 ? delay + 86400 : delay);
         if (!opts->quiet)
-            printf("server stats log enabled: %s\n", opts->stats_log_path);
+            SX_SAY(SX_SAY_NOTE, "server stats log enabled: %s", opts->stats_log_path);
     }
     sx_kit_workers_opts wo = {
         .n_workers = opts->workers,

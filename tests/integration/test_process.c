@@ -2060,7 +2060,7 @@ static void test_disk_full(void **state)
     thread_start(held_send_main, &h);
     /* The router says so on stderr, which a file size limit silences too. */
     if (d.tmpfs)
-        wait_output(rp, "cannot be written; changes are refused until", 1);
+        wait_output(rp, "changes are refused until the log can be written again", 1);
     else
         sleep_ms(500);
     /* Now SEND is refused at once with ERR STORE: nothing is confirmed that
@@ -2257,7 +2257,8 @@ static void test_pre_tls_memory(void **state)
 }
 
 /* --log-level debug: a line for each connection accepted, its handshake
- * and its close with the reason; at the default level (info) none. */
+ * and its close with the reason; at the default level (info) none, but the
+ * start and stop notes; --log-level error: no notes, only errors. */
 static void test_log_level(void **state)
 {
     router_proc *rp = *state;
@@ -2274,6 +2275,44 @@ static void test_log_level(void **state)
     assert_non_null(out);
     assert_null(strstr(out, "[DEBUG "));
     assert_null(strstr(out, ": accepted on port"));
+    /* the start and stop notes (NOTE, as the reference's logNote) */
+    assert_non_null(strstr(out, "] Store log: 0 queues restored"));
+    assert_non_null(strstr(out, "] Received SIGINT, stopping the server..."));
+    assert_non_null(strstr(out, "] Server stopped"));
+    free(out);
+    assert_int_equal(truncate(rp->out, 0), 0);
+
+    phase("log level: error");
+    g_start_arg = "--log-level";
+    g_start_arg2 = "error";
+    router_start(rp);
+    g_start_arg = g_start_arg2 = NULL;
+    /* a folder where the saved messages' temporary file goes: the save at
+     * the stop fails, and says so at ERROR */
+    char blocker[sizeof rp->msg_log + 8];
+    snprintf(blocker, sizeof blocker, "%s.tmp", rp->msg_log);
+    assert_int_equal(mkdir(blocker, 0700), 0);
+    assert_int_equal(kill(rp->pid, SIGINT), 0);
+    int status = 0;
+    assert_true(wait_exit(rp->pid, STOP_TIMEOUT_MS, &status));
+    rp->pid = 0;
+    assert_int_equal(rmdir(blocker), 0);
+    out = read_text(rp->out, NULL);
+    assert_non_null(out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1) {
+        dump_output(rp);
+        fail_msg("a stop that could not save the messages ended with status 0x%x", (unsigned)status);
+    }
+    /* no notes; the error, with its level */
+    if (strstr(out, "queues restored") || strstr(out, "compacting") || strstr(out, "Received SIGINT") || strstr(out, "Server stopped") ||
+        strstr(out, "[NOTE ") || strstr(out, "[INFO ")) {
+        dump_output(rp);
+        fail_msg("--log-level error printed notes");
+    }
+    assert_non_null(strstr(out, "[ERROR "));
+    assert_non_null(strstr(out, "Error saving messages to "));
+    /* the configuration is printed whatever the level, as the reference does */
+    assert_non_null(strstr(out, "Serving SMP protocol on port "));
     free(out);
     assert_int_equal(truncate(rp->out, 0), 0);
 

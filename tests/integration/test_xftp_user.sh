@@ -11,7 +11,12 @@
 # SIGINT during a send and SIGTERM during a recv (behind a slow link) stop
 # the program with 130 / 143; the send leaves no temporary file, the recv
 # keeps the chunks it has and the same command downloads only the rest; a
-# send and a recv go on across a restart of their router.
+# send and a recv go on across a restart of their router; xftp -v prints
+# what the transfer does (chunks, routers, retries) on standard error; a
+# recv removes the chunk folders of receives not run for 7 days (not its
+# own, not one held by another), and the room it needs counts the chunks it
+# kept (on a small tmpfs, when the test may mount one); a second run of a
+# send under way is refused (exit 2), as is xftp del of its folder.
 # Usage: test_xftp_user.sh <xftp-server> <xftp> <smp-server> <slow_proxy>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -23,6 +28,7 @@ T=$(mktemp -d /tmp/sx_xftp_user.XXXXXX) || exit 1
 PIDS=
 cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${MOUNTED:-}" ] && umount "$MOUNTED" 2>/dev/null
     chmod -R u+rwx "$T" 2>/dev/null
     rm -rf "$T"
 }
@@ -361,6 +367,34 @@ if wait_for "the first chunk" more_chunks; then
 else
     kill -9 "$XP"
 fi
+# one run of a send at a time: while a send uploads (behind the slow link),
+# the same command again is refused at once (exit 2) and leaves the state as
+# it is, as is xftp del of its folder; once the send stopped, del works.
+mkdir "$T/lock1"
+before=$(chunks 1)
+"$CLI" send "$T/twenty.bin" "$T/lock1" -s "xftp://$FP1@127.0.0.1:$PPORT_up" >/dev/null 2>"$T/int.err" &
+XP=$!
+L="$T/lock1/twenty.bin.xftp.part"
+if wait_for "the first chunk of the first send" more_chunks; then
+    "$CLI" send "$T/twenty.bin" "$T/lock1" -s "xftp://$FP1@127.0.0.1:$PPORT_up" >"$T/l.out" 2>"$T/l.err"
+    rc=$?
+    [ "$rc" = 2 ] || fail "a second run of a send: exit code $rc, not 2: $(cat "$T/l.err")"
+    grep -q "^xftp: .*another run of this send is under way (it holds $L/lock): wait for it to end" "$T/l.err" \
+        || fail "a second run of a send: $(cat "$T/l.err")"
+    [ -s "$T/l.out" ] && fail "a second run of a send printed: $(cat "$T/l.out")"
+    "$CLI" del "$L" >"$T/l.out" 2>"$T/l.err"
+    rc=$?
+    [ "$rc" = 2 ] || fail "del of a send under way: exit code $rc, not 2: $(cat "$T/l.err")"
+    grep -q "another run of this send is under way" "$T/l.err" || fail "del of a send under way: $(cat "$T/l.err")"
+    [ -e "$L/state" ] || fail "a refused run removed the state of the send under way"
+    kill -0 "$XP" 2>/dev/null || fail "the first send ended while the second was refused: $(cat "$T/int.err")"
+    interrupt "$XP" INT 130 "the first send" "what was uploaded is recorded in $L"
+    out=$(xftp del "$L" 2>&1) || fail "del once the send stopped: $out"
+    [ -e "$L" ] && fail "del once the send stopped: the folder is left"
+    no_temp "one send at a time"
+else
+    kill -9 "$XP"
+fi
 # recv: downloads at 2 MB/s, stopped once a whole chunk is in its folder in
 # the temporary folder; nothing was acknowledged, the chunks are kept, and
 # the same command downloads only the others (the proxy counts the bytes).
@@ -380,9 +414,36 @@ if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -path '*/xftp_recv_*' -typ
     kept=$(whole | xargs stat -c %s | awk '{s += $1} END {print s + 0}')
     [ "$kept" -gt 0 ] || fail "recv interrupted: no whole chunk kept: $(find "$T/tmp")"
     [ "$(stat -c %a "$(dirname "$(whole | head -n 1)")")" = 700 ] || fail "recv interrupted: the chunks' folder is not 0700"
+    # The folders of receives last used 7 days ago or more go at the start
+    # of a recv, except one a receive holds (its lock) and the recv's own,
+    # whose chunks it goes on from (it is made 8 days old here); younger
+    # folders and other names stay.
+    U=$(id -u)
+    mine=$(dirname "$(whole | head -n 1)")
+    H=0123456789abcdef0123456789abcde
+    for h in 1 2 3; do
+        mkdir -m 700 "$T/tmp/xftp_recv_${U}_$H$h"
+        head -c 1000 /dev/urandom > "$T/tmp/xftp_recv_${U}_$H$h/1"
+    done
+    mkdir -m 700 "$T/tmp/xftp_recv_${U}_other"
+    # the lock held by a process of its own, which is killed after
+    (exec 9>"$T/tmp/xftp_recv_${U}_${H}2/lock" && flock 9 && exec sleep 120) </dev/null >/dev/null 2>&1 &
+    LK=$!
+    PIDS="$PIDS $LK"
+    sleep 0.5
+    touch -d "8 days ago" "$mine" "$T/tmp/xftp_recv_${U}_${H}1" "$T/tmp/xftp_recv_${U}_${H}2" "$T/tmp/xftp_recv_${U}_other"
+    touch -d "6 days ago" "$T/tmp/xftp_recv_${U}_${H}3"
     lines=$(wc -l < "$T/proxy_down.out")
-    out=$(xftp recv "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" -y 2>&1) || fail "recv after the interrupted one: $out"
+    out=$(xftp recv -v "$T/irecv/twenty.bin.xftp/rcv1.xftp" "$T/idl" -y 2>&1) || fail "recv after the interrupted one: $out"
     cmp -s "$T/twenty.bin" "$T/idl/twenty.bin" || fail "recv after the interrupted one: content differs"
+    [ -e "$T/tmp/xftp_recv_${U}_${H}1" ] && fail "prune: a folder 8 days old is left"
+    echo "$out" | grep -q "removed $T/tmp/xftp_recv_${U}_${H}1: the chunks of a receive stopped 8 days ago" \
+        || fail "prune: -v does not say what it removed: $out"
+    [ -e "$T/tmp/xftp_recv_${U}_${H}2/1" ] || fail "prune: removed a folder a receive holds"
+    [ -e "$T/tmp/xftp_recv_${U}_${H}3/1" ] || fail "prune: removed a folder 6 days old"
+    [ -d "$T/tmp/xftp_recv_${U}_other" ] || fail "prune: removed a folder of another name"
+    kill "$LK"
+    rm -rf "$T/tmp/xftp_recv_${U}_${H}2" "$T/tmp/xftp_recv_${U}_${H}3" "$T/tmp/xftp_recv_${U}_other"
     no_temp "recv after the interrupted one"
     sleep 0.5 # the proxy prints when it sees the connection end
     moved=$(tail -n +$((lines + 1)) "$T/proxy_down.out" | awk '$1 == "down" {s += $2} END {print s + 0}')
@@ -393,6 +454,47 @@ if wait_for "a downloaded chunk" sh -c "find '$T/tmp' -path '*/xftp_recv_*' -typ
         || fail "recv after the interrupted one: moved $moved bytes; the chunks are $all, $kept were kept"
 else
     kill -9 "$XP"
+fi
+
+# ---- the room a recv needs counts the chunks it kept ----
+# On a temporary folder of 24 MB (a tmpfs, when this test may mount one), a
+# recv stopped with chunks kept; then the folder is filled so that the rest
+# of the file does not fit (refused at once), then so that it fits but the
+# whole file would not: the same command goes on.
+mkdir "$T/smalltmp" "$T/stmp" "$T/sdl"
+if mount -t tmpfs -o size=24m tmpfs "$T/smalltmp" 2>/dev/null; then
+    MOUNTED="$T/smalltmp"
+    out=$(xftp send "$T/twenty.bin" "$T/stmp" -s "xftp://$FP1@127.0.0.1:$PPORT_down" 2>&1) || fail "send for a small tmp: $out"
+    "$CLI" recv -v "$T/stmp/twenty.bin.xftp/rcv1.xftp" "$T/sdl" --tmp "$T/smalltmp" 2>"$T/int.err" &
+    XP=$!
+    kept_chunk() { find "$T/smalltmp" -path '*/xftp_recv_*' -type f -name '[0-9]*' ! -name '*.part' | grep -q .; }
+    if wait_for "a chunk in the small tmp" kept_chunk; then
+        kill -TERM "$XP"
+        wait "$XP"
+        kept=$(find "$T/smalltmp" -path '*/xftp_recv_*' -type f -name '[0-9]*' ! -name '*.part' -print0 \
+            | xargs -0 stat -c %s | awk '{s += $1} END {print s + 0}')
+        find "$T/smalltmp" -name '*.part' -delete
+        all=$(sed -n 's/.*receiving [0-9]* chunks (\([0-9]*\) bytes).*/\1/p' "$T/int.err")
+        [ -n "$all" ] || fail "small tmp: no size in $(cat "$T/int.err")"
+        avail() { df -B1 --output=avail "$T/smalltmp" | tail -n 1 | tr -d ' '; }
+        # room for the rest less 1 MB: refused, and it says how much is needed
+        head -c $(($(avail) - (all - kept) + 1048576)) /dev/zero > "$T/smalltmp/filler"
+        expect "the rest does not fit" 1 " bytes free, $((all - kept)) are needed" \
+            xftp recv "$T/stmp/twenty.bin.xftp/rcv1.xftp" "$T/sdl" --tmp "$T/smalltmp"
+        # room for the rest and 1 MB, less than the whole file
+        rm -f "$T/smalltmp/filler"
+        head -c $(($(avail) - (all - kept) - 1048576)) /dev/zero > "$T/smalltmp/filler"
+        [ "$(avail)" -lt "$all" ] || fail "small tmp: $(avail) bytes free, the file is $all"
+        echo "small tmp: $(avail) bytes free for a file of $all bytes, $kept kept"
+        out=$(xftp recv "$T/stmp/twenty.bin.xftp/rcv1.xftp" "$T/sdl" --tmp "$T/smalltmp" -y 2>&1) \
+            || fail "recv with room for the rest only: $out"
+        cmp -s "$T/twenty.bin" "$T/sdl/twenty.bin" || fail "recv with room for the rest only: content differs"
+    else
+        kill -9 "$XP"
+    fi
+    umount "$T/smalltmp" && MOUNTED=
+else
+    echo "skipped: the room counted with the kept chunks (this test cannot mount a tmpfs)"
 fi
 
 # ---- a transfer goes on across a router restart ----
@@ -455,14 +557,60 @@ until grep -q "^Listening on port" "$T/start5.out" 2>/dev/null; do
     [ $i -gt 300 ] && { fail "xftp-server 5 did not start"; break; }
     sleep 0.1
 done
-mkdir "$T/lsend"
+mkdir "$T/lsend" "$T/vsend" "$T/vdl"
 out=$(xftp send "$T/small.bin" "$T/lsend" -s "$ADDR5" 2>&1) || fail "send with debug lines: $out"
+echo "$out" | grep -q '^\[DEBUG' && fail "xftp without -v printed debug lines: $out"
+# xftp -v: what the transfer does, on standard error only
+xftp send -v "$T/small.bin" "$T/vsend" -s "$ADDR5" >"$T/v.out" 2>"$T/v.err" || fail "send -v: $(cat "$T/v.err")"
+grep -q '^\[DEBUG' "$T/v.out" && fail "send -v: debug lines on standard output: $(cat "$T/v.out")"
+grep -q "^Sender file description: " "$T/v.out" || fail "send -v: no description: $(cat "$T/v.out")"
+for want in "encrypted $T/small.bin to .*: [0-9]* bytes in [0-9]* chunks" "connected to $ADDR5\$" \
+    "uploading chunk 1 ([0-9]* bytes) to $ADDR5\.\.\.\$" "uploaded chunk 1\$"; do
+    grep -q "^\[DEBUG [0-9-]* [0-9:]* [-+][0-9]*\] $want" "$T/v.err" || fail "send -v: no line like \"$want\" in $(cat "$T/v.err")"
+done
+xftp recv -v "$T/vsend/small.bin.xftp/rcv1.xftp" "$T/vdl" -y >"$T/v.out" 2>"$T/v.err" || fail "recv -v: $(cat "$T/v.err")"
+cmp -s "$T/small.bin" "$T/vdl/small.bin" || fail "recv -v: content differs"
+for want in "receiving [0-9]* chunks" "downloading chunk 1 ([0-9]* bytes) from $ADDR5\.\.\.\$" "downloaded chunk 1 to " \
+    "acknowledged chunk 1 on $ADDR5\$"; do
+    grep -q "^\[DEBUG [^]]*\] $want" "$T/v.err" || fail "recv -v: no line like \"$want\" in $(cat "$T/v.err")"
+done
+xftp del -v "$T/vsend/small.bin.xftp/snd.xftp.private" -y >"$T/v.out" 2>"$T/v.err" || fail "del -v: $(cat "$T/v.err")"
+grep -q "^\[DEBUG [^]]*\] deleted chunk 1 from $ADDR5\$" "$T/v.err" || fail "del -v: $(cat "$T/v.err")"
+# a router that is down: each retry says why
+xftp send -v "$T/small.bin" "$T/vsend" -s "xftp://$FP5@127.0.0.1:$(free_port)" -r 2 >"$T/v.out" 2>"$T/v.err" \
+    && fail "send -v to a closed port succeeded"
+grep -q "^\[DEBUG [^]]*\] attempt 1 of 2 with xftp://.* failed (cannot connect to 127.0.0.1:[0-9]*: .*): retrying in 1 s\$" "$T/v.err" \
+    || fail "send -v: no retry line in $(cat "$T/v.err")"
 kill -INT "$R5"
 wait "$R5" 2>/dev/null
+# del retries too (router 5 is down now)
+xftp del -v "$T/lsend/small.bin.xftp/snd.xftp.private" -r 3 >"$T/v.out" 2>"$T/v.err" && fail "del -v of a stopped router succeeded"
+grep -q "^\[DEBUG [^]]*\] attempt 2 of 3 with $ADDR5 failed (cannot connect to 127.0.0.1:[0-9]*: .*): retrying in 2 s\$" "$T/v.err" \
+    || fail "del -v: no retry line in $(cat "$T/v.err")"
 for want in 'client [0-9]*: accepted' 'client [0-9]*: handshake done, XFTP version' 'client [0-9]*: closed ('; do
     grep -q "^\[DEBUG [0-9-]* [0-9:]* [-+][0-9]* server[a-z_]*\.c:[0-9]*\] $want" "$T/start5.out" \
         || fail "--log-level debug: no line like \"$want\" in $(cat "$T/start5.out")"
 done
+
+# the start and stop notes are NOTE lines (the store log created, Server
+# stopped): printed at debug, and none with --log-level error, which keeps
+# the printed configuration
+grep -q '^\[NOTE [^]]*\] creating store log' "$T/start5.out" || fail "debug: no store log note in $(cat "$T/start5.out")"
+grep -q '^\[NOTE [^]]*\] Server stopped' "$T/start5.out" || fail "debug: no stop note in $(cat "$T/start5.out")"
+XFTP_SERVER_CFG_PATH="$T/etc5" XFTP_SERVER_LOG_PATH="$T/var5" "$SRV" start --log-level error > "$T/start5e.out" 2>&1 &
+R5=$!
+PIDS="$PIDS $R5"
+i=0
+until grep -q "^Listening on port" "$T/start5e.out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && { fail "xftp-server 5 did not start at level error"; break; }
+    sleep 0.1
+done
+kill -INT "$R5"
+wait "$R5" 2>/dev/null
+grep -q "^Server address: xftp://" "$T/start5e.out" || fail "--log-level error: no address in $(cat "$T/start5e.out")"
+grep -q '^\[\(NOTE\|INFO\|WARN\|DEBUG\)' "$T/start5e.out" && fail "--log-level error printed notes: $(cat "$T/start5e.out")"
+grep -q "compacting\|Server stopped\|stopping the server" "$T/start5e.out" && fail "--log-level error: $(cat "$T/start5e.out")"
 
 if [ "$FAILS" -ne 0 ]; then
     for n in 1 2 3 4; do echo "--- xftp-server $n output:"; tail -n 20 "$T/start$n.out"; done

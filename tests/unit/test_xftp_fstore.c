@@ -68,7 +68,7 @@ static int teardown(void **state)
 
 static sx_xftp_fstore *open_store(fixture *fx, int64_t quota)
 {
-    sx_xftp_fstore_opts o = {fx->files, fx->log, quota, on_warn, fx};
+    sx_xftp_fstore_opts o = {fx->files, fx->log, quota, on_warn, fx, NULL};
     sx_xftp_fstore *st = NULL;
     assert_ok(sx_xftp_fstore_open(&o, &st));
     return st;
@@ -582,7 +582,7 @@ static void test_start_recovery(void **state)
 static void test_no_log(void **state)
 {
     fixture *fx = *state;
-    sx_xftp_fstore_opts o = {fx->files, NULL, 0, on_warn, fx};
+    sx_xftp_fstore_opts o = {fx->files, NULL, 0, on_warn, fx, NULL};
     sx_xftp_fstore *st = NULL;
     assert_ok(sx_xftp_fstore_open(&o, &st));
     uint8_t a[16], rids[1][16];
@@ -597,7 +597,7 @@ static void test_no_log(void **state)
     char bad[400];
     snprintf(bad, sizeof bad, "%s/plain", fx->dir);
     write_text(bad, "x");
-    sx_xftp_fstore_opts o2 = {bad, NULL, 0, on_warn, fx};
+    sx_xftp_fstore_opts o2 = {bad, NULL, 0, on_warn, fx, NULL};
     assert_int_equal(sx_xftp_fstore_open(&o2, &st), SX_E_IO);
     assert_null(st);
 }

@@ -1,7 +1,8 @@
-/* Unit tests of the words of the XFTP client's failures: the table of the
- * router's errors by the step that got them (every error a router sends has
- * a sentence for every step, with its name in parentheses; AUTH means a
- * password to an upload and a used or deleted file to a download), the
+/* Unit tests of the words of the clients' failures: the shared table of the
+ * routers' errors (sx_error_explain) by the step that got them (every error
+ * an SMP or XFTP router sends has a sentence for every step of its protocol,
+ * with its name in parentheses; AUTH means a password to an upload or a
+ * queue creation and a used or deleted file to a download), the
  * connection failures by the step they stopped at, and addresses shown
  * without their password. */
 #include "testutil.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "smp/error.h"
 #include "xftp_client/transfer_int.h"
 
 static void assert_has(const char *text, const char *part)
@@ -38,25 +40,75 @@ static void test_error_table(void **state)
         SX_XFTP_ERR_TIMEOUT,
         SX_XFTP_ERR_INTERNAL,
     };
-    static const xt_op ops[] = {XT_OP_UPLOAD, XT_OP_DOWNLOAD, XT_OP_ACK, XT_OP_DELETE};
+    static const sx_error_step steps[] = {SX_STEP_XFTP_SEND, SX_STEP_XFTP_RECV, SX_STEP_XFTP_DELETE};
+    char out[512];
     for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++)
-        for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
-            const char *h = xt_error_hint(ops[k], sent[i]);
+        for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+            const char *code = sx_xftp_err_name(sent[i]);
+            assert_non_null(sx_error_hint_find(steps[k], code));
             char name[40];
-            snprintf(name, sizeof name, "(%s)", sx_xftp_err_name(sent[i]));
-            assert_has(h, name);
+            snprintf(name, sizeof name, "(%s)", code);
+            assert_has(sx_error_explain(steps[k], code, out, sizeof out), name);
         }
+#define HINT(step, code) sx_error_explain(step, code, out, sizeof out)
     /* AUTH depends on the step */
-    assert_has(xt_error_hint(XT_OP_UPLOAD, SX_XFTP_ERR_AUTH), "password");
-    assert_has(xt_error_hint(XT_OP_DOWNLOAD, SX_XFTP_ERR_AUTH), "used already");
-    assert_has(xt_error_hint(XT_OP_DOWNLOAD, SX_XFTP_ERR_AUTH), "deleted");
-    assert_has(xt_error_hint(XT_OP_ACK, SX_XFTP_ERR_AUTH), "used already");
-    assert_has(xt_error_hint(XT_OP_DELETE, SX_XFTP_ERR_AUTH), "deleted already");
-    assert_null(strstr(xt_error_hint(XT_OP_DELETE, SX_XFTP_ERR_AUTH), "password"));
-    assert_has(xt_error_hint(XT_OP_UPLOAD, SX_XFTP_ERR_QUOTA), "another router");
-    assert_has(xt_error_hint(XT_OP_UPLOAD, SX_XFTP_ERR_SIZE), "chunks of this size");
-    assert_has(xt_error_hint(XT_OP_DOWNLOAD, SX_XFTP_ERR_SIZE), "description");
-    assert_null(xt_error_hint(XT_OP_UPLOAD, (sx_xftp_err_type)0));
+    assert_has(HINT(SX_STEP_XFTP_SEND, "AUTH"), "password");
+    assert_has(HINT(SX_STEP_XFTP_SEND, "AUTH"), "xftp://");
+    assert_has(HINT(SX_STEP_XFTP_RECV, "AUTH"), "used already");
+    assert_has(HINT(SX_STEP_XFTP_RECV, "AUTH"), "deleted");
+    assert_has(HINT(SX_STEP_XFTP_DELETE, "AUTH"), "deleted already");
+    assert_null(strstr(HINT(SX_STEP_XFTP_DELETE, "AUTH"), "password"));
+    assert_has(HINT(SX_STEP_XFTP_SEND, "QUOTA"), "another router");
+    assert_has(HINT(SX_STEP_XFTP_SEND, "SIZE"), "chunks of this size");
+    assert_has(HINT(SX_STEP_XFTP_RECV, "SIZE"), "description");
+    assert_has(HINT(SX_STEP_XFTP_SEND, "HANDSHAKE"), "XFTP router");
+    /* cause (CODE): next step */
+    assert_string_equal(HINT(SX_STEP_XFTP_RECV, "NO_FILE"),
+                        "the file is not on the router yet (NO_FILE): its upload did not finish");
+    assert_string_equal(HINT(SX_STEP_XFTP_SEND, "HAS_FILE"), "the router has this chunk already (HAS_FILE)");
+    /* unknown codes and no code */
+    assert_null(sx_error_hint_find(SX_STEP_XFTP_SEND, "NOT_A_CODE"));
+    assert_null(sx_error_hint_find(SX_STEP_XFTP_SEND, ""));
+    assert_null(sx_error_hint_find(SX_STEP_XFTP_SEND, NULL));
+    assert_string_equal(HINT(SX_STEP_XFTP_SEND, "NOT_A_CODE"), "the router answered NOT_A_CODE");
+    /* a short buffer is cut and terminated */
+    char tiny[8];
+    assert_string_equal(sx_error_explain(SX_STEP_XFTP_SEND, "QUOTA", tiny, sizeof tiny), "the rou");
+}
+
+/* The SMP side of the same table: every error an SMP router sends. */
+static void test_smp_error_table(void **state)
+{
+    (void)state;
+    char out[512];
+    for (int t = SX_SMP_ERR_BLOCK; t < SX_SMP_ERR_DUPLICATE; t++) {
+        const char *code = sx_smp_err_name((sx_smp_err_type)t);
+        for (sx_error_step s = SX_STEP_SMP_CREATE; s <= SX_STEP_SMP; s++) {
+            if (!sx_error_hint_find(s, code))
+                fail_msg("no entry for SMP %s in step %d", code, (int)s);
+            char name[40];
+            snprintf(name, sizeof name, "(%s)", code);
+            assert_has(HINT(s, code), name);
+        }
+    }
+    /* "CMD" holds for every CMD error, named in full */
+    assert_has(HINT(SX_STEP_SMP, "CMD SYNTAX"), "the router refused the command (CMD SYNTAX)");
+    assert_null(sx_error_hint_find(SX_STEP_SMP, "CMDX"));
+    /* AUTH: a password to a creation, a missing queue or wrong key after */
+    assert_has(HINT(SX_STEP_SMP_CREATE, "AUTH"), "smp://fingerprint:password@host");
+    assert_has(HINT(SX_STEP_SMP_CREATE, "AUTH"), "does not allow new queues");
+    assert_has(HINT(SX_STEP_SMP, "AUTH"), "the queue does not exist");
+    assert_null(strstr(HINT(SX_STEP_SMP, "AUTH"), "password"));
+    assert_has(HINT(SX_STEP_SMP, "QUOTA"), "the recipient has to receive messages first");
+    /* SMP's QUOTA is not XFTP's, and a step of one protocol finds no entry
+     * of the other's only */
+    assert_null(strstr(HINT(SX_STEP_SMP, "QUOTA"), "another router"));
+    assert_null(sx_error_hint_find(SX_STEP_XFTP_SEND, "NO_MSG"));
+    assert_null(sx_error_hint_find(SX_STEP_SMP, "FILE_IO"));
+    /* no step: only what holds for every step */
+    assert_non_null(sx_error_hint_find(SX_STEP_ANY, "INTERNAL"));
+    assert_null(sx_error_hint_find(SX_STEP_ANY, "AUTH"));
+#undef HINT
 }
 
 static void test_connect_reasons(void **state)
@@ -140,6 +192,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_smp_error_table),
         cmocka_unit_test(test_connect_reasons),
         cmocka_unit_test(test_fail_reason),
         cmocka_unit_test(test_address_shown),
