@@ -536,7 +536,7 @@ if wait_for "the first chunk on router 4" more_chunks4; then
         [ "$rc" = 0 ] || fail "recv across a restart: exit code $rc: $(cat "$T/rrecv.out")"
         cmp -s "$T/twenty.bin" "$T/rdl/twenty.bin" || fail "recv across a restart: content differs"
     else
-        kill -9 "$XP"
+        kill -9 "$XP" 2>/dev/null || { wait "$XP"; echo "recv ended with $? before a chunk was seen:"; cat "$T/rrecv.out"; ls -lR "$T/tmp"; }
     fi
 else
     kill -9 "$XP"
