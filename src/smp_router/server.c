@@ -274,6 +274,7 @@ static void conn_close(sx_conn *c)
     if (w->batch_conn == c)
         w->batch_conn = NULL;
     wait_list_remove(c);
+    sx_relays_conn_closed(c);
     sx_loop_io_stop(w->loop, &c->io);
     for (size_t i = 0; i < c->subs_cap; i++) {
         sx_sub *s = c->subs[i];
@@ -652,6 +653,7 @@ static void thread_end(void *arg, unsigned worker)
 {
     sx_router *r = arg;
     sx_worker *w = &r->workers[worker];
+    sx_relays_stop(w);
     while (w->conns) {
         conn_why(w->conns, "router stopping");
         conn_close(w->conns);

@@ -58,6 +58,15 @@ typedef struct sx_outblk {
     uint8_t data[SX_BLOCK_SIZE];
 } sx_outblk;
 
+/* The answer to a forwarded command, kept instead of sent (commands_fwd.c):
+ * the first reply made while a connection's capture is set. */
+typedef struct sx_fwd_capture {
+    uint16_t version; /* encoded for the client's version */
+    bool done;
+    size_t len;
+    uint8_t buf[SX_BLOCK_SIZE];
+} sx_fwd_capture;
+
 typedef enum sx_conn_state {
     SX_CONN_TLS,
     SX_CONN_HELLO,   /* our hello is queued; waiting for the client's */
@@ -110,6 +119,11 @@ struct sx_conn {
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
     const char *why;
+    /* Set while a forwarded command runs (commands_fwd.c). */
+    sx_fwd_capture *capture;
+    /* Proxied commands of this connection waiting for a relay
+     * (relays.c); told when the connection closes. */
+    struct sx_relay_req *proxied;
 };
 
 struct sx_worker {
@@ -125,6 +139,8 @@ struct sx_worker {
     /* Scratch batch of responses being built for one connection at a time. */
     sx_batch batch;
     sx_conn *batch_conn;
+    /* Connections to destination routers for proxied clients (relays.c). */
+    struct sx_relay *relays;
 };
 
 struct sx_router {
@@ -179,6 +195,14 @@ void sx_sub_post(sx_sub *s, unsigned what);
  * to `except` (NULL: none), then drops the caller's reference. Accepts a
  * NULL s. Callable from any thread. */
 void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except);
+
+/* ---- the proxy's relay connections (relays.c) ---- */
+
+/* The connection closes: its proxied commands that wait for a relay are
+ * not answered. */
+void sx_relays_conn_closed(sx_conn *c);
+/* The worker stops: closes its relay connections (from loop tasks). */
+void sx_relays_stop(sx_worker *w);
 
 /* ---- the command handlers (commands.c, commands_msg.c; the others in commands_int.h) ---- */
 

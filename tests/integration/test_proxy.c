@@ -1,0 +1,506 @@
+/* 2-hop routing with real smp-server processes on loopback (PROTOCOL-NOTES
+ * D30-D37): a client connected to router A (the proxy) opens proxy
+ * sessions to routers B and C (PRXY -> PKEY, chain and key checked against
+ * their addresses), secures a queue on B and sends to it through A (PFWD ->
+ * RFWD -> RRES -> PRES), and the recipient connected to B receives it; an
+ * unknown session (PROXY NO_SESSION), a forwarded command other than
+ * SEND/SKEY/LKEY/LGET (CMD PROHIBITED, from the destination), a destination
+ * that is not listening (PROXY BROKER NETWORK), a wrong identity, the
+ * relay connection shared by two clients, and a PKEY whose key or identity
+ * does not check. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "crypto/util.h"
+#include "smp/msgcrypt.h"
+#include "smp_client/smp_client.h"
+#include "smp_client/smp_proxy.h"
+
+#ifndef SX_SMP_SERVER_BIN
+#error "SX_SMP_SERVER_BIN must name the smp-server executable"
+#endif
+
+#define WAIT_MS 30000
+#define CALL_MS 10000
+#define ID_LEN 24
+
+extern char **environ;
+
+typedef struct router {
+    char dir[64], etc[128], var[128], ini[192], out[192];
+    char env_cfg[160], env_log[160];
+    char *envp[256];
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    uint16_t port;
+    pid_t pid;
+} router;
+
+static router g_r[3]; /* A proxy, B and C destinations */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void dump(const router *rp)
+{
+    FILE *f = fopen(rp->out, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        fprintf(stderr, "  | %s", line);
+    if (f)
+        fclose(f);
+}
+
+static pid_t spawn(router *rp, char *const argv[])
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(rp->out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd < 0)
+            _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        signal(SIGPIPE, SIG_DFL);
+        execve(SX_SMP_SERVER_BIN, argv, rp->envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_pid(pid_t pid, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    int status = -1;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return status;
+}
+
+/* [TRANSPORT] port and one worker, so that clients share the relay
+ * connection of the proxy's only worker. */
+static void set_port(router *rp)
+{
+    FILE *f = fopen(rp->ini, "r");
+    assert_non_null(f);
+    char *text = NULL;
+    size_t cap = 0, len = 0;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        char rep[64];
+        const char *use = line;
+        if (strncmp(line, "port:", 5) == 0) {
+            snprintf(rep, sizeof rep, "port: %u\n", rp->port);
+            use = rep;
+        } else if (strncmp(line, "# workers:", 10) == 0) {
+            use = "workers: 1\n";
+        }
+        size_t n = strlen(use);
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            text = realloc(text, cap);
+            assert_non_null(text);
+        }
+        memcpy(text + len, use, n + 1);
+        len += n;
+    }
+    fclose(f);
+    f = fopen(rp->ini, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+}
+
+static sx_smp_client *connect_to(const router *rp)
+{
+    sx_smp_client_opts o = {.timeout_ms = CALL_MS};
+    sx_smp_client *cl = NULL;
+    sx_status st = sx_smp_client_connect("127.0.0.1", rp->port, rp->fp, &o, &cl);
+    if (st != SX_OK)
+        fail_msg("connect to %u: %s", rp->port, sx_status_str(st));
+    return cl;
+}
+
+static void router_up(router *rp, const char *name)
+{
+    snprintf(rp->dir, sizeof rp->dir, "/tmp/sx_proxy_%s_XXXXXX", name);
+    assert_non_null(mkdtemp(rp->dir));
+    snprintf(rp->etc, sizeof rp->etc, "%s/etc", rp->dir);
+    snprintf(rp->var, sizeof rp->var, "%s/var", rp->dir);
+    snprintf(rp->ini, sizeof rp->ini, "%s/smp-server.ini", rp->etc);
+    snprintf(rp->out, sizeof rp->out, "%s/output.log", rp->dir);
+    snprintf(rp->env_cfg, sizeof rp->env_cfg, "SMP_SERVER_CFG_PATH=%s", rp->etc);
+    snprintf(rp->env_log, sizeof rp->env_log, "SMP_SERVER_LOG_PATH=%s", rp->var);
+    size_t k = 0;
+    for (size_t i = 0; environ[i] && k < 250; i++)
+        if (strncmp(environ[i], "SMP_SERVER_", 11) != 0)
+            rp->envp[k++] = environ[i];
+    rp->envp[k++] = rp->env_cfg;
+    rp->envp[k++] = rp->env_log;
+    rp->envp[k] = NULL;
+    char *init[] = {"smp-server", "init", "-y", "--no-password", NULL};
+    if (wait_pid(spawn(rp, init), WAIT_MS) != 0) {
+        dump(rp);
+        fail_msg("init %s", name);
+    }
+    char path[256], text[128] = {0};
+    snprintf(path, sizeof path, "%s/fingerprint", rp->etc);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(text, sizeof text, f));
+    fclose(f);
+    size_t got = 0;
+    assert_ok(sx_b64_decode(text, strcspn(text, "\r\n"), SX_B64_URL, rp->fp, sizeof rp->fp, &got));
+    assert_int_equal(got, SX_FINGERPRINT_LEN);
+    for (int attempt = 0; attempt < 4; attempt++) {
+        rp->port = tu_free_port();
+        set_port(rp);
+        char *start[] = {"smp-server", "start", "--log-level", "debug", NULL};
+        rp->pid = spawn(rp, start);
+        int64_t end = now_ms() + WAIT_MS;
+        while (now_ms() < end) {
+            int status;
+            if (waitpid(rp->pid, &status, WNOHANG) == rp->pid) {
+                rp->pid = 0;
+                break;
+            }
+            sx_smp_client_opts o = {.timeout_ms = 2000};
+            sx_smp_client *cl = NULL;
+            if (sx_smp_client_connect("127.0.0.1", rp->port, rp->fp, &o, &cl) == SX_OK) {
+                sx_smp_client_close(cl);
+                return;
+            }
+            usleep(50000);
+        }
+        if (rp->pid > 0) {
+            kill(rp->pid, SIGKILL);
+            (void)wait_pid(rp->pid, WAIT_MS);
+            rp->pid = 0;
+        }
+    }
+    dump(rp);
+    fail_msg("router %s did not start", name);
+}
+
+static void router_down(router *rp)
+{
+    if (rp->pid > 0) {
+        kill(rp->pid, SIGTERM);
+        if (wait_pid(rp->pid, WAIT_MS) != 0)
+            dump(rp);
+        rp->pid = 0;
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %.63s", rp->dir);
+    if (rp->dir[0] && system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", rp->dir);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    if (sx_crypto_init() != SX_OK)
+        return -1;
+    router_up(&g_r[0], "a");
+    router_up(&g_r[1], "b");
+    router_up(&g_r[2], "c");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        router_down(&g_r[i]);
+    return 0;
+}
+
+static sx_smp_address address_of(const router *rp)
+{
+    sx_smp_address a;
+    memset(&a, 0, sizeof a);
+    memcpy(a.key_hash, rp->fp, SX_FINGERPRINT_LEN);
+    snprintf(a.host, sizeof a.host, "127.0.0.1");
+    a.port = rp->port;
+    return a;
+}
+
+/* ---- queues on a destination ---- */
+
+typedef struct queue {
+    sx_key *rkey, *skey;
+    uint8_t rid[ID_LEN], sid[ID_LEN];
+    uint8_t secret[32];
+} queue;
+
+static void queue_free(queue *q)
+{
+    sx_key_free(q->rkey);
+    sx_key_free(q->skey);
+}
+
+static void create_queue(sx_smp_client *cl, queue *q)
+{
+    memset(q, 0, sizeof *q);
+    sx_key *rdh = NULL;
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &q->rkey));
+    assert_ok(sx_key_generate(SX_KEY_X25519, &rdh));
+    sx_smp_cmd c = {.tag = SX_SMP_C_NEW};
+    assert_ok(sx_smp_pubkey_of(q->rkey, b1, &c.new_queue.rcv_auth_key));
+    assert_ok(sx_smp_pubkey_of(rdh, b2, &c.new_queue.rcv_dh_key));
+    c.new_queue.subscribe = true;
+    c.new_queue.has_queue_req = true;
+    c.new_queue.queue_req.mode = SX_SMP_QUEUE_MESSAGING;
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(NULL, 0), &c, q->rkey, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_IDS);
+    const sx_smp_ids *ids = &r.reply.resp.ids;
+    memcpy(q->rid, ids->rcv_id.ptr, ID_LEN);
+    memcpy(q->sid, ids->snd_id.ptr, ID_LEN);
+    sx_key *srv = NULL;
+    size_t n = 0;
+    assert_ok(sx_key_decode_public(ids->srv_dh_key.der, SX_KEY_BIT(SX_KEY_X25519), &srv));
+    assert_ok(sx_key_dh(rdh, srv, q->secret, sizeof q->secret, &n));
+    sx_key_free(srv);
+    sx_key_free(rdh);
+    sx_smp_client_reply_free(&r);
+}
+
+static bool is_err(const sx_smp_client_reply *r, sx_smp_err_type t)
+{
+    return r->ok && r->reply.resp.tag == SX_SMP_R_ERR && r->reply.resp.err.type == t;
+}
+
+static bool is_proxy_err(const sx_smp_client_reply *r, sx_smp_proxy_err kind)
+{
+    return is_err(r, SX_SMP_ERR_PROXY) && r->reply.resp.err.proxy.kind == kind;
+}
+
+static void expect_msg(sx_smp_client *rcv, const queue *q, const char *text)
+{
+    sx_smp_client_reply ev;
+    assert_ok(sx_smp_client_next_event(rcv, CALL_MS, &ev));
+    assert_true(ev.ok && ev.reply.resp.tag == SX_SMP_R_MSG);
+    uint8_t *buf = malloc(SX_BLOCK_SIZE);
+    assert_non_null(buf);
+    sx_smp_rcv_msg m;
+    assert_ok(sx_smp_msg_decrypt(q->secret, ev.reply.resp.msg.msg_id, ev.reply.resp.msg.body, buf, SX_BLOCK_SIZE, &m));
+    assert_int_equal(m.body.len, strlen(text));
+    assert_memory_equal(m.body.ptr, text, m.body.len);
+    /* ACK, for the next message to come. */
+    sx_smp_cmd ack = {.tag = SX_SMP_C_ACK};
+    ack.msg_id = ev.reply.resp.msg.msg_id;
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(rcv, sx_slice_of(q->rid, ID_LEN), &ack, q->rkey, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    free(buf);
+    sx_smp_client_reply_free(&ev);
+}
+
+/* Secures with SKEY and sends twice, all through the proxy session. */
+static void secure_and_send(sx_smp_client *snd, const sx_smp_relay_session *rs, queue *q, const char *text)
+{
+    uint8_t der[SX_KEY_SPKI_MAX];
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &q->skey));
+    sx_smp_cmd skey = {.tag = SX_SMP_C_SKEY};
+    assert_ok(sx_smp_pubkey_of(q->skey, der, &skey.key));
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_proxy_call(snd, rs, sx_slice_of(q->sid, ID_LEN), &skey, q->skey, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    sx_smp_cmd send = {.tag = SX_SMP_C_SEND};
+    send.send.body = sx_slice_str(text);
+    assert_ok(sx_smp_client_proxy_call(snd, rs, sx_slice_of(q->sid, ID_LEN), &send, q->skey, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    /* Unsigned, to a secured queue: the destination's AUTH comes back. */
+    assert_ok(sx_smp_client_proxy_call(snd, rs, sx_slice_of(q->sid, ID_LEN), &send, NULL, &r));
+    assert_true(is_err(&r, SX_SMP_ERR_AUTH));
+    sx_smp_client_reply_free(&r);
+}
+
+static void open_session(sx_smp_client *cl, const router *dest, sx_smp_relay_session *rs)
+{
+    sx_smp_address a = address_of(dest);
+    sx_smp_client_reply r;
+    sx_status st = sx_smp_client_proxy_session(cl, &a, sx_slice_of(NULL, 0), rs, &r);
+    if (st != SX_OK)
+        fail_msg("proxy session: %s (%s)", sx_status_str(st),
+                 r.ok ? sx_smp_resp_name(r.reply.resp.tag) : "no answer");
+    assert_true(rs->version >= SX_SMP_PROXIED_RELAY_MIN && rs->version <= SX_SMP_PROXIED_RELAY_MAX);
+}
+
+/* ---- tests ---- */
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    sx_smp_client *rcv_b = connect_to(&g_r[1]), *rcv_c = connect_to(&g_r[2]);
+    sx_smp_client *snd = connect_to(&g_r[0]), *snd2 = connect_to(&g_r[0]);
+    queue qb, qc;
+    create_queue(rcv_b, &qb);
+    create_queue(rcv_c, &qc);
+    sx_smp_relay_session rb, rc, rb2;
+    open_session(snd, &g_r[1], &rb);
+    open_session(snd, &g_r[2], &rc);
+    open_session(snd2, &g_r[1], &rb2);
+    /* One relay connection per destination, shared by the proxy's clients. */
+    assert_int_equal(rb.session_id_len, rb2.session_id_len);
+    assert_memory_equal(rb.session_id, rb2.session_id, rb.session_id_len);
+    assert_true(rb.session_id_len != rc.session_id_len || memcmp(rb.session_id, rc.session_id, rb.session_id_len));
+    secure_and_send(snd, &rb, &qb, "via A to B");
+    expect_msg(rcv_b, &qb, "via A to B");
+    secure_and_send(snd, &rc, &qc, "via A to C");
+    expect_msg(rcv_c, &qc, "via A to C");
+    /* The second client through the same relay session. */
+    sx_smp_cmd send = {.tag = SX_SMP_C_SEND};
+    send.send.body = sx_slice_str("second client");
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_proxy_call(snd2, &rb2, sx_slice_of(qb.sid, ID_LEN), &send, qb.skey, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    expect_msg(rcv_b, &qb, "second client");
+    /* A message of the largest size the proxied version allows. */
+    size_t max = sx_smp_max_message_length(rb.version);
+    char *big = malloc(max + 1);
+    assert_non_null(big);
+    memset(big, 'x', max);
+    big[max] = 0;
+    send.send.body = sx_slice_of(big, max);
+    assert_ok(sx_smp_client_proxy_call(snd, &rb, sx_slice_of(qb.sid, ID_LEN), &send, qb.skey, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    expect_msg(rcv_b, &qb, big);
+    free(big);
+    sx_smp_relay_session_cleanup(&rb);
+    sx_smp_relay_session_cleanup(&rb2);
+    sx_smp_relay_session_cleanup(&rc);
+    queue_free(&qb);
+    queue_free(&qc);
+    sx_smp_client_close(snd);
+    sx_smp_client_close(snd2);
+    sx_smp_client_close(rcv_b);
+    sx_smp_client_close(rcv_c);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    sx_smp_client *rcv_b = connect_to(&g_r[1]);
+    sx_smp_client *snd = connect_to(&g_r[0]);
+    queue qb;
+    create_queue(rcv_b, &qb);
+    sx_smp_relay_session rb;
+    open_session(snd, &g_r[1], &rb);
+    sx_smp_client_reply r;
+
+    /* An unknown session id: PROXY NO_SESSION from the proxy. */
+    sx_smp_relay_session bogus = rb;
+    bogus.session_id[0] ^= 0xff;
+    sx_smp_cmd send = {.tag = SX_SMP_C_SEND};
+    send.send.body = sx_slice_str("lost");
+    assert_int_equal(sx_smp_client_proxy_call(snd, &bogus, sx_slice_of(qb.sid, ID_LEN), &send, NULL, &r),
+                     SX_E_PROTOCOL);
+    assert_true(is_proxy_err(&r, SX_SMP_PROXY_NO_SESSION));
+    sx_smp_client_reply_free(&r);
+
+    /* Commands other than SEND, SKEY, LKEY and LGET: CMD PROHIBITED from the
+     * destination, sealed like any answer. */
+    sx_smp_cmd sub = {.tag = SX_SMP_C_SUB};
+    assert_ok(sx_smp_client_proxy_call(snd, &rb, sx_slice_of(qb.rid, ID_LEN), &sub, qb.rkey, &r));
+    assert_true(is_err(&r, SX_SMP_ERR_CMD) && r.reply.resp.err.cmd == SX_SMP_CMD_PROHIBITED);
+    sx_smp_client_reply_free(&r);
+    sx_smp_cmd ping = {.tag = SX_SMP_C_PING};
+    assert_ok(sx_smp_client_proxy_call(snd, &rb, sx_slice_of(NULL, 0), &ping, NULL, &r));
+    assert_true(is_err(&r, SX_SMP_ERR_CMD) && r.reply.resp.err.cmd == SX_SMP_CMD_PROHIBITED);
+    sx_smp_client_reply_free(&r);
+    /* The queue is untouched: an unsigned SEND still goes in. */
+    assert_ok(sx_smp_client_proxy_call(snd, &rb, sx_slice_of(qb.sid, ID_LEN), &send, NULL, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    expect_msg(rcv_b, &qb, "lost");
+
+    /* A destination nobody listens on: PROXY BROKER NETWORK. */
+    sx_smp_address none = address_of(&g_r[1]);
+    none.port = tu_free_port();
+    sx_smp_relay_session rs;
+    assert_int_equal(sx_smp_client_proxy_session(snd, &none, sx_slice_of(NULL, 0), &rs, &r), SX_E_PROTOCOL);
+    assert_true(is_proxy_err(&r, SX_SMP_PROXY_BROKER));
+    assert_int_equal(r.reply.resp.err.proxy.broker, SX_SMP_BROKER_NETWORK);
+    sx_smp_client_reply_free(&r);
+
+    /* B's address with C's identity: the proxy's TLS check refuses B. */
+    sx_smp_address wrong = address_of(&g_r[1]);
+    memcpy(wrong.key_hash, g_r[2].fp, SX_FINGERPRINT_LEN);
+    assert_int_equal(sx_smp_client_proxy_session(snd, &wrong, sx_slice_of(NULL, 0), &rs, &r), SX_E_PROTOCOL);
+    assert_true(is_proxy_err(&r, SX_SMP_PROXY_BROKER));
+    sx_smp_client_reply_free(&r);
+
+    /* The client's own PKEY checks (PROTOCOL-NOTES D32): B's PKEY against
+     * C's identity, and with a damaged signature. */
+    sx_smp_cmd prxy = {.tag = SX_SMP_C_PRXY};
+    uint8_t hosts[16] = {9, '1', '2', '7', '.', '0', '.', '0', '.', '1'};
+    char port[8];
+    snprintf(port, sizeof port, "%u", g_r[1].port);
+    prxy.prxy.server.hosts.count = 1;
+    prxy.prxy.server.hosts.items = sx_slice_of(hosts, 10);
+    prxy.prxy.server.port = sx_slice_str(port);
+    prxy.prxy.server.key_hash = sx_slice_of(g_r[1].fp, SX_FINGERPRINT_LEN);
+    assert_ok(sx_smp_client_call(snd, sx_slice_of(NULL, 0), &prxy, NULL, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_PKEY);
+    assert_int_equal(sx_smp_pkey_check(&r.reply.resp, g_r[2].fp, sx_smp_server_vrange(), &rs), SX_E_AUTH);
+    sx_smp_resp damaged = r.reply.resp;
+    uint8_t sk[512];
+    assert_true(damaged.pkey.signed_key.len <= sizeof sk);
+    memcpy(sk, damaged.pkey.signed_key.ptr, damaged.pkey.signed_key.len);
+    sk[damaged.pkey.signed_key.len - 1] ^= 1;
+    damaged.pkey.signed_key = sx_slice_of(sk, damaged.pkey.signed_key.len);
+    assert_int_equal(sx_smp_pkey_check(&damaged, g_r[1].fp, sx_smp_server_vrange(), &rs), SX_E_AUTH);
+    /* A range the client does not share. */
+    damaged = r.reply.resp;
+    sx_version_range old = {6, 7};
+    assert_int_equal(sx_smp_pkey_check(&damaged, g_r[1].fp, old, &rs), SX_E_PROTOCOL);
+    assert_ok(sx_smp_pkey_check(&r.reply.resp, g_r[1].fp, sx_smp_server_vrange(), &rs));
+    sx_smp_relay_session_cleanup(&rs);
+    sx_smp_client_reply_free(&r);
+
+    sx_smp_relay_session_cleanup(&rb);
+    queue_free(&qb);
+    sx_smp_client_close(snd);
+    sx_smp_client_close(rcv_b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
