@@ -13,15 +13,15 @@
 #include "core/bytes.h"
 #include "core/writer.h"
 #include "smp/encoding.h"
+#include "smp/version.h"
 #include "simplex/status.h"
 
 /* PROTOCOL-NOTES D33: a proxied transmission is padded to this length before
  * it is boxed (paddedProxiedTLength), so that its size tells nothing. */
 #define SX_SMP_PROXIED_T_LEN 16226
 #define SX_SMP_PROXIED_BOX_LEN (SX_SMP_PROXIED_T_LEN + 16)
-/* The relay versions a proxy reports in PKEY (proxiedSMPRelayVRange). */
-#define SX_SMP_PROXIED_RELAY_MIN 8
-#define SX_SMP_PROXIED_RELAY_MAX 17
+/* The relay versions a proxy reports in PKEY are sx_smp_proxied_vrange()
+ * (smp/version.h). */
 
 /* PROTOCOL-NOTES D34: the plaintext of RFWD, ss(corrId) || Word16(version)
  * || x25519(key) || Tail(encrypted transmission). */

@@ -52,6 +52,21 @@ sx_status sx_smpapi_router_error(const char *what, const sx_smp_error *e)
                             what);
     case SX_SMP_ERR_CMD:
         return sx_error_set(SX_E_PROTOCOL, code, "%s: the router refused the command (%s)", what, code);
+    case SX_SMP_ERR_PROXY: {
+        /* 2-hop routing: the proxy's error in its wire text (PROXY NO_SESSION,
+         * PROXY BROKER NETWORK, ...); the destination unreachable is a
+         * network failure. */
+        char text[SX_ERROR_CODE_MAX];
+        sx_writer w;
+        sx_writer_init_fixed(&w, (uint8_t *)text, sizeof text - 1);
+        size_t n = sx_smp_error_write(&w, SX_SMP_VERSION_CURRENT, e) ? w.len : 0;
+        text[n] = 0;
+        bool net = e->proxy.kind == SX_SMP_PROXY_BROKER &&
+                   (e->proxy.broker == SX_SMP_BROKER_NETWORK || e->proxy.broker == SX_SMP_BROKER_TIMEOUT ||
+                    e->proxy.broker == SX_SMP_BROKER_HOST);
+        return sx_error_set(net ? SX_E_IO : SX_E_PROTOCOL, n ? text : code,
+                            "%s: the proxy router could not forward it (%s)", what, n ? text : code);
+    }
     default: return sx_error_set(SX_E_PROTOCOL, code, "%s: the router answered ERR %s", what, code);
     }
 }

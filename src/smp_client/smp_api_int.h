@@ -75,4 +75,13 @@ sx_status sx_smpapi_reply_event(sx_smpapi_subs *s, const sx_smp_client_reply *r,
  * not open). */
 sx_status sx_smpapi_msg_event(sx_smp_queue *q, const sx_smp_client_reply *r, sx_smp_event *ev);
 
+/* ---- the blocking connection's parts for smp_api_proxy.c ---- */
+
+/* Proxy sessions opened through one connection, by destination. */
+typedef struct sx_smpapi_proxied sx_smpapi_proxied;
+void sx_smpapi_proxied_free(sx_smpapi_proxied *list);
+sx_smp_client *sx_smpapi_conn_client(sx_smp_conn *c);
+const sx_smp_address *sx_smpapi_conn_address(const sx_smp_conn *c);
+sx_smpapi_proxied **sx_smpapi_conn_proxied(sx_smp_conn *c);
+
 #endif

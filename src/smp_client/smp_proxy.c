@@ -58,7 +58,7 @@ sx_status sx_smp_pkey_check(const sx_smp_resp *pkey, const uint8_t key_hash[SX_F
         return SX_E_AUTH;
     sx_version_range vr = pkey->pkey.vrange;
     uint16_t lo = vr.min > own.min ? vr.min : own.min, hi = vr.max < own.max ? vr.max : own.max;
-    if (lo > hi || hi < SX_SMP_PROXIED_RELAY_MIN)
+    if (lo > hi || hi < SX_SMP_V_SENDING_PROXY)
         return SX_E_PROTOCOL;
     sx_slice sid = pkey->pkey.session_id;
     if (sid.len == 0 || sid.len > sizeof out->session_id)

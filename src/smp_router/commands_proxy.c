@@ -76,17 +76,18 @@ static sx_relay_req *req_new(sx_cmd_ctx *x, sx_relay_done_fn done)
 
 /* ---- PRXY -> PKEY ---- */
 
-/* PROTOCOL-NOTES D31: the relay's session id, its range capped to 8..17 and
- * its chain and signed key as it sent them in its hello. */
+/* PROTOCOL-NOTES D31: the relay's session id, its range capped to 8..18 and
+ * its chain and signed key as it sent them in its hello (the reference code
+ * caps at 18, proxiedSMPRelayVersion, not 17 as the notes said). */
 static void send_pkey(sx_conn *c, sx_slice corr, sx_slice entity, sx_relay *rl)
 {
     static __thread uint8_t chain[SX_BLOCK_SIZE];
     const sx_smp_session *s = sx_relay_session(rl);
     sx_version_range vr = {
-        .min = s->peer_range.min > SX_SMP_PROXIED_RELAY_MIN ? s->peer_range.min : SX_SMP_PROXIED_RELAY_MIN,
-        .max = s->peer_range.max < SX_SMP_PROXIED_RELAY_MAX ? s->peer_range.max : SX_SMP_PROXIED_RELAY_MAX,
+        .min = s->peer_range.min > SX_SMP_V_SENDING_PROXY ? s->peer_range.min : SX_SMP_V_SENDING_PROXY,
+        .max = s->peer_range.max < SX_SMP_VERSION_PROXIED_MAX ? s->peer_range.max : SX_SMP_VERSION_PROXIED_MAX,
     };
-    if (vr.min > vr.max || s->version < SX_SMP_PROXIED_RELAY_MIN) {
+    if (vr.min > vr.max || s->version < SX_SMP_V_SENDING_PROXY) {
         sx_cmd_reply_err(c, corr, entity, transport_error(SX_SMP_TE_VERSION));
         return;
     }
@@ -282,7 +283,7 @@ void sx_cmd_pfwd(sx_cmd_ctx *x)
         return;
     }
     const sx_smp_session *s = sx_relay_session(rl);
-    if (s->version < SX_SMP_PROXIED_RELAY_MIN) {
+    if (s->version < SX_SMP_V_SENDING_PROXY) {
         sx_cmd_reply_err(x->c, x->corr, x->entity, transport_error(SX_SMP_TE_VERSION));
         return;
     }

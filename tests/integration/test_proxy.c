@@ -353,7 +353,7 @@ static void open_session(sx_smp_client *cl, const router *dest, sx_smp_relay_ses
     if (st != SX_OK)
         fail_msg("proxy session: %s (%s)", sx_status_str(st),
                  r.ok ? sx_smp_resp_name(r.reply.resp.tag) : "no answer");
-    assert_true(rs->version >= SX_SMP_PROXIED_RELAY_MIN && rs->version <= SX_SMP_PROXIED_RELAY_MAX);
+    assert_true(rs->version >= SX_SMP_V_SENDING_PROXY && rs->version <= SX_SMP_VERSION_PROXIED_MAX);
 }
 
 /* ---- tests ---- */
