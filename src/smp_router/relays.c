@@ -124,6 +124,7 @@ sx_status sx_relay_send(sx_relay *rl, const sx_smp_cmd *cmd, sx_relay_req *req)
 void sx_relays_req_attach(sx_conn *c, sx_relay_req *req)
 {
     req->c = c;
+    c->proxied_n++;
     req->cprev = NULL;
     req->cnext = c->proxied;
     if (c->proxied)
@@ -142,6 +143,7 @@ void sx_relays_req_detach(sx_relay_req *req)
         c->proxied = req->cnext;
     if (req->cnext)
         req->cnext->cprev = req->cprev;
+    c->proxied_n--;
     req->c = NULL;
     req->cprev = req->cnext = NULL;
 }

@@ -50,7 +50,8 @@ SX_MUST_CHECK sx_status sx_relay_send(sx_relay *rl, const sx_smp_cmd *cmd, sx_re
 /* Lists req with its connection / takes it off. */
 void sx_relays_req_attach(sx_conn *c, sx_relay_req *req);
 void sx_relays_req_detach(sx_relay_req *req);
-/* sx_relays_conn_closed and sx_relays_stop are declared in server_int.h
- * (server.c calls them). */
+/* The connection closes: its waiting commands will find req->c NULL. */
+void sx_relays_conn_closed(sx_conn *c);
+/* sx_relays_stop is declared in server_int.h (server.c calls it). */
 
 #endif

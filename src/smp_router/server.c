@@ -274,7 +274,7 @@ static void conn_close(sx_conn *c)
     if (w->batch_conn == c)
         w->batch_conn = NULL;
     wait_list_remove(c);
-    sx_relays_conn_closed(c);
+    sx_proxy_conn_closed(c);
     sx_loop_io_stop(w->loop, &c->io);
     for (size_t i = 0; i < c->subs_cap; i++) {
         sx_sub *s = c->subs[i];
@@ -620,6 +620,7 @@ static void tick(void *arg, unsigned worker)
     sx_worker *w = &r->workers[worker];
     const sx_router_opts *o = &w->r->opts;
     close_stalled_handshakes(w, sx_loop_now_ms());
+    sx_proxy_tick(w, sx_loop_now_ms());
     if (w->index == 0) {
         int64_t interval = (o->msg_check_interval > 0 ? o->msg_check_interval : 7200) * 1000;
         int64_t now_ms = sx_loop_now_ms();

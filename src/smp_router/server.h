@@ -62,6 +62,10 @@ typedef struct sx_router_opts {
     const char *control_admin_password;   /* NULL = no admin role */
     const char *control_user_password;    /* NULL = no user role */
     int64_t daily_block_queue_quota;      /* 0 = no limit, < 0 = no blocking */
+    /* 2-hop routing as a proxy ([PROXY], PROTOCOL-NOTES D30-D38). */
+    unsigned proxy_client_concurrency;   /* proxied commands of one client at once; 0 = 32 */
+    bool proxy_required_host_mode;       /* no public host: BROKER HOST, not the first host */
+    int proxy_timeout_ms;                /* a relay's answer, at most; 0 = 30 s */
 } sx_router_opts;
 
 typedef struct sx_router sx_router;

@@ -121,9 +121,12 @@ struct sx_conn {
     const char *why;
     /* Set while a forwarded command runs (commands_fwd.c). */
     sx_fwd_capture *capture;
-    /* Proxied commands of this connection waiting for a relay
-     * (relays.c); told when the connection closes. */
+    /* Proxied commands of this connection waiting for a relay (relays.c,
+     * proxied_n of them), and those waiting for their turn
+     * (commands_proxy.c, PROTOCOL-NOTES D38). */
     struct sx_relay_req *proxied;
+    unsigned proxied_n;
+    struct sx_pcmd *pwait, *pwait_tail;
 };
 
 struct sx_worker {
@@ -196,11 +199,13 @@ void sx_sub_post(sx_sub *s, unsigned what);
  * NULL s. Callable from any thread. */
 void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except);
 
-/* ---- the proxy's relay connections (relays.c) ---- */
+/* ---- 2-hop routing as a proxy (commands_proxy.c, relays.c) ---- */
 
-/* The connection closes: its proxied commands that wait for a relay are
- * not answered. */
-void sx_relays_conn_closed(sx_conn *c);
+typedef struct sx_pcmd sx_pcmd;
+/* The connection closes: its proxied commands are not answered. */
+void sx_proxy_conn_closed(sx_conn *c);
+/* Every tick: forwarded commands the relay did not answer in time. */
+void sx_proxy_tick(sx_worker *w, int64_t now_ms);
 /* The worker stops: closes its relay connections (from loop tasks). */
 void sx_relays_stop(sx_worker *w);
 

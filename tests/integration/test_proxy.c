@@ -6,8 +6,9 @@
  * unknown session (PROXY NO_SESSION), a forwarded command other than
  * SEND/SKEY/LKEY/LGET (CMD PROHIBITED, from the destination), a destination
  * that is not listening (PROXY BROKER NETWORK), a wrong identity, the
- * relay connection shared by two clients, and a PKEY whose key or identity
- * does not check. */
+ * relay connection shared by two clients, a PKEY whose key or identity
+ * does not check, more commands at once than the proxy runs for one client,
+ * and a destination that stops answering (PROXY BROKER TIMEOUT). */
 #include "testutil.h"
 
 #include <errno.h>
@@ -100,8 +101,8 @@ static int wait_pid(pid_t pid, int timeout_ms)
 }
 
 /* [TRANSPORT] port and one worker, so that clients share the relay
- * connection of the proxy's only worker. */
-static void set_port(router *rp)
+ * connection of the proxy's only worker; extra lines after [PROXY]. */
+static void set_port(router *rp, const char *extra)
 {
     FILE *f = fopen(rp->ini, "r");
     assert_non_null(f);
@@ -116,6 +117,9 @@ static void set_port(router *rp)
             use = rep;
         } else if (strncmp(line, "# workers:", 10) == 0) {
             use = "workers: 1\n";
+        } else if (strncmp(line, "[PROXY]", 7) == 0 && extra) {
+            snprintf(rep, sizeof rep, "[PROXY]\n%s", extra);
+            use = rep;
         }
         size_t n = strlen(use);
         if (len + n + 1 > cap) {
@@ -144,7 +148,7 @@ static sx_smp_client *connect_to(const router *rp)
     return cl;
 }
 
-static void router_up(router *rp, const char *name)
+static void router_up(router *rp, const char *name, const char *extra)
 {
     snprintf(rp->dir, sizeof rp->dir, "/tmp/sx_proxy_%s_XXXXXX", name);
     assert_non_null(mkdtemp(rp->dir));
@@ -177,7 +181,7 @@ static void router_up(router *rp, const char *name)
     assert_int_equal(got, SX_FINGERPRINT_LEN);
     for (int attempt = 0; attempt < 4; attempt++) {
         rp->port = tu_free_port();
-        set_port(rp);
+        set_port(rp, extra);
         char *start[] = {"smp-server", "start", "--log-level", "debug", NULL};
         rp->pid = spawn(rp, start);
         int64_t end = now_ms() + WAIT_MS;
@@ -225,9 +229,11 @@ static int setup(void **state)
     signal(SIGPIPE, SIG_IGN);
     if (sx_crypto_init() != SX_OK)
         return -1;
-    router_up(&g_r[0], "a");
-    router_up(&g_r[1], "b");
-    router_up(&g_r[2], "c");
+    /* A proxies at most 2 commands of a client at once and waits 2 s for a
+     * destination's answer. */
+    router_up(&g_r[0], "a", "client_concurrency: 2\nforward_timeout: 2\n");
+    router_up(&g_r[1], "b", NULL);
+    router_up(&g_r[2], "c", NULL);
     return 0;
 }
 
@@ -301,10 +307,19 @@ static bool is_proxy_err(const sx_smp_client_reply *r, sx_smp_proxy_err kind)
     return is_err(r, SX_SMP_ERR_PROXY) && r->reply.resp.err.proxy.kind == kind;
 }
 
+/* A MSG that came as the answer to an ACK (the queue's next message). */
+static sx_smp_client_reply g_carry;
+static bool g_has_carry;
+
 static void expect_msg(sx_smp_client *rcv, const queue *q, const char *text)
 {
     sx_smp_client_reply ev;
-    assert_ok(sx_smp_client_next_event(rcv, CALL_MS, &ev));
+    if (g_has_carry) {
+        ev = g_carry;
+        g_has_carry = false;
+    } else {
+        assert_ok(sx_smp_client_next_event(rcv, CALL_MS, &ev));
+    }
     assert_true(ev.ok && ev.reply.resp.tag == SX_SMP_R_MSG);
     uint8_t *buf = malloc(SX_BLOCK_SIZE);
     assert_non_null(buf);
@@ -312,13 +327,18 @@ static void expect_msg(sx_smp_client *rcv, const queue *q, const char *text)
     assert_ok(sx_smp_msg_decrypt(q->secret, ev.reply.resp.msg.msg_id, ev.reply.resp.msg.body, buf, SX_BLOCK_SIZE, &m));
     assert_int_equal(m.body.len, strlen(text));
     assert_memory_equal(m.body.ptr, text, m.body.len);
-    /* ACK, for the next message to come. */
+    /* ACK: OK, or the next message. */
     sx_smp_cmd ack = {.tag = SX_SMP_C_ACK};
     ack.msg_id = ev.reply.resp.msg.msg_id;
     sx_smp_client_reply r;
     assert_ok(sx_smp_client_call(rcv, sx_slice_of(q->rid, ID_LEN), &ack, q->rkey, &r));
-    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
-    sx_smp_client_reply_free(&r);
+    assert_true(r.ok && (r.reply.resp.tag == SX_SMP_R_OK || r.reply.resp.tag == SX_SMP_R_MSG));
+    if (r.reply.resp.tag == SX_SMP_R_MSG) {
+        g_carry = r;
+        g_has_carry = true;
+    } else {
+        sx_smp_client_reply_free(&r);
+    }
     free(buf);
     sx_smp_client_reply_free(&ev);
 }
@@ -496,11 +516,103 @@ static void test_errors(void **state)
     sx_smp_client_close(rcv_b);
 }
 
+/* More PFWDs at once than A runs for one client: the rest wait their turn
+ * (PROTOCOL-NOTES D38) and every one is answered. */
+static void test_concurrency(void **state)
+{
+    (void)state;
+    enum { N = 9 };
+    sx_smp_client *rcv_b = connect_to(&g_r[1]);
+    sx_smp_client *snd = connect_to(&g_r[0]);
+    queue qb;
+    create_queue(rcv_b, &qb);
+    sx_smp_relay_session rb;
+    open_session(snd, &g_r[1], &rb);
+    static sx_smp_pfwd p[N];
+    sx_smp_client_cmd cc[N];
+    sx_smp_client_reply r[N];
+    char text[N][16];
+    sx_smp_cmd send[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "message %d", i);
+        send[i] = (sx_smp_cmd){.tag = SX_SMP_C_SEND};
+        send[i].send.body = sx_slice_str(text[i]);
+        assert_ok(sx_smp_pfwd_make(&rb, sx_slice_of(qb.sid, ID_LEN), &send[i], NULL, &p[i]));
+        cc[i] = (sx_smp_client_cmd){.entity = sx_slice_of(rb.session_id, rb.session_id_len), .cmd = &p[i].cmd};
+        cc[i].corr_given = true;
+        memcpy(cc[i].corr_id, p[i].corr_id, sizeof cc[i].corr_id);
+    }
+    assert_ok(sx_smp_client_call_many(snd, cc, N, r));
+    for (int i = 0; i < N; i++) {
+        assert_true(r[i].ok && r[i].reply.resp.tag == SX_SMP_R_PRES);
+        sx_smp_client_reply inner;
+        assert_ok(sx_smp_pres_open(&rb, &p[i], r[i].reply.resp.enc, &inner));
+        assert_true(inner.ok && inner.reply.resp.tag == SX_SMP_R_OK);
+        sx_smp_client_reply_free(&inner);
+        sx_smp_client_reply_free(&r[i]);
+    }
+    /* Some waited for their turn (A's debug log says so). */
+    FILE *f = fopen(g_r[0].out, "r");
+    assert_non_null(f);
+    char line[512];
+    bool waited = false;
+    while (!waited && fgets(line, sizeof line, f))
+        waited = strstr(line, "proxied command waits (2 running)") != NULL;
+    fclose(f);
+    assert_true(waited);
+    /* The relay ran them in the order they were sent. */
+    for (int i = 0; i < N; i++)
+        expect_msg(rcv_b, &qb, text[i]);
+    sx_smp_relay_session_cleanup(&rb);
+    queue_free(&qb);
+    sx_smp_client_close(snd);
+    sx_smp_client_close(rcv_b);
+}
+
+/* A destination that does not answer: PROXY BROKER TIMEOUT after A's
+ * forward_timeout; once it answers again, the same session works. */
+static void test_timeout(void **state)
+{
+    (void)state;
+    sx_smp_client *rcv_c = connect_to(&g_r[2]);
+    sx_smp_client *snd = connect_to(&g_r[0]);
+    queue qc;
+    create_queue(rcv_c, &qc);
+    sx_smp_relay_session rc;
+    open_session(snd, &g_r[2], &rc);
+    sx_smp_cmd send = {.tag = SX_SMP_C_SEND};
+    send.send.body = sx_slice_str("late");
+    sx_smp_client_reply r;
+    assert_int_equal(kill(g_r[2].pid, SIGSTOP), 0);
+    int64_t t0 = now_ms();
+    sx_status st = sx_smp_client_proxy_call(snd, &rc, sx_slice_of(qc.sid, ID_LEN), &send, NULL, &r);
+    int64_t waited = now_ms() - t0;
+    assert_int_equal(kill(g_r[2].pid, SIGCONT), 0);
+    assert_int_equal(st, SX_E_PROTOCOL);
+    assert_true(is_proxy_err(&r, SX_SMP_PROXY_BROKER));
+    assert_int_equal(r.reply.resp.err.proxy.broker, SX_SMP_BROKER_TIMEOUT);
+    assert_true(waited >= 1000);
+    sx_smp_client_reply_free(&r);
+    /* The late command still reached C; the next one is answered. */
+    expect_msg(rcv_c, &qc, "late");
+    send.send.body = sx_slice_str("on time");
+    assert_ok(sx_smp_client_proxy_call(snd, &rc, sx_slice_of(qc.sid, ID_LEN), &send, NULL, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    expect_msg(rcv_c, &qc, "on time");
+    sx_smp_relay_session_cleanup(&rc);
+    queue_free(&qc);
+    sx_smp_client_close(snd);
+    sx_smp_client_close(rcv_c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_timeout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
