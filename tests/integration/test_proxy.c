@@ -26,6 +26,7 @@
 #include "crypto/util.h"
 #include "smp/msgcrypt.h"
 #include "smp_client/smp_client.h"
+#include "simplex/smp.h"
 #include "smp_client/smp_proxy.h"
 
 #ifndef SX_SMP_SERVER_BIN
@@ -148,6 +149,32 @@ static sx_smp_client *connect_to(const router *rp)
     return cl;
 }
 
+/* `start` on rp->port; true once a client completed the handshake. */
+static bool router_start(router *rp)
+{
+    char *start[] = {"smp-server", "start", "--log-level", "debug", NULL};
+    rp->pid = spawn(rp, start);
+    int64_t end = now_ms() + WAIT_MS;
+    while (now_ms() < end) {
+        int status;
+        if (waitpid(rp->pid, &status, WNOHANG) == rp->pid) {
+            rp->pid = 0;
+            return false;
+        }
+        sx_smp_client_opts o = {.timeout_ms = 2000};
+        sx_smp_client *cl = NULL;
+        if (sx_smp_client_connect("127.0.0.1", rp->port, rp->fp, &o, &cl) == SX_OK) {
+            sx_smp_client_close(cl);
+            return true;
+        }
+        usleep(50000);
+    }
+    kill(rp->pid, SIGKILL);
+    (void)wait_pid(rp->pid, WAIT_MS);
+    rp->pid = 0;
+    return false;
+}
+
 static void router_up(router *rp, const char *name, const char *extra)
 {
     snprintf(rp->dir, sizeof rp->dir, "/tmp/sx_proxy_%s_XXXXXX", name);
@@ -182,45 +209,40 @@ static void router_up(router *rp, const char *name, const char *extra)
     for (int attempt = 0; attempt < 4; attempt++) {
         rp->port = tu_free_port();
         set_port(rp, extra);
-        char *start[] = {"smp-server", "start", "--log-level", "debug", NULL};
-        rp->pid = spawn(rp, start);
-        int64_t end = now_ms() + WAIT_MS;
-        while (now_ms() < end) {
-            int status;
-            if (waitpid(rp->pid, &status, WNOHANG) == rp->pid) {
-                rp->pid = 0;
-                break;
-            }
-            sx_smp_client_opts o = {.timeout_ms = 2000};
-            sx_smp_client *cl = NULL;
-            if (sx_smp_client_connect("127.0.0.1", rp->port, rp->fp, &o, &cl) == SX_OK) {
-                sx_smp_client_close(cl);
-                return;
-            }
-            usleep(50000);
-        }
-        if (rp->pid > 0) {
-            kill(rp->pid, SIGKILL);
-            (void)wait_pid(rp->pid, WAIT_MS);
-            rp->pid = 0;
-        }
+        if (router_start(rp))
+            return;
     }
     dump(rp);
     fail_msg("router %s did not start", name);
 }
 
-static void router_down(router *rp)
+/* Stops rp and removes its folder; false when it did not stop cleanly or a
+ * sanitizer reported something in its output (sanitizer builds). */
+static bool router_down(router *rp)
 {
+    bool ok = true;
     if (rp->pid > 0) {
         kill(rp->pid, SIGTERM);
-        if (wait_pid(rp->pid, WAIT_MS) != 0)
-            dump(rp);
+        int status = wait_pid(rp->pid, WAIT_MS);
+        ok = status == 0;
         rp->pid = 0;
+    }
+    FILE *f = fopen(rp->out, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "Sanitizer") || strstr(line, "runtime error"))
+            ok = false;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        fprintf(stderr, "router %s:\n", rp->dir);
+        dump(rp);
     }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %.63s", rp->dir);
     if (rp->dir[0] && system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", rp->dir);
+    return ok;
 }
 
 static int setup(void **state)
@@ -240,9 +262,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    bool ok = true;
     for (int i = 0; i < 3; i++)
-        router_down(&g_r[i]);
-    return 0;
+        ok = router_down(&g_r[i]) && ok;
+    return ok ? 0 : -1;
 }
 
 static sx_smp_address address_of(const router *rp)
@@ -253,6 +276,27 @@ static sx_smp_address address_of(const router *rp)
     snprintf(a.host, sizeof a.host, "127.0.0.1");
     a.port = rp->port;
     return a;
+}
+
+/* SIGSTOP, and wait until the process is stopped (the signal takes effect
+ * asynchronously). */
+static void stop_process(pid_t pid)
+{
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')');
+        if (p && (p[2] == 'T' || p[2] == 't'))
+            return;
+        usleep(10000);
+    }
+    fail_msg("process %d did not stop", (int)pid);
 }
 
 /* ---- queues on a destination ---- */
@@ -583,7 +627,7 @@ static void test_timeout(void **state)
     sx_smp_cmd send = {.tag = SX_SMP_C_SEND};
     send.send.body = sx_slice_str("late");
     sx_smp_client_reply r;
-    assert_int_equal(kill(g_r[2].pid, SIGSTOP), 0);
+    stop_process(g_r[2].pid);
     int64_t t0 = now_ms();
     sx_status st = sx_smp_client_proxy_call(snd, &rc, sx_slice_of(qc.sid, ID_LEN), &send, NULL, &r);
     int64_t waited = now_ms() - t0;
@@ -606,6 +650,76 @@ static void test_timeout(void **state)
     sx_smp_client_close(rcv_c);
 }
 
+/* The public API through A: secure and send, then B restarts (A's relay
+ * connection ends with it, and A forgets the session): the next send is
+ * answered PROXY NO_SESSION, and the library opens a new session by itself. */
+static void test_api_destination_restart(void **state)
+{
+    (void)state;
+    char fa[64], fb[64], a[160], b[160];
+    assert_ok(sx_b64_encode(sx_slice_of(g_r[0].fp, SX_FINGERPRINT_LEN), SX_B64_URL, fa, sizeof fa));
+    assert_ok(sx_b64_encode(sx_slice_of(g_r[1].fp, SX_FINGERPRINT_LEN), SX_B64_URL, fb, sizeof fb));
+    snprintf(a, sizeof a, "smp://%s@127.0.0.1:%u", fa, g_r[0].port);
+    snprintf(b, sizeof b, "smp://%s@127.0.0.1:%u", fb, g_r[1].port);
+    sx_smp_conn *rc = NULL, *proxy = NULL;
+    sx_smp_queue *rq = NULL, *sq = NULL;
+    assert_ok(sx_smp_connect(b, NULL, &rc));
+    assert_ok(sx_smp_connect(a, NULL, &proxy));
+    assert_ok(sx_smp_queue_create(rc, &rq));
+    assert_ok(sx_smp_queue_sender(rq, &sq));
+    assert_ok(sx_smp_queue_secure_proxied(proxy, sq));
+    assert_true(sx_smp_queue_has_sender_key(sq));
+    assert_ok(sx_smp_send_proxied(proxy, sq, "one", 3));
+    assert_ok(sx_smp_subscribe(rc, rq));
+    sx_smp_event ev;
+    assert_ok(sx_smp_receive(rc, CALL_MS, &ev));
+    assert_int_equal(ev.kind, SX_SMP_EVENT_MESSAGE);
+    assert_int_equal(ev.body_len, 3);
+    assert_memory_equal(ev.body, "one", 3);
+    assert_ok(sx_smp_ack(rc, rq, &ev));
+    sx_smp_event_clear(&ev);
+    sx_smp_close(rc);
+
+    /* B stops and starts again on its port, with its queues. */
+    kill(g_r[1].pid, SIGTERM);
+    assert_int_equal(wait_pid(g_r[1].pid, WAIT_MS), 0);
+    g_r[1].pid = 0;
+    if (!router_start(&g_r[1])) {
+        dump(&g_r[1]);
+        fail_msg("B did not start again");
+    }
+    assert_ok(sx_smp_send_proxied(proxy, sq, "two", 3));
+    assert_ok(sx_smp_connect(b, NULL, &rc));
+    assert_ok(sx_smp_subscribe(rc, rq));
+    assert_ok(sx_smp_receive(rc, CALL_MS, &ev));
+    assert_int_equal(ev.kind, SX_SMP_EVENT_MESSAGE);
+    assert_memory_equal(ev.body, "two", 3);
+    assert_ok(sx_smp_ack(rc, rq, &ev));
+    sx_smp_event_clear(&ev);
+    /* A said so in its log: the first relay connection closed, a second made. */
+    FILE *f = fopen(g_r[0].out, "r");
+    assert_non_null(f);
+    char line[512], want[96];
+    snprintf(want, sizeof want, "proxy: connected to relay 127.0.0.1:%u", g_r[1].port);
+    int connects = 0;
+    while (fgets(line, sizeof line, f))
+        connects += strstr(line, want) != NULL;
+    fclose(f);
+    assert_true(connects >= 2);
+
+    /* A proxy that needs its password (code PROXY BASIC_AUTH) is in
+     * integration.smp_proxy_cli; a destination down: */
+    stop_process(g_r[1].pid);
+    sx_status st = sx_smp_send_proxied(proxy, sq, "three", 5);
+    kill(g_r[1].pid, SIGCONT);
+    if (st != SX_E_IO || strcmp(sx_error_code(), "PROXY BROKER TIMEOUT") != 0)
+        fail_msg("send with B stopped: %s, code '%s': %s", sx_status_str(st), sx_error_code(), sx_error_message());
+    sx_smp_queue_free(sq);
+    sx_smp_queue_free(rq);
+    sx_smp_close(rc);
+    sx_smp_close(proxy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_api_destination_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
