@@ -111,14 +111,23 @@ static void start(sx_conn *c, sx_pcmd *p, bool async);
 /* Starts the waiting commands of c while it has room. */
 static void drain(sx_conn *c)
 {
+    bool was_full = sx_proxy_conn_full(c);
     while (c->pwait && c->proxied_n < concurrency(c) && c->fd >= 0 && !c->failing) {
         sx_pcmd *p = c->pwait;
         c->pwait = p->wnext;
         if (!c->pwait)
             c->pwait_tail = NULL;
         p->wnext = NULL;
+        c->pwait_n--;
         start(c, p, true);
     }
+    if (was_full && !sx_proxy_conn_full(c))
+        sx_conn_resume_reading(c);
+}
+
+bool sx_proxy_conn_full(const sx_conn *c)
+{
+    return c->pwait_n >= concurrency(c);
 }
 
 /* A relay callback is done with p: off its connection, freed, and the
@@ -145,6 +154,10 @@ static void submit(sx_conn *c, sx_pcmd *p)
     else
         c->pwait = p;
     c->pwait_tail = p;
+    c->pwait_n++;
+    if (sx_proxy_conn_full(c))
+        SX_SAY(SX_SAY_DEBUG, "client %llu: not read while %u proxied commands wait", (unsigned long long)c->id,
+               c->pwait_n);
 }
 
 void sx_proxy_conn_closed(sx_conn *c)
@@ -156,6 +169,7 @@ void sx_proxy_conn_closed(sx_conn *c)
         pcmd_free(p);
     }
     c->pwait_tail = NULL;
+    c->pwait_n = 0;
 }
 
 /* ---- PRXY -> PKEY ---- */

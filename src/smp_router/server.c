@@ -24,8 +24,8 @@
 #include "smp_router/msgjournal.h"
 #include "transport/net.h"
 
-#define SX_MAX_OUT_BLOCKS 256      /* back-pressure: stop reading above this */
-#define SX_READS_PER_EVENT 32      /* fairness between connections */
+#define SX_MAX_OUT_BLOCKS 256 /* back-pressure: stop reading above this */
+#define SX_READS_PER_EVENT 32 /* fairness between connections */
 #define SX_TICK_MS 1000
 
 _Static_assert(SX_ROUTER_MAX_PORTS <= SX_KIT_MAX_PORTS, "the kit listens on every configured port");
@@ -42,6 +42,7 @@ static void conn_why(sx_conn *c, const char *why)
 }
 
 static void conn_update_interest(sx_conn *c);
+static void continue_reading(sx_conn *c);
 
 /* ---- output ---- */
 
@@ -211,6 +212,14 @@ void sx_conn_flush(sx_conn *c)
         conn_update_interest(c);
 }
 
+void sx_conn_resume_reading(sx_conn *c)
+{
+    if (c->fd < 0 || c->failing)
+        return;
+    conn_update_interest(c);
+    continue_reading(c);
+}
+
 void sx_conn_close_after_flush(sx_conn *c)
 {
     c->state = SX_CONN_CLOSING;
@@ -218,12 +227,20 @@ void sx_conn_close_after_flush(sx_conn *c)
 
 /* ---- connection lifecycle ---- */
 
+/* Back-pressure: no more blocks are read while too many answers wait to be
+ * written, or as many proxied commands wait for their turn as may run
+ * (commands_proxy.c; the reference stops reading such a client too). */
+static bool reading_paused(const sx_conn *c)
+{
+    return c->state == SX_CONN_CLOSING || c->out_count >= SX_MAX_OUT_BLOCKS || sx_proxy_conn_full(c);
+}
+
 static void conn_update_interest(sx_conn *c)
 {
     if (c->failing)
         return; /* its watcher stays stopped until the close */
     unsigned ev = 0;
-    if (c->state != SX_CONN_CLOSING && c->out_count < SX_MAX_OUT_BLOCKS)
+    if (!reading_paused(c))
         ev |= SX_EV_READ;
     if (c->out_head || sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE)
         ev |= SX_EV_WRITE;
@@ -383,7 +400,7 @@ static void on_client_hello(sx_conn *c)
 static void conn_read(sx_conn *c)
 {
     for (int n = 0; n < SX_READS_PER_EVENT && c->fd >= 0; n++) {
-        if (c->state == SX_CONN_CLOSING || c->out_count >= SX_MAX_OUT_BLOCKS)
+        if (reading_paused(c))
             return;
         if (!c->rbuf) {
             c->rbuf = malloc(SX_BLOCK_SIZE);
@@ -475,8 +492,7 @@ static void read_task_cb(sx_loop *loop, sx_loop_task *t);
  * that would free a connection closed meanwhile. */
 static void continue_reading(sx_conn *c)
 {
-    if (c->fd < 0 || c->read_posted || c->state != SX_CONN_ACTIVE || c->out_count >= SX_MAX_OUT_BLOCKS ||
-        !sx_tls_has_pending(c->tls))
+    if (c->fd < 0 || c->read_posted || c->state != SX_CONN_ACTIVE || reading_paused(c) || !sx_tls_has_pending(c->tls))
         return;
     c->read_posted = true;
     c->read_task.cb = read_task_cb;

@@ -127,6 +127,7 @@ struct sx_conn {
     struct sx_relay_req *proxied;
     unsigned proxied_n;
     struct sx_pcmd *pwait, *pwait_tail;
+    unsigned pwait_n;
 };
 
 struct sx_worker {
@@ -179,6 +180,8 @@ void sx_conn_send(sx_conn *c, sx_slice transmission);
 void sx_conn_flush(sx_conn *c);
 /* Closes the connection after what is queued has been written. */
 void sx_conn_close_after_flush(sx_conn *c);
+/* Reads again after a pause (sx_proxy_conn_full became false). */
+void sx_conn_resume_reading(sx_conn *c);
 
 /* The connection's subscription for q, or NULL. */
 sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q);
@@ -204,6 +207,9 @@ void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *
 typedef struct sx_pcmd sx_pcmd;
 /* The connection closes: its proxied commands are not answered. */
 void sx_proxy_conn_closed(sx_conn *c);
+/* As many of c's proxied commands wait for their turn as may run at once:
+ * the connection is not read meanwhile. */
+bool sx_proxy_conn_full(const sx_conn *c);
 /* Every tick: forwarded commands the relay did not answer in time. */
 void sx_proxy_tick(sx_worker *w, int64_t now_ms);
 /* The worker stops: closes its relay connections (from loop tasks). */

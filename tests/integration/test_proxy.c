@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -251,9 +252,9 @@ static int setup(void **state)
     signal(SIGPIPE, SIG_IGN);
     if (sx_crypto_init() != SX_OK)
         return -1;
-    /* A proxies at most 2 commands of a client at once and waits 2 s for a
+    /* A proxies at most 2 commands of a client at once and waits 5 s for a
      * destination's answer. */
-    router_up(&g_r[0], "a", "client_concurrency: 2\nforward_timeout: 2\n");
+    router_up(&g_r[0], "a", "client_concurrency: 2\nforward_timeout: 5\n");
     router_up(&g_r[1], "b", NULL);
     router_up(&g_r[2], "c", NULL);
     return 0;
@@ -560,6 +561,21 @@ static void test_errors(void **state)
     sx_smp_client_close(rcv_b);
 }
 
+typedef struct calls {
+    sx_smp_client *cl;
+    sx_smp_client_cmd *cc;
+    size_t n;
+    sx_smp_client_reply *r;
+    sx_status st;
+} calls;
+
+static void *call_main(void *arg)
+{
+    calls *c = arg;
+    c->st = sx_smp_client_call_many(c->cl, c->cc, c->n, c->r);
+    return NULL;
+}
+
 /* More PFWDs at once than A runs for one client: the rest wait their turn
  * (PROTOCOL-NOTES D38) and every one is answered. */
 static void test_concurrency(void **state)
@@ -586,7 +602,29 @@ static void test_concurrency(void **state)
         cc[i].corr_given = true;
         memcpy(cc[i].corr_id, p[i].corr_id, sizeof cc[i].corr_id);
     }
-    assert_ok(sx_smp_client_call_many(snd, cc, N, r));
+    /* B stopped: two run at A, two wait, and A stops reading the client
+     * (its debug log says each); then B goes on and all are answered. */
+    stop_process(g_r[1].pid);
+    calls c = {snd, cc, N, r, SX_E_INTERNAL};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_main, &c), 0);
+    bool waited = false, paused = false;
+    for (int64_t end = now_ms() + WAIT_MS; !(waited && paused) && now_ms() < end;) {
+        usleep(20000);
+        FILE *f = fopen(g_r[0].out, "r");
+        assert_non_null(f);
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            waited = waited || strstr(line, "proxied command waits (2 running)") != NULL;
+            paused = paused || strstr(line, "not read while 2 proxied commands wait") != NULL;
+        }
+        fclose(f);
+    }
+    assert_int_equal(kill(g_r[1].pid, SIGCONT), 0);
+    pthread_join(th, NULL);
+    assert_true(waited);
+    assert_true(paused);
+    assert_ok(c.st);
     for (int i = 0; i < N; i++) {
         assert_true(r[i].ok && r[i].reply.resp.tag == SX_SMP_R_PRES);
         sx_smp_client_reply inner;
@@ -595,15 +633,6 @@ static void test_concurrency(void **state)
         sx_smp_client_reply_free(&inner);
         sx_smp_client_reply_free(&r[i]);
     }
-    /* Some waited for their turn (A's debug log says so). */
-    FILE *f = fopen(g_r[0].out, "r");
-    assert_non_null(f);
-    char line[512];
-    bool waited = false;
-    while (!waited && fgets(line, sizeof line, f))
-        waited = strstr(line, "proxied command waits (2 running)") != NULL;
-    fclose(f);
-    assert_true(waited);
     /* The relay ran them in the order they were sent. */
     for (int i = 0; i < N; i++)
         expect_msg(rcv_b, &qb, text[i]);
