@@ -8,7 +8,9 @@
  * that is not listening (PROXY BROKER NETWORK), a wrong identity, the
  * relay connection shared by two clients, a PKEY whose key or identity
  * does not check, more commands at once than the proxy runs for one client,
- * and a destination that stops answering (PROXY BROKER TIMEOUT). */
+ * a destination that stops answering (PROXY BROKER TIMEOUT), B as the
+ * destination of RFWDs made by hand (without A), and the public API through
+ * a proxy across a restart of the destination. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "crypto/box.h"
 #include "crypto/util.h"
 #include "smp/msgcrypt.h"
 #include "smp_client/smp_client.h"
@@ -561,6 +564,113 @@ static void test_errors(void **state)
     sx_smp_client_close(rcv_b);
 }
 
+/* One RFWD from a client that acts as the proxy by hand: the envelope
+ * boxed with its session's secret and nonce, and B's answer. */
+static void rfwd_call(sx_smp_client *cl, sx_slice plain, const uint8_t nonce[24], sx_smp_client_reply *r)
+{
+    const sx_smp_session *s = sx_smp_client_session(cl);
+    static uint8_t box[SX_BLOCK_SIZE];
+    assert_ok(sx_cb_encrypt(s->secret, nonce, plain, box, sizeof box));
+    sx_smp_cmd rfwd = {.tag = SX_SMP_C_RFWD};
+    rfwd.enc = sx_slice_of(box, plain.len + SX_CB_TAG_LEN);
+    sx_smp_client_cmd cc = {.entity = sx_slice_of(NULL, 0), .cmd = &rfwd};
+    cc.corr_given = true;
+    memcpy(cc.corr_id, nonce, sizeof cc.corr_id);
+    assert_ok(sx_smp_client_call_many(cl, &cc, 1, r));
+}
+
+/* B as the destination with the forwarding done by hand (PROTOCOL-NOTES
+ * D34-D36), without A: a good RFWD is answered RRES that opens with the
+ * reversed nonces; a bad envelope CRYPTO, a bad plaintext CMD SYNTAX, an
+ * inner box under another key CRYPTO, two inner transmissions BLOCK. */
+static void test_destination_by_hand(void **state)
+{
+    (void)state;
+    sx_smp_client *rcv = connect_to(&g_r[1]), *fwd = connect_to(&g_r[1]);
+    queue q;
+    create_queue(rcv, &q);
+    const sx_smp_session *s = sx_smp_client_session(fwd);
+    assert_true(s->has_secret && s->server_dh_pub);
+    sx_smp_relay_session rs = {.version = 17};
+    memcpy(rs.session_id, s->session_id, s->session_id_len);
+    rs.session_id_len = s->session_id_len;
+    assert_ok(sx_key_public_copy(s->server_dh_pub, &rs.relay_key));
+    sx_smp_cmd send = {.tag = SX_SMP_C_SEND};
+    send.send.body = sx_slice_str("by hand");
+    static sx_smp_pfwd p;
+    assert_ok(sx_smp_pfwd_make(&rs, sx_slice_of(q.sid, ID_LEN), &send, NULL, &p));
+    static uint8_t plain[SX_BLOCK_SIZE], opened[SX_BLOCK_SIZE];
+    sx_smp_fwd_t f = {.corr_id = sx_slice_of(p.corr_id, 24), .version = 17, .dh_key = p.cmd.pfwd.dh_key};
+    f.enc = p.cmd.pfwd.enc;
+    sx_writer w;
+    sx_writer_init_fixed(&w, plain, sizeof plain);
+    assert_true(sx_smp_fwd_t_write(&w, &f));
+    uint8_t nonce[24], rev[24];
+    sx_random_bytes(nonce, sizeof nonce);
+    sx_smp_client_reply r;
+    rfwd_call(fwd, sx_writer_slice(&w), nonce, &r);
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_RRES);
+    sx_cb_nonce_reverse(nonce, rev);
+    sx_slice env;
+    assert_ok(sx_cb_decrypt(s->secret, rev, r.reply.resp.enc, opened, sizeof opened, &env));
+    sx_smp_fwd_resp fr;
+    assert_ok(sx_smp_fwd_resp_decode(env, &fr));
+    assert_true(sx_slice_eq(fr.corr_id, sx_slice_of(p.corr_id, 24)));
+    assert_int_equal(fr.enc.len, SX_SMP_PROXIED_BOX_LEN);
+    sx_smp_client_reply inner;
+    assert_ok(sx_smp_pres_open(&rs, &p, fr.enc, &inner));
+    assert_true(inner.ok && inner.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&inner);
+    sx_smp_client_reply_free(&r);
+    expect_msg(rcv, &q, "by hand");
+
+    /* An envelope that does not open: CRYPTO. */
+    sx_smp_cmd rfwd = {.tag = SX_SMP_C_RFWD};
+    rfwd.enc = sx_slice_str("not a box, but long enough to be tried as one");
+    assert_ok(sx_smp_client_call(fwd, sx_slice_of(NULL, 0), &rfwd, NULL, &r));
+    assert_true(is_err(&r, SX_SMP_ERR_CRYPTO));
+    sx_smp_client_reply_free(&r);
+    /* An envelope that opens to something else: CMD SYNTAX. */
+    sx_random_bytes(nonce, sizeof nonce);
+    rfwd_call(fwd, sx_slice_str("\x05short"), nonce, &r);
+    assert_true(is_err(&r, SX_SMP_ERR_CMD) && r.reply.resp.err.cmd == SX_SMP_CMD_SYNTAX);
+    sx_smp_client_reply_free(&r);
+    /* The inner box under another key: CRYPTO. */
+    sx_key *other = NULL;
+    uint8_t oder[SX_KEY_SPKI_MAX];
+    assert_ok(sx_key_generate(SX_KEY_X25519, &other));
+    sx_smp_fwd_t bad = f;
+    assert_ok(sx_smp_pubkey_of(other, oder, &bad.dh_key));
+    sx_writer_init_fixed(&w, plain, sizeof plain);
+    assert_true(sx_smp_fwd_t_write(&w, &bad));
+    sx_random_bytes(nonce, sizeof nonce);
+    rfwd_call(fwd, sx_writer_slice(&w), nonce, &r);
+    assert_true(is_err(&r, SX_SMP_ERR_CRYPTO));
+    sx_smp_client_reply_free(&r);
+    /* Two transmissions in the inner batch: BLOCK. */
+    static uint8_t two[64], ibox[SX_SMP_PROXIED_BOX_LEN];
+    memcpy(two, "\x02\x00\x01"
+                "a"
+                "\x00\x01"
+                "b",
+           7);
+    assert_ok(sx_cb_encrypt_padded(p.secret, p.corr_id, sx_slice_of(two, 7), SX_SMP_PROXIED_T_LEN, ibox,
+                                   sizeof ibox));
+    bad = f;
+    bad.enc = sx_slice_of(ibox, sizeof ibox);
+    sx_writer_init_fixed(&w, plain, sizeof plain);
+    assert_true(sx_smp_fwd_t_write(&w, &bad));
+    sx_random_bytes(nonce, sizeof nonce);
+    rfwd_call(fwd, sx_writer_slice(&w), nonce, &r);
+    assert_true(is_err(&r, SX_SMP_ERR_BLOCK));
+    sx_smp_client_reply_free(&r);
+    sx_key_free(other);
+    sx_smp_relay_session_cleanup(&rs);
+    queue_free(&q);
+    sx_smp_client_close(fwd);
+    sx_smp_client_close(rcv);
+}
+
 typedef struct calls {
     sx_smp_client *cl;
     sx_smp_client_cmd *cc;
@@ -754,6 +864,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_destination_by_hand),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_api_destination_restart),
