@@ -297,6 +297,13 @@ SX_API SX_MUST_CHECK sx_status sx_smp_aconn_ack(sx_smp_aconn *c, sx_smp_queue *r
                                                 sx_smp_done_fn cb, void *arg);
 SX_API SX_MUST_CHECK sx_status sx_smp_aconn_delete(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn cb,
                                                    void *arg);
+/* As sx_smp_send_proxied and sx_smp_queue_secure_proxied, through the
+ * router of `proxy`: proxy sessions are kept on that connection. `body` is
+ * copied. The queue must stay valid until the callback ran. */
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_send_proxied(sx_smp_aconn *proxy, const sx_smp_queue *snd,
+                                                         const void *body, size_t len, sx_smp_done_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_secure_proxied(sx_smp_aconn *proxy, sx_smp_queue *snd, sx_smp_done_fn cb,
+                                                           void *arg);
 
 #ifdef __cplusplus
 }

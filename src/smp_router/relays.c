@@ -70,8 +70,12 @@ sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t port, const uin
             *out = rl;
             return SX_OK;
         }
-        req->next = rl->waiting;
-        rl->waiting = req;
+        /* Answered in the order they came. */
+        sx_relay_req **pp = &rl->waiting;
+        while (*pp)
+            pp = &(*pp)->next;
+        req->next = NULL;
+        *pp = req;
         return SX_E_WOULD_BLOCK;
     }
     sx_relay *rl = calloc(1, sizeof *rl);

@@ -30,6 +30,7 @@
 #include "crypto/util.h"
 #include "smp/msgcrypt.h"
 #include "smp_client/smp_client.h"
+#include "simplex/loop.h"
 #include "simplex/smp.h"
 #include "smp_client/smp_proxy.h"
 
@@ -859,6 +860,115 @@ static void test_api_destination_restart(void **state)
     sx_smp_close(proxy);
 }
 
+/* ---- the event-loop flavour of the API ---- */
+
+typedef struct loop_run {
+    sx_loop *loop;
+    sx_smp_aconn *proxy;
+    sx_smp_queue *sq;
+    int pending; /* operations not yet answered */
+    sx_status st[4];
+    char code[4][48];
+    int step; /* 0 connecting, 1 securing, 2 sending */
+    bool closed;
+} loop_run;
+
+static void loop_done(sx_smp_aconn *c, sx_status st, void *arg);
+
+static void loop_send_two(loop_run *lr)
+{
+    assert_ok(sx_smp_aconn_send_proxied(lr->proxy, lr->sq, "loop one", 8, loop_done, lr));
+    assert_ok(sx_smp_aconn_send_proxied(lr->proxy, lr->sq, "loop two", 8, loop_done, lr));
+    lr->pending = 2;
+}
+
+static void loop_done(sx_smp_aconn *c, sx_status st, void *arg)
+{
+    (void)c;
+    loop_run *lr = arg;
+    int i = lr->step == 1 ? 0 : 3 - lr->pending;
+    lr->st[i] = st;
+    snprintf(lr->code[i], sizeof lr->code[i], "%s", sx_error_code());
+    if (st != SX_OK)
+        fprintf(stderr, "loop operation %d: %s\n", i, sx_error_message());
+    if (--lr->pending > 0)
+        return;
+    if (lr->step == 1 && st == SX_OK) {
+        lr->step = 2;
+        loop_send_two(lr);
+        return;
+    }
+    sx_smp_aconn_close(lr->proxy);
+}
+
+static void loop_connected(sx_smp_aconn *c, sx_status st, void *arg)
+{
+    loop_run *lr = arg;
+    if (st != SX_OK) {
+        lr->st[0] = st;
+        lr->closed = true;
+        sx_loop_stop(lr->loop);
+        return;
+    }
+    lr->step = 1;
+    lr->pending = 1;
+    assert_ok(sx_smp_aconn_secure_proxied(c, lr->sq, loop_done, lr));
+}
+
+static void loop_closed(sx_smp_aconn *c, sx_status st, void *arg)
+{
+    (void)c;
+    (void)st;
+    loop_run *lr = arg;
+    lr->closed = true;
+    sx_loop_stop(lr->loop);
+}
+
+/* sx_smp_aconn_secure_proxied, then two sx_smp_aconn_send_proxied at once
+ * (both ask for the session; one is kept) through A to a queue on B. */
+static void test_api_loop(void **state)
+{
+    (void)state;
+    char fa[64], fb[64], a[160], b[160];
+    assert_ok(sx_b64_encode(sx_slice_of(g_r[0].fp, SX_FINGERPRINT_LEN), SX_B64_URL, fa, sizeof fa));
+    assert_ok(sx_b64_encode(sx_slice_of(g_r[1].fp, SX_FINGERPRINT_LEN), SX_B64_URL, fb, sizeof fb));
+    snprintf(a, sizeof a, "smp://%s@127.0.0.1:%u", fa, g_r[0].port);
+    snprintf(b, sizeof b, "smp://%s@127.0.0.1:%u", fb, g_r[1].port);
+    sx_smp_conn *rc = NULL;
+    sx_smp_queue *rq = NULL;
+    assert_ok(sx_smp_connect(b, NULL, &rc));
+    assert_ok(sx_smp_queue_create(rc, &rq));
+    loop_run lr;
+    memset(&lr, 0, sizeof lr);
+    for (int i = 0; i < 4; i++)
+        lr.st[i] = SX_E_INTERNAL;
+    assert_ok(sx_smp_queue_sender(rq, &lr.sq));
+    assert_ok(sx_loop_new(&lr.loop));
+    sx_smp_aconn_callbacks cbs = {.connected = loop_connected, .closed = loop_closed, .arg = &lr};
+    assert_ok(sx_smp_aconn_connect(lr.loop, a, NULL, &cbs, &lr.proxy));
+    assert_ok(sx_loop_run(lr.loop));
+    assert_true(lr.closed);
+    sx_loop_free(lr.loop);
+    for (int i = 0; i < 3; i++)
+        if (lr.st[i] != SX_OK)
+            fail_msg("operation %d: %s (%s)", i, sx_status_str(lr.st[i]), lr.code[i]);
+    assert_true(sx_smp_queue_has_sender_key(lr.sq));
+    assert_ok(sx_smp_subscribe(rc, rq));
+    const char *want[] = {"loop one", "loop two"};
+    for (int i = 0; i < 2; i++) {
+        sx_smp_event ev;
+        assert_ok(sx_smp_receive(rc, CALL_MS, &ev));
+        assert_int_equal(ev.kind, SX_SMP_EVENT_MESSAGE);
+        assert_int_equal(ev.body_len, 8);
+        assert_memory_equal(ev.body, want[i], 8);
+        assert_ok(sx_smp_ack(rc, rq, &ev));
+        sx_smp_event_clear(&ev);
+    }
+    sx_smp_queue_free(lr.sq);
+    sx_smp_queue_free(rq);
+    sx_smp_close(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -868,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_api_destination_restart),
+        cmocka_unit_test(test_api_loop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
