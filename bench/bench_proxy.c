@@ -69,6 +69,12 @@ static void die(const char *what, sx_status st)
         kill(g_a.pid, SIGKILL);
     if (g_b.pid > 0)
         kill(g_b.pid, SIGKILL);
+    if (g_root[0] && strncmp(g_root, "/tmp/sx_bench_proxy_", 20) == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", g_root);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_proxy: cannot remove %s\n", g_root);
+    }
     exit(1);
 }
 

@@ -515,6 +515,30 @@ static void test_errors(void **state)
     sx_smp_client_reply_free(&r);
     expect_msg(rcv_b, &qb, "lost");
 
+    /* An onion host first and a public one after: A takes the public one
+     * (it has no SOCKS proxy, as the reference without one). */
+    {
+        sx_smp_cmd px = {.tag = SX_SMP_C_PRXY};
+        static const char onion[] = "aaaaaaaaaaaaaaaa.onion", ip[] = "127.0.0.1";
+        uint8_t hosts[64];
+        size_t hn = 0;
+        hosts[hn++] = (uint8_t)strlen(onion);
+        memcpy(hosts + hn, onion, strlen(onion));
+        hn += strlen(onion);
+        hosts[hn++] = (uint8_t)strlen(ip);
+        memcpy(hosts + hn, ip, strlen(ip));
+        hn += strlen(ip);
+        char port[8];
+        snprintf(port, sizeof port, "%u", g_r[1].port);
+        px.prxy.server.hosts.count = 2;
+        px.prxy.server.hosts.items = sx_slice_of(hosts, hn);
+        px.prxy.server.port = sx_slice_str(port);
+        px.prxy.server.key_hash = sx_slice_of(g_r[1].fp, SX_FINGERPRINT_LEN);
+        assert_ok(sx_smp_client_call(snd, sx_slice_of(NULL, 0), &px, NULL, &r));
+        assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_PKEY);
+        sx_smp_client_reply_free(&r);
+    }
+
     /* A destination nobody listens on: PROXY BROKER NETWORK. */
     sx_smp_address none = address_of(&g_r[1]);
     none.port = tu_free_port();
