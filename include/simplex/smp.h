@@ -113,6 +113,28 @@ SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue 
 SX_API SX_MUST_CHECK sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
                                            size_t len);
 
+/* ---- sending through a proxy (2-hop routing) ---- */
+
+/* Sender side, through another router: the router of `proxy` (any SMP router
+ * this program is connected to, v8 or later) forwards the command to the
+ * queue's router, so the queue's router never learns this program's network
+ * address and the proxy never sees the queue, the command or the answer,
+ * only which router they go to. The first use for a destination router asks
+ * the proxy to connect to it and checks that router's identity (the chain of
+ * certificates and the signed session key the proxy relays) against the
+ * fingerprint in the queue's address; the proxy session is kept on `proxy`
+ * for later sends to that router, and opened again once if the proxy has
+ * forgotten it. The proxy's password, if its address has one, is sent with
+ * the request. Answers and errors are those of sx_smp_send and
+ * sx_smp_queue_secure, plus the proxy's own: code "PROXY BROKER NETWORK" or
+ * "PROXY BROKER TIMEOUT" (SX_E_IO: it cannot reach the destination),
+ * "PROXY BASIC_AUTH" (its password is needed), other "PROXY ..." codes
+ * (SX_E_PROTOCOL); SX_E_AUTH when the destination's identity does not
+ * match. */
+SX_API SX_MUST_CHECK sx_status sx_smp_send_proxied(sx_smp_conn *proxy, const sx_smp_queue *snd, const void *body,
+                                                   size_t len);
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure_proxied(sx_smp_conn *proxy, sx_smp_queue *snd);
+
 /* Recipient side: deletes the queue and its messages on the router; a
  * subscription of it on this connection ends (the queue may be freed). */
 SX_API SX_MUST_CHECK sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv);
@@ -275,6 +297,13 @@ SX_API SX_MUST_CHECK sx_status sx_smp_aconn_ack(sx_smp_aconn *c, sx_smp_queue *r
                                                 sx_smp_done_fn cb, void *arg);
 SX_API SX_MUST_CHECK sx_status sx_smp_aconn_delete(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn cb,
                                                    void *arg);
+/* As sx_smp_send_proxied and sx_smp_queue_secure_proxied, through the
+ * router of `proxy`: proxy sessions are kept on that connection. `body` is
+ * copied. The queue must stay valid until the callback ran. */
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_send_proxied(sx_smp_aconn *proxy, const sx_smp_queue *snd,
+                                                         const void *body, size_t len, sx_smp_done_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_secure_proxied(sx_smp_aconn *proxy, sx_smp_queue *snd, sx_smp_done_fn cb,
+                                                           void *arg);
 
 #ifdef __cplusplus
 }

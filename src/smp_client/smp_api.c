@@ -31,7 +31,23 @@ struct sx_smp_conn {
     char server[SX_QUEUE_ADDR_MAX]; /* the address as given */
     sx_smpapi_subs subs;
     pending *head, *tail;
+    sx_smpapi_proxied *proxied; /* proxy sessions through this router (smp_api_proxy.c) */
 };
+
+sx_smp_client *sx_smpapi_conn_client(sx_smp_conn *c)
+{
+    return c->cl;
+}
+
+const sx_smp_address *sx_smpapi_conn_address(const sx_smp_conn *c)
+{
+    return &c->addr;
+}
+
+sx_smpapi_proxied **sx_smpapi_conn_proxied(sx_smp_conn *c)
+{
+    return &c->proxied;
+}
 
 /* One command and its response (*r to be freed by the caller). */
 static sx_status call(sx_smp_conn *c, const char *what, sx_slice entity, const sx_smp_cmd *cmd,
@@ -88,6 +104,7 @@ void sx_smp_close(sx_smp_conn *c)
         free(p);
     }
     sx_smpapi_subs_cleanup(&c->subs);
+    sx_smpapi_proxied_free(c->proxied);
     sx_wipe(c, sizeof *c);
     free(c);
 }

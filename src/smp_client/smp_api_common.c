@@ -49,6 +49,21 @@ static sx_status router_error_in(sx_error_step step, const char *what, const sx_
     const char *code = e->type == SX_SMP_ERR_CMD ? cmd_err_name(e->cmd) : sx_smp_err_name(e->type);
     char why[SX_ERROR_MSG_MAX];
     sx_error_explain(step, code, why, sizeof why);
+    if (e->type == SX_SMP_ERR_PROXY) {
+        /* 2-hop routing: the proxy's error in its wire text (PROXY NO_SESSION,
+         * PROXY BROKER NETWORK, ...); the destination unreachable is a
+         * network failure. */
+        char text[SX_ERROR_CODE_MAX];
+        sx_writer w;
+        sx_writer_init_fixed(&w, (uint8_t *)text, sizeof text - 1);
+        size_t n = sx_smp_error_write(&w, SX_SMP_VERSION_CURRENT, e) ? w.len : 0;
+        text[n] = 0;
+        bool net = e->proxy.kind == SX_SMP_PROXY_BROKER &&
+                   (e->proxy.broker == SX_SMP_BROKER_NETWORK || e->proxy.broker == SX_SMP_BROKER_TIMEOUT ||
+                    e->proxy.broker == SX_SMP_BROKER_HOST);
+        return sx_error_set(net ? SX_E_IO : SX_E_PROTOCOL, n ? text : code, "%s: %s (%s)", what, why,
+                            n ? text : code);
+    }
     return sx_error_set(router_error_class(e->type), code, "%s: %s", what, why);
 }
 

@@ -75,4 +75,30 @@ sx_status sx_smpapi_reply_event(sx_smpapi_subs *s, const sx_smp_client_reply *r,
  * not open). */
 sx_status sx_smpapi_msg_event(sx_smp_queue *q, const sx_smp_client_reply *r, sx_smp_event *ev);
 
+/* ---- the blocking connection's parts for smp_api_proxy.c ---- */
+
+/* Proxy sessions opened through one connection, by destination. */
+typedef struct sx_smpapi_proxied sx_smpapi_proxied;
+void sx_smpapi_proxied_free(sx_smpapi_proxied *list);
+/* The destination of a sender side (its router's address without a
+ * password). */
+sx_status sx_smpapi_dest_of(const sx_smp_queue *snd, const char *what, sx_smp_address *dest);
+/* The session to dest in list, or NULL; add takes rs (its key) over. */
+const struct sx_smp_relay_session *sx_smpapi_proxied_find(sx_smpapi_proxied *list, const sx_smp_address *dest);
+sx_status sx_smpapi_proxied_add(sx_smpapi_proxied **list, const sx_smp_address *dest,
+                                struct sx_smp_relay_session *rs);
+void sx_smpapi_proxied_forget(sx_smpapi_proxied **list, const sx_smp_address *dest);
+/* Why a PKEY was not accepted (SX_E_AUTH identity, SX_E_PROTOCOL version). */
+sx_status sx_smpapi_pkey_error(const char *what, sx_status st);
+/* The proxy's answer is PROXY NO_SESSION. */
+bool sx_smpapi_is_no_session(const sx_smp_client_reply *r);
+sx_smp_client *sx_smpapi_conn_client(sx_smp_conn *c);
+const sx_smp_address *sx_smpapi_conn_address(const sx_smp_conn *c);
+sx_smpapi_proxied **sx_smpapi_conn_proxied(sx_smp_conn *c);
+/* The same for the event-loop connection (smp_api_loop_proxy.c). */
+struct sx_smp_aclient *sx_smpapi_aconn_client(sx_smp_aconn *c);
+const sx_smp_address *sx_smpapi_aconn_address(const sx_smp_aconn *c);
+sx_smpapi_proxied **sx_smpapi_aconn_proxied(sx_smp_aconn *c);
+bool sx_smpapi_aconn_usable(const sx_smp_aconn *c);
+
 #endif

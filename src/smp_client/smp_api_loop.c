@@ -30,7 +30,28 @@ struct sx_smp_aconn {
     sx_smpapi_subs subs;
     bool ready;   /* connected(SX_OK) was delivered */
     bool closing; /* sx_smp_aconn_close was called */
+    sx_smpapi_proxied *proxied; /* proxy sessions through this router (smp_api_loop_proxy.c) */
 };
+
+sx_smp_aclient *sx_smpapi_aconn_client(sx_smp_aconn *c)
+{
+    return c->cl;
+}
+
+const sx_smp_address *sx_smpapi_aconn_address(const sx_smp_aconn *c)
+{
+    return &c->addr;
+}
+
+sx_smpapi_proxied **sx_smpapi_aconn_proxied(sx_smp_aconn *c)
+{
+    return &c->proxied;
+}
+
+bool sx_smpapi_aconn_usable(const sx_smp_aconn *c)
+{
+    return c && c->ready && !c->closing;
+}
 
 typedef enum op_kind { OP_CREATE, OP_SECURE, OP_SEND, OP_SUBSCRIBE, OP_ACK, OP_DELETE } op_kind;
 
@@ -285,6 +306,7 @@ sx_status sx_smp_aconn_delete(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn
 static void aconn_free(sx_smp_aconn *c)
 {
     sx_smpapi_subs_cleanup(&c->subs);
+    sx_smpapi_proxied_free(c->proxied);
     sx_wipe(c, sizeof *c);
     free(c);
 }

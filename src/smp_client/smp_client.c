@@ -138,6 +138,8 @@ const sx_smp_session *sx_smp_client_session(const sx_smp_client *cl)
 /* Encodes one authorized transmission into w. */
 static sx_status encode_cmd(sx_smp_client *cl, sx_smp_client_cmd *c, sx_writer *w)
 {
+    if (c->corr_given)
+        return sx_smp_client_encode_corr(&cl->sess, c->entity, c->cmd, c->auth_key, c->corr_id, w);
     return sx_smp_client_encode(&cl->sess, c->entity, c->cmd, c->auth_key, c->corr_id, w);
 }
 

@@ -81,8 +81,10 @@ typedef struct sx_smp_client_cmd {
     sx_slice entity;
     const sx_smp_cmd *cmd;
     const sx_key *auth_key;
-    /* Out: the corrId used (24 random bytes). */
+    /* Out: the corrId used (24 random bytes); in, when corr_given (PFWD
+     * uses its corrId as a nonce, PROTOCOL-NOTES D33). */
     uint8_t corr_id[SX_SMP_CORR_ID_LEN];
+    bool corr_given;
 } sx_smp_client_cmd;
 
 /* Sends n commands in as few blocks as fit and waits for all their

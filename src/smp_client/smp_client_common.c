@@ -33,8 +33,14 @@ static sx_status authenticate_x25519(const sx_smp_session *s, const sx_key *k, s
 sx_status sx_smp_client_encode(const sx_smp_session *s, sx_slice entity, const sx_smp_cmd *cmd,
                                const sx_key *auth_key, uint8_t corr_id[SX_SMP_CORR_ID_LEN], sx_writer *w)
 {
-    uint16_t v = s->version;
     sx_random_bytes(corr_id, SX_SMP_CORR_ID_LEN);
+    return sx_smp_client_encode_corr(s, entity, cmd, auth_key, corr_id, w);
+}
+
+sx_status sx_smp_client_encode_corr(const sx_smp_session *s, sx_slice entity, const sx_smp_cmd *cmd,
+                                    const sx_key *auth_key, const uint8_t corr_id[SX_SMP_CORR_ID_LEN], sx_writer *w)
+{
+    uint16_t v = s->version;
     uint8_t *cmdbuf = malloc(CMD_BUF);
     uint8_t *authbuf = malloc(SX_SMP_CLIENT_TBUF);
     sx_status st = SX_E_NOMEM;

@@ -19,6 +19,11 @@ SX_MUST_CHECK sx_status sx_smp_client_encode(const sx_smp_session *s, sx_slice e
                                              const sx_smp_cmd *cmd, const sx_key *auth_key,
                                              uint8_t corr_id[SX_SMP_CORR_ID_LEN], sx_writer *w);
 
+/* The same with the corrId given (PFWD and RFWD use it as a nonce). */
+SX_MUST_CHECK sx_status sx_smp_client_encode_corr(const sx_smp_session *s, sx_slice entity,
+                                                  const sx_smp_cmd *cmd, const sx_key *auth_key,
+                                                  const uint8_t corr_id[SX_SMP_CORR_ID_LEN], sx_writer *w);
+
 /* Copies one batch item into r->buf and decodes it for the session (r->ok
  * false with r->reply.err when it does not decode). SX_E_NOMEM only. */
 SX_MUST_CHECK sx_status sx_smp_client_reply_from(const sx_smp_session *s, sx_slice item,

@@ -654,6 +654,7 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
     cl->ping_ms = opts && opts->ping_interval_ms ? opts->ping_interval_ms : DEFAULT_PING_MS;
     memcpy(cl->hcfg.key_hash, key_hash, SX_FINGERPRINT_LEN);
     cl->hcfg.range = opts && opts->range.max ? opts->range : sx_smp_server_vrange();
+    cl->hcfg.proxy_server = opts && opts->proxy_server;
     cl->flush_task = (sx_loop_task){.cb = flush_task_cb, .data = cl};
     cl->start_task = (sx_loop_task){.cb = start_task_cb, .data = cl};
     sx_loop_io_init(&cl->io, -1, io_cb, cl);
@@ -692,6 +693,13 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
 sx_status sx_smp_aclient_send(sx_smp_aclient *cl, sx_slice entity, const sx_smp_cmd *cmd, const sx_key *auth_key,
                               sx_smp_aclient_reply_cb reply_cb, void *arg)
 {
+    return sx_smp_aclient_send_corr(cl, NULL, entity, cmd, auth_key, reply_cb, arg);
+}
+
+sx_status sx_smp_aclient_send_corr(sx_smp_aclient *cl, const uint8_t corr_id[SX_SMP_CORR_ID_LEN], sx_slice entity,
+                                   const sx_smp_cmd *cmd, const sx_key *auth_key, sx_smp_aclient_reply_cb reply_cb,
+                                   void *arg)
+{
     SX_ENSURE(cl->st != ST_DEAD && !cl->close_posted, SX_E_CLOSED);
     SX_ENSURE(cl->st == ST_ACTIVE, SX_E_USAGE);
     pend *p = calloc(1, sizeof *p);
@@ -701,7 +709,11 @@ sx_status sx_smp_aclient_send(sx_smp_aclient *cl, sx_slice entity, const sx_smp_
         goto fail;
     sx_writer w;
     sx_writer_init_fixed(&w, tbuf, SX_SMP_CLIENT_TBUF);
-    st = sx_smp_client_encode(&cl->sess, entity, cmd, auth_key, p->corr_id, &w);
+    if (corr_id)
+        memcpy(p->corr_id, corr_id, SX_SMP_CORR_ID_LEN);
+    else
+        sx_random_bytes(p->corr_id, SX_SMP_CORR_ID_LEN);
+    st = sx_smp_client_encode_corr(&cl->sess, entity, cmd, auth_key, p->corr_id, &w);
     if (st != SX_OK)
         goto fail;
     size_t len = sx_writer_slice(&w).len;

@@ -57,6 +57,9 @@ typedef struct sx_smp_aclient_opts {
      * client then starts no timer and the program must call
      * sx_smp_aclient_tick for it every second or more often. */
     bool no_tick;
+    /* Say in the hello that this client is a router acting as a proxy
+     * (PROTOCOL-NOTES B17, B20: its blocks then stay unencrypted). */
+    bool proxy_server;
 } sx_smp_aclient_opts;
 
 /* A command's answer: SX_OK with the decoded reply (borrowed for the call,
@@ -92,6 +95,13 @@ SX_MUST_CHECK sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, 
 SX_MUST_CHECK sx_status sx_smp_aclient_send(sx_smp_aclient *cl, sx_slice entity, const sx_smp_cmd *cmd,
                                             const sx_key *auth_key, sx_smp_aclient_reply_cb reply_cb,
                                             void *arg);
+
+/* The same with the corrId given (24 bytes; NULL: a random one), for the
+ * commands whose corrId is also a nonce (PFWD, RFWD: PROTOCOL-NOTES D33,
+ * D34). */
+SX_MUST_CHECK sx_status sx_smp_aclient_send_corr(sx_smp_aclient *cl, const uint8_t corr_id[SX_SMP_CORR_ID_LEN],
+                                                 sx_slice entity, const sx_smp_cmd *cmd, const sx_key *auth_key,
+                                                 sx_smp_aclient_reply_cb reply_cb, void *arg);
 
 /* Asynchronous close: from a loop task, pending reply callbacks get
  * SX_E_CLOSED, close_notify is sent if possible and closed(cl, SX_OK) (or

@@ -29,6 +29,23 @@ void sx_cmd_reply(sx_conn *c, sx_slice corr_id, sx_slice entity, const sx_smp_re
 {
     static __thread uint8_t buf[SX_BLOCK_SIZE];
     sx_writer w;
+    sx_fwd_capture *cap = c->capture;
+    if (cap && !cap->done) {
+        /* The answer to a forwarded command (commands_fwd.c): kept for the
+         * relay's sealed response, encoded for the client's version. */
+        sx_writer_init_fixed(&w, cap->buf, sizeof cap->buf);
+        cap->done = true;
+        if (!sx_smp_resp_transmission_write(&w, cap->version, sx_smp_session_id(&c->sess), corr_id, entity, m)) {
+            sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_INTERNAL);
+            sx_smp_resp em = {.tag = SX_SMP_R_ERR};
+            em.err = e;
+            sx_writer_init_fixed(&w, cap->buf, sizeof cap->buf);
+            (void)sx_smp_resp_transmission_write(&w, cap->version, sx_smp_session_id(&c->sess), corr_id, entity,
+                                                 &em);
+        }
+        cap->len = sx_writer_slice(&w).len;
+        return;
+    }
     sx_writer_init_fixed(&w, buf, sizeof buf);
     if (!sx_smp_resp_transmission_write(&w, c->sess.version, sx_smp_session_id(&c->sess), corr_id, entity,
                                         m)) {
@@ -266,7 +283,7 @@ void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 
 /* ---- the dispatcher ---- */
 
-static void handle(sx_cmd_ctx *x)
+void sx_cmd_dispatch(sx_cmd_ctx *x)
 {
     const sx_smp_request *req = x->req;
     /* Service signatures need a service session (PROTOCOL-NOTES C9), which this
@@ -296,9 +313,11 @@ static void handle(sx_cmd_ctx *x)
     case SX_SMP_C_NSUB: sx_cmd_nsub(x); break;
     case SX_SMP_C_PING: sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
     case SX_SMP_C_SUBS: /* PROTOCOL-NOTES D8: not offered for messaging services */
-    case SX_SMP_C_PRXY: /* proxying comes with a later issue */
-    case SX_SMP_C_PFWD:
-    case SX_SMP_C_RFWD: sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); break;
+        sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED);
+        break;
+    case SX_SMP_C_PRXY: sx_cmd_prxy(x); break;
+    case SX_SMP_C_PFWD: sx_cmd_pfwd(x); break;
+    case SX_SMP_C_RFWD: sx_cmd_rfwd(x); break;
     case SX_SMP_C_NSUBS: sx_cmd_err(x, SX_SMP_ERR_SERVICE); break;
     default: sx_cmd_err_cmd(x, SX_SMP_CMD_UNKNOWN); break;
     }
@@ -336,6 +355,6 @@ void sx_router_handle_batch(sx_conn *c, sx_slice content)
                         .v = c->sess.version};
         if (i == 0 && n > 1)
             count_batch(x.r, req.cmd.tag);
-        handle(&x);
+        sx_cmd_dispatch(&x);
     }
 }

@@ -117,6 +117,15 @@ void sx_cmd_off(sx_cmd_ctx *x);
 void sx_cmd_del(sx_cmd_ctx *x);
 void sx_cmd_que(sx_cmd_ctx *x);
 
+/* 2-hop routing: as the relay (commands_fwd.c) and as the proxy
+ * (commands_proxy.c). */
+void sx_cmd_rfwd(sx_cmd_ctx *x);
+void sx_cmd_prxy(sx_cmd_ctx *x);
+void sx_cmd_pfwd(sx_cmd_ctx *x);
+
+/* Runs one decoded command (commands.c); the forwarded ones come here too. */
+void sx_cmd_dispatch(sx_cmd_ctx *x);
+
 /* Messages and subscriptions (commands_msg.c). */
 void sx_cmd_sub(sx_cmd_ctx *x);
 void sx_cmd_get(sx_cmd_ctx *x);

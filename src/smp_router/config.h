@@ -91,8 +91,15 @@ typedef struct sx_router_config {
     uint16_t control_port;    /* 0 = no control port */
     unsigned workers;         /* ours: [TRANSPORT] workers, absent: CPU cores */
 
-    /* [PROXY] */
+    /* [PROXY] (PROTOCOL-NOTES D30-D38). No SOCKS client: socks_proxy is
+     * refused, so host_mode onion chooses as public does (the reference
+     * prefers onion hosts only through a SOCKS proxy). */
     int64_t proxy_client_concurrency; /* client_concurrency (absent: 32) */
+    bool proxy_host_mode_onion;       /* host_mode: public (absent) | onion */
+    bool proxy_required_host_mode;    /* required_host_mode (absent: off) */
+    bool proxy_socks_always;          /* socks_mode: onion (absent) | always */
+    char own_server_domains[SX_KIT_HOST_MAX + 1]; /* as written; "" when absent */
+    int64_t proxy_forward_timeout;    /* ours: forward_timeout, seconds (absent: 30) */
 
     /* [INACTIVE_CLIENTS] */
     bool expire_inactive;     /* disconnect (absent: off) */

@@ -21,6 +21,9 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
     for (size_t i = 0; i < cfg->n_ports && i < SX_ROUTER_MAX_PORTS; i++)
         o.ports[i] = cfg->ports[i];
     o.workers = cfg->workers;
+    o.proxy_client_concurrency = (unsigned)cfg->proxy_client_concurrency;
+    o.proxy_required_host_mode = cfg->proxy_required_host_mode;
+    o.proxy_timeout_ms = (int)cfg->proxy_forward_timeout * 1000;
     o.new_queues = cfg->new_queues;
     o.create_password = cfg->has_create_password ? cfg->create_password : NULL;
     o.store_log_path = cfg->store_log ? cfg->paths.store_log : NULL;

@@ -24,8 +24,8 @@
 #include "smp_router/msgjournal.h"
 #include "transport/net.h"
 
-#define SX_MAX_OUT_BLOCKS 256      /* back-pressure: stop reading above this */
-#define SX_READS_PER_EVENT 32      /* fairness between connections */
+#define SX_MAX_OUT_BLOCKS 256 /* back-pressure: stop reading above this */
+#define SX_READS_PER_EVENT 32 /* fairness between connections */
 #define SX_TICK_MS 1000
 
 _Static_assert(SX_ROUTER_MAX_PORTS <= SX_KIT_MAX_PORTS, "the kit listens on every configured port");
@@ -42,6 +42,7 @@ static void conn_why(sx_conn *c, const char *why)
 }
 
 static void conn_update_interest(sx_conn *c);
+static void continue_reading(sx_conn *c);
 
 /* ---- output ---- */
 
@@ -228,6 +229,14 @@ void sx_conn_flush(sx_conn *c)
         conn_update_interest(c);
 }
 
+void sx_conn_resume_reading(sx_conn *c)
+{
+    if (c->fd < 0 || c->failing)
+        return;
+    conn_update_interest(c);
+    continue_reading(c);
+}
+
 void sx_conn_close_after_flush(sx_conn *c)
 {
     c->state = SX_CONN_CLOSING;
@@ -235,12 +244,20 @@ void sx_conn_close_after_flush(sx_conn *c)
 
 /* ---- connection lifecycle ---- */
 
+/* Back-pressure: no more blocks are read while too many answers wait to be
+ * written, or as many proxied commands wait for their turn as may run
+ * (commands_proxy.c; the reference stops reading such a client too). */
+static bool reading_paused(const sx_conn *c)
+{
+    return c->state == SX_CONN_CLOSING || c->out_count >= SX_MAX_OUT_BLOCKS || sx_proxy_conn_full(c);
+}
+
 static void conn_update_interest(sx_conn *c)
 {
     if (c->failing)
         return; /* its watcher stays stopped until the close */
     unsigned ev = 0;
-    if (c->state != SX_CONN_CLOSING && c->out_count < SX_MAX_OUT_BLOCKS)
+    if (!reading_paused(c))
         ev |= SX_EV_READ;
     if (c->out_head || sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE)
         ev |= SX_EV_WRITE;
@@ -293,6 +310,7 @@ static void conn_close(sx_conn *c)
     if (w->read_conn == c)
         w->rbatch_open = false;
     wait_list_remove(c);
+    sx_proxy_conn_closed(c);
     sx_loop_io_stop(w->loop, &c->io);
     for (size_t i = 0; i < c->subs_cap; i++) {
         sx_sub *s = c->subs[i];
@@ -401,7 +419,7 @@ static void on_client_hello(sx_conn *c)
 static void read_blocks(sx_conn *c)
 {
     for (int n = 0; n < SX_READS_PER_EVENT && c->fd >= 0; n++) {
-        if (c->state == SX_CONN_CLOSING || c->out_count >= SX_MAX_OUT_BLOCKS)
+        if (reading_paused(c))
             return;
         if (!c->rbuf) {
             c->rbuf = malloc(SX_BLOCK_SIZE);
@@ -506,8 +524,7 @@ static void read_task_cb(sx_loop *loop, sx_loop_task *t);
  * that would free a connection closed meanwhile. */
 static void continue_reading(sx_conn *c)
 {
-    if (c->fd < 0 || c->read_posted || c->state != SX_CONN_ACTIVE || c->out_count >= SX_MAX_OUT_BLOCKS ||
-        !sx_tls_has_pending(c->tls))
+    if (c->fd < 0 || c->read_posted || c->state != SX_CONN_ACTIVE || reading_paused(c) || !sx_tls_has_pending(c->tls))
         return;
     c->read_posted = true;
     c->read_task.cb = read_task_cb;
@@ -654,6 +671,7 @@ static void tick(void *arg, unsigned worker)
     sx_worker *w = &r->workers[worker];
     const sx_router_opts *o = &w->r->opts;
     close_stalled_handshakes(w, sx_loop_now_ms());
+    sx_proxy_tick(w, sx_loop_now_ms());
     if (w->index == 0) {
         int64_t interval = (o->msg_check_interval > 0 ? o->msg_check_interval : 7200) * 1000;
         int64_t now_ms = sx_loop_now_ms();
@@ -687,6 +705,7 @@ static void thread_end(void *arg, unsigned worker)
 {
     sx_router *r = arg;
     sx_worker *w = &r->workers[worker];
+    sx_relays_stop(w);
     while (w->conns) {
         conn_why(w->conns, "router stopping");
         conn_close(w->conns);

@@ -75,6 +75,10 @@ typedef struct sx_router_opts {
      * logStatsStartTime, 0); and, for tests, its interval (0 = a day). */
     int64_t stats_start_time;
     int64_t stats_interval;
+    /* 2-hop routing as a proxy ([PROXY], PROTOCOL-NOTES D30-D38). */
+    unsigned proxy_client_concurrency;   /* proxied commands of one client at once; 0 = 32 */
+    bool proxy_required_host_mode;       /* no public host: BROKER HOST, not the first host */
+    int proxy_timeout_ms;                /* a relay's answer, at most; 0 = 30 s */
 } sx_router_opts;
 
 typedef struct sx_router sx_router;

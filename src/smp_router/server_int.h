@@ -60,6 +60,15 @@ typedef struct sx_outblk {
     uint8_t data[SX_BLOCK_SIZE];
 } sx_outblk;
 
+/* The answer to a forwarded command, kept instead of sent (commands_fwd.c):
+ * the first reply made while a connection's capture is set. */
+typedef struct sx_fwd_capture {
+    uint16_t version; /* encoded for the client's version */
+    bool done;
+    size_t len;
+    uint8_t buf[SX_BLOCK_SIZE];
+} sx_fwd_capture;
+
 typedef enum sx_conn_state {
     SX_CONN_TLS,
     SX_CONN_HELLO,   /* our hello is queued; waiting for the client's */
@@ -112,6 +121,15 @@ struct sx_conn {
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
     const char *why;
+    /* Set while a forwarded command runs (commands_fwd.c). */
+    sx_fwd_capture *capture;
+    /* Proxied commands of this connection waiting for a relay (relays.c,
+     * proxied_n of them), and those waiting for their turn
+     * (commands_proxy.c, PROTOCOL-NOTES D38). */
+    struct sx_relay_req *proxied;
+    unsigned proxied_n;
+    struct sx_pcmd *pwait, *pwait_tail;
+    unsigned pwait_n;
 };
 
 struct sx_worker {
@@ -133,6 +151,8 @@ struct sx_worker {
     sx_conn *read_conn;
     bool rbatch_open;
     sx_batch rbatch;
+    /* Connections to destination routers for proxied clients (relays.c). */
+    struct sx_relay *relays;
 };
 
 struct sx_router {
@@ -195,6 +215,8 @@ void sx_conn_send(sx_conn *c, sx_slice transmission);
 void sx_conn_flush(sx_conn *c);
 /* Closes the connection after what is queued has been written. */
 void sx_conn_close_after_flush(sx_conn *c);
+/* Reads again after a pause (sx_proxy_conn_full became false). */
+void sx_conn_resume_reading(sx_conn *c);
 
 /* The connection's subscription for q, or NULL. */
 sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q);
@@ -214,6 +236,19 @@ void sx_sub_post(sx_sub *s, unsigned what);
  * to `except` (NULL: none), then drops the caller's reference. Accepts a
  * NULL s. Callable from any thread. */
 void sx_sub_post_release(sx_router *r, sx_sub *s, unsigned what, const sx_conn *except);
+
+/* ---- 2-hop routing as a proxy (commands_proxy.c, relays.c) ---- */
+
+typedef struct sx_pcmd sx_pcmd;
+/* The connection closes: its proxied commands are not answered. */
+void sx_proxy_conn_closed(sx_conn *c);
+/* As many of c's proxied commands wait for their turn as may run at once:
+ * the connection is not read meanwhile. */
+bool sx_proxy_conn_full(const sx_conn *c);
+/* Every tick: forwarded commands the relay did not answer in time. */
+void sx_proxy_tick(sx_worker *w, int64_t now_ms);
+/* The worker stops: closes its relay connections (from loop tasks). */
+void sx_relays_stop(sx_worker *w);
 
 /* ---- the command handlers (commands.c, commands_msg.c; the others in commands_int.h) ---- */
 

@@ -325,9 +325,9 @@ sx_status sx_smp_session_read_block(sx_smp_session *s, uint8_t block[SX_BLOCK_SI
 }
 
 /* Copies a chain into one heap buffer owned by the session. */
-static sx_status session_set_peer_chain(sx_smp_session *s, const sx_slice *chain, size_t n)
+static sx_status session_set_peer_chain(sx_smp_session *s, const sx_slice *chain, size_t n, sx_slice signed_key)
 {
-    size_t total = 0;
+    size_t total = signed_key.len;
     for (size_t i = 0; i < n; i++)
         total += chain[i].len;
     uint8_t *buf = malloc(total ? total : 1);
@@ -339,10 +339,13 @@ static sx_status session_set_peer_chain(sx_smp_session *s, const sx_slice *chain
         s->peer_chain[i] = sx_slice_of(buf + w.len, chain[i].len);
         sx_write_slice(&w, chain[i]);
     }
+    s->peer_signed_key = sx_slice_of(buf + w.len, signed_key.len);
+    sx_write_slice(&w, signed_key);
     sx_status st = sx_writer_status(&w);
     if (st != SX_OK) {
         free(buf);
         memset(s->peer_chain, 0, sizeof s->peer_chain);
+        s->peer_signed_key = sx_slice_of(NULL, 0);
         return st;
     }
     free(s->peer_chain_buf);
@@ -553,7 +556,7 @@ static sx_status check_service(const sx_smp_tls_info *tls, const sx_smp_cert_key
     SX_TRY(verify_signed_by_cert(svc->signed_key, svc->chain[0], SX_KEY_BIT(SX_KEY_ED25519),
                                  &s->service_key));
     SX_TRY(sx_x509_fingerprint_der(svc->chain[id], s->service_cert_hash));
-    return session_set_peer_chain(s, svc->chain, svc->chain_len);
+    return session_set_peer_chain(s, svc->chain, svc->chain_len, sx_slice_of(NULL, 0));
 }
 
 sx_status sx_smp_server_hs_finish(sx_smp_server_hs *hs, const sx_smp_tls_info *tls,
@@ -692,11 +695,12 @@ sx_status sx_smp_client_hs_process_with_key(const sx_smp_client_config *cfg,
     s->version = vr.max;
     s->range = vr;
     s->proxy_server = cfg->proxy_server;
+    s->peer_range = h.range;
 
     if (h.has_cert_key) {
         st = check_server_cert_key(cfg, tls, &h.cert_key, &s->server_dh_pub);
         if (st == SX_OK)
-            st = session_set_peer_chain(s, h.cert_key.chain, h.cert_key.chain_len);
+            st = session_set_peer_chain(s, h.cert_key.chain, h.cert_key.chain_len, h.cert_key.signed_key);
     } else if (h.range.max >= SX_SMP_V_AUTH_CMDS) {
         st = SX_E_AUTH;
     }

@@ -153,6 +153,11 @@ typedef struct sx_smp_session {
     size_t peer_chain_len;
     sx_slice peer_chain[SX_X509_CHAIN_MAX];
     uint8_t *peer_chain_buf;
+    /* Client: the server's signed session key (DER, in peer_chain_buf) and
+     * the range of its hello, which a proxy reports in PKEY (PROTOCOL-NOTES
+     * D31). */
+    sx_slice peer_signed_key;
+    sx_version_range peer_range;
     /* Service (PROTOCOL-NOTES B21). Server: set when the client sent a valid
      * service; the caller must answer with sx_smp_service_reply_block ('R' with
      * the id it assigns, or 'E' HANDSHAKE BAD_SERVICE) before any other block.

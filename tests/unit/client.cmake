@@ -1,3 +1,6 @@
 # Unit tests of src/client (included by CMakeLists.txt).
 sx_unit_test(queue_file test_queue_file.c)
 target_link_libraries(test_queue_file PRIVATE sx_smp_client)
+# 2-hop routing: the payloads (src/smp/proxy.c) and the client's side.
+sx_unit_test(smp_proxy test_smp_proxy.c)
+target_link_libraries(test_smp_proxy PRIVATE sx_smp_client)

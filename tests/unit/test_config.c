@@ -228,6 +228,51 @@ static void test_defaults_when_absent(void **state)
     assert_int_equal(cfg.workers, 3);
 }
 
+/* [PROXY] (PROTOCOL-NOTES H7, D30-D38): the reference's keys, and ours. */
+static void test_proxy_section(void **state)
+{
+    (void)state;
+    sx_router_config cfg;
+    char err[512];
+    const char *base = "[TRANSPORT]\nport: 443\nwebsockets: off\n[PROXY]\n";
+    char text[1024];
+    assert_ok(parse(base, &cfg, err, sizeof err));
+    assert_int_equal(cfg.proxy_client_concurrency, 32);
+    assert_false(cfg.proxy_host_mode_onion);
+    assert_false(cfg.proxy_required_host_mode);
+    assert_false(cfg.proxy_socks_always);
+    assert_string_equal(cfg.own_server_domains, "");
+    assert_int_equal(cfg.proxy_forward_timeout, 30);
+    snprintf(text, sizeof text,
+             "%shost_mode: onion\nrequired_host_mode: on\nsocks_mode: always\nown_server_domains: a.example "
+             "b.example\nclient_concurrency: 4\nforward_timeout: 5\n",
+             base);
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.proxy_host_mode_onion);
+    assert_true(cfg.proxy_required_host_mode);
+    assert_true(cfg.proxy_socks_always);
+    assert_string_equal(cfg.own_server_domains, "a.example b.example");
+    assert_int_equal(cfg.proxy_client_concurrency, 4);
+    assert_int_equal(cfg.proxy_forward_timeout, 5);
+    /* A SOCKS proxy for onion-only destinations: read (they cannot be reached). */
+    snprintf(text, sizeof text, "%ssocks_proxy: localhost:9050\nsocks_mode: onion\n", base);
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    static const char *const bad[][2] = {
+        {"host_mode: tor", "host_mode"},
+        {"socks_mode: never", "socks_mode"},
+        {"required_host_mode: yes", "required_host_mode"},
+        {"client_concurrency: 0", "client_concurrency"},
+        {"forward_timeout: 0", "forward_timeout"},
+        {"socks_proxy: localhost:9050\nsocks_mode: always", "SOCKS"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%s\n", base, bad[i][0]);
+        assert_int_equal(parse(text, &cfg, err, sizeof err), SX_E_PROTOCOL);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("'%s': error '%s' does not name %s", bad[i][0], err, bad[i][1]);
+    }
+}
+
 static void test_bad_boolean_names_key(void **state)
 {
     (void)state;
@@ -795,6 +840,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_ini_loads),
         cmocka_unit_test(test_defaults_when_absent),
+        cmocka_unit_test(test_proxy_section),
         cmocka_unit_test(test_bad_boolean_names_key),
         cmocka_unit_test(test_fsync_key),
         cmocka_unit_test(test_missing_mandatory_keys),

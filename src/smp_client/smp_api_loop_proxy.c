@@ -1,0 +1,216 @@
+/* The public SMP API's 2-hop routing on the event loop
+ * (sx_smp_aconn_send_proxied, sx_smp_aconn_secure_proxied): the steps of
+ * smp_api_proxy.c as callbacks. An operation asks the proxy for a session
+ * to its queue's router when the connection has none (PRXY -> PKEY,
+ * checked), then sends the sealed command (PFWD -> PRES); PROXY NO_SESSION
+ * makes it open a new session once. Each operation keeps a copy of the
+ * session it uses, so that another operation forgetting it does no harm. */
+#include "simplex/smp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "crypto/util.h"
+#include "smp_client/smp_api_int.h"
+#include "smp_client/smp_client_loop.h"
+#include "smp_client/smp_proxy.h"
+
+typedef struct pop {
+    sx_smp_aconn *c;
+    bool secure;
+    const char *what;
+    sx_smp_queue *q;
+    sx_smp_done_fn done;
+    void *arg;
+    uint8_t *body; /* send: a copy */
+    size_t len;
+    bool had_key; /* secure: the side had its key before */
+    bool retried; /* a new session was opened after NO_SESSION */
+    sx_smp_address dest;
+    sx_smp_relay_session rs;
+    sx_smp_pfwd p;
+} pop;
+
+static void pop_end(pop *o, sx_status st)
+{
+    if (o->done)
+        o->done(o->c, st, o->arg);
+    if (o->body) {
+        sx_wipe(o->body, o->len);
+        free(o->body);
+    }
+    sx_smp_relay_session_cleanup(&o->rs);
+    sx_wipe(&o->p, sizeof o->p);
+    free(o);
+}
+
+static sx_status copy_session(const sx_smp_relay_session *from, sx_smp_relay_session *to)
+{
+    sx_smp_relay_session_cleanup(to);
+    *to = *from;
+    to->relay_key = NULL;
+    return sx_key_public_copy(from->relay_key, &to->relay_key);
+}
+
+static sx_status send_prxy(pop *o);
+
+static void pfwd_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply *r, void *arg)
+{
+    (void)cl;
+    pop *o = arg;
+    sx_error_clear();
+    if (status != SX_OK) {
+        pop_end(o, sx_smpapi_net_error(o->what, status));
+        return;
+    }
+    if (!r->ok || r->reply.resp.tag != SX_SMP_R_PRES) {
+        if (sx_smpapi_is_no_session(r) && !o->retried) {
+            o->retried = true;
+            sx_smpapi_proxied_forget(sx_smpapi_aconn_proxied(o->c), &o->dest);
+            sx_status st = send_prxy(o);
+            if (st != SX_OK)
+                pop_end(o, st);
+            return;
+        }
+        pop_end(o, sx_smpapi_expect(o->what, r, SX_SMP_R_PRES));
+        return;
+    }
+    sx_smp_client_reply inner;
+    sx_status st = sx_smp_pres_open(&o->rs, &o->p, r->reply.resp.enc, &inner);
+    if (st != SX_OK) {
+        pop_end(o, sx_error_set(SX_E_PROTOCOL, NULL, "%s: the destination's answer could not be opened", o->what));
+        return;
+    }
+    st = o->secure ? sx_smpapi_secure_answer(&inner, o->had_key) : sx_smpapi_send_answer(&inner, o->q);
+    sx_smp_client_reply_free(&inner);
+    pop_end(o, st);
+}
+
+/* The sealed command through the session in o->rs. */
+static sx_status send_pfwd(pop *o)
+{
+    sx_smp_cmd cmd;
+    uint8_t b[SX_KEY_SPKI_MAX];
+    bool had_key = false;
+    if (o->secure)
+        SX_TRY(sx_smpapi_secure_begin(o->q, o->rs.version, b, &cmd, &had_key));
+    else
+        SX_TRY(sx_smpapi_send_begin(o->rs.version, o->body, o->len, &cmd));
+    if (o->secure && !o->retried)
+        o->had_key = had_key;
+    sx_status st = sx_smp_pfwd_make(&o->rs, sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN), &cmd, o->q->f.snd_key, &o->p);
+    if (st != SX_OK)
+        return sx_error_set(st, NULL, "%s: %s", o->what, sx_strerror(st));
+    st = sx_smp_aclient_send_corr(sx_smpapi_aconn_client(o->c), o->p.corr_id,
+                                  sx_slice_of(o->rs.session_id, o->rs.session_id_len), &o->p.cmd, NULL, pfwd_reply, o);
+    return st == SX_OK ? SX_OK : sx_error_set(st, NULL, "%s: %s", o->what, sx_strerror(st));
+}
+
+static void prxy_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply *r, void *arg)
+{
+    (void)cl;
+    pop *o = arg;
+    sx_error_clear();
+    if (status != SX_OK) {
+        pop_end(o, sx_smpapi_net_error(o->what, status));
+        return;
+    }
+    if (!r->ok || r->reply.resp.tag != SX_SMP_R_PKEY) {
+        pop_end(o, sx_smpapi_expect(o->what, r, SX_SMP_R_PKEY));
+        return;
+    }
+    sx_smp_relay_session rs;
+    sx_status st = sx_smp_pkey_check(&r->reply.resp, o->dest.key_hash, sx_smp_server_vrange(), &rs);
+    if (st != SX_OK) {
+        pop_end(o, sx_smpapi_pkey_error(o->what, st));
+        return;
+    }
+    st = copy_session(&rs, &o->rs);
+    sx_smpapi_proxied **list = sx_smpapi_aconn_proxied(o->c);
+    if (st == SX_OK && !sx_smpapi_proxied_find(*list, &o->dest))
+        st = sx_smpapi_proxied_add(list, &o->dest, &rs);
+    sx_smp_relay_session_cleanup(&rs);
+    if (st == SX_OK)
+        st = send_pfwd(o);
+    if (st != SX_OK)
+        pop_end(o, st);
+}
+
+/* PRXY for o's destination, with the proxy's password. */
+static sx_status send_prxy(pop *o)
+{
+    const sx_smp_address *pa = sx_smpapi_aconn_address(o->c);
+    uint8_t hosts[257], port[8];
+    size_t hl = strlen(o->dest.host);
+    hosts[0] = (uint8_t)hl;
+    memcpy(hosts + 1, o->dest.host, hl);
+    int pl = snprintf((char *)port, sizeof port, "%u", (unsigned)o->dest.port);
+    sx_smp_cmd c = {.tag = SX_SMP_C_PRXY};
+    c.prxy.server.hosts.count = 1;
+    c.prxy.server.hosts.items = sx_slice_of(hosts, hl + 1);
+    c.prxy.server.port = sx_slice_of(port, (size_t)pl);
+    c.prxy.server.key_hash = sx_slice_of(o->dest.key_hash, SX_FINGERPRINT_LEN);
+    c.prxy.has_basic_auth = pa->has_password;
+    c.prxy.basic_auth = pa->has_password ? sx_slice_str(pa->password) : sx_slice_of(NULL, 0);
+    sx_status st = sx_smp_aclient_send(sx_smpapi_aconn_client(o->c), sx_slice_of(NULL, 0), &c, NULL, prxy_reply, o);
+    return st == SX_OK ? SX_OK : sx_error_set(st, NULL, "%s: %s", o->what, sx_strerror(st));
+}
+
+static sx_status start(sx_smp_aconn *c, bool secure, sx_smp_queue *snd, const void *body, size_t len,
+                       sx_smp_done_fn cb, void *arg)
+{
+    const char *what = secure ? "secure" : "send";
+    sx_error_clear();
+    if (!sx_smpapi_aconn_usable(c))
+        return sx_error_set(SX_E_USAGE, NULL, "%s: the proxy connection is not connected or is closing", what);
+    if (!body && len)
+        return sx_error_set(SX_E_USAGE, NULL, "send: no body");
+    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, what));
+    pop *o = calloc(1, sizeof *o);
+    if (!o)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    o->c = c;
+    o->secure = secure;
+    o->what = what;
+    o->q = snd;
+    o->done = cb;
+    o->arg = arg;
+    sx_status st = sx_smpapi_dest_of(snd, what, &o->dest);
+    if (st == SX_OK && len) {
+        o->body = malloc(len);
+        if (o->body) {
+            memcpy(o->body, body, len);
+            o->len = len;
+        } else {
+            st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+        }
+    }
+    if (st == SX_OK) {
+        const sx_smp_relay_session *rs = sx_smpapi_proxied_find(*sx_smpapi_aconn_proxied(c), &o->dest);
+        if (rs) {
+            st = copy_session(rs, &o->rs);
+            if (st == SX_OK)
+                st = send_pfwd(o);
+        } else {
+            st = send_prxy(o);
+        }
+    }
+    if (st != SX_OK) {
+        o->done = NULL; /* an error returned here has no callback */
+        pop_end(o, st);
+    }
+    return st;
+}
+
+sx_status sx_smp_aconn_send_proxied(sx_smp_aconn *proxy, const sx_smp_queue *snd, const void *body, size_t len,
+                                    sx_smp_done_fn cb, void *arg)
+{
+    return start(proxy, false, (sx_smp_queue *)snd, body, len, cb, arg);
+}
+
+sx_status sx_smp_aconn_secure_proxied(sx_smp_aconn *proxy, sx_smp_queue *snd, sx_smp_done_fn cb, void *arg)
+{
+    return start(proxy, true, snd, NULL, 0, cb, arg);
+}
