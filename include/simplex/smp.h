@@ -312,16 +312,27 @@ typedef enum sx_smp_pool_event_kind {
     SX_SMP_POOL_SUB_FAILED,     /* the router refused the subscription (status, sx_error_code());
                                  * the pool has let go of `queue` */
     SX_SMP_POOL_MESSAGE,        /* ev of `queue`: MESSAGE, QUOTA or UNREADABLE (acknowledge it),
-                                 * END or DELETED (the pool has let go of `queue`) */
+                                 * END or DELETED (the pool has let go of `queue`, or of
+                                 * `notifier` for a notifier subscription) */
+    SX_SMP_POOL_NOTIFICATION,   /* NMSG of `notifier`: nonce and encrypted metadata */
 } sx_smp_pool_event_kind;
+
+/* The notifier side of a queue, for a notification server: see
+ * sx_smp_notifier_new. */
+typedef struct sx_smp_notifier sx_smp_notifier;
 
 typedef struct sx_smp_pool_event {
     sx_smp_pool_event_kind kind;
-    const char *server;  /* the router, without password (borrowed for the call) */
-    uint64_t session;    /* the connection it concerns: 1, 2, ... in the pool */
-    sx_status status;    /* DISCONNECTED, CONNECT_FAILED, SUB_FAILED */
-    sx_smp_queue *queue; /* SUBSCRIBED, SUB_FAILED, MESSAGE (borrowed) */
-    sx_smp_event *ev;    /* MESSAGE: as sx_smp_aconn_callbacks.event (take ev->body to keep it) */
+    const char *server;        /* the router, without password (borrowed for the call) */
+    uint64_t session;          /* the connection it concerns: 1, 2, ... in the pool */
+    sx_status status;          /* DISCONNECTED, CONNECT_FAILED, SUB_FAILED */
+    sx_smp_queue *queue;       /* SUBSCRIBED, SUB_FAILED, MESSAGE (borrowed) */
+    sx_smp_event *ev;          /* MESSAGE: as sx_smp_aconn_callbacks.event (take ev->body to keep it) */
+    sx_smp_notifier *notifier; /* notifier subscriptions: SUBSCRIBED, SUB_FAILED, MESSAGE (END or
+                                * DELETED), NOTIFICATION (borrowed); queue is then NULL */
+    const uint8_t *nonce;      /* NOTIFICATION: 24 bytes (borrowed for the call) */
+    const uint8_t *meta;       /* NOTIFICATION: the metadata as the router encrypted it */
+    size_t meta_len;
 } sx_smp_pool_event;
 
 typedef void (*sx_smp_pool_event_fn)(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg);
@@ -378,6 +389,20 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_que
                                                 size_t len, sx_smp_pool_done_fn cb, void *arg);
 SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
 
+/* Notifier subscriptions (NSUB), for a notification server: the notifier
+ * side of a queue, made from the router's address, the notifier id the
+ * router gave (24 bytes) and the notifier's private key as base64url
+ * PKCS#8 text (Ed25519, Ed448 or X25519, the form of the queue files).
+ * SX_E_USAGE when one does not parse. */
+SX_API SX_MUST_CHECK sx_status sx_smp_notifier_new(const char *server, const uint8_t *id, size_t id_len,
+                                                   const char *key_text, sx_smp_notifier **out);
+/* Wipes and frees it. Accepts NULL. */
+SX_API void sx_smp_notifier_free(sx_smp_notifier *n);
+/* As sx_smp_pool_subscribe / _unsubscribe, with NSUB: the router's NMSG
+ * of the queue come as NOTIFICATION events (nothing to acknowledge). */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_subscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n);
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_unsubscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n);
+
 /* ---- connection pool on a thread of its own ----
  * The same pool, run by a thread that sx_smp_tpool_new starts (with its own
  * loop). Every sx_smp_tpool_* call may be made from any thread: it hands
@@ -399,6 +424,10 @@ typedef struct sx_smp_pool_note {
     char detail[256]; /* sx_error_message() of a failure */
     sx_smp_queue *queue;
     sx_smp_event ev; /* MESSAGE: a copy that owns its body */
+    sx_smp_notifier *notifier;
+    uint8_t nonce[24]; /* NOTIFICATION */
+    uint8_t *meta;     /* NOTIFICATION: a copy owned by the note */
+    size_t meta_len;
 } sx_smp_pool_note;
 
 /* Starts the pool's thread. opts as sx_smp_pool_new. SX_E_NOMEM,
@@ -411,6 +440,7 @@ SX_API void sx_smp_tpool_free(sx_smp_tpool *tp);
 /* As sx_smp_pool_subscribe / _unsubscribe. */
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_unsubscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n);
 /* As sx_smp_pool_send and sx_smp_pool_ack, waiting for the router's answer
  * (or the failure). n: a MESSAGE note taken from this pool. */
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_send(sx_smp_tpool *tp, const sx_smp_queue *snd, const void *body,
@@ -420,7 +450,8 @@ SX_API SX_MUST_CHECK sx_status sx_smp_tpool_ack(sx_smp_tpool *tp, const sx_smp_p
  * n->kind 0 when none came in time. *n is overwritten: clear it first if
  * it held a message. */
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_next(sx_smp_tpool *tp, int timeout_ms, sx_smp_pool_note *n);
-/* Wipes and frees the body of n's event and zeroes n. Accepts NULL. */
+/* Wipes and frees the body of n's event and its metadata, and zeroes n.
+ * Accepts NULL. */
 SX_API void sx_smp_pool_note_clear(sx_smp_pool_note *n);
 SX_API void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out);
 

@@ -37,18 +37,29 @@
 #define DEFAULT_TIMEOUT_MS 15000
 #define FIRST_BUCKETS 64u
 
-typedef enum qstate { Q_PENDING,
-                      Q_SENT,
-                      Q_ACTIVE } qstate;
+typedef enum qstate {
+    Q_PENDING,
+    Q_SENT,
+    Q_ACTIVE,
+} qstate;
 
 typedef struct psrv psrv;
 
-/* A queue in the pool. */
+/* The notifier side of a queue (sx_smp_notifier_new). */
+struct sx_smp_notifier {
+    char server[SX_QUEUE_ADDR_MAX];
+    uint8_t id[SX_QUEUE_ID_LEN];
+    sx_key *key;
+};
+
+/* A subscription in the pool: a recipient's (SUB) or a notifier's (NSUB). */
 typedef struct pq {
     struct pq *hnext;       /* hash chain */
     struct pq *prev, *next; /* the FIFO, while Q_PENDING */
     psrv *srv;
-    sx_smp_queue *q; /* NULL: let go of while its SUB was in flight */
+    sx_smp_queue *q;     /* SUB; NULL (and nt NULL): let go of while in flight */
+    sx_smp_notifier *nt; /* NSUB */
+    bool ntf;
     uint8_t id[SX_QUEUE_ID_LEN];
     qstate st;
 } pq;
@@ -65,10 +76,12 @@ typedef struct pop {
     void *arg;
 } pop;
 
-typedef enum sstate { S_IDLE,
-                      S_CONNECTING,
-                      S_UP,
-                      S_RETRY } sstate;
+typedef enum sstate {
+    S_IDLE,
+    S_CONNECTING,
+    S_UP,
+    S_RETRY,
+} sstate;
 
 struct psrv {
     psrv *next;
@@ -108,12 +121,13 @@ static size_t id_hash(const uint8_t id[SX_QUEUE_ID_LEN])
     return (size_t)(h ^ (h >> 29));
 }
 
-static pq *tab_find(const psrv *s, const uint8_t *id, size_t len)
+/* Recipient and notifier ids are separate name spaces on a router. */
+static pq *tab_find(const psrv *s, const uint8_t *id, size_t len, bool ntf)
 {
     if (!s->tab_cap || len != SX_QUEUE_ID_LEN)
         return NULL;
     for (pq *e = s->tab[id_hash(id) & (s->tab_cap - 1)]; e; e = e->hnext)
-        if (memcmp(e->id, id, SX_QUEUE_ID_LEN) == 0)
+        if (e->ntf == ntf && memcmp(e->id, id, SX_QUEUE_ID_LEN) == 0)
             return e;
     return NULL;
 }
@@ -185,6 +199,7 @@ static void pq_drop(psrv *s, pq *e)
         s->active--;
     if (e->st == Q_SENT) {
         e->q = NULL;
+        e->nt = NULL;
         return;
     }
     free(e);
@@ -192,17 +207,58 @@ static void pq_drop(psrv *s, pq *e)
 
 /* ---- events ---- */
 
+static void emit_event(psrv *s, sx_smp_pool_event *e)
+{
+    e->server = s->shown;
+    s->pool->fn(s->pool, e, s->pool->arg);
+}
+
 static void emit(psrv *s, sx_smp_pool_event_kind kind, uint64_t session, sx_status st, sx_smp_queue *q,
                  sx_smp_event *ev)
 {
-    sx_smp_pool_event e = {
-        .kind = kind, .server = s->shown, .session = session, .status = st, .queue = q, .ev = ev};
-    s->pool->fn(s->pool, &e, s->pool->arg);
+    sx_smp_pool_event e = {.kind = kind, .session = session, .status = st, .queue = q, .ev = ev};
+    emit_event(s, &e);
+}
+
+/* SUBSCRIBED or SUB_FAILED of a subscription of either kind. */
+static void emit_sub(psrv *s, sx_smp_pool_event_kind kind, sx_status st, sx_smp_queue *q, sx_smp_notifier *nt)
+{
+    sx_smp_pool_event e = {.kind = kind, .session = s->session, .status = st, .queue = q, .notifier = nt};
+    emit_event(s, &e);
+}
+
+/* A transmission from the router about a notifier subscription (NMSG,
+ * END, DELD). */
+static void deliver_ntf(psrv *s, pq *e, const sx_smp_client_reply *r)
+{
+    sx_smp_pool_event pe = {.session = s->session, .notifier = e->nt};
+    sx_smp_event ev = {0};
+    if (r->reply.resp.tag == SX_SMP_R_NMSG) {
+        if (r->reply.resp.nmsg.nonce.len != SX_SMP_NONCE_LEN)
+            return;
+        pe.kind = SX_SMP_POOL_NOTIFICATION;
+        pe.nonce = r->reply.resp.nmsg.nonce.ptr;
+        pe.meta = r->reply.resp.nmsg.enc_meta.ptr;
+        pe.meta_len = r->reply.resp.nmsg.enc_meta.len;
+    } else if (r->reply.resp.tag == SX_SMP_R_END || r->reply.resp.tag == SX_SMP_R_DELD) {
+        pe.kind = SX_SMP_POOL_MESSAGE;
+        ev.kind = r->reply.resp.tag == SX_SMP_R_END ? SX_SMP_EVENT_END : SX_SMP_EVENT_DELETED;
+        pe.ev = &ev;
+        pq_drop(s, e);
+    } else {
+        return;
+    }
+    sx_error_clear();
+    emit_event(s, &pe);
 }
 
 /* A transmission from the router about queue e (MSG, END, DELD). */
 static void deliver(psrv *s, pq *e, const sx_smp_client_reply *r)
 {
+    if (e->ntf) {
+        deliver_ntf(s, e, r);
+        return;
+    }
     sx_smp_event ev = {0};
     sx_smp_queue *q = e->q;
     uint64_t session = s->session;
@@ -277,9 +333,9 @@ static void pump(psrv *s)
     while (s->st == S_UP && s->inflight < s->pool->o.sub_window && s->fifo_head) {
         pq *e = s->fifo_head;
         fifo_unlink(s, e);
-        sx_smp_cmd sub = {.tag = SX_SMP_C_SUB};
-        sx_status st = sx_smp_aclient_send(s->cl, sx_slice_of(e->id, SX_QUEUE_ID_LEN), &sub, e->q->f.rcv_key,
-                                           sub_reply_cb, e);
+        sx_smp_cmd sub = {.tag = e->ntf ? SX_SMP_C_NSUB : SX_SMP_C_SUB};
+        const sx_key *key = e->ntf ? e->nt->key : e->q->f.rcv_key;
+        sx_status st = sx_smp_aclient_send(s->cl, sx_slice_of(e->id, SX_QUEUE_ID_LEN), &sub, key, sub_reply_cb, e);
         if (st == SX_E_CLOSED || st == SX_E_NOMEM) {
             /* the connection is ending (its DISCONNECTED follows) or no memory now */
             fifo_push(s, e);
@@ -287,10 +343,11 @@ static void pump(psrv *s)
         }
         if (st != SX_OK) {
             sx_smp_queue *q = e->q;
+            sx_smp_notifier *nt = e->nt;
             tab_remove(s, e);
             free(e);
             sx_error_set(st, NULL, "subscribe: the command cannot be made (%s)", sx_strerror(st));
-            emit(s, SX_SMP_POOL_SUB_FAILED, s->session, st, q, NULL);
+            emit_sub(s, SX_SMP_POOL_SUB_FAILED, st, q, nt);
             continue;
         }
         e->st = Q_SENT;
@@ -457,7 +514,12 @@ static void event_cb(sx_smp_aclient *cl, sx_smp_client_reply *r, void *arg)
     psrv *s = arg;
     if (s->pool->freeing || cl != s->cl || s->st != S_UP || !r->ok)
         return;
-    pq *e = tab_find(s, r->reply.t.entity_id.ptr, r->reply.t.entity_id.len);
+    sx_slice id = r->reply.t.entity_id;
+    sx_smp_resp_tag tag = r->reply.resp.tag;
+    /* MSG is a recipient's, NMSG a notifier's; END and DELD either. */
+    pq *e = tag == SX_SMP_R_NMSG ? NULL : tab_find(s, id.ptr, id.len, false);
+    if (!e && tag != SX_SMP_R_MSG)
+        e = tab_find(s, id.ptr, id.len, true);
     if (e && e->st != Q_PENDING)
         deliver(s, e, r);
 }
@@ -468,7 +530,7 @@ static void sub_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_rep
     psrv *s = e->srv;
     sx_smp_pool *p = s->pool;
     s->inflight--;
-    if (!e->q) { /* let go of while in flight */
+    if (!e->q && !e->nt) { /* let go of while in flight */
         free(e);
         if (!p->freeing && cl == s->cl)
             pump(s);
@@ -486,17 +548,18 @@ static void sub_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_rep
         e->st = Q_ACTIVE;
         s->active++;
         p->stats.sub_ok++;
-        emit(s, SX_SMP_POOL_SUBSCRIBED, s->session, SX_OK, e->q, NULL);
+        emit_sub(s, SX_SMP_POOL_SUBSCRIBED, SX_OK, e->q, e->nt);
         /* The program may have let go of it in the callback. */
-        pq *again = next_msg ? tab_find(s, r->reply.t.entity_id.ptr, r->reply.t.entity_id.len) : NULL;
+        pq *again = next_msg ? tab_find(s, r->reply.t.entity_id.ptr, r->reply.t.entity_id.len, false) : NULL;
         if (again && again->st == Q_ACTIVE && cl == s->cl)
             deliver(s, again, r);
     } else {
-        sx_status st = sx_smpapi_expect("subscribe", r, SX_SMP_R_SOK);
+        sx_status st = sx_smpapi_expect(e->ntf ? "notifier subscribe" : "subscribe", r, SX_SMP_R_SOK);
         sx_smp_queue *q = e->q;
+        sx_smp_notifier *nt = e->nt;
         tab_remove(s, e);
         free(e);
-        emit(s, SX_SMP_POOL_SUB_FAILED, s->session, st, q, NULL);
+        emit_sub(s, SX_SMP_POOL_SUB_FAILED, st, q, nt);
     }
     if (cl == s->cl)
         pump(s);
@@ -526,7 +589,7 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
         o->cb(p, st, o->arg);
     op_free(o);
     if (next_msg && cl == s->cl && s->st == S_UP) {
-        pq *e = tab_find(s, r->reply.t.entity_id.ptr, r->reply.t.entity_id.len);
+        pq *e = tab_find(s, r->reply.t.entity_id.ptr, r->reply.t.entity_id.len, false);
         if (e && e->st == Q_ACTIVE)
             deliver(s, e, r);
     }
@@ -534,11 +597,11 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
 
 /* ---- API ---- */
 
-/* The router of a queue side, made when new. */
-static sx_status srv_of(sx_smp_pool *p, const sx_smp_queue *q, psrv **out)
+/* The router of an address, made when new. */
+static sx_status srv_of(sx_smp_pool *p, const char *server, psrv **out)
 {
     sx_smp_address a;
-    if (sx_smp_address_parse(q->f.server, &a) != SX_OK)
+    if (sx_smp_address_parse(server, &a) != SX_OK)
         return sx_error_set(SX_E_USAGE, NULL, "pool: the queue's router address does not parse");
     for (psrv *s = p->srvs; s; s = s->next) {
         if (s->addr.port == a.port && strcmp(s->addr.host, a.host) == 0 &&
@@ -558,7 +621,7 @@ static sx_status srv_of(sx_smp_pool *p, const sx_smp_queue *q, psrv **out)
     s->addr.has_password = false; /* subscribing and sending need none */
     sx_wipe(s->addr.password, sizeof s->addr.password);
     sx_wipe(&a, sizeof a);
-    if (sx_queue_address_public(q->f.server, s->shown, sizeof s->shown) != SX_OK)
+    if (sx_queue_address_public(server, s->shown, sizeof s->shown) != SX_OK)
         snprintf(s->shown, sizeof s->shown, "%s:%u", s->addr.host, (unsigned)s->addr.port);
     s->retry_ms = p->o.retry_min_ms;
     sx_loop_timer_init(&s->timer, timer_cb, s);
@@ -630,27 +693,27 @@ void sx_smp_pool_free(sx_smp_pool *p)
         pool_destroy(p);
 }
 
-sx_status sx_smp_pool_subscribe(sx_smp_pool *p, sx_smp_queue *rcv)
+/* Adds a subscription of either kind (q or nt). */
+static sx_status add_sub(sx_smp_pool *p, const char *server, const uint8_t id[SX_QUEUE_ID_LEN], sx_smp_queue *q,
+                         sx_smp_notifier *nt)
 {
-    sx_error_clear();
-    if (!p || p->freeing)
-        return sx_error_set(SX_E_USAGE, NULL, "subscribe: no pool");
-    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "subscribe"));
     psrv *s;
-    SX_TRY(srv_of(p, rcv, &s));
-    pq *e = tab_find(s, rcv->f.rcv_id, SX_QUEUE_ID_LEN);
+    SX_TRY(srv_of(p, server, &s));
+    pq *e = tab_find(s, id, SX_QUEUE_ID_LEN, nt != NULL);
+    if (e && e->q == q && e->nt == nt)
+        return SX_OK;
     if (e)
-        return e->q == rcv ? SX_OK
-                           : sx_error_set(SX_E_USAGE, NULL, "subscribe: the pool holds this queue through "
-                                                            "another side of it");
+        return sx_error_set(SX_E_USAGE, NULL, "subscribe: the pool holds this queue through another side of it");
     if (s->count >= s->tab_cap && !tab_grow(s))
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
     e = calloc(1, sizeof *e);
     if (!e)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
     e->srv = s;
-    e->q = rcv;
-    memcpy(e->id, rcv->f.rcv_id, SX_QUEUE_ID_LEN);
+    e->q = q;
+    e->nt = nt;
+    e->ntf = nt != NULL;
+    memcpy(e->id, id, SX_QUEUE_ID_LEN);
     size_t b = id_hash(e->id) & (s->tab_cap - 1);
     e->hnext = s->tab[b];
     s->tab[b] = e;
@@ -661,19 +724,92 @@ sx_status sx_smp_pool_subscribe(sx_smp_pool *p, sx_smp_queue *rcv)
     return SX_OK;
 }
 
-sx_status sx_smp_pool_unsubscribe(sx_smp_pool *p, sx_smp_queue *rcv)
+sx_status sx_smp_pool_subscribe(sx_smp_pool *p, sx_smp_queue *rcv)
 {
     sx_error_clear();
-    if (!p || p->freeing || !rcv)
-        return sx_error_set(SX_E_USAGE, NULL, "unsubscribe: no pool or no queue");
+    if (!p || p->freeing)
+        return sx_error_set(SX_E_USAGE, NULL, "subscribe: no pool");
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "subscribe"));
+    return add_sub(p, rcv->f.server, rcv->f.rcv_id, rcv, NULL);
+}
+
+sx_status sx_smp_pool_subscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n)
+{
+    sx_error_clear();
+    if (!p || p->freeing || !n)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier subscribe: no pool or no notifier");
+    return add_sub(p, n->server, n->id, NULL, n);
+}
+
+/* Lets go of the subscription of q or nt. */
+static sx_status drop_sub(sx_smp_pool *p, const uint8_t id[SX_QUEUE_ID_LEN], const sx_smp_queue *q,
+                          const sx_smp_notifier *nt)
+{
     for (psrv *s = p->srvs; s; s = s->next) {
-        pq *e = tab_find(s, rcv->f.rcv_id, SX_QUEUE_ID_LEN);
-        if (e && e->q == rcv) {
+        pq *e = tab_find(s, id, SX_QUEUE_ID_LEN, nt != NULL);
+        if (e && e->q == q && e->nt == nt) {
             pq_drop(s, e);
             return SX_OK;
         }
     }
     return sx_error_set(SX_E_USAGE, NULL, "unsubscribe: the pool does not hold this queue");
+}
+
+sx_status sx_smp_pool_unsubscribe(sx_smp_pool *p, sx_smp_queue *rcv)
+{
+    sx_error_clear();
+    if (!p || p->freeing || !rcv)
+        return sx_error_set(SX_E_USAGE, NULL, "unsubscribe: no pool or no queue");
+    return drop_sub(p, rcv->f.rcv_id, rcv, NULL);
+}
+
+sx_status sx_smp_pool_unsubscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n)
+{
+    sx_error_clear();
+    if (!p || p->freeing || !n)
+        return sx_error_set(SX_E_USAGE, NULL, "unsubscribe: no pool or no notifier");
+    return drop_sub(p, n->id, NULL, n);
+}
+
+sx_status sx_smp_notifier_new(const char *server, const uint8_t *id, size_t id_len, const char *key_text,
+                              sx_smp_notifier **out)
+{
+    sx_error_clear();
+    if (!out)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier: no place for it");
+    *out = NULL;
+    if (!server || !id || !key_text)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier: no address, id or key");
+    if (id_len != SX_QUEUE_ID_LEN)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier: the id has %zu bytes, not %d", id_len, SX_QUEUE_ID_LEN);
+    sx_smp_address a;
+    bool ok = strlen(server) < SX_QUEUE_ADDR_MAX && sx_smp_address_parse(server, &a) == SX_OK;
+    sx_wipe(&a, sizeof a);
+    if (!ok)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier: the router address does not parse");
+    if (sx_crypto_init() != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "cannot initialise the crypto libraries");
+    sx_smp_notifier *n = calloc(1, sizeof *n);
+    if (!n)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    if (sx_key_private_from_text(key_text, strlen(key_text), SX_KEY_AUTH_ALGS, &n->key) != SX_OK) {
+        free(n);
+        return sx_error_set(SX_E_USAGE, NULL,
+                            "notifier: the key is not a base64url PKCS#8 Ed25519, Ed448 or X25519 private key");
+    }
+    snprintf(n->server, sizeof n->server, "%s", server);
+    memcpy(n->id, id, SX_QUEUE_ID_LEN);
+    *out = n;
+    return SX_OK;
+}
+
+void sx_smp_notifier_free(sx_smp_notifier *n)
+{
+    if (!n)
+        return;
+    sx_key_free(n->key);
+    sx_wipe(n, sizeof *n);
+    free(n);
 }
 
 sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool_event *e, sx_smp_pool_done_fn cb, void *arg)
@@ -692,7 +828,7 @@ sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool_event *e, sx_smp_poo
                             "acknowledge: the message came on a connection that has ended; the router sends "
                             "it again on the new one");
     }
-    pq *q = tab_find(s, e->queue->f.rcv_id, SX_QUEUE_ID_LEN);
+    pq *q = tab_find(s, e->queue->f.rcv_id, SX_QUEUE_ID_LEN, false);
     if (!q || q->q != e->queue || q->st != Q_ACTIVE)
         return sx_error_set(SX_E_USAGE, NULL, "acknowledge: the queue is not subscribed in the pool");
     pop *o = calloc(1, sizeof *o);
@@ -723,7 +859,7 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
     sx_smp_cmd cmd;
     SX_TRY(sx_smpapi_send_begin(sx_smp_server_vrange().max, body, len, &cmd));
     psrv *s;
-    SX_TRY(srv_of(p, snd, &s));
+    SX_TRY(srv_of(p, snd->f.server, &s));
     pop *o = calloc(1, sizeof *o);
     if (o)
         o->body = malloc(len ? len : 1);

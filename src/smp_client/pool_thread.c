@@ -34,18 +34,22 @@ struct sx_smp_tpool {
     note_item *head, *tail;
 };
 
-typedef enum call_kind { C_SUBSCRIBE,
-                         C_UNSUBSCRIBE,
-                         C_SEND,
-                         C_ACK,
-                         C_STATS,
-                         C_STOP } call_kind;
+typedef enum call_kind {
+    C_SUBSCRIBE,
+    C_SUBSCRIBE_NTF,
+    C_UNSUBSCRIBE,
+    C_SEND,
+    C_ACK,
+    C_STATS,
+    C_STOP,
+} call_kind;
 
 /* One call, on the caller's stack until done. */
 typedef struct call {
     sx_smp_tpool *tp;
     call_kind kind;
     sx_smp_queue *q;
+    sx_smp_notifier *nt;
     const void *body;
     size_t len;
     const sx_smp_pool_note *note;
@@ -88,6 +92,7 @@ static void call_fn(sx_loop *loop, void *arg)
     sx_status st = SX_OK;
     switch (c->kind) {
     case C_SUBSCRIBE: st = sx_smp_pool_subscribe(tp->pool, c->q); break;
+    case C_SUBSCRIBE_NTF: st = sx_smp_pool_subscribe_notifier(tp->pool, c->nt); break;
     case C_UNSUBSCRIBE: st = sx_smp_pool_unsubscribe(tp->pool, c->q); break;
     case C_SEND:
         st = sx_smp_pool_send(tp->pool, c->q, c->body, c->len, op_done, c);
@@ -159,6 +164,18 @@ static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
     if (e->status != SX_OK)
         copy_detail(n->code, sizeof n->code, n->detail, sizeof n->detail);
     n->queue = e->queue;
+    n->notifier = e->notifier;
+    if (e->kind == SX_SMP_POOL_NOTIFICATION && e->nonce) {
+        memcpy(n->nonce, e->nonce, sizeof n->nonce);
+        n->meta = malloc(e->meta_len ? e->meta_len : 1);
+        if (!n->meta) {
+            free(it);
+            return;
+        }
+        if (e->meta_len)
+            memcpy(n->meta, e->meta, e->meta_len);
+        n->meta_len = e->meta_len;
+    }
     if (e->ev) {
         n->ev = *e->ev;
         e->ev->body = NULL; /* the note owns it now */
@@ -179,6 +196,7 @@ void sx_smp_pool_note_clear(sx_smp_pool_note *n)
     if (!n)
         return;
     sx_smp_event_clear(&n->ev);
+    free(n->meta);
     memset(n, 0, sizeof *n);
 }
 
@@ -285,6 +303,14 @@ sx_status sx_smp_tpool_subscribe(sx_smp_tpool *tp, sx_smp_queue *rcv)
     if (!tp)
         return sx_error_set(SX_E_USAGE, NULL, "subscribe: no pool");
     call c = {.tp = tp, .kind = C_SUBSCRIBE, .q = rcv};
+    return run_call(&c);
+}
+
+sx_status sx_smp_tpool_subscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n)
+{
+    if (!tp)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier subscribe: no pool");
+    call c = {.tp = tp, .kind = C_SUBSCRIBE_NTF, .nt = n};
     return run_call(&c);
 }
 

@@ -7,12 +7,18 @@
  * exactly once and none is delivered after its acknowledgement; the
  * acknowledgement of a message delivered on the ended session is refused
  * and the message comes again on the new one. Plus the calls a program can
- * get wrong, a send that makes its connection on demand, and the pool on a
+ * get wrong, a subscription the router refuses (AUTH), END when another
+ * connection subscribes and DELETED when the queue is deleted (the pool
+ * lets go of the queue each time), a send that makes its connection on demand, and the pool on a
  * thread of its own (sx_smp_tpool) used from a consumer thread and two
  * sender threads across the same kill and restart.
  *
- * What the test exercises goes through simplex/simplex.h only; the router
- * runs as `smp-server start` in a temporary folder. */
+ * Notifier subscriptions (NSUB) get NMSG as NOTIFICATION events, are made
+ * again after a kill and end with END when another connection takes them.
+ *
+ * What the test exercises goes through simplex/simplex.h; the library's own
+ * client only makes the notifier (NKEY) and sends with the notification
+ * flag. The router runs as `smp-server start` in a temporary folder. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -29,6 +35,13 @@
 #include <unistd.h>
 
 #include "simplex/simplex.h"
+
+/* Only for what the public API cannot do: NKEY, and SEND with the
+ * notification flag, to make a notifier to subscribe with NSUB. */
+#include "smp_client/smp_api_int.h"
+#include "smp_client/smp_client.h"
+#include "core/base64.h"
+#include "smp/encoding.h"
 
 #ifndef SX_SMP_SERVER_BIN
 #error "SX_SMP_SERVER_BIN must name the smp-server executable"
@@ -280,6 +293,11 @@ static struct {
     sx_status stale_ack;          /* the ack of the held event on the new session */
     bool stale_tried;
     int bodies_seen_after_ack;
+    int ends;                     /* END or DELETED events */
+    sx_smp_queue *end_q, *sub_failed_q;
+    sx_smp_event_kind end_kind;
+    sx_status sub_failed_st;
+    char sub_failed_code[32];
     char bad[256];
 } S;
 
@@ -354,9 +372,20 @@ static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
             note_bad("SUBSCRIBED of an unknown queue or session");
         S.subscribed++;
         break;
-    case SX_SMP_POOL_SUB_FAILED: S.sub_failed++; break;
+    case SX_SMP_POOL_SUB_FAILED:
+        S.sub_failed++;
+        S.sub_failed_q = e->queue;
+        S.sub_failed_st = e->status;
+        snprintf(S.sub_failed_code, sizeof S.sub_failed_code, "%s", sx_error_code());
+        break;
     case SX_SMP_POOL_MESSAGE: {
         int i = queue_index(e->queue);
+        if (e->ev && (e->ev->kind == SX_SMP_EVENT_END || e->ev->kind == SX_SMP_EVENT_DELETED)) {
+            S.ends++;
+            S.end_q = e->queue;
+            S.end_kind = e->ev->kind;
+            break;
+        }
         if (i < 0 || !e->ev || e->ev->kind != SX_SMP_EVENT_MESSAGE || e->session != S.session) {
             note_bad("MESSAGE of an unknown queue or session, or not a message");
             break;
@@ -653,6 +682,237 @@ static void test_usage_and_on_demand(void **state)
     router_kill9();
 }
 
+/* ---- a refused subscription, END and DELETED ---- */
+
+static bool refused_and_subscribed(void)
+{
+    return S.sub_failed == 1 && S.subscribed == 2;
+}
+
+static bool one_end(void)
+{
+    return S.ends == 1;
+}
+
+static bool two_ends(void)
+{
+    return S.ends == 2;
+}
+
+static void test_refused_end_deleted(void **state)
+{
+    (void)state;
+    memset(&S, 0, sizeof S);
+    router_start();
+    sx_smp_conn *bc;
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    sx_smp_queue *gone, *q1, *q2;
+    assert_ok(sx_smp_queue_create(bc, &gone));
+    assert_ok(sx_smp_queue_create(bc, &q1));
+    assert_ok(sx_smp_queue_create(bc, &q2));
+    assert_ok(sx_smp_queue_delete(bc, gone));
+    S.q[0].rq = q1;
+    S.q[1].rq = q2;
+    S.q[2].rq = gone;
+
+    assert_ok(sx_loop_new(&S.loop));
+    assert_ok(sx_smp_pool_new(S.loop, NULL, on_event, NULL, &S.pool));
+    assert_ok(sx_smp_pool_subscribe(S.pool, q1));
+    assert_ok(sx_smp_pool_subscribe(S.pool, gone));
+    assert_ok(sx_smp_pool_subscribe(S.pool, q2));
+    run_until(refused_and_subscribed, "a refused subscription");
+    assert_ptr_equal(S.sub_failed_q, gone);
+    assert_int_equal(S.sub_failed_st, SX_E_AUTH);
+    assert_string_equal(S.sub_failed_code, "AUTH");
+    sx_smp_pool_stats st;
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.active, 2);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(sx_smp_pool_unsubscribe(S.pool, gone), SX_E_USAGE); /* let go of already */
+
+    /* another connection takes q1's subscription: END, and the pool lets go */
+    assert_ok(sx_smp_subscribe(bc, q1));
+    run_until(one_end, "END");
+    assert_ptr_equal(S.end_q, q1);
+    assert_int_equal(S.end_kind, SX_SMP_EVENT_END);
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.active, 1);
+
+    /* q2 deleted by its recipient elsewhere: DELETED, and the pool lets go */
+    assert_ok(sx_smp_queue_delete(bc, q2));
+    run_until(two_ends, "DELETED");
+    assert_ptr_equal(S.end_q, q2);
+    assert_int_equal(S.end_kind, SX_SMP_EVENT_DELETED);
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.active + st.pending, 0);
+    assert_int_equal(S.connected, 1);
+
+    sx_smp_pool_free(S.pool);
+    sx_loop_free(S.loop);
+    sx_smp_close(bc);
+    sx_smp_queue_free(gone);
+    sx_smp_queue_free(q1);
+    sx_smp_queue_free(q2);
+    router_kill9();
+}
+
+/* ---- notifier subscriptions (NSUB) across a kill ---- */
+
+static struct {
+    int subscribed, notifications, ends;
+    uint64_t last_session;
+    sx_smp_notifier *nt;
+    size_t meta_len;
+    char bad[128];
+} N;
+
+static void ntf_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
+{
+    (void)p;
+    (void)arg;
+    if (e->kind == SX_SMP_POOL_CONNECTED) {
+        S.connected++;
+        S.session = e->session;
+    } else if (e->kind == SX_SMP_POOL_SUBSCRIBED) {
+        if (e->notifier != N.nt || e->queue)
+            snprintf(N.bad, sizeof N.bad, "SUBSCRIBED of another subscription");
+        N.subscribed++;
+    } else if (e->kind == SX_SMP_POOL_SUB_FAILED) {
+        snprintf(N.bad, sizeof N.bad, "NSUB refused: %s", sx_error_message());
+    } else if (e->kind == SX_SMP_POOL_NOTIFICATION) {
+        if (e->notifier != N.nt || !e->nonce || !e->meta || e->meta_len == 0)
+            snprintf(N.bad, sizeof N.bad, "a NOTIFICATION without its notifier, nonce or metadata");
+        N.notifications++;
+        N.last_session = e->session;
+        N.meta_len = e->meta_len;
+    } else if (e->kind == SX_SMP_POOL_MESSAGE) {
+        if (e->notifier == N.nt && e->ev && e->ev->kind == SX_SMP_EVENT_END)
+            N.ends++;
+        else
+            snprintf(N.bad, sizeof N.bad, "a MESSAGE event");
+    }
+    if (N.bad[0])
+        note_bad(N.bad);
+}
+
+static int g_want_ntf, g_want_nsub;
+static bool ntf_reached(void)
+{
+    return N.notifications >= g_want_ntf && N.subscribed >= g_want_nsub;
+}
+
+static bool ntf_ended(void)
+{
+    return N.ends == 1;
+}
+
+/* SEND with the notification flag through the library's own client. */
+static void send_notified(sx_smp_client *ic, const sx_smp_queue *sq)
+{
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_SEND};
+    cmd.send.notification = true;
+    cmd.send.body = sx_slice_of("notified", 8);
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(ic, sx_slice_of(sq->f.snd_id, SX_QUEUE_ID_LEN), &cmd, NULL, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+}
+
+static sx_smp_client *internal_connect(void)
+{
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    size_t got = 0;
+    assert_ok(sx_b64_decode(R.fp, strlen(R.fp), SX_B64_URL, fp, sizeof fp, &got));
+    assert_int_equal(got, SX_FINGERPRINT_LEN);
+    sx_smp_client *ic = NULL;
+    assert_ok(sx_smp_client_connect("127.0.0.1", R.port, fp, NULL, &ic));
+    return ic;
+}
+
+static void test_notifier(void **state)
+{
+    (void)state;
+    memset(&S, 0, sizeof S);
+    memset(&N, 0, sizeof N);
+    router_start();
+    sx_smp_conn *bc;
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    sx_smp_queue *rq, *sq;
+    assert_ok(sx_smp_queue_create(bc, &rq));
+    assert_ok(sx_smp_queue_sender(rq, &sq));
+    sx_smp_close(bc);
+
+    /* NKEY by the recipient: the notifier's keys, and its id back */
+    sx_smp_client *ic = internal_connect();
+    sx_key *nkey, *ndh;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &nkey));
+    assert_ok(sx_key_generate(SX_KEY_X25519, &ndh));
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_NKEY};
+    assert_ok(sx_smp_pubkey_of(nkey, b1, &cmd.nkey.auth_key));
+    assert_ok(sx_smp_pubkey_of(ndh, b2, &cmd.nkey.dh_key));
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(ic, sx_slice_of(rq->f.rcv_id, SX_QUEUE_ID_LEN), &cmd, rq->f.rcv_key, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_NID);
+    uint8_t nid[SX_QUEUE_ID_LEN];
+    assert_int_equal(r.reply.resp.nid.notifier_id.len, SX_QUEUE_ID_LEN);
+    memcpy(nid, r.reply.resp.nid.notifier_id.ptr, SX_QUEUE_ID_LEN);
+    sx_smp_client_reply_free(&r);
+    char key_text[512];
+    assert_ok(sx_key_private_to_text(nkey, key_text, sizeof key_text));
+
+    sx_smp_notifier *bad = NULL;
+    assert_int_equal(sx_smp_notifier_new(R.addr, nid, 23, key_text, &bad), SX_E_USAGE);
+    assert_int_equal(sx_smp_notifier_new(R.addr, nid, sizeof nid, "not a key", &bad), SX_E_USAGE);
+    assert_int_equal(sx_smp_notifier_new("smp://nowhere", nid, sizeof nid, key_text, &bad), SX_E_USAGE);
+    assert_null(bad);
+    assert_ok(sx_smp_notifier_new(R.addr, nid, sizeof nid, key_text, &N.nt));
+
+    assert_ok(sx_loop_new(&S.loop));
+    sx_smp_pool_opts o = {.retry_min_ms = 50, .retry_max_ms = 400};
+    assert_ok(sx_smp_pool_new(S.loop, &o, ntf_event, NULL, &S.pool));
+    assert_ok(sx_smp_pool_subscribe_notifier(S.pool, N.nt));
+    g_want_nsub = 1;
+    g_want_ntf = 0;
+    run_until(ntf_reached, "NSUB");
+    send_notified(ic, sq);
+    g_want_ntf = 1;
+    run_until(ntf_reached, "the first notification");
+    assert_int_equal(N.last_session, 1);
+    sx_smp_client_close(ic);
+
+    router_kill9();
+    router_start();
+    g_want_nsub = 2;
+    run_until(ntf_reached, "NSUB again after the restart");
+    ic = internal_connect();
+    send_notified(ic, sq);
+    g_want_ntf = 2;
+    run_until(ntf_reached, "a notification on the new session");
+    assert_int_equal(N.last_session, S.session);
+    assert_true(S.session >= 2);
+
+    /* another connection takes the notifier subscription: END */
+    cmd = (sx_smp_cmd){.tag = SX_SMP_C_NSUB};
+    assert_ok(sx_smp_client_call(ic, sx_slice_of(nid, SX_QUEUE_ID_LEN), &cmd, nkey, &r));
+    sx_smp_client_reply_free(&r);
+    run_until(ntf_ended, "END of the notifier subscription");
+    sx_smp_pool_stats st;
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.active + st.pending, 0);
+    assert_int_equal(sx_smp_pool_unsubscribe_notifier(S.pool, N.nt), SX_E_USAGE);
+
+    sx_smp_pool_free(S.pool);
+    sx_loop_free(S.loop);
+    sx_smp_client_close(ic);
+    sx_smp_notifier_free(N.nt);
+    sx_key_free(nkey);
+    sx_key_free(ndh);
+    sx_smp_queue_free(rq);
+    sx_smp_queue_free(sq);
+    router_kill9();
+}
+
 /* ---- the pool on its own thread, used from three threads ---- */
 
 #define TQ 40 /* queues */
@@ -852,6 +1112,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reconnect_resubscribe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_and_on_demand, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_end_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thread_facade, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
