@@ -244,18 +244,22 @@ static struct {
     double t_connected; /* its CONNECTED */
     long subscribed;    /* SUBSCRIBED on it */
     long failed;
+    uint64_t blocks0;   /* blocks sent by the pool before it */
 } P;
 
 static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
 {
-    (void)p;
     sx_loop *loop = arg;
     switch (e->kind) {
-    case SX_SMP_POOL_CONNECTED:
+    case SX_SMP_POOL_CONNECTED: {
+        sx_smp_pool_stats st;
+        sx_smp_pool_get_stats(p, &st);
         P.session = e->session;
         P.t_connected = now_s();
         P.subscribed = 0;
+        P.blocks0 = st.blocks_sent;
         break;
+    }
     case SX_SMP_POOL_SUBSCRIBED:
         if (e->session == P.session && ++P.subscribed == g_nq)
             sx_loop_stop(loop);
@@ -278,6 +282,7 @@ typedef struct result {
     unsigned window;
     double first_s, resub_s;
     uint64_t sub_sent;
+    uint64_t resub_blocks; /* blocks the pool sent on the new session */
 } result;
 
 static void measure(sx_loop *loop, unsigned window, result *r)
@@ -303,6 +308,7 @@ static void measure(sx_loop *loop, unsigned window, result *r)
     if (st.active != (size_t)g_nq)
         die("not every queue is active after the restart", "");
     r->sub_sent = st.sub_sent;
+    r->resub_blocks = st.blocks_sent - P.blocks0;
     sx_smp_pool_free(p);
 }
 
@@ -344,14 +350,16 @@ int main(int argc, char **argv)
     double t0 = now_s();
     make_queues(loop);
     printf("bench_pool: %ld queues made in %.2f s (NEW, %d in flight)\n", g_nq, now_s() - t0, CREATE_WINDOW);
-    printf("%-28s %12s %14s %12s %14s\n", "SUB window", "first s", "first q/s", "resub s", "resub q/s");
+    printf("%-28s %10s %12s %10s %12s %12s\n", "SUB window", "first s", "first q/s", "resub s", "resub q/s",
+           "SUBs/block");
     result res[MAX_WINDOWS];
     for (size_t i = 0; i < nw; i++) {
         measure(loop, windows[i], &res[i]);
         char name[40];
         snprintf(name, sizeof name, "%u%s", windows[i], windows[i] == 1 ? " (baseline: 1 per RTT)" : "");
-        printf("%-28s %12.3f %14.0f %12.3f %14.0f\n", name, res[i].first_s, (double)g_nq / res[i].first_s,
-               res[i].resub_s, (double)g_nq / res[i].resub_s);
+        printf("%-28s %10.3f %12.0f %10.3f %12.0f %12.1f\n", name, res[i].first_s, (double)g_nq / res[i].first_s,
+               res[i].resub_s, (double)g_nq / res[i].resub_s,
+               res[i].resub_blocks ? (double)g_nq / (double)res[i].resub_blocks : 0.0);
         fflush(stdout);
     }
     for (size_t i = 0; i < nw; i++)

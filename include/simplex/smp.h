@@ -347,11 +347,12 @@ typedef struct sx_smp_pool_opts {
 } sx_smp_pool_opts;
 
 typedef struct sx_smp_pool_stats {
-    size_t routers, connected; /* routers known, with a connection up */
-    size_t active, pending;    /* subscriptions: confirmed / waiting (or in flight) */
-    uint64_t sessions;         /* connections made (handshake done) */
-    uint64_t sub_sent, sub_ok; /* SUB commands sent, confirmed */
-    uint64_t stale_acks;       /* acknowledgements refused as of an ended session */
+    size_t routers, connected;             /* routers known, with a connection up */
+    size_t active, pending;                /* subscriptions: confirmed / waiting (or in flight) */
+    uint64_t sessions;                     /* connections made (handshake done) */
+    uint64_t sub_sent, sub_ok;             /* SUB commands sent, confirmed */
+    uint64_t stale_acks;                   /* acknowledgements refused as of an ended session */
+    uint64_t blocks_sent, blocks_received; /* 16 KiB blocks, handshakes included */
 } sx_smp_pool_stats;
 
 /* A pool on loop; opts may be NULL; on_event is required. */

@@ -451,6 +451,10 @@ static void pool_destroy(sx_smp_pool *p);
 static bool client_ended(psrv *s)
 {
     sx_smp_pool *p = s->pool;
+    sx_smp_aclient_stats cs;
+    sx_smp_aclient_get_stats(s->cl, &cs);
+    p->stats.blocks_sent += cs.blocks_sent;
+    p->stats.blocks_received += cs.blocks_received;
     s->cl = NULL;
     p->live--;
     if (!p->freeing)
@@ -904,5 +908,11 @@ void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out)
         out->connected += s->st == S_UP;
         out->active += s->active;
         out->pending += s->count - s->active;
+        if (s->cl) {
+            sx_smp_aclient_stats cs;
+            sx_smp_aclient_get_stats(s->cl, &cs);
+            out->blocks_sent += cs.blocks_sent;
+            out->blocks_received += cs.blocks_received;
+        }
     }
 }
