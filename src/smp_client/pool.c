@@ -36,6 +36,7 @@
 #define DEFAULT_WINDOW 1024u
 #define DEFAULT_TIMEOUT_MS 15000
 #define FIRST_BUCKETS 64u
+#define NOMEM_RETRY_MS 100u
 
 typedef enum qstate {
     Q_PENDING,
@@ -337,8 +338,11 @@ static void pump(psrv *s)
         const sx_key *key = e->ntf ? e->nt->key : e->q->f.rcv_key;
         sx_status st = sx_smp_aclient_send(s->cl, sx_slice_of(e->id, SX_QUEUE_ID_LEN), &sub, key, sub_reply_cb, e);
         if (st == SX_E_CLOSED || st == SX_E_NOMEM) {
-            /* the connection is ending (its DISCONNECTED follows) or no memory now */
+            /* The connection is ending (its DISCONNECTED follows), or no
+             * memory now: try again a little later. */
             fifo_push(s, e);
+            if (st == SX_E_NOMEM)
+                sx_loop_timer_start(s->pool->loop, &s->timer, NOMEM_RETRY_MS, 0);
             return;
         }
         if (st != SX_OK) {
