@@ -1,12 +1,12 @@
 /* Benchmark: resubscribing many queues through the SMP connection pool
  * (sx_smp_pool_*) after the router restarts. The real smp-server program
  * runs as a child process in a temporary folder; N queues are made on it
- * (default 10,000), then for each SUB window (default 1024, 64 and the
+ * (default 10,000), then for each SUB window (default 1360, 64 and the
  * baseline 1, one SUB per round trip) a pool subscribes all of them, the
  * router is killed with SIGKILL and started again on the same port and
  * store, and the time from the pool's new session to the last SUB answer
  * is measured: queues/s and seconds, side by side in one run. Usage:
- *   bench_pool [--queues N] [--windows 1024,64,1] [--server PATH] */
+ *   bench_pool [--queues N] [--windows 1360,64,1] [--server PATH] */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -315,7 +315,7 @@ static void measure(sx_loop *loop, unsigned window, result *r)
 int main(int argc, char **argv)
 {
     g_nq = 10000;
-    unsigned windows[MAX_WINDOWS] = {1024, 64, 1};
+    unsigned windows[MAX_WINDOWS] = {1360, 64, 1};
     size_t nw = 3;
     static const struct option lo[] = {
         {"queues", required_argument, 0, 'q'}, {"windows", required_argument, 0, 'w'},
@@ -331,7 +331,7 @@ int main(int argc, char **argv)
         } else if (ch == 's') {
             g_bin = optarg;
         } else {
-            printf("usage: bench_pool [--queues N] [--windows 1024,64,1] [--server PATH]\n");
+            printf("usage: bench_pool [--queues N] [--windows 1360,64,1] [--server PATH]\n");
             return ch == 'h' ? 0 : 2;
         }
     }

@@ -341,9 +341,10 @@ typedef void (*sx_smp_pool_done_fn)(sx_smp_pool *p, sx_status status, void *arg)
 
 typedef struct sx_smp_pool_opts {
     sx_smp_conn_opts conn; /* per connection (timeout_ms bounds each connect) */
-    unsigned retry_min_ms; /* first wait before reconnecting; 0: 500 */
-    unsigned retry_max_ms; /* longest wait; 0: 30000 */
-    unsigned sub_window;   /* SUB commands in flight per connection; 0: 1024 (1: one per round trip) */
+    unsigned retry_min_ms; /* first wait before reconnecting; 0: 1000 (as the reference) */
+    unsigned retry_max_ms; /* longest wait; 0: 10000 (as the reference) */
+    unsigned sub_window;   /* SUB commands in flight per connection; 0: 1360, the reference's batch
+                            * (1: one per round trip) */
 } sx_smp_pool_opts;
 
 typedef struct sx_smp_pool_stats {

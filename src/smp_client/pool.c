@@ -31,9 +31,9 @@
 #include "crypto/util.h"
 #include "smp/version.h"
 
-#define DEFAULT_RETRY_MIN_MS 500u
-#define DEFAULT_RETRY_MAX_MS 30000u
-#define DEFAULT_WINDOW 1024u
+#define DEFAULT_RETRY_MIN_MS 1000u
+#define DEFAULT_RETRY_MAX_MS 10000u
+#define DEFAULT_WINDOW 1360u
 #define DEFAULT_TIMEOUT_MS 15000
 #define FIRST_BUCKETS 64u
 #define NOMEM_RETRY_MS 100u

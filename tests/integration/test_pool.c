@@ -456,6 +456,54 @@ static void test_usage_and_on_demand(void **state)
     router_kill9();
 }
 
+/* ---- a router that cannot be reached ---- */
+
+static bool three_failed_and_send_done(void)
+{
+    return S.connect_failed >= 3 && S.sends_failed == 1;
+}
+
+static void test_unreachable(void **state)
+{
+    (void)state;
+    memset(&S, 0, sizeof S);
+    router_start();
+    sx_smp_conn *bc;
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    sx_smp_queue *rq, *sq;
+    assert_ok(sx_smp_queue_create(bc, &rq));
+    sx_smp_close(bc);
+    router_kill9(); /* nothing listens on its port now */
+    assert_ok(sx_smp_queue_sender(rq, &sq));
+    S.q[0].rq = rq;
+
+    assert_ok(sx_loop_new(&S.loop));
+    sx_smp_pool_opts o = {.retry_min_ms = 20, .retry_max_ms = 80};
+    assert_ok(sx_smp_pool_new(S.loop, &o, on_event, NULL, &S.pool));
+    assert_ok(sx_smp_pool_subscribe(S.pool, rq));
+    refs[0][0] = (msg_ref){0, 0};
+    assert_ok(sx_smp_pool_send(S.pool, sq, "q0 m0", 5, send_done, &refs[0][0]));
+    /* attempts go on while the queue waits; the send fails with the first */
+    run_until(three_failed_and_send_done, "attempts");
+    sx_smp_pool_stats st;
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.pending, 1);
+    assert_int_equal(st.active + st.connected + st.sessions, 0);
+    assert_int_equal(S.connected + S.subscribed + S.sends_ok, 0);
+
+    /* nothing waits any more: the attempts stop (one may be under way) */
+    assert_ok(sx_smp_pool_unsubscribe(S.pool, rq));
+    run_for(100);
+    int failed = S.connect_failed;
+    run_for(400);
+    assert_int_equal(S.connect_failed, failed);
+
+    sx_smp_pool_free(S.pool);
+    sx_loop_free(S.loop);
+    sx_smp_queue_free(rq);
+    sx_smp_queue_free(sq);
+}
+
 /* ---- a refused subscription, END and DELETED ---- */
 
 static bool refused_and_subscribed(void)
@@ -692,6 +740,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reconnect_resubscribe, router_setup, router_teardown),
         cmocka_unit_test_setup_teardown(test_usage_and_on_demand, router_setup, router_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable, router_setup, router_teardown),
         cmocka_unit_test_setup_teardown(test_refused_end_deleted, router_setup, router_teardown),
         cmocka_unit_test_setup_teardown(test_notifier, router_setup, router_teardown),
     };
