@@ -75,15 +75,24 @@ static pid_t spawn(char *const argv[])
     return pid;
 }
 
+/* A free port below the ephemeral range (32768 and up), so that no
+ * outgoing connection, the pool's own attempts included, takes it while
+ * the router is down. */
 static uint16_t free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        die("free port", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
+    uint32_t r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL);
+    for (uint32_t i = 0; i < 200; i++) {
+        uint16_t port = (uint16_t)(20000 + (r + i * 7919u) % 12000u);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return port;
+    }
+    die("no free port between 20000 and 32000", "");
+    return 0;
 }
 
 static char *read_text(const char *path)

@@ -1,7 +1,8 @@
 /* The smp-server program as a child process for the pool tests
  * (test_pool.c, test_tpool.c): `init` in a temporary folder with a port of
- * its own, `start` on that same port again after a SIGKILL (same store),
- * and the folder removed at the end. */
+ * its own (below the ephemeral range, so that nothing takes it while the
+ * router is down), `start` on that same port again after a SIGKILL (same
+ * store), and the folder removed at the end. */
 #ifndef SX_TEST_POOL_ROUTER_H
 #define SX_TEST_POOL_ROUTER_H
 
