@@ -305,6 +305,187 @@ SX_API SX_MUST_CHECK sx_status sx_smp_aconn_send_proxied(sx_smp_aconn *proxy, co
 SX_API SX_MUST_CHECK sx_status sx_smp_aconn_secure_proxied(sx_smp_aconn *proxy, sx_smp_queue *snd, sx_smp_done_fn cb,
                                                            void *arg);
 
+/* ---- connection pool ----
+ * Subscriptions of many queues on many routers over one shared connection
+ * per router, on a loop of simplex/loop.h (everything here belongs to the
+ * loop's thread). The pool connects to a router when a queue of it is first
+ * subscribed or sent to, and keeps the connection while it has queues
+ * subscribed. When a connection drops, its subscriptions become pending: the
+ * pool reconnects after retry_min_ms, doubling the wait after each failed
+ * attempt up to retry_max_ms, and subscribes them again, up to sub_window
+ * SUB commands in flight at once, batched into as few 16 KiB blocks as fit.
+ *
+ * Each connection is a session with its own number; what the pool reports
+ * carries it, and an acknowledgement of a message delivered on a session
+ * that has ended is refused (SX_E_CLOSED: the router sends the message
+ * again on the new session), so nothing of an old session acts on a new
+ * one. Events reach the callback from the loop, never from inside a pool
+ * call, in the order the router sent them (so in order per queue).
+ *
+ *     sx_smp_pool *p;
+ *     sx_smp_pool_new(loop, NULL, on_event, ctx, &p);
+ *     sx_smp_pool_subscribe(p, rq);   // rq: a recipient side, any router
+ *     ... on_event: SX_SMP_POOL_MESSAGE -> sx_smp_pool_ack(p, e, NULL, NULL)
+ */
+
+typedef struct sx_smp_pool sx_smp_pool;
+
+/* The longest router address text the pool reports, with its NUL. */
+#define SX_SMP_SERVER_TEXT_MAX 1024
+
+typedef enum sx_smp_pool_event_kind {
+    SX_SMP_POOL_CONNECTED = 1,  /* a connection (session) to `server` is up */
+    SX_SMP_POOL_DISCONNECTED,   /* it ended (status: why); its subscriptions are pending */
+    SX_SMP_POOL_CONNECT_FAILED, /* an attempt failed (status); retried while queues wait */
+    SX_SMP_POOL_SUBSCRIBED,     /* `queue` is subscribed on `session` */
+    SX_SMP_POOL_SUB_FAILED,     /* the router refused the subscription (status, sx_error_code());
+                                 * the pool has let go of `queue` */
+    SX_SMP_POOL_MESSAGE,        /* ev of `queue`: MESSAGE, QUOTA or UNREADABLE (acknowledge it),
+                                 * END or DELETED (the pool has let go of `queue`, or of
+                                 * `notifier` for a notifier subscription) */
+    SX_SMP_POOL_NOTIFICATION,   /* NMSG of `notifier`: nonce and encrypted metadata */
+} sx_smp_pool_event_kind;
+
+/* The notifier side of a queue, for a notification server: see
+ * sx_smp_notifier_new. */
+typedef struct sx_smp_notifier sx_smp_notifier;
+
+typedef struct sx_smp_pool_event {
+    sx_smp_pool_event_kind kind;
+    const char *server;        /* the router, without password (borrowed for the call) */
+    uint64_t session;          /* the connection it concerns: 1, 2, ... in the pool */
+    sx_status status;          /* DISCONNECTED, CONNECT_FAILED, SUB_FAILED */
+    sx_smp_queue *queue;       /* SUBSCRIBED, SUB_FAILED, MESSAGE (borrowed) */
+    sx_smp_event *ev;          /* MESSAGE: as sx_smp_aconn_callbacks.event (take ev->body to keep it) */
+    sx_smp_notifier *notifier; /* notifier subscriptions: SUBSCRIBED, SUB_FAILED, MESSAGE (END or
+                                * DELETED), NOTIFICATION (borrowed); queue is then NULL */
+    const uint8_t *nonce;      /* NOTIFICATION: 24 bytes (borrowed for the call) */
+    const uint8_t *meta;       /* NOTIFICATION: the metadata as the router encrypted it */
+    size_t meta_len;
+} sx_smp_pool_event;
+
+typedef void (*sx_smp_pool_event_fn)(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg);
+/* The outcome of sx_smp_pool_send / sx_smp_pool_ack, called exactly once. */
+typedef void (*sx_smp_pool_done_fn)(sx_smp_pool *p, sx_status status, void *arg);
+
+typedef struct sx_smp_pool_opts {
+    sx_smp_conn_opts conn; /* per connection (timeout_ms bounds each connect) */
+    unsigned retry_min_ms; /* first wait before reconnecting; 0: 1000 (as the reference) */
+    unsigned retry_max_ms; /* longest wait; 0: 10000 (as the reference) */
+    unsigned sub_window;   /* SUB commands in flight per connection; 0: 1360, the reference's batch
+                            * (1: one per round trip) */
+} sx_smp_pool_opts;
+
+typedef struct sx_smp_pool_stats {
+    size_t routers, connected;             /* routers known, with a connection up */
+    size_t active, pending;                /* subscriptions: confirmed / waiting (or in flight) */
+    uint64_t sessions;                     /* connections made (handshake done) */
+    uint64_t sub_sent, sub_ok;             /* SUB commands sent, confirmed */
+    uint64_t stale_acks;                   /* acknowledgements refused as of an ended session */
+    uint64_t blocks_sent, blocks_received; /* 16 KiB blocks, handshakes included */
+} sx_smp_pool_stats;
+
+/* A pool on loop; opts may be NULL; on_event is required. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_new(sx_loop *loop, const sx_smp_pool_opts *opts,
+                                               sx_smp_pool_event_fn on_event, void *arg, sx_smp_pool **out);
+/* Closes every connection and frees the pool; no callback runs after it
+ * (waiting sends and acks are dropped without theirs). Not from inside a
+ * callback of this pool. Run (or free) the loop once more afterwards, as
+ * after sx_smp_aconn_close. Accepts NULL. */
+SX_API void sx_smp_pool_free(sx_smp_pool *p);
+/* Recipient side: subscribes the queue through its router's connection
+ * (made when needed) and keeps it subscribed across reconnects. The pool
+ * keeps the pointer until sx_smp_pool_unsubscribe, a SUB_FAILED event, an
+ * END or DELETED event of the queue, or sx_smp_pool_free. Subscribing a
+ * queue already in the pool does nothing. SX_E_USAGE (a sender side, a
+ * queue id the pool has for that router through another queue side),
+ * SX_E_NOMEM. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_subscribe(sx_smp_pool *p, sx_smp_queue *rcv);
+/* Lets go of the queue (nothing is sent to the router; its messages are
+ * no longer reported). SX_E_USAGE when the pool does not hold it. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_unsubscribe(sx_smp_pool *p, sx_smp_queue *rcv);
+/* Acknowledges the message of a MESSAGE event (e as given to the callback;
+ * its msg id is copied). The router's next message of the queue comes as
+ * an event. SX_E_CLOSED when e's session has ended (the message comes
+ * again), SX_E_USAGE when e is not a message of a queue in the pool. cb
+ * may be NULL. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool_event *e, sx_smp_pool_done_fn cb,
+                                               void *arg);
+/* Sender side: sends body through the router's connection, connecting
+ * first when there is none (the send waits for it; a failed connect fails
+ * it). A send is not repeated after a connection drop: cb gets the error.
+ * SX_E_USAGE (a recipient side), SX_E_LIMIT (too long for the newest
+ * version), SX_E_NOMEM. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
+                                                size_t len, sx_smp_pool_done_fn cb, void *arg);
+SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
+
+/* Notifier subscriptions (NSUB), for a notification server: the notifier
+ * side of a queue, made from the router's address, the notifier id the
+ * router gave (24 bytes) and the notifier's private key as base64url
+ * PKCS#8 text (Ed25519, Ed448 or X25519, the form of the queue files).
+ * SX_E_USAGE when one does not parse. */
+SX_API SX_MUST_CHECK sx_status sx_smp_notifier_new(const char *server, const uint8_t *id, size_t id_len,
+                                                   const char *key_text, sx_smp_notifier **out);
+/* Wipes and frees it. Accepts NULL. */
+SX_API void sx_smp_notifier_free(sx_smp_notifier *n);
+/* As sx_smp_pool_subscribe / _unsubscribe, with NSUB: the router's NMSG
+ * of the queue come as NOTIFICATION events (nothing to acknowledge). */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_subscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n);
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_unsubscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n);
+
+/* ---- connection pool on a thread of its own ----
+ * The same pool, run by a thread that sx_smp_tpool_new starts (with its own
+ * loop). Every sx_smp_tpool_* call may be made from any thread: it hands
+ * the work to the pool's thread and waits for it. What the pool reports is
+ * copied into notes that any thread takes with sx_smp_tpool_next, in the
+ * order the pool reported them. Queues passed in are used on the pool's
+ * thread: do not use a subscribed queue elsewhere until it has left the
+ * pool (a SUB_FAILED, END or DELETED note, sx_smp_tpool_unsubscribe). */
+
+typedef struct sx_smp_tpool sx_smp_tpool;
+
+/* A copy of a pool event for another thread. */
+typedef struct sx_smp_pool_note {
+    sx_smp_pool_event_kind kind; /* 0: nothing came in time */
+    char server[SX_SMP_SERVER_TEXT_MAX];
+    uint64_t session;
+    sx_status status;
+    char code[32];    /* sx_error_code() of a failure */
+    char detail[256]; /* sx_error_message() of a failure */
+    sx_smp_queue *queue;
+    sx_smp_event ev; /* MESSAGE: a copy that owns its body */
+    sx_smp_notifier *notifier;
+    uint8_t nonce[24]; /* NOTIFICATION */
+    uint8_t *meta;     /* NOTIFICATION: a copy owned by the note */
+    size_t meta_len;
+} sx_smp_pool_note;
+
+/* Starts the pool's thread. opts as sx_smp_pool_new. SX_E_NOMEM,
+ * SX_E_INTERNAL (no thread). */
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_new(const sx_smp_pool_opts *opts, sx_smp_tpool **out);
+/* Closes every connection, stops and joins the thread, drops the notes
+ * not taken. No other call of this pool may be in progress or follow.
+ * Accepts NULL. */
+SX_API void sx_smp_tpool_free(sx_smp_tpool *tp);
+/* As sx_smp_pool_subscribe / _unsubscribe. */
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_unsubscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n);
+/* As sx_smp_pool_send and sx_smp_pool_ack, waiting for the router's answer
+ * (or the failure). n: a MESSAGE note taken from this pool. */
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_send(sx_smp_tpool *tp, const sx_smp_queue *snd, const void *body,
+                                                 size_t len);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_ack(sx_smp_tpool *tp, const sx_smp_pool_note *n);
+/* The next note, waiting up to timeout_ms (negative: no limit): SX_OK with
+ * n->kind 0 when none came in time. *n is overwritten: clear it first if
+ * it held a message. */
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_next(sx_smp_tpool *tp, int timeout_ms, sx_smp_pool_note *n);
+/* Wipes and frees the body of n's event and its metadata, and zeroes n.
+ * Accepts NULL. */
+SX_API void sx_smp_pool_note_clear(sx_smp_pool_note *n);
+SX_API void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

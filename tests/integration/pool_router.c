@@ -1,0 +1,260 @@
+/* The smp-server program as a child process for the pool tests (see
+ * pool_router.h). */
+#include "pool_router.h"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "simplex/simplex.h"
+
+#ifndef SX_SMP_SERVER_BIN
+#error "SX_SMP_SERVER_BIN must name the smp-server executable"
+#endif
+
+#define START_MS 30000
+#define START_ATTEMPTS 3
+
+extern char **environ;
+
+pool_router R;
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 1 << 16);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void dump_output(void)
+{
+    char *t = read_text(R.out);
+    if (t) {
+        size_t n = strlen(t);
+        fprintf(stderr, "---- smp-server output ----\n%s---- end ----\n", n > 4000 ? t + n - 4000 : t);
+        free(t);
+    }
+}
+
+static pid_t spawn(char *const argv[])
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(R.out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd < 0)
+            _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a crashed test leaves no router behind */
+        if (getppid() != parent)
+            _exit(125);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execve(SX_SMP_SERVER_BIN, argv, R.envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static bool wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (waitpid(pid, status, WNOHANG) != pid) {
+        if (now_ms() > deadline)
+            return false;
+        sleep_ms(10);
+    }
+    return true;
+}
+
+/* The INI with our port. */
+static void ini_set_port(uint16_t port)
+{
+    char *text = read_text(R.ini);
+    assert_non_null(text);
+    FILE *f = fopen(R.ini, "wb");
+    assert_non_null(f);
+    int ports = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        int n = nl ? (int)(nl - line) : (int)strlen(line);
+        if (strncmp(line, "port:", 5) == 0) {
+            fprintf(f, "port: %u\n", port);
+            ports++;
+        } else {
+            fprintf(f, "%.*s\n", n, line);
+        }
+        line += n + (nl ? 1 : 0);
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(ports, 1);
+    free(text);
+}
+
+/* Starts the router on R.port and returns once a client got through the
+ * handshake. */
+void router_start(void)
+{
+    assert_int_equal(R.pid, 0);
+    char *argv[] = {"smp-server", "start", NULL};
+    R.pid = spawn(argv);
+    int64_t deadline = now_ms() + START_MS;
+    int starts = 1;
+    for (;;) {
+        int status;
+        if (waitpid(R.pid, &status, WNOHANG) == R.pid) {
+            /* the port may be busy for a moment (a socket closing) */
+            if (starts++ < START_ATTEMPTS) {
+                sleep_ms(300);
+                R.pid = spawn(argv);
+                continue;
+            }
+            R.pid = 0;
+            dump_output();
+            fail_msg("smp-server exited at start %d times (status 0x%x)", START_ATTEMPTS, (unsigned)status);
+        }
+        sx_smp_conn_opts o = {.timeout_ms = 2000};
+        sx_smp_conn *c = NULL;
+        if (sx_smp_connect(R.addr, &o, &c) == SX_OK) {
+            sx_smp_close(c);
+            return;
+        }
+        if (now_ms() > deadline) {
+            dump_output();
+            fail_msg("smp-server did not accept connections within %d ms", START_MS);
+        }
+        sleep_ms(50);
+    }
+}
+
+void router_kill9(void)
+{
+    assert_true(R.pid > 0);
+    assert_int_equal(kill(R.pid, SIGKILL), 0);
+    int status = 0;
+    assert_true(wait_exit(R.pid, 30000, &status));
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    R.pid = 0;
+}
+
+/* A free port below the system's range of ephemeral ports (32768 and up
+ * here), so that no outgoing connection, the pool's own attempts to reach
+ * the stopped router included, can take it while the router is down: a
+ * connect to a port of that range where nothing listens can even end up
+ * connected to itself. */
+static uint16_t pick_port(void)
+{
+    uint32_t r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
+    for (int i = 0; i < 200; i++) {
+        uint16_t port = (uint16_t)(20000 + (r + (uint32_t)i * 7919u) % 12000u);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+        a.sin_addr.s_addr = htonl(INADDR_ANY);
+        bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    fail_msg("no free port between 20000 and 32000");
+    return 0;
+}
+
+int router_setup(void **state)
+{
+    (void)state;
+    memset(&R, 0, sizeof R);
+    snprintf(R.dir, sizeof R.dir, "/tmp/sx_pool_XXXXXX");
+    if (!mkdtemp(R.dir))
+        return -1;
+    snprintf(R.etc, sizeof R.etc, "%s/etc", R.dir);
+    snprintf(R.var, sizeof R.var, "%s/var", R.dir);
+    snprintf(R.out, sizeof R.out, "%s/output.log", R.dir);
+    snprintf(R.ini, sizeof R.ini, "%s/smp-server.ini", R.etc);
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    R.envp = calloc(n + 3, sizeof *R.envp);
+    if (!R.envp)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "SMP_SERVER_CFG_PATH=", 20) != 0 && strncmp(environ[i], "SMP_SERVER_LOG_PATH=", 20) != 0)
+            R.envp[k++] = environ[i];
+    snprintf(R.env_cfg, sizeof R.env_cfg, "SMP_SERVER_CFG_PATH=%s", R.etc);
+    snprintf(R.env_log, sizeof R.env_log, "SMP_SERVER_LOG_PATH=%s", R.var);
+    R.envp[k++] = R.env_cfg;
+    R.envp[k++] = R.env_log;
+    signal(SIGPIPE, SIG_IGN);
+    char *argv[] = {"smp-server", "init", "-y", "--no-password", NULL};
+    pid_t pid = spawn(argv);
+    int status = 0;
+    if (!wait_exit(pid, 60000, &status) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        dump_output();
+        return -1;
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/fingerprint", R.etc);
+    char *fp = read_text(path);
+    if (!fp)
+        return -1;
+    fp[strcspn(fp, "\r\n")] = 0;
+    snprintf(R.fp, sizeof R.fp, "%s", fp);
+    free(fp);
+    R.port = pick_port();
+    ini_set_port(R.port);
+    snprintf(R.addr, sizeof R.addr, "smp://%s@127.0.0.1:%u", R.fp, R.port);
+    return 0;
+}
+
+int router_teardown(void **state)
+{
+    (void)state;
+    if (R.pid > 0) {
+        int status;
+        kill(R.pid, SIGKILL);
+        (void)wait_exit(R.pid, 30000, &status);
+        R.pid = 0;
+    }
+    free(R.envp);
+    tu_rm_rf(R.dir);
+    return 0;
+}
