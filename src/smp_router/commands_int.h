@@ -100,6 +100,28 @@ void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good);
  * with its reference. */
 sx_sub *sx_cmd_take_subscription(sx_queue *q, sx_sub *s);
 
+/* ---- services (commands_svc.c) ---- */
+
+/* Before a command is dispatched: the role check (PROTOCOL-NOTES C11) and the
+ * service signature rules (PROTOCOL-NOTES C9; C10 for the service's own
+ * commands). False when it answered (ERR CMD PROHIBITED or ERR SERVICE). */
+bool sx_svc_precheck(sx_cmd_ctx *x);
+/* The certificate fingerprint that prefixes the bytes the entity key signs
+ * (PROTOCOL-NOTES C9): set in a service session for a command that carries
+ * a service signature, empty otherwise. */
+sx_slice sx_svc_auth_prefix(const sx_conn *c, const sx_smp_request *req);
+/* NSUB, the queue lock held and the notifier verified: associates the
+ * queue's notifier with the session's service, or removes the association
+ * when an ordinary client subscribes (logged as QUEUE_SERVICE). False when
+ * the record cannot be logged. */
+bool sx_svc_nsub_associate(sx_cmd_ctx *x, sx_queue *q);
+/* SOK with the session's service id (none for an ordinary client). */
+void sx_svc_reply_sok(sx_cmd_ctx *x);
+/* NSUBS (PROTOCOL-NOTES D29): subscribes the connection to the
+ * notifications of every queue associated with its service; SOKS with the
+ * count and the ids hash. */
+void sx_cmd_nsubs(sx_cmd_ctx *x);
+
 /* ---- the handlers, one per command, called by the dispatcher in commands.c ---- */
 
 /* Queue management (commands_queue.c). */

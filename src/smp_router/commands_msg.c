@@ -361,6 +361,15 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
+    /* PROTOCOL-NOTES D29: a service takes the queue's notifier, an ordinary
+     * client takes it back. */
+    if (!sx_svc_nsub_associate(x, q)) {
+        sx_queue_unlock(q);
+        sx_cmd_err_store(x, false);
+        sx_conn_sub_remove(x->c, q);
+        sx_queue_release(x->r->store, q);
+        return;
+    }
     if (q->nsub != s) {
         old = q->nsub;
         sx_sub_retain(s);
@@ -368,7 +377,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     }
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E16 */
-    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
+    sx_svc_reply_sok(x);
     sx_queue_lock(q);
     bool pending = q->ntf_head != NULL;
     sx_queue_unlock(q);

@@ -14,6 +14,7 @@
 #include "crypto/hash.h"
 #include "crypto/util.h"
 #include "smp_router/commands_int.h"
+#include "smp_router/services.h"
 
 void sx_cmd_new(sx_cmd_ctx *x)
 {
@@ -93,7 +94,9 @@ void sx_cmd_new(sx_cmd_ctx *x)
     }
     sx_slrec rec;
     sx_queue_lock(q);
+    sx_router_services_lock();
     sx_slrec_from_queue(q, r->svc, &rec);
+    sx_router_services_unlock();
     bool logged = sx_cmd_log_rec(x, &rec);
     sx_queue_unlock(q);
     if (!logged) {

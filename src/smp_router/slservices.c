@@ -182,3 +182,22 @@ void sx_slservices_forget_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN])
     if (found)
         qs_remove(s, i);
 }
+
+const sx_slservice *sx_slservices_by_cert(const sx_slservices *s, sx_slice cert_hash)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (sx_slice_eq(s->svcs[i].svc.cert_hash, cert_hash))
+            return &s->svcs[i].svc;
+    return NULL;
+}
+
+void sx_slservices_each_queue(const sx_slservices *s, uint8_t party, sx_slice service_id,
+                              void (*fn)(void *arg, const uint8_t rid[SX_ID_LEN]), void *arg)
+{
+    for (size_t i = 0; s && i < s->nq; i++) {
+        const queue_svc *e = &s->qs[i];
+        sx_slice have = party == 'R' ? sx_slice_of(e->rsrv, e->rlen) : sx_slice_of(e->nsrv, e->nlen);
+        if (have.len && sx_slice_eq(have, service_id))
+            fn(arg, e->rid);
+    }
+}

@@ -33,6 +33,12 @@ SX_MUST_CHECK sx_status sx_slservices_set_queue(sx_slservices *s, const uint8_t 
                                                 sx_slice service);
 /* The services of queue rid (len 0 when none); valid until the table changes. */
 void sx_slservices_queue(const sx_slservices *s, const uint8_t rid[SX_ID_LEN], sx_slice *rsrv, sx_slice *nsrv);
+/* The service whose certificate hash is cert_hash, or NULL. */
+const sx_slservice *sx_slservices_by_cert(const sx_slservices *s, sx_slice cert_hash);
+/* Calls fn for each queue whose party ('R' or 'N') service is service_id, in
+ * rid order; fn must not change the table. */
+void sx_slservices_each_queue(const sx_slservices *s, uint8_t party, sx_slice service_id,
+                              void (*fn)(void *arg, const uint8_t rid[SX_ID_LEN]), void *arg);
 /* Forgets both services of rid (queue deleted). */
 void sx_slservices_forget_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN]);
 

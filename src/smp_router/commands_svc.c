@@ -1,0 +1,239 @@
+/* Commands in a service session and the service's own subscription
+ * (PROTOCOL-NOTES C9-C11, D29); declared in commands_int.h. The services and
+ * their queues are in the router's service table (services.h), whose lock is
+ * taken after a queue lock, never before one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "smp/transmission.h"
+#include "smp_router/commands_int.h"
+#include "smp_router/services.h"
+#include "smp_router/slservices.h"
+
+#define AUTH_BYTES_MAX (SX_BLOCK_SIZE + 512)
+
+/* ---- commands in a service session ---- */
+
+static uint8_t party_role(sx_smp_party p)
+{
+    switch (p) {
+    case SX_SMP_PARTY_CREATOR:
+    case SX_SMP_PARTY_RECIPIENT:
+    case SX_SMP_PARTY_RECIPIENT_SERVICE:
+    case SX_SMP_PARTY_SENDER:
+    case SX_SMP_PARTY_LINK_CLIENT:
+    case SX_SMP_PARTY_PROXIED_CLIENT: return SX_SMP_SERVICE_MESSAGING;
+    case SX_SMP_PARTY_NOTIFIER:
+    case SX_SMP_PARTY_NOTIFIER_SERVICE: return SX_SMP_SERVICE_NOTIFIER;
+    case SX_SMP_PARTY_PROXY_SERVICE: return SX_SMP_SERVICE_PROXY;
+    case SX_SMP_PARTY_IDLE_CLIENT:
+    default: return 0;
+    }
+}
+
+/* PROTOCOL-NOTES C9: the commands that carry a service signature in a
+ * service session. */
+static bool uses_service_sig(sx_smp_cmd_tag t)
+{
+    return t == SX_SMP_C_NEW || t == SX_SMP_C_SUB || t == SX_SMP_C_NSUB;
+}
+
+static bool is_service_cmd(sx_smp_cmd_tag t)
+{
+    return t == SX_SMP_C_SUBS || t == SX_SMP_C_NSUBS;
+}
+
+/* Whether sig verifies with the session's service key over the bytes the
+ * request's authorization covers (without a prefix). */
+static bool service_key_signed(const sx_conn *c, const sx_smp_request *req, sx_slice sig)
+{
+    if (!c->sess.service_key)
+        return false;
+    static __thread uint8_t buf[AUTH_BYTES_MAX];
+    sx_writer w;
+    sx_writer_init_fixed(&w, buf, sizeof buf);
+    if (!sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess),
+                                        sx_slice_of(NULL, 0)))
+        return false;
+    return sx_key_verify(c->sess.service_key, sx_writer_slice(&w), sig) == SX_OK;
+}
+
+bool sx_svc_precheck(sx_cmd_ctx *x)
+{
+    const sx_smp_session *s = &x->c->sess;
+    const sx_smp_request *req = x->req;
+    sx_smp_cmd_tag tag = req->cmd.tag;
+    /* PROTOCOL-NOTES C11: the party of the command must be the service's role. */
+    uint8_t role = party_role(sx_smp_cmd_party(tag));
+    if (s->has_service && role && role != (uint8_t)s->service_role) {
+        sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED);
+        return false;
+    }
+    bool ok;
+    if (uses_service_sig(tag))
+        /* In a service session both signatures, in an ordinary one none. */
+        ok = s->has_service ? req->t.has_service_sig && service_key_signed(x->c, req, req->t.service_sig)
+                            : !req->t.has_service_sig;
+    else
+        ok = !req->t.has_service_sig;
+    /* PROTOCOL-NOTES C10: the service's own commands, for its own id, signed by its key. */
+    if (ok && is_service_cmd(tag))
+        ok = s->has_service && req->auth_kind == SX_SMP_AUTH_ED25519 &&
+             sx_slice_eq(x->entity, sx_slice_of(s->service_id, s->service_id_len)) &&
+             service_key_signed(x->c, req, req->t.auth);
+    if (!ok)
+        sx_cmd_err(x, SX_SMP_ERR_SERVICE);
+    return ok;
+}
+
+sx_slice sx_svc_auth_prefix(const sx_conn *c, const sx_smp_request *req)
+{
+    if (c->sess.has_service && req->t.has_service_sig)
+        return sx_slice_of(c->sess.service_cert_hash, SX_FINGERPRINT_LEN);
+    return sx_slice_of(NULL, 0);
+}
+
+/* ---- NSUB ---- */
+
+static sx_slice session_service(const sx_conn *c)
+{
+    return c->sess.has_service ? sx_slice_of(c->sess.service_id, c->sess.service_id_len) : sx_slice_of(NULL, 0);
+}
+
+bool sx_svc_nsub_associate(sx_cmd_ctx *x, sx_queue *q)
+{
+    sx_slice want = session_service(x->c);
+    bool ok = true;
+    sx_router_services_lock();
+    sx_slice rsrv = sx_slice_of(NULL, 0), nsrv = sx_slice_of(NULL, 0);
+    if (x->r->svc)
+        sx_slservices_queue(x->r->svc, q->rid, &rsrv, &nsrv);
+    if (!sx_slice_eq(nsrv, want) && (want.len || nsrv.len)) {
+        sx_status st = sx_router_services_init(&x->r->svc);
+        if (st == SX_OK && x->r->lw) {
+            sx_slrec rec;
+            sx_cmd_rec_init(&rec, SX_SLREC_QUEUE_SERVICE, q->rid);
+            rec.party = 'N';
+            rec.service = want;
+            ok = sx_cmd_log_rec(x, &rec);
+        }
+        if (ok)
+            ok = st == SX_OK && sx_slservices_set_queue(x->r->svc, q->rid, 'N', want) == SX_OK;
+    }
+    sx_router_services_unlock();
+    return ok;
+}
+
+void sx_svc_reply_sok(sx_cmd_ctx *x)
+{
+    sx_smp_resp m = {.tag = SX_SMP_R_SOK};
+    m.sok.has_service_id = x->c->sess.has_service;
+    m.sok.service_id = session_service(x->c);
+    sx_cmd_reply(x->c, x->corr, x->entity, &m);
+}
+
+/* ---- NSUBS ---- */
+
+typedef struct rid_list {
+    uint8_t (*rids)[SX_ID_LEN];
+    size_t n, cap;
+    bool failed;
+} rid_list;
+
+static void collect_rid(void *arg, const uint8_t rid[SX_ID_LEN])
+{
+    rid_list *l = arg;
+    if (l->failed)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        void *p = realloc(l->rids, cap * sizeof *l->rids);
+        if (!p) {
+            l->failed = true;
+            return;
+        }
+        l->rids = p;
+        l->cap = cap;
+    }
+    memcpy(l->rids[l->n++], rid, SX_ID_LEN);
+}
+
+/* Makes c the notifier subscriber of q if q's notifier is still associated
+ * with the service; adds the notifier id's MD5 to hash. True when counted. */
+static bool subscribe_one(sx_cmd_ctx *x, sx_queue *q, sx_slice service, uint8_t hash[SX_MD5_LEN])
+{
+    sx_queue_lock(q);
+    bool live = !q->deleted && q->notifier;
+    uint8_t nid[SX_ID_LEN];
+    if (live)
+        memcpy(nid, q->notifier->id, SX_ID_LEN);
+    sx_queue_unlock(q);
+    if (!live)
+        return false;
+    sx_sub *s = sx_conn_sub(x->c, q);
+    if (!s) {
+        s = sx_conn_sub_add(x->c, q, false, true);
+        if (!s)
+            return false;
+        memcpy(s->entity, nid, SX_ID_LEN);
+    }
+    sx_router_services_lock();
+    sx_slice rsrv, nsrv;
+    sx_slservices_queue(x->r->svc, q->rid, &rsrv, &nsrv);
+    bool assoc = sx_slice_eq(nsrv, service);
+    sx_router_services_unlock();
+    sx_queue_lock(q);
+    sx_sub *old = NULL;
+    bool ok = assoc && !q->deleted && q->notifier && memcmp(q->notifier->id, nid, SX_ID_LEN) == 0;
+    if (ok && q->nsub != s) {
+        old = q->nsub;
+        sx_sub_retain(s);
+        q->nsub = s;
+    }
+    bool pending = ok && q->ntf_head != NULL;
+    sx_queue_unlock(q);
+    if (!ok) {
+        sx_conn_sub_remove(x->c, q);
+        return false;
+    }
+    sx_sub_post_release(x->r, old, SX_SUB_END, x->c);
+    if (pending)
+        sx_sub_post(s, SX_SUB_NTF);
+    uint8_t md[SX_MD5_LEN];
+    if (sx_md5(sx_slice_of(nid, SX_ID_LEN), md) != SX_OK)
+        return false;
+    for (size_t i = 0; i < SX_MD5_LEN; i++)
+        hash[i] ^= md[i];
+    return true;
+}
+
+void sx_cmd_nsubs(sx_cmd_ctx *x)
+{
+    sx_slice service = session_service(x->c);
+    rid_list l = {0};
+    sx_router_services_lock();
+    if (x->r->svc)
+        sx_slservices_each_queue(x->r->svc, 'N', service, collect_rid, &l);
+    sx_router_services_unlock();
+    if (l.failed) {
+        free(l.rids);
+        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+        return;
+    }
+    int64_t count = 0;
+    uint8_t hash[SX_MD5_LEN] = {0};
+    for (size_t i = 0; i < l.n; i++) {
+        sx_queue *q = sx_store_find(x->r->store, SX_PARTY_RECIPIENT, sx_slice_of(l.rids[i], SX_ID_LEN));
+        if (!q)
+            continue;
+        count += subscribe_one(x, q, service, hash);
+        sx_queue_release(x->r->store, q);
+    }
+    free(l.rids);
+    sx_smp_resp m = {.tag = SX_SMP_R_SOKS};
+    m.subs.count = count;
+    m.subs.ids_hash = sx_slice_of(hash, sizeof hash);
+    sx_cmd_reply(x->c, x->corr, x->entity, &m);
+}
