@@ -115,6 +115,12 @@ sx_slice sx_svc_auth_prefix(const sx_conn *c, const sx_smp_request *req);
  * when an ordinary client subscribes (logged as QUEUE_SERVICE). False when
  * the record cannot be logged. */
 bool sx_svc_nsub_associate(sx_cmd_ctx *x, sx_queue *q);
+/* The queue's notifier changed or went (NKEY, NDEL; whole_queue: DEL): its
+ * association with a service goes too, as at replay. The queue lock held. */
+void sx_svc_forget(sx_router *r, const uint8_t rid[SX_ID_LEN], bool whole_queue);
+/* On the worker of s's connection: SX_SUB_SVC_ENDS sends ENDS,
+ * SX_SUB_SVC_MOVED forgets s if its queue went to another connection. */
+void sx_svc_sub_moved(sx_conn *c, sx_sub *s, unsigned what);
 /* SOK with the session's service id (none for an ordinary client). */
 void sx_svc_reply_sok(sx_cmd_ctx *x);
 /* NSUBS (PROTOCOL-NOTES D29): subscribes the connection to the

@@ -60,6 +60,12 @@ void sx_router_sub_closed(sx_conn *c, sx_sub *s)
 
 void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
 {
+    if (what & (SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS)) {
+        sx_svc_sub_moved(c, s, what);
+        what &= ~(unsigned)(SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS);
+        if (!what || c->fd < 0)
+            return;
+    }
     sx_queue *q = s->q;
     sx_slice entity = sx_slice_of(s->entity, SX_ID_LEN);
     if (what & SX_SUB_BLOCKED) {

@@ -347,8 +347,10 @@ void sx_cmd_nkey(sx_cmd_ctx *x)
             st = SX_E_IO;
         }
     }
-    if (st == SX_OK)
+    if (st == SX_OK) {
         sx_queue_drop_ntfs(q); /* PROTOCOL-NOTES D14: they belonged to the old notifier */
+        sx_svc_forget(x->r, q->rid, false);
+    }
     /* PROTOCOL-NOTES E18: the old notifier's subscriber learns it is gone. */
     sx_sub *old = st == SX_OK ? q->nsub : NULL;
     if (old)
@@ -382,6 +384,7 @@ void sx_cmd_ndel(sx_cmd_ctx *x)
     }
     sx_store_delete_notifier(x->r->store, q);
     sx_queue_drop_ntfs(q);
+    sx_svc_forget(x->r, q->rid, false);
     sx_sub *old = q->nsub;
     q->nsub = NULL;
     sx_queue_unlock(q);
@@ -422,6 +425,7 @@ void sx_cmd_del(sx_cmd_ctx *x)
     }
     /* Lock order: the queue lock, then the map lock inside. */
     sx_store_delete(x->r->store, q);
+    sx_svc_forget(x->r, q->rid, true);
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
     sx_queue_unlock(q);

@@ -126,6 +126,38 @@ bool sx_svc_nsub_associate(sx_cmd_ctx *x, sx_queue *q)
     return ok;
 }
 
+void sx_svc_forget(sx_router *r, const uint8_t rid[SX_ID_LEN], bool whole_queue)
+{
+    sx_router_services_lock();
+    sx_slice rsrv = sx_slice_of(NULL, 0), nsrv = sx_slice_of(NULL, 0);
+    if (r->svc)
+        sx_slservices_queue(r->svc, rid, &rsrv, &nsrv);
+    if (whole_queue && (rsrv.len || nsrv.len))
+        sx_slservices_forget_queue(r->svc, rid);
+    else if (nsrv.len && sx_slservices_set_queue(r->svc, rid, 'N', sx_slice_of(NULL, 0)) != SX_OK)
+        sx_slservices_forget_queue(r->svc, rid); /* cannot happen: clearing allocates nothing */
+    sx_router_services_unlock();
+}
+
+void sx_svc_sub_moved(sx_conn *c, sx_sub *s, unsigned what)
+{
+    if (what & SX_SUB_SVC_ENDS) {
+        sx_smp_resp m = {.tag = SX_SMP_R_ENDS};
+        m.subs.count = s->ends_n;
+        m.subs.ids_hash = sx_slice_of(s->ends_hash, SX_MD5_LEN);
+        sx_cmd_reply(c, sx_slice_of(NULL, 0), session_service(c), &m);
+        sx_conn_flush(c);
+        if (c->fd < 0)
+            return;
+    }
+    sx_queue *q = s->q;
+    sx_queue_lock(q);
+    bool still = q->nsub == s;
+    sx_queue_unlock(q);
+    if (!still)
+        sx_conn_sub_remove(c, q);
+}
+
 void sx_svc_reply_sok(sx_cmd_ctx *x)
 {
     sx_smp_resp m = {.tag = SX_SMP_R_SOK};
@@ -160,9 +192,49 @@ static void collect_rid(void *arg, const uint8_t rid[SX_ID_LEN])
     memcpy(l->rids[l->n++], rid, SX_ID_LEN);
 }
 
+/* The connections NSUBS took queues from (PROTOCOL-NOTES D27): one
+ * subscription of each is kept to carry the ENDS, with the count and hash. */
+typedef struct moved {
+    sx_sub **reps;
+    size_t n, cap;
+    sx_router *r;
+} moved;
+
+static void xor_into(uint8_t *dst, const uint8_t *src)
+{
+    for (size_t i = 0; i < SX_MD5_LEN; i++)
+        dst[i] ^= src[i];
+}
+
+/* Takes the reference to old (a subscription of another connection). */
+static void moved_from(moved *m, sx_sub *old, const uint8_t md[SX_MD5_LEN])
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->reps[i]->conn == old->conn) {
+            m->reps[i]->ends_n++;
+            xor_into(m->reps[i]->ends_hash, md);
+            sx_sub_post_release(m->r, old, SX_SUB_SVC_MOVED, NULL);
+            return;
+        }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 4;
+        void *p = realloc(m->reps, cap * sizeof *m->reps);
+        if (!p) { /* the old connection is told END for this queue instead */
+            sx_sub_post_release(m->r, old, SX_SUB_END, NULL);
+            return;
+        }
+        m->reps = p;
+        m->cap = cap;
+    }
+    /* The count is only this worker's until the post: no one else writes it. */
+    old->ends_n = 1;
+    memcpy(old->ends_hash, md, SX_MD5_LEN);
+    m->reps[m->n++] = old;
+}
+
 /* Makes c the notifier subscriber of q if q's notifier is still associated
  * with the service; adds the notifier id's MD5 to hash. True when counted. */
-static bool subscribe_one(sx_cmd_ctx *x, sx_queue *q, sx_slice service, uint8_t hash[SX_MD5_LEN])
+static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, sx_slice service, uint8_t hash[SX_MD5_LEN])
 {
     sx_queue_lock(q);
     bool live = !q->deleted && q->notifier;
@@ -198,11 +270,15 @@ static bool subscribe_one(sx_cmd_ctx *x, sx_queue *q, sx_slice service, uint8_t 
         sx_conn_sub_remove(x->c, q);
         return false;
     }
-    sx_sub_post_release(x->r, old, SX_SUB_END, x->c);
+    uint8_t md[SX_MD5_LEN];
+    bool hashed = sx_md5(sx_slice_of(nid, SX_ID_LEN), md) == SX_OK;
+    if (old && old->conn != x->c)
+        moved_from(m, old, md);
+    else
+        sx_sub_release(x->r, old);
     if (pending)
         sx_sub_post(s, SX_SUB_NTF);
-    uint8_t md[SX_MD5_LEN];
-    if (sx_md5(sx_slice_of(nid, SX_ID_LEN), md) != SX_OK)
+    if (!hashed)
         return false;
     for (size_t i = 0; i < SX_MD5_LEN; i++)
         hash[i] ^= md[i];
@@ -224,16 +300,20 @@ void sx_cmd_nsubs(sx_cmd_ctx *x)
     }
     int64_t count = 0;
     uint8_t hash[SX_MD5_LEN] = {0};
+    moved m = {.r = x->r};
     for (size_t i = 0; i < l.n; i++) {
         sx_queue *q = sx_store_find(x->r->store, SX_PARTY_RECIPIENT, sx_slice_of(l.rids[i], SX_ID_LEN));
         if (!q)
             continue;
-        count += subscribe_one(x, q, service, hash);
+        count += subscribe_one(x, &m, q, service, hash);
         sx_queue_release(x->r->store, q);
     }
     free(l.rids);
-    sx_smp_resp m = {.tag = SX_SMP_R_SOKS};
-    m.subs.count = count;
-    m.subs.ids_hash = sx_slice_of(hash, sizeof hash);
-    sx_cmd_reply(x->c, x->corr, x->entity, &m);
+    for (size_t i = 0; i < m.n; i++)
+        sx_sub_post_release(x->r, m.reps[i], SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS, NULL);
+    free(m.reps);
+    sx_smp_resp ans = {.tag = SX_SMP_R_SOKS};
+    ans.subs.count = count;
+    ans.subs.ids_hash = sx_slice_of(hash, sizeof hash);
+    sx_cmd_reply(x->c, x->corr, x->entity, &ans);
 }

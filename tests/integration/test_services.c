@@ -231,6 +231,18 @@ static void nsub(sx_smp_client *cl, const tq *q, bool expect_id, const uint8_t i
 
 static const uint8_t zero_hash[16];
 
+/* The XOR of the MD5 of the queues' notifier ids. */
+static void ids_hash(tq *const *qs, size_t n, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t md[SX_MD5_LEN];
+        assert_ok(sx_md5(sx_slice_of(qs[i]->nid, 24), md));
+        for (int j = 0; j < 16; j++)
+            out[j] ^= md[j];
+    }
+}
+
 /* NSUBS as the service: the count, and the hash checked against the queues'
  * notifier ids. */
 static void nsubs_expect(sx_smp_client *cl, const uint8_t id[24], const sx_key *svc_key, tq *const *qs, size_t n)
@@ -241,13 +253,8 @@ static void nsubs_expect(sx_smp_client *cl, const uint8_t id[24], const sx_key *
     sx_smp_client_reply r;
     assert_int_equal(call(cl, sx_slice_of(id, 24), &c, svc_key, &r, NULL), SX_SMP_R_SOKS);
     assert_int_equal(r.reply.resp.subs.count, (int64_t)n);
-    uint8_t want[16] = {0};
-    for (size_t i = 0; i < n; i++) {
-        uint8_t md[SX_MD5_LEN];
-        assert_ok(sx_md5(sx_slice_of(qs[i]->nid, 24), md));
-        for (int j = 0; j < 16; j++)
-            want[j] ^= md[j];
-    }
+    uint8_t want[16];
+    ids_hash(qs, n, want);
     assert_int_equal(r.reply.resp.subs.ids_hash.len, 16);
     assert_memory_equal(r.reply.resp.subs.ids_hash.ptr, want, 16);
     sx_smp_client_reply_free(&r);
@@ -355,6 +362,25 @@ static void test_nsub_nsubs(void **state)
     nsubs_expect(sv, id, ka, both, 2); /* repeated: the same */
     send_msg(&e, &q1);
     expect_nmsg(sv, &q1);
+
+    /* a second connection of the service takes both queues: the first is
+     * told once, with ENDS, and not END per queue (PROTOCOL-NOTES D27) */
+    sx_smp_client *sv2 = svc_connect_ok(&e, &a, ka, id2);
+    nsubs_expect(sv2, id, ka, both, 2);
+    sx_smp_client_reply ev;
+    assert_ok(sx_smp_client_next_event(sv, WAIT_MS, &ev));
+    assert_true(ev.ok);
+    assert_int_equal(ev.reply.resp.tag, SX_SMP_R_ENDS);
+    assert_int_equal(ev.reply.resp.subs.count, 2);
+    uint8_t want[16];
+    ids_hash(both, 2, want);
+    assert_memory_equal(ev.reply.resp.subs.ids_hash.ptr, want, 16);
+    assert_memory_equal(ev.reply.t.entity_id.ptr, id, 24);
+    sx_smp_client_reply_free(&ev);
+    send_msg(&e, &q2);
+    expect_nmsg(sv2, &q2);
+    assert_int_equal(sx_smp_client_next_event(sv, 300, &ev), SX_E_WOULD_BLOCK);
+    sx_smp_client_close(sv2);
     sx_smp_client_close(sv);
 
     /* after a reconnect and a restart: one NSUBS for both */
@@ -383,6 +409,24 @@ static void test_nsub_nsubs(void **state)
     env_restart(&e);
     sv = svc_connect_ok(&e, &a, ka, id2);
     nsubs_expect(sv, id, ka, only2, 1);
+
+    /* the association goes with the notifier (NDEL) and with the queue (DEL) */
+    nsub(sv, &q3, true, id);
+    tq *two3[2] = {&q2, &q3};
+    nsubs_expect(sv, id, ka, two3, 2);
+    pl = plain_connect(&e);
+    sx_smp_cmd nd = {.tag = SX_SMP_C_NDEL};
+    assert_int_equal(call(pl, sx_slice_of(q3.rid, 24), &nd, q3.rkey, NULL, NULL), SX_SMP_R_OK);
+    nsubs_expect(sv, id, ka, only2, 1);
+    sx_smp_cmd del = {.tag = SX_SMP_C_DEL};
+    assert_int_equal(call(pl, sx_slice_of(q2.rid, 24), &del, q2.rkey, NULL, NULL), SX_SMP_R_OK);
+    nsubs_expect(sv, id, ka, none, 0);
+    sx_smp_client_close(sv);
+    sx_smp_client_close(pl);
+    env_restart(&e);
+    assert_int_equal(count_lines(e.slog, " nsrv=", true), 0);
+    sv = svc_connect_ok(&e, &a, ka, id2);
+    nsubs_expect(sv, id, ka, none, 0);
     sx_smp_client_close(sv);
     tq_free(&q1);
     tq_free(&q2);
