@@ -585,12 +585,124 @@ static void test_refusals(void **state)
     env_done(&e);
 }
 
+/* Many queues (SX_SERVICES_QUEUES, default 10000): created with notifiers,
+ * associated with the service in batches of NSUB, then after a router
+ * restart resubscribed with one NSUBS whose count and hash cover them all;
+ * a notification then reaches the service. */
+#define CHUNK 100
+
+static void create_many(sx_smp_client *cl, tq *qs, size_t n)
+{
+    sx_smp_client_cmd *cmds = calloc(CHUNK, sizeof *cmds);
+    sx_smp_cmd *cs = calloc(CHUNK, sizeof *cs);
+    sx_smp_client_reply *rs = calloc(CHUNK, sizeof *rs);
+    uint8_t(*bufs)[4][SX_KEY_SPKI_MAX] = calloc(CHUNK, sizeof *bufs);
+    assert_true(cmds && cs && rs && bufs);
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        for (size_t j = 0; j < k; j++) {
+            tq *q = &qs[i + j];
+            q->rkey = gen(SX_KEY_ED25519);
+            q->rdh = gen(SX_KEY_X25519);
+            q->nkey = gen(SX_KEY_ED25519);
+            q->ndh = gen(SX_KEY_X25519);
+            sx_smp_cmd *c = &cs[j];
+            memset(c, 0, sizeof *c);
+            c->tag = SX_SMP_C_NEW;
+            c->new_queue.rcv_auth_key = pub_of(q->rkey, bufs[j][0]);
+            c->new_queue.rcv_dh_key = pub_of(q->rdh, bufs[j][1]);
+            c->new_queue.subscribe = true;
+            c->new_queue.has_queue_req = true;
+            c->new_queue.queue_req.mode = SX_SMP_QUEUE_MESSAGING;
+            c->new_queue.has_ntf_creds = true;
+            c->new_queue.ntf_auth_key = pub_of(q->nkey, bufs[j][2]);
+            c->new_queue.ntf_dh_key = pub_of(q->ndh, bufs[j][3]);
+            cmds[j] = (sx_smp_client_cmd){.entity = sx_slice_of(NULL, 0), .cmd = c, .auth_key = q->rkey};
+        }
+        assert_ok(sx_smp_client_call_many(cl, cmds, k, rs));
+        for (size_t j = 0; j < k; j++) {
+            assert_true(rs[j].ok);
+            assert_int_equal(rs[j].reply.resp.tag, SX_SMP_R_IDS);
+            const sx_smp_ids *ids = &rs[j].reply.resp.ids;
+            memcpy(qs[i + j].rid, ids->rcv_id.ptr, 24);
+            memcpy(qs[i + j].sid, ids->snd_id.ptr, 24);
+            memcpy(qs[i + j].nid, ids->ntf_id.ptr, 24);
+            sx_smp_client_reply_free(&rs[j]);
+        }
+    }
+    free(cmds);
+    free(cs);
+    free(rs);
+    free(bufs);
+}
+
+static void nsub_many(sx_smp_client *cl, tq *qs, size_t n, const uint8_t id[24])
+{
+    sx_smp_client_cmd cmds[CHUNK];
+    sx_smp_client_reply rs[CHUNK];
+    sx_smp_cmd c = {.tag = SX_SMP_C_NSUB};
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        for (size_t j = 0; j < k; j++)
+            cmds[j] = (sx_smp_client_cmd){.entity = sx_slice_of(qs[i + j].nid, 24), .cmd = &c, .auth_key = qs[i + j].nkey};
+        assert_ok(sx_smp_client_call_many(cl, cmds, k, rs));
+        for (size_t j = 0; j < k; j++) {
+            assert_true(rs[j].ok);
+            assert_int_equal(rs[j].reply.resp.tag, SX_SMP_R_SOK);
+            assert_true(rs[j].reply.resp.sok.has_service_id);
+            assert_memory_equal(rs[j].reply.resp.sok.service_id.ptr, id, 24);
+            sx_smp_client_reply_free(&rs[j]);
+        }
+    }
+}
+
+static void test_many_queues(void **state)
+{
+    (void)state;
+    size_t n = 10000;
+    const char *env_n = getenv("SX_SERVICES_QUEUES");
+    if (env_n && atoi(env_n) > 0)
+        n = (size_t)atoi(env_n);
+    env e;
+    env_init(&e);
+    chain_files a;
+    make_chain(&e, "a", false, &a);
+    sx_key *ka = gen(SX_KEY_ED25519);
+    tq *qs = calloc(n, sizeof *qs);
+    tq **ps = calloc(n, sizeof *ps);
+    assert_true(qs && ps);
+    for (size_t i = 0; i < n; i++)
+        ps[i] = &qs[i];
+    sx_smp_client *pl = plain_connect(&e);
+    create_many(pl, qs, n);
+    sx_smp_client_close(pl);
+    uint8_t id[24], id2[24];
+    sx_smp_client *sv = svc_connect_ok(&e, &a, ka, id);
+    nsub_many(sv, qs, n, id);
+    sx_smp_client_close(sv);
+    env_restart(&e);
+    assert_int_equal(count_lines(e.slog, " nsrv=", true), n);
+    sv = svc_connect_ok(&e, &a, ka, id2);
+    assert_memory_equal(id, id2, 24);
+    nsubs_expect(sv, id, ka, ps, n);
+    send_msg(&e, &qs[n / 2]);
+    expect_nmsg(sv, &qs[n / 2]);
+    sx_smp_client_close(sv);
+    for (size_t i = 0; i < n; i++)
+        tq_free(&qs[i]);
+    free(qs);
+    free(ps);
+    sx_key_free(ka);
+    env_done(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_id),
         cmocka_unit_test(test_nsub_nsubs),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_many_queues),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -491,6 +491,19 @@ static void test_replay(void **state)
     remove_tmpdir();
 }
 
+
+typedef struct seen_rids {
+    uint8_t rids[4][24];
+    size_t n;
+} seen_rids;
+
+static void see_rid(void *arg, const uint8_t rid[SX_ID_LEN])
+{
+    seen_rids *s = arg;
+    if (s->n < 4)
+        memcpy(s->rids[s->n], rid, 24);
+    s->n++;
+}
 static void test_services(void **state)
 {
     (void)state;
@@ -534,9 +547,31 @@ static void test_services(void **state)
     assert_ok(sx_slservices_set_queue(svc, rid_b, 'N', sx_slice_of(NULL, 0)));
     sx_slservices_queue(svc, rid_b, &r, &n);
     assert_int_equal(n.len, 0);
+    /* By certificate, and the queues of one service and party. */
+    assert_non_null(sx_slservices_by_cert(svc, sx_slice_of(h1, 64)));
+    assert_memory_equal(sx_slservices_by_cert(svc, sx_slice_of(h1, 64))->id.ptr, id1, 24);
+    assert_null(sx_slservices_by_cert(svc, sx_slice_of(h2, 64)));
+    uint8_t rid_c[24];
+    tu_bytes_seq(rid_c, 24, 0x30);
+    assert_ok(sx_slservices_set_queue(svc, rid_c, 'N', sx_slice_of(id1, 24)));
+    assert_ok(sx_slservices_set_queue(svc, rid_b, 'N', sx_slice_of(id1, 24)));
+    assert_ok(sx_slservices_set_queue(svc, rid_a, 'N', sx_slice_of(id2, 24)));
+    seen_rids seen = {0};
+    sx_slservices_each_queue(svc, 'N', sx_slice_of(id1, 24), see_rid, &seen);
+    assert_int_equal(seen.n, 2); /* in rid order: c (0x30...) then b (0x40...) */
+    assert_memory_equal(seen.rids[0], rid_c, 24);
+    assert_memory_equal(seen.rids[1], rid_b, 24);
+    seen.n = 0;
+    sx_slservices_each_queue(svc, 'R', sx_slice_of(id1, 24), see_rid, &seen);
+    assert_int_equal(seen.n, 1);
+    assert_memory_equal(seen.rids[0], rid_a, 24);
+    seen.n = 0;
+    sx_slservices_each_queue(svc, 'N', sx_slice_of(id2, 23), see_rid, &seen);
+    assert_int_equal(seen.n, 0);
     sx_slservices_forget_queue(svc, rid_a);
     sx_slservices_queue(svc, rid_a, &r, &n);
     assert_int_equal(r.len, 0);
+    assert_int_equal(n.len, 0);
     sx_slservices_free(svc);
 }
 
