@@ -267,7 +267,7 @@ static void handle(sx_cmd_ctx *x)
     case SX_SMP_C_NSUB: sx_cmd_nsub(x); break;
     case SX_SMP_C_PING: sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
     case SX_SMP_C_NSUBS: sx_cmd_nsubs(x); break;
-    case SX_SMP_C_SUBS: /* messaging services are refused at the handshake (services.c) */
+    case SX_SMP_C_SUBS: sx_cmd_subs(x); break;
     case SX_SMP_C_PRXY: /* proxying comes with a later issue */
     case SX_SMP_C_PFWD:
     case SX_SMP_C_RFWD: sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED); break;

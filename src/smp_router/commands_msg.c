@@ -132,6 +132,14 @@ void sx_cmd_sub(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
+    /* PROTOCOL-NOTES D8: a messaging service takes the queue, an ordinary
+     * client takes it back. */
+    if (!sx_svc_associate(x, q, 'R')) {
+        sx_queue_unlock(q);
+        sx_cmd_err_store(x, false);
+        sx_queue_release(x->r->store, q);
+        return;
+    }
     sx_sub *old = NULL;
     if (!s) {
         /* The connection's own map: no other lock is taken. */
@@ -148,7 +156,7 @@ void sx_cmd_sub(sx_cmd_ctx *x)
         old = sx_cmd_take_subscription(q, s);
     /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
     s->delivered = false;
-    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
+    sx_svc_reply_sok(x);
     send_head(x->c, s, sx_cmd_empty());
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E10 */
@@ -369,7 +377,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     }
     /* PROTOCOL-NOTES D29: a service takes the queue's notifier, an ordinary
      * client takes it back. */
-    if (!sx_svc_nsub_associate(x, q)) {
+    if (!sx_svc_associate(x, q, 'N')) {
         sx_queue_unlock(q);
         sx_cmd_err_store(x, false);
         sx_conn_sub_remove(x->c, q);
@@ -390,4 +398,9 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     if (pending)
         sx_sub_post(s, SX_SUB_NTF);
     sx_queue_release(x->r->store, q);
+}
+
+bool sx_cmd_send_head(sx_conn *c, sx_sub *s)
+{
+    return send_head(c, s, sx_cmd_empty());
 }

@@ -14,7 +14,6 @@
 #include "crypto/hash.h"
 #include "crypto/util.h"
 #include "smp_router/commands_int.h"
-#include "smp_router/services.h"
 
 void sx_cmd_new(sx_cmd_ctx *x)
 {
@@ -39,6 +38,12 @@ void sx_cmd_new(sx_cmd_ctx *x)
     /* NEW is authorized by the key it creates the queue with. */
     if (!sx_cmd_verify_one(x->c, x->req, &nq.rkey)) {
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
+        return;
+    }
+    /* A service creates only queues it subscribes to (the reference's
+     * createQueue). */
+    if (x->c->sess.has_service && !n->subscribe) {
+        sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED);
         return;
     }
     nq.now = sx_cmd_now();
@@ -92,12 +97,8 @@ void sx_cmd_new(sx_cmd_ctx *x)
         sx_cmd_err(x, st == SX_E_AUTH ? SX_SMP_ERR_AUTH : SX_SMP_ERR_INTERNAL);
         return;
     }
-    sx_slrec rec;
     sx_queue_lock(q);
-    sx_router_services_lock();
-    sx_slrec_from_queue(q, r->svc, &rec);
-    sx_router_services_unlock();
-    bool logged = sx_cmd_log_rec(x, &rec);
+    bool logged = sx_svc_log_create(x, q);
     sx_queue_unlock(q);
     if (!logged) {
         sx_store_delete(r->store, q);
@@ -119,6 +120,7 @@ void sx_cmd_new(sx_cmd_ctx *x)
         m.ids.has_ntf = true;
         m.ids.ntf_id = sx_slice_of(q->notifier->id, SX_ID_LEN);
     }
+    sx_svc_ids(x, &m.ids);
     if (n->subscribe) {
         sx_sub *s = sx_conn_sub_add(x->c, q, false, false);
         if (s) {

@@ -95,35 +95,66 @@ sx_slice sx_svc_auth_prefix(const sx_conn *c, const sx_smp_request *req)
     return sx_slice_of(NULL, 0);
 }
 
-/* ---- NSUB ---- */
+/* ---- SUB, NSUB, NEW ---- */
 
 static sx_slice session_service(const sx_conn *c)
 {
     return c->sess.has_service ? sx_slice_of(c->sess.service_id, c->sess.service_id_len) : sx_slice_of(NULL, 0);
 }
 
-bool sx_svc_nsub_associate(sx_cmd_ctx *x, sx_queue *q)
+static sx_slice queue_service(sx_router *r, const uint8_t rid[SX_ID_LEN], uint8_t party)
+{
+    sx_slice rsrv = sx_slice_of(NULL, 0), nsrv = sx_slice_of(NULL, 0);
+    if (r->svc)
+        sx_slservices_queue(r->svc, rid, &rsrv, &nsrv);
+    return party == 'R' ? rsrv : nsrv;
+}
+
+bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party)
 {
     sx_slice want = session_service(x->c);
     bool ok = true;
     sx_router_services_lock();
-    sx_slice rsrv = sx_slice_of(NULL, 0), nsrv = sx_slice_of(NULL, 0);
-    if (x->r->svc)
-        sx_slservices_queue(x->r->svc, q->rid, &rsrv, &nsrv);
-    if (!sx_slice_eq(nsrv, want) && (want.len || nsrv.len)) {
+    sx_slice have = queue_service(x->r, q->rid, party);
+    if (!sx_slice_eq(have, want) && (want.len || have.len)) {
         sx_status st = sx_router_services_init(&x->r->svc);
         if (st == SX_OK && x->r->lw) {
             sx_slrec rec;
             sx_cmd_rec_init(&rec, SX_SLREC_QUEUE_SERVICE, q->rid);
-            rec.party = 'N';
+            rec.party = party;
             rec.service = want;
             ok = sx_cmd_log_rec(x, &rec);
         }
         if (ok)
-            ok = st == SX_OK && sx_slservices_set_queue(x->r->svc, q->rid, 'N', want) == SX_OK;
+            ok = st == SX_OK && sx_slservices_set_queue(x->r->svc, q->rid, party, want) == SX_OK;
     }
     sx_router_services_unlock();
     return ok;
+}
+
+bool sx_svc_log_create(sx_cmd_ctx *x, sx_queue *q)
+{
+    sx_slice want = session_service(x->c);
+    sx_router_services_lock();
+    bool ok = true;
+    if (want.len)
+        ok = sx_router_services_init(&x->r->svc) == SX_OK &&
+             sx_slservices_set_queue(x->r->svc, q->rid, 'R', want) == SX_OK;
+    if (ok) {
+        sx_slrec rec;
+        sx_slrec_from_queue(q, x->r->svc, &rec);
+        ok = sx_cmd_log_rec(x, &rec);
+    }
+    if (!ok && want.len && x->r->svc)
+        sx_slservices_forget_queue(x->r->svc, q->rid);
+    sx_router_services_unlock();
+    return ok;
+}
+
+void sx_svc_ids(const sx_cmd_ctx *x, sx_smp_ids *ids)
+{
+    ids->has_service_id = x->c->sess.has_service;
+    ids->service_id = session_service(x->c);
 }
 
 void sx_svc_forget(sx_router *r, const uint8_t rid[SX_ID_LEN], bool whole_queue)
@@ -152,7 +183,7 @@ void sx_svc_sub_moved(sx_conn *c, sx_sub *s, unsigned what)
     }
     sx_queue *q = s->q;
     sx_queue_lock(q);
-    bool still = q->nsub == s;
+    bool still = s->notifier ? q->nsub == s : q->sub == s;
     sx_queue_unlock(q);
     if (!still)
         sx_conn_sub_remove(c, q);
@@ -166,7 +197,7 @@ void sx_svc_reply_sok(sx_cmd_ctx *x)
     sx_cmd_reply(x->c, x->corr, x->entity, &m);
 }
 
-/* ---- NSUBS ---- */
+/* ---- SUBS, NSUBS ---- */
 
 typedef struct rid_list {
     uint8_t (*rids)[SX_ID_LEN];
@@ -192,7 +223,7 @@ static void collect_rid(void *arg, const uint8_t rid[SX_ID_LEN])
     memcpy(l->rids[l->n++], rid, SX_ID_LEN);
 }
 
-/* The connections NSUBS took queues from (PROTOCOL-NOTES D27): one
+/* The connections SUBS / NSUBS took queues from (PROTOCOL-NOTES D27): one
  * subscription of each is kept to carry the ENDS, with the count and hash. */
 typedef struct moved {
     sx_sub **reps;
@@ -232,46 +263,57 @@ static void moved_from(moved *m, sx_sub *old, const uint8_t md[SX_MD5_LEN])
     m->reps[m->n++] = old;
 }
 
-/* Makes c the notifier subscriber of q if q's notifier is still associated
- * with the service; adds the notifier id's MD5 to hash. True when counted. */
-static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, sx_slice service, uint8_t hash[SX_MD5_LEN])
+/* Makes c the subscriber of q's party ('R' recipient, 'N' notifier) if it
+ * is still associated with the service; adds the MD5 of the party's id to
+ * hash. A recipient's waiting message is sent when the connection had no
+ * subscription to the queue yet. True when counted. */
+static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, sx_slice service,
+                          uint8_t hash[SX_MD5_LEN])
 {
+    bool ntf = party == 'N';
     sx_queue_lock(q);
-    bool live = !q->deleted && q->notifier;
-    uint8_t nid[SX_ID_LEN];
+    bool live = !q->deleted && (!ntf || q->notifier);
+    uint8_t id[SX_ID_LEN];
     if (live)
-        memcpy(nid, q->notifier->id, SX_ID_LEN);
+        memcpy(id, ntf ? q->notifier->id : q->rid, SX_ID_LEN);
     sx_queue_unlock(q);
     if (!live)
         return false;
     sx_sub *s = sx_conn_sub(x->c, q);
+    bool fresh = !s;
+    if (s && s->get_mode)
+        return false; /* this connection used GET on it (PROTOCOL-NOTES E9) */
     if (!s) {
-        s = sx_conn_sub_add(x->c, q, false, true);
+        s = sx_conn_sub_add(x->c, q, false, ntf);
         if (!s)
             return false;
-        memcpy(s->entity, nid, SX_ID_LEN);
+        memcpy(s->entity, id, SX_ID_LEN);
     }
     sx_router_services_lock();
-    sx_slice rsrv, nsrv;
-    sx_slservices_queue(x->r->svc, q->rid, &rsrv, &nsrv);
-    bool assoc = sx_slice_eq(nsrv, service);
+    bool assoc = sx_slice_eq(queue_service(x->r, q->rid, party), service);
     sx_router_services_unlock();
     sx_queue_lock(q);
     sx_sub *old = NULL;
-    bool ok = assoc && !q->deleted && q->notifier && memcmp(q->notifier->id, nid, SX_ID_LEN) == 0;
-    if (ok && q->nsub != s) {
-        old = q->nsub;
+    bool ok = assoc && !q->deleted && (!ntf || (q->notifier && memcmp(q->notifier->id, id, SX_ID_LEN) == 0));
+    sx_sub **slot = ntf ? (sx_sub **)&q->nsub : (sx_sub **)&q->sub;
+    if (ok && *slot != s) {
+        old = *slot;
         sx_sub_retain(s);
-        q->nsub = s;
+        *slot = s;
     }
-    bool pending = ok && q->ntf_head != NULL;
+    bool pending = ok && ntf && q->ntf_head != NULL;
+    if (ok && !ntf && fresh) {
+        s->delivered = false;
+        (void)sx_cmd_send_head(x->c, s);
+    }
     sx_queue_unlock(q);
     if (!ok) {
-        sx_conn_sub_remove(x->c, q);
+        if (fresh)
+            sx_conn_sub_remove(x->c, q);
         return false;
     }
     uint8_t md[SX_MD5_LEN];
-    bool hashed = sx_md5(sx_slice_of(nid, SX_ID_LEN), md) == SX_OK;
+    bool hashed = sx_md5(sx_slice_of(id, SX_ID_LEN), md) == SX_OK;
     if (old && old->conn != x->c)
         moved_from(m, old, md);
     else
@@ -280,24 +322,82 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, sx_slice service
         sx_sub_post(s, SX_SUB_NTF);
     if (!hashed)
         return false;
-    for (size_t i = 0; i < SX_MD5_LEN; i++)
-        hash[i] ^= md[i];
+    xor_into(hash, md);
     return true;
+}
+
+/* The queues (by recipient id) of party associated with the session's
+ * service; false when out of memory (answered). */
+static bool collect(sx_cmd_ctx *x, uint8_t party, rid_list *l)
+{
+    sx_router_services_lock();
+    if (x->r->svc)
+        sx_slservices_each_queue(x->r->svc, party, session_service(x->c), collect_rid, l);
+    sx_router_services_unlock();
+    if (!l->failed)
+        return true;
+    free(l->rids);
+    sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+    return false;
+}
+
+static void reply_counts(sx_cmd_ctx *x, sx_smp_resp_tag tag, int64_t count, const uint8_t hash[SX_MD5_LEN])
+{
+    sx_smp_resp ans = {.tag = tag};
+    ans.subs.count = count;
+    ans.subs.ids_hash = sx_slice_of(hash, SX_MD5_LEN);
+    sx_cmd_reply(x->c, x->corr, x->entity, &ans);
+}
+
+static void post_ends(sx_cmd_ctx *x, moved *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        sx_sub_post_release(x->r, m->reps[i], SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS, NULL);
+    free(m->reps);
+}
+
+void sx_cmd_subs(sx_cmd_ctx *x)
+{
+    rid_list l = {0};
+    if (!collect(x, 'R', &l))
+        return;
+    /* SOKS first, with the queues as they are now; then their messages and
+     * ALLS (the reference answers, then delivers from another thread). */
+    int64_t count = 0;
+    uint8_t hash[SX_MD5_LEN] = {0};
+    for (size_t i = 0; i < l.n; i++) {
+        sx_queue *q = sx_store_find(x->r->store, SX_PARTY_RECIPIENT, sx_slice_of(l.rids[i], SX_ID_LEN));
+        if (!q)
+            continue;
+        uint8_t md[SX_MD5_LEN];
+        if (sx_md5(sx_slice_of(l.rids[i], SX_ID_LEN), md) == SX_OK) {
+            xor_into(hash, md);
+            count++;
+        }
+        sx_queue_release(x->r->store, q);
+    }
+    reply_counts(x, SX_SMP_R_SOKS, count, hash);
+    sx_slice service = session_service(x->c);
+    uint8_t scratch[SX_MD5_LEN] = {0};
+    moved m = {.r = x->r};
+    for (size_t i = 0; i < l.n && x->c->fd >= 0; i++) {
+        sx_queue *q = sx_store_find(x->r->store, SX_PARTY_RECIPIENT, sx_slice_of(l.rids[i], SX_ID_LEN));
+        if (!q)
+            continue;
+        (void)subscribe_one(x, &m, q, 'R', service, scratch);
+        sx_queue_release(x->r->store, q);
+    }
+    free(l.rids);
+    post_ends(x, &m);
+    sx_cmd_reply_tag(x->c, sx_cmd_empty(), sx_cmd_empty(), SX_SMP_R_ALLS);
 }
 
 void sx_cmd_nsubs(sx_cmd_ctx *x)
 {
-    sx_slice service = session_service(x->c);
     rid_list l = {0};
-    sx_router_services_lock();
-    if (x->r->svc)
-        sx_slservices_each_queue(x->r->svc, 'N', service, collect_rid, &l);
-    sx_router_services_unlock();
-    if (l.failed) {
-        free(l.rids);
-        sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
+    if (!collect(x, 'N', &l))
         return;
-    }
+    sx_slice service = session_service(x->c);
     int64_t count = 0;
     uint8_t hash[SX_MD5_LEN] = {0};
     moved m = {.r = x->r};
@@ -305,15 +405,10 @@ void sx_cmd_nsubs(sx_cmd_ctx *x)
         sx_queue *q = sx_store_find(x->r->store, SX_PARTY_RECIPIENT, sx_slice_of(l.rids[i], SX_ID_LEN));
         if (!q)
             continue;
-        count += subscribe_one(x, &m, q, service, hash);
+        count += subscribe_one(x, &m, q, 'N', service, hash);
         sx_queue_release(x->r->store, q);
     }
     free(l.rids);
-    for (size_t i = 0; i < m.n; i++)
-        sx_sub_post_release(x->r, m.reps[i], SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS, NULL);
-    free(m.reps);
-    sx_smp_resp ans = {.tag = SX_SMP_R_SOKS};
-    ans.subs.count = count;
-    ans.subs.ids_hash = sx_slice_of(hash, sizeof hash);
-    sx_cmd_reply(x->c, x->corr, x->entity, &ans);
+    post_ends(x, &m);
+    reply_counts(x, SX_SMP_R_SOKS, count, hash);
 }

@@ -24,8 +24,7 @@ SX_MUST_CHECK sx_status sx_router_services_init(sx_slservices **svc);
  * 24-byte id registered in *table (created if needed) and submitted to lw
  * (NULL: no store log) as NEW_SERVICE. Refused (SX_E_AUTH: the client is
  * told HANDSHAKE BAD_SERVICE) when the fingerprint is known with another
- * role, and for the roles this router does not serve yet (messaging,
- * proxy). SX_E_NOMEM, SX_E_IO (log). *log_seq: the store-log position the
+ * role, and for the role this router does not serve yet (proxy). SX_E_NOMEM, SX_E_IO (log). *log_seq: the store-log position the
  * answer must wait for (0: none). */
 SX_MUST_CHECK sx_status sx_router_service_assign(sx_slservices **table, sx_kit_logwriter *lw,
                                                  const sx_smp_session *s, uint8_t *id, size_t *id_len,

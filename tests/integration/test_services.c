@@ -7,7 +7,10 @@
  *     answers SOKS with the count and the XOR of the notifier ids' MD5,
  *     notifications reach the service, the association survives a restart,
  *     an ordinary client's NSUB takes it back;
- *   - refusals: a messaging service (not served yet), a TLS chain other than
+ *   - a messaging service: NEW and SUB associate queues (IDS and SOK with
+ *     the id), SUBS answers SOKS, sends the waiting messages, then ALLS,
+ *     after a reconnect (the previous connection told ENDS) and a restart;
+ *   - refusals: a proxy service (not served yet), a TLS chain other than
  *     the hello's (HANDSHAKE BAD_AUTH), a chain whose leaf is not signed by
  *     its CA (TLS refused), a command of another role (CMD PROHIBITED),
  *     NSUBS from an ordinary client or for another id, a service signature in
@@ -133,16 +136,22 @@ static sx_status svc_connect(env *e, const chain_files *ch, sx_smp_service_role 
 }
 
 /* Connects the service and returns its id in id[24]. */
-static sx_smp_client *svc_connect_ok(env *e, const chain_files *ch, const sx_key *svc_key, uint8_t id[24])
+static sx_smp_client *svc_connect_role(env *e, const chain_files *ch, sx_smp_service_role role,
+                                       const sx_key *svc_key, uint8_t id[24])
 {
     sx_smp_client *cl = NULL;
     sx_transport_error te;
-    assert_ok(svc_connect(e, ch, SX_SMP_SERVICE_NOTIFIER, svc_key, &cl, &te));
+    assert_ok(svc_connect(e, ch, role, svc_key, &cl, &te));
     const sx_smp_session *s = sx_smp_client_session(cl);
     assert_true(s->has_service);
     assert_int_equal(s->service_id_len, 24);
     memcpy(id, s->service_id, 24);
     return cl;
+}
+
+static sx_smp_client *svc_connect_ok(env *e, const chain_files *ch, const sx_key *svc_key, uint8_t id[24])
+{
+    return svc_connect_role(e, ch, SX_SMP_SERVICE_NOTIFIER, svc_key, id);
 }
 
 static sx_key *gen(sx_key_alg alg)
@@ -510,8 +519,8 @@ static void test_refusals(void **state)
     sx_smp_client *cl = NULL;
     sx_transport_error te = SX_TE_NONE;
 
-    /* a messaging service: not served yet, refused in the third block */
-    assert_int_equal(svc_connect(&e, &a, SX_SMP_SERVICE_MESSAGING, ka, &cl, &te), SX_E_AUTH);
+    /* a proxy service: not served yet, refused in the third block */
+    assert_int_equal(svc_connect(&e, &a, SX_SMP_SERVICE_PROXY, ka, &cl, &te), SX_E_AUTH);
     assert_int_equal(te, SX_TE_HANDSHAKE_BAD_SERVICE);
     assert_null(cl);
     /* the TLS chain is not the hello's */
@@ -696,11 +705,188 @@ static void test_many_queues(void **state)
     env_done(&e);
 }
 
+/* ---- a messaging service ---- */
+
+static void rid_hash(tq *const *qs, size_t n, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t md[SX_MD5_LEN];
+        assert_ok(sx_md5(sx_slice_of(qs[i]->rid, 24), md));
+        for (int j = 0; j < 16; j++)
+            out[j] ^= md[j];
+    }
+}
+
+/* SUBS: SOKS with the count and hash, then one MSG per queue in want (any
+ * order), then ALLS. */
+static void subs_expect(sx_smp_client *cl, const uint8_t id[24], const sx_key *svc_key, tq *const *qs, size_t n,
+                        tq *const *want, size_t n_want)
+{
+    sx_smp_cmd c = {.tag = SX_SMP_C_SUBS};
+    c.subs.count = (int64_t)n;
+    c.subs.ids_hash = sx_slice_of(zero_hash, 16);
+    sx_smp_client_reply r;
+    assert_int_equal(call(cl, sx_slice_of(id, 24), &c, svc_key, &r, NULL), SX_SMP_R_SOKS);
+    assert_int_equal(r.reply.resp.subs.count, (int64_t)n);
+    uint8_t h[16];
+    rid_hash(qs, n, h);
+    assert_memory_equal(r.reply.resp.subs.ids_hash.ptr, h, 16);
+    sx_smp_client_reply_free(&r);
+    bool seen[8] = {0};
+    for (size_t k = 0; k < n_want; k++) {
+        sx_smp_client_reply ev;
+        assert_ok(sx_smp_client_next_event(cl, WAIT_MS, &ev));
+        assert_true(ev.ok);
+        assert_int_equal(ev.reply.resp.tag, SX_SMP_R_MSG);
+        size_t j = 0;
+        while (j < n_want && memcmp(ev.reply.t.entity_id.ptr, want[j]->rid, 24) != 0)
+            j++;
+        assert_true(j < n_want && !seen[j]);
+        seen[j] = true;
+        sx_smp_client_reply_free(&ev);
+    }
+    sx_smp_client_reply ev;
+    assert_ok(sx_smp_client_next_event(cl, WAIT_MS, &ev));
+    assert_true(ev.ok);
+    assert_int_equal(ev.reply.resp.tag, SX_SMP_R_ALLS);
+    assert_int_equal(ev.reply.t.entity_id.len, 0);
+    sx_smp_client_reply_free(&ev);
+}
+
+static void expect_msg(sx_smp_client *cl, const tq *q)
+{
+    sx_smp_client_reply ev;
+    assert_ok(sx_smp_client_next_event(cl, WAIT_MS, &ev));
+    assert_true(ev.ok);
+    assert_int_equal(ev.reply.resp.tag, SX_SMP_R_MSG);
+    assert_memory_equal(ev.reply.t.entity_id.ptr, q->rid, 24);
+    sx_smp_client_reply_free(&ev);
+}
+
+/* The next MSG for q, acknowledged with the recipient key alone: ACK carries
+ * no service signature (PROTOCOL-NOTES C9). */
+static void ack_next(sx_smp_client *cl, const tq *q)
+{
+    sx_smp_client_reply ev;
+    assert_ok(sx_smp_client_next_event(cl, WAIT_MS, &ev));
+    assert_true(ev.ok);
+    assert_int_equal(ev.reply.resp.tag, SX_SMP_R_MSG);
+    assert_memory_equal(ev.reply.t.entity_id.ptr, q->rid, 24);
+    sx_smp_cmd ack = {.tag = SX_SMP_C_ACK};
+    ack.msg_id = ev.reply.resp.msg.msg_id;
+    assert_int_equal(call(cl, sx_slice_of(q->rid, 24), &ack, q->rkey, NULL, NULL), SX_SMP_R_OK);
+    sx_smp_client_reply_free(&ev);
+}
+
+static void test_messaging_service(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e);
+    chain_files m;
+    make_chain(&e, "m", false, &m);
+    sx_key *km = gen(SX_KEY_ED25519);
+    uint8_t id[24], id2[24];
+    sx_smp_client *sv = svc_connect_role(&e, &m, SX_SMP_SERVICE_MESSAGING, km, id);
+    sx_smp_error err = {0};
+
+    /* NEW as the service: only with subscription, then associated */
+    tq qa = {0};
+    qa.rkey = gen(SX_KEY_ED25519);
+    qa.rdh = gen(SX_KEY_X25519);
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd nw = {.tag = SX_SMP_C_NEW};
+    nw.new_queue.rcv_auth_key = pub_of(qa.rkey, b1);
+    nw.new_queue.rcv_dh_key = pub_of(qa.rdh, b2);
+    nw.new_queue.has_queue_req = true;
+    nw.new_queue.queue_req.mode = SX_SMP_QUEUE_MESSAGING;
+    assert_int_equal(call(sv, sx_slice_of(NULL, 0), &nw, qa.rkey, NULL, &err), SX_SMP_R_ERR);
+    assert_int_equal(err.type, SX_SMP_ERR_CMD);
+    assert_int_equal(err.cmd, SX_SMP_CMD_PROHIBITED);
+    nw.new_queue.subscribe = true;
+    sx_smp_client_reply r;
+    assert_int_equal(call(sv, sx_slice_of(NULL, 0), &nw, qa.rkey, &r, NULL), SX_SMP_R_IDS);
+    assert_true(r.reply.resp.ids.has_service_id);
+    assert_memory_equal(r.reply.resp.ids.service_id.ptr, id, 24);
+    memcpy(qa.rid, r.reply.resp.ids.rcv_id.ptr, 24);
+    memcpy(qa.sid, r.reply.resp.ids.snd_id.ptr, 24);
+    sx_smp_client_reply_free(&r);
+
+    /* SUB as the service of a queue an ordinary client made */
+    sx_smp_client *pl = plain_connect(&e);
+    tq qb;
+    tq_create(pl, &qb);
+    sx_smp_client_close(pl);
+    sx_smp_cmd sub = {.tag = SX_SMP_C_SUB};
+    assert_int_equal(call(sv, sx_slice_of(qb.rid, 24), &sub, qb.rkey, &r, NULL), SX_SMP_R_SOK);
+    assert_true(r.reply.resp.sok.has_service_id);
+    assert_memory_equal(r.reply.resp.sok.service_id.ptr, id, 24);
+    sx_smp_client_reply_free(&r);
+    /* a messaging service may not subscribe to notifications (PROTOCOL-NOTES C11) */
+    sx_smp_cmd ns = {.tag = SX_SMP_C_NSUB};
+    assert_int_equal(call(sv, sx_slice_of(qb.nid, 24), &ns, qb.nkey, NULL, &err), SX_SMP_R_ERR);
+    assert_int_equal(err.cmd, SX_SMP_CMD_PROHIBITED);
+
+    send_msg(&e, &qa);
+    expect_msg(sv, &qa);
+    send_msg(&e, &qb);
+    expect_msg(sv, &qb);
+
+    /* another connection of the service: SUBS takes both, with their
+     * unacknowledged messages, then ALLS; the first is told ENDS */
+    tq *both[2] = {&qa, &qb};
+    sx_smp_client *sv2 = svc_connect_role(&e, &m, SX_SMP_SERVICE_MESSAGING, km, id2);
+    assert_memory_equal(id, id2, 24);
+    subs_expect(sv2, id, km, both, 2, both, 2);
+    sx_smp_client_reply ev;
+    assert_ok(sx_smp_client_next_event(sv, WAIT_MS, &ev));
+    assert_true(ev.ok);
+    assert_int_equal(ev.reply.resp.tag, SX_SMP_R_ENDS);
+    assert_int_equal(ev.reply.resp.subs.count, 2);
+    uint8_t h[16];
+    rid_hash(both, 2, h);
+    assert_memory_equal(ev.reply.resp.subs.ids_hash.ptr, h, 16);
+    sx_smp_client_reply_free(&ev);
+    sx_smp_client_close(sv);
+    sx_smp_client_close(sv2);
+
+    /* after a restart */
+    env_restart(&e);
+    assert_int_equal(count_lines(e.slog, " rsrv=", true), 2);
+    sv = svc_connect_role(&e, &m, SX_SMP_SERVICE_MESSAGING, km, id2);
+    assert_memory_equal(id, id2, 24);
+    /* (the messages were not saved: this router keeps them in memory only) */
+    subs_expect(sv, id, km, both, 2, NULL, 0);
+    send_msg(&e, &qb);
+    ack_next(sv, &qb);
+    sx_smp_client_close(sv);
+
+    /* an ordinary client takes qb back */
+    pl = plain_connect(&e);
+    assert_int_equal(call(pl, sx_slice_of(qb.rid, 24), &sub, qb.rkey, &r, NULL), SX_SMP_R_SOK);
+    assert_false(r.reply.resp.sok.has_service_id);
+    sx_smp_client_reply_free(&r);
+    send_msg(&e, &qb);
+    expect_msg(pl, &qb);
+    send_msg(&e, &qa);
+    sv = svc_connect_role(&e, &m, SX_SMP_SERVICE_MESSAGING, km, id2);
+    tq *only_a[1] = {&qa};
+    subs_expect(sv, id, km, only_a, 1, only_a, 1);
+    sx_smp_client_close(sv);
+    sx_smp_client_close(pl);
+    tq_free(&qa);
+    tq_free(&qb);
+    sx_key_free(km);
+    env_done(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_id),
         cmocka_unit_test(test_nsub_nsubs),
+        cmocka_unit_test(test_messaging_service),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_many_queues),
     };
