@@ -77,6 +77,22 @@ static void make_chain(const env *e, const char *name, bool broken, chain_files 
     sx_key_free(leaf_key);
 }
 
+/* A chain of one self-signed certificate: it is its own identity. */
+static void make_single(const env *e, const char *name, chain_files *out)
+{
+    snprintf(out->crt, sizeof out->crt, "%s/%s.crt", e->dir, name);
+    out->ca[0] = '\0';
+    snprintf(out->key, sizeof out->key, "%s/%s.key", e->dir, name);
+    sx_key *k;
+    X509 *c;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &k));
+    assert_ok(sx_x509_create_ca(k, &c));
+    assert_ok(sx_x509_write_cert_file(out->crt, c));
+    assert_ok(sx_x509_write_key_file(out->key, k));
+    X509_free(c);
+    sx_key_free(k);
+}
+
 static void env_init(env *e)
 {
     memset(e, 0, sizeof *e);
@@ -129,7 +145,7 @@ static sx_status svc_connect(env *e, const chain_files *ch, sx_smp_service_role 
 {
     sx_smp_client_service_opts so = {.role = role, .service_key = svc_key};
     so.creds.cert_file = ch->crt;
-    so.creds.ca_file = ch->ca;
+    so.creds.ca_file = ch->ca[0] ? ch->ca : NULL;
     so.creds.key_file = ch->key;
     sx_smp_client_opts o = {.timeout_ms = WAIT_MS, .service = &so};
     return sx_smp_client_connect_ex("127.0.0.1", sx_router_port(e->r, 0), e->fp, &o, out, te);
@@ -314,8 +330,18 @@ static void test_service_id(void **state)
     assert_memory_equal(id1, id4, 24);
     sx_smp_client_close(svc_connect_ok(&e, &b, kb, id4));
     assert_memory_equal(id3, id4, 24);
-    env_restart(&e); /* compacted: still two services */
-    assert_int_equal(count_lines(e.slog, "NEW_SERVICE ", false), 2);
+    /* a single self-signed certificate (PROTOCOL-NOTES B6: 1..4) */
+    chain_files one;
+    make_single(&e, "one", &one);
+    uint8_t id5[24], id6[24];
+    sx_smp_client_close(svc_connect_ok(&e, &one, kb, id5));
+    sx_smp_client_close(svc_connect_ok(&e, &one, ka, id6));
+    assert_memory_equal(id5, id6, 24);
+    assert_memory_not_equal(id5, id1, 24);
+    env_restart(&e); /* compacted: three services */
+    assert_int_equal(count_lines(e.slog, "NEW_SERVICE ", false), 3);
+    sx_smp_client_close(svc_connect_ok(&e, &one, kb, id6));
+    assert_memory_equal(id5, id6, 24);
     sx_smp_client_close(svc_connect_ok(&e, &a, ka, id4));
     assert_memory_equal(id1, id4, 24);
     tq_free(&q);
