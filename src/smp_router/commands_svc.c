@@ -326,6 +326,22 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
     return true;
 }
 
+/* Counts q for a repeated NSUBS: its notifier id's MD5 into hash. */
+static bool count_one(sx_queue *q, uint8_t party, uint8_t hash[SX_MD5_LEN])
+{
+    sx_queue_lock(q);
+    bool live = !q->deleted && (party == 'R' || q->notifier);
+    uint8_t id[SX_ID_LEN];
+    if (live)
+        memcpy(id, party == 'N' ? q->notifier->id : q->rid, SX_ID_LEN);
+    sx_queue_unlock(q);
+    uint8_t md[SX_MD5_LEN];
+    if (!live || sx_md5(sx_slice_of(id, SX_ID_LEN), md) != SX_OK)
+        return false;
+    xor_into(hash, md);
+    return true;
+}
+
 /* The queues (by recipient id) of party associated with the session's
  * service; false when out of memory (answered). */
 static bool collect(sx_cmd_ctx *x, uint8_t party, rid_list *l)
@@ -377,6 +393,11 @@ void sx_cmd_subs(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
     }
     reply_counts(x, SX_SMP_R_SOKS, count, hash);
+    if (x->c->svc_subscribed) { /* subscribed already: no second delivery, no ALLS */
+        free(l.rids);
+        return;
+    }
+    x->c->svc_subscribed = true;
     sx_slice service = session_service(x->c);
     uint8_t scratch[SX_MD5_LEN] = {0};
     moved m = {.r = x->r};
@@ -401,11 +422,17 @@ void sx_cmd_nsubs(sx_cmd_ctx *x)
     int64_t count = 0;
     uint8_t hash[SX_MD5_LEN] = {0};
     moved m = {.r = x->r};
+    /* A repeat on the session counts again without taking the queues again. */
+    bool again = x->c->svc_subscribed;
+    x->c->svc_subscribed = true;
     for (size_t i = 0; i < l.n; i++) {
         sx_queue *q = sx_store_find(x->r->store, SX_PARTY_RECIPIENT, sx_slice_of(l.rids[i], SX_ID_LEN));
         if (!q)
             continue;
-        count += subscribe_one(x, &m, q, 'N', service, hash);
+        if (again)
+            count += count_one(q, 'N', hash);
+        else
+            count += subscribe_one(x, &m, q, 'N', service, hash);
         sx_queue_release(x->r->store, q);
     }
     free(l.rids);

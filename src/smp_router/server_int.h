@@ -116,6 +116,9 @@ struct sx_conn {
     uint64_t hold_mseq; /* the same for the message journal */
     sx_conn *wait_prev, *wait_next; /* worker's list of connections waiting */
     bool waiting;
+    /* SUBS / NSUBS was answered on this service session: a repeat only
+     * answers the counts (PROTOCOL-NOTES D8, D29). */
+    bool svc_subscribed;
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
     const char *why;

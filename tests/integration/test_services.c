@@ -865,6 +865,12 @@ static void test_messaging_service(void **state)
     sx_smp_client *sv2 = svc_connect_role(&e, &m, SX_SMP_SERVICE_MESSAGING, km, id2);
     assert_memory_equal(id, id2, 24);
     subs_expect(sv2, id, km, both, 2, both, 2);
+    /* repeated on the session: the counts only, no messages or ALLS again */
+    sx_smp_cmd again = {.tag = SX_SMP_C_SUBS};
+    again.subs.ids_hash = sx_slice_of(zero_hash, 16);
+    assert_int_equal(call(sv2, sx_slice_of(id, 24), &again, km, &r, NULL), SX_SMP_R_SOKS);
+    assert_int_equal(r.reply.resp.subs.count, 2);
+    sx_smp_client_reply_free(&r);
     sx_smp_client_reply ev;
     assert_ok(sx_smp_client_next_event(sv, WAIT_MS, &ev));
     assert_true(ev.ok);
@@ -874,6 +880,7 @@ static void test_messaging_service(void **state)
     rid_hash(both, 2, h);
     assert_memory_equal(ev.reply.resp.subs.ids_hash.ptr, h, 16);
     sx_smp_client_reply_free(&ev);
+    assert_int_equal(sx_smp_client_next_event(sv2, 300, &ev), SX_E_WOULD_BLOCK);
     sx_smp_client_close(sv);
     sx_smp_client_close(sv2);
 
