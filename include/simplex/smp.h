@@ -59,9 +59,27 @@ typedef enum sx_smp_role {
 
 /* ---- connections ---- */
 
+/* A messaging service's credentials: its TLS client certificate chain (1 to
+ * 4 certificates) and the leaf's private key (Ed25519 or Ed448), PEM files.
+ * The router knows the service by the SHA-256 fingerprint of the chain's
+ * identity certificate (the second, or the only one) and gives it a
+ * ServiceId that stays the same across connections and router restarts. */
+typedef struct sx_smp_service_creds {
+    const char *cert_file; /* the leaf certificate */
+    const char *ca_file;   /* the rest of the chain; NULL: the leaf alone */
+    const char *key_file;  /* the leaf's private key */
+} sx_smp_service_creds;
+
 typedef struct sx_smp_conn_opts {
     int timeout_ms;        /* each network step (connect, handshake, each answer); 0: 15000 */
     unsigned keepalive_ms; /* PING after this much silence while waiting in receive; 0: 600000 */
+    /* NULL: an ordinary client. Set: the connection is a messaging service
+     * (from SMP v19; with an older router it stays an ordinary connection,
+     * see sx_smp_conn_service_id): the queues it creates or subscribes to
+     * are associated with the service, and sx_smp_service_subscribe
+     * resubscribes all of them with one command. A router that refuses the
+     * service fails the connect with SX_E_AUTH. Blocking flavour only. */
+    const sx_smp_service_creds *service;
 } sx_smp_conn_opts;
 
 /* Connects to the router at `server` ("smp://<fingerprint>[:<password>]@<host>[,<host>...][:<port>]";
@@ -84,7 +102,10 @@ SX_API size_t sx_smp_conn_max_body(const sx_smp_conn *c);
 
 /* Creates a queue on the connection's router (keys made here: Ed25519 to
  * authorize, X25519 for the secret that opens messages) and returns its
- * recipient side. The queue is not subscribed. The router's password from
+ * recipient side. The queue is not subscribed, except on a service
+ * connection: a service's queues are created subscribed and associated
+ * with the service, and the connection holds the queue as sx_smp_subscribe
+ * does. The router's password from
  * the address is sent when there is one; a router that requires one
  * answers AUTH without it (SX_E_AUTH, code "AUTH"). */
 SX_API SX_MUST_CHECK sx_status sx_smp_queue_create(sx_smp_conn *c, sx_smp_queue **out);
@@ -158,6 +179,12 @@ typedef enum sx_smp_event_kind {
     SX_SMP_EVENT_UNREADABLE, /* a message that did not decrypt; acknowledge it to go on */
     SX_SMP_EVENT_END,        /* another connection subscribed to the queue: this one no longer receives */
     SX_SMP_EVENT_DELETED,    /* the queue was deleted */
+    /* Service connections (queue NULL): the messages waiting when
+     * sx_smp_service_subscribe was answered have all been sent ... */
+    SX_SMP_EVENT_SERVICE_ALL,
+    /* ... and another connection of the same service took its queues: this
+     * one no longer receives for them (service_count of them). */
+    SX_SMP_EVENT_SERVICE_END,
 } sx_smp_event_kind;
 
 #define SX_SMP_MSG_ID_MAX 32
@@ -176,6 +203,8 @@ typedef struct sx_smp_event {
     /* SX_SMP_EVENT_MESSAGE: the message, owned by the event. */
     uint8_t *body;
     size_t body_len;
+    /* SX_SMP_EVENT_SERVICE_END: how many queues moved. */
+    int64_t service_count;
 } sx_smp_event;
 
 /* Recipient side: subscribes to the queue on this connection, so that its
@@ -192,6 +221,21 @@ SX_API SX_MUST_CHECK sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rc
  * router sends a queue's next message only after the last one was
  * acknowledged. *ev is overwritten: clear it first if it held a message. */
 SX_API SX_MUST_CHECK sx_status sx_smp_receive(sx_smp_conn *c, int timeout_ms, sx_smp_event *ev);
+
+/* Service connections: the ServiceId the router gave (*len bytes), or NULL
+ * with *len 0 for an ordinary connection. */
+SX_API const uint8_t *sx_smp_conn_service_id(const sx_smp_conn *c, size_t *len);
+
+/* Service connections: subscribes to every queue associated with the
+ * service at once (SUBS), e.g. after a reconnect. rcvs[0..n) are the
+ * service's recipient queues the program knows: they are registered with
+ * the connection as sx_smp_subscribe does (same lifetime rules), and their
+ * count and ids hash are sent. *count: how many queues the router has for
+ * the service. Their waiting messages then arrive through sx_smp_receive,
+ * followed by an SX_SMP_EVENT_SERVICE_ALL event. SX_E_USAGE on an ordinary
+ * connection. */
+SX_API SX_MUST_CHECK sx_status sx_smp_service_subscribe(sx_smp_conn *c, sx_smp_queue *const *rcvs, size_t n,
+                                                        int64_t *count);
 
 /* Recipient side, without subscribing: takes the queue's next message if
  * there is one (SX_SMP_EVENT_NONE when it is empty). Cannot be mixed with a

@@ -16,6 +16,7 @@ static const EVP_MD *md_of(sx_hash_alg alg)
     case SX_HASH_SHA512: return EVP_sha512();
     case SX_HASH_SHA3_384: return EVP_sha3_384();
     case SX_HASH_SHA3_256: return EVP_sha3_256();
+    case SX_HASH_MD5: return EVP_md5();
     default: return NULL;
     }
 }
@@ -27,6 +28,7 @@ size_t sx_hash_len(sx_hash_alg alg)
     case SX_HASH_SHA512: return SX_SHA512_LEN;
     case SX_HASH_SHA3_384: return SX_SHA3_384_LEN;
     case SX_HASH_SHA3_256: return SX_SHA3_256_LEN;
+    case SX_HASH_MD5: return SX_MD5_LEN;
     default: return 0;
     }
 }
@@ -57,6 +59,11 @@ sx_status sx_sha512(sx_slice in, uint8_t out[SX_SHA512_LEN])
 sx_status sx_sha3_384(sx_slice in, uint8_t out[SX_SHA3_384_LEN])
 {
     return sx_hash(SX_HASH_SHA3_384, in, out, SX_SHA3_384_LEN);
+}
+
+sx_status sx_md5(sx_slice in, uint8_t out[SX_MD5_LEN])
+{
+    return sx_hash(SX_HASH_MD5, in, out, SX_MD5_LEN);
 }
 
 sx_status sx_sha3_256(sx_slice in, uint8_t out[SX_SHA3_256_LEN])

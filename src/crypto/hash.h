@@ -12,6 +12,7 @@
 #define SX_SHA512_LEN   64
 #define SX_SHA3_256_LEN 32
 #define SX_SHA3_384_LEN 48
+#define SX_MD5_LEN      16
 #define SX_HASH_MAX_LEN 64
 /* RFC 5869: at most 255 blocks of output. */
 #define SX_HKDF_SHA512_MAX_LEN (255 * SX_SHA512_LEN)
@@ -21,6 +22,7 @@ typedef enum sx_hash_alg {
     SX_HASH_SHA512,
     SX_HASH_SHA3_384,
     SX_HASH_SHA3_256,
+    SX_HASH_MD5, /* only for the ids hash of service subscriptions (PROTOCOL-NOTES D29) */
 } sx_hash_alg;
 
 /* Digest length of alg in bytes, 0 for an unknown value. */
@@ -33,6 +35,7 @@ SX_MUST_CHECK sx_status sx_sha256(sx_slice in, uint8_t out[SX_SHA256_LEN]);
 SX_MUST_CHECK sx_status sx_sha512(sx_slice in, uint8_t out[SX_SHA512_LEN]);
 SX_MUST_CHECK sx_status sx_sha3_384(sx_slice in, uint8_t out[SX_SHA3_384_LEN]);
 SX_MUST_CHECK sx_status sx_sha3_256(sx_slice in, uint8_t out[SX_SHA3_256_LEN]);
+SX_MUST_CHECK sx_status sx_md5(sx_slice in, uint8_t out[SX_MD5_LEN]);
 
 /* Incremental hashing, for data that arrives in pieces (XFTP files).
  * init allocates (SX_E_NOMEM / SX_E_USAGE for an unknown alg); update may be

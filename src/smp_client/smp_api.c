@@ -12,6 +12,7 @@
 
 #include "smp_client/smp_api_int.h"
 #include "core/error.h"
+#include "crypto/hash.h"
 #include "crypto/util.h"
 #include "smp/msgcrypt.h"
 #include "smp/version.h"
@@ -32,6 +33,7 @@ struct sx_smp_conn {
     sx_smpapi_subs subs;
     pending *head, *tail;
     sx_smpapi_proxied *proxied; /* proxy sessions through this router (smp_api_proxy.c) */
+    sx_key *svc_key; /* a service connection's session key (Ed25519) */
 };
 
 sx_smp_client *sx_smpapi_conn_client(sx_smp_conn *c)
@@ -82,10 +84,31 @@ sx_status sx_smp_connect(const char *server, const sx_smp_conn_opts *opts, sx_sm
         .timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
         .ping_interval_ms = opts ? opts->keepalive_ms : 0,
     };
-    st = sx_smp_client_connect(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl);
+    /* A service signs its hello and commands with a fresh key per
+     * connection, which its certificate's leaf signs (PROTOCOL-NOTES B21). */
+    sx_smp_client_service_opts so = {.role = SX_SMP_SERVICE_MESSAGING};
+    if (opts && opts->service) {
+        so.creds.cert_file = opts->service->cert_file;
+        so.creds.ca_file = opts->service->ca_file;
+        so.creds.key_file = opts->service->key_file;
+        st = sx_key_generate(SX_KEY_ED25519, &c->svc_key);
+        if (st != SX_OK) {
+            free(c);
+            return sx_error_set(st, NULL, "connect: cannot make the service key");
+        }
+        so.service_key = c->svc_key;
+        o.service = &so;
+    }
+    sx_transport_error te = SX_TE_NONE;
+    st = sx_smp_client_connect_ex(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl, &te);
     if (st != SX_OK) {
-        sx_smpapi_connect_error(&c->addr, st);
+        if (te == SX_TE_HANDSHAKE_BAD_SERVICE || te == SX_TE_HANDSHAKE_BAD_AUTH)
+            sx_error_set(st, NULL, "connect: the router refused the service (HANDSHAKE %s)",
+                         te == SX_TE_HANDSHAKE_BAD_SERVICE ? "BAD_SERVICE" : "BAD_AUTH");
+        else
+            sx_smpapi_connect_error(&c->addr, st);
         sx_wipe(&c->addr, sizeof c->addr);
+        sx_key_free(c->svc_key);
         free(c);
         return st;
     }
@@ -105,6 +128,7 @@ void sx_smp_close(sx_smp_conn *c)
     }
     sx_smpapi_subs_cleanup(&c->subs);
     sx_smpapi_proxied_free(c->proxied);
+    sx_key_free(c->svc_key);
     sx_wipe(c, sizeof *c);
     free(c);
 }
@@ -140,10 +164,16 @@ sx_status sx_smp_queue_create(sx_smp_conn *c, sx_smp_queue **out)
     sx_smp_client_reply r = {0};
     bool created = false;
     sx_status st = sx_smpapi_new_begin(&c->addr, &n);
+    /* A service creates only queues it subscribes to (PROTOCOL-NOTES D8). */
+    bool service = sx_smp_conn_service_id(c, NULL) != NULL;
+    if (st == SX_OK)
+        n.cmd.new_queue.subscribe = service;
     if (st == SX_OK)
         st = call(c, "create", sx_slice_of(NULL, 0), &n.cmd, n.q->f.rcv_key, &r);
     if (st == SX_OK)
         st = sx_smpapi_new_finish(&n, &r, c->server, &created);
+    if (st == SX_OK && service)
+        st = sx_smpapi_subs_add(&c->subs, n.q);
     if (st == SX_OK)
         *out = sx_smpapi_new_take(&n);
     else if (created)
@@ -247,6 +277,61 @@ sx_status sx_smp_subscribe(sx_smp_conn *c, sx_smp_queue *rcv)
     sx_smp_client_reply_free(&r);
     if (st != SX_OK)
         sx_smpapi_subs_remove(&c->subs, rcv); /* refused: not subscribed, the caller may free it */
+    return st;
+}
+
+const uint8_t *sx_smp_conn_service_id(const sx_smp_conn *c, size_t *len)
+{
+    const sx_smp_session *s = c ? sx_smp_client_session(c->cl) : NULL;
+    bool has = s && s->has_service;
+    if (len)
+        *len = has ? s->service_id_len : 0;
+    return has ? s->service_id : NULL;
+}
+
+sx_status sx_smp_service_subscribe(sx_smp_conn *c, sx_smp_queue *const *rcvs, size_t n, int64_t *count)
+{
+    sx_error_clear();
+    size_t id_len = 0;
+    const uint8_t *id = sx_smp_conn_service_id(c, &id_len);
+    if (!id || !count || (n && !rcvs))
+        return sx_error_set(SX_E_USAGE, NULL, "service subscribe: not a service connection, or no queues");
+    bool *added = calloc(n ? n : 1, sizeof *added);
+    if (!added)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    uint8_t hash[SX_MD5_LEN] = {0};
+    sx_status st = SX_OK;
+    size_t i = 0;
+    for (; i < n && st == SX_OK; i++) {
+        st = sx_smpapi_need_role(rcvs[i], SX_QUEUE_RECIPIENT, "service subscribe");
+        uint8_t md[SX_MD5_LEN];
+        if (st == SX_OK && (st = sx_md5(sx_smpapi_rcv_id(rcvs[i]), md)) == SX_OK) {
+            for (size_t j = 0; j < SX_MD5_LEN; j++)
+                hash[j] ^= md[j];
+            added[i] = !sx_smpapi_subs_find(&c->subs, sx_smpapi_rcv_id(rcvs[i]));
+            st = sx_smpapi_subs_add(&c->subs, rcvs[i]);
+            if (st != SX_OK)
+                added[i] = false;
+        }
+    }
+    if (st == SX_OK) {
+        /* PROTOCOL-NOTES D8, C10: for the service's id, signed by its key. */
+        sx_smp_cmd cmd = {.tag = SX_SMP_C_SUBS};
+        cmd.subs.count = (int64_t)n;
+        cmd.subs.ids_hash = sx_slice_of(hash, sizeof hash);
+        sx_smp_client_reply r;
+        st = call(c, "service subscribe", sx_slice_of(id, id_len), &cmd, c->svc_key, &r);
+        if (st == SX_OK) {
+            st = sx_smpapi_expect("service subscribe", &r, SX_SMP_R_SOKS);
+            if (st == SX_OK)
+                *count = r.reply.resp.subs.count;
+            sx_smp_client_reply_free(&r);
+        }
+    }
+    for (size_t j = 0; st != SX_OK && j < i; j++)
+        if (added[j])
+            sx_smpapi_subs_remove(&c->subs, rcvs[j]);
+    free(added);
     return st;
 }
 

@@ -430,6 +430,14 @@ sx_status sx_smpapi_reply_event(sx_smpapi_subs *s, const sx_smp_client_reply *r,
     *used = false;
     if (!r->ok)
         return SX_OK;
+    /* Service events (PROTOCOL-NOTES D8, D27): not of one queue. */
+    if (r->reply.resp.tag == SX_SMP_R_ALLS || r->reply.resp.tag == SX_SMP_R_ENDS) {
+        *used = true;
+        ev->kind = r->reply.resp.tag == SX_SMP_R_ALLS ? SX_SMP_EVENT_SERVICE_ALL : SX_SMP_EVENT_SERVICE_END;
+        if (r->reply.resp.tag == SX_SMP_R_ENDS)
+            ev->service_count = r->reply.resp.subs.count;
+        return SX_OK;
+    }
     sx_smp_queue *q = sx_smpapi_subs_find(s, r->reply.t.entity_id);
     if (!q)
         return SX_OK;

@@ -36,6 +36,7 @@ struct sx_smp_client {
     unsigned ping_ms; /* 0: no keep-alive */
     int64_t last_io_ms;
     sx_smp_client_stats stats;
+    const sx_key *service_key; /* borrowed; set in a service session */
     event *ev_head, *ev_tail;
     sx_batch batch;
     uint8_t block[SX_BLOCK_SIZE];
@@ -69,7 +70,42 @@ sx_status sx_smp_address_parse(const char *text, sx_smp_address *out)
 sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t key_hash[SX_FINGERPRINT_LEN],
                                 const sx_smp_client_opts *opts, sx_smp_client **out)
 {
+    return sx_smp_client_connect_ex(host, port, key_hash, opts, out, NULL);
+}
+
+/* The SMP handshake, presenting the service when there is one: its chain is
+ * the one our TLS context sent, its leaf key signs the service key. */
+static sx_status smp_handshake(sx_smp_client *cl, const uint8_t key_hash[SX_FINGERPRINT_LEN], sx_version_range range,
+                               const sx_smp_client_service_opts *so, sx_transport_error *te)
+{
+    sx_smp_client_config cfg = {.range = range};
+    memcpy(cfg.key_hash, key_hash, SX_FINGERPRINT_LEN);
+    sx_smp_client_service svc = {0};
+    sx_key *leaf = NULL;
+    if (so) {
+        SX_ENSURE(so->service_key != NULL, SX_E_USAGE);
+        SX_TRY(sx_tls_ctx_private_key(cl->ctx, &leaf));
+        svc.role = so->role;
+        svc.leaf_key = leaf;
+        svc.service_key = so->service_key;
+        svc.chain_len = sx_tls_ctx_chain_len(cl->ctx);
+        for (size_t i = 0; i < svc.chain_len && i < SX_X509_CHAIN_MAX; i++)
+            svc.chain[i] = sx_tls_ctx_cert(cl->ctx, i);
+        cfg.service = &svc;
+    }
+    sx_status st = sx_smp_handshake_client_blocking_ex(cl->tls, &cfg, cl->timeout_ms, &cl->sess, te);
+    sx_key_free(leaf);
+    if (st == SX_OK && cl->sess.has_service)
+        cl->service_key = so->service_key;
+    return st;
+}
+
+sx_status sx_smp_client_connect_ex(const char *host, uint16_t port, const uint8_t key_hash[SX_FINGERPRINT_LEN],
+                                   const sx_smp_client_opts *opts, sx_smp_client **out, sx_transport_error *te)
+{
     *out = NULL;
+    if (te)
+        *te = SX_TE_NONE;
     SX_TRY(sx_crypto_init());
     sx_smp_client *cl = calloc(1, sizeof *cl);
     if (!cl)
@@ -82,7 +118,8 @@ sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t k
     cl->last_io_ms = now_ms();
     sx_version_range range = opts && opts->range.max ? opts->range : sx_smp_server_vrange();
     static const char *const alpn[] = {"smp/1", NULL};
-    sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn};
+    const sx_smp_client_service_opts *so = opts ? opts->service : NULL;
+    sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn, .creds = so ? &so->creds : NULL};
     sx_status st = sx_tls_client_ctx_new(&tcfg, &cl->ctx);
     if (st == SX_OK)
         st = sx_net_connect(host, port, cl->timeout_ms, &cl->fd);
@@ -91,7 +128,7 @@ sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t k
     if (st == SX_OK)
         st = sx_tls_handshake_blocking(cl->tls, cl->timeout_ms);
     if (st == SX_OK)
-        st = sx_smp_handshake_client_blocking(cl->tls, key_hash, range, cl->timeout_ms, &cl->sess);
+        st = smp_handshake(cl, key_hash, range, so, te);
     if (st != SX_OK) {
         sx_smp_client_close(cl);
         return st;
@@ -138,9 +175,9 @@ const sx_smp_session *sx_smp_client_session(const sx_smp_client *cl)
 /* Encodes one authorized transmission into w. */
 static sx_status encode_cmd(sx_smp_client *cl, sx_smp_client_cmd *c, sx_writer *w)
 {
-    if (c->corr_given)
+    if (c->corr_given) /* PFWD, RFWD: never signed as a service */
         return sx_smp_client_encode_corr(&cl->sess, c->entity, c->cmd, c->auth_key, c->corr_id, w);
-    return sx_smp_client_encode(&cl->sess, c->entity, c->cmd, c->auth_key, c->corr_id, w);
+    return sx_smp_client_encode_svc(&cl->sess, cl->service_key, c->entity, c->cmd, c->auth_key, c->corr_id, w);
 }
 
 static sx_status send_batch(sx_smp_client *cl)

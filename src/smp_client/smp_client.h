@@ -44,12 +44,28 @@ typedef struct sx_smp_address {
  * 256 bytes or more), SX_E_USAGE (NULL). On error *out is zeroed. */
 SX_MUST_CHECK sx_status sx_smp_address_parse(const char *text, sx_smp_address *out);
 
+/* Connecting as a service (PROTOCOL-NOTES B6, B21): the TLS client
+ * certificate chain (1..4 certificates, PEM files) and the Ed25519 key pair
+ * whose public half the chain's leaf signs into the hello. The key is
+ * borrowed and must outlive the client: it also signs the service's
+ * commands (PROTOCOL-NOTES C9, C10). */
+typedef struct sx_smp_client_service_opts {
+    sx_tls_credentials creds;
+    sx_smp_service_role role;
+    const sx_key *service_key;
+} sx_smp_client_service_opts;
+
 typedef struct sx_smp_client_opts {
     sx_version_range range; /* {0,0}: the default 6..19 */
     bool no_alpn;           /* offer no ALPN (the router then speaks v6) */
     int timeout_ms;         /* per network step; 0: 15000 */
     unsigned ping_interval_ms; /* keep-alive PING after this much silence; 0: 600000 */
     bool no_keepalive;         /* never PING */
+    /* NULL: an ordinary client. Set: the service is presented when the
+     * agreed version carries it (v16; v19 for messaging) and the session
+     * then has has_service and service_id; a refused service fails the
+     * connection with SX_E_AUTH (*te of sx_smp_client_connect_ex). */
+    const sx_smp_client_service_opts *service;
 } sx_smp_client_opts;
 
 /* Connects, checks the router identity (PROTOCOL-NOTES B10/B11) and runs the
@@ -58,6 +74,12 @@ typedef struct sx_smp_client_opts {
 SX_MUST_CHECK sx_status sx_smp_client_connect(const char *host, uint16_t port,
                                               const uint8_t key_hash[SX_FINGERPRINT_LEN],
                                               const sx_smp_client_opts *opts, sx_smp_client **out);
+/* The same, with the transport error of a failed handshake (te may be
+ * NULL): a refused service answers 'E' with it (PROTOCOL-NOTES B21). */
+SX_MUST_CHECK sx_status sx_smp_client_connect_ex(const char *host, uint16_t port,
+                                                 const uint8_t key_hash[SX_FINGERPRINT_LEN],
+                                                 const sx_smp_client_opts *opts, sx_smp_client **out,
+                                                 sx_transport_error *te);
 void sx_smp_client_close(sx_smp_client *cl);
 /* The session (agreed version, session id, ...). */
 const sx_smp_session *sx_smp_client_session(const sx_smp_client *cl);

@@ -23,6 +23,15 @@ SX_MUST_CHECK sx_status sx_smp_client_encode(const sx_smp_session *s, sx_slice e
 SX_MUST_CHECK sx_status sx_smp_client_encode_corr(const sx_smp_session *s, sx_slice entity,
                                                   const sx_smp_cmd *cmd, const sx_key *auth_key,
                                                   const uint8_t corr_id[SX_SMP_CORR_ID_LEN], sx_writer *w);
+/* The same in a service session (PROTOCOL-NOTES C9): with service_key set and
+ * the session's service accepted, NEW, SUB and NSUB are signed by auth_key
+ * over the service certificate fingerprint and the bytes, and by service_key
+ * over the bytes. The service's own commands (SUBS, NSUBS) pass the service
+ * key as auth_key. service_key NULL: as sx_smp_client_encode. */
+SX_MUST_CHECK sx_status sx_smp_client_encode_svc(const sx_smp_session *s, const sx_key *service_key,
+                                                 sx_slice entity, const sx_smp_cmd *cmd,
+                                                 const sx_key *auth_key, uint8_t corr_id[SX_SMP_CORR_ID_LEN],
+                                                 sx_writer *w);
 
 /* Copies one batch item into r->buf and decodes it for the session (r->ok
  * false with r->reply.err when it does not decode). SX_E_NOMEM only. */

@@ -286,12 +286,9 @@ void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good)
 void sx_cmd_dispatch(sx_cmd_ctx *x)
 {
     const sx_smp_request *req = x->req;
-    /* Service signatures need a service session (PROTOCOL-NOTES C9), which this
-     * router does not offer yet. */
-    if (req->t.has_service_sig) {
-        sx_cmd_err(x, SX_SMP_ERR_SERVICE);
+    /* PROTOCOL-NOTES C9-C11 (services.c). */
+    if (!sx_svc_precheck(x))
         return;
-    }
     switch (req->cmd.tag) {
     case SX_SMP_C_NEW: sx_cmd_new(x); break;
     case SX_SMP_C_SUB: sx_cmd_sub(x); break;
@@ -312,13 +309,11 @@ void sx_cmd_dispatch(sx_cmd_ctx *x)
     case SX_SMP_C_SEND: sx_cmd_send(x); break;
     case SX_SMP_C_NSUB: sx_cmd_nsub(x); break;
     case SX_SMP_C_PING: sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_PONG); break;
-    case SX_SMP_C_SUBS: /* PROTOCOL-NOTES D8: not offered for messaging services */
-        sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED);
-        break;
+    case SX_SMP_C_NSUBS: sx_cmd_nsubs(x); break;
+    case SX_SMP_C_SUBS: sx_cmd_subs(x); break;
     case SX_SMP_C_PRXY: sx_cmd_prxy(x); break;
     case SX_SMP_C_PFWD: sx_cmd_pfwd(x); break;
     case SX_SMP_C_RFWD: sx_cmd_rfwd(x); break;
-    case SX_SMP_C_NSUBS: sx_cmd_err(x, SX_SMP_ERR_SERVICE); break;
     default: sx_cmd_err_cmd(x, SX_SMP_CMD_UNKNOWN); break;
     }
 }

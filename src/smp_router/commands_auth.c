@@ -77,7 +77,8 @@ static bool verify_keys(sx_conn *c, const sx_smp_request *req, const sx_qkey *ke
     static __thread uint8_t buf[AUTH_BYTES_MAX];
     sx_writer w;
     sx_writer_init_fixed(&w, buf, sizeof buf);
-    if (!sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess), sx_cmd_empty()))
+    if (!sx_smp_transmission_auth_bytes(&w, &req->t, c->sess.version, sx_smp_session_id(&c->sess),
+                                        sx_svc_auth_prefix(c, req)))
         return false;
     sx_slice signed_bytes = sx_writer_slice(&w);
     sx_key_alg want = alg_for(req->auth_kind);

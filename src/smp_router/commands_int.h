@@ -100,6 +100,47 @@ void sx_cmd_unlock_answer(sx_cmd_ctx *x, sx_queue *q, bool logged, bool good);
  * with its reference. */
 sx_sub *sx_cmd_take_subscription(sx_queue *q, sx_sub *s);
 
+/* ---- services (commands_svc.c) ---- */
+
+/* Before a command is dispatched: the role check (PROTOCOL-NOTES C11) and the
+ * service signature rules (PROTOCOL-NOTES C9; C10 for the service's own
+ * commands). False when it answered (ERR CMD PROHIBITED or ERR SERVICE). */
+bool sx_svc_precheck(sx_cmd_ctx *x);
+/* The certificate fingerprint that prefixes the bytes the entity key signs
+ * (PROTOCOL-NOTES C9): set in a service session for a command that carries
+ * a service signature, empty otherwise. */
+sx_slice sx_svc_auth_prefix(const sx_conn *c, const sx_smp_request *req);
+/* SUB (party 'R') and NSUB ('N'), the queue lock held and the command
+ * verified: associates the queue's recipient or notifier with the session's
+ * service, or removes the association when an ordinary client subscribes
+ * (logged as QUEUE_SERVICE). False when the record cannot be logged. */
+bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party);
+/* NEW: in a service session the queue is created associated with the
+ * service (rsrv= in its CREATE record). Builds and logs the record, the queue
+ * lock held; false when it cannot be logged (the association is undone). */
+bool sx_svc_log_create(sx_cmd_ctx *x, sx_queue *q);
+/* The service id in IDS (none for an ordinary client). */
+void sx_svc_ids(const sx_cmd_ctx *x, sx_smp_ids *ids);
+/* SUBS (PROTOCOL-NOTES D8, D27): SOKS with the count and ids hash of the queues
+ * whose recipient is associated with the service, then their waiting
+ * messages and ALLS. */
+void sx_cmd_subs(sx_cmd_ctx *x);
+/* The queue's head message on s as an event (commands_msg.c), the queue lock
+ * held; false when there is none. */
+bool sx_cmd_send_head(sx_conn *c, sx_sub *s);
+/* The queue's notifier changed or went (NKEY, NDEL; whole_queue: DEL): its
+ * association with a service goes too, as at replay. The queue lock held. */
+void sx_svc_forget(sx_router *r, const uint8_t rid[SX_ID_LEN], bool whole_queue);
+/* On the worker of s's connection: SX_SUB_SVC_ENDS sends ENDS,
+ * SX_SUB_SVC_MOVED forgets s if its queue went to another connection. */
+void sx_svc_sub_moved(sx_conn *c, sx_sub *s, unsigned what);
+/* SOK with the session's service id (none for an ordinary client). */
+void sx_svc_reply_sok(sx_cmd_ctx *x);
+/* NSUBS (PROTOCOL-NOTES D29): subscribes the connection to the
+ * notifications of every queue associated with its service; SOKS with the
+ * count and the ids hash. */
+void sx_cmd_nsubs(sx_cmd_ctx *x);
+
 /* ---- the handlers, one per command, called by the dispatcher in commands.c ---- */
 
 /* Queue management (commands_queue.c). */

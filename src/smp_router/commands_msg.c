@@ -61,6 +61,12 @@ void sx_router_sub_closed(sx_conn *c, sx_sub *s)
 
 void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
 {
+    if (what & (SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS)) {
+        sx_svc_sub_moved(c, s, what);
+        what &= ~(unsigned)(SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS);
+        if (!what || c->fd < 0)
+            return;
+    }
     sx_queue *q = s->q;
     sx_slice entity = sx_slice_of(s->entity, SX_ID_LEN);
     if (what & SX_SUB_BLOCKED) {
@@ -139,6 +145,14 @@ void sx_cmd_sub(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
+    /* PROTOCOL-NOTES D8: a messaging service takes the queue, an ordinary
+     * client takes it back. */
+    if (!sx_svc_associate(x, q, 'R')) {
+        sx_queue_unlock(q);
+        sx_cmd_err_store(x, false);
+        sx_queue_release(x->r->store, q);
+        return;
+    }
     sx_sub *old = NULL;
     /* statistics: a repeated SUB is a duplicate; a new one counts when it
      * delivers a message, as the reference counts them */
@@ -160,7 +174,7 @@ void sx_cmd_sub(sx_cmd_ctx *x)
         old = sx_cmd_take_subscription(q, s);
     /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
     s->delivered = false;
-    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
+    sx_svc_reply_sok(x);
     if (send_head(x->c, s, sx_cmd_empty()) && !had)
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SUB);
     sx_queue_unlock(q);
@@ -428,6 +442,15 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
+    /* PROTOCOL-NOTES D29: a service takes the queue's notifier, an ordinary
+     * client takes it back. */
+    if (!sx_svc_associate(x, q, 'N')) {
+        sx_queue_unlock(q);
+        sx_cmd_err_store(x, false);
+        sx_conn_sub_remove(x->c, q);
+        sx_queue_release(x->r->store, q);
+        return;
+    }
     if (q->nsub != s) {
         old = q->nsub;
         sx_sub_retain(s);
@@ -435,11 +458,16 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     }
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E16 */
-    sx_cmd_reply_tag(x->c, x->corr, x->entity, SX_SMP_R_SOK);
+    sx_svc_reply_sok(x);
     sx_queue_lock(q);
     bool pending = q->ntf_head != NULL;
     sx_queue_unlock(q);
     if (pending)
         sx_sub_post(s, SX_SUB_NTF);
     sx_queue_release(x->r->store, q);
+}
+
+bool sx_cmd_send_head(sx_conn *c, sx_sub *s)
+{
+    return send_head(c, s, sx_cmd_empty());
 }

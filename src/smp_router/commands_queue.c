@@ -40,6 +40,12 @@ void sx_cmd_new(sx_cmd_ctx *x)
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return;
     }
+    /* A service creates only queues it subscribes to (the reference's
+     * createQueue). */
+    if (x->c->sess.has_service && !n->subscribe) {
+        sx_cmd_err_cmd(x, SX_SMP_CMD_PROHIBITED);
+        return;
+    }
     nq.now = sx_cmd_now();
     if (n->has_queue_req) {
         const sx_smp_queue_req *qr = &n->queue_req;
@@ -91,10 +97,8 @@ void sx_cmd_new(sx_cmd_ctx *x)
         sx_cmd_err(x, st == SX_E_AUTH ? SX_SMP_ERR_AUTH : SX_SMP_ERR_INTERNAL);
         return;
     }
-    sx_slrec rec;
     sx_queue_lock(q);
-    sx_slrec_from_queue(q, r->svc, &rec);
-    bool logged = sx_cmd_log_rec(x, &rec);
+    bool logged = sx_svc_log_create(x, q);
     sx_queue_unlock(q);
     if (!logged) {
         sx_store_delete(r->store, q);
@@ -121,6 +125,7 @@ void sx_cmd_new(sx_cmd_ctx *x)
         m.ids.has_ntf = true;
         m.ids.ntf_id = sx_slice_of(q->notifier->id, SX_ID_LEN);
     }
+    sx_svc_ids(x, &m.ids);
     if (n->subscribe) {
         sx_sub *s = sx_conn_sub_add(x->c, q, false, false);
         if (s) {
@@ -356,6 +361,7 @@ void sx_cmd_nkey(sx_cmd_ctx *x)
         sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
         sx_queue_drop_ntfs(q); /* PROTOCOL-NOTES D14: they belonged to the old notifier */
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_NTF_CREATED);
+        sx_svc_forget(x->r, q->rid, false);
     }
     /* PROTOCOL-NOTES E18: the old notifier's subscriber learns it is gone. */
     sx_sub *old = st == SX_OK ? q->nsub : NULL;
@@ -393,6 +399,7 @@ void sx_cmd_ndel(sx_cmd_ctx *x)
     sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
     sx_store_delete_notifier(x->r->store, q);
     sx_queue_drop_ntfs(q);
+    sx_svc_forget(x->r, q->rid, false);
     sx_sub *old = q->nsub;
     q->nsub = NULL;
     sx_queue_unlock(q);
@@ -434,6 +441,7 @@ void sx_cmd_del(sx_cmd_ctx *x)
     /* Lock order: the queue lock, then the map lock inside. */
     sx_store_delete(x->r->store, q);
     sx_cmd_count_deleted(x->r, q);
+    sx_svc_forget(x->r, q->rid, true);
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
     sx_queue_unlock(q);

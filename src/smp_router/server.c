@@ -7,6 +7,7 @@
  * A connection lives on one worker for its whole life; other threads reach
  * it only by posting a task to that worker (sx_sub_post). */
 #include "smp_router/server_int.h"
+#include "smp_router/services.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -398,16 +399,25 @@ static void on_client_hello(sx_conn *c)
         c->sess.server_dh_priv = NULL;
     }
     if (c->sess.has_service) {
-        /* Service certificates come with a later issue: refuse the service
-         * the way the reference refuses one it cannot accept (PROTOCOL-NOTES
-         * B21). */
+        /* PROTOCOL-NOTES B21: the third block, 'R' with the service's id
+         * (services.c) or 'E' HANDSHAKE BAD_SERVICE. */
         uint8_t block[SX_BLOCK_SIZE];
-        sx_smp_service_reply rep = {.ok = false, .error = SX_TE_HANDSHAKE_BAD_SERVICE};
-        if (sx_smp_service_reply_block(&rep, block) == SX_OK)
-            (void)queue_raw_block(c, block);
-        conn_why(c, "service refused");
-        c->state = SX_CONN_CLOSING;
-        return;
+        size_t id_len = 0;
+        uint64_t seq = 0;
+        bool ok = sx_router_service_assign(&c->w->r->svc, c->w->r->lw, &c->sess, c->sess.service_id, &id_len, &seq) == SX_OK;
+        c->sess.service_id_len = ok ? id_len : 0;
+        sx_smp_service_reply rep = {.ok = ok, .error = SX_TE_HANDSHAKE_BAD_SERVICE};
+        rep.service_id = sx_slice_of(c->sess.service_id, c->sess.service_id_len);
+        if (sx_smp_service_reply_block(&rep, block) != SX_OK || !queue_raw_block(c, block)) {
+            conn_close(c);
+            return;
+        }
+        c->out_tail->log_seq = seq; /* sent once NEW_SERVICE is written */
+        if (!ok) {
+            conn_why(c, "service refused");
+            c->state = SX_CONN_CLOSING;
+            return;
+        }
     }
     c->state = SX_CONN_ACTIVE;
     sx_kit_workers_handshake_done(c->w->r->ws, &c->peer);

@@ -27,6 +27,11 @@ enum {
     SX_SUB_DELD = 4,    /* the queue was deleted by another connection (PROTOCOL-NOTES E17) */
     SX_SUB_NTF = 8,     /* notifications wait for this notifier subscriber (PROTOCOL-NOTES E15) */
     SX_SUB_BLOCKED = 16, /* the queue was blocked by the control port (PROTOCOL-NOTES E32) */
+    /* Another connection of the same service took the queue with NSUBS: it
+     * is forgotten without END (PROTOCOL-NOTES D27); with SX_SUB_SVC_ENDS
+     * the connection is told ENDS once, with ends_n and ends_hash. */
+    SX_SUB_SVC_MOVED = 32,
+    SX_SUB_SVC_ENDS = 64,
 };
 
 /* One connection's relation to one queue: a SUB (the queue's subscriber),
@@ -51,6 +56,10 @@ typedef struct sx_sub {
     unsigned pending;   /* SX_SUB_* bits, atomic */
     bool posted;        /* task queued on the worker, atomic */
     sx_loop_task task;
+    /* SX_SUB_SVC_ENDS: how many of the connection's queues moved and the
+     * XOR of their notifier ids' MD5; written before the post. */
+    int64_t ends_n;
+    uint8_t ends_hash[16];
 } sx_sub;
 
 typedef struct sx_outblk {
@@ -118,6 +127,9 @@ struct sx_conn {
     uint64_t hold_mseq; /* the same for the message journal */
     sx_conn *wait_prev, *wait_next; /* worker's list of connections waiting */
     bool waiting;
+    /* SUBS / NSUBS was answered on this service session: a repeat only
+     * answers the counts (PROTOCOL-NOTES D8, D29). */
+    bool svc_subscribed;
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
     const char *why;

@@ -11,18 +11,31 @@ typedef struct svc_entry {
     uint8_t *mem;
 } svc_entry;
 
+/* A queue's services as 1-based indexes into the id pool (0: none). */
 typedef struct queue_svc {
     uint8_t rid[SX_ID_LEN];
-    uint8_t rlen, nlen;
-    uint8_t rsrv[SX_SL_SERVICE_ID_MAX];
-    uint8_t nsrv[SX_SL_SERVICE_ID_MAX];
+    uint16_t r, n;
+    bool used;
 } queue_svc;
+
+/* The service ids queues refer to, each kept once (they need not be
+ * registered services: a log may name others). */
+typedef struct pool_id {
+    uint8_t len;
+    uint8_t b[SX_SL_SERVICE_ID_MAX];
+} pool_id;
+
+#define POOL_MAX 65535
 
 struct sx_slservices {
     svc_entry *svcs;
     size_t n, cap;
-    queue_svc *qs; /* sorted by rid */
-    size_t nq, qcap;
+    /* Queues with a service: open addressing, linear probing, keyed by
+     * rid. */
+    queue_svc *qs;
+    size_t nq, qcap; /* used, slots (a power of two, or 0) */
+    pool_id *ids;
+    size_t nids, idcap;
 };
 
 sx_status sx_slservices_new(sx_slservices **out)
@@ -39,6 +52,7 @@ void sx_slservices_free(sx_slservices *s)
         free(s->svcs[i].mem);
     free(s->svcs);
     free(s->qs);
+    free(s->ids);
     free(s);
 }
 
@@ -101,30 +115,99 @@ sx_status sx_slservices_add(sx_slservices *s, const sx_slservice *svc, sx_slice 
     return SX_OK;
 }
 
-/* Index of rid in s->qs, or where it would go (*found false). */
-static size_t qs_find(const sx_slservices *s, const uint8_t rid[SX_ID_LEN], bool *found)
+static size_t rid_hash(const uint8_t rid[SX_ID_LEN])
 {
-    size_t lo = 0, hi = s->nq;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(s->qs[mid].rid, rid, SX_ID_LEN);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < SX_ID_LEN; i++)
+        h = (h ^ rid[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
 }
 
+/* The slot of rid, or the empty slot where it would go (*found false). */
+static size_t qs_find(const sx_slservices *s, const uint8_t rid[SX_ID_LEN], bool *found)
+{
+    *found = false;
+    if (!s->qcap)
+        return 0;
+    size_t mask = s->qcap - 1;
+    for (size_t i = rid_hash(rid) & mask;; i = (i + 1) & mask) {
+        if (!s->qs[i].used)
+            return i;
+        if (memcmp(s->qs[i].rid, rid, SX_ID_LEN) == 0) {
+            *found = true;
+            return i;
+        }
+    }
+}
+
+/* Empties slot i and moves later entries of its run back (no tombstones). */
 static void qs_remove(sx_slservices *s, size_t i)
 {
-    memmove(&s->qs[i], &s->qs[i + 1], (s->nq - i - 1) * sizeof s->qs[0]);
+    size_t mask = s->qcap - 1;
+    memset(&s->qs[i], 0, sizeof s->qs[i]);
     s->nq--;
+    for (size_t j = (i + 1) & mask; s->qs[j].used; j = (j + 1) & mask) {
+        size_t home = rid_hash(s->qs[j].rid) & mask;
+        /* j's entry may move to i when i lies between its home and j */
+        bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            s->qs[i] = s->qs[j];
+            memset(&s->qs[j], 0, sizeof s->qs[j]);
+            i = j;
+        }
+    }
+}
+
+static sx_status qs_grow(sx_slservices *s)
+{
+    size_t cap = s->qcap ? s->qcap * 2 : 64;
+    queue_svc *n = calloc(cap, sizeof *n);
+    if (!n)
+        return SX_E_NOMEM;
+    queue_svc *old = s->qs;
+    size_t old_cap = s->qcap;
+    s->qs = n;
+    s->qcap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].used)
+            continue;
+        bool found;
+        s->qs[qs_find(s, old[i].rid, &found)] = old[i];
+    }
+    free(old);
+    return SX_OK;
+}
+
+/* The 1-based pool index of id (added when new); 0 with SX_E_NOMEM or
+ * SX_E_LIMIT in *st. */
+static uint16_t pool_intern(sx_slservices *s, sx_slice id, sx_status *st)
+{
+    for (size_t i = 0; i < s->nids; i++)
+        if (s->ids[i].len == id.len && memcmp(s->ids[i].b, id.ptr, id.len) == 0)
+            return (uint16_t)(i + 1);
+    if (s->nids == POOL_MAX) {
+        *st = SX_E_LIMIT;
+        return 0;
+    }
+    if (s->nids == s->idcap) {
+        size_t cap = s->idcap ? s->idcap * 2 : 4;
+        pool_id *n = realloc(s->ids, cap * sizeof *n);
+        if (!n) {
+            *st = SX_E_NOMEM;
+            return 0;
+        }
+        s->ids = n;
+        s->idcap = cap;
+    }
+    pool_id *e = &s->ids[s->nids++];
+    e->len = (uint8_t)id.len;
+    memcpy(e->b, id.ptr, id.len);
+    return (uint16_t)s->nids;
+}
+
+static sx_slice pool_get(const sx_slservices *s, uint16_t i)
+{
+    return i ? sx_slice_of(s->ids[i - 1].b, s->ids[i - 1].len) : sx_slice_of(NULL, 0);
 }
 
 sx_status sx_slservices_set_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN], uint8_t party, sx_slice service)
@@ -133,33 +216,28 @@ sx_status sx_slservices_set_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN]
     SX_ENSURE(service.len <= SX_SL_SERVICE_ID_MAX, SX_E_LIMIT);
     bool found;
     size_t i = qs_find(s, rid, &found);
+    if (!found && service.len == 0)
+        return SX_OK;
+    sx_status st = SX_OK;
+    uint16_t idx = service.len ? pool_intern(s, service, &st) : 0;
+    if (st != SX_OK)
+        return st;
     if (!found) {
-        if (service.len == 0)
-            return SX_OK;
-        if (s->nq == s->qcap) {
-            size_t cap = s->qcap ? s->qcap * 2 : 16;
-            queue_svc *n = realloc(s->qs, cap * sizeof *n);
-            if (!n)
-                return SX_E_NOMEM;
-            s->qs = n;
-            s->qcap = cap;
+        if ((s->nq + 1) * 4 > s->qcap * 3) { /* at most 3/4 full */
+            SX_TRY(qs_grow(s));
+            i = qs_find(s, rid, &found);
         }
-        memmove(&s->qs[i + 1], &s->qs[i], (s->nq - i) * sizeof s->qs[0]);
-        s->nq++;
         memset(&s->qs[i], 0, sizeof s->qs[i]);
         memcpy(s->qs[i].rid, rid, SX_ID_LEN);
+        s->qs[i].used = true;
+        s->nq++;
     }
     queue_svc *e = &s->qs[i];
-    if (party == 'R') {
-        e->rlen = (uint8_t)service.len;
-        if (service.len)
-            memcpy(e->rsrv, service.ptr, service.len);
-    } else {
-        e->nlen = (uint8_t)service.len;
-        if (service.len)
-            memcpy(e->nsrv, service.ptr, service.len);
-    }
-    if (!e->rlen && !e->nlen)
+    if (party == 'R')
+        e->r = idx;
+    else
+        e->n = idx;
+    if (!e->r && !e->n)
         qs_remove(s, i);
     return SX_OK;
 }
@@ -171,8 +249,8 @@ void sx_slservices_queue(const sx_slservices *s, const uint8_t rid[SX_ID_LEN], s
     size_t i = qs_find(s, rid, &found);
     if (!found)
         return;
-    *rsrv = sx_slice_of(s->qs[i].rsrv, s->qs[i].rlen);
-    *nsrv = sx_slice_of(s->qs[i].nsrv, s->qs[i].nlen);
+    *rsrv = pool_get(s, s->qs[i].r);
+    *nsrv = pool_get(s, s->qs[i].n);
 }
 
 void sx_slservices_forget_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN])
@@ -181,4 +259,24 @@ void sx_slservices_forget_queue(sx_slservices *s, const uint8_t rid[SX_ID_LEN])
     size_t i = qs_find(s, rid, &found);
     if (found)
         qs_remove(s, i);
+}
+
+const sx_slservice *sx_slservices_by_cert(const sx_slservices *s, sx_slice cert_hash)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (sx_slice_eq(s->svcs[i].svc.cert_hash, cert_hash))
+            return &s->svcs[i].svc;
+    return NULL;
+}
+
+void sx_slservices_each_queue(const sx_slservices *s, uint8_t party, sx_slice service_id,
+                              void (*fn)(void *arg, const uint8_t rid[SX_ID_LEN]), void *arg)
+{
+    for (size_t i = 0; s && i < s->qcap; i++) {
+        const queue_svc *e = &s->qs[i];
+        uint16_t idx = !e->used ? 0 : party == 'R' ? e->r
+                                                   : e->n;
+        if (idx && sx_slice_eq(pool_get(s, idx), service_id))
+            fn(arg, e->rid);
+    }
 }

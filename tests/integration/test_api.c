@@ -1343,6 +1343,93 @@ static void test_xftp_errors(void **state)
     pthread_mutex_destroy(&pr.mu);
 }
 
+/* ---- SMP: a messaging service ---- */
+
+static void test_service(void **state)
+{
+    (void)state;
+    /* the fixture chain doubles as the service's certificate */
+    sx_smp_service_creds creds = {.cert_file = g_cert, .ca_file = g_ca, .key_file = g_key};
+    sx_smp_conn_opts o = {.timeout_ms = TIMEOUT_MS, .service = &creds};
+    sx_smp_conn *sv = NULL;
+    assert_status(sx_smp_connect(g_addr, &o, &sv), SX_OK);
+    size_t id_len = 0;
+    const uint8_t *id = sx_smp_conn_service_id(sv, &id_len);
+    assert_non_null(id);
+    assert_int_equal(id_len, 24);
+    uint8_t id1[24];
+    memcpy(id1, id, 24);
+    sx_smp_conn *pl = conn(g_addr);
+    assert_null(sx_smp_conn_service_id(pl, &id_len));
+    assert_int_equal(id_len, 0);
+    int64_t count = -1;
+    assert_status(sx_smp_service_subscribe(pl, NULL, 0, &count), SX_E_USAGE);
+
+    /* a queue the service creates is subscribed at once */
+    sx_smp_queue *sq1 = NULL, *sq2 = NULL;
+    sx_smp_queue *rq1 = new_queue(sv, &sq1);
+    assert_status(sx_smp_send(pl, sq1, "one", 3), SX_OK);
+    expect_message(sv, rq1, "one", 3);
+    /* one made by an ordinary connection, subscribed by the service */
+    sx_smp_queue *rq2 = new_queue(pl, &sq2);
+    assert_status(sx_smp_subscribe(sv, rq2), SX_OK);
+
+    /* messages wait while no connection of the service is there */
+    sx_smp_close(sv);
+    assert_status(sx_smp_send(pl, sq1, "two", 3), SX_OK);
+    assert_status(sx_smp_send(pl, sq2, "three", 5), SX_OK);
+
+    /* reconnected: the same id, one call for both queues */
+    assert_status(sx_smp_connect(g_addr, &o, &sv), SX_OK);
+    id = sx_smp_conn_service_id(sv, &id_len);
+    assert_memory_equal(id, id1, 24);
+    sx_smp_queue *rqs[2] = {rq1, rq2};
+    assert_status(sx_smp_service_subscribe(sv, rqs, 2, &count), SX_OK);
+    assert_int_equal(count, 2);
+    bool got1 = false, got2 = false;
+    for (int i = 0; i < 2; i++) {
+        sx_smp_event ev;
+        expect_event(sv, 5000, SX_SMP_EVENT_MESSAGE, &ev);
+        if (ev.queue == rq1) {
+            assert_int_equal(ev.body_len, 3);
+            got1 = true;
+        } else {
+            assert_ptr_equal(ev.queue, rq2);
+            assert_int_equal(ev.body_len, 5);
+            got2 = true;
+        }
+        assert_status(sx_smp_ack(sv, ev.queue, &ev), SX_OK);
+        sx_smp_event_clear(&ev);
+    }
+    assert_true(got1 && got2);
+    sx_smp_event ev;
+    expect_event(sv, 5000, SX_SMP_EVENT_SERVICE_ALL, &ev);
+    assert_null(ev.queue);
+
+    /* a second connection of the service takes the queues: SERVICE_END */
+    sx_smp_conn *sv2 = NULL;
+    assert_status(sx_smp_connect(g_addr, &o, &sv2), SX_OK);
+    sx_smp_queue *rq1b = copy_queue(rq1), *rq2b = copy_queue(rq2);
+    sx_smp_queue *rqs2[2] = {rq1b, rq2b};
+    assert_status(sx_smp_service_subscribe(sv2, rqs2, 2, &count), SX_OK);
+    assert_int_equal(count, 2);
+    expect_event(sv2, 5000, SX_SMP_EVENT_SERVICE_ALL, &ev);
+    expect_event(sv, 5000, SX_SMP_EVENT_SERVICE_END, &ev);
+    assert_int_equal(ev.service_count, 2);
+    assert_status(sx_smp_send(pl, sq2, "four", 4), SX_OK);
+    expect_message(sv2, rq2b, "four", 4);
+
+    sx_smp_close(sv);
+    sx_smp_close(sv2);
+    sx_smp_close(pl);
+    sx_smp_queue_free(rq1);
+    sx_smp_queue_free(rq2);
+    sx_smp_queue_free(rq1b);
+    sx_smp_queue_free(rq2b);
+    sx_smp_queue_free(sq1);
+    sx_smp_queue_free(sq2);
+}
+
 int main(void)
 {
     const struct CMUnitTest smp[] = {
@@ -1354,6 +1441,7 @@ int main(void)
         cmocka_unit_test(test_get),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_end_deleted),
+        cmocka_unit_test(test_service),
         cmocka_unit_test(test_free_unsubscribed),
         cmocka_unit_test(test_queue_files),
         cmocka_unit_test(test_error_per_thread),

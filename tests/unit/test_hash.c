@@ -75,6 +75,19 @@ static void test_sha3_384_kat(void **state)
 }
 
 /* FIPS 202 examples. */
+/* RFC 1321 test suite. */
+static void test_md5_kat(void **state)
+{
+    (void)state;
+    uint8_t out[SX_MD5_LEN], want[SX_MD5_LEN];
+    tu_hex_to("900150983cd24fb0d6963f7d28e17f72", want, 16);
+    assert_ok(sx_md5(sx_slice_str("abc"), out));
+    assert_memory_equal(out, want, 16);
+    check_hash(SX_HASH_MD5, "", 0, "d41d8cd98f00b204e9800998ecf8427e");
+    check_hash(SX_HASH_MD5, "message digest", 14, "f96b697d7cb7938d525a2f31aaf161d0");
+    assert_int_equal(sx_hash_len(SX_HASH_MD5), 16);
+}
+
 static void test_sha3_256_kat(void **state)
 {
     (void)state;
@@ -446,6 +459,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_kat),
+        cmocka_unit_test(test_md5_kat),
         cmocka_unit_test(test_sha512_kat),
         cmocka_unit_test(test_sha3_384_kat),
         cmocka_unit_test(test_sha3_256_kat),

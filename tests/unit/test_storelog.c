@@ -491,6 +491,19 @@ static void test_replay(void **state)
     remove_tmpdir();
 }
 
+
+typedef struct seen_rids {
+    uint8_t rids[4][24];
+    size_t n;
+} seen_rids;
+
+static void see_rid(void *arg, const uint8_t rid[SX_ID_LEN])
+{
+    seen_rids *s = arg;
+    if (s->n < 4)
+        memcpy(s->rids[s->n], rid, 24);
+    s->n++;
+}
 static void test_services(void **state)
 {
     (void)state;
@@ -534,9 +547,101 @@ static void test_services(void **state)
     assert_ok(sx_slservices_set_queue(svc, rid_b, 'N', sx_slice_of(NULL, 0)));
     sx_slservices_queue(svc, rid_b, &r, &n);
     assert_int_equal(n.len, 0);
+    /* By certificate, and the queues of one service and party. */
+    assert_non_null(sx_slservices_by_cert(svc, sx_slice_of(h1, 64)));
+    assert_memory_equal(sx_slservices_by_cert(svc, sx_slice_of(h1, 64))->id.ptr, id1, 24);
+    assert_null(sx_slservices_by_cert(svc, sx_slice_of(h2, 64)));
+    uint8_t rid_c[24];
+    tu_bytes_seq(rid_c, 24, 0x30);
+    assert_ok(sx_slservices_set_queue(svc, rid_c, 'N', sx_slice_of(id1, 24)));
+    assert_ok(sx_slservices_set_queue(svc, rid_b, 'N', sx_slice_of(id1, 24)));
+    assert_ok(sx_slservices_set_queue(svc, rid_a, 'N', sx_slice_of(id2, 24)));
+    seen_rids seen = {0};
+    sx_slservices_each_queue(svc, 'N', sx_slice_of(id1, 24), see_rid, &seen);
+    assert_int_equal(seen.n, 2); /* c and b, in no particular order */
+    bool c_first = memcmp(seen.rids[0], rid_c, 24) == 0;
+    assert_memory_equal(seen.rids[c_first ? 0 : 1], rid_c, 24);
+    assert_memory_equal(seen.rids[c_first ? 1 : 0], rid_b, 24);
+    seen.n = 0;
+    sx_slservices_each_queue(svc, 'R', sx_slice_of(id1, 24), see_rid, &seen);
+    assert_int_equal(seen.n, 1);
+    assert_memory_equal(seen.rids[0], rid_a, 24);
+    seen.n = 0;
+    sx_slservices_each_queue(svc, 'N', sx_slice_of(id2, 23), see_rid, &seen);
+    assert_int_equal(seen.n, 0);
     sx_slservices_forget_queue(svc, rid_a);
     sx_slservices_queue(svc, rid_a, &r, &n);
     assert_int_equal(r.len, 0);
+    assert_int_equal(n.len, 0);
+    sx_slservices_free(svc);
+}
+
+/* The queue table against a plain model: many queues set, changed and
+ * cleared in a pseudo-random order (the hash table's growth and removal). */
+static void count_rid(void *arg, const uint8_t rid[SX_ID_LEN])
+{
+    (void)rid;
+    (*(size_t *)arg)++;
+}
+
+static void test_slservices_many(void **state)
+{
+    (void)state;
+    enum { N = 4000 };
+    sx_slservices *svc;
+    assert_ok(sx_slservices_new(&svc));
+    uint8_t(*rids)[24] = calloc(N, 24);
+    uint8_t *model = calloc(N, 2); /* per queue: R and N service number, 0 none */
+    assert_non_null(rids);
+    assert_non_null(model);
+    uint8_t ids[3][24];
+    for (int k = 0; k < 3; k++)
+        tu_bytes_seq(ids[k], 24, (uint8_t)(0xa0 + k));
+    uint32_t x = 12345;
+    for (size_t i = 0; i < N; i++)
+        for (int j = 0; j < 24; j++) {
+            x = x * 1103515245u + 12345u;
+            rids[i][j] = (uint8_t)(x >> 16);
+        }
+    for (int round = 0; round < 6 * N; round++) {
+        x = x * 1103515245u + 12345u;
+        size_t i = (x >> 8) % N;
+        int party = (x >> 4) & 1;
+        uint8_t v = (uint8_t)((x >> 20) % 4); /* 0: clear */
+        assert_ok(sx_slservices_set_queue(svc, rids[i], party ? 'N' : 'R',
+                                          v ? sx_slice_of(ids[v - 1], 24) : sx_slice_of(NULL, 0)));
+        model[i * 2 + party] = v;
+        if (round % 7 == 0 && !model[i * 2] && !model[i * 2 + 1])
+            sx_slservices_forget_queue(svc, rids[i]);
+        if (round % 11 == 0) {
+            sx_slservices_forget_queue(svc, rids[i]);
+            model[i * 2] = model[i * 2 + 1] = 0;
+        }
+    }
+    size_t want[2][3] = {{0}};
+    for (size_t i = 0; i < N; i++) {
+        sx_slice r, n;
+        sx_slservices_queue(svc, rids[i], &r, &n);
+        for (int p = 0; p < 2; p++) {
+            uint8_t v = model[i * 2 + p];
+            sx_slice got = p ? n : r;
+            if (!v) {
+                assert_int_equal(got.len, 0);
+            } else {
+                assert_int_equal(got.len, 24);
+                assert_memory_equal(got.ptr, ids[v - 1], 24);
+                want[p][v - 1]++;
+            }
+        }
+    }
+    for (int p = 0; p < 2; p++)
+        for (int k = 0; k < 3; k++) {
+            size_t n = 0;
+            sx_slservices_each_queue(svc, p ? 'N' : 'R', sx_slice_of(ids[k], 24), count_rid, &n);
+            assert_int_equal(n, want[p][k]);
+        }
+    free(rids);
+    free(model);
     sx_slservices_free(svc);
 }
 
@@ -1114,6 +1219,7 @@ int main(void)
         cmocka_unit_test(test_truncation_and_corruption),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_services),
+        cmocka_unit_test(test_slservices_many),
         cmocka_unit_test(test_backup_names),
         cmocka_unit_test(test_backup_pruning),
         cmocka_unit_test(test_compaction),
