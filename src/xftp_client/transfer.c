@@ -288,23 +288,12 @@ static sx_status part_lock(const char *part, const char *what, const sx_xftp_tra
         return SX_E_USAGE;
     }
     char lp[SX_XFTP_PATH_MAX];
-    int k = snprintf(lp, sizeof lp, "%s/lock", part);
-    if (k <= 0 || (size_t)k >= sizeof lp)
-        return SX_E_LIMIT;
-    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
-        return SX_E_IO;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
+    sx_status st = xt_dir_lock(part, o, lp, sizeof lp, lock_fd);
+    if (st == SX_E_USAGE)
         xt_set_err(o, "another run of this send is under way (it holds %s): wait for it to end, or stop it, "
                       "before %s",
                    lp, what);
-        return SX_E_USAGE;
-    }
-    *lock_fd = fd;
-    return SX_OK;
+    return st;
 }
 
 sx_status sx_xftp_send(const char *path, const char *out_dir, const sx_xftp_transfer_opts *o,

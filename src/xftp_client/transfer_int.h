@@ -46,6 +46,12 @@ sx_status xt_temp_path(const sx_xftp_transfer_opts *o, char *out, size_t cap);
 
 /* ---- the folders receives keep their chunks in (transfer_keep.c) ---- */
 
+/* Opens <dir>/lock (0600, made when missing; lp gets its path) and takes an
+ * exclusive flock without waiting, held in *lock_fd until closed.
+ * SX_E_USAGE with nothing said when another run holds it (the caller says
+ * what it is), SX_E_IO with the error said, SX_E_LIMIT for a long path. */
+sx_status xt_dir_lock(const char *dir, const sx_xftp_transfer_opts *o, char *lp, size_t cap, int *lock_fd);
+
 /* Removes the files of dir, then dir (no sub-folders); SX_OK when it is gone. */
 sx_status xt_rm_tree(const char *dir);
 /* The folder of the temporary folder the chunks of fd are received into:

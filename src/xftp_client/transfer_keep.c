@@ -98,6 +98,25 @@ bool xt_chunk_file_ok(const char *path, const sx_xftp_fd_chunk *ch)
     return ok;
 }
 
+sx_status xt_dir_lock(const char *dir, const sx_xftp_transfer_opts *o, char *lp, size_t cap, int *lock_fd)
+{
+    *lock_fd = -1;
+    int k = snprintf(lp, cap, "%s/lock", dir);
+    if (k <= 0 || (size_t)k >= cap)
+        return SX_E_LIMIT;
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
+        return SX_E_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return SX_E_USAGE;
+    }
+    *lock_fd = fd;
+    return SX_OK;
+}
+
 /* The folder the chunks of a description are downloaded into, kept when a
  * receive stops early so that the same command goes on from there: named
  * after the SHA-256 of the description (as printed again, so that a file
@@ -121,20 +140,11 @@ sx_status xt_recv_dir_open(const sx_xftp_fd *fd, const sx_xftp_transfer_opts *o,
         return SX_E_IO;
     }
     char lp[SX_XFTP_PATH_MAX];
-    int k = snprintf(lp, sizeof lp, "%s/lock", out);
-    if (k <= 0 || (size_t)k >= sizeof lp)
-        return SX_E_LIMIT;
-    int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lfd < 0) {
-        xt_set_err(o, "Error creating %s: %s", lp, strerror(errno));
-        return SX_E_IO;
-    }
-    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        close(lfd);
+    sx_status st = xt_dir_lock(out, o, lp, sizeof lp, lock_fd);
+    if (st == SX_E_USAGE)
         xt_set_err(o, "Another receive of this description is under way (it uses %s): wait for it to end", out);
-        return SX_E_USAGE;
-    }
-    *lock_fd = lfd;
+    if (st != SX_OK)
+        return st;
     /* its age (sx_xftp_recv_prune) counts from its last use */
     (void)utimensat(AT_FDCWD, out, NULL, 0);
     return SX_OK;
