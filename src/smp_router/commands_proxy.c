@@ -314,20 +314,28 @@ static void prxy_done(sx_relay_req *req, sx_relay *rl, sx_status st, sx_smp_clie
 /* PROTOCOL-NOTES D30, reference chooseTransportHost without a SOCKS proxy:
  * the first host that is not an onion address; when there is none, the
  * first host (which this router, having no SOCKS client, then fails to
- * reach), or none with [PROXY] required_host_mode. IPv6 without brackets. */
-static bool pick_host(const sx_smp_server *srv, bool required, char *host, size_t cap)
+ * reach), or none with [PROXY] required_host_mode. With onion (host_mode
+ * onion and a socks_proxy) and required_host_mode, only an onion host, as
+ * the reference through its SOCKS proxy. IPv6 without brackets. */
+static bool pick_host(const sx_smp_server *srv, bool required, bool onion, char *host, size_t cap)
 {
-    sx_slice first = sx_slice_of(NULL, 0), pick = sx_slice_of(NULL, 0);
-    for (size_t i = 0; i < srv->hosts.count && !pick.len; i++) {
+    sx_slice first = sx_slice_of(NULL, 0), pick = sx_slice_of(NULL, 0), onion_host = sx_slice_of(NULL, 0);
+    for (size_t i = 0; i < srv->hosts.count; i++) {
         sx_slice h;
         sx_smp_host_kind kind;
         if (sx_smp_list_get(&srv->hosts, SX_SMP_ITEM_HOST, i, &h) != SX_OK || sx_smp_host_match(h, &kind) != h.len)
             return false;
         if (i == 0)
             first = h;
-        if (kind != SX_SMP_HOST_ONION)
+        if (kind != SX_SMP_HOST_ONION && !pick.len)
             pick = h;
+        if (kind == SX_SMP_HOST_ONION && !onion_host.len)
+            onion_host = h;
     }
+    /* host_mode: onion through a SOCKS proxy, required: onion hosts only
+     * (the reference's HMOnionViaSocks). */
+    if (onion && required)
+        pick = onion_host;
     if (!pick.len && !required)
         pick = first;
     if (pick.len >= 2 && pick.ptr[0] == '[' && pick.ptr[pick.len - 1] == ']')
@@ -397,7 +405,8 @@ void sx_cmd_prxy(sx_cmd_ctx *x)
     sx_slice first;
     p->req.own = cmd->prxy.server.hosts.count > 0 &&
                  sx_smp_list_get(&cmd->prxy.server.hosts, SX_SMP_ITEM_HOST, 0, &first) == SX_OK && is_own(r, first);
-    if (!pick_host(&cmd->prxy.server, r->opts.proxy_required_host_mode, p->host, sizeof p->host)) {
+    if (!pick_host(&cmd->prxy.server, r->opts.proxy_required_host_mode, r->opts.proxy_onion_hosts, p->host,
+                   sizeof p->host)) {
         count_relay(r, p->req.own, PS_ERR_OTHER);
         sx_cmd_reply_err(x->c, x->corr, x->entity, broker_error(SX_SMP_BROKER_HOST));
         pcmd_free(p);

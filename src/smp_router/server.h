@@ -83,6 +83,10 @@ typedef struct sx_router_opts {
      * domains or under one are counted also as "own" in the proxy
      * statistics (separated by spaces or commas; NULL = none). */
     const char *proxy_own_domains;
+    /* host_mode: onion with a socks_proxy: with required_host_mode, only a
+     * destination's onion hosts may be used (the reference's choice through
+     * its SOCKS proxy; this router has no SOCKS client, so they fail). */
+    bool proxy_onion_hosts;
 } sx_router_opts;
 
 typedef struct sx_router sx_router;
