@@ -1,7 +1,8 @@
 #!/bin/sh
 # Black-box test of `smp send --proxy` and `smp secure --proxy` with two real
 # smp-server processes on loopback: A, with a password, forwards to B, where
-# the queue is; the recipient on B receives what went through A. Also: A's
+# the queue is; the recipient on B receives what went through A; `smp send
+# --proxy-mode` goes through A or not as the mode says. Also: A's
 # password missing (PROXY BASIC_AUTH), B down (PROXY BROKER NETWORK), and a
 # queue address whose fingerprint is not B's. A's statistics on its control
 # port count each case as the reference does (own_server_domains: 0.0.1
@@ -124,6 +125,24 @@ expect_stat "$CTL_A" "pMsgFwds: requests=5, successes=5, errorsConnect=0, errors
 expect_stat "$CTL_A" "pMsgFwdsOwn: requests=4, successes=4, errorsConnect=0, errorsCompat=0, errorsOther=0"
 expect_stat "$CTL_B" "pMsgFwdsRecv: 5"
 
+# --proxy-mode: B's host known -> directly; not known -> through A
+smp send --proxy "$A" --proxy-mode unknown --known-router 127.0.0.1 s.queue "known" || fail "send, B known"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 5"
+smp send --proxy "$A" --proxy-mode unknown --known-router example.com s.queue "unknown" || fail "send, B unknown"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 6"
+smp send --proxy "$A" --proxy-mode never --proxy-fallback prohibit s.queue "never" || fail "send, never"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 6"
+out=$(smp recv r.queue --count 3 --timeout 10) || fail "recv of the --proxy-mode messages"
+[ "$out" = "$(printf 'known\nunknown\nnever')" ] || fail "received '$out' after --proxy-mode"
+smp send --proxy-mode always s.queue "x" 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "--proxy-mode without --proxy: exit $rc"
+smp send --proxy "$A" --proxy-mode sometimes s.queue "x" 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "--proxy-mode sometimes: exit $rc"
+smp secure --proxy "$A" --proxy-mode always s.queue 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "secure --proxy-mode: exit $rc"
+expect_stat "$CTL_A" "pRelays: requests=6, successes=6, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pMsgFwdsOwn: requests=5, successes=5, errorsConnect=0, errorsCompat=0, errorsOther=0"
+
 # A's password is needed for proxying as for creating queues.
 out=$(smp send --proxy "$A_NOPW" s.queue "no password" 2>&1) && fail "send through A without its password succeeded"
 echo "$out" | grep -q "PROXY BASIC_AUTH" || fail "no password message '$out'"
@@ -134,8 +153,8 @@ chmod 600 wrongfp.queue
 out=$(smp send --proxy "$A" wrongfp.queue "x" 2>&1) && fail "send with a wrong fingerprint succeeded"
 echo "$out" | grep -q "PROXY BROKER" || fail "wrong fingerprint message '$out'"
 # a PRXY that failed (the identity check: not a connection error)
-expect_stat "$CTL_A" "pRelays: requests=6, successes=5, errorsConnect=0, errorsCompat=0, errorsOther=1"
-expect_stat "$CTL_A" "pMsgFwds: requests=5, successes=5, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pRelays: requests=7, successes=6, errorsConnect=0, errorsCompat=0, errorsOther=1"
+expect_stat "$CTL_A" "pMsgFwds: requests=6, successes=6, errorsConnect=0, errorsCompat=0, errorsOther=0"
 
 # B down: A cannot forward.
 kill "$PID_B"
@@ -151,8 +170,8 @@ done
 out=$(smp send --proxy "$A" s.queue "B is down" 2>&1); rc=$?
 [ $rc = 1 ] || fail "send with B down: exit $rc ($out)"
 echo "$out" | grep -q "PROXY BROKER NETWORK" || fail "B down message '$out'"
-expect_stat "$CTL_A" "pRelays: requests=7, successes=5, errorsConnect=1, errorsCompat=0, errorsOther=1"
-expect_stat "$CTL_A" "pRelaysOwn: requests=6, successes=4, errorsConnect=1, errorsCompat=0, errorsOther=1"
+expect_stat "$CTL_A" "pRelays: requests=8, successes=6, errorsConnect=1, errorsCompat=0, errorsOther=1"
+expect_stat "$CTL_A" "pRelaysOwn: requests=7, successes=5, errorsConnect=1, errorsCompat=0, errorsOther=1"
 
 kill -0 "$PID_A" 2>/dev/null || fail "A is no longer running"
 if [ "$FAILS" -ne 0 ]; then
