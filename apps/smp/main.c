@@ -50,10 +50,17 @@ static void usage(FILE *f)
             "  smp secure [--proxy SERVER] SENDER_FILE\n"
             "      Generate the sender key, store it in SENDER_FILE and secure the queue\n"
             "      with it (run again to retry with the stored key).\n"
-            "  smp send [--proxy SERVER] SENDER_FILE [MESSAGE | -]\n"
+            "  smp send [--proxy SERVER [--proxy-mode MODE] [--known-router HOST]...\n"
+            "           [--proxy-fallback FALLBACK]] SENDER_FILE [MESSAGE | -]\n"
             "      Send MESSAGE, or standard input as it is (- or no argument).\n"
             "      --proxy sends through the router SERVER, which forwards it to the\n"
             "      queue's router: that router does not learn this machine's address.\n"
+            "      --proxy-mode decides when, as SimpleX clients do: always (default),\n"
+            "      unknown (only to routers whose host is not a --known-router, a host\n"
+            "      or an smp:// address), unprotected (as unknown; this program has no\n"
+            "      address protection of its own) or never. --proxy-fallback: when the\n"
+            "      proxy cannot use the queue router's hosts or versions, send directly\n"
+            "      (allow, default; allow-protected and prohibit do not).\n"
             "  smp recv RECIPIENT_FILE [--count N] [--timeout SECONDS] [--no-ack] [--raw]\n"
             "      Subscribe and write each message to standard output, acknowledging it\n"
             "      once written. Stops after N messages or SECONDS (default: neither).\n"
@@ -222,35 +229,131 @@ done:
 
 /* ---- secure ---- */
 
-/* --proxy SERVER before the other arguments (a message may start with
- * '-'): *first is the index of the first of those. */
-static int parse_proxy(int argc, char **argv, const char **proxy, int *first)
+#define KNOWN_MAX 32
+
+/* --proxy and the pool's choice of when to use it (send only). */
+typedef struct proxy_args {
+    const char *proxy;
+    bool pool; /* --proxy-mode, --proxy-fallback or --known-router given */
+    sx_smp_proxy_mode mode;
+    sx_smp_proxy_fallback fallback;
+    const char *known[KNOWN_MAX];
+    size_t n_known;
+} proxy_args;
+
+static bool parse_mode(const char *s, sx_smp_proxy_mode *m)
+{
+    static const struct {
+        const char *name;
+        sx_smp_proxy_mode m;
+    } names[] = {{"always", SX_SMP_PROXY_ALWAYS},
+                 {"unknown", SX_SMP_PROXY_UNKNOWN},
+                 {"unprotected", SX_SMP_PROXY_UNPROTECTED},
+                 {"never", SX_SMP_PROXY_NEVER}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            *m = names[i].m;
+            return true;
+        }
+    return false;
+}
+
+static bool parse_fallback(const char *s, sx_smp_proxy_fallback *f)
+{
+    if (strcmp(s, "allow") == 0)
+        *f = SX_SMP_FALLBACK_ALLOW;
+    else if (strcmp(s, "allow-protected") == 0)
+        *f = SX_SMP_FALLBACK_ALLOW_PROTECTED;
+    else if (strcmp(s, "prohibit") == 0)
+        *f = SX_SMP_FALLBACK_PROHIBIT;
+    else
+        return false;
+    return true;
+}
+
+/* The options before the other arguments (a message may start with '-'):
+ * *first is the index of the first of those. */
+static int parse_proxy(int argc, char **argv, proxy_args *pa, int *first)
 {
     static const struct option opts[] = {
         {"proxy", required_argument, NULL, 'p'},
+        {"proxy-mode", required_argument, NULL, 'm'},
+        {"proxy-fallback", required_argument, NULL, 'f'},
+        {"known-router", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *proxy = NULL;
+    memset(pa, 0, sizeof *pa);
+    pa->mode = SX_SMP_PROXY_ALWAYS;
     int c;
     while ((c = getopt_long(argc, argv, "+p:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': *proxy = optarg; break;
+        case 'p': pa->proxy = optarg; break;
+        case 'm':
+            pa->pool = true;
+            if (!parse_mode(optarg, &pa->mode)) {
+                errorf("--proxy-mode: expected always, unknown, unprotected or never, got '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            pa->pool = true;
+            if (!parse_fallback(optarg, &pa->fallback)) {
+                errorf("--proxy-fallback: expected allow, allow-protected or prohibit, got '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'k':
+            pa->pool = true;
+            if (pa->n_known == KNOWN_MAX) {
+                errorf("--known-router: at most %d", KNOWN_MAX);
+                return EXIT_USAGE;
+            }
+            pa->known[pa->n_known++] = optarg;
+            break;
         case 'h': usage(stdout); return EXIT_OKAY;
         default: return EXIT_USAGE;
         }
+    }
+    if (pa->pool && !pa->proxy) {
+        errorf("--proxy-mode, --proxy-fallback and --known-router need --proxy");
+        return EXIT_USAGE;
     }
     *first = optind;
     return -1;
 }
 
+/* A send through the library's pool, which chooses the way by pa. */
+static int pool_send(const proxy_args *pa, const sx_smp_queue *q, const void *body, size_t len)
+{
+    sx_smp_pool_opts o = {.conn = {.timeout_ms = 15000, .keepalive_ms = KEEPALIVE_MS}};
+    o.proxy_mode = pa->mode;
+    o.proxy_fallback = pa->fallback;
+    o.proxies = &pa->proxy;
+    o.n_proxies = 1;
+    o.known_routers = pa->known;
+    o.n_known_routers = pa->n_known;
+    sx_smp_tpool *tp = NULL;
+    sx_status st = sx_smp_tpool_new(&o, &tp);
+    if (st == SX_OK)
+        st = sx_smp_tpool_send(tp, q, body, len);
+    int rc = st == SX_OK ? EXIT_OKAY : lib_failed(st);
+    sx_smp_tpool_free(tp);
+    return rc;
+}
+
 static int cmd_secure(int argc, char **argv)
 {
-    const char *proxy;
+    proxy_args pa;
     int first;
-    int prc = parse_proxy(argc, argv, &proxy, &first);
+    int prc = parse_proxy(argc, argv, &pa, &first);
     if (prc >= 0)
         return prc;
+    const char *proxy = pa.proxy;
+    if (pa.pool) {
+        errorf("secure: --proxy-mode, --proxy-fallback and --known-router are for send");
+        return EXIT_USAGE;
+    }
     if (argc - first != 1) {
         errorf("usage: smp secure [--proxy SERVER] SENDER_FILE");
         return EXIT_USAGE;
@@ -317,11 +420,12 @@ static bool read_stdin(uint8_t *buf, size_t max, size_t *len, bool *too_long)
 
 static int cmd_send(int argc, char **argv)
 {
-    const char *proxy;
+    proxy_args pa;
     int first;
-    int prc = parse_proxy(argc, argv, &proxy, &first);
+    int prc = parse_proxy(argc, argv, &pa, &first);
     if (prc >= 0)
         return prc;
+    const char *proxy = pa.proxy;
     argc -= first - 1;
     argv += first - 1;
     if (argc != 2 && argc != 3) {
@@ -356,6 +460,10 @@ static int cmd_send(int argc, char **argv)
     } else {
         body = argv[2];
         len = strlen(argv[2]);
+    }
+    if (pa.pool) {
+        rc = pool_send(&pa, q, body, len);
+        goto done;
     }
     rc = open_conn(proxy ? proxy : sx_smp_queue_server(q), &conn);
     if (rc != EXIT_OKAY)

@@ -412,12 +412,50 @@ typedef void (*sx_smp_pool_event_fn)(sx_smp_pool *p, const sx_smp_pool_event *e,
 /* The outcome of sx_smp_pool_send / sx_smp_pool_ack, called exactly once. */
 typedef void (*sx_smp_pool_done_fn)(sx_smp_pool *p, sx_status status, void *arg);
 
+/* When sx_smp_pool_send goes through a proxy router (2-hop routing; the
+ * reference's SMPProxyMode). */
+typedef enum sx_smp_proxy_mode {
+    SX_SMP_PROXY_NEVER = 0,   /* always directly (the default) */
+    SX_SMP_PROXY_ALWAYS,      /* always through a proxy */
+    SX_SMP_PROXY_UNKNOWN,     /* through a proxy to routers not in known_routers */
+    SX_SMP_PROXY_UNPROTECTED, /* as UNKNOWN, but directly when address_protected */
+} sx_smp_proxy_mode;
+
+/* Whether a send that a proxy could not forward because it cannot use the
+ * destination's hosts or versions (its answer PROXY BROKER HOST or PROXY
+ * BROKER TRANSPORT VERSION; the reference's SMPProxyFallback) is then made
+ * directly. Other failures (the proxy or the destination unreachable, ...)
+ * are never retried directly, as in the reference. */
+typedef enum sx_smp_proxy_fallback {
+    SX_SMP_FALLBACK_ALLOW = 0,       /* directly (the default) */
+    SX_SMP_FALLBACK_ALLOW_PROTECTED, /* directly only when address_protected */
+    SX_SMP_FALLBACK_PROHIBIT,        /* never: the send fails with the proxy's error */
+} sx_smp_proxy_fallback;
+
 typedef struct sx_smp_pool_opts {
     sx_smp_conn_opts conn; /* per connection (timeout_ms bounds each connect) */
     unsigned retry_min_ms; /* first wait before reconnecting; 0: 1000 (as the reference) */
     unsigned retry_max_ms; /* longest wait; 0: 10000 (as the reference) */
     unsigned sub_window;   /* SUB commands in flight per connection; 0: 1360, the reference's batch
                             * (1: one per round trip) */
+    /* 2-hop routing of sx_smp_pool_send (all copied by sx_smp_pool_new). */
+    sx_smp_proxy_mode proxy_mode;
+    sx_smp_proxy_fallback proxy_fallback;
+    /* The proxy routers (smp:// addresses, with the password a router
+     * needs for proxying): a destination gets one chosen at random among
+     * those on another host than its own (any when there is none) and
+     * keeps it while it works; required unless proxy_mode is NEVER. */
+    const char *const *proxies;
+    size_t n_proxies;
+    /* The "known" routers of SX_SMP_PROXY_UNKNOWN and _UNPROTECTED: smp://
+     * addresses or bare host names; a destination whose host is one of
+     * theirs is known. */
+    const char *const *known_routers;
+    size_t n_known_routers;
+    /* This program's connections hide its network address (through Tor or
+     * another SOCKS proxy set up outside the library): the reference's
+     * ipAddressProtected. */
+    bool address_protected;
 } sx_smp_pool_opts;
 
 typedef struct sx_smp_pool_stats {
@@ -427,6 +465,8 @@ typedef struct sx_smp_pool_stats {
     uint64_t sub_sent, sub_ok;             /* SUB commands sent, confirmed */
     uint64_t stale_acks;                   /* acknowledgements refused as of an ended session */
     uint64_t blocks_sent, blocks_received; /* 16 KiB blocks, handshakes included */
+    uint64_t sent_direct, sent_proxied;    /* sends that succeeded, directly / through a proxy */
+    uint64_t proxy_fallbacks;              /* proxied sends made directly instead (proxy_fallback) */
 } sx_smp_pool_stats;
 
 /* A pool on loop; opts may be NULL; on_event is required. */
@@ -457,7 +497,13 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool
                                                void *arg);
 /* Sender side: sends body through the router's connection, connecting
  * first when there is none (the send waits for it; a failed connect fails
- * it). A send is not repeated after a connection drop: cb gets the error.
+ * it); or, as proxy_mode decides, through the pool's connection to a proxy
+ * router, on a proxy session to the destination router kept on that
+ * connection (PRXY once, checked against the queue's address; opened again
+ * when the proxy says PROXY NO_SESSION), with proxy_fallback deciding
+ * whether a send the proxy cannot forward is made directly. Errors are
+ * those of sx_smp_send_proxied then. A send is not repeated after a
+ * connection drop: cb gets the error.
  * SX_E_USAGE (a recipient side), SX_E_LIMIT (too long for the newest
  * version), SX_E_NOMEM. */
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,

@@ -17,6 +17,13 @@
  * event-loop client fails every waiting command before its final callback,
  * so a SUB in flight is back in the FIFO before the DISCONNECTED event.
  *
+ * Proxied sends (pool_proxy.h decides when): the send waits on the proxy
+ * router's connection like any other, then runs as sx_smpapi_proxy_op on
+ * that connection's client with the sessions kept on the proxy's record
+ * (forgotten when its connection ends); a destination keeps the proxy
+ * chosen for it until a send through it fails. A host error of the proxy
+ * puts the send back as a direct one when proxy_fallback allows.
+ *
  * Lifetime: sx_smp_pool_free closes the clients and frees the pool once
  * the last one has made its final callback (they run from loop tasks). */
 #include "simplex/smp.h"
@@ -25,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smp_client/pool_proxy.h"
 #include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client_loop.h"
 #include "core/error.h"
@@ -71,6 +79,7 @@ typedef struct pop {
     psrv *srv;
     bool is_ack;
     const sx_smp_queue *q; /* send: the sender side (borrowed until cb) */
+    psrv *dest;            /* proxied send: the destination (srv is the proxy) */
     uint8_t *body;
     size_t len;
     sx_smp_pool_done_fn cb;
@@ -99,6 +108,12 @@ struct psrv {
     pq *fifo_head, *fifo_tail;
     size_t inflight, active;
     pop *wait_head, *wait_tail; /* sends waiting for the connection */
+    /* 2-hop routing: as a proxy, the sessions opened through the current
+     * connection and the index of its address in the options (for its
+     * password); as a destination, the proxy it uses (NULL: none yet). */
+    sx_smpapi_proxied *proxied;
+    size_t proxy_idx;
+    psrv *via;
 };
 
 struct sx_smp_pool {
@@ -110,6 +125,7 @@ struct sx_smp_pool {
     size_t live; /* clients that have not made their final callback */
     bool freeing;
     sx_smp_pool_stats stats;
+    sx_pool_proxy_cfg px;
 };
 
 /* ---- the table and the FIFO ---- */
@@ -301,6 +317,8 @@ static void fail_waiting(psrv *s, sx_status st)
         if (!s->wait_head)
             s->wait_tail = NULL;
         sx_error_set(st, NULL, "send: cannot connect to %s", s->shown);
+        if (o->dest)
+            o->dest->via = NULL; /* the proxy is chosen again next time */
         if (o->cb && !s->pool->freeing)
             o->cb(s->pool, st, o->arg);
         if (o->body) {
@@ -362,11 +380,16 @@ static void pump(psrv *s)
 
 /* Sends one send or acknowledgement on the connection; cb gets the error
  * when it cannot be sent (from a loop callback only). */
+static void proxy_done(sx_status st, bool host_error, void *arg);
+
 static sx_status op_start(psrv *s, pop *o, const uint8_t *msg_id, size_t msg_id_len)
 {
     sx_smp_cmd cmd;
     sx_status st;
-    if (o->is_ack) {
+    if (o->dest) {
+        st = sx_smpapi_proxy_op(s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], false,
+                                (sx_smp_queue *)o->q, o->body, o->len, proxy_done, o);
+    } else if (o->is_ack) {
         memset(&cmd, 0, sizeof cmd);
         cmd.tag = SX_SMP_C_ACK;
         cmd.msg_id = sx_slice_of(msg_id, msg_id_len);
@@ -500,6 +523,10 @@ static void closed_cb(sx_smp_aclient *cl, sx_status status, void *arg)
     if (cl != s->cl)
         return;
     uint64_t session = s->session;
+    /* Proxy sessions live on the connection (operations in flight have
+     * ended and hold copies). */
+    sx_smpapi_proxied_free(s->proxied);
+    s->proxied = NULL;
     if (client_ended(s))
         return;
     /* Every subscription of the session is pending again (those in flight
@@ -591,8 +618,10 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
     else if (o->is_ack) {
         next_msg = r->ok && r->reply.resp.tag == SX_SMP_R_MSG;
         st = next_msg ? SX_OK : sx_smpapi_expect(what, r, SX_SMP_R_OK);
-    } else
+    } else {
         st = sx_smpapi_send_answer(r, o->q);
+        p->stats.sent_direct += st == SX_OK;
+    }
     if (o->cb)
         o->cb(p, st, o->arg);
     op_free(o);
@@ -667,6 +696,14 @@ sx_status sx_smp_pool_new(sx_loop *loop, const sx_smp_pool_opts *opts, sx_smp_po
         p->o.retry_max_ms = p->o.retry_min_ms;
     if (!p->o.sub_window)
         p->o.sub_window = DEFAULT_WINDOW;
+    sx_status st = sx_pool_proxy_cfg_init(&p->px, &p->o);
+    /* The options' pointers are not kept. */
+    p->o.proxies = p->o.known_routers = NULL;
+    p->o.n_proxies = p->o.n_known_routers = 0;
+    if (st != SX_OK) {
+        free(p);
+        return st;
+    }
     *out = p;
     return SX_OK;
 }
@@ -681,8 +718,10 @@ static void pool_destroy(sx_smp_pool *p)
                 free(e);
             }
         free(s->tab);
+        sx_smpapi_proxied_free(s->proxied);
         free(s);
     }
+    sx_pool_proxy_cfg_cleanup(&p->px);
     free(p);
 }
 
@@ -855,6 +894,53 @@ sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool_event *e, sx_smp_poo
     return SX_OK;
 }
 
+/* Starts a send on its router's connection, or has it wait for one. */
+static sx_status op_queue(psrv *s, pop *o)
+{
+    if (s->st == S_UP)
+        return op_start(s, o, NULL, 0);
+    o->next = NULL;
+    if (s->wait_tail)
+        s->wait_tail->next = o;
+    else
+        s->wait_head = o;
+    s->wait_tail = o;
+    if (s->st == S_IDLE)
+        kick(s);
+    return SX_OK;
+}
+
+/* The end of a proxied send: a host error becomes a direct send when the
+ * fallback allows it; a failure lets the destination choose its proxy
+ * again next time. */
+static void proxy_done(sx_status st, bool host_error, void *arg)
+{
+    pop *o = arg;
+    psrv *dest = o->dest;
+    sx_smp_pool *p = dest->pool;
+    if (p->freeing) {
+        op_free(o);
+        return;
+    }
+    if (st == SX_OK) {
+        p->stats.sent_proxied++;
+    } else {
+        dest->via = NULL;
+        if (host_error && sx_pool_proxy_fallback_ok(&p->px)) {
+            p->stats.proxy_fallbacks++;
+            o->dest = NULL;
+            o->srv = dest;
+            /* From a loop callback: op_start's errors go to cb. */
+            st = op_queue(dest, o);
+            if (st == SX_OK)
+                return;
+        }
+    }
+    if (o->cb)
+        o->cb(p, st, o->arg);
+    op_free(o);
+}
+
 sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *body, size_t len,
                            sx_smp_pool_done_fn cb, void *arg)
 {
@@ -882,21 +968,26 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
     o->q = snd;
     o->cb = cb;
     o->arg = arg;
-    if (s->st == S_UP) {
-        sx_status st = op_start(s, o, NULL, 0);
-        if (st != SX_OK) {
-            op_free(o);
-            return sx_error_set(st, NULL, "send: %s", sx_strerror(st));
+    if (sx_pool_proxy_use(&p->px, &s->addr)) {
+        if (!s->via) {
+            size_t i = sx_pool_proxy_pick(&p->px, &s->addr);
+            psrv *v;
+            sx_status st = srv_of(p, p->px.proxy_text[i], &v);
+            if (st != SX_OK) {
+                op_free(o);
+                return st;
+            }
+            v->proxy_idx = i;
+            s->via = v;
         }
-        return SX_OK;
+        o->dest = s;
+        o->srv = s->via;
     }
-    if (s->wait_tail)
-        s->wait_tail->next = o;
-    else
-        s->wait_head = o;
-    s->wait_tail = o;
-    if (s->st == S_IDLE)
-        kick(s);
+    sx_status st = op_queue(o->srv, o);
+    if (st != SX_OK) {
+        op_free(o);
+        return sx_error_set(st, NULL, "send: %s", sx_strerror(st));
+    }
     return SX_OK;
 }
 

@@ -101,4 +101,16 @@ const sx_smp_address *sx_smpapi_aconn_address(const sx_smp_aconn *c);
 sx_smpapi_proxied **sx_smpapi_aconn_proxied(sx_smp_aconn *c);
 bool sx_smpapi_aconn_usable(const sx_smp_aconn *c);
 
+/* One proxied send or secure on any event-loop client cl to a proxy router
+ * (address proxy, for its password), with list the sessions opened through
+ * cl (smp_api_loop_proxy.c). done gets the outcome, and whether the proxy
+ * said it cannot use the destination's hosts or versions (the reference's
+ * serverHostError, after which a direct send may be allowed). body is
+ * copied; snd must stay valid until done. An error returned here has no
+ * callback. */
+typedef void (*sx_smpapi_proxy_done_fn)(sx_status st, bool host_error, void *arg);
+sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
+                             bool secure, sx_smp_queue *snd, const void *body, size_t len,
+                             sx_smpapi_proxy_done_fn done, void *arg);
+
 #endif

@@ -4,7 +4,10 @@
  * to its queue's router when the connection has none (PRXY -> PKEY,
  * checked), then sends the sealed command (PFWD -> PRES); PROXY NO_SESSION
  * makes it open a new session once. Each operation keeps a copy of the
- * session it uses, so that another operation forgetting it does no harm. */
+ * session it uses, so that another operation forgetting it does no harm.
+ * The core (sx_smpapi_proxy_op) works on any event-loop client with its
+ * list of sessions: an sx_smp_aconn's, or a pool's connection to a proxy
+ * router (pool_proxy.c). */
 #include "simplex/smp.h"
 
 #include <stdio.h>
@@ -18,7 +21,12 @@
 #include "smp_client/smp_proxy.h"
 
 typedef struct pop {
-    sx_smp_aconn *c;
+    sx_smp_aconn *c; /* the public API's connection, or NULL (pool) */
+    struct sx_smp_aclient *cl;
+    sx_smpapi_proxied **list;
+    const sx_smp_address *paddr; /* the proxy's address (its password) */
+    sx_smpapi_proxy_done_fn gdone;
+    bool host_error;
     bool secure;
     const char *what;
     sx_smp_queue *q;
@@ -35,7 +43,9 @@ typedef struct pop {
 
 static void pop_end(pop *o, sx_status st)
 {
-    if (o->done)
+    if (o->gdone)
+        o->gdone(st, o->host_error, o->arg);
+    else if (o->done)
         o->done(o->c, st, o->arg);
     if (o->body) {
         sx_wipe(o->body, o->len);
@@ -56,6 +66,19 @@ static sx_status copy_session(const sx_smp_relay_session *from, sx_smp_relay_ses
 
 static sx_status send_prxy(pop *o);
 
+/* The reference's serverHostError, of a proxy's answer: the proxy cannot
+ * use any of the destination's hosts (BROKER HOST) or their versions do not
+ * match (BROKER TRANSPORT VERSION). */
+static bool is_host_error(const sx_smp_client_reply *r)
+{
+    const sx_smp_resp *m = &r->reply.resp;
+    if (!r->ok || m->tag != SX_SMP_R_ERR || m->err.type != SX_SMP_ERR_PROXY ||
+        m->err.proxy.kind != SX_SMP_PROXY_BROKER)
+        return false;
+    return m->err.proxy.broker == SX_SMP_BROKER_HOST ||
+           (m->err.proxy.broker == SX_SMP_BROKER_TRANSPORT && m->err.proxy.transport == SX_SMP_TE_VERSION);
+}
+
 static void pfwd_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply *r, void *arg)
 {
     (void)cl;
@@ -68,12 +91,13 @@ static void pfwd_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply
     if (!r->ok || r->reply.resp.tag != SX_SMP_R_PRES) {
         if (sx_smpapi_is_no_session(r) && !o->retried) {
             o->retried = true;
-            sx_smpapi_proxied_forget(sx_smpapi_aconn_proxied(o->c), &o->dest);
+            sx_smpapi_proxied_forget(o->list, &o->dest);
             sx_status st = send_prxy(o);
             if (st != SX_OK)
                 pop_end(o, st);
             return;
         }
+        o->host_error = is_host_error(r);
         pop_end(o, sx_smpapi_expect(o->what, r, SX_SMP_R_PRES));
         return;
     }
@@ -103,7 +127,7 @@ static sx_status send_pfwd(pop *o)
     sx_status st = sx_smp_pfwd_make(&o->rs, sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN), &cmd, o->q->f.snd_key, &o->p);
     if (st != SX_OK)
         return sx_error_set(st, NULL, "%s: %s", o->what, sx_strerror(st));
-    st = sx_smp_aclient_send_corr(sx_smpapi_aconn_client(o->c), o->p.corr_id,
+    st = sx_smp_aclient_send_corr(o->cl, o->p.corr_id,
                                   sx_slice_of(o->rs.session_id, o->rs.session_id_len), &o->p.cmd, NULL, pfwd_reply, o);
     return st == SX_OK ? SX_OK : sx_error_set(st, NULL, "%s: %s", o->what, sx_strerror(st));
 }
@@ -118,6 +142,7 @@ static void prxy_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply
         return;
     }
     if (!r->ok || r->reply.resp.tag != SX_SMP_R_PKEY) {
+        o->host_error = is_host_error(r);
         pop_end(o, sx_smpapi_expect(o->what, r, SX_SMP_R_PKEY));
         return;
     }
@@ -128,7 +153,7 @@ static void prxy_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply
         return;
     }
     st = copy_session(&rs, &o->rs);
-    sx_smpapi_proxied **list = sx_smpapi_aconn_proxied(o->c);
+    sx_smpapi_proxied **list = o->list;
     if (st == SX_OK && !sx_smpapi_proxied_find(*list, &o->dest))
         st = sx_smpapi_proxied_add(list, &o->dest, &rs);
     sx_smp_relay_session_cleanup(&rs);
@@ -141,7 +166,7 @@ static void prxy_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply
 /* PRXY for o's destination, with the proxy's password. */
 static sx_status send_prxy(pop *o)
 {
-    const sx_smp_address *pa = sx_smpapi_aconn_address(o->c);
+    const sx_smp_address *pa = o->paddr;
     uint8_t hosts[257], port[8];
     size_t hl = strlen(o->dest.host);
     hosts[0] = (uint8_t)hl;
@@ -154,9 +179,11 @@ static sx_status send_prxy(pop *o)
     c.prxy.server.key_hash = sx_slice_of(o->dest.key_hash, SX_FINGERPRINT_LEN);
     c.prxy.has_basic_auth = pa->has_password;
     c.prxy.basic_auth = pa->has_password ? sx_slice_str(pa->password) : sx_slice_of(NULL, 0);
-    sx_status st = sx_smp_aclient_send(sx_smpapi_aconn_client(o->c), sx_slice_of(NULL, 0), &c, NULL, prxy_reply, o);
+    sx_status st = sx_smp_aclient_send(o->cl, sx_slice_of(NULL, 0), &c, NULL, prxy_reply, o);
     return st == SX_OK ? SX_OK : sx_error_set(st, NULL, "%s: %s", o->what, sx_strerror(st));
 }
+
+static sx_status run(pop *o, sx_smp_queue *snd, const void *body, size_t len);
 
 static sx_status start(sx_smp_aconn *c, bool secure, sx_smp_queue *snd, const void *body, size_t len,
                        sx_smp_done_fn cb, void *arg)
@@ -165,19 +192,54 @@ static sx_status start(sx_smp_aconn *c, bool secure, sx_smp_queue *snd, const vo
     sx_error_clear();
     if (!sx_smpapi_aconn_usable(c))
         return sx_error_set(SX_E_USAGE, NULL, "%s: the proxy connection is not connected or is closing", what);
-    if (!body && len)
-        return sx_error_set(SX_E_USAGE, NULL, "send: no body");
-    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, what));
     pop *o = calloc(1, sizeof *o);
     if (!o)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
     o->c = c;
+    o->cl = sx_smpapi_aconn_client(c);
+    o->list = sx_smpapi_aconn_proxied(c);
+    o->paddr = sx_smpapi_aconn_address(c);
     o->secure = secure;
-    o->what = what;
-    o->q = snd;
     o->done = cb;
     o->arg = arg;
-    sx_status st = sx_smpapi_dest_of(snd, what, &o->dest);
+    return run(o, snd, body, len);
+}
+
+sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
+                             bool secure, sx_smp_queue *snd, const void *body, size_t len,
+                             sx_smpapi_proxy_done_fn done, void *arg)
+{
+    sx_error_clear();
+    pop *o = calloc(1, sizeof *o);
+    if (!o)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    o->cl = cl;
+    o->list = list;
+    o->paddr = proxy;
+    o->secure = secure;
+    o->gdone = done;
+    o->arg = arg;
+    return run(o, snd, body, len);
+}
+
+/* Checks the arguments and starts o: PFWD when its connection has a session
+ * to the destination, PRXY first otherwise. An error returned here has no
+ * callback (o is freed). */
+static sx_status run(pop *o, sx_smp_queue *snd, const void *body, size_t len)
+{
+    const char *what = o->secure ? "secure" : "send";
+    sx_status st = SX_OK;
+    if (!body && len)
+        st = sx_error_set(SX_E_USAGE, NULL, "send: no body");
+    else
+        st = sx_smpapi_need_role(snd, SX_QUEUE_SENDER, what);
+    if (st != SX_OK) {
+        free(o);
+        return st;
+    }
+    o->what = what;
+    o->q = snd;
+    st = sx_smpapi_dest_of(snd, what, &o->dest);
     if (st == SX_OK && len) {
         o->body = malloc(len);
         if (o->body) {
@@ -188,7 +250,7 @@ static sx_status start(sx_smp_aconn *c, bool secure, sx_smp_queue *snd, const vo
         }
     }
     if (st == SX_OK) {
-        const sx_smp_relay_session *rs = sx_smpapi_proxied_find(*sx_smpapi_aconn_proxied(c), &o->dest);
+        const sx_smp_relay_session *rs = sx_smpapi_proxied_find(*o->list, &o->dest);
         if (rs) {
             st = copy_session(rs, &o->rs);
             if (st == SX_OK)
@@ -199,6 +261,7 @@ static sx_status start(sx_smp_aconn *c, bool secure, sx_smp_queue *snd, const vo
     }
     if (st != SX_OK) {
         o->done = NULL; /* an error returned here has no callback */
+        o->gdone = NULL;
         pop_end(o, st);
     }
     return st;

@@ -114,4 +114,6 @@ void sx_cmd_rfwd(sx_cmd_ctx *x)
     sx_smp_resp m = {.tag = SX_SMP_R_RRES};
     m.enc = sx_slice_of(box, w.len + SX_CB_TAG_LEN);
     sx_cmd_reply(c, x->corr, sx_cmd_empty(), &m);
+    /* The reference counts a forwarded command once its answer is sealed. */
+    sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_P_MSG_FWDS_RECV);
 }

@@ -43,6 +43,66 @@ static sx_smp_error transport_error(sx_smp_transport_err te)
 }
 
 /* An answer that comes after the command's batch: sent at once. */
+/* ---- statistics (reference: pRelays, pMsgFwds and their "own" twins) ---- */
+
+/* The five counters of a group, in stats.h order. */
+enum { PS_REQUESTS,
+       PS_SUCCESSES,
+       PS_ERR_CONNECT,
+       PS_ERR_COMPAT,
+       PS_ERR_OTHER };
+
+/* One request of a group counted with its outcome, in the "own" group too
+ * when own. */
+static void count(sx_router *r, sx_smp_stat group, sx_smp_stat own_group, bool own, int outcome)
+{
+    sx_smp_stats_inc(&r->stats, group + PS_REQUESTS);
+    sx_smp_stats_inc(&r->stats, group + outcome);
+    if (own) {
+        sx_smp_stats_inc(&r->stats, own_group + PS_REQUESTS);
+        sx_smp_stats_inc(&r->stats, own_group + outcome);
+    }
+}
+
+static void count_relay(sx_router *r, bool own, int outcome)
+{
+    count(r, SX_SMP_STAT_P_RELAYS_REQUESTS, SX_SMP_STAT_P_RELAYS_OWN_REQUESTS, own, outcome);
+}
+
+static void count_fwd(sx_router *r, bool own, int outcome)
+{
+    count(r, SX_SMP_STAT_P_MSG_FWDS_REQUESTS, SX_SMP_STAT_P_MSG_FWDS_OWN_REQUESTS, own, outcome);
+}
+
+/* A failed connection: the reference counts network failures and timeouts
+ * as connection errors, the rest (handshake, identity) as other errors. */
+static int connect_outcome(sx_status st)
+{
+    return st == SX_E_IO || st == SX_E_CLOSED ? PS_ERR_CONNECT : PS_ERR_OTHER;
+}
+
+/* The reference's isOwnServer: the first host of the destination's address
+ * is one of own_server_domains or a subdomain of one. */
+static bool is_own(const sx_router *r, sx_slice host)
+{
+    const char *d = r->opts.proxy_own_domains;
+    if (!d || host.len == 0)
+        return false;
+    while (*d) {
+        size_t skip = strspn(d, " \t,");
+        d += skip;
+        size_t n = strcspn(d, " \t,");
+        if (n == 0)
+            break;
+        if (host.len == n && memcmp(host.ptr, d, n) == 0)
+            return true;
+        if (host.len > n && host.ptr[host.len - n - 1] == '.' && memcmp(host.ptr + host.len - n, d, n) == 0)
+            return true;
+        d += n;
+    }
+    return false;
+}
+
 static bool req_alive(const sx_relay_req *req)
 {
     return req->c && req->c->fd >= 0 && !req->c->failing && req->c->state == SX_CONN_ACTIVE;
@@ -74,6 +134,8 @@ struct sx_pcmd {
     uint8_t key_hash[SX_FINGERPRINT_LEN];
     uint8_t *plain; /* PFWD: the RFWD plaintext (PROTOCOL-NOTES D34) */
     size_t plain_len;
+    bool timed_out; /* PFWD: answered TIMEOUT and counted already */
+    sx_router *router;
 };
 
 static sx_pcmd *pcmd_new(sx_cmd_ctx *x, sx_relay_done_fn done)
@@ -82,6 +144,7 @@ static sx_pcmd *pcmd_new(sx_cmd_ctx *x, sx_relay_done_fn done)
     if (!p)
         return NULL;
     sx_relay_req *req = &p->req;
+    p->router = x->r;
     req->done = done;
     req->corr_len = x->corr.len <= sizeof req->corr ? x->corr.len : sizeof req->corr;
     memcpy(req->corr, x->corr.ptr, req->corr_len);
@@ -177,7 +240,7 @@ void sx_proxy_conn_closed(sx_conn *c)
 /* PROTOCOL-NOTES D31: the relay's session id, its range capped to 8..18 and
  * its chain and signed key as it sent them in its hello (the reference code
  * caps at 18, proxiedSMPRelayVersion, not 17 as the notes said). */
-static void send_pkey(sx_conn *c, sx_slice corr, sx_slice entity, sx_relay *rl)
+static bool send_pkey(sx_conn *c, sx_slice corr, sx_slice entity, sx_relay *rl)
 {
     static __thread uint8_t chain[SX_BLOCK_SIZE];
     const sx_smp_session *s = sx_relay_session(rl);
@@ -187,11 +250,11 @@ static void send_pkey(sx_conn *c, sx_slice corr, sx_slice entity, sx_relay *rl)
     };
     if (vr.min > vr.max || s->version < SX_SMP_V_SENDING_PROXY) {
         sx_cmd_reply_err(c, corr, entity, transport_error(SX_SMP_TE_VERSION));
-        return;
+        return false;
     }
     if (!s->server_dh_pub || s->peer_chain_len == 0 || s->peer_signed_key.len == 0) {
         sx_cmd_reply_err(c, corr, entity, transport_error(SX_SMP_TE_NO_AUTH));
-        return;
+        return false;
     }
     sx_writer w;
     sx_writer_init_fixed(&w, chain, sizeof chain);
@@ -204,18 +267,37 @@ static void send_pkey(sx_conn *c, sx_slice corr, sx_slice entity, sx_relay *rl)
     m.pkey.chain.items = sx_writer_slice(&w);
     m.pkey.signed_key = s->peer_signed_key;
     sx_cmd_reply(c, corr, entity, &m);
+    return true;
+}
+
+/* Whether the relay's session allows a PKEY (send_pkey's checks), for a
+ * client that left before its answer. */
+static bool pkey_possible(sx_relay *rl)
+{
+    const sx_smp_session *s = sx_relay_session(rl);
+    return s->version >= SX_SMP_V_SENDING_PROXY && s->peer_range.min <= SX_SMP_VERSION_PROXIED_MAX &&
+           s->peer_range.max >= SX_SMP_V_SENDING_PROXY && s->server_dh_pub && s->peer_chain_len > 0 &&
+           s->peer_signed_key.len > 0;
 }
 
 static void prxy_done(sx_relay_req *req, sx_relay *rl, sx_status st, sx_smp_client_reply *reply)
 {
     (void)reply;
-    if (req_alive(req)) {
+    sx_router *r = ((sx_pcmd *)req)->router;
+    if (!req_alive(req)) {
+        /* Counted as the reference does, whose answer is made anyway. */
+        if (st == SX_OK && rl)
+            count_relay(r, req->own, pkey_possible(rl) ? PS_SUCCESSES : PS_ERR_COMPAT);
+        else
+            count_relay(r, req->own, connect_outcome(st));
+    } else {
         sx_conn *c = req->c;
         sx_slice corr = sx_slice_of(req->corr, req->corr_len);
         sx_slice entity = sx_slice_of(req->entity, req->entity_len);
         if (st == SX_OK && rl) {
-            send_pkey(c, corr, entity, rl);
+            count_relay(r, req->own, send_pkey(c, corr, entity, rl) ? PS_SUCCESSES : PS_ERR_COMPAT);
         } else {
+            count_relay(r, req->own, connect_outcome(st));
             /* PROTOCOL-NOTES D31: the relay could not be reached (its
              * identity is checked in TLS, a network error as in the
              * reference) or refused the handshake. */
@@ -232,20 +314,28 @@ static void prxy_done(sx_relay_req *req, sx_relay *rl, sx_status st, sx_smp_clie
 /* PROTOCOL-NOTES D30, reference chooseTransportHost without a SOCKS proxy:
  * the first host that is not an onion address; when there is none, the
  * first host (which this router, having no SOCKS client, then fails to
- * reach), or none with [PROXY] required_host_mode. IPv6 without brackets. */
-static bool pick_host(const sx_smp_server *srv, bool required, char *host, size_t cap)
+ * reach), or none with [PROXY] required_host_mode. With onion (host_mode
+ * onion and a socks_proxy) and required_host_mode, only an onion host, as
+ * the reference through its SOCKS proxy. IPv6 without brackets. */
+static bool pick_host(const sx_smp_server *srv, bool required, bool onion, char *host, size_t cap)
 {
-    sx_slice first = sx_slice_of(NULL, 0), pick = sx_slice_of(NULL, 0);
-    for (size_t i = 0; i < srv->hosts.count && !pick.len; i++) {
+    sx_slice first = sx_slice_of(NULL, 0), pick = sx_slice_of(NULL, 0), onion_host = sx_slice_of(NULL, 0);
+    for (size_t i = 0; i < srv->hosts.count; i++) {
         sx_slice h;
         sx_smp_host_kind kind;
         if (sx_smp_list_get(&srv->hosts, SX_SMP_ITEM_HOST, i, &h) != SX_OK || sx_smp_host_match(h, &kind) != h.len)
             return false;
         if (i == 0)
             first = h;
-        if (kind != SX_SMP_HOST_ONION)
+        if (kind != SX_SMP_HOST_ONION && !pick.len)
             pick = h;
+        if (kind == SX_SMP_HOST_ONION && !onion_host.len)
+            onion_host = h;
     }
+    /* host_mode: onion through a SOCKS proxy, required: onion hosts only
+     * (the reference's HMOnionViaSocks). */
+    if (onion && required)
+        pick = onion_host;
     if (!pick.len && !required)
         pick = first;
     if (pick.len >= 2 && pick.ptr[0] == '[' && pick.ptr[pick.len - 1] == ']')
@@ -285,10 +375,12 @@ static void start_prxy(sx_conn *c, sx_pcmd *p, bool async)
         sx_relays_req_attach(c, req);
         return;
     }
-    if (st == SX_OK)
-        send_pkey(c, corr, entity, rl);
-    else
+    if (st == SX_OK) {
+        count_relay(c->w->r, req->own, send_pkey(c, corr, entity, rl) ? PS_SUCCESSES : PS_ERR_COMPAT);
+    } else {
+        count_relay(c->w->r, req->own, connect_outcome(st));
         sx_cmd_reply_err(c, corr, entity, broker_error(SX_SMP_BROKER_NETWORK));
+    }
     if (async)
         sx_conn_flush(c);
     pcmd_free(p);
@@ -310,12 +402,18 @@ void sx_cmd_prxy(sx_cmd_ctx *x)
         sx_cmd_err(x, SX_SMP_ERR_INTERNAL);
         return;
     }
-    if (!pick_host(&cmd->prxy.server, r->opts.proxy_required_host_mode, p->host, sizeof p->host)) {
+    sx_slice first;
+    p->req.own = cmd->prxy.server.hosts.count > 0 &&
+                 sx_smp_list_get(&cmd->prxy.server.hosts, SX_SMP_ITEM_HOST, 0, &first) == SX_OK && is_own(r, first);
+    if (!pick_host(&cmd->prxy.server, r->opts.proxy_required_host_mode, r->opts.proxy_onion_hosts, p->host,
+                   sizeof p->host)) {
+        count_relay(r, p->req.own, PS_ERR_OTHER);
         sx_cmd_reply_err(x->c, x->corr, x->entity, broker_error(SX_SMP_BROKER_HOST));
         pcmd_free(p);
         return;
     }
     if (!parse_port(cmd->prxy.server.port, &p->port) || cmd->prxy.server.key_hash.len != SX_FINGERPRINT_LEN) {
+        count_relay(r, p->req.own, PS_ERR_OTHER);
         sx_cmd_reply_err(x->c, x->corr, x->entity, broker_error(SX_SMP_BROKER_NETWORK));
         pcmd_free(p);
         return;
@@ -330,6 +428,15 @@ static void pfwd_done(sx_relay_req *req, sx_relay *rl, sx_status st, sx_smp_clie
 {
     static __thread uint8_t plain[SX_BLOCK_SIZE];
     static __thread uint8_t ebuf[512];
+    sx_pcmd *p = (sx_pcmd *)req;
+    /* As the reference: a forwarded command the destination answered
+     * (RRES, or an error of its own) is a success, anything else an other
+     * error; one that timed out was counted then. */
+    if (!p->timed_out) {
+        bool ok = st == SX_OK && rl && reply && reply->ok &&
+                  (reply->reply.resp.tag == SX_SMP_R_RRES || reply->reply.resp.tag == SX_SMP_R_ERR);
+        count_fwd(p->router, rl ? sx_relay_own(rl) : false, ok ? PS_SUCCESSES : PS_ERR_OTHER);
+    }
     if (!req_alive(req))
         goto out;
     if (st != SX_OK || !rl) {
@@ -393,13 +500,19 @@ static void start_pfwd(sx_conn *c, sx_pcmd *p, bool async)
     const sx_smp_session *s = rl ? sx_relay_session(rl) : NULL;
     sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_INTERNAL);
     sx_status st = SX_E_PROTOCOL;
-    if (!rl)
+    sx_router *r = c->w->r;
+    /* The reference: no session is a connection error of no destination;
+     * an old destination an incompatible one. */
+    if (!rl) {
         e = proxy_error(SX_SMP_PROXY_NO_SESSION);
-    else if (s->version < SX_SMP_V_SENDING_PROXY)
+        count_fwd(r, false, PS_ERR_CONNECT);
+    } else if (s->version < SX_SMP_V_SENDING_PROXY) {
         e = transport_error(SX_SMP_TE_VERSION);
-    else if (!s->has_secret)
+        count_fwd(r, sx_relay_own(rl), PS_ERR_COMPAT);
+    } else if (!s->has_secret) {
         e = transport_error(SX_SMP_TE_NO_AUTH);
-    else {
+        count_fwd(r, sx_relay_own(rl), PS_ERR_OTHER);
+    } else {
         /* PROTOCOL-NOTES D34: boxed for the relay with a fresh nonce, which
          * is RFWD's corrId. */
         sx_random_bytes(req->nonce, sizeof req->nonce);
@@ -410,6 +523,8 @@ static void start_pfwd(sx_conn *c, sx_pcmd *p, bool async)
             st = sx_relay_send(rl, &rfwd, req);
         }
         e = broker_error(SX_SMP_BROKER_NETWORK);
+        if (st != SX_OK)
+            count_fwd(r, sx_relay_own(rl), PS_ERR_OTHER);
     }
     if (st == SX_OK) {
         int t = c->w->r->opts.proxy_timeout_ms;
@@ -474,6 +589,9 @@ void sx_proxy_tick(sx_worker *w, int64_t now_ms)
                 continue;
             if (req_alive(req))
                 req_answer_err(req, broker_error(SX_SMP_BROKER_TIMEOUT));
+            if (!p->timed_out && req->relay)
+                count_fwd(w->r, sx_relay_own(req->relay), PS_ERR_OTHER);
+            p->timed_out = true;
             sx_relays_req_detach(req);
             freed = true;
         }

@@ -279,6 +279,7 @@ static sx_status read_proxy(const sx_ini *ini, sx_router_config *cfg, char *err,
         return SX_E_PROTOCOL;
     }
     cfg->proxy_socks_always = sm && strcmp(sm, "always") == 0;
+    cfg->proxy_has_socks = sx_ini_get(ini, s, "socks_proxy") != NULL;
     /* No SOCKS client yet. With socks_mode onion the reference uses the
      * proxy only for destinations with no public host, which this router
      * then cannot reach (BROKER NETWORK); every other destination is

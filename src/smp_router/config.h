@@ -98,6 +98,7 @@ typedef struct sx_router_config {
     bool proxy_host_mode_onion;       /* host_mode: public (absent) | onion */
     bool proxy_required_host_mode;    /* required_host_mode (absent: off) */
     bool proxy_socks_always;          /* socks_mode: onion (absent) | always */
+    bool proxy_has_socks;             /* socks_proxy is set (not used to connect) */
     char own_server_domains[SX_KIT_HOST_MAX + 1]; /* as written; "" when absent */
     int64_t proxy_forward_timeout;    /* ours: forward_timeout, seconds (absent: 30) */
 

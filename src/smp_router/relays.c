@@ -14,6 +14,7 @@ struct sx_relay {
     uint8_t key_hash[SX_FINGERPRINT_LEN];
     sx_smp_aclient *cl;
     bool active;           /* connected and not closing */
+    bool own;              /* one of the router's own (statistics) */
     sx_relay_req *waiting; /* PRXYs waiting for the connection */
 };
 
@@ -84,6 +85,7 @@ sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t port, const uin
     rl->w = w;
     sx_str_copy(rl->host, sizeof rl->host, host);
     rl->port = port;
+    rl->own = req->own;
     memcpy(rl->key_hash, key_hash, SX_FINGERPRINT_LEN);
     sx_smp_aclient_opts o = {.proxy_server = true};
     sx_smp_aclient_callbacks cbs = {.connected = connected_cb, .closed = closed_cb, .arg = rl};
@@ -110,6 +112,11 @@ sx_relay *sx_relays_by_session(sx_worker *w, sx_slice sid)
 const sx_smp_session *sx_relay_session(const sx_relay *rl)
 {
     return sx_smp_aclient_session(rl->cl);
+}
+
+bool sx_relay_own(const sx_relay *rl)
+{
+    return rl->own;
 }
 
 static void reply_cb(sx_smp_aclient *cl, sx_status st, sx_smp_client_reply *reply, void *arg)

@@ -27,6 +27,7 @@ struct sx_relay_req {
     sx_conn *c;                  /* NULL once the connection closed */
     sx_relay_done_fn done;
     sx_relay *relay; /* the relay a forwarded command went to */
+    bool own;        /* PRXY: the destination is one of ours (statistics) */
     uint8_t corr[SX_SMP_CORR_ID_LEN];
     size_t corr_len;
     uint8_t entity[SX_TLS_UNIQUE_MAX];
@@ -35,7 +36,7 @@ struct sx_relay_req {
 };
 
 /* The relay at host:port with identity key_hash: SX_OK with *out when it is
- * connected; SX_E_WOULD_BLOCK when a connection is being made, and req will
+ * connected (a new relay takes req->own); SX_E_WOULD_BLOCK when a connection is being made, and req will
  * be told; other errors of sx_smp_aclient_connect. */
 SX_MUST_CHECK sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t port,
                                       const uint8_t key_hash[SX_FINGERPRINT_LEN], sx_relay_req *req,
@@ -43,6 +44,9 @@ SX_MUST_CHECK sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t p
 /* The connected relay of this worker whose session id is sid, or NULL. */
 sx_relay *sx_relays_by_session(sx_worker *w, sx_slice sid);
 const sx_smp_session *sx_relay_session(const sx_relay *rl);
+/* Whether the relay is one of the router's own (own_server_domains, as
+ * decided by the PRXY that made the connection). */
+bool sx_relay_own(const sx_relay *rl);
 /* Sends cmd to the relay with corrId req->nonce; req is told the answer.
  * Errors of sx_smp_aclient_send_corr (req is not told then). */
 SX_MUST_CHECK sx_status sx_relay_send(sx_relay *rl, const sx_smp_cmd *cmd, sx_relay_req *req);

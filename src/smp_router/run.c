@@ -24,6 +24,8 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
     o.proxy_client_concurrency = (unsigned)cfg->proxy_client_concurrency;
     o.proxy_required_host_mode = cfg->proxy_required_host_mode;
     o.proxy_timeout_ms = (int)cfg->proxy_forward_timeout * 1000;
+    o.proxy_onion_hosts = cfg->proxy_has_socks && cfg->proxy_host_mode_onion;
+    o.proxy_own_domains = cfg->own_server_domains[0] ? cfg->own_server_domains : NULL;
     o.new_queues = cfg->new_queues;
     o.create_password = cfg->has_create_password ? cfg->create_password : NULL;
     o.store_log_path = cfg->store_log ? cfg->paths.store_log : NULL;

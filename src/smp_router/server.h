@@ -79,6 +79,14 @@ typedef struct sx_router_opts {
     unsigned proxy_client_concurrency;   /* proxied commands of one client at once; 0 = 32 */
     bool proxy_required_host_mode;       /* no public host: BROKER HOST, not the first host */
     int proxy_timeout_ms;                /* a relay's answer, at most; 0 = 30 s */
+    /* own_server_domains: destinations whose first host is one of these
+     * domains or under one are counted also as "own" in the proxy
+     * statistics (separated by spaces or commas; NULL = none). */
+    const char *proxy_own_domains;
+    /* host_mode: onion with a socks_proxy: with required_host_mode, only a
+     * destination's onion hosts may be used (the reference's choice through
+     * its SOCKS proxy; this router has no SOCKS client, so they fail). */
+    bool proxy_onion_hosts;
 } sx_router_opts;
 
 typedef struct sx_router sx_router;

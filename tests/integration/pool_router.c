@@ -59,9 +59,9 @@ static char *read_text(const char *path)
     return buf;
 }
 
-static void dump_output(void)
+static void dump_output_of(const pool_router *rp)
 {
-    char *t = read_text(R.out);
+    char *t = read_text(rp->out);
     if (t) {
         size_t n = strlen(t);
         fprintf(stderr, "---- smp-server output ----\n%s---- end ----\n", n > 4000 ? t + n - 4000 : t);
@@ -69,13 +69,13 @@ static void dump_output(void)
     }
 }
 
-static pid_t spawn(char *const argv[])
+static pid_t spawn(pool_router *rp, char *const argv[])
 {
     pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int fd = open(R.out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int fd = open(rp->out, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd < 0)
             _exit(126);
         dup2(fd, 1);
@@ -88,7 +88,7 @@ static pid_t spawn(char *const argv[])
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        execve(SX_SMP_SERVER_BIN, argv, R.envp);
+        execve(SX_SMP_SERVER_BIN, argv, rp->envp);
         _exit(127);
     }
     return pid;
@@ -105,20 +105,36 @@ static bool wait_exit(pid_t pid, int timeout_ms, int *status)
     return true;
 }
 
-/* The INI with our port. */
-static void ini_set_port(uint16_t port)
+/* The INI with our port, and each "key: value" line of extra (NULL: none)
+ * in place of that key's line, commented or not. */
+static void ini_edit(pool_router *rp, uint16_t port, const char *extra)
 {
-    char *text = read_text(R.ini);
+    char *text = read_text(rp->ini);
     assert_non_null(text);
-    FILE *f = fopen(R.ini, "wb");
+    FILE *f = fopen(rp->ini, "wb");
     assert_non_null(f);
     int ports = 0;
     for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
         int n = nl ? (int)(nl - line) : (int)strlen(line);
+        const char *key = line[0] == '#' && line[1] == ' ' ? line + 2 : line;
+        const char *repl = NULL;
+        int repl_len = 0;
+        for (const char *e = extra; e && *e;) {
+            const char *enl = strchr(e, '\n');
+            int en = enl ? (int)(enl - e) : (int)strlen(e);
+            const char *colon = memchr(e, ':', (size_t)en);
+            if (colon && strncmp(key, e, (size_t)(colon - e + 1)) == 0) {
+                repl = e;
+                repl_len = en;
+            }
+            e += en + (enl ? 1 : 0);
+        }
         if (strncmp(line, "port:", 5) == 0) {
             fprintf(f, "port: %u\n", port);
             ports++;
+        } else if (repl) {
+            fprintf(f, "%.*s\n", repl_len, repl);
         } else {
             fprintf(f, "%.*s\n", n, line);
         }
@@ -129,50 +145,60 @@ static void ini_set_port(uint16_t port)
     free(text);
 }
 
-/* Starts the router on R.port and returns once a client got through the
+/* Starts the router on its port and returns once a client got through the
  * handshake. */
-void router_start(void)
+void pool_router_start(pool_router *rp)
 {
-    assert_int_equal(R.pid, 0);
+    assert_int_equal(rp->pid, 0);
     char *argv[] = {"smp-server", "start", NULL};
-    R.pid = spawn(argv);
+    rp->pid = spawn(rp, argv);
     int64_t deadline = now_ms() + START_MS;
     int starts = 1;
     for (;;) {
         int status;
-        if (waitpid(R.pid, &status, WNOHANG) == R.pid) {
+        if (waitpid(rp->pid, &status, WNOHANG) == rp->pid) {
             /* the port may be busy for a moment (a socket closing) */
             if (starts++ < START_ATTEMPTS) {
                 sleep_ms(300);
-                R.pid = spawn(argv);
+                rp->pid = spawn(rp, argv);
                 continue;
             }
-            R.pid = 0;
-            dump_output();
+            rp->pid = 0;
+            dump_output_of(rp);
             fail_msg("smp-server exited at start %d times (status 0x%x)", START_ATTEMPTS, (unsigned)status);
         }
         sx_smp_conn_opts o = {.timeout_ms = 2000};
         sx_smp_conn *c = NULL;
-        if (sx_smp_connect(R.addr, &o, &c) == SX_OK) {
+        if (sx_smp_connect(rp->addr, &o, &c) == SX_OK) {
             sx_smp_close(c);
             return;
         }
         if (now_ms() > deadline) {
-            dump_output();
+            dump_output_of(rp);
             fail_msg("smp-server did not accept connections within %d ms", START_MS);
         }
         sleep_ms(50);
     }
 }
 
+void router_start(void)
+{
+    pool_router_start(&R);
+}
+
+void pool_router_kill9(pool_router *rp)
+{
+    assert_true(rp->pid > 0);
+    assert_int_equal(kill(rp->pid, SIGKILL), 0);
+    int status = 0;
+    assert_true(wait_exit(rp->pid, 30000, &status));
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    rp->pid = 0;
+}
+
 void router_kill9(void)
 {
-    assert_true(R.pid > 0);
-    assert_int_equal(kill(R.pid, SIGKILL), 0);
-    int status = 0;
-    assert_true(wait_exit(R.pid, 30000, &status));
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    R.pid = 0;
+    pool_router_kill9(&R);
 }
 
 /* A free port below the system's range of ephemeral ports (32768 and up
@@ -180,9 +206,10 @@ void router_kill9(void)
  * the stopped router included, can take it while the router is down: a
  * connect to a port of that range where nothing listens can even end up
  * connected to itself. */
-static uint16_t pick_port(void)
+uint16_t pool_router_free_port(void)
 {
-    uint32_t r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
+    static uint32_t calls;
+    uint32_t r = ((uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms()) + calls++ * 104729u;
     for (int i = 0; i < 200; i++) {
         uint16_t port = (uint16_t)(20000 + (r + (uint32_t)i * 7919u) % 12000u);
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -198,63 +225,78 @@ static uint16_t pick_port(void)
     return 0;
 }
 
-int router_setup(void **state)
+int pool_router_init(pool_router *rp, const char *extra)
 {
-    (void)state;
-    memset(&R, 0, sizeof R);
-    snprintf(R.dir, sizeof R.dir, "/tmp/sx_pool_XXXXXX");
-    if (!mkdtemp(R.dir))
+    memset(rp, 0, sizeof *rp);
+    snprintf(rp->dir, sizeof rp->dir, "/tmp/sx_pool_XXXXXX");
+    if (!mkdtemp(rp->dir))
         return -1;
-    snprintf(R.etc, sizeof R.etc, "%s/etc", R.dir);
-    snprintf(R.var, sizeof R.var, "%s/var", R.dir);
-    snprintf(R.out, sizeof R.out, "%s/output.log", R.dir);
-    snprintf(R.ini, sizeof R.ini, "%s/smp-server.ini", R.etc);
+    snprintf(rp->etc, sizeof rp->etc, "%s/etc", rp->dir);
+    snprintf(rp->var, sizeof rp->var, "%s/var", rp->dir);
+    snprintf(rp->out, sizeof rp->out, "%s/output.log", rp->dir);
+    snprintf(rp->ini, sizeof rp->ini, "%s/smp-server.ini", rp->etc);
     size_t n = 0;
     while (environ[n])
         n++;
-    R.envp = calloc(n + 3, sizeof *R.envp);
-    if (!R.envp)
+    rp->envp = calloc(n + 3, sizeof *rp->envp);
+    if (!rp->envp)
         return -1;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "SMP_SERVER_CFG_PATH=", 20) != 0 && strncmp(environ[i], "SMP_SERVER_LOG_PATH=", 20) != 0)
-            R.envp[k++] = environ[i];
-    snprintf(R.env_cfg, sizeof R.env_cfg, "SMP_SERVER_CFG_PATH=%s", R.etc);
-    snprintf(R.env_log, sizeof R.env_log, "SMP_SERVER_LOG_PATH=%s", R.var);
-    R.envp[k++] = R.env_cfg;
-    R.envp[k++] = R.env_log;
+            rp->envp[k++] = environ[i];
+    snprintf(rp->env_cfg, sizeof rp->env_cfg, "SMP_SERVER_CFG_PATH=%s", rp->etc);
+    snprintf(rp->env_log, sizeof rp->env_log, "SMP_SERVER_LOG_PATH=%s", rp->var);
+    rp->envp[k++] = rp->env_cfg;
+    rp->envp[k++] = rp->env_log;
     signal(SIGPIPE, SIG_IGN);
     char *argv[] = {"smp-server", "init", "-y", "--no-password", NULL};
-    pid_t pid = spawn(argv);
+    pid_t pid = spawn(rp, argv);
     int status = 0;
     if (!wait_exit(pid, 60000, &status) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        dump_output();
+        dump_output_of(rp);
         return -1;
     }
     char path[256];
-    snprintf(path, sizeof path, "%s/fingerprint", R.etc);
+    snprintf(path, sizeof path, "%s/fingerprint", rp->etc);
     char *fp = read_text(path);
     if (!fp)
         return -1;
     fp[strcspn(fp, "\r\n")] = 0;
-    snprintf(R.fp, sizeof R.fp, "%s", fp);
+    snprintf(rp->fp, sizeof rp->fp, "%s", fp);
     free(fp);
-    R.port = pick_port();
-    ini_set_port(R.port);
-    snprintf(R.addr, sizeof R.addr, "smp://%s@127.0.0.1:%u", R.fp, R.port);
+    rp->port = pool_router_free_port();
+    ini_edit(rp, rp->port, extra);
+    snprintf(rp->addr, sizeof rp->addr, "smp://%s@127.0.0.1:%u", rp->fp, rp->port);
     return 0;
+}
+
+void pool_router_edit(pool_router *rp, const char *extra)
+{
+    ini_edit(rp, rp->port, extra);
+}
+
+int router_setup(void **state)
+{
+    (void)state;
+    return pool_router_init(&R, NULL);
+}
+
+void pool_router_free(pool_router *rp)
+{
+    if (rp->pid > 0) {
+        int status;
+        kill(rp->pid, SIGKILL);
+        (void)wait_exit(rp->pid, 30000, &status);
+        rp->pid = 0;
+    }
+    free(rp->envp);
+    tu_rm_rf(rp->dir);
 }
 
 int router_teardown(void **state)
 {
     (void)state;
-    if (R.pid > 0) {
-        int status;
-        kill(R.pid, SIGKILL);
-        (void)wait_exit(R.pid, 30000, &status);
-        R.pid = 0;
-    }
-    free(R.envp);
-    tu_rm_rf(R.dir);
+    pool_router_free(&R);
     return 0;
 }

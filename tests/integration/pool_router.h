@@ -29,6 +29,17 @@ void sleep_ms(int ms);
 void router_start(void);
 /* SIGKILL, and waits for the exit. */
 void router_kill9(void);
+/* The same for any router: init in a new folder with its own port, the
+ * INI's "key: value" lines of extra (NULL: none) replacing those keys'
+ * lines (commented or not); start; SIGKILL; kill and remove. */
+int pool_router_init(pool_router *rp, const char *extra);
+void pool_router_start(pool_router *rp);
+/* The INI edited again as init does with extra (before a start). */
+void pool_router_edit(pool_router *rp, const char *extra);
+/* A port nothing listens on, below the ephemeral range. */
+uint16_t pool_router_free_port(void);
+void pool_router_kill9(pool_router *rp);
+void pool_router_free(pool_router *rp);
 /* cmocka setup and teardown: init in a new folder / kill and remove. */
 int router_setup(void **state);
 int router_teardown(void **state);

@@ -1,9 +1,13 @@
 #!/bin/sh
 # Black-box test of `smp send --proxy` and `smp secure --proxy` with two real
 # smp-server processes on loopback: A, with a password, forwards to B, where
-# the queue is; the recipient on B receives what went through A. Also: A's
+# the queue is; the recipient on B receives what went through A; `smp send
+# --proxy-mode` goes through A or not as the mode says. Also: A's
 # password missing (PROXY BASIC_AUTH), B down (PROXY BROKER NETWORK), and a
-# queue address whose fingerprint is not B's.
+# queue address whose fingerprint is not B's. A's statistics on its control
+# port count each case as the reference does (own_server_domains: 0.0.1
+# makes B at 127.0.0.1 one of A's own, B at 127.0.0.2 not), and B counts the
+# forwarded commands it ran.
 # Usage: test_smp_proxy_cli.sh <path to smp-server> <path to smp>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -37,7 +41,11 @@ start_router() {
     for attempt in 1 2 3 4 5 6 7 8; do
         p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000 ))
         port_ready "$p" && continue
+        c=$((p + 1))
+        port_ready "$c" && continue
         sed -i "s/^port: .*/port: $p/; s/^host: .*/host: 127.0.0.1/" "$ini"
+        sed -i "s/^#* *control_port: .*/control_port: $c/; s/^#* *control_port_user_password: .*/control_port_user_password: us3r/" "$ini"
+        sed -i "s/^#* *own_server_domains:.*/own_server_domains: 0.0.1/" "$ini"
         SMP_SERVER_CFG_PATH="$d/etc" SMP_SERVER_LOG_PATH="$d/var" $TOS "$SERVER" start --log-level debug \
             >"$d/server.log" 2>&1 &
         pid=$!
@@ -54,8 +62,29 @@ start_router() {
     done
     [ -n "$port" ] || { cat "$d/server.log"; echo "FAIL: router $name did not start"; exit 1; }
     PIDS="$PIDS $pid"
-    eval "PORT_$name=$port FP_$name=$(cat "$d/etc/fingerprint") PID_$name=$pid"
+    eval "CTL_$name=$((port + 1)) PORT_$name=$port FP_$name=$(cat "$d/etc/fingerprint") PID_$name=$pid"
     eval "PW_$name=\$(sed -n 's/^create_password: //p' \"\$ini\")"
+}
+
+# stats PORT: the control port's `stats` answer
+stats() {
+    python3 - "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"auth us3r\nstats\nquit\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+sys.stdout.write(data.decode())
+PY
+}
+# expect_stat PORT LINE: the exact line is in the stats
+expect_stat() {
+    out=$(stats "$1")
+    echo "$out" | grep -qxF "$2" || fail "stats of $1: no '$2' in: $(echo "$out" | grep -E '^p(Relays|MsgFwds)')"
 }
 
 start_router A
@@ -75,6 +104,44 @@ smp send --proxy "$A" s.queue "-5 degrees" || fail "send a message starting with
 out=$(smp recv r.queue --count 3 --timeout 10) || fail "recv on B"
 [ "$out" = "$(printf 'hello through A\nfrom stdin\n\n-5 degrees')" ] || fail "received '$out'"
 grep -q "proxy: connected to relay 127.0.0.1:$PORT_B" A/server.log || fail "A's log has no relay connection"
+# one secure and three sends: a PRXY and a PFWD each, to an own router
+expect_stat "$CTL_A" "pRelays: requests=4, successes=4, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pRelaysOwn: requests=4, successes=4, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pMsgFwds: requests=4, successes=4, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pMsgFwdsOwn: requests=4, successes=4, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pMsgFwdsRecv: 0"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 4"
+expect_stat "$CTL_B" "pRelays: requests=0, successes=0, errorsConnect=0, errorsCompat=0, errorsOther=0"
+
+# B as 127.0.0.2: not one of A's own.
+sed "s|@127.0.0.1:|@127.0.0.2:|" s.queue >other.queue
+chmod 600 other.queue
+smp send --proxy "$A" other.queue "not own" || fail "send through A to 127.0.0.2"
+out=$(smp recv r.queue --count 1 --timeout 10) || fail "recv of the message sent to 127.0.0.2"
+[ "$out" = "not own" ] || fail "received '$out' from 127.0.0.2"
+expect_stat "$CTL_A" "pRelays: requests=5, successes=5, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pRelaysOwn: requests=4, successes=4, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pMsgFwds: requests=5, successes=5, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pMsgFwdsOwn: requests=4, successes=4, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 5"
+
+# --proxy-mode: B's host known -> directly; not known -> through A
+smp send --proxy "$A" --proxy-mode unknown --known-router 127.0.0.1 s.queue "known" || fail "send, B known"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 5"
+smp send --proxy "$A" --proxy-mode unknown --known-router example.com s.queue "unknown" || fail "send, B unknown"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 6"
+smp send --proxy "$A" --proxy-mode never --proxy-fallback prohibit s.queue "never" || fail "send, never"
+expect_stat "$CTL_B" "pMsgFwdsRecv: 6"
+out=$(smp recv r.queue --count 3 --timeout 10) || fail "recv of the --proxy-mode messages"
+[ "$out" = "$(printf 'known\nunknown\nnever')" ] || fail "received '$out' after --proxy-mode"
+smp send --proxy-mode always s.queue "x" 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "--proxy-mode without --proxy: exit $rc"
+smp send --proxy "$A" --proxy-mode sometimes s.queue "x" 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "--proxy-mode sometimes: exit $rc"
+smp secure --proxy "$A" --proxy-mode always s.queue 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "secure --proxy-mode: exit $rc"
+expect_stat "$CTL_A" "pRelays: requests=6, successes=6, errorsConnect=0, errorsCompat=0, errorsOther=0"
+expect_stat "$CTL_A" "pMsgFwdsOwn: requests=5, successes=5, errorsConnect=0, errorsCompat=0, errorsOther=0"
 
 # A's password is needed for proxying as for creating queues.
 out=$(smp send --proxy "$A_NOPW" s.queue "no password" 2>&1) && fail "send through A without its password succeeded"
@@ -85,13 +152,26 @@ sed "s|^server: .*|server: smp://$FP_A@127.0.0.1:$PORT_B|" s.queue >wrongfp.queu
 chmod 600 wrongfp.queue
 out=$(smp send --proxy "$A" wrongfp.queue "x" 2>&1) && fail "send with a wrong fingerprint succeeded"
 echo "$out" | grep -q "PROXY BROKER" || fail "wrong fingerprint message '$out'"
+# a PRXY that failed (the identity check: not a connection error)
+expect_stat "$CTL_A" "pRelays: requests=7, successes=6, errorsConnect=0, errorsCompat=0, errorsOther=1"
+expect_stat "$CTL_A" "pMsgFwds: requests=6, successes=6, errorsConnect=0, errorsCompat=0, errorsOther=0"
 
 # B down: A cannot forward.
 kill "$PID_B"
 wait "$PID_B" 2>/dev/null
+# A has seen its connections to B close (one per worker that used it), so
+# that the next PRXY connects
+i=0
+relays=$(grep -c "proxy: connected to relay 127.0.0.[12]:$PORT_B" A/server.log)
+while [ $i -lt 100 ] && [ "$(grep -c "proxy: relay 127.0.0.[12]:$PORT_B closed" A/server.log)" -lt "$relays" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 out=$(smp send --proxy "$A" s.queue "B is down" 2>&1); rc=$?
 [ $rc = 1 ] || fail "send with B down: exit $rc ($out)"
 echo "$out" | grep -q "PROXY BROKER NETWORK" || fail "B down message '$out'"
+expect_stat "$CTL_A" "pRelays: requests=8, successes=6, errorsConnect=1, errorsCompat=0, errorsOther=1"
+expect_stat "$CTL_A" "pRelaysOwn: requests=7, successes=5, errorsConnect=1, errorsCompat=0, errorsOther=1"
 
 kill -0 "$PID_A" 2>/dev/null || fail "A is no longer running"
 if [ "$FAILS" -ne 0 ]; then
