@@ -424,7 +424,7 @@ static bool compact(sx_msgjournal_compactor *c)
     if (rename(c->next, c->journal) != 0)
         return false;
     sx_fs_sync_parent(c->journal);
-    c->last_size = sx_kit_log_size(nlog);
+    __atomic_store_n(&c->last_size, sx_kit_log_size(nlog), __ATOMIC_RELAXED);
     __atomic_add_fetch(&c->compactions, 1, __ATOMIC_RELAXED);
     return true;
 }
@@ -513,4 +513,9 @@ void sx_msgjournal_compactor_stop(sx_msgjournal_compactor *c)
 uint64_t sx_msgjournal_compactions(const sx_msgjournal_compactor *c)
 {
     return c ? __atomic_load_n(&c->compactions, __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t sx_msgjournal_compacted_size(const sx_msgjournal_compactor *c)
+{
+    return c ? __atomic_load_n(&c->last_size, __ATOMIC_RELAXED) : 0;
 }

@@ -131,5 +131,8 @@ SX_MUST_CHECK sx_status sx_msgjournal_compactor_start(const sx_msgjournal_compac
 void sx_msgjournal_compactor_stop(sx_msgjournal_compactor *c);
 /* Compactions done (tests). */
 uint64_t sx_msgjournal_compactions(const sx_msgjournal_compactor *c);
+/* The journal's size when the last compaction finished (or when the thread
+ * started): the next compaction waits for growth times it (tests). */
+uint64_t sx_msgjournal_compacted_size(const sx_msgjournal_compactor *c);
 
 #endif
