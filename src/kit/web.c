@@ -3,6 +3,8 @@
  * under the canonical root. */
 #include "kit/web.h"
 
+#include "kit/web_int.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,7 +24,7 @@
 #define WEB_MAX_REQS 100  /* requests on one connection */
 #define WEB_FILE_MAX (16u << 20)
 
-static const char *const web_alpn[] = {"http/1.1", NULL};
+static const char *const web_alpn[] = {"h2", "http/1.1", NULL};
 
 typedef struct web_listener {
     sx_kit_web *w;
@@ -115,6 +117,39 @@ static bool has_token(sx_slice v, const char *lit)
     return false;
 }
 
+sx_status sx_kit_http_path(const uint8_t *t, size_t n, char *out, size_t cap)
+{
+    SX_ENSURE(out && cap, SX_E_USAGE);
+    out[0] = 0;
+    if (n == 0 || t[0] != '/')
+        return SX_E_PROTOCOL;
+    size_t p = 0;
+    bool query = false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = t[i];
+        if (c <= 32 || c >= 127)
+            return SX_E_PROTOCOL;
+        if (c == '?' || c == '#')
+            query = true;
+        if (query)
+            continue;
+        if (c == '%') {
+            if (i + 2 >= n)
+                return SX_E_PROTOCOL;
+            int h = hexval(t[i + 1]), l = hexval(t[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return SX_E_PROTOCOL;
+            c = (uint8_t)(h * 16 + l);
+            i += 2;
+        }
+        if (p + 1 >= cap)
+            return SX_E_LIMIT;
+        out[p++] = (char)c;
+    }
+    out[p] = 0;
+    return SX_OK;
+}
+
 static sx_status parse_request_line(sx_slice line, sx_kit_http_req *req)
 {
     size_t i = 0, m = 0;
@@ -129,35 +164,12 @@ static sx_status parse_request_line(sx_slice line, sx_kit_http_req *req)
     if (m == 0 || i >= line.len)
         return SX_E_PROTOCOL;
     i++;
-    if (i >= line.len || line.ptr[i] != '/')
-        return SX_E_PROTOCOL;
-    size_t p = 0;
-    bool query = false;
-    while (i < line.len && line.ptr[i] != ' ') {
-        uint8_t c = line.ptr[i];
-        if (c <= 32 || c >= 127)
-            return SX_E_PROTOCOL;
-        if (c == '?' || c == '#')
-            query = true;
-        if (query) {
-            i++;
-            continue;
-        }
-        if (c == '%') {
-            if (i + 2 >= line.len)
-                return SX_E_PROTOCOL;
-            int h = hexval(line.ptr[i + 1]), l = hexval(line.ptr[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0))
-                return SX_E_PROTOCOL;
-            c = (uint8_t)(h * 16 + l);
-            i += 2;
-        }
-        if (p + 1 >= sizeof req->path)
-            return SX_E_LIMIT;
-        req->path[p++] = (char)c;
+    size_t t = i;
+    while (i < line.len && line.ptr[i] != ' ')
         i++;
-    }
-    req->path[p] = 0;
+    sx_status st = sx_kit_http_path(line.ptr + t, i - t, req->path, sizeof req->path);
+    if (st != SX_OK)
+        return st;
     static const char ver[] = " HTTP/1.";
     if (line.len - i != sizeof ver || memcmp(line.ptr + i, ver, sizeof ver - 1) != 0)
         return SX_E_PROTOCOL;
@@ -302,17 +314,10 @@ sx_status sx_kit_web_resolve(const char *root, const char *path, char *out, size
 
 /* ---- connections ---- */
 
-typedef struct web_conn {
-    sx_kit_web *w;
-    int fd;
-    int slot;
-    sx_tls_conn *tls;
-    uint8_t buf[SX_KIT_HTTP_HEAD_MAX];
-    size_t have;
-} web_conn;
+typedef sx_kit_web_conn web_conn;
 
 /* Reads more bytes into c->buf (at least one). */
-static sx_status conn_read_more(web_conn *c)
+sx_status sx_kit_web_conn_read(web_conn *c)
 {
     size_t cap = sizeof c->buf;
     if (c->have >= cap)
@@ -343,7 +348,7 @@ static sx_status conn_read_more(web_conn *c)
     }
 }
 
-static sx_status conn_write(web_conn *c, const void *p, size_t n)
+sx_status sx_kit_web_conn_write(web_conn *c, const void *p, size_t n)
 {
     if (c->tls)
         return sx_tls_write_full(c->tls, p, n, c->w->timeout_ms);
@@ -372,9 +377,9 @@ static sx_status respond(web_conn *c, const char *status, const char *type, cons
                      keep ? "" : "Connection: close\r\n");
     if (k < 0 || (size_t)k >= sizeof head)
         return SX_E_INTERNAL;
-    SX_TRY(conn_write(c, head, (size_t)k));
+    SX_TRY(sx_kit_web_conn_write(c, head, (size_t)k));
     if (!head_only && len)
-        SX_TRY(conn_write(c, body, len));
+        SX_TRY(sx_kit_web_conn_write(c, body, len));
     return SX_OK;
 }
 
@@ -385,48 +390,78 @@ static sx_status respond_text(web_conn *c, const char *status, bool head_only, b
     return respond(c, status, "text/plain; charset=utf-8", (const uint8_t *)body, (size_t)k, head_only, keep);
 }
 
+sx_status sx_kit_web_load(const web_conn *c, const char *path, uint8_t **body, size_t *len, const char **type)
+{
+    *body = NULL;
+    *len = 0;
+    char file[PATH_MAX];
+    if (sx_kit_web_resolve(c->w->root, path, file, sizeof file) != SX_OK)
+        return SX_E_IO;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return SX_E_IO;
+    }
+    if ((uint64_t)sb.st_size > WEB_FILE_MAX) {
+        close(fd);
+        return SX_E_LIMIT;
+    }
+    size_t n = (size_t)sb.st_size, got = 0;
+    uint8_t *b = malloc(n ? n : 1);
+    while (b && got < n) {
+        ssize_t k = read(fd, b + got, n - got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (!b || got != n) {
+        free(b);
+        return b ? SX_E_IO : SX_E_NOMEM;
+    }
+    *body = b;
+    *len = n;
+    *type = sx_kit_web_mime(file);
+    return SX_OK;
+}
+
 static sx_status serve_file(web_conn *c, const sx_kit_http_req *req, bool keep)
 {
     bool head = strcmp(req->method, "HEAD") == 0;
-    char file[PATH_MAX];
-    if (sx_kit_web_resolve(c->w->root, req->path, file, sizeof file) != SX_OK)
+    uint8_t *body = NULL;
+    size_t len = 0;
+    const char *type = NULL;
+    sx_status st = sx_kit_web_load(c, req->path, &body, &len, &type);
+    if (st == SX_E_IO)
         return respond_text(c, "404 Not Found", head, keep);
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || (uint64_t)sb.st_size > WEB_FILE_MAX) {
-        if (fd >= 0)
-            close(fd);
-        return respond_text(c, "404 Not Found", head, keep);
+    if (st != SX_OK) {
+        SX_TRY(respond_text(c, "500 Internal Server Error", head, false));
+        return SX_E_IO;
     }
-    size_t len = (size_t)sb.st_size;
-    uint8_t *body = malloc(len ? len : 1);
-    size_t got = 0;
-    while (body && got < len) {
-        ssize_t n = read(fd, body + got, len - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    sx_status st;
-    if (!body || got != len)
-        st = respond_text(c, "500 Internal Server Error", head, false);
-    else
-        st = respond(c, "200 OK", sx_kit_web_mime(file), body, len, head, keep);
+    st = respond(c, "200 OK", type, body, len, head, keep);
     free(body);
-    return st == SX_OK && (!body || got != len) ? SX_E_IO : st;
+    return st;
 }
 
 static void serve(web_conn *c)
 {
     if (c->tls && !sx_tls_established(c->tls) && sx_tls_handshake_blocking(c->tls, c->w->timeout_ms) != SX_OK)
         return;
+    if (c->tls) {
+        sx_slice alpn = sx_tls_alpn(c->tls);
+        if (alpn.len == 2 && memcmp(alpn.ptr, "h2", 2) == 0) {
+            sx_kit_web_serve_h2(c);
+            return;
+        }
+    }
     for (int n = 0; n < WEB_MAX_REQS; n++) {
         sx_kit_http_req req;
         size_t used = 0;
         sx_status st;
         while ((st = sx_kit_http_parse(c->buf, c->have, &req, &used)) == SX_E_WOULD_BLOCK)
-            if (conn_read_more(c) != SX_OK)
+            if (sx_kit_web_conn_read(c) != SX_OK)
                 return;
         if (st == SX_E_LIMIT) {
             if (respond_text(c, "431 Request Header Fields Too Large", false, false) != SX_OK)

@@ -1,5 +1,6 @@
-/* Router kit: a router's static web site ([WEB] of the INI). A small
- * HTTP/1.1 file server over a folder: GET and HEAD of the files under it,
+/* Router kit: a router's static web site ([WEB] of the INI). A small file
+ * server over a folder, HTTP/1.1 and, over TLS with ALPN h2, HTTP/2
+ * (nghttp2, web_h2.c): GET and HEAD of the files under it,
  * `/.well-known/` read from the folder's `well-known/` (a dot folder is not
  * served), a folder answered by its index.html, 404 for anything else, and
  * nothing outside the folder (symbolic links are resolved and checked).
@@ -44,7 +45,7 @@ SX_MUST_CHECK sx_status sx_kit_web_start(const sx_kit_web_opts *o, sx_kit_web **
 uint16_t sx_kit_web_http_port(const sx_kit_web *w);
 uint16_t sx_kit_web_https_port(const sx_kit_web *w);
 
-/* The web certificate's TLS server context (ALPN http/1.1), for a listener
+/* The web certificate's TLS server context (ALPN h2, http/1.1), for a listener
  * that switches to it on SNI (sx_tls_server_ctx_set_sni); NULL without a
  * certificate. Owned by w. */
 sx_tls_ctx *sx_kit_web_tls(sx_kit_web *w);
@@ -79,6 +80,12 @@ typedef struct sx_kit_http_req {
  * bad escape in the path, a header line without ':'); SX_E_LIMIT for a
  * method or path too long. */
 SX_MUST_CHECK sx_status sx_kit_http_parse(const uint8_t *buf, size_t len, sx_kit_http_req *req, size_t *used);
+
+/* The path of a request target (t[0..n), from '/' on; the query and
+ * fragment dropped, %XX decoded) into out. SX_E_PROTOCOL (not starting with
+ * '/', a byte outside 33..126, a bad escape or %00), SX_E_LIMIT (longer than
+ * cap - 1). Both HTTP versions use it. */
+SX_MUST_CHECK sx_status sx_kit_http_path(const uint8_t *t, size_t n, char *out, size_t cap);
 
 /* The file under root (a canonical absolute path) that path names, in out:
  * `/.well-known/x` as `/well-known/x`, a folder as its index.html. SX_OK

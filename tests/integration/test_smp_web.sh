@@ -123,9 +123,21 @@ got=$(https_get "https://localhost:$PORT/.well-known/apple-app-site-association"
 echo "$got" | grep -qF 'chat.simplex.app' || fail "https: apple-app-site-association: $got"
 type=$(https_get -o /dev/null -w '%{content_type}' "https://localhost:$PORT/.well-known/apple-app-site-association")
 [ "$type" = application/json ] || fail "https: association content type '$type'"
-# A browser offering h2 is answered too (HTTP/1.1 is chosen by ALPN).
-got=$(https_get --http2 "https://localhost:$PORT/") || fail "https with h2 offered: curl failed"
-echo "$got" | grep -qF 'Test &amp; Co' || fail "https with h2 offered: not the page"
+# HTTP/2 when the client offers h2 (ALPN), HTTP/1.1 otherwise.
+ver=$(https_get --http2 -o "$T/h2.html" -w '%{http_version}' "https://localhost:$PORT/") || fail "h2: curl failed"
+[ "$ver" = 2 ] || fail "h2 offered: HTTP version '$ver'"
+grep -qF 'Test &amp; Co' "$T/h2.html" || fail "h2: not the page"
+ver=$(https_get --http1.1 -o /dev/null -w '%{http_version}' "https://localhost:$PORT/")
+[ "$ver" = 1.1 ] || fail "http/1.1 offered: HTTP version '$ver'"
+code=$(https_get --http2 -o /dev/null -w '%{http_code}' "https://localhost:$PORT/nothing-here")
+[ "$code" = 404 ] || fail "h2: wrong path gave $code"
+code=$(https_get --http2 -o /dev/null -w '%{http_code}' -X DELETE "https://localhost:$PORT/")
+[ "$code" = 405 ] || fail "h2: DELETE gave $code"
+hdrs=$(https_get --http2 -I "https://localhost:$PORT/.well-known/assetlinks.json")
+echo "$hdrs" | grep -qi '^content-type: application/json' || fail "h2: HEAD headers: $hdrs"
+# Two pages over one HTTP/2 connection.
+two=$(https_get --http2 "https://localhost:$PORT/" "https://localhost:$PORT/contact/" | grep -c '</html>')
+[ "$two" = 2 ] || fail "h2: two requests on one connection gave $two pages"
 
 # The router still serves SMP after all that.
 smp send s.queue "last" || fail "send after the web requests"
@@ -137,6 +149,32 @@ wait "$PID"
 rc=$?
 PID=
 [ $rc = 0 ] || fail "stop: exit $rc: $(tail -5 "$T/server.log")"
+
+# ---- HTTPS on a port of its own: the SMP port is SMP only ----
+HTTPS=$((PORT + 2))
+sed -i "s/^https: .*/https: $HTTPS/" "$INI"
+$TOS "$SERVER" start >"$T/server2.log" 2>&1 &
+PID=$!
+i=0
+while [ $i -lt 100 ] && ! { port_ready "$PORT" && port_ready "$HTTPS"; }; do
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q "Serving static site on port $HTTPS (TLS)" "$T/server2.log" || fail "no line for the HTTPS port: $(cat "$T/server2.log")"
+got=$(curl -sk --max-time 10 --resolve "localhost:$HTTPS:127.0.0.1" "https://localhost:$HTTPS/") ||
+    fail "https port: curl failed"
+echo "$got" | grep -qF 'Test &amp; Co' || fail "https port: not the page"
+cn=$(openssl s_client -connect "127.0.0.1:$PORT" -servername localhost </dev/null 2>/dev/null |
+    openssl x509 -noout -subject 2>/dev/null)
+echo "$cn" | grep -q "CN *= *localhost" && fail "SMP port not shared: the web certificate with SNI"
+smp send s.queue "after restart" || fail "send after the restart"
+[ "$(smp get r.queue)" = "after restart" ] || fail "get after the restart"
+kill -INT "$PID"
+wait "$PID"
+rc=$?
+PID=
+[ $rc = 0 ] || fail "second stop: exit $rc"
 
 [ $FAILS = 0 ] || { echo "$FAILS failure(s)"; cat "$T/server.log"; exit 1; }
 echo "OK"

@@ -89,6 +89,32 @@ static void test_parse(void **state)
     free(big);
 }
 
+static sx_status path_of(const char *t, char *out, size_t cap)
+{
+    return sx_kit_http_path((const uint8_t *)t, strlen(t), out, cap);
+}
+
+static void test_path(void **state)
+{
+    (void)state;
+    char out[16];
+    assert_int_equal(path_of("/a%2Fb?q=%zz#f", out, sizeof out), SX_OK);
+    assert_string_equal(out, "/a/b");
+    assert_int_equal(path_of("/", out, sizeof out), SX_OK);
+    assert_string_equal(out, "/");
+    assert_int_equal(path_of("", out, sizeof out), SX_E_PROTOCOL);
+    assert_int_equal(path_of("a/b", out, sizeof out), SX_E_PROTOCOL);
+    assert_int_equal(path_of("/a b", out, sizeof out), SX_E_PROTOCOL);
+    assert_int_equal(path_of("/a%4", out, sizeof out), SX_E_PROTOCOL);  /* truncated escape */
+    assert_int_equal(path_of("/a%00", out, sizeof out), SX_E_PROTOCOL); /* NUL */
+    assert_int_equal(path_of("/\x7f", out, sizeof out), SX_E_PROTOCOL);
+    assert_int_equal(path_of("/123456789012345", out, sizeof out), SX_E_LIMIT);
+    assert_int_equal(path_of("/12345678901234", out, sizeof out), SX_OK);
+    /* the length given is respected: bytes after it are not read */
+    assert_int_equal(sx_kit_http_path((const uint8_t *)"/ab%zz", 3, out, sizeof out), SX_OK);
+    assert_string_equal(out, "/ab");
+}
+
 static char root[PATH_MAX];
 
 static void put_file(const char *rel, const char *text)
@@ -273,6 +299,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_path),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_mime),
         cmocka_unit_test(test_server),
