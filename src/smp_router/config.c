@@ -469,6 +469,9 @@ void sx_router_config_print_serving(const sx_router_config *cfg, FILE *out)
     bool has443 = false;
     for (size_t i = 0; i < cfg->n_ports; i++) {
         fprintf(out, "Serving SMP protocol on port %u (TLS)...\n", (unsigned)cfg->ports[i]);
+        /* As the reference: [WEB] https on an SMP port shares it. */
+        if (cfg->ports[i] == cfg->web_https_port)
+            fprintf(out, "Serving static site on port %u (TLS)...\n", (unsigned)cfg->ports[i]);
         has443 = has443 || cfg->ports[i] == 443;
     }
     if (!has443)

@@ -47,13 +47,11 @@ static sx_status start_web(const sx_router_config *cfg, sx_router_opts *o)
     }
     o->web = run_web;
     o->web_shared = shared && certs;
+    /* The shared port's line is printed with the SMP ports'. */
     if (wo.http)
-        printf("Serving static site on port %u\n", (unsigned)sx_kit_web_http_port(run_web));
+        SX_SAY(SX_SAY_INFO, "Serving static site on port %u", (unsigned)sx_kit_web_http_port(run_web));
     if (wo.https)
-        printf("Serving static site on port %u (TLS)\n", (unsigned)sx_kit_web_https_port(run_web));
-    if (o->web_shared)
-        printf("Serving static site on SMP port %u (TLS, clients sending a server name)\n",
-               (unsigned)cfg->web_https_port);
+        SX_SAY(SX_SAY_INFO, "Serving static site on port %u (TLS)", (unsigned)sx_kit_web_https_port(run_web));
     return SX_OK;
 }
 

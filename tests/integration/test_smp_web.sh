@@ -65,7 +65,7 @@ done
 [ -n "$PORT" ] || { cat "$T/server.log"; echo "FAIL: the router did not start"; exit 1; }
 HTTP=$((PORT + 1))
 grep -q "Serving static site on port $HTTP" "$T/server.log" || fail "no line for the HTTP port: $(cat "$T/server.log")"
-grep -q "Serving static site on SMP port $PORT" "$T/server.log" || fail "no line for the shared port"
+grep -q "Serving static site on port $PORT (TLS)\.\.\." "$T/server.log" || fail "no line for the shared port"
 
 # ---- the generated site ----
 W="$T/var/www"

@@ -609,7 +609,8 @@ static void test_address_and_printing(void **state)
              "expiring clients inactive for 21600 seconds every 3600 seconds\n"
              "creating new queues requires password\n"
              "Serving SMP protocol on port 5223 (TLS)...\n"
-             "Serving SMP protocol on port 443 (TLS)...\n",
+             "Serving SMP protocol on port 443 (TLS)...\n"
+             "Serving static site on port 443 (TLS)...\n",
              fptext, fptext);
     assert_string_equal(out, expected);
     free(out);
