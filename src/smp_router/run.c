@@ -41,7 +41,17 @@ static sx_status start_web(const sx_router_config *cfg, sx_router_opts *o)
         return SX_OK;
     char err[512];
     sx_status st = sx_kit_web_start(&wo, &run_web, err, sizeof err);
+    if (st != SX_OK && (wo.http || wo.https)) {
+        /* As the reference, whose web listeners run apart from the router:
+         * said, and the router starts without them. */
+        SX_SAY(SX_SAY_ERROR, "HTTP server crashed: %s", err);
+        wo.http = wo.https = false;
+        st = shared && certs ? sx_kit_web_start(&wo, &run_web, err, sizeof err) : SX_OK;
+        if (st == SX_OK && !run_web)
+            return SX_OK;
+    }
     if (st != SX_OK) {
+        /* The shared port's certificate: fatal, as in the reference. */
         fprintf(stderr, "Error: web server: %s\n", err);
         return st;
     }
