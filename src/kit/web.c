@@ -23,6 +23,7 @@
 #define WEB_MAX_CONNS 256 /* connection threads at once; more are closed */
 #define WEB_MAX_REQS 100  /* requests on one connection */
 #define WEB_FILE_MAX (16u << 20)
+#define WEB_STACK (512u << 10) /* a connection thread's stack */
 
 static const char *const web_alpn[] = {"h2", "http/1.1", NULL};
 
@@ -541,6 +542,7 @@ static void start_conn(sx_kit_web *w, int fd, sx_tls_conn *tls)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, WEB_STACK);
         int rc = pthread_create(&th, &attr, conn_thread, c);
         pthread_attr_destroy(&attr);
         if (rc == 0)
