@@ -16,6 +16,7 @@
 #include "smp_router/config.h"
 #include "smp_router/server.h"
 #include "smp_router/setup.h"
+#include "smp_router/website.h"
 
 #ifndef SX_VERSION
 #define SX_VERSION "0.0.0"
@@ -55,9 +56,9 @@ static void usage(FILE *f)
             "  --source-code[=URI]        source code URI (%s)\n"
             "  --operator NAME, --operator-country CC, --operator-website URL\n"
             "  --hosting NAME, --hosting-country CC, --hosting-type TYPE, --server-country CC\n"
-            "  --web-path PATH            folder for the web pages (written to the INI; this\n"
-            "                             server serves no web pages yet)\n"
-            "  --disable-web              (the default here: there is no embedded web server yet)\n"
+            "  --web-path PATH            folder for the generated web pages\n"
+            "  --disable-web              (the default here: [WEB] https and cert stay commented\n"
+            "                             out until you provide a web certificate)\n"
             "  -d, --database CONN, --schema NAME, --pool-size N\n"
             "                             PostgreSQL store: not supported yet, refused\n"
             "  -y, --yes                  do not ask questions\n\n"
@@ -397,7 +398,8 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
         if (!ask_init_questions(paths, &o))
             return 1;
     }
-    /* The embedded web server is not written yet, so [WEB] https stays
+    /* [WEB] https needs a web certificate that init does not make (the
+     * operator's own, e.g. from a public CA), so https, cert and key stay
      * commented out and `start` works right after `init`. */
     o.disable_web = true;
 
@@ -514,6 +516,14 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         return 1;
     }
     sx_router_config_print_limits(&cfg, stdout);
+    if (cfg.web_static_path[0]) {
+        /* As the reference: the site is written at every start. */
+        if (sx_router_site_generate(&cfg, cfg.web_static_path, version_line, err, sizeof err) != SX_OK) {
+            printf("Error: the static site: %s\n", err);
+            return 1;
+        }
+        printf("Generated static site contents at %s\n", cfg.web_static_path);
+    }
     rcli_raise_nofile(stdout);
     fflush(stdout);
     sx_router *r = NULL;

@@ -13,6 +13,7 @@
 #include "common/router_cli.h"
 #include "kit/identity.h"
 #include "kit/say.h"
+#include "kit/web.h"
 #include "xftp_router/server.h"
 #include "xftp_router/srvconfig.h"
 #include "xftp_router/website.h"
@@ -211,6 +212,29 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* [WEB] http and https: the site on ports of its own (kit/web.h), as the
+     * reference; a failure there is said and the router runs without them. */
+    sx_kit_web *web = NULL;
+    if (cfg.has_static_path && (cfg.web_http_port || (cfg.web_https_port && cfg.has_web_cert))) {
+        sx_kit_web_opts wo = {
+            .root = cfg.static_path,
+            .http = cfg.web_http_port != 0,
+            .http_port = cfg.web_http_port,
+            .https = cfg.web_https_port != 0 && cfg.has_web_cert,
+            .https_port = cfg.web_https_port,
+            .cert_file = cfg.has_web_cert ? cfg.web_cert : NULL,
+            .key_file = cfg.has_web_cert ? cfg.web_key : NULL,
+        };
+        if (sx_kit_web_start(&wo, &web, err, sizeof err) != SX_OK) {
+            SX_SAY(SX_SAY_ERROR, "HTTP server crashed: %s", err);
+        } else {
+            if (wo.http)
+                SX_SAY(SX_SAY_INFO, "Serving static site on port %u", (unsigned)sx_kit_web_http_port(web));
+            if (wo.https)
+                SX_SAY(SX_SAY_INFO, "Serving static site on port %u (TLS)", (unsigned)sx_kit_web_https_port(web));
+        }
+    }
+
     sx_xftp_server_opts opts;
     sx_xftp_config_to_opts(&cfg, &opts);
     sx_xftp_server *srv = NULL;
@@ -218,6 +242,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     if (st != SX_OK) {
         fflush(stdout);
         rcli_print_start_error(stderr, st, paths->ini);
+        sx_kit_web_stop(web);
         return 1;
     }
     sx_xftp_config_print_listening(&cfg, stdout);
@@ -228,6 +253,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     sx_xftp_server_stop(srv);
+    sx_kit_web_stop(web);
     SX_SAY(SX_SAY_NOTE, "Server stopped");
     return 0;
 }

@@ -338,6 +338,8 @@ static sx_status read_web(const sx_ini *ini, sx_router_config *cfg, char *err, s
                     &present, err, errlen));
     SX_TRY(get_port(ini, "WEB", "http", &cfg->web_http_port, err, errlen));
     SX_TRY(get_port(ini, "WEB", "https", &cfg->web_https_port, err, errlen));
+    SX_TRY(get_text(ini, "WEB", "cert", cfg->web_cert, sizeof cfg->web_cert, &present, err, errlen));
+    SX_TRY(get_text(ini, "WEB", "key", cfg->web_key, sizeof cfg->web_key, &present, err, errlen));
     return SX_OK;
 }
 
@@ -468,6 +470,9 @@ void sx_router_config_print_serving(const sx_router_config *cfg, FILE *out)
     bool has443 = false;
     for (size_t i = 0; i < cfg->n_ports; i++) {
         fprintf(out, "Serving SMP protocol on port %u (TLS)...\n", (unsigned)cfg->ports[i]);
+        /* As the reference: [WEB] https on an SMP port shares it. */
+        if (cfg->ports[i] == cfg->web_https_port)
+            fprintf(out, "Serving static site on port %u (TLS)...\n", (unsigned)cfg->ports[i]);
         has443 = has443 || cfg->ports[i] == 443;
     }
     if (!has443)
@@ -488,7 +493,4 @@ void sx_router_config_print_limits(const sx_router_config *cfg, FILE *out)
     fprintf(out, "creating new queues %s\n",
             !cfg->new_queues ? "NOT allowed"
                              : cfg->has_create_password ? "requires password" : "allowed");
-    if (cfg->web_http_port || cfg->web_https_port)
-        fprintf(out, "Note: [WEB] http/https is set, but this server does not serve web pages "
-                     "yet; the setting is ignored.\n");
 }

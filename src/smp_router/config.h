@@ -112,10 +112,14 @@ typedef struct sx_router_config {
     bool has_source_code;
     char source_code[SX_KIT_TEXT_MAX + 1];
 
-    /* [WEB]: read but not served yet (the lines `start` prints say so). */
-    char web_static_path[SX_KIT_PATH_MAX];
+    /* [WEB] (kit/web.h, smp_router/website.h): the site is generated into
+     * static_path at start and served on http (plain) and https (the web
+     * certificate); an https port that is also an SMP port is shared. */
+    char web_static_path[SX_KIT_PATH_MAX]; /* "" = absent: no site */
     uint16_t web_http_port;   /* 0 = absent */
     uint16_t web_https_port;  /* 0 = absent */
+    char web_cert[SX_KIT_PATH_MAX]; /* "" = absent */
+    char web_key[SX_KIT_PATH_MAX];  /* "" = absent */
 
     sx_router_start_options start; /* set by the caller, defaults from the loader */
 } sx_router_config;

@@ -6,9 +6,64 @@
 #include <stdio.h>
 
 #include "kit/paths.h"
+#include "kit/web.h"
 #include "smp_router/msgjournal.h"
 #include "smp_router/server.h"
 #include "kit/say.h"
+
+/* The web server of this process's router (one router per process). */
+static sx_kit_web *run_web;
+
+/* [WEB] as the reference: the site is served when static_path is set; the
+ * https port is a listener of its own unless it is also an SMP port, and
+ * either needs the web certificate. */
+static sx_status start_web(const sx_router_config *cfg, sx_router_opts *o)
+{
+    if (!cfg->web_static_path[0])
+        return SX_OK;
+    bool certs = cfg->web_cert[0] && cfg->web_key[0];
+    bool shared = false;
+    for (size_t i = 0; i < cfg->n_ports && cfg->web_https_port; i++)
+        if (cfg->ports[i] == cfg->web_https_port) {
+            shared = true;
+            o->web_port_index = i;
+        }
+    sx_kit_web_opts wo = {
+        .root = cfg->web_static_path,
+        .http = cfg->web_http_port != 0,
+        .http_port = cfg->web_http_port,
+        .https = !shared && cfg->web_https_port != 0 && certs,
+        .https_port = cfg->web_https_port,
+        .cert_file = certs ? cfg->web_cert : NULL,
+        .key_file = certs ? cfg->web_key : NULL,
+    };
+    if (!wo.http && !wo.https && !(shared && certs))
+        return SX_OK;
+    char err[512];
+    sx_status st = sx_kit_web_start(&wo, &run_web, err, sizeof err);
+    if (st != SX_OK && (wo.http || wo.https)) {
+        /* As the reference, whose web listeners run apart from the router:
+         * said, and the router starts without them. */
+        SX_SAY(SX_SAY_ERROR, "HTTP server crashed: %s", err);
+        wo.http = wo.https = false;
+        st = shared && certs ? sx_kit_web_start(&wo, &run_web, err, sizeof err) : SX_OK;
+        if (st == SX_OK && !run_web)
+            return SX_OK;
+    }
+    if (st != SX_OK) {
+        /* The shared port's certificate: fatal, as in the reference. */
+        fprintf(stderr, "Error: web server: %s\n", err);
+        return st;
+    }
+    o->web = run_web;
+    o->web_shared = shared && certs;
+    /* The shared port's line is printed with the SMP ports'. */
+    if (wo.http)
+        SX_SAY(SX_SAY_INFO, "Serving static site on port %u", (unsigned)sx_kit_web_http_port(run_web));
+    if (wo.https)
+        SX_SAY(SX_SAY_INFO, "Serving static site on port %u (TLS)", (unsigned)sx_kit_web_https_port(run_web));
+    return SX_OK;
+}
 
 sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
 {
@@ -71,7 +126,14 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
     /* A file over the size limit fails its write (EFBIG) like a full disk
      * instead of killing the router. */
     signal(SIGXFSZ, SIG_IGN);
-    return sx_router_start(&o, out);
+    sx_status st = start_web(cfg, &o);
+    if (st == SX_OK)
+        st = sx_router_start(&o, out);
+    if (st != SX_OK) {
+        sx_kit_web_stop(run_web);
+        run_web = NULL;
+    }
+    return st;
 }
 
 int sx_router_run_wait(sx_router *r)
@@ -86,6 +148,8 @@ int sx_router_run_wait(sx_router *r)
     SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     sx_status st = sx_router_stop(r);
+    sx_kit_web_stop(run_web);
+    run_web = NULL;
     if (st != SX_OK) {
         SX_SAY(SX_SAY_ERROR, "Error: the server stopped without saving everything: %s", sx_status_str(st));
         return 1;

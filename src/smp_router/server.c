@@ -21,6 +21,7 @@
 
 #include "core/base64.h"
 #include "kit/say.h"
+#include "kit/web.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
 #include "transport/net.h"
@@ -346,7 +347,8 @@ static void conn_close(sx_conn *c)
     sx_wipe(c->dh_priv, sizeof c->dh_priv);
     sx_tls_conn_free(c->tls);
     c->tls = NULL;
-    sx_net_close(c->fd);
+    if (!c->handed_over)
+        sx_net_close(c->fd);
     c->fd = -1;
     sx_kit_workers_handshake_done(w->r->ws, &c->peer);
     sx_kit_workers_socket_closed(w->r->ws, c->port_index);
@@ -498,9 +500,24 @@ static void conn_read(sx_conn *c)
     w->read_conn = NULL;
 }
 
+/* A browser on the shared web port (SNI sent): the connection leaves the
+ * router for the web server, TLS and socket with it. */
+static void conn_hand_to_web(sx_conn *c)
+{
+    int fd = c->fd;
+    sx_tls_conn *tls = c->tls;
+    c->tls = NULL;
+    c->handed_over = true;
+    conn_why(c, "to the web server");
+    conn_close(c);
+    sx_kit_web_adopt(c->w->r->opts.web, fd, tls);
+}
+
 static void conn_tls_step(sx_conn *c)
 {
-    sx_status st = sx_kit_tls_step(c->w->r->tls, c->fd, &c->tls, c->w->r->opts.log_tls_errors);
+    sx_router *r = c->w->r;
+    bool shared = r->tls_shared && c->port_index == r->opts.web_port_index;
+    sx_status st = sx_kit_tls_step(shared ? r->tls_shared : r->tls, c->fd, &c->tls, r->opts.log_tls_errors);
     if (st == SX_E_WOULD_BLOCK) {
         conn_update_interest(c);
         return;
@@ -510,6 +527,10 @@ static void conn_tls_step(sx_conn *c)
             SX_SAY(SX_SAY_DEBUG, "client %llu: TLS error: %s", (unsigned long long)c->id, sx_tls_conn_error(c->tls));
         conn_why(c, st == SX_E_CLOSED ? "peer closed" : "TLS error");
         conn_close(c);
+        return;
+    }
+    if (shared && sx_tls_sni_used(c->tls)) {
+        conn_hand_to_web(c);
         return;
     }
     sx_smp_tls_info info;
@@ -791,6 +812,14 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     st = sx_smp_server_config_init(&r->smp, r->tls);
     if (st != SX_OK)
         goto fail;
+    if (opts->web && sx_kit_web_tls(opts->web) && opts->web_shared && opts->web_port_index < opts->n_ports) {
+        tcfg.https_compat = true; /* PROTOCOL-NOTES B3: browsers connect too */
+        st = sx_tls_server_ctx_new(&tcfg, &r->tls_shared);
+        if (st == SX_OK)
+            st = sx_tls_server_ctx_set_sni(r->tls_shared, sx_kit_web_tls(opts->web));
+        if (st != SX_OK)
+            goto fail;
+    }
     st = sx_store_new(&r->store);
     if (st != SX_OK)
         goto fail;
@@ -874,6 +903,7 @@ fail:
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);
     sx_tls_ctx_free(r->tls);
+    sx_tls_ctx_free(r->tls_shared);
     sx_smp_stats_cleanup(&r->stats);
     free(r);
     return st;
@@ -911,6 +941,7 @@ sx_status sx_server_stop(sx_router *r)
     sx_store_free(r->store);
     sx_smp_server_config_cleanup(&r->smp);
     sx_tls_ctx_free(r->tls);
+    sx_tls_ctx_free(r->tls_shared);
     sx_smp_stats_cleanup(&r->stats);
     free(r);
     return saved;

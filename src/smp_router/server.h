@@ -71,6 +71,13 @@ typedef struct sx_router_opts {
     const char *stats_daily_path;
     const char *metrics_path;
     int64_t metrics_interval;
+    /* [WEB] on a shared port (kit/web.h; PROTOCOL-NOTES B3): when web is set
+     * with a certificate, connections to ports[web_port_index] whose client
+     * sends a server name (SNI) get the web certificate and are handed to
+     * web; the others stay SMP. web is the caller's and outlives the router. */
+    struct sx_kit_web *web;
+    bool web_shared;
+    size_t web_port_index;
     /* Seconds after 00:00 UTC of the daily line (the reference's
      * logStatsStartTime, 0); and, for tests, its interval (0 = a day). */
     int64_t stats_start_time;

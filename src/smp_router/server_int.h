@@ -130,6 +130,7 @@ struct sx_conn {
     /* SUBS / NSUBS was answered on this service session: a repeat only
      * answers the counts (PROTOCOL-NOTES D8, D29). */
     bool svc_subscribed;
+    bool handed_over; /* the socket went to the web server: not closed here */
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
     const char *why;
@@ -170,6 +171,7 @@ struct sx_worker {
 struct sx_router {
     sx_router_opts opts;
     sx_tls_ctx *tls;
+    sx_tls_ctx *tls_shared; /* the shared web port's (SNI to the web certificate), or NULL */
     sx_smp_server_config smp;
     sx_store *store;
     /* The listening sockets and worker threads (kit/workers.h); it also

@@ -329,6 +329,10 @@ static sx_status load_ini(const sx_kit_paths *paths, const sx_ini *ini, sx_xftp_
     SX_TRY(get_str(ini, "WEB", "cert", false, c->web_cert, sizeof c->web_cert, &has_cert, err, errlen));
     SX_TRY(get_str(ini, "WEB", "key", false, c->web_key, sizeof c->web_key, &has_key, err, errlen));
     c->has_web_cert = has_cert && has_key;
+    char wport[16];
+    bool has_port;
+    SX_TRY(get_port(ini, "WEB", "http", false, wport, sizeof wport, &c->web_http_port, &has_port, err, errlen));
+    SX_TRY(get_port(ini, "WEB", "https", false, wport, sizeof wport, &c->web_https_port, &has_port, err, errlen));
     /* [INFORMATION] */
     SX_TRY(get_str(ini, "INFORMATION", "source_code", false, c->source_code, sizeof c->source_code,
                    &c->has_source_code, err, errlen));

@@ -95,6 +95,7 @@ typedef struct sx_xftp_config {
     bool has_static_path;
     char static_path[SX_KIT_PATH_MAX];     /* [WEB] static_path */
     bool has_web_cert;                     /* [WEB] cert and key both given */
+    uint16_t web_http_port, web_https_port; /* [WEB] http / https, 0 = absent */
     char web_cert[SX_KIT_PATH_MAX], web_key[SX_KIT_PATH_MAX];
     bool has_source_code;
     char source_code[SX_KIT_TEXT_MAX]; /* [INFORMATION] source_code */

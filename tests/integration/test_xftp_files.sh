@@ -76,6 +76,10 @@ init_router 3 1mb
 if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
     -keyout "$T/web.key" -out "$T/web.crt" >/dev/null 2>&1; then
     sed -i "s|^# cert: .*|cert: $T/web.crt|; s|^# key: .*|key: $T/web.key|" "$T/etc1/file-server.ini"
+    # and on [WEB] http and https, ports of their own
+    WHTTP=$(free_port 11)
+    WHTTPS=$(free_port 12)
+    sed -i "s|^# http: .*|http: $WHTTP\nhttps: $WHTTPS|" "$T/etc1/file-server.ini"
 fi
 printf 'source_code: https://example.com/src?a=1&b=<2>\noperator: Test & Co\n' > "$T/info.ini"
 sed -i "/^\[INFORMATION\]/r $T/info.ini" "$T/etc1/file-server.ini"
@@ -94,6 +98,14 @@ grep -qF "Test &amp; Co" "$page" || fail "index.html: operator"
 if command -v curl >/dev/null 2>&1 && [ -f "$T/web.crt" ]; then
     got=$(curl -sk --http2 --max-time 10 --resolve "localhost:$PORT1:127.0.0.1" "https://localhost:$PORT1/" 2>&1)
     echo "$got" | grep -qF "xftp://$FP1@" || fail "GET / over SNI: $got"
+    grep -q "Serving static site on port $WHTTP\$" "$T/start1.out" || fail "no line for [WEB] http"
+    grep -q "Serving static site on port $WHTTPS (TLS)" "$T/start1.out" || fail "no line for [WEB] https"
+    got=$(curl -s --max-time 10 "http://127.0.0.1:$WHTTP/" 2>&1)
+    echo "$got" | grep -qF "xftp://$FP1@" || fail "GET / on [WEB] http: $got"
+    got=$(curl -sk --max-time 10 --resolve "localhost:$WHTTPS:127.0.0.1" "https://localhost:$WHTTPS/" 2>&1)
+    echo "$got" | grep -qF "xftp://$FP1@" || fail "GET / on [WEB] https: $got"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$WHTTP/nothing")
+    [ "$code" = 404 ] || fail "[WEB] http: wrong path gave $code"
 fi
 
 # send_recv NAME SIZE [EXPECTED_ENCRYPTED_SIZE]: a file of SIZE random

@@ -194,6 +194,8 @@ static void test_reference_ini_loads(void **state)
     assert_string_equal(cfg.web_static_path, "/var/opt/simplex/www");
     assert_int_equal(cfg.web_https_port, 443);
     assert_int_equal(cfg.web_http_port, 0);
+    assert_string_equal(cfg.web_cert, "/etc/opt/simplex/web.crt");
+    assert_string_equal(cfg.web_key, "/etc/opt/simplex/web.key");
 }
 
 static void test_defaults_when_absent(void **state)
@@ -606,10 +608,9 @@ static void test_address_and_printing(void **state)
              "expiring messages after 21 days\n"
              "expiring clients inactive for 21600 seconds every 3600 seconds\n"
              "creating new queues requires password\n"
-             "Note: [WEB] http/https is set, but this server does not serve web pages yet; the "
-             "setting is ignored.\n"
              "Serving SMP protocol on port 5223 (TLS)...\n"
-             "Serving SMP protocol on port 443 (TLS)...\n",
+             "Serving SMP protocol on port 443 (TLS)...\n"
+             "Serving static site on port 443 (TLS)...\n",
              fptext, fptext);
     assert_string_equal(out, expected);
     free(out);
