@@ -83,7 +83,41 @@ def signed_key():
     return der_seq(tbs + alg + sig)
 
 
+def b64(b):
+    import base64
+
+    return base64.urlsafe_b64encode(b).decode()
+
+
+SMP = "smp://" + b64(seq(32, 0)) + "@smp.example.com,abcdefghijklmnop.onion:5001"
+X_PRIV = bytes.fromhex("302e020100300506032b656e04220420")
+ED448_PRIV = bytes.fromhex("3047020100300506032b6571043b0439")
+STORELOG = {
+    "tcreate": "TCREATE tknId=%s token=apns_prod 00ff12ab tokenStatus=ACTIVE verifyKey=%s dhKeys=%s %s "
+    "dhSecret=%s regCode=%s cron=20 updatedAt=1733443200"
+    % (b64(seq(24, 1)), b64(ED + seq(32, 1)), b64(X + seq(32, 2)), b64(X_PRIV + seq(32, 3)), b64(seq(32, 4)),
+       b64(seq(32, 5))),
+    "screate": "SCREATE subId=%s smpQueue=%s/%s notifierKey=%s tknId=%s subStatus=NEW serviceAssoc=F"
+    % (b64(seq(24, 2)), SMP, b64(seq(24, 3)), b64(ED448_PRIV + seq(57, 6)), b64(seq(24, 1))),
+    "screate_err": "SCREATE subId=%s smpQueue=%s/%s notifierKey=%s tknId=%s subStatus=ERR x serviceAssoc=T"
+    % (b64(seq(24, 2)), SMP, b64(seq(24, 3)), b64(ED_PRIV + seq(32, 6)), b64(seq(24, 1))),
+    "tstatus": "TSTATUS %s INVALID,BAD" % b64(seq(24, 1)),
+    "tupdate": "TUPDATE %s apns_null test_ntf_token %s" % (b64(seq(24, 1)), b64(seq(32, 7))),
+    "tcron": "TCRON %s 0" % b64(seq(24, 1)),
+    "tdelete": "TDELETE %s" % b64(seq(24, 1)),
+    "ttime": "TTIME %s 1733443200" % b64(seq(24, 1)),
+    "sstatus": "SSTATUS %s ERR CONNECTION service=T" % b64(seq(24, 2)),
+    "sdelete": "SDELETE %s" % b64(seq(24, 2)),
+    "service": "SERVICE %s service=%s" % (SMP, b64(seq(16, 8))),
+}
+
+
 def main():
+    out = os.path.join(HERE, "corpus", "ntf_storelog")
+    os.makedirs(out, exist_ok=True)
+    for name, line in STORELOG.items():
+        with open(os.path.join(out, name), "w") as f:
+            f.write(line)
     SAMPLES["server_hello_v3"] = (2, b"\x00\x01\x00\x03" + ss(SID) + large(signed_key()))
     os.makedirs(OUT, exist_ok=True)
     for name, (sel, body) in SAMPLES.items():
