@@ -1,8 +1,10 @@
-/* ntf-server: the NTF router program (PROTOCOL-NOTES H20-H23). So far it
- * initializes the server (src/ntf_router/setup.h), makes a new online
- * certificate and deletes the server (the router kit's, src/kit/identity.h);
- * `start` is refused until the router is built. */
+/* ntf-server: the NTF router program (PROTOCOL-NOTES H20-H23): init
+ * (src/ntf_router/setup.h), cert and delete (the router kit's,
+ * src/kit/identity.h), and start (src/ntf_router/server.h: token commands
+ * over the store log; no subscriptions or pushes yet). */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,9 @@
 
 #include "common/router_cli.h"
 #include "kit/identity.h"
+#include "core/ini.h"
 #include "kit/values.h"
+#include "ntf_router/server.h"
 #include "ntf_router/setup.h"
 
 #ifndef SX_VERSION
@@ -33,7 +37,7 @@ static void usage(FILE *f)
             "Commands:\n"
             "  init     create the configuration (%s) and log (%s) folders, keys and INI\n"
             "  cert     new online TLS certificate signed by the CA key (fingerprint unchanged)\n"
-            "  start    start the server (not available yet in this implementation)\n"
+            "  start    start the server (token commands only so far: no subscriptions, no pushes)\n"
             "  delete   delete the configuration and log folders\n\n"
             "Global options: -v, --version   -h, --help\n"
             "Folders come from %s and %s when set.\n\n"
@@ -143,6 +147,86 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
     return 0;
 }
 
+/* ---- start --------------------------------------------------------------- */
+
+static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[i]);
+        return 1;
+    }
+    if (!file_exists(paths->ini))
+        return not_initialized(paths);
+    char err[ERRLEN] = "";
+    sx_ini *ini = NULL;
+    if (sx_ini_load(paths->ini, &ini, err, sizeof err) != SX_OK) {
+        printf("Error: %s: %s\n", paths->ini, err);
+        return 1;
+    }
+    bool store_log = true, log_tls = false;
+    int64_t port = 0;
+    const char *port_text = sx_ini_get(ini, "TRANSPORT", "port");
+    const char *host = sx_ini_get(ini, "TRANSPORT", "host");
+    char ierr[ERRLEN] = "";
+    if (sx_ini_bool(ini, "STORE_LOG", "enable", true, &store_log, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_bool(ini, "TRANSPORT", "log_tls_errors", false, &log_tls, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_int(ini, "TRANSPORT", "port", 1, 65535, 0, &port, ierr, sizeof ierr) != SX_OK || !port_text) {
+        /* a port list (the reference allows one) is not supported yet */
+        printf("Error: %s: %s\n", paths->ini, ierr[0] ? ierr : "[TRANSPORT] port: a single port is required");
+        sx_ini_free(ini);
+        return 1;
+    }
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    sx_status st = sx_kit_check_fingerprint(paths, fp, err, sizeof err);
+    if (st != SX_OK) {
+        printf(st == SX_E_AUTH ? "%s\n" : "Error: %s\n", err);
+        sx_ini_free(ini);
+        return 1;
+    }
+    sx_ntf_print_service(stdout, version_line, fp, host ? host : "<hostnames>", port_text);
+    printf("Store log: %s\n", store_log ? paths->store_log : "off");
+    rcli_raise_nofile(stdout);
+    fflush(stdout);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sx_ntf_server_opts o = {0};
+    o.port = (uint16_t)port;
+    o.cert_file = paths->server_crt;
+    o.ca_file = paths->ca_crt;
+    o.key_file = paths->server_key;
+    memcpy(o.key_hash, fp, sizeof o.key_hash);
+    o.store_log_path = store_log ? paths->store_log : NULL;
+    o.log_tls_errors = log_tls;
+    sx_ntf_server *srv = NULL;
+    st = sx_ntf_server_start(&o, &srv);
+    sx_ini_free(ini);
+    if (st != SX_OK) {
+        fflush(stdout);
+        rcli_print_start_error(stderr, st, paths->ini);
+        return 1;
+    }
+    printf("Serving NTF protocol on port %u (TLS)...\n", (unsigned)sx_ntf_server_port(srv));
+    fflush(stdout);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    sx_ntf_server_stop(srv);
+    SX_SAY(SX_SAY_NOTE, "Server stopped");
+    return 0;
+}
+
 /* ---- delete / cert ------------------------------------------------------- */
 
 static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
@@ -209,12 +293,8 @@ int main(int argc, char **argv)
         return cmd_delete(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "cert") == 0)
         return cmd_cert(&paths, sub_argc, sub_argv);
-    if (strcmp(cmd, "start") == 0) {
-        if (!file_exists(paths.ini))
-            return not_initialized(&paths);
-        fprintf(stderr, "Error: `ntf-server start` is not supported by this implementation yet\n");
-        return 1;
-    }
+    if (strcmp(cmd, "start") == 0)
+        return cmd_start(&paths, rcli_drop_rts(sub_argc, sub_argv), sub_argv);
     fprintf(stderr, "Error: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 1;

@@ -3,12 +3,14 @@
 # H20-H23): the folders from the environment, the files init creates, the
 # printed address against the fingerprint file, the INI's keys and values
 # for the options given, a second init refused, cert keeping the
-# fingerprint, delete answered no and yes.
+# fingerprint, delete answered no and yes; start listening on the INI's port
+# and stopping on SIGINT.
 # Usage: test_ntf_cli.sh <path to ntf-server>
 set -u
 SRV=$1
 T=$(mktemp -d /tmp/sx_ntf_cli.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
+PID=
+trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"' EXIT
 export NTF_SERVER_CFG_PATH="$T/etc" NTF_SERVER_LOG_PATH="$T/var"
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
@@ -68,6 +70,23 @@ echo y | "$SRV" delete >/dev/null 2>&1 || fail "second delete"
 "$SRV" init --ip 10.1.2.3 >"$T/out4" 2>&1 || fail "init --ip"
 grep -q "@10.1.2.3\$" "$T/out4" || fail "printed address with --ip"
 "$SRV" init --pool-size 0 >/dev/null 2>&1 && fail "--pool-size 0 accepted"
+
+# start: the address with the port, the store log, stop on SIGINT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+    || echo $((20000 + $$ % 20000)))
+sed -i "s/^port: .*/port: $port/" "$INI"
+"$SRV" start >"$T/start" 2>&1 &
+PID=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q "Serving NTF protocol on port $port" "$T/start"; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q "Serving NTF protocol on port $port" "$T/start" || fail "start: $(cat "$T/start")"
+grep -qx "Server address: ntf://$(cat "$T/etc/fingerprint")@10.1.2.3:$port" "$T/start" || fail "start: address"
+kill -INT $PID 2>/dev/null
+wait $PID || fail "start did not exit 0 on SIGINT"
+[ -f "$T/var/ntf-server-store.log" ] || fail "start did not create the store log"
 
 [ $FAILS -eq 0 ] && echo "ntf-server cli: all checks passed"
 exit $FAILS
