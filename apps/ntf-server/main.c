@@ -1,0 +1,301 @@
+/* ntf-server: the NTF router program (PROTOCOL-NOTES H20-H23): init
+ * (src/ntf_router/setup.h), cert and delete (the router kit's,
+ * src/kit/identity.h), and start (src/ntf_router/server.h: token commands
+ * over the store log; no subscriptions or pushes yet). */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/router_cli.h"
+#include "kit/identity.h"
+#include "core/ini.h"
+#include "kit/values.h"
+#include "ntf_router/server.h"
+#include "ntf_router/setup.h"
+
+#ifndef SX_VERSION
+#define SX_VERSION "0.0.0"
+#endif
+#ifndef SX_GIT_COMMIT
+#define SX_GIT_COMMIT "unknown"
+#endif
+
+static const char version_line[] = "SMP notifications server v" SX_VERSION " / " SX_GIT_COMMIT;
+
+#define ERRLEN 1024
+#define EXE "ntf-server"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "%s\n\n"
+            "Usage: ntf-server COMMAND [OPTIONS]\n\n"
+            "Commands:\n"
+            "  init     create the configuration (%s) and log (%s) folders, keys and INI\n"
+            "  cert     new online TLS certificate signed by the CA key (fingerprint unchanged)\n"
+            "  start    start the server (token commands only so far: no subscriptions, no pushes)\n"
+            "  delete   delete the configuration and log folders\n\n"
+            "Global options: -v, --version   -h, --help\n"
+            "Folders come from %s and %s when set.\n\n"
+            "init options:\n"
+            "  --disable-store-log        do not persist tokens and subscriptions (on by default)\n"
+            "  -l, --store-log            (deprecated, the default)\n"
+            "  -a, --sign-algorithm ALG   ED448 (default) or ED25519\n"
+            "  --ip IP                    server IP, certificate CN without --fqdn (127.0.0.1)\n"
+            "  -n, --fqdn FQDN            server host name, certificate CN\n"
+            "  -d, --database CONN        PostgreSQL connection (" SX_NTF_DEFAULT_DB_CONNECTION ")\n"
+            "  --schema NAME              PostgreSQL schema (" SX_NTF_DEFAULT_DB_SCHEMA ")\n"
+            "  --pool-size N              PostgreSQL connections (10)\n\n"
+            "cert options:\n"
+            "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
+            "  --cn FQDN                  certificate CN (default: that of server.crt)\n",
+            version_line, SX_NTF_DEFAULT_CFG_DIR, SX_NTF_DEFAULT_LOG_DIR, SX_NTF_CFG_ENV, SX_NTF_LOG_ENV);
+}
+
+static bool file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static int not_initialized(const sx_kit_paths *paths)
+{
+    printf("Error: server is not initialized (%s does not exist).\nRun `" EXE " init`.\n", paths->ini);
+    return 1;
+}
+
+/* ---- init ---------------------------------------------------------------- */
+
+enum {
+    OPT_DISABLE_STORE_LOG = 256,
+    OPT_IP,
+    OPT_SCHEMA,
+    OPT_POOL_SIZE,
+};
+
+static const struct option init_longopts[] = {
+    {"disable-store-log", no_argument, NULL, OPT_DISABLE_STORE_LOG},
+    {"store-log", no_argument, NULL, 'l'},
+    {"sign-algorithm", required_argument, NULL, 'a'},
+    {"ip", required_argument, NULL, OPT_IP},
+    {"fqdn", required_argument, NULL, 'n'},
+    {"database", required_argument, NULL, 'd'},
+    {"schema", required_argument, NULL, OPT_SCHEMA},
+    {"pool-size", required_argument, NULL, OPT_POOL_SIZE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
+{
+    sx_ntf_init_options o;
+    sx_ntf_init_options_default(&o);
+    int c;
+    while ((c = getopt_long(argc, argv, "+la:n:d:h", init_longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DISABLE_STORE_LOG: o.store_log = false; break;
+        case 'l': break; /* deprecated: on by default */
+        case 'a':
+            if (!rcli_parse_alg(optarg, &o.sign_alg)) {
+                fprintf(stderr, "Error: --sign-algorithm must be ED25519 or ED448\n");
+                return 1;
+            }
+            break;
+        case OPT_IP:
+            o.ip = optarg;
+            o.ip_given = true;
+            break;
+        case 'n': o.fqdn = optarg; break;
+        case 'd': o.db_conn = optarg; break;
+        case OPT_SCHEMA: o.db_schema = optarg; break;
+        case OPT_POOL_SIZE: {
+            char *end = NULL;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (!optarg[0] || *end || n == 0 || n > 10000) {
+                fprintf(stderr, "Error: --pool-size must be a number from 1 to 10000\n");
+                return 1;
+            }
+            o.db_pool_size = (unsigned)n;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[optind]);
+        return 1;
+    }
+    if (file_exists(paths->ini)) {
+        printf("Error: server is already initialized (%s exists).\nRun `" EXE " start`.\n", paths->ini);
+        return 1;
+    }
+    char err[ERRLEN] = "", host[SX_KIT_HOST_MAX + 1];
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    if (sx_ntf_setup_init(paths, &o, fp, host, sizeof host, err, sizeof err) != SX_OK) {
+        printf("Error: %s\n", err);
+        return 1;
+    }
+    printf("Server initialized, you can modify configuration in %s.\nRun `" EXE " start` to start server.\n",
+           paths->ini);
+    rcli_print_ca_key_warning(paths);
+    sx_ntf_print_service(stdout, version_line, fp, host, NULL);
+    rcli_print_hostnames_note(host, paths->ini);
+    return 0;
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[i]);
+        return 1;
+    }
+    if (!file_exists(paths->ini))
+        return not_initialized(paths);
+    char err[ERRLEN] = "";
+    sx_ini *ini = NULL;
+    if (sx_ini_load(paths->ini, &ini, err, sizeof err) != SX_OK) {
+        printf("Error: %s: %s\n", paths->ini, err);
+        return 1;
+    }
+    bool store_log = true, log_tls = false;
+    int64_t port = 0;
+    const char *port_text = sx_ini_get(ini, "TRANSPORT", "port");
+    const char *host = sx_ini_get(ini, "TRANSPORT", "host");
+    char ierr[ERRLEN] = "";
+    if (sx_ini_bool(ini, "STORE_LOG", "enable", true, &store_log, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_bool(ini, "TRANSPORT", "log_tls_errors", false, &log_tls, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_int(ini, "TRANSPORT", "port", 1, 65535, 0, &port, ierr, sizeof ierr) != SX_OK || !port_text) {
+        /* a port list (the reference allows one) is not supported yet */
+        printf("Error: %s: %s\n", paths->ini, ierr[0] ? ierr : "[TRANSPORT] port: a single port is required");
+        sx_ini_free(ini);
+        return 1;
+    }
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    sx_status st = sx_kit_check_fingerprint(paths, fp, err, sizeof err);
+    if (st != SX_OK) {
+        printf(st == SX_E_AUTH ? "%s\n" : "Error: %s\n", err);
+        sx_ini_free(ini);
+        return 1;
+    }
+    sx_ntf_print_service(stdout, version_line, fp, host ? host : "<hostnames>", port_text);
+    printf("Store log: %s\n", store_log ? paths->store_log : "off");
+    rcli_raise_nofile(stdout);
+    fflush(stdout);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sx_ntf_server_opts o = {0};
+    o.port = (uint16_t)port;
+    o.cert_file = paths->server_crt;
+    o.ca_file = paths->ca_crt;
+    o.key_file = paths->server_key;
+    memcpy(o.key_hash, fp, sizeof o.key_hash);
+    o.store_log_path = store_log ? paths->store_log : NULL;
+    o.log_tls_errors = log_tls;
+    sx_ntf_server *srv = NULL;
+    st = sx_ntf_server_start(&o, &srv);
+    sx_ini_free(ini);
+    if (st != SX_OK) {
+        fflush(stdout);
+        rcli_print_start_error(stderr, st, paths->ini);
+        return 1;
+    }
+    printf("Serving NTF protocol on port %u (TLS)...\n", (unsigned)sx_ntf_server_port(srv));
+    fflush(stdout);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    sx_ntf_server_stop(srv);
+    SX_SAY(SX_SAY_NOTE, "Server stopped");
+    return 0;
+}
+
+/* ---- delete / cert ------------------------------------------------------- */
+
+static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[1]);
+        return 1;
+    }
+    fputs("WARNING: deleting the server changes its identity (the certificate fingerprint),\n"
+          "so every token and subscription registered on it is lost.\n"
+          "THIS CANNOT BE UNDONE!\nContinue (y/N): ",
+          stdout);
+    fflush(stdout);
+    char line[256];
+    if (!fgets(line, sizeof line, stdin))
+        line[0] = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (!rcli_answer_is_yes(line)) {
+        puts("Server NOT deleted");
+        return 1;
+    }
+    char err[ERRLEN] = "";
+    if (sx_kit_setup_delete(paths, err, sizeof err) != SX_OK) {
+        printf("Error: %s\n", err);
+        return 1;
+    }
+    puts("Deleted configuration and log files");
+    return 0;
+}
+
+static int cmd_cert(const sx_kit_paths *paths, int argc, char **argv)
+{
+    if (!file_exists(paths->ini))
+        return not_initialized(paths);
+    return rcli_cert(paths, argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-v") == 0 || strcmp(cmd, "--version") == 0) {
+        puts(version_line);
+        return 0;
+    }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    sx_kit_paths paths;
+    if (sx_ntf_paths_from_env(&paths) != SX_OK) {
+        fprintf(stderr, "Error: %s or %s is too long\n", SX_NTF_CFG_ENV, SX_NTF_LOG_ENV);
+        return 1;
+    }
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    if (strcmp(cmd, "init") == 0)
+        return cmd_init(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "delete") == 0)
+        return cmd_delete(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "cert") == 0)
+        return cmd_cert(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "start") == 0)
+        return cmd_start(&paths, rcli_drop_rts(sub_argc, sub_argv), sub_argv);
+    fprintf(stderr, "Error: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 1;
+}

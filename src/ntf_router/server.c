@@ -1,0 +1,619 @@
+/* NTF router network server (see server.h). A connection lives on one
+ * worker: TLS (sx_kit_tls_step), then the server hello block, the client
+ * hello block, then request blocks, each answered with one block per
+ * response. */
+#include "ntf_router/server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/loop.h"
+#include "crypto/box.h"
+#include "crypto/keys.h"
+#include "crypto/util.h"
+#include "kit/say.h"
+#include "kit/workers.h"
+#include "ntf/protocol.h"
+#include "ntf_router/tokens.h"
+#include "transport/net.h"
+#include "transport/tls.h"
+
+static const char *const ns_alpn[] = {SX_NTF_ALPN, "h2", "http/1.1", NULL};
+
+typedef enum ns_state { NS_TLS = 1,
+                        NS_HELLO,
+                        NS_READY } ns_state;
+
+typedef struct ns_conn ns_conn;
+typedef struct ns_worker ns_worker;
+
+struct ns_conn {
+    ns_worker *w;
+    int fd;
+    sx_kit_peer peer;
+    sx_loop_io io;
+    sx_loop_task task;
+    sx_tls_conn *tls;
+    ns_state state;
+    uint16_t v;
+    sx_version_range range;
+    uint8_t session[64];
+    size_t session_len;
+    sx_key *hs_key; /* the X25519 key of the hello (authenticators) */
+    uint8_t rbuf[SX_NTF_BLOCK_SIZE];
+    size_t rlen;
+    uint8_t *wbuf; /* blocks to send */
+    size_t wlen, wdone, wcap;
+    bool closing;
+    ns_conn *prev, *next;
+};
+
+struct ns_worker {
+    sx_ntf_server *s;
+    sx_loop *loop;
+    ns_conn *conns;
+};
+
+struct sx_ntf_server {
+    sx_ntf_server_opts opts;
+    sx_tls_ctx *tls;
+    sx_key *sign_key;
+    sx_kit_workers *ws;
+    ns_worker *workers;
+    unsigned n_workers;
+    sx_ntf_tokens *tokens;
+    FILE *log;
+    pthread_mutex_t log_mu;
+    uint64_t pushes;
+};
+
+/* ---- store log ---- */
+
+static void log_line(void *arg, sx_slice line)
+{
+    sx_ntf_server *s = arg;
+    pthread_mutex_lock(&s->log_mu);
+    if (s->log && (fwrite(line.ptr, 1, line.len, s->log) != line.len || fputc('\n', s->log) == EOF ||
+                   fflush(s->log) != 0))
+        SX_SAY(SX_SAY_WARN, "store log: write failed: %s", strerror(errno));
+    pthread_mutex_unlock(&s->log_mu);
+}
+
+static void file_line(void *arg, sx_slice line)
+{
+    FILE *f = arg;
+    (void)!fwrite(line.ptr, 1, line.len, f);
+    (void)!fputc('\n', f);
+}
+
+/* Replays the log (lines that do not parse are reported and skipped, as
+ * the reference does), writes the compacted log and opens it to append. */
+static sx_status open_store_log(sx_ntf_server *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f) {
+        static sx_ntf_sl_rec rec;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while ((n = getline(&line, &cap, f)) >= 0) {
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                n--;
+            if (n == 0)
+                continue;
+            if (sx_ntf_sl_parse(sx_slice_of(line, (size_t)n), &rec) != SX_OK) {
+                SX_SAY(SX_SAY_WARN, "store log: cannot read line: %.100s", line);
+                continue;
+            }
+            sx_status st = sx_ntf_tokens_apply(s->tokens, &rec);
+            if (st == SX_E_NOMEM) {
+                free(line);
+                fclose(f);
+                return st;
+            }
+        }
+        free(line);
+        fclose(f);
+    } else if (errno != ENOENT) {
+        return SX_E_IO;
+    }
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 8);
+    SX_ENSURE(tmp != NULL, SX_E_NOMEM);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".start", 7);
+    FILE *out = fopen(tmp, "w");
+    sx_status st = out ? SX_OK : SX_E_IO;
+    if (st == SX_OK) {
+        st = sx_ntf_tokens_write_all(s->tokens, file_line, out);
+        if (fflush(out) != 0 || fsync(fileno(out)) != 0)
+            st = SX_E_IO;
+        fclose(out);
+        if (st == SX_OK && rename(tmp, path) != 0)
+            st = SX_E_IO;
+    }
+    free(tmp);
+    SX_TRY(st);
+    s->log = fopen(path, "a");
+    SX_ENSURE(s->log != NULL, SX_E_IO);
+    sx_ntf_tokens_set_log(s->tokens, log_line, s);
+    return SX_OK;
+}
+
+/* ---- connections ---- */
+
+static void conn_close(ns_conn *c, const char *why);
+
+static void free_conn_cb(sx_loop *loop, sx_loop_task *t)
+{
+    (void)loop;
+    ns_conn *c = t->data;
+    free(c->wbuf);
+    free(c);
+}
+
+static void conn_close(ns_conn *c, const char *why)
+{
+    if (c->fd < 0)
+        return;
+    ns_worker *w = c->w;
+    SX_SAY(SX_SAY_DEBUG, "ntf client closed (%s)", why);
+    sx_loop_io_stop(w->loop, &c->io);
+    sx_key_free(c->hs_key);
+    c->hs_key = NULL;
+    sx_tls_conn_free(c->tls);
+    c->tls = NULL;
+    sx_net_close(c->fd);
+    c->fd = -1;
+    sx_kit_workers_handshake_done(w->s->ws, &c->peer);
+    sx_kit_workers_socket_closed(w->s->ws, 0);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->task.cb = free_conn_cb;
+    c->task.data = c;
+    sx_loop_post(w->loop, &c->task);
+}
+
+static void conn_interest(ns_conn *c)
+{
+    unsigned ev = SX_EV_READ;
+    if (c->state == NS_TLS)
+        ev = sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE ? SX_EV_WRITE : SX_EV_READ;
+    else if (c->wlen > c->wdone || sx_tls_conn_want(c->tls) == SX_TLS_WANT_WRITE)
+        ev |= SX_EV_WRITE;
+    if (sx_loop_io_start(c->w->loop, &c->io, ev) != SX_OK)
+        conn_close(c, "internal error");
+}
+
+/* Queues one block with the given content. */
+static bool send_block(ns_conn *c, sx_slice content)
+{
+    if (c->wlen + SX_NTF_BLOCK_SIZE > c->wcap) {
+        if (c->wdone > 0) {
+            memmove(c->wbuf, c->wbuf + c->wdone, c->wlen - c->wdone);
+            c->wlen -= c->wdone;
+            c->wdone = 0;
+        }
+        if (c->wlen + SX_NTF_BLOCK_SIZE > c->wcap) {
+            size_t cap = c->wcap ? c->wcap * 2 : 4 * SX_NTF_BLOCK_SIZE;
+            uint8_t *b = realloc(c->wbuf, cap);
+            if (!b)
+                return false;
+            c->wbuf = b;
+            c->wcap = cap;
+        }
+    }
+    if (sx_ntf_block_encode(content, c->wbuf + c->wlen) != SX_OK)
+        return false;
+    c->wlen += SX_NTF_BLOCK_SIZE;
+    return true;
+}
+
+static void conn_flush(ns_conn *c)
+{
+    while (c->fd >= 0 && c->wdone < c->wlen) {
+        size_t done = 0;
+        sx_status st = sx_tls_write(c->tls, c->wbuf + c->wdone, c->wlen - c->wdone, &done);
+        c->wdone += done;
+        if (st == SX_E_WOULD_BLOCK)
+            break;
+        if (st != SX_OK) {
+            conn_close(c, sx_kit_io_why(st));
+            return;
+        }
+    }
+    if (c->fd < 0)
+        return;
+    if (c->wdone == c->wlen)
+        c->wlen = c->wdone = 0;
+    if (c->closing && c->wlen == 0) {
+        conn_close(c, "protocol error");
+        return;
+    }
+    conn_interest(c);
+}
+
+static void send_hello(ns_conn *c)
+{
+    sx_slice alpn = sx_tls_alpn(c->tls);
+    bool ntf = sx_slice_eq(alpn, sx_slice_str(SX_NTF_ALPN)) || sx_slice_eq(alpn, sx_slice_str("h2")) ||
+               sx_slice_eq(alpn, sx_slice_str("http/1.1"));
+    c->range.min = SX_NTF_VERSION_MIN;
+    c->range.max = ntf ? SX_NTF_VERSION_MAX : SX_NTF_VERSION_MIN;
+    sx_slice sid = sx_tls_unique(c->tls);
+    if (sid.len == 0 || sid.len > sizeof c->session) {
+        conn_close(c, "no tls-unique");
+        return;
+    }
+    memcpy(c->session, sid.ptr, sid.len);
+    c->session_len = sid.len;
+    uint8_t skbuf[256];
+    sx_ntf_server_hello h = {c->range, sx_slice_of(c->session, c->session_len), false, {0}};
+    if (c->range.max >= SX_NTF_V_AUTH_BATCH) {
+        sx_writer sw;
+        sx_writer_init_fixed(&sw, skbuf, sizeof skbuf);
+        if (sx_key_generate(SX_KEY_X25519, &c->hs_key) != SX_OK ||
+            !sx_x509_write_signed_key(&sw, c->w->s->sign_key, c->hs_key)) {
+            conn_close(c, "internal error");
+            return;
+        }
+        h.has_signed_key = true;
+        h.signed_key = sx_writer_slice(&sw);
+    }
+    uint8_t content[SX_NTF_MAX_CONTENT];
+    sx_writer w;
+    sx_writer_init_fixed(&w, content, sizeof content);
+    if (!sx_ntf_server_hello_write(&w, &h) || !send_block(c, sx_writer_slice(&w))) {
+        conn_close(c, "internal error");
+        return;
+    }
+    c->state = NS_HELLO;
+}
+
+static void recv_hello(ns_conn *c, sx_slice content)
+{
+    sx_ntf_client_hello h;
+    if (sx_ntf_client_hello_decode(content, &h) != SX_OK) {
+        conn_close(c, "handshake: parse");
+        return;
+    }
+    if (!sx_slice_eq(h.key_hash, sx_slice_of(c->w->s->opts.key_hash, SX_FINGERPRINT_LEN))) {
+        conn_close(c, "handshake: identity");
+        return;
+    }
+    if (h.version < c->range.min || h.version > c->range.max) {
+        conn_close(c, "handshake: version");
+        return;
+    }
+    c->v = h.version;
+    c->state = NS_READY;
+    sx_kit_workers_handshake_done(c->w->s->ws, &c->peer);
+}
+
+/* Whether auth is a valid authorization of the signed bytes by the key
+ * with this DER. */
+static bool authorized(ns_conn *c, const sx_ntf_request *q, sx_slice key_der)
+{
+    uint8_t ab[SX_NTF_BLOCK_SIZE + 64];
+    sx_writer w;
+    sx_writer_init_fixed(&w, ab, sizeof ab);
+    if (!sx_ntf_auth_bytes(&w, sx_slice_of(c->session, c->session_len), q->t.corr_id, q->t.entity_id,
+                           q->t.command))
+        return false;
+    sx_key *k = NULL;
+    if (sx_key_decode_public(key_der, SX_KEY_AUTH_ALGS, &k) != SX_OK)
+        return false;
+    bool ok = false;
+    if (q->auth_kind == SX_SMP_AUTH_AUTHENTICATOR) {
+        uint8_t secret[32];
+        size_t len = 0;
+        ok = c->v >= SX_NTF_V_AUTH_BATCH && c->hs_key && q->t.corr_id.len == SX_CB_NONCE_LEN &&
+             sx_key_dh(c->hs_key, k, secret, sizeof secret, &len) == SX_OK && len == sizeof secret &&
+             sx_cb_verify(secret, q->t.corr_id.ptr, q->t.auth, sx_writer_slice(&w)) == SX_OK;
+        sx_wipe(secret, sizeof secret);
+    } else if (q->auth_kind == SX_SMP_AUTH_ED25519 || q->auth_kind == SX_SMP_AUTH_ED448) {
+        ok = sx_key_verify(k, sx_writer_slice(&w), q->t.auth) == SX_OK;
+    }
+    sx_key_free(k);
+    return ok;
+}
+
+static void reply(ns_conn *c, sx_slice corr, sx_slice entity, const sx_ntf_resp *r)
+{
+    uint8_t cmd[SX_NTF_MAX_CONTENT], tbuf[SX_NTF_MAX_CONTENT], content[SX_NTF_MAX_CONTENT];
+    sx_writer w;
+    sx_writer_init_fixed(&w, cmd, sizeof cmd);
+    bool ok = sx_ntf_resp_write(&w, c->v, r);
+    sx_smp_transmission t = {0};
+    t.session_id = sx_slice_of(c->session, c->session_len);
+    t.corr_id = corr;
+    t.entity_id = entity;
+    t.command = sx_writer_slice(&w);
+    sx_writer tw;
+    sx_writer_init_fixed(&tw, tbuf, sizeof tbuf);
+    ok = ok && sx_ntf_transmission_write(&tw, c->v, &t);
+    sx_slice item = sx_writer_slice(&tw);
+    sx_writer cw;
+    sx_writer_init_fixed(&cw, content, sizeof content);
+    ok = ok && sx_ntf_batch_write(&cw, c->v, &item, 1);
+    if (!ok || !send_block(c, sx_writer_slice(&cw)))
+        conn_close(c, "internal error");
+}
+
+static void reply_err(ns_conn *c, sx_slice corr, sx_slice entity, sx_smp_error e)
+{
+    sx_ntf_resp r = {0};
+    r.tag = SX_NTF_R_ERR;
+    r.err = e;
+    reply(c, corr, entity, &r);
+}
+
+static void after_token_cmd(ns_conn *c, const sx_ntf_tkn_result *res)
+{
+    if (!res->push_verification || res->token.token.provider == SX_NTF_PP_APNS_NULL)
+        return;
+    __atomic_add_fetch(&c->w->s->pushes, 1, __ATOMIC_RELAXED);
+    SX_SAY(SX_SAY_WARN, "verification push to a %s token not sent: this router has no APNS client yet",
+           sx_ntf_provider_text(res->token.token.provider));
+}
+
+static void handle(ns_conn *c, sx_slice transmission)
+{
+    static __thread sx_ntf_request q;
+    static __thread sx_ntf_tkn_result res;
+    sx_slice none = sx_slice_of(NULL, 0);
+    sx_status st = sx_ntf_request_decode(transmission, c->v, sx_slice_of(c->session, c->session_len), &q);
+    if (st != SX_OK) {
+        if (st == SX_E_NOMEM)
+            reply_err(c, none, none, sx_smp_error_of(SX_SMP_ERR_INTERNAL));
+        else
+            reply_err(c, q.reply_corr_id, q.reply_entity_id, q.err);
+        return;
+    }
+    sx_slice corr = q.t.corr_id, entity = q.t.entity_id;
+    sx_ntf_tokens *tokens = c->w->s->tokens;
+    switch (q.cmd.tag) {
+    case SX_NTF_C_PING: {
+        sx_ntf_resp r = {0};
+        r.tag = SX_NTF_R_PONG;
+        reply(c, corr, entity, &r);
+        return;
+    }
+    case SX_NTF_C_TNEW:
+        if (!authorized(c, &q, q.cmd.tnew.verify_key.der)) {
+            reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_AUTH));
+            return;
+        }
+        if (sx_ntf_tokens_tnew(tokens, &q.cmd, (int64_t)time(NULL) / 86400 * 86400, &res) != SX_OK) {
+            reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_INTERNAL));
+            return;
+        }
+        reply(c, corr, entity, &res.resp);
+        after_token_cmd(c, &res);
+        return;
+    case SX_NTF_C_TVFY:
+    case SX_NTF_C_TCHK:
+    case SX_NTF_C_TRPL:
+    case SX_NTF_C_TDEL:
+    case SX_NTF_C_TCRN: {
+        uint8_t key[SX_KEY_SPKI_MAX];
+        size_t klen = 0;
+        if (!sx_ntf_tokens_verify_key(tokens, entity, key, sizeof key, &klen) ||
+            !authorized(c, &q, sx_slice_of(key, klen))) {
+            reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_AUTH));
+            return;
+        }
+        if (sx_ntf_tokens_cmd(tokens, entity, &q.cmd, &res) != SX_OK) {
+            reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_INTERNAL));
+            return;
+        }
+        reply(c, corr, entity, &res.resp);
+        after_token_cmd(c, &res);
+        return;
+    }
+    default: /* subscriptions: not built yet */
+        reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_INTERNAL));
+        return;
+    }
+}
+
+static void recv_block(ns_conn *c)
+{
+    sx_slice content;
+    if (sx_ntf_block_decode(sx_slice_of(c->rbuf, sizeof c->rbuf), &content) != SX_OK) {
+        conn_close(c, "bad block");
+        return;
+    }
+    if (c->state == NS_HELLO) {
+        recv_hello(c, content);
+        return;
+    }
+    sx_slice items[SX_NTF_BATCH_MAX];
+    size_t n = 0;
+    if (sx_ntf_batch_split(content, c->v, items, SX_NTF_BATCH_MAX, &n) != SX_OK) {
+        reply_err(c, sx_slice_of(NULL, 0), sx_slice_of(NULL, 0), sx_smp_error_of(SX_SMP_ERR_BLOCK));
+        return;
+    }
+    for (size_t i = 0; i < n && c->fd >= 0; i++)
+        handle(c, items[i]);
+}
+
+static void conn_read(ns_conn *c)
+{
+    while (c->fd >= 0 && !c->closing) {
+        size_t done = 0;
+        sx_status st = sx_tls_read(c->tls, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, &done);
+        c->rlen += done;
+        if (c->rlen == sizeof c->rbuf) {
+            recv_block(c);
+            c->rlen = 0;
+            continue;
+        }
+        if (st == SX_E_WOULD_BLOCK)
+            return;
+        if (st != SX_OK) {
+            conn_close(c, sx_kit_io_why(st));
+            return;
+        }
+    }
+}
+
+static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
+{
+    (void)loop;
+    ns_conn *c = io->data;
+    if (c->state == NS_TLS) {
+        sx_status st = sx_kit_tls_step(c->w->s->tls, c->fd, &c->tls, c->w->s->opts.log_tls_errors);
+        if (st == SX_E_WOULD_BLOCK) {
+            conn_interest(c);
+            return;
+        }
+        if (st != SX_OK) {
+            conn_close(c, st == SX_E_CLOSED ? "peer closed" : "TLS error");
+            return;
+        }
+        send_hello(c);
+        if (c->fd < 0)
+            return;
+        events |= SX_EV_READ;
+    }
+    if (events & (SX_EV_READ | SX_EV_ERROR))
+        conn_read(c);
+    if (c->fd >= 0)
+        conn_flush(c);
+}
+
+static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer)
+{
+    (void)port_index;
+    sx_ntf_server *s = arg;
+    ns_worker *w = &s->workers[worker];
+    ns_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        sx_kit_peer p = *peer;
+        sx_kit_workers_handshake_done(s->ws, &p);
+        sx_net_close(fd);
+        sx_kit_workers_socket_closed(s->ws, 0);
+        return;
+    }
+    c->fd = fd;
+    c->peer = *peer;
+    c->w = w;
+    c->state = NS_TLS;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    sx_loop_io_init(&c->io, c->fd, conn_io_cb, c);
+    if (sx_loop_io_start(w->loop, &c->io, SX_EV_READ) != SX_OK)
+        conn_close(c, "internal error");
+}
+
+static void thread_end(void *arg, unsigned worker)
+{
+    sx_ntf_server *s = arg;
+    ns_worker *w = &s->workers[worker];
+    while (w->conns)
+        conn_close(w->conns, "stopping");
+}
+
+/* ---- start and stop ---- */
+
+static void server_free(sx_ntf_server *s)
+{
+    if (!s)
+        return;
+    sx_kit_workers_free(s->ws);
+    free(s->workers);
+    sx_tls_ctx_free(s->tls);
+    sx_key_free(s->sign_key);
+    sx_ntf_tokens_free(s->tokens);
+    if (s->log)
+        fclose(s->log);
+    pthread_mutex_destroy(&s->log_mu);
+    free(s);
+}
+
+sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
+{
+    SX_ENSURE(o != NULL && out != NULL && o->cert_file && o->key_file, SX_E_USAGE);
+    *out = NULL;
+    sx_ntf_server *s = calloc(1, sizeof *s);
+    SX_ENSURE(s != NULL, SX_E_NOMEM);
+    pthread_mutex_init(&s->log_mu, NULL);
+    s->opts = *o;
+    sx_status st = sx_ntf_tokens_new(&s->tokens);
+    if (st == SX_OK && o->store_log_path)
+        st = open_store_log(s, o->store_log_path);
+    if (st == SX_OK) {
+        sx_tls_server_config cfg = {0};
+        cfg.creds.cert_file = o->cert_file;
+        cfg.creds.ca_file = o->ca_file;
+        cfg.creds.key_file = o->key_file;
+        cfg.alpn = ns_alpn;
+        cfg.no_client_cert_request = true;
+        st = sx_tls_server_ctx_new(&cfg, &s->tls);
+        if (st == SX_OK)
+            st = sx_tls_ctx_private_key(s->tls, &s->sign_key);
+        if (st != SX_OK && st != SX_E_NOMEM && st != SX_E_IO)
+            st = SX_E_PROTOCOL;
+    }
+    if (st == SX_OK) {
+        sx_kit_workers_opts wo = {
+            .n_workers = o->workers,
+            .host = o->host,
+            .ports = &o->port,
+            .n_ports = 1,
+            .adopt = adopt,
+            .thread_end = thread_end,
+            .arg = s,
+        };
+        st = sx_kit_workers_new(&wo, &s->ws);
+        if (st != SX_OK && st != SX_E_NOMEM)
+            st = SX_E_IO;
+    }
+    if (st == SX_OK) {
+        s->n_workers = sx_kit_workers_count(s->ws);
+        s->workers = calloc(s->n_workers, sizeof *s->workers);
+        st = s->workers ? SX_OK : SX_E_NOMEM;
+        for (unsigned i = 0; st == SX_OK && i < s->n_workers; i++) {
+            s->workers[i].s = s;
+            s->workers[i].loop = sx_kit_workers_loop(s->ws, i);
+        }
+    }
+    if (st == SX_OK)
+        st = sx_kit_workers_start(s->ws);
+    if (st != SX_OK) {
+        server_free(s);
+        return st;
+    }
+    *out = s;
+    return SX_OK;
+}
+
+uint16_t sx_ntf_server_port(const sx_ntf_server *s)
+{
+    return s ? sx_kit_workers_port(s->ws, 0) : 0;
+}
+
+uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s)
+{
+    return s ? __atomic_load_n(&s->pushes, __ATOMIC_RELAXED) : 0;
+}
+
+void sx_ntf_server_stop(sx_ntf_server *s)
+{
+    if (!s)
+        return;
+    sx_kit_workers_stop(s->ws);
+    server_free(s);
+}

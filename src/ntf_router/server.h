@@ -1,0 +1,39 @@
+/* The NTF router's network server (PROTOCOL-NOTES G1-G6): TLS on the kit's
+ * listener and workers (kit/workers.h), the NTF hellos, 512-byte blocks,
+ * requests decoded and authorized (a signature by the entity's key, or from
+ * v2 an authenticator with the connection's X25519 key), and the token
+ * commands (tokens.h) over the store log (ntf-server-store.log, replayed
+ * and compacted at start, then appended to).
+ *
+ * Not yet: subscriptions (SNEW, SCHK, SDEL answer ERR INTERNAL) and pushes
+ * (a verification push is counted and reported on stderr, not sent). */
+#ifndef SX_NTF_ROUTER_SERVER_H
+#define SX_NTF_ROUTER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/x509.h"
+#include "simplex/status.h"
+
+typedef struct sx_ntf_server sx_ntf_server;
+
+typedef struct sx_ntf_server_opts {
+    const char *host; /* numeric listening address; NULL: all */
+    uint16_t port;    /* 0: an ephemeral port (tests) */
+    unsigned workers; /* 0: one per core */
+    const char *cert_file, *ca_file, *key_file;
+    uint8_t key_hash[SX_FINGERPRINT_LEN]; /* the CA fingerprint clients must send */
+    const char *store_log_path;           /* NULL: tokens are not kept */
+    bool log_tls_errors;
+} sx_ntf_server_opts;
+
+/* Replays the store log, binds the port and starts the workers. SX_E_IO (a
+ * file or the port), SX_E_PROTOCOL (bad credentials), SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out);
+uint16_t sx_ntf_server_port(const sx_ntf_server *s);
+/* Verification pushes asked for so far (none is sent yet). */
+uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s);
+void sx_ntf_server_stop(sx_ntf_server *s);
+
+#endif

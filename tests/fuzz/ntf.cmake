@@ -1,0 +1,7 @@
+# Fuzz target of src/ntf (included by CMakeLists.txt). Seeds:
+# tests/fuzz/gen_ntf_seeds.py writes corpus/ntf.
+sx_fuzz_target(ntf)
+target_link_libraries(fuzz_ntf PRIVATE sx_ntf)
+# Lines of the NTF store log; seeds by gen_ntf_seeds.py into corpus/ntf_storelog.
+sx_fuzz_target(ntf_storelog)
+target_link_libraries(fuzz_ntf_storelog PRIVATE sx_ntf_router)

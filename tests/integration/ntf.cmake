@@ -1,0 +1,14 @@
+# ntf-server's init, cert and delete (shell script), and the NTF router's
+# network server against a client built from the codecs (included by
+# CMakeLists.txt).
+if(EXISTS ${PROJECT_SOURCE_DIR}/apps/ntf-server/main.c)
+  add_test(NAME integration.ntf_cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_ntf_cli.sh
+                                            $<TARGET_FILE:ntf-server>)
+  set_tests_properties(integration.ntf_cli PROPERTIES TIMEOUT 120)
+endif()
+add_executable(itest_ntf_server test_ntf_server.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_ntf_server PRIVATE sx_ntf_router PkgConfig::CMOCKA)
+target_include_directories(itest_ntf_server PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_ntf_server PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
+add_test(NAME integration.ntf_server COMMAND itest_ntf_server)
+set_tests_properties(integration.ntf_server PROPERTIES TIMEOUT 120)
