@@ -6,3 +6,6 @@ set_tests_properties(integration.smp_cli PROPERTIES TIMEOUT 300)
 add_test(NAME integration.smp_proxy_cli
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_proxy_cli.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_proxy_cli PROPERTIES TIMEOUT 300)
+add_test(NAME integration.smp_journal
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_journal.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
+set_tests_properties(integration.smp_journal PROPERTIES TIMEOUT 300)
