@@ -25,6 +25,7 @@ void sx_jstore_cfg_default(sx_jstore_cfg *c, const char *path)
     c->idle_interval = 14400; /* the reference's default expiry check interval */
     c->expire_backups_after = 14 * 86400;
     c->keep_min_backups = 2;
+    c->max_open = 8192; /* 3 files each at most: within a raised descriptor limit */
     c->sync = SX_JSYNC_WRITE;
 }
 
@@ -107,6 +108,13 @@ static sx_status get_queue(sx_jstore *js, const uint8_t *rid, bool for_write, bo
     sx_jq *q = find(js, rid);
     *was_loaded = q != NULL;
     if (!q) {
+        if (js->cfg.max_open && js->loaded >= js->cfg.max_open) {
+            /* bounded memory and descriptors: all others are closed (their
+             * state is on disk; busy ones open again when next used) */
+            for (size_t i = 0; i < js->n_buckets; i++)
+                while (js->buckets[i])
+                    unload(js, js->buckets[i]);
+        }
         q = calloc(1, sizeof *q);
         if (!q)
             return SX_E_NOMEM;

@@ -55,6 +55,8 @@ typedef struct sx_jstore_cfg {
     int64_t idle_interval;        /* seconds without writes before an open queue is closed */
     int64_t expire_backups_after; /* seconds (14 days) */
     int keep_min_backups;         /* 2 */
+    size_t max_open;              /* ours: queues held at once (0: no limit); when reached,
+                                     the others are closed before one more is opened */
     sx_jsync sync;
     sx_kit_warn_cb warn; /* recoveries and dropped files are reported here */
     void *warn_arg;

@@ -612,6 +612,30 @@ static void test_expire_idle_delete_export(void **state)
     sx_jstore_close(js);
 }
 
+/* At most max_open queues are held: the others are closed, their messages kept. */
+static void test_max_open(void **state)
+{
+    (void)state;
+    sx_jstore_cfg c;
+    sx_jstore_cfg_default(&c, root);
+    c.max_open = 3;
+    sx_jstore *js = open_store(&c);
+    sx_jwrite r;
+    uint8_t rids[10][SX_ID_LEN];
+    for (uint8_t i = 0; i < 10; i++) {
+        memset(rids[i], 0x40 + i, SX_ID_LEN);
+        assert_ok(sx_jstore_write(js, rids[i], msg(i + 1, 1700000000, "m"), &r, NULL));
+        assert_true(sx_jstore_loaded(js) <= 3);
+        assert_true(sx_jstore_open_files(js) <= 3);
+    }
+    for (uint8_t i = 0; i < 10; i++) {
+        int64_t size;
+        assert_ok(sx_jstore_size(js, rids[i], &size));
+        assert_int_equal(size, 1);
+    }
+    sx_jstore_close(js);
+}
+
 /* State files over max_state_lines are compacted at open; old backups go. */
 static void test_state_compaction(void **state)
 {
@@ -656,6 +680,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quota_rotation_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_idle_delete_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_compaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_open, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
