@@ -63,6 +63,12 @@ static sx_msg *sj_head(void *ctx, const sx_queue *q)
         say_error("read", q, st);
         return NULL;
     }
+    /* the size is known once the queue is open: n_msgs follows it (the
+     * caller holds the queue lock; q is const only in the interface) */
+    int64_t size = 0;
+    if (found && sx_jstore_size(js, q->rid, &size) != SX_OK)
+        size = 0;
+    ((sx_queue *)q)->n_msgs = size > UINT16_MAX ? UINT16_MAX : (uint16_t)size;
     if (!found)
         return NULL;
     sx_msg *h = &tl_head.m;

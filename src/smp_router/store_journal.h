@@ -3,8 +3,8 @@
  * so that push, head, remove and expire read and write the queue's journal
  * folder instead of the in-memory list, and deleting a queue removes its
  * folder. Queue records stay in memory with the store log, as the
- * reference pairs them. q->n_msgs follows the writes and reads of this run
- * (a queue not touched since the start counts 0). */
+ * reference pairs them. q->n_msgs follows the queue's size once its head
+ * was read in this run (before, a queue counts 0). */
 #ifndef SX_ROUTER_STORE_JOURNAL_H
 #define SX_ROUTER_STORE_JOURNAL_H
 
