@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/router_cli.h"
+#include "journal_cmd.h"
 #include "crypto/util.h"
 #include "kit/identity.h"
 #include "kit/say.h"
@@ -39,7 +40,10 @@ static void usage(FILE *f)
             "  init     create the configuration (%s) and log (%s) folders, keys and INI\n"
             "  start    start the server\n"
             "  cert     new online certificate signed by the CA key (fingerprint unchanged)\n"
-            "  delete   delete the configuration and log folders\n\n"
+            "  delete   delete the configuration and log folders\n"
+            "  journal import [--skip-warnings] | export | delete\n"
+            "           move undelivered messages from %s into the journal folder\n"
+            "           %s and back, or delete that folder\n\n"
             "Global options: -v, --version   -h, --help\n"
             "Folders come from %s and %s when set.\n\n"
             "init options:\n"
@@ -73,7 +77,8 @@ static void usage(FILE *f)
             "  --confirm-migrations up|down   (database store only: ignored)\n"
             "  -m, --maintenance          not supported yet, refused\n"
             "  +RTS ... -RTS              (the reference's runtime options: ignored)\n",
-            version_line, SX_ROUTER_DEFAULT_CFG_DIR, SX_ROUTER_DEFAULT_LOG_DIR, SX_ROUTER_CFG_ENV,
+            version_line, SX_ROUTER_DEFAULT_CFG_DIR, SX_ROUTER_DEFAULT_LOG_DIR, "smp-server-messages.log",
+            "messages", SX_ROUTER_CFG_ENV,
             SX_ROUTER_LOG_ENV, SX_ROUTER_DEFAULT_SOURCE_CODE);
 }
 
@@ -606,7 +611,9 @@ int main(int argc, char **argv)
         return cmd_delete(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "cert") == 0)
         return cmd_cert(&paths, sub_argc, sub_argv);
-    if (strcmp(cmd, "journal") == 0 || strcmp(cmd, "database") == 0) {
+    if (strcmp(cmd, "journal") == 0)
+        return smp_cmd_journal(&paths, sub_argc, sub_argv);
+    if (strcmp(cmd, "database") == 0) {
         fprintf(stderr, "Error: `smp-server %s` is not supported by this implementation yet\n", cmd);
         return 1;
     }

@@ -135,7 +135,7 @@ static sx_status check_store_type(const sx_ini *ini, char *err, size_t errlen)
     bool q_mem = strcmp(q, "memory") == 0, q_db = strcmp(q, "database") == 0;
     bool m_mem = strcmp(m, "memory") == 0, m_db = strcmp(m, "database") == 0;
     bool m_journal = strcmp(m, "journal") == 0;
-    if (q_mem && m_mem)
+    if (q_mem && (m_mem || m_journal))
         return SX_OK;
     if ((q_mem && m_db) || (q_db && m_mem)) {
         snprintf(err, errlen,
@@ -147,7 +147,7 @@ static sx_status check_store_type(const sx_ini *ini, char *err, size_t errlen)
     if ((q_mem || q_db) && (m_journal || m_db)) {
         snprintf(err, errlen,
                  "[STORE_LOG] store_queues: %s, store_messages: %s: this server supports only "
-                 "`store_queues: memory` with `store_messages: memory` so far",
+                 "`store_queues: memory` with `store_messages: memory` or `journal` so far",
                  q, m);
         return SX_E_USAGE;
     }
@@ -165,6 +165,13 @@ static sx_status read_store_log(const sx_ini *ini, sx_router_config *cfg, char *
     SX_TRY(sx_ini_bool(ini, s, "restore_messages", cfg->store_log, &cfg->restore_messages, err,
                        errlen));
     SX_TRY(sx_ini_bool(ini, s, "fsync", false, &cfg->store_log_fsync, err, errlen));
+    const char *m = sx_ini_get(ini, s, "store_messages");
+    cfg->msgs_journal = m && strcmp(m, "journal") == 0;
+    SX_TRY(sx_ini_bool(ini, s, "journal_fsync", false, &cfg->journal_fsync, err, errlen));
+    if (cfg->msgs_journal && !cfg->store_log) {
+        snprintf(err, errlen, "[STORE_LOG] store_messages: journal needs the store log (enable: on)");
+        return SX_E_USAGE;
+    }
     SX_TRY(sx_ini_int(ini, s, "expire_messages_days", 0, 100000, 21, &v, err, errlen));
     cfg->msg_ttl = v * DAY;
     cfg->msg_check_interval = 2 * HOUR;
@@ -398,6 +405,15 @@ static bool is_file(const char *path)
 sx_status sx_router_config_check_storage(const sx_router_config *cfg, char *err, size_t errlen)
 {
     const sx_kit_paths *p = &cfg->paths;
+    if (cfg->msgs_journal) {
+        if (!is_file(p->messages_log))
+            return SX_OK;
+        snprintf(err, errlen,
+                 "store_messages is `journal` with %s file present; set store_messages to `memory` or "
+                 "use `smp-server journal import` to migrate",
+                 p->messages_log);
+        return SX_E_USAGE;
+    }
     if (!is_dir(p->messages_dir))
         return SX_OK;
     if (is_file(p->messages_log))
@@ -405,8 +421,8 @@ sx_status sx_router_config_check_storage(const sx_router_config *cfg, char *err,
                  p->messages_log, p->messages_dir);
     else
         snprintf(err, errlen,
-                 "store_messages is `memory`, but the journal directory %s exists; this server "
-                 "cannot read journal storage yet",
+                 "store_messages is `memory` with %s directory present; set store_messages to "
+                 "`journal` or use `smp-server journal export` to migrate",
                  p->messages_dir);
     return SX_E_USAGE;
 }

@@ -63,6 +63,8 @@ typedef struct sx_router_config {
     bool store_log;           /* enable (absent: off) */
     bool restore_messages;    /* absent: follows enable */
     bool store_log_fsync;     /* ours: fdatasync each store-log batch (absent: off) */
+    bool msgs_journal;        /* store_messages: journal (messages in <log>/messages) */
+    bool journal_fsync;       /* ours: fsync each journal write (absent: off) */
     int64_t msg_ttl;          /* 86400 * expire_messages_days (21) */
     int64_t msg_check_interval; /* 7200, not configurable */
     bool expire_on_start;     /* expire_messages_on_start (absent: on) */

@@ -23,13 +23,10 @@ static void mreport(const sx_msglog_opts *o, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool parse_msg(sx_slt_parser *p, void *rec_)
+/* "<msgId> <ts> ..." : the message itself, shared with the journal files. */
+static bool parse_msg_part(sx_slt_parser *p, sx_slmsg *m)
 {
-    sx_slmsg *m = rec_;
     sx_reader *r = &p->r;
-    sx_slt_expect(r, "v3 ");
-    sx_slt_read_fixed(r, m->rid, SX_ID_LEN);
-    sx_slt_expect(r, " ");
     sx_slt_read_fixed(r, m->msg_id, SX_ID_LEN);
     sx_slt_expect(r, " ");
     sx_slt_read_int(r, &m->ts);
@@ -52,9 +49,26 @@ static bool parse_msg(sx_slt_parser *p, void *rec_)
     return sx_reader_ok(r);
 }
 
+static bool parse_msg(sx_slt_parser *p, void *rec_)
+{
+    sx_slmsg *m = rec_;
+    sx_reader *r = &p->r;
+    sx_slt_expect(r, "v3 ");
+    sx_slt_read_fixed(r, m->rid, SX_ID_LEN);
+    sx_slt_expect(r, " ");
+    return parse_msg_part(p, m);
+}
+
+static bool parse_msg_only(sx_slt_parser *p, void *rec_) { return parse_msg_part(p, rec_); }
+
 sx_status sx_slmsg_parse(sx_slice line, sx_slmsg *out)
 {
     return sx_slt_parse_line(line, parse_msg, out, sizeof *out, &out->arena);
+}
+
+sx_status sx_slmsg_parse_msg(sx_slice line, sx_slmsg *out)
+{
+    return sx_slt_parse_line(line, parse_msg_only, out, sizeof *out, &out->arena);
 }
 
 void sx_slmsg_cleanup(sx_slmsg *m)
@@ -73,6 +87,11 @@ bool sx_slmsg_encode(sx_writer *w, const sx_slmsg *m)
     sx_write_str(w, "v3 ");
     sx_slt_put_id(w, m->rid);
     sx_write_str(w, " ");
+    return sx_slmsg_encode_msg(w, m);
+}
+
+bool sx_slmsg_encode_msg(sx_writer *w, const sx_slmsg *m)
+{
     sx_slt_put_id(w, m->msg_id);
     sx_write_str(w, " ");
     sx_slt_put_int(w, m->ts);

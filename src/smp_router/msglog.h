@@ -35,6 +35,11 @@ typedef struct sx_slmsg {
 SX_MUST_CHECK sx_status sx_slmsg_parse(sx_slice line, sx_slmsg *out);
 void sx_slmsg_cleanup(sx_slmsg *m);
 bool sx_slmsg_encode(sx_writer *w, const sx_slmsg *m);
+/* The same without "v3 <rid> ": the line of a journal message file
+ * ("<msgId> <ts> flags=<T|F> <body>" or "<msgId> <ts> quota"); rid is left
+ * zero. */
+SX_MUST_CHECK sx_status sx_slmsg_parse_msg(sx_slice line, sx_slmsg *out);
+bool sx_slmsg_encode_msg(sx_writer *w, const sx_slmsg *m);
 
 typedef struct sx_msglog_opts {
     bool expire;           /* drop messages older than expire_before */

@@ -95,6 +95,12 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
         return 1;
     }
     o.msgs_journal_path = cfg->restore_messages ? journal : NULL;
+    if (cfg->msgs_journal) { /* the messages live in the journal folder */
+        o.msgs_log_path = NULL;
+        o.msgs_journal_path = NULL;
+        o.msgs_dir_path = cfg->paths.messages_dir;
+        o.msgs_dir_fsync = cfg->journal_fsync;
+    }
     o.msg_ttl_seconds = cfg->msg_ttl;
     o.msg_check_interval = cfg->msg_check_interval;
     o.ntf_ttl_seconds = cfg->ntf_ttl;

@@ -33,6 +33,10 @@ typedef struct sx_router_opts {
     /* The message journal (smp_router/msgjournal.h), with msgs_log_path:
      * NULL = messages are kept only at a clean stop, as the reference does. */
     const char *msgs_journal_path;
+    /* store_messages: journal (smp_router/store_journal.h): the messages
+     * folder; msgs_log_path and msgs_journal_path are then NULL. */
+    const char *msgs_dir_path;
+    bool msgs_dir_fsync;
     uint64_t journal_compact_bytes; /* compact the journal above this, 0 = 64 MiB */
     int journal_check_ms;           /* how often its size is checked, 0 = 1 s */
     int log_retry_ms;               /* a failed log write retried after, 0 = 1 s */

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
+#include "smp_router/store_journal.h"
 #include "smp_router/msglog.h"
 #include "smp_router/ntflog.h"
 #include "kit/say.h"
@@ -21,6 +23,12 @@ static sx_status restore_ntfs(sx_router *r);
 
 /* PROTOCOL-NOTES E26, E27: replays and compacts the store log, then restores
  * the messages saved at the last stop. */
+static void journal_warn(void *arg, const char *msg)
+{
+    (void)arg;
+    SX_SAY(SX_SAY_WARN, "%s", msg);
+}
+
 sx_status sx_server_restore_state(sx_router *r)
 {
     const sx_router_opts *o = &r->opts;
@@ -32,6 +40,33 @@ sx_status sx_server_restore_state(sx_router *r)
         SX_TRY(sx_storelog_start(o->store_log_path, r->store, r->svc, &lo, &stats, &r->log));
         if (!o->quiet)
             SX_SAY(SX_SAY_NOTE, "Store log: %zu queues restored", sx_store_queue_count(r->store));
+    }
+    if (o->msgs_dir_path) {
+        sx_jstore_cfg jc;
+        sx_jstore_cfg_default(&jc, o->msgs_dir_path);
+        jc.sync = o->msgs_dir_fsync ? SX_JSYNC_FSYNC : SX_JSYNC_WRITE;
+        if (o->msg_check_interval > 0)
+            jc.idle_interval = o->msg_check_interval;
+        jc.warn = journal_warn;
+        /* up to 3 descriptors per open queue, within the process's limit
+         * (a quarter of it left for connections and logs) */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            size_t fit = (size_t)(rl.rlim_cur / 4 * 3 / 3);
+            if (fit < jc.max_open)
+                jc.max_open = fit > 16 ? fit : 16;
+        }
+        sx_jstore *js;
+        sx_status st = sx_jstore_open(&jc, &js);
+        if (st != SX_OK) {
+            SX_SAY(SX_SAY_ERROR, "Error opening the journal message store %s: %s", o->msgs_dir_path,
+                   sx_status_str(st));
+            return st;
+        }
+        sx_store_use_journal(r->store, js);
+        if (!o->quiet)
+            SX_SAY(SX_SAY_NOTE, "Messages: journal store in %s (%s)", o->msgs_dir_path,
+                   o->msgs_dir_fsync ? "fsync on every write" : "written before each OK, no fsync");
     }
     if (o->msgs_log_path) {
         sx_msglog_opts mo = {0};

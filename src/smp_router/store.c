@@ -29,6 +29,25 @@ struct sx_store {
     qmap maps[4];
 };
 
+/* The message back-end, when one is set (store.h). */
+static sx_msg_backend backend;
+static bool _Atomic has_backend;
+
+static const sx_msg_backend *msgs_backend(void)
+{
+    return __atomic_load_n(&has_backend, __ATOMIC_ACQUIRE) ? &backend : NULL;
+}
+
+void sx_store_set_msg_backend(sx_store *s, const sx_msg_backend *b)
+{
+    (void)s;
+    __atomic_store_n(&has_backend, false, __ATOMIC_RELEASE);
+    if (b) {
+        backend = *b;
+        __atomic_store_n(&has_backend, true, __ATOMIC_RELEASE);
+    }
+}
+
 static const uint8_t *key_of(const sx_queue *q, sx_party p)
 {
     switch (p) {
@@ -203,6 +222,13 @@ void sx_store_free(sx_store *s)
 {
     if (!s)
         return;
+    const sx_msg_backend *mb = msgs_backend();
+    if (mb) {
+        sx_msg_backend b = *mb;
+        sx_store_set_msg_backend(s, NULL);
+        if (b.close)
+            b.close(b.ctx);
+    }
     qmap *rm = &s->maps[SX_PARTY_RECIPIENT];
     for (size_t i = 0; i < rm->cap; i++)
         if (rm->slots[i] && rm->slots[i] != TOMB)
@@ -440,6 +466,9 @@ void sx_store_delete(sx_store *s, sx_queue *q)
         q->deleted = true;
     }
     pthread_rwlock_unlock(&s->lock);
+    const sx_msg_backend *mb = msgs_backend();
+    if (!was && mb)
+        mb->deleted(mb->ctx, q);
     if (!was)
         sx_queue_release(s, q); /* the maps' reference */
 }
@@ -600,6 +629,9 @@ static void append(sx_queue *q, sx_msg *m)
 sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, sx_slice body,
                         sx_push_result *res, bool *was_empty)
 {
+    const sx_msg_backend *mb = msgs_backend();
+    if (mb)
+        return mb->push(mb->ctx, q, id, ts, notify, body, res, was_empty);
     *was_empty = q->head == NULL;
     *res = SX_PUSH_QUOTA;
     /* While the marker is stored, nothing more is accepted (PROTOCOL-NOTES
@@ -615,8 +647,17 @@ sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bo
     return SX_OK;
 }
 
+sx_msg *sx_queue_head(const sx_queue *q)
+{
+    const sx_msg_backend *mb = msgs_backend();
+    return mb ? mb->head(mb->ctx, q) : q->head;
+}
+
 bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN])
 {
+    const sx_msg_backend *mb = msgs_backend();
+    if (mb)
+        return mb->remove_head(mb->ctx, q, id);
     sx_msg *m = q->head;
     if (!m || memcmp(m->id, id, SX_ID_LEN) != 0)
         return false;
@@ -666,6 +707,9 @@ sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[SX_ID_LEN], int
 
 size_t sx_queue_expire(sx_queue *q, int64_t cutoff)
 {
+    const sx_msg_backend *mb = msgs_backend();
+    if (mb)
+        return mb->expire(mb->ctx, q, cutoff);
     size_t n = 0;
     while (q->head && !q->head->quota && q->head->ts < cutoff) {
         uint8_t id[SX_ID_LEN];

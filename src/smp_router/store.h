@@ -196,8 +196,9 @@ typedef enum sx_push_result {
  * failure. */
 SX_MUST_CHECK sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify,
                                       sx_slice body, sx_push_result *res, bool *was_empty);
-/* The message at the head, or NULL. */
-static inline sx_msg *sx_queue_head(const sx_queue *q) { return q->head; }
+/* The message at the head, or NULL. With a message back-end (below) a
+ * copy, valid until this thread's next call. */
+sx_msg *sx_queue_head(const sx_queue *q);
 /* Removes the head message if its id is id; returns whether it did. */
 bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN]);
 /* Removes the tail message if its id is id (a SEND whose record could not
@@ -222,6 +223,24 @@ void sx_queue_drop_ntfs(sx_queue *q);
 /* PROTOCOL-NOTES E21: drops pending notifications older than cutoff; returns
  * how many. */
 size_t sx_queue_expire_ntfs(sx_queue *q, int64_t cutoff);
+
+/* Where messages live when not in the queue's list: once set, push, head,
+ * remove_head and expire go to it, and a deleted queue is reported to it
+ * (smp_router/store_journal.h: store_messages: journal). Process-wide: one
+ * router per process sets it; sx_store_free calls close and unsets it. The
+ * queue lock is held around each call but close. */
+typedef struct sx_msg_backend {
+    sx_status (*push)(void *ctx, sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, sx_slice body,
+                      sx_push_result *res, bool *was_empty);
+    sx_msg *(*head)(void *ctx, const sx_queue *q);
+    bool (*remove_head)(void *ctx, sx_queue *q, const uint8_t id[SX_ID_LEN]);
+    size_t (*expire)(void *ctx, sx_queue *q, int64_t cutoff);
+    void (*deleted)(void *ctx, sx_queue *q);
+    void (*close)(void *ctx);
+    void *ctx;
+} sx_msg_backend;
+/* b is copied; NULL: messages in memory again. */
+void sx_store_set_msg_backend(sx_store *s, const sx_msg_backend *b);
 
 /* Compact keys from and to sx_key objects. */
 SX_MUST_CHECK sx_status sx_qkey_from_key(const sx_key *k, sx_qkey *out);

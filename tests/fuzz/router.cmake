@@ -7,3 +7,7 @@ target_link_libraries(fuzz_msgjournal PRIVATE sx_smp_router)
 # current and older forms, and broken ones.
 sx_fuzz_target(smp_stats)
 target_link_libraries(fuzz_smp_stats PRIVATE sx_smp_router)
+# Seeds in corpus/jstate: a queue's state file, NUL, its message file, as
+# the reference writes them, and broken ones.
+sx_fuzz_target(jstate)
+target_link_libraries(fuzz_jstate PRIVATE sx_smp_router)

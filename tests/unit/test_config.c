@@ -303,6 +303,25 @@ static void test_bad_boolean_names_key(void **state)
     }
 }
 
+/* store_messages: journal with our journal_fsync key (off when absent). */
+static void test_journal_keys(void **state)
+{
+    (void)state;
+    sx_router_config cfg;
+    char err[256] = "";
+    assert_ok(parse(reference_ini, &cfg, err, sizeof err));
+    assert_false(cfg.msgs_journal);
+    char *text = edit_ini(reference_ini, "store_messages: memory", "store_messages: journal");
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.msgs_journal);
+    assert_false(cfg.journal_fsync);
+    free(text);
+    text = edit_ini(reference_ini, "store_messages: memory", "store_messages: journal\njournal_fsync: on");
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.journal_fsync);
+    free(text);
+}
+
 /* Our [STORE_LOG] fsync key: off when absent, on/off only. */
 static void test_fsync_key(void **state)
 {
@@ -386,9 +405,16 @@ static void test_bad_values(void **state)
     /* our workers key */
     expect_error(reference_ini, "# control_port: 5224", "workers: 0", SX_E_PROTOCOL, "workers");
     expect_error(reference_ini, "# control_port: 5224", "workers: 10000", SX_E_PROTOCOL, "workers");
-    /* PROTOCOL-NOTES H11 storage combinations: only memory + memory for now */
-    expect_error(reference_ini, "store_messages: memory", "store_messages: journal", SX_E_USAGE,
-                 "store_messages: journal");
+    /* PROTOCOL-NOTES H11 storage combinations: memory queues with memory or
+     * journal messages for now */
+    char *db = edit_ini(reference_ini, "store_queues: memory", "store_queues: database");
+    expect_error(db, "store_messages: memory", "store_messages: journal", SX_E_USAGE, "store_messages: journal");
+    free(db);
+    char *nolog = edit_ini(reference_ini, "enable: on", "enable: off");
+    expect_error(nolog, "store_messages: memory", "store_messages: journal", SX_E_USAGE, "needs the store log");
+    free(nolog);
+    expect_error(reference_ini, "store_messages: memory", "store_messages: journal\njournal_fsync: yes",
+                 SX_E_PROTOCOL, "journal_fsync");
     expect_error(reference_ini, "store_messages: memory", "store_messages: database",
                  SX_E_PROTOCOL, "store_messages: database");
     expect_error(reference_ini, "store_queues: memory", "store_queues: database", SX_E_PROTOCOL,
@@ -805,6 +831,13 @@ static void test_setup_init_and_delete(void **state)
     write_file(p.messages_log, "");
     assert_int_equal(sx_router_config_check_storage(&cfg, err, sizeof err), SX_E_USAGE);
     assert_non_null(strstr(err, "both"));
+    /* on the journal the folder is expected and the messages log is not */
+    cfg.msgs_journal = true;
+    assert_int_equal(sx_router_config_check_storage(&cfg, err, sizeof err), SX_E_USAGE);
+    assert_non_null(strstr(err, "journal import"));
+    assert_int_equal(unlink(p.messages_log), 0);
+    assert_ok(sx_router_config_check_storage(&cfg, err, sizeof err));
+    cfg.msgs_journal = false;
 
     /* PROTOCOL-NOTES H14 */
     assert_ok(sx_kit_setup_delete(&p, err, sizeof err));
@@ -844,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_proxy_section),
         cmocka_unit_test(test_bad_boolean_names_key),
         cmocka_unit_test(test_fsync_key),
+        cmocka_unit_test(test_journal_keys),
         cmocka_unit_test(test_missing_mandatory_keys),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_ini_text_round_trip),
