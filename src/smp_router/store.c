@@ -31,7 +31,7 @@ struct sx_store {
 
 /* The message back-end, when one is set (store.h). */
 static sx_msg_backend backend;
-static bool _Atomic has_backend;
+static bool has_backend; /* read and written with __atomic builtins */
 
 static const sx_msg_backend *msgs_backend(void)
 {
