@@ -1,0 +1,3 @@
+# Fuzz targets of XRCP (src/xrcp), included by CMakeLists.txt.
+sx_fuzz_target(xrcp_invitation)
+target_link_libraries(fuzz_xrcp_invitation PRIVATE sx_xrcp)

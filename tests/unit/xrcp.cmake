@@ -1,0 +1,3 @@
+# XRCP remote control (src/xrcp), included by CMakeLists.txt.
+sx_unit_test(xrcp_invitation test_xrcp_invitation.c)
+target_link_libraries(test_xrcp_invitation PRIVATE sx_xrcp)
