@@ -124,3 +124,41 @@ print('signed:', signed)
 print('idsig text:', id_text)
 print('announcement:', packet.hex())
 print('announcement sha256:', hashlib.sha256(packet).hexdigest())
+
+# ---- session set-up (PROTOCOL-NOTES X7, X8) ----
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives import hashes
+
+
+def hkdf(ikm, info, n):
+    return HKDF(algorithm=hashes.SHA512(), length=n, salt=None, info=info).derive(ikm)
+
+
+def seq(n, start):
+    return bytes((start + i) % 256 for i in range(n))
+
+
+kem_ss = seq(32, 0)
+hybrid = hashlib.sha3_256(dh.exchange(host_dh.public_key()) + kem_ss).digest()
+ck = hkdf(hybrid, b'SimpleXSbChainInit', 64)
+step = hkdf(ck[:32], b'SimpleXSbChain', 88)  # the controller's first sending step
+print('hybrid:', hybrid.hex())
+print('ck1:', ck[:32].hex())
+print('ck2:', ck[32:].hex())
+print('ck1 step:', step.hex())
+kem_ct = seq(1039, 7)
+ctrl_hello = b'HELLO ' + struct.pack('>H', 1039) + kem_ct + crypto_box(step[32:64], step[64:88], pad(b'{}', 12288))
+print('ctrl hello sha256:', hashlib.sha256(pad(ctrl_hello, 16384)).hexdigest())
+kem_pk = seq(1158, 3)
+hello_json = ('{"v":1,"ca":"' + b64u(seq(32, 220)) + '","app":{"device":"phone"},"kem":"' + b64u(kem_pk) + '"}').encode()
+hnonce = seq(24, 10)
+host_hello = (b'HELLO ' + bytes([44]) + X_SPKI + raw_pub(host_dh) + hnonce
+              + crypto_box(host_dh.exchange(dh.public_key()), hnonce, pad(hello_json, 12288)))
+print('host hello sha256:', hashlib.sha256(pad(host_hello, 16384)).hexdigest())
+step2 = hkdf(step[:32], b'SimpleXSbChain', 88)  # the controller's next step: its first command
+boxed = crypto_box(step2[32:64], step2[64:88], b'/get chats')
+print('command body:', (boxed[16:] + boxed[:16]).hex())
+import sys
+if len(sys.argv) > 1:  # write fuzz seeds into this folder
+    open(sys.argv[1] + '/host_hello_kat', 'wb').write(pad(host_hello, 16384))
+    open(sys.argv[1] + '/ctrl_hello_kat', 'wb').write(pad(ctrl_hello, 16384))
