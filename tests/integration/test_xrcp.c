@@ -4,7 +4,9 @@
  * the invitation passed as text, both chains checked against fingerprints,
  * the same session code (tls-unique) on both sides, the HELLO exchange with
  * a real sntrup761 KEM, and one command and response through the chain
- * keys. The session's payload transport (HTTP/2 in the reference) is not
+ * keys, and later sessions announced by the encrypted packet (passed in
+ * memory here, not yet over multicast UDP) to a host that keeps its pairing.
+ * The session's payload transport (HTTP/2 in the reference) is not
  * built yet: here each payload goes as a 4-byte length and the box. */
 #include "testutil.h"
 
@@ -21,6 +23,7 @@
 #include "crypto/x509.h"
 #include "transport/net.h"
 #include "transport/tls.h"
+#include "xrcp/announce.h"
 #include "xrcp/invitation.h"
 #include "xrcp/session.h"
 
@@ -121,7 +124,9 @@ typedef struct controller {
     uint8_t code[SX_TLS_UNIQUE_MAX];
     size_t code_len;
     uint8_t host_fp[32];
+    uint8_t host_dh[32]; /* the host's HELLO key: the next announcement is boxed to it */
     char command[64];
+    bool borrowed; /* id and idkey belong to the test (a paired controller) */
 } controller;
 
 static void *controller_main(void *arg)
@@ -162,6 +167,8 @@ static void *controller_main(void *arg)
         c->st = sx_xrcp_host_hello_decode(sx_slice_of(block, SX_XRCP_BLOCK_LEN), c->dh, &hello, secret);
     if (c->st == SX_OK && (hello.v != SX_XRCP_VERSION || memcmp(hello.ca, c->host_fp, 32) != 0))
         c->st = SX_E_AUTH;
+    if (c->st == SX_OK)
+        memcpy(c->host_dh, hello.dh, 32);
     if (c->st != SX_OK)
         goto done;
     c->step = 4;
@@ -200,13 +207,19 @@ done:
 }
 
 /* Starts the controller and returns its signed invitation text. */
-static char *controller_start(controller *c, const uint8_t *known_host)
+static char *controller_start_with(controller *c, const uint8_t *known_host, const identity *id, sx_key *idkey)
 {
     memset(c, 0, sizeof *c);
-    identity_make(&c->id, "ctrl");
+    if (id != NULL) {
+        c->id = *id;
+        c->idkey = idkey;
+        c->borrowed = true;
+    } else {
+        identity_make(&c->id, "ctrl");
+        assert_ok(sx_key_generate(SX_KEY_ED25519, &c->idkey));
+    }
     c->known_host = known_host;
     assert_ok(sx_key_generate(SX_KEY_ED25519, &c->skey));
-    assert_ok(sx_key_generate(SX_KEY_ED25519, &c->idkey));
     assert_ok(sx_key_generate(SX_KEY_X25519, &c->dh));
     assert_ok(sx_net_listen("127.0.0.1", 0, 4, &c->lfd, &c->port));
     sx_xrcp_invitation inv;
@@ -234,14 +247,21 @@ static char *controller_start(controller *c, const uint8_t *known_host)
     return text;
 }
 
+static char *controller_start(controller *c, const uint8_t *known_host)
+{
+    return controller_start_with(c, known_host, NULL, NULL);
+}
+
 static void controller_join(controller *c)
 {
     assert_int_equal(pthread_join(c->thread, NULL), 0);
     sx_net_close(c->lfd);
     sx_key_free(c->skey);
-    sx_key_free(c->idkey);
     sx_key_free(c->dh);
-    identity_free(&c->id);
+    if (!c->borrowed) {
+        sx_key_free(c->idkey);
+        identity_free(&c->id);
+    }
 }
 
 /* ---- the host (TLS client), in the test's thread ------------------------ */
@@ -253,7 +273,10 @@ typedef struct host_result {
     char command[64];
 } host_result;
 
-static void host_run(const char *uri, identity *id, const uint8_t *expect_ctrl, bool lie_ca, host_result *r)
+/* dh_out: where the HELLO's DH key goes on success (the host keeps it in its
+ * pairing to open the next announcement); NULL: freed. */
+static void host_run_dh(const char *uri, identity *id, const uint8_t *expect_ctrl, bool lie_ca, sx_key **dh_out,
+                        host_result *r)
 {
     memset(r, 0, sizeof *r);
     sx_xrcp_signed_invitation s;
@@ -341,12 +364,21 @@ static void host_run(const char *uri, identity *id, const uint8_t *expect_ctrl, 
 done:
     sx_wipe(kem_sk, sizeof kem_sk);
     sx_xrcp_host_hello_clear(&h);
+    if (r->st == SX_OK && dh_out != NULL) {
+        *dh_out = dh;
+        dh = NULL;
+    }
     sx_key_free(dh);
     free(block);
     sx_tls_conn_free(conn);
     sx_net_close(fd);
     sx_tls_ctx_free(ctx);
     sx_xrcp_signed_invitation_clear(&s);
+}
+
+static void host_run(const char *uri, identity *id, const uint8_t *expect_ctrl, bool lie_ca, host_result *r)
+{
+    host_run_dh(uri, id, expect_ctrl, lie_ca, NULL, r);
 }
 
 static void test_first_session(void **state)
@@ -435,6 +467,130 @@ static void test_hello_identity(void **state)
     identity_free(&host);
 }
 
+/* What a paired host keeps (the reference's RCCtrlPairing). */
+typedef struct host_pairing {
+    uint8_t ctrl_fp[32], ctrl_idkey[32];
+    sx_key *dh, *prev_dh;
+} host_pairing;
+
+/* The host's side of a later session: open the announcement with the
+ * pairing's keys, require the same controller identity, connect to the
+ * stored fingerprint, then keep the new HELLO key. */
+static sx_status host_by_announcement(const uint8_t *packet, identity *id, host_pairing *hp, size_t *which,
+                                      host_result *r)
+{
+    const sx_key *keys[2] = {hp->dh, hp->prev_dh};
+    sx_xrcp_signed_invitation s;
+    sx_status st = sx_xrcp_announce_decode(sx_slice_of(packet, SX_XRCP_ANNOUNCE_LEN), keys, 2, &s, which);
+    if (st != SX_OK)
+        return st;
+    if (memcmp(s.inv.ca, hp->ctrl_fp, 32) != 0 || memcmp(s.inv.idkey, hp->ctrl_idkey, 32) != 0) {
+        sx_xrcp_signed_invitation_clear(&s);
+        return SX_E_AUTH; /* the reference's IDENTITY */
+    }
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_XRCP_URI_MAX);
+    assert_true(sx_xrcp_signed_invitation_write(&w, &s) && sx_write_u8(&w, 0));
+    sx_key *dh = NULL;
+    host_run_dh((const char *)w.buf, id, hp->ctrl_fp, false, &dh, r);
+    sx_writer_cleanup(&w);
+    sx_xrcp_signed_invitation_clear(&s);
+    if (r->st == SX_OK) {
+        sx_key_free(hp->prev_dh);
+        hp->prev_dh = hp->dh;
+        hp->dh = dh;
+    }
+    return r->st;
+}
+
+/* The announcement for a controller session c, boxed to host_dh. */
+static void announcement(const char *uri, controller *c, const uint8_t host_dh[32], uint8_t *packet)
+{
+    sx_xrcp_signed_invitation s;
+    assert_ok(sx_xrcp_invitation_decode_verified(sx_slice_str(uri), &s));
+    assert_ok(sx_xrcp_announce_encode(&s, c->dh, host_dh, NULL, packet));
+    sx_xrcp_signed_invitation_clear(&s);
+}
+
+/* First session by invitation, the next two by announcement: the second
+ * boxed to the host's last HELLO key, the third to the key before it (a
+ * controller that failed to store the newest), which the host still opens
+ * with its previous key. An announcement from another identity that the
+ * host can open is refused. */
+static void test_later_sessions(void **state)
+{
+    (void)state;
+    identity host, ctrl_id;
+    identity_make(&host, "host");
+    identity_make(&ctrl_id, "ctrl");
+    sx_key *ctrl_idkey = NULL;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &ctrl_idkey));
+    host_pairing hp;
+    memset(&hp, 0, sizeof hp);
+    /* session 1: invitation shown out of band */
+    controller c;
+    char *uri = controller_start_with(&c, NULL, &ctrl_id, ctrl_idkey);
+    host_result r;
+    host_run_dh(uri, &host, NULL, false, &hp.dh, &r);
+    controller_join(&c);
+    assert_ok(r.st);
+    assert_ok(c.st);
+    sx_xrcp_signed_invitation s;
+    assert_ok(sx_xrcp_invitation_decode_verified(sx_slice_str(uri), &s));
+    memcpy(hp.ctrl_fp, s.inv.ca, 32);
+    memcpy(hp.ctrl_idkey, s.inv.idkey, 32);
+    sx_xrcp_signed_invitation_clear(&s);
+    free(uri);
+    uint8_t host_fp[32], dh1[32], dh2[32];
+    memcpy(host_fp, c.host_fp, 32);
+    memcpy(dh1, c.host_dh, 32);
+    uint8_t packet[SX_XRCP_ANNOUNCE_LEN];
+    size_t which = 9;
+    /* session 2 */
+    uri = controller_start_with(&c, host_fp, &ctrl_id, ctrl_idkey);
+    announcement(uri, &c, dh1, packet);
+    assert_ok(host_by_announcement(packet, &host, &hp, &which, &r));
+    controller_join(&c);
+    assert_ok(c.st);
+    assert_int_equal(which, 0);
+    assert_string_equal(r.command, "/_get chats 1");
+    memcpy(dh2, c.host_dh, 32);
+    assert_memory_not_equal(dh1, dh2, 32);
+    free(uri);
+    /* session 3, boxed to the older key */
+    uri = controller_start_with(&c, host_fp, &ctrl_id, ctrl_idkey);
+    announcement(uri, &c, dh1, packet);
+    /* after session 2 the host holds (dh2, dh1) */
+    assert_ok(host_by_announcement(packet, &host, &hp, &which, &r));
+    controller_join(&c);
+    assert_ok(c.st);
+    assert_int_equal(which, 1);
+    free(uri);
+    /* another controller identity that knows the host's key */
+    controller other;
+    uri = controller_start(&other, host_fp);
+    announcement(uri, &other, c.host_dh, packet);
+    /* it opens and verifies: only the identity differs */
+    const sx_key *keys[1] = {hp.dh};
+    assert_ok(sx_xrcp_announce_decode(sx_slice_of(packet, sizeof packet), keys, 1, &s, NULL));
+    assert_memory_not_equal(s.inv.idkey, hp.ctrl_idkey, 32);
+    sx_xrcp_signed_invitation_clear(&s);
+    assert_int_equal(host_by_announcement(packet, &host, &hp, &which, &r), SX_E_AUTH);
+    /* the other controller's thread waits for a connection: make one that
+     * fails so it ends */
+    int fd = -1;
+    assert_ok(sx_net_connect("127.0.0.1", other.port, WAIT_MS, &fd));
+    sx_net_close(fd);
+    controller_join(&other);
+    assert_int_not_equal(other.st, SX_OK);
+    free(uri);
+    sx_key_free(hp.dh);
+    sx_key_free(hp.prev_dh);
+    sx_key_free(ctrl_idkey);
+    identity_free(&ctrl_id);
+    identity_free(&host);
+}
+
 int main(void)
 {
     if (sx_crypto_init() != SX_OK)
@@ -447,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_unknown_host),
         cmocka_unit_test(test_wrong_controller),
         cmocka_unit_test(test_hello_identity),
+        cmocka_unit_test(test_later_sessions),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_rm_rf(tmpdir);
