@@ -4,8 +4,9 @@
  * the invitation passed as text, both chains checked against fingerprints,
  * the same session code (tls-unique) on both sides, the HELLO exchange with
  * a real sntrup761 KEM, and one command and response through the chain
- * keys, and later sessions announced by the encrypted packet (passed in
- * memory here, not yet over multicast UDP) to a host that keeps its pairing.
+ * keys, and later sessions announced by the encrypted packet (over
+ * multicast UDP on loopback once, in memory otherwise) to a host that keeps
+ * its pairing.
  * The session's payload transport (HTTP/2 in the reference) is not
  * built yet: here each payload goes as a 4-byte length and the box. */
 #include "testutil.h"
@@ -24,6 +25,7 @@
 #include "transport/net.h"
 #include "transport/tls.h"
 #include "xrcp/announce.h"
+#include "xrcp/discovery.h"
 #include "xrcp/invitation.h"
 #include "xrcp/session.h"
 
@@ -546,10 +548,30 @@ static void test_later_sessions(void **state)
     memcpy(dh1, c.host_dh, 32);
     uint8_t packet[SX_XRCP_ANNOUNCE_LEN];
     size_t which = 9;
-    /* session 2 */
+    /* session 2, its announcement over multicast UDP on loopback: the
+     * host listens on the group (a port the system picks), the controller
+     * sends, the host checks the source address against the invitation */
+    int lfd = -1, sfd = -1;
+    uint16_t mport = 0;
+    assert_ok(sx_xrcp_mcast_listen(SX_XRCP_MCAST_GROUP, 0, "127.0.0.1", &lfd, &mport));
+    assert_ok(sx_xrcp_mcast_sender("127.0.0.1", &sfd));
     uri = controller_start_with(&c, host_fp, &ctrl_id, ctrl_idkey);
     announcement(uri, &c, dh1, packet);
-    assert_ok(host_by_announcement(packet, &host, &hp, &which, &r));
+    assert_ok(sx_xrcp_mcast_send(sfd, SX_XRCP_MCAST_GROUP, mport, sx_slice_of(packet, sizeof packet)));
+    uint8_t got[SX_XRCP_MCAST_MAX];
+    size_t got_len = 0;
+    char src[16];
+    assert_ok(sx_xrcp_mcast_recv(lfd, WAIT_MS, got, sizeof got, &got_len, src));
+    assert_int_equal(got_len, sizeof packet);
+    assert_memory_equal(got, packet, sizeof packet);
+    const sx_key *hkeys[2] = {hp.dh, hp.prev_dh};
+    assert_ok(sx_xrcp_announce_decode(sx_slice_of(got, got_len), hkeys, 2, &s, NULL));
+    assert_true(sx_xrcp_announce_from_host(&s.inv, src));
+    assert_false(sx_xrcp_announce_from_host(&s.inv, "10.1.2.3"));
+    sx_xrcp_signed_invitation_clear(&s);
+    sx_xrcp_mcast_close(sfd);
+    sx_xrcp_mcast_close(lfd);
+    assert_ok(host_by_announcement(got, &host, &hp, &which, &r));
     controller_join(&c);
     assert_ok(c.st);
     assert_int_equal(which, 0);
