@@ -13,6 +13,23 @@
 #define HELLO_BOX_LEN (SX_XRCP_HELLO_PAD + SX_CB_TAG_LEN)
 #define KEM_TEXT_LEN 1545 /* base64url of 1158 bytes (no padding) and the NUL */
 
+sx_status sx_xrcp_version_choose(sx_version_range offered, uint16_t *v)
+{
+    if (v == NULL)
+        return SX_E_USAGE;
+    uint16_t hi = offered.max < SX_XRCP_VERSION ? offered.max : SX_XRCP_VERSION;
+    uint16_t lo = offered.min > 1 ? offered.min : 1;
+    if (offered.min > offered.max || lo > hi)
+        return SX_E_PROTOCOL;
+    *v = hi;
+    return SX_OK;
+}
+
+bool sx_xrcp_version_ok(uint16_t v)
+{
+    return v >= 1 && v <= SX_XRCP_VERSION;
+}
+
 static sx_status x25519(const sx_key *priv, const uint8_t pub[SX_XRCP_KEY_LEN], uint8_t out[32])
 {
     sx_key *peer = NULL;

@@ -18,6 +18,14 @@
 #define SX_XRCP_HELLO_PAD 12288 /* the boxed JSON of a HELLO, padded */
 #define SX_XRCP_ERROR_MAX 1024  /* controller error text we keep */
 
+/* The host's choice of version (the reference's compatibleVersion): the
+ * highest version both the invitation's range and ours (1..SX_XRCP_VERSION)
+ * hold. SX_E_PROTOCOL when they share none (VERSION). */
+SX_MUST_CHECK sx_status sx_xrcp_version_choose(sx_version_range offered, uint16_t *v);
+
+/* The controller's check of the version a HELLO chose: inside our range. */
+bool sx_xrcp_version_ok(uint16_t v);
+
 /* SHA3-256(X25519(priv, peer) || kem_ss): the session's hybrid secret
  * (PROTOCOL-NOTES X8). priv is a private X25519 key, peer a raw public one.
  * SX_E_AUTH for a small-order peer key. */

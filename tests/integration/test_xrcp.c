@@ -167,7 +167,7 @@ static void *controller_main(void *arg)
     c->st = sx_tls_read_full(conn, block, SX_XRCP_BLOCK_LEN, WAIT_MS);
     if (c->st == SX_OK)
         c->st = sx_xrcp_host_hello_decode(sx_slice_of(block, SX_XRCP_BLOCK_LEN), c->dh, &hello, secret);
-    if (c->st == SX_OK && (hello.v != SX_XRCP_VERSION || memcmp(hello.ca, c->host_fp, 32) != 0))
+    if (c->st == SX_OK && (!sx_xrcp_version_ok(hello.v) || memcmp(hello.ca, c->host_fp, 32) != 0))
         c->st = SX_E_AUTH;
     if (c->st == SX_OK)
         memcpy(c->host_dh, hello.dh, 32);
@@ -311,7 +311,9 @@ static void host_run_dh(const char *uri, identity *id, const uint8_t *expect_ctr
     memcpy(r->code, u.ptr, u.len);
     r->code_len = u.len;
     /* the user compares the codes and confirms; then the HELLO */
-    h.v = SX_XRCP_VERSION;
+    r->st = sx_xrcp_version_choose(s.inv.v, &h.v);
+    if (r->st != SX_OK)
+        goto done;
     memcpy(h.ca, id->fp, 32);
     if (lie_ca)
         h.ca[0] ^= 1; /* a fingerprint that is not the TLS chain's */

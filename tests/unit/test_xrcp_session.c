@@ -340,6 +340,26 @@ static void test_exchange(void **state)
     sx_key_free(host);
 }
 
+static void test_versions(void **state)
+{
+    (void)state;
+    uint16_t v = 0;
+    sx_version_range r = {1, 1};
+    assert_ok(sx_xrcp_version_choose(r, &v));
+    assert_int_equal(v, 1);
+    r.max = 9; /* a newer controller: we take our highest */
+    assert_ok(sx_xrcp_version_choose(r, &v));
+    assert_int_equal(v, SX_XRCP_VERSION);
+    r.min = 2; /* nothing in common */
+    assert_int_equal(sx_xrcp_version_choose(r, &v), SX_E_PROTOCOL);
+    r.min = 0;
+    r.max = 0;
+    assert_int_equal(sx_xrcp_version_choose(r, &v), SX_E_PROTOCOL);
+    assert_true(sx_xrcp_version_ok(1));
+    assert_false(sx_xrcp_version_ok(0));
+    assert_false(sx_xrcp_version_ok(SX_XRCP_VERSION + 1));
+}
+
 int main(void)
 {
     if (sx_crypto_init() != SX_OK)
@@ -349,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_kat_host_hello),
         cmocka_unit_test(test_host_hello_json),
         cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
