@@ -1,0 +1,9 @@
+# Integration test of XRCP (src/xrcp): controller and host over real TLS on
+# loopback (included by CMakeLists.txt).
+add_executable(itest_xrcp test_xrcp.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_xrcp PRIVATE sx_xrcp PkgConfig::CMOCKA Threads::Threads)
+target_compile_definitions(itest_xrcp PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_include_directories(itest_xrcp PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+add_test(NAME integration.xrcp COMMAND itest_xrcp)
+set_tests_properties(integration.xrcp PROPERTIES TIMEOUT 120)

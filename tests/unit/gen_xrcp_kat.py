@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Known answers for XRCP (PROTOCOL-NOTES X1-X3, X6), computed independently
+of our C code: Python's own base64, percent-escaping with the reference query
+renderer's unreserved set, Ed25519 and X25519 from `cryptography`, and
+XSalsa20-Poly1305 (NaCl crypto_box) written out below from its definition.
+Prints the unsigned URI, the signed URI, the text the identity key signs and
+the announcement packet of the signed URI (nonce bytes 160.., host DH key
+from bytes 128..) with its SHA-256."""
+import base64
+import hashlib
+import struct
+import urllib.parse
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives import serialization
+
+ED_SPKI = bytes.fromhex('302a300506032b6570032100')
+X_SPKI = bytes.fromhex('302a300506032b656e032100')
+
+
+def raw_pub(k):
+    return k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).decode()
+
+
+def esc(s):
+    return urllib.parse.quote(s, safe='-_.~')
+
+
+skey = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(0, 32)))
+idkey = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
+dh = x25519.X25519PrivateKey.from_private_bytes(bytes(range(64, 96)))
+ca = bytes(range(96, 128))
+app = '{"device":"My laptop \u00e9","v":[1,2]}'
+
+uri = ('xrcp:/' + b64u(ca) + '@192.168.1.10:5227#/?v=1-2&app=' + esc(app) + '&ts=1700000000'
+       + '&skey=' + esc(b64u(ED_SPKI + raw_pub(skey)))
+       + '&idkey=' + esc(b64u(ED_SPKI + raw_pub(idkey)))
+       + '&dh=' + esc(b64u(X_SPKI + raw_pub(dh))))
+ssig = skey.sign(uri.encode())
+id_text = uri + '&ssig=' + base64.b64encode(ssig).decode()
+idsig = idkey.sign(id_text.encode())
+signed = uri + '&ssig=' + b64u(ssig) + '&idsig=' + b64u(idsig)
+
+
+def rotl(v, c):
+    return ((v << c) & 0xffffffff) | (v >> (32 - c))
+
+
+def salsa_rounds(x):
+    x = list(x)
+    for _ in range(10):
+        for a, b, c, d in ((0, 4, 8, 12), (5, 9, 13, 1), (10, 14, 2, 6), (15, 3, 7, 11)):
+            x[b] ^= rotl((x[a] + x[d]) & 0xffffffff, 7)
+            x[c] ^= rotl((x[b] + x[a]) & 0xffffffff, 9)
+            x[d] ^= rotl((x[c] + x[b]) & 0xffffffff, 13)
+            x[a] ^= rotl((x[d] + x[c]) & 0xffffffff, 18)
+        for a, b, c, d in ((0, 1, 2, 3), (5, 6, 7, 4), (10, 11, 8, 9), (15, 12, 13, 14)):
+            x[b] ^= rotl((x[a] + x[d]) & 0xffffffff, 7)
+            x[c] ^= rotl((x[b] + x[a]) & 0xffffffff, 9)
+            x[d] ^= rotl((x[c] + x[b]) & 0xffffffff, 13)
+            x[a] ^= rotl((x[d] + x[c]) & 0xffffffff, 18)
+    return x
+
+
+SIGMA = struct.unpack('<4I', b'expand 32-byte k')
+
+
+def salsa_state(key, n16):
+    k = struct.unpack('<8I', key)
+    n = struct.unpack('<4I', n16)
+    return [SIGMA[0], k[0], k[1], k[2], k[3], SIGMA[1], n[0], n[1], n[2], n[3], SIGMA[2], k[4], k[5], k[6], k[7],
+            SIGMA[3]]
+
+
+def hsalsa20(key, n16):
+    x = salsa_rounds(salsa_state(key, n16))
+    return struct.pack('<8I', *(x[i] for i in (0, 5, 10, 15, 6, 7, 8, 9)))
+
+
+def xsalsa20_stream(key, nonce, n):
+    sub = hsalsa20(key, nonce[:16])
+    out = b''
+    ctr = 0
+    while len(out) < n:
+        st = salsa_state(sub, nonce[16:24] + struct.pack('<Q', ctr))
+        x = salsa_rounds(st)
+        out += struct.pack('<16I', *((x[i] + st[i]) & 0xffffffff for i in range(16)))
+        ctr += 1
+    return out[:n]
+
+
+def poly1305(key, msg):
+    r = int.from_bytes(key[:16], 'little') & 0x0ffffffc0ffffffc0ffffffc0fffffff
+    s_ = int.from_bytes(key[16:], 'little')
+    p = (1 << 130) - 5
+    acc = 0
+    for i in range(0, len(msg), 16):
+        acc = (acc + int.from_bytes(msg[i:i + 16] + b'\x01', 'little')) * r % p
+    return ((acc + s_) & ((1 << 128) - 1)).to_bytes(16, 'little')
+
+
+def crypto_box(dh_secret, nonce, msg):
+    k = hsalsa20(dh_secret, bytes(16))  # crypto_box_beforenm
+    stream = xsalsa20_stream(k, nonce, 32 + len(msg))
+    c = bytes(a ^ b for a, b in zip(msg, stream[32:]))
+    return poly1305(stream[:32], c) + c
+
+
+def pad(msg, n):
+    return struct.pack('>H', len(msg)) + msg + b'#' * (n - 2 - len(msg))
+
+
+host_dh = x25519.X25519PrivateKey.from_private_bytes(bytes(range(128, 160)))
+nonce = bytes(range(160, 184))
+secret = dh.exchange(host_dh.public_key())
+packet = bytes([44]) + X_SPKI + raw_pub(dh) + nonce + crypto_box(secret, nonce, pad(signed.encode(), 900))
+assert len(packet) == 985
+
+print('unsigned:', uri)
+print('signed:', signed)
+print('idsig text:', id_text)
+print('announcement:', packet.hex())
+print('announcement sha256:', hashlib.sha256(packet).hexdigest())
+
+# ---- session set-up (PROTOCOL-NOTES X7, X8) ----
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives import hashes
+
+
+def hkdf(ikm, info, n):
+    return HKDF(algorithm=hashes.SHA512(), length=n, salt=None, info=info).derive(ikm)
+
+
+def seq(n, start):
+    return bytes((start + i) % 256 for i in range(n))
+
+
+kem_ss = seq(32, 0)
+hybrid = hashlib.sha3_256(dh.exchange(host_dh.public_key()) + kem_ss).digest()
+ck = hkdf(hybrid, b'SimpleXSbChainInit', 64)
+step = hkdf(ck[:32], b'SimpleXSbChain', 88)  # the controller's first sending step
+print('hybrid:', hybrid.hex())
+print('ck1:', ck[:32].hex())
+print('ck2:', ck[32:].hex())
+print('ck1 step:', step.hex())
+kem_ct = seq(1039, 7)
+ctrl_hello = b'HELLO ' + struct.pack('>H', 1039) + kem_ct + crypto_box(step[32:64], step[64:88], pad(b'{}', 12288))
+print('ctrl hello sha256:', hashlib.sha256(pad(ctrl_hello, 16384)).hexdigest())
+kem_pk = seq(1158, 3)
+hello_json = ('{"v":1,"ca":"' + b64u(seq(32, 220)) + '","app":{"device":"phone"},"kem":"' + b64u(kem_pk) + '"}').encode()
+hnonce = seq(24, 10)
+host_hello = (b'HELLO ' + bytes([44]) + X_SPKI + raw_pub(host_dh) + hnonce
+              + crypto_box(host_dh.exchange(dh.public_key()), hnonce, pad(hello_json, 12288)))
+print('host hello sha256:', hashlib.sha256(pad(host_hello, 16384)).hexdigest())
+step2 = hkdf(step[:32], b'SimpleXSbChain', 88)  # the controller's next step: its first command
+boxed = crypto_box(step2[32:64], step2[64:88], b'/get chats')
+print('command body:', (boxed[16:] + boxed[:16]).hex())
+import sys
+if len(sys.argv) > 1:  # write fuzz seeds into this folder
+    open(sys.argv[1] + '/host_hello_kat', 'wb').write(pad(host_hello, 16384))
+    open(sys.argv[1] + '/ctrl_hello_kat', 'wb').write(pad(ctrl_hello, 16384))
