@@ -47,7 +47,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *fmt, const char *arg)
+__attribute__((noreturn)) static void die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "bench_pool: %s (%s)\n", fmt, arg);
     if (g_pid > 0)
@@ -326,6 +326,7 @@ int main(int argc, char **argv)
     g_nq = 10000;
     unsigned windows[MAX_WINDOWS] = {1360, 64, 1};
     size_t nw = 3;
+    bool bin_given = false;
     static const struct option lo[] = {
         {"queues", required_argument, 0, 'q'}, {"windows", required_argument, 0, 'w'},
         {"server", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -339,6 +340,7 @@ int main(int argc, char **argv)
                 windows[nw++] = (unsigned)atol(t);
         } else if (ch == 's') {
             g_bin = optarg;
+            bin_given = true;
         } else {
             printf("usage: bench_pool [--queues N] [--windows 1360,64,1] [--server PATH]\n");
             return ch == 'h' ? 0 : 2;
@@ -347,13 +349,13 @@ int main(int argc, char **argv)
     if (g_nq <= 0 || nw == 0)
         die("bad --queues or --windows", "");
     const char *env_bin = getenv("SX_SMP_SERVER");
-    if (env_bin && *env_bin && g_bin == (const char *)SX_SMP_SERVER_BIN)
+    if (env_bin && *env_bin && !bin_given)
         g_bin = env_bin;
     signal(SIGPIPE, SIG_IGN);
     router_init();
     router_start();
     g_q = calloc((size_t)g_nq, sizeof *g_q);
-    sx_loop *loop;
+    sx_loop *loop = NULL;
     if (!g_q || sx_loop_new(&loop) != SX_OK)
         die("no memory", "");
     double t0 = now_s();

@@ -17,7 +17,7 @@ typedef struct mout {
     char ts[24]; /* " <unix ms>" */
 } mout;
 
-static void put(mout *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void put(mout *o, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
