@@ -80,6 +80,33 @@ bool rcli_answer_is_yes(const char *line)
     return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
 }
 
+int rcli_delete(const sx_kit_paths *paths, int argc, char **argv, const char *what_is_lost)
+{
+    if (argc > 1) {
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[1]);
+        return 1;
+    }
+    printf("WARNING: deleting the server destroys its identity (the certificate fingerprint changes),\n"
+           "so %s.\nTHIS CANNOT BE UNDONE!\nContinue (y/N): ",
+           what_is_lost);
+    fflush(stdout);
+    char line[256];
+    if (!fgets(line, sizeof line, stdin))
+        line[0] = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (!rcli_answer_is_yes(line)) {
+        puts("Server NOT deleted");
+        return 1;
+    }
+    char err[256] = "";
+    if (sx_kit_setup_delete(paths, err, sizeof err) != SX_OK) {
+        printf("Error: %s\n", err);
+        return 1;
+    }
+    puts("Deleted configuration and log files");
+    return 0;
+}
+
 const char *rcli_listen_fix(int e, const char *program, const char *ini, char *buf, size_t cap)
 {
     if (cap == 0)

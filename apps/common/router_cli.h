@@ -26,6 +26,11 @@ void rcli_raise_nofile(FILE *out);
 /* `delete`'s "Continue (y/N): " answer: true for y, Y, yes (any case);
  * anything else, the empty line included, is no. */
 bool rcli_answer_is_yes(const char *line);
+/* `delete` (argv[0] is "delete", nothing may follow): warns that the
+ * router's identity goes and with it what_is_lost ("every queue on it
+ * becomes unreachable"), asks "Continue (y/N)" on stdin and removes the
+ * configuration and log files on yes. Returns the exit code. */
+int rcli_delete(const sx_kit_paths *paths, int argc, char **argv, const char *what_is_lost);
 /* What to do when a port could not be listened on, for the errno e of
  * sx_net_listen_errno(): a port below 1024 without the capability (EACCES,
  * EPERM) or a port in use (EADDRINUSE) get their fix, naming the program to

@@ -231,30 +231,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
 
 static int cmd_delete(const sx_kit_paths *paths, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[1]);
-        return 1;
-    }
-    fputs("WARNING: deleting the server changes its identity (the certificate fingerprint),\n"
-          "so every token and subscription registered on it is lost.\n"
-          "THIS CANNOT BE UNDONE!\nContinue (y/N): ",
-          stdout);
-    fflush(stdout);
-    char line[256];
-    if (!fgets(line, sizeof line, stdin))
-        line[0] = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    if (!rcli_answer_is_yes(line)) {
-        puts("Server NOT deleted");
-        return 1;
-    }
-    char err[ERRLEN] = "";
-    if (sx_kit_setup_delete(paths, err, sizeof err) != SX_OK) {
-        printf("Error: %s\n", err);
-        return 1;
-    }
-    puts("Deleted configuration and log files");
-    return 0;
+    return rcli_delete(paths, argc, argv, "every token and subscription registered on it is lost");
 }
 
 static int cmd_cert(const sx_kit_paths *paths, int argc, char **argv)
