@@ -13,73 +13,17 @@
 
 #include "core/fileio.h"
 #include "core/writer.h"
+#include "kit/html.h"
 
 #define PAGE_LIMIT (1u << 20)
-
-/* [INFORMATION] keys shown on the page, in order, with our labels. */
-static const struct {
-    const char *key;
-    const char *label;
-} FIELDS[] = {
-    {"website", "Website"},
-    {"usage_conditions", "Usage conditions"},
-    {"condition_amendments", "Amendments to the conditions"},
-    {"operator", "Operator"},
-    {"operator_country", "Operator country"},
-    {"admin_simplex", "Administrator (SimpleX address)"},
-    {"admin_email", "Administrator email"},
-    {"admin_pgp", "Administrator PGP key"},
-    {"admin_pgp_fingerprint", "Administrator PGP fingerprint"},
-    {"complaints_simplex", "Complaints (SimpleX address)"},
-    {"complaints_email", "Complaints email"},
-    {"complaints_pgp", "Complaints PGP key"},
-    {"complaints_pgp_fingerprint", "Complaints PGP fingerprint"},
-    {"hosting", "Hosting provider"},
-    {"hosting_country", "Hosting country"},
-    {"hosting_type", "Hosting type"},
-    {"server_country", "Server country"},
-};
 
 /* The link pages (the reference's link paths). */
 static const char *const LINK_DIRS[] = {"contact", "invitation", "a", "c", "g", "r", "i"};
 
-static bool put(sx_writer *w, const char *s)
-{
-    return sx_write_bytes(w, s, strlen(s));
-}
-
-static bool put_escaped(sx_writer *w, const char *s)
-{
-    for (; *s; s++) {
-        const char *e = NULL;
-        switch (*s) {
-        case '&': e = "&amp;"; break;
-        case '<': e = "&lt;"; break;
-        case '>': e = "&gt;"; break;
-        case '"': e = "&quot;"; break;
-        case '\'': e = "&#39;"; break;
-        default: break;
-        }
-        if (!(e ? put(w, e) : sx_write_bytes(w, s, 1)))
-            return false;
-    }
-    return true;
-}
-
-static bool is_link(const char *v)
-{
-    return strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0 || strncmp(v, "simplex:", 8) == 0;
-}
-
+/* A row of plain text or a link (no <code>). */
 static bool put_row(sx_writer *w, const char *label, const char *value)
 {
-    bool ok = put(w, "<tr><th>") && put_escaped(w, label) && put(w, "</th><td>");
-    if (is_link(value))
-        ok = ok && put(w, "<a href=\"") && put_escaped(w, value) && put(w, "\">") && put_escaped(w, value) &&
-             put(w, "</a>");
-    else
-        ok = ok && put_escaped(w, value);
-    return ok && put(w, "</td></tr>\n");
+    return sx_html_row(w, label, value, false);
 }
 
 static const char STYLE[] = "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto;padding:0 1em;"
@@ -88,9 +32,9 @@ static const char STYLE[] = "<style>body{font-family:sans-serif;max-width:48em;m
 
 static bool page_start(sx_writer *w, const char *title)
 {
-    return put(w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>") &&
-           put_escaped(w, title) && put(w, "</title>\n") && put(w, STYLE) && put(w, "</head>\n<body>\n");
+    return sx_html_put(w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>") &&
+           sx_html_put_escaped(w, title) && sx_html_put(w, "</title>\n") && sx_html_put(w, STYLE) && sx_html_put(w, "</head>\n<body>\n");
 }
 
 void sx_router_site_ttl_text(int64_t ttl, char *out, size_t cap)
@@ -105,12 +49,12 @@ void sx_router_site_ttl_text(int64_t ttl, char *out, size_t cap)
     int64_t s = ttl % 60, m = ttl / 60 % 60, h = ttl / 3600 % 24, d = ttl / 86400 % 30, mo = ttl / (86400 * 30);
     size_t n = 0;
     char part[48];
-#define ADD(...)                                                                                                       \
-    do {                                                                                                               \
-        snprintf(part, sizeof part, __VA_ARGS__);                                                                      \
-        int k_ = snprintf(out + n, cap - n, "%s%s", n ? " " : "", part);                                               \
-        if (k_ > 0)                                                                                                    \
-            n = (size_t)k_ + n < cap ? n + (size_t)k_ : cap - 1;                                                       \
+#define ADD(...)                                                         \
+    do {                                                                 \
+        snprintf(part, sizeof part, __VA_ARGS__);                        \
+        int k_ = snprintf(out + n, cap - n, "%s%s", n ? " " : "", part); \
+        if (k_ > 0)                                                      \
+            n = (size_t)k_ + n < cap ? n + (size_t)k_ : cap - 1;         \
     } while (0)
     if (mo)
         ADD(mo == 1 ? "1 month" : "%lld months", (long long)mo);
@@ -191,25 +135,21 @@ sx_status sx_router_site_index(const sx_router_config *cfg, const sx_ini *ini, c
     char ttl[96];
     sx_router_site_ttl_text(cfg->msg_ttl, ttl, sizeof ttl);
     bool ok = page_start(&w, "SimpleX SMP server") &&
-              put(&w, "<h1>SimpleX SMP server</h1>\n"
-                      "<p>This server relays messages of the SimpleX network: it keeps encrypted messages in "
-                      "queues until the recipient's app receives them. This page tells who runs it and how it "
-                      "is configured.</p>\n<h2>Configuration</h2>\n<table>\n") &&
+              sx_html_put(&w, "<h1>SimpleX SMP server</h1>\n"
+                              "<p>This server relays messages of the SimpleX network: it keeps encrypted messages in "
+                              "queues until the recipient's app receives them. This page tells who runs it and how it "
+                              "is configured.</p>\n<h2>Configuration</h2>\n<table>\n") &&
               put_row(&w, "Persistence", persistence) &&
               put_row(&w, "Message expiration", cfg->msg_ttl > 0 ? ttl : "Never") &&
               put_row(&w, "Statistics enabled", cfg->log_stats ? "Yes" : "No") &&
               put_row(&w, "New queues allowed", cfg->new_queues ? "Yes" : "No") &&
               put_row(&w, "Password to create queues", cfg->has_create_password ? "Yes" : "No") &&
-              put(&w, "</table>\n<h2>Server information</h2>\n<table>\n") && put_row(&w, "Version", version);
+              sx_html_put(&w, "</table>\n<h2>Server information</h2>\n<table>\n") && put_row(&w, "Version", version);
     /* As the reference: without source_code the other fields are not shown. */
     const char *src = ini ? sx_ini_get(ini, "INFORMATION", "source_code") : NULL;
     if (src && *src) {
         ok = ok && put_row(&w, "Source code", src);
-        for (size_t i = 0; ok && i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
-            const char *v = ini ? sx_ini_get(ini, "INFORMATION", FIELDS[i].key) : NULL;
-            if (v && *v)
-                ok = put_row(&w, FIELDS[i].label, v);
-        }
+        ok = ok && sx_html_info_rows(&w, ini);
     } else {
         ok = ok && put_row(&w, "Source code", "not published: set source_code in [INFORMATION] of smp-server.ini");
     }
@@ -217,7 +157,7 @@ sx_status sx_router_site_index(const sx_router_config *cfg, const sx_ini *ini, c
     onion_host(ini, onion, sizeof onion);
     if (onion[0])
         ok = ok && put_row(&w, "Onion address", onion);
-    ok = ok && put(&w, "</table>\n</body>\n</html>\n");
+    ok = ok && sx_html_put(&w, "</table>\n</body>\n</html>\n");
     sx_status st = SX_OK;
     finish(&w, ok, out, len, &st);
     return st;
@@ -230,16 +170,16 @@ static sx_status link_page(char **out, size_t *len)
     sx_writer w;
     sx_writer_init_dynamic(&w, PAGE_LIMIT);
     bool ok = page_start(&w, "SimpleX connection link") &&
-              put(&w, "<h1>SimpleX connection link</h1>\n"
-                      "<p>Someone shared this link so that you can connect with them in SimpleX Chat. "
-                      "Open it in the app: on a phone with the app installed the link opens it; otherwise "
-                      "install SimpleX Chat and paste this page's address into it.</p>\n"
-                      "<p><a id=\"open\" href=\"/\">Open in SimpleX Chat</a></p>\n"
-                      "<p><a href=\"/\">About this server</a></p>\n"
-                      "<script>\n"
-                      "(function(){var a=document.getElementById('open');"
-                      "a.href='simplex:'+location.pathname+location.search+location.hash;})();\n"
-                      "</script>\n</body>\n</html>\n");
+              sx_html_put(&w, "<h1>SimpleX connection link</h1>\n"
+                              "<p>Someone shared this link so that you can connect with them in SimpleX Chat. "
+                              "Open it in the app: on a phone with the app installed the link opens it; otherwise "
+                              "install SimpleX Chat and paste this page's address into it.</p>\n"
+                              "<p><a id=\"open\" href=\"/\">Open in SimpleX Chat</a></p>\n"
+                              "<p><a href=\"/\">About this server</a></p>\n"
+                              "<script>\n"
+                              "(function(){var a=document.getElementById('open');"
+                              "a.href='simplex:'+location.pathname+location.search+location.hash;})();\n"
+                              "</script>\n</body>\n</html>\n");
     sx_status st = SX_OK;
     finish(&w, ok, out, len, &st);
     return st;

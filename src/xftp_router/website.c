@@ -15,75 +15,9 @@
 
 #include "core/fileio.h"
 #include "core/writer.h"
+#include "kit/html.h"
 
 #define PAGE_LIMIT (1u << 20)
-
-/* [INFORMATION] keys shown on the page, in order, with their labels. */
-static const struct {
-    const char *key;
-    const char *label;
-} FIELDS[] = {
-    {"usage_conditions", "Usage conditions"},
-    {"condition_amendments", "Amendments to the conditions"},
-    {"operator", "Operator"},
-    {"operator_country", "Operator country"},
-    {"website", "Website"},
-    {"admin_simplex", "Administrator (SimpleX address)"},
-    {"admin_email", "Administrator email"},
-    {"admin_pgp", "Administrator PGP key"},
-    {"admin_pgp_fingerprint", "Administrator PGP fingerprint"},
-    {"complaints_simplex", "Complaints (SimpleX address)"},
-    {"complaints_email", "Complaints email"},
-    {"complaints_pgp", "Complaints PGP key"},
-    {"complaints_pgp_fingerprint", "Complaints PGP fingerprint"},
-    {"hosting", "Hosting provider"},
-    {"hosting_country", "Hosting country"},
-    {"hosting_type", "Hosting type"},
-    {"server_country", "Server country"},
-};
-
-static bool put(sx_writer *w, const char *s)
-{
-    return sx_write_bytes(w, s, strlen(s));
-}
-
-/* Text and attribute values: the five characters HTML gives meaning to. */
-static bool put_escaped(sx_writer *w, const char *s)
-{
-    for (; *s; s++) {
-        const char *e = NULL;
-        switch (*s) {
-        case '&': e = "&amp;"; break;
-        case '<': e = "&lt;"; break;
-        case '>': e = "&gt;"; break;
-        case '"': e = "&quot;"; break;
-        case '\'': e = "&#39;"; break;
-        default: break;
-        }
-        if (!(e ? put(w, e) : sx_write_bytes(w, s, 1)))
-            return false;
-    }
-    return true;
-}
-
-/* Only these schemes become links (no javascript: and the like). */
-static bool is_link(const char *v)
-{
-    return strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0 || strncmp(v, "simplex:", 8) == 0;
-}
-
-static bool put_row(sx_writer *w, const char *label, const char *value, bool code)
-{
-    bool ok = put(w, "<tr><th>") && put_escaped(w, label) && put(w, "</th><td>");
-    if (is_link(value))
-        ok = ok && put(w, "<a href=\"") && put_escaped(w, value) && put(w, "\">") && put_escaped(w, value) &&
-             put(w, "</a>");
-    else if (code)
-        ok = ok && put(w, "<code>") && put_escaped(w, value) && put(w, "</code>");
-    else
-        ok = ok && put_escaped(w, value);
-    return ok && put(w, "</td></tr>\n");
-}
 
 sx_status sx_xftp_site_html(const sx_ini *ini, const char *address, const char *version, char **out, size_t *len)
 {
@@ -92,25 +26,21 @@ sx_status sx_xftp_site_html(const sx_ini *ini, const char *address, const char *
     *len = 0;
     sx_writer w;
     sx_writer_init_dynamic(&w, PAGE_LIMIT);
-    bool ok = put(&w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                      "<title>XFTP server</title>\n"
-                      "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto;padding:0 1em}"
-                      "th{text-align:left;padding-right:1em;vertical-align:top}"
-                      "code{word-break:break-all}</style>\n"
-                      "</head>\n<body>\n<h1>XFTP server</h1>\n"
-                      "<p>This server stores encrypted file chunks for SimpleX file transfer.</p>\n"
-                      "<table>\n");
-    ok = ok && put_row(&w, "Server address", address, true) && put_row(&w, "Version", version, false);
+    bool ok = sx_html_put(&w, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                              "<title>XFTP server</title>\n"
+                              "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto;padding:0 1em}"
+                              "th{text-align:left;padding-right:1em;vertical-align:top}"
+                              "code{word-break:break-all}</style>\n"
+                              "</head>\n<body>\n<h1>XFTP server</h1>\n"
+                              "<p>This server stores encrypted file chunks for SimpleX file transfer.</p>\n"
+                              "<table>\n");
+    ok = ok && sx_html_row(&w, "Server address", address, true) && sx_html_row(&w, "Version", version, false);
     const char *src = ini ? sx_ini_get(ini, "INFORMATION", "source_code") : NULL;
     if (src && *src)
-        ok = ok && put_row(&w, "Source code", src, false);
-    for (size_t i = 0; ok && i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
-        const char *v = ini ? sx_ini_get(ini, "INFORMATION", FIELDS[i].key) : NULL;
-        if (v && *v)
-            ok = put_row(&w, FIELDS[i].label, v, false);
-    }
-    ok = ok && put(&w, "</table>\n</body>\n</html>\n") && sx_write_bytes(&w, "", 1);
+        ok = ok && sx_html_row(&w, "Source code", src, false);
+    ok = ok && sx_html_info_rows(&w, ini);
+    ok = ok && sx_html_put(&w, "</table>\n</body>\n</html>\n") && sx_write_bytes(&w, "", 1);
     sx_status st = sx_writer_status(&w);
     if (!ok || st != SX_OK) {
         sx_writer_cleanup(&w);
