@@ -452,6 +452,14 @@ void sx_kit_workers_socket_closed(sx_kit_workers *ws, unsigned port_index)
         __atomic_add_fetch(&ws->closed[port_index], 1, __ATOMIC_RELAXED);
 }
 
+void sx_kit_workers_refuse(sx_kit_workers *ws, int fd, unsigned port_index, const sx_kit_peer *peer)
+{
+    sx_kit_peer p = *peer;
+    sx_kit_workers_handshake_done(ws, &p);
+    sx_net_close(fd);
+    sx_kit_workers_socket_closed(ws, port_index);
+}
+
 void sx_kit_workers_stop(sx_kit_workers *ws)
 {
     if (!ws)

@@ -91,6 +91,9 @@ void sx_kit_workers_socket_closed(sx_kit_workers *ws, unsigned port_index);
  * closed before: it no longer counts against its address (any thread; a
  * no-op when peer->pending is already false). */
 void sx_kit_workers_handshake_done(sx_kit_workers *ws, sx_kit_peer *peer);
+/* A socket handed to adopt that the router cannot take (no memory): closed,
+ * and counted as closed and as a finished handshake of its address. */
+void sx_kit_workers_refuse(sx_kit_workers *ws, int fd, unsigned port_index, const sx_kit_peer *peer);
 /* Sockets closed at accept because their address had too many unfinished
  * handshakes, and the times accept failed and the listeners paused (any
  * thread). */

@@ -494,15 +494,11 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
 
 static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer)
 {
-    (void)port_index;
     sx_ntf_server *s = arg;
     ns_worker *w = &s->workers[worker];
     ns_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        sx_kit_peer p = *peer;
-        sx_kit_workers_handshake_done(s->ws, &p);
-        sx_net_close(fd);
-        sx_kit_workers_socket_closed(s->ws, 0);
+        sx_kit_workers_refuse(s->ws, fd, port_index, peer);
         return;
     }
     c->fd = fd;

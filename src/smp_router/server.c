@@ -608,10 +608,7 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     sx_worker *w = &r->workers[worker];
     sx_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        sx_kit_peer p = *peer;
-        sx_kit_workers_handshake_done(r->ws, &p);
-        sx_net_close(fd);
-        sx_kit_workers_socket_closed(r->ws, port_index);
+        sx_kit_workers_refuse(r->ws, fd, port_index, peer);
         return;
     }
     c->fd = fd;

@@ -230,15 +230,11 @@ static void conn_io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
  * handshake. */
 static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const sx_kit_peer *peer)
 {
-    (void)port_index;
     xs_server *s = arg;
     xs_worker *w = &s->workers[worker];
     xs_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        sx_kit_peer p = *peer;
-        sx_kit_workers_handshake_done(s->ws, &p);
-        sx_net_close(fd);
-        sx_kit_workers_socket_closed(s->ws, 0);
+        sx_kit_workers_refuse(s->ws, fd, port_index, peer);
         return;
     }
     c->fd = fd;
