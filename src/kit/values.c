@@ -5,6 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+bool sx_kit_has_control_char(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
 bool sx_kit_password_valid(const char *s)
 {
     size_t n = strlen(s);

@@ -18,6 +18,9 @@ void sx_kit_show_ttl(int64_t s, char *out, size_t cap);
 /* A BasicAuth password: 1..255 printable ASCII characters other than space,
  * '@', ':' and '/'. */
 bool sx_kit_password_valid(const char *s);
+/* Whether s (NULL: no) holds a control character or DEL: INI values that
+ * init writes must not (a newline would start another line). */
+bool sx_kit_has_control_char(const char *s);
 /* Two ASCII letters (an ISO 3166 code, either case). */
 bool sx_kit_country_valid(const char *s);
 /* `virtual`, `dedicated`, `colocation` or `owned`. */

@@ -37,21 +37,13 @@ void sx_ntf_init_options_default(sx_ntf_init_options *o)
     o->ip = "127.0.0.1";
 }
 
-static bool has_control_char(const char *s)
-{
-    for (; s && *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 sx_status sx_ntf_init_check(const sx_ntf_init_options *o, char *err, size_t errlen)
 {
     if (errlen)
         err[0] = 0;
     const char *vals[] = {o->ip, o->fqdn, o->db_conn, o->db_schema};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        if (has_control_char(vals[i]) || (vals[i] && strlen(vals[i]) > 1000)) {
+        if (sx_kit_has_control_char(vals[i]) || (vals[i] && strlen(vals[i]) > 1000)) {
             snprintf(err, errlen, "option values must be shorter than 1000 characters, without control characters");
             return SX_E_USAGE;
         }

@@ -28,14 +28,6 @@ void sx_router_init_options_default(sx_router_init_options *o)
 
 /* ---- option checks ------------------------------------------------------- */
 
-static bool has_control_char(const char *s)
-{
-    for (; s && *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 static bool fail(char *err, size_t errlen, const char *msg)
 {
     snprintf(err, errlen, "%s", msg);
@@ -52,7 +44,7 @@ sx_status sx_router_init_check(const sx_router_init_options *o, char *err, size_
                            o->db_schema};
     bool ok = true;
     for (size_t i = 0; ok && i < sizeof texts / sizeof texts[0]; i++)
-        if (has_control_char(texts[i]))
+        if (sx_kit_has_control_char(texts[i]))
             ok = fail(err, errlen, "option values cannot contain control characters or newlines");
     bool info = o->operator_name || o->website || o->hosting_name || o->hosting_type ||
                 o->server_country;

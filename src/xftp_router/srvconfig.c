@@ -40,14 +40,6 @@ void sx_xftp_init_options_default(sx_xftp_init_options *o)
     o->ip = "127.0.0.1";
 }
 
-static bool has_control_char(const char *s)
-{
-    for (; s && *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 sx_status sx_xftp_init_check(const sx_xftp_init_options *o, char *err, size_t errlen)
 {
     if (errlen)
@@ -67,7 +59,7 @@ sx_status sx_xftp_init_check(const sx_xftp_init_options *o, char *err, size_t er
     }
     const char *vals[] = {o->ip, o->fqdn, o->files_path, o->web_path};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        if (has_control_char(vals[i])) {
+        if (sx_kit_has_control_char(vals[i])) {
             snprintf(err, errlen, "option values must not contain control characters");
             return SX_E_USAGE;
         }
