@@ -14,6 +14,7 @@
 #include "kit/identity.h"
 #include "core/ini.h"
 #include "kit/values.h"
+#include "kit/workers.h"
 #include "ntf_router/server.h"
 #include "ntf_router/setup.h"
 
@@ -192,11 +193,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     rcli_raise_nofile(stdout);
     fflush(stdout);
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sx_kit_block_stop_signals(); /* before the server's threads exist */
     signal(SIGPIPE, SIG_IGN);
 
     sx_ntf_server_opts o = {0};
@@ -217,11 +214,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     }
     printf("Serving NTF protocol on port %u (TLS)...\n", (unsigned)sx_ntf_server_port(srv));
     fflush(stdout);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
-    }
-    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    fflush(stdout);
+    (void)sx_kit_wait_stop_signal();
     sx_ntf_server_stop(srv);
     SX_SAY(SX_SAY_NOTE, "Server stopped");
     return 0;

@@ -14,6 +14,7 @@
 #include "kit/identity.h"
 #include "kit/say.h"
 #include "kit/web.h"
+#include "kit/workers.h"
 #include "xftp_router/server.h"
 #include "xftp_router/srvconfig.h"
 #include "xftp_router/website.h"
@@ -203,13 +204,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
             fprintf(stderr, "Warning: cannot generate the web page in %s: %s\n", cfg.static_path, err);
     }
 
-    /* Block the stop signals before the server's threads exist, so that
-     * they inherit the mask and only sigwait below sees them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sx_kit_block_stop_signals(); /* before the server's threads exist */
     signal(SIGPIPE, SIG_IGN);
 
     /* [WEB] http and https: the site on ports of its own (kit/web.h), as the
@@ -247,11 +242,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     }
     sx_xftp_config_print_listening(&cfg, stdout);
     fflush(stdout);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
-    }
-    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    fflush(stdout);
+    (void)sx_kit_wait_stop_signal();
     sx_xftp_server_stop(srv);
     sx_kit_web_stop(web);
     SX_SAY(SX_SAY_NOTE, "Server stopped");

@@ -7,6 +7,7 @@
 #include <malloc.h>
 #endif
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,32 @@ void sx_kit_workers_socket_closed(sx_kit_workers *ws, unsigned port_index)
 {
     if (port_index < SX_KIT_MAX_PORTS)
         __atomic_add_fetch(&ws->closed[port_index], 1, __ATOMIC_RELAXED);
+}
+
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+void sx_kit_block_stop_signals(void)
+{
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int sx_kit_wait_stop_signal(void)
+{
+    sigset_t set;
+    stop_signals(&set);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    return sig;
 }
 
 void sx_kit_workers_refuse(sx_kit_workers *ws, int fd, unsigned port_index, const sx_kit_peer *peer)

@@ -91,6 +91,13 @@ void sx_kit_workers_socket_closed(sx_kit_workers *ws, unsigned port_index);
  * closed before: it no longer counts against its address (any thread; a
  * no-op when peer->pending is already false). */
 void sx_kit_workers_handshake_done(sx_kit_workers *ws, sx_kit_peer *peer);
+/* The stop signals (SIGINT, SIGTERM) blocked in the calling thread, before
+ * the router's threads exist so that they inherit the mask and only
+ * sx_kit_wait_stop_signal sees them. */
+void sx_kit_block_stop_signals(void);
+/* Waits for a stop signal, says which at NOTE level ("Received SIGINT,
+ * stopping the server...") and returns it. */
+int sx_kit_wait_stop_signal(void);
 /* A socket handed to adopt that the router cannot take (no memory): closed,
  * and counted as closed and as a finished handshake of its address. */
 void sx_kit_workers_refuse(sx_kit_workers *ws, int fd, unsigned port_index, const sx_kit_peer *peer);

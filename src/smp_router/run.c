@@ -10,6 +10,7 @@
 #include "smp_router/msgjournal.h"
 #include "smp_router/server.h"
 #include "kit/say.h"
+#include "kit/workers.h"
 
 /* The web server of this process's router (one router per process). */
 static sx_kit_web *run_web;
@@ -122,13 +123,9 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
     o.metrics_path = cfg->prometheus_interval > 0 ? cfg->paths.metrics : NULL;
     o.metrics_interval = cfg->prometheus_interval;
 
-    /* Block the stop signals in every thread (the router's threads inherit
-     * the mask); sx_router_run_wait waits for them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* Blocked in every thread (the router's threads inherit the mask);
+     * sx_router_run_wait waits for them. */
+    sx_kit_block_stop_signals();
     /* A file over the size limit fails its write (EFBIG) like a full disk
      * instead of killing the router. */
     signal(SIGXFSZ, SIG_IGN);
@@ -144,15 +141,7 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
 
 int sx_router_run_wait(sx_router *r)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
-    }
-    SX_SAY(SX_SAY_NOTE, "Received %s, stopping the server...", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    fflush(stdout);
+    (void)sx_kit_wait_stop_signal();
     sx_status st = sx_router_stop(r);
     sx_kit_web_stop(run_web);
     run_web = NULL;
