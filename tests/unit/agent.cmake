@@ -1,0 +1,3 @@
+# The agent (src/agent), included by CMakeLists.txt.
+sx_unit_test(agent_version test_agent_version.c)
+target_link_libraries(test_agent_version PRIVATE sx_agent)
