@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smp_client/pool_int.h"
 #include "smp_client/pool_proxy.h"
 #include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client_loop.h"
@@ -73,11 +74,14 @@ typedef struct pq {
     qstate st;
 } pq;
 
-/* A send or an acknowledgement. */
+/* A send, a secure (SKEY), an acknowledgement, or a queue operation of
+ * pool_queue.c (qop). */
 typedef struct pop {
     struct pop *next;
     psrv *srv;
     bool is_ack;
+    bool secure, had_key; /* SKEY; the side had its key before */
+    sx_pool_qop *qop;
     const sx_smp_queue *q; /* send: the sender side (borrowed until cb) */
     psrv *dest;            /* proxied send: the destination (srv is the proxy) */
     uint8_t *body;
@@ -309,6 +313,15 @@ static bool wanted(const psrv *s)
     return s->count > 0 || s->wait_head;
 }
 
+static const char *op_name(const pop *o)
+{
+    if (o->qop)
+        return "command";
+    if (o->is_ack)
+        return "acknowledge";
+    return o->secure ? "secure" : "send";
+}
+
 static void fail_waiting(psrv *s, sx_status st)
 {
     pop *o;
@@ -316,9 +329,14 @@ static void fail_waiting(psrv *s, sx_status st)
         s->wait_head = o->next;
         if (!s->wait_head)
             s->wait_tail = NULL;
-        sx_error_set(st, NULL, "send: cannot connect to %s", s->shown);
+        sx_error_set(st, NULL, "%s: cannot connect to %s", op_name(o), s->shown);
         if (o->dest)
             o->dest->via = NULL; /* the proxy is chosen again next time */
+        if (o->qop) {
+            o->qop->fail(o->qop, st, s->pool->freeing);
+            free(o);
+            continue;
+        }
         if (o->cb && !s->pool->freeing)
             o->cb(s->pool, st, o->arg);
         if (o->body) {
@@ -386,9 +404,20 @@ static sx_status op_start(psrv *s, pop *o, const uint8_t *msg_id, size_t msg_id_
 {
     sx_smp_cmd cmd;
     sx_status st;
-    if (o->dest) {
-        st = sx_smpapi_proxy_op(s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], false,
+    uint8_t kb[SX_KEY_SPKI_MAX];
+    if (o->qop) {
+        st = o->qop->start(o->qop, s->cl);
+        if (st == SX_OK)
+            free(o); /* the operation goes on with its own record */
+    } else if (o->dest) {
+        st = sx_smpapi_proxy_op(s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], o->secure,
                                 (sx_smp_queue *)o->q, o->body, o->len, proxy_done, o);
+    } else if (o->secure) {
+        st = sx_smpapi_secure_begin((sx_smp_queue *)o->q, sx_smp_aclient_session(s->cl)->version, kb, &cmd,
+                                    &o->had_key);
+        if (st == SX_OK)
+            st = sx_smp_aclient_send(s->cl, sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN), &cmd, o->q->f.snd_key,
+                                     op_reply_cb, o);
     } else if (o->is_ack) {
         memset(&cmd, 0, sizeof cmd);
         cmd.tag = SX_SMP_C_ACK;
@@ -420,7 +449,10 @@ static void start_waiting(psrv *s)
         if (!s->wait_head)
             s->wait_tail = NULL;
         sx_status st = op_start(s, o, NULL, 0);
-        if (st != SX_OK) {
+        if (st != SX_OK && o->qop) {
+            o->qop->fail(o->qop, st, false);
+            free(o);
+        } else if (st != SX_OK) {
             if (o->cb)
                 o->cb(s->pool, st, o->arg);
             op_free(o);
@@ -609,7 +641,7 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
         op_free(o);
         return;
     }
-    const char *what = o->is_ack ? "acknowledge" : "send";
+    const char *what = op_name(o);
     sx_status st;
     bool next_msg = false;
     sx_error_clear();
@@ -618,6 +650,8 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
     else if (o->is_ack) {
         next_msg = r->ok && r->reply.resp.tag == SX_SMP_R_MSG;
         st = next_msg ? SX_OK : sx_smpapi_expect(what, r, SX_SMP_R_OK);
+    } else if (o->secure) {
+        st = sx_smpapi_secure_answer(r, o->had_key);
     } else {
         st = sx_smpapi_send_answer(r, o->q);
         p->stats.sent_direct += st == SX_OK;
@@ -923,7 +957,7 @@ static void proxy_done(sx_status st, bool host_error, void *arg)
         return;
     }
     if (st == SX_OK) {
-        p->stats.sent_proxied++;
+        p->stats.sent_proxied += !o->secure;
     } else {
         dest->via = NULL;
         if (host_error && sx_pool_proxy_fallback_ok(&p->px)) {
@@ -949,9 +983,17 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
         return sx_error_set(SX_E_USAGE, NULL, "send: no pool");
     if (!body && len)
         return sx_error_set(SX_E_USAGE, NULL, "send: no body");
-    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "send"));
+    return sx_pool_sender_op(p, snd, false, body, len, cb, arg);
+}
+
+sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, bool secure, const void *body, size_t len,
+                            sx_smp_pool_done_fn cb, void *arg)
+{
+    const char *what = secure ? "secure" : "send";
+    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, what));
     sx_smp_cmd cmd;
-    SX_TRY(sx_smpapi_send_begin(sx_smp_server_vrange().max, body, len, &cmd));
+    if (!secure)
+        SX_TRY(sx_smpapi_send_begin(sx_smp_server_vrange().max, body, len, &cmd));
     psrv *s;
     SX_TRY(srv_of(p, snd->f.server, &s));
     pop *o = calloc(1, sizeof *o);
@@ -964,6 +1006,7 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
     if (len)
         memcpy(o->body, body, len);
     o->len = len;
+    o->secure = secure;
     o->srv = s;
     o->q = snd;
     o->cb = cb;
@@ -986,9 +1029,37 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
     sx_status st = op_queue(o->srv, o);
     if (st != SX_OK) {
         op_free(o);
-        return sx_error_set(st, NULL, "send: %s", sx_strerror(st));
+        return sx_error_set(st, NULL, "%s: %s", what, sx_strerror(st));
     }
     return SX_OK;
+}
+
+sx_status sx_pool_qop_submit(sx_smp_pool *p, const char *server, sx_pool_qop *op)
+{
+    psrv *s;
+    SX_TRY(srv_of(p, server, &s));
+    pop *o = calloc(1, sizeof *o);
+    if (!o)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    o->srv = s;
+    o->qop = op;
+    /* When the connection is up the command is queued at once: its reply
+     * comes from the loop, never from inside the program's call. */
+    sx_status st = op_queue(s, o);
+    if (st != SX_OK)
+        free(o); /* start said why */
+    return st;
+}
+
+bool sx_pool_freeing(const sx_smp_pool *p)
+{
+    return p->freeing;
+}
+
+void sx_pool_forget(sx_smp_pool *p, const sx_smp_queue *rcv)
+{
+    if (drop_sub(p, rcv->f.rcv_id, rcv, NULL) != SX_OK)
+        sx_error_clear(); /* it was not subscribed */
 }
 
 void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out)

@@ -1,0 +1,35 @@
+/* What pool.c offers pool_queue.c (the pool's queue operations): a command
+ * that waits for its router's connection like a send, and the sender-side
+ * operations (SEND, SKEY) with their proxy routing. Loop thread only. */
+#ifndef SX_CLIENT_POOL_INT_H
+#define SX_CLIENT_POOL_INT_H
+
+#include "simplex/smp.h"
+
+#include "smp_client/smp_client_loop.h"
+
+/* One operation of pool_queue.c, embedded in its own record. */
+typedef struct sx_pool_qop sx_pool_qop;
+struct sx_pool_qop {
+    /* The router's connection is up: queue the command on cl (its reply
+     * callback is the operation's own). An error returned here makes the
+     * pool call fail next. */
+    sx_status (*start)(sx_pool_qop *op, sx_smp_aclient *cl);
+    /* It cannot run: no connection (st), or the pool is being freed
+     * (freeing: no program callback then). Frees the record. */
+    void (*fail)(sx_pool_qop *op, sx_status st, bool freeing);
+};
+
+/* Runs op on the connection to server's router (made when needed; the
+ * password of server is not used). An error returned here has no fail. */
+sx_status sx_pool_qop_submit(sx_smp_pool *p, const char *server, sx_pool_qop *op);
+/* sx_smp_pool_free has been called (a reply that comes now is dropped). */
+bool sx_pool_freeing(const sx_smp_pool *p);
+/* After DEL: the pool lets go of a subscription of rcv, if it holds one. */
+void sx_pool_forget(sx_smp_pool *p, const sx_smp_queue *rcv);
+/* SEND (body, len) or SKEY (secure) of a sender side, directly or through a
+ * proxy as the options decide. */
+sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, bool secure, const void *body, size_t len,
+                            sx_smp_pool_done_fn cb, void *arg);
+
+#endif
