@@ -720,7 +720,8 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_link_delete(sx_smp_pool *p, sx_smp_qu
  * queue with snd's key (made first if missing; signed with it) and gives
  * its link data; snd's sender id becomes the queue's. snd: from
  * sx_smp_queue_sender_new(server, NULL); repeating it with the same key
- * succeeds. */
+ * succeeds. LKEY and LGET go directly or through a proxy as proxy_mode and
+ * proxy_fallback decide (as sx_smp_pool_send). */
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_link_secure(sx_smp_pool *p, sx_smp_queue *snd,
                                                        const uint8_t link_id[SX_SMP_QUEUE_ID_LEN],
                                                        sx_smp_pool_link_fn cb, void *arg);

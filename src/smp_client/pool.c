@@ -405,7 +405,10 @@ static sx_status op_start(psrv *s, pop *o, const uint8_t *msg_id, size_t msg_id_
     sx_smp_cmd cmd;
     sx_status st;
     uint8_t kb[SX_KEY_SPKI_MAX];
-    if (o->qop) {
+    if (o->qop && o->dest) {
+        /* o stays until proxy_done */
+        st = o->qop->start_proxied(o->qop, s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], proxy_done, o);
+    } else if (o->qop) {
         st = o->qop->start(o->qop, s->cl);
         if (st == SX_OK)
             free(o); /* the operation goes on with its own record */
@@ -953,11 +956,13 @@ static void proxy_done(sx_status st, bool host_error, void *arg)
     psrv *dest = o->dest;
     sx_smp_pool *p = dest->pool;
     if (p->freeing) {
+        if (o->qop)
+            o->qop->fail(o->qop, st, true);
         op_free(o);
         return;
     }
     if (st == SX_OK) {
-        p->stats.sent_proxied += !o->secure;
+        p->stats.sent_proxied += !o->secure && !o->qop;
     } else {
         dest->via = NULL;
         if (host_error && sx_pool_proxy_fallback_ok(&p->px)) {
@@ -970,7 +975,9 @@ static void proxy_done(sx_status st, bool host_error, void *arg)
                 return;
         }
     }
-    if (o->cb)
+    if (o->qop)
+        o->qop->fail(o->qop, st, false); /* with SX_OK: the operation's end */
+    else if (o->cb)
         o->cb(p, st, o->arg);
     op_free(o);
 }
@@ -1046,6 +1053,36 @@ sx_status sx_pool_qop_submit(sx_smp_pool *p, const char *server, sx_pool_qop *op
     /* When the connection is up the command is queued at once: its reply
      * comes from the loop, never from inside the program's call. */
     sx_status st = op_queue(s, o);
+    if (st != SX_OK)
+        free(o); /* start said why */
+    return st;
+}
+
+sx_status sx_pool_qop_submit_sender(sx_smp_pool *p, const char *server, sx_pool_qop *op)
+{
+    psrv *s;
+    SX_TRY(srv_of(p, server, &s));
+    pop *o = calloc(1, sizeof *o);
+    if (!o)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    o->srv = s;
+    o->qop = op;
+    if (op->start_proxied && sx_pool_proxy_use(&p->px, &s->addr)) {
+        if (!s->via) {
+            size_t i = sx_pool_proxy_pick(&p->px, &s->addr);
+            psrv *v;
+            sx_status st = srv_of(p, p->px.proxy_text[i], &v);
+            if (st != SX_OK) {
+                free(o);
+                return st;
+            }
+            v->proxy_idx = i;
+            s->via = v;
+        }
+        o->dest = s;
+        o->srv = s->via;
+    }
+    sx_status st = op_queue(o->srv, o);
     if (st != SX_OK)
         free(o); /* start said why */
     return st;

@@ -6,6 +6,7 @@
 
 #include "simplex/smp.h"
 
+#include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client_loop.h"
 
 /* One operation of pool_queue.c, embedded in its own record. */
@@ -16,13 +17,25 @@ struct sx_pool_qop {
      * pool call fail next. */
     sx_status (*start)(sx_pool_qop *op, sx_smp_aclient *cl);
     /* It cannot run: no connection (st), or the pool is being freed
-     * (freeing: no program callback then). Frees the record. */
+     * (freeing: no program callback then); or, after start_proxied, its
+     * end (st SX_OK too). Frees the record. */
     void (*fail)(sx_pool_qop *op, sx_status st, bool freeing);
+    /* A sender's command that may go through a proxy (NULL: never): runs
+     * it on the proxy's connection cl with the sessions opened through it
+     * and the proxy's address, and ends by calling done(st, host_error,
+     * done_arg) (an error returned here has no done). The pool then calls
+     * start for a fallback to a direct command, or fail. */
+    sx_status (*start_proxied)(sx_pool_qop *op, sx_smp_aclient *cl, sx_smpapi_proxied **list,
+                               const sx_smp_address *proxy, sx_smpapi_proxy_done_fn done, void *done_arg);
 };
 
 /* Runs op on the connection to server's router (made when needed; the
  * password of server is not used). An error returned here has no fail. */
 sx_status sx_pool_qop_submit(sx_smp_pool *p, const char *server, sx_pool_qop *op);
+/* The same for a command of a sender side to server's router, through a
+ * proxy when the pool's proxy_mode says so (op->start_proxied), with its
+ * proxy_fallback. */
+sx_status sx_pool_qop_submit_sender(sx_smp_pool *p, const char *server, sx_pool_qop *op);
 /* sx_smp_pool_free has been called (a reply that comes now is dropped). */
 bool sx_pool_freeing(const sx_smp_pool *p);
 /* After DEL: the pool lets go of a subscription of rcv, if it holds one. */

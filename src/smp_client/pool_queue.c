@@ -56,6 +56,8 @@ typedef struct qrec {
     sx_smp_pubkey pk;
     uint8_t msg_id[SX_SMP_MSG_ID_MAX]; /* ACK */
     size_t msg_id_len;
+    sx_smp_queue *tmp; /* LGET: a sender side that names the router, for a proxy */
+    sx_smp_link plink; /* LKEY, LGET through a proxy: the answer */
     sx_smpapi_new n;   /* NEW */
     sx_smpapi_new_x x; /* NEW's options; NKEY: the notifier's keys */
     sx_smp_pool_done_fn done;
@@ -78,6 +80,8 @@ static void rec_free(qrec *o)
     }
     sx_smpapi_new_x_cleanup(&o->x);
     sx_smpapi_new_cleanup(&o->n);
+    sx_smp_queue_free(o->tmp);
+    sx_smp_link_clear(&o->plink);
     sx_wipe(o, sizeof *o);
     free(o);
 }
@@ -109,10 +113,23 @@ static void finish(qrec *o, sx_status st, sx_smp_created *c, const sx_smp_ntf_cr
 static void op_fail(sx_pool_qop *op, sx_status st, bool freeing)
 {
     qrec *o = (qrec *)op;
-    if (freeing)
+    if (freeing) {
         rec_free(o);
-    else
-        finish(o, st, NULL, NULL, NULL, NULL);
+        return;
+    }
+    /* SX_OK: the end of LKEY or LGET through a proxy */
+    if (st == SX_OK && o->kind == K_LKEY)
+        memcpy(o->q->f.snd_id, o->plink.sender_id, SX_QUEUE_ID_LEN);
+    finish(o, st, NULL, NULL, NULL, st == SX_OK ? &o->plink : NULL);
+}
+
+static sx_status op_start_proxied(sx_pool_qop *op, sx_smp_aclient *cl, sx_smpapi_proxied **list,
+                                  const sx_smp_address *proxy, sx_smpapi_proxy_done_fn done, void *done_arg)
+{
+    qrec *o = (qrec *)op;
+    sx_smp_link_clear(&o->plink);
+    return sx_smpapi_proxy_link_op(cl, list, proxy, o->kind == K_LKEY ? o->q : o->tmp, o->kind == K_LKEY, o->link_id,
+                                   &o->plink, done, done_arg);
 }
 
 /* ---- answers ---- */
@@ -310,7 +327,8 @@ static sx_status rec_new(sx_smp_pool *p, qkind kind, sx_smp_queue *q, sx_queue_r
 
 static sx_status submit(qrec *o)
 {
-    sx_status st = sx_pool_qop_submit(o->p, o->server, &o->op);
+    sx_status st = o->op.start_proxied ? sx_pool_qop_submit_sender(o->p, o->server, &o->op)
+                                       : sx_pool_qop_submit(o->p, o->server, &o->op);
     if (st != SX_OK)
         rec_free(o);
     return st;
@@ -490,6 +508,7 @@ sx_status sx_smp_pool_link_secure(sx_smp_pool *p, sx_smp_queue *snd, const uint8
         rec_free(o);
         return st;
     }
+    o->op.start_proxied = op_start_proxied; /* as the pool's proxy_mode decides */
     return submit(o);
 }
 
@@ -506,6 +525,12 @@ sx_status sx_smp_pool_link_get(sx_smp_pool *p, const char *server, const uint8_t
     o->arg = arg;
     snprintf(o->server, sizeof o->server, "%s", server);
     memcpy(o->link_id, link_id, SX_QUEUE_ID_LEN);
+    sx_status st = sx_smp_queue_sender_new(server, NULL, &o->tmp);
+    if (st != SX_OK) {
+        rec_free(o);
+        return st;
+    }
+    o->op.start_proxied = op_start_proxied; /* as the pool's proxy_mode decides */
     return submit(o);
 }
 

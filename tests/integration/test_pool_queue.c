@@ -449,7 +449,7 @@ static void test_short_links(void **state)
     router_kill9();
 }
 
-/* ---- SKEY through a proxy ---- */
+/* ---- SKEY, LKEY and LGET through a proxy ---- */
 
 static void test_secure_proxied(void **state)
 {
@@ -481,6 +481,48 @@ static void test_secure_proxied(void **state)
     assert_int_equal(st.sent_proxied, 1);
     assert_int_equal(st.sent_direct, 0);
     get_one(tp, c.queue, "proxied");
+    /* LGET and LKEY go through P too */
+    uint8_t corr[24], link_id[SX_SMP_QUEUE_ID_LEN], sid[SX_SMP_QUEUE_ID_LEN];
+    sx_random_bytes(corr, sizeof corr);
+    sx_random_bytes(link_id, sizeof link_id);
+    assert_ok(sx_smp_link_sender_id(corr, sid));
+    sx_smp_new_opts oc = {.contact = true,
+                          .has_link = true,
+                          .corr_id = corr,
+                          .link_id = link_id,
+                          .fixed = (const uint8_t *)"cfixed",
+                          .fixed_len = 6,
+                          .user = (const uint8_t *)"cuser",
+                          .user_len = 5};
+    sx_smp_created cc;
+    assert_ok(sx_smp_tpool_create(tp, R.addr, &oc, &cc));
+    sx_smp_link l;
+    if (sx_smp_tpool_link_get(px, R.addr, link_id, &l) != SX_OK)
+        fail_msg("link get through P: %s", sx_error_message());
+    assert_link(&l, sid, "cfixed", "cuser");
+    sx_smp_link_clear(&l);
+    uint8_t nobody[SX_SMP_QUEUE_ID_LEN] = {1};
+    assert_int_equal(sx_smp_tpool_link_get(px, R.addr, nobody, &l), SX_E_AUTH);
+    sx_random_bytes(corr, sizeof corr);
+    assert_ok(sx_smp_link_sender_id(corr, sid));
+    sx_smp_new_opts oi = {.has_link = true, .corr_id = corr, .fixed = (const uint8_t *)"ifixed", .fixed_len = 6};
+    sx_smp_created ci;
+    assert_ok(sx_smp_tpool_create(tp, R.addr, &oi, &ci));
+    sx_smp_queue *isq;
+    assert_ok(sx_smp_queue_sender_new(R.addr, NULL, &isq));
+    for (int i = 0; i < 2; i++) {
+        assert_ok(sx_smp_tpool_link_secure(px, isq, ci.link_id, &l));
+        assert_link(&l, sid, "ifixed", "");
+        sx_smp_link_clear(&l);
+    }
+    send_one(px, isq, "joined through P");
+    get_one(tp, ci.queue, "joined through P");
+    sx_smp_tpool_get_stats(px, &st);
+    assert_int_equal(st.connected, 1); /* still only P */
+    assert_int_equal(st.sessions, 1);
+    sx_smp_queue_free(isq);
+    sx_smp_queue_free(cc.queue);
+    sx_smp_queue_free(ci.queue);
     /* secured: a side without the key cannot send */
     sx_smp_queue *nokey;
     assert_ok(sx_smp_queue_sender(c.queue, &nokey));
