@@ -133,6 +133,10 @@ SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue 
  * the queue is secured and this side has no key or another one, or is gone. */
 SX_API SX_MUST_CHECK sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
                                            size_t len);
+/* The same with the notification flag: the router tells the queue's
+ * notifier subscriber (NMSG) that a message came. */
+SX_API SX_MUST_CHECK sx_status sx_smp_send_notify(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
+                                                  size_t len);
 
 /* ---- sending through a proxy (2-hop routing) ---- */
 
@@ -508,6 +512,9 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool
  * version), SX_E_NOMEM. */
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
                                                 size_t len, sx_smp_pool_done_fn cb, void *arg);
+/* The same with the notification flag (as sx_smp_send_notify). */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_send_notify(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
+                                                       size_t len, sx_smp_pool_done_fn cb, void *arg);
 SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
 
 /* Notifier subscriptions (NSUB), for a notification server: the notifier
@@ -757,6 +764,8 @@ SX_API SX_MUST_CHECK sx_status sx_smp_tpool_create(sx_smp_tpool *tp, const char 
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_secure(sx_smp_tpool *tp, sx_smp_queue *rcv, const uint8_t *snd_key,
                                                    size_t len);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_secure_sender(sx_smp_tpool *tp, sx_smp_queue *snd);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_send_notify(sx_smp_tpool *tp, const sx_smp_queue *snd, const void *body,
+                                                        size_t len);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_notify_on(sx_smp_tpool *tp, sx_smp_queue *rcv, sx_smp_ntf_creds *out);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_notify_off(sx_smp_tpool *tp, sx_smp_queue *rcv);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_suspend(sx_smp_tpool *tp, sx_smp_queue *rcv);

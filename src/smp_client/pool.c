@@ -81,6 +81,7 @@ typedef struct pop {
     psrv *srv;
     bool is_ack;
     bool secure, had_key; /* SKEY; the side had its key before */
+    bool notify;          /* SEND with the notification flag */
     sx_pool_qop *qop;
     const sx_smp_queue *q; /* send: the sender side (borrowed until cb) */
     psrv *dest;            /* proxied send: the destination (srv is the proxy) */
@@ -413,7 +414,7 @@ static sx_status op_start(psrv *s, pop *o, const uint8_t *msg_id, size_t msg_id_
         if (st == SX_OK)
             free(o); /* the operation goes on with its own record */
     } else if (o->dest) {
-        st = sx_smpapi_proxy_op(s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], o->secure,
+        st = sx_smpapi_proxy_op(s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], o->secure, o->notify,
                                 (sx_smp_queue *)o->q, o->body, o->len, proxy_done, o);
     } else if (o->secure) {
         st = sx_smpapi_secure_begin((sx_smp_queue *)o->q, sx_smp_aclient_session(s->cl)->version, kb, &cmd,
@@ -428,6 +429,7 @@ static sx_status op_start(psrv *s, pop *o, const uint8_t *msg_id, size_t msg_id_
         st = sx_smp_aclient_send(s->cl, sx_smpapi_rcv_id(o->q), &cmd, o->q->f.rcv_key, op_reply_cb, o);
     } else {
         st = sx_smpapi_send_begin(sx_smp_aclient_session(s->cl)->version, o->body, o->len, &cmd);
+        cmd.send.notification = o->notify;
         if (st == SX_OK)
             st = sx_smp_aclient_send(s->cl, sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN), &cmd, o->q->f.snd_key,
                                      op_reply_cb, o);
@@ -990,12 +992,24 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
         return sx_error_set(SX_E_USAGE, NULL, "send: no pool");
     if (!body && len)
         return sx_error_set(SX_E_USAGE, NULL, "send: no body");
-    return sx_pool_sender_op(p, snd, false, body, len, cb, arg);
+    return sx_pool_sender_op(p, snd, SX_POOL_OP_SEND, body, len, cb, arg);
 }
 
-sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, bool secure, const void *body, size_t len,
-                            sx_smp_pool_done_fn cb, void *arg)
+sx_status sx_smp_pool_send_notify(sx_smp_pool *p, const sx_smp_queue *snd, const void *body, size_t len,
+                                  sx_smp_pool_done_fn cb, void *arg)
 {
+    sx_error_clear();
+    if (!p || p->freeing)
+        return sx_error_set(SX_E_USAGE, NULL, "send: no pool");
+    if (!body && len)
+        return sx_error_set(SX_E_USAGE, NULL, "send: no body");
+    return sx_pool_sender_op(p, snd, SX_POOL_OP_SEND_NOTIFY, body, len, cb, arg);
+}
+
+sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, sx_pool_sender_kind kind, const void *body,
+                            size_t len, sx_smp_pool_done_fn cb, void *arg)
+{
+    bool secure = kind == SX_POOL_OP_SECURE;
     const char *what = secure ? "secure" : "send";
     SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, what));
     sx_smp_cmd cmd;
@@ -1014,6 +1028,7 @@ sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, bool secure
         memcpy(o->body, body, len);
     o->len = len;
     o->secure = secure;
+    o->notify = kind == SX_POOL_OP_SEND_NOTIFY;
     o->srv = s;
     o->q = snd;
     o->cb = cb;

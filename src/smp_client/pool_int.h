@@ -40,9 +40,14 @@ sx_status sx_pool_qop_submit_sender(sx_smp_pool *p, const char *server, sx_pool_
 bool sx_pool_freeing(const sx_smp_pool *p);
 /* After DEL: the pool lets go of a subscription of rcv, if it holds one. */
 void sx_pool_forget(sx_smp_pool *p, const sx_smp_queue *rcv);
-/* SEND (body, len) or SKEY (secure) of a sender side, directly or through a
- * proxy as the options decide. */
-sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, bool secure, const void *body, size_t len,
-                            sx_smp_pool_done_fn cb, void *arg);
+/* SEND (body, len; with the notification flag or not) or SKEY of a sender
+ * side, directly or through a proxy as the options decide. */
+typedef enum sx_pool_sender_kind {
+    SX_POOL_OP_SEND,
+    SX_POOL_OP_SEND_NOTIFY,
+    SX_POOL_OP_SECURE,
+} sx_pool_sender_kind;
+sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, sx_pool_sender_kind kind, const void *body,
+                            size_t len, sx_smp_pool_done_fn cb, void *arg);
 
 #endif

@@ -411,7 +411,7 @@ sx_status sx_smp_pool_secure_sender(sx_smp_pool *p, sx_smp_queue *snd, sx_smp_po
     sx_error_clear();
     if (!p || sx_pool_freeing(p))
         return sx_error_set(SX_E_USAGE, NULL, "secure: no pool");
-    return sx_pool_sender_op(p, snd, true, NULL, 0, cb, arg);
+    return sx_pool_sender_op(p, snd, SX_POOL_OP_SECURE, NULL, 0, cb, arg);
 }
 
 sx_status sx_smp_pool_notify_on(sx_smp_pool *p, sx_smp_queue *rcv, sx_smp_pool_ntf_fn cb, void *arg)
@@ -539,7 +539,7 @@ sx_status sx_smp_pool_link_get(sx_smp_pool *p, const char *server, const uint8_t
 /* One sx_smp_tpool_* call: its arguments and where its results go. */
 typedef struct tcall {
     qkind kind;
-    bool sender_secure;
+    bool sender_secure, send_notify;
     sx_smp_queue *q;
     const char *server;
     const sx_smp_new_opts *opts;
@@ -606,6 +606,8 @@ static sx_status t_start(sx_smp_pool *p, sx_tpool_call *c, void *arg)
     tcall *t = arg;
     if (t->sender_secure)
         return sx_smp_pool_secure_sender(p, t->q, t_done, c);
+    if (t->send_notify)
+        return sx_smp_pool_send_notify(p, t->q, t->bytes, t->len, t_done, c);
     switch (t->kind) {
     case K_NEW: return sx_smp_pool_create(p, t->server, t->opts, t_created, c);
     case K_KEY: return sx_smp_pool_secure(p, t->q, t->bytes, t->len, t_done, c);
@@ -650,6 +652,12 @@ sx_status sx_smp_tpool_secure(sx_smp_tpool *tp, sx_smp_queue *rcv, const uint8_t
 sx_status sx_smp_tpool_secure_sender(sx_smp_tpool *tp, sx_smp_queue *snd)
 {
     tcall t = {.kind = K_KEY, .sender_secure = true, .q = snd};
+    return t_run(tp, &t);
+}
+
+sx_status sx_smp_tpool_send_notify(sx_smp_tpool *tp, const sx_smp_queue *snd, const void *body, size_t len)
+{
+    tcall t = {.kind = K_KEY, .send_notify = true, .q = (sx_smp_queue *)snd, .bytes = body, .len = len};
     return t_run(tp, &t);
 }
 

@@ -200,7 +200,19 @@ sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue *snd)
     return st;
 }
 
+static sx_status send_flagged(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len, bool notify);
+
 sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len)
+{
+    return send_flagged(c, snd, body, len, false);
+}
+
+sx_status sx_smp_send_notify(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len)
+{
+    return send_flagged(c, snd, body, len, true);
+}
+
+static sx_status send_flagged(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len, bool notify)
 {
     sx_error_clear();
     if (!c || (!body && len))
@@ -208,6 +220,7 @@ sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
     SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "send"));
     sx_smp_cmd cmd;
     SX_TRY(sx_smpapi_send_begin(sx_smp_conn_version(c), body, len, &cmd));
+    cmd.send.notification = notify;
     sx_smp_client_reply r;
     SX_TRY(call(c, "send", sx_slice_of(snd->f.snd_id, SX_QUEUE_ID_LEN), &cmd, snd->f.snd_key, &r));
     sx_status st = sx_smpapi_send_answer(&r, snd);

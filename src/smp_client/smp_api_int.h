@@ -141,7 +141,7 @@ bool sx_smpapi_aconn_usable(const sx_smp_aconn *c);
  * callback. */
 typedef void (*sx_smpapi_proxy_done_fn)(sx_status st, bool host_error, void *arg);
 sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
-                             bool secure, sx_smp_queue *snd, const void *body, size_t len,
+                             bool secure, bool notify, sx_smp_queue *snd, const void *body, size_t len,
                              sx_smpapi_proxy_done_fn done, void *arg);
 /* The same for LKEY (lkey: signed with snd's key, made first if missing)
  * or LGET (unsigned) of link_id on snd's router (for LGET snd only names

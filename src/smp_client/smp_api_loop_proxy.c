@@ -32,6 +32,7 @@ typedef struct pop {
     sx_smpapi_proxy_done_fn gdone;
     bool host_error;
     bool secure;
+    bool notify; /* send: with the notification flag */
     int link; /* LINK_KEY, LINK_GET, or 0 */
     uint8_t link_id[SX_QUEUE_ID_LEN];
     sx_smp_link *link_out;
@@ -152,6 +153,7 @@ static sx_status send_pfwd(pop *o)
         key = o->q->f.snd_key; /* made by secure_begin when missing */
     } else {
         SX_TRY(sx_smpapi_send_begin(o->rs.version, o->body, o->len, &cmd));
+        cmd.send.notification = o->notify;
         key = o->q->f.snd_key;
     }
     if (o->secure && !o->retried)
@@ -238,7 +240,7 @@ static sx_status start(sx_smp_aconn *c, bool secure, sx_smp_queue *snd, const vo
 }
 
 sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
-                             bool secure, sx_smp_queue *snd, const void *body, size_t len,
+                             bool secure, bool notify, sx_smp_queue *snd, const void *body, size_t len,
                              sx_smpapi_proxy_done_fn done, void *arg)
 {
     sx_error_clear();
@@ -249,6 +251,7 @@ sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list
     o->list = list;
     o->paddr = proxy;
     o->secure = secure;
+    o->notify = notify;
     o->gdone = done;
     o->arg = arg;
     return run(o, snd, body, len);

@@ -23,14 +23,10 @@
 
 #include "pool_router.h"
 
-/* Only for what the public API cannot do: SEND with the notification flag,
- * and opening the notification's metadata. */
-#include "smp_client/smp_api_int.h"
-#include "smp_client/smp_client.h"
-#include "core/base64.h"
+/* Only for what the public API cannot do: opening the notification's
+ * metadata, random bytes and wiping. */
 #include "crypto/box.h"
 #include "crypto/util.h"
-#include "smp/encoding.h"
 
 #define WAIT_MS 30000
 
@@ -200,27 +196,25 @@ static void test_queue_ops(void **state)
 
 /* ---- notifiers ---- */
 
-/* SEND with the notification flag through the library's own client. */
-static void send_notified(const sx_smp_queue *sq)
+/* SEND "notified" with the notification flag: through a pool (tp), or on
+ * a blocking connection of its own. */
+static void send_notified(sx_smp_tpool *tp, const sx_smp_queue *sq)
 {
-    uint8_t fp[SX_FINGERPRINT_LEN];
-    size_t got = 0;
-    assert_ok(sx_b64_decode(R.fp, strlen(R.fp), SX_B64_URL, fp, sizeof fp, &got));
-    sx_smp_client *ic = NULL;
-    assert_ok(sx_smp_client_connect("127.0.0.1", R.port, fp, NULL, &ic));
-    sx_smp_cmd cmd = {.tag = SX_SMP_C_SEND};
-    cmd.send.notification = true;
-    cmd.send.body = sx_slice_of("notified", 8);
-    sx_smp_client_reply r;
-    assert_ok(sx_smp_client_call(ic, sx_slice_of(sq->f.snd_id, SX_QUEUE_ID_LEN), &cmd, NULL, &r));
-    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_OK);
-    sx_smp_client_reply_free(&r);
-    sx_smp_client_close(ic);
+    if (tp) {
+        assert_ok(sx_smp_tpool_send_notify(tp, sq, "notified", 8));
+        return;
+    }
+    sx_smp_conn *c;
+    assert_ok(sx_smp_connect(R.addr, NULL, &c));
+    assert_ok(sx_smp_send_notify(c, sq, "notified", 8));
+    sx_smp_close(c);
 }
 
-/* NSUB with the credentials; a notified send comes as a NOTIFICATION
- * whose metadata opens with their secret. */
-static sx_smp_notifier *check_notifier(sx_smp_tpool *tp, const sx_smp_ntf_creds *nc, sx_smp_queue *sq)
+/* NSUB with the credentials on tp; a notified send (through via, or a
+ * blocking connection when NULL) comes as a NOTIFICATION whose metadata
+ * opens with their secret. */
+static sx_smp_notifier *check_notifier(sx_smp_tpool *tp, const sx_smp_ntf_creds *nc, sx_smp_queue *sq,
+                                       sx_smp_tpool *via)
 {
     sx_smp_notifier *nt;
     assert_ok(sx_smp_notifier_new(R.addr, nc->notifier_id, sizeof nc->notifier_id, nc->notifier_key, &nt));
@@ -229,7 +223,7 @@ static sx_smp_notifier *check_notifier(sx_smp_tpool *tp, const sx_smp_ntf_creds 
     next_note(tp, SX_SMP_POOL_SUBSCRIBED, &n);
     assert_ptr_equal(n.notifier, nt);
     sx_smp_pool_note_clear(&n);
-    send_notified(sq);
+    send_notified(via, sq);
     next_note(tp, SX_SMP_POOL_NOTIFICATION, &n);
     assert_ptr_equal(n.notifier, nt);
     uint8_t plain[512];
@@ -257,7 +251,7 @@ static void test_notifiers(void **state)
     assert_int_equal(sx_smp_tpool_notify_on(tp, sq, &nc), SX_E_USAGE);
     assert_ok(sx_smp_tpool_notify_on(tp, rq, &nc));
     assert_true(nc.srv_dh_key_len > 0);
-    sx_smp_notifier *nt1 = check_notifier(tp, &nc, sq);
+    sx_smp_notifier *nt1 = check_notifier(tp, &nc, sq, tp);
     get_one(tp, rq, "notified");
     /* NDEL: the notifier is gone, its NSUB refused (on another pool: this
      * one may still hold the first subscription) */
@@ -283,7 +277,7 @@ static void test_notifiers(void **state)
     assert_true(c2.has_ntf);
     sx_smp_queue *sq2;
     assert_ok(sx_smp_queue_sender(c2.queue, &sq2));
-    sx_smp_notifier *nt2 = check_notifier(tp, &c2.ntf, sq2);
+    sx_smp_notifier *nt2 = check_notifier(tp, &c2.ntf, sq2, NULL);
     get_one(tp, c2.queue, "notified");
 
     sx_smp_tpool_free(tp);
@@ -517,6 +511,11 @@ static void test_secure_proxied(void **state)
     }
     send_one(px, isq, "joined through P");
     get_one(tp, ci.queue, "joined through P");
+    /* a notified send through P */
+    sx_smp_ntf_creds nc;
+    assert_ok(sx_smp_tpool_notify_on(tp, c.queue, &nc));
+    sx_smp_notifier *nt = check_notifier(tp, &nc, sq, px);
+    get_one(tp, c.queue, "notified");
     sx_smp_tpool_get_stats(px, &st);
     assert_int_equal(st.connected, 1); /* still only P */
     assert_int_equal(st.sessions, 1);
@@ -531,6 +530,8 @@ static void test_secure_proxied(void **state)
 
     sx_smp_tpool_free(px);
     sx_smp_tpool_free(tp);
+    sx_smp_notifier_free(nt);
+    sx_wipe(&nc, sizeof nc);
     sx_smp_queue_free(c.queue);
     sx_smp_queue_free(sq);
     pool_router_free(&P);
