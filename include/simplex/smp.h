@@ -624,6 +624,12 @@ typedef struct sx_smp_new_opts {
     /* Create it with a notifier (SMP v17+, keys made here), as
      * sx_smp_pool_notify_on does afterwards. */
     bool notifier;
+    /* Create it subscribed (NEW's subscription mode), saving a SUB: the
+     * pool then holds the new queue as sx_smp_pool_subscribe does (and
+     * reports SUBSCRIBED before the created callback), so the program keeps
+     * it while subscribed; a blocking connection holds it as
+     * sx_smp_subscribe does. */
+    bool subscribe;
 } sx_smp_new_opts;
 
 /* A queue's notifier (NKEY's answer, or NEW's with opts.notifier). */

@@ -174,6 +174,28 @@ static bool tab_grow(psrv *s)
     return true;
 }
 
+/* A new record in the table (not in the FIFO yet). */
+static sx_status tab_insert(psrv *s, const uint8_t id[SX_QUEUE_ID_LEN], sx_smp_queue *q, sx_smp_notifier *nt,
+                            pq **out)
+{
+    if (s->count >= s->tab_cap && !tab_grow(s))
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    pq *e = calloc(1, sizeof *e);
+    if (!e)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    e->srv = s;
+    e->q = q;
+    e->nt = nt;
+    e->ntf = nt != NULL;
+    memcpy(e->id, id, SX_QUEUE_ID_LEN);
+    size_t b = id_hash(e->id) & (s->tab_cap - 1);
+    e->hnext = s->tab[b];
+    s->tab[b] = e;
+    s->count++;
+    *out = e;
+    return SX_OK;
+}
+
 static void tab_remove(psrv *s, pq *e)
 {
     for (pq **pp = &s->tab[id_hash(e->id) & (s->tab_cap - 1)]; *pp; pp = &(*pp)->hnext) {
@@ -790,24 +812,28 @@ static sx_status add_sub(sx_smp_pool *p, const char *server, const uint8_t id[SX
         return SX_OK;
     if (e)
         return sx_error_set(SX_E_USAGE, NULL, "subscribe: the pool holds this queue through another side of it");
-    if (s->count >= s->tab_cap && !tab_grow(s))
-        return sx_error_set(SX_E_NOMEM, NULL, NULL);
-    e = calloc(1, sizeof *e);
-    if (!e)
-        return sx_error_set(SX_E_NOMEM, NULL, NULL);
-    e->srv = s;
-    e->q = q;
-    e->nt = nt;
-    e->ntf = nt != NULL;
-    memcpy(e->id, id, SX_QUEUE_ID_LEN);
-    size_t b = id_hash(e->id) & (s->tab_cap - 1);
-    e->hnext = s->tab[b];
-    s->tab[b] = e;
-    s->count++;
+    SX_TRY(tab_insert(s, id, q, nt, &e));
     fifo_push(s, e);
     if (s->st == S_UP || s->st == S_IDLE)
         kick(s);
     return SX_OK;
+}
+
+sx_status sx_pool_adopt(sx_smp_pool *p, sx_smp_aclient *cl, sx_smp_queue *rcv)
+{
+    for (psrv *s = p->srvs; s; s = s->next) {
+        if (s->cl != cl || s->st != S_UP)
+            continue;
+        if (tab_find(s, rcv->f.rcv_id, SX_QUEUE_ID_LEN, false))
+            return sx_error_set(SX_E_USAGE, NULL, "create: the pool holds a queue with this id");
+        pq *e;
+        SX_TRY(tab_insert(s, rcv->f.rcv_id, rcv, NULL, &e));
+        e->st = Q_ACTIVE;
+        s->active++;
+        emit_sub(s, SX_SMP_POOL_SUBSCRIBED, SX_OK, rcv, NULL);
+        return SX_OK;
+    }
+    return sx_error_set(SX_E_CLOSED, NULL, "create: the connection ended before the queue could be subscribed");
 }
 
 sx_status sx_smp_pool_subscribe(sx_smp_pool *p, sx_smp_queue *rcv)

@@ -38,6 +38,10 @@ sx_status sx_pool_qop_submit(sx_smp_pool *p, const char *server, sx_pool_qop *op
 sx_status sx_pool_qop_submit_sender(sx_smp_pool *p, const char *server, sx_pool_qop *op);
 /* sx_smp_pool_free has been called (a reply that comes now is dropped). */
 bool sx_pool_freeing(const sx_smp_pool *p);
+/* NEW with the subscription mode answered on cl: the pool holds rcv as
+ * subscribed on that session (SUBSCRIBED is reported). SX_E_CLOSED when
+ * cl is no longer a router's current client. */
+sx_status sx_pool_adopt(sx_smp_pool *p, sx_smp_aclient *cl, sx_smp_queue *rcv);
 /* After DEL: the pool lets go of a subscription of rcv, if it holds one. */
 void sx_pool_forget(sx_smp_pool *p, const sx_smp_queue *rcv);
 /* SEND (body, len; with the notification flag or not) or SKEY of a sender

@@ -24,18 +24,20 @@
 #include "crypto/util.h"
 #include "smp/version.h"
 
-typedef enum qkind { K_NEW,
-                     K_KEY,
-                     K_NKEY,
-                     K_NDEL,
-                     K_OFF,
-                     K_DEL,
-                     K_GET,
-                     K_ACK,
-                     K_LSET,
-                     K_LDEL,
-                     K_LKEY,
-                     K_LGET } qkind;
+typedef enum qkind {
+    K_NEW,
+    K_KEY,
+    K_NKEY,
+    K_NDEL,
+    K_OFF,
+    K_DEL,
+    K_GET,
+    K_ACK,
+    K_LSET,
+    K_LDEL,
+    K_LKEY,
+    K_LGET,
+} qkind;
 
 static const char *const names[] = {"create", "secure", "notify on", "notify off",
                                     "suspend", "delete", "get", "acknowledge",
@@ -142,6 +144,8 @@ static sx_status new_answer(qrec *o, sx_smp_aclient *cl, const sx_smp_client_rep
     sx_status st = sx_smpapi_new_finish(&o->n, r, o->server, &made);
     if (st == SX_OK)
         st = sx_smpapi_new_created(&o->x, &r->reply.resp.ids, c);
+    if (st == SX_OK && o->x.subscribe)
+        st = sx_pool_adopt(o->p, cl, o->n.q); /* the pool keeps the queue the program is given */
     if (st != SX_OK) {
         if (made) {
             /* Nobody could use the queue: remove it, no answer awaited. */

@@ -481,7 +481,7 @@ sx_status sx_smp_queue_create_ex(sx_smp_conn *c, const sx_smp_new_opts *opts, sx
     if (st == SX_OK)
         st = need_version(c, "create", sx_smpapi_new_min_version(&x));
     if (st == SX_OK) {
-        n.cmd.new_queue.subscribe = sx_smp_conn_service_id(c, NULL) != NULL;
+        n.cmd.new_queue.subscribe = x.subscribe || sx_smp_conn_service_id(c, NULL) != NULL;
         sx_smp_client_cmd cc = {.entity = sx_slice_of(NULL, 0), .cmd = &n.cmd, .auth_key = n.q->f.rcv_key};
         if (x.has_link) {
             memcpy(cc.corr_id, x.corr, sizeof cc.corr_id); /* the sender id is made from it */

@@ -630,7 +630,9 @@ sx_status sx_smpapi_new_ext(sx_smpapi_new *n, const sx_smp_new_opts *o, sx_slice
     x->contact = o->contact;
     x->has_link = o->has_link;
     x->notifier = o->notifier;
+    x->subscribe = o->subscribe;
     sx_smp_new *nq = &n->cmd.new_queue;
+    nq->subscribe = o->subscribe;
     nq->queue_req.mode = o->contact ? SX_SMP_QUEUE_CONTACT : SX_SMP_QUEUE_MESSAGING;
     if (o->has_link) {
         if (o->contact && !o->link_id)

@@ -51,7 +51,7 @@ void sx_smpapi_new_cleanup(sx_smpapi_new *n);
  * then point into x, fixed and user (kept by the caller until NEW is
  * sent). */
 typedef struct sx_smpapi_new_x {
-    bool contact, has_link, notifier;
+    bool contact, has_link, notifier, subscribe;
     uint8_t corr[SX_SMP_CORR_ID_LEN]; /* the corrId NEW must go with (has_link) */
     uint8_t snd_id[SX_QUEUE_ID_LEN];
     uint8_t link_id[SX_QUEUE_ID_LEN];

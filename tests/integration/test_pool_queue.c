@@ -172,6 +172,30 @@ static void test_queue_ops(void **state)
     assert_int_equal(sx_smp_tpool_unsubscribe(tp, rq2), SX_E_USAGE);
     assert_int_equal(sx_smp_tpool_send(tp, sq2, "x", 1), SX_E_AUTH);
 
+    /* NEW that subscribes at once: the pool holds the queue */
+    sx_smp_new_opts os = {.subscribe = true};
+    sx_smp_created c3;
+    assert_ok(sx_smp_tpool_create(tp, R.addr, &os, &c3));
+    next_note(tp, SX_SMP_POOL_SUBSCRIBED, &n);
+    assert_ptr_equal(n.queue, c3.queue);
+    sx_smp_pool_note_clear(&n);
+    sx_smp_queue *sq3;
+    assert_ok(sx_smp_queue_sender(c3.queue, &sq3));
+    send_one(tp, sq3, "subscribed at once");
+    next_note(tp, SX_SMP_POOL_MESSAGE, &n);
+    assert_ptr_equal(n.queue, c3.queue);
+    assert_memory_equal(n.ev.body, "subscribed at once", 18);
+    assert_ok(sx_smp_tpool_ack(tp, &n));
+    sx_smp_pool_note_clear(&n);
+    assert_ok(sx_smp_tpool_create(tp, R.addr, &os, &c2)); /* a second one: SUBSCRIBED again */
+    next_note(tp, SX_SMP_POOL_SUBSCRIBED, &n);
+    assert_ptr_equal(n.queue, c2.queue);
+    sx_smp_pool_note_clear(&n);
+    assert_ok(sx_smp_tpool_delete(tp, c2.queue)); /* and the pool lets go of it */
+    assert_int_equal(sx_smp_tpool_unsubscribe(tp, c2.queue), SX_E_USAGE);
+    assert_ok(sx_smp_tpool_unsubscribe(tp, c3.queue));
+    sx_smp_queue_free(c2.queue);
+
     /* OFF: no more sends, the waiting message can still be taken */
     send_one(tp, sq, "before off");
     assert_ok(sx_smp_tpool_suspend(tp, rq));
@@ -191,6 +215,8 @@ static void test_queue_ops(void **state)
     sx_smp_queue_free(sq);
     sx_smp_queue_free(rq2);
     sx_smp_queue_free(sq2);
+    sx_smp_queue_free(c3.queue);
+    sx_smp_queue_free(sq3);
     router_kill9();
 }
 
@@ -605,6 +631,23 @@ static void test_blocking(void **state)
     assert_memory_equal(ev.body, "joined", 6);
     assert_ok(sx_smp_ack(c, ci.queue, &ev));
     sx_smp_event_clear(&ev);
+
+    /* NEW that subscribes at once: the message comes to sx_smp_receive */
+    sx_smp_new_opts os = {.subscribe = true};
+    sx_smp_created cs;
+    assert_ok(sx_smp_queue_create_ex(c, &os, &cs));
+    sx_smp_queue *ssq;
+    assert_ok(sx_smp_queue_sender(cs.queue, &ssq));
+    assert_ok(sx_smp_send(c2, ssq, "at once", 7));
+    assert_ok(sx_smp_receive(c, WAIT_MS, &ev));
+    assert_int_equal(ev.kind, SX_SMP_EVENT_MESSAGE);
+    assert_ptr_equal(ev.queue, cs.queue);
+    assert_memory_equal(ev.body, "at once", 7);
+    assert_ok(sx_smp_ack(c, cs.queue, &ev));
+    sx_smp_event_clear(&ev);
+    assert_ok(sx_smp_queue_delete(c, cs.queue));
+    sx_smp_queue_free(cs.queue);
+    sx_smp_queue_free(ssq);
 
     /* KEY by the recipient, NKEY / NDEL, OFF */
     sx_smp_created cm;
