@@ -67,6 +67,15 @@ static void usage(FILE *f)
             "      --no-ack stops after the first message and leaves it on the router.\n"
             "  smp get RECIPIENT_FILE [--no-ack] [--raw]\n"
             "      Fetch one message, if there is one, and acknowledge it.\n"
+            "  smp suspend RECIPIENT_FILE\n"
+            "      Stop the queue taking messages; those waiting can still be received.\n"
+            "  smp notify-on RECIPIENT_FILE\n"
+            "      Give the queue a notifier (a new one replaces the old) and print its\n"
+            "      credentials for a notification server: notifier_id, notifier_key\n"
+            "      (private), server_dh_key and dh_secret (opens the notifications'\n"
+            "      metadata), as key: value lines of base64url.\n"
+            "  smp notify-off RECIPIENT_FILE\n"
+            "      Remove the queue's notifier.\n"
             "  smp delete RECIPIENT_FILE\n"
             "      Delete the queue and its messages from the router.\n\n"
             "Messages are written followed by a newline, or with --raw each preceded by\n"
@@ -687,12 +696,54 @@ done:
     return rc;
 }
 
-/* ---- delete ---- */
+/* ---- delete, suspend, notify-on, notify-off ---- */
 
-static int cmd_delete(int argc, char **argv)
+typedef enum rcv_cmd { RCV_DELETE, RCV_SUSPEND, RCV_NOTIFY_ON, RCV_NOTIFY_OFF } rcv_cmd;
+
+static const char *const rcv_cmd_names[] = {"delete", "suspend", "notify-on", "notify-off"};
+
+/* base64url with padding, as in the queue files. */
+static void print_b64(const char *key, const uint8_t *b, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    printf("%s: ", key);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)b[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)b[i + 1] << 8;
+        if (i + 2 < n)
+            v |= b[i + 2];
+        putchar(abc[(v >> 18) & 63]);
+        putchar(abc[(v >> 12) & 63]);
+        putchar(i + 1 < n ? abc[(v >> 6) & 63] : '=');
+        putchar(i + 2 < n ? abc[v & 63] : '=');
+    }
+    putchar('\n');
+}
+
+/* NKEY, and the credentials on standard output. */
+static int notify_on(sx_smp_conn *conn, sx_smp_queue *q)
+{
+    sx_smp_ntf_creds nc;
+    sx_status st = sx_smp_queue_notify_on(conn, q, &nc);
+    if (st != SX_OK)
+        return lib_failed(st);
+    print_b64("notifier_id", nc.notifier_id, sizeof nc.notifier_id);
+    printf("notifier_key: %s\n", nc.notifier_key);
+    print_b64("server_dh_key", nc.srv_dh_key, nc.srv_dh_key_len);
+    print_b64("dh_secret", nc.dh_secret, sizeof nc.dh_secret);
+    memset(&nc, 0, sizeof nc);
+    if (fflush(stdout) != 0) {
+        errorf("cannot write the credentials to standard output");
+        return EXIT_FAIL;
+    }
+    return EXIT_OKAY;
+}
+
+static int cmd_rcv(rcv_cmd which, int argc, char **argv)
 {
     if (argc != 2) {
-        errorf("usage: smp delete RECIPIENT_FILE");
+        errorf("usage: smp %s RECIPIENT_FILE", rcv_cmd_names[which]);
         return EXIT_USAGE;
     }
     sx_smp_queue *q = NULL;
@@ -701,8 +752,15 @@ static int cmd_delete(int argc, char **argv)
         return rc;
     sx_smp_conn *conn = NULL;
     rc = open_conn(sx_smp_queue_server(q), &conn);
-    if (rc == EXIT_OKAY) {
-        sx_status st = sx_smp_queue_delete(conn, q);
+    if (rc == EXIT_OKAY && which == RCV_NOTIFY_ON) {
+        rc = notify_on(conn, q);
+    } else if (rc == EXIT_OKAY) {
+        sx_status st;
+        switch (which) {
+        case RCV_SUSPEND: st = sx_smp_queue_suspend(conn, q); break;
+        case RCV_NOTIFY_OFF: st = sx_smp_queue_notify_off(conn, q); break;
+        default: st = sx_smp_queue_delete(conn, q); break;
+        }
         rc = st == SX_OK ? EXIT_OKAY : lib_failed(st);
     }
     sx_smp_close(conn);
@@ -738,8 +796,9 @@ int main(int argc, char **argv)
         return cmd_recv(sub_argc, sub_argv);
     if (strcmp(cmd, "get") == 0)
         return cmd_get(sub_argc, sub_argv);
-    if (strcmp(cmd, "delete") == 0)
-        return cmd_delete(sub_argc, sub_argv);
+    for (int i = 0; i < (int)(sizeof rcv_cmd_names / sizeof rcv_cmd_names[0]); i++)
+        if (strcmp(cmd, rcv_cmd_names[i]) == 0)
+            return cmd_rcv((rcv_cmd)i, sub_argc, sub_argv);
     errorf("unknown command '%s' (see smp --help)", cmd);
     return EXIT_USAGE;
 }

@@ -133,6 +133,10 @@ SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue 
  * the queue is secured and this side has no key or another one, or is gone. */
 SX_API SX_MUST_CHECK sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
                                            size_t len);
+/* The same with the notification flag: the router tells the queue's
+ * notifier subscriber (NMSG) that a message came. */
+SX_API SX_MUST_CHECK sx_status sx_smp_send_notify(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
+                                                  size_t len);
 
 /* ---- sending through a proxy (2-hop routing) ---- */
 
@@ -508,6 +512,9 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool
  * version), SX_E_NOMEM. */
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
                                                 size_t len, sx_smp_pool_done_fn cb, void *arg);
+/* The same with the notification flag (as sx_smp_send_notify). */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_send_notify(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
+                                                       size_t len, sx_smp_pool_done_fn cb, void *arg);
 SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
 
 /* Notifier subscriptions (NSUB), for a notification server: the notifier
@@ -575,6 +582,210 @@ SX_API SX_MUST_CHECK sx_status sx_smp_tpool_next(sx_smp_tpool *tp, int timeout_m
  * Accepts NULL. */
 SX_API void sx_smp_pool_note_clear(sx_smp_pool_note *n);
 SX_API void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out);
+
+/* ---- queue operations through the pool ----
+ * Creating, securing and managing queues over the pool's connections (made
+ * when needed, as for sx_smp_pool_send; a command is not repeated after a
+ * connection drop: its callback gets the error). Each callback is called
+ * exactly once, from the loop, never from inside the call; a call that
+ * returns an error (SX_E_USAGE, SX_E_NOMEM, ...) has none. Errors are the
+ * router's as in the blocking calls (sx_error_code() "AUTH", ...); SX_E_PROTOCOL
+ * when the router's version lacks the command. Queues passed in must stay
+ * valid until the callback ran. */
+
+#define SX_SMP_QUEUE_ID_LEN 24
+#define SX_SMP_KEY_TEXT_MAX 104 /* a private key as base64url PKCS#8 text, with its NUL */
+#define SX_SMP_DH_KEY_MAX 69    /* a public key as DER SubjectPublicKeyInfo */
+
+/* The sender id a client chooses for a queue with link data (SMP v15): the
+ * first 24 bytes of SHA3-384 of the NEW command's corrId (24 bytes). The
+ * router refuses NEW when they differ, so a retried NEW with the same
+ * corrId cannot make a second queue (it is refused with AUTH). */
+SX_API SX_MUST_CHECK sx_status sx_smp_link_sender_id(const uint8_t corr_id[24], uint8_t out[SX_SMP_QUEUE_ID_LEN]);
+
+/* What sx_smp_pool_create makes. Zeroed: a messaging queue, no link data,
+ * no notifier. */
+typedef struct sx_smp_new_opts {
+    /* A contact-address queue (SMP v15+: anyone with its sender id sends
+     * without a key; its link data is read with LGET). false: a messaging
+     * queue that its sender secures (SKEY, LKEY). */
+    bool contact;
+    /* Link data stored with the queue (SMP v15+; two blobs the caller
+     * encrypted, opaque to the router): `fixed` never changes, `user` may be
+     * replaced with sx_smp_pool_link_set. The sender id is then the
+     * client's own: sx_smp_link_sender_id(corr_id). */
+    bool has_link;
+    const uint8_t *corr_id; /* 24 bytes; NULL: random (a retry must repeat it) */
+    const uint8_t *link_id; /* contact queues: the link id, 24 bytes chosen by the caller */
+    const uint8_t *fixed;
+    size_t fixed_len;
+    const uint8_t *user;
+    size_t user_len;
+    /* Create it with a notifier (SMP v17+, keys made here), as
+     * sx_smp_pool_notify_on does afterwards. */
+    bool notifier;
+    /* Create it subscribed (NEW's subscription mode), saving a SUB: the
+     * pool then holds the new queue as sx_smp_pool_subscribe does (and
+     * reports SUBSCRIBED before the created callback), so the program keeps
+     * it while subscribed; a blocking connection holds it as
+     * sx_smp_subscribe does. */
+    bool subscribe;
+} sx_smp_new_opts;
+
+/* A queue's notifier (NKEY's answer, or NEW's with opts.notifier). */
+typedef struct sx_smp_ntf_creds {
+    uint8_t notifier_id[SX_SMP_QUEUE_ID_LEN];
+    /* The notifier's private key (Ed25519) as sx_smp_notifier_new takes
+     * it, for the notification server. Wipe it when done. */
+    char notifier_key[SX_SMP_KEY_TEXT_MAX];
+    /* The router's X25519 key (DER) and the secret it makes with this
+     * client's key: it opens the metadata of the queue's notifications. */
+    uint8_t srv_dh_key[SX_SMP_DH_KEY_MAX];
+    size_t srv_dh_key_len;
+    uint8_t dh_secret[32];
+} sx_smp_ntf_creds;
+
+/* The router's IDS answer to NEW. */
+typedef struct sx_smp_created {
+    sx_smp_queue *queue; /* the recipient side (take it: see sx_smp_pool_created_fn) */
+    uint8_t rcv_id[SX_SMP_QUEUE_ID_LEN], snd_id[SX_SMP_QUEUE_ID_LEN];
+    char mode; /* 'M' messaging, 'C' contact; 0 when the router did not say */
+    bool has_link_id;
+    uint8_t link_id[SX_SMP_QUEUE_ID_LEN];
+    bool has_ntf;
+    sx_smp_ntf_creds ntf;
+} sx_smp_created;
+
+/* A queue's link data (LKEY and LGET answers), owned by the struct. */
+typedef struct sx_smp_link {
+    uint8_t sender_id[SX_SMP_QUEUE_ID_LEN];
+    uint8_t *fixed;
+    size_t fixed_len;
+    uint8_t *user;
+    size_t user_len;
+} sx_smp_link;
+/* Frees the blobs and zeroes l. Accepts NULL. */
+SX_API void sx_smp_link_clear(sx_smp_link *l);
+
+/* A sender side made from the router's address (no password needed) and
+ * the sender id (NULL: zeros, for sx_smp_pool_link_secure to fill), without
+ * a key yet. SX_E_USAGE when the address does not parse. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_sender_new(const char *server, const uint8_t *snd_id,
+                                                       sx_smp_queue **out);
+/* The queue's ids (either may be NULL; the recipient id of a sender side
+ * is zeros). */
+SX_API void sx_smp_queue_ids(const sx_smp_queue *q, uint8_t *rcv_id, uint8_t *snd_id);
+/* Sender side: the sender's public key (DER), made first if missing, for
+ * the recipient's sx_smp_pool_secure. SX_E_LIMIT when cap is too small
+ * (SX_SMP_DH_KEY_MAX is enough). */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_sender_public_key(sx_smp_queue *snd, uint8_t *out, size_t cap,
+                                                              size_t *len);
+
+/* The outcomes with results: each is the library's during the call (take
+ * c->queue, l->fixed, l->user, ev->body by setting them to NULL). */
+typedef void (*sx_smp_pool_created_fn)(sx_smp_pool *p, sx_status st, sx_smp_created *c, void *arg);
+typedef void (*sx_smp_pool_ntf_fn)(sx_smp_pool *p, sx_status st, const sx_smp_ntf_creds *n, void *arg);
+typedef void (*sx_smp_pool_got_fn)(sx_smp_pool *p, sx_status st, sx_smp_event *ev, void *arg);
+typedef void (*sx_smp_pool_link_fn)(sx_smp_pool *p, sx_status st, sx_smp_link *l, void *arg);
+
+/* NEW on the router of `server` (with its password when the address has
+ * one), not subscribed. opts may be NULL. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_create(sx_smp_pool *p, const char *server, const sx_smp_new_opts *opts,
+                                                  sx_smp_pool_created_fn cb, void *arg);
+/* Recipient: KEY, secures the queue with the sender's public key (DER, as
+ * sx_smp_queue_sender_public_key gives). Repeating it with the same key
+ * succeeds. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_secure(sx_smp_pool *p, sx_smp_queue *rcv, const uint8_t *snd_key,
+                                                  size_t len, sx_smp_pool_done_fn cb, void *arg);
+/* Sender: SKEY (v9+), as sx_smp_queue_secure, directly or through a proxy
+ * as proxy_mode and proxy_fallback decide (as sx_smp_pool_send). */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_secure_sender(sx_smp_pool *p, sx_smp_queue *snd, sx_smp_pool_done_fn cb,
+                                                         void *arg);
+/* Recipient: NKEY, gives the queue a notifier (keys made here; a new one
+ * replaces the old) / NDEL, removes it. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_notify_on(sx_smp_pool *p, sx_smp_queue *rcv, sx_smp_pool_ntf_fn cb,
+                                                     void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_notify_off(sx_smp_pool *p, sx_smp_queue *rcv, sx_smp_pool_done_fn cb,
+                                                      void *arg);
+/* Recipient: OFF, suspends the queue (no more sends; messages stay to be
+ * received) / DEL, deletes it (a subscription of it in the pool ends). */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_suspend(sx_smp_pool *p, sx_smp_queue *rcv, sx_smp_pool_done_fn cb,
+                                                   void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_delete(sx_smp_pool *p, sx_smp_queue *rcv, sx_smp_pool_done_fn cb,
+                                                  void *arg);
+/* Recipient, a queue not subscribed in the pool: GET, its next message
+ * (decrypted as subscribed messages are; kind SX_SMP_EVENT_NONE when the
+ * queue is empty), then sx_smp_pool_ack_got for it. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_get(sx_smp_pool *p, sx_smp_queue *rcv, sx_smp_pool_got_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_ack_got(sx_smp_pool *p, sx_smp_queue *rcv, const sx_smp_event *ev,
+                                                   sx_smp_pool_done_fn cb, void *arg);
+/* Recipient (v15+): LSET, stores link data under link_id (the id NEW
+ * gave, or a contact queue's own): only the user data may change (AUTH
+ * when the fixed data or the id differ, or a messaging queue is secured) /
+ * LDEL, removes the link data. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_link_set(sx_smp_pool *p, sx_smp_queue *rcv,
+                                                    const uint8_t link_id[SX_SMP_QUEUE_ID_LEN], const uint8_t *fixed,
+                                                    size_t fixed_len, const uint8_t *user, size_t user_len,
+                                                    sx_smp_pool_done_fn cb, void *arg);
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_link_delete(sx_smp_pool *p, sx_smp_queue *rcv, sx_smp_pool_done_fn cb,
+                                                       void *arg);
+/* Sender of a messaging queue with link data (v15+): LKEY, secures the
+ * queue with snd's key (made first if missing; signed with it) and gives
+ * its link data; snd's sender id becomes the queue's. snd: from
+ * sx_smp_queue_sender_new(server, NULL); repeating it with the same key
+ * succeeds. LKEY and LGET go directly or through a proxy as proxy_mode and
+ * proxy_fallback decide (as sx_smp_pool_send). */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_link_secure(sx_smp_pool *p, sx_smp_queue *snd,
+                                                       const uint8_t link_id[SX_SMP_QUEUE_ID_LEN],
+                                                       sx_smp_pool_link_fn cb, void *arg);
+/* Anyone (v15+): LGET, unsigned, the link data of a contact queue. */
+SX_API SX_MUST_CHECK sx_status sx_smp_pool_link_get(sx_smp_pool *p, const char *server,
+                                                    const uint8_t link_id[SX_SMP_QUEUE_ID_LEN],
+                                                    sx_smp_pool_link_fn cb, void *arg);
+
+/* The same commands on one blocking connection (sx_smp_conn), where the
+ * calls above it lack them: NEW with options, KEY, NKEY, NDEL, OFF and the
+ * short-link commands. Results as for the pool's thread below. */
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_create_ex(sx_smp_conn *c, const sx_smp_new_opts *opts,
+                                                      sx_smp_created *out);
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure_recipient(sx_smp_conn *c, sx_smp_queue *rcv,
+                                                             const uint8_t *snd_key, size_t len);
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_notify_on(sx_smp_conn *c, sx_smp_queue *rcv, sx_smp_ntf_creds *out);
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_notify_off(sx_smp_conn *c, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_suspend(sx_smp_conn *c, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_link_set(sx_smp_conn *c, sx_smp_queue *rcv,
+                                               const uint8_t link_id[SX_SMP_QUEUE_ID_LEN], const uint8_t *fixed,
+                                               size_t fixed_len, const uint8_t *user, size_t user_len);
+SX_API SX_MUST_CHECK sx_status sx_smp_link_delete(sx_smp_conn *c, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_link_secure(sx_smp_conn *c, sx_smp_queue *snd,
+                                                  const uint8_t link_id[SX_SMP_QUEUE_ID_LEN], sx_smp_link *out);
+SX_API SX_MUST_CHECK sx_status sx_smp_link_get(sx_smp_conn *c, const uint8_t link_id[SX_SMP_QUEUE_ID_LEN],
+                                               sx_smp_link *out);
+
+/* The same on the pool's thread, waiting for the answer; results are
+ * copied into the out arguments (a created queue and link blobs then
+ * belong to the caller). */
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_create(sx_smp_tpool *tp, const char *server, const sx_smp_new_opts *opts,
+                                                   sx_smp_created *out);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_secure(sx_smp_tpool *tp, sx_smp_queue *rcv, const uint8_t *snd_key,
+                                                   size_t len);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_secure_sender(sx_smp_tpool *tp, sx_smp_queue *snd);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_send_notify(sx_smp_tpool *tp, const sx_smp_queue *snd, const void *body,
+                                                        size_t len);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_notify_on(sx_smp_tpool *tp, sx_smp_queue *rcv, sx_smp_ntf_creds *out);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_notify_off(sx_smp_tpool *tp, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_suspend(sx_smp_tpool *tp, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_delete(sx_smp_tpool *tp, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_get(sx_smp_tpool *tp, sx_smp_queue *rcv, sx_smp_event *ev);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_ack_got(sx_smp_tpool *tp, sx_smp_queue *rcv, const sx_smp_event *ev);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_link_set(sx_smp_tpool *tp, sx_smp_queue *rcv,
+                                                     const uint8_t link_id[SX_SMP_QUEUE_ID_LEN], const uint8_t *fixed,
+                                                     size_t fixed_len, const uint8_t *user, size_t user_len);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_link_delete(sx_smp_tpool *tp, sx_smp_queue *rcv);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_link_secure(sx_smp_tpool *tp, sx_smp_queue *snd,
+                                                        const uint8_t link_id[SX_SMP_QUEUE_ID_LEN], sx_smp_link *out);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_link_get(sx_smp_tpool *tp, const char *server,
+                                                     const uint8_t link_id[SX_SMP_QUEUE_ID_LEN], sx_smp_link *out);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smp_client/pool_int.h"
 #include "smp_client/pool_proxy.h"
 #include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client_loop.h"
@@ -73,11 +74,15 @@ typedef struct pq {
     qstate st;
 } pq;
 
-/* A send or an acknowledgement. */
+/* A send, a secure (SKEY), an acknowledgement, or a queue operation of
+ * pool_queue.c (qop). */
 typedef struct pop {
     struct pop *next;
     psrv *srv;
     bool is_ack;
+    bool secure, had_key; /* SKEY; the side had its key before */
+    bool notify;          /* SEND with the notification flag */
+    sx_pool_qop *qop;
     const sx_smp_queue *q; /* send: the sender side (borrowed until cb) */
     psrv *dest;            /* proxied send: the destination (srv is the proxy) */
     uint8_t *body;
@@ -167,6 +172,28 @@ static bool tab_grow(psrv *s)
     s->tab = t;
     s->tab_cap = cap;
     return true;
+}
+
+/* A new record in the table (not in the FIFO yet). */
+static sx_status tab_insert(psrv *s, const uint8_t id[SX_QUEUE_ID_LEN], sx_smp_queue *q, sx_smp_notifier *nt,
+                            pq **out)
+{
+    if (s->count >= s->tab_cap && !tab_grow(s))
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    pq *e = calloc(1, sizeof *e);
+    if (!e)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    e->srv = s;
+    e->q = q;
+    e->nt = nt;
+    e->ntf = nt != NULL;
+    memcpy(e->id, id, SX_QUEUE_ID_LEN);
+    size_t b = id_hash(e->id) & (s->tab_cap - 1);
+    e->hnext = s->tab[b];
+    s->tab[b] = e;
+    s->count++;
+    *out = e;
+    return SX_OK;
 }
 
 static void tab_remove(psrv *s, pq *e)
@@ -309,6 +336,15 @@ static bool wanted(const psrv *s)
     return s->count > 0 || s->wait_head;
 }
 
+static const char *op_name(const pop *o)
+{
+    if (o->qop)
+        return "command";
+    if (o->is_ack)
+        return "acknowledge";
+    return o->secure ? "secure" : "send";
+}
+
 static void fail_waiting(psrv *s, sx_status st)
 {
     pop *o;
@@ -316,9 +352,14 @@ static void fail_waiting(psrv *s, sx_status st)
         s->wait_head = o->next;
         if (!s->wait_head)
             s->wait_tail = NULL;
-        sx_error_set(st, NULL, "send: cannot connect to %s", s->shown);
+        sx_error_set(st, NULL, "%s: cannot connect to %s", op_name(o), s->shown);
         if (o->dest)
             o->dest->via = NULL; /* the proxy is chosen again next time */
+        if (o->qop) {
+            o->qop->fail(o->qop, st, s->pool->freeing);
+            free(o);
+            continue;
+        }
         if (o->cb && !s->pool->freeing)
             o->cb(s->pool, st, o->arg);
         if (o->body) {
@@ -386,9 +427,23 @@ static sx_status op_start(psrv *s, pop *o, const uint8_t *msg_id, size_t msg_id_
 {
     sx_smp_cmd cmd;
     sx_status st;
-    if (o->dest) {
-        st = sx_smpapi_proxy_op(s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], false,
+    uint8_t kb[SX_KEY_SPKI_MAX];
+    if (o->qop && o->dest) {
+        /* o stays until proxy_done */
+        st = o->qop->start_proxied(o->qop, s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], proxy_done, o);
+    } else if (o->qop) {
+        st = o->qop->start(o->qop, s->cl);
+        if (st == SX_OK)
+            free(o); /* the operation goes on with its own record */
+    } else if (o->dest) {
+        st = sx_smpapi_proxy_op(s->cl, &s->proxied, &s->pool->px.proxies[s->proxy_idx], o->secure, o->notify,
                                 (sx_smp_queue *)o->q, o->body, o->len, proxy_done, o);
+    } else if (o->secure) {
+        st = sx_smpapi_secure_begin((sx_smp_queue *)o->q, sx_smp_aclient_session(s->cl)->version, kb, &cmd,
+                                    &o->had_key);
+        if (st == SX_OK)
+            st = sx_smp_aclient_send(s->cl, sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN), &cmd, o->q->f.snd_key,
+                                     op_reply_cb, o);
     } else if (o->is_ack) {
         memset(&cmd, 0, sizeof cmd);
         cmd.tag = SX_SMP_C_ACK;
@@ -396,6 +451,7 @@ static sx_status op_start(psrv *s, pop *o, const uint8_t *msg_id, size_t msg_id_
         st = sx_smp_aclient_send(s->cl, sx_smpapi_rcv_id(o->q), &cmd, o->q->f.rcv_key, op_reply_cb, o);
     } else {
         st = sx_smpapi_send_begin(sx_smp_aclient_session(s->cl)->version, o->body, o->len, &cmd);
+        cmd.send.notification = o->notify;
         if (st == SX_OK)
             st = sx_smp_aclient_send(s->cl, sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN), &cmd, o->q->f.snd_key,
                                      op_reply_cb, o);
@@ -420,7 +476,10 @@ static void start_waiting(psrv *s)
         if (!s->wait_head)
             s->wait_tail = NULL;
         sx_status st = op_start(s, o, NULL, 0);
-        if (st != SX_OK) {
+        if (st != SX_OK && o->qop) {
+            o->qop->fail(o->qop, st, false);
+            free(o);
+        } else if (st != SX_OK) {
             if (o->cb)
                 o->cb(s->pool, st, o->arg);
             op_free(o);
@@ -609,7 +668,7 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
         op_free(o);
         return;
     }
-    const char *what = o->is_ack ? "acknowledge" : "send";
+    const char *what = op_name(o);
     sx_status st;
     bool next_msg = false;
     sx_error_clear();
@@ -618,6 +677,8 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
     else if (o->is_ack) {
         next_msg = r->ok && r->reply.resp.tag == SX_SMP_R_MSG;
         st = next_msg ? SX_OK : sx_smpapi_expect(what, r, SX_SMP_R_OK);
+    } else if (o->secure) {
+        st = sx_smpapi_secure_answer(r, o->had_key);
     } else {
         st = sx_smpapi_send_answer(r, o->q);
         p->stats.sent_direct += st == SX_OK;
@@ -751,24 +812,28 @@ static sx_status add_sub(sx_smp_pool *p, const char *server, const uint8_t id[SX
         return SX_OK;
     if (e)
         return sx_error_set(SX_E_USAGE, NULL, "subscribe: the pool holds this queue through another side of it");
-    if (s->count >= s->tab_cap && !tab_grow(s))
-        return sx_error_set(SX_E_NOMEM, NULL, NULL);
-    e = calloc(1, sizeof *e);
-    if (!e)
-        return sx_error_set(SX_E_NOMEM, NULL, NULL);
-    e->srv = s;
-    e->q = q;
-    e->nt = nt;
-    e->ntf = nt != NULL;
-    memcpy(e->id, id, SX_QUEUE_ID_LEN);
-    size_t b = id_hash(e->id) & (s->tab_cap - 1);
-    e->hnext = s->tab[b];
-    s->tab[b] = e;
-    s->count++;
+    SX_TRY(tab_insert(s, id, q, nt, &e));
     fifo_push(s, e);
     if (s->st == S_UP || s->st == S_IDLE)
         kick(s);
     return SX_OK;
+}
+
+sx_status sx_pool_adopt(sx_smp_pool *p, sx_smp_aclient *cl, sx_smp_queue *rcv)
+{
+    for (psrv *s = p->srvs; s; s = s->next) {
+        if (s->cl != cl || s->st != S_UP)
+            continue;
+        if (tab_find(s, rcv->f.rcv_id, SX_QUEUE_ID_LEN, false))
+            return sx_error_set(SX_E_USAGE, NULL, "create: the pool holds a queue with this id");
+        pq *e;
+        SX_TRY(tab_insert(s, rcv->f.rcv_id, rcv, NULL, &e));
+        e->st = Q_ACTIVE;
+        s->active++;
+        emit_sub(s, SX_SMP_POOL_SUBSCRIBED, SX_OK, rcv, NULL);
+        return SX_OK;
+    }
+    return sx_error_set(SX_E_CLOSED, NULL, "create: the connection ended before the queue could be subscribed");
 }
 
 sx_status sx_smp_pool_subscribe(sx_smp_pool *p, sx_smp_queue *rcv)
@@ -919,11 +984,13 @@ static void proxy_done(sx_status st, bool host_error, void *arg)
     psrv *dest = o->dest;
     sx_smp_pool *p = dest->pool;
     if (p->freeing) {
+        if (o->qop)
+            o->qop->fail(o->qop, st, true);
         op_free(o);
         return;
     }
     if (st == SX_OK) {
-        p->stats.sent_proxied++;
+        p->stats.sent_proxied += !o->secure && !o->qop;
     } else {
         dest->via = NULL;
         if (host_error && sx_pool_proxy_fallback_ok(&p->px)) {
@@ -936,7 +1003,9 @@ static void proxy_done(sx_status st, bool host_error, void *arg)
                 return;
         }
     }
-    if (o->cb)
+    if (o->qop)
+        o->qop->fail(o->qop, st, false); /* with SX_OK: the operation's end */
+    else if (o->cb)
         o->cb(p, st, o->arg);
     op_free(o);
 }
@@ -949,9 +1018,29 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
         return sx_error_set(SX_E_USAGE, NULL, "send: no pool");
     if (!body && len)
         return sx_error_set(SX_E_USAGE, NULL, "send: no body");
-    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "send"));
+    return sx_pool_sender_op(p, snd, SX_POOL_OP_SEND, body, len, cb, arg);
+}
+
+sx_status sx_smp_pool_send_notify(sx_smp_pool *p, const sx_smp_queue *snd, const void *body, size_t len,
+                                  sx_smp_pool_done_fn cb, void *arg)
+{
+    sx_error_clear();
+    if (!p || p->freeing)
+        return sx_error_set(SX_E_USAGE, NULL, "send: no pool");
+    if (!body && len)
+        return sx_error_set(SX_E_USAGE, NULL, "send: no body");
+    return sx_pool_sender_op(p, snd, SX_POOL_OP_SEND_NOTIFY, body, len, cb, arg);
+}
+
+sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, sx_pool_sender_kind kind, const void *body,
+                            size_t len, sx_smp_pool_done_fn cb, void *arg)
+{
+    bool secure = kind == SX_POOL_OP_SECURE;
+    const char *what = secure ? "secure" : "send";
+    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, what));
     sx_smp_cmd cmd;
-    SX_TRY(sx_smpapi_send_begin(sx_smp_server_vrange().max, body, len, &cmd));
+    if (!secure)
+        SX_TRY(sx_smpapi_send_begin(sx_smp_server_vrange().max, body, len, &cmd));
     psrv *s;
     SX_TRY(srv_of(p, snd->f.server, &s));
     pop *o = calloc(1, sizeof *o);
@@ -964,6 +1053,8 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
     if (len)
         memcpy(o->body, body, len);
     o->len = len;
+    o->secure = secure;
+    o->notify = kind == SX_POOL_OP_SEND_NOTIFY;
     o->srv = s;
     o->q = snd;
     o->cb = cb;
@@ -986,9 +1077,67 @@ sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *
     sx_status st = op_queue(o->srv, o);
     if (st != SX_OK) {
         op_free(o);
-        return sx_error_set(st, NULL, "send: %s", sx_strerror(st));
+        return sx_error_set(st, NULL, "%s: %s", what, sx_strerror(st));
     }
     return SX_OK;
+}
+
+sx_status sx_pool_qop_submit(sx_smp_pool *p, const char *server, sx_pool_qop *op)
+{
+    psrv *s;
+    SX_TRY(srv_of(p, server, &s));
+    pop *o = calloc(1, sizeof *o);
+    if (!o)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    o->srv = s;
+    o->qop = op;
+    /* When the connection is up the command is queued at once: its reply
+     * comes from the loop, never from inside the program's call. */
+    sx_status st = op_queue(s, o);
+    if (st != SX_OK)
+        free(o); /* start said why */
+    return st;
+}
+
+sx_status sx_pool_qop_submit_sender(sx_smp_pool *p, const char *server, sx_pool_qop *op)
+{
+    psrv *s;
+    SX_TRY(srv_of(p, server, &s));
+    pop *o = calloc(1, sizeof *o);
+    if (!o)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    o->srv = s;
+    o->qop = op;
+    if (op->start_proxied && sx_pool_proxy_use(&p->px, &s->addr)) {
+        if (!s->via) {
+            size_t i = sx_pool_proxy_pick(&p->px, &s->addr);
+            psrv *v;
+            sx_status st = srv_of(p, p->px.proxy_text[i], &v);
+            if (st != SX_OK) {
+                free(o);
+                return st;
+            }
+            v->proxy_idx = i;
+            s->via = v;
+        }
+        o->dest = s;
+        o->srv = s->via;
+    }
+    sx_status st = op_queue(o->srv, o);
+    if (st != SX_OK)
+        free(o); /* start said why */
+    return st;
+}
+
+bool sx_pool_freeing(const sx_smp_pool *p)
+{
+    return p->freeing;
+}
+
+void sx_pool_forget(sx_smp_pool *p, const sx_smp_queue *rcv)
+{
+    if (drop_sub(p, rcv->f.rcv_id, rcv, NULL) != SX_OK)
+        sx_error_clear(); /* it was not subscribed */
 }
 
 void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out)

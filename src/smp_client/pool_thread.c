@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "smp_client/pool_thread.h"
 #include "core/deadline.h"
 #include "core/error.h"
 #include "crypto/util.h"
@@ -42,6 +43,7 @@ typedef enum call_kind {
     C_ACK,
     C_STATS,
     C_STOP,
+    C_FN, /* a function of another file (pool_thread.h) */
 } call_kind;
 
 /* One call, on the caller's stack until done. */
@@ -54,6 +56,8 @@ typedef struct call {
     size_t len;
     const sx_smp_pool_note *note;
     sx_smp_pool_stats *stats;
+    sx_tpool_start_fn fn;
+    void *fn_arg;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -111,6 +115,11 @@ static void call_fn(sx_loop *loop, void *arg)
         break;
     }
     case C_STATS: sx_smp_pool_get_stats(tp->pool, c->stats); break;
+    case C_FN:
+        st = c->fn(tp->pool, c, c->fn_arg);
+        if (st == SX_OK)
+            return; /* sx_tpool_call_done ends it */
+        break;
     case C_STOP:
         sx_smp_pool_free(tp->pool);
         tp->pool = NULL;
@@ -336,6 +345,24 @@ sx_status sx_smp_tpool_ack(sx_smp_tpool *tp, const sx_smp_pool_note *n)
         return sx_error_set(SX_E_USAGE, NULL, "acknowledge: no pool or not a message note");
     call c = {.tp = tp, .kind = C_ACK, .note = n};
     return run_call(&c);
+}
+
+sx_status sx_tpool_run(sx_smp_tpool *tp, sx_tpool_start_fn fn, void *arg)
+{
+    if (!tp)
+        return sx_error_set(SX_E_USAGE, NULL, "pool: no pool");
+    call c = {.tp = tp, .kind = C_FN, .fn = fn, .fn_arg = arg};
+    return run_call(&c);
+}
+
+void sx_tpool_call_done(call *c, sx_status st)
+{
+    call_done(c, st);
+}
+
+void *sx_tpool_call_arg(const call *c)
+{
+    return c->fn_arg;
 }
 
 void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out)

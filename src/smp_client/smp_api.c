@@ -200,7 +200,19 @@ sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue *snd)
     return st;
 }
 
+static sx_status send_flagged(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len, bool notify);
+
 sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len)
+{
+    return send_flagged(c, snd, body, len, false);
+}
+
+sx_status sx_smp_send_notify(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len)
+{
+    return send_flagged(c, snd, body, len, true);
+}
+
+static sx_status send_flagged(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len, bool notify)
 {
     sx_error_clear();
     if (!c || (!body && len))
@@ -208,6 +220,7 @@ sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
     SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "send"));
     sx_smp_cmd cmd;
     SX_TRY(sx_smpapi_send_begin(sx_smp_conn_version(c), body, len, &cmd));
+    cmd.send.notification = notify;
     sx_smp_client_reply r;
     SX_TRY(call(c, "send", sx_slice_of(snd->f.snd_id, SX_QUEUE_ID_LEN), &cmd, snd->f.snd_key, &r));
     sx_status st = sx_smpapi_send_answer(&r, snd);
@@ -426,3 +439,186 @@ sx_status sx_smp_ack(sx_smp_conn *c, sx_smp_queue *rcv, const sx_smp_event *ev)
     return st;
 }
 
+/* ---- NEW with options, KEY, NKEY, NDEL, OFF, link data ---- */
+
+/* A command on rcv's recipient id answered by OK. */
+static sx_status rcv_ok(sx_smp_conn *c, sx_smp_queue *rcv, const char *what, const sx_smp_cmd *cmd)
+{
+    sx_error_clear();
+    if (!c)
+        return sx_error_set(SX_E_USAGE, NULL, "%s: no connection", what);
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, what));
+    sx_smp_client_reply r;
+    SX_TRY(call(c, what, sx_smpapi_rcv_id(rcv), cmd, rcv->f.rcv_key, &r));
+    sx_status st = sx_smpapi_expect(what, &r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    return st;
+}
+
+static sx_status need_version(sx_smp_conn *c, const char *what, unsigned min)
+{
+    unsigned v = sx_smp_conn_version(c);
+    if (v >= min)
+        return SX_OK;
+    return sx_error_set(SX_E_PROTOCOL, NULL, "%s: the router speaks SMP v%u; this needs v%u", what, v, min);
+}
+
+sx_status sx_smp_queue_create_ex(sx_smp_conn *c, const sx_smp_new_opts *opts, sx_smp_created *out)
+{
+    sx_error_clear();
+    if (!c || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "create: no connection or no place for the queue");
+    memset(out, 0, sizeof *out);
+    sx_smpapi_new n;
+    sx_smpapi_new_x x;
+    memset(&x, 0, sizeof x);
+    sx_smp_client_reply r = {0};
+    bool created = false;
+    sx_status st = sx_smpapi_new_begin(&c->addr, &n);
+    if (st == SX_OK && opts)
+        st = sx_smpapi_new_ext(&n, opts, sx_slice_of(opts->fixed, opts->fixed_len),
+                               sx_slice_of(opts->user, opts->user_len), &x);
+    if (st == SX_OK)
+        st = need_version(c, "create", sx_smpapi_new_min_version(&x));
+    if (st == SX_OK) {
+        n.cmd.new_queue.subscribe = x.subscribe || sx_smp_conn_service_id(c, NULL) != NULL;
+        sx_smp_client_cmd cc = {.entity = sx_slice_of(NULL, 0), .cmd = &n.cmd, .auth_key = n.q->f.rcv_key};
+        if (x.has_link) {
+            memcpy(cc.corr_id, x.corr, sizeof cc.corr_id); /* the sender id is made from it */
+            cc.corr_given = true;
+        }
+        st = sx_smp_client_call_many(c->cl, &cc, 1, &r);
+        if (st != SX_OK)
+            st = sx_smpapi_net_error("create", st);
+    }
+    if (st == SX_OK)
+        st = sx_smpapi_new_finish(&n, &r, c->server, &created);
+    if (st == SX_OK)
+        st = sx_smpapi_new_created(&x, &r.reply.resp.ids, out);
+    if (st == SX_OK && n.cmd.new_queue.subscribe)
+        st = sx_smpapi_subs_add(&c->subs, n.q);
+    if (st == SX_OK) {
+        out->queue = sx_smpapi_new_take(&n);
+    } else {
+        sx_wipe(out, sizeof *out);
+        if (created)
+            delete_quietly(c, n.q);
+    }
+    sx_smp_client_reply_free(&r);
+    sx_smpapi_new_cleanup(&n);
+    sx_smpapi_new_x_cleanup(&x);
+    return st;
+}
+
+sx_status sx_smp_queue_secure_recipient(sx_smp_conn *c, sx_smp_queue *rcv, const uint8_t *snd_key, size_t len)
+{
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_KEY};
+    if (!snd_key || sx_key_check_public(sx_slice_of(snd_key, len), SX_KEY_AUTH_ALGS, &cmd.key.alg) != SX_OK)
+        return sx_error_set(SX_E_USAGE, NULL, "secure: the sender's key is not an Ed25519, Ed448 or X25519 key");
+    cmd.key.der = sx_slice_of(snd_key, len);
+    return rcv_ok(c, rcv, "secure", &cmd);
+}
+
+sx_status sx_smp_queue_notify_on(sx_smp_conn *c, sx_smp_queue *rcv, sx_smp_ntf_creds *out)
+{
+    sx_error_clear();
+    if (!c || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "notify on: no connection or no place for the credentials");
+    memset(out, 0, sizeof *out);
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "notify on"));
+    sx_key *nkey = NULL, *ndh = NULL;
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_NKEY};
+    sx_status st = sx_smpapi_ntf_keys("notify on", &nkey, &ndh);
+    if (st == SX_OK && (sx_smp_pubkey_of(nkey, b1, &cmd.nkey.auth_key) != SX_OK ||
+                        sx_smp_pubkey_of(ndh, b2, &cmd.nkey.dh_key) != SX_OK))
+        st = sx_error_set(SX_E_INTERNAL, NULL, "notify on: cannot encode the keys");
+    sx_smp_client_reply r = {0};
+    if (st == SX_OK)
+        st = call(c, "notify on", sx_smpapi_rcv_id(rcv), &cmd, rcv->f.rcv_key, &r);
+    if (st == SX_OK) {
+        st = sx_smpapi_expect("notify on", &r, SX_SMP_R_NID);
+        if (st == SX_OK)
+            st = sx_smpapi_ntf_creds("notify on", nkey, ndh, r.reply.resp.nid.notifier_id,
+                                     &r.reply.resp.nid.srv_dh_key, out);
+        sx_smp_client_reply_free(&r);
+    }
+    sx_key_free(nkey);
+    sx_key_free(ndh);
+    return st;
+}
+
+sx_status sx_smp_queue_notify_off(sx_smp_conn *c, sx_smp_queue *rcv)
+{
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_NDEL};
+    return rcv_ok(c, rcv, "notify off", &cmd);
+}
+
+sx_status sx_smp_queue_suspend(sx_smp_conn *c, sx_smp_queue *rcv)
+{
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_OFF};
+    return rcv_ok(c, rcv, "suspend", &cmd);
+}
+
+sx_status sx_smp_link_set(sx_smp_conn *c, sx_smp_queue *rcv, const uint8_t link_id[SX_SMP_QUEUE_ID_LEN],
+                          const uint8_t *fixed, size_t fixed_len, const uint8_t *user, size_t user_len)
+{
+    sx_error_clear();
+    if (!c || !link_id || (!fixed && fixed_len) || (!user && user_len))
+        return sx_error_set(SX_E_USAGE, NULL, "link set: no connection, link id or data");
+    SX_TRY(need_version(c, "link set", SX_SMP_V_SHORT_LINKS));
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_LSET};
+    cmd.lset.link_id = sx_slice_of(link_id, SX_QUEUE_ID_LEN);
+    cmd.lset.data.fixed = sx_slice_of(fixed, fixed_len);
+    cmd.lset.data.user = sx_slice_of(user, user_len);
+    return rcv_ok(c, rcv, "link set", &cmd);
+}
+
+sx_status sx_smp_link_delete(sx_smp_conn *c, sx_smp_queue *rcv)
+{
+    sx_error_clear();
+    if (!c)
+        return sx_error_set(SX_E_USAGE, NULL, "link delete: no connection");
+    SX_TRY(need_version(c, "link delete", SX_SMP_V_SHORT_LINKS));
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_LDEL};
+    return rcv_ok(c, rcv, "link delete", &cmd);
+}
+
+/* LKEY (snd: signed with its key, made first if missing) or LGET (none). */
+static sx_status link_call(sx_smp_conn *c, sx_smp_queue *snd, const uint8_t *link_id, sx_smp_link *out)
+{
+    const char *what = snd ? "link secure" : "link get";
+    sx_error_clear();
+    if (!c || !link_id || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "%s: no connection, link id or place for the data", what);
+    memset(out, 0, sizeof *out);
+    SX_TRY(need_version(c, what, SX_SMP_V_SHORT_LINKS));
+    sx_smp_cmd cmd = {.tag = snd ? SX_SMP_C_LKEY : SX_SMP_C_LGET};
+    uint8_t b[SX_KEY_SPKI_MAX];
+    if (snd) {
+        SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, what));
+        SX_TRY(sx_smp_queue_make_sender_key(snd, NULL));
+        if (sx_smp_pubkey_of(snd->f.snd_key, b, &cmd.key) != SX_OK)
+            return sx_error_set(SX_E_INTERNAL, NULL, "%s: cannot encode the key", what);
+    }
+    sx_smp_client_reply r;
+    SX_TRY(call(c, what, sx_slice_of(link_id, SX_QUEUE_ID_LEN), &cmd, snd ? snd->f.snd_key : NULL, &r));
+    sx_status st = sx_smpapi_link_of(what, &r, out);
+    sx_smp_client_reply_free(&r);
+    if (st == SX_OK && snd)
+        memcpy(snd->f.snd_id, out->sender_id, SX_QUEUE_ID_LEN);
+    return st;
+}
+
+sx_status sx_smp_link_secure(sx_smp_conn *c, sx_smp_queue *snd, const uint8_t link_id[SX_SMP_QUEUE_ID_LEN],
+                             sx_smp_link *out)
+{
+    if (!snd)
+        return sx_error_set(SX_E_USAGE, NULL, "link secure: no queue");
+    return link_call(c, snd, link_id, out);
+}
+
+sx_status sx_smp_link_get(sx_smp_conn *c, const uint8_t link_id[SX_SMP_QUEUE_ID_LEN], sx_smp_link *out)
+{
+    return link_call(c, NULL, link_id, out);
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "crypto/hash.h"
 #include "crypto/util.h"
 #include "smp/msgcrypt.h"
 #include "smp/version.h"
@@ -521,4 +522,238 @@ void sx_smp_text_free(char *text, size_t len)
         return;
     sx_wipe(text, len);
     free(text);
+}
+
+/* ---- ids, keys and link data for the pool's queue operations ---- */
+
+sx_status sx_smp_link_sender_id(const uint8_t corr_id[24], uint8_t out[SX_SMP_QUEUE_ID_LEN])
+{
+    uint8_t h[SX_SHA3_384_LEN];
+    if (!corr_id || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "sender id: no corrId or no place for the id");
+    if (sx_sha3_384(sx_slice_of(corr_id, 24), h) != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "sender id: cannot hash");
+    memcpy(out, h, SX_SMP_QUEUE_ID_LEN);
+    return SX_OK;
+}
+
+void sx_smp_link_clear(sx_smp_link *l)
+{
+    if (!l)
+        return;
+    if (l->fixed) {
+        sx_wipe(l->fixed, l->fixed_len);
+        free(l->fixed);
+    }
+    if (l->user) {
+        sx_wipe(l->user, l->user_len);
+        free(l->user);
+    }
+    memset(l, 0, sizeof *l);
+}
+
+sx_status sx_smp_queue_sender_new(const char *server, const uint8_t *snd_id, sx_smp_queue **out)
+{
+    sx_error_clear();
+    if (!out)
+        return sx_error_set(SX_E_USAGE, NULL, "sender: no place for the queue");
+    *out = NULL;
+    if (!server)
+        return sx_error_set(SX_E_USAGE, NULL, "sender: no router address");
+    sx_smp_address a;
+    char text[SX_QUEUE_ADDR_MAX];
+    SX_TRY(sx_smpapi_parse_server(server, &a, text));
+    sx_wipe(&a, sizeof a);
+    sx_smp_queue *q = sx_smpapi_queue_new();
+    if (!q)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    q->f.role = SX_QUEUE_SENDER;
+    if (sx_queue_address_public(server, q->f.server, sizeof q->f.server) != SX_OK) {
+        sx_smp_queue_free(q);
+        return sx_error_set(SX_E_USAGE, NULL, "sender: the router address does not parse");
+    }
+    if (snd_id)
+        memcpy(q->f.snd_id, snd_id, SX_QUEUE_ID_LEN);
+    *out = q;
+    return SX_OK;
+}
+
+void sx_smp_queue_ids(const sx_smp_queue *q, uint8_t *rcv_id, uint8_t *snd_id)
+{
+    if (rcv_id) {
+        if (q && q->f.role == SX_QUEUE_RECIPIENT)
+            memcpy(rcv_id, q->f.rcv_id, SX_QUEUE_ID_LEN);
+        else
+            memset(rcv_id, 0, SX_QUEUE_ID_LEN);
+    }
+    if (snd_id) {
+        if (q)
+            memcpy(snd_id, q->f.snd_id, SX_QUEUE_ID_LEN);
+        else
+            memset(snd_id, 0, SX_QUEUE_ID_LEN);
+    }
+}
+
+sx_status sx_smp_queue_sender_public_key(sx_smp_queue *snd, uint8_t *out, size_t cap, size_t *len)
+{
+    sx_error_clear();
+    if (!out || !len)
+        return sx_error_set(SX_E_USAGE, NULL, "sender key: no place for it");
+    *len = 0;
+    SX_TRY(sx_smp_queue_make_sender_key(snd, NULL));
+    uint8_t b[SX_KEY_SPKI_MAX];
+    sx_smp_pubkey pk;
+    if (sx_smp_pubkey_of(snd->f.snd_key, b, &pk) != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "sender key: cannot encode it");
+    if (pk.der.len > cap)
+        return sx_error_set(SX_E_LIMIT, NULL, "sender key: %zu bytes do not fit in %zu", pk.der.len, cap);
+    memcpy(out, pk.der.ptr, pk.der.len);
+    *len = pk.der.len;
+    return SX_OK;
+}
+
+/* ---- NEW with options, notifiers, link data ---- */
+
+sx_status sx_smpapi_ntf_keys(const char *what, sx_key **nkey, sx_key **ndh)
+{
+    if (sx_key_generate(SX_KEY_ED25519, nkey) != SX_OK || sx_key_generate(SX_KEY_X25519, ndh) != SX_OK)
+        return sx_error_set(SX_E_INTERNAL, NULL, "%s: cannot make the notifier's keys", what);
+    return SX_OK;
+}
+
+sx_status sx_smpapi_new_ext(sx_smpapi_new *n, const sx_smp_new_opts *o, sx_slice fixed, sx_slice user,
+                            sx_smpapi_new_x *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!o)
+        return SX_OK;
+    x->contact = o->contact;
+    x->has_link = o->has_link;
+    x->notifier = o->notifier;
+    x->subscribe = o->subscribe;
+    sx_smp_new *nq = &n->cmd.new_queue;
+    nq->subscribe = o->subscribe;
+    nq->queue_req.mode = o->contact ? SX_SMP_QUEUE_CONTACT : SX_SMP_QUEUE_MESSAGING;
+    if (o->has_link) {
+        if (o->contact && !o->link_id)
+            return sx_error_set(SX_E_USAGE, NULL, "create: a contact queue's link data needs its link id");
+        if ((!fixed.ptr && fixed.len) || (!user.ptr && user.len))
+            return sx_error_set(SX_E_USAGE, NULL, "create: no link data bytes");
+        if (o->corr_id)
+            memcpy(x->corr, o->corr_id, sizeof x->corr);
+        else
+            sx_random_bytes(x->corr, sizeof x->corr);
+        SX_TRY(sx_smp_link_sender_id(x->corr, x->snd_id));
+        if (o->contact)
+            memcpy(x->link_id, o->link_id, SX_QUEUE_ID_LEN);
+        nq->queue_req.has_link = true;
+        nq->queue_req.sender_id = sx_slice_of(x->snd_id, SX_QUEUE_ID_LEN);
+        nq->queue_req.link_id = o->contact ? sx_slice_of(x->link_id, SX_QUEUE_ID_LEN) : sx_slice_of(NULL, 0);
+        nq->queue_req.link.fixed = fixed;
+        nq->queue_req.link.user = user;
+    }
+    if (o->notifier) {
+        SX_TRY(sx_smpapi_ntf_keys("create", &x->nkey, &x->ndh));
+        if (sx_smp_pubkey_of(x->nkey, x->nb1, &nq->ntf_auth_key) != SX_OK ||
+            sx_smp_pubkey_of(x->ndh, x->nb2, &nq->ntf_dh_key) != SX_OK)
+            return sx_error_set(SX_E_INTERNAL, NULL, "create: cannot encode the notifier's keys");
+        nq->has_ntf_creds = true;
+    }
+    return SX_OK;
+}
+
+unsigned sx_smpapi_new_min_version(const sx_smpapi_new_x *x)
+{
+    if (x->notifier)
+        return SX_SMP_V_NEW_NTF_CREDS;
+    if (x->contact || x->has_link)
+        return SX_SMP_V_SHORT_LINKS;
+    return SX_SMP_VERSION_MIN;
+}
+
+sx_status sx_smpapi_ntf_creds(const char *what, const sx_key *nkey, const sx_key *ndh, sx_slice nid,
+                              const sx_smp_pubkey *srv_dh, sx_smp_ntf_creds *out)
+{
+    memset(out, 0, sizeof *out);
+    if (nid.len != SX_QUEUE_ID_LEN)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "%s: the router sent a notifier id of %zu bytes", what, nid.len);
+    if (srv_dh->der.len > sizeof out->srv_dh_key)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "%s: the router's notifier DH key is too long", what);
+    memcpy(out->notifier_id, nid.ptr, SX_QUEUE_ID_LEN);
+    memcpy(out->srv_dh_key, srv_dh->der.ptr, srv_dh->der.len);
+    out->srv_dh_key_len = srv_dh->der.len;
+    sx_key *srv = NULL;
+    size_t len = 0;
+    sx_status st = sx_key_decode_public(srv_dh->der, SX_KEY_BIT(SX_KEY_X25519), &srv);
+    if (st == SX_OK)
+        st = sx_key_dh(ndh, srv, out->dh_secret, sizeof out->dh_secret, &len);
+    sx_key_free(srv);
+    if (st != SX_OK || len != sizeof out->dh_secret) {
+        sx_wipe(out, sizeof *out);
+        return sx_error_set(SX_E_PROTOCOL, NULL, "%s: the router's notifier DH key is not usable", what);
+    }
+    if (sx_key_private_to_text(nkey, out->notifier_key, sizeof out->notifier_key) != SX_OK) {
+        sx_wipe(out, sizeof *out);
+        return sx_error_set(SX_E_INTERNAL, NULL, "%s: cannot encode the notifier key", what);
+    }
+    return SX_OK;
+}
+
+sx_status sx_smpapi_new_created(const sx_smpapi_new_x *x, const sx_smp_ids *ids, sx_smp_created *c)
+{
+    memset(c, 0, sizeof *c);
+    memcpy(c->rcv_id, ids->rcv_id.ptr, SX_QUEUE_ID_LEN); /* both checked by sx_smpapi_new_finish */
+    memcpy(c->snd_id, ids->snd_id.ptr, SX_QUEUE_ID_LEN);
+    c->mode = ids->has_queue_mode ? (char)ids->queue_mode : 0;
+    if (x->has_link && memcmp(c->snd_id, x->snd_id, SX_QUEUE_ID_LEN) != 0)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "create: the router did not take the client's sender id");
+    if (ids->has_link_id) {
+        if (ids->link_id.len != SX_QUEUE_ID_LEN)
+            return sx_error_set(SX_E_PROTOCOL, NULL, "create: the router sent a link id of %zu bytes",
+                                ids->link_id.len);
+        memcpy(c->link_id, ids->link_id.ptr, SX_QUEUE_ID_LEN);
+        c->has_link_id = true;
+    }
+    if (x->has_link && !c->has_link_id)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "create: the router kept no link data");
+    if (x->contact && x->has_link && memcmp(c->link_id, x->link_id, SX_QUEUE_ID_LEN) != 0)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "create: the router did not take the client's link id");
+    if (x->notifier) {
+        if (!ids->has_ntf)
+            return sx_error_set(SX_E_PROTOCOL, NULL, "create: the router made no notifier");
+        SX_TRY(sx_smpapi_ntf_creds("create", x->nkey, x->ndh, ids->ntf_id, &ids->srv_ntf_dh_key, &c->ntf));
+        c->has_ntf = true;
+    }
+    return SX_OK;
+}
+
+void sx_smpapi_new_x_cleanup(sx_smpapi_new_x *x)
+{
+    sx_key_free(x->nkey);
+    sx_key_free(x->ndh);
+    sx_wipe(x, sizeof *x);
+}
+
+sx_status sx_smpapi_link_of(const char *what, const sx_smp_client_reply *r, sx_smp_link *l)
+{
+    memset(l, 0, sizeof *l);
+    SX_TRY(sx_smpapi_expect(what, r, SX_SMP_R_LNK));
+    sx_slice sid = r->reply.resp.lnk.sender_id;
+    const sx_smp_link_data *d = &r->reply.resp.lnk.data;
+    if (sid.len != SX_QUEUE_ID_LEN)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "%s: the router sent a sender id of %zu bytes", what, sid.len);
+    memcpy(l->sender_id, sid.ptr, SX_QUEUE_ID_LEN);
+    l->fixed = malloc(d->fixed.len ? d->fixed.len : 1);
+    l->user = malloc(d->user.len ? d->user.len : 1);
+    if (!l->fixed || !l->user) {
+        sx_smp_link_clear(l);
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    }
+    if (d->fixed.len)
+        memcpy(l->fixed, d->fixed.ptr, d->fixed.len);
+    if (d->user.len)
+        memcpy(l->user, d->user.ptr, d->user.len);
+    l->fixed_len = d->fixed.len;
+    l->user_len = d->user.len;
+    return SX_OK;
 }

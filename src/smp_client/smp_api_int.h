@@ -45,6 +45,37 @@ sx_status sx_smpapi_new_finish(sx_smpapi_new *n, const sx_smp_client_reply *r, c
 sx_smp_queue *sx_smpapi_new_take(sx_smpapi_new *n);
 void sx_smpapi_new_cleanup(sx_smpapi_new *n);
 
+/* NEW from sx_smp_new_opts: after sx_smpapi_new_begin, sets the queue mode,
+ * the link data with the client's sender id (from x->corr: o->corr_id or a
+ * random one) and the notifier's keys (made here) in n->cmd, whose slices
+ * then point into x, fixed and user (kept by the caller until NEW is
+ * sent). */
+typedef struct sx_smpapi_new_x {
+    bool contact, has_link, notifier, subscribe;
+    uint8_t corr[SX_SMP_CORR_ID_LEN]; /* the corrId NEW must go with (has_link) */
+    uint8_t snd_id[SX_QUEUE_ID_LEN];
+    uint8_t link_id[SX_QUEUE_ID_LEN];
+    sx_key *nkey, *ndh;
+    uint8_t nb1[SX_KEY_SPKI_MAX], nb2[SX_KEY_SPKI_MAX];
+} sx_smpapi_new_x;
+sx_status sx_smpapi_new_ext(sx_smpapi_new *n, const sx_smp_new_opts *o, sx_slice fixed, sx_slice user,
+                            sx_smpapi_new_x *x);
+/* The SMP version these options need. */
+unsigned sx_smpapi_new_min_version(const sx_smpapi_new_x *x);
+/* After sx_smpapi_new_finish: the rest of IDS into c (not c->queue),
+ * checking that the router took the client's sender id and kept the link
+ * data and the notifier asked for. */
+sx_status sx_smpapi_new_created(const sx_smpapi_new_x *x, const sx_smp_ids *ids, sx_smp_created *c);
+void sx_smpapi_new_x_cleanup(sx_smpapi_new_x *x);
+/* A notifier's credentials from the router's notifier id and DH key (NID,
+ * or IDS) and this client's keys. */
+sx_status sx_smpapi_ntf_creds(const char *what, const sx_key *nkey, const sx_key *ndh, sx_slice nid,
+                              const sx_smp_pubkey *srv_dh, sx_smp_ntf_creds *out);
+/* Makes the notifier's keys (Ed25519, X25519). */
+sx_status sx_smpapi_ntf_keys(const char *what, sx_key **nkey, sx_key **ndh);
+/* LNK (the answer to LKEY, LGET) as a link with copies of its data. */
+sx_status sx_smpapi_link_of(const char *what, const sx_smp_client_reply *r, sx_smp_link *l);
+
 /* SKEY: checks the version, makes the sender's key when it has none
  * (*had_key tells) and fills cmd (its key encoded into buf). */
 sx_status sx_smpapi_secure_begin(sx_smp_queue *snd, unsigned version, uint8_t buf[SX_KEY_SPKI_MAX], sx_smp_cmd *cmd,
@@ -110,7 +141,13 @@ bool sx_smpapi_aconn_usable(const sx_smp_aconn *c);
  * callback. */
 typedef void (*sx_smpapi_proxy_done_fn)(sx_status st, bool host_error, void *arg);
 sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
-                             bool secure, sx_smp_queue *snd, const void *body, size_t len,
+                             bool secure, bool notify, sx_smp_queue *snd, const void *body, size_t len,
                              sx_smpapi_proxy_done_fn done, void *arg);
+/* The same for LKEY (lkey: signed with snd's key, made first if missing)
+ * or LGET (unsigned) of link_id on snd's router (for LGET snd only names
+ * the router); the answer's link data goes to *out before done. */
+sx_status sx_smpapi_proxy_link_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
+                                  sx_smp_queue *snd, bool lkey, const uint8_t link_id[SX_QUEUE_ID_LEN],
+                                  sx_smp_link *out, sx_smpapi_proxy_done_fn done, void *arg);
 
 #endif

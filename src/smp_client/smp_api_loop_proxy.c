@@ -7,7 +7,8 @@
  * session it uses, so that another operation forgetting it does no harm.
  * The core (sx_smpapi_proxy_op) works on any event-loop client with its
  * list of sessions: an sx_smp_aconn's, or a pool's connection to a proxy
- * router (pool_proxy.c). */
+ * router (pool_proxy.c); sx_smpapi_proxy_link_op forwards LKEY and LGET the
+ * same way (the pool's pool_queue.c). */
 #include "simplex/smp.h"
 
 #include <stdio.h>
@@ -19,6 +20,9 @@
 #include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client_loop.h"
 #include "smp_client/smp_proxy.h"
+#include "smp/version.h"
+
+enum { LINK_KEY = 1, LINK_GET = 2 };
 
 typedef struct pop {
     sx_smp_aconn *c; /* the public API's connection, or NULL (pool) */
@@ -28,6 +32,10 @@ typedef struct pop {
     sx_smpapi_proxy_done_fn gdone;
     bool host_error;
     bool secure;
+    bool notify; /* send: with the notification flag */
+    int link; /* LINK_KEY, LINK_GET, or 0 */
+    uint8_t link_id[SX_QUEUE_ID_LEN];
+    sx_smp_link *link_out;
     const char *what;
     sx_smp_queue *q;
     sx_smp_done_fn done;
@@ -107,7 +115,12 @@ static void pfwd_reply(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply
         pop_end(o, sx_error_set(SX_E_PROTOCOL, NULL, "%s: the destination's answer could not be opened", o->what));
         return;
     }
-    st = o->secure ? sx_smpapi_secure_answer(&inner, o->had_key) : sx_smpapi_send_answer(&inner, o->q);
+    if (o->link)
+        st = sx_smpapi_link_of(o->what, &inner, o->link_out);
+    else if (o->secure)
+        st = sx_smpapi_secure_answer(&inner, o->had_key);
+    else
+        st = sx_smpapi_send_answer(&inner, o->q);
     sx_smp_client_reply_free(&inner);
     pop_end(o, st);
 }
@@ -118,13 +131,34 @@ static sx_status send_pfwd(pop *o)
     sx_smp_cmd cmd;
     uint8_t b[SX_KEY_SPKI_MAX];
     bool had_key = false;
-    if (o->secure)
+    sx_slice entity = sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN);
+    const sx_key *key = NULL;
+    if (o->link) {
+        /* LKEY is signed with the key it sets, LGET with none. */
+        if (o->rs.version < SX_SMP_V_SHORT_LINKS)
+            return sx_error_set(SX_E_PROTOCOL, NULL, "%s: the destination speaks SMP v%u; this needs v%d", o->what,
+                                (unsigned)o->rs.version, SX_SMP_V_SHORT_LINKS);
+        memset(&cmd, 0, sizeof cmd);
+        cmd.tag = o->link == LINK_KEY ? SX_SMP_C_LKEY : SX_SMP_C_LGET;
+        entity = sx_slice_of(o->link_id, SX_QUEUE_ID_LEN);
+        key = NULL;
+        if (o->link == LINK_KEY) {
+            SX_TRY(sx_smp_queue_make_sender_key(o->q, NULL));
+            key = o->q->f.snd_key;
+            if (sx_smp_pubkey_of(key, b, &cmd.key) != SX_OK)
+                return sx_error_set(SX_E_INTERNAL, NULL, "%s: cannot encode the key", o->what);
+        }
+    } else if (o->secure) {
         SX_TRY(sx_smpapi_secure_begin(o->q, o->rs.version, b, &cmd, &had_key));
-    else
+        key = o->q->f.snd_key; /* made by secure_begin when missing */
+    } else {
         SX_TRY(sx_smpapi_send_begin(o->rs.version, o->body, o->len, &cmd));
+        cmd.send.notification = o->notify;
+        key = o->q->f.snd_key;
+    }
     if (o->secure && !o->retried)
         o->had_key = had_key;
-    sx_status st = sx_smp_pfwd_make(&o->rs, sx_slice_of(o->q->f.snd_id, SX_QUEUE_ID_LEN), &cmd, o->q->f.snd_key, &o->p);
+    sx_status st = sx_smp_pfwd_make(&o->rs, entity, &cmd, key, &o->p);
     if (st != SX_OK)
         return sx_error_set(st, NULL, "%s: %s", o->what, sx_strerror(st));
     st = sx_smp_aclient_send_corr(o->cl, o->p.corr_id,
@@ -206,7 +240,7 @@ static sx_status start(sx_smp_aconn *c, bool secure, sx_smp_queue *snd, const vo
 }
 
 sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
-                             bool secure, sx_smp_queue *snd, const void *body, size_t len,
+                             bool secure, bool notify, sx_smp_queue *snd, const void *body, size_t len,
                              sx_smpapi_proxy_done_fn done, void *arg)
 {
     sx_error_clear();
@@ -217,9 +251,29 @@ sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list
     o->list = list;
     o->paddr = proxy;
     o->secure = secure;
+    o->notify = notify;
     o->gdone = done;
     o->arg = arg;
     return run(o, snd, body, len);
+}
+
+sx_status sx_smpapi_proxy_link_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list, const sx_smp_address *proxy,
+                                  sx_smp_queue *snd, bool lkey, const uint8_t link_id[SX_QUEUE_ID_LEN],
+                                  sx_smp_link *out, sx_smpapi_proxy_done_fn done, void *arg)
+{
+    sx_error_clear();
+    pop *o = calloc(1, sizeof *o);
+    if (!o)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    o->cl = cl;
+    o->list = list;
+    o->paddr = proxy;
+    o->link = lkey ? LINK_KEY : LINK_GET;
+    memcpy(o->link_id, link_id, SX_QUEUE_ID_LEN);
+    o->link_out = out;
+    o->gdone = done;
+    o->arg = arg;
+    return run(o, snd, NULL, 0);
 }
 
 /* Checks the arguments and starts o: PFWD when its connection has a session
@@ -228,6 +282,8 @@ sx_status sx_smpapi_proxy_op(struct sx_smp_aclient *cl, sx_smpapi_proxied **list
 static sx_status run(pop *o, sx_smp_queue *snd, const void *body, size_t len)
 {
     const char *what = o->secure ? "secure" : "send";
+    if (o->link)
+        what = o->link == LINK_KEY ? "link secure" : "link get";
     sx_status st = SX_OK;
     if (!body && len)
         st = sx_error_set(SX_E_USAGE, NULL, "send: no body");

@@ -89,12 +89,12 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
         sx_queue_unlock(q);
         if (what & SX_SUB_DELD) {
             sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_DELD);
-            sx_conn_sub_remove(c, q);
+            sx_conn_sub_remove(c, q, s->notifier);
         } else if (!still) {
             sx_smp_stats_inc(&c->w->r->stats, SX_SMP_STAT_Q_SUB_END);
             sx_smp_stats_inc(&c->w->r->stats, SX_SMP_STAT_Q_SUB_END_B);
             sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_END);
-            sx_conn_sub_remove(c, q);
+            sx_conn_sub_remove(c, q, s->notifier);
         }
         sx_conn_flush(c);
         return;
@@ -137,7 +137,7 @@ void sx_cmd_sub(sx_cmd_ctx *x)
     sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
-    sx_sub *s = sx_conn_sub(x->c, q);
+    sx_sub *s = sx_conn_sub(x->c, q, false);
     if (s && s->get_mode) {
         sx_queue_unlock(q);
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SUB_PROHIBITED);
@@ -187,7 +187,7 @@ void sx_cmd_get(sx_cmd_ctx *x)
     sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
-    sx_sub *s = sx_conn_sub(x->c, q);
+    sx_sub *s = sx_conn_sub(x->c, q, false);
     if (s && !s->get_mode) {
         sx_queue_unlock(q);
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_GET_PROHIBITED);
@@ -222,7 +222,7 @@ void sx_cmd_ack(sx_cmd_ctx *x)
     if (!q)
         return;
     sx_slice id = x->req->cmd.msg_id;
-    sx_sub *s = sx_conn_sub(x->c, q);
+    sx_sub *s = sx_conn_sub(x->c, q, false);
     /* PROTOCOL-NOTES E7: ACK only what this connection was given. */
     if (!s || !s->delivered ||
         (id.len > 0 && (id.len != SX_ID_LEN || memcmp(id.ptr, s->delivered_id, SX_ID_LEN) != 0))) {
@@ -416,7 +416,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    sx_sub *s = sx_conn_sub(x->c, q);
+    sx_sub *s = sx_conn_sub(x->c, q, true);
     sx_sub *old = NULL;
     sx_smp_stats_inc(&x->r->stats, s ? SX_SMP_STAT_NTF_SUB_DUPLICATE : SX_SMP_STAT_NTF_SUB);
     if (!s) {
@@ -429,7 +429,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
         memcpy(s->entity, x->entity.ptr, SX_ID_LEN);
     }
     if (!sx_cmd_lock_live(x, q)) {
-        sx_conn_sub_remove(x->c, s->q);
+        sx_conn_sub_remove(x->c, s->q, true);
         return;
     }
     /* The notifier verified above must still be the queue's: an NKEY or
@@ -438,7 +438,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
         !sx_slice_eq(x->entity, sx_slice_of(q->notifier->id, SX_ID_LEN))) {
         sx_queue_unlock(q);
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
-        sx_conn_sub_remove(x->c, q);
+        sx_conn_sub_remove(x->c, q, true);
         sx_queue_release(x->r->store, q);
         return;
     }
@@ -447,7 +447,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     if (!sx_svc_associate(x, q, 'N')) {
         sx_queue_unlock(q);
         sx_cmd_err_store(x, false);
-        sx_conn_sub_remove(x->c, q);
+        sx_conn_sub_remove(x->c, q, true);
         sx_queue_release(x->r->store, q);
         return;
     }

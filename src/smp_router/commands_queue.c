@@ -447,7 +447,8 @@ void sx_cmd_del(sx_cmd_ctx *x)
     sx_queue_unlock(q);
     /* PROTOCOL-NOTES E17: other subscribers are told; this connection just
      * forgets. */
-    sx_conn_sub_remove(x->c, q);
+    sx_conn_sub_remove(x->c, q, false);
+    sx_conn_sub_remove(x->c, q, true);
     sx_sub_post_release(x->r, sub, SX_SUB_DELD, x->c);
     sx_sub_post_release(x->r, nsub, SX_SUB_DELD, x->c);
     sx_cmd_ok(x);
@@ -460,7 +461,7 @@ void sx_cmd_que(sx_cmd_ctx *x)
     if (!q)
         return;
     char json[512];
-    sx_sub *s = sx_conn_sub(x->c, q);
+    sx_sub *s = sx_conn_sub(x->c, q, false);
     const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub" : "subThread";
     int n = snprintf(json, sizeof json, "{\"qiSnd\":%s,\"qiNtf\":%s,\"qiSub\":{\"qSubThread\":\"%s\"},\"qiSize\":%u",
                      q->skey.len ? "true" : "false", q->notifier ? "true" : "false", sub, q->n_msgs);

@@ -186,7 +186,7 @@ void sx_svc_sub_moved(sx_conn *c, sx_sub *s, unsigned what)
     bool still = s->notifier ? q->nsub == s : q->sub == s;
     sx_queue_unlock(q);
     if (!still)
-        sx_conn_sub_remove(c, q);
+        sx_conn_sub_remove(c, q, s->notifier);
 }
 
 void sx_svc_reply_sok(sx_cmd_ctx *x)
@@ -279,7 +279,7 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
     sx_queue_unlock(q);
     if (!live)
         return false;
-    sx_sub *s = sx_conn_sub(x->c, q);
+    sx_sub *s = sx_conn_sub(x->c, q, ntf);
     bool fresh = !s;
     if (s && s->get_mode)
         return false; /* this connection used GET on it (PROTOCOL-NOTES E9) */
@@ -309,7 +309,7 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
     sx_queue_unlock(q);
     if (!ok) {
         if (fresh)
-            sx_conn_sub_remove(x->c, q);
+            sx_conn_sub_remove(x->c, q, ntf);
         return false;
     }
     uint8_t md[SX_MD5_LEN];

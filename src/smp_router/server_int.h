@@ -232,13 +232,15 @@ void sx_conn_close_after_flush(sx_conn *c);
 /* Reads again after a pause (sx_proxy_conn_full became false). */
 void sx_conn_resume_reading(sx_conn *c);
 
-/* The connection's subscription for q, or NULL. */
-sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q);
+/* The connection's subscription for q, or NULL: its recipient's (SUB, GET)
+ * or its notifier's (NSUB), kept apart as the reference keeps them in two
+ * maps, so that one connection may hold both. */
+sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q, bool notifier);
 /* Creates and registers a subscription of c for q (retains q). */
 sx_sub *sx_conn_sub_add(sx_conn *c, sx_queue *q, bool get_mode, bool notifier);
-/* Removes c's subscription for q (if the queue still points at it, the
- * queue's pointer is cleared too). */
-void sx_conn_sub_remove(sx_conn *c, sx_queue *q);
+/* Removes c's subscription of that kind for q (if the queue still points
+ * at it, the queue's pointer is cleared too). */
+void sx_conn_sub_remove(sx_conn *c, sx_queue *q, bool notifier);
 
 void sx_sub_retain(sx_sub *s);
 void sx_sub_release(sx_router *r, sx_sub *s);

@@ -69,7 +69,7 @@ static size_t ptr_hash(const void *p, size_t mask)
 }
 
 
-static sx_sub **subs_slot(sx_conn *c, sx_queue *q, bool insert)
+static sx_sub **subs_slot(sx_conn *c, sx_queue *q, bool notifier, bool insert)
 {
     if (!c->subs_cap)
         return NULL;
@@ -82,7 +82,7 @@ static sx_sub **subs_slot(sx_conn *c, sx_queue *q, bool insert)
         if (*slot == SUB_TOMB) {
             if (!tomb)
                 tomb = slot;
-        } else if ((*slot)->q == q) {
+        } else if ((*slot)->q == q && (*slot)->notifier == notifier) {
             return slot;
         }
         i = (i + 1) & mask;
@@ -105,7 +105,7 @@ static bool subs_grow(sx_conn *c)
     c->subs_used = c->subs_n = 0;
     for (size_t i = 0; i < oldcap; i++) {
         if (old[i] && old[i] != SUB_TOMB) {
-            *subs_slot(c, old[i]->q, true) = old[i];
+            *subs_slot(c, old[i]->q, old[i]->notifier, true) = old[i];
             c->subs_used++;
             c->subs_n++;
         }
@@ -114,9 +114,9 @@ static bool subs_grow(sx_conn *c)
     return true;
 }
 
-sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q)
+sx_sub *sx_conn_sub(sx_conn *c, sx_queue *q, bool notifier)
 {
-    sx_sub **slot = subs_slot(c, q, false);
+    sx_sub **slot = subs_slot(c, q, notifier, false);
     return slot ? *slot : NULL;
 }
 
@@ -135,7 +135,7 @@ sx_sub *sx_conn_sub_add(sx_conn *c, sx_queue *q, bool get_mode, bool notifier)
     s->worker = c->w;
     sx_queue_retain(c->w->r->store, q);
     s->q = q;
-    sx_sub **slot = subs_slot(c, q, true);
+    sx_sub **slot = subs_slot(c, q, notifier, true);
     if (*slot == NULL)
         c->subs_used++;
     *slot = s;
@@ -143,9 +143,9 @@ sx_sub *sx_conn_sub_add(sx_conn *c, sx_queue *q, bool get_mode, bool notifier)
     return s;
 }
 
-void sx_conn_sub_remove(sx_conn *c, sx_queue *q)
+void sx_conn_sub_remove(sx_conn *c, sx_queue *q, bool notifier)
 {
-    sx_sub **slot = subs_slot(c, q, false);
+    sx_sub **slot = subs_slot(c, q, notifier, false);
     if (!slot)
         return;
     sx_sub *s = *slot;

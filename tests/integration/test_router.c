@@ -1086,6 +1086,94 @@ static void test_notifier(void **state)
     sx_smp_client_close(ntf);
 }
 
+/* One connection may hold a queue's recipient subscription and its
+ * notifier's at once (the reference keeps them in two maps): NSUB then
+ * GET; NSUB and SUB on a fresh connection, where a notified SEND gives both
+ * MSG and NMSG; NDEL ends only the notifier's, DEL forgets both. */
+static void test_sub_and_nsub_one_conn(void **state)
+{
+    env *e = *state;
+    sx_smp_client *cl = connect_default(e);
+    sx_smp_client *snd = connect_default(e);
+    queue q;
+    create_queue(cl, SX_KEY_ED25519, false, &q);
+    sx_key *nkey, *ndh;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &nkey));
+    assert_ok(sx_key_generate(SX_KEY_X25519, &ndh));
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd c = {.tag = SX_SMP_C_NKEY};
+    c.nkey.auth_key = pub_of(nkey, b1);
+    c.nkey.dh_key = pub_of(ndh, b2);
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(q.rid, 24), &c, q.rkey, &r));
+    expect_tag(&r, SX_SMP_R_NID);
+    uint8_t nid[24];
+    memcpy(nid, r.reply.resp.nid.notifier_id.ptr, 24);
+    sx_smp_client_reply_free(&r);
+    call_simple(cl, nid, SX_SMP_C_NSUB, nkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    /* GET on the connection that holds the notifier: allowed */
+    call_simple(cl, q.rid, SX_SMP_C_GET, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    /* GET made this connection's recipient subscription a GET one: SUB is
+     * refused, as the reference does; a fresh connection holds both */
+    call_simple(cl, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_err(&r, SX_SMP_ERR_CMD);
+    sx_smp_client_reply_free(&r);
+    sx_smp_client_close(cl);
+    cl = connect_default(e);
+    call_simple(cl, nid, SX_SMP_C_NSUB, nkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    call_simple(cl, q.rid, SX_SMP_C_SUB, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_SOK);
+    sx_smp_client_reply_free(&r);
+    /* a notified SEND: the message and the notification, both here */
+    sx_smp_cmd sc = {.tag = SX_SMP_C_SEND};
+    sc.send.notification = true;
+    sc.send.body = sx_slice_of("both", 4);
+    assert_ok(sx_smp_client_call(snd, sx_slice_of(q.sid, 24), &sc, NULL, &r));
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    bool got_msg = false, got_nmsg = false;
+    uint8_t id[24];
+    for (int i = 0; i < 2; i++) {
+        next_event(cl, &r);
+        if (r.ok && r.reply.resp.tag == SX_SMP_R_NMSG) {
+            assert_memory_equal(r.reply.t.entity_id.ptr, nid, 24);
+            got_nmsg = true;
+        } else {
+            check_msg(&q, &r, "both", id);
+            got_msg = true;
+        }
+        sx_smp_client_reply_free(&r);
+    }
+    assert_true(got_msg && got_nmsg);
+    /* NDEL ends the notifier's subscription only (DELD of the notifier id);
+     * the recipient's ACK still works */
+    call_simple(cl, q.rid, SX_SMP_C_NDEL, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    ack(cl, &q, id, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    /* DEL from this connection: answered OK, the connection goes on */
+    call_simple(cl, q.rid, SX_SMP_C_DEL, q.rkey, &r);
+    expect_tag(&r, SX_SMP_R_OK);
+    sx_smp_client_reply_free(&r);
+    sx_smp_cmd ping = {.tag = SX_SMP_C_PING};
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(NULL, 0), &ping, NULL, &r));
+    expect_tag(&r, SX_SMP_R_PONG);
+    sx_smp_client_reply_free(&r);
+    sx_key_free(nkey);
+    sx_key_free(ndh);
+    queue_free(&q);
+    sx_smp_client_close(cl);
+    sx_smp_client_close(snd);
+}
+
 /* Restart: queues come back from the store log and undelivered messages
  * from the messages file (PROTOCOL-NOTES E25-E27). Uses its own router on a
  * temp folder. */
@@ -1248,6 +1336,7 @@ int main(void)
         cmocka_unit_test(test_pending_per_address),
         cmocka_unit_test(test_block_timeout),
         cmocka_unit_test(test_notifier),
+        cmocka_unit_test(test_sub_and_nsub_one_conn),
         cmocka_unit_test(test_peer_gone_mid_batch),
         cmocka_unit_test(test_restart_persistence),
     };

@@ -205,6 +205,24 @@ out=$(smp create "not-an-address" --out bad.queue 2>&1); rc=$?
 out=$(smp frobnicate 2>&1); rc=$?
 [ $rc = 2 ] || fail "unknown command: exit $rc"
 
+# ---- notify-on, notify-off, suspend ----
+smp notify-on r.queue >ntf1.txt || fail "notify-on"
+for k in notifier_id notifier_key server_dh_key dh_secret; do
+    grep -Eq "^$k: [A-Za-z0-9_=-]{32,}$" ntf1.txt || fail "notify-on printed no $k: '$(cat ntf1.txt)'"
+done
+[ "$(wc -l <ntf1.txt)" -eq 4 ] || fail "notify-on printed other lines: '$(cat ntf1.txt)'"
+smp notify-on r.queue >ntf2.txt || fail "notify-on again"
+[ "$(grep notifier_id ntf1.txt)" != "$(grep notifier_id ntf2.txt)" ] || fail "notify-on again kept the notifier id"
+smp notify-off r.queue || fail "notify-off"
+out=$(smp notify-on s.queue 2>&1); rc=$?
+[ $rc = 2 ] || fail "notify-on with the sender file: exit $rc ($out)"
+smp create "$ADDR" --out r3.queue --sender-out s3.queue >/dev/null || fail "create the third queue"
+smp send s3.queue "before suspend" || fail "send before suspend"
+smp suspend r3.queue || fail "suspend"
+out=$(smp send s3.queue "after suspend" 2>&1) && fail "send after suspend succeeded"
+[ "$(smp get r3.queue)" = "before suspend" ] || fail "get after suspend"
+smp delete r3.queue || fail "delete the suspended queue"
+
 # ---- delete ----
 smp send s.queue "left behind" || fail "send before delete"
 smp delete r.queue || fail "delete"
