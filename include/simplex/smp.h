@@ -78,7 +78,9 @@ typedef struct sx_smp_conn_opts {
      * see sx_smp_conn_service_id): the queues it creates or subscribes to
      * are associated with the service, and sx_smp_service_subscribe
      * resubscribes all of them with one command. A router that refuses the
-     * service fails the connect with SX_E_AUTH. Blocking flavour only. */
+     * service fails the connect with SX_E_AUTH. The blocking flavour and
+     * the pool (sx_smp_pool_opts.conn: see there); the event-loop
+     * sx_smp_aconn ignores it. */
     const sx_smp_service_creds *service;
 } sx_smp_conn_opts;
 
@@ -388,6 +390,18 @@ typedef enum sx_smp_pool_event_kind {
                                  * END or DELETED (the pool has let go of `queue`, or of
                                  * `notifier` for a notifier subscription) */
     SX_SMP_POOL_NOTIFICATION,   /* NMSG of `notifier`: nonce and encrypted metadata */
+    /* The pool as a service (sx_smp_pool_opts.conn.service), no queue: */
+    SX_SMP_POOL_SERVICE_SUBSCRIBED,  /* the router answered the pool's SUBS / NSUBS: service_count
+                                      * queues, service_hash (its figures) against service_expected
+                                      * and service_expected_hash (the pool's); they differ when
+                                      * queues changed behind the pool's back (see docs/API.md) */
+    SX_SMP_POOL_SERVICE_ALL,         /* every message waiting at that SUBS has been delivered */
+    SX_SMP_POOL_SERVICE_END,         /* another connection of the service took its queues (ENDS,
+                                      * service_count of them); the pool subscribes them again on
+                                      * its next connection to that router */
+    SX_SMP_POOL_SERVICE_UNAVAILABLE, /* the router has none of the queues the pool associated, gave
+                                      * another ServiceId, or refused the SUBS (status): the pool
+                                      * subscribes each queue again, associating it anew */
 } sx_smp_pool_event_kind;
 
 /* The notifier side of a queue, for a notification server: see
@@ -406,6 +420,12 @@ typedef struct sx_smp_pool_event {
     const uint8_t *nonce;      /* NOTIFICATION: 24 bytes (borrowed for the call) */
     const uint8_t *meta;       /* NOTIFICATION: the metadata as the router encrypted it */
     size_t meta_len;
+    /* SERVICE_SUBSCRIBED, SERVICE_UNAVAILABLE: how many queues the pool
+     * expected the router to have for the service, and the XOR of the MD5
+     * of their ids (recipient ids; notifier ids for a notifier service);
+     * SERVICE_SUBSCRIBED, SERVICE_END: the router's figures. */
+    int64_t service_expected, service_count;
+    uint8_t service_expected_hash[16], service_hash[16];
 } sx_smp_pool_event;
 
 typedef void (*sx_smp_pool_event_fn)(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg);
@@ -456,17 +476,25 @@ typedef struct sx_smp_pool_opts {
      * another SOCKS proxy set up outside the library): the reference's
      * ipAddressProtected. */
     bool address_protected;
+    /* With conn.service: the pool is a notifier service (NSUB, NSUBS)
+     * rather than a messaging one (SUB, SUBS). */
+    bool notifier_service;
+    /* The newest SMP version offered; 0: the newest this library speaks
+     * (a lower one acts as an older client would, e.g. in tests). */
+    unsigned max_version;
 } sx_smp_pool_opts;
 
 typedef struct sx_smp_pool_stats {
-    size_t routers, connected;             /* routers known, with a connection up */
-    size_t active, pending;                /* subscriptions: confirmed / waiting (or in flight) */
-    uint64_t sessions;                     /* connections made (handshake done) */
-    uint64_t sub_sent, sub_ok;             /* SUB commands sent, confirmed */
-    uint64_t stale_acks;                   /* acknowledgements refused as of an ended session */
-    uint64_t blocks_sent, blocks_received; /* 16 KiB blocks, handshakes included */
-    uint64_t sent_direct, sent_proxied;    /* sends that succeeded, directly / through a proxy */
-    uint64_t proxy_fallbacks;              /* proxied sends made directly instead (proxy_fallback) */
+    size_t routers, connected;                   /* routers known, with a connection up */
+    size_t active, pending;                      /* subscriptions: confirmed / waiting (or in flight) */
+    uint64_t sessions;                           /* connections made (handshake done) */
+    uint64_t sub_sent, sub_ok;                   /* SUB commands sent, confirmed */
+    uint64_t stale_acks;                         /* acknowledgements refused as of an ended session */
+    uint64_t blocks_sent, blocks_received;       /* 16 KiB blocks, handshakes included */
+    uint64_t sent_direct, sent_proxied;          /* sends that succeeded, directly / through a proxy */
+    uint64_t proxy_fallbacks;                    /* proxied sends made directly instead (proxy_fallback) */
+    size_t service_assoc;                        /* queues associated with the pool's service */
+    uint64_t service_subs_sent, service_subs_ok; /* SUBS / NSUBS sent, answered with SOKS */
 } sx_smp_pool_stats;
 
 /* A pool on loop; opts may be NULL; on_event is required. */
@@ -509,6 +537,11 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_ack(sx_smp_pool *p, const sx_smp_pool
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
                                                 size_t len, sx_smp_pool_done_fn cb, void *arg);
 SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
+/* The pool as a service: the ServiceId the router at `server` gave the
+ * pool's certificate (*len bytes; the same across connections), or NULL
+ * (*len 0) before the first service connection to it. Borrowed until the
+ * pool's next connection to it. */
+SX_API const uint8_t *sx_smp_pool_service_id(const sx_smp_pool *p, const char *server, size_t *len);
 
 /* Notifier subscriptions (NSUB), for a notification server: the notifier
  * side of a queue, made from the router's address, the notifier id the
@@ -549,6 +582,8 @@ typedef struct sx_smp_pool_note {
     uint8_t nonce[24]; /* NOTIFICATION */
     uint8_t *meta;     /* NOTIFICATION: a copy owned by the note */
     size_t meta_len;
+    int64_t service_expected, service_count; /* the service events' figures */
+    uint8_t service_expected_hash[16], service_hash[16];
 } sx_smp_pool_note;
 
 /* Starts the pool's thread. opts as sx_smp_pool_new. SX_E_NOMEM,
@@ -575,6 +610,10 @@ SX_API SX_MUST_CHECK sx_status sx_smp_tpool_next(sx_smp_tpool *tp, int timeout_m
  * Accepts NULL. */
 SX_API void sx_smp_pool_note_clear(sx_smp_pool_note *n);
 SX_API void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out);
+/* The longest ServiceId a router gives, in bytes. */
+#define SX_SMP_SERVICE_ID_CAP 255
+/* As sx_smp_pool_service_id, copied into id: its length, 0 when none. */
+SX_API size_t sx_smp_tpool_service_id(sx_smp_tpool *tp, const char *server, uint8_t id[SX_SMP_SERVICE_ID_CAP]);
 
 #ifdef __cplusplus
 }
