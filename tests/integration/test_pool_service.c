@@ -5,8 +5,9 @@
  *   with the service (SOK with its ServiceId); messages are held
  *   unacknowledged, the router is killed with SIGKILL and started again on
  *   the same store; the pool reconnects and resubscribes all of them with
- *   one SUBS (the commands the pool sent: one SUBS, no per-queue SUB; our
- *   router does not count service subscriptions yet), the expected count and hash match the
+ *   one SUBS (the commands the pool sent: one SUBS, no per-queue SUB; the
+ *   router's counters in its metrics file: one service subscription), the
+ *   expected count and hash match the
  *   router's, the held messages arrive once each, then SERVICE_ALL; none is
  *   lost or delivered twice, and the messages sent after arrive too;
  * - notifier: the same with NSUB / NSUBS and NOTIFICATION events;
@@ -286,11 +287,58 @@ static void send_to_every_tenth(sx_smp_conn *bc, int k)
     }
 }
 
+/* ---- the router's own counters (its metrics file, written every second) ---- */
+
+/* The value of a metric (-1: not there). */
+static long long metric(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/smp-server-metrics.txt", R.var);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    long long v = -1;
+    size_t nl = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, nl) == 0 && line[nl] == ' ')
+            v = atoll(line + nl + 1);
+    fclose(f);
+    return v;
+}
+
+/* The service subscriptions (SUBS / NSUBS) the router counted, however
+ * their figures compared: party "rcv" or "ntf". */
+static long long service_subs(const char *party)
+{
+    static const char *const kinds[] = {"ok", "more", "fewer", "diff"};
+    long long n = 0;
+    for (size_t i = 0; i < 4; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "simplex_smp_%s_services_sub_%s", party, kinds[i]);
+        long long v = metric(name);
+        if (v < 0)
+            return -1;
+        n += v;
+    }
+    return n;
+}
+
+/* Waits (up to WAIT_MS) until the router counted `want` of them. */
+static long long service_subs_reach(const char *party, long long want)
+{
+    int64_t deadline = now_ms() + WAIT_MS;
+    long long v;
+    while ((v = service_subs(party)) < want && now_ms() < deadline)
+        sleep_ms(100);
+    return v;
+}
+
 static int setup(void **state)
 {
     (void)state;
     memset(&S, 0, sizeof S);
-    if (pool_router_init(&R, NULL) != 0)
+    if (pool_router_init(&R, "prometheus_interval: 1\n") != 0)
         return -1;
     return 0;
 }
@@ -390,6 +438,10 @@ static void test_messaging_service(void **state)
     assert_true(S.svc_hash_same);
     assert_int_equal(S.svc_unavailable, 0);
     assert_int_equal(S.msgs_after_all, 0);
+    /* the router counted one service subscription and no per-queue SUB
+     * that delivered a waiting message */
+    assert_int_equal(service_subs_reach("rcv", 1), 1);
+    assert_int_equal(metric("simplex_smp_subscribtion_successes"), 0);
     id = sx_smp_pool_service_id(S.pool, R.addr, &id_len);
     assert_non_null(id);
     assert_memory_equal(id, id1, sizeof id1);
@@ -507,6 +559,7 @@ static void test_notifier_service(void **state)
     assert_int_equal(S.svc_count, NN);
     assert_true(S.svc_hash_same);
     assert_int_equal(S.svc_all, 0); /* no ALLS for notifiers */
+    assert_int_equal(service_subs_reach("ntf", 1), 1);
 
     ic = internal_connect();
     for (int i = 0; i < S.n; i++)
@@ -575,6 +628,9 @@ static void test_drift(void **state)
     sx_smp_pool_get_stats(S.pool, &st);
     assert_int_equal(st.service_assoc, ND);
     uint64_t subs_before = st.sub_sent;
+    assert_int_equal(service_subs_reach("rcv", 1), 1);
+    assert_int_equal(metric("simplex_smp_rcv_services_sub_fewer"), 1);
+    assert_int_equal(metric("simplex_smp_rcv_services_sub_fewer_total"), 1);
 
     /* every association removed behind its back: the router has none of
      * them, the pool associates each queue again */
