@@ -78,9 +78,8 @@ typedef struct sx_smp_conn_opts {
      * see sx_smp_conn_service_id): the queues it creates or subscribes to
      * are associated with the service, and sx_smp_service_subscribe
      * resubscribes all of them with one command. A router that refuses the
-     * service fails the connect with SX_E_AUTH. The blocking flavour and
-     * the pool (sx_smp_pool_opts.conn: see there); the event-loop
-     * sx_smp_aconn ignores it. */
+     * service fails the connect with SX_E_AUTH. All three flavours: the
+     * blocking one, sx_smp_aconn and the pool (sx_smp_pool_opts.conn). */
     const sx_smp_service_creds *service;
 } sx_smp_conn_opts;
 
@@ -343,6 +342,22 @@ SX_API SX_MUST_CHECK sx_status sx_smp_aconn_ack(sx_smp_aconn *c, sx_smp_queue *r
                                                 sx_smp_done_fn cb, void *arg);
 SX_API SX_MUST_CHECK sx_status sx_smp_aconn_delete(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn cb,
                                                    void *arg);
+/* Service connections (sx_smp_conn_opts.service, as for sx_smp_connect;
+ * a fresh service key per connection): the ServiceId, NULL before
+ * connected or on an ordinary connection. Queues created on a service
+ * connection are subscribed and held as sx_smp_aconn_subscribe does. */
+SX_API const uint8_t *sx_smp_aconn_service_id(const sx_smp_aconn *c, size_t *len);
+/* The outcome of sx_smp_aconn_service_subscribe: with SX_OK, count is how
+ * many queues the router has for the service. */
+typedef void (*sx_smp_service_subscribed_fn)(sx_smp_aconn *c, sx_status status, int64_t count, void *arg);
+/* As sx_smp_service_subscribe: rcvs[0..n) are registered (until the
+ * callback reports a failure: then let go of again), one SUBS carries
+ * their count and ids hash; the waiting messages then come through
+ * cbs->event, then an SX_SMP_EVENT_SERVICE_ALL event (queue NULL);
+ * SX_SMP_EVENT_SERVICE_END when another connection of the service takes
+ * the queues. SX_E_USAGE on an ordinary connection or without cb. */
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_service_subscribe(sx_smp_aconn *c, sx_smp_queue *const *rcvs, size_t n,
+                                                              sx_smp_service_subscribed_fn cb, void *arg);
 /* As sx_smp_send_proxied and sx_smp_queue_secure_proxied, through the
  * router of `proxy`: proxy sessions are kept on that connection. `body` is
  * copied. The queue must stay valid until the callback ran. */

@@ -680,9 +680,179 @@ static void test_older_router(void **state)
     router_kill9();
 }
 
+/* ---- the event-loop connection as a service ---- */
+
+#define NA 8 /* queues of the sx_smp_aconn test */
+
+static struct {
+    sx_smp_aconn *c;
+    bool up, closed;
+    sx_status st;
+    int created;
+    sx_smp_queue *rq[NA];
+    int msgs[NA];
+    int all, end;
+    bool subs_done;
+    sx_status subs_st;
+    int64_t subs_count;
+    int acked;
+} A;
+
+static void a_connected(sx_smp_aconn *c, sx_status st, void *arg)
+{
+    (void)c;
+    (void)arg;
+    A.st = st;
+    A.up = st == SX_OK;
+    if (st != SX_OK)
+        A.closed = true;
+}
+
+static void a_closed(sx_smp_aconn *c, sx_status st, void *arg)
+{
+    (void)c;
+    (void)st;
+    (void)arg;
+    A.closed = true;
+}
+
+static void a_acked(sx_smp_aconn *c, sx_status st, void *arg)
+{
+    (void)c;
+    (void)arg;
+    if (st != SX_OK)
+        note_bad("aconn ack failed");
+    A.acked++;
+}
+
+static void a_event(sx_smp_aconn *c, sx_smp_event *ev, void *arg)
+{
+    (void)arg;
+    if (ev->kind == SX_SMP_EVENT_SERVICE_ALL) {
+        A.all++;
+        return;
+    }
+    if (ev->kind == SX_SMP_EVENT_SERVICE_END) {
+        A.end++;
+        return;
+    }
+    for (int i = 0; i < NA; i++)
+        if (ev->queue == A.rq[i] && ev->kind == SX_SMP_EVENT_MESSAGE) {
+            if (A.all)
+                note_bad("a waiting message after SERVICE_ALL");
+            A.msgs[i]++;
+            if (sx_smp_aconn_ack(c, A.rq[i], ev, a_acked, NULL) != SX_OK)
+                note_bad("aconn ack refused");
+            return;
+        }
+    note_bad("an aconn event of no queue of the test");
+}
+
+static void a_created(sx_smp_aconn *c, sx_status st, sx_smp_queue *q, void *arg)
+{
+    (void)c;
+    (void)arg;
+    if (st != SX_OK || A.created >= NA) {
+        note_bad("aconn create failed");
+        sx_smp_queue_free(q);
+        return;
+    }
+    A.rq[A.created++] = q;
+}
+
+static void a_subscribed(sx_smp_aconn *c, sx_status st, int64_t count, void *arg)
+{
+    (void)c;
+    (void)arg;
+    A.subs_done = true;
+    A.subs_st = st;
+    A.subs_count = count;
+}
+
+static bool a_up(void)
+{
+    return A.up || A.closed;
+}
+static bool a_created_all(void)
+{
+    return A.created == NA;
+}
+static bool a_closed_now(void)
+{
+    return A.closed;
+}
+static bool a_all_and_acked(void)
+{
+    return A.subs_done && A.all == 1 && A.acked == NA;
+}
+
+static void a_connect(void)
+{
+    sx_smp_service_creds creds = {.cert_file = C.crt, .ca_file = C.ca, .key_file = C.key};
+    sx_smp_conn_opts o = {.service = &creds};
+    sx_smp_aconn_callbacks cbs = {.connected = a_connected, .event = a_event, .closed = a_closed};
+    A.up = A.closed = false;
+    assert_ok(sx_smp_aconn_connect(S.loop, R.addr, &o, &cbs, &A.c));
+    run_until(a_up, "the service's aconn connected");
+    assert_int_equal(A.st, SX_OK);
+}
+
+static void test_aconn_service(void **state)
+{
+    (void)state;
+    memset(&A, 0, sizeof A);
+    router_start();
+    make_chain();
+    assert_ok(sx_loop_new(&S.loop));
+    a_connect();
+    size_t id_len = 0;
+    const uint8_t *id = sx_smp_aconn_service_id(A.c, &id_len);
+    assert_non_null(id);
+    assert_int_equal(id_len, 24);
+    uint8_t id1[24];
+    memcpy(id1, id, sizeof id1);
+    for (int i = 0; i < NA; i++)
+        assert_ok(sx_smp_aconn_create(A.c, a_created, NULL));
+    run_until(a_created_all, "queues created by the service");
+    sx_smp_aconn_close(A.c);
+    run_until(a_closed_now, "closed");
+
+    /* messages wait while the service is away */
+    sx_smp_conn *bc;
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    assert_null(sx_smp_conn_service_id(bc, NULL));
+    for (int i = 0; i < NA; i++) {
+        sx_smp_queue *sq;
+        assert_ok(sx_smp_queue_sender(A.rq[i], &sq));
+        char body[32];
+        int n = snprintf(body, sizeof body, "q%d m0", i);
+        assert_ok(sx_smp_send(bc, sq, body, (size_t)n));
+        sx_smp_queue_free(sq);
+    }
+    sx_smp_close(bc);
+
+    a_connect();
+    id = sx_smp_aconn_service_id(A.c, &id_len);
+    assert_non_null(id);
+    assert_memory_equal(id, id1, sizeof id1); /* the same certificate, the same ServiceId */
+    assert_int_equal(sx_smp_aconn_service_subscribe(A.c, A.rq, NA, NULL, NULL), SX_E_USAGE);
+    assert_ok(sx_smp_aconn_service_subscribe(A.c, A.rq, NA, a_subscribed, NULL));
+    run_until(a_all_and_acked, "SUBS, the waiting messages, SERVICE_ALL");
+    assert_int_equal(A.subs_st, SX_OK);
+    assert_int_equal(A.subs_count, NA);
+    for (int i = 0; i < NA; i++)
+        assert_int_equal(A.msgs[i], 1);
+    sx_smp_aconn_close(A.c);
+    run_until(a_closed_now, "closed again");
+    for (int i = 0; i < NA; i++)
+        sx_smp_queue_free(A.rq[i]);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_aconn_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_router, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notifier_service, setup, teardown),
