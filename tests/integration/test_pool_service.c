@@ -18,6 +18,14 @@
  *   each queue again (SERVICE_UNAVAILABLE), associating them anew;
  * - an older router (the pool offering at most v18): an ordinary connection
  *   and per-queue SUBs after the restart, no SUBS.
+ * - ENDS: a blocking connection with the same certificate takes the queues
+ *   with its own SUBS; the pool reports SERVICE_END, keeps them parked and
+ *   subscribes them with SUBS on its next connection;
+ * - refusals: a broken chain fails the connect; the event-loop client with
+ *   a role the router does not serve gets the router's 'E' answer
+ *   (SX_E_AUTH); a service without its key file is a usage error;
+ * - sx_smp_aconn as a service: queues created subscribed, the same ServiceId
+ *   on the next connection, one SUBS, the waiting messages, SERVICE_ALL.
  *
  * Queues are made with a blocking connection; the service's certificate
  * chain is made here (CA and leaf, Ed25519). */
@@ -35,6 +43,7 @@
 
 #include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client.h"
+#include "smp_client/smp_client_loop.h"
 #include "core/base64.h"
 #include "crypto/x509.h"
 #include "smp/encoding.h"
@@ -645,6 +654,176 @@ static void test_drift(void **state)
     router_kill9();
 }
 
+/* ---- the queues taken by another connection of the service (ENDS) ---- */
+
+static bool service_ended(void)
+{
+    return S.svc_end > 0;
+}
+
+static bool resubscribed_after_end(void)
+{
+    return S.svc_subscribed >= 2 && all_active();
+}
+
+static void test_service_end(void **state)
+{
+    (void)state;
+    router_start();
+    make_chain();
+    sx_smp_conn *bc;
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    make_queues(bc, ND);
+    sx_smp_close(bc);
+    index_queues(false);
+    new_pool(false, 0);
+    for (int i = 0; i < S.n; i++)
+        assert_ok(sx_smp_pool_subscribe(S.pool, S.q[i].rq));
+    run_until(all_associated, "every queue associated");
+    router_kill9();
+    router_start();
+    g_want_subscribed = 1;
+    run_until(svc_subscribed_reached, "SUBS after the restart");
+    run_until(all_active, "active through the service");
+
+    /* a blocking connection with the same certificate takes them all */
+    sx_smp_service_creds creds = {.cert_file = C.crt, .ca_file = C.ca, .key_file = C.key};
+    sx_smp_conn_opts co = {.service = &creds};
+    assert_ok(sx_smp_connect(R.addr, &co, &bc));
+    sx_smp_queue **rqs = calloc(ND, sizeof *rqs);
+    assert_non_null(rqs);
+    for (int i = 0; i < ND; i++)
+        rqs[i] = S.q[i].rq;
+    int64_t count = 0;
+    assert_ok(sx_smp_service_subscribe(bc, rqs, ND, &count));
+    assert_int_equal(count, ND);
+    run_until(service_ended, "SERVICE_END in the pool");
+    sx_smp_pool_stats st;
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.active, 0);
+    assert_int_equal(st.pending, ND); /* parked, still held */
+    assert_int_equal(st.service_assoc, ND);
+    sx_smp_close(bc);
+    free(rqs);
+
+    /* the next connection subscribes them again with SUBS */
+    router_kill9();
+    router_start();
+    run_until(resubscribed_after_end, "SUBS again after the next restart");
+    assert_int_equal(S.svc_count, ND);
+    assert_true(S.svc_hash_same);
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.service_subs_sent, 2);
+    assert_int_equal(st.sub_sent, ND);
+    router_kill9();
+}
+
+/* ---- a service the router refuses ---- */
+
+static int g_connect_failed;
+static sx_status g_connect_failed_st;
+
+static void refused_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
+{
+    (void)p;
+    (void)arg;
+    if (e->kind == SX_SMP_POOL_CONNECT_FAILED) {
+        g_connect_failed++;
+        g_connect_failed_st = e->status;
+    }
+}
+
+static bool one_connect_failed(void)
+{
+    return g_connect_failed > 0;
+}
+
+static bool g_ac_done;
+static sx_status g_ac_st;
+
+static void ac_connected(sx_smp_aclient *cl, sx_status st, void *arg)
+{
+    (void)arg;
+    g_ac_done = true;
+    g_ac_st = st;
+    if (st == SX_OK)
+        sx_smp_aclient_close(cl);
+}
+
+static bool ac_done(void)
+{
+    return g_ac_done;
+}
+
+static void test_refused_service(void **state)
+{
+    (void)state;
+    router_start();
+    make_chain();
+    /* a chain whose leaf another key signed: the router's TLS refuses it */
+    char crt[192], ca[192];
+    snprintf(crt, sizeof crt, "%s/broken.crt", R.dir);
+    snprintf(ca, sizeof ca, "%s/broken-ca.crt", R.dir);
+    sx_key *ca_key, *other_key, *leaf_key;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &ca_key));
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &other_key));
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &leaf_key));
+    X509 *cax, *other, *leaf;
+    assert_ok(sx_x509_create_ca(ca_key, &cax));
+    assert_ok(sx_x509_create_ca(other_key, &other));
+    assert_ok(sx_x509_create_server(other_key, other, leaf_key, "broken", &leaf));
+    assert_ok(sx_x509_write_cert_file(crt, leaf));
+    assert_ok(sx_x509_write_cert_file(ca, cax));
+    char bad_key[192];
+    snprintf(bad_key, sizeof bad_key, "%s/broken.key", R.dir);
+    assert_ok(sx_x509_write_key_file(bad_key, leaf_key));
+    X509_free(cax);
+    X509_free(other);
+    X509_free(leaf);
+    sx_key_free(ca_key);
+    sx_key_free(other_key);
+    sx_key_free(leaf_key);
+    sx_smp_service_creds creds = {.cert_file = crt, .ca_file = ca, .key_file = bad_key};
+    sx_smp_pool_opts o = {.retry_min_ms = 50, .retry_max_ms = 400};
+    o.conn.service = &creds;
+    assert_ok(sx_loop_new(&S.loop));
+    assert_ok(sx_smp_pool_new(S.loop, &o, refused_event, NULL, &S.pool));
+    sx_smp_conn *bc;
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    make_queues(bc, 1);
+    sx_smp_close(bc);
+    g_connect_failed = 0;
+    assert_ok(sx_smp_pool_subscribe(S.pool, S.q[0].rq));
+    run_until(one_connect_failed, "the refused service");
+    assert_int_not_equal(g_connect_failed_st, SX_OK);
+    sx_smp_pool_opts none = {0};
+    sx_smp_service_creds half = {.cert_file = C.crt};
+    none.conn.service = &half;
+    sx_smp_pool *p2 = NULL;
+    assert_int_equal(sx_smp_pool_new(S.loop, &none, refused_event, NULL, &p2), SX_E_USAGE);
+    assert_null(p2);
+
+    /* the event-loop client with a role the router does not serve (proxy):
+     * refused in the router's answer to the service, SX_E_AUTH */
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    size_t got = 0;
+    assert_ok(sx_b64_decode(R.fp, strlen(R.fp), SX_B64_URL, fp, sizeof fp, &got));
+    sx_key *svc_key;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &svc_key));
+    sx_smp_client_service_opts so = {.creds = {.cert_file = C.crt, .ca_file = C.ca, .key_file = C.key},
+                                     .role = SX_SMP_SERVICE_PROXY,
+                                     .service_key = svc_key};
+    sx_smp_aclient_opts ao = {.service = &so};
+    sx_smp_aclient_callbacks cbs = {.connected = ac_connected};
+    sx_smp_aclient *cl;
+    g_ac_done = false;
+    assert_ok(sx_smp_aclient_connect(S.loop, "127.0.0.1", R.port, fp, &ao, &cbs, &cl));
+    run_until(ac_done, "the proxy service refused");
+    assert_int_equal(g_ac_st, SX_E_AUTH);
+    sx_key_free(svc_key);
+    router_kill9();
+}
+
 /* ---- an older router ---- */
 
 static bool subscribed_again(void)
@@ -854,6 +1033,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_aconn_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_router, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notifier_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging_service, setup, teardown),
