@@ -24,6 +24,8 @@
  * - refusals: a broken chain fails the connect; the event-loop client with
  *   a role the router does not serve gets the router's 'E' answer
  *   (SX_E_AUTH); a service without its key file is a usage error;
+ * - the thread-safe pool (sx_smp_tpool) as a service: its notes carry the
+ *   figures, sx_smp_tpool_service_id the same id after the restart;
  * - sx_smp_aconn as a service: queues created subscribed, the same ServiceId
  *   on the next connection, one SUBS, the waiting messages, SERVICE_ALL.
  *
@@ -824,6 +826,86 @@ static void test_refused_service(void **state)
     router_kill9();
 }
 
+/* ---- the pool on a thread of its own ---- */
+
+/* Takes notes until one of kind comes (from this thread: the pool runs on
+ * its own). */
+static void tpool_wait(sx_smp_tpool *tp, sx_smp_pool_event_kind kind, sx_smp_pool_note *out, int *subscribed)
+{
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (now_ms() < deadline) {
+        sx_smp_pool_note n;
+        assert_ok(sx_smp_tpool_next(tp, 100, &n));
+        if (n.kind == SX_SMP_POOL_SUBSCRIBED)
+            (*subscribed)++;
+        if (n.kind == SX_SMP_POOL_MESSAGE)
+            assert_ok(sx_smp_tpool_ack(tp, &n));
+        bool hit = n.kind == kind;
+        if (hit)
+            *out = n;
+        else
+            sx_smp_pool_note_clear(&n);
+        if (hit)
+            return;
+    }
+    fail_msg("no note of kind %d in %d ms", (int)kind, WAIT_MS);
+}
+
+static void test_tpool_service(void **state)
+{
+    (void)state;
+    router_start();
+    make_chain();
+    sx_smp_conn *bc;
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    make_queues(bc, ND);
+    sx_smp_service_creds creds = {.cert_file = C.crt, .ca_file = C.ca, .key_file = C.key};
+    sx_smp_pool_opts o = {.retry_min_ms = 50, .retry_max_ms = 400};
+    o.conn.service = &creds;
+    sx_smp_tpool *tp;
+    assert_ok(sx_smp_tpool_new(&o, &tp));
+    uint8_t id[SX_SMP_SERVICE_ID_CAP];
+    assert_int_equal(sx_smp_tpool_service_id(tp, R.addr, id), 0);
+    for (int i = 0; i < S.n; i++)
+        assert_ok(sx_smp_tpool_subscribe(tp, S.q[i].rq));
+    int subscribed = 0;
+    sx_smp_pool_note n;
+    while (subscribed < ND)
+        tpool_wait(tp, SX_SMP_POOL_SUBSCRIBED, &n, &subscribed);
+    assert_int_equal(sx_smp_tpool_service_id(tp, R.addr, id), 24);
+    uint8_t id1[24];
+    memcpy(id1, id, sizeof id1);
+    sx_smp_pool_stats st;
+    sx_smp_tpool_get_stats(tp, &st);
+    assert_int_equal(st.service_assoc, ND);
+
+    /* a message waiting at the restart, then SUBS */
+    router_kill9();
+    router_start();
+    sx_smp_close(bc);
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    tpool_wait(tp, SX_SMP_POOL_SERVICE_SUBSCRIBED, &n, &subscribed);
+    assert_int_equal(n.service_expected, ND);
+    assert_int_equal(n.service_count, ND);
+    assert_memory_equal(n.service_expected_hash, n.service_hash, 16);
+    sx_smp_pool_note_clear(&n);
+    tpool_wait(tp, SX_SMP_POOL_SERVICE_ALL, &n, &subscribed);
+    sx_smp_pool_note_clear(&n);
+    assert_ok(sx_smp_send(bc, S.q[0].sq, "q0 m0", 5));
+    tpool_wait(tp, SX_SMP_POOL_MESSAGE, &n, &subscribed);
+    assert_ptr_equal(n.queue, S.q[0].rq);                      /* acknowledged by tpool_wait */
+    assert_int_equal(sx_smp_tpool_ack(tp, &n), SX_E_PROTOCOL); /* the router has it no more: NO_MSG */
+    sx_smp_pool_note_clear(&n);
+    assert_int_equal(sx_smp_tpool_service_id(tp, R.addr, id), 24);
+    assert_memory_equal(id, id1, sizeof id1);
+    sx_smp_tpool_get_stats(tp, &st);
+    assert_int_equal(st.service_subs_ok, 1);
+    assert_int_equal(st.sub_sent, ND);
+    sx_smp_tpool_free(tp);
+    sx_smp_close(bc);
+    router_kill9();
+}
+
 /* ---- an older router ---- */
 
 static bool subscribed_again(void)
@@ -1033,6 +1115,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_aconn_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_router, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tpool_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
