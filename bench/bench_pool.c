@@ -5,7 +5,13 @@
  * baseline 1, one SUB per round trip) a pool subscribes all of them, the
  * router is killed with SIGKILL and started again on the same port and
  * store, and the time from the pool's new session to the last SUB answer
- * is measured: queues/s and seconds, side by side in one run. Usage:
+ * is measured: queues/s and seconds, side by side in one run. Then the
+ * same with the pool as a messaging service (a certificate made here): the
+ * first subscription associates the queues, and after the restart one SUBS
+ * resubscribes them all (time from the new session to the SOKS answer);
+ * the router's resident memory after each resubscription gives the memory
+ * per association (service run minus the first window's run, per queue).
+ * Usage:
  *   bench_pool [--queues N] [--windows 1360,64,1] [--server PATH] */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +29,11 @@
 #include <unistd.h>
 
 #include "simplex/simplex.h"
+
+#include <openssl/x509.h>
+
+#include "crypto/keys.h"
+#include "crypto/x509.h"
 
 #ifndef SX_SMP_SERVER_BIN
 #define SX_SMP_SERVER_BIN "smp-server"
@@ -253,7 +264,8 @@ static struct {
     double t_connected; /* its CONNECTED */
     long subscribed;    /* SUBSCRIBED on it */
     long failed;
-    uint64_t blocks0;   /* blocks sent by the pool before it */
+    uint64_t blocks0; /* blocks sent by the pool before it */
+    bool service;     /* stop at SOKS of the session instead */
 } P;
 
 static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
@@ -273,6 +285,13 @@ static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
         if (e->session == P.session && ++P.subscribed == g_nq)
             sx_loop_stop(loop);
         break;
+    case SX_SMP_POOL_SERVICE_SUBSCRIBED:
+        if (P.service && e->session == P.session) {
+            if (e->service_count != g_nq || e->service_expected != g_nq)
+                die("SOKS counts", "the router's count differs");
+            sx_loop_stop(loop);
+        }
+        break;
     case SX_SMP_POOL_SUB_FAILED: P.failed++; break;
     case SX_SMP_POOL_MESSAGE: break; /* the queues are empty */
     default: break;
@@ -287,17 +306,60 @@ static void run_until_subscribed(sx_loop *loop)
         die("a subscription failed", sx_error_message());
 }
 
+/* The router's resident memory, KiB (0: unknown). */
+static long router_rss_kib(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)g_pid);
+    FILE *f = fopen(path, "r");
+    long kib = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    fclose(f);
+    return kib;
+}
+
+static sx_smp_service_creds g_creds;
+static char g_crt[160], g_ca[160], g_key[160];
+
+/* A service certificate chain (CA and leaf, Ed25519) in the folder. */
+static void make_service_chain(void)
+{
+    snprintf(g_crt, sizeof g_crt, "%s/svc.crt", g_dir);
+    snprintf(g_ca, sizeof g_ca, "%s/svc-ca.crt", g_dir);
+    snprintf(g_key, sizeof g_key, "%s/svc.key", g_dir);
+    sx_key *ca_key = NULL, *leaf_key = NULL;
+    X509 *ca = NULL, *leaf = NULL;
+    if (sx_key_generate(SX_KEY_ED25519, &ca_key) != SX_OK || sx_key_generate(SX_KEY_ED25519, &leaf_key) != SX_OK ||
+        sx_x509_create_ca(ca_key, &ca) != SX_OK ||
+        sx_x509_create_server(ca_key, ca, leaf_key, "bench service", &leaf) != SX_OK ||
+        sx_x509_write_cert_file(g_crt, leaf) != SX_OK || sx_x509_write_cert_file(g_ca, ca) != SX_OK ||
+        sx_x509_write_key_file(g_key, leaf_key) != SX_OK)
+        die("service certificate", sx_error_message());
+    X509_free(ca);
+    X509_free(leaf);
+    sx_key_free(ca_key);
+    sx_key_free(leaf_key);
+    g_creds = (sx_smp_service_creds){.cert_file = g_crt, .ca_file = g_ca, .key_file = g_key};
+}
+
 typedef struct result {
+    long rss_kib; /* the router's, after the resubscription */
     unsigned window;
     double first_s, resub_s;
     uint64_t sub_sent;
     uint64_t resub_blocks; /* blocks the pool sent on the new session */
 } result;
 
-static void measure(sx_loop *loop, unsigned window, result *r)
+static void measure(sx_loop *loop, unsigned window, bool service, result *r)
 {
     memset(&P, 0, sizeof P);
     sx_smp_pool_opts o = {.retry_min_ms = 20, .retry_max_ms = 200, .sub_window = window};
+    if (service)
+        o.conn.service = &g_creds;
     sx_smp_pool *p;
     if (sx_smp_pool_new(loop, &o, on_event, loop, &p) != SX_OK)
         die("pool", sx_error_message());
@@ -310,10 +372,14 @@ static void measure(sx_loop *loop, unsigned window, result *r)
     r->first_s = now_s() - t0;
     router_kill9();
     router_start(); /* the pool reconnects on its own; the loop does not run meanwhile */
+    P.service = service;
     run_until_subscribed(loop);
     r->resub_s = now_s() - P.t_connected;
+    r->rss_kib = router_rss_kib();
     sx_smp_pool_stats st;
     sx_smp_pool_get_stats(p, &st);
+    if (service && (st.service_subs_ok != 1 || st.service_assoc != (size_t)g_nq))
+        die("the service's SUBS", "not one SUBS for every queue");
     if (st.active != (size_t)g_nq)
         die("not every queue is active after the restart", "");
     r->sub_sent = st.sub_sent;
@@ -328,8 +394,7 @@ int main(int argc, char **argv)
     size_t nw = 3;
     bool bin_given = false;
     static const struct option lo[] = {
-        {"queues", required_argument, 0, 'q'}, {"windows", required_argument, 0, 'w'},
-        {"server", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"queues", required_argument, 0, 'q'}, {"windows", required_argument, 0, 'w'}, {"server", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "q:w:s:h", lo, NULL)) != -1) {
         if (ch == 'q') {
@@ -365,7 +430,7 @@ int main(int argc, char **argv)
            "SUBs/block");
     result res[MAX_WINDOWS];
     for (size_t i = 0; i < nw; i++) {
-        measure(loop, windows[i], &res[i]);
+        measure(loop, windows[i], false, &res[i]);
         char name[40];
         snprintf(name, sizeof name, "%u%s", windows[i], windows[i] == 1 ? " (baseline: 1 per RTT)" : "");
         printf("%-28s %10.3f %12.0f %10.3f %12.0f %12.1f\n", name, res[i].first_s, (double)g_nq / res[i].first_s,
@@ -379,6 +444,17 @@ int main(int argc, char **argv)
                 if (windows[j] != 1)
                     printf("window %u resubscribes %.1fx faster than one SUB per round trip\n", windows[j],
                            res[i].resub_s / res[j].resub_s);
+    /* The pool as a service: one SUBS after the restart. */
+    make_service_chain();
+    result svc;
+    measure(loop, windows[0], true, &svc);
+    printf("%-28s %10.3f %12.0f %10.3f %12.0f %12s\n", "service (one SUBS)", svc.first_s, (double)g_nq / svc.first_s,
+           svc.resub_s, (double)g_nq / svc.resub_s, "-");
+    printf("service SUBS resubscribes %.1fx faster than SUB window %u\n", res[0].resub_s / svc.resub_s, windows[0]);
+    if (svc.rss_kib && res[0].rss_kib)
+        printf("router RSS after resubscribing: %ld KiB per-queue SUB, %ld KiB service; %.0f bytes per "
+               "association\n",
+               res[0].rss_kib, svc.rss_kib, (double)(svc.rss_kib - res[0].rss_kib) * 1024.0 / (double)g_nq);
     router_kill9();
     sx_loop_free(loop);
     for (long i = 0; i < g_nq; i++)

@@ -78,7 +78,8 @@ typedef struct sx_smp_conn_opts {
      * see sx_smp_conn_service_id): the queues it creates or subscribes to
      * are associated with the service, and sx_smp_service_subscribe
      * resubscribes all of them with one command. A router that refuses the
-     * service fails the connect with SX_E_AUTH. Blocking flavour only. */
+     * service fails the connect with SX_E_AUTH. All three flavours: the
+     * blocking one, sx_smp_aconn and the pool (sx_smp_pool_opts.conn). */
     const sx_smp_service_creds *service;
 } sx_smp_conn_opts;
 
@@ -345,6 +346,22 @@ SX_API SX_MUST_CHECK sx_status sx_smp_aconn_ack(sx_smp_aconn *c, sx_smp_queue *r
                                                 sx_smp_done_fn cb, void *arg);
 SX_API SX_MUST_CHECK sx_status sx_smp_aconn_delete(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn cb,
                                                    void *arg);
+/* Service connections (sx_smp_conn_opts.service, as for sx_smp_connect;
+ * a fresh service key per connection): the ServiceId, NULL before
+ * connected or on an ordinary connection. Queues created on a service
+ * connection are subscribed and held as sx_smp_aconn_subscribe does. */
+SX_API const uint8_t *sx_smp_aconn_service_id(const sx_smp_aconn *c, size_t *len);
+/* The outcome of sx_smp_aconn_service_subscribe: with SX_OK, count is how
+ * many queues the router has for the service. */
+typedef void (*sx_smp_service_subscribed_fn)(sx_smp_aconn *c, sx_status status, int64_t count, void *arg);
+/* As sx_smp_service_subscribe: rcvs[0..n) are registered (until the
+ * callback reports a failure: then let go of again), one SUBS carries
+ * their count and ids hash; the waiting messages then come through
+ * cbs->event, then an SX_SMP_EVENT_SERVICE_ALL event (queue NULL);
+ * SX_SMP_EVENT_SERVICE_END when another connection of the service takes
+ * the queues. SX_E_USAGE on an ordinary connection or without cb. */
+SX_API SX_MUST_CHECK sx_status sx_smp_aconn_service_subscribe(sx_smp_aconn *c, sx_smp_queue *const *rcvs, size_t n,
+                                                              sx_smp_service_subscribed_fn cb, void *arg);
 /* As sx_smp_send_proxied and sx_smp_queue_secure_proxied, through the
  * router of `proxy`: proxy sessions are kept on that connection. `body` is
  * copied. The queue must stay valid until the callback ran. */
@@ -392,6 +409,18 @@ typedef enum sx_smp_pool_event_kind {
                                  * END or DELETED (the pool has let go of `queue`, or of
                                  * `notifier` for a notifier subscription) */
     SX_SMP_POOL_NOTIFICATION,   /* NMSG of `notifier`: nonce and encrypted metadata */
+    /* The pool as a service (sx_smp_pool_opts.conn.service), no queue: */
+    SX_SMP_POOL_SERVICE_SUBSCRIBED,  /* the router answered the pool's SUBS / NSUBS: service_count
+                                      * queues, service_hash (its figures) against service_expected
+                                      * and service_expected_hash (the pool's); they differ when
+                                      * queues changed behind the pool's back (see docs/API.md) */
+    SX_SMP_POOL_SERVICE_ALL,         /* every message waiting at that SUBS has been delivered */
+    SX_SMP_POOL_SERVICE_END,         /* another connection of the service took its queues (ENDS,
+                                      * service_count of them); the pool subscribes them again on
+                                      * its next connection to that router */
+    SX_SMP_POOL_SERVICE_UNAVAILABLE, /* the router has none of the queues the pool associated, gave
+                                      * another ServiceId, or refused the SUBS (status): the pool
+                                      * subscribes each queue again, associating it anew */
 } sx_smp_pool_event_kind;
 
 /* The notifier side of a queue, for a notification server: see
@@ -410,6 +439,12 @@ typedef struct sx_smp_pool_event {
     const uint8_t *nonce;      /* NOTIFICATION: 24 bytes (borrowed for the call) */
     const uint8_t *meta;       /* NOTIFICATION: the metadata as the router encrypted it */
     size_t meta_len;
+    /* SERVICE_SUBSCRIBED, SERVICE_UNAVAILABLE: how many queues the pool
+     * expected the router to have for the service, and the XOR of the MD5
+     * of their ids (recipient ids; notifier ids for a notifier service);
+     * SERVICE_SUBSCRIBED, SERVICE_END: the router's figures. */
+    int64_t service_expected, service_count;
+    uint8_t service_expected_hash[16], service_hash[16];
 } sx_smp_pool_event;
 
 typedef void (*sx_smp_pool_event_fn)(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg);
@@ -460,17 +495,25 @@ typedef struct sx_smp_pool_opts {
      * another SOCKS proxy set up outside the library): the reference's
      * ipAddressProtected. */
     bool address_protected;
+    /* With conn.service: the pool is a notifier service (NSUB, NSUBS)
+     * rather than a messaging one (SUB, SUBS). */
+    bool notifier_service;
+    /* The newest SMP version offered; 0: the newest this library speaks
+     * (a lower one acts as an older client would, e.g. in tests). */
+    unsigned max_version;
 } sx_smp_pool_opts;
 
 typedef struct sx_smp_pool_stats {
-    size_t routers, connected;             /* routers known, with a connection up */
-    size_t active, pending;                /* subscriptions: confirmed / waiting (or in flight) */
-    uint64_t sessions;                     /* connections made (handshake done) */
-    uint64_t sub_sent, sub_ok;             /* SUB commands sent, confirmed */
-    uint64_t stale_acks;                   /* acknowledgements refused as of an ended session */
-    uint64_t blocks_sent, blocks_received; /* 16 KiB blocks, handshakes included */
-    uint64_t sent_direct, sent_proxied;    /* sends that succeeded, directly / through a proxy */
-    uint64_t proxy_fallbacks;              /* proxied sends made directly instead (proxy_fallback) */
+    size_t routers, connected;                   /* routers known, with a connection up */
+    size_t active, pending;                      /* subscriptions: confirmed / waiting (or in flight) */
+    uint64_t sessions;                           /* connections made (handshake done) */
+    uint64_t sub_sent, sub_ok;                   /* SUB commands sent, confirmed */
+    uint64_t stale_acks;                         /* acknowledgements refused as of an ended session */
+    uint64_t blocks_sent, blocks_received;       /* 16 KiB blocks, handshakes included */
+    uint64_t sent_direct, sent_proxied;          /* sends that succeeded, directly / through a proxy */
+    uint64_t proxy_fallbacks;                    /* proxied sends made directly instead (proxy_fallback) */
+    size_t service_assoc;                        /* queues associated with the pool's service */
+    uint64_t service_subs_sent, service_subs_ok; /* SUBS / NSUBS sent, answered with SOKS */
 } sx_smp_pool_stats;
 
 /* A pool on loop; opts may be NULL; on_event is required. */
@@ -516,6 +559,11 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_que
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_send_notify(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
                                                        size_t len, sx_smp_pool_done_fn cb, void *arg);
 SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
+/* The pool as a service: the ServiceId the router at `server` gave the
+ * pool's certificate (*len bytes; the same across connections), or NULL
+ * (*len 0) before the first service connection to it. Borrowed until the
+ * pool's next connection to it. */
+SX_API const uint8_t *sx_smp_pool_service_id(const sx_smp_pool *p, const char *server, size_t *len);
 
 /* Notifier subscriptions (NSUB), for a notification server: the notifier
  * side of a queue, made from the router's address, the notifier id the
@@ -556,6 +604,8 @@ typedef struct sx_smp_pool_note {
     uint8_t nonce[24]; /* NOTIFICATION */
     uint8_t *meta;     /* NOTIFICATION: a copy owned by the note */
     size_t meta_len;
+    int64_t service_expected, service_count; /* the service events' figures */
+    uint8_t service_expected_hash[16], service_hash[16];
 } sx_smp_pool_note;
 
 /* Starts the pool's thread. opts as sx_smp_pool_new. SX_E_NOMEM,
@@ -582,6 +632,10 @@ SX_API SX_MUST_CHECK sx_status sx_smp_tpool_next(sx_smp_tpool *tp, int timeout_m
  * Accepts NULL. */
 SX_API void sx_smp_pool_note_clear(sx_smp_pool_note *n);
 SX_API void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out);
+/* The longest ServiceId a router gives, in bytes. */
+#define SX_SMP_SERVICE_ID_CAP 255
+/* As sx_smp_pool_service_id, copied into id: its length, 0 when none. */
+SX_API size_t sx_smp_tpool_service_id(sx_smp_tpool *tp, const char *server, uint8_t id[SX_SMP_SERVICE_ID_CAP]);
 
 /* ---- queue operations through the pool ----
  * Creating, securing and managing queues over the pool's connections (made

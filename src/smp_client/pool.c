@@ -47,92 +47,6 @@
 #define FIRST_BUCKETS 64u
 #define NOMEM_RETRY_MS 100u
 
-typedef enum qstate {
-    Q_PENDING,
-    Q_SENT,
-    Q_ACTIVE,
-} qstate;
-
-typedef struct psrv psrv;
-
-/* The notifier side of a queue (sx_smp_notifier_new). */
-struct sx_smp_notifier {
-    char server[SX_QUEUE_ADDR_MAX];
-    uint8_t id[SX_QUEUE_ID_LEN];
-    sx_key *key;
-};
-
-/* A subscription in the pool: a recipient's (SUB) or a notifier's (NSUB). */
-typedef struct pq {
-    struct pq *hnext;       /* hash chain */
-    struct pq *prev, *next; /* the FIFO, while Q_PENDING */
-    psrv *srv;
-    sx_smp_queue *q;     /* SUB; NULL (and nt NULL): let go of while in flight */
-    sx_smp_notifier *nt; /* NSUB */
-    bool ntf;
-    uint8_t id[SX_QUEUE_ID_LEN];
-    qstate st;
-} pq;
-
-/* A send, a secure (SKEY), an acknowledgement, or a queue operation of
- * pool_queue.c (qop). */
-typedef struct pop {
-    struct pop *next;
-    psrv *srv;
-    bool is_ack;
-    bool secure, had_key; /* SKEY; the side had its key before */
-    bool notify;          /* SEND with the notification flag */
-    sx_pool_qop *qop;
-    const sx_smp_queue *q; /* send: the sender side (borrowed until cb) */
-    psrv *dest;            /* proxied send: the destination (srv is the proxy) */
-    uint8_t *body;
-    size_t len;
-    sx_smp_pool_done_fn cb;
-    void *arg;
-} pop;
-
-typedef enum sstate {
-    S_IDLE,
-    S_CONNECTING,
-    S_UP,
-    S_RETRY,
-} sstate;
-
-struct psrv {
-    psrv *next;
-    sx_smp_pool *pool;
-    sx_smp_address addr;
-    char shown[SX_QUEUE_ADDR_MAX]; /* without password */
-    sx_smp_aclient *cl;            /* the current client, NULL in IDLE and RETRY */
-    sstate st;
-    uint64_t session; /* of the client while UP */
-    unsigned retry_ms;
-    sx_loop_timer timer;
-    pq **tab;
-    size_t tab_cap, count; /* queues in the table */
-    pq *fifo_head, *fifo_tail;
-    size_t inflight, active;
-    pop *wait_head, *wait_tail; /* sends waiting for the connection */
-    /* 2-hop routing: as a proxy, the sessions opened through the current
-     * connection and the index of its address in the options (for its
-     * password); as a destination, the proxy it uses (NULL: none yet). */
-    sx_smpapi_proxied *proxied;
-    size_t proxy_idx;
-    psrv *via;
-};
-
-struct sx_smp_pool {
-    sx_loop *loop;
-    sx_smp_pool_opts o;
-    sx_smp_pool_event_fn fn;
-    void *arg;
-    psrv *srvs;
-    size_t live; /* clients that have not made their final callback */
-    bool freeing;
-    sx_smp_pool_stats stats;
-    sx_pool_proxy_cfg px;
-};
-
 /* ---- the table and the FIFO ---- */
 
 static size_t id_hash(const uint8_t id[SX_QUEUE_ID_LEN])
@@ -237,11 +151,12 @@ static void fifo_unlink(psrv *s, pq *e)
 static void pq_drop(psrv *s, pq *e)
 {
     tab_remove(s, e);
+    sx_pool_svc_forget(s, e);
     if (e->st == Q_PENDING)
         fifo_unlink(s, e);
     else if (e->st == Q_ACTIVE)
         s->active--;
-    if (e->st == Q_SENT) {
+    if (e->st == Q_SENT && !e->in_subs) {
         e->q = NULL;
         e->nt = NULL;
         return;
@@ -408,6 +323,7 @@ static void pump(psrv *s)
             sx_smp_queue *q = e->q;
             sx_smp_notifier *nt = e->nt;
             tab_remove(s, e);
+            sx_pool_svc_forget(s, e);
             free(e);
             sx_error_set(st, NULL, "subscribe: the command cannot be made (%s)", sx_strerror(st));
             emit_sub(s, SX_SMP_POOL_SUB_FAILED, st, q, nt);
@@ -498,8 +414,12 @@ static void connect_srv(psrv *s)
         .connect_timeout_ms = p->o.conn.timeout_ms > 0 ? p->o.conn.timeout_ms : DEFAULT_TIMEOUT_MS,
         .ping_interval_ms = p->o.conn.keepalive_ms,
     };
+    if (p->o.max_version)
+        o.range = (sx_version_range){SX_SMP_VERSION_MIN, (uint16_t)p->o.max_version};
     sx_smp_aclient_callbacks cbs = {.connected = connected_cb, .event = event_cb, .closed = closed_cb, .arg = s};
-    sx_status st = sx_smp_aclient_connect(p->loop, s->addr.host, s->addr.port, s->addr.key_hash, &o, &cbs, &s->cl);
+    sx_status st = sx_pool_svc_connect_opts(s, &o);
+    if (st == SX_OK)
+        st = sx_smp_aclient_connect(p->loop, s->addr.host, s->addr.port, s->addr.key_hash, &o, &cbs, &s->cl);
     if (st != SX_OK) {
         s->cl = NULL;
         sx_smpapi_connect_error(&s->addr, st);
@@ -572,6 +492,7 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
     s->retry_ms = p->o.retry_min_ms;
     sx_error_clear();
     emit(s, SX_SMP_POOL_CONNECTED, s->session, SX_OK, NULL, NULL);
+    sx_pool_svc_connected(s);
     start_waiting(s);
     pump(s);
 }
@@ -592,8 +513,10 @@ static void closed_cb(sx_smp_aclient *cl, sx_status status, void *arg)
      * were put back by their failed answers). */
     for (size_t i = 0; i < s->tab_cap; i++)
         for (pq *e = s->tab[i]; e; e = e->hnext)
-            if (e->st == Q_ACTIVE)
+            if (e->st == Q_ACTIVE || e->st == Q_PARKED) {
+                e->in_subs = false;
                 fifo_push(s, e);
+            }
     s->active = 0;
     s->session = 0;
     s->st = S_RETRY;
@@ -608,13 +531,15 @@ static void event_cb(sx_smp_aclient *cl, sx_smp_client_reply *r, void *arg)
     psrv *s = arg;
     if (s->pool->freeing || cl != s->cl || s->st != S_UP || !r->ok)
         return;
+    if (sx_pool_svc_event(s, r))
+        return;
     sx_slice id = r->reply.t.entity_id;
     sx_smp_resp_tag tag = r->reply.resp.tag;
     /* MSG is a recipient's, NMSG a notifier's; END and DELD either. */
     pq *e = tag == SX_SMP_R_NMSG ? NULL : tab_find(s, id.ptr, id.len, false);
     if (!e && tag != SX_SMP_R_MSG)
         e = tab_find(s, id.ptr, id.len, true);
-    if (e && e->st != Q_PENDING)
+    if (e && e->st != Q_PENDING && e->st != Q_PARKED)
         deliver(s, e, r);
 }
 
@@ -642,6 +567,7 @@ static void sub_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_rep
         e->st = Q_ACTIVE;
         s->active++;
         p->stats.sub_ok++;
+        sx_pool_svc_sub_ok(s, e, r);
         emit_sub(s, SX_SMP_POOL_SUBSCRIBED, SX_OK, e->q, e->nt);
         /* The program may have let go of it in the callback. */
         pq *again = next_msg ? tab_find(s, r->reply.t.entity_id.ptr, r->reply.t.entity_id.len, false) : NULL;
@@ -652,6 +578,7 @@ static void sub_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_rep
         sx_smp_queue *q = e->q;
         sx_smp_notifier *nt = e->nt;
         tab_remove(s, e);
+        sx_pool_svc_forget(s, e);
         free(e);
         emit_sub(s, SX_SMP_POOL_SUB_FAILED, st, q, nt);
     }
@@ -758,9 +685,12 @@ sx_status sx_smp_pool_new(sx_loop *loop, const sx_smp_pool_opts *opts, sx_smp_po
     if (!p->o.sub_window)
         p->o.sub_window = DEFAULT_WINDOW;
     sx_status st = sx_pool_proxy_cfg_init(&p->px, &p->o);
+    if (st == SX_OK && (st = sx_pool_svc_init(p, &p->o)) != SX_OK)
+        sx_pool_proxy_cfg_cleanup(&p->px);
     /* The options' pointers are not kept. */
     p->o.proxies = p->o.known_routers = NULL;
     p->o.n_proxies = p->o.n_known_routers = 0;
+    p->o.conn.service = NULL;
     if (st != SX_OK) {
         free(p);
         return st;
@@ -780,9 +710,11 @@ static void pool_destroy(sx_smp_pool *p)
             }
         free(s->tab);
         sx_smpapi_proxied_free(s->proxied);
+        sx_pool_svc_srv_cleanup(s);
         free(s);
     }
     sx_pool_proxy_cfg_cleanup(&p->px);
+    sx_pool_svc_cleanup(p);
     free(p);
 }
 
@@ -1152,6 +1084,7 @@ void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out)
         out->connected += s->st == S_UP;
         out->active += s->active;
         out->pending += s->count - s->active;
+        out->service_assoc += s->svc.n_assoc;
         if (s->cl) {
             sx_smp_aclient_stats cs;
             sx_smp_aclient_get_stats(s->cl, &cs);
@@ -1159,4 +1092,26 @@ void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out)
             out->blocks_received += cs.blocks_received;
         }
     }
+}
+
+/* ---- for pool_service.c ---- */
+
+void sx_pool_emit(psrv *s, sx_smp_pool_event *e)
+{
+    emit_event(s, e);
+}
+
+void sx_pool_fifo_push(psrv *s, pq *e)
+{
+    fifo_push(s, e);
+}
+
+void sx_pool_fifo_unlink(psrv *s, pq *e)
+{
+    fifo_unlink(s, e);
+}
+
+void sx_pool_pump(psrv *s)
+{
+    pump(s);
 }

@@ -42,6 +42,7 @@ typedef enum call_kind {
     C_SEND,
     C_ACK,
     C_STATS,
+    C_SERVICE_ID,
     C_STOP,
     C_FN, /* a function of another file (pool_thread.h) */
 } call_kind;
@@ -58,6 +59,9 @@ typedef struct call {
     sx_smp_pool_stats *stats;
     sx_tpool_start_fn fn;
     void *fn_arg;
+    const char *server; /* C_SERVICE_ID: in; id, id_len: out */
+    uint8_t *id;
+    size_t id_len;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -120,6 +124,14 @@ static void call_fn(sx_loop *loop, void *arg)
         if (st == SX_OK)
             return; /* sx_tpool_call_done ends it */
         break;
+    case C_SERVICE_ID: {
+        size_t len = 0;
+        const uint8_t *id = sx_smp_pool_service_id(tp->pool, c->server, &len);
+        if (id)
+            memcpy(c->id, id, len);
+        c->id_len = len;
+        break;
+    }
     case C_STOP:
         sx_smp_pool_free(tp->pool);
         tp->pool = NULL;
@@ -174,6 +186,10 @@ static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
         copy_detail(n->code, sizeof n->code, n->detail, sizeof n->detail);
     n->queue = e->queue;
     n->notifier = e->notifier;
+    n->service_expected = e->service_expected;
+    n->service_count = e->service_count;
+    memcpy(n->service_expected_hash, e->service_expected_hash, sizeof n->service_expected_hash);
+    memcpy(n->service_hash, e->service_hash, sizeof n->service_hash);
     if (e->kind == SX_SMP_POOL_NOTIFICATION && e->nonce) {
         memcpy(n->nonce, e->nonce, sizeof n->nonce);
         n->meta = malloc(e->meta_len ? e->meta_len : 1);
@@ -374,4 +390,14 @@ void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out)
     if (run_call(&c) != SX_OK) {
         /* no memory to reach the thread: zeroes */
     }
+}
+
+size_t sx_smp_tpool_service_id(sx_smp_tpool *tp, const char *server, uint8_t id[SX_SMP_SERVICE_ID_CAP])
+{
+    if (!tp || !server || !id)
+        return 0;
+    call c = {.tp = tp, .kind = C_SERVICE_ID, .server = server, .id = id};
+    if (run_call(&c) != SX_OK)
+        return 0;
+    return c.id_len;
 }

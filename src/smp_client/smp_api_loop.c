@@ -17,6 +17,8 @@
 #include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client_loop.h"
 #include "core/error.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
 #include "crypto/util.h"
 #include "smp/version.h"
 
@@ -28,9 +30,13 @@ struct sx_smp_aconn {
     char server[SX_QUEUE_ADDR_MAX]; /* the address as given */
     sx_smp_aconn_callbacks cbs;
     sx_smpapi_subs subs;
-    bool ready;   /* connected(SX_OK) was delivered */
-    bool closing; /* sx_smp_aconn_close was called */
+    bool ready;                 /* connected(SX_OK) was delivered */
+    bool closing;               /* sx_smp_aconn_close was called */
     sx_smpapi_proxied *proxied; /* proxy sessions through this router (smp_api_loop_proxy.c) */
+    /* A service connection: the key it presented (signs SUBS and, with
+     * the certificate's, NEW and SUB) and the options the client borrows. */
+    sx_key *svc_key;
+    sx_smp_client_service_opts so;
 };
 
 sx_smp_aclient *sx_smpapi_aconn_client(sx_smp_aconn *c)
@@ -53,7 +59,12 @@ bool sx_smpapi_aconn_usable(const sx_smp_aconn *c)
     return c && c->ready && !c->closing;
 }
 
-typedef enum op_kind { OP_CREATE, OP_SECURE, OP_SEND, OP_SUBSCRIBE, OP_ACK, OP_DELETE } op_kind;
+typedef enum op_kind { OP_CREATE,
+                       OP_SECURE,
+                       OP_SEND,
+                       OP_SUBSCRIBE,
+                       OP_ACK,
+                       OP_DELETE } op_kind;
 
 static const char *const op_names[] = {"create", "secure", "send", "subscribe", "acknowledge", "delete"};
 
@@ -64,9 +75,9 @@ typedef struct op {
     sx_smp_done_fn done;
     sx_smp_created_fn created;
     void *arg;
-    sx_smp_queue *q;   /* the queue it concerns (borrowed) */
-    bool key_flag;     /* secure: the side had its key; send: the side has one */
-    sx_smpapi_new n;   /* create */
+    sx_smp_queue *q; /* the queue it concerns (borrowed) */
+    bool key_flag;   /* secure: the side had its key; send: the side has one */
+    sx_smpapi_new n; /* create */
 } op;
 
 /* ---- events ---- */
@@ -114,7 +125,8 @@ static void reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply *
          * the router. */
         sx_status st = c->closing && status == SX_E_CLOSED
                            ? sx_error_set(status, NULL, "%s: the connection was closed (sx_smp_aconn_close) "
-                                                        "before the answer came", what)
+                                                        "before the answer came",
+                                          what)
                            : sx_smpapi_net_error(what, status);
         finish(o, st, NULL);
         return;
@@ -125,6 +137,9 @@ static void reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply *
     case OP_CREATE: {
         bool created = false;
         st = sx_smpapi_new_finish(&o->n, r, c->server, &created);
+        /* A service's new queue is subscribed: held as sx_smp_aconn_subscribe does. */
+        if (st == SX_OK && o->n.cmd.new_queue.subscribe)
+            st = sx_smpapi_subs_add(&c->subs, o->n.q);
         if (st == SX_OK) {
             finish(o, SX_OK, sx_smpapi_new_take(&o->n));
             return;
@@ -216,6 +231,8 @@ sx_status sx_smp_aconn_create(sx_smp_aconn *c, sx_smp_created_fn cb, void *arg)
         free(o);
         return st;
     }
+    /* A service creates only queues it subscribes to (PROTOCOL-NOTES D8). */
+    o->n.cmd.new_queue.subscribe = sx_smp_aconn_service_id(c, NULL) != NULL;
     return op_send(o, sx_slice_of(NULL, 0), &o->n.cmd, o->n.q->f.rcv_key);
 }
 
@@ -305,6 +322,7 @@ sx_status sx_smp_aconn_delete(sx_smp_aconn *c, sx_smp_queue *rcv, sx_smp_done_fn
 
 static void aconn_free(sx_smp_aconn *c)
 {
+    sx_key_free(c->svc_key);
     sx_smpapi_subs_cleanup(&c->subs);
     sx_smpapi_proxied_free(c->proxied);
     sx_wipe(c, sizeof *c);
@@ -364,6 +382,22 @@ sx_status sx_smp_aconn_connect(sx_loop *loop, const char *server, const sx_smp_c
         .connect_timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
         .ping_interval_ms = opts ? opts->keepalive_ms : 0,
     };
+    if (opts && opts->service) {
+        /* A fresh key per connection, as the blocking flavour. */
+        st = sx_key_generate(SX_KEY_ED25519, &c->svc_key);
+        if (st != SX_OK) {
+            aconn_free(c);
+            return sx_error_set(st, NULL, "connect: cannot make the service key");
+        }
+        c->so = (sx_smp_client_service_opts){
+            .creds = {.cert_file = opts->service->cert_file,
+                      .ca_file = opts->service->ca_file,
+                      .key_file = opts->service->key_file},
+            .role = SX_SMP_SERVICE_MESSAGING,
+            .service_key = c->svc_key,
+        };
+        o.service = &c->so;
+    }
     sx_smp_aclient_callbacks acb = {.connected = connected_cb, .event = event_cb, .closed = closed_cb, .arg = c};
     st = sx_smp_aclient_connect(loop, c->addr.host, c->addr.port, c->addr.key_hash, &o, &acb, &c->cl);
     if (st != SX_OK) {
@@ -390,4 +424,101 @@ unsigned sx_smp_aconn_version(const sx_smp_aconn *c)
 size_t sx_smp_aconn_max_body(const sx_smp_aconn *c)
 {
     return c && c->ready ? sx_smp_max_message_length((uint16_t)sx_smp_aconn_version(c)) : 0;
+}
+
+/* ---- services ---- */
+
+const uint8_t *sx_smp_aconn_service_id(const sx_smp_aconn *c, size_t *len)
+{
+    const sx_smp_session *s = c && c->ready ? sx_smp_aclient_session(c->cl) : NULL;
+    bool has = s && s->has_service;
+    if (len)
+        *len = has ? s->service_id_len : 0;
+    return has ? s->service_id : NULL;
+}
+
+/* A SUBS waiting for its SOKS: the queues it registered (to let go of them
+ * when it fails). */
+typedef struct svc_op {
+    sx_smp_aconn *c;
+    sx_smp_service_subscribed_fn cb;
+    void *arg;
+    size_t n;
+    sx_smp_queue **added;
+} svc_op;
+
+static void svc_op_undo(svc_op *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->added[i])
+            sx_smpapi_subs_remove(&o->c->subs, o->added[i]);
+}
+
+static void svc_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_reply *r, void *arg)
+{
+    (void)cl;
+    svc_op *o = arg;
+    sx_error_clear();
+    int64_t count = 0;
+    sx_status st;
+    if (status != SX_OK)
+        st = sx_smpapi_net_error("service subscribe", status);
+    else if ((st = sx_smpapi_expect("service subscribe", r, SX_SMP_R_SOKS)) == SX_OK)
+        count = r->reply.resp.subs.count;
+    if (st != SX_OK)
+        svc_op_undo(o);
+    o->cb(o->c, st, count, o->arg);
+    free(o->added);
+    free(o);
+}
+
+sx_status sx_smp_aconn_service_subscribe(sx_smp_aconn *c, sx_smp_queue *const *rcvs, size_t n,
+                                         sx_smp_service_subscribed_fn cb, void *arg)
+{
+    sx_error_clear();
+    size_t id_len = 0;
+    const uint8_t *id = sx_smp_aconn_service_id(c, &id_len);
+    if (!id || !cb || (n && !rcvs) || c->closing)
+        return sx_error_set(SX_E_USAGE, NULL,
+                            "service subscribe: not a service connection (or closing), no callback or no queues");
+    svc_op *o = calloc(1, sizeof *o);
+    if (o)
+        o->added = calloc(n ? n : 1, sizeof *o->added);
+    if (!o || !o->added) {
+        free(o);
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    }
+    o->c = c;
+    o->cb = cb;
+    o->arg = arg;
+    uint8_t hash[SX_MD5_LEN] = {0};
+    sx_status st = SX_OK;
+    for (size_t i = 0; i < n && st == SX_OK; i++) {
+        st = sx_smpapi_need_role(rcvs[i], SX_QUEUE_RECIPIENT, "service subscribe");
+        uint8_t md[SX_MD5_LEN];
+        if (st == SX_OK && (st = sx_md5(sx_smpapi_rcv_id(rcvs[i]), md)) == SX_OK) {
+            for (size_t j = 0; j < SX_MD5_LEN; j++)
+                hash[j] ^= md[j];
+            bool known = sx_smpapi_subs_find(&c->subs, sx_smpapi_rcv_id(rcvs[i])) != NULL;
+            st = sx_smpapi_subs_add(&c->subs, rcvs[i]);
+            if (st == SX_OK && !known)
+                o->added[o->n++] = rcvs[i];
+        }
+    }
+    if (st == SX_OK) {
+        /* PROTOCOL-NOTES D8, C10: for the service's id, signed by its key. */
+        sx_smp_cmd cmd = {.tag = SX_SMP_C_SUBS};
+        cmd.subs.count = (int64_t)n;
+        cmd.subs.ids_hash = sx_slice_of(hash, sizeof hash);
+        st = sx_smp_aclient_send(c->cl, sx_slice_of(id, id_len), &cmd, c->svc_key, svc_reply_cb, o);
+        if (st != SX_OK)
+            sx_error_set(st, NULL, "service subscribe: %s", sx_strerror(st));
+    }
+    if (st != SX_OK) {
+        svc_op_undo(o);
+        free(o->added);
+        free(o);
+        return st;
+    }
+    return SX_OK;
 }

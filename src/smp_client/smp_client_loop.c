@@ -18,7 +18,15 @@
 #define MAX_MISSED_PINGS 3 /* the reference gives up after 3 unanswered PINGs */
 #define MAX_READS_PER_EVENT 16
 
-typedef enum state { ST_RESOLVE, ST_CONNECT, ST_TLS, ST_HELLO, ST_ACTIVE, ST_DEAD } state;
+/* ST_SERVICE: the hello carried a service, the router's answer to it is
+ * the next block. */
+typedef enum state { ST_RESOLVE,
+                     ST_CONNECT,
+                     ST_TLS,
+                     ST_HELLO,
+                     ST_SERVICE,
+                     ST_ACTIVE,
+                     ST_DEAD } state;
 
 /* A name being resolved on its own thread. The thread and the loop share
  * it under mu: the thread posts task when done unless the client gave the
@@ -64,6 +72,7 @@ struct sx_smp_aclient {
     sx_tls_conn *tls;
     sx_smp_session sess;
     sx_smp_client_config hcfg;
+    const sx_smp_client_service_opts *svc; /* borrowed; NULL: none */
     state st;
     bool connected; /* connected(SX_OK) was delivered */
     bool flush_posted, close_posted;
@@ -367,19 +376,9 @@ static void on_block(sx_smp_aclient *cl)
         dispatch(cl, items[i]);
 }
 
-static void on_server_hello(sx_smp_aclient *cl)
+/* The handshake is done: the client is connected. */
+static void go_active(sx_smp_aclient *cl)
 {
-    sx_smp_tls_info info;
-    sx_smp_tls_info_from_conn(cl->tls, &info);
-    uint8_t reply[SX_BLOCK_SIZE];
-    sx_transport_error te = SX_TE_NONE;
-    sx_status st = sx_smp_client_hs_process(&cl->hcfg, &info, cl->rbuf, reply, &cl->sess, &te);
-    if (st == SX_OK && !queue_block(cl, reply))
-        st = SX_E_NOMEM;
-    if (st != SX_OK) {
-        teardown(cl, st);
-        return;
-    }
     if (cl->close_posted) {
         /* Closed while connecting: the close task ends it with
          * connected(SX_E_CLOSED), never connected(SX_OK) then closed. */
@@ -394,9 +393,68 @@ static void on_server_hello(sx_smp_aclient *cl)
     cl->cbs.connected(cl, SX_OK, cl->cbs.arg);
 }
 
+/* The service presented in the hello: the chain our TLS context sent, its
+ * leaf key signing the service key (*leaf is the caller's to free). */
+static sx_status service_config(sx_smp_aclient *cl, sx_smp_client_service *svc, sx_key **leaf)
+{
+    SX_ENSURE(cl->svc->service_key != NULL, SX_E_USAGE);
+    SX_TRY(sx_tls_ctx_private_key(cl->ctx, leaf));
+    svc->role = cl->svc->role;
+    svc->leaf_key = *leaf;
+    svc->service_key = cl->svc->service_key;
+    svc->chain_len = sx_tls_ctx_chain_len(cl->ctx);
+    for (size_t i = 0; i < svc->chain_len && i < SX_X509_CHAIN_MAX; i++)
+        svc->chain[i] = sx_tls_ctx_cert(cl->ctx, i);
+    return SX_OK;
+}
+
+static void on_server_hello(sx_smp_aclient *cl)
+{
+    sx_smp_tls_info info;
+    sx_smp_tls_info_from_conn(cl->tls, &info);
+    uint8_t reply[SX_BLOCK_SIZE];
+    sx_transport_error te = SX_TE_NONE;
+    sx_smp_client_service svc = {0};
+    sx_key *leaf = NULL;
+    sx_status st = SX_OK;
+    if (cl->svc && (st = service_config(cl, &svc, &leaf)) == SX_OK)
+        cl->hcfg.service = &svc;
+    if (st == SX_OK)
+        st = sx_smp_client_hs_process(&cl->hcfg, &info, cl->rbuf, reply, &cl->sess, &te);
+    cl->hcfg.service = NULL;
+    sx_key_free(leaf);
+    if (st == SX_OK && !queue_block(cl, reply))
+        st = SX_E_NOMEM;
+    if (st != SX_OK) {
+        teardown(cl, st);
+        return;
+    }
+    if (cl->sess.service_pending) {
+        cl->st = ST_SERVICE;
+        write_out(cl);
+        if (cl->st != ST_DEAD)
+            update_interest(cl);
+        return;
+    }
+    go_active(cl);
+}
+
+/* The router's answer to the service: its ServiceId, or a refusal. */
+static void on_service_reply(sx_smp_aclient *cl)
+{
+    sx_transport_error te = SX_TE_NONE;
+    sx_status st = sx_smp_client_hs_service_reply(&cl->sess, cl->rbuf, &te);
+    if (st != SX_OK) {
+        teardown(cl, st);
+        return;
+    }
+    go_active(cl);
+}
+
 static void read_blocks(sx_smp_aclient *cl)
 {
-    for (int n = 0; n < MAX_READS_PER_EVENT && (cl->st == ST_HELLO || cl->st == ST_ACTIVE); n++) {
+    for (int n = 0; n < MAX_READS_PER_EVENT && (cl->st == ST_HELLO || cl->st == ST_SERVICE || cl->st == ST_ACTIVE);
+         n++) {
         if (!cl->rbuf) {
             cl->rbuf = malloc(SX_BLOCK_SIZE);
             if (!cl->rbuf) {
@@ -418,6 +476,8 @@ static void read_blocks(sx_smp_aclient *cl)
         cl->missed_pings = 0;
         if (cl->st == ST_HELLO)
             on_server_hello(cl);
+        else if (cl->st == ST_SERVICE)
+            on_service_reply(cl);
         else
             on_block(cl);
         if (cl->st == ST_DEAD)
@@ -630,7 +690,8 @@ static void timer_cb(sx_loop *loop, sx_loop_timer *t)
     /* While connecting, wake up right at the deadline too. */
     if (cl->st != ST_ACTIVE && cl->st != ST_DEAD) {
         int64_t left = cl->started_ms + cl->timeout_ms - sx_loop_now_ms() + 1;
-        unsigned next = left < 1 ? 1 : left < (int64_t)cl->tick_ms ? (unsigned)left : cl->tick_ms;
+        unsigned next = left < 1 ? 1 : left < (int64_t)cl->tick_ms ? (unsigned)left
+                                                                   : cl->tick_ms;
         sx_loop_timer_start(loop, t, next, cl->tick_ms);
     }
 }
@@ -655,12 +716,14 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
     memcpy(cl->hcfg.key_hash, key_hash, SX_FINGERPRINT_LEN);
     cl->hcfg.range = opts && opts->range.max ? opts->range : sx_smp_server_vrange();
     cl->hcfg.proxy_server = opts && opts->proxy_server;
+    cl->svc = opts ? opts->service : NULL;
     cl->flush_task = (sx_loop_task){.cb = flush_task_cb, .data = cl};
     cl->start_task = (sx_loop_task){.cb = start_task_cb, .data = cl};
     sx_loop_io_init(&cl->io, -1, io_cb, cl);
     sx_loop_timer_init(&cl->timer, timer_cb, cl);
     static const char *const alpn[] = {"smp/1", NULL};
-    sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn};
+    sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn,
+                                 .creds = cl->svc ? &cl->svc->creds : NULL};
     sx_status st = host && port ? sx_tls_client_ctx_new(&tcfg, &cl->ctx) : SX_E_USAGE;
     if (st == SX_OK) {
         /* A numeric address needs no resolver: the connect starts from a
@@ -681,13 +744,23 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
     cl->st = ST_RESOLVE;
     cl->started_ms = cl->last_io_ms = sx_loop_now_ms();
     unsigned tick = cl->ping_ms / 4;
-    cl->tick_ms = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
+    cl->tick_ms = tick < 10 ? 10 : tick > 1000 ? 1000
+                                               : tick;
     if (!(opts && opts->no_tick)) {
         unsigned first = (unsigned)cl->timeout_ms < cl->tick_ms ? (unsigned)cl->timeout_ms : cl->tick_ms;
         sx_loop_timer_start(loop, &cl->timer, first, cl->tick_ms);
     }
     *out = cl;
     return SX_OK;
+}
+
+/* In a service session, the commands of the service's role carry its
+ * signature: NEW and SUB for messaging, NSUB for a notifier. */
+static bool service_signs(const sx_smp_aclient *cl, const sx_smp_cmd *cmd)
+{
+    if (cl->sess.service_role == SX_SMP_SERVICE_NOTIFIER)
+        return cmd->tag == SX_SMP_C_NSUB;
+    return cmd->tag == SX_SMP_C_NEW || cmd->tag == SX_SMP_C_SUB;
 }
 
 sx_status sx_smp_aclient_send(sx_smp_aclient *cl, sx_slice entity, const sx_smp_cmd *cmd, const sx_key *auth_key,
@@ -713,7 +786,11 @@ sx_status sx_smp_aclient_send_corr(sx_smp_aclient *cl, const uint8_t corr_id[SX_
         memcpy(p->corr_id, corr_id, SX_SMP_CORR_ID_LEN);
     else
         sx_random_bytes(p->corr_id, SX_SMP_CORR_ID_LEN);
-    st = sx_smp_client_encode_corr(&cl->sess, entity, cmd, auth_key, p->corr_id, &w);
+    if (corr_id || !cl->sess.has_service)
+        st = sx_smp_client_encode_corr(&cl->sess, entity, cmd, auth_key, p->corr_id, &w);
+    else
+        st = sx_smp_client_encode_svc(&cl->sess, service_signs(cl, cmd) ? cl->svc->service_key : NULL, entity,
+                                      cmd, auth_key, p->corr_id, &w);
     if (st != SX_OK)
         goto fail;
     size_t len = sx_writer_slice(&w).len;

@@ -60,6 +60,13 @@ typedef struct sx_smp_aclient_opts {
     /* Say in the hello that this client is a router acting as a proxy
      * (PROTOCOL-NOTES B17, B20: its blocks then stay unencrypted). */
     bool proxy_server;
+    /* NULL: an ordinary client. Set (borrowed: it and its key must outlive
+     * the client): the service is presented as sx_smp_client_opts.service
+     * does, and the session's commands of the service's role (NEW and SUB
+     * for messaging, NSUB for a notifier) are signed by the service key
+     * too (PROTOCOL-NOTES C9). A refused service fails the connect with
+     * SX_E_AUTH. */
+    const sx_smp_client_service_opts *service;
 } sx_smp_aclient_opts;
 
 /* A command's answer: SX_OK with the decoded reply (borrowed for the call,

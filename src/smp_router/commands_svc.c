@@ -365,6 +365,34 @@ static void reply_counts(sx_cmd_ctx *x, sx_smp_resp_tag tag, int64_t count, cons
     sx_cmd_reply(x->c, x->corr, x->entity, &ans);
 }
 
+/* The first SUBS / NSUBS of a session, against what the client expected
+ * (the reference's service statistics): the router having more or fewer
+ * queues, else "ok" only for a client that sent no figures (count -1, an
+ * older one) and the same hash, else "diff" (so, as in the reference, a
+ * v19 client whose figures match is counted as diff). */
+static void count_service_sub(sx_cmd_ctx *x, uint8_t party, int64_t count, const uint8_t hash[SX_MD5_LEN])
+{
+    sx_smp_stat base = party == 'N' ? SX_SMP_STAT_NTF_SRV_ASSOC_NEW : SX_SMP_STAT_RCV_SRV_ASSOC_NEW;
+    sx_smp_stats *st = &x->r->stats;
+    int64_t expected = x->req->cmd.subs.count;
+    sx_slice eh = x->req->cmd.subs.ids_hash;
+    bool same_hash = eh.len == SX_MD5_LEN && memcmp(eh.ptr, hash, SX_MD5_LEN) == 0;
+    int64_t diff = count - expected;
+    if (expected == -1 && diff == 0 && same_hash) {
+        sx_smp_stats_inc(st, (sx_smp_stat)(base + (SX_SMP_STAT_RCV_SRV_SUB_OK - SX_SMP_STAT_RCV_SRV_ASSOC_NEW)));
+    } else if (diff > 0) {
+        sx_smp_stats_inc(st, (sx_smp_stat)(base + (SX_SMP_STAT_RCV_SRV_SUB_MORE - SX_SMP_STAT_RCV_SRV_ASSOC_NEW)));
+        sx_smp_stats_add(st, (sx_smp_stat)(base + (SX_SMP_STAT_RCV_SRV_SUB_MORE_TOTAL - SX_SMP_STAT_RCV_SRV_ASSOC_NEW)),
+                         diff);
+    } else if (diff < 0) {
+        sx_smp_stats_inc(st, (sx_smp_stat)(base + (SX_SMP_STAT_RCV_SRV_SUB_FEWER - SX_SMP_STAT_RCV_SRV_ASSOC_NEW)));
+        sx_smp_stats_add(
+            st, (sx_smp_stat)(base + (SX_SMP_STAT_RCV_SRV_SUB_FEWER_TOTAL - SX_SMP_STAT_RCV_SRV_ASSOC_NEW)), -diff);
+    } else {
+        sx_smp_stats_inc(st, (sx_smp_stat)(base + (SX_SMP_STAT_RCV_SRV_SUB_DIFF - SX_SMP_STAT_RCV_SRV_ASSOC_NEW)));
+    }
+}
+
 static void post_ends(sx_cmd_ctx *x, moved *m)
 {
     for (size_t i = 0; i < m->n; i++)
@@ -398,6 +426,7 @@ void sx_cmd_subs(sx_cmd_ctx *x)
         return;
     }
     x->c->svc_subscribed = true;
+    count_service_sub(x, 'R', count, hash);
     sx_slice service = session_service(x->c);
     uint8_t scratch[SX_MD5_LEN] = {0};
     moved m = {.r = x->r};
@@ -437,5 +466,7 @@ void sx_cmd_nsubs(sx_cmd_ctx *x)
     }
     free(l.rids);
     post_ends(x, &m);
+    if (!again)
+        count_service_sub(x, 'N', count, hash);
     reply_counts(x, SX_SMP_R_SOKS, count, hash);
 }
