@@ -66,6 +66,15 @@ static FE_INLINE void fe_sub(fe *h, const fe *f, const fe *g)
     fe_carry(h);
 }
 
+/* f - g without the carry: only for a result that feeds a multiplication
+ * (limbs below 2^54, which fe_mul and fe_sq take). */
+static FE_INLINE void fe_sub_nc(fe *h, const fe *f, const fe *g)
+{
+    h->v[0] = f->v[0] + (4 * (MASK51 - 18)) - g->v[0];
+    for (int i = 1; i < 5; i++)
+        h->v[i] = f->v[i] + 4 * MASK51 - g->v[i];
+}
+
 static void fe_neg(fe *h, const fe *f)
 {
     fe z;
@@ -279,20 +288,20 @@ static void ge_to_cached(ge_cached *c, const ge *p)
 static void ge_addsub(ge *r, const ge *p, const ge_cached *q, int sign)
 {
     fe a, b, c, d, e, f, g, h;
-    fe_sub(&a, &p->Y, &p->X);
+    fe_sub_nc(&a, &p->Y, &p->X);
     fe_add(&b, &p->Y, &p->X);
     fe_mul(&a, &a, sign > 0 ? &q->ymx : &q->ypx);
     fe_mul(&b, &b, sign > 0 ? &q->ypx : &q->ymx);
     fe_mul(&c, &p->T, &q->t2d);
     fe_mul(&d, &p->Z, &q->z2);
-    fe_sub(&e, &b, &a);
+    fe_sub_nc(&e, &b, &a);
     fe_add(&h, &b, &a);
     if (sign > 0) {
-        fe_sub(&f, &d, &c);
+        fe_sub_nc(&f, &d, &c);
         fe_add(&g, &d, &c);
     } else {
         fe_add(&f, &d, &c);
-        fe_sub(&g, &d, &c);
+        fe_sub_nc(&g, &d, &c);
     }
     fe_mul(&r->X, &e, &f);
     fe_mul(&r->Y, &g, &h);
@@ -448,9 +457,13 @@ static void k_ready(void)
 #define W_VAR 5     /* digits of the variable points: odd |d| <= 15, 8 table entries */
 #define W_BASE 8    /* digits of B: odd |d| <= 127, 64 table entries */
 
-static int scalar_bit(const uint8_t s[32], int i)
+/* w bits of s from bit i on (bits past 255 read as 0), w <= 32. */
+static uint32_t scalar_bits(const uint64_t s[5], int i, int w)
 {
-    return i < 256 ? (s[i >> 3] >> (i & 7)) & 1 : 0;
+    uint64_t lo = s[i >> 6] >> (i & 63);
+    if ((i & 63) + w > 64)
+        lo |= s[(i >> 6) + 1] << (64 - (i & 63));
+    return (uint32_t)(lo & ((UINT64_C(1) << w) - 1));
 }
 
 /* Width-w NAF of s (s < 2^256): naf[i] odd in (-2^(w-1), 2^(w-1)) or 0, at
@@ -458,16 +471,15 @@ static int scalar_bit(const uint8_t s[32], int i)
  * non-zero position, 0 for s = 0. */
 static int wnaf(int8_t naf[NAF_LEN], const uint8_t s[32], int w)
 {
+    uint64_t sw[5] = {load64(s), load64(s + 8), load64(s + 16), load64(s + 24), 0};
     memset(naf, 0, NAF_LEN);
     int carry = 0, top = 0;
     for (int i = 0; i < NAF_LEN;) {
-        if (scalar_bit(s, i) == carry) {
+        if ((int)scalar_bits(sw, i, 1) == carry) {
             i++;
             continue;
         }
-        int word = carry;
-        for (int k = 0; k < w; k++)
-            word += scalar_bit(s, i + k) << k;
+        int word = carry + (int)scalar_bits(sw, i, w);
         carry = (word >> (w - 1)) & 1;
         word -= carry << w;
         naf[i] = (int8_t)word;
@@ -590,6 +602,8 @@ static int batch_chunk(const sx_ed25519_item *items, size_t n, uint8_t *ok)
     uint8_t bs[32] = {0};
     size_t m = 0;
     int top = 0;
+    uint8_t zbuf[CHUNK][16];
+    randombytes_buf(zbuf, n * 16);
     for (size_t i = 0; i < n; i++) {
         ge r, a;
         uint8_t h[32];
@@ -599,7 +613,7 @@ static int batch_chunk(const sx_ed25519_item *items, size_t n, uint8_t *ok)
         /* z: 128 random bits, odd so that a torsion-only defect in one
          * signature alone can never vanish from the sum. */
         uint8_t z[32] = {0}, zh[32], zs[32];
-        randombytes_buf(z, 16);
+        memcpy(z, zbuf[i], 16);
         z[0] |= 1;
         crypto_core_ed25519_scalar_mul(zh, z, h);
         lift_mod_8l(zh, (unsigned)(z[0] * h[0]));
