@@ -11,6 +11,9 @@
  * resubscribes them all (time from the new session to the SOKS answer);
  * the router's resident memory after each resubscription gives the memory
  * per association (service run minus the first window's run, per queue).
+ * The first window is also run once more with the router verifying each
+ * Ed25519 signature alone (SX_SMP_ED25519_BATCH=0) instead of a block's
+ * together, with the router's CPU time per SUB of the resubscription.
  * Usage:
  *   bench_pool [--queues N] [--windows 1360,64,1] [--server PATH] */
 #include <errno.h>
@@ -49,6 +52,8 @@ static const char *g_bin = SX_SMP_SERVER_BIN;
 static char g_dir[64], g_etc[128], g_var[128], g_out[192], g_ini[192], g_addr[256];
 static char g_env_cfg[160], g_env_log[160];
 static char **g_envp;
+static size_t g_env_n; /* the slot after the fixed entries */
+static bool g_nobatch; /* start the router with SX_SMP_ED25519_BATCH=0 */
 static pid_t g_pid;
 
 static double now_s(void)
@@ -80,6 +85,8 @@ static pid_t spawn(char *const argv[])
         close(fd);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         signal(SIGPIPE, SIG_DFL);
+        static char nobatch[] = "SX_SMP_ED25519_BATCH=0";
+        g_envp[g_env_n] = g_nobatch ? nobatch : NULL;
         execve(g_bin, argv, g_envp);
         _exit(127);
     }
@@ -131,14 +138,16 @@ static void router_init(void)
     size_t n = 0, k = 0;
     while (environ[n])
         n++;
-    g_envp = calloc(n + 3, sizeof *g_envp);
+    g_envp = calloc(n + 4, sizeof *g_envp);
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "SMP_SERVER_CFG_PATH=", 20) != 0 && strncmp(environ[i], "SMP_SERVER_LOG_PATH=", 20) != 0)
+        if (strncmp(environ[i], "SMP_SERVER_CFG_PATH=", 20) != 0 && strncmp(environ[i], "SMP_SERVER_LOG_PATH=", 20) != 0 &&
+            strncmp(environ[i], "SX_SMP_ED25519_BATCH=", 21) != 0)
             g_envp[k++] = environ[i];
     snprintf(g_env_cfg, sizeof g_env_cfg, "SMP_SERVER_CFG_PATH=%s", g_etc);
     snprintf(g_env_log, sizeof g_env_log, "SMP_SERVER_LOG_PATH=%s", g_var);
     g_envp[k++] = g_env_cfg;
     g_envp[k++] = g_env_log;
+    g_env_n = k;
     char *argv[] = {"smp-server", "init", "-y", "--no-password", NULL};
     int status = 0;
     pid_t pid = spawn(argv);
@@ -193,6 +202,23 @@ static double router_start(void)
             die("smp-server did not start in time", g_out);
         usleep(20000);
     }
+}
+
+/* The router's CPU time (user + system), seconds. */
+static double router_cpu_s(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)g_pid);
+    char *text = read_text(path);
+    if (!text)
+        return 0;
+    /* fields 14 and 15 (utime, stime), counted after the command name */
+    char *p = strrchr(text, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        ut = st = 0;
+    free(text);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void router_kill9(void)
@@ -260,9 +286,10 @@ static void make_queues(sx_loop *loop)
 /* ---- one pool ---- */
 
 static struct {
-    uint64_t session;   /* the session counted */
-    double t_connected; /* its CONNECTED */
-    long subscribed;    /* SUBSCRIBED on it */
+    uint64_t session;     /* the session counted */
+    double t_connected;   /* its CONNECTED */
+    double cpu_connected; /* the router's CPU time then */
+    long subscribed;      /* SUBSCRIBED on it */
     long failed;
     uint64_t blocks0; /* blocks sent by the pool before it */
     bool service;     /* stop at SOKS of the session instead */
@@ -277,6 +304,7 @@ static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
         sx_smp_pool_get_stats(p, &st);
         P.session = e->session;
         P.t_connected = now_s();
+        P.cpu_connected = router_cpu_s();
         P.subscribed = 0;
         P.blocks0 = st.blocks_sent;
         break;
@@ -350,11 +378,12 @@ typedef struct result {
     long rss_kib; /* the router's, after the resubscription */
     unsigned window;
     double first_s, resub_s;
+    double resub_cpu_us; /* router CPU per SUB of the resubscription */
     uint64_t sub_sent;
     uint64_t resub_blocks; /* blocks the pool sent on the new session */
 } result;
 
-static void measure(sx_loop *loop, unsigned window, bool service, result *r)
+static void measure(sx_loop *loop, unsigned window, bool service, bool nobatch, result *r)
 {
     memset(&P, 0, sizeof P);
     sx_smp_pool_opts o = {.retry_min_ms = 20, .retry_max_ms = 200, .sub_window = window};
@@ -371,11 +400,13 @@ static void measure(sx_loop *loop, unsigned window, bool service, result *r)
     r->window = window;
     r->first_s = now_s() - t0;
     router_kill9();
+    g_nobatch = nobatch;
     router_start(); /* the pool reconnects on its own; the loop does not run meanwhile */
     P.service = service;
     run_until_subscribed(loop);
     r->resub_s = now_s() - P.t_connected;
     r->rss_kib = router_rss_kib();
+    r->resub_cpu_us = (router_cpu_s() - P.cpu_connected) * 1e6 / (double)g_nq;
     sx_smp_pool_stats st;
     sx_smp_pool_get_stats(p, &st);
     if (service && (st.service_subs_ok != 1 || st.service_assoc != (size_t)g_nq))
@@ -426,17 +457,31 @@ int main(int argc, char **argv)
     double t0 = now_s();
     make_queues(loop);
     printf("bench_pool: %ld queues made in %.2f s (NEW, %d in flight)\n", g_nq, now_s() - t0, CREATE_WINDOW);
-    printf("%-28s %10s %12s %10s %12s %12s\n", "SUB window", "first s", "first q/s", "resub s", "resub q/s",
-           "SUBs/block");
-    result res[MAX_WINDOWS];
-    for (size_t i = 0; i < nw; i++) {
-        measure(loop, windows[i], false, &res[i]);
-        char name[40];
-        snprintf(name, sizeof name, "%u%s", windows[i], windows[i] == 1 ? " (baseline: 1 per RTT)" : "");
-        printf("%-28s %10.3f %12.0f %10.3f %12.0f %12.1f\n", name, res[i].first_s, (double)g_nq / res[i].first_s,
-               res[i].resub_s, (double)g_nq / res[i].resub_s,
-               res[i].resub_blocks ? (double)g_nq / (double)res[i].resub_blocks : 0.0);
+    printf("%-28s %10s %12s %10s %12s %12s %14s\n", "SUB window", "first s", "first q/s", "resub s", "resub q/s",
+           "SUBs/block", "router us/SUB");
+    result res[MAX_WINDOWS + 1];
+    for (size_t i = 0; i <= nw; i++) {
+        /* the last row: the first window again, the router verifying one
+         * signature at a time (SX_SMP_ED25519_BATCH=0) */
+        bool one_by_one = i == nw;
+        if (one_by_one && windows[0] == 1)
+            break;
+        unsigned win = one_by_one ? windows[0] : windows[i];
+        measure(loop, win, false, one_by_one, &res[i]);
+        char name[48];
+        snprintf(name, sizeof name, "%u%s", win,
+                 one_by_one ? " (Ed25519 one by one)" : win == 1 ? " (baseline: 1 per RTT)"
+                                                                 : "");
+        printf("%-28s %10.3f %12.0f %10.3f %12.0f %12.1f %14.1f\n", name, res[i].first_s,
+               (double)g_nq / res[i].first_s, res[i].resub_s, (double)g_nq / res[i].resub_s,
+               res[i].resub_blocks ? (double)g_nq / (double)res[i].resub_blocks : 0.0, res[i].resub_cpu_us);
         fflush(stdout);
+        if (one_by_one) {
+            double ratio = res[nw].resub_cpu_us / res[0].resub_cpu_us;
+            printf("router CPU per SUB resubscribing %ld queues (window %u): %.1f us with batch Ed25519 "
+                   "verification, %.1f us one by one: %.2fx lower (goal >= 1.6x: %s)\n",
+                   g_nq, win, res[0].resub_cpu_us, res[nw].resub_cpu_us, ratio, ratio >= 1.6 ? "met" : "not met");
+        }
     }
     for (size_t i = 0; i < nw; i++)
         if (windows[i] == 1)
@@ -447,7 +492,7 @@ int main(int argc, char **argv)
     /* The pool as a service: one SUBS after the restart. */
     make_service_chain();
     result svc;
-    measure(loop, windows[0], true, &svc);
+    measure(loop, windows[0], true, false, &svc);
     printf("%-28s %10.3f %12.0f %10.3f %12.0f %12s\n", "service (one SUBS)", svc.first_s, (double)g_nq / svc.first_s,
            svc.resub_s, (double)g_nq / svc.resub_s, "-");
     printf("service SUBS resubscribes %.1fx faster than SUB window %u\n", res[0].resub_s / svc.resub_s, windows[0]);

@@ -340,16 +340,17 @@ void sx_router_handle_batch(sx_conn *c, sx_slice content)
         sx_cmd_reply_err(c, sx_cmd_empty(), sx_cmd_empty(), sx_smp_error_of(SX_SMP_ERR_BLOCK));
         return;
     }
+    void *pv = sx_cmd_preverify_begin(c, items, n);
     for (size_t i = 0; i < n && c->fd >= 0 && !c->failing; i++) {
         sx_smp_request req;
         if (sx_smp_request_decode(items[i], c->sess.version, sx_smp_session_id(&c->sess), &req) != SX_OK) {
             sx_cmd_reply_err(c, req.reply_corr_id, req.reply_entity_id, req.err);
             continue;
         }
-        sx_cmd_ctx x = {.c = c, .r = c->w->r, .req = &req, .corr = req.t.corr_id, .entity = req.t.entity_id,
-                        .v = c->sess.version};
+        sx_cmd_ctx x = {.c = c, .r = c->w->r, .req = &req, .corr = req.t.corr_id, .entity = req.t.entity_id, .v = c->sess.version};
         if (i == 0 && n > 1)
             count_batch(x.r, req.cmd.tag);
         sx_cmd_dispatch(&x);
     }
+    sx_cmd_preverify_end(pv);
 }

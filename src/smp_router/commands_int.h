@@ -58,6 +58,14 @@ void sx_cmd_err_blocked(sx_cmd_ctx *x, sx_queue *q);
 /* Whether the request's authorization verifies with key (NULL: none, a dummy
  * verification still runs). */
 bool sx_cmd_verify_one(sx_conn *c, const sx_smp_request *req, const sx_qkey *key);
+/* Around the commands of one received batch (items[0..n) as decoded from
+ * the block): verifies their Ed25519 signatures together, for the handlers'
+ * verifications to find (commands_auth.c); the answers stay those of one
+ * verification each. SX_SMP_ED25519_BATCH=0 in the environment turns it off
+ * (for comparison). end takes what begin returned (NULL: nothing kept);
+ * both on the connection's worker. */
+void *sx_cmd_preverify_begin(sx_conn *c, const sx_slice *items, size_t n);
+void sx_cmd_preverify_end(void *token);
 /* Whether it verifies with one of q's recipient keys (copied under q's lock,
  * checked without it). */
 bool sx_cmd_verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q);

@@ -995,6 +995,81 @@ static void test_batched(void **state)
     sx_smp_client_close(cl);
 }
 
+/* The signed commands of one block are verified together (batch Ed25519
+ * verification, src/crypto/ed25519_batch.h): every answer is the one each
+ * command gets alone. SUBs signed with the wrong key, for a queue that is
+ * not there, for a queue an earlier command of the same block deleted, an
+ * Ed448 queue among Ed25519 ones, and SENDs with right and wrong sender
+ * keys: ERR AUTH exactly where a one-by-one check refuses, the rest served. */
+static void test_batched_signatures(void **state)
+{
+    env *e = *state;
+    sx_smp_client *rcv = connect_default(e);
+    sx_smp_client *snd = connect_default(e);
+    enum { N = 40,
+           DEL_AT = 30 };
+    queue q[N];
+    for (int i = 0; i < N; i++)
+        create_queue(rcv, i == 5 ? SX_KEY_ED448 : SX_KEY_ED25519, false, &q[i]);
+    sx_key *wrong;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &wrong));
+    uint8_t missing[24];
+    sx_random_bytes(missing, sizeof missing);
+    sx_smp_cmd sub = {.tag = SX_SMP_C_SUB}, del = {.tag = SX_SMP_C_DEL};
+    sx_smp_client_cmd cmds[N + 2];
+    sx_smp_client_reply replies[N + 2];
+    bool bad[N + 2] = {false};
+    size_t n = 0;
+    for (int i = 0; i < N; i++) {
+        if (i == DEL_AT) /* DEL, then SUB of the same queue: AUTH */
+            cmds[n++] = (sx_smp_client_cmd){.entity = sx_slice_of(q[i].rid, 24), .cmd = &del, .auth_key = q[i].rkey};
+        bool wrong_key = i == 0 || i == 7 || i == 21 || i == N - 1;
+        cmds[n] = (sx_smp_client_cmd){.entity = sx_slice_of(q[i].rid, 24), .cmd = &sub, .auth_key = wrong_key ? wrong : q[i].rkey};
+        bad[n++] = wrong_key || i == DEL_AT;
+        if (i == 12) {
+            cmds[n] = (sx_smp_client_cmd){.entity = sx_slice_of(missing, 24), .cmd = &sub, .auth_key = wrong};
+            bad[n++] = true;
+        }
+    }
+    sx_smp_client_stats s0, s1;
+    sx_smp_client_get_stats(rcv, &s0);
+    assert_ok(sx_smp_client_call_many(rcv, cmds, n, replies));
+    sx_smp_client_get_stats(rcv, &s1);
+    assert_int_equal(s1.blocks_sent - s0.blocks_sent, 1); /* one block: one batch */
+    for (size_t i = 0; i < n; i++) {
+        if (cmds[i].cmd == &del)
+            expect_tag(&replies[i], SX_SMP_R_OK);
+        else if (bad[i])
+            expect_err(&replies[i], SX_SMP_ERR_AUTH);
+        else
+            expect_tag(&replies[i], SX_SMP_R_SOK);
+        sx_smp_client_reply_free(&replies[i]);
+    }
+    /* SENDs in one block: secured queues, two with a wrong sender key */
+    enum { NS = 12 };
+    sx_smp_cmd sends[NS];
+    for (int i = 0; i < NS; i++) {
+        secure(snd, &q[10 + i], SX_KEY_ED25519);
+        sends[i] = (sx_smp_cmd){.tag = SX_SMP_C_SEND};
+        sends[i].send.notification = true;
+        sends[i].send.body = sx_slice_str("batched");
+        cmds[i] = (sx_smp_client_cmd){.entity = sx_slice_of(q[10 + i].sid, 24), .cmd = &sends[i], .auth_key = (i == 3 || i == 9) ? wrong : q[10 + i].skey};
+    }
+    assert_ok(sx_smp_client_call_many(snd, cmds, NS, replies));
+    for (int i = 0; i < NS; i++) {
+        if (i == 3 || i == 9)
+            expect_err(&replies[i], SX_SMP_ERR_AUTH);
+        else
+            expect_tag(&replies[i], SX_SMP_R_OK);
+        sx_smp_client_reply_free(&replies[i]);
+    }
+    sx_key_free(wrong);
+    for (int i = 0; i < N; i++)
+        queue_free(&q[i]);
+    sx_smp_client_close(snd);
+    sx_smp_client_close(rcv);
+}
+
 /* PROTOCOL-NOTES T6 (subscription part): NKEY, then NSUB from another
  * connection. */
 static void test_notifier(void **state)
@@ -1330,6 +1405,7 @@ int main(void)
         cmocka_unit_test(test_get_and_sub),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_batched_signatures),
         cmocka_unit_test(test_replies_share_blocks),
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_handshake_timeout),
