@@ -1,0 +1,5 @@
+# Fuzz targets of the agent's codecs (src/agent), included by CMakeLists.txt.
+sx_fuzz_target(agent_link)
+target_link_libraries(fuzz_agent_link PRIVATE sx_agent)
+sx_fuzz_target(agent_connreq)
+target_link_libraries(fuzz_agent_connreq PRIVATE sx_agent)
