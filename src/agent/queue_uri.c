@@ -26,7 +26,8 @@ sx_status sx_agent_server_add_host(sx_agent_server *s, sx_slice host)
 {
     if (s->host_count == SX_AGENT_HOSTS_MAX || host.len > SX_AGENT_HOST_MAX)
         return SX_E_LIMIT;
-    if (!sx_smp_host_valid(host))
+    /* empty hosts and NUL bytes (which a C string cannot hold) are refused */
+    if (host.len == 0 || memchr(host.ptr, 0, host.len) != NULL || !sx_smp_host_valid(host))
         return SX_E_PROTOCOL;
     sx_reader r;
     sx_reader_init_slice(&r, host);

@@ -77,7 +77,8 @@ bool sx_agent_server_write_text(sx_writer *w, const sx_agent_server *s, bool fir
 SX_MUST_CHECK sx_status sx_agent_server_parse(const char *text, size_t len, sx_agent_server *out);
 /* Same hosts, port text and key hash. */
 bool sx_agent_server_equal(const sx_agent_server *a, const sx_agent_server *b);
-/* Appends a host (SX_E_LIMIT when full, SX_E_PROTOCOL for an invalid host). */
+/* Appends a host (SX_E_LIMIT when full, SX_E_PROTOCOL for an invalid or
+ * empty host or one with a NUL byte). */
 SX_MUST_CHECK sx_status sx_agent_server_add_host(sx_agent_server *s, sx_slice host);
 /* The reference's updateSMPServerHosts: a router with one host that is one
  * of the old preset routers gets its .onion host added. */

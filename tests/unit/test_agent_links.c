@@ -199,6 +199,8 @@ static void test_queue_uri_rules(void **state)
         "smp://1234-w==@smp.simplex.im/#" DH_B64,
         "xftp://1234-w==@smp.simplex.im/3456-w==#" DH_B64,
         "smp://1234-w==@smp.simplex.im/3456-w==",
+        "smp://1234-w==@smp.simplex.im/3456-w==#/?v=1&dh=" DH_B64 "&srv=a.b,,c.d", /* an empty host */
+        "smp://1234-w==@smp.simplex.im/3456-w==#/?v=1&dh=" DH_B64 "&srv=a.b,",
         "",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -303,6 +305,10 @@ static void test_queue_binary(void **state)
     sx_agent_server s;
     assert_false(sx_agent_server_read(&r, &s));
     assert_int_not_equal(r.err, SX_OK);
+    /* a host with a NUL byte */
+    uint8_t nul[] = {1, 3, 'a', 0, 'b', 0, 0};
+    sx_reader_init(&r, nul, sizeof nul);
+    assert_false(sx_agent_server_read(&r, &s));
     many[0] = 8;
     sx_reader_init(&r, many, 1 + 16 + 3); /* the 9th host is now the port "a" */
     assert_true(sx_agent_server_read(&r, &s));
