@@ -11,6 +11,7 @@
 #include "agent/envelope.h"
 #include "agent/link_text.h"
 #include "crypto/util.h"
+#include "smp/msgcrypt.h"
 
 #define DH_B64 "MCowBQYDK2VuAyEAjiswwI3O_NlS8Fk3HJUW870EY2bAwmttMBsvRB9eV3o="
 #define E2E_TEXT                                                                                     \
@@ -176,6 +177,57 @@ static void test_cb_encrypt(void **state)
     sx_writer_cleanup(&w);
     sx_key_free(a);
     sx_key_free(b);
+}
+
+/* All the layers of one message as the recipient sees them: the router's
+ * re-encryption (smp/msgcrypt) around the per-queue envelope around the
+ * client message around the agent envelope; and the quota marker. */
+static void test_rcv_layers(void **state)
+{
+    (void)state;
+    uint8_t q_secret[32], r_secret[32], msg_id[24];
+    sx_random_bytes(q_secret, sizeof q_secret);
+    sx_random_bytes(r_secret, sizeof r_secret);
+    sx_random_bytes(msg_id, sizeof msg_id);
+    sx_agent_env e;
+    memset(&e, 0, sizeof e);
+    e.agent_version = 7;
+    e.type = SX_AGENT_ENV_MESSAGE;
+    e.body = sx_slice_str("ratchet ciphertext");
+    sx_writer ew, cw, qw;
+    sx_writer_init_dynamic(&ew, 1024);
+    sx_writer_init_dynamic(&cw, 1024);
+    sx_writer_init_dynamic(&qw, SX_AGENT_ENVELOPE_MAX);
+    assert_true(sx_agent_env_write(&ew, &e));
+    sx_client_msg cm = {.confirmation = false, .body = sx_writer_slice(&ew)};
+    assert_true(sx_client_msg_write(&cw, &cm));
+    assert_true(sx_agent_cb_encrypt(&qw, q_secret, 4, NULL, NULL, sx_writer_slice(&cw)));
+    assert_true(qw.len <= SX_SMP_MSG_BODY_MAX);
+    static uint8_t enc[SX_SMP_ENC_MSG_LEN], buf[SX_SMP_ENC_MSG_LEN], plain2[SX_AGENT_E2E_MSG_PADDED + 16];
+    assert_ok(sx_smp_msg_encrypt(r_secret, sx_slice_of(msg_id, 24), 1700000000, true, sx_writer_slice(&qw), enc));
+    sx_smp_rcv_msg rm;
+    assert_ok(sx_smp_msg_decrypt(r_secret, sx_slice_of(msg_id, 24), sx_slice_of(enc, sizeof enc), buf, sizeof buf, &rm));
+    assert_false(rm.quota);
+    assert_true(rm.notification);
+    assert_int_equal(rm.ts, 1700000000);
+    sx_client_env env;
+    assert_ok(sx_client_env_decode(rm.body, &env));
+    sx_slice cmsg;
+    assert_ok(sx_agent_cb_decrypt(q_secret, &env, plain2, sizeof plain2, &cmsg));
+    sx_client_msg cm2;
+    assert_ok(sx_client_msg_decode(cmsg, &cm2));
+    sx_agent_env e2;
+    assert_ok(sx_agent_env_decode(cm2.body, &e2, NULL));
+    assert_int_equal(e2.type, SX_AGENT_ENV_MESSAGE);
+    assert_true(sx_slice_eq(e2.body, e.body));
+    /* the quota marker */
+    assert_ok(sx_smp_msg_encrypt_quota(r_secret, sx_slice_of(msg_id, 24), 1700000001, enc));
+    assert_ok(sx_smp_msg_decrypt(r_secret, sx_slice_of(msg_id, 24), sx_slice_of(enc, sizeof enc), buf, sizeof buf, &rm));
+    assert_true(rm.quota);
+    assert_int_equal(rm.ts, 1700000001);
+    sx_writer_cleanup(&ew);
+    sx_writer_cleanup(&cw);
+    sx_writer_cleanup(&qw);
 }
 
 static void env_round_trip(const sx_agent_env *e, sx_agent_env *got)
@@ -462,7 +514,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_budgets),      cmocka_unit_test(test_client_env),     cmocka_unit_test(test_client_msg),
         cmocka_unit_test(test_cb_encrypt),   cmocka_unit_test(test_agent_env),      cmocka_unit_test(test_agent_messages),
-        cmocka_unit_test(test_integrity),
+        cmocka_unit_test(test_integrity),    cmocka_unit_test(test_rcv_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
