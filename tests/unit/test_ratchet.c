@@ -1448,6 +1448,65 @@ static void test_too_many_skipped(void **state)
     sx_ratchet_cleanup(&b);
 }
 
+/* A step that fails half way: the keys of the old chain (PN) are staged and
+ * the DH step is taken, then the new chain's skip (Ns) is over the limit.
+ * Nothing of it may stay: the stored form is byte-identical to before, and
+ * the same ratchet still reads the messages that do fit. */
+static void test_skip_fails_midway(void **state)
+{
+    (void)state;
+    static sx_ratchet a, b;
+    init_pair(INIT_PLAIN, 3, 3, &a, &b);
+    send_recv(&b, &a, SX_PQ_KEEP, "chain one");
+    size_t l1[4];
+    uint8_t *old[4];
+    char t[16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(t, sizeof t, "old%d", i);
+        old[i] = enc(&b, SX_PQ_KEEP, t, &l1[i]);
+    }
+    send_recv(&a, &b, SX_PQ_KEEP, "turn");
+    enum { N = SX_RATCHET_MAX_SKIP + 2 };
+    uint8_t **m = calloc(N, sizeof *m);
+    size_t *l = calloc(N, sizeof *l);
+    assert_non_null(m);
+    assert_non_null(l);
+    for (int i = 0; i < N; i++) {
+        snprintf(t, sizeof t, "new%d", i);
+        m[i] = enc(&b, SX_PQ_KEEP, t, &l[i]);
+    }
+    /* new[N-1]: PN = 5 (4 to stage from chain one), Ns = 513 > 512. */
+    size_t slen;
+    uint8_t *before = save(&a, &slen);
+    size_t n_skipped = a.n_skipped;
+    uint8_t *out = malloc(l[N - 1]);
+    sx_slice plain;
+    sx_ratchet_error err;
+    assert_int_equal(sx_ratchet_decrypt(&a, sx_slice_of(m[N - 1], l[N - 1]), out, l[N - 1],
+                                        &plain, &err),
+                     SX_E_LIMIT);
+    assert_int_equal(err.code, SX_RATCHET_ERR_TOO_MANY_SKIPPED);
+    assert_int_equal(err.n, 514); /* the new chain's count: the old one passed */
+    assert_int_equal(a.n_skipped, n_skipped);
+    assert_same_state(&a, before, slen);
+    free(out);
+    /* The ratchet goes on as if that message had not come. */
+    dec_ok(&a, m[N - 2], l[N - 2], "new512");
+    assert_int_equal(a.n_skipped, 4 + 512);
+    dec_ok(&a, old[2], l1[2], "old2");
+    dec_ok(&a, m[0], l[0], "new0");
+    dec_ok(&a, m[N - 1], l[N - 1], "new513");
+    for (int i = 0; i < 4; i++)
+        free(old[i]);
+    for (int i = 0; i < N; i++)
+        free(m[i]);
+    free(m);
+    free(l);
+    free(before);
+    sx_ratchet_cleanup(&a);
+    sx_ratchet_cleanup(&b);
+}
+
 /* Decrypt that may fail but must then leave the state as it was. */
 static void dec_any_fail(sx_ratchet *r, const uint8_t *m, size_t len)
 {
@@ -1688,6 +1747,7 @@ int main(void)
         cmocka_unit_test(test_pq_support_monotonic),
         cmocka_unit_test(test_version_upgrade),
         cmocka_unit_test(test_too_many_skipped),
+        cmocka_unit_test(test_skip_fails_midway),
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_random_exchange),
         cmocka_unit_test(test_random_exchange_pq),
