@@ -1,0 +1,54 @@
+/* What the agent store's files share (private to store*.c): the handle,
+ * the statement and transaction helpers and the error mapping. */
+#ifndef SX_AGENT_STORE_INT_H
+#define SX_AGENT_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "agent/store.h"
+
+typedef struct sx_agent_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} sx_agent_migration;
+
+/* The migrations in order, versions 1..n. */
+const sx_agent_migration *sx_agent_store_migrations(size_t *n);
+
+struct sx_agent_store {
+    sqlite3 *db;
+    int depth;      /* nesting of the store's own transaction frames */
+    bool own_outer; /* the outermost frame began the transaction */
+};
+
+/* Maps a SQLite result to a status with a detail naming what failed. */
+sx_status sx_store_err(sx_agent_store *s, int rc, const char *what);
+
+/* Prepares sql; on failure sets the detail and returns NULL with *st. */
+sqlite3_stmt *sx_store_prep(sx_agent_store *s, const char *sql, sx_status *st);
+/* Runs a statement that returns no rows to completion and finalizes it. */
+sx_status sx_store_done(sx_agent_store *s, sqlite3_stmt *q, const char *what);
+/* Runs SQL text without parameters. */
+sx_status sx_store_exec(sx_agent_store *s, const char *sql);
+
+/* The store's functions wrap their writes in tx_enter/tx_leave: a
+ * transaction of their own (BEGIN IMMEDIATE) outside the caller's, a
+ * savepoint inside it, so that a failure undoes only their part. */
+sx_status sx_store_tx_enter(sx_agent_store *s);
+sx_status sx_store_tx_leave(sx_agent_store *s, sx_status st);
+
+/* Binding helpers: return the SQLite code. */
+int sx_store_bind_id(sqlite3_stmt *q, int i, const sx_agent_id *id);
+int sx_store_bind_bytes(sqlite3_stmt *q, int i, const void *p, size_t n);
+/* Copies a blob column of exactly n bytes (or up to max with *len):
+ * false when the stored length is wrong. */
+bool sx_store_col_fixed(sqlite3_stmt *q, int col, uint8_t *out, size_t n);
+bool sx_store_col_var(sqlite3_stmt *q, int col, uint8_t *out, size_t max, size_t *len);
+/* A malloc'd copy of a blob column (NULL for an empty one). */
+sx_status sx_store_col_blob(sqlite3_stmt *q, int col, sx_agent_blob *out);
+
+int64_t sx_store_now(void);
+void sx_store_new_id(sx_agent_id *id);
+
+#endif
