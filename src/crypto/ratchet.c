@@ -388,10 +388,14 @@ sx_status sx_ratchet_msg_key_decode(sx_slice in, sx_ratchet_msg_key *key)
     sx_read_copy(&r, key->mk, SX_RATCHET_KEY_LEN);
     sx_read_copy(&r, key->iv, SX_RATCHET_IV_LEN);
     sx_read_u16(&r, &len);
+    /* Check the length before the copy: a failed read still clears len
+     * bytes of its destination. */
     if (sx_reader_ok(&r) && len > sizeof key->header)
         sx_reader_fail(&r, SX_E_PROTOCOL);
-    sx_read_copy(&r, key->header, len);
-    key->header_len = len;
+    if (sx_reader_ok(&r)) {
+        sx_read_copy(&r, key->header, len);
+        key->header_len = len;
+    }
     sx_status st = sx_reader_finish(&r);
     if (st != SX_OK)
         sx_wipe(key, sizeof *key);

@@ -1007,6 +1007,16 @@ static void test_message_bytes(void **state)
             assert_memory_equal(k2.mk, key.mk, 32);
             assert_int_equal(sx_ratchet_msg_key_decode(sx_slice_of(w.buf, w.len - 1), &k2),
                              SX_E_PROTOCOL);
+            /* A header length over the largest header (found by
+             * fuzz_agent_store_blobs: it used to clear past the buffer). */
+            size_t at = 2 + 1 + 112 + 1 + 32 + 16;
+            uint8_t save_hi = w.buf[at], save_lo = w.buf[at + 1];
+            w.buf[at] = 0xff;
+            w.buf[at + 1] = 0xff;
+            assert_int_equal(sx_ratchet_msg_key_decode(sx_writer_slice(&w), &k2), SX_E_PROTOCOL);
+            w.buf[at] = save_hi;
+            w.buf[at + 1] = save_lo;
+            assert_ok(sx_ratchet_msg_key_decode(sx_writer_slice(&w), &k2));
             sx_writer_cleanup(&w);
 
             dec_ok(&a, out, len, "hello");
