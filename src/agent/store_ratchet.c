@@ -80,36 +80,87 @@ sx_status sx_agent_store_x3dh_get(sx_agent_store *s, const sx_agent_id *conn,
     return st;
 }
 
+/* Brings the connection's skipped-key rows to r's list. The ratchet only
+ * removes keys and appends new ones, so the rows are walked in order beside
+ * the list: a row equal to the next key stays, any other row goes, and the
+ * keys left over are appended. The result is r's list in r's order for any
+ * list; in the usual case only the changed rows are written. */
 static sx_status save_skipped(sx_agent_store *s, const sx_agent_id *conn, const sx_ratchet *r)
 {
     sx_status st;
-    sqlite3_stmt *q = sx_store_prep(s, "DELETE FROM skipped_keys WHERE conn_id = ?", &st);
-    if (q == NULL)
+    sqlite3_stmt *rows = sx_store_prep(s,
+                                       "SELECT ord, header_key, msg_n, msg_key, msg_iv FROM "
+                                       "skipped_keys WHERE conn_id = ? ORDER BY ord",
+                                       &st);
+    if (rows == NULL)
         return st;
-    sx_store_bind_id(q, 1, conn);
-    SX_TRY(sx_store_done(s, q, "drop skipped keys"));
-    if (r->n_skipped == 0)
-        return SX_OK;
-    q = sx_store_prep(s,
-                      "INSERT INTO skipped_keys(conn_id, ord, header_key, msg_n, msg_key, msg_iv) "
-                      "VALUES (?, ?, ?, ?, ?, ?)",
-                      &st);
-    if (q == NULL)
-        return st;
-    for (size_t i = 0; st == SX_OK && i < r->n_skipped; i++) {
-        const sx_ratchet_skipped *k = &r->skipped[i];
-        sqlite3_reset(q);
-        sx_store_bind_id(q, 1, conn);
-        sqlite3_bind_int64(q, 2, (int64_t)i);
-        sx_store_bind_bytes(q, 3, k->hk, sizeof k->hk);
-        sqlite3_bind_int64(q, 4, k->n);
-        sx_store_bind_bytes(q, 5, k->mk, sizeof k->mk);
-        sx_store_bind_bytes(q, 6, k->iv, sizeof k->iv);
-        int rc = sqlite3_step(q);
-        if (rc != SQLITE_DONE)
-            st = sx_store_err(s, rc, "store a skipped key");
+    sqlite3_stmt *del = sx_store_prep(s, "DELETE FROM skipped_keys WHERE conn_id = ? AND ord = ?",
+                                      &st);
+    sqlite3_stmt *ins = NULL;
+    if (del != NULL)
+        ins = sx_store_prep(s,
+                            "INSERT INTO skipped_keys(conn_id, ord, header_key, msg_n, msg_key, "
+                            "msg_iv) VALUES (?, ?, ?, ?, ?, ?)",
+                            &st);
+    sx_store_bind_id(rows, 1, conn);
+    /* First the walk (rows to drop noted), then the writes: no row of the
+     * table changes under the open SELECT. */
+    size_t j = 0, n_drop = 0, cap = 0;
+    int64_t next_ord = 0, *drop = NULL;
+    int rc = SQLITE_DONE;
+    while (st == SX_OK && ins != NULL && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        int64_t ord = sqlite3_column_int64(rows, 0);
+        if (ord >= next_ord)
+            next_ord = ord + 1;
+        const sx_ratchet_skipped *k = j < r->n_skipped ? &r->skipped[j] : NULL;
+        if (k != NULL && sqlite3_column_int64(rows, 2) == (int64_t)k->n &&
+            sqlite3_column_bytes(rows, 1) == (int)sizeof k->hk &&
+            memcmp(sqlite3_column_blob(rows, 1), k->hk, sizeof k->hk) == 0 &&
+            sqlite3_column_bytes(rows, 3) == (int)sizeof k->mk &&
+            memcmp(sqlite3_column_blob(rows, 3), k->mk, sizeof k->mk) == 0 &&
+            sqlite3_column_bytes(rows, 4) == (int)sizeof k->iv &&
+            memcmp(sqlite3_column_blob(rows, 4), k->iv, sizeof k->iv) == 0) {
+            j++;
+            continue;
+        }
+        if (n_drop == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *grown = realloc(drop, cap * sizeof *drop);
+            if (grown == NULL) {
+                st = SX_E_NOMEM;
+                break;
+            }
+            drop = grown;
+        }
+        drop[n_drop++] = ord;
     }
-    sqlite3_finalize(q);
+    if (st == SX_OK && ins != NULL && rc != SQLITE_DONE)
+        st = sx_store_err(s, rc, "read skipped keys");
+    sqlite3_finalize(rows);
+    for (size_t i = 0; st == SX_OK && i < n_drop; i++) {
+        sqlite3_reset(del);
+        sx_store_bind_id(del, 1, conn);
+        sqlite3_bind_int64(del, 2, drop[i]);
+        int drc = sqlite3_step(del);
+        if (drc != SQLITE_DONE)
+            st = sx_store_err(s, drc, "drop a skipped key");
+    }
+    free(drop);
+    for (; st == SX_OK && ins != NULL && j < r->n_skipped; j++) {
+        const sx_ratchet_skipped *k = &r->skipped[j];
+        sqlite3_reset(ins);
+        sx_store_bind_id(ins, 1, conn);
+        sqlite3_bind_int64(ins, 2, next_ord++);
+        sx_store_bind_bytes(ins, 3, k->hk, sizeof k->hk);
+        sqlite3_bind_int64(ins, 4, k->n);
+        sx_store_bind_bytes(ins, 5, k->mk, sizeof k->mk);
+        sx_store_bind_bytes(ins, 6, k->iv, sizeof k->iv);
+        int irc = sqlite3_step(ins);
+        if (irc != SQLITE_DONE)
+            st = sx_store_err(s, irc, "store a skipped key");
+    }
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
     return st;
 }
 
