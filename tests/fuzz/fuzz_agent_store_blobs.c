@@ -1,6 +1,6 @@
 /* Fuzz target: the blobs the agent store reads back from its file, which
  * it treats as untrusted bytes. The first byte picks the decoder: 0 the
- * ratchet state (sx_ratchet_read), 1 the X3DH private keys
+ * ratchet state (sx_ratchet_read, formats 1 and 2), 1 the X3DH private keys
  * (sx_e2e_private_read), 2 a message encryption key
  * (sx_ratchet_msg_key_decode). What decodes must encode back to the same
  * bytes; a decoded ratchet must also take a message without crashing. */
@@ -32,7 +32,8 @@ static void ratchet_state(sx_slice in)
     sx_writer w;
     sx_writer_init_dynamic(&w, 1u << 20);
     sx_ratchet_write(&w, &r);
-    same(&w, in);
+    if (in.ptr[0] != 1) /* format 1 is written back as format 2 */
+        same(&w, in);
     sx_writer_cleanup(&w);
     /* A message of junk: any outcome but a crash, and the state keeps. */
     static const uint8_t junk[200] = {0x00, 0x60, 0x00, 0x03};

@@ -1722,6 +1722,19 @@ static void test_state_storage(void **state)
     assert_int_equal(sx_ratchet_read(sx_slice_of(s2, n), &c), SX_E_PROTOCOL);
     sx_ratchet_cleanup(&c);
     free(s2);
+    /* Format 1 (no public key: it is derived) is still read, to the same
+     * state. */
+    enum { PUB_AT = 1 + 2 + 2 + 112 + 56 };
+    assert_int_equal(s[0], 2);
+    uint8_t *v1 = malloc(n - 56);
+    assert_non_null(v1);
+    memcpy(v1, s, PUB_AT);
+    memcpy(v1 + PUB_AT, s + PUB_AT + 56, n - PUB_AT - 56);
+    v1[0] = 1;
+    assert_ok(sx_ratchet_read(sx_slice_of(v1, n - 56), &c));
+    assert_same_state(&c, s, n);
+    sx_ratchet_cleanup(&c);
+    free(v1);
     assert_ok(sx_ratchet_read(sx_slice_of(s, n), &c));
     assert_int_equal(c.n_skipped, 1);
     assert_memory_equal(c.dhrs_pub, a.dhrs_pub, 56);
