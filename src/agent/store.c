@@ -55,6 +55,15 @@ sx_status sx_store_err(sx_agent_store *s, int rc, const char *what)
 
 sqlite3_stmt *sx_store_prep(sx_agent_store *s, const char *sql, sx_status *st)
 {
+    sx_store_cached *slot = NULL;
+    for (size_t i = 0; i < s->n_cache; i++)
+        if (s->cache[i].sql == sql) {
+            if (s->cache[i].busy)
+                break; /* in use higher up: a fresh one, not kept */
+            s->cache[i].busy = true;
+            *st = SX_OK;
+            return s->cache[i].q;
+        }
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
     if (rc != SQLITE_OK) {
@@ -62,15 +71,47 @@ sqlite3_stmt *sx_store_prep(sx_agent_store *s, const char *sql, sx_status *st)
         *st = sx_store_err(s, rc, "prepare");
         return NULL;
     }
+    bool known = false;
+    for (size_t i = 0; i < s->n_cache && !known; i++)
+        known = s->cache[i].sql == sql;
+    if (!known && s->n_cache < SX_STORE_CACHE) {
+        slot = &s->cache[s->n_cache++];
+        slot->sql = sql;
+        slot->q = q;
+        slot->busy = true;
+    }
     *st = SX_OK;
     return q;
+}
+
+void sx_store_fin(sx_agent_store *s, sqlite3_stmt *q)
+{
+    if (q == NULL)
+        return;
+    for (size_t i = 0; i < s->n_cache; i++)
+        if (s->cache[i].q == q) {
+            sqlite3_reset(q);
+            sqlite3_clear_bindings(q);
+            s->cache[i].busy = false;
+            return;
+        }
+    sqlite3_finalize(q);
+}
+
+sx_status sx_store_run(sx_agent_store *s, const char *sql)
+{
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s, sql, &st);
+    if (q == NULL)
+        return st;
+    return sx_store_done(s, q, sql);
 }
 
 sx_status sx_store_done(sx_agent_store *s, sqlite3_stmt *q, const char *what)
 {
     int rc = sqlite3_step(q);
     sx_status st = rc == SQLITE_DONE || rc == SQLITE_ROW ? SX_OK : sx_store_err(s, rc, what);
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -153,7 +194,7 @@ sx_status sx_store_tx_enter(sx_agent_store *s)
 {
     sx_status st;
     bool own = s->depth == 0 && sqlite3_get_autocommit(s->db);
-    st = sx_store_exec(s, own ? "BEGIN IMMEDIATE" : "SAVEPOINT sx_store");
+    st = sx_store_run(s, own ? "BEGIN IMMEDIATE" : "SAVEPOINT sx_store");
     if (st != SX_OK)
         return st;
     if (s->depth == 0)
@@ -168,7 +209,7 @@ sx_status sx_store_tx_leave(sx_agent_store *s, sx_status st)
     if (s->depth == 0 && s->own_outer) {
         s->own_outer = false;
         if (st == SX_OK) {
-            st = sx_store_exec(s, "COMMIT");
+            st = sx_store_run(s, "COMMIT");
             if (st == SX_OK)
                 return SX_OK;
         }
@@ -181,7 +222,7 @@ sx_status sx_store_tx_leave(sx_agent_store *s, sx_status st)
         (void)sqlite3_exec(s->db, "RELEASE sx_store", NULL, NULL, NULL);
         return st;
     }
-    return sx_store_exec(s, "RELEASE sx_store");
+    return sx_store_run(s, "RELEASE sx_store");
 }
 
 sx_status sx_agent_store_begin(sx_agent_store *s)
@@ -189,7 +230,7 @@ sx_status sx_agent_store_begin(sx_agent_store *s)
     SX_ENSURE(s != NULL, SX_E_USAGE);
     if (!sqlite3_get_autocommit(s->db))
         return sx_error_set(SX_E_USAGE, NULL, "agent store: a transaction is open already");
-    return sx_store_exec(s, "BEGIN IMMEDIATE");
+    return sx_store_run(s, "BEGIN IMMEDIATE");
 }
 
 sx_status sx_agent_store_commit(sx_agent_store *s)
@@ -197,7 +238,7 @@ sx_status sx_agent_store_commit(sx_agent_store *s)
     SX_ENSURE(s != NULL, SX_E_USAGE);
     if (sqlite3_get_autocommit(s->db))
         return sx_error_set(SX_E_USAGE, NULL, "agent store: no transaction to commit");
-    sx_status st = sx_store_exec(s, "COMMIT");
+    sx_status st = sx_store_run(s, "COMMIT");
     if (st != SX_OK && !sqlite3_get_autocommit(s->db))
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
@@ -227,7 +268,7 @@ static sx_status current_version(sx_agent_store *s, int *v)
         *v = sqlite3_column_int(q, 0);
     else
         st = sx_store_err(s, rc, "read the schema version");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -322,6 +363,8 @@ sx_status sx_agent_store_open(const char *path, int target, sx_agent_store **out
     *out = s;
     return SX_OK;
 fail:
+    for (size_t i = 0; i < s->n_cache; i++)
+        sqlite3_finalize(s->cache[i].q);
     sqlite3_close(s->db);
     free(s);
     return st;
@@ -332,6 +375,8 @@ void sx_agent_store_close(sx_agent_store *s)
     if (s == NULL)
         return;
     sx_agent_store_rollback(s);
+    for (size_t i = 0; i < s->n_cache; i++)
+        sqlite3_finalize(s->cache[i].q);
     sqlite3_close(s->db);
     free(s);
 }
@@ -384,7 +429,7 @@ sx_status sx_agent_store_setting_get(sx_agent_store *s, const char *key, sx_agen
     } else if (rc != SQLITE_DONE) {
         st = sx_store_err(s, rc, "read a setting");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -436,7 +481,7 @@ sx_status sx_agent_store_server_get_or_create(sx_agent_store *s, const char *hos
         *server_id = sqlite3_column_int64(q, 0);
     else
         st = sx_store_err(s, rc, "store a server");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 

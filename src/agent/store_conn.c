@@ -84,7 +84,7 @@ sx_status sx_agent_store_conn_create(sx_agent_store *s, const sx_agent_conn *c, 
         sqlite3_bind_int(q, 9, (int)c->rsync);
         sqlite3_bind_int64(q, 10, sx_store_now());
         int rc = sqlite3_step(q);
-        sqlite3_finalize(q);
+        sx_store_fin(s, q);
         if (rc == SQLITE_DONE)
             return SX_OK;
         st = sx_store_err(s, rc, "create a connection");
@@ -109,7 +109,7 @@ sx_status sx_agent_store_conn_get(sx_agent_store *s, const sx_agent_id *id, sx_a
         st = no_row("connection");
     else
         st = sx_store_err(s, rc, "read a connection");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -203,7 +203,7 @@ sx_status sx_agent_store_conn_list(sx_agent_store *s, int64_t user_id, sx_agent_
     }
     if (st == SX_OK && rc != SQLITE_DONE)
         st = sx_store_err(s, rc, "list connections");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     if (st != SX_OK) {
         free(*out);
         *out = NULL;
@@ -288,7 +288,7 @@ static sx_status get_rq(sx_agent_store *s, sqlite3_stmt *q, sx_agent_rcv_queue *
         st = no_row("receive queue");
     else
         st = sx_store_err(s, rc, "read a receive queue");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -379,7 +379,7 @@ static sx_status list_rows(sx_agent_store *s, sqlite3_stmt *q, size_t sz,
     }
     if (st == SX_OK && rc != SQLITE_DONE)
         st = sx_store_err(s, rc, what);
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     if (st != SX_OK) {
         if (*out != NULL)
             sx_wipe(*out, cap * sz);
@@ -468,7 +468,7 @@ sx_status sx_agent_store_snd_queue_create(sx_agent_store *s, const sx_agent_snd_
         } else if (rc != SQLITE_DONE) {
             st = sx_store_err(s, rc, "find a send queue");
         }
-        sqlite3_finalize(q);
+        sx_store_fin(s, q);
     }
     if (st == SX_OK && existing != 0)
         q = sx_store_prep(s,
@@ -522,7 +522,7 @@ sx_status sx_agent_store_snd_queue_get(sx_agent_store *s, int64_t queue_id,
         st = no_row("send queue");
     else
         st = sx_store_err(s, rc, "read a send queue");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 

@@ -16,8 +16,20 @@ typedef struct sx_agent_migration {
 /* The migrations in order, versions 1..n. */
 const sx_agent_migration *sx_agent_store_migrations(size_t *n);
 
+/* Prepared statements kept for reuse, by the address of their SQL text
+ * (every statement of the store is a literal). */
+#define SX_STORE_CACHE 80
+
+typedef struct sx_store_cached {
+    const char *sql;
+    sqlite3_stmt *q;
+    bool busy; /* handed out and not yet given back */
+} sx_store_cached;
+
 struct sx_agent_store {
     sqlite3 *db;
+    sx_store_cached cache[SX_STORE_CACHE];
+    size_t n_cache;
     int depth;      /* nesting of the store's own transaction frames */
     bool own_outer; /* the outermost frame began the transaction */
 };
@@ -25,12 +37,19 @@ struct sx_agent_store {
 /* Maps a SQLite result to a status with a detail naming what failed. */
 sx_status sx_store_err(sx_agent_store *s, int rc, const char *what);
 
-/* Prepares sql; on failure sets the detail and returns NULL with *st. */
+/* A statement for sql (a literal: kept for reuse by its address), with no
+ * bindings; on failure sets the detail and returns NULL with *st. Give it
+ * back with sx_store_fin. */
 sqlite3_stmt *sx_store_prep(sx_agent_store *s, const char *sql, sx_status *st);
+/* Gives a statement back: reset for reuse when cached, else finalized.
+ * Accepts NULL. */
+void sx_store_fin(sx_agent_store *s, sqlite3_stmt *q);
 /* Runs a statement that returns no rows to completion and finalizes it. */
 sx_status sx_store_done(sx_agent_store *s, sqlite3_stmt *q, const char *what);
-/* Runs SQL text without parameters. */
+/* Runs SQL text without parameters (several statements allowed). */
 sx_status sx_store_exec(sx_agent_store *s, const char *sql);
+/* Runs one statement without parameters through the cache. */
+sx_status sx_store_run(sx_agent_store *s, const char *sql);
 
 /* The store's functions wrap their writes in tx_enter/tx_leave: a
  * transaction of their own (BEGIN IMMEDIATE) outside the caller's, a

@@ -49,7 +49,7 @@ sx_status sx_agent_store_snd_ids_next(sx_agent_store *s, const sx_agent_id *conn
     /* Step to the end so the UPDATE is complete before finalize. */
     while (rc == SQLITE_ROW)
         rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -103,7 +103,7 @@ static sx_status add_deliveries(sx_agent_store *s, const sx_agent_id *conn, int6
         else if (sqlite3_changes(s->db) != 1)
             st = no_row("send queue of this connection");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -256,7 +256,7 @@ sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t snd_queue_id,
     } else if (rc != SQLITE_DONE) {
         st = sx_store_err(s, rc, "read a delivery");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -307,7 +307,7 @@ sx_status sx_agent_store_delivery_count(sx_agent_store *s, const sx_agent_id *co
         *n = (size_t)sqlite3_column_int64(q, 0);
     else
         st = sx_store_err(s, rc, "count deliveries");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -336,7 +336,7 @@ sx_status sx_agent_store_rcv_prev(sx_agent_store *s, const sx_agent_id *conn,
     } else {
         st = sx_store_err(s, rc, "read the receive counters");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -371,7 +371,7 @@ sx_status sx_agent_store_rcv_msg_insert(sx_agent_store *s, const sx_agent_id *co
         }
         while (rc == SQLITE_ROW)
             rc = sqlite3_step(q);
-        sqlite3_finalize(q);
+        sx_store_fin(s, q);
     }
     if (st == SX_OK)
         st = insert_message(s, conn, id, rcv_id, 0, msg->msg_type, msg->notification,
@@ -469,7 +469,7 @@ sx_status sx_agent_store_rcv_msg_find(sx_agent_store *s, const sx_agent_id *conn
     } else if (rc != SQLITE_DONE) {
         st = sx_store_err(s, rc, "find a received message");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -507,7 +507,7 @@ sx_status sx_agent_store_rcv_hash_seen(sx_agent_store *s, const sx_agent_id *con
         *seen = true;
     else if (rc != SQLITE_DONE)
         st = sx_store_err(s, rc, "look up a message hash");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 

@@ -124,7 +124,7 @@ sx_status sx_agent_store_confirmation_get(sx_agent_store *s, const sx_agent_id *
     } else {
         st = sx_store_err(s, rc, "read a confirmation");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -191,7 +191,7 @@ sx_status sx_agent_store_invitation_get(sx_agent_store *s, const sx_agent_id *id
     } else {
         st = sx_store_err(s, rc, "read an invitation");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -294,7 +294,7 @@ sx_status sx_agent_store_cmd_take(sx_agent_store *s, const sx_agent_id *conn, in
         } else if (rc != SQLITE_DONE) {
             st = sx_store_err(s, rc, "take a command");
         }
-        sqlite3_finalize(q);
+        sx_store_fin(s, q);
     }
     if (st == SX_OK && *found) {
         q = sx_store_prep(s, "UPDATE commands SET taken = 1 WHERE command_id = ?", &st);
@@ -352,6 +352,6 @@ sx_status sx_agent_store_cmd_count(sx_agent_store *s, size_t *pending, size_t *t
     } else {
         st = sx_store_err(s, rc, "count commands");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }

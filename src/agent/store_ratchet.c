@@ -76,7 +76,7 @@ sx_status sx_agent_store_x3dh_get(sx_agent_store *s, const sx_agent_id *conn,
     } else {
         st = sx_store_err(s, rc, "read X3DH keys");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -136,7 +136,7 @@ static sx_status save_skipped(sx_agent_store *s, const sx_agent_id *conn, const 
     }
     if (st == SX_OK && ins != NULL && rc != SQLITE_DONE)
         st = sx_store_err(s, rc, "read skipped keys");
-    sqlite3_finalize(rows);
+    sx_store_fin(s, rows);
     for (size_t i = 0; st == SX_OK && i < n_drop; i++) {
         sqlite3_reset(del);
         sx_store_bind_id(del, 1, conn);
@@ -159,8 +159,8 @@ static sx_status save_skipped(sx_agent_store *s, const sx_agent_id *conn, const 
         if (irc != SQLITE_DONE)
             st = sx_store_err(s, irc, "store a skipped key");
     }
-    sqlite3_finalize(del);
-    sqlite3_finalize(ins);
+    sx_store_fin(s, del);
+    sx_store_fin(s, ins);
     return st;
 }
 
@@ -253,7 +253,7 @@ static sx_status load_skipped(sx_agent_store *s, const sx_agent_id *conn, sx_rat
     }
     if (st == SX_OK && rc != SQLITE_DONE)
         st = sx_store_err(s, rc, "read skipped keys");
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     return st;
 }
 
@@ -282,7 +282,7 @@ sx_status sx_agent_store_ratchet_get(sx_agent_store *s, const sx_agent_id *conn,
     } else {
         st = sx_store_err(s, rc, "read the ratchet");
     }
-    sqlite3_finalize(q);
+    sx_store_fin(s, q);
     if (st == SX_OK)
         st = load_skipped(s, conn, r);
     if (st != SX_OK)
