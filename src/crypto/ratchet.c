@@ -14,7 +14,11 @@
 
 #define ROOT_INFO "SimpleXRootRatchet"
 #define CHAIN_INFO "SimpleXChainRatchet"
-#define STATE_FORMAT 1
+/* Storage format of the state: 2 keeps our ratchet public key beside the
+ * private one (deriving it is an X448 multiplication per load); 1, without
+ * it, is still read. */
+#define STATE_FORMAT 2
+#define STATE_FORMAT_NO_PUB 1
 /* A length prefix whose first byte is below this is 2 bytes long (largeP):
  * an encrypted header is never shorter than 32 bytes. */
 #define LARGE_PEEK 32
@@ -388,10 +392,14 @@ sx_status sx_ratchet_msg_key_decode(sx_slice in, sx_ratchet_msg_key *key)
     sx_read_copy(&r, key->mk, SX_RATCHET_KEY_LEN);
     sx_read_copy(&r, key->iv, SX_RATCHET_IV_LEN);
     sx_read_u16(&r, &len);
+    /* Check the length before the copy: a failed read still clears len
+     * bytes of its destination. */
     if (sx_reader_ok(&r) && len > sizeof key->header)
         sx_reader_fail(&r, SX_E_PROTOCOL);
-    sx_read_copy(&r, key->header, len);
-    key->header_len = len;
+    if (sx_reader_ok(&r)) {
+        sx_read_copy(&r, key->header, len);
+        key->header_len = len;
+    }
     sx_status st = sx_reader_finish(&r);
     if (st != SX_OK)
         sx_wipe(key, sizeof *key);
@@ -787,7 +795,7 @@ bool sx_ratchet_write(sx_writer *w, const sx_ratchet *r)
                      (r->has_snd ? F_SND : 0) | (r->has_rcv ? F_RCV : 0);
     bool ok = sx_write_u8(w, STATE_FORMAT) && sx_write_version(w, r->current) &&
               sx_write_version(w, r->max_supported) && KEY(w, r->ad) && KEY(w, r->dhrs) &&
-              sx_write_u8(w, (uint8_t)flags);
+              KEY(w, r->dhrs_pub) && sx_write_u8(w, (uint8_t)flags);
     if (ok && (flags & F_KEM))
         ok = KEY(w, r->kem.pk) && KEY(w, r->kem.sk);
     if (ok && (flags & F_KEM_ACCEPTED))
@@ -817,12 +825,14 @@ sx_status sx_ratchet_read(sx_slice in, sx_ratchet *r)
     uint8_t format = 0, flags = 0;
     uint16_t n_skipped = 0;
     sx_read_u8(&rd, &format);
-    if (sx_reader_ok(&rd) && format != STATE_FORMAT)
+    if (sx_reader_ok(&rd) && format != STATE_FORMAT && format != STATE_FORMAT_NO_PUB)
         sx_reader_fail(&rd, SX_E_PROTOCOL);
     sx_read_version(&rd, &r->current);
     sx_read_version(&rd, &r->max_supported);
     RKEY(&rd, r->ad);
     RKEY(&rd, r->dhrs);
+    if (format == STATE_FORMAT)
+        RKEY(&rd, r->dhrs_pub);
     sx_read_u8(&rd, &flags);
     if (sx_reader_ok(&rd) && (flags & F_KEM_ACCEPTED) && !(flags & F_KEM))
         sx_reader_fail(&rd, SX_E_PROTOCOL);
@@ -882,7 +892,7 @@ sx_status sx_ratchet_read(sx_slice in, sx_ratchet *r)
     sx_status st = sx_reader_finish(&rd);
     if (st == SX_OK && r->current > r->max_supported)
         st = SX_E_PROTOCOL;
-    if (st == SX_OK)
+    if (st == SX_OK && format == STATE_FORMAT_NO_PUB)
         st = sx_x448_public(r->dhrs, r->dhrs_pub);
     if (st != SX_OK)
         sx_ratchet_cleanup(r);

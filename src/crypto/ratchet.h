@@ -209,9 +209,11 @@ SX_MUST_CHECK sx_status sx_ratchet_enc_msg_decode(sx_slice in, sx_ratchet_enc_ms
 /* ---- storage ------------------------------------------------------------- */
 
 /* Our storage encoding of the whole state including skipped keys (format
- * byte 1, fixed-size fields; not the reference's JSON). read validates flags
+ * byte 2, fixed-size fields; not the reference's JSON). read also takes
+ * format 1 (without our ratchet public key, derived then), validates flags
  * and counts (SX_E_PROTOCOL) and fills a fresh state that must be released
- * with sx_ratchet_cleanup (also after a failed read). */
+ * with sx_ratchet_cleanup (also after a failed read). The stored public key
+ * is trusted as much as the private key beside it. */
 bool sx_ratchet_write(sx_writer *w, const sx_ratchet *r);
 SX_MUST_CHECK sx_status sx_ratchet_read(sx_slice in, sx_ratchet *r);
 

@@ -1007,6 +1007,16 @@ static void test_message_bytes(void **state)
             assert_memory_equal(k2.mk, key.mk, 32);
             assert_int_equal(sx_ratchet_msg_key_decode(sx_slice_of(w.buf, w.len - 1), &k2),
                              SX_E_PROTOCOL);
+            /* A header length over the largest header (found by
+             * fuzz_agent_store_blobs: it used to clear past the buffer). */
+            size_t at = 2 + 1 + 112 + 1 + 32 + 16;
+            uint8_t save_hi = w.buf[at], save_lo = w.buf[at + 1];
+            w.buf[at] = 0xff;
+            w.buf[at + 1] = 0xff;
+            assert_int_equal(sx_ratchet_msg_key_decode(sx_writer_slice(&w), &k2), SX_E_PROTOCOL);
+            w.buf[at] = save_hi;
+            w.buf[at + 1] = save_lo;
+            assert_ok(sx_ratchet_msg_key_decode(sx_writer_slice(&w), &k2));
             sx_writer_cleanup(&w);
 
             dec_ok(&a, out, len, "hello");
@@ -1448,6 +1458,65 @@ static void test_too_many_skipped(void **state)
     sx_ratchet_cleanup(&b);
 }
 
+/* A step that fails half way: the keys of the old chain (PN) are staged and
+ * the DH step is taken, then the new chain's skip (Ns) is over the limit.
+ * Nothing of it may stay: the stored form is byte-identical to before, and
+ * the same ratchet still reads the messages that do fit. */
+static void test_skip_fails_midway(void **state)
+{
+    (void)state;
+    static sx_ratchet a, b;
+    init_pair(INIT_PLAIN, 3, 3, &a, &b);
+    send_recv(&b, &a, SX_PQ_KEEP, "chain one");
+    size_t l1[4];
+    uint8_t *old[4];
+    char t[16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(t, sizeof t, "old%d", i);
+        old[i] = enc(&b, SX_PQ_KEEP, t, &l1[i]);
+    }
+    send_recv(&a, &b, SX_PQ_KEEP, "turn");
+    enum { N = SX_RATCHET_MAX_SKIP + 2 };
+    uint8_t **m = calloc(N, sizeof *m);
+    size_t *l = calloc(N, sizeof *l);
+    assert_non_null(m);
+    assert_non_null(l);
+    for (int i = 0; i < N; i++) {
+        snprintf(t, sizeof t, "new%d", i);
+        m[i] = enc(&b, SX_PQ_KEEP, t, &l[i]);
+    }
+    /* new[N-1]: PN = 5 (4 to stage from chain one), Ns = 513 > 512. */
+    size_t slen;
+    uint8_t *before = save(&a, &slen);
+    size_t n_skipped = a.n_skipped;
+    uint8_t *out = malloc(l[N - 1]);
+    sx_slice plain;
+    sx_ratchet_error err;
+    assert_int_equal(sx_ratchet_decrypt(&a, sx_slice_of(m[N - 1], l[N - 1]), out, l[N - 1],
+                                        &plain, &err),
+                     SX_E_LIMIT);
+    assert_int_equal(err.code, SX_RATCHET_ERR_TOO_MANY_SKIPPED);
+    assert_int_equal(err.n, 514); /* the new chain's count: the old one passed */
+    assert_int_equal(a.n_skipped, n_skipped);
+    assert_same_state(&a, before, slen);
+    free(out);
+    /* The ratchet goes on as if that message had not come. */
+    dec_ok(&a, m[N - 2], l[N - 2], "new512");
+    assert_int_equal(a.n_skipped, 4 + 512);
+    dec_ok(&a, old[2], l1[2], "old2");
+    dec_ok(&a, m[0], l[0], "new0");
+    dec_ok(&a, m[N - 1], l[N - 1], "new513");
+    for (int i = 0; i < 4; i++)
+        free(old[i]);
+    for (int i = 0; i < N; i++)
+        free(m[i]);
+    free(m);
+    free(l);
+    free(before);
+    sx_ratchet_cleanup(&a);
+    sx_ratchet_cleanup(&b);
+}
+
 /* Decrypt that may fail but must then leave the state as it was. */
 static void dec_any_fail(sx_ratchet *r, const uint8_t *m, size_t len)
 {
@@ -1653,6 +1722,19 @@ static void test_state_storage(void **state)
     assert_int_equal(sx_ratchet_read(sx_slice_of(s2, n), &c), SX_E_PROTOCOL);
     sx_ratchet_cleanup(&c);
     free(s2);
+    /* Format 1 (no public key: it is derived) is still read, to the same
+     * state. */
+    enum { PUB_AT = 1 + 2 + 2 + 112 + 56 };
+    assert_int_equal(s[0], 2);
+    uint8_t *v1 = malloc(n - 56);
+    assert_non_null(v1);
+    memcpy(v1, s, PUB_AT);
+    memcpy(v1 + PUB_AT, s + PUB_AT + 56, n - PUB_AT - 56);
+    v1[0] = 1;
+    assert_ok(sx_ratchet_read(sx_slice_of(v1, n - 56), &c));
+    assert_same_state(&c, s, n);
+    sx_ratchet_cleanup(&c);
+    free(v1);
     assert_ok(sx_ratchet_read(sx_slice_of(s, n), &c));
     assert_int_equal(c.n_skipped, 1);
     assert_memory_equal(c.dhrs_pub, a.dhrs_pub, 56);
@@ -1688,6 +1770,7 @@ int main(void)
         cmocka_unit_test(test_pq_support_monotonic),
         cmocka_unit_test(test_version_upgrade),
         cmocka_unit_test(test_too_many_skipped),
+        cmocka_unit_test(test_skip_fails_midway),
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_random_exchange),
         cmocka_unit_test(test_random_exchange_pq),
