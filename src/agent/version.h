@@ -1,7 +1,7 @@
 #ifndef SX_AGENT_VERSION_H
 #define SX_AGENT_VERSION_H
 
-/* The version ranges the agent speaks (AGENT-NOTES E0.6) and the choice of
+/* The version ranges the agent speaks (docs/AGENT.md "Versions") and the choice of
  * one version from two ranges. Three independent ranges travel in links and
  * handshakes: the agent protocol's, the SMP client's (in queue URIs) and the
  * end-to-end ratchet's. */

@@ -1,4 +1,4 @@
-/* Unit tests of the agent's version ranges (AGENT-NOTES E0.6). */
+/* Unit tests of the agent's version ranges (docs/AGENT.md "Versions"). */
 #include "testutil.h"
 
 #include "agent/version.h"
