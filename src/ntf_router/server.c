@@ -70,6 +70,7 @@ struct sx_ntf_server {
     FILE *log;
     pthread_mutex_t log_mu;
     uint64_t pushes;
+    sx_ntf_pusher *pusher; /* NULL without APNS */
 };
 
 /* ---- store log ---- */
@@ -361,8 +362,14 @@ static void after_token_cmd(ns_conn *c, const sx_ntf_tkn_result *res)
 {
     if (!res->push_verification || res->token.token.provider == SX_NTF_PP_APNS_NULL)
         return;
-    __atomic_add_fetch(&c->w->s->pushes, 1, __ATOMIC_RELAXED);
-    SX_SAY(SX_SAY_WARN, "verification push to a %s token not sent: this router has no APNS client yet",
+    sx_ntf_server *s = c->w->s;
+    if (s->pusher) {
+        if (!sx_ntf_pusher_verify(s->pusher, &res->token))
+            SX_SAY(SX_SAY_WARN, "verification push not queued");
+        return;
+    }
+    __atomic_add_fetch(&s->pushes, 1, __ATOMIC_RELAXED);
+    SX_SAY(SX_SAY_WARN, "verification push to a %s token not sent: APNS is not configured",
            sx_ntf_provider_text(res->token.token.provider));
 }
 
@@ -529,6 +536,7 @@ static void server_free(sx_ntf_server *s)
     if (!s)
         return;
     sx_kit_workers_free(s->ws);
+    sx_ntf_pusher_stop(s->pusher);
     free(s->workers);
     sx_tls_ctx_free(s->tls);
     sx_key_free(s->sign_key);
@@ -547,6 +555,7 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     SX_ENSURE(s != NULL, SX_E_NOMEM);
     pthread_mutex_init(&s->log_mu, NULL);
     s->opts = *o;
+    s->opts.apns = NULL; /* the caller's; copied into the client */
     sx_status st = sx_ntf_tokens_new(&s->tokens);
     if (st == SX_OK && o->store_log_path)
         st = open_store_log(s, o->store_log_path);
@@ -562,6 +571,12 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
             st = sx_tls_ctx_private_key(s->tls, &s->sign_key);
         if (st != SX_OK && st != SX_E_NOMEM && st != SX_E_IO)
             st = SX_E_PROTOCOL;
+    }
+    if (st == SX_OK && o->apns) {
+        sx_ntf_apns_client *ac = NULL;
+        st = sx_ntf_apns_client_new(o->apns, &ac);
+        if (st == SX_OK)
+            st = sx_ntf_pusher_start(s->tokens, ac, o->periodic_s, &s->pusher);
     }
     if (st == SX_OK) {
         sx_kit_workers_opts wo = {
@@ -604,6 +619,11 @@ uint16_t sx_ntf_server_port(const sx_ntf_server *s)
 uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s)
 {
     return s ? __atomic_load_n(&s->pushes, __ATOMIC_RELAXED) : 0;
+}
+
+void sx_ntf_server_push_stats(sx_ntf_server *s, sx_ntf_push_stats *out)
+{
+    sx_ntf_pusher_stats(s ? s->pusher : NULL, out);
 }
 
 void sx_ntf_server_stop(sx_ntf_server *s)

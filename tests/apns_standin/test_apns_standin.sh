@@ -4,7 +4,7 @@
 # them (DER signature, unpadded base64url). Checks the answers to a valid
 # push, to JWT faults (wrong key id, wrong team, other key, stale iat, none),
 # to header faults (topic, push type, background priority, expiration), to
-# a bad token path and an empty body, the per-token failures file (400
+# a bad token path, an empty body and one over 5120 bytes, the per-token failures file (400
 # BadDeviceToken, 410 Unregistered with a timestamp), and the recorded JSON
 # lines.
 set -eu
@@ -81,6 +81,9 @@ push 400 BadDeviceToken -X POST "https://localhost:$PORT/3/device/xyz" -H "autho
     -H "apns-topic: chat.simplex.app" -H "apns-push-type: alert" --data-raw "$BODY"
 push 400 PayloadEmpty -X POST "$URL" -H "authorization: bearer $GOOD" -H "apns-topic: chat.simplex.app" \
     -H "apns-push-type: alert" --data-raw ""
+BIG=$(head -c 6000 /dev/zero | tr '\0' 'a')
+push 413 PayloadTooLarge -X POST "$URL" -H "authorization: bearer $GOOD" -H "apns-topic: chat.simplex.app" \
+    -H "apns-push-type: alert" --data-raw "{\"a\":\"$BIG\"}"
 push 404 BadPath -X POST "https://localhost:$PORT/3/other" -H "authorization: bearer $GOOD" --data-raw "$BODY"
 push 405 MethodNotAllowed "https://localhost:$PORT/3/device/$TOKEN"
 # the failures file, per token
@@ -95,7 +98,7 @@ push 200 "" -X POST "https://localhost:$PORT/3/device/abcdef" -H "authorization:
 
 # what was recorded: one line per request, the first with its headers and body
 L="$T/s/requests.jsonl"
-[ "$(wc -l < "$L")" -eq 20 ] || fail "$(wc -l < "$L") lines recorded, expected 20"
+[ "$(wc -l < "$L")" -eq 21 ] || fail "$(wc -l < "$L") lines recorded, expected 21"
 first=$(head -n 1 "$L")
 for want in "\"token\":\"$TOKEN\"" '"apns-push-type":"background"' '"apns-priority":"5"' \
             '"apns-topic":"chat.simplex.app"' "\"authorization\":\"bearer $GOOD\"" \
