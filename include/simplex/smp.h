@@ -134,6 +134,25 @@ SX_API SX_MUST_CHECK sx_status sx_smp_queue_secure(sx_smp_conn *c, sx_smp_queue 
 SX_API SX_MUST_CHECK sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
                                            size_t len);
 
+/* The same, asking the router for a push notification (SEND with the
+ * notification flag): the queue's notifier subscriber gets an NMSG. */
+SX_API SX_MUST_CHECK sx_status sx_smp_send_notify(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
+                                                  size_t len);
+
+/* Recipient side: gives the queue a notifier (NKEY, answered NID) with new
+ * keys: the notifier id, the notifier's private key (PKCS#8 DER, Ed25519:
+ * what an NTF router needs, SNEW) and the DH secret that opens the NMSG
+ * metadata (message id and timestamp). SX_E_AUTH when the router refuses. */
+typedef struct sx_smp_notifier_creds {
+    uint8_t id[32];
+    size_t id_len;
+    uint8_t key[80];
+    size_t key_len;
+    uint8_t dh_secret[32];
+} sx_smp_notifier_creds;
+SX_API SX_MUST_CHECK sx_status sx_smp_queue_set_notifier(sx_smp_conn *c, sx_smp_queue *rcv,
+                                                         sx_smp_notifier_creds *out);
+
 /* ---- sending through a proxy (2-hop routing) ---- */
 
 /* Sender side, through another router: the router of `proxy` (any SMP router
@@ -562,6 +581,7 @@ SX_API void sx_smp_tpool_free(sx_smp_tpool *tp);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_unsubscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_unsubscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n);
 /* As sx_smp_pool_send and sx_smp_pool_ack, waiting for the router's answer
  * (or the failure). n: a MESSAGE note taken from this pool. */
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_send(sx_smp_tpool *tp, const sx_smp_queue *snd, const void *body,

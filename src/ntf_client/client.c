@@ -416,6 +416,45 @@ sx_status sx_ntf_sub_create(sx_ntf_client *c, sx_slice token_id, const sx_key *v
     return st;
 }
 
+sx_status sx_ntf_queue_of(const char *server, sx_slice notifier_id, uint8_t *buf, size_t cap, sx_ntf_queue *out)
+{
+    SX_ENSURE(server != NULL && buf != NULL && out != NULL, SX_E_USAGE);
+    memset(out, 0, sizeof *out);
+    sx_server_address *a = malloc(sizeof *a);
+    SX_ENSURE(a != NULL, SX_E_NOMEM);
+    sx_status st = sx_server_address_parse(server, strlen(server), a);
+    if (st == SX_OK && a->scheme != SX_SERVER_SMP)
+        st = SX_E_USAGE;
+    sx_writer w;
+    sx_writer_init_fixed(&w, buf, cap);
+    size_t hosts_off = 0;
+    for (size_t i = 0; st == SX_OK && i < a->host_count; i++) {
+        if (!sx_write_short(&w, sx_slice_of((const uint8_t *)a->text + a->host_off[i], a->host_len[i])))
+            st = SX_E_LIMIT;
+    }
+    size_t port_off = w.len;
+    if (st == SX_OK && a->port_len) {
+        /* the first port of a list */
+        size_t n = 0;
+        while (n < a->port_len && a->text[a->port_off + n] != ',')
+            n++;
+        if (!sx_write_bytes(&w, a->text + a->port_off, n))
+            st = SX_E_LIMIT;
+    }
+    size_t kh_off = w.len;
+    if (st == SX_OK && !sx_write_bytes(&w, a->key_hash, a->key_hash_len))
+        st = SX_E_LIMIT;
+    if (st == SX_OK) {
+        out->server.hosts.count = a->host_count;
+        out->server.hosts.items = sx_slice_of(buf + hosts_off, port_off - hosts_off);
+        out->server.port = sx_slice_of(buf + port_off, kh_off - port_off);
+        out->server.key_hash = sx_slice_of(buf + kh_off, w.len - kh_off);
+        out->notifier_id = notifier_id;
+    }
+    free(a);
+    return st == SX_OK ? SX_OK : (st == SX_E_LIMIT || st == SX_E_NOMEM ? st : SX_E_USAGE);
+}
+
 sx_status sx_ntf_sub_check(sx_ntf_client *c, sx_slice sub_id, const sx_key *verify, sx_ntf_sub_status *out,
                            char *err_text, size_t cap, sx_smp_error *err)
 {

@@ -19,6 +19,7 @@
 #include "crypto/keys.h"
 #include "crypto/x509.h"
 #include "ntf/protocol.h"
+#include "smp/address.h"
 #include "simplex/status.h"
 
 #define SX_NTF_CLIENT_ID_MAX 32 /* token and subscription ids (24 bytes from our router) */
@@ -87,6 +88,11 @@ SX_MUST_CHECK sx_status sx_ntf_ping(sx_ntf_client *c);
 SX_MUST_CHECK sx_status sx_ntf_sub_create(sx_ntf_client *c, sx_slice token_id, const sx_key *verify,
                                           const sx_ntf_queue *q, sx_slice notifier_priv, uint8_t *sub_id,
                                           size_t *sub_id_len, sx_smp_error *err);
+/* The SMPQueueNtf of a queue: its router's smp:// address (the first port
+ * of a list) and the notifier id; out's views point into buf (cap >= 600
+ * bytes). SX_E_USAGE for an address that does not parse. */
+SX_MUST_CHECK sx_status sx_ntf_queue_of(const char *server, sx_slice notifier_id, uint8_t *buf, size_t cap,
+                                        sx_ntf_queue *out);
 /* SCHK: the status; for ERR the text goes to err_text (cap bytes,
  * NUL-terminated, may be NULL). */
 SX_MUST_CHECK sx_status sx_ntf_sub_check(sx_ntf_client *c, sx_slice sub_id, const sx_key *verify,

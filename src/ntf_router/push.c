@@ -130,7 +130,7 @@ static void deliver(sx_ntf_pusher *p, item *it)
         }
         sx_wipe(&now_rec, sizeof now_rec);
     }
-    static uint8_t body[BODY_CAP];
+    static __thread uint8_t body[BODY_CAP];
     sx_writer w;
     sx_writer_init_fixed(&w, body, sizeof body);
     if (!make_body(it, &w)) {

@@ -6,9 +6,8 @@
  * and compacted at start, then appended to).
  *
  * Pushes go through the push thread (push.h) and the APNS client
- * (apns_client.h) when APNS is configured.
- *
- * Not yet: subscriptions (SNEW, SCHK, SDEL answer ERR INTERNAL). */
+ * (apns_client.h) when APNS is configured; subscriptions (subs.h) are kept
+ * in the same store log and subscribed on their SMP routers (smpsub.h). */
 #ifndef SX_NTF_ROUTER_SERVER_H
 #define SX_NTF_ROUTER_SERVER_H
 
@@ -42,6 +41,8 @@ SX_MUST_CHECK sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_
 uint16_t sx_ntf_server_port(const sx_ntf_server *s);
 /* Verification pushes asked for while no APNS client is configured. */
 uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s);
+/* NMSG received from SMP routers so far. */
+uint64_t sx_ntf_server_notifications(sx_ntf_server *s);
 /* What the push thread did (zeros without APNS). */
 void sx_ntf_server_push_stats(sx_ntf_server *s, sx_ntf_push_stats *out);
 void sx_ntf_server_stop(sx_ntf_server *s);

@@ -215,6 +215,78 @@ sx_status sx_smp_send(sx_smp_conn *c, const sx_smp_queue *snd, const void *body,
     return st;
 }
 
+sx_status sx_smp_send_notify(sx_smp_conn *c, const sx_smp_queue *snd, const void *body, size_t len)
+{
+    sx_error_clear();
+    if (!c || (!body && len))
+        return sx_error_set(SX_E_USAGE, NULL, "send: no connection or no body");
+    SX_TRY(sx_smpapi_need_role(snd, SX_QUEUE_SENDER, "send"));
+    sx_smp_cmd cmd;
+    SX_TRY(sx_smpapi_send_begin(sx_smp_conn_version(c), body, len, &cmd));
+    cmd.send.notification = true;
+    sx_smp_client_reply r;
+    SX_TRY(call(c, "send", sx_slice_of(snd->f.snd_id, SX_QUEUE_ID_LEN), &cmd, snd->f.snd_key, &r));
+    sx_status st = sx_smpapi_send_answer(&r, snd);
+    sx_smp_client_reply_free(&r);
+    return st;
+}
+
+/* NKEY (PROTOCOL-NOTES T6): a new Ed25519 notifier key and X25519 key; the
+ * router's NID gives the notifier id and its DH key. */
+sx_status sx_smp_queue_set_notifier(sx_smp_conn *c, sx_smp_queue *rcv, sx_smp_notifier_creds *out)
+{
+    sx_error_clear();
+    if (!c || !out)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier key: no connection or no place for the credentials");
+    memset(out, 0, sizeof *out);
+    SX_TRY(sx_smpapi_need_role(rcv, SX_QUEUE_RECIPIENT, "notifier key"));
+    sx_key *nk = NULL, *dh = NULL, *srv = NULL;
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd cmd = {.tag = SX_SMP_C_NKEY};
+    sx_status st = sx_key_generate(SX_KEY_ED25519, &nk);
+    if (st == SX_OK)
+        st = sx_key_generate(SX_KEY_X25519, &dh);
+    if (st == SX_OK && (sx_smp_pubkey_of(nk, b1, &cmd.nkey.auth_key) != SX_OK ||
+                        sx_smp_pubkey_of(dh, b2, &cmd.nkey.dh_key) != SX_OK))
+        st = SX_E_INTERNAL;
+    if (st != SX_OK) {
+        sx_key_free(nk);
+        sx_key_free(dh);
+        return sx_error_set(st, NULL, "notifier key: cannot make the keys");
+    }
+    sx_smp_client_reply r;
+    st = call(c, "notifier key", sx_smpapi_rcv_id(rcv), &cmd, rcv->f.rcv_key, &r);
+    if (st == SX_OK) {
+        st = sx_smpapi_expect("notifier key", &r, SX_SMP_R_NID);
+        size_t n = 0;
+        sx_slice nid = st == SX_OK ? r.reply.resp.nid.notifier_id : sx_slice_of(NULL, 0);
+        if (st == SX_OK && (nid.len == 0 || nid.len > sizeof out->id))
+            st = sx_error_set(SX_E_PROTOCOL, NULL, "notifier key: a notifier id of %zu bytes", nid.len);
+        if (st == SX_OK && (sx_key_decode_public(r.reply.resp.nid.srv_dh_key.der, SX_KEY_BIT(SX_KEY_X25519), &srv) !=
+                                SX_OK ||
+                            sx_key_dh(dh, srv, out->dh_secret, sizeof out->dh_secret, &n) != SX_OK ||
+                            n != sizeof out->dh_secret))
+            st = sx_error_set(SX_E_PROTOCOL, NULL, "notifier key: the router's DH key");
+        if (st == SX_OK) {
+            memcpy(out->id, nid.ptr, nid.len);
+            out->id_len = nid.len;
+            sx_writer w;
+            sx_writer_init_fixed(&w, out->key, sizeof out->key);
+            if (!sx_key_write_private(&w, nk))
+                st = sx_error_set(SX_E_INTERNAL, NULL, "notifier key: cannot write the key");
+            else
+                out->key_len = w.len;
+        }
+        sx_smp_client_reply_free(&r);
+    }
+    sx_key_free(srv);
+    sx_key_free(nk);
+    sx_key_free(dh);
+    if (st != SX_OK)
+        sx_wipe(out, sizeof *out);
+    return st;
+}
+
 sx_status sx_smp_queue_delete(sx_smp_conn *c, sx_smp_queue *rcv)
 {
     sx_error_clear();
