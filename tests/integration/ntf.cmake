@@ -20,14 +20,14 @@ target_include_directories(itest_ntf_push PRIVATE ${PROJECT_SOURCE_DIR}/tests/un
 target_compile_definitions(itest_ntf_push PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.ntf_push COMMAND itest_ntf_push $<TARGET_FILE:apns-standin>)
 set_tests_properties(integration.ntf_push PROPERTIES TIMEOUT 300)
-# Subscriptions end to end: the smp-server program and the APNS stand-in as
-# processes, the NTF router in process, our SMP and NTF clients.
+# Subscriptions end to end: the smp-server, ntf-server and APNS stand-in
+# programs as processes, our SMP and NTF clients.
 add_executable(itest_ntf_subs test_ntf_subs.c ntf_env.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_ntf_subs PRIVATE sx_ntf_router sx_ntf_client sx_smp_client PkgConfig::CMOCKA
                       Threads::Threads)
 target_include_directories(itest_ntf_subs PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 target_compile_definitions(itest_ntf_subs PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
                            SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
-add_dependencies(itest_ntf_subs smp-server apns-standin)
-add_test(NAME integration.ntf_subs COMMAND itest_ntf_subs $<TARGET_FILE:apns-standin>)
+add_dependencies(itest_ntf_subs smp-server apns-standin ntf-server)
+add_test(NAME integration.ntf_subs COMMAND itest_ntf_subs $<TARGET_FILE:apns-standin> $<TARGET_FILE:ntf-server>)
 set_tests_properties(integration.ntf_subs PROPERTIES TIMEOUT 300)

@@ -35,6 +35,92 @@ void ntf_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+const char *g_ntf_server;
+
+/* Runs the ntf-server program with the test's folders (and APNS key) in its
+ * environment; out: where its output goes. */
+static pid_t run_ntf_server(const env *e, const char *cmd, const char *out)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char cfg[160], log[160];
+        snprintf(cfg, sizeof cfg, "%s/etc", e->dir);
+        snprintf(log, sizeof log, "%s/var", e->dir);
+        setenv(SX_NTF_CFG_ENV, cfg, 1);
+        setenv(SX_NTF_LOG_ENV, log, 1);
+        setenv(SX_NTF_APNS_KEY_FILE_ENV, e->key, 1);
+        setenv(SX_NTF_APNS_KEY_ID_ENV, KID, 1);
+        FILE *f = freopen(out, "a", stdout);
+        if (!f || dup2(fileno(stdout), 2) < 0)
+            _exit(126);
+        execl(g_ntf_server, g_ntf_server, cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* `ntf-server init`, then its INI given a free port and an [APNS] section
+ * pointing at the stand-in. */
+static void proc_init(env *e)
+{
+    char out[160], path[160], text[8192];
+    snprintf(out, sizeof out, "%s/ntf-server.out", e->dir);
+    pid_t pid = run_ntf_server(e, "init", out);
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    /* the fingerprint */
+    snprintf(path, sizeof path, "%s/etc/fingerprint", e->dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char fp[128] = "";
+    assert_non_null(fgets(fp, sizeof fp, f));
+    fclose(f);
+    size_t n = strcspn(fp, "\r\n"), got = 0;
+    assert_ok(sx_b64_decode(fp, n, SX_B64_URL, e->fp, sizeof e->fp, &got));
+    assert_int_equal(got, SX_FINGERPRINT_LEN);
+    /* the INI: the port, and [APNS] */
+    e->ntf_port = tu_free_port();
+    snprintf(path, sizeof path, "%s/etc/ntf-server.ini", e->dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    size_t len = 0;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "port:", 5) == 0)
+            snprintf(line, sizeof line, "port: %u\n", (unsigned)e->ntf_port);
+        size_t l = strlen(line);
+        assert_true(len + l < sizeof text);
+        memcpy(text + len, line, l);
+        len += l;
+    }
+    fclose(f);
+    text[len] = 0;
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n[APNS]\nhost: localhost\nport: %u\nca_file: %s/ca.crt\n", text, (unsigned)e->apns_port,
+            e->sdir);
+    if (e->periodic_s)
+        fprintf(f, "periodic_interval: %u\n", e->periodic_s);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void proc_start(env *e)
+{
+    char out[160];
+    snprintf(out, sizeof out, "%s/ntf-server.out", e->dir);
+    e->ntf_pid = run_ntf_server(e, "start", out);
+    sx_status st = SX_E_IO;
+    for (int i = 0; i < WAIT_S * 10 && st != SX_OK; i++) {
+        assert_int_equal(waitpid(e->ntf_pid, NULL, WNOHANG), 0); /* still running */
+        st = sx_ntf_client_connect("127.0.0.1", e->ntf_port, e->fp, TIMEOUT_MS, &e->c);
+        if (st != SX_OK)
+            ntf_sleep_ms(100);
+    }
+    assert_ok(st);
+}
+
 void env_init(env *e, unsigned periodic_s)
 {
     memset(e, 0, sizeof *e);
@@ -82,15 +168,23 @@ void env_init(env *e, unsigned periodic_s)
     snprintf(cfg, sizeof cfg, "%s/etc", e->dir);
     snprintf(log, sizeof log, "%s/var", e->dir);
     assert_ok(sx_ntf_paths_init(&e->paths, cfg, log));
-    sx_ntf_init_options io;
-    sx_ntf_init_options_default(&io);
-    assert_ok(sx_ntf_setup_init(&e->paths, &io, e->fp, host, sizeof host, err, sizeof err));
     e->periodic_s = periodic_s;
+    if (g_ntf_server) {
+        proc_init(e);
+    } else {
+        sx_ntf_init_options io;
+        sx_ntf_init_options_default(&io);
+        assert_ok(sx_ntf_setup_init(&e->paths, &io, e->fp, host, sizeof host, err, sizeof err));
+    }
     env_router_start(e);
 }
 
 void env_router_start(env *e)
 {
+    if (g_ntf_server) {
+        proc_start(e);
+        return;
+    }
     char ca[160];
     snprintf(ca, sizeof ca, "%s/ca.crt", e->sdir);
     sx_ntf_apns_client_opts ao = {0};
@@ -118,6 +212,13 @@ void env_router_stop(env *e)
 {
     sx_ntf_client_close(e->c);
     e->c = NULL;
+    if (e->ntf_pid > 0) {
+        kill(e->ntf_pid, SIGTERM);
+        int ws = 0;
+        assert_int_equal(waitpid(e->ntf_pid, &ws, 0), e->ntf_pid);
+        assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+        e->ntf_pid = 0;
+    }
     sx_ntf_server_stop(e->srv);
     e->srv = NULL;
 }

@@ -19,6 +19,9 @@
 #define KID "KEY1234567"
 
 extern const char *g_standin; /* the apns-standin program */
+/* The ntf-server program: set, the NTF router runs as that process (init
+ * and start); NULL, in this process. */
+extern const char *g_ntf_server;
 
 typedef struct env {
     char dir[64], sdir[96], key[96], reqs[128], failures[128];
@@ -29,6 +32,8 @@ typedef struct env {
     sx_ntf_server *srv;
     sx_ntf_client *c;
     unsigned periodic_s;
+    pid_t ntf_pid;     /* the ntf-server process, 0 in process */
+    uint16_t ntf_port; /* its port */
 } env;
 
 typedef struct device {

@@ -1,6 +1,7 @@
 /* Subscriptions end to end (PROTOCOL-NOTES G13, G14, G16, G17, G22, T6,
- * T10): the smp-server program and the APNS stand-in as processes, the NTF
- * router in process, our SMP client (NKEY, SEND with the notification
+ * T10): the smp-server, ntf-server (init, start with the APNS key in its
+ * environment and an [APNS] section, SIGTERM) and APNS stand-in programs as
+ * processes, our SMP client (NKEY, SEND with the notification
  * flag) and NTF client (tokens and subscriptions):
  *  - a verified token; a queue given a notifier (NKEY); SNEW -> IDSUB, the
  *    same SNEW again -> the same id, with another key -> ERR AUTH; SCHK
@@ -14,6 +15,7 @@
  *    again and a second message is pushed;
  *  - the NTF router restarted on its store log: the subscription is there,
  *    subscribed again, and a third message is pushed;
+ *  - the stand-in answering 400 BadDeviceToken: the token INVALID,BAD;
  *  - SDEL, then SCHK -> ERR AUTH; an SNEW for a notifier id the SMP router
  *    does not know -> SCHK AUTH. */
 #include "testutil.h"
@@ -154,7 +156,24 @@ static void test_subscriptions(void **state)
     wait_sub(&e, sub, d.verify, SX_NTF_SUB_ACTIVE);
     send_and_check(&e, &d, sc, snd, rc, &nc, 3);
 
-    /* SDEL; a notifier the SMP router does not know */
+    /* the stand-in answers 400 BadDeviceToken: the token becomes INVALID,BAD */
+    char rule[128];
+    snprintf(rule, sizeof rule, "%s 400 BadDeviceToken\n", d.hex);
+    write_text(e.failures, rule);
+    assert_ok(sx_smp_send_notify(sc, snd, "hello 4", 7));
+    static char line[16384];
+    wait_lines(&e, d.hex, "\"status\":400", 1, line, sizeof line);
+    assert_non_null(strstr(line, "\"apns-push-type\":\"alert\""));
+    wait_status(&e, dev_id(&d), d.verify, SX_NTF_TKN_INVALID, SX_NTF_INVALID_BAD);
+    sx_smp_event ev;
+    memset(&ev, 0, sizeof ev);
+    assert_ok(sx_smp_receive(rc, TIMEOUT_MS, &ev));
+    assert_int_equal(ev.kind, SX_SMP_EVENT_MESSAGE);
+    assert_ok(sx_smp_ack(rc, ev.queue, &ev));
+    sx_smp_event_clear(&ev);
+
+    /* SDEL (allowed for an INVALID token); a notifier the SMP router does
+     * not know */
     assert_ok(sx_ntf_sub_delete(e.c, sub, d.verify, NULL));
     sx_ntf_sub_status st;
     assert_int_equal(sx_ntf_sub_check(e.c, sub, d.verify, &st, NULL, 0, &err), SX_E_AUTH);
@@ -176,11 +195,12 @@ static void test_subscriptions(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <apns-standin>\n", argv[0]);
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s <apns-standin> <ntf-server>\n", argv[0]);
         return 2;
     }
     g_standin = argv[1];
+    g_ntf_server = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subscriptions),
     };
