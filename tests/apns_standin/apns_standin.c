@@ -558,7 +558,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     g_o = (opts){.team = SX_NTF_APNS_TEAM_ID, .topic = SX_NTF_APNS_TOPIC, .host = "127.0.0.1", .max_age = 3600};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             usage();
@@ -580,7 +580,6 @@ int main(int argc, char **argv)
             g_o.max_age = atol(v);
         else
             usage();
-        i++;
     }
     if (!g_o.dir || !g_o.key_file || !g_o.kid)
         usage();
