@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +45,7 @@ static pid_t run_ntf_server(const env *e, const char *cmd, const char *out)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         char cfg[160], log[160];
         snprintf(cfg, sizeof cfg, "%s/etc", e->dir);
         snprintf(log, sizeof log, "%s/var", e->dir);
@@ -142,6 +144,7 @@ void env_init(env *e, unsigned periodic_s)
     e->standin = fork();
     assert_true(e->standin >= 0);
     if (e->standin == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* not left running when the test dies */
         execl(g_standin, g_standin, "--dir", e->sdir, "--key-file", e->key, "--kid", KID, (char *)NULL);
         _exit(127);
     }
