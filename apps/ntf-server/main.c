@@ -181,6 +181,31 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         sx_ini_free(ini);
         return 1;
     }
+    /* APNS (PROTOCOL-NOTES H22): the key from the environment, as the
+     * reference requires; [APNS] is ours, for tests and other endpoints. */
+    const char *key_file = getenv(SX_NTF_APNS_KEY_FILE_ENV), *key_id = getenv(SX_NTF_APNS_KEY_ID_ENV);
+    if (!key_file || !key_file[0] || !key_id || !key_id[0]) {
+        printf("Error: the environment variables %s and %s must be set (the APNS key file and its key ID)\n",
+               SX_NTF_APNS_KEY_FILE_ENV, SX_NTF_APNS_KEY_ID_ENV);
+        sx_ini_free(ini);
+        return 1;
+    }
+    sx_ntf_apns_client_opts ao = {0};
+    ao.key_file = key_file;
+    ao.key_id = key_id;
+    ao.host = sx_ini_get(ini, "APNS", "host");
+    ao.ca_file = sx_ini_get(ini, "APNS", "ca_file");
+    ao.team_id = sx_ini_get(ini, "APNS", "team_id");
+    ao.topic = sx_ini_get(ini, "APNS", "topic");
+    int64_t apns_port = 0, periodic = 0;
+    if (sx_ini_int(ini, "APNS", "port", 1, 65535, 443, &apns_port, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_int(ini, "APNS", "periodic_interval", 1, 86400, SX_NTF_PERIODIC_INTERVAL, &periodic, ierr,
+                   sizeof ierr) != SX_OK) {
+        printf("Error: %s: %s\n", paths->ini, ierr);
+        sx_ini_free(ini);
+        return 1;
+    }
+    ao.port = (uint16_t)apns_port;
     uint8_t fp[SX_FINGERPRINT_LEN];
     sx_status st = sx_kit_check_fingerprint(paths, fp, err, sizeof err);
     if (st != SX_OK) {
@@ -204,9 +229,11 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     memcpy(o.key_hash, fp, sizeof o.key_hash);
     o.store_log_path = store_log ? paths->store_log : NULL;
     o.log_tls_errors = log_tls;
+    o.apns = &ao;
+    o.periodic_s = (unsigned)periodic;
     sx_ntf_server *srv = NULL;
     st = sx_ntf_server_start(&o, &srv);
-    sx_ini_free(ini);
+    sx_ini_free(ini); /* after start: ao points into it */
     if (st != SX_OK) {
         fflush(stdout);
         rcli_print_start_error(stderr, st, paths->ini);

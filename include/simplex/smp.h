@@ -619,6 +619,7 @@ SX_API void sx_smp_tpool_free(sx_smp_tpool *tp);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_unsubscribe(sx_smp_tpool *tp, sx_smp_queue *rcv);
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_subscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n);
+SX_API SX_MUST_CHECK sx_status sx_smp_tpool_unsubscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n);
 /* As sx_smp_pool_send and sx_smp_pool_ack, waiting for the router's answer
  * (or the failure). n: a MESSAGE note taken from this pool. */
 SX_API SX_MUST_CHECK sx_status sx_smp_tpool_send(sx_smp_tpool *tp, const sx_smp_queue *snd, const void *body,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -16,13 +17,22 @@ struct sx_ntf_apns_key {
     EVP_PKEY *pkey;
 };
 
-sx_status sx_ntf_apns_key_load(const char *path, sx_ntf_apns_key **out)
+static sx_status key_load(const char *path, bool public_ok, sx_ntf_apns_key **out)
 {
     SX_ENSURE(path != NULL && out != NULL, SX_E_USAGE);
     *out = NULL;
     FILE *f = fopen(path, "r");
     SX_ENSURE(f != NULL, SX_E_IO);
-    EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    EVP_PKEY *pk = NULL;
+    if (public_ok) {
+        pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+        if (!pk) {
+            ERR_clear_error();
+            rewind(f);
+        }
+    }
+    if (!pk)
+        pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     SX_ENSURE(pk != NULL, SX_E_PROTOCOL);
     char group[32] = "";
@@ -41,6 +51,29 @@ sx_status sx_ntf_apns_key_load(const char *path, sx_ntf_apns_key **out)
     k->pkey = pk;
     *out = k;
     return SX_OK;
+}
+
+sx_status sx_ntf_apns_key_load(const char *path, sx_ntf_apns_key **out)
+{
+    return key_load(path, false, out);
+}
+
+sx_status sx_ntf_apns_key_load_public(const char *path, sx_ntf_apns_key **out)
+{
+    return key_load(path, true, out);
+}
+
+bool sx_ntf_apns_es256_verify(const sx_ntf_apns_key *k, sx_slice data, sx_slice sig)
+{
+    if (!k || (data.len > 0 && !data.ptr) || sig.len == 0 || !sig.ptr)
+        return false;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k->pkey) == 1 &&
+              EVP_DigestVerify(md, sig.ptr, sig.len, data.ptr, data.len) == 1;
+    EVP_MD_CTX_free(md);
+    if (!ok)
+        ERR_clear_error();
+    return ok;
 }
 
 void sx_ntf_apns_key_free(sx_ntf_apns_key *k)

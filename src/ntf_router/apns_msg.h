@@ -3,8 +3,8 @@
  * JWT signed with ES256, whose signature the reference encodes as DER
  * SEQUENCE { r, s }, not the 64 bytes of RFC 7518, in unpadded base64url),
  * and the JSON bodies of the three pushes, with the payload encrypted to the
- * token's DH secret and padded to 3072 bytes. The HTTP/2 client comes
- * later. */
+ * token's DH secret and padded to 3072 bytes. The HTTP/2 client is
+ * apns_client.h. */
 #ifndef SX_NTF_ROUTER_APNS_MSG_H
 #define SX_NTF_ROUTER_APNS_MSG_H
 
@@ -23,7 +23,12 @@ typedef struct sx_ntf_apns_key sx_ntf_apns_key;
 /* Reads the P-256 private key of an APNS .p8 file (PKCS#8 PEM).
  * SX_E_IO (unreadable), SX_E_PROTOCOL (not a P-256 private key). */
 SX_MUST_CHECK sx_status sx_ntf_apns_key_load(const char *path, sx_ntf_apns_key **out);
+/* The same for the checking side (the APNS stand-in): a public key PEM
+ * (SubjectPublicKeyInfo) or a private one, of P-256. */
+SX_MUST_CHECK sx_status sx_ntf_apns_key_load_public(const char *path, sx_ntf_apns_key **out);
 void sx_ntf_apns_key_free(sx_ntf_apns_key *k);
+/* Whether sig (DER SEQUENCE { r, s }) is an ES256 signature of data by k. */
+bool sx_ntf_apns_es256_verify(const sx_ntf_apns_key *k, sx_slice data, sx_slice sig);
 
 /* Appends the signed JWT: b64u({"alg":"ES256","kid":<kid>}) "."
  * b64u({"iss":<team>,"iat":<iat>}) "." b64u(DER signature), unpadded

@@ -19,6 +19,8 @@
 #include "kit/say.h"
 #include "kit/workers.h"
 #include "ntf/protocol.h"
+#include "ntf_router/smpsub.h"
+#include "ntf_router/subs.h"
 #include "ntf_router/tokens.h"
 #include "transport/net.h"
 #include "transport/tls.h"
@@ -70,6 +72,9 @@ struct sx_ntf_server {
     FILE *log;
     pthread_mutex_t log_mu;
     uint64_t pushes;
+    sx_ntf_pusher *pusher; /* NULL without APNS */
+    sx_ntf_subs *subs;
+    sx_ntf_smpsub *smpsub;
 };
 
 /* ---- store log ---- */
@@ -111,6 +116,8 @@ static sx_status open_store_log(sx_ntf_server *s, const char *path)
                 continue;
             }
             sx_status st = sx_ntf_tokens_apply(s->tokens, &rec);
+            if (st == SX_OK)
+                st = sx_ntf_subs_apply(s->subs, &rec);
             if (st == SX_E_NOMEM) {
                 free(line);
                 fclose(f);
@@ -131,6 +138,8 @@ static sx_status open_store_log(sx_ntf_server *s, const char *path)
     sx_status st = out ? SX_OK : SX_E_IO;
     if (st == SX_OK) {
         st = sx_ntf_tokens_write_all(s->tokens, file_line, out);
+        if (st == SX_OK)
+            st = sx_ntf_subs_write_all(s->subs, file_line, out);
         if (fflush(out) != 0 || fsync(fileno(out)) != 0)
             st = SX_E_IO;
         fclose(out);
@@ -142,6 +151,7 @@ static sx_status open_store_log(sx_ntf_server *s, const char *path)
     s->log = fopen(path, "a");
     SX_ENSURE(s->log != NULL, SX_E_IO);
     sx_ntf_tokens_set_log(s->tokens, log_line, s);
+    sx_ntf_subs_set_log(s->subs, log_line, s);
     return SX_OK;
 }
 
@@ -361,9 +371,84 @@ static void after_token_cmd(ns_conn *c, const sx_ntf_tkn_result *res)
 {
     if (!res->push_verification || res->token.token.provider == SX_NTF_PP_APNS_NULL)
         return;
-    __atomic_add_fetch(&c->w->s->pushes, 1, __ATOMIC_RELAXED);
-    SX_SAY(SX_SAY_WARN, "verification push to a %s token not sent: this router has no APNS client yet",
+    sx_ntf_server *s = c->w->s;
+    if (s->pusher) {
+        if (!sx_ntf_pusher_verify(s->pusher, &res->token))
+            SX_SAY(SX_SAY_WARN, "verification push not queued");
+        return;
+    }
+    __atomic_add_fetch(&s->pushes, 1, __ATOMIC_RELAXED);
+    SX_SAY(SX_SAY_WARN, "verification push to a %s token not sent: APNS is not configured",
            sx_ntf_provider_text(res->token.token.provider));
+}
+
+/* ---- subscriptions ---- */
+
+typedef struct id_list {
+    sx_ntf_sl_bytes *ids;
+    size_t n, cap;
+} id_list;
+
+static void collect_id(void *arg, const sx_ntf_sub_rec *r)
+{
+    id_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        sx_ntf_sl_bytes *ids = realloc(l->ids, cap * sizeof *ids);
+        if (!ids)
+            return;
+        l->ids = ids;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = r->id;
+}
+
+/* TDEL: the token's subscriptions go, and their SMP subscriptions. */
+static void drop_token_subs(sx_ntf_server *s, sx_slice token_id)
+{
+    id_list l = {0};
+    (void)sx_ntf_subs_delete_token(s->subs, token_id, collect_id, &l);
+    for (size_t i = 0; i < l.n; i++)
+        sx_ntf_smpsub_unsubscribe(s->smpsub, sx_ntf_sl_slice(&l.ids[i]));
+    free(l.ids);
+}
+
+/* SNEW (its token in the command), SCHK and SDEL (the token of the
+ * subscription): the token must exist, have authorized the command and
+ * allow subscriptions (PROTOCOL-NOTES G13, G14). */
+static void handle_sub(ns_conn *c, const sx_ntf_request *q)
+{
+    static __thread sx_ntf_tkn_rec tkn;
+    static __thread sx_ntf_sub_result res;
+    sx_ntf_server *s = c->w->s;
+    sx_slice corr = q->t.corr_id, entity = q->t.entity_id;
+    sx_ntf_sl_bytes tid;
+    bool known;
+    if (q->cmd.tag == SX_NTF_C_SNEW) {
+        known = sx_ntf_sl_bytes_set(&tid, q->cmd.snew.token_id) == SX_OK;
+    } else {
+        known = sx_ntf_subs_token_of(s->subs, entity, &tid);
+    }
+    if (!known || !sx_ntf_tokens_get(s->tokens, sx_ntf_sl_slice(&tid), &tkn) ||
+        !authorized(c, q, sx_slice_of(tkn.verify_key, tkn.verify_key_len)) ||
+        !sx_ntf_tkn_allows_subs(tkn.status.status)) {
+        sx_wipe(&tkn, sizeof tkn);
+        reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_AUTH));
+        return;
+    }
+    sx_wipe(&tkn, sizeof tkn);
+    sx_status st = q->cmd.tag == SX_NTF_C_SNEW ? sx_ntf_subs_snew(s->subs, sx_ntf_sl_slice(&tid), &q->cmd, &res)
+                                               : sx_ntf_subs_cmd(s->subs, entity, &q->cmd, &res);
+    if (st != SX_OK) {
+        reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_INTERNAL));
+        return;
+    }
+    reply(c, corr, entity, &res.resp);
+    if (res.subscribe)
+        sx_ntf_smpsub_subscribe(s->smpsub, &res.sub);
+    if (res.unsubscribe)
+        sx_ntf_smpsub_unsubscribe(s->smpsub, entity);
+    sx_wipe(&res.sub, sizeof res.sub);
 }
 
 static void handle(ns_conn *c, sx_slice transmission)
@@ -418,11 +503,14 @@ static void handle(ns_conn *c, sx_slice transmission)
         }
         reply(c, corr, entity, &res.resp);
         after_token_cmd(c, &res);
+        if (q.cmd.tag == SX_NTF_C_TDEL && res.resp.tag == SX_NTF_R_OK)
+            drop_token_subs(c->w->s, entity);
         return;
     }
-    default: /* subscriptions: not built yet */
-        reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_INTERNAL));
-        return;
+    case SX_NTF_C_SNEW:
+    case SX_NTF_C_SCHK:
+    case SX_NTF_C_SDEL: handle_sub(c, &q); return;
+    default: reply_err(c, corr, entity, sx_smp_error_of(SX_SMP_ERR_INTERNAL)); return;
     }
 }
 
@@ -529,14 +617,43 @@ static void server_free(sx_ntf_server *s)
     if (!s)
         return;
     sx_kit_workers_free(s->ws);
+    sx_ntf_smpsub_stop(s->smpsub);
+    sx_ntf_pusher_stop(s->pusher);
     free(s->workers);
     sx_tls_ctx_free(s->tls);
     sx_key_free(s->sign_key);
     sx_ntf_tokens_free(s->tokens);
+    sx_ntf_subs_free(s->subs);
     if (s->log)
         fclose(s->log);
     pthread_mutex_destroy(&s->log_mu);
     free(s);
+}
+
+static void collect_wanted(void *arg, const sx_ntf_sub_rec *r)
+{
+    if (sx_ntf_smpsub_wants(r->status))
+        collect_id(arg, r);
+}
+
+/* At start: every subscription whose status allows it is subscribed again
+ * (PROTOCOL-NOTES G17). */
+static void resubscribe(sx_ntf_server *s)
+{
+    id_list l = {0};
+    sx_ntf_subs_each(s->subs, collect_wanted, &l);
+    sx_ntf_sub_result *res = malloc(sizeof *res);
+    static const sx_ntf_cmd schk = {.tag = SX_NTF_C_SCHK};
+    for (size_t i = 0; res && i < l.n; i++)
+        if (sx_ntf_subs_cmd(s->subs, sx_ntf_sl_slice(&l.ids[i]), &schk, res) == SX_OK &&
+            res->resp.tag == SX_NTF_R_SUB)
+            sx_ntf_smpsub_subscribe(s->smpsub, &res->sub);
+    if (res)
+        sx_wipe(res, sizeof *res);
+    free(res);
+    free(l.ids);
+    if (l.n)
+        SX_SAY(SX_SAY_NOTE, "resubscribing %zu subscriptions", l.n);
 }
 
 sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
@@ -547,7 +664,10 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     SX_ENSURE(s != NULL, SX_E_NOMEM);
     pthread_mutex_init(&s->log_mu, NULL);
     s->opts = *o;
+    s->opts.apns = NULL; /* the caller's; copied into the client */
     sx_status st = sx_ntf_tokens_new(&s->tokens);
+    if (st == SX_OK)
+        st = sx_ntf_subs_new(&s->subs);
     if (st == SX_OK && o->store_log_path)
         st = open_store_log(s, o->store_log_path);
     if (st == SX_OK) {
@@ -563,6 +683,14 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
         if (st != SX_OK && st != SX_E_NOMEM && st != SX_E_IO)
             st = SX_E_PROTOCOL;
     }
+    if (st == SX_OK && o->apns) {
+        sx_ntf_apns_client *ac = NULL;
+        st = sx_ntf_apns_client_new(o->apns, &ac);
+        if (st == SX_OK)
+            st = sx_ntf_pusher_start(s->tokens, ac, o->periodic_s, &s->pusher);
+    }
+    if (st == SX_OK)
+        st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, &s->smpsub);
     if (st == SX_OK) {
         sx_kit_workers_opts wo = {
             .n_workers = o->workers,
@@ -588,6 +716,8 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     }
     if (st == SX_OK)
         st = sx_kit_workers_start(s->ws);
+    if (st == SX_OK)
+        resubscribe(s);
     if (st != SX_OK) {
         server_free(s);
         return st;
@@ -604,6 +734,16 @@ uint16_t sx_ntf_server_port(const sx_ntf_server *s)
 uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s)
 {
     return s ? __atomic_load_n(&s->pushes, __ATOMIC_RELAXED) : 0;
+}
+
+void sx_ntf_server_push_stats(sx_ntf_server *s, sx_ntf_push_stats *out)
+{
+    sx_ntf_pusher_stats(s ? s->pusher : NULL, out);
+}
+
+uint64_t sx_ntf_server_notifications(sx_ntf_server *s)
+{
+    return s ? sx_ntf_smpsub_received(s->smpsub) : 0;
 }
 
 void sx_ntf_server_stop(sx_ntf_server *s)

@@ -5,8 +5,9 @@
  * commands (tokens.h) over the store log (ntf-server-store.log, replayed
  * and compacted at start, then appended to).
  *
- * Not yet: subscriptions (SNEW, SCHK, SDEL answer ERR INTERNAL) and pushes
- * (a verification push is counted and reported on stderr, not sent). */
+ * Pushes go through the push thread (push.h) and the APNS client
+ * (apns_client.h) when APNS is configured; subscriptions (subs.h) are kept
+ * in the same store log and subscribed on their SMP routers (smpsub.h). */
 #ifndef SX_NTF_ROUTER_SERVER_H
 #define SX_NTF_ROUTER_SERVER_H
 
@@ -14,6 +15,8 @@
 #include <stdint.h>
 
 #include "crypto/x509.h"
+#include "ntf_router/apns_client.h"
+#include "ntf_router/push.h"
 #include "simplex/status.h"
 
 typedef struct sx_ntf_server sx_ntf_server;
@@ -26,14 +29,22 @@ typedef struct sx_ntf_server_opts {
     uint8_t key_hash[SX_FINGERPRINT_LEN]; /* the CA fingerprint clients must send */
     const char *store_log_path;           /* NULL: tokens are not kept */
     bool log_tls_errors;
+    /* NULL: no APNS client; a push is then counted (pushes_pending) and
+     * reported, not sent. */
+    const sx_ntf_apns_client_opts *apns;
+    unsigned periodic_s; /* between periodic-push rounds; 0: 300 s */
 } sx_ntf_server_opts;
 
 /* Replays the store log, binds the port and starts the workers. SX_E_IO (a
  * file or the port), SX_E_PROTOCOL (bad credentials), SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out);
 uint16_t sx_ntf_server_port(const sx_ntf_server *s);
-/* Verification pushes asked for so far (none is sent yet). */
+/* Verification pushes asked for while no APNS client is configured. */
 uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s);
+/* NMSG received from SMP routers so far. */
+uint64_t sx_ntf_server_notifications(sx_ntf_server *s);
+/* What the push thread did (zeros without APNS). */
+void sx_ntf_server_push_stats(sx_ntf_server *s, sx_ntf_push_stats *out);
 void sx_ntf_server_stop(sx_ntf_server *s);
 
 #endif

@@ -71,6 +71,9 @@ typedef struct sx_ntf_tkn_rec {
     uint16_t cron;
     bool has_updated_at;
     int64_t updated_at; /* seconds, rounded to the day by the writer */
+    /* In memory only (not a store log field): when the last periodic push
+     * was delivered, 0 before the first. */
+    int64_t cron_sent_at;
 } sx_ntf_tkn_rec;
 
 typedef struct sx_ntf_sub_rec {

@@ -456,6 +456,45 @@ bool sx_ntf_tokens_set_status(sx_ntf_tokens *t, sx_slice id, sx_ntf_tkn_state s)
     return r != NULL;
 }
 
+bool sx_ntf_tokens_confirm(sx_ntf_tokens *t, sx_slice id)
+{
+    pthread_mutex_lock(&t->mu);
+    sx_ntf_tkn_rec *r = find(t, id);
+    if (r && r->status.status != SX_NTF_TKN_CONFIRMED && r->status.status != SX_NTF_TKN_ACTIVE) {
+        r->status.status = SX_NTF_TKN_CONFIRMED;
+        r->status.reason = SX_NTF_INVALID_NONE;
+        log_short(t, SX_NTF_SL_TSTATUS, r);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return r != NULL;
+}
+
+size_t sx_ntf_tokens_due_cron(sx_ntf_tokens *t, int64_t now, void (*fn)(void *arg, const sx_ntf_tkn_rec *r),
+                              void *arg)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->count; i++) {
+        const sx_ntf_tkn_rec *r = t->items[i];
+        if (r->status.status == SX_NTF_TKN_ACTIVE && r->cron != 0 &&
+            r->cron_sent_at + (int64_t)r->cron * 60 < now) {
+            fn(arg, r);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+void sx_ntf_tokens_cron_sent(sx_ntf_tokens *t, sx_slice id, int64_t now)
+{
+    pthread_mutex_lock(&t->mu);
+    sx_ntf_tkn_rec *r = find(t, id);
+    if (r)
+        r->cron_sent_at = now;
+    pthread_mutex_unlock(&t->mu);
+}
+
 sx_status sx_ntf_tokens_apply(sx_ntf_tokens *t, const sx_ntf_sl_rec *rec)
 {
     SX_ENSURE(t != NULL && rec != NULL, SX_E_USAGE);

@@ -55,6 +55,20 @@ bool sx_ntf_tokens_get(sx_ntf_tokens *t, sx_slice id, sx_ntf_tkn_rec *out);
  * logged as TSTATUS; false when there is no such token. */
 bool sx_ntf_tokens_set_status(sx_ntf_tokens *t, sx_slice id, sx_ntf_tkn_state s);
 
+/* After a delivered verification push: CONFIRMED unless the token is
+ * CONFIRMED or ACTIVE already (the reference's setTknStatusConfirmed),
+ * logged as TSTATUS; false when there is no such token. */
+bool sx_ntf_tokens_confirm(sx_ntf_tokens *t, sx_slice id);
+/* Calls fn (under the store's lock: fn must not call back into t) with each
+ * ACTIVE token whose periodic interval (cron minutes) has passed since its
+ * last periodic push, as the reference's withPeriodicNtfTokens; returns how
+ * many. A token that never had one is due at once (the reference's query
+ * compares with a NULL cron_sent_at and so never sends it: see docs/NTF.md). */
+size_t sx_ntf_tokens_due_cron(sx_ntf_tokens *t, int64_t now, void (*fn)(void *arg, const sx_ntf_tkn_rec *r),
+                              void *arg);
+/* Records a delivered periodic push (cron_sent_at = now). */
+void sx_ntf_tokens_cron_sent(sx_ntf_tokens *t, sx_slice id, int64_t now);
+
 /* Applies one store log record of a token (TCREATE, TSTATUS, TUPDATE,
  * TCRON, TDELETE, TTIME; others are ignored) as the reference's replay
  * does: records of unknown tokens are skipped. Not logged. */

@@ -38,6 +38,7 @@ struct sx_smp_tpool {
 typedef enum call_kind {
     C_SUBSCRIBE,
     C_SUBSCRIBE_NTF,
+    C_UNSUBSCRIBE_NTF,
     C_UNSUBSCRIBE,
     C_SEND,
     C_ACK,
@@ -101,6 +102,7 @@ static void call_fn(sx_loop *loop, void *arg)
     switch (c->kind) {
     case C_SUBSCRIBE: st = sx_smp_pool_subscribe(tp->pool, c->q); break;
     case C_SUBSCRIBE_NTF: st = sx_smp_pool_subscribe_notifier(tp->pool, c->nt); break;
+    case C_UNSUBSCRIBE_NTF: st = sx_smp_pool_unsubscribe_notifier(tp->pool, c->nt); break;
     case C_UNSUBSCRIBE: st = sx_smp_pool_unsubscribe(tp->pool, c->q); break;
     case C_SEND:
         st = sx_smp_pool_send(tp->pool, c->q, c->body, c->len, op_done, c);
@@ -336,6 +338,14 @@ sx_status sx_smp_tpool_subscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n)
     if (!tp)
         return sx_error_set(SX_E_USAGE, NULL, "notifier subscribe: no pool");
     call c = {.tp = tp, .kind = C_SUBSCRIBE_NTF, .nt = n};
+    return run_call(&c);
+}
+
+sx_status sx_smp_tpool_unsubscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n)
+{
+    if (!tp)
+        return sx_error_set(SX_E_USAGE, NULL, "notifier unsubscribe: no pool");
+    call c = {.tp = tp, .kind = C_UNSUBSCRIBE_NTF, .nt = n};
     return run_call(&c);
 }
 

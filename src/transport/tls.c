@@ -190,6 +190,15 @@ static BIO *nosig_bio(int fd)
     return b;
 }
 
+sx_status sx_tls_ssl_set_fd(SSL *ssl, int fd)
+{
+    SX_ENSURE(ssl != NULL && fd >= 0, SX_E_USAGE);
+    BIO *b = nosig_bio(fd);
+    SX_ENSURE(b != NULL, SX_E_NOMEM);
+    SSL_set_bio(ssl, b, b);
+    return SX_OK;
+}
+
 /* ---- helpers ---- */
 
 static void free_chain(der_cert *chain, size_t *len)

@@ -201,6 +201,12 @@ const char *sx_tls_conn_error(const sx_tls_conn *c);
 /* The underlying OpenSSL object, for diagnostics and tests only. */
 struct ssl_st *sx_tls_conn_ssl(sx_tls_conn *c);
 
+/* For code that runs its own OpenSSL connection (the NTF router's APNS
+ * client, whose peer is a web PKI server): reads and writes ssl over fd
+ * (still the caller's) with the BIO above, never raising SIGPIPE.
+ * SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_tls_ssl_set_fd(struct ssl_st *ssl, int fd);
+
 /* Blocking convenience layer (tests, simple tools): each call polls the
  * socket until done or timeout_ms milliseconds have passed in total (a
  * negative timeout waits forever). A timeout is SX_E_IO and leaves the

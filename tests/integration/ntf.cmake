@@ -12,3 +12,22 @@ target_include_directories(itest_ntf_server PRIVATE ${PROJECT_SOURCE_DIR}/tests/
 target_compile_definitions(itest_ntf_server PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.ntf_server COMMAND itest_ntf_server)
 set_tests_properties(integration.ntf_server PROPERTIES TIMEOUT 120)
+# Pushes end to end: the NTF router in process, the APNS stand-in as a
+# process (tests/apns_standin), the NTF client library.
+add_executable(itest_ntf_push test_ntf_push.c ntf_env.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_ntf_push PRIVATE sx_ntf_router sx_ntf_client PkgConfig::CMOCKA)
+target_include_directories(itest_ntf_push PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_ntf_push PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
+add_test(NAME integration.ntf_push COMMAND itest_ntf_push $<TARGET_FILE:apns-standin>)
+set_tests_properties(integration.ntf_push PROPERTIES TIMEOUT 300)
+# Subscriptions end to end: the smp-server, ntf-server and APNS stand-in
+# programs as processes, our SMP and NTF clients.
+add_executable(itest_ntf_subs test_ntf_subs.c ntf_env.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_ntf_subs PRIVATE sx_ntf_router sx_ntf_client sx_smp_client PkgConfig::CMOCKA
+                      Threads::Threads)
+target_include_directories(itest_ntf_subs PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_ntf_subs PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_ntf_subs smp-server apns-standin ntf-server)
+add_test(NAME integration.ntf_subs COMMAND itest_ntf_subs $<TARGET_FILE:apns-standin> $<TARGET_FILE:ntf-server>)
+set_tests_properties(integration.ntf_subs PROPERTIES TIMEOUT 300)

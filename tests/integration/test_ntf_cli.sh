@@ -71,10 +71,17 @@ echo y | "$SRV" delete >/dev/null 2>&1 || fail "second delete"
 grep -q "@10.1.2.3\$" "$T/out4" || fail "printed address with --ip"
 "$SRV" init --pool-size 0 >/dev/null 2>&1 && fail "--pool-size 0 accepted"
 
-# start: the address with the port, the store log, stop on SIGINT
+# start: the APNS key required, the address with the port, the store log,
+# stop on SIGINT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
     || echo $((20000 + $$ % 20000)))
 sed -i "s/^port: .*/port: $port/" "$INI"
+# without the APNS key in the environment start refuses, as the reference
+unset APNS_KEY_FILE APNS_KEY_ID
+"$SRV" start >"$T/noapns" 2>&1 && fail "start without APNS_KEY_FILE"
+grep -q "APNS_KEY_FILE and APNS_KEY_ID must be set" "$T/noapns" || fail "start without APNS: $(cat "$T/noapns")"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/AuthKey.p8" 2>/dev/null
+export APNS_KEY_FILE="$T/AuthKey.p8" APNS_KEY_ID=KEY1234567
 "$SRV" start >"$T/start" 2>&1 &
 PID=$!
 i=0

@@ -3,7 +3,8 @@
  * another DH key), TVFY with a wrong and the right code, TCHK, TCRN limits,
  * TRPL, TDEL, unknown ids, the removal of a device's other registrations on
  * verification, and the store log: the lines written while commands run and
- * the compacted TCREATE lines both replay into the same tokens. */
+ * the compacted TCREATE lines both replay into the same tokens; and what
+ * pushes do to tokens (confirm, periodic tokens due, INVALID with a reason). */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -277,11 +278,72 @@ static void test_registrations(void **state)
     sx_ntf_tokens_free(t);
 }
 
+static size_t g_due;
+static void count_due(void *arg, const sx_ntf_tkn_rec *r)
+{
+    (void)arg;
+    assert_int_equal(r->status.status, SX_NTF_TKN_ACTIVE);
+    g_due++;
+}
+
+/* After pushes: confirm (REGISTERED -> CONFIRMED, ACTIVE kept, logged as
+ * TSTATUS), the periodic tokens due (ACTIVE with cron set, not since the
+ * last periodic push), INVALID with a reason. */
+static void test_after_push(void **state)
+{
+    (void)state;
+    sx_ntf_tokens *t = NULL;
+    assert_ok(sx_ntf_tokens_new(&t));
+    g_nlines = 0;
+    sx_ntf_tokens_set_log(t, collect, NULL);
+    client a;
+    client_new(&a);
+    sx_ntf_cmd na = tnew(&a, SX_NTF_PP_APNS_TEST, "0a0b");
+    assert_ok(sx_ntf_tokens_tnew(t, &na, 0, &res));
+    uint8_t id[SX_NTF_ID_LEN];
+    memcpy(id, res.resp.idtkn.id.ptr, sizeof id);
+    sx_ntf_sl_bytes code = res.token.reg_code;
+    sx_slice ids = sx_slice_of(id, sizeof id);
+    size_t before = g_nlines;
+    assert_true(sx_ntf_tokens_confirm(t, ids));
+    assert_status(t, ids, SX_NTF_TKN_CONFIRMED);
+    assert_int_equal(g_nlines, before + 1);
+    assert_non_null(strstr(g_lines[before], "TSTATUS"));
+    assert_non_null(strstr(g_lines[before], "CONFIRMED"));
+    assert_true(sx_ntf_tokens_confirm(t, ids)); /* already: nothing logged */
+    assert_int_equal(g_nlines, before + 1);
+    assert_false(sx_ntf_tokens_confirm(t, sx_slice_str("no such token")));
+    /* not ACTIVE yet: not due even with cron set */
+    sx_ntf_cmd cron = simple(SX_NTF_C_TCRN);
+    cron.cron_minutes = 20;
+    assert_int_equal(run(t, ids, cron), SX_NTF_R_OK);
+    g_due = 0;
+    assert_int_equal(sx_ntf_tokens_due_cron(t, 1000000, count_due, NULL), 0);
+    sx_ntf_cmd v = simple(SX_NTF_C_TVFY);
+    v.reg_code = sx_ntf_sl_slice(&code);
+    assert_int_equal(run(t, ids, v), SX_NTF_R_OK);
+    assert_true(sx_ntf_tokens_confirm(t, ids));
+    assert_status(t, ids, SX_NTF_TKN_ACTIVE); /* confirm keeps ACTIVE */
+    assert_int_equal(sx_ntf_tokens_due_cron(t, 1000000, count_due, NULL), 1);
+    sx_ntf_tokens_cron_sent(t, ids, 1000000);
+    assert_int_equal(sx_ntf_tokens_due_cron(t, 1000000 + 20 * 60, count_due, NULL), 0);
+    assert_int_equal(sx_ntf_tokens_due_cron(t, 1000000 + 20 * 60 + 1, count_due, NULL), 1);
+    assert_int_equal(g_due, 2);
+    sx_ntf_tkn_state inv = {SX_NTF_TKN_INVALID, SX_NTF_INVALID_UNREGISTERED};
+    assert_true(sx_ntf_tokens_set_status(t, ids, inv));
+    assert_int_equal(run(t, ids, simple(SX_NTF_C_TCHK)), SX_NTF_R_TKN);
+    assert_int_equal(res.resp.tkn.reason, SX_NTF_INVALID_UNREGISTERED);
+    assert_int_equal(sx_ntf_tokens_due_cron(t, 1 << 30, count_due, NULL), 0);
+    client_free(&a);
+    sx_ntf_tokens_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_registrations),
+        cmocka_unit_test(test_after_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,281 @@
+/* The NTF router's SMP side (see smpsub.h). */
+#include "ntf_router/smpsub.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/base64.h"
+#include "crypto/util.h"
+#include "kit/say.h"
+#include "simplex/smp.h"
+
+#define PAYLOAD_MAX 3072
+
+typedef struct entry {
+    sx_smp_notifier *n;
+    sx_ntf_sl_bytes id;
+    char server[SX_SERVER_ADDRESS_MAX + 1];
+} entry;
+
+struct sx_ntf_smpsub {
+    sx_ntf_subs *subs;
+    sx_ntf_tokens *tokens;
+    sx_ntf_pusher *pusher;
+    sx_smp_tpool *pool;
+    pthread_t thread;
+    pthread_mutex_t mu; /* entries, stop */
+    entry *entries;
+    size_t count, cap;
+    bool stop;
+    uint64_t received;
+};
+
+bool sx_ntf_smpsub_wants(sx_ntf_sub_status st)
+{
+    return st == SX_NTF_SUB_NEW || st == SX_NTF_SUB_PENDING || st == SX_NTF_SUB_ACTIVE ||
+           st == SX_NTF_SUB_INACTIVE || st == SX_NTF_SUB_SERVICE;
+}
+
+/* Removes the entry of notifier n (or of id), copying its id out; the
+ * notifier is returned for the caller to free. */
+static sx_smp_notifier *take(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_slice id, sx_ntf_sl_bytes *id_out)
+{
+    for (size_t i = 0; i < x->count; i++) {
+        entry *e = &x->entries[i];
+        if ((n && e->n == n) || (!n && sx_slice_eq(sx_ntf_sl_slice(&e->id), id))) {
+            sx_smp_notifier *found = e->n;
+            if (id_out)
+                *id_out = e->id;
+            x->entries[i] = x->entries[--x->count];
+            return found;
+        }
+    }
+    return NULL;
+}
+
+static bool id_of(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sl_bytes *id)
+{
+    pthread_mutex_lock(&x->mu);
+    bool found = false;
+    for (size_t i = 0; i < x->count && !found; i++)
+        if (x->entries[i].n == n) {
+            *id = x->entries[i].id;
+            found = true;
+        }
+    pthread_mutex_unlock(&x->mu);
+    return found;
+}
+
+static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
+{
+    sx_ntf_sl_bytes id, tkn_id;
+    if (!id_of(x, note->notifier, &id))
+        return;
+    __atomic_add_fetch(&x->received, 1, __ATOMIC_RELAXED);
+    static __thread uint8_t payload[PAYLOAD_MAX];
+    sx_writer w;
+    sx_writer_init_fixed(&w, payload, sizeof payload);
+    if (!sx_ntf_subs_notification(x->subs, sx_ntf_sl_slice(&id), (int64_t)time(NULL), note->nonce,
+                                  sx_slice_of(note->meta, note->meta_len), &tkn_id, &w)) {
+        SX_SAY(SX_SAY_WARN, "notification not pushed: no subscription or its payload does not fit");
+        return;
+    }
+    sx_ntf_tkn_rec *tkn = malloc(sizeof *tkn);
+    if (!tkn)
+        return;
+    if (sx_ntf_tokens_get(x->tokens, sx_ntf_sl_slice(&tkn_id), tkn) && tkn->status.status == SX_NTF_TKN_ACTIVE) {
+        if (!x->pusher)
+            SX_SAY(SX_SAY_WARN, "message push not sent: APNS is not configured");
+        else if (!sx_ntf_pusher_message(x->pusher, tkn, sx_writer_slice(&w)))
+            SX_SAY(SX_SAY_WARN, "message push not queued");
+    }
+    sx_wipe(tkn, sizeof *tkn);
+    free(tkn);
+}
+
+/* The pool has let go of the notifier: status st, entry and notifier gone. */
+static void ended(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sub_status st, const char *err)
+{
+    sx_ntf_sl_bytes id;
+    pthread_mutex_lock(&x->mu);
+    sx_smp_notifier *found = take(x, n, sx_slice_of(NULL, 0), &id);
+    pthread_mutex_unlock(&x->mu);
+    if (!found)
+        return;
+    (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&id), st, sx_slice_str(err ? err : ""));
+    sx_smp_notifier_free(found);
+}
+
+static void on_disconnected(sx_ntf_smpsub *x, const char *server)
+{
+    pthread_mutex_lock(&x->mu);
+    size_t n = x->count;
+    sx_ntf_sl_bytes *ids = n ? malloc(n * sizeof *ids) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; ids && i < n; i++)
+        if (strcmp(x->entries[i].server, server) == 0)
+            ids[k++] = x->entries[i].id;
+    pthread_mutex_unlock(&x->mu);
+    for (size_t i = 0; i < k; i++)
+        (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&ids[i]), SX_NTF_SUB_INACTIVE, sx_slice_of(NULL, 0));
+    free(ids);
+}
+
+static void on_note(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
+{
+    sx_ntf_sl_bytes id;
+    switch (note->kind) {
+    case SX_SMP_POOL_SUBSCRIBED:
+        if (note->notifier && id_of(x, note->notifier, &id))
+            (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&id), SX_NTF_SUB_ACTIVE, sx_slice_of(NULL, 0));
+        break;
+    case SX_SMP_POOL_SUB_FAILED:
+        if (note->notifier) {
+            if (note->status == SX_E_AUTH) {
+                ended(x, note->notifier, SX_NTF_SUB_AUTH, NULL);
+            } else {
+                char text[96];
+                snprintf(text, sizeof text, "SMP error %s", note->code[0] ? note->code : "?");
+                ended(x, note->notifier, SX_NTF_SUB_ERR, text);
+            }
+        }
+        break;
+    case SX_SMP_POOL_MESSAGE:
+        if (note->notifier && note->ev.kind == SX_SMP_EVENT_END)
+            ended(x, note->notifier, SX_NTF_SUB_END, NULL);
+        else if (note->notifier && note->ev.kind == SX_SMP_EVENT_DELETED)
+            ended(x, note->notifier, SX_NTF_SUB_DELETED, NULL);
+        break;
+    case SX_SMP_POOL_NOTIFICATION:
+        if (note->notifier)
+            on_notification(x, note);
+        break;
+    case SX_SMP_POOL_DISCONNECTED: on_disconnected(x, note->server); break;
+    default: break;
+    }
+}
+
+static void *run(void *arg)
+{
+    sx_ntf_smpsub *x = arg;
+    static __thread sx_smp_pool_note note;
+    for (;;) {
+        pthread_mutex_lock(&x->mu);
+        bool stop = x->stop;
+        pthread_mutex_unlock(&x->mu);
+        if (stop)
+            break;
+        memset(&note, 0, sizeof note);
+        if (sx_smp_tpool_next(x->pool, 200, &note) == SX_OK && note.kind)
+            on_note(x, &note);
+        sx_smp_pool_note_clear(&note);
+    }
+    return NULL;
+}
+
+sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher, sx_ntf_smpsub **out)
+{
+    SX_ENSURE(subs != NULL && tokens != NULL && out != NULL, SX_E_USAGE);
+    *out = NULL;
+    sx_ntf_smpsub *x = calloc(1, sizeof *x);
+    SX_ENSURE(x != NULL, SX_E_NOMEM);
+    x->subs = subs;
+    x->tokens = tokens;
+    x->pusher = pusher;
+    pthread_mutex_init(&x->mu, NULL);
+    sx_status st = sx_smp_tpool_new(NULL, &x->pool);
+    if (st == SX_OK && pthread_create(&x->thread, NULL, run, x) != 0)
+        st = SX_E_INTERNAL;
+    if (st != SX_OK) {
+        sx_smp_tpool_free(x->pool);
+        pthread_mutex_destroy(&x->mu);
+        free(x);
+        return st;
+    }
+    *out = x;
+    return SX_OK;
+}
+
+void sx_ntf_smpsub_stop(sx_ntf_smpsub *x)
+{
+    if (!x)
+        return;
+    pthread_mutex_lock(&x->mu);
+    x->stop = true;
+    pthread_mutex_unlock(&x->mu);
+    pthread_join(x->thread, NULL);
+    sx_smp_tpool_free(x->pool); /* lets go of every notifier */
+    for (size_t i = 0; i < x->count; i++)
+        sx_smp_notifier_free(x->entries[i].n);
+    free(x->entries);
+    pthread_mutex_destroy(&x->mu);
+    free(x);
+}
+
+void sx_ntf_smpsub_subscribe(sx_ntf_smpsub *x, const sx_ntf_sub_rec *r)
+{
+    if (!x || !r)
+        return;
+    char key[SX_KEY_PKCS8_MAX * 2];
+    sx_smp_notifier *n = NULL;
+    sx_slice id = sx_ntf_sl_slice(&r->id);
+    if (sx_b64_encode(sx_slice_of(r->notifier_key, r->notifier_key_len), SX_B64_URL, key, sizeof key) != SX_OK ||
+        sx_smp_notifier_new(r->server.text, r->notifier_id.b, r->notifier_id.len, key, &n) != SX_OK) {
+        sx_wipe(key, sizeof key);
+        (void)sx_ntf_subs_set_status(x->subs, id, SX_NTF_SUB_ERR, sx_slice_str("bad notifier key"));
+        return;
+    }
+    sx_wipe(key, sizeof key);
+    pthread_mutex_lock(&x->mu);
+    bool ok = true;
+    if (x->count == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 64;
+        entry *e = realloc(x->entries, cap * sizeof *e);
+        ok = e != NULL;
+        if (ok) {
+            x->entries = e;
+            x->cap = cap;
+        }
+    }
+    if (ok) {
+        entry *e = &x->entries[x->count++];
+        e->n = n;
+        e->id = r->id;
+        snprintf(e->server, sizeof e->server, "%s", r->server.text);
+    }
+    pthread_mutex_unlock(&x->mu);
+    if (!ok) {
+        sx_smp_notifier_free(n);
+        return;
+    }
+    (void)sx_ntf_subs_set_status(x->subs, id, SX_NTF_SUB_PENDING, sx_slice_of(NULL, 0));
+    if (sx_smp_tpool_subscribe_notifier(x->pool, n) != SX_OK) {
+        pthread_mutex_lock(&x->mu);
+        sx_smp_notifier *found = take(x, n, id, NULL);
+        pthread_mutex_unlock(&x->mu);
+        sx_smp_notifier_free(found);
+        (void)sx_ntf_subs_set_status(x->subs, id, SX_NTF_SUB_ERR, sx_slice_str("not subscribed"));
+    }
+}
+
+void sx_ntf_smpsub_unsubscribe(sx_ntf_smpsub *x, sx_slice id)
+{
+    if (!x)
+        return;
+    pthread_mutex_lock(&x->mu);
+    sx_smp_notifier *n = take(x, NULL, id, NULL);
+    pthread_mutex_unlock(&x->mu);
+    if (!n)
+        return;
+    if (sx_smp_tpool_unsubscribe_notifier(x->pool, n) != SX_OK)
+        SX_SAY(SX_SAY_WARN, "notifier unsubscribe refused by the pool");
+    sx_smp_notifier_free(n);
+}
+
+uint64_t sx_ntf_smpsub_received(sx_ntf_smpsub *x)
+{
+    return x ? __atomic_load_n(&x->received, __ATOMIC_RELAXED) : 0;
+}

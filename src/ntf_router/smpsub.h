@@ -1,0 +1,34 @@
+/* The NTF router as an SMP client (PROTOCOL-NOTES G16, G17; reference
+ * Notifications/Server.hs ntfSubscriber at 152c30ca68): each subscription's
+ * queue notifier subscribed with NSUB through the thread-safe SMP client
+ * pool (sx_smp_tpool_*: one connection per SMP router, reconnection and
+ * resubscription are the pool's), and a thread taking the pool's notes:
+ * SUBSCRIBED -> ACTIVE, a refused NSUB -> AUTH (or ERR <code>), END / DELETED,
+ * a disconnection -> INACTIVE, and an NMSG -> the message push of the
+ * subscription's token (when it is ACTIVE) with the token's last
+ * notifications (subs.h). */
+#ifndef SX_NTF_ROUTER_SMPSUB_H
+#define SX_NTF_ROUTER_SMPSUB_H
+
+#include "ntf_router/push.h"
+#include "ntf_router/subs.h"
+#include "ntf_router/tokens.h"
+
+typedef struct sx_ntf_smpsub sx_ntf_smpsub;
+
+/* pusher may be NULL (no APNS: notifications are counted, not pushed).
+ * SX_E_NOMEM / SX_E_INTERNAL. */
+SX_MUST_CHECK sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher,
+                                            sx_ntf_smpsub **out);
+/* Stops the thread and the pool (before subs, tokens and pusher go). */
+void sx_ntf_smpsub_stop(sx_ntf_smpsub *x);
+/* Subscribes the subscription's notifier (status PENDING); the statuses
+ * that allow it at start: NEW, PENDING, ACTIVE, INACTIVE, SERVICE. */
+void sx_ntf_smpsub_subscribe(sx_ntf_smpsub *x, const sx_ntf_sub_rec *r);
+bool sx_ntf_smpsub_wants(sx_ntf_sub_status st);
+/* Lets go of subscription id's notifier (SDEL, TDEL). */
+void sx_ntf_smpsub_unsubscribe(sx_ntf_smpsub *x, sx_slice id);
+/* NMSG received so far. */
+uint64_t sx_ntf_smpsub_received(sx_ntf_smpsub *x);
+
+#endif

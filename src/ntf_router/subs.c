@@ -1,0 +1,454 @@
+/* The NTF router's subscriptions (see subs.h). Lookups are linear over the
+ * records: enough for the tests, not for the 100,000 queues of the issue's
+ * benchmark (an index by id and by token is still to come). */
+#include "ntf_router/subs.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "crypto/util.h"
+
+typedef struct sub {
+    sx_ntf_sub_rec rec;
+    bool has_last;
+    int64_t last_ts;
+    uint64_t last_seq; /* order of arrival, for equal timestamps */
+    uint8_t last_nonce[24];
+    uint8_t last_meta[256];
+    size_t last_meta_len;
+} sub;
+
+struct sx_ntf_subs {
+    pthread_mutex_t mu;
+    sub **items;
+    size_t count, cap;
+    uint64_t seq;
+    sx_ntf_log_fn log;
+    void *log_arg;
+};
+
+sx_status sx_ntf_subs_new(sx_ntf_subs **out)
+{
+    SX_ENSURE(out != NULL, SX_E_USAGE);
+    sx_ntf_subs *s = calloc(1, sizeof *s);
+    SX_ENSURE(s != NULL, SX_E_NOMEM);
+    pthread_mutex_init(&s->mu, NULL);
+    *out = s;
+    return SX_OK;
+}
+
+static void sub_free(sub *b)
+{
+    sx_wipe(b, sizeof *b);
+    free(b);
+}
+
+void sx_ntf_subs_free(sx_ntf_subs *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->count; i++)
+        sub_free(s->items[i]);
+    free(s->items);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void sx_ntf_subs_set_log(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    s->log = fn;
+    s->log_arg = arg;
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t sx_ntf_subs_count(sx_ntf_subs *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->count;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static sub *find(const sx_ntf_subs *s, sx_slice id, size_t *pos)
+{
+    for (size_t i = 0; i < s->count; i++)
+        if (sx_slice_eq(sx_ntf_sl_slice(&s->items[i]->rec.id), id)) {
+            if (pos)
+                *pos = i;
+            return s->items[i];
+        }
+    return NULL;
+}
+
+static sub *find_queue(const sx_ntf_subs *s, const sx_server_address *srv, sx_slice nid)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const sx_ntf_sub_rec *r = &s->items[i]->rec;
+        if (sx_slice_eq(sx_ntf_sl_slice(&r->notifier_id), nid) && r->server.text_len == srv->text_len &&
+            memcmp(r->server.text, srv->text, srv->text_len) == 0)
+            return s->items[i];
+    }
+    return NULL;
+}
+
+static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r)
+{
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        sub **items = realloc(s->items, cap * sizeof *items);
+        SX_ENSURE(items != NULL, SX_E_NOMEM);
+        s->items = items;
+        s->cap = cap;
+    }
+    sub *b = calloc(1, sizeof *b);
+    SX_ENSURE(b != NULL, SX_E_NOMEM);
+    b->rec = *r;
+    s->items[s->count++] = b;
+    return SX_OK;
+}
+
+static void remove_at(sx_ntf_subs *s, size_t pos)
+{
+    sub_free(s->items[pos]);
+    s->items[pos] = s->items[--s->count];
+}
+
+static void log_rec(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
+{
+    if (!s->log)
+        return;
+    static __thread uint8_t buf[4096];
+    sx_writer w;
+    sx_writer_init_fixed(&w, buf, sizeof buf);
+    if (sx_ntf_sl_write(&w, r))
+        s->log(s->log_arg, sx_writer_slice(&w));
+}
+
+static void log_status(sx_ntf_subs *s, const sub *b)
+{
+    static __thread sx_ntf_sl_rec r;
+    memset(&r, 0, sizeof r);
+    r.kind = SX_NTF_SL_SSTATUS;
+    r.id = b->rec.id;
+    r.sub_status.status = b->rec.status;
+    r.sub_status.err = b->rec.status_err;
+    r.sub_status.service_assoc = b->rec.service_assoc;
+    log_rec(s, &r);
+}
+
+sx_status sx_ntf_subs_server_text(const sx_smp_server *srv, sx_server_address *out)
+{
+    char text[SX_SERVER_ADDRESS_MAX + 1];
+    size_t n = 0;
+    size_t kh = sx_b64_encoded_size(srv->key_hash.len, SX_B64_URL);
+    SX_ENSURE(srv->key_hash.len > 0 && kh + 16 < sizeof text, SX_E_PROTOCOL);
+    memcpy(text, "smp://", 6);
+    n = 6;
+    SX_ENSURE(sx_b64_encode(srv->key_hash, SX_B64_URL, text + n, sizeof text - n) == SX_OK, SX_E_PROTOCOL);
+    n += kh - 1;
+    text[n++] = '@';
+    for (size_t i = 0; i < srv->hosts.count; i++) {
+        sx_slice h;
+        SX_ENSURE(sx_smp_list_get(&srv->hosts, SX_SMP_ITEM_HOST, i, &h) == SX_OK, SX_E_PROTOCOL);
+        SX_ENSURE(n + h.len + 2 < sizeof text, SX_E_PROTOCOL);
+        if (i)
+            text[n++] = ',';
+        memcpy(text + n, h.ptr, h.len);
+        n += h.len;
+    }
+    if (srv->port.len) {
+        SX_ENSURE(n + srv->port.len + 2 < sizeof text, SX_E_PROTOCOL);
+        text[n++] = ':';
+        memcpy(text + n, srv->port.ptr, srv->port.len);
+        n += srv->port.len;
+    }
+    text[n] = 0;
+    sx_status st = sx_server_address_parse(text, n, out);
+    return st == SX_OK && out->scheme == SX_SERVER_SMP ? SX_OK : SX_E_PROTOCOL;
+}
+
+static void answer_err(sx_ntf_sub_result *out, sx_smp_err_type e)
+{
+    out->resp.tag = SX_NTF_R_ERR;
+    out->resp.err = sx_smp_error_of(e);
+}
+
+static void answer_id(sx_ntf_sub_result *out, const sub *b)
+{
+    size_t n = b->rec.id.len < sizeof out->id ? b->rec.id.len : sizeof out->id;
+    memcpy(out->id, b->rec.id.b, n);
+    out->resp.tag = SX_NTF_R_IDSUB;
+    out->resp.sub_id = sx_slice_of(out->id, n);
+    out->sub = b->rec;
+}
+
+sx_status sx_ntf_subs_snew(sx_ntf_subs *s, sx_slice token_id, const sx_ntf_cmd *cmd, sx_ntf_sub_result *out)
+{
+    SX_ENSURE(s != NULL && cmd != NULL && out != NULL && cmd->tag == SX_NTF_C_SNEW, SX_E_USAGE);
+    memset(out, 0, sizeof *out);
+    static __thread sx_ntf_sl_rec r;
+    memset(&r, 0, sizeof r);
+    r.kind = SX_NTF_SL_SCREATE;
+    sx_ntf_sub_rec *rec = &r.sub;
+    if (sx_ntf_subs_server_text(&cmd->snew.queue.server, &rec->server) != SX_OK ||
+        sx_ntf_sl_bytes_set(&rec->notifier_id, cmd->snew.queue.notifier_id) != SX_OK ||
+        sx_ntf_sl_bytes_set(&rec->token_id, token_id) != SX_OK ||
+        cmd->snew.notifier_key.len > sizeof rec->notifier_key) {
+        out->resp.tag = SX_NTF_R_ERR;
+        out->resp.err = sx_smp_error_cmd(SX_SMP_CMD_SYNTAX);
+        return SX_OK;
+    }
+    memcpy(rec->notifier_key, cmd->snew.notifier_key.ptr, cmd->snew.notifier_key.len);
+    rec->notifier_key_len = cmd->snew.notifier_key.len;
+    pthread_mutex_lock(&s->mu);
+    sx_status st = SX_OK;
+    sub *b = find_queue(s, &rec->server, sx_ntf_sl_slice(&rec->notifier_id));
+    if (b) {
+        /* the same queue again: its id for the same token and key */
+        if (sx_slice_eq(sx_ntf_sl_slice(&b->rec.token_id), token_id) &&
+            b->rec.notifier_key_len == rec->notifier_key_len &&
+            sx_ct_equal(sx_slice_of(b->rec.notifier_key, b->rec.notifier_key_len),
+                        sx_slice_of(rec->notifier_key, rec->notifier_key_len)))
+            answer_id(out, b);
+        else
+            answer_err(out, SX_SMP_ERR_AUTH);
+    } else {
+        rec->id.len = SX_NTF_ID_LEN;
+        sx_random_bytes(rec->id.b, rec->id.len);
+        rec->status = SX_NTF_SUB_NEW;
+        st = add(s, rec);
+        if (st == SX_OK) {
+            log_rec(s, &r);
+            answer_id(out, s->items[s->count - 1]);
+            out->subscribe = true;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    sx_wipe(&r, sizeof r);
+    return st;
+}
+
+bool sx_ntf_subs_token_of(sx_ntf_subs *s, sx_slice id, sx_ntf_sl_bytes *token_id)
+{
+    pthread_mutex_lock(&s->mu);
+    sub *b = find(s, id, NULL);
+    if (b && token_id)
+        *token_id = b->rec.token_id;
+    pthread_mutex_unlock(&s->mu);
+    return b != NULL;
+}
+
+sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx_ntf_sub_result *out)
+{
+    SX_ENSURE(s != NULL && cmd != NULL && out != NULL, SX_E_USAGE);
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->mu);
+    size_t pos = 0;
+    sub *b = find(s, id, &pos);
+    sx_status st = SX_OK;
+    if (!b) {
+        answer_err(out, SX_SMP_ERR_AUTH);
+    } else if (cmd->tag == SX_NTF_C_SCHK) {
+        out->sub = b->rec;
+        out->resp.tag = SX_NTF_R_SUB;
+        out->resp.sub.status = out->sub.status;
+        out->resp.sub.err = sx_ntf_sl_slice(&out->sub.status_err);
+    } else if (cmd->tag == SX_NTF_C_SDEL) {
+        out->sub = b->rec;
+        static __thread sx_ntf_sl_rec r;
+        memset(&r, 0, sizeof r);
+        r.kind = SX_NTF_SL_SDELETE;
+        r.id = b->rec.id;
+        log_rec(s, &r);
+        remove_at(s, pos);
+        out->unsubscribe = true;
+        out->resp.tag = SX_NTF_R_OK;
+    } else {
+        st = SX_E_USAGE;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+bool sx_ntf_subs_set_status(sx_ntf_subs *s, sx_slice id, sx_ntf_sub_status st, sx_slice err)
+{
+    pthread_mutex_lock(&s->mu);
+    sub *b = find(s, id, NULL);
+    if (b) {
+        sx_ntf_sl_bytes e = {0};
+        if (st == SX_NTF_SUB_ERR &&
+            sx_ntf_sl_bytes_set(&e, err.len > SX_NTF_SL_BYTES_MAX ? sx_slice_of(err.ptr, 200) : err) != SX_OK)
+            e.len = 0;
+        if (b->rec.status != st || !sx_slice_eq(sx_ntf_sl_slice(&b->rec.status_err), sx_ntf_sl_slice(&e))) {
+            b->rec.status = st;
+            b->rec.status_err = e;
+            log_status(s, b);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return b != NULL;
+}
+
+static size_t delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(void *, const sx_ntf_sub_rec *), void *arg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->count;) {
+        if (sx_slice_eq(sx_ntf_sl_slice(&s->items[i]->rec.token_id), token_id)) {
+            if (fn)
+                fn(arg, &s->items[i]->rec);
+            remove_at(s, i);
+            n++;
+            continue;
+        }
+        i++;
+    }
+    return n;
+}
+
+size_t sx_ntf_subs_delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(void *arg, const sx_ntf_sub_rec *r),
+                                void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = delete_token(s, token_id, fn, arg);
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+void sx_ntf_subs_each(sx_ntf_subs *s, void (*fn)(void *arg, const sx_ntf_sub_rec *r), void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->count; i++)
+        fn(arg, &s->items[i]->rec);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static bool write_b64(sx_writer *w, sx_slice b)
+{
+    char text[512];
+    if (sx_b64_encode(b, SX_B64_URL, text, sizeof text) != SX_OK)
+        return sx_writer_fail(w, SX_E_LIMIT);
+    return sx_write_str(w, text);
+}
+
+static bool write_item(sx_writer *w, const sub *b)
+{
+    char ts[24];
+    snprintf(ts, sizeof ts, "%lld", (long long)b->last_ts);
+    return sx_write_bytes(w, b->rec.server.text, b->rec.server.text_len) && sx_write_str(w, "/") &&
+           write_b64(w, sx_ntf_sl_slice(&b->rec.notifier_id)) && sx_write_str(w, " ") && sx_write_str(w, ts) &&
+           sx_write_str(w, " ") && write_b64(w, sx_slice_of(b->last_nonce, 24)) && sx_write_str(w, " ") &&
+           write_b64(w, sx_slice_of(b->last_meta, b->last_meta_len));
+}
+
+static bool newer(const sub *a, const sub *b)
+{
+    return a->last_ts != b->last_ts ? a->last_ts > b->last_ts : a->last_seq > b->last_seq;
+}
+
+bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uint8_t nonce[24], sx_slice meta,
+                              sx_ntf_sl_bytes *token_id, sx_writer *payload)
+{
+    if (meta.len > sizeof((sub *)0)->last_meta)
+        return false;
+    pthread_mutex_lock(&s->mu);
+    sub *b = find(s, id, NULL);
+    bool ok = b != NULL;
+    if (ok) {
+        b->has_last = true;
+        b->last_ts = ts;
+        b->last_seq = ++s->seq;
+        memcpy(b->last_nonce, nonce, 24);
+        if (meta.len)
+            memcpy(b->last_meta, meta.ptr, meta.len);
+        b->last_meta_len = meta.len;
+        *token_id = b->rec.token_id;
+        /* the token's newest notifications, oldest first */
+        const sub *pick[SX_NTF_LAST_NTFS_MAX];
+        size_t n = 0;
+        for (size_t i = 0; i < s->count; i++) {
+            const sub *c = s->items[i];
+            if (!c->has_last || !sx_slice_eq(sx_ntf_sl_slice(&c->rec.token_id), sx_ntf_sl_slice(token_id)))
+                continue;
+            if (n < SX_NTF_LAST_NTFS_MAX) {
+                pick[n++] = c;
+            } else {
+                size_t oldest = 0;
+                for (size_t k = 1; k < n; k++)
+                    if (newer(pick[oldest], pick[k]))
+                        oldest = k;
+                if (newer(c, pick[oldest]))
+                    pick[oldest] = c;
+            }
+        }
+        for (size_t i = 1; i < n; i++) /* insertion sort, oldest first */
+            for (size_t k = i; k > 0 && newer(pick[k - 1], pick[k]); k--) {
+                const sub *t = pick[k];
+                pick[k] = pick[k - 1];
+                pick[k - 1] = t;
+            }
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (i == 0 || sx_write_str(payload, ";")) && write_item(payload, pick[i]);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+sx_status sx_ntf_subs_apply(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
+{
+    SX_ENSURE(s != NULL && r != NULL, SX_E_USAGE);
+    sx_status st = SX_OK;
+    pthread_mutex_lock(&s->mu);
+    size_t pos = 0;
+    sub *b = NULL;
+    switch (r->kind) {
+    case SX_NTF_SL_SCREATE:
+        b = find(s, sx_ntf_sl_slice(&r->sub.id), &pos);
+        if (b)
+            remove_at(s, pos);
+        st = add(s, &r->sub);
+        break;
+    case SX_NTF_SL_SSTATUS:
+        b = find(s, sx_ntf_sl_slice(&r->id), NULL);
+        if (b) {
+            b->rec.status = r->sub_status.status;
+            b->rec.status_err = r->sub_status.err;
+            b->rec.service_assoc = r->sub_status.service_assoc;
+        }
+        break;
+    case SX_NTF_SL_SDELETE:
+        if (find(s, sx_ntf_sl_slice(&r->id), &pos))
+            remove_at(s, pos);
+        break;
+    case SX_NTF_SL_TDELETE: (void)delete_token(s, sx_ntf_sl_slice(&r->id), NULL, NULL); break;
+    default: break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+sx_status sx_ntf_subs_write_all(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg)
+{
+    SX_ENSURE(s != NULL && fn != NULL, SX_E_USAGE);
+    static __thread sx_ntf_sl_rec r;
+    static __thread uint8_t buf[4096];
+    sx_status st = SX_OK;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; st == SX_OK && i < s->count; i++) {
+        memset(&r, 0, sizeof r);
+        r.kind = SX_NTF_SL_SCREATE;
+        r.sub = s->items[i]->rec;
+        sx_writer w;
+        sx_writer_init_fixed(&w, buf, sizeof buf);
+        if (sx_ntf_sl_write(&w, &r))
+            fn(arg, sx_writer_slice(&w));
+        else
+            st = sx_writer_status(&w);
+    }
+    pthread_mutex_unlock(&s->mu);
+    sx_wipe(&r, sizeof r);
+    return st;
+}

@@ -1,0 +1,188 @@
+/* The NTF router's pushes end to end (PROTOCOL-NOTES G7-G12, G19-G24): the
+ * APNS stand-in as a separate process (tests/apns_standin, its own test CA
+ * trusted by the router), the NTF router in process with its APNS client
+ * pointed at it, and the NTF client library (src/ntf_client):
+ *  - TNEW of an apns_test token: the verification push arrives with the
+ *    reference's headers and a JWT the stand-in accepted; its payload opens
+ *    with the DH secret to the registration code; the token becomes
+ *    CONFIRMED, and ACTIVE after TVFY with that code;
+ *  - TCRN: a periodic "checkMessages" push arrives;
+ *  - the stand-in answering 400 BadDeviceToken and 410 Unregistered to a
+ *    replaced token's verification push: INVALID,BAD / INVALID,UNREGISTERED;
+ *  - GOAWAY after a push: the next push goes over a new connection;
+ *  - a batch of commands with an answer per item (one ERR AUTH among them);
+ *  - TDEL. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "core/base64.h"
+#include "crypto/box.h"
+#include "ntf_client/client.h"
+#include "ntf_router/apns_wire.h"
+#include "ntf_router/server.h"
+#include "ntf_router/setup.h"
+
+#include "ntf_env.h"
+
+static void test_verification(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e, 0);
+    device d;
+    static char line[16384];
+    device_register(&e, &d, "0123456789abcdef0123456789abcdef");
+    wait_lines(&e, d.hex, "verification", 1, line, sizeof line);
+    /* what the reference sends: a background push, priority 5, the topic,
+     * a JWT the stand-in took, answered 200 */
+    assert_non_null(strstr(line, "\"path\":\"/3/device/0123456789abcdef0123456789abcdef\""));
+    assert_non_null(strstr(line, "\"apns-push-type\":\"background\""));
+    assert_non_null(strstr(line, "\"apns-priority\":\"5\""));
+    assert_non_null(strstr(line, "\"apns-topic\":\"chat.simplex.app\""));
+    assert_non_null(strstr(line, "\"status\":200"));
+    assert_non_null(strstr(line, "\"content-available\\\":1"));
+    const char *auth = strstr(line, "\"authorization\":\"bearer ");
+    assert_non_null(auth);
+    auth += strlen("\"authorization\":\"bearer ");
+    const char *end = strchr(auth, '"');
+    assert_non_null(end);
+    sx_ntf_apns_jwt_parts p;
+    assert_ok(sx_ntf_apns_jwt_parse(sx_slice_of((const uint8_t *)auth, (size_t)(end - auth)), &p));
+    assert_string_equal(p.kid, KID);
+    assert_string_equal(p.iss, SX_NTF_APNS_TEAM_ID);
+    sx_ntf_apns_key *k = NULL;
+    assert_ok(sx_ntf_apns_key_load(e.key, &k));
+    assert_true(sx_ntf_apns_jwt_verify(&p, k));
+    sx_ntf_apns_key_free(k);
+    /* the verification push was delivered: CONFIRMED; a wrong code is refused */
+    wait_status(&e, dev_id(&d), d.verify, SX_NTF_TKN_CONFIRMED, SX_NTF_INVALID_NONE);
+    uint8_t code[64];
+    size_t n = open_sealed(line, "verification", d.reg.dh_secret, code, sizeof code);
+    assert_int_equal(n, 32);
+    uint8_t wrong[32];
+    memcpy(wrong, code, 32);
+    wrong[0] ^= 1;
+    sx_smp_error err;
+    assert_int_equal(sx_ntf_token_verify(e.c, dev_id(&d), d.verify, sx_slice_of(wrong, 32), &err), SX_E_AUTH);
+    assert_int_equal(err.type, SX_SMP_ERR_AUTH);
+    assert_ok(sx_ntf_token_verify(e.c, dev_id(&d), d.verify, sx_slice_of(code, n), NULL));
+    wait_status(&e, dev_id(&d), d.verify, SX_NTF_TKN_ACTIVE, SX_NTF_INVALID_NONE);
+    /* TDEL: the token is gone */
+    assert_ok(sx_ntf_token_delete(e.c, dev_id(&d), d.verify, NULL));
+    sx_ntf_tkn_state s;
+    assert_int_equal(sx_ntf_token_check(e.c, dev_id(&d), d.verify, &s, &err), SX_E_AUTH);
+    sx_ntf_push_stats ps;
+    sx_ntf_server_push_stats(e.srv, &ps);
+    assert_true(ps.delivered >= 1);
+    device_free(&d);
+    env_free(&e);
+}
+
+static void test_periodic(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e, 1);
+    device d;
+    device_activate(&e, &d, "aa00aa00aa00aa00");
+    sx_smp_error err;
+    assert_int_equal(sx_ntf_token_cron(e.c, dev_id(&d), d.verify, 5, &err), SX_E_LIMIT); /* under 20 min */
+    assert_int_equal(err.type, SX_SMP_ERR_QUOTA);
+    assert_ok(sx_ntf_token_cron(e.c, dev_id(&d), d.verify, 20, NULL));
+    static char line[16384];
+    wait_lines(&e, d.hex, "checkMessages", 1, line, sizeof line);
+    assert_non_null(strstr(line, "\"apns-push-type\":\"background\""));
+    assert_non_null(strstr(line, "{\\\"aps\\\":{\\\"content-available\\\":1},\\\"notificationData\\\":{"
+                                 "\\\"checkMessages\\\":true}}"));
+    assert_non_null(strstr(line, "\"status\":200"));
+    device_free(&d);
+    env_free(&e);
+}
+
+static void test_apns_errors(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e, 0);
+    device d;
+    static char line[16384];
+    device_activate(&e, &d, "bb11bb11bb11bb11");
+    /* the replaced token's verification push: 400 BadDeviceToken */
+    write_text(e.failures, "cc22cc22 400 BadDeviceToken\ndd33dd33 410 Unregistered\n");
+    assert_ok(sx_ntf_token_replace(e.c, dev_id(&d), d.verify, SX_NTF_PP_APNS_TEST, "cc22cc22", NULL));
+    wait_lines(&e, "cc22cc22", "\"status\":400", 1, line, sizeof line);
+    wait_status(&e, dev_id(&d), d.verify, SX_NTF_TKN_INVALID, SX_NTF_INVALID_BAD);
+    /* 410 Unregistered */
+    assert_ok(sx_ntf_token_replace(e.c, dev_id(&d), d.verify, SX_NTF_PP_APNS_TEST, "dd33dd33", NULL));
+    wait_lines(&e, "dd33dd33", "\"status\":410", 1, line, sizeof line);
+    wait_status(&e, dev_id(&d), d.verify, SX_NTF_TKN_INVALID, SX_NTF_INVALID_UNREGISTERED);
+    /* GOAWAY after the answer: the next push connects again */
+    write_text(e.failures, "ee44ee44 goaway\n");
+    assert_ok(sx_ntf_token_replace(e.c, dev_id(&d), d.verify, SX_NTF_PP_APNS_TEST, "ee44ee44", NULL));
+    wait_lines(&e, "ee44ee44", "\"status\":200", 1, line, sizeof line);
+    wait_status(&e, dev_id(&d), d.verify, SX_NTF_TKN_CONFIRMED, SX_NTF_INVALID_NONE);
+    write_text(e.failures, "");
+    assert_ok(sx_ntf_token_replace(e.c, dev_id(&d), d.verify, SX_NTF_PP_APNS_TEST, "ff55ff55", NULL));
+    wait_lines(&e, "ff55ff55", "\"status\":200", 1, line, sizeof line);
+    wait_status(&e, dev_id(&d), d.verify, SX_NTF_TKN_CONFIRMED, SX_NTF_INVALID_NONE);
+    device_free(&d);
+    env_free(&e);
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e, 0);
+    device d;
+    device_register(&e, &d, "1234");
+    sx_key *other = NULL;
+    assert_ok(sx_key_generate(SX_KEY_ED25519, &other));
+    sx_ntf_call calls[3];
+    memset(calls, 0, sizeof calls);
+    calls[0].entity = dev_id(&d);
+    calls[0].key = d.verify;
+    calls[0].cmd.tag = SX_NTF_C_TCHK;
+    calls[1].entity = dev_id(&d);
+    calls[1].key = other; /* not the token's key */
+    calls[1].cmd.tag = SX_NTF_C_TCHK;
+    calls[2].cmd.tag = SX_NTF_C_PING;
+    assert_ok(sx_ntf_client_batch(e.c, calls, 3));
+    for (int i = 0; i < 3; i++)
+        assert_ok(calls[i].status);
+    assert_int_equal(calls[0].resp.tag, SX_NTF_R_TKN);
+    assert_int_equal(calls[1].resp.tag, SX_NTF_R_ERR);
+    assert_int_equal(calls[1].resp.err.type, SX_SMP_ERR_AUTH);
+    assert_int_equal(calls[2].resp.tag, SX_NTF_R_PONG);
+    assert_ok(sx_ntf_ping(e.c));
+    sx_key_free(other);
+    device_free(&d);
+    env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s <apns-standin>\n", argv[0]);
+        return 2;
+    }
+    g_standin = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verification),
+        cmocka_unit_test(test_periodic),
+        cmocka_unit_test(test_apns_errors),
+        cmocka_unit_test(test_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
