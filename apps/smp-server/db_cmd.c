@@ -332,7 +332,7 @@ int smp_cmd_database(const sx_kit_paths *paths, int argc, char **argv)
                  .pool = SX_PGDB_DEFAULT_POOL};
     if (strcmp(a.sub, "import") != 0 && strcmp(a.sub, "export") != 0 && strcmp(a.sub, "delete") != 0)
         return usage_error();
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* each option takes a value */
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -357,7 +357,6 @@ int smp_cmd_database(const sx_kit_paths *paths, int argc, char **argv)
         } else {
             return usage_error();
         }
-        i++;
     }
     if (!is_file(paths->ini)) {
         printf("Error: server is not initialized (%s does not exist).\nRun `smp-server init`.\n", paths->ini);
