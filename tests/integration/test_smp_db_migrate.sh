@@ -84,6 +84,42 @@ echo "$out" | grep -q "Import completed: 4 messages" || fail "import messages: $
 [ "$(q 'SELECT count(*) FROM smp_server.messages')" = 4 ] || fail "4 rows in messages"
 [ "$(q 'SELECT string_agg(msg_queue_size::text, $$,$$ ORDER BY msg_queue_size) FROM smp_server.msg_queues')" = "0,0,1,3" ] ||
     fail "message counters: $(q 'SELECT msg_queue_size FROM smp_server.msg_queues')"
+# the schema is the reference's (its server_schema.sql at 152c30ca68):
+# columns with their types and nullability, indexes, functions, triggers
+cols=$(pg_psql -t -A <<'SQL'
+SELECT string_agg(table_name || '.' || column_name || ':' || data_type || ':' || is_nullable, ' '
+                  ORDER BY table_name, column_name)
+  FROM information_schema.columns WHERE table_schema = 'smp_server';
+SQL
+)
+[ "$cols" = "messages.message_id:bigint:NO messages.msg_body:bytea:NO messages.msg_id:bytea:NO \
+messages.msg_ntf_flag:boolean:NO messages.msg_quota:boolean:NO messages.msg_ts:bigint:NO \
+messages.recipient_id:bytea:NO migrations.down:text:YES migrations.name:text:NO \
+migrations.ts:timestamp without time zone:NO msg_queues.deleted_at:bigint:YES msg_queues.fixed_data:bytea:YES \
+msg_queues.link_id:bytea:YES msg_queues.msg_can_write:boolean:NO msg_queues.msg_queue_expire:boolean:NO \
+msg_queues.msg_queue_size:bigint:NO msg_queues.notifier_id:bytea:YES msg_queues.notifier_key:bytea:YES \
+msg_queues.ntf_service_id:bytea:YES msg_queues.queue_mode:text:YES msg_queues.rcv_dh_secret:bytea:NO \
+msg_queues.rcv_ntf_dh_secret:bytea:YES msg_queues.rcv_service_id:bytea:YES msg_queues.recipient_id:bytea:NO \
+msg_queues.recipient_keys:bytea:NO msg_queues.sender_id:bytea:NO msg_queues.sender_key:bytea:YES \
+msg_queues.status:text:NO msg_queues.updated_at:bigint:YES msg_queues.user_data:bytea:YES \
+services.created_at:bigint:NO services.queue_count:bigint:NO services.queue_ids_hash:bytea:NO \
+services.service_cert:bytea:NO services.service_cert_hash:bytea:NO services.service_id:bytea:NO \
+services.service_role:text:NO" ] || fail "schema columns: $cols"
+rest=$(pg_psql -t -A <<'SQL'
+SELECT string_agg(indexname, ' ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'smp_server';
+SELECT string_agg(p.proname || '/' || p.pronargs, ' ' ORDER BY p.proname)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'smp_server';
+SELECT string_agg(tgname, ' ' ORDER BY tgname) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'smp_server' AND NOT t.tgisinternal;
+SQL
+)
+[ "$(echo "$rest" | tr '\n' '|')" = "idx_messages_recipient_id_message_id idx_messages_recipient_id_msg_quota \
+idx_messages_recipient_id_msg_ts idx_msg_queues_link_id idx_msg_queues_notifier_id idx_msg_queues_ntf_service_id \
+idx_msg_queues_rcv_service_id idx_msg_queues_sender_id idx_msg_queues_updated_at_recipient_id \
+idx_services_service_role messages_pkey migrations_pkey msg_queues_pkey services_pkey \
+services_service_cert_hash_key|delete_expired_msgs/2 expire_old_messages/3 on_queue_delete/0 on_queue_insert/0 \
+on_queue_update/0 try_del_msg/2 try_del_peek_msg/2 update_aggregates/4 update_all_aggregates/0 write_message/7 \
+xor_aggregate/1 xor_combine/2|tr_queue_delete tr_queue_insert tr_queue_update|" ] || fail "schema objects: $rest"
 out=$(db import --table queues) && fail "import with the schema present: $out"
 echo "$out" | grep -q "already exists" || fail "schema-present refusal: $out"
 
@@ -114,6 +150,29 @@ smp send s4.queue "four" || fail "send four"
 smp recv r4.queue --count 1 --timeout 30 >got4.txt 2>recv.err || fail "recv four: $(cat recv.err)"
 grep -qx four got4.txt || fail "queue 4: $(cat got4.txt)"
 stop_router
+
+# ---- the schema's message functions, as the reference calls them ----
+fx=$(pg_psql -t -A <<'SQL'
+SET search_path TO smp_server;
+CREATE TEMP TABLE q AS SELECT recipient_id AS rid FROM msg_queues WHERE deleted_at IS NULL AND msg_queue_size = 0 LIMIT 1;
+SELECT string_agg(quota_written::text || was_empty::text, ',') FROM (
+  SELECT (write_message(rid, '\x01', 100, false, true, '\xaa', 3)).* FROM q UNION ALL
+  SELECT (write_message(rid, '\x02', 200, false, false, '\xbb', 3)).* FROM q UNION ALL
+  SELECT (write_message(rid, '\x03', 5000, false, false, '\xcc', 3)).* FROM q UNION ALL
+  SELECT (write_message(rid, '\x04', 5001, false, false, '\xdd', 3)).* FROM q UNION ALL
+  SELECT (write_message(rid, '\x05', 5002, false, false, '\xee', 3)).* FROM q) w;
+SELECT msg_queue_size || ',' || msg_can_write FROM msg_queues JOIN q ON recipient_id = rid;
+SELECT delete_expired_msgs(rid, 1000) FROM q;
+SELECT count(*) FROM try_del_msg((SELECT rid FROM q), '\x02');
+SELECT encode(r_msg_id, 'hex') FROM try_del_msg((SELECT rid FROM q), '\x03');
+SELECT string_agg(encode(r_msg_id, 'hex') || r_msg_quota::text, ',') FROM try_del_peek_msg((SELECT rid FROM q), '\x09');
+SELECT msg_queue_size || ',' || msg_can_write FROM msg_queues JOIN q ON recipient_id = rid;
+SQL
+)
+# 3 stored, the 4th is the quota marker, the 5th refused; expiry drops the
+# two old ones, never the marker; a wrong id deletes nothing
+[ "$(echo "$fx" | tr '\n' '|')" = "falsetrue,falsefalse,falsefalse,truefalse|4,false|2|0|03|04true|1,false|" ] ||
+    fail "message functions: $(echo "$fx" | tr '\n' '|')"
 
 # ---- messages only: export and import back ----
 out=$(db export --table messages) || fail "export messages: $out"
