@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/router_cli.h"
+#include "db_cmd.h"
 #include "journal_cmd.h"
 #include "crypto/util.h"
 #include "kit/identity.h"
@@ -43,7 +44,11 @@ static void usage(FILE *f)
             "  delete   delete the configuration and log folders\n"
             "  journal import [--skip-warnings] | export | delete\n"
             "           move undelivered messages from %s into the journal folder\n"
-            "           %s and back, or delete that folder\n\n"
+            "           %s and back, or delete that folder\n"
+            "  database import | export | delete [--table queues|messages|all]\n"
+            "           [-d|--database DB_CONN] [--schema DB_SCHEMA] [--pool-size N]\n"
+            "           move queues (the store log) and messages (the messages log)\n"
+            "           into a PostgreSQL schema and back\n\n"
             "Global options: -v, --version   -h, --help\n"
             "Folders come from %s and %s when set.\n\n"
             "init options:\n"
@@ -64,7 +69,8 @@ static void usage(FILE *f)
             "  --disable-web              (the default here: [WEB] https and cert stay commented\n"
             "                             out until you provide a web certificate)\n"
             "  -d, --database CONN, --schema NAME, --pool-size N\n"
-            "                             PostgreSQL store: not supported yet, refused\n"
+            "                             PostgreSQL settings written to the INI (db_connection,\n"
+            "                             db_schema, db_pool_size; used with store_queues: database)\n"
             "  -y, --yes                  do not ask questions\n\n"
             "cert options:\n"
             "  -a, --sign-algorithm ALG   ED25519 or ED448 (default: that of server.crt)\n"
@@ -75,7 +81,8 @@ static void usage(FILE *f)
             "  --log-level trace|debug|info|note|warn|error   lines on stderr from this level up\n"
             "                             (default: info; debug adds each connection)\n"
             "  --confirm-migrations up|down   (database store only: ignored)\n"
-            "  -m, --maintenance          not supported yet, refused\n"
+            "  -m, --maintenance          restore and save the state (logs compacted, messages\n"
+            "                             expired), then exit without serving\n"
             "  +RTS ... -RTS              (the reference's runtime options: ignored)\n",
             version_line, SX_ROUTER_DEFAULT_CFG_DIR, SX_ROUTER_DEFAULT_LOG_DIR, "smp-server-messages.log",
             "messages", SX_ROUTER_CFG_ENV,
@@ -283,14 +290,18 @@ static int parse_init(int argc, char **argv, sx_router_init_options *o, bool *sc
         case OPT_WEBSITE: o->website = optarg; break;
         case OPT_WEB_PATH: o->web_path = optarg; break;
         case OPT_DISABLE_WEB: o->disable_web = true; break;
-        case 'd':
-        case OPT_SCHEMA:
-        case OPT_POOL_SIZE:
-            fprintf(stderr,
-                    "Error: --database, --schema and --pool-size configure a PostgreSQL store, which "
-                    "this server\ndoes not have yet: it keeps queues in memory and in its store log. "
-                    "Run init without them.\n");
-            return 1;
+        case 'd': o->db_connection = optarg; break;
+        case OPT_SCHEMA: o->db_schema = optarg; break;
+        case OPT_POOL_SIZE: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (!end || *end || v < 1 || v > 1000) {
+                fprintf(stderr, "Error: --pool-size: a number from 1 to 1000\n");
+                return 1;
+            }
+            o->db_pool_size = (int)v;
+            break;
+        }
         case 'y': *scripted = true; break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return 1;
@@ -453,10 +464,7 @@ static int parse_start(int argc, char **argv, sx_router_start_options *so)
     int c;
     while ((c = getopt_long(argc, argv, "+mh", start_longopts, NULL)) != -1) {
         switch (c) {
-        case 'm':
-            fprintf(stderr, "Error: --maintenance is not supported by this server yet (it would serve "
-                            "clients).\nStart without it.\n");
-            return 1;
+        case 'm': so->maintenance = true; break;
         case OPT_COMPACT_LOG: so->compact_log = true; break;
         case OPT_SKIP_WARNINGS: so->skip_warnings = true; break;
         case OPT_LOG_LEVEL: {
@@ -538,6 +546,17 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         rcli_print_start_error(stderr, st, paths->ini);
         return 1;
     }
+    if (cfg.start.maintenance) {
+        /* as the reference: the start-up work done, the state saved again */
+        printf("Server started in 'maintenance' mode, exiting\n");
+        fflush(stdout);
+        st = sx_router_stop(r);
+        if (st != SX_OK) {
+            fprintf(stderr, "Error: the server stopped without saving everything: %s\n", sx_status_str(st));
+            return 1;
+        }
+        return 0;
+    }
     sx_router_config_print_serving(&cfg, stdout);
     fflush(stdout);
     return sx_router_run_wait(r);
@@ -593,10 +612,8 @@ int main(int argc, char **argv)
         return cmd_cert(&paths, sub_argc, sub_argv);
     if (strcmp(cmd, "journal") == 0)
         return smp_cmd_journal(&paths, sub_argc, sub_argv);
-    if (strcmp(cmd, "database") == 0) {
-        fprintf(stderr, "Error: `smp-server %s` is not supported by this implementation yet\n", cmd);
-        return 1;
-    }
+    if (strcmp(cmd, "database") == 0)
+        return smp_cmd_database(&paths, sub_argc, sub_argv);
     fprintf(stderr, "Error: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 1;

@@ -23,6 +23,8 @@ struct sx_kit_logwriter {
     sx_kit_logwriter_cb cb;
     void *arg;
     int retry_ms;
+    sx_status (*sink)(void *arg, sx_slice lines, size_t n);
+    void *sink_arg;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -107,7 +109,9 @@ static void *writer_main(void *arg)
 
         bool dead = __atomic_load_n(&w->dead, __ATOMIC_ACQUIRE);
         errno = 0;
-        bool ok = !dead && taken && sx_kit_log_append_lines(log, sx_writer_slice(&batch), lines) == SX_OK;
+        bool ok = !dead && taken &&
+                  (w->sink ? w->sink(w->sink_arg, sx_writer_slice(&batch), lines)
+                           : sx_kit_log_append_lines(log, sx_writer_slice(&batch), lines)) == SX_OK;
         int write_errno = errno;
         if (ok) {
             __atomic_store_n(&w->durable, seq, __ATOMIC_RELEASE);
@@ -116,7 +120,7 @@ static void *writer_main(void *arg)
                 SX_SAY(SX_SAY_WARN, "the log can be written again; changes are accepted again");
             }
             reported = false;
-        } else if (!dead && taken && w->retry_ms > 0 && !stopping && !sx_kit_log_broken(log)) {
+        } else if (!dead && taken && w->retry_ms > 0 && !stopping && (!log || !sx_kit_log_broken(log))) {
             __atomic_store_n(&w->failed, true, __ATOMIC_RELEASE);
             if (!reported) {
                 SX_SAY(SX_SAY_ERROR,
@@ -164,6 +168,8 @@ sx_status sx_kit_logwriter_start_opts(sx_kit_log *log, const sx_kit_logwriter_op
     w->cb = opts->cb;
     w->arg = opts->arg;
     w->retry_ms = opts->retry_ms;
+    w->sink = opts->sink;
+    w->sink_arg = opts->sink_arg;
     sx_writer_init_dynamic(&w->buf, SIZE_MAX / 2);
     if (pthread_mutex_init(&w->lock, NULL) != 0) {
         free(w);

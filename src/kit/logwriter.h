@@ -39,6 +39,12 @@ typedef struct sx_kit_logwriter_opts {
      * sx_kit_log_broken) is final either way, and so is a failed last
      * attempt at stop. */
     int retry_ms;
+    /* Where the batches go instead of a log file (a database): each batch
+     * of encoded lines, each ending in '\n', n of them, on the writer
+     * thread; SX_OK means they are durable. A failure is a failed write
+     * (retried as above). With a sink, the log passed to start is NULL. */
+    sx_status (*sink)(void *arg, sx_slice lines, size_t n);
+    void *sink_arg;
 } sx_kit_logwriter_opts;
 
 /* Starts the thread; log stays the caller's and must outlive the writer

@@ -2,6 +2,7 @@
  * INI file read into sx_router_config with the reference's defaults
  * (PROTOCOL-NOTES H7, H8, H11) and the start-up lines (PROTOCOL-NOTES H10). */
 #include "smp_router/config.h"
+#include "smp_router/pgdb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +126,8 @@ static sx_status parse_ports(const char *text, sx_router_config *cfg, char *err,
     return SX_OK;
 }
 
-/* PROTOCOL-NOTES H11: which queue and message stores the INI asks for. */
+/* PROTOCOL-NOTES H11: which queue and message stores the INI asks for; the
+ * pairs and the errors of the reference's readStoreType. */
 static sx_status check_store_type(const sx_ini *ini, char *err, size_t errlen)
 {
     const char *q = sx_ini_get(ini, "STORE_LOG", "store_queues");
@@ -135,25 +137,48 @@ static sx_status check_store_type(const sx_ini *ini, char *err, size_t errlen)
     bool q_mem = strcmp(q, "memory") == 0, q_db = strcmp(q, "database") == 0;
     bool m_mem = strcmp(m, "memory") == 0, m_db = strcmp(m, "database") == 0;
     bool m_journal = strcmp(m, "journal") == 0;
-    if (q_mem && (m_mem || m_journal))
+    if ((q_mem && (m_mem || m_journal)) || (q_db && (m_journal || m_db)))
         return SX_OK;
     if ((q_mem && m_db) || (q_db && m_mem)) {
         snprintf(err, errlen,
-                 "[STORE_LOG] store_queues: %s, store_messages: %s: database and memory storage "
-                 "cannot be combined",
+                 "[STORE_LOG] store_queues: %s, store_messages: %s: Database and memory storage are not "
+                 "compatible.",
                  q, m);
         return SX_E_PROTOCOL;
     }
-    if ((q_mem || q_db) && (m_journal || m_db)) {
+    snprintf(err, errlen, "[STORE_LOG] Invalid storage settings: store_queues: %s, store_messages: %s", q, m);
+    return SX_E_PROTOCOL;
+}
+
+/* [STORE_LOG] db_* keys (the reference's iniDBOptions and deleted TTL). */
+static sx_status read_db(const sx_ini *ini, sx_router_config *cfg, char *err, size_t errlen)
+{
+    const char *s = "STORE_LOG";
+    const char *conn = sx_ini_get(ini, s, "db_connection");
+    const char *schema = sx_ini_get(ini, s, "db_schema");
+    conn = conn ? conn : SX_PGDB_DEFAULT_CONNECTION;
+    schema = schema ? schema : SX_PGDB_DEFAULT_SCHEMA;
+    if (strlen(conn) >= sizeof cfg->db_connection || !schema[0] || strlen(schema) >= sizeof cfg->db_schema) {
+        snprintf(err, errlen, "[STORE_LOG] db_connection or db_schema: too long or empty");
+        return SX_E_PROTOCOL;
+    }
+    snprintf(cfg->db_connection, sizeof cfg->db_connection, "%s", conn);
+    snprintf(cfg->db_schema, sizeof cfg->db_schema, "%s", schema);
+    int64_t v;
+    SX_TRY(sx_ini_int(ini, s, "db_pool_size", 1, 1000, SX_PGDB_DEFAULT_POOL, &v, err, errlen));
+    cfg->db_pool_size = (int)v;
+    /* seconds, as the reference reads it (its init comment says days) */
+    SX_TRY(sx_ini_int(ini, s, "db_deleted_ttl", 0, INT64_MAX / 2, 21 * DAY, &v, err, errlen));
+    cfg->db_deleted_ttl = v;
+    bool db_log = false;
+    SX_TRY(sx_ini_bool(ini, s, "db_store_log", false, &db_log, err, errlen));
+    if (db_log && cfg->queues_db) {
         snprintf(err, errlen,
-                 "[STORE_LOG] store_queues: %s, store_messages: %s: this server supports only "
-                 "`store_queues: memory` with `store_messages: memory` or `journal` so far",
-                 q, m);
+                 "[STORE_LOG] db_store_log: on is not supported by this server (the database alone keeps the "
+                 "queues); set it off");
         return SX_E_USAGE;
     }
-    snprintf(err, errlen, "[STORE_LOG] invalid storage settings: store_queues: %s, store_messages: %s",
-             q, m);
-    return SX_E_PROTOCOL;
+    return SX_OK;
 }
 
 static sx_status read_store_log(const sx_ini *ini, sx_router_config *cfg, char *err, size_t errlen)
@@ -166,9 +191,18 @@ static sx_status read_store_log(const sx_ini *ini, sx_router_config *cfg, char *
                        errlen));
     SX_TRY(sx_ini_bool(ini, s, "fsync", false, &cfg->store_log_fsync, err, errlen));
     const char *m = sx_ini_get(ini, s, "store_messages");
+    const char *q = sx_ini_get(ini, s, "store_queues");
     cfg->msgs_journal = m && strcmp(m, "journal") == 0;
+    cfg->msgs_db = m && strcmp(m, "database") == 0;
+    cfg->queues_db = q && strcmp(q, "database") == 0;
+    SX_TRY(read_db(ini, cfg, err, errlen));
     SX_TRY(sx_ini_bool(ini, s, "journal_fsync", false, &cfg->journal_fsync, err, errlen));
-    if (cfg->msgs_journal && !cfg->store_log) {
+    if (cfg->queues_db) {
+        /* the database keeps the queues (and with msgs_db the messages):
+         * no store log, no saved messages */
+        cfg->store_log = false;
+        cfg->restore_messages = false;
+    } else if (cfg->msgs_journal && !cfg->store_log) {
         snprintf(err, errlen, "[STORE_LOG] store_messages: journal needs the store log (enable: on)");
         return SX_E_USAGE;
     }
@@ -405,6 +439,22 @@ static bool is_file(const char *path)
 sx_status sx_router_config_check_storage(const sx_router_config *cfg, char *err, size_t errlen)
 {
     const sx_kit_paths *p = &cfg->paths;
+    if (cfg->queues_db && is_file(p->store_log)) {
+        snprintf(err, errlen,
+                 "store_queues is `database` with %s file present; set store_queues to `memory` or use "
+                 "`smp-server database import` to migrate",
+                 p->store_log);
+        return SX_E_USAGE;
+    }
+    if (cfg->msgs_db) {
+        if (!is_file(p->messages_log))
+            return SX_OK;
+        snprintf(err, errlen,
+                 "store_messages is `database` with %s file present; use `smp-server database import messages` "
+                 "to migrate",
+                 p->messages_log);
+        return SX_E_USAGE;
+    }
     if (cfg->msgs_journal) {
         if (!is_file(p->messages_log))
             return SX_OK;
@@ -475,7 +525,9 @@ void sx_router_config_print_start(const sx_router_config *cfg, FILE *out,
                                   const char *version_line, const uint8_t fp[SX_FINGERPRINT_LEN])
 {
     sx_router_config_print_service(cfg, out, version_line, fp);
-    if (cfg->store_log)
+    if (cfg->queues_db)
+        fprintf(out, "Queue store: PostgreSQL database %s, schema %s\n", cfg->db_connection, cfg->db_schema);
+    else if (cfg->store_log)
         fprintf(out, "Store log: %s\n", cfg->paths.store_log);
     else
         fprintf(out, "Store log disabled.\n");

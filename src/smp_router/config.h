@@ -65,6 +65,12 @@ typedef struct sx_router_config {
     bool store_log_fsync;     /* ours: fdatasync each store-log batch (absent: off) */
     bool msgs_journal;        /* store_messages: journal (messages in <log>/messages) */
     bool journal_fsync;       /* ours: fsync each journal write (absent: off) */
+    bool queues_db;           /* store_queues: database (then no store log) */
+    bool msgs_db;             /* store_messages: database */
+    char db_connection[SX_KIT_TEXT_MAX + 1]; /* db_connection (absent: the reference's default) */
+    char db_schema[256];      /* db_schema (absent: smp_server) */
+    int db_pool_size;         /* db_pool_size (absent: 10) */
+    int64_t db_deleted_ttl;   /* seconds: db_deleted_ttl (absent: 21 days) */
     int64_t msg_ttl;          /* 86400 * expire_messages_days (21) */
     int64_t msg_check_interval; /* 7200, not configurable */
     bool expire_on_start;     /* expire_messages_on_start (absent: on) */

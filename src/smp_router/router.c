@@ -13,6 +13,10 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
     *out = NULL;
     sx_router *r;
     SX_TRY(sx_server_start(opts, &r));
+    if (opts->maintenance) {
+        *out = r;
+        return SX_OK;
+    }
     sx_status ost = sx_ops_start(r);
     if (ost != SX_OK) {
         (void)sx_server_stop(r);

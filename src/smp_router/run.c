@@ -102,6 +102,17 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
         o.msgs_dir_path = cfg->paths.messages_dir;
         o.msgs_dir_fsync = cfg->journal_fsync;
     }
+    if (cfg->queues_db) { /* the database keeps the queues, no store log */
+        o.store_log_path = NULL;
+        o.msgs_log_path = NULL;
+        o.ntfs_log_path = NULL;
+        o.msgs_journal_path = NULL;
+        o.db_connection = cfg->db_connection;
+        o.db_schema = cfg->db_schema;
+        o.db_pool_size = cfg->db_pool_size;
+        o.db_deleted_ttl = cfg->db_deleted_ttl;
+        o.db_messages = cfg->msgs_db;
+    }
     o.msg_ttl_seconds = cfg->msg_ttl;
     o.msg_check_interval = cfg->msg_check_interval;
     o.ntf_ttl_seconds = cfg->ntf_ttl;
@@ -129,7 +140,8 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
     /* A file over the size limit fails its write (EFBIG) like a full disk
      * instead of killing the router. */
     signal(SIGXFSZ, SIG_IGN);
-    sx_status st = start_web(cfg, &o);
+    o.maintenance = cfg->start.maintenance;
+    sx_status st = o.maintenance ? SX_OK : start_web(cfg, &o);
     if (st == SX_OK)
         st = sx_router_start(&o, out);
     if (st != SX_OK) {

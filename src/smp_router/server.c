@@ -24,6 +24,8 @@
 #include "kit/web.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
+#include "smp_router/pgdb.h"
+#include "smp_router/pgqueues.h"
 #include "transport/net.h"
 
 #define SX_MAX_OUT_BLOCKS 256 /* back-pressure: stop reading above this */
@@ -826,6 +828,12 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
     st = sx_ops_restore_stats(r);
     if (st != SX_OK)
         goto fail;
+    if (opts->maintenance) {
+        /* start --maintenance: the state is restored (logs replayed and
+         * compacted, messages restored and expired); no port, no thread */
+        *out = r;
+        return SX_OK;
+    }
 
     sx_kit_workers_opts wo = {
         .n_workers = opts->workers,
@@ -863,6 +871,14 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
         st = sx_kit_logwriter_start_opts(r->log, &lwo, &r->lw);
         if (st != SX_OK)
             goto fail;
+    } else if (r->db) {
+        /* the records go to the database instead (pgqueues.h) */
+        sx_kit_logwriter_opts dbo = lwo;
+        dbo.sink = sx_pgq_sink;
+        dbo.sink_arg = r->db;
+        st = sx_kit_logwriter_start_opts(NULL, &dbo, &r->lw);
+        if (st != SX_OK)
+            goto fail;
     }
     if (r->mlog) {
         st = sx_kit_logwriter_start_opts(r->mlog, &lwo, &r->mw);
@@ -898,6 +914,7 @@ fail:
     sx_kit_log_close(r->mlog);
     sx_slservices_free(r->svc);
     sx_store_free(r->store);
+    sx_pgdb_close(r->db);
     sx_smp_server_config_cleanup(&r->smp);
     sx_tls_ctx_free(r->tls);
     sx_tls_ctx_free(r->tls_shared);
@@ -935,7 +952,8 @@ sx_status sx_server_stop(sx_router *r)
     sx_kit_log_close(r->log);
     sx_kit_log_close(r->mlog);
     sx_slservices_free(r->svc);
-    sx_store_free(r->store);
+    sx_store_free(r->store); /* before the database: its messages' back-end uses it */
+    sx_pgdb_close(r->db);
     sx_smp_server_config_cleanup(&r->smp);
     sx_tls_ctx_free(r->tls);
     sx_tls_ctx_free(r->tls_shared);

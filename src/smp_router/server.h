@@ -37,6 +37,19 @@ typedef struct sx_router_opts {
      * folder; msgs_log_path and msgs_journal_path are then NULL. */
     const char *msgs_dir_path;
     bool msgs_dir_fsync;
+    /* store_queues: database (smp_router/pgqueues.h): the queues in this
+     * PostgreSQL database and schema instead of a store log
+     * (store_log_path is then NULL); db_messages: the messages too
+     * (store_messages: database, smp_router/pgmsgs.h). */
+    const char *db_connection;
+    const char *db_schema;
+    int db_pool_size;          /* 0 = 10 */
+    int64_t db_deleted_ttl;    /* seconds a deleted queue's row is kept, 0 = 21 days */
+    bool db_messages;
+    /* start --maintenance (as the reference): sx_router_start restores the
+     * state and returns a router that serves nothing (no port, no thread);
+     * sx_router_stop then saves the state as at any stop. */
+    bool maintenance;
     uint64_t journal_compact_bytes; /* compact the journal above this, 0 = 64 MiB */
     int journal_check_ms;           /* how often its size is checked, 0 = 1 s */
     int log_retry_ms;               /* a failed log write retried after, 0 = 1 s */

@@ -187,6 +187,7 @@ struct sx_router {
     sx_kit_logwriter *lw; /* its writer thread */
     sx_slservices *svc;   /* services restored from the store log */
     sx_kit_log *mlog;     /* the message journal, NULL without one */
+    struct sx_pgdb *db;   /* store_queues: database (then log is NULL) */
     sx_kit_logwriter *mw; /* its writer thread */
     struct sx_msgjournal_compactor *mjc; /* and its compaction */
     int64_t next_sweep_ms; /* worker 0: next expiry sweep */

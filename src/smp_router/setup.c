@@ -154,7 +154,7 @@ static void put_store_log(FILE *f, const sx_router_init_options *o)
           f);
     fprintf(f, "enable: %s\n\n", on_off(o->store_log));
     fputs("# Where queue records are kept: `memory` (with the log above) or `database`\n"
-          "# (PostgreSQL, used together with `store_messages: journal`).\n"
+          "# (PostgreSQL, with `store_messages: journal` or `database`; no store log).\n"
           "store_queues: memory\n\n"
           "# PostgreSQL connection, used with `store_queues: database`.\n",
           f);
@@ -166,7 +166,8 @@ static void put_store_log(FILE *f, const sx_router_init_options *o)
           "# db_store_log: off\n\n"
           "# Days to keep deleted queues in the database.\n"
           "# db_deleted_ttl: 21\n\n"
-          "# Where messages are kept: `memory` or `journal`.\n"
+          "# Where messages are kept: `memory` or `journal`, or `database` with\n"
+          "# `store_queues: database`.\n"
           "store_messages: memory\n\n"
           "# With `store_messages: memory`, undelivered messages are saved at shutdown and\n"
           "# loaded at start; the saved file is kept as .bak until the next restart.\n",

@@ -28,6 +28,32 @@ static const uint8_t *spki_prefix(sx_key_alg alg)
     }
 }
 
+sx_status sx_qkey_from_spki(sx_slice der, sx_qkey *k)
+{
+    memset(k, 0, sizeof *k);
+    sx_key_alg alg;
+    if (der.len > SX_KEY_SPKI_MAX || sx_key_check_public(der, SX_KEY_AUTH_ALGS, &alg) != SX_OK)
+        return SX_E_PROTOCOL;
+    size_t raw = sx_key_raw_len(alg);
+    if (raw > der.len || raw > sizeof k->raw)
+        return SX_E_PROTOCOL;
+    k->alg = (uint8_t)alg;
+    k->len = (uint8_t)raw;
+    memcpy(k->raw, der.ptr + (der.len - raw), raw);
+    return SX_OK;
+}
+
+sx_status sx_qkey_to_spki(const sx_qkey *k, uint8_t der[SX_KEY_SPKI_MAX], size_t *n)
+{
+    const uint8_t *prefix = spki_prefix((sx_key_alg)k->alg);
+    if (!prefix || k->len != sx_key_raw_len((sx_key_alg)k->alg) || 12 + (size_t)k->len > SX_KEY_SPKI_MAX)
+        return SX_E_USAGE;
+    memcpy(der, prefix, 12);
+    memcpy(der + 12, k->raw, k->len);
+    *n = 12 + (size_t)k->len;
+    return SX_OK;
+}
+
 /* An APublicAuthKey from its base64url DER text (PROTOCOL-NOTES A24). */
 static bool key_from_text(sx_reader *r, sx_slice tok, sx_qkey *k)
 {
@@ -36,13 +62,8 @@ static bool key_from_text(sx_reader *r, sx_slice tok, sx_qkey *k)
     size_t n;
     if (!sx_slt_decode_to(r, tok, der, sizeof der, &n))
         return false;
-    sx_key_alg alg;
-    if (sx_key_check_public(sx_slice_of(der, n), SX_KEY_AUTH_ALGS, &alg) != SX_OK)
+    if (sx_qkey_from_spki(sx_slice_of(der, n), k) != SX_OK)
         return sx_reader_fail(r, SX_E_PROTOCOL);
-    size_t raw = sx_key_raw_len(alg);
-    k->alg = (uint8_t)alg;
-    k->len = (uint8_t)raw;
-    memcpy(k->raw, der + (n - raw), raw);
     return true;
 }
 
@@ -348,13 +369,11 @@ void sx_slrec_cleanup(sx_slrec *r)
 
 static bool put_key(sx_writer *w, const sx_qkey *k)
 {
-    const uint8_t *prefix = spki_prefix((sx_key_alg)k->alg);
-    if (!prefix || k->len != sx_key_raw_len((sx_key_alg)k->alg))
-        return sx_writer_fail(w, SX_E_USAGE);
     uint8_t der[SX_KEY_SPKI_MAX];
-    memcpy(der, prefix, 12);
-    memcpy(der + 12, k->raw, k->len);
-    return sx_slt_put_b64(w, sx_slice_of(der, 12 + (size_t)k->len));
+    size_t n;
+    if (sx_qkey_to_spki(k, der, &n) != SX_OK)
+        return sx_writer_fail(w, SX_E_USAGE);
+    return sx_slt_put_b64(w, sx_slice_of(der, n));
 }
 
 static bool put_keys(sx_writer *w, const sx_qkey *keys, size_t n)

@@ -109,6 +109,12 @@ void sx_slrec_cleanup(sx_slrec *r);
  * cannot be encoded, such as n_rkeys 0). */
 bool sx_slrec_encode(sx_writer *w, const sx_slrec *r);
 
+/* A compact key from its DER SubjectPublicKeyInfo (Ed25519, Ed448 or
+ * X25519, as the records take them; SX_E_PROTOCOL otherwise), and back
+ * (SX_E_USAGE for a key that has no such form). */
+SX_MUST_CHECK sx_status sx_qkey_from_spki(sx_slice der, sx_qkey *k);
+SX_MUST_CHECK sx_status sx_qkey_to_spki(const sx_qkey *k, uint8_t der[SX_KEY_SPKI_MAX], size_t *n);
+
 /* The record's keyword ("CREATE", "LINK", ...); NULL for an unknown type. */
 const char *sx_slrec_tag(sx_slrec_type t);
 

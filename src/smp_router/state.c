@@ -14,6 +14,9 @@
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
+#include "smp_router/pgdb.h"
+#include "smp_router/pgmsgs.h"
+#include "smp_router/pgqueues.h"
 #include "smp_router/store_journal.h"
 #include "smp_router/msglog.h"
 #include "smp_router/ntflog.h"
@@ -29,10 +32,47 @@ static void journal_warn(void *arg, const char *msg)
     SX_SAY(SX_SAY_WARN, "%s", msg);
 }
 
+/* store_queues: database: the schema migrated, the rows of queues deleted
+ * long ago removed, and every service and live queue read (pgqueues.h). */
+static sx_status restore_db(sx_router *r)
+{
+    const sx_router_opts *o = &r->opts;
+    sx_pgdb_cfg dc = {
+        .conninfo = o->db_connection,
+        .schema = o->db_schema ? o->db_schema : SX_PGDB_DEFAULT_SCHEMA,
+        .pool_size = o->db_pool_size > 0 ? o->db_pool_size : SX_PGDB_DEFAULT_POOL,
+        .migrate = true,
+    };
+    char err[700];
+    sx_status st = sx_pgdb_open(&dc, &r->db, err, sizeof err);
+    if (st != SX_OK) {
+        SX_SAY(SX_SAY_ERROR, "Error: %s", err);
+        return st;
+    }
+    int64_t ttl = o->db_deleted_ttl > 0 ? o->db_deleted_ttl : 21 * 86400;
+    int64_t purged = 0;
+    SX_TRY(sx_pgq_purge_deleted(r->db, (int64_t)time(NULL) - ttl, &purged));
+    SX_TRY(sx_slservices_new(&r->svc));
+    sx_kit_log_opts lo = {0};
+    sx_pgq_stats ps = {0};
+    SX_TRY(sx_pgq_load(r->db, r->store, r->svc, &lo, &ps));
+    if (!o->quiet)
+        SX_SAY(SX_SAY_NOTE, "Database: %zu queues and %zu services loaded%s", ps.queues, ps.services,
+               ps.bad_rows ? " (some rows skipped)" : "");
+    if (o->db_messages) {
+        sx_store_use_pg_messages(r->store, r->db);
+        if (!o->quiet)
+            SX_SAY(SX_SAY_NOTE, "Messages: database store (committed before each OK)");
+    }
+    return SX_OK;
+}
+
 sx_status sx_server_restore_state(sx_router *r)
 {
     const sx_router_opts *o = &r->opts;
-    if (o->store_log_path) {
+    if (o->db_connection)
+        SX_TRY(restore_db(r));
+    if (o->store_log_path && !o->db_connection) {
         SX_TRY(sx_slservices_new(&r->svc));
         sx_kit_log_opts lo = {0};
         lo.sync = o->store_log_sync ? SX_KIT_SYNC_BATCH : SX_KIT_SYNC_NEVER;

@@ -11,3 +11,7 @@ target_link_libraries(fuzz_smp_stats PRIVATE sx_smp_router)
 # the reference writes them, and broken ones.
 sx_fuzz_target(jstate)
 target_link_libraries(fuzz_jstate PRIVATE sx_smp_router)
+# Seeds in corpus/pgrows: recipient_keys (first byte even) and service_cert
+# (odd) values as the reference writes them, and broken ones.
+sx_fuzz_target(pgrows)
+target_link_libraries(fuzz_pgrows PRIVATE sx_smp_router)

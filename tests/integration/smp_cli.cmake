@@ -15,3 +15,13 @@ set_tests_properties(integration.smp_journal PROPERTIES TIMEOUT 300)
 add_test(NAME integration.smp_journal_store
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_journal_store.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_journal_store PROPERTIES TIMEOUT 300)
+# The PostgreSQL queue store on a private server of the test's own
+# (pg_start.sh), with each message store the reference pairs it with.
+foreach(msgs journal database)
+  add_test(NAME integration.smp_db_store_${msgs}
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_store.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp> ${msgs})
+  set_tests_properties(integration.smp_db_store_${msgs} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+endforeach()
+add_test(NAME integration.smp_db_migrate
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_migrate.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
+set_tests_properties(integration.smp_db_migrate PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)

@@ -86,11 +86,12 @@ rmdir "$T/var/messages"
 
 # options for what this server does not have yet: refused with a clear word,
 # or accepted (the reference's start commands) and said to be ignored
-out=$("$BIN" start -m 2>&1) && fail "start --maintenance succeeded"
-echo "$out" | grep -q "maintenance is not supported" || fail "start -m message: $out"
-"$BIN" --help | grep -q -- "--maintenance          not supported yet, refused" || fail "--help: -m"
+out=$("$BIN" start -m 2>&1) || fail "start --maintenance failed: $out"
+echo "$out" | grep -qx "Server started in 'maintenance' mode, exiting" || fail "start -m message: $out"
+echo "$out" | grep -q "^Serving" && fail "start -m served: $out"
+"$BIN" --help | grep -q -- "--maintenance          restore and save the state" || fail "--help: -m"
 "$BIN" --help | grep -q -- "--pool-size N" || fail "--help: database options"
-"$BIN" --help | grep -q "PostgreSQL store: not supported yet, refused" || fail "--help: database"
+"$BIN" --help | grep -q "PostgreSQL settings written to the INI" || fail "--help: database"
 
 # delete: y, Y or yes deletes; the default (an empty answer) and n do not
 for a in "" n no; do
@@ -137,11 +138,14 @@ echo "$out" | grep -q "^Server address: smp://.*@127.0.0.1:5223,443$" || fail "i
 echo "$out" | grep -q "<hostnames>" && fail "init --ip 127.0.0.1 speaks of <hostnames>: $out"
 echo Y | "$BIN" delete >/dev/null 2>&1
 out=$("$BIN" init -y --password 'a@b' 2>&1) && fail "init accepted a bad password"
-for o in "-d postgresql://smp@/smp" "--schema s" "--pool-size 4"; do
-    out=$("$BIN" init -y $o 2>&1) && fail "init accepted $o"
-    echo "$out" | grep -q "PostgreSQL store, which this server" || fail "init $o message: $out"
-    check "init $o created nothing" test ! -e "$T/etc"
-done
+# the PostgreSQL options go into the INI as the reference writes them
+out=$("$BIN" init -y -d postgresql://smp@/smp --schema s --pool-size 4 2>&1) || fail "init with database options: $out"
+grep -qx "db_connection: postgresql://smp@/smp" "$ini" || fail "init -d: $(grep db_ "$ini")"
+grep -qx "db_schema: s" "$ini" || fail "init --schema: $(grep db_ "$ini")"
+grep -qx "db_pool_size: 4" "$ini" || fail "init --pool-size: $(grep db_ "$ini")"
+echo Y | "$BIN" delete >/dev/null 2>&1
+out=$("$BIN" init -y --pool-size 0 2>&1) && fail "init accepted --pool-size 0"
+check "init --pool-size 0 created nothing" test ! -e "$T/etc"
 out=$("$BIN" init -y --operator X 2>&1) && fail "init accepted --operator without --source-code"
 echo "$out" | grep -q -- "--source-code" || fail "operator error message: $out"
 

@@ -322,6 +322,39 @@ static void test_journal_keys(void **state)
     free(text);
 }
 
+/* store_queues: database with journal or database messages and the db_*
+ * keys (the reference's defaults when absent); no store log then. */
+static void test_database_keys(void **state)
+{
+    (void)state;
+    sx_router_config cfg;
+    char err[256] = "";
+    char *db = edit_ini(reference_ini, "store_queues: memory", "store_queues: database");
+    char *text = edit_ini(db, "store_messages: memory", "store_messages: journal");
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.queues_db);
+    assert_true(cfg.msgs_journal);
+    assert_false(cfg.msgs_db);
+    assert_false(cfg.store_log);
+    assert_string_equal(cfg.db_connection, "postgresql://smp@/smp_server_store");
+    assert_string_equal(cfg.db_schema, "smp_server");
+    assert_int_equal(cfg.db_pool_size, 10);
+    assert_int_equal(cfg.db_deleted_ttl, 21 * 86400);
+    free(text);
+    text = edit_ini(db, "store_messages: memory",
+                    "store_messages: database\ndb_connection: postgresql://u@h/d\ndb_schema: s2\ndb_pool_size: 3\n"
+                    "db_deleted_ttl: 60");
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.queues_db);
+    assert_true(cfg.msgs_db);
+    assert_string_equal(cfg.db_connection, "postgresql://u@h/d");
+    assert_string_equal(cfg.db_schema, "s2");
+    assert_int_equal(cfg.db_pool_size, 3);
+    assert_int_equal(cfg.db_deleted_ttl, 60);
+    free(text);
+    free(db);
+}
+
 /* Our [STORE_LOG] fsync key: off when absent, on/off only. */
 static void test_fsync_key(void **state)
 {
@@ -405,10 +438,15 @@ static void test_bad_values(void **state)
     /* our workers key */
     expect_error(reference_ini, "# control_port: 5224", "workers: 0", SX_E_PROTOCOL, "workers");
     expect_error(reference_ini, "# control_port: 5224", "workers: 10000", SX_E_PROTOCOL, "workers");
-    /* PROTOCOL-NOTES H11 storage combinations: memory queues with memory or
-     * journal messages for now */
+    /* PROTOCOL-NOTES H11 storage combinations, as the reference's
+     * readStoreType: database queues with journal or database messages;
+     * database and memory together are refused */
     char *db = edit_ini(reference_ini, "store_queues: memory", "store_queues: database");
-    expect_error(db, "store_messages: memory", "store_messages: journal", SX_E_USAGE, "store_messages: journal");
+    expect_error(db, "store_messages: memory", "store_messages: memory", SX_E_PROTOCOL, "not compatible");
+    expect_error(db, "store_messages: memory", "store_messages: journal\ndb_store_log: on", SX_E_USAGE,
+                 "db_store_log");
+    expect_error(db, "store_messages: memory", "store_messages: journal\ndb_pool_size: 0", SX_E_PROTOCOL,
+                 "db_pool_size");
     free(db);
     char *nolog = edit_ini(reference_ini, "enable: on", "enable: off");
     expect_error(nolog, "store_messages: memory", "store_messages: journal", SX_E_USAGE, "needs the store log");
@@ -416,9 +454,11 @@ static void test_bad_values(void **state)
     expect_error(reference_ini, "store_messages: memory", "store_messages: journal\njournal_fsync: yes",
                  SX_E_PROTOCOL, "journal_fsync");
     expect_error(reference_ini, "store_messages: memory", "store_messages: database",
-                 SX_E_PROTOCOL, "store_messages: database");
+                 SX_E_PROTOCOL, "not compatible");
     expect_error(reference_ini, "store_queues: memory", "store_queues: database", SX_E_PROTOCOL,
-                 "store_queues: database");
+                 "not compatible");
+    expect_error(reference_ini, "store_queues: memory", "store_queues: disk", SX_E_PROTOCOL,
+                 "Invalid storage settings");
     expect_error(reference_ini, "store_messages: memory", "store_messages: disk", SX_E_PROTOCOL,
                  "store_messages: disk");
     /* [INFORMATION] is validated only when source_code is present */
@@ -877,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_proxy_section),
         cmocka_unit_test(test_bad_boolean_names_key),
         cmocka_unit_test(test_fsync_key),
+        cmocka_unit_test(test_database_keys),
         cmocka_unit_test(test_journal_keys),
         cmocka_unit_test(test_missing_mandatory_keys),
         cmocka_unit_test(test_bad_values),
