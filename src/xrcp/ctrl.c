@@ -266,7 +266,7 @@ sx_status sx_xrcp_ctrl_accept(sx_xrcp_ctrl *c, int timeout_ms)
         drop_conn(c);
         return fail(c, SX_XRCP_ERR_EXCEPTION, st == SX_E_AUTH ? SX_E_AUTH : SX_E_IO);
     }
-    /* the host's chain: exactly [leaf, CA], the CA the paired one (X9) */
+    /* the host's chain: exactly [leaf, CA], the CA the paired one (PROTOCOL-NOTES X9) */
     if (sx_tls_peer_chain_len(c->conn) != 2 ||
         sx_x509_fingerprint_der(sx_tls_peer_cert(c->conn, 1), c->host_fp) != SX_OK ||
         (c->pairing->paired && memcmp(c->pairing->host_fp, c->host_fp, SX_XRCP_FP_LEN) != 0)) {
