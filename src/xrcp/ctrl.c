@@ -12,6 +12,7 @@
 #include "transport/net.h"
 #include "xrcp/announce.h"
 #include "xrcp/discovery.h"
+#include "xrcp/h2.h"
 #include "xrcp/json.h"
 #include "xrcp/session.h"
 
@@ -29,6 +30,9 @@ struct sx_xrcp_ctrl {
     uint8_t host_fp[SX_XRCP_FP_LEN];
     bool started; /* a valid HELLO was answered */
     sx_sbchain snd, rcv;
+    sx_xrcp_crypto crypto;
+    sx_xrcp_h2 *h2;
+    bool test_repeat, test_tamper;
     uint8_t *host_app;
     size_t host_app_len;
     sx_xrcp_err err;
@@ -130,6 +134,8 @@ void sx_xrcp_ctrl_free(sx_xrcp_ctrl *c)
     if (c == NULL)
         return;
     announce_stop(c);
+    sx_xrcp_h2_free(c->h2);
+    sx_xrcp_crypto_cleanup(&c->crypto);
     if (c->conn != NULL) {
         sx_status closed = sx_tls_shutdown_blocking(c->conn, 1000);
         (void)closed; /* the host may be gone */
@@ -337,6 +343,11 @@ sx_status sx_xrcp_ctrl_answer_hello(sx_xrcp_ctrl *c, int timeout_ms)
         st = sx_xrcp_chains_init(hybrid, true, &c->snd, &c->rcv);
     if (st == SX_OK)
         st = sx_xrcp_ctrl_hello_encode(ct, &c->snd, block);
+    if (st == SX_OK)
+        st = sx_xrcp_crypto_init(&c->crypto, sx_slice_of(c->code, c->code_len), &c->snd, &c->rcv, c->skey,
+                                 c->pairing->id_key, NULL);
+    if (st == SX_OK)
+        st = sx_xrcp_h2_new(c->conn, c->fd, false, &c->h2);
     if (st != SX_OK) {
         fail(c, SX_XRCP_ERR_ENCRYPT, st);
         goto done;
@@ -378,17 +389,46 @@ sx_xrcp_err sx_xrcp_ctrl_error(const sx_xrcp_ctrl *c)
     return c->err;
 }
 
-sx_tls_conn *sx_xrcp_ctrl_conn(sx_xrcp_ctrl *c)
+sx_status sx_xrcp_ctrl_command(sx_xrcp_ctrl *c, sx_slice json, sx_slice attachment, int timeout_ms, uint8_t **buf,
+                               sx_slice *rjson, bool *has_att, sx_slice *att, sx_xrcp_body_err *why)
 {
-    return c->started ? c->conn : NULL;
+    if (c == NULL || !c->started || buf == NULL || rjson == NULL || has_att == NULL || att == NULL)
+        return SX_E_USAGE;
+    *buf = NULL;
+    if (c->test_repeat) {
+        c->crypto.snd_counter--;
+        c->test_repeat = false;
+    }
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_XRCP_BODY_MAX);
+    if (!sx_xrcp_body_write(&w, &c->crypto, json, attachment)) {
+        sx_status st = sx_writer_status(&w);
+        sx_writer_cleanup(&w);
+        return fail(c, SX_XRCP_ERR_ENCRYPT, st != SX_OK ? st : SX_E_INTERNAL);
+    }
+    if (c->test_tamper) {
+        w.buf[9] ^= 1; /* inside the boxed JSON, under both signatures */
+        c->test_tamper = false;
+    }
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    sx_status st = sx_xrcp_h2_request(c->h2, sx_writer_slice(&w), timeout_ms, &resp, &resp_len);
+    sx_writer_cleanup(&w);
+    if (st != SX_OK)
+        return fail(c, SX_XRCP_ERR_EXCEPTION, st);
+    st = sx_xrcp_body_read(&c->crypto, sx_slice_of(resp, resp_len), buf, rjson, has_att, att, why);
+    free(resp);
+    if (st != SX_OK)
+        return fail(c, SX_XRCP_ERR_DECRYPT, st);
+    return SX_OK;
 }
 
-sx_sbchain *sx_xrcp_ctrl_snd(sx_xrcp_ctrl *c)
+void sx_xrcp_ctrl_test_repeat_counter(sx_xrcp_ctrl *c)
 {
-    return c->started ? &c->snd : NULL;
+    c->test_repeat = true;
 }
 
-sx_sbchain *sx_xrcp_ctrl_rcv(sx_xrcp_ctrl *c)
+void sx_xrcp_ctrl_test_tamper(sx_xrcp_ctrl *c)
 {
-    return c->started ? &c->rcv : NULL;
+    c->test_tamper = true;
 }

@@ -17,8 +17,8 @@
  * pairing passed to sx_xrcp_ctrl_new must outlive the controller. */
 #ifndef SX_XRCP_CTRL_H
 #define SX_XRCP_CTRL_H
-#include "crypto/sbchain.h"
 #include "transport/tls.h"
+#include "xrcp/body.h"
 #include "xrcp/pairing.h"
 
 #define SX_XRCP_ANNOUNCE_COUNT 60         /* as the reference: 60 packets */
@@ -77,10 +77,19 @@ sx_slice sx_xrcp_ctrl_host_app(const sx_xrcp_ctrl *c);
 /* The reference's error kind of the last failure. */
 sx_xrcp_err sx_xrcp_ctrl_error(const sx_xrcp_ctrl *c);
 
-/* After a successful HELLO: the TLS connection and the two chains (send,
- * receive), owned by c. */
-sx_tls_conn *sx_xrcp_ctrl_conn(sx_xrcp_ctrl *c);
-sx_sbchain *sx_xrcp_ctrl_snd(sx_xrcp_ctrl *c);
-sx_sbchain *sx_xrcp_ctrl_rcv(sx_xrcp_ctrl *c);
+/* After a successful HELLO: sends one command (json, and an attachment
+ * when attachment.ptr is not NULL) as an HTTP/2 request, signed with the
+ * session and identity keys, and reads the host's response: *buf (heap,
+ * the caller frees) holds its JSON (*json) and attachment (*has_att,
+ * *att). SX_E_AUTH / SX_E_PROTOCOL for a response refused (*why), SX_E_IO on
+ * timeout, SX_E_CLOSED when the host has gone. */
+SX_MUST_CHECK sx_status sx_xrcp_ctrl_command(sx_xrcp_ctrl *c, sx_slice json, sx_slice attachment, int timeout_ms,
+                                             uint8_t **buf, sx_slice *rjson, bool *has_att, sx_slice *att,
+                                             sx_xrcp_body_err *why);
+
+/* For tests: the next command goes with its counter set back by one (a
+ * replay of the counter), or with one byte of its signed part flipped. */
+void sx_xrcp_ctrl_test_repeat_counter(sx_xrcp_ctrl *c);
+void sx_xrcp_ctrl_test_tamper(sx_xrcp_ctrl *c);
 
 #endif

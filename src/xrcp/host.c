@@ -1,6 +1,7 @@
 /* XRCP host (host.h, PROTOCOL-NOTES X7-X10). */
 #include "xrcp/host.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include "transport/net.h"
 #include "xrcp/announce.h"
 #include "xrcp/discovery.h"
+#include "xrcp/h2.h"
 #include "xrcp/json.h"
 #include "xrcp/session.h"
 
@@ -24,6 +26,8 @@ struct sx_xrcp_host {
     bool started;
     bool lie_ca;
     sx_sbchain snd, rcv;
+    sx_xrcp_crypto crypto;
+    sx_xrcp_h2 *h2;
     sx_xrcp_err err;
     char message[256];
 };
@@ -155,6 +159,8 @@ void sx_xrcp_host_free(sx_xrcp_host *h)
 {
     if (h == NULL)
         return;
+    sx_xrcp_h2_free(h->h2);
+    sx_xrcp_crypto_cleanup(&h->crypto);
     if (h->conn != NULL) {
         sx_status closed = sx_tls_shutdown_blocking(h->conn, 1000);
         (void)closed; /* the controller may be gone */
@@ -255,6 +261,14 @@ sx_status sx_xrcp_host_send_hello(sx_xrcp_host *h, int timeout_ms)
         fail(h, st == SX_E_AUTH ? SX_XRCP_ERR_DECRYPT : SX_XRCP_ERR_SYNTAX, st);
         goto done;
     }
+    st = sx_xrcp_crypto_init(&h->crypto, sx_slice_of(h->code, h->code_len), &h->snd, &h->rcv, NULL, NULL,
+                             &h->s.inv);
+    if (st == SX_OK)
+        st = sx_xrcp_h2_new(h->conn, h->fd, true, &h->h2);
+    if (st != SX_OK) {
+        fail(h, SX_XRCP_ERR_INTERNAL, st);
+        goto done;
+    }
     /* started: the pairing names this controller and keeps this HELLO's key
      * and the one before it */
     h->started = true;
@@ -297,19 +311,49 @@ const sx_xrcp_signed_invitation *sx_xrcp_host_signed(const sx_xrcp_host *h)
     return &h->s;
 }
 
-sx_tls_conn *sx_xrcp_host_conn(sx_xrcp_host *h)
+static sx_status reply(sx_xrcp_host *h, int32_t stream, sx_slice json, sx_slice attachment, int timeout_ms)
 {
-    return h->started ? h->conn : NULL;
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_XRCP_BODY_MAX);
+    sx_status st = sx_xrcp_body_write(&w, &h->crypto, json, attachment) ? SX_OK : sx_writer_status(&w);
+    if (st == SX_OK)
+        st = sx_xrcp_h2_respond(h->h2, stream, sx_writer_slice(&w), timeout_ms);
+    sx_writer_cleanup(&w);
+    return st;
 }
 
-sx_sbchain *sx_xrcp_host_snd(sx_xrcp_host *h)
+sx_status sx_xrcp_host_next_command(sx_xrcp_host *h, int timeout_ms, int32_t *stream, uint8_t **buf, sx_slice *json,
+                                    bool *has_att, sx_slice *att, sx_xrcp_body_err *why)
 {
-    return h->started ? &h->snd : NULL;
+    if (h == NULL || !h->started || stream == NULL || buf == NULL)
+        return SX_E_USAGE;
+    *buf = NULL;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    sx_status st = sx_xrcp_h2_next(h->h2, timeout_ms, stream, &body, &len);
+    if (st != SX_OK)
+        return fail(h, SX_XRCP_ERR_EXCEPTION, st);
+    sx_xrcp_body_err e = SX_XRCP_BODY_OK;
+    st = sx_xrcp_body_read(&h->crypto, sx_slice_of(body, len), buf, json, has_att, att, &e);
+    free(body);
+    if (why != NULL)
+        *why = e;
+    if (st != SX_OK) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"type\":\"protocolError\",\"error\":\"%s\"}", sx_xrcp_body_err_text(e));
+        sx_status answered = reply(h, *stream, sx_slice_str(text), sx_slice_of(NULL, 0), timeout_ms);
+        (void)answered; /* the refusal is what the caller learns */
+        return fail(h, e == SX_XRCP_BODY_CTRL_AUTH ? SX_XRCP_ERR_CTRL_AUTH : SX_XRCP_ERR_DECRYPT, st);
+    }
+    return SX_OK;
 }
 
-sx_sbchain *sx_xrcp_host_rcv(sx_xrcp_host *h)
+sx_status sx_xrcp_host_reply(sx_xrcp_host *h, int32_t stream, sx_slice json, sx_slice attachment, int timeout_ms)
 {
-    return h->started ? &h->rcv : NULL;
+    if (h == NULL || !h->started)
+        return SX_E_USAGE;
+    sx_status st = reply(h, stream, json, attachment, timeout_ms);
+    return st == SX_OK ? SX_OK : fail(h, SX_XRCP_ERR_EXCEPTION, st);
 }
 
 void sx_xrcp_host_test_lie_ca(sx_xrcp_host *h)

@@ -15,8 +15,8 @@
  * must outlive it. */
 #ifndef SX_XRCP_HOST_H
 #define SX_XRCP_HOST_H
-#include "crypto/sbchain.h"
 #include "transport/tls.h"
+#include "xrcp/body.h"
 #include "xrcp/pairing.h"
 
 /* How far the invitation's time may be from now: older than max_age seconds
@@ -63,10 +63,20 @@ sx_xrcp_err sx_xrcp_host_error(const sx_xrcp_host *h);
 /* The invitation this host joined (owned by h). */
 const sx_xrcp_signed_invitation *sx_xrcp_host_signed(const sx_xrcp_host *h);
 
-/* After a successful HELLO: the connection and the chains (owned by h). */
-sx_tls_conn *sx_xrcp_host_conn(sx_xrcp_host *h);
-sx_sbchain *sx_xrcp_host_snd(sx_xrcp_host *h);
-sx_sbchain *sx_xrcp_host_rcv(sx_xrcp_host *h);
+/* After a successful HELLO: waits for the controller's next command (an
+ * HTTP/2 request): *buf (heap, the caller frees) holds its JSON and
+ * attachment, *stream is to be answered with sx_xrcp_host_reply. A command
+ * refused (counter, signature, session code, malformed: *why) is answered
+ * here with {"type":"protocolError","error":"<why>"} and returned as
+ * SX_E_AUTH / SX_E_PROTOCOL. SX_E_CLOSED when the controller has gone,
+ * SX_E_IO on timeout. */
+SX_MUST_CHECK sx_status sx_xrcp_host_next_command(sx_xrcp_host *h, int timeout_ms, int32_t *stream, uint8_t **buf,
+                                                  sx_slice *json, bool *has_att, sx_slice *att,
+                                                  sx_xrcp_body_err *why);
+
+/* Answers a command with json and an optional attachment. */
+SX_MUST_CHECK sx_status sx_xrcp_host_reply(sx_xrcp_host *h, int32_t stream, sx_slice json, sx_slice attachment,
+                                           int timeout_ms);
 
 /* For tests: the HELLO names a CA that is not the TLS chain's. */
 void sx_xrcp_host_test_lie_ca(sx_xrcp_host *h);

@@ -8,8 +8,10 @@
  * controller, a HELLO naming another CA, expired invitations), and later
  * sessions announced by the controller's announcer over multicast UDP on
  * loopback to a host that keeps its pairing.
- * The session's payload transport (HTTP/2 in the reference) is not built
- * yet: here each payload goes as a 4-byte length and the box. */
+ * Commands and responses go over HTTP/2 with the host as the server
+ * (PROTOCOL-NOTES X11): a tampered command and a repeated counter refused,
+ * a large attachment checked against the digest in its JSON. */
+#define _GNU_SOURCE /* memmem */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/hash.h"
 #include "crypto/util.h"
 #include "transport/tls.h"
 #include "xrcp/announce.h"
@@ -30,37 +33,14 @@
 
 #define WAIT_MS 10000
 
-static sx_status send_body(sx_tls_conn *c, sx_sbchain *snd, const char *text)
-{
-    uint8_t buf[4 + 256];
-    size_t n = strlen(text);
-    buf[0] = buf[1] = 0;
-    buf[2] = (uint8_t)((n + 16) >> 8);
-    buf[3] = (uint8_t)(n + 16);
-    sx_status st = sx_xrcp_body_seal(snd, sx_slice_str(text), buf + 4, sizeof buf - 4);
-    return st == SX_OK ? sx_tls_write_full(c, buf, 4 + n + 16, WAIT_MS) : st;
-}
+/* What the controller does once the session has started. */
+typedef enum script {
+    SCRIPT_ONE,     /* one command */
+    SCRIPT_REFUSED, /* a tampered command, a repeated counter, then a good one */
+    SCRIPT_LARGE,   /* a command with a large attachment, echoed back */
+} script;
 
-static sx_status recv_body(sx_tls_conn *c, sx_sbchain *rcv, char *out, size_t cap)
-{
-    uint8_t len[4], box[256], plain[256];
-    sx_status st = sx_tls_read_full(c, len, 4, WAIT_MS);
-    size_t n = (size_t)len[2] << 8 | len[3];
-    if (st == SX_OK && (len[0] != 0 || len[1] != 0 || n > sizeof box))
-        st = SX_E_PROTOCOL;
-    if (st == SX_OK)
-        st = sx_tls_read_full(c, box, n, WAIT_MS);
-    sx_slice m;
-    if (st == SX_OK)
-        st = sx_xrcp_body_open(rcv, sx_slice_of(box, n), plain, sizeof plain, &m);
-    if (st == SX_OK && m.len >= cap)
-        st = SX_E_LIMIT;
-    if (st == SX_OK) {
-        memcpy(out, m.ptr, m.len);
-        out[m.len] = 0;
-    }
-    return st;
-}
+#define LARGE_LEN (6u << 20)
 
 /* ---- the controller (TLS server), on its own thread ---------------------- */
 
@@ -75,9 +55,70 @@ typedef struct controller {
     uint8_t code[SX_TLS_UNIQUE_MAX];
     size_t code_len;
     uint8_t host_fp[32];
-    char command[64];
-    char *uri; /* a copy of the invitation */
+    char command[64]; /* the JSON of the last response */
+    char *uri;        /* a copy of the invitation */
+    script script;
+    int refused;     /* responses that were protocol errors */
+    bool large_back; /* the large attachment came back intact */
 } controller;
+
+/* One command; the response's JSON goes to c->command. */
+static sx_status command(controller *c, const char *json, sx_slice att, sx_slice *back, uint8_t **buf)
+{
+    sx_slice rjson, ratt;
+    bool has = false;
+    sx_xrcp_body_err why;
+    sx_status st = sx_xrcp_ctrl_command(c->ctrl, sx_slice_str(json), att, WAIT_MS, buf, &rjson, &has, &ratt, &why);
+    if (st != SX_OK)
+        return st;
+    snprintf(c->command, sizeof c->command, "%.*s", (int)rjson.len, (const char *)rjson.ptr);
+    if (strstr(c->command, "protocolError") != NULL)
+        c->refused++;
+    if (back != NULL)
+        *back = has ? ratt : sx_slice_of(NULL, 0);
+    return SX_OK;
+}
+
+static sx_status run_script(controller *c)
+{
+    uint8_t *buf = NULL;
+    sx_status st = SX_OK;
+    if (c->script == SCRIPT_REFUSED) {
+        sx_xrcp_ctrl_test_tamper(c->ctrl);
+        st = command(c, "/_get chats 1", sx_slice_of(NULL, 0), NULL, &buf);
+        free(buf);
+        if (st == SX_OK)
+            st = command(c, "/_get chats 2", sx_slice_of(NULL, 0), NULL, &buf);
+        free(buf);
+        if (st == SX_OK) {
+            sx_xrcp_ctrl_test_repeat_counter(c->ctrl);
+            st = command(c, "/_get chats 3", sx_slice_of(NULL, 0), NULL, &buf);
+            free(buf);
+        }
+        return st;
+    }
+    if (c->script == SCRIPT_LARGE) {
+        uint8_t *att = malloc(LARGE_LEN), digest[SX_SHA512_LEN];
+        if (att == NULL)
+            return SX_E_NOMEM;
+        for (size_t i = 0; i < LARGE_LEN; i++)
+            att[i] = (uint8_t)(i * 31 + (i >> 11));
+        char json[200];
+        st = sx_sha512(sx_slice_of(att, LARGE_LEN), digest);
+        snprintf(json, sizeof json, "{\"type\":\"storeFile\",\"digest\":\"%.64s\"}", tu_to_hex(digest, 32));
+        sx_slice back;
+        if (st == SX_OK)
+            st = command(c, json, sx_slice_of(att, LARGE_LEN), &back, &buf);
+        if (st == SX_OK)
+            c->large_back = back.len == LARGE_LEN && memcmp(back.ptr, att, LARGE_LEN) == 0;
+        free(buf);
+        free(att);
+        return st;
+    }
+    st = command(c, "/_get chats 1", sx_slice_of(NULL, 0), NULL, &buf);
+    free(buf);
+    return st;
+}
 
 static void *controller_main(void *arg)
 {
@@ -95,13 +136,7 @@ static void *controller_main(void *arg)
     if (c->st != SX_OK)
         goto done;
     c->step = 5;
-    char reply[64];
-    sx_tls_conn *conn = sx_xrcp_ctrl_conn(c->ctrl);
-    c->st = send_body(conn, sx_xrcp_ctrl_snd(c->ctrl), "/_get chats 1");
-    if (c->st == SX_OK)
-        c->st = recv_body(conn, sx_xrcp_ctrl_rcv(c->ctrl), reply, sizeof reply);
-    if (c->st == SX_OK)
-        snprintf(c->command, sizeof c->command, "%s", reply);
+    c->st = run_script(c);
 done:
     c->err = sx_xrcp_ctrl_error(c->ctrl);
     sx_xrcp_ctrl_free(c->ctrl); /* closes the session: the host sees the end */
@@ -143,7 +178,12 @@ typedef struct host_result {
     sx_xrcp_err err;
     uint8_t code[SX_TLS_UNIQUE_MAX];
     size_t code_len;
-    char command[64];
+    char command[64]; /* the first command's JSON */
+    int commands;     /* commands served */
+    int refused;      /* commands refused */
+    sx_xrcp_body_err why[4];
+    size_t att_len;
+    bool att_ok; /* the attachment matched the digest in its JSON */
 } host_result;
 
 /* Joins the session of the (already checked) invitation s with pairing p.
@@ -168,16 +208,38 @@ static void host_join(const sx_xrcp_signed_invitation *s, sx_xrcp_host_pairing *
         sx_xrcp_host_test_lie_ca(h);
     r->st = sx_xrcp_host_send_hello(h, WAIT_MS);
     r->err = sx_xrcp_host_error(h);
-    sx_tls_conn *conn = sx_xrcp_host_conn(h);
-    if (r->st == SX_OK)
-        r->st = recv_body(conn, sx_xrcp_host_rcv(h), r->command, sizeof r->command);
-    if (r->st == SX_OK)
-        r->st = send_body(conn, sx_xrcp_host_snd(h), "{\"chats\":[]}");
-    if (r->st == SX_OK) {
-        /* wait for the controller's close */
-        uint8_t b;
-        if (sx_tls_read_full(conn, &b, 1, WAIT_MS) == SX_OK)
-            r->st = SX_E_PROTOCOL; /* nothing more was due */
+    /* serve commands until the controller closes the session */
+    while (r->st == SX_OK) {
+        int32_t stream = 0;
+        uint8_t *buf = NULL;
+        sx_slice json, att;
+        bool has = false;
+        sx_xrcp_body_err why = SX_XRCP_BODY_OK;
+        sx_status st = sx_xrcp_host_next_command(h, WAIT_MS, &stream, &buf, &json, &has, &att, &why);
+        if (st == SX_E_CLOSED)
+            break;
+        if (st == SX_E_AUTH || st == SX_E_PROTOCOL) {
+            r->why[r->refused < 4 ? r->refused : 3] = why;
+            r->refused++;
+            continue;
+        }
+        r->st = st;
+        if (st != SX_OK)
+            break;
+        r->commands++;
+        if (r->commands == 1)
+            snprintf(r->command, sizeof r->command, "%.*s", (int)json.len, (const char *)json.ptr);
+        if (has) {
+            /* the digest in the JSON names the attachment */
+            uint8_t d[SX_SHA512_LEN];
+            char hex[65];
+            r->att_len = att.len;
+            snprintf(hex, sizeof hex, "%s", sx_sha512(att, d) == SX_OK ? tu_to_hex(d, 32) : "");
+            r->att_ok = json.len > 64 && memmem(json.ptr, json.len, hex, 64) != NULL;
+        }
+        r->st = sx_xrcp_host_reply(h, stream, sx_slice_str("{\"chats\":[]}"), has ? att : sx_slice_of(NULL, 0),
+                                   WAIT_MS);
+        free(buf);
     }
     sx_xrcp_host_free(h);
 }
@@ -225,6 +287,62 @@ static void test_first_session(void **state)
     assert_null(hp.prev_dh);
     assert_string_equal(r.command, "/_get chats 1");
     assert_string_equal(c.command, "{\"chats\":[]}");
+    sx_xrcp_ctrl_pairing_clear(&cp);
+    sx_xrcp_host_pairing_clear(&hp);
+}
+
+/* A command with one byte flipped under the signatures, and one whose
+ * counter repeats the previous one: the host refuses both and answers each
+ * with a protocol error; the good command between them is served. */
+static void test_refused_commands(void **state)
+{
+    (void)state;
+    sx_xrcp_ctrl_pairing cp;
+    sx_xrcp_host_pairing hp;
+    assert_ok(sx_xrcp_ctrl_pairing_new(&cp));
+    assert_ok(sx_xrcp_host_pairing_new(&hp));
+    controller c;
+    const char *uri = controller_start(&c, &cp);
+    c.script = SCRIPT_REFUSED;
+    controller_run(&c);
+    host_result r;
+    host_run(uri, &hp, false, false, &r);
+    controller_join(&c);
+    assert_ok(c.st);
+    assert_ok(r.st);
+    assert_int_equal(r.commands, 1);
+    assert_string_equal(r.command, "/_get chats 2");
+    assert_int_equal(r.refused, 2);
+    assert_int_equal(r.why[0], SX_XRCP_BODY_CTRL_AUTH);
+    assert_int_equal(r.why[1], SX_XRCP_BODY_DUPLICATE);
+    assert_int_equal(c.refused, 2);
+    assert_non_null(strstr(c.command, "duplicate counter"));
+    sx_xrcp_ctrl_pairing_clear(&cp);
+    sx_xrcp_host_pairing_clear(&hp);
+}
+
+/* A command with a 6 MB attachment over HTTP/2: the host checks it against
+ * the digest in the command's JSON and sends it back with its response. */
+static void test_large_attachment(void **state)
+{
+    (void)state;
+    sx_xrcp_ctrl_pairing cp;
+    sx_xrcp_host_pairing hp;
+    assert_ok(sx_xrcp_ctrl_pairing_new(&cp));
+    assert_ok(sx_xrcp_host_pairing_new(&hp));
+    controller c;
+    const char *uri = controller_start(&c, &cp);
+    c.script = SCRIPT_LARGE;
+    controller_run(&c);
+    host_result r;
+    host_run(uri, &hp, false, false, &r);
+    controller_join(&c);
+    assert_ok(c.st);
+    assert_ok(r.st);
+    assert_int_equal(r.commands, 1);
+    assert_int_equal(r.att_len, LARGE_LEN);
+    assert_true(r.att_ok);
+    assert_true(c.large_back);
     sx_xrcp_ctrl_pairing_clear(&cp);
     sx_xrcp_host_pairing_clear(&hp);
 }
@@ -437,6 +555,8 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_session),
+        cmocka_unit_test(test_refused_commands),
+        cmocka_unit_test(test_large_attachment),
         cmocka_unit_test(test_unknown_host),
         cmocka_unit_test(test_wrong_controller),
         cmocka_unit_test(test_hello_identity),
