@@ -7,7 +7,8 @@
  * and response through the chain keys, refusals (unknown host, wrong
  * controller, a HELLO naming another CA, expired invitations), and later
  * sessions announced by the controller's announcer over multicast UDP on
- * loopback to a host that keeps its pairing.
+ * loopback to a host that keeps its pairing (both pairings saved to files
+ * and loaded again between the sessions).
  * Commands and responses go over HTTP/2 with the host as the server
  * (PROTOCOL-NOTES X11): a tampered command and a repeated counter refused,
  * a large attachment checked against the digest in its JSON. */
@@ -29,6 +30,7 @@
 #include "xrcp/discovery.h"
 #include "xrcp/host.h"
 #include "xrcp/invitation.h"
+#include "xrcp/pairfile.h"
 #include "xrcp/session.h"
 
 #define WAIT_MS 10000
@@ -489,6 +491,18 @@ static void test_later_sessions(void **state)
     controller_join(&c);
     assert_ok(r.st);
     assert_ok(c.st);
+    /* both sides keep their pairing in a file and start again from it */
+    char dir[] = "/tmp/sx-xrcp-it-XXXXXX", cpath[64], hpath[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cpath, sizeof cpath, "%s/ctrl", dir);
+    snprintf(hpath, sizeof hpath, "%s/host", dir);
+    assert_ok(sx_xrcp_ctrl_pairing_save(cpath, &cp));
+    assert_ok(sx_xrcp_host_pairing_save(hpath, &hp));
+    sx_xrcp_ctrl_pairing_clear(&cp);
+    sx_xrcp_host_pairing_clear(&hp);
+    assert_ok(sx_xrcp_ctrl_pairing_load(cpath, &cp));
+    assert_ok(sx_xrcp_host_pairing_load(hpath, &hp));
+    tu_rm_rf(dir);
     uint8_t dh1[32];
     memcpy(dh1, cp.host_dh, 32);
     int lfd = -1;
