@@ -16,6 +16,8 @@
 #include "xrcp/json.h"
 #include "xrcp/session.h"
 
+#define LAST_MAX 65536
+
 struct sx_xrcp_ctrl {
     sx_xrcp_ctrl_pairing *pairing;
     sx_key *skey, *dh; /* session signing and DH keys */
@@ -33,6 +35,8 @@ struct sx_xrcp_ctrl {
     sx_xrcp_crypto crypto;
     sx_xrcp_h2 *h2;
     bool test_repeat, test_tamper;
+    uint8_t *last; /* the last command's bytes, when small (a test's replay) */
+    size_t last_len;
     uint8_t *host_app;
     size_t host_app_len;
     sx_xrcp_err err;
@@ -134,6 +138,10 @@ void sx_xrcp_ctrl_free(sx_xrcp_ctrl *c)
     if (c == NULL)
         return;
     announce_stop(c);
+    if (c->h2 != NULL) {
+        sx_status said = sx_xrcp_h2_close(c->h2, 1000);
+        (void)said; /* the host may be gone */
+    }
     sx_xrcp_h2_free(c->h2);
     sx_xrcp_crypto_cleanup(&c->crypto);
     if (c->conn != NULL) {
@@ -149,6 +157,7 @@ void sx_xrcp_ctrl_free(sx_xrcp_ctrl *c)
     sx_xrcp_signed_invitation_clear(&c->s);
     free(c->uri);
     free(c->host_app);
+    free(c->last);
     sx_sbchain_cleanup(&c->snd);
     sx_sbchain_cleanup(&c->rcv);
     pthread_mutex_destroy(&c->mu);
@@ -395,20 +404,30 @@ sx_status sx_xrcp_ctrl_command(sx_xrcp_ctrl *c, sx_slice json, sx_slice attachme
     if (c == NULL || !c->started || buf == NULL || rjson == NULL || has_att == NULL || att == NULL)
         return SX_E_USAGE;
     *buf = NULL;
-    if (c->test_repeat) {
-        c->crypto.snd_counter--;
-        c->test_repeat = false;
-    }
     sx_writer w;
     sx_writer_init_dynamic(&w, SX_XRCP_BODY_MAX);
-    if (!sx_xrcp_body_write(&w, &c->crypto, json, attachment)) {
+    if (c->test_repeat && c->last != NULL) {
+        /* a replay: the previous command's bytes again, nothing new sealed */
+        c->test_repeat = false;
+        if (!sx_write_bytes(&w, c->last, c->last_len)) {
+            sx_writer_cleanup(&w);
+            return fail(c, SX_XRCP_ERR_INTERNAL, SX_E_NOMEM);
+        }
+    } else if (!sx_xrcp_body_write(&w, &c->crypto, json, attachment)) {
         sx_status st = sx_writer_status(&w);
         sx_writer_cleanup(&w);
         return fail(c, SX_XRCP_ERR_ENCRYPT, st != SX_OK ? st : SX_E_INTERNAL);
-    }
-    if (c->test_tamper) {
+    } else if (c->test_tamper) {
         w.buf[9] ^= 1; /* inside the boxed JSON, under both signatures */
         c->test_tamper = false;
+    } else if (w.len <= LAST_MAX) {
+        uint8_t *copy = malloc(w.len);
+        if (copy != NULL) {
+            memcpy(copy, w.buf, w.len);
+            free(c->last);
+            c->last = copy;
+            c->last_len = w.len;
+        }
     }
     uint8_t *resp = NULL;
     size_t resp_len = 0;

@@ -87,8 +87,9 @@ SX_MUST_CHECK sx_status sx_xrcp_ctrl_command(sx_xrcp_ctrl *c, sx_slice json, sx_
                                              uint8_t **buf, sx_slice *rjson, bool *has_att, sx_slice *att,
                                              sx_xrcp_body_err *why);
 
-/* For tests: the next command goes with its counter set back by one (a
- * replay of the counter), or with one byte of its signed part flipped. */
+/* For tests: instead of the next command, the previous one's bytes go
+ * again (a replay; when it was at most 64 KiB), or the next command goes
+ * with one byte under its signatures flipped. */
 void sx_xrcp_ctrl_test_repeat_counter(sx_xrcp_ctrl *c);
 void sx_xrcp_ctrl_test_tamper(sx_xrcp_ctrl *c);
 

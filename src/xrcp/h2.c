@@ -209,7 +209,8 @@ static sx_status flush(sx_xrcp_h2 *h, bool *blocked)
             *blocked = true;
             return SX_OK;
         }
-        SX_TRY(st);
+        if (st != SX_OK)
+            return SX_E_CLOSED; /* the peer has gone */
     }
 }
 
@@ -225,7 +226,8 @@ static sx_status drain(sx_xrcp_h2 *h)
         }
         if (st == SX_E_WOULD_BLOCK)
             return SX_OK;
-        SX_TRY(st);
+        if (st != SX_OK)
+            return SX_E_CLOSED; /* closed or broken: the peer has gone */
     }
 }
 
@@ -354,6 +356,23 @@ static bool response_sent(sx_xrcp_h2 *h, void *arg)
     stream *s = arg;
     return s->closed || (s->out_off == s->out.len && h->pending_off == h->pending_len &&
                          !nghttp2_session_want_write(h->s));
+}
+
+sx_status sx_xrcp_h2_close(sx_xrcp_h2 *h, int timeout_ms)
+{
+    if (h == NULL)
+        return SX_E_USAGE;
+    if (nghttp2_session_terminate_session(h->s, NGHTTP2_NO_ERROR) != 0)
+        return SX_E_PROTOCOL;
+    bool blocked = false;
+    int64_t deadline = now_ms() + timeout_ms;
+    sx_status st;
+    while ((st = flush(h, &blocked)) == SX_OK && blocked && now_ms() < deadline) {
+        struct pollfd p = {.fd = h->fd, .events = POLLOUT};
+        if (poll(&p, 1, 100) < 0 && errno != EINTR)
+            return SX_E_IO;
+    }
+    return st;
 }
 
 sx_status sx_xrcp_h2_respond(sx_xrcp_h2 *h, int32_t stream_id, sx_slice body, int timeout_ms)

@@ -36,4 +36,8 @@ SX_MUST_CHECK sx_status sx_xrcp_h2_next(sx_xrcp_h2 *h, int timeout_ms, int32_t *
  * sent. */
 SX_MUST_CHECK sx_status sx_xrcp_h2_respond(sx_xrcp_h2 *h, int32_t stream, sx_slice body, int timeout_ms);
 
+/* Ends the HTTP/2 session (GOAWAY) and sends what is pending, before the
+ * TLS connection is closed. */
+SX_MUST_CHECK sx_status sx_xrcp_h2_close(sx_xrcp_h2 *h, int timeout_ms);
+
 #endif
