@@ -522,7 +522,11 @@ static void test_later_sessions(void **state)
     assert_string_equal(r.command, "/_get chats 1");
     assert_memory_not_equal(dh1, cp.host_dh, 32);
     assert_non_null(hp.prev_dh);
-    /* session 3, announced to the older key */
+    /* session 3, announced to the older key; a fresh listener, so that no
+     * packet of session 2's announcer (its session is over) is still queued */
+    sx_xrcp_mcast_close(lfd);
+    uint16_t again = 0;
+    assert_ok(sx_xrcp_mcast_listen(SX_XRCP_MCAST_GROUP, mport, "127.0.0.1", &lfd, &again));
     memcpy(cp.host_dh, dh1, 32);
     controller_start(&c, &cp);
     assert_ok(sx_xrcp_ctrl_announce_start(c.ctrl, SX_XRCP_MCAST_GROUP, mport, "127.0.0.1", SX_XRCP_ANNOUNCE_COUNT,
