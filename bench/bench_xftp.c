@@ -267,8 +267,7 @@ static int srv_on_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud
 
 static void baseline_server(int lfd, const char *crt, const char *ca, const char *key)
 {
-    sx_tls_server_config cfg = {.creds = {crt, ca, key}, .alpn = alpn_h2,
-                                .no_client_cert_request = true};
+    sx_tls_server_config cfg = {.creds = {.cert_file = crt, .ca_file = ca, .key_file = key}, .alpn = alpn_h2, .no_client_cert_request = true};
     sx_tls_ctx *ctx;
     sx_status st = sx_tls_server_ctx_new(&cfg, &ctx);
     if (st != SX_OK)
@@ -706,8 +705,8 @@ static void run_xftp(router *r, sampler *smp, int chunk_fd, const uint8_t digest
 typedef struct cmd_job {
     router *r;
     const uint8_t *digest;
-    size_t pairs;  /* FNEW + FDEL */
-    double *lat;   /* seconds, one per command */
+    size_t pairs; /* FNEW + FDEL */
+    double *lat;  /* seconds, one per command */
     sx_status st;
 } cmd_job;
 

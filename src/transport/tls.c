@@ -83,7 +83,7 @@ struct sx_tls_conn {
     int fd;
     bool is_server;
     bool established;
-    bool auth_failed; /* our certificate check rejected the peer */
+    bool auth_failed;  /* our certificate check rejected the peer */
     bool alpn_refused; /* the peer's no_application_protocol alert */
     sx_tls_want want;
     uint8_t key_hash[SX_TLS_KEY_HASH_LEN];
@@ -139,7 +139,7 @@ static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     switch (cmd) {
     case BIO_C_SET_FD:
-        BIO_set_data(b, (void *)(intptr_t)*(int *)ptr);
+        BIO_set_data(b, (void *)(intptr_t) * (int *)ptr);
         BIO_set_shutdown(b, (int)num);
         BIO_set_init(b, 1);
         return 1;
@@ -251,7 +251,7 @@ static sx_status build_alpn(const char *const *list, uint8_t *out, size_t cap, s
     return SX_OK;
 }
 
-static sx_status read_certs(const char *path, STACK_OF(X509) *out)
+static sx_status read_certs(const char *path, STACK_OF(X509) * out)
 {
     BIO *bio = BIO_new_file(path, "r");
     if (!bio)
@@ -282,38 +282,69 @@ static sx_status read_certs(const char *path, STACK_OF(X509) *out)
     return st;
 }
 
+/* The in-memory form of the credentials: DER certificates and a key. */
+static sx_status load_memory(const sx_tls_credentials *creds, STACK_OF(X509) * certs, EVP_PKEY **key)
+{
+    SX_ENSURE(creds->der_chain != NULL && creds->der_chain_len > 0 && creds->key != NULL, SX_E_USAGE);
+    if (creds->der_chain_len > SX_TLS_MAX_CHAIN)
+        return SX_E_LIMIT;
+    for (size_t i = 0; i < creds->der_chain_len; i++) {
+        const unsigned char *p = creds->der_chain[i].ptr;
+        X509 *x = d2i_X509(NULL, &p, (long)creds->der_chain[i].len);
+        if (!x || p != creds->der_chain[i].ptr + creds->der_chain[i].len) {
+            X509_free(x);
+            return SX_E_PROTOCOL;
+        }
+        if (!sk_X509_push(certs, x)) {
+            X509_free(x);
+            return SX_E_NOMEM;
+        }
+    }
+    EVP_PKEY *k = sx_key_evp(creds->key);
+    if (!k || !sx_key_is_private(creds->key) || EVP_PKEY_up_ref(k) != 1)
+        return SX_E_USAGE;
+    *key = k;
+    return SX_OK;
+}
+
 static sx_status load_credentials(sx_tls_ctx *ctx, const sx_tls_credentials *creds)
 {
-    SX_ENSURE(creds->cert_file != NULL && creds->key_file != NULL, SX_E_USAGE);
+    SX_ENSURE(creds->cert_file != NULL ? creds->key_file != NULL : creds->der_chain != NULL, SX_E_USAGE);
     sx_status st;
     EVP_PKEY *key = NULL;
     STACK_OF(X509) *certs = sk_X509_new_null();
     if (!certs)
         return SX_E_NOMEM;
 
-    st = read_certs(creds->cert_file, certs);
-    if (st != SX_OK)
-        goto cleanup;
-    if (creds->ca_file) {
-        st = read_certs(creds->ca_file, certs);
+    if (creds->cert_file == NULL) {
+        st = load_memory(creds, certs, &key);
         if (st != SX_OK)
             goto cleanup;
-    }
-    if (sk_X509_num(certs) > SX_TLS_MAX_CHAIN) {
-        st = SX_E_LIMIT;
-        goto cleanup;
-    }
+    } else {
+        st = read_certs(creds->cert_file, certs);
+        if (st != SX_OK)
+            goto cleanup;
+        if (creds->ca_file) {
+            st = read_certs(creds->ca_file, certs);
+            if (st != SX_OK)
+                goto cleanup;
+        }
+        if (sk_X509_num(certs) > SX_TLS_MAX_CHAIN) {
+            st = SX_E_LIMIT;
+            goto cleanup;
+        }
 
-    BIO *bio = BIO_new_file(creds->key_file, "r");
-    if (!bio) {
-        st = SX_E_IO;
-        goto cleanup;
-    }
-    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (!key) {
-        st = SX_E_PROTOCOL;
-        goto cleanup;
+        BIO *bio = BIO_new_file(creds->key_file, "r");
+        if (!bio) {
+            st = SX_E_IO;
+            goto cleanup;
+        }
+        key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+        if (!key) {
+            st = SX_E_PROTOCOL;
+            goto cleanup;
+        }
     }
 
     X509 *leaf = sk_X509_value(certs, 0);

@@ -38,6 +38,12 @@ typedef struct sx_tls_credentials {
     const char *cert_file;
     const char *ca_file; /* NULL: the chain is cert_file alone */
     const char *key_file;
+    /* In memory instead of files (used when cert_file is NULL): der_chain_len
+     * DER certificates, leaf first, and the leaf's private key, all only read
+     * while the context is made (a per-session leaf that never touches disk). */
+    const sx_slice *der_chain;
+    size_t der_chain_len;
+    const struct sx_key *key;
 } sx_tls_credentials;
 
 typedef struct sx_tls_server_config {

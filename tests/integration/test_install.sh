@@ -36,7 +36,7 @@ LIBDIR=$(pkg-config --variable=libdir simplex)
 [ -e "$LIBDIR/libsimplex.a" ] || fail "no libsimplex.a in $LIBDIR"
 soname=$(objdump -p "$LIBDIR/libsimplex.so" 2>/dev/null | sed -n 's/ *SONAME *//p')
 case "$soname" in libsimplex.so.[0-9]*) ;; *) fail "SONAME '$soname'" ;; esac
-for prog in smp-server xftp-server smp xftp; do
+for prog in smp-server xftp-server smp xftp xrcp; do
     [ -x "$PREFIX/bin/$prog" ] || fail "program $prog not installed"
 done
 # The routers' systemd units, naming the installed programs, as the
@@ -52,7 +52,7 @@ for u in smp-server:smp xftp-server:xftp; do
     done
     grep -q "@" "$unit" && fail "$prog.service has an unreplaced @VARIABLE@"
 done
-for prog in smp-server xftp-server smp xftp; do
+for prog in smp-server xftp-server smp xftp xrcp; do
     page="$PREFIX/share/man/man1/$prog.1"
     [ -f "$page" ] || { fail "no man page $prog.1"; continue; }
     grep -q "^Usage: $prog " "$page" || fail "man page $prog.1 is not its --help"
@@ -61,7 +61,7 @@ done
 # The installed smp finds the installed library through its RUNPATH.
 "$PREFIX/bin/smp" --version >/dev/null 2>&1 || fail "the installed smp does not run"
 ldd "$PREFIX/bin/smp" | grep -q "$PREFIX" || fail "the installed smp does not use the installed libsimplex.so"
-for h in simplex.h status.h loop.h smp.h xftp.h version.h; do
+for h in simplex.h status.h loop.h smp.h xftp.h xrcp.h version.h; do
     [ -f "$PREFIX/include/simplex/$h" ] || fail "header simplex/$h not installed"
 done
 # Public headers include only system headers and each other.

@@ -7,3 +7,7 @@ target_compile_definitions(itest_xrcp PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_D
 target_include_directories(itest_xrcp PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 add_test(NAME integration.xrcp COMMAND itest_xrcp)
 set_tests_properties(integration.xrcp PROPERTIES TIMEOUT 120)
+# The `xrcp` program: controller and host as separate processes.
+add_test(NAME integration.xrcp_cli
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_xrcp_cli.sh $<TARGET_FILE:xrcp>)
+set_tests_properties(integration.xrcp_cli PROPERTIES TIMEOUT 300)

@@ -158,7 +158,33 @@ print('host hello sha256:', hashlib.sha256(pad(host_hello, 16384)).hexdigest())
 step2 = hkdf(step[:32], b'SimpleXSbChain', 88)  # the controller's next step: its first command
 boxed = crypto_box(step2[32:64], step2[64:88], b'/get chats')
 print('command body:', (boxed[16:] + boxed[:16]).hex())
+
+# ---- command and response bodies (PROTOCOL-NOTES X11) ----
+def tail_box(kn, msg):
+    b = crypto_box(kn[32:64], kn[64:88], msg)
+    return b[16:] + b[:16]
+
+
+code = seq(32, 40)  # tls-unique
+step3 = hkdf(step2[:32], b'SimpleXSbChain', 88)  # the same command's attachment key
+att = seq(1000, 9)
+signed_part = struct.pack('>I', 1)
+ct = tail_box(step2, bytes([len(code)]) + code + b'{"type":"send","command":"/get chats"}')
+signed_part += struct.pack('>I', len(ct)) + ct
+b_ssig = skey.sign(hashlib.sha512(signed_part).digest())
+b_idsig = idkey.sign(hashlib.sha512(signed_part + b_ssig).digest())
+cmd_body = (signed_part + bytes([64]) + b_ssig + bytes([64]) + b_idsig
+            + b'\x01' + struct.pack('>I', len(att) + 16) + tail_box(step3, att))
+print('command body with attachment sha256:', hashlib.sha256(cmd_body).hexdigest())
+# the host's first response, on its sending chain (the controller's receiving one, ck2): no signatures
+hstep1 = hkdf(ck[32:], b'SimpleXSbChain', 88)
+rct = tail_box(hstep1, bytes([len(code)]) + code + b'{"type":"ok"}')
+resp_body = struct.pack('>I', 1) + struct.pack('>I', len(rct)) + rct
+print('response body:', resp_body.hex())
 import sys
 if len(sys.argv) > 1:  # write fuzz seeds into this folder
     open(sys.argv[1] + '/host_hello_kat', 'wb').write(pad(host_hello, 16384))
     open(sys.argv[1] + '/ctrl_hello_kat', 'wb').write(pad(ctrl_hello, 16384))
+if len(sys.argv) > 2:  # body seeds into this folder
+    open(sys.argv[2] + '/command_kat', 'wb').write(cmd_body)
+    open(sys.argv[2] + '/response_kat', 'wb').write(resp_body)

@@ -1,0 +1,427 @@
+/* xrcp: pairs two terminals by XRCP remote control (include/simplex/xrcp.h).
+ * `xrcp ctrl` is the controller: it prints the invitation link and the
+ * session code, then sends each line of its standard input as a command and
+ * prints the responses. `xrcp host` joins by the link (or by the
+ * controller's multicast announcement once paired), prints the same code,
+ * prints each command and answers it with a line of its standard input (or
+ * echoes it with --echo). Argument parsing and printing only; the work is
+ * the public library API's. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/sha.h>
+
+#include "simplex/xrcp.h"
+
+static const char version_line[] = "SimpleX XRCP remote control v" SX_VERSION " / " SX_GIT_COMMIT;
+
+enum { EXIT_OKAY = 0,
+       EXIT_FAIL = 1,
+       EXIT_USAGE = 2 };
+
+#define LINE_MAX_LEN 65536
+#define FILE_MAX (64u << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "%s\n\n"
+            "Usage: xrcp ctrl --pairing FILE [--address ADDR] [--port PORT] [--app JSON]\n"
+            "                 [--announce PORT] [--iface ADDR] [--yes] [--timeout SECONDS]\n"
+            "       xrcp host --pairing FILE (LINK | --discover PORT) [--iface ADDR] [--app JSON]\n"
+            "                 [--echo] [--yes] [--timeout SECONDS]\n\n"
+            "  xrcp ctrl  Offer a session as the controller. FILE keeps this controller's\n"
+            "      identity and its paired host (created on first use, rewritten after\n"
+            "      each session). Prints \"invitation: LINK\" (show it to the host), then,\n"
+            "      when the host connects, \"session code: CODE\". After the code is\n"
+            "      confirmed, each line of standard input is sent as a command\n"
+            "      {\"command\":\"LINE\"}; a line \"@PATH TEXT\" also attaches the file PATH\n"
+            "      (its SHA-512 goes in the command). Each response is printed as\n"
+            "      \"response: JSON\" (and \"attachment: SIZE SHA512\"). End of input ends\n"
+            "      the session. With --announce PORT a paired host is also told of the\n"
+            "      session by multicast to 224.0.0.251:PORT (the reference uses 5227)\n"
+            "      from the interface ADDR of --iface.\n"
+            "  xrcp host  Join a session as the host. FILE keeps this host's identity and\n"
+            "      its paired controller. LINK is the controller's invitation; with\n"
+            "      --discover PORT the host waits for its paired controller's\n"
+            "      announcement instead. Prints \"session code: CODE\"; after the code is\n"
+            "      confirmed prints each command as \"command: JSON\" (and\n"
+            "      \"attachment: SIZE ok\" or \"attachment: SIZE digest mismatch\") and\n"
+            "      answers it with the next line of standard input as JSON, or with\n"
+            "      --echo with {\"echo\":COMMAND} and the attachment sent back.\n\n"
+            "Options:\n"
+            "  --address ADDR   IPv4 address the host connects to (default 127.0.0.1)\n"
+            "  --port PORT      TCP port to listen on (default: one the system picks)\n"
+            "  --app JSON       application information in the invitation or HELLO\n"
+            "  --yes            take the session code as confirmed (otherwise a line\n"
+            "                   \"y\" on standard input confirms it)\n"
+            "  --timeout SECONDS  how long to wait for the other side (default 120)\n"
+            "  -h, --help       this text\n"
+            "  --version        the version line\n\n"
+            "Exit codes: 0 done, 1 refused or failed (the error word of the protocol,\n"
+            "such as IDENTITY or INVITATION, is printed), 2 bad command line.\n"
+            "The invitation is printed as text only (no QR code).\n",
+            version_line);
+}
+
+typedef struct args {
+    const char *role, *pairing, *address, *app, *iface, *link;
+    unsigned port, announce, discover;
+    bool yes, echo;
+    int timeout_s;
+    long long ts; /* hidden: the invitation's time, for tests */
+    bool fault_tamper, fault_repeat;
+} args;
+
+static int fail(const char *what)
+{
+    const char *code = sx_error_code();
+    fprintf(stderr, "xrcp: %s: %s%s%s\n", what, sx_error_message(), code && *code ? " [" : "",
+            code && *code ? code : "");
+    if (code && *code)
+        fprintf(stderr, "error: %s\n", code);
+    return EXIT_FAIL;
+}
+
+static bool parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s == 0 || *end != 0 || v > max)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+static int parse(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->address = "127.0.0.1";
+    a->timeout_s = 120;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned n = 0;
+        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+            usage(stdout);
+            exit(EXIT_OKAY);
+        } else if (strcmp(o, "--version") == 0) {
+            printf("%s\n", version_line);
+            exit(EXIT_OKAY);
+        } else if (strcmp(o, "--yes") == 0) {
+            a->yes = true;
+        } else if (strcmp(o, "--echo") == 0) {
+            a->echo = true;
+        } else if (strcmp(o, "--test-tamper") == 0) {
+            a->fault_tamper = true;
+        } else if (strcmp(o, "--test-repeat") == 0) {
+            a->fault_repeat = true;
+        } else if (o[0] == '-' && o[1] == '-' && v == NULL) {
+            fprintf(stderr, "xrcp: %s needs a value (see xrcp --help)\n", o);
+            return EXIT_USAGE;
+        } else if (strcmp(o, "--pairing") == 0) {
+            a->pairing = argv[++i];
+        } else if (strcmp(o, "--address") == 0) {
+            a->address = argv[++i];
+        } else if (strcmp(o, "--app") == 0) {
+            a->app = argv[++i];
+        } else if (strcmp(o, "--iface") == 0) {
+            a->iface = argv[++i];
+        } else if (strcmp(o, "--port") == 0 || strcmp(o, "--announce") == 0 || strcmp(o, "--discover") == 0) {
+            if (!parse_uint(argv[++i], 65535, &n) || (n == 0 && strcmp(o, "--port") != 0)) {
+                fprintf(stderr, "xrcp: %s: not a port: %s\n", o, argv[i]);
+                return EXIT_USAGE;
+            }
+            *(strcmp(o, "--port") == 0 ? &a->port : strcmp(o, "--announce") == 0 ? &a->announce
+                                                                                 : &a->discover) = n;
+        } else if (strcmp(o, "--timeout") == 0) {
+            if (!parse_uint(argv[++i], 86400, &n) || n == 0) {
+                fprintf(stderr, "xrcp: --timeout: not a number of seconds: %s\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            a->timeout_s = (int)n;
+        } else if (strcmp(o, "--timestamp") == 0) {
+            a->ts = strtoll(argv[++i], NULL, 10);
+        } else if (o[0] == '-') {
+            fprintf(stderr, "xrcp: unknown option %s (see xrcp --help)\n", o);
+            return EXIT_USAGE;
+        } else if (a->role == NULL) {
+            a->role = o;
+        } else if (a->link == NULL) {
+            a->link = o;
+        } else {
+            fprintf(stderr, "xrcp: unexpected argument %s (see xrcp --help)\n", o);
+            return EXIT_USAGE;
+        }
+    }
+    if (a->role == NULL || (strcmp(a->role, "ctrl") != 0 && strcmp(a->role, "host") != 0)) {
+        fprintf(stderr, "xrcp: say ctrl or host (see xrcp --help)\n");
+        return EXIT_USAGE;
+    }
+    if (a->pairing == NULL) {
+        fprintf(stderr, "xrcp: --pairing FILE is needed\n");
+        return EXIT_USAGE;
+    }
+    bool host = strcmp(a->role, "host") == 0;
+    if (host && (a->link == NULL) == (a->discover == 0)) {
+        fprintf(stderr, "xrcp host: give either an invitation LINK or --discover PORT\n");
+        return EXIT_USAGE;
+    }
+    if (!host && a->link != NULL) {
+        fprintf(stderr, "xrcp ctrl: unexpected argument %s\n", a->link);
+        return EXIT_USAGE;
+    }
+    return EXIT_OKAY;
+}
+
+/* A line of standard input without its newline; NULL at the end. */
+static char *read_line(char *buf, size_t cap)
+{
+    if (fgets(buf, (int)cap, stdin) == NULL)
+        return NULL;
+    buf[strcspn(buf, "\r\n")] = 0;
+    return buf;
+}
+
+static bool confirmed(const args *a)
+{
+    if (a->yes)
+        return true;
+    fprintf(stderr, "Is the same session code shown on the other device? [y/N] ");
+    char line[64];
+    return read_line(line, sizeof line) != NULL && (line[0] == 'y' || line[0] == 'Y');
+}
+
+/* JSON string escaping of s into out (cap). */
+static bool json_string(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char tmp[8];
+        const char *put = tmp;
+        if (ch == '"' || ch == '\\') {
+            tmp[0] = '\\';
+            tmp[1] = (char)ch;
+            tmp[2] = 0;
+        } else if (ch < 0x20) {
+            snprintf(tmp, sizeof tmp, "\\u%04x", ch);
+        } else {
+            tmp[0] = (char)ch;
+            tmp[1] = 0;
+        }
+        size_t n = strlen(put);
+        if (o + n + 1 > cap)
+            return false;
+        memcpy(out + o, put, n);
+        o += n;
+    }
+    out[o] = 0;
+    return true;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    struct stat sb;
+    uint8_t *b = NULL;
+    if (fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 && (uint64_t)sb.st_size <= FILE_MAX &&
+        (b = malloc((size_t)sb.st_size + 1)) != NULL) {
+        *len = fread(b, 1, (size_t)sb.st_size, f);
+        if (*len != (size_t)sb.st_size) {
+            free(b);
+            b = NULL;
+        }
+    }
+    fclose(f);
+    return b;
+}
+
+/* SHA-512 in hex (128 digits and the NUL), with OpenSSL: the library
+ * does not export a hash. */
+static void sha512_hex(const uint8_t *p, size_t n, char out[129])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t d[SHA512_DIGEST_LENGTH];
+    SHA512(p != NULL ? p : (const uint8_t *)"", n, d);
+    for (size_t i = 0; i < sizeof d; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[128] = 0;
+}
+
+static int run_ctrl(const args *a)
+{
+    sx_rc_ctrl_opts o = {.address = a->address,
+                         .port = (uint16_t)a->port,
+                         .app = a->app,
+                         .mcast_port = (uint16_t)a->announce,
+                         .mcast_iface = a->iface,
+                         .ts = a->ts};
+    sx_rc_ctrl *c = NULL;
+    if (sx_rc_ctrl_start(a->pairing, &o, &c) != SX_OK)
+        return fail("cannot start");
+    printf("invitation: %s\n", sx_rc_ctrl_invitation(c));
+    if (sx_rc_ctrl_paired(c) && a->announce != 0)
+        printf("announcing to the paired host on port %u\n", a->announce);
+    fflush(stdout);
+    char code[SX_RC_CODE_TEXT];
+    int ms = a->timeout_s * 1000;
+    if (sx_rc_ctrl_accept(c, ms, code) != SX_OK) {
+        int rc = fail("session refused");
+        sx_rc_ctrl_free(c);
+        return rc;
+    }
+    printf("session code: %s\n", code);
+    fflush(stdout);
+    if (!confirmed(a)) {
+        fprintf(stderr, "xrcp: session code not confirmed\n");
+        sx_rc_ctrl_free(c);
+        return EXIT_FAIL;
+    }
+    if (sx_rc_ctrl_confirm(c, ms) != SX_OK) {
+        int rc = fail("session refused");
+        sx_rc_ctrl_free(c);
+        return rc;
+    }
+    printf("session started\n");
+    fflush(stdout);
+    if (a->fault_tamper)
+        sx_rc_ctrl_test_fault(c, SX_RC_FAULT_TAMPER);
+    int rc = EXIT_OKAY;
+    static char line[LINE_MAX_LEN], text[2 * LINE_MAX_LEN], json[2 * LINE_MAX_LEN + 256];
+    int sent = 0;
+    while (read_line(line, sizeof line) != NULL) {
+        uint8_t *att = NULL;
+        size_t att_len = 0;
+        const char *cmd = line;
+        char digest[129] = "";
+        if (line[0] == '@') {
+            char *sp = strchr(line, ' ');
+            if (sp != NULL)
+                *sp = 0;
+            att = read_file(line + 1, &att_len);
+            if (att == NULL) {
+                fprintf(stderr, "xrcp: cannot read %s (at most 64 MiB)\n", line + 1);
+                rc = EXIT_FAIL;
+                break;
+            }
+            sha512_hex(att, att_len, digest);
+            cmd = sp != NULL ? sp + 1 : "";
+        }
+        if (!json_string(cmd, text, sizeof text)) {
+            free(att);
+            continue;
+        }
+        if (att != NULL)
+            snprintf(json, sizeof json, "{\"command\":\"%s\",\"fileSize\":%zu,\"fileDigest\":\"%s\"}", text, att_len,
+                     digest);
+        else
+            snprintf(json, sizeof json, "{\"command\":\"%s\"}", text);
+        if (sent == 2 && a->fault_repeat)
+            sx_rc_ctrl_test_fault(c, SX_RC_FAULT_REPEAT);
+        sx_rc_message *resp = NULL;
+        sx_status st = sx_rc_ctrl_command(c, json, att, att_len, att != NULL, ms, &resp);
+        free(att);
+        sent++;
+        if (st != SX_OK) {
+            rc = fail("command failed");
+            break;
+        }
+        printf("response: %s\n", resp->json);
+        if (resp->has_attachment) {
+            sha512_hex(resp->attachment, resp->attachment_len, digest);
+            printf("attachment: %zu %s\n", resp->attachment_len, digest);
+        }
+        fflush(stdout);
+        sx_rc_message_free(resp);
+    }
+    sx_rc_ctrl_free(c);
+    printf("session ended\n");
+    return rc;
+}
+
+static int run_host(const args *a)
+{
+    sx_rc_host_opts o = {.app = a->app, .mcast_port = (uint16_t)a->discover, .mcast_iface = a->iface};
+    sx_rc_host *h = NULL;
+    char code[SX_RC_CODE_TEXT];
+    int ms = a->timeout_s * 1000;
+    sx_status st = a->link != NULL ? sx_rc_host_join(a->pairing, a->link, &o, ms, code, &h)
+                                   : sx_rc_host_discover(a->pairing, &o, ms, code, &h);
+    if (st != SX_OK)
+        return fail("cannot join");
+    printf("session code: %s\n", code);
+    fflush(stdout);
+    if (!confirmed(a)) {
+        fprintf(stderr, "xrcp: session code not confirmed\n");
+        sx_rc_host_free(h);
+        return EXIT_FAIL;
+    }
+    if (sx_rc_host_confirm(h, ms) != SX_OK) {
+        int rc = fail("session refused");
+        sx_rc_host_free(h);
+        return rc;
+    }
+    printf("session started\n");
+    fflush(stdout);
+    int rc = EXIT_OKAY;
+    static char line[LINE_MAX_LEN], json[LINE_MAX_LEN + 64];
+    for (;;) {
+        sx_rc_message *cmd = NULL;
+        st = sx_rc_host_next(h, ms, &cmd);
+        if (st == SX_E_CLOSED)
+            break;
+        if (st == SX_E_AUTH || st == SX_E_PROTOCOL) {
+            const char *word = sx_error_code();
+            printf("refused: %s%s%s\n", sx_error_message(), word && *word ? " " : "", word ? word : "");
+            fflush(stdout);
+            continue;
+        }
+        if (st != SX_OK) {
+            rc = fail("session failed");
+            break;
+        }
+        printf("command: %s\n", cmd->json);
+        if (cmd->has_attachment) {
+            char digest[129];
+            sha512_hex(cmd->attachment, cmd->attachment_len, digest);
+            bool ok = strstr(cmd->json, digest) != NULL;
+            printf("attachment: %zu %s\n", cmd->attachment_len, ok ? "ok" : "digest mismatch");
+        }
+        fflush(stdout);
+        const char *reply = "{}";
+        if (a->echo) {
+            snprintf(json, sizeof json, "{\"echo\":%s}", cmd->json);
+            reply = json;
+        } else if (read_line(line, sizeof line) != NULL) {
+            reply = line;
+        }
+        st = sx_rc_host_reply(h, cmd, reply, cmd->attachment, cmd->attachment_len, a->echo && cmd->has_attachment,
+                              ms);
+        sx_rc_message_free(cmd);
+        if (st != SX_OK) {
+            rc = fail("reply failed");
+            break;
+        }
+    }
+    sx_rc_host_free(h);
+    printf("session ended\n");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    args a;
+    int rc = parse(argc, argv, &a);
+    if (rc != EXIT_OKAY)
+        return rc;
+    return strcmp(a.role, "ctrl") == 0 ? run_ctrl(&a) : run_host(&a);
+}

@@ -1,0 +1,392 @@
+/* XRCP session transport over HTTP/2 (h2.h, PROTOCOL-NOTES X11). */
+#include "xrcp/h2.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "core/writer.h"
+#include "xrcp/body.h"
+
+#define MAX_STREAMS 8
+#define WINDOW (1 << 20)
+
+typedef struct stream {
+    int32_t id; /* 0: free */
+    sx_writer in;
+    bool complete;  /* the peer's END_STREAM */
+    bool closed;    /* nghttp2 closed the stream */
+    int status;     /* client: the response's :status */
+    sx_slice out;   /* what we send on it */
+    size_t out_off; /* how much of out nghttp2 has taken */
+    sx_status err;
+} stream;
+
+struct sx_xrcp_h2 {
+    nghttp2_session *s;
+    sx_tls_conn *conn;
+    int fd;
+    bool server;
+    const uint8_t *pending;
+    size_t pending_len, pending_off;
+    stream st[MAX_STREAMS];
+    uint8_t io[16384];
+};
+
+static stream *find(sx_xrcp_h2 *h, int32_t id)
+{
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        if (h->st[i].id == id && id != 0)
+            return &h->st[i];
+    return NULL;
+}
+
+static stream *add(sx_xrcp_h2 *h, int32_t id)
+{
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        if (h->st[i].id == 0) {
+            memset(&h->st[i], 0, sizeof h->st[i]);
+            h->st[i].id = id;
+            sx_writer_init_dynamic(&h->st[i].in, SX_XRCP_BODY_MAX);
+            return &h->st[i];
+        }
+    }
+    return NULL;
+}
+
+static void drop(stream *s)
+{
+    sx_writer_cleanup(&s->in);
+    memset(s, 0, sizeof *s);
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    (void)session;
+    sx_xrcp_h2 *h = user;
+    if (h->server && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+        add(h, frame->hd.stream_id) == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* refuses the stream */
+    return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
+{
+    (void)session;
+    (void)flags;
+    stream *s = find(user, frame->hd.stream_id);
+    if (s != NULL && namelen == 7 && memcmp(name, ":status", 7) == 0) {
+        int v = 0;
+        for (size_t i = 0; i < valuelen && i < 3; i++)
+            v = v * 10 + (value[i] - '0');
+        s->status = v;
+    }
+    return 0;
+}
+
+static int on_data(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *user)
+{
+    (void)session;
+    (void)flags;
+    stream *s = find(user, id);
+    if (s != NULL && !sx_write_bytes(&s->in, data, len))
+        s->err = SX_E_LIMIT;
+    return 0;
+}
+
+static int on_frame(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    (void)session;
+    stream *s = find(user, frame->hd.stream_id);
+    if (s != NULL && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        s->complete = true;
+    return 0;
+}
+
+static int on_close(nghttp2_session *session, int32_t id, uint32_t code, void *user)
+{
+    (void)session;
+    (void)code;
+    stream *s = find(user, id);
+    if (s != NULL)
+        s->closed = true;
+    return 0;
+}
+
+static ssize_t provide_out(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+                           nghttp2_data_source *source, void *user)
+{
+    (void)session;
+    (void)id;
+    (void)user;
+    stream *s = source->ptr;
+    size_t n = s->out.len - s->out_off;
+    if (n > length)
+        n = length;
+    memcpy(buf, s->out.ptr + s->out_off, n);
+    s->out_off += n;
+    if (s->out_off == s->out.len)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+sx_status sx_xrcp_h2_new(sx_tls_conn *conn, int fd, bool server, sx_xrcp_h2 **out)
+{
+    if (conn == NULL || fd < 0 || out == NULL)
+        return SX_E_USAGE;
+    *out = NULL;
+    sx_xrcp_h2 *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return SX_E_NOMEM;
+    h->conn = conn;
+    h->fd = fd;
+    h->server = server;
+    nghttp2_session_callbacks *cb = NULL;
+    if (nghttp2_session_callbacks_new(&cb) != 0) {
+        free(h);
+        return SX_E_NOMEM;
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+    int rv = server ? nghttp2_session_server_new(&h->s, cb, h) : nghttp2_session_client_new(&h->s, cb, h);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, WINDOW},
+    };
+    if (rv != 0 || nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0 ||
+        nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0, WINDOW) != 0) {
+        sx_xrcp_h2_free(h);
+        return SX_E_INTERNAL;
+    }
+    *out = h;
+    return SX_OK;
+}
+
+void sx_xrcp_h2_free(sx_xrcp_h2 *h)
+{
+    if (h == NULL)
+        return;
+    nghttp2_session_del(h->s);
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        drop(&h->st[i]);
+    free(h);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static sx_status flush(sx_xrcp_h2 *h, bool *blocked)
+{
+    *blocked = false;
+    for (;;) {
+        if (h->pending_off == h->pending_len) {
+            const uint8_t *p = NULL;
+            ssize_t n = nghttp2_session_mem_send(h->s, &p);
+            if (n < 0)
+                return SX_E_PROTOCOL;
+            if (n == 0)
+                return SX_OK;
+            h->pending = p;
+            h->pending_len = (size_t)n;
+            h->pending_off = 0;
+        }
+        sx_status st = sx_tls_write(h->conn, h->pending, h->pending_len, &h->pending_off);
+        if (st == SX_E_WOULD_BLOCK) {
+            *blocked = true;
+            return SX_OK;
+        }
+        if (st != SX_OK)
+            return SX_E_CLOSED; /* the peer has gone */
+    }
+}
+
+static sx_status drain(sx_xrcp_h2 *h)
+{
+    for (;;) {
+        size_t got = 0;
+        sx_status st = sx_tls_read(h->conn, h->io, sizeof h->io, &got);
+        if (got > 0) {
+            ssize_t k = nghttp2_session_mem_recv(h->s, h->io, got);
+            if (k < 0 || (size_t)k != got)
+                return SX_E_PROTOCOL;
+        }
+        if (st == SX_E_WOULD_BLOCK)
+            return SX_OK;
+        if (st != SX_OK)
+            return SX_E_CLOSED; /* closed or broken: the peer has gone */
+    }
+}
+
+typedef bool (*done_fn)(sx_xrcp_h2 *h, void *arg);
+
+/* Runs the session until done says so, the peer goes or the deadline. */
+static sx_status pump(sx_xrcp_h2 *h, done_fn done, void *arg, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        bool blocked = false;
+        SX_TRY(flush(h, &blocked));
+        if (done(h, arg))
+            return SX_OK;
+        if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s) &&
+            h->pending_off == h->pending_len)
+            return SX_E_CLOSED;
+        if (!sx_tls_has_pending(h->conn)) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return SX_E_IO;
+            struct pollfd p = {.fd = h->fd, .events = POLLIN};
+            if (blocked || sx_tls_conn_want(h->conn) == SX_TLS_WANT_WRITE)
+                p.events |= POLLOUT;
+            int k = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+            if (k < 0 && errno != EINTR)
+                return SX_E_IO;
+            if (k <= 0 || !(p.revents & (POLLIN | POLLERR | POLLHUP)))
+                continue;
+        }
+        SX_TRY(drain(h));
+    }
+}
+
+static bool stream_done(sx_xrcp_h2 *h, void *arg)
+{
+    (void)h;
+    stream *s = arg;
+    return s->complete || s->closed || s->err != SX_OK;
+}
+
+static uint8_t *take(stream *s, size_t *len)
+{
+    if (s->in.len == 0) {
+        *len = 0;
+        return calloc(1, 1);
+    }
+    return sx_writer_take(&s->in, len);
+}
+
+sx_status sx_xrcp_h2_request(sx_xrcp_h2 *h, sx_slice body, int timeout_ms, uint8_t **resp, size_t *resp_len)
+{
+    if (h == NULL || h->server || resp == NULL || resp_len == NULL)
+        return SX_E_USAGE;
+    *resp = NULL;
+    *resp_len = 0;
+    const nghttp2_nv nva[] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)":scheme", (uint8_t *)"https", 7, 5, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)":path", (uint8_t *)"/", 5, 1, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9, NGHTTP2_NV_FLAG_NONE},
+    };
+    nghttp2_data_provider prov = {.source.ptr = NULL, .read_callback = provide_out};
+    stream *s = add(h, -1); /* the id comes from nghttp2 */
+    if (s == NULL)
+        return SX_E_LIMIT;
+    s->out = body;
+    prov.source.ptr = s;
+    int32_t id = nghttp2_submit_request(h->s, NULL, nva, sizeof nva / sizeof nva[0], &prov, NULL);
+    if (id < 0) {
+        drop(s);
+        return SX_E_PROTOCOL;
+    }
+    s->id = id;
+    sx_status st = pump(h, stream_done, s, timeout_ms);
+    if (st == SX_OK && s->err != SX_OK)
+        st = s->err;
+    if (st == SX_OK && (!s->complete || s->status != 200))
+        st = SX_E_PROTOCOL;
+    if (st == SX_OK && (*resp = take(s, resp_len)) == NULL)
+        st = SX_E_NOMEM;
+    drop(s);
+    return st;
+}
+
+static bool any_request(sx_xrcp_h2 *h, void *arg)
+{
+    stream **found = arg;
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        stream *s = &h->st[i];
+        if (s->id != 0 && s->out.ptr == NULL && (s->complete || s->err != SX_OK)) {
+            *found = s;
+            return true;
+        }
+    }
+    return false;
+}
+
+sx_status sx_xrcp_h2_next(sx_xrcp_h2 *h, int timeout_ms, int32_t *stream_id, uint8_t **body, size_t *len)
+{
+    if (h == NULL || !h->server || stream_id == NULL || body == NULL || len == NULL)
+        return SX_E_USAGE;
+    *body = NULL;
+    *len = 0;
+    stream *s = NULL;
+    sx_status st = pump(h, any_request, &s, timeout_ms);
+    if (st != SX_OK)
+        return st;
+    *stream_id = s->id;
+    if (s->err != SX_OK) {
+        st = s->err;
+        if (nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_REFUSED_STREAM) != 0)
+            st = SX_E_PROTOCOL;
+        drop(s);
+        return st;
+    }
+    if ((*body = take(s, len)) == NULL)
+        return SX_E_NOMEM;
+    /* the stream stays until it is answered */
+    s->out = sx_slice_of((const uint8_t *)"", 0);
+    return SX_OK;
+}
+
+static bool response_sent(sx_xrcp_h2 *h, void *arg)
+{
+    stream *s = arg;
+    return s->closed || (s->out_off == s->out.len && h->pending_off == h->pending_len &&
+                         !nghttp2_session_want_write(h->s));
+}
+
+sx_status sx_xrcp_h2_close(sx_xrcp_h2 *h, int timeout_ms)
+{
+    if (h == NULL)
+        return SX_E_USAGE;
+    if (nghttp2_session_terminate_session(h->s, NGHTTP2_NO_ERROR) != 0)
+        return SX_E_PROTOCOL;
+    bool blocked = false;
+    int64_t deadline = now_ms() + timeout_ms;
+    sx_status st;
+    while ((st = flush(h, &blocked)) == SX_OK && blocked && now_ms() < deadline) {
+        struct pollfd p = {.fd = h->fd, .events = POLLOUT};
+        if (poll(&p, 1, 100) < 0 && errno != EINTR)
+            return SX_E_IO;
+    }
+    return st;
+}
+
+sx_status sx_xrcp_h2_respond(sx_xrcp_h2 *h, int32_t stream_id, sx_slice body, int timeout_ms)
+{
+    stream *s = h != NULL && h->server ? find(h, stream_id) : NULL;
+    if (s == NULL)
+        return SX_E_USAGE;
+    const nghttp2_nv nva[] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE}};
+    s->out = body;
+    s->out_off = 0;
+    nghttp2_data_provider prov = {.source.ptr = s, .read_callback = provide_out};
+    sx_status st = nghttp2_submit_response(h->s, stream_id, nva, 1, &prov) == 0 ? SX_OK : SX_E_PROTOCOL;
+    if (st == SX_OK)
+        st = pump(h, response_sent, s, timeout_ms);
+    drop(s);
+    return st;
+}
