@@ -130,6 +130,10 @@ struct sx_conn {
     /* SUBS / NSUBS was answered on this service session: a repeat only
      * answers the counts (PROTOCOL-NOTES D8, D29). */
     bool svc_subscribed;
+    /* The queues this service session holds as the reference counts them
+     * for its statistics (srvSubCount counts a session's first): set by the
+     * first SUBS / NSUBS, raised by each association SUB / NSUB makes. */
+    int64_t svc_subs_n;
     bool handed_over; /* the socket went to the web server: not closed here */
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
