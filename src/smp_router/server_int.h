@@ -200,6 +200,12 @@ struct sx_router {
     sx_smp_stats stats;
     struct sx_ops *ops;
     int64_t started_at; /* unix seconds */
+    /* [PROXY] socks_proxy (has_socks), and the username that isolates this
+     * router's relay connections at the proxy (the reference's
+     * SocksIsolateByAuth: one per router run). */
+    bool has_socks;
+    sx_socks_proxy socks;
+    char socks_isolation[64];
     /* messages and notifications expired while restored at start, added to
      * the restored statistics as the reference does */
     int64_t expired_at_start, ntfs_expired_at_start;

@@ -15,3 +15,6 @@ set_tests_properties(integration.smp_journal PROPERTIES TIMEOUT 300)
 add_test(NAME integration.smp_journal_store
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_journal_store.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_journal_store PROPERTIES TIMEOUT 300)
+add_test(NAME integration.smp_socks
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_socks.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
+set_tests_properties(integration.smp_socks PROPERTIES TIMEOUT 300)
