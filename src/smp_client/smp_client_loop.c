@@ -854,9 +854,12 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
 }
 
 /* In a service session, the commands of the service's role carry its
- * signature: NEW and SUB for messaging, NSUB for a notifier. */
+ * signature: NEW and SUB for messaging, NSUB for a notifier, none for a
+ * proxy service (it may send only PING and RFWD, PROTOCOL-NOTES D8a). */
 static bool service_signs(const sx_smp_aclient *cl, const sx_smp_cmd *cmd)
 {
+    if (cl->sess.service_role == SX_SMP_SERVICE_PROXY)
+        return false;
     if (cl->sess.service_role == SX_SMP_SERVICE_NOTIFIER)
         return cmd->tag == SX_SMP_C_NSUB;
     return cmd->tag == SX_SMP_C_NEW || cmd->tag == SX_SMP_C_SUB;
