@@ -873,8 +873,9 @@ static void test_refused_service(void **state)
     assert_int_equal(sx_smp_pool_new(S.loop, &none, refused_event, NULL, &p2), SX_E_USAGE);
     assert_null(p2);
 
-    /* the event-loop client with a role the router does not serve (proxy):
-     * refused in the router's answer to the service, SX_E_AUTH */
+    /* the event-loop client as a proxy service: served (PROTOCOL-NOTES
+     * D8a); then the same certificate in another role: refused in the
+     * router's answer to the service, SX_E_AUTH */
     uint8_t fp[SX_FINGERPRINT_LEN];
     size_t got = 0;
     assert_ok(sx_b64_decode(R.fp, strlen(R.fp), SX_B64_URL, fp, sizeof fp, &got));
@@ -888,7 +889,12 @@ static void test_refused_service(void **state)
     sx_smp_aclient *cl;
     g_ac_done = false;
     assert_ok(sx_smp_aclient_connect(S.loop, "127.0.0.1", R.port, fp, &ao, &cbs, &cl));
-    run_until(ac_done, "the proxy service refused");
+    run_until(ac_done, "the proxy service");
+    assert_int_equal(g_ac_st, SX_OK);
+    so.role = SX_SMP_SERVICE_NOTIFIER;
+    g_ac_done = false;
+    assert_ok(sx_smp_aclient_connect(S.loop, "127.0.0.1", R.port, fp, &ao, &cbs, &cl));
+    run_until(ac_done, "the proxy service's certificate as a notifier refused");
     assert_int_equal(g_ac_st, SX_E_AUTH);
     sx_key_free(svc_key);
     router_kill9();
