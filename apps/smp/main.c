@@ -81,6 +81,9 @@ static void usage(FILE *f)
             "Messages are written followed by a newline, or with --raw each preceded by\n"
             "its length (4 bytes, big-endian) and nothing after it.\n"
             "Options: -h, --help   -v, --version\n"
+            "Environment: SMP_SOCKS_PROXY=[user:password@]host:port connects through that\n"
+            "SOCKS5 proxy (numeric host; each router's connections isolated by a username\n"
+            "unless credentials or \"@\" are given), SMP_SOCKS_MODE=onion only to .onion hosts.\n"
             "Exit codes: 0 success, 1 failure, 2 usage error, 3 no message (recv, get).\n",
             version_line);
 }
@@ -104,9 +107,18 @@ static int lib_failed(sx_status st)
     return st == SX_E_USAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
+/* SMP_SOCKS_PROXY and SMP_SOCKS_MODE: connect through a SOCKS5 proxy. */
+static void socks_opts(sx_smp_conn_opts *o)
+{
+    o->socks_proxy = getenv("SMP_SOCKS_PROXY");
+    const char *m = getenv("SMP_SOCKS_MODE");
+    o->socks_mode = m && strcmp(m, "onion") == 0 ? SX_SMP_SOCKS_ONION : SX_SMP_SOCKS_ALWAYS;
+}
+
 static int open_conn(const char *server, sx_smp_conn **c)
 {
     sx_smp_conn_opts o = {.timeout_ms = 15000, .keepalive_ms = KEEPALIVE_MS};
+    socks_opts(&o);
     sx_status st = sx_smp_connect(server, &o, c);
     return st == SX_OK ? EXIT_OKAY : lib_failed(st);
 }
@@ -336,6 +348,7 @@ static int parse_proxy(int argc, char **argv, proxy_args *pa, int *first)
 static int pool_send(const proxy_args *pa, const sx_smp_queue *q, const void *body, size_t len)
 {
     sx_smp_pool_opts o = {.conn = {.timeout_ms = 15000, .keepalive_ms = KEEPALIVE_MS}};
+    socks_opts(&o.conn);
     o.proxy_mode = pa->mode;
     o.proxy_fallback = pa->fallback;
     o.proxies = &pa->proxy;

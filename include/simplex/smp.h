@@ -70,6 +70,11 @@ typedef struct sx_smp_service_creds {
     const char *key_file;  /* the leaf's private key */
 } sx_smp_service_creds;
 
+typedef enum sx_smp_socks_mode {
+    SX_SMP_SOCKS_ALWAYS = 0,
+    SX_SMP_SOCKS_ONION = 1,
+} sx_smp_socks_mode;
+
 typedef struct sx_smp_conn_opts {
     int timeout_ms;        /* each network step (connect, handshake, each answer); 0: 15000 */
     unsigned keepalive_ms; /* PING after this much silence while waiting in receive; 0: 600000 */
@@ -81,6 +86,19 @@ typedef struct sx_smp_conn_opts {
      * service fails the connect with SX_E_AUTH. All three flavours: the
      * blocking one, sx_smp_aconn and the pool (sx_smp_pool_opts.conn). */
     const sx_smp_service_creds *service;
+    /* NULL: connect directly. Set: through this SOCKS5 proxy (Tor, for
+     * one), written as the reference's socks proxy setting:
+     * "[user:password@|@]host[:port]" with a numeric host (IPv4, or IPv6 in
+     * brackets; 127.0.0.1 and 9050 when left out). The router's host goes to
+     * the proxy by name, so a .onion host is resolved there. Without
+     * "user:password@" each router's connections get a username of their
+     * own (the reference's isolation by authentication: Tor then gives them
+     * separate circuits); "@" offers no authentication. Copied at connect
+     * (the pool: at sx_smp_pool_new). A malformed one: SX_E_USAGE. */
+    const char *socks_proxy;
+    /* With socks_proxy: every connection through it (SX_SMP_SOCKS_ALWAYS,
+     * the default) or only those to .onion hosts (SX_SMP_SOCKS_ONION). */
+    sx_smp_socks_mode socks_mode;
 } sx_smp_conn_opts;
 
 /* Connects to the router at `server` ("smp://<fingerprint>[:<password>]@<host>[,<host>...][:<port>]";

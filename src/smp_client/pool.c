@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "smp_client/pool_int.h"
 #include "smp_client/pool_proxy.h"
@@ -418,6 +419,12 @@ static void connect_srv(psrv *s)
         o.range = (sx_version_range){SX_SMP_VERSION_MIN, (uint16_t)p->o.max_version};
     sx_smp_aclient_callbacks cbs = {.connected = connected_cb, .event = event_cb, .closed = closed_cb, .arg = s};
     sx_status st = sx_pool_svc_connect_opts(s, &o);
+    sx_socks_route route;
+    bool via_socks = false;
+    if (st == SX_OK)
+        st = sx_smpapi_socks(&p->o.conn, s->addr.host, s->addr.port, p->created_ms, &route, &via_socks);
+    if (via_socks)
+        o.socks = &route;
     if (st == SX_OK)
         st = sx_smp_aclient_connect(p->loop, s->addr.host, s->addr.port, s->addr.key_hash, &o, &cbs, &s->cl);
     if (st != SX_OK) {
@@ -684,7 +691,19 @@ sx_status sx_smp_pool_new(sx_loop *loop, const sx_smp_pool_opts *opts, sx_smp_po
         p->o.retry_max_ms = p->o.retry_min_ms;
     if (!p->o.sub_window)
         p->o.sub_window = DEFAULT_WINDOW;
-    sx_status st = sx_pool_proxy_cfg_init(&p->px, &p->o);
+    sx_status st = SX_OK;
+    p->created_ms = (int64_t)time(NULL) * 1000;
+    if (p->o.conn.socks_proxy) {
+        sx_socks_proxy sp;
+        int n = snprintf(p->socks_text, sizeof p->socks_text, "%s", p->o.conn.socks_proxy);
+        if (n < 0 || (size_t)n >= sizeof p->socks_text || sx_socks_proxy_parse(p->socks_text, &sp) != SX_OK) {
+            free(p);
+            return sx_error_set(SX_E_USAGE, NULL,
+                                "pool: invalid SOCKS proxy (expected [user:password@]host:port with a numeric host)");
+        }
+        p->o.conn.socks_proxy = p->socks_text;
+    }
+    st = sx_pool_proxy_cfg_init(&p->px, &p->o);
     if (st == SX_OK && (st = sx_pool_svc_init(p, &p->o)) != SX_OK)
         sx_pool_proxy_cfg_cleanup(&p->px);
     /* The options' pointers are not kept. */

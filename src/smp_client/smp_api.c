@@ -99,10 +99,18 @@ sx_status sx_smp_connect(const char *server, const sx_smp_conn_opts *opts, sx_sm
         so.service_key = c->svc_key;
         o.service = &so;
     }
+    sx_socks_route route;
+    bool via_socks = false;
+    st = sx_smpapi_socks(opts, c->addr.host, c->addr.port, (int64_t)time(NULL) * 1000, &route, &via_socks);
+    if (via_socks)
+        o.socks = &route;
     sx_transport_error te = SX_TE_NONE;
-    st = sx_smp_client_connect_ex(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl, &te);
+    bool socks_ok = st == SX_OK; /* else the proxy string, said by sx_smpapi_socks */
+    if (st == SX_OK)
+        st = sx_smp_client_connect_ex(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl, &te);
     if (st != SX_OK) {
-        if (te == SX_TE_HANDSHAKE_BAD_SERVICE || te == SX_TE_HANDSHAKE_BAD_AUTH)
+        if (!socks_ok) {
+        } else if (te == SX_TE_HANDSHAKE_BAD_SERVICE || te == SX_TE_HANDSHAKE_BAD_AUTH)
             sx_error_set(st, NULL, "connect: the router refused the service (HANDSHAKE %s)",
                          te == SX_TE_HANDSHAKE_BAD_SERVICE ? "BAD_SERVICE" : "BAD_AUTH");
         else

@@ -151,6 +151,22 @@ sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st)
     return sx_error_set(st, NULL, "cannot connect to %s:%u: %s", addr->host, (unsigned)addr->port, why);
 }
 
+sx_status sx_smpapi_socks(const sx_smp_conn_opts *opts, const char *host, uint16_t port, int64_t session,
+                          sx_socks_route *route, bool *use)
+{
+    *use = false;
+    if (!opts || !opts->socks_proxy)
+        return SX_OK;
+    sx_socks_proxy p;
+    if (sx_socks_proxy_parse(opts->socks_proxy, &p) != SX_OK)
+        return sx_error_set(SX_E_USAGE, NULL,
+                            "invalid SOCKS proxy (expected [user:password@]host:port with a numeric host)");
+    char iso[SX_SOCKS_NAME_MAX + 1];
+    snprintf(iso, sizeof iso, "%lld@%.200s:%u", (long long)session, host, (unsigned)port);
+    *use = sx_socks_route_for(&p, opts->socks_mode == SX_SMP_SOCKS_ONION, host, iso, route);
+    return SX_OK;
+}
+
 /* ---- queues ---- */
 
 sx_smp_queue *sx_smpapi_queue_new(void)

@@ -25,6 +25,12 @@ sx_status sx_smpapi_net_error(const char *what, sx_status st);
 sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char server[SX_QUEUE_ADDR_MAX]);
 /* Records why connecting to addr failed with st. Returns st. */
 sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st);
+/* Whether a connection to host:port goes through opts' SOCKS proxy, and
+ * how (*use; route filled then): isolated by a username made of session
+ * (a time in ms naming the client's session) and the router. SX_E_USAGE,
+ * with the error set, when socks_proxy does not parse. */
+sx_status sx_smpapi_socks(const sx_smp_conn_opts *opts, const char *host, uint16_t port, int64_t session,
+                          sx_socks_route *route, bool *use);
 /* SX_E_USAGE unless q is a side of the given role. */
 sx_status sx_smpapi_need_role(const sx_smp_queue *q, sx_queue_role role, const char *what);
 sx_slice sx_smpapi_rcv_id(const sx_smp_queue *q);

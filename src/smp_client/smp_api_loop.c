@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "smp_client/smp_api_int.h"
 #include "smp_client/smp_client_loop.h"
@@ -399,6 +400,15 @@ sx_status sx_smp_aconn_connect(sx_loop *loop, const char *server, const sx_smp_c
         o.service = &c->so;
     }
     sx_smp_aclient_callbacks acb = {.connected = connected_cb, .event = event_cb, .closed = closed_cb, .arg = c};
+    sx_socks_route route;
+    bool via_socks = false;
+    st = sx_smpapi_socks(opts, c->addr.host, c->addr.port, (int64_t)time(NULL) * 1000, &route, &via_socks);
+    if (st != SX_OK) {
+        aconn_free(c);
+        return st;
+    }
+    if (via_socks)
+        o.socks = &route;
     st = sx_smp_aclient_connect(loop, c->addr.host, c->addr.port, c->addr.key_hash, &o, &acb, &c->cl);
     if (st != SX_OK) {
         aconn_free(c);

@@ -121,8 +121,12 @@ sx_status sx_smp_client_connect_ex(const char *host, uint16_t port, const uint8_
     const sx_smp_client_service_opts *so = opts ? opts->service : NULL;
     sx_tls_client_config tcfg = {.alpn = opts && opts->no_alpn ? NULL : alpn, .creds = so ? &so->creds : NULL};
     sx_status st = sx_tls_client_ctx_new(&tcfg, &cl->ctx);
+    const sx_socks_route *sr = opts ? opts->socks : NULL;
     if (st == SX_OK)
-        st = sx_net_connect(host, port, cl->timeout_ms, &cl->fd);
+        st = sr ? sx_net_connect(sr->host, sr->port, cl->timeout_ms, &cl->fd)
+                : sx_net_connect(host, port, cl->timeout_ms, &cl->fd);
+    if (st == SX_OK && sr)
+        st = sx_socks_connect_fd(cl->fd, host, port, sr->user[0] ? sr->user : NULL, sr->pass, cl->timeout_ms);
     if (st == SX_OK)
         st = sx_tls_conn_new_client(cl->ctx, cl->fd, key_hash, &cl->tls);
     if (st == SX_OK)

@@ -23,6 +23,7 @@
 #include "smp/command.h"
 #include "smp/response.h"
 #include "transport/smp_handshake.h"
+#include "transport/socks.h"
 
 typedef struct sx_smp_client sx_smp_client;
 
@@ -66,6 +67,9 @@ typedef struct sx_smp_client_opts {
      * then has has_service and service_id; a refused service fails the
      * connection with SX_E_AUTH (*te of sx_smp_client_connect_ex). */
     const sx_smp_client_service_opts *service;
+    /* NULL: connect directly. Set: through this SOCKS5 proxy, which reaches
+     * host:port by name (transport/socks.h). */
+    const sx_socks_route *socks;
 } sx_smp_client_opts;
 
 /* Connects, checks the router identity (PROTOCOL-NOTES B10/B11) and runs the

@@ -5,9 +5,11 @@
  * client's own loop timer. */
 #include "smp_client/smp_client_loop.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "smp_client/smp_client_int.h"
 #include "crypto/util.h"
@@ -22,6 +24,7 @@
  * the next block. */
 typedef enum state { ST_RESOLVE,
                      ST_CONNECT,
+                     ST_SOCKS,
                      ST_TLS,
                      ST_HELLO,
                      ST_SERVICE,
@@ -94,6 +97,12 @@ struct sx_smp_aclient {
     sx_batch batch;
     sx_loop_task flush_task, close_task, free_task, start_task;
     sx_smp_aclient_stats stats;
+    /* Through a SOCKS5 proxy: the route (NULL: direct), the destination
+     * the proxy is asked for, and the exchange while ST_SOCKS. */
+    sx_socks_route *socks_route;
+    char dest_host[256];
+    uint16_t dest_port;
+    sx_socks_client *socks;
 };
 
 static void io_cb(sx_loop *loop, sx_loop_io *io, unsigned events);
@@ -180,6 +189,10 @@ static void teardown(sx_smp_aclient *cl, sx_status status)
     cl->fd = -1;
     sx_tls_ctx_free(cl->ctx);
     cl->ctx = NULL;
+    free(cl->socks);
+    cl->socks = NULL;
+    free(cl->socks_route);
+    cl->socks_route = NULL;
     while (cl->out_head) {
         outblk *b = cl->out_head;
         cl->out_head = b->next;
@@ -225,6 +238,8 @@ static void update_interest(sx_smp_aclient *cl)
     unsigned ev = SX_EV_READ;
     if (cl->st == ST_CONNECT)
         ev = SX_EV_WRITE;
+    else if (cl->st == ST_SOCKS)
+        ev = cl->socks && cl->socks->out_off < cl->socks->out_len ? SX_EV_WRITE : SX_EV_READ;
     else if (cl->st == ST_TLS)
         ev = sx_tls_conn_want(cl->tls) == SX_TLS_WANT_WRITE ? SX_EV_WRITE : SX_EV_READ;
     else if (cl->out_head || sx_tls_conn_want(cl->tls) == SX_TLS_WANT_WRITE)
@@ -523,7 +538,55 @@ static void connect_next(sx_smp_aclient *cl)
     teardown(cl, SX_E_IO);
 }
 
-/* The TCP connect ended: on to TLS, or the next address. */
+static void start_tls(sx_smp_aclient *cl)
+{
+    sx_status st = sx_tls_conn_new_client(cl->ctx, cl->fd, cl->hcfg.key_hash, &cl->tls);
+    if (st != SX_OK) {
+        teardown(cl, st);
+        return;
+    }
+    cl->st = ST_TLS;
+}
+
+/* The exchange with the SOCKS5 proxy, as far as the socket allows; on to
+ * TLS once the proxy connected. Reads no more than the proxy's replies. */
+static void socks_step(sx_smp_aclient *cl)
+{
+    sx_socks_client *s = cl->socks;
+    while (!sx_socks_client_done(s)) {
+        if (s->out_off < s->out_len) {
+            ssize_t w = send(cl->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
+            if (w > 0) {
+                s->out_off += (size_t)w;
+                continue;
+            }
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return;
+            teardown(cl, SX_E_IO);
+            return;
+        }
+        size_t want = sx_socks_client_want(s);
+        uint8_t buf[SX_SOCKS_REPLY_MAX];
+        ssize_t r = want ? recv(cl->fd, buf, want, 0) : -1;
+        if (r > 0) {
+            sx_status st = sx_socks_client_feed(s, buf, (size_t)r);
+            if (st != SX_OK) {
+                teardown(cl, st);
+                return;
+            }
+            continue;
+        }
+        if (r < 0 && want && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        teardown(cl, want ? SX_E_IO : SX_E_PROTOCOL);
+        return;
+    }
+    free(cl->socks);
+    cl->socks = NULL;
+    start_tls(cl);
+}
+
+/* The TCP connect ended: on to SOCKS or TLS, or the next address. */
 static void connect_done(sx_smp_aclient *cl)
 {
     sx_loop_io_stop(cl->loop, &cl->io);
@@ -533,13 +596,21 @@ static void connect_done(sx_smp_aclient *cl)
         connect_next(cl);
         return;
     }
-    sx_status st = sx_tls_conn_new_client(cl->ctx, cl->fd, cl->hcfg.key_hash, &cl->tls);
-    if (st != SX_OK) {
-        teardown(cl, st);
+    sx_loop_io_init(&cl->io, cl->fd, io_cb, cl);
+    if (cl->socks_route) {
+        const sx_socks_route *r = cl->socks_route;
+        cl->socks = malloc(sizeof *cl->socks);
+        sx_status st = cl->socks ? sx_socks_client_init(cl->socks, cl->dest_host, cl->dest_port,
+                                                        r->user[0] ? r->user : NULL, r->pass)
+                                 : SX_E_NOMEM;
+        if (st != SX_OK) {
+            teardown(cl, st);
+            return;
+        }
+        cl->st = ST_SOCKS;
         return;
     }
-    cl->st = ST_TLS;
-    sx_loop_io_init(&cl->io, cl->fd, io_cb, cl);
+    start_tls(cl);
 }
 
 static void start_task_cb(sx_loop *loop, sx_loop_task *t)
@@ -628,6 +699,15 @@ static void io_cb(sx_loop *loop, sx_loop_io *io, unsigned events)
     sx_smp_aclient *cl = io->data;
     if (cl->st == ST_CONNECT) {
         connect_done(cl);
+        if (cl->st == ST_SOCKS)
+            events |= SX_EV_WRITE; /* the greeting goes at once */
+        else if (cl->st != ST_TLS)
+            return;
+    }
+    if (cl->st == ST_SOCKS) {
+        socks_step(cl);
+        if (cl->st == ST_SOCKS)
+            update_interest(cl);
         if (cl->st != ST_TLS)
             return;
     }
@@ -729,7 +809,25 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
         /* A numeric address needs no resolver: the connect starts from a
          * loop task, so that even an immediate failure is reported through
          * the callback, never from inside this call. */
-        if (sx_net_addr_numeric(host, port, &cl->addrs[0]) == SX_OK) {
+        if (opts && opts->socks) {
+            size_t hl = strlen(host);
+            cl->socks_route = malloc(sizeof *cl->socks_route);
+            if (!cl->socks_route)
+                st = SX_E_NOMEM;
+            else if (hl >= sizeof cl->dest_host)
+                st = SX_E_USAGE;
+            if (st == SX_OK) {
+                *cl->socks_route = *opts->socks;
+                memcpy(cl->dest_host, host, hl + 1);
+                cl->dest_port = port;
+                /* the proxy's address is numeric: no resolver */
+                host = cl->socks_route->host;
+                port = cl->socks_route->port;
+            }
+        }
+        if (st != SX_OK) {
+            /* answered below */
+        } else if (sx_net_addr_numeric(host, port, &cl->addrs[0]) == SX_OK) {
             cl->n_addrs = 1;
             sx_loop_post(loop, &cl->start_task);
         } else {
@@ -738,6 +836,7 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
     }
     if (st != SX_OK) {
         sx_tls_ctx_free(cl->ctx);
+        free(cl->socks_route);
         free(cl);
         return st;
     }
@@ -755,9 +854,12 @@ sx_status sx_smp_aclient_connect(sx_loop *loop, const char *host, uint16_t port,
 }
 
 /* In a service session, the commands of the service's role carry its
- * signature: NEW and SUB for messaging, NSUB for a notifier. */
+ * signature: NEW and SUB for messaging, NSUB for a notifier, none for a
+ * proxy service (it may send only PING and RFWD, PROTOCOL-NOTES D8a). */
 static bool service_signs(const sx_smp_aclient *cl, const sx_smp_cmd *cmd)
 {
+    if (cl->sess.service_role == SX_SMP_SERVICE_PROXY)
+        return false;
     if (cl->sess.service_role == SX_SMP_SERVICE_NOTIFIER)
         return cmd->tag == SX_SMP_C_NSUB;
     return cmd->tag == SX_SMP_C_NEW || cmd->tag == SX_SMP_C_SUB;

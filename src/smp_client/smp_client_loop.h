@@ -26,6 +26,7 @@
 
 #include "smp_client/smp_client.h"
 #include "core/loop.h"
+#include "transport/socks.h"
 
 typedef struct sx_smp_aclient sx_smp_aclient;
 
@@ -67,6 +68,9 @@ typedef struct sx_smp_aclient_opts {
      * too (PROTOCOL-NOTES C9). A refused service fails the connect with
      * SX_E_AUTH. */
     const sx_smp_client_service_opts *service;
+    /* NULL: connect directly. Set (copied): connect to this SOCKS5 proxy
+     * and have it reach host:port by name (transport/socks.h). */
+    const sx_socks_route *socks;
 } sx_smp_aclient_opts;
 
 /* A command's answer: SX_OK with the decoded reply (borrowed for the call,

@@ -121,8 +121,10 @@ sx_slice sx_svc_auth_prefix(const sx_conn *c, const sx_smp_request *req);
 /* SUB (party 'R') and NSUB ('N'), the queue lock held and the command
  * verified: associates the queue's recipient or notifier with the session's
  * service, or removes the association when an ordinary client subscribes
- * (logged as QUEUE_SERVICE). False when the record cannot be logged. */
-bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party);
+ * (logged as QUEUE_SERVICE). False when the record cannot be logged.
+ * counted: the command makes the session's subscription (not a repeated
+ * SUB), so the service statistics count it as the reference does. */
+bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party, bool counted);
 /* NEW: in a service session the queue is created associated with the
  * service (rsrv= in its CREATE record). Builds and logs the record, the queue
  * lock held; false when it cannot be logged (the association is undone). */

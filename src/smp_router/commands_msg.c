@@ -147,7 +147,7 @@ void sx_cmd_sub(sx_cmd_ctx *x)
     }
     /* PROTOCOL-NOTES D8: a messaging service takes the queue, an ordinary
      * client takes it back. */
-    if (!sx_svc_associate(x, q, 'R')) {
+    if (!sx_svc_associate(x, q, 'R', s == NULL)) {
         sx_queue_unlock(q);
         sx_cmd_err_store(x, false);
         sx_queue_release(x->r->store, q);
@@ -444,7 +444,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     }
     /* PROTOCOL-NOTES D29: a service takes the queue's notifier, an ordinary
      * client takes it back. */
-    if (!sx_svc_associate(x, q, 'N')) {
+    if (!sx_svc_associate(x, q, 'N', true)) {
         sx_queue_unlock(q);
         sx_cmd_err_store(x, false);
         sx_conn_sub_remove(x->c, q, true);

@@ -311,12 +311,11 @@ static void prxy_done(sx_relay_req *req, sx_relay *rl, sx_status st, sx_smp_clie
     finish((sx_pcmd *)req);
 }
 
-/* PROTOCOL-NOTES D30, reference chooseTransportHost without a SOCKS proxy:
- * the first host that is not an onion address; when there is none, the
- * first host (which this router, having no SOCKS client, then fails to
- * reach), or none with [PROXY] required_host_mode. With onion (host_mode
- * onion and a socks_proxy) and required_host_mode, only an onion host, as
- * the reference through its SOCKS proxy. IPv6 without brackets. */
+/* PROTOCOL-NOTES D30, D38a, reference chooseTransportHost: the first host
+ * that is not an onion address, or with onion (host_mode onion and a
+ * socks_proxy) the first onion host; when there is none of the kind, the
+ * first host, or none with [PROXY] required_host_mode. IPv6 without
+ * brackets. */
 static bool pick_host(const sx_smp_server *srv, bool required, bool onion, char *host, size_t cap)
 {
     sx_slice first = sx_slice_of(NULL, 0), pick = sx_slice_of(NULL, 0), onion_host = sx_slice_of(NULL, 0);
@@ -332,9 +331,9 @@ static bool pick_host(const sx_smp_server *srv, bool required, bool onion, char 
         if (kind == SX_SMP_HOST_ONION && !onion_host.len)
             onion_host = h;
     }
-    /* host_mode: onion through a SOCKS proxy, required: onion hosts only
-     * (the reference's HMOnionViaSocks). */
-    if (onion && required)
+    /* host_mode: onion through a SOCKS proxy: the first onion host (the
+     * reference's HMOnionViaSocks), else, unless required, the first host. */
+    if (onion)
         pick = onion_host;
     if (!pick.len && !required)
         pick = first;

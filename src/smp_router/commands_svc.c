@@ -110,13 +110,54 @@ static sx_slice queue_service(sx_router *r, const uint8_t rid[SX_ID_LEN], uint8_
     return party == 'R' ? rsrv : nsrv;
 }
 
-bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party)
+/* One of the service statistics of party ('R' receiving, 'N' notification)
+ * by the receiving one's name. */
+static void svc_stat(sx_router *r, uint8_t party, sx_smp_stat rcv_stat, int64_t n)
+{
+    sx_smp_stat k = party == 'N' ? (sx_smp_stat)(rcv_stat - SX_SMP_STAT_RCV_SRV_ASSOC_NEW + SX_SMP_STAT_NTF_SRV_ASSOC_NEW)
+                                 : rcv_stat;
+    sx_smp_stats_add(&r->stats, k, n);
+}
+
+/* The reference's statistics of one association (Server.hs
+ * sharedSubscribeQueue): a service subscribing a queue it holds already is a
+ * duplicate association, and counts the session's subscription only when
+ * the session held none; another's or no service's queue is an updated or
+ * a new association; an ordinary client taking a queue back removes one. */
+static void count_association(sx_cmd_ctx *x, uint8_t party, bool have, bool same, bool want)
+{
+    sx_conn *c = x->c;
+    if (!want) {
+        if (have)
+            svc_stat(x->r, party, SX_SMP_STAT_RCV_SRV_ASSOC_REMOVED, 1);
+        return;
+    }
+    bool had_subs = c->svc_subs_n != 0;
+    if (same) {
+        if (!had_subs) {
+            c->svc_subs_n++;
+            svc_stat(x->r, party, SX_SMP_STAT_RCV_SRV_SUB_COUNT, 1);
+            svc_stat(x->r, party, SX_SMP_STAT_RCV_SRV_SUB_QUEUES, 1);
+        }
+        svc_stat(x->r, party, SX_SMP_STAT_RCV_SRV_ASSOC_DUPLICATE, 1);
+        return;
+    }
+    c->svc_subs_n++;
+    if (!had_subs)
+        svc_stat(x->r, party, SX_SMP_STAT_RCV_SRV_SUB_COUNT, 1);
+    svc_stat(x->r, party, SX_SMP_STAT_RCV_SRV_SUB_QUEUES, 1);
+    svc_stat(x->r, party, have ? SX_SMP_STAT_RCV_SRV_ASSOC_UPDATED : SX_SMP_STAT_RCV_SRV_ASSOC_NEW, 1);
+}
+
+bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party, bool counted)
 {
     sx_slice want = session_service(x->c);
     bool ok = true;
     sx_router_services_lock();
     sx_slice have = queue_service(x->r, q->rid, party);
-    if (!sx_slice_eq(have, want) && (want.len || have.len)) {
+    bool same = sx_slice_eq(have, want), had = have.len != 0;
+    bool changed = !same && (want.len || have.len);
+    if (changed) {
         sx_status st = sx_router_services_init(&x->r->svc);
         if (st == SX_OK && x->r->lw) {
             sx_slrec rec;
@@ -129,6 +170,8 @@ bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party)
             ok = st == SX_OK && sx_slservices_set_queue(x->r->svc, q->rid, party, want) == SX_OK;
     }
     sx_router_services_unlock();
+    if (ok && counted)
+        count_association(x, party, had, same, want.len != 0);
     return ok;
 }
 
@@ -229,6 +272,9 @@ typedef struct moved {
     sx_sub **reps;
     size_t n, cap;
     sx_router *r;
+    /* SUBS: the messages it sent, and those of queues the session had
+     * subscribed already (rcvServicesSubMsg / rcvServicesSubDuplicate) */
+    int64_t sub_msg, sub_dup;
 } moved;
 
 static void xor_into(uint8_t *dst, const uint8_t *src)
@@ -304,7 +350,10 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
     bool pending = ok && ntf && q->ntf_head != NULL;
     if (ok && !ntf && fresh) {
         s->delivered = false;
-        (void)sx_cmd_send_head(x->c, s);
+        if (sx_cmd_send_head(x->c, s))
+            m->sub_msg++;
+    } else if (ok && !ntf && sx_queue_head(q)) {
+        m->sub_dup++; /* a message the session's own subscription delivers */
     }
     sx_queue_unlock(q);
     if (!ok) {
@@ -426,6 +475,7 @@ void sx_cmd_subs(sx_cmd_ctx *x)
         return;
     }
     x->c->svc_subscribed = true;
+    x->c->svc_subs_n = count;
     count_service_sub(x, 'R', count, hash);
     sx_slice service = session_service(x->c);
     uint8_t scratch[SX_MD5_LEN] = {0};
@@ -439,6 +489,8 @@ void sx_cmd_subs(sx_cmd_ctx *x)
     }
     free(l.rids);
     post_ends(x, &m);
+    sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_RCV_SERVICES_SUB_MSG, m.sub_msg);
+    sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_RCV_SERVICES_SUB_DUPLICATE, m.sub_dup);
     sx_cmd_reply_tag(x->c, sx_cmd_empty(), sx_cmd_empty(), SX_SMP_R_ALLS);
 }
 
@@ -466,7 +518,9 @@ void sx_cmd_nsubs(sx_cmd_ctx *x)
     }
     free(l.rids);
     post_ends(x, &m);
-    if (!again)
+    if (!again) {
+        x->c->svc_subs_n = count;
         count_service_sub(x, 'N', count, hash);
+    }
     reply_counts(x, SX_SMP_R_SOKS, count, hash);
 }

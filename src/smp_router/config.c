@@ -320,19 +320,16 @@ static sx_status read_proxy(const sx_ini *ini, sx_router_config *cfg, char *err,
         return SX_E_PROTOCOL;
     }
     cfg->proxy_socks_always = sm && strcmp(sm, "always") == 0;
-    cfg->proxy_has_socks = sx_ini_get(ini, s, "socks_proxy") != NULL;
-    /* No SOCKS client yet. With socks_mode onion the reference uses the
-     * proxy only for destinations with no public host, which this router
-     * then cannot reach (BROKER NETWORK); every other destination is
-     * reached directly, as the reference does. socks_mode always would
-     * send everything through the SOCKS proxy: refused rather than
-     * connecting directly against the operator's intent. */
-    if (sx_ini_get(ini, s, "socks_proxy") && cfg->proxy_socks_always) {
+    /* socks_proxy: the reference's SocksProxyWithAuth ("[user:pass@|@]
+     * host:port", the host numeric); its relay connections go through it
+     * always, or with socks_mode onion for .onion hosts only. */
+    const char *sp = sx_ini_get(ini, s, "socks_proxy");
+    cfg->proxy_has_socks = sp != NULL;
+    if (sp && sx_socks_proxy_parse(sp, &cfg->proxy_socks) != SX_OK) {
         snprintf(err, errlen,
-                 "[%s] socks_proxy with socks_mode: always: this router cannot forward through a SOCKS proxy "
-                 "yet; use socks_mode: onion (destinations with a public host are reached directly) or comment "
-                 "socks_proxy out",
-                 s);
+                 "[%s] socks_proxy: expected [user:password@]host:port with a numeric IPv4 or [IPv6] host, "
+                 "got '%s'",
+                 s, sp);
         return SX_E_PROTOCOL;
     }
     bool present;

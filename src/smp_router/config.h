@@ -15,6 +15,7 @@
 #include "crypto/x509.h"
 #include "kit/paths.h"
 #include "kit/values.h"
+#include "transport/socks.h"
 #include "simplex/status.h"
 
 /* PROTOCOL-NOTES H1: default folders and the environment variables that move
@@ -106,7 +107,8 @@ typedef struct sx_router_config {
     bool proxy_host_mode_onion;       /* host_mode: public (absent) | onion */
     bool proxy_required_host_mode;    /* required_host_mode (absent: off) */
     bool proxy_socks_always;          /* socks_mode: onion (absent) | always */
-    bool proxy_has_socks;             /* socks_proxy is set (not used to connect) */
+    bool proxy_has_socks;             /* socks_proxy is set */
+    sx_socks_proxy proxy_socks;       /* socks_proxy, parsed (transport/socks.h) */
     char own_server_domains[SX_KIT_HOST_MAX + 1]; /* as written; "" when absent */
     int64_t proxy_forward_timeout;    /* ours: forward_timeout, seconds (absent: 30) */
 

@@ -88,6 +88,11 @@ sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t port, const uin
     rl->own = req->own;
     memcpy(rl->key_hash, key_hash, SX_FINGERPRINT_LEN);
     sx_smp_aclient_opts o = {.proxy_server = true};
+    sx_socks_route route;
+    const sx_router *r = w->r;
+    if (r->has_socks &&
+        sx_socks_route_for(&r->socks, r->opts.proxy_socks_onion_only, host, r->socks_isolation, &route))
+        o.socks = &route;
     sx_smp_aclient_callbacks cbs = {.connected = connected_cb, .closed = closed_cb, .arg = rl};
     sx_status st = sx_smp_aclient_connect(w->loop, host, port, key_hash, &o, &cbs, &rl->cl);
     if (st != SX_OK) {

@@ -81,6 +81,8 @@ sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)
     o.proxy_required_host_mode = cfg->proxy_required_host_mode;
     o.proxy_timeout_ms = (int)cfg->proxy_forward_timeout * 1000;
     o.proxy_onion_hosts = cfg->proxy_has_socks && cfg->proxy_host_mode_onion;
+    o.proxy_socks = cfg->proxy_has_socks ? &cfg->proxy_socks : NULL;
+    o.proxy_socks_onion_only = !cfg->proxy_socks_always;
     o.proxy_own_domains = cfg->own_server_domains[0] ? cfg->own_server_domains : NULL;
     o.new_queues = cfg->new_queues;
     o.create_password = cfg->has_create_password ? cfg->create_password : NULL;

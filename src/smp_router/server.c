@@ -789,6 +789,18 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
         return SX_E_NOMEM;
     r->opts = *opts;
     r->started_at = (int64_t)time(NULL);
+    if (opts->proxy_socks) {
+        r->has_socks = true;
+        r->socks = *opts->proxy_socks;
+        r->opts.proxy_socks = &r->socks;
+        /* "1:<start time>", as the reference names its proxy's session */
+        struct tm tm;
+        time_t t = (time_t)r->started_at;
+        char when[40] = "";
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        snprintf(r->socks_isolation, sizeof r->socks_isolation, "1:%s", when);
+    }
     sx_smp_stats_init(&r->stats, r->started_at);
     if (opts->create_password) {
         size_t n = strlen(opts->create_password);

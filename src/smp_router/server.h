@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "smp_router/config.h"
+#include "transport/socks.h"
 #include "simplex/status.h"
 
 /* What the server needs; filled from sx_router_config by the program, or by
@@ -107,10 +108,14 @@ typedef struct sx_router_opts {
      * domains or under one are counted also as "own" in the proxy
      * statistics (separated by spaces or commas; NULL = none). */
     const char *proxy_own_domains;
-    /* host_mode: onion with a socks_proxy: with required_host_mode, only a
-     * destination's onion hosts may be used (the reference's choice through
-     * its SOCKS proxy; this router has no SOCKS client, so they fail). */
+    /* host_mode: onion with a socks_proxy: a destination's first onion
+     * host is used (the reference's choice through its SOCKS proxy). */
     bool proxy_onion_hosts;
+    /* [PROXY] socks_proxy (NULL: none; copied at start): the relay
+     * connections go through it, all of them or (socks_onion_only) those
+     * to .onion hosts (socks_mode always / onion). */
+    const sx_socks_proxy *proxy_socks;
+    bool proxy_socks_onion_only;
 } sx_router_opts;
 
 typedef struct sx_router sx_router;

@@ -130,6 +130,10 @@ struct sx_conn {
     /* SUBS / NSUBS was answered on this service session: a repeat only
      * answers the counts (PROTOCOL-NOTES D8, D29). */
     bool svc_subscribed;
+    /* The queues this service session holds as the reference counts them
+     * for its statistics (srvSubCount counts a session's first): set by the
+     * first SUBS / NSUBS, raised by each association SUB / NSUB makes. */
+    int64_t svc_subs_n;
     bool handed_over; /* the socket went to the web server: not closed here */
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
@@ -197,6 +201,12 @@ struct sx_router {
     sx_smp_stats stats;
     struct sx_ops *ops;
     int64_t started_at; /* unix seconds */
+    /* [PROXY] socks_proxy (has_socks), and the username that isolates this
+     * router's relay connections at the proxy (the reference's
+     * SocksIsolateByAuth: one per router run). */
+    bool has_socks;
+    sx_socks_proxy socks;
+    char socks_isolation[64];
     /* messages and notifications expired while restored at start, added to
      * the restored statistics as the reference does */
     int64_t expired_at_start, ntfs_expired_at_start;

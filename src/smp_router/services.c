@@ -33,9 +33,11 @@ sx_status sx_router_service_assign(sx_slservices **table, sx_kit_logwriter *lw, 
 {
     *log_seq = 0;
     SX_ENSURE(s->has_service && s->peer_chain_len >= 1 && s->peer_chain_len <= SX_SL_CERTS_MAX, SX_E_USAGE);
-    /* Proxy services (RFWD) are not served yet: refused as the reference
-     * refuses a service it cannot register. */
-    if (s->service_role != SX_SMP_SERVICE_NOTIFIER && s->service_role != SX_SMP_SERVICE_MESSAGING)
+    /* All three roles register alike (PROTOCOL-NOTES D8a): a proxy service
+     * (role P) then may send only PING and RFWD (commands_svc.c,
+     * PROTOCOL-NOTES C11). */
+    if (s->service_role != SX_SMP_SERVICE_NOTIFIER && s->service_role != SX_SMP_SERVICE_MESSAGING &&
+        s->service_role != SX_SMP_SERVICE_PROXY)
         return SX_E_AUTH;
     sx_slservice svc = {0};
     uint8_t new_id[SERVICE_ID_LEN];

@@ -25,3 +25,6 @@ endforeach()
 add_test(NAME integration.smp_db_migrate
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_migrate.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_db_migrate PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+add_test(NAME integration.smp_socks
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_socks.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
+set_tests_properties(integration.smp_socks PROPERTIES TIMEOUT 300)

@@ -62,24 +62,30 @@ static struct {
     char crt[160], ca[160], key[160];
 } C;
 
-static void make_chain(void)
+/* A chain in the router's folder: <name>.crt, <name>-ca.crt, <name>.key. */
+static void make_chain_named(const char *name, char crt[160], char ca[160], char key[160])
 {
-    snprintf(C.crt, sizeof C.crt, "%s/svc.crt", R.dir);
-    snprintf(C.ca, sizeof C.ca, "%s/svc-ca.crt", R.dir);
-    snprintf(C.key, sizeof C.key, "%s/svc.key", R.dir);
+    snprintf(crt, 160, "%s/%s.crt", R.dir, name);
+    snprintf(ca, 160, "%s/%s-ca.crt", R.dir, name);
+    snprintf(key, 160, "%s/%s.key", R.dir, name);
     sx_key *ca_key, *leaf_key;
     assert_ok(sx_key_generate(SX_KEY_ED25519, &ca_key));
     assert_ok(sx_key_generate(SX_KEY_ED25519, &leaf_key));
-    X509 *ca, *leaf;
-    assert_ok(sx_x509_create_ca(ca_key, &ca));
-    assert_ok(sx_x509_create_server(ca_key, ca, leaf_key, "pool service", &leaf));
-    assert_ok(sx_x509_write_cert_file(C.crt, leaf));
-    assert_ok(sx_x509_write_cert_file(C.ca, ca));
-    assert_ok(sx_x509_write_key_file(C.key, leaf_key));
-    X509_free(ca);
+    X509 *ca_cert, *leaf;
+    assert_ok(sx_x509_create_ca(ca_key, &ca_cert));
+    assert_ok(sx_x509_create_server(ca_key, ca_cert, leaf_key, "pool service", &leaf));
+    assert_ok(sx_x509_write_cert_file(crt, leaf));
+    assert_ok(sx_x509_write_cert_file(ca, ca_cert));
+    assert_ok(sx_x509_write_key_file(key, leaf_key));
+    X509_free(ca_cert);
     X509_free(leaf);
     sx_key_free(ca_key);
     sx_key_free(leaf_key);
+}
+
+static void make_chain(void)
+{
+    make_chain_named("svc", C.crt, C.ca, C.key);
 }
 
 /* ---- what the pool reported ---- */
@@ -335,6 +341,33 @@ static long long service_subs(const char *party)
     return n;
 }
 
+/* Waits (up to WAIT_MS) until the metric reaches want; its value then. */
+static long long metric_reach(const char *name, long long want)
+{
+    int64_t deadline = now_ms() + WAIT_MS;
+    long long v;
+    while ((v = metric(name)) < want && now_ms() < deadline)
+        sleep_ms(100);
+    return v;
+}
+
+/* The association counters of party ("rcv", "ntf") against want[]: new,
+ * duplicate, updated, removed, then the session subscriptions and their
+ * queues (the reference's srvAssoc* and srvSubCount / srvSubQueues). The
+ * router writes its metrics every second: waits for the first that grows. */
+static void assoc_metrics(const char *party, const long long want[6])
+{
+    static const char *const names[] = {"assoc_new", "assoc_duplicate", "assoc_updated",
+                                        "assoc_removed", "sub_count", "sub_queues"};
+    for (int i = 0; i < 6; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "simplex_smp_%s_services_%s", party, names[i]);
+        long long v = metric_reach(name, want[i]);
+        if (v != want[i])
+            fail_msg("%s: %lld, expected %lld", name, v, want[i]);
+    }
+}
+
 /* Waits (up to WAIT_MS) until the router counted `want` of them. */
 static long long service_subs_reach(const char *party, long long want)
 {
@@ -430,6 +463,8 @@ static void test_messaging_service(void **state)
     sx_smp_pool_get_stats(S.pool, &before);
     assert_int_equal(before.sub_sent, NQ);
     assert_int_equal(before.service_subs_sent, 0);
+    /* every SUB a new association, in one session's subscription */
+    assoc_metrics("rcv", (const long long[6]){NQ, 0, 0, 0, 1, NQ});
 
     router_kill9();
     router_start();
@@ -453,6 +488,11 @@ static void test_messaging_service(void **state)
      * that delivered a waiting message */
     assert_int_equal(service_subs_reach("rcv", 1), 1);
     assert_int_equal(metric("simplex_smp_subscribtion_successes"), 0);
+    /* SUBS sent the held messages (rcvServicesSubMsg); it makes no
+     * association, and the session subscription counts are SUB's only */
+    assert_int_equal(metric_reach("simplex_smp_rcv_services_sub_msg", NQ / HELD_EVERY), NQ / HELD_EVERY);
+    assert_int_equal(metric("simplex_smp_rcv_services_sub_duplicate"), 0);
+    assoc_metrics("rcv", (const long long[6]){0, 0, 0, 0, 0, 0});
     id = sx_smp_pool_service_id(S.pool, R.addr, &id_len);
     assert_non_null(id);
     assert_memory_equal(id, id1, sizeof id1);
@@ -550,6 +590,8 @@ static void test_notifier_service(void **state)
     for (int i = 0; i < S.n; i++)
         assert_ok(sx_smp_pool_subscribe_notifier(S.pool, S.q[i].nt));
     run_until(all_associated, "every notifier subscribed and associated");
+    assoc_metrics("ntf", (const long long[6]){NN, 0, 0, 0, 1, NN});
+    assoc_metrics("rcv", (const long long[6]){0, 0, 0, 0, 0, 0});
     for (int i = 0; i < S.n; i++)
         send_notified(ic, S.q[i].sq);
     g_slot = 0;
@@ -653,6 +695,32 @@ static void test_drift(void **state)
     assert_int_equal(S.svc_count, 0);
     sx_smp_pool_get_stats(S.pool, &st);
     assert_int_equal(st.sub_sent, subs_before + ND); /* each queue, the deleted one refused */
+    assoc_metrics("rcv", (const long long[6]){ND - 1, 0, 0, 0, 1, ND - 1});
+
+    /* an ordinary client takes queue 1 back: an association removed */
+    assert_ok(sx_smp_connect(R.addr, NULL, &bc));
+    assert_ok(sx_smp_subscribe(bc, S.q[1].rq));
+    assoc_metrics("rcv", (const long long[6]){ND - 1, 0, 0, 1, 1, ND - 1});
+    /* the same service in another session subscribes queue 2 it holds: a
+     * duplicate association, and that session's first subscription */
+    sx_smp_service_creds creds = {.cert_file = C.crt, .ca_file = C.ca, .key_file = C.key};
+    sx_smp_conn_opts co = {.service = &creds};
+    sx_smp_conn *sc;
+    assert_ok(sx_smp_connect(R.addr, &co, &sc));
+    assert_ok(sx_smp_subscribe(sc, S.q[2].rq));
+    assoc_metrics("rcv", (const long long[6]){ND - 1, 1, 0, 1, 2, ND});
+    /* another service takes queue 3: an association updated */
+    char crt2[160], ca2[160], key2[160];
+    make_chain_named("svc2", crt2, ca2, key2);
+    sx_smp_service_creds creds2 = {.cert_file = crt2, .ca_file = ca2, .key_file = key2};
+    sx_smp_conn_opts co2 = {.service = &creds2};
+    sx_smp_conn *sc2;
+    assert_ok(sx_smp_connect(R.addr, &co2, &sc2));
+    assert_ok(sx_smp_subscribe(sc2, S.q[3].rq));
+    assoc_metrics("rcv", (const long long[6]){ND - 1, 1, 1, 1, 3, ND + 1});
+    sx_smp_close(sc2);
+    sx_smp_close(sc);
+    sx_smp_close(bc);
     router_kill9();
 }
 
@@ -805,8 +873,9 @@ static void test_refused_service(void **state)
     assert_int_equal(sx_smp_pool_new(S.loop, &none, refused_event, NULL, &p2), SX_E_USAGE);
     assert_null(p2);
 
-    /* the event-loop client with a role the router does not serve (proxy):
-     * refused in the router's answer to the service, SX_E_AUTH */
+    /* the event-loop client as a proxy service: served (PROTOCOL-NOTES
+     * D8a); then the same certificate in another role: refused in the
+     * router's answer to the service, SX_E_AUTH */
     uint8_t fp[SX_FINGERPRINT_LEN];
     size_t got = 0;
     assert_ok(sx_b64_decode(R.fp, strlen(R.fp), SX_B64_URL, fp, sizeof fp, &got));
@@ -820,7 +889,12 @@ static void test_refused_service(void **state)
     sx_smp_aclient *cl;
     g_ac_done = false;
     assert_ok(sx_smp_aclient_connect(S.loop, "127.0.0.1", R.port, fp, &ao, &cbs, &cl));
-    run_until(ac_done, "the proxy service refused");
+    run_until(ac_done, "the proxy service");
+    assert_int_equal(g_ac_st, SX_OK);
+    so.role = SX_SMP_SERVICE_NOTIFIER;
+    g_ac_done = false;
+    assert_ok(sx_smp_aclient_connect(S.loop, "127.0.0.1", R.port, fp, &ao, &cbs, &cl));
+    run_until(ac_done, "the proxy service's certificate as a notifier refused");
     assert_int_equal(g_ac_st, SX_E_AUTH);
     sx_key_free(svc_key);
     router_kill9();

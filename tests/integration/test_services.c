@@ -10,7 +10,8 @@
  *   - a messaging service: NEW and SUB associate queues (IDS and SOK with
  *     the id), SUBS answers SOKS, sends the waiting messages, then ALLS,
  *     after a reconnect (the previous connection told ENDS) and a restart;
- *   - refusals: a proxy service (not served yet), a TLS chain other than
+ *   - a proxy service: its id, and only PING and RFWD in its session;
+ *   - refusals: a service's certificate in another role, a TLS chain other than
  *     the hello's (HANDSHAKE BAD_AUTH), a chain whose leaf is not signed by
  *     its CA (TLS refused), a command of another role (CMD PROHIBITED),
  *     NSUBS from an ordinary client or for another id, a service signature in
@@ -532,6 +533,80 @@ static sx_smp_resp_tag raw_call(sx_smp_client *cl, const sx_smp_transmission *t,
     return tag;
 }
 
+/* A proxy service (PROTOCOL-NOTES D8a): registered as the other roles (a
+ * ServiceId, the same after a reconnect and a restart, NEW_SERVICE with
+ * role P); in its session only PING and RFWD pass the role check, every
+ * other command is CMD PROHIBITED. */
+static void test_proxy_service(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e);
+    chain_files pc;
+    make_chain(&e, "proxy", false, &pc);
+    sx_key *k = gen(SX_KEY_ED25519);
+    uint8_t id1[24], id2[24];
+    sx_smp_client *px = svc_connect_role(&e, &pc, SX_SMP_SERVICE_PROXY, k, id1);
+    sx_smp_client_close(px);
+    px = svc_connect_role(&e, &pc, SX_SMP_SERVICE_PROXY, k, id2);
+    assert_memory_equal(id1, id2, 24);
+    assert_int_equal(count_lines(e.slog, "NEW_SERVICE", false), 1);
+    assert_int_equal(count_lines(e.slog, " role=P ", true), 1);
+
+    sx_smp_error err = {0};
+    sx_smp_cmd ping = {.tag = SX_SMP_C_PING};
+    assert_int_equal(call(px, sx_slice_of(NULL, 0), &ping, NULL, NULL, &err), SX_SMP_R_PONG);
+    /* RFWD passes the role check: an envelope that does not open is CRYPTO */
+    sx_smp_cmd rfwd = {.tag = SX_SMP_C_RFWD};
+    rfwd.enc = sx_slice_str("not a box, but long enough to be tried as one");
+    assert_int_equal(call(px, sx_slice_of(NULL, 0), &rfwd, NULL, NULL, &err), SX_SMP_R_ERR);
+    assert_int_equal(err.type, SX_SMP_ERR_CRYPTO);
+    /* the commands of other roles */
+    sx_smp_client *pl = plain_connect(&e);
+    tq q;
+    tq_create(pl, &q);
+    uint8_t b1[SX_KEY_SPKI_MAX], b2[SX_KEY_SPKI_MAX];
+    sx_smp_cmd nw = {.tag = SX_SMP_C_NEW};
+    nw.new_queue.rcv_auth_key = pub_of(q.rkey, b1);
+    nw.new_queue.rcv_dh_key = pub_of(q.rdh, b2);
+    nw.new_queue.subscribe = true;
+    sx_smp_cmd send = {.tag = SX_SMP_C_SEND};
+    send.send.body = sx_slice_str("x");
+    sx_smp_cmd sub = {.tag = SX_SMP_C_SUB};
+    sx_smp_cmd nsub_c = {.tag = SX_SMP_C_NSUB};
+    sx_smp_cmd prxy = {.tag = SX_SMP_C_PRXY};
+    static const uint8_t host[] = "\x09" "127.0.0.1";
+    prxy.prxy.server.hosts = (sx_smp_list){.count = 1, .items = sx_slice_of(host, sizeof host - 1)};
+    prxy.prxy.server.port = sx_slice_str("5223");
+    prxy.prxy.server.key_hash = sx_slice_of(e.fp, SX_FINGERPRINT_LEN);
+    struct {
+        const sx_smp_cmd *c;
+        sx_slice entity;
+        const sx_key *k;
+    } prohibited[] = {
+        {&nw, sx_slice_of(NULL, 0), q.rkey},         {&send, sx_slice_of(q.sid, 24), NULL},
+        {&sub, sx_slice_of(q.rid, 24), q.rkey},      {&nsub_c, sx_slice_of(q.nid, 24), q.nkey},
+        {&prxy, sx_slice_of(NULL, 0), NULL},
+    };
+    for (size_t i = 0; i < sizeof prohibited / sizeof prohibited[0]; i++) {
+        err = (sx_smp_error){0};
+        assert_int_equal(call(px, prohibited[i].entity, prohibited[i].c, prohibited[i].k, NULL, &err), SX_SMP_R_ERR);
+        assert_int_equal(err.type, SX_SMP_ERR_CMD);
+        assert_int_equal(err.cmd, SX_SMP_CMD_PROHIBITED);
+    }
+    sx_smp_client_close(px);
+    /* the same id after a restart (NEW_SERVICE replayed) */
+    env_restart(&e);
+    uint8_t id3[24];
+    px = svc_connect_role(&e, &pc, SX_SMP_SERVICE_PROXY, k, id3);
+    assert_memory_equal(id1, id3, 24);
+    sx_smp_client_close(px);
+    sx_smp_client_close(pl);
+    tq_free(&q);
+    sx_key_free(k);
+    env_done(&e);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -545,8 +620,14 @@ static void test_refusals(void **state)
     sx_smp_client *cl = NULL;
     sx_transport_error te = SX_TE_NONE;
 
-    /* a proxy service: not served yet, refused in the third block */
-    assert_int_equal(svc_connect(&e, &a, SX_SMP_SERVICE_PROXY, ka, &cl, &te), SX_E_AUTH);
+    /* a certificate registered as one role cannot come back as another
+     * (the reference's SERVICE, at the handshake BAD_SERVICE) */
+    chain_files pc;
+    make_chain(&e, "p", false, &pc);
+    uint8_t pid[24];
+    sx_smp_client *px = svc_connect_role(&e, &pc, SX_SMP_SERVICE_PROXY, ka, pid);
+    sx_smp_client_close(px);
+    assert_int_equal(svc_connect(&e, &pc, SX_SMP_SERVICE_NOTIFIER, ka, &cl, &te), SX_E_AUTH);
     assert_int_equal(te, SX_TE_HANDSHAKE_BAD_SERVICE);
     assert_null(cl);
     /* the TLS chain is not the hello's */
@@ -920,6 +1001,7 @@ int main(void)
         cmocka_unit_test(test_service_id),
         cmocka_unit_test(test_nsub_nsubs),
         cmocka_unit_test(test_messaging_service),
+        cmocka_unit_test(test_proxy_service),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_many_queues),
     };

@@ -256,16 +256,28 @@ static void test_proxy_section(void **state)
     assert_string_equal(cfg.own_server_domains, "a.example b.example");
     assert_int_equal(cfg.proxy_client_concurrency, 4);
     assert_int_equal(cfg.proxy_forward_timeout, 5);
-    /* A SOCKS proxy for onion-only destinations: read (they cannot be reached). */
-    snprintf(text, sizeof text, "%ssocks_proxy: localhost:9050\nsocks_mode: onion\n", base);
+    /* A SOCKS proxy, for onion destinations or for all (the reference's
+     * proxy string: credentials, numeric host, port). */
+    snprintf(text, sizeof text, "%ssocks_proxy: 127.0.0.1:9150\nsocks_mode: onion\n", base);
     assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.proxy_has_socks);
+    assert_false(cfg.proxy_socks_always);
+    assert_string_equal(cfg.proxy_socks.host, "127.0.0.1");
+    assert_int_equal(cfg.proxy_socks.port, 9150);
+    assert_int_equal(cfg.proxy_socks.auth, SX_SOCKS_AUTH_ISOLATE);
+    snprintf(text, sizeof text, "%ssocks_proxy: u:p@127.0.0.1:1080\nsocks_mode: always\n", base);
+    assert_ok(parse(text, &cfg, err, sizeof err));
+    assert_true(cfg.proxy_socks_always);
+    assert_int_equal(cfg.proxy_socks.auth, SX_SOCKS_AUTH_USER);
+    assert_string_equal(cfg.proxy_socks.user, "u");
     static const char *const bad[][2] = {
         {"host_mode: tor", "host_mode"},
         {"socks_mode: never", "socks_mode"},
         {"required_host_mode: yes", "required_host_mode"},
         {"client_concurrency: 0", "client_concurrency"},
         {"forward_timeout: 0", "forward_timeout"},
-        {"socks_proxy: localhost:9050\nsocks_mode: always", "SOCKS"},
+        /* the reference takes only a numeric host for the proxy */
+        {"socks_proxy: localhost:9050\nsocks_mode: always", "socks_proxy"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, "%s%s\n", base, bad[i][0]);

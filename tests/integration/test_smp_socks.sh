@@ -1,0 +1,185 @@
+#!/bin/sh
+# Black-box test of SOCKS5 (RFC 1928) with real smp-server processes and a
+# small SOCKS5 server (socks5_server.py, which logs each CONNECT: address
+# type, host:port, username):
+#   - router A with [PROXY] socks_proxy and socks_mode: always forwards to B
+#     through the SOCKS server, asking for B's host by name ("localhost"),
+#     with a username that isolates A's connections ("1:<start time>");
+#   - router O with socks_mode: onion and host_mode: onion forwards to a
+#     queue whose router address has an onion host and a public one: the
+#     onion name goes to the SOCKS server, which alone resolves it; a
+#     destination with a public host only is reached directly;
+#   - the smp tool (blocking client and pool) through the SOCKS server
+#     (SMP_SOCKS_PROXY): its own connections by name, isolated per router;
+#     "@" offers no authentication; SMP_SOCKS_MODE=onion leaves public hosts
+#     direct; a SOCKS server that is not there fails the command.
+# Usage: test_smp_socks.sh <path to smp-server> <path to smp>
+set -u
+abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SERVER=$(abspath "$1")
+SMP=$(abspath "$2")
+T=$(mktemp -d /tmp/sx_smp_socks.XXXXXX) || exit 1
+PIDS=
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+umask 022
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+if command -v timeout >/dev/null 2>&1; then TO="timeout 60"; TOS="timeout 290"; else TO=; TOS=; fi
+smp() { $TO "$SMP" "$@"; }
+port_ready() { openssl s_client -connect "127.0.0.1:$1" </dev/null >/dev/null 2>&1; }
+
+# start_router NAME [init options]: sets PORT_<NAME>, FP_<NAME>, PW_<NAME>, PID_<NAME>
+start_router() {
+    name=$1
+    shift
+    d="$T/$name"
+    mkdir -p "$d"
+    SMP_SERVER_CFG_PATH="$d/etc" SMP_SERVER_LOG_PATH="$d/var" "$SERVER" init -y --ip 127.0.0.1 "$@" \
+        >"$d/init.log" 2>&1 || { cat "$d/init.log"; echo "FAIL: init $name"; exit 1; }
+    ini="$d/etc/smp-server.ini"
+    port=
+    for attempt in 1 2 3 4 5 6 7 8; do
+        p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000 ))
+        port_ready "$p" && continue
+        c=$((p + 1))
+        port_ready "$c" && continue
+        sed -i "s/^port: .*/port: $p/; s/^host: .*/host: 127.0.0.1/" "$ini"
+        sed -i "s/^#* *control_port: .*/control_port: $c/; s/^#* *control_port_user_password: .*/control_port_user_password: us3r/" "$ini"
+        [ -n "$PROXY_LINES" ] && printf '%s\n' "$PROXY_LINES" | while IFS= read -r kv; do
+            k=${kv%%:*}
+            sed -i "s/^#* *$k:.*/$kv/" "$ini"
+        done
+        SMP_SERVER_CFG_PATH="$d/etc" SMP_SERVER_LOG_PATH="$d/var" $TOS "$SERVER" start --log-level debug \
+            >"$d/server.log" 2>&1 &
+        pid=$!
+        i=0
+        while [ $i -lt 100 ]; do
+            kill -0 "$pid" 2>/dev/null || break
+            if port_ready "$p"; then port=$p; break; fi
+            sleep 0.1
+            i=$((i + 1))
+        done
+        [ -n "$port" ] && break
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    [ -n "$port" ] || { cat "$d/server.log"; echo "FAIL: router $name did not start"; exit 1; }
+    PIDS="$PIDS $pid"
+    eval "CTL_$name=$((port + 1)) PORT_$name=$port FP_$name=$(cat "$d/etc/fingerprint") PID_$name=$pid"
+    eval "PW_$name=\$(sed -n 's/^create_password: //p' \"\$ini\")"
+}
+
+# stats PORT: the control port's `stats` answer
+stats() {
+    python3 - "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"auth us3r\nstats\nquit\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+sys.stdout.write(data.decode())
+PY
+}
+# expect_stat PORT LINE: the exact line is in the stats
+expect_stat() {
+    out=$(stats "$1")
+    echo "$out" | grep -qxF "$2" || fail "stats of $1: no '$2' in: $(echo "$out" | grep -E '^p(Relays|MsgFwds)')"
+}
+
+
+# the SOCKS server
+python3 "$(dirname "$0")/socks5_server.py" "$T/socks.port" "$T/socks.log" &
+SOCKS_PID=$!
+PIDS="$PIDS $SOCKS_PID"
+i=0
+while [ ! -s "$T/socks.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$T/socks.port" ] || { echo "FAIL: the SOCKS server did not start"; exit 1; }
+SP=$(cat "$T/socks.port")
+# socks_seen PATTERN: lines of the SOCKS log matching (grep -E)
+socks_seen() { grep -cE "$1" "$T/socks.log"; }
+
+PROXY_LINES=
+start_router B --no-password
+PROXY_LINES="socks_proxy: 127.0.0.1:$SP
+socks_mode: always"
+start_router A --no-password
+PROXY_LINES="socks_proxy: 127.0.0.1:$SP
+socks_mode: onion
+host_mode: onion"
+start_router O --no-password
+PROXY_LINES=
+A="smp://$FP_A@127.0.0.1:$PORT_A"
+O="smp://$FP_O@127.0.0.1:$PORT_O"
+B="smp://$FP_B@127.0.0.1:$PORT_B"
+cd "$T" || exit 1
+
+smp create "$B" --out r.queue --sender-out s.queue >/dev/null || fail "create on B"
+# B by name: the SOCKS server is asked for "localhost"
+sed "s|@127.0.0.1:$PORT_B|@localhost:$PORT_B|" s.queue >byname.queue
+chmod 600 byname.queue
+smp send --proxy "$A" byname.queue "via A and SOCKS" || fail "send through A"
+out=$(smp recv r.queue --count 1 --timeout 10) || fail "recv on B"
+[ "$out" = "via A and SOCKS" ] || fail "received '$out'"
+[ "$(socks_seen "^3 localhost:$PORT_B 1:[0-9]{4}-[0-9]{2}-[0-9]{2}_")" -ge 1 ] ||
+    fail "A's relay connection not through SOCKS by name: $(cat socks.log)"
+
+# O: onion only. An onion host first: through SOCKS by that name.
+ONION=abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvw.onion
+sed "s|@127.0.0.1:$PORT_B|@$ONION,127.0.0.1:$PORT_B|" s.queue >onion.queue
+chmod 600 onion.queue
+smp send --proxy "$O" onion.queue "via O to the onion host" || fail "send through O to the onion host"
+out=$(smp recv r.queue --count 1 --timeout 10) || fail "recv of the onion send"
+[ "$out" = "via O to the onion host" ] || fail "received '$out' (onion)"
+[ "$(socks_seen "^3 $ONION:$PORT_B 1:")" -ge 1 ] || fail "O did not ask the SOCKS server for the onion name: $(cat socks.log)"
+# a public host only: O connects directly
+before=$(wc -l <socks.log)
+smp send --proxy "$O" byname.queue "via O directly" || fail "send through O to localhost"
+out=$(smp recv r.queue --count 1 --timeout 10) || fail "recv of O's direct send"
+[ "$out" = "via O directly" ] || fail "received '$out' (O direct)"
+[ "$(wc -l <socks.log)" = "$before" ] || fail "O used the SOCKS proxy for a public host: $(cat socks.log)"
+
+# the smp tool through the SOCKS server: blocking client and pool
+before=$(wc -l <socks.log)
+SMP_SOCKS_PROXY="127.0.0.1:$SP" smp send byname.queue "client via SOCKS" || fail "client send via SOCKS"
+[ "$(socks_seen "^3 localhost:$PORT_B [0-9]+@localhost:$PORT_B\$")" -ge 1 ] ||
+    fail "the client's connection not isolated by router: $(cat socks.log)"
+SMP_SOCKS_PROXY="@127.0.0.1:$SP" smp send onion.queue "client via SOCKS, onion" || fail "client send to onion"
+[ "$(socks_seen "^3 $ONION:$PORT_B -\$")" -ge 1 ] || fail "'@' still authenticated: $(cat socks.log)"
+SMP_SOCKS_PROXY="127.0.0.1:$SP" smp send --proxy "smp://$FP_A@localhost:$PORT_A" --proxy-mode always \
+    byname.queue "pool via SOCKS to A" || fail "pool send via SOCKS and A"
+[ "$(socks_seen "^3 localhost:$PORT_A [0-9]+@localhost:$PORT_A\$")" -ge 1 ] ||
+    fail "the pool did not reach A through SOCKS: $(cat socks.log)"
+mid=$(wc -l <socks.log)
+SMP_SOCKS_PROXY="127.0.0.1:$SP" SMP_SOCKS_MODE=onion smp send byname.queue "client direct" ||
+    fail "client send with onion mode"
+[ "$(wc -l <socks.log)" = "$mid" ] || fail "onion mode used SOCKS for localhost"
+out=$(smp recv r.queue --count 4 --timeout 10) || fail "recv of the client sends"
+[ "$out" = "$(printf 'client via SOCKS\nclient via SOCKS, onion\npool via SOCKS to A\nclient direct')" ] ||
+    fail "received '$out' (client sends)"
+[ "$(wc -l <socks.log)" -gt "$before" ] || fail "no client connection through SOCKS"
+# no SOCKS server there
+out=$(SMP_SOCKS_PROXY="127.0.0.1:1" smp send byname.queue "nowhere" 2>&1) && fail "send via a missing SOCKS server"
+SMP_SOCKS_PROXY="localhost:1" smp send byname.queue "x" 2>/dev/null; rc=$?
+[ $rc = 2 ] || fail "a SOCKS proxy by name: exit $rc"
+
+for r in A O B; do
+    eval "pid=\$PID_$r"
+    kill -0 "$pid" 2>/dev/null || fail "$r is no longer running"
+done
+if [ "$FAILS" -ne 0 ]; then
+    echo "$FAILS check(s) failed"
+    echo "---- SOCKS log"; cat socks.log
+    echo "---- A's log"; tail -30 A/server.log
+    echo "---- O's log"; tail -30 O/server.log
+    exit 1
+fi
+echo "all checks passed"
