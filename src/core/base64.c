@@ -1,9 +1,9 @@
-/* Base64 text forms. Encoding is libsodium's constant-time codec; decoding is
- * our own, also without tables or branches on the digits' values (keys and
- * secrets pass through it, e.g. a million of them when the SMP router reads
- * its store log), and accepts and refuses exactly what libsodium's
- * sodium_base642bin does after our strict alphabet check (kept as
- * sx_b64_decode_sodium for the differential tests). Input padding is
+/* Base64 text forms, our own code without tables or branches on the bytes'
+ * values (keys and secrets pass through it, e.g. a million of each when the
+ * SMP router replays and compacts its store log). The output is libsodium's
+ * sodium_bin2base64 byte for byte; the decoder accepts and refuses exactly
+ * what libsodium's sodium_base642bin does after our strict alphabet check
+ * (both libsodium paths are kept, as *_sodium, for the differential tests). Input padding is
  * optional (the reference decodes leniently); output follows the variant. */
 #include "core/base64.h"
 
@@ -29,10 +29,53 @@ size_t sx_b64_encoded_size(size_t n, sx_b64_variant v)
     return sodium_base64_encoded_len(n, sodium_variant(v, v != SX_B64_URL_NOPAD));
 }
 
+/* The character of a 6-bit value, without a branch or a table: the offset
+ * from v to its character is selected by masks of "v > 25", "v > 51", ...
+ * computed in unsigned arithmetic (everything modulo 2^32; the result is a
+ * byte). c62 and c63 are the variant's last two characters. */
+static inline char value_char(unsigned v, unsigned c62, unsigned c63)
+{
+    unsigned m26 = 0u - ((25u - v) >> 31), m52 = 0u - ((51u - v) >> 31);
+    unsigned m62 = 0u - ((61u - v) >> 31), m63 = 0u - ((62u - v) >> 31);
+    unsigned c = v + 'A' + (m26 & 6u) - (m52 & 75u) + (m62 & (c62 - 58u)) + (m63 & (c63 - 63u - (c62 - 62u)));
+    return (char)(c & 0xffu);
+}
+
 sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap)
 {
     SX_ENSURE(out, SX_E_USAGE);
     /* Guard the size computation itself against overflow. */
+    SX_ENSURE(in.len <= (SIZE_MAX / 4) * 3 - 3, SX_E_LIMIT);
+    SX_ENSURE(cap >= sx_b64_encoded_size(in.len, v), SX_E_LIMIT);
+    unsigned c62 = v == SX_B64_STD ? '+' : '-', c63 = v == SX_B64_STD ? '/' : '_';
+    const uint8_t *p = in.ptr;
+    size_t full = in.len / 3, rest = in.len % 3, o = 0;
+    for (size_t g = 0; g < full; g++, p += 3) {
+        uint32_t w = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+        out[o++] = value_char(w >> 18, c62, c63);
+        out[o++] = value_char(w >> 12 & 63u, c62, c63);
+        out[o++] = value_char(w >> 6 & 63u, c62, c63);
+        out[o++] = value_char(w & 63u, c62, c63);
+    }
+    if (rest) {
+        uint32_t w = (uint32_t)p[0] << 16 | (rest == 2 ? (uint32_t)p[1] << 8 : 0u);
+        out[o++] = value_char(w >> 18, c62, c63);
+        out[o++] = value_char(w >> 12 & 63u, c62, c63);
+        if (rest == 2)
+            out[o++] = value_char(w >> 6 & 63u, c62, c63);
+        if (v != SX_B64_URL_NOPAD) {
+            out[o++] = '=';
+            if (rest == 1)
+                out[o++] = '=';
+        }
+    }
+    out[o] = 0;
+    return SX_OK;
+}
+
+sx_status sx_b64_encode_sodium(sx_slice in, sx_b64_variant v, char *out, size_t cap)
+{
+    SX_ENSURE(out, SX_E_USAGE);
     SX_ENSURE(in.len <= (SIZE_MAX / 4) * 3 - 3, SX_E_LIMIT);
     SX_ENSURE(cap >= sx_b64_encoded_size(in.len, v), SX_E_LIMIT);
     sodium_bin2base64(out, cap, in.len ? in.ptr : (const unsigned char *)"", in.len,

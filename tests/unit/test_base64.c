@@ -177,6 +177,38 @@ static void test_decode_matches_sodium(void **state)
     }
 }
 
+/* Encoding: the same text as libsodium's for every variant and length. */
+static void test_encode_matches_sodium(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 200000; round++) {
+        sx_b64_variant v = (sx_b64_variant)rnd(3);
+        uint8_t in[70];
+        size_t n = rnd(8) == 0 ? rnd(70) : rnd(10);
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)rnd(256);
+        char a[100], b[100];
+        memset(a, 'x', sizeof a);
+        memset(b, 'x', sizeof b);
+        size_t cap = sx_b64_encoded_size(n, v);
+        assert_ok(sx_b64_encode(sx_slice_of(in, n), v, a, cap));
+        assert_ok(sx_b64_encode_sodium(sx_slice_of(in, n), v, b, cap));
+        assert_string_equal(a, b);
+        assert_int_equal(strlen(a) + 1, cap);
+        assert_int_equal(sx_b64_encode(sx_slice_of(in, n), v, a, cap - 1), SX_E_LIMIT);
+    }
+    /* every 6-bit value in every position */
+    for (unsigned x = 0; x < 64; x++) {
+        uint8_t in[3] = {(uint8_t)(x << 2), (uint8_t)(x << 4 | x >> 2), (uint8_t)(x << 6 | x)};
+        for (int v = 0; v < 3; v++) {
+            char a[8], b[8];
+            assert_ok(sx_b64_encode(sx_slice_of(in, 3), (sx_b64_variant)v, a, sizeof a));
+            assert_ok(sx_b64_encode_sodium(sx_slice_of(in, 3), (sx_b64_variant)v, b, sizeof b));
+            assert_string_equal(a, b);
+        }
+    }
+}
+
 /* Every 1..3-byte value round-trips, and every non-canonical last digit is
  * refused (as libsodium refuses it). */
 static void test_decode_all_tails(void **state)
@@ -216,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_fingerprint_text),
         cmocka_unit_test(test_decode_matches_sodium),
         cmocka_unit_test(test_decode_all_tails),
+        cmocka_unit_test(test_encode_matches_sodium),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
