@@ -889,6 +889,7 @@ int main(int argc, char **argv)
     printf("%-36s %10s %10s\n", "", "up", "down");
     printf("%-36s %10.3f %10.3f\n", "  TLS records", fl.tls_dec, fl.tls_enc);
     printf("%-36s %10.3f %10.3f\n", "  SHA-256 / XSalsa20-Poly1305", fl.sha256, fl.stream_enc);
+    printf("%-36s %10s %10.3f\n", "    (with libsodium's Poly1305)", "", fl.stream_enc_sodium);
     printf("%-36s %10.3f %10.3f\n", "  loopback TCP recv / send", fl.sock_recv, fl.sock_send);
     printf("%-36s %10.3f %10.3f\n", "  file write / read", fl.file_write, fl.file_read);
     printf("%-36s %10.3f %10.3f\n", "floor", fl.up, fl.down);

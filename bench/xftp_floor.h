@@ -7,6 +7,8 @@
  *   down: reading the file back, the XFTP stream encryption of the chunk
  *         (PROTOCOL-NOTES F21/A36, XSalsa20-Poly1305), TLS record
  *         encryption, the kernel sending it on a loopback TCP socket.
+ * The stream encryption is what sx_xftp_sb does (OpenSSL's Poly1305 where
+ * OpenSSL has it); the same with libsodium's Poly1305 is measured beside it.
  * Ed25519 verifications and HTTP/2 framing are per chunk or per frame and
  * left out (under 1 % of these at 4 MiB chunks). */
 #ifndef SX_BENCH_XFTP_FLOOR_H
@@ -18,6 +20,7 @@ typedef struct xftp_floor {
     double tls_dec, sha256, sock_recv, file_write;  /* CPU s per GiB, up */
     double file_read, stream_enc, tls_enc, sock_send; /* CPU s per GiB, down */
     double up, down;                                /* the sums */
+    double stream_enc_sodium; /* the stream with libsodium's Poly1305: reference only */
 } xftp_floor;
 
 /* Measures over mib MiB, with a scratch file in dir. 0 on success. */

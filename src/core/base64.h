@@ -23,5 +23,10 @@ SX_MUST_CHECK sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, 
  * output larger than cap is SX_E_LIMIT. */
 SX_MUST_CHECK sx_status sx_b64_decode(const char *text, size_t len, sx_b64_variant v,
                                       uint8_t *out, size_t cap, size_t *out_len);
+/* The same two through libsodium (sodium_bin2base64, sodium_base642bin):
+ * the reference the differential tests compare ours with. */
+SX_MUST_CHECK sx_status sx_b64_encode_sodium(sx_slice in, sx_b64_variant v, char *out, size_t cap);
+SX_MUST_CHECK sx_status sx_b64_decode_sodium(const char *text, size_t len, sx_b64_variant v,
+                                             uint8_t *out, size_t cap, size_t *out_len);
 
 #endif

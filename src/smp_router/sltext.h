@@ -42,7 +42,13 @@ SX_MUST_CHECK sx_status sx_slt_parse_line(sx_slice line, sx_slt_record_fn parse,
 /* ---- characters ---- */
 static inline bool sx_slt_is_b64(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    /* A..Z a..z 0..9 - _ as a 256-bit set: 32 bytes, one cache line, so the
+     * test costs the same for every byte. */
+    static const uint64_t set[4] __attribute__((aligned(32))) = {
+        0x03ff200000000000ull, /* '-' (45), '0'..'9' (48..57) */
+        0x07fffffe87fffffeull, /* 'A'..'Z' (65..90), '_' (95), 'a'..'z' (97..122) */
+        0, 0};
+    return (set[c >> 6] >> (c & 63)) & 1;
 }
 static inline bool sx_slt_is_pad(uint8_t c) { return c == '='; }
 static inline bool sx_slt_is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
@@ -62,11 +68,15 @@ static inline bool sx_slt_at_end(const sx_reader *r) { return sx_reader_ok(r) &&
 /* The longest run (possibly empty) of bytes satisfying pred. */
 static inline bool sx_slt_take_while(sx_reader *r, bool (*pred)(uint8_t), sx_slice *out)
 {
-    sx_reader probe = *r;
+    /* Scans the buffer directly (a store log of a million queues passes
+     * some 200 million bytes through here at start). */
     size_t n = 0;
-    uint8_t c;
-    while (sx_read_u8(&probe, &c) && pred(c))
-        n++;
+    if (sx_reader_ok(r)) {
+        const uint8_t *p = r->buf + r->off;
+        size_t left = r->len - r->off;
+        while (n < left && pred(p[n]))
+            n++;
+    }
     return sx_read_bytes(r, n, out);
 }
 /* Consumes lit if it is next; otherwise nothing happens (no error). */

@@ -76,7 +76,10 @@ static sx_queue **map_lookup(qmap *m, const uint8_t *id, bool for_insert)
 {
     if (!m->cap)
         return NULL;
-    size_t mask = m->cap - 1, i = hash_id(id) & mask;
+    /* The slot from the hash's high bits scaled to cap, so that cap need not
+     * be a power of two (a map sized for a store log holds no more slots than
+     * its queues need). */
+    size_t i = (size_t)(((unsigned __int128)hash_id(id) * m->cap) >> 64);
     uint16_t tag = tag_of(id);
     sx_queue **tomb = NULL;
     for (;;) {
@@ -89,7 +92,8 @@ static sx_queue **map_lookup(qmap *m, const uint8_t *id, bool for_insert)
         } else if (m->tags[i] == tag && memcmp(key_of(*slot, m->party), id, SX_ID_LEN) == 0) {
             return slot;
         }
-        i = (i + 1) & mask;
+        if (++i == m->cap)
+            i = 0;
     }
 }
 
@@ -419,9 +423,11 @@ sx_status sx_store_insert(sx_store *s, sx_queue *q)
 
 sx_status sx_store_reserve(sx_store *s, size_t n)
 {
-    size_t cap = 1024;
-    while (cap < n + n / 3 && cap < ((size_t)1 << 40))
-        cap *= 2; /* load at most 3/4 after n inserts, as map_insert allows */
+    /* Load at most 3/4 after n inserts, as map_insert allows, in steps of
+     * 1024 slots (the maps grow by doubling from there). */
+    if (n > ((size_t)1 << 40))
+        n = (size_t)1 << 40;
+    size_t cap = (n + n / 3 + 2 + 1023) / 1024 * 1024;
     pthread_rwlock_wrlock(&s->lock);
     for (int p = SX_PARTY_RECIPIENT; p <= SX_PARTY_SENDER; p++)
         if (s->maps[p].cap < cap && map_grow_to(&s->maps[p], cap) != SX_OK)

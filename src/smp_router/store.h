@@ -100,17 +100,23 @@ typedef struct sx_queue {
     void *nsub; /* the notifier subscriber (NSUB) */
     int refs;   /* atomic */
     uint16_t n_msgs;       /* stored messages, the quota marker included */
-    uint16_t n_ntfs;
+    uint8_t n_ntfs;        /* at most SX_NTF_PENDING_MAX */
     bool deleted;
     uint8_t mode;          /* 0 legacy, 'M' messaging, 'C' contact */
-    uint8_t status;        /* sx_queue_status */
-    uint8_t n_rkeys;
+    uint8_t status : 4;    /* sx_queue_status */
+    uint8_t n_rkeys : 4;   /* 1 .. SX_MAX_RCV_KEYS */
     uint8_t rid[SX_ID_LEN];
     uint8_t sid[SX_ID_LEN];
     uint8_t dh_secret[32]; /* rcvDhSecret for MSG encryption (PROTOCOL-NOTES D24) */
     sx_qkey rkeys[1];      /* first recipient key; more in extra_rkeys */
     sx_qkey skey;          /* sender key, len 0 = unsecured */
 } sx_queue;
+
+/* An idle queue is one allocation: 296 bytes fill a 304-byte malloc chunk
+ * (8 bytes of header, 16-byte steps), where 304 took 320. */
+_Static_assert(sizeof(sx_queue) <= 296, "sx_queue grew past its malloc chunk");
+_Static_assert(SX_NTF_PENDING_MAX <= 255 && SX_MAX_RCV_KEYS <= 15 && SX_QUEUE_BLOCKED <= 15,
+               "sx_queue counters fit their fields");
 
 typedef struct sx_store sx_store;
 

@@ -5,6 +5,8 @@
  * of keystream. */
 #include "xftp/filecrypt.h"
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/reader.h"
@@ -24,8 +26,52 @@ static sx_status gen_block(sx_xftp_sb *s)
     return SX_OK;
 }
 
-sx_status sx_xftp_sb_init(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
-                          const uint8_t nonce[SX_XFTP_SB_NONCE_LEN])
+/* OpenSSL's Poly1305, fetched once; NULL when this OpenSSL has none. Never
+ * freed (process lifetime). */
+static pthread_once_t poly_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *poly_impl;
+
+static void poly_fetch(void)
+{
+    poly_impl = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+}
+
+static sx_status mac_init(sx_xftp_sb *s, bool sodium)
+{
+    if (!sodium && pthread_once(&poly_once, poly_fetch) == 0 && poly_impl != NULL) {
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(poly_impl);
+        if (ctx == NULL)
+            return SX_E_NOMEM;
+        s->ossl = ctx;
+        return EVP_MAC_init(ctx, s->ks, 32, NULL) == 1 ? SX_OK : SX_E_INTERNAL;
+    }
+    return crypto_onetimeauth_poly1305_init(&s->mac, s->ks) == 0 ? SX_OK : SX_E_INTERNAL;
+}
+
+static sx_status mac_update(sx_xftp_sb *s, const uint8_t *p, size_t n)
+{
+    if (s->ossl)
+        return EVP_MAC_update(s->ossl, p, n) == 1 ? SX_OK : SX_E_INTERNAL;
+    crypto_onetimeauth_poly1305_update(&s->mac, p, n);
+    return SX_OK;
+}
+
+/* The tag; false (and a zero tag) when OpenSSL fails. */
+static bool mac_final(sx_xftp_sb *s, uint8_t tag[SX_XFTP_SB_TAG_LEN])
+{
+    if (s->ossl) {
+        size_t len = 0;
+        if (EVP_MAC_final(s->ossl, tag, &len, SX_XFTP_SB_TAG_LEN) == 1 && len == SX_XFTP_SB_TAG_LEN)
+            return true;
+        memset(tag, 0, SX_XFTP_SB_TAG_LEN);
+        return false;
+    }
+    crypto_onetimeauth_poly1305_final(&s->mac, tag);
+    return true;
+}
+
+static sx_status sb_init(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
+                         const uint8_t nonce[SX_XFTP_SB_NONCE_LEN], bool sodium)
 {
     SX_ENSURE(s != NULL && key != NULL && nonce != NULL, SX_E_USAGE);
     memset(s, 0, sizeof *s);
@@ -39,14 +85,26 @@ sx_status sx_xftp_sb_init(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
     sx_status st = gen_block(s);
     /* PROTOCOL-NOTES A36: keystream bytes 0..31 are the Poly1305 key, data
      * starts at 32. */
-    if (st == SX_OK && crypto_onetimeauth_poly1305_init(&s->mac, s->ks) != 0)
-        st = SX_E_INTERNAL;
+    if (st == SX_OK)
+        st = mac_init(s, sodium);
     if (st != SX_OK) {
         sx_xftp_sb_cleanup(s);
         return st;
     }
     s->pos = 32;
     return SX_OK;
+}
+
+sx_status sx_xftp_sb_init(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
+                          const uint8_t nonce[SX_XFTP_SB_NONCE_LEN])
+{
+    return sb_init(s, key, nonce, false);
+}
+
+sx_status sx_xftp_sb_init_sodium(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
+                                 const uint8_t nonce[SX_XFTP_SB_NONCE_LEN])
+{
+    return sb_init(s, key, nonce, true);
 }
 
 static sx_status process(sx_xftp_sb *s, sx_slice in, uint8_t *out, bool encrypt)
@@ -60,7 +118,7 @@ static sx_status process(sx_xftp_sb *s, sx_slice in, uint8_t *out, bool encrypt)
         if (off == 0 && n >= KS_BLOCK) {
             take = n - n % KS_BLOCK;
             if (!encrypt)
-                crypto_onetimeauth_poly1305_update(&s->mac, src, take);
+                SX_TRY(mac_update(s, src, take));
             if (crypto_stream_xsalsa20_xor_ic(out, src, take, s->nonce, s->pos / KS_BLOCK, s->k) !=
                 0)
                 return SX_E_INTERNAL;
@@ -69,12 +127,12 @@ static sx_status process(sx_xftp_sb *s, sx_slice in, uint8_t *out, bool encrypt)
                 SX_TRY(gen_block(s));
             take = KS_BLOCK - off < n ? KS_BLOCK - off : n;
             if (!encrypt)
-                crypto_onetimeauth_poly1305_update(&s->mac, src, take);
+                SX_TRY(mac_update(s, src, take));
             for (size_t i = 0; i < take; i++)
                 out[i] = src[i] ^ s->ks[off + i];
         }
         if (encrypt)
-            crypto_onetimeauth_poly1305_update(&s->mac, out, take);
+            SX_TRY(mac_update(s, out, take));
         s->pos += take;
         src += take;
         out += take;
@@ -95,23 +153,26 @@ sx_status sx_xftp_sb_decrypt(sx_xftp_sb *s, sx_slice in, uint8_t *out)
 
 void sx_xftp_sb_tag(sx_xftp_sb *s, uint8_t tag[SX_XFTP_SB_TAG_LEN])
 {
-    crypto_onetimeauth_poly1305_final(&s->mac, tag);
+    (void)mac_final(s, tag);
     sx_xftp_sb_cleanup(s);
 }
 
 sx_status sx_xftp_sb_verify(sx_xftp_sb *s, sx_slice tag)
 {
     uint8_t mine[SX_XFTP_SB_TAG_LEN];
-    sx_xftp_sb_tag(s, mine);
-    bool ok = tag.len == SX_XFTP_SB_TAG_LEN && sx_ct_equal(tag, sx_slice_of(mine, sizeof mine));
+    bool done = mac_final(s, mine);
+    sx_xftp_sb_cleanup(s);
+    bool ok = done && tag.len == SX_XFTP_SB_TAG_LEN && sx_ct_equal(tag, sx_slice_of(mine, sizeof mine));
     sx_wipe(mine, sizeof mine);
     return ok ? SX_OK : SX_E_AUTH;
 }
 
 void sx_xftp_sb_cleanup(sx_xftp_sb *s)
 {
-    if (s)
-        sx_wipe(s, sizeof *s);
+    if (!s)
+        return;
+    EVP_MAC_CTX_free(s->ossl); /* clears the key it holds */
+    sx_wipe(s, sizeof *s);
 }
 
 /* ---- sizes ---- */

@@ -10,6 +10,12 @@
  *
  * A whole file is encrypted as Int64 length || content || '#' padding to
  * enc_size - 16, then the tag; content is the file header and the file.
+ *
+ * The Poly1305 tag comes from OpenSSL's EVP_MAC "POLY1305" (its vector code
+ * is several times faster than libsodium's on CPUs with AVX2 or AVX-512),
+ * libsodium's when this OpenSSL has none; the bytes are the same. The
+ * OpenSSL context is allocated by init and freed by tag, verify or cleanup:
+ * a state that was initialised must end with one of them.
  * Not thread-safe; one state per stream. */
 #ifndef SX_XFTP_FILECRYPT_H
 #define SX_XFTP_FILECRYPT_H
@@ -36,6 +42,7 @@ typedef struct sx_xftp_sb {
     uint8_t nonce[SX_XFTP_SB_NONCE_LEN];
     uint64_t pos;        /* keystream offset of the next byte */
     uint8_t ks[64];      /* keystream block number pos / 64 */
+    void *ossl;          /* EVP_MAC_CTX of OpenSSL's Poly1305, or NULL: then mac */
     crypto_onetimeauth_poly1305_state mac;
 } sx_xftp_sb;
 
@@ -43,6 +50,10 @@ typedef struct sx_xftp_sb {
  * Errors: SX_E_USAGE, SX_E_INTERNAL (libsodium). */
 SX_MUST_CHECK sx_status sx_xftp_sb_init(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
                                         const uint8_t nonce[SX_XFTP_SB_NONCE_LEN]);
+/* The same with libsodium's Poly1305 whatever OpenSSL offers: for
+ * differential tests and benchmarks. */
+SX_MUST_CHECK sx_status sx_xftp_sb_init_sodium(sx_xftp_sb *s, const uint8_t key[SX_XFTP_SB_KEY_LEN],
+                                               const uint8_t nonce[SX_XFTP_SB_NONCE_LEN]);
 /* Processes the next in.len bytes of the stream into out (out == in.ptr is
  * allowed, other overlap is not). Encrypt authenticates its output,
  * decrypt its input. */
@@ -52,6 +63,7 @@ SX_MUST_CHECK sx_status sx_xftp_sb_decrypt(sx_xftp_sb *s, sx_slice in, uint8_t *
 void sx_xftp_sb_tag(sx_xftp_sb *s, uint8_t tag[SX_XFTP_SB_TAG_LEN]);
 /* Compares the tag in constant time: SX_OK or SX_E_AUTH; state wiped. */
 SX_MUST_CHECK sx_status sx_xftp_sb_verify(sx_xftp_sb *s, sx_slice tag);
+/* Frees and wipes the state; safe on a zeroed or already finished one. */
 void sx_xftp_sb_cleanup(sx_xftp_sb *s);
 
 /* ---- sizes (PROTOCOL-NOTES F34) ---- */

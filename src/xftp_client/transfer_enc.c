@@ -106,6 +106,7 @@ static sx_status encrypt_stream(int in, int64_t size, sx_slice hdr, enc_sink *s,
         st = sx_xftp_file_encrypt_final(&enc, tag);
     if (st == SX_OK)
         st = sink_put(s, tag, sizeof tag);
+    sx_xftp_sb_cleanup(&enc.sb); /* frees it when an error came first */
     sx_wipe(&enc, sizeof enc);
     return st;
 }
@@ -349,8 +350,10 @@ sx_status xt_decrypt_chunks(const char *const *chunk_paths, size_t n, int64_t en
         st = SX_E_PROTOCOL;
     if (st == SX_OK)
         st = sx_xftp_file_decrypt_final(&d, sx_slice_of(tag, tag_len), &content_len);
-    else
+    else {
+        sx_xftp_sb_cleanup(&d.sb);
         sx_wipe(&d, sizeof d);
+    }
     if (o.fd >= 0 && close(o.fd) != 0 && st == SX_OK)
         st = SX_E_IO;
     if (st != SX_OK && o.fd >= 0)

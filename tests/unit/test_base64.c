@@ -2,6 +2,7 @@
  * 10 vectors. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/base64.h"
@@ -121,6 +122,121 @@ static void test_fingerprint_text(void **state)
     assert_string_equal(back, fp);
 }
 
+/* Differential: our decoder against libsodium's on random and adversarial
+ * text: the same status, length and bytes, for every variant and for output
+ * buffers that are too small, exact and large. */
+static uint32_t g_rng = 2024;
+static uint32_t rnd(uint32_t n)
+{
+    g_rng = g_rng * 1103515245u + 12345u;
+    return n ? (g_rng >> 8) % n : 0;
+}
+
+static void test_decode_matches_sodium(void **state)
+{
+    (void)state;
+    static const char url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char odd[] = "=+/-_ .\n\x80\xff\x00";
+    for (int round = 0; round < 400000; round++) {
+        sx_b64_variant v = (sx_b64_variant)rnd(3);
+        const char *alpha = v == SX_B64_STD ? std : url;
+        char text[80];
+        size_t len = rnd(8) == 0 ? rnd(80) : rnd(12);
+        for (size_t i = 0; i < len; i++) {
+            uint32_t k = rnd(100);
+            if (k < 3)
+                text[i] = odd[rnd(sizeof odd - 1)];
+            else if (k < 6)
+                text[i] = (v == SX_B64_STD ? url : std)[62 + rnd(2)]; /* the other alphabet's extras */
+            else if (k < 9)
+                text[i] = (char)rnd(256);
+            else
+                text[i] = alpha[rnd(64)];
+        }
+        /* often end with zero, one or two (or three) pads */
+        if (len > 0 && rnd(3) == 0)
+            for (uint32_t p = rnd(4); p > 0 && len < sizeof text; p--)
+                text[len++] = '=';
+        size_t caps[] = {0, len * 3 / 4, len * 3 / 4 + 1, len > 4 ? len * 3 / 4 - 1 : 0, 64};
+        size_t cap = caps[rnd(5)];
+        uint8_t a[64], b[64];
+        memset(a, 0xaa, sizeof a);
+        memset(b, 0xaa, sizeof b);
+        size_t na = 99, nb = 99;
+        sx_status sa = sx_b64_decode(text, len, v, a, cap, &na);
+        sx_status sb = sx_b64_decode_sodium(text, len, v, b, cap, &nb);
+        if (sa != sb || na != nb) {
+            fprintf(stderr, "round %d: '%.*s' v %d cap %zu: ours %d/%zu, libsodium %d/%zu\n", round,
+                    (int)len, text, (int)v, cap, (int)sa, na, (int)sb, nb);
+        }
+        assert_int_equal(sa, sb);
+        assert_int_equal(na, nb);
+        if (sa == SX_OK && na)
+            assert_memory_equal(a, b, na);
+    }
+}
+
+/* Encoding: the same text as libsodium's for every variant and length. */
+static void test_encode_matches_sodium(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 200000; round++) {
+        sx_b64_variant v = (sx_b64_variant)rnd(3);
+        uint8_t in[70];
+        size_t n = rnd(8) == 0 ? rnd(70) : rnd(10);
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)rnd(256);
+        char a[100], b[100];
+        memset(a, 'x', sizeof a);
+        memset(b, 'x', sizeof b);
+        size_t cap = sx_b64_encoded_size(n, v);
+        assert_ok(sx_b64_encode(sx_slice_of(in, n), v, a, cap));
+        assert_ok(sx_b64_encode_sodium(sx_slice_of(in, n), v, b, cap));
+        assert_string_equal(a, b);
+        assert_int_equal(strlen(a) + 1, cap);
+        assert_int_equal(sx_b64_encode(sx_slice_of(in, n), v, a, cap - 1), SX_E_LIMIT);
+    }
+    /* every 6-bit value in every position */
+    for (unsigned x = 0; x < 64; x++) {
+        uint8_t in[3] = {(uint8_t)(x << 2), (uint8_t)(x << 4 | x >> 2), (uint8_t)(x << 6 | x)};
+        for (int v = 0; v < 3; v++) {
+            char a[8], b[8];
+            assert_ok(sx_b64_encode(sx_slice_of(in, 3), (sx_b64_variant)v, a, sizeof a));
+            assert_ok(sx_b64_encode_sodium(sx_slice_of(in, 3), (sx_b64_variant)v, b, sizeof b));
+            assert_string_equal(a, b);
+        }
+    }
+}
+
+/* Every 1..3-byte value round-trips, and every non-canonical last digit is
+ * refused (as libsodium refuses it). */
+static void test_decode_all_tails(void **state)
+{
+    (void)state;
+    for (uint32_t x = 0; x < (1u << 16); x++) {
+        uint8_t in[2] = {(uint8_t)(x >> 8), (uint8_t)x};
+        for (size_t n = 1; n <= 2; n++) {
+            char text[8];
+            assert_ok(sx_b64_encode(sx_slice_of(in, n), SX_B64_URL, text, sizeof text));
+            uint8_t out[4];
+            size_t got;
+            assert_ok(sx_b64_decode(text, strlen(text), SX_B64_URL, out, sizeof out, &got));
+            assert_int_equal(got, n);
+            assert_memory_equal(out, in, n);
+            /* flip the last digit to each other digit: both decoders agree */
+            size_t last = n == 1 ? 1 : 2;
+            static const char url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            for (size_t d = 0; d < 64; d += 7) {
+                text[last] = url[d];
+                size_t g1, g2;
+                assert_int_equal(sx_b64_decode(text, strlen(text), SX_B64_URL, out, sizeof out, &g1),
+                                 sx_b64_decode_sodium(text, strlen(text), SX_B64_URL, out, sizeof out, &g2));
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +246,9 @@ int main(void)
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_alphabet_only),
         cmocka_unit_test(test_fingerprint_text),
+        cmocka_unit_test(test_decode_matches_sodium),
+        cmocka_unit_test(test_decode_all_tails),
+        cmocka_unit_test(test_encode_matches_sodium),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

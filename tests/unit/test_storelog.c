@@ -21,6 +21,7 @@
 #include "kit/lines.h"
 #include "kit/logsum.h"
 #include "kit/paths.h"
+#include "smp_router/sltext.h"
 #include "smp_router/storelog.h"
 
 #include "storelog_util.h"
@@ -1207,9 +1208,37 @@ static void test_concurrent_plain(void **state)
     run_concurrent(false, SX_KIT_SYNC_NEVER);
 }
 
+/* The tokenizer's base64url class (a bit set) is the alphabet, byte for
+ * byte, and take_while stops at the class's end, the buffer's end, or at
+ * once on a failed reader. */
+static void test_text_b64_class(void **state)
+{
+    (void)state;
+    for (unsigned c = 0; c < 256; c++) {
+        bool want = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_';
+        assert_int_equal(sx_slt_is_b64((uint8_t)c), want);
+    }
+    static const char text[] = "Ab-_09xyz= rest";
+    sx_reader r;
+    sx_slice tok;
+    sx_reader_init(&r, (const uint8_t *)text, sizeof text - 1);
+    assert_true(sx_slt_take_while(&r, sx_slt_is_b64, &tok));
+    assert_int_equal(tok.len, 9);
+    assert_int_equal(r.off, 9);
+    sx_reader_init(&r, (const uint8_t *)text, 4);
+    assert_true(sx_slt_take_while(&r, sx_slt_is_b64, &tok));
+    assert_int_equal(tok.len, 4);
+    sx_reader_init(&r, (const uint8_t *)text, sizeof text - 1);
+    sx_reader_fail(&r, SX_E_PROTOCOL);
+    assert_false(sx_slt_take_while(&r, sx_slt_is_b64, &tok));
+    assert_int_equal(tok.len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_b64_class),
         cmocka_unit_test(test_key_text_matches_keys_module),
         cmocka_unit_test(test_create_exact),
         cmocka_unit_test(test_update_records_exact),

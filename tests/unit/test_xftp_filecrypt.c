@@ -41,11 +41,11 @@ static size_t piece(size_t left)
     return p < left ? p : left;
 }
 
-static void stream(bool encrypt, const uint8_t key[32], const uint8_t nonce[24], const uint8_t *in,
-                   size_t n, uint8_t *out, uint8_t tag[16])
+static void stream_with(bool sodium, bool encrypt, const uint8_t key[32], const uint8_t nonce[24],
+                        const uint8_t *in, size_t n, uint8_t *out, uint8_t tag[16])
 {
     sx_xftp_sb sb;
-    assert_ok(sx_xftp_sb_init(&sb, key, nonce));
+    assert_ok(sodium ? sx_xftp_sb_init_sodium(&sb, key, nonce) : sx_xftp_sb_init(&sb, key, nonce));
     size_t off = 0;
     while (off < n) {
         size_t p = piece(n - off);
@@ -55,6 +55,12 @@ static void stream(bool encrypt, const uint8_t key[32], const uint8_t nonce[24],
         off += p;
     }
     sx_xftp_sb_tag(&sb, tag);
+}
+
+static void stream(bool encrypt, const uint8_t key[32], const uint8_t nonce[24], const uint8_t *in,
+                   size_t n, uint8_t *out, uint8_t tag[16])
+{
+    stream_with(false, encrypt, key, nonce, in, n, out, tag);
 }
 
 /* The stream is crypto_box/secret_box (PROTOCOL-NOTES A34) with the tag at the
@@ -336,12 +342,76 @@ static void test_bad_length_header(void **state)
     assert_int_equal(sx_xftp_file_decrypt_init(&d, key, nonce, 23), SX_E_USAGE);
 }
 
+/* Decrypts ct in random pieces with one Poly1305 and checks tag (len tlen). */
+static sx_status open_with(bool sodium, const uint8_t key[32], const uint8_t nonce[24],
+                           const uint8_t *ct, size_t n, const uint8_t *tag, size_t tlen,
+                           uint8_t *out)
+{
+    sx_xftp_sb sb;
+    assert_ok(sodium ? sx_xftp_sb_init_sodium(&sb, key, nonce) : sx_xftp_sb_init(&sb, key, nonce));
+    size_t off = 0;
+    while (off < n) {
+        size_t p = piece(n - off);
+        assert_ok(sx_xftp_sb_decrypt(&sb, sx_slice_of(ct + off, p), out + off));
+        off += p;
+    }
+    return sx_xftp_sb_verify(&sb, sx_slice_of(tag, tlen));
+}
+
+/* Differential: the default stream (OpenSSL's Poly1305 where available) and
+ * the libsodium one give the same ciphertext and tag for random keys, nonces,
+ * lengths and piece splits, and accept and refuse the same tampered inputs. */
+static void test_openssl_equals_sodium(void **state)
+{
+    (void)state;
+    enum { MAXN = 70000 };
+    uint8_t *msg = malloc(MAXN), *c1 = malloc(MAXN), *c2 = malloc(MAXN), *out = malloc(MAXN);
+    assert_non_null(msg && c1 && c2 && out);
+    for (int round = 0; round < 300; round++) {
+        uint8_t key[32], nonce[24], t1[16], t2[16];
+        sx_random_bytes(key, sizeof key);
+        sx_random_bytes(nonce, sizeof nonce);
+        size_t n = round < 100 ? (size_t)round : rnd(round % 10 == 0 ? MAXN : 5000);
+        sx_random_bytes(msg, n);
+        stream_with(false, true, key, nonce, msg, n, c1, t1);
+        stream_with(true, true, key, nonce, msg, n, c2, t2);
+        assert_bytes_equal(t1, t2, 16);
+        if (n)
+            assert_bytes_equal(c1, c2, n);
+        for (int sodium = 0; sodium < 2; sodium++) {
+            assert_int_equal(open_with(sodium, key, nonce, c1, n, t1, 16, out), SX_OK);
+            if (n)
+                assert_bytes_equal(out, msg, n);
+            /* a flipped tag bit, a flipped ciphertext bit, a short tag, a zero tag */
+            uint8_t bad[16];
+            memcpy(bad, t1, 16);
+            bad[rnd(16)] ^= (uint8_t)(1u << rnd(8));
+            assert_int_equal(open_with(sodium, key, nonce, c1, n, bad, 16, out), SX_E_AUTH);
+            if (n) {
+                size_t at = rnd(n);
+                uint8_t bit = (uint8_t)(1u << rnd(8));
+                c1[at] ^= bit;
+                assert_int_equal(open_with(sodium, key, nonce, c1, n, t1, 16, out), SX_E_AUTH);
+                c1[at] ^= bit;
+            }
+            assert_int_equal(open_with(sodium, key, nonce, c1, n, t1, 15, out), SX_E_AUTH);
+            memset(bad, 0, sizeof bad);
+            assert_int_equal(open_with(sodium, key, nonce, c1, n, bad, 16, out), SX_E_AUTH);
+        }
+    }
+    free(msg);
+    free(c1);
+    free(c2);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equals_secret_box), cmocka_unit_test(test_verify),
         cmocka_unit_test(test_chunk_sizes),       cmocka_unit_test(test_file_header),
         cmocka_unit_test(test_file_roundtrip),    cmocka_unit_test(test_bad_length_header),
+        cmocka_unit_test(test_openssl_equals_sodium),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
