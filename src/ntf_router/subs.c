@@ -1,6 +1,8 @@
-/* The NTF router's subscriptions (see subs.h). Lookups are linear over the
- * records: enough for the tests, not for the 100,000 queues of the issue's
- * benchmark (an index by id and by token is still to come). */
+/* The NTF router's subscriptions (see subs.h). The records live in an
+ * array (for the walks: compaction, each) and in three hash indexes
+ * (hindex.h): by subscription id, by SMP queue (router address text and
+ * notifier id; SNEW's duplicate check) and by token (TDEL, and the token's
+ * last notifications in a message push). */
 #include "ntf_router/subs.h"
 
 #include <pthread.h>
@@ -10,9 +12,12 @@
 
 #include "core/base64.h"
 #include "crypto/util.h"
+#include "ntf_router/hindex.h"
 
 typedef struct sub {
     sx_ntf_sub_rec rec;
+    size_t pos; /* in items */
+    sx_hnode by_id, by_queue, by_token;
     bool has_last;
     int64_t last_ts;
     uint64_t last_seq; /* order of arrival, for equal timestamps */
@@ -25,6 +30,7 @@ struct sx_ntf_subs {
     pthread_mutex_t mu;
     sub **items;
     size_t count, cap;
+    sx_hindex ids, queues, tokens;
     uint64_t seq;
     sx_ntf_log_fn log;
     void *log_arg;
@@ -36,6 +42,9 @@ sx_status sx_ntf_subs_new(sx_ntf_subs **out)
     sx_ntf_subs *s = calloc(1, sizeof *s);
     SX_ENSURE(s != NULL, SX_E_NOMEM);
     pthread_mutex_init(&s->mu, NULL);
+    sx_hindex_init(&s->ids);
+    sx_hindex_init(&s->queues);
+    sx_hindex_init(&s->tokens);
     *out = s;
     return SX_OK;
 }
@@ -53,6 +62,9 @@ void sx_ntf_subs_free(sx_ntf_subs *s)
     for (size_t i = 0; i < s->count; i++)
         sub_free(s->items[i]);
     free(s->items);
+    sx_hindex_free(&s->ids);
+    sx_hindex_free(&s->queues);
+    sx_hindex_free(&s->tokens);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -73,29 +85,65 @@ size_t sx_ntf_subs_count(sx_ntf_subs *s)
     return n;
 }
 
-static sub *find(const sx_ntf_subs *s, sx_slice id, size_t *pos)
+static uint64_t hash_id(const sx_ntf_subs *s, sx_slice id)
 {
-    for (size_t i = 0; i < s->count; i++)
-        if (sx_slice_eq(sx_ntf_sl_slice(&s->items[i]->rec.id), id)) {
-            if (pos)
-                *pos = i;
-            return s->items[i];
-        }
+    return sx_hindex_hash(&s->ids, id, sx_slice_of(NULL, 0));
+}
+
+static uint64_t hash_queue(const sx_ntf_subs *s, const sx_server_address *srv, sx_slice nid)
+{
+    return sx_hindex_hash(&s->queues, sx_slice_of(srv->text, srv->text_len), nid);
+}
+
+static uint64_t hash_token(const sx_ntf_subs *s, sx_slice token_id)
+{
+    return sx_hindex_hash(&s->tokens, token_id, sx_slice_of(NULL, 0));
+}
+
+static sub *find(const sx_ntf_subs *s, sx_slice id)
+{
+    uint64_t h = hash_id(s, id);
+    for (sx_hnode *n = sx_hindex_first(&s->ids, h); n; n = sx_hindex_next(n)) {
+        sub *b = SX_HNODE_OWNER(n, sub, by_id);
+        if (sx_slice_eq(sx_ntf_sl_slice(&b->rec.id), id))
+            return b;
+    }
     return NULL;
 }
 
 static sub *find_queue(const sx_ntf_subs *s, const sx_server_address *srv, sx_slice nid)
 {
-    for (size_t i = 0; i < s->count; i++) {
-        const sx_ntf_sub_rec *r = &s->items[i]->rec;
+    uint64_t h = hash_queue(s, srv, nid);
+    for (sx_hnode *n = sx_hindex_first(&s->queues, h); n; n = sx_hindex_next(n)) {
+        sub *b = SX_HNODE_OWNER(n, sub, by_queue);
+        const sx_ntf_sub_rec *r = &b->rec;
         if (sx_slice_eq(sx_ntf_sl_slice(&r->notifier_id), nid) && r->server.text_len == srv->text_len &&
             memcmp(r->server.text, srv->text, srv->text_len) == 0)
-            return s->items[i];
+            return b;
     }
     return NULL;
 }
 
-static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r)
+/* The first subscription of token_id after node n (NULL: from the start). */
+static sub *next_of_token(const sx_ntf_subs *s, sx_slice token_id, sx_hnode *n)
+{
+    n = n ? sx_hindex_next(n) : sx_hindex_first(&s->tokens, hash_token(s, token_id));
+    for (; n; n = sx_hindex_next(n)) {
+        sub *b = SX_HNODE_OWNER(n, sub, by_token);
+        if (sx_slice_eq(sx_ntf_sl_slice(&b->rec.token_id), token_id))
+            return b;
+    }
+    return NULL;
+}
+
+static void sub_unindex(sx_ntf_subs *s, sub *b)
+{
+    sx_hindex_remove(&s->ids, &b->by_id);
+    sx_hindex_remove(&s->queues, &b->by_queue);
+    sx_hindex_remove(&s->tokens, &b->by_token);
+}
+
+static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r, sub **out)
 {
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -107,14 +155,37 @@ static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r)
     sub *b = calloc(1, sizeof *b);
     SX_ENSURE(b != NULL, SX_E_NOMEM);
     b->rec = *r;
+    sx_status st = sx_hindex_add(&s->ids, &b->by_id, hash_id(s, sx_ntf_sl_slice(&r->id)));
+    if (st == SX_OK) {
+        st = sx_hindex_add(&s->queues, &b->by_queue, hash_queue(s, &r->server, sx_ntf_sl_slice(&r->notifier_id)));
+        if (st != SX_OK)
+            sx_hindex_remove(&s->ids, &b->by_id);
+    }
+    if (st == SX_OK) {
+        st = sx_hindex_add(&s->tokens, &b->by_token, hash_token(s, sx_ntf_sl_slice(&r->token_id)));
+        if (st != SX_OK) {
+            sx_hindex_remove(&s->ids, &b->by_id);
+            sx_hindex_remove(&s->queues, &b->by_queue);
+        }
+    }
+    if (st != SX_OK) {
+        sub_free(b);
+        return st;
+    }
+    b->pos = s->count;
     s->items[s->count++] = b;
+    if (out)
+        *out = b;
     return SX_OK;
 }
 
-static void remove_at(sx_ntf_subs *s, size_t pos)
+static void remove_sub(sx_ntf_subs *s, sub *b)
 {
-    sub_free(s->items[pos]);
+    sub_unindex(s, b);
+    size_t pos = b->pos;
     s->items[pos] = s->items[--s->count];
+    s->items[pos]->pos = pos;
+    sub_free(b);
 }
 
 static void log_rec(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
@@ -220,10 +291,11 @@ sx_status sx_ntf_subs_snew(sx_ntf_subs *s, sx_slice token_id, const sx_ntf_cmd *
         rec->id.len = SX_NTF_ID_LEN;
         sx_random_bytes(rec->id.b, rec->id.len);
         rec->status = SX_NTF_SUB_NEW;
-        st = add(s, rec);
+        sub *nb = NULL;
+        st = add(s, rec, &nb);
         if (st == SX_OK) {
             log_rec(s, &r);
-            answer_id(out, s->items[s->count - 1]);
+            answer_id(out, nb);
             out->subscribe = true;
         }
     }
@@ -235,7 +307,7 @@ sx_status sx_ntf_subs_snew(sx_ntf_subs *s, sx_slice token_id, const sx_ntf_cmd *
 bool sx_ntf_subs_token_of(sx_ntf_subs *s, sx_slice id, sx_ntf_sl_bytes *token_id)
 {
     pthread_mutex_lock(&s->mu);
-    sub *b = find(s, id, NULL);
+    sub *b = find(s, id);
     if (b && token_id)
         *token_id = b->rec.token_id;
     pthread_mutex_unlock(&s->mu);
@@ -247,8 +319,7 @@ sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx
     SX_ENSURE(s != NULL && cmd != NULL && out != NULL, SX_E_USAGE);
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
-    size_t pos = 0;
-    sub *b = find(s, id, &pos);
+    sub *b = find(s, id);
     sx_status st = SX_OK;
     if (!b) {
         answer_err(out, SX_SMP_ERR_AUTH);
@@ -264,7 +335,7 @@ sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx
         r.kind = SX_NTF_SL_SDELETE;
         r.id = b->rec.id;
         log_rec(s, &r);
-        remove_at(s, pos);
+        remove_sub(s, b);
         out->unsubscribe = true;
         out->resp.tag = SX_NTF_R_OK;
     } else {
@@ -277,7 +348,7 @@ sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx
 bool sx_ntf_subs_set_status(sx_ntf_subs *s, sx_slice id, sx_ntf_sub_status st, sx_slice err)
 {
     pthread_mutex_lock(&s->mu);
-    sub *b = find(s, id, NULL);
+    sub *b = find(s, id);
     if (b) {
         sx_ntf_sl_bytes e = {0};
         if (st == SX_NTF_SUB_ERR &&
@@ -296,15 +367,12 @@ bool sx_ntf_subs_set_status(sx_ntf_subs *s, sx_slice id, sx_ntf_sub_status st, s
 static size_t delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(void *, const sx_ntf_sub_rec *), void *arg)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->count;) {
-        if (sx_slice_eq(sx_ntf_sl_slice(&s->items[i]->rec.token_id), token_id)) {
-            if (fn)
-                fn(arg, &s->items[i]->rec);
-            remove_at(s, i);
-            n++;
-            continue;
-        }
-        i++;
+    sub *b;
+    while ((b = next_of_token(s, token_id, NULL)) != NULL) {
+        if (fn)
+            fn(arg, &b->rec);
+        remove_sub(s, b);
+        n++;
     }
     return n;
 }
@@ -355,7 +423,7 @@ bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uin
     if (meta.len > sizeof((sub *)0)->last_meta)
         return false;
     pthread_mutex_lock(&s->mu);
-    sub *b = find(s, id, NULL);
+    sub *b = find(s, id);
     bool ok = b != NULL;
     if (ok) {
         b->has_last = true;
@@ -369,9 +437,9 @@ bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uin
         /* the token's newest notifications, oldest first */
         const sub *pick[SX_NTF_LAST_NTFS_MAX];
         size_t n = 0;
-        for (size_t i = 0; i < s->count; i++) {
-            const sub *c = s->items[i];
-            if (!c->has_last || !sx_slice_eq(sx_ntf_sl_slice(&c->rec.token_id), sx_ntf_sl_slice(token_id)))
+        sx_slice tid = sx_ntf_sl_slice(token_id);
+        for (sub *c = next_of_token(s, tid, NULL); c; c = next_of_token(s, tid, &c->by_token)) {
+            if (!c->has_last)
                 continue;
             if (n < SX_NTF_LAST_NTFS_MAX) {
                 pick[n++] = c;
@@ -402,17 +470,16 @@ sx_status sx_ntf_subs_apply(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
     SX_ENSURE(s != NULL && r != NULL, SX_E_USAGE);
     sx_status st = SX_OK;
     pthread_mutex_lock(&s->mu);
-    size_t pos = 0;
     sub *b = NULL;
     switch (r->kind) {
     case SX_NTF_SL_SCREATE:
-        b = find(s, sx_ntf_sl_slice(&r->sub.id), &pos);
+        b = find(s, sx_ntf_sl_slice(&r->sub.id));
         if (b)
-            remove_at(s, pos);
-        st = add(s, &r->sub);
+            remove_sub(s, b);
+        st = add(s, &r->sub, NULL);
         break;
     case SX_NTF_SL_SSTATUS:
-        b = find(s, sx_ntf_sl_slice(&r->id), NULL);
+        b = find(s, sx_ntf_sl_slice(&r->id));
         if (b) {
             b->rec.status = r->sub_status.status;
             b->rec.status_err = r->sub_status.err;
@@ -420,8 +487,9 @@ sx_status sx_ntf_subs_apply(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
         }
         break;
     case SX_NTF_SL_SDELETE:
-        if (find(s, sx_ntf_sl_slice(&r->id), &pos))
-            remove_at(s, pos);
+        b = find(s, sx_ntf_sl_slice(&r->id));
+        if (b)
+            remove_sub(s, b);
         break;
     case SX_NTF_SL_TDELETE: (void)delete_token(s, sx_ntf_sl_slice(&r->id), NULL, NULL); break;
     default: break;
