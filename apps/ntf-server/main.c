@@ -168,13 +168,15 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         printf("Error: %s: %s\n", paths->ini, err);
         return 1;
     }
-    bool store_log = true, log_tls = false;
+    bool store_log = true, log_tls = false, use_service = false;
     int64_t port = 0;
     const char *port_text = sx_ini_get(ini, "TRANSPORT", "port");
     const char *host = sx_ini_get(ini, "TRANSPORT", "host");
     char ierr[ERRLEN] = "";
     if (sx_ini_bool(ini, "STORE_LOG", "enable", true, &store_log, ierr, sizeof ierr) != SX_OK ||
         sx_ini_bool(ini, "TRANSPORT", "log_tls_errors", false, &log_tls, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_bool(ini, "SUBSCRIBER", "use_service_credentials", false, &use_service, ierr, sizeof ierr) !=
+            SX_OK ||
         sx_ini_int(ini, "TRANSPORT", "port", 1, 65535, 0, &port, ierr, sizeof ierr) != SX_OK || !port_text) {
         /* a port list (the reference allows one) is not supported yet */
         printf("Error: %s: %s\n", paths->ini, ierr[0] ? ierr : "[TRANSPORT] port: a single port is required");
@@ -213,8 +215,21 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         sx_ini_free(ini);
         return 1;
     }
+    /* the notifier service's certificate (PROTOCOL-NOTES G18), made at the
+     * first start that asks for it */
+    char svc_crt[SX_KIT_PATH_MAX], svc_key[SX_KIT_PATH_MAX];
+    bool svc_made = false;
+    if (use_service &&
+        sx_ntf_service_creds(paths->cfg_dir, true, svc_crt, svc_key, &svc_made, err, sizeof err) != SX_OK) {
+        printf("Error: %s\n", err);
+        sx_ini_free(ini);
+        return 1;
+    }
+    sx_smp_service_creds svc = {.cert_file = svc_crt, .key_file = svc_key};
     sx_ntf_print_service(stdout, version_line, fp, host ? host : "<hostnames>", port_text);
     printf("Store log: %s\n", store_log ? paths->store_log : "off");
+    if (use_service)
+        printf("SMP subscriptions as a notifier service, certificate %s%s\n", svc_crt, svc_made ? " (new)" : "");
     rcli_raise_nofile(stdout);
     fflush(stdout);
 
@@ -231,6 +246,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.log_tls_errors = log_tls;
     o.apns = &ao;
     o.periodic_s = (unsigned)periodic;
+    o.service = use_service ? &svc : NULL;
     sx_ntf_server *srv = NULL;
     st = sx_ntf_server_start(&o, &srv);
     sx_ini_free(ini); /* after start: ao points into it */

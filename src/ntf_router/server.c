@@ -664,7 +664,8 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     SX_ENSURE(s != NULL, SX_E_NOMEM);
     pthread_mutex_init(&s->log_mu, NULL);
     s->opts = *o;
-    s->opts.apns = NULL; /* the caller's; copied into the client */
+    s->opts.apns = NULL;    /* the caller's; copied into the client */
+    s->opts.service = NULL; /* the caller's; copied by the pool */
     sx_status st = sx_ntf_tokens_new(&s->tokens);
     if (st == SX_OK)
         st = sx_ntf_subs_new(&s->subs);
@@ -690,7 +691,7 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
             st = sx_ntf_pusher_start(s->tokens, ac, o->periodic_s, &s->pusher);
     }
     if (st == SX_OK)
-        st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, &s->smpsub);
+        st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, o->service, &s->smpsub);
     if (st == SX_OK) {
         sx_kit_workers_opts wo = {
             .n_workers = o->workers,
@@ -744,6 +745,11 @@ void sx_ntf_server_push_stats(sx_ntf_server *s, sx_ntf_push_stats *out)
 uint64_t sx_ntf_server_notifications(sx_ntf_server *s)
 {
     return s ? sx_ntf_smpsub_received(s->smpsub) : 0;
+}
+
+uint64_t sx_ntf_server_service_subs(sx_ntf_server *s)
+{
+    return s ? sx_ntf_smpsub_service_subs(s->smpsub) : 0;
 }
 
 void sx_ntf_server_stop(sx_ntf_server *s)

@@ -17,6 +17,7 @@
 #include "crypto/x509.h"
 #include "ntf_router/apns_client.h"
 #include "ntf_router/push.h"
+#include "simplex/smp.h"
 #include "simplex/status.h"
 
 typedef struct sx_ntf_server sx_ntf_server;
@@ -33,6 +34,9 @@ typedef struct sx_ntf_server_opts {
      * reported, not sent. */
     const sx_ntf_apns_client_opts *apns;
     unsigned periodic_s; /* between periodic-push rounds; 0: 300 s */
+    /* NULL, or the notifier service certificate ([SUBSCRIBER]
+     * use_service_credentials, PROTOCOL-NOTES G18; smpsub.h). */
+    const sx_smp_service_creds *service;
 } sx_ntf_server_opts;
 
 /* Replays the store log, binds the port and starts the workers. SX_E_IO (a
@@ -43,6 +47,8 @@ uint16_t sx_ntf_server_port(const sx_ntf_server *s);
 uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s);
 /* NMSG received from SMP routers so far. */
 uint64_t sx_ntf_server_notifications(sx_ntf_server *s);
+/* NSUBS answered by SMP routers (the router as a notifier service). */
+uint64_t sx_ntf_server_service_subs(sx_ntf_server *s);
 /* What the push thread did (zeros without APNS). */
 void sx_ntf_server_push_stats(sx_ntf_server *s, sx_ntf_push_stats *out);
 void sx_ntf_server_stop(sx_ntf_server *s);

@@ -37,6 +37,7 @@ void ntf_sleep_ms(long ms)
 }
 
 const char *g_ntf_server;
+bool g_ntf_service;
 
 /* Runs the ntf-server program with the test's folders (and APNS key) in its
  * environment; out: where its output goes. */
@@ -92,6 +93,8 @@ static void proc_init(env *e)
     while (fgets(line, sizeof line, f)) {
         if (strncmp(line, "port:", 5) == 0)
             snprintf(line, sizeof line, "port: %u\n", (unsigned)e->ntf_port);
+        if (g_ntf_service && strncmp(line, "# use_service_credentials:", 26) == 0)
+            snprintf(line, sizeof line, "use_service_credentials: on\n");
         size_t l = strlen(line);
         assert_true(len + l < sizeof text);
         memcpy(text + len, line, l);
