@@ -243,6 +243,11 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.key_file = paths->server_key;
     memcpy(o.key_hash, fp, sizeof o.key_hash);
     o.store_log_path = store_log ? paths->store_log : NULL;
+    /* the reference's file, with the store log (it kept them with its STM
+     * store, and keeps them in its database now) */
+    char last_ntfs[SX_KIT_PATH_MAX + 40];
+    snprintf(last_ntfs, sizeof last_ntfs, "%s/%s", paths->log_dir, SX_NTF_LAST_NTFS_NAME);
+    o.last_ntfs_path = store_log ? last_ntfs : NULL;
     o.log_tls_errors = log_tls;
     o.apns = &ao;
     o.periodic_s = (unsigned)periodic;

@@ -610,6 +610,58 @@ static void thread_end(void *arg, unsigned worker)
         conn_close(w->conns, "stopping");
 }
 
+/* ---- last notifications (sx_ntf_server_opts.last_ntfs_path) ---- */
+
+static void restore_last(sx_ntf_server *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    static sx_ntf_sl_last rec;
+    char *line = NULL;
+    size_t cap = 0, n_ok = 0, n_bad = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n == 0)
+            continue;
+        if (sx_ntf_sl_last_parse(sx_slice_of(line, (size_t)n), &rec) == SX_OK &&
+            sx_ntf_subs_restore_last(s->subs, &rec))
+            n_ok++;
+        else
+            n_bad++;
+    }
+    free(line);
+    fclose(f);
+    sx_wipe(&rec, sizeof rec);
+    char bak[4096];
+    if (snprintf(bak, sizeof bak, "%s.bak", path) < (int)sizeof bak && rename(path, bak) != 0)
+        SX_SAY(SX_SAY_WARN, "%s: cannot rename to .bak: %s", path, strerror(errno));
+    SX_SAY(SX_SAY_NOTE, "last notifications restored: %zu (%zu lines skipped)", n_ok, n_bad);
+}
+
+static void save_last(sx_ntf_server *s, const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return;
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        SX_SAY(SX_SAY_ERROR, "%s: %s", tmp, strerror(errno));
+        return;
+    }
+    sx_status st = sx_ntf_subs_write_last(s->subs, file_line, f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        st = SX_E_IO;
+    if (fclose(f) != 0)
+        st = SX_E_IO;
+    if (st == SX_OK && rename(tmp, path) == 0)
+        SX_SAY(SX_SAY_NOTE, "last notifications saved to %s", path);
+    else
+        SX_SAY(SX_SAY_ERROR, "last notifications not saved to %s", path);
+}
+
 /* ---- start and stop ---- */
 
 static void server_free(sx_ntf_server *s)
@@ -671,6 +723,8 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
         st = sx_ntf_subs_new(&s->subs);
     if (st == SX_OK && o->store_log_path)
         st = open_store_log(s, o->store_log_path);
+    if (st == SX_OK && o->last_ntfs_path)
+        restore_last(s, o->last_ntfs_path);
     if (st == SX_OK) {
         sx_tls_server_config cfg = {0};
         cfg.creds.cert_file = o->cert_file;
@@ -757,5 +811,10 @@ void sx_ntf_server_stop(sx_ntf_server *s)
     if (!s)
         return;
     sx_kit_workers_stop(s->ws);
+    /* no NMSG after this: the SMP side goes first */
+    sx_ntf_smpsub_stop(s->smpsub);
+    s->smpsub = NULL;
+    if (s->opts.last_ntfs_path)
+        save_last(s, s->opts.last_ntfs_path);
     server_free(s);
 }

@@ -29,6 +29,10 @@ typedef struct sx_ntf_server_opts {
     const char *cert_file, *ca_file, *key_file;
     uint8_t key_hash[SX_FINGERPRINT_LEN]; /* the CA fingerprint clients must send */
     const char *store_log_path;           /* NULL: tokens are not kept */
+    /* NULL: not kept. Else each subscription's last notification is
+     * written there at stop and read back at start (then renamed .bak),
+     * as the reference's ntf-server-last-notifications.log. */
+    const char *last_ntfs_path;
     bool log_tls_errors;
     /* NULL: no APNS client; a push is then counted (pushes_pending) and
      * reported, not sent. */

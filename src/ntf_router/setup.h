@@ -19,6 +19,7 @@
 #define SX_NTF_CFG_ENV "NTF_SERVER_CFG_PATH"
 #define SX_NTF_LOG_ENV "NTF_SERVER_LOG_PATH"
 #define SX_NTF_INI_NAME "ntf-server.ini"
+#define SX_NTF_LAST_NTFS_NAME "ntf-server-last-notifications.log" /* in the log folder */
 #define SX_NTF_DEFAULT_PORT "443"
 #define SX_NTF_DEFAULT_DB_CONNECTION "postgresql://ntf@/ntf_server_store"
 #define SX_NTF_DEFAULT_DB_SCHEMA "ntf_server"

@@ -22,7 +22,7 @@ typedef struct sub {
     int64_t last_ts;
     uint64_t last_seq; /* order of arrival, for equal timestamps */
     uint8_t last_nonce[24];
-    uint8_t last_meta[256];
+    uint8_t last_meta[SX_NTF_SL_META_MAX];
     size_t last_meta_len;
 } sub;
 
@@ -460,6 +460,61 @@ bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uin
             }
         for (size_t i = 0; ok && i < n; i++)
             ok = (i == 0 || sx_write_str(payload, ";")) && write_item(payload, pick[i]);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const sub *x = *(const sub *const *)a, *y = *(const sub *const *)b;
+    return x->last_seq < y->last_seq ? -1 : x->last_seq > y->last_seq;
+}
+
+sx_status sx_ntf_subs_write_last(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg)
+{
+    SX_ENSURE(s != NULL && fn != NULL, SX_E_USAGE);
+    static __thread uint8_t buf[2048];
+    sx_status st = SX_OK;
+    pthread_mutex_lock(&s->mu);
+    const sub **with = s->count ? malloc(s->count * sizeof *with) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; with && i < s->count; i++)
+        if (s->items[i]->has_last)
+            with[n++] = s->items[i];
+    if (s->count && !with)
+        st = SX_E_NOMEM;
+    if (n)
+        qsort(with, n, sizeof *with, by_seq);
+    for (size_t i = 0; st == SX_OK && i < n; i++) {
+        sx_writer w;
+        sx_writer_init_fixed(&w, buf, sizeof buf);
+        if (sx_write_str(&w, "v1 ") && write_b64(&w, sx_ntf_sl_slice(&with[i]->rec.token_id)) &&
+            sx_write_str(&w, " ") && write_item(&w, with[i]))
+            fn(arg, sx_writer_slice(&w));
+        else
+            st = sx_writer_status(&w);
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(with);
+    return st;
+}
+
+bool sx_ntf_subs_restore_last(sx_ntf_subs *s, const sx_ntf_sl_last *l)
+{
+    if (!s || !l || l->meta_len > sizeof((sub *)0)->last_meta)
+        return false;
+    pthread_mutex_lock(&s->mu);
+    sub *b = find_queue(s, &l->server, sx_ntf_sl_slice(&l->notifier_id));
+    bool ok = b && sx_slice_eq(sx_ntf_sl_slice(&b->rec.token_id), sx_ntf_sl_slice(&l->token_id));
+    if (ok) {
+        b->has_last = true;
+        b->last_ts = l->ts;
+        b->last_seq = ++s->seq;
+        memcpy(b->last_nonce, l->nonce, sizeof b->last_nonce);
+        if (l->meta_len)
+            memcpy(b->last_meta, l->meta, l->meta_len);
+        b->last_meta_len = l->meta_len;
     }
     pthread_mutex_unlock(&s->mu);
     return ok;
