@@ -14,11 +14,23 @@
 #include "crypto/util.h"
 #include "ntf_router/hindex.h"
 
+/* A token's subscriptions with the newest notifications, oldest first: the
+ * message push's payload without a walk over the token's subscriptions
+ * (the reference's tokenLastNtfs: one entry per queue, at most six). */
+typedef struct sub sub;
+typedef struct tlast {
+    sx_hnode node;
+    sx_ntf_sl_bytes token_id;
+    size_t n;
+    sub *recent[SX_NTF_LAST_NTFS_MAX];
+} tlast;
+
 typedef struct sub {
     sx_ntf_sub_rec rec;
     size_t pos; /* in items */
     sx_hnode by_id, by_queue, by_token;
     bool has_last;
+    bool in_recent; /* in its token's recent list */
     int64_t last_ts;
     uint64_t last_seq; /* order of arrival, for equal timestamps */
     uint8_t last_nonce[24];
@@ -31,6 +43,7 @@ struct sx_ntf_subs {
     sub **items;
     size_t count, cap;
     sx_hindex ids, queues, tokens;
+    sx_hindex lasts; /* tlast by token id */
     uint64_t seq;
     sx_ntf_log_fn log;
     void *log_arg;
@@ -45,6 +58,7 @@ sx_status sx_ntf_subs_new(sx_ntf_subs **out)
     sx_hindex_init(&s->ids);
     sx_hindex_init(&s->queues);
     sx_hindex_init(&s->tokens);
+    sx_hindex_init(&s->lasts);
     *out = s;
     return SX_OK;
 }
@@ -65,6 +79,15 @@ void sx_ntf_subs_free(sx_ntf_subs *s)
     sx_hindex_free(&s->ids);
     sx_hindex_free(&s->queues);
     sx_hindex_free(&s->tokens);
+    for (size_t i = 0; i < s->lasts.cap; i++) {
+        sx_hnode *h = sx_hindex_bucket(&s->lasts, i);
+        while (h) {
+            sx_hnode *next = h->next;
+            free(SX_HNODE_OWNER(h, tlast, node));
+            h = next;
+        }
+    }
+    sx_hindex_free(&s->lasts);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -136,8 +159,66 @@ static sub *next_of_token(const sx_ntf_subs *s, sx_slice token_id, sx_hnode *n)
     return NULL;
 }
 
+static tlast *find_tlast(sx_ntf_subs *s, sx_slice token_id, bool create)
+{
+    uint64_t h = sx_hindex_hash(&s->lasts, token_id, sx_slice_of(NULL, 0));
+    for (sx_hnode *n = sx_hindex_first(&s->lasts, h); n; n = sx_hindex_next(n)) {
+        tlast *t = SX_HNODE_OWNER(n, tlast, node);
+        if (sx_slice_eq(sx_ntf_sl_slice(&t->token_id), token_id))
+            return t;
+    }
+    if (!create)
+        return NULL;
+    tlast *t = calloc(1, sizeof *t);
+    if (!t || sx_ntf_sl_bytes_set(&t->token_id, token_id) != SX_OK || sx_hindex_add(&s->lasts, &t->node, h) != SX_OK) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Takes b out of its token's recent list (the list goes when empty). */
+static void untouch(sx_ntf_subs *s, sub *b)
+{
+    if (!b->in_recent)
+        return;
+    b->in_recent = false;
+    tlast *t = find_tlast(s, sx_ntf_sl_slice(&b->rec.token_id), false);
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->recent[i] == b) {
+            memmove(&t->recent[i], &t->recent[i + 1], (t->n - i - 1) * sizeof t->recent[0]);
+            t->n--;
+            break;
+        }
+    if (t->n == 0) {
+        sx_hindex_remove(&s->lasts, &t->node);
+        free(t);
+    }
+}
+
+/* b had a notification: the newest of its token's list. false without
+ * memory for the list. */
+static bool touch(sx_ntf_subs *s, sub *b)
+{
+    untouch(s, b);
+    tlast *t = find_tlast(s, sx_ntf_sl_slice(&b->rec.token_id), true);
+    if (!t)
+        return false;
+    if (t->n == SX_NTF_LAST_NTFS_MAX) {
+        t->recent[0]->in_recent = false;
+        memmove(&t->recent[0], &t->recent[1], (t->n - 1) * sizeof t->recent[0]);
+        t->n--;
+    }
+    t->recent[t->n++] = b;
+    b->in_recent = true;
+    return true;
+}
+
 static void sub_unindex(sx_ntf_subs *s, sub *b)
 {
+    untouch(s, b);
     sx_hindex_remove(&s->ids, &b->by_id);
     sx_hindex_remove(&s->queues, &b->by_queue);
     sx_hindex_remove(&s->tokens, &b->by_token);
@@ -412,11 +493,6 @@ static bool write_item(sx_writer *w, const sub *b)
            write_b64(w, sx_slice_of(b->last_meta, b->last_meta_len));
 }
 
-static bool newer(const sub *a, const sub *b)
-{
-    return a->last_ts != b->last_ts ? a->last_ts > b->last_ts : a->last_seq > b->last_seq;
-}
-
 bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uint8_t nonce[24], sx_slice meta,
                               sx_ntf_sl_bytes *token_id, sx_writer *payload)
 {
@@ -435,29 +511,10 @@ bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uin
         b->last_meta_len = meta.len;
         *token_id = b->rec.token_id;
         /* the token's newest notifications, oldest first */
-        const sub *pick[SX_NTF_LAST_NTFS_MAX];
-        size_t n = 0;
-        sx_slice tid = sx_ntf_sl_slice(token_id);
-        for (sub *c = next_of_token(s, tid, NULL); c; c = next_of_token(s, tid, &c->by_token)) {
-            if (!c->has_last)
-                continue;
-            if (n < SX_NTF_LAST_NTFS_MAX) {
-                pick[n++] = c;
-            } else {
-                size_t oldest = 0;
-                for (size_t k = 1; k < n; k++)
-                    if (newer(pick[oldest], pick[k]))
-                        oldest = k;
-                if (newer(c, pick[oldest]))
-                    pick[oldest] = c;
-            }
-        }
-        for (size_t i = 1; i < n; i++) /* insertion sort, oldest first */
-            for (size_t k = i; k > 0 && newer(pick[k - 1], pick[k]); k--) {
-                const sub *t = pick[k];
-                pick[k] = pick[k - 1];
-                pick[k - 1] = t;
-            }
+        ok = touch(s, b);
+        const tlast *t = ok ? find_tlast(s, sx_ntf_sl_slice(token_id), false) : NULL;
+        size_t n = t ? t->n : 0;
+        const sub *const *pick = t ? (const sub *const *)t->recent : NULL;
         for (size_t i = 0; ok && i < n; i++)
             ok = (i == 0 || sx_write_str(payload, ";")) && write_item(payload, pick[i]);
     }
@@ -515,6 +572,7 @@ bool sx_ntf_subs_restore_last(sx_ntf_subs *s, const sx_ntf_sl_last *l)
         if (l->meta_len)
             memcpy(b->last_meta, l->meta, l->meta_len);
         b->last_meta_len = l->meta_len;
+        ok = touch(s, b);
     }
     pthread_mutex_unlock(&s->mu);
     return ok;
