@@ -169,7 +169,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         return 1;
     }
     bool store_log = true, log_tls = false, use_service = false;
-    int64_t port = 0;
+    int64_t port = 0, ctl_port = 0;
     const char *port_text = sx_ini_get(ini, "TRANSPORT", "port");
     const char *host = sx_ini_get(ini, "TRANSPORT", "host");
     char ierr[ERRLEN] = "";
@@ -177,6 +177,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         sx_ini_bool(ini, "TRANSPORT", "log_tls_errors", false, &log_tls, ierr, sizeof ierr) != SX_OK ||
         sx_ini_bool(ini, "SUBSCRIBER", "use_service_credentials", false, &use_service, ierr, sizeof ierr) !=
             SX_OK ||
+        sx_ini_int(ini, "TRANSPORT", "control_port", 1, 65535, 0, &ctl_port, ierr, sizeof ierr) != SX_OK ||
         sx_ini_int(ini, "TRANSPORT", "port", 1, 65535, 0, &port, ierr, sizeof ierr) != SX_OK || !port_text) {
         /* a port list (the reference allows one) is not supported yet */
         printf("Error: %s: %s\n", paths->ini, ierr[0] ? ierr : "[TRANSPORT] port: a single port is required");
@@ -252,6 +253,13 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.apns = &ao;
     o.periodic_s = (unsigned)periodic;
     o.service = use_service ? &svc : NULL;
+    /* the control port ([TRANSPORT] control_port, [AUTH] passwords) */
+    const char *ctl_user = sx_ini_get(ini, "AUTH", "control_port_user_password"),
+               *ctl_admin = sx_ini_get(ini, "AUTH", "control_port_admin_password");
+    o.control = ctl_port > 0;
+    o.control_port = (uint16_t)ctl_port;
+    o.control_user_password = ctl_user && ctl_user[0] ? ctl_user : NULL;
+    o.control_admin_password = ctl_admin && ctl_admin[0] ? ctl_admin : NULL;
     sx_ntf_server *srv = NULL;
     st = sx_ntf_server_start(&o, &srv);
     sx_ini_free(ini); /* after start: ao points into it */
@@ -260,6 +268,8 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         rcli_print_start_error(stderr, st, paths->ini);
         return 1;
     }
+    if (o.control)
+        printf("Control port: %u\n", (unsigned)sx_ntf_server_control_port(srv));
     printf("Serving NTF protocol on port %u (TLS)...\n", (unsigned)sx_ntf_server_port(srv));
     fflush(stdout);
     (void)sx_kit_wait_stop_signal();

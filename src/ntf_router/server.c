@@ -19,6 +19,7 @@
 #include "kit/say.h"
 #include "kit/workers.h"
 #include "ntf/protocol.h"
+#include "ntf_router/control.h"
 #include "ntf_router/smpsub.h"
 #include "ntf_router/subs.h"
 #include "ntf_router/tokens.h"
@@ -75,6 +76,8 @@ struct sx_ntf_server {
     sx_ntf_pusher *pusher; /* NULL without APNS */
     sx_ntf_subs *subs;
     sx_ntf_smpsub *smpsub;
+    sx_ntf_stats stats;
+    sx_ntf_control *control;
 };
 
 /* ---- store log ---- */
@@ -444,10 +447,14 @@ static void handle_sub(ns_conn *c, const sx_ntf_request *q)
         return;
     }
     reply(c, corr, entity, &res.resp);
-    if (res.subscribe)
+    if (res.subscribe) {
+        sx_ntf_stats_inc(&s->stats, SX_NTF_STAT_SUB_CREATED);
         sx_ntf_smpsub_subscribe(s->smpsub, &res.sub);
-    if (res.unsubscribe)
+    }
+    if (res.unsubscribe) {
+        sx_ntf_stats_inc(&s->stats, SX_NTF_STAT_SUB_DELETED);
         sx_ntf_smpsub_unsubscribe(s->smpsub, entity);
+    }
     sx_wipe(&res.sub, sizeof res.sub);
 }
 
@@ -483,6 +490,8 @@ static void handle(ns_conn *c, sx_slice transmission)
             return;
         }
         reply(c, corr, entity, &res.resp);
+        if (res.created)
+            sx_ntf_stats_inc(&c->w->s->stats, SX_NTF_STAT_TKN_CREATED);
         after_token_cmd(c, &res);
         return;
     case SX_NTF_C_TVFY:
@@ -502,6 +511,13 @@ static void handle(ns_conn *c, sx_slice transmission)
             return;
         }
         reply(c, corr, entity, &res.resp);
+        if (res.resp.tag == SX_NTF_R_OK) {
+            sx_ntf_stat k = q.cmd.tag == SX_NTF_C_TVFY   ? SX_NTF_STAT_TKN_VERIFIED
+                            : q.cmd.tag == SX_NTF_C_TDEL ? SX_NTF_STAT_TKN_DELETED
+                            : q.cmd.tag == SX_NTF_C_TRPL ? SX_NTF_STAT_TKN_REPLACED
+                                                         : SX_NTF_STAT_COUNT;
+            sx_ntf_stats_inc(&c->w->s->stats, k); /* COUNT: none */
+        }
         after_token_cmd(c, &res);
         if (q.cmd.tag == SX_NTF_C_TDEL && res.resp.tag == SX_NTF_R_OK)
             drop_token_subs(c->w->s, entity);
@@ -664,10 +680,25 @@ static void save_last(sx_ntf_server *s, const char *path)
 
 /* ---- start and stop ---- */
 
+/* What the control port's server-info shows. NMSG received are counted
+ * by the SMP side; copied into the counters when asked. */
+static void ctl_info(void *arg, sx_ntf_ctl_info *out)
+{
+    sx_ntf_server *s = arg;
+    sx_smp_pool_stats ps;
+    sx_ntf_smpsub_pool_stats(s->smpsub, &ps);
+    out->smp_sessions = ps.connected;
+    out->active_subs = ps.active;
+    out->pending_subs = ps.pending;
+    out->service_assoc = ps.service_assoc;
+    out->push_queue = sx_ntf_pusher_queued(s->pusher);
+}
+
 static void server_free(sx_ntf_server *s)
 {
     if (!s)
         return;
+    sx_ntf_control_stop(s->control);
     sx_kit_workers_free(s->ws);
     sx_ntf_smpsub_stop(s->smpsub);
     sx_ntf_pusher_stop(s->pusher);
@@ -744,8 +775,23 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
         if (st == SX_OK)
             st = sx_ntf_pusher_start(s->tokens, ac, o->periodic_s, &s->pusher);
     }
+    s->stats.from_time = (int64_t)time(NULL);
+    sx_ntf_pusher_set_counters(s->pusher, &s->stats);
     if (st == SX_OK)
         st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, o->service, &s->smpsub);
+    if (st == SX_OK)
+        sx_ntf_smpsub_set_counters(s->smpsub, &s->stats);
+    if (st == SX_OK && o->control) {
+        sx_ntf_control_opts co = {
+            .port = o->control_port,
+            .user_password = o->control_user_password,
+            .admin_password = o->control_admin_password,
+            .stats = &s->stats,
+            .info = ctl_info,
+            .info_arg = s,
+        };
+        st = sx_ntf_control_start(&co, &s->control);
+    }
     if (st == SX_OK) {
         sx_kit_workers_opts wo = {
             .n_workers = o->workers,
@@ -801,6 +847,11 @@ uint64_t sx_ntf_server_notifications(sx_ntf_server *s)
     return s ? sx_ntf_smpsub_received(s->smpsub) : 0;
 }
 
+uint16_t sx_ntf_server_control_port(const sx_ntf_server *s)
+{
+    return s ? sx_ntf_control_port(s->control) : 0;
+}
+
 uint64_t sx_ntf_server_service_subs(sx_ntf_server *s)
 {
     return s ? sx_ntf_smpsub_service_subs(s->smpsub) : 0;
@@ -810,6 +861,8 @@ void sx_ntf_server_stop(sx_ntf_server *s)
 {
     if (!s)
         return;
+    sx_ntf_control_stop(s->control);
+    s->control = NULL;
     sx_kit_workers_stop(s->ws);
     /* no NMSG after this: the SMP side goes first */
     sx_ntf_smpsub_stop(s->smpsub);

@@ -41,6 +41,11 @@ typedef struct sx_ntf_server_opts {
     /* NULL, or the notifier service certificate ([SUBSCRIBER]
      * use_service_credentials, PROTOCOL-NOTES G18; smpsub.h). */
     const sx_smp_service_creds *service;
+    /* The control port (control.h) on 127.0.0.1: control_port, 0 for an
+     * ephemeral one; the passwords NULL when not set. */
+    bool control;
+    uint16_t control_port;
+    const char *control_user_password, *control_admin_password;
 } sx_ntf_server_opts;
 
 /* Replays the store log, binds the port and starts the workers. SX_E_IO (a
@@ -51,6 +56,8 @@ uint16_t sx_ntf_server_port(const sx_ntf_server *s);
 uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s);
 /* NMSG received from SMP routers so far. */
 uint64_t sx_ntf_server_notifications(sx_ntf_server *s);
+/* The control port bound (0 without one). */
+uint16_t sx_ntf_server_control_port(const sx_ntf_server *s);
 /* NSUBS answered by SMP routers (the router as a notifier service). */
 uint64_t sx_ntf_server_service_subs(sx_ntf_server *s);
 /* What the push thread did (zeros without APNS). */

@@ -36,6 +36,7 @@ struct sx_ntf_smpsub {
     bool stop;
     uint64_t received;
     uint64_t service_subs; /* NSUBS answered */
+    sx_ntf_stats *counters;
 };
 
 bool sx_ntf_smpsub_wants(sx_ntf_sub_status st)
@@ -106,6 +107,7 @@ static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
     if (!id_of(x, note->notifier, &id))
         return;
     __atomic_add_fetch(&x->received, 1, __ATOMIC_RELAXED);
+    sx_ntf_stats_inc(__atomic_load_n(&x->counters, __ATOMIC_ACQUIRE), SX_NTF_STAT_NTF_RECEIVED);
     static __thread uint8_t payload[PAYLOAD_MAX];
     sx_writer w;
     sx_writer_init_fixed(&w, payload, sizeof payload);
@@ -380,6 +382,12 @@ void sx_ntf_smpsub_unsubscribe(sx_ntf_smpsub *x, sx_slice id)
 uint64_t sx_ntf_smpsub_received(sx_ntf_smpsub *x)
 {
     return x ? __atomic_load_n(&x->received, __ATOMIC_RELAXED) : 0;
+}
+
+void sx_ntf_smpsub_set_counters(sx_ntf_smpsub *x, sx_ntf_stats *counters)
+{
+    if (x)
+        __atomic_store_n(&x->counters, counters, __ATOMIC_RELEASE);
 }
 
 uint64_t sx_ntf_smpsub_service_subs(sx_ntf_smpsub *x)

@@ -35,6 +35,8 @@ void sx_ntf_smpsub_unsubscribe(sx_ntf_smpsub *x, sx_slice id);
 /* NMSG received so far; NSUBS answered (service subscriptions). */
 uint64_t sx_ntf_smpsub_received(sx_ntf_smpsub *x);
 uint64_t sx_ntf_smpsub_service_subs(sx_ntf_smpsub *x);
+/* The router's counters (control.h) NMSG go to. */
+void sx_ntf_smpsub_set_counters(sx_ntf_smpsub *x, sx_ntf_stats *counters);
 /* The pool's figures (zeros for NULL). */
 void sx_ntf_smpsub_pool_stats(sx_ntf_smpsub *x, sx_smp_pool_stats *out);
 

@@ -25,6 +25,9 @@ extern const char *g_standin; /* the apns-standin program */
 extern const char *g_ntf_server;
 /* With g_ntf_server: init's INI gets use_service_credentials: on. */
 extern bool g_ntf_service;
+/* In process: the router gets a control port (ephemeral) with the user
+ * password "ntf-user" and the admin password "ntf-admin". */
+extern bool g_ntf_control;
 
 typedef struct env {
     char dir[64], sdir[96], key[96], reqs[128], failures[128];
