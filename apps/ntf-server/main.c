@@ -168,13 +168,16 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         printf("Error: %s: %s\n", paths->ini, err);
         return 1;
     }
-    bool store_log = true, log_tls = false;
-    int64_t port = 0;
+    bool store_log = true, log_tls = false, use_service = false;
+    int64_t port = 0, ctl_port = 0;
     const char *port_text = sx_ini_get(ini, "TRANSPORT", "port");
     const char *host = sx_ini_get(ini, "TRANSPORT", "host");
     char ierr[ERRLEN] = "";
     if (sx_ini_bool(ini, "STORE_LOG", "enable", true, &store_log, ierr, sizeof ierr) != SX_OK ||
         sx_ini_bool(ini, "TRANSPORT", "log_tls_errors", false, &log_tls, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_bool(ini, "SUBSCRIBER", "use_service_credentials", false, &use_service, ierr, sizeof ierr) !=
+            SX_OK ||
+        sx_ini_int(ini, "TRANSPORT", "control_port", 1, 65535, 0, &ctl_port, ierr, sizeof ierr) != SX_OK ||
         sx_ini_int(ini, "TRANSPORT", "port", 1, 65535, 0, &port, ierr, sizeof ierr) != SX_OK || !port_text) {
         /* a port list (the reference allows one) is not supported yet */
         printf("Error: %s: %s\n", paths->ini, ierr[0] ? ierr : "[TRANSPORT] port: a single port is required");
@@ -213,8 +216,21 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         sx_ini_free(ini);
         return 1;
     }
+    /* the notifier service's certificate (PROTOCOL-NOTES G18), made at the
+     * first start that asks for it */
+    char svc_crt[SX_KIT_PATH_MAX], svc_key[SX_KIT_PATH_MAX];
+    bool svc_made = false;
+    if (use_service &&
+        sx_ntf_service_creds(paths->cfg_dir, true, svc_crt, svc_key, &svc_made, err, sizeof err) != SX_OK) {
+        printf("Error: %s\n", err);
+        sx_ini_free(ini);
+        return 1;
+    }
+    sx_smp_service_creds svc = {.cert_file = svc_crt, .key_file = svc_key};
     sx_ntf_print_service(stdout, version_line, fp, host ? host : "<hostnames>", port_text);
     printf("Store log: %s\n", store_log ? paths->store_log : "off");
+    if (use_service)
+        printf("SMP subscriptions as a notifier service, certificate %s%s\n", svc_crt, svc_made ? " (new)" : "");
     rcli_raise_nofile(stdout);
     fflush(stdout);
 
@@ -228,9 +244,22 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.key_file = paths->server_key;
     memcpy(o.key_hash, fp, sizeof o.key_hash);
     o.store_log_path = store_log ? paths->store_log : NULL;
+    /* the reference's file, with the store log (it kept them with its STM
+     * store, and keeps them in its database now) */
+    char last_ntfs[SX_KIT_PATH_MAX + 40];
+    snprintf(last_ntfs, sizeof last_ntfs, "%s/%s", paths->log_dir, SX_NTF_LAST_NTFS_NAME);
+    o.last_ntfs_path = store_log ? last_ntfs : NULL;
     o.log_tls_errors = log_tls;
     o.apns = &ao;
     o.periodic_s = (unsigned)periodic;
+    o.service = use_service ? &svc : NULL;
+    /* the control port ([TRANSPORT] control_port, [AUTH] passwords) */
+    const char *ctl_user = sx_ini_get(ini, "AUTH", "control_port_user_password"),
+               *ctl_admin = sx_ini_get(ini, "AUTH", "control_port_admin_password");
+    o.control = ctl_port > 0;
+    o.control_port = (uint16_t)ctl_port;
+    o.control_user_password = ctl_user && ctl_user[0] ? ctl_user : NULL;
+    o.control_admin_password = ctl_admin && ctl_admin[0] ? ctl_admin : NULL;
     sx_ntf_server *srv = NULL;
     st = sx_ntf_server_start(&o, &srv);
     sx_ini_free(ini); /* after start: ao points into it */
@@ -239,6 +268,8 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         rcli_print_start_error(stderr, st, paths->ini);
         return 1;
     }
+    if (o.control)
+        printf("Control port: %u\n", (unsigned)sx_ntf_server_control_port(srv));
     printf("Serving NTF protocol on port %u (TLS)...\n", (unsigned)sx_ntf_server_port(srv));
     fflush(stdout);
     (void)sx_kit_wait_stop_signal();

@@ -36,6 +36,7 @@ struct sx_ntf_pusher {
     size_t queued;
     bool stop;
     sx_ntf_push_stats stats;
+    sx_ntf_stats *counters; /* the router's (control.h), or NULL */
 };
 
 static bool enqueue(sx_ntf_pusher *p, push_kind kind, const sx_ntf_tkn_rec *r, sx_slice payload)
@@ -77,7 +78,42 @@ static bool enqueue(sx_ntf_pusher *p, push_kind kind, const sx_ntf_tkn_rec *r, s
 
 bool sx_ntf_pusher_verify(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r)
 {
-    return p && r && enqueue(p, P_VERIFY, r, sx_slice_of(NULL, 0));
+    bool ok = p && r && enqueue(p, P_VERIFY, r, sx_slice_of(NULL, 0));
+    if (ok)
+        sx_ntf_stats_inc(p->counters, SX_NTF_STAT_NTF_VRF_QUEUED);
+    return ok;
+}
+
+void sx_ntf_pusher_set_counters(sx_ntf_pusher *p, sx_ntf_stats *counters)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->counters = counters;
+    pthread_mutex_unlock(&p->mu);
+}
+
+size_t sx_ntf_pusher_queued(sx_ntf_pusher *p)
+{
+    if (!p)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->queued;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* The router's counter of a push's outcome (the reference's ntf*, ntfCron*
+ * and ntfVrf* counters). */
+static void count_outcome(sx_ntf_pusher *p, push_kind kind, bool delivered, bool invalid)
+{
+    static const sx_ntf_stat ok[] = {SX_NTF_STAT_NTF_VRF_DELIVERED, SX_NTF_STAT_NTF_CRON_DELIVERED,
+                                     SX_NTF_STAT_NTF_DELIVERED};
+    static const sx_ntf_stat bad[] = {SX_NTF_STAT_NTF_VRF_FAILED, SX_NTF_STAT_NTF_CRON_FAILED,
+                                      SX_NTF_STAT_NTF_FAILED};
+    sx_ntf_stats_inc(p->counters, delivered ? ok[kind] : bad[kind]);
+    if (kind == P_VERIFY && invalid)
+        sx_ntf_stats_inc(p->counters, SX_NTF_STAT_NTF_VRF_INVALID_TKN);
 }
 
 bool sx_ntf_pusher_message(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r, sx_slice payload)
@@ -153,6 +189,7 @@ static void deliver(sx_ntf_pusher *p, item *it)
     }
     if (st != SX_OK || res.outcome != SX_NTF_APNS_DELIVERED) {
         count(p, &p->stats.failed);
+        count_outcome(p, it->kind, false, st == SX_OK && res.outcome == SX_NTF_APNS_TOKEN_INVALID);
         if (st == SX_OK && res.outcome == SX_NTF_APNS_TOKEN_INVALID) {
             sx_ntf_tkn_state s = {SX_NTF_TKN_INVALID, res.invalid};
             (void)sx_ntf_tokens_set_status(p->tokens, id, s);
@@ -163,6 +200,7 @@ static void deliver(sx_ntf_pusher *p, item *it)
         return;
     }
     count(p, &p->stats.delivered);
+    count_outcome(p, it->kind, true, false);
     if (it->kind == P_VERIFY)
         (void)sx_ntf_tokens_confirm(p->tokens, id);
     else if (it->kind == P_CHECK)

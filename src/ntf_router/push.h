@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ntf_router/apns_client.h"
+#include "ntf_router/control.h"
 #include "ntf_router/tokens.h"
 
 #define SX_NTF_PERIODIC_INTERVAL 300 /* seconds: the reference's periodicNtfsInterval */
@@ -40,5 +41,9 @@ typedef struct sx_ntf_push_stats {
 } sx_ntf_push_stats;
 
 void sx_ntf_pusher_stats(sx_ntf_pusher *p, sx_ntf_push_stats *out);
+/* The router's counters (control.h) the pushes' outcomes go to (NULL:
+ * none); set before the first push. Pushes waiting in the queue. */
+void sx_ntf_pusher_set_counters(sx_ntf_pusher *p, sx_ntf_stats *counters);
+size_t sx_ntf_pusher_queued(sx_ntf_pusher *p);
 
 #endif

@@ -19,6 +19,7 @@
 #include "kit/say.h"
 #include "kit/workers.h"
 #include "ntf/protocol.h"
+#include "ntf_router/control.h"
 #include "ntf_router/smpsub.h"
 #include "ntf_router/subs.h"
 #include "ntf_router/tokens.h"
@@ -75,6 +76,8 @@ struct sx_ntf_server {
     sx_ntf_pusher *pusher; /* NULL without APNS */
     sx_ntf_subs *subs;
     sx_ntf_smpsub *smpsub;
+    sx_ntf_stats stats;
+    sx_ntf_control *control;
 };
 
 /* ---- store log ---- */
@@ -444,10 +447,14 @@ static void handle_sub(ns_conn *c, const sx_ntf_request *q)
         return;
     }
     reply(c, corr, entity, &res.resp);
-    if (res.subscribe)
+    if (res.subscribe) {
+        sx_ntf_stats_inc(&s->stats, SX_NTF_STAT_SUB_CREATED);
         sx_ntf_smpsub_subscribe(s->smpsub, &res.sub);
-    if (res.unsubscribe)
+    }
+    if (res.unsubscribe) {
+        sx_ntf_stats_inc(&s->stats, SX_NTF_STAT_SUB_DELETED);
         sx_ntf_smpsub_unsubscribe(s->smpsub, entity);
+    }
     sx_wipe(&res.sub, sizeof res.sub);
 }
 
@@ -483,6 +490,8 @@ static void handle(ns_conn *c, sx_slice transmission)
             return;
         }
         reply(c, corr, entity, &res.resp);
+        if (res.created)
+            sx_ntf_stats_inc(&c->w->s->stats, SX_NTF_STAT_TKN_CREATED);
         after_token_cmd(c, &res);
         return;
     case SX_NTF_C_TVFY:
@@ -502,6 +511,13 @@ static void handle(ns_conn *c, sx_slice transmission)
             return;
         }
         reply(c, corr, entity, &res.resp);
+        if (res.resp.tag == SX_NTF_R_OK) {
+            sx_ntf_stat k = q.cmd.tag == SX_NTF_C_TVFY   ? SX_NTF_STAT_TKN_VERIFIED
+                            : q.cmd.tag == SX_NTF_C_TDEL ? SX_NTF_STAT_TKN_DELETED
+                            : q.cmd.tag == SX_NTF_C_TRPL ? SX_NTF_STAT_TKN_REPLACED
+                                                         : SX_NTF_STAT_COUNT;
+            sx_ntf_stats_inc(&c->w->s->stats, k); /* COUNT: none */
+        }
         after_token_cmd(c, &res);
         if (q.cmd.tag == SX_NTF_C_TDEL && res.resp.tag == SX_NTF_R_OK)
             drop_token_subs(c->w->s, entity);
@@ -610,12 +626,79 @@ static void thread_end(void *arg, unsigned worker)
         conn_close(w->conns, "stopping");
 }
 
+/* ---- last notifications (sx_ntf_server_opts.last_ntfs_path) ---- */
+
+static void restore_last(sx_ntf_server *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    static sx_ntf_sl_last rec;
+    char *line = NULL;
+    size_t cap = 0, n_ok = 0, n_bad = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n == 0)
+            continue;
+        if (sx_ntf_sl_last_parse(sx_slice_of(line, (size_t)n), &rec) == SX_OK &&
+            sx_ntf_subs_restore_last(s->subs, &rec))
+            n_ok++;
+        else
+            n_bad++;
+    }
+    free(line);
+    fclose(f);
+    sx_wipe(&rec, sizeof rec);
+    char bak[4096];
+    if (snprintf(bak, sizeof bak, "%s.bak", path) < (int)sizeof bak && rename(path, bak) != 0)
+        SX_SAY(SX_SAY_WARN, "%s: cannot rename to .bak: %s", path, strerror(errno));
+    SX_SAY(SX_SAY_NOTE, "last notifications restored: %zu (%zu lines skipped)", n_ok, n_bad);
+}
+
+static void save_last(sx_ntf_server *s, const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return;
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        SX_SAY(SX_SAY_ERROR, "%s: %s", tmp, strerror(errno));
+        return;
+    }
+    sx_status st = sx_ntf_subs_write_last(s->subs, file_line, f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        st = SX_E_IO;
+    if (fclose(f) != 0)
+        st = SX_E_IO;
+    if (st == SX_OK && rename(tmp, path) == 0)
+        SX_SAY(SX_SAY_NOTE, "last notifications saved to %s", path);
+    else
+        SX_SAY(SX_SAY_ERROR, "last notifications not saved to %s", path);
+}
+
 /* ---- start and stop ---- */
+
+/* What the control port's server-info shows. NMSG received are counted
+ * by the SMP side; copied into the counters when asked. */
+static void ctl_info(void *arg, sx_ntf_ctl_info *out)
+{
+    sx_ntf_server *s = arg;
+    sx_smp_pool_stats ps;
+    sx_ntf_smpsub_pool_stats(s->smpsub, &ps);
+    out->smp_sessions = ps.connected;
+    out->active_subs = ps.active;
+    out->pending_subs = ps.pending;
+    out->service_assoc = ps.service_assoc;
+    out->push_queue = sx_ntf_pusher_queued(s->pusher);
+}
 
 static void server_free(sx_ntf_server *s)
 {
     if (!s)
         return;
+    sx_ntf_control_stop(s->control);
     sx_kit_workers_free(s->ws);
     sx_ntf_smpsub_stop(s->smpsub);
     sx_ntf_pusher_stop(s->pusher);
@@ -664,12 +747,15 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     SX_ENSURE(s != NULL, SX_E_NOMEM);
     pthread_mutex_init(&s->log_mu, NULL);
     s->opts = *o;
-    s->opts.apns = NULL; /* the caller's; copied into the client */
+    s->opts.apns = NULL;    /* the caller's; copied into the client */
+    s->opts.service = NULL; /* the caller's; copied by the pool */
     sx_status st = sx_ntf_tokens_new(&s->tokens);
     if (st == SX_OK)
         st = sx_ntf_subs_new(&s->subs);
     if (st == SX_OK && o->store_log_path)
         st = open_store_log(s, o->store_log_path);
+    if (st == SX_OK && o->last_ntfs_path)
+        restore_last(s, o->last_ntfs_path);
     if (st == SX_OK) {
         sx_tls_server_config cfg = {0};
         cfg.creds.cert_file = o->cert_file;
@@ -689,8 +775,23 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
         if (st == SX_OK)
             st = sx_ntf_pusher_start(s->tokens, ac, o->periodic_s, &s->pusher);
     }
+    s->stats.from_time = (int64_t)time(NULL);
+    sx_ntf_pusher_set_counters(s->pusher, &s->stats);
     if (st == SX_OK)
-        st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, &s->smpsub);
+        st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, o->service, &s->smpsub);
+    if (st == SX_OK)
+        sx_ntf_smpsub_set_counters(s->smpsub, &s->stats);
+    if (st == SX_OK && o->control) {
+        sx_ntf_control_opts co = {
+            .port = o->control_port,
+            .user_password = o->control_user_password,
+            .admin_password = o->control_admin_password,
+            .stats = &s->stats,
+            .info = ctl_info,
+            .info_arg = s,
+        };
+        st = sx_ntf_control_start(&co, &s->control);
+    }
     if (st == SX_OK) {
         sx_kit_workers_opts wo = {
             .n_workers = o->workers,
@@ -746,10 +847,27 @@ uint64_t sx_ntf_server_notifications(sx_ntf_server *s)
     return s ? sx_ntf_smpsub_received(s->smpsub) : 0;
 }
 
+uint16_t sx_ntf_server_control_port(const sx_ntf_server *s)
+{
+    return s ? sx_ntf_control_port(s->control) : 0;
+}
+
+uint64_t sx_ntf_server_service_subs(sx_ntf_server *s)
+{
+    return s ? sx_ntf_smpsub_service_subs(s->smpsub) : 0;
+}
+
 void sx_ntf_server_stop(sx_ntf_server *s)
 {
     if (!s)
         return;
+    sx_ntf_control_stop(s->control);
+    s->control = NULL;
     sx_kit_workers_stop(s->ws);
+    /* no NMSG after this: the SMP side goes first */
+    sx_ntf_smpsub_stop(s->smpsub);
+    s->smpsub = NULL;
+    if (s->opts.last_ntfs_path)
+        save_last(s, s->opts.last_ntfs_path);
     server_free(s);
 }

@@ -17,6 +17,7 @@
 #include "crypto/x509.h"
 #include "ntf_router/apns_client.h"
 #include "ntf_router/push.h"
+#include "simplex/smp.h"
 #include "simplex/status.h"
 
 typedef struct sx_ntf_server sx_ntf_server;
@@ -28,11 +29,23 @@ typedef struct sx_ntf_server_opts {
     const char *cert_file, *ca_file, *key_file;
     uint8_t key_hash[SX_FINGERPRINT_LEN]; /* the CA fingerprint clients must send */
     const char *store_log_path;           /* NULL: tokens are not kept */
+    /* NULL: not kept. Else each subscription's last notification is
+     * written there at stop and read back at start (then renamed .bak),
+     * as the reference's ntf-server-last-notifications.log. */
+    const char *last_ntfs_path;
     bool log_tls_errors;
     /* NULL: no APNS client; a push is then counted (pushes_pending) and
      * reported, not sent. */
     const sx_ntf_apns_client_opts *apns;
     unsigned periodic_s; /* between periodic-push rounds; 0: 300 s */
+    /* NULL, or the notifier service certificate ([SUBSCRIBER]
+     * use_service_credentials, PROTOCOL-NOTES G18; smpsub.h). */
+    const sx_smp_service_creds *service;
+    /* The control port (control.h) on 127.0.0.1: control_port, 0 for an
+     * ephemeral one; the passwords NULL when not set. */
+    bool control;
+    uint16_t control_port;
+    const char *control_user_password, *control_admin_password;
 } sx_ntf_server_opts;
 
 /* Replays the store log, binds the port and starts the workers. SX_E_IO (a
@@ -43,6 +56,10 @@ uint16_t sx_ntf_server_port(const sx_ntf_server *s);
 uint64_t sx_ntf_server_pushes_pending(const sx_ntf_server *s);
 /* NMSG received from SMP routers so far. */
 uint64_t sx_ntf_server_notifications(sx_ntf_server *s);
+/* The control port bound (0 without one). */
+uint16_t sx_ntf_server_control_port(const sx_ntf_server *s);
+/* NSUBS answered by SMP routers (the router as a notifier service). */
+uint64_t sx_ntf_server_service_subs(sx_ntf_server *s);
 /* What the push thread did (zeros without APNS). */
 void sx_ntf_server_push_stats(sx_ntf_server *s, sx_ntf_push_stats *out);
 void sx_ntf_server_stop(sx_ntf_server *s);

@@ -19,6 +19,7 @@
 #define SX_NTF_CFG_ENV "NTF_SERVER_CFG_PATH"
 #define SX_NTF_LOG_ENV "NTF_SERVER_LOG_PATH"
 #define SX_NTF_INI_NAME "ntf-server.ini"
+#define SX_NTF_LAST_NTFS_NAME "ntf-server-last-notifications.log" /* in the log folder */
 #define SX_NTF_DEFAULT_PORT "443"
 #define SX_NTF_DEFAULT_DB_CONNECTION "postgresql://ntf@/ntf_server_store"
 #define SX_NTF_DEFAULT_DB_SCHEMA "ntf_server"
@@ -61,6 +62,20 @@ SX_MUST_CHECK sx_status sx_ntf_ini_text(const sx_ntf_init_options *o, const char
 SX_MUST_CHECK sx_status sx_ntf_setup_init(const sx_kit_paths *paths, const sx_ntf_init_options *o,
                                           uint8_t fp[SX_FINGERPRINT_LEN], char *host, size_t host_cap,
                                           char *err, size_t errlen);
+
+/* The notifier service's certificate (PROTOCOL-NOTES G18; [SUBSCRIBER]
+ * use_service_credentials: on): the reference makes one self-signed
+ * certificate (CN "simplex", Ed25519) per SMP router, when it first
+ * connects to it, and keeps it in its database. Ours is one for every SMP
+ * router (the pool presents one), kept in the configuration folder under
+ * these names and made by `start` when they are missing. */
+#define SX_NTF_SERVICE_CRT_NAME "ntf-service.crt"
+#define SX_NTF_SERVICE_KEY_NAME "ntf-service.key"
+/* The two paths in cfg_dir (crt, key: SX_KIT_PATH_MAX each); with make,
+ * the files are created when either is missing (*made true). SX_E_IO,
+ * SX_E_LIMIT, SX_E_INTERNAL with err. */
+SX_MUST_CHECK sx_status sx_ntf_service_creds(const char *cfg_dir, bool make, char *crt, char *key, bool *made,
+                                             char *err, size_t errlen);
 
 /* "ntf://<fingerprint>@<host>[:<port>]", the port only when given and not
  * 443. SX_E_LIMIT when it does not fit. */

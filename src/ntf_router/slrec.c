@@ -272,6 +272,27 @@ sx_status sx_ntf_sl_parse(sx_slice line, sx_ntf_sl_rec *out)
     return SX_OK;
 }
 
+sx_status sx_ntf_sl_last_parse(sx_slice line, sx_ntf_sl_last *out)
+{
+    SX_ENSURE(out != NULL, SX_E_USAGE);
+    memset(out, 0, sizeof *out);
+    sx_reader r;
+    sx_reader_init_slice(&r, line);
+    size_t nonce_len = 0;
+    (void)(sx_read_expect_str(&r, "v1 ") && read_b64_bytes(&r, &out->token_id) && sp(&r) &&
+           read_smp_address(&r, '/', &out->server) && sx_read_expect_str(&r, "/") &&
+           read_b64_bytes(&r, &out->notifier_id) && sp(&r) && read_int(&r, true, INT64_MAX, &out->ts) && sp(&r) &&
+           read_b64(&r, out->nonce, sizeof out->nonce, &nonce_len) &&
+           (nonce_len == sizeof out->nonce || fail(&r, SX_E_PROTOCOL)) && sp(&r) &&
+           read_b64(&r, out->meta, sizeof out->meta, &out->meta_len));
+    sx_status st = sx_reader_finish(&r);
+    if (st != SX_OK || out->token_id.len == 0 || out->notifier_id.len == 0) {
+        memset(out, 0, sizeof *out);
+        return st == SX_E_LIMIT || st == SX_E_NOMEM ? st : SX_E_PROTOCOL;
+    }
+    return SX_OK;
+}
+
 /* ---- writing ----
  * After an ERR status nothing is written: the reference writes the service
  * flag there too, and its reader takes it into the error text, so each

@@ -135,4 +135,23 @@ SX_MUST_CHECK sx_status sx_ntf_sl_parse(sx_slice line, sx_ntf_sl_rec *out);
  * value. */
 bool sx_ntf_sl_write(sx_writer *w, const sx_ntf_sl_rec *r);
 
+/* A line of ntf-server-last-notifications.log, the reference's
+ * TokenNtfMessageRecord (TNMRv1, Notifications/Server/Store.hs before it
+ * moved to PostgreSQL): "v1 <b64 token id> <PNMessageData>", the message
+ * data as in a push payload (PROTOCOL-NOTES G22): "<smp address>/<b64
+ * notifier id> <ts> <b64 nonce> <b64 meta>". */
+#define SX_NTF_SL_META_MAX 256
+typedef struct sx_ntf_sl_last {
+    sx_ntf_sl_bytes token_id;
+    sx_server_address server;
+    sx_ntf_sl_bytes notifier_id;
+    int64_t ts;
+    uint8_t nonce[24];
+    uint8_t meta[SX_NTF_SL_META_MAX];
+    size_t meta_len;
+} sx_ntf_sl_last;
+/* SX_E_PROTOCOL for a line that does not read (a nonce of another length,
+ * trailing text), SX_E_LIMIT for a field over its buffer. */
+SX_MUST_CHECK sx_status sx_ntf_sl_last_parse(sx_slice line, sx_ntf_sl_last *out);
+
 #endif

@@ -1,4 +1,6 @@
-/* The NTF router's SMP side (see smpsub.h). */
+/* The NTF router's SMP side (see smpsub.h). The notifiers handed to the
+ * pool are entries in two hash indexes (hindex.h): by notifier (the pool's
+ * notes name it) and by subscription id (SDEL, TDEL). */
 #include "ntf_router/smpsub.h"
 
 #include <pthread.h>
@@ -10,12 +12,15 @@
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "kit/say.h"
+#include "ntf_router/hindex.h"
 #include "simplex/smp.h"
 
 #define PAYLOAD_MAX 3072
 
 typedef struct entry {
+    sx_hnode by_n, by_id;
     sx_smp_notifier *n;
+    bool subscribed; /* once: a service resubscription covers it */
     sx_ntf_sl_bytes id;
     char server[SX_SERVER_ADDRESS_MAX + 1];
 } entry;
@@ -27,10 +32,11 @@ struct sx_ntf_smpsub {
     sx_smp_tpool *pool;
     pthread_t thread;
     pthread_mutex_t mu; /* entries, stop */
-    entry *entries;
-    size_t count, cap;
+    sx_hindex by_n, by_id;
     bool stop;
     uint64_t received;
+    uint64_t service_subs; /* NSUBS answered */
+    sx_ntf_stats *counters;
 };
 
 bool sx_ntf_smpsub_wants(sx_ntf_sub_status st)
@@ -39,34 +45,60 @@ bool sx_ntf_smpsub_wants(sx_ntf_sub_status st)
            st == SX_NTF_SUB_INACTIVE || st == SX_NTF_SUB_SERVICE;
 }
 
+static uint64_t hash_n(const sx_ntf_smpsub *x, const sx_smp_notifier *n)
+{
+    return sx_hindex_hash(&x->by_n, sx_slice_of(&n, sizeof n), sx_slice_of(NULL, 0));
+}
+
+static uint64_t hash_id(const sx_ntf_smpsub *x, sx_slice id)
+{
+    return sx_hindex_hash(&x->by_id, id, sx_slice_of(NULL, 0));
+}
+
+static entry *find_n(const sx_ntf_smpsub *x, const sx_smp_notifier *n)
+{
+    for (sx_hnode *h = sx_hindex_first(&x->by_n, hash_n(x, n)); h; h = sx_hindex_next(h)) {
+        entry *e = SX_HNODE_OWNER(h, entry, by_n);
+        if (e->n == n)
+            return e;
+    }
+    return NULL;
+}
+
+static entry *find_id(const sx_ntf_smpsub *x, sx_slice id)
+{
+    for (sx_hnode *h = sx_hindex_first(&x->by_id, hash_id(x, id)); h; h = sx_hindex_next(h)) {
+        entry *e = SX_HNODE_OWNER(h, entry, by_id);
+        if (sx_slice_eq(sx_ntf_sl_slice(&e->id), id))
+            return e;
+    }
+    return NULL;
+}
+
 /* Removes the entry of notifier n (or of id), copying its id out; the
  * notifier is returned for the caller to free. */
 static sx_smp_notifier *take(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_slice id, sx_ntf_sl_bytes *id_out)
 {
-    for (size_t i = 0; i < x->count; i++) {
-        entry *e = &x->entries[i];
-        if ((n && e->n == n) || (!n && sx_slice_eq(sx_ntf_sl_slice(&e->id), id))) {
-            sx_smp_notifier *found = e->n;
-            if (id_out)
-                *id_out = e->id;
-            x->entries[i] = x->entries[--x->count];
-            return found;
-        }
-    }
-    return NULL;
+    entry *e = n ? find_n(x, n) : find_id(x, id);
+    if (!e)
+        return NULL;
+    sx_smp_notifier *found = e->n;
+    if (id_out)
+        *id_out = e->id;
+    sx_hindex_remove(&x->by_n, &e->by_n);
+    sx_hindex_remove(&x->by_id, &e->by_id);
+    free(e);
+    return found;
 }
 
 static bool id_of(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sl_bytes *id)
 {
     pthread_mutex_lock(&x->mu);
-    bool found = false;
-    for (size_t i = 0; i < x->count && !found; i++)
-        if (x->entries[i].n == n) {
-            *id = x->entries[i].id;
-            found = true;
-        }
+    entry *e = find_n(x, n);
+    if (e)
+        *id = e->id;
     pthread_mutex_unlock(&x->mu);
-    return found;
+    return e != NULL;
 }
 
 static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
@@ -75,6 +107,7 @@ static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
     if (!id_of(x, note->notifier, &id))
         return;
     __atomic_add_fetch(&x->received, 1, __ATOMIC_RELAXED);
+    sx_ntf_stats_inc(__atomic_load_n(&x->counters, __ATOMIC_ACQUIRE), SX_NTF_STAT_NTF_RECEIVED);
     static __thread uint8_t payload[PAYLOAD_MAX];
     sx_writer w;
     sx_writer_init_fixed(&w, payload, sizeof payload);
@@ -112,15 +145,62 @@ static void ended(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sub_status 
 static void on_disconnected(sx_ntf_smpsub *x, const char *server)
 {
     pthread_mutex_lock(&x->mu);
-    size_t n = x->count;
+    size_t n = x->by_id.count;
     sx_ntf_sl_bytes *ids = n ? malloc(n * sizeof *ids) : NULL;
     size_t k = 0;
-    for (size_t i = 0; ids && i < n; i++)
-        if (strcmp(x->entries[i].server, server) == 0)
-            ids[k++] = x->entries[i].id;
+    for (size_t i = 0; ids && i < x->by_id.cap; i++)
+        for (sx_hnode *h = sx_hindex_bucket(&x->by_id, i); h; h = h->next) {
+            const entry *e = SX_HNODE_OWNER(h, entry, by_id);
+            if (strcmp(e->server, server) == 0)
+                ids[k++] = e->id;
+        }
     pthread_mutex_unlock(&x->mu);
     for (size_t i = 0; i < k; i++)
         (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&ids[i]), SX_NTF_SUB_INACTIVE, sx_slice_of(NULL, 0));
+    free(ids);
+}
+
+static bool mark_subscribed(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sl_bytes *id)
+{
+    pthread_mutex_lock(&x->mu);
+    entry *e = find_n(x, n);
+    if (e) {
+        e->subscribed = true;
+        *id = e->id;
+    }
+    pthread_mutex_unlock(&x->mu);
+    return e != NULL;
+}
+
+/* One NSUBS answered (PROTOCOL-NOTES G18): the queues subscribed before on
+ * that router, associated with the service, are active again without a
+ * SUBSCRIBED note each (the reference keeps their status through a service
+ * disconnection; ours went INACTIVE with the connection). */
+static void on_service_subscribed(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
+{
+    __atomic_add_fetch(&x->service_subs, 1, __ATOMIC_RELAXED);
+    bool same = note->service_expected == note->service_count &&
+                memcmp(note->service_expected_hash, note->service_hash, 16) == 0;
+    if (same)
+        SX_SAY(SX_SAY_NOTE, "SMP router %s: service subscribed, %lld queues", note->server,
+               (long long)note->service_count);
+    else
+        SX_SAY(SX_SAY_WARN, "SMP router %s: service subscribed, %lld queues expected, %lld confirmed%s",
+               note->server, (long long)note->service_expected, (long long)note->service_count,
+               note->service_expected == note->service_count ? ", different ids hash" : "");
+    pthread_mutex_lock(&x->mu);
+    size_t n = x->by_id.count;
+    sx_ntf_sl_bytes *ids = n ? malloc(n * sizeof *ids) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; ids && i < x->by_id.cap; i++)
+        for (sx_hnode *h = sx_hindex_bucket(&x->by_id, i); h; h = h->next) {
+            const entry *e = SX_HNODE_OWNER(h, entry, by_id);
+            if (e->subscribed && strcmp(e->server, note->server) == 0)
+                ids[k++] = e->id;
+        }
+    pthread_mutex_unlock(&x->mu);
+    for (size_t i = 0; i < k; i++)
+        (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&ids[i]), SX_NTF_SUB_ACTIVE, sx_slice_of(NULL, 0));
     free(ids);
 }
 
@@ -129,8 +209,17 @@ static void on_note(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
     sx_ntf_sl_bytes id;
     switch (note->kind) {
     case SX_SMP_POOL_SUBSCRIBED:
-        if (note->notifier && id_of(x, note->notifier, &id))
+        if (note->notifier && mark_subscribed(x, note->notifier, &id))
             (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&id), SX_NTF_SUB_ACTIVE, sx_slice_of(NULL, 0));
+        break;
+    case SX_SMP_POOL_SERVICE_SUBSCRIBED: on_service_subscribed(x, note); break;
+    case SX_SMP_POOL_SERVICE_UNAVAILABLE:
+        SX_SAY(SX_SAY_WARN, "SMP router %s: service unavailable (%lld queues expected): subscribing each queue",
+               note->server, (long long)note->service_expected);
+        break;
+    case SX_SMP_POOL_SERVICE_END:
+        SX_SAY(SX_SAY_WARN, "SMP router %s: another connection of the service took %lld queues", note->server,
+               (long long)note->service_count);
         break;
     case SX_SMP_POOL_SUB_FAILED:
         if (note->notifier) {
@@ -176,7 +265,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher, sx_ntf_smpsub **out)
+sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher,
+                              const sx_smp_service_creds *service, sx_ntf_smpsub **out)
 {
     SX_ENSURE(subs != NULL && tokens != NULL && out != NULL, SX_E_USAGE);
     *out = NULL;
@@ -186,11 +276,18 @@ sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_p
     x->tokens = tokens;
     x->pusher = pusher;
     pthread_mutex_init(&x->mu, NULL);
-    sx_status st = sx_smp_tpool_new(NULL, &x->pool);
+    sx_hindex_init(&x->by_n);
+    sx_hindex_init(&x->by_id);
+    sx_smp_pool_opts po = {0};
+    po.conn.service = service; /* copied by the pool */
+    po.notifier_service = service != NULL;
+    sx_status st = sx_smp_tpool_new(&po, &x->pool);
     if (st == SX_OK && pthread_create(&x->thread, NULL, run, x) != 0)
         st = SX_E_INTERNAL;
     if (st != SX_OK) {
         sx_smp_tpool_free(x->pool);
+        sx_hindex_free(&x->by_n);
+        sx_hindex_free(&x->by_id);
         pthread_mutex_destroy(&x->mu);
         free(x);
         return st;
@@ -208,9 +305,18 @@ void sx_ntf_smpsub_stop(sx_ntf_smpsub *x)
     pthread_mutex_unlock(&x->mu);
     pthread_join(x->thread, NULL);
     sx_smp_tpool_free(x->pool); /* lets go of every notifier */
-    for (size_t i = 0; i < x->count; i++)
-        sx_smp_notifier_free(x->entries[i].n);
-    free(x->entries);
+    for (size_t i = 0; i < x->by_id.cap; i++) {
+        sx_hnode *h = sx_hindex_bucket(&x->by_id, i);
+        while (h) {
+            sx_hnode *next = h->next;
+            entry *e = SX_HNODE_OWNER(h, entry, by_id);
+            sx_smp_notifier_free(e->n);
+            free(e);
+            h = next;
+        }
+    }
+    sx_hindex_free(&x->by_n);
+    sx_hindex_free(&x->by_id);
     pthread_mutex_destroy(&x->mu);
     free(x);
 }
@@ -229,22 +335,20 @@ void sx_ntf_smpsub_subscribe(sx_ntf_smpsub *x, const sx_ntf_sub_rec *r)
         return;
     }
     sx_wipe(key, sizeof key);
+    entry *e = calloc(1, sizeof *e);
+    bool ok = e != NULL;
     pthread_mutex_lock(&x->mu);
-    bool ok = true;
-    if (x->count == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 64;
-        entry *e = realloc(x->entries, cap * sizeof *e);
-        ok = e != NULL;
-        if (ok) {
-            x->entries = e;
-            x->cap = cap;
-        }
-    }
     if (ok) {
-        entry *e = &x->entries[x->count++];
         e->n = n;
         e->id = r->id;
         snprintf(e->server, sizeof e->server, "%s", r->server.text);
+        ok = sx_hindex_add(&x->by_n, &e->by_n, hash_n(x, n)) == SX_OK;
+        if (ok && sx_hindex_add(&x->by_id, &e->by_id, hash_id(x, id)) != SX_OK) {
+            sx_hindex_remove(&x->by_n, &e->by_n);
+            ok = false;
+        }
+        if (!ok)
+            free(e);
     }
     pthread_mutex_unlock(&x->mu);
     if (!ok) {
@@ -278,4 +382,22 @@ void sx_ntf_smpsub_unsubscribe(sx_ntf_smpsub *x, sx_slice id)
 uint64_t sx_ntf_smpsub_received(sx_ntf_smpsub *x)
 {
     return x ? __atomic_load_n(&x->received, __ATOMIC_RELAXED) : 0;
+}
+
+void sx_ntf_smpsub_set_counters(sx_ntf_smpsub *x, sx_ntf_stats *counters)
+{
+    if (x)
+        __atomic_store_n(&x->counters, counters, __ATOMIC_RELEASE);
+}
+
+uint64_t sx_ntf_smpsub_service_subs(sx_ntf_smpsub *x)
+{
+    return x ? __atomic_load_n(&x->service_subs, __ATOMIC_RELAXED) : 0;
+}
+
+void sx_ntf_smpsub_pool_stats(sx_ntf_smpsub *x, sx_smp_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (x)
+        sx_smp_tpool_get_stats(x->pool, out);
 }

@@ -13,13 +13,17 @@
 #include "ntf_router/push.h"
 #include "ntf_router/subs.h"
 #include "ntf_router/tokens.h"
+#include "simplex/smp.h"
 
 typedef struct sx_ntf_smpsub sx_ntf_smpsub;
 
 /* pusher may be NULL (no APNS: notifications are counted, not pushed).
- * SX_E_NOMEM / SX_E_INTERNAL. */
+ * service: NULL, or the certificate with which the pool is a notifier
+ * service (PROTOCOL-NOTES G18; NSUB associates each queue, and after a
+ * reconnection one NSUBS resubscribes them; routers without services get
+ * per-queue NSUB). SX_E_NOMEM / SX_E_INTERNAL. */
 SX_MUST_CHECK sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher,
-                                            sx_ntf_smpsub **out);
+                                            const sx_smp_service_creds *service, sx_ntf_smpsub **out);
 /* Stops the thread and the pool (before subs, tokens and pusher go). */
 void sx_ntf_smpsub_stop(sx_ntf_smpsub *x);
 /* Subscribes the subscription's notifier (status PENDING); the statuses
@@ -28,7 +32,12 @@ void sx_ntf_smpsub_subscribe(sx_ntf_smpsub *x, const sx_ntf_sub_rec *r);
 bool sx_ntf_smpsub_wants(sx_ntf_sub_status st);
 /* Lets go of subscription id's notifier (SDEL, TDEL). */
 void sx_ntf_smpsub_unsubscribe(sx_ntf_smpsub *x, sx_slice id);
-/* NMSG received so far. */
+/* NMSG received so far; NSUBS answered (service subscriptions). */
 uint64_t sx_ntf_smpsub_received(sx_ntf_smpsub *x);
+uint64_t sx_ntf_smpsub_service_subs(sx_ntf_smpsub *x);
+/* The router's counters (control.h) NMSG go to. */
+void sx_ntf_smpsub_set_counters(sx_ntf_smpsub *x, sx_ntf_stats *counters);
+/* The pool's figures (zeros for NULL). */
+void sx_ntf_smpsub_pool_stats(sx_ntf_smpsub *x, sx_smp_pool_stats *out);
 
 #endif

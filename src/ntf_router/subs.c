@@ -1,6 +1,8 @@
-/* The NTF router's subscriptions (see subs.h). Lookups are linear over the
- * records: enough for the tests, not for the 100,000 queues of the issue's
- * benchmark (an index by id and by token is still to come). */
+/* The NTF router's subscriptions (see subs.h). The records live in an
+ * array (for the walks: compaction, each) and in three hash indexes
+ * (hindex.h): by subscription id, by SMP queue (router address text and
+ * notifier id; SNEW's duplicate check) and by token (TDEL, and the token's
+ * last notifications in a message push). */
 #include "ntf_router/subs.h"
 
 #include <pthread.h>
@@ -10,14 +12,29 @@
 
 #include "core/base64.h"
 #include "crypto/util.h"
+#include "ntf_router/hindex.h"
+
+/* A token's subscriptions with the newest notifications, oldest first: the
+ * message push's payload without a walk over the token's subscriptions
+ * (the reference's tokenLastNtfs: one entry per queue, at most six). */
+typedef struct sub sub;
+typedef struct tlast {
+    sx_hnode node;
+    sx_ntf_sl_bytes token_id;
+    size_t n;
+    sub *recent[SX_NTF_LAST_NTFS_MAX];
+} tlast;
 
 typedef struct sub {
     sx_ntf_sub_rec rec;
+    size_t pos; /* in items */
+    sx_hnode by_id, by_queue, by_token;
     bool has_last;
+    bool in_recent; /* in its token's recent list */
     int64_t last_ts;
     uint64_t last_seq; /* order of arrival, for equal timestamps */
     uint8_t last_nonce[24];
-    uint8_t last_meta[256];
+    uint8_t last_meta[SX_NTF_SL_META_MAX];
     size_t last_meta_len;
 } sub;
 
@@ -25,6 +42,8 @@ struct sx_ntf_subs {
     pthread_mutex_t mu;
     sub **items;
     size_t count, cap;
+    sx_hindex ids, queues, tokens;
+    sx_hindex lasts; /* tlast by token id */
     uint64_t seq;
     sx_ntf_log_fn log;
     void *log_arg;
@@ -36,6 +55,10 @@ sx_status sx_ntf_subs_new(sx_ntf_subs **out)
     sx_ntf_subs *s = calloc(1, sizeof *s);
     SX_ENSURE(s != NULL, SX_E_NOMEM);
     pthread_mutex_init(&s->mu, NULL);
+    sx_hindex_init(&s->ids);
+    sx_hindex_init(&s->queues);
+    sx_hindex_init(&s->tokens);
+    sx_hindex_init(&s->lasts);
     *out = s;
     return SX_OK;
 }
@@ -53,6 +76,18 @@ void sx_ntf_subs_free(sx_ntf_subs *s)
     for (size_t i = 0; i < s->count; i++)
         sub_free(s->items[i]);
     free(s->items);
+    sx_hindex_free(&s->ids);
+    sx_hindex_free(&s->queues);
+    sx_hindex_free(&s->tokens);
+    for (size_t i = 0; i < s->lasts.cap; i++) {
+        sx_hnode *h = sx_hindex_bucket(&s->lasts, i);
+        while (h) {
+            sx_hnode *next = h->next;
+            free(SX_HNODE_OWNER(h, tlast, node));
+            h = next;
+        }
+    }
+    sx_hindex_free(&s->lasts);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -73,29 +108,123 @@ size_t sx_ntf_subs_count(sx_ntf_subs *s)
     return n;
 }
 
-static sub *find(const sx_ntf_subs *s, sx_slice id, size_t *pos)
+static uint64_t hash_id(const sx_ntf_subs *s, sx_slice id)
 {
-    for (size_t i = 0; i < s->count; i++)
-        if (sx_slice_eq(sx_ntf_sl_slice(&s->items[i]->rec.id), id)) {
-            if (pos)
-                *pos = i;
-            return s->items[i];
-        }
+    return sx_hindex_hash(&s->ids, id, sx_slice_of(NULL, 0));
+}
+
+static uint64_t hash_queue(const sx_ntf_subs *s, const sx_server_address *srv, sx_slice nid)
+{
+    return sx_hindex_hash(&s->queues, sx_slice_of(srv->text, srv->text_len), nid);
+}
+
+static uint64_t hash_token(const sx_ntf_subs *s, sx_slice token_id)
+{
+    return sx_hindex_hash(&s->tokens, token_id, sx_slice_of(NULL, 0));
+}
+
+static sub *find(const sx_ntf_subs *s, sx_slice id)
+{
+    uint64_t h = hash_id(s, id);
+    for (sx_hnode *n = sx_hindex_first(&s->ids, h); n; n = sx_hindex_next(n)) {
+        sub *b = SX_HNODE_OWNER(n, sub, by_id);
+        if (sx_slice_eq(sx_ntf_sl_slice(&b->rec.id), id))
+            return b;
+    }
     return NULL;
 }
 
 static sub *find_queue(const sx_ntf_subs *s, const sx_server_address *srv, sx_slice nid)
 {
-    for (size_t i = 0; i < s->count; i++) {
-        const sx_ntf_sub_rec *r = &s->items[i]->rec;
+    uint64_t h = hash_queue(s, srv, nid);
+    for (sx_hnode *n = sx_hindex_first(&s->queues, h); n; n = sx_hindex_next(n)) {
+        sub *b = SX_HNODE_OWNER(n, sub, by_queue);
+        const sx_ntf_sub_rec *r = &b->rec;
         if (sx_slice_eq(sx_ntf_sl_slice(&r->notifier_id), nid) && r->server.text_len == srv->text_len &&
             memcmp(r->server.text, srv->text, srv->text_len) == 0)
-            return s->items[i];
+            return b;
     }
     return NULL;
 }
 
-static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r)
+/* The first subscription of token_id after node n (NULL: from the start). */
+static sub *next_of_token(const sx_ntf_subs *s, sx_slice token_id, sx_hnode *n)
+{
+    n = n ? sx_hindex_next(n) : sx_hindex_first(&s->tokens, hash_token(s, token_id));
+    for (; n; n = sx_hindex_next(n)) {
+        sub *b = SX_HNODE_OWNER(n, sub, by_token);
+        if (sx_slice_eq(sx_ntf_sl_slice(&b->rec.token_id), token_id))
+            return b;
+    }
+    return NULL;
+}
+
+static tlast *find_tlast(sx_ntf_subs *s, sx_slice token_id, bool create)
+{
+    uint64_t h = sx_hindex_hash(&s->lasts, token_id, sx_slice_of(NULL, 0));
+    for (sx_hnode *n = sx_hindex_first(&s->lasts, h); n; n = sx_hindex_next(n)) {
+        tlast *t = SX_HNODE_OWNER(n, tlast, node);
+        if (sx_slice_eq(sx_ntf_sl_slice(&t->token_id), token_id))
+            return t;
+    }
+    if (!create)
+        return NULL;
+    tlast *t = calloc(1, sizeof *t);
+    if (!t || sx_ntf_sl_bytes_set(&t->token_id, token_id) != SX_OK || sx_hindex_add(&s->lasts, &t->node, h) != SX_OK) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Takes b out of its token's recent list (the list goes when empty). */
+static void untouch(sx_ntf_subs *s, sub *b)
+{
+    if (!b->in_recent)
+        return;
+    b->in_recent = false;
+    tlast *t = find_tlast(s, sx_ntf_sl_slice(&b->rec.token_id), false);
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->recent[i] == b) {
+            memmove(&t->recent[i], &t->recent[i + 1], (t->n - i - 1) * sizeof t->recent[0]);
+            t->n--;
+            break;
+        }
+    if (t->n == 0) {
+        sx_hindex_remove(&s->lasts, &t->node);
+        free(t);
+    }
+}
+
+/* b had a notification: the newest of its token's list. false without
+ * memory for the list. */
+static bool touch(sx_ntf_subs *s, sub *b)
+{
+    untouch(s, b);
+    tlast *t = find_tlast(s, sx_ntf_sl_slice(&b->rec.token_id), true);
+    if (!t)
+        return false;
+    if (t->n == SX_NTF_LAST_NTFS_MAX) {
+        t->recent[0]->in_recent = false;
+        memmove(&t->recent[0], &t->recent[1], (t->n - 1) * sizeof t->recent[0]);
+        t->n--;
+    }
+    t->recent[t->n++] = b;
+    b->in_recent = true;
+    return true;
+}
+
+static void sub_unindex(sx_ntf_subs *s, sub *b)
+{
+    untouch(s, b);
+    sx_hindex_remove(&s->ids, &b->by_id);
+    sx_hindex_remove(&s->queues, &b->by_queue);
+    sx_hindex_remove(&s->tokens, &b->by_token);
+}
+
+static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r, sub **out)
 {
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -107,14 +236,37 @@ static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r)
     sub *b = calloc(1, sizeof *b);
     SX_ENSURE(b != NULL, SX_E_NOMEM);
     b->rec = *r;
+    sx_status st = sx_hindex_add(&s->ids, &b->by_id, hash_id(s, sx_ntf_sl_slice(&r->id)));
+    if (st == SX_OK) {
+        st = sx_hindex_add(&s->queues, &b->by_queue, hash_queue(s, &r->server, sx_ntf_sl_slice(&r->notifier_id)));
+        if (st != SX_OK)
+            sx_hindex_remove(&s->ids, &b->by_id);
+    }
+    if (st == SX_OK) {
+        st = sx_hindex_add(&s->tokens, &b->by_token, hash_token(s, sx_ntf_sl_slice(&r->token_id)));
+        if (st != SX_OK) {
+            sx_hindex_remove(&s->ids, &b->by_id);
+            sx_hindex_remove(&s->queues, &b->by_queue);
+        }
+    }
+    if (st != SX_OK) {
+        sub_free(b);
+        return st;
+    }
+    b->pos = s->count;
     s->items[s->count++] = b;
+    if (out)
+        *out = b;
     return SX_OK;
 }
 
-static void remove_at(sx_ntf_subs *s, size_t pos)
+static void remove_sub(sx_ntf_subs *s, sub *b)
 {
-    sub_free(s->items[pos]);
+    sub_unindex(s, b);
+    size_t pos = b->pos;
     s->items[pos] = s->items[--s->count];
+    s->items[pos]->pos = pos;
+    sub_free(b);
 }
 
 static void log_rec(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
@@ -220,10 +372,11 @@ sx_status sx_ntf_subs_snew(sx_ntf_subs *s, sx_slice token_id, const sx_ntf_cmd *
         rec->id.len = SX_NTF_ID_LEN;
         sx_random_bytes(rec->id.b, rec->id.len);
         rec->status = SX_NTF_SUB_NEW;
-        st = add(s, rec);
+        sub *nb = NULL;
+        st = add(s, rec, &nb);
         if (st == SX_OK) {
             log_rec(s, &r);
-            answer_id(out, s->items[s->count - 1]);
+            answer_id(out, nb);
             out->subscribe = true;
         }
     }
@@ -235,7 +388,7 @@ sx_status sx_ntf_subs_snew(sx_ntf_subs *s, sx_slice token_id, const sx_ntf_cmd *
 bool sx_ntf_subs_token_of(sx_ntf_subs *s, sx_slice id, sx_ntf_sl_bytes *token_id)
 {
     pthread_mutex_lock(&s->mu);
-    sub *b = find(s, id, NULL);
+    sub *b = find(s, id);
     if (b && token_id)
         *token_id = b->rec.token_id;
     pthread_mutex_unlock(&s->mu);
@@ -247,8 +400,7 @@ sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx
     SX_ENSURE(s != NULL && cmd != NULL && out != NULL, SX_E_USAGE);
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
-    size_t pos = 0;
-    sub *b = find(s, id, &pos);
+    sub *b = find(s, id);
     sx_status st = SX_OK;
     if (!b) {
         answer_err(out, SX_SMP_ERR_AUTH);
@@ -264,7 +416,7 @@ sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx
         r.kind = SX_NTF_SL_SDELETE;
         r.id = b->rec.id;
         log_rec(s, &r);
-        remove_at(s, pos);
+        remove_sub(s, b);
         out->unsubscribe = true;
         out->resp.tag = SX_NTF_R_OK;
     } else {
@@ -277,7 +429,7 @@ sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx
 bool sx_ntf_subs_set_status(sx_ntf_subs *s, sx_slice id, sx_ntf_sub_status st, sx_slice err)
 {
     pthread_mutex_lock(&s->mu);
-    sub *b = find(s, id, NULL);
+    sub *b = find(s, id);
     if (b) {
         sx_ntf_sl_bytes e = {0};
         if (st == SX_NTF_SUB_ERR &&
@@ -296,15 +448,12 @@ bool sx_ntf_subs_set_status(sx_ntf_subs *s, sx_slice id, sx_ntf_sub_status st, s
 static size_t delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(void *, const sx_ntf_sub_rec *), void *arg)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->count;) {
-        if (sx_slice_eq(sx_ntf_sl_slice(&s->items[i]->rec.token_id), token_id)) {
-            if (fn)
-                fn(arg, &s->items[i]->rec);
-            remove_at(s, i);
-            n++;
-            continue;
-        }
-        i++;
+    sub *b;
+    while ((b = next_of_token(s, token_id, NULL)) != NULL) {
+        if (fn)
+            fn(arg, &b->rec);
+        remove_sub(s, b);
+        n++;
     }
     return n;
 }
@@ -344,18 +493,13 @@ static bool write_item(sx_writer *w, const sub *b)
            write_b64(w, sx_slice_of(b->last_meta, b->last_meta_len));
 }
 
-static bool newer(const sub *a, const sub *b)
-{
-    return a->last_ts != b->last_ts ? a->last_ts > b->last_ts : a->last_seq > b->last_seq;
-}
-
 bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uint8_t nonce[24], sx_slice meta,
                               sx_ntf_sl_bytes *token_id, sx_writer *payload)
 {
     if (meta.len > sizeof((sub *)0)->last_meta)
         return false;
     pthread_mutex_lock(&s->mu);
-    sub *b = find(s, id, NULL);
+    sub *b = find(s, id);
     bool ok = b != NULL;
     if (ok) {
         b->has_last = true;
@@ -367,31 +511,68 @@ bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uin
         b->last_meta_len = meta.len;
         *token_id = b->rec.token_id;
         /* the token's newest notifications, oldest first */
-        const sub *pick[SX_NTF_LAST_NTFS_MAX];
-        size_t n = 0;
-        for (size_t i = 0; i < s->count; i++) {
-            const sub *c = s->items[i];
-            if (!c->has_last || !sx_slice_eq(sx_ntf_sl_slice(&c->rec.token_id), sx_ntf_sl_slice(token_id)))
-                continue;
-            if (n < SX_NTF_LAST_NTFS_MAX) {
-                pick[n++] = c;
-            } else {
-                size_t oldest = 0;
-                for (size_t k = 1; k < n; k++)
-                    if (newer(pick[oldest], pick[k]))
-                        oldest = k;
-                if (newer(c, pick[oldest]))
-                    pick[oldest] = c;
-            }
-        }
-        for (size_t i = 1; i < n; i++) /* insertion sort, oldest first */
-            for (size_t k = i; k > 0 && newer(pick[k - 1], pick[k]); k--) {
-                const sub *t = pick[k];
-                pick[k] = pick[k - 1];
-                pick[k - 1] = t;
-            }
+        ok = touch(s, b);
+        const tlast *t = ok ? find_tlast(s, sx_ntf_sl_slice(token_id), false) : NULL;
+        size_t n = t ? t->n : 0;
+        const sub *const *pick = t ? (const sub *const *)t->recent : NULL;
         for (size_t i = 0; ok && i < n; i++)
             ok = (i == 0 || sx_write_str(payload, ";")) && write_item(payload, pick[i]);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const sub *x = *(const sub *const *)a, *y = *(const sub *const *)b;
+    return x->last_seq < y->last_seq ? -1 : x->last_seq > y->last_seq;
+}
+
+sx_status sx_ntf_subs_write_last(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg)
+{
+    SX_ENSURE(s != NULL && fn != NULL, SX_E_USAGE);
+    static __thread uint8_t buf[2048];
+    sx_status st = SX_OK;
+    pthread_mutex_lock(&s->mu);
+    const sub **with = s->count ? malloc(s->count * sizeof *with) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; with && i < s->count; i++)
+        if (s->items[i]->has_last)
+            with[n++] = s->items[i];
+    if (s->count && !with)
+        st = SX_E_NOMEM;
+    if (n)
+        qsort(with, n, sizeof *with, by_seq);
+    for (size_t i = 0; st == SX_OK && i < n; i++) {
+        sx_writer w;
+        sx_writer_init_fixed(&w, buf, sizeof buf);
+        if (sx_write_str(&w, "v1 ") && write_b64(&w, sx_ntf_sl_slice(&with[i]->rec.token_id)) &&
+            sx_write_str(&w, " ") && write_item(&w, with[i]))
+            fn(arg, sx_writer_slice(&w));
+        else
+            st = sx_writer_status(&w);
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(with);
+    return st;
+}
+
+bool sx_ntf_subs_restore_last(sx_ntf_subs *s, const sx_ntf_sl_last *l)
+{
+    if (!s || !l || l->meta_len > sizeof((sub *)0)->last_meta)
+        return false;
+    pthread_mutex_lock(&s->mu);
+    sub *b = find_queue(s, &l->server, sx_ntf_sl_slice(&l->notifier_id));
+    bool ok = b && sx_slice_eq(sx_ntf_sl_slice(&b->rec.token_id), sx_ntf_sl_slice(&l->token_id));
+    if (ok) {
+        b->has_last = true;
+        b->last_ts = l->ts;
+        b->last_seq = ++s->seq;
+        memcpy(b->last_nonce, l->nonce, sizeof b->last_nonce);
+        if (l->meta_len)
+            memcpy(b->last_meta, l->meta, l->meta_len);
+        b->last_meta_len = l->meta_len;
+        ok = touch(s, b);
     }
     pthread_mutex_unlock(&s->mu);
     return ok;
@@ -402,17 +583,16 @@ sx_status sx_ntf_subs_apply(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
     SX_ENSURE(s != NULL && r != NULL, SX_E_USAGE);
     sx_status st = SX_OK;
     pthread_mutex_lock(&s->mu);
-    size_t pos = 0;
     sub *b = NULL;
     switch (r->kind) {
     case SX_NTF_SL_SCREATE:
-        b = find(s, sx_ntf_sl_slice(&r->sub.id), &pos);
+        b = find(s, sx_ntf_sl_slice(&r->sub.id));
         if (b)
-            remove_at(s, pos);
-        st = add(s, &r->sub);
+            remove_sub(s, b);
+        st = add(s, &r->sub, NULL);
         break;
     case SX_NTF_SL_SSTATUS:
-        b = find(s, sx_ntf_sl_slice(&r->id), NULL);
+        b = find(s, sx_ntf_sl_slice(&r->id));
         if (b) {
             b->rec.status = r->sub_status.status;
             b->rec.status_err = r->sub_status.err;
@@ -420,8 +600,9 @@ sx_status sx_ntf_subs_apply(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
         }
         break;
     case SX_NTF_SL_SDELETE:
-        if (find(s, sx_ntf_sl_slice(&r->id), &pos))
-            remove_at(s, pos);
+        b = find(s, sx_ntf_sl_slice(&r->id));
+        if (b)
+            remove_sub(s, b);
         break;
     case SX_NTF_SL_TDELETE: (void)delete_token(s, sx_ntf_sl_slice(&r->id), NULL, NULL); break;
     default: break;

@@ -70,6 +70,14 @@ SX_MUST_CHECK sx_status sx_ntf_subs_apply(sx_ntf_subs *s, const sx_ntf_sl_rec *r
 /* Calls fn with an SCREATE line for every subscription (the compacted log). */
 SX_MUST_CHECK sx_status sx_ntf_subs_write_all(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg);
 
+/* The last notifications across restarts (ntf-server-last-notifications.log,
+ * slrec.h sx_ntf_sl_last): fn gets a "v1 ..." line for each subscription
+ * that had a notification, oldest first; restore applies one read back to
+ * the subscription of that queue and token (false when there is none, as
+ * after its SDEL). */
+SX_MUST_CHECK sx_status sx_ntf_subs_write_last(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg);
+bool sx_ntf_subs_restore_last(sx_ntf_subs *s, const sx_ntf_sl_last *l);
+
 /* The text of an SMPQueueNtf's server, smp://<b64 key hash>@<hosts>[:port],
  * parsed into out. SX_E_PROTOCOL when it does not make an address. */
 SX_MUST_CHECK sx_status sx_ntf_subs_server_text(const sx_smp_server *srv, sx_server_address *out);

@@ -336,6 +336,7 @@ sx_status sx_ntf_tokens_tnew(sx_ntf_tokens *t, const sx_ntf_cmd *cmd, int64_t to
             log_create(t, &fresh);
             answer_id(out, &fresh);
             ask_push(out, &fresh);
+            out->created = true;
         } else if (st == SX_E_AUTH) {
             answer_err(out, SX_SMP_ERR_AUTH); /* a small-order client key */
             st = SX_OK;

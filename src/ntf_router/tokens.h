@@ -32,6 +32,7 @@ typedef struct sx_ntf_tkn_result {
     uint8_t id[SX_NTF_ID_LEN];
     uint8_t dh_pub[SX_KEY_SPKI_MAX];
     bool push_verification;
+    bool created;         /* TNEW made a new token */
     sx_ntf_tkn_rec token; /* the token to push to, with its registration code */
 } sx_ntf_tkn_result;
 

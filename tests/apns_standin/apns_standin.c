@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -615,6 +616,10 @@ int main(int argc, char **argv)
         int fd = accept(lfd, NULL, NULL);
         if (fd < 0)
             continue;
+        /* answers go out at once, as Apple's would (no Nagle delay behind
+         * the client's delayed ACK) */
+        int nodelay = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
         pthread_t t;
         if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)fd) != 0)
             close(fd);

@@ -109,6 +109,9 @@ STORELOG = {
     "sstatus": "SSTATUS %s ERR CONNECTION service=T" % b64(seq(24, 2)),
     "sdelete": "SDELETE %s" % b64(seq(24, 2)),
     "service": "SERVICE %s service=%s" % (SMP, b64(seq(16, 8))),
+    # a line of ntf-server-last-notifications.log (the same target reads it)
+    "last_v1": "v1 %s %s/%s 1733443200 %s %s" % (b64(seq(24, 1)), SMP, b64(seq(24, 3)), b64(seq(24, 9)),
+                                                  b64(seq(128, 10))),
 }
 
 

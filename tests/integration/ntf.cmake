@@ -31,3 +31,15 @@ target_compile_definitions(itest_ntf_subs PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DA
 add_dependencies(itest_ntf_subs smp-server apns-standin ntf-server)
 add_test(NAME integration.ntf_subs COMMAND itest_ntf_subs $<TARGET_FILE:apns-standin> $<TARGET_FILE:ntf-server>)
 set_tests_properties(integration.ntf_subs PROPERTIES TIMEOUT 300)
+# The NTF router as a notifier service (PROTOCOL-NOTES G18): smp-server,
+# ntf-server and the APNS stand-in as processes; the SMP router killed and
+# started again, one NSUBS on its counters.
+add_executable(itest_ntf_service test_ntf_service.c ntf_env.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_ntf_service PRIVATE sx_ntf_router sx_ntf_client sx_smp_client PkgConfig::CMOCKA
+                      Threads::Threads)
+target_include_directories(itest_ntf_service PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_ntf_service PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_ntf_service smp-server apns-standin ntf-server)
+add_test(NAME integration.ntf_service COMMAND itest_ntf_service $<TARGET_FILE:apns-standin> $<TARGET_FILE:ntf-server>)
+set_tests_properties(integration.ntf_service PROPERTIES TIMEOUT 300)

@@ -37,6 +37,8 @@ void ntf_sleep_ms(long ms)
 }
 
 const char *g_ntf_server;
+bool g_ntf_service;
+bool g_ntf_control;
 
 /* Runs the ntf-server program with the test's folders (and APNS key) in its
  * environment; out: where its output goes. */
@@ -92,6 +94,8 @@ static void proc_init(env *e)
     while (fgets(line, sizeof line, f)) {
         if (strncmp(line, "port:", 5) == 0)
             snprintf(line, sizeof line, "port: %u\n", (unsigned)e->ntf_port);
+        if (g_ntf_service && strncmp(line, "# use_service_credentials:", 26) == 0)
+            snprintf(line, sizeof line, "use_service_credentials: on\n");
         size_t l = strlen(line);
         assert_true(len + l < sizeof text);
         memcpy(text + len, line, l);
@@ -206,6 +210,9 @@ void env_router_start(env *e)
     o.store_log_path = e->paths.store_log;
     o.apns = &ao;
     o.periodic_s = e->periodic_s;
+    o.control = g_ntf_control;
+    o.control_user_password = "ntf-user";
+    o.control_admin_password = "ntf-admin";
     assert_ok(sx_ntf_server_start(&o, &e->srv));
     assert_ok(sx_ntf_client_connect("127.0.0.1", sx_ntf_server_port(e->srv), e->fp, TIMEOUT_MS, &e->c));
     assert_int_equal(sx_ntf_client_version(e->c), 3);

@@ -6,6 +6,7 @@
 #ifndef SX_TEST_NTF_ENV_H
 #define SX_TEST_NTF_ENV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,6 +23,11 @@ extern const char *g_standin; /* the apns-standin program */
 /* The ntf-server program: set, the NTF router runs as that process (init
  * and start); NULL, in this process. */
 extern const char *g_ntf_server;
+/* With g_ntf_server: init's INI gets use_service_credentials: on. */
+extern bool g_ntf_service;
+/* In process: the router gets a control port (ephemeral) with the user
+ * password "ntf-user" and the admin password "ntf-admin". */
+extern bool g_ntf_control;
 
 typedef struct env {
     char dir[64], sdir[96], key[96], reqs[128], failures[128];

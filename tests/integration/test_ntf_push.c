@@ -11,14 +11,20 @@
  *    replaced token's verification push: INVALID,BAD / INVALID,UNREGISTERED;
  *  - GOAWAY after a push: the next push goes over a new connection;
  *  - a batch of commands with an answer per item (one ERR AUTH among them);
- *  - TDEL. */
+ *  - TDEL;
+ *  - the control port: stats refused before auth, then the counters of a
+ *    registered and verified token; server-info, stats-rts, help, an
+ *    unknown command, quit. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +38,7 @@
 #include "ntf_router/apns_wire.h"
 #include "ntf_router/server.h"
 #include "ntf_router/setup.h"
+#include "transport/net.h"
 
 #include "ntf_env.h"
 
@@ -171,6 +178,110 @@ static void test_batch(void **state)
     env_free(&e);
 }
 
+/* ---- the control port ---- */
+
+static FILE *g_ctl_in;
+
+/* The next answer line (without its newline), failing after WAIT_S. */
+static const char *ctl_line(void)
+{
+    static char line[1024];
+    if (!fgets(line, sizeof line, g_ctl_in))
+        fail_msg("control port: no line");
+    line[strcspn(line, "\r\n")] = 0;
+    return line;
+}
+
+/* Sends cmd, then "help" as an end mark: the lines before the help
+ * answer, '\n'-joined, into out. */
+static void ctl_cmd(int fd, const char *cmd, char *out, size_t cap)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "%s\nhelp\n", cmd);
+    assert_int_equal(write(fd, buf, (size_t)n), n);
+    out[0] = 0;
+    for (;;) {
+        const char *l = ctl_line();
+        if (strcmp(l, "commands: stats, stats-rts, server-info, help, quit") == 0)
+            return;
+        strncat(out, l, cap - strlen(out) - 2);
+        strcat(out, "\n");
+    }
+}
+
+static long long stat_of(const char *text, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n%s: ", name);
+    const char *p = strstr(text, key);
+    if (!p) {
+        snprintf(key, sizeof key, "%s: ", name);
+        p = strncmp(text, key, strlen(key)) == 0 ? text - 1 : NULL;
+    }
+    assert_non_null(p);
+    return atoll(p + 1 + strlen(name) + 2);
+}
+
+static void test_control(void **state)
+{
+    (void)state;
+    g_ntf_control = true;
+    env e;
+    env_init(&e, 0);
+    uint16_t port = sx_ntf_server_control_port(e.srv);
+    assert_true(port != 0);
+    int fd = -1;
+    assert_ok(sx_net_connect("127.0.0.1", port, TIMEOUT_MS, &fd));
+    int fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
+    struct timeval tv = {WAIT_S, 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    g_ctl_in = fdopen(dup(fd), "r");
+    assert_non_null(g_ctl_in);
+    assert_string_equal(ctl_line(), "Ntf server control port");
+    assert_string_equal(ctl_line(), "'help' for supported commands");
+    static char out[8192];
+    ctl_cmd(fd, "stats", out, sizeof out);
+    assert_string_equal(out, "AUTH\n");
+    ctl_cmd(fd, "server-info", out, sizeof out);
+    assert_string_equal(out, "AUTH\n");
+    ctl_cmd(fd, "auth ntf-user", out, sizeof out);
+    assert_non_null(strstr(out, "User"));
+
+    device d;
+    device_activate(&e, &d, "99998888aaaabbbb");
+    ctl_cmd(fd, "stats", out, sizeof out);
+    assert_memory_equal(out, "fromTime: ", 10);
+    assert_int_equal(stat_of(out, "tknCreated"), 1);
+    assert_int_equal(stat_of(out, "tknVerified"), 1);
+    assert_int_equal(stat_of(out, "ntfVrfQueued"), 1);
+    assert_int_equal(stat_of(out, "ntfVrfDelivered"), 1);
+    assert_int_equal(stat_of(out, "ntfVrfFailed"), 0);
+    assert_int_equal(stat_of(out, "subCreated"), 0);
+    assert_int_equal(stat_of(out, "tknDeleted"), 0);
+    assert_ok(sx_ntf_token_delete(e.c, dev_id(&d), d.verify, NULL));
+    ctl_cmd(fd, "stats", out, sizeof out);
+    assert_int_equal(stat_of(out, "tknDeleted"), 1);
+    ctl_cmd(fd, "server-info", out, sizeof out);
+    assert_non_null(strstr(out, "SMP sessions count: 0\n"));
+    assert_non_null(strstr(out, "Push notifications queue length: "));
+    ctl_cmd(fd, "stats-rts", out, sizeof out);
+    assert_non_null(strstr(out, "VmRSS: "));
+    ctl_cmd(fd, "nonsense", out, sizeof out);
+    assert_string_equal(out, "error: Failed reading: bad ControlProtocol command\n");
+    ctl_cmd(fd, "stats extra", out, sizeof out);
+    assert_string_equal(out, "error: endOfInput\n");
+    /* quit: the session ends */
+    assert_int_equal(write(fd, "quit\n", 5), 5);
+    char rest[64];
+    assert_null(fgets(rest, sizeof rest, g_ctl_in));
+    fclose(g_ctl_in);
+    close(fd);
+    device_free(&d);
+    env_free(&e);
+    g_ntf_control = false;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -183,6 +294,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_periodic),
         cmocka_unit_test(test_apns_errors),
         cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_control),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

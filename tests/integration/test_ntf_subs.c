@@ -14,7 +14,9 @@
  *  - the SMP router killed and started again: the subscription is ACTIVE
  *    again and a second message is pushed;
  *  - the NTF router restarted on its store log: the subscription is there,
- *    subscribed again, and a third message is pushed;
+ *    subscribed again, and a third message is pushed; the last
+ *    notification went to ntf-server-last-notifications.log at stop and
+ *    was read back at start (renamed .bak);
  *  - the stand-in answering 400 BadDeviceToken: the token INVALID,BAD;
  *  - SDEL, then SCHK -> ERR AUTH; an SNEW for a notifier id the SMP router
  *    does not know -> SCHK AUTH. */
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/base64.h"
 #include "ntf_env.h"
@@ -164,9 +167,20 @@ static void test_subscriptions(void **state)
     assert_ok(sx_smp_subscribe(rc, rcv));
     send_and_check(&e, &d, sc, snd, rc, &nc, 2);
 
-    /* the NTF router restarts on its store log */
+    /* the NTF router restarts on its store log; the subscription's last
+     * notification is saved at stop and read back at start (.bak after) */
     env_router_stop(&e);
+    char last_path[256], last_line[2048] = "";
+    snprintf(last_path, sizeof last_path, "%s/var/ntf-server-last-notifications.log", e.dir);
+    FILE *lf = fopen(last_path, "r");
+    assert_non_null(lf);
+    assert_non_null(fgets(last_line, sizeof last_line, lf));
+    fclose(lf);
+    assert_memory_equal(last_line, "v1 ", 3);
+    assert_non_null(strstr(last_line, "@127.0.0.1:"));
     env_router_start(&e);
+    strncat(last_path, ".bak", sizeof last_path - strlen(last_path) - 1);
+    assert_int_equal(access(last_path, R_OK), 0);
     wait_sub(&e, sub, d.verify, SX_NTF_SUB_ACTIVE);
     send_and_check(&e, &d, sc, snd, rc, &nc, 3);
 

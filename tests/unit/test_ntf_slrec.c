@@ -1,12 +1,14 @@
 /* Unit tests of the NTF store log lines (src/ntf_router/slrec.h): every
  * record written and read back, lines written out by hand in the
  * reference's format, its quirk of an ERR status taking the rest of the
- * line, and truncated, oversized and trailing input. */
+ * line, and truncated, oversized and trailing input; the same for the
+ * lines of the last-notifications file. */
 #include "testutil.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "ntf_router/slrec.h"
 
 static char g_line[4096];
@@ -237,11 +239,77 @@ static void test_reference_lines(void **state)
     assert_int_equal(parse(line, &r), SX_E_PROTOCOL);
 }
 
+/* "<b64url of n bytes of value v>" */
+static const char *b64_of(uint8_t v, size_t n)
+{
+    static char out[4][1024];
+    static int k;
+    uint8_t buf[512];
+    memset(buf, v, n);
+    char *o = out[k++ % 4];
+    assert_ok(sx_b64_encode(sx_slice_of(buf, n), SX_B64_URL, o, sizeof out[0]));
+    return o;
+}
+
+static sx_status parse_last(const char *line, sx_ntf_sl_last *l)
+{
+    return sx_ntf_sl_last_parse(sx_slice_of(line, strlen(line)), l);
+}
+
+/* ntf-server-last-notifications.log lines (the reference's TNMRv1). */
+static void test_last_lines(void **state)
+{
+    (void)state;
+    static char line[4096], bad[8192];
+    static sx_ntf_sl_last l;
+    char kh[64];
+    snprintf(kh, sizeof kh, "%s", b64_of(0xab, 32));
+    snprintf(line, sizeof line, "v1 %s smp://%s@127.0.0.1:5223/%s 1700000000 %s %s", b64_of(1, 24), kh,
+             b64_of(2, 24), b64_of(3, 24), b64_of(4, 128));
+    assert_ok(parse_last(line, &l));
+    assert_int_equal(l.token_id.len, 24);
+    assert_int_equal(l.token_id.b[0], 1);
+    assert_int_equal(l.notifier_id.len, 24);
+    assert_int_equal(l.notifier_id.b[23], 2);
+    assert_int_equal(l.ts, 1700000000);
+    assert_int_equal(l.nonce[0], 3);
+    assert_int_equal(l.meta_len, 128);
+    assert_int_equal(l.meta[127], 4);
+    assert_non_null(strstr(l.server.text, "@127.0.0.1:5223"));
+    /* truncated: before and inside the nonce, without the metadata */
+    for (size_t cut = 0; cut < strlen(line); cut++) {
+        snprintf(bad, sizeof bad, "%.*s", (int)cut, line);
+        const char *nonce_end = strstr(line, b64_of(3, 24)) + strlen(b64_of(3, 24));
+        if (cut <= (size_t)(nonce_end - line) + 1)
+            assert_int_not_equal(parse_last(bad, &l), SX_OK);
+    }
+    /* trailing text, another version, a nonce of 23 bytes, no notifier id */
+    snprintf(bad, sizeof bad, "%s x", line);
+    assert_int_not_equal(parse_last(bad, &l), SX_OK);
+    snprintf(bad, sizeof bad, "v2%s", line + 2);
+    assert_int_equal(parse_last(bad, &l), SX_E_PROTOCOL);
+    snprintf(bad, sizeof bad, "v1 %s smp://%s@127.0.0.1:5223/%s 1 %s %s", b64_of(1, 24), kh, b64_of(2, 24),
+             b64_of(3, 23), b64_of(4, 16));
+    assert_int_equal(parse_last(bad, &l), SX_E_PROTOCOL);
+    snprintf(bad, sizeof bad, "v1 %s smp://%s@127.0.0.1:5223/ 1 %s %s", b64_of(1, 24), kh, b64_of(3, 24),
+             b64_of(4, 16));
+    assert_int_not_equal(parse_last(bad, &l), SX_OK);
+    /* oversized: metadata over its buffer, a token id over the field */
+    snprintf(bad, sizeof bad, "v1 %s smp://%s@127.0.0.1:5223/%s 1 %s %s", b64_of(1, 24), kh, b64_of(2, 24),
+             b64_of(3, 24), b64_of(4, SX_NTF_SL_META_MAX + 1));
+    assert_int_equal(parse_last(bad, &l), SX_E_LIMIT);
+    snprintf(bad, sizeof bad, "v1 %s smp://%s@127.0.0.1:5223/%s 1 %s %s", b64_of(1, SX_NTF_SL_BYTES_MAX + 1), kh,
+             b64_of(2, 24), b64_of(3, 24), b64_of(4, 16));
+    assert_int_equal(parse_last(bad, &l), SX_E_LIMIT);
+    assert_int_not_equal(parse_last("", &l), SX_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_reference_lines),
+        cmocka_unit_test(test_last_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,11 +204,90 @@ static void test_payload(void **state)
     sx_ntf_subs_free(s);
 }
 
+/* The last notifications written at stop and restored at start into a
+ * store replayed from the compacted log. */
+static void test_last_restored(void **state)
+{
+    (void)state;
+    sx_ntf_subs *s = NULL, *s2 = NULL;
+    assert_ok(sx_ntf_subs_new(&s));
+    uint8_t key[SX_KEY_PKCS8_MAX];
+    size_t key_len = new_key(key, sizeof key);
+    sx_slice t1 = sx_slice_str("token-1");
+    uint8_t ids[4][SX_NTF_ID_LEN];
+    for (int i = 0; i < 4; i++) {
+        sx_ntf_cmd c = snew(i, (uint8_t)(40 + i), sx_slice_of(key, key_len));
+        assert_ok(sx_ntf_subs_snew(s, t1, &c, &res));
+        memcpy(ids[i], res.id, SX_NTF_ID_LEN);
+    }
+    uint8_t nonce[24], meta[64];
+    memset(nonce, 7, sizeof nonce);
+    memset(meta, 8, sizeof meta);
+    static uint8_t out[4096];
+    sx_writer w;
+    sx_ntf_sl_bytes tok;
+    /* notifications on subscriptions 2, 0, 1 (3 has none) */
+    const int order[3] = {2, 0, 1};
+    for (int k = 0; k < 3; k++) {
+        sx_writer_init_fixed(&w, out, sizeof out);
+        assert_true(sx_ntf_subs_notification(s, sx_slice_of(ids[order[k]], SX_NTF_ID_LEN), 500, nonce,
+                                             sx_slice_of(meta, sizeof meta), &tok, &w));
+    }
+    /* at stop: three lines, oldest first */
+    g_nlines = 0;
+    assert_ok(sx_ntf_subs_write_last(s, collect, NULL));
+    assert_int_equal(g_nlines, 3);
+    static char last[3][2048];
+    for (int k = 0; k < 3; k++) {
+        assert_memory_equal(g_lines[k], "v1 ", 3);
+        memcpy(last[k], g_lines[k], sizeof last[k]);
+    }
+    /* at start: the compacted store, then the last notifications */
+    g_nlines = 0;
+    assert_ok(sx_ntf_subs_write_all(s, collect, NULL));
+    assert_ok(sx_ntf_subs_new(&s2));
+    static sx_ntf_sl_rec r;
+    for (size_t i = 0; i < g_nlines; i++) {
+        assert_ok(sx_ntf_sl_parse(sx_slice_str(g_lines[i]), &r));
+        assert_ok(sx_ntf_subs_apply(s2, &r));
+    }
+    static sx_ntf_sl_last l;
+    for (int k = 0; k < 3; k++) {
+        assert_ok(sx_ntf_sl_last_parse(sx_slice_str(last[k]), &l));
+        assert_true(sx_ntf_subs_restore_last(s2, &l));
+    }
+    /* of another token, or after SDEL: not restored */
+    assert_ok(sx_ntf_sl_last_parse(sx_slice_str(last[0]), &l));
+    l.token_id.b[0] ^= 1;
+    assert_false(sx_ntf_subs_restore_last(s2, &l));
+    /* the next notification carries the restored ones, oldest first */
+    sx_writer_init_fixed(&w, out, sizeof out - 1);
+    assert_true(sx_ntf_subs_notification(s2, sx_slice_of(ids[3], SX_NTF_ID_LEN), 600, nonce,
+                                         sx_slice_of(meta, sizeof meta), &tok, &w));
+    out[w.len] = 0;
+    int items = 1;
+    for (char *p = (char *)out; (p = strchr(p, ';')) != NULL; p++)
+        items++;
+    assert_int_equal(items, 4);
+    /* the payload's items are the lines' message data, in their order */
+    const char *pos = (const char *)out;
+    for (int k = 0; k < 3; k++) {
+        const char *data = strchr(last[k] + 3, ' ') + 1;
+        const char *at = strstr(pos, data);
+        assert_non_null(at);
+        pos = at + strlen(data);
+    }
+    assert_non_null(strstr(pos, " 600 "));
+    sx_ntf_subs_free(s2);
+    sx_ntf_subs_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_payload),
+        cmocka_unit_test(test_last_restored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

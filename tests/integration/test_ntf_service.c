@@ -1,0 +1,178 @@
+/* The NTF router as a notifier service (PROTOCOL-NOTES G18; reference
+ * Notifications/Server.hs receiveAgent and Env.hs at 152c30ca68): the
+ * smp-server (metrics every second), ntf-server (use_service_credentials:
+ * on) and APNS stand-in programs as processes:
+ *  - start makes the service certificate (ntf-service.crt / .key);
+ *  - N subscriptions of one token reach ACTIVE, each with its own NSUB
+ *    (signed as the service, which associates the queue);
+ *  - the SMP router killed (SIGKILL) and started again: every subscription
+ *    is INACTIVE, then ACTIVE again after one NSUBS (the router's service
+ *    subscription counters sum to 1, its per-queue NSUB counter stays 0);
+ *  - messages sent to two of the queues are pushed to the device. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "ntf_env.h"
+#include "pool_router.h"
+#include "simplex/smp.h"
+
+#define N 24
+
+static struct {
+    sx_smp_queue *rcv, *snd;
+    uint8_t sid[SX_NTF_CLIENT_ID_MAX];
+    size_t sid_len;
+} Q[N];
+
+/* The value of the SMP router's metric (-1: not there). */
+static long long metric(const pool_router *rp, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/smp-server-metrics.txt", rp->var);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    long long v = -1;
+    size_t nl = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, nl) == 0 && line[nl] == ' ')
+            v = atoll(line + nl + 1);
+    fclose(f);
+    return v;
+}
+
+/* NSUBS the router counted, however their figures compared. */
+static long long nsubs(const pool_router *rp)
+{
+    static const char *const kinds[] = {"ok", "more", "fewer", "diff"};
+    long long n = 0;
+    for (size_t i = 0; i < 4; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "simplex_smp_ntf_services_sub_%s", kinds[i]);
+        long long v = metric(rp, name);
+        if (v < 0)
+            return -1;
+        n += v;
+    }
+    return n;
+}
+
+static void wait_metric(const pool_router *rp, const char *name, long long want)
+{
+    long long v = -1;
+    for (int i = 0; i < WAIT_S * 10 && (v = metric(rp, name)) != want; i++)
+        ntf_sleep_ms(100);
+    if (v != want)
+        fail_msg("%s is %lld, expected %lld", name, v, want);
+}
+
+static void wait_all(env *e, const device *d, sx_ntf_sub_status want)
+{
+    for (int i = 0; i < N; i++) {
+        sx_ntf_sub_status st = 0;
+        char text[128] = "";
+        int k = 0;
+        for (; k < WAIT_S * 20; k++) {
+            assert_ok(sx_ntf_sub_check(e->c, sx_slice_of(Q[i].sid, Q[i].sid_len), d->verify, &st, text,
+                                       sizeof text, NULL));
+            if (st == want)
+                break;
+            ntf_sleep_ms(50);
+        }
+        if (st != want)
+            fail_msg("subscription %d: status %d (%s), expected %d", i, st, text, want);
+    }
+}
+
+static void test_service(void **state)
+{
+    (void)state;
+    pool_router rp;
+    assert_int_equal(pool_router_init(&rp, "prometheus_interval: 1\n"), 0);
+    pool_router_start(&rp);
+    env e;
+    env_init(&e, 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/etc/ntf-service.crt", e.dir);
+    assert_int_equal(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/etc/ntf-service.key", e.dir);
+    assert_int_equal(access(path, R_OK), 0);
+    device d;
+    device_activate(&e, &d, "7777bbbb7777bbbb");
+
+    /* N queues with notifiers, each subscribed on the NTF router */
+    sx_smp_conn *rc = NULL, *sc = NULL;
+    assert_ok(sx_smp_connect(rp.addr, NULL, &rc));
+    assert_ok(sx_smp_connect(rp.addr, NULL, &sc));
+    for (int i = 0; i < N; i++) {
+        assert_ok(sx_smp_queue_create(rc, &Q[i].rcv));
+        assert_ok(sx_smp_queue_sender(Q[i].rcv, &Q[i].snd));
+        sx_smp_ntf_creds nc;
+        assert_ok(sx_smp_queue_notify_on(rc, Q[i].rcv, &nc));
+        uint8_t nkey[128], qbuf[600];
+        size_t nkey_len = 0;
+        assert_ok(sx_b64_decode(nc.notifier_key, strlen(nc.notifier_key), SX_B64_URL, nkey, sizeof nkey, &nkey_len));
+        sx_ntf_queue q;
+        assert_ok(sx_ntf_queue_of(rp.addr, sx_slice_of(nc.notifier_id, sizeof nc.notifier_id), qbuf, sizeof qbuf, &q));
+        assert_ok(sx_ntf_sub_create(e.c, dev_id(&d), d.verify, &q, sx_slice_of(nkey, nkey_len), Q[i].sid,
+                                    &Q[i].sid_len, NULL));
+    }
+    sx_smp_close(rc);
+    wait_all(&e, &d, SX_NTF_SUB_ACTIVE);
+    /* a per-queue NSUB each (the SMP router's counter), no NSUBS yet */
+    wait_metric(&rp, "simplex_smp_subscription_ntf_requests", N);
+    assert_int_equal(nsubs(&rp), 0);
+
+    /* the SMP router dies and comes back: one NSUBS, no per-queue NSUB */
+    sx_smp_close(sc);
+    pool_router_kill9(&rp);
+    wait_all(&e, &d, SX_NTF_SUB_INACTIVE);
+    pool_router_start(&rp);
+    wait_all(&e, &d, SX_NTF_SUB_ACTIVE);
+    long long v = -1;
+    for (int i = 0; i < WAIT_S * 10 && (v = nsubs(&rp)) < 1; i++)
+        ntf_sleep_ms(100);
+    assert_int_equal(v, 1);
+    assert_int_equal(metric(&rp, "simplex_smp_subscription_ntf_requests"), 0);
+
+    /* pushes still arrive */
+    assert_ok(sx_smp_connect(rp.addr, NULL, &sc));
+    assert_ok(sx_smp_send_notify(sc, Q[3].snd, "after restart 1", 15));
+    assert_ok(sx_smp_send_notify(sc, Q[N - 1].snd, "after restart 2", 15));
+    static char line[16384];
+    wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 2, line, sizeof line);
+    assert_non_null(strstr(line, "\"status\":200"));
+    /* the metrics file is rewritten every second: still one NSUBS */
+    ntf_sleep_ms(1500);
+    assert_int_equal(nsubs(&rp), 1);
+
+    sx_smp_close(sc);
+    for (int i = 0; i < N; i++) {
+        sx_smp_queue_free(Q[i].snd);
+        sx_smp_queue_free(Q[i].rcv);
+    }
+    device_free(&d);
+    env_free(&e);
+    pool_router_free(&rp);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s <apns-standin> <ntf-server>\n", argv[0]);
+        return 2;
+    }
+    g_standin = argv[1];
+    g_ntf_server = argv[2];
+    g_ntf_service = true;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_service),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
