@@ -650,7 +650,7 @@ static void expire_sweep(sx_router *r)
     for (size_t i = 0; i < n; i++) {
         sx_queue *q = qs[i];
         sx_queue_lock(q);
-        size_t msgs = o->msg_ttl_seconds > 0 ? sx_queue_expire(q, now - o->msg_ttl_seconds) : 0;
+        size_t msgs = o->msg_ttl_seconds > 0 ? sx_queue_expire(r->store, q, now - o->msg_ttl_seconds) : 0;
         size_t ntfs = sx_queue_expire_ntfs(q, now - ntf_ttl);
         sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_EXPIRED, (int64_t)msgs);
         sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_COUNT, -(int64_t)msgs);

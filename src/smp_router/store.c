@@ -27,24 +27,25 @@ typedef struct qmap {
 struct sx_store {
     pthread_rwlock_t lock;
     qmap maps[4];
+    /* This store's message back-end, when one is set (store.h); has_backend
+     * is read and written with __atomic builtins. */
+    sx_msg_backend backend;
+    bool has_backend;
 };
 
-/* The message back-end, when one is set (store.h). */
-static sx_msg_backend backend;
-static bool has_backend; /* read and written with __atomic builtins */
-
-static const sx_msg_backend *msgs_backend(void)
+/* s's message back-end, or NULL: messages in the queues' lists (also when s
+ * is NULL). */
+static const sx_msg_backend *msgs_backend(const sx_store *s)
 {
-    return __atomic_load_n(&has_backend, __ATOMIC_ACQUIRE) ? &backend : NULL;
+    return s && __atomic_load_n(&s->has_backend, __ATOMIC_ACQUIRE) ? &s->backend : NULL;
 }
 
 void sx_store_set_msg_backend(sx_store *s, const sx_msg_backend *b)
 {
-    (void)s;
-    __atomic_store_n(&has_backend, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->has_backend, false, __ATOMIC_RELEASE);
     if (b) {
-        backend = *b;
-        __atomic_store_n(&has_backend, true, __ATOMIC_RELEASE);
+        s->backend = *b;
+        __atomic_store_n(&s->has_backend, true, __ATOMIC_RELEASE);
     }
 }
 
@@ -222,7 +223,7 @@ void sx_store_free(sx_store *s)
 {
     if (!s)
         return;
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb) {
         sx_msg_backend b = *mb;
         sx_store_set_msg_backend(s, NULL);
@@ -466,7 +467,7 @@ void sx_store_delete(sx_store *s, sx_queue *q)
         q->deleted = true;
     }
     pthread_rwlock_unlock(&s->lock);
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (!was && mb)
         mb->deleted(mb->ctx, q);
     if (!was)
@@ -626,10 +627,10 @@ static void append(sx_queue *q, sx_msg *m)
     q->n_msgs++;
 }
 
-sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, sx_slice body,
+sx_status sx_queue_push(sx_store *s, sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, sx_slice body,
                         sx_push_result *res, bool *was_empty)
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb)
         return mb->push(mb->ctx, q, id, ts, notify, body, res, was_empty);
     *was_empty = q->head == NULL;
@@ -647,15 +648,15 @@ sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bo
     return SX_OK;
 }
 
-sx_msg *sx_queue_head(const sx_queue *q)
+sx_msg *sx_queue_head(sx_store *s, const sx_queue *q)
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     return mb ? mb->head(mb->ctx, q) : q->head;
 }
 
-bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN])
+bool sx_queue_remove_head(sx_store *s, sx_queue *q, const uint8_t id[SX_ID_LEN])
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb)
         return mb->remove_head(mb->ctx, q, id);
     sx_msg *m = q->head;
@@ -705,16 +706,16 @@ sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[SX_ID_LEN], int
     return SX_OK;
 }
 
-size_t sx_queue_expire(sx_queue *q, int64_t cutoff)
+size_t sx_queue_expire(sx_store *s, sx_queue *q, int64_t cutoff)
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb)
         return mb->expire(mb->ctx, q, cutoff);
     size_t n = 0;
     while (q->head && !q->head->quota && q->head->ts < cutoff) {
         uint8_t id[SX_ID_LEN];
         memcpy(id, q->head->id, SX_ID_LEN);
-        sx_queue_remove_head(q, id);
+        sx_queue_remove_head(NULL, q, id);
         n++;
     }
     return n;

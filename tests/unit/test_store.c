@@ -94,14 +94,14 @@ static void test_quota(void **state)
     bool empty;
     for (int i = 0; i < SX_QUEUE_QUOTA; i++) {
         id[0] = (uint8_t)i;
-        assert_ok(sx_queue_push(q, id, 100 + i, true, sx_slice_str("hello"), &res, &empty));
+        assert_ok(sx_queue_push(s, q, id, 100 + i, true, sx_slice_str("hello"), &res, &empty));
         assert_int_equal(res, SX_PUSH_OK);
         assert_int_equal(empty, i == 0);
     }
     /* PROTOCOL-NOTES E11: the 129th is refused and leaves the marker with its
      * id. */
     id[0] = 200;
-    assert_ok(sx_queue_push(q, id, 999, true, sx_slice_str("x"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, id, 999, true, sx_slice_str("x"), &res, &empty));
     assert_int_equal(res, SX_PUSH_QUOTA);
     assert_true(q->tail->quota);
     assert_int_equal(q->tail->id[0], 200);
@@ -109,19 +109,19 @@ static void test_quota(void **state)
     assert_int_equal(q->n_msgs, SX_QUEUE_QUOTA + 1);
     /* Further sends refused without another marker, even after one ACK. */
     id[0] = 201;
-    assert_ok(sx_queue_push(q, id, 1000, false, sx_slice_str("y"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, id, 1000, false, sx_slice_str("y"), &res, &empty));
     assert_int_equal(res, SX_PUSH_QUOTA);
     uint8_t head[SX_ID_LEN] = {0};
-    assert_true(sx_queue_remove_head(q, head));
-    assert_ok(sx_queue_push(q, id, 1000, false, sx_slice_str("y"), &res, &empty));
+    assert_true(sx_queue_remove_head(s, q, head));
+    assert_ok(sx_queue_push(s, q, id, 1000, false, sx_slice_str("y"), &res, &empty));
     assert_int_equal(res, SX_PUSH_QUOTA);
     assert_int_equal(q->n_msgs, SX_QUEUE_QUOTA);
     /* Drain everything including the marker: sending works again. */
     while (q->head) {
         memcpy(head, q->head->id, SX_ID_LEN);
-        assert_true(sx_queue_remove_head(q, head));
+        assert_true(sx_queue_remove_head(s, q, head));
     }
-    assert_ok(sx_queue_push(q, id, 1001, false, sx_slice_str("z"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, id, 1001, false, sx_slice_str("z"), &res, &empty));
     assert_int_equal(res, SX_PUSH_OK);
     assert_true(empty);
     sx_queue_release(s, q);
@@ -137,14 +137,14 @@ static void test_remove_head_only(void **state)
     uint8_t a[SX_ID_LEN] = {1}, b[SX_ID_LEN] = {2};
     sx_push_result res;
     bool empty;
-    assert_ok(sx_queue_push(q, a, 1, false, sx_slice_str("a"), &res, &empty));
-    assert_ok(sx_queue_push(q, b, 2, false, sx_slice_str("b"), &res, &empty));
-    assert_false(sx_queue_remove_head(q, b)); /* PROTOCOL-NOTES E13: only the head */
-    assert_true(sx_queue_remove_head(q, a));
-    assert_memory_equal(sx_queue_head(q)->body, "b", 1);
-    assert_true(sx_queue_remove_head(q, b));
-    assert_null(sx_queue_head(q));
-    assert_false(sx_queue_remove_head(q, b));
+    assert_ok(sx_queue_push(s, q, a, 1, false, sx_slice_str("a"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, b, 2, false, sx_slice_str("b"), &res, &empty));
+    assert_false(sx_queue_remove_head(s, q, b)); /* PROTOCOL-NOTES E13: only the head */
+    assert_true(sx_queue_remove_head(s, q, a));
+    assert_memory_equal(sx_queue_head(s, q)->body, "b", 1);
+    assert_true(sx_queue_remove_head(s, q, b));
+    assert_null(sx_queue_head(s, q));
+    assert_false(sx_queue_remove_head(s, q, b));
     sx_queue_release(s, q);
     sx_store_free(s);
 }
@@ -160,9 +160,9 @@ static void test_expire(void **state)
     bool empty;
     for (int i = 0; i < 5; i++) {
         id[0] = (uint8_t)i;
-        assert_ok(sx_queue_push(q, id, 10 * i, false, sx_slice_str("m"), &res, &empty));
+        assert_ok(sx_queue_push(s, q, id, 10 * i, false, sx_slice_str("m"), &res, &empty));
     }
-    assert_int_equal(sx_queue_expire(q, 25), 3); /* ts 0, 10, 20 */
+    assert_int_equal(sx_queue_expire(s, q, 25), 3); /* ts 0, 10, 20 */
     assert_int_equal(q->n_msgs, 2);
     assert_int_equal(q->head->ts, 30);
     sx_queue_release(s, q);
