@@ -146,8 +146,31 @@ SX_MUST_CHECK sx_status sx_store_insert(sx_store *s, sx_queue *q);
  * a large store log does not rehash them again and again. A hint: SX_OK
  * also when memory is short (the maps then grow as usual). */
 SX_MUST_CHECK sx_status sx_store_reserve(sx_store *s, size_t n);
-/* Looks id up in the map of party. NULL when absent. The caller releases. */
+/* Looks id up in the map of party; in a lazy store (below) a miss reads the
+ * queue from where the queues live and keeps it. NULL when absent. The
+ * caller releases. */
 sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id);
+/* Looks in memory only. */
+sx_queue *sx_store_find_cached(sx_store *s, sx_party party, sx_slice id);
+
+/* Queues read on demand (store_queues: database, as the reference): once a
+ * loader is set, the store holds the queues used since the start (created,
+ * or found by one of their ids), not all of them, and a lookup that misses
+ * calls load, with no lock held, for the live queue whose party id is id:
+ * *out a new queue, not in any store (NULL: none). The queue read is kept
+ * (the one kept first when two threads read it at once). A queue deleted
+ * from a lazy store is remembered for two minutes so that it is not read
+ * back before the deletion reaches the database. sx_store_each, snapshot
+ * and queue_count then cover the queues held in memory only. */
+typedef struct sx_queue_loader {
+    sx_status (*load)(void *ctx, sx_party party, const uint8_t id[SX_ID_LEN], sx_queue **out);
+    void *ctx;
+} sx_queue_loader;
+/* l is copied; NULL: every queue is in memory again (the default). */
+void sx_store_set_loader(sx_store *s, const sx_queue_loader *l);
+bool sx_store_lazy(sx_store *s);
+/* Frees a queue that is in no store (from a loader). */
+void sx_queue_discard(sx_queue *q);
 void sx_queue_retain(sx_store *s, sx_queue *q);
 void sx_queue_release(sx_store *s, sx_queue *q);
 /* Removes q from every map (PROTOCOL-NOTES E17); q stays valid until released.
