@@ -88,7 +88,7 @@ static int run_memory(void)
             sx_random_bytes(id, sizeof id);
             sx_push_result res;
             bool was_empty;
-            if (sx_queue_push(qs[i], id, 1700000000, false, sx_slice_of(body, (size_t)g_body), &res, &was_empty) !=
+            if (sx_queue_push(st, qs[i], id, 1700000000, false, sx_slice_of(body, (size_t)g_body), &res, &was_empty) !=
                 SX_OK)
                 return 1;
         }
@@ -97,10 +97,10 @@ static int run_memory(void)
     t0 = now();
     for (long i = 0; i < g_queues; i++) {
         sx_msg *h;
-        while ((h = sx_queue_head(qs[i])) != NULL) {
+        while ((h = sx_queue_head(st, qs[i])) != NULL) {
             uint8_t id[SX_ID_LEN];
             memcpy(id, h->id, SX_ID_LEN);
-            sx_queue_remove_head(qs[i], id);
+            sx_queue_remove_head(st, qs[i], id);
         }
     }
     row("memory", w, now() - t0, grow, "-");

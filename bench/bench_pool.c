@@ -148,7 +148,7 @@ static void router_init(void)
     g_envp[k++] = g_env_cfg;
     g_envp[k++] = g_env_log;
     g_env_n = k;
-    char *argv[] = {"smp-server", "init", "-y", "--no-password", NULL};
+    char *argv[] = {"smp-server", "init", "-y", "--disable-web", "--no-password", NULL};
     int status = 0;
     pid_t pid = spawn(argv);
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

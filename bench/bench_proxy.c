@@ -140,7 +140,7 @@ static void router_up(router *r, const char *name)
     snprintf(r->env_log, sizeof r->env_log, "SMP_SERVER_LOG_PATH=%s", r->var);
     if (mkdir(r->dir, 0700) != 0)
         die("mkdir", SX_E_IO);
-    char *init[] = {"smp-server", "init", "-y", "--no-password", NULL};
+    char *init[] = {"smp-server", "init", "-y", "--disable-web", "--no-password", NULL};
     int status = -1;
     pid_t pid = spawn(r, init);
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

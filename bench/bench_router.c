@@ -331,7 +331,7 @@ static sx_status set_ini_port(const router_proc *r, uint16_t port)
     return ok ? SX_OK : SX_E_IO;
 }
 
-/* `smp-server init -y --no-password` in <root>/<name>, then a free port. */
+/* `smp-server init -y --disable-web --no-password` in <root>/<name>, then a free port. */
 static sx_status router_init(router_proc *r, const char *name)
 {
     memset(r, 0, sizeof *r);
@@ -340,7 +340,7 @@ static sx_status router_init(router_proc *r, const char *name)
     snprintf(r->out, sizeof r->out, "%s/%s.log", g_root, name);
     snprintf(r->env_cfg, sizeof r->env_cfg, "%s=%s", SX_ROUTER_CFG_ENV, r->cfg);
     snprintf(r->env_log, sizeof r->env_log, "%s=%s", SX_ROUTER_LOG_ENV, r->log);
-    char *argv[] = {(char *)g_opt.server_bin, "init", "-y", "--no-password", NULL};
+    char *argv[] = {(char *)g_opt.server_bin, "init", "-y", "--disable-web", "--no-password", NULL};
     pid_t pid;
     SX_TRY(spawn(r, argv, &pid));
     int status = 0;

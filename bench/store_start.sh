@@ -34,7 +34,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # one router folder per store, all from the same init
 export SMP_SERVER_CFG_PATH="$T/etc" SMP_SERVER_LOG_PATH="$T/var"
-"$SERVER" init -y --ip 127.0.0.1 >/dev/null 2>&1 || { echo "init failed"; exit 1; }
+"$SERVER" init -y --disable-web --ip 127.0.0.1 >/dev/null 2>&1 || { echo "init failed"; exit 1; }
 INI=$T/etc/smp-server.ini
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -i "s/^port: .*/port: $PORT/; s/^host: .*/host: 127.0.0.1/" "$INI"

@@ -66,8 +66,8 @@ static void usage(FILE *f)
             "  --operator NAME, --operator-country CC, --operator-website URL\n"
             "  --hosting NAME, --hosting-country CC, --hosting-type TYPE, --server-country CC\n"
             "  --web-path PATH            folder for the generated web pages\n"
-            "  --disable-web              (the default here: [WEB] https and cert stay commented\n"
-            "                             out until you provide a web certificate)\n"
+            "  --disable-web              comment out [WEB] https, cert and key (otherwise active:\n"
+            "                             provide web.crt and web.key before `start`)\n"
             "  -d, --database CONN, --schema NAME, --pool-size N\n"
             "                             PostgreSQL settings written to the INI (db_connection,\n"
             "                             db_schema, db_pool_size; used with store_queues: database)\n"
@@ -414,11 +414,6 @@ static int cmd_init(const sx_kit_paths *paths, int argc, char **argv)
         if (!ask_init_questions(paths, &o))
             return 1;
     }
-    /* [WEB] https needs a web certificate that init does not make (the
-     * operator's own, e.g. from a public CA), so https, cert and key stay
-     * commented out and `start` works right after `init`. */
-    o.disable_web = true;
-
     sx_router_init_result res;
     if (sx_router_setup_init(paths, &o, &res, err, sizeof err) != SX_OK) {
         printf("Error: %s\n", err);

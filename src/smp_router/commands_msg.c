@@ -21,7 +21,7 @@
 static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
 {
     sx_queue *q = s->q;
-    sx_msg *m = sx_queue_head(q);
+    sx_msg *m = sx_queue_head(c->w->r->store, q);
     if (!m)
         return false;
     static __thread uint8_t enc[SX_SMP_ENC_MSG_LEN];
@@ -231,10 +231,10 @@ void sx_cmd_ack(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    const sx_msg *head = id.len > 0 ? sx_queue_head(q) : NULL;
+    const sx_msg *head = id.len > 0 ? sx_queue_head(x->r->store, q) : NULL;
     bool real = head && !head->quota && memcmp(head->id, s->delivered_id, SX_ID_LEN) == 0;
     bool ntf_flag = real && head->notify;
-    bool removed = id.len > 0 && sx_queue_remove_head(q, s->delivered_id);
+    bool removed = id.len > 0 && sx_queue_remove_head(x->r->store, q, s->delivered_id);
     if (removed) {
         sx_smp_stats *ss = &x->r->stats;
         if (real) {
@@ -306,7 +306,8 @@ void sx_cmd_send(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    sx_status st = sx_queue_push(q, id, sx_cmd_now(), x->req->cmd.send.notification, body, &res, &was_empty);
+    sx_status st =
+        sx_queue_push(x->r->store, q, id, sx_cmd_now(), x->req->cmd.send.notification, body, &res, &was_empty);
     if (st == SX_OK && x->r->mw && q->tail && memcmp(q->tail->id, id, SX_ID_LEN) == 0) {
         /* The message (or the quota marker) goes to the journal with the
          * change, and the answer waits until it is written (server.c

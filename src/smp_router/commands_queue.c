@@ -465,7 +465,7 @@ void sx_cmd_que(sx_cmd_ctx *x)
     const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub" : "subThread";
     int n = snprintf(json, sizeof json, "{\"qiSnd\":%s,\"qiNtf\":%s,\"qiSub\":{\"qSubThread\":\"%s\"},\"qiSize\":%u",
                      q->skey.len ? "true" : "false", q->notifier ? "true" : "false", sub, q->n_msgs);
-    sx_msg *h = sx_queue_head(q);
+    sx_msg *h = sx_queue_head(x->r->store, q);
     if (h && n > 0 && (size_t)n < sizeof json) {
         char id[64];
         if (sx_b64_encode(sx_slice_of(h->id, SX_ID_LEN), SX_B64_STD, id, sizeof id) == SX_OK) {

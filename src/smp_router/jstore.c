@@ -78,60 +78,174 @@ static sx_jq *find(sx_jstore *js, const uint8_t *rid)
     return NULL;
 }
 
-static void unload(sx_jstore *js, sx_jq *q)
+static void lru_unlink(sx_jstore *js, sx_jq *q)
+{
+    if (q->lru_prev)
+        q->lru_prev->lru_next = q->lru_next;
+    else
+        js->lru_head = q->lru_next;
+    if (q->lru_next)
+        q->lru_next->lru_prev = q->lru_prev;
+    else
+        js->lru_tail = q->lru_prev;
+    q->lru_prev = q->lru_next = NULL;
+}
+
+static void lru_front(sx_jstore *js, sx_jq *q)
+{
+    q->lru_next = js->lru_head;
+    if (js->lru_head)
+        js->lru_head->lru_prev = q;
+    else
+        js->lru_tail = q;
+    js->lru_head = q;
+}
+
+/* Takes q out of the map and the LRU list; the store's lock held. */
+static void map_remove(sx_jstore *js, sx_jq *q)
 {
     sx_jq **pp = &js->buckets[bucket_of(js, q->rid)];
     while (*pp && *pp != q)
         pp = &(*pp)->next;
     if (*pp)
         *pp = q->next;
-    sx_jq_close_files(js, q);
+    q->next = NULL;
+    lru_unlink(js, q);
     js->loaded--;
+}
+
+/* Frees an entry no other thread can reach (out of the map, refs 0). */
+static void jq_free(sx_jstore *js, sx_jq *q)
+{
+    sx_jq_close_files(js, q);
+    pthread_mutex_destroy(&q->mu);
     free(q);
 }
+
+static void active(sx_jq *q) { __atomic_store_n(&q->active_at, now_sec(), __ATOMIC_RELAXED); }
 
 void sx_jstore_close(sx_jstore *js)
 {
     if (!js)
         return;
-    for (size_t i = 0; i < js->n_buckets; i++)
-        while (js->buckets[i])
-            unload(js, js->buckets[i]);
+    while (js->lru_head) {
+        sx_jq *q = js->lru_head;
+        map_remove(js, q);
+        jq_free(js, q);
+    }
     pthread_mutex_destroy(&js->mu);
     free(js->buckets);
     free(js);
 }
 
-/* The queue in memory, loaded from its folder if needed (*was_loaded). */
-static sx_status get_queue(sx_jstore *js, const uint8_t *rid, bool for_write, bool *was_loaded, sx_jq **out)
+/* rid's entry, created (not loaded) if absent, made the most recently used and
+ * pinned (refs) so that nothing frees it. Making room for a new entry takes
+ * the least recently used entries not in use out of the map (bounded memory
+ * and descriptors: their state is on disk, and they load again when next
+ * used); their files are closed after the store's lock is let go. When every
+ * entry is in use the store holds more than max_open for a while. NULL: no
+ * memory. */
+static sx_jq *pin(sx_jstore *js, const uint8_t *rid)
 {
+    sx_jq *victims = NULL;
+    pthread_mutex_lock(&js->mu);
     sx_jq *q = find(js, rid);
-    *was_loaded = q != NULL;
-    if (!q) {
-        if (js->cfg.max_open && js->loaded >= js->cfg.max_open) {
-            /* bounded memory and descriptors: all others are closed (their
-             * state is on disk; busy ones open again when next used) */
-            for (size_t i = 0; i < js->n_buckets; i++)
-                while (js->buckets[i])
-                    unload(js, js->buckets[i]);
+    if (q) {
+        lru_unlink(js, q);
+        lru_front(js, q);
+    } else {
+        for (sx_jq *v = js->lru_tail; v && js->cfg.max_open && js->loaded >= js->cfg.max_open;) {
+            sx_jq *prev = v->lru_prev;
+            if (v->refs == 0) {
+                map_remove(js, v);
+                v->next = victims;
+                victims = v;
+            }
+            v = prev;
         }
         q = calloc(1, sizeof *q);
+        if (q) {
+            memcpy(q->rid, rid, SX_ID_LEN);
+            q->sfd = q->rfd = q->wfd = -1;
+            pthread_mutex_init(&q->mu, NULL);
+            size_t b = bucket_of(js, rid);
+            q->next = js->buckets[b];
+            js->buckets[b] = q;
+            lru_front(js, q);
+            js->loaded++;
+        }
+    }
+    if (q)
+        q->refs++;
+    pthread_mutex_unlock(&js->mu);
+    while (victims) {
+        sx_jq *next = victims->next;
+        jq_free(js, victims);
+        victims = next;
+    }
+    return q;
+}
+
+/* Lets go of a pinned entry; with drop (or once deleted) the last user takes
+ * it out of the map and frees it. */
+static void unpin(sx_jstore *js, sx_jq *q, bool drop)
+{
+    bool gone = false;
+    pthread_mutex_lock(&js->mu);
+    if (--q->refs == 0 && (drop || q->dead)) {
+        if (!q->dead)
+            map_remove(js, q);
+        gone = true;
+    }
+    pthread_mutex_unlock(&js->mu);
+    if (gone)
+        jq_free(js, q);
+}
+
+/* Pins and locks rid's entry; with load, its state is read from the folder
+ * if it is not in memory yet. *was_loaded: it was. */
+static sx_status enter(sx_jstore *js, const uint8_t *rid, bool for_write, bool load, bool *was_loaded, sx_jq **out)
+{
+    for (;;) {
+        sx_jq *q = pin(js, rid);
         if (!q)
             return SX_E_NOMEM;
-        memcpy(q->rid, rid, SX_ID_LEN);
-        sx_status res = sx_jq_load(js, q, for_write);
-        if (res != SX_OK) {
-            free(q);
-            return res;
+        pthread_mutex_lock(&q->mu);
+        if (q->dead) { /* deleted while this thread waited: a new entry */
+            pthread_mutex_unlock(&q->mu);
+            unpin(js, q, false);
+            continue;
         }
-        q->active_at = now_sec();
-        size_t b = bucket_of(js, rid);
-        q->next = js->buckets[b];
-        js->buckets[b] = q;
-        js->loaded++;
+        *was_loaded = q->ready;
+        if (!q->ready && load) {
+            sx_status res = sx_jq_load(js, q, for_write);
+            if (res != SX_OK) {
+                sx_jq_close_files(js, q);
+                pthread_mutex_unlock(&q->mu);
+                unpin(js, q, true);
+                return res;
+            }
+            q->ready = true;
+            active(q);
+        }
+        *out = q;
+        return SX_OK;
     }
-    *out = q;
-    return SX_OK;
+}
+
+/* Ends a call on q (from enter). After an error, or with drop, the queue's
+ * files are closed and its entry goes once no other thread uses it: the next
+ * use reads its files again. */
+static sx_status leave(sx_jstore *js, sx_jq *q, sx_status res, bool drop)
+{
+    drop = drop || res != SX_OK;
+    if (drop) {
+        sx_jq_close_files(js, q);
+        q->ready = false;
+    }
+    pthread_mutex_unlock(&q->mu);
+    unpin(js, q, drop);
+    return res;
 }
 
 static sx_status update_state(sx_jstore *js, sx_jq *q, bool log, const sx_jstate *st)
@@ -235,16 +349,6 @@ static sx_status update_read_pos(sx_jstore *js, sx_jq *q, bool log)
     return res;
 }
 
-/* After an error the queue is dropped from memory: the next use reads its
- * files again. */
-static sx_status done(sx_jstore *js, sx_jq *q, sx_status res, bool drop)
-{
-    if (q && (res != SX_OK || drop))
-        unload(js, q);
-    pthread_mutex_unlock(&js->mu);
-    return res;
-}
-
 static bool has_stored(const sx_jq *q)
 {
     return q->st.size > 0 || q->st.read.msg_count > 0 || q->st.write.msg_count > 0;
@@ -253,23 +357,22 @@ static bool has_stored(const sx_jq *q)
 sx_status sx_jstore_write(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const sx_jmsg *m, sx_jwrite *res_out,
                           bool *was_empty)
 {
-    pthread_mutex_lock(&js->mu);
     sx_jq *q;
     bool loaded;
-    sx_status res = get_queue(js, rid, true, &loaded, &q);
+    sx_status res = enter(js, rid, true, true, &loaded, &q);
     if (res != SX_OK)
-        return done(js, NULL, res, false);
+        return res;
     sx_jstate st = q->st;
     bool empty = st.size == 0;
     if (was_empty)
         *was_empty = empty;
     if (!st.can_write && !empty) {
         *res_out = SX_JW_FULL;
-        return done(js, q, SX_OK, false);
+        return leave(js, q, SX_OK, false);
     }
     bool can = js->cfg.quota > st.size && !m->quota; /* import writes a marker as it is */
     if (m->len > SX_MSG_BODY_MAX)
-        return done(js, q, SX_E_LIMIT, false);
+        return leave(js, q, SX_E_LIMIT, false);
     sx_slmsg rec = {0};
     memcpy(rec.msg_id, m->id, SX_ID_LEN);
     rec.ts = m->ts;
@@ -280,7 +383,7 @@ sx_status sx_jstore_write(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const sx_
     sx_writer_init_dynamic(&w, SX_JMSG_LINE_MAX + 1);
     if (!sx_slmsg_encode_msg(&w, &rec) || !sx_write_str(&w, "\n")) {
         sx_writer_cleanup(&w);
-        return done(js, q, SX_E_NOMEM, false);
+        return leave(js, q, SX_E_NOMEM, false);
     }
     if (q->sfd < 0)
         res = sx_jq_create_files(js, q);
@@ -304,7 +407,7 @@ sx_status sx_jstore_write(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const sx_
     int64_t len = (int64_t)w.len;
     sx_writer_cleanup(&w);
     if (res != SX_OK)
-        return done(js, q, res, false);
+        return leave(js, q, res, false);
     ws.msg_pos++;
     ws.msg_count = ws.msg_pos;
     ws.byte_pos += len;
@@ -317,23 +420,22 @@ sx_status sx_jstore_write(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const sx_
     st.can_write = can;
     st.size++;
     res = update_state(js, q, true, &st);
-    q->active_at = now_sec();
+    active(q);
     *res_out = can ? SX_JW_STORED : SX_JW_QUOTA;
-    return done(js, q, res, false);
+    return leave(js, q, res, false);
 }
 
 sx_status sx_jstore_peek(sx_jstore *js, const uint8_t rid[SX_ID_LEN], sx_jmsg *out, bool *found)
 {
     *found = false;
-    pthread_mutex_lock(&js->mu);
     sx_jq *q;
     bool loaded;
-    sx_status res = get_queue(js, rid, false, &loaded, &q);
+    sx_status res = enter(js, rid, false, true, &loaded, &q);
     if (res != SX_OK)
-        return done(js, NULL, res, false);
+        return res;
     res = peek_q(js, q, out, found);
     /* a queue opened only to learn it is empty is closed again */
-    return done(js, q, res, res == SX_OK && !loaded && !*found);
+    return leave(js, q, res, res == SX_OK && !loaded && !*found);
 }
 
 sx_status sx_jstore_ack(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const uint8_t msg_id[SX_ID_LEN], bool *deleted,
@@ -345,18 +447,17 @@ sx_status sx_jstore_ack(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const uint8
     sx_jmsg *m = malloc(sizeof *m);
     if (!m)
         return SX_E_NOMEM;
-    pthread_mutex_lock(&js->mu);
     sx_jq *q;
     bool loaded, found = false;
-    sx_status res = get_queue(js, rid, false, &loaded, &q);
+    sx_status res = enter(js, rid, false, true, &loaded, &q);
     if (res != SX_OK) {
         free(m);
-        return done(js, NULL, res, false);
+        return res;
     }
     res = peek_q(js, q, m, &found);
     if (res == SX_OK && found && memcmp(m->id, msg_id, SX_ID_LEN) == 0) {
         res = update_read_pos(js, q, true);
-        q->active_at = now_sec();
+        active(q);
         *deleted = res == SX_OK;
         found = false;
         if (res == SX_OK && next)
@@ -367,19 +468,18 @@ sx_status sx_jstore_ack(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const uint8
         *next_found = true;
     }
     free(m);
-    return done(js, q, res, res == SX_OK && !loaded && q->st.size == 0);
+    return leave(js, q, res, res == SX_OK && !loaded && q->st.size == 0);
 }
 
 sx_status sx_jstore_size(sx_jstore *js, const uint8_t rid[SX_ID_LEN], int64_t *size)
 {
-    pthread_mutex_lock(&js->mu);
     sx_jq *q;
     bool loaded;
-    sx_status res = get_queue(js, rid, false, &loaded, &q);
+    sx_status res = enter(js, rid, false, true, &loaded, &q);
     if (res != SX_OK)
-        return done(js, NULL, res, false);
+        return res;
     *size = q->st.size;
-    return done(js, q, SX_OK, !loaded && q->st.size == 0);
+    return leave(js, q, SX_OK, !loaded && q->st.size == 0);
 }
 
 static sx_status expire_q(sx_jstore *js, sx_jq *q, int64_t old, size_t *n)
@@ -409,37 +509,42 @@ sx_status sx_jstore_expire(sx_jstore *js, const uint8_t rid[SX_ID_LEN], int64_t 
 {
     size_t n = 0;
     int64_t sz = 0;
-    pthread_mutex_lock(&js->mu);
-    sx_jq *q = find(js, rid);
-    sx_status res = SX_OK;
+    sx_jq *q;
+    bool loaded;
+    sx_status res = enter(js, rid, false, false, &loaded, &q);
+    if (res != SX_OK)
+        return res;
     bool drop = false;
-    if (!q) {
-        bool loaded;
-        res = get_queue(js, rid, false, &loaded, &q);
+    if (!loaded) { /* not in memory: opened for this and closed after */
+        res = sx_jq_load(js, q, false);
         if (res == SX_OK && has_stored(q))
             res = expire_q(js, q, old, &n);
         drop = true;
-    } else if (now - q->active_at >= js->cfg.idle_interval) {
+    } else if (now - __atomic_load_n(&q->active_at, __ATOMIC_RELAXED) >= js->cfg.idle_interval) {
         res = expire_q(js, q, old, &n);
         drop = true;
     }
-    if (q)
-        sz = q->st.size;
+    sz = q->st.size;
     if (expired)
         *expired = n;
     if (stored)
         *stored = sz;
-    return done(js, q, res, drop);
+    return leave(js, q, res, drop);
 }
 
 sx_status sx_jstore_delete_queue(sx_jstore *js, const uint8_t rid[SX_ID_LEN])
 {
-    pthread_mutex_lock(&js->mu);
-    sx_jq *q = find(js, rid);
-    if (q)
-        unload(js, q);
+    /* The entry stays in the map, locked, until the folder is gone, so that
+     * another call on the queue waits and then starts afresh (dead). */
+    sx_jq *q;
+    bool loaded;
+    sx_status res = enter(js, rid, false, false, &loaded, &q);
+    if (res != SX_OK)
+        return res;
+    sx_jq_close_files(js, q);
+    q->ready = false;
     sx_jq_paths p;
-    sx_status res = sx_jq_paths_of(js, rid, &p);
+    res = sx_jq_paths_of(js, rid, &p);
     if (res == SX_OK) {
         DIR *d = opendir(p.dir);
         if (d) {
@@ -457,7 +562,12 @@ sx_status sx_jstore_delete_queue(sx_jstore *js, const uint8_t rid[SX_ID_LEN])
                 res = SX_E_IO;
         }
     }
+    pthread_mutex_lock(&js->mu);
+    map_remove(js, q);
+    q->dead = true;
     pthread_mutex_unlock(&js->mu);
+    pthread_mutex_unlock(&q->mu);
+    unpin(js, q, false);
     return res;
 }
 
@@ -513,12 +623,15 @@ sx_status sx_jstore_read_all(sx_jstore *js, const uint8_t rid[SX_ID_LEN], sx_jst
                              size_t *bad)
 {
     size_t nbad = 0;
-    pthread_mutex_lock(&js->mu);
-    sx_jq *q = find(js, rid);
-    if (q)
-        unload(js, q); /* the files say it all */
+    sx_jq *q;
+    bool loaded;
+    sx_status res = enter(js, rid, false, false, &loaded, &q);
+    if (res != SX_OK)
+        return res;
+    sx_jq_close_files(js, q); /* the files say it all */
+    q->ready = false;
     sx_jq_paths p;
-    sx_status res = sx_jq_paths_of(js, rid, &p);
+    res = sx_jq_paths_of(js, rid, &p);
     sx_jstate st;
     bool have = false, backup;
     struct stat sb;
@@ -536,26 +649,30 @@ sx_status sx_jstore_read_all(sx_jstore *js, const uint8_t rid[SX_ID_LEN], sx_jst
     free(m);
     if (bad)
         *bad = nbad;
-    pthread_mutex_unlock(&js->mu);
-    return res;
+    return leave(js, q, res, true);
 }
 
 size_t sx_jstore_close_idle(sx_jstore *js, int64_t now)
 {
     size_t n = 0;
+    sx_jq *victims = NULL;
     pthread_mutex_lock(&js->mu);
-    for (size_t i = 0; i < js->n_buckets; i++) {
-        sx_jq *q = js->buckets[i];
-        while (q) {
-            sx_jq *next = q->next;
-            if (now - q->active_at >= js->cfg.idle_interval) {
-                unload(js, q);
-                n++;
-            }
-            q = next;
+    for (sx_jq *q = js->lru_tail; q;) {
+        sx_jq *prev = q->lru_prev;
+        if (q->refs == 0 && now - __atomic_load_n(&q->active_at, __ATOMIC_RELAXED) >= js->cfg.idle_interval) {
+            map_remove(js, q);
+            q->next = victims;
+            victims = q;
+            n++;
         }
+        q = prev;
     }
     pthread_mutex_unlock(&js->mu);
+    while (victims) {
+        sx_jq *next = victims->next;
+        jq_free(js, victims);
+        victims = next;
+    }
     return n;
 }
 
@@ -567,10 +684,12 @@ size_t sx_jstore_loaded(sx_jstore *js)
     return n;
 }
 
-size_t sx_jstore_open_files(sx_jstore *js)
+bool sx_jstore_is_loaded(sx_jstore *js, const uint8_t rid[SX_ID_LEN])
 {
     pthread_mutex_lock(&js->mu);
-    size_t n = js->open_files;
+    bool in = find(js, rid) != NULL;
     pthread_mutex_unlock(&js->mu);
-    return n;
+    return in;
 }
+
+size_t sx_jstore_open_files(sx_jstore *js) { return __atomic_load_n(&js->open_files, __ATOMIC_RELAXED); }

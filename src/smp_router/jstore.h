@@ -22,7 +22,14 @@
  * kernel before the call returns (a killed process loses nothing, as the
  * reference); SX_JSYNC_FSYNC also fsyncs both files (power loss too).
  *
- * Thread-safe: one lock around each call. */
+ * Thread-safe, with two kinds of lock (jstore_int.h): the store's lock
+ * guards the map of queues in memory and their least-recently-used order and
+ * is held only for a lookup, an insertion or a removal, never during file
+ * I/O; each queue has its own lock, held through that queue's file I/O. A
+ * write takes the store's lock briefly (to find and pin the queue, and again
+ * to unpin it) and the queue's lock around its journal and state appends, so
+ * writers to different queues write in parallel and calls on one queue run
+ * one at a time. */
 #ifndef SX_ROUTER_JSTORE_H
 #define SX_ROUTER_JSTORE_H
 
@@ -56,7 +63,8 @@ typedef struct sx_jstore_cfg {
     int64_t expire_backups_after; /* seconds (14 days) */
     int keep_min_backups;         /* 2 */
     size_t max_open;              /* ours: queues held at once (0: no limit); when reached,
-                                     the others are closed before one more is opened */
+                                     the least recently used queue not in use by another
+                                     thread is closed before one more is opened */
     sx_jsync sync;
     sx_kit_warn_cb warn; /* recoveries and dropped files are reported here */
     void *warn_arg;
@@ -123,6 +131,8 @@ size_t sx_jstore_close_idle(sx_jstore *js, int64_t now);
 /* Queues held in memory / with open files. */
 size_t sx_jstore_loaded(sx_jstore *js);
 size_t sx_jstore_open_files(sx_jstore *js);
+/* Whether the queue rid is held in memory now (for tests and diagnostics). */
+bool sx_jstore_is_loaded(sx_jstore *js, const uint8_t rid[SX_ID_LEN]);
 
 /* The queue's folder (NUL-terminated into out, cap bytes). SX_E_LIMIT. */
 SX_MUST_CHECK sx_status sx_jstore_queue_dir(const sx_jstore_cfg *c, const uint8_t rid[SX_ID_LEN], char *out,

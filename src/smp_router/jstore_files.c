@@ -194,7 +194,7 @@ void sx_jq_close_files(sx_jstore *js, sx_jq *q)
 {
     if (q->sfd >= 0) {
         close(q->sfd);
-        js->open_files--;
+        __atomic_sub_fetch(&js->open_files, 1, __ATOMIC_RELAXED);
     }
     if (q->rfd >= 0)
         close(q->rfd);
@@ -560,7 +560,7 @@ sx_status sx_jq_load(sx_jstore *js, sx_jq *q, bool for_write)
             if (res == SX_OK)
                 res = sx_journal_create(js, p.dir, jid, &q->rfd);
             if (res == SX_OK) {
-                js->open_files++;
+                __atomic_add_fetch(&js->open_files, 1, __ATOMIC_RELAXED);
             } else if (q->sfd >= 0) {
                 close(q->sfd);
                 q->sfd = -1;
@@ -585,7 +585,7 @@ sx_status sx_jq_load(sx_jstore *js, sx_jq *q, bool for_write)
         q->sfd = q->rfd = q->wfd = -1;
         return res;
     }
-    js->open_files++;
+    __atomic_add_fetch(&js->open_files, 1, __ATOMIC_RELAXED);
     return SX_OK;
 }
 
@@ -624,7 +624,7 @@ sx_status sx_jq_create_files(sx_jstore *js, sx_jq *q)
         q->sfd = -1;
         return res;
     }
-    js->open_files++;
+    __atomic_add_fetch(&js->open_files, 1, __ATOMIC_RELAXED);
     if (js->cfg.sync == SX_JSYNC_FSYNC) { /* the new names */
         int dfd = open(p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {

@@ -10,9 +10,23 @@
 #include "smp_router/jstore.h"
 
 /* One queue held in memory. sfd < 0: no files open (a queue without
- * messages, or not yet written); rfd is then -1 too. */
+ * messages, or not yet written); rfd is then -1 too.
+ *
+ * Locks (jstore.c): the store's mu guards the map (next), the
+ * least-recently-used list (lru_prev, lru_next), refs and the store's loaded
+ * count, and is held only for those, never during file I/O. The queue's own
+ * mu guards everything else (state, files, ready, dead) and is held through
+ * the queue's file I/O. Order: a queue's mu, then the store's mu; never the
+ * other way. An entry with refs 0 is not in use: only the store's mu is needed
+ * to take it out of the map and free it. active_at is read and written with
+ * __atomic builtins (the idle sweep reads it under the store's mu only). */
 typedef struct sx_jq {
-    struct sx_jq *next; /* hash chain */
+    struct sx_jq *next;                /* hash chain */
+    struct sx_jq *lru_prev, *lru_next; /* lru_prev: more recently used */
+    unsigned refs;
+    bool ready; /* st and files are loaded from the folder */
+    bool dead;  /* the queue was deleted: out of the map */
+    pthread_mutex_t mu;
     uint8_t rid[SX_ID_LEN];
     sx_jstate st;
     int sfd, rfd, wfd; /* state file (append), read journal, write journal (-1: the read one) */
@@ -24,10 +38,12 @@ typedef struct sx_jq {
 struct sx_jstore {
     sx_jstore_cfg cfg;
     char path[SX_KIT_PATH_MAX];
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* the map and the LRU list (see sx_jq) */
     sx_jq **buckets;
     size_t n_buckets;
-    size_t loaded, open_files;
+    sx_jq *lru_head, *lru_tail; /* most and least recently used */
+    size_t loaded;
+    size_t open_files;             /* atomic */
     int64_t expire_backups_before; /* state backups older than this may go */
 };
 

@@ -149,7 +149,7 @@ static void apply(sx_store *st, sx_queue **qp, const sx_mjrec *rec, const sx_msg
         s->dropped += ms.dropped;
         break;
     }
-    case SX_MJ_ACK: s->acked += sx_queue_remove_head(q, rec->msg.msg_id); break;
+    case SX_MJ_ACK: s->acked += sx_queue_remove_head(st, q, rec->msg.msg_id); break;
     case SX_MJ_RESET: sx_queue_clear_msgs(q); break;
     case SX_MJ_SNAPSHOT: break;
     }

@@ -146,7 +146,7 @@ bool sx_msglog_restore_one(sx_queue *q, const sx_slmsg *m, const sx_msglog_opts 
         if (q->head && q->head->quota) {
             uint8_t id[SX_ID_LEN];
             memcpy(id, q->head->id, SX_ID_LEN);
-            sx_queue_remove_head(q, id);
+            sx_queue_remove_head(NULL, q, id);
         }
         if (q->tail && q->tail->quota) {
             mreport(o, "message queue %s is full, quota marker not restored", sx_slt_id_text(q->rid, SX_ID_LEN, idt));

@@ -17,6 +17,7 @@
 #include "kit/paths.h"
 #include "simplex/version.h"
 #include "smp_router/metrics.h"
+#include "smp_router/pglazy.h"
 #include "smp_router/server_int.h"
 
 struct sx_ops {
@@ -49,6 +50,19 @@ static void count_queue(sx_queue *q, void *arg)
     sx_queue_unlock(q);
 }
 
+/* store_queues: database: the queues and notifiers (and the messages, with
+ * database messages) of the database, not only those held in memory. */
+static void count_db(sx_router *r, counts *c)
+{
+    int64_t q, n, m;
+    if (!r->db || !sx_store_lazy(r->store) || sx_pglazy_counts(r->db, &q, &n, &m) != SX_OK)
+        return;
+    c->ent.queues = q;
+    c->ent.notifiers = n;
+    if (r->opts.db_messages)
+        c->msgs = m;
+}
+
 static void count_store(sx_router *r, counts *c)
 {
     memset(c, 0, sizeof *c);
@@ -61,6 +75,7 @@ static void count_store(sx_router *r, counts *c)
         sx_queue_release(r->store, qs[i]);
     }
     free(qs);
+    count_db(r, c);
 }
 
 void sx_ops_entity_counts(sx_router *r, sx_smp_entity_counts *out)
@@ -84,6 +99,7 @@ sx_status sx_ops_restore_stats(sx_router *r)
     memset(&c, 0, sizeof c);
     if (sx_store_each(r->store, count_queue, &c) != SX_OK)
         return SX_E_NOMEM;
+    count_db(r, &c);
     sx_smp_stats *s = &r->stats;
     const char *path = r->opts.stats_backup_path;
     if (path && access(path, F_OK) == 0) {

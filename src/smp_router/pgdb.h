@@ -67,6 +67,14 @@ enum {
     SX_PGS_M_DROP,
     SX_PGS_M_SIZE,
     SX_PGS_M_INSERT,
+    SX_PGS_L_BY_RID,
+    SX_PGS_L_BY_SID,
+    SX_PGS_L_BY_NID,
+    SX_PGS_L_BY_LID,
+    SX_PGS_L_SERVICES,
+    SX_PGS_L_PAGE,
+    SX_PGS_L_PAGE_MSGS,
+    SX_PGS_L_COUNTS,
     SX_PGS_COUNT
 };
 

@@ -14,9 +14,7 @@
 #include "kit/say.h"
 #include "smp_router/slapply.h"
 
-#define QUEUE_COLS                                                                                                \
-    "recipient_id, recipient_keys, rcv_dh_secret, sender_id, sender_key, queue_mode, notifier_id, notifier_key, " \
-    "rcv_ntf_dh_secret, ntf_service_id, status, updated_at, link_id, rcv_service_id, fixed_data, user_data"
+#define QUEUE_COLS SX_PGQ_QUEUE_COLS
 
 static const sx_pgstmt Q_INSERT = {SX_PGS_Q_INSERT, "INSERT INTO msg_queues (" QUEUE_COLS ") VALUES "
                                                     "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
@@ -420,7 +418,7 @@ sx_status sx_pgq_sink(void *arg, sx_slice lines, size_t n)
 
 /* ---- loading ------------------------------------------------------------- */
 
-static void row_warn(const sx_kit_log_opts *opts, const char *what, sx_slice rid)
+void sx_pgq_row_warn(const sx_kit_log_opts *opts, const char *what, sx_slice rid)
 {
     char hex[17] = {0};
     for (size_t i = 0; i < rid.len && i < 8; i++)
@@ -470,7 +468,7 @@ static bool block_info_ok(sx_slice info)
 }
 
 /* A queue row (QUEUE_COLS) as a CREATE record pointing into res. */
-static bool row_to_rec(const PGresult *res, int i, sx_slrec *r)
+bool sx_pgq_row_to_rec(const PGresult *res, int i, sx_slrec *r)
 {
     memset(r, 0, sizeof *r);
     r->type = SX_SLREC_CREATE;
@@ -542,7 +540,7 @@ static bool row_to_service(const PGresult *res, int i, sx_slrec *r)
            s->cert_hash.len > 0 && s->cert_hash.len <= 64 && sx_pgdb_i64(res, i, 4, &s->created_at);
 }
 
-static sx_status load_services(sx_pgconn *c, sx_slservices *svc, const sx_kit_log_opts *opts, sx_pgq_stats *stats)
+sx_status sx_pgq_load_services(sx_pgconn *c, sx_slservices *svc, const sx_kit_log_opts *opts, sx_pgq_stats *stats)
 {
     PGresult *res = PQexecParams(c->pg,
                                  "SELECT service_id, service_role, service_cert, service_cert_hash, created_at "
@@ -557,7 +555,7 @@ static sx_status load_services(sx_pgconn *c, sx_slservices *svc, const sx_kit_lo
     for (int i = 0; i < PQntuples(res) && st == SX_OK; i++) {
         sx_slrec r;
         if (!row_to_service(res, i, &r)) {
-            row_warn(opts, "a service row does not decode:", sx_pgdb_bytes(res, i, 0));
+            sx_pgq_row_warn(opts, "a service row does not decode:", sx_pgdb_bytes(res, i, 0));
             stats->bad_rows++;
             continue;
         }
@@ -597,7 +595,7 @@ sx_status sx_pgq_load(sx_pgdb *db, sx_store *st, sx_slservices *svc, const sx_ki
         stats = &local;
     memset(stats, 0, sizeof *stats);
     sx_pgconn *c = sx_pgdb_acquire(db);
-    sx_status res = svc ? load_services(c, svc, opts, stats) : SX_OK;
+    sx_status res = svc ? sx_pgq_load_services(c, svc, opts, stats) : SX_OK;
     if (res == SX_OK) {
         PGresult *cnt = PQexecParams(c->pg, "SELECT count(*) FROM msg_queues WHERE deleted_at IS NULL", 0, NULL,
                                      NULL, NULL, NULL, 1);
@@ -622,8 +620,8 @@ sx_status sx_pgq_load(sx_pgdb *db, sx_store *st, sx_slservices *svc, const sx_ki
         ExecStatusType es = PQresultStatus(r);
         if (es == PGRES_SINGLE_TUPLE && PQnfields(r) == 17 && !failed) {
             sx_slrec rec;
-            if (!row_to_rec(r, 0, &rec)) {
-                row_warn(opts, "a queue row does not decode:", sx_pgdb_bytes(r, 0, 0));
+            if (!sx_pgq_row_to_rec(r, 0, &rec)) {
+                sx_pgq_row_warn(opts, "a queue row does not decode:", sx_pgdb_bytes(r, 0, 0));
                 stats->bad_rows++;
             } else {
                 sx_status a = sx_slrec_apply(st, svc, &rec, opts);

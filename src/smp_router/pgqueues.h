@@ -8,8 +8,8 @@
  * queue keeps its row with deleted_at set, as the reference's, until it is
  * older than db_deleted_ttl.
  *
- * The queues live in the memory store while the router runs (all of them
- * are read at start, sx_pgq_load); every change the router would write to
+ * The router reads its queues on demand (pglazy.h); database export reads
+ * them all (sx_pgq_load). Every change the router would write to
  * the store log is applied to the database instead, through the store-log
  * writer thread (kit/logwriter.h, sink): the records' lines of one batch
  * in one transaction, so that a reply held for its record is sent once the
@@ -45,6 +45,18 @@ SX_MUST_CHECK sx_status sx_pgq_apply(sx_pgconn *c, const sx_slrec *r);
  * do not decode are reported through opts and counted. SX_E_IO, SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_pgq_load(sx_pgdb *db, sx_store *st, sx_slservices *svc, const sx_kit_log_opts *opts,
                                     sx_pgq_stats *stats);
+/* For pglazy.c: a row of "SELECT " QUEUE_COLS as a CREATE record (slices
+ * into res; false when a value does not decode), a skipped row reported,
+ * and every service read into svc. */
+bool sx_pgq_row_to_rec(const PGresult *res, int i, sx_slrec *r);
+void sx_pgq_row_warn(const sx_kit_log_opts *opts, const char *what, sx_slice rid);
+SX_MUST_CHECK sx_status sx_pgq_load_services(sx_pgconn *c, sx_slservices *svc, const sx_kit_log_opts *opts,
+                                             sx_pgq_stats *stats);
+/* The columns sx_pgq_row_to_rec reads, in its order. */
+#define SX_PGQ_QUEUE_COLS                                                                                         \
+    "recipient_id, recipient_keys, rcv_dh_secret, sender_id, sender_key, queue_mode, notifier_id, notifier_key, " \
+    "rcv_ntf_dh_secret, ntf_service_id, status, updated_at, link_id, rcv_service_id, fixed_data, user_data"
+
 /* Writes every service of svc and every live queue of st (database
  * import), in one transaction. No other thread may use st. */
 SX_MUST_CHECK sx_status sx_pgq_write_all(sx_pgdb *db, sx_store *st, const sx_slservices *svc, sx_pgq_stats *stats);

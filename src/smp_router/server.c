@@ -25,6 +25,7 @@
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
 #include "smp_router/pgdb.h"
+#include "smp_router/pglazy.h"
 #include "smp_router/pgqueues.h"
 #include "transport/net.h"
 
@@ -635,6 +636,21 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     }
 }
 
+typedef struct unloaded_expiry {
+    sx_router *r;
+    int64_t cutoff;
+} unloaded_expiry;
+
+/* A queue read from the database for expiry only (in no store): its
+ * messages are in the store's message back-end, found by its id. */
+static void expire_unloaded(sx_queue *q, void *arg)
+{
+    unloaded_expiry *ue = arg;
+    size_t msgs = sx_queue_expire(ue->r->store, q, ue->cutoff);
+    sx_smp_stats_add(&ue->r->stats, SX_SMP_STAT_MSG_EXPIRED, (int64_t)msgs);
+    sx_smp_stats_add(&ue->r->stats, SX_SMP_STAT_MSG_COUNT, -(int64_t)msgs);
+}
+
 /* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and
  * expired pending notifications. Runs on worker 0 between its events; queues
  * are locked one at a time (never under the map lock). */
@@ -650,7 +666,7 @@ static void expire_sweep(sx_router *r)
     for (size_t i = 0; i < n; i++) {
         sx_queue *q = qs[i];
         sx_queue_lock(q);
-        size_t msgs = o->msg_ttl_seconds > 0 ? sx_queue_expire(q, now - o->msg_ttl_seconds) : 0;
+        size_t msgs = o->msg_ttl_seconds > 0 ? sx_queue_expire(r->store, q, now - o->msg_ttl_seconds) : 0;
         size_t ntfs = sx_queue_expire_ntfs(q, now - ntf_ttl);
         sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_EXPIRED, (int64_t)msgs);
         sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_COUNT, -(int64_t)msgs);
@@ -660,6 +676,13 @@ static void expire_sweep(sx_router *r)
         sx_queue_release(r->store, q);
     }
     free(qs);
+    /* store_queues: database: the queues not read since the start, from the
+     * database (with database messages, only those holding messages). */
+    if (r->db && o->msg_ttl_seconds > 0 && sx_store_lazy(r->store)) {
+        unloaded_expiry ue = {r, now - o->msg_ttl_seconds};
+        if (sx_pglazy_each_unloaded(r->db, r->store, o->db_messages, expire_unloaded, &ue) != SX_OK)
+            SX_SAY(SX_SAY_WARN, "expiry: the queues in the database could not all be read");
+    }
 }
 
 /* PROTOCOL-NOTES B7: a connection must finish TLS within 60 s and the SMP

@@ -36,7 +36,7 @@ static char *dup_text(sx_slice s)
     return t;
 }
 
-static sx_status queue_from_rec(const sx_slrec *r, sx_queue **out)
+sx_status sx_slrec_new_queue(const sx_slrec *r, sx_queue **out)
 {
     *out = NULL;
     const sx_slqueue *rq = &r->q;
@@ -184,7 +184,7 @@ sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r, co
     }
     if (r->type == SX_SLREC_CREATE) {
         sx_queue *q;
-        sx_status res = queue_from_rec(r, &q);
+        sx_status res = sx_slrec_new_queue(r, &q);
         if (res == SX_OK)
             res = sx_store_insert(st, q); /* takes q; SX_E_PROTOCOL on an id clash */
         if (res == SX_OK && svc) {

@@ -19,6 +19,9 @@
  * NULL (services ignored). Single-threaded use (startup). */
 SX_MUST_CHECK sx_status sx_slrec_apply(sx_store *st, sx_slservices *svc, const sx_slrec *r,
                                        const sx_kit_log_opts *opts);
+/* A new queue (in no store) from a CREATE record, without its services.
+ * SX_E_USAGE, SX_E_LIMIT, SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_slrec_new_queue(const sx_slrec *r, sx_queue **out);
 /* The CREATE record of a live queue's current state; the caller holds
  * the queue lock and keeps q locked while out is used (its slices point into
  * q and svc). svc may be NULL. */

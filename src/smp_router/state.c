@@ -15,6 +15,7 @@
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
 #include "smp_router/pgdb.h"
+#include "smp_router/pglazy.h"
 #include "smp_router/pgmsgs.h"
 #include "smp_router/pgqueues.h"
 #include "smp_router/store_journal.h"
@@ -33,7 +34,8 @@ static void journal_warn(void *arg, const char *msg)
 }
 
 /* store_queues: database: the schema migrated, the rows of queues deleted
- * long ago removed, and every service and live queue read (pgqueues.h). */
+ * long ago removed, the services read, and the queues read on demand
+ * (pglazy.h). */
 static sx_status restore_db(sx_router *r)
 {
     const sx_router_opts *o = &r->opts;
@@ -55,9 +57,13 @@ static sx_status restore_db(sx_router *r)
     SX_TRY(sx_slservices_new(&r->svc));
     sx_kit_log_opts lo = {0};
     sx_pgq_stats ps = {0};
-    SX_TRY(sx_pgq_load(r->db, r->store, r->svc, &lo, &ps));
+    /* as the reference: queues are read when first used (pglazy.h) */
+    SX_TRY(sx_pglazy_start(r->db, r->store, r->svc, &lo, &ps));
+    int64_t nq = 0, nn = 0, nm = 0;
+    if (sx_pglazy_counts(r->db, &nq, &nn, &nm) != SX_OK)
+        nq = -1;
     if (!o->quiet)
-        SX_SAY(SX_SAY_NOTE, "Database: %zu queues and %zu services loaded%s", ps.queues, ps.services,
+        SX_SAY(SX_SAY_NOTE, "Database: %lld queues (read when used) and %zu services%s", (long long)nq, ps.services,
                ps.bad_rows ? " (some rows skipped)" : "");
     if (o->db_messages) {
         sx_store_use_pg_messages(r->store, r->db);

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/util.h"
 
@@ -27,24 +28,42 @@ typedef struct qmap {
 struct sx_store {
     pthread_rwlock_t lock;
     qmap maps[4];
+    /* This store's message back-end, when one is set (store.h); has_backend
+     * is read and written with __atomic builtins. */
+    sx_msg_backend backend;
+    bool has_backend;
+    /* Queues read on demand (store.h, sx_store_set_loader). A queue deleted
+     * while lazy stays in gone (by recipient id, retained) for GONE_SECONDS,
+     * oldest first in the gone_head list, so that a lookup meanwhile does not
+     * read it back from a database whose row the writer thread has not
+     * marked deleted yet. All under lock. */
+    sx_queue_loader loader;
+    bool lazy;
+    qmap gone;
+    struct gone_node *gone_head, *gone_tail;
 };
 
-/* The message back-end, when one is set (store.h). */
-static sx_msg_backend backend;
-static bool has_backend; /* read and written with __atomic builtins */
+#define GONE_SECONDS 120
 
-static const sx_msg_backend *msgs_backend(void)
+typedef struct gone_node {
+    struct gone_node *next;
+    sx_queue *q;
+    int64_t at;
+} gone_node;
+
+/* s's message back-end, or NULL: messages in the queues' lists (also when s
+ * is NULL). */
+static const sx_msg_backend *msgs_backend(const sx_store *s)
 {
-    return __atomic_load_n(&has_backend, __ATOMIC_ACQUIRE) ? &backend : NULL;
+    return s && __atomic_load_n(&s->has_backend, __ATOMIC_ACQUIRE) ? &s->backend : NULL;
 }
 
 void sx_store_set_msg_backend(sx_store *s, const sx_msg_backend *b)
 {
-    (void)s;
-    __atomic_store_n(&has_backend, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->has_backend, false, __ATOMIC_RELEASE);
     if (b) {
-        backend = *b;
-        __atomic_store_n(&has_backend, true, __ATOMIC_RELEASE);
+        s->backend = *b;
+        __atomic_store_n(&s->has_backend, true, __ATOMIC_RELEASE);
     }
 }
 
@@ -182,6 +201,7 @@ sx_status sx_store_new(sx_store **out)
     }
     for (int i = 0; i < 4; i++)
         s->maps[i].party = (sx_party)i;
+    s->gone.party = SX_PARTY_RECIPIENT;
     *out = s;
     return SX_OK;
 }
@@ -226,7 +246,7 @@ void sx_store_free(sx_store *s)
 {
     if (!s)
         return;
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb) {
         sx_msg_backend b = *mb;
         sx_store_set_msg_backend(s, NULL);
@@ -237,6 +257,14 @@ void sx_store_free(sx_store *s)
     for (size_t i = 0; i < rm->cap; i++)
         if (rm->slots[i] && rm->slots[i] != TOMB)
             queue_free(rm->slots[i]);
+    while (s->gone_head) {
+        gone_node *g = s->gone_head;
+        s->gone_head = g->next;
+        sx_queue_release(s, g->q);
+        free(g);
+    }
+    free(s->gone.slots);
+    free(s->gone.tags);
     for (int i = 0; i < 4; i++) {
         free(s->maps[i].slots);
         free(s->maps[i].tags);
@@ -369,6 +397,18 @@ sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out)
             goto nomem;
     }
 
+    if (sx_store_lazy(s)) {
+        /* Client-chosen ids are looked up where the queues live too (a miss
+         * in memory reads the database). */
+        sx_queue *e = nq->has_sid ? sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(nq->sid, SX_ID_LEN)) : NULL;
+        if (!e && q->link && nq->client_link_id)
+            e = sx_store_find(s, SX_PARTY_LINK, sx_slice_of(nq->link_id, SX_ID_LEN));
+        if (e) {
+            sx_queue_release(s, e);
+            queue_free(q);
+            return SX_E_AUTH;
+        }
+    }
     sx_status st = SX_E_INTERNAL;
     pthread_rwlock_wrlock(&s->lock);
     /* PROTOCOL-NOTES D4: a client-chosen id that is taken is an AUTH error, not
@@ -436,7 +476,7 @@ sx_status sx_store_reserve(sx_store *s, size_t n)
     return SX_OK;
 }
 
-sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id)
+sx_queue *sx_store_find_cached(sx_store *s, sx_party party, sx_slice id)
 {
     if (id.len != SX_ID_LEN || (unsigned)party > SX_PARTY_LINK)
         return NULL;
@@ -447,6 +487,101 @@ sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id)
         __atomic_fetch_add(&q->refs, 1, __ATOMIC_RELAXED);
     pthread_rwlock_unlock(&s->lock);
     return q;
+}
+
+void sx_store_set_loader(sx_store *s, const sx_queue_loader *l)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    s->lazy = l != NULL;
+    if (l)
+        s->loader = *l;
+    pthread_rwlock_unlock(&s->lock);
+}
+
+bool sx_store_lazy(sx_store *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    bool lazy = s->lazy;
+    pthread_rwlock_unlock(&s->lock);
+    return lazy;
+}
+
+/* Adds a deleted queue to gone (the map lock held; takes the maps'
+ * reference) and lets the ones older than GONE_SECONDS go. */
+static void gone_add(sx_store *s, sx_queue *q, int64_t now)
+{
+    while (s->gone_head && now - s->gone_head->at >= GONE_SECONDS) {
+        gone_node *g = s->gone_head;
+        s->gone_head = g->next;
+        if (!s->gone_head)
+            s->gone_tail = NULL;
+        map_remove(&s->gone, g->q->rid, g->q);
+        if (s->gone.live == 0) { /* all gone: forget the tombstones */
+            free(s->gone.slots);
+            free(s->gone.tags);
+            s->gone.slots = NULL;
+            s->gone.tags = NULL;
+            s->gone.cap = s->gone.used = 0;
+        }
+        sx_queue_release(s, g->q); /* frees it unless a caller still holds it */
+        free(g);
+    }
+    gone_node *g = malloc(sizeof *g);
+    if (!g || map_insert(&s->gone, q) != SX_OK) {
+        free(g);
+        sx_queue_release(s, q); /* not remembered: a later lookup may read it again */
+        return;
+    }
+    g->q = q;
+    g->at = now;
+    g->next = NULL;
+    if (s->gone_tail)
+        s->gone_tail->next = g;
+    else
+        s->gone_head = g;
+    s->gone_tail = g;
+}
+
+sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id)
+{
+    sx_queue *q = sx_store_find_cached(s, party, id);
+    if (q || id.len != SX_ID_LEN || (unsigned)party > SX_PARTY_LINK)
+        return q;
+    pthread_rwlock_rdlock(&s->lock);
+    sx_queue_loader l = s->loader;
+    bool lazy = s->lazy;
+    pthread_rwlock_unlock(&s->lock);
+    if (!lazy)
+        return NULL;
+    /* Read without any lock held; another thread may read the same queue
+     * meanwhile: the first one in the maps is kept. */
+    sx_queue *nq = NULL;
+    if (l.load(l.ctx, party, id.ptr, &nq) != SX_OK || !nq)
+        return NULL;
+    nq->refs = 1; /* the maps' reference */
+    pthread_rwlock_wrlock(&s->lock);
+    sx_queue **slot = map_lookup(&s->maps[SX_PARTY_RECIPIENT], nq->rid, false);
+    if (slot) {
+        q = *slot; /* read by another thread first */
+        if (key_of(q, party) && memcmp(key_of(q, party), id.ptr, SX_ID_LEN) == 0)
+            __atomic_fetch_add(&q->refs, 1, __ATOMIC_RELAXED);
+        else
+            q = NULL;
+    } else if (!map_lookup(&s->gone, nq->rid, false) && insert_all(s, nq) == SX_OK) {
+        q = nq;
+        nq = NULL;
+        q->refs++; /* the caller's */
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (nq)
+        queue_free(nq);
+    return q;
+}
+
+void sx_queue_discard(sx_queue *q)
+{
+    if (q)
+        queue_free(q);
 }
 
 void sx_queue_retain(sx_store *s, sx_queue *q)
@@ -465,18 +600,23 @@ void sx_queue_release(sx_store *s, sx_queue *q)
 void sx_store_delete(sx_store *s, sx_queue *q)
 {
     pthread_rwlock_wrlock(&s->lock);
-    bool was = q->deleted;
+    bool was = q->deleted, lazy = s->lazy;
     if (!was) {
         for (int p = 0; p < 4; p++)
             map_remove(&s->maps[p], key_of(q, (sx_party)p), q);
         q->deleted = true;
     }
     pthread_rwlock_unlock(&s->lock);
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (!was && mb)
         mb->deleted(mb->ctx, q);
-    if (!was)
+    if (!was && lazy) {
+        pthread_rwlock_wrlock(&s->lock);
+        gone_add(s, q, (int64_t)time(NULL)); /* takes the maps' reference */
+        pthread_rwlock_unlock(&s->lock);
+    } else if (!was) {
         sx_queue_release(s, q); /* the maps' reference */
+    }
 }
 
 sx_status sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *arg)
@@ -632,10 +772,10 @@ static void append(sx_queue *q, sx_msg *m)
     q->n_msgs++;
 }
 
-sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, sx_slice body,
+sx_status sx_queue_push(sx_store *s, sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, sx_slice body,
                         sx_push_result *res, bool *was_empty)
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb)
         return mb->push(mb->ctx, q, id, ts, notify, body, res, was_empty);
     *was_empty = q->head == NULL;
@@ -653,15 +793,15 @@ sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bo
     return SX_OK;
 }
 
-sx_msg *sx_queue_head(const sx_queue *q)
+sx_msg *sx_queue_head(sx_store *s, const sx_queue *q)
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     return mb ? mb->head(mb->ctx, q) : q->head;
 }
 
-bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN])
+bool sx_queue_remove_head(sx_store *s, sx_queue *q, const uint8_t id[SX_ID_LEN])
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb)
         return mb->remove_head(mb->ctx, q, id);
     sx_msg *m = q->head;
@@ -711,16 +851,16 @@ sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[SX_ID_LEN], int
     return SX_OK;
 }
 
-size_t sx_queue_expire(sx_queue *q, int64_t cutoff)
+size_t sx_queue_expire(sx_store *s, sx_queue *q, int64_t cutoff)
 {
-    const sx_msg_backend *mb = msgs_backend();
+    const sx_msg_backend *mb = msgs_backend(s);
     if (mb)
         return mb->expire(mb->ctx, q, cutoff);
     size_t n = 0;
     while (q->head && !q->head->quota && q->head->ts < cutoff) {
         uint8_t id[SX_ID_LEN];
         memcpy(id, q->head->id, SX_ID_LEN);
-        sx_queue_remove_head(q, id);
+        sx_queue_remove_head(NULL, q, id);
         n++;
     }
     return n;

@@ -152,8 +152,31 @@ SX_MUST_CHECK sx_status sx_store_insert(sx_store *s, sx_queue *q);
  * a large store log does not rehash them again and again. A hint: SX_OK
  * also when memory is short (the maps then grow as usual). */
 SX_MUST_CHECK sx_status sx_store_reserve(sx_store *s, size_t n);
-/* Looks id up in the map of party. NULL when absent. The caller releases. */
+/* Looks id up in the map of party; in a lazy store (below) a miss reads the
+ * queue from where the queues live and keeps it. NULL when absent. The
+ * caller releases. */
 sx_queue *sx_store_find(sx_store *s, sx_party party, sx_slice id);
+/* Looks in memory only. */
+sx_queue *sx_store_find_cached(sx_store *s, sx_party party, sx_slice id);
+
+/* Queues read on demand (store_queues: database, as the reference): once a
+ * loader is set, the store holds the queues used since the start (created,
+ * or found by one of their ids), not all of them, and a lookup that misses
+ * calls load, with no lock held, for the live queue whose party id is id:
+ * *out a new queue, not in any store (NULL: none). The queue read is kept
+ * (the one kept first when two threads read it at once). A queue deleted
+ * from a lazy store is remembered for two minutes so that it is not read
+ * back before the deletion reaches the database. sx_store_each, snapshot
+ * and queue_count then cover the queues held in memory only. */
+typedef struct sx_queue_loader {
+    sx_status (*load)(void *ctx, sx_party party, const uint8_t id[SX_ID_LEN], sx_queue **out);
+    void *ctx;
+} sx_queue_loader;
+/* l is copied; NULL: every queue is in memory again (the default). */
+void sx_store_set_loader(sx_store *s, const sx_queue_loader *l);
+bool sx_store_lazy(sx_store *s);
+/* Frees a queue that is in no store (from a loader). */
+void sx_queue_discard(sx_queue *q);
 void sx_queue_retain(sx_store *s, sx_queue *q);
 void sx_queue_release(sx_store *s, sx_queue *q);
 /* Removes q from every map (PROTOCOL-NOTES E17); q stays valid until released.
@@ -180,7 +203,11 @@ void sx_store_delete_link(sx_store *s, sx_queue *q);
  * SX_LINK_DATA_MAX bytes (NULL when a length is wrong or memory is short). */
 sx_link *sx_link_new(sx_slice id, sx_slice fixed, sx_slice user);
 
-/* ---- queue state; the caller holds the queue lock ---- */
+/* ---- queue state; the caller holds the queue lock ----
+ *
+ * Push, head, remove_head and expire take the queue's store s and go to its
+ * message back-end when it has one; with s NULL (or no back-end) they work on
+ * the queue's own message list, which is what restoring into memory uses. */
 
 /* The lock guarding q's mutable state (striped: see the top of this file). */
 void sx_queue_lock(sx_queue *q);
@@ -200,13 +227,13 @@ typedef enum sx_push_result {
  * arrives, or refuses while the marker is there. *was_empty tells whether the
  * queue was empty before (PROTOCOL-NOTES E6). SX_E_NOMEM on allocation
  * failure. */
-SX_MUST_CHECK sx_status sx_queue_push(sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify,
-                                      sx_slice body, sx_push_result *res, bool *was_empty);
+SX_MUST_CHECK sx_status sx_queue_push(sx_store *s, sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts,
+                                      bool notify, sx_slice body, sx_push_result *res, bool *was_empty);
 /* The message at the head, or NULL. With a message back-end (below) a
  * copy, valid until this thread's next call. */
-sx_msg *sx_queue_head(const sx_queue *q);
+sx_msg *sx_queue_head(sx_store *s, const sx_queue *q);
 /* Removes the head message if its id is id; returns whether it did. */
-bool sx_queue_remove_head(sx_queue *q, const uint8_t id[SX_ID_LEN]);
+bool sx_queue_remove_head(sx_store *s, sx_queue *q, const uint8_t id[SX_ID_LEN]);
 /* Removes the tail message if its id is id (a SEND whose record could not
  * be logged is taken back); returns whether it did. */
 bool sx_queue_remove_tail(sx_queue *q, const uint8_t id[SX_ID_LEN]);
@@ -217,7 +244,7 @@ SX_MUST_CHECK sx_status sx_queue_append_restored(sx_queue *q, const uint8_t id[S
                                                  bool notify, bool quota, sx_slice body);
 /* PROTOCOL-NOTES E20: drops head messages older than cutoff (seconds); stops at
  * a quota marker. Returns how many were dropped. */
-size_t sx_queue_expire(sx_queue *q, int64_t cutoff);
+size_t sx_queue_expire(sx_store *s, sx_queue *q, int64_t cutoff);
 
 /* PROTOCOL-NOTES E14: appends a pending notification (copied); when
  * SX_NTF_PENDING_MAX are waiting the oldest is dropped. SX_E_NOMEM. */
@@ -230,11 +257,12 @@ void sx_queue_drop_ntfs(sx_queue *q);
  * how many. */
 size_t sx_queue_expire_ntfs(sx_queue *q, int64_t cutoff);
 
-/* Where messages live when not in the queue's list: once set, push, head,
- * remove_head and expire go to it, and a deleted queue is reported to it
- * (smp_router/store_journal.h: store_messages: journal). Process-wide: one
- * router per process sets it; sx_store_free calls close and unsets it. The
- * queue lock is held around each call but close. */
+/* Where s's messages live when not in the queues' lists: once set, push,
+ * head, remove_head and expire with s go to it, and a queue deleted from s is
+ * reported to it (smp_router/store_journal.h, pgmsgs.h). Each store has its
+ * own: two stores in one process may use different back-ends. Set it before
+ * other threads use s; sx_store_free calls close and unsets it. The queue lock
+ * is held around each call but close. */
 typedef struct sx_msg_backend {
     sx_status (*push)(void *ctx, sx_queue *q, const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, sx_slice body,
                       sx_push_result *res, bool *was_empty);

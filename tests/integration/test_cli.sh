@@ -58,7 +58,10 @@ echo "$out" | grep -qxF "Server address: smp://$fp:$pw@<hostnames>:5223,443" || 
 echo "$out" | grep -q "^Replace <hostnames> with" || fail "init: what to do with <hostnames>"
 echo "$out" | grep -qx "Server source code: https://github.com/simplex-chat/simplexmq" \
     || fail "init: source code line"
-grep -qx "# https: 443" "$T/etc/smp-server.ini" || fail "[WEB] https commented out"
+# [WEB] as the reference's init writes it: https, cert and key active
+grep -qx "https: 443" "$T/etc/smp-server.ini" || fail "[WEB] https active"
+grep -qx "cert: $T/etc/web.crt" "$T/etc/smp-server.ini" || fail "[WEB] cert active"
+grep -qx "key: $T/etc/web.key" "$T/etc/smp-server.ini" || fail "[WEB] key active"
 
 # a second init refuses and changes nothing
 before=$(cat "$T/etc/fingerprint")
@@ -122,10 +125,12 @@ openssl x509 -in "$T/etc/server.crt" -noout -subject | grep -q 'CN *= *smp.examp
 echo "$out" | grep -q "Server address: smp://[A-Za-z0-9_=-]*@smp.example.com:5223,443$" \
     || fail "interactive: address without password: $out"
 
-# init options: Ed448, a given password, a control port
+# init options: Ed448, a given password, a control port, no web server
 echo Y | "$BIN" delete >/dev/null 2>&1
-"$BIN" init -y -a ED448 --password 'my-Pass_1' --control-port --ip 192.0.2.1 >/dev/null 2>&1 \
+"$BIN" init -y -a ED448 --password 'my-Pass_1' --control-port --ip 192.0.2.1 --disable-web >/dev/null 2>&1 \
     || fail "init with options failed"
+grep -qx "# https: 443" "$ini" || fail "--disable-web: [WEB] https commented out"
+grep -qx "# cert: $T/etc/web.crt" "$ini" || fail "--disable-web: [WEB] cert commented out"
 openssl pkey -in "$T/etc/ca.key" -noout -text 2>/dev/null | grep -q ED448 || fail "CA key is Ed448"
 grep -qx "create_password: my-Pass_1" "$ini" || fail "given password"
 grep -qx "control_port: 5224" "$ini" || fail "control port"

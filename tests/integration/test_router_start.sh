@@ -17,7 +17,7 @@ smp() { SMP_SERVER_CFG_PATH="$T/smp/etc" SMP_SERVER_LOG_PATH="$T/smp/var" "$@"; 
 xftp() { XFTP_SERVER_CFG_PATH="$T/xftp/etc" XFTP_SERVER_LOG_PATH="$T/xftp/var" "$@"; }
 set_port() { sed -i "s/^port: .*/port: $2/" "$1"; }
 
-smp "$SMP" init -y --no-password >/dev/null 2>&1 || fail "smp-server init"
+smp "$SMP" init -y --disable-web --no-password >/dev/null 2>&1 || fail "smp-server init"
 xftp "$XFTP" init --path "$T/xftp/files" --quota 1gb >/dev/null 2>&1 || fail "xftp-server init"
 SMP_INI="$T/smp/etc/smp-server.ini"
 XFTP_INI="$T/xftp/etc/file-server.ini"

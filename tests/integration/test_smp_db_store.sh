@@ -37,7 +37,7 @@ smp() { $TO "$SMP" "$@"; }
 q() { pg_psql -t -A -c "$1"; }
 
 pg_start "$T/pg" || exit 1
-"$SERVER" init -y --ip 127.0.0.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; echo "FAIL: init"; exit 1; }
+"$SERVER" init -y --disable-web --ip 127.0.0.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; echo "FAIL: init"; exit 1; }
 INI="$T/etc/smp-server.ini"
 CONN_SED=$(printf '%s' "$PG_CONN" | sed 's/[&|\\]/\\&/g')
 sed -i "s/^store_queues: .*/store_queues: database/; s/^store_messages: .*/store_messages: $MSGS/;

@@ -2,11 +2,13 @@
  * the state line and message line formats (truncated, oversized, trailing
  * input), folders made here byte by byte in the reference's layout, the
  * recovery of truncated and corrupt state and message files, rotation of
- * journals, quota, expiry, idle queues closed, export reading. */
+ * journals, quota, expiry, idle queues closed, export reading, the least
+ * recently used queue closed at max_open, writers on different queues at once. */
 #include "testutil.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -636,6 +638,179 @@ static void test_max_open(void **state)
     sx_jstore_close(js);
 }
 
+/* max_open reached: the least recently used queue is closed, not all. */
+static void test_lru_eviction(void **state)
+{
+    (void)state;
+    sx_jstore_cfg c;
+    sx_jstore_cfg_default(&c, root);
+    c.max_open = 3;
+    sx_jstore *js = open_store(&c);
+    sx_jwrite r;
+    uint8_t rids[5][SX_ID_LEN];
+    for (uint8_t i = 0; i < 5; i++)
+        memset(rids[i], 0x60 + i, SX_ID_LEN);
+    for (uint8_t i = 0; i < 3; i++)
+        assert_ok(sx_jstore_write(js, rids[i], msg(i + 1, 1700000000, "m"), &r, NULL));
+    /* reading queue 0 makes it the most recently used: 0, 2, 1 */
+    sx_jmsg *m = malloc(sizeof *m);
+    bool found;
+    assert_ok(sx_jstore_peek(js, rids[0], m, &found));
+    assert_true(found);
+    assert_ok(sx_jstore_write(js, rids[3], msg(4, 1700000000, "m"), &r, NULL));
+    assert_int_equal(sx_jstore_loaded(js), 3);
+    assert_true(sx_jstore_is_loaded(js, rids[0]));
+    assert_false(sx_jstore_is_loaded(js, rids[1])); /* the least recently used */
+    assert_true(sx_jstore_is_loaded(js, rids[2]));
+    assert_true(sx_jstore_is_loaded(js, rids[3]));
+    assert_int_equal(sx_jstore_open_files(js), 3);
+    /* 3, 0, 2; a size query on 2: 2, 3, 0; a new queue closes 0 */
+    int64_t size;
+    assert_ok(sx_jstore_size(js, rids[2], &size));
+    assert_int_equal(size, 1);
+    assert_ok(sx_jstore_write(js, rids[4], msg(5, 1700000000, "m"), &r, NULL));
+    assert_false(sx_jstore_is_loaded(js, rids[0]));
+    assert_true(sx_jstore_is_loaded(js, rids[2]));
+    assert_true(sx_jstore_is_loaded(js, rids[3]));
+    assert_true(sx_jstore_is_loaded(js, rids[4]));
+    /* a closed queue opens again with its message */
+    assert_ok(sx_jstore_peek(js, rids[1], m, &found));
+    assert_true(found);
+    assert_int_equal(m->id[0], 2);
+    assert_false(sx_jstore_is_loaded(js, rids[3])); /* LRU then: 4, 2, 3 */
+    assert_true(sx_jstore_loaded(js) <= 3);
+    for (uint8_t i = 0; i < 5; i++) {
+        assert_ok(sx_jstore_size(js, rids[i], &size));
+        assert_int_equal(size, 1);
+    }
+    free(m);
+    sx_jstore_close(js);
+}
+
+#define CW_THREADS 4
+#define CW_MSGS 150
+
+typedef struct cw_arg {
+    sx_jstore *js;
+    uint8_t rid[SX_ID_LEN];
+    int index;
+    int acked;
+    bool ok;
+} cw_arg;
+
+/* One writer on its own queue: writes, and acknowledges every third message
+ * after checking that the head is the oldest not yet acknowledged. */
+static void *cw_writer(void *p)
+{
+    cw_arg *a = p;
+    sx_jmsg *m = calloc(1, sizeof *m), *h = malloc(sizeof *h);
+    a->ok = m && h;
+    for (int i = 0; i < CW_MSGS && a->ok; i++) {
+        memset(m->id, 0, SX_ID_LEN);
+        m->id[0] = (uint8_t)a->index;
+        m->id[1] = (uint8_t)i;
+        m->ts = 1700000000 + i;
+        m->len = (uint16_t)snprintf((char *)m->body, 64, "t%d-%d", a->index, i);
+        sx_jwrite r;
+        bool empty;
+        if (sx_jstore_write(a->js, a->rid, m, &r, &empty) != SX_OK || r != SX_JW_STORED)
+            a->ok = false;
+        if (i % 3 == 2 && a->ok) {
+            bool found = false, deleted = false;
+            if (sx_jstore_peek(a->js, a->rid, h, &found) != SX_OK || !found || h->id[0] != a->index ||
+                h->id[1] != a->acked)
+                a->ok = false;
+            else if (sx_jstore_ack(a->js, a->rid, h->id, &deleted, NULL, NULL) != SX_OK || !deleted)
+                a->ok = false;
+            else
+                a->acked++;
+        }
+    }
+    free(m);
+    free(h);
+    return NULL;
+}
+
+static bool cw_stop; /* read and written with __atomic builtins */
+
+/* Closes idle queues over and over while the writers run (the sweep the
+ * router makes now and then), so entries leave and come back meanwhile. */
+static void *cw_sweeper(void *p)
+{
+    sx_jstore *js = p;
+    while (!__atomic_load_n(&cw_stop, __ATOMIC_ACQUIRE)) {
+        (void)sx_jstore_close_idle(js, (int64_t)time(NULL) + 1000000);
+        (void)sx_jstore_loaded(js);
+        usleep(100);
+    }
+    return NULL;
+}
+
+typedef struct cw_collect {
+    int index, next;
+    bool ok;
+} cw_collect;
+
+static bool cw_check(void *arg, const sx_jmsg *m)
+{
+    cw_collect *c = arg;
+    char want[64];
+    int n = snprintf(want, sizeof want, "t%d-%d", c->index, c->next);
+    if (m->id[0] != c->index || m->id[1] != c->next || m->len != n || memcmp(m->body, want, (size_t)n) != 0)
+        c->ok = false;
+    c->next++;
+    return true;
+}
+
+/* Writers on different queues at once (each queue with its own lock), with a
+ * small max_open and an idle sweep closing queues meanwhile: every queue ends
+ * with exactly its own messages, in order. Run under TSan by scripts/test. */
+static void test_concurrent_writers(void **state)
+{
+    (void)state;
+    sx_jstore_cfg c;
+    sx_jstore_cfg_default(&c, root);
+    c.max_open = 2;
+    c.max_msg_count = 16; /* journals rotate meanwhile */
+    c.quota = 1000;
+    sx_jstore *js; /* no warn callback: reports would come from many threads */
+    assert_ok(sx_jstore_open(&c, &js));
+    cw_arg args[CW_THREADS];
+    pthread_t th[CW_THREADS], sweeper;
+    __atomic_store_n(&cw_stop, false, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_create(&sweeper, NULL, cw_sweeper, js), 0);
+    for (int i = 0; i < CW_THREADS; i++) {
+        args[i] = (cw_arg){.js = js, .index = i};
+        memset(args[i].rid, 0x70 + i, SX_ID_LEN);
+        assert_int_equal(pthread_create(&th[i], NULL, cw_writer, &args[i]), 0);
+    }
+    for (int i = 0; i < CW_THREADS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    __atomic_store_n(&cw_stop, true, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(sweeper, NULL), 0);
+    for (int i = 0; i < CW_THREADS; i++) {
+        assert_true(args[i].ok);
+        assert_int_equal(args[i].acked, CW_MSGS / 3);
+        int64_t size;
+        assert_ok(sx_jstore_size(js, args[i].rid, &size));
+        assert_int_equal(size, CW_MSGS - CW_MSGS / 3);
+        cw_collect cc = {.index = i, .next = CW_MSGS / 3, .ok = true};
+        assert_ok(sx_jstore_read_all(js, args[i].rid, cw_check, &cc, NULL));
+        assert_true(cc.ok);
+        assert_int_equal(cc.next, CW_MSGS);
+    }
+    sx_jstore_close(js);
+    /* and again after a restart, from the files */
+    assert_ok(sx_jstore_open(&c, &js));
+    for (int i = 0; i < CW_THREADS; i++) {
+        cw_collect cc = {.index = i, .next = CW_MSGS / 3, .ok = true};
+        assert_ok(sx_jstore_read_all(js, args[i].rid, cw_check, &cc, NULL));
+        assert_true(cc.ok);
+        assert_int_equal(cc.next, CW_MSGS);
+    }
+    sx_jstore_close(js);
+}
+
 /* State files over max_state_lines are compacted at open; old backups go. */
 static void test_state_compaction(void **state)
 {
@@ -681,6 +856,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expire_idle_delete_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

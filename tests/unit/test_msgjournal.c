@@ -467,7 +467,7 @@ static void *feed_main(void *arg)
         snprintf(body, sizeof body, "m%d-%0200d", i, 0);
         sx_push_result res;
         bool was_empty;
-        assert_ok(sx_queue_push(q, id, DAY0, false, sx_slice_str(body), &res, &was_empty));
+        assert_ok(sx_queue_push(f->st, q, id, DAY0, false, sx_slice_str(body), &res, &was_empty));
         if (res == SX_PUSH_OK) {
             sx_mjrec r = {.type = SX_MJ_MSG};
             memcpy(r.msg.rid, q->rid, SX_ID_LEN);
@@ -481,7 +481,7 @@ static void *feed_main(void *arg)
             sx_mjrec a = {.type = SX_MJ_ACK};
             memcpy(a.msg.rid, q->rid, SX_ID_LEN);
             memcpy(a.msg.msg_id, q->head->id, SX_ID_LEN);
-            assert_true(sx_queue_remove_head(q, a.msg.msg_id));
+            assert_true(sx_queue_remove_head(f->st, q, a.msg.msg_id));
             assert_true(sx_msgjournal_submit(f->w, &a) != 0);
         }
         sx_queue_unlock(q);

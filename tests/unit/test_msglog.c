@@ -125,7 +125,7 @@ static void push(sx_queue *q, uint8_t id_start, int64_t ts, bool notify, sx_slic
     tu_bytes_seq(id, SX_ID_LEN, id_start);
     sx_push_result res;
     bool was_empty;
-    assert_ok(sx_queue_push(q, id, ts, notify, body, &res, &was_empty));
+    assert_ok(sx_queue_push(NULL, q, id, ts, notify, body, &res, &was_empty));
     assert_int_equal(res, want);
 }
 

@@ -94,14 +94,14 @@ static void test_quota(void **state)
     bool empty;
     for (int i = 0; i < SX_QUEUE_QUOTA; i++) {
         id[0] = (uint8_t)i;
-        assert_ok(sx_queue_push(q, id, 100 + i, true, sx_slice_str("hello"), &res, &empty));
+        assert_ok(sx_queue_push(s, q, id, 100 + i, true, sx_slice_str("hello"), &res, &empty));
         assert_int_equal(res, SX_PUSH_OK);
         assert_int_equal(empty, i == 0);
     }
     /* PROTOCOL-NOTES E11: the 129th is refused and leaves the marker with its
      * id. */
     id[0] = 200;
-    assert_ok(sx_queue_push(q, id, 999, true, sx_slice_str("x"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, id, 999, true, sx_slice_str("x"), &res, &empty));
     assert_int_equal(res, SX_PUSH_QUOTA);
     assert_true(q->tail->quota);
     assert_int_equal(q->tail->id[0], 200);
@@ -109,19 +109,19 @@ static void test_quota(void **state)
     assert_int_equal(q->n_msgs, SX_QUEUE_QUOTA + 1);
     /* Further sends refused without another marker, even after one ACK. */
     id[0] = 201;
-    assert_ok(sx_queue_push(q, id, 1000, false, sx_slice_str("y"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, id, 1000, false, sx_slice_str("y"), &res, &empty));
     assert_int_equal(res, SX_PUSH_QUOTA);
     uint8_t head[SX_ID_LEN] = {0};
-    assert_true(sx_queue_remove_head(q, head));
-    assert_ok(sx_queue_push(q, id, 1000, false, sx_slice_str("y"), &res, &empty));
+    assert_true(sx_queue_remove_head(s, q, head));
+    assert_ok(sx_queue_push(s, q, id, 1000, false, sx_slice_str("y"), &res, &empty));
     assert_int_equal(res, SX_PUSH_QUOTA);
     assert_int_equal(q->n_msgs, SX_QUEUE_QUOTA);
     /* Drain everything including the marker: sending works again. */
     while (q->head) {
         memcpy(head, q->head->id, SX_ID_LEN);
-        assert_true(sx_queue_remove_head(q, head));
+        assert_true(sx_queue_remove_head(s, q, head));
     }
-    assert_ok(sx_queue_push(q, id, 1001, false, sx_slice_str("z"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, id, 1001, false, sx_slice_str("z"), &res, &empty));
     assert_int_equal(res, SX_PUSH_OK);
     assert_true(empty);
     sx_queue_release(s, q);
@@ -137,14 +137,14 @@ static void test_remove_head_only(void **state)
     uint8_t a[SX_ID_LEN] = {1}, b[SX_ID_LEN] = {2};
     sx_push_result res;
     bool empty;
-    assert_ok(sx_queue_push(q, a, 1, false, sx_slice_str("a"), &res, &empty));
-    assert_ok(sx_queue_push(q, b, 2, false, sx_slice_str("b"), &res, &empty));
-    assert_false(sx_queue_remove_head(q, b)); /* PROTOCOL-NOTES E13: only the head */
-    assert_true(sx_queue_remove_head(q, a));
-    assert_memory_equal(sx_queue_head(q)->body, "b", 1);
-    assert_true(sx_queue_remove_head(q, b));
-    assert_null(sx_queue_head(q));
-    assert_false(sx_queue_remove_head(q, b));
+    assert_ok(sx_queue_push(s, q, a, 1, false, sx_slice_str("a"), &res, &empty));
+    assert_ok(sx_queue_push(s, q, b, 2, false, sx_slice_str("b"), &res, &empty));
+    assert_false(sx_queue_remove_head(s, q, b)); /* PROTOCOL-NOTES E13: only the head */
+    assert_true(sx_queue_remove_head(s, q, a));
+    assert_memory_equal(sx_queue_head(s, q)->body, "b", 1);
+    assert_true(sx_queue_remove_head(s, q, b));
+    assert_null(sx_queue_head(s, q));
+    assert_false(sx_queue_remove_head(s, q, b));
     sx_queue_release(s, q);
     sx_store_free(s);
 }
@@ -160,9 +160,9 @@ static void test_expire(void **state)
     bool empty;
     for (int i = 0; i < 5; i++) {
         id[0] = (uint8_t)i;
-        assert_ok(sx_queue_push(q, id, 10 * i, false, sx_slice_str("m"), &res, &empty));
+        assert_ok(sx_queue_push(s, q, id, 10 * i, false, sx_slice_str("m"), &res, &empty));
     }
-    assert_int_equal(sx_queue_expire(q, 25), 3); /* ts 0, 10, 20 */
+    assert_int_equal(sx_queue_expire(s, q, 25), 3); /* ts 0, 10, 20 */
     assert_int_equal(q->n_msgs, 2);
     assert_int_equal(q->head->ts, 30);
     sx_queue_release(s, q);
@@ -399,6 +399,132 @@ static void test_two_queue_locks_abort(void **state)
 #endif
 }
 
+/* ---- queues read on demand (sx_store_set_loader) ---- */
+
+/* A stand-in for the database: two queues, each with all four ids (bytes
+ * 0x10*k + party), read as fresh queues; counts the reads. */
+typedef struct fake_db {
+    int reads;
+    bool gone[2];      /* rows marked deleted */
+    sx_store *race;    /* set: the queue is put in this store during the read */
+} fake_db;
+
+static void fake_ids(int k, sx_party p, uint8_t id[SX_ID_LEN]) { memset(id, 0x10 * (k + 1) + (int)p, SX_ID_LEN); }
+
+static sx_queue *fake_row(int k)
+{
+    sx_queue *q = calloc(1, sizeof *q);
+    fake_ids(k, SX_PARTY_RECIPIENT, q->rid);
+    fake_ids(k, SX_PARTY_SENDER, q->sid);
+    q->n_rkeys = 1;
+    q->rkeys[0] = test_key(3);
+    q->notifier = calloc(1, sizeof *q->notifier);
+    fake_ids(k, SX_PARTY_NOTIFIER, q->notifier->id);
+    uint8_t lid[SX_ID_LEN];
+    fake_ids(k, SX_PARTY_LINK, lid);
+    q->link = sx_link_new(sx_slice_of(lid, SX_ID_LEN), sx_slice_str("fixed"), sx_slice_str("user"));
+    q->n_msgs = 7; /* as msg_queue_size says */
+    return q;
+}
+
+static sx_status fake_load(void *ctx, sx_party party, const uint8_t id[SX_ID_LEN], sx_queue **out)
+{
+    fake_db *db = ctx;
+    db->reads++;
+    *out = NULL;
+    for (int k = 0; k < 2; k++) {
+        uint8_t want[SX_ID_LEN];
+        fake_ids(k, party, want);
+        if (memcmp(want, id, SX_ID_LEN) != 0 || db->gone[k])
+            continue;
+        if (db->race) { /* another thread read it first */
+            sx_store *st = db->race;
+            db->race = NULL;
+            assert_ok(sx_store_insert(st, fake_row(k)));
+        }
+        *out = fake_row(k);
+    }
+    return SX_OK;
+}
+
+static void test_lazy_loader(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    fake_db db = {0};
+    sx_queue_loader l = {.load = fake_load, .ctx = &db};
+    sx_store_set_loader(s, &l);
+    assert_true(sx_store_lazy(s));
+    uint8_t id[SX_ID_LEN];
+
+    /* by each of its ids, read once, then held */
+    for (sx_party p = SX_PARTY_RECIPIENT; p <= SX_PARTY_LINK; p++) {
+        fake_ids(0, p, id);
+        sx_queue *q = sx_store_find(s, p, sx_slice_of(id, SX_ID_LEN));
+        assert_non_null(q);
+        assert_int_equal(q->rid[0], 0x10);
+        assert_int_equal(q->n_msgs, 7);
+        sx_queue_release(s, q);
+    }
+    assert_int_equal(db.reads, 1);
+    assert_int_equal(sx_store_queue_count(s), 1);
+    fake_ids(0, SX_PARTY_SENDER, id);
+    sx_queue *held = sx_store_find_cached(s, SX_PARTY_SENDER, sx_slice_of(id, SX_ID_LEN));
+    assert_non_null(held);
+    sx_queue_release(s, held);
+
+    /* not in the database: NULL, asked each time */
+    memset(id, 0x77, sizeof id);
+    assert_null(sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(id, SX_ID_LEN)));
+    assert_int_equal(db.reads, 2);
+
+    /* read by another thread meanwhile: that one is kept */
+    db.race = s;
+    fake_ids(1, SX_PARTY_NOTIFIER, id);
+    sx_queue *q1 = sx_store_find(s, SX_PARTY_NOTIFIER, sx_slice_of(id, SX_ID_LEN));
+    assert_non_null(q1);
+    fake_ids(1, SX_PARTY_RECIPIENT, id);
+    sx_queue *again = sx_store_find_cached(s, SX_PARTY_RECIPIENT, sx_slice_of(id, SX_ID_LEN));
+    assert_ptr_equal(again, q1);
+    sx_queue_release(s, again);
+    assert_int_equal(sx_store_queue_count(s), 2);
+
+    /* deleted: not read back while the database may still have the row */
+    sx_store_delete(s, q1);
+    sx_queue_release(s, q1);
+    int before = db.reads;
+    assert_null(sx_store_find(s, SX_PARTY_RECIPIENT, sx_slice_of(id, SX_ID_LEN)));
+    fake_ids(1, SX_PARTY_SENDER, id);
+    assert_null(sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(id, SX_ID_LEN)));
+    assert_int_equal(db.reads, before + 2); /* read, and refused */
+    assert_int_equal(sx_store_queue_count(s), 1);
+
+    /* a client-chosen sender id that is in the database only is taken */
+    db.gone[1] = true;
+    sx_new_queue nq = {0};
+    nq.rkey = test_key(1);
+    nq.now = 1718928000;
+    nq.has_sid = true;
+    fake_ids(0, SX_PARTY_SENDER, nq.sid); /* held in memory */
+    sx_queue *q;
+    assert_int_equal(sx_store_create(s, &nq, &q), SX_E_AUTH);
+    sx_store *s2;
+    assert_ok(sx_store_new(&s2));
+    sx_store_set_loader(s2, &l);
+    before = db.reads;
+    assert_int_equal(sx_store_create(s2, &nq, &q), SX_E_AUTH); /* read from the "database" */
+    assert_int_equal(db.reads, before + 1);
+    memset(nq.sid, 0x55, sizeof nq.sid); /* free */
+    assert_ok(sx_store_create(s2, &nq, &q));
+    sx_queue_release(s2, q);
+    sx_store_free(s2);
+
+    sx_store_set_loader(s, NULL);
+    assert_false(sx_store_lazy(s));
+    sx_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_pending_ntfs),
         cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_lazy_loader),
         cmocka_unit_test(test_two_queue_locks_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
