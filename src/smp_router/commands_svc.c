@@ -352,7 +352,7 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
         s->delivered = false;
         if (sx_cmd_send_head(x->c, s))
             m->sub_msg++;
-    } else if (ok && !ntf && sx_queue_head(q)) {
+    } else if (ok && !ntf && sx_queue_head(x->r->store, q)) {
         m->sub_dup++; /* a message the session's own subscription delivers */
     }
     sx_queue_unlock(q);
