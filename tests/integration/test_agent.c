@@ -5,7 +5,8 @@
  * their ids and integrity, the router killed and restarted while messages
  * are being sent (each delivered once, in order, after the restart), and an
  * agent closed and opened again from its store going on with the
- * conversation. */
+ * conversation; links it cannot join; a connection deleted by one side
+ * and the other's message failing with MERR. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -256,6 +257,44 @@ static void test_reopen(void **state)
     router_kill9();
 }
 
+/* Links the agent cannot join, and a connection deleted by one side: the
+ * other's next message fails for good with MERR (the router's AUTH), as
+ * after the peer's suspension in the reference's runAgentClientTest. */
+static void test_refusals_and_delete(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_del", false);
+    sx_agent *bob = open_agent("bob_del", false);
+    char id[SX_AGENT_CONN_ID_TEXT];
+    assert_int_equal(sx_agent_join(bob, "simplex:/invitation#/?v=2-7", NULL, "", 0, id),
+                     SX_E_PROTOCOL);
+    assert_int_equal(sx_agent_send(bob, "AAAAAAAAAAAAAAAA", "x", 1, NULL), SX_E_USAGE);
+    assert_int_equal(sx_agent_send(bob, "not an id", "x", 1, NULL), SX_E_USAGE);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    assert_ok(sx_agent_delete(alice, bob_id));
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 0);
+    free(ci);
+    send_expect_sent(bob, alice_id, "anyone there?", 2);
+    sx_agent_event ev;
+    int64_t until = now_ms() + WAIT_MS;
+    do {
+        assert_ok(sx_agent_next(bob, 200, &ev));
+        if (now_ms() > until)
+            fail_msg("no MERR");
+    } while (ev.kind != SX_AGENT_EV_MERR);
+    assert_string_equal(ev.conn, alice_id);
+    assert_int_equal(ev.msg_id, 2);
+    assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 static int setup(void **state)
 {
     snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-XXXXXX");
@@ -277,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplex_no_pq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_and_delete, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
