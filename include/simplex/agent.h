@@ -16,8 +16,8 @@
  * messages are resumed by sx_agent_open.
  *
  * Threads: every function may be called from any thread; the agent has
- * one worker thread of its own (receiving, handshake replies, deliveries
- * with retries) and a thread-safe SMP connection pool (sx_smp_tpool_*).
+ * two threads of its own (one receives, one makes the deliveries with
+ * their retries) and a thread-safe SMP connection pool (sx_smp_tpool_*).
  * Events are queued in the order they happen (so in order per connection)
  * and taken with sx_agent_next. Calls into one agent are serialised.
  *

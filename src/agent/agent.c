@@ -1,6 +1,6 @@
 /* The agent object (include/simplex/agent.h): the store, the thread-safe
- * SMP pool, one worker thread that takes the pool's notes and makes the
- * deliveries, and the queue of events for the application. */
+ * SMP pool, a worker thread that takes the pool's notes, a sender thread
+ * that makes the deliveries, and the queue of events for the application. */
 #include "agent/agent_int.h"
 
 #include <errno.h>
@@ -206,26 +206,43 @@ static void *worker_main(void *arg)
     sx_agent *a = arg;
     sx_smp_pool_note n;
     memset(&n, 0, sizeof n);
-    int wait = 50;
     for (;;) {
         pthread_mutex_lock(&a->mu);
         bool stop = a->stop;
         pthread_mutex_unlock(&a->mu);
         if (stop)
             break;
-        if (sx_smp_tpool_next(a->pool, wait, &n) == SX_OK && n.kind != 0) {
+        if (sx_smp_tpool_next(a->pool, 100, &n) == SX_OK && n.kind != 0) {
             pthread_mutex_lock(&a->mu);
             on_note(a, &n);
             pthread_mutex_unlock(&a->mu);
             sx_smp_pool_note_clear(&n);
-            wait = 0;
-            continue;
         }
-        pthread_mutex_lock(&a->mu);
-        int next = sx_agent_deliver_due(a);
-        pthread_mutex_unlock(&a->mu);
-        wait = next < 0 || next > 50 ? 50 : next;
     }
+    return NULL;
+}
+
+/* The deliveries: woken by new ones (a->wake), else when a retry is due. */
+static void *sender_main(void *arg)
+{
+    sx_agent *a = arg;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stop) {
+        int next = sx_agent_deliver_due(a);
+        if (next == 0)
+            continue;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int ms = next < 0 || next > 1000 ? 1000 : next;
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->wake, &a->mu, &until);
+    }
+    pthread_mutex_unlock(&a->mu);
     return NULL;
 }
 
@@ -325,10 +342,15 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         pthread_mutex_unlock(&a->mu);
     }
     if (st == SX_OK) {
-        if (pthread_create(&a->worker, NULL, worker_main, a) != 0)
+        if (pthread_create(&a->worker, NULL, worker_main, a) != 0) {
             st = sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot start its thread");
-        else
+        } else {
             a->worker_started = true;
+            if (pthread_create(&a->sender, NULL, sender_main, a) != 0)
+                st = sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot start its thread");
+            else
+                a->sender_started = true;
+        }
     }
     if (st != SX_OK) {
         sx_agent_close(a);
@@ -348,6 +370,8 @@ void sx_agent_close(sx_agent *a)
         pthread_cond_broadcast(&a->wake);
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->worker, NULL);
+        if (a->sender_started)
+            pthread_join(a->sender, NULL);
     }
     sx_smp_tpool_free(a->pool);
     for (size_t i = 0; i < a->n_rqs; i++)

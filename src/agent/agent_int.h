@@ -47,8 +47,10 @@ struct sx_agent {
     sx_agent_opts opts;
     int64_t user_id;
     pthread_mutex_t mu; /* the store and everything below */
-    pthread_t worker;
+    pthread_t worker;   /* the pool's notes */
     bool worker_started;
+    pthread_t sender; /* the deliveries */
+    bool sender_started;
     bool stop;
     pthread_cond_t wake; /* the worker: new deliveries */
     sx_agent_rq *rqs;
