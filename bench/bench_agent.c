@@ -69,7 +69,7 @@ static void run_agents(const char *addr, const char *dir, bool pq, int n, int m)
     sx_agent_opts o;
     memset(&o, 0, sizeof o);
     o.pq_off = !pq;
-    sx_agent *a, *b;
+    sx_agent *a = NULL, *b = NULL;
     if (sx_agent_open(pa, &o, &a) != SX_OK || sx_agent_open(pb, &o, &b) != SX_OK)
         die("open");
     char ab[SX_AGENT_CONN_ID_TEXT], ba[SX_AGENT_CONN_ID_TEXT], *link;
