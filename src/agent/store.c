@@ -490,3 +490,33 @@ void sx_store_new_id(sx_agent_id *id)
 {
     sx_random_bytes(id->b, sizeof id->b);
 }
+
+sx_status sx_agent_store_server_get(sx_agent_store *s, int64_t server_id, char *host,
+                                    size_t host_cap, char *port, size_t port_cap,
+                                    uint8_t key_hash[64], size_t *key_hash_len)
+{
+    SX_ENSURE(s != NULL && host != NULL && port != NULL && key_hash != NULL &&
+                  key_hash_len != NULL && host_cap > 0 && port_cap > 0,
+              SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q =
+        sx_store_prep(s, "SELECT host, port, key_hash FROM servers WHERE server_id = ?", &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, server_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *h = sqlite3_column_text(q, 0);
+        const unsigned char *p = sqlite3_column_text(q, 1);
+        if (!sx_str_copy(host, host_cap, h ? (const char *)h : "") ||
+            !sx_str_copy(port, port_cap, p ? (const char *)p : "") ||
+            !sx_store_col_var(q, 2, key_hash, 64, key_hash_len))
+            st = sx_error_set(SX_E_PROTOCOL, NULL, "agent store: a server row does not fit");
+    } else if (rc == SQLITE_DONE) {
+        st = sx_error_set(SX_E_USAGE, NULL, "agent store: no such server");
+    } else {
+        st = sx_store_err(s, rc, "read a server");
+    }
+    sx_store_fin(s, q);
+    return st;
+}

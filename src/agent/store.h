@@ -88,6 +88,12 @@ SX_MUST_CHECK sx_status sx_agent_store_user_delete(sx_agent_store *s, int64_t us
 SX_MUST_CHECK sx_status sx_agent_store_server_get_or_create(sx_agent_store *s, const char *host,
                                                             const char *port, sx_slice key_hash,
                                                             int64_t *server_id);
+/* The row of server_id: host list text and port (NUL-terminated, cut to
+ * their caps) and the key hash (*key_hash_len bytes, at most 64).
+ * SX_E_USAGE: no such server. */
+SX_MUST_CHECK sx_status sx_agent_store_server_get(sx_agent_store *s, int64_t server_id, char *host,
+                                                  size_t host_cap, char *port, size_t port_cap,
+                                                  uint8_t key_hash[64], size_t *key_hash_len);
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -369,6 +375,12 @@ SX_MUST_CHECK sx_status sx_agent_store_rcv_msg_record(sx_agent_store *s, const s
                                                       int64_t *internal_id);
 SX_MUST_CHECK sx_status sx_agent_store_rcv_prev(sx_agent_store *s, const sx_agent_id *conn,
                                                 sx_agent_rcv_prev *prev);
+/* What a confirmation leaves for the integrity check (it counts as the
+ * sender's message 1 but takes no message row): sets the last external id
+ * and hash of the connection. */
+SX_MUST_CHECK sx_status sx_agent_store_rcv_prev_set(sx_agent_store *s, const sx_agent_id *conn,
+                                                    int64_t external_snd_id,
+                                                    const uint8_t hash[SX_AGENT_HASH_LEN]);
 SX_MUST_CHECK sx_status sx_agent_store_rcv_msg_insert(sx_agent_store *s, const sx_agent_id *conn,
                                                       const sx_agent_rcv_msg *msg,
                                                       const sx_ratchet *r, int64_t *internal_id);

@@ -527,3 +527,21 @@ sx_status sx_agent_store_msg_delete(sx_agent_store *s, const sx_agent_id *conn,
         st = no_row("message");
     return st;
 }
+
+sx_status sx_agent_store_rcv_prev_set(sx_agent_store *s, const sx_agent_id *conn,
+                                      int64_t external_snd_id,
+                                      const uint8_t hash[SX_AGENT_HASH_LEN])
+{
+    SX_ENSURE(s != NULL && conn != NULL && hash != NULL, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s,
+                                    "UPDATE connections SET last_external_snd_msg_id = ?, "
+                                    "last_rcv_msg_hash = ? WHERE conn_id = ?",
+                                    &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, external_snd_id);
+    sx_store_bind_bytes(q, 2, hash, SX_AGENT_HASH_LEN);
+    sx_store_bind_id(q, 3, conn);
+    return sx_store_done(s, q, "set the last received message");
+}

@@ -36,7 +36,7 @@ LIBDIR=$(pkg-config --variable=libdir simplex)
 [ -e "$LIBDIR/libsimplex.a" ] || fail "no libsimplex.a in $LIBDIR"
 soname=$(objdump -p "$LIBDIR/libsimplex.so" 2>/dev/null | sed -n 's/ *SONAME *//p')
 case "$soname" in libsimplex.so.[0-9]*) ;; *) fail "SONAME '$soname'" ;; esac
-for prog in smp-server xftp-server smp xftp xrcp; do
+for prog in smp-server xftp-server smp xftp xrcp simplex-agent; do
     [ -x "$PREFIX/bin/$prog" ] || fail "program $prog not installed"
 done
 # The routers' systemd units, naming the installed programs, as the
@@ -52,7 +52,7 @@ for u in smp-server:smp xftp-server:xftp; do
     done
     grep -q "@" "$unit" && fail "$prog.service has an unreplaced @VARIABLE@"
 done
-for prog in smp-server xftp-server smp xftp xrcp; do
+for prog in smp-server xftp-server smp xftp xrcp simplex-agent; do
     page="$PREFIX/share/man/man1/$prog.1"
     [ -f "$page" ] || { fail "no man page $prog.1"; continue; }
     grep -q "^Usage: $prog " "$page" || fail "man page $prog.1 is not its --help"

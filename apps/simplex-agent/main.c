@@ -1,0 +1,293 @@
+/* simplex-agent: end-to-end encrypted connections from a shell, over the
+ * agent of the public library (include/simplex/agent.h). Every command
+ * takes the agent's store file (--db, created on first use); a `listen`
+ * may run while other commands use the same store. Argument parsing and
+ * printing only. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "simplex/agent.h"
+
+#ifndef SX_VERSION
+#define SX_VERSION "0.0.0"
+#endif
+#ifndef SX_GIT_COMMIT
+#define SX_GIT_COMMIT "unknown"
+#endif
+
+static const char version_line[] = "simplex-agent v" SX_VERSION " / " SX_GIT_COMMIT;
+
+enum { EXIT_OKAY = 0,
+       EXIT_FAIL = 1,
+       EXIT_USAGE = 2 };
+
+#define WAIT_MS 60000
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "%s\n\n"
+            "Usage: simplex-agent --db FILE COMMAND [ARGUMENTS]\n\n"
+            "  invite --server SERVER\n"
+            "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
+            "      and print its link.\n"
+            "  join LINK [--server SERVER]\n"
+            "      Join the invitation LINK (the reply queue on SERVER, by default the\n"
+            "      link's router) and print the new connection's id.\n"
+            "  listen [--accept] [--timeout SECONDS]\n"
+            "      Print one JSON object per event per line: \"event\", \"conn\" and, for\n"
+            "      MSG, \"id\" and \"text\". Messages are acknowledged once printed.\n"
+            "      --accept allows confirmations as they come. Without --timeout it runs\n"
+            "      until killed.\n"
+            "  send CONN TEXT\n"
+            "      Send TEXT on connection CONN; prints the message id once the router\n"
+            "      took it.\n"
+            "  connections\n"
+            "      One line per connection: its id and its state.\n\n"
+            "Options: --pq-off (no post-quantum ratchet for new connections),\n"
+            "         --help, --version.\n",
+            version_line);
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "simplex-agent: %s: %s\n", what, sx_error_message());
+    return EXIT_FAIL;
+}
+
+static void json_str(const char *key, const uint8_t *p, size_t n)
+{
+    printf(",\"%s\":\"", key);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c == '\n')
+            printf("\\n");
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_event(const sx_agent_event *ev)
+{
+    printf("{\"event\":\"%s\"", sx_agent_event_name(ev->kind));
+    json_str("conn", (const uint8_t *)ev->conn, strlen(ev->conn));
+    switch (ev->kind) {
+    case SX_AGENT_EV_MSG:
+        printf(",\"id\":%lld", (long long)ev->msg_id);
+        json_str("text", ev->body, ev->body_len);
+        json_str("integrity", (const uint8_t *)ev->integrity, strlen(ev->integrity));
+        printf(",\"pq\":%s", ev->pq ? "true" : "false");
+        break;
+    case SX_AGENT_EV_SENT:
+        printf(",\"id\":%lld", (long long)ev->msg_id);
+        break;
+    case SX_AGENT_EV_CONF:
+    case SX_AGENT_EV_INFO:
+        json_str("info", ev->body, ev->body_len);
+        break;
+    case SX_AGENT_EV_CON:
+        printf(",\"pq\":%s", ev->pq ? "true" : "false");
+        break;
+    case SX_AGENT_EV_UP:
+    case SX_AGENT_EV_DOWN:
+        json_str("server", (const uint8_t *)ev->server, strlen(ev->server));
+        break;
+    case SX_AGENT_EV_MERR:
+    case SX_AGENT_EV_ERR:
+        printf(",\"id\":%lld", (long long)ev->msg_id);
+        json_str("error", (const uint8_t *)ev->detail, strlen(ev->detail));
+        break;
+    default:
+        break;
+    }
+    printf("}\n");
+    fflush(stdout);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cmd_listen(sx_agent *a, bool accept, long timeout_s)
+{
+    int64_t until = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
+    int64_t rescan = mono_ms() + 1000;
+    for (;;) {
+        if (until && mono_ms() >= until)
+            return EXIT_OKAY;
+        if (mono_ms() >= rescan) {
+            /* What other commands on this store added meanwhile. */
+            if (sx_agent_subscribe_all(a) != SX_OK)
+                fprintf(stderr, "simplex-agent: subscribe: %s\n", sx_error_message());
+            rescan = mono_ms() + 1000;
+        }
+        sx_agent_event ev;
+        if (sx_agent_next(a, 200, &ev) != SX_OK)
+            return fail("listen");
+        if (ev.kind == SX_AGENT_EV_NONE)
+            continue;
+        print_event(&ev);
+        if (ev.kind == SX_AGENT_EV_MSG && sx_agent_ack(a, ev.conn, ev.msg_id) != SX_OK)
+            fprintf(stderr, "simplex-agent: ack: %s\n", sx_error_message());
+        if (ev.kind == SX_AGENT_EV_CONF && accept &&
+            sx_agent_allow(a, ev.conn, ev.conf_id, "", 0) != SX_OK)
+            fprintf(stderr, "simplex-agent: allow: %s\n", sx_error_message());
+        sx_agent_event_clear(&ev);
+    }
+}
+
+static int cmd_send(sx_agent *a, const char *conn, const char *text)
+{
+    int64_t id = 0;
+    if (sx_agent_send(a, conn, text, strlen(text), &id) != SX_OK)
+        return fail("send");
+    int64_t until = mono_ms() + WAIT_MS;
+    while (mono_ms() < until) {
+        sx_agent_event ev;
+        if (sx_agent_next(a, 200, &ev) != SX_OK)
+            return fail("send");
+        bool mine = strcmp(ev.conn, conn) == 0 && ev.msg_id == id;
+        sx_agent_event_kind k = ev.kind;
+        char detail[sizeof ev.detail];
+        memcpy(detail, ev.detail, sizeof detail);
+        sx_agent_event_clear(&ev);
+        if (mine && k == SX_AGENT_EV_SENT) {
+            printf("%lld\n", (long long)id);
+            return EXIT_OKAY;
+        }
+        if (mine && k == SX_AGENT_EV_MERR) {
+            fprintf(stderr, "simplex-agent: send: message %lld failed: %s\n", (long long)id,
+                    detail);
+            return EXIT_FAIL;
+        }
+    }
+    fprintf(stderr, "simplex-agent: send: message %lld not taken by the router yet (it is "
+                    "stored and goes with the next command on this store)\n",
+            (long long)id);
+    return EXIT_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *db = NULL, *server = NULL;
+    bool accept = false, pq_off = false;
+    long timeout_s = 0;
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"server", required_argument, NULL, 's'},
+        {"accept", no_argument, NULL, 'a'},
+        {"timeout", required_argument, NULL, 't'},
+        {"pq-off", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 's': server = optarg; break;
+        case 'a': accept = true; break;
+        case 'p': pq_off = true; break;
+        case 't': {
+            char *end = NULL;
+            timeout_s = strtol(optarg, &end, 10);
+            if (!end || *end || timeout_s <= 0) {
+                fprintf(stderr, "simplex-agent: --timeout takes a number of seconds\n");
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return EXIT_OKAY;
+        case 'v': printf("%s\n", version_line); return EXIT_OKAY;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+        /* Options may also follow the command: parse on after it. */
+    }
+    if (optind >= argc || !db) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[optind++];
+    /* Options after the command (getopt stopped at it). */
+    const char *args[4];
+    int nargs = 0;
+    while (optind < argc) {
+        c = getopt_long(argc, argv, "+", longopts, NULL);
+        if (c == -1) {
+            if (nargs < 4)
+                args[nargs++] = argv[optind];
+            optind++;
+            continue;
+        }
+        switch (c) {
+        case 's': server = optarg; break;
+        case 'a': accept = true; break;
+        case 'p': pq_off = true; break;
+        case 't': timeout_s = strtol(optarg, NULL, 10); break;
+        case 'd': db = optarg; break;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.pq_off = pq_off;
+    o.no_subscribe = strcmp(cmd, "listen") != 0;
+    int rc = EXIT_OKAY;
+    if (strcmp(cmd, "invite") == 0        ? (nargs != 0 || !server)
+        : strcmp(cmd, "join") == 0        ? nargs != 1
+        : strcmp(cmd, "listen") == 0      ? nargs != 0
+        : strcmp(cmd, "send") == 0        ? nargs != 2
+        : strcmp(cmd, "connections") == 0 ? nargs != 0
+                                          : true) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    sx_agent *a = NULL;
+    if (sx_agent_open(db, &o, &a) != SX_OK)
+        return fail(db);
+    char id[SX_AGENT_CONN_ID_TEXT];
+    if (strcmp(cmd, "invite") == 0) {
+        char *link = NULL;
+        if (sx_agent_create_invitation(a, server, id, &link) != SX_OK) {
+            rc = fail("invite");
+        } else {
+            printf("%s\n", link);
+            sx_agent_free_text(link);
+        }
+    } else if (strcmp(cmd, "join") == 0) {
+        if (sx_agent_join(a, args[0], server, "", 0, id) != SX_OK)
+            rc = fail("join");
+        else if (sx_agent_flush(a, WAIT_MS) != SX_OK)
+            rc = fail("join: the confirmation");
+        else
+            printf("%s\n", id);
+    } else if (strcmp(cmd, "listen") == 0) {
+        rc = cmd_listen(a, accept, timeout_s);
+    } else if (strcmp(cmd, "send") == 0) {
+        rc = cmd_send(a, args[0], args[1]);
+    } else {
+        sx_agent_conn_info *ci = NULL;
+        size_t n = 0;
+        if (sx_agent_connections(a, &ci, &n) != SX_OK) {
+            rc = fail("connections");
+        } else {
+            for (size_t i = 0; i < n; i++)
+                printf("%s %s\n", ci[i].id, ci[i].state);
+            free(ci);
+        }
+    }
+    sx_agent_close(a);
+    return rc;
+}

@@ -1,0 +1,175 @@
+/* The SimpleX agent: duplex, end-to-end encrypted connections between two
+ * programs over pairs of SMP queues, with messages delivered in order, once,
+ * with an integrity chain, across reconnects and restarts (docs/AGENT.md,
+ * "The agent core").
+ *
+ *     sx_agent *a;  char conn[SX_AGENT_CONN_ID_TEXT];  char *link;
+ *     sx_agent_open("alice.db", NULL, &a);
+ *     sx_agent_create_invitation(a, "smp://<fp>@host", conn, &link);  // give link to the peer
+ *     ... sx_agent_next(a, -1, &ev): CONF -> sx_agent_allow(a, ev.conn, ev.conf_id, "info", 4)
+ *     ... CON, then sx_agent_send(a, conn, "hi", 2, &id) -> SENT id; MSG -> sx_agent_ack
+ *
+ * State: one SQLite file per agent (created on first use). Keys are
+ * committed before the command that sends them, the ratchet advances in
+ * the same transaction as the message it encrypts, so a crash at any point
+ * loses nothing and sends nothing twice. Connections, queues and pending
+ * messages are resumed by sx_agent_open.
+ *
+ * Threads: every function may be called from any thread; the agent has
+ * two threads of its own (one receives, one makes the deliveries with
+ * their retries) and a thread-safe SMP connection pool (sx_smp_tpool_*).
+ * Events are queued in the order they happen (so in order per connection)
+ * and taken with sx_agent_next. Calls into one agent are serialised.
+ *
+ * Ownership: the link text and event bodies returned belong to the caller
+ * (sx_agent_free_text, sx_agent_event_clear). Arguments are borrowed for
+ * the call. Errors: the status classes of simplex/status.h with
+ * sx_error_message() saying why. */
+#ifndef SIMPLEX_AGENT_H
+#define SIMPLEX_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simplex/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sx_agent sx_agent;
+
+/* Connection and confirmation ids as text (base64url of 12 bytes), with the
+ * NUL. */
+#define SX_AGENT_CONN_ID_TEXT 17
+
+typedef struct sx_agent_opts {
+    /* Post-quantum ratchet (sntrup761, e2e version 3) for connections this
+     * agent creates or joins, when the peer supports it. Default (zeroed
+     * opts or NULL): on; set pq_off to turn it off. */
+    bool pq_off;
+    /* Per network step of the pool's connections; 0: 15000. */
+    int timeout_ms;
+    /* The pool's reconnect wait (first and longest), 0: 1000 / 10000. */
+    unsigned retry_min_ms, retry_max_ms;
+    /* First wait of a message's retry after a network error (doubled by
+     * half each time up to retry_max_ms of 120000, the reference's fast
+     * interval); 0: 2000. */
+    unsigned send_retry_ms;
+    /* Subscribe no receiving queue, neither the store's at open nor those
+     * this agent creates: for a program that creates, joins or sends while
+     * another process on the same store receives (a subscription here
+     * would end that one's with END, or take its messages); that process
+     * picks up the new queues with sx_agent_subscribe_all. */
+    bool no_subscribe;
+} sx_agent_opts;
+
+typedef enum sx_agent_event_kind {
+    SX_AGENT_EV_NONE = 0, /* nothing came in time */
+    SX_AGENT_EV_CONF,     /* the joiner's confirmation: conf_id, body = its info; call sx_agent_allow */
+    SX_AGENT_EV_INFO,     /* the initiator's info (body) reached the joiner */
+    SX_AGENT_EV_CON,      /* the connection is established (pq: post-quantum on) */
+    SX_AGENT_EV_MSG,      /* a message: msg_id, body, integrity, pq; call sx_agent_ack */
+    SX_AGENT_EV_SENT,     /* the router took message msg_id */
+    SX_AGENT_EV_MERR,     /* message msg_id failed for good (status, detail) */
+    SX_AGENT_EV_END,      /* another client subscribed to the connection's queue */
+    SX_AGENT_EV_DOWN,     /* the connection to router `server` dropped; its queues wait */
+    SX_AGENT_EV_UP,       /* it is back and its queues are subscribed again */
+    SX_AGENT_EV_OK,       /* reserved for asynchronous commands */
+    SX_AGENT_EV_ERR,      /* an error of a connection (status, detail) */
+} sx_agent_event_kind;
+
+typedef struct sx_agent_event {
+    sx_agent_event_kind kind;
+    char conn[SX_AGENT_CONN_ID_TEXT];    /* the connection ("" for DOWN/UP) */
+    char conf_id[SX_AGENT_CONN_ID_TEXT]; /* CONF */
+    int64_t msg_id;                      /* MSG, SENT, MERR: the agent's message id */
+    int64_t broker_ts;                   /* MSG: when the router got it (Unix seconds) */
+    bool pq;                             /* CON, MSG: post-quantum encryption in use */
+    char integrity[64];                  /* MSG: "OK", or "ERR ..." (the message is given anyway) */
+    uint8_t *body;                       /* CONF, INFO, MSG: owned by the event */
+    size_t body_len;
+    char server[256]; /* DOWN, UP */
+    sx_status status; /* MERR, ERR */
+    char detail[256]; /* MERR, ERR */
+} sx_agent_event;
+
+/* Opens (creating) the store at db_path and starts the agent: the pool,
+ * the worker, the subscriptions of every receiving queue, the deliveries
+ * still pending. opts may be NULL. Errors: those of the store (SX_E_IO,
+ * SX_E_PROTOCOL: not an agent store or a newer one), SX_E_NOMEM,
+ * SX_E_INTERNAL. */
+SX_API SX_MUST_CHECK sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts,
+                                             sx_agent **out);
+/* Stops the worker and the pool and closes the store. Queued events not
+ * taken are dropped (what they report is in the store: messages not acked
+ * come again after the next open). Accepts NULL. */
+SX_API void sx_agent_close(sx_agent *a);
+
+/* A one-time invitation: a messaging queue on `server` (smp:// address,
+ * with its password if it needs one) and the link text to hand to the
+ * peer (*link, free with sx_agent_free_text). conn_id gets the new
+ * connection's id. */
+SX_API SX_MUST_CHECK sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
+                                                          char conn_id[SX_AGENT_CONN_ID_TEXT],
+                                                          char **link);
+/* Joins an invitation link: secures the inviter's queue (SKEY), creates
+ * the reply queue on `server` (NULL: the link's router) and sends the
+ * confirmation with info (info_len bytes, at most 8192) to the inviter.
+ * SX_E_PROTOCOL for a link that does not parse or whose versions we do not
+ * speak; the router's errors otherwise. */
+SX_API SX_MUST_CHECK sx_status sx_agent_join(sx_agent *a, const char *link, const char *server,
+                                             const void *info, size_t info_len,
+                                             char conn_id[SX_AGENT_CONN_ID_TEXT]);
+/* The inviter accepts the confirmation conf_id of a CONF event with its own
+ * info: secures the joiner's reply queue (SKEY) and sends its info; CON
+ * follows when the router took it. */
+SX_API SX_MUST_CHECK sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id,
+                                              const void *info, size_t info_len);
+/* Queues a message (at most sx_agent_max_body bytes) for an established
+ * connection; *msg_id (may be NULL) gets its id, SENT or MERR tells how it
+ * went. Retried after network errors with back-off, also after a restart. */
+SX_API SX_MUST_CHECK sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body,
+                                             size_t len, int64_t *msg_id);
+/* The longest message body. */
+SX_API size_t sx_agent_max_body(void);
+/* The application has the message msg_id of a MSG event: the router may
+ * delete it and send the queue's next one. */
+SX_API SX_MUST_CHECK sx_status sx_agent_ack(sx_agent *a, const char *conn_id, int64_t msg_id);
+/* Deletes the connection: its receiving queues on the routers (DEL) and
+ * everything stored of it. */
+SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
+
+/* Subscribes the receiving queues of the store this agent does not hold
+ * yet and takes up the deliveries pending in it: what another process on
+ * the same store (an `invite`, a `join`, a `send`) added. */
+SX_API SX_MUST_CHECK sx_status sx_agent_subscribe_all(sx_agent *a);
+/* Waits until no delivery is pending (or a send queue is waiting to retry
+ * only), up to timeout_ms: SX_OK when done, SX_E_WOULD_BLOCK when not. */
+SX_API SX_MUST_CHECK sx_status sx_agent_flush(sx_agent *a, int timeout_ms);
+
+/* The next event, waiting up to timeout_ms (negative: no limit): SX_OK with
+ * kind NONE when none came in time. *ev is overwritten: clear it first if
+ * it held a body. */
+SX_API SX_MUST_CHECK sx_status sx_agent_next(sx_agent *a, int timeout_ms, sx_agent_event *ev);
+/* Frees the body and zeroes ev. Accepts NULL. */
+SX_API void sx_agent_event_clear(sx_agent_event *ev);
+SX_API const char *sx_agent_event_name(sx_agent_event_kind kind);
+
+/* One line per connection. */
+typedef struct sx_agent_conn_info {
+    char id[SX_AGENT_CONN_ID_TEXT];
+    const char *state; /* "new", "rcv", "snd", "duplex", "contact", "deleted" */
+    bool pq;
+} sx_agent_conn_info;
+/* The connections, oldest first (*out malloc'd, free(3) it). */
+SX_API SX_MUST_CHECK sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n);
+
+SX_API void sx_agent_free_text(char *text);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

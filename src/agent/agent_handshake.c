@@ -1,0 +1,422 @@
+/* The fast duplex handshake through a one-time invitation (docs/AGENT.md,
+ * "The agent core"): the initiator's queue and link, the joiner's SKEY,
+ * reply queue and confirmation, the initiator's CONF and allow, its
+ * connection info, and INFO / CON on both sides. Keys are committed before
+ * the command that sends them; confirmations go out through the same
+ * stored deliveries as messages (ratchet advance and row in one
+ * transaction). */
+#include "agent/agent_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/version.h"
+#include "core/error.h"
+#include "crypto/hash.h"
+#include "crypto/util.h"
+
+#define INFO_MAX 8192
+
+static sx_status new_conn(sx_agent *a, uint16_t agent_v, bool pq, sx_agent_id *id)
+{
+    sx_agent_conn c;
+    memset(&c, 0, sizeof c);
+    c.user_id = a->user_id;
+    c.mode = SX_AGENT_MODE_INVITATION;
+    c.state = SX_AGENT_CONN_NEW;
+    c.agent_version = agent_v;
+    c.pq_support = pq;
+    c.duplex_handshake = true;
+    return sx_agent_store_conn_create(a->store, &c, id);
+}
+
+static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id, char **link)
+{
+    bool pq = !a->opts.pq_off;
+    SX_TRY(new_conn(a, SX_AGENT_V_MAX, pq, id));
+    sx_e2e_private priv;
+    sx_e2e_params pub;
+    SX_TRY(sx_e2e_generate(SX_E2E_V_MAX, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL, &priv,
+                           &pub));
+    sx_status st = sx_agent_store_x3dh_save(a->store, id, SX_E2E_V_MAX, &priv);
+    sx_e2e_private_wipe(&priv);
+    SX_TRY(st);
+    int64_t qid = 0;
+    sx_agent_connreq cr;
+    memset(&cr, 0, sizeof cr);
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, &qid, &cr.queues[0].q));
+    SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_RCV));
+    cr.mode = SX_CONN_INVITATION;
+    cr.agent_vr = sx_agent_vrange();
+    cr.queue_count = 1;
+    cr.queues[0].vr = sx_smpc_vrange();
+    cr.e2e = pub;
+    cr.e2e.range = sx_e2e_vrange();
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_AGENT_LINK_TEXT_MAX);
+    if (!sx_agent_connreq_write_text(&w, &cr) || !sx_write_u8(&w, 0)) {
+        st = sx_writer_status(&w);
+        sx_writer_cleanup(&w);
+        return sx_error_set(st, NULL, "agent: cannot write the invitation link");
+    }
+    size_t n = 0;
+    *link = (char *)sx_writer_take(&w, &n);
+    return SX_OK;
+}
+
+sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
+                                     char conn_id[SX_AGENT_CONN_ID_TEXT], char **link)
+{
+    SX_ENSURE(a && server && conn_id && link, SX_E_USAGE);
+    *link = NULL;
+    sx_agent_id id;
+    pthread_mutex_lock(&a->mu);
+    sx_status st = create_locked(a, server, &id, link);
+    pthread_mutex_unlock(&a->mu);
+    if (st == SX_OK)
+        sx_agent_id_text(&id, conn_id);
+    return st;
+}
+
+/* A send queue to the peer's queue qa: our e2e key, the secret, the sender
+ * key made and stored before it is used (SKEY next). */
+static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_agent_queue *qa,
+                               uint16_t smpc_v, int64_t *queue_id, sx_smp_queue **obj)
+{
+    char srv[SX_SMP_SERVER_TEXT_MAX];
+    sx_writer w;
+    sx_writer_init_fixed(&w, (uint8_t *)srv, sizeof srv - 1);
+    if (!sx_agent_server_write_text(&w, &qa->server, false))
+        return sx_error_set(SX_E_PROTOCOL, NULL, "agent: the peer's router address is too long");
+    srv[w.len] = '\0';
+    SX_ENSURE(qa->sender_id_len == SX_SMP_QUEUE_ID_LEN,
+              sx_error_set(SX_E_PROTOCOL, NULL, "agent: the peer's queue id has a bad length"));
+    sx_agent_snd_queue row;
+    memset(&row, 0, sizeof row);
+    row.conn_id = *conn;
+    SX_TRY(sx_agent_server_id(a, &qa->server, &row.server_id));
+    uint8_t priv[32], der[SX_X25519_SPKI_LEN];
+    sx_status st = sx_agent_e2e_new(priv, der, qa->dh, row.e2e_dh_secret);
+    sx_wipe(priv, sizeof priv);
+    SX_TRY(st);
+    memcpy(row.e2e_pub_key, der + SX_X25519_SPKI_LEN - 32, 32);
+    sx_smp_queue *q = NULL;
+    SX_TRY(sx_smp_queue_sender_new(srv, qa->sender_id, &q));
+    st = sx_smp_queue_make_sender_key(q, NULL);
+    if (st == SX_OK)
+        st = sx_agent_sq_fill(q, &row);
+    row.status = SX_AGENT_Q_NEW;
+    row.smp_client_version = smpc_v;
+    row.primary = true;
+    row.queue_mode = 'M';
+    if (st == SX_OK)
+        st = sx_agent_store_snd_queue_create(a->store, &row, queue_id);
+    sx_wipe(&row, sizeof row);
+    if (st != SX_OK) {
+        sx_smp_queue_free(q);
+        return st;
+    }
+    *obj = q;
+    return SX_OK;
+}
+
+static sx_status join_locked(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                             sx_slice info, sx_agent_id *id)
+{
+    SX_ENSURE(cr->mode == SX_CONN_INVITATION && cr->queue_count >= 1,
+              sx_error_set(SX_E_USAGE, NULL, "agent: only invitation links can be joined yet"));
+    uint16_t agent_v = 0, smpc_v = 0, e2e_v = 0;
+    if (!sx_vrange_common_max(cr->agent_vr, sx_agent_vrange(), &agent_v) ||
+        !sx_vrange_common_max(cr->queues[0].vr, sx_smpc_vrange(), &smpc_v) ||
+        !sx_vrange_common_max(cr->e2e.range, sx_e2e_vrange(), &e2e_v))
+        return sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: the link's versions are not ours");
+    const sx_agent_queue *qa = &cr->queues[0].q;
+    SX_ENSURE(qa->mode == SX_QUEUE_MODE_MESSAGING,
+              sx_error_set(SX_E_USAGE, NULL,
+                           "agent: the link's queue cannot be secured by its sender (legacy "
+                           "handshake not supported yet)"));
+    bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ && e2e_v >= SX_E2E_V_PQ;
+    SX_TRY(new_conn(a, agent_v, pq, id));
+
+    /* The ratchet: X3DH with the link's parameters. */
+    sx_e2e_params peer = cr->e2e;
+    peer.version = e2e_v;
+    sx_use_kem use = sx_e2e_reply_kem(e2e_v, &peer.kem, pq);
+    sx_e2e_private priv;
+    sx_e2e_params pub;
+    SX_TRY(sx_e2e_generate(e2e_v, use, peer.kem.state == SX_KEM_PROPOSED ? peer.kem.pk : NULL,
+                           NULL, &priv, &pub));
+    pub.version = e2e_v;
+    sx_x3dh_result res;
+    sx_ratchet r;
+    memset(&r, 0, sizeof r);
+    sx_status st = sx_x3dh_snd(&priv, &peer, &res);
+    sx_e2e_private_wipe(&priv);
+    if (st == SX_OK)
+        st = sx_ratchet_init_snd(&r, e2e_v, SX_E2E_V_MAX, peer.k2, NULL, &res, NULL);
+    sx_x3dh_result_wipe(&res);
+
+    /* Keys committed before SKEY. */
+    int64_t sqid = 0;
+    sx_smp_queue *sq = NULL;
+    if (st == SX_OK)
+        st = sx_agent_store_begin(a->store);
+    if (st == SX_OK) {
+        st = new_snd_queue(a, id, qa, smpc_v, &sqid, &sq);
+        if (st == SX_OK)
+            st = sx_agent_store_ratchet_save(a->store, id, &r);
+        if (st == SX_OK)
+            st = sx_agent_store_commit(a->store);
+        else
+            sx_agent_store_rollback(a->store);
+    }
+    sx_ratchet_cleanup(&r);
+    SX_TRY(st);
+    st = sx_smp_tpool_secure_sender(a->pool, sq);
+    sx_smp_queue_free(sq);
+    SX_TRY(st);
+    SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
+
+    /* The reply queue, then the confirmation. */
+    char own[SX_SMP_SERVER_TEXT_MAX];
+    if (!server) {
+        sx_writer w;
+        sx_writer_init_fixed(&w, (uint8_t *)own, sizeof own - 1);
+        if (!sx_agent_server_write_text(&w, &qa->server, false))
+            return sx_error_set(SX_E_PROTOCOL, NULL, "agent: the link's router is too long");
+        own[w.len] = '\0';
+        server = own;
+    }
+    int64_t rqid = 0;
+    sx_agent_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = SX_AGENT_MSG_CONN_INFO_REPLY;
+    m.reply_count = 1;
+    m.reply[0].version = smpc_v;
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, &rqid, &m.reply[0].q));
+    SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_SND));
+    m.info = info;
+    int64_t iid = 0;
+    SX_TRY(sx_agent_enqueue(a, id, &m, &pub, true, &iid));
+    return sx_agent_sq_add(a, sqid, id);
+}
+
+sx_status sx_agent_join(sx_agent *a, const char *link, const char *server, const void *info,
+                        size_t info_len, char conn_id[SX_AGENT_CONN_ID_TEXT])
+{
+    SX_ENSURE(a && link && conn_id && (info || info_len == 0), SX_E_USAGE);
+    SX_ENSURE(info_len <= INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
+    sx_agent_connreq cr;
+    memset(&cr, 0, sizeof cr);
+    sx_status st = sx_agent_connreq_parse(link, strlen(link), &cr);
+    if (st != SX_OK) {
+        sx_agent_connreq_free(&cr);
+        return st;
+    }
+    sx_agent_id id;
+    pthread_mutex_lock(&a->mu);
+    st = join_locked(a, &cr, server, sx_slice_of(info, info_len), &id);
+    pthread_mutex_unlock(&a->mu);
+    sx_agent_connreq_free(&cr);
+    if (st == SX_OK)
+        sx_agent_id_text(&id, conn_id);
+    return st;
+}
+
+static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent_id *conf,
+                              sx_slice info)
+{
+    sx_agent_confirmation c;
+    bool accepted = false;
+    sx_agent_blob storage = {0};
+    SX_TRY(sx_agent_store_confirmation_get(a->store, conf, &c, &accepted, &storage));
+    sx_agent_queue_info qi;
+    sx_status st = SX_OK;
+    if (memcmp(c.conn_id.b, id->b, sizeof id->b) != 0)
+        st = sx_error_set(SX_E_USAGE, NULL, "agent: the confirmation is not of this connection");
+    if (st == SX_OK)
+        st = sx_agent_queue_info_decode(c.reply_queues, &qi);
+    sx_agent_blob_free(&storage);
+    SX_TRY(st);
+    int64_t sqid = 0;
+    sx_smp_queue *sq = NULL;
+    SX_TRY(sx_agent_store_begin(a->store));
+    st = new_snd_queue(a, id, &qi.q, qi.version, &sqid, &sq);
+    if (st == SX_OK)
+        st = sx_agent_store_confirmation_accept(a->store, conf, info);
+    if (st == SX_OK)
+        st = sx_agent_store_commit(a->store);
+    else
+        sx_agent_store_rollback(a->store);
+    SX_TRY(st);
+    st = sx_smp_tpool_secure_sender(a->pool, sq);
+    sx_smp_queue_free(sq);
+    SX_TRY(st);
+    SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
+    sx_agent_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = SX_AGENT_MSG_CONN_INFO;
+    m.info = info;
+    int64_t iid = 0;
+    SX_TRY(sx_agent_enqueue(a, id, &m, NULL, true, &iid));
+    return sx_agent_sq_add(a, sqid, id);
+}
+
+sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, const void *info,
+                         size_t info_len)
+{
+    SX_ENSURE(a && (info || info_len == 0), SX_E_USAGE);
+    SX_ENSURE(info_len <= INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
+    sx_agent_id id, conf;
+    SX_TRY(sx_agent_id_parse(conn_id, &id));
+    SX_TRY(sx_agent_id_parse(conf_id, &conf));
+    pthread_mutex_lock(&a->mu);
+    sx_status st = allow_locked(a, &id, &conf, sx_slice_of(info, info_len));
+    pthread_mutex_unlock(&a->mu);
+    return st;
+}
+
+/* ---- receiving a confirmation ---- */
+
+static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env *env,
+                              sx_agent_event *ev1, sx_agent_event *ev2)
+{
+    sx_agent_rcv_queue row;
+    SX_TRY(sx_agent_store_rcv_queue_get(a->store, rq->queue_id, &row));
+    uint8_t secret[32];
+    sx_status st = sx_agent_e2e_dh(row.e2e_priv_key, env->dh, secret);
+    sx_wipe(&row, sizeof row);
+    SX_TRY(st);
+    size_t cap = env->enc_body.len;
+    uint8_t *buf = malloc(cap + 1);
+    uint8_t *plainbuf = malloc(cap + 1);
+    sx_slice cmb, plain;
+    sx_client_msg cm;
+    sx_agent_env aenv;
+    sx_agent_msg m;
+    sx_agent_conn conn;
+    sx_ratchet r;
+    memset(&r, 0, sizeof r);
+    if (!buf || !plainbuf)
+        st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+    if (st == SX_OK)
+        st = sx_agent_cb_decrypt(secret, env, buf, cap, &cmb);
+    if (st == SX_OK)
+        st = sx_client_msg_decode(cmb, &cm);
+    if (st == SX_OK && cm.confirmation)
+        st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED",
+                          "agent: a legacy confirmation on a queue its sender secures");
+    if (st == SX_OK)
+        st = sx_agent_env_decode(cm.body, &aenv, NULL);
+    if (st == SX_OK && aenv.type != SX_AGENT_ENV_CONFIRMATION)
+        st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: not a confirmation");
+    if (st == SX_OK)
+        st = sx_agent_store_conn_get(a->store, &rq->conn, &conn);
+    bool initiator = st == SX_OK && aenv.has_e2e;
+    if (st == SX_OK && initiator) {
+        uint16_t ev = 0;
+        sx_e2e_private priv;
+        sx_x3dh_result res;
+        st = sx_agent_store_x3dh_get(a->store, &rq->conn, &ev, &priv);
+        if (st == SX_OK)
+            st = sx_x3dh_rcv(&priv, &aenv.e2e, &res);
+        if (st == SX_OK)
+            st = sx_ratchet_init_rcv(&r, aenv.e2e.version, SX_E2E_V_MAX, priv.k2, &res,
+                                     conn.pq_support, NULL);
+        sx_e2e_private_wipe(&priv);
+        sx_x3dh_result_wipe(&res);
+    } else if (st == SX_OK) {
+        st = sx_agent_store_ratchet_get(a->store, &rq->conn, &r);
+    }
+    sx_ratchet_error rerr;
+    if (st == SX_OK)
+        st = sx_ratchet_decrypt(&r, aenv.body, plainbuf, cap, &plain, &rerr);
+    if (st == SX_OK)
+        st = sx_agent_msg_decode(plain, &m);
+    if (st == SX_OK && m.kind != (initiator ? SX_AGENT_MSG_CONN_INFO_REPLY : SX_AGENT_MSG_CONN_INFO))
+        st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: unexpected confirmation");
+    uint8_t hash[32];
+    if (st == SX_OK)
+        st = sx_sha256(plain, hash);
+    if (st == SX_OK)
+        st = sx_agent_store_begin(a->store);
+    sx_agent_id conf_id;
+    if (st == SX_OK) {
+        st = sx_agent_store_ratchet_save(a->store, &rq->conn, &r);
+        if (st == SX_OK)
+            st = sx_agent_store_rcv_queue_set_e2e(a->store, rq->queue_id, secret);
+        if (st == SX_OK)
+            st = sx_agent_store_rcv_prev_set(a->store, &rq->conn, 1, hash);
+        if (st == SX_OK)
+            st = sx_agent_store_rcv_queue_set_status(
+                a->store, rq->queue_id, initiator ? SX_AGENT_Q_CONFIRMED : SX_AGENT_Q_ACTIVE);
+        if (st == SX_OK && initiator) {
+            uint8_t qbuf[1024];
+            sx_writer w;
+            sx_writer_init_fixed(&w, qbuf, sizeof qbuf);
+            if (!sx_agent_queue_info_write(&w, &m.reply[0]))
+                st = sx_writer_status(&w);
+            sx_agent_confirmation c;
+            memset(&c, 0, sizeof c);
+            c.conn_id = rq->conn;
+            memcpy(c.e2e_snd_pub_key, env->dh + SX_X25519_SPKI_LEN - 32, 32);
+            c.sender_conn_info = m.info;
+            c.reply_queues = sx_writer_slice(&w);
+            c.smp_client_version = env->version;
+            if (st == SX_OK)
+                st = sx_agent_store_confirmation_create(a->store, &c, &conf_id);
+            conn.agent_version = aenv.agent_version;
+            conn.pq_support = r.support_kem;
+            conn.state = SX_AGENT_CONN_RCV;
+        } else if (st == SX_OK) {
+            conn.state = SX_AGENT_CONN_DUPLEX;
+        }
+        if (st == SX_OK)
+            st = sx_agent_store_conn_update(a->store, &conn);
+        if (st == SX_OK)
+            st = sx_agent_store_commit(a->store);
+        else
+            sx_agent_store_rollback(a->store);
+    }
+    if (st == SX_OK) {
+        ev1->kind = initiator ? SX_AGENT_EV_CONF : SX_AGENT_EV_INFO;
+        sx_agent_id_text(&rq->conn, ev1->conn);
+        if (initiator)
+            sx_agent_id_text(&conf_id, ev1->conf_id);
+        ev1->pq = r.support_kem;
+        if (m.info.len > 0 && (ev1->body = malloc(m.info.len)) != NULL) {
+            memcpy(ev1->body, m.info.ptr, m.info.len);
+            ev1->body_len = m.info.len;
+        }
+        if (!initiator) {
+            ev2->kind = SX_AGENT_EV_CON;
+            sx_agent_id_text(&rq->conn, ev2->conn);
+            ev2->pq = r.support_kem;
+        }
+    }
+    sx_ratchet_cleanup(&r);
+    sx_wipe(secret, sizeof secret);
+    free(buf);
+    if (plainbuf)
+        sx_wipe(plainbuf, cap);
+    free(plainbuf);
+    return st;
+}
+
+void sx_agent_on_confirmation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
+                              const sx_client_env *env)
+{
+    sx_agent_event ev1, ev2;
+    memset(&ev1, 0, sizeof ev1);
+    memset(&ev2, 0, sizeof ev2);
+    sx_status st = confirmation(a, rq, env, &ev1, &ev2);
+    if (st != SX_OK)
+        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "confirmation");
+    /* A confirmation is acknowledged to the router at once, good or bad, so
+     * that a bad one cannot block the queue. */
+    sx_agent_ack_router(a, rq, n);
+    if (ev1.kind)
+        sx_agent_emit_ev(a, &ev1);
+    if (ev2.kind)
+        sx_agent_emit_ev(a, &ev2);
+}

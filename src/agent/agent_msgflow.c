@@ -1,0 +1,514 @@
+/* Messages of the agent core: enqueueing (ids, integrity chain, ratchet
+ * header encrypted and the message stored in one transaction), the
+ * deliveries with retries and back-off, receiving (decrypt, integrity,
+ * duplicates) and the router's ACK after the application's. */
+#include "agent/agent_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/version.h"
+#include "core/error.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "crypto/util.h"
+
+#define RETRY_INCREASE_AFTER_MS 10000
+#define RETRY_MAX_MS 120000
+/* A store write whose failure only costs a repeat (the delivery is made
+ * again, the state set again on the next event). */
+#define BEST_EFFORT(x)          \
+    do {                        \
+        sx_status be_st_ = (x); \
+        (void)be_st_;           \
+    } while (0)
+
+typedef struct enq_ctx {
+    const sx_agent_msg *m;
+    const sx_e2e_params *e2e;
+    uint16_t agent_v;
+    bool notification;
+    sx_writer body; /* stored body: flag, maybe(large e2e), agent message */
+} enq_ctx;
+
+static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, sx_agent_snd_msg *msg)
+{
+    enq_ctx *c = vctx;
+    sx_agent_msg m = *c->m;
+    if (m.kind == SX_AGENT_MSG_MESSAGE) {
+        m.snd_msg_id = ids->internal_snd_id;
+        m.prev_msg_hash = sx_slice_of(ids->prev_hash, ids->prev_hash_len);
+    }
+    sx_writer_init_dynamic(&c->body, 70000);
+    uint8_t e2eb[4096];
+    sx_writer ew;
+    sx_writer_init_fixed(&ew, e2eb, sizeof e2eb);
+    if (c->e2e && !sx_e2e_params_write(&ew, c->e2e))
+        return sx_writer_status(&ew);
+    if (!sx_write_u8(&c->body, c->e2e ? 1 : 0) ||
+        (c->e2e && !sx_write_large(&c->body, sx_writer_slice(&ew))))
+        return sx_writer_status(&c->body);
+    size_t off = c->body.len;
+    if (!sx_agent_msg_write(&c->body, &m))
+        return sx_writer_status(&c->body);
+    sx_slice am = sx_slice_of(c->body.buf + off, c->body.len - off);
+    size_t padded = m.kind == SX_AGENT_MSG_MESSAGE
+                        ? sx_agent_msg_padded_len(c->agent_v, r->support_kem)
+                        : sx_agent_conn_info_padded_len(c->agent_v, r->support_kem);
+    if (!sx_ratchet_can_pad(am.len, padded))
+        return sx_error_set(SX_E_LIMIT, NULL, "agent: the message is too long");
+    SX_TRY(sx_ratchet_encrypt_header(r, SX_PQ_KEEP, SX_E2E_V_MAX, &msg->mek));
+    SX_TRY(sx_sha256(am, msg->internal_hash));
+    msg->msg_type = (uint8_t)m.kind;
+    msg->notification = c->notification;
+    msg->pq_encryption = r->support_kem;
+    msg->body = sx_writer_slice(&c->body);
+    msg->padded_len = (uint32_t)padded;
+    return SX_OK;
+}
+
+sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
+                           const sx_e2e_params *e2e, bool notification, int64_t *internal_id)
+{
+    sx_agent_conn cn;
+    SX_TRY(sx_agent_store_conn_get(a->store, conn, &cn));
+    sx_agent_snd_queue *sqs = NULL;
+    size_t ns = 0;
+    SX_TRY(sx_agent_store_snd_queue_list(a->store, conn, &sqs, &ns));
+    int64_t ids[8];
+    size_t n = 0;
+    for (size_t i = 0; i < ns && n < 8; i++)
+        if (sqs[i].status != SX_AGENT_Q_DISABLED)
+            ids[n++] = sqs[i].queue_id;
+    free(sqs);
+    SX_ENSURE(n > 0, sx_error_set(SX_E_USAGE, NULL, "agent: the connection cannot send yet"));
+    enq_ctx c;
+    memset(&c, 0, sizeof c);
+    c.m = m;
+    c.e2e = e2e;
+    c.agent_v = cn.agent_version;
+    c.notification = notification;
+    sx_agent_snd_ids sid;
+    sx_status st = sx_agent_store_snd_msg_create(a->store, conn, ids, n, enq_cb, &c, &sid);
+    sx_writer_cleanup(&c.body);
+    SX_TRY(st);
+    *internal_id = sid.internal_id;
+    for (size_t i = 0; i < n; i++)
+        SX_TRY(sx_agent_sq_add(a, ids[i], conn));
+    return SX_OK;
+}
+
+sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size_t len,
+                        int64_t *msg_id)
+{
+    SX_ENSURE(a && (body || len == 0), SX_E_USAGE);
+    sx_agent_id id;
+    SX_TRY(sx_agent_id_parse(conn_id, &id));
+    sx_agent_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = SX_AGENT_MSG_MESSAGE;
+    m.msg.type = SX_AMSG_A_MSG;
+    m.msg.body = sx_slice_of(body, len);
+    int64_t iid = 0;
+    pthread_mutex_lock(&a->mu);
+    sx_agent_conn cn;
+    sx_status st = sx_agent_store_conn_get(a->store, &id, &cn);
+    if (st == SX_OK && cn.state != SX_AGENT_CONN_DUPLEX)
+        st = sx_error_set(SX_E_USAGE, NULL, "agent: the connection is not established");
+    if (st == SX_OK)
+        st = sx_agent_enqueue(a, &id, &m, NULL, true, &iid);
+    pthread_mutex_unlock(&a->mu);
+    if (st == SX_OK && msg_id)
+        *msg_id = iid;
+    return st;
+}
+
+size_t sx_agent_max_body(void)
+{
+    /* The PQ budget less the message header (tag, ids, hash). */
+    return SX_AGENT_MSG_PADDED_PQ - 2 - 1 - 8 - 1 - 32 - 1 - 64;
+}
+
+/* ---- deliveries ---- */
+
+/* Encodes the SEND body of delivery d on send queue row. */
+static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_agent_snd_queue *row,
+                            uint16_t agent_v, sx_writer *out)
+{
+    (void)a;
+    sx_reader rd;
+    sx_reader_init(&rd, d->body.ptr, d->body.len);
+    uint8_t flag = 0;
+    sx_slice e2eb = {0};
+    if (!sx_read_u8(&rd, &flag) || (flag && !sx_read_large(&rd, &e2eb)))
+        return sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored message does not decode");
+    sx_slice am;
+    if (!sx_read_tail(&rd, &am))
+        return sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored message does not decode");
+    bool conf = d->msg_type != SX_AGENT_MSG_MESSAGE;
+    sx_agent_env env;
+    memset(&env, 0, sizeof env);
+    /* Confirmations carry the connection's agent version, messages the
+     * highest we speak (the peer's agent may raise the connection's). */
+    env.agent_version = conf ? agent_v : SX_AGENT_V_MAX;
+    env.type = conf ? SX_AGENT_ENV_CONFIRMATION : SX_AGENT_ENV_MESSAGE;
+    if (flag) {
+        env.has_e2e = true;
+        SX_TRY(sx_e2e_params_decode(e2eb, &env.e2e));
+    }
+    size_t elen = sx_ratchet_msg_len(&d->mek, d->padded_len);
+    uint8_t *enc = malloc(elen);
+    if (!enc)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    size_t olen = 0;
+    sx_status st = sx_ratchet_encrypt_msg(&d->mek, d->padded_len, am, enc, elen, &olen);
+    sx_writer cw;
+    sx_writer_init_dynamic(&cw, 20000);
+    if (st == SX_OK) {
+        env.body = sx_slice_of(enc, olen);
+        sx_client_msg cm;
+        memset(&cm, 0, sizeof cm);
+        /* '_' then the agent envelope */
+        if (!sx_write_u8(&cw, '_') || !sx_agent_env_write(&cw, &env))
+            st = sx_writer_status(&cw);
+    }
+    uint8_t der[SX_X25519_SPKI_LEN];
+    if (st == SX_OK && conf) {
+        sx_key *k = NULL;
+        st = sx_key_from_raw_public(SX_KEY_X25519, sx_slice_of(row->e2e_pub_key, 32), &k);
+        sx_writer dw;
+        sx_writer_init_fixed(&dw, der, sizeof der);
+        if (st == SX_OK && !sx_key_write_public(&dw, k))
+            st = SX_E_INTERNAL;
+        sx_key_free(k);
+    }
+    if (st == SX_OK &&
+        !sx_agent_cb_encrypt(out, row->e2e_dh_secret, row->smp_client_version, conf ? der : NULL,
+                             NULL, sx_writer_slice(&cw)))
+        st = sx_writer_status(out);
+    sx_writer_cleanup(&cw);
+    free(enc);
+    return st;
+}
+
+static bool retryable(sx_status st)
+{
+    return st == SX_E_IO || st == SX_E_CLOSED || st == SX_E_WOULD_BLOCK ||
+           (st == SX_E_LIMIT && strcmp(sx_error_code(), "QUOTA") == 0);
+}
+
+/* One delivery of sq: 1 done (try the next), 0 nothing left, -1 wait. */
+static int deliver_one(sx_agent *a, sx_agent_sq *sq)
+{
+    sx_agent_delivery d;
+    bool found = false;
+    if (sx_agent_store_delivery_next(a->store, sq->queue_id, &d, &found) != SX_OK || !found)
+        return 0;
+    sx_agent_snd_queue row;
+    sx_agent_conn cn;
+    sx_smp_queue *q = NULL;
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_AGENT_ENVELOPE_MAX);
+    sx_status st = sx_agent_store_snd_queue_get(a->store, sq->queue_id, &row);
+    if (st == SX_OK)
+        st = sx_agent_store_conn_get(a->store, &d.conn_id, &cn);
+    if (st == SX_OK)
+        st = build_send(a, &d, &row, cn.agent_version, &w);
+    if (st == SX_OK)
+        st = sx_agent_sq_object(a, &row, &q);
+    if (st == SX_OK)
+        st = d.notification ? sx_smp_tpool_send_notify(a->pool, q, w.buf, w.len)
+                            : sx_smp_tpool_send(a->pool, q, w.buf, w.len);
+    sx_smp_queue_free(q);
+    sx_writer_cleanup(&w);
+    int r = 1;
+    if (st == SX_OK) {
+        sq->delay_ms = 0;
+        sq->first_fail_ms = 0;
+        BEST_EFFORT(sx_agent_store_delivery_done(a->store, &d.conn_id, sq->queue_id, d.internal_id,
+                                                 false));
+        if (row.status != SX_AGENT_Q_ACTIVE)
+            BEST_EFFORT(sx_agent_store_snd_queue_set_status(a->store, sq->queue_id, SX_AGENT_Q_ACTIVE));
+        if (d.msg_type == SX_AGENT_MSG_MESSAGE) {
+            sx_agent_emit(a, SX_AGENT_EV_SENT, &d.conn_id, d.internal_id, sx_slice_of(NULL, 0));
+        } else if (d.msg_type == SX_AGENT_MSG_CONN_INFO) {
+            /* The initiator's info reached a queue its sender secured: CON. */
+            BEST_EFFORT(sx_agent_store_conn_set_state(a->store, &d.conn_id, SX_AGENT_CONN_DUPLEX));
+            sx_agent_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.kind = SX_AGENT_EV_CON;
+            sx_agent_id_text(&d.conn_id, ev.conn);
+            ev.pq = cn.pq_support;
+            sx_agent_emit_ev(a, &ev);
+        }
+    } else if (retryable(st)) {
+        int64_t now = sx_agent_now_ms();
+        if (sq->delay_ms == 0) {
+            sq->delay_ms = a->opts.send_retry_ms;
+            sq->first_fail_ms = now;
+        } else if (now - sq->first_fail_ms >= RETRY_INCREASE_AFTER_MS) {
+            unsigned nd = sq->delay_ms * 3 / 2;
+            sq->delay_ms = nd > RETRY_MAX_MS ? RETRY_MAX_MS : nd;
+        }
+        sq->next_try_ms = now + sq->delay_ms;
+        r = -1;
+    } else {
+        sx_agent_emit_err(a, d.msg_type == SX_AGENT_MSG_MESSAGE ? SX_AGENT_EV_MERR : SX_AGENT_EV_ERR,
+                          &d.conn_id, d.internal_id, st, "send");
+        BEST_EFFORT(sx_agent_store_delivery_done(a->store, &d.conn_id, sq->queue_id, d.internal_id,
+                                                 false));
+    }
+    sx_agent_delivery_cleanup(&d);
+    sx_wipe(&row, sizeof row);
+    return r;
+}
+
+int sx_agent_deliver_due(sx_agent *a)
+{
+    int64_t now = sx_agent_now_ms();
+    int64_t next = -1;
+    for (size_t i = 0; i < a->n_sqs;) {
+        sx_agent_sq *sq = &a->sqs[i];
+        if (sq->next_try_ms > now) {
+            int64_t w = sq->next_try_ms - now;
+            if (next < 0 || w < next)
+                next = w;
+            i++;
+            continue;
+        }
+        int r = deliver_one(a, sq);
+        if (r == 0) {
+            a->sqs[i] = a->sqs[--a->n_sqs];
+            continue;
+        }
+        if (r > 0) {
+            next = 0; /* more may wait: come back at once */
+        }
+        i++;
+    }
+    return next > 1000000 ? 1000000 : (int)next;
+}
+
+/* ---- receiving ---- */
+
+void sx_agent_ack_router(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
+{
+    (void)rq;
+    BEST_EFFORT(sx_smp_tpool_ack(a->pool, n)); /* a lost ACK: the router sends it again */
+}
+
+typedef struct rcv_ctx {
+    sx_slice enc; /* the encrypted agent message */
+    const sx_smp_pool_note *n;
+    int64_t queue_id;
+    uint8_t *plainbuf;
+    size_t cap;
+    sx_agent_msg m;
+    sx_ratchet_error rerr;
+    char integrity[64];
+    bool pq;
+} rcv_ctx;
+
+static sx_status rcv_cb(void *vctx, const sx_agent_rcv_prev *prev, sx_ratchet *r,
+                        sx_agent_rcv_msg *msg)
+{
+    rcv_ctx *c = vctx;
+    sx_slice plain;
+    SX_TRY(sx_ratchet_decrypt(r, c->enc, c->plainbuf, c->cap, &plain, &c->rerr));
+    SX_TRY(sx_agent_msg_decode(plain, &c->m));
+    SX_ENSURE(c->m.kind == SX_AGENT_MSG_MESSAGE,
+              sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: not a message"));
+    int64_t from = 0, to = 0;
+    sx_msg_integrity in = sx_agent_msg_integrity(
+        prev->last_external_snd_id, c->m.snd_msg_id,
+        sx_slice_of(prev->last_rcv_hash, prev->last_rcv_hash_len), c->m.prev_msg_hash, &from, &to);
+    switch (in) {
+    case SX_MSG_OK: snprintf(c->integrity, sizeof c->integrity, "OK"); break;
+    case SX_MSG_BAD_ID: snprintf(c->integrity, sizeof c->integrity, "ERR BAD_ID"); break;
+    case SX_MSG_DUPLICATE: snprintf(c->integrity, sizeof c->integrity, "ERR DUPLICATE"); break;
+    case SX_MSG_SKIPPED:
+        snprintf(c->integrity, sizeof c->integrity, "ERR SKIPPED %lld %lld", (long long)from,
+                 (long long)to);
+        break;
+    case SX_MSG_BAD_HASH: snprintf(c->integrity, sizeof c->integrity, "ERR BAD_HASH"); break;
+    }
+    msg->rcv_queue_id = c->queue_id;
+    memcpy(msg->broker_id, c->n->ev.msg_id, c->n->ev.msg_id_len);
+    msg->broker_id_len = c->n->ev.msg_id_len;
+    msg->broker_ts = c->n->ev.timestamp;
+    msg->external_snd_id = c->m.snd_msg_id;
+    msg->msg_type = SX_AGENT_MSG_MESSAGE;
+    msg->notification = c->n->ev.notification;
+    msg->pq_encryption = r->support_kem;
+    c->pq = r->support_kem;
+    msg->body = plain;
+    SX_TRY(sx_sha256(plain, msg->internal_hash));
+    SX_ENSURE(c->m.prev_msg_hash.len <= SX_AGENT_HASH_LEN, SX_E_PROTOCOL);
+    memcpy(msg->prev_hash, c->m.prev_msg_hash.ptr, c->m.prev_msg_hash.len);
+    msg->prev_hash_len = c->m.prev_msg_hash.len;
+    SX_TRY(sx_sha256(c->enc, msg->encrypted_hash));
+    msg->integrity = sx_slice_str(c->integrity);
+    return SX_OK;
+}
+
+static void show_msg(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t iid, sx_slice body,
+                     const char *integrity, bool pq)
+{
+    sx_agent_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SX_AGENT_EV_MSG;
+    sx_agent_id_text(&rq->conn, ev.conn);
+    ev.msg_id = iid;
+    ev.broker_ts = n->ev.timestamp;
+    ev.pq = pq;
+    snprintf(ev.integrity, sizeof ev.integrity, "%s", integrity);
+    if (body.len > 0 && (ev.body = malloc(body.len)) != NULL) {
+        memcpy(ev.body, body.ptr, body.len);
+        ev.body_len = body.len;
+    }
+    rq->has_pending = true;
+    rq->pending_msg_id = iid;
+    rq->pending = *n;
+    rq->pending.ev.body = NULL;
+    rq->pending.ev.body_len = 0;
+    rq->pending.meta = NULL;
+    sx_agent_emit_ev(a, &ev);
+}
+
+/* A message the ratchet has seen: the router sent it again. */
+static void duplicate(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, sx_slice enc)
+{
+    sx_agent_rcv_stored s;
+    bool found = false;
+    if (sx_agent_store_rcv_msg_find(a->store, &rq->conn,
+                                    sx_slice_of(n->ev.msg_id, n->ev.msg_id_len), &s,
+                                    &found) == SX_OK &&
+        found) {
+        if (!s.user_ack) {
+            sx_agent_msg m;
+            if (sx_agent_msg_decode(sx_slice_of(s.body.ptr, s.body.len), &m) == SX_OK &&
+                m.msg.type == SX_AMSG_A_MSG) {
+                show_msg(a, rq, n, s.internal_id, m.msg.body, "OK", false);
+                sx_agent_blob_free(&s.body);
+                return;
+            }
+        }
+        sx_agent_blob_free(&s.body);
+        sx_agent_ack_router(a, rq, n);
+        return;
+    }
+    uint8_t h[32];
+    bool seen = false;
+    if (sx_sha256(enc, h) == SX_OK &&
+        sx_agent_store_rcv_hash_seen(a->store, &rq->conn, h, &seen) == SX_OK && seen) {
+        sx_agent_ack_router(a, rq, n);
+        return;
+    }
+    sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, SX_E_PROTOCOL, "duplicate message");
+    sx_agent_ack_router(a, rq, n);
+}
+
+void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
+{
+    sx_client_env env;
+    sx_agent_rcv_queue row;
+    sx_status st = sx_client_env_decode(sx_slice_of(n->ev.body, n->ev.body_len), &env);
+    if (st == SX_OK)
+        st = sx_agent_store_rcv_queue_get(a->store, rq->queue_id, &row);
+    if (st != SX_OK) {
+        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "message");
+        sx_agent_ack_router(a, rq, n);
+        return;
+    }
+    bool has_secret = row.has_e2e_dh_secret;
+    uint8_t secret[32];
+    memcpy(secret, row.e2e_dh_secret, 32);
+    sx_wipe(&row, sizeof row);
+    if (!has_secret) {
+        if (env.has_dh) {
+            sx_agent_on_confirmation(a, rq, n, &env);
+        } else {
+            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, SX_E_PROTOCOL,
+                              "a message before the confirmation");
+            sx_agent_ack_router(a, rq, n);
+        }
+        return;
+    }
+    if (env.has_dh) { /* a confirmation again: its first ACK was lost */
+        sx_agent_ack_router(a, rq, n);
+        return;
+    }
+    size_t cap = env.enc_body.len;
+    uint8_t *buf = malloc(cap + 1);
+    rcv_ctx c;
+    memset(&c, 0, sizeof c);
+    c.plainbuf = malloc(cap + 1);
+    c.cap = cap;
+    c.n = n;
+    c.queue_id = rq->queue_id;
+    sx_slice cmb;
+    sx_client_msg cm;
+    sx_agent_env aenv;
+    if (!buf || !c.plainbuf)
+        st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+    if (st == SX_OK)
+        st = sx_agent_cb_decrypt(secret, &env, buf, cap, &cmb);
+    sx_wipe(secret, sizeof secret);
+    if (st == SX_OK)
+        st = sx_client_msg_decode(cmb, &cm);
+    if (st == SX_OK)
+        st = sx_agent_env_decode(cm.body, &aenv, NULL);
+    if (st == SX_OK && aenv.type != SX_AGENT_ENV_MESSAGE)
+        st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: unexpected envelope");
+    int64_t iid = 0;
+    if (st == SX_OK) {
+        c.enc = aenv.body;
+        st = sx_agent_store_rcv_msg_record(a->store, &rq->conn, rcv_cb, &c, &iid);
+        if (st != SX_OK && (c.rerr.code == SX_RATCHET_ERR_DUPLICATE ||
+                            c.rerr.code == SX_RATCHET_ERR_EARLIER)) {
+            duplicate(a, rq, n, aenv.body);
+            goto out;
+        }
+    }
+    sx_agent_conn cn;
+    if (st == SX_OK && sx_agent_store_conn_get(a->store, &rq->conn, &cn) == SX_OK &&
+        aenv.agent_version > cn.agent_version && aenv.agent_version <= SX_AGENT_V_MAX) {
+        /* A message can only raise the connection's agent version. */
+        cn.agent_version = aenv.agent_version;
+        BEST_EFFORT(sx_agent_store_conn_update(a->store, &cn));
+    }
+    if (st != SX_OK) {
+        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "message");
+        sx_agent_ack_router(a, rq, n);
+    } else if (c.m.msg.type == SX_AMSG_A_MSG) {
+        show_msg(a, rq, n, iid, c.m.msg.body, c.integrity, c.pq);
+    } else {
+        sx_agent_ack_router(a, rq, n);
+    }
+out:
+    free(buf);
+    if (c.plainbuf)
+        sx_wipe(c.plainbuf, cap);
+    free(c.plainbuf);
+}
+
+sx_status sx_agent_ack(sx_agent *a, const char *conn_id, int64_t msg_id)
+{
+    SX_ENSURE(a, SX_E_USAGE);
+    sx_agent_id id;
+    SX_TRY(sx_agent_id_parse(conn_id, &id));
+    pthread_mutex_lock(&a->mu);
+    sx_status st = sx_agent_store_rcv_msg_ack(a->store, &id, msg_id);
+    if (st == SX_OK)
+        for (size_t i = 0; i < a->n_rqs; i++) {
+            sx_agent_rq *rq = &a->rqs[i];
+            if (rq->has_pending && rq->pending_msg_id == msg_id &&
+                memcmp(rq->conn.b, id.b, sizeof id.b) == 0) {
+                rq->has_pending = false;
+                sx_agent_ack_router(a, rq, &rq->pending);
+            }
+        }
+    pthread_mutex_unlock(&a->mu);
+    return st;
+}

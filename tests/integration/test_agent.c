@@ -1,0 +1,322 @@
+/* The agent core (include/simplex/agent.h) with two agents in one process,
+ * each with its own store file, over a real smp-server process: the fast
+ * duplex handshake through an invitation (CONF, allow, CON; INFO, CON) with
+ * the post-quantum ratchet on and off, messages both ways in order with
+ * their ids and integrity, the router killed and restarted while messages
+ * are being sent (each delivered once, in order, after the restart), and an
+ * agent closed and opened again from its store going on with the
+ * conversation; links it cannot join; a connection deleted by one side
+ * and the other's message failing with MERR. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "simplex/agent.h"
+
+#include "pool_router.h"
+
+#define WAIT_MS 60000
+
+static char DIR_[64];
+
+static void db_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s.db", DIR_, name);
+}
+
+static sx_agent *open_agent(const char *name, bool pq_off)
+{
+    char p[128];
+    db_path(p, sizeof p, name);
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.pq_off = pq_off;
+    o.retry_min_ms = 100;
+    o.retry_max_ms = 500;
+    o.send_retry_ms = 200;
+    sx_agent *a = NULL;
+    if (sx_agent_open(p, &o, &a) != SX_OK)
+        fail_msg("open %s: %s", name, sx_error_message());
+    return a;
+}
+
+/* The next event other than UP and DOWN; ERR and MERR fail the test. */
+static void next_ev(sx_agent *a, sx_agent_event *ev)
+{
+    int64_t until = now_ms() + WAIT_MS;
+    for (;;) {
+        assert_ok(sx_agent_next(a, 200, ev));
+        if (ev->kind == SX_AGENT_EV_ERR || ev->kind == SX_AGENT_EV_MERR)
+            fail_msg("%s %s: %s", sx_agent_event_name(ev->kind), ev->conn, ev->detail);
+        if (ev->kind != SX_AGENT_EV_NONE && ev->kind != SX_AGENT_EV_UP &&
+            ev->kind != SX_AGENT_EV_DOWN)
+            return;
+        if (now_ms() > until)
+            fail_msg("no event in %d ms", WAIT_MS);
+    }
+}
+
+static void expect(sx_agent *a, sx_agent_event_kind kind, const char *conn, sx_agent_event *ev)
+{
+    next_ev(a, ev);
+    if (ev->kind != kind)
+        fail_msg("event %s, expected %s", sx_agent_event_name(ev->kind), sx_agent_event_name(kind));
+    assert_string_equal(ev->conn, conn);
+}
+
+static void expect_body(const sx_agent_event *ev, const char *text)
+{
+    assert_int_equal(ev->body_len, strlen(text));
+    assert_memory_equal(ev->body, text, ev->body_len);
+}
+
+/* alice invites, bob joins; the event sequence of the reference's
+ * runAgentClientTest for the fast handshake. */
+static void connect_pair(sx_agent *alice, sx_agent *bob, char *bob_id, char *alice_id, bool pq)
+{
+    char *link = NULL;
+    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
+    assert_non_null(strstr(link, "simplex:/invitation#/?v=2-7&smp="));
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    sx_agent_event ev;
+    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
+    expect_body(&ev, "bob's info");
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
+    assert_int_equal(ev.pq, pq);
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
+    expect_body(&ev, "alice's info");
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
+    assert_int_equal(ev.pq, pq);
+    sx_agent_event_clear(&ev);
+}
+
+static void send_expect_sent(sx_agent *a, const char *conn, const char *text, int64_t id)
+{
+    int64_t got = 0;
+    assert_ok(sx_agent_send(a, conn, text, strlen(text), &got));
+    assert_int_equal(got, id);
+}
+
+static void expect_sent(sx_agent *a, const char *conn, int64_t id)
+{
+    sx_agent_event ev;
+    expect(a, SX_AGENT_EV_SENT, conn, &ev);
+    assert_int_equal(ev.msg_id, id);
+}
+
+/* pq: 0 or 1, or -1 for a message shown again from the store (no flag kept). */
+static void expect_msg(sx_agent *a, const char *conn, const char *text, int64_t id, int pq)
+{
+    sx_agent_event ev;
+    expect(a, SX_AGENT_EV_MSG, conn, &ev);
+    expect_body(&ev, text);
+    assert_string_equal(ev.integrity, "OK");
+    assert_int_equal(ev.msg_id, id);
+    if (pq >= 0)
+        assert_int_equal(ev.pq, pq);
+    assert_ok(sx_agent_ack(a, conn, ev.msg_id));
+    sx_agent_event_clear(&ev);
+}
+
+static void duplex_pq(bool pq)
+{
+    router_start();
+    sx_agent *alice = open_agent(pq ? "alice_pq" : "alice", !pq);
+    sx_agent *bob = open_agent(pq ? "bob_pq" : "bob", !pq);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, pq);
+    /* Message ids: the confirmations took id 1 on both sides and the id
+     * counter is shared by both directions. */
+    send_expect_sent(alice, bob_id, "hello", 2);
+    expect_sent(alice, bob_id, 2);
+    send_expect_sent(alice, bob_id, "how are you?", 3);
+    expect_sent(alice, bob_id, 3);
+    expect_msg(bob, alice_id, "hello", 2, pq);
+    expect_msg(bob, alice_id, "how are you?", 3, pq);
+    send_expect_sent(bob, alice_id, "hello too", 4);
+    expect_sent(bob, alice_id, 4);
+    expect_msg(alice, bob_id, "hello too", 4, pq);
+    /* Many in a row, in order. */
+    char t[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(t, sizeof t, "m%d", i);
+        send_expect_sent(bob, alice_id, t, 5 + i);
+    }
+    for (int i = 0; i < 20; i++)
+        expect_sent(bob, alice_id, 5 + i);
+    for (int i = 0; i < 20; i++) {
+        snprintf(t, sizeof t, "m%d", i);
+        expect_msg(alice, bob_id, t, 5 + i, pq);
+    }
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(ci[0].id, bob_id);
+    assert_string_equal(ci[0].state, "duplex");
+    free(ci);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_duplex_pq(void **state)
+{
+    (void)state;
+    duplex_pq(true);
+}
+
+static void test_duplex_no_pq(void **state)
+{
+    (void)state;
+    duplex_pq(false);
+}
+
+/* The router killed while alice sends: the messages wait in her store and
+ * go after the restart, once each, in order. */
+static void test_router_restart(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_rr", false);
+    sx_agent *bob = open_agent("bob_rr", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    send_expect_sent(alice, bob_id, "before", 2);
+    expect_sent(alice, bob_id, 2);
+    expect_msg(bob, alice_id, "before", 2, true);
+    router_kill9();
+    send_expect_sent(alice, bob_id, "during 1", 3);
+    send_expect_sent(alice, bob_id, "during 2", 4);
+    send_expect_sent(alice, bob_id, "during 3", 5);
+    sleep_ms(500); /* at least one failed attempt */
+    router_start();
+    expect_sent(alice, bob_id, 3);
+    expect_sent(alice, bob_id, 4);
+    expect_sent(alice, bob_id, 5);
+    expect_msg(bob, alice_id, "during 1", 3, true);
+    expect_msg(bob, alice_id, "during 2", 4, true);
+    expect_msg(bob, alice_id, "during 3", 5, true);
+    send_expect_sent(bob, alice_id, "after", 6);
+    expect_sent(bob, alice_id, 6);
+    expect_msg(alice, bob_id, "after", 6, true);
+    /* Nothing more: no message came twice. */
+    sx_agent_event ev;
+    assert_ok(sx_agent_next(bob, 500, &ev));
+    while (ev.kind == SX_AGENT_EV_UP || ev.kind == SX_AGENT_EV_DOWN)
+        assert_ok(sx_agent_next(bob, 500, &ev));
+    assert_int_equal(ev.kind, SX_AGENT_EV_NONE);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* bob closed, alice sends, bob opened again from his store: the message
+ * comes, and the conversation goes on both ways. */
+static void test_reopen(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_ro", false);
+    sx_agent *bob = open_agent("bob_ro", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    send_expect_sent(bob, alice_id, "one", 2);
+    expect_sent(bob, alice_id, 2);
+    expect_msg(alice, bob_id, "one", 2, true);
+    sx_agent_close(bob);
+    send_expect_sent(alice, bob_id, "while away", 3);
+    expect_sent(alice, bob_id, 3);
+    bob = open_agent("bob_ro", false);
+    expect_msg(bob, alice_id, "while away", 3, true);
+    send_expect_sent(bob, alice_id, "back", 4);
+    expect_sent(bob, alice_id, 4);
+    expect_msg(alice, bob_id, "back", 4, true);
+    /* A message shown but not acked before closing comes again. */
+    send_expect_sent(alice, bob_id, "unacked", 5);
+    expect_sent(alice, bob_id, 5);
+    sx_agent_event ev;
+    expect(bob, SX_AGENT_EV_MSG, alice_id, &ev);
+    expect_body(&ev, "unacked");
+    sx_agent_event_clear(&ev);
+    sx_agent_close(bob);
+    bob = open_agent("bob_ro", false);
+    expect_msg(bob, alice_id, "unacked", 5, -1);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* Links the agent cannot join, and a connection deleted by one side: the
+ * other's next message fails for good with MERR (the router's AUTH), as
+ * after the peer's suspension in the reference's runAgentClientTest. */
+static void test_refusals_and_delete(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_del", false);
+    sx_agent *bob = open_agent("bob_del", false);
+    char id[SX_AGENT_CONN_ID_TEXT];
+    assert_int_equal(sx_agent_join(bob, "simplex:/invitation#/?v=2-7", NULL, "", 0, id),
+                     SX_E_PROTOCOL);
+    assert_int_equal(sx_agent_send(bob, "AAAAAAAAAAAAAAAA", "x", 1, NULL), SX_E_USAGE);
+    assert_int_equal(sx_agent_send(bob, "not an id", "x", 1, NULL), SX_E_USAGE);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    assert_ok(sx_agent_delete(alice, bob_id));
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 0);
+    free(ci);
+    send_expect_sent(bob, alice_id, "anyone there?", 2);
+    sx_agent_event ev;
+    int64_t until = now_ms() + WAIT_MS;
+    do {
+        assert_ok(sx_agent_next(bob, 200, &ev));
+        if (now_ms() > until)
+            fail_msg("no MERR");
+    } while (ev.kind != SX_AGENT_EV_MERR);
+    assert_string_equal(ev.conn, alice_id);
+    assert_int_equal(ev.msg_id, 2);
+    assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static int setup(void **state)
+{
+    snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-XXXXXX");
+    if (!mkdtemp(DIR_))
+        return -1;
+    return router_setup(state);
+}
+
+static int teardown(void **state)
+{
+    tu_rm_rf(DIR_);
+    return router_teardown(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_duplex_pq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplex_no_pq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_and_delete, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
