@@ -80,24 +80,33 @@ bool rcli_answer_is_yes(const char *line)
     return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
 }
 
+bool rcli_confirm(const char *warning, const char *refused)
+{
+    char line[256];
+    printf("%s\nContinue (y/N): ", warning);
+    fflush(stdout);
+    if (!fgets(line, sizeof line, stdin))
+        line[0] = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (rcli_answer_is_yes(line))
+        return true;
+    puts(refused);
+    return false;
+}
+
 int rcli_delete(const sx_kit_paths *paths, int argc, char **argv, const char *what_is_lost)
 {
     if (argc > 1) {
         fprintf(stderr, "Error: unexpected argument '%s'\n", argv[1]);
         return 1;
     }
-    printf("WARNING: deleting the server destroys its identity (the certificate fingerprint changes),\n"
-           "so %s.\nTHIS CANNOT BE UNDONE!\nContinue (y/N): ",
-           what_is_lost);
-    fflush(stdout);
-    char line[256];
-    if (!fgets(line, sizeof line, stdin))
-        line[0] = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    if (!rcli_answer_is_yes(line)) {
-        puts("Server NOT deleted");
+    char warning[512];
+    snprintf(warning, sizeof warning,
+             "WARNING: deleting the server destroys its identity (the certificate fingerprint changes),\n"
+             "so %s.\nTHIS CANNOT BE UNDONE!",
+             what_is_lost);
+    if (!rcli_confirm(warning, "Server NOT deleted"))
         return 1;
-    }
     char err[256] = "";
     if (sx_kit_setup_delete(paths, err, sizeof err) != SX_OK) {
         printf("Error: %s\n", err);

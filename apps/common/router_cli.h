@@ -26,6 +26,9 @@ void rcli_raise_nofile(FILE *out);
 /* `delete`'s "Continue (y/N): " answer: true for y, Y, yes (any case);
  * anything else, the empty line included, is no. */
 bool rcli_answer_is_yes(const char *line);
+/* Prints warning and "Continue (y/N): ", reads the answer from stdin: true
+ * for yes; otherwise prints refused and returns false. */
+bool rcli_confirm(const char *warning, const char *refused);
 /* `delete` (argv[0] is "delete", nothing may follow): warns that the
  * router's identity goes and with it what_is_lost ("every queue on it
  * becomes unreachable"), asks "Continue (y/N)" on stdin and removes the

@@ -33,20 +33,6 @@ static bool is_file(const char *path)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-static bool confirm(const char *warning, const char *refused)
-{
-    char line[256];
-    printf("%s\nContinue (y/N): ", warning);
-    fflush(stdout);
-    if (!fgets(line, sizeof line, stdin))
-        line[0] = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    if (rcli_answer_is_yes(line))
-        return true;
-    puts(refused);
-    return false;
-}
-
 static void warn_line(void *arg, const char *msg)
 {
     (void)arg;
@@ -137,8 +123,8 @@ static int import_msgs(const sx_kit_paths *p, sx_pgdb *db)
         printf("Error: cannot count the messages in the database\n");
         return 1;
     }
-    if (have > 0 && !confirm("WARNING: the database contains messages, they will be deleted.",
-                             "Message records not imported"))
+    if (have > 0 && !rcli_confirm("WARNING: the database contains messages, they will be deleted.",
+                                  "Message records not imported"))
         return 1;
     sx_msglog_opts o = {.warn = warn_line};
     sx_msglog_stats s = {0};
@@ -204,7 +190,7 @@ static int run(const sx_kit_paths *p, const db_args *a)
                  "WARNING: store log file %s and message log file %s will be imported to PostrgreSQL database: %s, "
                  "schema: %s",
                  p->store_log, p->messages_log, a->conn, a->schema);
-        if (!confirm(w, "Store logs not imported") || !(db = open_db(a, true)))
+        if (!rcli_confirm(w, "Store logs not imported") || !(db = open_db(a, true)))
             return 1;
         rc = import_queues(p, db, "Imported");
         if (rc == 0) {
@@ -227,7 +213,7 @@ static int run(const sx_kit_paths *p, const db_args *a)
         snprintf(w, sizeof w, "WARNING: store log file %s will be compacted and imported to PostrgreSQL database: %s, "
                               "schema: %s",
                  p->store_log, a->conn, a->schema);
-        if (!confirm(w, "Queue records not imported") || !(db = open_db(a, true)))
+        if (!rcli_confirm(w, "Queue records not imported") || !(db = open_db(a, true)))
             return 1;
         rc = import_queues(p, db, "Import completed");
         if (rc == 0)
@@ -243,7 +229,7 @@ static int run(const sx_kit_paths *p, const db_args *a)
         }
         snprintf(w, sizeof w, "WARNING: message log file %s will be imported to PostrgreSQL database %s, schema: %s",
                  p->messages_log, a->conn, a->schema);
-        if (!confirm(w, "Message records not imported") || !(db = open_db(a, false)))
+        if (!rcli_confirm(w, "Message records not imported") || !(db = open_db(a, false)))
             return 1;
         rc = import_msgs(p, db);
         if (rc == 0)
@@ -262,7 +248,7 @@ static int run(const sx_kit_paths *p, const db_args *a)
                  "WARNING: PostrgreSQL schema %s (database: %s) will be exported to store log file %s and to message "
                  "log file %s",
                  a->schema, a->conn, p->store_log, p->messages_log);
-        if (!confirm(w, "Database store not exported") || !(db = open_db(a, false)))
+        if (!rcli_confirm(w, "Database store not exported") || !(db = open_db(a, false)))
             return 1;
         rc = export_queues(p, db, "Exported");
         if (rc == 0) {
@@ -282,7 +268,7 @@ static int run(const sx_kit_paths *p, const db_args *a)
         }
         snprintf(w, sizeof w, "WARNING: PostrgreSQL schema %s (database: %s) will be exported to store log file %s",
                  a->schema, a->conn, p->store_log);
-        if (!confirm(w, "Queue records not exported") || !(db = open_db(a, false)))
+        if (!rcli_confirm(w, "Queue records not exported") || !(db = open_db(a, false)))
             return 1;
         rc = export_queues(p, db, "Export completed");
         if (rc == 0)
@@ -299,7 +285,7 @@ static int run(const sx_kit_paths *p, const db_args *a)
         snprintf(w, sizeof w,
                  "WARNING: Messages from PostrgreSQL schema %s (database: %s) will be exported to message log file %s",
                  a->schema, a->conn, p->messages_log);
-        if (!confirm(w, "Message records not exported") || !(db = open_db(a, false)))
+        if (!rcli_confirm(w, "Message records not exported") || !(db = open_db(a, false)))
             return 1;
         rc = export_msgs(p, db);
         if (rc == 0)

@@ -25,20 +25,6 @@ static bool is_dir(const char *path)
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static bool confirm(const char *warning, const char *refused)
-{
-    char line[256];
-    printf("%s\nContinue (y/N): ", warning);
-    fflush(stdout);
-    if (!fgets(line, sizeof line, stdin))
-        line[0] = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    if (rcli_answer_is_yes(line))
-        return true;
-    puts(refused);
-    return false;
-}
-
 static void warn_line(void *arg, const char *msg)
 {
     (void)arg;
@@ -105,7 +91,7 @@ static int do_import(const sx_kit_paths *p, bool skip_warnings)
     char w[2 * SX_KIT_PATH_MAX + 128];
     snprintf(w, sizeof w, "WARNING: message log file %s will be imported to journal directory %s", p->messages_log,
              p->messages_dir);
-    if (!confirm(w, "Messages not imported"))
+    if (!rcli_confirm(w, "Messages not imported"))
         return 1;
     loaded l;
     if (!load(p, &l))
@@ -141,7 +127,7 @@ static int do_export(const sx_kit_paths *p)
     char w[2 * SX_KIT_PATH_MAX + 128];
     snprintf(w, sizeof w, "WARNING: journal directory %s will be exported to message log file %s", p->messages_dir,
              p->messages_log);
-    if (!confirm(w, "Journal not exported"))
+    if (!rcli_confirm(w, "Journal not exported"))
         return 1;
     loaded l;
     if (!load(p, &l))
@@ -169,7 +155,7 @@ static int do_delete(const sx_kit_paths *p)
     char w[SX_KIT_PATH_MAX + 128];
     snprintf(w, sizeof w, "WARNING: journal directory %s will be permanently deleted.\nTHIS CANNOT BE UNDONE!",
              p->messages_dir);
-    if (!confirm(w, "Messages NOT deleted"))
+    if (!rcli_confirm(w, "Messages NOT deleted"))
         return 1;
     if (sx_jmigrate_delete(p->messages_dir) != SX_OK) {
         printf("Error: cannot delete %s\n", p->messages_dir);
