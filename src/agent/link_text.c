@@ -30,38 +30,6 @@ sx_status sx_query_parse(sx_slice text, sx_query *q)
     return SX_OK;
 }
 
-static int hex_val(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-size_t sx_url_decode(sx_slice s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        uint8_t c = s.ptr[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%' && i + 2 < s.len) {
-            int hi = hex_val(s.ptr[i + 1]), lo = hex_val(s.ptr[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                c = (uint8_t)(hi * 16 + lo);
-                i += 2;
-            }
-        }
-        if (n == cap)
-            return (size_t)-1;
-        out[n++] = c;
-    }
-    return n;
-}
-
 bool sx_query_get(const sx_query *q, const char *name, uint8_t *buf, size_t cap, sx_slice *value,
                   sx_status *st)
 {

@@ -39,9 +39,7 @@ SX_MUST_CHECK sx_status sx_query_parse(sx_slice text, sx_query *q);
 bool sx_query_get(const sx_query *q, const char *name, uint8_t *buf, size_t cap, sx_slice *value,
                   sx_status *st);
 
-/* Percent-decodes s into out (cap >= s.len is always enough); returns the
- * decoded length, or (size_t)-1 when cap is too small. */
-size_t sx_url_decode(sx_slice s, uint8_t *out, size_t cap);
+/* Percent-decoding: sx_url_decode (core/bytes.h). */
 /* Writes s escaped as described above. */
 bool sx_write_url_escaped(sx_writer *w, sx_slice s);
 

@@ -42,4 +42,13 @@ static inline uint64_t sx_mix64(uint64_t x)
     return x;
 }
 
+/* The value of one hexadecimal digit (either case), -1 for any other byte. */
+int sx_hex_digit(uint8_t c);
+
+/* Percent-decoding as the reference's query strings use it: '+' is a
+ * space, "%XX" with two hex digits is that byte, a '%' without them stays
+ * as it is. cap >= s.len is always enough; returns the decoded length, or
+ * (size_t)-1 when cap is too small. */
+size_t sx_url_decode(sx_slice s, uint8_t *out, size_t cap);
+
 #endif

@@ -56,17 +56,6 @@ static bool is_token_char(uint8_t c)
     return c > 32 && c < 127 && !strchr("()<>@,;:\\\"/[]?={}", c);
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One line up to CRLF (the CRLF consumed, not included). */
 static bool read_line(sx_reader *r, sx_slice *line)
 {
@@ -137,7 +126,7 @@ sx_status sx_kit_http_path(const uint8_t *t, size_t n, char *out, size_t cap)
         if (c == '%') {
             if (i + 2 >= n)
                 return SX_E_PROTOCOL;
-            int h = hexval(t[i + 1]), l = hexval(t[i + 2]);
+            int h = sx_hex_digit(t[i + 1]), l = sx_hex_digit(t[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0))
                 return SX_E_PROTOCOL;
             c = (uint8_t)(h * 16 + l);

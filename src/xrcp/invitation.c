@@ -43,39 +43,6 @@ static bool write_escaped(sx_writer *w, sx_slice s)
     return true;
 }
 
-static int hex_val(uint8_t b)
-{
-    if (b >= '0' && b <= '9')
-        return b - '0';
-    if (b >= 'A' && b <= 'F')
-        return b - 'A' + 10;
-    if (b >= 'a' && b <= 'f')
-        return b - 'a' + 10;
-    return -1;
-}
-
-/* The reference's percent-decoding with '+' read as a space: a '%' not
- * followed by two hex digits stays as it is. out holds at least in.len
- * bytes; returns the decoded length. */
-static size_t unescape(sx_slice in, uint8_t *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < in.len; i++) {
-        uint8_t b = in.ptr[i];
-        if (b == '+') {
-            b = ' ';
-        } else if (b == '%' && in.len - i >= 3) {
-            int hi = hex_val(in.ptr[i + 1]), lo = hex_val(in.ptr[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                b = (uint8_t)(hi << 4 | lo);
-                i += 2;
-            }
-        }
-        out[o++] = b;
-    }
-    return o;
-}
-
 /* ---- writing -------------------------------------------------------------- */
 
 static bool write_key_text(sx_writer *w, const uint8_t prefix[12], const uint8_t raw[SX_XRCP_KEY_LEN], bool escaped)
@@ -424,9 +391,9 @@ static bool qlookup(sx_slice q, const char *key, uint8_t *buf, sx_slice *value)
     sx_slice n, v;
     size_t klen = strlen(key);
     while (qnext(&it, &n, &v)) {
-        size_t nl = unescape(n, buf);
+        size_t nl = sx_url_decode(n, buf, n.len);
         if (nl == klen && memcmp(buf, key, klen) == 0) {
-            *value = sx_slice_of(buf, unescape(v, buf));
+            *value = sx_slice_of(buf, sx_url_decode(v, buf, v.len));
             return true;
         }
     }
@@ -446,7 +413,7 @@ static sx_status parse_query(sx_slice q, sx_slice sigs, size_t uri_len, sx_xrcp_
     }
     if (!qlookup(q, "v", buf, &v) || !parse_version_range(v, &out->inv.v))
         goto done;
-    if (!qlookup(q, "ts", buf, &v) || !parse_ts(sx_slice_of(buf2, unescape(v, buf2)), &out->inv.ts))
+    if (!qlookup(q, "ts", buf, &v) || !parse_ts(sx_slice_of(buf2, sx_url_decode(v, buf2, v.len)), &out->inv.ts))
         goto done;
     if (!qlookup(q, "skey", buf, &v) || !parse_key(v, SX_KEY_ED25519, out->inv.skey))
         goto done;
@@ -461,7 +428,7 @@ static sx_status parse_query(sx_slice q, sx_slice sigs, size_t uri_len, sx_xrcp_
     /* the app value is unescaped a second time (PROTOCOL-NOTES X4) */
     if (!qlookup(q, "app", buf, &v))
         goto done;
-    size_t alen = unescape(v, buf2);
+    size_t alen = sx_url_decode(v, buf2, v.len);
     if (alen > SX_XRCP_APP_MAX) {
         st = SX_E_LIMIT;
         goto done;
@@ -514,7 +481,7 @@ sx_status sx_xrcp_invitation_decode(sx_slice uri, sx_xrcp_signed_invitation *out
     if (!sx_xrcp_b64_exact(ca, out->inv.ca, SX_XRCP_FP_LEN) || !parse_uint(port, 65535, &p) ||
         host.len > sizeof hbuf - 1)
         return SX_E_PROTOCOL;
-    sx_slice h = sx_slice_of(hbuf, unescape(host, hbuf));
+    sx_slice h = sx_slice_of(hbuf, sx_url_decode(host, hbuf, host.len));
     if (!host_valid(h))
         return SX_E_PROTOCOL;
     sx_reader_init_slice(&r, h);

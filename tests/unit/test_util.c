@@ -94,6 +94,29 @@ static void test_wipe(void **state)
     sx_wipe(NULL, 10); /* tolerated */
 }
 
+static void test_hex_and_url_decode(void **state)
+{
+    (void)state;
+    assert_int_equal(sx_hex_digit('0'), 0);
+    assert_int_equal(sx_hex_digit('9'), 9);
+    assert_int_equal(sx_hex_digit('a'), 10);
+    assert_int_equal(sx_hex_digit('F'), 15);
+    assert_int_equal(sx_hex_digit('g'), -1);
+    assert_int_equal(sx_hex_digit('%'), -1);
+    uint8_t out[32];
+    /* '+' is a space, %XX a byte in either case, a '%' without two hex
+     * digits stays, including one cut at the end */
+    const char *in = "a+b%2Fc%2fd%zz%4";
+    size_t n = sx_url_decode(sx_slice_str(in), out, sizeof out);
+    assert_int_equal(n, strlen("a b/c/d%zz%4"));
+    assert_memory_equal(out, "a b/c/d%zz%4", n);
+    /* too small an output */
+    assert_int_equal(sx_url_decode(sx_slice_str("abc"), out, 2), (size_t)-1);
+    assert_int_equal(sx_url_decode(sx_slice_str("%41"), out, 1), 1);
+    assert_int_equal(out[0], 'A');
+    assert_int_equal(sx_url_decode(sx_slice_str(""), out, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_ct_equal),
         cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_hex_and_url_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
