@@ -44,9 +44,10 @@
 extern "C" {
 #endif
 
-/* The session code as text: the TLS channel binding (tls-unique) in hex,
- * groups of four digits separated by spaces, and the NUL. */
-#define SX_RC_CODE_TEXT 128
+/* The session code as text, as the reference application shows it: the TLS
+ * channel binding (tls-unique) read as one big-endian number, in decimal,
+ * groups of five digits separated by spaces, and the NUL. */
+#define SX_RC_CODE_TEXT 192
 
 /* The multicast group and port of the reference application. */
 #define SX_RC_MCAST_GROUP "224.0.0.251"
@@ -142,7 +143,10 @@ SX_API sx_status sx_rc_host_join(const char *pairing_file, const char *link, con
                                  int timeout_ms, char code[SX_RC_CODE_TEXT], sx_rc_host **out);
 
 /* Waits for the paired controller's announcement, then as sx_rc_host_join
- * (NOT_DISCOVERED on timeout). */
+ * (NOT_DISCOVERED on timeout). An announcement whose session cannot be
+ * joined (a packet of a session that has ended) does not end the wait: its
+ * later packets are passed over and the next session's is taken, within
+ * timeout_ms in all. */
 SX_API sx_status sx_rc_host_discover(const char *pairing_file, const sx_rc_host_opts *o, int timeout_ms,
                                      char code[SX_RC_CODE_TEXT], sx_rc_host **out);
 

@@ -111,11 +111,14 @@ static bool verify(const uint8_t pub[SX_XRCP_KEY_LEN], const uint8_t *msg, size_
                SX_OK;
 }
 
-bool sx_xrcp_body_write(sx_writer *w, sx_xrcp_crypto *c, sx_slice json, sx_slice attachment)
+bool sx_xrcp_body_write_head(sx_writer *w, sx_xrcp_crypto *c, sx_slice json, bool has_att, uint64_t att_len,
+                             sx_xrcp_tailbox *att)
 {
     if (c == NULL || (json.ptr == NULL && json.len != 0))
         return sx_writer_fail(w, SX_E_USAGE);
-    if (json.len > SX_XRCP_JSON_MAX || (attachment.ptr != NULL && attachment.len > SX_XRCP_ATTACH_MAX))
+    if (has_att && att == NULL)
+        return sx_writer_fail(w, SX_E_USAGE);
+    if (json.len > SX_XRCP_JSON_MAX || (has_att && att_len > SX_XRCP_STREAM_MAX))
         return sx_writer_fail(w, SX_E_LIMIT);
     sx_xrcp_kn body, file;
     sx_status st = step(&c->snd, &body);
@@ -159,12 +162,9 @@ bool sx_xrcp_body_write(sx_writer *w, sx_xrcp_crypto *c, sx_slice json, sx_slice
                                sx_write_short(w, sx_slice_of(sigs[1], SX_XRCP_SIG_LEN))
                          : sx_writer_fail(w, st);
     }
-    if (ok && attachment.ptr != NULL) {
-        ok = sx_write_u8(w, 1) && sx_write_u32(w, (uint32_t)(attachment.len + SX_CB_TAG_LEN));
-        uint8_t *a = ok ? sx_write_reserve(w, attachment.len + SX_CB_TAG_LEN) : NULL;
-        if (ok && a == NULL)
-            ok = false;
-        if (ok && (st = seal_tail(&file, attachment, a)) != SX_OK)
+    if (ok && has_att) {
+        ok = sx_write_u8(w, 1) && sx_write_u32(w, (uint32_t)(att_len + SX_CB_TAG_LEN));
+        if (ok && (st = sx_xrcp_tailbox_init(att, file.key, file.nonce)) != SX_OK)
             ok = sx_writer_fail(w, st);
     }
     if (plain != NULL)
@@ -175,6 +175,24 @@ bool sx_xrcp_body_write(sx_writer *w, sx_xrcp_crypto *c, sx_slice json, sx_slice
     sx_wipe(&body, sizeof body);
     sx_wipe(&file, sizeof file);
     return ok;
+}
+
+bool sx_xrcp_body_write(sx_writer *w, sx_xrcp_crypto *c, sx_slice json, sx_slice attachment)
+{
+    bool has = attachment.ptr != NULL;
+    if (has && attachment.len > SX_XRCP_ATTACH_MAX)
+        return sx_writer_fail(w, SX_E_LIMIT);
+    sx_xrcp_tailbox box;
+    if (!sx_xrcp_body_write_head(w, c, json, has, attachment.len, &box))
+        return false;
+    if (!has)
+        return true;
+    uint8_t *a = sx_write_reserve(w, attachment.len + SX_CB_TAG_LEN);
+    sx_status st = a != NULL ? sx_xrcp_tailbox_seal(&box, attachment, a) : SX_OK;
+    if (a != NULL && st == SX_OK)
+        sx_xrcp_tailbox_tag(&box, a + attachment.len);
+    sx_xrcp_tailbox_cleanup(&box);
+    return a != NULL && (st == SX_OK || sx_writer_fail(w, st));
 }
 
 /* The keys for counter id (the reference application's getRemoteRcvKeys). */
@@ -227,22 +245,39 @@ static sx_status refuse(sx_xrcp_body_err e, sx_xrcp_body_err *why)
     }
 }
 
-sx_status sx_xrcp_body_read(sx_xrcp_crypto *c, sx_slice body, uint8_t **json_buf, sx_slice *json,
-                            bool *has_attachment, sx_slice *attachment, sx_xrcp_body_err *why)
+long sx_xrcp_body_head_want(const sx_xrcp_crypto *c, sx_slice prefix)
 {
-    if (c == NULL || json_buf == NULL || json == NULL || has_attachment == NULL || attachment == NULL ||
-        (body.ptr == NULL && body.len != 0))
+    if (prefix.len < 8)
+        return 8;
+    const uint8_t *b = prefix.ptr + 4;
+    uint32_t ct_len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    if (ct_len > SX_XRCP_JSON_MAX + 256 + SX_CB_TAG_LEN || ct_len < SX_CB_TAG_LEN + 1)
+        return -1;
+    size_t n = 8 + (size_t)ct_len;
+    if (!c->verify)
+        return (long)n;
+    if (prefix.len < n + 1)
+        return (long)(n + 1);
+    size_t l1 = prefix.ptr[n];
+    if (prefix.len < n + 2 + l1)
+        return (long)(n + 2 + l1);
+    return (long)(n + 2 + l1 + prefix.ptr[n + 1 + l1]);
+}
+
+sx_status sx_xrcp_body_read_head(sx_xrcp_crypto *c, sx_slice head, bool has_att, uint8_t **json_buf, sx_slice *json,
+                                 sx_xrcp_tailbox *att, sx_xrcp_body_err *why)
+{
+    if (c == NULL || json_buf == NULL || json == NULL || (has_att && att == NULL) ||
+        (head.ptr == NULL && head.len != 0))
         return SX_E_USAGE;
     *json_buf = NULL;
     *json = sx_slice_of(NULL, 0);
-    *attachment = sx_slice_of(NULL, 0);
-    *has_attachment = false;
     if (why != NULL)
         *why = SX_XRCP_BODY_OK;
     sx_reader r;
-    sx_reader_init_slice(&r, body);
+    sx_reader_init_slice(&r, head);
     uint32_t id = 0, ct_len = 0;
-    sx_slice ct, ssig, idsig, att = {0};
+    sx_slice ct, ssig, idsig;
     if (!sx_read_u32(&r, &id) || !sx_read_u32(&r, &ct_len) || ct_len > SX_XRCP_JSON_MAX + 256 + SX_CB_TAG_LEN ||
         ct_len < SX_CB_TAG_LEN + 1 || !sx_read_bytes(&r, ct_len, &ct))
         return refuse(SX_XRCP_BODY_INVALID, why);
@@ -258,47 +293,102 @@ sx_status sx_xrcp_body_read(sx_xrcp_crypto *c, sx_slice body, uint8_t **json_buf
             return SX_E_NOMEM;
         sx_writer bw;
         sx_writer_init_fixed(&bw, both, signed_len + SX_XRCP_SIG_LEN);
-        sx_write_slice(&bw, sx_slice_of(body.ptr, signed_len));
+        sx_write_slice(&bw, sx_slice_of(head.ptr, signed_len));
         sx_write_slice(&bw, ssig);
-        bool good = verify(c->sess_pub, body.ptr, signed_len, ssig) &&
+        bool good = verify(c->sess_pub, head.ptr, signed_len, ssig) &&
                     verify(c->id_pub, both, signed_len + SX_XRCP_SIG_LEN, idsig);
         free(both);
         if (!good)
             return refuse(SX_XRCP_BODY_CTRL_AUTH, why);
     }
-    if (sx_reader_remaining(&r) > 0) {
-        uint8_t tag = 0;
-        uint32_t n = 0;
-        if (!sx_read_u8(&r, &tag) || tag != 1 || !sx_read_u32(&r, &n) || n < SX_CB_TAG_LEN ||
-            n > SX_XRCP_ATTACH_MAX + SX_CB_TAG_LEN || !sx_read_bytes(&r, n, &att) || sx_reader_remaining(&r) != 0)
-            return refuse(SX_XRCP_BODY_INVALID, why);
-        *has_attachment = true;
-    }
+    if (sx_reader_remaining(&r) != 0)
+        return refuse(SX_XRCP_BODY_INVALID, why);
     sx_xrcp_kn kb, kf;
     sx_xrcp_body_err e = rcv_keys(c, id, &kb, &kf);
     if (e != SX_XRCP_BODY_OK)
         return refuse(e, why);
     size_t plain_len = ct_len - SX_CB_TAG_LEN;
-    size_t att_len = *has_attachment ? att.len - SX_CB_TAG_LEN : 0;
-    uint8_t *buf = malloc(plain_len + att_len + 1);
+    uint8_t *buf = malloc(plain_len + 1);
     sx_status st = buf != NULL ? SX_OK : SX_E_NOMEM;
     if (st == SX_OK && open_tail(&kb, ct, buf) != SX_OK)
         st = refuse(SX_XRCP_BODY_DECRYPT, why);
     if (st == SX_OK && (buf[0] != c->code_len || plain_len < 1u + c->code_len ||
                         !sx_ct_equal(sx_slice_of(buf + 1, c->code_len), sx_slice_of(c->code, c->code_len))))
         st = refuse(SX_XRCP_BODY_SESSION_CODE, why);
-    if (st == SX_OK && *has_attachment && open_tail(&kf, att, buf + plain_len) != SX_OK)
-        st = refuse(SX_XRCP_BODY_DECRYPT, why);
+    if (st == SX_OK && has_att)
+        st = sx_xrcp_tailbox_init(att, kf.key, kf.nonce);
     sx_wipe(&kb, sizeof kb);
     sx_wipe(&kf, sizeof kf);
     if (st != SX_OK) {
         free(buf);
-        *has_attachment = false;
         return st;
     }
     *json_buf = buf;
     *json = sx_slice_of(buf + 1 + c->code_len, plain_len - 1 - c->code_len);
-    if (*has_attachment)
-        *attachment = sx_slice_of(buf + plain_len, att_len);
+    return SX_OK;
+}
+
+sx_status sx_xrcp_body_read(sx_xrcp_crypto *c, sx_slice body, uint8_t **json_buf, sx_slice *json,
+                            bool *has_attachment, sx_slice *attachment, sx_xrcp_body_err *why)
+{
+    if (c == NULL || json_buf == NULL || json == NULL || has_attachment == NULL || attachment == NULL ||
+        (body.ptr == NULL && body.len != 0))
+        return SX_E_USAGE;
+    *json_buf = NULL;
+    *json = sx_slice_of(NULL, 0);
+    *attachment = sx_slice_of(NULL, 0);
+    *has_attachment = false;
+    if (why != NULL)
+        *why = SX_XRCP_BODY_OK;
+    /* with the whole body at hand, the head's length comes in one call */
+    long want = sx_xrcp_body_head_want(c, body);
+    if (want < 8 || (size_t)want > body.len)
+        return refuse(SX_XRCP_BODY_INVALID, why);
+    size_t head_len = (size_t)want;
+    sx_reader r;
+    sx_reader_init_slice(&r, sx_slice_of(body.ptr + head_len, body.len - head_len));
+    sx_slice att = {0};
+    if (sx_reader_remaining(&r) > 0) {
+        uint8_t tag = 0;
+        uint32_t n = 0;
+        if (!sx_read_u8(&r, &tag) || tag != 1 || !sx_read_u32(&r, &n) || n < SX_CB_TAG_LEN ||
+            n > SX_XRCP_ATTACH_MAX + SX_CB_TAG_LEN || !sx_read_bytes(&r, n, &att) || sx_reader_remaining(&r) != 0)
+            return refuse(SX_XRCP_BODY_INVALID, why);
+    }
+    bool has = att.ptr != NULL;
+    sx_xrcp_tailbox box;
+    uint8_t *head_buf = NULL;
+    sx_slice j;
+    sx_status st = sx_xrcp_body_read_head(c, sx_slice_of(body.ptr, head_len), has, &head_buf, &j, &box, why);
+    if (st != SX_OK)
+        return st;
+    size_t att_len = has ? att.len - SX_CB_TAG_LEN : 0;
+    uint8_t *buf = malloc(j.len + att_len + 1);
+    if (buf == NULL) {
+        st = SX_E_NOMEM;
+    } else {
+        sx_writer bw;
+        sx_writer_init_fixed(&bw, buf, j.len + att_len + 1);
+        sx_write_slice(&bw, j);
+        if (has) {
+            st = sx_xrcp_tailbox_open(&box, sx_slice_of(att.ptr, att_len), buf + j.len);
+            if (st == SX_OK && !sx_xrcp_tailbox_verify(&box, att.ptr + att_len))
+                st = refuse(SX_XRCP_BODY_DECRYPT, why);
+        }
+    }
+    sx_xrcp_tailbox_cleanup(&box);
+    sx_wipe(head_buf, j.len);
+    free(head_buf);
+    if (st != SX_OK) {
+        if (buf != NULL)
+            sx_wipe(buf, j.len + att_len);
+        free(buf);
+        return st;
+    }
+    *json_buf = buf;
+    *json = sx_slice_of(buf, j.len);
+    *has_attachment = has;
+    if (has)
+        *attachment = sx_slice_of(buf + j.len, att_len);
     return SX_OK;
 }

@@ -25,11 +25,14 @@
 #include "crypto/sbchain.h"
 #include "transport/tls.h"
 #include "xrcp/invitation.h"
+#include "xrcp/tailbox.h"
 
 #define SX_XRCP_MAX_SKIP 256
 #define SX_XRCP_JSON_MAX (8u << 20)    /* a command's or response's JSON */
 #define SX_XRCP_ATTACH_MAX (64u << 20) /* an attachment held in memory */
 #define SX_XRCP_BODY_MAX (SX_XRCP_JSON_MAX + SX_XRCP_ATTACH_MAX + 1024)
+/* an attachment streamed (its Word32 length counts the tag) */
+#define SX_XRCP_STREAM_MAX (UINT32_MAX - SX_XRCP_TAILBOX_TAG_LEN)
 
 /* Why a body was refused (the reference application's RemoteProtocolError
  * names in comments). */
@@ -90,5 +93,28 @@ bool sx_xrcp_body_write(sx_writer *w, sx_xrcp_crypto *c, sx_slice json, sx_slice
  * (the others), SX_E_NOMEM; *why says which. */
 SX_MUST_CHECK sx_status sx_xrcp_body_read(sx_xrcp_crypto *c, sx_slice body, uint8_t **json_buf, sx_slice *json,
                                           bool *has_attachment, sx_slice *attachment, sx_xrcp_body_err *why);
+
+/* ---- attachments streamed: the body in pieces ---- */
+
+/* Writes the next body up to the attachment's bytes (as sx_xrcp_body_write
+ * does), and when has_att the attachment's header for att_len bytes (at
+ * most SX_XRCP_STREAM_MAX) with *att set up: the caller then sends the
+ * attachment through sx_xrcp_tailbox_seal, piece by piece, and its tag. */
+bool sx_xrcp_body_write_head(sx_writer *w, sx_xrcp_crypto *c, sx_slice json, bool has_att, uint64_t att_len,
+                             sx_xrcp_tailbox *att);
+
+/* How many bytes the head of a body (counter, ct and, when c verifies, the
+ * two signatures; not the attachment) needs, judged from its first
+ * prefix.len bytes: a number above prefix.len means "at least that many,
+ * then ask again"; the head's length once prefix holds enough; -1 for a
+ * length out of bounds. */
+long sx_xrcp_body_head_want(const sx_xrcp_crypto *c, sx_slice prefix);
+
+/* Reads a head of exactly head.len bytes: the checks of sx_xrcp_body_read,
+ * *json_buf (the caller frees) holding the JSON at *json, and when has_att
+ * *att set up to open the attachment that follows (sx_xrcp_tailbox_open,
+ * then sx_xrcp_tailbox_verify with its tag). */
+SX_MUST_CHECK sx_status sx_xrcp_body_read_head(sx_xrcp_crypto *c, sx_slice head, bool has_att, uint8_t **json_buf,
+                                               sx_slice *json, sx_xrcp_tailbox *att, sx_xrcp_body_err *why);
 
 #endif

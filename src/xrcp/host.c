@@ -155,6 +155,69 @@ sx_status sx_xrcp_host_connect(sx_xrcp_host_pairing *p, const sx_xrcp_signed_inv
     return SX_OK;
 }
 
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+#define FAILED_MAX 16
+
+sx_status sx_xrcp_host_discover_connect(int fd, sx_xrcp_host_pairing *const *pairings, size_t n, int64_t max_age,
+                                        const char *app, int timeout_ms, sx_xrcp_host **out, size_t *which,
+                                        sx_xrcp_err *err)
+{
+    if (out == NULL || which == NULL || timeout_ms < 0)
+        return SX_E_USAGE;
+    *out = NULL;
+    /* the invitation DH keys of sessions that could not be joined: each
+     * session has its own, so every later packet of theirs is passed over */
+    uint8_t failed[FAILED_MAX][SX_XRCP_KEY_LEN];
+    size_t nfailed = 0, next = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sx_status st = SX_E_IO;
+    set_err(err, SX_XRCP_ERR_NOT_DISCOVERED);
+    for (;;) {
+        long left = timeout_ms - elapsed_ms(&t0);
+        if (left <= 0)
+            break;
+        sx_xrcp_signed_invitation s;
+        sx_xrcp_err e = SX_XRCP_ERR_NONE;
+        size_t k = 0;
+        sx_status found = sx_xrcp_host_discover(fd, pairings, n, max_age, (int)left, &s, &k, &e);
+        if (found == SX_E_USAGE || found == SX_E_NOMEM)
+            return found;
+        if (found != SX_OK)
+            break; /* the time is spent: st and *err as they are */
+        bool skip = false;
+        for (size_t i = 0; i < nfailed && !skip; i++)
+            skip = memcmp(failed[i], s.inv.dh, SX_XRCP_KEY_LEN) == 0;
+        if (!skip) {
+            left = timeout_ms - elapsed_ms(&t0);
+            st = sx_xrcp_host_connect(pairings[k], &s, app, left > 0 ? (int)left : 1, out, &e);
+            set_err(err, e);
+            if (st == SX_OK) {
+                *which = k;
+                sx_xrcp_signed_invitation_clear(&s);
+                return SX_OK;
+            }
+            if (st == SX_E_USAGE || st == SX_E_NOMEM) {
+                sx_xrcp_signed_invitation_clear(&s);
+                return st;
+            }
+            /* an ended session's announcement (or a controller gone): keep
+             * listening for another session */
+            memcpy(failed[next], s.inv.dh, SX_XRCP_KEY_LEN);
+            next = (next + 1) % FAILED_MAX;
+            nfailed = nfailed < FAILED_MAX ? nfailed + 1 : FAILED_MAX;
+        }
+        sx_xrcp_signed_invitation_clear(&s);
+    }
+    return st;
+}
+
 void sx_xrcp_host_free(sx_xrcp_host *h)
 {
     if (h == NULL)

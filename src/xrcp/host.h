@@ -51,6 +51,17 @@ SX_MUST_CHECK sx_status sx_xrcp_host_connect(sx_xrcp_host_pairing *p, const sx_x
                                              const char *app, int timeout_ms, sx_xrcp_host **out, sx_xrcp_err *err);
 void sx_xrcp_host_free(sx_xrcp_host *h);
 
+/* Discovery and connection together, for a listener that may hold packets
+ * of sessions that have ended (a socket kept open across sessions): waits
+ * for an announcement as sx_xrcp_host_discover, connects to it, and when
+ * the connection fails goes on listening, skipping every later packet of
+ * that session (the same invitation DH key), until a connection succeeds
+ * or timeout_ms is spent in all. On timeout SX_E_IO with NOT_DISCOVERED,
+ * or the last connection's error when an announcement was found. */
+SX_MUST_CHECK sx_status sx_xrcp_host_discover_connect(int fd, sx_xrcp_host_pairing *const *pairings, size_t n,
+                                                      int64_t max_age, const char *app, int timeout_ms,
+                                                      sx_xrcp_host **out, size_t *which, sx_xrcp_err *err);
+
 sx_slice sx_xrcp_host_code(const sx_xrcp_host *h);
 
 /* Sends the HELLO, reads the reply, derives the chains, updates the

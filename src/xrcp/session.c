@@ -8,6 +8,7 @@
 #include "core/pad.h"
 #include "crypto/hash.h"
 #include "crypto/util.h"
+#include "transport/tls.h"
 #include "xrcp/json.h"
 
 #define HELLO_BOX_LEN (SX_XRCP_HELLO_PAD + SX_CB_TAG_LEN)
@@ -426,4 +427,45 @@ sx_status sx_xrcp_body_open(sx_sbchain *rcv, sx_slice box, uint8_t *out, size_t 
     sx_wipe(key, sizeof key);
     free(tmp);
     return st;
+}
+
+void sx_xrcp_code_text(sx_slice code, char *out, size_t cap)
+{
+    if (out == NULL || cap == 0)
+        return;
+    uint8_t n[SX_TLS_UNIQUE_MAX];
+    size_t len = code.ptr != NULL && code.len < sizeof n ? code.len : (code.ptr != NULL ? sizeof n : 0);
+    if (len > 0)
+        memcpy(n, code.ptr, len);
+    /* repeated division by ten, least significant digit first: 64 bytes
+     * make at most 155 digits */
+    char digits[160];
+    size_t nd = 0;
+    size_t start = 0;
+    while (start < len && n[start] == 0)
+        start++;
+    while (start < len && nd < sizeof digits) {
+        unsigned rem = 0;
+        for (size_t i = start; i < len; i++) {
+            unsigned cur = rem * 256 + n[i];
+            n[i] = (uint8_t)(cur / 10);
+            rem = cur % 10;
+        }
+        digits[nd++] = (char)('0' + rem);
+        while (start < len && n[start] == 0)
+            start++;
+    }
+    if (nd == 0)
+        digits[nd++] = '0';
+    size_t o = 0;
+    for (size_t i = 0; i < nd && o + 1 < cap; i++) {
+        if (i > 0 && i % 5 == 0) {
+            out[o++] = ' ';
+            if (o + 1 >= cap)
+                break;
+        }
+        out[o++] = digits[nd - 1 - i];
+    }
+    out[o] = 0;
+    sx_wipe(n, sizeof n);
 }

@@ -101,4 +101,13 @@ SX_MUST_CHECK sx_status sx_xrcp_body_seal(sx_sbchain *snd, sx_slice msg, uint8_t
  * shorter than the tag or that does not open. */
 SX_MUST_CHECK sx_status sx_xrcp_body_open(sx_sbchain *rcv, sx_slice box, uint8_t *out, size_t cap, sx_slice *msg);
 
+/* The session code as the reference application shows it: the bytes of
+ * tls-unique read as one unsigned big-endian number, written in decimal
+ * (no leading zeros, "0" for zero) in groups of five digits separated by
+ * spaces, the last group possibly shorter. code at most SX_TLS_UNIQUE_MAX
+ * bytes (longer is cut there); out gets at most cap - 1 characters and the
+ * NUL (SX_XRCP_CODE_TEXT_MAX is always enough). */
+#define SX_XRCP_CODE_TEXT_MAX 192
+void sx_xrcp_code_text(sx_slice code, char *out, size_t cap);
+
 #endif

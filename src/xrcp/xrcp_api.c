@@ -16,6 +16,7 @@
 #include "xrcp/discovery.h"
 #include "xrcp/host.h"
 #include "xrcp/pairfile.h"
+#include "xrcp/session.h"
 
 #define PATH_MAX_LEN 4096
 
@@ -47,15 +48,7 @@ static sx_status rc_fail(sx_status st, sx_xrcp_err e, const char *what)
 
 static void code_text(sx_slice code, char out[SX_RC_CODE_TEXT])
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < code.len && o + 6 < SX_RC_CODE_TEXT; i++) {
-        if (i > 0 && i % 2 == 0)
-            out[o++] = ' ';
-        out[o++] = hex[code.ptr[i] >> 4];
-        out[o++] = hex[code.ptr[i] & 15];
-    }
-    out[o] = 0;
+    sx_xrcp_code_text(code, out, SX_RC_CODE_TEXT);
 }
 
 static bool exists(const char *path)
@@ -342,21 +335,20 @@ sx_status sx_rc_host_discover(const char *pairing_file, const sx_rc_host_opts *o
         return sx_error_set(st, NULL, "cannot listen for announcements: %s", sx_strerror(st));
     }
     sx_xrcp_host_pairing *ps[1] = {&h->pairing};
-    sx_xrcp_signed_invitation s;
     size_t which = 0;
     sx_xrcp_err e = SX_XRCP_ERR_NONE;
-    st = sx_xrcp_host_discover(fd, ps, 1, max_age(o), timeout_ms, &s, &which, &e);
+    /* a failed connection (an ended session's packet) does not end the
+     * search: the next session's announcement is taken */
+    st = sx_xrcp_host_discover_connect(fd, ps, 1, max_age(o), o != NULL ? o->app : NULL, timeout_ms, &h->host,
+                                       &which, &e);
     sx_xrcp_mcast_close(fd);
     if (st != SX_OK) {
         sx_rc_host_free(h);
-        return rc_fail(st, e, "no announcement from the paired controller");
+        return rc_fail(st, e,
+                       e == SX_XRCP_ERR_NOT_DISCOVERED ? "no announcement from the paired controller"
+                                                       : "cannot connect to the controller");
     }
-    st = host_connect(h, &s, o, timeout_ms, code);
-    sx_xrcp_signed_invitation_clear(&s);
-    if (st != SX_OK) {
-        sx_rc_host_free(h);
-        return st;
-    }
+    code_text(sx_xrcp_host_code(h->host), code);
     *out = h;
     return SX_OK;
 }

@@ -8,7 +8,8 @@
  * controller, a HELLO naming another CA, expired invitations), and later
  * sessions announced by the controller's announcer over multicast UDP on
  * loopback to a host that keeps its pairing (both pairings saved to files
- * and loaded again between the sessions).
+ * and loaded again between the sessions), and a host whose listener holds a
+ * packet of an ended session ahead of the new session's.
  * Commands and responses go over HTTP/2 with the host as the server
  * (PROTOCOL-NOTES X11): a tampered command and a repeated counter refused,
  * a large attachment checked against the digest in its JSON. */
@@ -188,6 +189,8 @@ typedef struct host_result {
     bool att_ok; /* the attachment matched the digest in its JSON */
 } host_result;
 
+static void host_serve(sx_xrcp_host *h, bool lie_ca, host_result *r);
+
 /* Joins the session of the (already checked) invitation s with pairing p.
  * wrong_ctrl: the host expects another controller fingerprint; lie_ca: its
  * HELLO names a CA that is not its TLS chain's. */
@@ -202,6 +205,13 @@ static void host_join(const sx_xrcp_signed_invitation *s, sx_xrcp_host_pairing *
     r->st = sx_xrcp_host_connect(p, &copy, "{\"device\":\"phone\"}", WAIT_MS, &h, &r->err);
     if (r->st != SX_OK)
         return;
+    host_serve(h, lie_ca, r);
+}
+
+/* The session of a connected host h: the HELLO, then commands served until
+ * the controller ends the session; frees h. */
+static void host_serve(sx_xrcp_host *h, bool lie_ca, host_result *r)
+{
     sx_slice code = sx_xrcp_host_code(h);
     memcpy(r->code, code.ptr, code.len);
     r->code_len = code.len;
@@ -567,6 +577,81 @@ static void test_later_sessions(void **state)
     sx_xrcp_host_pairing_clear(&hp);
 }
 
+/* A listener kept open across sessions holds a packet of a session that has
+ * ended (its controller no longer listens) ahead of the new session's:
+ * discovery alone takes the stale one and the connection fails; discovery
+ * with connection passes over it and joins the new session. */
+static void test_stale_announcement(void **state)
+{
+    (void)state;
+    sx_xrcp_ctrl_pairing cp;
+    sx_xrcp_host_pairing hp;
+    assert_ok(sx_xrcp_ctrl_pairing_new(&cp));
+    assert_ok(sx_xrcp_host_pairing_new(&hp));
+    controller c;
+    host_result r;
+    const char *uri = controller_start(&c, &cp);
+    controller_run(&c);
+    host_run(uri, &hp, false, false, &r);
+    controller_join(&c);
+    assert_ok(r.st);
+    assert_ok(c.st);
+    int lfd = -1, sfd = -1;
+    uint16_t mport = 0;
+    assert_ok(sx_xrcp_mcast_listen(SX_XRCP_MCAST_GROUP, 0, "127.0.0.1", &lfd, &mport));
+    assert_ok(sx_xrcp_mcast_sender("127.0.0.1", &sfd));
+    /* a session that ended: its announcement stays queued */
+    sx_xrcp_ctrl_config cfg = {.address = "127.0.0.1"};
+    sx_xrcp_ctrl *old = NULL;
+    assert_ok(sx_xrcp_ctrl_new(&cp, &cfg, &old));
+    uint8_t packet[SX_XRCP_ANNOUNCE_LEN];
+    assert_ok(sx_xrcp_ctrl_announcement(old, packet));
+    sx_xrcp_signed_invitation stale;
+    assert_ok(sx_xrcp_invitation_decode(sx_slice_str(sx_xrcp_ctrl_invitation(old)), &stale));
+    sx_xrcp_ctrl_free(old);
+    /* the failure without the fix: the stale packet is found, and cannot be
+     * joined */
+    assert_ok(sx_xrcp_mcast_send(sfd, SX_XRCP_MCAST_GROUP, mport, sx_slice_of(packet, sizeof packet)));
+    sx_xrcp_host_pairing *ps[1] = {&hp};
+    sx_xrcp_signed_invitation s;
+    size_t which = 9;
+    sx_xrcp_err err = SX_XRCP_ERR_NONE;
+    assert_ok(sx_xrcp_host_discover(lfd, ps, 1, SX_XRCP_MAX_AGE, WAIT_MS, &s, &which, &err));
+    assert_memory_equal(s.inv.dh, stale.inv.dh, 32);
+    sx_xrcp_host *h = NULL;
+    assert_int_not_equal(sx_xrcp_host_connect(&hp, &s, NULL, WAIT_MS, &h, &err), SX_OK);
+    assert_int_equal(err, SX_XRCP_ERR_EXCEPTION);
+    sx_xrcp_signed_invitation_clear(&s);
+    /* the stale packet queued twice, then the new session's announcer */
+    for (int i = 0; i < 2; i++)
+        assert_ok(sx_xrcp_mcast_send(sfd, SX_XRCP_MCAST_GROUP, mport, sx_slice_of(packet, sizeof packet)));
+    controller_start(&c, &cp);
+    sx_xrcp_signed_invitation fresh;
+    assert_ok(sx_xrcp_invitation_decode(sx_slice_str(c.uri), &fresh));
+    assert_memory_not_equal(fresh.inv.dh, stale.inv.dh, 32);
+    assert_ok(sx_xrcp_ctrl_announce_start(c.ctrl, SX_XRCP_MCAST_GROUP, mport, "127.0.0.1", SX_XRCP_ANNOUNCE_COUNT,
+                                          200));
+    controller_run(&c);
+    memset(&r, 0, sizeof r);
+    r.st = sx_xrcp_host_discover_connect(lfd, ps, 1, SX_XRCP_MAX_AGE, "{}", WAIT_MS, &h, &which, &r.err);
+    if (r.st == SX_OK) {
+        assert_memory_equal(sx_xrcp_host_signed(h)->inv.dh, fresh.inv.dh, 32);
+        host_serve(h, false, &r);
+    }
+    controller_join(&c);
+    assert_ok(r.st);
+    assert_ok(c.st);
+    assert_int_equal(which, 0);
+    assert_int_equal(r.commands, 1);
+    assert_string_equal(r.command, "/_get chats 1");
+    sx_xrcp_signed_invitation_clear(&stale);
+    sx_xrcp_signed_invitation_clear(&fresh);
+    sx_xrcp_mcast_close(sfd);
+    sx_xrcp_mcast_close(lfd);
+    sx_xrcp_ctrl_pairing_clear(&cp);
+    sx_xrcp_host_pairing_clear(&hp);
+}
+
 int main(void)
 {
     if (sx_crypto_init() != SX_OK)
@@ -580,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_hello_identity),
         cmocka_unit_test(test_expired_invitation),
         cmocka_unit_test(test_later_sessions),
+        cmocka_unit_test(test_stale_announcement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -360,6 +360,39 @@ static void test_versions(void **state)
     assert_false(sx_xrcp_version_ok(SX_XRCP_VERSION + 1));
 }
 
+/* The session code text: known answers from the reference application's
+ * rendering (the bytes as one big-endian integer, decimal, groups of five),
+ * computed with Python's int.from_bytes. */
+static void test_code_text(void **state)
+{
+    (void)state;
+    char out[SX_XRCP_CODE_TEXT_MAX];
+    uint8_t b[64];
+    for (size_t i = 0; i < 32; i++)
+        b[i] = (uint8_t)(i + 1);
+    sx_xrcp_code_text(sx_slice_of(b, 32), out, sizeof out);
+    assert_string_equal(out, "45586 73563 20691 21150 99449 77504 40760 33900 36387 14961 91371 64185 18271 47368 "
+                             "11808");
+    /* leading zero bytes drop out; a last group of one digit */
+    memset(b, 0x80, 48);
+    b[0] = b[1] = 0;
+    b[2] = 0xff;
+    sx_xrcp_code_text(sx_slice_of(b, 48), out, sizeof out);
+    assert_string_equal(out, "60005 72348 84170 80900 66012 91461 23794 25278 73902 38832 84883 77224 03399 30902 "
+                             "53385 45915 26156 48552 32063 85698 37802 58624 0");
+    memset(b, 0, 48);
+    sx_xrcp_code_text(sx_slice_of(b, 48), out, sizeof out);
+    assert_string_equal(out, "0");
+    /* the longest, and a buffer too short for it: cut, NUL-terminated */
+    memset(b, 0xff, 64);
+    sx_xrcp_code_text(sx_slice_of(b, 64), out, sizeof out);
+    assert_int_equal(strlen(out), 185);
+    assert_string_equal(out + 180, "84095");
+    char small[9];
+    sx_xrcp_code_text(sx_slice_of(b, 64), small, sizeof small);
+    assert_string_equal(small, "13407 80");
+}
+
 int main(void)
 {
     if (sx_crypto_init() != SX_OK)
@@ -370,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_host_hello_json),
         cmocka_unit_test(test_exchange),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_code_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
