@@ -426,6 +426,7 @@ static void connect_srv(psrv *s)
     if (st == SX_OK) {
         st = sx_smpapi_route(&p->o.conn, &s->addr, p->created_ns, &host, &route, &via_socks);
         host_ok = st == SX_OK;
+        s->host = host;
     }
     if (via_socks)
         o.socks = &route;
@@ -434,7 +435,7 @@ static void connect_srv(psrv *s)
     if (st != SX_OK) {
         s->cl = NULL;
         if (host_ok) /* else the proxy string or the host, said by sx_smpapi_route */
-            sx_smpapi_connect_error(&s->addr, st);
+            sx_smpapi_connect_error(&s->addr, host, st);
         emit(s, SX_SMP_POOL_CONNECT_FAILED, 0, st, NULL, NULL);
         fail_waiting(s, st);
         schedule_retry(s);
@@ -491,7 +492,7 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
     if (status != SX_OK) {
         if (client_ended(s))
             return;
-        sx_smpapi_connect_error(&s->addr, status);
+        sx_smpapi_connect_error(&s->addr, s->host, status);
         emit(s, SX_SMP_POOL_CONNECT_FAILED, 0, status, NULL, NULL);
         fail_waiting(s, status);
         schedule_retry(s);

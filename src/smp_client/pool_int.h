@@ -96,6 +96,7 @@ struct psrv {
     psrv *next;
     sx_smp_pool *pool;
     sx_smp_address addr;
+    const char *host;              /* the one of addr the last connect chose (sx_smpapi_route), or NULL */
     char shown[SX_QUEUE_ADDR_MAX]; /* without password */
     sx_smp_aclient *cl;            /* the current client, NULL in IDLE and RETRY */
     sstate st;

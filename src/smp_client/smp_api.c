@@ -115,7 +115,7 @@ sx_status sx_smp_connect(const char *server, const sx_smp_conn_opts *opts, sx_sm
             sx_error_set(st, NULL, "connect: the router refused the service (HANDSHAKE %s)",
                          te == SX_TE_HANDSHAKE_BAD_SERVICE ? "BAD_SERVICE" : "BAD_AUTH");
         else
-            sx_smpapi_connect_error(&c->addr, st);
+            sx_smpapi_connect_error(&c->addr, host, st);
         sx_wipe(&c->addr, sizeof c->addr);
         sx_key_free(c->svc_key);
         free(c);

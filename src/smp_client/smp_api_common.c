@@ -142,14 +142,14 @@ sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char se
     return SX_OK;
 }
 
-sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st)
+sx_status sx_smpapi_connect_error(const sx_smp_address *addr, const char *host, sx_status st)
 {
     const char *why = st == SX_E_AUTH       ? "the router's identity does not match the fingerprint in the address"
                       : st == SX_E_PROTOCOL ? "SMP handshake failed (not an SMP router, or no common version)"
                       : st == SX_E_IO       ? "connection refused, unreachable or timed out"
                       : st == SX_E_CLOSED   ? "closed before the handshake finished"
                                             : sx_strerror(st);
-    return sx_error_set(st, NULL, "cannot connect to %s:%u: %s", addr->host, (unsigned)addr->port, why);
+    return sx_error_set(st, NULL, "cannot connect to %s:%u: %s", host ? host : addr->host, (unsigned)addr->port, why);
 }
 
 int64_t sx_smpapi_now_ns(void)
@@ -177,7 +177,7 @@ sx_status sx_smpapi_route(const sx_smp_conn_opts *opts, const sx_smp_address *ad
         *host = addr->host;
         return sx_error_set(SX_E_USAGE, "HOST", "no %s host in the address of %s and required_host_mode is set",
                             mode == SX_SMP_HOSTS_PUBLIC || (mode == SX_SMP_HOSTS_ONION_VIA_SOCKS && !socks) ? "public"
-                                                                                                          : "onion",
+                                                                                                            : "onion",
                             addr->host);
     }
     if (!socks)

@@ -23,8 +23,9 @@ sx_status sx_smpapi_net_error(const char *what, sx_status st);
  * SX_E_USAGE with detail when it does not parse (the detail does not
  * repeat a password). */
 sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char server[SX_QUEUE_ADDR_MAX]);
-/* Records why connecting to addr failed with st. Returns st. */
-sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st);
+/* Records why connecting to host (addr's, as sx_smpapi_route chose it)
+ * failed with st. Returns st. */
+sx_status sx_smpapi_connect_error(const sx_smp_address *addr, const char *host, sx_status st);
 /* How to reach the router at addr with opts (the blocking, event-loop and
  * pool connects share it): the host chosen by opts' host mode (*host,
  * pointing into addr), and whether the connection goes through opts'

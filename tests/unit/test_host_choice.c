@@ -18,7 +18,13 @@
 #define ONION1 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz234.onion"
 #define ONION2 "bbcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz234.onion"
 
-enum { K_PUBLIC, K_ONION, K_PUBLIC_FIRST, K_ONION_FIRST, K_COUNT };
+enum {
+    K_PUBLIC,       /* public hosts only */
+    K_ONION,        /* onion hosts only */
+    K_PUBLIC_FIRST, /* both, a public one first */
+    K_ONION_FIRST,  /* both, an onion one first */
+    K_COUNT,
+};
 
 static const char *const addrs[K_COUNT] = {
     "smp://" FP "@smp1.example.com,192.0.2.7:5223",
@@ -138,6 +144,10 @@ static void test_route(void **state)
     assert_int_equal(sx_smpapi_route(&o, &a, t, &host, &r, &use), SX_E_USAGE);
     assert_false(use);
     assert_string_equal(sx_error_code(), "HOST");
+    /* a failed connect names the host it tried, not the address's first */
+    assert_ok(sx_smp_address_parse(addrs[K_PUBLIC_FIRST], &a));
+    assert_int_equal(sx_smpapi_connect_error(&a, ONION1, SX_E_IO), SX_E_IO);
+    assert_non_null(strstr(sx_error_message(), "cannot connect to " ONION1 ":5223"));
     /* a malformed proxy string is refused before the host is chosen */
     o.socks_proxy = "not a proxy";
     assert_int_equal(sx_smpapi_route(&o, &a, t, &host, &r, &use), SX_E_USAGE);
