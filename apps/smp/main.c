@@ -84,6 +84,9 @@ static void usage(FILE *f)
             "Environment: SMP_SOCKS_PROXY=[user:password@]host:port connects through that\n"
             "SOCKS5 proxy (numeric host; each router's connections isolated by a username\n"
             "unless credentials or \"@\" are given), SMP_SOCKS_MODE=onion only to .onion hosts.\n"
+            "Of a router's several hosts: the first .onion one with a SOCKS proxy, else the\n"
+            "first other one (SMP_HOST_MODE=onion, the default), or always the first other\n"
+            "(SMP_HOST_MODE=public); SMP_REQUIRED_HOST_MODE=on fails when there is none.\n"
             "Exit codes: 0 success, 1 failure, 2 usage error, 3 no message (recv, get).\n",
             version_line);
 }
@@ -107,12 +110,18 @@ static int lib_failed(sx_status st)
     return st == SX_E_USAGE ? EXIT_USAGE : EXIT_FAIL;
 }
 
-/* SMP_SOCKS_PROXY and SMP_SOCKS_MODE: connect through a SOCKS5 proxy. */
+/* SMP_SOCKS_PROXY and SMP_SOCKS_MODE: connect through a SOCKS5 proxy;
+ * SMP_HOST_MODE (public | onion, the reference's host_mode words) and
+ * SMP_REQUIRED_HOST_MODE=on: which of a router's hosts. */
 static void socks_opts(sx_smp_conn_opts *o)
 {
     o->socks_proxy = getenv("SMP_SOCKS_PROXY");
     const char *m = getenv("SMP_SOCKS_MODE");
     o->socks_mode = m && strcmp(m, "onion") == 0 ? SX_SMP_SOCKS_ONION : SX_SMP_SOCKS_ALWAYS;
+    const char *h = getenv("SMP_HOST_MODE");
+    o->host_mode = h && strcmp(h, "public") == 0 ? SX_SMP_HOSTS_PUBLIC : SX_SMP_HOSTS_ONION_VIA_SOCKS;
+    const char *r = getenv("SMP_REQUIRED_HOST_MODE");
+    o->required_host_mode = r && strcmp(r, "on") == 0;
 }
 
 static int open_conn(const char *server, sx_smp_conn **c)

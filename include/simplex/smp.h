@@ -75,6 +75,17 @@ typedef enum sx_smp_socks_mode {
     SX_SMP_SOCKS_ONION = 1,
 } sx_smp_socks_mode;
 
+/* Which of a router's hosts to connect to, when its address lists several
+ * (the reference's host modes): the first .onion host when a socks_proxy
+ * is set and the first other (public) host when not (the default, the
+ * reference's "onion" setting); always the first .onion host; always the
+ * first public host. */
+typedef enum sx_smp_host_mode {
+    SX_SMP_HOSTS_ONION_VIA_SOCKS = 0,
+    SX_SMP_HOSTS_ONION = 1,
+    SX_SMP_HOSTS_PUBLIC = 2,
+} sx_smp_host_mode;
+
 typedef struct sx_smp_conn_opts {
     int timeout_ms;        /* each network step (connect, handshake, each answer); 0: 15000 */
     unsigned keepalive_ms; /* PING after this much silence while waiting in receive; 0: 600000 */
@@ -99,10 +110,16 @@ typedef struct sx_smp_conn_opts {
     /* With socks_proxy: every connection through it (SX_SMP_SOCKS_ALWAYS,
      * the default) or only those to .onion hosts (SX_SMP_SOCKS_ONION). */
     sx_smp_socks_mode socks_mode;
+    /* The host chosen by host_mode; when the address has no host of that
+     * kind: its first host (required_host_mode false, the default) or the
+     * connect fails with SX_E_USAGE, code "HOST" (the reference's
+     * incompatible host). */
+    sx_smp_host_mode host_mode;
+    bool required_host_mode;
 } sx_smp_conn_opts;
 
 /* Connects to the router at `server` ("smp://<fingerprint>[:<password>]@<host>[,<host>...][:<port>]";
- * with several hosts or ports, the first of each), checks that its identity
+ * with several hosts, the one opts->host_mode chooses; with several ports, the first), checks that its identity
  * certificate has the fingerprint, and runs the SMP handshake. The password,
  * if any, is kept for sx_smp_queue_create. opts may be NULL.
  * Errors: SX_E_USAGE (the address does not parse), SX_E_IO (cannot connect,

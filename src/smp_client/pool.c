@@ -421,15 +421,21 @@ static void connect_srv(psrv *s)
     sx_status st = sx_pool_svc_connect_opts(s, &o);
     sx_socks_route route;
     bool via_socks = false;
-    if (st == SX_OK)
-        st = sx_smpapi_socks(&p->o.conn, s->addr.host, s->addr.port, p->created_ms, &route, &via_socks);
+    const char *host = s->addr.host;
+    bool host_ok = true;
+    if (st == SX_OK) {
+        st = sx_smpapi_route(&p->o.conn, &s->addr, p->created_ns, &host, &route, &via_socks);
+        host_ok = st == SX_OK;
+        s->host = host;
+    }
     if (via_socks)
         o.socks = &route;
     if (st == SX_OK)
-        st = sx_smp_aclient_connect(p->loop, s->addr.host, s->addr.port, s->addr.key_hash, &o, &cbs, &s->cl);
+        st = sx_smp_aclient_connect(p->loop, host, s->addr.port, s->addr.key_hash, &o, &cbs, &s->cl);
     if (st != SX_OK) {
         s->cl = NULL;
-        sx_smpapi_connect_error(&s->addr, st);
+        if (host_ok) /* else the proxy string or the host, said by sx_smpapi_route */
+            sx_smpapi_connect_error(&s->addr, host, st);
         emit(s, SX_SMP_POOL_CONNECT_FAILED, 0, st, NULL, NULL);
         fail_waiting(s, st);
         schedule_retry(s);
@@ -486,7 +492,7 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
     if (status != SX_OK) {
         if (client_ended(s))
             return;
-        sx_smpapi_connect_error(&s->addr, status);
+        sx_smpapi_connect_error(&s->addr, s->host, status);
         emit(s, SX_SMP_POOL_CONNECT_FAILED, 0, status, NULL, NULL);
         fail_waiting(s, status);
         schedule_retry(s);
@@ -692,7 +698,7 @@ sx_status sx_smp_pool_new(sx_loop *loop, const sx_smp_pool_opts *opts, sx_smp_po
     if (!p->o.sub_window)
         p->o.sub_window = DEFAULT_WINDOW;
     sx_status st = SX_OK;
-    p->created_ms = (int64_t)time(NULL) * 1000;
+    p->created_ns = sx_smpapi_now_ns();
     if (p->o.conn.socks_proxy) {
         sx_socks_proxy sp;
         int n = snprintf(p->socks_text, sizeof p->socks_text, "%s", p->o.conn.socks_proxy);

@@ -96,6 +96,7 @@ struct psrv {
     psrv *next;
     sx_smp_pool *pool;
     sx_smp_address addr;
+    const char *host;              /* the one of addr the last connect chose (sx_smpapi_route), or NULL */
     char shown[SX_QUEUE_ADDR_MAX]; /* without password */
     sx_smp_aclient *cl;            /* the current client, NULL in IDLE and RETRY */
     sstate st;
@@ -127,10 +128,10 @@ struct sx_smp_pool {
     sx_smp_pool_stats stats;
     sx_pool_proxy_cfg px;
     pool_svc_cfg svc; /* pool_service.c */
-    /* o.conn.socks_proxy points here (a copy); created_ms names the pool's
-     * session at the SOCKS proxy (isolation per router, pool.c) */
+    /* o.conn.socks_proxy points here (a copy); created_ns (ns since 1970)
+     * names the pool's session at the SOCKS proxy (sx_smpapi_route) */
     char socks_text[2 * SX_SOCKS_NAME_MAX + 80];
-    int64_t created_ms;
+    int64_t created_ns;
 };
 
 /* pool.c, for pool_service.c. */

@@ -101,20 +101,21 @@ sx_status sx_smp_connect(const char *server, const sx_smp_conn_opts *opts, sx_sm
     }
     sx_socks_route route;
     bool via_socks = false;
-    st = sx_smpapi_socks(opts, c->addr.host, c->addr.port, (int64_t)time(NULL) * 1000, &route, &via_socks);
+    const char *host = c->addr.host;
+    st = sx_smpapi_route(opts, &c->addr, sx_smpapi_now_ns(), &host, &route, &via_socks);
     if (via_socks)
         o.socks = &route;
     sx_transport_error te = SX_TE_NONE;
-    bool socks_ok = st == SX_OK; /* else the proxy string, said by sx_smpapi_socks */
+    bool socks_ok = st == SX_OK; /* else the proxy string or the host, said by sx_smpapi_route */
     if (st == SX_OK)
-        st = sx_smp_client_connect_ex(c->addr.host, c->addr.port, c->addr.key_hash, &o, &c->cl, &te);
+        st = sx_smp_client_connect_ex(host, c->addr.port, c->addr.key_hash, &o, &c->cl, &te);
     if (st != SX_OK) {
         if (!socks_ok) {
         } else if (te == SX_TE_HANDSHAKE_BAD_SERVICE || te == SX_TE_HANDSHAKE_BAD_AUTH)
             sx_error_set(st, NULL, "connect: the router refused the service (HANDSHAKE %s)",
                          te == SX_TE_HANDSHAKE_BAD_SERVICE ? "BAD_SERVICE" : "BAD_AUTH");
         else
-            sx_smpapi_connect_error(&c->addr, st);
+            sx_smpapi_connect_error(&c->addr, host, st);
         sx_wipe(&c->addr, sizeof c->addr);
         sx_key_free(c->svc_key);
         free(c);

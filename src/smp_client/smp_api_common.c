@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "crypto/hash.h"
@@ -141,29 +142,49 @@ sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char se
     return SX_OK;
 }
 
-sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st)
+sx_status sx_smpapi_connect_error(const sx_smp_address *addr, const char *host, sx_status st)
 {
     const char *why = st == SX_E_AUTH       ? "the router's identity does not match the fingerprint in the address"
                       : st == SX_E_PROTOCOL ? "SMP handshake failed (not an SMP router, or no common version)"
                       : st == SX_E_IO       ? "connection refused, unreachable or timed out"
                       : st == SX_E_CLOSED   ? "closed before the handshake finished"
                                             : sx_strerror(st);
-    return sx_error_set(st, NULL, "cannot connect to %s:%u: %s", addr->host, (unsigned)addr->port, why);
+    return sx_error_set(st, NULL, "cannot connect to %s:%u: %s", host ? host : addr->host, (unsigned)addr->port, why);
 }
 
-sx_status sx_smpapi_socks(const sx_smp_conn_opts *opts, const char *host, uint16_t port, int64_t session,
-                          sx_socks_route *route, bool *use)
+int64_t sx_smpapi_now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return (int64_t)time(NULL) * 1000000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+sx_status sx_smpapi_route(const sx_smp_conn_opts *opts, const sx_smp_address *addr, int64_t session_ns,
+                          const char **host, sx_socks_route *route, bool *use)
 {
     *use = false;
-    if (!opts || !opts->socks_proxy)
-        return SX_OK;
+    *host = addr->host;
+    bool socks = opts && opts->socks_proxy;
     sx_socks_proxy p;
-    if (sx_socks_proxy_parse(opts->socks_proxy, &p) != SX_OK)
+    if (socks && sx_socks_proxy_parse(opts->socks_proxy, &p) != SX_OK)
         return sx_error_set(SX_E_USAGE, NULL,
                             "invalid SOCKS proxy (expected [user:password@]host:port with a numeric host)");
-    char iso[SX_SOCKS_NAME_MAX + 1];
-    snprintf(iso, sizeof iso, "%lld@%.200s:%u", (long long)session, host, (unsigned)port);
-    *use = sx_socks_route_for(&p, opts->socks_mode == SX_SMP_SOCKS_ONION, host, iso, route);
+    sx_smp_host_mode mode = opts ? opts->host_mode : SX_SMP_HOSTS_ONION_VIA_SOCKS;
+    bool required = opts && opts->required_host_mode;
+    *host = sx_smp_address_choose_host(addr, (int)mode, required, socks);
+    if (!*host) {
+        *host = addr->host;
+        return sx_error_set(SX_E_USAGE, "HOST", "no %s host in the address of %s and required_host_mode is set",
+                            mode == SX_SMP_HOSTS_PUBLIC || (mode == SX_SMP_HOSTS_ONION_VIA_SOCKS && !socks) ? "public"
+                                                                                                            : "onion",
+                            addr->host);
+    }
+    if (!socks)
+        return SX_OK;
+    char iso[SX_SOCKS_ISOLATION_LEN + 1];
+    SX_TRY(sx_socks_isolation_user(1, session_ns, iso));
+    *use = sx_socks_route_for(&p, opts->socks_mode == SX_SMP_SOCKS_ONION, *host, iso, route);
     return SX_OK;
 }
 

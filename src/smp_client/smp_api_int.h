@@ -23,14 +23,20 @@ sx_status sx_smpapi_net_error(const char *what, sx_status st);
  * SX_E_USAGE with detail when it does not parse (the detail does not
  * repeat a password). */
 sx_status sx_smpapi_parse_server(const char *text, sx_smp_address *addr, char server[SX_QUEUE_ADDR_MAX]);
-/* Records why connecting to addr failed with st. Returns st. */
-sx_status sx_smpapi_connect_error(const sx_smp_address *addr, sx_status st);
-/* Whether a connection to host:port goes through opts' SOCKS proxy, and
- * how (*use; route filled then): isolated by a username made of session
- * (a time in ms naming the client's session) and the router. SX_E_USAGE,
- * with the error set, when socks_proxy does not parse. */
-sx_status sx_smpapi_socks(const sx_smp_conn_opts *opts, const char *host, uint16_t port, int64_t session,
-                          sx_socks_route *route, bool *use);
+/* Records why connecting to host (addr's, as sx_smpapi_route chose it)
+ * failed with st. Returns st. */
+sx_status sx_smpapi_connect_error(const sx_smp_address *addr, const char *host, sx_status st);
+/* How to reach the router at addr with opts (the blocking, event-loop and
+ * pool connects share it): the host chosen by opts' host mode (*host,
+ * pointing into addr), and whether the connection goes through opts'
+ * SOCKS proxy (*use; route filled then), isolated by the username of a
+ * session that started at session_ns (ns since 1970). Errors, with the
+ * error set: SX_E_USAGE when socks_proxy does not parse, or code "HOST"
+ * when required_host_mode finds no host of the mode's kind. */
+sx_status sx_smpapi_route(const sx_smp_conn_opts *opts, const sx_smp_address *addr, int64_t session_ns,
+                          const char **host, sx_socks_route *route, bool *use);
+/* Now, in ns since 1970 (a session's start). */
+int64_t sx_smpapi_now_ns(void);
 /* SX_E_USAGE unless q is a side of the given role. */
 sx_status sx_smpapi_need_role(const sx_smp_queue *q, sx_queue_role role, const char *what);
 sx_slice sx_smpapi_rcv_id(const sx_smp_queue *q);

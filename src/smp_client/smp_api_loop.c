@@ -28,6 +28,7 @@
 struct sx_smp_aconn {
     sx_smp_aclient *cl;
     sx_smp_address addr;            /* with the password, for NEW */
+    const char *host;               /* the one of addr connected to (sx_smpapi_route) */
     char server[SX_QUEUE_ADDR_MAX]; /* the address as given */
     sx_smp_aconn_callbacks cbs;
     sx_smpapi_subs subs;
@@ -341,7 +342,7 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
         c->cbs.connected(c, SX_OK, c->cbs.arg);
         return;
     }
-    sx_smpapi_connect_error(&c->addr, status);
+    sx_smpapi_connect_error(&c->addr, c->host, status);
     (void)cl;
     c->cbs.connected(c, status, c->cbs.arg);
     aconn_free(c);
@@ -402,14 +403,16 @@ sx_status sx_smp_aconn_connect(sx_loop *loop, const char *server, const sx_smp_c
     sx_smp_aclient_callbacks acb = {.connected = connected_cb, .event = event_cb, .closed = closed_cb, .arg = c};
     sx_socks_route route;
     bool via_socks = false;
-    st = sx_smpapi_socks(opts, c->addr.host, c->addr.port, (int64_t)time(NULL) * 1000, &route, &via_socks);
+    const char *host = c->addr.host;
+    st = sx_smpapi_route(opts, &c->addr, sx_smpapi_now_ns(), &host, &route, &via_socks);
     if (st != SX_OK) {
         aconn_free(c);
         return st;
     }
     if (via_socks)
         o.socks = &route;
-    st = sx_smp_aclient_connect(loop, c->addr.host, c->addr.port, c->addr.key_hash, &o, &acb, &c->cl);
+    c->host = host;
+    st = sx_smp_aclient_connect(loop, host, c->addr.port, c->addr.key_hash, &o, &acb, &c->cl);
     if (st != SX_OK) {
         aconn_free(c);
         return sx_error_set(st, NULL, "connect: %s", sx_strerror(st));

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "crypto/util.h"
+#include "simplex/smp.h"
 #include "smp/address.h"
 #include "transport/net.h"
 
@@ -54,6 +55,12 @@ sx_status sx_smp_address_parse(const char *text, sx_smp_address *out)
         st = SX_E_PROTOCOL;
     if (st == SX_OK)
         st = sx_server_address_host(&a, 0, out->host, sizeof out->host);
+    for (size_t i = 0; st == SX_OK && i < a.host_count; i++) {
+        bool onion = a.host_kind[i] == SX_SMP_HOST_ONION;
+        char *h = onion ? out->onion_host : out->public_host;
+        if (!h[0])
+            st = sx_server_address_host(&a, i, h, sizeof out->host);
+    }
     if (st == SX_OK)
         st = sx_server_address_auth(&a, out->password, sizeof out->password);
     if (st == SX_OK) {
@@ -65,6 +72,25 @@ sx_status sx_smp_address_parse(const char *text, sx_smp_address *out)
     if (st != SX_OK)
         sx_wipe(out, sizeof *out);
     return st;
+}
+
+const char *sx_smp_address_choose_host(const sx_smp_address *a, int mode, bool required, bool socks)
+{
+    const char *h;
+    switch (mode) {
+    case SX_SMP_HOSTS_ONION:
+        h = a->onion_host;
+        break;
+    case SX_SMP_HOSTS_PUBLIC:
+        h = a->public_host;
+        break;
+    default: /* SX_SMP_HOSTS_ONION_VIA_SOCKS */
+        h = socks ? a->onion_host : a->public_host;
+        break;
+    }
+    if (h[0])
+        return h;
+    return required ? NULL : a->host;
 }
 
 sx_status sx_smp_client_connect(const char *host, uint16_t port, const uint8_t key_hash[SX_FINGERPRINT_LEN],

@@ -33,6 +33,9 @@ typedef struct sx_smp_client sx_smp_client;
 typedef struct sx_smp_address {
     uint8_t key_hash[SX_FINGERPRINT_LEN];
     char host[256];   /* the first host (an IPv6 one without brackets) */
+    /* The first .onion host and the first other host ("" when the address
+     * has none of that kind), for sx_smp_address_choose_host. */
+    char onion_host[256], public_host[256];
     uint16_t port;    /* the first port; 5223 when absent */
     bool has_password;
     char password[256];
@@ -41,9 +44,15 @@ typedef struct sx_smp_address {
 /* Parses a NUL-terminated smp:// address with sx_server_address_parse and
  * requires a 32-byte key hash. Errors: SX_E_PROTOCOL (malformed, another
  * scheme, another key hash length, a password outside PROTOCOL-NOTES A22),
- * SX_E_LIMIT (over SX_SERVER_ADDRESS_MAX bytes or 8 hosts, a first host of
+ * SX_E_LIMIT (over SX_SERVER_ADDRESS_MAX bytes or 8 hosts, a host of
  * 256 bytes or more), SX_E_USAGE (NULL). On error *out is zeroed. */
 SX_MUST_CHECK sx_status sx_smp_address_parse(const char *text, sx_smp_address *out);
+
+/* The host to connect to, as the reference's chooseTransportHost: by
+ * mode (sx_smp_host_mode of simplex/smp.h: onion when a SOCKS proxy is
+ * set, onion, public) the first host of that kind; when there is none,
+ * the first host, or NULL when required. */
+const char *sx_smp_address_choose_host(const sx_smp_address *a, int mode, bool required, bool socks);
 
 /* Connecting as a service (PROTOCOL-NOTES B6, B21): the TLS client
  * certificate chain (1..4 certificates, PEM files) and the Ed25519 key pair

@@ -816,13 +816,14 @@ sx_status sx_server_start(const sx_router_opts *opts, sx_router **out)
         r->has_socks = true;
         r->socks = *opts->proxy_socks;
         r->opts.proxy_socks = &r->socks;
-        /* "1:<start time>", as the reference names its proxy's session */
-        struct tm tm;
-        time_t t = (time_t)r->started_at;
-        char when[40] = "";
-        if (gmtime_r(&t, &tm))
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-        snprintf(r->socks_isolation, sizeof r->socks_isolation, "1:%s", when);
+        /* the reference's isolation username of its proxy client's session:
+         * user 1, the time the router started */
+        struct timespec now;
+        int64_t ns = clock_gettime(CLOCK_REALTIME, &now) == 0
+                         ? (int64_t)now.tv_sec * 1000000000 + now.tv_nsec
+                         : r->started_at * 1000000000;
+        if (sx_socks_isolation_user(1, ns, r->socks_isolation) != SX_OK)
+            r->socks_isolation[0] = 0;
     }
     sx_smp_stats_init(&r->stats, r->started_at);
     if (opts->create_password) {

@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/reader.h"
+#include "crypto/hash.h"
 #include "transport/net.h"
 
 enum { VER = 5, AUTH_VER = 1, CMD_CONNECT = 1 };
@@ -368,4 +370,37 @@ bool sx_socks_route_for(const sx_socks_proxy *p, bool onion_only, const char *de
         snprintf(out->user, sizeof out->user, "%.255s", isolation);
     }
     return true;
+}
+
+size_t sx_socks_time_text(int64_t unix_ns, char *out, size_t cap)
+{
+    int64_t secs = unix_ns / 1000000000, frac = unix_ns % 1000000000;
+    if (frac < 0) {
+        frac += 1000000000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    char day[32] = "1970-01-01 00:00:00";
+    if (gmtime_r(&t, &tm))
+        strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
+    char digits[16] = "";
+    if (frac) {
+        int n = snprintf(digits, sizeof digits, ".%09lld", (long long)frac);
+        while (n > 1 && digits[n - 1] == '0')
+            digits[--n] = 0;
+    }
+    int n = snprintf(out, cap, "%s%s UTC", day, digits);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap ? cap - 1 : 0;
+}
+
+sx_status sx_socks_isolation_user(int64_t user_id, int64_t unix_ns, char out[SX_SOCKS_ISOLATION_LEN + 1])
+{
+    char when[64], text[96];
+    sx_socks_time_text(unix_ns, when, sizeof when);
+    int n = snprintf(text, sizeof text, "%lld:%s", (long long)user_id, when);
+    SX_ENSURE(n > 0 && (size_t)n < sizeof text, SX_E_INTERNAL);
+    uint8_t h[SX_SHA256_LEN];
+    SX_TRY(sx_sha256(sx_slice_of(text, (size_t)n), h));
+    return sx_b64_encode(sx_slice_of(h, sizeof h), SX_B64_STD, out, SX_SOCKS_ISOLATION_LEN + 1);
 }

@@ -116,4 +116,20 @@ typedef struct sx_socks_route {
 bool sx_socks_route_for(const sx_socks_proxy *p, bool onion_only, const char *dest_host, const char *isolation,
                         sx_socks_route *out);
 
+/* A moment (nanoseconds since 1970 UTC) as the reference's clients print
+ * one when they name a SOCKS session: "YYYY-MM-DD HH:MM:SS[.fraction] UTC",
+ * the fraction with its trailing zeros dropped (none at all on a whole
+ * second). Returns the length; out holds at least 40 bytes. */
+size_t sx_socks_time_text(int64_t unix_ns, char *out, size_t cap);
+
+#define SX_SOCKS_ISOLATION_LEN 44 /* standard base64 of a SHA-256 */
+
+/* The isolation username of a session (the reference's
+ * SocksIsolateByAuth with its default per-session mode): the standard
+ * base64 of SHA-256 over "<user id>:<session start>", the start as
+ * sx_socks_time_text. The reference's SMP client pool and its routers'
+ * proxy clients use user id 1 and the time they started. */
+SX_MUST_CHECK sx_status sx_socks_isolation_user(int64_t user_id, int64_t unix_ns,
+                                                char out[SX_SOCKS_ISOLATION_LEN + 1]);
+
 #endif

@@ -594,6 +594,50 @@ static void test_connect_usage(void **state)
     assert_int_equal(r.connected_n + r.closed_n + r.n_ev + op.n, 0);
 }
 
+/* The host of a several-host address that the connect takes (host modes,
+ * as the reference's chooseTransportHost): the first host is an onion name
+ * nobody resolves, the public one is our router. */
+static void test_host_mode(void **state)
+{
+    (void)state;
+    static const char onion[] = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvw.onion";
+    char addr[600];
+    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@%s,127.0.0.1:%u", onion, g_smp_port);
+    /* no proxy, the default mode: the public host */
+    conn_rec r = {0};
+    connect_to(&r, addr);
+    close_conn(&r);
+    conn_rec_cleanup(&r);
+    /* host mode public, required: the same */
+    conn_rec r2 = {0};
+    sx_smp_conn_opts o = {.timeout_ms = TIMEOUT_MS, .host_mode = SX_SMP_HOSTS_PUBLIC, .required_host_mode = true};
+    sx_smp_aconn_callbacks cbs = callbacks_of(&r2);
+    assert_status(CALL(sx_smp_aconn_connect(T->loop, addr, &o, &cbs, &r2.c)), SX_OK);
+    WAIT(r2.connected_n > 0);
+    assert_status(r2.connected_st, SX_OK);
+    close_conn(&r2);
+    conn_rec_cleanup(&r2);
+    /* host mode onion, required, an address with no onion host: refused
+     * before any connection, code HOST */
+    conn_rec r3 = {0};
+    cbs = callbacks_of(&r3);
+    o.host_mode = SX_SMP_HOSTS_ONION;
+    sx_smp_aconn *c = (sx_smp_aconn *)&o;
+    assert_status(CALL(sx_smp_aconn_connect(T->loop, g_addr, &o, &cbs, &c)), SX_E_USAGE);
+    assert_null(c);
+    assert_string_equal(sx_error_code(), "HOST");
+    assert_msg_contains("required_host_mode");
+    /* not required: the first host, our router */
+    conn_rec r4 = {0};
+    cbs = callbacks_of(&r4);
+    o.required_host_mode = false;
+    assert_status(CALL(sx_smp_aconn_connect(T->loop, g_addr, &o, &cbs, &r4.c)), SX_OK);
+    WAIT(r4.connected_n > 0);
+    assert_status(r4.connected_st, SX_OK);
+    close_conn(&r4);
+    conn_rec_cleanup(&r4);
+}
+
 static void test_connect_failures(void **state)
 {
     (void)state;
@@ -1403,6 +1447,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_connect_usage, loop_setup, loop_teardown),
         cmocka_unit_test_setup_teardown(test_connect_failures, loop_setup, loop_teardown),
+        cmocka_unit_test_setup_teardown(test_host_mode, loop_setup, loop_teardown),
         cmocka_unit_test_setup_teardown(test_close_connecting, loop_setup, loop_teardown),
         cmocka_unit_test_setup_teardown(test_not_connected, loop_setup, loop_teardown),
         cmocka_unit_test_setup_teardown(test_create_password, loop_setup, loop_teardown),

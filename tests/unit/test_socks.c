@@ -220,12 +220,40 @@ static void test_connect_fd(void **state)
     close(sv[0]);
 }
 
+/* The reference's session names: its clients print the session's start
+ * as Haskell shows a UTCTime and hash "1:<that>" (known answers computed
+ * with SHA-256 and standard base64 over the texts). */
+static void test_isolation_user(void **state)
+{
+    (void)state;
+    char t[64];
+    const int64_t s = 1796555143; /* 2026-12-06 11:05:43 UTC */
+    assert_int_equal(sx_socks_time_text(s * 1000000000 + 123456789, t, sizeof t), 33);
+    assert_string_equal(t, "2026-12-06 11:05:43.123456789 UTC");
+    sx_socks_time_text(s * 1000000000, t, sizeof t);
+    assert_string_equal(t, "2026-12-06 11:05:43 UTC");
+    sx_socks_time_text(s * 1000000000 + 500000000, t, sizeof t);
+    assert_string_equal(t, "2026-12-06 11:05:43.5 UTC");
+    sx_socks_time_text(s * 1000000000 + 1000, t, sizeof t);
+    assert_string_equal(t, "2026-12-06 11:05:43.000001 UTC");
+    sx_socks_time_text(0, t, sizeof t);
+    assert_string_equal(t, "1970-01-01 00:00:00 UTC");
+    char u[SX_SOCKS_ISOLATION_LEN + 1];
+    assert_int_equal(sx_socks_isolation_user(1, s * 1000000000 + 123456789, u), SX_OK);
+    assert_string_equal(u, "Vjf7HINlg1YttdyYfbbjVk/jCZTKfL4b4EcgIc90niY=");
+    assert_int_equal(sx_socks_isolation_user(1, s * 1000000000, u), SX_OK);
+    assert_string_equal(u, "41xkktlZSFUnFM42lf2+i9YefpuSIltnWgaQPZZrmbA=");
+    assert_int_equal(sx_socks_isolation_user(1, s * 1000000000 + 500000000, u), SX_OK);
+    assert_string_equal(u, "2nWNJ8T0ZoFDdkdr5aEQeOuQ7BCH+jaBQVP9FwuxhGY=");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_parse),     cmocka_unit_test(test_reply_bad),
         cmocka_unit_test(test_client_bytes),    cmocka_unit_test(test_client_refusals),
         cmocka_unit_test(test_proxy_string),    cmocka_unit_test(test_connect_fd),
+        cmocka_unit_test(test_isolation_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
