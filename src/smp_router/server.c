@@ -24,7 +24,7 @@
 #include "kit/web.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
-#include "smp_router/pgdb.h"
+#include "smp_router/pgschema.h"
 #include "smp_router/pgqueues.h"
 #include "transport/net.h"
 
