@@ -29,6 +29,8 @@ enum {
     NP_T_ALL,
     NP_S_ALL,
     NP_SV_ALL,
+    NP_L_INSERT,
+    NP_L_ALL,
 };
 
 #define SERVER_UPSERT                                                                           \
@@ -65,6 +67,24 @@ static const sx_pgstmt S_ALL = {NP_S_ALL,
                                 "FROM subscriptions s JOIN smp_servers v ON v.smp_server_id = s.smp_server_id"};
 static const sx_pgstmt SV_ALL = {NP_SV_ALL, "SELECT smp_host, smp_port, smp_keyhash, ntf_service_id "
                                             "FROM smp_servers WHERE ntf_service_id IS NOT NULL"};
+
+/* sent_at from whole seconds; the subscription found by token, SMP router
+ * and notifier id */
+static const sx_pgstmt L_INSERT = {
+    NP_L_INSERT, "INSERT INTO last_notifications (token_id, subscription_id, sent_at, nmsg_nonce, nmsg_data) "
+                 "SELECT $4, s.subscription_id, to_timestamp(0) + $6::bigint * interval '1 second', $7, $8 "
+                 "FROM subscriptions s JOIN smp_servers v ON v.smp_server_id = s.smp_server_id "
+                 "WHERE s.token_id = $4 AND s.smp_notifier_id = $5 AND v.smp_host = $1 AND v.smp_port = $2 "
+                 "AND v.smp_keyhash = $3 "
+                 "ON CONFLICT (token_id, subscription_id) DO UPDATE SET sent_at = EXCLUDED.sent_at, "
+                 "nmsg_nonce = EXCLUDED.nmsg_nonce, nmsg_data = EXCLUDED.nmsg_data"};
+static const sx_pgstmt L_ALL = {NP_L_ALL,
+                                "SELECT l.token_id, v.smp_host, v.smp_port, v.smp_keyhash, s.smp_notifier_id, "
+                                "floor(extract(epoch FROM l.sent_at))::bigint, l.nmsg_nonce, l.nmsg_data "
+                                "FROM last_notifications l "
+                                "JOIN subscriptions s ON s.subscription_id = l.subscription_id "
+                                "JOIN smp_servers v ON v.smp_server_id = s.smp_server_id "
+                                "ORDER BY l.sent_at, l.token_ntf_id"};
 
 /* ---- parameters ---- */
 
@@ -409,4 +429,82 @@ sx_status sx_ntf_pg_load(sx_pgdb *db, sx_ntf_tokens *t, sx_ntf_subs *s, size_t *
     if (subs)
         *subs = ns;
     return st;
+}
+
+/* ---- last notifications ---- */
+
+typedef struct save_ctx {
+    sx_pgconn *c;
+    sx_status st;
+    size_t n;
+} save_ctx;
+
+static void save_line(void *arg, sx_slice line)
+{
+    save_ctx *x = arg;
+    static _Thread_local sx_ntf_sl_last l;
+    static _Thread_local params p;
+    if (x->st != SX_OK)
+        return;
+    memset(&p, 0, sizeof p);
+    if (sx_ntf_sl_last_parse(line, &l) != SX_OK || !p_server(&p, 0, &l.server)) {
+        SX_SAY(SX_SAY_WARN, "database: a last notification not saved");
+        return;
+    }
+    p_slice(&p, sx_ntf_sl_slice(&l.token_id));
+    p_slice(&p, sx_ntf_sl_slice(&l.notifier_id));
+    p_i64(&p, l.ts);
+    p_bytes(&p, l.nonce, sizeof l.nonce);
+    p_bytes(&p, l.meta, l.meta_len);
+    PGresult *res = sx_pgdb_run(x->c, &L_INSERT, p.n, p.vals, p.lens, "save a last notification");
+    if (!res)
+        x->st = SX_E_IO;
+    else
+        x->n += strcmp(PQcmdTuples(res), "1") == 0; /* 0 when the subscription is gone */
+    PQclear(res);
+}
+
+sx_status sx_ntf_pg_save_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n)
+{
+    save_ctx x = {sx_pgdb_acquire(db), SX_OK, 0};
+    x.st = sx_pgdb_exec(x.c, "BEGIN", "begin");
+    if (x.st == SX_OK)
+        x.st = sx_pgdb_exec(x.c, "DELETE FROM last_notifications", "clear last notifications");
+    if (x.st == SX_OK) {
+        sx_status st = sx_ntf_subs_write_last(s, save_line, &x);
+        if (st != SX_OK)
+            x.st = st;
+    }
+    if (x.st == SX_OK)
+        x.st = sx_pgdb_exec(x.c, "COMMIT", "commit");
+    else
+        PQclear(PQexec(x.c->pg, "ROLLBACK"));
+    sx_pgdb_release(db, x.c);
+    if (n)
+        *n = x.n;
+    return x.st;
+}
+
+sx_status sx_ntf_pg_load_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n)
+{
+    static sx_ntf_sl_last l;
+    size_t taken = 0;
+    PGresult *res = select_all(db, &L_ALL, "read last notifications");
+    SX_ENSURE(res != NULL, SX_E_IO);
+    for (int i = 0; i < PQntuples(res); i++) {
+        memset(&l, 0, sizeof l);
+        size_t nonce_len = 0;
+        if (!col_bytes(res, i, 0, &l.token_id) || !row_server(res, i, 1, &l.server) ||
+            !col_bytes(res, i, 4, &l.notifier_id) || !sx_pgdb_i64(res, i, 5, &l.ts) ||
+            !col_buf(res, i, 6, l.nonce, sizeof l.nonce, &nonce_len) || nonce_len != sizeof l.nonce ||
+            !col_buf(res, i, 7, l.meta, sizeof l.meta, &l.meta_len)) {
+            SX_SAY(SX_SAY_WARN, "database: a last notification row does not decode, skipped");
+            continue;
+        }
+        taken += sx_ntf_subs_restore_last(s, &l);
+    }
+    PQclear(res);
+    if (n)
+        *n = taken;
+    return SX_OK;
 }

@@ -27,4 +27,11 @@ void sx_ntf_pg_log_line(void *arg, sx_slice line);
 SX_MUST_CHECK sx_status sx_ntf_pg_load(sx_pgdb *db, sx_ntf_tokens *t, sx_ntf_subs *s, size_t *tokens,
                                        size_t *subs);
 
+/* The last notifications (subs.h sx_ntf_subs_write_last) in the
+ * last_notifications table: save replaces the table's rows with s's, in one
+ * transaction (at stop); load gives each row back to its subscription (at
+ * start), *n counting those taken. SX_E_IO, SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_ntf_pg_save_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n);
+SX_MUST_CHECK sx_status sx_ntf_pg_load_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n);
+
 #endif

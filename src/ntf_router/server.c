@@ -786,8 +786,13 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
         st = open_db(s, o);
     else if (st == SX_OK && o->store_log_path)
         st = open_store_log(s, o->store_log_path);
-    if (st == SX_OK && o->last_ntfs_path)
+    if (st == SX_OK && s->db) {
+        size_t n = 0;
+        st = sx_ntf_pg_load_last(s->db, s->subs, &n);
+        SX_SAY(SX_SAY_NOTE, "last notifications restored from the database: %zu", n);
+    } else if (st == SX_OK && o->last_ntfs_path) {
         restore_last(s, o->last_ntfs_path);
+    }
     if (st == SX_OK) {
         sx_tls_server_config cfg = {0};
         cfg.creds.cert_file = o->cert_file;
@@ -899,7 +904,14 @@ void sx_ntf_server_stop(sx_ntf_server *s)
     /* no NMSG after this: the SMP side goes first */
     sx_ntf_smpsub_stop(s->smpsub);
     s->smpsub = NULL;
-    if (s->opts.last_ntfs_path)
+    if (s->db) {
+        size_t n = 0;
+        if (sx_ntf_pg_save_last(s->db, s->subs, &n) == SX_OK)
+            SX_SAY(SX_SAY_NOTE, "last notifications saved to the database: %zu", n);
+        else
+            SX_SAY(SX_SAY_ERROR, "last notifications not saved to the database");
+    } else if (s->opts.last_ntfs_path) {
         save_last(s, s->opts.last_ntfs_path);
+    }
     server_free(s);
 }

@@ -5,7 +5,9 @@
  * periodic interval set, a subscription created; the router stopped and
  * started again on the same database: the active token, its subscription
  * (the same SNEW answers the same id) and the deleted token's absence are
- * all read back. test_ntf_db.sh then reads the tables themselves. */
+ * all read back. Then, on the store directly, a last notification of that
+ * subscription saved to the last_notifications table and read back as the
+ * same record. test_ntf_db.sh then reads the tables themselves. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -15,7 +17,73 @@
 #include "core/writer.h"
 #include "crypto/keys.h"
 #include "crypto/util.h"
+#include "kit/pgdb.h"
 #include "ntf_env.h"
+#include "ntf_router/pgschema.h"
+#include "ntf_router/pgstore.h"
+
+static void keep_line(void *arg, sx_slice line)
+{
+    char *out = arg;
+    assert_true(line.len < 1024);
+    memcpy(out, line.ptr, line.len);
+    out[line.len] = 0;
+}
+
+/* The store read by a new router's records: *ns subscriptions, *nl last
+ * notifications. */
+static void load_store(sx_pgdb *db, sx_ntf_tokens **t, sx_ntf_subs **s, size_t *ns, size_t *nl)
+{
+    size_t nt = 0;
+    assert_ok(sx_ntf_tokens_new(t));
+    assert_ok(sx_ntf_subs_new(s));
+    assert_ok(sx_ntf_pg_load(db, *t, *s, &nt, ns));
+    assert_int_equal(nt, 1);
+    assert_ok(sx_ntf_pg_load_last(db, *s, nl));
+}
+
+/* A last notification for the subscription of token tid to queue
+ * server/nid, through the table and back. */
+static void last_roundtrip(sx_slice tid, const char *server, sx_slice nid)
+{
+    sx_pgdb_cfg c = {.conninfo = g_ntf_db, .schema = SX_NTF_DEFAULT_DB_SCHEMA, .pool_size = 1, .migrate = true};
+    sx_ntf_pg_cfg(&c);
+    char err[700];
+    sx_pgdb *db = NULL;
+    assert_ok(sx_pgdb_open(&c, &db, err, sizeof err));
+    sx_ntf_tokens *t = NULL;
+    sx_ntf_subs *s = NULL;
+    size_t ns = 0, nl = 0;
+    load_store(db, &t, &s, &ns, &nl);
+    assert_int_equal(ns, 1);
+    assert_int_equal(nl, 0);
+
+    char tb[64], nb[64], nonce_b[64], meta_b[128], line[1024], back[1024] = "";
+    uint8_t nonce[24], meta[60];
+    sx_random_bytes(nonce, sizeof nonce);
+    sx_random_bytes(meta, sizeof meta);
+    assert_ok(sx_b64_encode(tid, SX_B64_URL, tb, sizeof tb));
+    assert_ok(sx_b64_encode(nid, SX_B64_URL, nb, sizeof nb));
+    assert_ok(sx_b64_encode(sx_slice_of(nonce, sizeof nonce), SX_B64_URL, nonce_b, sizeof nonce_b));
+    assert_ok(sx_b64_encode(sx_slice_of(meta, sizeof meta), SX_B64_URL, meta_b, sizeof meta_b));
+    snprintf(line, sizeof line, "v1 %s %s/%s 1767225600 %s %s", tb, server, nb, nonce_b, meta_b);
+    static sx_ntf_sl_last l;
+    assert_ok(sx_ntf_sl_last_parse(sx_slice_str(line), &l));
+    assert_true(sx_ntf_subs_restore_last(s, &l));
+    size_t saved = 0;
+    assert_ok(sx_ntf_pg_save_last(db, s, &saved));
+    assert_int_equal(saved, 1);
+    sx_ntf_subs_free(s);
+    sx_ntf_tokens_free(t);
+
+    load_store(db, &t, &s, &ns, &nl);
+    assert_int_equal(nl, 1);
+    assert_ok(sx_ntf_subs_write_last(s, keep_line, back));
+    assert_string_equal(back, line);
+    sx_ntf_subs_free(s);
+    sx_ntf_tokens_free(t);
+    sx_pgdb_close(db);
+}
 
 static void test_restart(void **state)
 {
@@ -72,11 +140,12 @@ static void test_restart(void **state)
     device late;
     device_register(&e, &late, "1234123412341234");
     assert_ok(sx_ntf_token_delete(e.c, dev_id(&late), late.verify, NULL));
+    env_free(&e);
+    last_roundtrip(dev_id(&d), server, sx_slice_of(nid, sizeof nid));
     sx_key_free(nk);
     device_free(&late);
     device_free(&gone);
     device_free(&d);
-    env_free(&e);
 }
 
 int main(int argc, char **argv)

@@ -3,8 +3,8 @@
 # own (pg_start.sh): itest_ntf_db (test_ntf_db.c) registers, verifies,
 # subscribes and restarts the router on it; then the tables are read here:
 # the reference's migrations recorded by name, the rows of the active token
-# (its periodic interval), its subscription and SMP router, and no row of
-# the deleted tokens.
+# (its periodic interval), its subscription and SMP router, its last
+# notification, and no row of the deleted tokens.
 # Usage: test_ntf_db.sh <itest_ntf_db> <apns-standin>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -35,6 +35,8 @@ got=$(q "SELECT count(*) FROM ntf_server.subscriptions s JOIN ntf_server.tokens 
 [ "$got" = "1" ] || fail "subscriptions: '$got'"
 got=$(q "SELECT smp_host || ' ' || smp_port || ' ' || length(smp_keyhash) FROM ntf_server.smp_servers")
 [ "$got" = "127.0.0.1 1 44" ] || fail "smp_servers: '$got'"
+got=$(q "SELECT count(*), min(octet_length(nmsg_nonce)), min(extract(epoch FROM sent_at)::bigint) FROM ntf_server.last_notifications")
+[ "$got" = "1|24|1767225600" ] || fail "last_notifications: '$got'"
 # the deleted tokens (ffee..., 1234...) left no row
 got=$(q "SELECT count(*) FROM ntf_server.tokens WHERE push_provider_token IN ('ffee0011ffee0011'::bytea, '1234123412341234'::bytea)")
 [ "$got" = "0" ] || fail "deleted tokens: '$got'"
