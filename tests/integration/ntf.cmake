@@ -50,5 +50,5 @@ target_link_libraries(itest_ntf_db PRIVATE sx_ntf_router sx_ntf_client PkgConfig
 target_include_directories(itest_ntf_db PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 target_compile_definitions(itest_ntf_db PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.ntf_db COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_ntf_db.sh $<TARGET_FILE:itest_ntf_db>
-                                         $<TARGET_FILE:apns-standin>)
+                                         $<TARGET_FILE:apns-standin> $<TARGET_FILE:ntf-server>)
 set_tests_properties(integration.ntf_db PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
