@@ -7,7 +7,7 @@
  * (the same SNEW answers the same id) and the deleted token's absence are
  * all read back. Then, on the store directly, a last notification of that
  * subscription saved to the last_notifications table and read back as the
- * same record. test_ntf_db.sh then reads the tables themselves. */
+ * same record, and an ERR status with its text. test_ntf_db.sh then reads the tables themselves. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -44,7 +44,7 @@ static void load_store(sx_pgdb *db, sx_ntf_tokens **t, sx_ntf_subs **s, size_t *
 
 /* A last notification for the subscription of token tid to queue
  * server/nid, through the table and back. */
-static void last_roundtrip(sx_slice tid, const char *server, sx_slice nid)
+static void last_roundtrip(sx_slice tid, const char *server, sx_slice nid, sx_slice sid)
 {
     sx_pgdb_cfg c = {.conninfo = g_ntf_db, .schema = SX_NTF_DEFAULT_DB_SCHEMA, .pool_size = 1, .migrate = true};
     sx_ntf_pg_cfg(&c);
@@ -80,6 +80,21 @@ static void last_roundtrip(sx_slice tid, const char *server, sx_slice nid)
     assert_int_equal(nl, 1);
     assert_ok(sx_ntf_subs_write_last(s, keep_line, back));
     assert_string_equal(back, line);
+    sx_ntf_subs_free(s);
+    sx_ntf_tokens_free(t);
+
+    /* an ERR status with its text, written and read back */
+    static sx_ntf_sl_rec r;
+    r.kind = SX_NTF_SL_SSTATUS;
+    assert_ok(sx_ntf_sl_bytes_set(&r.id, sid));
+    r.sub_status.status = SX_NTF_SUB_ERR;
+    assert_ok(sx_ntf_sl_bytes_set(&r.sub_status.err, sx_slice_str("CONN TIMEOUT")));
+    assert_ok(sx_ntf_pg_apply(db, &r));
+    load_store(db, &t, &s, &ns, &nl);
+    assert_int_equal(ns, 1);
+    back[0] = 0;
+    assert_ok(sx_ntf_subs_write_all(s, keep_line, back));
+    assert_non_null(strstr(back, " subStatus=ERR CONN TIMEOUT"));
     sx_ntf_subs_free(s);
     sx_ntf_tokens_free(t);
     sx_pgdb_close(db);
@@ -141,7 +156,7 @@ static void test_restart(void **state)
     device_register(&e, &late, "1234123412341234");
     assert_ok(sx_ntf_token_delete(e.c, dev_id(&late), late.verify, NULL));
     env_free(&e);
-    last_roundtrip(dev_id(&d), server, sx_slice_of(nid, sizeof nid));
+    last_roundtrip(dev_id(&d), server, sx_slice_of(nid, sizeof nid), sx_slice_of(sid, sid_len));
     sx_key_free(nk);
     device_free(&late);
     device_free(&gone);
