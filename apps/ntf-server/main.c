@@ -209,6 +209,19 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         return 1;
     }
     ao.port = (uint16_t)apns_port;
+    /* the PostgreSQL store: the reference keeps everything there; here it
+     * is chosen by giving [STORE_LOG] db_connection (else the store log) */
+    const char *db_conn = sx_ini_get(ini, "STORE_LOG", "db_connection");
+    const char *db_schema = sx_ini_get(ini, "STORE_LOG", "db_schema");
+    int64_t db_pool = 0;
+    if (sx_ini_int(ini, "STORE_LOG", "db_pool_size", 1, 1000, SX_NTF_DEFAULT_DB_POOL_SIZE, &db_pool, ierr,
+                   sizeof ierr) != SX_OK) {
+        printf("Error: %s: %s\n", paths->ini, ierr);
+        sx_ini_free(ini);
+        return 1;
+    }
+    if (db_conn && !db_conn[0])
+        db_conn = NULL;
     uint8_t fp[SX_FINGERPRINT_LEN];
     sx_status st = sx_kit_check_fingerprint(paths, fp, err, sizeof err);
     if (st != SX_OK) {
@@ -228,7 +241,11 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     }
     sx_smp_service_creds svc = {.cert_file = svc_crt, .key_file = svc_key};
     sx_ntf_print_service(stdout, version_line, fp, host ? host : "<hostnames>", port_text);
-    printf("Store log: %s\n", store_log ? paths->store_log : "off");
+    if (db_conn)
+        printf("Store: PostgreSQL database, schema %s\n",
+               db_schema && db_schema[0] ? db_schema : SX_NTF_DEFAULT_DB_SCHEMA);
+    else
+        printf("Store log: %s\n", store_log ? paths->store_log : "off");
     if (use_service)
         printf("SMP subscriptions as a notifier service, certificate %s%s\n", svc_crt, svc_made ? " (new)" : "");
     rcli_raise_nofile(stdout);
@@ -244,6 +261,9 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.key_file = paths->server_key;
     memcpy(o.key_hash, fp, sizeof o.key_hash);
     o.store_log_path = store_log ? paths->store_log : NULL;
+    o.db_connection = db_conn;
+    o.db_schema = db_schema && db_schema[0] ? db_schema : NULL;
+    o.db_pool_size = (int)db_pool;
     /* the reference's file, with the store log (it kept them with its STM
      * store, and keeps them in its database now) */
     char last_ntfs[SX_KIT_PATH_MAX + 40];

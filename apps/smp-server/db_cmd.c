@@ -78,6 +78,7 @@ static void print_hint(const sx_kit_paths *p, hint h)
 static sx_pgdb *open_db(const db_args *a, bool create)
 {
     sx_pgdb_cfg c = {.conninfo = a->conn, .schema = a->schema, .pool_size = 1, .create_schema = create, .migrate = true};
+    sx_pg_smp_cfg(&c);
     char err[700];
     sx_pgdb *db = NULL;
     if (sx_pgdb_open(&c, &db, err, sizeof err) != SX_OK) {

@@ -20,6 +20,9 @@
 #include "kit/workers.h"
 #include "ntf/protocol.h"
 #include "ntf_router/control.h"
+#include "ntf_router/pgschema.h"
+#include "ntf_router/pgstore.h"
+#include "ntf_router/setup.h"
 #include "ntf_router/smpsub.h"
 #include "ntf_router/subs.h"
 #include "ntf_router/tokens.h"
@@ -71,6 +74,7 @@ struct sx_ntf_server {
     unsigned n_workers;
     sx_ntf_tokens *tokens;
     FILE *log;
+    sx_pgdb *db; /* the database store, or NULL */
     pthread_mutex_t log_mu;
     uint64_t pushes;
     sx_ntf_pusher *pusher; /* NULL without APNS */
@@ -155,6 +159,31 @@ static sx_status open_store_log(sx_ntf_server *s, const char *path)
     SX_ENSURE(s->log != NULL, SX_E_IO);
     sx_ntf_tokens_set_log(s->tokens, log_line, s);
     sx_ntf_subs_set_log(s->subs, log_line, s);
+    return SX_OK;
+}
+
+/* The database store: the schema migrated, every row read, and each
+ * change written there in place of the store log. */
+static sx_status open_db(sx_ntf_server *s, const sx_ntf_server_opts *o)
+{
+    sx_pgdb_cfg c = {
+        .conninfo = o->db_connection,
+        .schema = o->db_schema ? o->db_schema : SX_NTF_DEFAULT_DB_SCHEMA,
+        .pool_size = o->db_pool_size > 0 ? o->db_pool_size : SX_NTF_DEFAULT_DB_POOL_SIZE,
+        .migrate = true,
+    };
+    sx_ntf_pg_cfg(&c);
+    char err[700];
+    sx_status st = sx_pgdb_open(&c, &s->db, err, sizeof err);
+    if (st != SX_OK) {
+        SX_SAY(SX_SAY_ERROR, "Error: %s", err);
+        return st;
+    }
+    size_t nt = 0, ns = 0;
+    SX_TRY(sx_ntf_pg_load(s->db, s->tokens, s->subs, &nt, &ns));
+    SX_SAY(SX_SAY_NOTE, "Database: %zu tokens, %zu subscriptions", nt, ns);
+    sx_ntf_tokens_set_log(s->tokens, sx_ntf_pg_log_line, s->db);
+    sx_ntf_subs_set_log(s->subs, sx_ntf_pg_log_line, s->db);
     return SX_OK;
 }
 
@@ -709,6 +738,7 @@ static void server_free(sx_ntf_server *s)
     sx_ntf_subs_free(s->subs);
     if (s->log)
         fclose(s->log);
+    sx_pgdb_close(s->db);
     pthread_mutex_destroy(&s->log_mu);
     free(s);
 }
@@ -752,10 +782,17 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     sx_status st = sx_ntf_tokens_new(&s->tokens);
     if (st == SX_OK)
         st = sx_ntf_subs_new(&s->subs);
-    if (st == SX_OK && o->store_log_path)
+    if (st == SX_OK && o->db_connection)
+        st = open_db(s, o);
+    else if (st == SX_OK && o->store_log_path)
         st = open_store_log(s, o->store_log_path);
-    if (st == SX_OK && o->last_ntfs_path)
+    if (st == SX_OK && s->db) {
+        size_t n = 0;
+        st = sx_ntf_pg_load_last(s->db, s->subs, &n);
+        SX_SAY(SX_SAY_NOTE, "last notifications restored from the database: %zu", n);
+    } else if (st == SX_OK && o->last_ntfs_path) {
         restore_last(s, o->last_ntfs_path);
+    }
     if (st == SX_OK) {
         sx_tls_server_config cfg = {0};
         cfg.creds.cert_file = o->cert_file;
@@ -867,7 +904,14 @@ void sx_ntf_server_stop(sx_ntf_server *s)
     /* no NMSG after this: the SMP side goes first */
     sx_ntf_smpsub_stop(s->smpsub);
     s->smpsub = NULL;
-    if (s->opts.last_ntfs_path)
+    if (s->db) {
+        size_t n = 0;
+        if (sx_ntf_pg_save_last(s->db, s->subs, &n) == SX_OK)
+            SX_SAY(SX_SAY_NOTE, "last notifications saved to the database: %zu", n);
+        else
+            SX_SAY(SX_SAY_ERROR, "last notifications not saved to the database");
+    } else if (s->opts.last_ntfs_path) {
         save_last(s, s->opts.last_ntfs_path);
+    }
     server_free(s);
 }

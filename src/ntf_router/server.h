@@ -29,6 +29,14 @@ typedef struct sx_ntf_server_opts {
     const char *cert_file, *ca_file, *key_file;
     uint8_t key_hash[SX_FINGERPRINT_LEN]; /* the CA fingerprint clients must send */
     const char *store_log_path;           /* NULL: tokens are not kept */
+    /* Non-NULL: tokens and subscriptions are kept in this PostgreSQL
+     * database (pgstore.h) in place of the store log, in schema db_schema
+     * (NULL: ntf_server) with db_pool_size connections (0: 10); the last
+     * notifications then go to its last_notifications table at stop and
+     * come back from it at start (last_ntfs_path is not used). */
+    const char *db_connection;
+    const char *db_schema;
+    int db_pool_size;
     /* NULL: not kept. Else each subscription's last notification is
      * written there at stop and read back at start (then renamed .bak),
      * as the reference's ntf-server-last-notifications.log. */

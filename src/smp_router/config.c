@@ -2,7 +2,7 @@
  * INI file read into sx_router_config with the reference's defaults
  * (PROTOCOL-NOTES H7, H8, H11) and the start-up lines (PROTOCOL-NOTES H10). */
 #include "smp_router/config.h"
-#include "smp_router/pgdb.h"
+#include "smp_router/pgschema.h"
 
 #include <stdlib.h>
 #include <string.h>

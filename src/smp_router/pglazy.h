@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "smp_router/pgdb.h"
+#include "kit/pgdb.h"
+#include "smp_router/pgschema.h"
 #include "smp_router/pgqueues.h"
 #include "smp_router/slservices.h"
 #include "smp_router/store.h"

@@ -9,7 +9,7 @@
 
 #include "kit/logfile.h"
 #include "smp_router/msglog.h"
-#include "smp_router/pgdb.h"
+#include "smp_router/pgschema.h"
 #include "smp_router/pgqueues.h"
 #include "simplex/status.h"
 

@@ -10,7 +10,7 @@
 #ifndef SX_ROUTER_PGMSGS_H
 #define SX_ROUTER_PGMSGS_H
 
-#include "smp_router/pgdb.h"
+#include "smp_router/pgschema.h"
 #include "smp_router/store.h"
 
 /* Messages of s go to db (which must outlive s; closing s does not close

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "kit/logfile.h"
-#include "smp_router/pgdb.h"
+#include "smp_router/pgschema.h"
 #include "smp_router/slrec.h"
 #include "smp_router/slservices.h"
 #include "smp_router/store.h"

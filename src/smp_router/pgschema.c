@@ -448,3 +448,10 @@ const sx_pg_migration *sx_pg_migrations(size_t *n)
     *n = sizeof MIGRATIONS / sizeof MIGRATIONS[0];
     return MIGRATIONS;
 }
+
+void sx_pg_smp_cfg(sx_pgdb_cfg *c)
+{
+    c->migrations = sx_pg_migrations(&c->n_migrations);
+    c->pgcrypto_at = "20250915_queue_ids_hash";
+    c->absent_hint = "store_queues is `database`";
+}

@@ -24,8 +24,8 @@
 #include "kit/web.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
-#include "smp_router/pgdb.h"
 #include "smp_router/pglazy.h"
+#include "smp_router/pgschema.h"
 #include "smp_router/pgqueues.h"
 #include "transport/net.h"
 

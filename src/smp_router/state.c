@@ -14,8 +14,8 @@
 #include "core/base64.h"
 #include "crypto/util.h"
 #include "smp_router/msgjournal.h"
-#include "smp_router/pgdb.h"
 #include "smp_router/pglazy.h"
+#include "smp_router/pgschema.h"
 #include "smp_router/pgmsgs.h"
 #include "smp_router/pgqueues.h"
 #include "smp_router/store_journal.h"
@@ -45,6 +45,7 @@ static sx_status restore_db(sx_router *r)
         .pool_size = o->db_pool_size > 0 ? o->db_pool_size : SX_PGDB_DEFAULT_POOL,
         .migrate = true,
     };
+    sx_pg_smp_cfg(&dc);
     char err[700];
     sx_status st = sx_pgdb_open(&dc, &r->db, err, sizeof err);
     if (st != SX_OK) {

@@ -39,6 +39,7 @@ void ntf_sleep_ms(long ms)
 const char *g_ntf_server;
 bool g_ntf_service;
 bool g_ntf_control;
+const char *g_ntf_db;
 
 /* Runs the ntf-server program with the test's folders (and APNS key) in its
  * environment; out: where its output goes. */
@@ -208,6 +209,8 @@ void env_router_start(env *e)
     o.key_file = e->paths.server_key;
     memcpy(o.key_hash, e->fp, sizeof o.key_hash);
     o.store_log_path = e->paths.store_log;
+    o.db_connection = g_ntf_db;
+    o.db_pool_size = g_ntf_db ? 2 : 0;
     o.apns = &ao;
     o.periodic_s = e->periodic_s;
     o.control = g_ntf_control;

@@ -28,6 +28,9 @@ extern bool g_ntf_service;
 /* In process: the router gets a control port (ephemeral) with the user
  * password "ntf-user" and the admin password "ntf-admin". */
 extern bool g_ntf_control;
+/* In process: non-NULL, the router keeps its store in this PostgreSQL
+ * database (db_connection) in place of the store log. */
+extern const char *g_ntf_db;
 
 typedef struct env {
     char dir[64], sdir[96], key[96], reqs[128], failures[128];

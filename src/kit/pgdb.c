@@ -1,6 +1,6 @@
-/* PostgreSQL connections, pool and migrations of the SMP router's database
- * store (see pgdb.h). */
-#include "smp_router/pgdb.h"
+/* PostgreSQL connections, pool and migrations of the routers' database
+ * stores (see pgdb.h). */
+#include "kit/pgdb.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "kit/say.h"
-#include "smp_router/pgschema.h"
 
 struct sx_pgdb {
     pthread_mutex_t mu;
@@ -182,7 +181,7 @@ static sx_status apply_migration(PGconn *pg, const sx_pg_migration *m, char *err
     return st;
 }
 
-static sx_status migrate(PGconn *pg, bool apply, char *err, size_t errlen)
+static sx_status migrate(PGconn *pg, const sx_pgdb_cfg *c, char *err, size_t errlen)
 {
     SX_TRY(exec_plain(pg,
                       "CREATE TABLE IF NOT EXISTS migrations "
@@ -194,8 +193,8 @@ static sx_status migrate(PGconn *pg, bool apply, char *err, size_t errlen)
         PQclear(r);
         return SX_E_IO;
     }
-    size_t n;
-    const sx_pg_migration *ms = sx_pg_migrations(&n);
+    size_t n = c->n_migrations;
+    const sx_pg_migration *ms = c->migrations;
     size_t done = (size_t)PQntuples(r);
     /* applied must be a prefix of ours: anything else is another server's */
     for (size_t i = 0; i < done; i++) {
@@ -210,12 +209,12 @@ static sx_status migrate(PGconn *pg, bool apply, char *err, size_t errlen)
         }
     }
     PQclear(r);
-    if (done < n && !apply) {
+    if (done < n && !c->migrate) {
         snprintf(err, errlen, "the database schema needs migration %s", ms[done].name);
         return SX_E_USAGE;
     }
     for (size_t i = done; i < n; i++) {
-        if (strcmp(ms[i].name, "20250915_queue_ids_hash") == 0)
+        if (c->pgcrypto_at && strcmp(ms[i].name, c->pgcrypto_at) == 0)
             SX_TRY(ensure_pgcrypto(pg, err, errlen));
         SX_TRY(apply_migration(pg, &ms[i], err, errlen));
         SX_SAY(SX_SAY_NOTE, "Database: migration %s applied", ms[i].name);
@@ -243,7 +242,7 @@ void sx_pgdb_close(sx_pgdb *db)
 sx_status sx_pgdb_open(const sx_pgdb_cfg *c, sx_pgdb **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!c->conninfo || !c->schema || !c->schema[0] || c->pool_size < 1 || c->pool_size > 1000) {
+    if (!c->conninfo || !c->schema || !c->schema[0] || c->pool_size < 1 || c->pool_size > 1000 || !c->migrations) {
         snprintf(err, errlen, "bad database settings");
         return SX_E_USAGE;
     }
@@ -256,15 +255,15 @@ sx_status sx_pgdb_open(const sx_pgdb_cfg *c, sx_pgdb **out, char *err, size_t er
         if (c->create_schema)
             st = exec_with_schema(pg, "CREATE SCHEMA", c->schema, "", "cannot create the schema", err, errlen);
         else {
-            snprintf(err, errlen, "store_queues is `database`, create schema %s in PostgreSQL database %s",
-                     c->schema, c->conninfo);
+            snprintf(err, errlen, "%s%screate schema %s in PostgreSQL database %s",
+                     c->absent_hint ? c->absent_hint : "", c->absent_hint ? ", " : "", c->schema, c->conninfo);
             st = SX_E_USAGE;
         }
     }
     if (st == SX_OK)
         st = exec_with_schema(pg, "SET search_path TO", c->schema, "", "cannot use the schema", err, errlen);
     if (st == SX_OK)
-        st = migrate(pg, c->migrate, err, errlen);
+        st = migrate(pg, c, err, errlen);
     if (st != SX_OK) {
         PQfinish(pg);
         return st;

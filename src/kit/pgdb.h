@@ -1,15 +1,16 @@
-/* PostgreSQL for the SMP router's database store (store_queues: database,
- * store_messages: database): a pool of libpq connections to one schema,
- * the schema's migrations (pgschema.h) applied at open as the reference
- * applies them (its migrations table, one transaction per migration), and
+/* PostgreSQL for the routers' database stores (the SMP router's
+ * store_queues/store_messages: database, the NTF router's store): a pool of
+ * libpq connections to one schema, the router's migrations (given in the
+ * settings) applied at open as the reference applies them (its migrations
+ * table, one transaction per migration), and
  * prepared statements with binary parameters and results only: no value is
  * ever put into SQL text (the schema name, an identifier, is quoted).
  *
  * Thread-safe: a thread takes a connection with sx_pgdb_acquire (waiting
  * while all db_pool_size are in use) and gives it back. A connection found
  * broken is reset before it is handed out again. */
-#ifndef SX_ROUTER_PGDB_H
-#define SX_ROUTER_PGDB_H
+#ifndef SX_KIT_PGDB_H
+#define SX_KIT_PGDB_H
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -19,18 +20,25 @@
 #include "core/bytes.h"
 #include "simplex/status.h"
 
-#define SX_PGDB_DEFAULT_CONNECTION "postgresql://smp@/smp_server_store"
-#define SX_PGDB_DEFAULT_SCHEMA "smp_server"
-#define SX_PGDB_DEFAULT_POOL 10
-
 typedef struct sx_pgdb sx_pgdb;
 
+/* One migration of a router's schema. */
+typedef struct sx_pg_migration {
+    const char *name; /* as recorded in the migrations table */
+    const char *up;
+    const char *down; /* NULL: none (recorded as NULL) */
+} sx_pg_migration;
+
 typedef struct sx_pgdb_cfg {
-    const char *conninfo; /* db_connection (a libpq URI or key=value string) */
-    const char *schema;   /* db_schema */
-    int pool_size;        /* db_pool_size, >= 1 */
-    bool create_schema;   /* create it when absent (import); else absent is an error */
-    bool migrate;         /* apply missing migrations (else: refuse a schema that needs them) */
+    const char *conninfo;              /* db_connection (a libpq URI or key=value string) */
+    const char *schema;                /* db_schema */
+    int pool_size;                     /* db_pool_size, >= 1 */
+    bool create_schema;                /* create it when absent (import); else absent is an error */
+    bool migrate;                      /* apply missing migrations (else: refuse a schema that needs them) */
+    const sx_pg_migration *migrations; /* the router's, ascending by name */
+    size_t n_migrations;
+    const char *pgcrypto_at; /* the migration before which pgcrypto must exist, or NULL */
+    const char *absent_hint; /* what an absent schema's error begins with, or NULL */
 } sx_pgdb_cfg;
 
 /* One connection of the pool, with the statements prepared on it. */
@@ -40,43 +48,11 @@ typedef struct sx_pgconn {
 } sx_pgconn;
 
 /* A statement, prepared on a connection the first time it runs there.
- * ids are unique in the process and < 64 (SX_PGS_* below). */
+ * ids are unique in the process and < 64 (each router numbers its own). */
 typedef struct sx_pgstmt {
     int id;
     const char *sql;
 } sx_pgstmt;
-
-enum {
-    SX_PGS_Q_INSERT,
-    SX_PGS_Q_LINK,
-    SX_PGS_Q_LDELETE,
-    SX_PGS_Q_SECURE,
-    SX_PGS_Q_KEYS,
-    SX_PGS_Q_NOTIFIER,
-    SX_PGS_Q_STATUS,
-    SX_PGS_Q_DELETE,
-    SX_PGS_Q_NDELETE,
-    SX_PGS_Q_TIME,
-    SX_PGS_Q_RSERVICE,
-    SX_PGS_Q_NSERVICE,
-    SX_PGS_S_INSERT,
-    SX_PGS_M_WRITE,
-    SX_PGS_M_PEEK,
-    SX_PGS_M_DEL,
-    SX_PGS_M_EXPIRE,
-    SX_PGS_M_DROP,
-    SX_PGS_M_SIZE,
-    SX_PGS_M_INSERT,
-    SX_PGS_L_BY_RID,
-    SX_PGS_L_BY_SID,
-    SX_PGS_L_BY_NID,
-    SX_PGS_L_BY_LID,
-    SX_PGS_L_SERVICES,
-    SX_PGS_L_PAGE,
-    SX_PGS_L_PAGE_MSGS,
-    SX_PGS_L_COUNTS,
-    SX_PGS_COUNT
-};
 
 /* Whether the schema exists in the database conninfo names. SX_E_IO (err
  * says why) when the database cannot be reached. */
@@ -112,4 +88,4 @@ bool sx_pgdb_i64(const PGresult *r, int row, int col, int64_t *out);
 bool sx_pgdb_bool(const PGresult *r, int row, int col, bool *out);
 void sx_pgdb_put_i64(uint8_t out[8], int64_t v);
 
-#endif
+#endif /* SX_KIT_PGDB_H */

@@ -1,0 +1,178 @@
+/* The NTF router on its PostgreSQL store (pgstore.h), in process, with the
+ * APNS stand-in as a process and the database of a private PostgreSQL
+ * server that test_ntf_db.sh starts (its connection string is the second
+ * argument): a token registered and verified, a second one deleted, a
+ * periodic interval set, a subscription created; the router stopped and
+ * started again on the same database: the active token, its subscription
+ * (the same SNEW answers the same id) and the deleted token's absence are
+ * all read back. Then, on the store directly, a last notification of that
+ * subscription saved to the last_notifications table and read back as the
+ * same record, and an ERR status with its text. test_ntf_db.sh then reads the tables themselves. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "core/writer.h"
+#include "crypto/keys.h"
+#include "crypto/util.h"
+#include "kit/pgdb.h"
+#include "ntf_env.h"
+#include "ntf_router/pgschema.h"
+#include "ntf_router/pgstore.h"
+
+static void keep_line(void *arg, sx_slice line)
+{
+    char *out = arg;
+    assert_true(line.len < 1024);
+    memcpy(out, line.ptr, line.len);
+    out[line.len] = 0;
+}
+
+/* The store read by a new router's records: *ns subscriptions, *nl last
+ * notifications. */
+static void load_store(sx_pgdb *db, sx_ntf_tokens **t, sx_ntf_subs **s, size_t *ns, size_t *nl)
+{
+    size_t nt = 0;
+    assert_ok(sx_ntf_tokens_new(t));
+    assert_ok(sx_ntf_subs_new(s));
+    assert_ok(sx_ntf_pg_load(db, *t, *s, &nt, ns));
+    assert_int_equal(nt, 1);
+    assert_ok(sx_ntf_pg_load_last(db, *s, nl));
+}
+
+/* A last notification for the subscription of token tid to queue
+ * server/nid, through the table and back. */
+static void last_roundtrip(sx_slice tid, const char *server, sx_slice nid, sx_slice sid)
+{
+    sx_pgdb_cfg c = {.conninfo = g_ntf_db, .schema = SX_NTF_DEFAULT_DB_SCHEMA, .pool_size = 1, .migrate = true};
+    sx_ntf_pg_cfg(&c);
+    char err[700];
+    sx_pgdb *db = NULL;
+    assert_ok(sx_pgdb_open(&c, &db, err, sizeof err));
+    sx_ntf_tokens *t = NULL;
+    sx_ntf_subs *s = NULL;
+    size_t ns = 0, nl = 0;
+    load_store(db, &t, &s, &ns, &nl);
+    assert_int_equal(ns, 1);
+    assert_int_equal(nl, 0);
+
+    char tb[64], nb[64], nonce_b[64], meta_b[128], line[1024], back[1024] = "";
+    uint8_t nonce[24], meta[60];
+    sx_random_bytes(nonce, sizeof nonce);
+    sx_random_bytes(meta, sizeof meta);
+    assert_ok(sx_b64_encode(tid, SX_B64_URL, tb, sizeof tb));
+    assert_ok(sx_b64_encode(nid, SX_B64_URL, nb, sizeof nb));
+    assert_ok(sx_b64_encode(sx_slice_of(nonce, sizeof nonce), SX_B64_URL, nonce_b, sizeof nonce_b));
+    assert_ok(sx_b64_encode(sx_slice_of(meta, sizeof meta), SX_B64_URL, meta_b, sizeof meta_b));
+    snprintf(line, sizeof line, "v1 %s %s/%s 1767225600 %s %s", tb, server, nb, nonce_b, meta_b);
+    static sx_ntf_sl_last l;
+    assert_ok(sx_ntf_sl_last_parse(sx_slice_str(line), &l));
+    assert_true(sx_ntf_subs_restore_last(s, &l));
+    size_t saved = 0;
+    assert_ok(sx_ntf_pg_save_last(db, s, &saved));
+    assert_int_equal(saved, 1);
+    sx_ntf_subs_free(s);
+    sx_ntf_tokens_free(t);
+
+    load_store(db, &t, &s, &ns, &nl);
+    assert_int_equal(nl, 1);
+    assert_ok(sx_ntf_subs_write_last(s, keep_line, back));
+    assert_string_equal(back, line);
+    sx_ntf_subs_free(s);
+    sx_ntf_tokens_free(t);
+
+    /* an ERR status with its text, written and read back */
+    static sx_ntf_sl_rec r;
+    r.kind = SX_NTF_SL_SSTATUS;
+    assert_ok(sx_ntf_sl_bytes_set(&r.id, sid));
+    r.sub_status.status = SX_NTF_SUB_ERR;
+    assert_ok(sx_ntf_sl_bytes_set(&r.sub_status.err, sx_slice_str("CONN TIMEOUT")));
+    assert_ok(sx_ntf_pg_apply(db, &r));
+    load_store(db, &t, &s, &ns, &nl);
+    assert_int_equal(ns, 1);
+    back[0] = 0;
+    assert_ok(sx_ntf_subs_write_all(s, keep_line, back));
+    assert_non_null(strstr(back, " subStatus=ERR CONN TIMEOUT"));
+    sx_ntf_subs_free(s);
+    sx_ntf_tokens_free(t);
+    sx_pgdb_close(db);
+}
+
+static void test_restart(void **state)
+{
+    (void)state;
+    env e;
+    env_init(&e, 0);
+    device d, gone;
+    device_activate(&e, &d, "0a1b2c3d4e5f0a1b");
+    device_register(&e, &gone, "ffee0011ffee0011");
+    assert_ok(sx_ntf_token_delete(e.c, dev_id(&gone), gone.verify, NULL));
+    assert_ok(sx_ntf_token_cron(e.c, dev_id(&d), d.verify, 20, NULL));
+
+    /* a queue of an SMP router nobody runs: the subscription is kept
+     * whatever its status becomes */
+    uint8_t kh[32], nid[24];
+    sx_random_bytes(kh, sizeof kh);
+    sx_random_bytes(nid, sizeof nid);
+    char khb64[64], server[160];
+    assert_ok(sx_b64_encode(sx_slice_of(kh, sizeof kh), SX_B64_URL, khb64, sizeof khb64));
+    snprintf(server, sizeof server, "smp://%s@127.0.0.1:1", khb64);
+    uint8_t qbuf[600];
+    sx_ntf_queue q;
+    assert_ok(sx_ntf_queue_of(server, sx_slice_of(nid, sizeof nid), qbuf, sizeof qbuf, &q));
+    sx_key *nk = NULL;
+    assert_ok(sx_key_generate(SX_KEY_X25519, &nk));
+    uint8_t nkey[128];
+    sx_writer w;
+    sx_writer_init_fixed(&w, nkey, sizeof nkey);
+    assert_true(sx_key_write_private(&w, nk));
+    size_t nkey_len = w.len;
+    uint8_t sid[SX_NTF_CLIENT_ID_MAX], sid2[SX_NTF_CLIENT_ID_MAX];
+    size_t sid_len = 0, sid2_len = 0;
+    assert_ok(sx_ntf_sub_create(e.c, dev_id(&d), d.verify, &q, sx_slice_of(nkey, nkey_len), sid, &sid_len, NULL));
+    sx_ntf_sub_status before = 0, after = 0;
+    assert_ok(sx_ntf_sub_check(e.c, sx_slice_of(sid, sid_len), d.verify, &before, NULL, 0, NULL));
+
+    /* the router again, on the same database */
+    env_router_stop(&e);
+    env_router_start(&e);
+    sx_ntf_tkn_state ts;
+    assert_ok(sx_ntf_token_check(e.c, dev_id(&d), d.verify, &ts, NULL));
+    assert_int_equal(ts.status, SX_NTF_TKN_ACTIVE);
+    sx_smp_error err;
+    assert_int_equal(sx_ntf_token_check(e.c, dev_id(&gone), gone.verify, &ts, &err), SX_E_AUTH);
+    assert_ok(sx_ntf_sub_check(e.c, sx_slice_of(sid, sid_len), d.verify, &after, NULL, 0, NULL));
+    assert_true(after >= SX_NTF_SUB_NEW && after <= SX_NTF_SUB_ERR);
+    /* the same queue and key: the subscription read back answers */
+    assert_ok(sx_ntf_sub_create(e.c, dev_id(&d), d.verify, &q, sx_slice_of(nkey, nkey_len), sid2, &sid2_len,
+                                NULL));
+    assert_int_equal(sid_len, sid2_len);
+    assert_memory_equal(sid, sid2, sid_len);
+    /* a change after the restart is kept too: the token deleted below is
+     * looked for by test_ntf_db.sh */
+    device late;
+    device_register(&e, &late, "1234123412341234");
+    assert_ok(sx_ntf_token_delete(e.c, dev_id(&late), late.verify, NULL));
+    env_free(&e);
+    last_roundtrip(dev_id(&d), server, sx_slice_of(nid, sizeof nid), sx_slice_of(sid, sid_len));
+    sx_key_free(nk);
+    device_free(&late);
+    device_free(&gone);
+    device_free(&d);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s <apns-standin> <db connection>\n", argv[0]);
+        return 2;
+    }
+    g_standin = argv[1];
+    g_ntf_db = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
