@@ -107,15 +107,18 @@ static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
     if (!id_of(x, note->notifier, &id))
         return;
     __atomic_add_fetch(&x->received, 1, __ATOMIC_RELAXED);
-    sx_ntf_stats_inc(__atomic_load_n(&x->counters, __ATOMIC_ACQUIRE), SX_NTF_STAT_NTF_RECEIVED);
+    sx_ntf_stats *counters = __atomic_load_n(&x->counters, __ATOMIC_ACQUIRE);
+    sx_ntf_stats_active_sub(counters, id.b, id.len); /* the day's active subscriptions */
     static __thread uint8_t payload[PAYLOAD_MAX];
     sx_writer w;
     sx_writer_init_fixed(&w, payload, sizeof payload);
     if (!sx_ntf_subs_notification(x->subs, sx_ntf_sl_slice(&id), (int64_t)time(NULL), note->nonce,
                                   sx_slice_of(note->meta, note->meta_len), &tkn_id, &w)) {
         SX_SAY(SX_SAY_WARN, "notification not pushed: no subscription or its payload does not fit");
+        sx_ntf_stats_inc(counters, SX_NTF_STAT_NTF_RECEIVED_AUTH); /* the reference's AUTH case */
         return;
     }
+    sx_ntf_stats_inc(counters, SX_NTF_STAT_NTF_RECEIVED);
     sx_ntf_tkn_rec *tkn = malloc(sizeof *tkn);
     if (!tkn)
         return;

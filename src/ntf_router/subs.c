@@ -108,6 +108,17 @@ size_t sx_ntf_subs_count(sx_ntf_subs *s)
     return n;
 }
 
+size_t sx_ntf_subs_last_count(sx_ntf_subs *s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->lasts.cap; i++)
+        for (sx_hnode *h = sx_hindex_bucket(&s->lasts, i); h; h = h->next)
+            n += SX_HNODE_OWNER(h, tlast, node)->n;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 static uint64_t hash_id(const sx_ntf_subs *s, sx_slice id)
 {
     return sx_hindex_hash(&s->ids, id, sx_slice_of(NULL, 0));

@@ -28,6 +28,11 @@ extern bool g_ntf_service;
 /* In process: the router gets a control port (ephemeral) with the user
  * password "ntf-user" and the admin password "ntf-admin". */
 extern bool g_ntf_control;
+/* In process: the statistics kept in the log folder's
+ * ntf-server-stats.log; with an interval > 0 also the daily line and the
+ * metrics file every that many seconds. */
+extern bool g_ntf_stats;
+extern int64_t g_ntf_stats_interval;
 
 typedef struct env {
     char dir[64], sdir[96], key[96], reqs[128], failures[128];
