@@ -168,16 +168,19 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         printf("Error: %s: %s\n", paths->ini, err);
         return 1;
     }
-    bool store_log = true, log_tls = false, use_service = false;
-    int64_t port = 0, ctl_port = 0;
+    bool store_log = true, log_tls = false, use_service = false, log_stats = false;
+    int64_t port = 0, ctl_port = 0, prom_interval = 0;
     const char *port_text = sx_ini_get(ini, "TRANSPORT", "port");
     const char *host = sx_ini_get(ini, "TRANSPORT", "host");
     char ierr[ERRLEN] = "";
     if (sx_ini_bool(ini, "STORE_LOG", "enable", true, &store_log, ierr, sizeof ierr) != SX_OK ||
         sx_ini_bool(ini, "TRANSPORT", "log_tls_errors", false, &log_tls, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_bool(ini, "STORE_LOG", "log_stats", false, &log_stats, ierr, sizeof ierr) != SX_OK ||
         sx_ini_bool(ini, "SUBSCRIBER", "use_service_credentials", false, &use_service, ierr, sizeof ierr) !=
             SX_OK ||
         sx_ini_int(ini, "TRANSPORT", "control_port", 1, 65535, 0, &ctl_port, ierr, sizeof ierr) != SX_OK ||
+        sx_ini_int(ini, "STORE_LOG", "prometheus_interval", 1, 86400 * 365, 0, &prom_interval, ierr, sizeof ierr) !=
+            SX_OK ||
         sx_ini_int(ini, "TRANSPORT", "port", 1, 65535, 0, &port, ierr, sizeof ierr) != SX_OK || !port_text) {
         /* a port list (the reference allows one) is not supported yet */
         printf("Error: %s: %s\n", paths->ini, ierr[0] ? ierr : "[TRANSPORT] port: a single port is required");
@@ -270,6 +273,13 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     snprintf(last_ntfs, sizeof last_ntfs, "%s/%s", paths->log_dir, SX_NTF_LAST_NTFS_NAME);
     o.last_ntfs_path = store_log ? last_ntfs : NULL;
     o.log_tls_errors = log_tls;
+    /* [STORE_LOG] log_stats: the backup file and the daily line, as the
+     * reference's (ntf-server-stats.log, ntf-server-stats.daily.log) */
+    o.stats_backup_path = log_stats ? paths->stats_backup : NULL;
+    o.stats_daily_path = log_stats ? paths->stats_daily : NULL;
+    /* [STORE_LOG] prometheus_interval: ntf-server-metrics.txt */
+    o.metrics_path = prom_interval > 0 ? paths->metrics : NULL;
+    o.metrics_interval = prom_interval;
     o.apns = &ao;
     o.periodic_s = (unsigned)periodic;
     o.service = use_service ? &svc : NULL;

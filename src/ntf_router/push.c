@@ -165,6 +165,7 @@ static void deliver(sx_ntf_pusher *p, item *it)
             return;
         }
         sx_wipe(&now_rec, sizeof now_rec);
+        sx_ntf_stats_active_token(p->counters, id.ptr, id.len); /* the day's active tokens */
     }
     static __thread uint8_t body[BODY_CAP];
     sx_writer w;

@@ -20,6 +20,7 @@
 #include "kit/workers.h"
 #include "ntf/protocol.h"
 #include "ntf_router/control.h"
+#include "ntf_router/metrics.h"
 #include "ntf_router/pgschema.h"
 #include "ntf_router/pgstore.h"
 #include "ntf_router/setup.h"
@@ -28,6 +29,7 @@
 #include "ntf_router/tokens.h"
 #include "transport/net.h"
 #include "transport/tls.h"
+#include "simplex/version.h"
 
 static const char *const ns_alpn[] = {SX_NTF_ALPN, "h2", "http/1.1", NULL};
 
@@ -81,6 +83,7 @@ struct sx_ntf_server {
     sx_ntf_subs *subs;
     sx_ntf_smpsub *smpsub;
     sx_ntf_stats stats;
+    sx_ntf_stats_log *stats_log;
     sx_ntf_control *control;
 };
 
@@ -723,11 +726,44 @@ static void ctl_info(void *arg, sx_ntf_ctl_info *out)
     out->push_queue = sx_ntf_pusher_queued(s->pusher);
 }
 
+/* The metrics file (metrics.h), on the statistics thread. */
+static void metrics_file(void *arg)
+{
+    sx_ntf_server *s = arg;
+    sx_ntf_metrics_in in = {0};
+    sx_ntf_metrics_from_stats(&s->stats, &in);
+    sx_smp_pool_stats ps;
+    sx_ntf_smpsub_pool_stats(s->smpsub, &ps);
+    in.token_count = (int64_t)sx_ntf_tokens_count(s->tokens);
+    in.sub_count = (int64_t)sx_ntf_subs_count(s->subs);
+    in.last_ntf_count = (int64_t)sx_ntf_subs_last_count(s->subs);
+    in.threads = sx_ntf_metrics_threads();
+    in.smp_routers = (int64_t)ps.routers;
+    in.smp_sessions = (int64_t)ps.connected;
+    in.active_subs = (int64_t)ps.active;
+    in.pending_subs = (int64_t)ps.pending;
+    in.service_subs = (int64_t)ps.service_assoc;
+    in.push_queue = (int64_t)sx_ntf_pusher_queued(s->pusher);
+    in.version = sx_version();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    in.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    char *text = NULL;
+    size_t len = 0;
+    sx_status st = sx_ntf_metrics_text(&in, &text, &len);
+    if (st == SX_OK)
+        st = sx_ntf_metrics_write(s->opts.metrics_path, text, len);
+    free(text);
+    if (st != SX_OK)
+        SX_SAY(SX_SAY_ERROR, "cannot write metrics to %s: %s", s->opts.metrics_path, sx_status_str(st));
+}
+
 static void server_free(sx_ntf_server *s)
 {
     if (!s)
         return;
     sx_ntf_control_stop(s->control);
+    sx_ntf_stats_log_stop(s->stats_log);
     sx_kit_workers_free(s->ws);
     sx_ntf_smpsub_stop(s->smpsub);
     sx_ntf_pusher_stop(s->pusher);
@@ -736,11 +772,32 @@ static void server_free(sx_ntf_server *s)
     sx_key_free(s->sign_key);
     sx_ntf_tokens_free(s->tokens);
     sx_ntf_subs_free(s->subs);
+    sx_ntf_stats_destroy(&s->stats);
     if (s->log)
         fclose(s->log);
     sx_pgdb_close(s->db);
     pthread_mutex_destroy(&s->log_mu);
     free(s);
+}
+
+/* The reference's restore: a file that exists is read, then renamed .bak;
+ * one that does not parse stops the start. */
+static sx_status restore_stats(sx_ntf_server *s, const char *path)
+{
+    if (access(path, F_OK) != 0)
+        return SX_OK;
+    SX_SAY(SX_SAY_NOTE, "restoring server stats from file %s", path);
+    size_t line = 0;
+    sx_status st = sx_ntf_stats_load(&s->stats, path, &line);
+    if (st != SX_OK) {
+        SX_SAY(SX_SAY_ERROR, "error restoring server stats from %s (line %zu): %s", path, line, sx_status_str(st));
+        return st == SX_E_NOMEM ? st : SX_E_IO;
+    }
+    char bak[4200];
+    if ((size_t)snprintf(bak, sizeof bak, "%s.bak", path) < sizeof bak && rename(path, bak) != 0)
+        SX_SAY(SX_SAY_WARN, "cannot rename %s", path);
+    SX_SAY(SX_SAY_NOTE, "server stats restored");
+    return SX_OK;
 }
 
 static void collect_wanted(void *arg, const sx_ntf_sub_rec *r)
@@ -776,6 +833,7 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     sx_ntf_server *s = calloc(1, sizeof *s);
     SX_ENSURE(s != NULL, SX_E_NOMEM);
     pthread_mutex_init(&s->log_mu, NULL);
+    sx_ntf_stats_init(&s->stats, (int64_t)time(NULL));
     s->opts = *o;
     s->opts.apns = NULL;    /* the caller's; copied into the client */
     s->opts.service = NULL; /* the caller's; copied by the pool */
@@ -793,6 +851,8 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     } else if (st == SX_OK && o->last_ntfs_path) {
         restore_last(s, o->last_ntfs_path);
     }
+    if (st == SX_OK && o->stats_backup_path)
+        st = restore_stats(s, o->stats_backup_path);
     if (st == SX_OK) {
         sx_tls_server_config cfg = {0};
         cfg.creds.cert_file = o->cert_file;
@@ -812,12 +872,27 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
         if (st == SX_OK)
             st = sx_ntf_pusher_start(s->tokens, ac, o->periodic_s, &s->pusher);
     }
-    s->stats.from_time = (int64_t)time(NULL);
     sx_ntf_pusher_set_counters(s->pusher, &s->stats);
     if (st == SX_OK)
         st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, o->service, &s->smpsub);
     if (st == SX_OK)
         sx_ntf_smpsub_set_counters(s->smpsub, &s->stats);
+    bool metrics = o->metrics_path && o->metrics_interval > 0;
+    if (st == SX_OK && (o->stats_daily_path || metrics)) {
+        sx_ntf_stats_log_opts lo = {
+            .daily_path = o->stats_daily_path,
+            .daily_interval = o->stats_interval,
+            .tick_interval = metrics ? o->metrics_interval : 0,
+            .tick = metrics_file,
+            .tick_arg = s,
+        };
+        st = sx_ntf_stats_log_start(&s->stats, &lo, &s->stats_log);
+        if (st == SX_OK && o->stats_daily_path)
+            SX_SAY(SX_SAY_NOTE, "server stats log enabled: %s", o->stats_daily_path);
+        if (st == SX_OK && metrics)
+            SX_SAY(SX_SAY_NOTE, "Prometheus metrics saved every %lld seconds to %s", (long long)o->metrics_interval,
+                   o->metrics_path);
+    }
     if (st == SX_OK && o->control) {
         sx_ntf_control_opts co = {
             .port = o->control_port,
@@ -900,6 +975,9 @@ void sx_ntf_server_stop(sx_ntf_server *s)
         return;
     sx_ntf_control_stop(s->control);
     s->control = NULL;
+    /* first: its metrics read the SMP side */
+    sx_ntf_stats_log_stop(s->stats_log);
+    s->stats_log = NULL;
     sx_kit_workers_stop(s->ws);
     /* no NMSG after this: the SMP side goes first */
     sx_ntf_smpsub_stop(s->smpsub);
@@ -912,6 +990,16 @@ void sx_ntf_server_stop(sx_ntf_server *s)
             SX_SAY(SX_SAY_ERROR, "last notifications not saved to the database");
     } else if (s->opts.last_ntfs_path) {
         save_last(s, s->opts.last_ntfs_path);
+    }
+    if (s->opts.stats_backup_path) {
+        /* after the workers and the SMP side: nothing counts any more */
+        SX_SAY(SX_SAY_NOTE, "saving server stats to file %s", s->opts.stats_backup_path);
+        sx_status st = sx_ntf_stats_save(&s->stats, s->opts.stats_backup_path);
+        if (st == SX_OK)
+            SX_SAY(SX_SAY_NOTE, "server stats saved");
+        else
+            SX_SAY(SX_SAY_ERROR, "cannot save server stats to %s: %s", s->opts.stats_backup_path,
+                   sx_status_str(st));
     }
     server_free(s);
 }

@@ -42,6 +42,19 @@ typedef struct sx_ntf_server_opts {
      * as the reference's ntf-server-last-notifications.log. */
     const char *last_ntfs_path;
     bool log_tls_errors;
+    /* NULL: not kept. Else the statistics (stats.h) are written there at
+     * stop and read back at start, then renamed .bak (the reference's
+     * ntf-server-stats.log); a file that does not parse stops the start. */
+    const char *stats_backup_path;
+    /* NULL: none. Else the daily CSV line is appended there every day at
+     * 00:00 UTC, or every stats_interval seconds when that is > 0 (tests). */
+    const char *stats_daily_path;
+    int64_t stats_interval;
+    /* NULL: none. Else the Prometheus metrics (metrics.h) are written
+     * there every metrics_interval seconds (the reference's
+     * prometheus_interval, ntf-server-metrics.txt). */
+    const char *metrics_path;
+    int64_t metrics_interval;
     /* NULL: no APNS client; a push is then counted (pushes_pending) and
      * reported, not sent. */
     const sx_ntf_apns_client_opts *apns;

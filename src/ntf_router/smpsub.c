@@ -17,12 +17,20 @@
 
 #define PAYLOAD_MAX 3072
 
+/* An SMP router's address text, kept once for all its subscriptions
+ * (counted references). */
+typedef struct srvname {
+    sx_hnode node;
+    size_t refs;
+    char text[];
+} srvname;
+
 typedef struct entry {
     sx_hnode by_n, by_id;
     sx_smp_notifier *n;
     bool subscribed; /* once: a service resubscription covers it */
     sx_ntf_sl_bytes id;
-    char server[SX_SERVER_ADDRESS_MAX + 1];
+    srvname *server;
 } entry;
 
 struct sx_ntf_smpsub {
@@ -33,6 +41,7 @@ struct sx_ntf_smpsub {
     pthread_t thread;
     pthread_mutex_t mu; /* entries, stop */
     sx_hindex by_n, by_id;
+    sx_hindex names; /* srvname by text */
     bool stop;
     uint64_t received;
     uint64_t service_subs; /* NSUBS answered */
@@ -53,6 +62,38 @@ static uint64_t hash_n(const sx_ntf_smpsub *x, const sx_smp_notifier *n)
 static uint64_t hash_id(const sx_ntf_smpsub *x, sx_slice id)
 {
     return sx_hindex_hash(&x->by_id, id, sx_slice_of(NULL, 0));
+}
+
+/* The interned text (under mu), NULL without memory. */
+static srvname *name_ref(sx_ntf_smpsub *x, const char *text)
+{
+    size_t len = strlen(text);
+    uint64_t h = sx_hindex_hash(&x->names, sx_slice_of(text, len), sx_slice_of(NULL, 0));
+    for (sx_hnode *n = sx_hindex_first(&x->names, h); n; n = sx_hindex_next(n)) {
+        srvname *s = SX_HNODE_OWNER(n, srvname, node);
+        if (strcmp(s->text, text) == 0) {
+            s->refs++;
+            return s;
+        }
+    }
+    srvname *s = malloc(sizeof *s + len + 1);
+    if (!s)
+        return NULL;
+    s->refs = 1;
+    memcpy(s->text, text, len + 1);
+    if (sx_hindex_add(&x->names, &s->node, h) != SX_OK) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void name_unref(sx_ntf_smpsub *x, srvname *s)
+{
+    if (s && --s->refs == 0) {
+        sx_hindex_remove(&x->names, &s->node);
+        free(s);
+    }
 }
 
 static entry *find_n(const sx_ntf_smpsub *x, const sx_smp_notifier *n)
@@ -87,6 +128,7 @@ static sx_smp_notifier *take(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_slic
         *id_out = e->id;
     sx_hindex_remove(&x->by_n, &e->by_n);
     sx_hindex_remove(&x->by_id, &e->by_id);
+    name_unref(x, e->server);
     free(e);
     return found;
 }
@@ -107,15 +149,18 @@ static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
     if (!id_of(x, note->notifier, &id))
         return;
     __atomic_add_fetch(&x->received, 1, __ATOMIC_RELAXED);
-    sx_ntf_stats_inc(__atomic_load_n(&x->counters, __ATOMIC_ACQUIRE), SX_NTF_STAT_NTF_RECEIVED);
+    sx_ntf_stats *counters = __atomic_load_n(&x->counters, __ATOMIC_ACQUIRE);
+    sx_ntf_stats_active_sub(counters, id.b, id.len); /* the day's active subscriptions */
     static __thread uint8_t payload[PAYLOAD_MAX];
     sx_writer w;
     sx_writer_init_fixed(&w, payload, sizeof payload);
     if (!sx_ntf_subs_notification(x->subs, sx_ntf_sl_slice(&id), (int64_t)time(NULL), note->nonce,
                                   sx_slice_of(note->meta, note->meta_len), &tkn_id, &w)) {
         SX_SAY(SX_SAY_WARN, "notification not pushed: no subscription or its payload does not fit");
+        sx_ntf_stats_inc(counters, SX_NTF_STAT_NTF_RECEIVED_AUTH); /* the reference's AUTH case */
         return;
     }
+    sx_ntf_stats_inc(counters, SX_NTF_STAT_NTF_RECEIVED);
     sx_ntf_tkn_rec *tkn = malloc(sizeof *tkn);
     if (!tkn)
         return;
@@ -151,7 +196,7 @@ static void on_disconnected(sx_ntf_smpsub *x, const char *server)
     for (size_t i = 0; ids && i < x->by_id.cap; i++)
         for (sx_hnode *h = sx_hindex_bucket(&x->by_id, i); h; h = h->next) {
             const entry *e = SX_HNODE_OWNER(h, entry, by_id);
-            if (strcmp(e->server, server) == 0)
+            if (strcmp(e->server->text, server) == 0)
                 ids[k++] = e->id;
         }
     pthread_mutex_unlock(&x->mu);
@@ -195,7 +240,7 @@ static void on_service_subscribed(sx_ntf_smpsub *x, const sx_smp_pool_note *note
     for (size_t i = 0; ids && i < x->by_id.cap; i++)
         for (sx_hnode *h = sx_hindex_bucket(&x->by_id, i); h; h = h->next) {
             const entry *e = SX_HNODE_OWNER(h, entry, by_id);
-            if (e->subscribed && strcmp(e->server, note->server) == 0)
+            if (e->subscribed && strcmp(e->server->text, note->server) == 0)
                 ids[k++] = e->id;
         }
     pthread_mutex_unlock(&x->mu);
@@ -278,6 +323,7 @@ sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_p
     pthread_mutex_init(&x->mu, NULL);
     sx_hindex_init(&x->by_n);
     sx_hindex_init(&x->by_id);
+    sx_hindex_init(&x->names);
     sx_smp_pool_opts po = {0};
     po.conn.service = service; /* copied by the pool */
     po.notifier_service = service != NULL;
@@ -311,12 +357,14 @@ void sx_ntf_smpsub_stop(sx_ntf_smpsub *x)
             sx_hnode *next = h->next;
             entry *e = SX_HNODE_OWNER(h, entry, by_id);
             sx_smp_notifier_free(e->n);
+            name_unref(x, e->server);
             free(e);
             h = next;
         }
     }
     sx_hindex_free(&x->by_n);
     sx_hindex_free(&x->by_id);
+    sx_hindex_free(&x->names);
     pthread_mutex_destroy(&x->mu);
     free(x);
 }
@@ -341,14 +389,16 @@ void sx_ntf_smpsub_subscribe(sx_ntf_smpsub *x, const sx_ntf_sub_rec *r)
     if (ok) {
         e->n = n;
         e->id = r->id;
-        snprintf(e->server, sizeof e->server, "%s", r->server.text);
-        ok = sx_hindex_add(&x->by_n, &e->by_n, hash_n(x, n)) == SX_OK;
+        e->server = name_ref(x, r->server.text);
+        ok = e->server && sx_hindex_add(&x->by_n, &e->by_n, hash_n(x, n)) == SX_OK;
         if (ok && sx_hindex_add(&x->by_id, &e->by_id, hash_id(x, id)) != SX_OK) {
             sx_hindex_remove(&x->by_n, &e->by_n);
             ok = false;
         }
-        if (!ok)
+        if (!ok) {
+            name_unref(x, e->server);
             free(e);
+        }
     }
     pthread_mutex_unlock(&x->mu);
     if (!ok) {

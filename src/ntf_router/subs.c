@@ -25,8 +25,29 @@ typedef struct tlast {
     sub *recent[SX_NTF_LAST_NTFS_MAX];
 } tlast;
 
+/* An SMP router's address, kept once for all its subscriptions (counted
+ * references, by text in servers). */
+typedef struct srvref {
+    sx_hnode node;
+    size_t refs;
+    sx_server_address addr;
+} srvref;
+
+/* sx_ntf_sub_rec with the address by reference (see rec_out). */
+typedef struct sub_rec {
+    sx_ntf_sl_bytes id;
+    srvref *server;
+    sx_ntf_sl_bytes notifier_id;
+    uint8_t notifier_key[SX_KEY_PKCS8_MAX];
+    size_t notifier_key_len;
+    sx_ntf_sl_bytes token_id;
+    sx_ntf_sub_status status;
+    sx_ntf_sl_bytes status_err;
+    bool service_assoc;
+} sub_rec;
+
 typedef struct sub {
-    sx_ntf_sub_rec rec;
+    sub_rec rec;
     size_t pos; /* in items */
     sx_hnode by_id, by_queue, by_token;
     bool has_last;
@@ -43,7 +64,8 @@ struct sx_ntf_subs {
     sub **items;
     size_t count, cap;
     sx_hindex ids, queues, tokens;
-    sx_hindex lasts; /* tlast by token id */
+    sx_hindex lasts;   /* tlast by token id */
+    sx_hindex servers; /* srvref by address text */
     uint64_t seq;
     sx_ntf_log_fn log;
     void *log_arg;
@@ -59,12 +81,65 @@ sx_status sx_ntf_subs_new(sx_ntf_subs **out)
     sx_hindex_init(&s->queues);
     sx_hindex_init(&s->tokens);
     sx_hindex_init(&s->lasts);
+    sx_hindex_init(&s->servers);
     *out = s;
     return SX_OK;
 }
 
-static void sub_free(sub *b)
+static uint64_t hash_server(const sx_ntf_subs *s, const sx_server_address *a)
 {
+    return sx_hindex_hash(&s->servers, sx_slice_of(a->text, a->text_len), sx_slice_of(NULL, 0));
+}
+
+/* The interned copy of a (one more reference), NULL without memory. */
+static srvref *server_ref(sx_ntf_subs *s, const sx_server_address *a)
+{
+    uint64_t h = hash_server(s, a);
+    for (sx_hnode *n = sx_hindex_first(&s->servers, h); n; n = sx_hindex_next(n)) {
+        srvref *r = SX_HNODE_OWNER(n, srvref, node);
+        if (r->addr.text_len == a->text_len && memcmp(r->addr.text, a->text, a->text_len) == 0) {
+            r->refs++;
+            return r;
+        }
+    }
+    srvref *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    r->refs = 1;
+    r->addr = *a;
+    if (sx_hindex_add(&s->servers, &r->node, h) != SX_OK) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void server_unref(sx_ntf_subs *s, srvref *r)
+{
+    if (r && --r->refs == 0) {
+        sx_hindex_remove(&s->servers, &r->node);
+        free(r);
+    }
+}
+
+/* The record as callers see it, the address copied in. */
+static void rec_out(const sub *b, sx_ntf_sub_rec *out)
+{
+    const sub_rec *r = &b->rec;
+    out->id = r->id;
+    out->server = r->server->addr;
+    out->notifier_id = r->notifier_id;
+    memcpy(out->notifier_key, r->notifier_key, sizeof out->notifier_key);
+    out->notifier_key_len = r->notifier_key_len;
+    out->token_id = r->token_id;
+    out->status = r->status;
+    out->status_err = r->status_err;
+    out->service_assoc = r->service_assoc;
+}
+
+static void sub_free(sx_ntf_subs *s, sub *b)
+{
+    server_unref(s, b->rec.server);
     sx_wipe(b, sizeof *b);
     free(b);
 }
@@ -74,7 +149,7 @@ void sx_ntf_subs_free(sx_ntf_subs *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->count; i++)
-        sub_free(s->items[i]);
+        sub_free(s, s->items[i]);
     free(s->items);
     sx_hindex_free(&s->ids);
     sx_hindex_free(&s->queues);
@@ -88,6 +163,7 @@ void sx_ntf_subs_free(sx_ntf_subs *s)
         }
     }
     sx_hindex_free(&s->lasts);
+    sx_hindex_free(&s->servers); /* empty: each sub let go of its router */
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -104,6 +180,17 @@ size_t sx_ntf_subs_count(sx_ntf_subs *s)
 {
     pthread_mutex_lock(&s->mu);
     size_t n = s->count;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+size_t sx_ntf_subs_last_count(sx_ntf_subs *s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->lasts.cap; i++)
+        for (sx_hnode *h = sx_hindex_bucket(&s->lasts, i); h; h = h->next)
+            n += SX_HNODE_OWNER(h, tlast, node)->n;
     pthread_mutex_unlock(&s->mu);
     return n;
 }
@@ -139,9 +226,9 @@ static sub *find_queue(const sx_ntf_subs *s, const sx_server_address *srv, sx_sl
     uint64_t h = hash_queue(s, srv, nid);
     for (sx_hnode *n = sx_hindex_first(&s->queues, h); n; n = sx_hindex_next(n)) {
         sub *b = SX_HNODE_OWNER(n, sub, by_queue);
-        const sx_ntf_sub_rec *r = &b->rec;
-        if (sx_slice_eq(sx_ntf_sl_slice(&r->notifier_id), nid) && r->server.text_len == srv->text_len &&
-            memcmp(r->server.text, srv->text, srv->text_len) == 0)
+        const sub_rec *r = &b->rec;
+        if (sx_slice_eq(sx_ntf_sl_slice(&r->notifier_id), nid) && r->server->addr.text_len == srv->text_len &&
+            memcmp(r->server->addr.text, srv->text, srv->text_len) == 0)
             return b;
     }
     return NULL;
@@ -235,7 +322,19 @@ static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r, sub **out)
     }
     sub *b = calloc(1, sizeof *b);
     SX_ENSURE(b != NULL, SX_E_NOMEM);
-    b->rec = *r;
+    b->rec.id = r->id;
+    b->rec.server = server_ref(s, &r->server);
+    if (!b->rec.server) {
+        free(b);
+        return SX_E_NOMEM;
+    }
+    b->rec.notifier_id = r->notifier_id;
+    memcpy(b->rec.notifier_key, r->notifier_key, sizeof b->rec.notifier_key);
+    b->rec.notifier_key_len = r->notifier_key_len;
+    b->rec.token_id = r->token_id;
+    b->rec.status = r->status;
+    b->rec.status_err = r->status_err;
+    b->rec.service_assoc = r->service_assoc;
     sx_status st = sx_hindex_add(&s->ids, &b->by_id, hash_id(s, sx_ntf_sl_slice(&r->id)));
     if (st == SX_OK) {
         st = sx_hindex_add(&s->queues, &b->by_queue, hash_queue(s, &r->server, sx_ntf_sl_slice(&r->notifier_id)));
@@ -250,7 +349,7 @@ static sx_status add(sx_ntf_subs *s, const sx_ntf_sub_rec *r, sub **out)
         }
     }
     if (st != SX_OK) {
-        sub_free(b);
+        sub_free(s, b);
         return st;
     }
     b->pos = s->count;
@@ -266,7 +365,7 @@ static void remove_sub(sx_ntf_subs *s, sub *b)
     size_t pos = b->pos;
     s->items[pos] = s->items[--s->count];
     s->items[pos]->pos = pos;
-    sub_free(b);
+    sub_free(s, b);
 }
 
 static void log_rec(sx_ntf_subs *s, const sx_ntf_sl_rec *r)
@@ -335,7 +434,7 @@ static void answer_id(sx_ntf_sub_result *out, const sub *b)
     memcpy(out->id, b->rec.id.b, n);
     out->resp.tag = SX_NTF_R_IDSUB;
     out->resp.sub_id = sx_slice_of(out->id, n);
-    out->sub = b->rec;
+    rec_out(b, &out->sub);
 }
 
 sx_status sx_ntf_subs_snew(sx_ntf_subs *s, sx_slice token_id, const sx_ntf_cmd *cmd, sx_ntf_sub_result *out)
@@ -405,12 +504,12 @@ sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_ntf_cmd *cmd, sx
     if (!b) {
         answer_err(out, SX_SMP_ERR_AUTH);
     } else if (cmd->tag == SX_NTF_C_SCHK) {
-        out->sub = b->rec;
+        rec_out(b, &out->sub);
         out->resp.tag = SX_NTF_R_SUB;
         out->resp.sub.status = out->sub.status;
         out->resp.sub.err = sx_ntf_sl_slice(&out->sub.status_err);
     } else if (cmd->tag == SX_NTF_C_SDEL) {
-        out->sub = b->rec;
+        rec_out(b, &out->sub);
         static __thread sx_ntf_sl_rec r;
         memset(&r, 0, sizeof r);
         r.kind = SX_NTF_SL_SDELETE;
@@ -450,8 +549,11 @@ static size_t delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(void *,
     size_t n = 0;
     sub *b;
     while ((b = next_of_token(s, token_id, NULL)) != NULL) {
-        if (fn)
-            fn(arg, &b->rec);
+        if (fn) {
+            static __thread sx_ntf_sub_rec tmp;
+            rec_out(b, &tmp);
+            fn(arg, &tmp);
+        }
         remove_sub(s, b);
         n++;
     }
@@ -470,8 +572,11 @@ size_t sx_ntf_subs_delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(vo
 void sx_ntf_subs_each(sx_ntf_subs *s, void (*fn)(void *arg, const sx_ntf_sub_rec *r), void *arg)
 {
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->count; i++)
-        fn(arg, &s->items[i]->rec);
+    for (size_t i = 0; i < s->count; i++) {
+        static __thread sx_ntf_sub_rec tmp;
+        rec_out(s->items[i], &tmp);
+        fn(arg, &tmp);
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -487,7 +592,7 @@ static bool write_item(sx_writer *w, const sub *b)
 {
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)b->last_ts);
-    return sx_write_bytes(w, b->rec.server.text, b->rec.server.text_len) && sx_write_str(w, "/") &&
+    return sx_write_bytes(w, b->rec.server->addr.text, b->rec.server->addr.text_len) && sx_write_str(w, "/") &&
            write_b64(w, sx_ntf_sl_slice(&b->rec.notifier_id)) && sx_write_str(w, " ") && sx_write_str(w, ts) &&
            sx_write_str(w, " ") && write_b64(w, sx_slice_of(b->last_nonce, 24)) && sx_write_str(w, " ") &&
            write_b64(w, sx_slice_of(b->last_meta, b->last_meta_len));
@@ -621,7 +726,7 @@ sx_status sx_ntf_subs_write_all(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg)
     for (size_t i = 0; st == SX_OK && i < s->count; i++) {
         memset(&r, 0, sizeof r);
         r.kind = SX_NTF_SL_SCREATE;
-        r.sub = s->items[i]->rec;
+        rec_out(s->items[i], &r.sub);
         sx_writer w;
         sx_writer_init_fixed(&w, buf, sizeof buf);
         if (sx_ntf_sl_write(&w, &r))

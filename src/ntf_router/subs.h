@@ -25,6 +25,9 @@ SX_MUST_CHECK sx_status sx_ntf_subs_new(sx_ntf_subs **out);
 void sx_ntf_subs_free(sx_ntf_subs *s);
 void sx_ntf_subs_set_log(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg);
 size_t sx_ntf_subs_count(sx_ntf_subs *s);
+/* The last notifications kept (at most six per token): the reference's
+ * lastNtfCount. */
+size_t sx_ntf_subs_last_count(sx_ntf_subs *s);
 
 typedef struct sx_ntf_sub_result {
     sx_ntf_resp resp; /* views into id */

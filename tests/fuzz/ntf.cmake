@@ -9,3 +9,7 @@ target_link_libraries(fuzz_ntf_storelog PRIVATE sx_ntf_router)
 # in corpus/ntf_apns (first byte: 1 a body, 0 a token).
 sx_fuzz_target(ntf_apns)
 target_link_libraries(fuzz_ntf_apns PRIVATE sx_ntf_router)
+# The statistics backup (src/ntf_router/stats.h); seeds in corpus/ntf_stats:
+# as the reference writes it, an older form, broken ones.
+sx_fuzz_target(ntf_stats)
+target_link_libraries(fuzz_ntf_stats PRIVATE sx_ntf_router)

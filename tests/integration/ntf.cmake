@@ -14,7 +14,8 @@ add_test(NAME integration.ntf_server COMMAND itest_ntf_server)
 set_tests_properties(integration.ntf_server PROPERTIES TIMEOUT 120)
 # Pushes end to end: the NTF router in process, the APNS stand-in as a
 # process (tests/apns_standin), the NTF client library.
-add_executable(itest_ntf_push test_ntf_push.c ntf_env.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+add_executable(itest_ntf_push test_ntf_push.c ntf_env.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c
+                              ${PROJECT_SOURCE_DIR}/tests/unit/prom_check.c)
 target_link_libraries(itest_ntf_push PRIVATE sx_ntf_router sx_ntf_client PkgConfig::CMOCKA)
 target_include_directories(itest_ntf_push PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 target_compile_definitions(itest_ntf_push PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")

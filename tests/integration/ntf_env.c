@@ -40,6 +40,8 @@ const char *g_ntf_server;
 bool g_ntf_service;
 bool g_ntf_control;
 const char *g_ntf_db;
+bool g_ntf_stats;
+int64_t g_ntf_stats_interval;
 
 /* Runs the ntf-server program with the test's folders (and APNS key) in its
  * environment; out: where its output goes. */
@@ -216,6 +218,11 @@ void env_router_start(env *e)
     o.control = g_ntf_control;
     o.control_user_password = "ntf-user";
     o.control_admin_password = "ntf-admin";
+    o.stats_backup_path = g_ntf_stats ? e->paths.stats_backup : NULL;
+    o.stats_daily_path = g_ntf_stats && g_ntf_stats_interval > 0 ? e->paths.stats_daily : NULL;
+    o.stats_interval = g_ntf_stats_interval;
+    o.metrics_path = g_ntf_stats && g_ntf_stats_interval > 0 ? e->paths.metrics : NULL;
+    o.metrics_interval = g_ntf_stats_interval;
     assert_ok(sx_ntf_server_start(&o, &e->srv));
     assert_ok(sx_ntf_client_connect("127.0.0.1", sx_ntf_server_port(e->srv), e->fp, TIMEOUT_MS, &e->c));
     assert_int_equal(sx_ntf_client_version(e->c), 3);

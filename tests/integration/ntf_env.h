@@ -31,6 +31,11 @@ extern bool g_ntf_control;
 /* In process: non-NULL, the router keeps its store in this PostgreSQL
  * database (db_connection) in place of the store log. */
 extern const char *g_ntf_db;
+/* In process: the statistics kept in the log folder's
+ * ntf-server-stats.log; with an interval > 0 also the daily line and the
+ * metrics file every that many seconds. */
+extern bool g_ntf_stats;
+extern int64_t g_ntf_stats_interval;
 
 typedef struct env {
     char dir[64], sdir[96], key[96], reqs[128], failures[128];

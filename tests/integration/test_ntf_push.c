@@ -14,7 +14,11 @@
  *  - TDEL;
  *  - the control port: stats refused before auth, then the counters of a
  *    registered and verified token; server-info, stats-rts, help, an
- *    unknown command, quit. */
+ *    unknown command, quit;
+ *  - the statistics file: written at stop in the reference's format,
+ *    read at start (then renamed .bak) so the counters go on from where
+ *    they were; the daily line appended on time with the counters it
+ *    restarts; the metrics file as Prometheus text. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -38,9 +42,11 @@
 #include "ntf_router/apns_wire.h"
 #include "ntf_router/server.h"
 #include "ntf_router/setup.h"
+#include "ntf_router/stats.h"
 #include "transport/net.h"
 
 #include "ntf_env.h"
+#include "prom_check.h"
 
 static void test_verification(void **state)
 {
@@ -282,6 +288,215 @@ static void test_control(void **state)
     g_ntf_control = false;
 }
 
+/* A control session authorized as the user (g_ctl_in reads it). */
+static int ctl_open(env *e)
+{
+    int fd = -1;
+    assert_ok(sx_net_connect("127.0.0.1", sx_ntf_server_control_port(e->srv), TIMEOUT_MS, &fd));
+    int fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
+    struct timeval tv = {WAIT_S, 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    g_ctl_in = fdopen(dup(fd), "r");
+    assert_non_null(g_ctl_in);
+    assert_string_equal(ctl_line(), "Ntf server control port");
+    assert_string_equal(ctl_line(), "'help' for supported commands");
+    static char out[256];
+    ctl_cmd(fd, "auth ntf-user", out, sizeof out);
+    assert_non_null(strstr(out, "User"));
+    return fd;
+}
+
+static void ctl_close(int fd)
+{
+    fclose(g_ctl_in);
+    g_ctl_in = NULL;
+    close(fd);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (len)
+        *len = n;
+    return buf;
+}
+
+/* The backup file as the router left it, parsed. */
+static void backup_counts(env *e, int64_t c[SX_NTF_STAT_COUNT])
+{
+    size_t len = 0;
+    char *text = read_all(e->paths.stats_backup, &len);
+    assert_non_null(text);
+    assert_memory_equal(text, "fromTime=", 9);
+    sx_ntf_stats_data *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    size_t line = 0;
+    assert_ok(sx_ntf_stats_parse(text, len, d, &line));
+    memcpy(c, d->c, sizeof d->c);
+    sx_ntf_stats_data_cleanup(d);
+    free(d);
+    free(text);
+}
+
+static void test_stats_restore(void **state)
+{
+    (void)state;
+    g_ntf_control = true;
+    g_ntf_stats = true;
+    g_ntf_stats_interval = 0;
+    env e;
+    env_init(&e, 0);
+    device d;
+    device_activate(&e, &d, "77776666aaaabbbb");
+    env_router_stop(&e);
+    int64_t c[SX_NTF_STAT_COUNT];
+    backup_counts(&e, c);
+    assert_int_equal(c[SX_NTF_STAT_TKN_CREATED], 1);
+    assert_int_equal(c[SX_NTF_STAT_TKN_VERIFIED], 1);
+    assert_int_equal(c[SX_NTF_STAT_NTF_VRF_DELIVERED], 1);
+    assert_int_equal(c[SX_NTF_STAT_TKN_DELETED], 0);
+
+    /* read back at start and renamed */
+    env_router_start(&e);
+    char bak[SX_KIT_PATH_MAX + 8];
+    snprintf(bak, sizeof bak, "%s.bak", e.paths.stats_backup);
+    assert_int_equal(access(e.paths.stats_backup, F_OK), -1);
+    assert_int_equal(access(bak, F_OK), 0);
+    int fd = ctl_open(&e);
+    static char out[8192];
+    ctl_cmd(fd, "stats", out, sizeof out);
+    assert_int_equal(stat_of(out, "tknCreated"), 1);
+    assert_int_equal(stat_of(out, "tknVerified"), 1);
+    assert_int_equal(stat_of(out, "ntfVrfDelivered"), 1);
+    assert_non_null(strstr(out, "\ndaily active tokens: 0\ndaily active subscriptions: 0\n"));
+    assert_ok(sx_ntf_token_delete(e.c, dev_id(&d), d.verify, NULL));
+    ctl_cmd(fd, "stats", out, sizeof out);
+    assert_int_equal(stat_of(out, "tknDeleted"), 1);
+    ctl_close(fd);
+
+    /* a second restart: the counters go on */
+    env_router_stop(&e);
+    backup_counts(&e, c);
+    assert_int_equal(c[SX_NTF_STAT_TKN_CREATED], 1);
+    assert_int_equal(c[SX_NTF_STAT_TKN_DELETED], 1);
+    env_router_start(&e);
+    fd = ctl_open(&e);
+    ctl_cmd(fd, "stats", out, sizeof out);
+    assert_int_equal(stat_of(out, "tknCreated"), 1);
+    assert_int_equal(stat_of(out, "tknDeleted"), 1);
+    ctl_close(fd);
+
+    /* a file that does not parse stops the start, as the reference */
+    env_router_stop(&e);
+    write_text(e.paths.stats_backup, "fromTime=2024-01-01T00:00:00Z\ntknCreated=x\n");
+    sx_ntf_server_opts bad = {0};
+    bad.host = "127.0.0.1";
+    bad.cert_file = e.paths.server_crt;
+    bad.ca_file = e.paths.ca_crt;
+    bad.key_file = e.paths.server_key;
+    bad.stats_backup_path = e.paths.stats_backup;
+    sx_ntf_server *srv = NULL;
+    assert_int_not_equal(sx_ntf_server_start(&bad, &srv), SX_OK);
+    assert_null(srv);
+    unlink(e.paths.stats_backup);
+    env_router_start(&e);
+
+    device_free(&d);
+    env_free(&e);
+    g_ntf_control = false;
+    g_ntf_stats = false;
+}
+
+/* Sum of column i over the daily file's whole lines; every line has the
+ * reference's 22 columns and starts with a date. */
+static long long daily_sum(env *e, size_t i, size_t *lines)
+{
+    char *text = read_all(e->paths.stats_daily, NULL);
+    *lines = 0;
+    if (!text)
+        return 0;
+    long long sum = 0;
+    for (char *l = text; *l;) {
+        char *end = strchr(l, '\n');
+        if (!end)
+            break; /* a line being written */
+        *end = 0;
+        size_t cols = 1;
+        for (char *p = l; *p; p++)
+            cols += *p == ',';
+        assert_int_equal(cols, 22);
+        assert_true(strlen(l) > 11 && l[4] == '-' && l[7] == '-' && l[10] == ',');
+        char *p = l;
+        for (size_t k = 0; k < i; k++)
+            p = strchr(p, ',') + 1;
+        sum += atoll(p);
+        (*lines)++;
+        l = end + 1;
+    }
+    free(text);
+    return sum;
+}
+
+static void test_stats_daily(void **state)
+{
+    (void)state;
+    g_ntf_stats = true;
+    g_ntf_stats_interval = 1;
+    env e;
+    env_init(&e, 0);
+    device d;
+    device_activate(&e, &d, "55554444aaaabbbb");
+    /* the counters are restarted by each line: their sums over the lines
+     * reach what was done (tknCreated column 1, tknVerified 2,
+     * ntfVrfDelivered 19) */
+    size_t lines = 0;
+    long long created = 0, verified = 0, vrf = 0;
+    for (int i = 0; i < WAIT_S * 10 && (created < 1 || verified < 1 || vrf < 1); i++) {
+        ntf_sleep_ms(100);
+        created = daily_sum(&e, 1, &lines);
+        verified = daily_sum(&e, 2, &lines);
+        vrf = daily_sum(&e, 19, &lines);
+    }
+    assert_int_equal(created, 1);
+    assert_int_equal(verified, 1);
+    assert_int_equal(vrf, 1);
+    assert_true(lines >= 1);
+    /* the metrics file: Prometheus text with the reference's names; the
+     * token in the store */
+    double v = -1;
+    char *m = NULL;
+    for (int i = 0; i < WAIT_S * 10 && v != 1; i++) {
+        ntf_sleep_ms(100);
+        free(m);
+        m = read_all(e.paths.metrics, NULL);
+        if (!m || !prom_value(m, "simplex_ntf_tokens_total", &v))
+            v = -1;
+    }
+    assert_non_null(m);
+    char err[256];
+    size_t samples = 0;
+    if (!prom_check(m, &samples, err, sizeof err))
+        fail_msg("metrics: %s", err);
+    assert_true(prom_value(m, "simplex_ntf_tokens_total", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_apns_push_queue_length", &v));
+    assert_true(prom_value(m, "simplex_ntf_threads_total", &v));
+    assert_true(v >= 1);
+    free(m);
+    device_free(&d);
+    env_free(&e);
+    g_ntf_stats = false;
+    g_ntf_stats_interval = 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -295,6 +510,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_apns_errors),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_control),
+        cmocka_unit_test(test_stats_restore),
+        cmocka_unit_test(test_stats_daily),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

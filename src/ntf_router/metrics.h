@@ -1,0 +1,44 @@
+/* The NTF router's Prometheus metrics file (the reference's
+ * Notifications/Server/Prometheus.hs at 152c30ca68): its metric names, HELP
+ * and TYPE lines and section comments, in its order, made from a copy of
+ * the statistics and figures of the running router. Plain text from plain
+ * data. The reference's per-router ("own server") series are written only
+ * when there are such routers; ours has none, so every SMP router is an
+ * "other" one. */
+#ifndef SX_NTF_ROUTER_METRICS_H
+#define SX_NTF_ROUTER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ntf_router/stats.h"
+#include "simplex/status.h"
+
+typedef struct sx_ntf_metrics_in {
+    int64_t from_time;
+    int64_t c[SX_NTF_STAT_COUNT];
+    size_t tokens_active[3], subs_active[3]; /* day, week, month */
+    int64_t token_count, sub_count, last_ntf_count;
+    int64_t threads;
+    int64_t smp_routers;  /* SMP routers with subscriptions */
+    int64_t smp_sessions; /* of them, connected */
+    int64_t active_subs, pending_subs;
+    int64_t service_subs; /* queues associated with the notifier service */
+    int64_t push_queue;
+    const char *version;
+    int64_t now_ms; /* unix milliseconds: the samples' timestamp */
+} sx_ntf_metrics_in;
+
+/* The file's text. *out is NUL-terminated; the caller frees it. SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_ntf_metrics_text(const sx_ntf_metrics_in *in, char **out, size_t *out_len);
+
+/* The period counts of s (day, week, month) and its counters, into in. */
+void sx_ntf_metrics_from_stats(sx_ntf_stats *s, sx_ntf_metrics_in *in);
+
+/* The process's threads (/proc/self/status), 0 when unknown. */
+int64_t sx_ntf_metrics_threads(void);
+
+/* Writes text to path through "<path>.tmp". SX_E_IO. */
+SX_MUST_CHECK sx_status sx_ntf_metrics_write(const char *path, const char *text, size_t len);
+
+#endif

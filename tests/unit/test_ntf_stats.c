@@ -1,0 +1,404 @@
+/* Unit tests of the NTF router's statistics (src/ntf_router/stats.h): the
+ * backup file as the reference writes it (round trip byte for byte, the
+ * per-router lines kept), the older forms without the optional lines,
+ * truncated, malformed and trailing input, the daily line's columns and
+ * what it restarts, and save / load through a file. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "prom_check.h"
+#include "testutil.h"
+#include "ntf_router/metrics.h"
+#include "ntf_router/stats.h"
+
+#define T_2023_12_31 1703980800 /* a Sunday */
+#define T_2024_01_01 1704067200 /* a Monday and the 1st */
+
+/* A backup as the reference writes it (every line present). */
+static const char *const reference_text = "fromTime=2023-12-31T01:02:03Z\n"
+                                          "tknCreated=1\n"
+                                          "tknVerified=2\n"
+                                          "tknDeleted=3\n"
+                                          "tknReplaced=4\n"
+                                          "subCreated=5\n"
+                                          "subDeleted=6\n"
+                                          "ntfReceived=7\n"
+                                          "ntfReceivedAuth=8\n"
+                                          "ntfDelivered=9\n"
+                                          "ntfFailed=10\n"
+                                          "ntfReceivedOwn=smp1.example.com 3,smp2.example.com 4\n"
+                                          "ntfReceivedAuthOwn=\n"
+                                          "ntfDeliveredOwn=smp1.example.com 2\n"
+                                          "ntfFailedOwn=\n"
+                                          "ntfCronDelivered=11\n"
+                                          "ntfCronFailed=12\n"
+                                          "ntfVrfQueued=13\n"
+                                          "ntfVrfDelivered=14\n"
+                                          "ntfVrfFailed=15\n"
+                                          "ntfVrfInvalidTkn=16\n"
+                                          "activeTokens:\n"
+                                          "dayHashes=-5,7\n"
+                                          "weekHashes=-5,7,9\n"
+                                          "monthHashes=-5,7,9,11\n"
+                                          "activeSubs:\n"
+                                          "dayHashes=\n"
+                                          "weekHashes=7\n"
+                                          "monthHashes=7\n";
+
+/* An older file: none of the optional lines. */
+static const char *const older_text = "fromTime=2023-12-31T01:02:03Z\n"
+                                      "tknCreated=1\n"
+                                      "tknVerified=2\n"
+                                      "tknDeleted=3\n"
+                                      "subCreated=5\n"
+                                      "subDeleted=6\n"
+                                      "ntfReceived=7\n"
+                                      "ntfDelivered=9\n"
+                                      "activeTokens:\n"
+                                      "dayHashes=1\n"
+                                      "weekHashes=1\n"
+                                      "monthHashes=1\n"
+                                      "activeSubs:\n"
+                                      "dayHashes=\n"
+                                      "weekHashes=\n"
+                                      "monthHashes=\n";
+
+static sx_ntf_stats_data *parse_ok(const char *text)
+{
+    sx_ntf_stats_data *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    size_t line = 99;
+    assert_ok(sx_ntf_stats_parse(text, strlen(text), d, &line));
+    assert_int_equal(line, 0);
+    return d;
+}
+
+static void data_free(sx_ntf_stats_data *d)
+{
+    sx_ntf_stats_data_cleanup(d);
+    free(d);
+}
+
+static void test_spec(void **state)
+{
+    (void)state;
+    assert_true(sx_kit_stats_spec_valid(sx_ntf_stats_spec()));
+    assert_string_equal(sx_ntf_stat_name(SX_NTF_STAT_TKN_CREATED), "tknCreated");
+    assert_string_equal(sx_ntf_stat_name(SX_NTF_STAT_NTF_RECEIVED_AUTH), "ntfReceivedAuth");
+    assert_string_equal(sx_ntf_stat_name(SX_NTF_STAT_NTF_VRF_INVALID_TKN), "ntfVrfInvalidTkn");
+}
+
+static void test_reference_round_trip(void **state)
+{
+    (void)state;
+    sx_ntf_stats_data *d = parse_ok(reference_text);
+    assert_int_equal(d->from_time, T_2023_12_31 + 3723);
+    for (int k = 0; k < SX_NTF_STAT_COUNT; k++)
+        assert_int_equal(d->c[k], k + 1);
+    assert_int_equal(d->active_tokens.day.n, 2);
+    assert_int_equal(d->active_tokens.month.n, 4);
+    assert_int_equal(d->active_subs.week.n, 1);
+    assert_string_equal(d->own[0], "smp1.example.com 3,smp2.example.com 4");
+    assert_string_equal(d->own[2], "smp1.example.com 2");
+    char *out = NULL;
+    size_t n = 0;
+    assert_ok(sx_ntf_stats_encode(d, &out, &n));
+    assert_int_equal(n, strlen(reference_text));
+    assert_string_equal(out, reference_text);
+    free(out);
+    data_free(d);
+}
+
+static void test_older_form(void **state)
+{
+    (void)state;
+    sx_ntf_stats_data *d = parse_ok(older_text);
+    assert_int_equal(d->c[SX_NTF_STAT_TKN_REPLACED], 0);
+    assert_int_equal(d->c[SX_NTF_STAT_NTF_DELIVERED], 9);
+    assert_int_equal(d->c[SX_NTF_STAT_NTF_VRF_QUEUED], 0);
+    assert_int_equal(d->active_tokens.day.n, 1);
+    assert_string_equal(d->own[0], "");
+    /* written back in the current form: every line present */
+    char *out = NULL;
+    assert_ok(sx_ntf_stats_encode(d, &out, NULL));
+    assert_non_null(strstr(out, "\ntknReplaced=0\nsubCreated=5\n"));
+    assert_non_null(strstr(out, "\nntfFailed=0\nntfReceivedOwn=\nntfReceivedAuthOwn=\nntfDeliveredOwn=\n"
+                                "ntfFailedOwn=\nntfCronDelivered=0\n"));
+    sx_ntf_stats_data *again = parse_ok(out);
+    assert_int_equal(again->c[SX_NTF_STAT_SUB_DELETED], 6);
+    data_free(again);
+    free(out);
+    data_free(d);
+}
+
+static void expect_bad(const char *text, size_t len, size_t want_line)
+{
+    sx_ntf_stats_data *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    size_t line = 0;
+    assert_int_not_equal(sx_ntf_stats_parse(text, len, d, &line), SX_OK);
+    if (want_line)
+        assert_int_equal(line, want_line);
+    assert_int_equal(d->c[SX_NTF_STAT_TKN_CREATED], 0);
+    assert_string_equal(d->own[0], "");
+    data_free(d);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    size_t len = strlen(reference_text);
+    /* truncated at every byte: never accepted except complete */
+    for (size_t n = 0; n + 1 < len; n++)
+        expect_bad(reference_text, n, 0);
+    /* trailing input */
+    char *t = malloc(len + 16);
+    assert_non_null(t);
+    memcpy(t, reference_text, len);
+    memcpy(t + len, "extra=1\n", 9);
+    expect_bad(t, len + 8, 0);
+    /* a malformed per-router line (line 12), a bad number (line 2) */
+    char *m = strdup(reference_text);
+    assert_non_null(m);
+    char *p = strstr(m, "smp1.example.com 3");
+    p[16] = 'x'; /* "smp1.example.comx3" */
+    expect_bad(m, len, 12);
+    /* over a record that held a parsed file: nothing of it is left */
+    sx_ntf_stats_data *d = parse_ok(reference_text);
+    sx_ntf_stats_data_cleanup(d);
+    size_t bad_line = 0;
+    assert_int_not_equal(sx_ntf_stats_parse(m, len, d, &bad_line), SX_OK);
+    assert_int_equal(bad_line, 12);
+    assert_int_equal(d->c[SX_NTF_STAT_TKN_CREATED], 0);
+    assert_int_equal(d->from_time, 0);
+    assert_string_equal(d->own[0], "");
+    data_free(d);
+    free(m);
+    m = strdup(reference_text);
+    assert_non_null(m);
+    m[strlen("fromTime=2023-12-31T01:02:03Z\ntknCreated=")] = 'z';
+    expect_bad(m, len, 2);
+    free(m);
+    free(t);
+    /* an oversized per-router line */
+    size_t big = SX_NTF_STATS_OWN_MAX + 100;
+    char *b = malloc(len + big * 8);
+    assert_non_null(b);
+    const char *at = strstr(reference_text, "ntfReceivedAuthOwn=");
+    size_t head = (size_t)(at - reference_text) + strlen("ntfReceivedAuthOwn=");
+    memcpy(b, reference_text, head);
+    size_t bn = head;
+    while (bn - head < big) {
+        memcpy(b + bn, "a 1,", 4);
+        bn += 4;
+    }
+    memcpy(b + bn, "a 1", 3);
+    bn += 3;
+    memcpy(b + bn, reference_text + head, len - head);
+    bn += len - head;
+    expect_bad(b, bn, 13);
+    free(b);
+}
+
+static size_t count_cols(const char *line)
+{
+    size_t n = 1;
+    for (const char *p = line; *p && *p != '\n'; p++)
+        n += *p == ',';
+    return n;
+}
+
+static void col(const char *line, size_t i, char *out, size_t cap)
+{
+    const char *p = line;
+    while (i-- && (p = strchr(p, ',')))
+        p++;
+    assert_non_null(p);
+    size_t n = strcspn(p, ",\n");
+    assert_true(n < cap);
+    memcpy(out, p, n);
+    out[n] = 0;
+}
+
+static void test_daily_line(void **state)
+{
+    (void)state;
+    sx_ntf_stats *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    sx_ntf_stats_init(s, T_2023_12_31);
+    sx_ntf_stats_data *d = parse_ok(reference_text);
+    char path[] = "/tmp/sx_ntf_stats_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, reference_text, strlen(reference_text)), (ssize_t)strlen(reference_text));
+    close(fd);
+    size_t line = 0;
+    assert_ok(sx_ntf_stats_load(s, path, &line));
+    unlink(path);
+    data_free(d);
+    uint8_t tok[16] = {1}, sub[16] = {2};
+    sx_ntf_stats_active_token(s, tok, sizeof tok);
+    sx_ntf_stats_active_sub(s, sub, sizeof sub);
+    sx_ntf_stats_active_sub(s, sub, sizeof sub); /* counted once */
+    size_t at = 0, as = 0;
+    sx_ntf_stats_daily_active(s, &at, &as);
+    assert_int_equal(at, 3);
+    assert_int_equal(as, 1);
+    char out[1024];
+    assert_ok(sx_ntf_stats_daily_line(s, T_2024_01_01, out, sizeof out));
+    assert_int_equal(count_cols(out), 22);
+    static const char *const want[] = {"2023-12-31", "1", "2", "3", "5", "6", "7", "9", "3", "4", "5",
+                                       "1", "2", "2", "4", "10", "11", "12", "13", "14", "15", "16"};
+    char v[64];
+    for (size_t i = 0; i < 22; i++) {
+        col(out, i, v, sizeof v);
+        assert_string_equal(v, want[i]);
+    }
+    /* restarted, except ntfReceivedAuth (not in the line) */
+    assert_int_equal(sx_ntf_stats_get(s, SX_NTF_STAT_TKN_CREATED), 0);
+    assert_int_equal(sx_ntf_stats_get(s, SX_NTF_STAT_NTF_VRF_INVALID_TKN), 0);
+    assert_int_equal(sx_ntf_stats_get(s, SX_NTF_STAT_NTF_RECEIVED_AUTH), 8);
+    assert_int_equal(sx_ntf_stats_from_time(s), T_2024_01_01);
+    /* a Tuesday: the week's and month's columns empty */
+    sx_ntf_stats_inc(s, SX_NTF_STAT_SUB_CREATED);
+    sx_ntf_stats_active_token(s, tok, sizeof tok);
+    assert_ok(sx_ntf_stats_daily_line(s, T_2024_01_01 + 86400, out, sizeof out));
+    col(out, 0, v, sizeof v);
+    assert_string_equal(v, "2024-01-01");
+    col(out, 4, v, sizeof v);
+    assert_string_equal(v, "1");
+    col(out, 8, v, sizeof v);
+    assert_string_equal(v, "1");
+    col(out, 9, v, sizeof v);
+    assert_string_equal(v, "");
+    col(out, 10, v, sizeof v);
+    assert_string_equal(v, "");
+    sx_ntf_stats_destroy(s);
+    free(s);
+}
+
+static void test_save_load(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sx_ntf_stats_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/ntf-server-stats.log", dir);
+    sx_ntf_stats *s = calloc(1, sizeof *s), *r = calloc(1, sizeof *r);
+    assert_non_null(s);
+    assert_non_null(r);
+    sx_ntf_stats_init(s, T_2023_12_31);
+    sx_ntf_stats_init(r, T_2024_01_01);
+    for (int i = 0; i < 1000; i++) {
+        uint8_t id[24] = {0};
+        memcpy(id, &i, sizeof i);
+        sx_ntf_stats_active_sub(s, id, sizeof id);
+        if (i % 2)
+            sx_ntf_stats_active_token(s, id, sizeof id);
+        sx_ntf_stats_inc(s, SX_NTF_STAT_NTF_DELIVERED);
+    }
+    assert_ok(sx_ntf_stats_save(s, path));
+    size_t line = 0;
+    assert_ok(sx_ntf_stats_load(r, path, &line));
+    assert_int_equal(sx_ntf_stats_get(r, SX_NTF_STAT_NTF_DELIVERED), 1000);
+    assert_int_equal(sx_ntf_stats_from_time(r), T_2023_12_31);
+    size_t at = 0, as = 0;
+    sx_ntf_stats_daily_active(r, &at, &as);
+    assert_int_equal(at, 500);
+    assert_int_equal(as, 1000);
+    /* a file that does not parse leaves the statistics as they were */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("fromTime=2023-12-31T01:02:03Z\ntknCreated=x\n", f);
+    fclose(f);
+    assert_int_not_equal(sx_ntf_stats_load(r, path, &line), SX_OK);
+    assert_int_equal(line, 2);
+    assert_int_equal(sx_ntf_stats_get(r, SX_NTF_STAT_NTF_DELIVERED), 1000);
+    sx_ntf_stats_destroy(s);
+    sx_ntf_stats_destroy(r);
+    free(s);
+    free(r);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_metrics_text(void **state)
+{
+    (void)state;
+    sx_ntf_stats *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    sx_ntf_stats_init(s, T_2023_12_31);
+    for (int i = 0; i < 3; i++)
+        sx_ntf_stats_inc(s, SX_NTF_STAT_TKN_CREATED);
+    sx_ntf_stats_inc(s, SX_NTF_STAT_NTF_RECEIVED_AUTH);
+    uint8_t id[8] = {7};
+    sx_ntf_stats_active_sub(s, id, sizeof id);
+    sx_ntf_metrics_in in = {0};
+    sx_ntf_metrics_from_stats(s, &in);
+    in.token_count = 5;
+    in.sub_count = 9;
+    in.last_ntf_count = 4;
+    in.smp_routers = 2;
+    in.smp_sessions = 1;
+    in.active_subs = 6;
+    in.pending_subs = 3;
+    in.push_queue = 1;
+    in.version = "6.4.5.1";
+    in.now_ms = (int64_t)T_2024_01_01 * 1000;
+    char *text = NULL;
+    size_t len = 0;
+    assert_ok(sx_ntf_metrics_text(&in, &text, &len));
+    assert_int_equal(strlen(text), len);
+    char err[256];
+    size_t samples = 0;
+    if (!prom_check(text, &samples, err, sizeof err))
+        fail_msg("%s", err);
+    assert_true(samples >= 30);
+    assert_memory_equal(text, "# Recorded at: 2024-01-01T00:00:00Z\n# Stats from: 2023-12-31T00:00:00Z\n", 71);
+    double v = 0;
+    assert_true(prom_value(text, "simplex_ntf_tokens_created", &v));
+    assert_true(v == 3);
+    assert_true(prom_value(text, "simplex_ntf_notifications_received_auth", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(text, "simplex_ntf_subscriptions_count_daily", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(text, "simplex_ntf_tokens_total", &v));
+    assert_true(v == 5);
+    assert_true(prom_value(text, "simplex_ntf_subscriptions_approx_total", &v));
+    assert_true(v == 9);
+    assert_true(prom_value(text, "simplex_ntf_notifications_total", &v));
+    assert_true(v == 4);
+    assert_true(prom_value(text, "simplex_ntf_smp_subscription_active_sub_count_other", &v));
+    assert_true(v == 6);
+    assert_true(prom_value(text, "simplex_ntf_smp_subscription_pending_sub_count_other", &v));
+    assert_true(v == 3);
+    assert_true(prom_value(text, "simplex_ntf_smp_sessions_count", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(text, "simplex_ntf_info{version=\"6.4.5.1\",rts_options=\"\"}", &v));
+    assert_true(v == 1);
+    assert_non_null(strstr(text, "simplex_ntf_tokens_created 3 1704067200000\n# tknCreated\n"));
+    free(text);
+    sx_ntf_stats_destroy(s);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec),
+        cmocka_unit_test(test_reference_round_trip),
+        cmocka_unit_test(test_older_form),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_daily_line),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_metrics_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
