@@ -119,13 +119,14 @@ static bool starts(const char *s, size_t n, const char *p)
 }
 
 /* "host n" items joined by commas (the reference's list of pairs), or
- * nothing. */
+ * nothing. A host is printable ASCII without spaces or commas (the value
+ * is kept as a C string and written back as it was read). */
 static bool own_valid(const char *v, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         size_t h = i;
-        while (i < n && v[i] != ' ' && v[i] != ',' && v[i] != '\r')
+        while (i < n && (unsigned char)v[i] > ' ' && (unsigned char)v[i] < 0x7f && v[i] != ',')
             i++;
         if (i == h || i == n || v[i] != ' ')
             return false;

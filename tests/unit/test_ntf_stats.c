@@ -186,6 +186,17 @@ static void test_bad_input(void **state)
     m[strlen("fromTime=2023-12-31T01:02:03Z\ntknCreated=")] = 'z';
     expect_bad(m, len, 2);
     free(m);
+    /* a NUL or a control byte inside a per-router host (found by fuzzing:
+     * it was kept and written back cut short) */
+    for (int bad = 0; bad < 2; bad++) {
+        m = malloc(len);
+        assert_non_null(m);
+        memcpy(m, reference_text, len);
+        p = strstr(m, "smp2.example.com 4");
+        p[2] = bad ? '\x08' : '\0';
+        expect_bad(m, len, 12);
+        free(m);
+    }
     free(t);
     /* an oversized per-router line */
     size_t big = SX_NTF_STATS_OWN_MAX + 100;
