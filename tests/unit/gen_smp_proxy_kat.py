@@ -4,7 +4,7 @@ PRXY, PKEY, PFWD, RFWD, RRES and PRES for fixed keys, nonces and contents,
 computed from our reading of the reference's Protocol.hs (Encoding of
 ProtocolServer, FwdTransmission, FwdResponse, CertChainPubKey, the command
 and message encodings) independently of our C code: X25519 from Python's
-`cryptography`, crypto_box (XSalsa20-Poly1305) written out below from its
+`cryptography`, crypto_box (XSalsa20-Poly1305) written out in kat_nacl.py from its
 definition, the encodings and paddings by hand. Prints name: value lines
 (hex, or SHA-256 for the long ones) that tests/unit/test_smp_proxy_kat.c
 compares with our encoders' bytes."""
@@ -12,6 +12,8 @@ import hashlib
 import struct
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives import serialization
+
+from kat_nacl import crypto_box, pad
 
 X_SPKI = bytes.fromhex('302a300506032b656e032100')
 
@@ -35,80 +37,6 @@ def large(b):  # Large: Word16 length
 
 def x25519_key(k):  # a public key field: ss(DER SPKI)
     return ss(X_SPKI + raw_pub(k))
-
-
-def rotl(v, c):
-    return ((v << c) & 0xffffffff) | (v >> (32 - c))
-
-
-def salsa_rounds(x):
-    x = list(x)
-    for _ in range(10):
-        for a, b, c, d in ((0, 4, 8, 12), (5, 9, 13, 1), (10, 14, 2, 6), (15, 3, 7, 11)):
-            x[b] ^= rotl((x[a] + x[d]) & 0xffffffff, 7)
-            x[c] ^= rotl((x[b] + x[a]) & 0xffffffff, 9)
-            x[d] ^= rotl((x[c] + x[b]) & 0xffffffff, 13)
-            x[a] ^= rotl((x[d] + x[c]) & 0xffffffff, 18)
-        for a, b, c, d in ((0, 1, 2, 3), (5, 6, 7, 4), (10, 11, 8, 9), (15, 12, 13, 14)):
-            x[b] ^= rotl((x[a] + x[d]) & 0xffffffff, 7)
-            x[c] ^= rotl((x[b] + x[a]) & 0xffffffff, 9)
-            x[d] ^= rotl((x[c] + x[b]) & 0xffffffff, 13)
-            x[a] ^= rotl((x[d] + x[c]) & 0xffffffff, 18)
-    return x
-
-
-SIGMA = struct.unpack('<4I', b'expand 32-byte k')
-
-
-def salsa_state(key, n16):
-    k = struct.unpack('<8I', key)
-    n = struct.unpack('<4I', n16)
-    return [SIGMA[0], k[0], k[1], k[2], k[3], SIGMA[1], n[0], n[1], n[2], n[3], SIGMA[2], k[4], k[5], k[6], k[7],
-            SIGMA[3]]
-
-
-def hsalsa20(key, n16):
-    x = salsa_rounds(salsa_state(key, n16))
-    return struct.pack('<8I', *(x[i] for i in (0, 5, 10, 15, 6, 7, 8, 9)))
-
-
-def xsalsa20_stream(key, nonce, n):
-    sub = hsalsa20(key, nonce[:16])
-    out = b''
-    ctr = 0
-    while len(out) < n:
-        st = salsa_state(sub, nonce[16:24] + struct.pack('<Q', ctr))
-        x = salsa_rounds(st)
-        out += struct.pack('<16I', *((x[i] + st[i]) & 0xffffffff for i in range(16)))
-        ctr += 1
-    return out[:n]
-
-
-def poly1305(key, msg):
-    r = int.from_bytes(key[:16], 'little') & 0x0ffffffc0ffffffc0ffffffc0fffffff
-    s_ = int.from_bytes(key[16:], 'little')
-    p = (1 << 130) - 5
-    acc = 0
-    for i in range(0, len(msg), 16):
-        acc = (acc + int.from_bytes(msg[i:i + 16] + b'\x01', 'little')) * r % p
-    return ((acc + s_) & ((1 << 128) - 1)).to_bytes(16, 'little')
-
-
-def crypto_box(dh_secret, nonce, msg):
-    k = hsalsa20(dh_secret, bytes(16))  # crypto_box_beforenm
-    stream = xsalsa20_stream(k, nonce, 32 + len(msg))
-    c = bytes(a ^ b for a, b in zip(msg, stream[32:]))
-    return poly1305(stream[:32], c) + c
-
-
-def pad(msg, n):
-    return struct.pack('>H', len(msg)) + msg + b'#' * (n - 2 - len(msg))
-
-
-
-
-def crypto_box_nopad(dh_secret, nonce, msg):
-    return crypto_box(dh_secret, nonce, msg)
 
 
 def batch1(t):  # a batch of one transmission
@@ -154,7 +82,7 @@ sess_secret = proxy.exchange(relay.public_key())
 show('session secret', sess_secret)
 fwd_t = ss(N) + struct.pack('>H', 18) + x25519_key(client) + enc_t
 show('fwd t', fwd_t)
-show('rfwd', b'RFWD ' + crypto_box_nopad(sess_secret, P, fwd_t))
+show('rfwd', b'RFWD ' + crypto_box(sess_secret, P, fwd_t))
 
 # RRES / PRES: the relay's answer to the client (reversed N, padded), wrapped
 # for the proxy (reversed P, not padded)
@@ -162,6 +90,6 @@ r = b'inner response: ' + seq(60, 77)
 enc_r = crypto_box(cmd_secret, reverse(N), pad(batch1(r), 16226))
 show('enc r', enc_r)
 fwd_r = ss(N) + enc_r
-show('rres', b'RRES ' + crypto_box_nopad(sess_secret, reverse(P), fwd_r))
+show('rres', b'RRES ' + crypto_box(sess_secret, reverse(P), fwd_r))
 show('pres', b'PRES ' + enc_r)
 show('reversed nonce', reverse(N))
