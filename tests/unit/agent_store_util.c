@@ -8,23 +8,35 @@
 
 #include "core/writer.h"
 #include "crypto/hash.h"
+#include "crypto/util.h"
 #include "testutil.h"
 
-const char *asu_tmpdir(void)
+static char g_dir[512];
+
+int asu_setup(void **state)
 {
-    static char dir[512];
+    (void)state;
+    if (sx_crypto_init() != SX_OK)
+        return -1;
     const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/sx-agent-store-XXXXXX", base != NULL ? base : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    return dir;
+    snprintf(g_dir, sizeof g_dir, "%s/sx-agent-store-XXXXXX", base != NULL ? base : "/tmp");
+    return mkdtemp(g_dir) != NULL ? 0 : -1;
 }
 
-char *asu_path(const char *dir, const char *name)
+int asu_teardown(void **state)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
+    (void)state;
+    tu_rm_rf(g_dir);
+    return 0;
+}
+
+char *asu_fresh(const char *name)
+{
+    size_t n = strlen(g_dir) + strlen(name) + 2;
     char *p = malloc(n);
     assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
+    snprintf(p, n, "%s/%s", g_dir, name);
+    remove(p);
     return p;
 }
 

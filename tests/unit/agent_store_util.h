@@ -8,9 +8,12 @@
 
 #include "agent/store.h"
 
-/* A new folder under TMPDIR (static buffer) and a file path inside it. */
-const char *asu_tmpdir(void);
-char *asu_path(const char *dir, const char *name);
+/* The group's fixtures: the crypto library, and a new folder under TMPDIR
+ * for the test files (removed at the end). */
+int asu_setup(void **state);
+int asu_teardown(void **state);
+/* A path in that folder (heap), with no file there. */
+char *asu_fresh(const char *name);
 
 /* One integer from SQL run on the file through its own connection. */
 int64_t asu_sql_int(const char *path, const char *sql);

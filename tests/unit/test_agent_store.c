@@ -11,41 +11,15 @@
 #include "agent/store.h"
 #include "agent_store_util.h"
 #include "crypto/hash.h"
-#include "crypto/util.h"
 #include "simplex/status.h"
 #include "testutil.h"
-
-static const char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (sx_crypto_init() != SX_OK)
-        return -1;
-    dir = asu_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(dir);
-    return 0;
-}
-
-static char *fresh(const char *name)
-{
-    char *p = asu_path(dir, name);
-    remove(p);
-    return p;
-}
 
 /* ---- opening and migrations ------------------------------------------------ */
 
 static void test_migrate_empty(void **state)
 {
     (void)state;
-    char *p = fresh("empty.db");
+    char *p = asu_fresh("empty.db");
     sx_agent_store *s = NULL;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int v = 0;
@@ -80,7 +54,7 @@ static void test_migrate_empty(void **state)
 static void test_migrate_steps_and_reopen(void **state)
 {
     (void)state;
-    char *p = fresh("steps.db");
+    char *p = asu_fresh("steps.db");
     sx_agent_store *s = NULL;
     assert_ok(sx_agent_store_open(p, 1, &s));
     int v = 0;
@@ -120,7 +94,7 @@ static void test_migrate_steps_and_reopen(void **state)
 static void test_newer_refused(void **state)
 {
     (void)state;
-    char *p = fresh("newer.db");
+    char *p = asu_fresh("newer.db");
     sx_agent_store *s = NULL;
     assert_ok(sx_agent_store_open(p, 0, &s));
     sx_agent_store_close(s);
@@ -133,7 +107,7 @@ static void test_newer_refused(void **state)
     free(p);
 
     /* A file that is not a database. */
-    p = fresh("garbage.db");
+    p = asu_fresh("garbage.db");
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
     for (int i = 0; i < 4096; i++)
@@ -152,7 +126,7 @@ static void test_newer_refused(void **state)
 static void test_settings_users_servers(void **state)
 {
     (void)state;
-    char *p = fresh("small.db");
+    char *p = asu_fresh("small.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     sx_agent_blob b;
@@ -196,7 +170,7 @@ static void test_settings_users_servers(void **state)
 static void test_connections(void **state)
 {
     (void)state;
-    char *p = fresh("conns.db");
+    char *p = asu_fresh("conns.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t u1, u2;
@@ -281,7 +255,7 @@ static void test_connections(void **state)
 static void test_queues(void **state)
 {
     (void)state;
-    char *p = fresh("queues.db");
+    char *p = asu_fresh("queues.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t user;
@@ -369,7 +343,7 @@ static void test_queues(void **state)
 static void test_ratchets(void **state)
 {
     (void)state;
-    char *p = fresh("ratchets.db");
+    char *p = asu_fresh("ratchets.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t user;
@@ -468,7 +442,7 @@ static void test_ratchets(void **state)
 static void test_ratchet_saves(void **state)
 {
     (void)state;
-    char *p = fresh("saves.db");
+    char *p = asu_fresh("saves.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t user;
@@ -531,7 +505,7 @@ static void test_ratchet_saves(void **state)
 static void test_messages(void **state)
 {
     (void)state;
-    char *pa = fresh("alice.db"), *pb = fresh("bob.db");
+    char *pa = asu_fresh("alice.db"), *pb = asu_fresh("bob.db");
     sx_agent_store *sa, *sb;
     assert_ok(sx_agent_store_open(pa, 0, &sa));
     assert_ok(sx_agent_store_open(pb, 0, &sb));
@@ -667,7 +641,7 @@ static void test_messages(void **state)
 static void test_confirmations_invitations(void **state)
 {
     (void)state;
-    char *p = fresh("pending.db");
+    char *p = asu_fresh("pending.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t user;
@@ -732,7 +706,7 @@ static void test_confirmations_invitations(void **state)
 static void test_commands(void **state)
 {
     (void)state;
-    char *p = fresh("commands.db");
+    char *p = asu_fresh("commands.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t user, srv;
@@ -800,7 +774,7 @@ static void test_commands(void **state)
 static void test_delete_cascades(void **state)
 {
     (void)state;
-    char *p = fresh("cascade.db");
+    char *p = asu_fresh("cascade.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t user;
@@ -868,5 +842,5 @@ int main(void)
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_delete_cascades),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, asu_setup, asu_teardown);
 }

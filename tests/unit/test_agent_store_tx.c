@@ -14,41 +14,15 @@
 
 #include "agent/store.h"
 #include "agent_store_util.h"
-#include "crypto/util.h"
 #include "simplex/status.h"
 #include "testutil.h"
-
-static const char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (sx_crypto_init() != SX_OK)
-        return -1;
-    dir = asu_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(dir);
-    return 0;
-}
-
-static char *fresh(const char *name)
-{
-    char *p = asu_path(dir, name);
-    remove(p);
-    return p;
-}
 
 /* ---- rollback ------------------------------------------------------------- */
 
 static void test_rollback(void **state)
 {
     (void)state;
-    char *p = fresh("rollback.db");
+    char *p = asu_fresh("rollback.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     assert_false(sx_agent_store_in_tx(s));
@@ -132,7 +106,7 @@ static void test_rollback(void **state)
 static void test_two_handles(void **state)
 {
     (void)state;
-    char *p = fresh("two.db");
+    char *p = asu_fresh("two.db");
     sx_agent_store *w, *r;
     assert_ok(sx_agent_store_open(p, 0, &w));
     assert_ok(sx_agent_store_open(p, 0, &r));
@@ -171,7 +145,7 @@ static void test_two_handles(void **state)
 static void test_two_processes(void **state)
 {
     (void)state;
-    char *p = fresh("procs.db");
+    char *p = asu_fresh("procs.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     sx_agent_store_close(s);
@@ -233,7 +207,7 @@ static void wait_child(int fd)
 static void test_crash_open_transaction(void **state)
 {
     (void)state;
-    char *p = fresh("crash-open.db");
+    char *p = asu_fresh("crash-open.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     assert_ok(sx_agent_store_setting_set(s, "before", sx_slice_str("committed")));
@@ -287,7 +261,7 @@ enum { GROUP = 40 };
 static void test_crash_whole_or_nothing(void **state)
 {
     (void)state;
-    char *p = fresh("crash-loop.db");
+    char *p = asu_fresh("crash-loop.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     sx_agent_store_close(s);
@@ -342,7 +316,7 @@ static void test_crash_whole_or_nothing(void **state)
 static void test_crash_messages(void **state)
 {
     (void)state;
-    char *p = fresh("crash-msg.db");
+    char *p = asu_fresh("crash-msg.db");
     sx_agent_store *s;
     assert_ok(sx_agent_store_open(p, 0, &s));
     int64_t user;
@@ -428,5 +402,5 @@ int main(void)
         cmocka_unit_test(test_crash_whole_or_nothing),
         cmocka_unit_test(test_crash_messages),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, asu_setup, asu_teardown);
 }
