@@ -11,88 +11,63 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/writer.h"
+#include "kit/prom.h"
 
-typedef struct mout {
-    sx_writer w;
-    char ts[24]; /* " <unix ms>" */
-} mout;
-
-__attribute__((format(printf, 2, 3))) static void put(mout *o, const char *fmt, ...)
+/* A gauge of one unlabelled sample (also the reference's gauges of "other"
+ * routers). */
+static void gauge(sx_kit_prom *o, const char *name, const char *help, int64_t v, const char *comment)
 {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        (void)sx_write_bytes(&o->w, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
-/* A metric of one sample: HELP, TYPE, the sample with the time, the
- * reference's comment naming its source, an empty line. */
-static void one(mout *o, const char *name, const char *type, const char *help, int64_t v, const char *comment)
-{
-    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    put(o, "%s %" PRId64 "%s\n# %s\n\n", name, v, o->ts, comment);
-}
-
-/* The reference's gauge of "other" routers: one unlabelled sample, then
- * the comment line and an empty line. */
-static void other(mout *o, const char *name, const char *help, int64_t v, const char *comment)
-{
-    put(o, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    put(o, "%s %" PRId64 "%s\n# %s\n\n", name, v, o->ts, comment);
+    sx_kit_prom_one(o, name, "gauge", help, v, comment);
 }
 
 #define NM "simplex_ntf_"
 
-static void counter(mout *o, const char *name, const char *help, const sx_ntf_metrics_in *in, sx_ntf_stat k)
+static void counter(sx_kit_prom *o, const char *name, const char *help, const sx_ntf_metrics_in *in, sx_ntf_stat k)
 {
-    one(o, name, "counter", help, in->c[k], sx_ntf_stat_name(k));
+    sx_kit_prom_one(o, name, "counter", help, in->c[k], sx_ntf_stat_name(k));
 }
 
-static void tokens(mout *o, const sx_ntf_metrics_in *in)
+static void tokens(sx_kit_prom *o, const sx_ntf_metrics_in *in)
 {
-    put(o, "# Tokens\n# ------\n\n");
+    sx_kit_prom_put(o, "# Tokens\n# ------\n\n");
     counter(o, NM "tokens_created", "Created tokens", in, SX_NTF_STAT_TKN_CREATED);
     counter(o, NM "tokens_verified", "Verified tokens", in, SX_NTF_STAT_TKN_VERIFIED);
     counter(o, NM "tokens_deleted", "Deleted tokens", in, SX_NTF_STAT_TKN_DELETED);
     /* the reference's HELP text */
     counter(o, NM "tokens_replaced", "Deleted tokens", in, SX_NTF_STAT_TKN_REPLACED);
-    one(o, NM "tokens_count_daily", "gauge", "Daily active tokens", (int64_t)in->tokens_active[0], "dayCountTkn");
-    one(o, NM "tokens_count_weekly", "gauge", "Weekly active tokens", (int64_t)in->tokens_active[1],
-        "weekCountTkn");
-    one(o, NM "tokens_count_monthly", "gauge", "Monthly active tokens", (int64_t)in->tokens_active[2],
-        "monthCountTkn");
-    one(o, NM "tokens_total", "gauge", "Total number of tokens stored.", in->token_count, "tokenCount");
+    gauge(o, NM "tokens_count_daily", "Daily active tokens", (int64_t)in->tokens_active[0], "dayCountTkn");
+    gauge(o, NM "tokens_count_weekly", "Weekly active tokens", (int64_t)in->tokens_active[1],
+          "weekCountTkn");
+    gauge(o, NM "tokens_count_monthly", "Monthly active tokens", (int64_t)in->tokens_active[2],
+          "monthCountTkn");
+    gauge(o, NM "tokens_total", "Total number of tokens stored.", in->token_count, "tokenCount");
 }
 
 /* The reference's four groups of SMP subscription gauges, "other" only. */
-static void sub_group(mout *o, const char *pfx, const char *what, int64_t routers, int64_t subs)
+static void sub_group(sx_kit_prom *o, const char *pfx, const char *what, int64_t routers, int64_t subs)
 {
     char name[128], help[128];
     snprintf(name, sizeof name, "%sserver_count_other", pfx);
     snprintf(help, sizeof help, "%s SMP subscriptions, other server count", what);
-    other(o, name, help, routers, "otherServers");
+    gauge(o, name, help, routers, "otherServers");
     snprintf(name, sizeof name, "%ssub_count_other", pfx);
     snprintf(help, sizeof help, "%s SMP subscriptions count for other servers", what);
-    other(o, name, help, subs, "otherSrvSubCount");
+    gauge(o, name, help, subs, "otherSrvSubCount");
 }
 
-static void subscriptions(mout *o, const sx_ntf_metrics_in *in)
+static void subscriptions(sx_kit_prom *o, const sx_ntf_metrics_in *in)
 {
-    put(o, "# Subscriptions\n# -------------\n\n");
+    sx_kit_prom_put(o, "# Subscriptions\n# -------------\n\n");
     counter(o, NM "subscriptions_created", "Created subscriptions", in, SX_NTF_STAT_SUB_CREATED);
     counter(o, NM "subscriptions_deleted", "Deleted subscriptions", in, SX_NTF_STAT_SUB_DELETED);
-    one(o, NM "subscriptions_count_daily", "gauge", "Daily subscriptions count", (int64_t)in->subs_active[0],
-        "dayCountSub");
-    one(o, NM "subscriptions_count_weekly", "gauge", "Weekly subscriptions count", (int64_t)in->subs_active[1],
-        "weekCountSub");
-    one(o, NM "subscriptions_count_monthly", "gauge", "Monthly subscriptions count", (int64_t)in->subs_active[2],
-        "monthCountSub");
-    one(o, NM "subscriptions_approx_total", "gauge", "Approximate total number of subscriptions stored.",
-        in->sub_count, "approxSubCount");
+    gauge(o, NM "subscriptions_count_daily", "Daily subscriptions count", (int64_t)in->subs_active[0],
+          "dayCountSub");
+    gauge(o, NM "subscriptions_count_weekly", "Weekly subscriptions count",
+          (int64_t)in->subs_active[1], "weekCountSub");
+    gauge(o, NM "subscriptions_count_monthly", "Monthly subscriptions count",
+          (int64_t)in->subs_active[2], "monthCountSub");
+    gauge(o, NM "subscriptions_approx_total", "Approximate total number of subscriptions stored.",
+          in->sub_count, "approxSubCount");
     int64_t queue_active = in->active_subs > in->service_subs ? in->active_subs - in->service_subs : 0;
     int64_t with_service = in->service_subs > 0 ? in->smp_sessions : 0;
     sub_group(o, NM "smp_service_subscription_active_", "Active", with_service, in->service_subs);
@@ -102,9 +77,9 @@ static void subscriptions(mout *o, const sx_ntf_metrics_in *in)
               in->pending_subs);
 }
 
-static void notifications(mout *o, const sx_ntf_metrics_in *in)
+static void notifications(sx_kit_prom *o, const sx_ntf_metrics_in *in)
 {
-    put(o, "# Notifications\n# -------------\n\n");
+    sx_kit_prom_put(o, "# Notifications\n# -------------\n\n");
     counter(o, NM "notifications_received", "Received notifications", in, SX_NTF_STAT_NTF_RECEIVED);
     counter(o, NM "notifications_received_auth",
             "Received notifications without token or subscription (AUTH error)", in,
@@ -123,89 +98,42 @@ static void notifications(mout *o, const sx_ntf_metrics_in *in)
             SX_NTF_STAT_NTF_VRF_FAILED);
     counter(o, NM "notifications_verification_invalid_tkn", "Invalid token errors while delivering verifications",
             in, SX_NTF_STAT_NTF_VRF_INVALID_TKN);
-    one(o, NM "notifications_total", "gauge", "Total number of last notifications stored.", in->last_ntf_count,
-        "lastNtfCount");
+    gauge(o, NM "notifications_total", "Total number of last notifications stored.",
+          in->last_ntf_count, "lastNtfCount");
 }
 
-static void info(mout *o, const sx_ntf_metrics_in *in)
+static void info(sx_kit_prom *o, const sx_ntf_metrics_in *in)
 {
-    put(o, "# Info\n# ----\n\n");
+    sx_kit_prom_put(o, "# Info\n# ----\n\n");
     /* the reference names its runtime's options here; ours has none */
-    put(o, "# HELP " NM "info Server information. RTS options have to be passed via NTF_RTS_OPTIONS env var\n"
-           "# TYPE " NM "info gauge\n");
-    put(o, NM "info{version=\"%s\",rts_options=\"\"} 1\n\n", in->version ? in->version : "");
-    one(o, NM "threads_total", "gauge", "Thread count", in->threads, "threadsCount");
+    sx_kit_prom_put(o, "# HELP " NM "info Server information. "
+                       "RTS options have to be passed via NTF_RTS_OPTIONS env var\n"
+                       "# TYPE " NM "info gauge\n");
+    sx_kit_prom_put(o, NM "info{version=\"%s\",rts_options=\"\"} 1\n\n", in->version ? in->version : "");
+    gauge(o, NM "threads_total", "Thread count", in->threads, "threadsCount");
     /* one connection (subscriber and client) per SMP router */
-    other(o, NM "smp_subscribers_count_other", "SMP subcscribers count for other servers", in->smp_routers,
+    gauge(o, NM "smp_subscribers_count_other", "SMP subcscribers count for other servers", in->smp_routers,
           "otherServers");
-    other(o, NM "smp_agent_clients_count_other", "SMP agent clients count for other servers", in->smp_sessions,
+    gauge(o, NM "smp_agent_clients_count_other", "SMP agent clients count for other servers", in->smp_sessions,
           "otherServers");
-    other(o, NM "smp_agent_sub_workers_count_other", "SMP agent subscription workers count for other servers",
+    gauge(o, NM "smp_agent_sub_workers_count_other", "SMP agent subscription workers count for other servers",
           in->smp_routers, "otherServers");
-    one(o, NM "smp_sessions_count", "gauge", "SMP sessions count", in->smp_sessions, "smpSessionCount");
-    one(o, NM "apns_push_queue_length", "gauge", "Count of notifications in push queue", in->push_queue,
-        "apnsPushQLength");
-}
-
-static void iso_time(int64_t t, char *out, size_t cap)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm))
-        memset(&tm, 0, sizeof tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gauge(o, NM "smp_sessions_count", "SMP sessions count", in->smp_sessions, "smpSessionCount");
+    gauge(o, NM "apns_push_queue_length", "Count of notifications in push queue", in->push_queue,
+          "apnsPushQLength");
 }
 
 sx_status sx_ntf_metrics_text(const sx_ntf_metrics_in *in, char **text, size_t *text_len)
 {
     SX_ENSURE(in && text, SX_E_USAGE);
     *text = NULL;
-    mout o;
-    sx_writer_init_dynamic(&o.w, (size_t)1 << 20);
-    snprintf(o.ts, sizeof o.ts, " %" PRId64, in->now_ms);
-    char rec[32], from[32];
-    iso_time(in->now_ms / 1000, rec, sizeof rec);
-    iso_time(in->from_time, from, sizeof from);
-    put(&o, "# Recorded at: %s\n# Stats from: %s\n\n", rec, from);
+    sx_kit_prom o;
+    sx_kit_prom_begin(&o, (size_t)1 << 20, in->now_ms, in->from_time);
     tokens(&o, in);
     subscriptions(&o, in);
     notifications(&o, in);
     info(&o, in);
-    (void)sx_write_bytes(&o.w, "", 1);
-    sx_status st = sx_writer_status(&o.w);
-    if (st != SX_OK) {
-        sx_writer_cleanup(&o.w);
-        return st;
-    }
-    size_t n = 0;
-    uint8_t *p = sx_writer_take(&o.w, &n);
-    if (!p)
-        return SX_E_NOMEM;
-    *text = (char *)p;
-    if (text_len)
-        *text_len = n - 1;
-    return SX_OK;
-}
-
-int64_t sx_ntf_metrics_threads(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    int64_t n = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "Threads:", 8) != 0)
-            continue;
-        const char *p = line + 8;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        for (; *p >= '0' && *p <= '9' && n < 1000000000; p++)
-            n = n * 10 + (*p - '0');
-        break;
-    }
-    fclose(f);
-    return n;
+    return sx_kit_prom_finish(&o, text, text_len);
 }
 
 void sx_ntf_metrics_from_stats(sx_ntf_stats *s, sx_ntf_metrics_in *in)

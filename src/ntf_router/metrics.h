@@ -35,8 +35,6 @@ SX_MUST_CHECK sx_status sx_ntf_metrics_text(const sx_ntf_metrics_in *in, char **
 /* The period counts of s (day, week, month) and its counters, into in. */
 void sx_ntf_metrics_from_stats(sx_ntf_stats *s, sx_ntf_metrics_in *in);
 
-/* The process's threads (/proc/self/status), 0 when unknown. */
-int64_t sx_ntf_metrics_threads(void);
 
 /* Writes text to path through "<path>.tmp". SX_E_IO. */
 SX_MUST_CHECK sx_status sx_ntf_metrics_write(const char *path, const char *text, size_t len);

@@ -16,6 +16,7 @@
 #include "crypto/box.h"
 #include "crypto/keys.h"
 #include "crypto/util.h"
+#include "kit/prom.h"
 #include "kit/say.h"
 #include "kit/workers.h"
 #include "ntf/protocol.h"
@@ -737,7 +738,7 @@ static void metrics_file(void *arg)
     in.token_count = (int64_t)sx_ntf_tokens_count(s->tokens);
     in.sub_count = (int64_t)sx_ntf_subs_count(s->subs);
     in.last_ntf_count = (int64_t)sx_ntf_subs_last_count(s->subs);
-    in.threads = sx_ntf_metrics_threads();
+    in.threads = sx_kit_proc_threads();
     in.smp_routers = (int64_t)ps.routers;
     in.smp_sessions = (int64_t)ps.connected;
     in.active_subs = (int64_t)ps.active;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "kit/prom.h"
 #include "kit/paths.h"
 #include "simplex/version.h"
 #include "smp_router/metrics.h"
@@ -153,27 +154,6 @@ void sx_ops_save_stats(sx_router *r)
 
 /* ---- figures of the running router ---- */
 
-static int64_t thread_count(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    int64_t n = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "Threads:", 8) != 0)
-            continue;
-        const char *p = line + 8;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        for (; *p >= '0' && *p <= '9' && n < 1000000000; p++)
-            n = n * 10 + (*p - '0');
-        break;
-    }
-    fclose(f);
-    return n;
-}
-
 /* Out of memory: the client is not counted. */
 static void add_client(sx_kit_hset *h, const void *conn)
 {
@@ -245,7 +225,7 @@ static void runtime_figures(sx_router *r, sx_smp_metrics_rt *rt)
         rt->closed[i] = sx_kit_workers_closed(r->ws, i);
         rt->active[i] = rt->accepted[i] >= rt->closed[i] ? rt->accepted[i] - rt->closed[i] : 0;
     }
-    rt->threads = thread_count();
+    rt->threads = sx_kit_proc_threads();
     for (unsigned i = 0; i < r->n_workers; i++)
         rt->clients += (int64_t)__atomic_load_n(&r->workers[i].n_conns, __ATOMIC_RELAXED);
     subscription_figures(r, rt);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "kit/prom.h"
 #include "kit/stats.h"
 
 #define T_2023_12_31 1703980800 /* a Sunday */
@@ -702,6 +703,33 @@ static void test_files(void **state)
     sx_kit_stats_cleanup(&spec, &d);
 }
 
+/* The metrics text's pieces (kit/prom.h): header, metric, sample with
+ * labels and without a comment, the end; and the thread count. */
+static void test_prom_text(void **state)
+{
+    (void)state;
+    sx_kit_prom o;
+    sx_kit_prom_begin(&o, 4096, 1700000000123, 1699999000);
+    sx_kit_prom_one(&o, "x_total", "counter", "All x", 7, "xCount");
+    sx_kit_prom_head(&o, "y", "gauge", "Some y");
+    sx_kit_prom_sample(&o, "y", "{a=\"b\"}", -2, NULL);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(sx_kit_prom_finish(&o, &text, &len), SX_OK);
+    const char *want = "# Recorded at: 2023-11-14T22:13:20Z\n# Stats from: 2023-11-14T21:56:40Z\n\n"
+                       "# HELP x_total All x\n# TYPE x_total counter\nx_total 7 1700000000123\n# xCount\n\n"
+                       "# HELP y Some y\n# TYPE y gauge\ny{a=\"b\"} -2 1700000000123\n";
+    assert_string_equal(text, want);
+    assert_int_equal(len, strlen(want));
+    free(text);
+    /* a text over its cap is an error, and nothing is left to free */
+    sx_kit_prom_begin(&o, 16, 0, 0);
+    text = NULL;
+    assert_int_not_equal(sx_kit_prom_finish(&o, &text, &len), SX_OK);
+    assert_null(text);
+    assert_true(sx_kit_proc_threads() >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_max_set),
         cmocka_unit_test(test_hset),
+        cmocka_unit_test(test_prom_text),
         cmocka_unit_test(test_daily_line),
         cmocka_unit_test(test_sections_and_extra_columns),
         cmocka_unit_test(test_files),
