@@ -48,7 +48,10 @@ static void usage(FILE *f)
             "  connections\n"
             "      One line per connection: its id and its state.\n\n"
             "Options: --pq-off (no post-quantum ratchet for new connections),\n"
-            "         --help, --version.\n",
+            "         --help, --version.\n"
+            "After the command only words starting with \"--\" are options, so a\n"
+            "connection id starting with '-' is taken as it is; a lone \"--\" ends the\n"
+            "options.\n",
             version_line);
 }
 
@@ -178,6 +181,28 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text)
     return EXIT_FAIL;
 }
 
+/* One option by its letter; false for an unknown one or a bad value. */
+static bool apply_opt(int c, const char *arg, const char **db, const char **server, bool *accept,
+                      bool *pq_off, long *timeout_s)
+{
+    switch (c) {
+    case 'd': *db = arg; return true;
+    case 's': *server = arg; return true;
+    case 'a': *accept = true; return true;
+    case 'p': *pq_off = true; return true;
+    case 't': {
+        char *end = NULL;
+        *timeout_s = strtol(arg, &end, 10);
+        if (!end || end == arg || *end || *timeout_s <= 0) {
+            fprintf(stderr, "simplex-agent: --timeout takes a number of seconds\n");
+            return false;
+        }
+        return true;
+    }
+    default: return false;
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *db = NULL, *server = NULL;
@@ -195,49 +220,71 @@ int main(int argc, char **argv)
     };
     int c;
     while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 's': server = optarg; break;
-        case 'a': accept = true; break;
-        case 'p': pq_off = true; break;
-        case 't': {
-            char *end = NULL;
-            timeout_s = strtol(optarg, &end, 10);
-            if (!end || *end || timeout_s <= 0) {
-                fprintf(stderr, "simplex-agent: --timeout takes a number of seconds\n");
-                return EXIT_USAGE;
-            }
-            break;
+        if (c == 'h') {
+            usage(stdout);
+            return EXIT_OKAY;
         }
-        case 'h': usage(stdout); return EXIT_OKAY;
-        case 'v': printf("%s\n", version_line); return EXIT_OKAY;
-        default: usage(stderr); return EXIT_USAGE;
+        if (c == 'v') {
+            printf("%s\n", version_line);
+            return EXIT_OKAY;
         }
-        /* Options may also follow the command: parse on after it. */
+        if (!apply_opt(c, optarg, &db, &server, &accept, &pq_off, &timeout_s)) {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
     }
     if (optind >= argc || !db) {
         usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[optind++];
-    /* Options after the command (getopt stopped at it). */
+    /* After the command only "--name[=value]" words are options: a
+     * connection id is base64url and may itself begin with '-'. A lone
+     * "--" makes every later word an argument. */
     const char *args[4];
     int nargs = 0;
-    while (optind < argc) {
-        c = getopt_long(argc, argv, "+", longopts, NULL);
-        if (c == -1) {
-            if (nargs < 4)
-                args[nargs++] = argv[optind];
-            optind++;
+    bool opts_done = false;
+    for (int i = optind; i < argc; i++) {
+        const char *w = argv[i];
+        if (!opts_done && strcmp(w, "--") == 0) {
+            opts_done = true;
             continue;
         }
-        switch (c) {
-        case 's': server = optarg; break;
-        case 'a': accept = true; break;
-        case 'p': pq_off = true; break;
-        case 't': timeout_s = strtol(optarg, NULL, 10); break;
-        case 'd': db = optarg; break;
-        default: usage(stderr); return EXIT_USAGE;
+        if (opts_done || strncmp(w, "--", 2) != 0) {
+            if (nargs == 4) {
+                usage(stderr);
+                return EXIT_USAGE;
+            }
+            args[nargs++] = w;
+            continue;
+        }
+        const char *name = w + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct option *o = NULL;
+        for (const struct option *q = longopts; q->name; q++)
+            if (strlen(q->name) == nlen && strncmp(q->name, name, nlen) == 0)
+                o = q;
+        if (!o || o->val == 'h' || o->val == 'v') {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        const char *val = NULL;
+        if (o->has_arg == required_argument) {
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                usage(stderr);
+                return EXIT_USAGE;
+            }
+        } else if (eq) {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (!apply_opt(o->val, val, &db, &server, &accept, &pq_off, &timeout_s)) {
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     sx_agent_opts o;

@@ -73,6 +73,11 @@ ID=$(ag --db a.db send "$ACONN" "second") || fail "alice's second send"
 wait_for b.out '"text":"second"'
 [ "$(grep -c '"event":"MSG"' b.out)" = 2 ] || { cat b.out; fail "bob got $(grep -c '"event":"MSG"' b.out) messages, not 2"; }
 ag --db a.db send NOSUCHCONNECTION "x" >/dev/null 2>&1 && fail "a send to no connection succeeded"
+# a connection id may begin with '-' (base64url): it is an argument, not an
+# option, so this is "no such connection" (1), not a usage error (2)
+ag --db a.db send -NOSUCHCONNECTIO "-x" >/dev/null 2>&1; [ $? = 1 ] || fail "an id starting with '-'"
+ag --db a.db send -- --NOSUCHCONNECTI "x" >/dev/null 2>&1; [ $? = 1 ] || fail "'--' before an id"
+ag --db a.db send "$ACONN" "x" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "an unknown option after the command"
 
 [ $FAILS = 0 ] || { echo "--- a.err:"; cat a.err; echo "--- b.err:"; cat b.err; exit 1; }
 echo "simplex-agent: all passed"

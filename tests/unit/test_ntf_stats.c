@@ -192,8 +192,9 @@ static void test_bad_input(void **state)
         m = malloc(len);
         assert_non_null(m);
         memcpy(m, reference_text, len);
-        p = strstr(m, "smp2.example.com 4");
-        p[2] = bad ? '\x08' : '\0';
+        p = strstr(reference_text, "smp2.example.com 4");
+        assert_non_null(p);
+        m[p - reference_text + 2] = bad ? '\x08' : '\0';
         expect_bad(m, len, 12);
         free(m);
     }
