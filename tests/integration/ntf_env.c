@@ -40,6 +40,7 @@ const char *g_ntf_server;
 bool g_ntf_service;
 bool g_ntf_control;
 const char *g_ntf_db;
+int g_standin_delay_ms;
 bool g_ntf_stats;
 int64_t g_ntf_stats_interval;
 
@@ -152,7 +153,10 @@ void env_init(env *e, unsigned periodic_s)
     assert_true(e->standin >= 0);
     if (e->standin == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* not left running when the test dies */
-        execl(g_standin, g_standin, "--dir", e->sdir, "--key-file", e->key, "--kid", KID, (char *)NULL);
+        char delay[24];
+        snprintf(delay, sizeof delay, "%d", g_standin_delay_ms);
+        execl(g_standin, g_standin, "--dir", e->sdir, "--key-file", e->key, "--kid", KID, "--delay-ms", delay,
+              (char *)NULL);
         _exit(127);
     }
     char port_path[160];

@@ -31,6 +31,8 @@ extern bool g_ntf_control;
 /* In process: non-NULL, the router keeps its store in this PostgreSQL
  * database (db_connection) in place of the store log. */
 extern const char *g_ntf_db;
+/* The stand-in holds each answer back this many ms (--delay-ms; 0: none). */
+extern int g_standin_delay_ms;
 /* In process: the statistics kept in the log folder's
  * ntf-server-stats.log; with an interval > 0 also the daily line and the
  * metrics file every that many seconds. */
