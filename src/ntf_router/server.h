@@ -31,9 +31,10 @@ typedef struct sx_ntf_server_opts {
     const char *store_log_path;           /* NULL: tokens are not kept */
     /* Non-NULL: tokens and subscriptions are kept in this PostgreSQL
      * database (pgstore.h) in place of the store log, in schema db_schema
-     * (NULL: ntf_server) with db_pool_size connections (0: 10); the last
-     * notifications then go to its last_notifications table at stop and
-     * come back from it at start (last_ntfs_path is not used). */
+     * (NULL: ntf_server) with db_pool_size connections (0: 10); each last
+     * notification then goes to its last_notifications table as it comes,
+     * as the reference writes it, and they come back from it at start
+     * (last_ntfs_path is not used). */
     const char *db_connection;
     const char *db_schema;
     int db_pool_size;
