@@ -391,14 +391,17 @@ sx_status sx_ntf_apns_client_push_batch(sx_ntf_apns_client *c, sx_ntf_provider p
     snprintf(auth, sizeof auth, "bearer %s", c->jwt);
     const char *authority = host_of(c, pp);
     k->open = 0;
-    sx_status st = SX_OK;
-    for (size_t i = 0; i < n && st == SX_OK; i++) {
+    for (size_t i = 0; i < n; i++) { /* all of them: a failure may stop the submitting early */
         apns_stream *t = &c->streams[i];
         memset(t, 0, offsetof(apns_stream, body));
         t->body_len = 0;
         t->req = reqs[i].body.ptr;
         t->req_len = reqs[i].body.len;
         t->req_off = 0;
+    }
+    sx_status st = SX_OK;
+    for (size_t i = 0; i < n && st == SX_OK; i++) {
+        apns_stream *t = &c->streams[i];
         char path[PATH_MAX_LEN];
         snprintf(path, sizeof path, "/3/device/%s", reqs[i].token_hex);
         bool background = reqs[i].background;
