@@ -16,9 +16,14 @@
  * Baseline in the same run, without the NTF router: the same latency and
  * throughput from SEND to NMSG at a notifier subscriber of our own (the
  * thread-safe pool subscribed to other queues' notifiers, in process).
+ * The subscriptions are spread over D verified device tokens (queue i to
+ * token i mod D): the NTF router keeps at most one push per token in flight
+ * (each token's pushes in order), so D bounds the APNS streams in flight.
+ * The stand-in answers at once, or after R ms (a far provider's round
+ * trip: Apple's is tens of ms), the connection's other streams going on.
  * Usage:
- *   bench_ntf [N [M [L]]]   defaults 2000 1000 200; N = 100000 for the
- *                           issue's figure */
+ *   bench_ntf [N [M [L [D [R]]]]]   defaults 2000 1000 200 1 0; N = 100000
+ *                                   for the issue's figure */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -228,13 +233,15 @@ static bool next_nmsg(sx_smp_tpool *tp, double deadline)
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 2000, m = argc > 2 ? atol(argv[2]) : 1000,
-         l = argc > 3 ? atol(argv[3]) : 200;
-    if (n < 1 || m < 1 || l < 1 || m + l > n) {
-        fprintf(stderr, "usage: bench_ntf [N [M [L]]] with M + L <= N\n");
+         l = argc > 3 ? atol(argv[3]) : 200, nd = argc > 4 ? atol(argv[4]) : 1,
+         rtt = argc > 5 ? atol(argv[5]) : 0;
+    if (n < 1 || m < 1 || l < 1 || m + l > n || nd < 1 || nd > 10000 || rtt < 0 || rtt > 10000) {
+        fprintf(stderr, "usage: bench_ntf [N [M [L [D [R]]]]] with M + L <= N, 1 <= D <= 10000, 0 <= R <= 10000\n");
         return 2;
     }
     g_standin = SX_APNS_STANDIN_BIN;
     g_ntf_server = SX_NTF_SERVER_BIN;
+    g_standin_delay_ms = (int)rtt;
     long base_n = m + l; /* the baseline's own queues */
     pool_router rp;
     if (pool_router_init(&rp, "prometheus_interval: 1\n") != 0)
@@ -242,8 +249,14 @@ int main(int argc, char **argv)
     pool_router_start(&rp);
     env e;
     env_init(&e, 0);
-    device d;
-    device_activate(&e, &d, "0123456789abcdef");
+    device *devs = calloc((size_t)nd, sizeof *devs);
+    if (!devs)
+        return 1;
+    for (long i = 0; i < nd; i++) {
+        char hex[32];
+        snprintf(hex, sizeof hex, "0123456789ab%04lx", i);
+        device_activate(&e, &devs[i], hex);
+    }
     g_alerts = 0;
     g_off = 0;
     (void)count_alerts(&e);
@@ -253,7 +266,9 @@ int main(int argc, char **argv)
     g_q = calloc((size_t)(n + base_n), sizeof *g_q);
     if (!g_q)
         return 1;
-    printf("bench_ntf: N=%ld subscriptions, M=%ld for throughput, L=%ld for latency\n", n, m, l);
+    printf("bench_ntf: N=%ld subscriptions, M=%ld for throughput, L=%ld for latency, D=%ld device tokens, "
+           "stand-in answers after R=%ld ms\n",
+           n, m, l, nd, rtt);
 
     /* queues: the NTF router's [0, n), the baseline's [n, n + base_n) */
     double t0 = now_s();
@@ -284,9 +299,10 @@ int main(int argc, char **argv)
             if (sx_b64_decode(q->nkey, strlen(q->nkey), SX_B64_URL, kbuf[k], 128, &kl) != SX_OK ||
                 sx_ntf_queue_of(rp.addr, sx_slice_of(q->nid, sizeof q->nid), qbuf[k], 600, &nq) != SX_OK)
                 return 1;
-            c->key = d.verify;
+            const device *d = &devs[(i + (long)k) % nd];
+            c->key = d->verify;
             c->cmd.tag = SX_NTF_C_SNEW;
-            c->cmd.snew.token_id = dev_id(&d);
+            c->cmd.snew.token_id = dev_id(d);
             c->cmd.snew.queue = nq;
             c->cmd.snew.notifier_key = sx_slice_of(kbuf[k], kl);
         }
@@ -397,7 +413,9 @@ int main(int argc, char **argv)
     free(calls);
     free(qbuf);
     free(kbuf);
-    device_free(&d);
+    for (long i = 0; i < nd; i++)
+        device_free(&devs[i]);
+    free(devs);
     env_free(&e);
     pool_router_free(&rp);
     return 0;

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,9 +217,13 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
      * is chosen by giving [STORE_LOG] db_connection (else the store log) */
     const char *db_conn = sx_ini_get(ini, "STORE_LOG", "db_connection");
     const char *db_schema = sx_ini_get(ini, "STORE_LOG", "db_schema");
-    int64_t db_pool = 0;
+    int64_t db_pool = 0, db_deleted_ttl = 0;
+    /* db_deleted_ttl: seconds, read as the reference reads it (its comment
+     * says days); see server.h for what it does in the NTF router */
     if (sx_ini_int(ini, "STORE_LOG", "db_pool_size", 1, 1000, SX_NTF_DEFAULT_DB_POOL_SIZE, &db_pool, ierr,
-                   sizeof ierr) != SX_OK) {
+                   sizeof ierr) != SX_OK ||
+        sx_ini_int(ini, "STORE_LOG", "db_deleted_ttl", 0, INT64_MAX / 2, SX_NTF_DEFAULT_DELETED_TTL_DAYS * 86400LL,
+                   &db_deleted_ttl, ierr, sizeof ierr) != SX_OK) {
         printf("Error: %s: %s\n", paths->ini, ierr);
         sx_ini_free(ini);
         return 1;
@@ -267,6 +272,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.db_connection = db_conn;
     o.db_schema = db_schema && db_schema[0] ? db_schema : NULL;
     o.db_pool_size = (int)db_pool;
+    o.db_deleted_ttl = db_deleted_ttl;
     /* the reference's file, with the store log (it kept them with its STM
      * store, and keeps them in its database now) */
     char last_ntfs[SX_KIT_PATH_MAX + 40];

@@ -1,7 +1,10 @@
 /* APNS over HTTP/2 (see apns_client.h). The socket is blocking with send
- * and receive timeouts; each push runs the nghttp2 session until its stream
- * closes, and before a push whatever the server sent meanwhile (SETTINGS,
- * PING, GOAWAY, the end of the connection) is read without waiting. */
+ * and receive timeouts; a batch of pushes is submitted as that many streams
+ * at once (nghttp2 holds back what the server's MAX_CONCURRENT_STREAMS does
+ * not allow yet) and the session runs until every stream has closed; each
+ * stream's answer goes to its own slot through the stream's user data.
+ * Before a batch whatever the server sent meanwhile (SETTINGS, PING, GOAWAY,
+ * the end of the connection) is read without waiting. */
 #include "ntf_router/apns_client.h"
 
 #include <errno.h>
@@ -10,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +30,22 @@
 #define RESP_KEEP 512 /* an error body is ~60 bytes */
 #define PATH_MAX_LEN 600
 
-typedef struct apns_conn {
-    int fd;
-    SSL *ssl;
-    nghttp2_session *h2;
-    bool goaway, broken;
-    /* the push in flight */
-    int32_t stream_id;
+/* One push in flight: its request body and what came back. */
+typedef struct apns_stream {
     bool closed;
     int status;
     uint8_t body[RESP_KEEP];
     size_t body_len;
     const uint8_t *req;
     size_t req_len, req_off;
+} apns_stream;
+
+typedef struct apns_conn {
+    int fd;
+    SSL *ssl;
+    nghttp2_session *h2;
+    bool goaway, broken;
+    size_t open; /* streams of the batch not closed yet */
 } apns_conn;
 
 struct sx_ntf_apns_client {
@@ -51,6 +58,7 @@ struct sx_ntf_apns_client {
     int64_t jwt_iat;
     apns_conn conns[N_PROVIDERS];
     uint64_t connects;
+    apns_stream streams[SX_NTF_APNS_BATCH_MAX];
 };
 
 static char *dup_or(const char *s, const char *dflt)
@@ -182,44 +190,46 @@ static const char *host_of(const sx_ntf_apns_client *c, sx_ntf_provider pp)
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
                      const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
 {
-    (void)s;
     (void)flags;
-    apns_conn *k = ud;
-    if (f->hd.stream_id != k->stream_id || f->hd.type != NGHTTP2_HEADERS)
+    (void)ud;
+    if (f->hd.type != NGHTTP2_HEADERS)
         return 0;
-    if (nlen == 7 && memcmp(name, ":status", 7) == 0 && vlen == 3) {
-        int v = 0;
-        for (size_t i = 0; i < 3; i++) {
-            if (value[i] < '0' || value[i] > '9')
-                return 0;
-            v = v * 10 + (value[i] - '0');
-        }
-        k->status = v;
+    apns_stream *t = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    if (!t || nlen != 7 || memcmp(name, ":status", 7) != 0 || vlen != 3)
+        return 0;
+    int v = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (value[i] < '0' || value[i] > '9')
+            return 0;
+        v = v * 10 + (value[i] - '0');
     }
+    t->status = v;
     return 0;
 }
 
 static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *ud)
 {
-    (void)s;
     (void)flags;
-    apns_conn *k = ud;
-    if (id != k->stream_id)
+    (void)ud;
+    apns_stream *t = nghttp2_session_get_stream_user_data(s, id);
+    if (!t)
         return 0;
-    size_t room = sizeof k->body - k->body_len;
+    size_t room = sizeof t->body - t->body_len;
     size_t n = len < room ? len : room; /* the head of a long body is enough */
-    memcpy(k->body + k->body_len, data, n);
-    k->body_len += n;
+    memcpy(t->body + t->body_len, data, n);
+    t->body_len += n;
     return 0;
 }
 
 static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 {
-    (void)s;
     (void)code;
     apns_conn *k = ud;
-    if (id == k->stream_id)
-        k->closed = true;
+    apns_stream *t = nghttp2_session_get_stream_user_data(s, id);
+    if (t && !t->closed) {
+        t->closed = true;
+        k->open--;
+    }
     return 0;
 }
 
@@ -238,13 +248,13 @@ static ssize_t req_source(nghttp2_session *s, int32_t id, uint8_t *buf, size_t l
     (void)s;
     (void)id;
     (void)ud;
-    apns_conn *k = src->ptr;
-    size_t n = k->req_len - k->req_off;
+    apns_stream *t = src->ptr;
+    size_t n = t->req_len - t->req_off;
     if (n > len)
         n = len;
-    memcpy(buf, k->req + k->req_off, n);
-    k->req_off += n;
-    if (k->req_off == k->req_len)
+    memcpy(buf, t->req + t->req_off, n);
+    t->req_off += n;
+    if (t->req_off == t->req_len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
 }
@@ -359,60 +369,97 @@ static nghttp2_nv nv(const char *name, const char *value)
     return h;
 }
 
-sx_status sx_ntf_apns_client_push(sx_ntf_apns_client *c, sx_ntf_provider pp, const char *token_hex,
-                                  bool background, sx_slice body, sx_ntf_apns_result *res)
+sx_status sx_ntf_apns_client_push_batch(sx_ntf_apns_client *c, sx_ntf_provider pp, const sx_ntf_apns_req *reqs,
+                                        size_t n, sx_ntf_apns_result *res)
 {
-    SX_ENSURE(c != NULL && token_hex != NULL && res != NULL && (unsigned)pp < N_PROVIDERS, SX_E_USAGE);
-    SX_ENSURE(pp != SX_NTF_PP_APNS_NULL && strlen(token_hex) < 300, SX_E_USAGE);
-    memset(res, 0, sizeof *res);
-    res->outcome = SX_NTF_APNS_RETRY;
+    SX_ENSURE(c != NULL && res != NULL && (unsigned)pp < N_PROVIDERS && pp != SX_NTF_PP_APNS_NULL, SX_E_USAGE);
+    SX_ENSURE(n <= SX_NTF_APNS_BATCH_MAX && (n == 0 || reqs != NULL), SX_E_USAGE);
+    for (size_t i = 0; i < n; i++)
+        SX_ENSURE(reqs[i].token_hex != NULL && strlen(reqs[i].token_hex) < 300, SX_E_USAGE);
+    for (size_t i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        res[i].outcome = SX_NTF_APNS_RETRY;
+    }
+    if (n == 0)
+        return SX_OK;
     if ((int64_t)time(NULL) - c->jwt_iat >= SX_NTF_APNS_TOKEN_TTL)
         SX_TRY(make_jwt(c));
     apns_conn *k = NULL;
     if (conn_ready(c, pp, &k) != SX_OK)
         return SX_OK; /* no connection: RETRY, status 0 */
-    char path[PATH_MAX_LEN], auth[SX_NTF_APNS_JWT_MAX + 16];
-    snprintf(path, sizeof path, "/3/device/%s", token_hex);
+    char auth[SX_NTF_APNS_JWT_MAX + 16];
     snprintf(auth, sizeof auth, "bearer %s", c->jwt);
     const char *authority = host_of(c, pp);
-    nghttp2_nv hdrs[8];
-    size_t n = 0;
-    hdrs[n++] = nv(":method", "POST");
-    hdrs[n++] = nv(":scheme", "https");
-    hdrs[n++] = nv(":path", path);
-    hdrs[n++] = nv(":authority", authority);
-    hdrs[n++] = nv("apns-topic", c->topic);
-    hdrs[n++] = nv("apns-push-type", background ? "background" : "alert");
-    hdrs[n++] = nv("authorization", auth);
-    if (background)
-        hdrs[n++] = nv("apns-priority", "5");
-    k->status = 0;
-    k->closed = false;
-    k->body_len = 0;
-    k->req = body.ptr;
-    k->req_len = body.len;
-    k->req_off = 0;
-    nghttp2_data_provider prov = {.source.ptr = k, .read_callback = req_source};
-    int32_t id = nghttp2_submit_request(k->h2, NULL, hdrs, n, &prov, NULL);
-    sx_status st = id > 0 ? SX_OK : SX_E_PROTOCOL;
-    k->stream_id = id;
-    while (st == SX_OK && !k->closed) {
+    k->open = 0;
+    for (size_t i = 0; i < n; i++) { /* all of them: a failure may stop the submitting early */
+        apns_stream *t = &c->streams[i];
+        memset(t, 0, offsetof(apns_stream, body));
+        t->body_len = 0;
+        t->req = reqs[i].body.ptr;
+        t->req_len = reqs[i].body.len;
+        t->req_off = 0;
+    }
+    sx_status st = SX_OK;
+    for (size_t i = 0; i < n && st == SX_OK; i++) {
+        apns_stream *t = &c->streams[i];
+        char path[PATH_MAX_LEN];
+        snprintf(path, sizeof path, "/3/device/%s", reqs[i].token_hex);
+        bool background = reqs[i].background;
+        nghttp2_nv hdrs[8];
+        size_t h = 0;
+        hdrs[h++] = nv(":method", "POST");
+        hdrs[h++] = nv(":scheme", "https");
+        hdrs[h++] = nv(":path", path);
+        hdrs[h++] = nv(":authority", authority);
+        hdrs[h++] = nv("apns-topic", c->topic);
+        hdrs[h++] = nv("apns-push-type", background ? "background" : "alert");
+        hdrs[h++] = nv("authorization", auth);
+        if (background)
+            hdrs[h++] = nv("apns-priority", "5");
+        nghttp2_data_provider prov = {.source.ptr = t, .read_callback = req_source};
+        /* nghttp2 copies the header names and values */
+        int32_t id = nghttp2_submit_request(k->h2, NULL, hdrs, h, &prov, t);
+        if (id > 0)
+            k->open++;
+        else
+            t->closed = true; /* not sent: RETRY */
+        /* send as we go, so the first answers may come while the rest are
+         * submitted (nghttp2 sends each stream's HEADERS before DATA) */
+        if (i + 1 == n || (i + 1) % 16 == 0)
+            st = conn_flush(k);
+    }
+    while (st == SX_OK && k->open > 0) {
         st = conn_flush(k);
-        if (st == SX_OK && !k->closed)
+        if (st == SX_OK && k->open > 0)
             st = conn_read(k);
     }
-    k->stream_id = 0;
-    k->req = NULL;
-    if (st != SX_OK || k->status == 0) {
-        k->broken = true;
-        conn_drop(k);
-        return SX_OK; /* connection error: RETRY */
+    bool drop = st != SX_OK || k->goaway;
+    for (size_t i = 0; i < n; i++) {
+        apns_stream *t = &c->streams[i];
+        if (!t->closed || t->status == 0) {
+            drop |= !t->closed; /* a connection that lost streams is not reused */
+            continue;           /* RETRY */
+        }
+        res[i].status = t->status;
+        if (sx_ntf_apns_reason_parse(sx_slice_of(t->body, t->body_len), res[i].reason, sizeof res[i].reason) !=
+            SX_OK)
+            res[i].reason[0] = 0; /* as the reference: an unreadable body has no reason */
+        res[i].outcome = sx_ntf_apns_outcome_of(res[i].status, res[i].reason, &res[i].invalid);
+        drop |= res[i].status == 503;
     }
-    res->status = k->status;
-    if (sx_ntf_apns_reason_parse(sx_slice_of(k->body, k->body_len), res->reason, sizeof res->reason) != SX_OK)
-        res->reason[0] = 0; /* as the reference: an unreadable body has no reason */
-    res->outcome = sx_ntf_apns_outcome_of(res->status, res->reason, &res->invalid);
-    if (res->status == 503 || k->goaway)
-        conn_drop(k);
+    if (drop) {
+        k->broken = st != SX_OK;
+        conn_drop(k); /* also forgets the streams' user data */
+    }
+    for (size_t i = 0; i < n; i++)
+        c->streams[i].req = NULL;
     return SX_OK;
+}
+
+sx_status sx_ntf_apns_client_push(sx_ntf_apns_client *c, sx_ntf_provider pp, const char *token_hex,
+                                  bool background, sx_slice body, sx_ntf_apns_result *res)
+{
+    SX_ENSURE(token_hex != NULL, SX_E_USAGE);
+    sx_ntf_apns_req r = {.token_hex = token_hex, .background = background, .body = body};
+    return sx_ntf_apns_client_push_batch(c, pp, &r, 1, res);
 }

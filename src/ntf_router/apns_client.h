@@ -3,8 +3,11 @@
  * TLS (OpenSSL, the web PKI: a CA store and the host name checked), one
  * connection per push provider kept and reused, made again after GOAWAY, a
  * 503 or any error; the provider token (ES256 JWT) made again when 1800 s
- * old. One push at a time, blocking: the router calls it from its push
- * thread (push.h) only. */
+ * old. Blocking, one batch at a time: a batch of pushes goes out as that
+ * many concurrent HTTP/2 streams on the provider's connection, each answer
+ * matched to its push by its stream. The router calls it from its push
+ * thread (push.h) only. (The reference sends one request at a time through
+ * its HTTP/2 client's queue; see docs/NTF.md.) */
 #ifndef SX_NTF_ROUTER_APNS_CLIENT_H
 #define SX_NTF_ROUTER_APNS_CLIENT_H
 
@@ -20,6 +23,7 @@
 #define SX_NTF_APNS_HOST_DEV "api.sandbox.push.apple.com"
 #define SX_NTF_APNS_HOST_TEST "localhost"
 #define SX_NTF_APNS_CA_FILE "/etc/ssl/cert.pem" /* the reference's CA store */
+#define SX_NTF_APNS_BATCH_MAX 64                /* streams in flight at once */
 
 typedef struct sx_ntf_apns_client sx_ntf_apns_client;
 
@@ -55,6 +59,19 @@ typedef struct sx_ntf_apns_result {
  * apns_null token or a bad argument. */
 SX_MUST_CHECK sx_status sx_ntf_apns_client_push(sx_ntf_apns_client *c, sx_ntf_provider pp, const char *token_hex,
                                                 bool background, sx_slice body, sx_ntf_apns_result *res);
+/* One push of a batch. */
+typedef struct sx_ntf_apns_req {
+    const char *token_hex;
+    bool background;
+    sx_slice body; /* must stay valid until the call returns */
+} sx_ntf_apns_req;
+
+/* n (<= SX_NTF_APNS_BATCH_MAX) pushes to provider pp, all in flight at once
+ * on one connection; res[i] is the answer to reqs[i] (RETRY with status 0
+ * for a push the connection lost: the connection is then dropped). SX_OK
+ * whenever the pushes were tried; SX_E_USAGE for a bad argument. */
+SX_MUST_CHECK sx_status sx_ntf_apns_client_push_batch(sx_ntf_apns_client *c, sx_ntf_provider pp,
+                                                      const sx_ntf_apns_req *reqs, size_t n, sx_ntf_apns_result *res);
 /* Drops the connection of a provider (the next push connects again). */
 void sx_ntf_apns_client_disconnect(sx_ntf_apns_client *c, sx_ntf_provider pp);
 /* Connections made so far (tests). */

@@ -31,6 +31,7 @@ enum {
     NP_SV_ALL,
     NP_L_INSERT,
     NP_L_ALL,
+    NP_L_TRIM,
 };
 
 #define SERVER_UPSERT                                                                           \
@@ -85,6 +86,13 @@ static const sx_pgstmt L_ALL = {NP_L_ALL,
                                 "JOIN subscriptions s ON s.subscription_id = l.subscription_id "
                                 "JOIN smp_servers v ON v.smp_server_id = s.smp_server_id "
                                 "ORDER BY l.sent_at, l.token_ntf_id"};
+
+/* A token's last notifications cut to the newest SX_NTF_LAST_NTFS_MAX by
+ * time, as the reference cuts them (rows as old as the oldest kept stay). */
+static const sx_pgstmt L_TRIM = {NP_L_TRIM,
+                                 "DELETE FROM last_notifications WHERE token_id = $1 AND sent_at < "
+                                 "(SELECT min(k.sent_at) FROM (SELECT sent_at FROM last_notifications "
+                                 "WHERE token_id = $1 ORDER BY sent_at DESC LIMIT $2::bigint) k)"};
 
 /* ---- parameters ---- */
 
@@ -439,6 +447,20 @@ typedef struct save_ctx {
     size_t n;
 } save_ctx;
 
+/* The parameters of L_INSERT for l; false when its server does not fit. */
+static bool last_params(const sx_ntf_sl_last *l, params *p)
+{
+    memset(p, 0, sizeof *p);
+    if (!p_server(p, 0, &l->server))
+        return false;
+    p_slice(p, sx_ntf_sl_slice(&l->token_id));
+    p_slice(p, sx_ntf_sl_slice(&l->notifier_id));
+    p_i64(p, l->ts);
+    p_bytes(p, l->nonce, sizeof l->nonce);
+    p_bytes(p, l->meta, l->meta_len);
+    return true;
+}
+
 static void save_line(void *arg, sx_slice line)
 {
     save_ctx *x = arg;
@@ -446,22 +468,43 @@ static void save_line(void *arg, sx_slice line)
     static _Thread_local params p;
     if (x->st != SX_OK)
         return;
-    memset(&p, 0, sizeof p);
-    if (sx_ntf_sl_last_parse(line, &l) != SX_OK || !p_server(&p, 0, &l.server)) {
+    if (sx_ntf_sl_last_parse(line, &l) != SX_OK || !last_params(&l, &p)) {
         SX_SAY(SX_SAY_WARN, "database: a last notification not saved");
         return;
     }
-    p_slice(&p, sx_ntf_sl_slice(&l.token_id));
-    p_slice(&p, sx_ntf_sl_slice(&l.notifier_id));
-    p_i64(&p, l.ts);
-    p_bytes(&p, l.nonce, sizeof l.nonce);
-    p_bytes(&p, l.meta, l.meta_len);
     PGresult *res = sx_pgdb_run(x->c, &L_INSERT, p.n, p.vals, p.lens, "save a last notification");
     if (!res)
         x->st = SX_E_IO;
     else
         x->n += strcmp(PQcmdTuples(res), "1") == 0; /* 0 when the subscription is gone */
     PQclear(res);
+}
+
+sx_status sx_ntf_pg_add_last(sx_pgdb *db, const sx_ntf_sl_last *l)
+{
+    SX_ENSURE(db != NULL && l != NULL, SX_E_USAGE);
+    static _Thread_local params p;
+    SX_ENSURE(last_params(l, &p), SX_E_USAGE);
+    sx_pgconn *c = sx_pgdb_acquire(db);
+    PGresult *res = sx_pgdb_run(c, &L_INSERT, p.n, p.vals, p.lens, "save a last notification");
+    sx_status st = res ? SX_OK : SX_E_IO;
+    PQclear(res);
+    if (st == SX_OK) {
+        memset(&p, 0, sizeof p);
+        p_slice(&p, sx_ntf_sl_slice(&l->token_id));
+        p_i64(&p, SX_NTF_LAST_NTFS_MAX);
+        res = sx_pgdb_run(c, &L_TRIM, p.n, p.vals, p.lens, "cut a token's last notifications");
+        st = res ? SX_OK : SX_E_IO;
+        PQclear(res);
+    }
+    sx_pgdb_release(db, c);
+    return st;
+}
+
+void sx_ntf_pg_last_hook(void *arg, const sx_ntf_sl_last *l)
+{
+    if (sx_ntf_pg_add_last(arg, l) != SX_OK)
+        SX_SAY(SX_SAY_WARN, "database: a last notification not saved");
 }
 
 sx_status sx_ntf_pg_save_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n)

@@ -29,9 +29,17 @@ SX_MUST_CHECK sx_status sx_ntf_pg_load(sx_pgdb *db, sx_ntf_tokens *t, sx_ntf_sub
 
 /* The last notifications (subs.h sx_ntf_subs_write_last) in the
  * last_notifications table: save replaces the table's rows with s's, in one
- * transaction (at stop); load gives each row back to its subscription (at
+ * transaction; load gives each row back to its subscription (at
  * start), *n counting those taken. SX_E_IO, SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_ntf_pg_save_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n);
+/* One new last notification, as the reference writes each as it comes:
+ * the row of its subscription inserted or replaced, then the token's rows
+ * older than its newest SX_NTF_LAST_NTFS_MAX deleted. Nothing is written
+ * when the subscription has no row. SX_E_IO, SX_E_USAGE. */
+SX_MUST_CHECK sx_status sx_ntf_pg_add_last(sx_pgdb *db, const sx_ntf_sl_last *l);
+/* sx_ntf_pg_add_last as a subs.h last-notification hook (arg: the
+ * sx_pgdb); a failure is said in the router's log. */
+void sx_ntf_pg_last_hook(void *arg, const sx_ntf_sl_last *l);
 SX_MUST_CHECK sx_status sx_ntf_pg_load_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n);
 
 #endif

@@ -12,6 +12,8 @@
 
 #define BODY_CAP 8192 /* a sealed 3072-byte payload in base64 is ~4.1 KB */
 #define PAYLOAD_MAX 3072
+#define BATCH SX_NTF_APNS_BATCH_MAX
+#define SCAN_MAX 4096 /* queued pushes looked at for one batch */
 
 typedef enum push_kind { P_VERIFY,
                          P_CHECK,
@@ -37,6 +39,11 @@ struct sx_ntf_pusher {
     bool stop;
     sx_ntf_push_stats stats;
     sx_ntf_stats *counters; /* the router's (control.h), or NULL */
+    /* the push thread's batch */
+    item *batch[BATCH];
+    uint8_t (*bodies)[BODY_CAP];
+    size_t body_len[BATCH];
+    bool send[BATCH];
 };
 
 static bool enqueue(sx_ntf_pusher *p, push_kind kind, const sx_ntf_tkn_rec *r, sx_slice payload)
@@ -153,51 +160,66 @@ static void count(sx_ntf_pusher *p, uint64_t *field)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void deliver(sx_ntf_pusher *p, item *it)
+static bool same_token(const item *a, const item *b)
+{
+    return a->tkn.id.len == b->tkn.id.len && memcmp(a->tkn.id.b, b->tkn.id.b, a->tkn.id.len) == 0;
+}
+
+static bool token_among(item *const *list, size_t n, const item *it)
+{
+    for (size_t i = 0; i < n; i++)
+        if (same_token(list[i], it))
+            return true;
+    return false;
+}
+
+/* Takes the next batch off the queue (under p->mu): pushes of the head's
+ * provider, at most one per token, so that a token's pushes stay in the
+ * order they were queued. A push passed over holds back the later pushes of
+ * its token. Returns how many. */
+static size_t take_batch(sx_ntf_pusher *p)
+{
+    item *held[BATCH];
+    size_t n = 0, nheld = 0, seen = 0;
+    sx_ntf_provider pp = p->head->tkn.token.provider;
+    item **link = &p->head, *prev = NULL;
+    while (*link && n < BATCH && seen++ < SCAN_MAX) {
+        item *it = *link;
+        bool take = it->tkn.token.provider == pp && !token_among(p->batch, n, it) && !token_among(held, nheld, it);
+        if (!take) {
+            if (!token_among(held, nheld, it)) {
+                if (nheld == BATCH)
+                    break;
+                held[nheld++] = it;
+            }
+            prev = it;
+            link = &it->next;
+            continue;
+        }
+        *link = it->next;
+        if (p->tail == it)
+            p->tail = prev;
+        it->next = NULL;
+        p->batch[n++] = it;
+        p->queued--;
+    }
+    return n;
+}
+
+/* What a push's answer does (the reference's ntfPush). */
+static void settle(sx_ntf_pusher *p, const item *it, sx_status st, const sx_ntf_apns_result *res)
 {
     sx_slice id = sx_ntf_sl_slice(&it->tkn.id);
-    if (it->kind == P_MESSAGE) {
-        /* the reference checks the token's status before a message push */
-        sx_ntf_tkn_rec now_rec;
-        if (!sx_ntf_tokens_get(p->tokens, id, &now_rec) || now_rec.status.status != SX_NTF_TKN_ACTIVE) {
-            SX_SAY(SX_SAY_WARN, "message push not sent: the token is not active");
-            sx_wipe(&now_rec, sizeof now_rec);
-            return;
-        }
-        sx_wipe(&now_rec, sizeof now_rec);
-        sx_ntf_stats_active_token(p->counters, id.ptr, id.len); /* the day's active tokens */
-    }
-    static __thread uint8_t body[BODY_CAP];
-    sx_writer w;
-    sx_writer_init_fixed(&w, body, sizeof body);
-    if (!make_body(it, &w)) {
-        SX_SAY(SX_SAY_ERROR, "%s push: cannot make its body", kind_name(it->kind));
+    if (st != SX_OK || res->outcome != SX_NTF_APNS_DELIVERED) {
         count(p, &p->stats.failed);
-        return;
-    }
-    char hex[SX_NTF_SL_BYTES_MAX + 1];
-    memcpy(hex, it->tkn.token.token.b, it->tkn.token.token.len);
-    hex[it->tkn.token.token.len] = 0;
-    bool background = it->kind != P_MESSAGE;
-    sx_ntf_provider pp = it->tkn.token.provider;
-    sx_slice b = sx_writer_slice(&w);
-    sx_ntf_apns_result res;
-    sx_status st = sx_ntf_apns_client_push(p->client, pp, hex, background, b, &res);
-    if (st == SX_OK && res.outcome == SX_NTF_APNS_RETRY) {
-        count(p, &p->stats.retried);
-        sx_ntf_apns_client_disconnect(p->client, pp);
-        st = sx_ntf_apns_client_push(p->client, pp, hex, background, b, &res);
-    }
-    if (st != SX_OK || res.outcome != SX_NTF_APNS_DELIVERED) {
-        count(p, &p->stats.failed);
-        count_outcome(p, it->kind, false, st == SX_OK && res.outcome == SX_NTF_APNS_TOKEN_INVALID);
-        if (st == SX_OK && res.outcome == SX_NTF_APNS_TOKEN_INVALID) {
-            sx_ntf_tkn_state s = {SX_NTF_TKN_INVALID, res.invalid};
+        count_outcome(p, it->kind, false, st == SX_OK && res->outcome == SX_NTF_APNS_TOKEN_INVALID);
+        if (st == SX_OK && res->outcome == SX_NTF_APNS_TOKEN_INVALID) {
+            sx_ntf_tkn_state s = {SX_NTF_TKN_INVALID, res->invalid};
             (void)sx_ntf_tokens_set_status(p->tokens, id, s);
         }
         SX_SAY(SX_SAY_WARN, "%s push (%s) failed: %d %s", kind_name(it->kind),
-               sx_ntf_provider_text(it->tkn.token.provider), st == SX_OK ? res.status : -1,
-               st == SX_OK ? res.reason : "not sent");
+               sx_ntf_provider_text(it->tkn.token.provider), st == SX_OK ? res->status : -1,
+               st == SX_OK ? res->reason : "not sent");
         return;
     }
     count(p, &p->stats.delivered);
@@ -206,6 +228,81 @@ static void deliver(sx_ntf_pusher *p, item *it)
         (void)sx_ntf_tokens_confirm(p->tokens, id);
     else if (it->kind == P_CHECK)
         sx_ntf_tokens_cron_sent(p->tokens, id, (int64_t)time(NULL));
+}
+
+/* Makes the body of batch item i; false when it is not to be sent. */
+static bool prepare(sx_ntf_pusher *p, size_t i)
+{
+    const item *it = p->batch[i];
+    sx_slice id = sx_ntf_sl_slice(&it->tkn.id);
+    if (it->kind == P_MESSAGE) {
+        /* the reference checks the token's status before a message push */
+        sx_ntf_tkn_rec now_rec;
+        bool active = sx_ntf_tokens_get(p->tokens, id, &now_rec) && now_rec.status.status == SX_NTF_TKN_ACTIVE;
+        sx_wipe(&now_rec, sizeof now_rec);
+        if (!active) {
+            SX_SAY(SX_SAY_WARN, "message push not sent: the token is not active");
+            return false;
+        }
+        sx_ntf_stats_active_token(p->counters, id.ptr, id.len); /* the day's active tokens */
+    }
+    sx_writer w;
+    sx_writer_init_fixed(&w, p->bodies[i], BODY_CAP);
+    if (!make_body(it, &w)) {
+        SX_SAY(SX_SAY_ERROR, "%s push: cannot make its body", kind_name(it->kind));
+        count(p, &p->stats.failed);
+        return false;
+    }
+    p->body_len[i] = w.len;
+    return true;
+}
+
+/* Sends the batch (n pushes of one provider) as concurrent streams; what
+ * the connection lost or the answer asked to retry is sent once more on a
+ * new connection, as the reference retries a push. */
+static void deliver_batch(sx_ntf_pusher *p, size_t n)
+{
+    sx_ntf_apns_req reqs[BATCH];
+    sx_ntf_apns_result res[BATCH];
+    char hex[BATCH][SX_NTF_SL_BYTES_MAX + 1];
+    size_t idx[BATCH], m = 0;
+    sx_ntf_provider pp = p->batch[0]->tkn.token.provider;
+    for (size_t i = 0; i < n; i++) {
+        if (!prepare(p, i))
+            continue;
+        const item *it = p->batch[i];
+        memcpy(hex[m], it->tkn.token.token.b, it->tkn.token.token.len);
+        hex[m][it->tkn.token.token.len] = 0;
+        reqs[m].token_hex = hex[m];
+        reqs[m].background = it->kind != P_MESSAGE;
+        reqs[m].body = sx_slice_of(p->bodies[i], p->body_len[i]);
+        idx[m++] = i;
+    }
+    if (m == 0)
+        return;
+    sx_status st = sx_ntf_apns_client_push_batch(p->client, pp, reqs, m, res);
+    if (st == SX_OK) {
+        /* the retries, in their order */
+        sx_ntf_apns_req again[BATCH];
+        sx_ntf_apns_result res2[BATCH];
+        size_t where[BATCH], r = 0;
+        for (size_t j = 0; j < m; j++)
+            if (res[j].outcome == SX_NTF_APNS_RETRY) {
+                again[r] = reqs[j];
+                where[r++] = j;
+            }
+        if (r) {
+            pthread_mutex_lock(&p->mu);
+            p->stats.retried += r;
+            pthread_mutex_unlock(&p->mu);
+            sx_ntf_apns_client_disconnect(p->client, pp);
+            if (sx_ntf_apns_client_push_batch(p->client, pp, again, r, res2) == SX_OK)
+                for (size_t k = 0; k < r; k++)
+                    res[where[k]] = res2[k];
+        }
+    }
+    for (size_t j = 0; j < m; j++)
+        settle(p, p->batch[idx[j]], st, &res[j]);
 }
 
 static void *run(void *arg)
@@ -229,15 +326,15 @@ static void *run(void *arg)
             }
             continue;
         }
-        item *it = p->head;
-        p->head = it->next;
-        if (!p->head)
-            p->tail = NULL;
-        p->queued--;
+        size_t n = take_batch(p);
         pthread_mutex_unlock(&p->mu);
-        deliver(p, it);
-        sx_wipe(it, sizeof *it + it->payload_len);
-        free(it);
+        deliver_batch(p, n);
+        for (size_t i = 0; i < n; i++) {
+            item *it = p->batch[i];
+            sx_wipe(it, sizeof *it + it->payload_len);
+            free(it);
+            p->batch[i] = NULL;
+        }
         pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
@@ -260,12 +357,19 @@ sx_status sx_ntf_pusher_start(sx_ntf_tokens *tokens, sx_ntf_apns_client *client,
     p->tokens = tokens;
     p->client = client;
     p->periodic_s = periodic_s ? periodic_s : SX_NTF_PERIODIC_INTERVAL;
+    p->bodies = malloc((size_t)BATCH * BODY_CAP);
+    if (!p->bodies) {
+        sx_ntf_apns_client_free(client);
+        free(p);
+        return SX_E_NOMEM;
+    }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->thread, NULL, run, p) != 0) {
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
         sx_ntf_apns_client_free(client);
+        free(p->bodies);
         free(p);
         return SX_E_INTERNAL;
     }
@@ -291,6 +395,7 @@ void sx_ntf_pusher_stop(sx_ntf_pusher *p)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     sx_ntf_apns_client_free(p->client);
+    free(p->bodies);
     free(p);
 }
 

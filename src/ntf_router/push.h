@@ -1,12 +1,14 @@
 /* The NTF router's push thread (PROTOCOL-NOTES G21, G23, G24; reference
  * Notifications/Server.hs ntfPush and periodicNtfsThread at 152c30ca68): one
- * queue of pushes served in order by one thread through the APNS client,
- * and every periodic interval the periodic ("checkMessages") pushes of the
- * ACTIVE tokens whose cron interval has passed. What each answer does to the
- * token: a delivered verification makes it CONFIRMED, a delivered periodic
- * push records when, an invalid-token answer makes it INVALID,<reason>; a
- * connection failure or an answer asking for it is tried once more on a new
- * connection. */
+ * queue of pushes served by one thread through the APNS client in batches
+ * of up to SX_NTF_APNS_BATCH_MAX pushes in flight at once (concurrent HTTP/2
+ * streams), at most one per token in a batch so that each token's pushes
+ * arrive in the order they were queued; and every periodic interval the
+ * periodic ("checkMessages") pushes of the ACTIVE tokens whose cron interval
+ * has passed. What each answer does to the token: a delivered verification
+ * makes it CONFIRMED, a delivered periodic push records when, an
+ * invalid-token answer makes it INVALID,<reason>; a connection failure or an
+ * answer asking for it is tried once more on a new connection. */
 #ifndef SX_NTF_ROUTER_PUSH_H
 #define SX_NTF_ROUTER_PUSH_H
 

@@ -849,6 +849,8 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
         size_t n = 0;
         st = sx_ntf_pg_load_last(s->db, s->subs, &n);
         SX_SAY(SX_SAY_NOTE, "last notifications restored from the database: %zu", n);
+        /* from here each notification's row is written as it comes */
+        sx_ntf_subs_set_last_hook(s->subs, sx_ntf_pg_last_hook, s->db);
     } else if (st == SX_OK && o->last_ntfs_path) {
         restore_last(s, o->last_ntfs_path);
     }
@@ -983,15 +985,9 @@ void sx_ntf_server_stop(sx_ntf_server *s)
     /* no NMSG after this: the SMP side goes first */
     sx_ntf_smpsub_stop(s->smpsub);
     s->smpsub = NULL;
-    if (s->db) {
-        size_t n = 0;
-        if (sx_ntf_pg_save_last(s->db, s->subs, &n) == SX_OK)
-            SX_SAY(SX_SAY_NOTE, "last notifications saved to the database: %zu", n);
-        else
-            SX_SAY(SX_SAY_ERROR, "last notifications not saved to the database");
-    } else if (s->opts.last_ntfs_path) {
+    /* with the database each last notification was written as it came */
+    if (!s->db && s->opts.last_ntfs_path)
         save_last(s, s->opts.last_ntfs_path);
-    }
     if (s->opts.stats_backup_path) {
         /* after the workers and the SMP side: nothing counts any more */
         SX_SAY(SX_SAY_NOTE, "saving server stats to file %s", s->opts.stats_backup_path);

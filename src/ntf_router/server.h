@@ -31,12 +31,21 @@ typedef struct sx_ntf_server_opts {
     const char *store_log_path;           /* NULL: tokens are not kept */
     /* Non-NULL: tokens and subscriptions are kept in this PostgreSQL
      * database (pgstore.h) in place of the store log, in schema db_schema
-     * (NULL: ntf_server) with db_pool_size connections (0: 10); the last
-     * notifications then go to its last_notifications table at stop and
-     * come back from it at start (last_ntfs_path is not used). */
+     * (NULL: ntf_server) with db_pool_size connections (0: 10); each last
+     * notification then goes to its last_notifications table as it comes,
+     * as the reference writes it, and they come back from it at start
+     * (last_ntfs_path is not used). */
     const char *db_connection;
     const char *db_schema;
     int db_pool_size;
+    /* [STORE_LOG] db_deleted_ttl in seconds (0: 21 days), kept as the
+     * reference keeps it in its NTF store's settings. The reference's NTF
+     * store uses it for nothing at 152c30ca68: its tables have no deleted_at
+     * column, and TDEL, SDEL and a verification's removal of a device's
+     * other registrations delete the rows at once (a token's subscriptions
+     * and last notifications with it, ON DELETE CASCADE); so does ours. The
+     * SMP router uses the same key for its deleted queues. */
+    int64_t db_deleted_ttl;
     /* NULL: not kept. Else each subscription's last notification is
      * written there at stop and read back at start (then renamed .bak),
      * as the reference's ntf-server-last-notifications.log. */

@@ -95,7 +95,10 @@ sx_status sx_ntf_ini_text(const sx_ntf_init_options *o, const char *host, char *
     snprintf(pool, sizeof pool, "%u", o->db_pool_size ? o->db_pool_size : SX_NTF_DEFAULT_DB_POOL_SIZE);
     fprintf(f, "%sdb_pool_size: %s\n\n", o->db_pool_size && o->db_pool_size != SX_NTF_DEFAULT_DB_POOL_SIZE ? "" : "# ",
             pool);
-    fputs("# Days deleted tokens and subscriptions stay in the database.\n", f);
+    fputs("# Seconds deleted entities would stay in the database (the reference reads\n"
+          "# seconds, its comment says days). Not used by the NTF router: deleted\n"
+          "# tokens and subscriptions leave the database at once, as the reference's.\n",
+          f);
     fprintf(f, "# db_deleted_ttl: %d\n\n", SX_NTF_DEFAULT_DELETED_TTL_DAYS);
     fputs("log_stats: off\n"
           "\n"

@@ -69,6 +69,8 @@ struct sx_ntf_subs {
     uint64_t seq;
     sx_ntf_log_fn log;
     void *log_arg;
+    sx_ntf_last_fn last_hook;
+    void *last_arg;
 };
 
 sx_status sx_ntf_subs_new(sx_ntf_subs **out)
@@ -173,6 +175,14 @@ void sx_ntf_subs_set_log(sx_ntf_subs *s, sx_ntf_log_fn fn, void *arg)
     pthread_mutex_lock(&s->mu);
     s->log = fn;
     s->log_arg = arg;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sx_ntf_subs_set_last_hook(sx_ntf_subs *s, sx_ntf_last_fn fn, void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    s->last_hook = fn;
+    s->last_arg = arg;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -623,7 +633,21 @@ bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uin
         for (size_t i = 0; ok && i < n; i++)
             ok = (i == 0 || sx_write_str(payload, ";")) && write_item(payload, pick[i]);
     }
+    sx_ntf_last_fn hook = b ? s->last_hook : NULL;
+    void *hook_arg = s->last_arg;
+    static __thread sx_ntf_sl_last l;
+    if (hook) {
+        l.token_id = b->rec.token_id;
+        l.server = b->rec.server->addr;
+        l.notifier_id = b->rec.notifier_id;
+        l.ts = ts;
+        memcpy(l.nonce, nonce, sizeof l.nonce);
+        memcpy(l.meta, b->last_meta, b->last_meta_len);
+        l.meta_len = b->last_meta_len;
+    }
     pthread_mutex_unlock(&s->mu);
+    if (hook)
+        hook(hook_arg, &l);
     return ok;
 }
 

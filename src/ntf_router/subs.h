@@ -66,6 +66,11 @@ void sx_ntf_subs_each(sx_ntf_subs *s, void (*fn)(void *arg, const sx_ntf_sub_rec
  * there is no such subscription (or the payload does not fit). */
 bool sx_ntf_subs_notification(sx_ntf_subs *s, sx_slice id, int64_t ts, const uint8_t nonce[24], sx_slice meta,
                               sx_ntf_sl_bytes *token_id, sx_writer *payload);
+/* Called after each notification kept by sx_ntf_subs_notification (outside
+ * the store's lock, before it returns) with that notification as a last
+ * notification record: the PostgreSQL store writes it (pgstore.h). */
+typedef void (*sx_ntf_last_fn)(void *arg, const sx_ntf_sl_last *l);
+void sx_ntf_subs_set_last_hook(sx_ntf_subs *s, sx_ntf_last_fn fn, void *arg);
 
 /* Applies a store log record: SCREATE, SSTATUS, SDELETE, and TDELETE (the
  * token's subscriptions go); others are ignored. Not logged. */

@@ -1,14 +1,25 @@
 /* The NTF router's tokens (see tokens.h). Tokens live in an array; an
  * open-addressing index over their ids (random, chosen by the router, so
- * their first bytes serve as the hash) finds them. A TNEW looks for an
- * existing registration of the same device token and verify key by a scan. */
+ * their first bytes serve as the hash) finds them. A second index (hindex.h)
+ * by device token (provider and token) finds the registrations of one
+ * device: a TNEW's earlier registration with the same verify key, and the
+ * other registrations a TVFY removes, without a scan of every token. */
 #include "ntf_router/tokens.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/util.h"
+#include "ntf_router/hindex.h"
+
+/* A token's record with its node in the device index (the record first:
+ * items[] point at it and so at the whole). */
+typedef struct tok {
+    sx_ntf_tkn_rec rec;
+    sx_hnode by_dev;
+} tok;
 
 struct sx_ntf_tokens {
     pthread_mutex_t mu;
@@ -16,9 +27,45 @@ struct sx_ntf_tokens {
     size_t count, cap;
     size_t *index; /* slot -> position in items + 1; 0 empty, SIZE_MAX deleted */
     size_t index_cap;
+    sx_hindex by_dev; /* tok.by_dev by (provider, device token) */
     sx_ntf_log_fn log;
     void *log_arg;
 };
+
+static tok *tok_of(sx_ntf_tkn_rec *r)
+{
+    return (tok *)(void *)r;
+}
+
+static uint64_t dev_hash(const sx_ntf_tokens *t, sx_ntf_provider pp, sx_slice token)
+{
+    uint8_t p = (uint8_t)pp;
+    return sx_hindex_hash(&t->by_dev, sx_slice_of(&p, 1), token);
+}
+
+static bool same_device(const sx_ntf_tkn_rec *r, sx_ntf_provider pp, sx_slice token)
+{
+    return r->token.provider == pp && sx_slice_eq(sx_ntf_sl_slice(&r->token.token), token);
+}
+
+/* The next registration of device (pp, token) after r (NULL: the first);
+ * NULL at the end. */
+static sx_ntf_tkn_rec *dev_next(const sx_ntf_tokens *t, sx_ntf_provider pp, sx_slice token, sx_ntf_tkn_rec *r)
+{
+    sx_hnode *n = r ? sx_hindex_next(&tok_of(r)->by_dev) : sx_hindex_first(&t->by_dev, dev_hash(t, pp, token));
+    for (; n; n = sx_hindex_next(n)) {
+        sx_ntf_tkn_rec *c = &SX_HNODE_OWNER(n, tok, by_dev)->rec;
+        if (same_device(c, pp, token))
+            return c;
+    }
+    return NULL;
+}
+
+static sx_status dev_add(sx_ntf_tokens *t, sx_ntf_tkn_rec *r)
+{
+    return sx_hindex_add(&t->by_dev, &tok_of(r)->by_dev,
+                         dev_hash(t, r->token.provider, sx_ntf_sl_slice(&r->token.token)));
+}
 
 #define DELETED SIZE_MAX
 
@@ -92,16 +139,17 @@ static sx_status add(sx_ntf_tokens *t, const sx_ntf_tkn_rec *r)
     }
     if ((t->count + 1) * 2 > t->index_cap)
         SX_TRY(rebuild_index(t, t->index_cap ? t->index_cap * 2 : 128));
-    sx_ntf_tkn_rec *copy = malloc(sizeof *copy);
-    SX_ENSURE(copy != NULL, SX_E_NOMEM);
-    *copy = *r;
+    tok *k = calloc(1, sizeof *k);
+    SX_ENSURE(k != NULL, SX_E_NOMEM);
+    k->rec = *r;
     bool found;
     size_t s = slot_of(t, sx_ntf_sl_slice(&r->id), &found);
-    if (found) {
-        free(copy);
-        return SX_E_USAGE;
+    if (found || dev_add(t, &k->rec) != SX_OK) {
+        sx_wipe(k, sizeof *k);
+        free(k);
+        return found ? SX_E_USAGE : SX_E_NOMEM;
     }
-    t->items[t->count++] = copy;
+    t->items[t->count++] = &k->rec;
     t->index[s] = t->count;
     return SX_OK;
 }
@@ -124,8 +172,19 @@ static void remove_token(sx_ntf_tokens *t, sx_slice id)
         t->index[s2] = p + 1;
     }
     t->count--;
-    sx_wipe(r, sizeof *r);
-    free(r);
+    sx_hindex_remove(&t->by_dev, &tok_of(r)->by_dev);
+    sx_wipe(tok_of(r), sizeof(tok));
+    free(tok_of(r));
+}
+
+/* Gives token r a new device token (TRPL, TUPDATE), moving it in the device
+ * index. */
+static void set_device(sx_ntf_tokens *t, sx_ntf_tkn_rec *r, const sx_ntf_sl_token *d)
+{
+    sx_hindex_remove(&t->by_dev, &tok_of(r)->by_dev);
+    r->token = *d;
+    /* the index has buckets (it held r): adding cannot fail */
+    (void)dev_add(t, r);
 }
 
 /* ---- logging ---- */
@@ -176,6 +235,7 @@ sx_status sx_ntf_tokens_new(sx_ntf_tokens **out)
     sx_ntf_tokens *t = calloc(1, sizeof *t);
     SX_ENSURE(t != NULL, SX_E_NOMEM);
     pthread_mutex_init(&t->mu, NULL);
+    sx_hindex_init(&t->by_dev);
     *out = t;
     return SX_OK;
 }
@@ -185,11 +245,12 @@ void sx_ntf_tokens_free(sx_ntf_tokens *t)
     if (!t)
         return;
     for (size_t i = 0; i < t->count; i++) {
-        sx_wipe(t->items[i], sizeof *t->items[i]);
-        free(t->items[i]);
+        sx_wipe(tok_of(t->items[i]), sizeof(tok));
+        free(tok_of(t->items[i]));
     }
     free(t->items);
     free(t->index);
+    sx_hindex_free(&t->by_dev);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -305,13 +366,11 @@ sx_status sx_ntf_tokens_tnew(sx_ntf_tokens *t, const sx_ntf_cmd *cmd, int64_t to
     sx_status st = SX_OK;
     pthread_mutex_lock(&t->mu);
     sx_ntf_tkn_rec *r = NULL;
-    for (size_t i = 0; i < t->count && !r; i++) {
-        sx_ntf_tkn_rec *c = t->items[i];
-        if (c->token.provider == cmd->tnew.token.provider &&
-            sx_slice_eq(sx_ntf_sl_slice(&c->token.token), cmd->tnew.token.token) &&
-            sx_slice_eq(sx_slice_of(c->verify_key, c->verify_key_len), cmd->tnew.verify_key.der))
+    sx_ntf_provider pp = cmd->tnew.token.provider;
+    for (sx_ntf_tkn_rec *c = dev_next(t, pp, cmd->tnew.token.token, NULL); c && !r;
+         c = dev_next(t, pp, cmd->tnew.token.token, c))
+        if (sx_slice_eq(sx_slice_of(c->verify_key, c->verify_key_len), cmd->tnew.verify_key.der))
             r = c;
-    }
     if (r) {
         uint8_t secret[SX_NTF_SL_DH_SECRET_LEN];
         if (dh_secret(sx_slice_of(r->dh_priv, r->dh_priv_len), client, secret) != SX_OK ||
@@ -370,17 +429,15 @@ sx_status sx_ntf_tokens_cmd(sx_ntf_tokens *t, sx_slice id, const sx_ntf_cmd *cmd
                 log_short(t, SX_NTF_SL_TSTATUS, r);
             }
             /* other registrations of the same device that are not active go */
-            for (size_t i = 0; i < t->count;) {
-                sx_ntf_tkn_rec *c = t->items[i];
-                if (c != r && c->token.provider == r->token.provider &&
-                    sx_slice_eq(sx_ntf_sl_slice(&c->token.token), sx_ntf_sl_slice(&r->token.token)) &&
-                    c->status.status != SX_NTF_TKN_ACTIVE) {
+            sx_slice dev = sx_ntf_sl_slice(&r->token.token);
+            sx_ntf_provider pp = r->token.provider;
+            for (sx_ntf_tkn_rec *c = dev_next(t, pp, dev, NULL); c;) {
+                sx_ntf_tkn_rec *next = dev_next(t, pp, dev, c);
+                if (c != r && c->status.status != SX_NTF_TKN_ACTIVE) {
                     log_short(t, SX_NTF_SL_TDELETE, c);
-                    remove_token(t, sx_ntf_sl_slice(&c->id));
-                    r = find(t, id);
-                    continue;
+                    remove_token(t, sx_ntf_sl_slice(&c->id)); /* r stays where it is */
                 }
-                i++;
+                c = next;
             }
         } else {
             answer_err(out, SX_SMP_ERR_AUTH);
@@ -390,13 +447,15 @@ sx_status sx_ntf_tokens_cmd(sx_ntf_tokens *t, sx_slice id, const sx_ntf_cmd *cmd
         out->resp.tag = SX_NTF_R_TKN;
         out->resp.tkn = r->status;
         break;
-    case SX_NTF_C_TRPL:
-        if (!token_hex_ok(&cmd->token) || sx_ntf_sl_bytes_set(&r->token.token, cmd->token.token) != SX_OK) {
+    case SX_NTF_C_TRPL: {
+        sx_ntf_sl_token d;
+        d.provider = cmd->token.provider;
+        if (!token_hex_ok(&cmd->token) || sx_ntf_sl_bytes_set(&d.token, cmd->token.token) != SX_OK) {
             out->resp.err = sx_smp_error_cmd(SX_SMP_CMD_SYNTAX);
             out->resp.tag = SX_NTF_R_ERR;
             break;
         }
-        r->token.provider = cmd->token.provider;
+        set_device(t, r, &d);
         r->status.status = SX_NTF_TKN_REGISTERED;
         r->status.reason = SX_NTF_INVALID_NONE;
         r->reg_code.len = SX_NTF_REG_CODE_LEN;
@@ -404,6 +463,7 @@ sx_status sx_ntf_tokens_cmd(sx_ntf_tokens *t, sx_slice id, const sx_ntf_cmd *cmd
         log_short(t, SX_NTF_SL_TUPDATE, r);
         ask_push(out, r);
         break;
+    }
     case SX_NTF_C_TDEL:
         log_short(t, SX_NTF_SL_TDELETE, r);
         remove_token(t, id);
@@ -514,7 +574,7 @@ sx_status sx_ntf_tokens_apply(sx_ntf_tokens *t, const sx_ntf_sl_rec *rec)
         break;
     case SX_NTF_SL_TUPDATE:
         if (r) {
-            r->token = rec->update.token;
+            set_device(t, r, &rec->update.token);
             r->reg_code = rec->update.reg_code;
             r->status.status = SX_NTF_TKN_REGISTERED;
             r->status.reason = SX_NTF_INVALID_NONE;

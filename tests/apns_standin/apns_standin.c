@@ -18,7 +18,12 @@
  * "<hex token>|* goaway" (answer, then GOAWAY and close the connection).
  * Each request is appended to <dir>/requests.jsonl as one JSON line:
  * {"path":..,"token":..,"headers":{..},"body":"<the body as a JSON
- * string>","status":..,"reason":..}. The listening port goes to
+ * string>","status":..,"reason":..,"open":<streams of its connection begun
+ * and not closed when it was answered>}; a stream that comes after a GOAWAY
+ * was decided is refused (RST_STREAM REFUSED_STREAM) and not recorded.
+ * --delay-ms N holds each answer back N ms (a far provider's round trip),
+ * the connection's other streams going on meanwhile; a request is then
+ * recorded when it is answered. The listening port goes to
  * <dir>/port when ready. Runs until SIGTERM or SIGINT. */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,6 +62,7 @@ typedef struct opts {
     const char *dir, *key_file, *kid, *team, *topic, *host;
     int port;
     long max_age;
+    long delay_ms;
 } opts;
 
 static opts g_o;
@@ -84,13 +90,28 @@ typedef struct stream {
     /* the answer */
     char resp[160];
     size_t resp_len, resp_off;
+    /* waiting for --delay-ms (in its connection's list, oldest first) */
+    bool pending;
+    int64_t due_ms;
+    struct stream *next;
 } stream;
 
 typedef struct conn {
     SSL *ssl;
     nghttp2_session *h2;
     bool goaway;
+    int32_t goaway_last;           /* the last stream the GOAWAY lets through */
+    int32_t answered;              /* the highest stream answered */
+    size_t open;                   /* streams begun and not closed */
+    stream *wait_head, *wait_tail; /* answers held back by --delay-ms */
 } conn;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void die(const char *what)
 {
@@ -324,7 +345,7 @@ static void json_str(FILE *f, const char *p, size_t n)
     fputc('"', f);
 }
 
-static void record(const stream *s, const char *token, int status, const char *reason)
+static void record(const stream *s, const char *token, int status, const char *reason, size_t open)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/requests.jsonl", g_o.dir);
@@ -351,7 +372,7 @@ static void record(const stream *s, const char *token, int status, const char *r
         json_str(f, (const char *)s->body, s->body_len);
         fprintf(f, ",\"status\":%d,\"reason\":", status);
         json_str(f, reason, strlen(reason));
-        fputs("}\n", f);
+        fprintf(f, ",\"open\":%zu}\n", open);
         fclose(f);
     }
     pthread_mutex_unlock(&g_mu);
@@ -374,13 +395,20 @@ static ssize_t resp_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
-static int answer(conn *c, stream *s)
+/* Judges, records and answers stream s. */
+static int respond(conn *c, stream *s)
 {
+    if (c->goaway && s->id > c->goaway_last) /* after the GOAWAY: refused, not recorded */
+        return nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_REFUSED_STREAM) == 0
+                   ? 0
+                   : NGHTTP2_ERR_CALLBACK_FAILURE;
     const char *token = "";
     char reason[64] = "";
     bool goaway = false;
     int status = judge(s, &token, reason, sizeof reason, &goaway);
-    record(s, token, status, reason);
+    record(s, token, status, reason, c->open);
+    if (s->id > c->answered)
+        c->answered = s->id;
     char st[16], apns_id[40];
     uint8_t r[16];
     RAND_bytes(r, sizeof r);
@@ -408,21 +436,70 @@ static int answer(conn *c, stream *s)
     }
     if (goaway && !c->goaway) {
         c->goaway = true;
-        nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR, NULL, 0);
+        c->goaway_last = c->answered; /* every stream answered so far keeps its answer */
+        nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, c->goaway_last, NGHTTP2_NO_ERROR, NULL, 0);
     }
     return 0;
+}
+
+/* A request is complete: answered now, or after --delay-ms (as a far
+ * provider's round trip would take), the other streams going on meanwhile. */
+static int answer(conn *c, stream *s)
+{
+    if (g_o.delay_ms <= 0)
+        return respond(c, s);
+    s->pending = true;
+    s->due_ms = mono_ms() + g_o.delay_ms;
+    s->next = NULL;
+    if (c->wait_tail)
+        c->wait_tail->next = s;
+    else
+        c->wait_head = s;
+    c->wait_tail = s;
+    return 0;
+}
+
+/* The held-back answers that are due; false on a session error. */
+static bool answer_due(conn *c)
+{
+    int64_t now = mono_ms();
+    while (c->wait_head && c->wait_head->due_ms <= now) {
+        stream *s = c->wait_head;
+        c->wait_head = s->next;
+        if (!c->wait_head)
+            c->wait_tail = NULL;
+        s->pending = false;
+        if (respond(c, s) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void unwait(conn *c, stream *s)
+{
+    stream **p = &c->wait_head, *prev = NULL;
+    while (*p && *p != s) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    if (!*p)
+        return;
+    *p = s->next;
+    if (c->wait_tail == s)
+        c->wait_tail = prev;
 }
 
 /* ---- HTTP/2 callbacks ----------------------------------------------------- */
 
 static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
 {
-    (void)ud;
+    conn *c = ud;
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     stream *s = calloc(1, sizeof *s);
     if (!s)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    c->open++;
     s->id = f->hd.stream_id;
     nghttp2_session_set_stream_user_data(h2, f->hd.stream_id, s);
     return 0;
@@ -476,8 +553,14 @@ static int on_frame(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
 static int on_close(nghttp2_session *h2, int32_t id, uint32_t code, void *ud)
 {
     (void)code;
-    (void)ud;
-    free(nghttp2_session_get_stream_user_data(h2, id));
+    conn *c = ud;
+    stream *s = nghttp2_session_get_stream_user_data(h2, id);
+    if (s) {
+        c->open--;
+        if (s->pending)
+            unwait(c, s);
+    }
+    free(s);
     nghttp2_session_set_stream_user_data(h2, id, NULL);
     return 0;
 }
@@ -524,6 +607,18 @@ static void *conn_main(void *arg)
             break;
         if (c.goaway || (!nghttp2_session_want_read(c.h2) && !nghttp2_session_want_write(c.h2)))
             break;
+        if (c.wait_head && SSL_pending(c.ssl) == 0) {
+            int64_t wait = c.wait_head->due_ms - mono_ms();
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            int r = wait > 0 ? poll(&p, 1, (int)wait) : 0;
+            if (r < 0 && errno != EINTR)
+                break;
+            if (r <= 0) {
+                if (!answer_due(&c))
+                    break;
+                continue;
+            }
+        }
         int n = SSL_read(c.ssl, buf, sizeof buf);
         if (n <= 0)
             break;
@@ -531,6 +626,18 @@ static void *conn_main(void *arg)
             break;
     }
     (void)flush(&c);
+    if (c.goaway) {
+        /* close gently: the client still reads the answers and the GOAWAY
+         * (closing with its requests unread would reset the connection and
+         * could lose them); what it still sends is read and dropped */
+        SSL_shutdown(c.ssl);
+        shutdown(fd, SHUT_WR);
+        for (int i = 0; i < 50; i++) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, 100) < 0 || (p.revents && SSL_read(c.ssl, buf, sizeof buf) <= 0))
+                break;
+        }
+    }
 out:
     if (c.h2)
         nghttp2_session_del(c.h2);
@@ -552,7 +659,7 @@ static void on_signal(int sig)
 static void usage(void)
 {
     fprintf(stderr, "usage: apns-standin --dir DIR --key-file KEY.p8|PUB.pem --kid KEY_ID [--team ID]\n"
-                    "       [--topic TOPIC] [--host 127.0.0.1] [--port 0] [--max-age 3600]\n");
+                    "       [--topic TOPIC] [--host 127.0.0.1] [--port 0] [--max-age 3600] [--delay-ms 0]\n");
     exit(2);
 }
 
@@ -579,6 +686,8 @@ int main(int argc, char **argv)
             g_o.port = atoi(v);
         else if (strcmp(a, "--max-age") == 0)
             g_o.max_age = atol(v);
+        else if (strcmp(a, "--delay-ms") == 0)
+            g_o.delay_ms = atol(v);
         else
             usage();
     }

@@ -46,10 +46,21 @@ add_test(NAME integration.ntf_service COMMAND itest_ntf_service $<TARGET_FILE:ap
 set_tests_properties(integration.ntf_service PROPERTIES TIMEOUT 300)
 # The PostgreSQL store: the router in process on a private PostgreSQL
 # server (test_ntf_db.sh starts it), restarted on the same database.
-add_executable(itest_ntf_db test_ntf_db.c ntf_env.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
-target_link_libraries(itest_ntf_db PRIVATE sx_ntf_router sx_ntf_client PkgConfig::CMOCKA)
+add_executable(itest_ntf_db test_ntf_db.c ntf_env.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_ntf_db PRIVATE sx_ntf_router sx_ntf_client sx_smp_client PkgConfig::CMOCKA
+                      Threads::Threads)
 target_include_directories(itest_ntf_db PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
-target_compile_definitions(itest_ntf_db PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
+target_compile_definitions(itest_ntf_db PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_ntf_db smp-server apns-standin ntf-server)
 add_test(NAME integration.ntf_db COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_ntf_db.sh $<TARGET_FILE:itest_ntf_db>
                                          $<TARGET_FILE:apns-standin> $<TARGET_FILE:ntf-server>)
 set_tests_properties(integration.ntf_db PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+# Concurrent APNS streams: the APNS client's batches and the push thread's
+# per-token order against the stand-in process.
+add_executable(itest_ntf_apns_streams test_ntf_apns_streams.c ntf_env.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_ntf_apns_streams PRIVATE sx_ntf_router sx_ntf_client PkgConfig::CMOCKA)
+target_include_directories(itest_ntf_apns_streams PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_ntf_apns_streams PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
+add_test(NAME integration.ntf_apns_streams COMMAND itest_ntf_apns_streams $<TARGET_FILE:apns-standin>)
+set_tests_properties(integration.ntf_apns_streams PROPERTIES TIMEOUT 300)

@@ -40,6 +40,8 @@ const char *g_ntf_server;
 bool g_ntf_service;
 bool g_ntf_control;
 const char *g_ntf_db;
+const char *g_ntf_db_schema;
+int g_standin_delay_ms;
 bool g_ntf_stats;
 int64_t g_ntf_stats_interval;
 
@@ -99,6 +101,12 @@ static void proc_init(env *e)
             snprintf(line, sizeof line, "port: %u\n", (unsigned)e->ntf_port);
         if (g_ntf_service && strncmp(line, "# use_service_credentials:", 26) == 0)
             snprintf(line, sizeof line, "use_service_credentials: on\n");
+        if (g_ntf_db && strstr(line, "db_connection:") && strlen(g_ntf_db) < 900)
+            snprintf(line, sizeof line, "db_connection: %s\n", g_ntf_db);
+        if (g_ntf_db && g_ntf_db_schema && strstr(line, "db_schema:"))
+            snprintf(line, sizeof line, "db_schema: %.200s\n", g_ntf_db_schema);
+        if (g_ntf_db && strstr(line, "db_pool_size:"))
+            snprintf(line, sizeof line, "db_pool_size: 2\n");
         size_t l = strlen(line);
         assert_true(len + l < sizeof text);
         memcpy(text + len, line, l);
@@ -152,7 +160,10 @@ void env_init(env *e, unsigned periodic_s)
     assert_true(e->standin >= 0);
     if (e->standin == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* not left running when the test dies */
-        execl(g_standin, g_standin, "--dir", e->sdir, "--key-file", e->key, "--kid", KID, (char *)NULL);
+        char delay[24];
+        snprintf(delay, sizeof delay, "%d", g_standin_delay_ms);
+        execl(g_standin, g_standin, "--dir", e->sdir, "--key-file", e->key, "--kid", KID, "--delay-ms", delay,
+              (char *)NULL);
         _exit(127);
     }
     char port_path[160];
@@ -226,6 +237,18 @@ void env_router_start(env *e)
     assert_ok(sx_ntf_server_start(&o, &e->srv));
     assert_ok(sx_ntf_client_connect("127.0.0.1", sx_ntf_server_port(e->srv), e->fp, TIMEOUT_MS, &e->c));
     assert_int_equal(sx_ntf_client_version(e->c), 3);
+}
+
+void env_router_kill(env *e)
+{
+    assert_true(e->ntf_pid > 0);
+    sx_ntf_client_close(e->c);
+    e->c = NULL;
+    kill(e->ntf_pid, SIGKILL);
+    int ws = 0;
+    assert_int_equal(waitpid(e->ntf_pid, &ws, 0), e->ntf_pid);
+    assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    e->ntf_pid = 0;
 }
 
 void env_router_stop(env *e)

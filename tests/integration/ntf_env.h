@@ -31,6 +31,11 @@ extern bool g_ntf_control;
 /* In process: non-NULL, the router keeps its store in this PostgreSQL
  * database (db_connection) in place of the store log. */
 extern const char *g_ntf_db;
+/* With g_ntf_server and g_ntf_db: the process's INI gets db_connection
+ * g_ntf_db, db_schema this (NULL: init's), db_pool_size 2. */
+extern const char *g_ntf_db_schema;
+/* The stand-in holds each answer back this many ms (--delay-ms; 0: none). */
+extern int g_standin_delay_ms;
 /* In process: the statistics kept in the log folder's
  * ntf-server-stats.log; with an interval > 0 also the daily line and the
  * metrics file every that many seconds. */
@@ -63,6 +68,8 @@ void env_free(env *e);
 /* The NTF router (and the client) stopped and started again on its store. */
 void env_router_stop(env *e);
 void env_router_start(env *e);
+/* The ntf-server process killed with SIGKILL (g_ntf_server only). */
+void env_router_kill(env *e);
 int find_lines(env *e, const char *hex, const char *what, char *line, size_t cap);
 void wait_lines(env *e, const char *hex, const char *what, int n, char *line, size_t cap);
 void wait_status(env *e, sx_slice id, const sx_key *verify, sx_ntf_tkn_status want,

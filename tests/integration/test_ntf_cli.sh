@@ -82,6 +82,13 @@ unset APNS_KEY_FILE APNS_KEY_ID
 grep -q "APNS_KEY_FILE and APNS_KEY_ID must be set" "$T/noapns" || fail "start without APNS: $(cat "$T/noapns")"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/AuthKey.p8" 2>/dev/null
 export APNS_KEY_FILE="$T/AuthKey.p8" APNS_KEY_ID=KEY1234567
+# [STORE_LOG] db_deleted_ttl: the reference's line in init's INI; a value that
+# is not a number of seconds is refused at start; a number is taken
+grep -qx "# db_deleted_ttl: 21" "$INI" || fail "INI: no '# db_deleted_ttl: 21'"
+sed -i "s/^# db_deleted_ttl: .*/db_deleted_ttl: three weeks/" "$INI"
+"$SRV" start >"$T/badttl" 2>&1 && fail "start with db_deleted_ttl: three weeks"
+grep -q "db_deleted_ttl" "$T/badttl" || fail "bad db_deleted_ttl: $(cat "$T/badttl")"
+sed -i "s/^db_deleted_ttl: .*/db_deleted_ttl: 60/" "$INI"
 "$SRV" start >"$T/start" 2>&1 &
 PID=$!
 i=0

@@ -7,7 +7,13 @@
  * (the same SNEW answers the same id) and the deleted token's absence are
  * all read back. Then, on the store directly, a last notification of that
  * subscription saved to the last_notifications table and read back as the
- * same record, and an ERR status with its text. test_ntf_db.sh then reads the tables themselves. */
+ * same record, and an ERR status with its text. test_ntf_db.sh then reads the tables themselves.
+ * Last, with the smp-server and ntf-server programs as processes (schema
+ * ntf_kill): a message pushed for one of a token's two subscriptions, the
+ * ntf-server killed with SIGKILL and started again, a message for the
+ * other subscription: its push carries both notifications, so the first
+ * was in the database before the kill (each last notification is written
+ * as it comes, not at stop). */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -19,6 +25,8 @@
 #include "crypto/util.h"
 #include "kit/pgdb.h"
 #include "ntf_env.h"
+#include "pool_router.h"
+#include "simplex/smp.h"
 #include "ntf_router/pgschema.h"
 #include "ntf_router/pgstore.h"
 
@@ -163,16 +171,119 @@ static void test_restart(void **state)
     device_free(&d);
 }
 
+static void wait_sub_active(env *e, sx_slice sub_id, const sx_key *verify)
+{
+    sx_ntf_sub_status st = 0;
+    for (int i = 0; i < WAIT_S * 20; i++) {
+        assert_ok(sx_ntf_sub_check(e->c, sub_id, verify, &st, NULL, 0, NULL));
+        if (st == SX_NTF_SUB_ACTIVE)
+            return;
+        ntf_sleep_ms(50);
+    }
+    fail_msg("subscription status %d, not ACTIVE", st);
+}
+
+typedef struct kq {
+    sx_smp_queue *rcv, *snd;
+    sx_smp_ntf_creds nc;
+    uint8_t sid[SX_NTF_CLIENT_ID_MAX];
+    size_t sid_len;
+    char nid_b64[64];
+} kq;
+
+static void kq_make(env *e, device *d, const char *addr, sx_smp_conn *rc, kq *k)
+{
+    assert_ok(sx_smp_queue_create(rc, &k->rcv));
+    assert_ok(sx_smp_queue_sender(k->rcv, &k->snd));
+    assert_ok(sx_smp_queue_notify_on(rc, k->rcv, &k->nc));
+    uint8_t nkey[128], qbuf[600];
+    size_t nkey_len = 0;
+    assert_ok(sx_b64_decode(k->nc.notifier_key, strlen(k->nc.notifier_key), SX_B64_URL, nkey, sizeof nkey,
+                            &nkey_len));
+    sx_ntf_queue q;
+    sx_slice nid = sx_slice_of(k->nc.notifier_id, sizeof k->nc.notifier_id);
+    assert_ok(sx_ntf_queue_of(addr, nid, qbuf, sizeof qbuf, &q));
+    assert_ok(sx_b64_encode(nid, SX_B64_URL, k->nid_b64, sizeof k->nid_b64));
+    assert_ok(sx_ntf_sub_create(e->c, dev_id(d), d->verify, &q, sx_slice_of(nkey, nkey_len), k->sid, &k->sid_len,
+                                NULL));
+    wait_sub_active(e, sx_slice_of(k->sid, k->sid_len), d->verify);
+}
+
+static void test_kill9(void **state)
+{
+    (void)state;
+    if (!g_ntf_server)
+        skip();
+    pool_router rp;
+    assert_int_equal(pool_router_init(&rp, NULL), 0);
+    pool_router_start(&rp);
+    g_ntf_db_schema = "ntf_kill";
+    env e;
+    env_init(&e, 0);
+    device d;
+    device_activate(&e, &d, "9a9b9c9d9e9f9a9b");
+    sx_smp_conn *rc = NULL, *sc = NULL;
+    assert_ok(sx_smp_connect(rp.addr, NULL, &rc));
+    assert_ok(sx_smp_connect(rp.addr, NULL, &sc));
+    kq a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    kq_make(&e, &d, rp.addr, rc, &a);
+    kq_make(&e, &d, rp.addr, rc, &b);
+    static char line[16384];
+    assert_ok(sx_smp_send_notify(sc, a.snd, "before", 6));
+    wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 1, line, sizeof line);
+
+    /* SIGKILL: nothing is saved at stop */
+    env_router_kill(&e);
+    env_router_start(&e);
+    wait_sub_active(&e, sx_slice_of(b.sid, b.sid_len), d.verify);
+    assert_ok(sx_smp_send_notify(sc, b.snd, "after", 5));
+    wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 2, line, sizeof line);
+    static uint8_t plain[4096];
+    size_t len = open_sealed(line, "message", d.reg.dh_secret, plain, sizeof plain - 1);
+    plain[len] = 0;
+    /* two items, oldest first: a's from before the kill, then b's */
+    char *sep = strchr((char *)plain, ';');
+    assert_non_null(sep);
+    *sep = 0;
+    assert_null(strchr(sep + 1, ';'));
+    char want_a[96], want_b[96];
+    snprintf(want_a, sizeof want_a, "/%s ", a.nid_b64);
+    snprintf(want_b, sizeof want_b, "/%s ", b.nid_b64);
+    assert_non_null(strstr((char *)plain, want_a));
+    assert_non_null(strstr(sep + 1, want_b));
+
+    sx_smp_queue_free(a.rcv);
+    sx_smp_queue_free(a.snd);
+    sx_smp_queue_free(b.rcv);
+    sx_smp_queue_free(b.snd);
+    sx_smp_close(rc);
+    sx_smp_close(sc);
+    device_free(&d);
+    env_free(&e);
+    pool_router_free(&rp);
+    g_ntf_db_schema = NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s <apns-standin> <db connection>\n", argv[0]);
+        fprintf(stderr, "usage: %s <apns-standin> <db connection> [<ntf-server>]\n", argv[0]);
         return 2;
     }
     g_standin = argv[1];
     g_ntf_db = argv[2];
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest in_process[] = {
         cmocka_unit_test(test_restart),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(in_process, NULL, NULL);
+    if (argc > 3) {
+        g_ntf_server = argv[3];
+        const struct CMUnitTest processes[] = {
+            cmocka_unit_test(test_kill9),
+        };
+        rc += cmocka_run_group_tests(processes, NULL, NULL);
+    }
+    return rc;
 }

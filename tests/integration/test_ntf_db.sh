@@ -4,7 +4,8 @@
 # subscribes and restarts the router on it; then the tables are read here:
 # the reference's migrations recorded by name, the rows of the active token
 # (its periodic interval), its subscription and SMP router, its last
-# notification, and no row of the deleted tokens. Last, the ntf-server
+# notification, and no row of the deleted tokens; the ntf-server killed
+# with SIGKILL keeps its last notifications (test_kill9). Last, the ntf-server
 # program with db_connection and db_schema in its INI: refused while the
 # schema is absent, then started on it (migrated, no store log written).
 # Usage: test_ntf_db.sh <itest_ntf_db> <apns-standin> <ntf-server>
@@ -32,7 +33,11 @@ q() { pg_psql -t -A -c "$1"; }
 
 pg_start "$T/pg" || exit 1
 q "CREATE SCHEMA ntf_server" >/dev/null || { echo "FAIL: create schema"; exit 1; }
-"$ITEST" "$STANDIN" "$PG_CONN" || fail "itest_ntf_db"
+q "CREATE SCHEMA ntf_kill" >/dev/null || { echo "FAIL: create schema ntf_kill"; exit 1; }
+"$ITEST" "$STANDIN" "$PG_CONN" "$SRV" || fail "itest_ntf_db"
+# the kill -9 run: the token's two last notifications are rows
+got=$(q "SELECT count(*) FROM ntf_kill.last_notifications")
+[ "$got" = "2" ] || fail "ntf_kill last_notifications: '$got'"
 
 got=$(q "SELECT string_agg(name, ' ' ORDER BY name) FROM ntf_server.migrations")
 want="20250417_initial 20250517_service_cert 20250830_queue_ids_hash 20251219_service_cert_per_server"

@@ -4,9 +4,14 @@
  * TRPL, TDEL, unknown ids, the removal of a device's other registrations on
  * verification, and the store log: the lines written while commands run and
  * the compacted TCREATE lines both replay into the same tokens; and what
- * pushes do to tokens (confirm, periodic tokens due, INVALID with a reason). */
+ * pushes do to tokens (confirm, periodic tokens due, INVALID with a reason);
+ * the index by device token: many devices with several registrations each,
+ * TNEW finding a device's own registration, TVFY removing exactly the other
+ * registrations of its device, TRPL moving a token between devices, and the
+ * same after a replay of the store log's TUPDATE lines. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -338,12 +343,107 @@ static void test_after_push(void **state)
     sx_ntf_tokens_free(t);
 }
 
+
+/* The index by device token. */
+#define DEVICES 300
+#define REGS 4
+
+static sx_ntf_tokens *g_replay;
+static void replay(void *arg, sx_slice line)
+{
+    (void)arg;
+    static sx_ntf_sl_rec rec;
+    assert_ok(sx_ntf_sl_parse(line, &rec));
+    assert_ok(sx_ntf_tokens_apply(g_replay, &rec));
+}
+
+static void test_device_index(void **state)
+{
+    (void)state;
+    sx_ntf_tokens *t = NULL, *copy = NULL;
+    assert_ok(sx_ntf_tokens_new(&t));
+    assert_ok(sx_ntf_tokens_new(&copy));
+    g_replay = copy;
+    sx_ntf_tokens_set_log(t, replay, NULL); /* copy follows t through its log lines */
+    static client cl[REGS];
+    for (int k = 0; k < REGS; k++)
+        client_new(&cl[k]);
+    static uint8_t ids[DEVICES][REGS][SX_NTF_ID_LEN];
+    static sx_ntf_sl_bytes codes[DEVICES][REGS];
+    char hex[16];
+    for (int d = 0; d < DEVICES; d++)
+        for (int k = 0; k < REGS; k++) {
+            snprintf(hex, sizeof hex, "d0%04x", (unsigned)d);
+            sx_ntf_cmd n = tnew(&cl[k], SX_NTF_PP_APNS_PROD, hex);
+            assert_ok(sx_ntf_tokens_tnew(t, &n, 0, &res));
+            assert_int_equal(res.resp.tag, SX_NTF_R_IDTKN);
+            memcpy(ids[d][k], res.resp.idtkn.id.ptr, SX_NTF_ID_LEN);
+            codes[d][k] = res.token.reg_code;
+        }
+    assert_int_equal(sx_ntf_tokens_count(t), DEVICES * REGS);
+    /* TNEW again of the same device and verify key: the same token */
+    snprintf(hex, sizeof hex, "d0%04x", 17u);
+    sx_ntf_cmd again = tnew(&cl[2], SX_NTF_PP_APNS_PROD, hex);
+    assert_ok(sx_ntf_tokens_tnew(t, &again, 0, &res));
+    assert_int_equal(res.resp.tag, SX_NTF_R_IDTKN);
+    assert_memory_equal(res.resp.idtkn.id.ptr, ids[17][2], SX_NTF_ID_LEN);
+    codes[17][2] = res.token.reg_code;
+    /* the same token under another provider is another device */
+    sx_ntf_cmd other = tnew(&cl[0], SX_NTF_PP_APNS_DEV, hex);
+    assert_ok(sx_ntf_tokens_tnew(t, &other, 0, &res));
+    uint8_t other_id[SX_NTF_ID_LEN];
+    memcpy(other_id, res.resp.idtkn.id.ptr, sizeof other_id);
+    assert_int_equal(sx_ntf_tokens_count(t), DEVICES * REGS + 1);
+    /* TRPL: device 5's registration 1 moves to device 6, device 6's
+     * registration 3 moves to a new device */
+    sx_ntf_cmd rp = simple(SX_NTF_C_TRPL);
+    rp.token.provider = SX_NTF_PP_APNS_PROD;
+    snprintf(hex, sizeof hex, "d0%04x", 6u);
+    rp.token.token = sx_slice_str(hex);
+    assert_int_equal(run(t, sx_slice_of(ids[5][1], SX_NTF_ID_LEN), rp), SX_NTF_R_OK);
+    codes[5][1] = res.token.reg_code;
+    rp.token.token = sx_slice_str("e0e0");
+    assert_int_equal(run(t, sx_slice_of(ids[6][3], SX_NTF_ID_LEN), rp), SX_NTF_R_OK);
+    codes[6][3] = res.token.reg_code;
+    sx_ntf_tokens_set_log(t, NULL, NULL); /* the copy is the store as replayed now */
+    for (int pass = 0; pass < 2; pass++) {
+        sx_ntf_tokens *s = pass == 0 ? t : copy;
+        /* TVFY of registration 0 of every even device: its other
+         * registrations go (device 6: the one moved in, not the one moved
+         * out), the other devices' stay */
+        for (int d = 0; d < DEVICES; d += 2) {
+            sx_ntf_cmd v = simple(SX_NTF_C_TVFY);
+            v.reg_code = sx_ntf_sl_slice(&codes[d][0]);
+            assert_int_equal(run(s, sx_slice_of(ids[d][0], SX_NTF_ID_LEN), v), SX_NTF_R_OK);
+        }
+        for (int d = 0; d < DEVICES; d++)
+            for (int k = 0; k < REGS; k++) {
+                bool kept = d % 2 == 1 || k == 0;
+                if (d == 5 && k == 1)
+                    kept = false; /* moved to device 6 */
+                if (d == 6 && k == 3)
+                    kept = true; /* moved away from device 6 */
+                assert_int_equal(run(s, sx_slice_of(ids[d][k], SX_NTF_ID_LEN), simple(SX_NTF_C_TCHK)),
+                                 kept ? SX_NTF_R_TKN : SX_NTF_R_ERR);
+            }
+        assert_int_equal(run(s, sx_slice_of(other_id, SX_NTF_ID_LEN), simple(SX_NTF_C_TCHK)), SX_NTF_R_TKN);
+        /* even devices: 1 each; odd: REGS each, less the one moved from 5;
+         * 6's moved one and the other provider's */
+        assert_int_equal(sx_ntf_tokens_count(s), DEVICES / 2 + DEVICES / 2 * REGS - 1 + 1 + 1);
+    }
+    for (int k = 0; k < REGS; k++)
+        client_free(&cl[k]);
+    sx_ntf_tokens_free(t);
+    sx_ntf_tokens_free(copy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_registrations),
         cmocka_unit_test(test_after_push),
+        cmocka_unit_test(test_device_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
