@@ -635,15 +635,20 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
 
 /* ---- API ---- */
 
-/* The router of an address, made when new. */
+/* The router of an address, made when new. Routers are told apart as the
+ * reference's SMPClientAgent keys its clients (the whole ProtocolServer:
+ * every host in order, the port as written, the key hash; not the
+ * password): by the address without its password, as the pool shows it. */
 static sx_status srv_of(sx_smp_pool *p, const char *server, psrv **out)
 {
     sx_smp_address a;
     if (sx_smp_address_parse(server, &a) != SX_OK)
         return sx_error_set(SX_E_USAGE, NULL, "pool: the queue's router address does not parse");
+    char shown[SX_QUEUE_ADDR_MAX];
+    if (sx_queue_address_public(server, shown, sizeof shown) != SX_OK)
+        snprintf(shown, sizeof shown, "%s:%u", a.host, (unsigned)a.port);
     for (psrv *s = p->srvs; s; s = s->next) {
-        if (s->addr.port == a.port && strcmp(s->addr.host, a.host) == 0 &&
-            memcmp(s->addr.key_hash, a.key_hash, SX_FINGERPRINT_LEN) == 0) {
+        if (strcmp(s->shown, shown) == 0 && memcmp(s->addr.key_hash, a.key_hash, SX_FINGERPRINT_LEN) == 0) {
             sx_wipe(&a, sizeof a);
             *out = s;
             return SX_OK;
@@ -659,8 +664,7 @@ static sx_status srv_of(sx_smp_pool *p, const char *server, psrv **out)
     s->addr.has_password = false; /* subscribing and sending need none */
     sx_wipe(s->addr.password, sizeof s->addr.password);
     sx_wipe(&a, sizeof a);
-    if (sx_queue_address_public(server, s->shown, sizeof s->shown) != SX_OK)
-        snprintf(s->shown, sizeof s->shown, "%s:%u", s->addr.host, (unsigned)s->addr.port);
+    memcpy(s->shown, shown, sizeof s->shown);
     s->retry_ms = p->o.retry_min_ms;
     sx_loop_timer_init(&s->timer, timer_cb, s);
     s->next = p->srvs;

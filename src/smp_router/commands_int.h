@@ -118,37 +118,58 @@ bool sx_svc_precheck(sx_cmd_ctx *x);
  * (PROTOCOL-NOTES C9): set in a service session for a command that carries
  * a service signature, empty otherwise. */
 sx_slice sx_svc_auth_prefix(const sx_conn *c, const sx_smp_request *req);
+/* What an association did (sx_svc_associate). */
+typedef struct sx_svc_assoc {
+    bool same;     /* the queue was associated with the session's service already */
+    bool takes;    /* the session takes its service (call sx_svc_take, unlocked) */
+    bool had_subs; /* the session held service queues before (its count was not 0) */
+} sx_svc_assoc;
 /* SUB (party 'R') and NSUB ('N'), the queue lock held and the command
  * verified: associates the queue's recipient or notifier with the session's
  * service, or removes the association when an ordinary client subscribes
  * (logged as QUEUE_SERVICE). False when the record cannot be logged.
  * counted: the command makes the session's subscription (not a repeated
- * SUB), so the service statistics count it as the reference does. */
-bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party, bool counted);
+ * SUB), so the service statistics and the session's count take it as the
+ * reference does. */
+bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party, bool counted, sx_svc_assoc *out);
+/* No lock held: the session becomes the connection of its service
+ * (PROTOCOL-NOTES D27); if it was not, the previous one is told ENDS and
+ * this one subscribes every queue of party ('R', 'N') associated with the
+ * service, the other connections' subscriptions forgotten without END. */
+void sx_svc_take(sx_cmd_ctx *x, uint8_t party);
+/* NEW made queue rid in a service session: counted in the session, which
+ * takes its service (no lock held). */
+void sx_svc_created(sx_cmd_ctx *x, const uint8_t rid[SX_ID_LEN]);
+/* On the connection's worker: a service queue with that recipient or
+ * notifier id left the session (END, DELD, DEL): out of its count. */
+void sx_svc_session_remove(sx_conn *c, const uint8_t id[SX_ID_LEN]);
 /* NEW: in a service session the queue is created associated with the
  * service (rsrv= in its CREATE record). Builds and logs the record, the queue
  * lock held; false when it cannot be logged (the association is undone). */
 bool sx_svc_log_create(sx_cmd_ctx *x, sx_queue *q);
 /* The service id in IDS (none for an ordinary client). */
 void sx_svc_ids(const sx_cmd_ctx *x, sx_smp_ids *ids);
-/* SUBS (PROTOCOL-NOTES D8, D27): SOKS with the count and ids hash of the queues
- * whose recipient is associated with the service, then their waiting
- * messages and ALLS. */
+/* SUBS (PROTOCOL-NOTES D8, D27): the first of a session answers SOKS with the
+ * count and ids hash of the queues whose recipient is associated with the
+ * service, takes the service and sends their waiting messages, then ALLS; a
+ * repeated one answers the session's counts. */
 void sx_cmd_subs(sx_cmd_ctx *x);
 /* The queue's head message on s as an event (commands_msg.c), the queue lock
  * held; false when there is none. */
 bool sx_cmd_send_head(sx_conn *c, sx_sub *s);
 /* The queue's notifier changed or went (NKEY, NDEL; whole_queue: DEL): its
- * association with a service goes too, as at replay. The queue lock held. */
-void sx_svc_forget(sx_router *r, const uint8_t rid[SX_ID_LEN], bool whole_queue);
-/* On the worker of s's connection: SX_SUB_SVC_ENDS sends ENDS,
- * SX_SUB_SVC_MOVED forgets s if its queue went to another connection. */
-void sx_svc_sub_moved(sx_conn *c, sx_sub *s, unsigned what);
+ * association with a service goes too, as at replay. The queue lock held.
+ * True when the queue's recipient was associated with a service. */
+bool sx_svc_forget(sx_router *r, const uint8_t rid[SX_ID_LEN], bool whole_queue);
+/* On the worker of s's connection (SX_SUB_SVC_MOVED): forgets s if its
+ * queue went to another connection of the service. */
+void sx_svc_sub_moved(sx_conn *c, sx_sub *s);
 /* SOK with the session's service id (none for an ordinary client). */
 void sx_svc_reply_sok(sx_cmd_ctx *x);
-/* NSUBS (PROTOCOL-NOTES D29): subscribes the connection to the
- * notifications of every queue associated with its service; SOKS with the
- * count and the ids hash. */
+/* NSUBS (PROTOCOL-NOTES D29): the first of a session subscribes the
+ * connection to the notifications of every queue associated with its
+ * service (taking the service); SOKS with the count and the ids hash, the
+ * session's own for a repeated one. */
 void sx_cmd_nsubs(sx_cmd_ctx *x);
 
 /* ---- the handlers, one per command, called by the dispatcher in commands.c ---- */

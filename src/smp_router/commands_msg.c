@@ -34,6 +34,7 @@ static bool send_head(sx_conn *c, sx_sub *s, sx_slice corr_id)
         return false;
     }
     s->delivered = true;
+    s->implicit = false;
     s->delivered_at = sx_loop_now_ms() / 1000;
     memcpy(s->delivered_id, m->id, SX_ID_LEN);
     sx_smp_resp r = {.tag = SX_SMP_R_MSG};
@@ -61,9 +62,9 @@ void sx_router_sub_closed(sx_conn *c, sx_sub *s)
 
 void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
 {
-    if (what & (SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS)) {
-        sx_svc_sub_moved(c, s, what);
-        what &= ~(unsigned)(SX_SUB_SVC_MOVED | SX_SUB_SVC_ENDS);
+    if (what & SX_SUB_SVC_MOVED) {
+        sx_svc_sub_moved(c, s);
+        what &= ~(unsigned)SX_SUB_SVC_MOVED;
         if (!what || c->fd < 0)
             return;
     }
@@ -87,10 +88,16 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
         sx_queue_lock(q);
         bool still = s->notifier ? q->nsub == s : q->sub == s;
         sx_queue_unlock(q);
+        /* In a service session the queue leaves the session's count too
+         * (the reference's CSAEndServiceSub). */
         if (what & SX_SUB_DELD) {
+            if (!s->get_mode)
+                sx_svc_session_remove(c, s->entity);
             sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_DELD);
             sx_conn_sub_remove(c, q, s->notifier);
         } else if (!still) {
+            if (!s->get_mode)
+                sx_svc_session_remove(c, s->entity);
             sx_smp_stats_inc(&c->w->r->stats, SX_SMP_STAT_Q_SUB_END);
             sx_smp_stats_inc(&c->w->r->stats, SX_SMP_STAT_Q_SUB_END_B);
             sx_cmd_reply_tag(c, sx_cmd_empty(), entity, SX_SMP_R_END);
@@ -146,8 +153,15 @@ void sx_cmd_sub(sx_cmd_ctx *x)
         return;
     }
     /* PROTOCOL-NOTES D8: a messaging service takes the queue, an ordinary
-     * client takes it back. */
-    if (!sx_svc_associate(x, q, 'R', s == NULL)) {
+     * client takes it back. A subscription made when the connection took
+     * its service's queues counts as none (the reference has none). */
+    bool implicit = s && s->implicit;
+    if (implicit) {
+        s->implicit = false;
+        s = NULL;
+    }
+    sx_svc_assoc as;
+    if (!sx_svc_associate(x, q, 'R', s == NULL, &as)) {
         sx_queue_unlock(q);
         sx_cmd_err_store(x, false);
         sx_queue_release(x->r->store, q);
@@ -159,6 +173,8 @@ void sx_cmd_sub(sx_cmd_ctx *x)
     bool had = s != NULL;
     if (had)
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SUB_DUPLICATE);
+    if (implicit)
+        s = sx_conn_sub(x->c, q, false);
     if (!s) {
         /* The connection's own map: no other lock is taken. */
         s = sx_conn_sub_add(x->c, q, false, false);
@@ -175,10 +191,17 @@ void sx_cmd_sub(sx_cmd_ctx *x)
     /* PROTOCOL-NOTES E8: a repeated SUB re-delivers the head. */
     s->delivered = false;
     sx_svc_reply_sok(x);
-    if (send_head(x->c, s, sx_cmd_empty()) && !had)
+    /* qSub: as the reference, in a service session only while the session
+     * held no service queue */
+    bool first = x->c->sess.has_service ? !as.had_subs : !had;
+    if (send_head(x->c, s, sx_cmd_empty()) && first)
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SUB);
     sx_queue_unlock(q);
-    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E10 */
+    /* PROTOCOL-NOTES E10: the previous subscriber is told END, unless it is
+     * a connection of the same service (it is told ENDS, PROTOCOL-NOTES D27). */
+    sx_sub_post_release(x->r, old, as.same ? SX_SUB_SVC_MOVED : SX_SUB_END, NULL);
+    if (as.takes)
+        sx_svc_take(x, 'R');
     sx_queue_release(x->r->store, q);
 }
 
@@ -419,7 +442,9 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     }
     sx_sub *s = sx_conn_sub(x->c, q, true);
     sx_sub *old = NULL;
-    sx_smp_stats_inc(&x->r->stats, s ? SX_SMP_STAT_NTF_SUB_DUPLICATE : SX_SMP_STAT_NTF_SUB);
+    /* the reference counts these for ordinary clients only */
+    if (!x->c->sess.has_service)
+        sx_smp_stats_inc(&x->r->stats, s ? SX_SMP_STAT_NTF_SUB_DUPLICATE : SX_SMP_STAT_NTF_SUB);
     if (!s) {
         s = sx_conn_sub_add(x->c, q, false, true);
         if (!s) {
@@ -445,7 +470,8 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     }
     /* PROTOCOL-NOTES D29: a service takes the queue's notifier, an ordinary
      * client takes it back. */
-    if (!sx_svc_associate(x, q, 'N', true)) {
+    sx_svc_assoc as;
+    if (!sx_svc_associate(x, q, 'N', true, &as)) {
         sx_queue_unlock(q);
         sx_cmd_err_store(x, false);
         sx_conn_sub_remove(x->c, q, true);
@@ -457,9 +483,13 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
         sx_sub_retain(s);
         q->nsub = s;
     }
+    s->implicit = false;
     sx_queue_unlock(q);
-    sx_sub_post_release(x->r, old, SX_SUB_END, NULL); /* PROTOCOL-NOTES E16 */
+    /* PROTOCOL-NOTES E16, D27 */
+    sx_sub_post_release(x->r, old, as.same ? SX_SUB_SVC_MOVED : SX_SUB_END, NULL);
     sx_svc_reply_sok(x);
+    if (as.takes)
+        sx_svc_take(x, 'N');
     sx_queue_lock(q);
     bool pending = q->ntf_head != NULL;
     sx_queue_unlock(q);

@@ -138,6 +138,9 @@ void sx_cmd_new(sx_cmd_ctx *x)
         }
     }
     sx_cmd_reply(x->c, x->corr, x->entity, &m);
+    /* PROTOCOL-NOTES D27: a service's NEW makes its subscription. */
+    if (n->subscribe)
+        sx_svc_created(x, q->rid);
     sx_queue_release(r->store, q);
 }
 
@@ -361,7 +364,7 @@ void sx_cmd_nkey(sx_cmd_ctx *x)
         sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
         sx_queue_drop_ntfs(q); /* PROTOCOL-NOTES D14: they belonged to the old notifier */
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_NTF_CREATED);
-        sx_svc_forget(x->r, q->rid, false);
+        (void)sx_svc_forget(x->r, q->rid, false);
     }
     /* PROTOCOL-NOTES E18: the old notifier's subscriber learns it is gone. */
     sx_sub *old = st == SX_OK ? q->nsub : NULL;
@@ -399,7 +402,7 @@ void sx_cmd_ndel(sx_cmd_ctx *x)
     sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
     sx_store_delete_notifier(x->r->store, q);
     sx_queue_drop_ntfs(q);
-    sx_svc_forget(x->r, q->rid, false);
+    (void)sx_svc_forget(x->r, q->rid, false);
     sx_sub *old = q->nsub;
     q->nsub = NULL;
     sx_queue_unlock(q);
@@ -441,7 +444,10 @@ void sx_cmd_del(sx_cmd_ctx *x)
     /* Lock order: the queue lock, then the map lock inside. */
     sx_store_delete(x->r->store, q);
     sx_cmd_count_deleted(x->r, q);
-    sx_svc_forget(x->r, q->rid, true);
+    /* a queue of a service leaves the deleting session's count, as the
+     * reference counts it (PROTOCOL-NOTES D27) */
+    if (sx_svc_forget(x->r, q->rid, true))
+        sx_svc_session_remove(x->c, q->rid);
     sx_sub *sub = q->sub, *nsub = q->nsub;
     q->sub = q->nsub = NULL;
     sx_queue_unlock(q);
@@ -462,7 +468,8 @@ void sx_cmd_que(sx_cmd_ctx *x)
         return;
     char json[512];
     sx_sub *s = sx_conn_sub(x->c, q, false);
-    const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub" : "subThread";
+    const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub"
+                                                 : "subThread";
     int n = snprintf(json, sizeof json, "{\"qiSnd\":%s,\"qiNtf\":%s,\"qiSub\":{\"qSubThread\":\"%s\"},\"qiSize\":%u",
                      q->skey.len ? "true" : "false", q->notifier ? "true" : "false", sub, q->n_msgs);
     sx_msg *h = sx_queue_head(x->r->store, q);

@@ -316,6 +316,7 @@ static void conn_close(sx_conn *c)
         w->rbatch_open = false;
     wait_list_remove(c);
     sx_proxy_conn_closed(c);
+    sx_svc_conn_closed(c);
     sx_loop_io_stop(w->loop, &c->io);
     for (size_t i = 0; i < c->subs_cap; i++) {
         sx_sub *s = c->subs[i];
@@ -949,6 +950,7 @@ fail:
     sx_kit_log_close(r->log);
     sx_kit_log_close(r->mlog);
     sx_slservices_free(r->svc);
+    free(r->holders);
     sx_store_free(r->store);
     sx_pgdb_close(r->db);
     sx_smp_server_config_cleanup(&r->smp);
@@ -988,6 +990,7 @@ sx_status sx_server_stop(sx_router *r)
     sx_kit_log_close(r->log);
     sx_kit_log_close(r->mlog);
     sx_slservices_free(r->svc);
+    free(r->holders);
     sx_store_free(r->store); /* before the database: its messages' back-end uses it */
     sx_pgdb_close(r->db);
     sx_smp_server_config_cleanup(&r->smp);

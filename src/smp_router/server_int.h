@@ -22,16 +22,15 @@ typedef struct sx_router sx_router;
 
 /* Pending work for a subscription, posted to its connection's worker. */
 enum {
-    SX_SUB_DELIVER = 1, /* a message may be waiting for this subscriber */
-    SX_SUB_END = 2,     /* another connection took the subscription (PROTOCOL-NOTES E10) */
-    SX_SUB_DELD = 4,    /* the queue was deleted by another connection (PROTOCOL-NOTES E17) */
-    SX_SUB_NTF = 8,     /* notifications wait for this notifier subscriber (PROTOCOL-NOTES E15) */
+    SX_SUB_DELIVER = 1,  /* a message may be waiting for this subscriber */
+    SX_SUB_END = 2,      /* another connection took the subscription (PROTOCOL-NOTES E10) */
+    SX_SUB_DELD = 4,     /* the queue was deleted by another connection (PROTOCOL-NOTES E17) */
+    SX_SUB_NTF = 8,      /* notifications wait for this notifier subscriber (PROTOCOL-NOTES E15) */
     SX_SUB_BLOCKED = 16, /* the queue was blocked by the control port (PROTOCOL-NOTES E32) */
-    /* Another connection of the same service took the queue with NSUBS: it
-     * is forgotten without END (PROTOCOL-NOTES D27); with SX_SUB_SVC_ENDS
-     * the connection is told ENDS once, with ends_n and ends_hash. */
+    /* Another connection of the same service took the whole service
+     * (PROTOCOL-NOTES D27): the subscription is forgotten without END (the
+     * connection is told ENDS once, by a task of its own). */
     SX_SUB_SVC_MOVED = 32,
-    SX_SUB_SVC_ENDS = 64,
 };
 
 /* One connection's relation to one queue: a SUB (the queue's subscriber),
@@ -41,25 +40,26 @@ enum {
  * only while active. */
 typedef struct sx_sub {
     int refs;
-    bool active;     /* owning connection alive and this sub in its map */
-    bool get_mode;   /* created by GET: not the queue's subscriber */
-    bool notifier;   /* NSUB */
+    bool active;   /* owning connection alive and this sub in its map */
+    bool get_mode; /* created by GET: not the queue's subscriber */
+    bool notifier; /* NSUB */
+    /* Made when the connection took its service's queues (PROTOCOL-NOTES
+     * D27) and nothing delivered on it yet: SUB and SUBS treat it as absent,
+     * as the reference has no subscription for such a queue until it
+     * delivers on it. Cleared by the first delivery. */
+    bool implicit;
     sx_conn *conn;
     sx_worker *worker;
-    sx_queue *q;     /* retained */
+    sx_queue *q;               /* retained */
     uint8_t entity[SX_ID_LEN]; /* recipient or notifier id it was made for */
     /* PROTOCOL-NOTES E6: the message delivered on this subscription and not yet
      * acknowledged; guarded by the queue lock. */
     bool delivered;
     uint8_t delivered_id[SX_ID_LEN];
     int64_t delivered_at; /* sx_loop_now_ms() / 1000 when delivered (statistics) */
-    unsigned pending;   /* SX_SUB_* bits, atomic */
-    bool posted;        /* task queued on the worker, atomic */
+    unsigned pending;     /* SX_SUB_* bits, atomic */
+    bool posted;          /* task queued on the worker, atomic */
     sx_loop_task task;
-    /* SX_SUB_SVC_ENDS: how many of the connection's queues moved and the
-     * XOR of their notifier ids' MD5; written before the post. */
-    int64_t ends_n;
-    uint8_t ends_hash[16];
 } sx_sub;
 
 typedef struct sx_outblk {
@@ -80,7 +80,7 @@ typedef struct sx_fwd_capture {
 
 typedef enum sx_conn_state {
     SX_CONN_TLS,
-    SX_CONN_HELLO,   /* our hello is queued; waiting for the client's */
+    SX_CONN_HELLO, /* our hello is queued; waiting for the client's */
     SX_CONN_ACTIVE,
     SX_CONN_CLOSING, /* flushing the last blocks, then close */
 } sx_conn_state;
@@ -116,24 +116,28 @@ struct sx_conn {
     /* Subscriptions by queue: open addressing on the queue pointer. */
     sx_sub **subs;
     size_t subs_cap, subs_n, subs_used;
-    int64_t last_active_ms;  /* last block received (monotonic) */
-    int64_t last_sent_ms;    /* last block sent (monotonic), 0 = none */
+    int64_t last_active_ms; /* last block received (monotonic) */
+    int64_t last_sent_ms;   /* last block sent (monotonic), 0 = none */
     int64_t accepted_ms;
     int64_t rstart_ms; /* the first bytes of the block being read came (0: none) */
     uint64_t id;
     /* Store-log records made by this connection's commands: replies in the
      * block being built wait until the log is written up to hold_seq. */
     uint64_t hold_seq;
-    uint64_t hold_mseq; /* the same for the message journal */
+    uint64_t hold_mseq;             /* the same for the message journal */
     sx_conn *wait_prev, *wait_next; /* worker's list of connections waiting */
     bool waiting;
     /* SUBS / NSUBS was answered on this service session: a repeat only
      * answers the counts (PROTOCOL-NOTES D8, D29). */
     bool svc_subscribed;
     /* The queues this service session holds as the reference counts them
-     * for its statistics (srvSubCount counts a session's first): set by the
-     * first SUBS / NSUBS, raised by each association SUB / NSUB makes. */
+     * (PROTOCOL-NOTES D27, D29c): set by the first SUBS / NSUBS to the
+     * store's count and ids hash, raised by each association SUB / NSUB / NEW
+     * makes, lowered by END, DELD and DEL of an associated queue, zeroed by
+     * ENDS. A repeated SUBS / NSUBS answers them; ENDS carries them. Only
+     * the connection's worker touches them. */
     int64_t svc_subs_n;
+    uint8_t svc_subs_hash[16];
     bool handed_over; /* the socket went to the web server: not closed here */
     /* Why it is closed, for the debug line of the close (the first reason
      * set wins; NULL: the router closed it). A static string. */
@@ -154,7 +158,7 @@ struct sx_worker {
     unsigned index;
     sx_loop *loop; /* the kit's (sx_kit_workers_loop) */
     sx_conn *conns;
-    size_t n_conns;     /* atomic: the control port reads it */
+    size_t n_conns; /* atomic: the control port reads it */
     /* Connections whose next block waits for the store log. */
     sx_conn *waiting;
     sx_loop_task log_task; /* "the log advanced", posted by the writer */
@@ -190,12 +194,16 @@ struct sx_router {
     sx_kit_log *log;      /* NULL without a store log */
     sx_kit_logwriter *lw; /* its writer thread */
     sx_slservices *svc;   /* services restored from the store log */
-    sx_kit_log *mlog;     /* the message journal, NULL without one */
-    struct sx_pgdb *db;   /* store_queues: database (then log is NULL) */
-    sx_kit_logwriter *mw; /* its writer thread */
+    /* Which connection holds each service's subscription (PROTOCOL-NOTES
+     * D27), under the services lock (commands_svc.c). */
+    struct sx_svc_holder *holders;
+    size_t n_holders, cap_holders;
+    sx_kit_log *mlog;                    /* the message journal, NULL without one */
+    struct sx_pgdb *db;                  /* store_queues: database (then log is NULL) */
+    sx_kit_logwriter *mw;                /* its writer thread */
     struct sx_msgjournal_compactor *mjc; /* and its compaction */
-    int64_t next_sweep_ms; /* worker 0: next expiry sweep */
-    struct sx_control *control; /* NULL without a control port */
+    int64_t next_sweep_ms;               /* worker 0: next expiry sweep */
+    struct sx_control *control;          /* NULL without a control port */
     /* Statistics, bumped by the command handlers (smp_router/stats.h), and
      * the thread that writes their files (ops.c). */
     sx_smp_stats stats;
@@ -286,6 +294,8 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what);
 /* Called when the connection closes, for each of its subscriptions, with
  * the queue lock held. */
 void sx_router_sub_closed(sx_conn *c, sx_sub *s);
+/* The connection closes: it no longer holds its service (commands_svc.c). */
+void sx_svc_conn_closed(sx_conn *c);
 
 /* Control port `clients`: one CSV line per connection, as the reference
  * prints them (clientId,sessionId,connected,createdAt,rcvActiveAt,

@@ -36,9 +36,9 @@
 #include "core/base64.h"
 #include "smp/encoding.h"
 
-#define NQ 200           /* queues */
-#define NK 4             /* messages per queue: 0 pool, 1 held/pool, 2 before the kill, 3 after */
-#define WAIT_MS 30000    /* every wait of the loop */
+#define NQ 200        /* queues */
+#define NK 4          /* messages per queue: 0 pool, 1 held/pool, 2 before the kill, 3 after */
+#define WAIT_MS 30000 /* every wait of the loop */
 
 /* ---- what the pool reported ---- */
 
@@ -54,17 +54,17 @@ static struct {
     sx_smp_pool *pool;
     qrec q[NQ];
     int connected, disconnected, connect_failed, subscribed, sub_failed;
-    uint64_t session;             /* of the last CONNECTED */
+    uint64_t session; /* of the last CONNECTED */
     int sends_ok, sends_failed, acks_ok, acks_failed;
-    bool hold;                    /* keep the next message of queue 0 unacknowledged */
+    bool hold; /* keep the next message of queue 0 unacknowledged */
     bool held;
-    sx_smp_pool_event held_e;     /* that message's event (copied) */
+    sx_smp_pool_event held_e; /* that message's event (copied) */
     sx_smp_event held_ev;
     uint64_t held_session;
-    sx_status stale_ack;          /* the ack of the held event on the new session */
+    sx_status stale_ack; /* the ack of the held event on the new session */
     bool stale_tried;
     int bodies_seen_after_ack;
-    int ends;                     /* END or DELETED events */
+    int ends; /* END or DELETED events */
     sx_smp_queue *end_q, *sub_failed_q;
     sx_smp_event_kind end_kind;
     sx_status sub_failed_st;
@@ -741,6 +741,71 @@ static void test_notifier(void **state)
     router_kill9();
 }
 
+/* ---- a router is its whole address ---- */
+
+/* Connections and subscriptions only: the sessions of two connections
+ * interleave. */
+static void identity_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
+{
+    (void)p;
+    (void)arg;
+    if (e->kind == SX_SMP_POOL_CONNECTED)
+        S.connected++;
+    else if (e->kind == SX_SMP_POOL_SUBSCRIBED)
+        S.subscribed++;
+    else if (e->kind == SX_SMP_POOL_SUB_FAILED || e->kind == SX_SMP_POOL_CONNECT_FAILED)
+        note_bad("a subscription or connection failed");
+}
+
+static bool two_active(void)
+{
+    sx_smp_pool_stats st;
+    sx_smp_pool_get_stats(S.pool, &st);
+    return st.active == 2 && st.pending == 0;
+}
+
+/* As the reference's client agent keys its connections by the whole
+ * address (every host, port, key hash): a queue whose address lists
+ * another host besides the same first one is on another router for the
+ * pool, and gets a connection of its own. */
+static void test_router_identity(void **state)
+{
+    (void)state;
+    memset(&S, 0, sizeof S);
+    router_start();
+    char alt[320];
+    snprintf(alt, sizeof alt, "smp://%s@127.0.0.1,localhost:%u", R.fp, (unsigned)R.port);
+    sx_smp_conn *c1, *c2;
+    assert_ok(sx_smp_connect(R.addr, NULL, &c1));
+    assert_ok(sx_smp_connect(alt, NULL, &c2));
+    sx_smp_queue *q1, *q2, *q3;
+    assert_ok(sx_smp_queue_create(c1, &q1));
+    assert_ok(sx_smp_queue_create(c2, &q2));
+    assert_ok(sx_smp_queue_create(c1, &q3));
+    assert_ok(sx_loop_new(&S.loop));
+    assert_ok(sx_smp_pool_new(S.loop, NULL, identity_event, NULL, &S.pool));
+    assert_ok(sx_smp_pool_subscribe(S.pool, q1));
+    assert_ok(sx_smp_pool_subscribe(S.pool, q2));
+    run_until(two_active, "two routers");
+    sx_smp_pool_stats st;
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.routers, 2);
+    assert_int_equal(S.connected, 2);
+    assert_int_equal(S.subscribed, 2);
+    /* the same address again: the same router and connection */
+    assert_ok(sx_smp_pool_subscribe(S.pool, q3));
+    sx_smp_pool_get_stats(S.pool, &st);
+    assert_int_equal(st.routers, 2);
+    sx_smp_pool_free(S.pool);
+    sx_loop_free(S.loop);
+    sx_smp_close(c1);
+    sx_smp_close(c2);
+    sx_smp_queue_free(q1);
+    sx_smp_queue_free(q2);
+    sx_smp_queue_free(q3);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +814,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreachable, router_setup, router_teardown),
         cmocka_unit_test_setup_teardown(test_refused_end_deleted, router_setup, router_teardown),
         cmocka_unit_test_setup_teardown(test_notifier, router_setup, router_teardown),
+        cmocka_unit_test_setup_teardown(test_router_identity, router_setup, router_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
