@@ -103,6 +103,10 @@ static void print_event(const sx_agent_event *ev)
     case SX_AGENT_EV_DOWN:
         json_str("server", (const uint8_t *)ev->server, strlen(ev->server));
         break;
+    case SX_AGENT_EV_RSYNC:
+        json_str("state", (const uint8_t *)ev->rsync, strlen(ev->rsync));
+        json_str("error", (const uint8_t *)ev->detail, strlen(ev->detail));
+        break;
     case SX_AGENT_EV_MERR:
     case SX_AGENT_EV_ERR:
         printf(",\"id\":%lld", (long long)ev->msg_id);

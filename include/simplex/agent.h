@@ -78,6 +78,8 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_UP,       /* it is back and its queues are subscribed again */
     SX_AGENT_EV_OK,       /* reserved for asynchronous commands */
     SX_AGENT_EV_ERR,      /* an error of a connection (status, detail) */
+    SX_AGENT_EV_RSYNC,    /* the ratchet's re-synchronisation state changed: rsync, and in
+                           * detail the decryption error that caused it ("" when none) */
 } sx_agent_event_kind;
 
 typedef struct sx_agent_event {
@@ -92,7 +94,13 @@ typedef struct sx_agent_event {
     size_t body_len;
     char server[256]; /* DOWN, UP */
     sx_status status; /* MERR, ERR */
-    char detail[256]; /* MERR, ERR */
+    char detail[256]; /* MERR, ERR, RSYNC */
+    /* RSYNC: "ok", "allowed" (a message failed to decrypt: the application
+     * may call sx_agent_synchronize_ratchet), "required" (the ratchet is
+     * out of step: sending is refused until it is synchronised),
+     * "started" (our new keys were sent), "agreed" (both sides have the
+     * new ratchet; "ok" comes with the first message on it). */
+    char rsync[12];
 } sx_agent_event;
 
 /* Opens (creating) the store at db_path and starts the agent: the pool,
@@ -137,6 +145,16 @@ SX_API size_t sx_agent_max_body(void);
 /* The application has the message msg_id of a MSG event: the router may
  * delete it and send the queue's next one. */
 SX_API SX_MUST_CHECK sx_status sx_agent_ack(sx_agent *a, const char *conn_id, int64_t msg_id);
+/* Ratchet re-synchronisation (docs/AGENT.md): sends new ratchet keys to
+ * the peer on every sending queue of the connection; the peer answers with
+ * its own, both set up a new ratchet (RSYNC "agreed", then "ok" once a
+ * message passes on it) and messages flow again. Allowed when the state is
+ * "allowed" or "required", or with force in any state of an established
+ * connection; SX_E_USAGE otherwise (also when the peer's agent is older
+ * than version 3). The state becomes "started". */
+SX_API SX_MUST_CHECK sx_status sx_agent_synchronize_ratchet(sx_agent *a, const char *conn_id,
+                                                            bool force);
+
 /* Deletes the connection: its receiving queues on the routers (DEL) and
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
@@ -162,6 +180,7 @@ typedef struct sx_agent_conn_info {
     char id[SX_AGENT_CONN_ID_TEXT];
     const char *state; /* "new", "rcv", "snd", "duplex", "contact", "deleted" */
     bool pq;
+    const char *rsync; /* the ratchet re-synchronisation state, as in RSYNC events */
 } sx_agent_conn_info;
 /* The connections, oldest first (*out malloc'd, free(3) it). */
 SX_API SX_MUST_CHECK sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n);

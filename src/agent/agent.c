@@ -137,7 +137,7 @@ void sx_agent_event_clear(sx_agent_event *ev)
 const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
-                                        "MERR", "END", "DOWN", "UP", "OK", "ERR"};
+                                        "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -447,6 +447,7 @@ sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n)
         sx_agent_id_text(&conns[i].id, r[i].id);
         r[i].state = (unsigned)conns[i].state < 6 ? states[conns[i].state] : "?";
         r[i].pq = conns[i].pq_support;
+        r[i].rsync = sx_agent_rsync_name(conns[i].rsync);
     }
     free(conns);
     *out = r;

@@ -135,4 +135,31 @@ int sx_agent_deliver_due(sx_agent *a);
 /* ACKs the router's message of rq after the app (or the agent) is done. */
 void sx_agent_ack_router(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
 
+/* ---- ratchet re-synchronisation (agent_sync.c) ---- */
+/* The stored type of a sent EREADY (other M messages are stored as 'M';
+ * only A_MSG gives SENT). */
+#define SX_AGENT_SND_EREADY 'E'
+/* "ok", "allowed", "required", "started", "agreed". */
+const char *sx_agent_rsync_name(sx_agent_rsync s);
+/* Sending messages is refused in these states (required, started, agreed). */
+bool sx_agent_rsync_send_prohibited(sx_agent_rsync s);
+/* A message on conn failed to decrypt with err (enc: the encrypted agent
+ * message): true when err is one of the ratchet's errors that move the
+ * re-synchronisation state (then handled: state stored, RSYNC), false when
+ * the caller reports it otherwise. The caller ACKs. */
+bool sx_agent_sync_on_decrypt_error(sx_agent *a, const sx_agent_id *conn,
+                                    const sx_ratchet_error *err, sx_slice enc);
+/* A message decrypted on conn: a state other than ok and started goes
+ * back to ok (RSYNC ok). */
+void sx_agent_sync_on_decrypted(sx_agent *a, const sx_agent_id *conn);
+/* An EREADY arrived; prev_had_snd: the ratchet had a sending chain before
+ * this message (if not, we answer with our own EREADY). */
+void sx_agent_sync_on_eready(sx_agent *a, const sx_agent_id *conn, bool prev_had_snd);
+/* The SEND body of a stored ratchet key message (its body is the whole
+ * agent envelope, under the per-queue encryption only). */
+SX_MUST_CHECK sx_status sx_agent_sync_key_body(const sx_agent_delivery *d,
+                                               const sx_agent_snd_queue *row, sx_writer *out);
+/* The peer's ratchet keys (an R envelope). The caller ACKs. */
+void sx_agent_sync_on_key(sx_agent *a, const sx_agent_id *conn, const sx_agent_env *env);
+
 #endif

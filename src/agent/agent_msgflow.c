@@ -60,7 +60,9 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
         return sx_error_set(SX_E_LIMIT, NULL, "agent: the message is too long");
     SX_TRY(sx_ratchet_encrypt_header(r, SX_PQ_KEEP, SX_E2E_V_MAX, &msg->mek));
     SX_TRY(sx_sha256(am, msg->internal_hash));
-    msg->msg_type = (uint8_t)m.kind;
+    msg->msg_type = m.kind == SX_AGENT_MSG_MESSAGE && m.msg.type == SX_AMSG_EREADY
+                        ? SX_AGENT_SND_EREADY
+                        : (uint8_t)m.kind;
     msg->notification = c->notification;
     msg->pq_encryption = r->support_kem;
     msg->body = sx_writer_slice(&c->body);
@@ -116,6 +118,10 @@ sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size
     sx_status st = sx_agent_store_conn_get(a->store, &id, &cn);
     if (st == SX_OK && cn.state != SX_AGENT_CONN_DUPLEX)
         st = sx_error_set(SX_E_USAGE, NULL, "agent: the connection is not established");
+    else if (st == SX_OK && sx_agent_rsync_send_prohibited(cn.rsync))
+        st = sx_error_set(SX_E_USAGE, "PROHIBITED",
+                          "agent: the ratchet is not synchronised (%s): send prohibited",
+                          sx_agent_rsync_name(cn.rsync));
     if (st == SX_OK)
         st = sx_agent_enqueue(a, &id, &m, NULL, true, &iid);
     pthread_mutex_unlock(&a->mu);
@@ -137,6 +143,8 @@ static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_ag
                             uint16_t agent_v, sx_writer *out)
 {
     (void)a;
+    if (d->msg_type == SX_AGENT_MSG_RATCHET_INFO)
+        return sx_agent_sync_key_body(d, row, out);
     sx_reader rd;
     sx_reader_init(&rd, d->body.ptr, d->body.len);
     uint8_t flag = 0;
@@ -146,7 +154,7 @@ static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_ag
     sx_slice am;
     if (!sx_read_tail(&rd, &am))
         return sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored message does not decode");
-    bool conf = d->msg_type != SX_AGENT_MSG_MESSAGE;
+    bool conf = d->msg_type == SX_AGENT_MSG_CONN_INFO || d->msg_type == SX_AGENT_MSG_CONN_INFO_REPLY;
     sx_agent_env env;
     memset(&env, 0, sizeof env);
     /* Confirmations carry the connection's agent version, messages the
@@ -254,7 +262,8 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
         sq->next_try_ms = now + sq->delay_ms;
         r = -1;
     } else {
-        sx_agent_emit_err(a, d.msg_type == SX_AGENT_MSG_MESSAGE ? SX_AGENT_EV_MERR : SX_AGENT_EV_ERR,
+        bool merr = d.msg_type == SX_AGENT_MSG_MESSAGE || d.msg_type == SX_AGENT_SND_EREADY;
+        sx_agent_emit_err(a, merr ? SX_AGENT_EV_MERR : SX_AGENT_EV_ERR,
                           &d.conn_id, d.internal_id, st, "send");
         BEST_EFFORT(sx_agent_store_delivery_done(a->store, &d.conn_id, sq->queue_id, d.internal_id,
                                                  false));
@@ -308,6 +317,7 @@ typedef struct rcv_ctx {
     sx_ratchet_error rerr;
     char integrity[64];
     bool pq;
+    bool prev_had_snd; /* the ratchet had a sending chain before this message */
 } rcv_ctx;
 
 static sx_status rcv_cb(void *vctx, const sx_agent_rcv_prev *prev, sx_ratchet *r,
@@ -315,6 +325,7 @@ static sx_status rcv_cb(void *vctx, const sx_agent_rcv_prev *prev, sx_ratchet *r
 {
     rcv_ctx *c = vctx;
     sx_slice plain;
+    c->prev_had_snd = r->has_snd;
     SX_TRY(sx_ratchet_decrypt(r, c->enc, c->plainbuf, c->cap, &plain, &c->rerr));
     SX_TRY(sx_agent_msg_decode(plain, &c->m));
     SX_ENSURE(c->m.kind == SX_AGENT_MSG_MESSAGE,
@@ -376,8 +387,10 @@ static void show_msg(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t 
     sx_agent_emit_ev(a, &ev);
 }
 
-/* A message the ratchet has seen: the router sent it again. */
-static void duplicate(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, sx_slice enc)
+/* A message the ratchet has seen (or one from before its last one, err
+ * EARLIER): the router sent it again, or the ratchet is out of step. */
+static void duplicate(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, sx_slice enc,
+                      const sx_ratchet_error *err)
 {
     sx_agent_rcv_stored s;
     bool found = false;
@@ -405,7 +418,8 @@ static void duplicate(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, sx_slic
         sx_agent_ack_router(a, rq, n);
         return;
     }
-    sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, SX_E_PROTOCOL, "duplicate message");
+    if (!sx_agent_sync_on_decrypt_error(a, &rq->conn, err, enc))
+        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, SX_E_PROTOCOL, "duplicate message");
     sx_agent_ack_router(a, rq, n);
 }
 
@@ -459,6 +473,11 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         st = sx_client_msg_decode(cmb, &cm);
     if (st == SX_OK)
         st = sx_agent_env_decode(cm.body, &aenv, NULL);
+    if (st == SX_OK && aenv.type == SX_AGENT_ENV_RATCHET_KEY) {
+        sx_agent_sync_on_key(a, &rq->conn, &aenv);
+        sx_agent_ack_router(a, rq, n);
+        goto out;
+    }
     if (st == SX_OK && aenv.type != SX_AGENT_ENV_MESSAGE)
         st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: unexpected envelope");
     int64_t iid = 0;
@@ -467,10 +486,17 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         st = sx_agent_store_rcv_msg_record(a->store, &rq->conn, rcv_cb, &c, &iid);
         if (st != SX_OK && (c.rerr.code == SX_RATCHET_ERR_DUPLICATE ||
                             c.rerr.code == SX_RATCHET_ERR_EARLIER)) {
-            duplicate(a, rq, n, aenv.body);
+            duplicate(a, rq, n, aenv.body, &c.rerr);
+            goto out;
+        }
+        /* The errors that say the ratchet is out of step (RSYNC). */
+        if (st != SX_OK && sx_agent_sync_on_decrypt_error(a, &rq->conn, &c.rerr, aenv.body)) {
+            sx_agent_ack_router(a, rq, n);
             goto out;
         }
     }
+    if (st == SX_OK)
+        sx_agent_sync_on_decrypted(a, &rq->conn);
     sx_agent_conn cn;
     if (st == SX_OK && sx_agent_store_conn_get(a->store, &rq->conn, &cn) == SX_OK &&
         aenv.agent_version > cn.agent_version && aenv.agent_version <= SX_AGENT_V_MAX) {
@@ -483,6 +509,9 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         sx_agent_ack_router(a, rq, n);
     } else if (c.m.msg.type == SX_AMSG_A_MSG) {
         show_msg(a, rq, n, iid, c.m.msg.body, c.integrity, c.pq);
+    } else if (c.m.msg.type == SX_AMSG_EREADY) {
+        sx_agent_sync_on_eready(a, &rq->conn, c.prev_had_snd);
+        sx_agent_ack_router(a, rq, n);
     } else {
         sx_agent_ack_router(a, rq, n);
     }

@@ -25,7 +25,7 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 2
+#define SX_AGENT_STORE_SCHEMA 3
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
@@ -253,6 +253,16 @@ SX_MUST_CHECK sx_status sx_agent_store_x3dh_save(sx_agent_store *s, const sx_age
  * decode. Wipe *priv after use. */
 SX_MUST_CHECK sx_status sx_agent_store_x3dh_get(sx_agent_store *s, const sx_agent_id *conn,
                                                 uint16_t *e2e_version, sx_e2e_private *priv);
+/* The X3DH keys of a ratchet re-synchronisation we started, kept beside
+ * the ratchet in use (which needs to exist) until the new one replaces it:
+ * message steps (sx_agent_store_ratchet_save) keep them. get: SX_E_USAGE
+ * when none, SX_E_PROTOCOL when they do not decode. */
+SX_MUST_CHECK sx_status sx_agent_store_sync_keys_save(sx_agent_store *s, const sx_agent_id *conn,
+                                                      uint16_t e2e_version,
+                                                      const sx_e2e_private *priv);
+SX_MUST_CHECK sx_status sx_agent_store_sync_keys_get(sx_agent_store *s, const sx_agent_id *conn,
+                                                     uint16_t *e2e_version, sx_e2e_private *priv);
+SX_MUST_CHECK sx_status sx_agent_store_sync_keys_clear(sx_agent_store *s, const sx_agent_id *conn);
 /* Stores the ratchet state (without the skipped keys) and replaces the
  * connection's skipped keys with r's; forgets the X3DH keys. */
 SX_MUST_CHECK sx_status sx_agent_store_ratchet_save(sx_agent_store *s, const sx_agent_id *conn,
@@ -262,6 +272,13 @@ SX_MUST_CHECK sx_status sx_agent_store_ratchet_save(sx_agent_store *s, const sx_
  * Release *r with sx_ratchet_cleanup (also after a failure). */
 SX_MUST_CHECK sx_status sx_agent_store_ratchet_get(sx_agent_store *s, const sx_agent_id *conn,
                                                    sx_ratchet *r);
+
+/* Ratchet re-synchronisation: records the hash of a ratchet key message
+ * received; *seen tells whether it was recorded already (then nothing
+ * changes). */
+SX_MUST_CHECK sx_status sx_agent_store_rkey_hash_add(sx_agent_store *s, const sx_agent_id *conn,
+                                                     const uint8_t hash[SX_AGENT_HASH_LEN],
+                                                     bool *seen);
 
 /* ---- messages ------------------------------------------------------------ */
 

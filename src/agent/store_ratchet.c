@@ -19,8 +19,11 @@ static sx_status bad(const char *what)
     return sx_error_set(SX_E_PROTOCOL, NULL, "agent store: the stored %s does not decode", what);
 }
 
-sx_status sx_agent_store_x3dh_save(sx_agent_store *s, const sx_agent_id *conn, uint16_t e2e_version,
-                                   const sx_e2e_private *priv)
+/* The handshake's keys go in x3dh_private (with the version), a
+ * re-synchronisation's in sync_x3dh_private (the version first in the
+ * blob): message steps clear the first, not the second. */
+static sx_status keys_save(sx_agent_store *s, const sx_agent_id *conn, uint16_t e2e_version,
+                           const sx_e2e_private *priv, bool sync)
 {
     SX_ENSURE(s != NULL && conn != NULL && priv != NULL, SX_E_USAGE);
     uint8_t *buf = malloc(STATE_BUF);
@@ -28,16 +31,26 @@ sx_status sx_agent_store_x3dh_save(sx_agent_store *s, const sx_agent_id *conn, u
         return SX_E_NOMEM;
     sx_writer w;
     sx_writer_init_fixed(&w, buf, STATE_BUF);
+    if (sync)
+        sx_write_u16(&w, e2e_version);
     sx_e2e_private_write(&w, priv);
     sx_status st = sx_writer_status(&w);
     sqlite3_stmt *q = NULL;
-    if (st == SX_OK)
+    if (st == SX_OK && sync)
+        q = sx_store_prep(s, "UPDATE ratchets SET sync_x3dh_private = ? WHERE conn_id = ?", &st);
+    else if (st == SX_OK)
         q = sx_store_prep(s,
                           "INSERT INTO ratchets(conn_id, e2e_version, x3dh_private) VALUES (?, ?, ?) "
                           "ON CONFLICT(conn_id) DO UPDATE SET e2e_version = excluded.e2e_version, "
                           "x3dh_private = excluded.x3dh_private",
                           &st);
-    if (q != NULL) {
+    if (q != NULL && sync) {
+        sx_store_bind_bytes(q, 1, buf, w.len);
+        sx_store_bind_id(q, 2, conn);
+        st = sx_store_done(s, q, "store X3DH keys");
+        if (st == SX_OK && sqlite3_changes(s->db) != 1)
+            st = sx_error_set(SX_E_USAGE, NULL, "agent store: no ratchet for this connection");
+    } else if (q != NULL) {
         sx_store_bind_id(q, 1, conn);
         sqlite3_bind_int(q, 2, e2e_version);
         sx_store_bind_bytes(q, 3, buf, w.len);
@@ -48,14 +61,17 @@ sx_status sx_agent_store_x3dh_save(sx_agent_store *s, const sx_agent_id *conn, u
     return st;
 }
 
-sx_status sx_agent_store_x3dh_get(sx_agent_store *s, const sx_agent_id *conn,
-                                  uint16_t *e2e_version, sx_e2e_private *priv)
+static sx_status keys_get(sx_agent_store *s, const sx_agent_id *conn, uint16_t *e2e_version,
+                          sx_e2e_private *priv, bool sync)
 {
     SX_ENSURE(s != NULL && conn != NULL && e2e_version != NULL && priv != NULL, SX_E_USAGE);
     memset(priv, 0, sizeof *priv);
     sx_status st;
     sqlite3_stmt *q = sx_store_prep(
-        s, "SELECT e2e_version, x3dh_private FROM ratchets WHERE conn_id = ?", &st);
+        s,
+        sync ? "SELECT 0, sync_x3dh_private FROM ratchets WHERE conn_id = ?"
+             : "SELECT e2e_version, x3dh_private FROM ratchets WHERE conn_id = ?",
+        &st);
     if (q == NULL)
         return st;
     sx_store_bind_id(q, 1, conn);
@@ -64,6 +80,9 @@ sx_status sx_agent_store_x3dh_get(sx_agent_store *s, const sx_agent_id *conn,
         int v = sqlite3_column_int(q, 0);
         sx_reader r;
         sx_reader_init(&r, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+        uint16_t sv = 0;
+        if (sync && sx_read_u16(&r, &sv))
+            v = sv;
         sx_e2e_private_read(&r, priv);
         if (v < 0 || v > UINT16_MAX || sx_reader_finish(&r) != SX_OK) {
             sx_e2e_private_wipe(priv);
@@ -78,6 +97,42 @@ sx_status sx_agent_store_x3dh_get(sx_agent_store *s, const sx_agent_id *conn,
     }
     sx_store_fin(s, q);
     return st;
+}
+
+sx_status sx_agent_store_x3dh_save(sx_agent_store *s, const sx_agent_id *conn, uint16_t e2e_version,
+                                   const sx_e2e_private *priv)
+{
+    return keys_save(s, conn, e2e_version, priv, false);
+}
+
+sx_status sx_agent_store_x3dh_get(sx_agent_store *s, const sx_agent_id *conn,
+                                  uint16_t *e2e_version, sx_e2e_private *priv)
+{
+    return keys_get(s, conn, e2e_version, priv, false);
+}
+
+sx_status sx_agent_store_sync_keys_save(sx_agent_store *s, const sx_agent_id *conn,
+                                        uint16_t e2e_version, const sx_e2e_private *priv)
+{
+    return keys_save(s, conn, e2e_version, priv, true);
+}
+
+sx_status sx_agent_store_sync_keys_get(sx_agent_store *s, const sx_agent_id *conn,
+                                       uint16_t *e2e_version, sx_e2e_private *priv)
+{
+    return keys_get(s, conn, e2e_version, priv, true);
+}
+
+sx_status sx_agent_store_sync_keys_clear(sx_agent_store *s, const sx_agent_id *conn)
+{
+    SX_ENSURE(s != NULL && conn != NULL, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q =
+        sx_store_prep(s, "UPDATE ratchets SET sync_x3dh_private = NULL WHERE conn_id = ?", &st);
+    if (q == NULL)
+        return st;
+    sx_store_bind_id(q, 1, conn);
+    return sx_store_done(s, q, "clear X3DH keys");
 }
 
 /* Brings the connection's skipped-key rows to r's list. The ratchet only
@@ -288,4 +343,25 @@ sx_status sx_agent_store_ratchet_get(sx_agent_store *s, const sx_agent_id *conn,
     if (st != SX_OK)
         sx_ratchet_cleanup(r);
     return sx_store_tx_leave(s, st);
+}
+
+sx_status sx_agent_store_rkey_hash_add(sx_agent_store *s, const sx_agent_id *conn,
+                                       const uint8_t hash[SX_AGENT_HASH_LEN], bool *seen)
+{
+    SX_ENSURE(s != NULL && conn != NULL && hash != NULL && seen != NULL, SX_E_USAGE);
+    *seen = false;
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s,
+                                    "INSERT OR IGNORE INTO processed_ratchet_key_hashes(conn_id, "
+                                    "hash, created_at) VALUES (?, ?, ?)",
+                                    &st);
+    if (q == NULL)
+        return st;
+    sx_store_bind_id(q, 1, conn);
+    sx_store_bind_bytes(q, 2, hash, SX_AGENT_HASH_LEN);
+    sqlite3_bind_int64(q, 3, sx_store_now());
+    st = sx_store_done(s, q, "record a ratchet key hash");
+    if (st == SX_OK)
+        *seen = sqlite3_changes(s->db) == 0;
+    return st;
 }

@@ -191,9 +191,24 @@ static const char M2_RCV_HASHES[] =
     "  PRIMARY KEY(conn_id, hash)\n"
     ") WITHOUT ROWID, STRICT;\n";
 
+/* Ratchet re-synchronisation (docs/AGENT.md): the hashes of the peer's
+ * ratchet keys already acted on, so that a re-delivered key message does
+ * not set up the ratchet twice, and our X3DH keys kept beside the ratchet
+ * in use until the new one replaces it. */
+static const char M3_RATCHET_KEY_HASHES[] =
+    "CREATE TABLE processed_ratchet_key_hashes(\n"
+    "  conn_id BLOB NOT NULL REFERENCES connections ON DELETE CASCADE,\n"
+    "  hash BLOB NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(conn_id, hash)\n"
+    ") WITHOUT ROWID, STRICT;\n"
+    "ALTER TABLE ratchets ADD COLUMN sync_x3dh_private BLOB;\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
+    /* renumber at merge: ratchet sync */
+    {3, "ratchet_key_hashes", M3_RATCHET_KEY_HASHES},
 };
 
 const sx_agent_migration *sx_agent_store_migrations(size_t *n)

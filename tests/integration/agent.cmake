@@ -1,7 +1,8 @@
 # The agent core (simplex/agent.h): two agents in one process with their own
 # store files over the smp-server program as a child process: the fast
 # duplex handshake with PQ on and off, messages both ways, the router killed
-# and restarted mid-conversation, an agent reopened from its store.
+# and restarted mid-conversation, an agent reopened from its store, ratchet
+# re-synchronisation after a store put back to an older copy.
 add_executable(itest_agent test_agent.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_agent PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
 target_include_directories(itest_agent PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)

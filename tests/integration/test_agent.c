@@ -6,7 +6,10 @@
  * are being sent (each delivered once, in order, after the restart), and an
  * agent closed and opened again from its store going on with the
  * conversation; links it cannot join; a connection deleted by one side
- * and the other's message failing with MERR. */
+ * and the other's message failing with MERR; ratchet re-synchronisation
+ * after one side's store was put back to an older copy (the reference's
+ * "Ratchet synchronization" tests): one side starting, both sides starting
+ * at once, and a side restarting between starting and the answer. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -295,6 +298,225 @@ static void test_refusals_and_delete(void **state)
     router_kill9();
 }
 
+/* ---- ratchet re-synchronisation ---- */
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    FILE *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* The store file of name replaced by the copy saved as name.bak (the
+ * agent closed: no WAL left to apply). */
+static void store_restore(const char *name)
+{
+    char p[128], b[160], x[160];
+    db_path(p, sizeof p, name);
+    snprintf(b, sizeof b, "%s.bak", p);
+    copy_file(b, p);
+    snprintf(x, sizeof x, "%s-wal", p);
+    unlink(x);
+    snprintf(x, sizeof x, "%s-shm", p);
+    unlink(x);
+}
+
+static void store_backup(const char *name)
+{
+    char p[128], b[160];
+    db_path(p, sizeof p, name);
+    snprintf(b, sizeof b, "%s.bak", p);
+    copy_file(p, b);
+}
+
+static void expect_rsync(sx_agent *a, const char *conn, const char *state, const char *err)
+{
+    sx_agent_event ev;
+    expect(a, SX_AGENT_EV_RSYNC, conn, &ev);
+    assert_string_equal(ev.rsync, state);
+    if (err)
+        assert_string_equal(ev.detail, err);
+    sx_agent_event_clear(&ev);
+}
+
+static const char *conn_rsync(sx_agent *a, const char *conn)
+{
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(a, &ci, &n));
+    const char *r = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ci[i].id, conn) == 0)
+            r = ci[i].rsync;
+    free(ci);
+    assert_non_null(r);
+    return r;
+}
+
+/* setupDesynchronizedRatchet of the reference: bob's store saved after
+ * two messages, two more, then the saved copy put back (*bob reopened on
+ * it). The ratchet keys bob had then are gone on alice's side: her next
+ * message cannot be decrypted (RSYNC required, RATCHET_HEADER), bob may
+ * not send, and could not start the re-synchronisation before it. */
+static void desync(sx_agent *alice, sx_agent **bob, const char *bob_name, const char *bob_id,
+                   const char *alice_id, bool pq)
+{
+    send_expect_sent(alice, bob_id, "hello", 2);
+    expect_sent(alice, bob_id, 2);
+    expect_msg(*bob, alice_id, "hello", 2, pq);
+    send_expect_sent(*bob, alice_id, "hello 2", 3);
+    expect_sent(*bob, alice_id, 3);
+    expect_msg(alice, bob_id, "hello 2", 3, pq);
+    sx_agent_close(*bob);
+    store_backup(bob_name);
+    *bob = open_agent(bob_name, !pq);
+    send_expect_sent(alice, bob_id, "hello 3", 4);
+    expect_sent(alice, bob_id, 4);
+    expect_msg(*bob, alice_id, "hello 3", 4, pq);
+    send_expect_sent(*bob, alice_id, "hello 4", 5);
+    expect_sent(*bob, alice_id, 5);
+    expect_msg(alice, bob_id, "hello 4", 5, pq);
+    sx_agent_close(*bob);
+    store_restore(bob_name);
+    *bob = open_agent(bob_name, !pq);
+    assert_string_equal(conn_rsync(*bob, alice_id), "ok");
+    assert_int_equal(sx_agent_synchronize_ratchet(*bob, alice_id, false), SX_E_USAGE);
+    send_expect_sent(alice, bob_id, "hello 5", 6);
+    expect_sent(alice, bob_id, 6);
+    expect_rsync(*bob, alice_id, "required", "RATCHET_HEADER");
+    assert_string_equal(conn_rsync(*bob, alice_id), "required");
+    assert_int_equal(sx_agent_send(*bob, alice_id, "hello 6", 7, NULL), SX_E_USAGE);
+}
+
+/* exchangeGreetingsMsgIds: one message each way, with the ids expected
+ * after the re-synchronisation (each side's key message and two EREADYs
+ * took ids), integrity OK. */
+static void greetings(sx_agent *alice, const char *bob_id, int64_t alice_msg_id, sx_agent *bob,
+                      const char *alice_id, int64_t bob_msg_id, bool pq)
+{
+    send_expect_sent(alice, bob_id, "hello", alice_msg_id);
+    expect_sent(alice, bob_id, alice_msg_id);
+    expect_msg(bob, alice_id, "hello", bob_msg_id, pq);
+    send_expect_sent(bob, alice_id, "hello too", bob_msg_id + 1);
+    expect_sent(bob, alice_id, bob_msg_id + 1);
+    expect_msg(alice, bob_id, "hello too", alice_msg_id + 1, pq);
+}
+
+/* Nothing else came (no ERR, no second RSYNC). */
+static void expect_quiet(sx_agent *a)
+{
+    sx_agent_event ev;
+    do
+        assert_ok(sx_agent_next(a, 500, &ev));
+    while (ev.kind == SX_AGENT_EV_UP || ev.kind == SX_AGENT_EV_DOWN);
+    if (ev.kind != SX_AGENT_EV_NONE)
+        fail_msg("unexpected %s %s", sx_agent_event_name(ev.kind), ev.detail);
+}
+
+/* Both sides: agreed, then ok once the first message passed on the new
+ * ratchet. */
+static void expect_agreed_ok(sx_agent *alice, const char *bob_id, sx_agent *bob,
+                             const char *alice_id)
+{
+    expect_rsync(alice, bob_id, "agreed", "");
+    expect_rsync(bob, alice_id, "agreed", "");
+    expect_rsync(alice, bob_id, "ok", "");
+    expect_rsync(bob, alice_id, "ok", "");
+    assert_string_equal(conn_rsync(alice, bob_id), "ok");
+    assert_string_equal(conn_rsync(bob, alice_id), "ok");
+}
+
+static void ratchet_sync(bool pq)
+{
+    router_start();
+    sx_agent *alice = open_agent(pq ? "alice_rs" : "alice_rsn", !pq);
+    sx_agent *bob = open_agent(pq ? "bob_rs" : "bob_rsn", !pq);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, pq);
+    desync(alice, &bob, pq ? "bob_rs" : "bob_rsn", bob_id, alice_id, pq);
+    assert_ok(sx_agent_synchronize_ratchet(bob, alice_id, false));
+    assert_string_equal(conn_rsync(bob, alice_id), "started");
+    expect_agreed_ok(alice, bob_id, bob, alice_id);
+    greetings(alice, bob_id, 10, bob, alice_id, 7, pq);
+    greetings(bob, alice_id, 9, alice, bob_id, 12, pq);
+    expect_quiet(alice);
+    expect_quiet(bob);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_ratchet_sync(void **state)
+{
+    (void)state;
+    ratchet_sync(true);
+}
+
+static void test_ratchet_sync_no_pq(void **state)
+{
+    (void)state;
+    ratchet_sync(false);
+}
+
+/* Both sides start while the router is down (alice, whose ratchet is
+ * fine, with force): each takes the other's keys as the answer. */
+static void test_ratchet_sync_simultaneous(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_rss", false);
+    sx_agent *bob = open_agent("bob_rss", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    desync(alice, &bob, "bob_rss", bob_id, alice_id, true);
+    router_kill9();
+    assert_ok(sx_agent_synchronize_ratchet(bob, alice_id, false));
+    assert_int_equal(sx_agent_synchronize_ratchet(alice, bob_id, false), SX_E_USAGE);
+    assert_ok(sx_agent_synchronize_ratchet(alice, bob_id, true));
+    assert_string_equal(conn_rsync(alice, bob_id), "started");
+    router_start();
+    expect_agreed_ok(alice, bob_id, bob, alice_id);
+    greetings(alice, bob_id, 10, bob, alice_id, 7, true);
+    expect_quiet(alice);
+    expect_quiet(bob);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* bob starts while the router is down and is closed before the answer:
+ * reopened from his store, he finishes the exchange. */
+static void test_ratchet_sync_restart(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_rsr", false);
+    sx_agent *bob = open_agent("bob_rsr", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    desync(alice, &bob, "bob_rsr", bob_id, alice_id, true);
+    router_kill9();
+    assert_ok(sx_agent_synchronize_ratchet(bob, alice_id, false));
+    sx_agent_close(bob);
+    bob = open_agent("bob_rsr", false);
+    assert_string_equal(conn_rsync(bob, alice_id), "started");
+    router_start();
+    expect_agreed_ok(alice, bob_id, bob, alice_id);
+    greetings(alice, bob_id, 10, bob, alice_id, 7, true);
+    expect_quiet(alice);
+    expect_quiet(bob);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 static int setup(void **state)
 {
     snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-XXXXXX");
@@ -317,6 +539,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,3 +13,7 @@ sx_unit_test(agent_store test_agent_store.c agent_store_util.c)
 target_link_libraries(test_agent_store PRIVATE sx_agent)
 sx_unit_test(agent_store_tx test_agent_store_tx.c agent_store_util.c)
 target_link_libraries(test_agent_store_tx PRIVATE sx_agent)
+# Ratchet re-synchronisation rules on an agent with no router (the
+# exchange itself is in tests/integration/test_agent.c).
+sx_unit_test(agent_sync test_agent_sync.c agent_store_util.c)
+target_link_libraries(test_agent_sync PRIVATE sx_agent)

@@ -275,6 +275,33 @@ static void test_agent_env(void **state)
     e.type = SX_AGENT_ENV_RATCHET_KEY;
     e.body = sx_slice_str("R");
     env_round_trip(&e, &got);
+    /* exact layout of an R envelope (AgentRatchetKey): version, 'R', the
+     * params (v2: version, two shortString X448 SPKI keys, no KEM field),
+     * then the ratchet info "R" to the end */
+    uint8_t rb[256];
+    sx_writer rw;
+    sx_writer_init_fixed(&rw, rb, sizeof rb);
+    assert_true(sx_agent_env_write(&rw, &e));
+    assert_int_equal(rw.len, 2 + 1 + 2 + 2 * (1 + 68) + 1);
+    assert_memory_equal(rb, "\x00\x07R\x00\x02\x44", 6);
+    assert_int_equal(rb[5 + 69], 68);
+    assert_int_equal(rb[rw.len - 1], 'R');
+    /* truncated after the params: the info may be empty, so only cuts
+     * inside the params fail */
+    for (size_t cut = 3; cut < rw.len - 1; cut++)
+        assert_int_equal(sx_agent_env_decode(sx_slice_of(rb, cut), &got, NULL), SX_E_PROTOCOL);
+    assert_ok(sx_agent_env_decode(sx_slice_of(rb, rw.len - 1), &got, NULL));
+    assert_int_equal(got.body.len, 0);
+    /* v3 with no KEM: the Maybe field is '0' */
+    e.e2e.version = 3;
+    sx_writer_init_fixed(&rw, rb, sizeof rb);
+    assert_true(sx_agent_env_write(&rw, &e));
+    assert_int_equal(rw.len, 2 + 1 + 2 + 2 * (1 + 68) + 1 + 1);
+    assert_int_equal(rb[rw.len - 2], '0');
+    assert_ok(sx_agent_env_decode(sx_slice_of(rb, rw.len), &got, NULL));
+    assert_int_equal(got.e2e.version, 3);
+    assert_int_equal(got.e2e.kem.state, SX_KEM_NONE);
+    e.e2e.version = 2;
     /* an invitation link inside */
     sx_agent_connreq c;
     memset(&c, 0, sizeof c);

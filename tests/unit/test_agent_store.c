@@ -70,11 +70,11 @@ static void test_migrate_steps_and_reopen(void **state)
     /* A target below the file's version changes nothing. */
     assert_ok(sx_agent_store_open(p, 0, &s));
     assert_ok(sx_agent_store_schema(s, &v));
-    assert_int_equal(v, 2);
+    assert_int_equal(v, SX_AGENT_STORE_SCHEMA);
     sx_agent_store_close(s);
     assert_ok(sx_agent_store_open(p, 1, &s));
     assert_ok(sx_agent_store_schema(s, &v));
-    assert_int_equal(v, 2);
+    assert_int_equal(v, SX_AGENT_STORE_SCHEMA);
     sx_agent_blob b;
     bool found;
     assert_ok(sx_agent_store_setting_get(s, "name", &b, &found));
@@ -84,7 +84,8 @@ static void test_migrate_steps_and_reopen(void **state)
     sx_agent_blob_free(&b);
     sx_agent_store_close(s);
     assert_int_equal(asu_sql_int(p, "SELECT count(*) FROM users"), 1);
-    assert_int_equal(asu_sql_int(p, "SELECT max(version) FROM schema_migrations"), 2);
+    assert_int_equal(asu_sql_int(p, "SELECT max(version) FROM schema_migrations"),
+                     SX_AGENT_STORE_SCHEMA);
     /* Out-of-range targets. */
     assert_int_equal(sx_agent_store_open(p, SX_AGENT_STORE_SCHEMA + 1, &s), SX_E_USAGE);
     assert_null(s);
@@ -431,6 +432,69 @@ static void test_ratchets(void **state)
     assert_ok(sx_agent_store_open(p, 0, &s));
     assert_int_equal(sx_agent_store_x3dh_get(s, &conn, &v, &back), SX_E_PROTOCOL);
     sx_agent_store_close(s);
+    sx_ratchet_cleanup(&alice);
+    sx_ratchet_cleanup(&bob);
+    free(p);
+}
+
+/* Ratchet re-synchronisation: our new X3DH keys kept beside the ratchet
+ * in use (message steps keep them), and the peer's key hashes recorded
+ * once. */
+static void test_sync_keys(void **state)
+{
+    (void)state;
+    char *p = asu_fresh("sync.db");
+    sx_agent_store *s;
+    assert_ok(sx_agent_store_open(p, 0, &s));
+    int64_t user;
+    sx_agent_id conn, other;
+    asu_conn(s, SX_AGENT_CONN_DUPLEX, &user, &conn);
+    asu_conn(s, SX_AGENT_CONN_DUPLEX, &user, &other);
+    sx_e2e_private priv, back;
+    sx_e2e_params pub;
+    assert_ok(sx_e2e_generate(2, SX_USE_KEM_NO, NULL, NULL, &priv, &pub));
+    uint16_t v = 0;
+    /* No ratchet yet: nothing to keep them beside. */
+    assert_int_equal(sx_agent_store_sync_keys_save(s, &conn, 2, &priv), SX_E_USAGE);
+    sx_ratchet alice, bob;
+    asu_ratchet_pair(&alice, &bob);
+    assert_ok(sx_agent_store_ratchet_save(s, &conn, &bob));
+    assert_int_equal(sx_agent_store_sync_keys_get(s, &conn, &v, &back), SX_E_USAGE);
+    assert_ok(sx_agent_store_sync_keys_save(s, &conn, 2, &priv));
+    /* Not the handshake's keys, and a message step keeps them. */
+    assert_int_equal(sx_agent_store_x3dh_get(s, &conn, &v, &back), SX_E_USAGE);
+    assert_ok(sx_agent_store_ratchet_save(s, &conn, &bob));
+    assert_ok(sx_agent_store_sync_keys_get(s, &conn, &v, &back));
+    assert_int_equal(v, 2);
+    assert_memory_equal(back.k1, priv.k1, SX_X448_LEN);
+    assert_memory_equal(back.k2, priv.k2, SX_X448_LEN);
+    assert_int_equal(back.kem, SX_KEM_NONE);
+    sx_e2e_private_wipe(&back);
+    assert_ok(sx_agent_store_sync_keys_clear(s, &conn));
+    assert_int_equal(sx_agent_store_sync_keys_get(s, &conn, &v, &back), SX_E_USAGE);
+    assert_ok(sx_agent_store_sync_keys_save(s, &conn, 3, &priv));
+    sx_agent_store_close(s);
+    /* Damaged bytes are refused. */
+    asu_sql_exec(p, "UPDATE ratchets SET sync_x3dh_private = x'0003'");
+    assert_ok(sx_agent_store_open(p, 0, &s));
+    assert_int_equal(sx_agent_store_sync_keys_get(s, &conn, &v, &back), SX_E_PROTOCOL);
+
+    uint8_t h1[SX_AGENT_HASH_LEN], h2[SX_AGENT_HASH_LEN];
+    memset(h1, 1, sizeof h1);
+    memset(h2, 2, sizeof h2);
+    bool seen = true;
+    assert_ok(sx_agent_store_rkey_hash_add(s, &conn, h1, &seen));
+    assert_false(seen);
+    assert_ok(sx_agent_store_rkey_hash_add(s, &conn, h1, &seen));
+    assert_true(seen);
+    assert_ok(sx_agent_store_rkey_hash_add(s, &conn, h2, &seen));
+    assert_false(seen);
+    assert_ok(sx_agent_store_rkey_hash_add(s, &other, h1, &seen));
+    assert_false(seen);
+    assert_ok(sx_agent_store_conn_delete(s, &conn));
+    sx_agent_store_close(s);
+    assert_int_equal(asu_sql_int(p, "SELECT count(*) FROM processed_ratchet_key_hashes"), 1);
+    sx_e2e_private_wipe(&priv);
     sx_ratchet_cleanup(&alice);
     sx_ratchet_cleanup(&bob);
     free(p);
@@ -837,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_queues),
         cmocka_unit_test(test_ratchets),
         cmocka_unit_test(test_ratchet_saves),
+        cmocka_unit_test(test_sync_keys),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_confirmations_invitations),
         cmocka_unit_test(test_commands),
