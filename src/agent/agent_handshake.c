@@ -15,14 +15,13 @@
 #include "crypto/hash.h"
 #include "crypto/util.h"
 
-#define INFO_MAX 8192
-
-static sx_status new_conn(sx_agent *a, uint16_t agent_v, bool pq, sx_agent_id *id)
+sx_status sx_agent_conn_new(sx_agent *a, sx_agent_conn_mode mode, uint16_t agent_v, bool pq,
+                            sx_agent_id *id)
 {
     sx_agent_conn c;
     memset(&c, 0, sizeof c);
     c.user_id = a->user_id;
-    c.mode = SX_AGENT_MODE_INVITATION;
+    c.mode = mode;
     c.state = SX_AGENT_CONN_NEW;
     c.agent_version = agent_v;
     c.pq_support = pq;
@@ -30,10 +29,10 @@ static sx_status new_conn(sx_agent *a, uint16_t agent_v, bool pq, sx_agent_id *i
     return sx_agent_store_conn_create(a->store, &c, id);
 }
 
-static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id, char **link)
+sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq, sx_agent_id *id,
+                                  char **link)
 {
-    bool pq = !a->opts.pq_off;
-    SX_TRY(new_conn(a, SX_AGENT_V_MAX, pq, id));
+    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, SX_AGENT_V_MAX, pq, id));
     sx_e2e_private priv;
     sx_e2e_params pub;
     SX_TRY(sx_e2e_generate(SX_E2E_V_MAX, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL, &priv,
@@ -44,7 +43,7 @@ static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id,
     int64_t qid = 0;
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, &qid, &cr.queues[0].q));
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, false, &qid, &cr.queues[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_RCV));
     cr.mode = SX_CONN_INVITATION;
     cr.agent_vr = sx_agent_vrange();
@@ -71,7 +70,7 @@ sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
     *link = NULL;
     sx_agent_id id;
     pthread_mutex_lock(&a->mu);
-    sx_status st = create_locked(a, server, &id, link);
+    sx_status st = sx_agent_invitation_new(a, server, !a->opts.pq_off, &id, link);
     pthread_mutex_unlock(&a->mu);
     if (st == SX_OK)
         sx_agent_id_text(&id, conn_id);
@@ -120,11 +119,11 @@ static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_ag
     return SX_OK;
 }
 
-static sx_status join_locked(sx_agent *a, const sx_agent_connreq *cr, const char *server,
-                             sx_slice info, sx_agent_id *id)
+sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                                   sx_slice info, sx_agent_id *id)
 {
     SX_ENSURE(cr->mode == SX_CONN_INVITATION && cr->queue_count >= 1,
-              sx_error_set(SX_E_USAGE, NULL, "agent: only invitation links can be joined yet"));
+              sx_error_set(SX_E_USAGE, NULL, "agent: not an invitation link"));
     uint16_t agent_v = 0, smpc_v = 0, e2e_v = 0;
     if (!sx_vrange_common_max(cr->agent_vr, sx_agent_vrange(), &agent_v) ||
         !sx_vrange_common_max(cr->queues[0].vr, sx_smpc_vrange(), &smpc_v) ||
@@ -136,7 +135,7 @@ static sx_status join_locked(sx_agent *a, const sx_agent_connreq *cr, const char
                            "agent: the link's queue cannot be secured by its sender (legacy "
                            "handshake not supported yet)"));
     bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ && e2e_v >= SX_E2E_V_PQ;
-    SX_TRY(new_conn(a, agent_v, pq, id));
+    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id));
 
     /* The ratchet: X3DH with the link's parameters. */
     sx_e2e_params peer = cr->e2e;
@@ -193,7 +192,7 @@ static sx_status join_locked(sx_agent *a, const sx_agent_connreq *cr, const char
     m.kind = SX_AGENT_MSG_CONN_INFO_REPLY;
     m.reply_count = 1;
     m.reply[0].version = smpc_v;
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, &rqid, &m.reply[0].q));
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, false, &rqid, &m.reply[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_SND));
     m.info = info;
     int64_t iid = 0;
@@ -205,7 +204,7 @@ sx_status sx_agent_join(sx_agent *a, const char *link, const char *server, const
                         size_t info_len, char conn_id[SX_AGENT_CONN_ID_TEXT])
 {
     SX_ENSURE(a && link && conn_id && (info || info_len == 0), SX_E_USAGE);
-    SX_ENSURE(info_len <= INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
+    SX_ENSURE(info_len <= SX_AGENT_INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
     sx_status st = sx_agent_connreq_parse(link, strlen(link), &cr);
@@ -215,7 +214,10 @@ sx_status sx_agent_join(sx_agent *a, const char *link, const char *server, const
     }
     sx_agent_id id;
     pthread_mutex_lock(&a->mu);
-    st = join_locked(a, &cr, server, sx_slice_of(info, info_len), &id);
+    if (cr.mode == SX_CONN_CONTACT)
+        st = sx_agent_join_contact(a, &cr, server, sx_slice_of(info, info_len), &id);
+    else
+        st = sx_agent_join_invitation(a, &cr, server, sx_slice_of(info, info_len), &id);
     pthread_mutex_unlock(&a->mu);
     sx_agent_connreq_free(&cr);
     if (st == SX_OK)
@@ -266,7 +268,7 @@ sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, 
                          size_t info_len)
 {
     SX_ENSURE(a && (info || info_len == 0), SX_E_USAGE);
-    SX_ENSURE(info_len <= INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
+    SX_ENSURE(info_len <= SX_AGENT_INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
     sx_agent_id id, conf;
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     SX_TRY(sx_agent_id_parse(conf_id, &conf));

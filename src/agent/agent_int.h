@@ -100,10 +100,12 @@ sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q);
 /* Notes that a send queue has deliveries and wakes the worker. */
 SX_MUST_CHECK sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn);
 /* A new receiving queue on `server` (NEW), stored for conn with a fresh
- * per-queue e2e key; *qi (may be NULL) gets its address for the peer. */
+ * per-queue e2e key: a messaging queue its sender secures, or (contact) a
+ * contact address's queue that anyone may send to; *qaddr (may be NULL)
+ * gets its address for the peer. */
 SX_MUST_CHECK sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn,
-                                               const char *server, int64_t *queue_id,
-                                               sx_agent_queue *qaddr);
+                                               const char *server, bool contact,
+                                               int64_t *queue_id, sx_agent_queue *qaddr);
 /* Our per-queue X25519 key pair from the raw private key: DER public. */
 SX_MUST_CHECK sx_status sx_agent_e2e_pub_der(const uint8_t priv[32], uint8_t der[SX_X25519_SPKI_LEN]);
 /* A fresh X25519 private key (raw), its DER public key, and the secret
@@ -115,9 +117,31 @@ SX_MUST_CHECK sx_status sx_agent_e2e_dh(const uint8_t priv[32],
                                         uint8_t secret[32]);
 
 /* ---- handshake (agent_handshake.c) ---- */
+/* The longest connection info an application may pass. */
+#define SX_AGENT_INFO_MAX 8192
+/* A new connection row (state new) of this agent's user. */
+SX_MUST_CHECK sx_status sx_agent_conn_new(sx_agent *a, sx_agent_conn_mode mode, uint16_t agent_v,
+                                          bool pq, sx_agent_id *id);
+/* A one-time invitation: the connection, its X3DH keys (with a KEM key when
+ * pq), its messaging queue on `server`, and the link text (*link, heap). */
+SX_MUST_CHECK sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq,
+                                                sx_agent_id *id, char **link);
+/* Joins the invitation cr (fast handshake): SKEY, the reply queue on
+ * `server` (NULL: the link's router) and the confirmation with info. */
+SX_MUST_CHECK sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr,
+                                                 const char *server, sx_slice info,
+                                                 sx_agent_id *id);
 /* A message on a receiving queue with no e2e secret yet: a confirmation. */
 void sx_agent_on_confirmation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
                               const sx_client_env *env);
+
+/* ---- contact addresses (agent_contact.c) ---- */
+/* Joins the contact address cr: our own invitation sent to its queue. */
+SX_MUST_CHECK sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr,
+                                              const char *server, sx_slice info, sx_agent_id *id);
+/* A message on a contact address's queue: a contact request (REQ). */
+void sx_agent_on_invitation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
+                            const sx_client_env *env);
 
 /* ---- messages (agent_msgflow.c) ---- */
 /* A MESSAGE note of one of our queues. */

@@ -422,9 +422,21 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         return;
     }
     bool has_secret = row.has_e2e_dh_secret;
+    bool contact = row.queue_mode == 'C';
     uint8_t secret[32];
     memcpy(secret, row.e2e_dh_secret, 32);
     sx_wipe(&row, sizeof row);
+    if (contact) {
+        /* Every request comes with its sender's one-time key. */
+        if (env.has_dh) {
+            sx_agent_on_invitation(a, rq, n, &env);
+        } else {
+            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, SX_E_PROTOCOL,
+                              "a contact request without its sender's key");
+            sx_agent_ack_router(a, rq, n);
+        }
+        return;
+    }
     if (!has_secret) {
         if (env.has_dh) {
             sx_agent_on_confirmation(a, rq, n, &env);

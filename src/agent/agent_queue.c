@@ -169,7 +169,7 @@ sx_status sx_agent_e2e_new(uint8_t priv[32], uint8_t der[SX_X25519_SPKI_LEN],
 }
 
 sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const char *server,
-                                 int64_t *queue_id, sx_agent_queue *qaddr)
+                                 bool contact, int64_t *queue_id, sx_agent_queue *qaddr)
 {
     sx_agent_server srv;
     memset(&srv, 0, sizeof srv);
@@ -188,12 +188,15 @@ sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const cha
     SX_TRY(sx_agent_e2e_new(row.e2e_priv_key, der, NULL, NULL));
     sx_smp_created cr;
     memset(&cr, 0, sizeof cr);
-    SX_TRY(sx_smp_tpool_create(a->pool, server, NULL, &cr));
+    sx_smp_new_opts nopts;
+    memset(&nopts, 0, sizeof nopts);
+    nopts.contact = contact;
+    SX_TRY(sx_smp_tpool_create(a->pool, server, &nopts, &cr));
     sx_status st = sx_agent_rq_fill(cr.queue, &row);
     row.status = SX_AGENT_Q_NEW;
     row.smp_client_version = SX_SMPC_V_MAX;
     row.primary = true;
-    row.queue_mode = 'M';
+    row.queue_mode = contact ? 'C' : 'M';
     if (st == SX_OK)
         st = sx_agent_store_rcv_queue_create(a->store, &row, queue_id);
     if (st == SX_OK && !a->opts.no_subscribe)
@@ -207,7 +210,7 @@ sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const cha
         memcpy(qaddr->sender_id, cr.snd_id, SX_QUEUE_ID_LEN);
         qaddr->sender_id_len = SX_QUEUE_ID_LEN;
         memcpy(qaddr->dh, der, sizeof der);
-        qaddr->mode = SX_QUEUE_MODE_MESSAGING;
+        qaddr->mode = contact ? SX_QUEUE_MODE_CONTACT : SX_QUEUE_MODE_MESSAGING;
     }
     return st;
 }

@@ -6,7 +6,8 @@
  * are being sent (each delivered once, in order, after the restart), and an
  * agent closed and opened again from its store going on with the
  * conversation; links it cannot join; a connection deleted by one side
- * and the other's message failing with MERR. */
+ * and the other's message failing with MERR; a contact address joined by
+ * two requesters, one accepted after the owner's restart, one rejected. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -295,6 +296,114 @@ static void test_refusals_and_delete(void **state)
     router_kill9();
 }
 
+/* No event but UP/DOWN for a while (a rejected requester hears nothing). */
+static void expect_quiet(sx_agent *a, int ms)
+{
+    int64_t until = now_ms() + ms;
+    while (now_ms() < until) {
+        sx_agent_event ev;
+        assert_ok(sx_agent_next(a, 100, &ev));
+        if (ev.kind != SX_AGENT_EV_NONE && ev.kind != SX_AGENT_EV_UP &&
+            ev.kind != SX_AGENT_EV_DOWN)
+            fail_msg("unexpected %s %s", sx_agent_event_name(ev.kind), ev.conn);
+        sx_agent_event_clear(&ev);
+    }
+}
+
+static void expect_req(sx_agent *a, const char *addr, const char *info, char inv[SX_AGENT_CONN_ID_TEXT])
+{
+    sx_agent_event ev;
+    expect(a, SX_AGENT_EV_REQ, addr, &ev);
+    expect_body(&ev, info);
+    assert_true(ev.pq);
+    assert_int_equal(strlen(ev.inv_id), SX_AGENT_CONN_ID_TEXT - 1);
+    memcpy(inv, ev.inv_id, SX_AGENT_CONN_ID_TEXT);
+    sx_agent_event_clear(&ev);
+}
+
+/* The reference's runAgentClientContactTest and testRejectContactRequest:
+ * alice's address, bob's and carol's requests (REQ with their info), alice
+ * closed and opened again between bob's REQ and her accept (the request
+ * and the address's queue come back from the store), carol's request
+ * rejected (she hears nothing); bob allows alice's confirmation, CON on
+ * both sides, messages both ways with the fast handshake's ids. */
+static void test_contact(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_ct", false);
+    sx_agent *bob = open_agent("bob_ct", false);
+    sx_agent *carol = open_agent("carol_ct", false);
+    char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL;
+    assert_ok(sx_agent_create_contact(alice, R.addr, addr, &link));
+    assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
+    assert_non_null(strstr(link, "q%3Dc"));
+    assert_null(strstr(link, "e2e="));
+    char bob_alice[SX_AGENT_CONN_ID_TEXT], carol_alice[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's request", 13, bob_alice));
+    char bob_inv[SX_AGENT_CONN_ID_TEXT], carol_inv[SX_AGENT_CONN_ID_TEXT];
+    expect_req(alice, addr, "bob's request", bob_inv);
+
+    /* The request outlives the owner's agent; the address keeps working. */
+    sx_agent_close(alice);
+    alice = open_agent("alice_ct", false);
+    assert_ok(sx_agent_join(carol, link, NULL, "carol's request", 15, carol_alice));
+    sx_agent_free_text(link);
+    expect_req(alice, addr, "carol's request", carol_inv);
+    assert_string_not_equal(bob_inv, carol_inv);
+
+    char alice_bob[SX_AGENT_CONN_ID_TEXT], other[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_accept_contact(alice, bob_inv, NULL, "alice's info", 12, alice_bob));
+    assert_string_not_equal(alice_bob, addr);
+    assert_int_equal(sx_agent_accept_contact(alice, bob_inv, NULL, "", 0, other), SX_E_USAGE);
+    assert_ok(sx_agent_reject_contact(alice, carol_inv));
+    assert_int_equal(sx_agent_reject_contact(alice, carol_inv), SX_E_USAGE);
+    assert_int_equal(sx_agent_accept_contact(alice, carol_inv, NULL, "", 0, other), SX_E_USAGE);
+
+    /* The roles swap: bob made the invitation, alice joined it. */
+    sx_agent_event ev;
+    expect(bob, SX_AGENT_EV_CONF, bob_alice, &ev);
+    expect_body(&ev, "alice's info");
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_allow(bob, bob_alice, conf, "bob's info", 10));
+    expect(bob, SX_AGENT_EV_CON, bob_alice, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+    expect(alice, SX_AGENT_EV_INFO, alice_bob, &ev);
+    expect_body(&ev, "bob's info");
+    sx_agent_event_clear(&ev);
+    expect(alice, SX_AGENT_EV_CON, alice_bob, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+
+    send_expect_sent(alice, alice_bob, "hello bob", 2);
+    expect_sent(alice, alice_bob, 2);
+    expect_msg(bob, bob_alice, "hello bob", 2, true);
+    send_expect_sent(bob, bob_alice, "hello alice", 3);
+    expect_sent(bob, bob_alice, 3);
+    expect_msg(alice, alice_bob, "hello alice", 3, true);
+
+    /* The address stays, beside the new connection; carol waits in vain. */
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(ci[i].state, strcmp(ci[i].id, addr) == 0        ? "contact"
+                                         : strcmp(ci[i].id, alice_bob) == 0 ? "duplex"
+                                                                            : "?");
+    free(ci);
+    expect_quiet(carol, 1500);
+    expect_quiet(alice, 500);
+    assert_ok(sx_agent_delete(alice, addr));
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    sx_agent_close(carol);
+    router_kill9();
+}
+
 static int setup(void **state)
 {
     snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-XXXXXX");
@@ -317,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
