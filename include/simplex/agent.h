@@ -67,6 +67,12 @@ typedef struct sx_agent_opts {
      * would end that one's with END, or take its messages); that process
      * picks up the new queues with sx_agent_subscribe_all. */
     bool no_subscribe;
+    /* The queues this agent makes for invitations (its own, and the reply
+     * queues of those it joins) cannot be secured by their sender: the
+     * legacy handshake (the recipient's KEY, then HELLO both ways), as with
+     * a router older than SMP v9. Joining a link whose queue is such a queue
+     * takes that handshake whatever this says. */
+    bool legacy_handshake;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {

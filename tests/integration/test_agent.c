@@ -7,7 +7,9 @@
  * agent closed and opened again from its store going on with the
  * conversation; links it cannot join; a connection deleted by one side
  * and the other's message failing with MERR; a contact address joined by
- * two requesters, one accepted after the owner's restart, one rejected. */
+ * two requesters, one accepted after the owner's restart, one rejected;
+ * the legacy handshake (KEY and HELLO), also between a legacy inviter and
+ * a joiner with a queue its sender secures. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -28,7 +30,7 @@ static void db_path(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s.db", DIR_, name);
 }
 
-static sx_agent *open_agent(const char *name, bool pq_off)
+static sx_agent *open_agent_opts(const char *name, bool pq_off, bool legacy)
 {
     char p[128];
     db_path(p, sizeof p, name);
@@ -38,10 +40,16 @@ static sx_agent *open_agent(const char *name, bool pq_off)
     o.retry_min_ms = 100;
     o.retry_max_ms = 500;
     o.send_retry_ms = 200;
+    o.legacy_handshake = legacy;
     sx_agent *a = NULL;
     if (sx_agent_open(p, &o, &a) != SX_OK)
         fail_msg("open %s: %s", name, sx_error_message());
     return a;
+}
+
+static sx_agent *open_agent(const char *name, bool pq_off)
+{
+    return open_agent_opts(name, pq_off, false);
 }
 
 /* The next event other than UP and DOWN; ERR and MERR fail the test. */
@@ -404,6 +412,64 @@ static void test_contact(void **state)
     router_kill9();
 }
 
+/* The reference's runAgentClientTest in its "v8" form (no SKEY): the
+ * same events, HELLO both ways under the hood, message ids from 4. With
+ * only alice legacy, bob's reply queue is secured by alice (SKEY) while
+ * alice's is secured by her KEY: no HELLO, ids from 2. */
+static void legacy(bool bob_legacy)
+{
+    router_start();
+    sx_agent *alice = open_agent_opts(bob_legacy ? "alice_lg" : "alice_lg1", false, true);
+    sx_agent *bob = open_agent_opts(bob_legacy ? "bob_lg" : "bob_lg1", false, bob_legacy);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT], *link = NULL;
+    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
+    assert_null(strstr(link, "q%3Dm"));
+    assert_null(strstr(link, "k%3Ds"));
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    sx_agent_event ev;
+    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
+    expect_body(&ev, "bob's info");
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
+    expect_body(&ev, "alice's info");
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+    int64_t base = bob_legacy ? 3 : 1;
+    send_expect_sent(alice, bob_id, "hello", base + 1);
+    expect_sent(alice, bob_id, base + 1);
+    expect_msg(bob, alice_id, "hello", base + 1, true);
+    send_expect_sent(bob, alice_id, "hello too", base + 2);
+    expect_sent(bob, alice_id, base + 2);
+    expect_msg(alice, bob_id, "hello too", base + 2, true);
+    send_expect_sent(bob, alice_id, "how are you?", base + 3);
+    expect_sent(bob, alice_id, base + 3);
+    expect_msg(alice, bob_id, "how are you?", base + 3, true);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_legacy(void **state)
+{
+    (void)state;
+    legacy(true);
+}
+
+static void test_legacy_inviter(void **state)
+{
+    (void)state;
+    legacy(false);
+}
+
 static int setup(void **state)
 {
     snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-XXXXXX");
@@ -427,6 +493,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_inviter, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
