@@ -9,7 +9,7 @@
  * and the other's message failing with MERR; a contact address joined by
  * two requesters, one accepted after the owner's restart, one rejected;
  * the legacy handshake (KEY and HELLO), also between a legacy inviter and
- * a joiner with a queue its sender secures. */
+ * a joiner with a queue its sender secures, and through an address. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -335,13 +335,12 @@ static void expect_req(sx_agent *a, const char *addr, const char *info, char inv
  * and the address's queue come back from the store), carol's request
  * rejected (she hears nothing); bob allows alice's confirmation, CON on
  * both sides, messages both ways with the fast handshake's ids. */
-static void test_contact(void **state)
+static void contact(bool lg)
 {
-    (void)state;
     router_start();
-    sx_agent *alice = open_agent("alice_ct", false);
-    sx_agent *bob = open_agent("bob_ct", false);
-    sx_agent *carol = open_agent("carol_ct", false);
+    sx_agent *alice = open_agent_opts(lg ? "alice_ctl" : "alice_ct", false, lg);
+    sx_agent *bob = open_agent_opts(lg ? "bob_ctl" : "bob_ct", false, lg);
+    sx_agent *carol = open_agent_opts(lg ? "carol_ctl" : "carol_ct", false, lg);
     char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL;
     assert_ok(sx_agent_create_contact(alice, R.addr, addr, &link));
     assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
@@ -354,7 +353,7 @@ static void test_contact(void **state)
 
     /* The request outlives the owner's agent; the address keeps working. */
     sx_agent_close(alice);
-    alice = open_agent("alice_ct", false);
+    alice = open_agent_opts(lg ? "alice_ctl" : "alice_ct", false, lg);
     assert_ok(sx_agent_join(carol, link, NULL, "carol's request", 15, carol_alice));
     sx_agent_free_text(link);
     expect_req(alice, addr, "carol's request", carol_inv);
@@ -386,12 +385,13 @@ static void test_contact(void **state)
     assert_true(ev.pq);
     sx_agent_event_clear(&ev);
 
-    send_expect_sent(alice, alice_bob, "hello bob", 2);
-    expect_sent(alice, alice_bob, 2);
-    expect_msg(bob, bob_alice, "hello bob", 2, true);
-    send_expect_sent(bob, bob_alice, "hello alice", 3);
-    expect_sent(bob, bob_alice, 3);
-    expect_msg(alice, alice_bob, "hello alice", 3, true);
+    int64_t base = lg ? 3 : 1; /* the legacy handshake's HELLOs take 2 and 3 */
+    send_expect_sent(alice, alice_bob, "hello bob", base + 1);
+    expect_sent(alice, alice_bob, base + 1);
+    expect_msg(bob, bob_alice, "hello bob", base + 1, true);
+    send_expect_sent(bob, bob_alice, "hello alice", base + 2);
+    expect_sent(bob, bob_alice, base + 2);
+    expect_msg(alice, alice_bob, "hello alice", base + 2, true);
 
     /* The address stays, beside the new connection; carol waits in vain. */
     sx_agent_conn_info *ci = NULL;
@@ -410,6 +410,19 @@ static void test_contact(void **state)
     sx_agent_close(bob);
     sx_agent_close(carol);
     router_kill9();
+}
+
+static void test_contact(void **state)
+{
+    (void)state;
+    contact(false);
+}
+
+/* The same with every queue of the legacy handshake. */
+static void test_contact_legacy(void **state)
+{
+    (void)state;
+    contact(true);
 }
 
 /* The reference's runAgentClientTest in its "v8" form (no SKEY): the
@@ -493,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_inviter, setup, teardown),
     };
