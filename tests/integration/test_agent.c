@@ -428,16 +428,20 @@ static void test_contact_legacy(void **state)
 /* The reference's runAgentClientTest in its "v8" form (no SKEY): the
  * same events, HELLO both ways under the hood, message ids from 4. With
  * only alice legacy, bob's reply queue is secured by alice (SKEY) while
- * alice's is secured by her KEY: no HELLO, ids from 2. */
-static void legacy(bool bob_legacy)
+ * alice's is secured by her KEY: no HELLO, ids from 2. With only bob
+ * legacy, bob SKEYs alice's queue but his reply queue needs his KEY, and
+ * HELLO follows. */
+static void legacy(bool alice_legacy, bool bob_legacy)
 {
     router_start();
-    sx_agent *alice = open_agent_opts(bob_legacy ? "alice_lg" : "alice_lg1", false, true);
-    sx_agent *bob = open_agent_opts(bob_legacy ? "bob_lg" : "bob_lg1", false, bob_legacy);
+    char an[16], bn[16];
+    snprintf(an, sizeof an, "alice_lg%d%d", alice_legacy, bob_legacy);
+    snprintf(bn, sizeof bn, "bob_lg%d%d", alice_legacy, bob_legacy);
+    sx_agent *alice = open_agent_opts(an, false, alice_legacy);
+    sx_agent *bob = open_agent_opts(bn, false, bob_legacy);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT], *link = NULL;
     assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
-    assert_null(strstr(link, "q%3Dm"));
-    assert_null(strstr(link, "k%3Ds"));
+    assert_true(alice_legacy == (strstr(link, "q%3Dm") == NULL));
     assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
     sx_agent_free_text(link);
     sx_agent_event ev;
@@ -474,13 +478,19 @@ static void legacy(bool bob_legacy)
 static void test_legacy(void **state)
 {
     (void)state;
-    legacy(true);
+    legacy(true, true);
 }
 
 static void test_legacy_inviter(void **state)
 {
     (void)state;
-    legacy(false);
+    legacy(true, false);
+}
+
+static void test_legacy_joiner(void **state)
+{
+    (void)state;
+    legacy(false, true);
 }
 
 static int setup(void **state)
@@ -509,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contact_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_inviter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_joiner, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
