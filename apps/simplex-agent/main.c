@@ -31,17 +31,26 @@ static void usage(FILE *f)
     fprintf(f,
             "%s\n\n"
             "Usage: simplex-agent --db FILE COMMAND [ARGUMENTS]\n\n"
-            "  invite --server SERVER\n"
+            "  invite --server SERVER [--contact]\n"
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
-            "      and print its link.\n"
+            "      and print its link. --contact: a contact address instead, a link that\n"
+            "      any number of people may join; each request comes as a REQ event.\n"
             "  join LINK [--server SERVER]\n"
-            "      Join the invitation LINK (the reply queue on SERVER, by default the\n"
-            "      link's router) and print the new connection's id.\n"
-            "  listen [--accept] [--timeout SECONDS]\n"
+            "      Join the invitation or contact address LINK (our queue on SERVER, by\n"
+            "      default the link's router) and print the new connection's id. Through\n"
+            "      an address the connection waits for the owner to accept (then CONF).\n"
+            "  listen [--accept [--server SERVER]] [--timeout SECONDS]\n"
             "      Print one JSON object per event per line: \"event\", \"conn\" and, for\n"
-            "      MSG, \"id\" and \"text\". Messages are acknowledged once printed.\n"
-            "      --accept allows confirmations as they come. Without --timeout it runs\n"
-            "      until killed.\n"
+            "      MSG, \"id\" and \"text\"; for REQ, \"inv\" (the request) and \"info\".\n"
+            "      Messages are acknowledged once printed. --accept allows confirmations\n"
+            "      and accepts contact requests as they come (our queue of an accepted\n"
+            "      request on SERVER, by default the requester's router). Without\n"
+            "      --timeout it runs until killed.\n"
+            "  accept INV [--server SERVER]\n"
+            "      Accept the contact request INV of a REQ event (our queue on SERVER, by\n"
+            "      default the requester's router) and print the new connection's id.\n"
+            "  reject INV\n"
+            "      Forget the contact request INV (the requester is not told).\n"
             "  send CONN TEXT\n"
             "      Send TEXT on connection CONN; prints the message id once the router\n"
             "      took it.\n"
@@ -96,6 +105,11 @@ static void print_event(const sx_agent_event *ev)
     case SX_AGENT_EV_INFO:
         json_str("info", ev->body, ev->body_len);
         break;
+    case SX_AGENT_EV_REQ:
+        json_str("inv", (const uint8_t *)ev->inv_id, strlen(ev->inv_id));
+        json_str("info", ev->body, ev->body_len);
+        printf(",\"pq\":%s", ev->pq ? "true" : "false");
+        break;
     case SX_AGENT_EV_CON:
         printf(",\"pq\":%s", ev->pq ? "true" : "false");
         break;
@@ -126,7 +140,7 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int cmd_listen(sx_agent *a, bool accept, long timeout_s)
+static int cmd_listen(sx_agent *a, bool accept, const char *server, long timeout_s)
 {
     int64_t until = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
     int64_t rescan = mono_ms() + 1000;
@@ -150,6 +164,10 @@ static int cmd_listen(sx_agent *a, bool accept, long timeout_s)
         if (ev.kind == SX_AGENT_EV_CONF && accept &&
             sx_agent_allow(a, ev.conn, ev.conf_id, "", 0) != SX_OK)
             fprintf(stderr, "simplex-agent: allow: %s\n", sx_error_message());
+        char id[SX_AGENT_CONN_ID_TEXT];
+        if (ev.kind == SX_AGENT_EV_REQ && accept &&
+            sx_agent_accept_contact(a, ev.inv_id, server, "", 0, id) != SX_OK)
+            fprintf(stderr, "simplex-agent: accept: %s\n", sx_error_message());
         sx_agent_event_clear(&ev);
     }
 }
@@ -187,9 +205,10 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text)
 
 /* One option by its letter; false for an unknown one or a bad value. */
 static bool apply_opt(int c, const char *arg, const char **db, const char **server, bool *accept,
-                      bool *pq_off, long *timeout_s)
+                      bool *pq_off, long *timeout_s, bool *contact)
 {
     switch (c) {
+    case 'c': *contact = true; return true;
     case 'd': *db = arg; return true;
     case 's': *server = arg; return true;
     case 'a': *accept = true; return true;
@@ -210,12 +229,13 @@ static bool apply_opt(int c, const char *arg, const char **db, const char **serv
 int main(int argc, char **argv)
 {
     const char *db = NULL, *server = NULL;
-    bool accept = false, pq_off = false;
+    bool accept = false, pq_off = false, contact = false;
     long timeout_s = 0;
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"server", required_argument, NULL, 's'},
         {"accept", no_argument, NULL, 'a'},
+        {"contact", no_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
@@ -232,7 +252,7 @@ int main(int argc, char **argv)
             printf("%s\n", version_line);
             return EXIT_OKAY;
         }
-        if (!apply_opt(c, optarg, &db, &server, &accept, &pq_off, &timeout_s)) {
+        if (!apply_opt(c, optarg, &db, &server, &accept, &pq_off, &timeout_s, &contact)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -286,7 +306,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return EXIT_USAGE;
         }
-        if (!apply_opt(o->val, val, &db, &server, &accept, &pq_off, &timeout_s)) {
+        if (!apply_opt(o->val, val, &db, &server, &accept, &pq_off, &timeout_s, &contact)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -300,6 +320,8 @@ int main(int argc, char **argv)
         : strcmp(cmd, "join") == 0        ? nargs != 1
         : strcmp(cmd, "listen") == 0      ? nargs != 0
         : strcmp(cmd, "send") == 0        ? nargs != 2
+        : strcmp(cmd, "accept") == 0      ? nargs != 1
+        : strcmp(cmd, "reject") == 0      ? nargs != 1
         : strcmp(cmd, "connections") == 0 ? nargs != 0
                                           : true) {
         usage(stderr);
@@ -311,7 +333,8 @@ int main(int argc, char **argv)
     char id[SX_AGENT_CONN_ID_TEXT];
     if (strcmp(cmd, "invite") == 0) {
         char *link = NULL;
-        if (sx_agent_create_invitation(a, server, id, &link) != SX_OK) {
+        if ((contact ? sx_agent_create_contact(a, server, id, &link)
+                     : sx_agent_create_invitation(a, server, id, &link)) != SX_OK) {
             rc = fail("invite");
         } else {
             printf("%s\n", link);
@@ -325,9 +348,19 @@ int main(int argc, char **argv)
         else
             printf("%s\n", id);
     } else if (strcmp(cmd, "listen") == 0) {
-        rc = cmd_listen(a, accept, timeout_s);
+        rc = cmd_listen(a, accept, server, timeout_s);
     } else if (strcmp(cmd, "send") == 0) {
         rc = cmd_send(a, args[0], args[1]);
+    } else if (strcmp(cmd, "accept") == 0) {
+        if (sx_agent_accept_contact(a, args[0], server, "", 0, id) != SX_OK)
+            rc = fail("accept");
+        else if (sx_agent_flush(a, WAIT_MS) != SX_OK)
+            rc = fail("accept: the confirmation");
+        else
+            printf("%s\n", id);
+    } else if (strcmp(cmd, "reject") == 0) {
+        if (sx_agent_reject_contact(a, args[0]) != SX_OK)
+            rc = fail("reject");
     } else {
         sx_agent_conn_info *ci = NULL;
         size_t n = 0;

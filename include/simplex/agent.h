@@ -9,6 +9,10 @@
  *     ... sx_agent_next(a, -1, &ev): CONF -> sx_agent_allow(a, ev.conn, ev.conf_id, "info", 4)
  *     ... CON, then sx_agent_send(a, conn, "hi", 2, &id) -> SENT id; MSG -> sx_agent_ack
  *
+ * A contact address (sx_agent_create_contact) takes requests from anyone
+ * who joins its link: each comes as REQ, answered with
+ * sx_agent_accept_contact (then INFO, CON) or sx_agent_reject_contact.
+ *
  * State: one SQLite file per agent (created on first use). Keys are
  * committed before the command that sends them, the ratchet advances in
  * the same transaction as the message it encrypts, so a crash at any point
@@ -63,6 +67,12 @@ typedef struct sx_agent_opts {
      * would end that one's with END, or take its messages); that process
      * picks up the new queues with sx_agent_subscribe_all. */
     bool no_subscribe;
+    /* The queues this agent makes for invitations (its own, and the reply
+     * queues of those it joins) cannot be secured by their sender: the
+     * legacy handshake (the recipient's KEY, then HELLO both ways), as with
+     * a router older than SMP v9. Joining a link whose queue is such a queue
+     * takes that handshake whatever this says. */
+    bool legacy_handshake;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -80,17 +90,22 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_ERR,      /* an error of a connection (status, detail) */
     SX_AGENT_EV_RSYNC,    /* the ratchet's re-synchronisation state changed: rsync, and in
                            * detail the decryption error that caused it ("" when none) */
+    SX_AGENT_EV_REQ,      /* a contact request on address conn: inv_id, body = the requester's
+                             info, pq: the requester can do post-quantum; call
+                             sx_agent_accept_contact or sx_agent_reject_contact */
 } sx_agent_event_kind;
 
 typedef struct sx_agent_event {
     sx_agent_event_kind kind;
     char conn[SX_AGENT_CONN_ID_TEXT];    /* the connection ("" for DOWN/UP) */
     char conf_id[SX_AGENT_CONN_ID_TEXT]; /* CONF */
+    char inv_id[SX_AGENT_CONN_ID_TEXT];  /* REQ: the request (kept in the store until accepted
+                                            or rejected, also across a restart) */
     int64_t msg_id;                      /* MSG, SENT, MERR: the agent's message id */
     int64_t broker_ts;                   /* MSG: when the router got it (Unix seconds) */
     bool pq;                             /* CON, MSG: post-quantum encryption in use */
     char integrity[64];                  /* MSG: "OK", or "ERR ..." (the message is given anyway) */
-    uint8_t *body;                       /* CONF, INFO, MSG: owned by the event */
+    uint8_t *body;                       /* CONF, INFO, MSG, REQ: owned by the event */
     size_t body_len;
     char server[256]; /* DOWN, UP */
     sx_status status; /* MERR, ERR */
@@ -122,9 +137,21 @@ SX_API void sx_agent_close(sx_agent *a);
 SX_API SX_MUST_CHECK sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
                                                           char conn_id[SX_AGENT_CONN_ID_TEXT],
                                                           char **link);
-/* Joins an invitation link: secures the inviter's queue (SKEY), creates
- * the reply queue on `server` (NULL: the link's router) and sends the
- * confirmation with info (info_len bytes, at most 8192) to the inviter.
+/* A contact address: a contact queue on `server` that anyone holding the
+ * link may send requests to, and its link text (simplex:/contact#/?...,
+ * *link, free with sx_agent_free_text). conn_id gets the address's
+ * connection id; each request comes as a REQ event of it. Delete the
+ * address with sx_agent_delete. */
+SX_API SX_MUST_CHECK sx_status sx_agent_create_contact(sx_agent *a, const char *server,
+                                                       char conn_id[SX_AGENT_CONN_ID_TEXT],
+                                                       char **link);
+/* Joins a link (info_len bytes of info, at most 8192, go to the peer).
+ * An invitation: secures the inviter's queue (SKEY), creates the reply
+ * queue on `server` (NULL: the link's router) and sends the confirmation.
+ * A contact address: creates our own one-time invitation (its queue on
+ * `server`, NULL: the address's router) and sends it with info to the
+ * address; when the owner accepts, a CONF of conn_id follows, as for an
+ * invitation we made (sx_agent_allow, then CON).
  * SX_E_PROTOCOL for a link that does not parse or whose versions we do not
  * speak; the router's errors otherwise. */
 SX_API SX_MUST_CHECK sx_status sx_agent_join(sx_agent *a, const char *link, const char *server,
@@ -135,6 +162,18 @@ SX_API SX_MUST_CHECK sx_status sx_agent_join(sx_agent *a, const char *link, cons
  * follows when the router took it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id,
                                               const void *info, size_t info_len);
+/* Accepts the contact request inv_id of a REQ event: joins the invitation
+ * it carries with our info (the reply queue on `server`, NULL: the
+ * requester's router); conn_id gets the new connection, which ends with
+ * INFO and CON once the requester allowed it. SX_E_USAGE for a request
+ * unknown, rejected or accepted already. */
+SX_API SX_MUST_CHECK sx_status sx_agent_accept_contact(sx_agent *a, const char *inv_id,
+                                                       const char *server, const void *info,
+                                                       size_t info_len,
+                                                       char conn_id[SX_AGENT_CONN_ID_TEXT]);
+/* Forgets the contact request inv_id; the requester is not told.
+ * SX_E_USAGE for a request unknown or gone. */
+SX_API SX_MUST_CHECK sx_status sx_agent_reject_contact(sx_agent *a, const char *inv_id);
 /* Queues a message (at most sx_agent_max_body bytes) for an established
  * connection; *msg_id (may be NULL) gets its id, SENT or MERR tells how it
  * went. Retried after network errors with back-off, also after a restart. */

@@ -137,7 +137,8 @@ void sx_agent_event_clear(sx_agent_event *ev)
 const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
-                                        "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC"};
+                                        "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
+                                        "REQ"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 

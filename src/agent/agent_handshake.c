@@ -1,7 +1,9 @@
-/* The fast duplex handshake through a one-time invitation (docs/AGENT.md,
+/* The duplex handshake through a one-time invitation (docs/AGENT.md,
  * "The agent core"): the initiator's queue and link, the joiner's SKEY,
  * reply queue and confirmation, the initiator's CONF and allow, its
- * connection info, and INFO / CON on both sides. Keys are committed before
+ * connection info, and INFO / CON on both sides; for queues their sender
+ * cannot secure, the legacy form (keys in the confirmations, the
+ * recipient's KEY, then HELLO both ways in agent_msgflow.c). Keys are committed before
  * the command that sends them; confirmations go out through the same
  * stored deliveries as messages (ratchet advance and row in one
  * transaction). */
@@ -15,14 +17,13 @@
 #include "crypto/hash.h"
 #include "crypto/util.h"
 
-#define INFO_MAX 8192
-
-static sx_status new_conn(sx_agent *a, uint16_t agent_v, bool pq, sx_agent_id *id)
+sx_status sx_agent_conn_new(sx_agent *a, sx_agent_conn_mode mode, uint16_t agent_v, bool pq,
+                            sx_agent_id *id)
 {
     sx_agent_conn c;
     memset(&c, 0, sizeof c);
     c.user_id = a->user_id;
-    c.mode = SX_AGENT_MODE_INVITATION;
+    c.mode = mode;
     c.state = SX_AGENT_CONN_NEW;
     c.agent_version = agent_v;
     c.pq_support = pq;
@@ -30,10 +31,10 @@ static sx_status new_conn(sx_agent *a, uint16_t agent_v, bool pq, sx_agent_id *i
     return sx_agent_store_conn_create(a->store, &c, id);
 }
 
-static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id, char **link)
+sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq, sx_agent_id *id,
+                                  char **link)
 {
-    bool pq = !a->opts.pq_off;
-    SX_TRY(new_conn(a, SX_AGENT_V_MAX, pq, id));
+    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, SX_AGENT_V_MAX, pq, id));
     sx_e2e_private priv;
     sx_e2e_params pub;
     SX_TRY(sx_e2e_generate(SX_E2E_V_MAX, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL, &priv,
@@ -44,7 +45,8 @@ static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id,
     int64_t qid = 0;
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, &qid, &cr.queues[0].q));
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), &qid,
+                                  &cr.queues[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_RCV));
     cr.mode = SX_CONN_INVITATION;
     cr.agent_vr = sx_agent_vrange();
@@ -71,7 +73,7 @@ sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
     *link = NULL;
     sx_agent_id id;
     pthread_mutex_lock(&a->mu);
-    sx_status st = create_locked(a, server, &id, link);
+    sx_status st = sx_agent_invitation_new(a, server, !a->opts.pq_off, &id, link);
     pthread_mutex_unlock(&a->mu);
     if (st == SX_OK)
         sx_agent_id_text(&id, conn_id);
@@ -79,7 +81,9 @@ sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
 }
 
 /* A send queue to the peer's queue qa: our e2e key, the secret, the sender
- * key made and stored before it is used (SKEY next). */
+ * key made and stored before it is used (SKEY next, or for a queue its
+ * sender cannot secure, the key goes in our confirmation for the peer's
+ * KEY). */
 static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_agent_queue *qa,
                                uint16_t smpc_v, int64_t *queue_id, sx_smp_queue **obj)
 {
@@ -108,7 +112,7 @@ static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_ag
     row.status = SX_AGENT_Q_NEW;
     row.smp_client_version = smpc_v;
     row.primary = true;
-    row.queue_mode = 'M';
+    row.queue_mode = qa->mode == SX_QUEUE_MODE_MESSAGING ? 'M' : 0;
     if (st == SX_OK)
         st = sx_agent_store_snd_queue_create(a->store, &row, queue_id);
     sx_wipe(&row, sizeof row);
@@ -120,23 +124,24 @@ static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_ag
     return SX_OK;
 }
 
-static sx_status join_locked(sx_agent *a, const sx_agent_connreq *cr, const char *server,
-                             sx_slice info, sx_agent_id *id)
+sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                                   sx_slice info, sx_agent_id *id)
 {
     SX_ENSURE(cr->mode == SX_CONN_INVITATION && cr->queue_count >= 1,
-              sx_error_set(SX_E_USAGE, NULL, "agent: only invitation links can be joined yet"));
+              sx_error_set(SX_E_USAGE, NULL, "agent: not an invitation link"));
     uint16_t agent_v = 0, smpc_v = 0, e2e_v = 0;
     if (!sx_vrange_common_max(cr->agent_vr, sx_agent_vrange(), &agent_v) ||
         !sx_vrange_common_max(cr->queues[0].vr, sx_smpc_vrange(), &smpc_v) ||
         !sx_vrange_common_max(cr->e2e.range, sx_e2e_vrange(), &e2e_v))
         return sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: the link's versions are not ours");
     const sx_agent_queue *qa = &cr->queues[0].q;
-    SX_ENSURE(qa->mode == SX_QUEUE_MODE_MESSAGING,
-              sx_error_set(SX_E_USAGE, NULL,
-                           "agent: the link's queue cannot be secured by its sender (legacy "
-                           "handshake not supported yet)"));
+    SX_ENSURE(qa->mode != SX_QUEUE_MODE_CONTACT,
+              sx_error_set(SX_E_PROTOCOL, NULL, "agent: an invitation with a contact queue"));
+    /* A queue its sender cannot secure: the legacy handshake (the inviter
+     * KEYs it with the key our confirmation carries). */
+    bool fast = qa->mode == SX_QUEUE_MODE_MESSAGING;
     bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ && e2e_v >= SX_E2E_V_PQ;
-    SX_TRY(new_conn(a, agent_v, pq, id));
+    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id));
 
     /* The ratchet: X3DH with the link's parameters. */
     sx_e2e_params peer = cr->e2e;
@@ -172,10 +177,12 @@ static sx_status join_locked(sx_agent *a, const sx_agent_connreq *cr, const char
     }
     sx_ratchet_cleanup(&r);
     SX_TRY(st);
-    st = sx_smp_tpool_secure_sender(a->pool, sq);
+    if (fast)
+        st = sx_smp_tpool_secure_sender(a->pool, sq);
     sx_smp_queue_free(sq);
     SX_TRY(st);
-    SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
+    if (fast)
+        SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
 
     /* The reply queue, then the confirmation. */
     char own[SX_SMP_SERVER_TEXT_MAX];
@@ -193,7 +200,8 @@ static sx_status join_locked(sx_agent *a, const sx_agent_connreq *cr, const char
     m.kind = SX_AGENT_MSG_CONN_INFO_REPLY;
     m.reply_count = 1;
     m.reply[0].version = smpc_v;
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, &rqid, &m.reply[0].q));
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), &rqid,
+                                  &m.reply[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_SND));
     m.info = info;
     int64_t iid = 0;
@@ -205,7 +213,7 @@ sx_status sx_agent_join(sx_agent *a, const char *link, const char *server, const
                         size_t info_len, char conn_id[SX_AGENT_CONN_ID_TEXT])
 {
     SX_ENSURE(a && link && conn_id && (info || info_len == 0), SX_E_USAGE);
-    SX_ENSURE(info_len <= INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
+    SX_ENSURE(info_len <= SX_AGENT_INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
     sx_status st = sx_agent_connreq_parse(link, strlen(link), &cr);
@@ -215,7 +223,10 @@ sx_status sx_agent_join(sx_agent *a, const char *link, const char *server, const
     }
     sx_agent_id id;
     pthread_mutex_lock(&a->mu);
-    st = join_locked(a, &cr, server, sx_slice_of(info, info_len), &id);
+    if (cr.mode == SX_CONN_CONTACT)
+        st = sx_agent_join_contact(a, &cr, server, sx_slice_of(info, info_len), &id);
+    else
+        st = sx_agent_join_invitation(a, &cr, server, sx_slice_of(info, info_len), &id);
     pthread_mutex_unlock(&a->mu);
     sx_agent_connreq_free(&cr);
     if (st == SX_OK)
@@ -236,8 +247,26 @@ static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent
         st = sx_error_set(SX_E_USAGE, NULL, "agent: the confirmation is not of this connection");
     if (st == SX_OK)
         st = sx_agent_queue_info_decode(c.reply_queues, &qi);
+    uint8_t skey[SX_KEY_SPKI_MAX];
+    size_t skey_len = c.sender_key.len;
+    if (st == SX_OK && skey_len > sizeof skey)
+        st = sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored sender key is too long");
+    if (st == SX_OK && skey_len > 0)
+        memcpy(skey, c.sender_key.ptr, skey_len);
     sx_agent_blob_free(&storage);
     SX_TRY(st);
+    if (skey_len > 0) {
+        /* The legacy handshake: we secure our queue with the joiner's key. */
+        sx_agent_rcv_queue *rqs = NULL;
+        size_t nr = 0;
+        SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
+        int64_t rqid = nr > 0 ? rqs[0].queue_id : 0;
+        sx_wipe(rqs, nr * sizeof *rqs);
+        free(rqs);
+        SX_ENSURE(nr > 0, sx_error_set(SX_E_INTERNAL, NULL, "agent: no receiving queue"));
+        SX_TRY(sx_agent_rq_secure(a, rqid, sx_slice_of(skey, skey_len)));
+    }
+    bool fast = qi.q.mode == SX_QUEUE_MODE_MESSAGING;
     int64_t sqid = 0;
     sx_smp_queue *sq = NULL;
     SX_TRY(sx_agent_store_begin(a->store));
@@ -249,10 +278,12 @@ static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent
     else
         sx_agent_store_rollback(a->store);
     SX_TRY(st);
-    st = sx_smp_tpool_secure_sender(a->pool, sq);
+    if (fast)
+        st = sx_smp_tpool_secure_sender(a->pool, sq);
     sx_smp_queue_free(sq);
     SX_TRY(st);
-    SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
+    if (fast)
+        SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
     sx_agent_msg m;
     memset(&m, 0, sizeof m);
     m.kind = SX_AGENT_MSG_CONN_INFO;
@@ -266,7 +297,7 @@ sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, 
                          size_t info_len)
 {
     SX_ENSURE(a && (info || info_len == 0), SX_E_USAGE);
-    SX_ENSURE(info_len <= INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
+    SX_ENSURE(info_len <= SX_AGENT_INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
     sx_agent_id id, conf;
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     SX_TRY(sx_agent_id_parse(conf_id, &conf));
@@ -285,6 +316,9 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
     SX_TRY(sx_agent_store_rcv_queue_get(a->store, rq->queue_id, &row));
     uint8_t secret[32];
     sx_status st = sx_agent_e2e_dh(row.e2e_priv_key, env->dh, secret);
+    /* A queue its sender could not secure: the confirmation carries the
+     * sender's key for our KEY (the legacy handshake). */
+    bool legacy_rq = row.queue_mode != 'M';
     sx_wipe(&row, sizeof row);
     SX_TRY(st);
     size_t cap = env->enc_body.len;
@@ -303,9 +337,10 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
         st = sx_agent_cb_decrypt(secret, env, buf, cap, &cmb);
     if (st == SX_OK)
         st = sx_client_msg_decode(cmb, &cm);
-    if (st == SX_OK && cm.confirmation)
+    if (st == SX_OK && cm.confirmation && !legacy_rq)
         st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED",
                           "agent: a legacy confirmation on a queue its sender secures");
+    bool legacy = st == SX_OK && cm.confirmation;
     if (st == SX_OK)
         st = sx_agent_env_decode(cm.body, &aenv, NULL);
     if (st == SX_OK && aenv.type != SX_AGENT_ENV_CONFIRMATION)
@@ -348,8 +383,9 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
         if (st == SX_OK)
             st = sx_agent_store_rcv_prev_set(a->store, &rq->conn, 1, hash);
         if (st == SX_OK)
-            st = sx_agent_store_rcv_queue_set_status(
-                a->store, rq->queue_id, initiator ? SX_AGENT_Q_CONFIRMED : SX_AGENT_Q_ACTIVE);
+            st = sx_agent_store_rcv_queue_set_status(a->store, rq->queue_id,
+                                                     initiator || legacy ? SX_AGENT_Q_CONFIRMED
+                                                                         : SX_AGENT_Q_ACTIVE);
         if (st == SX_OK && initiator) {
             uint8_t qbuf[1024];
             sx_writer w;
@@ -362,13 +398,15 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
             memcpy(c.e2e_snd_pub_key, env->dh + SX_X25519_SPKI_LEN - 32, 32);
             c.sender_conn_info = m.info;
             c.reply_queues = sx_writer_slice(&w);
+            if (legacy)
+                c.sender_key = cm.auth_key.der;
             c.smp_client_version = env->version;
             if (st == SX_OK)
                 st = sx_agent_store_confirmation_create(a->store, &c, &conf_id);
             conn.agent_version = aenv.agent_version;
             conn.pq_support = r.support_kem;
             conn.state = SX_AGENT_CONN_RCV;
-        } else if (st == SX_OK) {
+        } else if (st == SX_OK && !legacy) {
             conn.state = SX_AGENT_CONN_DUPLEX;
         }
         if (st == SX_OK)
@@ -377,6 +415,21 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
             st = sx_agent_store_commit(a->store);
         else
             sx_agent_store_rollback(a->store);
+    }
+    if (st == SX_OK && legacy && !initiator) {
+        /* The legacy joiner: KEY with the inviter's key, then HELLO; CON
+         * comes with the inviter's HELLO (sx_agent_on_hello). */
+        st = sx_agent_rq_secure(a, rq->queue_id, cm.auth_key.der);
+        sx_agent_msg h;
+        memset(&h, 0, sizeof h);
+        h.kind = SX_AGENT_MSG_MESSAGE;
+        h.msg.type = SX_AMSG_HELLO;
+        int64_t hid = 0;
+        if (st == SX_OK)
+            st = sx_agent_enqueue(a, &rq->conn, &h, NULL, true, &hid);
+        if (st != SX_OK)
+            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "secure");
+        st = SX_OK; /* INFO all the same: the confirmation is stored */
     }
     if (st == SX_OK) {
         ev1->kind = initiator ? SX_AGENT_EV_CONF : SX_AGENT_EV_INFO;
@@ -388,7 +441,7 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
             memcpy(ev1->body, m.info.ptr, m.info.len);
             ev1->body_len = m.info.len;
         }
-        if (!initiator) {
+        if (!initiator && !legacy) {
             ev2->kind = SX_AGENT_EV_CON;
             sx_agent_id_text(&rq->conn, ev2->conn);
             ev2->pq = r.support_kem;

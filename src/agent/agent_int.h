@@ -87,8 +87,10 @@ SX_MUST_CHECK sx_status sx_agent_server_id(sx_agent *a, const sx_agent_server *s
 /* An SMP client queue object from a stored row. */
 SX_MUST_CHECK sx_status sx_agent_rq_object(sx_agent *a, const sx_agent_rcv_queue *row,
                                            sx_smp_queue **out);
+/* with_key false: without the sender key, for the unsigned confirmation of
+ * the legacy handshake. */
 SX_MUST_CHECK sx_status sx_agent_sq_object(sx_agent *a, const sx_agent_snd_queue *row,
-                                           sx_smp_queue **out);
+                                           bool with_key, sx_smp_queue **out);
 /* Fills the key fields of a row from a queue object. */
 SX_MUST_CHECK sx_status sx_agent_rq_fill(const sx_smp_queue *q, sx_agent_rcv_queue *row);
 SX_MUST_CHECK sx_status sx_agent_sq_fill(const sx_smp_queue *q, sx_agent_snd_queue *row);
@@ -100,10 +102,19 @@ sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q);
 /* Notes that a send queue has deliveries and wakes the worker. */
 SX_MUST_CHECK sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn);
 /* A new receiving queue on `server` (NEW), stored for conn with a fresh
- * per-queue e2e key; *qi (may be NULL) gets its address for the peer. */
+ * per-queue e2e key; mode 'M': a messaging queue its sender secures (SKEY),
+ * 'C': a contact address's queue that anyone may send to, 0: a messaging
+ * queue of the legacy handshake (we secure it with KEY). *qaddr (may be
+ * NULL) gets its address for the peer. */
 SX_MUST_CHECK sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn,
-                                               const char *server, int64_t *queue_id,
-                                               sx_agent_queue *qaddr);
+                                               const char *server, uint8_t mode,
+                                               int64_t *queue_id, sx_agent_queue *qaddr);
+/* The queue mode of our invitations' queues ('M', or 0 for the legacy
+ * handshake). */
+uint8_t sx_agent_inv_queue_mode(const sx_agent *a);
+/* KEY: secures our receiving queue queue_id with the sender's key (DER),
+ * then marks it secured. */
+SX_MUST_CHECK sx_status sx_agent_rq_secure(sx_agent *a, int64_t queue_id, sx_slice sender_key);
 /* Our per-queue X25519 key pair from the raw private key: DER public. */
 SX_MUST_CHECK sx_status sx_agent_e2e_pub_der(const uint8_t priv[32], uint8_t der[SX_X25519_SPKI_LEN]);
 /* A fresh X25519 private key (raw), its DER public key, and the secret
@@ -115,9 +126,31 @@ SX_MUST_CHECK sx_status sx_agent_e2e_dh(const uint8_t priv[32],
                                         uint8_t secret[32]);
 
 /* ---- handshake (agent_handshake.c) ---- */
+/* The longest connection info an application may pass. */
+#define SX_AGENT_INFO_MAX 8192
+/* A new connection row (state new) of this agent's user. */
+SX_MUST_CHECK sx_status sx_agent_conn_new(sx_agent *a, sx_agent_conn_mode mode, uint16_t agent_v,
+                                          bool pq, sx_agent_id *id);
+/* A one-time invitation: the connection, its X3DH keys (with a KEM key when
+ * pq), its messaging queue on `server`, and the link text (*link, heap). */
+SX_MUST_CHECK sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq,
+                                                sx_agent_id *id, char **link);
+/* Joins the invitation cr (fast handshake): SKEY, the reply queue on
+ * `server` (NULL: the link's router) and the confirmation with info. */
+SX_MUST_CHECK sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr,
+                                                 const char *server, sx_slice info,
+                                                 sx_agent_id *id);
 /* A message on a receiving queue with no e2e secret yet: a confirmation. */
 void sx_agent_on_confirmation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
                               const sx_client_env *env);
+
+/* ---- contact addresses (agent_contact.c) ---- */
+/* Joins the contact address cr: our own invitation sent to its queue. */
+SX_MUST_CHECK sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr,
+                                              const char *server, sx_slice info, sx_agent_id *id);
+/* A message on a contact address's queue: a contact request (REQ). */
+void sx_agent_on_invitation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
+                            const sx_client_env *env);
 
 /* ---- messages (agent_msgflow.c) ---- */
 /* A MESSAGE note of one of our queues. */

@@ -16,6 +16,9 @@
 
 #define RETRY_INCREASE_AFTER_MS 10000
 #define RETRY_MAX_MS 120000
+/* The stored type of a HELLO (the reference's storage code), beside the
+ * agent message kinds I, D and M. */
+#define MSG_TYPE_HELLO 'H'
 /* A store write whose failure only costs a repeat (the delivery is made
  * again, the state set again on the next event). */
 #define BEST_EFFORT(x)          \
@@ -60,9 +63,10 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
         return sx_error_set(SX_E_LIMIT, NULL, "agent: the message is too long");
     SX_TRY(sx_ratchet_encrypt_header(r, SX_PQ_KEEP, SX_E2E_V_MAX, &msg->mek));
     SX_TRY(sx_sha256(am, msg->internal_hash));
-    msg->msg_type = m.kind == SX_AGENT_MSG_MESSAGE && m.msg.type == SX_AMSG_EREADY
-                        ? SX_AGENT_SND_EREADY
-                        : (uint8_t)m.kind;
+    msg->msg_type = m.kind != SX_AGENT_MSG_MESSAGE     ? (uint8_t)m.kind
+                    : m.msg.type == SX_AMSG_EREADY ? SX_AGENT_SND_EREADY
+                    : m.msg.type == SX_AMSG_HELLO  ? MSG_TYPE_HELLO
+                                                   : (uint8_t)m.kind;
     msg->notification = c->notification;
     msg->pq_encryption = r->support_kem;
     msg->body = sx_writer_slice(&c->body);
@@ -140,7 +144,7 @@ size_t sx_agent_max_body(void)
 
 /* Encodes the SEND body of delivery d on send queue row. */
 static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_agent_snd_queue *row,
-                            uint16_t agent_v, sx_writer *out)
+                            uint16_t agent_v, bool legacy_conf, sx_writer *out)
 {
     (void)a;
     if (d->msg_type == SX_AGENT_MSG_RATCHET_INFO)
@@ -155,6 +159,18 @@ static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_ag
     if (!sx_read_tail(&rd, &am))
         return sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored message does not decode");
     bool conf = d->msg_type == SX_AGENT_MSG_CONN_INFO || d->msg_type == SX_AGENT_MSG_CONN_INFO_REPLY;
+    /* The legacy handshake's confirmation: 'K' and our sender key. */
+    uint8_t kbuf[SX_KEY_SPKI_MAX];
+    sx_smp_pubkey sk;
+    memset(&sk, 0, sizeof sk);
+    if (legacy_conf) {
+        sx_key *k = NULL;
+        SX_TRY(sx_key_private_from_text((const char *)row->snd_priv_key, row->snd_priv_key_len,
+                                        SX_KEY_AUTH_ALGS, &k));
+        sx_status kst = sx_smp_pubkey_of(k, kbuf, &sk);
+        sx_key_free(k);
+        SX_TRY(kst);
+    }
     sx_agent_env env;
     memset(&env, 0, sizeof env);
     /* Confirmations carry the connection's agent version, messages the
@@ -177,9 +193,17 @@ static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_ag
         env.body = sx_slice_of(enc, olen);
         sx_client_msg cm;
         memset(&cm, 0, sizeof cm);
-        /* '_' then the agent envelope */
-        if (!sx_write_u8(&cw, '_') || !sx_agent_env_write(&cw, &env))
+        cm.confirmation = legacy_conf;
+        cm.auth_key = sk;
+        /* '_' (or 'K' and the key) then the agent envelope */
+        sx_writer ew;
+        sx_writer_init_dynamic(&ew, 20000);
+        if (!sx_agent_env_write(&ew, &env))
+            st = sx_writer_status(&ew);
+        cm.body = sx_writer_slice(&ew);
+        if (st == SX_OK && !sx_client_msg_write(&cw, &cm))
             st = sx_writer_status(&cw);
+        sx_writer_cleanup(&ew);
     }
     uint8_t der[SX_X25519_SPKI_LEN];
     if (st == SX_OK && conf) {
@@ -206,6 +230,73 @@ static bool retryable(sx_status st)
            (st == SX_E_LIMIT && strcmp(sx_error_code(), "QUOTA") == 0);
 }
 
+static void emit_con(sx_agent *a, const sx_agent_id *conn, bool pq)
+{
+    BEST_EFFORT(sx_agent_store_conn_set_state(a->store, conn, SX_AGENT_CONN_DUPLEX));
+    sx_agent_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SX_AGENT_EV_CON;
+    sx_agent_id_text(conn, ev.conn);
+    ev.pq = pq;
+    sx_agent_emit_ev(a, &ev);
+}
+
+/* The primary receiving queue's status (-1: none). */
+static int rq_status(sx_agent *a, const sx_agent_id *conn)
+{
+    sx_agent_rcv_queue *rqs = NULL;
+    size_t n = 0;
+    if (sx_agent_store_rcv_queue_list(a->store, conn, &rqs, &n) != SX_OK)
+        return -1;
+    int st = n > 0 ? (int)rqs[0].status : -1;
+    sx_wipe(rqs, n * sizeof *rqs);
+    free(rqs);
+    return st;
+}
+
+/* Our HELLO reached the router: the inviter, who had the joiner's HELLO
+ * already (its receiving queue active), is connected. */
+static void hello_sent(sx_agent *a, const sx_agent_id *conn, const sx_agent_conn *cn)
+{
+    if (rq_status(a, conn) == SX_AGENT_Q_ACTIVE)
+        emit_con(a, conn, cn->pq_support);
+}
+
+/* The peer's HELLO arrived: the joiner (who sent its own first) is
+ * connected; the inviter answers with its HELLO and is connected when the
+ * router took it. */
+static void on_hello(sx_agent *a, sx_agent_rq *rq)
+{
+    sx_agent_conn cn;
+    sx_agent_snd_queue *sqs = NULL;
+    size_t n = 0;
+    if (sx_agent_store_conn_get(a->store, &rq->conn, &cn) != SX_OK ||
+        sx_agent_store_snd_queue_list(a->store, &rq->conn, &sqs, &n) != SX_OK)
+        return;
+    int sst = n > 0 ? (int)sqs[0].status : -1;
+    sx_wipe(sqs, n * sizeof *sqs);
+    free(sqs);
+    if (n == 0 || cn.state == SX_AGENT_CONN_DUPLEX) {
+        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0,
+                          sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: HELLO out of place"),
+                          "hello");
+        return;
+    }
+    BEST_EFFORT(sx_agent_store_rcv_queue_set_status(a->store, rq->queue_id, SX_AGENT_Q_ACTIVE));
+    if (sst == SX_AGENT_Q_ACTIVE) {
+        emit_con(a, &rq->conn, cn.pq_support);
+        return;
+    }
+    sx_agent_msg h;
+    memset(&h, 0, sizeof h);
+    h.kind = SX_AGENT_MSG_MESSAGE;
+    h.msg.type = SX_AMSG_HELLO;
+    int64_t hid = 0;
+    sx_status st = sx_agent_enqueue(a, &rq->conn, &h, NULL, true, &hid);
+    if (st != SX_OK)
+        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "hello");
+}
+
 /* One delivery of sq: 1 done (try the next), 0 nothing left, -1 wait. */
 static int deliver_one(sx_agent *a, sx_agent_sq *sq)
 {
@@ -221,10 +312,14 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
     sx_status st = sx_agent_store_snd_queue_get(a->store, sq->queue_id, &row);
     if (st == SX_OK)
         st = sx_agent_store_conn_get(a->store, &d.conn_id, &cn);
+    /* A confirmation to a queue its sender cannot secure goes unsigned
+     * with our key inside, for the recipient's KEY. */
+    bool conf = d.msg_type == SX_AGENT_MSG_CONN_INFO || d.msg_type == SX_AGENT_MSG_CONN_INFO_REPLY;
+    bool legacy_conf = st == SX_OK && conf && row.queue_mode != 'M';
     if (st == SX_OK)
-        st = build_send(a, &d, &row, cn.agent_version, &w);
+        st = build_send(a, &d, &row, cn.agent_version, legacy_conf, &w);
     if (st == SX_OK)
-        st = sx_agent_sq_object(a, &row, &q);
+        st = sx_agent_sq_object(a, &row, !legacy_conf, &q);
     if (st == SX_OK)
         st = d.notification ? sx_smp_tpool_send_notify(a->pool, q, w.buf, w.len)
                             : sx_smp_tpool_send(a->pool, q, w.buf, w.len);
@@ -236,11 +331,14 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
         sq->first_fail_ms = 0;
         BEST_EFFORT(sx_agent_store_delivery_done(a->store, &d.conn_id, sq->queue_id, d.internal_id,
                                                  false));
-        if (row.status != SX_AGENT_Q_ACTIVE)
-            BEST_EFFORT(sx_agent_store_snd_queue_set_status(a->store, sq->queue_id, SX_AGENT_Q_ACTIVE));
+        sx_agent_queue_status ns = legacy_conf ? SX_AGENT_Q_CONFIRMED : SX_AGENT_Q_ACTIVE;
+        if (row.status != ns)
+            BEST_EFFORT(sx_agent_store_snd_queue_set_status(a->store, sq->queue_id, ns));
         if (d.msg_type == SX_AGENT_MSG_MESSAGE) {
             sx_agent_emit(a, SX_AGENT_EV_SENT, &d.conn_id, d.internal_id, sx_slice_of(NULL, 0));
-        } else if (d.msg_type == SX_AGENT_MSG_CONN_INFO) {
+        } else if (d.msg_type == MSG_TYPE_HELLO) {
+            hello_sent(a, &d.conn_id, &cn);
+        } else if (d.msg_type == SX_AGENT_MSG_CONN_INFO && !legacy_conf) {
             /* The initiator's info reached a queue its sender secured: CON. */
             BEST_EFFORT(sx_agent_store_conn_set_state(a->store, &d.conn_id, SX_AGENT_CONN_DUPLEX));
             sx_agent_event ev;
@@ -349,7 +447,7 @@ static sx_status rcv_cb(void *vctx, const sx_agent_rcv_prev *prev, sx_ratchet *r
     msg->broker_id_len = c->n->ev.msg_id_len;
     msg->broker_ts = c->n->ev.timestamp;
     msg->external_snd_id = c->m.snd_msg_id;
-    msg->msg_type = SX_AGENT_MSG_MESSAGE;
+    msg->msg_type = c->m.msg.type == SX_AMSG_HELLO ? MSG_TYPE_HELLO : SX_AGENT_MSG_MESSAGE;
     msg->notification = c->n->ev.notification;
     msg->pq_encryption = r->support_kem;
     c->pq = r->support_kem;
@@ -436,9 +534,21 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         return;
     }
     bool has_secret = row.has_e2e_dh_secret;
+    bool contact = row.queue_mode == 'C';
     uint8_t secret[32];
     memcpy(secret, row.e2e_dh_secret, 32);
     sx_wipe(&row, sizeof row);
+    if (contact) {
+        /* Every request comes with its sender's one-time key. */
+        if (env.has_dh) {
+            sx_agent_on_invitation(a, rq, n, &env);
+        } else {
+            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, SX_E_PROTOCOL,
+                              "a contact request without its sender's key");
+            sx_agent_ack_router(a, rq, n);
+        }
+        return;
+    }
     if (!has_secret) {
         if (env.has_dh) {
             sx_agent_on_confirmation(a, rq, n, &env);
@@ -512,6 +622,10 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
     } else if (c.m.msg.type == SX_AMSG_EREADY) {
         sx_agent_sync_on_eready(a, &rq->conn, c.prev_had_snd);
         sx_agent_ack_router(a, rq, n);
+    } else if (c.m.msg.type == SX_AMSG_HELLO) {
+        sx_agent_ack_router(a, rq, n);
+        BEST_EFFORT(sx_agent_store_msg_delete(a->store, &rq->conn, iid));
+        on_hello(a, rq);
     } else {
         sx_agent_ack_router(a, rq, n);
     }

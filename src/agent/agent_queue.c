@@ -79,7 +79,8 @@ sx_status sx_agent_rq_object(sx_agent *a, const sx_agent_rcv_queue *row, sx_smp_
     return SX_OK;
 }
 
-sx_status sx_agent_sq_object(sx_agent *a, const sx_agent_snd_queue *row, sx_smp_queue **out)
+sx_status sx_agent_sq_object(sx_agent *a, const sx_agent_snd_queue *row, bool with_key,
+                             sx_smp_queue **out)
 {
     SX_ENSURE(row->snd_id_len == SX_QUEUE_ID_LEN,
               sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored queue id has a bad length"));
@@ -89,7 +90,7 @@ sx_status sx_agent_sq_object(sx_agent *a, const sx_agent_snd_queue *row, sx_smp_
     q->f.role = SX_QUEUE_SENDER;
     sx_status st = sx_agent_server_text(a, row->server_id, q->f.server, sizeof q->f.server);
     memcpy(q->f.snd_id, row->snd_id, SX_QUEUE_ID_LEN);
-    if (st == SX_OK && row->snd_priv_key_len > 0)
+    if (st == SX_OK && with_key && row->snd_priv_key_len > 0)
         st = sx_key_private_from_text((const char *)row->snd_priv_key, row->snd_priv_key_len,
                                       SX_KEY_AUTH_ALGS, &q->f.snd_key);
     if (st != SX_OK) {
@@ -169,7 +170,7 @@ sx_status sx_agent_e2e_new(uint8_t priv[32], uint8_t der[SX_X25519_SPKI_LEN],
 }
 
 sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const char *server,
-                                 int64_t *queue_id, sx_agent_queue *qaddr)
+                                 uint8_t mode, int64_t *queue_id, sx_agent_queue *qaddr)
 {
     sx_agent_server srv;
     memset(&srv, 0, sizeof srv);
@@ -188,12 +189,15 @@ sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const cha
     SX_TRY(sx_agent_e2e_new(row.e2e_priv_key, der, NULL, NULL));
     sx_smp_created cr;
     memset(&cr, 0, sizeof cr);
-    SX_TRY(sx_smp_tpool_create(a->pool, server, NULL, &cr));
+    sx_smp_new_opts nopts;
+    memset(&nopts, 0, sizeof nopts);
+    nopts.contact = mode != 'M'; /* the router: its sender cannot secure it */
+    SX_TRY(sx_smp_tpool_create(a->pool, server, &nopts, &cr));
     sx_status st = sx_agent_rq_fill(cr.queue, &row);
     row.status = SX_AGENT_Q_NEW;
     row.smp_client_version = SX_SMPC_V_MAX;
     row.primary = true;
-    row.queue_mode = 'M';
+    row.queue_mode = mode;
     if (st == SX_OK)
         st = sx_agent_store_rcv_queue_create(a->store, &row, queue_id);
     if (st == SX_OK && !a->opts.no_subscribe)
@@ -207,7 +211,9 @@ sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const cha
         memcpy(qaddr->sender_id, cr.snd_id, SX_QUEUE_ID_LEN);
         qaddr->sender_id_len = SX_QUEUE_ID_LEN;
         memcpy(qaddr->dh, der, sizeof der);
-        qaddr->mode = SX_QUEUE_MODE_MESSAGING;
+        qaddr->mode = mode == 'M'   ? SX_QUEUE_MODE_MESSAGING
+                      : mode == 'C' ? SX_QUEUE_MODE_CONTACT
+                                    : SX_QUEUE_MODE_NONE;
     }
     return st;
 }
@@ -267,4 +273,23 @@ sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn
     s->conn = *conn;
     pthread_cond_signal(&a->wake);
     return SX_OK;
+}
+
+uint8_t sx_agent_inv_queue_mode(const sx_agent *a)
+{
+    return a->opts.legacy_handshake ? 0 : 'M';
+}
+
+sx_status sx_agent_rq_secure(sx_agent *a, int64_t queue_id, sx_slice sender_key)
+{
+    sx_agent_rcv_queue row;
+    SX_TRY(sx_agent_store_rcv_queue_get(a->store, queue_id, &row));
+    sx_smp_queue *q = NULL;
+    sx_status st = sx_agent_rq_object(a, &row, &q);
+    sx_wipe(&row, sizeof row);
+    if (st == SX_OK)
+        st = sx_smp_tpool_secure(a->pool, q, sender_key.ptr, sender_key.len);
+    sx_smp_queue_free(q);
+    SX_TRY(st);
+    return sx_agent_store_rcv_queue_set_status(a->store, queue_id, SX_AGENT_Q_SECURED);
 }

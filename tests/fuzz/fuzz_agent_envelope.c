@@ -1,7 +1,9 @@
 /* Fuzz target: the per-queue and agent envelopes (agent/envelope). The first
  * byte picks the decoder: 'e' the client message envelope, 'c' the client
- * message, anything else the agent envelope. These encodings are canonical:
- * whatever decodes must encode back to exactly the input. With
+ * message, 'i' the agent envelope keeping a contact request's invitation
+ * (which must then be a parsed invitation), anything else the agent
+ * envelope. These encodings are canonical: whatever decodes must encode
+ * back to exactly the input. With
  * SX_FUZZ_SEED_OUT=<dir> in the environment the first run writes the seed
  * corpus there. */
 #include <stdio.h>
@@ -63,6 +65,8 @@ static void write_seeds(const char *dir)
         if (!sx_agent_env_write(&w, &e))
             abort();
         write_file(dir, kinds[i].name, 'a', sx_writer_slice(&w));
+        if (kinds[i].type == SX_AGENT_ENV_INVITATION)
+            write_file(dir, "env_inv_kept", 'i', sx_writer_slice(&w));
         if (i == 2) { /* the message envelope inside client messages and an envelope */
             uint8_t secret[32] = {1};
             sx_writer cw, ew;
@@ -110,6 +114,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             check_same(&w, in);
         }
+    } else if (data[0] == 'i') {
+        /* A contact request as the address's owner reads it: the
+         * invitation kept (and freed after any outcome). */
+        sx_agent_connreq inv;
+        memset(&inv, 0, sizeof inv);
+        if (sx_agent_env_decode(in, &env, &inv) == SX_OK && env.type == SX_AGENT_ENV_INVITATION &&
+            (inv.mode != SX_CONN_INVITATION || inv.queue_count == 0))
+            abort();
+        sx_agent_connreq_free(&inv);
     } else if (sx_agent_env_decode(in, &env, NULL) == SX_OK) {
         if (!sx_agent_env_write(&w, &env))
             abort();

@@ -9,7 +9,11 @@
  * and the other's message failing with MERR; ratchet re-synchronisation
  * after one side's store was put back to an older copy (the reference's
  * "Ratchet synchronization" tests): one side starting, both sides starting
- * at once, and a side restarting between starting and the answer. */
+ * at once, and a side restarting between starting and the answer; a
+ * contact address joined by two requesters, one accepted after the
+ * owner's restart, one rejected;
+ * the legacy handshake (KEY and HELLO), also between a legacy inviter and
+ * a joiner with a queue its sender secures, and through an address. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -30,7 +34,7 @@ static void db_path(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s.db", DIR_, name);
 }
 
-static sx_agent *open_agent(const char *name, bool pq_off)
+static sx_agent *open_agent_opts(const char *name, bool pq_off, bool legacy)
 {
     char p[128];
     db_path(p, sizeof p, name);
@@ -40,10 +44,16 @@ static sx_agent *open_agent(const char *name, bool pq_off)
     o.retry_min_ms = 100;
     o.retry_max_ms = 500;
     o.send_retry_ms = 200;
+    o.legacy_handshake = legacy;
     sx_agent *a = NULL;
     if (sx_agent_open(p, &o, &a) != SX_OK)
         fail_msg("open %s: %s", name, sx_error_message());
     return a;
+}
+
+static sx_agent *open_agent(const char *name, bool pq_off)
+{
+    return open_agent_opts(name, pq_off, false);
 }
 
 /* The next event other than UP and DOWN; ERR and MERR fail the test. */
@@ -410,15 +420,8 @@ static void greetings(sx_agent *alice, const char *bob_id, int64_t alice_msg_id,
 }
 
 /* Nothing else came (no ERR, no second RSYNC). */
-static void expect_quiet(sx_agent *a)
-{
-    sx_agent_event ev;
-    do
-        assert_ok(sx_agent_next(a, 500, &ev));
-    while (ev.kind == SX_AGENT_EV_UP || ev.kind == SX_AGENT_EV_DOWN);
-    if (ev.kind != SX_AGENT_EV_NONE)
-        fail_msg("unexpected %s %s", sx_agent_event_name(ev.kind), ev.detail);
-}
+/* No event but UP/DOWN for ms (defined below). */
+static void expect_quiet(sx_agent *a, int ms);
 
 /* Both sides: agreed, then ok once the first message passed on the new
  * ratchet. */
@@ -446,8 +449,179 @@ static void ratchet_sync(bool pq)
     expect_agreed_ok(alice, bob_id, bob, alice_id);
     greetings(alice, bob_id, 10, bob, alice_id, 7, pq);
     greetings(bob, alice_id, 9, alice, bob_id, 12, pq);
-    expect_quiet(alice);
-    expect_quiet(bob);
+    expect_quiet(alice, 500);
+    expect_quiet(bob, 500);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* No event but UP/DOWN for a while (a rejected requester hears nothing). */
+static void expect_quiet(sx_agent *a, int ms)
+{
+    int64_t until = now_ms() + ms;
+    while (now_ms() < until) {
+        sx_agent_event ev;
+        assert_ok(sx_agent_next(a, 100, &ev));
+        if (ev.kind != SX_AGENT_EV_NONE && ev.kind != SX_AGENT_EV_UP &&
+            ev.kind != SX_AGENT_EV_DOWN)
+            fail_msg("unexpected %s %s", sx_agent_event_name(ev.kind), ev.conn);
+        sx_agent_event_clear(&ev);
+    }
+}
+
+static void expect_req(sx_agent *a, const char *addr, const char *info, char inv[SX_AGENT_CONN_ID_TEXT])
+{
+    sx_agent_event ev;
+    expect(a, SX_AGENT_EV_REQ, addr, &ev);
+    expect_body(&ev, info);
+    assert_true(ev.pq);
+    assert_int_equal(strlen(ev.inv_id), SX_AGENT_CONN_ID_TEXT - 1);
+    memcpy(inv, ev.inv_id, SX_AGENT_CONN_ID_TEXT);
+    sx_agent_event_clear(&ev);
+}
+
+/* The reference's runAgentClientContactTest and testRejectContactRequest:
+ * alice's address, bob's and carol's requests (REQ with their info), alice
+ * closed and opened again between bob's REQ and her accept (the request
+ * and the address's queue come back from the store), carol's request
+ * rejected (she hears nothing); bob allows alice's confirmation, CON on
+ * both sides, messages both ways with the fast handshake's ids. */
+static void contact(bool lg)
+{
+    router_start();
+    sx_agent *alice = open_agent_opts(lg ? "alice_ctl" : "alice_ct", false, lg);
+    sx_agent *bob = open_agent_opts(lg ? "bob_ctl" : "bob_ct", false, lg);
+    sx_agent *carol = open_agent_opts(lg ? "carol_ctl" : "carol_ct", false, lg);
+    char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL;
+    assert_ok(sx_agent_create_contact(alice, R.addr, addr, &link));
+    assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
+    assert_non_null(strstr(link, "q%3Dc"));
+    assert_null(strstr(link, "e2e="));
+    char bob_alice[SX_AGENT_CONN_ID_TEXT], carol_alice[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's request", 13, bob_alice));
+    char bob_inv[SX_AGENT_CONN_ID_TEXT], carol_inv[SX_AGENT_CONN_ID_TEXT];
+    expect_req(alice, addr, "bob's request", bob_inv);
+
+    /* The request outlives the owner's agent; the address keeps working. */
+    sx_agent_close(alice);
+    alice = open_agent_opts(lg ? "alice_ctl" : "alice_ct", false, lg);
+    assert_ok(sx_agent_join(carol, link, NULL, "carol's request", 15, carol_alice));
+    sx_agent_free_text(link);
+    expect_req(alice, addr, "carol's request", carol_inv);
+    assert_string_not_equal(bob_inv, carol_inv);
+
+    char alice_bob[SX_AGENT_CONN_ID_TEXT], other[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_accept_contact(alice, bob_inv, NULL, "alice's info", 12, alice_bob));
+    assert_string_not_equal(alice_bob, addr);
+    assert_int_equal(sx_agent_accept_contact(alice, bob_inv, NULL, "", 0, other), SX_E_USAGE);
+    assert_ok(sx_agent_reject_contact(alice, carol_inv));
+    assert_int_equal(sx_agent_reject_contact(alice, carol_inv), SX_E_USAGE);
+    assert_int_equal(sx_agent_accept_contact(alice, carol_inv, NULL, "", 0, other), SX_E_USAGE);
+
+    /* The roles swap: bob made the invitation, alice joined it. */
+    sx_agent_event ev;
+    expect(bob, SX_AGENT_EV_CONF, bob_alice, &ev);
+    expect_body(&ev, "alice's info");
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_allow(bob, bob_alice, conf, "bob's info", 10));
+    expect(bob, SX_AGENT_EV_CON, bob_alice, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+    expect(alice, SX_AGENT_EV_INFO, alice_bob, &ev);
+    expect_body(&ev, "bob's info");
+    sx_agent_event_clear(&ev);
+    expect(alice, SX_AGENT_EV_CON, alice_bob, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+
+    int64_t base = lg ? 3 : 1; /* the legacy handshake's HELLOs take 2 and 3 */
+    send_expect_sent(alice, alice_bob, "hello bob", base + 1);
+    expect_sent(alice, alice_bob, base + 1);
+    expect_msg(bob, bob_alice, "hello bob", base + 1, true);
+    send_expect_sent(bob, bob_alice, "hello alice", base + 2);
+    expect_sent(bob, bob_alice, base + 2);
+    expect_msg(alice, alice_bob, "hello alice", base + 2, true);
+
+    /* The address stays, beside the new connection; carol waits in vain. */
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(ci[i].state, strcmp(ci[i].id, addr) == 0        ? "contact"
+                                         : strcmp(ci[i].id, alice_bob) == 0 ? "duplex"
+                                                                            : "?");
+    free(ci);
+    expect_quiet(carol, 1500);
+    expect_quiet(alice, 500);
+    assert_ok(sx_agent_delete(alice, addr));
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    sx_agent_close(carol);
+    router_kill9();
+}
+
+static void test_contact(void **state)
+{
+    (void)state;
+    contact(false);
+}
+
+/* The same with every queue of the legacy handshake. */
+static void test_contact_legacy(void **state)
+{
+    (void)state;
+    contact(true);
+}
+
+/* The reference's runAgentClientTest in its "v8" form (no SKEY): the
+ * same events, HELLO both ways under the hood, message ids from 4. With
+ * only alice legacy, bob's reply queue is secured by alice (SKEY) while
+ * alice's is secured by her KEY: no HELLO, ids from 2. With only bob
+ * legacy, bob SKEYs alice's queue but his reply queue needs his KEY, and
+ * HELLO follows. */
+static void legacy(bool alice_legacy, bool bob_legacy)
+{
+    router_start();
+    char an[16], bn[16];
+    snprintf(an, sizeof an, "alice_lg%d%d", alice_legacy, bob_legacy);
+    snprintf(bn, sizeof bn, "bob_lg%d%d", alice_legacy, bob_legacy);
+    sx_agent *alice = open_agent_opts(an, false, alice_legacy);
+    sx_agent *bob = open_agent_opts(bn, false, bob_legacy);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT], *link = NULL;
+    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
+    assert_true(alice_legacy == (strstr(link, "q%3Dm") == NULL));
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    sx_agent_event ev;
+    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
+    expect_body(&ev, "bob's info");
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
+    expect_body(&ev, "alice's info");
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
+    assert_true(ev.pq);
+    sx_agent_event_clear(&ev);
+    int64_t base = bob_legacy ? 3 : 1;
+    send_expect_sent(alice, bob_id, "hello", base + 1);
+    expect_sent(alice, bob_id, base + 1);
+    expect_msg(bob, alice_id, "hello", base + 1, true);
+    send_expect_sent(bob, alice_id, "hello too", base + 2);
+    expect_sent(bob, alice_id, base + 2);
+    expect_msg(alice, bob_id, "hello too", base + 2, true);
+    send_expect_sent(bob, alice_id, "how are you?", base + 3);
+    expect_sent(bob, alice_id, base + 3);
+    expect_msg(alice, bob_id, "how are you?", base + 3, true);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -484,8 +658,8 @@ static void test_ratchet_sync_simultaneous(void **state)
     router_start();
     expect_agreed_ok(alice, bob_id, bob, alice_id);
     greetings(alice, bob_id, 10, bob, alice_id, 7, true);
-    expect_quiet(alice);
-    expect_quiet(bob);
+    expect_quiet(alice, 500);
+    expect_quiet(bob, 500);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -510,11 +684,29 @@ static void test_ratchet_sync_restart(void **state)
     router_start();
     expect_agreed_ok(alice, bob_id, bob, alice_id);
     greetings(alice, bob_id, 10, bob, alice_id, 7, true);
-    expect_quiet(alice);
-    expect_quiet(bob);
+    expect_quiet(alice, 500);
+    expect_quiet(bob, 500);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
+}
+
+static void test_legacy(void **state)
+{
+    (void)state;
+    legacy(true, true);
+}
+
+static void test_legacy_inviter(void **state)
+{
+    (void)state;
+    legacy(true, false);
+}
+
+static void test_legacy_joiner(void **state)
+{
+    (void)state;
+    legacy(false, true);
 }
 
 static int setup(void **state)
@@ -543,6 +735,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_inviter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_joiner, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,16 +3,19 @@
 # smp-server on loopback: alice invites, bob joins, both listen (alice with
 # --accept) until CON; then each sends with `send` while its own `listen`
 # runs on the same store, and the other's listen prints the message; the
-# connections list shows both duplex.
+# connections list shows both duplex. Then contact addresses: carol's
+# address joined by dave (accepted with `accept`, messages both ways) and
+# erin (rejected with `reject`); alice's address joined by frank, accepted
+# by alice's running `listen --accept`.
 # Usage: test_simplex_agent.sh <path to smp-server> <path to simplex-agent>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 SERVER=$(abspath "$1")
 AGENT=$(abspath "$2")
 T=$(mktemp -d /tmp/sx_agent_cli.XXXXXX) || exit 1
-PID= LA= LB=
+PID= LA= LB= LC= LD= LF=
 cleanup() {
-    for p in $LA $LB $PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for p in $LA $LB $LC $LD $LF $PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -49,7 +52,7 @@ ag --db a.db bogus >/dev/null 2>&1; [ $? = 2 ] || fail "an unknown command is a 
 
 LINK=$(ag --db a.db invite --server "$ADDR") || fail "invite"
 case "$LINK" in simplex:/invitation#/?v=2-7\&smp=*) ;; *) fail "invite printed '$LINK'" ;; esac
-$TOS "$AGENT" --db a.db listen --accept >a.out 2>a.err &
+$TOS "$AGENT" --db a.db listen --accept --server "$ADDR" >a.out 2>a.err &
 LA=$!
 BCONN=$(ag --db b.db join "$LINK" --server "$ADDR") || fail "join"
 [ ${#BCONN} = 16 ] || fail "join printed '$BCONN'"
@@ -79,5 +82,52 @@ ag --db a.db send -NOSUCHCONNECTIO "-x" >/dev/null 2>&1; [ $? = 1 ] || fail "an 
 ag --db a.db send -- --NOSUCHCONNECTI "x" >/dev/null 2>&1; [ $? = 1 ] || fail "'--' before an id"
 ag --db a.db send "$ACONN" "x" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "an unknown option after the command"
 
-[ $FAILS = 0 ] || { echo "--- a.err:"; cat a.err; echo "--- b.err:"; cat b.err; exit 1; }
+# ---- contact addresses ----
+CLINK=$(ag --db c.db invite --contact --server "$ADDR") || fail "invite --contact"
+case "$CLINK" in simplex:/contact#/?v=2-7\&smp=*) ;; *) fail "invite --contact printed '$CLINK'" ;; esac
+CADDR=$(ag --db c.db connections | awk '{print $1}')
+[ "$(ag --db c.db connections)" = "$CADDR contact" ] || fail "carol's address: $(ag --db c.db connections)"
+$TOS "$AGENT" --db c.db listen >c.out 2>c.err &
+LC=$!
+DCONN=$(ag --db d.db join "$CLINK" --server "$ADDR") || fail "dave's join"
+[ ${#DCONN} = 16 ] || fail "dave's join printed '$DCONN'"
+$TOS "$AGENT" --db d.db listen --accept >d.out 2>d.err &
+LD=$!
+wait_for c.out '"event":"REQ","conn":"'"$CADDR"'","inv":"[A-Za-z0-9_-]*","info":"","pq":true'
+INV=$(sed -n 's/.*"event":"REQ".*"inv":"\([A-Za-z0-9_-]*\)".*/\1/p' c.out | head -n 1)
+[ ${#INV} = 16 ] || fail "REQ's inv '$INV'"
+CCONN=$(ag --db c.db accept "$INV" --server "$ADDR") || fail "accept"
+[ ${#CCONN} = 16 ] || fail "accept printed '$CCONN'"
+ag --db c.db accept "$INV" --server "$ADDR" >/dev/null 2>&1; [ $? = 1 ] || fail "a second accept of one request"
+wait_for d.out '"event":"CONF","conn":"'"$DCONN"'"'
+wait_for d.out '"event":"CON","conn":"'"$DCONN"'"'
+wait_for c.out '"event":"CON","conn":"'"$CCONN"'"'
+ID=$(ag --db c.db send "$CCONN" "hello dave") || fail "carol's send"
+[ "$ID" = 2 ] || fail "carol's first message id '$ID'"
+wait_for d.out '"event":"MSG","conn":"'"$DCONN"'","id":2,"text":"hello dave"'
+ID=$(ag --db d.db send "$DCONN" "hello carol") || fail "dave's send"
+wait_for c.out '"event":"MSG","conn":"'"$CCONN"'","id":3,"text":"hello carol"'
+ECONN=$(ag --db e.db join "$CLINK" --server "$ADDR") || fail "erin's join"
+i=0
+while [ "$(grep -c '"event":"REQ"' c.out)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+INV2=$(sed -n 's/.*"event":"REQ".*"inv":"\([A-Za-z0-9_-]*\)".*/\1/p' c.out | sed -n 2p)
+[ ${#INV2} = 16 ] || fail "erin's REQ: '$INV2'"
+ag --db c.db reject "$INV2" || fail "reject"
+ag --db c.db reject "$INV2" >/dev/null 2>&1; [ $? = 1 ] || fail "a second reject of one request"
+[ "$(ag --db e.db connections)" = "$ECONN rcv" ] || fail "erin's connections: $(ag --db e.db connections)"
+# listen --accept accepts requests too
+ALINK=$(ag --db a.db invite --contact --server "$ADDR") || fail "alice's invite --contact"
+FCONN=$(ag --db f.db join "$ALINK" --server "$ADDR") || fail "frank's join"
+$TOS "$AGENT" --db f.db listen --accept >f.out 2>f.err &
+LF=$!
+wait_for a.out '"event":"REQ"'
+wait_for f.out '"event":"CON","conn":"'"$FCONN"'"'
+i=0
+while [ "$(grep -c '"event":"CON"' a.out)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(grep -c '"event":"CON"' a.out)" = 2 ] || { cat a.out; fail "alice's second CON"; }
+
+[ $FAILS = 0 ] || {
+    for f in a b c d f; do echo "--- $f.err:"; cat $f.err; done
+    exit 1
+}
 echo "simplex-agent: all passed"

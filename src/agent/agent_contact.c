@@ -1,0 +1,272 @@
+/* Contact addresses (docs/AGENT.md, "Contact addresses"): the owner's
+ * contact queue and link; a requester's own one-time invitation sent to
+ * that queue in an invitation envelope (per-queue encryption only, with a
+ * one-time key); the owner's REQ, kept in the store until the owner
+ * accepts it (joining the requester's invitation, so that the roles swap
+ * and the fast handshake follows) or rejects it (the request is only
+ * forgotten). */
+#include "agent/agent_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/version.h"
+#include "core/error.h"
+#include "crypto/util.h"
+
+/* The address text of a link's router, for a queue of ours on it. */
+static sx_status server_text(const sx_agent_server *srv, char out[SX_SMP_SERVER_TEXT_MAX])
+{
+    sx_writer w;
+    sx_writer_init_fixed(&w, (uint8_t *)out, SX_SMP_SERVER_TEXT_MAX - 1);
+    if (!sx_agent_server_write_text(&w, srv, false))
+        return sx_error_set(SX_E_PROTOCOL, NULL, "agent: the link's router is too long");
+    out[w.len] = '\0';
+    return SX_OK;
+}
+
+/* ---- the owner: the address ---- */
+
+static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id, char **link)
+{
+    /* The address holds no ratchet: each accepted request makes its own
+     * connection. */
+    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_CONTACT, SX_AGENT_V_MAX, false, id));
+    int64_t qid = 0;
+    sx_agent_connreq cr;
+    memset(&cr, 0, sizeof cr);
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, 'C', &qid, &cr.queues[0].q));
+    SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_CONTACT));
+    cr.mode = SX_CONN_CONTACT;
+    cr.agent_vr = sx_agent_vrange();
+    cr.queue_count = 1;
+    cr.queues[0].vr = sx_smpc_vrange();
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_AGENT_LINK_TEXT_MAX);
+    if (!sx_agent_connreq_write_text(&w, &cr) || !sx_write_u8(&w, 0)) {
+        sx_status st = sx_writer_status(&w);
+        sx_writer_cleanup(&w);
+        return sx_error_set(st, NULL, "agent: cannot write the contact link");
+    }
+    size_t n = 0;
+    *link = (char *)sx_writer_take(&w, &n);
+    return SX_OK;
+}
+
+sx_status sx_agent_create_contact(sx_agent *a, const char *server,
+                                  char conn_id[SX_AGENT_CONN_ID_TEXT], char **link)
+{
+    SX_ENSURE(a && server && conn_id && link, SX_E_USAGE);
+    *link = NULL;
+    sx_agent_id id;
+    pthread_mutex_lock(&a->mu);
+    sx_status st = create_locked(a, server, &id, link);
+    pthread_mutex_unlock(&a->mu);
+    if (st == SX_OK)
+        sx_agent_id_text(&id, conn_id);
+    return st;
+}
+
+/* ---- the requester: joining an address ---- */
+
+/* SEND of the invitation envelope to the address's queue qa: unsigned
+ * (anyone may send to a contact queue), encrypted once to its key. */
+static sx_status send_invitation(sx_agent *a, const sx_agent_queue *qa, uint16_t smpc_v,
+                                 uint16_t agent_v, const char *inv_link, sx_slice info)
+{
+    SX_ENSURE(qa->sender_id_len == SX_SMP_QUEUE_ID_LEN,
+              sx_error_set(SX_E_PROTOCOL, NULL, "agent: the address's queue id has a bad length"));
+    char srv[SX_SMP_SERVER_TEXT_MAX];
+    SX_TRY(server_text(&qa->server, srv));
+    sx_agent_env env;
+    memset(&env, 0, sizeof env);
+    env.agent_version = agent_v;
+    env.type = SX_AGENT_ENV_INVITATION;
+    env.conn_req = sx_slice_str(inv_link);
+    env.body = info;
+    sx_writer cm, out;
+    sx_writer_init_dynamic(&cm, SX_AGENT_E2E_CONF_PADDED);
+    sx_writer_init_dynamic(&out, SX_AGENT_ENVELOPE_MAX);
+    sx_status st = SX_OK;
+    if (!sx_write_u8(&cm, '_') || !sx_agent_env_write(&cm, &env))
+        st = sx_writer_status(&cm);
+    if (st == SX_OK &&
+        !sx_agent_cb_encrypt_once(&out, smpc_v, qa->dh, sx_writer_slice(&cm)))
+        st = sx_error_set(sx_writer_status(&out), NULL,
+                          "agent: the request does not fit a message (info too long)");
+    sx_smp_queue *q = NULL;
+    if (st == SX_OK)
+        st = sx_smp_queue_sender_new(srv, qa->sender_id, &q);
+    if (st == SX_OK)
+        st = sx_smp_tpool_send_notify(a->pool, q, out.buf, out.len);
+    sx_smp_queue_free(q);
+    sx_writer_cleanup(&cm);
+    sx_writer_cleanup(&out);
+    return st;
+}
+
+sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                                sx_slice info, sx_agent_id *id)
+{
+    SX_ENSURE(cr->mode == SX_CONN_CONTACT && cr->queue_count >= 1,
+              sx_error_set(SX_E_USAGE, NULL, "agent: not a contact link"));
+    uint16_t agent_v = 0, smpc_v = 0;
+    if (!sx_vrange_common_max(cr->agent_vr, sx_agent_vrange(), &agent_v) ||
+        !sx_vrange_common_max(cr->queues[0].vr, sx_smpc_vrange(), &smpc_v))
+        return sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: the link's versions are not ours");
+    const sx_agent_queue *qa = &cr->queues[0].q;
+    SX_ENSURE(qa->mode != SX_QUEUE_MODE_MESSAGING,
+              sx_error_set(SX_E_PROTOCOL, NULL, "agent: a contact link with a messaging queue"));
+    char own[SX_SMP_SERVER_TEXT_MAX];
+    if (!server) {
+        SX_TRY(server_text(&qa->server, own));
+        server = own;
+    }
+    /* Our invitation carries a KEM key when both agents can use it. */
+    bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ;
+    char *link = NULL;
+    SX_TRY(sx_agent_invitation_new(a, server, pq, id, &link));
+    sx_status st = send_invitation(a, qa, smpc_v, agent_v, link, info);
+    sx_agent_free_text(link);
+    return st;
+}
+
+/* ---- the owner: requests ---- */
+
+typedef struct req_result {
+    sx_agent_id inv_id;
+    bool pq;
+    uint8_t *info;
+    size_t info_len;
+} req_result;
+
+static sx_status request(sx_agent *a, sx_agent_rq *rq, const sx_client_env *env, req_result *out)
+{
+    sx_agent_conn conn;
+    SX_TRY(sx_agent_store_conn_get(a->store, &rq->conn, &conn));
+    SX_ENSURE(conn.mode == SX_AGENT_MODE_CONTACT,
+              sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: a request to a connection"));
+    sx_agent_rcv_queue row;
+    SX_TRY(sx_agent_store_rcv_queue_get(a->store, rq->queue_id, &row));
+    uint8_t secret[32];
+    sx_status st = sx_agent_e2e_dh(row.e2e_priv_key, env->dh, secret);
+    sx_wipe(&row, sizeof row);
+    SX_TRY(st);
+    size_t cap = env->enc_body.len;
+    uint8_t *buf = malloc(cap + 1);
+    sx_slice cmb;
+    sx_client_msg cm;
+    sx_agent_env aenv;
+    sx_agent_connreq inv;
+    memset(&inv, 0, sizeof inv);
+    if (!buf)
+        st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+    if (st == SX_OK)
+        st = sx_agent_cb_decrypt(secret, env, buf, cap, &cmb);
+    sx_wipe(secret, sizeof secret);
+    if (st == SX_OK)
+        st = sx_client_msg_decode(cmb, &cm);
+    if (st == SX_OK && cm.confirmation)
+        st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: a confirmation to an address");
+    if (st == SX_OK)
+        st = sx_agent_env_decode(cm.body, &aenv, &inv);
+    if (st == SX_OK && aenv.type != SX_AGENT_ENV_INVITATION)
+        st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: not a contact request");
+    if (st == SX_OK && aenv.body.len > SX_AGENT_INFO_MAX)
+        st = sx_error_set(SX_E_LIMIT, NULL, "agent: the request's info is too long");
+    if (st == SX_OK) {
+        /* Shown even when we could not join it; post-quantum only when
+         * both versions allow it (as the reference's REQ says). */
+        uint16_t av = 0, ev = 0;
+        out->pq = sx_vrange_common_max(inv.agent_vr, sx_agent_vrange(), &av) &&
+                  sx_vrange_common_max(inv.e2e.range, sx_e2e_vrange(), &ev) &&
+                  av >= SX_AGENT_V_PQ && ev >= SX_E2E_V_PQ;
+        st = sx_agent_store_invitation_create(a->store, &rq->conn, aenv.conn_req, aenv.body,
+                                              &out->inv_id);
+    }
+    if (st == SX_OK && aenv.body.len > 0) {
+        out->info = malloc(aenv.body.len);
+        if (out->info) {
+            memcpy(out->info, aenv.body.ptr, aenv.body.len);
+            out->info_len = aenv.body.len;
+        }
+    }
+    sx_agent_connreq_free(&inv);
+    if (buf)
+        sx_wipe(buf, cap);
+    free(buf);
+    return st;
+}
+
+void sx_agent_on_invitation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
+                            const sx_client_env *env)
+{
+    req_result r;
+    memset(&r, 0, sizeof r);
+    sx_status st = request(a, rq, env, &r);
+    /* Stored (or refused): the router may drop it. */
+    sx_agent_ack_router(a, rq, n);
+    if (st != SX_OK) {
+        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "contact request");
+        return;
+    }
+    sx_agent_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SX_AGENT_EV_REQ;
+    sx_agent_id_text(&rq->conn, ev.conn);
+    sx_agent_id_text(&r.inv_id, ev.inv_id);
+    ev.pq = r.pq;
+    ev.body = r.info;
+    ev.body_len = r.info_len;
+    sx_agent_emit_ev(a, &ev);
+}
+
+static sx_status accept_locked(sx_agent *a, const sx_agent_id *inv_id, const char *server,
+                               sx_slice info, sx_agent_id *id)
+{
+    sx_slice link, req_info;
+    bool accepted = false;
+    sx_agent_blob storage = {0};
+    SX_TRY(sx_agent_store_invitation_get(a->store, inv_id, &link, &req_info, &accepted, &storage));
+    sx_status st = SX_OK;
+    if (accepted)
+        st = sx_error_set(SX_E_USAGE, NULL, "agent: the request was accepted already");
+    sx_agent_connreq cr;
+    memset(&cr, 0, sizeof cr);
+    if (st == SX_OK)
+        st = sx_agent_connreq_parse((const char *)link.ptr, link.len, &cr);
+    sx_agent_blob_free(&storage);
+    if (st == SX_OK)
+        st = sx_agent_join_invitation(a, &cr, server, info, id);
+    sx_agent_connreq_free(&cr);
+    SX_TRY(st);
+    return sx_agent_store_invitation_accept(a->store, inv_id, info);
+}
+
+sx_status sx_agent_accept_contact(sx_agent *a, const char *inv_id, const char *server,
+                                  const void *info, size_t info_len,
+                                  char conn_id[SX_AGENT_CONN_ID_TEXT])
+{
+    SX_ENSURE(a && conn_id && (info || info_len == 0), SX_E_USAGE);
+    SX_ENSURE(info_len <= SX_AGENT_INFO_MAX,
+              sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
+    sx_agent_id inv, id;
+    SX_TRY(sx_agent_id_parse(inv_id, &inv));
+    pthread_mutex_lock(&a->mu);
+    sx_status st = accept_locked(a, &inv, server, sx_slice_of(info, info_len), &id);
+    pthread_mutex_unlock(&a->mu);
+    if (st == SX_OK)
+        sx_agent_id_text(&id, conn_id);
+    return st;
+}
+
+sx_status sx_agent_reject_contact(sx_agent *a, const char *inv_id)
+{
+    SX_ENSURE(a, SX_E_USAGE);
+    sx_agent_id inv;
+    SX_TRY(sx_agent_id_parse(inv_id, &inv));
+    pthread_mutex_lock(&a->mu);
+    sx_status st = sx_agent_store_invitation_delete(a->store, &inv);
+    pthread_mutex_unlock(&a->mu);
+    return st;
+}
