@@ -37,11 +37,14 @@ static void usage(FILE *f)
             "  join LINK [--server SERVER]\n"
             "      Join the invitation LINK (the reply queue on SERVER, by default the\n"
             "      link's router) and print the new connection's id.\n"
-            "  listen [--accept] [--timeout SECONDS]\n"
+            "  listen [--accept] [--receipts] [--timeout SECONDS]\n"
             "      Print one JSON object per event per line: \"event\", \"conn\" and, for\n"
-            "      MSG, \"id\" and \"text\". Messages are acknowledged once printed.\n"
-            "      --accept allows confirmations as they come. Without --timeout it runs\n"
-            "      until killed.\n"
+            "      MSG, \"id\" and \"text\"; for RCVD (the peer's delivery receipts of\n"
+            "      messages this store sent), \"id\" and \"receipts\" ([{\"id\": sent\n"
+            "      message id, \"status\": \"ok\" or \"badMsgHash\"}]). Messages and\n"
+            "      receipts are acknowledged once printed. --accept allows confirmations\n"
+            "      as they come; --receipts acknowledges messages with a delivery receipt\n"
+            "      to their sender. Without --timeout it runs until killed.\n"
             "  send CONN TEXT\n"
             "      Send TEXT on connection CONN; prints the message id once the router\n"
             "      took it.\n"
@@ -90,7 +93,16 @@ static void print_event(const sx_agent_event *ev)
         printf(",\"pq\":%s", ev->pq ? "true" : "false");
         break;
     case SX_AGENT_EV_SENT:
-        printf(",\"id\":%lld", (long long)ev->msg_id);
+    case SX_AGENT_EV_QCONT:
+        if (ev->msg_id)
+            printf(",\"id\":%lld", (long long)ev->msg_id);
+        break;
+    case SX_AGENT_EV_RCVD:
+        printf(",\"id\":%lld,\"receipts\":[", (long long)ev->msg_id);
+        for (size_t i = 0; i < ev->n_receipts; i++)
+            printf("%s{\"id\":%lld,\"status\":\"%s\"}", i ? "," : "",
+                   (long long)ev->receipts[i].msg_id, ev->receipts[i].ok ? "ok" : "badMsgHash");
+        printf("]");
         break;
     case SX_AGENT_EV_CONF:
     case SX_AGENT_EV_INFO:
@@ -104,6 +116,7 @@ static void print_event(const sx_agent_event *ev)
         json_str("server", (const uint8_t *)ev->server, strlen(ev->server));
         break;
     case SX_AGENT_EV_MERR:
+    case SX_AGENT_EV_MWARN:
     case SX_AGENT_EV_ERR:
         printf(",\"id\":%lld", (long long)ev->msg_id);
         json_str("error", (const uint8_t *)ev->detail, strlen(ev->detail));
@@ -122,7 +135,19 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int cmd_listen(sx_agent *a, bool accept, long timeout_s)
+/* Acknowledges a printed MSG (with a receipt when asked) or RCVD. */
+static void ack_event(sx_agent *a, const sx_agent_event *ev, bool receipts)
+{
+    sx_status st = SX_OK;
+    if (ev->kind == SX_AGENT_EV_MSG && receipts)
+        st = sx_agent_ack_receipt(a, ev->conn, ev->msg_id, "", 0);
+    if ((ev->kind == SX_AGENT_EV_MSG && !receipts) || ev->kind == SX_AGENT_EV_RCVD)
+        st = sx_agent_ack(a, ev->conn, ev->msg_id);
+    if (st != SX_OK)
+        fprintf(stderr, "simplex-agent: ack: %s\n", sx_error_message());
+}
+
+static int cmd_listen(sx_agent *a, bool accept, bool receipts, long timeout_s)
 {
     int64_t until = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
     int64_t rescan = mono_ms() + 1000;
@@ -141,8 +166,7 @@ static int cmd_listen(sx_agent *a, bool accept, long timeout_s)
         if (ev.kind == SX_AGENT_EV_NONE)
             continue;
         print_event(&ev);
-        if (ev.kind == SX_AGENT_EV_MSG && sx_agent_ack(a, ev.conn, ev.msg_id) != SX_OK)
-            fprintf(stderr, "simplex-agent: ack: %s\n", sx_error_message());
+        ack_event(a, &ev, receipts);
         if (ev.kind == SX_AGENT_EV_CONF && accept &&
             sx_agent_allow(a, ev.conn, ev.conf_id, "", 0) != SX_OK)
             fprintf(stderr, "simplex-agent: allow: %s\n", sx_error_message());
@@ -183,9 +207,10 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text)
 
 /* One option by its letter; false for an unknown one or a bad value. */
 static bool apply_opt(int c, const char *arg, const char **db, const char **server, bool *accept,
-                      bool *pq_off, long *timeout_s)
+                      bool *receipts, bool *pq_off, long *timeout_s)
 {
     switch (c) {
+    case 'r': *receipts = true; return true;
     case 'd': *db = arg; return true;
     case 's': *server = arg; return true;
     case 'a': *accept = true; return true;
@@ -206,12 +231,13 @@ static bool apply_opt(int c, const char *arg, const char **db, const char **serv
 int main(int argc, char **argv)
 {
     const char *db = NULL, *server = NULL;
-    bool accept = false, pq_off = false;
+    bool accept = false, receipts = false, pq_off = false;
     long timeout_s = 0;
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"server", required_argument, NULL, 's'},
         {"accept", no_argument, NULL, 'a'},
+        {"receipts", no_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
@@ -228,7 +254,7 @@ int main(int argc, char **argv)
             printf("%s\n", version_line);
             return EXIT_OKAY;
         }
-        if (!apply_opt(c, optarg, &db, &server, &accept, &pq_off, &timeout_s)) {
+        if (!apply_opt(c, optarg, &db, &server, &accept, &receipts, &pq_off, &timeout_s)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -282,7 +308,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return EXIT_USAGE;
         }
-        if (!apply_opt(o->val, val, &db, &server, &accept, &pq_off, &timeout_s)) {
+        if (!apply_opt(o->val, val, &db, &server, &accept, &receipts, &pq_off, &timeout_s)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -321,7 +347,7 @@ int main(int argc, char **argv)
         else
             printf("%s\n", id);
     } else if (strcmp(cmd, "listen") == 0) {
-        rc = cmd_listen(a, accept, timeout_s);
+        rc = cmd_listen(a, accept, receipts, timeout_s);
     } else if (strcmp(cmd, "send") == 0) {
         rc = cmd_send(a, args[0], args[1]);
     } else {

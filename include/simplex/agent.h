@@ -63,6 +63,11 @@ typedef struct sx_agent_opts {
      * would end that one's with END, or take its messages); that process
      * picks up the new queues with sx_agent_subscribe_all. */
     bool no_subscribe;
+    /* First wait of a send queue's retry after the router answered QUOTA
+     * (the peer's queue is full; the reference's slow interval: raised by
+     * half after a minute up to 6 hours); the peer's QCONT ends the wait
+     * at once. 0: 300000. */
+    unsigned quota_retry_ms;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -78,7 +83,16 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_UP,       /* it is back and its queues are subscribed again */
     SX_AGENT_EV_OK,       /* reserved for asynchronous commands */
     SX_AGENT_EV_ERR,      /* an error of a connection (status, detail) */
+    SX_AGENT_EV_RCVD,     /* delivery receipts (receipts) came in message msg_id: call sx_agent_ack */
+    SX_AGENT_EV_MWARN,    /* message msg_id was not delivered yet (status, detail; e.g. QUOTA): retried */
+    SX_AGENT_EV_QCONT,    /* the peer drained its full queue: sending resumes */
 } sx_agent_event_kind;
+
+/* One delivery receipt of a RCVD event. */
+typedef struct sx_agent_receipt {
+    int64_t msg_id; /* the id of our sent message (its SENT) */
+    bool ok;        /* the peer's hash of it matched ("ok"); false: "badMsgHash" */
+} sx_agent_receipt;
 
 typedef struct sx_agent_event {
     sx_agent_event_kind kind;
@@ -90,9 +104,11 @@ typedef struct sx_agent_event {
     char integrity[64];                  /* MSG: "OK", or "ERR ..." (the message is given anyway) */
     uint8_t *body;                       /* CONF, INFO, MSG: owned by the event */
     size_t body_len;
-    char server[256]; /* DOWN, UP */
-    sx_status status; /* MERR, ERR */
-    char detail[256]; /* MERR, ERR */
+    char server[256];           /* DOWN, UP */
+    sx_status status;           /* MERR, MWARN, ERR */
+    char detail[256];           /* MERR, MWARN, ERR */
+    sx_agent_receipt *receipts; /* RCVD: owned by the event */
+    size_t n_receipts;
 } sx_agent_event;
 
 /* Opens (creating) the store at db_path and starts the agent: the pool,
@@ -132,11 +148,35 @@ SX_API SX_MUST_CHECK sx_status sx_agent_allow(sx_agent *a, const char *conn_id, 
  * went. Retried after network errors with back-off, also after a restart. */
 SX_API SX_MUST_CHECK sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body,
                                              size_t len, int64_t *msg_id);
+/* A message of a batch for sx_agent_send_many: conn_id, body and len are
+ * the caller's; msg_id and status are set by the call. */
+typedef struct sx_agent_outmsg {
+    const char *conn_id;
+    const void *body;
+    size_t len;
+    int64_t msg_id;   /* its id (SENT / MERR tell how it went) */
+    sx_status status; /* SX_OK when queued */
+} sx_agent_outmsg;
+/* Queues n messages (to one or several connections) in one store
+ * transaction, in the array's order, which is their order of delivery on
+ * each connection (the reference's sendMessages). Returns SX_OK when every
+ * message was queued; otherwise the status of the first that was not
+ * (each message's status says which were; the others are queued). */
+SX_API SX_MUST_CHECK sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n);
 /* The longest message body. */
 SX_API size_t sx_agent_max_body(void);
 /* The application has the message msg_id of a MSG event: the router may
  * delete it and send the queue's next one. */
 SX_API SX_MUST_CHECK sx_status sx_agent_ack(sx_agent *a, const char *conn_id, int64_t msg_id);
+/* As sx_agent_ack, and sends the peer a delivery receipt of the message
+ * (with rcpt_info, at most sx_agent_max_rcpt_info bytes, which the peer's
+ * agent does not show), so that its agent reports RCVD. Only for a MSG
+ * (SX_E_USAGE otherwise); no receipt is sent when the connection's agent
+ * version is below 4 (the peer would not understand it). */
+SX_API SX_MUST_CHECK sx_status sx_agent_ack_receipt(sx_agent *a, const char *conn_id,
+                                                    int64_t msg_id, const void *rcpt_info,
+                                                    size_t rcpt_info_len);
+SX_API size_t sx_agent_max_rcpt_info(void);
 /* Deletes the connection: its receiving queues on the routers (DEL) and
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
@@ -153,7 +193,7 @@ SX_API SX_MUST_CHECK sx_status sx_agent_flush(sx_agent *a, int timeout_ms);
  * kind NONE when none came in time. *ev is overwritten: clear it first if
  * it held a body. */
 SX_API SX_MUST_CHECK sx_status sx_agent_next(sx_agent *a, int timeout_ms, sx_agent_event *ev);
-/* Frees the body and zeroes ev. Accepts NULL. */
+/* Frees the body and the receipts and zeroes ev. Accepts NULL. */
 SX_API void sx_agent_event_clear(sx_agent_event *ev);
 SX_API const char *sx_agent_event_name(sx_agent_event_kind kind);
 

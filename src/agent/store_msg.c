@@ -278,18 +278,8 @@ sx_status sx_agent_store_delivery_done(sx_agent_store *s, const sx_agent_id *con
         if (st == SX_OK && sqlite3_changes(s->db) == 0)
             st = no_row("delivery");
     }
-    if (st == SX_OK && !keep) {
-        q = sx_store_prep(s,
-                          "DELETE FROM messages WHERE conn_id = ?1 AND internal_id = ?2 AND "
-                          "NOT EXISTS (SELECT 1 FROM snd_message_deliveries "
-                          "WHERE conn_id = ?1 AND internal_id = ?2)",
-                          &st);
-        if (q != NULL) {
-            sx_store_bind_id(q, 1, conn);
-            sqlite3_bind_int64(q, 2, internal_id);
-            st = sx_store_done(s, q, "delete a sent message");
-        }
-    }
+    if (st == SX_OK)
+        st = sx_store_snd_msg_settle(s, conn, internal_id, keep);
     return sx_store_tx_leave(s, st);
 }
 

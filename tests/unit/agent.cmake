@@ -13,3 +13,6 @@ sx_unit_test(agent_store test_agent_store.c agent_store_util.c)
 target_link_libraries(test_agent_store PRIVATE sx_agent)
 sx_unit_test(agent_store_tx test_agent_store_tx.c agent_store_util.c)
 target_link_libraries(test_agent_store_tx PRIVATE sx_agent)
+# The store's delivery receipts.
+sx_unit_test(agent_store_rcpt test_agent_store_rcpt.c agent_store_util.c)
+target_link_libraries(test_agent_store_rcpt PRIVATE sx_agent)
