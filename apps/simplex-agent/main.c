@@ -115,6 +115,13 @@ static void print_event(const sx_agent_event *ev)
     case SX_AGENT_EV_DOWN:
         json_str("server", (const uint8_t *)ev->server, strlen(ev->server));
         break;
+    case SX_AGENT_EV_MERRS:
+        printf(",\"ids\":[");
+        for (size_t i = 0; i < ev->n_msg_ids; i++)
+            printf("%s%lld", i ? "," : "", (long long)ev->msg_ids[i]);
+        printf("]");
+        json_str("error", (const uint8_t *)ev->detail, strlen(ev->detail));
+        break;
     case SX_AGENT_EV_MERR:
     case SX_AGENT_EV_MWARN:
     case SX_AGENT_EV_ERR:

@@ -68,6 +68,12 @@ typedef struct sx_agent_opts {
      * half after a minute up to 6 hours); the peer's QCONT ends the wait
      * at once. 0: 300000. */
     unsigned quota_retry_ms;
+    /* A message that could not be delivered for this long fails (MERR,
+     * and MERRS for the older ones waiting on the same queue): seconds
+     * after a network error (0: 2 days, the reference's messageTimeout),
+     * and while the peer's queue stays full (0: 7 days, its
+     * quotaExceededTimeout). */
+    unsigned message_timeout_s, quota_timeout_s;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -86,6 +92,7 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_RCVD,     /* delivery receipts (receipts) came in message msg_id: call sx_agent_ack */
     SX_AGENT_EV_MWARN,    /* message msg_id was not delivered yet (status, detail; e.g. QUOTA): retried */
     SX_AGENT_EV_QCONT,    /* the peer drained its full queue: sending resumes */
+    SX_AGENT_EV_MERRS,    /* messages msg_ids expired with message msg_id's MERR (status, detail) */
 } sx_agent_event_kind;
 
 /* One delivery receipt of a RCVD event. */
@@ -109,6 +116,8 @@ typedef struct sx_agent_event {
     char detail[256];           /* MERR, MWARN, ERR */
     sx_agent_receipt *receipts; /* RCVD: owned by the event */
     size_t n_receipts;
+    int64_t *msg_ids; /* MERRS: owned by the event */
+    size_t n_msg_ids;
 } sx_agent_event;
 
 /* Opens (creating) the store at db_path and starts the agent: the pool,
@@ -193,7 +202,7 @@ SX_API SX_MUST_CHECK sx_status sx_agent_flush(sx_agent *a, int timeout_ms);
  * kind NONE when none came in time. *ev is overwritten: clear it first if
  * it held a body. */
 SX_API SX_MUST_CHECK sx_status sx_agent_next(sx_agent *a, int timeout_ms, sx_agent_event *ev);
-/* Frees the body and the receipts and zeroes ev. Accepts NULL. */
+/* Frees the body, receipts and ids and zeroes ev. Accepts NULL. */
 SX_API void sx_agent_event_clear(sx_agent_event *ev);
 SX_API const char *sx_agent_event_name(sx_agent_event_kind kind);
 

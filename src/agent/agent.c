@@ -45,6 +45,7 @@ void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev)
     if (!n) {
         free(ev->body);
         free(ev->receipts);
+        free(ev->msg_ids);
         return;
     }
     n->ev = *ev;
@@ -133,6 +134,7 @@ void sx_agent_event_clear(sx_agent_event *ev)
         return;
     free(ev->body);
     free(ev->receipts);
+    free(ev->msg_ids);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -140,7 +142,7 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR",
-                                        "RCVD", "MWARN", "QCONT"};
+                                        "RCVD", "MWARN", "QCONT", "MERRS"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -330,6 +332,10 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts.send_retry_ms = 2000;
     if (a->opts.quota_retry_ms == 0)
         a->opts.quota_retry_ms = 300000;
+    if (a->opts.message_timeout_s == 0)
+        a->opts.message_timeout_s = 2 * 86400;
+    if (a->opts.quota_timeout_s == 0)
+        a->opts.quota_timeout_s = 7 * 86400;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_mutex_init(&a->ev_mu, NULL);
@@ -393,6 +399,7 @@ void sx_agent_close(sx_agent *a)
         sx_agent_evnode *nx = n->next;
         free(n->ev.body);
         free(n->ev.receipts);
+        free(n->ev.msg_ids);
         free(n);
         n = nx;
     }

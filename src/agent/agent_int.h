@@ -167,6 +167,14 @@ void sx_agent_on_quota_marker(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
  * deliveries resume at once; QCONT for the app. */
 void sx_agent_on_qcont(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t iid,
                        const sx_agent_qaddr *addr);
+/* ---- expiry (agent_expire.c) ---- */
+/* Whether delivery d has waited past timeout_s. */
+bool sx_agent_expired(const sx_agent_delivery *d, unsigned timeout_s);
+/* d failed with st (why: the error's text) past its timeout: MERR for
+ * it, MERRS for the older ones of the queue; all their deliveries go. */
+void sx_agent_expire(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d, unsigned timeout_s,
+                     sx_status st, const char *why);
+
 /* The router answered QUOTA to a delivery of sq: MWARN, slow retry. */
 void sx_agent_quota_wait(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d);
 

@@ -311,8 +311,14 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
         }
     } else if (st == SX_E_LIMIT && strcmp(sx_error_code(), "QUOTA") == 0 &&
                d.msg_type == SX_AGENT_MSG_MESSAGE) {
-        sx_agent_quota_wait(a, sq, &d);
-        r = -1;
+        if (sx_agent_expired(&d, a->opts.quota_timeout_s)) {
+            sx_agent_expire(a, sq, &d, a->opts.quota_timeout_s, st, sx_error_message());
+        } else {
+            sx_agent_quota_wait(a, sq, &d);
+            r = -1;
+        }
+    } else if (retryable(st) && sx_agent_expired(&d, a->opts.message_timeout_s)) {
+        sx_agent_expire(a, sq, &d, a->opts.message_timeout_s, st, sx_error_message());
     } else if (retryable(st)) {
         int64_t now = sx_agent_now_ms();
         if (sq->delay_ms == 0) {

@@ -17,35 +17,46 @@
 #define SLOW_INCREASE_AFTER_MS 60000
 #define SLOW_MAX_MS 21600000u /* 6 hours */
 
-void sx_agent_on_quota_marker(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
+/* A_QCONT with rq's sending address, stored to go to the peer. */
+static sx_status send_qcont(sx_agent *a, sx_agent_rq *rq)
 {
-    sx_agent_conn cn;
     sx_agent_rcv_queue row;
-    sx_status st = sx_agent_store_conn_get(a->store, &rq->conn, &cn);
-    if (st == SX_OK && cn.state == SX_AGENT_CONN_DUPLEX)
-        st = sx_agent_store_rcv_queue_get(a->store, rq->queue_id, &row);
-    else
-        goto ack; /* no send queue to tell the sender through */
-    sx_agent_msg m;
-    memset(&m, 0, sizeof m);
-    m.kind = SX_AGENT_MSG_MESSAGE;
-    m.msg.type = SX_AMSG_A_QCONT;
-    m.msg.count = 1;
-    if (st == SX_OK)
-        st = sx_agent_server_of(a, row.server_id, &m.msg.u.qcont.server);
-    if (st == SX_OK && row.snd_id_len <= sizeof m.msg.u.qcont.sender_id) {
-        memcpy(m.msg.u.qcont.sender_id, row.snd_id, row.snd_id_len);
-        m.msg.u.qcont.sender_id_len = row.snd_id_len;
+    SX_TRY(sx_agent_store_rcv_queue_get(a->store, rq->queue_id, &row));
+    sx_agent_msg *m = calloc(1, sizeof *m);
+    if (!m) {
+        sx_wipe(&row, sizeof row);
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    }
+    m->kind = SX_AGENT_MSG_MESSAGE;
+    m->msg.type = SX_AMSG_A_QCONT;
+    m->msg.count = 1;
+    sx_status st = sx_agent_server_of(a, row.server_id, &m->msg.u.qcont.server);
+    if (st == SX_OK && row.snd_id_len > sizeof m->msg.u.qcont.sender_id)
+        st = sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored sender id is too long");
+    if (st == SX_OK) {
+        memcpy(m->msg.u.qcont.sender_id, row.snd_id, row.snd_id_len);
+        m->msg.u.qcont.sender_id_len = row.snd_id_len;
     }
     sx_wipe(&row, sizeof row);
     int64_t iid = 0;
-    /* Stored before the ACK: the sender learns of it after the queue is
-     * empty (the deliveries run only once this note is done). */
     if (st == SX_OK)
-        st = sx_agent_enqueue(a, &rq->conn, &m, NULL, false, &iid);
-    if (st != SX_OK)
-        sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "QCONT");
-ack:
+        st = sx_agent_enqueue(a, &rq->conn, m, NULL, false, &iid);
+    free(m);
+    return st;
+}
+
+void sx_agent_on_quota_marker(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
+{
+    /* Stored before the ACK; it goes out after it (the deliveries run
+     * once this note is done), when the queue is empty. Without a send
+     * queue (not duplex) there is no way to tell the sender. */
+    sx_agent_conn cn;
+    if (sx_agent_store_conn_get(a->store, &rq->conn, &cn) == SX_OK &&
+        cn.state == SX_AGENT_CONN_DUPLEX) {
+        sx_status st = send_qcont(a, rq);
+        if (st != SX_OK)
+            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "QCONT");
+    }
     sx_agent_ack_router(a, rq, n);
 }
 

@@ -25,7 +25,7 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 2
+#define SX_AGENT_STORE_SCHEMA 3
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
@@ -321,6 +321,7 @@ typedef struct sx_agent_delivery {
     sx_agent_blob body;
     sx_ratchet_msg_key mek;
     uint32_t padded_len;
+    int64_t created_at; /* when the message was stored (Unix seconds) */
 } sx_agent_delivery;
 /* Wipes the key and frees the body. */
 void sx_agent_delivery_cleanup(sx_agent_delivery *d);
@@ -335,6 +336,12 @@ SX_MUST_CHECK sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t 
 SX_MUST_CHECK sx_status sx_agent_store_delivery_done(sx_agent_store *s, const sx_agent_id *conn,
                                                      int64_t snd_queue_id, int64_t internal_id,
                                                      bool keep);
+/* The messages with a delivery pending on a send queue stored before
+ * before_ts (Unix seconds), oldest first, in a malloc'd array (*ids NULL
+ * when none): the expired ones. */
+SX_MUST_CHECK sx_status sx_agent_store_delivery_expired(sx_agent_store *s, int64_t snd_queue_id,
+                                                        int64_t before_ts, int64_t **ids,
+                                                        size_t *n);
 /* Pending deliveries of a connection (rule 9). */
 SX_MUST_CHECK sx_status sx_agent_store_delivery_count(sx_agent_store *s, const sx_agent_id *conn,
                                                       size_t *n);

@@ -191,9 +191,16 @@ static const char M2_RCV_HASHES[] =
     "  PRIMARY KEY(conn_id, hash)\n"
     ") WITHOUT ROWID, STRICT;\n";
 
+/* Delivery receipts (docs/AGENT-STORE.md, "Receipts"): acknowledging a
+ * message looks up the sent messages its receipt confirmed. */
+static const char M3_RCPT_INDEX[] =
+    "CREATE INDEX idx_snd_messages_rcpt ON snd_messages(conn_id, rcpt_internal_id);\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
+    /* renumber at merge: receipts */
+    {3, "snd_messages_rcpt_index", M3_RCPT_INDEX},
 };
 
 const sx_agent_migration *sx_agent_store_migrations(size_t *n)

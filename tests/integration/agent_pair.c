@@ -18,13 +18,11 @@ void db_path(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s.db", DIR_, name);
 }
 
-sx_agent *open_agent(const char *name, bool pq_off)
+sx_agent *open_agent_opts(const char *name, const sx_agent_opts *opts)
 {
     char p[128];
     db_path(p, sizeof p, name);
-    sx_agent_opts o;
-    memset(&o, 0, sizeof o);
-    o.pq_off = pq_off;
+    sx_agent_opts o = *opts;
     o.retry_min_ms = 100;
     o.retry_max_ms = 500;
     o.send_retry_ms = 200;
@@ -34,7 +32,14 @@ sx_agent *open_agent(const char *name, bool pq_off)
     return a;
 }
 
-/* The next event other than UP and DOWN; ERR and MERR fail the test. */
+sx_agent *open_agent(const char *name, bool pq_off)
+{
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.pq_off = pq_off;
+    return open_agent_opts(name, &o);
+}
+
 void next_ev(sx_agent *a, sx_agent_event *ev)
 {
     int64_t until = now_ms() + WAIT_MS;

@@ -16,6 +16,8 @@ extern char DIR_[64];
 void db_path(char *out, size_t cap, const char *name);
 /* An agent with the store <DIR_>/<name>.db and short network retries. */
 sx_agent *open_agent(const char *name, bool pq_off);
+/* The same with opts (the short retries set over them). */
+sx_agent *open_agent_opts(const char *name, const sx_agent_opts *opts);
 /* The next event other than UP and DOWN; ERR and MERR fail the test. */
 void next_ev(sx_agent *a, sx_agent_event *ev);
 /* The next event must be kind, of conn. */
