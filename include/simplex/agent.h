@@ -174,8 +174,9 @@ typedef struct sx_agent_outmsg {
 SX_API SX_MUST_CHECK sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n);
 /* The longest message body. */
 SX_API size_t sx_agent_max_body(void);
-/* The application has the message msg_id of a MSG event: the router may
- * delete it and send the queue's next one. */
+/* The application has the message msg_id of a MSG or RCVD event: the
+ * router may delete it and send the queue's next one (for a RCVD, the sent
+ * messages it confirmed ok are deleted from the store). */
 SX_API SX_MUST_CHECK sx_status sx_agent_ack(sx_agent *a, const char *conn_id, int64_t msg_id);
 /* As sx_agent_ack, and sends the peer a delivery receipt of the message
  * (with rcpt_info, at most sx_agent_max_rcpt_info bytes, which the peer's

@@ -155,9 +155,6 @@ SX_MUST_CHECK sx_status sx_agent_ack_locked(sx_agent *a, const sx_agent_id *id, 
  * for the app (which acks it) or the router's ACK. */
 void sx_agent_on_rcvd(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t iid,
                       const sx_amessage *m);
-/* After the app acked message msg_id: the sent messages a receipt in it
- * confirmed are deleted. */
-void sx_agent_rcpt_acked(sx_agent *a, const sx_agent_id *conn, int64_t msg_id);
 
 /* ---- queue full (agent_quota.c) ---- */
 /* The router's quota marker on rq: the queue was full and is drained now:

@@ -581,7 +581,18 @@ out:
 
 sx_status sx_agent_ack_locked(sx_agent *a, const sx_agent_id *id, int64_t msg_id)
 {
-    SX_TRY(sx_agent_store_rcv_msg_ack(a->store, id, msg_id));
+    /* The user's ack and, for a receipt, the sent messages it confirmed,
+     * in one transaction before the router's ACK (rule 4). */
+    SX_TRY(sx_agent_store_begin(a->store));
+    sx_status st = sx_agent_store_rcv_msg_ack(a->store, id, msg_id);
+    if (st == SX_OK)
+        st = sx_agent_store_rcpt_acked(a->store, id, msg_id, NULL);
+    if (st == SX_OK)
+        st = sx_agent_store_commit(a->store);
+    if (st != SX_OK) {
+        sx_agent_store_rollback(a->store);
+        return st;
+    }
     for (size_t i = 0; i < a->n_rqs; i++) {
         sx_agent_rq *rq = &a->rqs[i];
         if (rq->has_pending && rq->pending_msg_id == msg_id &&
@@ -590,7 +601,6 @@ sx_status sx_agent_ack_locked(sx_agent *a, const sx_agent_id *id, int64_t msg_id
             sx_agent_ack_router(a, rq, &rq->pending);
         }
     }
-    sx_agent_rcpt_acked(a, id, msg_id);
     return SX_OK;
 }
 

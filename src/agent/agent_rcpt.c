@@ -4,7 +4,7 @@
  * sender. The sender's agent checks the hash against the message it kept,
  * records the outcome and reports RCVD (ok / bad hash) with the ids of its
  * sent messages; once the application acknowledges the RCVD, the messages
- * confirmed ok are deleted. */
+ * confirmed ok are deleted (sx_agent_ack_locked). */
 #include "agent/agent_int.h"
 
 #include <stdlib.h>
@@ -118,12 +118,4 @@ void sx_agent_on_rcvd(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t
     ev.broker_ts = n->ev.timestamp;
     sx_agent_rq_hold(rq, n, iid);
     sx_agent_emit_ev(a, &ev);
-}
-
-void sx_agent_rcpt_acked(sx_agent *a, const sx_agent_id *conn, int64_t msg_id)
-{
-    /* Only a RCVD message confirms any: for others this deletes nothing. A
-     * failure leaves the sent messages stored, nothing worse. */
-    sx_status st = sx_agent_store_rcpt_acked(a->store, conn, msg_id, NULL);
-    (void)st;
 }
