@@ -39,13 +39,16 @@ static void usage(FILE *f)
             "      Join the invitation or contact address LINK (our queue on SERVER, by\n"
             "      default the link's router) and print the new connection's id. Through\n"
             "      an address the connection waits for the owner to accept (then CONF).\n"
-            "  listen [--accept [--server SERVER]] [--timeout SECONDS]\n"
+            "  listen [--accept [--server SERVER]] [--receipts] [--timeout SECONDS]\n"
             "      Print one JSON object per event per line: \"event\", \"conn\" and, for\n"
-            "      MSG, \"id\" and \"text\"; for REQ, \"inv\" (the request) and \"info\".\n"
-            "      Messages are acknowledged once printed. --accept allows confirmations\n"
-            "      and accepts contact requests as they come (our queue of an accepted\n"
-            "      request on SERVER, by default the requester's router). Without\n"
-            "      --timeout it runs until killed.\n"
+            "      MSG, \"id\" and \"text\"; for REQ, \"inv\" (the request) and \"info\"; for\n"
+            "      RCVD (the peer's delivery receipts of messages this store sent), \"id\"\n"
+            "      and \"receipts\" ([{\"id\": sent message id, \"status\": \"ok\" or\n"
+            "      \"badMsgHash\"}]). Messages and receipts are acknowledged once printed.\n"
+            "      --accept allows confirmations and accepts contact requests as they come\n"
+            "      (our queue of an accepted request on SERVER, by default the requester's\n"
+            "      router); --receipts acknowledges messages with a delivery receipt to\n"
+            "      their sender. Without --timeout it runs until killed.\n"
             "  accept INV [--server SERVER]\n"
             "      Accept the contact request INV of a REQ event (our queue on SERVER, by\n"
             "      default the requester's router) and print the new connection's id.\n"
@@ -99,7 +102,16 @@ static void print_event(const sx_agent_event *ev)
         printf(",\"pq\":%s", ev->pq ? "true" : "false");
         break;
     case SX_AGENT_EV_SENT:
-        printf(",\"id\":%lld", (long long)ev->msg_id);
+    case SX_AGENT_EV_QCONT:
+        if (ev->msg_id)
+            printf(",\"id\":%lld", (long long)ev->msg_id);
+        break;
+    case SX_AGENT_EV_RCVD:
+        printf(",\"id\":%lld,\"receipts\":[", (long long)ev->msg_id);
+        for (size_t i = 0; i < ev->n_receipts; i++)
+            printf("%s{\"id\":%lld,\"status\":\"%s\"}", i ? "," : "",
+                   (long long)ev->receipts[i].msg_id, ev->receipts[i].ok ? "ok" : "badMsgHash");
+        printf("]");
         break;
     case SX_AGENT_EV_CONF:
     case SX_AGENT_EV_INFO:
@@ -121,7 +133,15 @@ static void print_event(const sx_agent_event *ev)
         json_str("state", (const uint8_t *)ev->rsync, strlen(ev->rsync));
         json_str("error", (const uint8_t *)ev->detail, strlen(ev->detail));
         break;
+    case SX_AGENT_EV_MERRS:
+        printf(",\"ids\":[");
+        for (size_t i = 0; i < ev->n_msg_ids; i++)
+            printf("%s%lld", i ? "," : "", (long long)ev->msg_ids[i]);
+        printf("]");
+        json_str("error", (const uint8_t *)ev->detail, strlen(ev->detail));
+        break;
     case SX_AGENT_EV_MERR:
+    case SX_AGENT_EV_MWARN:
     case SX_AGENT_EV_ERR:
         printf(",\"id\":%lld", (long long)ev->msg_id);
         json_str("error", (const uint8_t *)ev->detail, strlen(ev->detail));
@@ -140,7 +160,20 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int cmd_listen(sx_agent *a, bool accept, const char *server, long timeout_s)
+/* Acknowledges a printed MSG (with a receipt when asked) or RCVD. */
+static void ack_event(sx_agent *a, const sx_agent_event *ev, bool receipts)
+{
+    sx_status st = SX_OK;
+    if (ev->kind == SX_AGENT_EV_MSG && receipts)
+        st = sx_agent_ack_receipt(a, ev->conn, ev->msg_id, "", 0);
+    if ((ev->kind == SX_AGENT_EV_MSG && !receipts) || ev->kind == SX_AGENT_EV_RCVD)
+        st = sx_agent_ack(a, ev->conn, ev->msg_id);
+    if (st != SX_OK)
+        fprintf(stderr, "simplex-agent: ack: %s\n", sx_error_message());
+}
+
+static int cmd_listen(sx_agent *a, bool accept, const char *server, bool receipts,
+                      long timeout_s)
 {
     int64_t until = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
     int64_t rescan = mono_ms() + 1000;
@@ -159,8 +192,7 @@ static int cmd_listen(sx_agent *a, bool accept, const char *server, long timeout
         if (ev.kind == SX_AGENT_EV_NONE)
             continue;
         print_event(&ev);
-        if (ev.kind == SX_AGENT_EV_MSG && sx_agent_ack(a, ev.conn, ev.msg_id) != SX_OK)
-            fprintf(stderr, "simplex-agent: ack: %s\n", sx_error_message());
+        ack_event(a, &ev, receipts);
         if (ev.kind == SX_AGENT_EV_CONF && accept &&
             sx_agent_allow(a, ev.conn, ev.conf_id, "", 0) != SX_OK)
             fprintf(stderr, "simplex-agent: allow: %s\n", sx_error_message());
@@ -205,10 +237,11 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text)
 
 /* One option by its letter; false for an unknown one or a bad value. */
 static bool apply_opt(int c, const char *arg, const char **db, const char **server, bool *accept,
-                      bool *pq_off, long *timeout_s, bool *contact)
+                      bool *receipts, bool *pq_off, long *timeout_s, bool *contact)
 {
     switch (c) {
     case 'c': *contact = true; return true;
+    case 'r': *receipts = true; return true;
     case 'd': *db = arg; return true;
     case 's': *server = arg; return true;
     case 'a': *accept = true; return true;
@@ -229,13 +262,14 @@ static bool apply_opt(int c, const char *arg, const char **db, const char **serv
 int main(int argc, char **argv)
 {
     const char *db = NULL, *server = NULL;
-    bool accept = false, pq_off = false, contact = false;
+    bool accept = false, receipts = false, pq_off = false, contact = false;
     long timeout_s = 0;
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"server", required_argument, NULL, 's'},
         {"accept", no_argument, NULL, 'a'},
         {"contact", no_argument, NULL, 'c'},
+        {"receipts", no_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
@@ -252,7 +286,7 @@ int main(int argc, char **argv)
             printf("%s\n", version_line);
             return EXIT_OKAY;
         }
-        if (!apply_opt(c, optarg, &db, &server, &accept, &pq_off, &timeout_s, &contact)) {
+        if (!apply_opt(c, optarg, &db, &server, &accept, &receipts, &pq_off, &timeout_s, &contact)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -306,7 +340,8 @@ int main(int argc, char **argv)
             usage(stderr);
             return EXIT_USAGE;
         }
-        if (!apply_opt(o->val, val, &db, &server, &accept, &pq_off, &timeout_s, &contact)) {
+        if (!apply_opt(o->val, val, &db, &server, &accept, &receipts, &pq_off, &timeout_s,
+                       &contact)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -348,7 +383,7 @@ int main(int argc, char **argv)
         else
             printf("%s\n", id);
     } else if (strcmp(cmd, "listen") == 0) {
-        rc = cmd_listen(a, accept, server, timeout_s);
+        rc = cmd_listen(a, accept, server, receipts, timeout_s);
     } else if (strcmp(cmd, "send") == 0) {
         rc = cmd_send(a, args[0], args[1]);
     } else if (strcmp(cmd, "accept") == 0) {

@@ -73,6 +73,17 @@ typedef struct sx_agent_opts {
      * a router older than SMP v9. Joining a link whose queue is such a queue
      * takes that handshake whatever this says. */
     bool legacy_handshake;
+    /* First wait of a send queue's retry after the router answered QUOTA
+     * (the peer's queue is full; the reference's slow interval: raised by
+     * half after a minute up to 6 hours); the peer's QCONT ends the wait
+     * at once. 0: 300000. */
+    unsigned quota_retry_ms;
+    /* A message that could not be delivered for this long fails (MERR,
+     * and MERRS for the older ones waiting on the same queue): seconds
+     * after a network error (0: 2 days, the reference's messageTimeout),
+     * and while the peer's queue stays full (0: 7 days, its
+     * quotaExceededTimeout). */
+    unsigned message_timeout_s, quota_timeout_s;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -93,7 +104,17 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_REQ,      /* a contact request on address conn: inv_id, body = the requester's
                              info, pq: the requester can do post-quantum; call
                              sx_agent_accept_contact or sx_agent_reject_contact */
+    SX_AGENT_EV_RCVD,     /* delivery receipts (receipts) came in message msg_id: call sx_agent_ack */
+    SX_AGENT_EV_MWARN,    /* message msg_id was not delivered yet (status, detail; e.g. QUOTA): retried */
+    SX_AGENT_EV_QCONT,    /* the peer drained its full queue: sending resumes */
+    SX_AGENT_EV_MERRS,    /* messages msg_ids expired with message msg_id's MERR (status, detail) */
 } sx_agent_event_kind;
+
+/* One delivery receipt of a RCVD event. */
+typedef struct sx_agent_receipt {
+    int64_t msg_id; /* the id of our sent message (its SENT) */
+    bool ok;        /* the peer's hash of it matched ("ok"); false: "badMsgHash" */
+} sx_agent_receipt;
 
 typedef struct sx_agent_event {
     sx_agent_event_kind kind;
@@ -107,9 +128,13 @@ typedef struct sx_agent_event {
     char integrity[64];                  /* MSG: "OK", or "ERR ..." (the message is given anyway) */
     uint8_t *body;                       /* CONF, INFO, MSG, REQ: owned by the event */
     size_t body_len;
-    char server[256]; /* DOWN, UP */
-    sx_status status; /* MERR, ERR */
-    char detail[256]; /* MERR, ERR, RSYNC */
+    char server[256];           /* DOWN, UP */
+    sx_status status;           /* MERR, MWARN, ERR */
+    char detail[256];           /* MERR, MWARN, ERR, RSYNC */
+    sx_agent_receipt *receipts; /* RCVD: owned by the event */
+    size_t n_receipts;
+    int64_t *msg_ids; /* MERRS: owned by the event */
+    size_t n_msg_ids;
     /* RSYNC: "ok", "allowed" (a message failed to decrypt: the application
      * may call sx_agent_synchronize_ratchet), "required" (the ratchet is
      * out of step: sending is refused until it is synchronised),
@@ -179,10 +204,26 @@ SX_API SX_MUST_CHECK sx_status sx_agent_reject_contact(sx_agent *a, const char *
  * went. Retried after network errors with back-off, also after a restart. */
 SX_API SX_MUST_CHECK sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body,
                                              size_t len, int64_t *msg_id);
+/* A message of a batch for sx_agent_send_many: conn_id, body and len are
+ * the caller's; msg_id and status are set by the call. */
+typedef struct sx_agent_outmsg {
+    const char *conn_id;
+    const void *body;
+    size_t len;
+    int64_t msg_id;   /* its id (SENT / MERR tell how it went) */
+    sx_status status; /* SX_OK when queued */
+} sx_agent_outmsg;
+/* Queues n messages (to one or several connections) in one store
+ * transaction, in the array's order, which is their order of delivery on
+ * each connection (the reference's sendMessages). Returns SX_OK when every
+ * message was queued; otherwise the status of the first that was not
+ * (each message's status says which were; the others are queued). */
+SX_API SX_MUST_CHECK sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n);
 /* The longest message body. */
 SX_API size_t sx_agent_max_body(void);
-/* The application has the message msg_id of a MSG event: the router may
- * delete it and send the queue's next one. */
+/* The application has the message msg_id of a MSG or RCVD event: the
+ * router may delete it and send the queue's next one (for a RCVD, the sent
+ * messages it confirmed ok are deleted from the store). */
 SX_API SX_MUST_CHECK sx_status sx_agent_ack(sx_agent *a, const char *conn_id, int64_t msg_id);
 /* Ratchet re-synchronisation (docs/AGENT.md): sends new ratchet keys to
  * the peer on every sending queue of the connection; the peer answers with
@@ -194,6 +235,15 @@ SX_API SX_MUST_CHECK sx_status sx_agent_ack(sx_agent *a, const char *conn_id, in
 SX_API SX_MUST_CHECK sx_status sx_agent_synchronize_ratchet(sx_agent *a, const char *conn_id,
                                                             bool force);
 
+/* As sx_agent_ack, and sends the peer a delivery receipt of the message
+ * (with rcpt_info, at most sx_agent_max_rcpt_info bytes, which the peer's
+ * agent does not show), so that its agent reports RCVD. Only for a MSG
+ * (SX_E_USAGE otherwise); no receipt is sent when the connection's agent
+ * version is below 4 (the peer would not understand it). */
+SX_API SX_MUST_CHECK sx_status sx_agent_ack_receipt(sx_agent *a, const char *conn_id,
+                                                    int64_t msg_id, const void *rcpt_info,
+                                                    size_t rcpt_info_len);
+SX_API size_t sx_agent_max_rcpt_info(void);
 /* Deletes the connection: its receiving queues on the routers (DEL) and
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
@@ -210,7 +260,7 @@ SX_API SX_MUST_CHECK sx_status sx_agent_flush(sx_agent *a, int timeout_ms);
  * kind NONE when none came in time. *ev is overwritten: clear it first if
  * it held a body. */
 SX_API SX_MUST_CHECK sx_status sx_agent_next(sx_agent *a, int timeout_ms, sx_agent_event *ev);
-/* Frees the body and zeroes ev. Accepts NULL. */
+/* Frees the body, receipts and ids and zeroes ev. Accepts NULL. */
 SX_API void sx_agent_event_clear(sx_agent_event *ev);
 SX_API const char *sx_agent_event_name(sx_agent_event_kind kind);
 

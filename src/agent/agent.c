@@ -44,6 +44,8 @@ void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev)
     sx_agent_evnode *n = calloc(1, sizeof *n);
     if (!n) {
         free(ev->body);
+        free(ev->receipts);
+        free(ev->msg_ids);
         return;
     }
     n->ev = *ev;
@@ -131,6 +133,8 @@ void sx_agent_event_clear(sx_agent_event *ev)
     if (!ev)
         return;
     free(ev->body);
+    free(ev->receipts);
+    free(ev->msg_ids);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -138,7 +142,7 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
-                                        "REQ"};
+                                        "REQ", "RCVD", "MWARN", "QCONT", "MERRS"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -188,6 +192,10 @@ static void on_note(sx_agent *a, sx_smp_pool_note *n)
             if (ev.kind == SX_AGENT_EV_ERR)
                 snprintf(ev.detail, sizeof ev.detail, "the router deleted the queue");
             sx_agent_emit_ev(a, &ev);
+            return;
+        }
+        if (n->ev.kind == SX_SMP_EVENT_QUOTA) {
+            sx_agent_on_quota_marker(a, rq, n);
             return;
         }
         if (n->ev.kind != SX_SMP_EVENT_MESSAGE) {
@@ -322,6 +330,12 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts = *opts;
     if (a->opts.send_retry_ms == 0)
         a->opts.send_retry_ms = 2000;
+    if (a->opts.quota_retry_ms == 0)
+        a->opts.quota_retry_ms = 300000;
+    if (a->opts.message_timeout_s == 0)
+        a->opts.message_timeout_s = 2 * 86400;
+    if (a->opts.quota_timeout_s == 0)
+        a->opts.quota_timeout_s = 7 * 86400;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_mutex_init(&a->ev_mu, NULL);
@@ -384,6 +398,8 @@ void sx_agent_close(sx_agent *a)
     while (n) {
         sx_agent_evnode *nx = n->next;
         free(n->ev.body);
+        free(n->ev.receipts);
+        free(n->ev.msg_ids);
         free(n);
         n = nx;
     }
@@ -411,7 +427,7 @@ sx_status sx_agent_flush(sx_agent *a, int timeout_ms)
         pthread_mutex_lock(&a->mu);
         bool busy = false;
         for (size_t i = 0; i < a->n_sqs; i++)
-            if (a->sqs[i].delay_ms == 0)
+            if (a->sqs[i].delay_ms == 0 && !a->sqs[i].quota)
                 busy = true;
         pthread_mutex_unlock(&a->mu);
         if (!busy)

@@ -34,6 +34,9 @@ typedef struct sx_agent_sq {
     int64_t next_try_ms; /* 0: now */
     unsigned delay_ms;   /* the back-off: 0 until a network error */
     int64_t first_fail_ms;
+    bool quota;            /* the router answered QUOTA: waiting for QCONT or slow_ms */
+    unsigned slow_ms;      /* the slow back-off after QUOTA (0: none yet) */
+    int64_t slow_first_ms; /* when the first QUOTA of this run came */
 } sx_agent_sq;
 
 typedef struct sx_agent_evnode {
@@ -81,6 +84,8 @@ void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id 
 /* ---- queues (agent_queue.c) ---- */
 /* The router's address text of a store server row ("smp://kh@hosts[:port]"). */
 SX_MUST_CHECK sx_status sx_agent_server_text(sx_agent *a, int64_t server_id, char *out, size_t cap);
+/* The address of a store server row. */
+SX_MUST_CHECK sx_status sx_agent_server_of(sx_agent *a, int64_t server_id, sx_agent_server *srv);
 /* The store's server row for an address. */
 SX_MUST_CHECK sx_status sx_agent_server_id(sx_agent *a, const sx_agent_server *srv,
                                            int64_t *server_id);
@@ -167,6 +172,41 @@ SX_MUST_CHECK sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn,
 int sx_agent_deliver_due(sx_agent *a);
 /* ACKs the router's message of rq after the app (or the agent) is done. */
 void sx_agent_ack_router(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
+/* The message iid of rq is with the application (MSG, RCVD): the router's
+ * ACK waits for sx_agent_ack. */
+void sx_agent_rq_hold(sx_agent_rq *rq, sx_smp_pool_note *n, int64_t iid);
+/* Whether a stored agent message (its encoding) is an A_MSG. */
+bool sx_agent_is_a_msg(sx_slice agent_msg);
+/* The agent message inside a stored body to send (after its e2e part);
+ * empty when it does not decode. */
+sx_slice sx_agent_stored_msg(sx_slice body);
+/* sx_agent_ack with a->mu held. */
+SX_MUST_CHECK sx_status sx_agent_ack_locked(sx_agent *a, const sx_agent_id *id, int64_t msg_id);
+
+/* ---- receipts (agent_rcpt.c) ---- */
+/* An A_RCVD message iid arrived on rq (m its decoded agent message): RCVD
+ * for the app (which acks it) or the router's ACK. */
+void sx_agent_on_rcvd(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t iid,
+                      const sx_amessage *m);
+
+/* ---- queue full (agent_quota.c) ---- */
+/* The router's quota marker on rq: the queue was full and is drained now:
+ * A_QCONT to the peer, then the router's ACK. */
+void sx_agent_on_quota_marker(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
+/* A_QCONT message iid from the peer naming our send queue addr: its
+ * deliveries resume at once; QCONT for the app. */
+void sx_agent_on_qcont(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t iid,
+                       const sx_agent_qaddr *addr);
+/* ---- expiry (agent_expire.c) ---- */
+/* Whether delivery d has waited past timeout_s. */
+bool sx_agent_expired(const sx_agent_delivery *d, unsigned timeout_s);
+/* d failed with st (why: the error's text) past its timeout: MERR for
+ * it, MERRS for the older ones of the queue; all their deliveries go. */
+void sx_agent_expire(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d, unsigned timeout_s,
+                     sx_status st, const char *why);
+
+/* The router answered QUOTA to a delivery of sq: MWARN, slow retry. */
+void sx_agent_quota_wait(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d);
 
 /* ---- ratchet re-synchronisation (agent_sync.c) ---- */
 /* The stored type of a sent EREADY (other M messages are stored as 'M';

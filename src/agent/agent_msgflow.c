@@ -105,10 +105,11 @@ sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_
     return SX_OK;
 }
 
-sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size_t len,
-                        int64_t *msg_id)
+/* Queues one A_MSG of an established connection (a->mu held). */
+static sx_status send_locked(sx_agent *a, const char *conn_id, const void *body, size_t len,
+                             int64_t *msg_id)
 {
-    SX_ENSURE(a && (body || len == 0), SX_E_USAGE);
+    SX_ENSURE(body || len == 0, SX_E_USAGE);
     sx_agent_id id;
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     sx_agent_msg m;
@@ -116,18 +117,57 @@ sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size
     m.kind = SX_AGENT_MSG_MESSAGE;
     m.msg.type = SX_AMSG_A_MSG;
     m.msg.body = sx_slice_of(body, len);
+    sx_agent_conn cn;
+    SX_TRY(sx_agent_store_conn_get(a->store, &id, &cn));
+    SX_ENSURE(cn.state == SX_AGENT_CONN_DUPLEX,
+              sx_error_set(SX_E_USAGE, NULL, "agent: the connection is not established"));
+    SX_ENSURE(!sx_agent_rsync_send_prohibited(cn.rsync),
+              sx_error_set(SX_E_USAGE, "PROHIBITED",
+                           "agent: the ratchet is not synchronised (%s): send prohibited",
+                           sx_agent_rsync_name(cn.rsync)));
+    return sx_agent_enqueue(a, &id, &m, NULL, true, msg_id);
+}
+
+sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n)
+{
+    SX_ENSURE(a && (msgs || n == 0), SX_E_USAGE);
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].msg_id = 0;
+        msgs[i].status = SX_E_USAGE;
+    }
+    pthread_mutex_lock(&a->mu);
+    /* One transaction: each message's own savepoint inside it undoes only
+     * that message when it fails. */
+    sx_status st = sx_agent_store_begin(a->store);
+    sx_status first = SX_OK;
+    for (size_t i = 0; i < n && st == SX_OK; i++) {
+        msgs[i].status = send_locked(a, msgs[i].conn_id, msgs[i].body, msgs[i].len, &msgs[i].msg_id);
+        if (msgs[i].status != SX_OK) {
+            msgs[i].msg_id = 0;
+            if (first == SX_OK)
+                first = msgs[i].status;
+        }
+    }
+    if (st == SX_OK)
+        st = sx_agent_store_commit(a->store);
+    if (st != SX_OK) {
+        sx_agent_store_rollback(a->store);
+        for (size_t i = 0; i < n; i++) {
+            msgs[i].msg_id = 0;
+            msgs[i].status = st;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return st != SX_OK ? st : first;
+}
+
+sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size_t len,
+                        int64_t *msg_id)
+{
+    SX_ENSURE(a, SX_E_USAGE);
     int64_t iid = 0;
     pthread_mutex_lock(&a->mu);
-    sx_agent_conn cn;
-    sx_status st = sx_agent_store_conn_get(a->store, &id, &cn);
-    if (st == SX_OK && cn.state != SX_AGENT_CONN_DUPLEX)
-        st = sx_error_set(SX_E_USAGE, NULL, "agent: the connection is not established");
-    else if (st == SX_OK && sx_agent_rsync_send_prohibited(cn.rsync))
-        st = sx_error_set(SX_E_USAGE, "PROHIBITED",
-                          "agent: the ratchet is not synchronised (%s): send prohibited",
-                          sx_agent_rsync_name(cn.rsync));
-    if (st == SX_OK)
-        st = sx_agent_enqueue(a, &id, &m, NULL, true, &iid);
+    sx_status st = send_locked(a, conn_id, body, len, &iid);
     pthread_mutex_unlock(&a->mu);
     if (st == SX_OK && msg_id)
         *msg_id = iid;
@@ -226,8 +266,28 @@ static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_ag
 
 static bool retryable(sx_status st)
 {
-    return st == SX_E_IO || st == SX_E_CLOSED || st == SX_E_WOULD_BLOCK ||
-           (st == SX_E_LIMIT && strcmp(sx_error_code(), "QUOTA") == 0);
+    return st == SX_E_IO || st == SX_E_CLOSED || st == SX_E_WOULD_BLOCK;
+}
+
+bool sx_agent_is_a_msg(sx_slice agent_msg)
+{
+    /* 'M' sndMsgId(8) shortString(hash) then the AMessage's tag: "M" is
+     * A_MSG (no other AMessage tag starts with 'M'). */
+    if (agent_msg.len < 11 || agent_msg.ptr[0] != SX_AGENT_MSG_MESSAGE)
+        return false;
+    size_t hl = agent_msg.ptr[9];
+    return agent_msg.len > 10 + hl && agent_msg.ptr[10 + hl] == 'M';
+}
+
+sx_slice sx_agent_stored_msg(sx_slice body)
+{
+    sx_reader rd;
+    sx_reader_init(&rd, body.ptr, body.len);
+    uint8_t flag = 0;
+    sx_slice e2eb = {0}, am = {0};
+    if (!sx_read_u8(&rd, &flag) || (flag && !sx_read_large(&rd, &e2eb)) || !sx_read_tail(&rd, &am))
+        return sx_slice_of(NULL, 0);
+    return am;
 }
 
 static void emit_con(sx_agent *a, const sx_agent_id *conn, bool pq)
@@ -325,16 +385,23 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
                             : sx_smp_tpool_send(a->pool, q, w.buf, w.len);
     sx_smp_queue_free(q);
     sx_writer_cleanup(&w);
+    /* SENT and MERR are for the application's messages (A_MSG) only. */
+    bool a_msg = d.msg_type == SX_AGENT_MSG_MESSAGE &&
+                 sx_agent_is_a_msg(sx_agent_stored_msg(sx_slice_of(d.body.ptr, d.body.len)));
     int r = 1;
     if (st == SX_OK) {
         sq->delay_ms = 0;
         sq->first_fail_ms = 0;
+        sq->quota = false;
+        sq->slow_ms = 0;
+        sq->slow_first_ms = 0;
+        /* An A_MSG is kept (without its body) for its delivery receipt. */
         BEST_EFFORT(sx_agent_store_delivery_done(a->store, &d.conn_id, sq->queue_id, d.internal_id,
-                                                 false));
+                                                 a_msg));
         sx_agent_queue_status ns = legacy_conf ? SX_AGENT_Q_CONFIRMED : SX_AGENT_Q_ACTIVE;
         if (row.status != ns)
             BEST_EFFORT(sx_agent_store_snd_queue_set_status(a->store, sq->queue_id, ns));
-        if (d.msg_type == SX_AGENT_MSG_MESSAGE) {
+        if (a_msg) {
             sx_agent_emit(a, SX_AGENT_EV_SENT, &d.conn_id, d.internal_id, sx_slice_of(NULL, 0));
         } else if (d.msg_type == MSG_TYPE_HELLO) {
             hello_sent(a, &d.conn_id, &cn);
@@ -348,6 +415,16 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             ev.pq = cn.pq_support;
             sx_agent_emit_ev(a, &ev);
         }
+    } else if (st == SX_E_LIMIT && strcmp(sx_error_code(), "QUOTA") == 0 &&
+               d.msg_type == SX_AGENT_MSG_MESSAGE) {
+        if (sx_agent_expired(&d, a->opts.quota_timeout_s)) {
+            sx_agent_expire(a, sq, &d, a->opts.quota_timeout_s, st, sx_error_message());
+        } else {
+            sx_agent_quota_wait(a, sq, &d);
+            r = -1;
+        }
+    } else if (retryable(st) && sx_agent_expired(&d, a->opts.message_timeout_s)) {
+        sx_agent_expire(a, sq, &d, a->opts.message_timeout_s, st, sx_error_message());
     } else if (retryable(st)) {
         int64_t now = sx_agent_now_ms();
         if (sq->delay_ms == 0) {
@@ -360,7 +437,7 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
         sq->next_try_ms = now + sq->delay_ms;
         r = -1;
     } else {
-        bool merr = d.msg_type == SX_AGENT_MSG_MESSAGE || d.msg_type == SX_AGENT_SND_EREADY;
+        bool merr = a_msg || d.msg_type == SX_AGENT_SND_EREADY;
         sx_agent_emit_err(a, merr ? SX_AGENT_EV_MERR : SX_AGENT_EV_ERR,
                           &d.conn_id, d.internal_id, st, "send");
         BEST_EFFORT(sx_agent_store_delivery_done(a->store, &d.conn_id, sq->queue_id, d.internal_id,
@@ -476,13 +553,18 @@ static void show_msg(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_t 
         memcpy(ev.body, body.ptr, body.len);
         ev.body_len = body.len;
     }
+    sx_agent_rq_hold(rq, n, iid);
+    sx_agent_emit_ev(a, &ev);
+}
+
+void sx_agent_rq_hold(sx_agent_rq *rq, sx_smp_pool_note *n, int64_t iid)
+{
     rq->has_pending = true;
     rq->pending_msg_id = iid;
     rq->pending = *n;
     rq->pending.ev.body = NULL;
     rq->pending.ev.body_len = 0;
     rq->pending.meta = NULL;
-    sx_agent_emit_ev(a, &ev);
 }
 
 /* A message the ratchet has seen (or one from before its last one, err
@@ -626,6 +708,10 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         sx_agent_ack_router(a, rq, n);
         BEST_EFFORT(sx_agent_store_msg_delete(a->store, &rq->conn, iid));
         on_hello(a, rq);
+    } else if (c.m.msg.type == SX_AMSG_A_RCVD) {
+        sx_agent_on_rcvd(a, rq, n, iid, &c.m.msg);
+    } else if (c.m.msg.type == SX_AMSG_A_QCONT) {
+        sx_agent_on_qcont(a, rq, n, iid, &c.m.msg.u.qcont);
     } else {
         sx_agent_ack_router(a, rq, n);
     }
@@ -636,22 +722,38 @@ out:
     free(c.plainbuf);
 }
 
+sx_status sx_agent_ack_locked(sx_agent *a, const sx_agent_id *id, int64_t msg_id)
+{
+    /* The user's ack and, for a receipt, the sent messages it confirmed,
+     * in one transaction before the router's ACK (rule 4). */
+    SX_TRY(sx_agent_store_begin(a->store));
+    sx_status st = sx_agent_store_rcv_msg_ack(a->store, id, msg_id);
+    if (st == SX_OK)
+        st = sx_agent_store_rcpt_acked(a->store, id, msg_id, NULL);
+    if (st == SX_OK)
+        st = sx_agent_store_commit(a->store);
+    if (st != SX_OK) {
+        sx_agent_store_rollback(a->store);
+        return st;
+    }
+    for (size_t i = 0; i < a->n_rqs; i++) {
+        sx_agent_rq *rq = &a->rqs[i];
+        if (rq->has_pending && rq->pending_msg_id == msg_id &&
+            memcmp(rq->conn.b, id->b, sizeof id->b) == 0) {
+            rq->has_pending = false;
+            sx_agent_ack_router(a, rq, &rq->pending);
+        }
+    }
+    return SX_OK;
+}
+
 sx_status sx_agent_ack(sx_agent *a, const char *conn_id, int64_t msg_id)
 {
     SX_ENSURE(a, SX_E_USAGE);
     sx_agent_id id;
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     pthread_mutex_lock(&a->mu);
-    sx_status st = sx_agent_store_rcv_msg_ack(a->store, &id, msg_id);
-    if (st == SX_OK)
-        for (size_t i = 0; i < a->n_rqs; i++) {
-            sx_agent_rq *rq = &a->rqs[i];
-            if (rq->has_pending && rq->pending_msg_id == msg_id &&
-                memcmp(rq->conn.b, id.b, sizeof id.b) == 0) {
-                rq->has_pending = false;
-                sx_agent_ack_router(a, rq, &rq->pending);
-            }
-        }
+    sx_status st = sx_agent_ack_locked(a, &id, msg_id);
     pthread_mutex_unlock(&a->mu);
     return st;
 }

@@ -12,24 +12,31 @@
 #include "crypto/util.h"
 #include "smp_client/smp_api_int.h"
 
-sx_status sx_agent_server_text(sx_agent *a, int64_t server_id, char *out, size_t cap)
+sx_status sx_agent_server_of(sx_agent *a, int64_t server_id, sx_agent_server *srv)
 {
     char hosts[SX_AGENT_HOSTS_MAX * (SX_AGENT_HOST_MAX + 1)];
-    sx_agent_server srv;
-    memset(&srv, 0, sizeof srv);
+    memset(srv, 0, sizeof *srv);
     uint8_t kh[64];
     size_t khl = 0;
-    SX_TRY(sx_agent_store_server_get(a->store, server_id, hosts, sizeof hosts, srv.port,
-                                     sizeof srv.port, kh, &khl));
-    memcpy(srv.key_hash, kh, khl);
-    srv.key_hash_len = khl;
+    SX_TRY(sx_agent_store_server_get(a->store, server_id, hosts, sizeof hosts, srv->port,
+                                     sizeof srv->port, kh, &khl));
+    SX_ENSURE(khl <= sizeof srv->key_hash, SX_E_PROTOCOL);
+    memcpy(srv->key_hash, kh, khl);
+    srv->key_hash_len = khl;
     const char *p = hosts;
     while (*p) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        SX_TRY(sx_agent_server_add_host(&srv, sx_slice_of(p, n)));
+        SX_TRY(sx_agent_server_add_host(srv, sx_slice_of(p, n)));
         p += n + (e ? 1 : 0);
     }
+    return SX_OK;
+}
+
+sx_status sx_agent_server_text(sx_agent *a, int64_t server_id, char *out, size_t cap)
+{
+    sx_agent_server srv;
+    SX_TRY(sx_agent_server_of(a, server_id, &srv));
     sx_writer w;
     sx_writer_init_fixed(&w, (uint8_t *)out, cap - 1);
     if (!sx_agent_server_write_text(&w, &srv, false))

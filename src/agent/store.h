@@ -25,7 +25,7 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 3
+#define SX_AGENT_STORE_SCHEMA 4
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
@@ -338,6 +338,7 @@ typedef struct sx_agent_delivery {
     sx_agent_blob body;
     sx_ratchet_msg_key mek;
     uint32_t padded_len;
+    int64_t created_at; /* when the message was stored (Unix seconds) */
 } sx_agent_delivery;
 /* Wipes the key and frees the body. */
 void sx_agent_delivery_cleanup(sx_agent_delivery *d);
@@ -346,11 +347,18 @@ void sx_agent_delivery_cleanup(sx_agent_delivery *d);
 SX_MUST_CHECK sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t snd_queue_id,
                                                      sx_agent_delivery *d, bool *found);
 /* The delivery is done (OK, or a permanent error reported): its row goes;
- * the message goes too once no delivery is left, unless keep (an A_MSG
- * waiting for its receipt). */
+ * once no delivery is left the message goes too, unless keep (an A_MSG
+ * waiting for its receipt: its body and key are cleared instead; one whose
+ * ok receipt came already goes). */
 SX_MUST_CHECK sx_status sx_agent_store_delivery_done(sx_agent_store *s, const sx_agent_id *conn,
                                                      int64_t snd_queue_id, int64_t internal_id,
                                                      bool keep);
+/* The messages with a delivery pending on a send queue stored before
+ * before_ts (Unix seconds), oldest first, in a malloc'd array (*ids NULL
+ * when none): the expired ones. */
+SX_MUST_CHECK sx_status sx_agent_store_delivery_expired(sx_agent_store *s, int64_t snd_queue_id,
+                                                        int64_t before_ts, int64_t **ids,
+                                                        size_t *n);
 /* Pending deliveries of a connection (rule 9). */
 SX_MUST_CHECK sx_status sx_agent_store_delivery_count(sx_agent_store *s, const sx_agent_id *conn,
                                                       size_t *n);
@@ -423,6 +431,52 @@ SX_MUST_CHECK sx_status sx_agent_store_rcv_hash_seen(sx_agent_store *s, const sx
 /* Deletes a message of either direction. */
 SX_MUST_CHECK sx_status sx_agent_store_msg_delete(sx_agent_store *s, const sx_agent_id *conn,
                                                   int64_t internal_id);
+
+/* ---- receipts ------------------------------------------------------------ */
+
+/* The outcome of a delivery receipt, in snd_messages.rcpt_status. */
+typedef enum sx_agent_rcpt_status {
+    SX_AGENT_RCPT_NONE = 0,     /* no receipt yet */
+    SX_AGENT_RCPT_OK = 1,       /* the peer's hash of the message matched */
+    SX_AGENT_RCPT_BAD_HASH = 2, /* it did not */
+} sx_agent_rcpt_status;
+
+/* A received message by its id, for a receipt of it. body owned. */
+typedef struct sx_agent_rcv_info {
+    int64_t external_snd_id;
+    uint8_t internal_hash[SX_AGENT_HASH_LEN];
+    bool user_ack;
+    sx_agent_blob body; /* the decrypted agent message */
+} sx_agent_rcv_info;
+SX_MUST_CHECK sx_status sx_agent_store_rcv_msg_get(sx_agent_store *s, const sx_agent_id *conn,
+                                                   int64_t internal_id, sx_agent_rcv_info *out);
+
+/* A sent message a receipt names (by the sender's id of it). body owned:
+ * the agent message while it waits for delivery, empty once delivered and
+ * kept for its receipt. */
+typedef struct sx_agent_snd_rcpt {
+    int64_t internal_id;
+    uint8_t internal_hash[SX_AGENT_HASH_LEN];
+    int64_t rcpt_internal_id;
+    sx_agent_rcpt_status status;
+    sx_agent_blob body;
+} sx_agent_snd_rcpt;
+SX_MUST_CHECK sx_status sx_agent_store_snd_msg_for_rcpt(sx_agent_store *s, const sx_agent_id *conn,
+                                                        int64_t internal_snd_id,
+                                                        sx_agent_snd_rcpt *out, bool *found);
+/* Records the receipt (the received A_RCVD message's id and the outcome). */
+SX_MUST_CHECK sx_status sx_agent_store_snd_msg_rcpt_set(sx_agent_store *s, const sx_agent_id *conn,
+                                                        int64_t internal_snd_id,
+                                                        int64_t rcpt_internal_id,
+                                                        sx_agent_rcpt_status status);
+/* The application acknowledged the receipt message rcpt_internal_id: the
+ * sent messages it confirmed (status ok, no delivery left) go; *deleted
+ * (may be NULL) how many. */
+SX_MUST_CHECK sx_status sx_agent_store_rcpt_acked(sx_agent_store *s, const sx_agent_id *conn,
+                                                  int64_t rcpt_internal_id, size_t *deleted);
+/* Whether a message of either direction is stored. */
+SX_MUST_CHECK sx_status sx_agent_store_msg_exists(sx_agent_store *s, const sx_agent_id *conn,
+                                                  int64_t internal_id, bool *exists);
 
 /* ---- confirmations and invitations --------------------------------------- */
 

@@ -67,6 +67,11 @@ bool sx_store_col_var(sqlite3_stmt *q, int col, uint8_t *out, size_t max, size_t
 /* A malloc'd copy of a blob column (NULL for an empty one). */
 sx_status sx_store_col_blob(sqlite3_stmt *q, int col, sx_agent_blob *out);
 
+/* After a delivery of a sent message: when none is left, deletes it, or
+ * (keep, no ok receipt yet) clears its body and key (store_rcpt.c). */
+sx_status sx_store_snd_msg_settle(sx_agent_store *s, const sx_agent_id *conn, int64_t internal_id,
+                                  bool keep);
+
 int64_t sx_store_now(void);
 void sx_store_new_id(sx_agent_id *id);
 

@@ -222,7 +222,7 @@ sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t snd_queue_id,
     sx_status st;
     sqlite3_stmt *q = sx_store_prep(
         s, "SELECT d.conn_id, d.internal_id, m.internal_snd_id, m.msg_type, m.notification, "
-           "m.pq_encryption, m.body, sm.msg_encrypt_key, sm.padded_msg_len "
+           "m.pq_encryption, m.body, sm.msg_encrypt_key, sm.padded_msg_len, m.created_at "
            "FROM snd_message_deliveries d "
            "JOIN messages m ON m.conn_id = d.conn_id AND m.internal_id = d.internal_id "
            "JOIN snd_messages sm ON sm.conn_id = d.conn_id AND sm.internal_snd_id = m.internal_snd_id "
@@ -242,6 +242,7 @@ sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t snd_queue_id,
         d->notification = sqlite3_column_int(q, 4) != 0;
         d->pq_encryption = sqlite3_column_int(q, 5) != 0;
         d->padded_len = (uint32_t)padded;
+        d->created_at = sqlite3_column_int64(q, 9);
         sx_slice mek = sx_slice_of(sqlite3_column_blob(q, 7), (size_t)sqlite3_column_bytes(q, 7));
         if (!sx_store_col_fixed(q, 0, d->conn_id.b, SX_AGENT_ID_LEN) || type < 0 || type > 255 ||
             padded < 0 || padded > UINT32_MAX || sx_ratchet_msg_key_decode(mek, &d->mek) != SX_OK)
@@ -278,19 +279,51 @@ sx_status sx_agent_store_delivery_done(sx_agent_store *s, const sx_agent_id *con
         if (st == SX_OK && sqlite3_changes(s->db) == 0)
             st = no_row("delivery");
     }
-    if (st == SX_OK && !keep) {
-        q = sx_store_prep(s,
-                          "DELETE FROM messages WHERE conn_id = ?1 AND internal_id = ?2 AND "
-                          "NOT EXISTS (SELECT 1 FROM snd_message_deliveries "
-                          "WHERE conn_id = ?1 AND internal_id = ?2)",
-                          &st);
-        if (q != NULL) {
-            sx_store_bind_id(q, 1, conn);
-            sqlite3_bind_int64(q, 2, internal_id);
-            st = sx_store_done(s, q, "delete a sent message");
-        }
-    }
+    if (st == SX_OK)
+        st = sx_store_snd_msg_settle(s, conn, internal_id, keep);
     return sx_store_tx_leave(s, st);
+}
+
+sx_status sx_agent_store_delivery_expired(sx_agent_store *s, int64_t snd_queue_id,
+                                          int64_t before_ts, int64_t **ids, size_t *n)
+{
+    SX_ENSURE(s != NULL && ids != NULL && n != NULL, SX_E_USAGE);
+    *ids = NULL;
+    *n = 0;
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(
+        s, "SELECT d.internal_id FROM snd_message_deliveries d JOIN messages m ON "
+           "m.conn_id = d.conn_id AND m.internal_id = d.internal_id WHERE d.snd_queue_id = ? AND "
+           "d.failed = 0 AND m.created_at < ? ORDER BY d.delivery_id",
+        &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, snd_queue_id);
+    sqlite3_bind_int64(q, 2, before_ts);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            int64_t *g = realloc(*ids, nc * sizeof *g);
+            if (g == NULL) {
+                st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+                break;
+            }
+            *ids = g;
+            cap = nc;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+    }
+    if (st == SX_OK && rc != SQLITE_DONE)
+        st = sx_store_err(s, rc, "read expired deliveries");
+    sx_store_fin(s, q);
+    if (st != SX_OK) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return st;
 }
 
 sx_status sx_agent_store_delivery_count(sx_agent_store *s, const sx_agent_id *conn, size_t *n)

@@ -203,13 +203,20 @@ static const char M3_RATCHET_KEY_HASHES[] =
     "  PRIMARY KEY(conn_id, hash)\n"
     ") WITHOUT ROWID, STRICT;\n"
     "ALTER TABLE ratchets ADD COLUMN sync_x3dh_private BLOB;\n";
+/* Delivery receipts (docs/AGENT-STORE.md, "Receipts"): acknowledging a
+ * message looks up the sent messages its receipt confirmed. */
+static const char M4_RCPT_INDEX[] =
+    "CREATE INDEX idx_snd_messages_rcpt ON snd_messages(conn_id, rcpt_internal_id);\n";
 
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
-    /* renumber at merge: ratchet sync */
     {3, "ratchet_key_hashes", M3_RATCHET_KEY_HASHES},
+    {4, "snd_messages_rcpt_index", M4_RCPT_INDEX},
 };
+
+_Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,
+               "SX_AGENT_STORE_SCHEMA is the number of the last migration");
 
 const sx_agent_migration *sx_agent_store_migrations(size_t *n)
 {

@@ -23,122 +23,17 @@
 
 #include "simplex/agent.h"
 
+#include "agent_pair.h"
 #include "pool_router.h"
 
-#define WAIT_MS 60000
-
-static char DIR_[64];
-
-static void db_path(char *out, size_t cap, const char *name)
+/* An agent whose new invitations take the legacy handshake when legacy. */
+static sx_agent *open_agent_legacy(const char *name, bool pq_off, bool legacy)
 {
-    snprintf(out, cap, "%s/%s.db", DIR_, name);
-}
-
-static sx_agent *open_agent_opts(const char *name, bool pq_off, bool legacy)
-{
-    char p[128];
-    db_path(p, sizeof p, name);
     sx_agent_opts o;
     memset(&o, 0, sizeof o);
     o.pq_off = pq_off;
-    o.retry_min_ms = 100;
-    o.retry_max_ms = 500;
-    o.send_retry_ms = 200;
     o.legacy_handshake = legacy;
-    sx_agent *a = NULL;
-    if (sx_agent_open(p, &o, &a) != SX_OK)
-        fail_msg("open %s: %s", name, sx_error_message());
-    return a;
-}
-
-static sx_agent *open_agent(const char *name, bool pq_off)
-{
-    return open_agent_opts(name, pq_off, false);
-}
-
-/* The next event other than UP and DOWN; ERR and MERR fail the test. */
-static void next_ev(sx_agent *a, sx_agent_event *ev)
-{
-    int64_t until = now_ms() + WAIT_MS;
-    for (;;) {
-        assert_ok(sx_agent_next(a, 200, ev));
-        if (ev->kind == SX_AGENT_EV_ERR || ev->kind == SX_AGENT_EV_MERR)
-            fail_msg("%s %s: %s", sx_agent_event_name(ev->kind), ev->conn, ev->detail);
-        if (ev->kind != SX_AGENT_EV_NONE && ev->kind != SX_AGENT_EV_UP &&
-            ev->kind != SX_AGENT_EV_DOWN)
-            return;
-        if (now_ms() > until)
-            fail_msg("no event in %d ms", WAIT_MS);
-    }
-}
-
-static void expect(sx_agent *a, sx_agent_event_kind kind, const char *conn, sx_agent_event *ev)
-{
-    next_ev(a, ev);
-    if (ev->kind != kind)
-        fail_msg("event %s, expected %s", sx_agent_event_name(ev->kind), sx_agent_event_name(kind));
-    assert_string_equal(ev->conn, conn);
-}
-
-static void expect_body(const sx_agent_event *ev, const char *text)
-{
-    assert_int_equal(ev->body_len, strlen(text));
-    assert_memory_equal(ev->body, text, ev->body_len);
-}
-
-/* alice invites, bob joins; the event sequence of the reference's
- * runAgentClientTest for the fast handshake. */
-static void connect_pair(sx_agent *alice, sx_agent *bob, char *bob_id, char *alice_id, bool pq)
-{
-    char *link = NULL;
-    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
-    assert_non_null(strstr(link, "simplex:/invitation#/?v=2-7&smp="));
-    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
-    sx_agent_free_text(link);
-    sx_agent_event ev;
-    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
-    expect_body(&ev, "bob's info");
-    char conf[SX_AGENT_CONN_ID_TEXT];
-    memcpy(conf, ev.conf_id, sizeof conf);
-    sx_agent_event_clear(&ev);
-    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
-    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
-    assert_int_equal(ev.pq, pq);
-    sx_agent_event_clear(&ev);
-    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
-    expect_body(&ev, "alice's info");
-    sx_agent_event_clear(&ev);
-    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
-    assert_int_equal(ev.pq, pq);
-    sx_agent_event_clear(&ev);
-}
-
-static void send_expect_sent(sx_agent *a, const char *conn, const char *text, int64_t id)
-{
-    int64_t got = 0;
-    assert_ok(sx_agent_send(a, conn, text, strlen(text), &got));
-    assert_int_equal(got, id);
-}
-
-static void expect_sent(sx_agent *a, const char *conn, int64_t id)
-{
-    sx_agent_event ev;
-    expect(a, SX_AGENT_EV_SENT, conn, &ev);
-    assert_int_equal(ev.msg_id, id);
-}
-
-/* pq: 0 or 1, or -1 for a message shown again from the store (no flag kept). */
-static void expect_msg(sx_agent *a, const char *conn, const char *text, int64_t id, int pq)
-{
-    sx_agent_event ev;
-    expect(a, SX_AGENT_EV_MSG, conn, &ev);
-    expect_body(&ev, text);
-    assert_string_equal(ev.integrity, "OK");
-    assert_int_equal(ev.msg_id, id);
-    if (pq >= 0)
-        assert_int_equal(ev.pq, pq);
-    assert_ok(sx_agent_ack(a, conn, ev.msg_id));
-    sx_agent_event_clear(&ev);
+    return open_agent_opts(name, &o);
 }
 
 static void duplex_pq(bool pq)
@@ -490,9 +385,9 @@ static void expect_req(sx_agent *a, const char *addr, const char *info, char inv
 static void contact(bool lg)
 {
     router_start();
-    sx_agent *alice = open_agent_opts(lg ? "alice_ctl" : "alice_ct", false, lg);
-    sx_agent *bob = open_agent_opts(lg ? "bob_ctl" : "bob_ct", false, lg);
-    sx_agent *carol = open_agent_opts(lg ? "carol_ctl" : "carol_ct", false, lg);
+    sx_agent *alice = open_agent_legacy(lg ? "alice_ctl" : "alice_ct", false, lg);
+    sx_agent *bob = open_agent_legacy(lg ? "bob_ctl" : "bob_ct", false, lg);
+    sx_agent *carol = open_agent_legacy(lg ? "carol_ctl" : "carol_ct", false, lg);
     char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL;
     assert_ok(sx_agent_create_contact(alice, R.addr, addr, &link));
     assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
@@ -505,7 +400,7 @@ static void contact(bool lg)
 
     /* The request outlives the owner's agent; the address keeps working. */
     sx_agent_close(alice);
-    alice = open_agent_opts(lg ? "alice_ctl" : "alice_ct", false, lg);
+    alice = open_agent_legacy(lg ? "alice_ctl" : "alice_ct", false, lg);
     assert_ok(sx_agent_join(carol, link, NULL, "carol's request", 15, carol_alice));
     sx_agent_free_text(link);
     expect_req(alice, addr, "carol's request", carol_inv);
@@ -589,8 +484,8 @@ static void legacy(bool alice_legacy, bool bob_legacy)
     char an[16], bn[16];
     snprintf(an, sizeof an, "alice_lg%d%d", alice_legacy, bob_legacy);
     snprintf(bn, sizeof bn, "bob_lg%d%d", alice_legacy, bob_legacy);
-    sx_agent *alice = open_agent_opts(an, false, alice_legacy);
-    sx_agent *bob = open_agent_opts(bn, false, bob_legacy);
+    sx_agent *alice = open_agent_legacy(an, false, alice_legacy);
+    sx_agent *bob = open_agent_legacy(bn, false, bob_legacy);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT], *link = NULL;
     assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
     assert_true(alice_legacy == (strstr(link, "q%3Dm") == NULL));
@@ -709,37 +604,23 @@ static void test_legacy_joiner(void **state)
     legacy(false, true);
 }
 
-static int setup(void **state)
-{
-    snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-XXXXXX");
-    if (!mkdtemp(DIR_))
-        return -1;
-    return router_setup(state);
-}
-
-static int teardown(void **state)
-{
-    tu_rm_rf(DIR_);
-    return router_teardown(state);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_duplex_pq, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplex_no_pq, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refusals_and_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ratchet_sync, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ratchet_sync_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_contact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_contact_legacy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_inviter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_joiner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplex_pq, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_duplex_no_pq, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_router_restart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_and_delete, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_restart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_contact, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_legacy, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_inviter, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_joiner, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,13 @@
 #!/bin/sh
 # The simplex-agent program as two users at two shells, over a real
 # smp-server on loopback: alice invites, bob joins, both listen (alice with
-# --accept) until CON; then each sends with `send` while its own `listen`
-# runs on the same store, and the other's listen prints the message; the
-# connections list shows both duplex. Then contact addresses: carol's
-# address joined by dave (accepted with `accept`, messages both ways) and
-# erin (rejected with `reject`); alice's address joined by frank, accepted
-# by alice's running `listen --accept`.
+# --accept, bob with --receipts) until CON; then each sends with `send`
+# while its own `listen` runs on the same store, and the other's listen
+# prints the message; bob's receipt of alice's message reaches alice's
+# listen as RCVD; the connections list shows both duplex. Then contact
+# addresses: carol's address joined by dave (accepted with `accept`,
+# messages both ways) and erin (rejected with `reject`); alice's address
+# joined by frank, accepted by alice's running `listen --accept`.
 # Usage: test_simplex_agent.sh <path to smp-server> <path to simplex-agent>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -56,7 +57,7 @@ $TOS "$AGENT" --db a.db listen --accept --server "$ADDR" >a.out 2>a.err &
 LA=$!
 BCONN=$(ag --db b.db join "$LINK" --server "$ADDR") || fail "join"
 [ ${#BCONN} = 16 ] || fail "join printed '$BCONN'"
-$TOS "$AGENT" --db b.db listen >b.out 2>b.err &
+$TOS "$AGENT" --db b.db listen --receipts >b.out 2>b.err &
 LB=$!
 wait_for a.out '"event":"CONF"'
 wait_for a.out '"event":"CON"'
@@ -69,9 +70,11 @@ ACONN=$(ag --db a.db connections | awk '{print $1}')
 ID=$(ag --db a.db send "$ACONN" "hello from alice") || fail "alice's send"
 [ "$ID" = 2 ] || fail "alice's first message id '$ID'"
 wait_for b.out '"event":"MSG","conn":"'"$BCONN"'","id":2,"text":"hello from alice","integrity":"OK"'
+# bob's receipt (his message 3, alice's 3) confirms alice's message 2
+wait_for a.out '"event":"RCVD","conn":"'"$ACONN"'","id":3,"receipts":\[{"id":2,"status":"ok"}\]'
 ID=$(ag --db b.db send "$BCONN" "hi \"alice\"") || fail "bob's send"
-[ "$ID" = 3 ] || fail "bob's message id '$ID'"
-wait_for a.out '"event":"MSG","conn":"'"$ACONN"'","id":3,"text":"hi \\"alice\\""'
+[ "$ID" = 4 ] || fail "bob's message id '$ID'"
+wait_for a.out '"event":"MSG","conn":"'"$ACONN"'","id":4,"text":"hi \\"alice\\""'
 ID=$(ag --db a.db send "$ACONN" "second") || fail "alice's second send"
 wait_for b.out '"text":"second"'
 [ "$(grep -c '"event":"MSG"' b.out)" = 2 ] || { cat b.out; fail "bob got $(grep -c '"event":"MSG"' b.out) messages, not 2"; }

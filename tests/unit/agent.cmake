@@ -17,3 +17,6 @@ target_link_libraries(test_agent_store_tx PRIVATE sx_agent)
 # exchange itself is in tests/integration/test_agent.c).
 sx_unit_test(agent_sync test_agent_sync.c agent_store_util.c)
 target_link_libraries(test_agent_sync PRIVATE sx_agent)
+# The store's delivery receipts.
+sx_unit_test(agent_store_rcpt test_agent_store_rcpt.c agent_store_util.c)
+target_link_libraries(test_agent_store_rcpt PRIVATE sx_agent)
