@@ -22,6 +22,14 @@ foreach(msgs journal database)
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_store.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp> ${msgs})
   set_tests_properties(integration.smp_db_store_${msgs} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 endforeach()
+# The router's round (NEW, KEY, SEND, SUB, ACK, DEL; stopped by SIGINT,
+# SIGTERM and kill -9 and started again) on every storage pair the reference
+# allows; the database pairs on a private PostgreSQL server each.
+foreach(pair memory journal db_journal db_database)
+  add_test(NAME integration.smp_store_pair_${pair}
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_store_pairs.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp> ${pair})
+  set_tests_properties(integration.smp_store_pair_${pair} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+endforeach()
 add_test(NAME integration.smp_db_migrate
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_migrate.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_db_migrate PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
