@@ -9,6 +9,9 @@ set_tests_properties(integration.smp_proxy_cli PROPERTIES TIMEOUT 300)
 add_test(NAME integration.smp_web
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_web.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_web PROPERTIES TIMEOUT 300)
+add_test(NAME integration.smp_https_check
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_https_check.sh $<TARGET_FILE:smp-server>)
+set_tests_properties(integration.smp_https_check PROPERTIES TIMEOUT 300)
 add_test(NAME integration.smp_journal
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_journal.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_journal PROPERTIES TIMEOUT 300)
