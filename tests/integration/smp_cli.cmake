@@ -33,6 +33,12 @@ foreach(pair memory journal db_journal db_database)
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_store_pairs.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp> ${pair})
   set_tests_properties(integration.smp_store_pair_${pair} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 endforeach()
+# Rows written by hand in the reference's encoding (tests/data/smp_db),
+# loaded into a schema our router migrated, then used.
+add_test(NAME integration.smp_db_fixture
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_fixture.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>
+                 ${PROJECT_SOURCE_DIR}/tests/data/smp_db/reference_rows.sql)
+set_tests_properties(integration.smp_db_fixture PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 add_test(NAME integration.smp_db_migrate
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_migrate.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_db_migrate PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
