@@ -1,8 +1,9 @@
 /* The SMP router's message expiry runs on a thread of its own: with the
  * router's only worker held busy (a task posted to its loop that waits),
  * messages past their TTL are still expired every msg_check_interval, and
- * once the worker runs again the queue is empty. The router runs in
- * process on loopback and is driven by the client library. */
+ * once the worker runs again the queue is empty; and sweeps run while two
+ * workers serve traffic (scripts/test --tsan runs this file). The router
+ * runs in process on loopback and is driven by the client library. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -115,10 +116,89 @@ static void expiry_while_worker_busy(void **state)
     assert_int_equal(sx_router_stop(r), SX_OK);
 }
 
+/* Sweeps every second while two workers serve SEND, GET and ACK on another
+ * queue (under ThreadSanitizer, the expiry thread against the workers):
+ * the idle queue's old messages expire meanwhile, and every message of the
+ * busy queue is either received or expired, never both. */
+static void expiry_while_workers_serve(void **state)
+{
+    (void)state;
+    static char crt[1024], ca[1024], key[1024];
+    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
+    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
+    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
+    sx_router_opts o = {0};
+    o.cert_file = crt;
+    o.ca_file = ca;
+    o.key_file = key;
+    o.host = "127.0.0.1";
+    o.n_ports = 1;
+    o.workers = 2;
+    o.new_queues = true;
+    o.quiet = true;
+    o.msg_ttl_seconds = 1;
+    o.msg_check_interval = 1;
+    sx_router *r = NULL;
+    assert_int_equal(sx_router_start(&o, &r), SX_OK);
+    char addr[256];
+    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@127.0.0.1:%u", sx_router_port(r, 0));
+    sx_smp_conn_opts co = {.timeout_ms = 30000};
+    sx_smp_conn *c = NULL;
+    assert_int_equal(sx_smp_connect(addr, &co, &c), SX_OK);
+    sx_smp_queue *idle_r = NULL, *idle_s = NULL, *busy_r = NULL, *busy_s = NULL;
+    assert_int_equal(sx_smp_queue_create(c, &idle_r), SX_OK);
+    assert_int_equal(sx_smp_queue_sender(idle_r, &idle_s), SX_OK);
+    assert_int_equal(sx_smp_queue_create(c, &busy_r), SX_OK);
+    assert_int_equal(sx_smp_queue_sender(busy_r, &busy_s), SX_OK);
+    int64_t expired0 = sx_smp_stats_get(&r->stats, SX_SMP_STAT_MSG_EXPIRED);
+    for (int i = 0; i < MSGS; i++)
+        assert_int_equal(sx_smp_send(c, idle_s, "idle", 4), SX_OK);
+    /* about three seconds of traffic: three sweeps or so meanwhile */
+    long sent = 0, received = 0;
+    time_t until = time(NULL) + 3;
+    while (time(NULL) < until) {
+        assert_int_equal(sx_smp_send(c, busy_s, "busy", 4), SX_OK);
+        sent++;
+        sx_smp_event ev;
+        memset(&ev, 0, sizeof ev);
+        assert_int_equal(sx_smp_get(c, busy_r, &ev), SX_OK);
+        if (ev.kind == SX_SMP_EVENT_MESSAGE) {
+            /* NO_MSG: the sweep took it between GET and ACK (a slow run) */
+            sx_status st = sx_smp_ack(c, busy_r, &ev);
+            assert_true(st == SX_OK || st == SX_E_PROTOCOL);
+            received += st == SX_OK;
+        }
+        sx_smp_event_clear(&ev);
+    }
+    assert_true(sent > 0);
+    /* the idle queue's messages, and each busy one not received (the sweep
+     * took it first), expired once */
+    int64_t want = MSGS + (sent - received), expired = 0;
+    for (int i = 0; i < 3000; i++) {
+        expired = sx_smp_stats_get(&r->stats, SX_SMP_STAT_MSG_EXPIRED) - expired0;
+        if (expired >= want)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(expired, want);
+    sx_smp_event ev;
+    memset(&ev, 0, sizeof ev);
+    assert_int_equal(sx_smp_get(c, idle_r, &ev), SX_OK);
+    assert_int_equal(ev.kind, SX_SMP_EVENT_NONE);
+    sx_smp_event_clear(&ev);
+    sx_smp_queue_free(idle_s);
+    sx_smp_queue_free(busy_s);
+    sx_smp_close(c);
+    sx_smp_queue_free(idle_r);
+    sx_smp_queue_free(busy_r);
+    assert_int_equal(sx_router_stop(r), SX_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(expiry_while_worker_busy),
+        cmocka_unit_test(expiry_while_workers_serve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
