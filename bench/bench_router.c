@@ -79,6 +79,8 @@ typedef struct opts {
     bool queues_log;                /* --queues-log: idle queues written as a store log */
     double phase_timeout;           /* seconds per measured phase */
     bool keep;                      /* keep the temporary folder */
+    const char *ini_sets[8];        /* --ini "key: value": INI lines replaced after init */
+    int n_ini_sets;
 } opts;
 
 static opts g_opt = {
@@ -331,6 +333,44 @@ static sx_status set_ini_port(const router_proc *r, uint16_t port)
     return ok ? SX_OK : SX_E_IO;
 }
 
+/* Replaces the INI line "key: ..." (active or commented out with '#')
+ * with `set`, "key: value"; the key must be in the INI written by init. */
+static sx_status set_ini_key(const router_proc *r, const char *set)
+{
+    const char *colon = strchr(set, ':');
+    SX_ENSURE(colon != NULL && colon > set, SX_E_USAGE);
+    size_t klen = (size_t)(colon - set) + 1; /* with the colon */
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", r->cfg, SX_ROUTER_INI_NAME);
+    FILE *f = fopen(path, "r");
+    SX_ENSURE(f != NULL, SX_E_IO);
+    static char text[1 << 16], out[(1 << 16) + 1024];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    SX_ENSURE(n > 0 && n < sizeof text - 1, SX_E_IO);
+    text[n] = 0;
+    for (char *line = text; *line;) {
+        char *eol = strchr(line, '\n');
+        char *k = line;
+        while (*k == '#' || *k == ' ')
+            k++;
+        if (strncmp(k, set, klen) == 0) {
+            int len = snprintf(out, sizeof out, "%.*s%s%s", (int)(line - text), text, set, eol ? eol : "\n");
+            SX_ENSURE(len > 0 && (size_t)len < sizeof out, SX_E_LIMIT);
+            f = fopen(path, "w");
+            SX_ENSURE(f != NULL, SX_E_IO);
+            bool ok = fwrite(out, 1, (size_t)len, f) == (size_t)len;
+            ok = fclose(f) == 0 && ok;
+            return ok ? SX_OK : SX_E_IO;
+        }
+        if (!eol)
+            break;
+        line = eol + 1;
+    }
+    fprintf(stderr, "bench_router: no %.*s line in %s\n", (int)klen, set, path);
+    return SX_E_USAGE;
+}
+
 /* `smp-server init -y --disable-web --no-password` in <root>/<name>, then a free port. */
 static sx_status router_init(router_proc *r, const char *name)
 {
@@ -355,6 +395,8 @@ static sx_status router_init(router_proc *r, const char *name)
     SX_TRY(sx_x509_read_cert_file(ca, &x));
     sx_status st = sx_x509_fingerprint(x, r->fp);
     X509_free(x);
+    for (int i = 0; st == SX_OK && i < g_opt.n_ini_sets; i++)
+        st = set_ini_key(r, g_opt.ini_sets[i]);
     return st;
 }
 
@@ -1721,7 +1763,9 @@ static void usage(FILE *f)
             "                      the clients to the others, N = 1 .. CPUs - 1: msgs/s per router core\n"
             "  --timeout S         seconds allowed per phase (600)\n"
             "  --server PATH       smp-server program (%s; env SX_SMP_SERVER)\n"
-            "  --keep              keep the temporary folder\n",
+            "  --keep              keep the temporary folder\n"
+            "  --ini \"KEY: VALUE\"  replace that line of the routers' INI after init (up to 8; e.g.\n"
+            "                      \"store_messages: journal\"; bench/store_tput.sh uses it)\n",
             SX_SMP_SERVER_BIN);
 }
 
@@ -1739,7 +1783,7 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 static bool parse_args(int argc, char **argv)
 {
     enum { O_LARGE = 256, O_QUEUES, O_CONNS, O_MSGS, O_SND, O_RCV, O_TQ, O_WIN, O_ECHO, O_ONLY, O_TIMEOUT,
-           O_SERVER, O_KEEP, O_HELP, O_SCALING, O_QLOG };
+           O_SERVER, O_KEEP, O_HELP, O_SCALING, O_QLOG, O_INI };
     static const struct option lo[] = {
         {"large", no_argument, NULL, O_LARGE},         {"queues", required_argument, NULL, O_QUEUES},
         {"conns", required_argument, NULL, O_CONNS},   {"messages", required_argument, NULL, O_MSGS},
@@ -1749,6 +1793,7 @@ static bool parse_args(int argc, char **argv)
         {"timeout", required_argument, NULL, O_TIMEOUT}, {"server", required_argument, NULL, O_SERVER},
         {"keep", no_argument, NULL, O_KEEP},           {"help", no_argument, NULL, O_HELP},
         {"scaling", no_argument, NULL, O_SCALING},     {"queues-log", no_argument, NULL, O_QLOG},
+        {"ini", required_argument, NULL, O_INI},
         {NULL, 0, NULL, 0},
     };
     const char *env = getenv("SX_SMP_SERVER");
@@ -1820,6 +1865,12 @@ static bool parse_args(int argc, char **argv)
             break;
         case O_KEEP:
             g_opt.keep = true;
+            break;
+        case O_INI:
+            if (g_opt.n_ini_sets == (int)(sizeof g_opt.ini_sets / sizeof g_opt.ini_sets[0]) ||
+                !strchr(optarg, ':'))
+                return false;
+            g_opt.ini_sets[g_opt.n_ini_sets++] = optarg;
             break;
         case O_HELP:
             usage(stdout);

@@ -532,6 +532,8 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         }
         printf("Generated static site contents at %s\n", cfg.web_static_path);
     }
+    if (!sx_router_check_https(&cfg, stdout))
+        return 1;
     rcli_raise_nofile(stdout);
     fflush(stdout);
     sx_router *r = NULL;

@@ -17,8 +17,14 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
         *out = r;
         return SX_OK;
     }
-    sx_status ost = sx_ops_start(r);
+    sx_status ost = sx_expiry_start(r);
     if (ost != SX_OK) {
+        (void)sx_server_stop(r);
+        return ost;
+    }
+    ost = sx_ops_start(r);
+    if (ost != SX_OK) {
+        sx_expiry_stop(r);
         (void)sx_server_stop(r);
         return ost;
     }
@@ -27,6 +33,7 @@ sx_status sx_router_start(const sx_router_opts *opts, sx_router **out)
         sx_status st = sx_control_start(r, &r->control);
         if (st != SX_OK) {
             sx_ops_stop(r);
+            sx_expiry_stop(r);
             (void)sx_server_stop(r);
             return st;
         }
@@ -43,6 +50,7 @@ sx_status sx_router_stop(sx_router *r)
     sx_control_stop(r->control);
     r->control = NULL;
     sx_ops_stop(r);
+    sx_expiry_stop(r);
     return sx_server_stop(r);
 }
 

@@ -4,6 +4,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "kit/paths.h"
 #include "kit/web.h"
@@ -64,6 +70,57 @@ static sx_status start_web(const sx_router_config *cfg, sx_router_opts *o)
     if (wo.https)
         SX_SAY(SX_SAY_INFO, "Serving static site on port %u (TLS)", (unsigned)sx_kit_web_https_port(run_web));
     return SX_OK;
+}
+
+static bool regular_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+#define HTTPS_HINT                                                                                                  \
+    "Use Let's Encrypt to generate: certbot certonly --standalone -d yourdomainname --key-type rsa --rsa-key-size " \
+    "4096\n----------\n"
+
+bool sx_router_check_https(const sx_router_config *cfg, FILE *out)
+{
+    if (!cfg->web_https_port || !cfg->web_cert[0] || !cfg->web_key[0])
+        return true;
+    bool has_cert = regular_file(cfg->web_cert), has_key = regular_file(cfg->web_key);
+    if (!has_cert || !has_key) {
+        fprintf(out, "----------\nError: no HTTPS credentials: %s%s%s\n", has_cert ? "" : cfg->web_cert,
+                !has_cert && !has_key ? ", " : "", has_key ? "" : cfg->web_key);
+        fprintf(out, "Server should serve static pages to show connection links in the browser.\n" HTTPS_HINT);
+        return false;
+    }
+    /* the certificate and its key must load and belong together */
+    FILE *f = fopen(cfg->web_cert, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    f = fopen(cfg->web_key, "r");
+    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    bool ok = false;
+    if (!x)
+        fprintf(out, "Error: HTTPS credentials: no certificate in %s\n", cfg->web_cert);
+    else if (!key)
+        fprintf(out, "Error: HTTPS credentials: no private key in %s\n", cfg->web_key);
+    else if (X509_check_private_key(x, key) != 1)
+        fprintf(out, "Error: HTTPS credentials: the key in %s is not the certificate's key\n", cfg->web_key);
+    else {
+        /* As the reference: a 4096-bit RSA key (a modulus of 512 bytes or
+         * more), not the P-256 ECDSA that Let's Encrypt gives by default. */
+        EVP_PKEY *pub = X509_get0_pubkey(x);
+        ok = pub && EVP_PKEY_base_id(pub) == EVP_PKEY_RSA && EVP_PKEY_size(pub) >= 512;
+        if (!ok)
+            fprintf(out, "Error: unsupported HTTPS credentials, required 4096-bit RSA\n" HTTPS_HINT);
+    }
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    X509_free(x);
+    return ok;
 }
 
 sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out)

@@ -637,55 +637,6 @@ static void adopt(void *arg, unsigned worker, int fd, unsigned port_index, const
     }
 }
 
-typedef struct unloaded_expiry {
-    sx_router *r;
-    int64_t cutoff;
-} unloaded_expiry;
-
-/* A queue read from the database for expiry only (in no store): its
- * messages are in the store's message back-end, found by its id. */
-static void expire_unloaded(sx_queue *q, void *arg)
-{
-    unloaded_expiry *ue = arg;
-    size_t msgs = sx_queue_expire(ue->r->store, q, ue->cutoff);
-    sx_smp_stats_add(&ue->r->stats, SX_SMP_STAT_MSG_EXPIRED, (int64_t)msgs);
-    sx_smp_stats_add(&ue->r->stats, SX_SMP_STAT_MSG_COUNT, -(int64_t)msgs);
-}
-
-/* PROTOCOL-NOTES E20, E21: drops expired messages at the heads of queues and
- * expired pending notifications. Runs on worker 0 between its events; queues
- * are locked one at a time (never under the map lock). */
-static void expire_sweep(sx_router *r)
-{
-    const sx_router_opts *o = &r->opts;
-    int64_t now = (int64_t)time(NULL);
-    sx_queue **qs;
-    size_t n;
-    if (sx_store_snapshot(r->store, &qs, &n) != SX_OK)
-        return;
-    int64_t ntf_ttl = o->ntf_ttl_seconds > 0 ? o->ntf_ttl_seconds : 86400;
-    for (size_t i = 0; i < n; i++) {
-        sx_queue *q = qs[i];
-        sx_queue_lock(q);
-        size_t msgs = o->msg_ttl_seconds > 0 ? sx_queue_expire(r->store, q, now - o->msg_ttl_seconds) : 0;
-        size_t ntfs = sx_queue_expire_ntfs(q, now - ntf_ttl);
-        sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_EXPIRED, (int64_t)msgs);
-        sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_COUNT, -(int64_t)msgs);
-        sx_smp_stats_add(&r->stats, SX_SMP_STAT_MSG_NTF_EXPIRED, (int64_t)ntfs);
-        sx_smp_stats_add(&r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)ntfs);
-        sx_queue_unlock(q);
-        sx_queue_release(r->store, q);
-    }
-    free(qs);
-    /* store_queues: database: the queues not read since the start, from the
-     * database (with database messages, only those holding messages). */
-    if (r->db && o->msg_ttl_seconds > 0 && sx_store_lazy(r->store)) {
-        unloaded_expiry ue = {r, now - o->msg_ttl_seconds};
-        if (sx_pglazy_each_unloaded(r->db, r->store, o->db_messages, expire_unloaded, &ue) != SX_OK)
-            SX_SAY(SX_SAY_WARN, "expiry: the queues in the database could not all be read");
-    }
-}
-
 /* PROTOCOL-NOTES B7: a connection must finish TLS within 60 s and the SMP
  * handshake within 120 s of being accepted, or it is closed; PROTOCOL-NOTES
  * B7a: after the handshake, a block must be whole within 40 s of its first
@@ -726,16 +677,6 @@ static void tick(void *arg, unsigned worker)
     const sx_router_opts *o = &w->r->opts;
     close_stalled_handshakes(w, sx_loop_now_ms());
     sx_proxy_tick(w, sx_loop_now_ms());
-    if (w->index == 0) {
-        int64_t interval = (o->msg_check_interval > 0 ? o->msg_check_interval : 7200) * 1000;
-        int64_t now_ms = sx_loop_now_ms();
-        if (w->r->next_sweep_ms == 0)
-            w->r->next_sweep_ms = now_ms + interval;
-        else if (now_ms >= w->r->next_sweep_ms) {
-            w->r->next_sweep_ms = now_ms + interval;
-            expire_sweep(w->r);
-        }
-    }
     if (!o->inactive_disconnect || o->inactive_ttl <= 0)
         return;
     int64_t now = sx_loop_now_ms();

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "smp_router/config.h"
 #include "transport/socks.h"
@@ -142,5 +143,10 @@ sx_status sx_router_stop(sx_router *r);
  * and stops r, returning the process exit code. */
 SX_MUST_CHECK sx_status sx_router_run_start(const sx_router_config *cfg, sx_router **out);
 int sx_router_run_wait(sx_router *r);
+/* As the reference at start: with [WEB] https, cert and key all set, the
+ * two files must exist and the certificate's key must be RSA of 4096 bits
+ * or more, or the router does not start. Prints the error (stdout, as the
+ * reference) and returns false. */
+bool sx_router_check_https(const sx_router_config *cfg, FILE *out);
 
 #endif

@@ -202,7 +202,7 @@ struct sx_router {
     struct sx_pgdb *db;                  /* store_queues: database (then log is NULL) */
     sx_kit_logwriter *mw;                /* its writer thread */
     struct sx_msgjournal_compactor *mjc; /* and its compaction */
-    int64_t next_sweep_ms;               /* worker 0: next expiry sweep */
+    struct sx_expiry *expiry;            /* the expiry thread (expiry.c), NULL in maintenance */
     struct sx_control *control;          /* NULL without a control port */
     /* Statistics, bumped by the command handlers (smp_router/stats.h), and
      * the thread that writes their files (ops.c). */
@@ -233,6 +233,11 @@ void sx_ops_save_stats(sx_router *r);
  * (router.c starts it after the server and stops it first). */
 SX_MUST_CHECK sx_status sx_ops_start(sx_router *r);
 void sx_ops_stop(sx_router *r);
+/* The thread that expires messages and notifications every
+ * msg_check_interval (expiry.c; router.c starts it after the server and
+ * stops it before the server). */
+SX_MUST_CHECK sx_status sx_expiry_start(sx_router *r);
+void sx_expiry_stop(sx_router *r);
 /* What the store holds, counted under the queue locks. */
 void sx_ops_entity_counts(sx_router *r, sx_smp_entity_counts *out);
 /* The metrics text as the file holds it at time now (unix ms). *out is

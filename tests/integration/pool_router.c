@@ -250,7 +250,7 @@ int pool_router_init(pool_router *rp, const char *extra)
     rp->envp[k++] = rp->env_cfg;
     rp->envp[k++] = rp->env_log;
     signal(SIGPIPE, SIG_IGN);
-    char *argv[] = {"smp-server", "init", "-y", "--no-password", NULL};
+    char *argv[] = {"smp-server", "init", "-y", "--disable-web", "--no-password", NULL};
     pid_t pid = spawn(rp, argv);
     int status = 0;
     if (!wait_exit(pid, 60000, &status) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {

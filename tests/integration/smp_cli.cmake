@@ -9,6 +9,9 @@ set_tests_properties(integration.smp_proxy_cli PROPERTIES TIMEOUT 300)
 add_test(NAME integration.smp_web
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_web.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_web PROPERTIES TIMEOUT 300)
+add_test(NAME integration.smp_https_check
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_https_check.sh $<TARGET_FILE:smp-server>)
+set_tests_properties(integration.smp_https_check PROPERTIES TIMEOUT 300)
 add_test(NAME integration.smp_journal
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_journal.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_journal PROPERTIES TIMEOUT 300)
@@ -22,6 +25,20 @@ foreach(msgs journal database)
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_store.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp> ${msgs})
   set_tests_properties(integration.smp_db_store_${msgs} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 endforeach()
+# The router's round (NEW, KEY, SEND, SUB, ACK, DEL; stopped by SIGINT,
+# SIGTERM and kill -9 and started again) on every storage pair the reference
+# allows; the database pairs on a private PostgreSQL server each.
+foreach(pair memory journal db_journal db_database)
+  add_test(NAME integration.smp_store_pair_${pair}
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_store_pairs.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp> ${pair})
+  set_tests_properties(integration.smp_store_pair_${pair} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+endforeach()
+# Rows written by hand in the reference's encoding (tests/data/smp_db),
+# loaded into a schema our router migrated, then used.
+add_test(NAME integration.smp_db_fixture
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_fixture.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>
+                 ${PROJECT_SOURCE_DIR}/tests/data/smp_db/reference_rows.sql)
+set_tests_properties(integration.smp_db_fixture PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 add_test(NAME integration.smp_db_migrate
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_smp_db_migrate.sh $<TARGET_FILE:smp-server> $<TARGET_FILE:smp>)
 set_tests_properties(integration.smp_db_migrate PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)

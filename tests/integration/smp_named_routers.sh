@@ -13,7 +13,7 @@ start_router() {
     shift
     d="$T/$name"
     mkdir -p "$d"
-    SMP_SERVER_CFG_PATH="$d/etc" SMP_SERVER_LOG_PATH="$d/var" "$SERVER" init -y --ip 127.0.0.1 "$@" \
+    SMP_SERVER_CFG_PATH="$d/etc" SMP_SERVER_LOG_PATH="$d/var" "$SERVER" init -y --disable-web --ip 127.0.0.1 "$@" \
         >"$d/init.log" 2>&1 || { cat "$d/init.log"; echo "FAIL: init $name"; exit 1; }
     ini="$d/etc/smp-server.ini"
     port=

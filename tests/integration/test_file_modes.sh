@@ -88,7 +88,7 @@ widen_and_restart() {
 
 # ---- smp-server ----
 export SMP_SERVER_CFG_PATH="$T/smp/etc" SMP_SERVER_LOG_PATH="$T/smp/var"
-"$SMPSRV" init -y --ip 127.0.0.1 >"$T/smp-init.out" 2>&1 || { cat "$T/smp-init.out"; echo "FAIL: smp init"; exit 1; }
+"$SMPSRV" init -y --disable-web --ip 127.0.0.1 >"$T/smp-init.out" 2>&1 || { cat "$T/smp-init.out"; echo "FAIL: smp init"; exit 1; }
 INI="$T/smp/etc/smp-server.ini"
 P=$(free_port 1)
 sed -i "s/^port: .*/port: $P/" "$INI"

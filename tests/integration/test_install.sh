@@ -104,7 +104,7 @@ port_open() {
 
 # ---- an SMP router ----
 export SMP_SERVER_CFG_PATH="$T/smp-etc" SMP_SERVER_LOG_PATH="$T/smp-var"
-"$SMP_SERVER" init -y --ip 127.0.0.1 >"$T/smp-init.log" 2>&1 || { cat "$T/smp-init.log"; echo "FAIL: smp-server init"; exit 1; }
+"$SMP_SERVER" init -y --disable-web --ip 127.0.0.1 >"$T/smp-init.log" 2>&1 || { cat "$T/smp-init.log"; echo "FAIL: smp-server init"; exit 1; }
 SPORT=$(free_port)
 sed -i "s/^port: .*/port: $SPORT/; s/^host: .*/host: 127.0.0.1/" "$T/smp-etc/smp-server.ini"
 PW=$(sed -n 's/^create_password: //p' "$T/smp-etc/smp-server.ini")

@@ -393,7 +393,7 @@ static int setup_rp(void **state)
     if (sx_crypto_init() != SX_OK)
         return -1;
     signal(SIGPIPE, SIG_IGN);
-    char *argv[] = {"smp-server", "init", "-y", "--no-password", NULL};
+    char *argv[] = {"smp-server", "init", "-y", "--disable-web", "--no-password", NULL};
     pid_t pid = spawn(&rp, argv);
     int status = 0;
     if (!wait_exit(pid, INIT_TIMEOUT_MS, &status)) {

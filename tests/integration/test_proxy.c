@@ -197,7 +197,7 @@ static void router_up(router *rp, const char *name, const char *extra)
     rp->envp[k++] = rp->env_cfg;
     rp->envp[k++] = rp->env_log;
     rp->envp[k] = NULL;
-    char *init[] = {"smp-server", "init", "-y", "--no-password", NULL};
+    char *init[] = {"smp-server", "init", "-y", "--disable-web", "--no-password", NULL};
     if (wait_pid(spawn(rp, init), WAIT_MS) != 0) {
         dump(rp);
         fail_msg("init %s", name);

@@ -118,7 +118,7 @@ def stop(proc):
 def start_smp_router(t, env):
     """An smp-server of our own for the examples: (address parts, process)."""
     e = dict(env, SMP_SERVER_CFG_PATH=f"{t}/smp/etc", SMP_SERVER_LOG_PATH=f"{t}/smp/var")
-    subprocess.run([f"{APPS}/smp-server", "init", "-y"], env=e, capture_output=True, check=True)
+    subprocess.run([f"{APPS}/smp-server", "init", "-y", "--disable-web"], env=e, capture_output=True, check=True)
     port = free_port()
     ini = f"{t}/smp/etc/smp-server.ini"
     text = re.sub(r"^port: .*$", f"port: {port}", open(ini).read(), flags=re.M)

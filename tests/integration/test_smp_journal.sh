@@ -28,7 +28,7 @@ if command -v timeout >/dev/null 2>&1; then TO="timeout 60"; TOS="timeout 290"; 
 smp() { $TO "$SMP" "$@"; }
 journal() { echo y | $TO "$SERVER" journal "$@"; }
 
-"$SERVER" init -y --ip 127.0.0.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; echo "FAIL: init"; exit 1; }
+"$SERVER" init -y --disable-web --ip 127.0.0.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; echo "FAIL: init"; exit 1; }
 INI="$T/etc/smp-server.ini"
 FP=$(cat "$T/etc/fingerprint")
 PW=$(sed -n 's/^create_password: //p' "$INI")

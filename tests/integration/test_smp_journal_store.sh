@@ -30,7 +30,7 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 if command -v timeout >/dev/null 2>&1; then TO="timeout 60"; TOS="timeout 290"; else TO=; TOS=; fi
 smp() { $TO "$SMP" "$@"; }
 
-"$SERVER" init -y --ip 127.0.0.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; echo "FAIL: init"; exit 1; }
+"$SERVER" init -y --disable-web --ip 127.0.0.1 >"$T/init.log" 2>&1 || { cat "$T/init.log"; echo "FAIL: init"; exit 1; }
 INI="$T/etc/smp-server.ini"
 sed -i 's/^store_messages: .*/store_messages: journal/' "$INI"
 grep -qx "store_messages: journal" "$INI" || { echo "FAIL: no store_messages key in the ini"; exit 1; }

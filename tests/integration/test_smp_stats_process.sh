@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 smp() { SMP_SERVER_CFG_PATH="$T/etc" SMP_SERVER_LOG_PATH="$T/var" "$@"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-smp "$SMP" init -y --no-password >/dev/null 2>&1 || { echo "FAIL: smp-server init"; exit 1; }
+smp "$SMP" init -y --disable-web --no-password >/dev/null 2>&1 || { echo "FAIL: smp-server init"; exit 1; }
 INI="$T/etc/smp-server.ini"
 P=$(free_port)
 C=$(free_port)

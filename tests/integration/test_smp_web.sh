@@ -35,8 +35,9 @@ smp() { $TO "$SMP" "$@"; }
     --operator 'Test & Co' --operator-country DE >"$T/init.log" 2>&1 || { cat "$T/init.log"; echo "FAIL: init"; exit 1; }
 INI="$T/etc/smp-server.ini"
 FP=$(cat "$T/etc/fingerprint")
-# The web certificate: self-signed for the name the browsers ask for.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+# The web certificate: self-signed for the name the browsers ask for, RSA
+# 4096 as the router requires (test_smp_https_check.sh).
+openssl req -x509 -newkey rsa:4096 -nodes -days 2 -subj /CN=localhost \
     -keyout "$T/etc/web.key" -out "$T/etc/web.crt" >/dev/null 2>&1 || { echo "FAIL: openssl req"; exit 1; }
 
 port_ready() { openssl s_client -connect "127.0.0.1:$1" </dev/null >/dev/null 2>&1; }

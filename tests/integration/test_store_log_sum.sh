@@ -28,7 +28,7 @@ if command -v timeout >/dev/null 2>&1; then TO="timeout 60"; else TO=; fi
 smp() { (cd "$T" && $TO "$SMP" "$@"); }
 
 export SMP_SERVER_CFG_PATH="$T/etc" SMP_SERVER_LOG_PATH="$T/var"
-"$SRV" init -y --ip 127.0.0.1 >"$T/init.out" 2>&1 || { cat "$T/init.out"; echo "FAIL: init"; exit 1; }
+"$SRV" init -y --disable-web --ip 127.0.0.1 >"$T/init.out" 2>&1 || { cat "$T/init.out"; echo "FAIL: init"; exit 1; }
 P=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
     || echo $((20000 + $$ % 20000)))
 sed -i "s/^port: .*/port: $P/" "$T/etc/smp-server.ini"

@@ -190,7 +190,7 @@ no_temp "recv"
 # ---- errors that name the cause ----
 # an SMP router, whose port a user may take for the XFTP router's
 export SMP_SERVER_CFG_PATH="$T/smp-etc" SMP_SERVER_LOG_PATH="$T/smp-var"
-"$SMPSRV" init -y --ip 127.0.0.1 >"$T/smp-init.log" 2>&1 || { cat "$T/smp-init.log"; echo "FAIL: smp-server init"; exit 1; }
+"$SMPSRV" init -y --disable-web --ip 127.0.0.1 >"$T/smp-init.log" 2>&1 || { cat "$T/smp-init.log"; echo "FAIL: smp-server init"; exit 1; }
 SPORT=$(free_port)
 sed -i "s/^port: .*/port: $SPORT/" "$T/smp-etc/smp-server.ini"
 SFP=$(cat "$T/smp-etc/fingerprint")
