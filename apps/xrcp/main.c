@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <qrencode.h>
 
 #include "simplex/xrcp.h"
 
@@ -34,12 +35,13 @@ static void usage(FILE *f)
     fprintf(f,
             "%s\n\n"
             "Usage: xrcp ctrl --pairing FILE [--address ADDR] [--port PORT] [--app JSON]\n"
-            "                 [--announce PORT] [--iface ADDR] [--yes] [--timeout SECONDS]\n"
+            "                 [--announce PORT] [--iface ADDR] [--qr] [--yes] [--timeout SECONDS]\n"
             "       xrcp host --pairing FILE (LINK | --discover PORT) [--iface ADDR] [--app JSON]\n"
             "                 [--echo] [--yes] [--timeout SECONDS]\n\n"
             "  xrcp ctrl  Offer a session as the controller. FILE keeps this controller's\n"
             "      identity and its paired host (created on first use, rewritten after\n"
-            "      each session). Prints \"invitation: LINK\" (show it to the host), then,\n"
+            "      each session). Prints \"invitation: LINK\" (show it to the host; with\n"
+            "      --qr also as a QR code, for the host's camera), then,\n"
             "      when the host connects, \"session code: CODE\". After the code is\n"
             "      confirmed, each line of standard input is sent as a command\n"
             "      {\"command\":\"LINE\"}; a line \"@PATH TEXT\" also attaches the file PATH\n"
@@ -62,21 +64,22 @@ static void usage(FILE *f)
             "  --address ADDR   IPv4 address the host connects to (default 127.0.0.1)\n"
             "  --port PORT      TCP port to listen on (default: one the system picks)\n"
             "  --app JSON       application information in the invitation or HELLO\n"
+            "  --qr             ctrl: also print the invitation as a QR code of text\n"
+            "                   blocks (light modules drawn: for a dark terminal)\n"
             "  --yes            take the session code as confirmed (otherwise a line\n"
             "                   \"y\" on standard input confirms it)\n"
             "  --timeout SECONDS  how long to wait for the other side (default 120)\n"
             "  -h, --help       this text\n"
             "  --version        the version line\n\n"
             "Exit codes: 0 done, 1 refused or failed (the error word of the protocol,\n"
-            "such as IDENTITY or INVITATION, is printed), 2 bad command line.\n"
-            "The invitation is printed as text only (no QR code).\n",
+            "such as IDENTITY or INVITATION, is printed), 2 bad command line.\n",
             version_line);
 }
 
 typedef struct args {
     const char *role, *pairing, *address, *app, *iface, *link;
     unsigned port, announce, discover;
-    bool yes, echo;
+    bool yes, echo, qr;
     int timeout_s;
     long long ts; /* hidden: the invitation's time, for tests */
     bool fault_tamper, fault_repeat;
@@ -122,6 +125,8 @@ static int parse(int argc, char **argv, args *a)
             a->yes = true;
         } else if (strcmp(o, "--echo") == 0) {
             a->echo = true;
+        } else if (strcmp(o, "--qr") == 0) {
+            a->qr = true;
         } else if (strcmp(o, "--test-tamper") == 0) {
             a->fault_tamper = true;
         } else if (strcmp(o, "--test-repeat") == 0) {
@@ -352,6 +357,37 @@ static void print_peak_rss(const args *a)
     fflush(stdout);
 }
 
+/* The invitation as a QR code (libqrencode: byte mode, the link's exact
+ * bytes, error correction L, the smallest version that holds it) drawn
+ * with half-block characters, two rows of modules a line, the light ones
+ * drawn (a terminal's text is light on dark), inside a light margin of 2
+ * modules. Between lines "qr begin" and "qr end". */
+#define QR_MARGIN 2
+static bool qr_light(const QRcode *q, int x, int y)
+{
+    if (x < 0 || y < 0 || x >= q->width || y >= q->width)
+        return true;
+    return (q->data[y * q->width + x] & 1) == 0;
+}
+
+static bool print_qr(const char *text)
+{
+    QRcode *q = QRcode_encodeData((int)strlen(text), (const unsigned char *)text, 0, QR_ECLEVEL_L);
+    if (q == NULL)
+        return false;
+    printf("qr begin\n");
+    for (int y = -QR_MARGIN; y < q->width + QR_MARGIN; y += 2) {
+        for (int x = -QR_MARGIN; x < q->width + QR_MARGIN; x++) {
+            bool top = qr_light(q, x, y), bottom = y + 1 < q->width + QR_MARGIN ? qr_light(q, x, y + 1) : false;
+            fputs(top && bottom ? "\u2588" : top ? "\u2580" : bottom ? "\u2584" : " ", stdout);
+        }
+        putchar('\n');
+    }
+    printf("qr end\n");
+    QRcode_free(q);
+    return true;
+}
+
 static int run_ctrl(const args *a)
 {
     sx_rc_ctrl_opts o = {.address = a->address,
@@ -364,6 +400,11 @@ static int run_ctrl(const args *a)
     if (sx_rc_ctrl_start(a->pairing, &o, &c) != SX_OK)
         return fail("cannot start");
     printf("invitation: %s\n", sx_rc_ctrl_invitation(c));
+    if (a->qr && !print_qr(sx_rc_ctrl_invitation(c))) {
+        fprintf(stderr, "xrcp: cannot make the QR code\n");
+        sx_rc_ctrl_free(c);
+        return EXIT_FAIL;
+    }
     if (sx_rc_ctrl_paired(c) && a->announce != 0)
         printf("announcing to the paired host on port %u\n", a->announce);
     fflush(stdout);
