@@ -61,7 +61,10 @@ static void usage(FILE *f)
             "      --echo with {\"echo\":COMMAND} and the attachment sent back.\n"
             "      Attachments received go through a temporary file, not memory.\n\n"
             "Options:\n"
-            "  --address ADDR   IPv4 address the host connects to (default 127.0.0.1)\n"
+            "  --address ADDR   IPv4 address the host connects to (default 127.0.0.1);\n"
+            "                   auto: the first of this machine's addresses in the\n"
+            "                   reference's order (loopback last), printed as\n"
+            "                   \"address: ADDR on IFACE\"\n"
             "  --port PORT      TCP port to listen on (default: one the system picks)\n"
             "  --app JSON       application information in the invitation or HELLO\n"
             "  --qr             ctrl: also print the invitation as a QR code of text\n"
@@ -379,7 +382,10 @@ static bool print_qr(const char *text)
     for (int y = -QR_MARGIN; y < q->width + QR_MARGIN; y += 2) {
         for (int x = -QR_MARGIN; x < q->width + QR_MARGIN; x++) {
             bool top = qr_light(q, x, y), bottom = y + 1 < q->width + QR_MARGIN ? qr_light(q, x, y + 1) : false;
-            fputs(top && bottom ? "\u2588" : top ? "\u2580" : bottom ? "\u2584" : " ", stdout);
+            fputs(top && bottom ? "\u2588" : top  ? "\u2580"
+                                         : bottom ? "\u2584"
+                                                  : " ",
+                  stdout);
         }
         putchar('\n');
     }
@@ -390,7 +396,17 @@ static bool print_qr(const char *text)
 
 static int run_ctrl(const args *a)
 {
-    sx_rc_ctrl_opts o = {.address = a->address,
+    sx_rc_address first;
+    const char *address = a->address;
+    if (strcmp(address, "auto") == 0) {
+        if (sx_rc_local_addresses(NULL, &first, 1) == 0) {
+            fprintf(stderr, "xrcp: no IPv4 address on this machine\n");
+            return EXIT_FAIL;
+        }
+        address = first.address;
+        printf("address: %s on %s\n", first.address, first.iface);
+    }
+    sx_rc_ctrl_opts o = {.address = address,
                          .port = (uint16_t)a->port,
                          .app = a->app,
                          .mcast_port = (uint16_t)a->announce,

@@ -57,6 +57,21 @@ extern "C" {
 #define SX_RC_MCAST_GROUP "224.0.0.251"
 #define SX_RC_MCAST_PORT 5227
 
+/* An IPv4 address of this machine and its interface's name. */
+typedef struct sx_rc_address {
+    char address[16]; /* dotted, NUL-terminated */
+    char iface[32];
+} sx_rc_address;
+
+/* This machine's IPv4 addresses a host may reach a controller on, in the
+ * reference application's order: none of 0.0.0.0, 255.255.255.255 and
+ * 169.254/16; the 127/8 ones last; then prefer (the address used last;
+ * NULL: none) moved to the front when one has its address, else when one
+ * is on its interface. Writes at most cap into out and returns how many
+ * there are (0 when none or the interfaces cannot be listed). The first
+ * one is the natural sx_rc_ctrl_opts.address. */
+SX_API size_t sx_rc_local_addresses(const sx_rc_address *prefer, sx_rc_address *out, size_t cap);
+
 typedef struct sx_rc_ctrl_opts {
     const char *address; /* IPv4 address the host connects to (required) */
     uint16_t port;       /* TCP port; 0: the system picks one */

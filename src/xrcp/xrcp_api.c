@@ -3,6 +3,7 @@
  * multicast sockets (discovery.h). */
 #include "simplex/xrcp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "core/error.h"
 #include "crypto/util.h"
+#include "xrcp/addrs.h"
 #include "xrcp/ctrl.h"
 #include "xrcp/discovery.h"
 #include "xrcp/host.h"
@@ -20,6 +22,7 @@
 #include "xrcp/session.h"
 
 #define PATH_MAX_LEN 4096
+#define SX_RC_ADDRESSES_MAX 64
 
 struct sx_rc_ctrl {
     sx_xrcp_ctrl_pairing pairing;
@@ -90,6 +93,33 @@ void sx_rc_message_free(sx_rc_message *m)
     free((char *)m->json);
     free(m->priv);
     free(m);
+}
+
+/* ---- addresses ---- */
+
+size_t sx_rc_local_addresses(const sx_rc_address *prefer, sx_rc_address *out, size_t cap)
+{
+    sx_xrcp_addr p, got[SX_RC_ADDRESSES_MAX];
+    const sx_xrcp_addr *pp = NULL;
+    if (prefer != NULL) {
+        memset(&p, 0, sizeof p);
+        struct in_addr ip;
+        if (inet_pton(AF_INET, prefer->address, &ip) == 1)
+            memcpy(p.ip, &ip.s_addr, 4);
+        if (!sx_str_copy(p.iface, sizeof p.iface, prefer->iface))
+            p.iface[0] = 0;
+        pp = &p;
+    }
+    size_t n = 0;
+    if (sx_xrcp_local_addrs(pp, got, SX_RC_ADDRESSES_MAX, &n) != SX_OK)
+        return 0;
+    for (size_t i = 0; i < n && i < cap && i < SX_RC_ADDRESSES_MAX; i++) {
+        snprintf(out[i].address, sizeof out[i].address, "%u.%u.%u.%u", got[i].ip[0], got[i].ip[1], got[i].ip[2],
+                 got[i].ip[3]);
+        if (!sx_str_copy(out[i].iface, sizeof out[i].iface, got[i].iface))
+            out[i].iface[0] = 0;
+    }
+    return n < SX_RC_ADDRESSES_MAX ? n : SX_RC_ADDRESSES_MAX;
 }
 
 /* ---- streamed attachments ---- */

@@ -70,6 +70,11 @@ echo "$(date +%T) the program's help and its refusals of bad command lines"
 "$XRCP" host --pairing x >/dev/null 2>&1
 [ $? -eq 2 ] || fail "host without a link: exit 2"
 
+echo "$(date +%T) --address auto: the invitation names the address chosen"
+"$XRCP" ctrl --pairing auto.pair --address auto --timeout 1 >auto.out 2>auto.err
+AUTO=$(sed -n 's/^address: \([0-9.]*\) on .*$/\1/p' auto.out)
+[ -n "$AUTO" ] && grep -q "^invitation: xrcp:/[^@]*@$AUTO:[0-9]*#" auto.out || { cat auto.out auto.err; fail "--address auto"; }
+
 echo "$(date +%T) session 1: by the invitation link"
 ctrl_start c1 --pairing ctrl.pair --qr
 wait_line c1.out "invitation: " || fail "no invitation"
