@@ -37,6 +37,7 @@ struct sx_xrcp_h2 {
     const uint8_t *pending;
     size_t pending_len, pending_off;
     stream st[MAX_STREAMS];
+    size_t io_off, io_len; /* input read but not yet taken by nghttp2 (paused) */
     uint8_t io[16384];
 };
 
@@ -77,11 +78,26 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return 0;
 }
 
+/* Server: a stream other than id that failed and has not been returned by
+ * next() yet. */
+static bool failed_pending(sx_xrcp_h2 *h, int32_t id)
+{
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        if (h->st[i].id != 0 && h->st[i].id != id && !h->st[i].taken && h->st[i].err != SX_OK)
+            return true;
+    return false;
+}
+
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
     (void)session;
     (void)flags;
+    sx_xrcp_h2 *h = user;
+    /* a newer request waits (its header is dropped: the server reads none)
+     * until next() has returned the failed one */
+    if (h->server && failed_pending(h, frame->hd.stream_id))
+        return NGHTTP2_ERR_PAUSE;
     stream *s = find(user, frame->hd.stream_id);
     if (s != NULL && namelen == 7 && memcmp(name, ":status", 7) == 0) {
         int v = 0;
@@ -229,21 +245,39 @@ static sx_status flush(sx_xrcp_h2 *h, bool *blocked)
     }
 }
 
+/* Gives nghttp2 the input held in io; false when it paused again. */
+static sx_status feed(sx_xrcp_h2 *h, bool *paused)
+{
+    *paused = false;
+    while (h->io_off < h->io_len) {
+        ssize_t k = nghttp2_session_mem_recv(h->s, h->io + h->io_off, h->io_len - h->io_off);
+        if (k < 0 || (size_t)k > h->io_len - h->io_off)
+            return SX_E_PROTOCOL;
+        h->io_off += (size_t)k;
+        if (h->io_off < h->io_len) {
+            *paused = true; /* a callback paused: the rest waits for the next round */
+            return SX_OK;
+        }
+    }
+    return SX_OK;
+}
+
 static sx_status drain(sx_xrcp_h2 *h)
 {
-    for (;;) {
+    bool paused = false;
+    SX_TRY(feed(h, &paused));
+    while (!paused) {
         size_t got = 0;
         sx_status st = sx_tls_read(h->conn, h->io, sizeof h->io, &got);
-        if (got > 0) {
-            ssize_t k = nghttp2_session_mem_recv(h->s, h->io, got);
-            if (k < 0 || (size_t)k != got)
-                return SX_E_PROTOCOL;
-        }
-        if (st == SX_E_WOULD_BLOCK)
+        h->io_off = 0;
+        h->io_len = got;
+        SX_TRY(feed(h, &paused));
+        if (st == SX_E_WOULD_BLOCK || paused)
             return SX_OK;
         if (st != SX_OK)
             return SX_E_CLOSED; /* closed or broken: the peer has gone */
     }
+    return SX_OK;
 }
 
 typedef bool (*done_fn)(sx_xrcp_h2 *h, void *arg);
@@ -260,7 +294,7 @@ static sx_status pump(sx_xrcp_h2 *h, done_fn done, void *arg, int timeout_ms)
         if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s) &&
             h->pending_off == h->pending_len)
             return SX_E_CLOSED;
-        if (!sx_tls_has_pending(h->conn)) {
+        if (!sx_tls_has_pending(h->conn) && h->io_off == h->io_len) {
             int64_t left = deadline - now_ms();
             if (left <= 0)
                 return SX_E_IO;

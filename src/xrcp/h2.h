@@ -44,7 +44,9 @@ void sx_xrcp_h2_set_sink(sx_xrcp_h2 *h, sx_xrcp_h2_sink sink, void *arg);
 
 /* Server: waits for the next request whose body has ended (all of it given
  * to the sink): its stream in *stream. A request whose sink failed comes
- * with that status (and is reset). SX_E_CLOSED when the peer has gone,
+ * with that status (and is reset); one the peer reset before its end comes
+ * with SX_E_PROTOCOL, and until it has come the headers and body of a
+ * newer request are held back (not given to the sink). SX_E_CLOSED when the peer has gone,
  * SX_E_IO on timeout. */
 SX_MUST_CHECK sx_status sx_xrcp_h2_next(sx_xrcp_h2 *h, int timeout_ms, int32_t *stream);
 

@@ -259,8 +259,11 @@ static sx_status fail(sx_xrcp_host *h, sx_xrcp_err e, sx_status st)
 }
 
 /* The bytes of a command's body, decoded as they come (one command at a
- * time: a second stream at once fails). A refused body keeps its failure
- * in the receiver, which says it when the body has ended. */
+ * time: a second stream at once fails; h2 holds a new request back until
+ * one the controller reset has been returned, so that the new one's bytes
+ * never reach the writer of the call that reports the reset). A refused
+ * body keeps its failure in the receiver, which says it when the body has
+ * ended. */
 static sx_status command_sink(void *arg, int32_t stream, sx_slice data)
 {
     sx_xrcp_host *h = arg;
@@ -437,6 +440,8 @@ sx_status sx_xrcp_host_next_command_stream(sx_xrcp_host *h, int timeout_ms, sx_x
     h->att_arg = arg;
     sx_status st = sx_xrcp_h2_next(h->h2, timeout_ms, stream);
     if (st != SX_OK) {
+        /* a command half received is given up with its writer (after a
+         * timeout its later bytes make a body that is refused) */
         rx_drop(h);
         return fail(h, SX_XRCP_ERR_EXCEPTION, st);
     }
