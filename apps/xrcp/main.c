@@ -6,14 +6,18 @@
  * prints each command and answers it with a line of its standard input (or
  * echoes it with --echo). Argument parsing and printing only; the work is
  * the public library API's. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <qrencode.h>
 
 #include "simplex/xrcp.h"
 
@@ -24,23 +28,25 @@ enum { EXIT_OKAY = 0,
        EXIT_USAGE = 2 };
 
 #define LINE_MAX_LEN 65536
-#define FILE_MAX (64u << 20)
+#define FILE_MAX 4294967279ull /* 4 GiB - 17: an attachment's Word32 length counts its tag */
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "%s\n\n"
             "Usage: xrcp ctrl --pairing FILE [--address ADDR] [--port PORT] [--app JSON]\n"
-            "                 [--announce PORT] [--iface ADDR] [--yes] [--timeout SECONDS]\n"
+            "                 [--announce PORT] [--iface ADDR] [--qr] [--yes] [--timeout SECONDS]\n"
             "       xrcp host --pairing FILE (LINK | --discover PORT) [--iface ADDR] [--app JSON]\n"
             "                 [--echo] [--yes] [--timeout SECONDS]\n\n"
             "  xrcp ctrl  Offer a session as the controller. FILE keeps this controller's\n"
             "      identity and its paired host (created on first use, rewritten after\n"
-            "      each session). Prints \"invitation: LINK\" (show it to the host), then,\n"
+            "      each session). Prints \"invitation: LINK\" (show it to the host; with\n"
+            "      --qr also as a QR code, for the host's camera), then,\n"
             "      when the host connects, \"session code: CODE\". After the code is\n"
             "      confirmed, each line of standard input is sent as a command\n"
             "      {\"command\":\"LINE\"}; a line \"@PATH TEXT\" also attaches the file PATH\n"
-            "      (its SHA-512 goes in the command). Each response is printed as\n"
+            "      (its SHA-512 goes in the command; up to 4 GiB, streamed from the file\n"
+            "      as it is sent, not held in memory). Each response is printed as\n"
             "      \"response: JSON\" (and \"attachment: SIZE SHA512\"). End of input ends\n"
             "      the session. With --announce PORT a paired host is also told of the\n"
             "      session by multicast to 224.0.0.251:PORT (the reference uses 5227)\n"
@@ -52,29 +58,35 @@ static void usage(FILE *f)
             "      confirmed prints each command as \"command: JSON\" (and\n"
             "      \"attachment: SIZE ok\" or \"attachment: SIZE digest mismatch\") and\n"
             "      answers it with the next line of standard input as JSON, or with\n"
-            "      --echo with {\"echo\":COMMAND} and the attachment sent back.\n\n"
+            "      --echo with {\"echo\":COMMAND} and the attachment sent back.\n"
+            "      Attachments received go through a temporary file, not memory.\n\n"
             "Options:\n"
-            "  --address ADDR   IPv4 address the host connects to (default 127.0.0.1)\n"
+            "  --address ADDR   IPv4 address the host connects to (default 127.0.0.1);\n"
+            "                   auto: the first of this machine's addresses in the\n"
+            "                   reference's order (loopback last), printed as\n"
+            "                   \"address: ADDR on IFACE\"\n"
             "  --port PORT      TCP port to listen on (default: one the system picks)\n"
             "  --app JSON       application information in the invitation or HELLO\n"
+            "  --qr             ctrl: also print the invitation as a QR code of text\n"
+            "                   blocks (light modules drawn: for a dark terminal)\n"
             "  --yes            take the session code as confirmed (otherwise a line\n"
             "                   \"y\" on standard input confirms it)\n"
             "  --timeout SECONDS  how long to wait for the other side (default 120)\n"
             "  -h, --help       this text\n"
             "  --version        the version line\n\n"
             "Exit codes: 0 done, 1 refused or failed (the error word of the protocol,\n"
-            "such as IDENTITY or INVITATION, is printed), 2 bad command line.\n"
-            "The invitation is printed as text only (no QR code).\n",
+            "such as IDENTITY or INVITATION, is printed), 2 bad command line.\n",
             version_line);
 }
 
 typedef struct args {
     const char *role, *pairing, *address, *app, *iface, *link;
     unsigned port, announce, discover;
-    bool yes, echo;
+    bool yes, echo, qr;
     int timeout_s;
     long long ts; /* hidden: the invitation's time, for tests */
     bool fault_tamper, fault_repeat;
+    bool peak_rss; /* hidden: print the peak resident size at the end, for tests */
 } args;
 
 static int fail(const char *what)
@@ -116,10 +128,14 @@ static int parse(int argc, char **argv, args *a)
             a->yes = true;
         } else if (strcmp(o, "--echo") == 0) {
             a->echo = true;
+        } else if (strcmp(o, "--qr") == 0) {
+            a->qr = true;
         } else if (strcmp(o, "--test-tamper") == 0) {
             a->fault_tamper = true;
         } else if (strcmp(o, "--test-repeat") == 0) {
             a->fault_repeat = true;
+        } else if (strcmp(o, "--test-peak-rss") == 0) {
+            a->peak_rss = true;
         } else if (o[0] == '-' && o[1] == '-' && v == NULL) {
             fprintf(stderr, "xrcp: %s needs a value (see xrcp --help)\n", o);
             return EXIT_USAGE;
@@ -224,42 +240,173 @@ static bool json_string(const char *s, char *out, size_t cap)
     return true;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
+/* SHA-512 of a stream of pieces, in hex (128 digits and the NUL), with
+ * OpenSSL: the library does not export a hash. */
+typedef struct hash_state {
+    EVP_MD_CTX *md;
+    uint64_t len;
+} hash_state;
+
+static bool digest_init(hash_state *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    struct stat sb;
-    uint8_t *b = NULL;
-    if (fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 && (uint64_t)sb.st_size <= FILE_MAX &&
-        (b = malloc((size_t)sb.st_size + 1)) != NULL) {
-        *len = fread(b, 1, (size_t)sb.st_size, f);
-        if (*len != (size_t)sb.st_size) {
-            free(b);
-            b = NULL;
-        }
-    }
-    fclose(f);
-    return b;
+    d->len = 0;
+    d->md = EVP_MD_CTX_new();
+    return d->md != NULL && EVP_DigestInit_ex(d->md, EVP_sha512(), NULL) == 1;
 }
 
-/* SHA-512 in hex (128 digits and the NUL), with OpenSSL: the library
- * does not export a hash. */
-static void sha512_hex(const uint8_t *p, size_t n, char out[129])
+static void digest_add(hash_state *d, const void *p, size_t n)
+{
+    if (EVP_DigestUpdate(d->md, p, n) != 1) {
+        EVP_MD_CTX_free(d->md); /* the end reports it */
+        d->md = NULL;
+    }
+    d->len += n;
+}
+
+static bool digest_end(hash_state *d, char out[129])
 {
     static const char hex[] = "0123456789abcdef";
-    uint8_t d[SHA512_DIGEST_LENGTH];
-    SHA512(p != NULL ? p : (const uint8_t *)"", n, d);
-    for (size_t i = 0; i < sizeof d; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
+    uint8_t h[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    bool ok = d->md != NULL && EVP_DigestFinal_ex(d->md, h, &n) == 1 && n == 64;
+    EVP_MD_CTX_free(d->md);
+    d->md = NULL;
+    for (size_t i = 0; ok && i < 64; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
     }
-    out[128] = 0;
+    out[ok ? 128 : 0] = 0;
+    return ok;
+}
+
+/* An attachment sent from a file: read as it goes, hashed beforehand. */
+typedef struct file_src {
+    int fd;
+    sx_rc_source src;
+} file_src;
+
+static bool file_open(const char *path, file_src *f, char hex[129])
+{
+    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (f->fd < 0 || fstat(f->fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > FILE_MAX) {
+        if (f->fd >= 0)
+            close(f->fd);
+        return false;
+    }
+    hash_state d;
+    static uint8_t buf[65536];
+    bool ok = digest_init(&d);
+    for (ssize_t n; ok && (n = read(f->fd, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0;
+        if (ok)
+            digest_add(&d, buf, (size_t)n);
+    }
+    ok = digest_end(&d, hex) && ok && d.len == (uint64_t)sb.st_size && lseek(f->fd, 0, SEEK_SET) == 0;
+    if (!ok) {
+        close(f->fd);
+        return false;
+    }
+    f->src = (sx_rc_source){.len = (uint64_t)sb.st_size, .read = sx_rc_read_fd, .arg = &f->fd};
+    return true;
+}
+
+/* An attachment received: hashed as it comes and kept in an unnamed
+ * temporary file (the host sends it back from there with --echo). */
+typedef struct file_sink {
+    FILE *tmp;
+    int fd;
+    hash_state d;
+    sx_rc_sink sink;
+} file_sink;
+
+static sx_status sink_write(void *arg, const void *data, size_t len)
+{
+    file_sink *k = arg;
+    digest_add(&k->d, data, len);
+    return k->fd < 0 ? SX_OK : sx_rc_write_fd(&k->fd, data, len);
+}
+
+static bool sink_open(file_sink *k, bool keep)
+{
+    k->tmp = keep ? tmpfile() : NULL;
+    k->fd = k->tmp != NULL ? fileno(k->tmp) : -1;
+    k->sink = (sx_rc_sink){.write = sink_write, .arg = k};
+    return (!keep || k->tmp != NULL) && digest_init(&k->d);
+}
+
+static void sink_close(file_sink *k)
+{
+    if (k->tmp != NULL)
+        fclose(k->tmp);
+    k->tmp = NULL;
+    EVP_MD_CTX_free(k->d.md);
+    k->d.md = NULL;
+}
+
+static void print_peak_rss(const args *a)
+{
+    if (!a->peak_rss)
+        return;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            printf("peak rss: %ld kB\n", strtol(line + 6, NULL, 10));
+    if (f != NULL)
+        fclose(f);
+    fflush(stdout);
+}
+
+/* The invitation as a QR code (libqrencode: byte mode, the link's exact
+ * bytes, error correction L, the smallest version that holds it) drawn
+ * with half-block characters, two rows of modules a line, the light ones
+ * drawn (a terminal's text is light on dark), inside a light margin of 2
+ * modules. Between lines "qr begin" and "qr end". */
+#define QR_MARGIN 2
+static bool qr_light(const QRcode *q, int x, int y)
+{
+    if (x < 0 || y < 0 || x >= q->width || y >= q->width)
+        return true;
+    return (q->data[y * q->width + x] & 1) == 0;
+}
+
+static bool print_qr(const char *text)
+{
+    QRcode *q = QRcode_encodeData((int)strlen(text), (const unsigned char *)text, 0, QR_ECLEVEL_L);
+    if (q == NULL)
+        return false;
+    printf("qr begin\n");
+    for (int y = -QR_MARGIN; y < q->width + QR_MARGIN; y += 2) {
+        for (int x = -QR_MARGIN; x < q->width + QR_MARGIN; x++) {
+            bool top = qr_light(q, x, y), bottom = y + 1 < q->width + QR_MARGIN ? qr_light(q, x, y + 1) : false;
+            fputs(top && bottom ? "\u2588" : top  ? "\u2580"
+                                         : bottom ? "\u2584"
+                                                  : " ",
+                  stdout);
+        }
+        putchar('\n');
+    }
+    printf("qr end\n");
+    QRcode_free(q);
+    return true;
 }
 
 static int run_ctrl(const args *a)
 {
-    sx_rc_ctrl_opts o = {.address = a->address,
+    sx_rc_address first;
+    const char *address = a->address;
+    if (strcmp(address, "auto") == 0) {
+        if (sx_rc_local_addresses(NULL, &first, 1) == 0) {
+            fprintf(stderr, "xrcp: no IPv4 address on this machine\n");
+            return EXIT_FAIL;
+        }
+        address = first.address;
+        printf("address: %s on %s\n", first.address, first.iface);
+    }
+    sx_rc_ctrl_opts o = {.address = address,
                          .port = (uint16_t)a->port,
                          .app = a->app,
                          .mcast_port = (uint16_t)a->announce,
@@ -269,6 +416,11 @@ static int run_ctrl(const args *a)
     if (sx_rc_ctrl_start(a->pairing, &o, &c) != SX_OK)
         return fail("cannot start");
     printf("invitation: %s\n", sx_rc_ctrl_invitation(c));
+    if (a->qr && !print_qr(sx_rc_ctrl_invitation(c))) {
+        fprintf(stderr, "xrcp: cannot make the QR code\n");
+        sx_rc_ctrl_free(c);
+        return EXIT_FAIL;
+    }
     if (sx_rc_ctrl_paired(c) && a->announce != 0)
         printf("announcing to the paired host on port %u\n", a->announce);
     fflush(stdout);
@@ -299,50 +451,53 @@ static int run_ctrl(const args *a)
     static char line[LINE_MAX_LEN], text[2 * LINE_MAX_LEN], json[2 * LINE_MAX_LEN + 256];
     int sent = 0;
     while (read_line(line, sizeof line) != NULL) {
-        uint8_t *att = NULL;
-        size_t att_len = 0;
+        file_src f = {.fd = -1};
         const char *cmd = line;
-        char digest[129] = "";
+        char hex[129] = "";
         if (line[0] == '@') {
             char *sp = strchr(line, ' ');
             if (sp != NULL)
                 *sp = 0;
-            att = read_file(line + 1, &att_len);
-            if (att == NULL) {
-                fprintf(stderr, "xrcp: cannot read %s (at most 64 MiB)\n", line + 1);
+            if (!file_open(line + 1, &f, hex)) {
+                fprintf(stderr, "xrcp: cannot read %s (a file of at most 4 GiB)\n", line + 1);
                 rc = EXIT_FAIL;
                 break;
             }
-            sha512_hex(att, att_len, digest);
             cmd = sp != NULL ? sp + 1 : "";
         }
         if (!json_string(cmd, text, sizeof text)) {
-            free(att);
+            if (f.fd >= 0)
+                close(f.fd);
             continue;
         }
-        if (att != NULL)
-            snprintf(json, sizeof json, "{\"command\":\"%s\",\"fileSize\":%zu,\"fileDigest\":\"%s\"}", text, att_len,
-                     digest);
+        if (f.fd >= 0)
+            snprintf(json, sizeof json, "{\"command\":\"%s\",\"fileSize\":%llu,\"fileDigest\":\"%s\"}", text,
+                     (unsigned long long)f.src.len, hex);
         else
             snprintf(json, sizeof json, "{\"command\":\"%s\"}", text);
         if (sent == 2 && a->fault_repeat)
             sx_rc_ctrl_test_fault(c, SX_RC_FAULT_REPEAT);
+        file_sink back;
         sx_rc_message *resp = NULL;
-        sx_status st = sx_rc_ctrl_command(c, json, att, att_len, att != NULL, ms, &resp);
-        free(att);
+        sx_status st = sink_open(&back, false) ? SX_OK : SX_E_NOMEM;
+        if (st == SX_OK)
+            st = sx_rc_ctrl_command_stream(c, json, f.fd >= 0 ? &f.src : NULL, &back.sink, ms, &resp);
+        if (f.fd >= 0)
+            close(f.fd);
         sent++;
         if (st != SX_OK) {
+            sink_close(&back);
             rc = fail("command failed");
             break;
         }
         printf("response: %s\n", resp->json);
-        if (resp->has_attachment) {
-            sha512_hex(resp->attachment, resp->attachment_len, digest);
-            printf("attachment: %zu %s\n", resp->attachment_len, digest);
-        }
+        if (resp->has_attachment && digest_end(&back.d, hex))
+            printf("attachment: %zu %s\n", resp->attachment_len, hex);
         fflush(stdout);
+        sink_close(&back);
         sx_rc_message_free(resp);
     }
+    print_peak_rss(a);
     sx_rc_ctrl_free(c);
     printf("session ended\n");
     return rc;
@@ -376,24 +531,32 @@ static int run_host(const args *a)
     static char line[LINE_MAX_LEN], json[LINE_MAX_LEN + 64];
     for (;;) {
         sx_rc_message *cmd = NULL;
-        st = sx_rc_host_next(h, ms, &cmd);
-        if (st == SX_E_CLOSED)
+        file_sink in;
+        if (!sink_open(&in, a->echo)) {
+            rc = fail("no temporary file");
             break;
+        }
+        st = sx_rc_host_next_stream(h, ms, &in.sink, &cmd);
+        if (st == SX_E_CLOSED) {
+            sink_close(&in);
+            break;
+        }
         if (st == SX_E_AUTH || st == SX_E_PROTOCOL) {
             const char *word = sx_error_code();
             printf("refused: %s%s%s\n", sx_error_message(), word && *word ? " " : "", word ? word : "");
             fflush(stdout);
+            sink_close(&in);
             continue;
         }
         if (st != SX_OK) {
+            sink_close(&in);
             rc = fail("session failed");
             break;
         }
         printf("command: %s\n", cmd->json);
         if (cmd->has_attachment) {
-            char digest[129];
-            sha512_hex(cmd->attachment, cmd->attachment_len, digest);
-            bool ok = strstr(cmd->json, digest) != NULL;
+            char hex[129];
+            bool ok = digest_end(&in.d, hex) && strstr(cmd->json, hex) != NULL;
             printf("attachment: %zu %s\n", cmd->attachment_len, ok ? "ok" : "digest mismatch");
         }
         fflush(stdout);
@@ -404,14 +567,19 @@ static int run_host(const args *a)
         } else if (read_line(line, sizeof line) != NULL) {
             reply = line;
         }
-        st = sx_rc_host_reply(h, cmd, reply, cmd->attachment, cmd->attachment_len, a->echo && cmd->has_attachment,
-                              ms);
+        sx_rc_source back = {.len = cmd->attachment_len, .read = sx_rc_read_fd, .arg = &in.fd};
+        bool echo_att = a->echo && cmd->has_attachment;
+        st = echo_att && lseek(in.fd, 0, SEEK_SET) != 0 ? SX_E_IO : SX_OK;
+        if (st == SX_OK)
+            st = sx_rc_host_reply_stream(h, cmd, reply, echo_att ? &back : NULL, ms);
+        sink_close(&in);
         sx_rc_message_free(cmd);
         if (st != SX_OK) {
             rc = fail("reply failed");
             break;
         }
     }
+    print_peak_rss(a);
     sx_rc_host_free(h);
     printf("session ended\n");
     return rc;

@@ -19,8 +19,12 @@
  *   sx_rc_ctrl_free(c)                       sx_rc_host_free(h)
  *
  * Commands and responses are JSON texts of the application's choice, each
- * with an optional attachment (bytes held in memory, at most 64 MiB); the
- * library signs and encrypts them and refuses replayed or altered ones.
+ * with an optional attachment; the library signs and encrypts them and
+ * refuses replayed or altered ones. An attachment is either bytes in memory
+ * (at most 64 MiB: sx_rc_ctrl_command, sx_rc_host_next, sx_rc_host_reply)
+ * or streamed (the *_stream calls: read from a source and written to a
+ * sink piece by piece as it goes over the network, up to 4 GiB - 17 bytes,
+ * in a fixed amount of memory).
  *
  * Threads: a controller or a host is used by one thread at a time (the
  * controller's announcer runs on a thread of its own, ended by
@@ -53,6 +57,21 @@ extern "C" {
 #define SX_RC_MCAST_GROUP "224.0.0.251"
 #define SX_RC_MCAST_PORT 5227
 
+/* An IPv4 address of this machine and its interface's name. */
+typedef struct sx_rc_address {
+    char address[16]; /* dotted, NUL-terminated */
+    char iface[32];
+} sx_rc_address;
+
+/* This machine's IPv4 addresses a host may reach a controller on, in the
+ * reference application's order: none of 0.0.0.0, 255.255.255.255 and
+ * 169.254/16; the 127/8 ones last; then prefer (the address used last;
+ * NULL: none) moved to the front when one has its address, else when one
+ * is on its interface. Writes at most cap into out and returns how many
+ * there are (0 when none or the interfaces cannot be listed). The first
+ * one is the natural sx_rc_ctrl_opts.address. */
+SX_API size_t sx_rc_local_addresses(const sx_rc_address *prefer, sx_rc_address *out, size_t cap);
+
 typedef struct sx_rc_ctrl_opts {
     const char *address; /* IPv4 address the host connects to (required) */
     uint16_t port;       /* TCP port; 0: the system picks one */
@@ -79,7 +98,8 @@ typedef struct sx_rc_host_opts {
 } sx_rc_host_opts;
 
 /* A command or a response as received: owned by the caller, freed with
- * sx_rc_message_free. json is NUL-terminated. */
+ * sx_rc_message_free. json is NUL-terminated. A streamed attachment went to
+ * the caller's sink: attachment is NULL and attachment_len its size. */
 typedef struct sx_rc_message {
     const char *json;
     size_t json_len;
@@ -91,6 +111,35 @@ typedef struct sx_rc_message {
 } sx_rc_message;
 
 SX_API void sx_rc_message_free(sx_rc_message *m);
+
+/* ---- streamed attachments ---- */
+
+/* Fills buf with up to cap next bytes of an attachment being sent (*got;
+ * fewer is fine, 0 only once all len bytes are given). Anything but SX_OK
+ * ends the command or reply with that status. */
+typedef sx_status (*sx_rc_read_fn)(void *arg, void *buf, size_t cap, size_t *got);
+/* Takes the next len bytes of an attachment being received. They are
+ * authenticated only at the end: when the call receiving them fails, what
+ * the sink took is to be discarded. Anything but SX_OK refuses the
+ * message. */
+typedef sx_status (*sx_rc_write_fn)(void *arg, const void *data, size_t len);
+
+typedef struct sx_rc_source {
+    uint64_t len; /* exactly this many bytes are read */
+    sx_rc_read_fn read;
+    void *arg;
+} sx_rc_source;
+
+typedef struct sx_rc_sink {
+    sx_rc_write_fn write;
+    void *arg;
+} sx_rc_sink;
+
+/* A source and a sink over file descriptors: arg points at an int fd.
+ * sx_rc_read_fd reads (a file that ends early fails the call, SX_E_IO);
+ * sx_rc_write_fd writes all bytes, retrying after EINTR. */
+SX_API sx_status sx_rc_read_fd(void *arg, void *buf, size_t cap, size_t *got);
+SX_API sx_status sx_rc_write_fd(void *arg, const void *data, size_t len);
 
 /* ---- controller ---- */
 
@@ -120,6 +169,12 @@ SX_API sx_status sx_rc_ctrl_confirm(sx_rc_ctrl *c, int timeout_ms);
  * command the host refused comes back as a response whose JSON says so. */
 SX_API sx_status sx_rc_ctrl_command(sx_rc_ctrl *c, const char *json, const void *attachment, size_t attachment_len,
                                     bool has_attachment, int timeout_ms, sx_rc_message **resp);
+
+/* As sx_rc_ctrl_command with the attachments streamed: att (NULL: none)
+ * is read as it goes out; the response's attachment, when it has one, is
+ * written to resp_att as it comes (NULL: a response with one is refused). */
+SX_API sx_status sx_rc_ctrl_command_stream(sx_rc_ctrl *c, const char *json, const sx_rc_source *att,
+                                           const sx_rc_sink *resp_att, int timeout_ms, sx_rc_message **resp);
 
 /* For tests of hosts only: the next command goes out with one byte flipped
  * under its signatures (SX_RC_FAULT_TAMPER), or instead of the next command
@@ -163,6 +218,14 @@ SX_API sx_status sx_rc_host_next(sx_rc_host *h, int timeout_ms, sx_rc_message **
 /* Answers cmd (which stays the caller's). */
 SX_API sx_status sx_rc_host_reply(sx_rc_host *h, const sx_rc_message *cmd, const char *json, const void *attachment,
                                   size_t attachment_len, bool has_attachment, int timeout_ms);
+
+/* As sx_rc_host_next and sx_rc_host_reply with the attachments streamed:
+ * a command's attachment is written to att as it comes (NULL: a command
+ * with one is refused); the reply's att (NULL: none) is read as it goes
+ * out. */
+SX_API sx_status sx_rc_host_next_stream(sx_rc_host *h, int timeout_ms, const sx_rc_sink *att, sx_rc_message **cmd);
+SX_API sx_status sx_rc_host_reply_stream(sx_rc_host *h, const sx_rc_message *cmd, const char *json,
+                                         const sx_rc_source *att, int timeout_ms);
 
 /* Ends the session. Accepts NULL. */
 SX_API void sx_rc_host_free(sx_rc_host *h);

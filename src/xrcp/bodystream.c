@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/reader.h"
 #include "crypto/util.h"
 
 #define ATT_HEADER 5 /* %x01 Word32 */
@@ -155,4 +156,133 @@ void sx_xrcp_body_rx_cleanup(sx_xrcp_body_rx *rx)
     sx_xrcp_tailbox_cleanup(&rx->box);
     sx_wipe(rx->piece, sizeof rx->piece);
     rx->json_buf = NULL;
+}
+
+/* ---- sending ---- */
+
+sx_status sx_xrcp_body_tx_init(sx_xrcp_body_tx *tx, sx_xrcp_crypto *c, sx_slice json, bool has_att,
+                               uint64_t att_len, sx_xrcp_att_reader read, void *arg)
+{
+    memset(tx, 0, sizeof *tx);
+    sx_writer_init_dynamic(&tx->head, SX_XRCP_JSON_MAX + 1024);
+    if (has_att && read == NULL && att_len > 0)
+        return SX_E_USAGE;
+    if (!sx_xrcp_body_write_head(&tx->head, c, json, has_att, att_len, &tx->box)) {
+        sx_status st = sx_writer_status(&tx->head);
+        return st != SX_OK ? st : SX_E_INTERNAL;
+    }
+    tx->has_att = has_att;
+    tx->att_left = att_len;
+    tx->read = read;
+    tx->arg = arg;
+    return SX_OK;
+}
+
+sx_status sx_xrcp_body_tx_take(sx_xrcp_body_tx *tx, uint8_t *buf, size_t cap, size_t *got, bool *eof)
+{
+    *got = 0;
+    *eof = false;
+    while (*got < cap) {
+        if (tx->state == 0) {
+            size_t n = tx->head.len - tx->head_off;
+            if (n > cap - *got)
+                n = cap - *got;
+            memcpy(buf + *got, tx->head.buf + tx->head_off, n);
+            tx->head_off += n;
+            *got += n;
+            if (tx->head_off == tx->head.len)
+                tx->state = !tx->has_att ? 3 : tx->att_left > 0 ? 1
+                                                                : 2;
+            if (tx->state == 2)
+                sx_xrcp_tailbox_tag(&tx->box, tx->tag);
+        } else if (tx->state == 1) {
+            size_t want = cap - *got;
+            if (want > tx->att_left)
+                want = (size_t)tx->att_left;
+            size_t n = 0;
+            sx_status st = tx->read(tx->arg, buf + *got, want, &n);
+            if (st == SX_OK && (n == 0 || n > want))
+                st = SX_E_PROTOCOL; /* the reader ended early (or overran) */
+            if (st == SX_OK)
+                st = sx_xrcp_tailbox_seal(&tx->box, sx_slice_of(buf + *got, n), buf + *got);
+            if (st != SX_OK)
+                return st;
+            *got += n;
+            tx->att_left -= n;
+            if (tx->att_left == 0) {
+                sx_xrcp_tailbox_tag(&tx->box, tx->tag);
+                tx->state = 2;
+            }
+        } else if (tx->state == 2) {
+            size_t n = SX_XRCP_TAILBOX_TAG_LEN - tx->tag_off;
+            if (n > cap - *got)
+                n = cap - *got;
+            memcpy(buf + *got, tx->tag + tx->tag_off, n);
+            tx->tag_off += n;
+            *got += n;
+            if (tx->tag_off == SX_XRCP_TAILBOX_TAG_LEN)
+                tx->state = 3;
+        } else {
+            break;
+        }
+    }
+    *eof = tx->state == 3;
+    return SX_OK;
+}
+
+sx_status sx_xrcp_body_tx_source(void *arg, uint8_t *buf, size_t cap, size_t *got, bool *eof)
+{
+    return sx_xrcp_body_tx_take(arg, buf, cap, got, eof);
+}
+
+void sx_xrcp_body_tx_cleanup(sx_xrcp_body_tx *tx)
+{
+    if (tx == NULL)
+        return;
+    sx_writer_cleanup(&tx->head);
+    sx_xrcp_tailbox_cleanup(&tx->box);
+    sx_wipe(tx->tag, sizeof tx->tag);
+}
+
+/* ---- in memory ---- */
+
+sx_status sx_xrcp_mem_read(void *arg, uint8_t *buf, size_t cap, size_t *got)
+{
+    sx_xrcp_mem_src *m = arg;
+    size_t n = m->s.len - m->off;
+    if (n > cap)
+        n = cap;
+    sx_reader r;
+    sx_reader_init(&r, m->s.ptr + m->off, n);
+    if (n > 0 && !sx_read_copy(&r, buf, n))
+        return SX_E_INTERNAL;
+    m->off += n;
+    *got = n;
+    return SX_OK;
+}
+
+sx_status sx_xrcp_mem_write(void *arg, sx_slice plain)
+{
+    sx_writer *w = arg;
+    if (w->len + plain.len > SX_XRCP_ATTACH_MAX)
+        return SX_E_LIMIT;
+    return sx_write_bytes(w, plain.ptr, plain.len) ? SX_OK : sx_writer_status(w);
+}
+
+sx_status sx_xrcp_mem_join(uint8_t **json_buf, sx_slice *json, sx_writer *att, sx_slice *att_out)
+{
+    uint8_t *b = malloc(json->len + att->len + 1);
+    if (b == NULL)
+        return SX_E_NOMEM;
+    if (json->len > 0)
+        memcpy(b, json->ptr, json->len);
+    if (att->len > 0)
+        memcpy(b + json->len, att->buf, att->len);
+    if (*json_buf != NULL)
+        sx_wipe(*json_buf, json->len);
+    free(*json_buf);
+    *json_buf = b;
+    *json = sx_slice_of(b, json->len);
+    *att_out = sx_slice_of(b + json->len, att->len);
+    return SX_OK;
 }

@@ -52,4 +52,55 @@ SX_MUST_CHECK sx_status sx_xrcp_body_rx_end(sx_xrcp_body_rx *rx, uint8_t **json_
                                             uint64_t *att_len, sx_xrcp_body_err *why);
 void sx_xrcp_body_rx_cleanup(sx_xrcp_body_rx *rx);
 
+/* ---- sending: a body produced piece by piece ---- */
+
+/* Fills buf with up to cap next bytes of the attachment's plaintext (*got;
+ * 0 only at its end); anything but SX_OK ends the body with that status. */
+typedef sx_status (*sx_xrcp_att_reader)(void *arg, uint8_t *buf, size_t cap, size_t *got);
+
+typedef struct sx_xrcp_body_tx {
+    sx_writer head; /* the head and the attachment's header, sealed */
+    size_t head_off;
+    uint64_t att_left;
+    bool has_att;
+    int state; /* 0 head, 1 attachment, 2 tag, 3 ended */
+    sx_xrcp_tailbox box;
+    uint8_t tag[SX_XRCP_TAILBOX_TAG_LEN];
+    size_t tag_off;
+    sx_xrcp_att_reader read;
+    void *arg;
+} sx_xrcp_body_tx;
+
+/* Seals the next body's head (json; when has_att the header of an att_len
+ * byte attachment that read supplies). The sender's chain advances here.
+ * SX_E_LIMIT for a JSON or attachment over the bounds (body.h). */
+SX_MUST_CHECK sx_status sx_xrcp_body_tx_init(sx_xrcp_body_tx *tx, sx_xrcp_crypto *c, sx_slice json, bool has_att,
+                                             uint64_t att_len, sx_xrcp_att_reader read, void *arg);
+/* The next up to cap bytes of the body into buf (*got), *eof after the last
+ * one. SX_E_PROTOCOL when the reader ends before att_len bytes, or the
+ * reader's status. */
+SX_MUST_CHECK sx_status sx_xrcp_body_tx_take(sx_xrcp_body_tx *tx, uint8_t *buf, size_t cap, size_t *got, bool *eof);
+void sx_xrcp_body_tx_cleanup(sx_xrcp_body_tx *tx);
+/* sx_xrcp_body_tx_take for an sx_xrcp_body_tx passed as arg (the shape of
+ * h2.h's sources). */
+sx_status sx_xrcp_body_tx_source(void *arg, uint8_t *buf, size_t cap, size_t *got, bool *eof);
+
+/* ---- attachments held in memory, through the streaming calls ---- */
+
+/* A reader of the bytes of src. */
+typedef struct sx_xrcp_mem_src {
+    sx_slice s;
+    size_t off;
+} sx_xrcp_mem_src;
+sx_status sx_xrcp_mem_read(void *arg, uint8_t *buf, size_t cap, size_t *got);
+
+/* A writer into a heap buffer of at most SX_XRCP_ATTACH_MAX bytes (arg: an
+ * sx_writer set up with sx_writer_init_dynamic). */
+sx_status sx_xrcp_mem_write(void *arg, sx_slice plain);
+
+/* Moves the JSON of *json_buf and the attachment in att into one heap
+ * buffer (*json_buf, replaced; *json and *att_out point into it), as
+ * sx_xrcp_body_read returns them. */
+SX_MUST_CHECK sx_status sx_xrcp_mem_join(uint8_t **json_buf, sx_slice *json, sx_writer *att, sx_slice *att_out);
+
 #endif

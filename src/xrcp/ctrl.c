@@ -12,6 +12,7 @@
 #include "transport/net.h"
 #include "xrcp/announce.h"
 #include "xrcp/discovery.h"
+#include "xrcp/bodystream.h"
 #include "xrcp/h2.h"
 #include "xrcp/json.h"
 #include "xrcp/session.h"
@@ -398,48 +399,121 @@ sx_xrcp_err sx_xrcp_ctrl_error(const sx_xrcp_ctrl *c)
     return c->err;
 }
 
-sx_status sx_xrcp_ctrl_command(sx_xrcp_ctrl *c, sx_slice json, sx_slice attachment, int timeout_ms, uint8_t **buf,
-                               sx_slice *rjson, bool *has_att, sx_slice *att, sx_xrcp_body_err *why)
+/* What a command sends: its body, and a copy of the bytes as they go
+ * when they fit LAST_MAX (a test's replay). */
+typedef struct cmd_src {
+    sx_xrcp_body_tx tx;
+    sx_writer copy;
+} cmd_src;
+
+static sx_status cmd_source(void *arg, uint8_t *buf, size_t cap, size_t *got, bool *eof)
 {
-    if (c == NULL || !c->started || buf == NULL || rjson == NULL || has_att == NULL || att == NULL)
+    cmd_src *cs = arg;
+    sx_status st = sx_xrcp_body_tx_take(&cs->tx, buf, cap, got, eof);
+    if (st == SX_OK && sx_writer_status(&cs->copy) == SX_OK)
+        (void)sx_write_bytes(&cs->copy, buf, *got); /* over the bound: no copy */
+    return st;
+}
+
+/* The previous command's bytes again (a replay). */
+static sx_status replay_source(void *arg, uint8_t *buf, size_t cap, size_t *got, bool *eof)
+{
+    sx_xrcp_mem_src *m = arg;
+    sx_status st = sx_xrcp_mem_read(m, buf, cap, got);
+    *eof = m->off == m->s.len;
+    return st;
+}
+
+static sx_status rx_sink(void *arg, int32_t stream, sx_slice data)
+{
+    (void)stream;
+    /* a failure stays in the receiver, which says it at the end */
+    sx_status kept = sx_xrcp_body_rx_feed(arg, data);
+    (void)kept;
+    return SX_OK;
+}
+
+sx_status sx_xrcp_ctrl_command_stream(sx_xrcp_ctrl *c, sx_slice json, bool has_att, uint64_t att_len,
+                                      sx_xrcp_att_reader read, void *read_arg, sx_xrcp_att_writer write,
+                                      void *write_arg, int timeout_ms, uint8_t **buf, sx_slice *rjson,
+                                      bool *rhas_att, uint64_t *ratt_len, sx_xrcp_body_err *why)
+{
+    if (c == NULL || !c->started || buf == NULL || rjson == NULL || rhas_att == NULL || ratt_len == NULL ||
+        (has_att && att_len > 0 && read == NULL))
         return SX_E_USAGE;
     *buf = NULL;
-    sx_writer w;
-    sx_writer_init_dynamic(&w, SX_XRCP_BODY_MAX);
-    if (c->test_repeat && c->last != NULL) {
+    sx_xrcp_body_err e = SX_XRCP_BODY_OK;
+    if (why != NULL)
+        *why = e;
+    cmd_src cs;
+    sx_xrcp_mem_src replay = {.s = sx_slice_of(c->last, c->last_len)};
+    bool repeat = c->test_repeat && c->last != NULL;
+    sx_status st = SX_OK;
+    if (repeat) {
         /* a replay: the previous command's bytes again, nothing new sealed */
         c->test_repeat = false;
-        if (!sx_write_bytes(&w, c->last, c->last_len)) {
-            sx_writer_cleanup(&w);
-            return fail(c, SX_XRCP_ERR_INTERNAL, SX_E_NOMEM);
+        memset(&cs, 0, sizeof cs);
+    } else {
+        st = sx_xrcp_body_tx_init(&cs.tx, &c->crypto, json, has_att, att_len, read, read_arg);
+        sx_writer_init_dynamic(&cs.copy, LAST_MAX);
+        if (st != SX_OK) {
+            sx_xrcp_body_tx_cleanup(&cs.tx);
+            sx_writer_cleanup(&cs.copy);
+            return fail(c, SX_XRCP_ERR_ENCRYPT, st);
         }
-    } else if (!sx_xrcp_body_write(&w, &c->crypto, json, attachment)) {
-        sx_status st = sx_writer_status(&w);
-        sx_writer_cleanup(&w);
-        return fail(c, SX_XRCP_ERR_ENCRYPT, st != SX_OK ? st : SX_E_INTERNAL);
-    } else if (c->test_tamper) {
-        w.buf[9] ^= 1; /* inside the boxed JSON, under both signatures */
-        c->test_tamper = false;
-    } else if (w.len <= LAST_MAX) {
-        uint8_t *copy = malloc(w.len);
-        if (copy != NULL) {
-            memcpy(copy, w.buf, w.len);
-            free(c->last);
-            c->last = copy;
-            c->last_len = w.len;
+        if (c->test_tamper) {
+            cs.tx.head.buf[9] ^= 1; /* inside the boxed JSON, under both signatures */
+            c->test_tamper = false;
+            (void)sx_writer_fail(&cs.copy, SX_E_LIMIT); /* not kept */
         }
     }
-    uint8_t *resp = NULL;
-    size_t resp_len = 0;
-    sx_status st = sx_xrcp_h2_request(c->h2, sx_writer_slice(&w), timeout_ms, &resp, &resp_len);
-    sx_writer_cleanup(&w);
-    if (st != SX_OK)
+    sx_xrcp_body_rx rx;
+    sx_xrcp_body_rx_init(&rx, &c->crypto, write, write_arg);
+    st = repeat ? sx_xrcp_h2_request(c->h2, replay_source, &replay, rx_sink, &rx, timeout_ms)
+                : sx_xrcp_h2_request(c->h2, cmd_source, &cs, rx_sink, &rx, timeout_ms);
+    if (!repeat) {
+        size_t n = 0;
+        uint8_t *copy = st == SX_OK && sx_writer_status(&cs.copy) == SX_OK ? sx_writer_take(&cs.copy, &n) : NULL;
+        if (copy != NULL) {
+            free(c->last);
+            c->last = copy;
+            c->last_len = n;
+        }
+        sx_xrcp_body_tx_cleanup(&cs.tx);
+        sx_writer_cleanup(&cs.copy);
+    }
+    if (st != SX_OK) {
+        sx_xrcp_body_rx_cleanup(&rx);
         return fail(c, SX_XRCP_ERR_EXCEPTION, st);
-    st = sx_xrcp_body_read(&c->crypto, sx_slice_of(resp, resp_len), buf, rjson, has_att, att, why);
-    free(resp);
+    }
+    st = sx_xrcp_body_rx_end(&rx, buf, rjson, rhas_att, ratt_len, &e);
+    sx_xrcp_body_rx_cleanup(&rx);
+    if (why != NULL)
+        *why = e;
     if (st != SX_OK)
         return fail(c, SX_XRCP_ERR_DECRYPT, st);
     return SX_OK;
+}
+
+sx_status sx_xrcp_ctrl_command(sx_xrcp_ctrl *c, sx_slice json, sx_slice attachment, int timeout_ms, uint8_t **buf,
+                               sx_slice *rjson, bool *has_att, sx_slice *att, sx_xrcp_body_err *why)
+{
+    if (buf == NULL || att == NULL || has_att == NULL)
+        return SX_E_USAGE;
+    sx_xrcp_mem_src src = {.s = attachment};
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_XRCP_ATTACH_MAX);
+    uint64_t n = 0;
+    *att = sx_slice_of(NULL, 0);
+    sx_status st = sx_xrcp_ctrl_command_stream(c, json, attachment.ptr != NULL, attachment.len, sx_xrcp_mem_read,
+                                               &src, sx_xrcp_mem_write, &w, timeout_ms, buf, rjson, has_att, &n,
+                                               why);
+    if (st == SX_OK && *has_att && (st = sx_xrcp_mem_join(buf, rjson, &w, att)) != SX_OK) {
+        free(*buf);
+        *buf = NULL;
+    }
+    sx_writer_cleanup(&w);
+    return st;
 }
 
 void sx_xrcp_ctrl_test_repeat_counter(sx_xrcp_ctrl *c)

@@ -18,7 +18,7 @@
 #ifndef SX_XRCP_CTRL_H
 #define SX_XRCP_CTRL_H
 #include "transport/tls.h"
-#include "xrcp/body.h"
+#include "xrcp/bodystream.h"
 #include "xrcp/pairing.h"
 
 #define SX_XRCP_ANNOUNCE_COUNT 60         /* as the reference: 60 packets */
@@ -86,6 +86,17 @@ sx_xrcp_err sx_xrcp_ctrl_error(const sx_xrcp_ctrl *c);
 SX_MUST_CHECK sx_status sx_xrcp_ctrl_command(sx_xrcp_ctrl *c, sx_slice json, sx_slice attachment, int timeout_ms,
                                              uint8_t **buf, sx_slice *rjson, bool *has_att, sx_slice *att,
                                              sx_xrcp_body_err *why);
+
+/* The same with the attachments streamed: when has_att, att_len bytes
+ * taken from read as they go out (no more than SX_XRCP_STREAM_MAX); the
+ * response's attachment, when it has one, goes to write as it comes
+ * (*ratt_len bytes; what write received is to be discarded when the call
+ * fails). A write NULL refuses a response with an attachment. */
+SX_MUST_CHECK sx_status sx_xrcp_ctrl_command_stream(sx_xrcp_ctrl *c, sx_slice json, bool has_att, uint64_t att_len,
+                                                    sx_xrcp_att_reader read, void *read_arg,
+                                                    sx_xrcp_att_writer write, void *write_arg, int timeout_ms,
+                                                    uint8_t **buf, sx_slice *rjson, bool *rhas_att,
+                                                    uint64_t *ratt_len, sx_xrcp_body_err *why);
 
 /* For tests: instead of the next command, the previous one's bytes go
  * again (a replay; when it was at most 64 KiB), or the next command goes

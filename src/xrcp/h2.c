@@ -9,20 +9,21 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "core/writer.h"
-#include "xrcp/body.h"
 
 #define MAX_STREAMS 8
 #define WINDOW (1 << 20)
 
 typedef struct stream {
-    int32_t id; /* 0: free */
-    sx_writer in;
-    bool complete;  /* the peer's END_STREAM */
-    bool closed;    /* nghttp2 closed the stream */
-    int status;     /* client: the response's :status */
-    sx_slice out;   /* what we send on it */
-    size_t out_off; /* how much of out nghttp2 has taken */
+    int32_t id;           /* 0: free */
+    sx_xrcp_h2_sink sink; /* where the peer's body goes */
+    void *sink_arg;
+    bool complete;      /* the peer's END_STREAM */
+    bool closed;        /* nghttp2 closed the stream */
+    bool taken;         /* server: next() has returned it */
+    int status;         /* client: the response's :status */
+    sx_xrcp_h2_src src; /* what we send on it */
+    void *src_arg;
+    bool out_eof; /* the source has given its last byte */
     sx_status err;
 } stream;
 
@@ -31,9 +32,12 @@ struct sx_xrcp_h2 {
     sx_tls_conn *conn;
     int fd;
     bool server;
+    sx_xrcp_h2_sink req_sink; /* server: the bodies of requests */
+    void *req_sink_arg;
     const uint8_t *pending;
     size_t pending_len, pending_off;
     stream st[MAX_STREAMS];
+    size_t io_off, io_len; /* input read but not yet taken by nghttp2 (paused) */
     uint8_t io[16384];
 };
 
@@ -51,7 +55,8 @@ static stream *add(sx_xrcp_h2 *h, int32_t id)
         if (h->st[i].id == 0) {
             memset(&h->st[i], 0, sizeof h->st[i]);
             h->st[i].id = id;
-            sx_writer_init_dynamic(&h->st[i].in, SX_XRCP_BODY_MAX);
+            h->st[i].sink = h->req_sink;
+            h->st[i].sink_arg = h->req_sink_arg;
             return &h->st[i];
         }
     }
@@ -60,7 +65,6 @@ static stream *add(sx_xrcp_h2 *h, int32_t id)
 
 static void drop(stream *s)
 {
-    sx_writer_cleanup(&s->in);
     memset(s, 0, sizeof *s);
 }
 
@@ -74,11 +78,26 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return 0;
 }
 
+/* Server: a stream other than id that failed and has not been returned by
+ * next() yet. */
+static bool failed_pending(sx_xrcp_h2 *h, int32_t id)
+{
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        if (h->st[i].id != 0 && h->st[i].id != id && !h->st[i].taken && h->st[i].err != SX_OK)
+            return true;
+    return false;
+}
+
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
     (void)session;
     (void)flags;
+    sx_xrcp_h2 *h = user;
+    /* a newer request waits (its header is dropped: the server reads none)
+     * until next() has returned the failed one */
+    if (h->server && failed_pending(h, frame->hd.stream_id))
+        return NGHTTP2_ERR_PAUSE;
     stream *s = find(user, frame->hd.stream_id);
     if (s != NULL && namelen == 7 && memcmp(name, ":status", 7) == 0) {
         int v = 0;
@@ -94,8 +113,11 @@ static int on_data(nghttp2_session *session, uint8_t flags, int32_t id, const ui
     (void)session;
     (void)flags;
     stream *s = find(user, id);
-    if (s != NULL && !sx_write_bytes(&s->in, data, len))
-        s->err = SX_E_LIMIT;
+    if (s == NULL || s->err != SX_OK)
+        return 0; /* a stream that has failed: its bytes are dropped */
+    sx_status st = s->sink != NULL ? s->sink(s->sink_arg, id, sx_slice_of(data, len)) : SX_E_PROTOCOL;
+    if (st != SX_OK)
+        s->err = st;
     return 0;
 }
 
@@ -114,8 +136,11 @@ static int on_close(nghttp2_session *session, int32_t id, uint32_t code, void *u
     (void)session;
     (void)code;
     stream *s = find(user, id);
-    if (s != NULL)
+    if (s != NULL) {
         s->closed = true;
+        if (!s->complete && s->err == SX_OK)
+            s->err = SX_E_PROTOCOL; /* reset before its end */
+    }
     return 0;
 }
 
@@ -126,13 +151,19 @@ static ssize_t provide_out(nghttp2_session *session, int32_t id, uint8_t *buf, s
     (void)id;
     (void)user;
     stream *s = source->ptr;
-    size_t n = s->out.len - s->out_off;
-    if (n > length)
-        n = length;
-    memcpy(buf, s->out.ptr + s->out_off, n);
-    s->out_off += n;
-    if (s->out_off == s->out.len)
+    size_t n = 0;
+    bool eof = false;
+    sx_status st = s->src(s->src_arg, buf, length, &n, &eof);
+    if (st == SX_OK && (n > length || (n == 0 && !eof)))
+        st = SX_E_INTERNAL;
+    if (st != SX_OK) {
+        s->err = st;
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    }
+    if (eof) {
+        s->out_eof = true;
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
     return (ssize_t)n;
 }
 
@@ -214,21 +245,39 @@ static sx_status flush(sx_xrcp_h2 *h, bool *blocked)
     }
 }
 
+/* Gives nghttp2 the input held in io; false when it paused again. */
+static sx_status feed(sx_xrcp_h2 *h, bool *paused)
+{
+    *paused = false;
+    while (h->io_off < h->io_len) {
+        ssize_t k = nghttp2_session_mem_recv(h->s, h->io + h->io_off, h->io_len - h->io_off);
+        if (k < 0 || (size_t)k > h->io_len - h->io_off)
+            return SX_E_PROTOCOL;
+        h->io_off += (size_t)k;
+        if (h->io_off < h->io_len) {
+            *paused = true; /* a callback paused: the rest waits for the next round */
+            return SX_OK;
+        }
+    }
+    return SX_OK;
+}
+
 static sx_status drain(sx_xrcp_h2 *h)
 {
-    for (;;) {
+    bool paused = false;
+    SX_TRY(feed(h, &paused));
+    while (!paused) {
         size_t got = 0;
         sx_status st = sx_tls_read(h->conn, h->io, sizeof h->io, &got);
-        if (got > 0) {
-            ssize_t k = nghttp2_session_mem_recv(h->s, h->io, got);
-            if (k < 0 || (size_t)k != got)
-                return SX_E_PROTOCOL;
-        }
-        if (st == SX_E_WOULD_BLOCK)
+        h->io_off = 0;
+        h->io_len = got;
+        SX_TRY(feed(h, &paused));
+        if (st == SX_E_WOULD_BLOCK || paused)
             return SX_OK;
         if (st != SX_OK)
             return SX_E_CLOSED; /* closed or broken: the peer has gone */
     }
+    return SX_OK;
 }
 
 typedef bool (*done_fn)(sx_xrcp_h2 *h, void *arg);
@@ -245,7 +294,7 @@ static sx_status pump(sx_xrcp_h2 *h, done_fn done, void *arg, int timeout_ms)
         if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s) &&
             h->pending_off == h->pending_len)
             return SX_E_CLOSED;
-        if (!sx_tls_has_pending(h->conn)) {
+        if (!sx_tls_has_pending(h->conn) && h->io_off == h->io_len) {
             int64_t left = deadline - now_ms();
             if (left <= 0)
                 return SX_E_IO;
@@ -269,33 +318,25 @@ static bool stream_done(sx_xrcp_h2 *h, void *arg)
     return s->complete || s->closed || s->err != SX_OK;
 }
 
-static uint8_t *take(stream *s, size_t *len)
+sx_status sx_xrcp_h2_request(sx_xrcp_h2 *h, sx_xrcp_h2_src src, void *src_arg, sx_xrcp_h2_sink sink,
+                             void *sink_arg, int timeout_ms)
 {
-    if (s->in.len == 0) {
-        *len = 0;
-        return calloc(1, 1);
-    }
-    return sx_writer_take(&s->in, len);
-}
-
-sx_status sx_xrcp_h2_request(sx_xrcp_h2 *h, sx_slice body, int timeout_ms, uint8_t **resp, size_t *resp_len)
-{
-    if (h == NULL || h->server || resp == NULL || resp_len == NULL)
+    if (h == NULL || h->server || src == NULL || sink == NULL)
         return SX_E_USAGE;
-    *resp = NULL;
-    *resp_len = 0;
     const nghttp2_nv nva[] = {
         {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)":scheme", (uint8_t *)"https", 7, 5, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)":path", (uint8_t *)"/", 5, 1, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9, NGHTTP2_NV_FLAG_NONE},
     };
-    nghttp2_data_provider prov = {.source.ptr = NULL, .read_callback = provide_out};
     stream *s = add(h, -1); /* the id comes from nghttp2 */
     if (s == NULL)
         return SX_E_LIMIT;
-    s->out = body;
-    prov.source.ptr = s;
+    s->src = src;
+    s->src_arg = src_arg;
+    s->sink = sink;
+    s->sink_arg = sink_arg;
+    nghttp2_data_provider prov = {.source.ptr = s, .read_callback = provide_out};
     int32_t id = nghttp2_submit_request(h->s, NULL, nva, sizeof nva / sizeof nva[0], &prov, NULL);
     if (id < 0) {
         drop(s);
@@ -307,10 +348,14 @@ sx_status sx_xrcp_h2_request(sx_xrcp_h2 *h, sx_slice body, int timeout_ms, uint8
         st = s->err;
     if (st == SX_OK && (!s->complete || s->status != 200))
         st = SX_E_PROTOCOL;
-    if (st == SX_OK && (*resp = take(s, resp_len)) == NULL)
-        st = SX_E_NOMEM;
     drop(s);
     return st;
+}
+
+void sx_xrcp_h2_set_sink(sx_xrcp_h2 *h, sx_xrcp_h2_sink sink, void *arg)
+{
+    h->req_sink = sink;
+    h->req_sink_arg = arg;
 }
 
 static bool any_request(sx_xrcp_h2 *h, void *arg)
@@ -318,7 +363,7 @@ static bool any_request(sx_xrcp_h2 *h, void *arg)
     stream **found = arg;
     for (size_t i = 0; i < MAX_STREAMS; i++) {
         stream *s = &h->st[i];
-        if (s->id != 0 && s->out.ptr == NULL && (s->complete || s->err != SX_OK)) {
+        if (s->id != 0 && !s->taken && (s->complete || s->err != SX_OK)) {
             *found = s;
             return true;
         }
@@ -326,12 +371,10 @@ static bool any_request(sx_xrcp_h2 *h, void *arg)
     return false;
 }
 
-sx_status sx_xrcp_h2_next(sx_xrcp_h2 *h, int timeout_ms, int32_t *stream_id, uint8_t **body, size_t *len)
+sx_status sx_xrcp_h2_next(sx_xrcp_h2 *h, int timeout_ms, int32_t *stream_id)
 {
-    if (h == NULL || !h->server || stream_id == NULL || body == NULL || len == NULL)
+    if (h == NULL || !h->server || stream_id == NULL)
         return SX_E_USAGE;
-    *body = NULL;
-    *len = 0;
     stream *s = NULL;
     sx_status st = pump(h, any_request, &s, timeout_ms);
     if (st != SX_OK)
@@ -339,23 +382,20 @@ sx_status sx_xrcp_h2_next(sx_xrcp_h2 *h, int timeout_ms, int32_t *stream_id, uin
     *stream_id = s->id;
     if (s->err != SX_OK) {
         st = s->err;
-        if (nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_REFUSED_STREAM) != 0)
+        if (!s->closed && nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_REFUSED_STREAM) != 0)
             st = SX_E_PROTOCOL;
         drop(s);
         return st;
     }
-    if ((*body = take(s, len)) == NULL)
-        return SX_E_NOMEM;
-    /* the stream stays until it is answered */
-    s->out = sx_slice_of((const uint8_t *)"", 0);
+    s->taken = true; /* the stream stays until it is answered */
     return SX_OK;
 }
 
 static bool response_sent(sx_xrcp_h2 *h, void *arg)
 {
     stream *s = arg;
-    return s->closed || (s->out_off == s->out.len && h->pending_off == h->pending_len &&
-                         !nghttp2_session_want_write(h->s));
+    return s->closed || s->err != SX_OK ||
+           (s->out_eof && h->pending_off == h->pending_len && !nghttp2_session_want_write(h->s));
 }
 
 sx_status sx_xrcp_h2_close(sx_xrcp_h2 *h, int timeout_ms)
@@ -375,18 +415,21 @@ sx_status sx_xrcp_h2_close(sx_xrcp_h2 *h, int timeout_ms)
     return st;
 }
 
-sx_status sx_xrcp_h2_respond(sx_xrcp_h2 *h, int32_t stream_id, sx_slice body, int timeout_ms)
+sx_status sx_xrcp_h2_respond(sx_xrcp_h2 *h, int32_t stream_id, sx_xrcp_h2_src src, void *src_arg, int timeout_ms)
 {
     stream *s = h != NULL && h->server ? find(h, stream_id) : NULL;
-    if (s == NULL)
+    if (s == NULL || src == NULL)
         return SX_E_USAGE;
     const nghttp2_nv nva[] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE}};
-    s->out = body;
-    s->out_off = 0;
+    s->src = src;
+    s->src_arg = src_arg;
+    s->out_eof = false;
     nghttp2_data_provider prov = {.source.ptr = s, .read_callback = provide_out};
     sx_status st = nghttp2_submit_response(h->s, stream_id, nva, 1, &prov) == 0 ? SX_OK : SX_E_PROTOCOL;
     if (st == SX_OK)
         st = pump(h, response_sent, s, timeout_ms);
+    if (st == SX_OK && s->err != SX_OK)
+        st = s->err;
     drop(s);
     return st;
 }

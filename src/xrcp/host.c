@@ -28,6 +28,12 @@ struct sx_xrcp_host {
     sx_sbchain snd, rcv;
     sx_xrcp_crypto crypto;
     sx_xrcp_h2 *h2;
+    /* the command being received: its stream, and where its attachment goes */
+    sx_xrcp_body_rx rx;
+    bool rx_on;
+    int32_t rx_stream;
+    sx_xrcp_att_writer att_write;
+    void *att_arg;
     sx_xrcp_err err;
     char message[256];
 };
@@ -223,6 +229,8 @@ void sx_xrcp_host_free(sx_xrcp_host *h)
     if (h == NULL)
         return;
     sx_xrcp_h2_free(h->h2);
+    if (h->rx_on)
+        sx_xrcp_body_rx_cleanup(&h->rx);
     sx_xrcp_crypto_cleanup(&h->crypto);
     if (h->conn != NULL) {
         sx_status closed = sx_tls_shutdown_blocking(h->conn, 1000);
@@ -248,6 +256,27 @@ static sx_status fail(sx_xrcp_host *h, sx_xrcp_err e, sx_status st)
 {
     h->err = e;
     return st;
+}
+
+/* The bytes of a command's body, decoded as they come (one command at a
+ * time: a second stream at once fails; h2 holds a new request back until
+ * one the controller reset has been returned, so that the new one's bytes
+ * never reach the writer of the call that reports the reset). A refused
+ * body keeps its failure in the receiver, which says it when the body has
+ * ended. */
+static sx_status command_sink(void *arg, int32_t stream, sx_slice data)
+{
+    sx_xrcp_host *h = arg;
+    if (!h->rx_on) {
+        sx_xrcp_body_rx_init(&h->rx, &h->crypto, h->att_write, h->att_arg);
+        h->rx_on = true;
+        h->rx_stream = stream;
+    } else if (stream != h->rx_stream) {
+        return SX_E_LIMIT;
+    }
+    sx_status kept = sx_xrcp_body_rx_feed(&h->rx, data);
+    (void)kept;
+    return SX_OK;
 }
 
 sx_status sx_xrcp_host_send_hello(sx_xrcp_host *h, int timeout_ms)
@@ -328,6 +357,8 @@ sx_status sx_xrcp_host_send_hello(sx_xrcp_host *h, int timeout_ms)
                              &h->s.inv);
     if (st == SX_OK)
         st = sx_xrcp_h2_new(h->conn, h->fd, true, &h->h2);
+    if (st == SX_OK)
+        sx_xrcp_h2_set_sink(h->h2, command_sink, h);
     if (st != SX_OK) {
         fail(h, SX_XRCP_ERR_INTERNAL, st);
         goto done;
@@ -374,49 +405,99 @@ const sx_xrcp_signed_invitation *sx_xrcp_host_signed(const sx_xrcp_host *h)
     return &h->s;
 }
 
-static sx_status reply(sx_xrcp_host *h, int32_t stream, sx_slice json, sx_slice attachment, int timeout_ms)
+static sx_status reply(sx_xrcp_host *h, int32_t stream, sx_slice json, bool has_att, uint64_t att_len,
+                       sx_xrcp_att_reader read, void *arg, int timeout_ms)
 {
-    sx_writer w;
-    sx_writer_init_dynamic(&w, SX_XRCP_BODY_MAX);
-    sx_status st = sx_xrcp_body_write(&w, &h->crypto, json, attachment) ? SX_OK : sx_writer_status(&w);
+    sx_xrcp_body_tx tx;
+    sx_status st = sx_xrcp_body_tx_init(&tx, &h->crypto, json, has_att, att_len, read, arg);
     if (st == SX_OK)
-        st = sx_xrcp_h2_respond(h->h2, stream, sx_writer_slice(&w), timeout_ms);
-    sx_writer_cleanup(&w);
+        st = sx_xrcp_h2_respond(h->h2, stream, sx_xrcp_body_tx_source, &tx, timeout_ms);
+    sx_xrcp_body_tx_cleanup(&tx);
     return st;
 }
 
-sx_status sx_xrcp_host_next_command(sx_xrcp_host *h, int timeout_ms, int32_t *stream, uint8_t **buf, sx_slice *json,
-                                    bool *has_att, sx_slice *att, sx_xrcp_body_err *why)
+static void rx_drop(sx_xrcp_host *h)
 {
-    if (h == NULL || !h->started || stream == NULL || buf == NULL)
+    if (h->rx_on)
+        sx_xrcp_body_rx_cleanup(&h->rx);
+    h->rx_on = false;
+    h->att_write = NULL;
+    h->att_arg = NULL;
+}
+
+sx_status sx_xrcp_host_next_command_stream(sx_xrcp_host *h, int timeout_ms, sx_xrcp_att_writer write, void *arg,
+                                           int32_t *stream, uint8_t **buf, sx_slice *json, bool *has_att,
+                                           uint64_t *att_len, sx_xrcp_body_err *why)
+{
+    if (h == NULL || !h->started || stream == NULL || buf == NULL || json == NULL || has_att == NULL ||
+        att_len == NULL)
         return SX_E_USAGE;
     *buf = NULL;
-    uint8_t *body = NULL;
-    size_t len = 0;
-    sx_status st = sx_xrcp_h2_next(h->h2, timeout_ms, stream, &body, &len);
-    if (st != SX_OK)
-        return fail(h, SX_XRCP_ERR_EXCEPTION, st);
     sx_xrcp_body_err e = SX_XRCP_BODY_OK;
-    st = sx_xrcp_body_read(&h->crypto, sx_slice_of(body, len), buf, json, has_att, att, &e);
-    free(body);
+    if (why != NULL)
+        *why = e;
+    h->att_write = write;
+    h->att_arg = arg;
+    sx_status st = sx_xrcp_h2_next(h->h2, timeout_ms, stream);
+    if (st != SX_OK) {
+        /* a command half received is given up with its writer (after a
+         * timeout its later bytes make a body that is refused) */
+        rx_drop(h);
+        return fail(h, SX_XRCP_ERR_EXCEPTION, st);
+    }
+    if (!h->rx_on) {
+        /* a request without a body */
+        sx_xrcp_body_rx_init(&h->rx, &h->crypto, write, arg);
+        h->rx_on = true;
+        h->rx_stream = *stream;
+    }
+    st = h->rx_stream == *stream ? sx_xrcp_body_rx_end(&h->rx, buf, json, has_att, att_len, &e) : SX_E_PROTOCOL;
+    rx_drop(h);
     if (why != NULL)
         *why = e;
     if (st != SX_OK) {
         char text[128];
         snprintf(text, sizeof text, "{\"type\":\"protocolError\",\"error\":\"%s\"}", sx_xrcp_body_err_text(e));
-        sx_status answered = reply(h, *stream, sx_slice_str(text), sx_slice_of(NULL, 0), timeout_ms);
+        sx_status answered = reply(h, *stream, sx_slice_str(text), false, 0, NULL, NULL, timeout_ms);
         (void)answered; /* the refusal is what the caller learns */
         return fail(h, e == SX_XRCP_BODY_CTRL_AUTH ? SX_XRCP_ERR_CTRL_AUTH : SX_XRCP_ERR_DECRYPT, st);
     }
     return SX_OK;
 }
 
+sx_status sx_xrcp_host_next_command(sx_xrcp_host *h, int timeout_ms, int32_t *stream, uint8_t **buf, sx_slice *json,
+                                    bool *has_att, sx_slice *att, sx_xrcp_body_err *why)
+{
+    if (att == NULL)
+        return SX_E_USAGE;
+    *att = sx_slice_of(NULL, 0);
+    sx_writer w;
+    sx_writer_init_dynamic(&w, SX_XRCP_ATTACH_MAX);
+    uint64_t n = 0;
+    sx_status st =
+        sx_xrcp_host_next_command_stream(h, timeout_ms, sx_xrcp_mem_write, &w, stream, buf, json, has_att, &n, why);
+    if (st == SX_OK && *has_att && (st = sx_xrcp_mem_join(buf, json, &w, att)) != SX_OK) {
+        free(*buf);
+        *buf = NULL;
+    }
+    sx_writer_cleanup(&w);
+    return st;
+}
+
+sx_status sx_xrcp_host_reply_stream(sx_xrcp_host *h, int32_t stream, sx_slice json, bool has_att, uint64_t att_len,
+                                    sx_xrcp_att_reader read, void *arg, int timeout_ms)
+{
+    if (h == NULL || !h->started || (has_att && att_len > 0 && read == NULL))
+        return SX_E_USAGE;
+    sx_status st = reply(h, stream, json, has_att, att_len, read, arg, timeout_ms);
+    return st == SX_OK ? SX_OK : fail(h, SX_XRCP_ERR_EXCEPTION, st);
+}
+
 sx_status sx_xrcp_host_reply(sx_xrcp_host *h, int32_t stream, sx_slice json, sx_slice attachment, int timeout_ms)
 {
-    if (h == NULL || !h->started)
-        return SX_E_USAGE;
-    sx_status st = reply(h, stream, json, attachment, timeout_ms);
-    return st == SX_OK ? SX_OK : fail(h, SX_XRCP_ERR_EXCEPTION, st);
+    sx_xrcp_mem_src src = {.s = attachment};
+    return sx_xrcp_host_reply_stream(h, stream, json, attachment.ptr != NULL, attachment.len, sx_xrcp_mem_read,
+                                     &src, timeout_ms);
 }
 
 void sx_xrcp_host_test_lie_ca(sx_xrcp_host *h)

@@ -16,7 +16,7 @@
 #ifndef SX_XRCP_HOST_H
 #define SX_XRCP_HOST_H
 #include "transport/tls.h"
-#include "xrcp/body.h"
+#include "xrcp/bodystream.h"
 #include "xrcp/pairing.h"
 
 /* How far the invitation's time may be from now: older than max_age seconds
@@ -88,6 +88,20 @@ SX_MUST_CHECK sx_status sx_xrcp_host_next_command(sx_xrcp_host *h, int timeout_m
 /* Answers a command with json and an optional attachment. */
 SX_MUST_CHECK sx_status sx_xrcp_host_reply(sx_xrcp_host *h, int32_t stream, sx_slice json, sx_slice attachment,
                                            int timeout_ms);
+
+/* The same with the attachments streamed: the command's attachment, when
+ * it has one, goes to write as it comes (*att_len bytes; what write
+ * received is to be discarded when the call fails; write NULL refuses a
+ * command with an attachment). */
+SX_MUST_CHECK sx_status sx_xrcp_host_next_command_stream(sx_xrcp_host *h, int timeout_ms, sx_xrcp_att_writer write,
+                                                         void *arg, int32_t *stream, uint8_t **buf, sx_slice *json,
+                                                         bool *has_att, uint64_t *att_len, sx_xrcp_body_err *why);
+
+/* Answers with json and, when has_att, att_len bytes taken from read as
+ * they go out. */
+SX_MUST_CHECK sx_status sx_xrcp_host_reply_stream(sx_xrcp_host *h, int32_t stream, sx_slice json, bool has_att,
+                                                  uint64_t att_len, sx_xrcp_att_reader read, void *arg,
+                                                  int timeout_ms);
 
 /* For tests: the HELLO names a CA that is not the TLS chain's. */
 void sx_xrcp_host_test_lie_ca(sx_xrcp_host *h);

@@ -3,15 +3,18 @@
  * multicast sockets (discovery.h). */
 #include "simplex/xrcp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "crypto/util.h"
+#include "xrcp/addrs.h"
 #include "xrcp/ctrl.h"
 #include "xrcp/discovery.h"
 #include "xrcp/host.h"
@@ -19,6 +22,7 @@
 #include "xrcp/session.h"
 
 #define PATH_MAX_LEN 4096
+#define SX_RC_ADDRESSES_MAX 64
 
 struct sx_rc_ctrl {
     sx_xrcp_ctrl_pairing pairing;
@@ -89,6 +93,81 @@ void sx_rc_message_free(sx_rc_message *m)
     free((char *)m->json);
     free(m->priv);
     free(m);
+}
+
+/* ---- addresses ---- */
+
+size_t sx_rc_local_addresses(const sx_rc_address *prefer, sx_rc_address *out, size_t cap)
+{
+    sx_xrcp_addr p, got[SX_RC_ADDRESSES_MAX];
+    const sx_xrcp_addr *pp = NULL;
+    if (prefer != NULL) {
+        memset(&p, 0, sizeof p);
+        struct in_addr ip;
+        if (inet_pton(AF_INET, prefer->address, &ip) == 1)
+            memcpy(p.ip, &ip.s_addr, 4);
+        if (!sx_str_copy(p.iface, sizeof p.iface, prefer->iface))
+            p.iface[0] = 0;
+        pp = &p;
+    }
+    size_t n = 0;
+    if (sx_xrcp_local_addrs(pp, got, SX_RC_ADDRESSES_MAX, &n) != SX_OK)
+        return 0;
+    for (size_t i = 0; i < n && i < cap && i < SX_RC_ADDRESSES_MAX; i++) {
+        snprintf(out[i].address, sizeof out[i].address, "%u.%u.%u.%u", got[i].ip[0], got[i].ip[1], got[i].ip[2],
+                 got[i].ip[3]);
+        if (!sx_str_copy(out[i].iface, sizeof out[i].iface, got[i].iface))
+            out[i].iface[0] = 0;
+    }
+    return n < SX_RC_ADDRESSES_MAX ? n : SX_RC_ADDRESSES_MAX;
+}
+
+/* ---- streamed attachments ---- */
+
+sx_status sx_rc_read_fd(void *arg, void *buf, size_t cap, size_t *got)
+{
+    *got = 0;
+    if (arg == NULL)
+        return SX_E_USAGE;
+    for (;;) {
+        ssize_t n = read(*(int *)arg, buf, cap);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return SX_E_IO;
+        *got = (size_t)n;
+        return n == 0 && cap > 0 ? SX_E_IO : SX_OK; /* ended before its length */
+    }
+}
+
+sx_status sx_rc_write_fd(void *arg, const void *data, size_t len)
+{
+    if (arg == NULL)
+        return SX_E_USAGE;
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = write(*(int *)arg, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SX_E_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return SX_OK;
+}
+
+/* The library's reader and writer shapes over the public ones. */
+static sx_status src_read(void *arg, uint8_t *buf, size_t cap, size_t *got)
+{
+    const sx_rc_source *s = arg;
+    return s->read(s->arg, buf, cap, got);
+}
+
+static sx_status sink_write(void *arg, sx_slice plain)
+{
+    const sx_rc_sink *k = arg;
+    return k->write(k->arg, plain.ptr, plain.len);
 }
 
 /* ---- controller ---- */
@@ -205,6 +284,34 @@ sx_status sx_rc_ctrl_command(sx_rc_ctrl *c, const char *json, const void *attach
         return rc_fail(st, sx_xrcp_ctrl_error(c->ctrl), "command failed");
     }
     return message_new(buf, rjson, has, att, 0, resp);
+}
+
+sx_status sx_rc_ctrl_command_stream(sx_rc_ctrl *c, const char *json, const sx_rc_source *att,
+                                    const sx_rc_sink *resp_att, int timeout_ms, sx_rc_message **resp)
+{
+    sx_error_clear();
+    if (c == NULL || json == NULL || resp == NULL || (att != NULL && att->len > 0 && att->read == NULL) ||
+        (resp_att != NULL && resp_att->write == NULL))
+        return sx_error_set(SX_E_USAGE, NULL, "bad command arguments");
+    *resp = NULL;
+    uint8_t *buf = NULL;
+    sx_slice rjson;
+    bool has = false;
+    uint64_t n = 0;
+    sx_xrcp_body_err why = SX_XRCP_BODY_OK;
+    sx_status st = sx_xrcp_ctrl_command_stream(
+        c->ctrl, sx_slice_str(json), att != NULL, att != NULL ? att->len : 0, att != NULL ? src_read : NULL,
+        (void *)att, resp_att != NULL ? sink_write : NULL, (void *)resp_att, timeout_ms, &buf, &rjson, &has, &n, &why);
+    if (st != SX_OK) {
+        if (why != SX_XRCP_BODY_OK)
+            return sx_error_set(st, sx_xrcp_err_text(SX_XRCP_ERR_DECRYPT), "response refused: %s",
+                                sx_xrcp_body_err_text(why));
+        return rc_fail(st, sx_xrcp_ctrl_error(c->ctrl), "command failed");
+    }
+    st = message_new(buf, rjson, has, sx_slice_of(NULL, 0), 0, resp);
+    if (st == SX_OK && has)
+        (*resp)->attachment_len = (size_t)n;
+    return st;
 }
 
 void sx_rc_ctrl_test_fault(sx_rc_ctrl *c, int fault)
@@ -404,6 +511,48 @@ sx_status sx_rc_host_reply(sx_rc_host *h, const sx_rc_message *cmd, const char *
     sx_slice a = has_attachment ? sx_slice_of(attachment != NULL ? attachment : "", attachment_len)
                                 : sx_slice_of(NULL, 0);
     sx_status st = sx_xrcp_host_reply(h->host, cmd->stream, sx_slice_str(json), a, timeout_ms);
+    if (st != SX_OK)
+        return rc_fail(st, sx_xrcp_host_error(h->host), "reply failed");
+    return SX_OK;
+}
+
+sx_status sx_rc_host_next_stream(sx_rc_host *h, int timeout_ms, const sx_rc_sink *att, sx_rc_message **cmd)
+{
+    sx_error_clear();
+    if (h == NULL || h->host == NULL || cmd == NULL || (att != NULL && att->write == NULL))
+        return sx_error_set(SX_E_USAGE, NULL, "no host session");
+    *cmd = NULL;
+    int32_t stream = 0;
+    uint8_t *buf = NULL;
+    sx_slice json;
+    bool has = false;
+    uint64_t n = 0;
+    sx_xrcp_body_err why = SX_XRCP_BODY_OK;
+    sx_status st = sx_xrcp_host_next_command_stream(h->host, timeout_ms, att != NULL ? sink_write : NULL,
+                                                    (void *)att, &stream, &buf, &json, &has, &n, &why);
+    if (st == SX_E_CLOSED)
+        return sx_error_set(st, NULL, "the controller ended the session");
+    if (st != SX_OK && why != SX_XRCP_BODY_OK)
+        return sx_error_set(st, why == SX_XRCP_BODY_CTRL_AUTH ? "CTRL_AUTH" : NULL, "command refused: %s",
+                            sx_xrcp_body_err_text(why));
+    if (st != SX_OK)
+        return rc_fail(st, sx_xrcp_host_error(h->host), "no command");
+    st = message_new(buf, json, has, sx_slice_of(NULL, 0), stream, cmd);
+    if (st == SX_OK && has)
+        (*cmd)->attachment_len = (size_t)n;
+    return st;
+}
+
+sx_status sx_rc_host_reply_stream(sx_rc_host *h, const sx_rc_message *cmd, const char *json, const sx_rc_source *att,
+                                  int timeout_ms)
+{
+    sx_error_clear();
+    if (h == NULL || h->host == NULL || cmd == NULL || json == NULL ||
+        (att != NULL && att->len > 0 && att->read == NULL))
+        return sx_error_set(SX_E_USAGE, NULL, "bad reply arguments");
+    sx_status st = sx_xrcp_host_reply_stream(h->host, cmd->stream, sx_slice_str(json), att != NULL,
+                                             att != NULL ? att->len : 0, att != NULL ? src_read : NULL, (void *)att,
+                                             timeout_ms);
     if (st != SX_OK)
         return rc_fail(st, sx_xrcp_host_error(h->host), "reply failed");
     return SX_OK;

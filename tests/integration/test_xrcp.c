@@ -41,6 +41,7 @@ typedef enum script {
     SCRIPT_ONE,     /* one command */
     SCRIPT_REFUSED, /* a tampered command, a repeated counter, then a good one */
     SCRIPT_LARGE,   /* a command with a large attachment, echoed back */
+    SCRIPT_BROKEN,  /* an attachment whose source fails half way, then a good command */
 } script;
 
 #define LARGE_LEN (6u << 20)
@@ -61,8 +62,9 @@ typedef struct controller {
     char command[64]; /* the JSON of the last response */
     char *uri;        /* a copy of the invitation */
     script script;
-    int refused;     /* responses that were protocol errors */
-    bool large_back; /* the large attachment came back intact */
+    int refused;         /* responses that were protocol errors */
+    bool large_back;     /* the large attachment came back intact */
+    sx_status broken_st; /* SCRIPT_BROKEN: the broken command's status */
 } controller;
 
 /* One command; the response's JSON goes to c->command. */
@@ -82,6 +84,19 @@ static sx_status command(controller *c, const char *json, sx_slice att, sx_slice
     return SX_OK;
 }
 
+/* A source of an attachment that fails after 300000 of its bytes. */
+static sx_status broken_read(void *arg, uint8_t *buf, size_t cap, size_t *got)
+{
+    size_t *off = arg;
+    if (*off >= 300000)
+        return SX_E_IO;
+    size_t n = cap < 4096 ? cap : 4096;
+    memset(buf, 0x5a, n);
+    *off += n;
+    *got = n;
+    return SX_OK;
+}
+
 static sx_status run_script(controller *c)
 {
     uint8_t *buf = NULL;
@@ -98,6 +113,20 @@ static sx_status run_script(controller *c)
             st = command(c, "/_get chats 3", sx_slice_of(NULL, 0), NULL, &buf);
             free(buf);
         }
+        return st;
+    }
+    if (c->script == SCRIPT_BROKEN) {
+        size_t off = 0;
+        sx_slice rjson;
+        bool has = false;
+        uint64_t alen = 0;
+        c->broken_st = sx_xrcp_ctrl_command_stream(c->ctrl, sx_slice_str("{\"type\":\"storeFile\"}"), true,
+                                                   1000000, broken_read, &off, NULL, NULL, WAIT_MS, &buf, &rjson,
+                                                   &has, &alen, NULL);
+        free(buf);
+        buf = NULL;
+        st = command(c, "/_get chats 2", sx_slice_of(NULL, 0), NULL, &buf);
+        free(buf);
         return st;
     }
     if (c->script == SCRIPT_LARGE) {
@@ -355,6 +384,36 @@ static void test_large_attachment(void **state)
     assert_int_equal(r.att_len, LARGE_LEN);
     assert_true(r.att_ok);
     assert_true(c.large_back);
+    sx_xrcp_ctrl_pairing_clear(&cp);
+    sx_xrcp_host_pairing_clear(&hp);
+}
+
+/* The controller's attachment source fails after 300 kB of 1 MB: its
+ * stream is reset, the command fails with the source's status, the host
+ * reports the half-received command as failed (its writer's bytes to be
+ * discarded) and serves the next command, which comes right after the
+ * reset, as usual. */
+static void test_broken_source(void **state)
+{
+    (void)state;
+    sx_xrcp_ctrl_pairing cp;
+    sx_xrcp_host_pairing hp;
+    assert_ok(sx_xrcp_ctrl_pairing_new(&cp));
+    assert_ok(sx_xrcp_host_pairing_new(&hp));
+    controller c;
+    const char *uri = controller_start(&c, &cp);
+    c.script = SCRIPT_BROKEN;
+    controller_run(&c);
+    host_result r;
+    host_run(uri, &hp, false, false, &r);
+    controller_join(&c);
+    assert_int_equal(c.broken_st, SX_E_IO);
+    assert_ok(c.st);
+    assert_ok(r.st);
+    assert_int_equal(r.refused, 1);
+    assert_int_equal(r.commands, 1);
+    assert_string_equal(r.command, "/_get chats 2");
+    assert_string_equal(c.command, "{\"chats\":[]}");
     sx_xrcp_ctrl_pairing_clear(&cp);
     sx_xrcp_host_pairing_clear(&hp);
 }
@@ -660,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_first_session),
         cmocka_unit_test(test_refused_commands),
         cmocka_unit_test(test_large_attachment),
+        cmocka_unit_test(test_broken_source),
         cmocka_unit_test(test_unknown_host),
         cmocka_unit_test(test_wrong_controller),
         cmocka_unit_test(test_hello_identity),

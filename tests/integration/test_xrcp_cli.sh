@@ -1,7 +1,9 @@
 #!/bin/sh
 # Black-box test of the `xrcp` program: a controller and a host as separate
 # processes on loopback. The first session by the invitation link (both
-# print the same session code, commands and an attachment go through), the
+# print the same session code, commands and an attachment go through; the
+# controller also prints the link as a QR code, which zbarimg must decode
+# back to the exact link), the
 # second by the controller's multicast announcement on 127.0.0.1 (the host
 # is paired), then refusals: a host with another identity (the paired
 # controller refuses it: IDENTITY), a link of another controller (the paired
@@ -12,6 +14,7 @@
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 XRCP=$(abspath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/sx_xrcp_cli.XXXXXX) || exit 1
 PIDS=
 cleanup() {
@@ -67,9 +70,17 @@ echo "$(date +%T) the program's help and its refusals of bad command lines"
 "$XRCP" host --pairing x >/dev/null 2>&1
 [ $? -eq 2 ] || fail "host without a link: exit 2"
 
+echo "$(date +%T) --address auto: the invitation names the address chosen"
+"$XRCP" ctrl --pairing auto.pair --address auto --timeout 1 >auto.out 2>auto.err
+AUTO=$(sed -n 's/^address: \([0-9.]*\) on .*$/\1/p' auto.out)
+[ -n "$AUTO" ] && grep -q "^invitation: xrcp:/[^@]*@$AUTO:[0-9]*#" auto.out || { cat auto.out auto.err; fail "--address auto"; }
+
 echo "$(date +%T) session 1: by the invitation link"
-ctrl_start c1 --pairing ctrl.pair
+ctrl_start c1 --pairing ctrl.pair --qr
 wait_line c1.out "invitation: " || fail "no invitation"
+wait_line c1.out "qr end" || fail "no QR code"
+python3 "$HERE/qr_decode.py" c1.out "$T" >qr.txt || fail "the QR code does not decode"
+[ -n "$(link_of c1.out)" ] && [ "$(cat qr.txt)" = "$(link_of c1.out)" ] || fail "the QR code is not the link"
 host_start h1 --pairing host.pair "$(link_of c1.out)"
 wait_line c1.out "session started" || fail "session 1 did not start"
 head -c 100000 /dev/urandom >small.bin

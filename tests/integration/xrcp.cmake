@@ -11,3 +11,11 @@ set_tests_properties(integration.xrcp PROPERTIES TIMEOUT 120)
 add_test(NAME integration.xrcp_cli
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_xrcp_cli.sh $<TARGET_FILE:xrcp>)
 set_tests_properties(integration.xrcp_cli PROPERTIES TIMEOUT 300)
+# Attachments of 120 MB streamed each way between the two programs.
+set(sx_xrcp_big_flag "")
+if(SX_SANITIZE OR SX_TSAN)
+  set(sx_xrcp_big_flag "sanitized")
+endif()
+add_test(NAME integration.xrcp_big
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_xrcp_big.sh $<TARGET_FILE:xrcp> ${sx_xrcp_big_flag})
+set_tests_properties(integration.xrcp_big PROPERTIES TIMEOUT 600)

@@ -2,7 +2,9 @@
  * xrcp/bodystream.h): the piecewise secret box against the one-shot body
  * writer, a body read in pieces of every size, refusals (truncated,
  * trailing, oversized, tampered: a failed tag at the end, after bytes were
- * written, which the writer then discards), and an attachment of 100 MB
+ * written, which the writer then discards), the sending side in pieces
+ * (the same bytes as the one-shot writer, a reader that ends early), and
+ * an attachment of 100 MB
  * generated on the fly that passes through without the process's peak
  * memory growing with its size. */
 #include "testutil.h"
@@ -202,6 +204,118 @@ static void test_pieces(void **state)
     free(att);
 }
 
+/* A reader of att that gives at most `most` bytes a call, and fails
+ * after `fail_at` bytes (0: never) or ends after `end_at` (0: at the end). */
+typedef struct reader {
+    const uint8_t *att;
+    size_t len, off, most, end_at;
+    bool fail;
+} reader;
+
+static sx_status reader_read(void *arg, uint8_t *buf, size_t cap, size_t *got)
+{
+    reader *r = arg;
+    if (r->fail)
+        return SX_E_IO;
+    size_t end = r->end_at != 0 ? r->end_at : r->len;
+    size_t n = end - r->off;
+    if (n > cap)
+        n = cap;
+    if (n > r->most)
+        n = r->most;
+    memcpy(buf, r->att + r->off, n);
+    r->off += n;
+    *got = n;
+    return SX_OK;
+}
+
+/* Takes the whole body from tx in pieces of the sizes given in turn. */
+static sx_status tx_all(sx_xrcp_body_tx *tx, uint8_t *out, size_t cap, size_t *len)
+{
+    static const size_t caps[] = {1, 7, 16384, 3, 100, 65536, 5};
+    *len = 0;
+    for (size_t i = 0;; i++) {
+        size_t want = caps[i % 7], got = 0;
+        bool eof = false;
+        assert_true(*len + want <= cap);
+        sx_status st = sx_xrcp_body_tx_take(tx, out + *len, want, &got, &eof);
+        if (st != SX_OK)
+            return st;
+        assert_true(got <= want);
+        *len += got;
+        if (eof)
+            return SX_OK;
+        assert_true(got > 0);
+    }
+}
+
+/* The body sent in pieces is byte for byte the one written whole (the two
+ * pairs start alike: all keys come from the same seeds), with and without
+ * an attachment, of lengths around the piece sizes; it reads back. A
+ * reader that ends early or fails ends the body with an error. */
+static void test_tx_pieces(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 15, 16, 17, 16383, 16384, 70001};
+    enum { MAX = 70001 };
+    uint8_t *att = malloc(MAX), *out = malloc(MAX + 200000);
+    assert_non_null(att);
+    assert_non_null(out);
+    fill(att, MAX, 11);
+    for (size_t k = 0; k <= sizeof lens / sizeof lens[0]; k++) {
+        bool with = k < sizeof lens / sizeof lens[0];
+        size_t alen = with ? lens[k] : 0;
+        pair *whole = pair_new(), *piece = pair_new();
+        size_t len = 0, got = 0;
+        uint8_t *body = body_of(&whole->ctrl, "{\"b\":2}", with ? sx_slice_of(att, alen) : sx_slice_of(NULL, 0),
+                                &len);
+        reader r = {.att = att, .len = alen, .most = 777};
+        sx_xrcp_body_tx tx;
+        assert_ok(sx_xrcp_body_tx_init(&tx, &piece->ctrl, sx_slice_str("{\"b\":2}"), with, alen, reader_read, &r));
+        assert_ok(tx_all(&tx, out, MAX + 200000, &got));
+        sx_xrcp_body_tx_cleanup(&tx);
+        assert_int_equal(got, len);
+        assert_memory_equal(out, body, len);
+        sink s = {.buf = malloc(MAX + 1), .cap = MAX + 1};
+        uint8_t *jbuf = NULL;
+        sx_slice json;
+        bool has = false;
+        uint64_t n = 0;
+        sx_xrcp_body_err why;
+        assert_ok(rx_all(&piece->host, out, got, 4096, &s, &jbuf, &json, &has, &n, &why));
+        assert_int_equal(has, with);
+        assert_int_equal(n, alen);
+        if (alen > 0)
+            assert_memory_equal(s.buf, att, alen);
+        free(jbuf);
+        free(s.buf);
+        free(body);
+        pair_free(whole);
+        pair_free(piece);
+    }
+    pair *p = pair_new();
+    reader early = {.att = att, .len = 5000, .most = 1000, .end_at = 2500};
+    sx_xrcp_body_tx tx;
+    size_t got = 0;
+    assert_ok(sx_xrcp_body_tx_init(&tx, &p->ctrl, sx_slice_str("{}"), true, 5000, reader_read, &early));
+    assert_int_equal(tx_all(&tx, out, MAX + 200000, &got), SX_E_PROTOCOL);
+    sx_xrcp_body_tx_cleanup(&tx);
+    reader broken = {.att = att, .len = 5000, .most = 1000, .fail = true};
+    assert_ok(sx_xrcp_body_tx_init(&tx, &p->ctrl, sx_slice_str("{}"), true, 5000, reader_read, &broken));
+    assert_int_equal(tx_all(&tx, out, MAX + 200000, &got), SX_E_IO);
+    sx_xrcp_body_tx_cleanup(&tx);
+    /* an attachment over the bound, and no reader for one */
+    assert_int_equal(sx_xrcp_body_tx_init(&tx, &p->ctrl, sx_slice_str("{}"), true, (uint64_t)SX_XRCP_STREAM_MAX + 1,
+                                          reader_read, &early),
+                     SX_E_LIMIT);
+    sx_xrcp_body_tx_cleanup(&tx);
+    assert_int_equal(sx_xrcp_body_tx_init(&tx, &p->ctrl, sx_slice_str("{}"), true, 10, NULL, NULL), SX_E_USAGE);
+    sx_xrcp_body_tx_cleanup(&tx);
+    pair_free(p);
+    free(att);
+    free(out);
+}
+
 /* Truncated at every length of the head and in the attachment, a trailing
  * byte, a tampered head (refused before the writer gets a byte), a tampered
  * attachment (its tag fails at the end), an attachment to a receiver that
@@ -385,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_tailbox_pieces),
         cmocka_unit_test(test_pieces),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_tx_pieces),
         cmocka_unit_test(test_hundred_megabytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
