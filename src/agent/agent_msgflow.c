@@ -63,7 +63,7 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
         return sx_error_set(SX_E_LIMIT, NULL, "agent: the message is too long");
     SX_TRY(sx_ratchet_encrypt_header(r, SX_PQ_KEEP, SX_E2E_V_MAX, &msg->mek));
     SX_TRY(sx_sha256(am, msg->internal_hash));
-    msg->msg_type = m.kind != SX_AGENT_MSG_MESSAGE     ? (uint8_t)m.kind
+    msg->msg_type = m.kind != SX_AGENT_MSG_MESSAGE ? (uint8_t)m.kind
                     : m.msg.type == SX_AMSG_EREADY ? SX_AGENT_SND_EREADY
                     : m.msg.type == SX_AMSG_HELLO  ? MSG_TYPE_HELLO
                                                    : (uint8_t)m.kind;
