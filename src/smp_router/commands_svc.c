@@ -226,7 +226,7 @@ void sx_svc_sub_moved(sx_conn *c, sx_sub *s, unsigned what)
     }
     sx_queue *q = s->q;
     sx_queue_lock(q);
-    bool still = s->notifier ? q->nsub == s : q->sub == s;
+    bool still = s->notifier ? sx_queue_nsub(q) == s : q->sub == s;
     sx_queue_unlock(q);
     if (!still)
         sx_conn_sub_remove(c, q, s->notifier);
@@ -318,10 +318,10 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
 {
     bool ntf = party == 'N';
     sx_queue_lock(q);
-    bool live = !q->deleted && (!ntf || q->notifier);
+    bool live = !q->deleted && (!ntf || sx_queue_notifier(q));
     uint8_t id[SX_ID_LEN];
     if (live)
-        memcpy(id, ntf ? q->notifier->id : q->rid, SX_ID_LEN);
+        memcpy(id, ntf ? sx_queue_notifier(q)->id : q->rid, SX_ID_LEN);
     sx_queue_unlock(q);
     if (!live)
         return false;
@@ -340,14 +340,16 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
     sx_router_services_unlock();
     sx_queue_lock(q);
     sx_sub *old = NULL;
-    bool ok = assoc && !q->deleted && (!ntf || (q->notifier && memcmp(q->notifier->id, id, SX_ID_LEN) == 0));
-    sx_sub **slot = ntf ? (sx_sub **)&q->nsub : (sx_sub **)&q->sub;
+    const sx_notifier *n = sx_queue_notifier(q);
+    bool ok = assoc && !q->deleted && (!ntf || (n && memcmp(n->id, id, SX_ID_LEN) == 0));
+    /* (a queue with a notifier has its side record, where nsub is) */
+    sx_sub **slot = ntf ? (ok ? (sx_sub **)&q->side->nsub : NULL) : (sx_sub **)&q->sub;
     if (ok && *slot != s) {
         old = *slot;
         sx_sub_retain(s);
         *slot = s;
     }
-    bool pending = ok && ntf && q->ntf_head != NULL;
+    bool pending = ok && ntf && sx_queue_has_ntfs(q);
     if (ok && !ntf && fresh) {
         s->delivered = false;
         if (sx_cmd_send_head(x->c, s))
@@ -379,10 +381,10 @@ static bool subscribe_one(sx_cmd_ctx *x, moved *m, sx_queue *q, uint8_t party, s
 static bool count_one(sx_queue *q, uint8_t party, uint8_t hash[SX_MD5_LEN])
 {
     sx_queue_lock(q);
-    bool live = !q->deleted && (party == 'R' || q->notifier);
+    bool live = !q->deleted && (party == 'R' || sx_queue_notifier(q));
     uint8_t id[SX_ID_LEN];
     if (live)
-        memcpy(id, party == 'N' ? q->notifier->id : q->rid, SX_ID_LEN);
+        memcpy(id, party == 'N' ? sx_queue_notifier(q)->id : q->rid, SX_ID_LEN);
     sx_queue_unlock(q);
     uint8_t md[SX_MD5_LEN];
     if (!live || sx_md5(sx_slice_of(id, SX_ID_LEN), md) != SX_OK)

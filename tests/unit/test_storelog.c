@@ -466,7 +466,7 @@ static void test_replay(void **state)
     /* The maps follow: sender, notifier and link ids find their queues. */
     sx_queue *q1 = find_rid(st, RID);
     assert_non_null(q1);
-    assert_string_equal(q1->block_info, "reason=content");
+    assert_string_equal(sx_queue_block_info(q1), "reason=content");
     sx_queue *q = sx_store_find(st, SX_PARTY_SENDER, sx_slice_of(q1->sid, SX_ID_LEN));
     assert_ptr_equal(q, q1);
     sx_queue_release(st, q);
