@@ -53,7 +53,7 @@ static sx_queue **make_queues(sx_store *st)
         sx_random_bytes(q->rid, SX_ID_LEN);
         sx_random_bytes(q->sid, SX_ID_LEN);
         q->n_rkeys = 1;
-        q->rkeys[0].len = 32;
+        q->rkey.len = 32;
         if (sx_store_insert(st, q) != SX_OK) {
             fprintf(stderr, "queue insert failed\n");
             exit(1);

@@ -41,6 +41,31 @@ static inline char value_char(unsigned v, unsigned c62, unsigned c63)
     return (char)(c & 0xffu);
 }
 
+/* Eight 6-bit values at once, one in each byte of x, to their characters:
+ * value_char's offsets, selected bytewise by masks and XOR (no carry
+ * crosses a byte: every value is under 64 and every sum under 256), still
+ * without a branch or a table. o62 and o63 are the offsets of the
+ * variant's last two characters, mod 256. */
+static inline uint64_t value_chars8(uint64_t x, uint64_t o62, uint64_t o63)
+{
+    const uint64_t one = 0x0101010101010101ull, high = one * 0x80u;
+    /* 0xff in each byte whose value is at least k */
+#define SX_B64_AT_LEAST(k) ((((x + one * (128u - (k))) & high) >> 7) * 0xffu)
+    uint64_t m26 = SX_B64_AT_LEAST(26), m52 = SX_B64_AT_LEAST(52);
+    uint64_t m62 = SX_B64_AT_LEAST(62), m63 = SX_B64_AT_LEAST(63);
+#undef SX_B64_AT_LEAST
+    uint64_t off = one * 65u ^ (m26 & one * (65u ^ 71u)) ^ (m52 & one * (71u ^ 252u)) ^ (m62 & one * (252u ^ o62)) ^
+                   (m63 & one * (o62 ^ o63));
+    return ((x & ~high) + (off & ~high)) ^ ((x ^ off) & high);
+}
+
+/* The four 6-bit values of a 3-byte group, first in the lowest byte. */
+static inline uint64_t group_values(const uint8_t *p)
+{
+    uint64_t w = (uint64_t)p[0] << 16 | (uint64_t)p[1] << 8 | p[2];
+    return (w >> 18) | (w >> 12 & 63u) << 8 | (w >> 6 & 63u) << 16 | (w & 63u) << 24;
+}
+
 sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap)
 {
     SX_ENSURE(out, SX_E_USAGE);
@@ -49,8 +74,19 @@ sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap)
     SX_ENSURE(cap >= sx_b64_encoded_size(in.len, v), SX_E_LIMIT);
     unsigned c62 = v == SX_B64_STD ? '+' : '-', c63 = v == SX_B64_STD ? '/' : '_';
     const uint8_t *p = in.ptr;
-    size_t full = in.len / 3, rest = in.len % 3, o = 0;
-    for (size_t g = 0; g < full; g++, p += 3) {
+    size_t full = in.len / 3, rest = in.len % 3, o = 0, g = 0;
+    uint64_t o62 = (c62 - 62u) & 0xffu, o63 = (c63 - 63u) & 0xffu;
+    for (; g + 2 <= full; g += 2, p += 6) {
+        uint64_t c = value_chars8(group_values(p) | group_values(p + 3) << 32, o62, o63);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(out + o, &c, 8); /* the first character in the lowest byte */
+        o += 8;
+#else
+        for (int i = 0; i < 8; i++)
+            out[o++] = (char)(c >> (8 * i) & 0xffu);
+#endif
+    }
+    for (; g < full; g++, p += 3) {
         uint32_t w = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
         out[o++] = value_char(w >> 18, c62, c63);
         out[o++] = value_char(w >> 12 & 63u, c62, c63);

@@ -50,7 +50,9 @@ struct sx_kit_log {
     uint64_t n_records, n_writes, n_syncs;
 };
 
-sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts *opts, sx_kit_log **out)
+/* keep_sum: the existing file with its sum file as they are (sx_kit_log_reopen) */
+static sx_status log_open(const char *path, bool truncate, bool keep_sum, const sx_kit_log_opts *opts,
+                          sx_kit_log **out)
 {
     *out = NULL;
     sx_kit_log *log = calloc(1, sizeof *log);
@@ -100,6 +102,10 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
             return SX_E_IO;
         }
         close(rfd);
+        if (last != '\n' && keep_sum) {
+            sx_kit_log_close(log);
+            return SX_E_IO;
+        }
         if (last != '\n') {
             if (sx_fd_write_all(log->fd, (const uint8_t *)"\n", 1) != SX_OK) {
                 sx_kit_log_close(log);
@@ -107,6 +113,18 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
             }
             log->size++;
         }
+    }
+    if (keep_sum) {
+        sx_status st = sx_kit_logsum_reopen(path, (uint64_t)log->size, &log->sum_fd);
+        if (st != SX_OK) {
+            log->sum_fd = -1;
+            sx_kit_log_close(log);
+            return st;
+        }
+        struct stat ss;
+        log->sum_size = fstat(log->sum_fd, &ss) == 0 ? ss.st_size : 0;
+        *out = log;
+        return SX_OK;
     }
     /* Lines already in an existing file stay unchecked; new ones get their
      * entries. */
@@ -121,6 +139,16 @@ sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts
     }
     *out = log;
     return SX_OK;
+}
+
+sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts *opts, sx_kit_log **out)
+{
+    return log_open(path, truncate, false, opts, out);
+}
+
+sx_status sx_kit_log_reopen(const char *path, const sx_kit_log_opts *opts, sx_kit_log **out)
+{
+    return log_open(path, false, true, opts, out);
 }
 
 /* After the sum file could not be written: it is cut back to its last whole

@@ -61,6 +61,13 @@ typedef struct sx_kit_log sx_kit_log;
  * SX_E_NOMEM. */
 SX_MUST_CHECK sx_status sx_kit_log_open(const char *path, bool truncate, const sx_kit_log_opts *opts,
                                         sx_kit_log **out);
+/* Opens an existing log for appending with its sum file kept as it is (new
+ * entries follow the old ones), for a log read at start that needs no
+ * rewrite: the file must end with a whole line, and its sum file's last
+ * entry must end where the file ends (kit/logsum.h,
+ * sx_kit_logsum_reopen). SX_E_IO otherwise, nothing changed: the caller
+ * then rewrites the log. */
+SX_MUST_CHECK sx_status sx_kit_log_reopen(const char *path, const sx_kit_log_opts *opts, sx_kit_log **out);
 /* Appends one line (no '\n'; it must not contain one: SX_E_USAGE; over
  * SX_KIT_LINE_MAX: SX_E_LIMIT) with one write(2) under the log's mutex;
  * returns only once the line is in the file (and synced, per the policy).

@@ -40,6 +40,8 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
     char *timed = malloc(strlen(path) + 64);
     sx_status res = SX_E_NOMEM;
     sx_kit_log *log = NULL;
+    int64_t sec;
+    int32_t nsec;
     if (!tmp || !bak || !timed)
         goto done;
     res = SX_E_IO;
@@ -73,6 +75,11 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
     res = owner->replay(owner->ctx, path);
     if (res != SX_OK)
         goto done;
+    if (owner->compact && owner->compact(owner->ctx) && sx_kit_log_reopen(path, o, &log) == SX_OK) {
+        sx_kit_log_report(o, SX_SAY_NOTE, "store log %s is compact: kept as it is", path);
+        now_of(o, &sec, &nsec);
+        goto prune;
+    }
     res = SX_E_IO;
     if (rename(path, tmp) != 0)
         goto done;
@@ -83,8 +90,6 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
         res = owner->snapshot(owner->ctx, log);
     if (res != SX_OK)
         goto done;
-    int64_t sec;
-    int32_t nsec;
     now_of(o, &sec, &nsec);
     res = sx_kit_backup_name(path, sec, nsec, timed, strlen(path) + 64);
     if (res != SX_OK)
@@ -95,6 +100,7 @@ sx_status sx_kit_log_start(const char *path, const sx_kit_log_opts *o, const sx_
     }
     sx_fs_sync_parent(path);
     sx_kit_log_report(o, SX_SAY_NOTE, "original state preserved as %s", timed);
+prune:
     res = sx_kit_prune_backups(path, sec, nsec, o, NULL);
     if (res != SX_OK)
         sx_kit_log_report(o, SX_SAY_WARN, "removing old backups failed: %s", sx_status_str(res));

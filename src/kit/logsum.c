@@ -254,6 +254,38 @@ static bool parse_entry(const uint8_t *line, size_t len, entry *out)
     return true;
 }
 
+sx_status sx_kit_logsum_reopen(const char *log_path, uint64_t log_size, int *fd)
+{
+    *fd = -1;
+    char *path = sx_kit_path_with(log_path, ".sum");
+    if (!path)
+        return SX_E_NOMEM;
+    int f = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int r = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    struct stat sb;
+    uint8_t last[SX_KIT_LOGSUM_ENTRY_LEN + 1];
+    entry e;
+    off_t at = 0;
+    bool ok = f >= 0 && r >= 0 && fstat(r, &sb) == 0 && sb.st_size > SX_KIT_LOGSUM_ENTRY_LEN;
+    if (ok) {
+        /* the '\n' before the last entry, and the entry itself */
+        at = sb.st_size - SX_KIT_LOGSUM_ENTRY_LEN - 1;
+        ok = pread(r, last, sizeof last, at) == (ssize_t)sizeof last && last[0] == '\n' &&
+             last[SX_KIT_LOGSUM_ENTRY_LEN] == '\n' &&
+             parse_entry(last + 1, SX_KIT_LOGSUM_ENTRY_LEN - 1, &e) && e.off + e.len == log_size;
+    }
+    if (r >= 0)
+        close(r);
+    if (!ok) {
+        if (f >= 0)
+            close(f);
+        return SX_E_IO;
+    }
+    *fd = f;
+    return SX_OK;
+}
+
 sx_status sx_kit_logsum_load(const char *log_path, int log_fd, sx_kit_warn_cb warn, void *warn_arg,
                              sx_kit_logsum_check **out)
 {

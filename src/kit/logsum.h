@@ -61,6 +61,13 @@ size_t sx_kit_logsum_lines(const uint8_t *buf, size_t len);
  * which start at offset off of the log. SX_E_IO. */
 SX_MUST_CHECK sx_status sx_kit_logsum_append(int fd, uint64_t off, const uint8_t *buf, size_t len);
 
+/* Opens the existing "<log_path>.sum" for appending, for a log of log_size
+ * bytes that was just read with it (every line checked good): *fd only when
+ * its last entry ends exactly at log_size, so that new entries follow on.
+ * SX_E_IO otherwise (no sum file, an entry past the end of the log: one
+ * written before a crash cut its line), SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_kit_logsum_reopen(const char *log_path, uint64_t log_size, int *fd);
+
 /* ---- checking ---- */
 
 typedef enum sx_kit_logsum_verdict {

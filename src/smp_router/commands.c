@@ -149,9 +149,10 @@ sx_smp_error sx_cmd_blocked_error(const sx_queue *q)
 {
     sx_smp_error e = sx_smp_error_of(SX_SMP_ERR_BLOCKED);
     e.blocked.reason = SX_SMP_BLOCK_SPAM;
-    if (q->block_info) {
+    const char *info = sx_queue_block_info(q);
+    if (info) {
         sx_reader rd;
-        sx_reader_init(&rd, (const uint8_t *)q->block_info, strlen(q->block_info));
+        sx_reader_init(&rd, (const uint8_t *)info, strlen(info));
         if (!sx_smp_blocking_info_read(&rd, &e.blocked))
             e.blocked.reason = SX_SMP_BLOCK_SPAM;
     }
@@ -205,7 +206,7 @@ void sx_cmd_count_deleted(sx_router *r, const sx_queue *q)
 {
     sx_smp_stats *s = &r->stats;
     sx_smp_stats_inc(s, SX_SMP_STAT_Q_DELETED_ALL);
-    sx_smp_stats_inc(s, q->skey.len ? SX_SMP_STAT_Q_DELETED_SECURED : SX_SMP_STAT_Q_DELETED_NEW);
+    sx_smp_stats_inc(s, sx_queue_secured(q) ? SX_SMP_STAT_Q_DELETED_SECURED : SX_SMP_STAT_Q_DELETED_NEW);
     sx_smp_stats_add(s, SX_SMP_STAT_Q_COUNT, -1);
     sx_smp_stats_add(s, SX_SMP_STAT_MSG_COUNT, -(int64_t)q->n_msgs);
     sx_smp_stats_add(s, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);

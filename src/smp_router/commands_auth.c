@@ -126,12 +126,12 @@ static size_t pv_keys_of(sx_router *r, const sx_smp_request *req, sx_qkey *keys)
     size_t n = 0;
     sx_queue_lock(q);
     if (party == SX_PARTY_SENDER)
-        keys[n++] = q->skey;
+        keys[n++] = sx_queue_skey(q);
     else if (party == SX_PARTY_NOTIFIER)
-        keys[n++] = q->notifier ? q->notifier->key : (sx_qkey){0};
+        keys[n++] = sx_queue_notifier(q) ? sx_queue_notifier(q)->key : (sx_qkey){0};
     else
         for (size_t i = 0; i < q->n_rkeys && i < SX_MAX_RCV_KEYS; i++)
-            keys[n++] = *sx_queue_rkey(q, i);
+            keys[n++] = sx_queue_rkey(q, i);
     sx_queue_unlock(q);
     sx_queue_release(r->store, q);
     return n;
@@ -285,7 +285,7 @@ bool sx_cmd_verify_recipient(sx_conn *c, const sx_smp_request *req, sx_queue *q)
     sx_queue_lock(q);
     size_t n = q->n_rkeys;
     for (size_t i = 0; i < n; i++)
-        keys[i] = *sx_queue_rkey(q, i);
+        keys[i] = sx_queue_rkey(q, i);
     sx_queue_unlock(q);
     return verify_keys(c, req, keys, n);
 }

@@ -86,7 +86,7 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
     }
     if (what & (SX_SUB_DELD | SX_SUB_END)) {
         sx_queue_lock(q);
-        bool still = s->notifier ? q->nsub == s : q->sub == s;
+        bool still = s->notifier ? sx_queue_nsub(q) == s : q->sub == s;
         sx_queue_unlock(q);
         /* In a service session the queue leaves the session's count too
          * (the reference's CSAEndServiceSub). */
@@ -108,7 +108,7 @@ void sx_router_sub_work(sx_conn *c, sx_sub *s, unsigned what)
     }
     if (what & SX_SUB_NTF) {
         sx_queue_lock(q);
-        sx_pending_ntf *list = q->nsub == s && !q->deleted ? sx_queue_take_ntfs(q) : NULL;
+        sx_pending_ntf *list = sx_queue_nsub(q) == s && !q->deleted ? sx_queue_take_ntfs(q) : NULL;
         sx_queue_unlock(q);
         int64_t sent = 0;
         for (sx_pending_ntf *e = list; e; e = e->next)
@@ -294,7 +294,7 @@ void sx_cmd_send(sx_cmd_ctx *x)
         return;
     sx_slice body = x->req->cmd.send.body;
     sx_queue_lock(q);
-    sx_qkey skey = q->skey;
+    sx_qkey skey = sx_queue_skey(q);
     uint8_t status = q->status;
     sx_queue_unlock(q);
     /* PROTOCOL-NOTES D21: a secured queue takes only SENDs signed by its sender
@@ -365,28 +365,28 @@ void sx_cmd_send(sx_cmd_ctx *x)
         }
         /* PROTOCOL-NOTES E14: a message flagged for notification leaves an NMSG
          * for the notifier subscriber, now or when it subscribes. */
-        if (x->req->cmd.send.notification && q->notifier) {
+        if (x->req->cmd.send.notification && sx_queue_notifier(q)) {
             sx_pending_ntf n;
             n.ts = sx_cmd_now();
             memcpy(n.msg_id, id, SX_ID_LEN);
             sx_random_bytes(n.nonce, sizeof n.nonce);
             bool full = q->n_ntfs >= SX_NTF_PENDING_MAX;
-            if (sx_smp_nmsg_encrypt(q->notifier->dh_secret, n.nonce, sx_slice_of(id, SX_ID_LEN), n.ts,
+            if (sx_smp_nmsg_encrypt(sx_queue_notifier(q)->dh_secret, n.nonce, sx_slice_of(id, SX_ID_LEN), n.ts,
                                     n.meta) == SX_OK &&
                 sx_queue_add_ntf(q, &n) == SX_OK) {
                 /* statistics: the oldest one goes when the list is full */
                 sx_smp_stats_inc(&x->r->stats, full ? SX_SMP_STAT_MSG_NTF_LOST : SX_SMP_STAT_NTF_COUNT);
-                if (!q->nsub)
+                if (!sx_queue_nsub(q))
                     sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_MSG_NTF_NO_SUB);
-                if (q->nsub) {
-                    notify = q->nsub;
+                if (sx_queue_nsub(q)) {
+                    notify = sx_queue_nsub(q);
                     sx_sub_retain(notify);
                 }
             }
         }
         /* PROTOCOL-NOTES E4: the first message after securing removes the link
          * data of a messaging queue. */
-        if (q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len && q->link) {
+        if (q->mode == SX_SMP_QUEUE_MESSAGING && sx_queue_secured(q) && sx_queue_link(q)) {
             sx_slrec rec;
             sx_cmd_rec_init(&rec, SX_SLREC_LDELETE, q->rid);
             if (sx_cmd_log_rec(x, &rec))
@@ -432,7 +432,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     if (!q)
         return;
     sx_queue_lock(q);
-    sx_qkey nkey = q->notifier ? q->notifier->key : (sx_qkey){0};
+    sx_qkey nkey = sx_queue_notifier(q) ? sx_queue_notifier(q)->key : (sx_qkey){0};
     sx_queue_unlock(q);
     if (!sx_cmd_verify_one(x->c, x->req, nkey.len ? &nkey : NULL)) {
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_NTF_SUB_AUTH);
@@ -460,8 +460,8 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     }
     /* The notifier verified above must still be the queue's: an NKEY or
      * NDEL between the check and the lock changed it. */
-    if (!q->notifier || !sx_qkey_equal(&q->notifier->key, &nkey) ||
-        !sx_slice_eq(x->entity, sx_slice_of(q->notifier->id, SX_ID_LEN))) {
+    const sx_notifier *n = sx_queue_notifier(q);
+    if (!n || !sx_qkey_equal(&n->key, &nkey) || !sx_slice_eq(x->entity, sx_slice_of(n->id, SX_ID_LEN))) {
         sx_queue_unlock(q);
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
         sx_conn_sub_remove(x->c, q, true);
@@ -478,10 +478,10 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    if (q->nsub != s) {
-        old = q->nsub;
+    if (sx_queue_nsub(q) != s) {
+        old = sx_queue_nsub(q);
         sx_sub_retain(s);
-        q->nsub = s;
+        sx_queue_set_nsub(q, s);
     }
     s->implicit = false;
     sx_queue_unlock(q);
@@ -491,7 +491,7 @@ void sx_cmd_nsub(sx_cmd_ctx *x)
     if (as.takes)
         sx_svc_take(x, 'N');
     sx_queue_lock(q);
-    bool pending = q->ntf_head != NULL;
+    bool pending = sx_queue_has_ntfs(q);
     sx_queue_unlock(q);
     if (pending)
         sx_sub_post(s, SX_SUB_NTF);

@@ -108,7 +108,7 @@ void sx_cmd_new(sx_cmd_ctx *x)
     }
     sx_smp_stats_inc(&r->stats, SX_SMP_STAT_Q_CREATED);
     sx_smp_stats_inc(&r->stats, SX_SMP_STAT_Q_COUNT);
-    if (q->notifier) {
+    if (sx_queue_notifier(q)) {
         sx_smp_stats_inc(&r->stats, SX_SMP_STAT_NTF_NEW_CREATED);
     }
     m.ids.rcv_id = sx_slice_of(q->rid, SX_ID_LEN);
@@ -117,13 +117,13 @@ void sx_cmd_new(sx_cmd_ctx *x)
         m.ids.has_queue_mode = true;
         m.ids.queue_mode = (sx_smp_queue_mode)q->mode;
     }
-    if (q->link) {
+    if (sx_queue_link(q)) {
         m.ids.has_link_id = true;
-        m.ids.link_id = sx_slice_of(q->link->id, SX_ID_LEN);
+        m.ids.link_id = sx_slice_of(sx_queue_link(q)->id, SX_ID_LEN);
     }
-    if (q->notifier) {
+    if (sx_queue_notifier(q)) {
         m.ids.has_ntf = true;
-        m.ids.ntf_id = sx_slice_of(q->notifier->id, SX_ID_LEN);
+        m.ids.ntf_id = sx_slice_of(sx_queue_notifier(q)->id, SX_ID_LEN);
     }
     sx_svc_ids(x, &m.ids);
     if (n->subscribe) {
@@ -156,15 +156,20 @@ void sx_cmd_key(sx_cmd_ctx *x)
         sx_queue_release(x->r->store, q);
         return;
     }
-    bool good = q->skey.len == 0 || sx_qkey_equal(&q->skey, &k); /* PROTOCOL-NOTES E12b */
+    sx_qkey cur = sx_queue_skey(q);
+    bool good = cur.len == 0 || sx_qkey_equal(&cur, &k); /* PROTOCOL-NOTES E12b */
     bool logged = true;
-    if (good && q->skey.len == 0) {
+    if (good && cur.len == 0) {
         sx_slrec rec;
         sx_cmd_rec_init(&rec, SX_SLREC_SECURE, q->rid);
         rec.q.skey = k;
-        logged = sx_cmd_log_rec(x, &rec);
+        /* (an Ed448 key is kept apart: its room is made before logging) */
+        logged = sx_queue_set_skey(q, &k) == SX_OK;
+        if (logged && !sx_cmd_log_rec(x, &rec)) {
+            logged = false;
+            sx_queue_clear_skey(q);
+        }
         if (logged) {
-            q->skey = k;
             sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SECURED);
         }
     }
@@ -202,24 +207,34 @@ void sx_cmd_rkey(sx_cmd_ctx *x)
  * authorizes this very command (PROTOCOL-NOTES D20, D22). the queue lock held.
  * Answers nothing on success; on failure sends AUTH (or INTERNAL when the log
  * cannot be written) and returns false. */
+static bool skey_is(const sx_queue *q, const sx_qkey *k)
+{
+    sx_qkey cur = sx_queue_skey(q);
+    return sx_qkey_equal(&cur, k);
+}
+
 static bool secure_by_sender(sx_cmd_ctx *x, sx_queue *q, const sx_smp_pubkey *pk)
 {
     sx_qkey k;
     if (sx_cmd_qkey_of_pubkey(pk, &k) != SX_OK || q->mode != SX_SMP_QUEUE_MESSAGING ||
-        (q->skey.len && !sx_qkey_equal(&q->skey, &k)) || !sx_cmd_verify_one(x->c, x->req, &k)) {
+        (sx_queue_secured(q) && !skey_is(q, &k)) || !sx_cmd_verify_one(x->c, x->req, &k)) {
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
         return false;
     }
-    if (q->skey.len)
+    if (sx_queue_secured(q))
         return true; /* PROTOCOL-NOTES E12b: the same key again */
     sx_slrec rec;
     sx_cmd_rec_init(&rec, SX_SLREC_SECURE, q->rid);
     rec.q.skey = k;
-    if (!sx_cmd_log_rec(x, &rec)) {
+    if (sx_queue_set_skey(q, &k) != SX_OK) {
         sx_cmd_err_store(x, false);
         return false;
     }
-    q->skey = k;
+    if (!sx_cmd_log_rec(x, &rec)) {
+        sx_queue_clear_skey(q);
+        sx_cmd_err_store(x, false);
+        return false;
+    }
     sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_Q_SECURED);
     return true;
 }
@@ -241,8 +256,9 @@ static void reply_lnk(sx_cmd_ctx *x, sx_queue *q)
 {
     sx_smp_resp m = {.tag = SX_SMP_R_LNK};
     m.lnk.sender_id = sx_slice_of(q->sid, SX_ID_LEN);
-    m.lnk.data.fixed = sx_slice_of(q->link->data, q->link->fixed_len);
-    m.lnk.data.user = sx_slice_of(q->link->data + q->link->fixed_len, q->link->user_len);
+    const sx_link *l = sx_queue_link(q);
+    m.lnk.data.fixed = sx_slice_of(l->data, l->fixed_len);
+    m.lnk.data.user = sx_slice_of(l->data + l->fixed_len, l->user_len);
     sx_cmd_reply(x->c, x->corr, x->entity, &m);
 }
 
@@ -253,7 +269,7 @@ void sx_cmd_lkey(sx_cmd_ctx *x)
         return;
     if (q->status == SX_QUEUE_BLOCKED)
         sx_cmd_err_blocked(x, q);
-    else if (!q->link)
+    else if (!sx_queue_link(q))
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
     else if (secure_by_sender(x, q, &x->req->cmd.key))
         reply_lnk(x, q);
@@ -273,10 +289,10 @@ void sx_cmd_lget(sx_cmd_ctx *x)
         return;
     /* PROTOCOL-NOTES D23: contact queues, or legacy queues without a sender
      * key. */
-    bool contact = q->mode == SX_SMP_QUEUE_CONTACT || (q->mode == 0 && q->skey.len == 0);
+    bool contact = q->mode == SX_SMP_QUEUE_CONTACT || (q->mode == 0 && !sx_queue_secured(q));
     if (q->status == SX_QUEUE_BLOCKED)
         sx_cmd_err_blocked(x, q);
-    else if (contact && q->link)
+    else if (contact && sx_queue_link(q))
         reply_lnk(x, q);
     else
         sx_cmd_err(x, SX_SMP_ERR_AUTH);
@@ -293,10 +309,10 @@ void sx_cmd_lset(sx_cmd_ctx *x)
     const sx_smp_link_data *d = &x->req->cmd.lset.data;
     /* PROTOCOL-NOTES D11: not for a secured messaging queue; the link id and
      * the fixed part cannot change. */
-    bool good = !(q->mode == SX_SMP_QUEUE_MESSAGING && q->skey.len) && lid.len == SX_ID_LEN;
-    if (good && q->link)
-        good = memcmp(q->link->id, lid.ptr, SX_ID_LEN) == 0 &&
-               sx_slice_eq(sx_slice_of(q->link->data, q->link->fixed_len), d->fixed);
+    bool good = !(q->mode == SX_SMP_QUEUE_MESSAGING && sx_queue_secured(q)) && lid.len == SX_ID_LEN;
+    const sx_link *l = sx_queue_link(q);
+    if (good && l)
+        good = memcmp(l->id, lid.ptr, SX_ID_LEN) == 0 && sx_slice_eq(sx_slice_of(l->data, l->fixed_len), d->fixed);
     bool logged = true;
     if (good) {
         sx_slrec rec;
@@ -316,7 +332,7 @@ void sx_cmd_ldel(sx_cmd_ctx *x)
     if (!q)
         return;
     bool logged = true;
-    if (q->link) {
+    if (sx_queue_link(q)) {
         sx_slrec rec;
         sx_cmd_rec_init(&rec, SX_SLREC_LDELETE, q->rid);
         logged = sx_cmd_log_rec(x, &rec);
@@ -367,9 +383,9 @@ void sx_cmd_nkey(sx_cmd_ctx *x)
         (void)sx_svc_forget(x->r, q->rid, false);
     }
     /* PROTOCOL-NOTES E18: the old notifier's subscriber learns it is gone. */
-    sx_sub *old = st == SX_OK ? q->nsub : NULL;
+    sx_sub *old = st == SX_OK ? sx_queue_nsub(q) : NULL;
     if (old)
-        q->nsub = NULL;
+        sx_queue_set_nsub(q, NULL);
     sx_queue_unlock(q);
     sx_wipe(n.dh_secret, sizeof n.dh_secret);
     sx_sub_post_release(x->r, old, SX_SUB_DELD, x->c);
@@ -389,7 +405,7 @@ void sx_cmd_ndel(sx_cmd_ctx *x)
     sx_queue *q = sx_cmd_locked_recipient(x, false);
     if (!q)
         return;
-    if (q->notifier) {
+    if (sx_queue_notifier(q)) {
         sx_slrec rec;
         sx_cmd_rec_init(&rec, SX_SLREC_NDELETE, q->rid);
         if (!sx_cmd_log_rec(x, &rec)) {
@@ -397,14 +413,14 @@ void sx_cmd_ndel(sx_cmd_ctx *x)
             return;
         }
     }
-    if (q->notifier)
+    if (sx_queue_notifier(q))
         sx_smp_stats_inc(&x->r->stats, SX_SMP_STAT_NTF_DELETED);
     sx_smp_stats_add(&x->r->stats, SX_SMP_STAT_NTF_COUNT, -(int64_t)q->n_ntfs);
     sx_store_delete_notifier(x->r->store, q);
     sx_queue_drop_ntfs(q);
     (void)sx_svc_forget(x->r, q->rid, false);
-    sx_sub *old = q->nsub;
-    q->nsub = NULL;
+    sx_sub *old = sx_queue_nsub(q);
+    sx_queue_set_nsub(q, NULL);
     sx_queue_unlock(q);
     sx_sub_post_release(x->r, old, SX_SUB_DELD, NULL);
     sx_cmd_ok(x);
@@ -448,8 +464,9 @@ void sx_cmd_del(sx_cmd_ctx *x)
      * reference counts it (PROTOCOL-NOTES D27) */
     if (sx_svc_forget(x->r, q->rid, true))
         sx_svc_session_remove(x->c, q->rid);
-    sx_sub *sub = q->sub, *nsub = q->nsub;
-    q->sub = q->nsub = NULL;
+    sx_sub *sub = q->sub, *nsub = sx_queue_nsub(q);
+    q->sub = NULL;
+    sx_queue_set_nsub(q, NULL);
     sx_queue_unlock(q);
     /* PROTOCOL-NOTES E17: other subscribers are told; this connection just
      * forgets. */
@@ -471,7 +488,7 @@ void sx_cmd_que(sx_cmd_ctx *x)
     const char *sub = !s ? "noSub" : s->get_mode ? "prohibitSub"
                                                  : "subThread";
     int n = snprintf(json, sizeof json, "{\"qiSnd\":%s,\"qiNtf\":%s,\"qiSub\":{\"qSubThread\":\"%s\"},\"qiSize\":%u",
-                     q->skey.len ? "true" : "false", q->notifier ? "true" : "false", sub, q->n_msgs);
+                     sx_queue_secured(q) ? "true" : "false", sx_queue_notifier(q) ? "true" : "false", sub, q->n_msgs);
     sx_msg *h = sx_queue_head(x->r->store, q);
     if (h && n > 0 && (size_t)n < sizeof json) {
         char id[64];

@@ -233,7 +233,8 @@ bool sx_svc_associate(sx_cmd_ctx *x, sx_queue *q, uint8_t party, bool counted, s
     sx_router_services_unlock();
     out->same = same && want.len != 0;
     if (ok && counted) {
-        const uint8_t *id = party == 'N' && q->notifier ? q->notifier->id : q->rid;
+        const sx_notifier *n = party == 'N' ? sx_queue_notifier(q) : NULL;
+        const uint8_t *id = n ? n->id : q->rid;
         count_association(x, party, id, had, same, want.len != 0, out);
     }
     return ok;
@@ -283,7 +284,7 @@ void sx_svc_sub_moved(sx_conn *c, sx_sub *s)
 {
     sx_queue *q = s->q;
     sx_queue_lock(q);
-    bool still = s->notifier ? q->nsub == s : q->sub == s;
+    bool still = s->notifier ? sx_queue_nsub(q) == s : q->sub == s;
     sx_queue_unlock(q);
     if (!still)
         sx_conn_sub_remove(c, q, s->notifier);
@@ -450,10 +451,10 @@ static bool subscribe_one(sx_cmd_ctx *x, sub_counts *m, sx_queue *q, uint8_t par
 {
     bool ntf = party == 'N';
     sx_queue_lock(q);
-    bool live = !q->deleted && (!ntf || q->notifier);
+    bool live = !q->deleted && (!ntf || sx_queue_notifier(q));
     uint8_t id[SX_ID_LEN];
     if (live)
-        memcpy(id, ntf ? q->notifier->id : q->rid, SX_ID_LEN);
+        memcpy(id, ntf ? sx_queue_notifier(q)->id : q->rid, SX_ID_LEN);
     sx_queue_unlock(q);
     if (!live)
         return false;
@@ -473,14 +474,16 @@ static bool subscribe_one(sx_cmd_ctx *x, sub_counts *m, sx_queue *q, uint8_t par
     sx_router_services_unlock();
     sx_queue_lock(q);
     sx_sub *old = NULL;
-    bool ok = assoc && !q->deleted && (!ntf || (q->notifier && memcmp(q->notifier->id, id, SX_ID_LEN) == 0));
-    sx_sub **slot = ntf ? (sx_sub **)&q->nsub : (sx_sub **)&q->sub;
+    const sx_notifier *n = sx_queue_notifier(q);
+    bool ok = assoc && !q->deleted && (!ntf || (n && memcmp(n->id, id, SX_ID_LEN) == 0));
+    /* (a queue with a notifier has its side record, where nsub is) */
+    sx_sub **slot = ntf ? (ok ? (sx_sub **)&q->side->nsub : NULL) : (sx_sub **)&q->sub;
     if (ok && *slot != s) {
         old = *slot;
         sx_sub_retain(s);
         *slot = s;
     }
-    bool pending = ok && ntf && q->ntf_head != NULL;
+    bool pending = ok && ntf && sx_queue_has_ntfs(q);
     if (ok && !ntf && deliver) {
         s->delivered = false;
         if (sx_cmd_send_head(x->c, s))

@@ -75,7 +75,7 @@ static void show_status(const sx_queue *q, char *out, size_t cap)
     } else if (q->status == SX_QUEUE_OFF) {
         snprintf(out, cap, "EntityOff");
     } else {
-        sx_smp_blocking_info b = parse_info_text(q->block_info);
+        sx_smp_blocking_info b = parse_info_text(sx_queue_block_info(q));
         char info[256];
         show_blocking_info(&b, info, sizeof info);
         snprintf(out, cap, "EntityBlocked (%s)", info);
@@ -259,8 +259,9 @@ static void cmd_delete(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_
     sx_store_delete(r->store, q);
     sx_cmd_count_deleted(r, q);
     unsigned msgs = q->n_msgs;
-    sx_sub *sub = q->sub, *nsub = q->nsub;
-    q->sub = q->nsub = NULL;
+    sx_sub *sub = q->sub, *nsub = sx_queue_nsub(q);
+    q->sub = NULL;
+    sx_queue_set_nsub(q, NULL);
     sx_queue_unlock(q);
     bool logged = wait_logged(r, seq);
     /* The queue's references pass to the posts. */
@@ -318,7 +319,7 @@ static void cmd_block(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_o
         return;
     }
     uint8_t was = q->status;
-    bool same = was == SX_QUEUE_BLOCKED && q->block_info && strcmp(q->block_info, text) == 0;
+    bool same = was == SX_QUEUE_BLOCKED && sx_queue_block_info(q) && strcmp(sx_queue_block_info(q), text) == 0;
     uint64_t seq = 0;
     sx_sub *sub = NULL;
     bool failed = false;
@@ -329,12 +330,13 @@ static void cmd_block(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id_o
         rec.type = SX_SLREC_BLOCK;
         memcpy(rec.rid, q->rid, SX_ID_LEN);
         rec.q.block_info = sx_slice_str(copy ? copy : "");
-        if (!copy || !submit(r, &rec, &seq)) {
+        /* the side record the text goes to is made before the record is logged */
+        if (!copy || !sx_queue_side_get(q) || !submit(r, &rec, &seq)) {
             free(copy);
             failed = true;
+        } else if (sx_queue_set_block_info(q, copy) != SX_OK) {
+            failed = true; /* cannot happen: the side record is there */
         } else {
-            free(q->block_info);
-            q->block_info = copy;
             q->status = SX_QUEUE_BLOCKED;
             sub = q->sub;
             if (sub)
@@ -371,7 +373,7 @@ static void cmd_unblock(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id
     sx_queue_lock(q);
     uint8_t was = q->status;
     bool deleted = q->deleted;
-    sx_smp_blocking_info info = parse_info_text(q->block_info);
+    sx_smp_blocking_info info = parse_info_text(sx_queue_block_info(q));
     uint64_t seq = 0;
     bool failed = false;
     if (!deleted && was == SX_QUEUE_BLOCKED) {
@@ -379,9 +381,7 @@ static void cmd_unblock(sx_kit_ctl_conn *c, const uint8_t id[SX_ID_LEN], bool id
         memset(&rec, 0, sizeof rec);
         rec.type = SX_SLREC_UNBLOCK;
         memcpy(rec.rid, q->rid, SX_ID_LEN);
-        if (submit(r, &rec, &seq)) {
-            free(q->block_info);
-            q->block_info = NULL;
+        if (submit(r, &rec, &seq) && sx_queue_set_block_info(q, NULL) == SX_OK) {
             q->status = SX_QUEUE_ACTIVE;
         } else {
             failed = true;

@@ -292,7 +292,7 @@ static void count_subs(sx_router *r, subs_info *si)
     for (size_t i = 0; i < n; i++) {
         sx_queue *q = qs[i];
         sx_queue_lock(q);
-        sx_sub *s = q->sub, *ns = q->nsub;
+        sx_sub *s = q->sub, *ns = sx_queue_nsub(q);
         if (!q->deleted && s) {
             si->smp++;
             si->delivered += s->delivered;

@@ -44,7 +44,7 @@ static void count_queue(sx_queue *q, void *arg)
     sx_queue_lock(q);
     if (!q->deleted) {
         c->ent.queues++;
-        c->ent.notifiers += q->notifier != NULL;
+        c->ent.notifiers += sx_queue_notifier(q) != NULL;
         c->msgs += q->n_msgs;
         c->ntfs += q->n_ntfs;
     }
@@ -177,7 +177,7 @@ static void subscription_figures(sx_router *r, sx_smp_metrics_rt *rt)
         sx_queue_lock(q);
         if (!q->deleted) {
             rt->loaded_queues++;
-            rt->loaded_notifiers += q->notifier != NULL;
+            rt->loaded_notifiers += sx_queue_notifier(q) != NULL;
             sx_sub *s = q->sub;
             if (s) { /* cleared under the queue lock when its connection goes */
                 rt->smp_subs++;
@@ -196,7 +196,7 @@ static void subscription_figures(sx_router *r, sx_smp_metrics_rt *rt)
                         rt->pending_max = age;
                 }
             }
-            sx_sub *ns = q->nsub;
+            sx_sub *ns = sx_queue_nsub(q);
             if (ns) {
                 rt->ntf_subs++;
                 add_client(&ntf, ns->conn);

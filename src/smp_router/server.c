@@ -330,8 +330,8 @@ static void conn_close(sx_conn *c)
             q->sub = NULL;
             sx_sub_release(w->r, s);
         }
-        if (q->nsub == s) {
-            q->nsub = NULL;
+        if (sx_queue_nsub(q) == s) {
+            sx_queue_set_nsub(q, NULL);
             sx_sub_release(w->r, s);
         }
         sx_queue_unlock(q);

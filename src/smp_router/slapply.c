@@ -9,22 +9,6 @@
 #include "crypto/util.h"
 #include "smp_router/sltext.h"
 
-static void queue_discard(sx_queue *q)
-{
-    free(q->extra_rkeys);
-    if (q->notifier) {
-        sx_wipe(q->notifier, sizeof *q->notifier);
-        free(q->notifier);
-    }
-    if (q->link) {
-        free(q->link->data);
-        free(q->link);
-    }
-    free(q->block_info);
-    sx_wipe(q->dh_secret, sizeof q->dh_secret);
-    free(q);
-}
-
 static char *dup_text(sx_slice s)
 {
     char *t = malloc(s.len + 1);
@@ -51,33 +35,38 @@ sx_status sx_slrec_new_queue(const sx_slrec *r, sx_queue **out)
     memcpy(q->dh_secret, rq->dh_secret, SX_SL_DH_LEN);
     q->mode = rq->mode;
     q->status = rq->status;
-    q->n_rkeys = rq->n_rkeys;
-    q->rkeys[0] = rq->rkeys[0];
-    q->skey = rq->skey;
     q->updated_at = rq->has_updated_at ? rq->updated_at : 0;
-    if (rq->n_rkeys > 1) {
-        q->extra_rkeys = malloc((rq->n_rkeys - 1u) * sizeof *q->extra_rkeys);
-        if (!q->extra_rkeys)
-            goto nomem;
-        memcpy(q->extra_rkeys, rq->rkeys + 1, (rq->n_rkeys - 1u) * sizeof *q->extra_rkeys);
-    }
+    sx_status st = sx_queue_set_rkeys(q, rq->rkeys, rq->n_rkeys);
+    if (st == SX_OK)
+        st = sx_queue_set_skey(q, &rq->skey);
+    if (st != SX_OK)
+        goto fail;
+    if ((rq->has_notifier || rq->has_link) && !sx_queue_side_get(q))
+        goto nomem;
     if (rq->has_notifier) {
-        q->notifier = calloc(1, sizeof *q->notifier);
-        if (!q->notifier)
+        sx_notifier *n = calloc(1, sizeof *n);
+        if (!n)
             goto nomem;
-        memcpy(q->notifier->id, rq->ntf.id, SX_ID_LEN);
-        q->notifier->key = rq->ntf.key;
-        memcpy(q->notifier->dh_secret, rq->ntf.dh_secret, SX_SL_DH_LEN);
+        memcpy(n->id, rq->ntf.id, SX_ID_LEN);
+        n->key = rq->ntf.key;
+        memcpy(n->dh_secret, rq->ntf.dh_secret, SX_SL_DH_LEN);
+        q->side->notifier = n;
     }
-    if (rq->has_link && !(q->link = sx_link_new(sx_slice_of(rq->link_id, SX_ID_LEN), rq->link_fixed, rq->link_user)))
+    if (rq->has_link &&
+        !(q->side->link = sx_link_new(sx_slice_of(rq->link_id, SX_ID_LEN), rq->link_fixed, rq->link_user)))
         goto nomem;
-    if (rq->status == SX_QUEUE_BLOCKED && !(q->block_info = dup_text(rq->block_info)))
-        goto nomem;
+    if (rq->status == SX_QUEUE_BLOCKED) {
+        char *text = dup_text(rq->block_info);
+        if (!text || sx_queue_set_block_info(q, text) != SX_OK)
+            goto nomem;
+    }
     *out = q;
     return SX_OK;
 nomem:
-    queue_discard(q);
-    return SX_E_NOMEM;
+    st = SX_E_NOMEM;
+fail:
+    sx_queue_discard(q);
+    return st;
 }
 
 static void set_status(sx_queue *q, uint8_t status, sx_slice info, sx_status *st)
@@ -87,8 +76,10 @@ static void set_status(sx_queue *q, uint8_t status, sx_slice info, sx_status *st
         *st = SX_E_NOMEM;
         return;
     }
-    free(q->block_info);
-    q->block_info = text;
+    if (sx_queue_set_block_info(q, text) != SX_OK) {
+        *st = SX_E_NOMEM;
+        return;
+    }
     q->status = status;
 }
 
@@ -100,8 +91,9 @@ static sx_status apply_update(sx_store *st, sx_slservices *svc, sx_queue *q, con
     switch (r->type) {
     case SX_SLREC_LINK: {
         /* New link data, or new user data under the same link id and fixed data. */
-        if (q->link && !(memcmp(q->link->id, rq->link_id, SX_ID_LEN) == 0 &&
-                         sx_slice_eq(sx_slice_of(q->link->data, q->link->fixed_len), rq->link_fixed)))
+        const sx_link *l = sx_queue_link(q);
+        if (l && !(memcmp(l->id, rq->link_id, SX_ID_LEN) == 0 &&
+                   sx_slice_eq(sx_slice_of(l->data, l->fixed_len), rq->link_fixed)))
             return SX_E_AUTH;
         if (rq->link_fixed.len > SX_LINK_DATA_MAX || rq->link_user.len > SX_LINK_DATA_MAX)
             return SX_E_LIMIT;
@@ -111,10 +103,11 @@ static sx_status apply_update(sx_store *st, sx_slservices *svc, sx_queue *q, con
         sx_store_delete_link(st, q);
         return SX_OK;
     case SX_SLREC_SECURE:
-        if (q->skey.len)
-            return sx_qkey_equal(&q->skey, &rq->skey) ? SX_OK : SX_E_AUTH;
-        q->skey = rq->skey;
-        return SX_OK;
+        if (sx_queue_secured(q)) {
+            sx_qkey k = sx_queue_skey(q);
+            return sx_qkey_equal(&k, &rq->skey) ? SX_OK : SX_E_AUTH;
+        }
+        return sx_queue_set_skey(q, &rq->skey);
     case SX_SLREC_KEYS:
         return sx_queue_set_rkeys(q, rq->rkeys, rq->n_rkeys);
     case SX_SLREC_NOTIFIER: {
@@ -151,7 +144,7 @@ static sx_status apply_update(sx_store *st, sx_slservices *svc, sx_queue *q, con
         q->updated_at = rq->updated_at;
         return SX_OK;
     case SX_SLREC_QUEUE_SERVICE:
-        if (r->party == 'N' && !q->notifier)
+        if (r->party == 'N' && !sx_queue_notifier(q))
             return SX_E_AUTH;
         return svc ? sx_slservices_set_queue(svc, q->rid, r->party, r->service) : SX_OK;
     case SX_SLREC_CREATE:
@@ -227,25 +220,27 @@ void sx_slrec_from_queue(const sx_queue *q, const sx_slservices *svc, sx_slrec *
     sx_slqueue *rq = &out->q;
     rq->n_rkeys = q->n_rkeys;
     for (size_t i = 0; i < q->n_rkeys && i < SX_MAX_RCV_KEYS; i++)
-        rq->rkeys[i] = *sx_queue_rkey(q, i);
+        rq->rkeys[i] = sx_queue_rkey(q, i);
     memcpy(rq->dh_secret, q->dh_secret, SX_SL_DH_LEN);
     memcpy(rq->sid, q->sid, SX_ID_LEN);
-    rq->skey = q->skey;
+    rq->skey = sx_queue_skey(q);
     rq->mode = q->mode;
-    if (q->link) {
+    const sx_link *l = sx_queue_link(q);
+    if (l) {
         rq->has_link = true;
-        memcpy(rq->link_id, q->link->id, SX_ID_LEN);
-        rq->link_fixed = sx_slice_of(q->link->data, q->link->fixed_len);
-        rq->link_user = sx_slice_of(q->link->data + q->link->fixed_len, q->link->user_len);
+        memcpy(rq->link_id, l->id, SX_ID_LEN);
+        rq->link_fixed = sx_slice_of(l->data, l->fixed_len);
+        rq->link_user = sx_slice_of(l->data + l->fixed_len, l->user_len);
     }
     sx_slice rsrv = {0}, nsrv = {0};
     if (svc)
         sx_slservices_queue(svc, q->rid, &rsrv, &nsrv);
-    if (q->notifier) {
+    const sx_notifier *n = sx_queue_notifier(q);
+    if (n) {
         rq->has_notifier = true;
-        memcpy(rq->ntf.id, q->notifier->id, SX_ID_LEN);
-        rq->ntf.key = q->notifier->key;
-        memcpy(rq->ntf.dh_secret, q->notifier->dh_secret, SX_SL_DH_LEN);
+        memcpy(rq->ntf.id, n->id, SX_ID_LEN);
+        rq->ntf.key = n->key;
+        memcpy(rq->ntf.dh_secret, n->dh_secret, SX_SL_DH_LEN);
         rq->ntf.service = nsrv;
     }
     /* The store rounds updated_at to the day; 0 means never set. */
@@ -253,6 +248,6 @@ void sx_slrec_from_queue(const sx_queue *q, const sx_slservices *svc, sx_slrec *
     rq->updated_at = q->updated_at;
     rq->status = q->status;
     if (q->status == SX_QUEUE_BLOCKED)
-        rq->block_info = q->block_info ? sx_slice_str(q->block_info) : sx_slice_str("reason=spam");
+        rq->block_info = sx_queue_block_info(q) ? sx_slice_str(sx_queue_block_info(q)) : sx_slice_str("reason=spam");
     rq->rcv_service = rsrv;
 }

@@ -160,9 +160,9 @@ typedef struct ntf_collect {
 static void collect_ntfs(sx_queue *q, void *arg)
 {
     ntf_collect *c = arg;
-    for (sx_pending_ntf *e = q->ntf_head; e && q->notifier && c->st == SX_OK; e = e->next) {
+    for (sx_pending_ntf *e = q->side ? q->side->ntf_head : NULL; e && sx_queue_notifier(q) && c->st == SX_OK; e = e->next) {
         sx_ntfrec n = {0};
-        memcpy(n.nid, q->notifier->id, SX_ID_LEN);
+        memcpy(n.nid, sx_queue_notifier(q)->id, SX_ID_LEN);
         memcpy(n.msg_id, e->msg_id, SX_ID_LEN);
         n.ts = e->ts;
         memcpy(n.nonce, e->nonce, sizeof n.nonce);

@@ -72,8 +72,8 @@ static const uint8_t *key_of(const sx_queue *q, sx_party p)
     switch (p) {
     case SX_PARTY_RECIPIENT: return q->rid;
     case SX_PARTY_SENDER: return q->sid;
-    case SX_PARTY_NOTIFIER: return q->notifier ? q->notifier->id : NULL;
-    case SX_PARTY_LINK: return q->link ? q->link->id : NULL;
+    case SX_PARTY_NOTIFIER: return sx_queue_notifier(q) ? q->side->notifier->id : NULL;
+    case SX_PARTY_LINK: return sx_queue_link(q) ? q->side->link->id : NULL;
     default: return NULL;
     }
 }
@@ -227,19 +227,91 @@ static void free_link(sx_link *l)
     }
 }
 
+/* A key of the queue record: the bytes of a long key live apart. */
+static uint8_t *qkey_in_long(const sx_qkey_in *k)
+{
+    uint8_t *p = NULL;
+    if (k->len > SX_QKEY_INLINE)
+        memcpy(&p, k->raw, sizeof p);
+    return p;
+}
+
+static sx_qkey qkey_in_get(const sx_qkey_in *k)
+{
+    sx_qkey out = {.alg = k->alg, .len = k->len};
+    const uint8_t *p = qkey_in_long(k);
+    memcpy(out.raw, p ? p : k->raw, k->len);
+    return out;
+}
+
+static sx_status qkey_in_set(sx_qkey_in *k, const sx_qkey *v)
+{
+    SX_ENSURE(v->len <= SX_KEY_RAW_MAX, SX_E_USAGE);
+    uint8_t *p = NULL;
+    if (v->len > SX_QKEY_INLINE) {
+        p = malloc(v->len);
+        if (!p)
+            return SX_E_NOMEM;
+        memcpy(p, v->raw, v->len);
+    }
+    free(qkey_in_long(k));
+    memset(k, 0, sizeof *k);
+    k->alg = v->alg;
+    k->len = v->len;
+    if (p)
+        memcpy(k->raw, &p, sizeof p);
+    else
+        memcpy(k->raw, v->raw, v->len);
+    return SX_OK;
+}
+
 static void queue_free(sx_queue *q)
 {
     free_msgs(q);
     sx_queue_drop_ntfs(q);
-    free(q->extra_rkeys);
-    if (q->notifier) {
-        sx_wipe(q->notifier, sizeof *q->notifier);
-        free(q->notifier);
+    sx_queue_side *x = q->side;
+    if (x) {
+        free(x->extra_rkeys);
+        if (x->notifier) {
+            sx_wipe(x->notifier, sizeof *x->notifier);
+            free(x->notifier);
+        }
+        free_link(x->link);
+        free(x->block_info);
+        free(x);
     }
-    free_link(q->link);
-    free(q->block_info);
+    free(qkey_in_long(&q->rkey));
+    free(qkey_in_long(&q->skey));
     sx_wipe(q->dh_secret, sizeof q->dh_secret);
     free(q);
+}
+
+sx_queue_side *sx_queue_side_get(sx_queue *q)
+{
+    if (!q->side)
+        q->side = calloc(1, sizeof *q->side);
+    return q->side;
+}
+
+bool sx_queue_set_nsub(sx_queue *q, void *sub)
+{
+    if (!q->side)
+        return sub == NULL;
+    q->side->nsub = sub;
+    return true;
+}
+
+sx_status sx_queue_set_block_info(sx_queue *q, char *text)
+{
+    if (!q->side && !text)
+        return SX_OK;
+    if (!sx_queue_side_get(q)) {
+        free(text);
+        return SX_E_NOMEM;
+    }
+    free(q->side->block_info);
+    q->side->block_info = text;
+    return SX_OK;
 }
 
 void sx_store_free(sx_store *s)
@@ -376,24 +448,28 @@ sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out)
     sx_queue *q = queue_alloc();
     if (!q)
         return SX_E_NOMEM;
-    q->rkeys[0] = nq->rkey;
+    if (qkey_in_set(&q->rkey, &nq->rkey) != SX_OK)
+        goto nomem;
     q->n_rkeys = 1;
     memcpy(q->dh_secret, nq->dh_secret, 32);
     q->mode = nq->mode;
     q->status = SX_QUEUE_ACTIVE;
     q->updated_at = nq->now - nq->now % 86400;
+    if ((nq->has_notifier || nq->has_link) && !sx_queue_side_get(q))
+        goto nomem;
     if (nq->has_notifier) {
-        q->notifier = calloc(1, sizeof *q->notifier);
-        if (!q->notifier)
+        sx_notifier *n = calloc(1, sizeof *n);
+        if (!n)
             goto nomem;
-        q->notifier->key = nq->nkey;
-        memcpy(q->notifier->dh_secret, nq->ndh_secret, 32);
+        n->key = nq->nkey;
+        memcpy(n->dh_secret, nq->ndh_secret, 32);
+        q->side->notifier = n;
     }
     if (nq->has_link) {
         uint8_t zero[SX_ID_LEN] = {0};
-        q->link = sx_link_new(sx_slice_of(nq->client_link_id ? nq->link_id : zero, SX_ID_LEN), nq->link_fixed,
-                           nq->link_user);
-        if (!q->link)
+        q->side->link = sx_link_new(sx_slice_of(nq->client_link_id ? nq->link_id : zero, SX_ID_LEN),
+                                    nq->link_fixed, nq->link_user);
+        if (!q->side->link)
             goto nomem;
     }
 
@@ -401,7 +477,7 @@ sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out)
         /* Client-chosen ids are looked up where the queues live too (a miss
          * in memory reads the database). */
         sx_queue *e = nq->has_sid ? sx_store_find(s, SX_PARTY_SENDER, sx_slice_of(nq->sid, SX_ID_LEN)) : NULL;
-        if (!e && q->link && nq->client_link_id)
+        if (!e && nq->has_link && nq->client_link_id)
             e = sx_store_find(s, SX_PARTY_LINK, sx_slice_of(nq->link_id, SX_ID_LEN));
         if (e) {
             sx_queue_release(s, e);
@@ -414,7 +490,7 @@ sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out)
     /* PROTOCOL-NOTES D4: a client-chosen id that is taken is an AUTH error, not
      * retried. */
     if ((nq->has_sid && map_lookup(&s->maps[SX_PARTY_SENDER], nq->sid, false)) ||
-        (q->link && nq->client_link_id && map_lookup(&s->maps[SX_PARTY_LINK], nq->link_id, false))) {
+        (nq->has_link && nq->client_link_id && map_lookup(&s->maps[SX_PARTY_LINK], nq->link_id, false))) {
         pthread_rwlock_unlock(&s->lock);
         queue_free(q);
         return SX_E_AUTH;
@@ -427,10 +503,10 @@ sx_status sx_store_create(sx_store *s, const sx_new_queue *nq, sx_queue **out)
             memcpy(q->sid, nq->sid, SX_ID_LEN);
         else
             sx_random_bytes(q->sid, SX_ID_LEN);
-        if (q->notifier)
-            sx_random_bytes(q->notifier->id, SX_ID_LEN);
-        if (q->link && !nq->client_link_id)
-            sx_random_bytes(q->link->id, SX_ID_LEN);
+        if (nq->has_notifier)
+            sx_random_bytes(q->side->notifier->id, SX_ID_LEN);
+        if (nq->has_link && !nq->client_link_id)
+            sx_random_bytes(q->side->link->id, SX_ID_LEN);
         st = insert_all(s, q);
     }
     if (st == SX_OK)
@@ -637,7 +713,7 @@ sx_status sx_store_each(sx_store *s, void (*fn)(sx_queue *q, void *arg), void *a
 
 sx_status sx_store_set_notifier(sx_store *s, sx_queue *q, const sx_notifier *n)
 {
-    sx_notifier *nn = malloc(sizeof *nn);
+    sx_notifier *nn = sx_queue_side_get(q) ? malloc(sizeof *nn) : NULL;
     if (!nn)
         return SX_E_NOMEM;
     *nn = *n;
@@ -645,15 +721,15 @@ sx_status sx_store_set_notifier(sx_store *s, sx_queue *q, const sx_notifier *n)
     sx_status st = SX_E_AUTH;
     sx_queue **slot = map_lookup(&s->maps[SX_PARTY_NOTIFIER], nn->id, false);
     if (!slot && !q->deleted) {
-        sx_notifier *old = q->notifier;
+        sx_notifier *old = q->side->notifier;
         if (old)
             map_remove(&s->maps[SX_PARTY_NOTIFIER], old->id, q);
-        q->notifier = nn;
+        q->side->notifier = nn;
         st = map_insert(&s->maps[SX_PARTY_NOTIFIER], q);
         if (st != SX_OK) {
-            q->notifier = old;
+            q->side->notifier = old;
             if (old && map_insert(&s->maps[SX_PARTY_NOTIFIER], q) != SX_OK)
-                q->notifier = NULL; /* cannot happen: its slot was just freed */
+                q->side->notifier = NULL; /* cannot happen: its slot was just freed */
         } else if (old) {
             sx_wipe(old, sizeof *old);
             free(old);
@@ -670,10 +746,11 @@ sx_status sx_store_set_notifier(sx_store *s, sx_queue *q, const sx_notifier *n)
 void sx_store_delete_notifier(sx_store *s, sx_queue *q)
 {
     pthread_rwlock_wrlock(&s->lock);
-    sx_notifier *old = q->notifier;
-    if (old)
+    sx_notifier *old = sx_queue_notifier(q);
+    if (old) {
         map_remove(&s->maps[SX_PARTY_NOTIFIER], old->id, q);
-    q->notifier = NULL;
+        q->side->notifier = NULL;
+    }
     pthread_rwlock_unlock(&s->lock);
     if (old) {
         sx_wipe(old, sizeof *old);
@@ -683,6 +760,8 @@ void sx_store_delete_notifier(sx_store *s, sx_queue *q)
 
 sx_status sx_store_set_link(sx_store *s, sx_queue *q, sx_slice id, sx_slice fixed, sx_slice user)
 {
+    if (!sx_queue_side_get(q))
+        return SX_E_NOMEM;
     sx_link *nl = sx_link_new(id, fixed, user);
     if (!nl)
         return id.len != SX_ID_LEN ? SX_E_USAGE : SX_E_NOMEM;
@@ -690,15 +769,15 @@ sx_status sx_store_set_link(sx_store *s, sx_queue *q, sx_slice id, sx_slice fixe
     sx_status st = SX_E_AUTH;
     sx_queue **slot = map_lookup(&s->maps[SX_PARTY_LINK], nl->id, false);
     if ((!slot || *slot == q) && !q->deleted) {
-        sx_link *old = q->link;
+        sx_link *old = q->side->link;
         if (old)
             map_remove(&s->maps[SX_PARTY_LINK], old->id, q);
-        q->link = nl;
+        q->side->link = nl;
         st = map_insert(&s->maps[SX_PARTY_LINK], q);
         if (st != SX_OK) {
-            q->link = old;
+            q->side->link = old;
             if (old && map_insert(&s->maps[SX_PARTY_LINK], q) != SX_OK)
-                q->link = NULL;
+                q->side->link = NULL;
         } else {
             free_link(old);
         }
@@ -712,19 +791,20 @@ sx_status sx_store_set_link(sx_store *s, sx_queue *q, sx_slice id, sx_slice fixe
 void sx_store_delete_link(sx_store *s, sx_queue *q)
 {
     pthread_rwlock_wrlock(&s->lock);
-    sx_link *old = q->link;
-    if (old)
+    sx_link *old = sx_queue_link(q);
+    if (old) {
         map_remove(&s->maps[SX_PARTY_LINK], old->id, q);
-    q->link = NULL;
+        q->side->link = NULL;
+    }
     pthread_rwlock_unlock(&s->lock);
     free_link(old);
 }
 
-const sx_qkey *sx_queue_rkey(const sx_queue *q, size_t i)
+sx_qkey sx_queue_rkey(const sx_queue *q, size_t i)
 {
     if (i >= q->n_rkeys)
-        return NULL;
-    return i == 0 ? &q->rkeys[0] : &q->extra_rkeys[i - 1];
+        return (sx_qkey){0};
+    return i == 0 ? qkey_in_get(&q->rkey) : q->side->extra_rkeys[i - 1];
 }
 
 sx_status sx_queue_set_rkeys(sx_queue *q, const sx_qkey *keys, size_t n)
@@ -732,16 +812,38 @@ sx_status sx_queue_set_rkeys(sx_queue *q, const sx_qkey *keys, size_t n)
     SX_ENSURE(n >= 1 && n <= SX_MAX_RCV_KEYS, SX_E_LIMIT);
     sx_qkey *extra = NULL;
     if (n > 1) {
-        extra = malloc((n - 1) * sizeof *extra);
+        extra = sx_queue_side_get(q) ? malloc((n - 1) * sizeof *extra) : NULL;
         if (!extra)
             return SX_E_NOMEM;
         memcpy(extra, keys + 1, (n - 1) * sizeof *extra);
     }
-    free(q->extra_rkeys);
-    q->extra_rkeys = extra;
-    q->rkeys[0] = keys[0];
+    sx_status st = qkey_in_set(&q->rkey, &keys[0]);
+    if (st != SX_OK) {
+        free(extra);
+        return st;
+    }
+    if (q->side) {
+        free(q->side->extra_rkeys);
+        q->side->extra_rkeys = extra;
+    }
     q->n_rkeys = (uint8_t)n;
     return SX_OK;
+}
+
+sx_qkey sx_queue_skey(const sx_queue *q)
+{
+    return qkey_in_get(&q->skey);
+}
+
+sx_status sx_queue_set_skey(sx_queue *q, const sx_qkey *k)
+{
+    return qkey_in_set(&q->skey, k);
+}
+
+void sx_queue_clear_skey(sx_queue *q)
+{
+    free(qkey_in_long(&q->skey));
+    memset(&q->skey, 0, sizeof q->skey);
 }
 
 static sx_msg *msg_new(const uint8_t id[SX_ID_LEN], int64_t ts, bool notify, bool quota, sx_slice body)
@@ -890,32 +992,35 @@ bool sx_qkey_equal(const sx_qkey *a, const sx_qkey *b)
 
 sx_status sx_queue_add_ntf(sx_queue *q, const sx_pending_ntf *n)
 {
-    sx_pending_ntf *e = malloc(sizeof *e);
+    sx_queue_side *x = sx_queue_side_get(q);
+    sx_pending_ntf *e = x ? malloc(sizeof *e) : NULL;
     if (!e)
         return SX_E_NOMEM;
     *e = *n;
     e->next = NULL;
-    if (q->n_ntfs >= SX_NTF_PENDING_MAX && q->ntf_head) {
-        sx_pending_ntf *old = q->ntf_head;
-        q->ntf_head = old->next;
-        if (!q->ntf_head)
-            q->ntf_tail = NULL;
+    if (q->n_ntfs >= SX_NTF_PENDING_MAX && x->ntf_head) {
+        sx_pending_ntf *old = x->ntf_head;
+        x->ntf_head = old->next;
+        if (!x->ntf_head)
+            x->ntf_tail = NULL;
         q->n_ntfs--;
         free(old);
     }
-    if (q->ntf_tail)
-        q->ntf_tail->next = e;
+    if (x->ntf_tail)
+        x->ntf_tail->next = e;
     else
-        q->ntf_head = e;
-    q->ntf_tail = e;
+        x->ntf_head = e;
+    x->ntf_tail = e;
     q->n_ntfs++;
     return SX_OK;
 }
 
 sx_pending_ntf *sx_queue_take_ntfs(sx_queue *q)
 {
-    sx_pending_ntf *h = q->ntf_head;
-    q->ntf_head = q->ntf_tail = NULL;
+    if (!q->side)
+        return NULL;
+    sx_pending_ntf *h = q->side->ntf_head;
+    q->side->ntf_head = q->side->ntf_tail = NULL;
     q->n_ntfs = 0;
     return h;
 }
@@ -933,11 +1038,12 @@ void sx_queue_drop_ntfs(sx_queue *q)
 size_t sx_queue_expire_ntfs(sx_queue *q, int64_t cutoff)
 {
     size_t n = 0;
-    while (q->ntf_head && q->ntf_head->ts < cutoff) {
-        sx_pending_ntf *e = q->ntf_head;
-        q->ntf_head = e->next;
-        if (!q->ntf_head)
-            q->ntf_tail = NULL;
+    sx_queue_side *x = q->side;
+    while (x && x->ntf_head && x->ntf_head->ts < cutoff) {
+        sx_pending_ntf *e = x->ntf_head;
+        x->ntf_head = e->next;
+        if (!x->ntf_head)
+            x->ntf_tail = NULL;
         q->n_ntfs--;
         free(e);
         n++;

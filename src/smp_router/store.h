@@ -83,24 +83,44 @@ typedef struct sx_link {
     uint16_t user_len;
 } sx_link;
 
-typedef struct sx_queue {
-    /* Fields ordered by size so that an idle queue carries no padding. */
-    sx_qkey *extra_rkeys;  /* n_rkeys - 1 more (RKEY) */
+/* A recipient or sender key inside the queue record: alg and len as in
+ * sx_qkey, the raw bytes of a key of up to SX_QKEY_INLINE bytes (Ed25519,
+ * X25519) in place; a longer one (Ed448) is in an allocation of its own whose
+ * address the first bytes of raw hold. Read and write them through
+ * sx_queue_rkey, sx_queue_skey and their setters. */
+#define SX_QKEY_INLINE 32
+typedef struct sx_qkey_in {
+    uint8_t alg;
+    uint8_t len; /* 0 = no key */
+    uint8_t raw[SX_QKEY_INLINE];
+} sx_qkey_in;
+
+/* What only some queues have, in a side record allocated the first time one
+ * of these is set (sx_queue_side) and kept until the queue is freed: an idle
+ * queue without them carries one pointer instead of seven. */
+typedef struct sx_queue_side {
+    sx_qkey *extra_rkeys; /* n_rkeys - 1 more (RKEY) */
     sx_notifier *notifier;
     sx_link *link;
-    char *block_info;      /* "reason=...[,notice=...]" when blocked */
-    int64_t updated_at;    /* PROTOCOL-NOTES E5: day, seconds */
-    /* Messages (FIFO, PROTOCOL-NOTES E13). */
-    sx_msg *head, *tail;
+    char *block_info; /* "reason=...[,notice=...]" when blocked */
     /* Notifications for the notifier subscriber, oldest first (PROTOCOL-NOTES
      * E14). */
     sx_pending_ntf *ntf_head, *ntf_tail;
-    /* Subscribers: the router's opaque handles (guarded by the queue lock). */
-    void *sub;  /* the recipient connection subscribed with SUB (PROTOCOL-NOTES E12) */
-    void *nsub; /* the notifier subscriber (NSUB) */
+    void *nsub; /* the notifier subscriber (NSUB; guarded by the queue lock) */
+} sx_queue_side;
+
+typedef struct sx_queue {
+    /* Fields ordered by size so that an idle queue carries no padding. */
+    sx_queue_side *side;   /* NULL: none of its fields set */
+    int64_t updated_at;    /* PROTOCOL-NOTES E5: day, seconds */
+    /* Messages (FIFO, PROTOCOL-NOTES E13). */
+    sx_msg *head, *tail;
+    /* The recipient connection subscribed with SUB (PROTOCOL-NOTES E12): the
+     * router's opaque handle (guarded by the queue lock). */
+    void *sub;
     int refs;   /* atomic */
     uint16_t n_msgs;       /* stored messages, the quota marker included */
-    uint8_t n_ntfs;        /* at most SX_NTF_PENDING_MAX */
+    uint8_t n_ntfs;        /* pending notifications, at most SX_NTF_PENDING_MAX */
     bool deleted;
     uint8_t mode;          /* 0 legacy, 'M' messaging, 'C' contact */
     uint8_t status : 4;    /* sx_queue_status */
@@ -108,15 +128,48 @@ typedef struct sx_queue {
     uint8_t rid[SX_ID_LEN];
     uint8_t sid[SX_ID_LEN];
     uint8_t dh_secret[32]; /* rcvDhSecret for MSG encryption (PROTOCOL-NOTES D24) */
-    sx_qkey rkeys[1];      /* first recipient key; more in extra_rkeys */
-    sx_qkey skey;          /* sender key, len 0 = unsecured */
+    sx_qkey_in rkey;       /* first recipient key; more in side->extra_rkeys */
+    sx_qkey_in skey;       /* sender key, len 0 = unsecured */
 } sx_queue;
 
-/* An idle queue is one allocation: 296 bytes fill a 304-byte malloc chunk
- * (8 bytes of header, 16-byte steps), where 304 took 320. */
-_Static_assert(sizeof(sx_queue) <= 296, "sx_queue grew past its malloc chunk");
+/* An idle queue is one allocation: 200 bytes fill a 208-byte malloc chunk
+ * (8 bytes of header, 16-byte steps). It was 296 bytes (a 304-byte chunk)
+ * before the rare fields moved to the side record and the keys to their
+ * real size. */
+_Static_assert(sizeof(sx_queue) <= 200, "sx_queue grew past its malloc chunk");
 _Static_assert(SX_NTF_PENDING_MAX <= 255 && SX_MAX_RCV_KEYS <= 15 && SX_QUEUE_BLOCKED <= 15,
                "sx_queue counters fit their fields");
+_Static_assert(SX_QKEY_INLINE >= sizeof(uint8_t *) && SX_KEY_RAW_MAX <= 255, "sx_qkey_in holds a pointer");
+
+/* q's side record, allocated (zeroed) when q has none; NULL when memory is
+ * short. The queue lock must be held, or q must be in no store yet. */
+sx_queue_side *sx_queue_side_get(sx_queue *q);
+static inline sx_notifier *sx_queue_notifier(const sx_queue *q)
+{
+    return q->side ? q->side->notifier : NULL;
+}
+static inline sx_link *sx_queue_link(const sx_queue *q)
+{
+    return q->side ? q->side->link : NULL;
+}
+static inline const char *sx_queue_block_info(const sx_queue *q)
+{
+    return q->side ? q->side->block_info : NULL;
+}
+static inline void *sx_queue_nsub(const sx_queue *q)
+{
+    return q->side ? q->side->nsub : NULL;
+}
+static inline bool sx_queue_has_ntfs(const sx_queue *q)
+{
+    return q->side && q->side->ntf_head;
+}
+/* Sets the notifier subscriber; a queue with a notifier has its side record,
+ * so a non-NULL sub is only set on such a queue (returns false otherwise). */
+bool sx_queue_set_nsub(sx_queue *q, void *sub);
+/* Replaces the blocking text (owned by q from now on; NULL clears it).
+ * SX_E_NOMEM (text freed) when the side record cannot be allocated. */
+SX_MUST_CHECK sx_status sx_queue_set_block_info(sx_queue *q, char *text);
 
 typedef struct sx_store sx_store;
 
@@ -213,10 +266,20 @@ sx_link *sx_link_new(sx_slice id, sx_slice fixed, sx_slice user);
 void sx_queue_lock(sx_queue *q);
 void sx_queue_unlock(sx_queue *q);
 
-/* Recipient key i (0 <= i < n_rkeys). */
-const sx_qkey *sx_queue_rkey(const sx_queue *q, size_t i);
+/* Recipient key i (0 <= i < n_rkeys; a key of len 0 otherwise). */
+sx_qkey sx_queue_rkey(const sx_queue *q, size_t i);
 /* Replaces the recipient keys (RKEY, 1..SX_MAX_RCV_KEYS). */
 SX_MUST_CHECK sx_status sx_queue_set_rkeys(sx_queue *q, const sx_qkey *keys, size_t n);
+/* The sender key (len 0: the queue is not secured). */
+sx_qkey sx_queue_skey(const sx_queue *q);
+static inline bool sx_queue_secured(const sx_queue *q)
+{
+    return q->skey.len != 0;
+}
+/* Sets (or with len 0 clears) the sender key. SX_E_NOMEM. */
+SX_MUST_CHECK sx_status sx_queue_set_skey(sx_queue *q, const sx_qkey *k);
+/* Removes the sender key (a SECURE that could not be logged). */
+void sx_queue_clear_skey(sx_queue *q);
 
 typedef enum sx_push_result {
     SX_PUSH_OK,        /* stored */

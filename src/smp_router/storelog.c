@@ -14,8 +14,63 @@
 
 /* ---- replay ---- */
 
-sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc, const sx_kit_log_opts *o,
-                             sx_slreplay_stats *stats)
+/* Whether the log being replayed is already compact: every line is the one
+ * the snapshot (below) writes for the service or queue it made, the
+ * services first, nothing else, and every line was checked against the
+ * sum file. The snapshot would then write the same lines, in the order of
+ * the store's maps. */
+typedef struct compact_check {
+    bool ok;
+    bool queues;     /* a CREATE was seen: no NEW_SERVICE after it */
+    size_t services; /* NEW_SERVICE lines */
+    sx_writer w;     /* the line the snapshot writes */
+} compact_check;
+
+static bool same_line(compact_check *c, sx_slice line)
+{
+    bool same = sx_writer_status(&c->w) == SX_OK && sx_slice_eq(sx_writer_slice(&c->w), line);
+    c->w.len = 0;
+    return same;
+}
+
+/* After rec (from line) was applied. */
+static void check_line(compact_check *c, sx_store *st, const sx_slservices *svc, const sx_slrec *rec,
+                       sx_slice line)
+{
+    if (rec->type == SX_SLREC_NEW_SERVICE) {
+        const sx_slservice *made = svc ? sx_slservices_at(svc, c->services) : NULL;
+        c->services++;
+        if (c->queues || !made) {
+            c->ok = false;
+            return;
+        }
+        sx_slrec r;
+        memset(&r, 0, sizeof r);
+        r.type = SX_SLREC_NEW_SERVICE;
+        r.svc = *made;
+        c->ok = sx_slrec_encode(&c->w, &r) && same_line(c, line);
+        return;
+    }
+    sx_queue *q = rec->type == SX_SLREC_CREATE
+                      ? sx_store_find_cached(st, SX_PARTY_RECIPIENT, sx_slice_of(rec->rid, SX_ID_LEN))
+                      : NULL;
+    c->queues = true;
+    if (!q) {
+        c->ok = false;
+        return;
+    }
+    sx_slrec r;
+    sx_queue_lock(q);
+    sx_slrec_from_queue(q, svc, &r);
+    bool enc = sx_slrec_encode(&c->w, &r);
+    sx_queue_unlock(q);
+    sx_wipe(&r, sizeof r);
+    sx_queue_release(st, q);
+    c->ok = enc && same_line(c, line);
+}
+
+static sx_status replay(const char *path, sx_store *st, sx_slservices *svc, const sx_kit_log_opts *o,
+                        sx_slreplay_stats *stats, compact_check *cc)
 {
     sx_slreplay_stats s = {0};
     if (stats)
@@ -45,12 +100,20 @@ sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
             break;
         }
         if (pst != SX_OK) {
+            if (cc)
+                cc->ok = false;
             sx_kit_log_report(o, SX_SAY_ERROR,
                               "Error parsing log: %s - %s", sx_status_str(pst), sx_kit_line_excerpt(line, ex));
             s.bad_lines++;
             continue;
         }
         sx_status ast = sx_slrec_apply(st, svc, &rec, o);
+        if (cc && cc->ok) {
+            if (ast == SX_OK)
+                check_line(cc, st, svc, &rec, line);
+            else
+                cc->ok = false;
+        }
         sx_slrec_cleanup(&rec);
         if (ast == SX_E_NOMEM) {
             res = ast;
@@ -61,10 +124,19 @@ sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc,
         else
             s.skipped++;
     }
+    if (cc)
+        cc->ok = cc->ok && res == SX_OK && s.lines > 0 && lr.sum && lr.n_unchecked == 0 && lr.n_damaged == 0 &&
+                 cc->services == (svc ? sx_slservices_count(svc) : 0);
     sx_kit_linereader_close(&lr);
     if (stats)
         *stats = s;
     return res;
+}
+
+sx_status sx_storelog_replay(const char *path, sx_store *st, sx_slservices *svc, const sx_kit_log_opts *o,
+                             sx_slreplay_stats *stats)
+{
+    return replay(path, st, svc, o, stats, NULL);
 }
 
 /* ---- appends ---- */
@@ -139,12 +211,19 @@ typedef struct queue_owner {
     sx_slservices *svc;
     const sx_kit_log_opts *o;
     sx_slreplay_stats *stats;
+    compact_check cc;
 } queue_owner;
 
 static sx_status queue_replay(void *ctx, const char *path)
 {
     queue_owner *q = ctx;
-    return sx_storelog_replay(path, q->st, q->svc, q->o, q->stats);
+    return replay(path, q->st, q->svc, q->o, q->stats, &q->cc);
+}
+
+static bool queue_compact(void *ctx)
+{
+    queue_owner *q = ctx;
+    return q->cc.ok;
 }
 
 static sx_status queue_snapshot(void *ctx, sx_kit_log *log)
@@ -158,7 +237,10 @@ sx_status sx_storelog_start(const char *path, sx_store *st, sx_slservices *svc, 
 {
     if (stats)
         memset(stats, 0, sizeof *stats);
-    queue_owner q = {.st = st, .svc = svc, .o = o, .stats = stats};
-    sx_kit_log_owner owner = {.ctx = &q, .replay = queue_replay, .snapshot = queue_snapshot};
-    return sx_kit_log_start(path, o, &owner, out);
+    queue_owner q = {.st = st, .svc = svc, .o = o, .stats = stats, .cc = {.ok = true}};
+    sx_writer_init_dynamic(&q.cc.w, SX_KIT_LINE_MAX);
+    sx_kit_log_owner owner = {.ctx = &q, .replay = queue_replay, .snapshot = queue_snapshot, .compact = queue_compact};
+    sx_status res = sx_kit_log_start(path, o, &owner, out);
+    sx_writer_cleanup(&q.cc.w);
+    return res;
 }

@@ -157,8 +157,8 @@ void sx_conn_sub_remove(sx_conn *c, sx_queue *q, bool notifier)
         q->sub = NULL;
         sx_sub_release(c->w->r, s); /* the queue's reference */
     }
-    if (q->nsub == s) {
-        q->nsub = NULL;
+    if (sx_queue_nsub(q) == s) {
+        sx_queue_set_nsub(q, NULL);
         sx_sub_release(c->w->r, s);
     }
     sx_queue_unlock(q);

@@ -57,7 +57,7 @@ static void add_queue(sx_store *st, uint8_t b)
     memset(q->rid, b, SX_ID_LEN);
     memset(q->sid, b ^ 0x55, SX_ID_LEN);
     q->n_rkeys = 1;
-    q->rkeys[0].len = 32;
+    q->rkey.len = 32;
     if (sx_store_insert(st, q) != SX_OK)
         __builtin_trap();
 }

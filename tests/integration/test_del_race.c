@@ -587,18 +587,19 @@ static void check_replayed(const rq *q, size_t i, sx_store *st)
     sx_queue_release(st, s);
     const sx_key *sk = told_skey(q);
     sx_qkey k = sk ? qkey(sk) : (sx_qkey){0};
-    if (!sx_qkey_equal(&r->skey, &k))
+    sx_qkey rs = sx_queue_skey(r);
+    if (!sx_qkey_equal(&rs, &k))
         problem("queue %zu: replayed with another sender key", i);
     if ((r->status == SX_QUEUE_OFF) != told_ok(q, R_OFF))
         problem("queue %zu: replayed with status %d", i, r->status);
     if (told_ok(q, R_NKEY)) {
-        if (!r->notifier || memcmp(r->notifier->id, answer_of(q, R_NKEY)->nid, 24) != 0)
+        if (!sx_queue_notifier(r) || memcmp(sx_queue_notifier(r)->id, answer_of(q, R_NKEY)->nid, 24) != 0)
             problem("queue %zu: replayed without the notifier NKEY made", i);
-    } else if (told_ok(q, R_NDEL) && r->notifier) {
+    } else if (told_ok(q, R_NDEL) && sx_queue_notifier(r)) {
         problem("queue %zu: replayed with a notifier after NDEL", i);
     }
-    if (told_ok(q, R_LSET) != (r->link != NULL))
-        problem("queue %zu: replayed %s link data, LSET %s", i, r->link ? "with" : "without",
+    if (told_ok(q, R_LSET) != (sx_queue_link(r) != NULL))
+        problem("queue %zu: replayed %s link data, LSET %s", i, sx_queue_link(r) ? "with" : "without",
                 answer_of(q, R_LSET) ? answer_text(answer_of(q, R_LSET)) : "not sent");
     sx_queue_release(st, r);
 }

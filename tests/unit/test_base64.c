@@ -197,6 +197,20 @@ static void test_encode_matches_sodium(void **state)
         assert_int_equal(strlen(a) + 1, cap);
         assert_int_equal(sx_b64_encode(sx_slice_of(in, n), v, a, cap - 1), SX_E_LIMIT);
     }
+    /* long inputs (message bodies), eight characters a step */
+    static uint8_t big[16050];
+    static char ba[21500], bb[21500];
+    for (int round = 0; round < 40; round++) {
+        sx_b64_variant v = (sx_b64_variant)(round % 3);
+        size_t n = sizeof big - (size_t)rnd(64);
+        for (size_t i = 0; i < n; i++)
+            big[i] = (uint8_t)rnd(256);
+        size_t cap = sx_b64_encoded_size(n, v);
+        assert_true(cap <= sizeof ba);
+        assert_ok(sx_b64_encode(sx_slice_of(big, n), v, ba, cap));
+        assert_ok(sx_b64_encode_sodium(sx_slice_of(big, n), v, bb, cap));
+        assert_string_equal(ba, bb);
+    }
     /* every 6-bit value in every position */
     for (unsigned x = 0; x < 64; x++) {
         uint8_t in[3] = {(uint8_t)(x << 2), (uint8_t)(x << 4 | x >> 2), (uint8_t)(x << 6 | x)};

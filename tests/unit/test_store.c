@@ -187,7 +187,7 @@ static void test_notifier_and_link(void **state)
     sx_queue_release(s, f);
     /* The same notifier id on another queue is refused. */
     assert_int_equal(sx_store_set_notifier(s, other, &n), SX_E_AUTH);
-    assert_null(other->notifier);
+    assert_null(sx_queue_notifier(other));
     /* Replacing it moves the map entry (PROTOCOL-NOTES D13). */
     sx_notifier n2 = n;
     memset(n2.id, 8, SX_ID_LEN);
@@ -205,8 +205,8 @@ static void test_notifier_and_link(void **state)
     f = sx_store_find(s, SX_PARTY_LINK, sx_slice_of(lid, SX_ID_LEN));
     assert_ptr_equal(f, q);
     sx_queue_release(s, f);
-    assert_int_equal(q->link->fixed_len, 5);
-    assert_memory_equal(q->link->data + 5, "user", 4);
+    assert_int_equal(sx_queue_link(q)->fixed_len, 5);
+    assert_memory_equal(sx_queue_link(q)->data + 5, "user", 4);
     /* Updating the same queue's link keeps the id. */
     assert_ok(sx_store_set_link(s, q, sx_slice_of(lid, SX_ID_LEN), sx_slice_str("fixed"), sx_slice_str("u2")));
     assert_int_equal(sx_store_set_link(s, other, sx_slice_of(lid, SX_ID_LEN), sx_slice_str("f"), sx_slice_str("")),
@@ -228,11 +228,53 @@ static void test_rkeys(void **state)
     sx_qkey keys[3] = {test_key(4), test_key(5), test_key(6)};
     assert_ok(sx_queue_set_rkeys(q, keys, 3));
     assert_int_equal(q->n_rkeys, 3);
-    assert_true(sx_qkey_equal(sx_queue_rkey(q, 2), &keys[2]));
-    assert_null(sx_queue_rkey(q, 3));
+    sx_qkey got = sx_queue_rkey(q, 2);
+    assert_true(sx_qkey_equal(&got, &keys[2]));
+    assert_int_equal(sx_queue_rkey(q, 3).len, 0);
     assert_int_equal(sx_queue_set_rkeys(q, keys, 0), SX_E_LIMIT);
     assert_ok(sx_queue_set_rkeys(q, keys + 1, 1));
-    assert_true(sx_qkey_equal(sx_queue_rkey(q, 0), &keys[1]));
+    got = sx_queue_rkey(q, 0);
+    assert_true(sx_qkey_equal(&got, &keys[1]));
+    sx_queue_release(s, q);
+    sx_store_free(s);
+}
+
+/* Keys longer than the record's room (Ed448) are kept apart and read back
+ * whole; a queue with none of the rare fields has no side record. */
+static void test_long_keys_and_side(void **state)
+{
+    (void)state;
+    sx_store *s;
+    assert_ok(sx_store_new(&s));
+    sx_queue *q = create(s, 'M');
+    assert_null(q->side);
+    sx_qkey big = {.alg = SX_KEY_ED448, .len = 57};
+    for (int i = 0; i < 57; i++)
+        big.raw[i] = (uint8_t)(200 - i);
+    assert_false(sx_queue_secured(q));
+    assert_ok(sx_queue_set_skey(q, &big));
+    assert_true(sx_queue_secured(q));
+    sx_qkey got = sx_queue_skey(q);
+    assert_true(sx_qkey_equal(&got, &big));
+    sx_qkey keys[2] = {big, test_key(7)};
+    keys[0].raw[0] ^= 1;
+    assert_ok(sx_queue_set_rkeys(q, keys, 1));
+    assert_null(q->side); /* one key: still no side record */
+    got = sx_queue_rkey(q, 0);
+    assert_true(sx_qkey_equal(&got, &keys[0]));
+    assert_ok(sx_queue_set_rkeys(q, keys, 2));
+    assert_non_null(q->side);
+    got = sx_queue_rkey(q, 1);
+    assert_true(sx_qkey_equal(&got, &keys[1]));
+    /* a short key replaces the long one in place */
+    sx_qkey small = test_key(8);
+    assert_ok(sx_queue_set_skey(q, &small));
+    got = sx_queue_skey(q);
+    assert_true(sx_qkey_equal(&got, &small));
+    assert_ok(sx_queue_set_skey(q, &big));
+    sx_queue_clear_skey(q);
+    assert_false(sx_queue_secured(q));
+    assert_ok(sx_queue_set_skey(q, &big)); /* freed with the queue */
     sx_queue_release(s, q);
     sx_store_free(s);
 }
@@ -265,11 +307,11 @@ static void test_pending_ntfs(void **state)
     }
     /* The oldest were dropped to keep the bound. */
     assert_int_equal(q->n_ntfs, SX_NTF_PENDING_MAX);
-    assert_int_equal(q->ntf_head->ts, 105);
+    assert_int_equal(q->side->ntf_head->ts, 105);
     assert_int_equal(sx_queue_expire_ntfs(q, 110), 5);
-    assert_int_equal(q->ntf_head->ts, 110);
+    assert_int_equal(q->side->ntf_head->ts, 110);
     sx_pending_ntf *list = sx_queue_take_ntfs(q);
-    assert_null(q->ntf_head);
+    assert_false(sx_queue_has_ntfs(q));
     assert_int_equal(q->n_ntfs, 0);
     int count = 0;
     int64_t prev = 0;
@@ -417,12 +459,14 @@ static sx_queue *fake_row(int k)
     fake_ids(k, SX_PARTY_RECIPIENT, q->rid);
     fake_ids(k, SX_PARTY_SENDER, q->sid);
     q->n_rkeys = 1;
-    q->rkeys[0] = test_key(3);
-    q->notifier = calloc(1, sizeof *q->notifier);
-    fake_ids(k, SX_PARTY_NOTIFIER, q->notifier->id);
+    sx_qkey rk = test_key(3);
+    assert_ok(sx_queue_set_rkeys(q, &rk, 1));
+    assert_non_null(sx_queue_side_get(q));
+    q->side->notifier = calloc(1, sizeof *q->side->notifier);
+    fake_ids(k, SX_PARTY_NOTIFIER, q->side->notifier->id);
     uint8_t lid[SX_ID_LEN];
     fake_ids(k, SX_PARTY_LINK, lid);
-    q->link = sx_link_new(sx_slice_of(lid, SX_ID_LEN), sx_slice_str("fixed"), sx_slice_str("user"));
+    q->side->link = sx_link_new(sx_slice_of(lid, SX_ID_LEN), sx_slice_str("fixed"), sx_slice_str("user"));
     q->n_msgs = 7; /* as msg_queue_size says */
     return q;
 }
@@ -535,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_notifier_and_link),
         cmocka_unit_test(test_rkeys),
+        cmocka_unit_test(test_long_keys_and_side),
         cmocka_unit_test(test_qkey_conversion),
         cmocka_unit_test(test_pending_ntfs),
         cmocka_unit_test(test_snapshot),

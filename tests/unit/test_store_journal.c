@@ -28,7 +28,7 @@ static sx_store *new_store(sx_queue **q)
     tu_bytes_seq(nq->rid, SX_ID_LEN, 1);
     tu_bytes_seq(nq->sid, SX_ID_LEN, 101);
     nq->n_rkeys = 1;
-    nq->rkeys[0].len = 32;
+    nq->rkey.len = 32;
     assert_ok(sx_store_insert(st, nq));
     *q = nq;
     return st;
@@ -111,7 +111,7 @@ static void test_two_stores(void **state)
     tu_bytes_seq(mq->rid, SX_ID_LEN, 1); /* the same ids as jq */
     tu_bytes_seq(mq->sid, SX_ID_LEN, 101);
     mq->n_rkeys = 1;
-    mq->rkeys[0].len = 32;
+    mq->rkey.len = 32;
     assert_ok(sx_store_insert(ms, mq));
 
     push(js, jq, 1, 1700000001, "to journal", SX_PUSH_OK);

@@ -466,7 +466,7 @@ static void test_replay(void **state)
     /* The maps follow: sender, notifier and link ids find their queues. */
     sx_queue *q1 = find_rid(st, RID);
     assert_non_null(q1);
-    assert_string_equal(q1->block_info, "reason=content");
+    assert_string_equal(sx_queue_block_info(q1), "reason=content");
     sx_queue *q = sx_store_find(st, SX_PARTY_SENDER, sx_slice_of(q1->sid, SX_ID_LEN));
     assert_ptr_equal(q, q1);
     sx_queue_release(st, q);
@@ -828,6 +828,119 @@ static void test_compaction(void **state)
     sx_store_free(st);
     sx_store_free(st2);
     sx_store_free(st3);
+    remove_tmpdir();
+}
+
+/* A start on a log that is already compact (what the last start wrote,
+ * plus CREATEs appended since) keeps it as it is: no rewrite, no new
+ * backup, the checksums go on; any other record, or a log without its sum
+ * file, is compacted as before. */
+#define Q2 "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4" /* the second queue of REPLAY_LOG */
+static void test_compact_log_kept(void **state)
+{
+    (void)state;
+    make_tmpdir();
+    char *ca = cert_text("fixtures/ca.crt");
+    size_t cap = strlen(REPLAY_LOG) + strlen(ca) + 600;
+    char *log_text = malloc(cap);
+    snprintf(log_text, cap,
+             "%s\nNEW_SERVICE service_id=" SVC " role=N cert=%s cert_hash=" DH " created_at=5\n"
+             "QUEUE_SERVICE " RID " R " SVC2 "\nKEYS " Q2 " " K2 "," K1 "\n",
+             REPLAY_LOG, ca);
+    free(ca);
+    write_file(tpath("store.log"), log_text);
+    sx_kit_log_opts o = quiet_opts();
+    o.now_sec = DAY0;
+    sx_kit_log *log;
+    sx_slreplay_stats stats;
+    sx_store *st[5];
+    sx_slservices *svc[5];
+    for (int i = 0; i < 5; i++) {
+        assert_ok(sx_store_new(&st[i]));
+        assert_ok(sx_slservices_new(&svc[i]));
+    }
+    /* 1: updates in the log: compacted, the original kept as a backup */
+    assert_ok(sx_storelog_start(tpath("store.log"), st[0], svc[0], &o, &stats, &log));
+    sx_kit_log_close(log);
+    assert_true(exists(tpath("store.log.2024-06-21T00:00:00Z")));
+    char *compact = read_file(tpath("store.log"));
+    char *state0 = dump_store(st[0], svc[0]);
+    sx_queue *q = find_rid(st[0], Q2);
+    assert_int_equal(sx_queue_rkey(q, 0).len, 57); /* the Ed448 key first */
+    sx_queue_release(st[0], q);
+
+    /* 2: kept as it is, same state, no new backup */
+    o.now_sec = DAY0 + 60;
+    n_warnings = 0;
+    assert_ok(sx_storelog_start(tpath("store.log"), st[1], svc[1], &o, &stats, &log));
+    assert_int_equal(n_warnings, 1); /* the note, nothing unchecked */
+    assert_non_null(strstr(last_warning, "is compact: kept as it is"));
+    assert_false(exists(tpath("store.log.2024-06-21T00:01:00Z")));
+    assert_false(exists(tpath("store.log.start")));
+    char *text = read_file(tpath("store.log"));
+    assert_string_equal(text, compact);
+    free(text);
+    char *state1 = dump_store(st[1], svc[1]);
+    assert_string_equal(state1, state0);
+    /* a new queue's CREATE appended: still compact */
+    sx_new_queue nq = {0};
+    nq.rkey = qkey(SX_KEY_ED25519, 7);
+    nq.mode = 'M';
+    nq.now = DAY0;
+    sx_queue *nqq;
+    assert_ok(sx_store_create(st[1], &nq, &nqq));
+    sx_slrec r;
+    sx_slrec_from_queue(nqq, svc[1], &r);
+    sx_queue_release(st[1], nqq);
+    assert_ok(sx_storelog_append(log, &r));
+    sx_kit_log_close(log);
+
+    /* 3: kept again, with the new queue; its line checked by the sum file */
+    o.now_sec = DAY0 + 120;
+    n_warnings = 0;
+    assert_ok(sx_storelog_start(tpath("store.log"), st[2], svc[2], &o, &stats, &log));
+    assert_int_equal(n_warnings, 1); /* the note, nothing unchecked */
+    assert_non_null(strstr(last_warning, "is compact: kept as it is"));
+    assert_int_equal(stats.applied, count_lines(compact) + 1);
+    assert_false(exists(tpath("store.log.2024-06-21T00:02:00Z")));
+    char *state2 = dump_store(st[2], svc[2]);
+    char *state1b = dump_store(st[1], svc[1]);
+    assert_string_equal(state2, state1b);
+    /* an update record: compacted at the next start */
+    sx_slrec t = {0};
+    t.type = SX_SLREC_TIME;
+    tu_bytes_seq(t.rid, SX_ID_LEN, 1);
+    t.q.updated_at = DAY0 + DAY;
+    assert_ok(sx_storelog_append(log, &t));
+    sx_kit_log_close(log);
+    o.now_sec = DAY0 + 180;
+    assert_ok(sx_storelog_start(tpath("store.log"), st[3], svc[3], &o, &stats, &log));
+    sx_kit_log_close(log);
+    assert_true(exists(tpath("store.log.2024-06-21T00:03:00Z")));
+
+    /* 4: compact but without its sum file (written by another program):
+     * compacted, so that its lines get their checksums */
+    assert_int_equal(unlink(tpath("store.log.sum")), 0);
+    o.now_sec = DAY0 + 240;
+    assert_ok(sx_storelog_start(tpath("store.log"), st[4], svc[4], &o, &stats, &log));
+    sx_kit_log_close(log);
+    assert_true(exists(tpath("store.log.2024-06-21T00:04:00Z")));
+    char *state4 = dump_store(st[4], svc[4]);
+    char *state3 = dump_store(st[3], svc[3]);
+    assert_string_equal(state4, state3);
+
+    free(state0);
+    free(state1);
+    free(state1b);
+    free(state2);
+    free(state3);
+    free(state4);
+    free(compact);
+    free(log_text);
+    for (int i = 0; i < 5; i++) {
+        sx_slservices_free(svc[i]);
+        sx_store_free(st[i]);
+    }
     remove_tmpdir();
 }
 
@@ -1252,6 +1365,7 @@ int main(void)
         cmocka_unit_test(test_backup_names),
         cmocka_unit_test(test_backup_pruning),
         cmocka_unit_test(test_compaction),
+        cmocka_unit_test(test_compact_log_kept),
         cmocka_unit_test(test_start_recovery),
         cmocka_unit_test(test_append_is_written),
         cmocka_unit_test(test_log_checksums),
