@@ -68,6 +68,13 @@ typedef struct sx_smp_service_creds {
     const char *cert_file; /* the leaf certificate */
     const char *ca_file;   /* the rest of the chain; NULL: the leaf alone */
     const char *key_file;  /* the leaf's private key */
+    /* In memory instead of files (used when cert_file is NULL; the pool's
+     * per-router credentials, sx_smp_pool_opts.service_creds): the one
+     * self-signed certificate (DER) and its private key (PKCS#8 DER). */
+    const uint8_t *cert_der;
+    size_t cert_der_len;
+    const uint8_t *key_der;
+    size_t key_der_len;
 } sx_smp_service_creds;
 
 typedef enum sx_smp_socks_mode {
@@ -480,6 +487,11 @@ typedef struct sx_smp_pool_event {
      * SERVICE_SUBSCRIBED, SERVICE_END: the router's figures. */
     int64_t service_expected, service_count;
     uint8_t service_expected_hash[16], service_hash[16];
+    /* CONNECTED of a service pool: the ServiceId the router gave in its
+     * handshake (borrowed for the call); length 0 when the router took the
+     * connection as an ordinary client's (a version without services). */
+    const uint8_t *service_id;
+    size_t service_id_len;
 } sx_smp_pool_event;
 
 typedef void (*sx_smp_pool_event_fn)(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg);
@@ -533,6 +545,17 @@ typedef struct sx_smp_pool_opts {
     /* With conn.service: the pool is a notifier service (NSUB, NSUBS)
      * rather than a messaging one (SUB, SUBS). */
     bool notifier_service;
+    /* A service with its own credentials for each router (the reference's
+     * NTF router keeps one certificate per SMP router): set, the pool is a
+     * service (conn.service is then not used) and calls service_creds on its
+     * thread before each connection to a router, server being its address
+     * (smp://..., without password). It fills *out (files, or a DER
+     * certificate and key in memory), which must stay valid until it is
+     * called again or the pool ends; the pool copies what it needs at once.
+     * Another status than SX_OK fails that connection attempt (retried as
+     * any other). */
+    sx_status (*service_creds)(void *arg, const char *server, sx_smp_service_creds *out);
+    void *service_creds_arg;
     /* The newest SMP version offered; 0: the newest this library speaks
      * (a lower one acts as an older client would, e.g. in tests). */
     unsigned max_version;
@@ -641,6 +664,8 @@ typedef struct sx_smp_pool_note {
     size_t meta_len;
     int64_t service_expected, service_count; /* the service events' figures */
     uint8_t service_expected_hash[16], service_hash[16];
+    uint8_t service_id[255]; /* CONNECTED of a service pool (the event's), or length 0 */
+    size_t service_id_len;
 } sx_smp_pool_note;
 
 /* Starts the pool's thread. opts as sx_smp_pool_new. SX_E_NOMEM,

@@ -46,6 +46,7 @@ struct sx_ntf_smpsub {
     uint64_t received;
     uint64_t service_subs; /* NSUBS answered */
     sx_ntf_stats *counters;
+    sx_ntf_svccreds *service; /* NULL: not a service */
 };
 
 bool sx_ntf_smpsub_wants(sx_ntf_sub_status st)
@@ -287,6 +288,12 @@ static void on_note(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
         if (note->notifier)
             on_notification(x, note);
         break;
+    case SX_SMP_POOL_CONNECTED:
+        /* the reference records the ServiceId after each handshake */
+        if (x->service)
+            sx_ntf_svccreds_service_id(x->service, note->server,
+                                       sx_slice_of(note->service_id, note->service_id_len));
+        break;
     case SX_SMP_POOL_DISCONNECTED: on_disconnected(x, note->server); break;
     default: break;
     }
@@ -311,7 +318,7 @@ static void *run(void *arg)
 }
 
 sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher,
-                              const sx_smp_service_creds *service, sx_ntf_smpsub **out)
+                              sx_ntf_svccreds *service, sx_ntf_smpsub **out)
 {
     SX_ENSURE(subs != NULL && tokens != NULL && out != NULL, SX_E_USAGE);
     *out = NULL;
@@ -325,8 +332,12 @@ sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_p
     sx_hindex_init(&x->by_id);
     sx_hindex_init(&x->names);
     sx_smp_pool_opts po = {0};
-    po.conn.service = service; /* copied by the pool */
-    po.notifier_service = service != NULL;
+    x->service = service;
+    if (service) {
+        po.service_creds = sx_ntf_svccreds_get;
+        po.service_creds_arg = service;
+        po.notifier_service = true;
+    }
     sx_status st = sx_smp_tpool_new(&po, &x->pool);
     if (st == SX_OK && pthread_create(&x->thread, NULL, run, x) != 0)
         st = SX_E_INTERNAL;

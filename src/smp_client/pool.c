@@ -504,7 +504,13 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
     s->session = ++p->stats.sessions;
     s->retry_ms = p->o.retry_min_ms;
     sx_error_clear();
-    emit(s, SX_SMP_POOL_CONNECTED, s->session, SX_OK, NULL, NULL);
+    sx_smp_pool_event ce = {.kind = SX_SMP_POOL_CONNECTED, .session = s->session, .status = SX_OK};
+    const sx_smp_session *ss = sx_smp_aclient_session(cl);
+    if (p->svc.on && ss->has_service) {
+        ce.service_id = ss->service_id;
+        ce.service_id_len = ss->service_id_len;
+    }
+    emit_event(s, &ce);
     sx_pool_svc_connected(s);
     start_waiting(s);
     pump(s);

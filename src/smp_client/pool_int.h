@@ -19,6 +19,9 @@ typedef struct pool_svc_cfg {
     bool on;
     sx_smp_service_role role; /* messaging (SUB, SUBS) or notifier (NSUB, NSUBS) */
     char *cert_file, *ca_file, *key_file;
+    /* per-router credentials (sx_smp_pool_opts.service_creds), or NULL */
+    sx_status (*creds_fn)(void *arg, const char *server, sx_smp_service_creds *out);
+    void *creds_arg;
 } pool_svc_cfg;
 
 /* Per router: the service key of the current connection, the ServiceId
@@ -27,6 +30,12 @@ typedef struct pool_svc_cfg {
 typedef struct pool_svc_srv {
     sx_key *key;
     sx_smp_client_service_opts so;
+    /* the router's own credentials (pool_svc_cfg.creds_fn), copied for the
+     * connection being made: files, or a DER certificate and its key */
+    char *cert_file, *ca_file, *key_file;
+    uint8_t *cert_der;
+    sx_slice der_chain;
+    sx_key *cert_key;
     uint8_t id[SX_SMP_SERVICE_ID_MAX];
     size_t id_len;
     size_t n_assoc;

@@ -188,6 +188,10 @@ static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
         copy_detail(n->code, sizeof n->code, n->detail, sizeof n->detail);
     n->queue = e->queue;
     n->notifier = e->notifier;
+    if (e->service_id && e->service_id_len <= sizeof n->service_id) {
+        memcpy(n->service_id, e->service_id, e->service_id_len);
+        n->service_id_len = e->service_id_len;
+    }
     n->service_expected = e->service_expected;
     n->service_count = e->service_count;
     memcpy(n->service_expected_hash, e->service_expected_hash, sizeof n->service_expected_hash);
