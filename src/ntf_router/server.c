@@ -935,8 +935,10 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     }
     if (st == SX_OK)
         st = sx_kit_workers_start(s->ws);
-    if (st == SX_OK)
+    if (st == SX_OK) {
         resubscribe(s);
+        sx_ntf_smpsub_release(s->smpsub);
+    }
     if (st != SX_OK) {
         server_free(s);
         return st;

@@ -255,8 +255,10 @@ static void on_note(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
     sx_ntf_sl_bytes id;
     switch (note->kind) {
     case SX_SMP_POOL_SUBSCRIBED:
+        /* ACTIVE, and whether the router associated it with the service
+         * (kept, so that the next start counts it for the NSUBS) */
         if (note->notifier && mark_subscribed(x, note->notifier, &id))
-            (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&id), SX_NTF_SUB_ACTIVE, sx_slice_of(NULL, 0));
+            (void)sx_ntf_subs_set_active(x->subs, sx_ntf_sl_slice(&id), x->service && note->service_assoc);
         break;
     case SX_SMP_POOL_SERVICE_SUBSCRIBED: on_service_subscribed(x, note); break;
     case SX_SMP_POOL_SERVICE_UNAVAILABLE:
@@ -333,6 +335,7 @@ sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_p
     sx_hindex_init(&x->names);
     sx_smp_pool_opts po = {0};
     x->service = service;
+    po.hold = true; /* until the start's resubscriptions are in */
     if (service) {
         po.service_creds = sx_ntf_svccreds_get;
         po.service_creds_arg = service;
@@ -394,11 +397,16 @@ void sx_ntf_smpsub_subscribe(sx_ntf_smpsub *x, const sx_ntf_sub_rec *r)
         return;
     }
     sx_wipe(key, sizeof key);
+    /* associated with the service before (kept across restarts): covered
+     * by the pool's NSUBS, not by an NSUB of its own */
+    bool assoc = x->service && r->service_assoc;
+    sx_smp_notifier_set_associated(n, assoc);
     entry *e = calloc(1, sizeof *e);
     bool ok = e != NULL;
     pthread_mutex_lock(&x->mu);
     if (ok) {
         e->n = n;
+        e->subscribed = assoc;
         e->id = r->id;
         e->server = name_ref(x, r->server.text);
         ok = e->server && sx_hindex_add(&x->by_n, &e->by_n, hash_n(x, n)) == SX_OK;
@@ -461,4 +469,10 @@ void sx_ntf_smpsub_pool_stats(sx_ntf_smpsub *x, sx_smp_pool_stats *out)
     memset(out, 0, sizeof *out);
     if (x)
         sx_smp_tpool_get_stats(x->pool, out);
+}
+
+void sx_ntf_smpsub_release(sx_ntf_smpsub *x)
+{
+    if (x)
+        sx_smp_tpool_release(x->pool);
 }

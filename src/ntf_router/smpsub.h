@@ -27,6 +27,10 @@ typedef struct sx_ntf_smpsub sx_ntf_smpsub;
  * SX_E_NOMEM / SX_E_INTERNAL. */
 SX_MUST_CHECK sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher,
                                             sx_ntf_svccreds *service, sx_ntf_smpsub **out);
+/* The pool connects nothing until this is called, once the subscriptions
+ * restored at start are all in (so that a service's first NSUBS to each
+ * SMP router counts every queue associated before). */
+void sx_ntf_smpsub_release(sx_ntf_smpsub *x);
 /* Stops the thread and the pool (before subs, tokens and pusher go). */
 void sx_ntf_smpsub_stop(sx_ntf_smpsub *x);
 /* Subscribes the subscription's notifier (status PENDING); the statuses

@@ -59,6 +59,7 @@ struct sx_smp_notifier {
     char server[SX_QUEUE_ADDR_MAX];
     uint8_t id[SX_QUEUE_ID_LEN];
     sx_key *key;
+    bool assoc; /* sx_smp_notifier_set_associated */
 };
 
 /* A subscription in the pool: a recipient's (SUB) or a notifier's (NSUB). */
@@ -166,6 +167,9 @@ void sx_pool_svc_connected(psrv *s);
 void sx_pool_svc_sub_ok(psrv *s, pq *e, const sx_smp_client_reply *r);
 /* A queue leaves the pool, or is no longer associated. */
 void sx_pool_svc_forget(psrv *s, pq *e);
+/* A queue the program says is associated already (a notifier restored
+ * with sx_smp_notifier_set_associated): counted for the next NSUBS. */
+void sx_pool_svc_preassoc(psrv *s, pq *e);
 /* A router event with no queue of its own (ALLS, ENDS): true when taken. */
 bool sx_pool_svc_event(psrv *s, const sx_smp_client_reply *r);
 

@@ -182,6 +182,15 @@ static bool role_matches(const psrv *s, const pq *e)
     return e->ntf == (s->pool->svc.role == SX_SMP_SERVICE_NOTIFIER);
 }
 
+void sx_pool_svc_preassoc(psrv *s, pq *e)
+{
+    if (!s->pool->svc.on || e->assoc || !role_matches(s, e))
+        return;
+    e->assoc = true;
+    s->svc.n_assoc++;
+    hash_toggle(&s->svc, e->id);
+}
+
 /* The current session is the service's, with bulk subscriptions. */
 static const sx_smp_session *service_session(const psrv *s)
 {

@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509.h>
@@ -274,7 +275,7 @@ static void test_kill9(void **state)
  * 2-byte length before the DER, the base64url fingerprint, a PKCS#8
  * Ed25519 key whose public half is the certificate's); id and hash get the
  * base64url ServiceId and fingerprint. */
-static void svc_row(uint16_t port, char *id, char *hash, size_t cap)
+static void svc_row(uint16_t port, char *id, char *hash, size_t cap, long long *assoc)
 {
     PGconn *pg = PQconnectdb(g_ntf_db);
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
@@ -282,13 +283,16 @@ static void svc_row(uint16_t port, char *id, char *hash, size_t cap)
     snprintf(port_text, sizeof port_text, "%u", port);
     const char *vals[1] = {port_text};
     PGresult *r = PQexecParams(pg,
-                               "SELECT ntf_service_id, ntf_service_cert_hash, ntf_service_cert, ntf_service_priv_key "
-                               "FROM ntf_svc.smp_servers WHERE smp_port = $1",
+                               "SELECT ntf_service_id, ntf_service_cert_hash, ntf_service_cert, ntf_service_priv_key, "
+                               "smp_notifier_count::text FROM ntf_svc.smp_servers WHERE smp_port = $1",
                                1, NULL, vals, NULL, NULL, 1);
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     assert_int_equal(PQntuples(r), 1);
-    for (int c = 0; c < 4; c++)
+    for (int c = 0; c < 5; c++)
         assert_false(PQgetisnull(r, 0, c));
+    char count_text[32];
+    snprintf(count_text, sizeof count_text, "%.*s", PQgetlength(r, 0, 4), PQgetvalue(r, 0, 4));
+    *assoc = atoll(count_text);
     const uint8_t *sid = (const uint8_t *)PQgetvalue(r, 0, 0);
     assert_ok(sx_b64_encode(sx_slice_of(sid, (size_t)PQgetlength(r, 0, 0)), SX_B64_URL, id, cap));
     int hl = PQgetlength(r, 0, 1);
@@ -357,7 +361,10 @@ static void test_service(void **state)
     for (int i = 0; i < 2; i++) {
         assert_int_equal(pool_router_wait_services(&rp[i], 'N', 1, sid[i], shash[i], sizeof sid[i]), 1);
         /* recorded at the connection, before the subscription was ACTIVE */
-        svc_row(rp[i].port, id[i], hash[i], sizeof id[i]);
+        long long assoc = -1;
+        svc_row(rp[i].port, id[i], hash[i], sizeof id[i], &assoc);
+        /* the subscription associated with the service (the triggers' count) */
+        assert_int_equal(assoc, 1);
         assert_string_equal(id[i], sid[i]);
         assert_string_equal(hash[i], shash[i]);
     }
@@ -373,7 +380,9 @@ static void test_service(void **state)
     wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 1, line, sizeof line);
     for (int i = 0; i < 2; i++) {
         char id2[128], hash2[128];
-        svc_row(rp[i].port, id2, hash2, sizeof id2);
+        long long assoc = -1;
+        svc_row(rp[i].port, id2, hash2, sizeof id2, &assoc);
+        assert_int_equal(assoc, 1);
         assert_string_equal(id2, id[i]);
         assert_string_equal(hash2, hash[i]);
         assert_int_equal(pool_router_services(&rp[i], 'N', id2, hash2, sizeof id2), 1);

@@ -11,7 +11,8 @@
  *    certificate, the two different;
  *  - the NTF router stopped and started again: the same certificate per
  *    SMP router, so the same service (no new NEW_SERVICE, same ServiceId),
- *    each NSUB counted as a duplicate association of that service;
+ *    and the associations kept in its store log: one NSUBS at each SMP
+ *    router with the count it has, no per-queue NSUB;
  *  - the SMP router killed (SIGKILL) and started again: every subscription
  *    is INACTIVE, then ACTIVE again after one NSUBS (the router's service
  *    subscription counters sum to 1, its per-queue NSUB counter stays 0);
@@ -71,6 +72,33 @@ static int cert_files(const env *e, char fps[][64], int cap)
     }
     closedir(d);
     return n;
+}
+
+/* A whole file as a NUL-terminated string (NULL: cannot be read). */
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *b = malloc(cap);
+    size_t n;
+    while (b && (n = fread(b + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (b)
+        b[len] = 0;
+    return b;
 }
 
 static void subscribe(env *e, const device *d, const pool_router *rp, int from, int to)
@@ -191,12 +219,33 @@ static void test_service(void **state)
                 (strcmp(fps[0], h2) == 0 && strcmp(fps[1], h1) == 0));
 
     /* the NTF router again: the same certificate for each, so the same
-     * service (the NSUBs associate nothing new) */
+     * service, and the associations it kept: one NSUBS at each SMP
+     * router, whose count is the NTF router's, and no per-queue NSUB */
     env_router_stop(&e);
     env_router_start(&e);
-    wait_metric(&rp, "simplex_smp_ntf_services_assoc_duplicate", N);
-    wait_metric(&rp2, "simplex_smp_ntf_services_assoc_duplicate", M);
+    long long v = -1;
+    for (int i = 0; i < WAIT_S * 10 && ((v = nsubs(&rp)) < 1 || nsubs(&rp2) < 1); i++)
+        ntf_sleep_ms(100);
+    assert_int_equal(v, 1);
+    assert_int_equal(nsubs(&rp2), 1);
     wait_range(&e, &d, 0, N + M, SX_NTF_SUB_ACTIVE);
+    assert_int_equal(metric(&rp, "simplex_smp_subscription_ntf_requests"), N);
+    assert_int_equal(metric(&rp2, "simplex_smp_subscription_ntf_requests"), M);
+    for (int i = 0; i < 2; i++) {
+        const pool_router *r = i ? &rp2 : &rp;
+        assert_int_equal(metric(r, "simplex_smp_ntf_services_sub_more"), 0);
+        assert_int_equal(metric(r, "simplex_smp_ntf_services_sub_fewer"), 0);
+    }
+    char out[160], want[400];
+    snprintf(out, sizeof out, "%s/ntf-server.out", e.dir);
+    char *text = read_all(out);
+    assert_non_null(text);
+    snprintf(want, sizeof want, "%s: service subscribed, %d queues\n", rp.addr, N);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "%s: service subscribed, %d queues\n", rp2.addr, M);
+    assert_non_null(strstr(text, want));
+    assert_null(strstr(text, "queues expected"));
+    free(text);
     assert_int_equal(metric(&rp, "simplex_smp_ntf_services_assoc_new"), N);
     assert_int_equal(metric(&rp2, "simplex_smp_ntf_services_assoc_new"), M);
     assert_int_equal(metric(&rp, "simplex_smp_ntf_services_assoc_updated"), 0);
@@ -215,7 +264,7 @@ static void test_service(void **state)
     wait_range(&e, &d, 0, N, SX_NTF_SUB_INACTIVE);
     pool_router_start(&rp);
     wait_range(&e, &d, 0, N + M, SX_NTF_SUB_ACTIVE);
-    long long v = -1;
+    v = -1;
     for (int i = 0; i < WAIT_S * 10 && (v = nsubs(&rp)) < 1; i++)
         ntf_sleep_ms(100);
     assert_int_equal(v, 1);
