@@ -237,25 +237,17 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
         sx_ini_free(ini);
         return 1;
     }
-    /* the notifier service's certificate (PROTOCOL-NOTES G18), made at the
-     * first start that asks for it */
-    char svc_crt[SX_KIT_PATH_MAX], svc_key[SX_KIT_PATH_MAX];
-    bool svc_made = false;
-    if (use_service &&
-        sx_ntf_service_creds(paths->cfg_dir, true, svc_crt, svc_key, &svc_made, err, sizeof err) != SX_OK) {
-        printf("Error: %s\n", err);
-        sx_ini_free(ini);
-        return 1;
-    }
-    sx_smp_service_creds svc = {.cert_file = svc_crt, .key_file = svc_key};
     sx_ntf_print_service(stdout, version_line, fp, host ? host : "<hostnames>", port_text);
     if (db_conn)
         printf("Store: PostgreSQL database, schema %s\n",
                db_schema && db_schema[0] ? db_schema : SX_NTF_DEFAULT_DB_SCHEMA);
     else
         printf("Store log: %s\n", store_log ? paths->store_log : "off");
+    /* the notifier service (PROTOCOL-NOTES G18): a certificate per SMP
+     * router, made when the router first connects to it (svccreds.h) */
     if (use_service)
-        printf("SMP subscriptions as a notifier service, certificate %s%s\n", svc_crt, svc_made ? " (new)" : "");
+        printf("SMP subscriptions as a notifier service, a certificate per SMP router %s\n",
+               db_conn ? "in the database" : "in the log folder");
     rcli_raise_nofile(stdout);
     fflush(stdout);
 
@@ -288,7 +280,8 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.metrics_interval = prom_interval;
     o.apns = &ao;
     o.periodic_s = (unsigned)periodic;
-    o.service = use_service ? &svc : NULL;
+    o.use_service = use_service;
+    o.service_dir = paths->log_dir;
     /* the control port ([TRANSPORT] control_port, [AUTH] passwords) */
     const char *ctl_user = sx_ini_get(ini, "AUTH", "control_port_user_password"),
                *ctl_admin = sx_ini_get(ini, "AUTH", "control_port_admin_password");

@@ -68,6 +68,13 @@ typedef struct sx_smp_service_creds {
     const char *cert_file; /* the leaf certificate */
     const char *ca_file;   /* the rest of the chain; NULL: the leaf alone */
     const char *key_file;  /* the leaf's private key */
+    /* In memory instead of files (used when cert_file is NULL; the pool's
+     * per-router credentials, sx_smp_pool_opts.service_creds): the one
+     * self-signed certificate (DER) and its private key (PKCS#8 DER). */
+    const uint8_t *cert_der;
+    size_t cert_der_len;
+    const uint8_t *key_der;
+    size_t key_der_len;
 } sx_smp_service_creds;
 
 typedef enum sx_smp_socks_mode {
@@ -480,6 +487,14 @@ typedef struct sx_smp_pool_event {
      * SERVICE_SUBSCRIBED, SERVICE_END: the router's figures. */
     int64_t service_expected, service_count;
     uint8_t service_expected_hash[16], service_hash[16];
+    /* CONNECTED of a service pool: the ServiceId the router gave in its
+     * handshake (borrowed for the call); length 0 when the router took the
+     * connection as an ordinary client's (a version without services). */
+    const uint8_t *service_id;
+    size_t service_id_len;
+    /* SUBSCRIBED of a service pool: the router associated the queue with
+     * the pool's service (SOK with its ServiceId). */
+    bool service_assoc;
 } sx_smp_pool_event;
 
 typedef void (*sx_smp_pool_event_fn)(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg);
@@ -533,6 +548,22 @@ typedef struct sx_smp_pool_opts {
     /* With conn.service: the pool is a notifier service (NSUB, NSUBS)
      * rather than a messaging one (SUB, SUBS). */
     bool notifier_service;
+    /* A service with its own credentials for each router (the reference's
+     * NTF router keeps one certificate per SMP router): set, the pool is a
+     * service (conn.service is then not used) and calls service_creds on its
+     * thread before each connection to a router, server being its address
+     * (smp://..., without password). It fills *out (files, or a DER
+     * certificate and key in memory), which must stay valid until it is
+     * called again or the pool ends; the pool copies what it needs at once.
+     * Another status than SX_OK fails that connection attempt (retried as
+     * any other). */
+    sx_status (*service_creds)(void *arg, const char *server, sx_smp_service_creds *out);
+    void *service_creds_arg;
+    /* No connection is made until sx_smp_pool_release (sx_smp_tpool_release):
+     * e.g. until the subscriptions a program restores at its start are all
+     * in, so that a service's first SUBS / NSUBS to each router counts them
+     * all. */
+    bool hold;
     /* The newest SMP version offered; 0: the newest this library speaks
      * (a lower one acts as an older client would, e.g. in tests). */
     unsigned max_version;
@@ -599,6 +630,9 @@ SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
  * (*len 0) before the first service connection to it. Borrowed until the
  * pool's next connection to it. */
 SX_API const uint8_t *sx_smp_pool_service_id(const sx_smp_pool *p, const char *server, size_t *len);
+/* Ends sx_smp_pool_opts.hold: the routers with something to do are
+ * connected from now on. */
+SX_API void sx_smp_pool_release(sx_smp_pool *p);
 
 /* Notifier subscriptions (NSUB), for a notification server: the notifier
  * side of a queue, made from the router's address, the notifier id the
@@ -609,6 +643,13 @@ SX_API SX_MUST_CHECK sx_status sx_smp_notifier_new(const char *server, const uin
                                                    const char *key_text, sx_smp_notifier **out);
 /* Wipes and frees it. Accepts NULL. */
 SX_API void sx_smp_notifier_free(sx_smp_notifier *n);
+/* A notifier the router associated with the pool's (notifier) service
+ * before, as a notification server keeps that across its restarts: the
+ * pool counts it for the NSUBS of its first service connection to that
+ * router instead of sending its own NSUB (a router that no longer has it
+ * makes the pool subscribe each queue again, see "The pool as a service").
+ * Set before sx_smp_pool_subscribe_notifier. */
+SX_API void sx_smp_notifier_set_associated(sx_smp_notifier *n, bool assoc);
 /* As sx_smp_pool_subscribe / _unsubscribe, with NSUB: the router's NMSG
  * of the queue come as NOTIFICATION events (nothing to acknowledge). */
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_subscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n);
@@ -641,6 +682,9 @@ typedef struct sx_smp_pool_note {
     size_t meta_len;
     int64_t service_expected, service_count; /* the service events' figures */
     uint8_t service_expected_hash[16], service_hash[16];
+    uint8_t service_id[255]; /* CONNECTED of a service pool (the event's), or length 0 */
+    size_t service_id_len;
+    bool service_assoc; /* SUBSCRIBED (the event's) */
 } sx_smp_pool_note;
 
 /* Starts the pool's thread. opts as sx_smp_pool_new. SX_E_NOMEM,
@@ -670,6 +714,8 @@ SX_API void sx_smp_pool_note_clear(sx_smp_pool_note *n);
 SX_API void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out);
 /* The longest ServiceId a router gives, in bytes. */
 #define SX_SMP_SERVICE_ID_CAP 255
+/* As sx_smp_pool_release. */
+SX_API void sx_smp_tpool_release(sx_smp_tpool *tp);
 /* As sx_smp_pool_service_id, copied into id: its length, 0 when none. */
 SX_API size_t sx_smp_tpool_service_id(sx_smp_tpool *tp, const char *server, uint8_t id[SX_SMP_SERVICE_ID_CAP]);
 

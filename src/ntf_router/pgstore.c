@@ -7,12 +7,14 @@
 #include "ntf_router/pgstore.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/base64.h"
 #include "core/reader.h"
 #include "core/writer.h"
 #include "crypto/keys.h"
+#include "crypto/util.h"
 #include "kit/say.h"
 
 enum {
@@ -32,6 +34,13 @@ enum {
     NP_L_INSERT,
     NP_L_ALL,
     NP_L_TRIM,
+    NP_SV_UPSERT,
+    NP_SV_CREDS,
+    NP_SV_SET_CREDS,
+    NP_SV_ID,
+    NP_SV_SET_ID,
+    NP_SV_DROP,
+    NP_SV_UNASSOC,
 };
 
 #define SERVER_UPSERT                                                                           \
@@ -550,4 +559,171 @@ sx_status sx_ntf_pg_load_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n)
     if (n)
         *n = taken;
     return SX_OK;
+}
+
+/* ---- the notifier service's credentials per SMP router ---- */
+
+static const sx_pgstmt SV_UPSERT = {NP_SV_UPSERT, SERVER_UPSERT};
+static const sx_pgstmt SV_CREDS = {NP_SV_CREDS,
+                                   "SELECT smp_server_id, ntf_service_cert_hash, ntf_service_cert, "
+                                   "ntf_service_priv_key "
+                                   "FROM smp_servers WHERE smp_host = $1 AND smp_port = $2 AND smp_keyhash = $3 "
+                                   "FOR UPDATE"};
+static const sx_pgstmt SV_SET_CREDS = {NP_SV_SET_CREDS, "UPDATE smp_servers SET ntf_service_cert_hash = $2, "
+                                                        "ntf_service_cert = $3, ntf_service_priv_key = $4 "
+                                                        "WHERE smp_server_id = $1"};
+static const sx_pgstmt SV_ID = {NP_SV_ID, "SELECT smp_server_id, ntf_service_id FROM smp_servers "
+                                          "WHERE smp_host = $1 AND smp_port = $2 AND smp_keyhash = $3 FOR UPDATE"};
+static const sx_pgstmt SV_SET_ID = {NP_SV_SET_ID, "UPDATE smp_servers SET ntf_service_id = $2, "
+                                                  "smp_notifier_count = 0, smp_notifier_ids_hash = DEFAULT "
+                                                  "WHERE smp_server_id = $1"};
+static const sx_pgstmt SV_DROP = {NP_SV_DROP, "UPDATE smp_servers SET ntf_service_id = NULL, "
+                                              "ntf_service_cert = NULL, ntf_service_cert_hash = NULL, "
+                                              "ntf_service_priv_key = NULL, smp_notifier_count = 0, "
+                                              "smp_notifier_ids_hash = DEFAULT WHERE smp_server_id = $1"};
+static const sx_pgstmt SV_UNASSOC = {NP_SV_UNASSOC, "UPDATE subscriptions SET status = 'INACTIVE', "
+                                                    "ntf_service_assoc = FALSE WHERE smp_server_id = $1 "
+                                                    "AND (status != 'INACTIVE' OR ntf_service_assoc != FALSE)"};
+
+static sx_status run_one(sx_pgconn *c, const sx_pgstmt *s, const params *p, const char *what, PGresult **out)
+{
+    PGresult *res = sx_pgdb_run(c, s, p->n, p->vals, p->lens, what);
+    if (!res)
+        return SX_E_IO;
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return SX_OK;
+}
+
+static bool copy_col(const PGresult *res, int col, uint8_t **out, size_t *len)
+{
+    sx_slice v = sx_pgdb_bytes(res, 0, col);
+    if (!v.ptr || !v.len)
+        return false;
+    *out = malloc(v.len);
+    if (!*out)
+        return false;
+    memcpy(*out, v.ptr, v.len);
+    *len = v.len;
+    return true;
+}
+
+static sx_status creds_txn(sx_pgconn *c, const sx_server_address *a, sx_ntf_pg_make_creds_fn make, void *arg,
+                           sx_ntf_pg_creds *out)
+{
+    static _Thread_local params p;
+    memset(&p, 0, sizeof p);
+    if (!p_server(&p, 0, a))
+        return SX_E_USAGE;
+    /* the router's row exists once a subscription named it; made here
+     * otherwise (a connection only follows a subscription) */
+    SX_TRY(run_one(c, &SV_UPSERT, &p, "add an SMP router", NULL));
+    PGresult *res = NULL;
+    SX_TRY(run_one(c, &SV_CREDS, &p, "read the service credentials", &res));
+    sx_status st = PQntuples(res) == 1 ? SX_OK : SX_E_IO;
+    int64_t srv_id = 0;
+    if (st == SX_OK && !sx_pgdb_i64(res, 0, 0, &srv_id))
+        st = SX_E_IO;
+    if (st == SX_OK && copy_col(res, 1, &out->cert_hash, &out->cert_hash_len) &&
+        copy_col(res, 2, &out->cert, &out->cert_len) && copy_col(res, 3, &out->key, &out->key_len)) {
+        PQclear(res);
+        return SX_OK;
+    }
+    PQclear(res);
+    SX_TRY(st);
+    sx_ntf_pg_creds_free(out);
+    SX_TRY(make(arg, out));
+    out->made = true;
+    memset(&p, 0, sizeof p);
+    p_i64(&p, srv_id);
+    p_bytes(&p, out->cert_hash, out->cert_hash_len);
+    p_bytes(&p, out->cert, out->cert_len);
+    p_bytes(&p, out->key, out->key_len);
+    return run_one(c, &SV_SET_CREDS, &p, "save the service credentials", NULL);
+}
+
+sx_status sx_ntf_pg_service_creds(sx_pgdb *db, const sx_server_address *a, sx_ntf_pg_make_creds_fn make, void *arg,
+                                  sx_ntf_pg_creds *out)
+{
+    SX_ENSURE(db != NULL && a != NULL && make != NULL && out != NULL, SX_E_USAGE);
+    memset(out, 0, sizeof *out);
+    sx_pgconn *c = sx_pgdb_acquire(db);
+    sx_status st = sx_pgdb_exec(c, "BEGIN", "service credentials");
+    if (st == SX_OK) {
+        st = creds_txn(c, a, make, arg, out);
+        sx_status end = sx_pgdb_exec(c, st == SX_OK ? "COMMIT" : "ROLLBACK", "service credentials");
+        if (st == SX_OK)
+            st = end;
+    }
+    sx_pgdb_release(db, c);
+    if (st != SX_OK)
+        sx_ntf_pg_creds_free(out);
+    return st;
+}
+
+void sx_ntf_pg_creds_free(sx_ntf_pg_creds *c)
+{
+    if (!c)
+        return;
+    free(c->cert_hash);
+    free(c->cert);
+    if (c->key)
+        sx_wipe(c->key, c->key_len);
+    free(c->key);
+    memset(c, 0, sizeof *c);
+}
+
+static sx_status service_id_txn(sx_pgconn *c, const sx_server_address *a, sx_slice id, int *changed)
+{
+    static _Thread_local params p;
+    memset(&p, 0, sizeof p);
+    if (!p_server(&p, 0, a))
+        return SX_E_USAGE;
+    PGresult *res = NULL;
+    SX_TRY(run_one(c, &SV_ID, &p, "read the service id", &res));
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return SX_OK; /* a router the store does not know: nothing to record */
+    }
+    int64_t srv_id = 0;
+    bool ok = sx_pgdb_i64(res, 0, 0, &srv_id);
+    sx_slice cur = sx_pgdb_bytes(res, 0, 1);
+    bool had = cur.ptr != NULL;
+    bool same = had ? id.len == cur.len && memcmp(id.ptr, cur.ptr, id.len) == 0 : id.len == 0;
+    PQclear(res);
+    if (!ok)
+        return SX_E_IO;
+    if (same)
+        return SX_OK;
+    memset(&p, 0, sizeof p);
+    p_i64(&p, srv_id);
+    if (had) {
+        /* another service at that router: the associations were with the old one */
+        SX_TRY(run_one(c, &SV_UNASSOC, &p, "end the service associations", NULL));
+        *changed = 1;
+    }
+    if (!id.len)
+        return run_one(c, &SV_DROP, &p, "drop the service", NULL);
+    p_slice(&p, id);
+    return run_one(c, &SV_SET_ID, &p, "record the service id", NULL);
+}
+
+sx_status sx_ntf_pg_service_id(sx_pgdb *db, const sx_server_address *a, sx_slice id, bool *changed)
+{
+    SX_ENSURE(db != NULL && a != NULL, SX_E_USAGE);
+    int ch = 0;
+    sx_pgconn *c = sx_pgdb_acquire(db);
+    sx_status st = sx_pgdb_exec(c, "BEGIN", "service id");
+    if (st == SX_OK) {
+        st = service_id_txn(c, a, id, &ch);
+        sx_status end = sx_pgdb_exec(c, st == SX_OK ? "COMMIT" : "ROLLBACK", "service id");
+        if (st == SX_OK)
+            st = end;
+    }
+    sx_pgdb_release(db, c);
+    if (changed)
+        *changed = st == SX_OK && ch;
+    return st;
 }

@@ -6,7 +6,9 @@
 #ifndef SX_NTF_ROUTER_PGSTORE_H
 #define SX_NTF_ROUTER_PGSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/bytes.h"
 #include "kit/pgdb.h"
@@ -41,5 +43,33 @@ SX_MUST_CHECK sx_status sx_ntf_pg_add_last(sx_pgdb *db, const sx_ntf_sl_last *l)
  * sx_pgdb); a failure is said in the router's log. */
 void sx_ntf_pg_last_hook(void *arg, const sx_ntf_sl_last *l);
 SX_MUST_CHECK sx_status sx_ntf_pg_load_last(sx_pgdb *db, sx_ntf_subs *s, size_t *n);
+
+/* The notifier service's credentials for one SMP router, in its
+ * smp_servers row as the reference keeps them (PROTOCOL-NOTES G18):
+ * ntf_service_cert (the chain as a count byte and each DER certificate
+ * with a 2-byte length), ntf_service_cert_hash (the base64url text of the
+ * certificate's SHA-256 fingerprint), ntf_service_priv_key (PKCS#8 DER).
+ * Owned copies (sx_ntf_pg_creds_free). */
+typedef struct sx_ntf_pg_creds {
+    uint8_t *cert, *cert_hash, *key;
+    size_t cert_len, cert_hash_len, key_len;
+    bool made; /* made by this call */
+} sx_ntf_pg_creds;
+/* Makes new credentials into out (all three columns, malloc'ed). */
+typedef sx_status (*sx_ntf_pg_make_creds_fn)(void *arg, sx_ntf_pg_creds *out);
+/* The router's credentials, in one transaction: read (the row locked), or,
+ * when the row has none, made by make and saved (the row added when the
+ * store has none for that router). SX_E_IO, SX_E_USAGE, or make's. */
+SX_MUST_CHECK sx_status sx_ntf_pg_service_creds(sx_pgdb *db, const sx_server_address *a,
+                                                sx_ntf_pg_make_creds_fn make, void *arg, sx_ntf_pg_creds *out);
+void sx_ntf_pg_creds_free(sx_ntf_pg_creds *c);
+/* Records the ServiceId the router gave (id.len 0: it took the connection
+ * as an ordinary client's), as the reference does after each handshake:
+ * when it differs from the recorded one, that router's subscriptions lose
+ * their associations (INACTIVE) if one was recorded, the service count and
+ * ids hash restart, and without an id the credentials are dropped too (new
+ * ones are made for the next connection). *changed (may be NULL): the
+ * associations were ended. A router without a row: nothing. SX_E_IO. */
+SX_MUST_CHECK sx_status sx_ntf_pg_service_id(sx_pgdb *db, const sx_server_address *a, sx_slice id, bool *changed);
 
 #endif

@@ -83,6 +83,7 @@ struct sx_ntf_server {
     sx_ntf_pusher *pusher; /* NULL without APNS */
     sx_ntf_subs *subs;
     sx_ntf_smpsub *smpsub;
+    sx_ntf_svccreds *svc; /* the notifier service's certificates, or NULL */
     sx_ntf_stats stats;
     sx_ntf_stats_log *stats_log;
     sx_ntf_control *control;
@@ -767,6 +768,7 @@ static void server_free(sx_ntf_server *s)
     sx_ntf_stats_log_stop(s->stats_log);
     sx_kit_workers_free(s->ws);
     sx_ntf_smpsub_stop(s->smpsub);
+    sx_ntf_svccreds_free(s->svc); /* after the pool that calls it */
     sx_ntf_pusher_stop(s->pusher);
     free(s->workers);
     sx_tls_ctx_free(s->tls);
@@ -836,8 +838,7 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     pthread_mutex_init(&s->log_mu, NULL);
     sx_ntf_stats_init(&s->stats, (int64_t)time(NULL));
     s->opts = *o;
-    s->opts.apns = NULL;    /* the caller's; copied into the client */
-    s->opts.service = NULL; /* the caller's; copied by the pool */
+    s->opts.apns = NULL; /* the caller's; copied into the client */
     sx_status st = sx_ntf_tokens_new(&s->tokens);
     if (st == SX_OK)
         st = sx_ntf_subs_new(&s->subs);
@@ -876,8 +877,10 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
             st = sx_ntf_pusher_start(s->tokens, ac, o->periodic_s, &s->pusher);
     }
     sx_ntf_pusher_set_counters(s->pusher, &s->stats);
+    if (st == SX_OK && o->use_service)
+        st = sx_ntf_svccreds_new(s->db, o->service_dir ? o->service_dir : ".", &s->svc);
     if (st == SX_OK)
-        st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, o->service, &s->smpsub);
+        st = sx_ntf_smpsub_start(s->subs, s->tokens, s->pusher, s->svc, &s->smpsub);
     if (st == SX_OK)
         sx_ntf_smpsub_set_counters(s->smpsub, &s->stats);
     bool metrics = o->metrics_path && o->metrics_interval > 0;
@@ -932,8 +935,10 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     }
     if (st == SX_OK)
         st = sx_kit_workers_start(s->ws);
-    if (st == SX_OK)
+    if (st == SX_OK) {
         resubscribe(s);
+        sx_ntf_smpsub_release(s->smpsub);
+    }
     if (st != SX_OK) {
         server_free(s);
         return st;

@@ -68,9 +68,12 @@ typedef struct sx_ntf_server_opts {
      * reported, not sent. */
     const sx_ntf_apns_client_opts *apns;
     unsigned periodic_s; /* between periodic-push rounds; 0: 300 s */
-    /* NULL, or the notifier service certificate ([SUBSCRIBER]
-     * use_service_credentials, PROTOCOL-NOTES G18; smpsub.h). */
-    const sx_smp_service_creds *service;
+    /* [SUBSCRIBER] use_service_credentials (PROTOCOL-NOTES G18; smpsub.h,
+     * svccreds.h): the router is a notifier service with one certificate
+     * per SMP router, kept in the database, or without one as files in
+     * service_dir (beside the store log). */
+    bool use_service;
+    const char *service_dir;
     /* The control port (control.h) on 127.0.0.1: control_port, 0 for an
      * ephemeral one; the passwords NULL when not set. */
     bool control;

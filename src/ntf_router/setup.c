@@ -179,42 +179,6 @@ sx_status sx_ntf_setup_init(const sx_kit_paths *paths, const sx_ntf_init_options
     return st;
 }
 
-sx_status sx_ntf_service_creds(const char *cfg_dir, bool make, char *crt, char *key, bool *made, char *err,
-                               size_t errlen)
-{
-    if (errlen)
-        err[0] = 0;
-    if (made)
-        *made = false;
-    int a = snprintf(crt, SX_KIT_PATH_MAX, "%s/%s", cfg_dir, SX_NTF_SERVICE_CRT_NAME);
-    int b = snprintf(key, SX_KIT_PATH_MAX, "%s/%s", cfg_dir, SX_NTF_SERVICE_KEY_NAME);
-    if (a < 0 || a >= SX_KIT_PATH_MAX || b < 0 || b >= SX_KIT_PATH_MAX) {
-        snprintf(err, errlen, "%s: path too long", cfg_dir);
-        return SX_E_LIMIT;
-    }
-    if (!make || (access(crt, F_OK) == 0 && access(key, F_OK) == 0))
-        return SX_OK;
-    /* one self-signed certificate: the router knows the service by its
-     * fingerprint (the only certificate of the chain) */
-    sx_key *k = NULL;
-    X509 *cert = NULL;
-    sx_status st = sx_key_generate(SX_KEY_ED25519, &k);
-    if (st == SX_OK)
-        st = sx_x509_create_ca(k, &cert);
-    if (st != SX_OK) {
-        snprintf(err, errlen, "cannot make the service certificate");
-    } else if ((st = sx_x509_write_key_file(key, k)) != SX_OK) {
-        snprintf(err, errlen, "%s: cannot write", key);
-    } else if ((st = sx_x509_write_cert_file(crt, cert)) != SX_OK) {
-        snprintf(err, errlen, "%s: cannot write", crt);
-    } else if (made) {
-        *made = true;
-    }
-    X509_free(cert);
-    sx_key_free(k);
-    return st;
-}
-
 sx_status sx_ntf_format_address(const uint8_t fp[SX_FINGERPRINT_LEN], const char *host, const char *port,
                                 char *out, size_t cap)
 {

@@ -63,20 +63,6 @@ SX_MUST_CHECK sx_status sx_ntf_setup_init(const sx_kit_paths *paths, const sx_nt
                                           uint8_t fp[SX_FINGERPRINT_LEN], char *host, size_t host_cap,
                                           char *err, size_t errlen);
 
-/* The notifier service's certificate (PROTOCOL-NOTES G18; [SUBSCRIBER]
- * use_service_credentials: on): the reference makes one self-signed
- * certificate (CN "simplex", Ed25519) per SMP router, when it first
- * connects to it, and keeps it in its database. Ours is one for every SMP
- * router (the pool presents one), kept in the configuration folder under
- * these names and made by `start` when they are missing. */
-#define SX_NTF_SERVICE_CRT_NAME "ntf-service.crt"
-#define SX_NTF_SERVICE_KEY_NAME "ntf-service.key"
-/* The two paths in cfg_dir (crt, key: SX_KIT_PATH_MAX each); with make,
- * the files are created when either is missing (*made true). SX_E_IO,
- * SX_E_LIMIT, SX_E_INTERNAL with err. */
-SX_MUST_CHECK sx_status sx_ntf_service_creds(const char *cfg_dir, bool make, char *crt, char *key, bool *made,
-                                             char *err, size_t errlen);
-
 /* "ntf://<fingerprint>@<host>[:<port>]", the port only when given and not
  * 443. SX_E_LIMIT when it does not fit. */
 SX_MUST_CHECK sx_status sx_ntf_format_address(const uint8_t fp[SX_FINGERPRINT_LEN], const char *host,

@@ -46,6 +46,7 @@ struct sx_ntf_smpsub {
     uint64_t received;
     uint64_t service_subs; /* NSUBS answered */
     sx_ntf_stats *counters;
+    sx_ntf_svccreds *service; /* NULL: not a service */
 };
 
 bool sx_ntf_smpsub_wants(sx_ntf_sub_status st)
@@ -254,8 +255,10 @@ static void on_note(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
     sx_ntf_sl_bytes id;
     switch (note->kind) {
     case SX_SMP_POOL_SUBSCRIBED:
+        /* ACTIVE, and whether the router associated it with the service
+         * (kept, so that the next start counts it for the NSUBS) */
         if (note->notifier && mark_subscribed(x, note->notifier, &id))
-            (void)sx_ntf_subs_set_status(x->subs, sx_ntf_sl_slice(&id), SX_NTF_SUB_ACTIVE, sx_slice_of(NULL, 0));
+            (void)sx_ntf_subs_set_active(x->subs, sx_ntf_sl_slice(&id), x->service && note->service_assoc);
         break;
     case SX_SMP_POOL_SERVICE_SUBSCRIBED: on_service_subscribed(x, note); break;
     case SX_SMP_POOL_SERVICE_UNAVAILABLE:
@@ -287,6 +290,12 @@ static void on_note(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
         if (note->notifier)
             on_notification(x, note);
         break;
+    case SX_SMP_POOL_CONNECTED:
+        /* the reference records the ServiceId after each handshake */
+        if (x->service)
+            sx_ntf_svccreds_service_id(x->service, note->server,
+                                       sx_slice_of(note->service_id, note->service_id_len));
+        break;
     case SX_SMP_POOL_DISCONNECTED: on_disconnected(x, note->server); break;
     default: break;
     }
@@ -311,7 +320,7 @@ static void *run(void *arg)
 }
 
 sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher,
-                              const sx_smp_service_creds *service, sx_ntf_smpsub **out)
+                              sx_ntf_svccreds *service, sx_ntf_smpsub **out)
 {
     SX_ENSURE(subs != NULL && tokens != NULL && out != NULL, SX_E_USAGE);
     *out = NULL;
@@ -325,8 +334,13 @@ sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_p
     sx_hindex_init(&x->by_id);
     sx_hindex_init(&x->names);
     sx_smp_pool_opts po = {0};
-    po.conn.service = service; /* copied by the pool */
-    po.notifier_service = service != NULL;
+    x->service = service;
+    po.hold = true; /* until the start's resubscriptions are in */
+    if (service) {
+        po.service_creds = sx_ntf_svccreds_get;
+        po.service_creds_arg = service;
+        po.notifier_service = true;
+    }
     sx_status st = sx_smp_tpool_new(&po, &x->pool);
     if (st == SX_OK && pthread_create(&x->thread, NULL, run, x) != 0)
         st = SX_E_INTERNAL;
@@ -383,11 +397,16 @@ void sx_ntf_smpsub_subscribe(sx_ntf_smpsub *x, const sx_ntf_sub_rec *r)
         return;
     }
     sx_wipe(key, sizeof key);
+    /* associated with the service before (kept across restarts): covered
+     * by the pool's NSUBS, not by an NSUB of its own */
+    bool assoc = x->service && r->service_assoc;
+    sx_smp_notifier_set_associated(n, assoc);
     entry *e = calloc(1, sizeof *e);
     bool ok = e != NULL;
     pthread_mutex_lock(&x->mu);
     if (ok) {
         e->n = n;
+        e->subscribed = assoc;
         e->id = r->id;
         e->server = name_ref(x, r->server.text);
         ok = e->server && sx_hindex_add(&x->by_n, &e->by_n, hash_n(x, n)) == SX_OK;
@@ -450,4 +469,10 @@ void sx_ntf_smpsub_pool_stats(sx_ntf_smpsub *x, sx_smp_pool_stats *out)
     memset(out, 0, sizeof *out);
     if (x)
         sx_smp_tpool_get_stats(x->pool, out);
+}
+
+void sx_ntf_smpsub_release(sx_ntf_smpsub *x)
+{
+    if (x)
+        sx_smp_tpool_release(x->pool);
 }

@@ -12,18 +12,25 @@
 
 #include "ntf_router/push.h"
 #include "ntf_router/subs.h"
+#include "ntf_router/svccreds.h"
 #include "ntf_router/tokens.h"
 #include "simplex/smp.h"
 
 typedef struct sx_ntf_smpsub sx_ntf_smpsub;
 
 /* pusher may be NULL (no APNS: notifications are counted, not pushed).
- * service: NULL, or the certificate with which the pool is a notifier
- * service (PROTOCOL-NOTES G18; NSUB associates each queue, and after a
- * reconnection one NSUBS resubscribes them; routers without services get
- * per-queue NSUB). SX_E_NOMEM / SX_E_INTERNAL. */
+ * service: NULL, or the certificates (one per SMP router, svccreds.h) with
+ * which the pool is a notifier service (PROTOCOL-NOTES G18; NSUB associates
+ * each queue, and after a reconnection one NSUBS resubscribes them; routers
+ * without services get per-queue NSUB); borrowed, it must outlive the
+ * subscriber. The ServiceId of each connection is recorded through it.
+ * SX_E_NOMEM / SX_E_INTERNAL. */
 SX_MUST_CHECK sx_status sx_ntf_smpsub_start(sx_ntf_subs *subs, sx_ntf_tokens *tokens, sx_ntf_pusher *pusher,
-                                            const sx_smp_service_creds *service, sx_ntf_smpsub **out);
+                                            sx_ntf_svccreds *service, sx_ntf_smpsub **out);
+/* The pool connects nothing until this is called, once the subscriptions
+ * restored at start are all in (so that a service's first NSUBS to each
+ * SMP router counts every queue associated before). */
+void sx_ntf_smpsub_release(sx_ntf_smpsub *x);
 /* Stops the thread and the pool (before subs, tokens and pusher go). */
 void sx_ntf_smpsub_stop(sx_ntf_smpsub *x);
 /* Subscribes the subscription's notifier (status PENDING); the statuses

@@ -554,6 +554,20 @@ bool sx_ntf_subs_set_status(sx_ntf_subs *s, sx_slice id, sx_ntf_sub_status st, s
     return b != NULL;
 }
 
+bool sx_ntf_subs_set_active(sx_ntf_subs *s, sx_slice id, bool service_assoc)
+{
+    pthread_mutex_lock(&s->mu);
+    sub *b = find(s, id);
+    if (b && (b->rec.status != SX_NTF_SUB_ACTIVE || b->rec.status_err.len || b->rec.service_assoc != service_assoc)) {
+        b->rec.status = SX_NTF_SUB_ACTIVE;
+        b->rec.status_err.len = 0;
+        b->rec.service_assoc = service_assoc;
+        log_status(s, b);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return b != NULL;
+}
+
 static size_t delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(void *, const sx_ntf_sub_rec *), void *arg)
 {
     size_t n = 0;

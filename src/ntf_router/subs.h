@@ -51,6 +51,10 @@ SX_MUST_CHECK sx_status sx_ntf_subs_cmd(sx_ntf_subs *s, sx_slice id, const sx_nt
 /* Sets a status (err: the ERR text), logged as SSTATUS when it changes;
  * false when there is no such subscription. */
 bool sx_ntf_subs_set_status(sx_ntf_subs *s, sx_slice id, sx_ntf_sub_status st, sx_slice err);
+/* ACTIVE after an NSUB, with whether the SMP router associated the queue
+ * with the notifier service (the reference's ntf_service_assoc; the store
+ * log's SSTATUS ... service=T), logged when either changed. */
+bool sx_ntf_subs_set_active(sx_ntf_subs *s, sx_slice id, bool service_assoc);
 /* Removes the token's subscriptions (TDEL; not logged: replaying TDELETE
  * does the same), calling fn with each before it goes. */
 size_t sx_ntf_subs_delete_token(sx_ntf_subs *s, sx_slice token_id, void (*fn)(void *arg, const sx_ntf_sub_rec *r),

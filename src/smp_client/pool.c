@@ -244,6 +244,8 @@ static void deliver(psrv *s, pq *e, const sx_smp_client_reply *r)
 
 static void kick(psrv *s)
 {
+    if (s->pool->o.hold)
+        return; /* sx_smp_pool_release kicks it */
     sx_loop_timer_start(s->pool->loop, &s->timer, 0, 0);
 }
 
@@ -504,7 +506,13 @@ static void connected_cb(sx_smp_aclient *cl, sx_status status, void *arg)
     s->session = ++p->stats.sessions;
     s->retry_ms = p->o.retry_min_ms;
     sx_error_clear();
-    emit(s, SX_SMP_POOL_CONNECTED, s->session, SX_OK, NULL, NULL);
+    sx_smp_pool_event ce = {.kind = SX_SMP_POOL_CONNECTED, .session = s->session, .status = SX_OK};
+    const sx_smp_session *ss = sx_smp_aclient_session(cl);
+    if (p->svc.on && ss->has_service) {
+        ce.service_id = ss->service_id;
+        ce.service_id_len = ss->service_id_len;
+    }
+    emit_event(s, &ce);
     sx_pool_svc_connected(s);
     start_waiting(s);
     pump(s);
@@ -581,7 +589,11 @@ static void sub_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_rep
         s->active++;
         p->stats.sub_ok++;
         sx_pool_svc_sub_ok(s, e, r);
-        emit_sub(s, SX_SMP_POOL_SUBSCRIBED, SX_OK, e->q, e->nt);
+        sx_smp_pool_event se = {.kind = SX_SMP_POOL_SUBSCRIBED, .session = s->session, .status = SX_OK};
+        se.queue = e->q;
+        se.notifier = e->nt;
+        se.service_assoc = e->assoc;
+        emit_event(s, &se);
         /* The program may have let go of it in the callback. */
         pq *again = next_msg ? tab_find(s, r->reply.t.entity_id.ptr, r->reply.t.entity_id.len, false) : NULL;
         if (again && again->st == Q_ACTIVE && cl == s->cl)
@@ -774,6 +786,8 @@ static sx_status add_sub(sx_smp_pool *p, const char *server, const uint8_t id[SX
     if (e)
         return sx_error_set(SX_E_USAGE, NULL, "subscribe: the pool holds this queue through another side of it");
     SX_TRY(tab_insert(s, id, q, nt, &e));
+    if (nt && nt->assoc)
+        sx_pool_svc_preassoc(s, e);
     fifo_push(s, e);
     if (s->st == S_UP || s->st == S_IDLE)
         kick(s);
@@ -834,6 +848,22 @@ sx_status sx_smp_pool_unsubscribe(sx_smp_pool *p, sx_smp_queue *rcv)
     if (!p || p->freeing || !rcv)
         return sx_error_set(SX_E_USAGE, NULL, "unsubscribe: no pool or no queue");
     return drop_sub(p, rcv->f.rcv_id, rcv, NULL);
+}
+
+void sx_smp_pool_release(sx_smp_pool *p)
+{
+    if (!p || !p->o.hold)
+        return;
+    p->o.hold = false;
+    for (psrv *s = p->srvs; s; s = s->next)
+        if (s->st == S_IDLE && wanted(s))
+            kick(s);
+}
+
+void sx_smp_notifier_set_associated(sx_smp_notifier *n, bool assoc)
+{
+    if (n)
+        n->assoc = assoc;
 }
 
 sx_status sx_smp_pool_unsubscribe_notifier(sx_smp_pool *p, sx_smp_notifier *n)

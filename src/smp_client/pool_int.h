@@ -19,6 +19,9 @@ typedef struct pool_svc_cfg {
     bool on;
     sx_smp_service_role role; /* messaging (SUB, SUBS) or notifier (NSUB, NSUBS) */
     char *cert_file, *ca_file, *key_file;
+    /* per-router credentials (sx_smp_pool_opts.service_creds), or NULL */
+    sx_status (*creds_fn)(void *arg, const char *server, sx_smp_service_creds *out);
+    void *creds_arg;
 } pool_svc_cfg;
 
 /* Per router: the service key of the current connection, the ServiceId
@@ -27,6 +30,12 @@ typedef struct pool_svc_cfg {
 typedef struct pool_svc_srv {
     sx_key *key;
     sx_smp_client_service_opts so;
+    /* the router's own credentials (pool_svc_cfg.creds_fn), copied for the
+     * connection being made: files, or a DER certificate and its key */
+    char *cert_file, *ca_file, *key_file;
+    uint8_t *cert_der;
+    sx_slice der_chain;
+    sx_key *cert_key;
     uint8_t id[SX_SMP_SERVICE_ID_MAX];
     size_t id_len;
     size_t n_assoc;
@@ -50,6 +59,7 @@ struct sx_smp_notifier {
     char server[SX_QUEUE_ADDR_MAX];
     uint8_t id[SX_QUEUE_ID_LEN];
     sx_key *key;
+    bool assoc; /* sx_smp_notifier_set_associated */
 };
 
 /* A subscription in the pool: a recipient's (SUB) or a notifier's (NSUB). */
@@ -157,6 +167,9 @@ void sx_pool_svc_connected(psrv *s);
 void sx_pool_svc_sub_ok(psrv *s, pq *e, const sx_smp_client_reply *r);
 /* A queue leaves the pool, or is no longer associated. */
 void sx_pool_svc_forget(psrv *s, pq *e);
+/* A queue the program says is associated already (a notifier restored
+ * with sx_smp_notifier_set_associated): counted for the next NSUBS. */
+void sx_pool_svc_preassoc(psrv *s, pq *e);
 /* A router event with no queue of its own (ALLS, ENDS): true when taken. */
 bool sx_pool_svc_event(psrv *s, const sx_smp_client_reply *r);
 

@@ -42,6 +42,13 @@ static char *dup_or_null(const char *s, bool *ok)
 
 sx_status sx_pool_svc_init(sx_smp_pool *p, const sx_smp_pool_opts *o)
 {
+    if (o && o->service_creds) {
+        p->svc.creds_fn = o->service_creds;
+        p->svc.creds_arg = o->service_creds_arg;
+        p->svc.on = true;
+        p->svc.role = o->notifier_service ? SX_SMP_SERVICE_NOTIFIER : SX_SMP_SERVICE_MESSAGING;
+        return SX_OK;
+    }
     const sx_smp_service_creds *c = o ? o->conn.service : NULL;
     if (!c)
         return SX_OK;
@@ -68,10 +75,65 @@ void sx_pool_svc_cleanup(sx_smp_pool *p)
     memset(&p->svc, 0, sizeof p->svc);
 }
 
+static void srv_creds_free(pool_svc_srv *v)
+{
+    free(v->cert_file);
+    free(v->ca_file);
+    free(v->key_file);
+    free(v->cert_der);
+    sx_key_free(v->cert_key);
+    v->cert_file = v->ca_file = v->key_file = NULL;
+    v->cert_der = NULL;
+    v->der_chain = sx_slice_of(NULL, 0);
+    v->cert_key = NULL;
+}
+
 void sx_pool_svc_srv_cleanup(psrv *s)
 {
     sx_key_free(s->svc.key);
     s->svc.key = NULL;
+    srv_creds_free(&s->svc);
+}
+
+/* The router's own credentials from the pool's callback, copied into v and
+ * set in tc (files, or the certificate and key in memory). */
+static sx_status srv_creds(psrv *s, sx_tls_credentials *tc)
+{
+    const pool_svc_cfg *c = &s->pool->svc;
+    pool_svc_srv *v = &s->svc;
+    srv_creds_free(v);
+    sx_smp_service_creds out = {0};
+    sx_status st = c->creds_fn(c->creds_arg, s->shown, &out);
+    if (st != SX_OK)
+        return st;
+    if (out.cert_file) {
+        bool ok = true;
+        if (!out.key_file)
+            return sx_error_set(SX_E_USAGE, NULL, "pool: the service needs a certificate and a key file");
+        v->cert_file = dup_or_null(out.cert_file, &ok);
+        v->ca_file = dup_or_null(out.ca_file, &ok);
+        v->key_file = dup_or_null(out.key_file, &ok);
+        if (!ok) {
+            srv_creds_free(v);
+            return sx_error_set(SX_E_NOMEM, NULL, NULL);
+        }
+        *tc = (sx_tls_credentials){.cert_file = v->cert_file, .ca_file = v->ca_file, .key_file = v->key_file};
+        return SX_OK;
+    }
+    if (!out.cert_der || !out.cert_der_len || !out.key_der || !out.key_der_len)
+        return sx_error_set(SX_E_USAGE, NULL, "pool: the service needs a certificate and a key");
+    v->cert_der = malloc(out.cert_der_len);
+    if (!v->cert_der)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    memcpy(v->cert_der, out.cert_der, out.cert_der_len);
+    v->der_chain = sx_slice_of(v->cert_der, out.cert_der_len);
+    st = sx_key_decode_private(sx_slice_of(out.key_der, out.key_der_len), SX_KEY_SIGN_ALGS, &v->cert_key);
+    if (st != SX_OK) {
+        srv_creds_free(v);
+        return sx_error_set(st, NULL, "pool: the service key does not decode");
+    }
+    *tc = (sx_tls_credentials){.der_chain = &v->der_chain, .der_chain_len = 1, .key = v->cert_key};
+    return SX_OK;
 }
 
 sx_status sx_pool_svc_connect_opts(psrv *s, sx_smp_aclient_opts *o)
@@ -82,9 +144,12 @@ sx_status sx_pool_svc_connect_opts(psrv *s, sx_smp_aclient_opts *o)
     /* The previous connection has made its final callback: its key is free. */
     sx_key_free(s->svc.key);
     s->svc.key = NULL;
+    sx_tls_credentials tc = {.cert_file = c->cert_file, .ca_file = c->ca_file, .key_file = c->key_file};
+    if (c->creds_fn)
+        SX_TRY(srv_creds(s, &tc));
     SX_TRY(sx_key_generate(SX_KEY_ED25519, &s->svc.key));
     s->svc.so = (sx_smp_client_service_opts){
-        .creds = {.cert_file = c->cert_file, .ca_file = c->ca_file, .key_file = c->key_file},
+        .creds = tc,
         .role = c->role,
         .service_key = s->svc.key,
     };
@@ -115,6 +180,15 @@ void sx_pool_svc_forget(psrv *s, pq *e)
 static bool role_matches(const psrv *s, const pq *e)
 {
     return e->ntf == (s->pool->svc.role == SX_SMP_SERVICE_NOTIFIER);
+}
+
+void sx_pool_svc_preassoc(psrv *s, pq *e)
+{
+    if (!s->pool->svc.on || e->assoc || !role_matches(s, e))
+        return;
+    e->assoc = true;
+    s->svc.n_assoc++;
+    hash_toggle(&s->svc, e->id);
 }
 
 /* The current session is the service's, with bulk subscriptions. */

@@ -44,6 +44,7 @@ typedef enum call_kind {
     C_ACK,
     C_STATS,
     C_SERVICE_ID,
+    C_RELEASE,
     C_STOP,
     C_FN, /* a function of another file (pool_thread.h) */
 } call_kind;
@@ -126,6 +127,7 @@ static void call_fn(sx_loop *loop, void *arg)
         if (st == SX_OK)
             return; /* sx_tpool_call_done ends it */
         break;
+    case C_RELEASE: sx_smp_pool_release(tp->pool); break;
     case C_SERVICE_ID: {
         size_t len = 0;
         const uint8_t *id = sx_smp_pool_service_id(tp->pool, c->server, &len);
@@ -188,6 +190,11 @@ static void on_event(sx_smp_pool *p, const sx_smp_pool_event *e, void *arg)
         copy_detail(n->code, sizeof n->code, n->detail, sizeof n->detail);
     n->queue = e->queue;
     n->notifier = e->notifier;
+    if (e->service_id && e->service_id_len <= sizeof n->service_id) {
+        memcpy(n->service_id, e->service_id, e->service_id_len);
+        n->service_id_len = e->service_id_len;
+    }
+    n->service_assoc = e->service_assoc;
     n->service_expected = e->service_expected;
     n->service_count = e->service_count;
     memcpy(n->service_expected_hash, e->service_expected_hash, sizeof n->service_expected_hash);
@@ -339,6 +346,14 @@ sx_status sx_smp_tpool_subscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n)
         return sx_error_set(SX_E_USAGE, NULL, "notifier subscribe: no pool");
     call c = {.tp = tp, .kind = C_SUBSCRIBE_NTF, .nt = n};
     return run_call(&c);
+}
+
+void sx_smp_tpool_release(sx_smp_tpool *tp)
+{
+    if (!tp)
+        return;
+    call c = {.tp = tp, .kind = C_RELEASE};
+    (void)run_call(&c);
 }
 
 sx_status sx_smp_tpool_unsubscribe_notifier(sx_smp_tpool *tp, sx_smp_notifier *n)

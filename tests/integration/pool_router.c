@@ -300,3 +300,42 @@ int router_teardown(void **state)
     pool_router_free(&R);
     return 0;
 }
+
+int pool_router_services(const pool_router *rp, char role, char *id, char *hash, size_t cap)
+{
+    char path[256], tag[16];
+    snprintf(path, sizeof path, "%s/smp-server-store.log", rp->var);
+    snprintf(tag, sizeof tag, " role=%c ", role);
+    id[0] = hash[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    static char line[16384];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "NEW_SERVICE ", 12) != 0 || !strstr(line, tag))
+            continue;
+        n++;
+        const char *keys[2] = {"service_id=", "cert_hash="};
+        char *outs[2] = {id, hash};
+        for (int k = 0; k < 2; k++) {
+            const char *v = strstr(line, keys[k]);
+            outs[k][0] = 0;
+            if (v) {
+                v += strlen(keys[k]);
+                int l = (int)strcspn(v, " \n");
+                snprintf(outs[k], cap, "%.*s", l, v);
+            }
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+int pool_router_wait_services(const pool_router *rp, char role, int want, char *id, char *hash, size_t cap)
+{
+    int n = 0;
+    for (int i = 0; i < 600 && (n = pool_router_services(rp, role, id, hash, cap)) < want; i++)
+        sleep_ms(100);
+    return n;
+}

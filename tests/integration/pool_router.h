@@ -40,6 +40,12 @@ void pool_router_edit(pool_router *rp, const char *extra);
 uint16_t pool_router_free_port(void);
 void pool_router_kill9(pool_router *rp);
 void pool_router_free(pool_router *rp);
+/* The services of role ('M' messaging, 'N' notifier) the router's store
+ * log registered (NEW_SERVICE lines): how many, and the last one's
+ * service_id= and cert_hash= values (base64url, cap bytes each). The wait
+ * form polls for up to 60 s until there are at least want. */
+int pool_router_services(const pool_router *rp, char role, char *id, char *hash, size_t cap);
+int pool_router_wait_services(const pool_router *rp, char role, int want, char *id, char *hash, size_t cap);
 /* cmocka setup and teardown: init in a new folder / kill and remove. */
 int router_setup(void **state);
 int router_teardown(void **state);

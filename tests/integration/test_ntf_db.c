@@ -17,12 +17,16 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/x509.h>
 
 #include "core/base64.h"
 #include "core/writer.h"
 #include "crypto/keys.h"
 #include "crypto/util.h"
+#include "crypto/x509.h"
 #include "kit/pgdb.h"
 #include "ntf_env.h"
 #include "pool_router.h"
@@ -266,6 +270,139 @@ static void test_kill9(void **state)
     g_ntf_db_schema = NULL;
 }
 
+/* One smp_servers row of schema ntf_svc, by port: the service columns,
+ * checked for the reference's encodings (the chain as a count byte and a
+ * 2-byte length before the DER, the base64url fingerprint, a PKCS#8
+ * Ed25519 key whose public half is the certificate's); id and hash get the
+ * base64url ServiceId and fingerprint. */
+static void svc_row(uint16_t port, char *id, char *hash, size_t cap, long long *assoc)
+{
+    PGconn *pg = PQconnectdb(g_ntf_db);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    char port_text[8];
+    snprintf(port_text, sizeof port_text, "%u", port);
+    const char *vals[1] = {port_text};
+    PGresult *r = PQexecParams(pg,
+                               "SELECT ntf_service_id, ntf_service_cert_hash, ntf_service_cert, ntf_service_priv_key, "
+                               "smp_notifier_count::text FROM ntf_svc.smp_servers WHERE smp_port = $1",
+                               1, NULL, vals, NULL, NULL, 1);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    for (int c = 0; c < 5; c++)
+        assert_false(PQgetisnull(r, 0, c));
+    char count_text[32];
+    snprintf(count_text, sizeof count_text, "%.*s", PQgetlength(r, 0, 4), PQgetvalue(r, 0, 4));
+    *assoc = atoll(count_text);
+    const uint8_t *sid = (const uint8_t *)PQgetvalue(r, 0, 0);
+    assert_ok(sx_b64_encode(sx_slice_of(sid, (size_t)PQgetlength(r, 0, 0)), SX_B64_URL, id, cap));
+    int hl = PQgetlength(r, 0, 1);
+    assert_true((size_t)hl < cap);
+    memcpy(hash, PQgetvalue(r, 0, 1), (size_t)hl);
+    hash[hl] = 0;
+    const uint8_t *cert = (const uint8_t *)PQgetvalue(r, 0, 2);
+    size_t cl = (size_t)PQgetlength(r, 0, 2);
+    assert_true(cl > 3);
+    assert_int_equal(cert[0], 1);
+    assert_int_equal((size_t)((cert[1] << 8) | cert[2]), cl - 3);
+    X509 *x = NULL;
+    assert_ok(sx_x509_from_der(sx_slice_of(cert + 3, cl - 3), &x));
+    uint8_t fp[SX_FINGERPRINT_LEN];
+    char fp_text[SX_FINGERPRINT_TEXT_SIZE];
+    assert_ok(sx_x509_fingerprint(x, fp));
+    assert_ok(sx_x509_fingerprint_text(fp, fp_text, sizeof fp_text));
+    assert_string_equal(fp_text, hash);
+    sx_key *pub = NULL, *priv = NULL;
+    assert_ok(sx_x509_public_key(x, &pub));
+    X509_free(x);
+    assert_ok(sx_key_decode_private(sx_slice_of(PQgetvalue(r, 0, 3), (size_t)PQgetlength(r, 0, 3)),
+                                    SX_KEY_BIT(SX_KEY_ED25519), &priv));
+    uint8_t a[64], b[64];
+    size_t al = 0, bl = 0;
+    assert_ok(sx_key_raw_public(pub, a, sizeof a, &al));
+    assert_ok(sx_key_raw_public(priv, b, sizeof b, &bl));
+    assert_int_equal(al, bl);
+    assert_memory_equal(a, b, al);
+    sx_key_free(pub);
+    sx_key_free(priv);
+    PQclear(r);
+    PQfinish(pg);
+}
+
+/* [SUBSCRIBER] use_service_credentials with the database (schema
+ * ntf_svc, the ntf-server and two smp-server processes): a subscription on
+ * each SMP router; each router's smp_servers row gets its own certificate
+ * and the ServiceId that router gave, the same one its store log
+ * registered for that certificate; the ntf-server killed and started
+ * again: the same rows, no other service at either SMP router. */
+static void test_service(void **state)
+{
+    (void)state;
+    if (!g_ntf_server)
+        skip();
+    pool_router rp[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pool_router_init(&rp[i], NULL), 0);
+        pool_router_start(&rp[i]);
+    }
+    g_ntf_db_schema = "ntf_svc";
+    g_ntf_service = true;
+    env e;
+    env_init(&e, 0);
+    device d;
+    device_activate(&e, &d, "5a5b5c5d5e5f5a5b");
+    kq k[2];
+    sx_smp_conn *rc[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        memset(&k[i], 0, sizeof k[i]);
+        assert_ok(sx_smp_connect(rp[i].addr, NULL, &rc[i]));
+        kq_make(&e, &d, rp[i].addr, rc[i], &k[i]);
+    }
+    char id[2][128], hash[2][128], sid[2][128], shash[2][128];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pool_router_wait_services(&rp[i], 'N', 1, sid[i], shash[i], sizeof sid[i]), 1);
+        /* recorded at the connection, before the subscription was ACTIVE */
+        long long assoc = -1;
+        svc_row(rp[i].port, id[i], hash[i], sizeof id[i], &assoc);
+        /* the subscription associated with the service (the triggers' count) */
+        assert_int_equal(assoc, 1);
+        assert_string_equal(id[i], sid[i]);
+        assert_string_equal(hash[i], shash[i]);
+    }
+    assert_string_not_equal(hash[0], hash[1]);
+    assert_string_not_equal(id[0], id[1]);
+
+    env_router_kill(&e);
+    env_router_start(&e);
+    static char line[16384];
+    sx_smp_conn *sc = NULL;
+    assert_ok(sx_smp_connect(rp[1].addr, NULL, &sc));
+    assert_ok(sx_smp_send_notify(sc, k[1].snd, "after", 5));
+    wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 1, line, sizeof line);
+    for (int i = 0; i < 2; i++) {
+        char id2[128], hash2[128];
+        long long assoc = -1;
+        svc_row(rp[i].port, id2, hash2, sizeof id2, &assoc);
+        assert_int_equal(assoc, 1);
+        assert_string_equal(id2, id[i]);
+        assert_string_equal(hash2, hash[i]);
+        assert_int_equal(pool_router_services(&rp[i], 'N', id2, hash2, sizeof id2), 1);
+        assert_string_equal(id2, id[i]);
+    }
+
+    sx_smp_close(sc);
+    for (int i = 0; i < 2; i++) {
+        sx_smp_queue_free(k[i].rcv);
+        sx_smp_queue_free(k[i].snd);
+        sx_smp_close(rc[i]);
+    }
+    device_free(&d);
+    env_free(&e);
+    for (int i = 0; i < 2; i++)
+        pool_router_free(&rp[i]);
+    g_ntf_db_schema = NULL;
+    g_ntf_service = false;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -282,6 +419,7 @@ int main(int argc, char **argv)
         g_ntf_server = argv[3];
         const struct CMUnitTest processes[] = {
             cmocka_unit_test(test_kill9),
+            cmocka_unit_test(test_service),
         };
         rc += cmocka_run_group_tests(processes, NULL, NULL);
     }

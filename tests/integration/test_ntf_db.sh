@@ -34,6 +34,7 @@ q() { pg_psql -t -A -c "$1"; }
 pg_start "$T/pg" || exit 1
 q "CREATE SCHEMA ntf_server" >/dev/null || { echo "FAIL: create schema"; exit 1; }
 q "CREATE SCHEMA ntf_kill" >/dev/null || { echo "FAIL: create schema ntf_kill"; exit 1; }
+q "CREATE SCHEMA ntf_svc" >/dev/null || { echo "FAIL: create schema ntf_svc"; exit 1; }
 "$ITEST" "$STANDIN" "$PG_CONN" "$SRV" || fail "itest_ntf_db"
 # the kill -9 run: the token's two last notifications are rows
 got=$(q "SELECT count(*) FROM ntf_kill.last_notifications")
