@@ -532,13 +532,13 @@ typedef struct sx_smp_pool_opts {
     sx_smp_proxy_fallback proxy_fallback;
     /* The proxy routers (smp:// addresses, with the password a router
      * needs for proxying): a destination gets one chosen at random among
-     * those on another host than its own (any when there is none) and
+     * those that share none of its hosts (any when there is none) and
      * keeps it while it works; required unless proxy_mode is NEVER. */
     const char *const *proxies;
     size_t n_proxies;
     /* The "known" routers of SX_SMP_PROXY_UNKNOWN and _UNPROTECTED: smp://
-     * addresses or bare host names; a destination whose host is one of
-     * theirs is known. */
+     * addresses or bare hosts; a destination with any host among all
+     * their hosts is known. */
     const char *const *known_routers;
     size_t n_known_routers;
     /* This program's connections hide its network address (through Tor or

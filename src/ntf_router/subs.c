@@ -403,33 +403,7 @@ static void log_status(sx_ntf_subs *s, const sub *b)
 
 sx_status sx_ntf_subs_server_text(const sx_smp_server *srv, sx_server_address *out)
 {
-    char text[SX_SERVER_ADDRESS_MAX + 1];
-    size_t n = 0;
-    size_t kh = sx_b64_encoded_size(srv->key_hash.len, SX_B64_URL);
-    SX_ENSURE(srv->key_hash.len > 0 && kh + 16 < sizeof text, SX_E_PROTOCOL);
-    memcpy(text, "smp://", 6);
-    n = 6;
-    SX_ENSURE(sx_b64_encode(srv->key_hash, SX_B64_URL, text + n, sizeof text - n) == SX_OK, SX_E_PROTOCOL);
-    n += kh - 1;
-    text[n++] = '@';
-    for (size_t i = 0; i < srv->hosts.count; i++) {
-        sx_slice h;
-        SX_ENSURE(sx_smp_list_get(&srv->hosts, SX_SMP_ITEM_HOST, i, &h) == SX_OK, SX_E_PROTOCOL);
-        SX_ENSURE(n + h.len + 2 < sizeof text, SX_E_PROTOCOL);
-        if (i)
-            text[n++] = ',';
-        memcpy(text + n, h.ptr, h.len);
-        n += h.len;
-    }
-    if (srv->port.len) {
-        SX_ENSURE(n + srv->port.len + 2 < sizeof text, SX_E_PROTOCOL);
-        text[n++] = ':';
-        memcpy(text + n, srv->port.ptr, srv->port.len);
-        n += srv->port.len;
-    }
-    text[n] = 0;
-    sx_status st = sx_server_address_parse(text, n, out);
-    return st == SX_OK && out->scheme == SX_SERVER_SMP ? SX_OK : SX_E_PROTOCOL;
+    return sx_server_address_from_wire(srv, out) == SX_OK ? SX_OK : SX_E_PROTOCOL;
 }
 
 static void answer_err(sx_ntf_sub_result *out, sx_smp_err_type e)

@@ -253,6 +253,58 @@ static int bytes_cmp(sx_slice a, sx_slice b)
     return a.len < b.len ? -1 : (a.len > b.len ? 1 : 0);
 }
 
+bool sx_server_address_host_eq(const sx_server_address *a, size_t i, const sx_server_address *b, size_t j)
+{
+    if (i >= a->host_count || j >= b->host_count || i >= SX_SERVER_HOSTS_MAX || j >= SX_SERVER_HOSTS_MAX ||
+        a->host_kind[i] != b->host_kind[j])
+        return false;
+    if (a->host_kind[i] == SX_SMP_HOST_IPV4 || a->host_kind[i] == SX_SMP_HOST_IPV6)
+        return memcmp(a->host_addr[i], b->host_addr[j], 16) == 0;
+    return bytes_cmp(host_text(a, i), host_text(b, j)) == 0;
+}
+
+bool sx_server_address_share_host(const sx_server_address *a, const sx_server_address *b)
+{
+    for (size_t i = 0; i < a->host_count; i++)
+        for (size_t j = 0; j < b->host_count; j++)
+            if (sx_server_address_host_eq(a, i, b, j))
+                return true;
+    return false;
+}
+
+sx_status sx_server_address_from_wire(const sx_smp_server *srv, sx_server_address *out)
+{
+    SX_ENSURE(srv != NULL && out != NULL, SX_E_USAGE);
+    memset(out, 0, sizeof *out);
+    SX_ENSURE(srv->key_hash.len > 0 && srv->key_hash.len <= SX_SERVER_KEY_HASH_MAX && srv->hosts.count > 0,
+              SX_E_PROTOCOL);
+    char text[SX_SERVER_ADDRESS_MAX + 1];
+    char kh[2 * SX_SERVER_KEY_HASH_MAX];
+    if (sx_b64_encode(srv->key_hash, SX_B64_URL, kh, sizeof kh) != SX_OK)
+        return SX_E_PROTOCOL;
+    sx_writer w;
+    sx_writer_init_fixed(&w, (uint8_t *)text, sizeof text - 1);
+    sx_write_str(&w, "smp://");
+    sx_write_str(&w, kh);
+    sx_write_str(&w, "@");
+    for (size_t i = 0; i < srv->hosts.count; i++) {
+        sx_slice h;
+        if (sx_smp_list_get(&srv->hosts, SX_SMP_ITEM_HOST, i, &h) != SX_OK)
+            return SX_E_PROTOCOL;
+        if (i)
+            sx_write_str(&w, ",");
+        sx_write_slice(&w, h);
+    }
+    if (srv->port.len) {
+        sx_write_str(&w, ":");
+        sx_write_slice(&w, srv->port);
+    }
+    if (sx_writer_status(&w) != SX_OK)
+        return SX_E_LIMIT;
+    sx_status st = sx_server_address_parse(text, w.len, out);
+    return st == SX_OK || st == SX_E_LIMIT ? st : SX_E_PROTOCOL;
+}
+
 int sx_server_address_compare(const sx_server_address *a, const sx_server_address *b)
 {
     /* NonEmpty hosts compare element-wise, then by length. */

@@ -98,4 +98,19 @@ SX_MUST_CHECK sx_status sx_server_address_format(const sx_server_address *a, boo
  * The basic auth is not compared. Returns <0, 0 or >0. */
 int sx_server_address_compare(const sx_server_address *a, const sx_server_address *b);
 
+/* Whether host i of a and host j of b are the same host as the reference's
+ * TransportHost equality has it: the same kind, and the same numeric address
+ * (IPv4, IPv6 however written) or the same bytes (onion, domain). False for
+ * an index out of range. */
+bool sx_server_address_host_eq(const sx_server_address *a, size_t i, const sx_server_address *b, size_t j);
+/* Whether a and b have a host in common (any of either's hosts). */
+bool sx_server_address_share_host(const sx_server_address *a, const sx_server_address *b);
+
+/* The smp:// address of a server as it travels in a command (PRXY, SNEW:
+ * hosts, port text, key hash), through sx_server_address_parse: every host
+ * in order and the port as sent. Errors: SX_E_PROTOCOL (no host, an empty
+ * or over-long key hash, a host or port the parser refuses), SX_E_LIMIT
+ * (over SX_SERVER_ADDRESS_MAX bytes or SX_SERVER_HOSTS_MAX hosts). */
+SX_MUST_CHECK sx_status sx_server_address_from_wire(const sx_smp_server *srv, sx_server_address *out);
+
 #endif

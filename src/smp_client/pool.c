@@ -650,7 +650,8 @@ static void op_reply_cb(sx_smp_aclient *cl, sx_status status, sx_smp_client_repl
 /* The router of an address, made when new. Routers are told apart as the
  * reference's SMPClientAgent keys its clients (the whole ProtocolServer:
  * every host in order, the port as written, the key hash; not the
- * password): by the address without its password, as the pool shows it. */
+ * password): sx_server_address_compare of the address without its
+ * password (the same identity the router's relays use). */
 static sx_status srv_of(sx_smp_pool *p, const char *server, psrv **out)
 {
     sx_smp_address a;
@@ -659,8 +660,22 @@ static sx_status srv_of(sx_smp_pool *p, const char *server, psrv **out)
     char shown[SX_QUEUE_ADDR_MAX];
     if (sx_queue_address_public(server, shown, sizeof shown) != SX_OK)
         snprintf(shown, sizeof shown, "%s:%u", a.host, (unsigned)a.port);
+    /* the identity: parsed, then without its password, parsed again */
+    sx_server_address id, full;
+    char pub[SX_SERVER_ADDRESS_MAX + 1];
+    size_t pub_len = 0;
+    sx_status st = sx_server_address_parse(server, strlen(server), &full);
+    if (st == SX_OK)
+        st = sx_server_address_format(&full, false, pub, sizeof pub, &pub_len);
+    if (st == SX_OK)
+        st = sx_server_address_parse(pub, pub_len, &id);
+    sx_wipe(&full, sizeof full);
+    if (st != SX_OK) {
+        sx_wipe(&a, sizeof a);
+        return sx_error_set(SX_E_USAGE, NULL, "pool: the queue's router address does not parse");
+    }
     for (psrv *s = p->srvs; s; s = s->next) {
-        if (strcmp(s->shown, shown) == 0 && memcmp(s->addr.key_hash, a.key_hash, SX_FINGERPRINT_LEN) == 0) {
+        if (sx_server_address_compare(&s->id, &id) == 0) {
             sx_wipe(&a, sizeof a);
             *out = s;
             return SX_OK;
@@ -677,6 +692,7 @@ static sx_status srv_of(sx_smp_pool *p, const char *server, psrv **out)
     sx_wipe(s->addr.password, sizeof s->addr.password);
     sx_wipe(&a, sizeof a);
     memcpy(s->shown, shown, sizeof s->shown);
+    s->id = id;
     s->retry_ms = p->o.retry_min_ms;
     sx_loop_timer_init(&s->timer, timer_cb, s);
     s->next = p->srvs;
@@ -1050,9 +1066,9 @@ sx_status sx_pool_sender_op(sx_smp_pool *p, const sx_smp_queue *snd, sx_pool_sen
     o->q = snd;
     o->cb = cb;
     o->arg = arg;
-    if (sx_pool_proxy_use(&p->px, &s->addr)) {
+    if (sx_pool_proxy_use(&p->px, &s->id)) {
         if (!s->via) {
-            size_t i = sx_pool_proxy_pick(&p->px, &s->addr);
+            size_t i = sx_pool_proxy_pick(&p->px, &s->id);
             psrv *v;
             sx_status st = srv_of(p, p->px.proxy_text[i], &v);
             if (st != SX_OK) {
@@ -1099,9 +1115,9 @@ sx_status sx_pool_qop_submit_sender(sx_smp_pool *p, const char *server, sx_pool_
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
     o->srv = s;
     o->qop = op;
-    if (op->start_proxied && sx_pool_proxy_use(&p->px, &s->addr)) {
+    if (op->start_proxied && sx_pool_proxy_use(&p->px, &s->id)) {
         if (!s->via) {
-            size_t i = sx_pool_proxy_pick(&p->px, &s->addr);
+            size_t i = sx_pool_proxy_pick(&p->px, &s->id);
             psrv *v;
             sx_status st = srv_of(p, p->px.proxy_text[i], &v);
             if (st != SX_OK) {

@@ -108,6 +108,7 @@ struct psrv {
     sx_smp_address addr;
     const char *host;              /* the one of addr the last connect chose (sx_smpapi_route), or NULL */
     char shown[SX_QUEUE_ADDR_MAX]; /* without password */
+    sx_server_address id;          /* the router's identity (srv_of), without password */
     sx_smp_aclient *cl;            /* the current client, NULL in IDLE and RETRY */
     sstate st;
     uint64_t session; /* of the client while UP */

@@ -1,6 +1,7 @@
 /* The pool's proxy choices (see pool_proxy.h). */
 #include "smp_client/pool_proxy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,33 @@ static char *dup_str(const char *s, size_t n)
     return d;
 }
 
+/* An address's hosts, port and key hash, without its password. */
+static sx_status public_id(const char *text, sx_server_address *out)
+{
+    sx_server_address full;
+    char pub[SX_SERVER_ADDRESS_MAX + 1];
+    size_t n = 0;
+    sx_status st = sx_server_address_parse(text, strlen(text), &full);
+    if (st == SX_OK)
+        st = sx_server_address_format(&full, false, pub, sizeof pub, &n);
+    if (st == SX_OK)
+        st = sx_server_address_parse(pub, n, out);
+    sx_wipe(&full, sizeof full);
+    sx_wipe(pub, sizeof pub);
+    return st;
+}
+
+/* A bare host name of known_routers as an address of that one host (the
+ * key hash, a placeholder, is never compared here). */
+static sx_status bare_host(const char *host, sx_server_address *out)
+{
+    char text[SX_SERVER_ADDRESS_MAX + 1];
+    int n = snprintf(text, sizeof text, "smp://AAAA@%s", host);
+    if (n < 0 || (size_t)n >= sizeof text)
+        return SX_E_LIMIT;
+    return sx_server_address_parse(text, (size_t)n, out);
+}
+
 sx_status sx_pool_proxy_cfg_init(sx_pool_proxy_cfg *c, const sx_smp_pool_opts *o)
 {
     memset(c, 0, sizeof *c);
@@ -31,13 +59,16 @@ sx_status sx_pool_proxy_cfg_init(sx_pool_proxy_cfg *c, const sx_smp_pool_opts *o
     if (o->n_proxies && o->proxies) {
         c->proxies = calloc(o->n_proxies, sizeof *c->proxies);
         c->proxy_text = calloc(o->n_proxies, sizeof *c->proxy_text);
-        if (!c->proxies || !c->proxy_text)
+        c->proxy_id = calloc(o->n_proxies, sizeof *c->proxy_id);
+        if (!c->proxies || !c->proxy_text || !c->proxy_id)
             st = sx_error_set(SX_E_NOMEM, NULL, NULL);
         for (size_t i = 0; st == SX_OK && i < o->n_proxies; i++, c->n_proxies++) {
             if (!o->proxies[i] || sx_smp_address_parse(o->proxies[i], &c->proxies[i]) != SX_OK)
                 st = sx_error_set(SX_E_USAGE, NULL, "pool: proxy router %zu: the address does not parse", i + 1);
             else if (!(c->proxy_text[i] = dup_str(o->proxies[i], strlen(o->proxies[i]))))
                 st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+            else if (public_id(o->proxies[i], &c->proxy_id[i]) != SX_OK)
+                st = sx_error_set(SX_E_USAGE, NULL, "pool: proxy router %zu: the address does not parse", i + 1);
         }
     }
     if (st == SX_OK && o->n_known_routers && o->known_routers) {
@@ -48,17 +79,11 @@ sx_status sx_pool_proxy_cfg_init(sx_pool_proxy_cfg *c, const sx_smp_pool_opts *o
             const char *k = o->known_routers[i];
             if (!k)
                 continue;
-            sx_smp_address a;
-            if (strstr(k, "://")) {
-                if (sx_smp_address_parse(k, &a) != SX_OK)
-                    st = sx_error_set(SX_E_USAGE, NULL, "pool: known router %zu: the address does not parse",
-                                      i + 1);
-                else if (!(c->known[c->n_known++] = dup_str(a.host, strlen(a.host))))
-                    st = sx_error_set(SX_E_NOMEM, NULL, NULL);
-                sx_wipe(&a, sizeof a);
-            } else if (!(c->known[c->n_known++] = dup_str(k, strlen(k)))) {
-                st = sx_error_set(SX_E_NOMEM, NULL, NULL);
-            }
+            sx_status kst = strstr(k, "://") ? public_id(k, &c->known[c->n_known]) : bare_host(k, &c->known[c->n_known]);
+            if (kst != SX_OK)
+                st = sx_error_set(SX_E_USAGE, NULL, "pool: known router %zu: the address does not parse", i + 1);
+            else
+                c->n_known++;
         }
     }
     if (st != SX_OK)
@@ -78,21 +103,22 @@ void sx_pool_proxy_cfg_cleanup(sx_pool_proxy_cfg *c)
         }
     }
     free(c->proxy_text);
-    for (size_t i = 0; i < c->n_known; i++)
-        free(c->known[i]);
+    free(c->proxy_id);
     free(c->known);
     memset(c, 0, sizeof *c);
 }
 
-static bool known(const sx_pool_proxy_cfg *c, const sx_smp_address *dest)
+/* The reference's unknownServer, negated: any host of dest is one of the
+ * known routers' hosts. */
+static bool known(const sx_pool_proxy_cfg *c, const sx_server_address *dest)
 {
     for (size_t i = 0; i < c->n_known; i++)
-        if (c->known[i] && strcmp(c->known[i], dest->host) == 0)
+        if (sx_server_address_share_host(&c->known[i], dest))
             return true;
     return false;
 }
 
-bool sx_pool_proxy_use(const sx_pool_proxy_cfg *c, const sx_smp_address *dest)
+bool sx_pool_proxy_use(const sx_pool_proxy_cfg *c, const sx_server_address *dest)
 {
     switch (c->mode) {
     case SX_SMP_PROXY_ALWAYS: return true;
@@ -113,18 +139,22 @@ bool sx_pool_proxy_fallback_ok(const sx_pool_proxy_cfg *c)
     return false;
 }
 
-size_t sx_pool_proxy_pick(const sx_pool_proxy_cfg *c, const sx_smp_address *dest)
+/* The reference's getNextServer with dest as the used server: the proxies
+ * with none of dest's hosts (isUnusedServer), else all of them. The
+ * operators' filter before it changes nothing here: the pool's routers have
+ * no operator. */
+size_t sx_pool_proxy_pick(const sx_pool_proxy_cfg *c, const sx_server_address *dest)
 {
     size_t other = 0;
     for (size_t i = 0; i < c->n_proxies; i++)
-        other += strcmp(c->proxies[i].host, dest->host) != 0;
+        other += !sx_server_address_share_host(&c->proxy_id[i], dest);
     uint32_t r = 0;
     sx_random_bytes((uint8_t *)&r, sizeof r);
     if (other == 0)
         return c->n_proxies ? r % c->n_proxies : 0;
     size_t k = r % other;
     for (size_t i = 0; i < c->n_proxies; i++)
-        if (strcmp(c->proxies[i].host, dest->host) != 0 && k-- == 0)
+        if (!sx_server_address_share_host(&c->proxy_id[i], dest) && k-- == 0)
             return i;
     return 0;
 }

@@ -127,9 +127,10 @@ static void req_answer_err(sx_relay_req *req, sx_smp_error e)
 struct sx_pcmd {
     sx_relay_req req; /* first */
     bool is_pfwd;
-    int64_t deadline_ms;   /* PFWD sent: answered TIMEOUT after it */
-    struct sx_pcmd *wnext; /* the connection's waiting commands */
-    char host[256];        /* PRXY: the destination */
+    int64_t deadline_ms;    /* PFWD sent: answered TIMEOUT after it */
+    struct sx_pcmd *wnext;  /* the connection's waiting commands */
+    sx_server_address dest; /* PRXY: the destination (the relay's identity) */
+    char host[256];         /* the host of dest connected to */
     uint16_t port;
     uint8_t key_hash[SX_FINGERPRINT_LEN];
     uint8_t *plain; /* PFWD: the RFWD plaintext (PROTOCOL-NOTES D34) */
@@ -369,7 +370,7 @@ static void start_prxy(sx_conn *c, sx_pcmd *p, bool async)
     sx_relay_req *req = &p->req;
     sx_slice corr = sx_slice_of(req->corr, req->corr_len), entity = sx_slice_of(req->entity, req->entity_len);
     sx_relay *rl = NULL;
-    sx_status st = sx_relays_get(c->w, p->host, p->port, p->key_hash, req, &rl);
+    sx_status st = sx_relays_get(c->w, &p->dest, p->host, p->port, p->key_hash, req, &rl);
     if (st == SX_E_WOULD_BLOCK) {
         sx_relays_req_attach(c, req);
         return;
@@ -418,6 +419,14 @@ void sx_cmd_prxy(sx_cmd_ctx *x)
         return;
     }
     memcpy(p->key_hash, cmd->prxy.server.key_hash.ptr, SX_FINGERPRINT_LEN);
+    /* The relay is the whole address, as the reference's proxy agent keys
+     * its connections (PROTOCOL-NOTES D31). */
+    if (sx_server_address_from_wire(&cmd->prxy.server, &p->dest) != SX_OK) {
+        count_relay(r, p->req.own, PS_ERR_OTHER);
+        sx_cmd_reply_err(x->c, x->corr, x->entity, broker_error(SX_SMP_BROKER_NETWORK));
+        pcmd_free(p);
+        return;
+    }
     submit(x->c, p);
 }
 

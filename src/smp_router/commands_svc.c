@@ -157,12 +157,20 @@ static void xor_into(uint8_t *dst, const uint8_t *src)
 }
 
 /* The session's own count and hash (server_int.h svc_subs_n): one queue id
- * in (add) or out. */
+ * in (add) or out. Out as the reference's subtractServiceSubs: only from a
+ * count above one; otherwise the count and hash become zero, so a late
+ * DELD or END (one already on its way when ENDS zeroed them, PROTOCOL-NOTES
+ * D29d) never takes them below zero. */
 static void session_count(sx_conn *c, const uint8_t id[SX_ID_LEN], bool add)
 {
     uint8_t md[SX_MD5_LEN];
     if (sx_md5(sx_slice_of(id, SX_ID_LEN), md) != SX_OK)
         return;
+    if (!add && c->svc_subs_n <= 1) {
+        c->svc_subs_n = 0;
+        memset(c->svc_subs_hash, 0, sizeof c->svc_subs_hash);
+        return;
+    }
     c->svc_subs_n += add ? 1 : -1;
     xor_into(c->svc_subs_hash, md);
 }

@@ -9,7 +9,10 @@
 struct sx_relay {
     sx_relay *next; /* the worker's list */
     sx_worker *w;
-    char host[256];
+    /* The destination as the PRXY named it (PROTOCOL-NOTES D31): relays
+     * are told apart by the whole address (sx_server_address_compare). */
+    sx_server_address id;
+    char host[256]; /* the one of its hosts connected to */
     uint16_t port;
     uint8_t key_hash[SX_FINGERPRINT_LEN];
     sx_smp_aclient *cl;
@@ -60,12 +63,12 @@ static void closed_cb(sx_smp_aclient *cl, sx_status st, void *arg)
     free(rl);
 }
 
-sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t port, const uint8_t key_hash[SX_FINGERPRINT_LEN],
-                        sx_relay_req *req, sx_relay **out)
+sx_status sx_relays_get(sx_worker *w, const sx_server_address *id, const char *host, uint16_t port,
+                        const uint8_t key_hash[SX_FINGERPRINT_LEN], sx_relay_req *req, sx_relay **out)
 {
     *out = NULL;
     for (sx_relay *rl = w->relays; rl; rl = rl->next) {
-        if (rl->port != port || strcmp(rl->host, host) != 0 || memcmp(rl->key_hash, key_hash, SX_FINGERPRINT_LEN))
+        if (sx_server_address_compare(&rl->id, id) != 0)
             continue;
         if (rl->active) {
             *out = rl;
@@ -83,6 +86,7 @@ sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t port, const uin
     if (!rl)
         return SX_E_NOMEM;
     rl->w = w;
+    rl->id = *id;
     sx_str_copy(rl->host, sizeof rl->host, host);
     rl->port = port;
     rl->own = req->own;

@@ -7,6 +7,7 @@
 #ifndef SX_ROUTER_RELAYS_H
 #define SX_ROUTER_RELAYS_H
 
+#include "smp/address.h"
 #include "smp_client/smp_client_loop.h"
 #include "smp_router/server_int.h"
 
@@ -35,10 +36,14 @@ struct sx_relay_req {
     uint8_t nonce[SX_SMP_CORR_ID_LEN]; /* the RFWD corrId (PROTOCOL-NOTES D34) */
 };
 
-/* The relay at host:port with identity key_hash: SX_OK with *out when it is
- * connected (a new relay takes req->own); SX_E_WOULD_BLOCK when a connection is being made, and req will
- * be told; other errors of sx_smp_aclient_connect. */
-SX_MUST_CHECK sx_status sx_relays_get(sx_worker *w, const char *host, uint16_t port,
+/* The relay of the destination id (the PRXY's whole address, without a
+ * password: every host in order, the port as sent, the key hash, compared as
+ * the reference's proxy agent keys its clients, sx_server_address_compare),
+ * connected at host:port (the host chosen from id) with identity key_hash:
+ * SX_OK with *out when it is connected (a new relay takes req->own);
+ * SX_E_WOULD_BLOCK when a connection is being made, and req will be told;
+ * other errors of sx_smp_aclient_connect. */
+SX_MUST_CHECK sx_status sx_relays_get(sx_worker *w, const sx_server_address *id, const char *host, uint16_t port,
                                       const uint8_t key_hash[SX_FINGERPRINT_LEN], sx_relay_req *req,
                                       sx_relay **out);
 /* The connected relay of this worker whose session id is sid, or NULL. */

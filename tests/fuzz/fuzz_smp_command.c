@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "smp/address.h"
 #include "smp/command.h"
 #include "smp/version.h"
 
@@ -48,6 +49,26 @@ static void check_command(sx_slice bytes, uint16_t v, const sx_smp_cmd *c)
         __builtin_trap();
 }
 
+/* A PRXY's destination as the router keys its relays
+ * (sx_server_address_from_wire): refused as protocol or limit, or an smp://
+ * address of every host in order that equals itself. */
+static void check_prxy_server(const sx_smp_server *srv)
+{
+    static sx_server_address a;
+    sx_status st = sx_server_address_from_wire(srv, &a);
+    if (st != SX_OK) {
+        if (st != SX_E_PROTOCOL && st != SX_E_LIMIT)
+            __builtin_trap();
+        return;
+    }
+    if (a.scheme != SX_SERVER_SMP || a.host_count != srv->hosts.count || a.port_len != srv->port.len ||
+        sx_server_address_compare(&a, &a) != 0 || !sx_server_address_share_host(&a, &a))
+        __builtin_trap();
+    for (size_t i = 0; i < a.host_count; i++)
+        if (!sx_server_address_host_eq(&a, i, &a, i))
+            __builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -85,9 +106,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The same bytes as a bare command. */
     sx_smp_cmd c;
     sx_smp_cmd_err err;
-    if (sx_smp_cmd_decode(in, v, &c, &err) == SX_OK)
+    if (sx_smp_cmd_decode(in, v, &c, &err) == SX_OK) {
         check_command(in, v, &c);
-    else if (err != SX_SMP_CMD_UNKNOWN && err != SX_SMP_CMD_SYNTAX)
+        if (c.tag == SX_SMP_C_PRXY)
+            check_prxy_server(&c.prxy.server);
+    } else if (err != SX_SMP_CMD_UNKNOWN && err != SX_SMP_CMD_SYNTAX)
         __builtin_trap();
     return 0;
 }

@@ -993,11 +993,73 @@ static void test_api_loop(void **state)
     sx_smp_close(rc);
 }
 
+/* PROTOCOL-NOTES D31: A keeps one relay connection per destination
+ * address as the reference's proxy agent keys them (the whole address:
+ * every host in order, the port as sent, the key hash). The same address
+ * again gets the same relay session; the same router named with an added
+ * host after its first (here an onion one, or a name) is another relay,
+ * although A connects to the same first host for each. */
+static void prxy_session(sx_smp_client *cl, const char *const *hosts, size_t n, uint8_t *sid, size_t *sid_len)
+{
+    uint8_t items[256];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t hl = strlen(hosts[i]);
+        assert_true(len + 1 + hl <= sizeof items);
+        items[len++] = (uint8_t)hl;
+        memcpy(items + len, hosts[i], hl);
+        len += hl;
+    }
+    char port[8];
+    snprintf(port, sizeof port, "%u", g_r[1].port);
+    sx_smp_cmd px = {.tag = SX_SMP_C_PRXY};
+    px.prxy.server.hosts.count = n;
+    px.prxy.server.hosts.items = sx_slice_of(items, len);
+    px.prxy.server.port = sx_slice_str(port);
+    px.prxy.server.key_hash = sx_slice_of(g_r[1].fp, SX_FINGERPRINT_LEN);
+    sx_smp_client_reply r;
+    assert_ok(sx_smp_client_call(cl, sx_slice_of(NULL, 0), &px, NULL, &r));
+    assert_true(r.ok && r.reply.resp.tag == SX_SMP_R_PKEY);
+    assert_true(r.reply.resp.pkey.session_id.len > 0 && r.reply.resp.pkey.session_id.len <= 64);
+    *sid_len = r.reply.resp.pkey.session_id.len;
+    memcpy(sid, r.reply.resp.pkey.session_id.ptr, *sid_len);
+    sx_smp_client_reply_free(&r);
+}
+
+static bool same_sid(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    return an == bn && memcmp(a, b, an) == 0;
+}
+
+static void test_relay_identity(void **state)
+{
+    (void)state;
+    sx_smp_client *snd = connect_to(&g_r[0]), *snd2 = connect_to(&g_r[0]);
+    static const char *const one[] = {"127.0.0.1"};
+    static const char *const with_onion[] = {"127.0.0.1", "aaaaaaaaaaaaaaaa.onion"};
+    static const char *const with_name[] = {"127.0.0.1", "localhost"};
+    uint8_t s1[64], s1b[64], s2[64], s2b[64], s3[64];
+    size_t n1, n1b, n2, n2b, n3;
+    prxy_session(snd, one, 1, s1, &n1);
+    prxy_session(snd2, one, 1, s1b, &n1b);
+    assert_true(same_sid(s1, n1, s1b, n1b));
+    prxy_session(snd, with_onion, 2, s2, &n2);
+    prxy_session(snd2, with_onion, 2, s2b, &n2b);
+    assert_true(same_sid(s2, n2, s2b, n2b));
+    assert_false(same_sid(s1, n1, s2, n2));
+    prxy_session(snd, with_name, 2, s3, &n3);
+    assert_false(same_sid(s3, n3, s1, n1));
+    assert_false(same_sid(s3, n3, s2, n2));
+    sx_smp_client_close(snd);
+    sx_smp_client_close(snd2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_relay_identity),
         cmocka_unit_test(test_destination_by_hand),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_timeout),

@@ -21,3 +21,6 @@ sx_unit_test(store_journal test_store_journal.c)
 target_link_libraries(test_store_journal PRIVATE sx_smp_router)
 sx_unit_test(pgqueues test_pgqueues.c)
 target_link_libraries(test_pgqueues PRIVATE sx_smp_router)
+# A service session's own count and hash (commands_svc.c, PROTOCOL-NOTES D29d).
+sx_unit_test(svc_session test_svc_session.c)
+target_link_libraries(test_svc_session PRIVATE sx_smp_router)

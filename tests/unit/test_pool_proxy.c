@@ -11,10 +11,10 @@
 
 #define FP "LcJUMfVhwD8yxjAiSaDzzGF3-kLG4Uh9Fo4ywbhE56w"
 
-static sx_smp_address addr(const char *text)
+static sx_server_address addr(const char *text)
 {
-    sx_smp_address a;
-    assert_ok(sx_smp_address_parse(text, &a));
+    sx_server_address a;
+    assert_ok(sx_server_address_parse(text, strlen(text), &a));
     return a;
 }
 
@@ -24,8 +24,8 @@ static void test_modes(void **state)
     const char *proxies[] = {"smp://" FP ":pw@proxy.example"};
     const char *known[] = {"smp://" FP "@ours.example:5223", "mine.example"};
     sx_smp_pool_opts o = {.proxies = proxies, .n_proxies = 1, .known_routers = known, .n_known_routers = 2};
-    sx_smp_address ours = addr("smp://" FP "@ours.example"), mine = addr("smp://" FP "@mine.example:443"),
-                   other = addr("smp://" FP "@other.example");
+    sx_server_address ours = addr("smp://" FP "@ours.example"), mine = addr("smp://" FP "@mine.example:443"),
+                      other = addr("smp://" FP "@other.example");
     static const struct {
         sx_smp_proxy_mode mode;
         bool prot;
@@ -89,7 +89,7 @@ static void test_pick(void **state)
     sx_smp_pool_opts o = {.proxies = proxies, .n_proxies = 3, .proxy_mode = SX_SMP_PROXY_ALWAYS};
     sx_pool_proxy_cfg c;
     assert_ok(sx_pool_proxy_cfg_init(&c, &o));
-    sx_smp_address dest = addr("smp://" FP "@dest.example:7000");
+    sx_server_address dest = addr("smp://" FP "@dest.example:7000");
     bool seen[3] = {false, false, false};
     for (int i = 0; i < 200; i++) {
         size_t k = sx_pool_proxy_pick(&c, &dest);
@@ -102,6 +102,56 @@ static void test_pick(void **state)
     o.n_proxies = 1;
     assert_ok(sx_pool_proxy_cfg_init(&c, &o));
     assert_int_equal(sx_pool_proxy_pick(&c, &dest), 0);
+    sx_pool_proxy_cfg_cleanup(&c);
+}
+
+/* As the reference's unknownServer: a destination is known when any of
+ * its hosts is any host of a known router, whatever their order (a check
+ * of first hosts only gets every row below but the first wrong). */
+static void test_known_any_host(void **state)
+{
+    (void)state;
+    const char *proxies[] = {"smp://" FP "@proxy.example"};
+    const char *known[] = {"smp://" FP "@ours.example,ours1234567890abc.onion", "[::1]"};
+    sx_smp_pool_opts o = {.proxies = proxies,
+                          .n_proxies = 1,
+                          .known_routers = known,
+                          .n_known_routers = 2,
+                          .proxy_mode = SX_SMP_PROXY_UNKNOWN};
+    sx_pool_proxy_cfg c;
+    assert_ok(sx_pool_proxy_cfg_init(&c, &o));
+    static const struct {
+        const char *dest;
+        bool proxied;
+    } rows[] = {
+        {"smp://" FP "@ours.example", false},
+        {"smp://" FP "@ours1234567890abc.onion", false},                  /* the known one's second host */
+        {"smp://" FP "@other.example,ours.example", false},               /* its second host known */
+        {"smp://" FP "@ours1234567890abc.onion,ours.example:443", false}, /* another order and port */
+        {"smp://" FP "@other.example,0:0:0:0:0:0:0:1", false},            /* the bare IPv6 host, written otherwise */
+        {"smp://" FP "@other.example,another.example", true},
+        {"smp://" FP "@ours.example.com", true},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        sx_server_address d = addr(rows[i].dest);
+        assert_int_equal(sx_pool_proxy_use(&c, &d), rows[i].proxied);
+    }
+    sx_pool_proxy_cfg_cleanup(&c);
+}
+
+/* The proxy is chosen among those that share no host with the destination,
+ * any of their hosts against any of its (the reference's isUnusedServer). */
+static void test_pick_any_host(void **state)
+{
+    (void)state;
+    const char *proxies[] = {"smp://" FP "@a.example,dest5678901234567.onion", "smp://" FP "@b.example,dest.example",
+                             "smp://" FP "@c.example"};
+    sx_smp_pool_opts o = {.proxies = proxies, .n_proxies = 3, .proxy_mode = SX_SMP_PROXY_ALWAYS};
+    sx_pool_proxy_cfg c;
+    assert_ok(sx_pool_proxy_cfg_init(&c, &o));
+    sx_server_address dest = addr("smp://" FP "@dest.example,dest5678901234567.onion");
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(sx_pool_proxy_pick(&c, &dest), 2);
     sx_pool_proxy_cfg_cleanup(&c);
 }
 
@@ -138,6 +188,8 @@ int main(void)
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_known_any_host),
+        cmocka_unit_test(test_pick_any_host),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
