@@ -44,6 +44,28 @@ typedef struct sx_agent sx_agent;
  * NUL. */
 #define SX_AGENT_CONN_ID_TEXT 17
 
+/* When the agent's sends (messages, confirmations, and SKEY in the
+ * handshake) go through a proxy router, 2-hop private message routing
+ * (the reference's SMPProxyMode): the destination router then sees the
+ * proxy's address, never this program's. */
+typedef enum sx_agent_proxy_mode {
+    SX_AGENT_PROXY_NEVER = 0,   /* always directly (the default, as the reference's) */
+    SX_AGENT_PROXY_ALWAYS,      /* always through one of `routers` */
+    SX_AGENT_PROXY_UNKNOWN,     /* through a proxy to routers not among `routers` */
+    SX_AGENT_PROXY_UNPROTECTED, /* as UNKNOWN, but directly when address_protected */
+} sx_agent_proxy_mode;
+
+/* Whether a send the proxy cannot forward because it cannot use the
+ * destination's hosts or versions (PROXY BROKER HOST, PROXY BROKER
+ * TRANSPORT VERSION) is then made directly (the reference's
+ * SMPProxyFallback). A proxy that is down, or cannot reach the destination,
+ * is never a reason to send directly: the message waits and is retried. */
+typedef enum sx_agent_proxy_fallback {
+    SX_AGENT_FALLBACK_ALLOW = 0,       /* directly (the default) */
+    SX_AGENT_FALLBACK_ALLOW_PROTECTED, /* directly only when address_protected */
+    SX_AGENT_FALLBACK_PROHIBIT,        /* never: MWARN, and the message waits */
+} sx_agent_proxy_fallback;
+
 typedef struct sx_agent_opts {
     /* Post-quantum ratchet (sntrup761, e2e version 3) for connections this
      * agent creates or joins, when the peer supports it. Default (zeroed
@@ -63,6 +85,19 @@ typedef struct sx_agent_opts {
      * would end that one's with END, or take its messages); that process
      * picks up the new queues with sx_agent_subscribe_all. */
     bool no_subscribe;
+    /* Private message routing (docs/AGENT.md "Private routing"). */
+    sx_agent_proxy_mode proxy_mode;
+    sx_agent_proxy_fallback proxy_fallback;
+    /* The user's own routers (smp:// addresses, with the password a router
+     * needs for proxying; copied by sx_agent_open): the proxies are chosen
+     * among them (one at random, on another host than the destination's
+     * when there is one), and they are the "known" routers of
+     * SX_AGENT_PROXY_UNKNOWN. Required unless proxy_mode is NEVER. */
+    const char *const *routers;
+    size_t n_routers;
+    /* This program's connections already hide its network address (Tor or
+     * another SOCKS proxy set up outside the library). */
+    bool address_protected;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -80,6 +115,9 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_ERR,      /* an error of a connection (status, detail) */
     SX_AGENT_EV_RSYNC,    /* the ratchet's re-synchronisation state changed: rsync, and in
                            * detail the decryption error that caused it ("" when none) */
+    SX_AGENT_EV_MWARN,    /* message msg_id could not be sent for now and is retried: the
+                           * proxy cannot use the destination's hosts and the fallback
+                           * forbids sending directly (status, detail) */
 } sx_agent_event_kind;
 
 typedef struct sx_agent_event {
@@ -93,8 +131,8 @@ typedef struct sx_agent_event {
     uint8_t *body;                       /* CONF, INFO, MSG: owned by the event */
     size_t body_len;
     char server[256]; /* DOWN, UP */
-    sx_status status; /* MERR, ERR */
-    char detail[256]; /* MERR, ERR, RSYNC */
+    sx_status status; /* MERR, MWARN, ERR */
+    char detail[256]; /* MERR, MWARN, ERR, RSYNC */
     /* RSYNC: "ok", "allowed" (a message failed to decrypt: the application
      * may call sx_agent_synchronize_ratchet), "required" (the ratchet is
      * out of step: sending is refused until it is synchronised),
@@ -184,6 +222,14 @@ typedef struct sx_agent_conn_info {
 } sx_agent_conn_info;
 /* The connections, oldest first (*out malloc'd, free(3) it). */
 SX_API SX_MUST_CHECK sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n);
+
+/* The agent's sends so far (since sx_agent_open): made directly, through a
+ * proxy, and made directly after the proxy could not use the
+ * destination's hosts (the fallback). */
+typedef struct sx_agent_stats {
+    uint64_t sent_direct, sent_proxied, proxy_fallbacks;
+} sx_agent_stats;
+SX_API void sx_agent_get_stats(sx_agent *a, sx_agent_stats *out);
 
 SX_API void sx_agent_free_text(char *text);
 

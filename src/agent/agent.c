@@ -137,7 +137,7 @@ void sx_agent_event_clear(sx_agent_event *ev)
 const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
-                                        "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC"};
+                                        "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC", "MWARN"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -334,7 +334,9 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         po.conn.timeout_ms = a->opts.timeout_ms;
         po.retry_min_ms = a->opts.retry_min_ms;
         po.retry_max_ms = a->opts.retry_max_ms;
-        st = sx_smp_tpool_new(&po, &a->pool);
+        st = sx_agent_proxy_pool_opts(&a->opts, &po);
+        if (st == SX_OK)
+            st = sx_smp_tpool_new(&po, &a->pool);
     }
     if (st == SX_OK) {
         pthread_mutex_lock(&a->mu);

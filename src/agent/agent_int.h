@@ -78,6 +78,12 @@ void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev);
 void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
                        int64_t msg_id, sx_status st, const char *what);
 
+/* ---- private routing (agent_proxy.c) ---- */
+/* The pool's proxy options from the agent's (po keeps pointers into o). */
+SX_MUST_CHECK sx_status sx_agent_proxy_pool_opts(const sx_agent_opts *o, sx_smp_pool_opts *po);
+/* Whether an error code is a proxy's host error (retried with MWARN). */
+bool sx_agent_proxy_host_error(const char *code);
+
 /* ---- queues (agent_queue.c) ---- */
 /* The router's address text of a store server row ("smp://kh@hosts[:port]"). */
 SX_MUST_CHECK sx_status sx_agent_server_text(sx_agent *a, int64_t server_id, char *out, size_t cap);

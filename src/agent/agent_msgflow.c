@@ -228,6 +228,9 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
     if (st == SX_OK)
         st = d.notification ? sx_smp_tpool_send_notify(a->pool, q, w.buf, w.len)
                             : sx_smp_tpool_send(a->pool, q, w.buf, w.len);
+    /* A proxy that cannot use the destination's hosts, with the fallback
+     * forbidding a direct send: retried, with a warning (agent_proxy.c). */
+    bool host_err = st != SX_OK && sx_agent_proxy_host_error(sx_error_code());
     sx_smp_queue_free(q);
     sx_writer_cleanup(&w);
     int r = 1;
@@ -250,7 +253,9 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             ev.pq = cn.pq_support;
             sx_agent_emit_ev(a, &ev);
         }
-    } else if (retryable(st)) {
+    } else if (retryable(st) || host_err) {
+        if (host_err)
+            sx_agent_emit_err(a, SX_AGENT_EV_MWARN, &d.conn_id, d.internal_id, st, "send");
         int64_t now = sx_agent_now_ms();
         if (sq->delay_ms == 0) {
             sq->delay_ms = a->opts.send_retry_ms;

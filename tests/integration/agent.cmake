@@ -16,3 +16,14 @@ add_test(NAME integration.simplex_agent
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_simplex_agent.sh $<TARGET_FILE:smp-server>
                  $<TARGET_FILE:simplex-agent>)
 set_tests_properties(integration.simplex_agent PROPERTIES TIMEOUT 300)
+# Private message routing of the agent's sends (test_agent_proxy.c): three
+# routers (the queues', a proxy, a proxy that cannot reach the queues'
+# host), every proxy mode and fallback, the proxy down and back.
+add_executable(itest_agent_proxy test_agent_proxy.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_proxy PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_proxy PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_proxy PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_proxy smp-server)
+add_test(NAME integration.agent_proxy COMMAND itest_agent_proxy)
+set_tests_properties(integration.agent_proxy PROPERTIES TIMEOUT 600)
