@@ -42,9 +42,10 @@ static void usage(FILE *f)
             "      MSG, \"id\" and \"text\". Messages are acknowledged once printed.\n"
             "      --accept allows confirmations as they come. Without --timeout it runs\n"
             "      until killed.\n"
-            "  send CONN TEXT\n"
+            "  send CONN TEXT [--pq on|off]\n"
             "      Send TEXT on connection CONN; prints the message id once the router\n"
-            "      took it.\n"
+            "      took it. --pq turns post-quantum encryption on or off for this\n"
+            "      connection from this message on (listen shows it in \"pq\").\n"
             "  connections\n"
             "      One line per connection: its id and its state.\n\n"
             "Options: --pq-off (no post-quantum ratchet for new connections),\n"
@@ -161,10 +162,10 @@ static int cmd_listen(sx_agent *a, bool accept, long timeout_s)
     }
 }
 
-static int cmd_send(sx_agent *a, const char *conn, const char *text)
+static int cmd_send(sx_agent *a, const char *conn, const char *text, sx_agent_pq pq)
 {
     int64_t id = 0;
-    if (sx_agent_send(a, conn, text, strlen(text), &id) != SX_OK)
+    if (sx_agent_send_pq(a, conn, pq, text, strlen(text), &id, NULL) != SX_OK)
         return fail("send");
     int64_t until = mono_ms() + WAIT_MS;
     while (mono_ms() < until) {
@@ -203,6 +204,7 @@ typedef struct cli {
     sx_agent_proxy_fallback proxy_fallback;
     const char *routers[MAX_ROUTERS];
     size_t n_routers;
+    sx_agent_pq send_pq;
 } cli;
 
 static bool parse_mode(const char *s, sx_agent_proxy_mode *m)
@@ -245,6 +247,13 @@ static bool apply_opt(int c, const char *arg, cli *o)
     case 'p': o->pq_off = true; return true;
     case 'm': return parse_mode(arg, &o->proxy_mode);
     case 'f': return parse_fallback(arg, &o->proxy_fallback);
+    case 'q':
+        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+            o->send_pq = arg[1] == 'n' ? SX_AGENT_PQ_ON : SX_AGENT_PQ_OFF;
+            return true;
+        }
+        fprintf(stderr, "simplex-agent: --pq: expected on or off, got '%s'\n", arg);
+        return false;
     case 'r':
         if (o->n_routers == MAX_ROUTERS) {
             fprintf(stderr, "simplex-agent: at most %d --router options\n", MAX_ROUTERS);
@@ -278,6 +287,7 @@ int main(int argc, char **argv)
         {"proxy-mode", required_argument, NULL, 'm'},
         {"proxy-fallback", required_argument, NULL, 'f'},
         {"router", required_argument, NULL, 'r'},
+        {"pq", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
@@ -391,7 +401,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "listen") == 0) {
         rc = cmd_listen(a, opt.accept, opt.timeout_s);
     } else if (strcmp(cmd, "send") == 0) {
-        rc = cmd_send(a, args[0], args[1]);
+        rc = cmd_send(a, args[0], args[1], opt.send_pq);
     } else {
         sx_agent_conn_info *ci = NULL;
         size_t n = 0;

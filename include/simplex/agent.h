@@ -126,7 +126,8 @@ typedef struct sx_agent_event {
     char conf_id[SX_AGENT_CONN_ID_TEXT]; /* CONF */
     int64_t msg_id;                      /* MSG, SENT, MERR: the agent's message id */
     int64_t broker_ts;                   /* MSG: when the router got it (Unix seconds) */
-    bool pq;                             /* CON, MSG: post-quantum encryption in use */
+    bool pq;                             /* CON: post-quantum encryption supported; MSG: this
+                                          * message was encrypted with it */
     char integrity[64];                  /* MSG: "OK", or "ERR ..." (the message is given anyway) */
     uint8_t *body;                       /* CONF, INFO, MSG: owned by the event */
     size_t body_len;
@@ -178,6 +179,22 @@ SX_API SX_MUST_CHECK sx_status sx_agent_allow(sx_agent *a, const char *conn_id, 
  * went. Retried after network errors with back-off, also after a restart. */
 SX_API SX_MUST_CHECK sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body,
                                              size_t len, int64_t *msg_id);
+/* Post-quantum encryption of one message (sx_agent_send_pq; the
+ * reference's PQEncryption argument of sendMessage). */
+typedef enum sx_agent_pq {
+    SX_AGENT_PQ_KEEP = 0, /* as the connection's previous messages */
+    SX_AGENT_PQ_ON,       /* turn PQ on: the connection takes the smaller PQ envelopes from
+                           * this message on (for good), and the ratchet's KEM steps make
+                           * the messages PQ once both sides asked for it */
+    SX_AGENT_PQ_OFF,      /* turn PQ off from the next ratchet step (the envelope size stays) */
+} sx_agent_pq;
+/* sx_agent_send with a PQ choice; *pq_used (may be NULL) gets whether this
+ * message is encrypted with PQ (the MSG event of the peer says the same).
+ * SX_E_LIMIT when the body does not fit the connection's envelope (the
+ * PQ one once PQ was asked for: at most sx_agent_max_body bytes). */
+SX_API SX_MUST_CHECK sx_status sx_agent_send_pq(sx_agent *a, const char *conn_id, sx_agent_pq pq,
+                                                const void *body, size_t len, int64_t *msg_id,
+                                                bool *pq_used);
 /* The longest message body. */
 SX_API size_t sx_agent_max_body(void);
 /* The application has the message msg_id of a MSG event: the router may

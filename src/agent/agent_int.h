@@ -78,6 +78,13 @@ void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev);
 void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
                        int64_t msg_id, sx_status st, const char *what);
 
+/* ---- per-message PQ (agent_pq.c) ---- */
+/* The ratchet's switch for an API choice; SX_E_USAGE for an unknown one. */
+SX_MUST_CHECK sx_status sx_agent_pq_choice(sx_agent_pq pq, sx_pq_enc *out);
+/* PQ asked for on a connection without PQ support: the support is turned
+ * on and stored (the smaller envelopes from now on, never turned off). */
+SX_MUST_CHECK sx_status sx_agent_pq_support_on(sx_agent *a, sx_agent_conn *cn);
+
 /* ---- private routing (agent_proxy.c) ---- */
 /* The pool's proxy options from the agent's (po keeps pointers into o). */
 SX_MUST_CHECK sx_status sx_agent_proxy_pool_opts(const sx_agent_opts *o, sx_smp_pool_opts *po);
@@ -135,6 +142,12 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
 SX_MUST_CHECK sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn,
                                          const sx_agent_msg *m, const sx_e2e_params *e2e,
                                          bool notification, int64_t *internal_id);
+/* The same with the ratchet's PQ switch for this message; *pq_used (may
+ * be NULL): the message goes with PQ. */
+SX_MUST_CHECK sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn,
+                                            const sx_agent_msg *m, const sx_e2e_params *e2e,
+                                            bool notification, sx_pq_enc pq, int64_t *internal_id,
+                                            bool *pq_used);
 /* One delivery attempt of every send queue that is due; returns the
  * milliseconds until the next one is (or -1: none waiting). */
 int sx_agent_deliver_due(sx_agent *a);

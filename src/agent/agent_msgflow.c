@@ -29,6 +29,8 @@ typedef struct enq_ctx {
     const sx_e2e_params *e2e;
     uint16_t agent_v;
     bool notification;
+    sx_pq_enc pq;   /* the per-message PQ switch (agent_pq.c) */
+    bool pq_used;   /* out: the message goes with PQ */
     sx_writer body; /* stored body: flag, maybe(large e2e), agent message */
 } enq_ctx;
 
@@ -53,18 +55,21 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
     if (!sx_agent_msg_write(&c->body, &m))
         return sx_writer_status(&c->body);
     sx_slice am = sx_slice_of(c->body.buf + off, c->body.len - off);
-    size_t padded = m.kind == SX_AGENT_MSG_MESSAGE
-                        ? sx_agent_msg_padded_len(c->agent_v, r->support_kem)
-                        : sx_agent_conn_info_padded_len(c->agent_v, r->support_kem);
+    /* Asking for PQ takes the PQ envelope at once (as the reference's
+     * connection PQ support), before the KEM steps make it PQ. */
+    bool support = r->support_kem || c->pq == SX_PQ_ON;
+    size_t padded = m.kind == SX_AGENT_MSG_MESSAGE ? sx_agent_msg_padded_len(c->agent_v, support)
+                                                   : sx_agent_conn_info_padded_len(c->agent_v, support);
     if (!sx_ratchet_can_pad(am.len, padded))
         return sx_error_set(SX_E_LIMIT, NULL, "agent: the message is too long");
-    SX_TRY(sx_ratchet_encrypt_header(r, SX_PQ_KEEP, SX_E2E_V_MAX, &msg->mek));
+    SX_TRY(sx_ratchet_encrypt_header(r, c->pq, SX_E2E_V_MAX, &msg->mek));
+    c->pq_used = r->snd_kem;
     SX_TRY(sx_sha256(am, msg->internal_hash));
     msg->msg_type = m.kind == SX_AGENT_MSG_MESSAGE && m.msg.type == SX_AMSG_EREADY
                         ? SX_AGENT_SND_EREADY
                         : (uint8_t)m.kind;
     msg->notification = c->notification;
-    msg->pq_encryption = r->support_kem;
+    msg->pq_encryption = r->snd_kem;
     msg->body = sx_writer_slice(&c->body);
     msg->padded_len = (uint32_t)padded;
     return SX_OK;
@@ -72,6 +77,13 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
 
 sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
                            const sx_e2e_params *e2e, bool notification, int64_t *internal_id)
+{
+    return sx_agent_enqueue_pq(a, conn, m, e2e, notification, SX_PQ_KEEP, internal_id, NULL);
+}
+
+sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
+                              const sx_e2e_params *e2e, bool notification, sx_pq_enc pq,
+                              int64_t *internal_id, bool *pq_used)
 {
     sx_agent_conn cn;
     SX_TRY(sx_agent_store_conn_get(a->store, conn, &cn));
@@ -91,11 +103,14 @@ sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_
     c.e2e = e2e;
     c.agent_v = cn.agent_version;
     c.notification = notification;
+    c.pq = pq;
     sx_agent_snd_ids sid;
     sx_status st = sx_agent_store_snd_msg_create(a->store, conn, ids, n, enq_cb, &c, &sid);
     sx_writer_cleanup(&c.body);
     SX_TRY(st);
     *internal_id = sid.internal_id;
+    if (pq_used)
+        *pq_used = c.pq_used;
     for (size_t i = 0; i < n; i++)
         SX_TRY(sx_agent_sq_add(a, ids[i], conn));
     return SX_OK;
@@ -104,7 +119,15 @@ sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_
 sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size_t len,
                         int64_t *msg_id)
 {
+    return sx_agent_send_pq(a, conn_id, SX_AGENT_PQ_KEEP, body, len, msg_id, NULL);
+}
+
+sx_status sx_agent_send_pq(sx_agent *a, const char *conn_id, sx_agent_pq pq, const void *body,
+                           size_t len, int64_t *msg_id, bool *pq_used)
+{
     SX_ENSURE(a && (body || len == 0), SX_E_USAGE);
+    sx_pq_enc rpq;
+    SX_TRY(sx_agent_pq_choice(pq, &rpq));
     sx_agent_id id;
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     sx_agent_msg m;
@@ -122,11 +145,16 @@ sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size
         st = sx_error_set(SX_E_USAGE, "PROHIBITED",
                           "agent: the ratchet is not synchronised (%s): send prohibited",
                           sx_agent_rsync_name(cn.rsync));
+    if (st == SX_OK && rpq == SX_PQ_ON)
+        st = sx_agent_pq_support_on(a, &cn);
+    bool used = false;
     if (st == SX_OK)
-        st = sx_agent_enqueue(a, &id, &m, NULL, true, &iid);
+        st = sx_agent_enqueue_pq(a, &id, &m, NULL, true, rpq, &iid, &used);
     pthread_mutex_unlock(&a->mu);
     if (st == SX_OK && msg_id)
         *msg_id = iid;
+    if (st == SX_OK && pq_used)
+        *pq_used = used;
     return st;
 }
 
@@ -356,8 +384,9 @@ static sx_status rcv_cb(void *vctx, const sx_agent_rcv_prev *prev, sx_ratchet *r
     msg->external_snd_id = c->m.snd_msg_id;
     msg->msg_type = SX_AGENT_MSG_MESSAGE;
     msg->notification = c->n->ev.notification;
-    msg->pq_encryption = r->support_kem;
-    c->pq = r->support_kem;
+    /* Whether this message came with PQ (the reference's rcRcvKEM). */
+    msg->pq_encryption = r->rcv_kem;
+    c->pq = r->rcv_kem;
     msg->body = plain;
     SX_TRY(sx_sha256(plain, msg->internal_hash));
     SX_ENSURE(c->m.prev_msg_hash.len <= SX_AGENT_HASH_LEN, SX_E_PROTOCOL);

@@ -27,3 +27,15 @@ target_compile_definitions(itest_agent_proxy PRIVATE SX_TEST_DATA_DIR="${SX_TEST
 add_dependencies(itest_agent_proxy smp-server)
 add_test(NAME integration.agent_proxy COMMAND itest_agent_proxy)
 set_tests_properties(integration.agent_proxy PROPERTIES TIMEOUT 600)
+# Per-message PQ switching (test_agent_pq.c): a connection made without PQ,
+# PQ turned on, off, on and off again message by message, as the
+# reference's "should establish connection without PQ encryption and
+# enable it".
+add_executable(itest_agent_pq test_agent_pq.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_pq PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_pq PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_pq PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_pq smp-server)
+add_test(NAME integration.agent_pq COMMAND itest_agent_pq)
+set_tests_properties(integration.agent_pq PROPERTIES TIMEOUT 600)

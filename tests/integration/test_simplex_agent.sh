@@ -86,6 +86,11 @@ ag --db a.db --proxy-mode always connections >/dev/null 2>&1; [ $? = 1 ] || fail
 ag --db a.db send "$ACONN" "through a proxy" --proxy-mode always --router "$ADDR" --proxy-fallback prohibit \
     >/dev/null || fail "a proxied send"
 wait_for b.out '"text":"through a proxy"'
+# post-quantum switched off for the next messages (the connection was made
+# with it), and a bad --pq value
+ag --db a.db send "$ACONN" "x" --pq maybe >/dev/null 2>&1; [ $? = 2 ] || fail "a bad --pq"
+ag --db a.db send "$ACONN" "pq off" --pq off >/dev/null || fail "a send with --pq off"
+wait_for b.out '"text":"pq off"'
 
 [ $FAILS = 0 ] || { echo "--- a.err:"; cat a.err; echo "--- b.err:"; cat b.err; exit 1; }
 echo "simplex-agent: all passed"
