@@ -118,6 +118,8 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_MWARN,    /* message msg_id could not be sent for now and is retried: the
                            * proxy cannot use the destination's hosts and the fallback
                            * forbids sending directly (status, detail) */
+    /* sx_agent_suspend is done: nothing is sent or received until sx_agent_foreground */
+    SX_AGENT_EV_SUSPENDED,
 } sx_agent_event_kind;
 
 typedef struct sx_agent_event {
@@ -213,6 +215,17 @@ SX_API SX_MUST_CHECK sx_status sx_agent_synchronize_ratchet(sx_agent *a, const c
 /* Deletes the connection: its receiving queues on the routers (DEL) and
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
+
+/* Suspends the agent (an application going to the background; the
+ * reference's suspendAgent): no more messages are received (the routers
+ * keep them), and the deliveries pending go on for up to max_delay_ms
+ * (a message being processed or sent finishes); then sending stops as well
+ * and SUSPENDED is reported. max_delay_ms 0 stops both at once, with no
+ * event. API calls still work: a message sent while suspended is stored
+ * and goes after sx_agent_foreground. */
+SX_API SX_MUST_CHECK sx_status sx_agent_suspend(sx_agent *a, int max_delay_ms);
+/* Receiving and sending again (the reference's foregroundAgent). */
+SX_API SX_MUST_CHECK sx_status sx_agent_foreground(sx_agent *a);
 
 /* Subscribes the receiving queues of the store this agent does not hold
  * yet and takes up the deliveries pending in it: what another process on

@@ -53,6 +53,11 @@ struct sx_agent {
     bool sender_started;
     bool stop;
     pthread_cond_t wake; /* the worker: new deliveries */
+    /* Suspension (agent_suspend.c): foreground, suspending (deliveries
+     * finish until the deadline, nothing is received) or suspended. */
+    int run_state;
+    int64_t suspend_deadline_ms;
+    pthread_cond_t resume; /* the receiving thread, back to foreground */
     sx_agent_rq *rqs;
     size_t n_rqs, cap_rqs;
     sx_agent_sq *sqs;
@@ -84,6 +89,20 @@ SX_MUST_CHECK sx_status sx_agent_pq_choice(sx_agent_pq pq, sx_pq_enc *out);
 /* PQ asked for on a connection without PQ support: the support is turned
  * on and stored (the smaller envelopes from now on, never turned off). */
 SX_MUST_CHECK sx_status sx_agent_pq_support_on(sx_agent *a, sx_agent_conn *cn);
+
+/* ---- suspension (agent_suspend.c), all under a->mu ---- */
+enum { SX_AGENT_RUN_FOREGROUND = 0,
+       SX_AGENT_RUN_SUSPENDING,
+       SX_AGENT_RUN_SUSPENDED };
+/* Whether the pool's notes may be taken and processed now. */
+bool sx_agent_receiving_allowed(const sx_agent *a);
+/* Whether deliveries may be made now; while suspending, moves to
+ * suspended (with the SUSPENDED event) once none is pending or the
+ * deadline has passed. */
+bool sx_agent_sending_allowed(sx_agent *a);
+/* How long the sending thread may sleep (at most `ms`): up to the
+ * suspension's deadline while suspending. */
+int sx_agent_suspend_wait_ms(const sx_agent *a, int ms);
 
 /* ---- private routing (agent_proxy.c) ---- */
 /* The pool's proxy options from the agent's (po keeps pointers into o). */

@@ -39,3 +39,13 @@ target_compile_definitions(itest_agent_pq PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DA
 add_dependencies(itest_agent_pq smp-server)
 add_test(NAME integration.agent_pq COMMAND itest_agent_pq)
 set_tests_properties(integration.agent_pq PROPERTIES TIMEOUT 600)
+# Suspending the agent and bringing it back (test_agent_suspend.c), as the
+# reference's "Suspending agent" tests.
+add_executable(itest_agent_suspend test_agent_suspend.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_suspend PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_suspend PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_suspend PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_suspend smp-server)
+add_test(NAME integration.agent_suspend COMMAND itest_agent_suspend)
+set_tests_properties(integration.agent_suspend PROPERTIES TIMEOUT 600)
