@@ -54,13 +54,20 @@ static void usage(FILE *f)
             "      default the requester's router) and print the new connection's id.\n"
             "  reject INV\n"
             "      Forget the contact request INV (the requester is not told).\n"
-            "  send CONN TEXT\n"
+            "  send CONN TEXT [--pq on|off]\n"
             "      Send TEXT on connection CONN; prints the message id once the router\n"
-            "      took it.\n"
+            "      took it. --pq turns post-quantum encryption on or off for this\n"
+            "      connection from this message on (listen shows it in \"pq\").\n"
             "  connections\n"
             "      One line per connection: its id and its state.\n\n"
             "Options: --pq-off (no post-quantum ratchet for new connections),\n"
-            "         --help, --version.\n"
+            "         --router SERVER (repeated: the user's own routers, among which\n"
+            "         a proxy is chosen), --proxy-mode MODE (private routing of sends:\n"
+            "         never (default), always, unknown (to routers not given with\n"
+            "         --router) or unprotected (as unknown; this program has no address\n"
+            "         protection of its own)), --proxy-fallback FALLBACK (when the proxy\n"
+            "         cannot use the destination's hosts: allow (default) sends directly,\n"
+            "         allow-protected and prohibit do not), --help, --version.\n"
             "After the command only words starting with \"--\" are options, so a\n"
             "connection id starting with '-' is taken as it is; a lone \"--\" ends the\n"
             "options.\n",
@@ -204,10 +211,10 @@ static int cmd_listen(sx_agent *a, bool accept, const char *server, bool receipt
     }
 }
 
-static int cmd_send(sx_agent *a, const char *conn, const char *text)
+static int cmd_send(sx_agent *a, const char *conn, const char *text, sx_agent_pq pq)
 {
     int64_t id = 0;
-    if (sx_agent_send(a, conn, text, strlen(text), &id) != SX_OK)
+    if (sx_agent_send_pq(a, conn, pq, text, strlen(text), &id, NULL) != SX_OK)
         return fail("send");
     int64_t until = mono_ms() + WAIT_MS;
     while (mono_ms() < until) {
@@ -235,21 +242,80 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text)
     return EXIT_FAIL;
 }
 
+#define MAX_ROUTERS 16
+
+/* The options given. */
+typedef struct cli {
+    const char *db, *server;
+    bool accept, pq_off, contact, receipts;
+    long timeout_s;
+    sx_agent_proxy_mode proxy_mode;
+    sx_agent_proxy_fallback proxy_fallback;
+    const char *routers[MAX_ROUTERS];
+    size_t n_routers;
+    sx_agent_pq send_pq;
+} cli;
+
+static bool parse_mode(const char *s, sx_agent_proxy_mode *m)
+{
+    static const char *const names[] = {"never", "always", "unknown", "unprotected"};
+    static const sx_agent_proxy_mode modes[] = {SX_AGENT_PROXY_NEVER, SX_AGENT_PROXY_ALWAYS,
+                                                SX_AGENT_PROXY_UNKNOWN, SX_AGENT_PROXY_UNPROTECTED};
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *m = modes[i];
+            return true;
+        }
+    fprintf(stderr, "simplex-agent: --proxy-mode: expected always, unknown, unprotected or never, got '%s'\n", s);
+    return false;
+}
+
+static bool parse_fallback(const char *s, sx_agent_proxy_fallback *f)
+{
+    if (strcmp(s, "allow") == 0)
+        *f = SX_AGENT_FALLBACK_ALLOW;
+    else if (strcmp(s, "allow-protected") == 0)
+        *f = SX_AGENT_FALLBACK_ALLOW_PROTECTED;
+    else if (strcmp(s, "prohibit") == 0)
+        *f = SX_AGENT_FALLBACK_PROHIBIT;
+    else {
+        fprintf(stderr, "simplex-agent: --proxy-fallback: expected allow, allow-protected or prohibit, got '%s'\n",
+                s);
+        return false;
+    }
+    return true;
+}
+
 /* One option by its letter; false for an unknown one or a bad value. */
-static bool apply_opt(int c, const char *arg, const char **db, const char **server, bool *accept,
-                      bool *receipts, bool *pq_off, long *timeout_s, bool *contact)
+static bool apply_opt(int c, const char *arg, cli *o)
 {
     switch (c) {
-    case 'c': *contact = true; return true;
-    case 'r': *receipts = true; return true;
-    case 'd': *db = arg; return true;
-    case 's': *server = arg; return true;
-    case 'a': *accept = true; return true;
-    case 'p': *pq_off = true; return true;
+    case 'c': o->contact = true; return true;
+    case 'R': o->receipts = true; return true;
+    case 'd': o->db = arg; return true;
+    case 's': o->server = arg; return true;
+    case 'a': o->accept = true; return true;
+    case 'p': o->pq_off = true; return true;
+    case 'm': return parse_mode(arg, &o->proxy_mode);
+    case 'f': return parse_fallback(arg, &o->proxy_fallback);
+    case 'q':
+        if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+            o->send_pq = arg[1] == 'n' ? SX_AGENT_PQ_ON : SX_AGENT_PQ_OFF;
+            return true;
+        }
+        fprintf(stderr, "simplex-agent: --pq: expected on or off, got '%s'\n", arg);
+        return false;
+    case 'r':
+        if (o->n_routers == MAX_ROUTERS) {
+            fprintf(stderr, "simplex-agent: at most %d --router options\n", MAX_ROUTERS);
+            return false;
+        }
+        o->routers[o->n_routers++] = arg;
+        return true;
     case 't': {
         char *end = NULL;
-        *timeout_s = strtol(arg, &end, 10);
-        if (!end || end == arg || *end || *timeout_s <= 0) {
+        o->timeout_s = strtol(arg, &end, 10);
+        if (!end || end == arg || *end || o->timeout_s <= 0) {
             fprintf(stderr, "simplex-agent: --timeout takes a number of seconds\n");
             return false;
         }
@@ -261,17 +327,20 @@ static bool apply_opt(int c, const char *arg, const char **db, const char **serv
 
 int main(int argc, char **argv)
 {
-    const char *db = NULL, *server = NULL;
-    bool accept = false, receipts = false, pq_off = false, contact = false;
-    long timeout_s = 0;
+    cli opt;
+    memset(&opt, 0, sizeof opt);
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"server", required_argument, NULL, 's'},
         {"accept", no_argument, NULL, 'a'},
         {"contact", no_argument, NULL, 'c'},
-        {"receipts", no_argument, NULL, 'r'},
+        {"receipts", no_argument, NULL, 'R'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
+        {"proxy-mode", required_argument, NULL, 'm'},
+        {"proxy-fallback", required_argument, NULL, 'f'},
+        {"router", required_argument, NULL, 'r'},
+        {"pq", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
@@ -286,12 +355,12 @@ int main(int argc, char **argv)
             printf("%s\n", version_line);
             return EXIT_OKAY;
         }
-        if (!apply_opt(c, optarg, &db, &server, &accept, &receipts, &pq_off, &timeout_s, &contact)) {
+        if (!apply_opt(c, optarg, &opt)) {
             usage(stderr);
             return EXIT_USAGE;
         }
     }
-    if (optind >= argc || !db) {
+    if (optind >= argc || !opt.db) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -340,18 +409,21 @@ int main(int argc, char **argv)
             usage(stderr);
             return EXIT_USAGE;
         }
-        if (!apply_opt(o->val, val, &db, &server, &accept, &receipts, &pq_off, &timeout_s,
-                       &contact)) {
+        if (!apply_opt(o->val, val, &opt)) {
             usage(stderr);
             return EXIT_USAGE;
         }
     }
     sx_agent_opts o;
     memset(&o, 0, sizeof o);
-    o.pq_off = pq_off;
+    o.pq_off = opt.pq_off;
+    o.proxy_mode = opt.proxy_mode;
+    o.proxy_fallback = opt.proxy_fallback;
+    o.routers = opt.routers;
+    o.n_routers = opt.n_routers;
     o.no_subscribe = strcmp(cmd, "listen") != 0;
     int rc = EXIT_OKAY;
-    if (strcmp(cmd, "invite") == 0        ? (nargs != 0 || !server)
+    if (strcmp(cmd, "invite") == 0        ? (nargs != 0 || !opt.server)
         : strcmp(cmd, "join") == 0        ? nargs != 1
         : strcmp(cmd, "listen") == 0      ? nargs != 0
         : strcmp(cmd, "send") == 0        ? nargs != 2
@@ -363,31 +435,31 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     sx_agent *a = NULL;
-    if (sx_agent_open(db, &o, &a) != SX_OK)
-        return fail(db);
+    if (sx_agent_open(opt.db, &o, &a) != SX_OK)
+        return fail(opt.db);
     char id[SX_AGENT_CONN_ID_TEXT];
     if (strcmp(cmd, "invite") == 0) {
         char *link = NULL;
-        if ((contact ? sx_agent_create_contact(a, server, id, &link)
-                     : sx_agent_create_invitation(a, server, id, &link)) != SX_OK) {
+        if ((opt.contact ? sx_agent_create_contact(a, opt.server, id, &link)
+                         : sx_agent_create_invitation(a, opt.server, id, &link)) != SX_OK) {
             rc = fail("invite");
         } else {
             printf("%s\n", link);
             sx_agent_free_text(link);
         }
     } else if (strcmp(cmd, "join") == 0) {
-        if (sx_agent_join(a, args[0], server, "", 0, id) != SX_OK)
+        if (sx_agent_join(a, args[0], opt.server, "", 0, id) != SX_OK)
             rc = fail("join");
         else if (sx_agent_flush(a, WAIT_MS) != SX_OK)
             rc = fail("join: the confirmation");
         else
             printf("%s\n", id);
     } else if (strcmp(cmd, "listen") == 0) {
-        rc = cmd_listen(a, accept, server, receipts, timeout_s);
+        rc = cmd_listen(a, opt.accept, opt.server, opt.receipts, opt.timeout_s);
     } else if (strcmp(cmd, "send") == 0) {
-        rc = cmd_send(a, args[0], args[1]);
+        rc = cmd_send(a, args[0], args[1], opt.send_pq);
     } else if (strcmp(cmd, "accept") == 0) {
-        if (sx_agent_accept_contact(a, args[0], server, "", 0, id) != SX_OK)
+        if (sx_agent_accept_contact(a, args[0], opt.server, "", 0, id) != SX_OK)
             rc = fail("accept");
         else if (sx_agent_flush(a, WAIT_MS) != SX_OK)
             rc = fail("accept: the confirmation");

@@ -48,6 +48,28 @@ typedef struct sx_agent sx_agent;
  * NUL. */
 #define SX_AGENT_CONN_ID_TEXT 17
 
+/* When the agent's sends (messages, confirmations, and SKEY in the
+ * handshake) go through a proxy router, 2-hop private message routing
+ * (the reference's SMPProxyMode): the destination router then sees the
+ * proxy's address, never this program's. */
+typedef enum sx_agent_proxy_mode {
+    SX_AGENT_PROXY_NEVER = 0,   /* always directly (the default, as the reference's) */
+    SX_AGENT_PROXY_ALWAYS,      /* always through one of `routers` */
+    SX_AGENT_PROXY_UNKNOWN,     /* through a proxy to routers not among `routers` */
+    SX_AGENT_PROXY_UNPROTECTED, /* as UNKNOWN, but directly when address_protected */
+} sx_agent_proxy_mode;
+
+/* Whether a send the proxy cannot forward because it cannot use the
+ * destination's hosts or versions (PROXY BROKER HOST, PROXY BROKER
+ * TRANSPORT VERSION) is then made directly (the reference's
+ * SMPProxyFallback). A proxy that is down, or cannot reach the destination,
+ * is never a reason to send directly: the message waits and is retried. */
+typedef enum sx_agent_proxy_fallback {
+    SX_AGENT_FALLBACK_ALLOW = 0,       /* directly (the default) */
+    SX_AGENT_FALLBACK_ALLOW_PROTECTED, /* directly only when address_protected */
+    SX_AGENT_FALLBACK_PROHIBIT,        /* never: MWARN, and the message waits */
+} sx_agent_proxy_fallback;
+
 typedef struct sx_agent_opts {
     /* Post-quantum ratchet (sntrup761, e2e version 3) for connections this
      * agent creates or joins, when the peer supports it. Default (zeroed
@@ -84,6 +106,19 @@ typedef struct sx_agent_opts {
      * and while the peer's queue stays full (0: 7 days, its
      * quotaExceededTimeout). */
     unsigned message_timeout_s, quota_timeout_s;
+    /* Private message routing (docs/AGENT.md "Private routing"). */
+    sx_agent_proxy_mode proxy_mode;
+    sx_agent_proxy_fallback proxy_fallback;
+    /* The user's own routers (smp:// addresses, with the password a router
+     * needs for proxying; copied by sx_agent_open): the proxies are chosen
+     * among them (one at random, on another host than the destination's
+     * when there is one), and they are the "known" routers of
+     * SX_AGENT_PROXY_UNKNOWN. Required unless proxy_mode is NEVER. */
+    const char *const *routers;
+    size_t n_routers;
+    /* This program's connections already hide its network address (Tor or
+     * another SOCKS proxy set up outside the library). */
+    bool address_protected;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -105,9 +140,14 @@ typedef enum sx_agent_event_kind {
                              info, pq: the requester can do post-quantum; call
                              sx_agent_accept_contact or sx_agent_reject_contact */
     SX_AGENT_EV_RCVD,     /* delivery receipts (receipts) came in message msg_id: call sx_agent_ack */
-    SX_AGENT_EV_MWARN,    /* message msg_id was not delivered yet (status, detail; e.g. QUOTA): retried */
+    SX_AGENT_EV_MWARN,    /* message msg_id was not delivered yet and is retried (status,
+                           * detail): the peer's queue is full (QUOTA), or the proxy cannot
+                           * use the destination's hosts and the fallback forbids sending
+                           * directly */
     SX_AGENT_EV_QCONT,    /* the peer drained its full queue: sending resumes */
     SX_AGENT_EV_MERRS,    /* messages msg_ids expired with message msg_id's MERR (status, detail) */
+    /* sx_agent_suspend is done: nothing is sent or received until sx_agent_foreground */
+    SX_AGENT_EV_SUSPENDED,
 } sx_agent_event_kind;
 
 /* One delivery receipt of a RCVD event. */
@@ -124,7 +164,8 @@ typedef struct sx_agent_event {
                                             or rejected, also across a restart) */
     int64_t msg_id;                      /* MSG, SENT, MERR: the agent's message id */
     int64_t broker_ts;                   /* MSG: when the router got it (Unix seconds) */
-    bool pq;                             /* CON, MSG: post-quantum encryption in use */
+    bool pq;                             /* CON: post-quantum encryption supported; MSG: this
+                                          * message was encrypted with it */
     char integrity[64];                  /* MSG: "OK", or "ERR ..." (the message is given anyway) */
     uint8_t *body;                       /* CONF, INFO, MSG, REQ: owned by the event */
     size_t body_len;
@@ -219,6 +260,22 @@ typedef struct sx_agent_outmsg {
  * message was queued; otherwise the status of the first that was not
  * (each message's status says which were; the others are queued). */
 SX_API SX_MUST_CHECK sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n);
+/* Post-quantum encryption of one message (sx_agent_send_pq; the
+ * reference's PQEncryption argument of sendMessage). */
+typedef enum sx_agent_pq {
+    SX_AGENT_PQ_KEEP = 0, /* as the connection's previous messages */
+    SX_AGENT_PQ_ON,       /* turn PQ on: the connection takes the smaller PQ envelopes from
+                           * this message on (for good), and the ratchet's KEM steps make
+                           * the messages PQ once both sides asked for it */
+    SX_AGENT_PQ_OFF,      /* turn PQ off from the next ratchet step (the envelope size stays) */
+} sx_agent_pq;
+/* sx_agent_send with a PQ choice; *pq_used (may be NULL) gets whether this
+ * message is encrypted with PQ (the MSG event of the peer says the same).
+ * SX_E_LIMIT when the body does not fit the connection's envelope (the
+ * PQ one once PQ was asked for: at most sx_agent_max_body bytes). */
+SX_API SX_MUST_CHECK sx_status sx_agent_send_pq(sx_agent *a, const char *conn_id, sx_agent_pq pq,
+                                                const void *body, size_t len, int64_t *msg_id,
+                                                bool *pq_used);
 /* The longest message body. */
 SX_API size_t sx_agent_max_body(void);
 /* The application has the message msg_id of a MSG or RCVD event: the
@@ -248,6 +305,17 @@ SX_API size_t sx_agent_max_rcpt_info(void);
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
 
+/* Suspends the agent (an application going to the background; the
+ * reference's suspendAgent): no more messages are received (the routers
+ * keep them), and the deliveries pending go on for up to max_delay_ms
+ * (a message being processed or sent finishes); then sending stops as well
+ * and SUSPENDED is reported. max_delay_ms 0 stops both at once, with no
+ * event. API calls still work: a message sent while suspended is stored
+ * and goes after sx_agent_foreground. */
+SX_API SX_MUST_CHECK sx_status sx_agent_suspend(sx_agent *a, int max_delay_ms);
+/* Receiving and sending again (the reference's foregroundAgent). */
+SX_API SX_MUST_CHECK sx_status sx_agent_foreground(sx_agent *a);
+
 /* Subscribes the receiving queues of the store this agent does not hold
  * yet and takes up the deliveries pending in it: what another process on
  * the same store (an `invite`, a `join`, a `send`) added. */
@@ -273,6 +341,14 @@ typedef struct sx_agent_conn_info {
 } sx_agent_conn_info;
 /* The connections, oldest first (*out malloc'd, free(3) it). */
 SX_API SX_MUST_CHECK sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n);
+
+/* The agent's sends so far (since sx_agent_open): made directly, through a
+ * proxy, and made directly after the proxy could not use the
+ * destination's hosts (the fallback). */
+typedef struct sx_agent_stats {
+    uint64_t sent_direct, sent_proxied, proxy_fallbacks;
+} sx_agent_stats;
+SX_API void sx_agent_get_stats(sx_agent *a, sx_agent_stats *out);
 
 SX_API void sx_agent_free_text(char *text);
 

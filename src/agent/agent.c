@@ -142,7 +142,7 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
-                                        "REQ", "RCVD", "MWARN", "QCONT", "MERRS"};
+                                        "REQ", "RCVD", "MWARN", "QCONT", "MERRS", "SUSPENDED"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -210,6 +210,15 @@ static void on_note(sx_agent *a, sx_smp_pool_note *n)
     }
 }
 
+/* Waits (a->mu held) while the agent is suspended or suspending; false
+ * when it is closing. */
+static bool wait_foreground(sx_agent *a)
+{
+    while (!a->stop && !sx_agent_receiving_allowed(a))
+        pthread_cond_wait(&a->resume, &a->mu);
+    return !a->stop;
+}
+
 static void *worker_main(void *arg)
 {
     sx_agent *a = arg;
@@ -217,13 +226,16 @@ static void *worker_main(void *arg)
     memset(&n, 0, sizeof n);
     for (;;) {
         pthread_mutex_lock(&a->mu);
-        bool stop = a->stop;
+        bool run = wait_foreground(a);
         pthread_mutex_unlock(&a->mu);
-        if (stop)
+        if (!run)
             break;
         if (sx_smp_tpool_next(a->pool, 100, &n) == SX_OK && n.kind != 0) {
             pthread_mutex_lock(&a->mu);
-            on_note(a, &n);
+            /* A note taken just before a suspension waits for the
+             * foreground (the router keeps the message unacknowledged). */
+            if (wait_foreground(a))
+                on_note(a, &n);
             pthread_mutex_unlock(&a->mu);
             sx_smp_pool_note_clear(&n);
         }
@@ -237,12 +249,12 @@ static void *sender_main(void *arg)
     sx_agent *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
-        int next = sx_agent_deliver_due(a);
-        if (next == 0)
+        int next = sx_agent_sending_allowed(a) ? sx_agent_deliver_due(a) : -1;
+        if (next == 0 || (a->run_state == SX_AGENT_RUN_SUSPENDING && a->n_sqs == 0))
             continue;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        int ms = next < 0 || next > 1000 ? 1000 : next;
+        int ms = sx_agent_suspend_wait_ms(a, next < 0 || next > 1000 ? 1000 : next);
         until.tv_sec += ms / 1000;
         until.tv_nsec += (long)(ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
@@ -338,6 +350,7 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts.quota_timeout_s = 7 * 86400;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
+    pthread_cond_init(&a->resume, NULL);
     pthread_mutex_init(&a->ev_mu, NULL);
     pthread_cond_init(&a->ev_cond, NULL);
     sx_status st = sx_agent_store_open(db_path, 0, &a->store);
@@ -349,7 +362,9 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         po.conn.timeout_ms = a->opts.timeout_ms;
         po.retry_min_ms = a->opts.retry_min_ms;
         po.retry_max_ms = a->opts.retry_max_ms;
-        st = sx_smp_tpool_new(&po, &a->pool);
+        st = sx_agent_proxy_pool_opts(&a->opts, &po);
+        if (st == SX_OK)
+            st = sx_smp_tpool_new(&po, &a->pool);
     }
     if (st == SX_OK) {
         pthread_mutex_lock(&a->mu);
@@ -383,6 +398,7 @@ void sx_agent_close(sx_agent *a)
         pthread_mutex_lock(&a->mu);
         a->stop = true;
         pthread_cond_broadcast(&a->wake);
+        pthread_cond_broadcast(&a->resume);
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->worker, NULL);
         if (a->sender_started)
@@ -405,6 +421,7 @@ void sx_agent_close(sx_agent *a)
     }
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->wake);
+    pthread_cond_destroy(&a->resume);
     pthread_mutex_destroy(&a->ev_mu);
     pthread_cond_destroy(&a->ev_cond);
     free(a);

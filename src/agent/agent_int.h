@@ -56,6 +56,11 @@ struct sx_agent {
     bool sender_started;
     bool stop;
     pthread_cond_t wake; /* the worker: new deliveries */
+    /* Suspension (agent_suspend.c): foreground, suspending (deliveries
+     * finish until the deadline, nothing is received) or suspended. */
+    int run_state;
+    int64_t suspend_deadline_ms;
+    pthread_cond_t resume; /* the receiving thread, back to foreground */
     sx_agent_rq *rqs;
     size_t n_rqs, cap_rqs;
     sx_agent_sq *sqs;
@@ -80,6 +85,33 @@ void sx_agent_emit(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *con
 void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev);
 void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
                        int64_t msg_id, sx_status st, const char *what);
+
+/* ---- per-message PQ (agent_pq.c) ---- */
+/* The ratchet's switch for an API choice; SX_E_USAGE for an unknown one. */
+SX_MUST_CHECK sx_status sx_agent_pq_choice(sx_agent_pq pq, sx_pq_enc *out);
+/* PQ asked for on a connection without PQ support: the support is turned
+ * on and stored (the smaller envelopes from now on, never turned off). */
+SX_MUST_CHECK sx_status sx_agent_pq_support_on(sx_agent *a, sx_agent_conn *cn);
+
+/* ---- suspension (agent_suspend.c), all under a->mu ---- */
+enum { SX_AGENT_RUN_FOREGROUND = 0,
+       SX_AGENT_RUN_SUSPENDING,
+       SX_AGENT_RUN_SUSPENDED };
+/* Whether the pool's notes may be taken and processed now. */
+bool sx_agent_receiving_allowed(const sx_agent *a);
+/* Whether deliveries may be made now; while suspending, moves to
+ * suspended (with the SUSPENDED event) once none is pending or the
+ * deadline has passed. */
+bool sx_agent_sending_allowed(sx_agent *a);
+/* How long the sending thread may sleep (at most `ms`): up to the
+ * suspension's deadline while suspending. */
+int sx_agent_suspend_wait_ms(const sx_agent *a, int ms);
+
+/* ---- private routing (agent_proxy.c) ---- */
+/* The pool's proxy options from the agent's (po keeps pointers into o). */
+SX_MUST_CHECK sx_status sx_agent_proxy_pool_opts(const sx_agent_opts *o, sx_smp_pool_opts *po);
+/* Whether an error code is a proxy's host error (retried with MWARN). */
+bool sx_agent_proxy_host_error(const char *code);
 
 /* ---- queues (agent_queue.c) ---- */
 /* The router's address text of a store server row ("smp://kh@hosts[:port]"). */
@@ -167,6 +199,12 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
 SX_MUST_CHECK sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn,
                                          const sx_agent_msg *m, const sx_e2e_params *e2e,
                                          bool notification, int64_t *internal_id);
+/* The same with the ratchet's PQ switch for this message; *pq_used (may
+ * be NULL): the message goes with PQ. */
+SX_MUST_CHECK sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn,
+                                            const sx_agent_msg *m, const sx_e2e_params *e2e,
+                                            bool notification, sx_pq_enc pq, int64_t *internal_id,
+                                            bool *pq_used);
 /* One delivery attempt of every send queue that is due; returns the
  * milliseconds until the next one is (or -1: none waiting). */
 int sx_agent_deliver_due(sx_agent *a);

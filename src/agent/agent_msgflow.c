@@ -32,6 +32,8 @@ typedef struct enq_ctx {
     const sx_e2e_params *e2e;
     uint16_t agent_v;
     bool notification;
+    sx_pq_enc pq;   /* the per-message PQ switch (agent_pq.c) */
+    bool pq_used;   /* out: the message goes with PQ */
     sx_writer body; /* stored body: flag, maybe(large e2e), agent message */
 } enq_ctx;
 
@@ -56,19 +58,22 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
     if (!sx_agent_msg_write(&c->body, &m))
         return sx_writer_status(&c->body);
     sx_slice am = sx_slice_of(c->body.buf + off, c->body.len - off);
-    size_t padded = m.kind == SX_AGENT_MSG_MESSAGE
-                        ? sx_agent_msg_padded_len(c->agent_v, r->support_kem)
-                        : sx_agent_conn_info_padded_len(c->agent_v, r->support_kem);
+    /* Asking for PQ takes the PQ envelope at once (as the reference's
+     * connection PQ support), before the KEM steps make it PQ. */
+    bool support = r->support_kem || c->pq == SX_PQ_ON;
+    size_t padded = m.kind == SX_AGENT_MSG_MESSAGE ? sx_agent_msg_padded_len(c->agent_v, support)
+                                                   : sx_agent_conn_info_padded_len(c->agent_v, support);
     if (!sx_ratchet_can_pad(am.len, padded))
         return sx_error_set(SX_E_LIMIT, NULL, "agent: the message is too long");
-    SX_TRY(sx_ratchet_encrypt_header(r, SX_PQ_KEEP, SX_E2E_V_MAX, &msg->mek));
+    SX_TRY(sx_ratchet_encrypt_header(r, c->pq, SX_E2E_V_MAX, &msg->mek));
+    c->pq_used = r->snd_kem;
     SX_TRY(sx_sha256(am, msg->internal_hash));
     msg->msg_type = m.kind != SX_AGENT_MSG_MESSAGE ? (uint8_t)m.kind
                     : m.msg.type == SX_AMSG_EREADY ? SX_AGENT_SND_EREADY
                     : m.msg.type == SX_AMSG_HELLO  ? MSG_TYPE_HELLO
                                                    : (uint8_t)m.kind;
     msg->notification = c->notification;
-    msg->pq_encryption = r->support_kem;
+    msg->pq_encryption = r->snd_kem;
     msg->body = sx_writer_slice(&c->body);
     msg->padded_len = (uint32_t)padded;
     return SX_OK;
@@ -76,6 +81,13 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
 
 sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
                            const sx_e2e_params *e2e, bool notification, int64_t *internal_id)
+{
+    return sx_agent_enqueue_pq(a, conn, m, e2e, notification, SX_PQ_KEEP, internal_id, NULL);
+}
+
+sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
+                              const sx_e2e_params *e2e, bool notification, sx_pq_enc pq,
+                              int64_t *internal_id, bool *pq_used)
 {
     sx_agent_conn cn;
     SX_TRY(sx_agent_store_conn_get(a->store, conn, &cn));
@@ -95,19 +107,23 @@ sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_
     c.e2e = e2e;
     c.agent_v = cn.agent_version;
     c.notification = notification;
+    c.pq = pq;
     sx_agent_snd_ids sid;
     sx_status st = sx_agent_store_snd_msg_create(a->store, conn, ids, n, enq_cb, &c, &sid);
     sx_writer_cleanup(&c.body);
     SX_TRY(st);
     *internal_id = sid.internal_id;
+    if (pq_used)
+        *pq_used = c.pq_used;
     for (size_t i = 0; i < n; i++)
         SX_TRY(sx_agent_sq_add(a, ids[i], conn));
     return SX_OK;
 }
 
-/* Queues one A_MSG of an established connection (a->mu held). */
-static sx_status send_locked(sx_agent *a, const char *conn_id, const void *body, size_t len,
-                             int64_t *msg_id)
+/* Queues one A_MSG of an established connection with the PQ choice rpq
+ * (a->mu held); *pq_used (may be NULL): whether it goes with PQ. */
+static sx_status send_locked(sx_agent *a, const char *conn_id, sx_pq_enc rpq, const void *body,
+                             size_t len, int64_t *msg_id, bool *pq_used)
 {
     SX_ENSURE(body || len == 0, SX_E_USAGE);
     sx_agent_id id;
@@ -125,7 +141,13 @@ static sx_status send_locked(sx_agent *a, const char *conn_id, const void *body,
               sx_error_set(SX_E_USAGE, "PROHIBITED",
                            "agent: the ratchet is not synchronised (%s): send prohibited",
                            sx_agent_rsync_name(cn.rsync)));
-    return sx_agent_enqueue(a, &id, &m, NULL, true, msg_id);
+    if (rpq == SX_PQ_ON)
+        SX_TRY(sx_agent_pq_support_on(a, &cn));
+    bool used = false;
+    SX_TRY(sx_agent_enqueue_pq(a, &id, &m, NULL, true, rpq, msg_id, &used));
+    if (pq_used)
+        *pq_used = used;
+    return SX_OK;
 }
 
 sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n)
@@ -141,7 +163,8 @@ sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n)
     sx_status st = sx_agent_store_begin(a->store);
     sx_status first = SX_OK;
     for (size_t i = 0; i < n && st == SX_OK; i++) {
-        msgs[i].status = send_locked(a, msgs[i].conn_id, msgs[i].body, msgs[i].len, &msgs[i].msg_id);
+        msgs[i].status = send_locked(a, msgs[i].conn_id, SX_PQ_KEEP, msgs[i].body, msgs[i].len,
+                                    &msgs[i].msg_id, NULL);
         if (msgs[i].status != SX_OK) {
             msgs[i].msg_id = 0;
             if (first == SX_OK)
@@ -164,13 +187,24 @@ sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n)
 sx_status sx_agent_send(sx_agent *a, const char *conn_id, const void *body, size_t len,
                         int64_t *msg_id)
 {
-    SX_ENSURE(a, SX_E_USAGE);
+    return sx_agent_send_pq(a, conn_id, SX_AGENT_PQ_KEEP, body, len, msg_id, NULL);
+}
+
+sx_status sx_agent_send_pq(sx_agent *a, const char *conn_id, sx_agent_pq pq, const void *body,
+                           size_t len, int64_t *msg_id, bool *pq_used)
+{
+    SX_ENSURE(a && (body || len == 0), SX_E_USAGE);
+    sx_pq_enc rpq;
+    SX_TRY(sx_agent_pq_choice(pq, &rpq));
     int64_t iid = 0;
+    bool used = false;
     pthread_mutex_lock(&a->mu);
-    sx_status st = send_locked(a, conn_id, body, len, &iid);
+    sx_status st = send_locked(a, conn_id, rpq, body, len, &iid, &used);
     pthread_mutex_unlock(&a->mu);
     if (st == SX_OK && msg_id)
         *msg_id = iid;
+    if (st == SX_OK && pq_used)
+        *pq_used = used;
     return st;
 }
 
@@ -383,6 +417,9 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
     if (st == SX_OK)
         st = d.notification ? sx_smp_tpool_send_notify(a->pool, q, w.buf, w.len)
                             : sx_smp_tpool_send(a->pool, q, w.buf, w.len);
+    /* A proxy that cannot use the destination's hosts, with the fallback
+     * forbidding a direct send: retried, with a warning (agent_proxy.c). */
+    bool host_err = st != SX_OK && sx_agent_proxy_host_error(sx_error_code());
     sx_smp_queue_free(q);
     sx_writer_cleanup(&w);
     /* SENT and MERR are for the application's messages (A_MSG) only. */
@@ -423,9 +460,11 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             sx_agent_quota_wait(a, sq, &d);
             r = -1;
         }
-    } else if (retryable(st) && sx_agent_expired(&d, a->opts.message_timeout_s)) {
+    } else if ((retryable(st) || host_err) && sx_agent_expired(&d, a->opts.message_timeout_s)) {
         sx_agent_expire(a, sq, &d, a->opts.message_timeout_s, st, sx_error_message());
-    } else if (retryable(st)) {
+    } else if (retryable(st) || host_err) {
+        if (host_err)
+            sx_agent_emit_err(a, SX_AGENT_EV_MWARN, &d.conn_id, d.internal_id, st, "send");
         int64_t now = sx_agent_now_ms();
         if (sq->delay_ms == 0) {
             sq->delay_ms = a->opts.send_retry_ms;
@@ -526,8 +565,9 @@ static sx_status rcv_cb(void *vctx, const sx_agent_rcv_prev *prev, sx_ratchet *r
     msg->external_snd_id = c->m.snd_msg_id;
     msg->msg_type = c->m.msg.type == SX_AMSG_HELLO ? MSG_TYPE_HELLO : SX_AGENT_MSG_MESSAGE;
     msg->notification = c->n->ev.notification;
-    msg->pq_encryption = r->support_kem;
-    c->pq = r->support_kem;
+    /* Whether this message came with PQ (the reference's rcRcvKEM). */
+    msg->pq_encryption = r->rcv_kem;
+    c->pq = r->rcv_kem;
     msg->body = plain;
     SX_TRY(sx_sha256(plain, msg->internal_hash));
     SX_ENSURE(c->m.prev_msg_hash.len <= SX_AGENT_HASH_LEN, SX_E_PROTOCOL);

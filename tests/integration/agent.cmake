@@ -27,3 +27,36 @@ add_test(NAME integration.simplex_agent
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_simplex_agent.sh $<TARGET_FILE:smp-server>
                  $<TARGET_FILE:simplex-agent>)
 set_tests_properties(integration.simplex_agent PROPERTIES TIMEOUT 300)
+# Private message routing of the agent's sends (test_agent_proxy.c): three
+# routers (the queues', a proxy, a proxy that cannot reach the queues'
+# host), every proxy mode and fallback, the proxy down and back.
+add_executable(itest_agent_proxy test_agent_proxy.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_proxy PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_proxy PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_proxy PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_proxy smp-server)
+add_test(NAME integration.agent_proxy COMMAND itest_agent_proxy)
+set_tests_properties(integration.agent_proxy PROPERTIES TIMEOUT 600)
+# Per-message PQ switching (test_agent_pq.c): a connection made without PQ,
+# PQ turned on, off, on and off again message by message, as the
+# reference's "should establish connection without PQ encryption and
+# enable it".
+add_executable(itest_agent_pq test_agent_pq.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_pq PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_pq PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_pq PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_pq smp-server)
+add_test(NAME integration.agent_pq COMMAND itest_agent_pq)
+set_tests_properties(integration.agent_pq PROPERTIES TIMEOUT 600)
+# Suspending the agent and bringing it back (test_agent_suspend.c), as the
+# reference's "Suspending agent" tests.
+add_executable(itest_agent_suspend test_agent_suspend.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_suspend PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_suspend PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_suspend PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_suspend smp-server)
+add_test(NAME integration.agent_suspend COMMAND itest_agent_suspend)
+set_tests_properties(integration.agent_suspend PROPERTIES TIMEOUT 600)

@@ -84,6 +84,19 @@ ag --db a.db send NOSUCHCONNECTION "x" >/dev/null 2>&1 && fail "a send to no con
 ag --db a.db send -NOSUCHCONNECTIO "-x" >/dev/null 2>&1; [ $? = 1 ] || fail "an id starting with '-'"
 ag --db a.db send -- --NOSUCHCONNECTI "x" >/dev/null 2>&1; [ $? = 1 ] || fail "'--' before an id"
 ag --db a.db send "$ACONN" "x" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "an unknown option after the command"
+# private routing: a bad mode is a usage error, a mode without --router
+# cannot open the agent, and a send through the router itself as the proxy
+ag --db a.db --proxy-mode sometimes connections >/dev/null 2>&1; [ $? = 2 ] || fail "a bad --proxy-mode"
+ag --db a.db --proxy-fallback maybe connections >/dev/null 2>&1; [ $? = 2 ] || fail "a bad --proxy-fallback"
+ag --db a.db --proxy-mode always connections >/dev/null 2>&1; [ $? = 1 ] || fail "--proxy-mode without --router"
+ag --db a.db send "$ACONN" "through a proxy" --proxy-mode always --router "$ADDR" --proxy-fallback prohibit \
+    >/dev/null || fail "a proxied send"
+wait_for b.out '"text":"through a proxy"'
+# post-quantum switched off for the next messages (the connection was made
+# with it), and a bad --pq value
+ag --db a.db send "$ACONN" "x" --pq maybe >/dev/null 2>&1; [ $? = 2 ] || fail "a bad --pq"
+ag --db a.db send "$ACONN" "pq off" --pq off >/dev/null || fail "a send with --pq off"
+wait_for b.out '"text":"pq off"'
 
 # ---- contact addresses ----
 CLINK=$(ag --db c.db invite --contact --server "$ADDR") || fail "invite --contact"
