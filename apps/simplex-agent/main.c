@@ -11,6 +11,8 @@
 
 #include "simplex/agent.h"
 
+#include "common/qr_text.h"
+
 #ifndef SX_VERSION
 #define SX_VERSION "0.0.0"
 #endif
@@ -31,10 +33,12 @@ static void usage(FILE *f)
     fprintf(f,
             "%s\n\n"
             "Usage: simplex-agent --db FILE COMMAND [ARGUMENTS]\n\n"
-            "  invite --server SERVER [--contact]\n"
+            "  invite --server SERVER [--contact] [--qr]\n"
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
             "      and print its link. --contact: a contact address instead, a link that\n"
             "      any number of people may join; each request comes as a REQ event.\n"
+            "      --qr: after the link, the link as a QR code of text for a phone's camera\n"
+            "      (between the lines \"qr begin\" and \"qr end\").\n"
             "  join LINK [--server SERVER]\n"
             "      Join the invitation or contact address LINK (our queue on SERVER, by\n"
             "      default the link's router) and print the new connection's id. Through\n"
@@ -237,10 +241,11 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text)
 
 /* One option by its letter; false for an unknown one or a bad value. */
 static bool apply_opt(int c, const char *arg, const char **db, const char **server, bool *accept,
-                      bool *receipts, bool *pq_off, long *timeout_s, bool *contact)
+                      bool *receipts, bool *pq_off, long *timeout_s, bool *contact, bool *qr)
 {
     switch (c) {
     case 'c': *contact = true; return true;
+    case 'q': *qr = true; return true;
     case 'r': *receipts = true; return true;
     case 'd': *db = arg; return true;
     case 's': *server = arg; return true;
@@ -262,13 +267,14 @@ static bool apply_opt(int c, const char *arg, const char **db, const char **serv
 int main(int argc, char **argv)
 {
     const char *db = NULL, *server = NULL;
-    bool accept = false, receipts = false, pq_off = false, contact = false;
+    bool accept = false, receipts = false, pq_off = false, contact = false, qr = false;
     long timeout_s = 0;
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"server", required_argument, NULL, 's'},
         {"accept", no_argument, NULL, 'a'},
         {"contact", no_argument, NULL, 'c'},
+        {"qr", no_argument, NULL, 'q'},
         {"receipts", no_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
@@ -286,7 +292,8 @@ int main(int argc, char **argv)
             printf("%s\n", version_line);
             return EXIT_OKAY;
         }
-        if (!apply_opt(c, optarg, &db, &server, &accept, &receipts, &pq_off, &timeout_s, &contact)) {
+        if (!apply_opt(c, optarg, &db, &server, &accept, &receipts, &pq_off, &timeout_s, &contact,
+                       &qr)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -341,7 +348,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         if (!apply_opt(o->val, val, &db, &server, &accept, &receipts, &pq_off, &timeout_s,
-                       &contact)) {
+                       &contact, &qr)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -373,6 +380,10 @@ int main(int argc, char **argv)
             rc = fail("invite");
         } else {
             printf("%s\n", link);
+            if (qr && !qr_text_print(stdout, link)) {
+                fprintf(stderr, "simplex-agent: invite: cannot make the QR code\n");
+                rc = EXIT_FAIL;
+            }
             sx_agent_free_text(link);
         }
     } else if (strcmp(cmd, "join") == 0) {
