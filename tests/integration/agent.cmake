@@ -27,3 +27,15 @@ add_test(NAME integration.simplex_agent
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_simplex_agent.sh $<TARGET_FILE:smp-server>
                  $<TARGET_FILE:simplex-agent>)
 set_tests_properties(integration.simplex_agent PROPERTIES TIMEOUT 300)
+# The reference's offline scenarios (test_agent_async.c): agents closed and
+# opened again during the handshake and while sending, routers down (one of
+# them a second smp-server), and mixed PQ settings.
+add_executable(itest_agent_async test_agent_async.c agent_pair.c pool_router.c
+                                 ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_async PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_async PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_async PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_async smp-server)
+add_test(NAME integration.agent_async COMMAND itest_agent_async)
+set_tests_properties(integration.agent_async PROPERTIES TIMEOUT 600)
