@@ -15,7 +15,9 @@
  *    router back: the stored confirmation is allowed, and both reach CON;
  *  - testDeliverClientRestart: a message sent while the router is down,
  *    its sender closed and opened again: SENT after the router is back, and
- *    the message arrives once. */
+ *    the message arrives once;
+ *  - testBatchedSubscriptions (200 connections, 20 deleted): the others'
+ *    subscriptions come back after both agents and the router restarted. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -246,6 +248,71 @@ static void test_testDeliverClientRestart(void **state)
     router_kill9();
 }
 
+/* exchangeGreetingsMsgId: alice's message with id, bob's answer id + 1. */
+static void greetings_ids(sx_agent *alice, const char *bob_id, sx_agent *bob, const char *alice_id,
+                          int64_t id)
+{
+    send_expect_sent(alice, bob_id, "hello", id);
+    expect_sent(alice, bob_id, id);
+    expect_msg(bob, alice_id, "hello", id, 0);
+    send_expect_sent(bob, alice_id, "hello too", id + 1);
+    expect_sent(bob, alice_id, id + 1);
+    expect_msg(alice, bob_id, "hello too", id + 1, 0);
+}
+
+#define BATCH_CONNS 200
+#define BATCH_DEL 20
+
+/* 200 connections (PQ off), greetings on each, 20 deleted by both sides;
+ * both agents closed, the router restarted, the agents opened again: their
+ * subscriptions come back from the stores, the 180 others take messages
+ * (ids 4 and 5), again after subscribing all once more (6 and 7), and are
+ * deleted; a second delete of each is refused. */
+static void test_testBatchedSubscriptions(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_bs", true);
+    sx_agent *bob = open_agent("bob_bs", true);
+    static char bob_ids[BATCH_CONNS][SX_AGENT_CONN_ID_TEXT], alice_ids[BATCH_CONNS][SX_AGENT_CONN_ID_TEXT];
+    for (int i = 0; i < BATCH_CONNS; i++)
+        connect_pair(alice, bob, bob_ids[i], alice_ids[i], false);
+    for (int i = 0; i < BATCH_CONNS; i++)
+        greetings_ids(alice, bob_ids[i], bob, alice_ids[i], 2);
+    for (int i = 0; i < BATCH_DEL; i++) {
+        assert_ok(sx_agent_delete(alice, bob_ids[i]));
+        assert_ok(sx_agent_delete(bob, alice_ids[i]));
+    }
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+    router_start();
+    alice = open_agent("alice_bs", true);
+    bob = open_agent("bob_bs", true);
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, BATCH_CONNS - BATCH_DEL);
+    free(ci);
+    for (int i = BATCH_DEL; i < BATCH_CONNS; i++)
+        greetings_ids(alice, bob_ids[i], bob, alice_ids[i], 4);
+    assert_ok(sx_agent_subscribe_all(alice));
+    assert_ok(sx_agent_subscribe_all(bob));
+    for (int i = BATCH_DEL; i < BATCH_CONNS; i++)
+        greetings_ids(alice, bob_ids[i], bob, alice_ids[i], 6);
+    for (int i = BATCH_DEL; i < BATCH_CONNS; i++) {
+        assert_ok(sx_agent_delete(alice, bob_ids[i]));
+        assert_ok(sx_agent_delete(bob, alice_ids[i]));
+    }
+    for (int i = 0; i < BATCH_CONNS; i++) {
+        assert_int_not_equal(sx_agent_delete(alice, bob_ids[i]), SX_OK);
+        assert_int_not_equal(sx_agent_delete(bob, alice_ids[i]), SX_OK);
+    }
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +321,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_testAsyncServerOffline, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testAllowConnectionClientRestart, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testDeliverClientRestart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testBatchedSubscriptions, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
