@@ -11,6 +11,8 @@
 
 #include "simplex/agent.h"
 
+#include "common/qr_text.h"
+
 #ifndef SX_VERSION
 #define SX_VERSION "0.0.0"
 #endif
@@ -31,10 +33,12 @@ static void usage(FILE *f)
     fprintf(f,
             "%s\n\n"
             "Usage: simplex-agent --db FILE COMMAND [ARGUMENTS]\n\n"
-            "  invite --server SERVER [--contact]\n"
+            "  invite --server SERVER [--contact] [--qr]\n"
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
             "      and print its link. --contact: a contact address instead, a link that\n"
             "      any number of people may join; each request comes as a REQ event.\n"
+            "      --qr: after the link, the link as a QR code of text for a phone's camera\n"
+            "      (between the lines \"qr begin\" and \"qr end\").\n"
             "  join LINK [--server SERVER]\n"
             "      Join the invitation or contact address LINK (our queue on SERVER, by\n"
             "      default the link's router) and print the new connection's id. Through\n"
@@ -247,7 +251,7 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text, sx_agent_pq
 /* The options given. */
 typedef struct cli {
     const char *db, *server;
-    bool accept, pq_off, contact, receipts;
+    bool accept, pq_off, contact, receipts, qr;
     long timeout_s;
     sx_agent_proxy_mode proxy_mode;
     sx_agent_proxy_fallback proxy_fallback;
@@ -292,6 +296,7 @@ static bool apply_opt(int c, const char *arg, cli *o)
     switch (c) {
     case 'c': o->contact = true; return true;
     case 'R': o->receipts = true; return true;
+    case 'Q': o->qr = true; return true;
     case 'd': o->db = arg; return true;
     case 's': o->server = arg; return true;
     case 'a': o->accept = true; return true;
@@ -334,6 +339,7 @@ int main(int argc, char **argv)
         {"server", required_argument, NULL, 's'},
         {"accept", no_argument, NULL, 'a'},
         {"contact", no_argument, NULL, 'c'},
+        {"qr", no_argument, NULL, 'Q'},
         {"receipts", no_argument, NULL, 'R'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
@@ -445,6 +451,10 @@ int main(int argc, char **argv)
             rc = fail("invite");
         } else {
             printf("%s\n", link);
+            if (opt.qr && !qr_text_print(stdout, link)) {
+                fprintf(stderr, "simplex-agent: invite: cannot make the QR code\n");
+                rc = EXIT_FAIL;
+            }
             sx_agent_free_text(link);
         }
     } else if (strcmp(cmd, "join") == 0) {

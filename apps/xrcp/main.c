@@ -17,9 +17,10 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <qrencode.h>
 
 #include "simplex/xrcp.h"
+
+#include "common/qr_text.h"
 
 static const char version_line[] = "SimpleX XRCP remote control v" SX_VERSION " / " SX_GIT_COMMIT;
 
@@ -360,40 +361,6 @@ static void print_peak_rss(const args *a)
     fflush(stdout);
 }
 
-/* The invitation as a QR code (libqrencode: byte mode, the link's exact
- * bytes, error correction L, the smallest version that holds it) drawn
- * with half-block characters, two rows of modules a line, the light ones
- * drawn (a terminal's text is light on dark), inside a light margin of 2
- * modules. Between lines "qr begin" and "qr end". */
-#define QR_MARGIN 2
-static bool qr_light(const QRcode *q, int x, int y)
-{
-    if (x < 0 || y < 0 || x >= q->width || y >= q->width)
-        return true;
-    return (q->data[y * q->width + x] & 1) == 0;
-}
-
-static bool print_qr(const char *text)
-{
-    QRcode *q = QRcode_encodeData((int)strlen(text), (const unsigned char *)text, 0, QR_ECLEVEL_L);
-    if (q == NULL)
-        return false;
-    printf("qr begin\n");
-    for (int y = -QR_MARGIN; y < q->width + QR_MARGIN; y += 2) {
-        for (int x = -QR_MARGIN; x < q->width + QR_MARGIN; x++) {
-            bool top = qr_light(q, x, y), bottom = y + 1 < q->width + QR_MARGIN ? qr_light(q, x, y + 1) : false;
-            fputs(top && bottom ? "\u2588" : top  ? "\u2580"
-                                         : bottom ? "\u2584"
-                                                  : " ",
-                  stdout);
-        }
-        putchar('\n');
-    }
-    printf("qr end\n");
-    QRcode_free(q);
-    return true;
-}
-
 static int run_ctrl(const args *a)
 {
     sx_rc_address first;
@@ -416,7 +383,7 @@ static int run_ctrl(const args *a)
     if (sx_rc_ctrl_start(a->pairing, &o, &c) != SX_OK)
         return fail("cannot start");
     printf("invitation: %s\n", sx_rc_ctrl_invitation(c));
-    if (a->qr && !print_qr(sx_rc_ctrl_invitation(c))) {
+    if (a->qr && !qr_text_print(stdout, sx_rc_ctrl_invitation(c))) {
         fprintf(stderr, "xrcp: cannot make the QR code\n");
         sx_rc_ctrl_free(c);
         return EXIT_FAIL;

@@ -60,3 +60,15 @@ target_compile_definitions(itest_agent_suspend PRIVATE SX_TEST_DATA_DIR="${SX_TE
 add_dependencies(itest_agent_suspend smp-server)
 add_test(NAME integration.agent_suspend COMMAND itest_agent_suspend)
 set_tests_properties(integration.agent_suspend PROPERTIES TIMEOUT 600)
+# The reference's offline scenarios (test_agent_async.c): agents closed and
+# opened again during the handshake and while sending, routers down (one of
+# them a second smp-server), and mixed PQ settings.
+add_executable(itest_agent_async test_agent_async.c agent_pair.c pool_router.c
+                                 ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_async PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_async PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_async PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_async smp-server)
+add_test(NAME integration.agent_async COMMAND itest_agent_async)
+set_tests_properties(integration.agent_async PROPERTIES TIMEOUT 600)

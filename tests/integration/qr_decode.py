@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Decodes the QR code the `xrcp ctrl --qr` program printed, as a camera
+"""Decodes the QR code `xrcp ctrl --qr` or `simplex-agent invite --qr` printed, as a camera
 would: the half-block text between the lines "qr begin" and "qr end" of the
 file named is turned back into modules (a drawn half is a light module,
 a blank half a dark one; the code is square, so the last line's lower half

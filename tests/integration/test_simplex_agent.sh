@@ -8,11 +8,13 @@
 # addresses: carol's address joined by dave (accepted with `accept`,
 # messages both ways) and erin (rejected with `reject`); alice's address
 # joined by frank, accepted by alice's running `listen --accept`.
+# `invite --qr` prints the link's QR code, read back with zbarimg.
 # Usage: test_simplex_agent.sh <path to smp-server> <path to simplex-agent>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 SERVER=$(abspath "$1")
 AGENT=$(abspath "$2")
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/sx_agent_cli.XXXXXX) || exit 1
 PID= LA= LB= LC= LD= LF=
 cleanup() {
@@ -50,6 +52,13 @@ cd "$T" || exit 1
 
 ag --help | grep -q "^Usage: simplex-agent" || fail "--help"
 ag --db a.db bogus >/dev/null 2>&1; [ $? = 2 ] || fail "an unknown command is a usage error"
+
+# invite --qr: the link, then the same link as a QR code that zbarimg reads.
+ag --db q.db invite --qr --server "$ADDR" >qr.out || fail "invite --qr"
+python3 "$HERE/qr_decode.py" qr.out "$T" >qr.txt || fail "the QR code does not decode"
+QLINK=$(head -n 1 qr.out)
+case "$QLINK" in simplex:/invitation#/?v=2-7\&smp=*) ;; *) fail "invite --qr printed '$QLINK'" ;; esac
+[ "$(cat qr.txt)" = "$QLINK" ] || fail "the QR code is not the link"
 
 LINK=$(ag --db a.db invite --server "$ADDR") || fail "invite"
 case "$LINK" in simplex:/invitation#/?v=2-7\&smp=*) ;; *) fail "invite printed '$LINK'" ;; esac

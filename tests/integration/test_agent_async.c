@@ -1,0 +1,327 @@
+/* The reference's scenarios of agents and routers going offline during the
+ * handshake and the conversation (AGENT-NOTES I7-I10, I17), two agents in
+ * one process with their own store files over real smp-server processes;
+ * each test is named after the reference's (FunctionalAPITests.hs):
+ *  - testAsyncInitiatingOffline: the inviter closed after making the link,
+ *    the joiner joins and sends; the inviter opened again gets the CONF and
+ *    the messages, allows, and both reach CON;
+ *  - testAsyncBothOffline: both closed in turn after their step;
+ *  - testAsyncServerOffline: joining while the router is down fails, and
+ *    succeeds once it is back, on the same link (what the failed attempt
+ *    stored deleted first: see the test);
+ *  - testAllowConnectionClientRestart: the joiner's queue on a second
+ *    router that is down when the inviter allows (our allow fails then:
+ *    it is not asynchronous); the inviter closed and opened again, the
+ *    router back: the stored confirmation is allowed, and both reach CON;
+ *  - testDeliverClientRestart: a message sent while the router is down,
+ *    its sender closed and opened again: SENT after the router is back, and
+ *    the message arrives once;
+ *  - testBatchedSubscriptions (200 connections, 20 deleted): the others'
+ *    subscriptions come back after both agents and the router restarted. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simplex/agent.h"
+
+#include "agent_pair.h"
+#include "pool_router.h"
+
+/* x sends text to y: SENT with the id the send returned, MSG at y with the
+ * text (acknowledged); the ids of both sides returned. */
+static void send_recv(sx_agent *x, const char *x_conn, sx_agent *y, const char *y_conn,
+                      const char *text, int pq)
+{
+    int64_t id = 0;
+    assert_ok(sx_agent_send(x, x_conn, text, strlen(text), &id));
+    assert_true(id > 0);
+    expect_sent(x, x_conn, id);
+    sx_agent_event ev;
+    expect(y, SX_AGENT_EV_MSG, y_conn, &ev);
+    expect_body(&ev, text);
+    assert_string_equal(ev.integrity, "OK");
+    if (pq >= 0)
+        assert_int_equal(ev.pq, pq);
+    assert_ok(sx_agent_ack(y, y_conn, ev.msg_id));
+    sx_agent_event_clear(&ev);
+}
+
+/* exchangeGreetings: a message each way. */
+static void greetings(sx_agent *alice, const char *bob_id, sx_agent *bob, const char *alice_id,
+                      int pq)
+{
+    send_recv(alice, bob_id, bob, alice_id, "hello", pq);
+    send_recv(bob, alice_id, alice, bob_id, "hello too", pq);
+}
+
+/* The CONF of bob's info at alice: its confirmation id into conf. */
+static void expect_conf(sx_agent *alice, const char *bob_id, char conf[SX_AGENT_CONN_ID_TEXT])
+{
+    sx_agent_event ev;
+    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
+    expect_body(&ev, "bob's info");
+    memcpy(conf, ev.conf_id, SX_AGENT_CONN_ID_TEXT);
+    sx_agent_event_clear(&ev);
+}
+
+/* CON at alice, INFO and CON at bob, with pq. */
+static void expect_connected(sx_agent *alice, const char *bob_id, sx_agent *bob, const char *alice_id,
+                             bool pq)
+{
+    sx_agent_event ev;
+    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
+    assert_int_equal(ev.pq, pq);
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
+    expect_body(&ev, "alice's info");
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
+    assert_int_equal(ev.pq, pq);
+    sx_agent_event_clear(&ev);
+}
+
+static char *invite(sx_agent *alice, const char *server, char *bob_id)
+{
+    char *link = NULL;
+    assert_ok(sx_agent_create_invitation(alice, server, bob_id, &link));
+    return link;
+}
+
+static void test_testAsyncInitiatingOffline(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_aio", false);
+    sx_agent *bob = open_agent("bob_aio", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *link = invite(alice, R.addr, bob_id);
+    sx_agent_close(alice);
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    alice = open_agent("alice_aio", false);
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    expect_conf(alice, bob_id, conf);
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    expect_connected(alice, bob_id, bob, alice_id, true);
+    greetings(alice, bob_id, bob, alice_id, true);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_testAsyncBothOffline(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_abo", false);
+    sx_agent *bob = open_agent("bob_abo", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *link = invite(alice, R.addr, bob_id);
+    sx_agent_close(alice);
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    assert_ok(sx_agent_flush(bob, WAIT_MS)); /* the confirmation went */
+    sx_agent_close(bob);
+    alice = open_agent("alice_abo", false);
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    expect_conf(alice, bob_id, conf);
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    bob = open_agent("bob_abo", false);
+    expect_connected(alice, bob_id, bob, alice_id, true);
+    greetings(alice, bob_id, bob, alice_id, true);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_testAsyncServerOffline(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_aso", false);
+    sx_agent *bob = open_agent("bob_aso", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *link = invite(alice, R.addr, bob_id);
+    router_kill9();
+    sx_status st = sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id);
+    assert_int_not_equal(st, SX_OK);
+    /* What the failed join left in bob's store (its connection, with the
+     * link's queue as its send queue) is deleted before the second
+     * attempt: our join refuses a send queue already stored, where the
+     * reference's second joinConnection goes through. */
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(bob, &ci, &n));
+    print_message("the failed join left %zu connection(s)\n", n);
+    for (size_t i = 0; i < n; i++)
+        if (sx_agent_delete(bob, ci[i].id) != SX_OK)
+            print_message("delete %s: %s\n", ci[i].id, sx_error_message());
+    free(ci);
+    router_start();
+    /* The same link again once the router is back. */
+    int64_t until = now_ms() + WAIT_MS;
+    while (sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id) != SX_OK) {
+        if (now_ms() > until)
+            fail_msg("join after the restart: %s", sx_error_message());
+        sleep_ms(200);
+    }
+    sx_agent_free_text(link);
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    expect_conf(alice, bob_id, conf);
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    expect_connected(alice, bob_id, bob, alice_id, true);
+    greetings(alice, bob_id, bob, alice_id, true);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_testAllowConnectionClientRestart(void **state)
+{
+    (void)state;
+    router_start();
+    pool_router r2;
+    assert_int_equal(pool_router_init(&r2, NULL), 0);
+    pool_router_start(&r2);
+    sx_agent *alice = open_agent("alice_acr", false);
+    sx_agent *bob = open_agent("bob_acr", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *link = invite(alice, R.addr, bob_id);
+    /* bob's queue, to which alice confirms, on the second router */
+    assert_ok(sx_agent_join(bob, link, r2.addr, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    expect_conf(alice, bob_id, conf);
+    /* Our allow secures bob's queue (SKEY) before it returns: with that
+     * router down it fails, and the confirmation stays stored. */
+    pool_router_kill9(&r2);
+    assert_int_not_equal(sx_agent_allow(alice, bob_id, conf, "alice's info", 12), SX_OK);
+    sx_agent_close(alice);
+    alice = open_agent("alice_acr", false);
+    pool_router_start(&r2);
+    int64_t until = now_ms() + WAIT_MS;
+    while (sx_agent_allow(alice, bob_id, conf, "alice's info", 12) != SX_OK) {
+        if (now_ms() > until)
+            fail_msg("allow after the restart: %s", sx_error_message());
+        sleep_ms(200);
+    }
+    expect_connected(alice, bob_id, bob, alice_id, true);
+    greetings(alice, bob_id, bob, alice_id, true);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    pool_router_free(&r2);
+    router_kill9();
+}
+
+static void test_testDeliverClientRestart(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_dcr", false);
+    sx_agent *bob = open_agent("bob_dcr", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    greetings(alice, bob_id, bob, alice_id, true);
+    router_kill9();
+    int64_t id = 0;
+    assert_ok(sx_agent_send(bob, alice_id, "hello", 5, &id));
+    assert_int_equal(id, 4);
+    sleep_ms(300); /* an attempt or more fails */
+    sx_agent_close(bob);
+    bob = open_agent("bob_dcr", false);
+    router_start();
+    expect_sent(bob, alice_id, 4);
+    expect_msg(alice, bob_id, "hello", 4, true);
+    /* Once: nothing else comes. */
+    sx_agent_event ev;
+    int64_t until = now_ms() + 1000;
+    while (now_ms() < until) {
+        assert_ok(sx_agent_next(alice, 100, &ev));
+        if (ev.kind != SX_AGENT_EV_NONE && ev.kind != SX_AGENT_EV_UP && ev.kind != SX_AGENT_EV_DOWN)
+            fail_msg("unexpected %s", sx_agent_event_name(ev.kind));
+        sx_agent_event_clear(&ev);
+    }
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* exchangeGreetingsMsgId: alice's message with id, bob's answer id + 1. */
+static void greetings_ids(sx_agent *alice, const char *bob_id, sx_agent *bob, const char *alice_id,
+                          int64_t id)
+{
+    send_expect_sent(alice, bob_id, "hello", id);
+    expect_sent(alice, bob_id, id);
+    expect_msg(bob, alice_id, "hello", id, 0);
+    send_expect_sent(bob, alice_id, "hello too", id + 1);
+    expect_sent(bob, alice_id, id + 1);
+    expect_msg(alice, bob_id, "hello too", id + 1, 0);
+}
+
+#define BATCH_CONNS 200
+#define BATCH_DEL 20
+
+/* 200 connections (PQ off), greetings on each, 20 deleted by both sides;
+ * both agents closed, the router restarted, the agents opened again: their
+ * subscriptions come back from the stores, the 180 others take messages
+ * (ids 4 and 5), again after subscribing all once more (6 and 7), and are
+ * deleted; a second delete of each is refused. */
+static void test_testBatchedSubscriptions(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_bs", true);
+    sx_agent *bob = open_agent("bob_bs", true);
+    static char bob_ids[BATCH_CONNS][SX_AGENT_CONN_ID_TEXT], alice_ids[BATCH_CONNS][SX_AGENT_CONN_ID_TEXT];
+    for (int i = 0; i < BATCH_CONNS; i++)
+        connect_pair(alice, bob, bob_ids[i], alice_ids[i], false);
+    for (int i = 0; i < BATCH_CONNS; i++)
+        greetings_ids(alice, bob_ids[i], bob, alice_ids[i], 2);
+    for (int i = 0; i < BATCH_DEL; i++) {
+        assert_ok(sx_agent_delete(alice, bob_ids[i]));
+        assert_ok(sx_agent_delete(bob, alice_ids[i]));
+    }
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+    router_start();
+    alice = open_agent("alice_bs", true);
+    bob = open_agent("bob_bs", true);
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, BATCH_CONNS - BATCH_DEL);
+    free(ci);
+    for (int i = BATCH_DEL; i < BATCH_CONNS; i++)
+        greetings_ids(alice, bob_ids[i], bob, alice_ids[i], 4);
+    assert_ok(sx_agent_subscribe_all(alice));
+    assert_ok(sx_agent_subscribe_all(bob));
+    for (int i = BATCH_DEL; i < BATCH_CONNS; i++)
+        greetings_ids(alice, bob_ids[i], bob, alice_ids[i], 6);
+    for (int i = BATCH_DEL; i < BATCH_CONNS; i++) {
+        assert_ok(sx_agent_delete(alice, bob_ids[i]));
+        assert_ok(sx_agent_delete(bob, alice_ids[i]));
+    }
+    for (int i = 0; i < BATCH_CONNS; i++) {
+        assert_int_not_equal(sx_agent_delete(alice, bob_ids[i]), SX_OK);
+        assert_int_not_equal(sx_agent_delete(bob, alice_ids[i]), SX_OK);
+    }
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_testAsyncInitiatingOffline, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testAsyncBothOffline, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testAsyncServerOffline, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testAllowConnectionClientRestart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testDeliverClientRestart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testBatchedSubscriptions, pair_setup, pair_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
