@@ -66,12 +66,8 @@ static inline uint64_t group_values(const uint8_t *p)
     return (w >> 18) | (w >> 12 & 63u) << 8 | (w >> 6 & 63u) << 16 | (w & 63u) << 24;
 }
 
-sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap)
+size_t sx_b64_encode_text(sx_slice in, sx_b64_variant v, char *out)
 {
-    SX_ENSURE(out, SX_E_USAGE);
-    /* Guard the size computation itself against overflow. */
-    SX_ENSURE(in.len <= (SIZE_MAX / 4) * 3 - 3, SX_E_LIMIT);
-    SX_ENSURE(cap >= sx_b64_encoded_size(in.len, v), SX_E_LIMIT);
     unsigned c62 = v == SX_B64_STD ? '+' : '-', c63 = v == SX_B64_STD ? '/' : '_';
     const uint8_t *p = in.ptr;
     size_t full = in.len / 3, rest = in.len % 3, o = 0, g = 0;
@@ -105,7 +101,16 @@ sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap)
                 out[o++] = '=';
         }
     }
-    out[o] = 0;
+    return o;
+}
+
+sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap)
+{
+    SX_ENSURE(out, SX_E_USAGE);
+    /* Guard the size computation itself against overflow. */
+    SX_ENSURE(in.len <= (SIZE_MAX / 4) * 3 - 3, SX_E_LIMIT);
+    SX_ENSURE(cap >= sx_b64_encoded_size(in.len, v), SX_E_LIMIT);
+    out[sx_b64_encode_text(in, v, out)] = 0;
     return SX_OK;
 }
 

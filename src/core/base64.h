@@ -15,6 +15,10 @@ typedef enum sx_b64_variant {
 
 /* Length of the encoding of n bytes, including the terminating NUL. */
 size_t sx_b64_encoded_size(size_t n, sx_b64_variant v);
+/* Writes the encoding of in into out without a NUL and returns its length,
+ * sx_b64_encoded_size(in.len, v) - 1; out must have room for that many
+ * characters (the caller checks). For encoding straight into a writer. */
+size_t sx_b64_encode_text(sx_slice in, sx_b64_variant v, char *out);
 /* Writes the NUL-terminated encoding of in into out (cap bytes). */
 SX_MUST_CHECK sx_status sx_b64_encode(sx_slice in, sx_b64_variant v, char *out, size_t cap);
 /* Decodes text (exactly len chars, no NUL needed) into out (cap bytes).

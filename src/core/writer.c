@@ -92,6 +92,8 @@ static bool room(sx_writer *w, size_t n)
     return true;
 }
 
+bool sx_writer_presize(sx_writer *w, size_t n) { return room(w, n); }
+
 uint8_t *sx_write_reserve(sx_writer *w, size_t n)
 {
     if (!room(w, n))

@@ -54,5 +54,9 @@ bool sx_write_system_time(sx_writer *w, int64_t seconds);
  * fields filled in later, such as a length prefix. The pointer is valid
  * until the next write to a growable writer. */
 uint8_t *sx_write_reserve(sx_writer *w, size_t n);
+/* Makes room for n more bytes now, so that writes adding up to n do not
+ * grow (and copy) a growable writer step by step; false (sticky error) when
+ * impossible. Writes nothing. */
+bool sx_writer_presize(sx_writer *w, size_t n);
 
 #endif

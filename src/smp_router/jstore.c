@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base64.h"
+
 #define N_BUCKETS 4096
 
 void sx_jstore_cfg_default(sx_jstore_cfg *c, const char *path)
@@ -381,7 +383,10 @@ sx_status sx_jstore_write(sx_jstore *js, const uint8_t rid[SX_ID_LEN], const sx_
     rec.body = sx_slice_of(m->body, m->len);
     sx_writer w;
     sx_writer_init_dynamic(&w, SX_JMSG_LINE_MAX + 1);
-    if (!sx_slmsg_encode_msg(&w, &rec) || !sx_write_str(&w, "\n")) {
+    /* the whole line at once: id, time and flags take under 64 bytes */
+    size_t line = sx_b64_encoded_size(m->len, SX_B64_URL) + 64;
+    if (!sx_writer_presize(&w, line < SX_JMSG_LINE_MAX + 1 ? line : SX_JMSG_LINE_MAX + 1) ||
+        !sx_slmsg_encode_msg(&w, &rec) || !sx_write_str(&w, "\n")) {
         sx_writer_cleanup(&w);
         return leave(js, q, SX_E_NOMEM, false);
     }

@@ -149,19 +149,19 @@ sx_status sx_slt_parse_line(sx_slice line, sx_slt_record_fn parse, void *rec, si
     return SX_OK;
 }
 
-/* Padded base64url, encoded in chunks of whole 3-byte groups. */
+/* Padded base64url, encoded straight into the writer's buffer. */
 bool sx_slt_put_b64(sx_writer *w, sx_slice s)
 {
-    char buf[1024 + 1];
-    size_t off = 0;
-    while (off < s.len) {
-        size_t n = s.len - off > 768 ? 768 : s.len - off;
-        if (sx_b64_encode(sx_slice_of(s.ptr + off, n), SX_B64_URL, buf, sizeof buf) != SX_OK)
-            return sx_writer_fail(w, SX_E_INTERNAL);
-        if (!sx_write_str(w, buf))
-            return false;
-        off += n;
-    }
+    if (s.len == 0)
+        return sx_writer_status(w) == SX_OK;
+    if (s.len > (SIZE_MAX / 4) * 3 - 3)
+        return sx_writer_fail(w, SX_E_LIMIT);
+    size_t n = sx_b64_encoded_size(s.len, SX_B64_URL) - 1;
+    char *dst = (char *)sx_write_reserve(w, n);
+    if (!dst)
+        return false;
+    if (sx_b64_encode_text(s, SX_B64_URL, dst) != n)
+        return sx_writer_fail(w, SX_E_INTERNAL);
     return sx_writer_status(w) == SX_OK;
 }
 

@@ -223,6 +223,35 @@ static void test_encode_matches_sodium(void **state)
     }
 }
 
+/* The text form without a NUL: the same characters as the terminated form,
+ * exactly sx_b64_encoded_size - 1 of them, and nothing written past them. */
+static void test_encode_text(void **state)
+{
+    (void)state;
+    static uint8_t in[16100];
+    static char a[21600], b[21600];
+    for (int round = 0; round < 3000; round++) {
+        sx_b64_variant v = (sx_b64_variant)rnd(3);
+        size_t n = round < 2000 ? (size_t)rnd(80) : sizeof in - (size_t)rnd(200);
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)rnd(256);
+        size_t cap = sx_b64_encoded_size(n, v);
+        memset(a, '#', cap + 8);
+        size_t got = sx_b64_encode_text(sx_slice_of(in, n), v, a);
+        assert_int_equal(got, cap - 1);
+        for (size_t i = got; i < cap + 8; i++)
+            assert_int_equal(a[i], '#');
+        assert_ok(sx_b64_encode_sodium(sx_slice_of(in, n), v, b, cap));
+        assert_memory_equal(a, b, got);
+    }
+    for (size_t i = 0; i < sizeof rfc_in / sizeof rfc_in[0]; i++) {
+        char t[16] = {0};
+        size_t got = sx_b64_encode_text(sx_slice_str(rfc_in[i]), SX_B64_STD, t);
+        assert_int_equal(got, strlen(rfc_out[i]));
+        assert_string_equal(t, rfc_out[i]);
+    }
+}
+
 /* Every 1..3-byte value round-trips, and every non-canonical last digit is
  * refused (as libsodium refuses it). */
 static void test_decode_all_tails(void **state)
@@ -263,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_decode_matches_sodium),
         cmocka_unit_test(test_decode_all_tails),
         cmocka_unit_test(test_encode_matches_sodium),
+        cmocka_unit_test(test_encode_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1348,10 +1348,47 @@ static void test_text_b64_class(void **state)
     assert_int_equal(tok.len, 0);
 }
 
+/* sx_slt_put_b64 encodes straight into the writer: the same text as
+ * sx_b64_encode after what is already there, an exact fit in a fixed writer,
+ * one byte short refused with nothing written, and an empty field. */
+static void test_put_b64_in_place(void **state)
+{
+    (void)state;
+    static uint8_t body[16100];
+    static char want[21600];
+    for (size_t n = 0; n < sizeof body; n = n < 40 ? n + 1 : n * 3 + 7) {
+        for (size_t i = 0; i < n; i++)
+            body[i] = (uint8_t)(i * 131 + n);
+        size_t tl = sx_b64_encoded_size(n, SX_B64_URL) - 1;
+        assert_ok(sx_b64_encode(sx_slice_of(body, n), SX_B64_URL, want, sizeof want));
+        sx_writer w;
+        sx_writer_init_dynamic(&w, 2 + tl);
+        assert_true(sx_write_str(&w, "v "));
+        assert_true(sx_slt_put_b64(&w, sx_slice_of(body, n)));
+        assert_int_equal(w.len, 2 + tl);
+        assert_memory_equal(w.buf, "v ", 2);
+        assert_memory_equal(w.buf + 2, want, tl);
+        sx_writer_cleanup(&w);
+
+        static uint8_t fixed[21600];
+        sx_writer_init_fixed(&w, fixed, tl);
+        assert_true(sx_slt_put_b64(&w, sx_slice_of(body, n)));
+        assert_int_equal(w.len, tl);
+        assert_memory_equal(fixed, want, tl);
+        if (tl) {
+            sx_writer_init_fixed(&w, fixed, tl - 1);
+            assert_false(sx_slt_put_b64(&w, sx_slice_of(body, n)));
+            assert_int_equal(w.len, 0);
+            assert_int_equal(sx_writer_status(&w), SX_E_LIMIT);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_b64_class),
+        cmocka_unit_test(test_put_b64_in_place),
         cmocka_unit_test(test_key_text_matches_keys_module),
         cmocka_unit_test(test_create_exact),
         cmocka_unit_test(test_update_records_exact),

@@ -146,6 +146,35 @@ static void test_reserve(void **state)
     assert_null(sx_write_reserve(&w, 4));
 }
 
+/* Pre-sizing grows a growable writer once and writes nothing; a fixed writer
+ * refuses more than it holds, with the sticky error. */
+static void test_presize(void **state)
+{
+    (void)state;
+    sx_writer w;
+    sx_writer_init_dynamic(&w, 5000);
+    assert_true(sx_write_str(&w, "ab"));
+    assert_true(sx_writer_presize(&w, 3000));
+    assert_int_equal(w.len, 2);
+    assert_true(w.cap >= 3002);
+    uint8_t *before = w.buf;
+    for (int i = 0; i < 3000; i++)
+        assert_true(sx_write_u8(&w, (uint8_t)i));
+    assert_ptr_equal(w.buf, before); /* no growth after the pre-size */
+    assert_memory_equal(w.buf, "ab", 2);
+    assert_int_equal(w.buf[2 + 2999], (uint8_t)2999);
+    assert_false(sx_writer_presize(&w, 5000 - 3002 + 1)); /* past the limit */
+    assert_int_equal(sx_writer_status(&w), SX_E_LIMIT);
+    sx_writer_cleanup(&w);
+
+    uint8_t buf[4];
+    sx_writer_init_fixed(&w, buf, sizeof buf);
+    assert_true(sx_writer_presize(&w, 4));
+    assert_int_equal(w.len, 0);
+    assert_false(sx_writer_presize(&w, 5));
+    assert_false(sx_write_u8(&w, 1)); /* sticky */
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -179,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_fixed_overflow),
         cmocka_unit_test(test_dynamic_growth_and_take),
         cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_presize),
         cmocka_unit_test(test_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
