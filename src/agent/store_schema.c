@@ -204,11 +204,24 @@ static const char M3_RATCHET_KEY_HASHES[] =
     ") WITHOUT ROWID, STRICT;\n"
     "ALTER TABLE ratchets ADD COLUMN sync_x3dh_private BLOB;\n";
 
+/* Queue rotation (docs/AGENT.md, "Queue rotation"): where each side's
+ * switch stands, on the queue being replaced; NULL when none runs. The next
+ * queue points at that one with replace_queue_id (in the first migration). */
+static const char M4_QUEUE_SWITCH[] =
+    "ALTER TABLE rcv_queues ADD COLUMN switch_status INTEGER "
+    "CHECK(switch_status BETWEEN 1 AND 4);\n"
+    "ALTER TABLE snd_queues ADD COLUMN switch_status INTEGER "
+    "CHECK(switch_status BETWEEN 1 AND 2);\n"
+    "CREATE INDEX idx_rcv_queues_replace ON rcv_queues(replace_queue_id);\n"
+    "CREATE INDEX idx_snd_queues_replace ON snd_queues(replace_queue_id);\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
     /* renumber at merge: ratchet sync */
     {3, "ratchet_key_hashes", M3_RATCHET_KEY_HASHES},
+    /* renumber at merge: rotation */
+    {4, "queue_switch", M4_QUEUE_SWITCH},
 };
 
 const sx_agent_migration *sx_agent_store_migrations(size_t *n)

@@ -17,3 +17,6 @@ target_link_libraries(test_agent_store_tx PRIVATE sx_agent)
 # exchange itself is in tests/integration/test_agent.c).
 sx_unit_test(agent_sync test_agent_sync.c agent_store_util.c)
 target_link_libraries(test_agent_sync PRIVATE sx_agent)
+# The store's part of queue rotation (switch status, primary, deletion).
+sx_unit_test(agent_store_switch test_agent_store_switch.c agent_store_util.c)
+target_link_libraries(test_agent_store_switch PRIVATE sx_agent)
