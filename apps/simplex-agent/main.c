@@ -45,6 +45,10 @@ static void usage(FILE *f)
             "  send CONN TEXT\n"
             "      Send TEXT on connection CONN; prints the message id once the router\n"
             "      took it.\n"
+            "  switch CONN [--server SERVER]\n"
+            "      Move the receiving queue of connection CONN to a new queue on SERVER (by\n"
+            "      default its current router); the running listen finishes the switch\n"
+            "      (SWITCH events). Returns once the peer's request is sent.\n"
             "  connections\n"
             "      One line per connection: its id and its state.\n\n"
             "Options: --pq-off (no post-quantum ratchet for new connections),\n"
@@ -102,6 +106,10 @@ static void print_event(const sx_agent_event *ev)
     case SX_AGENT_EV_UP:
     case SX_AGENT_EV_DOWN:
         json_str("server", (const uint8_t *)ev->server, strlen(ev->server));
+        break;
+    case SX_AGENT_EV_SWITCH:
+        json_str("dir", (const uint8_t *)ev->switch_dir, strlen(ev->switch_dir));
+        json_str("phase", (const uint8_t *)ev->switch_phase, strlen(ev->switch_phase));
         break;
     case SX_AGENT_EV_RSYNC:
         json_str("state", (const uint8_t *)ev->rsync, strlen(ev->rsync));
@@ -300,6 +308,7 @@ int main(int argc, char **argv)
         : strcmp(cmd, "join") == 0        ? nargs != 1
         : strcmp(cmd, "listen") == 0      ? nargs != 0
         : strcmp(cmd, "send") == 0        ? nargs != 2
+        : strcmp(cmd, "switch") == 0      ? nargs != 1
         : strcmp(cmd, "connections") == 0 ? nargs != 0
                                           : true) {
         usage(stderr);
@@ -328,6 +337,11 @@ int main(int argc, char **argv)
         rc = cmd_listen(a, accept, timeout_s);
     } else if (strcmp(cmd, "send") == 0) {
         rc = cmd_send(a, args[0], args[1]);
+    } else if (strcmp(cmd, "switch") == 0) {
+        if (sx_agent_switch_connection(a, args[0], server) != SX_OK)
+            rc = fail("switch");
+        else if (sx_agent_flush(a, WAIT_MS) != SX_OK)
+            rc = fail("switch: the request");
     } else {
         sx_agent_conn_info *ci = NULL;
         size_t n = 0;

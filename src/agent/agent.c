@@ -137,7 +137,7 @@ void sx_agent_event_clear(sx_agent_event *ev)
 const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
-                                        "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC"};
+                                        "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC", "SWITCH"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -229,6 +229,9 @@ static void *sender_main(void *arg)
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
         int next = sx_agent_deliver_due(a);
+        int cmd = sx_agent_switch_run(a);
+        if (cmd >= 0 && (next < 0 || cmd < next))
+            next = cmd;
         if (next == 0)
             continue;
         struct timespec until;
@@ -321,6 +324,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts = *opts;
     if (a->opts.send_retry_ms == 0)
         a->opts.send_retry_ms = 2000;
+    /* A crashed process's commands; a process that receives nothing runs none. */
+    a->cmd_pending = !a->opts.no_subscribe;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_mutex_init(&a->ev_mu, NULL);

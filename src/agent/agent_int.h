@@ -61,6 +61,10 @@ struct sx_agent {
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
     sx_agent_evnode *ev_head, *ev_tail;
+    /* Queue rotation's persisted commands (agent_switch.c): when to try
+     * again after a network error (0: now). */
+    int64_t cmd_next_ms;
+    bool cmd_pending; /* commands may wait (set at open and when one is stored) */
 };
 
 int64_t sx_agent_now_ms(void);
@@ -100,10 +104,18 @@ sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q);
 /* Notes that a send queue has deliveries and wakes the worker. */
 SX_MUST_CHECK sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn);
 /* A new receiving queue on `server` (NEW), stored for conn with a fresh
- * per-queue e2e key; *qi (may be NULL) gets its address for the peer. */
+ * per-queue e2e key; *qi (may be NULL) gets its address for the peer.
+ * replaces: 0, or the queue it is to replace (queue rotation: then it is
+ * not primary until the switch completes). */
 SX_MUST_CHECK sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn,
-                                               const char *server, int64_t *queue_id,
-                                               sx_agent_queue *qaddr);
+                                               const char *server, int64_t replaces,
+                                               int64_t *queue_id, sx_agent_queue *qaddr);
+/* A send queue to the peer's queue qa: our e2e key and the secret, the
+ * sender key made and stored before it is used. replaces as above. */
+SX_MUST_CHECK sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn,
+                                               const sx_agent_queue *qa, uint16_t smpc_v,
+                                               int64_t replaces, int64_t *queue_id,
+                                               sx_smp_queue **obj);
 /* Our per-queue X25519 key pair from the raw private key: DER public. */
 SX_MUST_CHECK sx_status sx_agent_e2e_pub_der(const uint8_t priv[32], uint8_t der[SX_X25519_SPKI_LEN]);
 /* A fresh X25519 private key (raw), its DER public key, and the secret
@@ -129,11 +141,34 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
 SX_MUST_CHECK sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn,
                                          const sx_agent_msg *m, const sx_e2e_params *e2e,
                                          bool notification, int64_t *internal_id);
+/* As sx_agent_enqueue for an M message, on the given send queues only. */
+SX_MUST_CHECK sx_status sx_agent_enqueue_on(sx_agent *a, const sx_agent_id *conn,
+                                            const sx_agent_msg *m, const int64_t *queue_ids,
+                                            size_t n, int64_t *internal_id);
 /* One delivery attempt of every send queue that is due; returns the
  * milliseconds until the next one is (or -1: none waiting). */
 int sx_agent_deliver_due(sx_agent *a);
 /* ACKs the router's message of rq after the app (or the agent) is done. */
 void sx_agent_ack_router(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
+
+/* ---- queue rotation (agent_switch.c) ---- */
+/* The stored types of sent rotation messages (each is an M message; these
+ * give no SENT). */
+#define SX_AGENT_SND_QADD 'a'
+#define SX_AGENT_SND_QKEY 'k'
+#define SX_AGENT_SND_QUSE 'u'
+#define SX_AGENT_SND_QTEST 't'
+/* QADD, QKEY or QUSE arrived on rq (QTEST needs nothing). The caller ACKs. */
+void sx_agent_switch_on_msg(sx_agent *a, sx_agent_rq *rq, const sx_amessage *m);
+/* A message decrypted on rq: the first one on a queue that replaces
+ * another completes our side's switch. */
+void sx_agent_switch_on_rcv(sx_agent *a, sx_agent_rq *rq);
+/* The router took a rotation message (type above) on send queue queue_id. */
+void sx_agent_switch_on_sent(sx_agent *a, const sx_agent_id *conn, int64_t queue_id,
+                             uint8_t msg_type);
+/* Runs the persisted rotation commands that are due (KEY on the new
+ * queue, DEL of the old one); the milliseconds until a retry (-1: none). */
+int sx_agent_switch_run(sx_agent *a);
 
 /* ---- ratchet re-synchronisation (agent_sync.c) ---- */
 /* The stored type of a sent EREADY (other M messages are stored as 'M';

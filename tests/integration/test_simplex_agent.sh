@@ -3,7 +3,8 @@
 # smp-server on loopback: alice invites, bob joins, both listen (alice with
 # --accept) until CON; then each sends with `send` while its own `listen`
 # runs on the same store, and the other's listen prints the message; the
-# connections list shows both duplex.
+# connections list shows both duplex; alice switches her receiving queue
+# (`switch`) and bob's next message arrives on the new one.
 # Usage: test_simplex_agent.sh <path to smp-server> <path to simplex-agent>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -78,6 +79,15 @@ ag --db a.db send NOSUCHCONNECTION "x" >/dev/null 2>&1 && fail "a send to no con
 ag --db a.db send -NOSUCHCONNECTIO "-x" >/dev/null 2>&1; [ $? = 1 ] || fail "an id starting with '-'"
 ag --db a.db send -- --NOSUCHCONNECTI "x" >/dev/null 2>&1; [ $? = 1 ] || fail "'--' before an id"
 ag --db a.db send "$ACONN" "x" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "an unknown option after the command"
+
+# queue rotation: alice moves her receiving queue while both listens run;
+# bob's next message comes on the new queue
+ag --db a.db switch "$ACONN" --server "$ADDR" || fail "switch"
+wait_for a.out '"event":"SWITCH","conn":"'"$ACONN"'","dir":"rcv","phase":"completed"'
+wait_for b.out '"event":"SWITCH","conn":"'"$BCONN"'","dir":"snd","phase":"completed"'
+ag --db b.db send "$BCONN" "after the switch" >/dev/null || fail "bob's send after the switch"
+wait_for a.out '"text":"after the switch"'
+ag --db a.db switch NOSUCHCONNECTION >/dev/null 2>&1; [ $? = 1 ] || fail "a switch of no connection"
 
 [ $FAILS = 0 ] || { echo "--- a.err:"; cat a.err; echo "--- b.err:"; cat b.err; exit 1; }
 echo "simplex-agent: all passed"
