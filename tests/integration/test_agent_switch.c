@@ -199,7 +199,7 @@ static void expect_got(const side *s, const char *prefix, size_t n)
 {
     assert_int_equal(s->n_got, n);
     for (size_t i = 0; i < n; i++) {
-        char want[16];
+        char want[48];
         snprintf(want, sizeof want, "%s%zu", prefix, i + 1);
         assert_string_equal(s->got[i], want);
     }
