@@ -62,6 +62,10 @@ static void usage(FILE *f)
             "      Send TEXT on connection CONN; prints the message id once the router\n"
             "      took it. --pq turns post-quantum encryption on or off for this\n"
             "      connection from this message on (listen shows it in \"pq\").\n"
+            "  switch CONN [--server SERVER]\n"
+            "      Move the receiving queue of connection CONN to a new queue on SERVER (by\n"
+            "      default its current router); the running listen finishes the switch\n"
+            "      (SWITCH events). Returns once the peer's request is sent.\n"
             "  connections\n"
             "      One line per connection: its id and its state.\n\n"
             "Options: --pq-off (no post-quantum ratchet for new connections),\n"
@@ -139,6 +143,10 @@ static void print_event(const sx_agent_event *ev)
     case SX_AGENT_EV_UP:
     case SX_AGENT_EV_DOWN:
         json_str("server", (const uint8_t *)ev->server, strlen(ev->server));
+        break;
+    case SX_AGENT_EV_SWITCH:
+        json_str("dir", (const uint8_t *)ev->switch_dir, strlen(ev->switch_dir));
+        json_str("phase", (const uint8_t *)ev->switch_phase, strlen(ev->switch_phase));
         break;
     case SX_AGENT_EV_RSYNC:
         json_str("state", (const uint8_t *)ev->rsync, strlen(ev->rsync));
@@ -435,6 +443,7 @@ int main(int argc, char **argv)
         : strcmp(cmd, "send") == 0        ? nargs != 2
         : strcmp(cmd, "accept") == 0      ? nargs != 1
         : strcmp(cmd, "reject") == 0      ? nargs != 1
+        : strcmp(cmd, "switch") == 0      ? nargs != 1
         : strcmp(cmd, "connections") == 0 ? nargs != 0
                                           : true) {
         usage(stderr);
@@ -478,6 +487,11 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "reject") == 0) {
         if (sx_agent_reject_contact(a, args[0]) != SX_OK)
             rc = fail("reject");
+    } else if (strcmp(cmd, "switch") == 0) {
+        if (sx_agent_switch_connection(a, args[0], opt.server) != SX_OK)
+            rc = fail("switch");
+        else if (sx_agent_flush(a, WAIT_MS) != SX_OK)
+            rc = fail("switch: the request");
     } else {
         sx_agent_conn_info *ci = NULL;
         size_t n = 0;

@@ -148,6 +148,7 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_MERRS,    /* messages msg_ids expired with message msg_id's MERR (status, detail) */
     /* sx_agent_suspend is done: nothing is sent or received until sx_agent_foreground */
     SX_AGENT_EV_SUSPENDED,
+    SX_AGENT_EV_SWITCH,   /* queue rotation moved on: switch_dir and switch_phase */
 } sx_agent_event_kind;
 
 /* One delivery receipt of a RCVD event. */
@@ -182,6 +183,13 @@ typedef struct sx_agent_event {
      * "started" (our new keys were sent), "agreed" (both sides have the
      * new ratchet; "ok" comes with the first message on it). */
     char rsync[12];
+    /* SWITCH: "rcv" (our receiving queue moves: sx_agent_switch_connection)
+     * or "snd" (the peer moves the queue we send to); the phase: "started",
+     * "confirmed" (the new queue's sender key was sent / arrived),
+     * "secured" (the new queue is secured), "completed" (the old queue is
+     * gone and the new one is in use). */
+    char switch_dir[4];
+    char switch_phase[12];
 } sx_agent_event;
 
 /* Opens (creating) the store at db_path and starts the agent: the pool,
@@ -301,6 +309,23 @@ SX_API SX_MUST_CHECK sx_status sx_agent_ack_receipt(sx_agent *a, const char *con
                                                     int64_t msg_id, const void *rcpt_info,
                                                     size_t rcpt_info_len);
 SX_API size_t sx_agent_max_rcpt_info(void);
+/* Queue rotation (docs/AGENT.md, "Queue rotation"): moves the receiving
+ * queue of an established connection to a new queue on `server` (NULL:
+ * the current queue's router, whose password the store does not keep: give
+ * the address when the router needs one to create queues): NEW there, then the peer is told (QADD),
+ * answers with its sender key (QKEY), we secure the queue (KEY) and tell
+ * it to use it (QUSE); its test message (QTEST) on the new queue ends the
+ * switch and the old queue is deleted on its router. Messages go on
+ * flowing meanwhile. SWITCH events report each phase; a restart resumes.
+ * SX_E_USAGE ("PROHIBITED"): not established, a switch already running,
+ * or sending prohibited by ratchet re-synchronisation. */
+SX_API SX_MUST_CHECK sx_status sx_agent_switch_connection(sx_agent *a, const char *conn_id,
+                                                          const char *server);
+/* Aborts the switch of the connection while the peer has not yet been
+ * told to use the new queue (before SWITCH rcv "secured"): the new queue is
+ * deleted, the old one stays. SX_E_USAGE ("PROHIBITED") otherwise. The
+ * peer's key for the deleted queue, when it comes, gives an ERR. */
+SX_API SX_MUST_CHECK sx_status sx_agent_abort_switch(sx_agent *a, const char *conn_id);
 /* Deletes the connection: its receiving queues on the routers (DEL) and
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);

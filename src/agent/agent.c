@@ -142,7 +142,8 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
 {
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
-                                        "REQ", "RCVD", "MWARN", "QCONT", "MERRS", "SUSPENDED"};
+                                        "REQ", "RCVD", "MWARN", "QCONT", "MERRS", "SUSPENDED",
+                                        "SWITCH"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -250,6 +251,9 @@ static void *sender_main(void *arg)
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
         int next = sx_agent_sending_allowed(a) ? sx_agent_deliver_due(a) : -1;
+        int cmd = sx_agent_switch_run(a);
+        if (cmd >= 0 && (next < 0 || cmd < next))
+            next = cmd;
         if (next == 0 || (a->run_state == SX_AGENT_RUN_SUSPENDING && a->n_sqs == 0))
             continue;
         struct timespec until;
@@ -348,6 +352,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts.message_timeout_s = 2 * 86400;
     if (a->opts.quota_timeout_s == 0)
         a->opts.quota_timeout_s = 7 * 86400;
+    /* A crashed process's commands; a process that receives nothing runs none. */
+    a->cmd_pending = !a->opts.no_subscribe;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->resume, NULL);

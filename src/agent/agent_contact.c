@@ -35,7 +35,7 @@ static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id,
     int64_t qid = 0;
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, 'C', &qid, &cr.queues[0].q));
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, 'C', 0, &qid, &cr.queues[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_CONTACT));
     cr.mode = SX_CONN_CONTACT;
     cr.agent_vr = sx_agent_vrange();

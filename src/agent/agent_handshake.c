@@ -45,7 +45,7 @@ sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq, sx_a
     int64_t qid = 0;
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), &qid,
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), 0, &qid,
                                   &cr.queues[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_RCV));
     cr.mode = SX_CONN_INVITATION;
@@ -84,8 +84,9 @@ sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
  * key made and stored before it is used (SKEY next, or for a queue its
  * sender cannot secure, the key goes in our confirmation for the peer's
  * KEY). */
-static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_agent_queue *qa,
-                               uint16_t smpc_v, int64_t *queue_id, sx_smp_queue **obj)
+sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_agent_queue *qa,
+                                 uint16_t smpc_v, int64_t replaces, int64_t *queue_id,
+                                 sx_smp_queue **obj)
 {
     char srv[SX_SMP_SERVER_TEXT_MAX];
     sx_writer w;
@@ -111,7 +112,8 @@ static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_ag
         st = sx_agent_sq_fill(q, &row);
     row.status = SX_AGENT_Q_NEW;
     row.smp_client_version = smpc_v;
-    row.primary = true;
+    row.primary = replaces == 0;
+    row.replace_queue_id = replaces;
     row.queue_mode = qa->mode == SX_QUEUE_MODE_MESSAGING ? 'M' : 0;
     if (st == SX_OK)
         st = sx_agent_store_snd_queue_create(a->store, &row, queue_id);
@@ -167,7 +169,7 @@ sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, cons
     if (st == SX_OK)
         st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
-        st = new_snd_queue(a, id, qa, smpc_v, &sqid, &sq);
+        st = sx_agent_new_snd_queue(a, id, qa, smpc_v, 0, &sqid, &sq);
         if (st == SX_OK)
             st = sx_agent_store_ratchet_save(a->store, id, &r);
         if (st == SX_OK)
@@ -200,7 +202,7 @@ sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, cons
     m.kind = SX_AGENT_MSG_CONN_INFO_REPLY;
     m.reply_count = 1;
     m.reply[0].version = smpc_v;
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), &rqid,
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), 0, &rqid,
                                   &m.reply[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_SND));
     m.info = info;
@@ -270,7 +272,7 @@ static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent
     int64_t sqid = 0;
     sx_smp_queue *sq = NULL;
     SX_TRY(sx_agent_store_begin(a->store));
-    st = new_snd_queue(a, id, &qi.q, qi.version, &sqid, &sq);
+    st = sx_agent_new_snd_queue(a, id, &qi.q, qi.version, 0, &sqid, &sq);
     if (st == SX_OK)
         st = sx_agent_store_confirmation_accept(a->store, conf, info);
     if (st == SX_OK)

@@ -69,6 +69,10 @@ struct sx_agent {
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
     sx_agent_evnode *ev_head, *ev_tail;
+    /* Queue rotation's persisted commands (agent_switch.c): when to try
+     * again after a network error (0: now). */
+    int64_t cmd_next_ms;
+    bool cmd_pending; /* commands may wait (set at open and when one is stored) */
 };
 
 int64_t sx_agent_now_ms(void);
@@ -141,10 +145,12 @@ SX_MUST_CHECK sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_
 /* A new receiving queue on `server` (NEW), stored for conn with a fresh
  * per-queue e2e key; mode 'M': a messaging queue its sender secures (SKEY),
  * 'C': a contact address's queue that anyone may send to, 0: a messaging
- * queue of the legacy handshake (we secure it with KEY). *qaddr (may be
- * NULL) gets its address for the peer. */
+ * queue of the legacy handshake (we secure it with KEY). replaces: 0, or
+ * the queue it is to replace (queue rotation: then it is not primary until
+ * the switch completes). *qaddr (may be NULL) gets its address for the
+ * peer. */
 SX_MUST_CHECK sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn,
-                                               const char *server, uint8_t mode,
+                                               const char *server, uint8_t mode, int64_t replaces,
                                                int64_t *queue_id, sx_agent_queue *qaddr);
 /* The queue mode of our invitations' queues ('M', or 0 for the legacy
  * handshake). */
@@ -152,6 +158,12 @@ uint8_t sx_agent_inv_queue_mode(const sx_agent *a);
 /* KEY: secures our receiving queue queue_id with the sender's key (DER),
  * then marks it secured. */
 SX_MUST_CHECK sx_status sx_agent_rq_secure(sx_agent *a, int64_t queue_id, sx_slice sender_key);
+/* A send queue to the peer's queue qa: our e2e key and the secret, the
+ * sender key made and stored before it is used. replaces as above. */
+SX_MUST_CHECK sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn,
+                                               const sx_agent_queue *qa, uint16_t smpc_v,
+                                               int64_t replaces, int64_t *queue_id,
+                                               sx_smp_queue **obj);
 /* Our per-queue X25519 key pair from the raw private key: DER public. */
 SX_MUST_CHECK sx_status sx_agent_e2e_pub_der(const uint8_t priv[32], uint8_t der[SX_X25519_SPKI_LEN]);
 /* A fresh X25519 private key (raw), its DER public key, and the secret
@@ -205,6 +217,10 @@ SX_MUST_CHECK sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn
                                             const sx_agent_msg *m, const sx_e2e_params *e2e,
                                             bool notification, sx_pq_enc pq, int64_t *internal_id,
                                             bool *pq_used);
+/* As sx_agent_enqueue for an M message, on the given send queues only. */
+SX_MUST_CHECK sx_status sx_agent_enqueue_on(sx_agent *a, const sx_agent_id *conn,
+                                            const sx_agent_msg *m, const int64_t *queue_ids,
+                                            size_t n, int64_t *internal_id);
 /* One delivery attempt of every send queue that is due; returns the
  * milliseconds until the next one is (or -1: none waiting). */
 int sx_agent_deliver_due(sx_agent *a);
@@ -245,6 +261,25 @@ void sx_agent_expire(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d, u
 
 /* The router answered QUOTA to a delivery of sq: MWARN, slow retry. */
 void sx_agent_quota_wait(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d);
+
+/* ---- queue rotation (agent_switch.c) ---- */
+/* The stored types of sent rotation messages (each is an M message; these
+ * give no SENT). */
+#define SX_AGENT_SND_QADD 'a'
+#define SX_AGENT_SND_QKEY 'k'
+#define SX_AGENT_SND_QUSE 'u'
+#define SX_AGENT_SND_QTEST 't'
+/* QADD, QKEY or QUSE arrived on rq (QTEST needs nothing). The caller ACKs. */
+void sx_agent_switch_on_msg(sx_agent *a, sx_agent_rq *rq, const sx_amessage *m);
+/* A message decrypted on rq: the first one on a queue that replaces
+ * another completes our side's switch. */
+void sx_agent_switch_on_rcv(sx_agent *a, sx_agent_rq *rq);
+/* The router took a rotation message (type above) on send queue queue_id. */
+void sx_agent_switch_on_sent(sx_agent *a, const sx_agent_id *conn, int64_t queue_id,
+                             uint8_t msg_type);
+/* Runs the persisted rotation commands that are due (KEY on the new
+ * queue, DEL of the old one); the milliseconds until a retry (-1: none). */
+int sx_agent_switch_run(sx_agent *a);
 
 /* ---- ratchet re-synchronisation (agent_sync.c) ---- */
 /* The stored type of a sent EREADY (other M messages are stored as 'M';

@@ -68,10 +68,17 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
     SX_TRY(sx_ratchet_encrypt_header(r, c->pq, SX_E2E_V_MAX, &msg->mek));
     c->pq_used = r->snd_kem;
     SX_TRY(sx_sha256(am, msg->internal_hash));
-    msg->msg_type = m.kind != SX_AGENT_MSG_MESSAGE ? (uint8_t)m.kind
-                    : m.msg.type == SX_AMSG_EREADY ? SX_AGENT_SND_EREADY
-                    : m.msg.type == SX_AMSG_HELLO  ? MSG_TYPE_HELLO
-                                                   : (uint8_t)m.kind;
+    msg->msg_type = (uint8_t)m.kind;
+    if (m.kind == SX_AGENT_MSG_MESSAGE)
+        switch (m.msg.type) {
+        case SX_AMSG_EREADY: msg->msg_type = SX_AGENT_SND_EREADY; break;
+        case SX_AMSG_HELLO: msg->msg_type = MSG_TYPE_HELLO; break;
+        case SX_AMSG_QADD: msg->msg_type = SX_AGENT_SND_QADD; break;
+        case SX_AMSG_QKEY: msg->msg_type = SX_AGENT_SND_QKEY; break;
+        case SX_AMSG_QUSE: msg->msg_type = SX_AGENT_SND_QUSE; break;
+        case SX_AMSG_QTEST: msg->msg_type = SX_AGENT_SND_QTEST; break;
+        default: break;
+        }
     msg->notification = c->notification;
     msg->pq_encryption = r->snd_kem;
     msg->body = sx_writer_slice(&c->body);
@@ -79,27 +86,14 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
     return SX_OK;
 }
 
-sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
-                           const sx_e2e_params *e2e, bool notification, int64_t *internal_id)
-{
-    return sx_agent_enqueue_pq(a, conn, m, e2e, notification, SX_PQ_KEEP, internal_id, NULL);
-}
-
-sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
-                              const sx_e2e_params *e2e, bool notification, sx_pq_enc pq,
-                              int64_t *internal_id, bool *pq_used)
+/* Stores message m with one delivery on each send queue of ids, with the
+ * ratchet's PQ choice pq; *pq_used (may be NULL): it goes with PQ. */
+static sx_status enqueue_on(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
+                            const sx_e2e_params *e2e, bool notification, sx_pq_enc pq,
+                            const int64_t *ids, size_t n, int64_t *internal_id, bool *pq_used)
 {
     sx_agent_conn cn;
     SX_TRY(sx_agent_store_conn_get(a->store, conn, &cn));
-    sx_agent_snd_queue *sqs = NULL;
-    size_t ns = 0;
-    SX_TRY(sx_agent_store_snd_queue_list(a->store, conn, &sqs, &ns));
-    int64_t ids[8];
-    size_t n = 0;
-    for (size_t i = 0; i < ns && n < 8; i++)
-        if (sqs[i].status != SX_AGENT_Q_DISABLED)
-            ids[n++] = sqs[i].queue_id;
-    free(sqs);
     SX_ENSURE(n > 0, sx_error_set(SX_E_USAGE, NULL, "agent: the connection cannot send yet"));
     enq_ctx c;
     memset(&c, 0, sizeof c);
@@ -118,6 +112,45 @@ sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn, const sx_age
     for (size_t i = 0; i < n; i++)
         SX_TRY(sx_agent_sq_add(a, ids[i], conn));
     return SX_OK;
+}
+
+/* The send queues a message of conn goes on: the first (primary) one, and
+ * while a switch runs the new queue once the peer told us to use it
+ * (secured or active), as the reference does; a new queue still waiting
+ * for its key gets nothing. */
+static sx_status send_queues(sx_agent *a, const sx_agent_id *conn, int64_t ids[8], size_t *n)
+{
+    sx_agent_snd_queue *sqs = NULL;
+    size_t ns = 0;
+    SX_TRY(sx_agent_store_snd_queue_list(a->store, conn, &sqs, &ns));
+    *n = 0;
+    for (size_t i = 0; i < ns && *n < 8; i++)
+        if (i == 0 || sqs[i].status == SX_AGENT_Q_SECURED || sqs[i].status == SX_AGENT_Q_ACTIVE)
+            ids[(*n)++] = sqs[i].queue_id;
+    free(sqs);
+    return SX_OK;
+}
+
+sx_status sx_agent_enqueue(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
+                           const sx_e2e_params *e2e, bool notification, int64_t *internal_id)
+{
+    return sx_agent_enqueue_pq(a, conn, m, e2e, notification, SX_PQ_KEEP, internal_id, NULL);
+}
+
+sx_status sx_agent_enqueue_pq(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
+                              const sx_e2e_params *e2e, bool notification, sx_pq_enc pq,
+                              int64_t *internal_id, bool *pq_used)
+{
+    int64_t ids[8];
+    size_t n = 0;
+    SX_TRY(send_queues(a, conn, ids, &n));
+    return enqueue_on(a, conn, m, e2e, notification, pq, ids, n, internal_id, pq_used);
+}
+
+sx_status sx_agent_enqueue_on(sx_agent *a, const sx_agent_id *conn, const sx_agent_msg *m,
+                              const int64_t *queue_ids, size_t n, int64_t *internal_id)
+{
+    return enqueue_on(a, conn, m, NULL, false, SX_PQ_KEEP, queue_ids, n, internal_id, NULL);
 }
 
 /* Queues one A_MSG of an established connection with the PQ choice rpq
@@ -451,6 +484,8 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             sx_agent_id_text(&d.conn_id, ev.conn);
             ev.pq = cn.pq_support;
             sx_agent_emit_ev(a, &ev);
+        } else if (d.msg_type == SX_AGENT_SND_QKEY || d.msg_type == SX_AGENT_SND_QTEST) {
+            sx_agent_switch_on_sent(a, &d.conn_id, sq->queue_id, d.msg_type);
         }
     } else if (st == SX_E_LIMIT && strcmp(sx_error_code(), "QUOTA") == 0 &&
                d.msg_type == SX_AGENT_MSG_MESSAGE) {
@@ -727,8 +762,10 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
             goto out;
         }
     }
-    if (st == SX_OK)
+    if (st == SX_OK) {
         sx_agent_sync_on_decrypted(a, &rq->conn);
+        sx_agent_switch_on_rcv(a, rq);
+    }
     sx_agent_conn cn;
     if (st == SX_OK && sx_agent_store_conn_get(a->store, &rq->conn, &cn) == SX_OK &&
         aenv.agent_version > cn.agent_version && aenv.agent_version <= SX_AGENT_V_MAX) {
@@ -752,6 +789,10 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         sx_agent_on_rcvd(a, rq, n, iid, &c.m.msg);
     } else if (c.m.msg.type == SX_AMSG_A_QCONT) {
         sx_agent_on_qcont(a, rq, n, iid, &c.m.msg.u.qcont);
+    } else if (c.m.msg.type == SX_AMSG_QADD || c.m.msg.type == SX_AMSG_QKEY ||
+               c.m.msg.type == SX_AMSG_QUSE) {
+        sx_agent_switch_on_msg(a, rq, &c.m.msg);
+        sx_agent_ack_router(a, rq, n);
     } else {
         sx_agent_ack_router(a, rq, n);
     }

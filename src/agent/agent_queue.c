@@ -177,7 +177,8 @@ sx_status sx_agent_e2e_new(uint8_t priv[32], uint8_t der[SX_X25519_SPKI_LEN],
 }
 
 sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const char *server,
-                                 uint8_t mode, int64_t *queue_id, sx_agent_queue *qaddr)
+                                 uint8_t mode, int64_t replaces, int64_t *queue_id,
+                                 sx_agent_queue *qaddr)
 {
     sx_agent_server srv;
     memset(&srv, 0, sizeof srv);
@@ -203,7 +204,8 @@ sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const cha
     sx_status st = sx_agent_rq_fill(cr.queue, &row);
     row.status = SX_AGENT_Q_NEW;
     row.smp_client_version = SX_SMPC_V_MAX;
-    row.primary = true;
+    row.primary = replaces == 0;
+    row.replace_queue_id = replaces;
     row.queue_mode = mode;
     if (st == SX_OK)
         st = sx_agent_store_rcv_queue_create(a->store, &row, queue_id);

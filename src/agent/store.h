@@ -25,7 +25,7 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 4
+#define SX_AGENT_STORE_SCHEMA 5
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
@@ -173,6 +173,23 @@ typedef enum sx_agent_queue_status {
     SX_AGENT_Q_DISABLED = 4,  /* no longer used */
 } sx_agent_queue_status;
 
+/* Queue rotation: where a switch stands, kept on the queue being replaced
+ * (the reference's RcvSwitchStatus / SndSwitchStatus); the next queue
+ * names that one in replace_queue_id. 0: none runs. */
+typedef enum sx_agent_rcv_switch {
+    SX_AGENT_RSW_NONE = 0,
+    SX_AGENT_RSW_STARTED = 1,      /* the new queue is being made */
+    SX_AGENT_RSW_SENDING_QADD = 2, /* QADD sent over the old send queues */
+    SX_AGENT_RSW_SENDING_QUSE = 3, /* the sender's key is set (KEY); QUSE sent */
+    SX_AGENT_RSW_RECEIVED_MSG = 4, /* a message came on the new queue */
+} sx_agent_rcv_switch;
+
+typedef enum sx_agent_snd_switch {
+    SX_AGENT_SSW_NONE = 0,
+    SX_AGENT_SSW_SENDING_QKEY = 1,  /* QKEY sent over the old queue */
+    SX_AGENT_SSW_SENDING_QTEST = 2, /* QUSE came; QTEST sent on the new queue */
+} sx_agent_snd_switch;
+
 typedef struct sx_agent_rcv_queue {
     int64_t queue_id; /* kept across retries (rule 8); set by create */
     sx_agent_id conn_id;
@@ -190,8 +207,9 @@ typedef struct sx_agent_rcv_queue {
     sx_agent_queue_status status;
     uint16_t smp_client_version;
     bool primary;
-    int64_t replace_queue_id; /* 0: none */
+    int64_t replace_queue_id; /* 0: none; else the queue this one replaces */
     uint8_t queue_mode;       /* 0, 'M' or 'C' */
+    sx_agent_rcv_switch switch_status;
 } sx_agent_rcv_queue;
 
 typedef struct sx_agent_snd_queue {
@@ -209,6 +227,7 @@ typedef struct sx_agent_snd_queue {
     bool primary;
     int64_t replace_queue_id;
     uint8_t queue_mode;
+    sx_agent_snd_switch switch_status;
 } sx_agent_snd_queue;
 
 /* Inserts q (q->queue_id ignored) and sets *queue_id. SX_E_USAGE: a length
@@ -241,6 +260,25 @@ SX_MUST_CHECK sx_status sx_agent_store_snd_queue_set_status(sx_agent_store *s, i
                                                             sx_agent_queue_status st);
 SX_MUST_CHECK sx_status sx_agent_store_snd_queue_list(sx_agent_store *s, const sx_agent_id *conn,
                                                       sx_agent_snd_queue **out, size_t *n);
+
+/* ---- queue rotation (store_switch.c) ------------------------------------- */
+
+/* Sets (or clears, with NONE) a queue's switch status. SX_E_USAGE: no such
+ * queue, a status out of range. */
+SX_MUST_CHECK sx_status sx_agent_store_rcv_queue_set_switch(sx_agent_store *s, int64_t queue_id,
+                                                            sx_agent_rcv_switch sw);
+SX_MUST_CHECK sx_status sx_agent_store_snd_queue_set_switch(sx_agent_store *s, int64_t queue_id,
+                                                            sx_agent_snd_switch sw);
+/* Makes queue_id the connection's only primary queue, in one transaction:
+ * the others lose the flag; this one's replace_queue_id and switch status
+ * are cleared. */
+SX_MUST_CHECK sx_status sx_agent_store_rcv_queue_set_primary(sx_agent_store *s, int64_t queue_id);
+SX_MUST_CHECK sx_status sx_agent_store_snd_queue_set_primary(sx_agent_store *s, int64_t queue_id);
+/* Deletes a queue row (a send queue's pending deliveries go with it); the
+ * queues that pointed at it as the one they replace no longer do. The
+ * received messages keep their rows. SX_E_USAGE: no such queue. */
+SX_MUST_CHECK sx_status sx_agent_store_rcv_queue_delete(sx_agent_store *s, int64_t queue_id);
+SX_MUST_CHECK sx_status sx_agent_store_snd_queue_delete(sx_agent_store *s, int64_t queue_id);
 
 /* ---- ratchets ------------------------------------------------------------ */
 

@@ -217,13 +217,14 @@ sx_status sx_agent_store_conn_list(sx_agent_store *s, int64_t user_id, sx_agent_
 #define RQ_COLS                                                                      \
     "queue_id, conn_id, server_id, rcv_id, snd_id, rcv_private_key, rcv_dh_secret, " \
     "e2e_priv_key, e2e_dh_secret, status, smp_client_version, is_primary, "          \
-    "coalesce(replace_queue_id, 0), queue_mode"
+    "coalesce(replace_queue_id, 0), queue_mode, coalesce(switch_status, 0)"
 
 static bool read_rq(sqlite3_stmt *q, sx_agent_rcv_queue *r)
 {
     memset(r, 0, sizeof *r);
     int status = sqlite3_column_int(q, 9), ver = sqlite3_column_int(q, 10);
-    int mode = sqlite3_column_int(q, 13);
+    int mode = sqlite3_column_int(q, 13), sw = sqlite3_column_int(q, 14);
+    r->switch_status = (sx_agent_rcv_switch)sw;
     r->queue_id = sqlite3_column_int64(q, 0);
     r->server_id = sqlite3_column_int64(q, 2);
     r->has_e2e_dh_secret = sqlite3_column_type(q, 8) != SQLITE_NULL;
@@ -233,7 +234,8 @@ static bool read_rq(sqlite3_stmt *q, sx_agent_rcv_queue *r)
     r->smp_client_version = (uint16_t)ver;
     r->queue_mode = (uint8_t)mode;
     return status >= 0 && status <= SX_AGENT_Q_DISABLED && ver >= 0 && ver <= UINT16_MAX &&
-           mode >= 0 && mode <= 255 && sx_store_col_fixed(q, 1, r->conn_id.b, SX_AGENT_ID_LEN) &&
+           mode >= 0 && mode <= 255 && sw >= 0 && sw <= SX_AGENT_RSW_RECEIVED_MSG &&
+           sx_store_col_fixed(q, 1, r->conn_id.b, SX_AGENT_ID_LEN) &&
            sx_store_col_var(q, 3, r->rcv_id, SX_AGENT_QID_MAX, &r->rcv_id_len) &&
            sx_store_col_var(q, 4, r->snd_id, SX_AGENT_QID_MAX, &r->snd_id_len) &&
            sx_store_col_var(q, 5, r->rcv_priv_key, SX_AGENT_KEY_MAX, &r->rcv_priv_key_len) &&
@@ -247,13 +249,15 @@ sx_status sx_agent_store_rcv_queue_create(sx_agent_store *s, const sx_agent_rcv_
 {
     SX_ENSURE(s != NULL && r != NULL && queue_id != NULL, SX_E_USAGE);
     if (r->rcv_id_len > SX_AGENT_QID_MAX || r->snd_id_len > SX_AGENT_QID_MAX ||
-        r->rcv_priv_key_len > SX_AGENT_KEY_MAX || (unsigned)r->status > SX_AGENT_Q_DISABLED)
+        r->rcv_priv_key_len > SX_AGENT_KEY_MAX || (unsigned)r->status > SX_AGENT_Q_DISABLED ||
+        (unsigned)r->switch_status > SX_AGENT_RSW_RECEIVED_MSG)
         return sx_error_set(SX_E_USAGE, NULL, "agent store: receive queue fields out of range");
     sx_status st;
     sqlite3_stmt *q = sx_store_prep(
         s, "INSERT INTO rcv_queues(conn_id, server_id, rcv_id, snd_id, rcv_private_key, "
            "rcv_dh_secret, e2e_priv_key, e2e_dh_secret, status, smp_client_version, is_primary, "
-           "replace_queue_id, queue_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "replace_queue_id, queue_mode, switch_status) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &st);
     if (q == NULL)
         return st;
@@ -272,6 +276,8 @@ sx_status sx_agent_store_rcv_queue_create(sx_agent_store *s, const sx_agent_rcv_
     if (r->replace_queue_id != 0)
         sqlite3_bind_int64(q, 12, r->replace_queue_id);
     sqlite3_bind_int(q, 13, r->queue_mode);
+    if (r->switch_status != SX_AGENT_RSW_NONE)
+        sqlite3_bind_int(q, 14, (int)r->switch_status);
     st = sx_store_done(s, q, "create a receive queue");
     if (st == SX_OK)
         *queue_id = sqlite3_last_insert_rowid(s->db);
@@ -412,13 +418,15 @@ sx_status sx_agent_store_rcv_queue_list(sx_agent_store *s, const sx_agent_id *co
 
 #define SQ_COLS                                                                           \
     "queue_id, conn_id, server_id, snd_id, snd_private_key, e2e_pub_key, e2e_dh_secret, " \
-    "status, smp_client_version, is_primary, coalesce(replace_queue_id, 0), queue_mode"
+    "status, smp_client_version, is_primary, coalesce(replace_queue_id, 0), queue_mode, " \
+    "coalesce(switch_status, 0)"
 
 static bool read_sq(sqlite3_stmt *q, sx_agent_snd_queue *r)
 {
     memset(r, 0, sizeof *r);
     int status = sqlite3_column_int(q, 7), ver = sqlite3_column_int(q, 8);
-    int mode = sqlite3_column_int(q, 11);
+    int mode = sqlite3_column_int(q, 11), sw = sqlite3_column_int(q, 12);
+    r->switch_status = (sx_agent_snd_switch)sw;
     r->queue_id = sqlite3_column_int64(q, 0);
     r->server_id = sqlite3_column_int64(q, 2);
     r->status = (sx_agent_queue_status)status;
@@ -427,7 +435,8 @@ static bool read_sq(sqlite3_stmt *q, sx_agent_snd_queue *r)
     r->replace_queue_id = sqlite3_column_int64(q, 10);
     r->queue_mode = (uint8_t)mode;
     return status >= 0 && status <= SX_AGENT_Q_DISABLED && ver >= 0 && ver <= UINT16_MAX &&
-           mode >= 0 && mode <= 255 && sx_store_col_fixed(q, 1, r->conn_id.b, SX_AGENT_ID_LEN) &&
+           mode >= 0 && mode <= 255 && sw >= 0 && sw <= SX_AGENT_SSW_SENDING_QTEST &&
+           sx_store_col_fixed(q, 1, r->conn_id.b, SX_AGENT_ID_LEN) &&
            sx_store_col_var(q, 3, r->snd_id, SX_AGENT_QID_MAX, &r->snd_id_len) &&
            sx_store_col_var(q, 4, r->snd_priv_key, SX_AGENT_KEY_MAX, &r->snd_priv_key_len) &&
            sx_store_col_fixed(q, 5, r->e2e_pub_key, 32) &&
@@ -444,7 +453,8 @@ sx_status sx_agent_store_snd_queue_create(sx_agent_store *s, const sx_agent_snd_
 {
     SX_ENSURE(s != NULL && r != NULL && queue_id != NULL, SX_E_USAGE);
     if (r->snd_id_len > SX_AGENT_QID_MAX || r->snd_priv_key_len > SX_AGENT_KEY_MAX ||
-        (unsigned)r->status > SX_AGENT_Q_DISABLED)
+        (unsigned)r->status > SX_AGENT_Q_DISABLED ||
+        (unsigned)r->switch_status > SX_AGENT_SSW_SENDING_QTEST)
         return sx_error_set(SX_E_USAGE, NULL, "agent store: send queue fields out of range");
     SX_TRY(sx_store_tx_enter(s));
     sx_status st;
@@ -475,14 +485,14 @@ sx_status sx_agent_store_snd_queue_create(sx_agent_store *s, const sx_agent_snd_
                           "UPDATE snd_queues SET conn_id = ?1, server_id = ?2, snd_id = ?3, "
                           "snd_private_key = ?4, e2e_pub_key = ?5, e2e_dh_secret = ?6, status = ?7, "
                           "smp_client_version = ?8, is_primary = ?9, replace_queue_id = ?10, "
-                          "queue_mode = ?11 WHERE queue_id = ?12",
+                          "queue_mode = ?11, switch_status = ?13 WHERE queue_id = ?12",
                           &st);
     else if (st == SX_OK)
         q = sx_store_prep(s,
                           "INSERT INTO snd_queues(conn_id, server_id, snd_id, snd_private_key, "
                           "e2e_pub_key, e2e_dh_secret, status, smp_client_version, is_primary, "
-                          "replace_queue_id, queue_mode) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                          "replace_queue_id, queue_mode, switch_status) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13)",
                           &st);
     if (st == SX_OK && q != NULL) {
         sx_store_bind_id(q, 1, &r->conn_id);
@@ -499,6 +509,8 @@ sx_status sx_agent_store_snd_queue_create(sx_agent_store *s, const sx_agent_snd_
         sqlite3_bind_int(q, 11, r->queue_mode);
         if (existing != 0)
             sqlite3_bind_int64(q, 12, existing);
+        if (r->switch_status != SX_AGENT_SSW_NONE)
+            sqlite3_bind_int(q, 13, (int)r->switch_status);
         st = sx_store_done(s, q, "store a send queue");
         if (st == SX_OK)
             *queue_id = existing != 0 ? existing : sqlite3_last_insert_rowid(s->db);

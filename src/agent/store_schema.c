@@ -208,11 +208,23 @@ static const char M3_RATCHET_KEY_HASHES[] =
 static const char M4_RCPT_INDEX[] =
     "CREATE INDEX idx_snd_messages_rcpt ON snd_messages(conn_id, rcpt_internal_id);\n";
 
+/* Queue rotation (docs/AGENT.md, "Queue rotation"): where each side's
+ * switch stands, on the queue being replaced; NULL when none runs. The next
+ * queue points at that one with replace_queue_id (in the first migration). */
+static const char M5_QUEUE_SWITCH[] =
+    "ALTER TABLE rcv_queues ADD COLUMN switch_status INTEGER "
+    "CHECK(switch_status BETWEEN 1 AND 4);\n"
+    "ALTER TABLE snd_queues ADD COLUMN switch_status INTEGER "
+    "CHECK(switch_status BETWEEN 1 AND 2);\n"
+    "CREATE INDEX idx_rcv_queues_replace ON rcv_queues(replace_queue_id);\n"
+    "CREATE INDEX idx_snd_queues_replace ON snd_queues(replace_queue_id);\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
     {3, "ratchet_key_hashes", M3_RATCHET_KEY_HASHES},
     {4, "snd_messages_rcpt_index", M4_RCPT_INDEX},
+    {5, "queue_switch", M5_QUEUE_SWITCH},
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,

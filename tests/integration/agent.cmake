@@ -72,3 +72,14 @@ target_compile_definitions(itest_agent_async PRIVATE SX_TEST_DATA_DIR="${SX_TEST
 add_dependencies(itest_agent_async smp-server)
 add_test(NAME integration.agent_async COMMAND itest_agent_async)
 set_tests_properties(integration.agent_async PROPERTIES TIMEOUT 600)
+# Queue rotation (test_agent_switch.c): the same router, another router,
+# restarts in the middle, abort.
+add_executable(itest_agent_switch test_agent_switch.c pool_router.c
+               ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_switch PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_switch PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_switch PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_switch smp-server)
+add_test(NAME integration.agent_switch COMMAND itest_agent_switch)
+set_tests_properties(integration.agent_switch PROPERTIES TIMEOUT 600)

@@ -9,6 +9,8 @@
 # messages both ways) and erin (rejected with `reject`); alice's address
 # joined by frank, accepted by alice's running `listen --accept`.
 # `invite --qr` prints the link's QR code, read back with zbarimg.
+# Alice also switches her receiving queue (`switch`) and bob's next
+# message arrives on the new one.
 # Usage: test_simplex_agent.sh <path to smp-server> <path to simplex-agent>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -150,6 +152,15 @@ wait_for f.out '"event":"CON","conn":"'"$FCONN"'"'
 i=0
 while [ "$(grep -c '"event":"CON"' a.out)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(grep -c '"event":"CON"' a.out)" = 2 ] || { cat a.out; fail "alice's second CON"; }
+
+# queue rotation: alice moves her receiving queue while both listens run;
+# bob's next message comes on the new queue
+ag --db a.db switch "$ACONN" --server "$ADDR" || fail "switch"
+wait_for a.out '"event":"SWITCH","conn":"'"$ACONN"'","dir":"rcv","phase":"completed"'
+wait_for b.out '"event":"SWITCH","conn":"'"$BCONN"'","dir":"snd","phase":"completed"'
+ag --db b.db send "$BCONN" "after the switch" >/dev/null || fail "bob's send after the switch"
+wait_for a.out '"text":"after the switch"'
+ag --db a.db switch NOSUCHCONNECTION >/dev/null 2>&1; [ $? = 1 ] || fail "a switch of no connection"
 
 [ $FAILS = 0 ] || {
     for f in a b c d f; do echo "--- $f.err:"; cat $f.err; done

@@ -20,3 +20,6 @@ target_link_libraries(test_agent_sync PRIVATE sx_agent)
 # The store's delivery receipts.
 sx_unit_test(agent_store_rcpt test_agent_store_rcpt.c agent_store_util.c)
 target_link_libraries(test_agent_store_rcpt PRIVATE sx_agent)
+# The store's part of queue rotation (switch status, primary, deletion).
+sx_unit_test(agent_store_switch test_agent_store_switch.c agent_store_util.c)
+target_link_libraries(test_agent_store_switch PRIVATE sx_agent)

@@ -366,8 +366,13 @@ static void msg_round_trip(const sx_agent_msg *m, sx_agent_msg *got, sx_writer *
     sx_agent_msg tmp;
     sx_status st = sx_agent_msg_decode(sx_slice_of(more, w->len + 1), &tmp);
     bool tail = m->kind != SX_AGENT_MSG_MESSAGE || m->msg.type == SX_AMSG_A_MSG;
-    if (!tail)
+    if (!tail) {
         assert_int_equal(st, SX_E_PROTOCOL);
+        for (size_t cut = 0; cut < w->len; cut++)
+            if (sx_agent_msg_decode(sx_slice_of(w->buf, cut), &tmp) == SX_OK)
+                fail_msg("kind %c type %d: a prefix of %zu of %zu bytes decoded", m->kind,
+                         (int)m->msg.type, cut, w->len);
+    }
     free(more);
 }
 
