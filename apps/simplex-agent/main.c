@@ -31,12 +31,14 @@ static void usage(FILE *f)
     fprintf(f,
             "%s\n\n"
             "Usage: simplex-agent --db FILE COMMAND [ARGUMENTS]\n\n"
-            "  invite --server SERVER [--contact]\n"
+            "  invite --server SERVER [--contact] [--short]\n"
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
             "      and print its link. --contact: a contact address instead, a link that\n"
             "      any number of people may join; each request comes as a REQ event.\n"
+            "      --short: print a short link (simplex:/i#... or simplex:/a#...; its data\n"
+            "      is kept on the router, which needs short links, SMP v15+).\n"
             "  join LINK [--server SERVER]\n"
-            "      Join the invitation or contact address LINK (our queue on SERVER, by\n"
+            "      Join the invitation or contact address LINK, full or short (our queue on SERVER, by\n"
             "      default the link's router) and print the new connection's id. Through\n"
             "      an address the connection waits for the owner to accept (then CONF).\n"
             "  listen [--accept [--server SERVER]] [--receipts] [--timeout SECONDS]\n"
@@ -237,10 +239,12 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text)
 
 /* One option by its letter; false for an unknown one or a bad value. */
 static bool apply_opt(int c, const char *arg, const char **db, const char **server, bool *accept,
-                      bool *receipts, bool *pq_off, long *timeout_s, bool *contact)
+                      bool *receipts, bool *pq_off, long *timeout_s, bool *contact,
+                      bool *short_link)
 {
     switch (c) {
     case 'c': *contact = true; return true;
+    case 'S': *short_link = true; return true;
     case 'r': *receipts = true; return true;
     case 'd': *db = arg; return true;
     case 's': *server = arg; return true;
@@ -262,13 +266,14 @@ static bool apply_opt(int c, const char *arg, const char **db, const char **serv
 int main(int argc, char **argv)
 {
     const char *db = NULL, *server = NULL;
-    bool accept = false, receipts = false, pq_off = false, contact = false;
+    bool accept = false, receipts = false, pq_off = false, contact = false, short_link = false;
     long timeout_s = 0;
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"server", required_argument, NULL, 's'},
         {"accept", no_argument, NULL, 'a'},
         {"contact", no_argument, NULL, 'c'},
+        {"short", no_argument, NULL, 'S'},
         {"receipts", no_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
@@ -286,7 +291,7 @@ int main(int argc, char **argv)
             printf("%s\n", version_line);
             return EXIT_OKAY;
         }
-        if (!apply_opt(c, optarg, &db, &server, &accept, &receipts, &pq_off, &timeout_s, &contact)) {
+        if (!apply_opt(c, optarg, &db, &server, &accept, &receipts, &pq_off, &timeout_s, &contact, &short_link)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -341,7 +346,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         if (!apply_opt(o->val, val, &db, &server, &accept, &receipts, &pq_off, &timeout_s,
-                       &contact)) {
+                       &contact, &short_link)) {
             usage(stderr);
             return EXIT_USAGE;
         }
@@ -368,8 +373,14 @@ int main(int argc, char **argv)
     char id[SX_AGENT_CONN_ID_TEXT];
     if (strcmp(cmd, "invite") == 0) {
         char *link = NULL;
-        if ((contact ? sx_agent_create_contact(a, server, id, &link)
-                     : sx_agent_create_invitation(a, server, id, &link)) != SX_OK) {
+        sx_status st;
+        if (short_link)
+            st = contact ? sx_agent_create_contact_short(a, server, NULL, 0, id, NULL, &link)
+                         : sx_agent_create_invitation_short(a, server, NULL, 0, id, NULL, &link);
+        else
+            st = contact ? sx_agent_create_contact(a, server, id, &link)
+                         : sx_agent_create_invitation(a, server, id, &link);
+        if (st != SX_OK) {
             rc = fail("invite");
         } else {
             printf("%s\n", link);

@@ -208,11 +208,27 @@ static const char M3_RATCHET_KEY_HASHES[] =
 static const char M4_RCPT_INDEX[] =
     "CREATE INDEX idx_snd_messages_rcpt ON snd_messages(conn_id, rcpt_internal_id);\n";
 
+/* Short links of our connections (docs/AGENT.md, "Short links"): the link
+ * id and key, the root signing key (PKCS#8 DER) that signs the user data,
+ * and the encrypted fixed data as the router holds it (LSET must repeat it
+ * byte for byte). */
+static const char M5_SHORT_LINKS[] =
+    "CREATE TABLE short_links(\n"
+    "  conn_id BLOB NOT NULL PRIMARY KEY REFERENCES connections ON DELETE CASCADE,\n"
+    "  link_mode INTEGER NOT NULL,\n"
+    "  link_id BLOB NOT NULL,\n"
+    "  link_key BLOB NOT NULL,\n"
+    "  root_private_key BLOB NOT NULL,\n"
+    "  enc_fixed_data BLOB NOT NULL,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ") WITHOUT ROWID, STRICT;\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
     {3, "ratchet_key_hashes", M3_RATCHET_KEY_HASHES},
     {4, "snd_messages_rcpt_index", M4_RCPT_INDEX},
+    {5, "short_links", M5_SHORT_LINKS}, /* renumber at merge: short links */
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,

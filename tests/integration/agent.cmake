@@ -27,3 +27,14 @@ add_test(NAME integration.simplex_agent
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_simplex_agent.sh $<TARGET_FILE:smp-server>
                  $<TARGET_FILE:simplex-agent>)
 set_tests_properties(integration.simplex_agent PROPERTIES TIMEOUT 300)
+# Short links: an invitation and a contact address joined by their short
+# links, the address's user data replaced and deleted, bad links refused.
+add_executable(itest_agent_shortlink test_agent_shortlink.c agent_pair.c pool_router.c
+                                     ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_shortlink PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_shortlink PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_shortlink PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_shortlink smp-server)
+add_test(NAME integration.agent_shortlink COMMAND itest_agent_shortlink)
+set_tests_properties(integration.agent_shortlink PROPERTIES TIMEOUT 600)
