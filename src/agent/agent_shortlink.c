@@ -4,8 +4,8 @@
  * owner's updates of the user data (LSET) and its removal (LDEL), and the
  * joiner's side: the data fetched (LGET for an address; LKEY for an
  * invitation, which secures the inviter's queue with our key at the same
- * time), decrypted and verified, then the usual join of the full link it
- * holds. */
+ * time; the key is stored first), decrypted and verified, then the usual
+ * join of the full link it holds. */
 #include "agent/agent_int.h"
 
 #include <stdio.h>
@@ -360,7 +360,49 @@ typedef struct resolved {
     sx_sl_fixed fixed;
     sx_sl_user user;
     sx_smp_queue *snd; /* invitations: our sender side, secured by LKEY */
+    int64_t server_id; /* invitations: where its stored sender key is */
+    uint8_t link_id[SX_SL_LINK_ID_LEN];
 } resolved;
+
+/* Our sender side of an invitation's queue for LKEY: with the key stored
+ * for this link by an earlier attempt, or a new key stored before use (so
+ * that a join repeated after a lost answer sends the same key, which the
+ * router accepts again). */
+static sx_status lkey_sender(sx_agent *a, const sx_agent_server *server, const char *srv,
+                             resolved *r)
+{
+    sx_agent_snd_queue row;
+    memset(&row, 0, sizeof row);
+    row.snd_id_len = SX_SMP_QUEUE_ID_LEN; /* zeros: LKEY's answer fills it */
+    SX_TRY(sx_agent_server_id(a, server, &row.server_id));
+    r->server_id = row.server_id;
+    sx_slice lid = sx_slice_of(r->link_id, sizeof r->link_id);
+    sx_agent_blob key = {0};
+    bool found = false;
+    sx_status st = sx_agent_store_inv_short_link_get(a->store, row.server_id, lid, &key, &found);
+    if (st == SX_OK && found) {
+        if (key.len > sizeof row.snd_priv_key)
+            st = sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored sender key is too long");
+        else
+            memcpy(row.snd_priv_key, key.ptr, row.snd_priv_key_len = key.len);
+        if (st == SX_OK)
+            st = sx_agent_sq_object(a, &row, true, &r->snd);
+    } else if (st == SX_OK) {
+        st = sx_smp_queue_sender_new(srv, NULL, &r->snd);
+        if (st == SX_OK)
+            st = sx_smp_queue_make_sender_key(r->snd, NULL);
+        if (st == SX_OK)
+            st = sx_agent_sq_fill(r->snd, &row);
+        if (st == SX_OK)
+            st = sx_agent_store_inv_short_link_set(
+                a->store, row.server_id, lid, sx_slice_of(row.snd_priv_key, row.snd_priv_key_len));
+    }
+    if (key.ptr)
+        sx_wipe(key.ptr, key.len);
+    sx_agent_blob_free(&key);
+    sx_wipe(&row, sizeof row);
+    return st;
+}
 
 static void resolved_free(resolved *r)
 {
@@ -405,15 +447,16 @@ static sx_status resolve(sx_agent *a, const char *link, resolved **out)
     memset(&l, 0, sizeof l);
     sx_status st = SX_OK;
     if (inv) {
-        st = sx_smp_queue_sender_new(srv, NULL, &r->snd);
+        memcpy(r->link_id, link_id, sizeof link_id);
+        st = lkey_sender(a, &sl.server, srv, r);
         if (st == SX_OK)
             st = sx_smp_tpool_link_secure(a->pool, r->snd, link_id, &l);
     } else {
         st = sx_smp_tpool_link_get(a->pool, srv, link_id, &l);
     }
     if (st != SX_OK) {
-        const char *code = sx_error_code();
-        char why[160];
+        char code[32], why[160];
+        snprintf(code, sizeof code, "%s", sx_error_code() ? sx_error_code() : "");
         snprintf(why, sizeof why, "%s", sx_error_message());
         resolved_free(r);
         sx_wipe(sb_key, sizeof sb_key);
@@ -454,8 +497,27 @@ sx_status sx_agent_join_short(sx_agent *a, const char *link, const char *server,
     sx_status st;
     if (r->fixed.conn_req.mode == SX_CONN_CONTACT)
         st = sx_agent_join_contact(a, &r->fixed.conn_req, server, info, id);
-    else
+    else {
+        memset(id, 0, sizeof *id);
         st = sx_agent_join_invitation_ex(a, &r->fixed.conn_req, server, info, r->snd, id);
+        /* A join that failed part way leaves no connection holding our
+         * send queue, so that repeating it (with the same stored key) can
+         * make it again. */
+        static const sx_agent_id none;
+        if (st != SX_OK && memcmp(id->b, none.b, sizeof none.b) != 0) {
+            char code[32], why[256];
+            snprintf(code, sizeof code, "%s", sx_error_code() ? sx_error_code() : "");
+            snprintf(why, sizeof why, "%s", sx_error_message());
+            if (sx_agent_store_conn_delete(a->store, id) == SX_OK)
+                st = sx_error_set(st, code, "%s", why);
+            else
+                st = sx_error_set(st, code, "%s (and its connection stays)", why);
+        }
+    }
+    /* The key is the send queue's now. */
+    if (st == SX_OK && r->snd)
+        st = sx_agent_store_inv_short_link_delete(a->store, r->server_id,
+                                                  sx_slice_of(r->link_id, sizeof r->link_id));
     resolved_free(r);
     return st;
 }

@@ -565,5 +565,15 @@ SX_MUST_CHECK sx_status sx_agent_store_short_link_set(sx_agent_store *s, const s
 SX_MUST_CHECK sx_status sx_agent_store_short_link_get(sx_agent_store *s, const sx_agent_id *conn,
                                                       sx_agent_short_link_row *out, bool *found);
 SX_MUST_CHECK sx_status sx_agent_store_short_link_delete(sx_agent_store *s, const sx_agent_id *conn);
+/* The sender key (encoded as snd_queues.snd_priv_key) of an invitation's
+ * short link being joined, by router and link id: set keeps an existing
+ * one; get sets *found false when there is none. */
+SX_MUST_CHECK sx_status sx_agent_store_inv_short_link_set(sx_agent_store *s, int64_t server_id,
+                                                          sx_slice link_id, sx_slice key);
+SX_MUST_CHECK sx_status sx_agent_store_inv_short_link_get(sx_agent_store *s, int64_t server_id,
+                                                          sx_slice link_id, sx_agent_blob *key,
+                                                          bool *found);
+SX_MUST_CHECK sx_status sx_agent_store_inv_short_link_delete(sx_agent_store *s, int64_t server_id,
+                                                             sx_slice link_id);
 
 #endif

@@ -211,7 +211,9 @@ static const char M4_RCPT_INDEX[] =
 /* Short links of our connections (docs/AGENT.md, "Short links"): the link
  * id and key, the root signing key (PKCS#8 DER) that signs the user data,
  * and the encrypted fixed data as the router holds it (LSET must repeat it
- * byte for byte). */
+ * byte for byte); and the sender keys of invitations' short links we are
+ * joining, stored before the LKEY that sends them so that a repeated join
+ * repeats the same key. */
 static const char M5_SHORT_LINKS[] =
     "CREATE TABLE short_links(\n"
     "  conn_id BLOB NOT NULL PRIMARY KEY REFERENCES connections ON DELETE CASCADE,\n"
@@ -221,6 +223,13 @@ static const char M5_SHORT_LINKS[] =
     "  root_private_key BLOB NOT NULL,\n"
     "  enc_fixed_data BLOB NOT NULL,\n"
     "  created_at INTEGER NOT NULL\n"
+    ") WITHOUT ROWID, STRICT;\n"
+    "CREATE TABLE inv_short_links(\n"
+    "  server_id INTEGER NOT NULL REFERENCES servers ON DELETE RESTRICT,\n"
+    "  link_id BLOB NOT NULL,\n"
+    "  snd_private_key BLOB NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(server_id, link_id)\n"
     ") WITHOUT ROWID, STRICT;\n";
 
 static const sx_agent_migration MIGRATIONS[] = {

@@ -85,3 +85,61 @@ sx_status sx_agent_store_short_link_delete(sx_agent_store *s, const sx_agent_id 
     sx_store_bind_id(q, 1, conn);
     return sx_store_done(s, q, "delete a short link");
 }
+
+sx_status sx_agent_store_inv_short_link_set(sx_agent_store *s, int64_t server_id, sx_slice link_id,
+                                            sx_slice key)
+{
+    SX_ENSURE(s && link_id.len > 0 && key.len > 0, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s,
+                                    "INSERT OR IGNORE INTO inv_short_links(server_id, link_id, "
+                                    "snd_private_key, created_at) VALUES (?, ?, ?, ?)",
+                                    &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, server_id);
+    sx_store_bind_bytes(q, 2, link_id.ptr, link_id.len);
+    sx_store_bind_bytes(q, 3, key.ptr, key.len);
+    sqlite3_bind_int64(q, 4, sx_store_now());
+    return sx_store_done(s, q, "store a short link's sender key");
+}
+
+sx_status sx_agent_store_inv_short_link_get(sx_agent_store *s, int64_t server_id, sx_slice link_id,
+                                            sx_agent_blob *key, bool *found)
+{
+    SX_ENSURE(s && key && found, SX_E_USAGE);
+    key->ptr = NULL;
+    key->len = 0;
+    *found = false;
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s,
+                                    "SELECT snd_private_key FROM inv_short_links "
+                                    "WHERE server_id = ? AND link_id = ?",
+                                    &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, server_id);
+    sx_store_bind_bytes(q, 2, link_id.ptr, link_id.len);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        st = sx_store_col_blob(q, 0, key);
+        *found = st == SX_OK;
+    } else if (rc != SQLITE_DONE) {
+        st = sx_store_err(s, rc, "read a short link's sender key");
+    }
+    sx_store_fin(s, q);
+    return st;
+}
+
+sx_status sx_agent_store_inv_short_link_delete(sx_agent_store *s, int64_t server_id, sx_slice link_id)
+{
+    SX_ENSURE(s, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q =
+        sx_store_prep(s, "DELETE FROM inv_short_links WHERE server_id = ? AND link_id = ?", &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, server_id);
+    sx_store_bind_bytes(q, 2, link_id.ptr, link_id.len);
+    return sx_store_done(s, q, "delete a short link's sender key");
+}

@@ -3,7 +3,8 @@
  * connect via 1-time short link", "should connect via contact short link"
  * and setConnShortLink tests: an invitation joined by its short link (LKEY
  * secures the inviter's queue, no SKEY; CONF, CON, messages both ways),
- * and the link refused to a second joiner; a contact address joined by
+ * and the link refused to a second joiner; a join repeated after a
+ * failure past its LKEY (the stored key sent again); a contact address joined by
  * two requesters through its short link, its user data replaced and seen
  * by the later one, the link deleted and then unknown; tampered and
  * unknown links refused with a clear error. */
@@ -95,6 +96,30 @@ static void test_invitation_short(void **state)
     sx_agent_close(alice);
     sx_agent_close(bob);
     sx_agent_close(carol);
+    router_kill9();
+}
+
+/* A join that failed after its LKEY (here: a reply router that does not
+ * parse) repeated: the sender key was stored before the LKEY, so the
+ * router accepts the same key again and the join goes through. */
+static void test_invitation_short_retry(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_sr", false);
+    sx_agent *bob = open_agent("bob_sr", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *sl = NULL;
+    assert_ok(sx_agent_create_invitation_short(alice, R.addr, "", 0, bob_id, NULL, &sl));
+    assert_int_not_equal(sx_agent_join(bob, sl, "smp://not-a-router", "bob's info", 10, alice_id), SX_OK);
+    assert_ok(sx_agent_join(bob, sl, NULL, "bob's info", 10, alice_id));
+    finish_handshake(alice, bob_id, bob, alice_id, "bob's info");
+    send_expect_sent(bob, alice_id, "hello", 2);
+    expect_sent(bob, alice_id, 2);
+    expect_msg(alice, bob_id, "hello", 2, 1);
+    sx_agent_free_text(sl);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
     router_kill9();
 }
 
@@ -218,6 +243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_invitation_short, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_short_retry, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact_short, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_bad_short_links, pair_setup, pair_teardown),
     };

@@ -889,6 +889,23 @@ static void test_short_links(void **state)
     assert_false(found);
     assert_ok(sx_agent_store_conn_delete(s, &c2));
     assert_int_equal(asu_sql_int(p, "SELECT count(*) FROM short_links"), 0);
+    /* A joiner's LKEY key: the first one stays. */
+    int64_t srv;
+    assert_ok(sx_agent_store_server_get_or_create(s, "h", "1", sx_slice_str("k"), &srv));
+    sx_slice lid = sx_slice_str("link id of 24 bytes ....");
+    sx_agent_blob k = {0};
+    assert_ok(sx_agent_store_inv_short_link_get(s, srv, lid, &k, &found));
+    assert_false(found);
+    assert_ok(sx_agent_store_inv_short_link_set(s, srv, lid, sx_slice_str("key one")));
+    assert_ok(sx_agent_store_inv_short_link_set(s, srv, lid, sx_slice_str("key two")));
+    assert_ok(sx_agent_store_inv_short_link_get(s, srv, lid, &k, &found));
+    assert_true(found);
+    assert_int_equal(k.len, 7);
+    assert_memory_equal(k.ptr, "key one", 7);
+    sx_agent_blob_free(&k);
+    assert_ok(sx_agent_store_inv_short_link_delete(s, srv, lid));
+    assert_ok(sx_agent_store_inv_short_link_get(s, srv, lid, &k, &found));
+    assert_false(found);
     sx_agent_store_close(s);
     free(p);
 }
