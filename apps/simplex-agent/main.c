@@ -33,14 +33,16 @@ static void usage(FILE *f)
     fprintf(f,
             "%s\n\n"
             "Usage: simplex-agent --db FILE COMMAND [ARGUMENTS]\n\n"
-            "  invite --server SERVER [--contact] [--qr]\n"
+            "  invite --server SERVER [--contact] [--short] [--qr]\n"
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
             "      and print its link. --contact: a contact address instead, a link that\n"
             "      any number of people may join; each request comes as a REQ event.\n"
+            "      --short: print a short link (simplex:/i#... or simplex:/a#...; its data\n"
+            "      is kept on the router, which needs short links, SMP v15+).\n"
             "      --qr: after the link, the link as a QR code of text for a phone's camera\n"
             "      (between the lines \"qr begin\" and \"qr end\").\n"
             "  join LINK [--server SERVER]\n"
-            "      Join the invitation or contact address LINK (our queue on SERVER, by\n"
+            "      Join the invitation or contact address LINK, full or short (our queue on SERVER, by\n"
             "      default the link's router) and print the new connection's id. Through\n"
             "      an address the connection waits for the owner to accept (then CONF).\n"
             "  listen [--accept [--server SERVER]] [--receipts] [--timeout SECONDS]\n"
@@ -259,7 +261,7 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text, sx_agent_pq
 /* The options given. */
 typedef struct cli {
     const char *db, *server;
-    bool accept, pq_off, contact, receipts, qr;
+    bool accept, pq_off, contact, receipts, qr, short_link;
     long timeout_s;
     sx_agent_proxy_mode proxy_mode;
     sx_agent_proxy_fallback proxy_fallback;
@@ -305,6 +307,7 @@ static bool apply_opt(int c, const char *arg, cli *o)
     case 'c': o->contact = true; return true;
     case 'R': o->receipts = true; return true;
     case 'Q': o->qr = true; return true;
+    case 'S': o->short_link = true; return true;
     case 'd': o->db = arg; return true;
     case 's': o->server = arg; return true;
     case 'a': o->accept = true; return true;
@@ -348,6 +351,7 @@ int main(int argc, char **argv)
         {"accept", no_argument, NULL, 'a'},
         {"contact", no_argument, NULL, 'c'},
         {"qr", no_argument, NULL, 'Q'},
+        {"short", no_argument, NULL, 'S'},
         {"receipts", no_argument, NULL, 'R'},
         {"timeout", required_argument, NULL, 't'},
         {"pq-off", no_argument, NULL, 'p'},
@@ -455,8 +459,15 @@ int main(int argc, char **argv)
     char id[SX_AGENT_CONN_ID_TEXT];
     if (strcmp(cmd, "invite") == 0) {
         char *link = NULL;
-        if ((opt.contact ? sx_agent_create_contact(a, opt.server, id, &link)
-                         : sx_agent_create_invitation(a, opt.server, id, &link)) != SX_OK) {
+        sx_status st;
+        if (opt.short_link)
+            st = opt.contact
+                     ? sx_agent_create_contact_short(a, opt.server, NULL, 0, id, NULL, &link)
+                     : sx_agent_create_invitation_short(a, opt.server, NULL, 0, id, NULL, &link);
+        else
+            st = opt.contact ? sx_agent_create_contact(a, opt.server, id, &link)
+                             : sx_agent_create_invitation(a, opt.server, id, &link);
+        if (st != SX_OK) {
             rc = fail("invite");
         } else {
             printf("%s\n", link);

@@ -219,6 +219,47 @@ SX_API SX_MUST_CHECK sx_status sx_agent_create_invitation(sx_agent *a, const cha
 SX_API SX_MUST_CHECK sx_status sx_agent_create_contact(sx_agent *a, const char *server,
                                                        char conn_id[SX_AGENT_CONN_ID_TEXT],
                                                        char **link);
+/* ---- short links (SMP routers v15+; docs/AGENT.md, "Short links") ----
+ * The link's data (the connection's full link, signed, and the
+ * application's user data, e.g. a profile) is kept encrypted on the
+ * router; the short link carries its key: simplex:/i#<id>/<key>?h=...
+ * (invitation) or simplex:/a#<key>?h=... (contact address), with the
+ * router's hosts, port and key hash. */
+
+/* The most user data a short link holds, in bytes. */
+#define SX_AGENT_LINK_DATA_MAX 13600
+
+/* As sx_agent_create_invitation / sx_agent_create_contact, with a short
+ * link: data (data_len bytes, may be 0) is the link's user data.
+ * *short_link gets the short link's text, *link (may be NULL) the full
+ * link's; free both with sx_agent_free_text. An invitation's user data can
+ * be replaced until it is joined; an address's at any time. SX_E_PROTOCOL
+ * when the router has no short links; SX_E_USAGE with legacy_handshake. */
+SX_API SX_MUST_CHECK sx_status sx_agent_create_invitation_short(sx_agent *a, const char *server,
+                                                                const void *data, size_t data_len,
+                                                                char conn_id[SX_AGENT_CONN_ID_TEXT],
+                                                                char **link, char **short_link);
+SX_API SX_MUST_CHECK sx_status sx_agent_create_contact_short(sx_agent *a, const char *server,
+                                                             const void *data, size_t data_len,
+                                                             char conn_id[SX_AGENT_CONN_ID_TEXT],
+                                                             char **link, char **short_link);
+/* Replaces the user data of conn_id's short link (LSET; the link itself
+ * stays as it is). SX_E_USAGE when it has none; the router's AUTH for an
+ * invitation already joined. */
+SX_API SX_MUST_CHECK sx_status sx_agent_set_short_link_data(sx_agent *a, const char *conn_id,
+                                                            const void *data, size_t data_len);
+/* Removes conn_id's short link from its router (LDEL); the full link
+ * still works. SX_E_USAGE when it has none. */
+SX_API SX_MUST_CHECK sx_status sx_agent_delete_short_link(sx_agent *a, const char *conn_id);
+/* Reads a contact address's short link without joining it: its user data
+ * (*data, NUL-terminated beside *data_len bytes) and the full link (*link,
+ * may be NULL); free both with sx_agent_free_text. An invitation's data is
+ * only read by joining it (SX_E_USAGE). Errors: the router's (AUTH: the
+ * link is unknown or deleted); SX_E_PROTOCOL or SX_E_AUTH, code "A_LINK",
+ * when the data does not verify against the link's key. */
+SX_API SX_MUST_CHECK sx_status sx_agent_short_link_data(sx_agent *a, const char *short_link,
+                                                        char **link, char **data, size_t *data_len);
+
 /* Joins a link (info_len bytes of info, at most 8192, go to the peer).
  * An invitation: secures the inviter's queue (SKEY), creates the reply
  * queue on `server` (NULL: the link's router) and sends the confirmation.
@@ -226,6 +267,10 @@ SX_API SX_MUST_CHECK sx_status sx_agent_create_contact(sx_agent *a, const char *
  * `server`, NULL: the address's router) and sends it with info to the
  * address; when the owner accepts, a CONF of conn_id follows, as for an
  * invitation we made (sx_agent_allow, then CON).
+ * A short link: its data is fetched (an invitation's with LKEY, which
+ * secures the inviter's queue with our key, so no SKEY follows), decrypted
+ * and verified (code "A_LINK" when it does not), then the full link it
+ * holds is joined as above.
  * SX_E_PROTOCOL for a link that does not parse or whose versions we do not
  * speak; the router's errors otherwise. */
 SX_API SX_MUST_CHECK sx_status sx_agent_join(sx_agent *a, const char *link, const char *server,

@@ -84,9 +84,9 @@ sx_status sx_agent_create_invitation(sx_agent *a, const char *server,
  * key made and stored before it is used (SKEY next, or for a queue its
  * sender cannot secure, the key goes in our confirmation for the peer's
  * KEY). */
-sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_agent_queue *qa,
-                                 uint16_t smpc_v, int64_t replaces, int64_t *queue_id,
-                                 sx_smp_queue **obj)
+static sx_status new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_agent_queue *qa,
+                               uint16_t smpc_v, int64_t replaces, const sx_smp_queue *secured,
+                               int64_t *queue_id, sx_smp_queue **obj)
 {
     char srv[SX_SMP_SERVER_TEXT_MAX];
     sx_writer w;
@@ -106,10 +106,15 @@ sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_
     SX_TRY(st);
     memcpy(row.e2e_pub_key, der + SX_X25519_SPKI_LEN - 32, 32);
     sx_smp_queue *q = NULL;
-    SX_TRY(sx_smp_queue_sender_new(srv, qa->sender_id, &q));
-    st = sx_smp_queue_make_sender_key(q, NULL);
-    if (st == SX_OK)
-        st = sx_agent_sq_fill(q, &row);
+    if (secured) {
+        /* LKEY secured it with this key already (a short link). */
+        st = sx_agent_sq_fill(secured, &row);
+    } else {
+        SX_TRY(sx_smp_queue_sender_new(srv, qa->sender_id, &q));
+        st = sx_smp_queue_make_sender_key(q, NULL);
+        if (st == SX_OK)
+            st = sx_agent_sq_fill(q, &row);
+    }
     row.status = SX_AGENT_Q_NEW;
     row.smp_client_version = smpc_v;
     row.primary = replaces == 0;
@@ -126,8 +131,21 @@ sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_
     return SX_OK;
 }
 
+sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_agent_queue *qa,
+                                 uint16_t smpc_v, int64_t replaces, int64_t *queue_id,
+                                 sx_smp_queue **obj)
+{
+    return new_snd_queue(a, conn, qa, smpc_v, replaces, NULL, queue_id, obj);
+}
+
 sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                    sx_slice info, sx_agent_id *id)
+{
+    return sx_agent_join_invitation_ex(a, cr, server, info, NULL, id);
+}
+
+sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                                      sx_slice info, const sx_smp_queue *secured, sx_agent_id *id)
 {
     SX_ENSURE(cr->mode == SX_CONN_INVITATION && cr->queue_count >= 1,
               sx_error_set(SX_E_USAGE, NULL, "agent: not an invitation link"));
@@ -169,7 +187,7 @@ sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, cons
     if (st == SX_OK)
         st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
-        st = sx_agent_new_snd_queue(a, id, qa, smpc_v, 0, &sqid, &sq);
+        st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
         if (st == SX_OK)
             st = sx_agent_store_ratchet_save(a->store, id, &r);
         if (st == SX_OK)
@@ -179,11 +197,11 @@ sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, cons
     }
     sx_ratchet_cleanup(&r);
     SX_TRY(st);
-    if (fast)
+    if (fast && !secured)
         st = sx_smp_tpool_secure_sender(a->pool, sq);
     sx_smp_queue_free(sq);
     SX_TRY(st);
-    if (fast)
+    if (fast || secured)
         SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
 
     /* The reply queue, then the confirmation. */
@@ -218,14 +236,17 @@ sx_status sx_agent_join(sx_agent *a, const char *link, const char *server, const
     SX_ENSURE(info_len <= SX_AGENT_INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
-    sx_status st = sx_agent_connreq_parse(link, strlen(link), &cr);
+    bool short_link = sx_agent_is_short_link(link);
+    sx_status st = short_link ? SX_OK : sx_agent_connreq_parse(link, strlen(link), &cr);
     if (st != SX_OK) {
         sx_agent_connreq_free(&cr);
         return st;
     }
     sx_agent_id id;
     pthread_mutex_lock(&a->mu);
-    if (cr.mode == SX_CONN_CONTACT)
+    if (short_link)
+        st = sx_agent_join_short(a, link, server, sx_slice_of(info, info_len), &id);
+    else if (cr.mode == SX_CONN_CONTACT)
         st = sx_agent_join_contact(a, &cr, server, sx_slice_of(info, info_len), &id);
     else
         st = sx_agent_join_invitation(a, &cr, server, sx_slice_of(info, info_len), &id);

@@ -152,6 +152,15 @@ SX_MUST_CHECK sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_
 SX_MUST_CHECK sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn,
                                                const char *server, uint8_t mode, int64_t replaces,
                                                int64_t *queue_id, sx_agent_queue *qaddr);
+/* As sx_agent_new_rcv_queue, with our per-queue key e2e_priv (raw; NULL:
+ * a fresh one) and NEW's link data (link: has_link, corr_id, link_id,
+ * fixed, user; NULL: none); link_id (may be NULL) gets the link id the
+ * router answered with (SX_E_PROTOCOL when it gave none). */
+SX_MUST_CHECK sx_status sx_agent_new_rcv_queue_ex(sx_agent *a, const sx_agent_id *conn,
+                                                  const char *server, uint8_t mode,
+                                                  int64_t replaces, const uint8_t *e2e_priv,
+                                                  const sx_smp_new_opts *link, uint8_t *link_id,
+                                                  int64_t *queue_id, sx_agent_queue *qaddr);
 /* The queue mode of our invitations' queues ('M', or 0 for the legacy
  * handshake). */
 uint8_t sx_agent_inv_queue_mode(const sx_agent *a);
@@ -189,6 +198,13 @@ SX_MUST_CHECK sx_status sx_agent_invitation_new(sx_agent *a, const char *server,
 SX_MUST_CHECK sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr,
                                                  const char *server, sx_slice info,
                                                  sx_agent_id *id);
+/* As sx_agent_join_invitation; secured (may be NULL): our sender side of
+ * the inviter's queue, already secured with its key by LKEY (a short
+ * link): it is stored as the send queue, secured, and there is no SKEY.
+ * It stays the caller's. */
+SX_MUST_CHECK sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr,
+                                                    const char *server, sx_slice info,
+                                                    const sx_smp_queue *secured, sx_agent_id *id);
 /* A message on a receiving queue with no e2e secret yet: a confirmation. */
 void sx_agent_on_confirmation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
                               const sx_client_env *env);
@@ -200,6 +216,13 @@ SX_MUST_CHECK sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connre
 /* A message on a contact address's queue: a contact request (REQ). */
 void sx_agent_on_invitation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
                             const sx_client_env *env);
+
+/* ---- short links (agent_shortlink.c) ---- */
+/* Whether link is a short link's text (simplex:/i#..., https://host/a#...). */
+bool sx_agent_is_short_link(const char *link);
+/* sx_agent_join of a short link, with a->mu held. */
+SX_MUST_CHECK sx_status sx_agent_join_short(sx_agent *a, const char *link, const char *server,
+                                            sx_slice info, sx_agent_id *id);
 
 /* ---- messages (agent_msgflow.c) ---- */
 /* A MESSAGE note of one of our queues. */

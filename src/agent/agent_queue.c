@@ -180,6 +180,15 @@ sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const cha
                                  uint8_t mode, int64_t replaces, int64_t *queue_id,
                                  sx_agent_queue *qaddr)
 {
+    return sx_agent_new_rcv_queue_ex(a, conn, server, mode, replaces, NULL, NULL, NULL, queue_id,
+                                     qaddr);
+}
+
+sx_status sx_agent_new_rcv_queue_ex(sx_agent *a, const sx_agent_id *conn, const char *server,
+                                    uint8_t mode, int64_t replaces, const uint8_t *e2e_priv,
+                                    const sx_smp_new_opts *link, uint8_t *link_id,
+                                    int64_t *queue_id, sx_agent_queue *qaddr)
+{
     sx_agent_server srv;
     memset(&srv, 0, sizeof srv);
     const char *at = strchr(server, '@');
@@ -194,13 +203,27 @@ sx_status sx_agent_new_rcv_queue(sx_agent *a, const sx_agent_id *conn, const cha
     row.conn_id = *conn;
     SX_TRY(sx_agent_server_id(a, &srv, &row.server_id));
     uint8_t der[SX_X25519_SPKI_LEN];
-    SX_TRY(sx_agent_e2e_new(row.e2e_priv_key, der, NULL, NULL));
+    if (e2e_priv) {
+        memcpy(row.e2e_priv_key, e2e_priv, 32);
+        SX_TRY(sx_agent_e2e_pub_der(row.e2e_priv_key, der));
+    } else {
+        SX_TRY(sx_agent_e2e_new(row.e2e_priv_key, der, NULL, NULL));
+    }
     sx_smp_created cr;
     memset(&cr, 0, sizeof cr);
     sx_smp_new_opts nopts;
     memset(&nopts, 0, sizeof nopts);
+    if (link)
+        nopts = *link;
     nopts.contact = mode != 'M'; /* the router: its sender cannot secure it */
     SX_TRY(sx_smp_tpool_create(a->pool, server, &nopts, &cr));
+    if (link_id) {
+        if (!cr.has_link_id) {
+            sx_smp_queue_free(cr.queue);
+            return sx_error_set(SX_E_PROTOCOL, NULL, "agent: the router gave no link id (no short links)");
+        }
+        memcpy(link_id, cr.link_id, SX_QUEUE_ID_LEN);
+    }
     sx_status st = sx_agent_rq_fill(cr.queue, &row);
     row.status = SX_AGENT_Q_NEW;
     row.smp_client_version = SX_SMPC_V_MAX;

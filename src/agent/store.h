@@ -25,7 +25,7 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 5
+#define SX_AGENT_STORE_SCHEMA 6
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
@@ -583,5 +583,35 @@ SX_MUST_CHECK sx_status sx_agent_store_cmd_complete(sx_agent_store *s, int64_t c
 SX_MUST_CHECK sx_status sx_agent_store_cmd_resume(sx_agent_store *s, size_t *n);
 SX_MUST_CHECK sx_status sx_agent_store_cmd_count(sx_agent_store *s, size_t *pending,
                                                  size_t *taken);
+
+/* ---- short links (store_shortlink.c) ----------------------------------- */
+
+/* A short link of one of our connections: mode 'I' or 'C', the link id
+ * and key, the root private key (DER) and the encrypted fixed data. */
+typedef struct sx_agent_short_link_row {
+    uint8_t mode;
+    uint8_t link_id[24];
+    uint8_t link_key[32];
+    sx_agent_blob root_priv;
+    sx_agent_blob enc_fixed;
+} sx_agent_short_link_row;
+void sx_agent_short_link_row_free(sx_agent_short_link_row *r);
+/* Inserts or replaces the link of conn. */
+SX_MUST_CHECK sx_status sx_agent_store_short_link_set(sx_agent_store *s, const sx_agent_id *conn,
+                                                      const sx_agent_short_link_row *r);
+/* *found false when conn has none. */
+SX_MUST_CHECK sx_status sx_agent_store_short_link_get(sx_agent_store *s, const sx_agent_id *conn,
+                                                      sx_agent_short_link_row *out, bool *found);
+SX_MUST_CHECK sx_status sx_agent_store_short_link_delete(sx_agent_store *s, const sx_agent_id *conn);
+/* The sender key (encoded as snd_queues.snd_priv_key) of an invitation's
+ * short link being joined, by router and link id: set keeps an existing
+ * one; get sets *found false when there is none. */
+SX_MUST_CHECK sx_status sx_agent_store_inv_short_link_set(sx_agent_store *s, int64_t server_id,
+                                                          sx_slice link_id, sx_slice key);
+SX_MUST_CHECK sx_status sx_agent_store_inv_short_link_get(sx_agent_store *s, int64_t server_id,
+                                                          sx_slice link_id, sx_agent_blob *key,
+                                                          bool *found);
+SX_MUST_CHECK sx_status sx_agent_store_inv_short_link_delete(sx_agent_store *s, int64_t server_id,
+                                                             sx_slice link_id);
 
 #endif

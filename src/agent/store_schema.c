@@ -218,6 +218,29 @@ static const char M5_QUEUE_SWITCH[] =
     "CHECK(switch_status BETWEEN 1 AND 2);\n"
     "CREATE INDEX idx_rcv_queues_replace ON rcv_queues(replace_queue_id);\n"
     "CREATE INDEX idx_snd_queues_replace ON snd_queues(replace_queue_id);\n";
+/* Short links of our connections (docs/AGENT.md, "Short links"): the link
+ * id and key, the root signing key (PKCS#8 DER) that signs the user data,
+ * and the encrypted fixed data as the router holds it (LSET must repeat it
+ * byte for byte); and the sender keys of invitations' short links we are
+ * joining, stored before the LKEY that sends them so that a repeated join
+ * repeats the same key. */
+static const char M6_SHORT_LINKS[] =
+    "CREATE TABLE short_links(\n"
+    "  conn_id BLOB NOT NULL PRIMARY KEY REFERENCES connections ON DELETE CASCADE,\n"
+    "  link_mode INTEGER NOT NULL,\n"
+    "  link_id BLOB NOT NULL,\n"
+    "  link_key BLOB NOT NULL,\n"
+    "  root_private_key BLOB NOT NULL,\n"
+    "  enc_fixed_data BLOB NOT NULL,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ") WITHOUT ROWID, STRICT;\n"
+    "CREATE TABLE inv_short_links(\n"
+    "  server_id INTEGER NOT NULL REFERENCES servers ON DELETE RESTRICT,\n"
+    "  link_id BLOB NOT NULL,\n"
+    "  snd_private_key BLOB NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(server_id, link_id)\n"
+    ") WITHOUT ROWID, STRICT;\n";
 
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
@@ -225,6 +248,7 @@ static const sx_agent_migration MIGRATIONS[] = {
     {3, "ratchet_key_hashes", M3_RATCHET_KEY_HASHES},
     {4, "snd_messages_rcpt_index", M4_RCPT_INDEX},
     {5, "queue_switch", M5_QUEUE_SWITCH},
+    {6, "short_links", M6_SHORT_LINKS},
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,

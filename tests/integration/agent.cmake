@@ -83,3 +83,14 @@ target_compile_definitions(itest_agent_switch PRIVATE SX_TEST_DATA_DIR="${SX_TES
 add_dependencies(itest_agent_switch smp-server)
 add_test(NAME integration.agent_switch COMMAND itest_agent_switch)
 set_tests_properties(integration.agent_switch PROPERTIES TIMEOUT 600)
+# Short links: an invitation and a contact address joined by their short
+# links, the address's user data replaced and deleted, bad links refused.
+add_executable(itest_agent_shortlink test_agent_shortlink.c agent_pair.c pool_router.c
+                                     ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_shortlink PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_shortlink PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_shortlink PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_agent_shortlink smp-server)
+add_test(NAME integration.agent_shortlink COMMAND itest_agent_shortlink)
+set_tests_properties(integration.agent_shortlink PROPERTIES TIMEOUT 600)

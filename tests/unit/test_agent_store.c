@@ -838,6 +838,78 @@ static void test_commands(void **state)
     free(p);
 }
 
+/* Short links: stored, read back, replaced, deleted, and gone with their
+ * connection. */
+static void test_short_links(void **state)
+{
+    (void)state;
+    char *p = asu_fresh("short_links.db");
+    sx_agent_store *s;
+    assert_ok(sx_agent_store_open(p, 0, &s));
+    int64_t user;
+    sx_agent_id c1, c2;
+    asu_conn(s, SX_AGENT_CONN_CONTACT, &user, &c1);
+    asu_conn(s, SX_AGENT_CONN_RCV, &user, &c2);
+    uint8_t key[48], fixed[2048];
+    memset(key, 7, sizeof key);
+    memset(fixed, 9, sizeof fixed);
+    sx_agent_short_link_row r;
+    memset(&r, 0, sizeof r);
+    r.mode = 'C';
+    memset(r.link_id, 1, sizeof r.link_id);
+    memset(r.link_key, 2, sizeof r.link_key);
+    r.root_priv = (sx_agent_blob){key, sizeof key};
+    r.enc_fixed = (sx_agent_blob){fixed, sizeof fixed};
+    assert_ok(sx_agent_store_short_link_set(s, &c1, &r));
+    r.mode = 'I';
+    assert_ok(sx_agent_store_short_link_set(s, &c2, &r));
+    sx_agent_short_link_row got;
+    bool found = false;
+    assert_ok(sx_agent_store_short_link_get(s, &c1, &got, &found));
+    assert_true(found);
+    assert_int_equal(got.mode, 'C');
+    assert_memory_equal(got.link_id, r.link_id, sizeof r.link_id);
+    assert_memory_equal(got.link_key, r.link_key, sizeof r.link_key);
+    assert_int_equal(got.root_priv.len, sizeof key);
+    assert_memory_equal(got.root_priv.ptr, key, sizeof key);
+    assert_int_equal(got.enc_fixed.len, sizeof fixed);
+    assert_memory_equal(got.enc_fixed.ptr, fixed, sizeof fixed);
+    sx_agent_short_link_row_free(&got);
+    /* Replaced in place. */
+    memset(r.link_key, 5, sizeof r.link_key);
+    assert_ok(sx_agent_store_short_link_set(s, &c1, &r));
+    assert_ok(sx_agent_store_short_link_get(s, &c1, &got, &found));
+    assert_int_equal(got.mode, 'I');
+    assert_int_equal(got.link_key[0], 5);
+    sx_agent_short_link_row_free(&got);
+    r.root_priv.len = 0;
+    assert_int_equal(sx_agent_store_short_link_set(s, &c1, &r), SX_E_USAGE);
+    assert_ok(sx_agent_store_short_link_delete(s, &c1));
+    assert_ok(sx_agent_store_short_link_get(s, &c1, &got, &found));
+    assert_false(found);
+    assert_ok(sx_agent_store_conn_delete(s, &c2));
+    assert_int_equal(asu_sql_int(p, "SELECT count(*) FROM short_links"), 0);
+    /* A joiner's LKEY key: the first one stays. */
+    int64_t srv;
+    assert_ok(sx_agent_store_server_get_or_create(s, "h", "1", sx_slice_str("k"), &srv));
+    sx_slice lid = sx_slice_str("link id of 24 bytes ....");
+    sx_agent_blob k = {0};
+    assert_ok(sx_agent_store_inv_short_link_get(s, srv, lid, &k, &found));
+    assert_false(found);
+    assert_ok(sx_agent_store_inv_short_link_set(s, srv, lid, sx_slice_str("key one")));
+    assert_ok(sx_agent_store_inv_short_link_set(s, srv, lid, sx_slice_str("key two")));
+    assert_ok(sx_agent_store_inv_short_link_get(s, srv, lid, &k, &found));
+    assert_true(found);
+    assert_int_equal(k.len, 7);
+    assert_memory_equal(k.ptr, "key one", 7);
+    sx_agent_blob_free(&k);
+    assert_ok(sx_agent_store_inv_short_link_delete(s, srv, lid));
+    assert_ok(sx_agent_store_inv_short_link_get(s, srv, lid, &k, &found));
+    assert_false(found);
+    sx_agent_store_close(s);
+    free(p);
+}
+
 /* Deleting a connection takes every row hanging off it. */
 static void test_delete_cascades(void **state)
 {
@@ -910,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_confirmations_invitations),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_delete_cascades),
+        cmocka_unit_test(test_short_links),
     };
     return cmocka_run_group_tests(tests, asu_setup, asu_teardown);
 }
