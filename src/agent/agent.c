@@ -238,6 +238,9 @@ static void *sender_main(void *arg)
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
         int next = sx_agent_deliver_due(a);
+        int cnext = sx_agent_cmds_due(a);
+        if (cnext >= 0 && (next < 0 || cnext < next))
+            next = cnext;
         if (next == 0)
             continue;
         struct timespec until;
@@ -354,6 +357,10 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     if (st == SX_OK) {
         pthread_mutex_lock(&a->mu);
         st = resume(a, !a->opts.no_subscribe);
+        /* The commands a crashed process left: only an agent that
+         * subscribes takes them up (no_subscribe programs run their own). */
+        if (st == SX_OK && !a->opts.no_subscribe)
+            st = sx_agent_cmds_resume(a, true);
         pthread_mutex_unlock(&a->mu);
     }
     if (st == SX_OK) {
@@ -388,6 +395,8 @@ void sx_agent_close(sx_agent *a)
         if (a->sender_started)
             pthread_join(a->sender, NULL);
     }
+    if (a->store)
+        sx_agent_cmds_close(a);
     sx_smp_tpool_free(a->pool);
     for (size_t i = 0; i < a->n_rqs; i++)
         sx_smp_queue_free(a->rqs[i].q);
@@ -415,6 +424,8 @@ sx_status sx_agent_subscribe_all(sx_agent *a)
     SX_ENSURE(a, SX_E_USAGE);
     pthread_mutex_lock(&a->mu);
     sx_status st = resume(a, true);
+    if (st == SX_OK)
+        st = sx_agent_cmds_resume(a, false); /* those another process let go */
     pthread_mutex_unlock(&a->mu);
     return st;
 }
@@ -429,6 +440,8 @@ sx_status sx_agent_flush(sx_agent *a, int timeout_ms)
         for (size_t i = 0; i < a->n_sqs; i++)
             if (a->sqs[i].delay_ms == 0 && !a->sqs[i].quota)
                 busy = true;
+        if (sx_agent_cmds_busy(a))
+            busy = true;
         pthread_mutex_unlock(&a->mu);
         if (!busy)
             return SX_OK;

@@ -60,6 +60,7 @@ struct sx_agent {
     size_t n_rqs, cap_rqs;
     sx_agent_sq *sqs;
     size_t n_sqs, cap_sqs;
+    struct sx_agent_cmdq *cmdq; /* commands this process holds (agent_cmds.c) */
     /* Events, in order. */
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
@@ -234,5 +235,18 @@ SX_MUST_CHECK sx_status sx_agent_sync_key_body(const sx_agent_delivery *d,
                                                const sx_agent_snd_queue *row, sx_writer *out);
 /* The peer's ratchet keys (an R envelope). The caller ACKs. */
 void sx_agent_sync_on_key(sx_agent *a, const sx_agent_id *conn, const sx_agent_env *env);
+
+/* ---- stored commands (agent_cmds.c; the rest in agent_cmds.h) ---- */
+/* At open: every command a crashed process had taken is pending again,
+ * and every pending one is taken into this process. */
+SX_MUST_CHECK sx_status sx_agent_cmds_resume(sx_agent *a, bool after_crash);
+/* One attempt of every held command that is due; the milliseconds until
+ * the next one is (-1: none held). */
+int sx_agent_cmds_due(sx_agent *a);
+/* Whether commands are held that are not waiting for a retry. */
+bool sx_agent_cmds_busy(const sx_agent *a);
+/* At close: held commands become pending again (another process or the
+ * next open takes them); frees the list. */
+void sx_agent_cmds_close(sx_agent *a);
 
 #endif

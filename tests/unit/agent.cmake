@@ -20,3 +20,6 @@ target_link_libraries(test_agent_sync PRIVATE sx_agent)
 # The store's delivery receipts.
 sx_unit_test(agent_store_rcpt test_agent_store_rcpt.c agent_store_util.c)
 target_link_libraries(test_agent_store_rcpt PRIVATE sx_agent)
+# Commands held by one process (store_cmd.c).
+sx_unit_test(agent_store_cmd test_agent_store_cmd.c agent_store_util.c)
+target_link_libraries(test_agent_store_cmd PRIVATE sx_agent)
