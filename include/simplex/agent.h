@@ -272,13 +272,19 @@ SX_API SX_MUST_CHECK sx_status sx_agent_short_link_data(sx_agent *a, const char 
  * and verified (code "A_LINK" when it does not), then the full link it
  * holds is joined as above.
  * SX_E_PROTOCOL for a link that does not parse or whose versions we do not
- * speak; the router's errors otherwise. */
+ * speak; the router's errors otherwise. For an invitation the steps after
+ * the keys are stored are a stored command: when the router cannot be
+ * reached the call returns SX_OK and the agent retries them (an ERR event
+ * of conn_id if they fail for good); after a crash the next sx_agent_open
+ * takes them up (docs/AGENT.md, "Commands and crashes"). */
 SX_API SX_MUST_CHECK sx_status sx_agent_join(sx_agent *a, const char *link, const char *server,
                                              const void *info, size_t info_len,
                                              char conn_id[SX_AGENT_CONN_ID_TEXT]);
 /* The inviter accepts the confirmation conf_id of a CONF event with its own
  * info: secures the joiner's reply queue (SKEY) and sends its info; CON
- * follows when the router took it. */
+ * follows when the router took it. Like sx_agent_join, its network steps
+ * are a stored command (retried, resumed after a crash); a confirmation
+ * allowed already is SX_E_USAGE. */
 SX_API SX_MUST_CHECK sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id,
                                               const void *info, size_t info_len);
 /* Accepts the contact request inv_id of a REQ event: joins the invitation

@@ -250,10 +250,16 @@ static void *sender_main(void *arg)
     sx_agent *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
+        if (a->cmd_pending) {
+            /* a command stored since (queue rotation): the runner takes it */
+            a->cmd_pending = false;
+            if (sx_agent_cmds_resume(a, false) != SX_OK)
+                a->cmd_pending = true;
+        }
         int next = sx_agent_sending_allowed(a) ? sx_agent_deliver_due(a) : -1;
-        int cmd = sx_agent_switch_run(a);
-        if (cmd >= 0 && (next < 0 || cmd < next))
-            next = cmd;
+        int cnext = sx_agent_cmds_due(a);
+        if (cnext >= 0 && (next < 0 || cnext < next))
+            next = cnext;
         if (next == 0 || (a->run_state == SX_AGENT_RUN_SUSPENDING && a->n_sqs == 0))
             continue;
         struct timespec until;
@@ -352,8 +358,6 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts.message_timeout_s = 2 * 86400;
     if (a->opts.quota_timeout_s == 0)
         a->opts.quota_timeout_s = 7 * 86400;
-    /* A crashed process's commands; a process that receives nothing runs none. */
-    a->cmd_pending = !a->opts.no_subscribe;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->resume, NULL);
@@ -375,6 +379,10 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     if (st == SX_OK) {
         pthread_mutex_lock(&a->mu);
         st = resume(a, !a->opts.no_subscribe);
+        /* The commands a crashed process left: only an agent that
+         * subscribes takes them up (no_subscribe programs run their own). */
+        if (st == SX_OK && !a->opts.no_subscribe)
+            st = sx_agent_cmds_resume(a, true);
         pthread_mutex_unlock(&a->mu);
     }
     if (st == SX_OK) {
@@ -410,6 +418,8 @@ void sx_agent_close(sx_agent *a)
         if (a->sender_started)
             pthread_join(a->sender, NULL);
     }
+    if (a->store)
+        sx_agent_cmds_close(a);
     sx_smp_tpool_free(a->pool);
     for (size_t i = 0; i < a->n_rqs; i++)
         sx_smp_queue_free(a->rqs[i].q);
@@ -438,6 +448,8 @@ sx_status sx_agent_subscribe_all(sx_agent *a)
     SX_ENSURE(a, SX_E_USAGE);
     pthread_mutex_lock(&a->mu);
     sx_status st = resume(a, true);
+    if (st == SX_OK)
+        st = sx_agent_cmds_resume(a, false); /* those another process let go */
     pthread_mutex_unlock(&a->mu);
     return st;
 }
@@ -452,6 +464,8 @@ sx_status sx_agent_flush(sx_agent *a, int timeout_ms)
         for (size_t i = 0; i < a->n_sqs; i++)
             if (a->sqs[i].delay_ms == 0 && !a->sqs[i].quota)
                 busy = true;
+        if (sx_agent_cmds_busy(a))
+            busy = true;
         pthread_mutex_unlock(&a->mu);
         if (!busy)
             return SX_OK;

@@ -8,6 +8,7 @@
  * stored deliveries as messages (ratchet advance and row in one
  * transaction). */
 #include "agent/agent_int.h"
+#include "agent/agent_cmds.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -181,52 +182,45 @@ sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr, c
         st = sx_ratchet_init_snd(&r, e2e_v, SX_E2E_V_MAX, peer.k2, NULL, &res, NULL);
     sx_x3dh_result_wipe(&res);
 
-    /* Keys committed before SKEY. */
-    int64_t sqid = 0;
-    sx_smp_queue *sq = NULL;
-    if (st == SX_OK)
-        st = sx_agent_store_begin(a->store);
-    if (st == SX_OK) {
-        st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
-        if (st == SX_OK)
-            st = sx_agent_store_ratchet_save(a->store, id, &r);
-        if (st == SX_OK)
-            st = sx_agent_store_commit(a->store);
-        else
-            sx_agent_store_rollback(a->store);
-    }
-    sx_ratchet_cleanup(&r);
-    SX_TRY(st);
-    if (fast && !secured)
-        st = sx_smp_tpool_secure_sender(a->pool, sq);
-    sx_smp_queue_free(sq);
-    SX_TRY(st);
-    if (fast || secured)
-        SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
-
-    /* The reply queue, then the confirmation. */
+    /* The router of our reply queue: `server`, or the link's. */
     char own[SX_SMP_SERVER_TEXT_MAX];
     if (!server) {
         sx_writer w;
         sx_writer_init_fixed(&w, (uint8_t *)own, sizeof own - 1);
         if (!sx_agent_server_write_text(&w, &qa->server, false))
-            return sx_error_set(SX_E_PROTOCOL, NULL, "agent: the link's router is too long");
+            st = sx_error_set(SX_E_PROTOCOL, NULL, "agent: the link's router is too long");
         own[w.len] = '\0';
         server = own;
     }
-    int64_t rqid = 0;
-    sx_agent_msg m;
-    memset(&m, 0, sizeof m);
-    m.kind = SX_AGENT_MSG_CONN_INFO_REPLY;
-    m.reply_count = 1;
-    m.reply[0].version = smpc_v;
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), 0, &rqid,
-                                  &m.reply[0].q));
-    SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_SND));
-    m.info = info;
-    int64_t iid = 0;
-    SX_TRY(sx_agent_enqueue(a, id, &m, &pub, true, &iid));
-    return sx_agent_sq_add(a, sqid, id);
+
+    /* Keys committed before SKEY, with the command that takes the
+     * handshake on from here (agent_cmds.c): SKEY, the reply queue, the
+     * confirmation. */
+    int64_t sqid = 0, cmd = 0;
+    sx_smp_queue *sq = NULL;
+    if (st == SX_OK)
+        st = sx_agent_store_begin(a->store);
+    if (st == SX_OK) {
+        st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
+        /* LKEY secured it already (a short link): the command skips SKEY. */
+        if (st == SX_OK && secured)
+            st = sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED);
+        if (st == SX_OK)
+            st = sx_agent_store_ratchet_save(a->store, id, &r);
+        if (st == SX_OK)
+            st = sx_agent_cmd_join_store(a, id, sqid, smpc_v, fast, server, &pub, info, &cmd);
+        if (st == SX_OK)
+            st = sx_agent_store_commit(a->store);
+        else
+            sx_agent_store_rollback(a->store);
+        if (st != SX_OK && cmd != 0)
+            sx_agent_cmd_drop(a, cmd);
+    }
+    sx_smp_queue_free(sq);
+    sx_ratchet_cleanup(&r);
+    SX_TRY(st);
+    sx_agent_crash_point("join-stored");
+    return sx_agent_cmd_run_now(a, cmd);
 }
 
 sx_status sx_agent_join(sx_agent *a, const char *link, const char *server, const void *info,
@@ -268,6 +262,10 @@ static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent
     sx_status st = SX_OK;
     if (memcmp(c.conn_id.b, id->b, sizeof id->b) != 0)
         st = sx_error_set(SX_E_USAGE, NULL, "agent: the confirmation is not of this connection");
+    /* Once allowed, the stored command finishes the step (after a crash
+     * too): a second allow would make the send queue's keys again. */
+    if (st == SX_OK && accepted)
+        st = sx_error_set(SX_E_USAGE, NULL, "agent: the confirmation is allowed already");
     if (st == SX_OK)
         st = sx_agent_queue_info_decode(c.reply_queues, &qi);
     uint8_t skey[SX_KEY_SPKI_MAX];
@@ -278,42 +276,28 @@ static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent
         memcpy(skey, c.sender_key.ptr, skey_len);
     sx_agent_blob_free(&storage);
     SX_TRY(st);
-    if (skey_len > 0) {
-        /* The legacy handshake: we secure our queue with the joiner's key. */
-        sx_agent_rcv_queue *rqs = NULL;
-        size_t nr = 0;
-        SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
-        int64_t rqid = nr > 0 ? rqs[0].queue_id : 0;
-        sx_wipe(rqs, nr * sizeof *rqs);
-        free(rqs);
-        SX_ENSURE(nr > 0, sx_error_set(SX_E_INTERNAL, NULL, "agent: no receiving queue"));
-        SX_TRY(sx_agent_rq_secure(a, rqid, sx_slice_of(skey, skey_len)));
-    }
+    /* The send queue's keys, the confirmation accepted and the command
+     * that goes on from here (agent_cmds.c: KEY for the legacy handshake,
+     * SKEY, our info) in one transaction. */
     bool fast = qi.q.mode == SX_QUEUE_MODE_MESSAGING;
-    int64_t sqid = 0;
+    int64_t sqid = 0, cmd = 0;
     sx_smp_queue *sq = NULL;
     SX_TRY(sx_agent_store_begin(a->store));
     st = sx_agent_new_snd_queue(a, id, &qi.q, qi.version, 0, &sqid, &sq);
     if (st == SX_OK)
         st = sx_agent_store_confirmation_accept(a->store, conf, info);
     if (st == SX_OK)
+        st = sx_agent_cmd_allow_store(a, id, sqid, fast, sx_slice_of(skey, skey_len), info, &cmd);
+    if (st == SX_OK)
         st = sx_agent_store_commit(a->store);
     else
         sx_agent_store_rollback(a->store);
-    SX_TRY(st);
-    if (fast)
-        st = sx_smp_tpool_secure_sender(a->pool, sq);
+    if (st != SX_OK && cmd != 0)
+        sx_agent_cmd_drop(a, cmd);
     sx_smp_queue_free(sq);
     SX_TRY(st);
-    if (fast)
-        SX_TRY(sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED));
-    sx_agent_msg m;
-    memset(&m, 0, sizeof m);
-    m.kind = SX_AGENT_MSG_CONN_INFO;
-    m.info = info;
-    int64_t iid = 0;
-    SX_TRY(sx_agent_enqueue(a, id, &m, NULL, true, &iid));
-    return sx_agent_sq_add(a, sqid, id);
+    sx_agent_crash_point("allow-stored");
+    return sx_agent_cmd_run_now(a, cmd);
 }
 
 sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, const void *info,

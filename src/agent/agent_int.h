@@ -65,14 +65,14 @@ struct sx_agent {
     size_t n_rqs, cap_rqs;
     sx_agent_sq *sqs;
     size_t n_sqs, cap_sqs;
+    struct sx_agent_cmdq *cmdq; /* commands this process holds (agent_cmds.c) */
     /* Events, in order. */
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
     sx_agent_evnode *ev_head, *ev_tail;
     /* Queue rotation's persisted commands (agent_switch.c): when to try
      * again after a network error (0: now). */
-    int64_t cmd_next_ms;
-    bool cmd_pending; /* commands may wait (set at open and when one is stored) */
+    bool cmd_pending; /* a command was stored for the runner (agent_cmds.c) to take */
 };
 
 int64_t sx_agent_now_ms(void);
@@ -302,7 +302,9 @@ void sx_agent_switch_on_sent(sx_agent *a, const sx_agent_id *conn, int64_t queue
                              uint8_t msg_type);
 /* Runs the persisted rotation commands that are due (KEY on the new
  * queue, DEL of the old one); the milliseconds until a retry (-1: none). */
-int sx_agent_switch_run(sx_agent *a);
+/* Runs a stored command of queue rotation (the runner of agent_cmds.c
+ * calls it): 1 done, 0 to retry later, -1 not a rotation command. */
+int sx_agent_switch_cmd(sx_agent *a, const sx_agent_command *c);
 
 /* ---- ratchet re-synchronisation (agent_sync.c) ---- */
 /* The stored type of a sent EREADY (other M messages are stored as 'M';
@@ -330,5 +332,18 @@ SX_MUST_CHECK sx_status sx_agent_sync_key_body(const sx_agent_delivery *d,
                                                const sx_agent_snd_queue *row, sx_writer *out);
 /* The peer's ratchet keys (an R envelope). The caller ACKs. */
 void sx_agent_sync_on_key(sx_agent *a, const sx_agent_id *conn, const sx_agent_env *env);
+
+/* ---- stored commands (agent_cmds.c; the rest in agent_cmds.h) ---- */
+/* At open: every command a crashed process had taken is pending again,
+ * and every pending one is taken into this process. */
+SX_MUST_CHECK sx_status sx_agent_cmds_resume(sx_agent *a, bool after_crash);
+/* One attempt of every held command that is due; the milliseconds until
+ * the next one is (-1: none held). */
+int sx_agent_cmds_due(sx_agent *a);
+/* Whether commands are held that are not waiting for a retry. */
+bool sx_agent_cmds_busy(const sx_agent *a);
+/* At close: held commands become pending again (another process or the
+ * next open takes them); frees the list. */
+void sx_agent_cmds_close(sx_agent *a);
 
 #endif

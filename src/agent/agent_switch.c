@@ -275,7 +275,6 @@ static void on_qkey(sx_agent *a, const sx_agent_id *conn, const sx_amsg_qkey *k)
         sx_agent_emit_err(a, SX_AGENT_EV_ERR, conn, 0, st, "QKEY");
     } else {
         emit_switch(a, conn, "rcv", "confirmed");
-        a->cmd_next_ms = 0;
         a->cmd_pending = true;
         pthread_cond_signal(&a->wake);
     }
@@ -320,7 +319,6 @@ void sx_agent_switch_on_rcv(sx_agent *a, sx_agent_rq *rq)
         sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "switch");
         return;
     }
-    a->cmd_next_ms = 0;
     a->cmd_pending = true;
     pthread_cond_signal(&a->wake);
 }
@@ -417,38 +415,12 @@ static int run_delete(sx_agent *a, const sx_agent_command *c)
     return 1;
 }
 
-int sx_agent_switch_run(sx_agent *a)
+int sx_agent_switch_cmd(sx_agent *a, const sx_agent_command *c)
 {
-    if (!a->cmd_pending)
-        return -1;
-    int64_t now = sx_agent_now_ms();
-    if (a->cmd_next_ms > now)
-        return (int)(a->cmd_next_ms - now);
-    size_t n = 0;
-    if (sx_agent_store_cmd_resume(a->store, &n) != SX_OK)
-        return -1;
-    for (;;) {
-        sx_agent_command c;
-        bool found = false;
-        if (sx_agent_store_cmd_take(a->store, NULL, 0, &c, &found) != SX_OK || !found)
-            break;
-        int done = 1;
-        if (strcmp(c.tag, CMD_SECURE) == 0)
-            done = run_secure(a, &c);
-        else if (strcmp(c.tag, CMD_DELETE) == 0)
-            done = run_delete(a, &c);
-        if (!done) {
-            sx_agent_command_cleanup(&c);
-            a->cmd_next_ms = sx_agent_now_ms() + a->opts.send_retry_ms;
-            return (int)a->opts.send_retry_ms;
-        }
-        sx_status st = sx_agent_store_cmd_complete(a->store, c.command_id);
-        sx_agent_command_cleanup(&c);
-        if (st != SX_OK)
-            break;
-    }
-    a->cmd_next_ms = 0;
-    a->cmd_pending = false;
+    if (strcmp(c->tag, CMD_SECURE) == 0)
+        return run_secure(a, c);
+    if (strcmp(c->tag, CMD_DELETE) == 0)
+        return run_delete(a, c);
     return -1;
 }
 

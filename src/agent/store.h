@@ -583,6 +583,10 @@ SX_MUST_CHECK sx_status sx_agent_store_cmd_complete(sx_agent_store *s, int64_t c
 SX_MUST_CHECK sx_status sx_agent_store_cmd_resume(sx_agent_store *s, size_t *n);
 SX_MUST_CHECK sx_status sx_agent_store_cmd_count(sx_agent_store *s, size_t *pending,
                                                  size_t *taken);
+/* Marks one command taken (held by this process: another process's open
+ * does not resume it) or pending again (store_cmd.c). */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_set_taken(sx_agent_store *s, int64_t command_id,
+                                                     bool taken);
 
 /* ---- short links (store_shortlink.c) ----------------------------------- */
 

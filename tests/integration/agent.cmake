@@ -94,3 +94,17 @@ target_compile_definitions(itest_agent_shortlink PRIVATE SX_TEST_DATA_DIR="${SX_
 add_dependencies(itest_agent_shortlink smp-server)
 add_test(NAME integration.agent_shortlink COMMAND itest_agent_shortlink)
 set_tests_properties(integration.agent_shortlink PROPERTIES TIMEOUT 600)
+# Crash safety of the handshake's stored commands (agent_cmds.c): the
+# simplex-agent program ended at each step boundary (SX_AGENT_CRASH_AT),
+# its store then opened by an agent of the test that must finish the
+# handshake; the joiner's steps retried while the router is down.
+add_executable(itest_agent_crash test_agent_crash.c agent_pair.c pool_router.c
+                                 ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+target_link_libraries(itest_agent_crash PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
+target_include_directories(itest_agent_crash PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_agent_crash PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>"
+                           SX_AGENT_BIN="$<TARGET_FILE:simplex-agent>")
+add_dependencies(itest_agent_crash smp-server simplex-agent)
+add_test(NAME integration.agent_crash COMMAND itest_agent_crash)
+set_tests_properties(integration.agent_crash PROPERTIES TIMEOUT 900)

@@ -23,3 +23,6 @@ target_link_libraries(test_agent_store_rcpt PRIVATE sx_agent)
 # The store's part of queue rotation (switch status, primary, deletion).
 sx_unit_test(agent_store_switch test_agent_store_switch.c agent_store_util.c)
 target_link_libraries(test_agent_store_switch PRIVATE sx_agent)
+# Commands held by one process (store_cmd.c).
+sx_unit_test(agent_store_cmd test_agent_store_cmd.c agent_store_util.c)
+target_link_libraries(test_agent_store_cmd PRIVATE sx_agent)

@@ -1,0 +1,47 @@
+/* The agent's persisted asynchronous commands (agent_cmds.c; docs/AGENT.md,
+ * "Commands and crashes"): the network steps of a handshake after its first
+ * durable write, stored as a row of `commands` in the transaction that
+ * stores their keys, run once in the caller's call, retried with back-off by
+ * the sender thread while the router cannot be reached, and resumed when the
+ * store is opened after a crash. Every function here runs with a->mu held.
+ * The agent object's calls (resume at open, the sender thread's retries,
+ * close) are declared in agent_int.h. */
+#ifndef SX_AGENT_AGENT_CMDS_H
+#define SX_AGENT_AGENT_CMDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent_int.h"
+
+/* The command tags. */
+#define SX_AGENT_CMD_JOIN "JOIN"   /* SKEY, the reply queue, the confirmation */
+#define SX_AGENT_CMD_ALLOW "ALLOW" /* KEY (legacy), SKEY, our connection info */
+
+/* The JOIN command of a joiner whose send queue sqid and ratchet are being
+ * stored in the caller's open transaction: stored (held by this process),
+ * *command_id its row. fast: SKEY the send queue; server: the router of
+ * our reply queue; pub: our e2e parameters for the confirmation. */
+SX_MUST_CHECK sx_status sx_agent_cmd_join_store(sx_agent *a, const sx_agent_id *conn, int64_t sqid,
+                                                uint16_t smpc_v, bool fast, const char *server,
+                                                const sx_e2e_params *pub, sx_slice info,
+                                                int64_t *command_id);
+/* The ALLOW command of an initiator whose send queue sqid is being stored
+ * in the caller's open transaction. sender_key: the joiner's key for our
+ * KEY (legacy handshake), empty otherwise. */
+SX_MUST_CHECK sx_status sx_agent_cmd_allow_store(sx_agent *a, const sx_agent_id *conn,
+                                                 int64_t sqid, bool fast, sx_slice sender_key,
+                                                 sx_slice info, int64_t *command_id);
+/* Forgets a held command whose row the caller's transaction did not keep
+ * (rolled back). */
+void sx_agent_cmd_drop(sx_agent *a, int64_t command_id);
+/* Runs a command just stored (after the commit) in the caller's call: SX_OK
+ * when it is done or will be retried (the router cannot be reached), the
+ * error when it failed for good (the command is then dropped). */
+SX_MUST_CHECK sx_status sx_agent_cmd_run_now(sx_agent *a, int64_t command_id);
+/* A test hook: when the environment variable SX_AGENT_CRASH_AT names this
+ * point, the process ends at once (_exit, as a kill -9 would leave the
+ * store). One getenv per call; the points are on the handshake's steps. */
+void sx_agent_crash_point(const char *name);
+
+#endif
