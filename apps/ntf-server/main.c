@@ -281,6 +281,7 @@ static int cmd_start(const sx_kit_paths *paths, int argc, char **argv)
     o.apns = &ao;
     o.periodic_s = (unsigned)periodic;
     o.use_service = use_service;
+    o.own_server_domains = sx_ini_get(ini, "SUBSCRIBER", "own_server_domains");
     o.service_dir = paths->log_dir;
     /* the control port ([TRANSPORT] control_port, [AUTH] passwords) */
     const char *ctl_user = sx_ini_get(ini, "AUTH", "control_port_user_password"),

@@ -77,6 +77,24 @@ static void subscriptions(sx_kit_prom *o, const sx_ntf_metrics_in *in)
               in->pending_subs);
 }
 
+/* A counter with a sample per SMP router of a per-router line ("host n"
+ * pairs joined by commas), labelled with the host; nothing for none. */
+static void by_server(sx_kit_prom *o, const char *line, const char *name, const char *help, const char *comment)
+{
+    if (!line[0])
+        return;
+    sx_kit_prom_head(o, name, "counter", help);
+    const char *p = line, *h;
+    size_t l;
+    int64_t v;
+    while (sx_ntf_own_next(&p, &h, &l, &v)) {
+        char labels[300];
+        snprintf(labels, sizeof labels, "{server=\"%.*s\"}", l < 256 ? (int)l : 256, h);
+        sx_kit_prom_sample(o, name, labels, v, NULL);
+    }
+    sx_kit_prom_put(o, "# %s\n\n", comment);
+}
+
 static void notifications(sx_kit_prom *o, const sx_ntf_metrics_in *in)
 {
     sx_kit_prom_put(o, "# Notifications\n# -------------\n\n");
@@ -100,6 +118,15 @@ static void notifications(sx_kit_prom *o, const sx_ntf_metrics_in *in)
             in, SX_NTF_STAT_NTF_VRF_INVALID_TKN);
     gauge(o, NM "notifications_total", "Total number of last notifications stored.",
           in->last_ntf_count, "lastNtfCount");
+    static const char *const names[SX_NTF_STATS_OWN][3] = {
+        {NM "notifications_received_own", "Received notifications", "ntfReceivedOwn"},
+        {NM "notifications_received_auth_own", "Received notifications without token or subscription (AUTH error)",
+         "ntfReceivedAuthOwn"},
+        {NM "notifications_delivered_own", "Delivered notifications", "ntfDeliveredOwn"},
+        {NM "notifications_failed_own", "Failed notifications", "ntfFailedOwn"},
+    };
+    for (size_t k = 0; k < SX_NTF_STATS_OWN; k++)
+        by_server(o, in->own[k], names[k][0], names[k][1], names[k][2]);
 }
 
 static void info(sx_kit_prom *o, const sx_ntf_metrics_in *in)
@@ -148,6 +175,7 @@ void sx_ntf_metrics_from_stats(sx_ntf_stats *s, sx_ntf_metrics_in *in)
     in->subs_active[0] = s->d.active_subs.day.n;
     in->subs_active[1] = s->d.active_subs.week.n;
     in->subs_active[2] = s->d.active_subs.month.n;
+    memcpy(in->own, s->d.own, sizeof in->own);
     pthread_mutex_unlock(&s->mu);
 }
 

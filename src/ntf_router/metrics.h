@@ -2,9 +2,10 @@
  * Notifications/Server/Prometheus.hs at 152c30ca68): its metric names, HELP
  * and TYPE lines and section comments, in its order, made from a copy of
  * the statistics and figures of the running router. Plain text from plain
- * data. The reference's per-router ("own server") series are written only
- * when there are such routers; ours has none, so every SMP router is an
- * "other" one. */
+ * data. The four per-router notification series (..._own, labelled
+ * {server="<host>"}) are written as the reference's, when their lines
+ * (stats.h) have routers; the subscription and connection gauges count
+ * every SMP router as an "other" one. */
 #ifndef SX_NTF_ROUTER_METRICS_H
 #define SX_NTF_ROUTER_METRICS_H
 
@@ -26,7 +27,8 @@ typedef struct sx_ntf_metrics_in {
     int64_t service_subs; /* queues associated with the notifier service */
     int64_t push_queue;
     const char *version;
-    int64_t now_ms; /* unix milliseconds: the samples' timestamp */
+    char own[SX_NTF_STATS_OWN][SX_NTF_STATS_OWN_MAX]; /* the per-router lines */
+    int64_t now_ms;                                   /* unix milliseconds: the samples' timestamp */
 } sx_ntf_metrics_in;
 
 /* The file's text. *out is NUL-terminated; the caller frees it. SX_E_NOMEM. */

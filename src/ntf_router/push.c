@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,7 @@ typedef struct item {
     struct item *next;
     push_kind kind;
     sx_ntf_tkn_rec tkn;
+    char own[SX_NTF_OWN_HOST_MAX]; /* P_MESSAGE: the own SMP router's host, or "" */
     size_t payload_len;
     uint8_t payload[]; /* P_MESSAGE */
 } item;
@@ -46,7 +48,7 @@ struct sx_ntf_pusher {
     bool send[BATCH];
 };
 
-static bool enqueue(sx_ntf_pusher *p, push_kind kind, const sx_ntf_tkn_rec *r, sx_slice payload)
+static bool enqueue(sx_ntf_pusher *p, push_kind kind, const sx_ntf_tkn_rec *r, sx_slice payload, const char *own)
 {
     if (r->token.provider == SX_NTF_PP_APNS_NULL)
         return false;
@@ -58,6 +60,7 @@ static bool enqueue(sx_ntf_pusher *p, push_kind kind, const sx_ntf_tkn_rec *r, s
     it->next = NULL;
     it->kind = kind;
     it->tkn = *r;
+    snprintf(it->own, sizeof it->own, "%s", own ? own : "");
     it->payload_len = payload.len;
     if (payload.len)
         memcpy(it->payload, payload.ptr, payload.len);
@@ -85,7 +88,7 @@ static bool enqueue(sx_ntf_pusher *p, push_kind kind, const sx_ntf_tkn_rec *r, s
 
 bool sx_ntf_pusher_verify(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r)
 {
-    bool ok = p && r && enqueue(p, P_VERIFY, r, sx_slice_of(NULL, 0));
+    bool ok = p && r && enqueue(p, P_VERIFY, r, sx_slice_of(NULL, 0), NULL);
     if (ok)
         sx_ntf_stats_inc(p->counters, SX_NTF_STAT_NTF_VRF_QUEUED);
     return ok;
@@ -112,25 +115,28 @@ size_t sx_ntf_pusher_queued(sx_ntf_pusher *p)
 
 /* The router's counter of a push's outcome (the reference's ntf*, ntfCron*
  * and ntfVrf* counters). */
-static void count_outcome(sx_ntf_pusher *p, push_kind kind, bool delivered, bool invalid)
+static void count_outcome(sx_ntf_pusher *p, const item *it, bool delivered, bool invalid)
 {
+    push_kind kind = it->kind;
     static const sx_ntf_stat ok[] = {SX_NTF_STAT_NTF_VRF_DELIVERED, SX_NTF_STAT_NTF_CRON_DELIVERED,
                                      SX_NTF_STAT_NTF_DELIVERED};
     static const sx_ntf_stat bad[] = {SX_NTF_STAT_NTF_VRF_FAILED, SX_NTF_STAT_NTF_CRON_FAILED,
                                       SX_NTF_STAT_NTF_FAILED};
     sx_ntf_stats_inc(p->counters, delivered ? ok[kind] : bad[kind]);
+    if (kind == P_MESSAGE) /* the own SMP router's line, as the reference */
+        sx_ntf_stats_inc_own(p->counters, delivered ? SX_NTF_OWN_DELIVERED : SX_NTF_OWN_FAILED, it->own);
     if (kind == P_VERIFY && invalid)
         sx_ntf_stats_inc(p->counters, SX_NTF_STAT_NTF_VRF_INVALID_TKN);
 }
 
-bool sx_ntf_pusher_message(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r, sx_slice payload)
+bool sx_ntf_pusher_message(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r, sx_slice payload, const char *own)
 {
-    return p && r && enqueue(p, P_MESSAGE, r, payload);
+    return p && r && enqueue(p, P_MESSAGE, r, payload, own);
 }
 
 static void queue_check(void *arg, const sx_ntf_tkn_rec *r)
 {
-    (void)enqueue(arg, P_CHECK, r, sx_slice_of(NULL, 0));
+    (void)enqueue(arg, P_CHECK, r, sx_slice_of(NULL, 0), NULL);
 }
 
 /* The body of a push into w; false on failure (reported). */
@@ -212,7 +218,7 @@ static void settle(sx_ntf_pusher *p, const item *it, sx_status st, const sx_ntf_
     sx_slice id = sx_ntf_sl_slice(&it->tkn.id);
     if (st != SX_OK || res->outcome != SX_NTF_APNS_DELIVERED) {
         count(p, &p->stats.failed);
-        count_outcome(p, it->kind, false, st == SX_OK && res->outcome == SX_NTF_APNS_TOKEN_INVALID);
+        count_outcome(p, it, false, st == SX_OK && res->outcome == SX_NTF_APNS_TOKEN_INVALID);
         if (st == SX_OK && res->outcome == SX_NTF_APNS_TOKEN_INVALID) {
             sx_ntf_tkn_state s = {SX_NTF_TKN_INVALID, res->invalid};
             (void)sx_ntf_tokens_set_status(p->tokens, id, s);
@@ -223,7 +229,7 @@ static void settle(sx_ntf_pusher *p, const item *it, sx_status st, const sx_ntf_
         return;
     }
     count(p, &p->stats.delivered);
-    count_outcome(p, it->kind, true, false);
+    count_outcome(p, it, true, false);
     if (it->kind == P_VERIFY)
         (void)sx_ntf_tokens_confirm(p->tokens, id);
     else if (it->kind == P_CHECK)

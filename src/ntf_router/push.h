@@ -36,7 +36,9 @@ void sx_ntf_pusher_stop(sx_ntf_pusher *p);
  * token is ACTIVE when its turn comes. false when the queue is full or for
  * an apns_null token (never pushed). */
 bool sx_ntf_pusher_verify(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r);
-bool sx_ntf_pusher_message(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r, sx_slice payload);
+/* own: the host of the notification's SMP router when it is one of the
+ * operator's own (its delivered / failed line, stats.h), or NULL / "". */
+bool sx_ntf_pusher_message(sx_ntf_pusher *p, const sx_ntf_tkn_rec *r, sx_slice payload, const char *own);
 
 typedef struct sx_ntf_push_stats {
     uint64_t delivered, failed, retried, dropped;

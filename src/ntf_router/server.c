@@ -839,7 +839,9 @@ sx_status sx_ntf_server_start(const sx_ntf_server_opts *o, sx_ntf_server **out)
     sx_ntf_stats_init(&s->stats, (int64_t)time(NULL));
     s->opts = *o;
     s->opts.apns = NULL; /* the caller's; copied into the client */
-    sx_status st = sx_ntf_tokens_new(&s->tokens);
+    sx_status st = sx_ntf_stats_set_own_domains(&s->stats, o->own_server_domains);
+    if (st == SX_OK)
+        st = sx_ntf_tokens_new(&s->tokens);
     if (st == SX_OK)
         st = sx_ntf_subs_new(&s->subs);
     if (st == SX_OK && o->db_connection)

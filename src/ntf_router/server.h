@@ -74,6 +74,11 @@ typedef struct sx_ntf_server_opts {
      * service_dir (beside the store log). */
     bool use_service;
     const char *service_dir;
+    /* [SUBSCRIBER] own_server_domains: the operator's SMP router domains,
+     * separated by spaces (NULL: none); the notifications of the SMP routers
+     * on them (a host equal to one, or under one) are also counted per
+     * router (stats.h). */
+    const char *own_server_domains;
     /* The control port (control.h) on 127.0.0.1: control_port, 0 for an
      * ephemeral one; the passwords NULL when not set. */
     bool control;

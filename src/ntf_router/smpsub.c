@@ -134,12 +134,20 @@ static sx_smp_notifier *take(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_slic
     return found;
 }
 
-static bool id_of(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sl_bytes *id)
+/* The subscription id of notifier n and, when counters has own domains
+ * and n's SMP router is on one, that router's host (else own is ""). */
+static bool id_of(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sl_bytes *id, const sx_ntf_stats *counters,
+                  char *own, size_t cap)
 {
+    if (own)
+        own[0] = 0;
     pthread_mutex_lock(&x->mu);
     entry *e = find_n(x, n);
-    if (e)
+    if (e) {
         *id = e->id;
+        if (own && !sx_ntf_stats_own_server(counters, e->server->text, own, cap))
+            own[0] = 0;
+    }
     pthread_mutex_unlock(&x->mu);
     return e != NULL;
 }
@@ -147,10 +155,11 @@ static bool id_of(sx_ntf_smpsub *x, const sx_smp_notifier *n, sx_ntf_sl_bytes *i
 static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
 {
     sx_ntf_sl_bytes id, tkn_id;
-    if (!id_of(x, note->notifier, &id))
+    sx_ntf_stats *counters = __atomic_load_n(&x->counters, __ATOMIC_ACQUIRE);
+    char own[SX_NTF_OWN_HOST_MAX]; /* the reference's host of an own SMP router, or "" */
+    if (!id_of(x, note->notifier, &id, counters, own, sizeof own))
         return;
     __atomic_add_fetch(&x->received, 1, __ATOMIC_RELAXED);
-    sx_ntf_stats *counters = __atomic_load_n(&x->counters, __ATOMIC_ACQUIRE);
     sx_ntf_stats_active_sub(counters, id.b, id.len); /* the day's active subscriptions */
     static __thread uint8_t payload[PAYLOAD_MAX];
     sx_writer w;
@@ -159,16 +168,18 @@ static void on_notification(sx_ntf_smpsub *x, const sx_smp_pool_note *note)
                                   sx_slice_of(note->meta, note->meta_len), &tkn_id, &w)) {
         SX_SAY(SX_SAY_WARN, "notification not pushed: no subscription or its payload does not fit");
         sx_ntf_stats_inc(counters, SX_NTF_STAT_NTF_RECEIVED_AUTH); /* the reference's AUTH case */
+        sx_ntf_stats_inc_own(counters, SX_NTF_OWN_RECEIVED_AUTH, own);
         return;
     }
     sx_ntf_stats_inc(counters, SX_NTF_STAT_NTF_RECEIVED);
+    sx_ntf_stats_inc_own(counters, SX_NTF_OWN_RECEIVED, own);
     sx_ntf_tkn_rec *tkn = malloc(sizeof *tkn);
     if (!tkn)
         return;
     if (sx_ntf_tokens_get(x->tokens, sx_ntf_sl_slice(&tkn_id), tkn) && tkn->status.status == SX_NTF_TKN_ACTIVE) {
         if (!x->pusher)
             SX_SAY(SX_SAY_WARN, "message push not sent: APNS is not configured");
-        else if (!sx_ntf_pusher_message(x->pusher, tkn, sx_writer_slice(&w)))
+        else if (!sx_ntf_pusher_message(x->pusher, tkn, sx_writer_slice(&w), own))
             SX_SAY(SX_SAY_WARN, "message push not queued");
     }
     sx_wipe(tkn, sizeof *tkn);

@@ -247,6 +247,156 @@ sx_status sx_ntf_stats_parse(const char *text, size_t len, sx_ntf_stats_data *d,
     return st;
 }
 
+/* ---- own SMP routers ---- */
+
+bool sx_ntf_own_domain(const char *domains, const char *host)
+{
+    if (!domains || !host)
+        return false;
+    size_t hl = strlen(host);
+    const char *p = domains;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t dl = strcspn(p, " \t");
+        if (dl && (dl == hl ? memcmp(p, host, hl) == 0
+                            : hl > dl && host[hl - dl - 1] == '.' && memcmp(host + hl - dl, p, dl) == 0))
+            return true;
+        p += dl;
+    }
+    return false;
+}
+
+bool sx_ntf_server_host(const char *server, char *out, size_t cap)
+{
+    if (!server || !out || !cap)
+        return false;
+    const char *p = strstr(server, "://");
+    p = p ? p + 3 : server;
+    const char *at = strchr(p, '@');
+    if (at)
+        p = at + 1;
+    size_t n = *p == '[' ? strcspn(p, "]") + 1 : strcspn(p, ",:/");
+    if (*p == '[' && p[n - 1] != ']')
+        return false;
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(out, p, n);
+    out[n] = 0;
+    return true;
+}
+
+bool sx_ntf_own_next(const char **p, const char **host, size_t *host_len, int64_t *v)
+{
+    const char *s = *p;
+    size_t l = strcspn(s, " ,");
+    if (!l || s[l] != ' ')
+        return false;
+    int64_t n = 0;
+    size_t i = l + 1, d = i;
+    while (s[i] >= '0' && s[i] <= '9' && i - d < 18)
+        n = n * 10 + (s[i++] - '0');
+    if (i == d || (s[i] && s[i] != ','))
+        return false;
+    *host = s;
+    *host_len = l;
+    *v = n;
+    *p = s[i] ? s + i + 1 : s + i;
+    return true;
+}
+
+static bool put_item(char *o, size_t cap, size_t *n, const char *h, size_t hl, int64_t v)
+{
+    int k = snprintf(o + *n, cap - *n, "%s%.*s %lld", *n ? "," : "", (int)hl, h, (long long)v);
+    if (k < 0 || (size_t)k >= cap - *n)
+        return false;
+    *n += (size_t)k;
+    return true;
+}
+
+/* A host as a per-router line holds it (see own_valid). */
+static bool host_ok(const char *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)h[i] <= ' ' || (unsigned char)h[i] >= 0x7f || h[i] == ',')
+            return false;
+    return n > 0;
+}
+
+bool sx_ntf_own_line_inc(char *line, size_t cap, const char *host)
+{
+    size_t hl = host ? strlen(host) : 0, len = line ? strnlen(line, cap) : cap;
+    if (!hl || len >= cap || !host_ok(host, hl) || !own_valid(line, len))
+        return false;
+    char out[SX_NTF_STATS_OWN_MAX];
+    size_t n = 0, ocap = cap < sizeof out ? cap : sizeof out;
+    bool done = false;
+    const char *p = line;
+    const char *h;
+    size_t l;
+    int64_t v;
+    while (sx_ntf_own_next(&p, &h, &l, &v)) {
+        int c = memcmp(h, host, l < hl ? l : hl);
+        if (c == 0)
+            c = l < hl ? -1 : l > hl ? 1
+                                     : 0;
+        if (!done && c > 0) {
+            if (!put_item(out, ocap, &n, host, hl, 1))
+                return false;
+            done = true;
+        } else if (c == 0) {
+            if (v >= INT64_C(999999999999999999)) /* the grammar's 18 digits */
+                return false;
+            v++;
+            done = true;
+        }
+        if (!put_item(out, ocap, &n, h, l, v))
+            return false;
+    }
+    if (!done && !put_item(out, ocap, &n, host, hl, 1))
+        return false;
+    memcpy(line, out, n + 1);
+    return true;
+}
+
+sx_status sx_ntf_stats_set_own_domains(sx_ntf_stats *s, const char *domains)
+{
+    SX_ENSURE(s, SX_E_USAGE);
+    free(s->own_domains);
+    s->own_domains = NULL;
+    if (domains && domains[strspn(domains, " \t")] && !(s->own_domains = strdup(domains)))
+        return SX_E_NOMEM;
+    return SX_OK;
+}
+
+bool sx_ntf_stats_own_server(const sx_ntf_stats *s, const char *server, char *out, size_t cap)
+{
+    return s && s->own_domains && sx_ntf_server_host(server, out, cap) && sx_ntf_own_domain(s->own_domains, out);
+}
+
+void sx_ntf_stats_inc_own(sx_ntf_stats *s, sx_ntf_own_stat k, const char *host)
+{
+    if (!s || !host || !*host || (unsigned)k >= SX_NTF_STATS_OWN)
+        return;
+    pthread_mutex_lock(&s->mu);
+    bool ok = sx_ntf_own_line_inc(s->d.own[k], SX_NTF_STATS_OWN_MAX, host);
+    pthread_mutex_unlock(&s->mu);
+    if (!ok)
+        fprintf(stderr, "%s%s: not counted (the line is full or the host is not valid)\n", own_keys[k], host);
+}
+
+void sx_ntf_stats_own_line(sx_ntf_stats *s, sx_ntf_own_stat k, char *out, size_t cap)
+{
+    if (!cap)
+        return;
+    out[0] = 0;
+    if (!s || (unsigned)k >= SX_NTF_STATS_OWN)
+        return;
+    pthread_mutex_lock(&s->mu);
+    snprintf(out, cap, "%s", s->d.own[k]);
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- live statistics ---- */
 
 void sx_ntf_stats_init(sx_ntf_stats *s, int64_t now)
@@ -261,6 +411,8 @@ void sx_ntf_stats_destroy(sx_ntf_stats *s)
     if (!s)
         return;
     sx_ntf_stats_data_cleanup(&s->d);
+    free(s->own_domains);
+    s->own_domains = NULL;
     pthread_mutex_destroy(&s->mu);
 }
 

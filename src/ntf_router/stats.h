@@ -6,13 +6,16 @@
  * router kit (src/kit/stats.h) encodes, parses and formats.
  *
  * The reference's four per-router lines (ntfReceivedOwn ... ntfFailedOwn)
- * count notifications from SMP routers of the operator's own domains; we
- * count none (no own domains are configured), but keep what a restored
- * file holds, checked against their grammar, and write it back. */
+ * count notifications from the SMP routers of the operator's own domains
+ * ([SUBSCRIBER] own_server_domains): each line is the reference's list of
+ * "host count" pairs joined by commas, in the order of the hosts' bytes,
+ * kept as text and counted in place (an operator has a few own routers).
+ * A restored file's lines are checked against that grammar. */
 #ifndef SX_NTF_ROUTER_STATS_H
 #define SX_NTF_ROUTER_STATS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,9 +42,9 @@ typedef enum sx_ntf_stat {
     SX_NTF_STAT_COUNT
 } sx_ntf_stat;
 
-/* The per-router lines, in the file's order. */
 #define SX_NTF_STATS_OWN 4
 #define SX_NTF_STATS_OWN_MAX 4096 /* bytes of one line's value */
+#define SX_NTF_OWN_HOST_MAX 256   /* bytes of a counted host, with its NUL */
 
 typedef struct sx_ntf_stats_data {
     int64_t from_time; /* unix seconds */
@@ -55,7 +58,42 @@ typedef struct sx_ntf_stats_data {
 typedef struct sx_ntf_stats {
     pthread_mutex_t mu;
     sx_ntf_stats_data d;
+    char *own_domains; /* set before counting starts; NULL: none */
 } sx_ntf_stats;
+
+/* The per-router lines, in the file's order. */
+typedef enum sx_ntf_own_stat {
+    SX_NTF_OWN_RECEIVED,
+    SX_NTF_OWN_RECEIVED_AUTH,
+    SX_NTF_OWN_DELIVERED,
+    SX_NTF_OWN_FAILED,
+} sx_ntf_own_stat;
+
+/* Whether host is one of the operator's domains (words separated by
+ * spaces or tabs, the INI value) or a name under one ("x.<domain>"), as
+ * the reference matches an SMP router's first host. */
+bool sx_ntf_own_domain(const char *domains, const char *host);
+/* The first host of an SMP router's address text (smp://<fp>@<host>[,...]
+ * [:port]) into out; false when there is none or it does not fit. */
+bool sx_ntf_server_host(const char *server, char *out, size_t cap);
+/* Adds 1 to host's count in a per-router line (a new host gets 1, in its
+ * place). false, line unchanged: a malformed line, a host with spaces or
+ * commas, or a result of cap bytes or more. */
+bool sx_ntf_own_line_inc(char *line, size_t cap, const char *host);
+/* The next "host n" pair of a valid per-router line at *p (host not
+ * NUL-terminated), *p moved past it and its comma; false at the end (or at
+ * what is not a pair). */
+bool sx_ntf_own_next(const char **p, const char **host, size_t *host_len, int64_t *v);
+/* The own domains of s (copied; NULL or blank: none). SX_E_NOMEM. Call it
+ * before any counting thread starts. */
+SX_MUST_CHECK sx_status sx_ntf_stats_set_own_domains(sx_ntf_stats *s, const char *domains);
+/* The host SMP router server is counted under when it is an own one (into
+ * out), else false. s may be NULL. */
+bool sx_ntf_stats_own_server(const sx_ntf_stats *s, const char *server, char *out, size_t cap);
+/* Counts one under host in line k. s may be NULL, host NULL or "". */
+void sx_ntf_stats_inc_own(sx_ntf_stats *s, sx_ntf_own_stat k, const char *host);
+/* A copy of line k (cap SX_NTF_STATS_OWN_MAX). */
+void sx_ntf_stats_own_line(sx_ntf_stats *s, sx_ntf_own_stat k, char *out, size_t cap);
 
 void sx_ntf_stats_init(sx_ntf_stats *s, int64_t now);
 void sx_ntf_stats_destroy(sx_ntf_stats *s);

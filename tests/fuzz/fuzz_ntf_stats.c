@@ -4,7 +4,8 @@
  *
  * What parses must encode to a text that parses again and encodes the same
  * and make a daily line; what does not parse must leave every counter 0
- * and no per-router value. */
+ * and no per-router value. A per-router line counted once more for a host
+ * must hold the host and still parse. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +39,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (sx_ntf_stats_encode(&d2, &again, &len2) != SX_OK || len != len2 || memcmp(text, again, len) != 0)
         __builtin_trap();
+    for (int k = 0; k < SX_NTF_STATS_OWN; k++) {
+        if (!sx_ntf_own_line_inc(d2.own[k], sizeof d2.own[k], "m.example"))
+            continue;
+        if (!strstr(d2.own[k], "m.example "))
+            __builtin_trap();
+        char *counted = NULL;
+        size_t cl = 0;
+        if (sx_ntf_stats_encode(&d2, &counted, &cl) != SX_OK)
+            __builtin_trap();
+        sx_ntf_stats_data_cleanup(&d);
+        if (sx_ntf_stats_parse(counted, cl, &d, &line) != SX_OK)
+            __builtin_trap();
+        free(counted);
+    }
     char out[4096];
     if (sx_kit_stats_daily_line(sx_ntf_stats_spec(), &d2, MONDAY_THE_1ST, out, sizeof out) != SX_OK)
         __builtin_trap();

@@ -64,3 +64,16 @@ target_include_directories(itest_ntf_apns_streams PRIVATE ${PROJECT_SOURCE_DIR}/
 target_compile_definitions(itest_ntf_apns_streams PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}")
 add_test(NAME integration.ntf_apns_streams COMMAND itest_ntf_apns_streams $<TARGET_FILE:apns-standin>)
 set_tests_properties(integration.ntf_apns_streams PROPERTIES TIMEOUT 300)
+# The per-router counters of own SMP routers ([SUBSCRIBER]
+# own_server_domains): smp-server, ntf-server and the APNS stand-in as
+# processes; the metrics file's _own series and the stats file's lines.
+add_executable(itest_ntf_own test_ntf_own.c ntf_env.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c
+                             ${PROJECT_SOURCE_DIR}/tests/unit/prom_check.c)
+target_link_libraries(itest_ntf_own PRIVATE sx_ntf_router sx_ntf_client sx_smp_client PkgConfig::CMOCKA
+                      Threads::Threads)
+target_include_directories(itest_ntf_own PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(itest_ntf_own PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
+                           SX_SMP_SERVER_BIN="$<TARGET_FILE:smp-server>")
+add_dependencies(itest_ntf_own smp-server apns-standin ntf-server)
+add_test(NAME integration.ntf_own COMMAND itest_ntf_own $<TARGET_FILE:apns-standin> $<TARGET_FILE:ntf-server>)
+set_tests_properties(integration.ntf_own PROPERTIES TIMEOUT 300)

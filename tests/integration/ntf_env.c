@@ -44,6 +44,7 @@ const char *g_ntf_db_schema;
 int g_standin_delay_ms;
 bool g_ntf_stats;
 int64_t g_ntf_stats_interval;
+const char *g_ntf_own_domains;
 
 /* Runs the ntf-server program with the test's folders (and APNS key) in its
  * environment; out: where its output goes. */
@@ -101,6 +102,12 @@ static void proc_init(env *e)
             snprintf(line, sizeof line, "port: %u\n", (unsigned)e->ntf_port);
         if (g_ntf_service && strncmp(line, "# use_service_credentials:", 26) == 0)
             snprintf(line, sizeof line, "use_service_credentials: on\n");
+        if (g_ntf_stats && strncmp(line, "log_stats:", 10) == 0)
+            snprintf(line, sizeof line, "log_stats: on\n");
+        if (g_ntf_stats && g_ntf_stats_interval > 0 && strncmp(line, "# prometheus_interval:", 22) == 0)
+            snprintf(line, sizeof line, "prometheus_interval: %lld\n", (long long)g_ntf_stats_interval);
+        if (g_ntf_own_domains && strncmp(line, "# own_server_domains:", 21) == 0)
+            snprintf(line, sizeof line, "own_server_domains: %.900s\n", g_ntf_own_domains);
         if (g_ntf_db && strstr(line, "db_connection:") && strlen(g_ntf_db) < 900)
             snprintf(line, sizeof line, "db_connection: %s\n", g_ntf_db);
         if (g_ntf_db && g_ntf_db_schema && strstr(line, "db_schema:"))
@@ -234,6 +241,7 @@ void env_router_start(env *e)
     o.stats_interval = g_ntf_stats_interval;
     o.metrics_path = g_ntf_stats && g_ntf_stats_interval > 0 ? e->paths.metrics : NULL;
     o.metrics_interval = g_ntf_stats_interval;
+    o.own_server_domains = g_ntf_own_domains;
     assert_ok(sx_ntf_server_start(&o, &e->srv));
     assert_ok(sx_ntf_client_connect("127.0.0.1", sx_ntf_server_port(e->srv), e->fp, TIMEOUT_MS, &e->c));
     assert_int_equal(sx_ntf_client_version(e->c), 3);

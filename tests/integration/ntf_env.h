@@ -36,11 +36,15 @@ extern const char *g_ntf_db;
 extern const char *g_ntf_db_schema;
 /* The stand-in holds each answer back this many ms (--delay-ms; 0: none). */
 extern int g_standin_delay_ms;
-/* In process: the statistics kept in the log folder's
- * ntf-server-stats.log; with an interval > 0 also the daily line and the
- * metrics file every that many seconds. */
+/* The statistics kept in the log folder's ntf-server-stats.log; with an
+ * interval > 0 also the daily line and the metrics file every that many
+ * seconds (in process), or the metrics file (the process: log_stats on,
+ * prometheus_interval). */
 extern bool g_ntf_stats;
 extern int64_t g_ntf_stats_interval;
+/* [SUBSCRIBER] own_server_domains (in process, or in the process's INI);
+ * NULL: none. */
+extern const char *g_ntf_own_domains;
 
 typedef struct env {
     char dir[64], sdir[96], key[96], reqs[128], failures[128];

@@ -2,7 +2,9 @@
  * backup file as the reference writes it (round trip byte for byte, the
  * per-router lines kept), the older forms without the optional lines,
  * truncated, malformed and trailing input, the daily line's columns and
- * what it restarts, and save / load through a file. */
+ * what it restarts, save / load through a file, the own-domain match
+ * (the reference's: the host itself or a name under it) and the per-router
+ * lines counted, saved, restored and written as Prometheus series. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -401,6 +403,140 @@ static void test_metrics_text(void **state)
     free(s);
 }
 
+static void test_own_domain(void **state)
+{
+    (void)state;
+    const char *d = "simplex.im  example.com\t127.0.0.1";
+    assert_true(sx_ntf_own_domain(d, "simplex.im"));
+    assert_true(sx_ntf_own_domain(d, "smp4.simplex.im"));
+    assert_true(sx_ntf_own_domain(d, "a.b.example.com"));
+    assert_true(sx_ntf_own_domain(d, "127.0.0.1"));
+    assert_false(sx_ntf_own_domain(d, "xsimplex.im"));     /* not under it: no dot */
+    assert_false(sx_ntf_own_domain(d, "simplex.im.evil")); /* a suffix, not a prefix */
+    assert_false(sx_ntf_own_domain(d, "im"));
+    assert_false(sx_ntf_own_domain(d, "localhost"));
+    assert_false(sx_ntf_own_domain(d, "0.0.1"));
+    assert_false(sx_ntf_own_domain("", "simplex.im"));
+    assert_false(sx_ntf_own_domain(NULL, "simplex.im"));
+    char h[64];
+    assert_true(sx_ntf_server_host("smp://AAEC=@smp.example.com,abc.onion:5001", h, sizeof h));
+    assert_string_equal(h, "smp.example.com");
+    assert_true(sx_ntf_server_host("smp://AAEC=@127.0.0.1:5223", h, sizeof h));
+    assert_string_equal(h, "127.0.0.1");
+    assert_true(sx_ntf_server_host("smp://AAEC=@localhost", h, sizeof h));
+    assert_string_equal(h, "localhost");
+    assert_true(sx_ntf_server_host("smp://AAEC=@[::1]:5223", h, sizeof h));
+    assert_string_equal(h, "[::1]");
+    assert_false(sx_ntf_server_host("smp://AAEC=@:5223", h, sizeof h));
+    assert_false(sx_ntf_server_host("smp://AAEC=@a-very-long-host.example.com", h, 8));
+    sx_ntf_stats s;
+    sx_ntf_stats_init(&s, T_2023_12_31);
+    assert_false(sx_ntf_stats_own_server(&s, "smp://AAEC=@smp.simplex.im", h, sizeof h)); /* no domains */
+    assert_ok(sx_ntf_stats_set_own_domains(&s, "  "));
+    assert_false(sx_ntf_stats_own_server(&s, "smp://AAEC=@smp.simplex.im", h, sizeof h));
+    assert_ok(sx_ntf_stats_set_own_domains(&s, "simplex.im"));
+    assert_true(sx_ntf_stats_own_server(&s, "smp://AAEC=@smp.simplex.im:443", h, sizeof h));
+    assert_string_equal(h, "smp.simplex.im");
+    assert_false(sx_ntf_stats_own_server(&s, "smp://AAEC=@smp.example.com", h, sizeof h));
+    assert_false(sx_ntf_stats_own_server(NULL, "smp://AAEC=@smp.simplex.im", h, sizeof h));
+    sx_ntf_stats_destroy(&s);
+}
+
+static void test_own_line(void **state)
+{
+    (void)state;
+    char l[64] = "";
+    assert_true(sx_ntf_own_line_inc(l, sizeof l, "b.example"));
+    assert_string_equal(l, "b.example 1");
+    assert_true(sx_ntf_own_line_inc(l, sizeof l, "b.example"));
+    assert_true(sx_ntf_own_line_inc(l, sizeof l, "a.example")); /* in byte order */
+    assert_true(sx_ntf_own_line_inc(l, sizeof l, "c.example"));
+    assert_true(sx_ntf_own_line_inc(l, sizeof l, "b"));
+    assert_string_equal(l, "a.example 1,b 1,b.example 2,c.example 1");
+    assert_false(sx_ntf_own_line_inc(l, sizeof l, "x y"));
+    assert_false(sx_ntf_own_line_inc(l, sizeof l, "x,y"));
+    assert_false(sx_ntf_own_line_inc(l, sizeof l, ""));
+    assert_false(sx_ntf_own_line_inc(l, sizeof l, "a-host-that-does-not-fit.example.com"));
+    assert_string_equal(l, "a.example 1,b 1,b.example 2,c.example 1");
+    char small[7] = "h 1";
+    assert_true(sx_ntf_own_line_inc(small, sizeof small, "h"));
+    assert_false(sx_ntf_own_line_inc(small, sizeof small, "g")); /* "g 1,h 2" and its NUL need 8 bytes */
+    assert_string_equal(small, "h 2");
+    char bad[16] = "h x";
+    assert_false(sx_ntf_own_line_inc(bad, sizeof bad, "h"));
+    char top[32] = "h 999999999999999998";
+    assert_true(sx_ntf_own_line_inc(top, sizeof top, "h"));
+    assert_false(sx_ntf_own_line_inc(top, sizeof top, "h")); /* 19 digits would not read back */
+    assert_string_equal(top, "h 999999999999999999");
+    assert_string_equal(bad, "h x");
+}
+
+static void test_own_round_trip(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sx_ntf_own_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/ntf-server-stats.log", dir);
+    sx_ntf_stats *s = calloc(1, sizeof *s), *r = calloc(1, sizeof *r);
+    assert_non_null(s);
+    assert_non_null(r);
+    sx_ntf_stats_init(s, T_2023_12_31);
+    sx_ntf_stats_init(r, T_2024_01_01);
+    for (int i = 0; i < 5; i++)
+        sx_ntf_stats_inc_own(s, SX_NTF_OWN_RECEIVED, i % 2 ? "smp2.example.com" : "smp1.example.com");
+    sx_ntf_stats_inc_own(s, SX_NTF_OWN_DELIVERED, "smp1.example.com");
+    sx_ntf_stats_inc_own(s, SX_NTF_OWN_FAILED, "smp2.example.com");
+    sx_ntf_stats_inc_own(s, SX_NTF_OWN_RECEIVED_AUTH, ""); /* not an own router: nothing */
+    sx_ntf_stats_inc_own(s, SX_NTF_OWN_RECEIVED_AUTH, NULL);
+    char *text = NULL;
+    assert_ok(sx_ntf_stats_encode(&s->d, &text, NULL));
+    assert_non_null(strstr(text, "\nntfFailed=0\n"
+                                 "ntfReceivedOwn=smp1.example.com 3,smp2.example.com 2\n"
+                                 "ntfReceivedAuthOwn=\n"
+                                 "ntfDeliveredOwn=smp1.example.com 1\n"
+                                 "ntfFailedOwn=smp2.example.com 1\n"
+                                 "ntfCronDelivered=0\n"));
+    free(text);
+    assert_ok(sx_ntf_stats_save(s, path));
+    size_t line = 0;
+    assert_ok(sx_ntf_stats_load(r, path, &line));
+    /* counting goes on from the restored lines */
+    sx_ntf_stats_inc_own(r, SX_NTF_OWN_RECEIVED, "smp2.example.com");
+    char l[SX_NTF_STATS_OWN_MAX];
+    sx_ntf_stats_own_line(r, SX_NTF_OWN_RECEIVED, l, sizeof l);
+    assert_string_equal(l, "smp1.example.com 3,smp2.example.com 3");
+    sx_ntf_stats_own_line(r, SX_NTF_OWN_FAILED, l, sizeof l);
+    assert_string_equal(l, "smp2.example.com 1");
+    /* the Prometheus series, one sample per router */
+    sx_ntf_metrics_in *in = calloc(1, sizeof *in);
+    assert_non_null(in);
+    sx_ntf_metrics_from_stats(r, in);
+    in->now_ms = (int64_t)T_2024_01_01 * 1000;
+    size_t len = 0;
+    assert_ok(sx_ntf_metrics_text(in, &text, &len));
+    char err[256];
+    size_t samples = 0;
+    if (!prom_check(text, &samples, err, sizeof err))
+        fail_msg("%s", err);
+    assert_non_null(strstr(text, "# HELP simplex_ntf_notifications_received_own Received notifications\n"
+                                 "# TYPE simplex_ntf_notifications_received_own counter\n"
+                                 "simplex_ntf_notifications_received_own{server=\"smp1.example.com\"} 3 1704067200000\n"
+                                 "simplex_ntf_notifications_received_own{server=\"smp2.example.com\"} 3 1704067200000\n"
+                                 "# ntfReceivedOwn\n\n"));
+    assert_non_null(strstr(text, "simplex_ntf_notifications_delivered_own{server=\"smp1.example.com\"} 1 "));
+    assert_non_null(strstr(text, "simplex_ntf_notifications_failed_own{server=\"smp2.example.com\"} 1 "));
+    assert_null(strstr(text, "received_auth_own")); /* no routers: no series */
+    free(text);
+    free(in);
+    sx_ntf_stats_destroy(s);
+    sx_ntf_stats_destroy(r);
+    free(s);
+    free(r);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +547,9 @@ int main(void)
         cmocka_unit_test(test_daily_line),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_own_domain),
+        cmocka_unit_test(test_own_line),
+        cmocka_unit_test(test_own_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
