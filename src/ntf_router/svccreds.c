@@ -133,6 +133,7 @@ static sx_status make_columns(void *arg, sx_ntf_pg_creds *out)
 static sx_status from_db(sx_ntf_svccreds *x, const sx_server_address *a, sx_smp_service_creds *out)
 {
     sx_ntf_pg_creds *c = &x->last;
+    sx_ntf_pg_creds_free(c); /* the previous call's (out of use by now) */
     SX_TRY(sx_ntf_pg_service_creds(x->db, a, make_columns, x, c));
     if (c->made)
         x->made++;
