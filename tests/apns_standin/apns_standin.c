@@ -629,10 +629,11 @@ static void *conn_main(void *arg)
     if (c.goaway) {
         /* close gently: the client still reads the answers and the GOAWAY
          * (closing with its requests unread would reset the connection and
-         * could lose them); what it still sends is read and dropped */
+         * could lose them); what it still sends is read and dropped, for up
+         * to 30 s (a client starved by a loaded machine must still get them) */
         SSL_shutdown(c.ssl);
         shutdown(fd, SHUT_WR);
-        for (int i = 0; i < 50; i++) {
+        for (int i = 0; i < 300; i++) {
             struct pollfd p = {.fd = fd, .events = POLLIN};
             if (poll(&p, 1, 100) < 0 || (p.revents && SSL_read(c.ssl, buf, sizeof buf) <= 0))
                 break;
