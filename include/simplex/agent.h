@@ -148,7 +148,7 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_MERRS,    /* messages msg_ids expired with message msg_id's MERR (status, detail) */
     /* sx_agent_suspend is done: nothing is sent or received until sx_agent_foreground */
     SX_AGENT_EV_SUSPENDED,
-    SX_AGENT_EV_SWITCH,   /* queue rotation moved on: switch_dir and switch_phase */
+    SX_AGENT_EV_SWITCH, /* queue rotation moved on: switch_dir and switch_phase */
 } sx_agent_event_kind;
 
 /* One delivery receipt of a RCVD event. */

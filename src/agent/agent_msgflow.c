@@ -197,7 +197,7 @@ sx_status sx_agent_send_many(sx_agent *a, sx_agent_outmsg *msgs, size_t n)
     sx_status first = SX_OK;
     for (size_t i = 0; i < n && st == SX_OK; i++) {
         msgs[i].status = send_locked(a, msgs[i].conn_id, SX_PQ_KEEP, msgs[i].body, msgs[i].len,
-                                    &msgs[i].msg_id, NULL);
+                                     &msgs[i].msg_id, NULL);
         if (msgs[i].status != SX_OK) {
             msgs[i].msg_id = 0;
             if (first == SX_OK)
