@@ -30,7 +30,8 @@ set_tests_properties(integration.simplex_agent PROPERTIES TIMEOUT 300)
 # Private message routing of the agent's sends (test_agent_proxy.c): three
 # routers (the queues', a proxy, a proxy that cannot reach the queues'
 # host), every proxy mode and fallback, the proxy down and back.
-add_executable(itest_agent_proxy test_agent_proxy.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+add_executable(itest_agent_proxy test_agent_proxy.c agent_pair.c pool_router.c
+               ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_agent_proxy PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
 target_include_directories(itest_agent_proxy PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 target_compile_definitions(itest_agent_proxy PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
@@ -42,7 +43,8 @@ set_tests_properties(integration.agent_proxy PROPERTIES TIMEOUT 600)
 # PQ turned on, off, on and off again message by message, as the
 # reference's "should establish connection without PQ encryption and
 # enable it".
-add_executable(itest_agent_pq test_agent_pq.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+add_executable(itest_agent_pq test_agent_pq.c agent_pair.c pool_router.c
+               ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_agent_pq PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
 target_include_directories(itest_agent_pq PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 target_compile_definitions(itest_agent_pq PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
@@ -52,7 +54,8 @@ add_test(NAME integration.agent_pq COMMAND itest_agent_pq)
 set_tests_properties(integration.agent_pq PROPERTIES TIMEOUT 600)
 # Suspending the agent and bringing it back (test_agent_suspend.c), as the
 # reference's "Suspending agent" tests.
-add_executable(itest_agent_suspend test_agent_suspend.c pool_router.c ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
+add_executable(itest_agent_suspend test_agent_suspend.c agent_pair.c pool_router.c
+               ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_agent_suspend PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
 target_include_directories(itest_agent_suspend PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 target_compile_definitions(itest_agent_suspend PRIVATE SX_TEST_DATA_DIR="${SX_TEST_DATA_DIR}"
@@ -74,7 +77,7 @@ add_test(NAME integration.agent_async COMMAND itest_agent_async)
 set_tests_properties(integration.agent_async PROPERTIES TIMEOUT 600)
 # Queue rotation (test_agent_switch.c): the same router, another router,
 # restarts in the middle, abort.
-add_executable(itest_agent_switch test_agent_switch.c pool_router.c
+add_executable(itest_agent_switch test_agent_switch.c agent_pair.c pool_router.c
                ${PROJECT_SOURCE_DIR}/tests/unit/testutil.c)
 target_link_libraries(itest_agent_switch PRIVATE sx_agent PkgConfig::CMOCKA Threads::Threads)
 target_include_directories(itest_agent_switch PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)

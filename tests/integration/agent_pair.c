@@ -1,6 +1,6 @@
 /* Two agents over the test's router (pool_router.c): opening them, taking
  * their events and the fast handshake between them, for the agent's
- * integration tests (test_agent.c, test_agent_flow.c). */
+ * integration tests (tests/integration/test_agent*.c). */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -59,7 +59,8 @@ void expect(sx_agent *a, sx_agent_event_kind kind, const char *conn, sx_agent_ev
 {
     next_ev(a, ev);
     if (ev->kind != kind)
-        fail_msg("event %s, expected %s", sx_agent_event_name(ev->kind), sx_agent_event_name(kind));
+        fail_msg("event %s (%s), expected %s", sx_agent_event_name(ev->kind), ev->detail,
+                 sx_agent_event_name(kind));
     assert_string_equal(ev->conn, conn);
 }
 

@@ -17,77 +17,14 @@
 
 #include "simplex/agent.h"
 
+#include "agent_pair.h"
 #include "pool_router.h"
 
-#define WAIT_MS 60000
 /* The padded sizes of an agent message in the ratchet (agent version 5
  * and up) without and with PQ, less the 45 bytes around the body: the
  * reference's test sizes. */
 #define LARGE_LEN (15840 - 45)
 #define SMALL_LEN (13618 - 45)
-
-static char DIR_[64];
-
-static sx_agent *open_agent(const char *name)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/%s.db", DIR_, name);
-    sx_agent_opts o;
-    memset(&o, 0, sizeof o);
-    o.pq_off = true;
-    o.retry_min_ms = 100;
-    o.retry_max_ms = 500;
-    o.send_retry_ms = 200;
-    sx_agent *a = NULL;
-    if (sx_agent_open(p, &o, &a) != SX_OK)
-        fail_msg("open %s: %s", name, sx_error_message());
-    return a;
-}
-
-static void next_ev(sx_agent *a, sx_agent_event *ev)
-{
-    int64_t until = now_ms() + WAIT_MS;
-    for (;;) {
-        assert_ok(sx_agent_next(a, 200, ev));
-        if (ev->kind == SX_AGENT_EV_ERR || ev->kind == SX_AGENT_EV_MERR)
-            fail_msg("%s %s: %s", sx_agent_event_name(ev->kind), ev->conn, ev->detail);
-        if (ev->kind != SX_AGENT_EV_NONE && ev->kind != SX_AGENT_EV_UP &&
-            ev->kind != SX_AGENT_EV_DOWN)
-            return;
-        if (now_ms() > until)
-            fail_msg("no event in %d ms", WAIT_MS);
-    }
-}
-
-static void expect(sx_agent *a, sx_agent_event_kind kind, const char *conn, sx_agent_event *ev)
-{
-    next_ev(a, ev);
-    if (ev->kind != kind)
-        fail_msg("event %s, expected %s", sx_agent_event_name(ev->kind), sx_agent_event_name(kind));
-    assert_string_equal(ev->conn, conn);
-}
-
-static void connect_pair(sx_agent *alice, sx_agent *bob, char *bob_id, char *alice_id)
-{
-    char *link = NULL;
-    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
-    assert_ok(sx_agent_join(bob, link, NULL, "bob", 3, alice_id));
-    sx_agent_free_text(link);
-    sx_agent_event ev;
-    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
-    char conf[SX_AGENT_CONN_ID_TEXT];
-    memcpy(conf, ev.conf_id, sizeof conf);
-    sx_agent_event_clear(&ev);
-    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice", 5));
-    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
-    assert_false(ev.pq);
-    sx_agent_event_clear(&ev);
-    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
-    sx_agent_event_clear(&ev);
-    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
-    assert_false(ev.pq);
-    sx_agent_event_clear(&ev);
-}
 
 typedef struct side {
     sx_agent *a;
@@ -140,10 +77,10 @@ static void test_enable_pq(void **state)
 {
     (void)state;
     router_start();
-    sx_agent *alice = open_agent("alice");
-    sx_agent *bob = open_agent("bob");
+    sx_agent *alice = open_agent("alice", true);
+    sx_agent *bob = open_agent("bob", true);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
-    connect_pair(alice, bob, bob_id, alice_id);
+    connect_pair(alice, bob, bob_id, alice_id, false);
     side a = {alice, bob_id}, b = {bob, alice_id};
     static uint8_t lrg[LARGE_LEN + 6], sml[SMALL_LEN + 6];
     for (size_t i = 0; i < sizeof lrg; i++)
@@ -197,7 +134,7 @@ static void test_enable_pq(void **state)
     assert_int_equal(sx_agent_send_pq(bob, alice_id, OFF, sml, SMALL_LEN + 6, &id, NULL), SX_E_LIMIT);
     /* and the state survives a restart: keep (no switch) stays off */
     sx_agent_close(alice);
-    alice = open_agent("alice");
+    alice = open_agent("alice", true);
     a.a = alice;
     snd_rcv(a, b, sml, SMALL_LEN, SX_AGENT_PQ_KEEP, 25, false);
     assert_int_equal(sx_agent_send_pq(alice, bob_id, (sx_agent_pq)7, sml, 1, &id, NULL), SX_E_USAGE);
@@ -206,24 +143,10 @@ static void test_enable_pq(void **state)
     router_kill9();
 }
 
-static int setup(void **state)
-{
-    snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-pq-XXXXXX");
-    if (!mkdtemp(DIR_))
-        return -1;
-    return router_setup(state);
-}
-
-static int teardown(void **state)
-{
-    tu_rm_rf(DIR_);
-    return router_teardown(state);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_enable_pq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enable_pq, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,11 +28,9 @@
 
 #include "simplex/agent.h"
 
+#include "agent_pair.h"
 #include "pool_router.h"
 
-#define WAIT_MS 60000
-
-static char DIR_[64];
 static pool_router B, P, H;
 static uint16_t ctl_b, ctl_p;
 /* P by the name localhost: a host of its own, so that B (127.0.0.1) is not
@@ -90,56 +88,26 @@ static bview b_view(void)
 
 /* ---- agents ---- */
 
-static sx_agent *open_agent(const char *name, sx_agent_proxy_mode mode, sx_agent_proxy_fallback fb,
-                            const char *r1, const char *r2, bool protected_)
+/* An agent with these proxy options and routers (the short retries of
+ * open_agent_opts over them). */
+static sx_agent *open_proxy_agent(const char *name, sx_agent_proxy_mode mode, sx_agent_proxy_fallback fb,
+                                  const char *r1, const char *r2, bool protected_)
 {
-    char p[128];
-    snprintf(p, sizeof p, "%s/%s.db", DIR_, name);
     const char *routers[2] = {r1, r2};
     sx_agent_opts o;
     memset(&o, 0, sizeof o);
     o.pq_off = true;
-    o.retry_min_ms = 100;
-    o.retry_max_ms = 500;
-    o.send_retry_ms = 200;
     o.timeout_ms = 5000;
     o.proxy_mode = mode;
     o.proxy_fallback = fb;
     o.routers = routers;
-    o.n_routers = r2 ? 2 : r1 ? 1 : 0;
+    o.n_routers = r2 ? 2 : (r1 ? 1 : 0);
     o.address_protected = protected_;
-    sx_agent *a = NULL;
-    if (sx_agent_open(p, &o, &a) != SX_OK)
-        fail_msg("open %s: %s", name, sx_error_message());
-    return a;
+    return open_agent_opts(name, &o);
 }
 
-/* The next event other than UP and DOWN; ERR and MERR fail the test. */
-static void next_ev(sx_agent *a, sx_agent_event *ev)
-{
-    int64_t until = now_ms() + WAIT_MS;
-    for (;;) {
-        assert_ok(sx_agent_next(a, 200, ev));
-        if (ev->kind == SX_AGENT_EV_ERR || ev->kind == SX_AGENT_EV_MERR)
-            fail_msg("%s %s: %s", sx_agent_event_name(ev->kind), ev->conn, ev->detail);
-        if (ev->kind != SX_AGENT_EV_NONE && ev->kind != SX_AGENT_EV_UP &&
-            ev->kind != SX_AGENT_EV_DOWN)
-            return;
-        if (now_ms() > until)
-            fail_msg("no event in %d ms", WAIT_MS);
-    }
-}
-
-static void expect(sx_agent *a, sx_agent_event_kind kind, const char *conn, sx_agent_event *ev)
-{
-    next_ev(a, ev);
-    if (ev->kind != kind)
-        fail_msg("event %s (%s), expected %s", sx_agent_event_name(ev->kind), ev->detail,
-                 sx_agent_event_name(kind));
-    assert_string_equal(ev->conn, conn);
-}
-
-static void connect_pair(sx_agent *alice, sx_agent *bob, char *bob_id, char *alice_id)
+/* The handshake of connect_pair with the queues on B (no PQ asked). */
+static void connect_pair_b(sx_agent *alice, sx_agent *bob, char *bob_id, char *alice_id)
 {
     char *link = NULL;
     assert_ok(sx_agent_create_invitation(alice, B.addr, bob_id, &link));
@@ -166,14 +134,8 @@ static int64_t send_text(sx_agent *a, const char *conn, const char *text)
     return id;
 }
 
-static void expect_sent(sx_agent *a, const char *conn, int64_t id)
-{
-    sx_agent_event ev;
-    expect(a, SX_AGENT_EV_SENT, conn, &ev);
-    assert_int_equal(ev.msg_id, id);
-}
-
-static void expect_msg(sx_agent *a, const char *conn, const char *text)
+/* MSG with text (any id), integrity OK, acknowledged. */
+static void expect_text(sx_agent *a, const char *conn, const char *text)
 {
     sx_agent_event ev;
     expect(a, SX_AGENT_EV_MSG, conn, &ev);
@@ -189,7 +151,7 @@ static void hello(sx_agent *alice, const char *bob_id, sx_agent *bob, const char
 {
     int64_t id = send_text(alice, bob_id, text);
     expect_sent(alice, bob_id, id);
-    expect_msg(bob, alice_id, text);
+    expect_text(bob, alice_id, text);
 }
 
 /* ---- the test ---- */
@@ -203,10 +165,10 @@ static void test_private_routing(void **state)
 
     /* always, through P: the handshake's SKEYs, the confirmation, the
      * info and the messages, both sides */
-    sx_agent *alice = open_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
-    sx_agent *bob = open_agent("bob", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
+    sx_agent *alice = open_proxy_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
+    sx_agent *bob = open_proxy_agent("bob", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
-    connect_pair(alice, bob, bob_id, alice_id);
+    connect_pair_b(alice, bob, bob_id, alice_id);
     hello(alice, bob_id, bob, alice_id, "hello");
     hello(bob, alice_id, alice, bob_id, "hello too");
     hello(alice, bob_id, bob, alice_id, "how are you?");
@@ -224,7 +186,7 @@ static void test_private_routing(void **state)
     sx_agent_close(alice);
 
     /* unknown: B is one of alice's routers, so directly */
-    alice = open_agent("alice", SX_AGENT_PROXY_UNKNOWN, SX_AGENT_FALLBACK_ALLOW, p_local, B.addr, false);
+    alice = open_proxy_agent("alice", SX_AGENT_PROXY_UNKNOWN, SX_AGENT_FALLBACK_ALLOW, p_local, B.addr, false);
     hello(alice, bob_id, bob, alice_id, "direct");
     bview v2 = b_view();
     assert_int_equal(v2.sent - v1.sent, 1);
@@ -235,7 +197,7 @@ static void test_private_routing(void **state)
     sx_agent_close(alice);
 
     /* unknown, B not among them: through P */
-    alice = open_agent("alice", SX_AGENT_PROXY_UNKNOWN, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
+    alice = open_proxy_agent("alice", SX_AGENT_PROXY_UNKNOWN, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
     hello(alice, bob_id, bob, alice_id, "proxied");
     bview v3 = b_view();
     assert_int_equal(v3.sent - v2.sent, 1);
@@ -243,7 +205,7 @@ static void test_private_routing(void **state)
     sx_agent_close(alice);
 
     /* unprotected, but the address is protected: directly */
-    alice = open_agent("alice", SX_AGENT_PROXY_UNPROTECTED, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, true);
+    alice = open_proxy_agent("alice", SX_AGENT_PROXY_UNPROTECTED, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, true);
     hello(alice, bob_id, bob, alice_id, "protected");
     bview v4 = b_view();
     assert_int_equal(v4.sent - v3.sent, 1);
@@ -253,7 +215,7 @@ static void test_private_routing(void **state)
     /* P down: a proxy that is down is no reason to send directly (even
      * with the fallback allowed); the message waits and goes through P
      * once it is back */
-    alice = open_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
+    alice = open_proxy_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, p_local, NULL, false);
     pool_router_kill9(&P);
     int64_t id = send_text(alice, bob_id, "after the proxy's restart");
     /* a few retries' time: no SENT (nor any other event but DOWN/UP) */
@@ -269,7 +231,7 @@ static void test_private_routing(void **state)
     assert_int_equal(v5.sent - v4.sent, 0);
     pool_router_start(&P);
     expect_sent(alice, bob_id, id);
-    expect_msg(bob, alice_id, "after the proxy's restart");
+    expect_text(bob, alice_id, "after the proxy's restart");
     bview v6 = b_view();
     assert_int_equal(v6.sent - v5.sent, 1);
     assert_int_equal(v6.fwd - v5.fwd, 1);
@@ -279,7 +241,7 @@ static void test_private_routing(void **state)
 
     /* H cannot use B's host. Fallback prohibited: MWARN with the proxy's
      * error, and the message waits in the store */
-    alice = open_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_PROHIBIT, H.addr, NULL, false);
+    alice = open_proxy_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_PROHIBIT, H.addr, NULL, false);
     id = send_text(alice, bob_id, "after the fallback");
     sx_agent_event ev;
     expect(alice, SX_AGENT_EV_MWARN, bob_id, &ev);
@@ -293,9 +255,9 @@ static void test_private_routing(void **state)
     assert_int_equal(as.proxy_fallbacks, 0);
     sx_agent_close(alice);
     /* allowed: the same message goes directly */
-    alice = open_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, H.addr, NULL, false);
+    alice = open_proxy_agent("alice", SX_AGENT_PROXY_ALWAYS, SX_AGENT_FALLBACK_ALLOW, H.addr, NULL, false);
     expect_sent(alice, bob_id, id);
-    expect_msg(bob, alice_id, "after the fallback");
+    expect_text(bob, alice_id, "after the fallback");
     bview v8 = b_view();
     assert_int_equal(v8.sent - v7.sent, 1);
     assert_int_equal(v8.fwd - v7.fwd, 0);
@@ -311,7 +273,7 @@ static void test_bad_options(void **state)
 {
     (void)state;
     char p[128];
-    snprintf(p, sizeof p, "%s/bad.db", DIR_);
+    db_path(p, sizeof p, "bad");
     sx_agent *a = NULL;
     sx_agent_opts o;
     memset(&o, 0, sizeof o);

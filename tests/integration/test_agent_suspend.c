@@ -15,90 +15,8 @@
 
 #include "simplex/agent.h"
 
+#include "agent_pair.h"
 #include "pool_router.h"
-
-#define WAIT_MS 60000
-
-static char DIR_[64];
-
-static sx_agent *open_agent(const char *name)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/%s.db", DIR_, name);
-    sx_agent_opts o;
-    memset(&o, 0, sizeof o);
-    o.pq_off = true; /* the ratchet is not what is tested here */
-    o.retry_min_ms = 100;
-    o.retry_max_ms = 500;
-    o.send_retry_ms = 200;
-    sx_agent *a = NULL;
-    if (sx_agent_open(p, &o, &a) != SX_OK)
-        fail_msg("open %s: %s", name, sx_error_message());
-    return a;
-}
-
-static void next_ev(sx_agent *a, sx_agent_event *ev)
-{
-    int64_t until = now_ms() + WAIT_MS;
-    for (;;) {
-        assert_ok(sx_agent_next(a, 200, ev));
-        if (ev->kind == SX_AGENT_EV_ERR || ev->kind == SX_AGENT_EV_MERR)
-            fail_msg("%s %s: %s", sx_agent_event_name(ev->kind), ev->conn, ev->detail);
-        if (ev->kind != SX_AGENT_EV_NONE && ev->kind != SX_AGENT_EV_UP &&
-            ev->kind != SX_AGENT_EV_DOWN)
-            return;
-        if (now_ms() > until)
-            fail_msg("no event in %d ms", WAIT_MS);
-    }
-}
-
-static void expect(sx_agent *a, sx_agent_event_kind kind, const char *conn, sx_agent_event *ev)
-{
-    next_ev(a, ev);
-    if (ev->kind != kind)
-        fail_msg("event %s, expected %s", sx_agent_event_name(ev->kind), sx_agent_event_name(kind));
-    assert_string_equal(ev->conn, conn);
-}
-
-static void connect_pair(sx_agent *alice, sx_agent *bob, char *bob_id, char *alice_id)
-{
-    char *link = NULL;
-    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
-    assert_ok(sx_agent_join(bob, link, NULL, "bob", 3, alice_id));
-    sx_agent_free_text(link);
-    sx_agent_event ev;
-    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
-    char conf[SX_AGENT_CONN_ID_TEXT];
-    memcpy(conf, ev.conf_id, sizeof conf);
-    sx_agent_event_clear(&ev);
-    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice", 5));
-    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
-    assert_false(ev.pq);
-    sx_agent_event_clear(&ev);
-    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
-    sx_agent_event_clear(&ev);
-    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
-    assert_false(ev.pq);
-    sx_agent_event_clear(&ev);
-}
-
-static void expect_sent(sx_agent *a, const char *conn, int64_t id)
-{
-    sx_agent_event ev;
-    expect(a, SX_AGENT_EV_SENT, conn, &ev);
-    assert_int_equal(ev.msg_id, id);
-}
-
-static void expect_msg(sx_agent *a, const char *conn, const char *text, int64_t id)
-{
-    sx_agent_event ev;
-    expect(a, SX_AGENT_EV_MSG, conn, &ev);
-    assert_int_equal(ev.body_len, strlen(text));
-    assert_memory_equal(ev.body, text, ev.body_len);
-    assert_int_equal(ev.msg_id, id);
-    assert_ok(sx_agent_ack(a, conn, ev.msg_id));
-    sx_agent_event_clear(&ev);
-}
 
 static void expect_suspended(sx_agent *a)
 {
@@ -133,13 +51,13 @@ static void test_suspend_receive(void **state)
 {
     (void)state;
     router_start();
-    sx_agent *alice = open_agent("alice");
-    sx_agent *bob = open_agent("bob");
+    sx_agent *alice = open_agent("alice", true);
+    sx_agent *bob = open_agent("bob", true);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
-    connect_pair(alice, bob, bob_id, alice_id);
+    connect_pair(alice, bob, bob_id, alice_id, false);
     assert_int_equal(send_text(alice, bob_id, "hello"), 2);
     expect_sent(alice, bob_id, 2);
-    expect_msg(bob, alice_id, "hello", 2);
+    expect_msg(bob, alice_id, "hello", 2, 0);
     /* nothing pending: SUSPENDED at once */
     assert_ok(sx_agent_suspend(bob, 1000));
     expect_suspended(bob);
@@ -147,7 +65,7 @@ static void test_suspend_receive(void **state)
     expect_sent(alice, bob_id, 3);
     expect_quiet(bob, 1000);
     assert_ok(sx_agent_foreground(bob));
-    expect_msg(bob, alice_id, "hello 2", 3);
+    expect_msg(bob, alice_id, "hello 2", 3, 0);
     /* without delay: at once, no event; bob's own send waits as well */
     assert_ok(sx_agent_suspend(bob, 0));
     assert_int_equal(send_text(alice, bob_id, "hello 3"), 4);
@@ -173,7 +91,7 @@ static void test_suspend_receive(void **state)
     assert_int_equal(s->msg_id, 4);
     sx_agent_event_clear(&e1);
     sx_agent_event_clear(&e2);
-    expect_msg(alice, bob_id, "from the background", 5);
+    expect_msg(alice, bob_id, "from the background", 5, 0);
     assert_int_equal(sx_agent_suspend(bob, -1), SX_E_USAGE);
     sx_agent_close(alice);
     sx_agent_close(bob);
@@ -186,13 +104,13 @@ static void test_suspend_complete_sending(void **state)
 {
     (void)state;
     router_start();
-    sx_agent *alice = open_agent("alice_c");
-    sx_agent *bob = open_agent("bob_c");
+    sx_agent *alice = open_agent("alice_c", true);
+    sx_agent *bob = open_agent("bob_c", true);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
-    connect_pair(alice, bob, bob_id, alice_id);
+    connect_pair(alice, bob, bob_id, alice_id, false);
     assert_int_equal(send_text(alice, bob_id, "hello"), 2);
     expect_sent(alice, bob_id, 2);
-    expect_msg(bob, alice_id, "hello", 2);
+    expect_msg(bob, alice_id, "hello", 2, 0);
     router_kill9();
     assert_int_equal(send_text(bob, alice_id, "hello too"), 3);
     assert_int_equal(send_text(bob, alice_id, "how are you?"), 4);
@@ -201,8 +119,8 @@ static void test_suspend_complete_sending(void **state)
     expect_sent(bob, alice_id, 3);
     expect_sent(bob, alice_id, 4);
     expect_suspended(bob);
-    expect_msg(alice, bob_id, "hello too", 3);
-    expect_msg(alice, bob_id, "how are you?", 4);
+    expect_msg(alice, bob_id, "hello too", 3, 0);
+    expect_msg(alice, bob_id, "how are you?", 4, 0);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -214,10 +132,10 @@ static void test_suspend_timeout(void **state)
 {
     (void)state;
     router_start();
-    sx_agent *alice = open_agent("alice_t");
-    sx_agent *bob = open_agent("bob_t");
+    sx_agent *alice = open_agent("alice_t", true);
+    sx_agent *bob = open_agent("bob_t", true);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
-    connect_pair(alice, bob, bob_id, alice_id);
+    connect_pair(alice, bob, bob_id, alice_id, false);
     router_kill9();
     assert_int_equal(send_text(bob, alice_id, "hello too"), 2);
     assert_int_equal(send_text(bob, alice_id, "how are you?"), 3);
@@ -228,33 +146,19 @@ static void test_suspend_timeout(void **state)
     assert_ok(sx_agent_foreground(bob));
     expect_sent(bob, alice_id, 2);
     expect_sent(bob, alice_id, 3);
-    expect_msg(alice, bob_id, "hello too", 2);
-    expect_msg(alice, bob_id, "how are you?", 3);
+    expect_msg(alice, bob_id, "hello too", 2, 0);
+    expect_msg(alice, bob_id, "how are you?", 3, 0);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
 }
 
-static int setup(void **state)
-{
-    snprintf(DIR_, sizeof DIR_, "/tmp/sx-agent-susp-XXXXXX");
-    if (!mkdtemp(DIR_))
-        return -1;
-    return router_setup(state);
-}
-
-static int teardown(void **state)
-{
-    tu_rm_rf(DIR_);
-    return router_teardown(state);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_suspend_receive, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_suspend_complete_sending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_suspend_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_receive, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_complete_sending, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_timeout, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,32 +18,19 @@
 
 #include "simplex/agent.h"
 
+#include "agent_pair.h"
 #include "pool_router.h"
 
-#define WAIT_MS 60000
 #define MAX_MSGS 32
 
-static char DIR_[64];
-
-static void db_path(char *out, size_t cap, const char *name)
+/* An agent (PQ on, the default) that, with no_subscribe, does not subscribe
+ * its queues at open. */
+static sx_agent *open_switch_agent(const char *name, bool no_subscribe)
 {
-    snprintf(out, cap, "%s/%s.db", DIR_, name);
-}
-
-static sx_agent *open_agent(const char *name, bool no_subscribe)
-{
-    char p[128];
-    db_path(p, sizeof p, name);
     sx_agent_opts o;
     memset(&o, 0, sizeof o);
-    o.retry_min_ms = 100;
-    o.retry_max_ms = 500;
-    o.send_retry_ms = 200;
     o.no_subscribe = no_subscribe;
-    sx_agent *a = NULL;
-    if (sx_agent_open(p, &o, &a) != SX_OK)
-        fail_msg("open %s: %s", name, sx_error_message());
-    return a;
+    return open_agent_opts(name, &o);
 }
 
 /* One side of the conversation: what it saw. */
@@ -59,7 +46,7 @@ typedef struct side {
     size_t n_err;
 } side;
 
-static void connect_pair(side *alice, side *bob, const char *server)
+static void connect_sides(side *alice, side *bob, const char *server)
 {
     char *link = NULL;
     assert_ok(sx_agent_create_invitation(alice->a, server, alice->conn, &link));
@@ -223,7 +210,7 @@ static void copy_file(const char *from, const char *to)
  * (copied to bob_old while bob was closed) sends to it and gets AUTH. */
 static void expect_old_queue_gone(const char *bob_conn)
 {
-    sx_agent *old = open_agent("bob_old", true);
+    sx_agent *old = open_switch_agent("bob_old", true);
     assert_ok(sx_agent_send(old, bob_conn, "ghost", 5, NULL));
     sx_agent_event ev;
     int64_t until = now_ms() + WAIT_MS;
@@ -240,9 +227,9 @@ static void expect_old_queue_gone(const char *bob_conn)
 static void switch_to(const char *server, bool kill_first)
 {
     side alice = {.name = "alice"}, bob = {.name = "bob"};
-    alice.a = open_agent("alice", false);
-    bob.a = open_agent("bob", false);
-    connect_pair(&alice, &bob, R.addr);
+    alice.a = open_switch_agent("alice", false);
+    bob.a = open_switch_agent("bob", false);
+    connect_sides(&alice, &bob, R.addr);
     send_text(&bob, "b1");
     send_text(&alice, "a1");
     pump(&alice, 0, 1, &bob, 0, 1);
@@ -253,7 +240,7 @@ static void switch_to(const char *server, bool kill_first)
     db_path(p, sizeof p, "bob");
     db_path(q, sizeof q, "bob_old");
     copy_file(p, q);
-    bob.a = open_agent("bob", false);
+    bob.a = open_switch_agent("bob", false);
 
     assert_ok(sx_agent_switch_connection(alice.a, alice.conn, server));
     assert_int_equal(sx_agent_switch_connection(alice.a, alice.conn, server), SX_E_USAGE);
@@ -277,7 +264,7 @@ static void switch_to(const char *server, bool kill_first)
 
     sx_agent_close(bob.a);
     expect_old_queue_gone(bob.conn);
-    bob.a = open_agent("bob", false);
+    bob.a = open_switch_agent("bob", false);
     if (kill_first) {
         /* Bob to alice now goes through the second router only. */
         router_kill9();
@@ -314,9 +301,9 @@ static void test_switch_restart(void **state)
     (void)state;
     router_start();
     side alice = {.name = "alice"}, bob = {.name = "bob"};
-    alice.a = open_agent("alice", false);
-    bob.a = open_agent("bob", false);
-    connect_pair(&alice, &bob, R.addr);
+    alice.a = open_switch_agent("alice", false);
+    bob.a = open_switch_agent("bob", false);
+    connect_sides(&alice, &bob, R.addr);
 
     send_text(&bob, "b1");
     pump(&alice, 0, 1, NULL, 0, 0);
@@ -324,15 +311,15 @@ static void test_switch_restart(void **state)
     assert_ok(sx_agent_switch_connection(alice.a, alice.conn, NULL));
     pump_phase(&alice, "rcv started");
     sx_agent_close(alice.a); /* QADD may not even be out yet */
-    alice.a = open_agent("alice", false);
+    alice.a = open_switch_agent("alice", false);
     pump_phase(&bob, "snd confirmed"); /* QKEY delivered */
     sx_agent_close(bob.a);
     pump_phase(&alice, "rcv secured"); /* the key set, QUSE stored */
     assert_ok(sx_agent_flush(alice.a, WAIT_MS));
     sx_agent_close(alice.a);
-    bob.a = open_agent("bob", false);
+    bob.a = open_switch_agent("bob", false);
     pump_phase(&bob, "snd completed"); /* QUSE taken, QTEST on the new queue */
-    alice.a = open_agent("alice", false);
+    alice.a = open_switch_agent("alice", false);
     pump_phase(&alice, "rcv completed");
     send_text(&bob, "b2");
     send_text(&alice, "a1");
@@ -354,9 +341,9 @@ static void test_switch_abort(void **state)
     (void)state;
     router_start();
     side alice = {.name = "alice"}, bob = {.name = "bob"};
-    alice.a = open_agent("alice", false);
-    bob.a = open_agent("bob", false);
-    connect_pair(&alice, &bob, R.addr);
+    alice.a = open_switch_agent("alice", false);
+    bob.a = open_switch_agent("bob", false);
+    connect_sides(&alice, &bob, R.addr);
     assert_int_equal(sx_agent_abort_switch(alice.a, alice.conn), SX_E_USAGE);
 
     sx_agent_close(bob.a);
@@ -364,7 +351,7 @@ static void test_switch_abort(void **state)
     pump(&alice, 1, 0, NULL, 0, 0);
     assert_ok(sx_agent_abort_switch(alice.a, alice.conn));
     assert_int_equal(sx_agent_abort_switch(alice.a, alice.conn), SX_E_USAGE);
-    bob.a = open_agent("bob", false);
+    bob.a = open_switch_agent("bob", false);
     /* Bob answers the QADD; his key is for a queue alice no longer has. */
     alice.allow_err = "QKEY: queue address not found";
     pump(&bob, 2, 0, NULL, 0, 0);
@@ -394,27 +381,13 @@ static void test_switch_abort(void **state)
     router_kill9();
 }
 
-static int setup(void **state)
-{
-    snprintf(DIR_, sizeof DIR_, "/tmp/sx-agentsw-XXXXXX");
-    if (!mkdtemp(DIR_))
-        return -1;
-    return router_setup(state);
-}
-
-static int teardown(void **state)
-{
-    tu_rm_rf(DIR_);
-    return router_teardown(state);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_switch_same_router, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_switch_other_router, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_switch_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_switch_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_switch_same_router, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_switch_other_router, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_switch_restart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_switch_abort, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
