@@ -10,8 +10,11 @@
  *    received_auth_own series;
  *  - at stop, ntf-server-stats.log has the reference's per-router lines;
  *    after a start on it, the metrics file shows the same counts again;
+ *  - the subscription and connection gauges: the SMP router is an own one
+ *    (its _own series labelled by host, the _other ones at 0);
  *  - the same with own_server_domains: example.com counts nothing per
- *    router (the received total still counts). */
+ *    router (the received total still counts), and the gauges count the
+ *    SMP router among the others, with no _own series. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -125,6 +128,25 @@ static void test_own_counters(void **state)
     queue_setup qs;
     queue_subscribed(&e, &d, &rp, &qs);
 
+    /* the gauges: one subscription on one own router, one connection */
+    char *m = wait_metric(&e, "simplex_ntf_smp_subscription_active_sub_count_own" OWN, 1);
+    double v = 0;
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_server_count_own" OWN, &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_sub_count_other", &v));
+    assert_true(v == 0);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_server_count_other", &v));
+    assert_true(v == 0);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscribers_count_own" OWN, &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_agent_clients_count_own" OWN, &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_agent_clients_count_other", &v));
+    assert_true(v == 0);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscribers_count_other", &v));
+    assert_true(v == 0);
+    free(m);
+
     static char line[16384];
     assert_ok(sx_smp_send_notify(qs.sc, qs.snd, "one", 3));
     wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 1, line, sizeof line);
@@ -136,10 +158,9 @@ static void test_own_counters(void **state)
     assert_ok(sx_smp_send_notify(qs.sc, qs.snd, "three", 5));
     wait_lines(&e, d.hex, "\"status\":400", 1, line, sizeof line);
 
-    char *m = wait_metric(&e, "simplex_ntf_notifications_failed_own" OWN, 1);
+    m = wait_metric(&e, "simplex_ntf_notifications_failed_own" OWN, 1);
     free(m);
     m = wait_metric(&e, "simplex_ntf_notifications_delivered_own" OWN, 2);
-    double v = 0;
     assert_true(prom_value(m, "simplex_ntf_notifications_received_own" OWN, &v));
     assert_true(v == 3);
     assert_true(prom_value(m, "simplex_ntf_notifications_received", &v));
@@ -195,6 +216,17 @@ static void test_other_router(void **state)
     wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 1, line, sizeof line);
     char *m = wait_metric(&e, "simplex_ntf_notifications_delivered", 1);
     assert_null(strstr(m, "_own{"));
+    free(m);
+    /* the gauges: the router among the others */
+    m = wait_metric(&e, "simplex_ntf_smp_subscription_active_sub_count_other", 1);
+    double v = 0;
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_server_count_other", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscribers_count_other", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_agent_clients_count_other", &v));
+    assert_true(v == 1);
+    assert_null(strstr(m, "_count_own"));
     free(m);
     env_router_stop(&e);
     char *st = read_all(e.paths.stats_backup);
