@@ -14,15 +14,23 @@
  *    (its _own series labelled by host, the _other ones at 0);
  *  - the same with own_server_domains: example.com counts nothing per
  *    router (the received total still counts), and the gauges count the
- *    SMP router among the others, with no _own series. */
+ *    SMP router among the others, with no _own series;
+ *  - the control port's server-info (the router in this process): the
+ *    SMP router's host and counts for the admin role, counts only for the
+ *    user role. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "ntf_router/server.h"
+#include "transport/net.h"
 #include "ntf_env.h"
 #include "pool_router.h"
 #include "prom_check.h"
@@ -240,6 +248,80 @@ static void test_other_router(void **state)
     g_ntf_own_domains = NULL;
 }
 
+/* server-info on a control session authorized with password, '\n'-joined
+ * into out (the lines before the help answer that follows it). */
+static void server_info(env *e, const char *password, char *out, size_t cap)
+{
+    int fd = -1;
+    assert_ok(sx_net_connect("127.0.0.1", sx_ntf_server_control_port(e->srv), TIMEOUT_MS, &fd));
+    int fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
+    struct timeval tv = {WAIT_S, 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    FILE *in = fdopen(dup(fd), "r");
+    assert_non_null(in);
+    char cmd[128];
+    int n = snprintf(cmd, sizeof cmd, "auth %s\nserver-info\nhelp\n", password);
+    assert_int_equal(write(fd, cmd, (size_t)n), n);
+    char line[1100];
+    for (int i = 0; i < 3; i++) /* greeting, its second line, the role */
+        assert_non_null(fgets(line, sizeof line, in));
+    out[0] = 0;
+    while (fgets(line, sizeof line, in) && strncmp(line, "commands: ", 10) != 0)
+        strncat(out, line, cap - strlen(out) - 1);
+    fclose(in);
+    close(fd);
+}
+
+static void test_server_info(void **state)
+{
+    (void)state;
+    pool_router rp;
+    assert_int_equal(pool_router_init(&rp, NULL), 0);
+    pool_router_start(&rp);
+    const char *process = g_ntf_server;
+    g_ntf_server = NULL; /* the control port is the in-process router's */
+    g_ntf_control = true;
+    g_ntf_own_domains = "127.0.0.1";
+    env e;
+    env_init(&e, 0);
+    device d;
+    device_activate(&e, &d, "0e0e0e0e5f5f5f5f");
+    queue_setup qs;
+    queue_subscribed(&e, &d, &rp, &qs);
+    static char out[16384];
+    const char *want = "SMP queue subscriptions total: 1\n"
+                       "SMP queue subscriptions on own servers: 1\n"
+                       "SMP queue subscriptions on 127.0.0.1: 1\n"
+                       "SMP queue subscriptions on other servers: 0\n";
+    for (int i = 0; i < WAIT_S * 10; i++) {
+        server_info(&e, "ntf-admin", out, sizeof out);
+        if (strstr(out, want))
+            break;
+        ntf_sleep_ms(100);
+    }
+    if (!strstr(out, want))
+        fail_msg("server-info:\n%s", out);
+    assert_non_null(strstr(out, "SMP subcscribers own servers count: 1\n"
+                                "SMP subcscribers own servers: 127.0.0.1\n"
+                                "SMP subcscribers other servers count: 0\n"));
+    assert_non_null(strstr(out, "SMP clients own servers count: 1\n"));
+    assert_non_null(strstr(out, "SMP sessions count: 1\n"));
+    assert_non_null(strstr(out, "Pending SMP queue subscriptions own servers count: 0\n"));
+    /* the user role: counts, no hosts */
+    server_info(&e, "ntf-user", out, sizeof out);
+    assert_non_null(strstr(out, "SMP queue subscriptions on own servers: 1\n"
+                                "SMP queue subscriptions on other servers: 0\n"));
+    assert_null(strstr(out, "127.0.0.1"));
+    queue_free(&qs);
+    device_free(&d);
+    env_free(&e);
+    pool_router_free(&rp);
+    g_ntf_own_domains = NULL;
+    g_ntf_control = false;
+    g_ntf_server = process;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -251,6 +333,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_counters),
         cmocka_unit_test(test_other_router),
+        cmocka_unit_test(test_server_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
