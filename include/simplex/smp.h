@@ -625,6 +625,19 @@ SX_API SX_MUST_CHECK sx_status sx_smp_pool_send(sx_smp_pool *p, const sx_smp_que
 SX_API SX_MUST_CHECK sx_status sx_smp_pool_send_notify(sx_smp_pool *p, const sx_smp_queue *snd, const void *body,
                                                        size_t len, sx_smp_pool_done_fn cb, void *arg);
 SX_API void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out);
+/* One SMP router the pool knows, as sx_smp_pool_routers shows it. server
+ * is borrowed for the call only. */
+typedef struct sx_smp_pool_router {
+    const char *server;
+    bool connected;       /* a connection up */
+    size_t active;        /* subscriptions confirmed (service ones included) */
+    size_t pending;       /* waiting or in flight */
+    size_t service_assoc; /* queues associated with the pool's service */
+} sx_smp_pool_router;
+typedef void (*sx_smp_pool_router_fn)(void *arg, const sx_smp_pool_router *r);
+/* Calls fn once for each router the pool knows (none for NULL p). fn must
+ * not call the pool. */
+SX_API void sx_smp_pool_routers(const sx_smp_pool *p, sx_smp_pool_router_fn fn, void *arg);
 /* The pool as a service: the ServiceId the router at `server` gave the
  * pool's certificate (*len bytes; the same across connections), or NULL
  * (*len 0) before the first service connection to it. Borrowed until the
@@ -712,6 +725,9 @@ SX_API SX_MUST_CHECK sx_status sx_smp_tpool_next(sx_smp_tpool *tp, int timeout_m
  * Accepts NULL. */
 SX_API void sx_smp_pool_note_clear(sx_smp_pool_note *n);
 SX_API void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out);
+/* sx_smp_pool_routers on the pool's thread; fn runs there while the caller
+ * waits (nothing when the call cannot reach the thread). */
+SX_API void sx_smp_tpool_routers(sx_smp_tpool *tp, sx_smp_pool_router_fn fn, void *arg);
 /* The longest ServiceId a router gives, in bytes. */
 #define SX_SMP_SERVICE_ID_CAP 255
 /* As sx_smp_pool_release. */

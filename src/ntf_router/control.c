@@ -79,6 +79,51 @@ static void cmd_stats_rts(sx_kit_ctl_conn *c)
     }
 }
 
+/* The own routers' count, their hosts (admin only) and the others' count. */
+static void say_servers(sx_kit_ctl_conn *c, const sx_ntf_ctl_info *i, sx_ntf_gauge_group g, const char *name,
+                        const sx_ntf_gauge_split *sp)
+{
+    sx_kit_ctl_say(c, "%s own servers count: %lld", name, (long long)sp->own_entries);
+    if (sx_kit_ctl_role_of(c) == SX_KIT_CTL_ADMIN) {
+        char list[1024];
+        size_t n = 0, k = 0;
+        const char *h;
+        int64_t v;
+        list[0] = 0;
+        while (sx_ntf_gauge_own_next(i->routers, i->n_routers, g, &k, &h, &v) && n < sizeof list) {
+            int w = snprintf(list + n, sizeof list - n, "%s%s", n ? "," : "", h);
+            n += w > 0 ? (size_t)w : 0;
+        }
+        sx_kit_ctl_say(c, "%s own servers: %s", name, list);
+    }
+    sx_kit_ctl_say(c, "%s other servers count: %lld", name, (long long)sp->other_servers);
+}
+
+static void say_workers(sx_kit_ctl_conn *c, const sx_ntf_ctl_info *i, sx_ntf_gauge_group g, const char *name)
+{
+    sx_ntf_gauge_split sp;
+    sx_ntf_gauge_split_of(i->routers, i->n_routers, g, &sp);
+    say_servers(c, i, g, name, &sp);
+}
+
+static void say_subs(sx_kit_ctl_conn *c, const sx_ntf_ctl_info *i, sx_ntf_gauge_group g, const char *name)
+{
+    sx_ntf_gauge_split sp;
+    sx_ntf_gauge_split_of(i->routers, i->n_routers, g, &sp);
+    say_servers(c, i, g, name, &sp);
+    sx_kit_ctl_say(c, "%s total: %lld", name, (long long)(sp.own_count + sp.other_count));
+    sx_kit_ctl_say(c, "%s on own servers: %lld", name, (long long)sp.own_count);
+    if (sx_kit_ctl_role_of(c) == SX_KIT_CTL_ADMIN) {
+        size_t k = 0;
+        const char *h;
+        int64_t v;
+        while (sx_ntf_gauge_own_next(i->routers, i->n_routers, g, &k, &h, &v))
+            sx_kit_ctl_say(c, "%s on %s: %lld", name, h, (long long)v);
+    }
+    sx_kit_ctl_say(c, "%s on other servers: %lld", name, (long long)sp.other_count);
+}
+
+/* The reference's lines and their order (its "subcscribers" included). */
 static void cmd_server_info(sx_kit_ctl_conn *c)
 {
     sx_ntf_control *x = of(c);
@@ -88,11 +133,16 @@ static void cmd_server_info(sx_kit_ctl_conn *c)
     char v[64];
     if (proc_status("Threads", v, sizeof v))
         sx_kit_ctl_say(c, "Threads: %s", v);
+    say_workers(c, &i, SX_NTF_G_SUBSCRIBERS, "SMP subcscribers");
+    say_workers(c, &i, SX_NTF_G_CLIENTS, "SMP clients");
+    say_workers(c, &i, SX_NTF_G_SUB_WORKERS, "SMP subscription workers");
     sx_kit_ctl_say(c, "SMP sessions count: %llu", (unsigned long long)i.smp_sessions);
-    sx_kit_ctl_say(c, "SMP service subscriptions total: %llu", (unsigned long long)i.service_assoc);
-    sx_kit_ctl_say(c, "SMP queue subscriptions total: %llu", (unsigned long long)i.active_subs);
-    sx_kit_ctl_say(c, "Pending SMP queue subscriptions total: %llu", (unsigned long long)i.pending_subs);
+    say_subs(c, &i, SX_NTF_G_SERVICE_ACTIVE, "SMP service subscriptions");
+    say_subs(c, &i, SX_NTF_G_QUEUE_ACTIVE, "SMP queue subscriptions");
+    say_subs(c, &i, SX_NTF_G_SERVICE_PENDING, "Pending SMP service subscriptions");
+    say_subs(c, &i, SX_NTF_G_QUEUE_PENDING, "Pending SMP queue subscriptions");
     sx_kit_ctl_say(c, "Push notifications queue length: %llu", (unsigned long long)i.push_queue);
+    free(i.routers);
 }
 
 static void cmd_help(sx_kit_ctl_conn *c)

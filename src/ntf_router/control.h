@@ -4,20 +4,25 @@
  * `stats` lists, and the port over the router kit's line server
  * (kit/ctlport.h): greeting "Ntf server control port", `auth`, `stats`
  * (user), `stats-rts` (our process's figures where the reference prints
- * its runtime's), `server-info` (any role: SMP sessions, subscriptions,
- * push queue), `help`, `quit`. The statistics themselves are in stats.h. */
+ * its runtime's), `server-info` (any role: SMP connections and
+ * subscriptions on own and other routers, the own routers' hosts for the
+ * admin role only, the push queue), `help`, `quit`. The statistics themselves are in stats.h. */
 #ifndef SX_NTF_ROUTER_CONTROL_H
 #define SX_NTF_ROUTER_CONTROL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ntf_router/gauges.h"
 #include "ntf_router/stats.h"
 #include "simplex/status.h"
 
-/* What server-info shows, read when asked. */
+/* What server-info shows, read when asked. routers (n_routers of them) is
+ * malloc'd by the info function and freed by the control port. */
 typedef struct sx_ntf_ctl_info {
-    uint64_t smp_sessions, active_subs, pending_subs, service_assoc, push_queue;
+    uint64_t smp_sessions, push_queue;
+    sx_ntf_router_fig *routers;
+    size_t n_routers;
 } sx_ntf_ctl_info;
 typedef void (*sx_ntf_ctl_info_fn)(void *arg, sx_ntf_ctl_info *out);
 

@@ -43,16 +43,63 @@ static void tokens(sx_kit_prom *o, const sx_ntf_metrics_in *in)
     gauge(o, NM "tokens_total", "Total number of tokens stored.", in->token_count, "tokenCount");
 }
 
-/* The reference's four groups of SMP subscription gauges, "other" only. */
-static void sub_group(sx_kit_prom *o, const char *pfx, const char *what, int64_t routers, int64_t subs)
+/* A gauge with a sample per own router of group g, labelled with its
+ * host (1 for a router in the server-count series). */
+static void own_gauge(sx_kit_prom *o, const sx_ntf_metrics_in *in, sx_ntf_gauge_group g, const char *name,
+                      const char *help, const char *comment, bool ones)
+{
+    sx_kit_prom_head(o, name, "gauge", help);
+    size_t i = 0;
+    const char *h;
+    int64_t c;
+    while (sx_ntf_gauge_own_next(in->routers, in->n_routers, g, &i, &h, &c)) {
+        char labels[SX_NTF_HOST_MAX + 16];
+        snprintf(labels, sizeof labels, "{server=\"%s\"}", h);
+        sx_kit_prom_sample(o, name, labels, ones ? 1 : c, NULL);
+    }
+    sx_kit_prom_put(o, "# %s\n\n", comment);
+}
+
+/* The reference's four groups of SMP subscription gauges: own routers
+ * (when any) by host, then the others. */
+static void sub_group(sx_kit_prom *o, const sx_ntf_metrics_in *in, sx_ntf_gauge_group g, const char *pfx,
+                      const char *what)
 {
     char name[128], help[128];
+    sx_ntf_gauge_split sp;
+    sx_ntf_gauge_split_of(in->routers, in->n_routers, g, &sp);
+    if (sp.own_entries > 0) {
+        snprintf(name, sizeof name, "%sserver_count_own", pfx);
+        snprintf(help, sizeof help, "%s SMP subscriptions, own server count", what);
+        own_gauge(o, in, g, name, help, "ownSrvSubs server", true);
+        snprintf(name, sizeof name, "%ssub_count_own", pfx);
+        snprintf(help, sizeof help, "%s SMP subscriptions count for own servers", what);
+        own_gauge(o, in, g, name, help, "ownSrvSubs count", false);
+    }
     snprintf(name, sizeof name, "%sserver_count_other", pfx);
     snprintf(help, sizeof help, "%s SMP subscriptions, other server count", what);
-    gauge(o, name, help, routers, "otherServers");
+    gauge(o, name, help, sp.other_servers, "otherServers");
     snprintf(name, sizeof name, "%ssub_count_other", pfx);
     snprintf(help, sizeof help, "%s SMP subscriptions count for other servers", what);
-    gauge(o, name, help, subs, "otherSrvSubCount");
+    gauge(o, name, help, sp.other_count, "otherSrvSubCount");
+}
+
+/* The reference's connection gauges: own routers (when any) by host, then
+ * the number of others. */
+static void worker_group(sx_kit_prom *o, const sx_ntf_metrics_in *in, sx_ntf_gauge_group g, const char *pfx,
+                         const char *what)
+{
+    char name[128], help[128];
+    sx_ntf_gauge_split sp;
+    sx_ntf_gauge_split_of(in->routers, in->n_routers, g, &sp);
+    if (sp.own_entries > 0) {
+        snprintf(name, sizeof name, "%scount_own", pfx);
+        snprintf(help, sizeof help, "%s count for own servers", what);
+        own_gauge(o, in, g, name, help, "ownServers", true);
+    }
+    snprintf(name, sizeof name, "%scount_other", pfx);
+    snprintf(help, sizeof help, "%s count for other servers", what);
+    gauge(o, name, help, sp.other_servers, "otherServers");
 }
 
 static void subscriptions(sx_kit_prom *o, const sx_ntf_metrics_in *in)
@@ -68,13 +115,10 @@ static void subscriptions(sx_kit_prom *o, const sx_ntf_metrics_in *in)
           (int64_t)in->subs_active[2], "monthCountSub");
     gauge(o, NM "subscriptions_approx_total", "Approximate total number of subscriptions stored.",
           in->sub_count, "approxSubCount");
-    int64_t queue_active = in->active_subs > in->service_subs ? in->active_subs - in->service_subs : 0;
-    int64_t with_service = in->service_subs > 0 ? in->smp_sessions : 0;
-    sub_group(o, NM "smp_service_subscription_active_", "Active", with_service, in->service_subs);
-    sub_group(o, NM "smp_subscription_active_", "Active", in->smp_sessions, queue_active);
-    sub_group(o, NM "smp_service_subscription_pending_", "Pending", 0, 0);
-    sub_group(o, NM "smp_subscription_pending_", "Pending", in->pending_subs > 0 ? in->smp_routers : 0,
-              in->pending_subs);
+    sub_group(o, in, SX_NTF_G_SERVICE_ACTIVE, NM "smp_service_subscription_active_", "Active");
+    sub_group(o, in, SX_NTF_G_QUEUE_ACTIVE, NM "smp_subscription_active_", "Active");
+    sub_group(o, in, SX_NTF_G_SERVICE_PENDING, NM "smp_service_subscription_pending_", "Pending");
+    sub_group(o, in, SX_NTF_G_QUEUE_PENDING, NM "smp_subscription_pending_", "Pending");
 }
 
 /* A counter with a sample per SMP router of a per-router line ("host n"
@@ -138,13 +182,11 @@ static void info(sx_kit_prom *o, const sx_ntf_metrics_in *in)
                        "# TYPE " NM "info gauge\n");
     sx_kit_prom_put(o, NM "info{version=\"%s\",rts_options=\"\"} 1\n\n", in->version ? in->version : "");
     gauge(o, NM "threads_total", "Thread count", in->threads, "threadsCount");
-    /* one connection (subscriber and client) per SMP router */
-    gauge(o, NM "smp_subscribers_count_other", "SMP subcscribers count for other servers", in->smp_routers,
-          "otherServers");
-    gauge(o, NM "smp_agent_clients_count_other", "SMP agent clients count for other servers", in->smp_sessions,
-          "otherServers");
-    gauge(o, NM "smp_agent_sub_workers_count_other", "SMP agent subscription workers count for other servers",
-          in->smp_routers, "otherServers");
+    /* one connection (subscriber and client) per SMP router; the
+     * reference's HELP text */
+    worker_group(o, in, SX_NTF_G_SUBSCRIBERS, NM "smp_subscribers_", "SMP subcscribers");
+    worker_group(o, in, SX_NTF_G_CLIENTS, NM "smp_agent_clients_", "SMP agent clients");
+    worker_group(o, in, SX_NTF_G_SUB_WORKERS, NM "smp_agent_sub_workers_", "SMP agent subscription workers");
     gauge(o, NM "smp_sessions_count", "SMP sessions count", in->smp_sessions, "smpSessionCount");
     gauge(o, NM "apns_push_queue_length", "Count of notifications in push queue", in->push_queue,
           "apnsPushQLength");

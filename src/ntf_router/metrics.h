@@ -4,14 +4,16 @@
  * the statistics and figures of the running router. Plain text from plain
  * data. The four per-router notification series (..._own, labelled
  * {server="<host>"}) are written as the reference's, when their lines
- * (stats.h) have routers; the subscription and connection gauges count
- * every SMP router as an "other" one. */
+ * (stats.h) have routers; the subscription and connection gauges are
+ * split between own and other SMP routers (gauges.h): _own series labelled
+ * by host when there are own routers, the _other ones always. */
 #ifndef SX_NTF_ROUTER_METRICS_H
 #define SX_NTF_ROUTER_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ntf_router/gauges.h"
 #include "ntf_router/stats.h"
 #include "simplex/status.h"
 
@@ -21,10 +23,9 @@ typedef struct sx_ntf_metrics_in {
     size_t tokens_active[3], subs_active[3]; /* day, week, month */
     int64_t token_count, sub_count, last_ntf_count;
     int64_t threads;
-    int64_t smp_routers;  /* SMP routers with subscriptions */
-    int64_t smp_sessions; /* of them, connected */
-    int64_t active_subs, pending_subs;
-    int64_t service_subs; /* queues associated with the notifier service */
+    int64_t smp_sessions;             /* SMP routers connected */
+    const sx_ntf_router_fig *routers; /* the SMP routers' figures (borrowed) */
+    size_t n_routers;
     int64_t push_queue;
     const char *version;
     char own[SX_NTF_STATS_OWN][SX_NTF_STATS_OWN_MAX]; /* the per-router lines */

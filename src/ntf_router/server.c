@@ -714,6 +714,54 @@ static void save_last(sx_ntf_server *s, const char *path)
 
 /* ---- start and stop ---- */
 
+/* The SMP routers' figures (gauges.h), gathered on the pool's thread. */
+typedef struct figs {
+    sx_ntf_server *s;
+    sx_ntf_router_fig *f;
+    size_t n, cap;
+    bool nomem;
+} figs;
+
+static void fig_add(void *arg, const sx_smp_pool_router *r)
+{
+    figs *g = arg;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        sx_ntf_router_fig *f = realloc(g->f, cap * sizeof *f);
+        if (!f) {
+            g->nomem = true;
+            return;
+        }
+        g->f = f;
+        g->cap = cap;
+    }
+    sx_ntf_router_fig *x = &g->f[g->n];
+    memset(x, 0, sizeof *x);
+    x->own = sx_ntf_stats_own_server(&g->s->stats, r->server, x->host, sizeof x->host);
+    if (!x->own && !sx_ntf_server_host(r->server, x->host, sizeof x->host))
+        snprintf(x->host, sizeof x->host, "%.*s", (int)(sizeof x->host - 1), r->server);
+    x->connected = r->connected;
+    x->active = (int64_t)r->active;
+    x->pending = (int64_t)r->pending;
+    x->service = (int64_t)r->service_assoc;
+    g->n++;
+}
+
+/* A list the caller frees (NULL, 0 without memory: no routers shown). */
+static sx_ntf_router_fig *router_figs(sx_ntf_server *s, size_t *n)
+{
+    figs g = {.s = s};
+    sx_ntf_smpsub_routers(s->smpsub, fig_add, &g);
+    if (g.nomem) {
+        SX_SAY(SX_SAY_ERROR, "no memory for the SMP routers' figures");
+        free(g.f);
+        g.f = NULL;
+        g.n = 0;
+    }
+    *n = g.n;
+    return g.f;
+}
+
 /* What the control port's server-info shows. NMSG received are counted
  * by the SMP side; copied into the counters when asked. */
 static void ctl_info(void *arg, sx_ntf_ctl_info *out)
@@ -722,9 +770,7 @@ static void ctl_info(void *arg, sx_ntf_ctl_info *out)
     sx_smp_pool_stats ps;
     sx_ntf_smpsub_pool_stats(s->smpsub, &ps);
     out->smp_sessions = ps.connected;
-    out->active_subs = ps.active;
-    out->pending_subs = ps.pending;
-    out->service_assoc = ps.service_assoc;
+    out->routers = router_figs(s, &out->n_routers);
     out->push_queue = sx_ntf_pusher_queued(s->pusher);
 }
 
@@ -740,11 +786,9 @@ static void metrics_file(void *arg)
     in.sub_count = (int64_t)sx_ntf_subs_count(s->subs);
     in.last_ntf_count = (int64_t)sx_ntf_subs_last_count(s->subs);
     in.threads = sx_kit_proc_threads();
-    in.smp_routers = (int64_t)ps.routers;
     in.smp_sessions = (int64_t)ps.connected;
-    in.active_subs = (int64_t)ps.active;
-    in.pending_subs = (int64_t)ps.pending;
-    in.service_subs = (int64_t)ps.service_assoc;
+    sx_ntf_router_fig *rf = router_figs(s, &in.n_routers);
+    in.routers = rf;
     in.push_queue = (int64_t)sx_ntf_pusher_queued(s->pusher);
     in.version = sx_version();
     struct timespec ts;
@@ -753,6 +797,7 @@ static void metrics_file(void *arg)
     char *text = NULL;
     size_t len = 0;
     sx_status st = sx_ntf_metrics_text(&in, &text, &len);
+    free(rf);
     if (st == SX_OK)
         st = sx_ntf_metrics_write(s->opts.metrics_path, text, len);
     free(text);

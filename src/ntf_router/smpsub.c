@@ -482,6 +482,12 @@ void sx_ntf_smpsub_pool_stats(sx_ntf_smpsub *x, sx_smp_pool_stats *out)
         sx_smp_tpool_get_stats(x->pool, out);
 }
 
+void sx_ntf_smpsub_routers(sx_ntf_smpsub *x, sx_smp_pool_router_fn fn, void *arg)
+{
+    if (x)
+        sx_smp_tpool_routers(x->pool, fn, arg);
+}
+
 void sx_ntf_smpsub_release(sx_ntf_smpsub *x)
 {
     if (x)

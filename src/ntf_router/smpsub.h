@@ -46,5 +46,7 @@ uint64_t sx_ntf_smpsub_service_subs(sx_ntf_smpsub *x);
 void sx_ntf_smpsub_set_counters(sx_ntf_smpsub *x, sx_ntf_stats *counters);
 /* The pool's figures (zeros for NULL). */
 void sx_ntf_smpsub_pool_stats(sx_ntf_smpsub *x, sx_smp_pool_stats *out);
+/* fn for each SMP router of the pool, on its thread (nothing for NULL). */
+void sx_ntf_smpsub_routers(sx_ntf_smpsub *x, sx_smp_pool_router_fn fn, void *arg);
 
 #endif

@@ -1169,6 +1169,20 @@ void sx_smp_pool_get_stats(const sx_smp_pool *p, sx_smp_pool_stats *out)
     }
 }
 
+void sx_smp_pool_routers(const sx_smp_pool *p, sx_smp_pool_router_fn fn, void *arg)
+{
+    if (!p || !fn)
+        return;
+    for (const psrv *s = p->srvs; s; s = s->next) {
+        sx_smp_pool_router r = {.server = s->shown,
+                                .connected = s->st == S_UP,
+                                .active = s->active,
+                                .pending = s->count - s->active,
+                                .service_assoc = s->svc.n_assoc};
+        fn(arg, &r);
+    }
+}
+
 /* ---- for pool_service.c ---- */
 
 void sx_pool_emit(psrv *s, sx_smp_pool_event *e)

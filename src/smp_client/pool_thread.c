@@ -43,6 +43,7 @@ typedef enum call_kind {
     C_SEND,
     C_ACK,
     C_STATS,
+    C_ROUTERS,
     C_SERVICE_ID,
     C_RELEASE,
     C_STOP,
@@ -59,6 +60,7 @@ typedef struct call {
     size_t len;
     const sx_smp_pool_note *note;
     sx_smp_pool_stats *stats;
+    sx_smp_pool_router_fn router_fn; /* C_ROUTERS, with fn_arg */
     sx_tpool_start_fn fn;
     void *fn_arg;
     const char *server; /* C_SERVICE_ID: in; id, id_len: out */
@@ -122,6 +124,7 @@ static void call_fn(sx_loop *loop, void *arg)
         break;
     }
     case C_STATS: sx_smp_pool_get_stats(tp->pool, c->stats); break;
+    case C_ROUTERS: sx_smp_pool_routers(tp->pool, c->router_fn, c->fn_arg); break;
     case C_FN:
         st = c->fn(tp->pool, c, c->fn_arg);
         if (st == SX_OK)
@@ -414,6 +417,16 @@ void sx_smp_tpool_get_stats(sx_smp_tpool *tp, sx_smp_pool_stats *out)
     call c = {.tp = tp, .kind = C_STATS, .stats = out};
     if (run_call(&c) != SX_OK) {
         /* no memory to reach the thread: zeroes */
+    }
+}
+
+void sx_smp_tpool_routers(sx_smp_tpool *tp, sx_smp_pool_router_fn fn, void *arg)
+{
+    if (!tp || !fn)
+        return;
+    call c = {.tp = tp, .kind = C_ROUTERS, .router_fn = fn, .fn_arg = arg};
+    if (run_call(&c) != SX_OK) {
+        /* no memory to reach the thread: no routers */
     }
 }
 

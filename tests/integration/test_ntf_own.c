@@ -10,16 +10,27 @@
  *    received_auth_own series;
  *  - at stop, ntf-server-stats.log has the reference's per-router lines;
  *    after a start on it, the metrics file shows the same counts again;
+ *  - the subscription and connection gauges: the SMP router is an own one
+ *    (its _own series labelled by host, the _other ones at 0);
  *  - the same with own_server_domains: example.com counts nothing per
- *    router (the received total still counts). */
+ *    router (the received total still counts), and the gauges count the
+ *    SMP router among the others, with no _own series;
+ *  - the control port's server-info (the router in this process): the
+ *    SMP router's host and counts for the admin role, counts only for the
+ *    user role. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/base64.h"
+#include "ntf_router/server.h"
+#include "transport/net.h"
 #include "ntf_env.h"
 #include "pool_router.h"
 #include "prom_check.h"
@@ -125,6 +136,25 @@ static void test_own_counters(void **state)
     queue_setup qs;
     queue_subscribed(&e, &d, &rp, &qs);
 
+    /* the gauges: one subscription on one own router, one connection */
+    char *m = wait_metric(&e, "simplex_ntf_smp_subscription_active_sub_count_own" OWN, 1);
+    double v = 0;
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_server_count_own" OWN, &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_sub_count_other", &v));
+    assert_true(v == 0);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_server_count_other", &v));
+    assert_true(v == 0);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscribers_count_own" OWN, &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_agent_clients_count_own" OWN, &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_agent_clients_count_other", &v));
+    assert_true(v == 0);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscribers_count_other", &v));
+    assert_true(v == 0);
+    free(m);
+
     static char line[16384];
     assert_ok(sx_smp_send_notify(qs.sc, qs.snd, "one", 3));
     wait_lines(&e, d.hex, "\"apns-push-type\":\"alert\"", 1, line, sizeof line);
@@ -136,10 +166,9 @@ static void test_own_counters(void **state)
     assert_ok(sx_smp_send_notify(qs.sc, qs.snd, "three", 5));
     wait_lines(&e, d.hex, "\"status\":400", 1, line, sizeof line);
 
-    char *m = wait_metric(&e, "simplex_ntf_notifications_failed_own" OWN, 1);
+    m = wait_metric(&e, "simplex_ntf_notifications_failed_own" OWN, 1);
     free(m);
     m = wait_metric(&e, "simplex_ntf_notifications_delivered_own" OWN, 2);
-    double v = 0;
     assert_true(prom_value(m, "simplex_ntf_notifications_received_own" OWN, &v));
     assert_true(v == 3);
     assert_true(prom_value(m, "simplex_ntf_notifications_received", &v));
@@ -196,6 +225,17 @@ static void test_other_router(void **state)
     char *m = wait_metric(&e, "simplex_ntf_notifications_delivered", 1);
     assert_null(strstr(m, "_own{"));
     free(m);
+    /* the gauges: the router among the others */
+    m = wait_metric(&e, "simplex_ntf_smp_subscription_active_sub_count_other", 1);
+    double v = 0;
+    assert_true(prom_value(m, "simplex_ntf_smp_subscription_active_server_count_other", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_subscribers_count_other", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(m, "simplex_ntf_smp_agent_clients_count_other", &v));
+    assert_true(v == 1);
+    assert_null(strstr(m, "_count_own"));
+    free(m);
     env_router_stop(&e);
     char *st = read_all(e.paths.stats_backup);
     assert_non_null(st);
@@ -206,6 +246,80 @@ static void test_other_router(void **state)
     env_free(&e);
     pool_router_free(&rp);
     g_ntf_own_domains = NULL;
+}
+
+/* server-info on a control session authorized with password, '\n'-joined
+ * into out (the lines before the help answer that follows it). */
+static void server_info(env *e, const char *password, char *out, size_t cap)
+{
+    int fd = -1;
+    assert_ok(sx_net_connect("127.0.0.1", sx_ntf_server_control_port(e->srv), TIMEOUT_MS, &fd));
+    int fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
+    struct timeval tv = {WAIT_S, 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    FILE *in = fdopen(dup(fd), "r");
+    assert_non_null(in);
+    char cmd[128];
+    int n = snprintf(cmd, sizeof cmd, "auth %s\nserver-info\nhelp\n", password);
+    assert_int_equal(write(fd, cmd, (size_t)n), n);
+    char line[1100];
+    for (int i = 0; i < 3; i++) /* greeting, its second line, the role */
+        assert_non_null(fgets(line, sizeof line, in));
+    out[0] = 0;
+    while (fgets(line, sizeof line, in) && strncmp(line, "commands: ", 10) != 0)
+        strncat(out, line, cap - strlen(out) - 1);
+    fclose(in);
+    close(fd);
+}
+
+static void test_server_info(void **state)
+{
+    (void)state;
+    pool_router rp;
+    assert_int_equal(pool_router_init(&rp, NULL), 0);
+    pool_router_start(&rp);
+    const char *process = g_ntf_server;
+    g_ntf_server = NULL; /* the control port is the in-process router's */
+    g_ntf_control = true;
+    g_ntf_own_domains = "127.0.0.1";
+    env e;
+    env_init(&e, 0);
+    device d;
+    device_activate(&e, &d, "0e0e0e0e5f5f5f5f");
+    queue_setup qs;
+    queue_subscribed(&e, &d, &rp, &qs);
+    static char out[16384];
+    const char *want = "SMP queue subscriptions total: 1\n"
+                       "SMP queue subscriptions on own servers: 1\n"
+                       "SMP queue subscriptions on 127.0.0.1: 1\n"
+                       "SMP queue subscriptions on other servers: 0\n";
+    for (int i = 0; i < WAIT_S * 10; i++) {
+        server_info(&e, "ntf-admin", out, sizeof out);
+        if (strstr(out, want))
+            break;
+        ntf_sleep_ms(100);
+    }
+    if (!strstr(out, want))
+        fail_msg("server-info:\n%s", out);
+    assert_non_null(strstr(out, "SMP subcscribers own servers count: 1\n"
+                                "SMP subcscribers own servers: 127.0.0.1\n"
+                                "SMP subcscribers other servers count: 0\n"));
+    assert_non_null(strstr(out, "SMP clients own servers count: 1\n"));
+    assert_non_null(strstr(out, "SMP sessions count: 1\n"));
+    assert_non_null(strstr(out, "Pending SMP queue subscriptions own servers count: 0\n"));
+    /* the user role: counts, no hosts */
+    server_info(&e, "ntf-user", out, sizeof out);
+    assert_non_null(strstr(out, "SMP queue subscriptions on own servers: 1\n"
+                                "SMP queue subscriptions on other servers: 0\n"));
+    assert_null(strstr(out, "127.0.0.1"));
+    queue_free(&qs);
+    device_free(&d);
+    env_free(&e);
+    pool_router_free(&rp);
+    g_ntf_own_domains = NULL;
+    g_ntf_control = false;
+    g_ntf_server = process;
 }
 
 int main(int argc, char **argv)
@@ -219,6 +333,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_counters),
         cmocka_unit_test(test_other_router),
+        cmocka_unit_test(test_server_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -270,6 +270,13 @@ static void test_control(void **state)
     assert_int_equal(stat_of(out, "tknDeleted"), 1);
     ctl_cmd(fd, "server-info", out, sizeof out);
     assert_non_null(strstr(out, "SMP sessions count: 0\n"));
+    /* own / other routers; their hosts for the admin role only */
+    assert_non_null(strstr(out, "SMP subcscribers own servers count: 0\n"
+                                "SMP subcscribers other servers count: 0\n"));
+    assert_non_null(strstr(out, "SMP queue subscriptions total: 0\n"
+                                "SMP queue subscriptions on own servers: 0\n"
+                                "SMP queue subscriptions on other servers: 0\n"));
+    assert_null(strstr(out, "SMP subcscribers own servers: "));
     assert_non_null(strstr(out, "Push notifications queue length: "));
     ctl_cmd(fd, "stats-rts", out, sizeof out);
     assert_non_null(strstr(out, "VmRSS: "));

@@ -359,10 +359,11 @@ static void test_metrics_text(void **state)
     in.token_count = 5;
     in.sub_count = 9;
     in.last_ntf_count = 4;
-    in.smp_routers = 2;
+    sx_ntf_router_fig rf[2] = {{.host = "a.example", .connected = true, .active = 6},
+                               {.host = "b.example", .pending = 3}};
+    in.routers = rf;
+    in.n_routers = 2;
     in.smp_sessions = 1;
-    in.active_subs = 6;
-    in.pending_subs = 3;
     in.push_queue = 1;
     in.version = "6.4.5.1";
     in.now_ms = (int64_t)T_2024_01_01 * 1000;
@@ -401,6 +402,102 @@ static void test_metrics_text(void **state)
     free(text);
     sx_ntf_stats_destroy(s);
     free(s);
+}
+
+/* Own routers (two on one host, one on another) and others (two on one
+ * host, one without a connection). */
+static const sx_ntf_router_fig split_figs[] = {
+    {.host = "smp.own.im", .own = true, .connected = true, .active = 5, .service = 2},
+    {.host = "smp.own.im", .own = true, .connected = true, .active = 3, .pending = 1},
+    {.host = "smp2.own.im", .own = true, .pending = 4},
+    {.host = "a.example", .connected = true, .active = 7},
+    {.host = "a.example", .connected = true},
+    {.host = "b.example", .pending = 2},
+};
+#define N_SPLIT (sizeof split_figs / sizeof split_figs[0])
+
+static void expect_split(sx_ntf_gauge_group g, int64_t own_entries, int64_t own_count, int64_t other_servers,
+                         int64_t other_count)
+{
+    sx_ntf_gauge_split sp;
+    sx_ntf_gauge_split_of(split_figs, N_SPLIT, g, &sp);
+    assert_int_equal(sp.own_entries, own_entries);
+    assert_int_equal(sp.own_count, own_count);
+    assert_int_equal(sp.other_servers, other_servers);
+    assert_int_equal(sp.other_count, other_count);
+}
+
+static void test_gauge_split(void **state)
+{
+    (void)state;
+    /* one host's routers merged; another's routers with nothing not counted */
+    expect_split(SX_NTF_G_QUEUE_ACTIVE, 1, 3 + 3, 1, 7);
+    expect_split(SX_NTF_G_SERVICE_ACTIVE, 1, 2, 0, 0);
+    expect_split(SX_NTF_G_SERVICE_PENDING, 0, 0, 0, 0);
+    expect_split(SX_NTF_G_QUEUE_PENDING, 2, 5, 1, 2);
+    /* connections: one entry per router */
+    expect_split(SX_NTF_G_SUBSCRIBERS, 3, 3, 3, 0);
+    expect_split(SX_NTF_G_CLIENTS, 2, 2, 2, 0);
+    size_t i = 0;
+    const char *h = NULL;
+    int64_t c = 0;
+    assert_true(sx_ntf_gauge_own_next(split_figs, N_SPLIT, SX_NTF_G_QUEUE_PENDING, &i, &h, &c));
+    assert_string_equal(h, "smp.own.im");
+    assert_int_equal(c, 1);
+    assert_true(sx_ntf_gauge_own_next(split_figs, N_SPLIT, SX_NTF_G_QUEUE_PENDING, &i, &h, &c));
+    assert_string_equal(h, "smp2.own.im");
+    assert_int_equal(c, 4);
+    assert_false(sx_ntf_gauge_own_next(split_figs, N_SPLIT, SX_NTF_G_QUEUE_PENDING, &i, &h, &c));
+    /* no routers, and none own */
+    sx_ntf_gauge_split sp;
+    sx_ntf_gauge_split_of(NULL, 0, SX_NTF_G_QUEUE_ACTIVE, &sp);
+    assert_int_equal(sp.own_entries + sp.own_count + sp.other_servers + sp.other_count, 0);
+    sx_ntf_gauge_split_of(split_figs + 3, 3, SX_NTF_G_SUBSCRIBERS, &sp);
+    assert_int_equal(sp.own_entries, 0);
+    assert_int_equal(sp.other_servers, 3);
+}
+
+/* The metrics file with own routers: their _own series by host first. */
+static void test_metrics_own(void **state)
+{
+    (void)state;
+    sx_ntf_metrics_in *in = calloc(1, sizeof *in);
+    assert_non_null(in);
+    in->routers = split_figs;
+    in->n_routers = N_SPLIT;
+    in->version = "6.4.5.1";
+    char *text = NULL;
+    size_t len = 0;
+    assert_ok(sx_ntf_metrics_text(in, &text, &len));
+    char err[256];
+    size_t samples = 0;
+    if (!prom_check(text, &samples, err, sizeof err))
+        fail_msg("%s", err);
+    double v = 0;
+    assert_true(prom_value(text, "simplex_ntf_smp_subscription_active_sub_count_own{server=\"smp.own.im\"}", &v));
+    assert_true(v == 6);
+    assert_true(prom_value(text, "simplex_ntf_smp_subscription_active_server_count_own{server=\"smp.own.im\"}", &v));
+    assert_true(v == 1);
+    assert_true(prom_value(text, "simplex_ntf_smp_subscription_active_sub_count_other", &v));
+    assert_true(v == 7);
+    assert_true(prom_value(text, "simplex_ntf_smp_subscription_pending_sub_count_own{server=\"smp2.own.im\"}", &v));
+    assert_true(v == 4);
+    assert_true(prom_value(text,
+                           "simplex_ntf_smp_service_subscription_active_sub_count_own"
+                           "{server=\"smp.own.im\"}",
+                           &v));
+    assert_true(v == 2);
+    assert_true(prom_value(text, "simplex_ntf_smp_agent_clients_count_other", &v));
+    assert_true(v == 2);
+    assert_true(prom_value(text, "simplex_ntf_smp_subscribers_count_own{server=\"smp2.own.im\"}", &v));
+    assert_true(v == 1);
+    assert_non_null(strstr(text, "# TYPE simplex_ntf_smp_agent_sub_workers_count_own gauge\n"));
+    assert_non_null(strstr(text, "\n# ownSrvSubs count\n"));
+    /* no pending service subscriptions: no _own series for them */
+    assert_null(strstr(text, "simplex_ntf_smp_service_subscription_pending_sub_count_own"));
+    assert_non_null(strstr(text, "simplex_ntf_smp_service_subscription_pending_sub_count_other 0"));
+    free(text);
+    free(in);
 }
 
 static void test_own_domain(void **state)
@@ -547,6 +644,8 @@ int main(void)
         cmocka_unit_test(test_daily_line),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_gauge_split),
+        cmocka_unit_test(test_metrics_own),
         cmocka_unit_test(test_own_domain),
         cmocka_unit_test(test_own_line),
         cmocka_unit_test(test_own_round_trip),
