@@ -538,7 +538,7 @@ int sx_agent_deliver_due(sx_agent *a)
         }
         int r = deliver_one(a, sq);
         if (r == 0) {
-            a->sqs[i] = a->sqs[--a->n_sqs];
+            sx_agent_sq_remove_at(a, i);
             continue;
         }
         if (r > 0) {
