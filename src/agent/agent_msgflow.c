@@ -502,7 +502,12 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
         if (host_err)
             sx_agent_emit_err(a, SX_AGENT_EV_MWARN, &d.conn_id, d.internal_id, st, "send");
         int64_t now = sx_agent_now_ms();
-        if (sq->delay_ms == 0) {
+        if (sq->delay_ms == 0 && d.retry_fast_ms > 0) {
+            /* A back-off stored by an earlier process: go on from its
+             * interval, growing from the next failure on. */
+            sq->delay_ms = d.retry_fast_ms > RETRY_MAX_MS ? RETRY_MAX_MS : d.retry_fast_ms;
+            sq->first_fail_ms = now - RETRY_INCREASE_AFTER_MS;
+        } else if (sq->delay_ms == 0) {
             sq->delay_ms = a->opts.send_retry_ms;
             sq->first_fail_ms = now;
         } else if (now - sq->first_fail_ms >= RETRY_INCREASE_AFTER_MS) {
@@ -510,6 +515,8 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             sq->delay_ms = nd > RETRY_MAX_MS ? RETRY_MAX_MS : nd;
         }
         sq->next_try_ms = now + sq->delay_ms;
+        BEST_EFFORT(sx_agent_store_delivery_retry_set(a->store, &d.conn_id, d.internal_id,
+                                                      sq->slow_ms, sq->delay_ms));
         r = -1;
     } else {
         bool merr = a_msg || d.msg_type == SX_AGENT_SND_EREADY;
