@@ -165,8 +165,10 @@ typedef struct sx_agent_event {
                                             or rejected, also across a restart) */
     int64_t msg_id;                      /* MSG, SENT, MERR: the agent's message id */
     int64_t broker_ts;                   /* MSG: when the router got it (Unix seconds) */
-    bool pq;                             /* CON: post-quantum encryption supported; MSG: this
-                                          * message was encrypted with it */
+    bool pq;                             /* CON: the handshake went with post-quantum
+                                          * encryption (both sides had it on); CONF, INFO:
+                                          * PQ support; MSG: this message was encrypted
+                                          * with PQ */
     char integrity[64];                  /* MSG: "OK", or "ERR ..." (the message is given anyway) */
     uint8_t *body;                       /* CONF, INFO, MSG, REQ: owned by the event */
     size_t body_len;

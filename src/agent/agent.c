@@ -304,10 +304,8 @@ static sx_status default_user(sx_agent *a)
  * deliveries (a restart resumes both). */
 static bool rq_known(const sx_agent *a, int64_t queue_id)
 {
-    for (size_t i = 0; i < a->n_rqs; i++)
-        if (a->rqs[i].queue_id == queue_id)
-            return true;
-    return false;
+    size_t i;
+    return sx_agent_idmap_get(&a->rq_by_id, (uint64_t)queue_id, &i);
 }
 
 static sx_status resume(sx_agent *a, bool subscribe)
@@ -425,6 +423,9 @@ void sx_agent_close(sx_agent *a)
         sx_smp_queue_free(a->rqs[i].q);
     free(a->rqs);
     free(a->sqs);
+    sx_agent_idmap_free(&a->rq_by_id);
+    sx_agent_idmap_free(&a->rq_by_q);
+    sx_agent_idmap_free(&a->sq_by_id);
     sx_agent_store_close(a->store);
     sx_agent_evnode *n = a->ev_head;
     while (n) {
@@ -527,7 +528,7 @@ sx_status sx_agent_delete(sx_agent *a, const char *conn_id)
     }
     for (size_t i = 0; i < a->n_sqs;)
         if (memcmp(a->sqs[i].conn.b, id.b, sizeof id.b) == 0)
-            a->sqs[i] = a->sqs[--a->n_sqs];
+            sx_agent_sq_remove_at(a, i);
         else
             i++;
     sx_status dst = sx_agent_store_conn_delete(a->store, &id);

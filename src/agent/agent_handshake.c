@@ -411,7 +411,10 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
             if (st == SX_OK)
                 st = sx_agent_store_confirmation_create(a->store, &c, &conf_id);
             conn.agent_version = aenv.agent_version;
-            conn.pq_support = r.support_kem;
+            /* PQ stays on only when we had it and both versions allow it,
+             * whatever the joiner proposed. */
+            conn.pq_support = conn.pq_support && aenv.agent_version >= SX_AGENT_V_PQ &&
+                              aenv.e2e.version >= SX_E2E_VERSION_PQ;
             conn.state = SX_AGENT_CONN_RCV;
         } else if (st == SX_OK && !legacy) {
             conn.state = SX_AGENT_CONN_DUPLEX;
@@ -443,7 +446,8 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
         sx_agent_id_text(&rq->conn, ev1->conn);
         if (initiator)
             sx_agent_id_text(&conf_id, ev1->conf_id);
-        ev1->pq = r.support_kem;
+        /* CONF: PQ support as now agreed; INFO: ours. */
+        ev1->pq = conn.pq_support;
         if (m.info.len > 0 && (ev1->body = malloc(m.info.len)) != NULL) {
             memcpy(ev1->body, m.info.ptr, m.info.len);
             ev1->body_len = m.info.len;
@@ -451,7 +455,8 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
         if (!initiator && !legacy) {
             ev2->kind = SX_AGENT_EV_CON;
             sx_agent_id_text(&rq->conn, ev2->conn);
-            ev2->pq = r.support_kem;
+            /* CON: whether the peer's info came with PQ encryption. */
+            ev2->pq = r.rcv_kem;
         }
     }
     sx_ratchet_cleanup(&r);

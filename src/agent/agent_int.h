@@ -11,6 +11,7 @@
 #include "agent/agent_msg.h"
 #include "agent/connreq.h"
 #include "agent/envelope.h"
+#include "agent/idmap.h"
 #include "agent/store.h"
 #include "agent/version.h"
 #include "simplex/agent.h"
@@ -63,8 +64,11 @@ struct sx_agent {
     pthread_cond_t resume; /* the receiving thread, back to foreground */
     sx_agent_rq *rqs;
     size_t n_rqs, cap_rqs;
+    /* rqs' indexes by store id and by queue object (agent_queue.c) */
+    sx_agent_idmap rq_by_id, rq_by_q;
     sx_agent_sq *sqs;
     size_t n_sqs, cap_sqs;
+    sx_agent_idmap sq_by_id;    /* sqs' indexes by store id */
     struct sx_agent_cmdq *cmdq; /* commands this process holds (agent_cmds.c) */
     /* Events, in order. */
     pthread_mutex_t ev_mu;
@@ -140,6 +144,8 @@ SX_MUST_CHECK sx_status sx_agent_sq_fill(const sx_smp_queue *q, sx_agent_snd_que
 SX_MUST_CHECK sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn,
                                         sx_smp_queue *q);
 sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q);
+/* Drops sqs[i] (the last one takes its place). */
+void sx_agent_sq_remove_at(sx_agent *a, size_t i);
 /* Notes that a send queue has deliveries and wakes the worker. */
 SX_MUST_CHECK sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn);
 /* A new receiving queue on `server` (NEW), stored for conn with a fresh

@@ -382,17 +382,18 @@ static int rq_status(sx_agent *a, const sx_agent_id *conn)
 }
 
 /* Our HELLO reached the router: the inviter, who had the joiner's HELLO
- * already (its receiving queue active), is connected. */
-static void hello_sent(sx_agent *a, const sx_agent_id *conn, const sx_agent_conn *cn)
+ * already (its receiving queue active), is connected; pq: the HELLO went
+ * with PQ encryption. */
+static void hello_sent(sx_agent *a, const sx_agent_id *conn, bool pq)
 {
     if (rq_status(a, conn) == SX_AGENT_Q_ACTIVE)
-        emit_con(a, conn, cn->pq_support);
+        emit_con(a, conn, pq);
 }
 
 /* The peer's HELLO arrived: the joiner (who sent its own first) is
  * connected; the inviter answers with its HELLO and is connected when the
  * router took it. */
-static void on_hello(sx_agent *a, sx_agent_rq *rq)
+static void on_hello(sx_agent *a, sx_agent_rq *rq, bool pq)
 {
     sx_agent_conn cn;
     sx_agent_snd_queue *sqs = NULL;
@@ -411,7 +412,7 @@ static void on_hello(sx_agent *a, sx_agent_rq *rq)
     }
     BEST_EFFORT(sx_agent_store_rcv_queue_set_status(a->store, rq->queue_id, SX_AGENT_Q_ACTIVE));
     if (sst == SX_AGENT_Q_ACTIVE) {
-        emit_con(a, &rq->conn, cn.pq_support);
+        emit_con(a, &rq->conn, pq);
         return;
     }
     sx_agent_msg h;
@@ -474,7 +475,7 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
         if (a_msg) {
             sx_agent_emit(a, SX_AGENT_EV_SENT, &d.conn_id, d.internal_id, sx_slice_of(NULL, 0));
         } else if (d.msg_type == MSG_TYPE_HELLO) {
-            hello_sent(a, &d.conn_id, &cn);
+            hello_sent(a, &d.conn_id, d.pq_encryption);
         } else if (d.msg_type == SX_AGENT_MSG_CONN_INFO && !legacy_conf) {
             /* The initiator's info reached a queue its sender secured: CON. */
             BEST_EFFORT(sx_agent_store_conn_set_state(a->store, &d.conn_id, SX_AGENT_CONN_DUPLEX));
@@ -482,7 +483,7 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             memset(&ev, 0, sizeof ev);
             ev.kind = SX_AGENT_EV_CON;
             sx_agent_id_text(&d.conn_id, ev.conn);
-            ev.pq = cn.pq_support;
+            ev.pq = d.pq_encryption; /* whether the info went with PQ */
             sx_agent_emit_ev(a, &ev);
         } else if (d.msg_type == SX_AGENT_SND_QKEY || d.msg_type == SX_AGENT_SND_QTEST) {
             sx_agent_switch_on_sent(a, &d.conn_id, sq->queue_id, d.msg_type);
@@ -501,7 +502,12 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
         if (host_err)
             sx_agent_emit_err(a, SX_AGENT_EV_MWARN, &d.conn_id, d.internal_id, st, "send");
         int64_t now = sx_agent_now_ms();
-        if (sq->delay_ms == 0) {
+        if (sq->delay_ms == 0 && d.retry_fast_ms > 0) {
+            /* A back-off stored by an earlier process: go on from its
+             * interval, growing from the next failure on. */
+            sq->delay_ms = d.retry_fast_ms > RETRY_MAX_MS ? RETRY_MAX_MS : d.retry_fast_ms;
+            sq->first_fail_ms = now - RETRY_INCREASE_AFTER_MS;
+        } else if (sq->delay_ms == 0) {
             sq->delay_ms = a->opts.send_retry_ms;
             sq->first_fail_ms = now;
         } else if (now - sq->first_fail_ms >= RETRY_INCREASE_AFTER_MS) {
@@ -509,6 +515,8 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             sq->delay_ms = nd > RETRY_MAX_MS ? RETRY_MAX_MS : nd;
         }
         sq->next_try_ms = now + sq->delay_ms;
+        BEST_EFFORT(sx_agent_store_delivery_retry_set(a->store, &d.conn_id, d.internal_id,
+                                                      sq->slow_ms, sq->delay_ms));
         r = -1;
     } else {
         bool merr = a_msg || d.msg_type == SX_AGENT_SND_EREADY;
@@ -537,7 +545,7 @@ int sx_agent_deliver_due(sx_agent *a)
         }
         int r = deliver_one(a, sq);
         if (r == 0) {
-            a->sqs[i] = a->sqs[--a->n_sqs];
+            sx_agent_sq_remove_at(a, i);
             continue;
         }
         if (r > 0) {
@@ -784,7 +792,7 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
     } else if (c.m.msg.type == SX_AMSG_HELLO) {
         sx_agent_ack_router(a, rq, n);
         BEST_EFFORT(sx_agent_store_msg_delete(a->store, &rq->conn, iid));
-        on_hello(a, rq);
+        on_hello(a, rq, c.pq);
     } else if (c.m.msg.type == SX_AMSG_A_RCVD) {
         sx_agent_on_rcvd(a, rq, n, iid, &c.m.msg);
     } else if (c.m.msg.type == SX_AMSG_A_QCONT) {

@@ -262,35 +262,53 @@ sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn
         a->rqs = n;
         a->cap_rqs = nc;
     }
+    /* Room in the indexes first: once subscribed, the queue is added. */
+    sx_status st = sx_agent_idmap_reserve(&a->rq_by_id, a->n_rqs + 1);
+    if (st == SX_OK)
+        st = sx_agent_idmap_reserve(&a->rq_by_q, a->n_rqs + 1);
+    if (st != SX_OK) {
+        sx_smp_queue_free(q);
+        return st;
+    }
     sx_agent_rq *r = &a->rqs[a->n_rqs];
     memset(r, 0, sizeof *r);
     r->queue_id = queue_id;
     r->conn = *conn;
     r->q = q;
-    sx_status st = sx_smp_tpool_subscribe(a->pool, q);
+    st = sx_smp_tpool_subscribe(a->pool, q);
     if (st != SX_OK) {
         sx_smp_queue_free(q);
         return st;
     }
+    /* Store ids are not added twice (resume skips the known ones); a
+     * queue id keeps its first entry all the same. */
+    size_t old;
+    if (!sx_agent_idmap_get(&a->rq_by_id, (uint64_t)queue_id, &old))
+        sx_agent_idmap_put_reserved(&a->rq_by_id, (uint64_t)queue_id, a->n_rqs);
+    sx_agent_idmap_put_reserved(&a->rq_by_q, (uint64_t)(uintptr_t)q, a->n_rqs);
     a->n_rqs++;
     return SX_OK;
 }
 
+/* Each queue object is its own (freed only when the agent closes), so the
+ * pointer names one entry. */
 sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q)
 {
-    for (size_t i = 0; i < a->n_rqs; i++)
-        if (a->rqs[i].q == q && !a->rqs[i].gone)
-            return &a->rqs[i];
-    return NULL;
+    size_t i;
+    if (!sx_agent_idmap_get(&a->rq_by_q, (uint64_t)(uintptr_t)q, &i) || i >= a->n_rqs ||
+        a->rqs[i].q != q || a->rqs[i].gone)
+        return NULL;
+    return &a->rqs[i];
 }
 
 sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn)
 {
-    for (size_t i = 0; i < a->n_sqs; i++)
-        if (a->sqs[i].queue_id == queue_id) {
-            pthread_cond_signal(&a->wake);
-            return SX_OK;
-        }
+    size_t at;
+    if (sx_agent_idmap_get(&a->sq_by_id, (uint64_t)queue_id, &at)) {
+        pthread_cond_signal(&a->wake);
+        return SX_OK;
+    }
+    SX_TRY(sx_agent_idmap_reserve(&a->sq_by_id, a->n_sqs + 1));
     if (a->n_sqs == a->cap_sqs) {
         size_t nc = a->cap_sqs ? a->cap_sqs * 2 : 8;
         sx_agent_sq *n = realloc(a->sqs, nc * sizeof *n);
@@ -299,12 +317,21 @@ sx_status sx_agent_sq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn
         a->sqs = n;
         a->cap_sqs = nc;
     }
+    sx_agent_idmap_put_reserved(&a->sq_by_id, (uint64_t)queue_id, a->n_sqs);
     sx_agent_sq *s = &a->sqs[a->n_sqs++];
     memset(s, 0, sizeof *s);
     s->queue_id = queue_id;
     s->conn = *conn;
     pthread_cond_signal(&a->wake);
     return SX_OK;
+}
+
+void sx_agent_sq_remove_at(sx_agent *a, size_t i)
+{
+    (void)sx_agent_idmap_remove(&a->sq_by_id, (uint64_t)a->sqs[i].queue_id);
+    a->sqs[i] = a->sqs[--a->n_sqs];
+    if (i < a->n_sqs)
+        sx_agent_idmap_put_reserved(&a->sq_by_id, (uint64_t)a->sqs[i].queue_id, i);
 }
 
 uint8_t sx_agent_inv_queue_mode(const sx_agent *a)

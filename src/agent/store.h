@@ -377,6 +377,9 @@ typedef struct sx_agent_delivery {
     sx_ratchet_msg_key mek;
     uint32_t padded_len;
     int64_t created_at; /* when the message was stored (Unix seconds) */
+    /* The retry intervals stored at its last network failure, in ms (0:
+     * none): the back-off a restart goes on with. */
+    uint32_t retry_slow_ms, retry_fast_ms;
 } sx_agent_delivery;
 /* Wipes the key and frees the body. */
 void sx_agent_delivery_cleanup(sx_agent_delivery *d);
@@ -391,6 +394,13 @@ SX_MUST_CHECK sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t 
 SX_MUST_CHECK sx_status sx_agent_store_delivery_done(sx_agent_store *s, const sx_agent_id *conn,
                                                      int64_t snd_queue_id, int64_t internal_id,
                                                      bool keep);
+/* Stores the back-off intervals (ms) of a message whose delivery failed
+ * on the network, for the next process (the reference's
+ * updatePendingMsgRIState). */
+SX_MUST_CHECK sx_status sx_agent_store_delivery_retry_set(sx_agent_store *s,
+                                                          const sx_agent_id *conn,
+                                                          int64_t internal_id, uint32_t slow_ms,
+                                                          uint32_t fast_ms);
 /* The messages with a delivery pending on a send queue stored before
  * before_ts (Unix seconds), oldest first, in a malloc'd array (*ids NULL
  * when none): the expired ones. */

@@ -222,7 +222,8 @@ sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t snd_queue_id,
     sx_status st;
     sqlite3_stmt *q = sx_store_prep(
         s, "SELECT d.conn_id, d.internal_id, m.internal_snd_id, m.msg_type, m.notification, "
-           "m.pq_encryption, m.body, sm.msg_encrypt_key, sm.padded_msg_len, m.created_at "
+           "m.pq_encryption, m.body, sm.msg_encrypt_key, sm.padded_msg_len, m.created_at, "
+           "sm.retry_int_slow, sm.retry_int_fast "
            "FROM snd_message_deliveries d "
            "JOIN messages m ON m.conn_id = d.conn_id AND m.internal_id = d.internal_id "
            "JOIN snd_messages sm ON sm.conn_id = d.conn_id AND sm.internal_snd_id = m.internal_snd_id "
@@ -243,6 +244,9 @@ sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t snd_queue_id,
         d->pq_encryption = sqlite3_column_int(q, 5) != 0;
         d->padded_len = (uint32_t)padded;
         d->created_at = sqlite3_column_int64(q, 9);
+        int64_t slow = sqlite3_column_int64(q, 10), fast = sqlite3_column_int64(q, 11);
+        d->retry_slow_ms = slow > 0 && slow <= UINT32_MAX ? (uint32_t)slow : 0;
+        d->retry_fast_ms = fast > 0 && fast <= UINT32_MAX ? (uint32_t)fast : 0;
         sx_slice mek = sx_slice_of(sqlite3_column_blob(q, 7), (size_t)sqlite3_column_bytes(q, 7));
         if (!sx_store_col_fixed(q, 0, d->conn_id.b, SX_AGENT_ID_LEN) || type < 0 || type > 255 ||
             padded < 0 || padded > UINT32_MAX || sx_ratchet_msg_key_decode(mek, &d->mek) != SX_OK)
@@ -259,6 +263,24 @@ sx_status sx_agent_store_delivery_next(sx_agent_store *s, int64_t snd_queue_id,
     }
     sx_store_fin(s, q);
     return st;
+}
+
+sx_status sx_agent_store_delivery_retry_set(sx_agent_store *s, const sx_agent_id *conn,
+                                            int64_t internal_id, uint32_t slow_ms, uint32_t fast_ms)
+{
+    SX_ENSURE(s != NULL && conn != NULL, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s,
+                                    "UPDATE snd_messages SET retry_int_slow = ?, retry_int_fast = ? "
+                                    "WHERE conn_id = ? AND internal_id = ?",
+                                    &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, slow_ms);
+    sqlite3_bind_int64(q, 2, fast_ms);
+    sx_store_bind_id(q, 3, conn);
+    sqlite3_bind_int64(q, 4, internal_id);
+    return sx_store_done(s, q, "store a retry interval");
 }
 
 sx_status sx_agent_store_delivery_done(sx_agent_store *s, const sx_agent_id *conn,

@@ -16,6 +16,11 @@
  *  - testDeliverClientRestart: a message sent while the router is down,
  *    its sender closed and opened again: SENT after the router is back, and
  *    the message arrives once;
+ *  - the same with the back-off kept (the reference's stored retry state,
+ *    updateRetryInterval2): the interval the sender grew to while the
+ *    router was down is stored with the message, and the sender opened
+ *    again goes on from it (the next stored interval larger still) rather
+ *    than from the first;
  *  - testBatchedSubscriptions (200 connections, 20 deleted): the others'
  *    subscriptions come back after both agents and the router restarted. */
 #include "testutil.h"
@@ -23,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "simplex/agent.h"
 
@@ -228,6 +235,78 @@ static void test_testDeliverClientRestart(void **state)
     router_kill9();
 }
 
+/* The fast retry interval stored with message internal_id in the store
+ * file of name (0: none yet). */
+static int64_t stored_retry(const char *name, int64_t internal_id)
+{
+    char p[128];
+    db_path(p, sizeof p, name);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT MAX(IFNULL(retry_int_fast, 0)) FROM snd_messages "
+                                        "WHERE internal_id = ?",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(q, 1, internal_id);
+    int64_t v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_true(v >= 0);
+    return v;
+}
+
+/* Polls until the stored interval of message 4 differs from old. */
+static int64_t stored_retry_change(const char *name, int64_t old)
+{
+    int64_t until = now_ms() + WAIT_MS;
+    for (;;) {
+        int64_t v = stored_retry(name, 4);
+        if (v != old)
+            return v;
+        if (now_ms() > until)
+            fail_msg("the stored retry interval stayed %lld", (long long)old);
+        sleep_ms(50);
+    }
+}
+
+static void test_retry_interval_kept(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_rik", false);
+    sx_agent *bob = open_agent("bob_rik", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    greetings(alice, bob_id, bob, alice_id, true);
+    router_kill9();
+    int64_t id = 0;
+    assert_ok(sx_agent_send(bob, alice_id, "hello", 5, &id));
+    assert_int_equal(id, 4);
+    /* the first interval (open_agent's send_retry_ms), then grown once the
+     * failures went on long enough (10 s) */
+    int64_t first = stored_retry_change("bob_rik", 0);
+    int64_t grown = stored_retry_change("bob_rik", first);
+    assert_true(grown > first);
+    sx_agent_close(bob);
+    int64_t kept = stored_retry("bob_rik", 4);
+    assert_true(kept >= grown);
+    bob = open_agent("bob_rik", false);
+    /* the next failures store what follows kept, not the first again */
+    int64_t next = stored_retry_change("bob_rik", kept);
+    if (next <= kept)
+        fail_msg("after the restart the interval went from %lld to %lld", (long long)kept,
+                 (long long)next);
+    router_start();
+    expect_sent(bob, alice_id, 4);
+    expect_msg(alice, bob_id, "hello", 4, true);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 /* exchangeGreetingsMsgId: alice's message with id, bob's answer id + 1. */
 static void greetings_ids(sx_agent *alice, const char *bob_id, sx_agent *bob, const char *alice_id,
                           int64_t id)
@@ -300,6 +379,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_testAsyncBothOffline, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testAsyncServerOffline, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testAllowConnectionClientRestart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_interval_kept, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testDeliverClientRestart, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testBatchedSubscriptions, pair_setup, pair_teardown),
     };

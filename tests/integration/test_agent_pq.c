@@ -7,7 +7,9 @@
  * ratchet's KEM steps turn PQ on after both sides asked for it; the sender
  * is told whether its message went with PQ and the MSG event says the
  * same; switched off, on and off again, with the flags of the reference's
- * test message by message; the PQ envelope size stays after PQ is off. */
+ * test message by message; the PQ envelope size stays after PQ is off.
+ * And the handshake with each side's PQ setting on or off (the reference's
+ * pqMatrix2): CON says PQ only when both sides have it. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -143,10 +145,82 @@ static void test_enable_pq(void **state)
     router_kill9();
 }
 
+/* The reference's handshake PQ matrix (pqMatrix2 over runAgentClientTestPQ):
+ * alice invites with her PQ setting, bob joins with his; CONF says alice's
+ * setting, INFO bob's, and CON on both sides, like every message after it,
+ * says PQ encryption only when both have it on. */
+static void pq_handshake(bool alice_pq, bool bob_pq)
+{
+    router_start();
+    sx_agent *alice = open_agent("alice", !alice_pq);
+    sx_agent *bob = open_agent("bob", !bob_pq);
+    bool pq = alice_pq && bob_pq;
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *link = NULL;
+    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    sx_agent_event ev;
+    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
+    if (ev.pq != alice_pq)
+        fail_msg("CONF pq %d, expected %d", ev.pq, alice_pq);
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
+    if (ev.pq != pq)
+        fail_msg("alice's CON pq %d, expected %d", ev.pq, pq);
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
+    if (ev.pq != bob_pq)
+        fail_msg("INFO pq %d, expected %d", ev.pq, bob_pq);
+    sx_agent_event_clear(&ev);
+    expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
+    if (ev.pq != pq)
+        fail_msg("bob's CON pq %d, expected %d", ev.pq, pq);
+    sx_agent_event_clear(&ev);
+    side a = {alice, bob_id}, b = {bob, alice_id};
+    snd_rcv(a, b, (const uint8_t *)"hello", 5, SX_AGENT_PQ_KEEP, 2, pq);
+    snd_rcv(b, a, (const uint8_t *)"hello too", 9, SX_AGENT_PQ_KEEP, 3, pq);
+    snd_rcv(a, b, (const uint8_t *)"message 1", 9, SX_AGENT_PQ_KEEP, 4, pq);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_handshake_dh_dh(void **state)
+{
+    (void)state;
+    pq_handshake(false, false);
+}
+
+static void test_handshake_dh_pq(void **state)
+{
+    (void)state;
+    pq_handshake(false, true);
+}
+
+static void test_handshake_pq_dh(void **state)
+{
+    (void)state;
+    pq_handshake(true, false);
+}
+
+static void test_handshake_pq_pq(void **state)
+{
+    (void)state;
+    pq_handshake(true, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_enable_pq, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_dh_dh, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_dh_pq, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_pq_dh, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_pq_pq, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
 # The agent (src/agent), included by CMakeLists.txt.
 sx_unit_test(agent_version test_agent_version.c)
 target_link_libraries(test_agent_version PRIVATE sx_agent)
+# The key -> index map of the agent's queue tables.
+sx_unit_test(agent_idmap test_agent_idmap.c)
+target_link_libraries(test_agent_idmap PRIVATE sx_agent)
 sx_unit_test(agent_links test_agent_links.c)
 target_link_libraries(test_agent_links PRIVATE sx_agent)
 sx_unit_test(agent_messages test_agent_messages.c)
