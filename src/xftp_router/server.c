@@ -178,10 +178,14 @@ static void conn_read(xs_conn *c)
             }
         }
         if (st == SX_E_WOULD_BLOCK) {
-            /* Nothing more to read now: queue partly filled upload
-             * buffers, so no received byte waits for more input. */
+            /* Nothing more to read now: queue the partly filled upload
+             * buffers once they hold enough together (XS_UPLOAD_HOLD_MAX). */
+            size_t held = 0;
             for (xs_stream *s2 = c->streams; s2; s2 = s2->next)
-                xs_upload_flush(s2);
+                held += xs_upload_held(s2);
+            if (held >= XS_UPLOAD_HOLD_MAX)
+                for (xs_stream *s2 = c->streams; s2; s2 = s2->next)
+                    xs_upload_flush(s2);
             return;
         }
         if (st != SX_OK) {

@@ -19,8 +19,8 @@
 #include "crypto/box.h"
 #include "crypto/util.h"
 
-/* FPUT body buffers (see "FPUT body" below). */
-#define XS_UPBUF_SIZE (64 * 1024)
+/* FPUT body buffers (see "FPUT body" below, and XS_UPLOAD_HOLD_MAX). */
+#define XS_UPBUF_SIZE (256 * 1024)
 
 struct xs_upjob {
     xs_worker *w;
@@ -554,7 +554,8 @@ void xs_process_request(xs_stream *st, uint16_t v)
 /* ---- FPUT body ----
  *
  * The worker copies the body into buffers of up to XS_UPBUF_SIZE and queues
- * them to its I/O thread, which writes them to the chunk file and hashes them
+ * them (full, at the end of the body, or after a read pass once the
+ * connection's partial buffers hold XS_UPLOAD_HOLD_MAX) to its I/O thread, which writes them to the chunk file and hashes them
  * in order, then posts each buffer back. Only then are its bytes consumed for
  * HTTP/2 flow control, so the peer's window bounds what is buffered. A job
  * outlives its stream while buffers are in flight: a detached job is freed
@@ -854,6 +855,11 @@ static xs_upbuf *take_fill(xs_upjob *j)
         }
     }
     return b;
+}
+
+size_t xs_upload_held(const xs_stream *st)
+{
+    return st->up && st->up->fill ? st->up->fill->len : 0;
 }
 
 void xs_upload_flush(xs_stream *st)

@@ -186,9 +186,20 @@ void xs_process_request(xs_stream *st, uint16_t v);
  * (nghttp2_session_consume) once written; the caller consumes the rest. */
 size_t xs_upload_data(xs_stream *st, const uint8_t *data, size_t len);
 void xs_upload_end(xs_stream *st);
-/* Hands the partly filled body buffer to the I/O thread (after each read
- * pass, so that no received byte waits for more input). */
+/* Hands the partly filled body buffer to the I/O thread. */
 void xs_upload_flush(xs_stream *st);
+/* Bytes in the stream's partly filled body buffer (taken from HTTP/2, not yet
+ * queued to the I/O thread, so not yet given back to flow control). */
+size_t xs_upload_held(const xs_stream *st);
+/* After a read pass that found no more input, a connection's partly filled
+ * body buffers are queued only once they hold this much together: each
+ * buffer queued costs a wake-up of the I/O thread and one of the worker
+ * when it comes back, so small read passes are batched. The bound keeps the
+ * peer able to send: what is held (< 128 KiB) plus what nghttp2 has
+ * consumed but not yet announced (< half of XS_WINDOW) stays well below
+ * XS_WINDOW, so the peer always has window left to send the bytes that
+ * fill the buffers, and the end of a body queues its buffer at once. */
+#define XS_UPLOAD_HOLD_MAX (128 * 1024)
 /* Detaches a partial upload from the stream (stream gone, timeout, error):
  * its bytes are consumed at once, and the file is removed and the quota
  * released once the I/O thread is done with it. */
