@@ -339,3 +339,40 @@ int pool_router_wait_services(const pool_router *rp, char role, int want, char *
         sleep_ms(100);
     return n;
 }
+
+long long pool_router_ctl_stat(uint16_t port, const char *password, const char *name,
+                               const char *field)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    char cmd[160];
+    int cl = snprintf(cmd, sizeof cmd, "auth %s\nstats\nquit\n", password);
+    assert_true(cl > 0 && (size_t)cl < sizeof cmd);
+    assert_int_equal(write(fd, cmd, (size_t)cl), (ssize_t)cl);
+    static char buf[65536];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = 0;
+    char key[128];
+    snprintf(key, sizeof key, "\n%s: ", name);
+    const char *p = strstr(buf, key);
+    if (!p)
+        fail_msg("no %s in the stats of %u:\n%s", name, port, buf);
+    p += strlen(key);
+    if (field) {
+        char f[64];
+        snprintf(f, sizeof f, "%s=", field);
+        const char *eol = strchr(p, '\n');
+        const char *q = strstr(p, f);
+        if (!q || (eol && q > eol))
+            fail_msg("no %s in %s of %u", field, name, port);
+        p = q + strlen(f);
+    }
+    return strtoll(p, NULL, 10);
+}

@@ -50,4 +50,10 @@ int pool_router_wait_services(const pool_router *rp, char role, int want, char *
 int router_setup(void **state);
 int router_teardown(void **state);
 
+/* The number after "<name>: " (or after "<field>=" on that line) in the
+ * `stats` answer of the router's control port on port, as the user with
+ * password; fails the test when it is not there. */
+long long pool_router_ctl_stat(uint16_t port, const char *password, const char *name,
+                               const char *field);
+
 #endif

@@ -40,40 +40,6 @@ static char p_local[300];
 
 /* ---- B's and P's statistics (the control port's `stats`) ---- */
 
-static long long stat_of(uint16_t port, const char *name, const char *field)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    const char *cmd = "auth us3r\nstats\nquit\n";
-    assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
-    static char buf[65536];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    close(fd);
-    buf[len] = 0;
-    char key[128];
-    snprintf(key, sizeof key, "\n%s: ", name);
-    const char *p = strstr(buf, key);
-    if (!p)
-        fail_msg("no %s in the stats of %u:\n%s", name, port, buf);
-    p += strlen(key);
-    if (field) {
-        char f[64];
-        snprintf(f, sizeof f, "%s=", field);
-        const char *eol = strchr(p, '\n');
-        const char *q = strstr(p, f);
-        if (!q || (eol && q > eol))
-            fail_msg("no %s in %s of %u", field, name, port);
-        p = q + strlen(f);
-    }
-    return strtoll(p, NULL, 10);
-}
-
 /* B's counts: every SEND, the forwarded commands, the secured queues. */
 typedef struct bview {
     long long sent, fwd, secured;
@@ -81,8 +47,9 @@ typedef struct bview {
 
 static bview b_view(void)
 {
-    bview v = {stat_of(ctl_b, "msgSent", NULL), stat_of(ctl_b, "pMsgFwdsRecv", NULL),
-               stat_of(ctl_b, "qSecured", NULL)};
+    bview v = {pool_router_ctl_stat(ctl_b, "us3r", "msgSent", NULL),
+               pool_router_ctl_stat(ctl_b, "us3r", "pMsgFwdsRecv", NULL),
+               pool_router_ctl_stat(ctl_b, "us3r", "qSecured", NULL)};
     return v;
 }
 
@@ -161,7 +128,7 @@ static void test_private_routing(void **state)
     (void)state;
     sx_agent_stats as;
     bview v0 = b_view();
-    long long relays0 = stat_of(ctl_p, "pRelays", "requests");
+    long long relays0 = pool_router_ctl_stat(ctl_p, "us3r", "pRelays", "requests");
 
     /* always, through P: the handshake's SKEYs, the confirmation, the
      * info and the messages, both sides */
@@ -179,7 +146,7 @@ static void test_private_routing(void **state)
     assert_int_equal(v1.sent - v0.sent, 5);
     assert_int_equal(v1.fwd - v0.fwd, 7);
     /* one proxy session each to B */
-    assert_int_equal(stat_of(ctl_p, "pRelays", "requests") - relays0, 2);
+    assert_int_equal(pool_router_ctl_stat(ctl_p, "us3r", "pRelays", "requests") - relays0, 2);
     sx_agent_get_stats(alice, &as);
     assert_int_equal(as.sent_direct, 0);
     assert_true(as.sent_proxied >= 3);

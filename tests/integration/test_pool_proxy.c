@@ -31,42 +31,6 @@ static sx_smp_queue *g_rq, *g_sq;
 
 /* ---- the control port ---- */
 
-/* The value of `name: N` (or of `name: requests=N...`'s field) in the
- * answer to `stats` on the control port. */
-static long long stat_of(uint16_t port, const char *name, const char *field)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    const char *cmd = "auth us3r\nstats\nquit\n";
-    assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
-    static char buf[65536];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    close(fd);
-    buf[len] = 0;
-    char key[128];
-    snprintf(key, sizeof key, "\n%s: ", name);
-    const char *p = strstr(buf, key);
-    if (!p)
-        fail_msg("no %s in the stats of %u:\n%s", name, port, buf);
-    p += strlen(key);
-    if (field) {
-        char f[64];
-        snprintf(f, sizeof f, "%s=", field);
-        const char *eol = strchr(p, '\n');
-        const char *q = strstr(p, f);
-        if (!q || (eol && q > eol))
-            fail_msg("no %s in %s of %u", field, name, port);
-        p = q + strlen(f);
-    }
-    return strtoll(p, NULL, 10);
-}
-
 /* B's counts: all SENDs and the forwarded ones. */
 typedef struct bview {
     long long sent, fwd;
@@ -74,7 +38,8 @@ typedef struct bview {
 
 static bview b_view(void)
 {
-    bview v = {stat_of(ctl_b, "msgSent", NULL), stat_of(ctl_b, "pMsgFwdsRecv", NULL)};
+    bview v = {pool_router_ctl_stat(ctl_b, "us3r", "msgSent", NULL),
+               pool_router_ctl_stat(ctl_b, "us3r", "pMsgFwdsRecv", NULL)};
     return v;
 }
 
@@ -199,8 +164,8 @@ static void test_modes(void **state)
     assert_int_equal(ps.sent_proxied, 0);
 
     /* always: through P, twice on one proxy session (one PRXY) */
-    long long relays0 = stat_of(ctl_p, "pRelays", "requests");
-    long long fwds0 = stat_of(ctl_p, "pMsgFwds", "successes");
+    long long relays0 = pool_router_ctl_stat(ctl_p, "us3r", "pRelays", "requests");
+    long long fwds0 = pool_router_ctl_stat(ctl_p, "us3r", "pMsgFwds", "successes");
     o.proxy_mode = SX_SMP_PROXY_ALWAYS;
     assert_ok(pool_send_n(&o, 2, &ps));
     bview v2 = b_view();
@@ -208,8 +173,8 @@ static void test_modes(void **state)
     assert_int_equal(v2.fwd - v1.fwd, 2);
     assert_int_equal(ps.sent_proxied, 2);
     assert_int_equal(ps.sent_direct, 0);
-    assert_int_equal(stat_of(ctl_p, "pRelays", "requests") - relays0, 1);
-    assert_int_equal(stat_of(ctl_p, "pMsgFwds", "successes") - fwds0, 2);
+    assert_int_equal(pool_router_ctl_stat(ctl_p, "us3r", "pRelays", "requests") - relays0, 1);
+    assert_int_equal(pool_router_ctl_stat(ctl_p, "us3r", "pMsgFwds", "successes") - fwds0, 2);
 
     /* unknown routers: B known (by its address) -> directly; known by
      * another host only -> through P */
@@ -250,7 +215,7 @@ static void test_fallback(void **state)
     sx_smp_pool_opts o = {.proxies = via_h, .n_proxies = 1, .proxy_mode = SX_SMP_PROXY_ALWAYS};
 
     /* allowed: H's host error, then directly */
-    long long host0 = stat_of(ctl_h, "pRelays", "errorsOther");
+    long long host0 = pool_router_ctl_stat(ctl_h, "us3r", "pRelays", "errorsOther");
     bview v0 = b_view();
     assert_ok(pool_send(&o, &ps));
     bview v1 = b_view();
@@ -258,7 +223,7 @@ static void test_fallback(void **state)
     assert_int_equal(v1.fwd - v0.fwd, 0);
     assert_int_equal(ps.proxy_fallbacks, 1);
     assert_int_equal(ps.sent_direct, 1);
-    assert_int_equal(stat_of(ctl_h, "pRelays", "errorsOther") - host0, 1);
+    assert_int_equal(pool_router_ctl_stat(ctl_h, "us3r", "pRelays", "errorsOther") - host0, 1);
 
     /* prohibited: the proxy's error */
     o.proxy_fallback = SX_SMP_FALLBACK_PROHIBIT;
@@ -303,7 +268,7 @@ static void test_no_session(void **state)
     assert_ok(sx_loop_new(&loop));
     sx_smp_pool *pool;
     assert_ok(sx_smp_pool_new(loop, &o, on_event, NULL, &pool));
-    long long no_session0 = stat_of(ctl_p, "pMsgFwds", "errorsConnect");
+    long long no_session0 = pool_router_ctl_stat(ctl_p, "us3r", "pMsgFwds", "errorsConnect");
     for (int round = 0; round < 2; round++) {
         if (round == 1) {
             pool_router_kill9(&B);
@@ -328,10 +293,10 @@ static void test_no_session(void **state)
     assert_int_equal(ps.sent_proxied, 2);
     assert_int_equal(ps.sessions, 1); /* one connection to P throughout */
     /* P answered NO_SESSION once (counted as the reference does) */
-    assert_int_equal(stat_of(ctl_p, "pMsgFwds", "errorsConnect") - no_session0, 1);
+    assert_int_equal(pool_router_ctl_stat(ctl_p, "us3r", "pMsgFwds", "errorsConnect") - no_session0, 1);
     sx_smp_pool_free(pool);
     sx_loop_free(loop);
-    assert_int_equal(stat_of(ctl_b, "pMsgFwdsRecv", NULL), 1); /* since B's restart */
+    assert_int_equal(pool_router_ctl_stat(ctl_b, "us3r", "pMsgFwdsRecv", NULL), 1); /* since B's restart */
 }
 
 static void test_bad_options(void **state)
