@@ -51,9 +51,11 @@ static bool worker_busy(void)
     return b;
 }
 
-static void expiry_while_worker_busy(void **state)
+/* An in-process router with the test certificates on a port of its own,
+ * workers threads, messages expiring after 1 s and swept every second;
+ * addr gets its address. */
+static sx_router *start_router(int workers, char addr[256])
 {
-    (void)state;
     static char crt[1024], ca[1024], key[1024];
     snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
     snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
@@ -64,15 +66,22 @@ static void expiry_while_worker_busy(void **state)
     o.key_file = key;
     o.host = "127.0.0.1";
     o.n_ports = 1;
-    o.workers = 1;
+    o.workers = workers;
     o.new_queues = true;
     o.quiet = true;
     o.msg_ttl_seconds = 1;
     o.msg_check_interval = 1;
     sx_router *r = NULL;
     assert_int_equal(sx_router_start(&o, &r), SX_OK);
+    snprintf(addr, 256, "smp://" FIXTURE_FP "@127.0.0.1:%u", sx_router_port(r, 0));
+    return r;
+}
+
+static void expiry_while_worker_busy(void **state)
+{
+    (void)state;
     char addr[256];
-    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@127.0.0.1:%u", sx_router_port(r, 0));
+    sx_router *r = start_router(1, addr);
     sx_smp_conn_opts co = {.timeout_ms = 30000};
     sx_smp_conn *c = NULL;
     assert_int_equal(sx_smp_connect(addr, &co, &c), SX_OK);
@@ -123,25 +132,8 @@ static void expiry_while_worker_busy(void **state)
 static void expiry_while_workers_serve(void **state)
 {
     (void)state;
-    static char crt[1024], ca[1024], key[1024];
-    snprintf(crt, sizeof crt, "%s", tu_data_path("fixtures/server.crt"));
-    snprintf(ca, sizeof ca, "%s", tu_data_path("fixtures/ca.crt"));
-    snprintf(key, sizeof key, "%s", tu_data_path("fixtures/server.key"));
-    sx_router_opts o = {0};
-    o.cert_file = crt;
-    o.ca_file = ca;
-    o.key_file = key;
-    o.host = "127.0.0.1";
-    o.n_ports = 1;
-    o.workers = 2;
-    o.new_queues = true;
-    o.quiet = true;
-    o.msg_ttl_seconds = 1;
-    o.msg_check_interval = 1;
-    sx_router *r = NULL;
-    assert_int_equal(sx_router_start(&o, &r), SX_OK);
     char addr[256];
-    snprintf(addr, sizeof addr, "smp://" FIXTURE_FP "@127.0.0.1:%u", sx_router_port(r, 0));
+    sx_router *r = start_router(2, addr);
     sx_smp_conn_opts co = {.timeout_ms = 30000};
     sx_smp_conn *c = NULL;
     assert_int_equal(sx_smp_connect(addr, &co, &c), SX_OK);
