@@ -119,6 +119,14 @@ typedef struct sx_agent_opts {
     /* This program's connections already hide its network address (Tor or
      * another SOCKS proxy set up outside the library). */
     bool address_protected;
+    /* For tests and compatibility checks only: the highest agent protocol
+     * version (2..7) and end-to-end ratchet version (2..3) this agent
+     * offers in its links, accepts from peers and announces in its
+     * messages, as an older agent would (the reference's smpAgentVRange and
+     * e2eEncryptVRange in its test configurations). 0: the current ones.
+     * e2e_version_max 2 means no post-quantum ratchet. Outside these
+     * ranges sx_agent_open fails with SX_E_USAGE. */
+    uint16_t agent_version_max, e2e_version_max;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -352,6 +360,29 @@ SX_API SX_MUST_CHECK sx_status sx_agent_ack(sx_agent *a, const char *conn_id, in
  * than version 3). The state becomes "started". */
 SX_API SX_MUST_CHECK sx_status sx_agent_synchronize_ratchet(sx_agent *a, const char *conn_id,
                                                             bool force);
+
+/* The versions of a connection (the reference's connAgentVersion of
+ * ConnectionStats, and its ratchet's RatchetVersions). */
+typedef struct sx_agent_conn_versions {
+    /* The agent protocol version agreed in the handshake; each message of
+     * the peer raises it to the highest version both agents now speak
+     * (an agent upgraded on both sides), never lowers it. */
+    uint16_t agent;
+    /* The ratchet's e2e version (2, or 3: post-quantum capable), and the
+     * highest our messages announce (the peer's announcement can raise
+     * the current version up to ours); both 0 before the ratchet exists. */
+    uint16_t e2e, e2e_max;
+} sx_agent_conn_versions;
+SX_API SX_MUST_CHECK sx_status sx_agent_connection_versions(sx_agent *a, const char *conn_id,
+                                                            sx_agent_conn_versions *out);
+/* SHA-256 of the connection's ratchet associated data (both parties'
+ * identity keys from the handshake): the same on both ends of a
+ * connection, so that two users can compare it out of band (the
+ * reference's getConnectionRatchetAdHash). SX_E_USAGE before the ratchet
+ * exists (an invitation not yet joined, a contact address). */
+#define SX_AGENT_AD_HASH_LEN 32
+SX_API SX_MUST_CHECK sx_status sx_agent_ratchet_ad_hash(sx_agent *a, const char *conn_id,
+                                                        uint8_t out[SX_AGENT_AD_HASH_LEN]);
 
 /* As sx_agent_ack, and sends the peer a delivery receipt of the message
  * (with rcpt_info, at most sx_agent_max_rcpt_info bytes, which the peer's

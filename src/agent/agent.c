@@ -361,7 +361,9 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     pthread_cond_init(&a->resume, NULL);
     pthread_mutex_init(&a->ev_mu, NULL);
     pthread_cond_init(&a->ev_cond, NULL);
-    sx_status st = sx_agent_store_open(db_path, 0, &a->store);
+    sx_status st = sx_agent_versions_init(a);
+    if (st == SX_OK)
+        st = sx_agent_store_open(db_path, 0, &a->store);
     if (st == SX_OK)
         st = default_user(a);
     if (st == SX_OK) {

@@ -31,14 +31,14 @@ static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id,
 {
     /* The address holds no ratchet: each accepted request makes its own
      * connection. */
-    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_CONTACT, SX_AGENT_V_MAX, false, id));
+    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_CONTACT, a->agent_vr.max, false, id));
     int64_t qid = 0;
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
     SX_TRY(sx_agent_new_rcv_queue(a, id, server, 'C', 0, &qid, &cr.queues[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_CONTACT));
     cr.mode = SX_CONN_CONTACT;
-    cr.agent_vr = sx_agent_vrange();
+    cr.agent_vr = a->agent_vr;
     cr.queue_count = 1;
     cr.queues[0].vr = sx_smpc_vrange();
     sx_writer w;
@@ -111,7 +111,7 @@ sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr, const c
     SX_ENSURE(cr->mode == SX_CONN_CONTACT && cr->queue_count >= 1,
               sx_error_set(SX_E_USAGE, NULL, "agent: not a contact link"));
     uint16_t agent_v = 0, smpc_v = 0;
-    if (!sx_vrange_common_max(cr->agent_vr, sx_agent_vrange(), &agent_v) ||
+    if (!sx_vrange_common_max(cr->agent_vr, a->agent_vr, &agent_v) ||
         !sx_vrange_common_max(cr->queues[0].vr, sx_smpc_vrange(), &smpc_v))
         return sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: the link's versions are not ours");
     const sx_agent_queue *qa = &cr->queues[0].q;
@@ -178,8 +178,8 @@ static sx_status request(sx_agent *a, sx_agent_rq *rq, const sx_client_env *env,
         /* Shown even when we could not join it; post-quantum only when
          * both versions allow it (as the reference's REQ says). */
         uint16_t av = 0, ev = 0;
-        out->pq = sx_vrange_common_max(inv.agent_vr, sx_agent_vrange(), &av) &&
-                  sx_vrange_common_max(inv.e2e.range, sx_e2e_vrange(), &ev) &&
+        out->pq = sx_vrange_common_max(inv.agent_vr, a->agent_vr, &av) &&
+                  sx_vrange_common_max(inv.e2e.range, a->e2e_vr, &ev) &&
                   av >= SX_AGENT_V_PQ && ev >= SX_E2E_V_PQ;
         st = sx_agent_store_invitation_create(a->store, &rq->conn, aenv.conn_req, aenv.body,
                                               &out->inv_id);

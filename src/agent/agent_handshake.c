@@ -35,12 +35,14 @@ sx_status sx_agent_conn_new(sx_agent *a, sx_agent_conn_mode mode, uint16_t agent
 sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq, sx_agent_id *id,
                                   char **link)
 {
-    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, SX_AGENT_V_MAX, pq, id));
+    /* No KEM proposal from an agent that cannot do PQ (e2e v2). */
+    pq = pq && a->e2e_vr.max >= SX_E2E_V_PQ;
+    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, a->agent_vr.max, pq, id));
     sx_e2e_private priv;
     sx_e2e_params pub;
-    SX_TRY(sx_e2e_generate(SX_E2E_V_MAX, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL, &priv,
-                           &pub));
-    sx_status st = sx_agent_store_x3dh_save(a->store, id, SX_E2E_V_MAX, &priv);
+    SX_TRY(sx_e2e_generate(a->e2e_vr.max, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL,
+                           &priv, &pub));
+    sx_status st = sx_agent_store_x3dh_save(a->store, id, a->e2e_vr.max, &priv);
     sx_e2e_private_wipe(&priv);
     SX_TRY(st);
     int64_t qid = 0;
@@ -50,11 +52,11 @@ sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq, sx_a
                                   &cr.queues[0].q));
     SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_RCV));
     cr.mode = SX_CONN_INVITATION;
-    cr.agent_vr = sx_agent_vrange();
+    cr.agent_vr = a->agent_vr;
     cr.queue_count = 1;
     cr.queues[0].vr = sx_smpc_vrange();
     cr.e2e = pub;
-    cr.e2e.range = sx_e2e_vrange();
+    cr.e2e.range = a->e2e_vr;
     sx_writer w;
     sx_writer_init_dynamic(&w, SX_AGENT_LINK_TEXT_MAX);
     if (!sx_agent_connreq_write_text(&w, &cr) || !sx_write_u8(&w, 0)) {
@@ -151,9 +153,9 @@ sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr, c
     SX_ENSURE(cr->mode == SX_CONN_INVITATION && cr->queue_count >= 1,
               sx_error_set(SX_E_USAGE, NULL, "agent: not an invitation link"));
     uint16_t agent_v = 0, smpc_v = 0, e2e_v = 0;
-    if (!sx_vrange_common_max(cr->agent_vr, sx_agent_vrange(), &agent_v) ||
+    if (!sx_vrange_common_max(cr->agent_vr, a->agent_vr, &agent_v) ||
         !sx_vrange_common_max(cr->queues[0].vr, sx_smpc_vrange(), &smpc_v) ||
-        !sx_vrange_common_max(cr->e2e.range, sx_e2e_vrange(), &e2e_v))
+        !sx_vrange_common_max(cr->e2e.range, a->e2e_vr, &e2e_v))
         return sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: the link's versions are not ours");
     const sx_agent_queue *qa = &cr->queues[0].q;
     SX_ENSURE(qa->mode != SX_QUEUE_MODE_CONTACT,
@@ -179,7 +181,7 @@ sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr, c
     sx_status st = sx_x3dh_snd(&priv, &peer, &res);
     sx_e2e_private_wipe(&priv);
     if (st == SX_OK)
-        st = sx_ratchet_init_snd(&r, e2e_v, SX_E2E_V_MAX, peer.k2, NULL, &res, NULL);
+        st = sx_ratchet_init_snd(&r, e2e_v, a->e2e_vr.max, peer.k2, NULL, &res, NULL);
     sx_x3dh_result_wipe(&res);
 
     /* The router of our reply queue: `server`, or the link's. */
@@ -354,7 +356,20 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
         st = sx_error_set(SX_E_PROTOCOL, "A_PROHIBITED", "agent: not a confirmation");
     if (st == SX_OK)
         st = sx_agent_store_conn_get(a->store, &rq->conn, &conn);
+    /* The peer's agent version: one we speak, or not above the one agreed
+     * (an agent that was downgraded since). */
+    if (st == SX_OK && !(aenv.agent_version >= a->agent_vr.min && aenv.agent_version <= a->agent_vr.max) &&
+        aenv.agent_version > conn.agent_version)
+        st = sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: the confirmation's version");
     bool initiator = st == SX_OK && aenv.has_e2e;
+    /* The initiator's PQ: on only when we had it and both versions allow it,
+     * whatever the joiner proposed. */
+    bool pq = conn.pq_support;
+    if (st == SX_OK && initiator) {
+        if (aenv.e2e.version < a->e2e_vr.min || aenv.e2e.version > a->e2e_vr.max)
+            st = sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: the confirmation's e2e version");
+        pq = pq && aenv.agent_version >= SX_AGENT_V_PQ && aenv.e2e.version >= SX_E2E_V_PQ;
+    }
     if (st == SX_OK && initiator) {
         uint16_t ev = 0;
         sx_e2e_private priv;
@@ -363,8 +378,8 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
         if (st == SX_OK)
             st = sx_x3dh_rcv(&priv, &aenv.e2e, &res);
         if (st == SX_OK)
-            st = sx_ratchet_init_rcv(&r, aenv.e2e.version, SX_E2E_V_MAX, priv.k2, &res,
-                                     conn.pq_support, NULL);
+            st = sx_ratchet_init_rcv(&r, aenv.e2e.version, a->e2e_vr.max, priv.k2, &res, pq,
+                                     NULL);
         sx_e2e_private_wipe(&priv);
         sx_x3dh_result_wipe(&res);
     } else if (st == SX_OK) {
@@ -411,10 +426,7 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
             if (st == SX_OK)
                 st = sx_agent_store_confirmation_create(a->store, &c, &conf_id);
             conn.agent_version = aenv.agent_version;
-            /* PQ stays on only when we had it and both versions allow it,
-             * whatever the joiner proposed. */
-            conn.pq_support = conn.pq_support && aenv.agent_version >= SX_AGENT_V_PQ &&
-                              aenv.e2e.version >= SX_E2E_VERSION_PQ;
+            conn.pq_support = pq;
             conn.state = SX_AGENT_CONN_RCV;
         } else if (st == SX_OK && !legacy) {
             conn.state = SX_AGENT_CONN_DUPLEX;

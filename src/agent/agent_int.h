@@ -77,6 +77,9 @@ struct sx_agent {
     /* Queue rotation's persisted commands (agent_switch.c): when to try
      * again after a network error (0: now). */
     bool cmd_pending; /* a command was stored for the runner (agent_cmds.c) to take */
+    /* The agent protocol and e2e ranges this agent speaks: the supported
+     * ones, capped by opts (agent_versions.c). */
+    sx_version_range agent_vr, e2e_vr;
 };
 
 int64_t sx_agent_now_ms(void);
@@ -93,6 +96,15 @@ void sx_agent_emit(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *con
 void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev);
 void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
                        int64_t msg_id, sx_status st, const char *what);
+
+/* ---- versions (agent_versions.c) ---- */
+/* a->agent_vr and a->e2e_vr from the opts: SX_E_USAGE when a cap is out
+ * of the supported range. */
+SX_MUST_CHECK sx_status sx_agent_versions_init(sx_agent *a);
+/* A message of the peer announced agent version msg_v: the connection's
+ * version rises to the highest both agents speak when that is higher
+ * (the reference's updateConnVersion); never falls. */
+void sx_agent_version_on_msg(sx_agent *a, const sx_agent_id *conn, uint16_t msg_v);
 
 /* ---- per-message PQ (agent_pq.c) ---- */
 /* The ratchet's switch for an API choice; SX_E_USAGE for an unknown one. */

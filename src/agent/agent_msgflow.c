@@ -31,6 +31,7 @@ typedef struct enq_ctx {
     const sx_agent_msg *m;
     const sx_e2e_params *e2e;
     uint16_t agent_v;
+    uint16_t e2e_max; /* the highest e2e version we speak, announced in the header */
     bool notification;
     sx_pq_enc pq;   /* the per-message PQ switch (agent_pq.c) */
     bool pq_used;   /* out: the message goes with PQ */
@@ -65,7 +66,7 @@ static sx_status enq_cb(void *vctx, const sx_agent_snd_ids *ids, sx_ratchet *r, 
                                                    : sx_agent_conn_info_padded_len(c->agent_v, support);
     if (!sx_ratchet_can_pad(am.len, padded))
         return sx_error_set(SX_E_LIMIT, NULL, "agent: the message is too long");
-    SX_TRY(sx_ratchet_encrypt_header(r, c->pq, SX_E2E_V_MAX, &msg->mek));
+    SX_TRY(sx_ratchet_encrypt_header(r, c->pq, c->e2e_max, &msg->mek));
     c->pq_used = r->snd_kem;
     SX_TRY(sx_sha256(am, msg->internal_hash));
     msg->msg_type = (uint8_t)m.kind;
@@ -100,6 +101,7 @@ static sx_status enqueue_on(sx_agent *a, const sx_agent_id *conn, const sx_agent
     c.m = m;
     c.e2e = e2e;
     c.agent_v = cn.agent_version;
+    c.e2e_max = a->e2e_vr.max;
     c.notification = notification;
     c.pq = pq;
     sx_agent_snd_ids sid;
@@ -253,7 +255,6 @@ size_t sx_agent_max_body(void)
 static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_agent_snd_queue *row,
                             uint16_t agent_v, bool legacy_conf, sx_writer *out)
 {
-    (void)a;
     if (d->msg_type == SX_AGENT_MSG_RATCHET_INFO)
         return sx_agent_sync_key_body(d, row, out);
     sx_reader rd;
@@ -282,7 +283,7 @@ static sx_status build_send(sx_agent *a, const sx_agent_delivery *d, const sx_ag
     memset(&env, 0, sizeof env);
     /* Confirmations carry the connection's agent version, messages the
      * highest we speak (the peer's agent may raise the connection's). */
-    env.agent_version = conf ? agent_v : SX_AGENT_V_MAX;
+    env.agent_version = conf ? agent_v : a->agent_vr.max;
     env.type = conf ? SX_AGENT_ENV_CONFIRMATION : SX_AGENT_ENV_MESSAGE;
     if (flag) {
         env.has_e2e = true;
@@ -749,6 +750,7 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
     if (st == SX_OK)
         st = sx_agent_env_decode(cm.body, &aenv, NULL);
     if (st == SX_OK && aenv.type == SX_AGENT_ENV_RATCHET_KEY) {
+        sx_agent_version_on_msg(a, &rq->conn, aenv.agent_version);
         sx_agent_sync_on_key(a, &rq->conn, &aenv);
         sx_agent_ack_router(a, rq, n);
         goto out;
@@ -774,13 +776,8 @@ void sx_agent_on_message(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
         sx_agent_sync_on_decrypted(a, &rq->conn);
         sx_agent_switch_on_rcv(a, rq);
     }
-    sx_agent_conn cn;
-    if (st == SX_OK && sx_agent_store_conn_get(a->store, &rq->conn, &cn) == SX_OK &&
-        aenv.agent_version > cn.agent_version && aenv.agent_version <= SX_AGENT_V_MAX) {
-        /* A message can only raise the connection's agent version. */
-        cn.agent_version = aenv.agent_version;
-        BEST_EFFORT(sx_agent_store_conn_update(a->store, &cn));
-    }
+    if (st == SX_OK)
+        sx_agent_version_on_msg(a, &rq->conn, aenv.agent_version);
     if (st != SX_OK) {
         sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "message");
         sx_agent_ack_router(a, rq, n);

@@ -38,14 +38,14 @@ static sx_status link_keys(uint8_t mode, const uint8_t link_key[SX_SL_LINK_KEY_L
 }
 
 /* The user data blob: encoded for mode, signed with root, encrypted. */
-static sx_status user_blob(uint8_t mode, const sx_key *root, const uint8_t sb_key[SX_CB_KEY_LEN],
+static sx_status user_blob(const sx_agent *a, uint8_t mode, const sx_key *root, const uint8_t sb_key[SX_CB_KEY_LEN],
                            sx_slice data, sx_writer *blob)
 {
     sx_sl_user *u = calloc(1, sizeof *u);
     if (!u)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
     u->mode = mode == 'C' ? SX_CONN_CONTACT : SX_CONN_INVITATION;
-    u->agent_vr = sx_agent_vrange();
+    u->agent_vr = a->agent_vr;
     u->direct = true;
     u->data = data;
     sx_writer ud, sud;
@@ -91,25 +91,25 @@ static sx_status create_locked(sx_agent *a, const char *server, uint8_t mode, sx
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
     cr.queue_count = 1;
-    cr.agent_vr = sx_agent_vrange();
+    cr.agent_vr = a->agent_vr;
     cr.queues[0].vr = sx_smpc_vrange();
     sx_agent_queue *qa = &cr.queues[0].q;
     SX_TRY(sx_agent_server_parse(pub, strlen(pub), &qa->server));
 
-    bool pq = !a->opts.pq_off;
+    bool pq = !a->opts.pq_off && a->e2e_vr.max >= SX_E2E_V_PQ;
     if (mode == 'C') {
         cr.mode = SX_CONN_CONTACT;
         qa->mode = SX_QUEUE_MODE_CONTACT;
-        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_CONTACT, SX_AGENT_V_MAX, false, &out->id));
+        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_CONTACT, a->agent_vr.max, false, &out->id));
     } else {
         cr.mode = SX_CONN_INVITATION;
         qa->mode = SX_QUEUE_MODE_MESSAGING;
-        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, SX_AGENT_V_MAX, pq, &out->id));
+        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, a->agent_vr.max, pq, &out->id));
         sx_e2e_private priv;
-        SX_TRY(sx_e2e_generate(SX_E2E_V_MAX, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL,
+        SX_TRY(sx_e2e_generate(a->e2e_vr.max, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL,
                                &priv, &cr.e2e));
-        cr.e2e.range = sx_e2e_vrange();
-        sx_status st = sx_agent_store_x3dh_save(a->store, &out->id, SX_E2E_V_MAX, &priv);
+        cr.e2e.range = a->e2e_vr;
+        sx_status st = sx_agent_store_x3dh_save(a->store, &out->id, a->e2e_vr.max, &priv);
         sx_e2e_private_wipe(&priv);
         SX_TRY(st);
     }
@@ -125,7 +125,7 @@ static sx_status create_locked(sx_agent *a, const char *server, uint8_t mode, sx
     sx_status st = sx_key_generate(SX_KEY_ED25519, &root);
     sx_sl_fixed f;
     memset(&f, 0, sizeof f);
-    f.agent_vr = sx_agent_vrange();
+    f.agent_vr = a->agent_vr;
     f.conn_req = cr; /* no heap data: not freed through f */
     sx_writer w;
     sx_writer_init_fixed(&w, f.root_key, sizeof f.root_key);
@@ -148,7 +148,7 @@ static sx_status create_locked(sx_agent *a, const char *server, uint8_t mode, sx
         !sx_sl_encrypt(&fixed, sb_key, SX_SL_FIXED_PADDED, NULL, sx_writer_slice(&sfd)))
         st = sx_error_set(SX_E_LIMIT, NULL, "agent: the link's fixed data is too long");
     if (st == SX_OK)
-        st = user_blob(mode, root, sb_key, data, &user);
+        st = user_blob(a, mode, root, sb_key, data, &user);
     if (st == SX_OK && !sx_key_write_private(&rk, root))
         st = sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot encode the link's root key");
 
@@ -305,7 +305,7 @@ sx_status sx_agent_set_short_link_data(sx_agent *a, const char *conn_id, const v
         if (st == SX_OK)
             st = link_keys(row.mode, row.link_key, link_id, sb_key);
         if (st == SX_OK)
-            st = user_blob(row.mode, root, sb_key, sx_slice_of(data, data_len), &user);
+            st = user_blob(a, row.mode, root, sb_key, sx_slice_of(data, data_len), &user);
         /* The fixed data goes again as it was: the router refuses a change. */
         if (st == SX_OK)
             st = sx_smp_tpool_link_set(a->pool, q, row.link_id, row.enc_fixed.ptr,

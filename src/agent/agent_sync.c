@@ -87,7 +87,7 @@ static sx_status enqueue_key(sx_agent *a, const sx_agent_id *conn, const sx_e2e_
     sx_writer_init_dynamic(&w, 4096);
     sx_status st = env && msg ? SX_OK : sx_error_set(SX_E_NOMEM, NULL, NULL);
     if (st == SX_OK) {
-        env->agent_version = SX_AGENT_V_MAX;
+        env->agent_version = a->agent_vr.max;
         env->type = SX_AGENT_ENV_RATCHET_KEY;
         env->has_e2e = true;
         env->e2e = *e2e;
@@ -174,13 +174,13 @@ sx_status sx_agent_synchronize_ratchet(sx_agent *a, const char *conn_id, bool fo
              cn.rsync != SX_AGENT_RSYNC_REQUIRED)
         st = sx_error_set(SX_E_USAGE, "PROHIBITED", "agent: synchronizeRatchet: not allowed");
     if (st == SX_OK)
-        st = sx_e2e_generate(SX_E2E_V_MAX, cn.pq_support ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO,
+        st = sx_e2e_generate(a->e2e_vr.max, cn.pq_support ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO,
                              NULL, NULL, priv, pub);
     if (st == SX_OK)
         st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
         /* Keys first, with the messages that carry them (one commit). */
-        st = sx_agent_store_sync_keys_save(a->store, &id, SX_E2E_V_MAX, priv);
+        st = sx_agent_store_sync_keys_save(a->store, &id, a->e2e_vr.max, priv);
         if (st == SX_OK)
             st = send_queues(a, &id, qids, &nq);
         if (st == SX_OK)
@@ -268,7 +268,7 @@ void sx_agent_sync_on_eready(sx_agent *a, const sx_agent_id *conn, bool prev_had
 }
 
 /* The new ratchet from our keys (own, with our hash) and the peer's. */
-static sx_status new_ratchet(const sx_e2e_private *own, const sx_e2e_params *peer,
+static sx_status new_ratchet(uint16_t e2e_max, const sx_e2e_private *own, const sx_e2e_params *peer,
                              const uint8_t own_hash[32], const uint8_t peer_hash[32],
                              bool pq_support, sx_ratchet *r, bool *receiving)
 {
@@ -282,12 +282,12 @@ static sx_status new_ratchet(const sx_e2e_private *own, const sx_e2e_params *pee
     if (*receiving) {
         st = sx_x3dh_rcv(own, peer, res);
         if (st == SX_OK)
-            st = sx_ratchet_init_rcv(r, peer->version, SX_E2E_V_MAX, own->k2, res, pq_support,
+            st = sx_ratchet_init_rcv(r, peer->version, e2e_max, own->k2, res, pq_support,
                                      NULL);
     } else {
         st = sx_x3dh_snd(own, peer, res);
         if (st == SX_OK)
-            st = sx_ratchet_init_snd(r, peer->version, SX_E2E_V_MAX, peer->k2, NULL, res, NULL);
+            st = sx_ratchet_init_snd(r, peer->version, e2e_max, peer->k2, NULL, res, NULL);
     }
     sx_x3dh_result_wipe(res);
     free(res);
@@ -313,7 +313,7 @@ static sx_status on_key_tx(sx_agent *a, const sx_agent_id *conn, const sx_agent_
     SX_TRY(sx_agent_store_rkey_hash_add(a->store, conn, peer_hash, &seen));
     if (seen)
         return SX_OK; /* the router sent it again */
-    SX_ENSURE(peer->version >= SX_E2E_V_MIN && peer->version <= SX_E2E_V_MAX,
+    SX_ENSURE(peer->version >= a->e2e_vr.min && peer->version <= a->e2e_vr.max,
               sx_error_set(SX_E_PROTOCOL, "A_VERSION", "agent: ratchet key of an unknown version"));
     SX_TRY(send_queues(a, conn, qids, nq));
     switch (cn.rsync) {
@@ -344,7 +344,7 @@ static sx_status on_key_tx(sx_agent *a, const sx_agent_id *conn, const sx_agent_
     sx_ratchet r;
     memset(&r, 0, sizeof r);
     bool receiving = false;
-    sx_status st = new_ratchet(own, peer, own_hash, peer_hash, cn.pq_support, &r, &receiving);
+    sx_status st = new_ratchet(a->e2e_vr.max, own, peer, own_hash, peer_hash, cn.pq_support, &r, &receiving);
     /* The old ratchet, its skipped keys and our sync keys go. */
     if (st == SX_OK)
         st = sx_agent_store_ratchet_save(a->store, conn, &r);

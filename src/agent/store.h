@@ -155,6 +155,10 @@ SX_MUST_CHECK sx_status sx_agent_store_conn_get(sx_agent_store *s, const sx_agen
 SX_MUST_CHECK sx_status sx_agent_store_conn_update(sx_agent_store *s, const sx_agent_conn *c);
 SX_MUST_CHECK sx_status sx_agent_store_conn_set_state(sx_agent_store *s, const sx_agent_id *id,
                                                       sx_agent_conn_state state);
+/* Raises the connection's agent_version to version when it is lower
+ * (*raised then true); never lowers it. */
+SX_MUST_CHECK sx_status sx_agent_store_conn_raise_version(sx_agent_store *s, const sx_agent_id *id,
+                                                          uint16_t version, bool *raised);
 /* Deletes the connection and everything that hangs off it (queues,
  * ratchet, skipped keys, messages, deliveries, confirmations, commands). */
 SX_MUST_CHECK sx_status sx_agent_store_conn_delete(sx_agent_store *s, const sx_agent_id *id);

@@ -156,6 +156,27 @@ sx_status sx_agent_store_conn_set_state(sx_agent_store *s, const sx_agent_id *id
     return one_change(s, q, "connection");
 }
 
+sx_status sx_agent_store_conn_raise_version(sx_agent_store *s, const sx_agent_id *id,
+                                            uint16_t version, bool *raised)
+{
+    SX_ENSURE(s != NULL && id != NULL && raised != NULL, SX_E_USAGE);
+    *raised = false;
+    sx_status st;
+    /* The condition in the statement: a version only rises, whatever
+     * another writer did since the caller read the row. */
+    sqlite3_stmt *q = sx_store_prep(
+        s, "UPDATE connections SET agent_version = ? WHERE conn_id = ? AND agent_version < ?",
+        &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int(q, 1, version);
+    sx_store_bind_id(q, 2, id);
+    sqlite3_bind_int(q, 3, version);
+    SX_TRY(sx_store_done(s, q, "connection version"));
+    *raised = sqlite3_changes(s->db) > 0;
+    return SX_OK;
+}
+
 sx_status sx_agent_store_conn_delete(sx_agent_store *s, const sx_agent_id *id)
 {
     SX_ENSURE(s != NULL && id != NULL, SX_E_USAGE);

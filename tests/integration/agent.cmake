@@ -54,3 +54,8 @@ sx_agent_itest(agent_shortlink test_agent_shortlink.c 600)
 sx_agent_itest(agent_crash test_agent_crash.c 900)
 target_compile_definitions(itest_agent_crash PRIVATE SX_AGENT_BIN="$<TARGET_FILE:simplex-agent>")
 add_dependencies(itest_agent_crash simplex-agent)
+# Versions between agents (test_agent_versions.c): e2e ratchet versions 2
+# and 3 in every combination through invitations and addresses, the
+# connection's agent version raised by the peer's messages and never
+# lowered, the ratchet's associated-data hash on both sides.
+sx_agent_itest(agent_versions test_agent_versions.c 600)
