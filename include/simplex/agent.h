@@ -402,6 +402,14 @@ SX_API SX_MUST_CHECK sx_status sx_agent_abort_switch(sx_agent *a, const char *co
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
 
+/* Suspends the connection's receiving queues on their routers (OFF; the
+ * reference's suspendConnection): the routers deliver nothing more from
+ * them and refuse the peer's sends (its MERR, AUTH); nothing is stored and
+ * the queues stay until sx_agent_delete. SX_E_USAGE ("PROHIBITED") for a
+ * connection with no receiving queue yet, ("SIMPLEX") for one that only
+ * sends. */
+SX_API SX_MUST_CHECK sx_status sx_agent_suspend_connection(sx_agent *a, const char *conn_id);
+
 /* Suspends the agent (an application going to the background; the
  * reference's suspendAgent): no more messages are received (the routers
  * keep them), and the deliveries pending go on for up to max_delay_ms

@@ -6,7 +6,8 @@
  * are being sent (each delivered once, in order, after the restart), and an
  * agent closed and opened again from its store going on with the
  * conversation; links it cannot join; a connection deleted by one side
- * and the other's message failing with MERR; ratchet re-synchronisation
+ * and the other's message failing with MERR, and the same after a
+ * suspension of the connection (OFF); ratchet re-synchronisation
  * after one side's store was put back to an older copy (the reference's
  * "Ratchet synchronization" tests): one side starting, both sides starting
  * at once, and a side restarting between starting and the answer; a
@@ -198,6 +199,45 @@ static void test_refusals_and_delete(void **state)
     assert_string_equal(ev.conn, alice_id);
     assert_int_equal(ev.msg_id, 2);
     assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* The end of the reference's runAgentClientTest: alice suspends the
+ * connection (OFF), bob's next message fails for good with MERR (the
+ * router's AUTH); alice's store still has the connection. */
+static void test_suspend_connection(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_off", false);
+    sx_agent *bob = open_agent("bob_off", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    assert_int_equal(sx_agent_suspend_connection(alice, "AAAAAAAAAAAAAAAA"), SX_E_USAGE);
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    send_expect_sent(bob, alice_id, "before", 2);
+    expect_sent(bob, alice_id, 2);
+    expect_msg(alice, bob_id, "before", 2, true);
+    assert_ok(sx_agent_suspend_connection(alice, bob_id));
+    send_expect_sent(bob, alice_id, "after", 3);
+    sx_agent_event ev;
+    int64_t until = now_ms() + WAIT_MS;
+    do {
+        assert_ok(sx_agent_next(bob, 200, &ev));
+        assert_true(ev.kind != SX_AGENT_EV_SENT);
+        if (now_ms() > until)
+            fail_msg("no MERR");
+    } while (ev.kind != SX_AGENT_EV_MERR);
+    assert_string_equal(ev.conn, alice_id);
+    assert_int_equal(ev.msg_id, 3);
+    assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(ci[0].state, "duplex");
+    free(ci);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -612,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_restart, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_reopen, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_connection, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, pair_setup, pair_teardown),
