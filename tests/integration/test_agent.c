@@ -7,7 +7,8 @@
  * agent closed and opened again from its store going on with the
  * conversation; links it cannot join; a connection deleted by one side
  * and the other's message failing with MERR, and the same after a
- * suspension of the connection (OFF); ratchet re-synchronisation
+ * suspension of the connection (OFF); DOWN and UP around a router
+ * restart, END when another agent subscribes; ratchet re-synchronisation
  * after one side's store was put back to an older copy (the reference's
  * "Ratchet synchronization" tests): one side starting, both sides starting
  * at once, and a side restarting between starting and the answer; a
@@ -238,6 +239,59 @@ static void test_suspend_connection(void **state)
     assert_int_equal(n, 1);
     assert_string_equal(ci[0].state, "duplex");
     free(ci);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* The next event of kind at a (others skipped, ERR and MERR fail). */
+static void wait_kind(sx_agent *a, sx_agent_event_kind kind, sx_agent_event *ev)
+{
+    int64_t until = now_ms() + WAIT_MS;
+    for (;;) {
+        assert_ok(sx_agent_next(a, 200, ev));
+        if (ev->kind == SX_AGENT_EV_ERR || ev->kind == SX_AGENT_EV_MERR)
+            fail_msg("%s %s: %s", sx_agent_event_name(ev->kind), ev->conn, ev->detail);
+        if (ev->kind == kind)
+            return;
+        sx_agent_event_clear(ev);
+        if (now_ms() > until)
+            fail_msg("no %s in %d ms", sx_agent_event_name(kind), WAIT_MS);
+    }
+}
+
+/* The subscription events: DOWN when the router goes (naming it), UP when
+ * it is back and the queues are subscribed again (messages flow), and END
+ * when another agent on the same store subscribes the connection's queue
+ * (that one then gets the messages). */
+static void test_down_up_end(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_due", false);
+    sx_agent *bob = open_agent("bob_due", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    router_kill9();
+    sx_agent_event ev;
+    wait_kind(bob, SX_AGENT_EV_DOWN, &ev);
+    assert_string_equal(ev.conn, "");
+    assert_true(strlen(ev.server) > 0);
+    char down[sizeof ev.server];
+    memcpy(down, ev.server, sizeof down);
+    router_start();
+    wait_kind(bob, SX_AGENT_EV_UP, &ev);
+    assert_string_equal(ev.server, down);
+    send_expect_sent(alice, bob_id, "after up", 2);
+    expect_sent(alice, bob_id, 2);
+    expect_msg(bob, alice_id, "after up", 2, true);
+    sx_agent *bob2 = open_agent("bob_due", false);
+    wait_kind(bob, SX_AGENT_EV_END, &ev);
+    assert_string_equal(ev.conn, alice_id);
+    send_expect_sent(alice, bob_id, "to the new one", 3);
+    expect_sent(alice, bob_id, 3);
+    expect_msg(bob2, alice_id, "to the new one", 3, true);
+    sx_agent_close(bob2);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -653,6 +707,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_suspend_connection, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_down_up_end, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, pair_setup, pair_teardown),
