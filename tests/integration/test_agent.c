@@ -5,7 +5,9 @@
  * their ids and integrity, the router killed and restarted while messages
  * are being sent (each delivered once, in order, after the restart), and an
  * agent closed and opened again from its store going on with the
- * conversation; links it cannot join; a connection deleted by one side
+ * conversation; the reference's testDuplicateMessage (a message shown
+ * again until acknowledged, and one acknowledged while the router was
+ * down never shown twice); links it cannot join; a connection deleted by one side
  * and the other's message failing with MERR, and the same after a
  * suspension of the connection (OFF); DOWN and UP around a router
  * restart, END when another agent subscribes; ratchet re-synchronisation
@@ -162,6 +164,63 @@ static void test_reopen(void **state)
     sx_agent_close(bob);
     bob = open_agent("bob_ro", false);
     expect_msg(bob, alice_id, "unacked", 5, -1);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* The reference's testDuplicateMessage, on a router that keeps its
+ * messages in its journal across a SIGKILL: a message shown and not
+ * acknowledged comes again after bob's restart; a message whose
+ * acknowledgement bob stored while the router was down is sent again by
+ * the router after its restart, and bob's agent acknowledges it quietly
+ * (never shown twice), and the message the router held behind it comes
+ * next; then the conversation goes on. */
+static void test_duplicate_message(void **state)
+{
+    (void)state;
+    pool_router_edit(&R, "store_messages: journal");
+    router_start();
+    sx_agent *alice = open_agent("alice_dup", false);
+    sx_agent *bob = open_agent("bob_dup", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    send_expect_sent(alice, bob_id, "hello", 2);
+    expect_sent(alice, bob_id, 2);
+    sx_agent_event ev;
+    expect(bob, SX_AGENT_EV_MSG, alice_id, &ev);
+    expect_body(&ev, "hello");
+    sx_agent_event_clear(&ev);
+    sx_agent_close(bob); /* not acknowledged: the router sends it again */
+    bob = open_agent("bob_dup", false);
+    expect_msg(bob, alice_id, "hello", 2, -1);
+    send_expect_sent(alice, bob_id, "hello 2", 3);
+    expect_sent(alice, bob_id, 3);
+    expect(bob, SX_AGENT_EV_MSG, alice_id, &ev);
+    expect_body(&ev, "hello 2");
+    assert_int_equal(ev.msg_id, 3);
+    sx_agent_event_clear(&ev);
+    /* Held by the router behind message 3 until that one's ACK. */
+    send_expect_sent(alice, bob_id, "hello 2b", 4);
+    expect_sent(alice, bob_id, 4);
+    router_kill9();
+    /* The user's acknowledgement is stored; the router's ACK is lost. */
+    assert_ok(sx_agent_ack(bob, alice_id, 3));
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_start();
+    alice = open_agent("alice_dup", false);
+    bob = open_agent("bob_dup", false);
+    /* Message 3 again from the journal, acknowledged quietly (the router
+     * then gives message 4, which it kept across the SIGKILL too). */
+    expect_msg(bob, alice_id, "hello 2b", 4, true);
+    send_expect_sent(alice, bob_id, "hello 3", 5);
+    expect_sent(alice, bob_id, 5);
+    expect_msg(bob, alice_id, "hello 3", 5, true);
+    assert_ok(sx_agent_next(bob, 500, &ev));
+    while (ev.kind == SX_AGENT_EV_UP || ev.kind == SX_AGENT_EV_DOWN)
+        assert_ok(sx_agent_next(bob, 500, &ev));
+    assert_int_equal(ev.kind, SX_AGENT_EV_NONE);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -705,6 +764,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplex_no_pq, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_router_restart, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_reopen, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_message, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_suspend_connection, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_down_up_end, pair_setup, pair_teardown),
