@@ -13,7 +13,8 @@
  * restart, END when another agent subscribes; ratchet re-synchronisation
  * after one side's store was put back to an older copy (the reference's
  * "Ratchet synchronization" tests): one side starting, both sides starting
- * at once, and a side restarting between starting and the answer; a
+ * at once, a side restarting between starting and the answer, and one
+ * suspended and brought back there; a
  * contact address joined by two requesters, one accepted after the
  * owner's restart, one rejected;
  * the legacy handshake (KEY and HELLO), also between a legacy inviter and
@@ -739,6 +740,34 @@ static void test_ratchet_sync_restart(void **state)
     router_kill9();
 }
 
+/* The reference's testRatchetSyncSuspendForeground: bob starts while the
+ * router is down, his agent is suspended at once (no delay, no event) and
+ * brought back; once the router is back both agree and messages flow. */
+static void test_ratchet_sync_suspend_foreground(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_rss", false);
+    sx_agent *bob = open_agent("bob_rss", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    desync(alice, &bob, "bob_rss", bob_id, alice_id, true);
+    router_kill9();
+    assert_ok(sx_agent_synchronize_ratchet(bob, alice_id, false));
+    assert_string_equal(conn_rsync(bob, alice_id), "started");
+    assert_ok(sx_agent_suspend(bob, 0));
+    sleep_ms(100);
+    assert_ok(sx_agent_foreground(bob));
+    router_start();
+    expect_agreed_ok(alice, bob_id, bob, alice_id);
+    greetings(alice, bob_id, 10, bob, alice_id, 7, true);
+    expect_quiet(alice, 500);
+    expect_quiet(bob, 500);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 static void test_legacy(void **state)
 {
     (void)state;
@@ -772,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_restart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_suspend_foreground, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact_legacy, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_legacy, pair_setup, pair_teardown),
