@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "simplex/agent.h"
 
@@ -33,14 +34,15 @@ static void usage(FILE *f)
     fprintf(f,
             "%s\n\n"
             "Usage: simplex-agent --db FILE COMMAND [ARGUMENTS]\n\n"
-            "  invite --server SERVER [--contact] [--short] [--qr]\n"
+            "  invite --server SERVER [--contact] [--short] [--qr | --no-qr]\n"
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
             "      and print its link. --contact: a contact address instead, a link that\n"
             "      any number of people may join; each request comes as a REQ event.\n"
             "      --short: print a short link (simplex:/i#... or simplex:/a#...; its data\n"
             "      is kept on the router, which needs short links, SMP v15+).\n"
-            "      --qr: after the link, the link as a QR code of text for a phone's camera\n"
-            "      (between the lines \"qr begin\" and \"qr end\").\n"
+            "      On a terminal the link is followed by its QR code as text for a phone's\n"
+            "      camera (between the lines \"qr begin\" and \"qr end\"); --qr prints it\n"
+            "      also when the output is not a terminal, --no-qr never.\n"
             "  join LINK [--server SERVER]\n"
             "      Join the invitation or contact address LINK, full or short (our queue on SERVER, by\n"
             "      default the link's router) and print the new connection's id. Through\n"
@@ -261,7 +263,7 @@ static int cmd_send(sx_agent *a, const char *conn, const char *text, sx_agent_pq
 /* The options given. */
 typedef struct cli {
     const char *db, *server;
-    bool accept, pq_off, contact, receipts, qr, short_link;
+    bool accept, pq_off, contact, receipts, qr, no_qr, short_link;
     long timeout_s;
     sx_agent_proxy_mode proxy_mode;
     sx_agent_proxy_fallback proxy_fallback;
@@ -307,6 +309,7 @@ static bool apply_opt(int c, const char *arg, cli *o)
     case 'c': o->contact = true; return true;
     case 'R': o->receipts = true; return true;
     case 'Q': o->qr = true; return true;
+    case 'N': o->no_qr = true; return true;
     case 'S': o->short_link = true; return true;
     case 'd': o->db = arg; return true;
     case 's': o->server = arg; return true;
@@ -351,6 +354,7 @@ int main(int argc, char **argv)
         {"accept", no_argument, NULL, 'a'},
         {"contact", no_argument, NULL, 'c'},
         {"qr", no_argument, NULL, 'Q'},
+        {"no-qr", no_argument, NULL, 'N'},
         {"short", no_argument, NULL, 'S'},
         {"receipts", no_argument, NULL, 'R'},
         {"timeout", required_argument, NULL, 't'},
@@ -471,7 +475,10 @@ int main(int argc, char **argv)
             rc = fail("invite");
         } else {
             printf("%s\n", link);
-            if (opt.qr && !qr_text_print(stdout, link)) {
+            /* The QR code on a terminal (a phone's camera reads it there),
+             * or wherever --qr sends it. */
+            bool qr = opt.qr || (!opt.no_qr && isatty(STDOUT_FILENO));
+            if (qr && !qr_text_print(stdout, link)) {
                 fprintf(stderr, "simplex-agent: invite: cannot make the QR code\n");
                 rc = EXIT_FAIL;
             }

@@ -19,16 +19,35 @@
  * loses nothing and sends nothing twice. Connections, queues and pending
  * messages are resumed by sx_agent_open.
  *
- * Threads: every function may be called from any thread; the agent has
- * two threads of its own (one receives, one makes the deliveries with
- * their retries) and a thread-safe SMP connection pool (sx_smp_tpool_*).
- * Events are queued in the order they happen (so in order per connection)
- * and taken with sx_agent_next. Calls into one agent are serialised.
+ * Threads: every function may be called from any thread, except that
+ * sx_agent_close must be the last call (no other call on the agent may run
+ * or follow it). The agent has two threads of its own (one receives, one
+ * makes the deliveries with their retries) and a thread-safe SMP
+ * connection pool (sx_smp_tpool_*). Calls into one agent are serialised
+ * (one lock for the agent; a call that waits on the network holds it).
+ * No application code runs on the agent's threads: there are no callbacks.
+ *
+ * Events: one queue per agent, in the order they happen, so in order per
+ * connection (a connection's MSG events in the order of its messages, SENT
+ * in the order they were sent on each queue). It is pollable:
+ * sx_agent_next takes the next event, waiting up to a timeout (0: just
+ * look), and sx_agent_event_fd gives a descriptor that poll(2)/select(2)
+ * see readable while an event waits, for an application's own event loop.
+ * Events can be taken from any thread; each is given to one caller.
+ * Events are only reported, never waited for: the queue grows while the
+ * application does not take them (the agent never blocks on it).
  *
  * Ownership: the link text and event bodies returned belong to the caller
  * (sx_agent_free_text, sx_agent_event_clear). Arguments are borrowed for
- * the call. Errors: the status classes of simplex/status.h with
- * sx_error_message() saying why. */
+ * the call (sx_agent_open copies its options and the routers' texts).
+ * Errors: the status classes of simplex/status.h with sx_error_message()
+ * (per thread) saying why.
+ *
+ * Versus the reference's API (docs/AGENT-CHECKLIST.md): one user per store;
+ * creating and joining are synchronous calls (their result is returned,
+ * so there is no INV or OK event; OK is reserved for asynchronous
+ * commands); sx_agent_subscribe_all rather than per-connection
+ * subscription (sx_agent_open subscribes every receiving queue). */
 #ifndef SIMPLEX_AGENT_H
 #define SIMPLEX_AGENT_H
 
@@ -414,6 +433,14 @@ SX_API SX_MUST_CHECK sx_status sx_agent_abort_switch(sx_agent *a, const char *co
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
 
+/* Suspends the connection's receiving queues on their routers (OFF; the
+ * reference's suspendConnection): the routers deliver nothing more from
+ * them and refuse the peer's sends (its MERR, AUTH); nothing is stored and
+ * the queues stay until sx_agent_delete. SX_E_USAGE ("PROHIBITED") for a
+ * connection with no receiving queue yet, ("SIMPLEX") for one that only
+ * sends. */
+SX_API SX_MUST_CHECK sx_status sx_agent_suspend_connection(sx_agent *a, const char *conn_id);
+
 /* Suspends the agent (an application going to the background; the
  * reference's suspendAgent): no more messages are received (the routers
  * keep them), and the deliveries pending go on for up to max_delay_ms
@@ -437,6 +464,13 @@ SX_API SX_MUST_CHECK sx_status sx_agent_flush(sx_agent *a, int timeout_ms);
  * kind NONE when none came in time. *ev is overwritten: clear it first if
  * it held a body. */
 SX_API SX_MUST_CHECK sx_status sx_agent_next(sx_agent *a, int timeout_ms, sx_agent_event *ev);
+/* A descriptor that poll(2), select(2) or epoll see readable while an
+ * event waits in the queue (it stops being readable when sx_agent_next has
+ * taken the last one): wait on it beside the application's other
+ * descriptors, then take the events with sx_agent_next(a, 0, &ev) until
+ * kind is NONE. The agent owns it (closed by sx_agent_close): only poll it,
+ * never read, write or close it. -1 for NULL. */
+SX_API int sx_agent_event_fd(const sx_agent *a);
 /* Frees the body, receipts and ids and zeroes ev. Accepts NULL. */
 SX_API void sx_agent_event_clear(sx_agent_event *ev);
 SX_API const char *sx_agent_event_name(sx_agent_event_kind kind);

@@ -4,10 +4,12 @@
 #include "agent/agent_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/base64.h"
 #include "core/error.h"
@@ -50,10 +52,16 @@ void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev)
     }
     n->ev = *ev;
     pthread_mutex_lock(&a->ev_mu);
-    if (a->ev_tail)
+    if (a->ev_tail) {
         a->ev_tail->next = n;
-    else
+    } else {
         a->ev_head = n;
+        /* The queue was empty: the event descriptor becomes readable. */
+        if (a->ev_pipe[1] >= 0) {
+            ssize_t w = write(a->ev_pipe[1], "e", 1);
+            (void)w; /* a full pipe already holds a byte */
+        }
+    }
     a->ev_tail = n;
     pthread_cond_broadcast(&a->ev_cond);
     pthread_mutex_unlock(&a->ev_mu);
@@ -117,8 +125,13 @@ sx_status sx_agent_next(sx_agent *a, int timeout_ms, sx_agent_event *ev)
     sx_agent_evnode *n = a->ev_head;
     if (n) {
         a->ev_head = n->next;
-        if (!a->ev_head)
+        if (!a->ev_head) {
             a->ev_tail = NULL;
+            /* Empty now: the event descriptor stops being readable. */
+            uint8_t b[8];
+            while (a->ev_pipe[0] >= 0 && read(a->ev_pipe[0], b, sizeof b) > 0) {
+            }
+        }
     }
     pthread_mutex_unlock(&a->ev_mu);
     if (n) {
@@ -136,6 +149,23 @@ void sx_agent_event_clear(sx_agent_event *ev)
     free(ev->receipts);
     free(ev->msg_ids);
     memset(ev, 0, sizeof *ev);
+}
+
+int sx_agent_event_fd(const sx_agent *a) { return a ? a->ev_pipe[0] : -1; }
+
+static sx_status open_ev_pipe(sx_agent *a)
+{
+    if (pipe(a->ev_pipe) != 0) {
+        a->ev_pipe[0] = a->ev_pipe[1] = -1;
+        return sx_error_set(SX_E_IO, NULL, "agent: event pipe: %s", strerror(errno));
+    }
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(a->ev_pipe[i], F_GETFL);
+        if (fl < 0 || fcntl(a->ev_pipe[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
+            fcntl(a->ev_pipe[i], F_SETFD, FD_CLOEXEC) != 0)
+            return sx_error_set(SX_E_IO, NULL, "agent: event pipe: %s", strerror(errno));
+    }
+    return SX_OK;
 }
 
 const char *sx_agent_event_name(sx_agent_event_kind kind)
@@ -346,6 +376,7 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     sx_agent *a = calloc(1, sizeof *a);
     if (!a)
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    a->ev_pipe[0] = a->ev_pipe[1] = -1;
     if (opts)
         a->opts = *opts;
     if (a->opts.send_retry_ms == 0)
@@ -362,6 +393,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     pthread_mutex_init(&a->ev_mu, NULL);
     pthread_cond_init(&a->ev_cond, NULL);
     sx_status st = sx_agent_versions_init(a);
+    if (st == SX_OK)
+        st = open_ev_pipe(a);
     if (st == SX_OK)
         st = sx_agent_store_open(db_path, 0, &a->store);
     if (st == SX_OK)
@@ -443,6 +476,9 @@ void sx_agent_close(sx_agent *a)
     pthread_cond_destroy(&a->resume);
     pthread_mutex_destroy(&a->ev_mu);
     pthread_cond_destroy(&a->ev_cond);
+    for (int i = 0; i < 2; i++)
+        if (a->ev_pipe[i] >= 0)
+            close(a->ev_pipe[i]);
     free(a);
 }
 

@@ -74,6 +74,10 @@ struct sx_agent {
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
     sx_agent_evnode *ev_head, *ev_tail;
+    /* A pipe whose read end (sx_agent_event_fd) holds one byte while the
+     * queue above has events: written when it stops being empty, drained
+     * when it becomes empty, both under ev_mu. -1 when not open. */
+    int ev_pipe[2];
     /* Queue rotation's persisted commands (agent_switch.c): when to try
      * again after a network error (0: now). */
     bool cmd_pending; /* a command was stored for the runner (agent_cmds.c) to take */

@@ -9,6 +9,7 @@
 #include "agent/agent_int.h"
 #include "core/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 bool sx_agent_receiving_allowed(const sx_agent *a)
@@ -66,4 +67,36 @@ sx_status sx_agent_foreground(sx_agent *a)
     pthread_cond_broadcast(&a->resume);
     pthread_mutex_unlock(&a->mu);
     return SX_OK;
+}
+
+/* The reference's suspendConnection: OFF on each receiving queue of the
+ * connection, nothing stored. The router then refuses the peer's sends
+ * (AUTH: its MERR) and delivers no more; the queues stay. */
+sx_status sx_agent_suspend_connection(sx_agent *a, const char *conn_id)
+{
+    SX_ENSURE(a, SX_E_USAGE);
+    sx_agent_id id;
+    SX_TRY(sx_agent_id_parse(conn_id, &id));
+    pthread_mutex_lock(&a->mu);
+    sx_agent_conn cn;
+    sx_agent_rcv_queue *rqs = NULL;
+    size_t nr = 0;
+    sx_status st = sx_agent_store_conn_get(a->store, &id, &cn);
+    if (st == SX_OK && (cn.state == SX_AGENT_CONN_NEW || cn.state == SX_AGENT_CONN_DELETED))
+        st = sx_error_set(SX_E_USAGE, "PROHIBITED", "agent: the connection has no queue to suspend");
+    else if (st == SX_OK && cn.state == SX_AGENT_CONN_SND)
+        st = sx_error_set(SX_E_USAGE, "SIMPLEX", "agent: the connection has only a sending queue");
+    if (st == SX_OK)
+        st = sx_agent_store_rcv_queue_list(a->store, &id, &rqs, &nr);
+    for (size_t i = 0; i < nr && st == SX_OK; i++) {
+        sx_smp_queue *q = NULL;
+        st = sx_agent_rq_object(a, &rqs[i], &q);
+        if (st == SX_OK) {
+            st = sx_smp_tpool_suspend(a->pool, q);
+            sx_smp_queue_free(q);
+        }
+    }
+    free(rqs);
+    pthread_mutex_unlock(&a->mu);
+    return st;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "agent/agent_msg.h"
+#include "crypto/util.h"
+#include "smp/encoding.h"
 
 static sx_agent_msg a, b;
 
@@ -83,6 +85,20 @@ static void write_seeds(const char *dir)
             m.msg.u.quse[0].addr = qa;
         seed(dir, types[i].name, &m);
     }
+    /* QKEY: the new queue's info and the sender's Ed25519 key */
+    sx_key *k = NULL;
+    static uint8_t der[SX_KEY_SPKI_MAX];
+    if (sx_crypto_init() != SX_OK || sx_key_generate(SX_KEY_ED25519, &k) != SX_OK)
+        abort();
+    memset(&m.msg, 0, sizeof m.msg);
+    m.msg.type = SX_AMSG_QKEY;
+    m.msg.count = 1;
+    m.msg.u.qkey[0].info.version = 4;
+    m.msg.u.qkey[0].info.q = u.q;
+    if (sx_smp_pubkey_of(k, der, &m.msg.u.qkey[0].sender_key) != SX_OK)
+        abort();
+    seed(dir, "qkey", &m);
+    sx_key_free(k);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -114,6 +114,62 @@ static void write_file(const char *dir, const char *name, const void *p, size_t 
         abort();
 }
 
+/* The same for a one-time invitation: its binary short link (with the
+ * link id), fixed data (an invitation link with its e2e parameters), user
+ * data (a blob only) and both blobs encrypted under the invitation's key. */
+static void invitation_seeds(const char *dir, const sx_key *root, sx_sl_fixed *f)
+{
+    static const char inv[] =
+        "simplex:/invitation#/?v=2-7&smp=smp%3A%2F%2F1234-w%3D%3D%40smp.simplex.im%2F3456-w%3D%3D%23%2F%3Fv%3D4%26dh%"
+        "3DMCowBQYDK2VuAyEAjiswwI3O_NlS8Fk3HJUW870EY2bAwmttMBsvRB9eV3o%253D%26q%3Dm&e2e=v%3D2-3%26x3dh%"
+        "3DMEIwBQYDK2VvAzkAmKuSYeQ_m0SixPDS8Wq8VBaTS1cW-Lp0n0h4Diu-kUpR-qXx4SDJ32YGEFoGFGSbGPry5Ychr6U%3D%"
+        "2CMEIwBQYDK2VvAzkAmKuSYeQ_m0SixPDS8Wq8VBaTS1cW-Lp0n0h4Diu-kUpR-qXx4SDJ32YGEFoGFGSbGPry5Ychr6U%3D";
+    static const char link[] =
+        "simplex:/i#MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3/MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY?h=smp.simplex.im";
+    static sx_short_link l;
+    if (sx_short_link_parse(link, strlen(link), &l) != SX_OK)
+        abort();
+    sx_writer w;
+    sx_writer_init_dynamic(&w, 1 << 17);
+    if (!sx_write_u8(&w, 'b') || !sx_short_link_write(&w, &l))
+        abort();
+    write_file(dir, "binary_invitation", w.buf, w.len);
+    sx_writer_cleanup(&w);
+    if (sx_agent_connreq_parse(inv, strlen(inv), &f->conn_req) != SX_OK)
+        abort();
+    static sx_sl_user u;
+    memset(&u, 0, sizeof u);
+    u.mode = SX_CONN_INVITATION;
+    u.agent_vr = f->agent_vr;
+    u.data = sx_slice_str("{\"profile\":{}}");
+    sx_writer fw, uw, sf, su, dw;
+    sx_writer_init_dynamic(&fw, 1 << 17);
+    sx_writer_init_dynamic(&uw, 1 << 17);
+    if (!sx_write_str(&fw, "fI") || !sx_sl_fixed_write(&fw, f) || !sx_write_str(&uw, "uI") || !sx_sl_user_write(&uw, &u))
+        abort();
+    write_file(dir, "fixed_invitation", fw.buf, fw.len);
+    write_file(dir, "user_invitation", uw.buf, uw.len);
+    uint8_t link_key[32], sb[32];
+    sx_writer_init_dynamic(&sf, 1 << 17);
+    sx_writer_init_dynamic(&su, 1 << 17);
+    if (sx_sl_sign_fixed(root, f, &sf, link_key) != SX_OK ||
+        !sx_sl_write_signed(&su, root, sx_slice_of(uw.buf + 2, uw.len - 2)) || sx_sl_inv_kdf(link_key, sb) != SX_OK)
+        abort();
+    sx_writer_init_dynamic(&dw, 1 << 17);
+    uint8_t head[3] = {'I', SX_SL_FIXED_BLOB_LEN >> 8, SX_SL_FIXED_BLOB_LEN & 0xFF};
+    if (!sx_write_u8(&dw, 'd') || !sx_write_bytes(&dw, link_key, 32) || !sx_write_bytes(&dw, head, 3) ||
+        !sx_sl_encrypt(&dw, sb, SX_SL_FIXED_PADDED, NULL, sx_writer_slice(&sf)) ||
+        !sx_sl_encrypt(&dw, sb, SX_SL_USER_PADDED, NULL, sx_writer_slice(&su)))
+        abort();
+    write_file(dir, "decrypt_invitation", dw.buf, dw.len);
+    sx_writer_cleanup(&fw);
+    sx_writer_cleanup(&uw);
+    sx_writer_cleanup(&sf);
+    sx_writer_cleanup(&su);
+    sx_writer_cleanup(&dw);
+    sx_agent_connreq_free(&f->conn_req);
+}
+
 static void write_seeds(const char *dir)
 {
     static const char *texts[] = {
@@ -196,6 +252,7 @@ static void write_seeds(const char *dir)
     sx_writer_cleanup(&su);
     sx_writer_cleanup(&dw);
     sx_agent_connreq_free(&f.conn_req);
+    invitation_seeds(dir, root, &f);
     sx_key_free(root);
     sx_key_free(owner);
 }

@@ -5,11 +5,16 @@
  * their ids and integrity, the router killed and restarted while messages
  * are being sent (each delivered once, in order, after the restart), and an
  * agent closed and opened again from its store going on with the
- * conversation; links it cannot join; a connection deleted by one side
- * and the other's message failing with MERR; ratchet re-synchronisation
+ * conversation; the reference's testDuplicateMessage (a message shown
+ * again until acknowledged, and one acknowledged while the router was
+ * down never shown twice); links it cannot join; a connection deleted by one side
+ * and the other's message failing with MERR, and the same after a
+ * suspension of the connection (OFF); DOWN and UP around a router
+ * restart, END when another agent subscribes; ratchet re-synchronisation
  * after one side's store was put back to an older copy (the reference's
  * "Ratchet synchronization" tests): one side starting, both sides starting
- * at once, and a side restarting between starting and the answer; a
+ * at once, a side restarting between starting and the answer, and one
+ * suspended and brought back there; a
  * contact address joined by two requesters, one accepted after the
  * owner's restart, one rejected;
  * the legacy handshake (KEY and HELLO), also between a legacy inviter and
@@ -165,6 +170,63 @@ static void test_reopen(void **state)
     router_kill9();
 }
 
+/* The reference's testDuplicateMessage, on a router that keeps its
+ * messages in its journal across a SIGKILL: a message shown and not
+ * acknowledged comes again after bob's restart; a message whose
+ * acknowledgement bob stored while the router was down is sent again by
+ * the router after its restart, and bob's agent acknowledges it quietly
+ * (never shown twice), and the message the router held behind it comes
+ * next; then the conversation goes on. */
+static void test_duplicate_message(void **state)
+{
+    (void)state;
+    pool_router_edit(&R, "store_messages: journal");
+    router_start();
+    sx_agent *alice = open_agent("alice_dup", false);
+    sx_agent *bob = open_agent("bob_dup", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    send_expect_sent(alice, bob_id, "hello", 2);
+    expect_sent(alice, bob_id, 2);
+    sx_agent_event ev;
+    expect(bob, SX_AGENT_EV_MSG, alice_id, &ev);
+    expect_body(&ev, "hello");
+    sx_agent_event_clear(&ev);
+    sx_agent_close(bob); /* not acknowledged: the router sends it again */
+    bob = open_agent("bob_dup", false);
+    expect_msg(bob, alice_id, "hello", 2, -1);
+    send_expect_sent(alice, bob_id, "hello 2", 3);
+    expect_sent(alice, bob_id, 3);
+    expect(bob, SX_AGENT_EV_MSG, alice_id, &ev);
+    expect_body(&ev, "hello 2");
+    assert_int_equal(ev.msg_id, 3);
+    sx_agent_event_clear(&ev);
+    /* Held by the router behind message 3 until that one's ACK. */
+    send_expect_sent(alice, bob_id, "hello 2b", 4);
+    expect_sent(alice, bob_id, 4);
+    router_kill9();
+    /* The user's acknowledgement is stored; the router's ACK is lost. */
+    assert_ok(sx_agent_ack(bob, alice_id, 3));
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_start();
+    alice = open_agent("alice_dup", false);
+    bob = open_agent("bob_dup", false);
+    /* Message 3 again from the journal, acknowledged quietly (the router
+     * then gives message 4, which it kept across the SIGKILL too). */
+    expect_msg(bob, alice_id, "hello 2b", 4, true);
+    send_expect_sent(alice, bob_id, "hello 3", 5);
+    expect_sent(alice, bob_id, 5);
+    expect_msg(bob, alice_id, "hello 3", 5, true);
+    assert_ok(sx_agent_next(bob, 500, &ev));
+    while (ev.kind == SX_AGENT_EV_UP || ev.kind == SX_AGENT_EV_DOWN)
+        assert_ok(sx_agent_next(bob, 500, &ev));
+    assert_int_equal(ev.kind, SX_AGENT_EV_NONE);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 /* Links the agent cannot join, and a connection deleted by one side: the
  * other's next message fails for good with MERR (the router's AUTH), as
  * after the peer's suspension in the reference's runAgentClientTest. */
@@ -198,6 +260,98 @@ static void test_refusals_and_delete(void **state)
     assert_string_equal(ev.conn, alice_id);
     assert_int_equal(ev.msg_id, 2);
     assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* The end of the reference's runAgentClientTest: alice suspends the
+ * connection (OFF), bob's next message fails for good with MERR (the
+ * router's AUTH); alice's store still has the connection. */
+static void test_suspend_connection(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_off", false);
+    sx_agent *bob = open_agent("bob_off", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    assert_int_equal(sx_agent_suspend_connection(alice, "AAAAAAAAAAAAAAAA"), SX_E_USAGE);
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    send_expect_sent(bob, alice_id, "before", 2);
+    expect_sent(bob, alice_id, 2);
+    expect_msg(alice, bob_id, "before", 2, true);
+    assert_ok(sx_agent_suspend_connection(alice, bob_id));
+    send_expect_sent(bob, alice_id, "after", 3);
+    sx_agent_event ev;
+    int64_t until = now_ms() + WAIT_MS;
+    do {
+        assert_ok(sx_agent_next(bob, 200, &ev));
+        assert_true(ev.kind != SX_AGENT_EV_SENT);
+        if (now_ms() > until)
+            fail_msg("no MERR");
+    } while (ev.kind != SX_AGENT_EV_MERR);
+    assert_string_equal(ev.conn, alice_id);
+    assert_int_equal(ev.msg_id, 3);
+    assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(ci[0].state, "duplex");
+    free(ci);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* The next event of kind at a (others skipped, ERR and MERR fail). */
+static void wait_kind(sx_agent *a, sx_agent_event_kind kind, sx_agent_event *ev)
+{
+    int64_t until = now_ms() + WAIT_MS;
+    for (;;) {
+        assert_ok(sx_agent_next(a, 200, ev));
+        if (ev->kind == SX_AGENT_EV_ERR || ev->kind == SX_AGENT_EV_MERR)
+            fail_msg("%s %s: %s", sx_agent_event_name(ev->kind), ev->conn, ev->detail);
+        if (ev->kind == kind)
+            return;
+        sx_agent_event_clear(ev);
+        if (now_ms() > until)
+            fail_msg("no %s in %d ms", sx_agent_event_name(kind), WAIT_MS);
+    }
+}
+
+/* The subscription events: DOWN when the router goes (naming it), UP when
+ * it is back and the queues are subscribed again (messages flow), and END
+ * when another agent on the same store subscribes the connection's queue
+ * (that one then gets the messages). */
+static void test_down_up_end(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_due", false);
+    sx_agent *bob = open_agent("bob_due", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    router_kill9();
+    sx_agent_event ev;
+    wait_kind(bob, SX_AGENT_EV_DOWN, &ev);
+    assert_string_equal(ev.conn, "");
+    assert_true(strlen(ev.server) > 0);
+    char down[sizeof ev.server];
+    memcpy(down, ev.server, sizeof down);
+    router_start();
+    wait_kind(bob, SX_AGENT_EV_UP, &ev);
+    assert_string_equal(ev.server, down);
+    send_expect_sent(alice, bob_id, "after up", 2);
+    expect_sent(alice, bob_id, 2);
+    expect_msg(bob, alice_id, "after up", 2, true);
+    sx_agent *bob2 = open_agent("bob_due", false);
+    wait_kind(bob, SX_AGENT_EV_END, &ev);
+    assert_string_equal(ev.conn, alice_id);
+    send_expect_sent(alice, bob_id, "to the new one", 3);
+    expect_sent(alice, bob_id, 3);
+    expect_msg(bob2, alice_id, "to the new one", 3, true);
+    sx_agent_close(bob2);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -586,6 +740,34 @@ static void test_ratchet_sync_restart(void **state)
     router_kill9();
 }
 
+/* The reference's testRatchetSyncSuspendForeground: bob starts while the
+ * router is down, his agent is suspended at once (no delay, no event) and
+ * brought back; once the router is back both agree and messages flow. */
+static void test_ratchet_sync_suspend_foreground(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_rss", false);
+    sx_agent *bob = open_agent("bob_rss", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    desync(alice, &bob, "bob_rss", bob_id, alice_id, true);
+    router_kill9();
+    assert_ok(sx_agent_synchronize_ratchet(bob, alice_id, false));
+    assert_string_equal(conn_rsync(bob, alice_id), "started");
+    assert_ok(sx_agent_suspend(bob, 0));
+    sleep_ms(100);
+    assert_ok(sx_agent_foreground(bob));
+    router_start();
+    expect_agreed_ok(alice, bob_id, bob, alice_id);
+    greetings(alice, bob_id, 10, bob, alice_id, 7, true);
+    expect_quiet(alice, 500);
+    expect_quiet(bob, 500);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 static void test_legacy(void **state)
 {
     (void)state;
@@ -611,11 +793,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplex_no_pq, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_router_restart, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_reopen, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_message, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_delete, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_connection, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_down_up_end, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_no_pq, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_simultaneous, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_ratchet_sync_restart, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_ratchet_sync_suspend_foreground, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact_legacy, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_legacy, pair_setup, pair_teardown),

@@ -8,7 +8,8 @@
 # addresses: carol's address joined by dave (accepted with `accept`,
 # messages both ways) and erin (rejected with `reject`); alice's address
 # joined by frank, accepted by alice's running `listen --accept`.
-# `invite --qr` prints the link's QR code, read back with zbarimg.
+# `invite --qr` prints the link's QR code, read back with zbarimg; on a
+# terminal it comes without --qr.
 # Alice also switches her receiving queue (`switch`) and bob's next
 # message arrives on the new one.
 # Then short links: `invite --short` of an invitation and of an address,
@@ -63,6 +64,19 @@ python3 "$HERE/qr_decode.py" qr.out "$T" >qr.txt || fail "the QR code does not d
 QLINK=$(head -n 1 qr.out)
 case "$QLINK" in simplex:/invitation#/?v=2-7\&smp=*) ;; *) fail "invite --qr printed '$QLINK'" ;; esac
 [ "$(cat qr.txt)" = "$QLINK" ] || fail "the QR code is not the link"
+# On a terminal (a pseudo-terminal from script(1)) the QR code comes
+# without --qr; --no-qr leaves it out there.
+if command -v script >/dev/null 2>&1; then
+    script -q -e -c "$AGENT --db q.db invite --server $ADDR" /dev/null </dev/null >tty.out 2>&1 ||
+        fail "invite on a terminal"
+    grep -q "^simplex:/invitation#" tty.out || fail "invite on a terminal printed no link"
+    grep -q "qr begin" tty.out || fail "invite on a terminal printed no QR code"
+    script -q -e -c "$AGENT --db q.db invite --no-qr --server $ADDR" /dev/null </dev/null >tty2.out 2>&1 ||
+        fail "invite --no-qr on a terminal"
+    grep -q "^simplex:/invitation#" tty2.out || fail "invite --no-qr printed no link"
+    grep -q "qr begin" tty2.out && fail "invite --no-qr printed a QR code"
+fi
+ag --db q.db invite --server "$ADDR" | grep -q "qr begin" && fail "a QR code into a pipe without --qr"
 
 LINK=$(ag --db a.db invite --server "$ADDR") || fail "invite"
 case "$LINK" in simplex:/invitation#/?v=2-7\&smp=*) ;; *) fail "invite printed '$LINK'" ;; esac

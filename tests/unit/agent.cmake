@@ -20,6 +20,10 @@ target_link_libraries(test_agent_store_tx PRIVATE sx_agent)
 # exchange itself is in tests/integration/test_agent.c).
 sx_unit_test(agent_sync test_agent_sync.c agent_store_util.c)
 target_link_libraries(test_agent_sync PRIVATE sx_agent)
+# The event queue: order, sx_agent_next without waiting, and the
+# descriptor of sx_agent_event_fd readable exactly while an event waits.
+sx_unit_test(agent_events test_agent_events.c agent_store_util.c)
+target_link_libraries(test_agent_events PRIVATE sx_agent Threads::Threads)
 # The store's delivery receipts.
 sx_unit_test(agent_store_rcpt test_agent_store_rcpt.c agent_store_util.c)
 target_link_libraries(test_agent_store_rcpt PRIVATE sx_agent)
