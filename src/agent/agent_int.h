@@ -76,7 +76,8 @@ struct sx_agent {
     sx_agent_evnode *ev_head, *ev_tail;
     /* Queue rotation's persisted commands (agent_switch.c): when to try
      * again after a network error (0: now). */
-    bool cmd_pending; /* a command was stored for the runner (agent_cmds.c) to take */
+    bool cmd_pending;        /* a command was stored for the runner (agent_cmds.c) to take */
+    int64_t next_cleanup_ms; /* the periodic cleanup's next pass (agent_expire.c) */
 };
 
 int64_t sx_agent_now_ms(void);
@@ -287,6 +288,9 @@ bool sx_agent_expired(const sx_agent_delivery *d, unsigned timeout_s);
  * it, MERRS for the older ones of the queue; all their deliveries go. */
 void sx_agent_expire(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d, unsigned timeout_s,
                      sx_status st, const char *why);
+/* The periodic cleanup (the sending thread): a pass when due (ERR when
+ * it fails); the ms until the next. */
+int sx_agent_cleanup_due(sx_agent *a);
 
 /* The router answered QUOTA to a delivery of sq: MWARN, slow retry. */
 void sx_agent_quota_wait(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d);

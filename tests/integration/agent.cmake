@@ -54,3 +54,8 @@ sx_agent_itest(agent_shortlink test_agent_shortlink.c 600)
 sx_agent_itest(agent_crash test_agent_crash.c 900)
 target_compile_definitions(itest_agent_crash PRIVATE SX_AGENT_BIN="$<TARGET_FILE:simplex-agent>")
 add_dependencies(itest_agent_crash simplex-agent)
+# The agent's timers and housekeeping (test_agent_upkeep.c): a persisted
+# command's back-off and a delivery's slow QUOTA interval kept across a
+# restart, the HELLO timeout, the periodic cleanup of old sent messages and
+# hashes.
+sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)
