@@ -125,6 +125,18 @@ typedef struct sx_agent_opts {
      * and while the peer's queue stays full (0: 7 days, its
      * quotaExceededTimeout). */
     unsigned message_timeout_s, quota_timeout_s;
+    /* The same for a HELLO of the legacy handshake (0: 2 days, the
+     * reference's helloTimeout): past it, MERR with the HELLO's message id,
+     * and the connection stays unfinished. */
+    unsigned hello_timeout_s;
+    /* The periodic cleanup (docs/AGENT.md, "Cleanup"): sent messages kept
+     * for their receipts, and the hashes of received messages and of the
+     * peer's ratchet keys, are deleted once older than stored_msg_ttl_s
+     * (0: 21 days, the reference's storedMsgDataTTL); a pass every
+     * cleanup_interval_ms (0: 5 minutes), the first 30 s after opening (or
+     * after one interval when that is shorter). */
+    unsigned stored_msg_ttl_s;
+    unsigned cleanup_interval_ms;
     /* Private message routing (docs/AGENT.md "Private routing"). */
     sx_agent_proxy_mode proxy_mode;
     sx_agent_proxy_fallback proxy_fallback;

@@ -290,6 +290,9 @@ static void *sender_main(void *arg)
         int cnext = sx_agent_cmds_due(a);
         if (cnext >= 0 && (next < 0 || cnext < next))
             next = cnext;
+        int knext = sx_agent_cleanup_due(a);
+        if (next < 0 || knext < next)
+            next = knext;
         if (next == 0 || (a->run_state == SX_AGENT_RUN_SUSPENDING && a->n_sqs == 0))
             continue;
         struct timespec until;
@@ -387,6 +390,14 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts.message_timeout_s = 2 * 86400;
     if (a->opts.quota_timeout_s == 0)
         a->opts.quota_timeout_s = 7 * 86400;
+    if (a->opts.hello_timeout_s == 0)
+        a->opts.hello_timeout_s = 2 * 86400;
+    if (a->opts.stored_msg_ttl_s == 0)
+        a->opts.stored_msg_ttl_s = 21 * 86400;
+    if (a->opts.cleanup_interval_ms == 0)
+        a->opts.cleanup_interval_ms = 300000;
+    a->next_cleanup_ms = sx_agent_now_ms() +
+                         (a->opts.cleanup_interval_ms < 30000 ? a->opts.cleanup_interval_ms : 30000);
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->resume, NULL);

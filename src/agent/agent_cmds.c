@@ -327,7 +327,8 @@ static sx_status run(sx_agent *a, const sx_agent_command *c)
 /* One attempt of held command i: done (dropped), or failed for good
  * (dropped, *err when the caller reports it), or kept with a back-off as
  * the deliveries' (the first retry after send_retry_ms, then x1.5 once
- * failing for 10 s, at most 120 s). Returns the attempt's status. */
+ * failing for 10 s, at most 120 s; the interval is stored with the row and
+ * an agent opened again goes on from it). Returns the attempt's status. */
 static sx_status attempt(sx_agent *a, size_t i)
 {
     held_cmd *h = &a->cmdq->v[i];
@@ -338,7 +339,11 @@ static sx_status attempt(sx_agent *a, size_t i)
     }
     if (retryable(st)) {
         int64_t now = sx_agent_now_ms();
-        if (h->delay_ms == 0) {
+        if (h->delay_ms == 0 && h->c.retry_ms > 0) {
+            /* stored by an earlier process: go on from it, growing now */
+            h->delay_ms = h->c.retry_ms > 120000 ? 120000 : h->c.retry_ms;
+            h->first_fail_ms = now - 10000;
+        } else if (h->delay_ms == 0) {
             h->delay_ms = a->opts.send_retry_ms;
             h->first_fail_ms = now;
         } else if (now - h->first_fail_ms >= 10000) {
@@ -346,6 +351,9 @@ static sx_status attempt(sx_agent *a, size_t i)
             h->delay_ms = d > 120000 ? 120000 : d;
         }
         h->next_try_ms = now + h->delay_ms;
+        /* kept for the next process (migration 7) */
+        sx_status rst = sx_agent_store_cmd_retry_set(a->store, h->c.command_id, h->delay_ms);
+        (void)rst;
         return st;
     }
     /* For good: the command goes (if its row is still there). */

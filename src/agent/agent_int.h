@@ -84,6 +84,7 @@ struct sx_agent {
     /* The agent protocol and e2e ranges this agent speaks: the supported
      * ones, capped by opts (agent_versions.c). */
     sx_version_range agent_vr, e2e_vr;
+    int64_t next_cleanup_ms; /* the periodic cleanup's next pass (agent_expire.c) */
 };
 
 int64_t sx_agent_now_ms(void);
@@ -303,6 +304,9 @@ bool sx_agent_expired(const sx_agent_delivery *d, unsigned timeout_s);
  * it, MERRS for the older ones of the queue; all their deliveries go. */
 void sx_agent_expire(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d, unsigned timeout_s,
                      sx_status st, const char *why);
+/* The periodic cleanup (the sending thread): a pass when due (ERR when
+ * it fails); the ms until the next. */
+int sx_agent_cleanup_due(sx_agent *a);
 
 /* The router answered QUOTA to a delivery of sq: MWARN, slow retry. */
 void sx_agent_quota_wait(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d);

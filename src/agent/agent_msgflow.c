@@ -460,6 +460,9 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
     /* SENT and MERR are for the application's messages (A_MSG) only. */
     bool a_msg = d.msg_type == SX_AGENT_MSG_MESSAGE &&
                  sx_agent_is_a_msg(sx_agent_stored_msg(sx_slice_of(d.body.ptr, d.body.len)));
+    /* A HELLO has its own timeout (the reference's helloTimeout). */
+    unsigned timeout_s =
+        d.msg_type == MSG_TYPE_HELLO ? a->opts.hello_timeout_s : a->opts.message_timeout_s;
     int r = 1;
     if (st == SX_OK) {
         sq->delay_ms = 0;
@@ -497,8 +500,8 @@ static int deliver_one(sx_agent *a, sx_agent_sq *sq)
             sx_agent_quota_wait(a, sq, &d);
             r = -1;
         }
-    } else if ((retryable(st) || host_err) && sx_agent_expired(&d, a->opts.message_timeout_s)) {
-        sx_agent_expire(a, sq, &d, a->opts.message_timeout_s, st, sx_error_message());
+    } else if ((retryable(st) || host_err) && sx_agent_expired(&d, timeout_s)) {
+        sx_agent_expire(a, sq, &d, timeout_s, st, sx_error_message());
     } else if (retryable(st) || host_err) {
         if (host_err)
             sx_agent_emit_err(a, SX_AGENT_EV_MWARN, &d.conn_id, d.internal_id, st, "send");

@@ -118,7 +118,12 @@ void sx_agent_on_qcont(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n, int64_
 void sx_agent_quota_wait(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *d)
 {
     int64_t now = sx_agent_now_ms();
-    if (sq->slow_ms == 0) {
+    if (sq->slow_ms == 0 && d->retry_slow_ms > 0) {
+        /* The slow interval stored by an earlier process: go on from it,
+         * growing from the next QUOTA on (as the fast one, agent_msgflow.c). */
+        sq->slow_ms = d->retry_slow_ms > SLOW_MAX_MS ? SLOW_MAX_MS : d->retry_slow_ms;
+        sq->slow_first_ms = now - SLOW_INCREASE_AFTER_MS;
+    } else if (sq->slow_ms == 0) {
         sq->slow_ms = a->opts.quota_retry_ms;
         sq->slow_first_ms = now;
     } else if (now - sq->slow_first_ms >= SLOW_INCREASE_AFTER_MS && sq->slow_ms < SLOW_MAX_MS) {
@@ -127,6 +132,10 @@ void sx_agent_quota_wait(sx_agent *a, sx_agent_sq *sq, const sx_agent_delivery *
     }
     sq->quota = true;
     sq->next_try_ms = now + sq->slow_ms;
+    /* Both intervals kept with the message (the reference's RI2State). */
+    sx_status rst = sx_agent_store_delivery_retry_set(a->store, &d->conn_id, d->internal_id,
+                                                      sq->slow_ms, sq->delay_ms);
+    (void)rst;
     sx_agent_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = SX_AGENT_EV_MWARN;

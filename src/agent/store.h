@@ -25,7 +25,7 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 6
+#define SX_AGENT_STORE_SCHEMA 7
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
@@ -579,6 +579,7 @@ typedef struct sx_agent_command {
     int64_t server_id; /* 0: none */
     char tag[16];      /* the command's name, e.g. "ACK" */
     sx_agent_blob body;
+    uint32_t retry_ms; /* the back-off stored by an earlier attempt (0: none) */
 } sx_agent_command;
 void sx_agent_command_cleanup(sx_agent_command *c);
 
@@ -601,6 +602,22 @@ SX_MUST_CHECK sx_status sx_agent_store_cmd_count(sx_agent_store *s, size_t *pend
  * does not resume it) or pending again (store_cmd.c). */
 SX_MUST_CHECK sx_status sx_agent_store_cmd_set_taken(sx_agent_store *s, int64_t command_id,
                                                      bool taken);
+/* Stores a command's retry interval (ms), read back by the next take. */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_retry_set(sx_agent_store *s, int64_t command_id,
+                                                     uint32_t retry_ms);
+
+/* ---- cleanup (store_cleanup.c) ----------------------------------------- */
+
+/* What one cleanup pass deleted. */
+typedef struct sx_agent_cleanup_counts {
+    size_t snd_msgs, rcv_hashes, ratchet_key_hashes;
+} sx_agent_cleanup_counts;
+/* Deletes, at most limit rows of each kind, the oldest first: sent
+ * messages (their rows, deliveries and receipt records) stored before
+ * cutoff (seconds, the store's clock), and the hashes of received messages
+ * and of the peer's ratchet keys recorded before it. */
+SX_MUST_CHECK sx_status sx_agent_store_cleanup(sx_agent_store *s, int64_t cutoff, size_t limit,
+                                               sx_agent_cleanup_counts *out);
 
 /* ---- short links (store_shortlink.c) ----------------------------------- */
 

@@ -268,7 +268,8 @@ sx_status sx_agent_store_cmd_take(sx_agent_store *s, const sx_agent_id *conn, in
     SX_TRY(sx_store_tx_enter(s));
     sx_status st;
     sqlite3_stmt *q = sx_store_prep(
-        s, "SELECT command_id, conn_id, coalesce(server_id, 0), tag, body FROM commands "
+        s, "SELECT command_id, conn_id, coalesce(server_id, 0), tag, body, "
+           "coalesce(retry_int_fast, 0) FROM commands "
            "WHERE taken = 0 AND (?1 IS NULL OR (conn_id = ?1 AND coalesce(server_id, 0) = ?2)) "
            "ORDER BY command_id LIMIT 1",
         &st);
@@ -282,6 +283,8 @@ sx_status sx_agent_store_cmd_take(sx_agent_store *s, const sx_agent_id *conn, in
             size_t tag_len = (size_t)sqlite3_column_bytes(q, 3);
             c->command_id = sqlite3_column_int64(q, 0);
             c->server_id = sqlite3_column_int64(q, 2);
+            int64_t ri = sqlite3_column_int64(q, 5);
+            c->retry_ms = ri > 0 && ri <= UINT32_MAX ? (uint32_t)ri : 0;
             if (tag == NULL || tag_len == 0 || tag_len >= sizeof c->tag ||
                 !sx_store_col_fixed(q, 1, c->conn_id.b, SX_AGENT_ID_LEN))
                 st = sx_error_set(SX_E_PROTOCOL, NULL,

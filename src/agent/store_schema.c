@@ -242,6 +242,18 @@ static const char M6_SHORT_LINKS[] =
     "  PRIMARY KEY(server_id, link_id)\n"
     ") WITHOUT ROWID, STRICT;\n";
 
+/* The back-off of a persisted command (docs/AGENT-STORE.md, "Commands"),
+ * kept as the deliveries' is in snd_messages.retry_int_fast so that an
+ * agent opened again goes on from it; and the indexes of the periodic
+ * cleanup (sx_agent_store_cleanup): sent messages and received hashes by
+ * age. */
+static const char M7_CMD_RETRY_CLEANUP[] =
+    "ALTER TABLE commands ADD COLUMN retry_int_fast INTEGER;\n"
+    "CREATE INDEX idx_messages_snd_created ON messages(created_at) "
+    "WHERE internal_snd_id IS NOT NULL;\n"
+    "CREATE INDEX idx_rcv_hashes_created ON encrypted_rcv_message_hashes(created_at);\n"
+    "CREATE INDEX idx_ratchet_key_hashes_created ON processed_ratchet_key_hashes(created_at);\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
@@ -249,6 +261,7 @@ static const sx_agent_migration MIGRATIONS[] = {
     {4, "snd_messages_rcpt_index", M4_RCPT_INDEX},
     {5, "queue_switch", M5_QUEUE_SWITCH},
     {6, "short_links", M6_SHORT_LINKS},
+    {7, "command_retry_cleanup", M7_CMD_RETRY_CLEANUP},
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,

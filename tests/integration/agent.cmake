@@ -59,3 +59,8 @@ add_dependencies(itest_agent_crash simplex-agent)
 # connection's agent version raised by the peer's messages and never
 # lowered, the ratchet's associated-data hash on both sides.
 sx_agent_itest(agent_versions test_agent_versions.c 600)
+# The agent's timers and housekeeping (test_agent_upkeep.c): a persisted
+# command's back-off and a delivery's slow QUOTA interval kept across a
+# restart, the HELLO timeout, the periodic cleanup of old sent messages and
+# hashes.
+sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)

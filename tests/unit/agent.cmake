@@ -33,3 +33,7 @@ target_link_libraries(test_agent_store_switch PRIVATE sx_agent)
 # Commands held by one process (store_cmd.c).
 sx_unit_test(agent_store_cmd test_agent_store_cmd.c agent_store_util.c)
 target_link_libraries(test_agent_store_cmd PRIVATE sx_agent)
+# Retry intervals of commands and the periodic cleanup (store_cmd.c,
+# store_cleanup.c).
+sx_unit_test(agent_store_upkeep test_agent_store_upkeep.c agent_store_util.c)
+target_link_libraries(test_agent_store_upkeep PRIVATE sx_agent)
