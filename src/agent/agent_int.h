@@ -77,6 +77,9 @@ struct sx_agent {
     /* Queue rotation's persisted commands (agent_switch.c): when to try
      * again after a network error (0: now). */
     bool cmd_pending; /* a command was stored for the runner (agent_cmds.c) to take */
+    /* The preset routers of short links (opts.preset_routers, parsed). */
+    sx_agent_server *presets;
+    size_t n_presets;
 };
 
 int64_t sx_agent_now_ms(void);
