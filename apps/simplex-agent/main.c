@@ -37,7 +37,7 @@ static void usage(FILE *f)
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
             "      and print its link. --contact: a contact address instead, a link that\n"
             "      any number of people may join; each request comes as a REQ event.\n"
-            "      --short: print a short link (simplex:/i#... or simplex:/a#...; its data\n"
+            "      --short: print a short link (https://HOST/i#... or https://HOST/a#...; its data\n"
             "      is kept on the router, which needs short links, SMP v15+).\n"
             "      --qr: after the link, the link as a QR code of text for a phone's camera\n"
             "      (between the lines \"qr begin\" and \"qr end\").\n"

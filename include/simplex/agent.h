@@ -231,8 +231,8 @@ SX_API SX_MUST_CHECK sx_status sx_agent_create_contact(sx_agent *a, const char *
 /* ---- short links (SMP routers v15+; docs/AGENT.md, "Short links") ----
  * The link's data (the connection's full link, signed, and the
  * application's user data, e.g. a profile) is kept encrypted on the
- * router; the short link carries its key: simplex:/i#<id>/<key>?h=...
- * (invitation) or simplex:/a#<key>?h=... (contact address), with the
+ * router; the short link carries its key: https://<host>/i#<id>/<key>?...
+ * (invitation) or https://<host>/a#<key>?... (contact address), with the
  * router's hosts, port and key hash. */
 
 /* The most user data a short link holds, in bytes. */

@@ -114,6 +114,7 @@ static sx_status short_text(const sx_agent *a, const sx_agent_prepared_link *p, 
     sx_short_link sl;
     memset(&sl, 0, sizeof sl);
     sl.type = mode == 'C' ? SX_SL_CONTACT : SX_SL_INVITATION;
+    sl.web = true; /* the reference's agent makes https://<host>/... links */
     sl.server = p->cr.queues[0].q.server;
     if (mode != 'C') {
         memcpy(sl.link_id, link_id, SX_SL_LINK_ID_LEN);

@@ -55,7 +55,7 @@ static void finish_handshake(sx_agent *inviter, const char *inv_conn, sx_agent *
 static void check_short_text(const char *s, const char *prefix)
 {
     assert_int_equal(strncmp(s, prefix, strlen(prefix)), 0);
-    assert_non_null(strstr(s, "?h=127.0.0.1&p="));
+    assert_string_equal(strstr(s, "?"), strstr(s, "?p=")); /* the one host is the authority */
     assert_non_null(strstr(s, "&c="));
 }
 
@@ -70,11 +70,11 @@ static void test_invitation_short(void **state)
     char *link = NULL, *sl = NULL;
     assert_ok(sx_agent_create_invitation_short(alice, R.addr, "alice's profile", 15, bob_id, &link, &sl));
     assert_non_null(strstr(link, "simplex:/invitation#/?v=2-7&smp="));
-    check_short_text(sl, "simplex:/i#");
+    check_short_text(sl, "https://127.0.0.1/i#");
     /* <link id>/<key>: 32 and 43 characters of unpadded base64url. */
-    const char *slash = strchr(sl + 11, '/');
+    const char *slash = strchr(sl + 20, '/');
     assert_non_null(slash);
-    assert_int_equal(slash - (sl + 11), 32);
+    assert_int_equal(slash - (sl + 20), 32);
     assert_int_equal(strchr(slash, '?') - (slash + 1), 43);
     /* The user data of an invitation not joined yet can be replaced. */
     assert_ok(sx_agent_set_short_link_data(alice, bob_id, "alice's new profile", 19));
@@ -147,8 +147,8 @@ static void test_contact_short(void **state)
     char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL, *sl = NULL;
     assert_ok(sx_agent_create_contact_short(alice, R.addr, "profile v1", 10, addr, &link, &sl));
     assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
-    check_short_text(sl, "simplex:/a#");
-    assert_null(strchr(sl + 11, '/')); /* a contact link has no link id */
+    check_short_text(sl, "https://127.0.0.1/a#");
+    assert_null(strchr(sl + 20, '/')); /* a contact link has no link id */
     expect_data(carol, sl, "profile v1", link);
 
     char bob_alice[SX_AGENT_CONN_ID_TEXT], carol_alice[SX_AGENT_CONN_ID_TEXT];
@@ -259,7 +259,7 @@ static void test_prepared_contact(void **state)
     sx_agent_prepared_link *p = NULL;
     assert_ok(sx_agent_prepare_contact_link(alice, R.addr, entity, sizeof entity, &link, &sl, &p));
     assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
-    check_short_text(sl, "simplex:/a#");
+    check_short_text(sl, "https://127.0.0.1/a#");
     /* Nothing exists yet: neither the connection nor the link. */
     sx_agent_conn_info *ci = NULL;
     size_t n = 0;
@@ -346,12 +346,13 @@ static void test_preset_routers(void **state)
     char addr[SX_AGENT_CONN_ID_TEXT], conn[SX_AGENT_CONN_ID_TEXT], other[SX_AGENT_CONN_ID_TEXT];
     char *ct = NULL, *inv = NULL;
     assert_ok(sx_agent_create_contact_short(alice, R.addr, "profile", 7, addr, NULL, &ct));
-    /* simplex:/a#<43 characters of key>?h=127.0.0.1 and nothing more */
-    assert_int_equal(strncmp(ct, "simplex:/a#", 11), 0);
-    assert_string_equal(ct + 11 + 43, "?h=127.0.0.1");
+    /* https://127.0.0.1/a#<43 characters of key> and nothing more (the
+     * reference's "https://smp.simplex.im/a#..." of a preset) */
+    assert_int_equal(strncmp(ct, "https://127.0.0.1/a#", 20), 0);
+    assert_int_equal(strlen(ct), 20 + 43);
     assert_ok(sx_agent_create_invitation_short(alice, R.addr, "", 0, conn, NULL, &inv));
-    assert_int_equal(strncmp(inv, "simplex:/i#", 11), 0);
-    assert_string_equal(inv + 11 + 32 + 1 + 43, "?h=127.0.0.1");
+    assert_int_equal(strncmp(inv, "https://127.0.0.1/i#", 20), 0);
+    assert_int_equal(strlen(inv), 20 + 32 + 1 + 43);
 
     /* Without the preset the router is unknown: refused, nothing made. */
     assert_int_equal(sx_agent_join(carol, ct, NULL, "carol", 5, other), SX_E_USAGE);
@@ -382,7 +383,7 @@ static void test_preset_routers(void **state)
     sx_agent *dave = open_with_presets("dave_pr", near);
     char *full = NULL;
     assert_ok(sx_agent_create_contact_short(dave, R.addr, "", 0, other, NULL, &full));
-    check_short_text(full, "simplex:/a#");
+    check_short_text(full, "https://127.0.0.1/a#");
     /* A preset that is not an smp:// address is refused at open. */
     sx_agent_opts o;
     memset(&o, 0, sizeof o);
