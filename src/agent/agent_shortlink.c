@@ -190,9 +190,18 @@ static sx_status prepare(sx_agent *a, const char *server, uint8_t mode, sx_slice
     sx_status st = link_keys(mode, p->link_key, link_id, sb_key);
     sx_wipe(sb_key, sizeof sb_key);
     SX_TRY(st);
+    /* The full link given beside the short one leaves the KEM key out (it
+     * is in the short link's data), as the reference's agent does. */
+    sx_agent_connreq *shown = malloc(sizeof *shown);
+    if (!shown)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    *shown = *cr; /* no heap data */
+    shown->e2e.kem.state = SX_KEM_NONE;
     sx_writer lt;
     sx_writer_init_dynamic(&lt, SX_AGENT_LINK_TEXT_MAX);
-    if (!sx_agent_connreq_write_text(&lt, cr)) {
+    bool ok = sx_agent_connreq_write_text(&lt, shown);
+    free(shown);
+    if (!ok) {
         st = sx_writer_status(&lt);
         sx_writer_cleanup(&lt);
         return sx_error_set(st, NULL, "agent: cannot write the link");

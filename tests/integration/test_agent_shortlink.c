@@ -241,6 +241,37 @@ static void test_bad_short_links(void **state)
     router_kill9();
 }
 
+/* The full link given beside an invitation's short link leaves the KEM key
+ * out, as the reference's agent (it is in the short link's data); a peer
+ * joining that full link still connects. */
+static void test_invitation_full_beside_short(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_sf", false);
+    sx_agent *bob = open_agent("bob_sf", false);
+    char plain_id[SX_AGENT_CONN_ID_TEXT], bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *plain = NULL, *link = NULL, *sl = NULL;
+    assert_ok(sx_agent_create_invitation(alice, R.addr, plain_id, &plain));
+    assert_non_null(strstr(plain, "kem_key"));
+    assert_ok(sx_agent_create_invitation_short(alice, R.addr, "", 0, bob_id, &link, &sl));
+    assert_null(strstr(link, "kem_key"));
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    finish_handshake(alice, bob_id, bob, alice_id, "bob's info");
+    send_expect_sent(alice, bob_id, "hello", 2);
+    expect_sent(alice, bob_id, 2);
+    expect_msg(bob, alice_id, "hello", 2, 1);
+    send_expect_sent(bob, alice_id, "hello too", 3);
+    expect_sent(bob, alice_id, 3);
+    expect_msg(alice, bob_id, "hello too", 3, 1);
+    sx_agent_free_text(plain);
+    sx_agent_free_text(link);
+    sx_agent_free_text(sl);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 /* The reference's "should connect via prepared connection link": the
  * address's short link is made before its queue (unknown to the router
  * until then), the queue made with the link's data, which a reader gets
@@ -412,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invitation_short_retry, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact_short, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_bad_short_links, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_full_beside_short, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_contact, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_preset_routers, pair_setup, pair_teardown),
     };
