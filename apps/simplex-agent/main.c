@@ -38,7 +38,7 @@ static void usage(FILE *f)
             "      Create a one-time invitation on SERVER (smp://fingerprint[:password]@host[:port])\n"
             "      and print its link. --contact: a contact address instead, a link that\n"
             "      any number of people may join; each request comes as a REQ event.\n"
-            "      --short: print a short link (simplex:/i#... or simplex:/a#...; its data\n"
+            "      --short: print a short link (https://HOST/i#... or https://HOST/a#...; its data\n"
             "      is kept on the router, which needs short links, SMP v15+).\n"
             "      On a terminal the link is followed by its QR code as text for a phone's\n"
             "      camera (between the lines \"qr begin\" and \"qr end\"); --qr prints it\n"
@@ -79,7 +79,10 @@ static void usage(FILE *f)
             "         --router) or unprotected (as unknown; this program has no address\n"
             "         protection of its own)), --proxy-fallback FALLBACK (when the proxy\n"
             "         cannot use the destination's hosts: allow (default) sends directly,\n"
-            "         allow-protected and prohibit do not), --help, --version.\n"
+            "         allow-protected and prohibit do not), --preset SERVER (repeated:\n"
+            "         preset routers; a short link made on one names it by its host\n"
+            "         alone, and such a link is joined through the preset with that\n"
+            "         host), --help, --version.\n"
             "After the command only words starting with \"--\" are options, so a\n"
             "connection id starting with '-' is taken as it is; a lone \"--\" ends the\n"
             "options.\n",
@@ -269,6 +272,8 @@ typedef struct cli {
     sx_agent_proxy_fallback proxy_fallback;
     const char *routers[MAX_ROUTERS];
     size_t n_routers;
+    const char *presets[MAX_ROUTERS];
+    size_t n_presets;
     sx_agent_pq send_pq;
 } cli;
 
@@ -331,6 +336,13 @@ static bool apply_opt(int c, const char *arg, cli *o)
         }
         o->routers[o->n_routers++] = arg;
         return true;
+    case 'P':
+        if (o->n_presets == MAX_ROUTERS) {
+            fprintf(stderr, "simplex-agent: at most %d --preset options\n", MAX_ROUTERS);
+            return false;
+        }
+        o->presets[o->n_presets++] = arg;
+        return true;
     case 't': {
         char *end = NULL;
         o->timeout_s = strtol(arg, &end, 10);
@@ -362,6 +374,7 @@ int main(int argc, char **argv)
         {"proxy-mode", required_argument, NULL, 'm'},
         {"proxy-fallback", required_argument, NULL, 'f'},
         {"router", required_argument, NULL, 'r'},
+        {"preset", required_argument, NULL, 'P'},
         {"pq", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'v'},
@@ -443,6 +456,8 @@ int main(int argc, char **argv)
     o.proxy_fallback = opt.proxy_fallback;
     o.routers = opt.routers;
     o.n_routers = opt.n_routers;
+    o.preset_routers = opt.presets;
+    o.n_preset_routers = opt.n_presets;
     o.no_subscribe = strcmp(cmd, "listen") != 0;
     int rc = EXIT_OKAY;
     if (strcmp(cmd, "invite") == 0        ? (nargs != 0 || !opt.server)

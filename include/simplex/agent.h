@@ -158,6 +158,13 @@ typedef struct sx_agent_opts {
      * e2e_version_max 2 means no post-quantum ratchet. Outside these
      * ranges sx_agent_open fails with SX_E_USAGE. */
     uint16_t agent_version_max, e2e_version_max;
+    /* Preset routers (smp:// addresses; parsed by sx_agent_open, not kept):
+     * a short link this agent creates on one of them names it by its first
+     * host alone, and a short link naming a router by host only is read as
+     * the preset router with that first host (the reference's
+     * shortenShortLink / restoreShortLink). */
+    const char *const *preset_routers;
+    size_t n_preset_routers;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -263,8 +270,8 @@ SX_API SX_MUST_CHECK sx_status sx_agent_create_contact(sx_agent *a, const char *
 /* ---- short links (SMP routers v15+; docs/AGENT.md, "Short links") ----
  * The link's data (the connection's full link, signed, and the
  * application's user data, e.g. a profile) is kept encrypted on the
- * router; the short link carries its key: simplex:/i#<id>/<key>?h=...
- * (invitation) or simplex:/a#<key>?h=... (contact address), with the
+ * router; the short link carries its key: https://<host>/i#<id>/<key>?...
+ * (invitation) or https://<host>/a#<key>?... (contact address), with the
  * router's hosts, port and key hash. */
 
 /* The most user data a short link holds, in bytes. */
@@ -300,6 +307,40 @@ SX_API SX_MUST_CHECK sx_status sx_agent_delete_short_link(sx_agent *a, const cha
  * when the data does not verify against the link's key. */
 SX_API SX_MUST_CHECK sx_status sx_agent_short_link_data(sx_agent *a, const char *short_link,
                                                         char **link, char **data, size_t *data_len);
+/* As sx_agent_short_link_data, with the link's entity id (*entity_id,
+ * NUL-terminated beside *entity_id_len bytes, NULL when the link has none;
+ * entity_id may be NULL). */
+SX_API SX_MUST_CHECK sx_status sx_agent_short_link_info(sx_agent *a, const char *short_link,
+                                                        char **link, char **data, size_t *data_len,
+                                                        char **entity_id, size_t *entity_id_len);
+
+/* A contact address's short link made in two steps (the reference's
+ * prepareConnectionLink / createConnectionForLink): the link is known
+ * before its queue exists. sx_agent_prepare_contact_link touches neither
+ * the network nor the store: it makes the keys, the queue's address (its
+ * sender id derived from the NEW command's correlation id, which the
+ * router checks) and the signed fixed data, with entity_id (at most
+ * SX_AGENT_LINK_ENTITY_MAX bytes; NULL: none) among them, and gives both
+ * links' texts (*link may be NULL; free with sx_agent_free_text) and the
+ * prepared state (*out, in memory only, free with
+ * sx_agent_prepared_link_free). sx_agent_create_contact_for_link then
+ * makes the connection and its queue with the link's data on the router
+ * (data: the user data, as sx_agent_create_contact_short's) in one network
+ * step; the address behaves as one made by sx_agent_create_contact_short.
+ * Creating twice from one prepared state is refused by the router (AUTH:
+ * the sender id is taken) and leaves no connection. */
+#define SX_AGENT_LINK_ENTITY_MAX 255
+typedef struct sx_agent_prepared_link sx_agent_prepared_link;
+SX_API SX_MUST_CHECK sx_status sx_agent_prepare_contact_link(sx_agent *a, const char *server,
+                                                             const void *entity_id,
+                                                             size_t entity_id_len, char **link,
+                                                             char **short_link,
+                                                             sx_agent_prepared_link **out);
+SX_API SX_MUST_CHECK sx_status sx_agent_create_contact_for_link(sx_agent *a,
+                                                                const sx_agent_prepared_link *p,
+                                                                const void *data, size_t data_len,
+                                                                char conn_id[SX_AGENT_CONN_ID_TEXT]);
+SX_API void sx_agent_prepared_link_free(sx_agent_prepared_link *p);
 
 /* Joins a link (info_len bytes of info, at most 8192, go to the peer).
  * An invitation: secures the inviter's queue (SKEY), creates the reply

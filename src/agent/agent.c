@@ -13,6 +13,7 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "smp_client/queue_file.h"
 
 int64_t sx_agent_now_ms(void)
 {
@@ -372,6 +373,33 @@ static sx_status resume(sx_agent *a, bool subscribe)
     return st;
 }
 
+/* The preset routers of short links, parsed once; the options' pointers
+ * are not kept. */
+static sx_status presets_parse(sx_agent *a)
+{
+    const char *const *list = a->opts.preset_routers;
+    size_t n = a->opts.n_preset_routers;
+    a->opts.preset_routers = NULL;
+    a->opts.n_preset_routers = 0;
+    if (n == 0)
+        return SX_OK;
+    SX_ENSURE(list, sx_error_set(SX_E_USAGE, NULL, "agent: n_preset_routers without preset_routers"));
+    a->presets = calloc(n, sizeof *a->presets);
+    if (!a->presets)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+        SX_ENSURE(list[i], sx_error_set(SX_E_USAGE, NULL, "agent: a NULL preset router"));
+        char pub[SX_QUEUE_ADDR_MAX];
+        sx_status st = sx_queue_address_public(list[i], pub, sizeof pub);
+        if (st == SX_OK)
+            st = sx_agent_server_parse(pub, strlen(pub), &a->presets[i]);
+        if (st != SX_OK)
+            return sx_error_set(st, NULL, "agent: preset router %zu is not an smp:// address", i + 1);
+        a->n_presets = i + 1;
+    }
+    return SX_OK;
+}
+
 sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent **out)
 {
     SX_ENSURE(db_path && out, SX_E_USAGE);
@@ -406,6 +434,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     sx_status st = sx_agent_versions_init(a);
     if (st == SX_OK)
         st = open_ev_pipe(a);
+    if (st == SX_OK)
+        st = presets_parse(a);
     if (st == SX_OK)
         st = sx_agent_store_open(db_path, 0, &a->store);
     if (st == SX_OK)
@@ -469,6 +499,7 @@ void sx_agent_close(sx_agent *a)
         sx_smp_queue_free(a->rqs[i].q);
     free(a->rqs);
     free(a->sqs);
+    free(a->presets);
     sx_agent_idmap_free(&a->rq_by_id);
     sx_agent_idmap_free(&a->rq_by_q);
     sx_agent_idmap_free(&a->sq_by_id);

@@ -85,6 +85,9 @@ struct sx_agent {
      * ones, capped by opts (agent_versions.c). */
     sx_version_range agent_vr, e2e_vr;
     int64_t next_cleanup_ms; /* the periodic cleanup's next pass (agent_expire.c) */
+    /* The preset routers of short links (opts.preset_routers, parsed). */
+    sx_agent_server *presets;
+    size_t n_presets;
 };
 
 int64_t sx_agent_now_ms(void);

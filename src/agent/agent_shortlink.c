@@ -75,81 +75,173 @@ static sx_status take_text(sx_writer *w, const char *what, char **out)
 
 /* ---- the owner ---- */
 
-typedef struct created {
-    sx_agent_id id;
+/* Everything a short link's creation needs before NEW (the reference's
+ * PreparedLinkParams): the link is known before its queue exists, as the
+ * queue's sender id comes from NEW's corrId. */
+struct sx_agent_prepared_link {
+    uint8_t mode;        /* 'I' or 'C' */
+    char *server;        /* as given, with its password: for NEW */
+    sx_agent_connreq cr; /* no heap data */
+    uint8_t corr[SX_CB_NONCE_LEN];
+    uint8_t e2e_priv[32]; /* the queue's DH key */
+    sx_e2e_private x3dh;  /* invitations: the ratchet's keys */
+    sx_key *root;
+    sx_writer sfd; /* the signed fixed data */
+    uint8_t link_key[SX_SL_LINK_KEY_LEN];
     char *link, *short_link;
-} created;
+};
 
-static sx_status create_locked(sx_agent *a, const char *server, uint8_t mode, sx_slice data,
-                               created *out)
+void sx_agent_prepared_link_free(sx_agent_prepared_link *p)
+{
+    if (!p)
+        return;
+    free(p->server);
+    sx_e2e_private_wipe(&p->x3dh);
+    sx_key_free(p->root);
+    if (p->sfd.buf)
+        sx_wipe(p->sfd.buf, p->sfd.len);
+    sx_writer_cleanup(&p->sfd);
+    free(p->link);
+    free(p->short_link);
+    sx_wipe(p, sizeof *p);
+    free(p);
+}
+
+/* The short link's text of p, shortened for a preset router. */
+static sx_status short_text(const sx_agent *a, const sx_agent_prepared_link *p, uint8_t mode,
+                            const uint8_t link_id[SX_SL_LINK_ID_LEN], char **out)
+{
+    sx_short_link sl;
+    memset(&sl, 0, sizeof sl);
+    sl.type = mode == 'C' ? SX_SL_CONTACT : SX_SL_INVITATION;
+    sl.web = true; /* the reference's agent makes https://<host>/... links */
+    sl.server = p->cr.queues[0].q.server;
+    if (mode != 'C') {
+        memcpy(sl.link_id, link_id, SX_SL_LINK_ID_LEN);
+        sl.link_id_len = SX_SL_LINK_ID_LEN;
+    }
+    memcpy(sl.key, p->link_key, sizeof p->link_key);
+    sl.key_len = sizeof p->link_key;
+    sx_short_link_shorten(&sl, a->presets, a->n_presets);
+    sx_writer lt;
+    sx_writer_init_dynamic(&lt, SHORT_TEXT_MAX);
+    if (!sx_short_link_write_text(&lt, &sl)) {
+        sx_status st = sx_writer_status(&lt);
+        sx_writer_cleanup(&lt);
+        return sx_error_set(st, NULL, "agent: cannot write the short link");
+    }
+    return take_text(&lt, "short link", out);
+}
+
+/* No network, no store: the keys, the queue's address, the signed fixed
+ * data and both links' texts (an invitation's short link only after NEW:
+ * the router gives its link id). */
+static sx_status prepare(sx_agent *a, const char *server, uint8_t mode, sx_slice entity,
+                         sx_agent_prepared_link *p)
 {
     SX_ENSURE(mode == 'C' || sx_agent_inv_queue_mode(a) == 'M',
               sx_error_set(SX_E_USAGE, NULL,
                            "agent: short links need queues their sender secures (not legacy)"));
+    p->mode = mode;
+    sx_writer_init_dynamic(&p->sfd, SX_SL_FIXED_PADDED);
     char pub[SX_QUEUE_ADDR_MAX];
     SX_TRY(sx_queue_address_public(server, pub, sizeof pub));
-    sx_agent_connreq cr;
-    memset(&cr, 0, sizeof cr);
-    cr.queue_count = 1;
-    cr.agent_vr = a->agent_vr;
-    cr.queues[0].vr = sx_smpc_vrange();
-    sx_agent_queue *qa = &cr.queues[0].q;
+    p->server = strdup(server);
+    if (!p->server)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    sx_agent_connreq *cr = &p->cr;
+    cr->queue_count = 1;
+    cr->agent_vr = a->agent_vr;
+    cr->queues[0].vr = sx_smpc_vrange();
+    sx_agent_queue *qa = &cr->queues[0].q;
     SX_TRY(sx_agent_server_parse(pub, strlen(pub), &qa->server));
-
     bool pq = !a->opts.pq_off && a->e2e_vr.max >= SX_E2E_V_PQ;
     if (mode == 'C') {
-        cr.mode = SX_CONN_CONTACT;
+        cr->mode = SX_CONN_CONTACT;
         qa->mode = SX_QUEUE_MODE_CONTACT;
-        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_CONTACT, a->agent_vr.max, false, &out->id));
     } else {
-        cr.mode = SX_CONN_INVITATION;
+        cr->mode = SX_CONN_INVITATION;
         qa->mode = SX_QUEUE_MODE_MESSAGING;
-        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, a->agent_vr.max, pq, &out->id));
-        sx_e2e_private priv;
         SX_TRY(sx_e2e_generate(a->e2e_vr.max, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL,
-                               &priv, &cr.e2e));
-        cr.e2e.range = a->e2e_vr;
-        sx_status st = sx_agent_store_x3dh_save(a->store, &out->id, a->e2e_vr.max, &priv);
-        sx_e2e_private_wipe(&priv);
-        SX_TRY(st);
+                               &p->x3dh, &cr->e2e));
+        cr->e2e.range = a->e2e_vr;
     }
     /* The queue's address is in the signed fixed data, so it is made
      * before NEW: our per-queue key, and the sender id from the corrId. */
-    uint8_t corr[24], e2e_priv[32];
-    sx_random_bytes(corr, sizeof corr);
-    SX_TRY(sx_smp_link_sender_id(corr, qa->sender_id));
+    sx_random_bytes(p->corr, sizeof p->corr);
+    SX_TRY(sx_smp_link_sender_id(p->corr, qa->sender_id));
     qa->sender_id_len = SX_SMP_QUEUE_ID_LEN;
-    SX_TRY(sx_agent_e2e_new(e2e_priv, qa->dh, NULL, NULL));
+    SX_TRY(sx_agent_e2e_new(p->e2e_priv, qa->dh, NULL, NULL));
 
-    sx_key *root = NULL;
-    sx_status st = sx_key_generate(SX_KEY_ED25519, &root);
+    SX_TRY(sx_key_generate(SX_KEY_ED25519, &p->root));
     sx_sl_fixed f;
     memset(&f, 0, sizeof f);
     f.agent_vr = a->agent_vr;
-    f.conn_req = cr; /* no heap data: not freed through f */
+    f.conn_req = *cr; /* no heap data: not freed through f */
+    f.has_entity_id = entity.ptr != NULL;
+    f.entity_id = entity;
     sx_writer w;
     sx_writer_init_fixed(&w, f.root_key, sizeof f.root_key);
-    if (st == SX_OK && (!sx_key_write_public(&w, root) || w.len != sizeof f.root_key))
-        st = sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot encode the link's root key");
+    if (!sx_key_write_public(&w, p->root) || w.len != sizeof f.root_key)
+        return sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot encode the link's root key");
+    SX_TRY(sx_sl_sign_fixed(p->root, &f, &p->sfd, p->link_key));
+
+    uint8_t link_id[SX_SL_LINK_ID_LEN], sb_key[SX_CB_KEY_LEN];
+    sx_status st = link_keys(mode, p->link_key, link_id, sb_key);
+    sx_wipe(sb_key, sizeof sb_key);
+    SX_TRY(st);
+    /* The full link given beside the short one leaves the KEM key out (it
+     * is in the short link's data), as the reference's agent does. */
+    sx_agent_connreq *shown = malloc(sizeof *shown);
+    if (!shown)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    *shown = *cr; /* no heap data */
+    shown->e2e.kem.state = SX_KEM_NONE;
+    sx_writer lt;
+    sx_writer_init_dynamic(&lt, SX_AGENT_LINK_TEXT_MAX);
+    bool ok = sx_agent_connreq_write_text(&lt, shown);
+    free(shown);
+    if (!ok) {
+        st = sx_writer_status(&lt);
+        sx_writer_cleanup(&lt);
+        return sx_error_set(st, NULL, "agent: cannot write the link");
+    }
+    SX_TRY(take_text(&lt, "link", &p->link));
+    return mode == 'C' ? short_text(a, p, mode, link_id, &p->short_link) : SX_OK;
+}
+
+/* The connection and its queue for a prepared link, with the user data:
+ * the one network step (NEW with both blobs). Under a->mu. */
+static sx_status create_for(sx_agent *a, const sx_agent_prepared_link *p, sx_slice data,
+                            sx_agent_id *id, uint8_t link_id[SX_SL_LINK_ID_LEN])
+{
+    uint8_t mode = p->mode;
+    bool pq = !a->opts.pq_off && a->e2e_vr.max >= SX_E2E_V_PQ;
+    if (mode == 'C')
+        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_CONTACT, a->agent_vr.max, false, id));
+    else
+        SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, a->agent_vr.max, pq, id));
+    sx_status st = SX_OK;
+    if (mode != 'C')
+        st = sx_agent_store_x3dh_save(a->store, id, a->e2e_vr.max, &p->x3dh);
+
     sx_agent_short_link_row row;
     memset(&row, 0, sizeof row);
     row.mode = mode;
+    memcpy(row.link_key, p->link_key, sizeof row.link_key);
     uint8_t sb_key[SX_CB_KEY_LEN];
-    sx_writer sfd, fixed, user, rk;
-    sx_writer_init_dynamic(&sfd, SX_SL_FIXED_PADDED);
+    sx_writer fixed, user, rk;
     sx_writer_init_dynamic(&fixed, SX_SL_FIXED_BLOB_LEN);
     sx_writer_init_dynamic(&user, SX_SL_USER_BLOB_LEN);
     sx_writer_init_dynamic(&rk, 128);
     if (st == SX_OK)
-        st = sx_sl_sign_fixed(root, &f, &sfd, row.link_key);
-    if (st == SX_OK)
         st = link_keys(mode, row.link_key, row.link_id, sb_key);
     if (st == SX_OK &&
-        !sx_sl_encrypt(&fixed, sb_key, SX_SL_FIXED_PADDED, NULL, sx_writer_slice(&sfd)))
+        !sx_sl_encrypt(&fixed, sb_key, SX_SL_FIXED_PADDED, NULL, sx_writer_slice(&p->sfd)))
         st = sx_error_set(SX_E_LIMIT, NULL, "agent: the link's fixed data is too long");
     if (st == SX_OK)
-        st = user_blob(a, mode, root, sb_key, data, &user);
-    if (st == SX_OK && !sx_key_write_private(&rk, root))
+        st = user_blob(a, mode, p->root, sb_key, data, &user);
+    if (st == SX_OK && !sx_key_write_private(&rk, p->root))
         st = sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot encode the link's root key");
 
     int64_t qid = 0;
@@ -159,63 +251,44 @@ static sx_status create_locked(sx_agent *a, const char *server, uint8_t mode, sx
         sx_smp_new_opts nopts;
         memset(&nopts, 0, sizeof nopts);
         nopts.has_link = true;
-        nopts.corr_id = corr;
+        nopts.corr_id = p->corr;
         nopts.link_id = mode == 'C' ? row.link_id : NULL;
         nopts.fixed = fixed.buf;
         nopts.fixed_len = fixed.len;
         nopts.user = user.buf;
         nopts.user_len = user.len;
-        st = sx_agent_new_rcv_queue_ex(a, &out->id, server, mode == 'C' ? 'C' : 'M', 0, e2e_priv,
+        st = sx_agent_new_rcv_queue_ex(a, id, p->server, mode == 'C' ? 'C' : 'M', 0, p->e2e_priv,
                                        &nopts, mode == 'C' ? NULL : row.link_id, &qid, &got);
     }
-    if (st == SX_OK && memcmp(got.sender_id, qa->sender_id, SX_SMP_QUEUE_ID_LEN) != 0)
+    if (st == SX_OK &&
+        memcmp(got.sender_id, p->cr.queues[0].q.sender_id, SX_SMP_QUEUE_ID_LEN) != 0)
         st = sx_error_set(SX_E_PROTOCOL, NULL, "agent: the router changed the link's sender id");
     if (st == SX_OK) {
         row.root_priv.ptr = rk.buf;
         row.root_priv.len = rk.len;
         row.enc_fixed.ptr = fixed.buf;
         row.enc_fixed.len = fixed.len;
-        st = sx_agent_store_short_link_set(a->store, &out->id, &row);
+        st = sx_agent_store_short_link_set(a->store, id, &row);
     }
     if (st == SX_OK)
-        st = sx_agent_store_conn_set_state(a->store, &out->id,
+        st = sx_agent_store_conn_set_state(a->store, id,
                                            mode == 'C' ? SX_AGENT_CONN_CONTACT : SX_AGENT_CONN_RCV);
-    sx_wipe(e2e_priv, sizeof e2e_priv);
+    if (st == SX_OK)
+        memcpy(link_id, row.link_id, sizeof row.link_id);
     sx_wipe(sb_key, sizeof sb_key);
     sx_wipe(rk.buf, rk.len);
-    sx_writer_cleanup(&sfd);
     sx_writer_cleanup(&fixed);
     sx_writer_cleanup(&user);
     sx_writer_cleanup(&rk);
-    sx_key_free(root);
-    SX_TRY(st);
-
-    /* The two texts. */
-    sx_writer lt;
-    sx_writer_init_dynamic(&lt, SX_AGENT_LINK_TEXT_MAX);
-    if (!sx_agent_connreq_write_text(&lt, &cr)) {
-        st = sx_writer_status(&lt);
-        sx_writer_cleanup(&lt);
-        return sx_error_set(st, NULL, "agent: cannot write the link");
+    if (st != SX_OK && qid == 0) {
+        /* As the reference: a connection whose queue was not made goes. */
+        char code[32], why[256];
+        snprintf(code, sizeof code, "%s", sx_error_code() ? sx_error_code() : "");
+        snprintf(why, sizeof why, "%s", sx_error_message());
+        if (sx_agent_store_conn_delete(a->store, id) == SX_OK)
+            st = sx_error_set(st, code[0] ? code : NULL, "%s", why);
     }
-    SX_TRY(take_text(&lt, "link", &out->link));
-    sx_short_link sl;
-    memset(&sl, 0, sizeof sl);
-    sl.type = mode == 'C' ? SX_SL_CONTACT : SX_SL_INVITATION;
-    sl.server = qa->server;
-    if (mode != 'C') {
-        memcpy(sl.link_id, row.link_id, sizeof row.link_id);
-        sl.link_id_len = sizeof row.link_id;
-    }
-    memcpy(sl.key, row.link_key, sizeof row.link_key);
-    sl.key_len = sizeof row.link_key;
-    sx_writer_init_dynamic(&lt, SHORT_TEXT_MAX);
-    if (!sx_short_link_write_text(&lt, &sl)) {
-        st = sx_writer_status(&lt);
-        sx_writer_cleanup(&lt);
-        return sx_error_set(st, NULL, "agent: cannot write the short link");
-    }
-    return take_text(&lt, "short link", &out->short_link);
+    return st;
 }
 
 static sx_status create_api(sx_agent *a, const char *server, uint8_t mode, const void *data,
@@ -228,23 +301,30 @@ static sx_status create_api(sx_agent *a, const char *server, uint8_t mode, const
     *short_link = NULL;
     if (link)
         *link = NULL;
-    created c;
-    memset(&c, 0, sizeof c);
-    pthread_mutex_lock(&a->mu);
-    sx_status st = create_locked(a, server, mode, sx_slice_of(data, data_len), &c);
-    pthread_mutex_unlock(&a->mu);
-    if (st != SX_OK) {
-        free(c.link);
-        free(c.short_link);
-        return st;
+    sx_agent_prepared_link *p = calloc(1, sizeof *p);
+    if (!p)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    sx_agent_id id;
+    uint8_t link_id[SX_SL_LINK_ID_LEN];
+    sx_status st = prepare(a, server, mode, sx_slice_of(NULL, 0), p);
+    if (st == SX_OK) {
+        pthread_mutex_lock(&a->mu);
+        st = create_for(a, p, sx_slice_of(data, data_len), &id, link_id);
+        pthread_mutex_unlock(&a->mu);
     }
-    sx_agent_id_text(&c.id, conn_id);
-    *short_link = c.short_link;
-    if (link)
-        *link = c.link;
-    else
-        free(c.link);
-    return SX_OK;
+    if (st == SX_OK && mode != 'C')
+        st = short_text(a, p, mode, link_id, &p->short_link);
+    if (st == SX_OK) {
+        sx_agent_id_text(&id, conn_id);
+        *short_link = p->short_link;
+        p->short_link = NULL;
+        if (link) {
+            *link = p->link;
+            p->link = NULL;
+        }
+    }
+    sx_agent_prepared_link_free(p);
+    return st;
 }
 
 sx_status sx_agent_create_invitation_short(sx_agent *a, const char *server, const void *data,
@@ -259,6 +339,60 @@ sx_status sx_agent_create_contact_short(sx_agent *a, const char *server, const v
                                         char **link, char **short_link)
 {
     return create_api(a, server, 'C', data, data_len, conn_id, link, short_link);
+}
+
+sx_status sx_agent_prepare_contact_link(sx_agent *a, const char *server, const void *entity_id,
+                                        size_t entity_id_len, char **link, char **short_link,
+                                        sx_agent_prepared_link **out)
+{
+    SX_ENSURE(a && server && short_link && out && (entity_id || entity_id_len == 0), SX_E_USAGE);
+    SX_ENSURE(entity_id_len <= SX_AGENT_LINK_ENTITY_MAX,
+              sx_error_set(SX_E_LIMIT, NULL, "agent: the link's entity id is too long"));
+    *out = NULL;
+    *short_link = NULL;
+    if (link)
+        *link = NULL;
+    sx_agent_prepared_link *p = calloc(1, sizeof *p);
+    if (!p)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    /* A zero-length id is still an id (the reference's Just ""). */
+    static const uint8_t empty[1];
+    sx_slice entity = entity_id ? sx_slice_of(entity_id, entity_id_len) : sx_slice_of(NULL, 0);
+    if (entity_id && entity_id_len == 0)
+        entity = sx_slice_of(empty, 0);
+    sx_status st = prepare(a, server, 'C', entity, p);
+    char *sl = st == SX_OK ? strdup(p->short_link) : NULL;
+    char *l = st == SX_OK && link ? strdup(p->link) : NULL;
+    if (st == SX_OK && (!sl || (link && !l)))
+        st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+    if (st != SX_OK) {
+        free(sl);
+        free(l);
+        sx_agent_prepared_link_free(p);
+        return st;
+    }
+    *short_link = sl;
+    if (link)
+        *link = l;
+    *out = p;
+    return SX_OK;
+}
+
+sx_status sx_agent_create_contact_for_link(sx_agent *a, const sx_agent_prepared_link *p,
+                                           const void *data, size_t data_len,
+                                           char conn_id[SX_AGENT_CONN_ID_TEXT])
+{
+    SX_ENSURE(a && p && conn_id && (data || data_len == 0), SX_E_USAGE);
+    SX_ENSURE(data_len <= SX_AGENT_LINK_DATA_MAX,
+              sx_error_set(SX_E_LIMIT, NULL, "agent: the link's user data is too long"));
+    sx_agent_id id;
+    uint8_t link_id[SX_SL_LINK_ID_LEN];
+    pthread_mutex_lock(&a->mu);
+    sx_status st = create_for(a, p, sx_slice_of(data, data_len), &id, link_id);
+    pthread_mutex_unlock(&a->mu);
+    SX_TRY(st);
+    sx_agent_id_text(&id, conn_id);
+    return SX_OK;
 }
 
 /* The link row and a recipient queue object of conn, for LSET / LDEL. */
@@ -422,9 +556,11 @@ static sx_status resolve(sx_agent *a, const char *link, resolved **out)
     SX_TRY(sx_short_link_parse(link, strlen(link), &sl));
     SX_ENSURE(sl.type == SX_SL_INVITATION || sl.type == SX_SL_CONTACT,
               sx_error_set(SX_E_USAGE, NULL, "agent: only invitation and contact short links are supported"));
+    /* A preset router is named by its first host alone. */
+    sx_short_link_restore(&sl, a->presets, a->n_presets);
     SX_ENSURE(sl.server.key_hash_len > 0,
               sx_error_set(SX_E_USAGE, NULL,
-                           "agent: the short link names its router by host only (no preset routers here)"));
+                           "agent: the short link names its router by host only, not a preset router"));
     SX_ENSURE(sl.key_len == SX_SL_LINK_KEY_LEN,
               sx_error_set(SX_E_PROTOCOL, NULL, "agent: the short link's key has a bad length"));
     bool inv = sl.type == SX_SL_INVITATION;
@@ -525,11 +661,21 @@ sx_status sx_agent_join_short(sx_agent *a, const char *link, const char *server,
 sx_status sx_agent_short_link_data(sx_agent *a, const char *short_link, char **link, char **data,
                                    size_t *data_len)
 {
-    SX_ENSURE(a && short_link && data && data_len, SX_E_USAGE);
+    return sx_agent_short_link_info(a, short_link, link, data, data_len, NULL, NULL);
+}
+
+sx_status sx_agent_short_link_info(sx_agent *a, const char *short_link, char **link, char **data,
+                                   size_t *data_len, char **entity_id, size_t *entity_id_len)
+{
+    SX_ENSURE(a && short_link && data && data_len && (!entity_id || entity_id_len), SX_E_USAGE);
     *data = NULL;
     *data_len = 0;
     if (link)
         *link = NULL;
+    if (entity_id) {
+        *entity_id = NULL;
+        *entity_id_len = 0;
+    }
     sx_short_link sl;
     SX_TRY(sx_short_link_parse(short_link, strlen(short_link), &sl));
     SX_ENSURE(sl.type == SX_SL_CONTACT,
@@ -558,8 +704,26 @@ sx_status sx_agent_short_link_data(sx_agent *a, const char *short_link, char **l
             st = take_text(&lt, "link", link);
         }
     }
+    /* The entity id, NUL-terminated beside its length (NULL when the link
+     * has none). */
+    if (st == SX_OK && entity_id && r->fixed.has_entity_id) {
+        size_t n = r->fixed.entity_id.len;
+        *entity_id = malloc(n + 1);
+        if (!*entity_id) {
+            st = sx_error_set(SX_E_NOMEM, NULL, NULL);
+        } else {
+            if (n)
+                memcpy(*entity_id, r->fixed.entity_id.ptr, n);
+            (*entity_id)[n] = '\0';
+            *entity_id_len = n;
+        }
+    }
     if (st != SX_OK) {
         free(d);
+        if (link) {
+            free(*link);
+            *link = NULL;
+        }
         resolved_free(r);
         return st;
     }

@@ -7,7 +7,9 @@
  * failure past its LKEY (the stored key sent again); a contact address joined by
  * two requesters through its short link, its user data replaced and seen
  * by the later one, the link deleted and then unknown; tampered and
- * unknown links refused with a clear error. */
+ * unknown links refused with a clear error; an address's link prepared
+ * before its queue and then created ("should connect via prepared
+ * connection link"); links on preset routers named by host alone. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -53,7 +55,7 @@ static void finish_handshake(sx_agent *inviter, const char *inv_conn, sx_agent *
 static void check_short_text(const char *s, const char *prefix)
 {
     assert_int_equal(strncmp(s, prefix, strlen(prefix)), 0);
-    assert_non_null(strstr(s, "?h=127.0.0.1&p="));
+    assert_string_equal(strstr(s, "?"), strstr(s, "?p=")); /* the one host is the authority */
     assert_non_null(strstr(s, "&c="));
 }
 
@@ -68,11 +70,11 @@ static void test_invitation_short(void **state)
     char *link = NULL, *sl = NULL;
     assert_ok(sx_agent_create_invitation_short(alice, R.addr, "alice's profile", 15, bob_id, &link, &sl));
     assert_non_null(strstr(link, "simplex:/invitation#/?v=2-7&smp="));
-    check_short_text(sl, "simplex:/i#");
+    check_short_text(sl, "https://127.0.0.1/i#");
     /* <link id>/<key>: 32 and 43 characters of unpadded base64url. */
-    const char *slash = strchr(sl + 11, '/');
+    const char *slash = strchr(sl + 20, '/');
     assert_non_null(slash);
-    assert_int_equal(slash - (sl + 11), 32);
+    assert_int_equal(slash - (sl + 20), 32);
     assert_int_equal(strchr(slash, '?') - (slash + 1), 43);
     /* The user data of an invitation not joined yet can be replaced. */
     assert_ok(sx_agent_set_short_link_data(alice, bob_id, "alice's new profile", 19));
@@ -145,8 +147,8 @@ static void test_contact_short(void **state)
     char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL, *sl = NULL;
     assert_ok(sx_agent_create_contact_short(alice, R.addr, "profile v1", 10, addr, &link, &sl));
     assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
-    check_short_text(sl, "simplex:/a#");
-    assert_null(strchr(sl + 11, '/')); /* a contact link has no link id */
+    check_short_text(sl, "https://127.0.0.1/a#");
+    assert_null(strchr(sl + 20, '/')); /* a contact link has no link id */
     expect_data(carol, sl, "profile v1", link);
 
     char bob_alice[SX_AGENT_CONN_ID_TEXT], carol_alice[SX_AGENT_CONN_ID_TEXT];
@@ -239,6 +241,201 @@ static void test_bad_short_links(void **state)
     router_kill9();
 }
 
+/* The full link given beside an invitation's short link leaves the KEM key
+ * out, as the reference's agent (it is in the short link's data); a peer
+ * joining that full link still connects. */
+static void test_invitation_full_beside_short(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_sf", false);
+    sx_agent *bob = open_agent("bob_sf", false);
+    char plain_id[SX_AGENT_CONN_ID_TEXT], bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *plain = NULL, *link = NULL, *sl = NULL;
+    assert_ok(sx_agent_create_invitation(alice, R.addr, plain_id, &plain));
+    assert_non_null(strstr(plain, "kem_key"));
+    assert_ok(sx_agent_create_invitation_short(alice, R.addr, "", 0, bob_id, &link, &sl));
+    assert_null(strstr(link, "kem_key"));
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    finish_handshake(alice, bob_id, bob, alice_id, "bob's info");
+    send_expect_sent(alice, bob_id, "hello", 2);
+    expect_sent(alice, bob_id, 2);
+    expect_msg(bob, alice_id, "hello", 2, 1);
+    send_expect_sent(bob, alice_id, "hello too", 3);
+    expect_sent(bob, alice_id, 3);
+    expect_msg(alice, bob_id, "hello too", 3, 1);
+    sx_agent_free_text(plain);
+    sx_agent_free_text(link);
+    sx_agent_free_text(sl);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* The reference's "should connect via prepared connection link": the
+ * address's short link is made before its queue (unknown to the router
+ * until then), the queue made with the link's data, which a reader gets
+ * with the entity id given at preparation, then a requester joins through
+ * it and the two exchange messages. */
+static void test_prepared_contact(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_sp", false);
+    sx_agent *bob = open_agent("bob_sp", false);
+    uint8_t entity[32];
+    for (size_t i = 0; i < sizeof entity; i++)
+        entity[i] = (uint8_t)(i * 7 + 1);
+    char *link = NULL, *sl = NULL;
+    sx_agent_prepared_link *p = NULL;
+    assert_ok(sx_agent_prepare_contact_link(alice, R.addr, entity, sizeof entity, &link, &sl, &p));
+    assert_non_null(strstr(link, "simplex:/contact#/?v=2-7&smp="));
+    check_short_text(sl, "https://127.0.0.1/a#");
+    /* Nothing exists yet: neither the connection nor the link. */
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 0);
+    free(ci);
+    char *data = NULL;
+    size_t dlen = 0;
+    assert_int_not_equal(sx_agent_short_link_data(bob, sl, NULL, &data, &dlen), SX_OK);
+    assert_non_null(strstr(sx_error_message(), "short link's router"));
+
+    char addr[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_create_contact_for_link(alice, p, "test user data", 14, addr));
+    char *got_link = NULL, *ent = NULL;
+    size_t ent_len = 0;
+    assert_ok(sx_agent_short_link_info(bob, sl, &got_link, &data, &dlen, &ent, &ent_len));
+    assert_string_equal(data, "test user data");
+    assert_string_equal(got_link, link);
+    assert_int_equal(ent_len, sizeof entity);
+    assert_memory_equal(ent, entity, sizeof entity);
+    sx_agent_free_text(data);
+    sx_agent_free_text(got_link);
+    sx_agent_free_text(ent);
+
+    /* A second queue from the same prepared link: its sender id is taken. */
+    char again[SX_AGENT_CONN_ID_TEXT];
+    assert_int_not_equal(sx_agent_create_contact_for_link(alice, p, "x", 1, again), SX_OK);
+    assert_string_equal(sx_error_code(), "AUTH"); /* as the reference's router */
+    assert_ok(sx_agent_connections(alice, &ci, &n));
+    assert_int_equal(n, 1); /* the failed one left no connection */
+    free(ci);
+    sx_agent_prepared_link_free(p);
+
+    char bob_alice[SX_AGENT_CONN_ID_TEXT], inv[SX_AGENT_CONN_ID_TEXT], alice_bob[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_join(bob, sl, NULL, "bob's connInfo", 14, bob_alice));
+    expect_req(alice, addr, "bob's connInfo", inv);
+    assert_ok(sx_agent_accept_contact(alice, inv, NULL, "alice's info", 12, alice_bob));
+    finish_handshake(bob, bob_alice, alice, alice_bob, "alice's info");
+    send_expect_sent(alice, alice_bob, "hello", 2);
+    expect_sent(alice, alice_bob, 2);
+    expect_msg(bob, bob_alice, "hello", 2, 1);
+    send_expect_sent(bob, bob_alice, "hello too", 3);
+    expect_sent(bob, bob_alice, 3);
+    expect_msg(alice, alice_bob, "hello too", 3, 1);
+    /* A link prepared without an entity id has none. */
+    char *sl2 = NULL;
+    assert_ok(sx_agent_prepare_contact_link(alice, R.addr, NULL, 0, NULL, &sl2, &p));
+    assert_ok(sx_agent_create_contact_for_link(alice, p, "", 0, again));
+    sx_agent_prepared_link_free(p);
+    assert_ok(sx_agent_short_link_info(bob, sl2, NULL, &data, &dlen, &ent, &ent_len));
+    assert_null(ent);
+    assert_int_equal(dlen, 0);
+    sx_agent_free_text(data);
+    sx_agent_free_text(sl2);
+    sx_agent_free_text(link);
+    sx_agent_free_text(sl);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static sx_agent *open_with_presets(const char *name, const char *preset)
+{
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    const char *list[1] = {preset};
+    o.preset_routers = list;
+    o.n_preset_routers = 1;
+    return open_agent_opts(name, &o);
+}
+
+/* Preset routers (the reference's shortenShortLink / restoreShortLink in
+ * the agent's flows): links made on a preset router name it by its host
+ * alone; agents with the same preset join them, an agent without it
+ * cannot; a preset that differs from the router (another port) does not
+ * shorten. */
+static void test_preset_routers(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_with_presets("alice_pr", R.addr);
+    sx_agent *bob = open_with_presets("bob_pr", R.addr);
+    sx_agent *carol = open_agent("carol_pr", false);
+    char addr[SX_AGENT_CONN_ID_TEXT], conn[SX_AGENT_CONN_ID_TEXT], other[SX_AGENT_CONN_ID_TEXT];
+    char *ct = NULL, *inv = NULL;
+    assert_ok(sx_agent_create_contact_short(alice, R.addr, "profile", 7, addr, NULL, &ct));
+    /* https://127.0.0.1/a#<43 characters of key> and nothing more (the
+     * reference's "https://smp.simplex.im/a#..." of a preset) */
+    assert_int_equal(strncmp(ct, "https://127.0.0.1/a#", 20), 0);
+    assert_int_equal(strlen(ct), 20 + 43);
+    assert_ok(sx_agent_create_invitation_short(alice, R.addr, "", 0, conn, NULL, &inv));
+    assert_int_equal(strncmp(inv, "https://127.0.0.1/i#", 20), 0);
+    assert_int_equal(strlen(inv), 20 + 32 + 1 + 43);
+
+    /* Without the preset the router is unknown: refused, nothing made. */
+    assert_int_equal(sx_agent_join(carol, ct, NULL, "carol", 5, other), SX_E_USAGE);
+    assert_non_null(strstr(sx_error_message(), "preset"));
+    assert_int_equal(sx_agent_join(carol, inv, NULL, "carol", 5, other), SX_E_USAGE);
+
+    char *data = NULL;
+    size_t dlen = 0;
+    assert_ok(sx_agent_short_link_data(bob, ct, NULL, &data, &dlen));
+    assert_string_equal(data, "profile");
+    sx_agent_free_text(data);
+    char bob_alice[SX_AGENT_CONN_ID_TEXT], req[SX_AGENT_CONN_ID_TEXT], alice_bob[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_join(bob, ct, NULL, "bob's request", 13, bob_alice));
+    expect_req(alice, addr, "bob's request", req);
+    assert_ok(sx_agent_accept_contact(alice, req, NULL, "alice's info", 12, alice_bob));
+    finish_handshake(bob, bob_alice, alice, alice_bob, "alice's info");
+    char alice_id[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_join(bob, inv, NULL, "bob's info", 10, alice_id));
+    finish_handshake(alice, conn, bob, alice_id, "bob's info");
+    send_expect_sent(bob, alice_id, "hello", 2);
+    expect_sent(bob, alice_id, 2);
+    expect_msg(alice, conn, "hello", 2, 1);
+
+    /* The same key hash and host on another port is not this router. */
+    char near[300];
+    const char *colon = strrchr(R.addr, ':');
+    snprintf(near, sizeof near, "%.*s:1", (int)(colon - R.addr), R.addr);
+    sx_agent *dave = open_with_presets("dave_pr", near);
+    char *full = NULL;
+    assert_ok(sx_agent_create_contact_short(dave, R.addr, "", 0, other, NULL, &full));
+    check_short_text(full, "https://127.0.0.1/a#");
+    /* A preset that is not an smp:// address is refused at open. */
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    const char *bad[1] = {"not a router"};
+    o.preset_routers = bad;
+    o.n_preset_routers = 1;
+    char path[128];
+    db_path(path, sizeof path, "erin_pr");
+    sx_agent *erin = NULL;
+    assert_int_equal(sx_agent_open(path, &o, &erin), SX_E_PROTOCOL);
+    assert_null(erin);
+    sx_agent_free_text(full);
+    sx_agent_free_text(ct);
+    sx_agent_free_text(inv);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    sx_agent_close(carol);
+    sx_agent_close(dave);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +443,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invitation_short_retry, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact_short, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_bad_short_links, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_full_beside_short, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_prepared_contact, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_preset_routers, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 # Alice also switches her receiving queue (`switch`) and bob's next
 # message arrives on the new one.
 # Then short links: `invite --short` of an invitation and of an address,
-# each joined by its short link.
+# each joined by its short link; an address's on a --preset router.
 # Usage: test_simplex_agent.sh <path to smp-server> <path to simplex-agent>
 set -u
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -171,7 +171,7 @@ while [ "$(grep -c '"event":"CON"' a.out)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0
 # short links: an invitation joined by its short link (alice's listen
 # allows the confirmation: her third CON), an address's short link (a REQ)
 SLINK=$(ag --db a.db invite --short --server "$ADDR") || fail "invite --short"
-case "$SLINK" in simplex:/i#*\?h=127.0.0.1\&p=*\&c=*) ;; *) fail "invite --short printed '$SLINK'" ;; esac
+case "$SLINK" in https://127.0.0.1/i#*\?p=*\&c=*) ;; *) fail "invite --short printed '$SLINK'" ;; esac
 GCONN=$(ag --db g.db join "$SLINK" --server "$ADDR") || fail "join of a short link"
 [ ${#GCONN} = 16 ] || fail "join of a short link printed '$GCONN'"
 ag --db h.db join "$SLINK" >/dev/null 2>&1 && fail "a second join of a one-time short link"
@@ -179,11 +179,20 @@ i=0
 while [ "$(grep -c '"event":"CON"' a.out)" -lt 3 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(grep -c '"event":"CON"' a.out)" = 3 ] || { cat a.out; fail "alice's CON through the short link"; }
 SADDR=$(ag --db a.db invite --contact --short --server "$ADDR") || fail "invite --contact --short"
-case "$SADDR" in simplex:/a#*\?h=127.0.0.1\&p=*\&c=*) ;; *) fail "invite --contact --short printed '$SADDR'" ;; esac
+case "$SADDR" in https://127.0.0.1/a#*\?p=*\&c=*) ;; *) fail "invite --contact --short printed '$SADDR'" ;; esac
 ag --db h.db join "$SADDR" --server "$ADDR" >/dev/null || fail "join of an address's short link"
 i=0
 while [ "$(grep -c '"event":"REQ"' a.out)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(grep -c '"event":"REQ"' a.out)" = 2 ] || { cat a.out; fail "alice's REQ through the short link"; }
+# a preset router: the short link names it by host alone, joined with the
+# same --preset (not without)
+PADDR=$(ag --db a.db invite --contact --short --server "$ADDR" --preset "$ADDR") || fail "invite with --preset"
+case "$PADDR" in https://127.0.0.1/a#*\?*) fail "invite with --preset printed '$PADDR'" ;; https://127.0.0.1/a#*) ;; *) fail "invite with --preset printed '$PADDR'" ;; esac
+ag --db h.db join "$PADDR" --server "$ADDR" >/dev/null 2>&1 && fail "a join of a preset router's link without --preset"
+ag --db h.db join "$PADDR" --server "$ADDR" --preset "$ADDR" >/dev/null || fail "join with --preset"
+i=0
+while [ "$(grep -c '"event":"REQ"' a.out)" -lt 3 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(grep -c '"event":"REQ"' a.out)" = 3 ] || { cat a.out; fail "alice's REQ through the preset router's link"; }
 
 # queue rotation: alice moves her receiving queue while both listens run;
 # bob's next message comes on the new queue

@@ -11,13 +11,14 @@
 #include "agent/link_text.h"
 #include "agent/shortlink_data.h"
 #include "crypto/util.h"
+#include "simplex/smp.h"
 
 #define ONION "jjbyvoemxysm7qxap7m5d5m35jzv5qq6gnlv7s4rsn7tdwwmuqciwpid.onion"
 #define KEY_B64 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
 #define ID_B64 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
 #define DH_B64 "MCowBQYDK2VuAyEAjiswwI3O_NlS8Fk3HJUW870EY2bAwmttMBsvRB9eV3o="
 #define QUEUE_TEXT "smp://1234-w==@smp.simplex.im/3456-w==#/?v=1-4&dh=" DH_B64 "&q=m"
-#define E2E_TEXT                                                                                     \
+#define E2E_TEXT                                                                                               \
     "v=2-3&x3dh=MEIwBQYDK2VvAzkAmKuSYeQ_m0SixPDS8Wq8VBaTS1cW-Lp0n0h4Diu-kUpR-qXx4SDJ32YGEFoGFGSbGPry5Ychr6U=," \
     "MEIwBQYDK2VvAzkAmKuSYeQ_m0SixPDS8Wq8VBaTS1cW-Lp0n0h4Diu-kUpR-qXx4SDJ32YGEFoGFGSbGPry5Ychr6U="
 
@@ -127,11 +128,11 @@ static void test_link_vectors(void **state)
     assert_string_equal(got.server.port, "5223");
     /* refused */
     const char *bad[] = {
-        "simplex:/a#" KEY_B64,                           /* no router */
-        "simplex:/a#" KEY_B64 "?p=5223",                 /* no host */
-        "https://smp.simplex.im/I#" ID_B64 "/" KEY_B64,  /* 'I' is not a type */
+        "simplex:/a#" KEY_B64,                          /* no router */
+        "simplex:/a#" KEY_B64 "?p=5223",                /* no host */
+        "https://smp.simplex.im/I#" ID_B64 "/" KEY_B64, /* 'I' is not a type */
         "https://smp.simplex.im/x#" KEY_B64,
-        "https://smp.simplex.im/i#" KEY_B64,             /* invitation without ID */
+        "https://smp.simplex.im/i#" KEY_B64, /* invitation without ID */
         "https://smp.simplex.im/a#" KEY_B64 "?p=70000",
         "https://smp.simplex.im/a#" KEY_B64 "?c=@@",
         "https://smp.simplex.im/a#" KEY_B64 "x!",
@@ -166,9 +167,14 @@ static void test_shorten_restore(void **state)
         bool shorten;
         const sx_agent_server *preset, *in, *want;
     } cases[] = {
-        {true, &srv, &srv, &short_srv},      {true, &srv, &srv_onion, &srv_onion}, {true, &srv, &srv1, &short_srv},
-        {true, &srv, &srv2, &srv2},          {false, &srv, &short_srv, &srv},      {false, &srv, &srv1, &srv1},
-        {false, &srv2, &short_srv, &short_srv}, {false, &srv, &srv2, &srv2},
+        {true, &srv, &srv, &short_srv},
+        {true, &srv, &srv_onion, &srv_onion},
+        {true, &srv, &srv1, &short_srv},
+        {true, &srv, &srv2, &srv2},
+        {false, &srv, &short_srv, &srv},
+        {false, &srv, &srv1, &srv1},
+        {false, &srv2, &short_srv, &short_srv},
+        {false, &srv, &srv2, &srv2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sx_short_link l;
@@ -308,6 +314,23 @@ static void test_kdf(void **state)
     assert_string_equal(tu_to_hex(sb, 32), "92f91f61f480698b6edcbc6277359f463f5810065e47253f72657bb8847e0ebe");
     assert_ok(sx_sl_inv_kdf(k, sb));
     assert_string_equal(tu_to_hex(sb, 32), "7414e908a26d11b2e23016afa771e45d62bcdd72a14237958069e33f9c2c2319");
+}
+
+/* A queue with link data gets its sender id from NEW's corrId: the first
+ * 24 bytes of SHA3-384(corrId) (the reference's Agent.hs prepareLinkData
+ * and its router's check in Server.hs). Answers from Python's hashlib. */
+static void test_link_sender_id(void **state)
+{
+    (void)state;
+    uint8_t corr[24], id[24];
+    for (size_t i = 0; i < sizeof corr; i++)
+        corr[i] = (uint8_t)i;
+    assert_ok(sx_smp_link_sender_id(corr, id));
+    assert_string_equal(tu_to_hex(id, 24), "3ae1a7e6f8e0007f53167b85c478203b8445ac2b7b092da2");
+    memset(corr, 0, sizeof corr);
+    assert_ok(sx_smp_link_sender_id(corr, id));
+    assert_string_equal(tu_to_hex(id, 24), "b31374073676682fb6f0dd82edc46bf7402211d8fe585efc");
+    assert_int_equal(sx_smp_link_sender_id(NULL, id), SX_E_USAGE);
 }
 
 static void test_invitation_data(void **state)
@@ -558,8 +581,13 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_link_vectors),  cmocka_unit_test(test_shorten_restore), cmocka_unit_test(test_kdf),
-        cmocka_unit_test(test_invitation_data), cmocka_unit_test(test_contact_data),  cmocka_unit_test(test_owners),
+        cmocka_unit_test(test_link_vectors),
+        cmocka_unit_test(test_shorten_restore),
+        cmocka_unit_test(test_kdf),
+        cmocka_unit_test(test_link_sender_id),
+        cmocka_unit_test(test_invitation_data),
+        cmocka_unit_test(test_contact_data),
+        cmocka_unit_test(test_owners),
         cmocka_unit_test(test_data_codecs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
