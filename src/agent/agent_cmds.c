@@ -1,6 +1,7 @@
 /* Persisted asynchronous commands (agent_cmds.h; docs/AGENT.md, "Commands
  * and crashes"). The joiner's and the initiator's network steps of the
- * handshake run from a `commands` row stored with their keys, so a crash
+ * handshake (also a contact requester's, agent_contact.c, and a legacy
+ * joiner's KEY and HELLO) run from a `commands` row stored with their keys, so a crash
  * between two steps is taken up at the next open instead of asking the
  * application to join again (which would make new keys). Each step looks at
  * the store first and is skipped when it was done (a queue already secured,
@@ -86,8 +87,8 @@ static void unhold(sx_agent *a, size_t i)
 
 /* ---- storing ---- */
 
-static sx_status store_held(sx_agent *a, const sx_agent_id *conn, const char *tag, sx_writer *w,
-                            int64_t *command_id)
+sx_status sx_agent_cmd_store(sx_agent *a, const sx_agent_id *conn, const char *tag, sx_writer *w,
+                             int64_t *command_id)
 {
     sx_status st = sx_writer_status(w);
     if (st == SX_OK)
@@ -135,7 +136,7 @@ sx_status sx_agent_cmd_join_store(sx_agent *a, const sx_agent_id *conn, int64_t 
         sx_write_large(&w, sx_slice_of((const uint8_t *)server, slen)) &&
         sx_write_large(&w, sx_writer_slice(&ew)))
         (void)sx_write_large(&w, info);
-    return store_held(a, conn, SX_AGENT_CMD_JOIN, &w, command_id);
+    return sx_agent_cmd_store(a, conn, SX_AGENT_CMD_JOIN, &w, command_id);
 }
 
 sx_status sx_agent_cmd_allow_store(sx_agent *a, const sx_agent_id *conn, int64_t sqid, bool fast,
@@ -146,7 +147,17 @@ sx_status sx_agent_cmd_allow_store(sx_agent *a, const sx_agent_id *conn, int64_t
     if (sx_write_u8(&w, CMD_BODY_V) && sx_write_i64(&w, sqid) && sx_write_u8(&w, fast ? 1 : 0) &&
         sx_write_large(&w, sender_key))
         (void)sx_write_large(&w, info);
-    return store_held(a, conn, SX_AGENT_CMD_ALLOW, &w, command_id);
+    return sx_agent_cmd_store(a, conn, SX_AGENT_CMD_ALLOW, &w, command_id);
+}
+
+sx_status sx_agent_cmd_hello_store(sx_agent *a, const sx_agent_id *conn, int64_t rqid,
+                                   sx_slice sender_key, int64_t *command_id)
+{
+    sx_writer w;
+    sx_writer_init_dynamic(&w, 1024);
+    if (sx_write_u8(&w, CMD_BODY_V) && sx_write_i64(&w, rqid))
+        (void)sx_write_large(&w, sender_key);
+    return sx_agent_cmd_store(a, conn, SX_AGENT_CMD_HELLO, &w, command_id);
 }
 
 /* ---- the steps ---- */
@@ -178,7 +189,7 @@ static sx_status secure_snd(sx_agent *a, int64_t sqid, const char *point)
 }
 
 /* The address for the peer of our receiving queue row. */
-static sx_status rq_address(sx_agent *a, const sx_agent_rcv_queue *row, sx_agent_queue *qa)
+sx_status sx_agent_rq_address(sx_agent *a, const sx_agent_rcv_queue *row, sx_agent_queue *qa)
 {
     memset(qa, 0, sizeof *qa);
     SX_TRY(sx_agent_server_of(a, row->server_id, &qa->server));
@@ -262,7 +273,7 @@ static sx_status run_join(sx_agent *a, const sx_agent_command *c)
     m.reply_count = 1;
     m.reply[0].version = smpc_v;
     if (st == SX_OK)
-        st = rq_address(a, &rqs[0], &m.reply[0].q);
+        st = sx_agent_rq_address(a, &rqs[0], &m.reply[0].q);
     if (rqs)
         sx_wipe(rqs, nr * sizeof *rqs);
     free(rqs);
@@ -310,8 +321,41 @@ static sx_status run_allow(sx_agent *a, const sx_agent_command *c)
     return SX_OK;
 }
 
+/* The legacy joiner, after the inviter's confirmation: KEY on our queue
+ * with the inviter's key (unless done), then HELLO queued with the
+ * command's deletion. CON follows the inviter's HELLO (agent_msgflow.c). */
+static sx_status run_hello(sx_agent *a, const sx_agent_command *c)
+{
+    sx_reader rd;
+    sx_reader_init(&rd, c->body.ptr, c->body.len);
+    uint8_t v = 0;
+    int64_t rqid = 0;
+    sx_slice skey = {0};
+    if (!sx_read_u8(&rd, &v) || v != CMD_BODY_V || !sx_read_i64(&rd, &rqid) ||
+        !sx_read_large(&rd, &skey) || rd.off != rd.len || skey.len == 0)
+        return bad_body();
+    sx_agent_rcv_queue row;
+    SX_TRY(sx_agent_store_rcv_queue_get(a->store, rqid, &row));
+    bool secured = row.status >= SX_AGENT_Q_SECURED;
+    sx_wipe(&row, sizeof row);
+    if (!secured)
+        SX_TRY(sx_agent_rq_secure(a, rqid, skey));
+    sx_agent_crash_point("hello-key");
+    sx_agent_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = SX_AGENT_MSG_MESSAGE;
+    m.msg.type = SX_AMSG_HELLO;
+    SX_TRY(finish(a, c, &m, NULL, 0));
+    sx_agent_crash_point("hello-done");
+    return SX_OK;
+}
+
 static sx_status run(sx_agent *a, const sx_agent_command *c)
 {
+    if (strcmp(c->tag, SX_AGENT_CMD_HELLO) == 0)
+        return run_hello(a, c);
+    if (strcmp(c->tag, SX_AGENT_CMD_CONTACT) == 0)
+        return sx_agent_contact_run(a, c);
     if (strcmp(c->tag, SX_AGENT_CMD_JOIN) == 0)
         return run_join(a, c);
     if (strcmp(c->tag, SX_AGENT_CMD_ALLOW) == 0)

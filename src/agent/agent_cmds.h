@@ -15,8 +15,15 @@
 #include "agent/agent_int.h"
 
 /* The command tags. */
-#define SX_AGENT_CMD_JOIN "JOIN"   /* SKEY, the reply queue, the confirmation */
-#define SX_AGENT_CMD_ALLOW "ALLOW" /* KEY (legacy), SKEY, our connection info */
+#define SX_AGENT_CMD_JOIN "JOIN"     /* SKEY, the reply queue, the confirmation */
+#define SX_AGENT_CMD_ALLOW "ALLOW"   /* KEY (legacy), SKEY, our connection info */
+#define SX_AGENT_CMD_CONTACT "CJOIN" /* the requester's queue, its invitation sent */
+#define SX_AGENT_CMD_HELLO "KEYH"    /* the legacy joiner's KEY, then its HELLO */
+
+/* Stores the body w (consumed) as a command tag of conn in the caller's
+ * open transaction, held by this process; *command_id its row. */
+SX_MUST_CHECK sx_status sx_agent_cmd_store(sx_agent *a, const sx_agent_id *conn, const char *tag,
+                                           sx_writer *w, int64_t *command_id);
 
 /* The JOIN command of a joiner whose send queue sqid and ratchet are being
  * stored in the caller's open transaction: stored (held by this process),
@@ -32,6 +39,17 @@ SX_MUST_CHECK sx_status sx_agent_cmd_join_store(sx_agent *a, const sx_agent_id *
 SX_MUST_CHECK sx_status sx_agent_cmd_allow_store(sx_agent *a, const sx_agent_id *conn,
                                                  int64_t sqid, bool fast, sx_slice sender_key,
                                                  sx_slice info, int64_t *command_id);
+/* The KEYH command of a legacy joiner whose inviter's confirmation (with
+ * the inviter's sender key for our receiving queue rqid) is being stored
+ * in the caller's open transaction. */
+SX_MUST_CHECK sx_status sx_agent_cmd_hello_store(sx_agent *a, const sx_agent_id *conn,
+                                                 int64_t rqid, sx_slice sender_key,
+                                                 int64_t *command_id);
+/* The address of our receiving queue row as its sender will use it. */
+SX_MUST_CHECK sx_status sx_agent_rq_address(sx_agent *a, const sx_agent_rcv_queue *row,
+                                            sx_agent_queue *qa);
+/* Runs the CJOIN command c (agent_contact.c): SX_OK when done. */
+SX_MUST_CHECK sx_status sx_agent_contact_run(sx_agent *a, const sx_agent_command *c);
 /* Forgets a held command whose row the caller's transaction did not keep
  * (rolled back). */
 void sx_agent_cmd_drop(sx_agent *a, int64_t command_id);

@@ -1,11 +1,12 @@
 /* Contact addresses (docs/AGENT.md, "Contact addresses"): the owner's
  * contact queue and link; a requester's own one-time invitation sent to
  * that queue in an invitation envelope (per-queue encryption only, with a
- * one-time key); the owner's REQ, kept in the store until the owner
- * accepts it (joining the requester's invitation, so that the roles swap
- * and the fast handshake follows) or rejects it (the request is only
- * forgotten). */
+ * one-time key), its queue and the sending run by the stored command
+ * CJOIN; the owner's REQ, kept in the store until the owner accepts it
+ * (joining the requester's invitation, so that the roles swap and the fast
+ * handshake follows) or rejects it (the request is only forgotten). */
 #include "agent/agent_int.h"
+#include "agent/agent_cmds.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,15 +70,13 @@ sx_status sx_agent_create_contact(sx_agent *a, const char *server,
 
 /* ---- the requester: joining an address ---- */
 
-/* SEND of the invitation envelope to the address's queue qa: unsigned
- * (anyone may send to a contact queue), encrypted once to its key. */
-static sx_status send_invitation(sx_agent *a, const sx_agent_queue *qa, uint16_t smpc_v,
-                                 uint16_t agent_v, const char *inv_link, sx_slice info)
+/* SEND of the invitation envelope to the address's queue (router srv,
+ * sender id sid, key dh): unsigned (anyone may send to a contact queue),
+ * encrypted once to its key. */
+static sx_status send_invitation(sx_agent *a, const char *srv, const uint8_t *sid,
+                                 const uint8_t *dh, uint16_t smpc_v, uint16_t agent_v,
+                                 const char *inv_link, sx_slice info)
 {
-    SX_ENSURE(qa->sender_id_len == SX_SMP_QUEUE_ID_LEN,
-              sx_error_set(SX_E_PROTOCOL, NULL, "agent: the address's queue id has a bad length"));
-    char srv[SX_SMP_SERVER_TEXT_MAX];
-    SX_TRY(server_text(&qa->server, srv));
     sx_agent_env env;
     memset(&env, 0, sizeof env);
     env.agent_version = agent_v;
@@ -90,19 +89,111 @@ static sx_status send_invitation(sx_agent *a, const sx_agent_queue *qa, uint16_t
     sx_status st = SX_OK;
     if (!sx_write_u8(&cm, '_') || !sx_agent_env_write(&cm, &env))
         st = sx_writer_status(&cm);
-    if (st == SX_OK &&
-        !sx_agent_cb_encrypt_once(&out, smpc_v, qa->dh, sx_writer_slice(&cm)))
+    if (st == SX_OK && !sx_agent_cb_encrypt_once(&out, smpc_v, dh, sx_writer_slice(&cm)))
         st = sx_error_set(sx_writer_status(&out), NULL,
                           "agent: the request does not fit a message (info too long)");
     sx_smp_queue *q = NULL;
     if (st == SX_OK)
-        st = sx_smp_queue_sender_new(srv, qa->sender_id, &q);
+        st = sx_smp_queue_sender_new(srv, sid, &q);
     if (st == SX_OK)
         st = sx_smp_tpool_send_notify(a->pool, q, out.buf, out.len);
     sx_smp_queue_free(q);
     sx_writer_cleanup(&cm);
     sx_writer_cleanup(&out);
     return st;
+}
+
+/* The CJOIN command's body: its format's version, the versions agreed with
+ * the address, the router of our queue, our X3DH parameters, the
+ * address's queue (router, sender id, key) and our info. */
+#define CJOIN_V 1
+
+static sx_status contact_store(sx_agent *a, const sx_agent_id *id, uint16_t smpc_v,
+                               uint16_t agent_v, const char *server, const sx_e2e_params *pub,
+                               const sx_agent_queue *qa, sx_slice info, int64_t *cmd)
+{
+    char addr_srv[SX_SMP_SERVER_TEXT_MAX];
+    SX_TRY(server_text(&qa->server, addr_srv));
+    uint8_t e2eb[4096];
+    sx_writer ew;
+    sx_writer_init_fixed(&ew, e2eb, sizeof e2eb);
+    if (!sx_e2e_params_write(&ew, pub))
+        return sx_writer_status(&ew);
+    sx_writer w;
+    sx_writer_init_dynamic(&w, 70000);
+    if (sx_write_u8(&w, CJOIN_V) && sx_write_u16(&w, smpc_v) && sx_write_u16(&w, agent_v) &&
+        sx_write_large(&w, sx_slice_str(server)) && sx_write_large(&w, sx_writer_slice(&ew)) &&
+        sx_write_large(&w, sx_slice_str(addr_srv)) &&
+        sx_write_large(&w, sx_slice_of(qa->sender_id, qa->sender_id_len)) &&
+        sx_write_large(&w, sx_slice_of(qa->dh, sizeof qa->dh)))
+        (void)sx_write_large(&w, info);
+    return sx_agent_cmd_store(a, id, SX_AGENT_CMD_CONTACT, &w, cmd);
+}
+
+/* A router address of a command body as a C string. */
+static bool body_text(sx_slice in, char out[SX_SMP_SERVER_TEXT_MAX])
+{
+    if (in.len == 0 || in.len >= SX_SMP_SERVER_TEXT_MAX || memchr(in.ptr, 0, in.len) != NULL)
+        return false;
+    memcpy(out, in.ptr, in.len);
+    out[in.len] = '\0';
+    return true;
+}
+
+sx_status sx_agent_contact_run(sx_agent *a, const sx_agent_command *c)
+{
+    sx_reader rd;
+    sx_reader_init(&rd, c->body.ptr, c->body.len);
+    uint8_t v = 0;
+    uint16_t smpc_v = 0, agent_v = 0;
+    sx_slice own = {0}, e2eb = {0}, asrv = {0}, sid = {0}, dh = {0}, info = {0};
+    char own_srv[SX_SMP_SERVER_TEXT_MAX], addr_srv[SX_SMP_SERVER_TEXT_MAX];
+    if (!sx_read_u8(&rd, &v) || v != CJOIN_V || !sx_read_u16(&rd, &smpc_v) ||
+        !sx_read_u16(&rd, &agent_v) || !sx_read_large(&rd, &own) || !sx_read_large(&rd, &e2eb) ||
+        !sx_read_large(&rd, &asrv) || !sx_read_large(&rd, &sid) || !sx_read_large(&rd, &dh) ||
+        !sx_read_large(&rd, &info) || rd.off != rd.len || !body_text(own, own_srv) ||
+        !body_text(asrv, addr_srv) || sid.len != SX_SMP_QUEUE_ID_LEN ||
+        dh.len != SX_X25519_SPKI_LEN)
+        return sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored command does not decode");
+    sx_e2e_params pub;
+    SX_TRY(sx_e2e_params_decode(e2eb, &pub));
+
+    /* Our queue: made once (found after a crash once NEW's answer was
+     * stored). */
+    sx_agent_rcv_queue *rqs = NULL;
+    size_t nr = 0;
+    SX_TRY(sx_agent_store_rcv_queue_list(a->store, &c->conn_id, &rqs, &nr));
+    sx_status st = SX_OK;
+    if (nr == 0) {
+        int64_t qid = 0;
+        st = sx_agent_new_rcv_queue(a, &c->conn_id, own_srv, sx_agent_inv_queue_mode(a), 0, &qid,
+                                    NULL);
+        if (st == SX_OK)
+            sx_agent_crash_point("contact-queue");
+        free(rqs);
+        rqs = NULL;
+        if (st == SX_OK)
+            st = sx_agent_store_rcv_queue_list(a->store, &c->conn_id, &rqs, &nr);
+        if (st == SX_OK && nr == 0)
+            st = sx_error_set(SX_E_INTERNAL, NULL, "agent: the new queue is not stored");
+    }
+    sx_agent_queue q;
+    if (st == SX_OK)
+        st = sx_agent_rq_address(a, &rqs[0], &q);
+    if (rqs)
+        sx_wipe(rqs, nr * sizeof *rqs);
+    free(rqs);
+    SX_TRY(st);
+    SX_TRY(sx_agent_store_conn_set_state(a->store, &c->conn_id, SX_AGENT_CONN_RCV));
+    char *link = NULL;
+    SX_TRY(sx_agent_invitation_link(a, &q, &pub, &link));
+    st = send_invitation(a, addr_srv, sid.ptr, dh.ptr, smpc_v, agent_v, link, info);
+    sx_agent_free_text(link);
+    SX_TRY(st);
+    sx_agent_crash_point("contact-sent");
+    SX_TRY(sx_agent_store_cmd_complete(a->store, c->command_id));
+    sx_agent_crash_point("contact-done");
+    return SX_OK;
 }
 
 sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr, const char *server,
@@ -117,23 +208,47 @@ sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr, const c
     const sx_agent_queue *qa = &cr->queues[0].q;
     SX_ENSURE(qa->mode != SX_QUEUE_MODE_MESSAGING,
               sx_error_set(SX_E_PROTOCOL, NULL, "agent: a contact link with a messaging queue"));
+    SX_ENSURE(qa->sender_id_len == SX_SMP_QUEUE_ID_LEN,
+              sx_error_set(SX_E_PROTOCOL, NULL, "agent: the address's queue id has a bad length"));
     char own[SX_SMP_SERVER_TEXT_MAX];
     if (!server) {
         SX_TRY(server_text(&qa->server, own));
         server = own;
     }
-    /* Our invitation carries a KEM key when both agents can use it. */
-    bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ;
-    char *link = NULL;
-    SX_TRY(sx_agent_invitation_new(a, server, pq, id, &link));
-    sx_status st = send_invitation(a, qa, smpc_v, agent_v, link, info);
-    sx_agent_free_text(link);
-    return st;
+    /* Our invitation carries a KEM key when both agents can use it. Its
+     * connection, X3DH keys and the command that makes its queue and sends
+     * it (CJOIN, run by agent_cmds.c; retried while a router cannot be
+     * reached, resumed after a crash) in one transaction. */
+    bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ && a->e2e_vr.max >= SX_E2E_V_PQ;
+    sx_e2e_private priv;
+    sx_e2e_params pub;
+    SX_TRY(sx_e2e_generate(a->e2e_vr.max, pq ? SX_USE_KEM_PROPOSE : SX_USE_KEM_NO, NULL, NULL, &priv,
+                           &pub));
+    int64_t cmd = 0;
+    sx_status st = sx_agent_store_begin(a->store);
+    if (st == SX_OK) {
+        st = sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, a->agent_vr.max, pq, id);
+        if (st == SX_OK)
+            st = sx_agent_store_x3dh_save(a->store, id, a->e2e_vr.max, &priv);
+        if (st == SX_OK)
+            st = contact_store(a, id, smpc_v, agent_v, server, &pub, qa, info, &cmd);
+        if (st == SX_OK)
+            st = sx_agent_store_commit(a->store);
+        else
+            sx_agent_store_rollback(a->store);
+        if (st != SX_OK && cmd != 0)
+            sx_agent_cmd_drop(a, cmd);
+    }
+    sx_e2e_private_wipe(&priv);
+    SX_TRY(st);
+    sx_agent_crash_point("contact-stored");
+    return sx_agent_cmd_run_now(a, cmd);
 }
 
 /* ---- the owner: requests ---- */
 
 typedef struct req_result {
+    bool again; /* the same request again: acknowledged, not shown */
     sx_agent_id inv_id;
     bool pq;
     uint8_t *info;
@@ -181,10 +296,12 @@ static sx_status request(sx_agent *a, sx_agent_rq *rq, const sx_client_env *env,
         out->pq = sx_vrange_common_max(inv.agent_vr, a->agent_vr, &av) &&
                   sx_vrange_common_max(inv.e2e.range, a->e2e_vr, &ev) &&
                   av >= SX_AGENT_V_PQ && ev >= SX_E2E_V_PQ;
-        st = sx_agent_store_invitation_create(a->store, &rq->conn, aenv.conn_req, aenv.body,
-                                              &out->inv_id);
+        st = sx_agent_store_invitation_find(a->store, &rq->conn, aenv.conn_req, &out->again);
+        if (st == SX_OK && !out->again)
+            st = sx_agent_store_invitation_create(a->store, &rq->conn, aenv.conn_req, aenv.body,
+                                                  &out->inv_id);
     }
-    if (st == SX_OK && aenv.body.len > 0) {
+    if (st == SX_OK && !out->again && aenv.body.len > 0) {
         out->info = malloc(aenv.body.len);
         if (out->info) {
             memcpy(out->info, aenv.body.ptr, aenv.body.len);
@@ -210,6 +327,8 @@ void sx_agent_on_invitation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
         sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "contact request");
         return;
     }
+    if (r.again)
+        return;
     sx_agent_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = SX_AGENT_EV_REQ;
@@ -236,11 +355,11 @@ static sx_status accept_locked(sx_agent *a, const sx_agent_id *inv_id, const cha
     if (st == SX_OK)
         st = sx_agent_connreq_parse((const char *)link.ptr, link.len, &cr);
     sx_agent_blob_free(&storage);
+    /* Marked accepted with the JOIN command that goes on from here. */
     if (st == SX_OK)
-        st = sx_agent_join_invitation(a, &cr, server, info, id);
+        st = sx_agent_accept_invitation(a, &cr, server, info, inv_id, id);
     sx_agent_connreq_free(&cr);
-    SX_TRY(st);
-    return sx_agent_store_invitation_accept(a->store, inv_id, info);
+    return st;
 }
 
 sx_status sx_agent_accept_contact(sx_agent *a, const char *inv_id, const char *server,

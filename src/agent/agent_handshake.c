@@ -46,21 +46,27 @@ sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq, sx_a
     sx_e2e_private_wipe(&priv);
     SX_TRY(st);
     int64_t qid = 0;
+    sx_agent_queue q;
+    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), 0, &qid, &q));
+    SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_RCV));
+    return sx_agent_invitation_link(a, &q, &pub, link);
+}
+
+sx_status sx_agent_invitation_link(const sx_agent *a, const sx_agent_queue *q, const sx_e2e_params *pub, char **link)
+{
     sx_agent_connreq cr;
     memset(&cr, 0, sizeof cr);
-    SX_TRY(sx_agent_new_rcv_queue(a, id, server, sx_agent_inv_queue_mode(a), 0, &qid,
-                                  &cr.queues[0].q));
-    SX_TRY(sx_agent_store_conn_set_state(a->store, id, SX_AGENT_CONN_RCV));
     cr.mode = SX_CONN_INVITATION;
     cr.agent_vr = a->agent_vr;
     cr.queue_count = 1;
     cr.queues[0].vr = sx_smpc_vrange();
-    cr.e2e = pub;
+    cr.queues[0].q = *q;
+    cr.e2e = *pub;
     cr.e2e.range = a->e2e_vr;
     sx_writer w;
     sx_writer_init_dynamic(&w, SX_AGENT_LINK_TEXT_MAX);
     if (!sx_agent_connreq_write_text(&w, &cr) || !sx_write_u8(&w, 0)) {
-        st = sx_writer_status(&w);
+        sx_status st = sx_writer_status(&w);
         sx_writer_cleanup(&w);
         return sx_error_set(st, NULL, "agent: cannot write the invitation link");
     }
@@ -147,8 +153,28 @@ sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, cons
     return sx_agent_join_invitation_ex(a, cr, server, info, NULL, id);
 }
 
+static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                                 sx_slice info, const sx_smp_queue *secured,
+                                 const sx_agent_id *accept_inv, sx_agent_id *id);
+
 sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                       sx_slice info, const sx_smp_queue *secured, sx_agent_id *id)
+{
+    return join_invitation(a, cr, server, info, secured, NULL, id);
+}
+
+sx_status sx_agent_accept_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                                     sx_slice info, const sx_agent_id *inv_id, sx_agent_id *id)
+{
+    return join_invitation(a, cr, server, info, NULL, inv_id, id);
+}
+
+/* accept_inv: the contact request whose invitation this is, marked
+ * accepted with the JOIN command (a second accept is refused, also after
+ * a crash). */
+static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
+                                 sx_slice info, const sx_smp_queue *secured,
+                                 const sx_agent_id *accept_inv, sx_agent_id *id)
 {
     SX_ENSURE(cr->mode == SX_CONN_INVITATION && cr->queue_count >= 1,
               sx_error_set(SX_E_USAGE, NULL, "agent: not an invitation link"));
@@ -211,6 +237,8 @@ sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr, c
             st = sx_agent_store_ratchet_save(a->store, id, &r);
         if (st == SX_OK)
             st = sx_agent_cmd_join_store(a, id, sqid, smpc_v, fast, server, &pub, info, &cmd);
+        if (st == SX_OK && accept_inv)
+            st = sx_agent_store_invitation_accept(a->store, accept_inv, info);
         if (st == SX_OK)
             st = sx_agent_store_commit(a->store);
         else
@@ -319,7 +347,7 @@ sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, 
 /* ---- receiving a confirmation ---- */
 
 static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env *env,
-                              sx_agent_event *ev1, sx_agent_event *ev2)
+                              sx_agent_event *ev1, sx_agent_event *ev2, int64_t *hello_cmd)
 {
     sx_agent_rcv_queue row;
     SX_TRY(sx_agent_store_rcv_queue_get(a->store, rq->queue_id, &row));
@@ -433,25 +461,19 @@ static sx_status confirmation(sx_agent *a, sx_agent_rq *rq, const sx_client_env 
         }
         if (st == SX_OK)
             st = sx_agent_store_conn_update(a->store, &conn);
+        /* The legacy joiner: KEY with the inviter's key, then HELLO, as a
+         * stored command (agent_cmds.c) run once the confirmation is
+         * acknowledged; CON comes with the inviter's HELLO. */
+        if (st == SX_OK && legacy && !initiator)
+            st = sx_agent_cmd_hello_store(a, &rq->conn, rq->queue_id, cm.auth_key.der, hello_cmd);
         if (st == SX_OK)
             st = sx_agent_store_commit(a->store);
         else
             sx_agent_store_rollback(a->store);
-    }
-    if (st == SX_OK && legacy && !initiator) {
-        /* The legacy joiner: KEY with the inviter's key, then HELLO; CON
-         * comes with the inviter's HELLO (sx_agent_on_hello). */
-        st = sx_agent_rq_secure(a, rq->queue_id, cm.auth_key.der);
-        sx_agent_msg h;
-        memset(&h, 0, sizeof h);
-        h.kind = SX_AGENT_MSG_MESSAGE;
-        h.msg.type = SX_AMSG_HELLO;
-        int64_t hid = 0;
-        if (st == SX_OK)
-            st = sx_agent_enqueue(a, &rq->conn, &h, NULL, true, &hid);
-        if (st != SX_OK)
-            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "secure");
-        st = SX_OK; /* INFO all the same: the confirmation is stored */
+        if (st != SX_OK && *hello_cmd != 0) {
+            sx_agent_cmd_drop(a, *hello_cmd);
+            *hello_cmd = 0;
+        }
     }
     if (st == SX_OK) {
         ev1->kind = initiator ? SX_AGENT_EV_CONF : SX_AGENT_EV_INFO;
@@ -486,7 +508,9 @@ void sx_agent_on_confirmation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
     sx_agent_event ev1, ev2;
     memset(&ev1, 0, sizeof ev1);
     memset(&ev2, 0, sizeof ev2);
-    sx_status st = confirmation(a, rq, env, &ev1, &ev2);
+    int64_t hello_cmd = 0;
+    sx_agent_id conn = rq->conn;
+    sx_status st = confirmation(a, rq, env, &ev1, &ev2, &hello_cmd);
     if (st != SX_OK)
         sx_agent_emit_err(a, SX_AGENT_EV_ERR, &rq->conn, 0, st, "confirmation");
     /* A confirmation is acknowledged to the router at once, good or bad, so
@@ -496,4 +520,10 @@ void sx_agent_on_confirmation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
         sx_agent_emit_ev(a, &ev1);
     if (ev2.kind)
         sx_agent_emit_ev(a, &ev2);
+    if (hello_cmd != 0) {
+        sx_agent_crash_point("hello-stored");
+        st = sx_agent_cmd_run_now(a, hello_cmd);
+        if (st != SX_OK)
+            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &conn, 0, st, "secure");
+    }
 }

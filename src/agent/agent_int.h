@@ -219,6 +219,10 @@ SX_MUST_CHECK sx_status sx_agent_conn_new(sx_agent *a, sx_agent_conn_mode mode, 
  * pq), its messaging queue on `server`, and the link text (*link, heap). */
 SX_MUST_CHECK sx_status sx_agent_invitation_new(sx_agent *a, const char *server, bool pq,
                                                 sx_agent_id *id, char **link);
+/* The link text (*link, heap) of a one-time invitation with our queue q
+ * and X3DH parameters pub. */
+SX_MUST_CHECK sx_status sx_agent_invitation_link(const sx_agent *a, const sx_agent_queue *q, const sx_e2e_params *pub,
+                                                 char **link);
 /* Joins the invitation cr (fast handshake): SKEY, the reply queue on
  * `server` (NULL: the link's router) and the confirmation with info. */
 SX_MUST_CHECK sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr,
@@ -231,6 +235,11 @@ SX_MUST_CHECK sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_con
 SX_MUST_CHECK sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr,
                                                     const char *server, sx_slice info,
                                                     const sx_smp_queue *secured, sx_agent_id *id);
+/* sx_agent_join_invitation of the invitation of contact request inv_id,
+ * marked accepted (with own info) in the transaction of the JOIN command. */
+SX_MUST_CHECK sx_status sx_agent_accept_invitation(sx_agent *a, const sx_agent_connreq *cr,
+                                                   const char *server, sx_slice info,
+                                                   const sx_agent_id *inv_id, sx_agent_id *id);
 /* A message on a receiving queue with no e2e secret yet: a confirmation. */
 void sx_agent_on_confirmation(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n,
                               const sx_client_env *env);

@@ -561,6 +561,12 @@ SX_MUST_CHECK sx_status sx_agent_store_invitation_create(sx_agent_store *s,
                                                          const sx_agent_id *contact_conn,
                                                          sx_slice invitation, sx_slice conn_info,
                                                          sx_agent_id *id);
+/* Whether address contact_conn holds a request with this invitation
+ * already (the same request sent again: the requester's command resent
+ * it after a crash). */
+SX_MUST_CHECK sx_status sx_agent_store_invitation_find(sx_agent_store *s,
+                                                       const sx_agent_id *contact_conn,
+                                                       sx_slice invitation, bool *found);
 /* invitation and conn_info point into *storage. */
 SX_MUST_CHECK sx_status sx_agent_store_invitation_get(sx_agent_store *s, const sx_agent_id *id,
                                                       sx_slice *invitation, sx_slice *conn_info,

@@ -195,6 +195,30 @@ sx_status sx_agent_store_invitation_get(sx_agent_store *s, const sx_agent_id *id
     return st;
 }
 
+sx_status sx_agent_store_invitation_find(sx_agent_store *s, const sx_agent_id *contact_conn,
+                                         sx_slice invitation, bool *found)
+{
+    SX_ENSURE(s != NULL && contact_conn != NULL && found != NULL, SX_E_USAGE);
+    *found = false;
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s,
+                                    "SELECT 1 FROM conn_invitations WHERE contact_conn_id = ? "
+                                    "AND invitation = ?",
+                                    &st);
+    if (q == NULL)
+        return st;
+    st = SX_OK;
+    sx_store_bind_id(q, 1, contact_conn);
+    sx_store_bind_bytes(q, 2, invitation.ptr, invitation.len);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *found = true;
+    else if (rc != SQLITE_DONE)
+        st = sx_store_err(s, rc, "find an invitation");
+    sx_store_fin(s, q);
+    return st;
+}
+
 sx_status sx_agent_store_invitation_accept(sx_agent_store *s, const sx_agent_id *id,
                                            sx_slice own_conn_info)
 {

@@ -755,6 +755,15 @@ static void test_confirmations_invitations(void **state)
     assert_int_equal(inv.len, 10);
     assert_memory_equal(info.ptr, "info", 4);
     sx_agent_blob_free(&storage);
+    /* The same invitation again on this address is found; another
+     * invitation, or this one on another connection, is not. */
+    bool found = false;
+    assert_ok(sx_agent_store_invitation_find(s, &conn, sx_slice_str("invitation"), &found));
+    assert_true(found);
+    assert_ok(sx_agent_store_invitation_find(s, &conn, sx_slice_str("invitatioN"), &found));
+    assert_false(found);
+    assert_ok(sx_agent_store_invitation_find(s, &cid, sx_slice_str("invitation"), &found));
+    assert_false(found);
     assert_ok(sx_agent_store_invitation_accept(s, &iid, sx_slice_str("ours")));
     assert_ok(sx_agent_store_invitation_get(s, &iid, &inv, &info, &accepted, &storage));
     assert_true(accepted);
