@@ -597,6 +597,20 @@ SX_MUST_CHECK sx_status sx_agent_store_cmd_count(sx_agent_store *s, size_t *pend
  * does not resume it) or pending again (store_cmd.c). */
 SX_MUST_CHECK sx_status sx_agent_store_cmd_set_taken(sx_agent_store *s, int64_t command_id,
                                                      bool taken);
+/* Parks a command that failed for good (taken = 2): neither resumed nor
+ * taken, kept for the application's retry (a repeated join of the same
+ * link reuses its keys). */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_park(sx_agent_store *s, int64_t command_id);
+/* The oldest command of conn with tag, whatever its state (*taken: 0
+ * pending, 1 held, 2 parked); *found false when none. */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_find(sx_agent_store *s, const sx_agent_id *conn,
+                                                const char *tag, sx_agent_command *c, int *taken,
+                                                bool *found);
+/* The connection of our send queue to (server_id, snd_id); *found false
+ * when there is none. */
+SX_MUST_CHECK sx_status sx_agent_store_snd_queue_conn(sx_agent_store *s, int64_t server_id,
+                                                      const uint8_t *snd_id, size_t snd_id_len,
+                                                      sx_agent_id *conn, bool *found);
 
 /* ---- short links (store_shortlink.c) ----------------------------------- */
 

@@ -54,3 +54,8 @@ sx_agent_itest(agent_shortlink test_agent_shortlink.c 600)
 sx_agent_itest(agent_crash test_agent_crash.c 900)
 target_compile_definitions(itest_agent_crash PRIVATE SX_AGENT_BIN="$<TARGET_FILE:simplex-agent>")
 add_dependencies(itest_agent_crash simplex-agent)
+# More of the reference's scenarios (test_agent_scen.c): the same link
+# joined again after errors (keys and ratchet of the first attempt kept),
+# messages lost by the router reported as skipped, and the matrix of
+# routers' passwords for creating queues.
+sx_agent_itest(agent_scen test_agent_scen.c 900)
