@@ -119,6 +119,10 @@ typedef struct sx_agent_opts {
     /* This program's connections already hide its network address (Tor or
      * another SOCKS proxy set up outside the library). */
     bool address_protected;
+    /* How long sx_agent_delete_wait waits for a connection's pending
+     * deliveries, in seconds (0: 2 days, the reference's
+     * connDeleteDeliveryTimeout). */
+    unsigned delete_wait_s;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -149,6 +153,11 @@ typedef enum sx_agent_event_kind {
     /* sx_agent_suspend is done: nothing is sent or received until sx_agent_foreground */
     SX_AGENT_EV_SUSPENDED,
     SX_AGENT_EV_SWITCH, /* queue rotation moved on: switch_dir and switch_phase */
+    /* sx_agent_delete_wait: a receiving queue of conn was deleted on router
+     * `server` (status SX_OK), or could not be (status, detail: the router
+     * may keep it; ours is gone either way) */
+    SX_AGENT_EV_DEL_RCVQ,
+    SX_AGENT_EV_DEL_CONN, /* sx_agent_delete_wait: conn is gone from the store */
 } sx_agent_event_kind;
 
 /* One delivery receipt of a RCVD event. */
@@ -382,6 +391,18 @@ SX_API SX_MUST_CHECK sx_status sx_agent_abort_switch(sx_agent *a, const char *co
 /* Deletes the connection: its receiving queues on the routers (DEL) and
  * everything stored of it. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id);
+
+/* Deletes the connection once the messages queued on it were delivered
+ * (the reference's deleteConnectionsAsync with waitDelivery): its receiving
+ * queues are deleted on their routers at once (a DEL_RCVQ event for each,
+ * with the router's answer), nothing more is received, and nothing new can
+ * be sent; the messages already queued are still delivered, with their SENT
+ * or MERR events, for up to opts.delete_wait_s (also across a restart);
+ * then, or at once when none is pending, the connection and whatever is
+ * left of it (undelivered messages included) are deleted: DEL_CONN.
+ * sx_agent_connections shows it as "deleted" meanwhile. SX_E_USAGE for a
+ * connection deleted already. */
+SX_API SX_MUST_CHECK sx_status sx_agent_delete_wait(sx_agent *a, const char *conn_id);
 
 /* Suspends the agent (an application going to the background; the
  * reference's suspendAgent): no more messages are received (the routers

@@ -143,7 +143,7 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
                                         "REQ", "RCVD", "MWARN", "QCONT", "MERRS", "SUSPENDED",
-                                        "SWITCH"};
+                                        "SWITCH", "DEL_RCVQ", "DEL_CONN"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -260,6 +260,9 @@ static void *sender_main(void *arg)
         int cnext = sx_agent_cmds_due(a);
         if (cnext >= 0 && (next < 0 || cnext < next))
             next = cnext;
+        int dnext = a->n_delw > 0 ? sx_agent_delwait_due(a) : -1;
+        if (dnext >= 0 && (next < 0 || dnext < next))
+            next = dnext;
         if (next == 0 || (a->run_state == SX_AGENT_RUN_SUSPENDING && a->n_sqs == 0))
             continue;
         struct timespec until;
@@ -356,6 +359,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts.message_timeout_s = 2 * 86400;
     if (a->opts.quota_timeout_s == 0)
         a->opts.quota_timeout_s = 7 * 86400;
+    if (a->opts.delete_wait_s == 0)
+        a->opts.delete_wait_s = 2 * 86400;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->resume, NULL);
@@ -377,6 +382,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     if (st == SX_OK) {
         pthread_mutex_lock(&a->mu);
         st = resume(a, !a->opts.no_subscribe);
+        if (st == SX_OK)
+            st = sx_agent_delwait_load(a);
         /* The commands a crashed process left: only an agent that
          * subscribes takes them up (no_subscribe programs run their own). */
         if (st == SX_OK && !a->opts.no_subscribe)
@@ -423,6 +430,7 @@ void sx_agent_close(sx_agent *a)
         sx_smp_queue_free(a->rqs[i].q);
     free(a->rqs);
     free(a->sqs);
+    free(a->delw);
     sx_agent_idmap_free(&a->rq_by_id);
     sx_agent_idmap_free(&a->rq_by_q);
     sx_agent_idmap_free(&a->sq_by_id);
@@ -531,6 +539,7 @@ sx_status sx_agent_delete(sx_agent *a, const char *conn_id)
             sx_agent_sq_remove_at(a, i);
         else
             i++;
+    sx_agent_delwait_forget(a, &id);
     sx_status dst = sx_agent_store_conn_delete(a->store, &id);
     pthread_mutex_unlock(&a->mu);
     return dst != SX_OK ? dst : SX_OK;

@@ -40,6 +40,12 @@ typedef struct sx_agent_sq {
     int64_t slow_first_ms; /* when the first QUOTA of this run came */
 } sx_agent_sq;
 
+/* A connection deleted while its deliveries finish (agent_delwait.c). */
+typedef struct sx_agent_delw {
+    sx_agent_id conn;
+    int64_t deadline_ms; /* wall clock: then it goes whatever is left */
+} sx_agent_delw;
+
 typedef struct sx_agent_evnode {
     struct sx_agent_evnode *next;
     sx_agent_event ev;
@@ -70,6 +76,8 @@ struct sx_agent {
     size_t n_sqs, cap_sqs;
     sx_agent_idmap sq_by_id;    /* sqs' indexes by store id */
     struct sx_agent_cmdq *cmdq; /* commands this process holds (agent_cmds.c) */
+    sx_agent_delw *delw;        /* deleted, waiting for deliveries (agent_delwait.c) */
+    size_t n_delw, cap_delw;
     /* Events, in order. */
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
@@ -100,6 +108,15 @@ SX_MUST_CHECK sx_status sx_agent_pq_choice(sx_agent_pq pq, sx_pq_enc *out);
 /* PQ asked for on a connection without PQ support: the support is turned
  * on and stored (the smaller envelopes from now on, never turned off). */
 SX_MUST_CHECK sx_status sx_agent_pq_support_on(sx_agent *a, sx_agent_conn *cn);
+
+/* ---- deleting after delivery (agent_delwait.c), all under a->mu ---- */
+/* The connections marked deleted in the store, at open. */
+SX_MUST_CHECK sx_status sx_agent_delwait_load(sx_agent *a);
+/* Deletes those with no delivery left or past their limit (DEL_CONN);
+ * returns the ms until the next limit, -1 when none waits. */
+int sx_agent_delwait_due(sx_agent *a);
+/* Forgets conn (deleted at once by sx_agent_delete). */
+void sx_agent_delwait_forget(sx_agent *a, const sx_agent_id *id);
 
 /* ---- suspension (agent_suspend.c), all under a->mu ---- */
 enum { SX_AGENT_RUN_FOREGROUND = 0,

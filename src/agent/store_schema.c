@@ -242,6 +242,11 @@ static const char M6_SHORT_LINKS[] =
     "  PRIMARY KEY(server_id, link_id)\n"
     ") WITHOUT ROWID, STRICT;\n";
 
+/* Deleting a connection after its pending deliveries (docs/AGENT.md,
+ * "Deleting after delivery"): when it was marked deleted, for the wait's
+ * limit across restarts (the reference's deleted_at_wait_delivery). */
+static const char M7_DELETED_AT[] = "ALTER TABLE connections ADD COLUMN deleted_at INTEGER;\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
@@ -249,6 +254,7 @@ static const sx_agent_migration MIGRATIONS[] = {
     {4, "snd_messages_rcpt_index", M4_RCPT_INDEX},
     {5, "queue_switch", M5_QUEUE_SWITCH},
     {6, "short_links", M6_SHORT_LINKS},
+    {7, "conn_deleted_at", M7_DELETED_AT},
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,

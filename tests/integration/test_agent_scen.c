@@ -319,6 +319,201 @@ static void test_testBasicAuth(void **state)
     }
 }
 
+/* ---- delete connection waiting for delivery (I27) ---- */
+
+/* The next event other than UP and DOWN, whatever it is. */
+static void next_any(sx_agent *a, sx_agent_event *ev)
+{
+    int64_t until = now_ms() + WAIT_MS;
+    for (;;) {
+        assert_ok(sx_agent_next(a, 200, ev));
+        if (ev->kind != SX_AGENT_EV_NONE && ev->kind != SX_AGENT_EV_UP &&
+            ev->kind != SX_AGENT_EV_DOWN)
+            return;
+        sx_agent_event_clear(ev);
+        if (now_ms() > until)
+            fail_msg("no event in %d ms", WAIT_MS);
+    }
+}
+
+/* The next event is kind of conn; status SX_OK or not (ok). */
+static void expect_kind(sx_agent *a, sx_agent_event_kind kind, const char *conn, int ok)
+{
+    sx_agent_event ev;
+    next_any(a, &ev);
+    if (ev.kind != kind)
+        fail_msg("event %s (%s), expected %s", sx_agent_event_name(ev.kind), ev.detail,
+                 sx_agent_event_name(kind));
+    assert_string_equal(ev.conn, conn);
+    if (ok >= 0)
+        assert_int_equal(ev.status == SX_OK, ok);
+    sx_agent_event_clear(&ev);
+}
+
+/* MERR of message id with the router's AUTH. */
+static void expect_merr_auth(sx_agent *a, const char *conn, int64_t id)
+{
+    sx_agent_event ev;
+    next_any(a, &ev);
+    if (ev.kind != SX_AGENT_EV_MERR)
+        fail_msg("event %s, expected MERR", sx_agent_event_name(ev.kind));
+    assert_string_equal(ev.conn, conn);
+    assert_int_equal(ev.msg_id, id);
+    assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_event_clear(&ev);
+}
+
+/* Nothing but UP / DOWN for a while (the reference's noMessages). */
+static void no_events(sx_agent *a, int ms)
+{
+    int64_t until = now_ms() + ms;
+    while (now_ms() < until) {
+        sx_agent_event ev;
+        assert_ok(sx_agent_next(a, 100, &ev));
+        if (ev.kind != SX_AGENT_EV_NONE && ev.kind != SX_AGENT_EV_UP &&
+            ev.kind != SX_AGENT_EV_DOWN)
+            fail_msg("unexpected %s of %s", sx_agent_event_name(ev.kind), ev.conn);
+        sx_agent_event_clear(&ev);
+    }
+}
+
+/* Connected, "hello" (2) and "hello too" (3) exchanged. */
+static void connected_pair(sx_agent *alice, sx_agent *bob, char *bob_id, char *alice_id)
+{
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    send_expect_sent(alice, bob_id, "hello", 2);
+    expect_sent(alice, bob_id, 2);
+    expect_msg(bob, alice_id, "hello", 2, 1);
+    send_expect_sent(bob, alice_id, "hello too", 3);
+    expect_sent(bob, alice_id, 3);
+    expect_msg(alice, bob_id, "hello too", 3, 1);
+}
+
+static void test_testWaitDeliveryNoPending(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_wn", false);
+    sx_agent *bob = open_agent("bob_wn", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connected_pair(alice, bob, bob_id, alice_id);
+    assert_ok(sx_agent_delete_wait(alice, bob_id));
+    expect_kind(alice, SX_AGENT_EV_DEL_RCVQ, bob_id, 1);
+    expect_kind(alice, SX_AGENT_EV_DEL_CONN, bob_id, -1);
+    assert_int_equal(conn_count(alice), 0);
+    /* alice's queue is gone from the router */
+    send_expect_sent(bob, alice_id, "message 2", 4);
+    expect_merr_auth(bob, alice_id, 4);
+    no_events(alice, 500);
+    no_events(bob, 500);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+/* Two messages queued while the router is down, then the connection
+ * deleted: DEL_RCVQ with the network error at once, the messages delivered
+ * when the router is back, then DEL_CONN. */
+static void queue_then_delete(sx_agent *alice, const char *bob_id)
+{
+    router_kill9();
+    send_expect_sent(alice, bob_id, "how are you?", 4);
+    send_expect_sent(alice, bob_id, "message 1", 5);
+    assert_ok(sx_agent_delete_wait(alice, bob_id));
+    expect_kind(alice, SX_AGENT_EV_DEL_RCVQ, bob_id, 0);
+    /* no new message on a deleted connection */
+    int64_t id = 0;
+    assert_int_equal(sx_agent_send(alice, bob_id, "x", 1, &id), SX_E_USAGE);
+    assert_int_equal(sx_agent_delete_wait(alice, bob_id), SX_E_USAGE);
+    sx_agent_conn_info *cs = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(alice, &cs, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(cs[0].state, "deleted");
+    free(cs);
+}
+
+static void test_testWaitDelivery(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_wd", false);
+    sx_agent *bob = open_agent("bob_wd", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connected_pair(alice, bob, bob_id, alice_id);
+    queue_then_delete(alice, bob_id);
+    no_events(alice, 500);
+    no_events(bob, 500);
+    router_start();
+    expect_sent(alice, bob_id, 4);
+    expect_sent(alice, bob_id, 5);
+    expect_kind(alice, SX_AGENT_EV_DEL_CONN, bob_id, -1);
+    assert_int_equal(conn_count(alice), 0);
+    expect_msg(bob, alice_id, "how are you?", 4, 1);
+    expect_msg(bob, alice_id, "message 1", 5, 1);
+    /* DEL never reached the router: alice's queue is still there */
+    send_expect_sent(bob, alice_id, "message 2", 6);
+    expect_sent(bob, alice_id, 6);
+    no_events(alice, 500);
+    no_events(bob, 500);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_testWaitDeliveryAUTHErr(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_wa", false);
+    sx_agent *bob = open_agent("bob_wa", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connected_pair(alice, bob, bob_id, alice_id);
+    /* bob deletes his side first (nothing pending): his queue is gone */
+    assert_ok(sx_agent_delete_wait(bob, alice_id));
+    expect_kind(bob, SX_AGENT_EV_DEL_RCVQ, alice_id, 1);
+    expect_kind(bob, SX_AGENT_EV_DEL_CONN, alice_id, -1);
+    queue_then_delete(alice, bob_id);
+    /* closed and opened again while waiting: the wait goes on */
+    sx_agent_close(alice);
+    alice = open_agent("alice_wa", false);
+    router_start();
+    expect_merr_auth(alice, bob_id, 4);
+    expect_merr_auth(alice, bob_id, 5);
+    expect_kind(alice, SX_AGENT_EV_DEL_CONN, bob_id, -1);
+    assert_int_equal(conn_count(alice), 0);
+    no_events(alice, 500);
+    no_events(bob, 500);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_testWaitDeliveryTimeout(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.delete_wait_s = 1;
+    sx_agent *alice = open_agent_opts("alice_wt", &o);
+    sx_agent *bob = open_agent("bob_wt", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connected_pair(alice, bob, bob_id, alice_id);
+    queue_then_delete(alice, bob_id);
+    /* the limit passes with the router down: the connection goes with the
+     * two messages undelivered */
+    expect_kind(alice, SX_AGENT_EV_DEL_CONN, bob_id, -1);
+    assert_int_equal(conn_count(alice), 0);
+    assert_int_equal(db_count("alice_wt", "SELECT count(*) FROM snd_message_deliveries"), 0);
+    router_start();
+    no_events(alice, 1500);
+    no_events(bob, 1500);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +521,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_join_again_done, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testSkippedMessages, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testBasicAuth, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testWaitDeliveryNoPending, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testWaitDelivery, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testWaitDeliveryAUTHErr, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testWaitDeliveryTimeout, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
