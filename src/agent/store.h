@@ -617,7 +617,7 @@ SX_MUST_CHECK sx_status sx_agent_store_snd_queue_conn(sx_agent_store *s, int64_t
 /* Marks the connection deleted (state deleted) at `at` (Unix seconds): no
  * more commands are stored for it; its deliveries stay. */
 SX_MUST_CHECK sx_status sx_agent_store_conn_set_deleted(sx_agent_store *s, const sx_agent_id *id,
-                                                       int64_t at);
+                                                        int64_t at);
 /* The connections marked deleted and when (*ids, *ats malloc'd, n each). */
 SX_MUST_CHECK sx_status sx_agent_store_conn_deleted_list(sx_agent_store *s, sx_agent_id **ids,
                                                          int64_t **ats, size_t *n);
