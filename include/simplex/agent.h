@@ -415,6 +415,17 @@ SX_API SX_MUST_CHECK sx_status sx_agent_suspend(sx_agent *a, int max_delay_ms);
 /* Receiving and sending again (the reference's foregroundAgent). */
 SX_API SX_MUST_CHECK sx_status sx_agent_foreground(sx_agent *a);
 
+/* Takes one message from the connection's receiving queue with GET (the
+ * reference's getConnectionMessages, for queues made without subscribing,
+ * its SMOnlyCreate): for an agent opened with no_subscribe. A message that
+ * came is processed as a subscribed one: its events follow (CONF, INFO,
+ * CON, MSG, ...; a MSG is acknowledged with sx_agent_ack as usual) and
+ * *got is true; false when the queue was empty. SX_E_USAGE when the queue
+ * is subscribed in this agent, or its last MSG is not acknowledged yet;
+ * the router's errors otherwise. The queue stays unsubscribed (also after
+ * sx_agent_subscribe_all) until the agent is opened again. */
+SX_API SX_MUST_CHECK sx_status sx_agent_get_message(sx_agent *a, const char *conn_id, bool *got);
+
 /* Subscribes the receiving queues of the store this agent does not hold
  * yet and takes up the deliveries pending in it: what another process on
  * the same store (an `invite`, a `join`, a `send`) added. */

@@ -184,31 +184,37 @@ static void on_note(sx_agent *a, sx_smp_pool_note *n)
     }
     case SX_SMP_POOL_MESSAGE: {
         sx_agent_rq *rq = sx_agent_rq_by_queue(a, n->queue);
-        if (!rq)
-            return;
-        if (n->ev.kind == SX_SMP_EVENT_END || n->ev.kind == SX_SMP_EVENT_DELETED) {
-            rq->gone = true;
-            ev.kind = n->ev.kind == SX_SMP_EVENT_END ? SX_AGENT_EV_END : SX_AGENT_EV_ERR;
-            sx_agent_id_text(&rq->conn, ev.conn);
-            if (ev.kind == SX_AGENT_EV_ERR)
-                snprintf(ev.detail, sizeof ev.detail, "the router deleted the queue");
-            sx_agent_emit_ev(a, &ev);
-            return;
-        }
-        if (n->ev.kind == SX_SMP_EVENT_QUOTA) {
-            sx_agent_on_quota_marker(a, rq, n);
-            return;
-        }
-        if (n->ev.kind != SX_SMP_EVENT_MESSAGE) {
-            sx_agent_ack_router(a, rq, n);
-            return;
-        }
-        sx_agent_on_message(a, rq, n);
+        if (rq)
+            sx_agent_on_rq_note(a, rq, n);
         return;
     }
     default:
         return;
     }
+}
+
+void sx_agent_on_rq_note(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
+{
+    if (n->ev.kind == SX_SMP_EVENT_END || n->ev.kind == SX_SMP_EVENT_DELETED) {
+        sx_agent_event ev;
+        memset(&ev, 0, sizeof ev);
+        rq->gone = true;
+        ev.kind = n->ev.kind == SX_SMP_EVENT_END ? SX_AGENT_EV_END : SX_AGENT_EV_ERR;
+        sx_agent_id_text(&rq->conn, ev.conn);
+        if (ev.kind == SX_AGENT_EV_ERR)
+            snprintf(ev.detail, sizeof ev.detail, "the router deleted the queue");
+        sx_agent_emit_ev(a, &ev);
+        return;
+    }
+    if (n->ev.kind == SX_SMP_EVENT_QUOTA) {
+        sx_agent_on_quota_marker(a, rq, n);
+        return;
+    }
+    if (n->ev.kind != SX_SMP_EVENT_MESSAGE) {
+        sx_agent_ack_router(a, rq, n);
+        return;
+    }
+    sx_agent_on_message(a, rq, n);
 }
 
 /* Waits (a->mu held) while the agent is suspended or suspending; false

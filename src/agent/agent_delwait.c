@@ -1,6 +1,6 @@
 /* Deleting a connection after its pending deliveries (docs/AGENT.md,
  * "Deleting after delivery"; the reference's deleteConnectionsAsync with
- * waitDelivery, AGENT-NOTES G2 rule 9): the receiving queues go at once
+ * waitDelivery; AGENT-STORE.md rule 9): the receiving queues go at once
  * (DEL on their routers, DEL_RCVQ for each), the connection is marked
  * deleted with the time, the messages already queued are still delivered
  * (SENT, MERR as usual), and once none is left, or the wait's limit has

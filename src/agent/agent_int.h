@@ -26,6 +26,8 @@ typedef struct sx_agent_rq {
     int64_t pending_msg_id;   /* its agent message id */
     sx_smp_pool_note pending; /* its note (without body), for the router's ACK */
     bool gone;                /* left the pool (END, DELETED, deleted) */
+    bool polled;              /* not subscribed: its messages are taken with GET
+                                 (sx_agent_get_message), acknowledged as such */
 } sx_agent_rq;
 
 /* A sending queue with deliveries to make. */
@@ -161,6 +163,12 @@ SX_MUST_CHECK sx_status sx_agent_sq_fill(const sx_smp_queue *q, sx_agent_snd_que
 SX_MUST_CHECK sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn,
                                         sx_smp_queue *q);
 sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q);
+/* As sx_agent_rq_add without subscribing: a queue read with GET. */
+SX_MUST_CHECK sx_status sx_agent_rq_add_polled(sx_agent *a, int64_t queue_id,
+                                               const sx_agent_id *conn, sx_smp_queue *q);
+/* A message note of rq (subscribed or taken with GET): processed as its
+ * kind says (agent.c). */
+void sx_agent_on_rq_note(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
 /* Drops sqs[i] (the last one takes its place). */
 void sx_agent_sq_remove_at(sx_agent *a, size_t i);
 /* Notes that a send queue has deliveries and wakes the worker. */

@@ -56,6 +56,7 @@ target_compile_definitions(itest_agent_crash PRIVATE SX_AGENT_BIN="$<TARGET_FILE
 add_dependencies(itest_agent_crash simplex-agent)
 # More of the reference's scenarios (test_agent_scen.c): the same link
 # joined again after errors (keys and ratchet of the first attempt kept),
-# messages lost by the router reported as skipped, and the matrix of
-# routers' passwords for creating queues.
+# messages lost by the router reported as skipped, the matrix of routers'
+# passwords for creating queues, deleting a connection after its pending
+# deliveries, and unsubscribed queues read with GET.
 sx_agent_itest(agent_scen test_agent_scen.c 900)

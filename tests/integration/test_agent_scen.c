@@ -16,7 +16,15 @@
  *    without a password for creating queues (and with creation off),
  *    clients with the right, a wrong or no password: how far the handshake
  *    gets (0: create refused, 1: join refused, 2: connected), and the
- *    router's AUTH as the error. */
+ *    router's AUTH as the error;
+ *  - testWaitDeliveryNoPending, testWaitDelivery, testWaitDeliveryAUTHErr,
+ *    testWaitDeliveryTimeout (I27): sx_agent_delete_wait with and without
+ *    messages pending, the router down, the peer's queue gone, the limit
+ *    passing (DEL_RCVQ, SENT / MERR, DEL_CONN);
+ *  - testOnlyCreatePull, testOnlyCreatePullSlowHandshake (I23): agents that
+ *    subscribe nothing take every message of the handshake (fast and
+ *    legacy) and of the conversation with sx_agent_get_message; nothing
+ *    arrives before a GET. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -514,6 +522,122 @@ static void test_testWaitDeliveryTimeout(void **state)
     router_kill9();
 }
 
+/* ---- subscription mode OnlyCreate (I23) ---- */
+
+/* GET until a message comes (the peer's sender may not have sent it yet):
+ * nothing is delivered before it (the reference's getMsg). */
+static void get_msg(sx_agent *a, const char *conn)
+{
+    no_events(a, 300);
+    int64_t until = now_ms() + WAIT_MS;
+    for (;;) {
+        bool got = false;
+        assert_ok(sx_agent_get_message(a, conn, &got));
+        if (got)
+            return;
+        if (now_ms() > until)
+            fail_msg("no message to GET in %d ms", WAIT_MS);
+        sleep_ms(100);
+    }
+}
+
+static void only_create_pull(bool legacy)
+{
+    router_start();
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.no_subscribe = true;
+    o.legacy_handshake = legacy;
+    sx_agent *alice = open_agent_opts(legacy ? "alice_ocl" : "alice_oc", &o);
+    sx_agent *bob = open_agent_opts(legacy ? "bob_ocl" : "bob_oc", &o);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char *link = NULL;
+    assert_ok(sx_agent_create_invitation(alice, R.addr, bob_id, &link));
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    sx_agent_free_text(link);
+    get_msg(alice, bob_id);
+    sx_agent_event ev;
+    expect(alice, SX_AGENT_EV_CONF, bob_id, &ev);
+    expect_body(&ev, "bob's info");
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    bool got = true;
+    assert_ok(sx_agent_get_message(alice, bob_id, &got));
+    assert_false(got); /* the confirmation was acknowledged: the queue is empty */
+    assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
+    if (legacy) {
+        /* bob's KEY and HELLO after alice's info, alice's HELLO after his */
+        get_msg(bob, alice_id);
+        expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
+        expect_body(&ev, "alice's info");
+        sx_agent_event_clear(&ev);
+        get_msg(alice, bob_id);
+        expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
+        sx_agent_event_clear(&ev);
+        get_msg(bob, alice_id);
+        expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
+        sx_agent_event_clear(&ev);
+    } else {
+        get_msg(bob, alice_id);
+        expect(bob, SX_AGENT_EV_INFO, alice_id, &ev);
+        expect_body(&ev, "alice's info");
+        sx_agent_event_clear(&ev);
+        expect(bob, SX_AGENT_EV_CON, alice_id, &ev);
+        sx_agent_event_clear(&ev);
+        /* to the inviter once its info was sent */
+        expect(alice, SX_AGENT_EV_CON, bob_id, &ev);
+        sx_agent_event_clear(&ev);
+    }
+    int64_t base = legacy ? 4 : 2;
+    send_expect_sent(alice, bob_id, "hello", base);
+    expect_sent(alice, bob_id, base);
+    get_msg(bob, alice_id);
+    /* not acknowledged yet: no next GET */
+    assert_int_equal(sx_agent_get_message(bob, alice_id, &got), SX_E_USAGE);
+    expect_msg(bob, alice_id, "hello", base, -1);
+    send_expect_sent(bob, alice_id, "hello too", base + 1);
+    expect_sent(bob, alice_id, base + 1);
+    get_msg(alice, bob_id);
+    expect_msg(alice, bob_id, "hello too", base + 1, -1);
+    assert_ok(sx_agent_get_message(alice, bob_id, &got));
+    assert_false(got);
+    no_events(alice, 300);
+    no_events(bob, 300);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
+static void test_testOnlyCreatePull(void **state)
+{
+    (void)state;
+    only_create_pull(false);
+}
+
+static void test_testOnlyCreatePullSlowHandshake(void **state)
+{
+    (void)state;
+    only_create_pull(true);
+}
+
+/* A subscribed queue's messages come by themselves: no GET. */
+static void test_get_subscribed_refused(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_gs", false);
+    sx_agent *bob = open_agent("bob_gs", false);
+    char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, bob_id, alice_id, true);
+    bool got = true;
+    assert_int_equal(sx_agent_get_message(bob, alice_id, &got), SX_E_USAGE);
+    assert_false(got);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +649,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_testWaitDelivery, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testWaitDeliveryAUTHErr, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testWaitDeliveryTimeout, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testOnlyCreatePull, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testOnlyCreatePullSlowHandshake, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_get_subscribed_refused, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
