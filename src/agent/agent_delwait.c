@@ -52,7 +52,14 @@ void sx_agent_delwait_forget(sx_agent *a, const sx_agent_id *id)
         }
 }
 
-static sx_status remember(sx_agent *a, const sx_agent_id *id, int64_t deleted_at_s)
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static sx_status remember(sx_agent *a, const sx_agent_id *id, int64_t deleted_at_ms)
 {
     if (a->n_delw == a->cap_delw) {
         size_t nc = a->cap_delw ? a->cap_delw * 2 : 4;
@@ -63,7 +70,7 @@ static sx_status remember(sx_agent *a, const sx_agent_id *id, int64_t deleted_at
         a->cap_delw = nc;
     }
     a->delw[a->n_delw].conn = *id;
-    a->delw[a->n_delw].deadline_ms = (deleted_at_s + (int64_t)a->opts.delete_wait_s) * 1000;
+    a->delw[a->n_delw].deadline_ms = deleted_at_ms + (int64_t)a->opts.delete_wait_s * 1000;
     a->n_delw++;
     return SX_OK;
 }
@@ -115,12 +122,12 @@ static sx_status delete_wait_locked(sx_agent *a, const sx_agent_id *id)
         sx_wipe(rqs, nr * sizeof *rqs);
     free(rqs);
     SX_TRY(st);
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = wall_ms();
     size_t pending = 0;
     SX_TRY(sx_agent_store_conn_deliveries(a->store, id, &pending));
     if (pending == 0)
         return finish(a, id);
-    SX_TRY(sx_agent_store_conn_set_deleted(a->store, id, now));
+    SX_TRY(sx_agent_store_conn_set_deleted(a->store, id, now / 1000));
     SX_TRY(remember(a, id, now));
     pthread_cond_broadcast(&a->wake);
     return SX_OK;
@@ -145,7 +152,7 @@ sx_status sx_agent_delwait_load(sx_agent *a)
     SX_TRY(sx_agent_store_conn_deleted_list(a->store, &ids, &ats, &n));
     sx_status st = SX_OK;
     for (size_t i = 0; i < n && st == SX_OK; i++)
-        st = remember(a, &ids[i], ats[i]);
+        st = remember(a, &ids[i], ats[i] * 1000);
     free(ids);
     free(ats);
     return st;
@@ -154,7 +161,7 @@ sx_status sx_agent_delwait_load(sx_agent *a)
 int sx_agent_delwait_due(sx_agent *a)
 {
     int64_t next = -1;
-    int64_t now = (int64_t)time(NULL) * 1000;
+    int64_t now = wall_ms();
     for (size_t i = 0; i < a->n_delw;) {
         sx_agent_id id = a->delw[i].conn;
         size_t pending = 0;

@@ -422,13 +422,15 @@ static void test_testWaitDeliveryNoPending(void **state)
 /* Two messages queued while the router is down, then the connection
  * deleted: DEL_RCVQ with the network error at once, the messages delivered
  * when the router is back, then DEL_CONN. */
-static void queue_then_delete(sx_agent *alice, const char *bob_id)
+static void queue_then_delete(sx_agent *alice, const char *bob_id, bool check_waiting)
 {
     router_kill9();
     send_expect_sent(alice, bob_id, "how are you?", 4);
     send_expect_sent(alice, bob_id, "message 1", 5);
     assert_ok(sx_agent_delete_wait(alice, bob_id));
     expect_kind(alice, SX_AGENT_EV_DEL_RCVQ, bob_id, 0);
+    if (!check_waiting)
+        return; /* a short limit may end the wait at any moment */
     /* no new message on a deleted connection */
     int64_t id = 0;
     assert_int_equal(sx_agent_send(alice, bob_id, "x", 1, &id), SX_E_USAGE);
@@ -449,7 +451,7 @@ static void test_testWaitDelivery(void **state)
     sx_agent *bob = open_agent("bob_wd", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
     connected_pair(alice, bob, bob_id, alice_id);
-    queue_then_delete(alice, bob_id);
+    queue_then_delete(alice, bob_id, true);
     no_events(alice, 500);
     no_events(bob, 500);
     router_start();
@@ -481,7 +483,7 @@ static void test_testWaitDeliveryAUTHErr(void **state)
     assert_ok(sx_agent_delete_wait(bob, alice_id));
     expect_kind(bob, SX_AGENT_EV_DEL_RCVQ, alice_id, 1);
     expect_kind(bob, SX_AGENT_EV_DEL_CONN, alice_id, -1);
-    queue_then_delete(alice, bob_id);
+    queue_then_delete(alice, bob_id, true);
     /* closed and opened again while waiting: the wait goes on */
     sx_agent_close(alice);
     alice = open_agent("alice_wa", false);
@@ -508,7 +510,7 @@ static void test_testWaitDeliveryTimeout(void **state)
     sx_agent *bob = open_agent("bob_wt", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
     connected_pair(alice, bob, bob_id, alice_id);
-    queue_then_delete(alice, bob_id);
+    queue_then_delete(alice, bob_id, false);
     /* the limit passes with the router down: the connection goes with the
      * two messages undelivered */
     expect_kind(alice, SX_AGENT_EV_DEL_CONN, bob_id, -1);
