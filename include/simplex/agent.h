@@ -165,6 +165,10 @@ typedef struct sx_agent_opts {
      * shortenShortLink / restoreShortLink). */
     const char *const *preset_routers;
     size_t n_preset_routers;
+    /* How long sx_agent_delete_wait waits for a connection's pending
+     * deliveries, in seconds (0: 2 days, the reference's
+     * connDeleteDeliveryTimeout). */
+    unsigned delete_wait_s;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {
@@ -195,6 +199,11 @@ typedef enum sx_agent_event_kind {
     /* sx_agent_suspend is done: nothing is sent or received until sx_agent_foreground */
     SX_AGENT_EV_SUSPENDED,
     SX_AGENT_EV_SWITCH, /* queue rotation moved on: switch_dir and switch_phase */
+    /* sx_agent_delete_wait: a receiving queue of conn was deleted on router
+     * `server` (status SX_OK), or could not be (status, detail: the router
+     * may keep it; ours is gone either way) */
+    SX_AGENT_EV_DEL_RCVQ,
+    SX_AGENT_EV_DEL_CONN, /* sx_agent_delete_wait: conn is gone from the store */
 } sx_agent_event_kind;
 
 /* One delivery receipt of a RCVD event. */
@@ -493,6 +502,17 @@ SX_API SX_MUST_CHECK sx_status sx_agent_delete(sx_agent *a, const char *conn_id)
  * connection with no receiving queue yet, ("SIMPLEX") for one that only
  * sends. */
 SX_API SX_MUST_CHECK sx_status sx_agent_suspend_connection(sx_agent *a, const char *conn_id);
+/* Deletes the connection once the messages queued on it were delivered
+ * (the reference's deleteConnectionsAsync with waitDelivery): its receiving
+ * queues are deleted on their routers at once (a DEL_RCVQ event for each,
+ * with the router's answer), nothing more is received, and nothing new can
+ * be sent; the messages already queued are still delivered, with their SENT
+ * or MERR events, for up to opts.delete_wait_s (also across a restart);
+ * then, or at once when none is pending, the connection and whatever is
+ * left of it (undelivered messages included) are deleted: DEL_CONN.
+ * sx_agent_connections shows it as "deleted" meanwhile. SX_E_USAGE for a
+ * connection deleted already. */
+SX_API SX_MUST_CHECK sx_status sx_agent_delete_wait(sx_agent *a, const char *conn_id);
 
 /* Suspends the agent (an application going to the background; the
  * reference's suspendAgent): no more messages are received (the routers
@@ -504,6 +524,17 @@ SX_API SX_MUST_CHECK sx_status sx_agent_suspend_connection(sx_agent *a, const ch
 SX_API SX_MUST_CHECK sx_status sx_agent_suspend(sx_agent *a, int max_delay_ms);
 /* Receiving and sending again (the reference's foregroundAgent). */
 SX_API SX_MUST_CHECK sx_status sx_agent_foreground(sx_agent *a);
+
+/* Takes one message from the connection's receiving queue with GET (the
+ * reference's getConnectionMessages, for queues made without subscribing,
+ * its SMOnlyCreate): for an agent opened with no_subscribe. A message that
+ * came is processed as a subscribed one: its events follow (CONF, INFO,
+ * CON, MSG, ...; a MSG is acknowledged with sx_agent_ack as usual) and
+ * *got is true; false when the queue was empty. SX_E_USAGE when the queue
+ * is subscribed in this agent, or its last MSG is not acknowledged yet;
+ * the router's errors otherwise. The queue stays unsubscribed (also after
+ * sx_agent_subscribe_all) until the agent is opened again. */
+SX_API SX_MUST_CHECK sx_status sx_agent_get_message(sx_agent *a, const char *conn_id, bool *got);
 
 /* Subscribes the receiving queues of the store this agent does not hold
  * yet and takes up the deliveries pending in it: what another process on

@@ -174,7 +174,7 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
                                         "REQ", "RCVD", "MWARN", "QCONT", "MERRS", "SUSPENDED",
-                                        "SWITCH"};
+                                        "SWITCH", "DEL_RCVQ", "DEL_CONN"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -215,31 +215,37 @@ static void on_note(sx_agent *a, sx_smp_pool_note *n)
     }
     case SX_SMP_POOL_MESSAGE: {
         sx_agent_rq *rq = sx_agent_rq_by_queue(a, n->queue);
-        if (!rq)
-            return;
-        if (n->ev.kind == SX_SMP_EVENT_END || n->ev.kind == SX_SMP_EVENT_DELETED) {
-            rq->gone = true;
-            ev.kind = n->ev.kind == SX_SMP_EVENT_END ? SX_AGENT_EV_END : SX_AGENT_EV_ERR;
-            sx_agent_id_text(&rq->conn, ev.conn);
-            if (ev.kind == SX_AGENT_EV_ERR)
-                snprintf(ev.detail, sizeof ev.detail, "the router deleted the queue");
-            sx_agent_emit_ev(a, &ev);
-            return;
-        }
-        if (n->ev.kind == SX_SMP_EVENT_QUOTA) {
-            sx_agent_on_quota_marker(a, rq, n);
-            return;
-        }
-        if (n->ev.kind != SX_SMP_EVENT_MESSAGE) {
-            sx_agent_ack_router(a, rq, n);
-            return;
-        }
-        sx_agent_on_message(a, rq, n);
+        if (rq)
+            sx_agent_on_rq_note(a, rq, n);
         return;
     }
     default:
         return;
     }
+}
+
+void sx_agent_on_rq_note(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
+{
+    if (n->ev.kind == SX_SMP_EVENT_END || n->ev.kind == SX_SMP_EVENT_DELETED) {
+        sx_agent_event ev;
+        memset(&ev, 0, sizeof ev);
+        rq->gone = true;
+        ev.kind = n->ev.kind == SX_SMP_EVENT_END ? SX_AGENT_EV_END : SX_AGENT_EV_ERR;
+        sx_agent_id_text(&rq->conn, ev.conn);
+        if (ev.kind == SX_AGENT_EV_ERR)
+            snprintf(ev.detail, sizeof ev.detail, "the router deleted the queue");
+        sx_agent_emit_ev(a, &ev);
+        return;
+    }
+    if (n->ev.kind == SX_SMP_EVENT_QUOTA) {
+        sx_agent_on_quota_marker(a, rq, n);
+        return;
+    }
+    if (n->ev.kind != SX_SMP_EVENT_MESSAGE) {
+        sx_agent_ack_router(a, rq, n);
+        return;
+    }
+    sx_agent_on_message(a, rq, n);
 }
 
 /* Waits (a->mu held) while the agent is suspended or suspending; false
@@ -294,6 +300,9 @@ static void *sender_main(void *arg)
         int knext = sx_agent_cleanup_due(a);
         if (next < 0 || knext < next)
             next = knext;
+        int dnext = a->n_delw > 0 ? sx_agent_delwait_due(a) : -1;
+        if (dnext >= 0 && (next < 0 || dnext < next))
+            next = dnext;
         if (next == 0 || (a->run_state == SX_AGENT_RUN_SUSPENDING && a->n_sqs == 0))
             continue;
         struct timespec until;
@@ -426,6 +435,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         a->opts.cleanup_interval_ms = 300000;
     a->next_cleanup_ms = sx_agent_now_ms() +
                          (a->opts.cleanup_interval_ms < 30000 ? a->opts.cleanup_interval_ms : 30000);
+    if (a->opts.delete_wait_s == 0)
+        a->opts.delete_wait_s = 2 * 86400;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->resume, NULL);
@@ -453,6 +464,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
     if (st == SX_OK) {
         pthread_mutex_lock(&a->mu);
         st = resume(a, !a->opts.no_subscribe);
+        if (st == SX_OK)
+            st = sx_agent_delwait_load(a);
         /* The commands a crashed process left: only an agent that
          * subscribes takes them up (no_subscribe programs run their own). */
         if (st == SX_OK && !a->opts.no_subscribe)
@@ -500,6 +513,7 @@ void sx_agent_close(sx_agent *a)
     free(a->rqs);
     free(a->sqs);
     free(a->presets);
+    free(a->delw);
     sx_agent_idmap_free(&a->rq_by_id);
     sx_agent_idmap_free(&a->rq_by_q);
     sx_agent_idmap_free(&a->sq_by_id);
@@ -611,6 +625,7 @@ sx_status sx_agent_delete(sx_agent *a, const char *conn_id)
             sx_agent_sq_remove_at(a, i);
         else
             i++;
+    sx_agent_delwait_forget(a, &id);
     sx_status dst = sx_agent_store_conn_delete(a->store, &id);
     pthread_mutex_unlock(&a->mu);
     return dst != SX_OK ? dst : SX_OK;

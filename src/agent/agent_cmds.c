@@ -400,11 +400,91 @@ static sx_status attempt(sx_agent *a, size_t i)
         (void)rst;
         return st;
     }
-    /* For good: the command goes (if its row is still there). */
-    sx_status dst = sx_agent_store_cmd_complete(a->store, h->c.command_id);
+    /* For good: the command goes (if its row is still there); a join's is
+     * parked instead, with the e2e parameters its keys need, for the
+     * application's retry of the same link (sx_agent_cmd_join_again). */
+    sx_status dst = strcmp(h->c.tag, SX_AGENT_CMD_JOIN) == 0
+                        ? sx_agent_store_cmd_park(a->store, h->c.command_id)
+                        : sx_agent_store_cmd_complete(a->store, h->c.command_id);
     (void)dst;
     unhold(a, i);
     return st;
+}
+
+/* A parked JOIN's body with the router of the reply queue (server, NULL:
+ * the stored one) and the info replaced; the keys' parts kept. */
+static sx_status join_body_again(sx_slice body, const char *server, sx_slice info, sx_writer *w)
+{
+    sx_reader rd;
+    sx_reader_init(&rd, body.ptr, body.len);
+    uint8_t v = 0, fast = 0;
+    int64_t sqid = 0;
+    uint16_t smpc_v = 0;
+    sx_slice old_server = {0}, e2eb = {0}, old_info = {0};
+    if (!sx_read_u8(&rd, &v) || v != CMD_BODY_V || !sx_read_i64(&rd, &sqid) ||
+        !sx_read_u16(&rd, &smpc_v) || !sx_read_u8(&rd, &fast) ||
+        !sx_read_large(&rd, &old_server) || !sx_read_large(&rd, &e2eb) ||
+        !sx_read_large(&rd, &old_info) || rd.off != rd.len)
+        return bad_body();
+    sx_slice srv = server ? sx_slice_of((const uint8_t *)server, strlen(server)) : old_server;
+    SX_ENSURE(srv.len > 0 && srv.len < SX_SMP_SERVER_TEXT_MAX,
+              sx_error_set(SX_E_LIMIT, NULL, "agent: router address too long"));
+    if (sx_write_u8(w, CMD_BODY_V) && sx_write_i64(w, sqid) && sx_write_u16(w, smpc_v) &&
+        sx_write_u8(w, fast) && sx_write_large(w, srv) && sx_write_large(w, e2eb))
+        (void)sx_write_large(w, info);
+    return sx_writer_status(w);
+}
+
+sx_status sx_agent_cmd_join_again(sx_agent *a, const sx_agent_id *conn, const char *server,
+                                  sx_slice info, bool *had)
+{
+    *had = false;
+    /* Held by this process and waiting for its retry: try it now. */
+    for (size_t i = 0; a->cmdq && i < a->cmdq->n; i++) {
+        held_cmd *h = &a->cmdq->v[i];
+        if (memcmp(h->c.conn_id.b, conn->b, sizeof conn->b) == 0 &&
+            strcmp(h->c.tag, SX_AGENT_CMD_JOIN) == 0) {
+            *had = true;
+            h->next_try_ms = 0;
+            return sx_agent_cmd_run_now(a, h->c.command_id);
+        }
+    }
+    sx_agent_command c;
+    int taken = 0;
+    bool found = false;
+    SX_TRY(sx_agent_store_cmd_find(a->store, conn, SX_AGENT_CMD_JOIN, &c, &taken, &found));
+    if (!found)
+        return SX_OK;
+    *had = true;
+    if (taken != 2) {
+        /* pending or held by another process on the store: it goes on there */
+        sx_agent_command_cleanup(&c);
+        return SX_OK;
+    }
+    /* Parked after failing for good: stored again with this call's router
+     * and info, the same keys and e2e parameters, and run. */
+    sx_writer w;
+    sx_writer_init_dynamic(&w, 70000);
+    sx_status st = join_body_again(sx_slice_of(c.body.ptr, c.body.len), server, info, &w);
+    int64_t cmd = 0;
+    if (st == SX_OK)
+        st = sx_agent_store_begin(a->store);
+    if (st == SX_OK) {
+        st = sx_agent_store_cmd_complete(a->store, c.command_id);
+        if (st == SX_OK)
+            st = sx_agent_cmd_store(a, conn, SX_AGENT_CMD_JOIN, &w, &cmd);
+        if (st == SX_OK)
+            st = sx_agent_store_commit(a->store);
+        else
+            sx_agent_store_rollback(a->store);
+        if (st != SX_OK && cmd != 0)
+            sx_agent_cmd_drop(a, cmd);
+    }
+    sx_writer_cleanup(&w);
+    sx_wipe(c.body.ptr, c.body.len);
+    sx_agent_command_cleanup(&c);
+    SX_TRY(st);
+    return sx_agent_cmd_run_now(a, cmd);
 }
 
 void sx_agent_cmd_drop(sx_agent *a, int64_t command_id)

@@ -55,8 +55,18 @@ SX_MUST_CHECK sx_status sx_agent_contact_run(sx_agent *a, const sx_agent_command
 void sx_agent_cmd_drop(sx_agent *a, int64_t command_id);
 /* Runs a command just stored (after the commit) in the caller's call: SX_OK
  * when it is done or will be retried (the router cannot be reached), the
- * error when it failed for good (the command is then dropped). */
+ * error when it failed for good (the command is then dropped; a JOIN is
+ * parked for sx_agent_cmd_join_again). */
 SX_MUST_CHECK sx_status sx_agent_cmd_run_now(sx_agent *a, int64_t command_id);
+/* The application joins the link of conn again (the reference's repeated
+ * joinConnection after an error): its JOIN command, held and waiting for a
+ * retry, is tried now; parked after failing for good, it is stored again
+ * with server (NULL: the one stored) and info and run, with the keys and
+ * ratchet of the first join (the inviter's queue may be secured with them
+ * already: new keys would be refused). *had false when conn has no JOIN
+ * command (the join was done). Returns as sx_agent_cmd_run_now. */
+SX_MUST_CHECK sx_status sx_agent_cmd_join_again(sx_agent *a, const sx_agent_id *conn,
+                                                const char *server, sx_slice info, bool *had);
 /* A test hook: when the environment variable SX_AGENT_CRASH_AT names this
  * point, the process ends at once (_exit, as a kill -9 would leave the
  * store). One getenv per call; the points are on the handshake's steps. */

@@ -147,6 +147,41 @@ sx_status sx_agent_new_snd_queue(sx_agent *a, const sx_agent_id *conn, const sx_
     return new_snd_queue(a, conn, qa, smpc_v, replaces, NULL, queue_id, obj);
 }
 
+/* A link joined before (we have a send queue to its queue): the
+ * application's retry after an error, as the reference's repeated
+ * joinConnection. The first join's keys and ratchet are used again (the
+ * inviter's queue may be secured with that key already: a new key would be
+ * refused, and the inviter's CONF must decrypt with the ratchet the first
+ * attempt began): its JOIN command is run now, or stored again when it had
+ * failed for good. A join that went through gives the same connection
+ * again; an established or deleted one is refused. *again false: a new
+ * link. */
+static sx_status join_again(sx_agent *a, const sx_agent_queue *qa, const char *server,
+                            sx_slice info, sx_agent_id *id, bool *again)
+{
+    *again = false;
+    int64_t server_id = 0;
+    SX_TRY(sx_agent_server_id(a, &qa->server, &server_id));
+    bool found = false;
+    SX_TRY(sx_agent_store_snd_queue_conn(a->store, server_id, qa->sender_id, qa->sender_id_len,
+                                         id, &found));
+    if (!found)
+        return SX_OK;
+    *again = true;
+    sx_agent_conn c;
+    SX_TRY(sx_agent_store_conn_get(a->store, id, &c));
+    if (c.mode != SX_AGENT_MODE_INVITATION ||
+        (c.state != SX_AGENT_CONN_NEW && c.state != SX_AGENT_CONN_SND))
+        return sx_error_set(SX_E_USAGE, "PROHIBITED",
+                            "agent: the link was joined by a connection past its handshake");
+    bool had = false;
+    SX_TRY(sx_agent_cmd_join_again(a, id, server, info, &had));
+    if (!had && c.state != SX_AGENT_CONN_SND)
+        return sx_error_set(SX_E_USAGE, "PROHIBITED",
+                            "agent: the link's earlier join cannot be taken up");
+    return SX_OK;
+}
+
 sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                    sx_slice info, sx_agent_id *id)
 {
@@ -190,6 +225,10 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
      * KEYs it with the key our confirmation carries). */
     bool fast = qa->mode == SX_QUEUE_MODE_MESSAGING;
     bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ && e2e_v >= SX_E2E_V_PQ;
+    bool again = false;
+    SX_TRY(join_again(a, qa, server, info, id, &again));
+    if (again)
+        return SX_OK;
     SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id));
 
     /* The ratchet: X3DH with the link's parameters. */

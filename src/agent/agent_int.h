@@ -26,6 +26,8 @@ typedef struct sx_agent_rq {
     int64_t pending_msg_id;   /* its agent message id */
     sx_smp_pool_note pending; /* its note (without body), for the router's ACK */
     bool gone;                /* left the pool (END, DELETED, deleted) */
+    bool polled;              /* not subscribed: its messages are taken with GET
+                                 (sx_agent_get_message), acknowledged as such */
 } sx_agent_rq;
 
 /* A sending queue with deliveries to make. */
@@ -39,6 +41,12 @@ typedef struct sx_agent_sq {
     unsigned slow_ms;      /* the slow back-off after QUOTA (0: none yet) */
     int64_t slow_first_ms; /* when the first QUOTA of this run came */
 } sx_agent_sq;
+
+/* A connection deleted while its deliveries finish (agent_delwait.c). */
+typedef struct sx_agent_delw {
+    sx_agent_id conn;
+    int64_t deadline_ms; /* wall clock: then it goes whatever is left */
+} sx_agent_delw;
 
 typedef struct sx_agent_evnode {
     struct sx_agent_evnode *next;
@@ -70,6 +78,8 @@ struct sx_agent {
     size_t n_sqs, cap_sqs;
     sx_agent_idmap sq_by_id;    /* sqs' indexes by store id */
     struct sx_agent_cmdq *cmdq; /* commands this process holds (agent_cmds.c) */
+    sx_agent_delw *delw;        /* deleted, waiting for deliveries (agent_delwait.c) */
+    size_t n_delw, cap_delw;
     /* Events, in order. */
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
@@ -121,6 +131,15 @@ SX_MUST_CHECK sx_status sx_agent_pq_choice(sx_agent_pq pq, sx_pq_enc *out);
  * on and stored (the smaller envelopes from now on, never turned off). */
 SX_MUST_CHECK sx_status sx_agent_pq_support_on(sx_agent *a, sx_agent_conn *cn);
 
+/* ---- deleting after delivery (agent_delwait.c), all under a->mu ---- */
+/* The connections marked deleted in the store, at open. */
+SX_MUST_CHECK sx_status sx_agent_delwait_load(sx_agent *a);
+/* Deletes those with no delivery left or past their limit (DEL_CONN);
+ * returns the ms until the next limit, -1 when none waits. */
+int sx_agent_delwait_due(sx_agent *a);
+/* Forgets conn (deleted at once by sx_agent_delete). */
+void sx_agent_delwait_forget(sx_agent *a, const sx_agent_id *id);
+
 /* ---- suspension (agent_suspend.c), all under a->mu ---- */
 enum { SX_AGENT_RUN_FOREGROUND = 0,
        SX_AGENT_RUN_SUSPENDING,
@@ -164,6 +183,12 @@ SX_MUST_CHECK sx_status sx_agent_sq_fill(const sx_smp_queue *q, sx_agent_snd_que
 SX_MUST_CHECK sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn,
                                         sx_smp_queue *q);
 sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q);
+/* As sx_agent_rq_add without subscribing: a queue read with GET. */
+SX_MUST_CHECK sx_status sx_agent_rq_add_polled(sx_agent *a, int64_t queue_id,
+                                               const sx_agent_id *conn, sx_smp_queue *q);
+/* A message note of rq (subscribed or taken with GET): processed as its
+ * kind says (agent.c). */
+void sx_agent_on_rq_note(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
 /* Drops sqs[i] (the last one takes its place). */
 void sx_agent_sq_remove_at(sx_agent *a, size_t i);
 /* Notes that a send queue has deliveries and wakes the worker. */

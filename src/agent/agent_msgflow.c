@@ -564,8 +564,11 @@ int sx_agent_deliver_due(sx_agent *a)
 
 void sx_agent_ack_router(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
 {
-    (void)rq;
-    BEST_EFFORT(sx_smp_tpool_ack(a->pool, n)); /* a lost ACK: the router sends it again */
+    /* a lost ACK: the router sends the message again */
+    if (rq->polled)
+        BEST_EFFORT(sx_smp_tpool_ack_got(a->pool, rq->q, &n->ev));
+    else
+        BEST_EFFORT(sx_smp_tpool_ack(a->pool, n));
 }
 
 typedef struct rcv_ctx {

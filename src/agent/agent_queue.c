@@ -250,7 +250,8 @@ sx_status sx_agent_new_rcv_queue_ex(sx_agent *a, const sx_agent_id *conn, const 
     return st;
 }
 
-sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn, sx_smp_queue *q)
+static sx_status rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn, sx_smp_queue *q,
+                        bool subscribe)
 {
     if (a->n_rqs == a->cap_rqs) {
         size_t nc = a->cap_rqs ? a->cap_rqs * 2 : 8;
@@ -275,7 +276,8 @@ sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn
     r->queue_id = queue_id;
     r->conn = *conn;
     r->q = q;
-    st = sx_smp_tpool_subscribe(a->pool, q);
+    r->polled = !subscribe;
+    st = subscribe ? sx_smp_tpool_subscribe(a->pool, q) : SX_OK;
     if (st != SX_OK) {
         sx_smp_queue_free(q);
         return st;
@@ -288,6 +290,17 @@ sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn
     sx_agent_idmap_put_reserved(&a->rq_by_q, (uint64_t)(uintptr_t)q, a->n_rqs);
     a->n_rqs++;
     return SX_OK;
+}
+
+sx_status sx_agent_rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn, sx_smp_queue *q)
+{
+    return rq_add(a, queue_id, conn, q, true);
+}
+
+sx_status sx_agent_rq_add_polled(sx_agent *a, int64_t queue_id, const sx_agent_id *conn,
+                                 sx_smp_queue *q)
+{
+    return rq_add(a, queue_id, conn, q, false);
 }
 
 /* Each queue object is its own (freed only when the agent closes), so the

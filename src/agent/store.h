@@ -25,7 +25,7 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 7
+#define SX_AGENT_STORE_SCHEMA 8
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
@@ -624,6 +624,33 @@ typedef struct sx_agent_cleanup_counts {
  * and of the peer's ratchet keys recorded before it. */
 SX_MUST_CHECK sx_status sx_agent_store_cleanup(sx_agent_store *s, int64_t cutoff, size_t limit,
                                                sx_agent_cleanup_counts *out);
+/* Parks a command that failed for good (taken = 2): neither resumed nor
+ * taken, kept for the application's retry (a repeated join of the same
+ * link reuses its keys). */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_park(sx_agent_store *s, int64_t command_id);
+/* The oldest command of conn with tag, whatever its state (*taken: 0
+ * pending, 1 held, 2 parked); *found false when none. */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_find(sx_agent_store *s, const sx_agent_id *conn,
+                                                const char *tag, sx_agent_command *c, int *taken,
+                                                bool *found);
+/* The connection of our send queue to (server_id, snd_id); *found false
+ * when there is none. */
+SX_MUST_CHECK sx_status sx_agent_store_snd_queue_conn(sx_agent_store *s, int64_t server_id,
+                                                      const uint8_t *snd_id, size_t snd_id_len,
+                                                      sx_agent_id *conn, bool *found);
+
+/* ---- deleting after delivery (store_delwait.c) ------------------------- */
+
+/* Marks the connection deleted (state deleted) at `at` (Unix seconds): no
+ * more commands are stored for it; its deliveries stay. */
+SX_MUST_CHECK sx_status sx_agent_store_conn_set_deleted(sx_agent_store *s, const sx_agent_id *id,
+                                                        int64_t at);
+/* The connections marked deleted and when (*ids, *ats malloc'd, n each). */
+SX_MUST_CHECK sx_status sx_agent_store_conn_deleted_list(sx_agent_store *s, sx_agent_id **ids,
+                                                         int64_t **ats, size_t *n);
+/* How many deliveries the connection still has. */
+SX_MUST_CHECK sx_status sx_agent_store_conn_deliveries(sx_agent_store *s, const sx_agent_id *id,
+                                                       size_t *n);
 
 /* ---- short links (store_shortlink.c) ----------------------------------- */
 

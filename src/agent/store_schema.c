@@ -254,6 +254,11 @@ static const char M7_CMD_RETRY_CLEANUP[] =
     "CREATE INDEX idx_rcv_hashes_created ON encrypted_rcv_message_hashes(created_at);\n"
     "CREATE INDEX idx_ratchet_key_hashes_created ON processed_ratchet_key_hashes(created_at);\n";
 
+/* Deleting a connection after its pending deliveries (docs/AGENT.md,
+ * "Deleting after delivery"): when it was marked deleted, for the wait's
+ * limit across restarts (the reference's deleted_at_wait_delivery). */
+static const char M8_DELETED_AT[] = "ALTER TABLE connections ADD COLUMN deleted_at INTEGER;\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
@@ -262,6 +267,7 @@ static const sx_agent_migration MIGRATIONS[] = {
     {5, "queue_switch", M5_QUEUE_SWITCH},
     {6, "short_links", M6_SHORT_LINKS},
     {7, "command_retry_cleanup", M7_CMD_RETRY_CLEANUP},
+    {8, "conn_deleted_at", M8_DELETED_AT},
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,

@@ -64,3 +64,9 @@ sx_agent_itest(agent_versions test_agent_versions.c 600)
 # restart, the HELLO timeout, the periodic cleanup of old sent messages and
 # hashes.
 sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)
+# More of the reference's scenarios (test_agent_scen.c): the same link
+# joined again after errors (keys and ratchet of the first attempt kept),
+# messages lost by the router reported as skipped, the matrix of routers'
+# passwords for creating queues, deleting a connection after its pending
+# deliveries, and unsubscribed queues read with GET.
+sx_agent_itest(agent_scen test_agent_scen.c 900)

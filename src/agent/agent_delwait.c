@@ -1,0 +1,183 @@
+/* Deleting a connection after its pending deliveries (docs/AGENT.md,
+ * "Deleting after delivery"; the reference's deleteConnectionsAsync with
+ * waitDelivery; AGENT-STORE.md rule 9): the receiving queues go at once
+ * (DEL on their routers, DEL_RCVQ for each), the connection is marked
+ * deleted with the time, the messages already queued are still delivered
+ * (SENT, MERR as usual), and once none is left, or the wait's limit has
+ * passed, the connection and whatever is left of it go: DEL_CONN. */
+#include "agent/agent_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "crypto/util.h"
+
+static void emit_del_conn(sx_agent *a, const sx_agent_id *id)
+{
+    sx_agent_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SX_AGENT_EV_DEL_CONN;
+    sx_agent_id_text(id, ev.conn);
+    sx_agent_emit_ev(a, &ev);
+}
+
+/* The connection goes now, with its send queues and deliveries left. */
+static sx_status finish(sx_agent *a, const sx_agent_id *id)
+{
+    for (size_t i = 0; i < a->n_sqs;)
+        if (memcmp(a->sqs[i].conn.b, id->b, sizeof id->b) == 0)
+            sx_agent_sq_remove_at(a, i);
+        else
+            i++;
+    sx_status st = sx_agent_store_conn_delete(a->store, id);
+    if (st == SX_OK)
+        emit_del_conn(a, id);
+    return st;
+}
+
+static void forget_at(sx_agent *a, size_t i)
+{
+    a->delw[i] = a->delw[--a->n_delw];
+}
+
+void sx_agent_delwait_forget(sx_agent *a, const sx_agent_id *id)
+{
+    for (size_t i = 0; i < a->n_delw; i++)
+        if (memcmp(a->delw[i].conn.b, id->b, sizeof id->b) == 0) {
+            forget_at(a, i);
+            return;
+        }
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static sx_status remember(sx_agent *a, const sx_agent_id *id, int64_t deleted_at_ms)
+{
+    if (a->n_delw == a->cap_delw) {
+        size_t nc = a->cap_delw ? a->cap_delw * 2 : 4;
+        sx_agent_delw *v = realloc(a->delw, nc * sizeof *v);
+        if (v == NULL)
+            return sx_error_set(SX_E_NOMEM, NULL, NULL);
+        a->delw = v;
+        a->cap_delw = nc;
+    }
+    a->delw[a->n_delw].conn = *id;
+    a->delw[a->n_delw].deadline_ms = deleted_at_ms + (int64_t)a->opts.delete_wait_s * 1000;
+    a->n_delw++;
+    return SX_OK;
+}
+
+/* DEL of one stored receiving queue of the connection, its row dropped,
+ * and DEL_RCVQ with the router's answer. */
+static sx_status delete_rq(sx_agent *a, const sx_agent_rcv_queue *row)
+{
+    sx_agent_rq *mem = NULL;
+    for (size_t i = 0; i < a->n_rqs; i++)
+        if (a->rqs[i].queue_id == row->queue_id && !a->rqs[i].gone)
+            mem = &a->rqs[i];
+    sx_smp_queue *own = NULL;
+    sx_status st = mem ? SX_OK : sx_agent_rq_object(a, row, &own);
+    if (st == SX_OK)
+        st = sx_smp_tpool_delete(a->pool, mem ? mem->q : own);
+    sx_agent_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SX_AGENT_EV_DEL_RCVQ;
+    sx_agent_id_text(&row->conn_id, ev.conn);
+    ev.status = st;
+    if (st != SX_OK)
+        snprintf(ev.detail, sizeof ev.detail, "%.250s", sx_error_message());
+    sx_status tst = sx_agent_server_text(a, row->server_id, ev.server, sizeof ev.server);
+    (void)tst; /* the event goes without the address */
+    sx_smp_queue_free(own);
+    if (mem) {
+        mem->gone = true;
+        mem->has_pending = false;
+    }
+    sx_agent_emit_ev(a, &ev);
+    /* The router may keep the queue (the error above); ours goes anyway. */
+    return sx_agent_store_rcv_queue_delete(a->store, row->queue_id);
+}
+
+static sx_status delete_wait_locked(sx_agent *a, const sx_agent_id *id)
+{
+    sx_agent_conn c;
+    SX_TRY(sx_agent_store_conn_get(a->store, id, &c));
+    SX_ENSURE(c.state != SX_AGENT_CONN_DELETED,
+              sx_error_set(SX_E_USAGE, NULL, "agent: the connection is deleted already"));
+    sx_agent_rcv_queue *rqs = NULL;
+    size_t nr = 0;
+    SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
+    sx_status st = SX_OK;
+    for (size_t i = 0; i < nr && st == SX_OK; i++)
+        st = delete_rq(a, &rqs[i]);
+    if (rqs)
+        sx_wipe(rqs, nr * sizeof *rqs);
+    free(rqs);
+    SX_TRY(st);
+    int64_t now = wall_ms();
+    size_t pending = 0;
+    SX_TRY(sx_agent_store_conn_deliveries(a->store, id, &pending));
+    if (pending == 0)
+        return finish(a, id);
+    SX_TRY(sx_agent_store_conn_set_deleted(a->store, id, now / 1000));
+    SX_TRY(remember(a, id, now));
+    pthread_cond_broadcast(&a->wake);
+    return SX_OK;
+}
+
+sx_status sx_agent_delete_wait(sx_agent *a, const char *conn_id)
+{
+    SX_ENSURE(a, SX_E_USAGE);
+    sx_agent_id id;
+    SX_TRY(sx_agent_id_parse(conn_id, &id));
+    pthread_mutex_lock(&a->mu);
+    sx_status st = delete_wait_locked(a, &id);
+    pthread_mutex_unlock(&a->mu);
+    return st;
+}
+
+sx_status sx_agent_delwait_load(sx_agent *a)
+{
+    sx_agent_id *ids = NULL;
+    int64_t *ats = NULL;
+    size_t n = 0;
+    SX_TRY(sx_agent_store_conn_deleted_list(a->store, &ids, &ats, &n));
+    sx_status st = SX_OK;
+    for (size_t i = 0; i < n && st == SX_OK; i++)
+        st = remember(a, &ids[i], ats[i] * 1000);
+    free(ids);
+    free(ats);
+    return st;
+}
+
+int sx_agent_delwait_due(sx_agent *a)
+{
+    int64_t next = -1;
+    int64_t now = wall_ms();
+    for (size_t i = 0; i < a->n_delw;) {
+        sx_agent_id id = a->delw[i].conn;
+        size_t pending = 0;
+        sx_status st = sx_agent_store_conn_deliveries(a->store, &id, &pending);
+        if (st == SX_OK && pending > 0 && now < a->delw[i].deadline_ms) {
+            int64_t w = a->delw[i].deadline_ms - now;
+            if (next < 0 || w < next)
+                next = w;
+            i++;
+            continue;
+        }
+        if (st == SX_OK)
+            st = finish(a, &id);
+        if (st != SX_OK)
+            sx_agent_emit_err(a, SX_AGENT_EV_ERR, &id, 0, st, "delete");
+        forget_at(a, i);
+    }
+    return next > 1000000 ? 1000000 : (int)next;
+}
