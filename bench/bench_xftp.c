@@ -21,6 +21,7 @@
  * of one command, where the store log's cost shows (every one of them
  * logs a record, and its answer waits for it). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -56,6 +57,7 @@
 #define CHUNK (4u * 1024u * 1024u)
 #define TAG 16
 #define FLOOR_MIB 64 /* bytes the floor is measured over */
+#define FLOOR_RUNS 3 /* floor measures before the router's work, and as many after */
 
 static const char *const alpn_h2[] = {"h2", NULL};
 
@@ -204,6 +206,49 @@ static double cpu_s(pid_t pid)
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds of a process's threads by role, from /proc/<pid>/task: the
+ * connection threads ("worker N"), the file I/O threads ("file io N") and
+ * the rest (start-up, log writer, control port). */
+typedef struct thread_cpu {
+    double conn, io, other;
+} thread_cpu;
+
+static thread_cpu cpu_by_thread(pid_t pid)
+{
+    thread_cpu t = {0};
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return t;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[340], buf[1024];
+        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *open = strchr(buf, '('), *p = strrchr(buf, ')');
+        unsigned long ut = 0, st = 0;
+        if (!open || !p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        double s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        if (strncmp(open + 1, "worker", 6) == 0)
+            t.conn += s;
+        else if (strncmp(open + 1, "file io", 7) == 0)
+            t.io += s;
+        else
+            t.other += s;
+    }
+    closedir(d);
+    return t;
 }
 
 static double self_cpu_s(void)
@@ -633,6 +678,7 @@ static void router_stop(router *r)
 typedef struct xftp_result {
     double up_mbs, down_mbs;
     double srv_cpu_up, srv_cpu_down, cli_cpu_up, cli_cpu_down; /* seconds */
+    thread_cpu thr_up, thr_down;                              /* the router's, by role */
     long rss_idle, rss_up, rss_down;
 } xftp_result;
 
@@ -655,6 +701,7 @@ static void run_xftp(router *r, sampler *smp, int chunk_fd, const uint8_t digest
 
     out->rss_idle = rss_kib(r->pid);
     (void)sampler_take(smp);
+    thread_cpu k0 = cpu_by_thread(r->pid);
     double s0 = cpu_s(r->pid), c0 = self_cpu_s();
     double t0 = now_s();
     for (size_t i = 0; i < chunks; i++) {
@@ -668,6 +715,7 @@ static void run_xftp(router *r, sampler *smp, int chunk_fd, const uint8_t digest
     }
     double t1 = now_s();
     double s1 = cpu_s(r->pid), c1 = self_cpu_s();
+    thread_cpu k1 = cpu_by_thread(r->pid);
     out->rss_up = sampler_take(smp);
     for (size_t i = 0; i < chunks; i++) {
         st = sx_xftp_client_fget(c, rkey, sx_slice_of(rids[i].bytes, rids[i].len), CHUNK,
@@ -677,6 +725,9 @@ static void run_xftp(router *r, sampler *smp, int chunk_fd, const uint8_t digest
     }
     double t2 = now_s();
     double s2 = cpu_s(r->pid), c2 = self_cpu_s();
+    thread_cpu k2 = cpu_by_thread(r->pid);
+    out->thr_up = (thread_cpu){k1.conn - k0.conn, k1.io - k0.io, k1.other - k0.other};
+    out->thr_down = (thread_cpu){k2.conn - k1.conn, k2.io - k1.io, k2.other - k1.other};
     out->srv_cpu_up = s1 - s0;
     out->srv_cpu_down = s2 - s1;
     out->cli_cpu_up = c1 - c0;
@@ -846,6 +897,15 @@ int main(int argc, char **argv)
     pthread_mutex_init(&smp.mu, NULL);
     if (pthread_create(&smp.th, NULL, sampler_main, &smp) != 0)
         return 1;
+    /* The floor, in the router's folder (the same file system): measured
+     * FLOOR_RUNS times before the router works and as many after it, each
+     * part's median kept (the machine's load moves single measures). */
+    xftp_floor fls[2 * FLOOR_RUNS], fl;
+    char files_dir[300];
+    snprintf(files_dir, sizeof files_dir, "%s/files", r.dir);
+    for (int i = 0; i < FLOOR_RUNS; i++)
+        if (xftp_floor_measure(files_dir, FLOOR_MIB, &fls[i]) != 0)
+            die("measuring the floor", SX_E_INTERNAL);
     xftp_result xs, xl;
     run_xftp(&r, &smp, chunk_fd, digest, small, &xs);
     run_xftp(&r, &smp, chunk_fd, digest, chunks, &xl);
@@ -856,18 +916,20 @@ int main(int argc, char **argv)
     smp.stop = true;
     pthread_mutex_unlock(&smp.mu);
     pthread_join(smp.th, NULL);
-    /* The floor, in the router's folder (the same file system), after the
-     * router stopped working. */
-    xftp_floor fl;
-    char files_dir[300];
-    snprintf(files_dir, sizeof files_dir, "%s/files", r.dir);
-    if (xftp_floor_measure(files_dir, FLOOR_MIB, &fl) != 0)
-        die("measuring the floor", SX_E_INTERNAL);
+    for (int i = FLOOR_RUNS; i < 2 * FLOOR_RUNS; i++)
+        if (xftp_floor_measure(files_dir, FLOOR_MIB, &fls[i]) != 0)
+            die("measuring the floor", SX_E_INTERNAL);
+    xftp_floor_median(fls, 2 * FLOOR_RUNS, &fl);
     router_stop(&r);
     close(chunk_fd);
 
-    printf("bench_xftp: %zu MiB in %zu chunks of 4 MiB over loopback (router: %s)\n\n",
-           chunks * 4, chunks, bin);
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) != 3)
+        load[0] = load[1] = load[2] = -1;
+    printf("bench_xftp: %zu MiB in %zu chunks of 4 MiB over loopback (router: %s)\n", chunks * 4, chunks,
+           bin);
+    printf("load average at the end: %.2f %.2f %.2f (1, 5, 15 min; %ld CPUs)\n\n", load[0], load[1], load[2],
+           sysconf(_SC_NPROCESSORS_ONLN));
     printf("%-36s %10s %10s\n", "transfer", "up MB/s", "down MB/s");
     printf("%-36s %10.1f %10.1f\n", "plain HTTP/2 over TLS (baseline)", base.up_mbs,
            base.down_mbs);
@@ -885,7 +947,8 @@ int main(int argc, char **argv)
            100.0 * xl.cli_cpu_up / ((double)chunks * 4 / xl.up_mbs),
            100.0 * xl.cli_cpu_down / ((double)chunks * 4 / xl.down_mbs));
     double rup = xl.srv_cpu_up / gib, rdown = xl.srv_cpu_down / gib;
-    printf("\nrouter CPU s per GiB beside its floor (this process, %d MiB, CPU time; xftp_floor.h)\n", FLOOR_MIB);
+    printf("\nrouter CPU s per GiB beside its floor (this process, %d MiB, CPU time, median of %d; xftp_floor.h)\n",
+           FLOOR_MIB, 2 * FLOOR_RUNS);
     printf("%-36s %10s %10s\n", "", "up", "down");
     printf("%-36s %10.3f %10.3f\n", "  TLS records", fl.tls_dec, fl.tls_enc);
     printf("%-36s %10.3f %10.3f\n", "  SHA-256 / XSalsa20-Poly1305", fl.sha256, fl.stream_enc);
@@ -894,6 +957,11 @@ int main(int argc, char **argv)
     printf("%-36s %10.3f %10.3f\n", "  file write / read", fl.file_write, fl.file_read);
     printf("%-36s %10.3f %10.3f\n", "floor", fl.up, fl.down);
     printf("%-36s %10.3f %10.3f\n", "xftp-server", rup, rdown);
+    printf("%-36s %10.3f %10.3f\n", "  connection threads", xl.thr_up.conn / gib, xl.thr_down.conn / gib);
+    printf("%-36s %10.3f %10.3f\n", "    their floor (TLS, socket; down all)", fl.tls_dec + fl.sock_recv, fl.down);
+    printf("%-36s %10.3f %10.3f\n", "  file I/O threads", xl.thr_up.io / gib, xl.thr_down.io / gib);
+    printf("%-36s %10.3f %10s\n", "    their floor (SHA-256, file write)", fl.sha256 + fl.file_write, "");
+    printf("%-36s %10.3f %10.3f\n", "  other threads", xl.thr_up.other / gib, xl.thr_down.other / gib);
     printf("\n%-36s %10s %10s %5s\n", "measure", "value", "goal", "met");
     double q[2] = {fl.up > 0 ? rup / fl.up : 0, fl.down > 0 ? rdown / fl.down : 0};
     for (int k = 0; k < 2; k++)

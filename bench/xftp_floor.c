@@ -4,6 +4,7 @@
 #include "xftp_floor.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #define PIECE (64 * 1024) /* bytes per call, as the router's I/O moves them */
 #define RECORD 16384      /* TLS record payload */
+#define CHUNK_FILE ((size_t)4 * 1024 * 1024) /* bytes per chunk file (bench_xftp's chunks) */
 
 static double thread_cpu(void)
 {
@@ -46,13 +48,16 @@ static int tls_records(uint8_t *plain, uint8_t *sealed, size_t n, double *enc_se
     int ok = ctx != NULL && tags != NULL;
     for (int sealing = 1; sealing >= 0 && ok; sealing--) {
         double t0 = thread_cpu();
+        /* The key once per direction, as a TLS connection keeps it; each
+         * record then sets only its nonce. */
+        ok = EVP_CipherInit_ex(ctx, c, NULL, key, iv, sealing) == 1;
         for (size_t i = 0; i < nrec && ok; i++) {
             size_t off = i * RECORD, len = n - off < RECORD ? n - off : RECORD;
             const uint8_t *src = sealing ? plain + off : sealed + off;
             uint8_t *dst = sealing ? sealed + off : plain + off;
             int outl = 0, fin = 0;
             memcpy(iv + 4, &i, sizeof i < 8 ? sizeof i : 8);
-            ok = EVP_CipherInit_ex(ctx, c, NULL, key, iv, sealing) == 1 &&
+            ok = EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, sealing) == 1 &&
                  EVP_CipherUpdate(ctx, NULL, &outl, hdr, sizeof hdr) == 1 &&
                  (sealing || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tags + i * 16) == 1) &&
                  EVP_CipherUpdate(ctx, dst, &outl, src, (int)len) == 1 &&
@@ -128,6 +133,54 @@ static int socket_costs(const uint8_t *buf, size_t n, double *send_secs, double 
     return got == n && !p.err ? 0 : -1;
 }
 
+/* The file work of n bytes stored as the router stores chunks: each
+ * CHUNK_FILE bytes in a file of its own, created under a temporary name,
+ * written in PIECE calls, closed and renamed (timed as the write); then each
+ * opened, read back with pread and closed (timed as the read). Removing
+ * them is not timed (the router does it on FDEL or expiry). */
+static int chunk_files(const char *dir, const uint8_t *buf, uint8_t *tmp, size_t n, double *write_secs,
+                       double *read_secs)
+{
+    size_t nf = (n + CHUNK_FILE - 1) / CHUNK_FILE;
+    char path[1024], final[1040];
+    int rc = 0;
+    double t0 = thread_cpu();
+    for (size_t f = 0; f < nf && !rc; f++) {
+        snprintf(path, sizeof path, "%s/floor.XXXXXX", dir);
+        int fd = mkstemp(path);
+        if (fd < 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t off = f * CHUNK_FILE; off < n && off < (f + 1) * CHUNK_FILE && !rc; off += PIECE)
+            rc |= sx_fd_write_all(fd, buf + off, n - off < PIECE ? n - off : PIECE) != SX_OK;
+        rc |= close(fd) != 0;
+        snprintf(final, sizeof final, "%s/floor-%zu", dir, f);
+        rc |= rename(path, final) != 0;
+    }
+    *write_secs = thread_cpu() - t0;
+    t0 = thread_cpu();
+    for (size_t f = 0; f < nf && !rc; f++) {
+        snprintf(final, sizeof final, "%s/floor-%zu", dir, f);
+        int fd = open(final, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t off = f * CHUNK_FILE; off < n && off < (f + 1) * CHUNK_FILE && !rc; off += PIECE) {
+            size_t len = n - off < PIECE ? n - off : PIECE;
+            rc |= pread(fd, tmp + off, len, (off_t)(off - f * CHUNK_FILE)) != (ssize_t)len;
+        }
+        close(fd);
+    }
+    *read_secs = thread_cpu() - t0;
+    for (size_t f = 0; f < nf; f++) {
+        snprintf(final, sizeof final, "%s/floor-%zu", dir, f);
+        (void)unlink(final);
+    }
+    return rc ? -1 : 0;
+}
+
 int xftp_floor_measure(const char *dir, size_t mib, xftp_floor *out)
 {
     memset(out, 0, sizeof *out);
@@ -177,25 +230,9 @@ int xftp_floor_measure(const char *dir, size_t mib, xftp_floor *out)
     out->stream_enc_sodium = (thread_cpu() - t0) * per_gib;
     rc |= sodium_memcmp(tag, tag2, sizeof tag) != 0; /* the same bytes */
 
-    char path[1024];
-    snprintf(path, sizeof path, "%s/floor.XXXXXX", dir);
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        rc = -1;
-    } else {
-        unlink(path);
-        t0 = thread_cpu();
-        for (size_t off = 0; off < n && !rc; off += PIECE)
-            rc |= sx_fd_write_all(fd, buf + off, n - off < PIECE ? n - off : PIECE) != SX_OK;
-        out->file_write = (thread_cpu() - t0) * per_gib;
-        t0 = thread_cpu();
-        for (size_t off = 0; off < n && !rc; off += PIECE) {
-            size_t len = n - off < PIECE ? n - off : PIECE;
-            rc |= pread(fd, tmp + off, len, (off_t)off) != (ssize_t)len;
-        }
-        out->file_read = (thread_cpu() - t0) * per_gib;
-        close(fd);
-    }
+    rc |= chunk_files(dir, buf, tmp, n, &out->file_write, &out->file_read);
+    out->file_write *= per_gib;
+    out->file_read *= per_gib;
 
     double snd = 0, rcv = 0;
     rc |= socket_costs(buf, n, &snd, &rcv);
@@ -207,4 +244,36 @@ int xftp_floor_measure(const char *dir, size_t mib, xftp_floor *out)
     free(buf);
     free(tmp);
     return rc ? -1 : 0;
+}
+
+static double median_of(const xftp_floor *runs, size_t n, size_t off)
+{
+    double v[16];
+    if (n > 16)
+        n = 16;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&v[i], (const char *)&runs[i] + off, sizeof v[i]);
+        for (size_t k = i; k > 0 && v[k - 1] > v[k]; k--) {
+            double t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    }
+    return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void xftp_floor_median(const xftp_floor *runs, size_t n, xftp_floor *out)
+{
+    static const size_t parts[] = {
+        offsetof(xftp_floor, tls_dec),   offsetof(xftp_floor, sha256),     offsetof(xftp_floor, sock_recv),
+        offsetof(xftp_floor, file_write), offsetof(xftp_floor, file_read), offsetof(xftp_floor, stream_enc),
+        offsetof(xftp_floor, tls_enc),   offsetof(xftp_floor, sock_send), offsetof(xftp_floor, stream_enc_sodium),
+    };
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        double m = median_of(runs, n, parts[i]);
+        memcpy((char *)out + parts[i], &m, sizeof m);
+    }
+    out->up = out->tls_dec + out->sha256 + out->sock_recv + out->file_write;
+    out->down = out->file_read + out->stream_enc + out->tls_enc + out->sock_send;
 }

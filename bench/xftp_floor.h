@@ -3,8 +3,9 @@
  * avoid for the bytes of a chunk.
  *   up:   TLS record decryption (the suite our ends negotiate), SHA-256 of the
  *         chunk, the kernel receiving it from a loopback TCP socket and
- *         writing it to a file in the router's folder;
- *   down: reading the file back, the XFTP stream encryption of the chunk
+ *         storing it as the router does, a file of its own per 4 MiB chunk
+ *         in the router's folder (created, written, closed, renamed);
+ *   down: reading the files back (opened, read, closed), the XFTP stream encryption of the chunk
  *         (PROTOCOL-NOTES F21/A36, XSalsa20-Poly1305), TLS record
  *         encryption, the kernel sending it on a loopback TCP socket.
  * The stream encryption is what sx_xftp_sb does (OpenSSL's Poly1305 where
@@ -25,5 +26,10 @@ typedef struct xftp_floor {
 
 /* Measures over mib MiB, with a scratch file in dir. 0 on success. */
 int xftp_floor_measure(const char *dir, size_t mib, xftp_floor *out);
+
+/* Each part's median over n measures (the sums recomputed from them), so
+ * that one measure slowed by another process's burst does not move the
+ * floor. */
+void xftp_floor_median(const xftp_floor *runs, size_t n, xftp_floor *out);
 
 #endif

@@ -33,7 +33,7 @@
 
 #define XS_TICK_MS 1000
 #define XS_TLS_TIMEOUT_MS 60000
-#define XS_READ_CHUNK 16384
+#define XS_READ_CHUNK (64 * 1024) /* plaintext per read call: about what a read-ahead recv brings */
 
 static const char *const xs_alpn[] = {"xftp/1", "h2", "http/1.1", NULL};
 

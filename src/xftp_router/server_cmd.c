@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -750,6 +752,9 @@ static void *io_main(void *arg)
 {
     xs_worker *w = arg;
     xs_io *io = &w->io;
+    char name[16];
+    snprintf(name, sizeof name, "file io %u", w->index);
+    prctl(PR_SET_NAME, name, 0, 0, 0); /* what ps and the benchmark see */
     pthread_mutex_lock(&io->mu);
     for (;;) {
         while (!io->head && !io->stop)

@@ -24,6 +24,7 @@
 #include "kit/say.h"
 
 #define XS_WINDOW (1024 * 1024) /* per-stream and connection receive window */
+#define XS_DATA_PAYLOAD (16384 - 9) /* DATA bytes per frame: a frame per TLS record */
 
 /* ---- responses held for the store log ---- */
 
@@ -89,6 +90,12 @@ static ssize_t body_read_cb(nghttp2_session *h2, int32_t id, uint8_t *buf, size_
     (void)ud;
     xs_stream *st = src->ptr;
     size_t n = 0;
+    /* Each frame goes to TLS on its own (conn_flush): a full 16384-byte
+     * payload after the 9-byte frame header would take a full record and a
+     * 9-byte one, each sealed and sent apart; a payload 9 bytes shorter
+     * makes the frame one record exactly. */
+    if (length > XS_DATA_PAYLOAD)
+        length = XS_DATA_PAYLOAD;
     if (st->out_pos < st->out_len) {
         size_t k = st->out_len - st->out_pos;
         if (k > length)
