@@ -64,3 +64,7 @@ sx_agent_itest(agent_versions test_agent_versions.c 600)
 # restart, the HELLO timeout, the periodic cleanup of old sent messages and
 # hashes.
 sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)
+# The reference's message expiration scenarios beyond test_agent_flow.c's
+# (a network error, a full queue, one and many messages) and the delivery
+# receipts' version gate and concurrent use (test_agent_expiry.c).
+sx_agent_itest(agent_expiry test_agent_expiry.c 900)

@@ -68,5 +68,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_held),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, asu_setup, asu_teardown);
 }
