@@ -22,7 +22,9 @@
  *    again goes on from it (the next stored interval larger still) rather
  *    than from the first;
  *  - testBatchedSubscriptions (200 connections, 20 deleted): the others'
- *    subscriptions come back after both agents and the router restarted. */
+ *    subscriptions come back after both agents and the router restarted;
+ *  - testBatchedPendingMessages: messages waiting on the router for 5 of 10
+ *    connections arrive once the recipient subscribes them all at once. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -372,6 +374,68 @@ static void test_testBatchedSubscriptions(void **state)
     router_kill9();
 }
 
+#define PENDING_CONNS 10
+#define PENDING_MSGS 5
+
+/* testBatchedPendingMessages: 10 connections, bob closed, alice sends on
+ * 5 of them; bob opened without subscribing, then all his connections
+ * subscribed in one call: the 5 messages waiting on the router arrive,
+ * one on each of those connections, and the other 5 connections are
+ * subscribed too (a message on each arrives). */
+static void test_testBatchedPendingMessages(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_bp", false);
+    sx_agent *bob = open_agent("bob_bp", false);
+    char bob_ids[PENDING_CONNS][SX_AGENT_CONN_ID_TEXT], alice_ids[PENDING_CONNS][SX_AGENT_CONN_ID_TEXT];
+    for (int i = 0; i < PENDING_CONNS; i++)
+        connect_pair(alice, bob, bob_ids[i], alice_ids[i], true);
+    sx_agent_close(bob);
+    for (int i = 0; i < PENDING_MSGS; i++)
+        send_expect_sent(alice, bob_ids[i], "hello", 2);
+    /* SENT for each, in any order across connections. */
+    bool sent[PENDING_MSGS] = {false};
+    for (int n = 0; n < PENDING_MSGS; n++) {
+        sx_agent_event ev;
+        next_ev(alice, &ev);
+        assert_int_equal(ev.kind, SX_AGENT_EV_SENT);
+        int k = -1;
+        for (int i = 0; i < PENDING_MSGS; i++)
+            if (strcmp(ev.conn, bob_ids[i]) == 0)
+                k = i;
+        assert_true(k >= 0 && !sent[k]);
+        sent[k] = true;
+        sx_agent_event_clear(&ev);
+    }
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.no_subscribe = true;
+    bob = open_agent_opts("bob_bp", &o);
+    assert_ok(sx_agent_subscribe_all(bob));
+    bool got[PENDING_MSGS] = {false};
+    for (int n = 0; n < PENDING_MSGS; n++) {
+        sx_agent_event ev;
+        next_ev(bob, &ev);
+        assert_int_equal(ev.kind, SX_AGENT_EV_MSG);
+        expect_body(&ev, "hello");
+        assert_string_equal(ev.integrity, "OK");
+        int k = -1;
+        for (int i = 0; i < PENDING_MSGS; i++)
+            if (strcmp(ev.conn, alice_ids[i]) == 0)
+                k = i;
+        assert_true(k >= 0 && !got[k]);
+        got[k] = true;
+        assert_ok(sx_agent_ack(bob, ev.conn, ev.msg_id));
+        sx_agent_event_clear(&ev);
+    }
+    for (int i = PENDING_MSGS; i < PENDING_CONNS; i++)
+        send_recv(alice, bob_ids[i], bob, alice_ids[i], "after", 1);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +446,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_interval_kept, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testDeliverClientRestart, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testBatchedSubscriptions, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testBatchedPendingMessages, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
