@@ -6,9 +6,11 @@
  *    the joiner joins and sends; the inviter opened again gets the CONF and
  *    the messages, allows, and both reach CON;
  *  - testAsyncBothOffline: both closed in turn after their step;
- *  - testAsyncServerOffline: joining while the router is down returns
- *    (the join's steps are a stored command, retried), and the handshake
- *    completes once the router is back;
+ *  - testAsyncServerOffline: DOWN and UP at the inviter as the router goes
+ *    and comes back; joining while it is down returns (the join's steps are
+ *    a stored command, retried), a second join of the same link meanwhile
+ *    is refused and leaves nothing, and the handshake completes once the
+ *    router is back;
  *  - testAllowConnectionClientRestart: the joiner's queue on a second
  *    router that is down when the inviter allows (the allow returns, its
  *    steps stored); the inviter closed, the router back, the inviter
@@ -145,6 +147,34 @@ static void test_testAsyncBothOffline(void **state)
     router_kill9();
 }
 
+/* The next DOWN (down) or UP event of a, other events failing the test
+ * (waiting for DOWN, the UP of the first subscription is passed over). */
+static void expect_router_event(sx_agent *a, bool down)
+{
+    int64_t until = now_ms() + WAIT_MS;
+    sx_agent_event ev;
+    for (;;) {
+        assert_ok(sx_agent_next(a, 200, &ev));
+        if (ev.kind != SX_AGENT_EV_NONE && !(down && ev.kind == SX_AGENT_EV_UP))
+            break;
+        if (now_ms() > until)
+            fail_msg("no %s event", down ? "DOWN" : "UP");
+    }
+    if (ev.kind != (down ? SX_AGENT_EV_DOWN : SX_AGENT_EV_UP))
+        fail_msg("event %s, expected %s", sx_agent_event_name(ev.kind), down ? "DOWN" : "UP");
+    assert_non_null(strstr(R.addr, ev.server));
+    sx_agent_event_clear(&ev);
+}
+
+static size_t n_connections(sx_agent *a)
+{
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(a, &ci, &n));
+    free(ci);
+    return n;
+}
+
 static void test_testAsyncServerOffline(void **state)
 {
     (void)state;
@@ -152,19 +182,29 @@ static void test_testAsyncServerOffline(void **state)
     sx_agent *alice = open_agent("alice_aso", false);
     sx_agent *bob = open_agent("bob_aso", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char again[SX_AGENT_CONN_ID_TEXT];
     char *link = invite(alice, R.addr, bob_id);
     router_kill9();
-    /* The join's network steps are a stored command (agent_cmds.c): with
-     * the router down the call returns and the agent retries them, as the
-     * reference's asynchronous join does. */
+    expect_router_event(alice, true);
+    /* The reference's synchronous join fails here and its test joins again
+     * once the router is back; ours is its asynchronous join: the network
+     * steps are a stored command (agent_cmds.c), the call returns and the
+     * agent retries them. While that attempt is pending the same link is
+     * not joined a second time (one confirmation only), and the refused
+     * call leaves no connection behind. */
     assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    assert_int_equal(n_connections(bob), 1);
+    assert_int_equal(sx_agent_join(bob, link, NULL, "bob's info", 10, again), SX_E_USAGE);
+    assert_int_equal(n_connections(bob), 1);
     router_start();
+    expect_router_event(alice, false);
     sx_agent_free_text(link);
     char conf[SX_AGENT_CONN_ID_TEXT];
     expect_conf(alice, bob_id, conf);
     assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
     expect_connected(alice, bob_id, bob, alice_id, true);
     greetings(alice, bob_id, bob, alice_id, true);
+    assert_int_equal(n_connections(bob), 1);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
