@@ -305,6 +305,17 @@ SX_API SX_MUST_CHECK sx_status sx_agent_create_contact_short(sx_agent *a, const 
  * invitation already joined. */
 SX_API SX_MUST_CHECK sx_status sx_agent_set_short_link_data(sx_agent *a, const char *conn_id,
                                                             const void *data, size_t data_len);
+/* Gives the contact address conn_id a short link (the reference's
+ * setConnShortLink on an address): for an address made without one
+ * (sx_agent_create_contact) the link's keys are made and stored and its
+ * data set on the address's queue (LSET: the address and its full link
+ * stay as they are); for one that has a link only its user data is
+ * replaced. data (data_len bytes, may be 0) is the user data; *short_link
+ * gets the link's text, the same every time (sx_agent_free_text).
+ * SX_E_USAGE when conn_id is not a contact address. */
+SX_API SX_MUST_CHECK sx_status sx_agent_set_contact_short_link(sx_agent *a, const char *conn_id,
+                                                               const void *data, size_t data_len,
+                                                               char **short_link);
 /* Removes conn_id's short link from its router (LDEL); the full link
  * still works. SX_E_USAGE when it has none. */
 SX_API SX_MUST_CHECK sx_status sx_agent_delete_short_link(sx_agent *a, const char *conn_id);

@@ -10,6 +10,7 @@
 #include "agent/agent_int.h"
 #include "agent/agent_cmds.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,21 @@ sx_status sx_agent_accept_invitation(sx_agent *a, const sx_agent_connreq *cr, co
     return join_invitation(a, cr, server, info, NULL, inv_id, id);
 }
 
+/* A join that failed before its command was stored: the connection it
+ * began goes (the caller never got its id; *id is zeroed then), st
+ * returned as it was (e.g. the link's queue being joined already by a
+ * pending attempt). */
+static sx_status drop_new_conn(sx_agent *a, sx_agent_id *id, sx_status st)
+{
+    char code[32], why[256];
+    snprintf(code, sizeof code, "%s", sx_error_code() ? sx_error_code() : "");
+    snprintf(why, sizeof why, "%s", sx_error_message());
+    if (sx_agent_store_conn_delete(a->store, id) != SX_OK)
+        return st;
+    memset(id, 0, sizeof *id);
+    return sx_error_set(st, code[0] ? code : NULL, "%s", why);
+}
+
 /* accept_inv: the contact request whose invitation this is, marked
  * accepted with the JOIN command (a second accept is refused, also after
  * a crash). */
@@ -237,13 +253,15 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
     sx_use_kem use = sx_e2e_reply_kem(e2e_v, &peer.kem, pq);
     sx_e2e_private priv;
     sx_e2e_params pub;
-    SX_TRY(sx_e2e_generate(e2e_v, use, peer.kem.state == SX_KEM_PROPOSED ? peer.kem.pk : NULL,
-                           NULL, &priv, &pub));
-    pub.version = e2e_v;
     sx_x3dh_result res;
     sx_ratchet r;
     memset(&r, 0, sizeof r);
-    sx_status st = sx_x3dh_snd(&priv, &peer, &res);
+    sx_status st = sx_e2e_generate(e2e_v, use, peer.kem.state == SX_KEM_PROPOSED ? peer.kem.pk : NULL,
+                                   NULL, &priv, &pub);
+    if (st != SX_OK)
+        return drop_new_conn(a, id, st);
+    pub.version = e2e_v;
+    st = sx_x3dh_snd(&priv, &peer, &res);
     sx_e2e_private_wipe(&priv);
     if (st == SX_OK)
         st = sx_ratchet_init_snd(&r, e2e_v, a->e2e_vr.max, peer.k2, NULL, &res, NULL);
@@ -287,7 +305,8 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
     }
     sx_smp_queue_free(sq);
     sx_ratchet_cleanup(&r);
-    SX_TRY(st);
+    if (st != SX_OK)
+        return drop_new_conn(a, id, st);
     sx_agent_crash_point("join-stored");
     return sx_agent_cmd_run_now(a, cmd);
 }

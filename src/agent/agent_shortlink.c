@@ -417,6 +417,34 @@ static sx_status owner_of(sx_agent *a, const sx_agent_id *id, sx_agent_short_lin
     return st;
 }
 
+/* LSET of new user data on the link of conn id. Under a->mu. */
+static sx_status set_data_locked(sx_agent *a, const sx_agent_id *id, sx_slice data)
+{
+    sx_agent_short_link_row row;
+    sx_smp_queue *q = NULL;
+    SX_TRY(owner_of(a, id, &row, &q));
+    sx_key *root = NULL;
+    uint8_t link_id[SX_SL_LINK_ID_LEN], sb_key[SX_CB_KEY_LEN];
+    sx_writer user;
+    sx_writer_init_dynamic(&user, SX_SL_USER_BLOB_LEN);
+    sx_status st = sx_key_decode_private(sx_slice_of(row.root_priv.ptr, row.root_priv.len),
+                                         SX_KEY_BIT(SX_KEY_ED25519), &root);
+    if (st == SX_OK)
+        st = link_keys(row.mode, row.link_key, link_id, sb_key);
+    if (st == SX_OK)
+        st = user_blob(a, row.mode, root, sb_key, data, &user);
+    /* The fixed data goes again as it was: the router refuses a change. */
+    if (st == SX_OK)
+        st = sx_smp_tpool_link_set(a->pool, q, row.link_id, row.enc_fixed.ptr, row.enc_fixed.len,
+                                   user.buf, user.len);
+    sx_wipe(sb_key, sizeof sb_key);
+    sx_writer_cleanup(&user);
+    sx_key_free(root);
+    sx_smp_queue_free(q);
+    sx_agent_short_link_row_free(&row);
+    return st;
+}
+
 sx_status sx_agent_set_short_link_data(sx_agent *a, const char *conn_id, const void *data,
                                        size_t data_len)
 {
@@ -426,31 +454,147 @@ sx_status sx_agent_set_short_link_data(sx_agent *a, const char *conn_id, const v
     sx_agent_id id;
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     pthread_mutex_lock(&a->mu);
-    sx_agent_short_link_row row;
-    sx_smp_queue *q = NULL;
-    sx_status st = owner_of(a, &id, &row, &q);
-    if (st == SX_OK) {
-        sx_key *root = NULL;
-        uint8_t link_id[SX_SL_LINK_ID_LEN], sb_key[SX_CB_KEY_LEN];
-        sx_writer user;
-        sx_writer_init_dynamic(&user, SX_SL_USER_BLOB_LEN);
-        st = sx_key_decode_private(sx_slice_of(row.root_priv.ptr, row.root_priv.len),
-                                   SX_KEY_BIT(SX_KEY_ED25519), &root);
-        if (st == SX_OK)
-            st = link_keys(row.mode, row.link_key, link_id, sb_key);
-        if (st == SX_OK)
-            st = user_blob(a, row.mode, root, sb_key, sx_slice_of(data, data_len), &user);
-        /* The fixed data goes again as it was: the router refuses a change. */
-        if (st == SX_OK)
-            st = sx_smp_tpool_link_set(a->pool, q, row.link_id, row.enc_fixed.ptr,
-                                       row.enc_fixed.len, user.buf, user.len);
-        sx_wipe(sb_key, sizeof sb_key);
-        sx_writer_cleanup(&user);
-        sx_key_free(root);
-        sx_smp_queue_free(q);
-        sx_agent_short_link_row_free(&row);
-    }
+    sx_status st = set_data_locked(a, &id, sx_slice_of(data, data_len));
     pthread_mutex_unlock(&a->mu);
+    return st;
+}
+
+/* The contact link of the address's queue rq into p->cr (as
+ * sx_agent_create_contact gave it). */
+static sx_status address_connreq(sx_agent *a, const sx_agent_rcv_queue *rq,
+                                 sx_agent_prepared_link *p)
+{
+    p->mode = 'C';
+    sx_agent_connreq *cr = &p->cr;
+    cr->mode = SX_CONN_CONTACT;
+    cr->queue_count = 1;
+    cr->agent_vr = a->agent_vr;
+    cr->queues[0].vr = sx_smpc_vrange();
+    sx_agent_queue *qa = &cr->queues[0].q;
+    SX_TRY(sx_agent_server_of(a, rq->server_id, &qa->server));
+    SX_ENSURE(rq->snd_id_len <= sizeof qa->sender_id,
+              sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored sender id is too long"));
+    memcpy(qa->sender_id, rq->snd_id, rq->snd_id_len);
+    qa->sender_id_len = rq->snd_id_len;
+    qa->mode = SX_QUEUE_MODE_CONTACT;
+    return sx_agent_e2e_pub_der(rq->e2e_priv_key, qa->dh);
+}
+
+/* A new link for the address id (queue rq, its link in p->cr): the keys
+ * and both blobs, the link's row stored before LSET (as the reference: a
+ * retry after a failed LSET sends the same fixed data). Under a->mu. */
+static sx_status add_link_locked(sx_agent *a, const sx_agent_id *id, const sx_agent_rcv_queue *rq,
+                                 sx_slice data, sx_agent_prepared_link *p,
+                                 uint8_t link_id[SX_SL_LINK_ID_LEN])
+{
+    sx_writer_init_dynamic(&p->sfd, SX_SL_FIXED_PADDED);
+    SX_TRY(sx_key_generate(SX_KEY_ED25519, &p->root));
+    sx_sl_fixed f;
+    memset(&f, 0, sizeof f);
+    f.agent_vr = a->agent_vr;
+    f.conn_req = p->cr; /* no heap data: not freed through f */
+    sx_writer w;
+    sx_writer_init_fixed(&w, f.root_key, sizeof f.root_key);
+    if (!sx_key_write_public(&w, p->root) || w.len != sizeof f.root_key)
+        return sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot encode the link's root key");
+    SX_TRY(sx_sl_sign_fixed(p->root, &f, &p->sfd, p->link_key));
+
+    sx_agent_short_link_row row;
+    memset(&row, 0, sizeof row);
+    row.mode = 'C';
+    memcpy(row.link_key, p->link_key, sizeof row.link_key);
+    uint8_t sb_key[SX_CB_KEY_LEN];
+    sx_writer fixed, user, rk;
+    sx_writer_init_dynamic(&fixed, SX_SL_FIXED_BLOB_LEN);
+    sx_writer_init_dynamic(&user, SX_SL_USER_BLOB_LEN);
+    sx_writer_init_dynamic(&rk, 128);
+    sx_status st = link_keys('C', row.link_key, row.link_id, sb_key);
+    if (st == SX_OK &&
+        !sx_sl_encrypt(&fixed, sb_key, SX_SL_FIXED_PADDED, NULL, sx_writer_slice(&p->sfd)))
+        st = sx_error_set(SX_E_LIMIT, NULL, "agent: the link's fixed data is too long");
+    if (st == SX_OK)
+        st = user_blob(a, 'C', p->root, sb_key, data, &user);
+    if (st == SX_OK && !sx_key_write_private(&rk, p->root))
+        st = sx_error_set(SX_E_INTERNAL, NULL, "agent: cannot encode the link's root key");
+    if (st == SX_OK) {
+        row.root_priv.ptr = rk.buf;
+        row.root_priv.len = rk.len;
+        row.enc_fixed.ptr = fixed.buf;
+        row.enc_fixed.len = fixed.len;
+        st = sx_agent_store_short_link_set(a->store, id, &row);
+    }
+    sx_smp_queue *q = NULL;
+    if (st == SX_OK)
+        st = sx_agent_rq_object(a, rq, &q);
+    if (st == SX_OK)
+        st = sx_smp_tpool_link_set(a->pool, q, row.link_id, fixed.buf, fixed.len, user.buf,
+                                   user.len);
+    if (st == SX_OK)
+        memcpy(link_id, row.link_id, sizeof row.link_id);
+    sx_smp_queue_free(q);
+    sx_wipe(sb_key, sizeof sb_key);
+    sx_wipe(rk.buf, rk.len);
+    sx_writer_cleanup(&fixed);
+    sx_writer_cleanup(&user);
+    sx_writer_cleanup(&rk);
+    return st;
+}
+
+/* Under a->mu: the address's short link text into p->short_link, the link
+ * made first when it has none, its user data set either way. */
+static sx_status contact_link_locked(sx_agent *a, const sx_agent_id *id, sx_slice data,
+                                     sx_agent_prepared_link *p)
+{
+    sx_agent_conn cn;
+    SX_TRY(sx_agent_store_conn_get(a->store, id, &cn));
+    SX_ENSURE(cn.state == SX_AGENT_CONN_CONTACT,
+              sx_error_set(SX_E_USAGE, NULL, "agent: not a contact address"));
+    sx_agent_rcv_queue *rqs = NULL;
+    size_t n = 0;
+    SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &n));
+    sx_status st = n == 0 ? sx_error_set(SX_E_USAGE, NULL, "agent: the connection has no queue")
+                          : address_connreq(a, &rqs[0], p);
+    sx_agent_short_link_row row;
+    bool found = false;
+    if (st == SX_OK)
+        st = sx_agent_store_short_link_get(a->store, id, &row, &found);
+    uint8_t link_id[SX_SL_LINK_ID_LEN];
+    if (st == SX_OK && found) {
+        memcpy(p->link_key, row.link_key, sizeof p->link_key);
+        memcpy(link_id, row.link_id, sizeof link_id);
+        sx_agent_short_link_row_free(&row);
+        st = set_data_locked(a, id, data);
+    } else if (st == SX_OK) {
+        st = add_link_locked(a, id, &rqs[0], data, p, link_id);
+    }
+    if (rqs)
+        sx_wipe(rqs, n * sizeof *rqs);
+    free(rqs);
+    if (st == SX_OK)
+        st = short_text(a, p, 'C', link_id, &p->short_link);
+    return st;
+}
+
+sx_status sx_agent_set_contact_short_link(sx_agent *a, const char *conn_id, const void *data,
+                                          size_t data_len, char **short_link)
+{
+    SX_ENSURE(a && conn_id && short_link && (data || data_len == 0), SX_E_USAGE);
+    SX_ENSURE(data_len <= SX_AGENT_LINK_DATA_MAX,
+              sx_error_set(SX_E_LIMIT, NULL, "agent: the link's user data is too long"));
+    *short_link = NULL;
+    sx_agent_id id;
+    SX_TRY(sx_agent_id_parse(conn_id, &id));
+    sx_agent_prepared_link *p = calloc(1, sizeof *p);
+    if (!p)
+        return sx_error_set(SX_E_NOMEM, NULL, NULL);
+    pthread_mutex_lock(&a->mu);
+    sx_status st = contact_link_locked(a, &id, sx_slice_of(data, data_len), p);
+    pthread_mutex_unlock(&a->mu);
+    if (st == SX_OK) {
+        *short_link = p->short_link;
+        p->short_link = NULL;
+    }
+    sx_agent_prepared_link_free(p);
     return st;
 }
 

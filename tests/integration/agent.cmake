@@ -70,3 +70,12 @@ sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)
 # passwords for creating queues, deleting a connection after its pending
 # deliveries, and unsubscribed queues read with GET.
 sx_agent_itest(agent_scen test_agent_scen.c 900)
+# The reference's message expiration scenarios beyond test_agent_flow.c's
+# (a network error, a full queue, one and many messages) and the delivery
+# receipts' version gate and concurrent use (test_agent_expiry.c).
+sx_agent_itest(agent_expiry test_agent_expiry.c 900)
+# The reference's switch scenarios beyond test_agent_switch.c's
+# (test_agent_switch2.c): a switch then the connection deleted, two
+# connections switched at once with the agents taking turns, one of the
+# two aborted.
+sx_agent_itest(agent_switch2 test_agent_switch2.c 600)

@@ -6,9 +6,11 @@
  *    the joiner joins and sends; the inviter opened again gets the CONF and
  *    the messages, allows, and both reach CON;
  *  - testAsyncBothOffline: both closed in turn after their step;
- *  - testAsyncServerOffline: joining while the router is down returns
- *    (the join's steps are a stored command, retried), and the handshake
- *    completes once the router is back;
+ *  - testAsyncServerOffline: DOWN and UP at the inviter as the router goes
+ *    and comes back; joining while it is down returns (the join's steps are
+ *    a stored command, retried), a second join of the same link meanwhile
+ *    is refused and leaves nothing, and the handshake completes once the
+ *    router is back;
  *  - testAllowConnectionClientRestart: the joiner's queue on a second
  *    router that is down when the inviter allows (the allow returns, its
  *    steps stored); the inviter closed, the router back, the inviter
@@ -22,7 +24,9 @@
  *    again goes on from it (the next stored interval larger still) rather
  *    than from the first;
  *  - testBatchedSubscriptions (200 connections, 20 deleted): the others'
- *    subscriptions come back after both agents and the router restarted. */
+ *    subscriptions come back after both agents and the router restarted;
+ *  - testBatchedPendingMessages: messages waiting on the router for 5 of 10
+ *    connections arrive once the recipient subscribes them all at once. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -143,6 +147,34 @@ static void test_testAsyncBothOffline(void **state)
     router_kill9();
 }
 
+/* The next DOWN (down) or UP event of a, other events failing the test
+ * (waiting for DOWN, the UP of the first subscription is passed over). */
+static void expect_router_event(sx_agent *a, bool down)
+{
+    int64_t until = now_ms() + WAIT_MS;
+    sx_agent_event ev;
+    for (;;) {
+        assert_ok(sx_agent_next(a, 200, &ev));
+        if (ev.kind != SX_AGENT_EV_NONE && !(down && ev.kind == SX_AGENT_EV_UP))
+            break;
+        if (now_ms() > until)
+            fail_msg("no %s event", down ? "DOWN" : "UP");
+    }
+    if (ev.kind != (down ? SX_AGENT_EV_DOWN : SX_AGENT_EV_UP))
+        fail_msg("event %s, expected %s", sx_agent_event_name(ev.kind), down ? "DOWN" : "UP");
+    assert_non_null(strstr(R.addr, ev.server));
+    sx_agent_event_clear(&ev);
+}
+
+static size_t n_connections(sx_agent *a)
+{
+    sx_agent_conn_info *ci = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(a, &ci, &n));
+    free(ci);
+    return n;
+}
+
 static void test_testAsyncServerOffline(void **state)
 {
     (void)state;
@@ -150,19 +182,30 @@ static void test_testAsyncServerOffline(void **state)
     sx_agent *alice = open_agent("alice_aso", false);
     sx_agent *bob = open_agent("bob_aso", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char again[SX_AGENT_CONN_ID_TEXT];
     char *link = invite(alice, R.addr, bob_id);
     router_kill9();
-    /* The join's network steps are a stored command (agent_cmds.c): with
-     * the router down the call returns and the agent retries them, as the
-     * reference's asynchronous join does. */
+    expect_router_event(alice, true);
+    /* The reference's synchronous join fails here and its test joins again
+     * once the router is back; ours is its asynchronous join: the network
+     * steps are a stored command (agent_cmds.c), the call returns and the
+     * agent retries them. Joining the same link again while that attempt
+     * is pending (the reference's second call) takes up the same attempt:
+     * the same connection, its keys, one confirmation. */
     assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, alice_id));
+    assert_int_equal(n_connections(bob), 1);
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's info", 10, again));
+    assert_string_equal(again, alice_id);
+    assert_int_equal(n_connections(bob), 1);
     router_start();
+    expect_router_event(alice, false);
     sx_agent_free_text(link);
     char conf[SX_AGENT_CONN_ID_TEXT];
     expect_conf(alice, bob_id, conf);
     assert_ok(sx_agent_allow(alice, bob_id, conf, "alice's info", 12));
     expect_connected(alice, bob_id, bob, alice_id, true);
     greetings(alice, bob_id, bob, alice_id, true);
+    assert_int_equal(n_connections(bob), 1);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
@@ -372,6 +415,68 @@ static void test_testBatchedSubscriptions(void **state)
     router_kill9();
 }
 
+#define PENDING_CONNS 10
+#define PENDING_MSGS 5
+
+/* testBatchedPendingMessages: 10 connections, bob closed, alice sends on
+ * 5 of them; bob opened without subscribing, then all his connections
+ * subscribed in one call: the 5 messages waiting on the router arrive,
+ * one on each of those connections, and the other 5 connections are
+ * subscribed too (a message on each arrives). */
+static void test_testBatchedPendingMessages(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_bp", false);
+    sx_agent *bob = open_agent("bob_bp", false);
+    char bob_ids[PENDING_CONNS][SX_AGENT_CONN_ID_TEXT], alice_ids[PENDING_CONNS][SX_AGENT_CONN_ID_TEXT];
+    for (int i = 0; i < PENDING_CONNS; i++)
+        connect_pair(alice, bob, bob_ids[i], alice_ids[i], true);
+    sx_agent_close(bob);
+    for (int i = 0; i < PENDING_MSGS; i++)
+        send_expect_sent(alice, bob_ids[i], "hello", 2);
+    /* SENT for each, in any order across connections. */
+    bool sent[PENDING_MSGS] = {false};
+    for (int n = 0; n < PENDING_MSGS; n++) {
+        sx_agent_event ev;
+        next_ev(alice, &ev);
+        assert_int_equal(ev.kind, SX_AGENT_EV_SENT);
+        int k = -1;
+        for (int i = 0; i < PENDING_MSGS; i++)
+            if (strcmp(ev.conn, bob_ids[i]) == 0)
+                k = i;
+        assert_true(k >= 0 && !sent[k]);
+        sent[k] = true;
+        sx_agent_event_clear(&ev);
+    }
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.no_subscribe = true;
+    bob = open_agent_opts("bob_bp", &o);
+    assert_ok(sx_agent_subscribe_all(bob));
+    bool got[PENDING_MSGS] = {false};
+    for (int n = 0; n < PENDING_MSGS; n++) {
+        sx_agent_event ev;
+        next_ev(bob, &ev);
+        assert_int_equal(ev.kind, SX_AGENT_EV_MSG);
+        expect_body(&ev, "hello");
+        assert_string_equal(ev.integrity, "OK");
+        int k = -1;
+        for (int i = 0; i < PENDING_MSGS; i++)
+            if (strcmp(ev.conn, alice_ids[i]) == 0)
+                k = i;
+        assert_true(k >= 0 && !got[k]);
+        got[k] = true;
+        assert_ok(sx_agent_ack(bob, ev.conn, ev.msg_id));
+        sx_agent_event_clear(&ev);
+    }
+    for (int i = PENDING_MSGS; i < PENDING_CONNS; i++)
+        send_recv(alice, bob_ids[i], bob, alice_ids[i], "after", 1);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    router_kill9();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_interval_kept, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testDeliverClientRestart, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_testBatchedSubscriptions, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_testBatchedPendingMessages, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

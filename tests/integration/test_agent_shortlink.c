@@ -6,7 +6,9 @@
  * and the link refused to a second joiner; a join repeated after a
  * failure past its LKEY (the stored key sent again); a contact address joined by
  * two requesters through its short link, its user data replaced and seen
- * by the later one, the link deleted and then unknown; tampered and
+ * by the later one, the link deleted and then unknown; a short link added
+ * to an address made without one ("should add short link to existing
+ * contact and connect"); tampered and
  * unknown links refused with a clear error; an address's link prepared
  * before its queue and then created ("should connect via prepared
  * connection link"); links on preset routers named by host alone. */
@@ -186,6 +188,62 @@ static void test_contact_short(void **state)
     assert_int_not_equal(sx_agent_short_link_data(carol, sl, NULL, &data, &dlen), SX_OK);
     assert_non_null(strstr(sx_error_message(), "short link"));
     assert_int_equal(sx_agent_set_short_link_data(alice, addr, "x", 1), SX_E_USAGE);
+    sx_agent_free_text(link);
+    sx_agent_free_text(sl);
+    sx_agent_close(alice);
+    sx_agent_close(bob);
+    sx_agent_close(carol);
+    router_kill9();
+}
+
+/* The reference's testAddContactShortLink: an address made without a short
+ * link gets one afterwards (its queue and full link stay); two users read
+ * it, the same one twice; a request through the full link connects; the
+ * user data replaced gives the same short link, also after a restart. */
+static void test_add_contact_short(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *alice = open_agent("alice_ac", false);
+    sx_agent *bob = open_agent("bob_ac", false);
+    sx_agent *carol = open_agent("carol_ac", false);
+    char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL, *sl = NULL, *sl2 = NULL;
+    assert_ok(sx_agent_create_contact(alice, R.addr, addr, &link));
+    /* Made without one: nothing to update yet. */
+    assert_int_equal(sx_agent_set_short_link_data(alice, addr, "x", 1), SX_E_USAGE);
+    assert_ok(sx_agent_set_contact_short_link(alice, addr, "some user data", 14, &sl));
+    check_short_text(sl, "https://127.0.0.1/a#");
+    expect_data(bob, sl, "some user data", link);
+    expect_data(bob, sl, "some user data", link); /* the same user again */
+    expect_data(carol, sl, "some user data", link);
+
+    char bob_alice[SX_AGENT_CONN_ID_TEXT], bob_inv[SX_AGENT_CONN_ID_TEXT];
+    char alice_bob[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_join(bob, link, NULL, "bob's connInfo", 14, bob_alice));
+    expect_req(alice, addr, "bob's connInfo", bob_inv);
+    assert_ok(sx_agent_accept_contact(alice, bob_inv, NULL, "alice's connInfo", 16, alice_bob));
+    finish_handshake(bob, bob_alice, alice, alice_bob, "alice's connInfo");
+    send_expect_sent(alice, alice_bob, "hello", 2);
+    expect_sent(alice, alice_bob, 2);
+    expect_msg(bob, bob_alice, "hello", 2, 1);
+    send_expect_sent(bob, bob_alice, "hello too", 3);
+    expect_sent(bob, bob_alice, 3);
+    expect_msg(alice, alice_bob, "hello too", 3, 1);
+
+    /* The user data replaced: the same link, the new data. */
+    assert_ok(sx_agent_set_contact_short_link(alice, addr, "updated user data", 17, &sl2));
+    assert_string_equal(sl2, sl);
+    sx_agent_free_text(sl2);
+    expect_data(carol, sl, "updated user data", link);
+    sx_agent_close(alice);
+    alice = open_agent("alice_ac", false);
+    assert_ok(sx_agent_set_contact_short_link(alice, addr, "after a restart", 15, &sl2));
+    assert_string_equal(sl2, sl);
+    sx_agent_free_text(sl2);
+    expect_data(bob, sl, "after a restart", link);
+    /* Only for an address. */
+    assert_int_equal(sx_agent_set_contact_short_link(alice, alice_bob, "x", 1, &sl2), SX_E_USAGE);
+    assert_null(sl2);
     sx_agent_free_text(link);
     sx_agent_free_text(sl);
     sx_agent_close(alice);
@@ -442,6 +500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invitation_short, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_invitation_short_retry, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_contact_short, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_add_contact_short, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_bad_short_links, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_invitation_full_beside_short, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_contact, pair_setup, pair_teardown),

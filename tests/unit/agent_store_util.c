@@ -32,6 +32,10 @@ int asu_teardown(void **state)
 
 char *asu_fresh(const char *name)
 {
+    /* Without asu_setup as the group's setup the folder is "": the file
+     * would land at the file system's root. */
+    if (g_dir[0] == '\0')
+        fail_msg("asu_fresh(%s) without asu_setup", name);
     size_t n = strlen(g_dir) + strlen(name) + 2;
     char *p = malloc(n);
     assert_non_null(p);

@@ -151,5 +151,5 @@ int main(void)
         cmocka_unit_test(test_held),
         cmocka_unit_test(test_parked_and_deleted),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, asu_setup, asu_teardown);
 }
