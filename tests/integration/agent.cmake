@@ -64,3 +64,7 @@ sx_agent_itest(agent_versions test_agent_versions.c 600)
 # restart, the HELLO timeout, the periodic cleanup of old sent messages and
 # hashes.
 sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)
+# Users (sx_agent_user_create / _delete, the *_for_user calls) and the
+# subscription of chosen connections (sx_agent_subscribe / _unsubscribe),
+# test_agent_users.c.
+sx_agent_itest(agent_users test_agent_users.c 600)
