@@ -5,7 +5,8 @@
  * (DEL_USER; their queues deleted on the router, so the peer's next
  * message fails with AUTH) while the other user's go on; an agent opened
  * with no_subscribe receives only the connections it subscribes, and
- * unsubscribing and subscribing again brings the waiting message. */
+ * unsubscribing and subscribing again brings the waiting message; a
+ * user's contact address and the contact accepted for that user. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -249,11 +250,61 @@ static void test_subscribe_chosen(void **state)
     sx_agent_close(b);
 }
 
+/* A user's contact address: the request's accepted connection is made for
+ * the user that accepts it, beside the address. */
+static void test_contact_for_user(void **state)
+{
+    (void)state;
+    router_start();
+    sx_agent *a = open_agent("a", false), *b = open_agent("b", false);
+    int64_t u = 0;
+    assert_ok(sx_agent_user_create(a, &u));
+    char addr[SX_AGENT_CONN_ID_TEXT], *link = NULL;
+    assert_ok(sx_agent_create_contact_for_user(a, u, R.addr, addr, &link));
+    char b_a[SX_AGENT_CONN_ID_TEXT], a_b[SX_AGENT_CONN_ID_TEXT];
+    assert_ok(sx_agent_join(b, link, NULL, "req", 3, b_a));
+    sx_agent_free_text(link);
+    sx_agent_event ev;
+    expect(a, SX_AGENT_EV_REQ, addr, &ev);
+    expect_body(&ev, "req");
+    char inv[SX_AGENT_CONN_ID_TEXT];
+    memcpy(inv, ev.inv_id, sizeof inv);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_accept_contact_for_user(a, u, inv, NULL, "acc", 3, a_b));
+    expect(b, SX_AGENT_EV_CONF, b_a, &ev);
+    char conf[SX_AGENT_CONN_ID_TEXT];
+    memcpy(conf, ev.conf_id, sizeof conf);
+    sx_agent_event_clear(&ev);
+    assert_ok(sx_agent_allow(b, b_a, conf, "b", 1));
+    expect(b, SX_AGENT_EV_CON, b_a, &ev);
+    sx_agent_event_clear(&ev);
+    expect(a, SX_AGENT_EV_INFO, a_b, &ev);
+    sx_agent_event_clear(&ev);
+    expect(a, SX_AGENT_EV_CON, a_b, &ev);
+    sx_agent_event_clear(&ev);
+    send_recv(a, a_b, b, b_a, "hi");
+    bool has = false;
+    assert_int_equal(user_conns(a, u, a_b, &has), 2); /* the address and the contact */
+    assert_true(has);
+    assert_int_equal(user_conns(a, u, addr, &has), 2);
+    assert_true(has);
+    assert_int_equal(user_conns(a, sx_agent_default_user(a), NULL, &has), 0);
+    /* Deleting the user takes the address and the contact. */
+    assert_ok(sx_agent_user_delete(a, u, true));
+    next_ev(a, &ev);
+    assert_int_equal(ev.kind, SX_AGENT_EV_DEL_USER);
+    sx_agent_event_clear(&ev);
+    assert_int_equal(user_conns(a, 0, NULL, &has), 0);
+    sx_agent_close(a);
+    sx_agent_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_users_delete_one, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_chosen, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_for_user, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
