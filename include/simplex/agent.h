@@ -43,11 +43,17 @@
  * Errors: the status classes of simplex/status.h with sx_error_message()
  * (per thread) saying why.
  *
- * Versus the reference's API (docs/AGENT-CHECKLIST.md): one user per store;
- * creating and joining are synchronous calls (their result is returned,
- * so there is no INV or OK event; OK is reserved for asynchronous
- * commands); sx_agent_subscribe_all rather than per-connection
- * subscription (sx_agent_open subscribes every receiving queue). */
+ * Users: a store holds users, each owning its connections (the reference's
+ * userId). The calls without a user act for the store's default user
+ * (made on first open); sx_agent_user_create adds users, the *_for_user
+ * calls make connections for one, sx_agent_user_delete removes one with
+ * its connections.
+ *
+ * Versus the reference's API (docs/AGENT-CHECKLIST.md): creating and
+ * joining are synchronous calls (their result is returned, so there is no
+ * INV or OK event; OK is reserved for asynchronous commands);
+ * sx_agent_open subscribes every receiving queue unless no_subscribe
+ * (then sx_agent_subscribe picks connections). */
 #ifndef SIMPLEX_AGENT_H
 #define SIMPLEX_AGENT_H
 
@@ -204,6 +210,7 @@ typedef enum sx_agent_event_kind {
      * may keep it; ours is gone either way) */
     SX_AGENT_EV_DEL_RCVQ,
     SX_AGENT_EV_DEL_CONN, /* sx_agent_delete_wait: conn is gone from the store */
+    SX_AGENT_EV_DEL_USER, /* sx_agent_user_delete removed user_id with its connections */
 } sx_agent_event_kind;
 
 /* One delivery receipt of a RCVD event. */
@@ -247,6 +254,7 @@ typedef struct sx_agent_event {
      * gone and the new one is in use). */
     char switch_dir[4];
     char switch_phase[12];
+    int64_t user_id; /* DEL_USER */
 } sx_agent_event;
 
 /* Opens (creating) the store at db_path and starts the agent: the pool,
@@ -551,6 +559,21 @@ SX_API SX_MUST_CHECK sx_status sx_agent_get_message(sx_agent *a, const char *con
  * yet and takes up the deliveries pending in it: what another process on
  * the same store (an `invite`, a `join`, a `send`) added. */
 SX_API SX_MUST_CHECK sx_status sx_agent_subscribe_all(sx_agent *a);
+/* Subscribes the receiving queues of n chosen connections (the reference's
+ * subscribeConnections), for an agent opened with no_subscribe or after
+ * sx_agent_unsubscribe, END or a refused subscription: those not held are
+ * subscribed (a router's refusal comes later as an ERR of the connection),
+ * and the connections' pending deliveries resume. results (may be NULL)
+ * gets each connection's status (SX_E_USAGE: not a connection of the
+ * store); the call returns the first that is not SX_OK. A connection
+ * subscribed already is SX_OK. */
+SX_API SX_MUST_CHECK sx_status sx_agent_subscribe(sx_agent *a, const char *const *conn_ids, size_t n,
+                                                  sx_status *results);
+/* Lets go of the receiving queues of n connections (nothing is sent to the
+ * routers, which keep their messages until a subscription comes again);
+ * results and the return value as sx_agent_subscribe. */
+SX_API SX_MUST_CHECK sx_status sx_agent_unsubscribe(sx_agent *a, const char *const *conn_ids,
+                                                    size_t n, sx_status *results);
 /* Waits until no delivery is pending (or a send queue is waiting to retry
  * only), up to timeout_ms: SX_OK when done, SX_E_WOULD_BLOCK when not. */
 SX_API SX_MUST_CHECK sx_status sx_agent_flush(sx_agent *a, int timeout_ms);
@@ -576,9 +599,42 @@ typedef struct sx_agent_conn_info {
     const char *state; /* "new", "rcv", "snd", "duplex", "contact", "deleted" */
     bool pq;
     const char *rsync; /* the ratchet re-synchronisation state, as in RSYNC events */
+    int64_t user_id;   /* the user owning it */
 } sx_agent_conn_info;
-/* The connections, oldest first (*out malloc'd, free(3) it). */
+/* The connections of every user, oldest first (*out malloc'd, free(3) it). */
 SX_API SX_MUST_CHECK sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n);
+/* The same for one user (0: every user). */
+SX_API SX_MUST_CHECK sx_status sx_agent_user_connections(sx_agent *a, int64_t user_id,
+                                                         sx_agent_conn_info **out, size_t *n);
+
+/* ---- users (the reference's createUser / deleteUser) ---- */
+/* The store's default user: the one the calls without a user act for. */
+SX_API int64_t sx_agent_default_user(const sx_agent *a);
+/* A new user (*user_id: its id, kept in the store). */
+SX_API SX_MUST_CHECK sx_status sx_agent_user_create(sx_agent *a, int64_t *user_id);
+/* Deletes the user and every connection it owns. del_queues: their
+ * receiving queues are deleted on their routers first (DEL; a router that
+ * cannot be reached keeps its queue, the connection goes all the same),
+ * then the DEL_USER event; false: the queues are only let go here (no
+ * router is told, the peers' messages stay there). SX_E_USAGE for the
+ * default user or an unknown one. */
+SX_API SX_MUST_CHECK sx_status sx_agent_user_delete(sx_agent *a, int64_t user_id, bool del_queues);
+/* As sx_agent_create_invitation, sx_agent_create_contact, sx_agent_join
+ * and sx_agent_accept_contact, the new connection owned by user_id
+ * (SX_E_USAGE for an unknown user). */
+SX_API SX_MUST_CHECK sx_status sx_agent_create_invitation_for_user(
+    sx_agent *a, int64_t user_id, const char *server, char conn_id[SX_AGENT_CONN_ID_TEXT],
+    char **link);
+SX_API SX_MUST_CHECK sx_status sx_agent_create_contact_for_user(
+    sx_agent *a, int64_t user_id, const char *server, char conn_id[SX_AGENT_CONN_ID_TEXT],
+    char **link);
+SX_API SX_MUST_CHECK sx_status sx_agent_join_for_user(sx_agent *a, int64_t user_id,
+                                                      const char *link, const char *server,
+                                                      const void *info, size_t info_len,
+                                                      char conn_id[SX_AGENT_CONN_ID_TEXT]);
+SX_API SX_MUST_CHECK sx_status sx_agent_accept_contact_for_user(
+    sx_agent *a, int64_t user_id, const char *inv_id, const char *server, const void *info,
+    size_t info_len, char conn_id[SX_AGENT_CONN_ID_TEXT]);
 
 /* The agent's sends so far (since sx_agent_open): made directly, through a
  * proxy, and made directly after the proxy could not use the

@@ -174,7 +174,7 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
                                         "REQ", "RCVD", "MWARN", "QCONT", "MERRS", "SUSPENDED",
-                                        "SWITCH", "DEL_RCVQ", "DEL_CONN"};
+                                        "SWITCH", "DEL_RCVQ", "DEL_CONN", "DEL_USER"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -575,12 +575,18 @@ sx_status sx_agent_flush(sx_agent *a, int timeout_ms)
 
 sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n)
 {
-    SX_ENSURE(a && out && n, SX_E_USAGE);
+    return sx_agent_user_connections(a, 0, out, n);
+}
+
+sx_status sx_agent_user_connections(sx_agent *a, int64_t user_id, sx_agent_conn_info **out,
+                                    size_t *n)
+{
+    SX_ENSURE(a && out && n && user_id >= 0, SX_E_USAGE);
     static const char *const states[] = {"new", "rcv", "snd", "duplex", "contact", "deleted"};
     sx_agent_conn *conns = NULL;
     size_t nc = 0;
     pthread_mutex_lock(&a->mu);
-    sx_status st = sx_agent_store_conn_list(a->store, 0, &conns, &nc);
+    sx_status st = sx_agent_store_conn_list(a->store, user_id, &conns, &nc);
     pthread_mutex_unlock(&a->mu);
     SX_TRY(st);
     *out = NULL;
@@ -597,6 +603,7 @@ sx_status sx_agent_connections(sx_agent *a, sx_agent_conn_info **out, size_t *n)
         r[i].state = (unsigned)conns[i].state < 6 ? states[conns[i].state] : "?";
         r[i].pq = conns[i].pq_support;
         r[i].rsync = sx_agent_rsync_name(conns[i].rsync);
+        r[i].user_id = conns[i].user_id;
     }
     free(conns);
     *out = r;

@@ -24,7 +24,7 @@ sx_status sx_agent_conn_new(sx_agent *a, sx_agent_conn_mode mode, uint16_t agent
 {
     sx_agent_conn c;
     memset(&c, 0, sizeof c);
-    c.user_id = a->user_id;
+    c.user_id = sx_agent_conn_user(a);
     c.mode = mode;
     c.state = SX_AGENT_CONN_NEW;
     c.agent_version = agent_v;

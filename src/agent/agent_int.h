@@ -115,6 +115,11 @@ void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev);
 void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
                        int64_t msg_id, sx_status st, const char *what);
 
+/* ---- users (agent_users.c) ---- */
+/* The user of a connection the calling thread makes now: the one a
+ * *_for_user call chose, else the agent's default user. */
+int64_t sx_agent_conn_user(const sx_agent *a);
+
 /* ---- versions (agent_versions.c) ---- */
 /* a->agent_vr and a->e2e_vr from the opts: SX_E_USAGE when a cap is out
  * of the supported range. */

@@ -79,3 +79,7 @@ sx_agent_itest(agent_expiry test_agent_expiry.c 900)
 # connections switched at once with the agents taking turns, one of the
 # two aborted.
 sx_agent_itest(agent_switch2 test_agent_switch2.c 600)
+# Users (sx_agent_user_create / _delete, the *_for_user calls) and the
+# subscription of chosen connections (sx_agent_subscribe / _unsubscribe),
+# test_agent_users.c.
+sx_agent_itest(agent_users test_agent_users.c 600)
