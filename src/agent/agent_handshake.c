@@ -190,7 +190,6 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
      * KEYs it with the key our confirmation carries). */
     bool fast = qa->mode == SX_QUEUE_MODE_MESSAGING;
     bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ && e2e_v >= SX_E2E_V_PQ;
-    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id));
 
     /* The ratchet: X3DH with the link's parameters. */
     sx_e2e_params peer = cr->e2e;
@@ -223,13 +222,16 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
 
     /* Keys committed before SKEY, with the command that takes the
      * handshake on from here (agent_cmds.c): SKEY, the reply queue, the
-     * confirmation. */
+     * confirmation. The connection row too: a crash before the commit
+     * leaves nothing of the join (no connection without its command). */
     int64_t sqid = 0, cmd = 0;
     sx_smp_queue *sq = NULL;
     if (st == SX_OK)
         st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
-        st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
+        st = sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id);
+        if (st == SX_OK)
+            st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
         /* LKEY secured it already (a short link): the command skips SKEY. */
         if (st == SX_OK && secured)
             st = sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED);
@@ -239,9 +241,10 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
             st = sx_agent_cmd_join_store(a, id, sqid, smpc_v, fast, server, &pub, info, &cmd);
         if (st == SX_OK && accept_inv)
             st = sx_agent_store_invitation_accept(a->store, accept_inv, info);
-        if (st == SX_OK)
+        if (st == SX_OK) {
+            sx_agent_crash_point("join-uncommitted");
             st = sx_agent_store_commit(a->store);
-        else
+        } else
             sx_agent_store_rollback(a->store);
         if (st != SX_OK && cmd != 0)
             sx_agent_cmd_drop(a, cmd);
