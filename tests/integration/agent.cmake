@@ -64,3 +64,13 @@ sx_agent_itest(agent_versions test_agent_versions.c 600)
 # restart, the HELLO timeout, the periodic cleanup of old sent messages and
 # hashes.
 sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)
+# Kill -9 at random times (test_agent_killsoak.sh): two simplex-agent stores
+# over the smp-server program, the handshake's processes (invite, join, both
+# listens) and then the sender's `send`s and the receiver's `listen` killed
+# after seeded random delays and run again; every confirmed message arrives
+# once, in order, with integrity OK. SX_KILLSOAK_ITERATIONS (default 20)
+# kills on each side; scripts/agent-killsoak runs it longer.
+add_test(NAME integration.agent_killsoak
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_agent_killsoak.sh $<TARGET_FILE:smp-server>
+                 $<TARGET_FILE:simplex-agent>)
+set_tests_properties(integration.agent_killsoak PROPERTIES TIMEOUT 600)
