@@ -38,7 +38,8 @@ echo "seed $SEED (SX_KILLSOAK_SEED=$SEED to replay), $ITERS iterations, $HANDSHA
 T=$(mktemp -d /tmp/sx_agent_killsoak.XXXXXX) || exit 1
 PID= LA= LB= KILLER= SP=
 cleanup() {
-    [ -n "$KILLER" ] && kill "$KILLER" 2>/dev/null && wait "$KILLER" 2>/dev/null
+    # the receiver's killer ends its own listen once stop exists
+    [ -n "$KILLER" ] && touch "$T/stop" && wait "$KILLER" 2>/dev/null
     for p in $SP $LA $LB; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     # the router runs under timeout(1), which passes TERM on
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
