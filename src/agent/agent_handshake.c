@@ -10,7 +10,6 @@
 #include "agent/agent_int.h"
 #include "agent/agent_cmds.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,21 +204,6 @@ sx_status sx_agent_accept_invitation(sx_agent *a, const sx_agent_connreq *cr, co
     return join_invitation(a, cr, server, info, NULL, inv_id, id);
 }
 
-/* A join that failed before its command was stored: the connection it
- * began goes (the caller never got its id; *id is zeroed then), st
- * returned as it was (e.g. the link's queue being joined already by a
- * pending attempt). */
-static sx_status drop_new_conn(sx_agent *a, sx_agent_id *id, sx_status st)
-{
-    char code[32], why[256];
-    snprintf(code, sizeof code, "%s", sx_error_code() ? sx_error_code() : "");
-    snprintf(why, sizeof why, "%s", sx_error_message());
-    if (sx_agent_store_conn_delete(a->store, id) != SX_OK)
-        return st;
-    memset(id, 0, sizeof *id);
-    return sx_error_set(st, code[0] ? code : NULL, "%s", why);
-}
-
 /* accept_inv: the contact request whose invitation this is, marked
  * accepted with the JOIN command (a second accept is refused, also after
  * a crash). */
@@ -245,7 +229,6 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
     SX_TRY(join_again(a, qa, server, info, id, &again));
     if (again)
         return SX_OK;
-    SX_TRY(sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id));
 
     /* The ratchet: X3DH with the link's parameters. */
     sx_e2e_params peer = cr->e2e;
@@ -258,8 +241,7 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
     memset(&r, 0, sizeof r);
     sx_status st = sx_e2e_generate(e2e_v, use, peer.kem.state == SX_KEM_PROPOSED ? peer.kem.pk : NULL,
                                    NULL, &priv, &pub);
-    if (st != SX_OK)
-        return drop_new_conn(a, id, st);
+    SX_TRY(st);
     pub.version = e2e_v;
     st = sx_x3dh_snd(&priv, &peer, &res);
     sx_e2e_private_wipe(&priv);
@@ -280,13 +262,16 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
 
     /* Keys committed before SKEY, with the command that takes the
      * handshake on from here (agent_cmds.c): SKEY, the reply queue, the
-     * confirmation. */
+     * confirmation. The connection row too: a crash before the commit
+     * leaves nothing of the join (no connection without its command). */
     int64_t sqid = 0, cmd = 0;
     sx_smp_queue *sq = NULL;
     if (st == SX_OK)
         st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
-        st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
+        st = sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id);
+        if (st == SX_OK)
+            st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
         /* LKEY secured it already (a short link): the command skips SKEY. */
         if (st == SX_OK && secured)
             st = sx_agent_store_snd_queue_set_status(a->store, sqid, SX_AGENT_Q_SECURED);
@@ -296,17 +281,21 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
             st = sx_agent_cmd_join_store(a, id, sqid, smpc_v, fast, server, &pub, info, &cmd);
         if (st == SX_OK && accept_inv)
             st = sx_agent_store_invitation_accept(a->store, accept_inv, info);
-        if (st == SX_OK)
+        if (st == SX_OK) {
+            sx_agent_crash_point("join-uncommitted");
             st = sx_agent_store_commit(a->store);
-        else
+        } else
             sx_agent_store_rollback(a->store);
         if (st != SX_OK && cmd != 0)
             sx_agent_cmd_drop(a, cmd);
     }
     sx_smp_queue_free(sq);
     sx_ratchet_cleanup(&r);
-    if (st != SX_OK)
-        return drop_new_conn(a, id, st);
+    if (st != SX_OK) {
+        /* rolled back: no connection was made (the caller gets no id) */
+        memset(id, 0, sizeof *id);
+        return st;
+    }
     sx_agent_crash_point("join-stored");
     return sx_agent_cmd_run_now(a, cmd);
 }

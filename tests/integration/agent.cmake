@@ -83,3 +83,13 @@ sx_agent_itest(agent_switch2 test_agent_switch2.c 600)
 # subscription of chosen connections (sx_agent_subscribe / _unsubscribe),
 # test_agent_users.c.
 sx_agent_itest(agent_users test_agent_users.c 600)
+# Kill -9 at random times (test_agent_killsoak.sh): two simplex-agent stores
+# over the smp-server program, the handshake's processes (invite, join, both
+# listens) and then the sender's `send`s and the receiver's `listen` killed
+# after seeded random delays and run again; every confirmed message arrives
+# once, in order, with integrity OK. SX_KILLSOAK_ITERATIONS (default 20)
+# kills on each side; scripts/agent-killsoak runs it longer.
+add_test(NAME integration.agent_killsoak
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_agent_killsoak.sh $<TARGET_FILE:smp-server>
+                 $<TARGET_FILE:simplex-agent>)
+set_tests_properties(integration.agent_killsoak PROPERTIES TIMEOUT 600)
