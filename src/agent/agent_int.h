@@ -70,6 +70,10 @@ struct sx_agent {
     size_t n_sqs, cap_sqs;
     sx_agent_idmap sq_by_id;    /* sqs' indexes by store id */
     struct sx_agent_cmdq *cmdq; /* commands this process holds (agent_cmds.c) */
+    /* While an asynchronous call (agent_async.c) holds mu: its correlation
+     * id, stored with the command it makes, which is then left to the
+     * sending thread instead of run in the call. NULL otherwise. */
+    const char *async_corr;
     /* Events, in order. */
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
@@ -104,6 +108,11 @@ void sx_agent_emit(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *con
 void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev);
 void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
                        int64_t msg_id, sx_status st, const char *what);
+/* The end of an asynchronous call's command: kind (INV, JOINED, OK, or ERR
+ * with st and the thread's error message) of conn with corr_id; body
+ * copied (INV: the link, NUL added). */
+void sx_agent_emit_corr(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
+                        const char *corr_id, sx_slice body, sx_status st);
 
 /* ---- versions (agent_versions.c) ---- */
 /* a->agent_vr and a->e2e_vr from the opts: SX_E_USAGE when a cap is out

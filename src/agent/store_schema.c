@@ -254,6 +254,12 @@ static const char M7_CMD_RETRY_CLEANUP[] =
     "CREATE INDEX idx_rcv_hashes_created ON encrypted_rcv_message_hashes(created_at);\n"
     "CREATE INDEX idx_ratchet_key_hashes_created ON processed_ratchet_key_hashes(created_at);\n";
 
+/* The caller's correlation id of a command made by an asynchronous call
+ * (docs/AGENT.md, "Asynchronous calls"), echoed in the event that reports
+ * its end, also when an agent opened again completes it. Made on a branch
+ * beside others adding migrations: renumbered after theirs at merge. */
+static const char M8_CMD_CORR_ID[] = "ALTER TABLE commands ADD COLUMN corr_id TEXT;\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
@@ -262,6 +268,7 @@ static const sx_agent_migration MIGRATIONS[] = {
     {5, "queue_switch", M5_QUEUE_SWITCH},
     {6, "short_links", M6_SHORT_LINKS},
     {7, "command_retry_cleanup", M7_CMD_RETRY_CLEANUP},
+    {8, "command_corr_id", M8_CMD_CORR_ID},
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,
