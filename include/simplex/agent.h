@@ -49,11 +49,13 @@
  * calls make connections for one, sx_agent_user_delete removes one with
  * its connections.
  *
- * Versus the reference's API (docs/AGENT-CHECKLIST.md): creating and
- * joining are synchronous calls (their result is returned, so there is no
- * INV or OK event; OK is reserved for asynchronous commands);
- * sx_agent_open subscribes every receiving queue unless no_subscribe
- * (then sx_agent_subscribe picks connections). */
+ * Versus the reference's API (docs/AGENT-CHECKLIST.md): creating, joining,
+ * allowing and accepting are synchronous calls (their result is returned)
+ * with asynchronous variants (*_async: they return once the command is
+ * stored, and an INV, JOINED, OK or ERR event carrying the caller's
+ * correlation id reports its end, also after a restart); sx_agent_open
+ * subscribes every receiving queue unless no_subscribe (then
+ * sx_agent_subscribe picks connections). */
 #ifndef SIMPLEX_AGENT_H
 #define SIMPLEX_AGENT_H
 
@@ -188,7 +190,7 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_END,      /* another client subscribed to the connection's queue */
     SX_AGENT_EV_DOWN,     /* the connection to router `server` dropped; its queues wait */
     SX_AGENT_EV_UP,       /* it is back and its queues are subscribed again */
-    SX_AGENT_EV_OK,       /* reserved for asynchronous commands */
+    SX_AGENT_EV_OK,       /* an asynchronous call (corr_id) ended: sx_agent_allow_async */
     SX_AGENT_EV_ERR,      /* an error of a connection (status, detail) */
     SX_AGENT_EV_RSYNC,    /* the ratchet's re-synchronisation state changed: rsync, and in
                            * detail the decryption error that caused it ("" when none) */
@@ -211,7 +213,17 @@ typedef enum sx_agent_event_kind {
     SX_AGENT_EV_DEL_RCVQ,
     SX_AGENT_EV_DEL_CONN, /* sx_agent_delete_wait: conn is gone from the store */
     SX_AGENT_EV_DEL_USER, /* sx_agent_user_delete removed user_id with its connections */
+    /* sx_agent_create_invitation_async (corr_id) made the queue: body = the
+     * link's text (body_len bytes, NUL after them) */
+    SX_AGENT_EV_INV,
+    /* sx_agent_join_async / sx_agent_accept_contact_async (corr_id): the
+     * peer's queue is secured and our confirmation is queued (SENT is not
+     * reported for it; INFO and CON follow) */
+    SX_AGENT_EV_JOINED,
 } sx_agent_event_kind;
+
+/* The longest correlation id of an asynchronous call, in bytes. */
+#define SX_AGENT_CORR_ID_MAX 64
 
 /* One delivery receipt of a RCVD event. */
 typedef struct sx_agent_receipt {
@@ -255,6 +267,9 @@ typedef struct sx_agent_event {
     char switch_dir[4];
     char switch_phase[12];
     int64_t user_id; /* DEL_USER */
+    /* INV, JOINED, OK, and an ERR ending an asynchronous call: the caller's
+     * correlation id ("" otherwise) */
+    char corr_id[SX_AGENT_CORR_ID_MAX + 1];
 } sx_agent_event;
 
 /* Opens (creating) the store at db_path and starts the agent: the pool,
@@ -406,6 +421,53 @@ SX_API SX_MUST_CHECK sx_status sx_agent_accept_contact(sx_agent *a, const char *
                                                        const char *server, const void *info,
                                                        size_t info_len,
                                                        char conn_id[SX_AGENT_CONN_ID_TEXT]);
+/* ---- asynchronous calls (docs/AGENT.md, "Asynchronous calls") ----
+ * As the synchronous calls above, but they touch the store only: the
+ * network steps are a stored command run by the agent's sending thread,
+ * retried while the router cannot be reached and taken up again by the
+ * next sx_agent_open after a close or a crash. The end is an event with
+ * the caller's corr_id (1..SX_AGENT_CORR_ID_MAX bytes of text, the
+ * caller's to choose; SX_E_USAGE otherwise): INV, JOINED or OK, or ERR
+ * (status, detail) when the step failed for good. */
+
+/* A one-time invitation whose queue on `server` is made later: conn_id
+ * gets the connection's id now; INV (body: the link) follows. */
+SX_API SX_MUST_CHECK sx_status sx_agent_create_invitation_async(sx_agent *a, const char *corr_id,
+                                                                const char *server,
+                                                                char conn_id[SX_AGENT_CONN_ID_TEXT]);
+/* A connection id to join a link with, known before the join (the
+ * reference's prepareConnectionToJoin): stored, with no queue and no keys
+ * yet; give it to sx_agent_join_prepared or sx_agent_join_async, or delete
+ * it with sx_agent_delete. */
+SX_API SX_MUST_CHECK sx_status sx_agent_prepare_join(sx_agent *a,
+                                                     char conn_id[SX_AGENT_CONN_ID_TEXT]);
+/* sx_agent_join of an invitation link (full, not short) into the prepared
+ * connection conn_id. SX_E_USAGE when conn_id is not a prepared connection
+ * (or was joined already) or the link is not an invitation. */
+SX_API SX_MUST_CHECK sx_status sx_agent_join_prepared(sx_agent *a, const char *conn_id,
+                                                      const char *link, const char *server,
+                                                      const void *info, size_t info_len);
+/* The same, asynchronous: JOINED (or ERR) of conn_id with corr_id follows. */
+SX_API SX_MUST_CHECK sx_status sx_agent_join_async(sx_agent *a, const char *corr_id,
+                                                   const char *conn_id, const char *link,
+                                                   const char *server, const void *info,
+                                                   size_t info_len);
+/* sx_agent_allow, asynchronous: OK (or ERR) of conn_id with corr_id. */
+SX_API SX_MUST_CHECK sx_status sx_agent_allow_async(sx_agent *a, const char *corr_id,
+                                                    const char *conn_id, const char *conf_id,
+                                                    const void *info, size_t info_len);
+/* sx_agent_ack, asynchronous: OK (or ERR: an unknown message) of conn_id
+ * with corr_id once the ack is stored and the router's ACK was sent. */
+SX_API SX_MUST_CHECK sx_status sx_agent_ack_async(sx_agent *a, const char *corr_id,
+                                                  const char *conn_id, int64_t msg_id);
+/* sx_agent_accept_contact, asynchronous: conn_id gets the new
+ * connection's id now; JOINED (or ERR) with corr_id follows. */
+SX_API SX_MUST_CHECK sx_status sx_agent_accept_contact_async(sx_agent *a, const char *corr_id,
+                                                             const char *inv_id,
+                                                             const char *server, const void *info,
+                                                             size_t info_len,
+                                                             char conn_id[SX_AGENT_CONN_ID_TEXT]);
+
 /* Forgets the contact request inv_id; the requester is not told.
  * SX_E_USAGE for a request unknown or gone. */
 SX_API SX_MUST_CHECK sx_status sx_agent_reject_contact(sx_agent *a, const char *inv_id);

@@ -174,7 +174,8 @@ const char *sx_agent_event_name(sx_agent_event_kind kind)
     static const char *const names[] = {"NONE", "CONF", "INFO", "CON", "MSG", "SENT",
                                         "MERR", "END", "DOWN", "UP", "OK", "ERR", "RSYNC",
                                         "REQ", "RCVD", "MWARN", "QCONT", "MERRS", "SUSPENDED",
-                                        "SWITCH", "DEL_RCVQ", "DEL_CONN", "DEL_USER"};
+                                        "SWITCH", "DEL_RCVQ", "DEL_CONN", "DEL_USER", "INV",
+                                        "JOINED"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -282,6 +283,30 @@ static void *worker_main(void *arg)
 }
 
 /* The deliveries: woken by new ones (a->wake), else when a retry is due. */
+void sx_agent_emit_corr(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
+                        const char *corr_id, sx_slice body, sx_status st)
+{
+    sx_agent_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    if (conn)
+        sx_agent_id_text(conn, ev.conn);
+    snprintf(ev.corr_id, sizeof ev.corr_id, "%s", corr_id);
+    if (st != SX_OK) {
+        ev.status = st;
+        snprintf(ev.detail, sizeof ev.detail, "command: %s", sx_error_message());
+    }
+    if (body.len > 0) {
+        ev.body = malloc(body.len + 1);
+        if (!ev.body)
+            return;
+        memcpy(ev.body, body.ptr, body.len);
+        ev.body[body.len] = 0;
+        ev.body_len = body.len;
+    }
+    sx_agent_emit_ev(a, &ev);
+}
+
 static void *sender_main(void *arg)
 {
     sx_agent *a = arg;

@@ -10,6 +10,7 @@
  * command in one transaction, so the confirmation is queued exactly once. */
 #include "agent/agent_cmds.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,9 +98,13 @@ sx_status sx_agent_cmd_store(sx_agent *a, const sx_agent_id *conn, const char *t
         st = sx_error_set(SX_E_USAGE, NULL, "agent: the connection is gone");
     if (st == SX_OK)
         st = sx_agent_store_cmd_set_taken(a->store, *command_id, true);
+    if (st == SX_OK && a->async_corr != NULL)
+        st = sx_agent_store_cmd_corr_set(a->store, *command_id, a->async_corr);
     sx_agent_command c;
     memset(&c, 0, sizeof c);
     if (st == SX_OK) {
+        if (a->async_corr != NULL)
+            snprintf(c.corr_id, sizeof c.corr_id, "%s", a->async_corr);
         c.command_id = *command_id;
         c.conn_id = *conn;
         memcpy(c.tag, tag, strlen(tag));
@@ -360,6 +365,10 @@ static sx_status run(sx_agent *a, const sx_agent_command *c)
         return run_join(a, c);
     if (strcmp(c->tag, SX_AGENT_CMD_ALLOW) == 0)
         return run_allow(a, c);
+    if (strcmp(c->tag, SX_AGENT_CMD_NEW) == 0)
+        return sx_agent_async_run_new(a, c);
+    if (strcmp(c->tag, SX_AGENT_CMD_ACK) == 0)
+        return sx_agent_async_run_ack(a, c);
     int sw = sx_agent_switch_cmd(a, c);
     if (sw == 1)
         return SX_OK;
@@ -378,6 +387,13 @@ static sx_status attempt(sx_agent *a, size_t i)
     held_cmd *h = &a->cmdq->v[i];
     sx_status st = run(a, &h->c);
     if (st == SX_OK) {
+        /* an asynchronous call's end (NEW reports INV itself) */
+        if (h->c.corr_id[0] != '\0' && strcmp(h->c.tag, SX_AGENT_CMD_NEW) != 0) {
+            bool joined = strcmp(h->c.tag, SX_AGENT_CMD_JOIN) == 0 ||
+                          strcmp(h->c.tag, SX_AGENT_CMD_CONTACT) == 0;
+            sx_agent_emit_corr(a, joined ? SX_AGENT_EV_JOINED : SX_AGENT_EV_OK, &h->c.conn_id,
+                               h->c.corr_id, sx_slice_of(NULL, 0), SX_OK);
+        }
         unhold(a, i);
         return SX_OK;
     }
@@ -497,8 +513,14 @@ void sx_agent_cmd_drop(sx_agent *a, int64_t command_id)
 sx_status sx_agent_cmd_run_now(sx_agent *a, int64_t command_id)
 {
     size_t i = 0;
-    if (held_by_id(a, command_id, &i) == NULL)
+    held_cmd *h = held_by_id(a, command_id, &i);
+    if (h == NULL)
         return sx_error_set(SX_E_INTERNAL, NULL, "agent: the command is not held");
+    if (h->c.corr_id[0] != '\0') {
+        /* an asynchronous call's: the sending thread runs it */
+        pthread_cond_broadcast(&a->wake);
+        return SX_OK;
+    }
     sx_status st = attempt(a, i);
     if (st != SX_OK && retryable(st)) {
         pthread_cond_broadcast(&a->wake); /* the sender thread retries it */
@@ -541,9 +563,13 @@ int sx_agent_cmds_due(sx_agent *a)
             continue;
         }
         sx_agent_id conn = h->c.conn_id;
+        char corr[sizeof h->c.corr_id];
+        memcpy(corr, h->c.corr_id, sizeof corr);
         size_t before = a->cmdq->n;
         sx_status st = attempt(a, i);
-        if (st != SX_OK && !retryable(st))
+        if (st != SX_OK && !retryable(st) && corr[0] != '\0')
+            sx_agent_emit_corr(a, SX_AGENT_EV_ERR, &conn, corr, sx_slice_of(NULL, 0), st);
+        else if (st != SX_OK && !retryable(st))
             sx_agent_emit_err(a, SX_AGENT_EV_ERR, &conn, 0, st, "command");
         if (a->cmdq->n == before)
             i++; /* kept for a retry; otherwise slot i holds another now */

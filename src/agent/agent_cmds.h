@@ -19,6 +19,8 @@
 #define SX_AGENT_CMD_ALLOW "ALLOW"   /* KEY (legacy), SKEY, our connection info */
 #define SX_AGENT_CMD_CONTACT "CJOIN" /* the requester's queue, its invitation sent */
 #define SX_AGENT_CMD_HELLO "KEYH"    /* the legacy joiner's KEY, then its HELLO */
+#define SX_AGENT_CMD_NEW "NEWI"      /* an asynchronous invitation's queue, then INV */
+#define SX_AGENT_CMD_ACK "ACKM"      /* an asynchronous ack of a received message */
 
 /* Stores the body w (consumed) as a command tag of conn in the caller's
  * open transaction, held by this process; *command_id its row. */
@@ -50,6 +52,23 @@ SX_MUST_CHECK sx_status sx_agent_rq_address(sx_agent *a, const sx_agent_rcv_queu
                                             sx_agent_queue *qa);
 /* Runs the CJOIN command c (agent_contact.c): SX_OK when done. */
 SX_MUST_CHECK sx_status sx_agent_contact_run(sx_agent *a, const sx_agent_command *c);
+/* Runs the NEWI command c (agent_async.c): SX_OK when done (INV emitted). */
+SX_MUST_CHECK sx_status sx_agent_async_run_new(sx_agent *a, const sx_agent_command *c);
+/* SX_OK for a correlation id of 1..SX_AGENT_CORR_ID_MAX bytes, SX_E_USAGE
+ * otherwise (agent_async.c). */
+SX_MUST_CHECK sx_status sx_agent_corr_check(const char *corr_id);
+/* Takes the prepared connection id (sx_agent_prepare_join) for a join with
+ * these versions: SX_E_USAGE when it is no prepared connection or was
+ * joined already (agent_async.c). */
+SX_MUST_CHECK sx_status sx_agent_prepared_take(sx_agent *a, const sx_agent_id *id,
+                                               uint16_t agent_v, bool pq);
+/* sx_agent_join_invitation into the prepared connection id. */
+SX_MUST_CHECK sx_status sx_agent_join_invitation_prepared(sx_agent *a,
+                                                          const sx_agent_connreq *cr,
+                                                          const char *server, sx_slice info,
+                                                          const sx_agent_id *id);
+/* Runs the ACKM command c (agent_async.c). */
+SX_MUST_CHECK sx_status sx_agent_async_run_ack(sx_agent *a, const sx_agent_command *c);
 /* Forgets a held command whose row the caller's transaction did not keep
  * (rolled back). */
 void sx_agent_cmd_drop(sx_agent *a, int64_t command_id);

@@ -362,9 +362,9 @@ static sx_status accept_locked(sx_agent *a, const sx_agent_id *inv_id, const cha
     return st;
 }
 
-sx_status sx_agent_accept_contact(sx_agent *a, const char *inv_id, const char *server,
-                                  const void *info, size_t info_len,
-                                  char conn_id[SX_AGENT_CONN_ID_TEXT])
+static sx_status accept_call(sx_agent *a, const char *corr_id, const char *inv_id,
+                             const char *server, const void *info, size_t info_len,
+                             char conn_id[SX_AGENT_CONN_ID_TEXT])
 {
     SX_ENSURE(a && conn_id && (info || info_len == 0), SX_E_USAGE);
     SX_ENSURE(info_len <= SX_AGENT_INFO_MAX,
@@ -372,11 +372,28 @@ sx_status sx_agent_accept_contact(sx_agent *a, const char *inv_id, const char *s
     sx_agent_id inv, id;
     SX_TRY(sx_agent_id_parse(inv_id, &inv));
     pthread_mutex_lock(&a->mu);
+    a->async_corr = corr_id;
     sx_status st = accept_locked(a, &inv, server, sx_slice_of(info, info_len), &id);
+    a->async_corr = NULL;
     pthread_mutex_unlock(&a->mu);
     if (st == SX_OK)
         sx_agent_id_text(&id, conn_id);
     return st;
+}
+
+sx_status sx_agent_accept_contact(sx_agent *a, const char *inv_id, const char *server,
+                                  const void *info, size_t info_len,
+                                  char conn_id[SX_AGENT_CONN_ID_TEXT])
+{
+    return accept_call(a, NULL, inv_id, server, info, info_len, conn_id);
+}
+
+sx_status sx_agent_accept_contact_async(sx_agent *a, const char *corr_id, const char *inv_id,
+                                        const char *server, const void *info, size_t info_len,
+                                        char conn_id[SX_AGENT_CONN_ID_TEXT])
+{
+    SX_TRY(sx_agent_corr_check(corr_id));
+    return accept_call(a, corr_id, inv_id, server, info, info_len, conn_id);
 }
 
 sx_status sx_agent_reject_contact(sx_agent *a, const char *inv_id)

@@ -190,26 +190,35 @@ sx_status sx_agent_join_invitation(sx_agent *a, const sx_agent_connreq *cr, cons
 
 static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                  sx_slice info, const sx_smp_queue *secured,
-                                 const sx_agent_id *accept_inv, sx_agent_id *id);
+                                 const sx_agent_id *accept_inv, bool prepared, sx_agent_id *id);
 
 sx_status sx_agent_join_invitation_ex(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                       sx_slice info, const sx_smp_queue *secured, sx_agent_id *id)
 {
-    return join_invitation(a, cr, server, info, secured, NULL, id);
+    return join_invitation(a, cr, server, info, secured, NULL, false, id);
 }
 
 sx_status sx_agent_accept_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                      sx_slice info, const sx_agent_id *inv_id, sx_agent_id *id)
 {
-    return join_invitation(a, cr, server, info, NULL, inv_id, id);
+    return join_invitation(a, cr, server, info, NULL, inv_id, false, id);
+}
+
+sx_status sx_agent_join_invitation_prepared(sx_agent *a, const sx_agent_connreq *cr,
+                                            const char *server, sx_slice info,
+                                            const sx_agent_id *id)
+{
+    sx_agent_id in = *id;
+    return join_invitation(a, cr, server, info, NULL, NULL, true, &in);
 }
 
 /* accept_inv: the contact request whose invitation this is, marked
  * accepted with the JOIN command (a second accept is refused, also after
- * a crash). */
+ * a crash). prepared: *id is a connection of sx_agent_prepare_join, taken
+ * for this join, rather than a new one. */
 static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                  sx_slice info, const sx_smp_queue *secured,
-                                 const sx_agent_id *accept_inv, sx_agent_id *id)
+                                 const sx_agent_id *accept_inv, bool prepared, sx_agent_id *id)
 {
     SX_ENSURE(cr->mode == SX_CONN_INVITATION && cr->queue_count >= 1,
               sx_error_set(SX_E_USAGE, NULL, "agent: not an invitation link"));
@@ -225,10 +234,12 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
      * KEYs it with the key our confirmation carries). */
     bool fast = qa->mode == SX_QUEUE_MODE_MESSAGING;
     bool pq = !a->opts.pq_off && agent_v >= SX_AGENT_V_PQ && e2e_v >= SX_E2E_V_PQ;
-    bool again = false;
-    SX_TRY(join_again(a, qa, server, info, id, &again));
-    if (again)
-        return SX_OK;
+    if (!prepared) {
+        bool again = false;
+        SX_TRY(join_again(a, qa, server, info, id, &again));
+        if (again)
+            return SX_OK;
+    }
 
     /* The ratchet: X3DH with the link's parameters. */
     sx_e2e_params peer = cr->e2e;
@@ -269,7 +280,8 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
     if (st == SX_OK)
         st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
-        st = sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id);
+        st = prepared ? sx_agent_prepared_take(a, id, agent_v, pq)
+                      : sx_agent_conn_new(a, SX_AGENT_MODE_INVITATION, agent_v, pq, id);
         if (st == SX_OK)
             st = new_snd_queue(a, id, qa, smpc_v, 0, secured, &sqid, &sq);
         /* LKEY secured it already (a short link): the command skips SKEY. */
@@ -292,8 +304,10 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
     sx_smp_queue_free(sq);
     sx_ratchet_cleanup(&r);
     if (st != SX_OK) {
-        /* rolled back: no connection was made (the caller gets no id) */
-        memset(id, 0, sizeof *id);
+        /* rolled back: no connection was made (the caller gets no id), or
+         * the prepared one is as it was */
+        if (!prepared)
+            memset(id, 0, sizeof *id);
         return st;
     }
     sx_agent_crash_point("join-stored");
@@ -377,8 +391,8 @@ static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent
     return sx_agent_cmd_run_now(a, cmd);
 }
 
-sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, const void *info,
-                         size_t info_len)
+static sx_status allow_call(sx_agent *a, const char *corr_id, const char *conn_id,
+                            const char *conf_id, const void *info, size_t info_len)
 {
     SX_ENSURE(a && (info || info_len == 0), SX_E_USAGE);
     SX_ENSURE(info_len <= SX_AGENT_INFO_MAX, sx_error_set(SX_E_LIMIT, NULL, "agent: info too long"));
@@ -386,9 +400,24 @@ sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, 
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     SX_TRY(sx_agent_id_parse(conf_id, &conf));
     pthread_mutex_lock(&a->mu);
+    a->async_corr = corr_id;
     sx_status st = allow_locked(a, &id, &conf, sx_slice_of(info, info_len));
+    a->async_corr = NULL;
     pthread_mutex_unlock(&a->mu);
     return st;
+}
+
+sx_status sx_agent_allow(sx_agent *a, const char *conn_id, const char *conf_id, const void *info,
+                         size_t info_len)
+{
+    return allow_call(a, NULL, conn_id, conf_id, info, info_len);
+}
+
+sx_status sx_agent_allow_async(sx_agent *a, const char *corr_id, const char *conn_id,
+                               const char *conf_id, const void *info, size_t info_len)
+{
+    SX_TRY(sx_agent_corr_check(corr_id));
+    return allow_call(a, corr_id, conn_id, conf_id, info, info_len);
 }
 
 /* ---- receiving a confirmation ---- */

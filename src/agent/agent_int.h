@@ -80,6 +80,10 @@ struct sx_agent {
     struct sx_agent_cmdq *cmdq; /* commands this process holds (agent_cmds.c) */
     sx_agent_delw *delw;        /* deleted, waiting for deliveries (agent_delwait.c) */
     size_t n_delw, cap_delw;
+    /* While an asynchronous call (agent_async.c) holds mu: its correlation
+     * id, stored with the command it makes, which is then left to the
+     * sending thread instead of run in the call. NULL otherwise. */
+    const char *async_corr;
     /* Events, in order. */
     pthread_mutex_t ev_mu;
     pthread_cond_t ev_cond;
@@ -114,6 +118,11 @@ void sx_agent_emit(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *con
 void sx_agent_emit_ev(sx_agent *a, sx_agent_event *ev);
 void sx_agent_emit_err(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
                        int64_t msg_id, sx_status st, const char *what);
+/* The end of an asynchronous call's command: kind (INV, JOINED, OK, or ERR
+ * with st and the thread's error message) of conn with corr_id; body
+ * copied (INV: the link, NUL added). */
+void sx_agent_emit_corr(sx_agent *a, sx_agent_event_kind kind, const sx_agent_id *conn,
+                        const char *corr_id, sx_slice body, sx_status st);
 
 /* ---- users (agent_users.c) ---- */
 /* The user of a connection the calling thread makes now: the one a

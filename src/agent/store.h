@@ -25,12 +25,15 @@
 #include "simplex/status.h"
 
 /* The schema version this code writes; a file with a higher one is refused. */
-#define SX_AGENT_STORE_SCHEMA 8
+#define SX_AGENT_STORE_SCHEMA 9
 
 #define SX_AGENT_ID_LEN 12   /* connection, confirmation and invitation ids */
 #define SX_AGENT_QID_MAX 32  /* SMP entity ids (24 bytes in practice) */
 #define SX_AGENT_KEY_MAX 128 /* an encoded private or public key */
 #define SX_AGENT_HASH_LEN 32 /* SHA-256 */
+
+/* An asynchronous call's correlation id, in bytes. */
+#define SX_AGENT_STORE_CORR_MAX 64
 
 typedef struct sx_agent_store sx_agent_store;
 
@@ -586,6 +589,8 @@ typedef struct sx_agent_command {
     char tag[16];      /* the command's name, e.g. "ACK" */
     sx_agent_blob body;
     uint32_t retry_ms; /* the back-off stored by an earlier attempt (0: none) */
+    /* an asynchronous call's correlation id ("": none) */
+    char corr_id[SX_AGENT_STORE_CORR_MAX + 1];
 } sx_agent_command;
 void sx_agent_command_cleanup(sx_agent_command *c);
 
@@ -609,6 +614,9 @@ SX_MUST_CHECK sx_status sx_agent_store_cmd_count(sx_agent_store *s, size_t *pend
 SX_MUST_CHECK sx_status sx_agent_store_cmd_set_taken(sx_agent_store *s, int64_t command_id,
                                                      bool taken);
 /* Stores a command's retry interval (ms), read back by the next take. */
+/* Sets the correlation id of an asynchronous call's command. */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_corr_set(sx_agent_store *s, int64_t command_id,
+                                                    const char *corr_id);
 SX_MUST_CHECK sx_status sx_agent_store_cmd_retry_set(sx_agent_store *s, int64_t command_id,
                                                      uint32_t retry_ms);
 

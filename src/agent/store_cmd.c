@@ -107,3 +107,15 @@ sx_status sx_agent_store_snd_queue_conn(sx_agent_store *s, int64_t server_id, co
     sx_store_fin(s, q);
     return st;
 }
+
+sx_status sx_agent_store_cmd_corr_set(sx_agent_store *s, int64_t command_id, const char *corr_id)
+{
+    SX_ENSURE(s != NULL && corr_id != NULL, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s, "UPDATE commands SET corr_id = ?2 WHERE command_id = ?1", &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, command_id);
+    sqlite3_bind_text(q, 2, corr_id, -1, SQLITE_TRANSIENT);
+    return sx_store_done(s, q, "store a command's correlation id");
+}

@@ -293,7 +293,7 @@ sx_status sx_agent_store_cmd_take(sx_agent_store *s, const sx_agent_id *conn, in
     sx_status st;
     sqlite3_stmt *q = sx_store_prep(
         s, "SELECT command_id, conn_id, coalesce(server_id, 0), tag, body, "
-           "coalesce(retry_int_fast, 0) FROM commands "
+           "coalesce(retry_int_fast, 0), coalesce(corr_id, '') FROM commands "
            "WHERE taken = 0 AND (?1 IS NULL OR (conn_id = ?1 AND coalesce(server_id, 0) = ?2)) "
            "ORDER BY command_id LIMIT 1",
         &st);
@@ -315,6 +315,15 @@ sx_status sx_agent_store_cmd_take(sx_agent_store *s, const sx_agent_id *conn, in
                                   "agent store: a stored command does not decode");
             else
                 memcpy(c->tag, tag, tag_len);
+            const unsigned char *corr = sqlite3_column_text(q, 6);
+            size_t corr_len = (size_t)sqlite3_column_bytes(q, 6);
+            if (st == SX_OK && corr != NULL && corr_len > 0) {
+                if (corr_len >= sizeof c->corr_id)
+                    st = sx_error_set(SX_E_PROTOCOL, NULL,
+                                      "agent store: a stored correlation id is too long");
+                else
+                    memcpy(c->corr_id, corr, corr_len);
+            }
             if (st == SX_OK)
                 st = sx_store_col_blob(q, 4, &c->body);
             *found = st == SX_OK;

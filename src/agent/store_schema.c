@@ -259,6 +259,11 @@ static const char M7_CMD_RETRY_CLEANUP[] =
  * limit across restarts (the reference's deleted_at_wait_delivery). */
 static const char M8_DELETED_AT[] = "ALTER TABLE connections ADD COLUMN deleted_at INTEGER;\n";
 
+/* The caller's correlation id of a command made by an asynchronous call
+ * (docs/AGENT.md, "Asynchronous calls"), echoed in the event that reports
+ * its end, also when an agent opened again completes it. */
+static const char M9_CMD_CORR_ID[] = "ALTER TABLE commands ADD COLUMN corr_id TEXT;\n";
+
 static const sx_agent_migration MIGRATIONS[] = {
     {1, "initial", M1_INITIAL},
     {2, "rcv_message_hashes", M2_RCV_HASHES},
@@ -268,6 +273,8 @@ static const sx_agent_migration MIGRATIONS[] = {
     {6, "short_links", M6_SHORT_LINKS},
     {7, "command_retry_cleanup", M7_CMD_RETRY_CLEANUP},
     {8, "conn_deleted_at", M8_DELETED_AT},
+
+    {9, "command_corr_id", M9_CMD_CORR_ID},
 };
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SX_AGENT_STORE_SCHEMA,

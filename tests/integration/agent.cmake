@@ -41,6 +41,11 @@ sx_agent_itest(agent_suspend test_agent_suspend.c 600)
 # opened again during the handshake and while sending, routers down (one of
 # them a second smp-server), and mixed PQ settings.
 sx_agent_itest(agent_async test_agent_async.c 600)
+# The asynchronous calls (test_agent_asyncapi.c), as the reference's "Async
+# agent commands": create / join into a prepared id / allow / accept
+# reported by INV / JOINED / OK with the caller's correlation id, also with
+# the router down at the call and the agent reopened before it comes back.
+sx_agent_itest(agent_asyncapi test_agent_asyncapi.c 600)
 # Queue rotation (test_agent_switch.c): the same router, another router,
 # restarts in the middle, abort.
 sx_agent_itest(agent_switch test_agent_switch.c 600)
