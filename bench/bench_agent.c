@@ -1,19 +1,26 @@
 /* Benchmark: messages between two agents (simplex/agent.h) over one
  * router, PQ on and off, beside raw SMP (SEND, MSG, ACK through the
  * thread-safe pool) on the same router in the same run. For each: N
- * messages sent 50 at a time (below a queue's quota) and received (and acknowledged) by the other side,
- * messages/s; and M round trips one at a time (send, MSG, ack, reply),
- * milliseconds per round trip; then the N messages again queued 50 per
- * call (sx_agent_send_many), messages/s. The router is one already running (e.g.
- * scripts/run-smp-server); its address with the password that creates
- * queues.
- * Usage: bench_agent SMP_ADDRESS [N] [M] */
+ * messages sent 50 at a time (below a queue's quota) and received (and
+ * acknowledged) by the other side: messages/s and the CPU microseconds per
+ * message of this process (both ends) and of the router when this program
+ * started it; M round trips one at a time (send, MSG, ack, reply): the
+ * one-way latency from the send call to the MSG, median and 99th
+ * percentile; then the N messages again queued 50 per call
+ * (sx_agent_send_many), messages/s. The router is one already running
+ * (e.g. scripts/run-smp-server; its address with the password that creates
+ * queues) or, with "-", the smp-server of this build started for the run.
+ * PHASES (default all) picks raw, on, off or all: bench/agent_cpu_split.sh
+ * runs one phase at a time under perf to split the agents' CPU into
+ * ratchet, SQLite and transport.
+ * Usage: bench_agent [SMP_ADDRESS|-] [N] [M] [PHASES] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "pool_router.h"
 #include "simplex/simplex.h"
 
 /* Messages sent before the receiver takes them (below a queue's quota). */
@@ -24,6 +31,64 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The router's pid when this program started it (its CPU is reported). */
+static pid_t router_pid;
+
+/* utime + stime of the router, seconds (0 when not ours). */
+static double router_cpu_s(void)
+{
+    if (!router_pid)
+        return 0;
+    char p[64], buf[1024];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)router_pid);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *s = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* One phase's figures, printed in one table at the end. */
+typedef struct result {
+    const char *name;
+    double msgs_s, cpu_us, router_us, p50_ms, p99_ms, batch_s;
+} result;
+
+/* Fills the throughput figures of r from the times around n messages. */
+static void tput(result *r, int n, double t0, double t1, double c0, double c1, double r0, double r1)
+{
+    r->msgs_s = n / (t1 - t0);
+    r->cpu_us = (c1 - c0) * 1e6 / n;
+    r->router_us = (r1 - r0) * 1e6 / n;
+}
+
+/* Median and 99th percentile of k latencies (seconds), into r in ms. */
+static void lat(result *r, double *l, int k)
+{
+    qsort(l, (size_t)k, sizeof *l, cmp_double);
+    r->p50_ms = l[k / 2] * 1000;
+    r->p99_ms = l[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1] * 1000;
 }
 
 static void die(const char *what)
@@ -53,16 +118,19 @@ static void wait_ev(sx_agent *a, sx_agent_event_kind kind, sx_agent_event *ev)
     }
 }
 
-static void recv_ack(sx_agent *a)
+/* Takes the next MSG and acknowledges it; the time it came. */
+static double recv_ack(sx_agent *a)
 {
     sx_agent_event ev;
     wait_ev(a, SX_AGENT_EV_MSG, &ev);
+    double t = now_s();
     if (sx_agent_ack(a, ev.conn, ev.msg_id) != SX_OK)
         die("ack");
     sx_agent_event_clear(&ev);
+    return t;
 }
 
-static void run_agents(const char *addr, const char *dir, bool pq, int n, int m)
+static void run_agents(const char *addr, const char *dir, bool pq, int n, int m, result *r, double *l)
 {
     char pa[256], pb[256];
     snprintf(pa, sizeof pa, "%s/a%d.db", dir, pq);
@@ -88,7 +156,7 @@ static void run_agents(const char *addr, const char *dir, bool pq, int n, int m)
     wait_ev(b, SX_AGENT_EV_CON, &ev);
     char body[256];
     memset(body, 'x', sizeof body);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s(), r0 = router_cpu_s();
     for (int done = 0; done < n; done += BATCH) {
         int k = n - done < BATCH ? n - done : BATCH;
         for (int i = 0; i < k; i++)
@@ -97,14 +165,17 @@ static void run_agents(const char *addr, const char *dir, bool pq, int n, int m)
         for (int i = 0; i < k; i++)
             recv_ack(b);
     }
-    double t1 = now_s();
+    double t1 = now_s(), c1 = cpu_s(), r1 = router_cpu_s();
     for (int i = 0; i < m; i++) {
+        double s0 = now_s();
         if (sx_agent_send(a, ab, body, sizeof body, NULL) != SX_OK)
             die("send");
-        recv_ack(b);
+        double s1 = recv_ack(b);
+        l[2 * i] = s1 - s0;
+        s0 = now_s();
         if (sx_agent_send(b, ba, body, sizeof body, NULL) != SX_OK)
             die("send");
-        recv_ack(a);
+        l[2 * i + 1] = recv_ack(a) - s0;
     }
     double t2 = now_s();
     /* The same messages queued BATCH per call (sx_agent_send_many). */
@@ -119,8 +190,10 @@ static void run_agents(const char *addr, const char *dir, bool pq, int n, int m)
             recv_ack(b);
     }
     double t3 = now_s();
-    printf("agent, PQ %-3s   %8.0f msg/s   %8.2f ms per round trip   %8.0f msg/s batch-queued\n",
-           pq ? "on" : "off", n / (t1 - t0), (t2 - t1) * 1000 / m, n / (t3 - t2));
+    r->name = pq ? "agent, PQ on" : "agent, PQ off";
+    tput(r, n, t0, t1, c0, c1, r0, r1);
+    lat(r, l, 2 * m);
+    r->batch_s = n / (t3 - t2);
     sx_agent_close(a);
     sx_agent_close(b);
 }
@@ -141,7 +214,7 @@ static void next_msg(sx_smp_tpool *tp, sx_smp_pool_note *nt)
     }
 }
 
-static void run_raw(const char *addr, int n, int m)
+static void run_raw(const char *addr, int n, int m, result *r, double *l)
 {
     sx_smp_tpool *tp;
     if (sx_smp_tpool_new(NULL, &tp) != SX_OK)
@@ -158,7 +231,7 @@ static void run_raw(const char *addr, int n, int m)
     memset(body, 'x', sizeof body);
     sx_smp_pool_note nt;
     memset(&nt, 0, sizeof nt);
-    double t0 = now_s();
+    double t0 = now_s(), u0 = cpu_s(), r0 = router_cpu_s();
     for (int done = 0; done < n; done += BATCH) {
         int k = n - done < BATCH ? n - done : BATCH;
         for (int i = 0; i < k; i++)
@@ -171,20 +244,22 @@ static void run_raw(const char *addr, int n, int m)
             sx_smp_pool_note_clear(&nt);
         }
     }
-    double t1 = now_s();
+    double t1 = now_s(), u1 = cpu_s(), r1 = router_cpu_s();
     for (int i = 0; i < m; i++) {
         for (int k = 0; k < 2; k++) {
+            double s0 = now_s();
             if (sx_smp_tpool_send(tp, k ? s2 : s1, body, sizeof body) != SX_OK)
                 die("send");
             next_msg(tp, &nt);
+            l[2 * i + k] = now_s() - s0;
             if (sx_smp_tpool_ack(tp, &nt) != SX_OK)
                 die("ack");
             sx_smp_pool_note_clear(&nt);
         }
     }
-    double t2 = now_s();
-    printf("raw SMP (baseline) %8.0f msg/s   %8.2f ms per round trip\n", n / (t1 - t0),
-           (t2 - t1) * 1000 / m);
+    r->name = "raw SMP (baseline)";
+    tput(r, n, t0, t1, u0, u1, r0, r1);
+    lat(r, l, 2 * m);
     sx_smp_tpool_free(tp);
     sx_smp_queue_free(c1.queue);
     sx_smp_queue_free(c2.queue);
@@ -192,23 +267,68 @@ static void run_raw(const char *addr, int n, int m)
     sx_smp_queue_free(s2);
 }
 
+static double load1(void)
+{
+    double v[1] = {0};
+    return getloadavg(v, 1) == 1 ? v[0] : 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "Usage: bench_agent SMP_ADDRESS [N] [M]\n");
-        return 2;
-    }
+    const char *addr = argc > 1 ? argv[1] : "-";
     int n = argc > 2 ? atoi(argv[2]) : 500;
     int m = argc > 3 ? atoi(argv[3]) : 100;
-    if (n <= 0 || m <= 0)
+    const char *phases = argc > 4 ? argv[4] : "all";
+    bool all = strcmp(phases, "all") == 0;
+    bool raw = all || strcmp(phases, "raw") == 0, on = all || strcmp(phases, "on") == 0,
+         off = all || strcmp(phases, "off") == 0;
+    if (n <= 0 || m <= 0 || (!raw && !on && !off)) {
+        fprintf(stderr, "Usage: bench_agent [SMP_ADDRESS|-] [N] [M] [raw|on|off|all]\n");
         return 2;
+    }
     char dir[] = "/tmp/bench_agent.XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    printf("%d messages of 256 bytes, 50 at a time, then %d round trips\n", n, m);
-    run_raw(argv[1], n, m);
-    run_agents(argv[1], dir, true, n, m);
-    run_agents(argv[1], dir, false, n, m);
+    pool_router rp;
+    bool own = strcmp(addr, "-") == 0;
+    if (own) {
+        if (pool_router_init(&rp, NULL) != 0)
+            die("router init");
+        pool_router_start(&rp);
+        addr = rp.addr;
+        router_pid = rp.pid;
+    }
+    printf("%d messages of 256 bytes, 50 at a time, then %d round trips; load %.1f\n", n, m, load1());
+    double *l = calloc(2 * (size_t)m, sizeof *l);
+    if (!l)
+        return 1;
+    result rs[3];
+    memset(rs, 0, sizeof rs);
+    int k = 0;
+    if (raw)
+        run_raw(addr, n, m, &rs[k++], l);
+    if (on)
+        run_agents(addr, dir, true, n, m, &rs[k++], l);
+    if (off)
+        run_agents(addr, dir, false, n, m, &rs[k++], l);
+    printf("\n%-20s %9s %9s %10s %9s %9s %10s\n", "", "msg/s", "CPU us", "router us", "p50 ms",
+           "p99 ms", "batch/s");
+    for (int i = 0; i < k; i++) {
+        printf("%-20s %9.0f %9.0f %10.0f %9.2f %9.2f", rs[i].name, rs[i].msgs_s, rs[i].cpu_us,
+               rs[i].router_us, rs[i].p50_ms, rs[i].p99_ms);
+        if (rs[i].batch_s > 0)
+            printf(" %10.0f", rs[i].batch_s);
+        if (raw && i > 0)
+            printf("   (%.2f x raw msg/s, %.1f x raw CPU)", rs[i].msgs_s / rs[0].msgs_s,
+                   rs[i].cpu_us / rs[0].cpu_us);
+        printf("\n");
+    }
+    printf("CPU us: this process (both ends) per message in the msg/s phase; router us: the router's\n"
+           "(when started here); p50/p99: one way, from the send call to MSG; load %.1f at the end\n",
+           load1());
+    free(l);
+    if (own)
+        pool_router_free(&rp);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     return system(cmd) == 0 ? 0 : 1;

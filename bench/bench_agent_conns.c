@@ -2,9 +2,11 @@
  * folder, PQ on as by default) with N connections between them (default
  * 10,000) over the real smp-server started as a child process (the
  * integration tests' helper tests/integration/pool_router.c):
- *  - establishing them, W at a time (invitations made by alice, joined by
- *    bob, alice allowing each CONF, until CON on both sides): handshakes/s,
- *    the CPU of this process (both agents) and of the router per handshake;
+ *  - establishing them with up to W handshakes in flight: alice's thread
+ *    makes invitations and allows each CONF, bob's thread joins the links
+ *    as they come (each agent serialises its own calls, so the two agents
+ *    work side by side), until CON on both sides: handshakes/s, the CPU of
+ *    this process (both agents) and of the router per handshake;
  *  - one message each way on every connection (sx_agent_send_many, 50 a
  *    call; received and acknowledged): msg/s and CPU microseconds per
  *    message of the agents and of the router, beside the crypto floor of
@@ -21,6 +23,7 @@
  * Usage: bench_agent_conns [N] [W] */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +102,12 @@ static long long file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+static double load1(void)
+{
+    double l[1] = {0};
+    return getloadavg(l, 1) == 1 ? l[0] : 0;
 }
 
 typedef struct counts {
@@ -252,18 +261,104 @@ static void crypto_floor(double *ratchet_us, double *turn_us, double *box_us)
     free(open);
 }
 
+/* Bob's side of the handshakes, on its own thread: joins the links alice's
+ * thread hands over, in order, and takes bob's events, until CON on all n. */
+typedef struct joiner {
+    sx_agent *b;
+    int n;
+    char (*ids)[SX_AGENT_CONN_ID_TEXT];
+    char **links;       /* links[i]: alice's i-th invitation, NULL until made */
+    int made;           /* links handed over */
+    pthread_mutex_t mu; /* guards made */
+    counts *c;
+    double join_s; /* wall time inside sx_agent_join */
+} joiner;
+
+static void *joiner_main(void *arg)
+{
+    joiner *j = arg;
+    int joined = 0;
+    while (j->c->con_b < j->n) {
+        pthread_mutex_lock(&j->mu);
+        int made = j->made;
+        pthread_mutex_unlock(&j->mu);
+        /* Join what is there, a few at a time between rounds of events. */
+        for (int k = 0; joined < made && k < 8; k++, joined++) {
+            double q = now_s();
+            if (sx_agent_join(j->b, j->links[joined], NULL, "b", 1, j->ids[joined]) != SX_OK)
+                die("join");
+            j->join_s += now_s() - q;
+            sx_agent_free_text(j->links[joined]);
+            j->links[joined] = NULL;
+        }
+        int waited = joined < made ? 0 : 5;
+        while (step(j->b, false, waited, j->c))
+            waited = 0;
+    }
+    return NULL;
+}
+
+/* Establishes the n connections: this thread (alice) makes invitations,
+ * keeping at most w handshakes in flight, and takes alice's events (CONF
+ * allowed at once); bob's thread joins. The two agents (each with its own
+ * lock) work at the same time: alice's NEW and allow beside bob's join. */
+static void establish(sx_agent *a, sx_agent *b, const char *server, int n, int w,
+                      char (*ab)[SX_AGENT_CONN_ID_TEXT], char (*ba)[SX_AGENT_CONN_ID_TEXT],
+                      counts *c, double t0)
+{
+    joiner j = {.b = b, .n = n, .ids = ba, .c = c};
+    j.links = calloc((size_t)n, sizeof *j.links);
+    if (!j.links)
+        exit(1);
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_t th;
+    if (pthread_create(&th, NULL, joiner_main, &j) != 0)
+        exit(1);
+    int made = 0, shown = 0;
+    double last = now_s(), inv_s = 0;
+    int last_con = 0;
+    while (c->con_a < n) {
+        while (made < n && made - c->con_a < w) {
+            double q = now_s();
+            if (sx_agent_create_invitation(a, server, ab[made], &j.links[made]) != SX_OK)
+                die("invite");
+            inv_s += now_s() - q;
+            made++;
+            pthread_mutex_lock(&j.mu);
+            j.made = made;
+            pthread_mutex_unlock(&j.mu);
+            if (made % 4 == 0)
+                break; /* alice's events between invitations */
+        }
+        int waited = made < n && made - c->con_a < w ? 0 : 5;
+        while (step(a, true, waited, c))
+            waited = 0;
+        if (c->con_a != last_con) {
+            last_con = c->con_a;
+            last = now_s();
+        } else if (now_s() - last > 120) {
+            fprintf(stderr, "bench_agent_conns: stuck at CON %d (alice), %d made\n", c->con_a, made);
+            exit(1);
+        }
+        if (c->con_a - shown >= 1000 && c->con_a < n) {
+            shown = c->con_a;
+            printf("  %d established, %.0f s, load %.1f\n", shown, now_s() - t0, load1());
+            fflush(stdout);
+        }
+    }
+    pthread_join(th, NULL);
+    printf("  wall time inside create_invitation %.1f s, join %.1f s (threads overlap)\n", inv_s,
+           j.join_s);
+    pthread_mutex_destroy(&j.mu);
+    free(j.links);
+}
+
 static sx_agent *open_at(const char *path)
 {
     sx_agent *x = NULL;
     if (sx_agent_open(path, NULL, &x) != SX_OK)
         die(path);
     return x;
-}
-
-static double load1(void)
-{
-    double l[1] = {0};
-    return getloadavg(l, 1) == 1 ? l[0] : 0;
 }
 
 int main(int argc, char **argv)
@@ -298,23 +393,7 @@ int main(int argc, char **argv)
         return 1;
     counts c = {0};
     double t0 = now_s(), c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID), r0 = proc_cpu_s(rp.pid);
-    for (int i = 0; i < n; i += w) {
-        int k = n - i < w ? n - i : w;
-        for (int j = i; j < i + k; j++) {
-            char *link = NULL;
-            if (sx_agent_create_invitation(a, rp.addr, ab[j], &link) != SX_OK)
-                die("invite");
-            if (sx_agent_join(b, link, NULL, "b", 1, ba[j]) != SX_OK)
-                die("join");
-            sx_agent_free_text(link);
-        }
-        counts want = {.con_a = i + k, .con_b = i + k};
-        pump(a, b, &c, &want);
-        if ((i + k) % (w * 20) == 0 && i + k < n) {
-            printf("  %d established, %.0f s\n", i + k, now_s() - t0);
-            fflush(stdout);
-        }
-    }
+    establish(a, b, rp.addr, n, w, ab, ba, &c, t0);
     double t1 = now_s(), c1 = cpu_s(CLOCK_PROCESS_CPUTIME_ID), r1 = proc_cpu_s(rp.pid);
     long rss_conns = rss_kib(0), router_rss = rss_kib(rp.pid);
 

@@ -541,6 +541,7 @@ void sx_agent_close(sx_agent *a)
     free(a->delw);
     sx_agent_idmap_free(&a->rq_by_id);
     sx_agent_idmap_free(&a->rq_by_q);
+    sx_agent_idmap_free(&a->rq_by_conn);
     sx_agent_idmap_free(&a->sq_by_id);
     sx_agent_store_close(a->store);
     sx_agent_evnode *n = a->ev_head;
@@ -643,8 +644,8 @@ sx_status sx_agent_delete(sx_agent *a, const char *conn_id)
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     pthread_mutex_lock(&a->mu);
     sx_status st = SX_OK;
-    for (size_t i = 0; i < a->n_rqs; i++) {
-        sx_agent_rq *rq = &a->rqs[i];
+    for (size_t k = sx_agent_rq_conn_last(a, &id); k; k = a->rqs[k - 1].conn_prev) {
+        sx_agent_rq *rq = &a->rqs[k - 1];
         if (memcmp(rq->conn.b, id.b, sizeof id.b) != 0 || rq->gone)
             continue;
         if (sx_smp_tpool_delete(a->pool, rq->q) != SX_OK && st == SX_OK)

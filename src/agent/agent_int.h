@@ -28,6 +28,7 @@ typedef struct sx_agent_rq {
     bool gone;                /* left the pool (END, DELETED, deleted) */
     bool polled;              /* not subscribed: its messages are taken with GET
                                  (sx_agent_get_message), acknowledged as such */
+    size_t conn_prev;         /* the connection's entry before this one (index + 1; 0: none) */
 } sx_agent_rq;
 
 /* A sending queue with deliveries to make. */
@@ -74,6 +75,10 @@ struct sx_agent {
     size_t n_rqs, cap_rqs;
     /* rqs' indexes by store id and by queue object (agent_queue.c) */
     sx_agent_idmap rq_by_id, rq_by_q;
+    /* The last entry of each connection (key: its id folded to 64 bits),
+     * the others chained through conn_prev: a connection's queues without
+     * a scan of all (ack, delete). */
+    sx_agent_idmap rq_by_conn;
     sx_agent_sq *sqs;
     size_t n_sqs, cap_sqs;
     sx_agent_idmap sq_by_id;    /* sqs' indexes by store id */
@@ -203,6 +208,10 @@ SX_MUST_CHECK sx_status sx_agent_rq_add_polled(sx_agent *a, int64_t queue_id,
 /* A message note of rq (subscribed or taken with GET): processed as its
  * kind says (agent.c). */
 void sx_agent_on_rq_note(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
+/* The index + 1 of the last entry kept for a connection (0: none); the
+ * entries before it follow conn_prev. Ids folding to the same key share a
+ * chain: compare each entry's conn. */
+size_t sx_agent_rq_conn_last(const sx_agent *a, const sx_agent_id *conn);
 /* Drops sqs[i] (the last one takes its place). */
 void sx_agent_sq_remove_at(sx_agent *a, size_t i);
 /* Notes that a send queue has deliveries and wakes the worker. */

@@ -828,8 +828,8 @@ sx_status sx_agent_ack_locked(sx_agent *a, const sx_agent_id *id, int64_t msg_id
         sx_agent_store_rollback(a->store);
         return st;
     }
-    for (size_t i = 0; i < a->n_rqs; i++) {
-        sx_agent_rq *rq = &a->rqs[i];
+    for (size_t k = sx_agent_rq_conn_last(a, id); k; k = a->rqs[k - 1].conn_prev) {
+        sx_agent_rq *rq = &a->rqs[k - 1];
         if (rq->has_pending && rq->pending_msg_id == msg_id &&
             memcmp(rq->conn.b, id->b, sizeof id->b) == 0) {
             rq->has_pending = false;

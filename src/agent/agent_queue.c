@@ -250,6 +250,15 @@ sx_status sx_agent_new_rcv_queue_ex(sx_agent *a, const sx_agent_id *conn, const 
     return st;
 }
 
+/* A connection id (random bytes) folded to the 64-bit key of rq_by_conn. */
+static uint64_t conn_key(const sx_agent_id *conn)
+{
+    uint64_t k = 0;
+    for (size_t i = 0; i < sizeof conn->b; i++)
+        k = (k << 8 | k >> 56) ^ conn->b[i];
+    return k;
+}
+
 static sx_status rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn, sx_smp_queue *q,
                         bool subscribe)
 {
@@ -267,6 +276,8 @@ static sx_status rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn, 
     sx_status st = sx_agent_idmap_reserve(&a->rq_by_id, a->n_rqs + 1);
     if (st == SX_OK)
         st = sx_agent_idmap_reserve(&a->rq_by_q, a->n_rqs + 1);
+    if (st == SX_OK)
+        st = sx_agent_idmap_reserve(&a->rq_by_conn, a->n_rqs + 1);
     if (st != SX_OK) {
         sx_smp_queue_free(q);
         return st;
@@ -288,6 +299,8 @@ static sx_status rq_add(sx_agent *a, int64_t queue_id, const sx_agent_id *conn, 
     if (!sx_agent_idmap_get(&a->rq_by_id, (uint64_t)queue_id, &old))
         sx_agent_idmap_put_reserved(&a->rq_by_id, (uint64_t)queue_id, a->n_rqs);
     sx_agent_idmap_put_reserved(&a->rq_by_q, (uint64_t)(uintptr_t)q, a->n_rqs);
+    r->conn_prev = sx_agent_rq_conn_last(a, conn);
+    sx_agent_idmap_put_reserved(&a->rq_by_conn, conn_key(conn), a->n_rqs);
     a->n_rqs++;
     return SX_OK;
 }
@@ -301,6 +314,12 @@ sx_status sx_agent_rq_add_polled(sx_agent *a, int64_t queue_id, const sx_agent_i
                                  sx_smp_queue *q)
 {
     return rq_add(a, queue_id, conn, q, false);
+}
+
+size_t sx_agent_rq_conn_last(const sx_agent *a, const sx_agent_id *conn)
+{
+    size_t i;
+    return sx_agent_idmap_get(&a->rq_by_conn, conn_key(conn), &i) ? i + 1 : 0;
 }
 
 /* Each queue object is its own (freed only when the agent closes), so the

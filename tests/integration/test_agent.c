@@ -229,7 +229,10 @@ static void test_duplicate_message(void **state)
 
 /* Links the agent cannot join, and a connection deleted by one side: the
  * other's next message fails for good with MERR (the router's AUTH), as
- * after the peer's suspension in the reference's runAgentClientTest. */
+ * after the peer's suspension in the reference's runAgentClientTest. The
+ * other connection of the same two agents goes on: both its messages come,
+ * the second only once the first was acknowledged on the router (found
+ * through the agent's index of its connections' queues). */
 static void test_refusals_and_delete(void **state)
 {
     (void)state;
@@ -242,12 +245,15 @@ static void test_refusals_and_delete(void **state)
     assert_int_equal(sx_agent_send(bob, "AAAAAAAAAAAAAAAA", "x", 1, NULL), SX_E_USAGE);
     assert_int_equal(sx_agent_send(bob, "not an id", "x", 1, NULL), SX_E_USAGE);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
+    char keep_bob[SX_AGENT_CONN_ID_TEXT], keep_alice[SX_AGENT_CONN_ID_TEXT];
+    connect_pair(alice, bob, keep_bob, keep_alice, true);
     connect_pair(alice, bob, bob_id, alice_id, true);
     assert_ok(sx_agent_delete(alice, bob_id));
     sx_agent_conn_info *ci = NULL;
     size_t n = 0;
     assert_ok(sx_agent_connections(alice, &ci, &n));
-    assert_int_equal(n, 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ci[0].id, keep_bob);
     free(ci);
     send_expect_sent(bob, alice_id, "anyone there?", 2);
     sx_agent_event ev;
@@ -260,6 +266,11 @@ static void test_refusals_and_delete(void **state)
     assert_string_equal(ev.conn, alice_id);
     assert_int_equal(ev.msg_id, 2);
     assert_int_equal(ev.status, SX_E_AUTH);
+    sx_agent_event_clear(&ev);
+    send_expect_sent(bob, keep_alice, "still here", 2);
+    expect_msg(alice, keep_bob, "still here", 2, -1);
+    send_expect_sent(bob, keep_alice, "and again", 3);
+    expect_msg(alice, keep_bob, "and again", 3, -1);
     sx_agent_close(alice);
     sx_agent_close(bob);
     router_kill9();
