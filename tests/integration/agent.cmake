@@ -70,3 +70,8 @@ sx_agent_itest(agent_upkeep test_agent_upkeep.c 600)
 # passwords for creating queues, deleting a connection after its pending
 # deliveries, and unsubscribed queues read with GET.
 sx_agent_itest(agent_scen test_agent_scen.c 900)
+# Retries after errors (test_agent_retry.c): a contact address joined again
+# after errors (the first attempt's connection and queue kept), receiving
+# queues whose deletion failed retried until their router takes it, a queue
+# read with GET subscribed by subscribe_all.
+sx_agent_itest(agent_retry test_agent_retry.c 900)
