@@ -155,10 +155,11 @@ int sx_agent_delwait_due(sx_agent *a)
         size_t rq_left = 0;
         if (st == SX_OK)
             st = rcv_left(a, &id, &rq_left);
-        if (st == SX_OK && (rq_left > 0 || (pending > 0 && now < a->delw[i].deadline_ms))) {
+        bool waiting = pending > 0 && now < a->delw[i].deadline_ms;
+        if (st == SX_OK && (rq_left > 0 || waiting)) {
             int64_t w = a->delw[i].deadline_ms - now;
-            if (next < 0 || w < next)
-                next = w;
+            if (waiting && (next < 0 || w < next))
+                next = w; /* otherwise looked at again with the sender's next pass */
             i++;
             continue;
         }
