@@ -177,6 +177,12 @@ typedef struct sx_agent_opts {
      * deliveries, in seconds (0: 2 days, the reference's
      * connDeleteDeliveryTimeout). */
     unsigned delete_wait_s;
+    /* How many failed attempts to DEL a receiving queue whose router cannot
+     * be reached (sx_agent_delete, sx_agent_delete_wait) before the queue
+     * is forgotten (0: 10, the reference's deleteErrorCount; 1: at once).
+     * Until then it is kept and tried again with back-off, also after a
+     * restart. */
+    unsigned delete_error_count;
 } sx_agent_opts;
 
 typedef enum sx_agent_event_kind {

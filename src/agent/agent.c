@@ -13,6 +13,7 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "crypto/util.h"
 #include "smp_client/queue_file.h"
 
 int64_t sx_agent_now_ms(void)
@@ -370,10 +371,34 @@ static sx_status default_user(sx_agent *a)
 
 /* Subscribes every receiving queue and notes the send queues with
  * deliveries (a restart resumes both). */
-static bool rq_known(const sx_agent *a, int64_t queue_id)
+/* Whether the queue has an entry; a queue read with GET until now (a
+ * polled entry, agent_get.c) is subscribed when subscribe is asked. */
+static bool rq_known(sx_agent *a, int64_t queue_id, bool subscribe, sx_status *st)
 {
     size_t i;
-    return sx_agent_idmap_get(&a->rq_by_id, (uint64_t)queue_id, &i);
+    if (!sx_agent_idmap_get(&a->rq_by_id, (uint64_t)queue_id, &i))
+        return false;
+    for (size_t j = i; subscribe && j < a->n_rqs; j++) {
+        sx_agent_rq *rq = &a->rqs[j];
+        if (rq->queue_id != queue_id || rq->gone || !rq->polled)
+            continue;
+        if (rq->has_pending)
+            rq->sub_wanted = true; /* its message is acknowledged on GET's connection first */
+        else
+            *st = sx_agent_rq_subscribe_polled(a, rq);
+    }
+    return true;
+}
+
+sx_status sx_agent_pool_new(sx_agent *a, sx_smp_tpool **out)
+{
+    sx_smp_pool_opts po;
+    memset(&po, 0, sizeof po);
+    po.conn.timeout_ms = a->opts.timeout_ms;
+    po.retry_min_ms = a->opts.retry_min_ms;
+    po.retry_max_ms = a->opts.retry_max_ms;
+    SX_TRY(sx_agent_proxy_pool_opts(&a->opts, &po));
+    return sx_smp_tpool_new(&po, out);
 }
 
 static sx_status resume(sx_agent *a, bool subscribe)
@@ -386,8 +411,10 @@ static sx_status resume(sx_agent *a, bool subscribe)
         sx_agent_rcv_queue *rqs = NULL;
         size_t nr = 0;
         st = sx_agent_store_rcv_queue_list(a->store, &conns[i].id, &rqs, &nr);
-        for (size_t j = 0; j < nr && st == SX_OK && subscribe; j++) {
-            if (rq_known(a, rqs[j].queue_id))
+        /* a deleted connection's queues are only deleted (agent_qdel.c) */
+        bool live = conns[i].state != SX_AGENT_CONN_DELETED;
+        for (size_t j = 0; j < nr && st == SX_OK && subscribe && live; j++) {
+            if (rq_known(a, rqs[j].queue_id, subscribe, &st))
                 continue;
             sx_smp_queue *q = NULL;
             st = sx_agent_rq_object(a, &rqs[j], &q);
@@ -476,16 +503,8 @@ sx_status sx_agent_open(const char *db_path, const sx_agent_opts *opts, sx_agent
         st = sx_agent_store_open(db_path, 0, &a->store);
     if (st == SX_OK)
         st = default_user(a);
-    if (st == SX_OK) {
-        sx_smp_pool_opts po;
-        memset(&po, 0, sizeof po);
-        po.conn.timeout_ms = a->opts.timeout_ms;
-        po.retry_min_ms = a->opts.retry_min_ms;
-        po.retry_max_ms = a->opts.retry_max_ms;
-        st = sx_agent_proxy_pool_opts(&a->opts, &po);
-        if (st == SX_OK)
-            st = sx_smp_tpool_new(&po, &a->pool);
-    }
+    if (st == SX_OK)
+        st = sx_agent_pool_new(a, &a->pool);
     if (st == SX_OK) {
         pthread_mutex_lock(&a->mu);
         st = resume(a, !a->opts.no_subscribe);
@@ -533,6 +552,7 @@ void sx_agent_close(sx_agent *a)
     if (a->store)
         sx_agent_cmds_close(a);
     sx_smp_tpool_free(a->pool);
+    sx_smp_tpool_free(a->gpool);
     for (size_t i = 0; i < a->n_rqs; i++)
         sx_smp_queue_free(a->rqs[i].q);
     free(a->rqs);
@@ -637,29 +657,60 @@ sx_status sx_agent_user_connections(sx_agent *a, int64_t user_id, sx_agent_conn_
     return SX_OK;
 }
 
+/* DEL of each receiving queue of the connection (its rows), then the
+ * connection; a queue whose router cannot be reached is kept with the
+ * connection marked deleted and tried again (agent_qdel.c). */
+static sx_status delete_locked(sx_agent *a, const sx_agent_id *id)
+{
+    sx_agent_rcv_queue *rqs = NULL;
+    size_t nr = 0;
+    SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
+    sx_status st = SX_OK;
+    bool any_kept = false;
+    for (size_t i = 0; i < nr && st == SX_OK; i++) {
+        bool kept = false;
+        st = sx_agent_rq_delete(a, &rqs[i], false, &kept);
+        any_kept = any_kept || kept;
+    }
+    if (rqs)
+        sx_wipe(rqs, nr * sizeof *rqs);
+    free(rqs);
+    for (size_t k = sx_agent_rq_conn_last(a, id); k; k = a->rqs[k - 1].conn_prev) {
+        sx_agent_rq *rq = &a->rqs[k - 1];
+        if (memcmp(rq->conn.b, id->b, sizeof id->b) == 0 && !rq->gone) {
+            rq->gone = true; /* no row (gone before): nothing to DEL */
+            rq->has_pending = false;
+        }
+    }
+    for (size_t i = 0; i < a->n_sqs;)
+        if (memcmp(a->sqs[i].conn.b, id->b, sizeof id->b) == 0)
+            sx_agent_sq_remove_at(a, i);
+        else
+            i++;
+    sx_agent_delwait_forget(a, id);
+    SX_TRY(st);
+    if (!any_kept)
+        return sx_agent_store_conn_delete(a->store, id);
+    /* Kept for the retries: nothing more is sent or received on it. */
+    sx_agent_snd_queue *sqs = NULL;
+    size_t ns = 0;
+    st = sx_agent_store_snd_queue_list(a->store, id, &sqs, &ns);
+    for (size_t i = 0; i < ns && st == SX_OK; i++)
+        st = sx_agent_store_snd_queue_delete(a->store, sqs[i].queue_id);
+    if (sqs)
+        sx_wipe(sqs, ns * sizeof *sqs);
+    free(sqs);
+    SX_TRY(st);
+    return sx_agent_store_conn_set_deleted(a->store, id, (int64_t)time(NULL));
+}
+
 sx_status sx_agent_delete(sx_agent *a, const char *conn_id)
 {
     SX_ENSURE(a, SX_E_USAGE);
     sx_agent_id id;
     SX_TRY(sx_agent_id_parse(conn_id, &id));
     pthread_mutex_lock(&a->mu);
-    sx_status st = SX_OK;
-    for (size_t k = sx_agent_rq_conn_last(a, &id); k; k = a->rqs[k - 1].conn_prev) {
-        sx_agent_rq *rq = &a->rqs[k - 1];
-        if (memcmp(rq->conn.b, id.b, sizeof id.b) != 0 || rq->gone)
-            continue;
-        if (sx_smp_tpool_delete(a->pool, rq->q) != SX_OK && st == SX_OK)
-            st = SX_E_IO; /* the router may keep the queue; ours goes anyway */
-        rq->gone = true;
-        rq->has_pending = false;
-    }
-    for (size_t i = 0; i < a->n_sqs;)
-        if (memcmp(a->sqs[i].conn.b, id.b, sizeof id.b) == 0)
-            sx_agent_sq_remove_at(a, i);
-        else
-            i++;
-    sx_agent_delwait_forget(a, &id);
-    sx_status dst = sx_agent_store_conn_delete(a->store, &id);
+    sx_status st = delete_locked(a, &id);
     pthread_mutex_unlock(&a->mu);
-    return dst != SX_OK ? dst : SX_OK;
+    return st;
 }

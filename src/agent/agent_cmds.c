@@ -369,6 +369,8 @@ static sx_status run(sx_agent *a, const sx_agent_command *c)
         return sx_agent_async_run_new(a, c);
     if (strcmp(c->tag, SX_AGENT_CMD_ACK) == 0)
         return sx_agent_async_run_ack(a, c);
+    if (strcmp(c->tag, SX_AGENT_CMD_QDEL) == 0)
+        return sx_agent_qdel_run(a, c);
     int sw = sx_agent_switch_cmd(a, c);
     if (sw == 1)
         return SX_OK;
@@ -416,12 +418,14 @@ static sx_status attempt(sx_agent *a, size_t i)
         (void)rst;
         return st;
     }
-    /* For good: the command goes (if its row is still there); a join's is
-     * parked instead, with the e2e parameters its keys need, for the
-     * application's retry of the same link (sx_agent_cmd_join_again). */
-    sx_status dst = strcmp(h->c.tag, SX_AGENT_CMD_JOIN) == 0
-                        ? sx_agent_store_cmd_park(a->store, h->c.command_id)
-                        : sx_agent_store_cmd_complete(a->store, h->c.command_id);
+    /* For good: the command goes (if its row is still there); a join's
+     * (of an invitation or a contact address) is parked instead, with the
+     * e2e parameters its keys need, for the application's retry of the
+     * same link (sx_agent_cmd_join_again, sx_agent_cmd_contact_again). */
+    bool park = strcmp(h->c.tag, SX_AGENT_CMD_JOIN) == 0 ||
+                strcmp(h->c.tag, SX_AGENT_CMD_CONTACT) == 0;
+    sx_status dst = park ? sx_agent_store_cmd_park(a->store, h->c.command_id)
+                         : sx_agent_store_cmd_complete(a->store, h->c.command_id);
     (void)dst;
     unhold(a, i);
     return st;
@@ -451,15 +455,40 @@ static sx_status join_body_again(sx_slice body, const char *server, sx_slice inf
     return sx_writer_status(w);
 }
 
+/* The body of a parked command of conn with this call's router and info:
+ * by its tag. */
+static sx_status body_again(const char *tag, sx_slice body, const char *server, sx_slice info,
+                            sx_writer *w)
+{
+    if (strcmp(tag, SX_AGENT_CMD_JOIN) == 0)
+        return join_body_again(body, server, info, w);
+    return sx_agent_contact_body_again(body, server, info, w);
+}
+
+static sx_status cmd_again(sx_agent *a, const sx_agent_id *conn, const char *tag,
+                           const char *server, sx_slice info, bool *had);
+
 sx_status sx_agent_cmd_join_again(sx_agent *a, const sx_agent_id *conn, const char *server,
                                   sx_slice info, bool *had)
+{
+    return cmd_again(a, conn, SX_AGENT_CMD_JOIN, server, info, had);
+}
+
+sx_status sx_agent_cmd_contact_again(sx_agent *a, const sx_agent_id *conn, const char *server,
+                                     sx_slice info, bool *had)
+{
+    return cmd_again(a, conn, SX_AGENT_CMD_CONTACT, server, info, had);
+}
+
+static sx_status cmd_again(sx_agent *a, const sx_agent_id *conn, const char *tag,
+                           const char *server, sx_slice info, bool *had)
 {
     *had = false;
     /* Held by this process and waiting for its retry: try it now. */
     for (size_t i = 0; a->cmdq && i < a->cmdq->n; i++) {
         held_cmd *h = &a->cmdq->v[i];
         if (memcmp(h->c.conn_id.b, conn->b, sizeof conn->b) == 0 &&
-            strcmp(h->c.tag, SX_AGENT_CMD_JOIN) == 0) {
+            strcmp(h->c.tag, tag) == 0) {
             *had = true;
             h->next_try_ms = 0;
             return sx_agent_cmd_run_now(a, h->c.command_id);
@@ -468,7 +497,7 @@ sx_status sx_agent_cmd_join_again(sx_agent *a, const sx_agent_id *conn, const ch
     sx_agent_command c;
     int taken = 0;
     bool found = false;
-    SX_TRY(sx_agent_store_cmd_find(a->store, conn, SX_AGENT_CMD_JOIN, &c, &taken, &found));
+    SX_TRY(sx_agent_store_cmd_find(a->store, conn, tag, &c, &taken, &found));
     if (!found)
         return SX_OK;
     *had = true;
@@ -481,14 +510,14 @@ sx_status sx_agent_cmd_join_again(sx_agent *a, const sx_agent_id *conn, const ch
      * and info, the same keys and e2e parameters, and run. */
     sx_writer w;
     sx_writer_init_dynamic(&w, 70000);
-    sx_status st = join_body_again(sx_slice_of(c.body.ptr, c.body.len), server, info, &w);
+    sx_status st = body_again(tag, sx_slice_of(c.body.ptr, c.body.len), server, info, &w);
     int64_t cmd = 0;
     if (st == SX_OK)
         st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
         st = sx_agent_store_cmd_complete(a->store, c.command_id);
         if (st == SX_OK)
-            st = sx_agent_cmd_store(a, conn, SX_AGENT_CMD_JOIN, &w, &cmd);
+            st = sx_agent_cmd_store(a, conn, tag, &w, &cmd);
         if (st == SX_OK)
             st = sx_agent_store_commit(a->store);
         else
@@ -501,6 +530,32 @@ sx_status sx_agent_cmd_join_again(sx_agent *a, const sx_agent_id *conn, const ch
     sx_agent_command_cleanup(&c);
     SX_TRY(st);
     return sx_agent_cmd_run_now(a, cmd);
+}
+
+void sx_agent_cmd_defer(sx_agent *a, int64_t command_id)
+{
+    size_t i = 0;
+    held_cmd *h = held_by_id(a, command_id, &i);
+    if (h == NULL)
+        return;
+    int64_t now = sx_agent_now_ms();
+    h->delay_ms = a->opts.send_retry_ms;
+    h->first_fail_ms = now;
+    h->next_try_ms = now + h->delay_ms;
+    pthread_cond_broadcast(&a->wake);
+}
+
+sx_status sx_agent_cmd_set_body(sx_agent *a, int64_t command_id, sx_slice body)
+{
+    size_t i = 0;
+    held_cmd *h = held_by_id(a, command_id, &i);
+    SX_ENSURE(h != NULL, sx_error_set(SX_E_INTERNAL, NULL, "agent: the command is not held"));
+    SX_ENSURE(body.len <= h->c.body.len,
+              sx_error_set(SX_E_INTERNAL, NULL, "agent: a command's body grows"));
+    SX_TRY(sx_agent_store_cmd_body_set(a->store, command_id, body));
+    memcpy(h->c.body.ptr, body.ptr, body.len);
+    h->c.body.len = body.len;
+    return SX_OK;
 }
 
 void sx_agent_cmd_drop(sx_agent *a, int64_t command_id)

@@ -21,6 +21,7 @@
 #define SX_AGENT_CMD_HELLO "KEYH"    /* the legacy joiner's KEY, then its HELLO */
 #define SX_AGENT_CMD_NEW "NEWI"      /* an asynchronous invitation's queue, then INV */
 #define SX_AGENT_CMD_ACK "ACKM"      /* an asynchronous ack of a received message */
+#define SX_AGENT_CMD_QDEL "RDEL"     /* DEL of a deleted connection's queue again */
 
 /* Stores the body w (consumed) as a command tag of conn in the caller's
  * open transaction, held by this process; *command_id its row. */
@@ -86,6 +87,22 @@ SX_MUST_CHECK sx_status sx_agent_cmd_run_now(sx_agent *a, int64_t command_id);
  * command (the join was done). Returns as sx_agent_cmd_run_now. */
 SX_MUST_CHECK sx_status sx_agent_cmd_join_again(sx_agent *a, const sx_agent_id *conn,
                                                 const char *server, sx_slice info, bool *had);
+/* The same for a contact address joined again (the CJOIN command of conn,
+ * the requester's connection): its queue, keys and invitation are those of
+ * the first attempt; server is used only when the queue was not made yet. */
+SX_MUST_CHECK sx_status sx_agent_cmd_contact_again(sx_agent *a, const sx_agent_id *conn,
+                                                   const char *server, sx_slice info, bool *had);
+/* A parked CJOIN's body with server (NULL: the stored one) and info
+ * replaced (agent_contact.c). */
+SX_MUST_CHECK sx_status sx_agent_contact_body_again(sx_slice body, const char *server,
+                                                    sx_slice info, sx_writer *w);
+/* The first try of a command just stored waits for the back-off's first
+ * interval (its step failed just now in the caller). */
+void sx_agent_cmd_defer(sx_agent *a, int64_t command_id);
+/* Replaces a held command's body, in the store and in memory. */
+SX_MUST_CHECK sx_status sx_agent_cmd_set_body(sx_agent *a, int64_t command_id, sx_slice body);
+/* Runs the QDEL command c (agent_qdel.c). */
+SX_MUST_CHECK sx_status sx_agent_qdel_run(sx_agent *a, const sx_agent_command *c);
 /* A test hook: when the environment variable SX_AGENT_CRASH_AT names this
  * point, the process ends at once (_exit, as a kill -9 would leave the
  * store). One getenv per call; the points are on the handshake's steps. */

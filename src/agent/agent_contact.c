@@ -140,21 +140,51 @@ static bool body_text(sx_slice in, char out[SX_SMP_SERVER_TEXT_MAX])
     return true;
 }
 
+/* A CJOIN body's fields (slices of the body). */
+typedef struct cjoin_body {
+    uint16_t smpc_v, agent_v;
+    sx_slice own, e2eb, asrv, sid, dh, info;
+} cjoin_body;
+
+static bool cjoin_decode(sx_slice body, cjoin_body *b)
+{
+    memset(b, 0, sizeof *b);
+    sx_reader rd;
+    sx_reader_init(&rd, body.ptr, body.len);
+    uint8_t v = 0;
+    return sx_read_u8(&rd, &v) && v == CJOIN_V && sx_read_u16(&rd, &b->smpc_v) &&
+           sx_read_u16(&rd, &b->agent_v) && sx_read_large(&rd, &b->own) &&
+           sx_read_large(&rd, &b->e2eb) && sx_read_large(&rd, &b->asrv) &&
+           sx_read_large(&rd, &b->sid) && sx_read_large(&rd, &b->dh) &&
+           sx_read_large(&rd, &b->info) && rd.off == rd.len;
+}
+
+sx_status sx_agent_contact_body_again(sx_slice body, const char *server, sx_slice info,
+                                      sx_writer *w)
+{
+    cjoin_body b;
+    if (!cjoin_decode(body, &b))
+        return sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored command does not decode");
+    sx_slice own = server ? sx_slice_str(server) : b.own;
+    SX_ENSURE(own.len > 0 && own.len < SX_SMP_SERVER_TEXT_MAX,
+              sx_error_set(SX_E_LIMIT, NULL, "agent: router address too long"));
+    if (sx_write_u8(w, CJOIN_V) && sx_write_u16(w, b.smpc_v) && sx_write_u16(w, b.agent_v) &&
+        sx_write_large(w, own) && sx_write_large(w, b.e2eb) && sx_write_large(w, b.asrv) &&
+        sx_write_large(w, b.sid) && sx_write_large(w, b.dh))
+        (void)sx_write_large(w, info);
+    return sx_writer_status(w);
+}
+
 sx_status sx_agent_contact_run(sx_agent *a, const sx_agent_command *c)
 {
-    sx_reader rd;
-    sx_reader_init(&rd, c->body.ptr, c->body.len);
-    uint8_t v = 0;
-    uint16_t smpc_v = 0, agent_v = 0;
-    sx_slice own = {0}, e2eb = {0}, asrv = {0}, sid = {0}, dh = {0}, info = {0};
+    cjoin_body b;
     char own_srv[SX_SMP_SERVER_TEXT_MAX], addr_srv[SX_SMP_SERVER_TEXT_MAX];
-    if (!sx_read_u8(&rd, &v) || v != CJOIN_V || !sx_read_u16(&rd, &smpc_v) ||
-        !sx_read_u16(&rd, &agent_v) || !sx_read_large(&rd, &own) || !sx_read_large(&rd, &e2eb) ||
-        !sx_read_large(&rd, &asrv) || !sx_read_large(&rd, &sid) || !sx_read_large(&rd, &dh) ||
-        !sx_read_large(&rd, &info) || rd.off != rd.len || !body_text(own, own_srv) ||
-        !body_text(asrv, addr_srv) || sid.len != SX_SMP_QUEUE_ID_LEN ||
-        dh.len != SX_X25519_SPKI_LEN)
+    if (!cjoin_decode(sx_slice_of(c->body.ptr, c->body.len), &b) || !body_text(b.own, own_srv) ||
+        !body_text(b.asrv, addr_srv) || b.sid.len != SX_SMP_QUEUE_ID_LEN ||
+        b.dh.len != SX_X25519_SPKI_LEN)
         return sx_error_set(SX_E_PROTOCOL, NULL, "agent: a stored command does not decode");
+    uint16_t smpc_v = b.smpc_v, agent_v = b.agent_v;
+    sx_slice e2eb = b.e2eb, sid = b.sid, dh = b.dh, info = b.info;
     sx_e2e_params pub;
     SX_TRY(sx_e2e_params_decode(e2eb, &pub));
 
@@ -196,6 +226,53 @@ sx_status sx_agent_contact_run(sx_agent *a, const sx_agent_command *c)
     return SX_OK;
 }
 
+/* Looking for an earlier join of the same address (its queue's router and
+ * sender id) whose CJOIN is still stored. */
+typedef struct addr_find {
+    const char *srv;
+    const uint8_t *sid;
+    sx_agent_id conn;
+    bool found;
+} addr_find;
+
+static bool addr_match(void *ctx, const sx_agent_id *conn, sx_slice body)
+{
+    addr_find *f = ctx;
+    cjoin_body b;
+    if (!cjoin_decode(body, &b) || b.sid.len != SX_SMP_QUEUE_ID_LEN ||
+        b.asrv.len != strlen(f->srv) || memcmp(b.asrv.ptr, f->srv, b.asrv.len) != 0 ||
+        memcmp(b.sid.ptr, f->sid, SX_SMP_QUEUE_ID_LEN) != 0)
+        return false;
+    f->conn = *conn;
+    f->found = true;
+    return true;
+}
+
+/* An address joined before, its request not sent yet (the application's
+ * retry after an error, as the reference's repeated joinConnection of a
+ * contact address): the first attempt's connection, keys and invitation
+ * (its queue, once made) are used again; its CJOIN command is run now, or
+ * stored again when it had failed for good. *again false: not joined
+ * before, or the request went already (a new request is made). */
+static sx_status contact_again(sx_agent *a, const sx_agent_queue *qa, const char *server,
+                               sx_slice info, sx_agent_id *id, bool *again)
+{
+    *again = false;
+    char addr_srv[SX_SMP_SERVER_TEXT_MAX];
+    SX_TRY(server_text(&qa->server, addr_srv));
+    addr_find f;
+    memset(&f, 0, sizeof f);
+    f.srv = addr_srv;
+    f.sid = qa->sender_id;
+    SX_TRY(sx_agent_store_cmd_each(a->store, SX_AGENT_CMD_CONTACT, addr_match, &f));
+    if (!f.found)
+        return SX_OK;
+    *id = f.conn;
+    *again = true;
+    bool had = false;
+    return sx_agent_cmd_contact_again(a, id, server, info, &had);
+}
+
 sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr, const char *server,
                                 sx_slice info, sx_agent_id *id)
 {
@@ -210,6 +287,10 @@ sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr, const c
               sx_error_set(SX_E_PROTOCOL, NULL, "agent: a contact link with a messaging queue"));
     SX_ENSURE(qa->sender_id_len == SX_SMP_QUEUE_ID_LEN,
               sx_error_set(SX_E_PROTOCOL, NULL, "agent: the address's queue id has a bad length"));
+    bool again = false;
+    SX_TRY(contact_again(a, qa, server, info, id, &again));
+    if (again)
+        return SX_OK;
     char own[SX_SMP_SERVER_TEXT_MAX];
     if (!server) {
         SX_TRY(server_text(&qa->server, own));

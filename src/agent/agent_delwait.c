@@ -1,7 +1,9 @@
 /* Deleting a connection after its pending deliveries (docs/AGENT.md,
  * "Deleting after delivery"; the reference's deleteConnectionsAsync with
  * waitDelivery; AGENT-STORE.md rule 9): the receiving queues go at once
- * (DEL on their routers, DEL_RCVQ for each), the connection is marked
+ * (DEL on their routers, DEL_RCVQ for each; one whose router cannot be
+ * reached is tried again, agent_qdel.c, and the connection stays until it
+ * is gone), the connection is marked
  * deleted with the time, the messages already queued are still delivered
  * (SENT, MERR as usual), and once none is left, or the wait's limit has
  * passed, the connection and whatever is left of it go: DEL_CONN. */
@@ -75,37 +77,6 @@ static sx_status remember(sx_agent *a, const sx_agent_id *id, int64_t deleted_at
     return SX_OK;
 }
 
-/* DEL of one stored receiving queue of the connection, its row dropped,
- * and DEL_RCVQ with the router's answer. */
-static sx_status delete_rq(sx_agent *a, const sx_agent_rcv_queue *row)
-{
-    sx_agent_rq *mem = NULL;
-    for (size_t i = 0; i < a->n_rqs; i++)
-        if (a->rqs[i].queue_id == row->queue_id && !a->rqs[i].gone)
-            mem = &a->rqs[i];
-    sx_smp_queue *own = NULL;
-    sx_status st = mem ? SX_OK : sx_agent_rq_object(a, row, &own);
-    if (st == SX_OK)
-        st = sx_smp_tpool_delete(a->pool, mem ? mem->q : own);
-    sx_agent_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = SX_AGENT_EV_DEL_RCVQ;
-    sx_agent_id_text(&row->conn_id, ev.conn);
-    ev.status = st;
-    if (st != SX_OK)
-        snprintf(ev.detail, sizeof ev.detail, "%.250s", sx_error_message());
-    sx_status tst = sx_agent_server_text(a, row->server_id, ev.server, sizeof ev.server);
-    (void)tst; /* the event goes without the address */
-    sx_smp_queue_free(own);
-    if (mem) {
-        mem->gone = true;
-        mem->has_pending = false;
-    }
-    sx_agent_emit_ev(a, &ev);
-    /* The router may keep the queue (the error above); ours goes anyway. */
-    return sx_agent_store_rcv_queue_delete(a->store, row->queue_id);
-}
-
 static sx_status delete_wait_locked(sx_agent *a, const sx_agent_id *id)
 {
     sx_agent_conn c;
@@ -116,8 +87,12 @@ static sx_status delete_wait_locked(sx_agent *a, const sx_agent_id *id)
     size_t nr = 0;
     SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
     sx_status st = SX_OK;
-    for (size_t i = 0; i < nr && st == SX_OK; i++)
-        st = delete_rq(a, &rqs[i]);
+    bool any_kept = false;
+    for (size_t i = 0; i < nr && st == SX_OK; i++) {
+        bool kept = false;
+        st = sx_agent_rq_delete(a, &rqs[i], true, &kept);
+        any_kept = any_kept || kept;
+    }
     if (rqs)
         sx_wipe(rqs, nr * sizeof *rqs);
     free(rqs);
@@ -125,7 +100,7 @@ static sx_status delete_wait_locked(sx_agent *a, const sx_agent_id *id)
     int64_t now = wall_ms();
     size_t pending = 0;
     SX_TRY(sx_agent_store_conn_deliveries(a->store, id, &pending));
-    if (pending == 0)
+    if (pending == 0 && !any_kept)
         return finish(a, id);
     SX_TRY(sx_agent_store_conn_set_deleted(a->store, id, now / 1000));
     SX_TRY(remember(a, id, now));
@@ -158,6 +133,16 @@ sx_status sx_agent_delwait_load(sx_agent *a)
     return st;
 }
 
+static sx_status rcv_left(sx_agent *a, const sx_agent_id *id, size_t *n)
+{
+    sx_agent_rcv_queue *rqs = NULL;
+    SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, n));
+    if (rqs)
+        sx_wipe(rqs, *n * sizeof *rqs);
+    free(rqs);
+    return SX_OK;
+}
+
 int sx_agent_delwait_due(sx_agent *a)
 {
     int64_t next = -1;
@@ -166,10 +151,15 @@ int sx_agent_delwait_due(sx_agent *a)
         sx_agent_id id = a->delw[i].conn;
         size_t pending = 0;
         sx_status st = sx_agent_store_conn_deliveries(a->store, &id, &pending);
-        if (st == SX_OK && pending > 0 && now < a->delw[i].deadline_ms) {
+        /* a queue whose DEL is tried again (agent_qdel.c) keeps it */
+        size_t rq_left = 0;
+        if (st == SX_OK)
+            st = rcv_left(a, &id, &rq_left);
+        bool waiting = pending > 0 && now < a->delw[i].deadline_ms;
+        if (st == SX_OK && (rq_left > 0 || waiting)) {
             int64_t w = a->delw[i].deadline_ms - now;
-            if (next < 0 || w < next)
-                next = w;
+            if (waiting && (next < 0 || w < next))
+                next = w; /* otherwise looked at again with the sender's next pass */
             i++;
             continue;
         }

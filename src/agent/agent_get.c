@@ -51,6 +51,27 @@ static sx_agent_rq *polled_rq(sx_agent *a, const sx_agent_id *id, sx_status *st)
     return &a->rqs[a->n_rqs - 1];
 }
 
+/* The GET pool's own notes (its connections coming and going) are not
+ * the agent's events: dropped. */
+static void drain(sx_smp_tpool *tp)
+{
+    for (;;) {
+        sx_smp_pool_note n;
+        memset(&n, 0, sizeof n);
+        if (sx_smp_tpool_next(tp, 0, &n) != SX_OK || n.kind == 0)
+            return;
+        sx_smp_pool_note_clear(&n);
+    }
+}
+
+sx_status sx_agent_rq_subscribe_polled(sx_agent *a, sx_agent_rq *rq)
+{
+    SX_TRY(sx_smp_tpool_subscribe(a->pool, rq->q));
+    rq->polled = false;
+    rq->sub_wanted = false;
+    return SX_OK;
+}
+
 static sx_status get_locked(sx_agent *a, const sx_agent_id *id, bool *got)
 {
     sx_status st;
@@ -61,7 +82,11 @@ static sx_status get_locked(sx_agent *a, const sx_agent_id *id, bool *got)
               sx_error_set(SX_E_USAGE, NULL, "agent: acknowledge the last message first"));
     sx_smp_pool_note n;
     memset(&n, 0, sizeof n);
-    SX_TRY(sx_smp_tpool_get(a->pool, rq->q, &n.ev));
+    if (a->gpool == NULL)
+        SX_TRY(sx_agent_pool_new(a, &a->gpool));
+    sx_status gst = sx_smp_tpool_get(a->gpool, rq->q, &n.ev);
+    drain(a->gpool);
+    SX_TRY(gst);
     if (n.ev.kind == SX_SMP_EVENT_NONE) {
         sx_smp_pool_note_clear(&n);
         return SX_OK;

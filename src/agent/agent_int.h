@@ -29,6 +29,8 @@ typedef struct sx_agent_rq {
     bool polled;              /* not subscribed: its messages are taken with GET
                                  (sx_agent_get_message), acknowledged as such */
     size_t conn_prev;         /* the connection's entry before this one (index + 1; 0: none) */
+    bool sub_wanted;          /* polled, to be subscribed once the message it
+                                 holds is acknowledged (sx_agent_subscribe_all) */
 } sx_agent_rq;
 
 /* A sending queue with deliveries to make. */
@@ -57,6 +59,10 @@ typedef struct sx_agent_evnode {
 struct sx_agent {
     sx_agent_store *store;
     sx_smp_tpool *pool;
+    /* GET's own connections (agent_get.c, made at the first GET): a router
+     * refuses SUB of a queue on the connection that took its messages with
+     * GET, so sx_agent_subscribe_all subscribes polled queues on `pool`. */
+    sx_smp_tpool *gpool;
     sx_agent_opts opts;
     int64_t user_id;
     pthread_mutex_t mu; /* the store and everything below */
@@ -163,6 +169,17 @@ void sx_agent_delwait_forget(sx_agent *a, const sx_agent_id *id);
 enum { SX_AGENT_RUN_FOREGROUND = 0,
        SX_AGENT_RUN_SUSPENDING,
        SX_AGENT_RUN_SUSPENDED };
+/* DEL of our receiving queue row (agent_qdel.c): done (or refused for
+ * good), the row dropped (a DEL_RCVQ event when event); the router not
+ * reached, the row kept with an RDEL command that tries again (*kept): the
+ * caller marks the connection deleted. */
+SX_MUST_CHECK sx_status sx_agent_rq_delete(sx_agent *a, const sx_agent_rcv_queue *row, bool event,
+                                           bool *kept);
+/* A pool for the agent's connections, with its options (agent.c). */
+SX_MUST_CHECK sx_status sx_agent_pool_new(sx_agent *a, sx_smp_tpool **out);
+/* Subscribes a polled queue on the agent's pool (its messages then come by
+ * themselves; agent_get.c). */
+SX_MUST_CHECK sx_status sx_agent_rq_subscribe_polled(sx_agent *a, sx_agent_rq *rq);
 /* Whether the pool's notes may be taken and processed now. */
 bool sx_agent_receiving_allowed(const sx_agent *a);
 /* Whether deliveries may be made now; while suspending, moves to

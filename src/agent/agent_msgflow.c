@@ -565,9 +565,12 @@ int sx_agent_deliver_due(sx_agent *a)
 void sx_agent_ack_router(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n)
 {
     /* a lost ACK: the router sends the message again */
-    if (rq->polled)
-        BEST_EFFORT(sx_smp_tpool_ack_got(a->pool, rq->q, &n->ev));
-    else
+    if (rq->polled) {
+        if (a->gpool)
+            BEST_EFFORT(sx_smp_tpool_ack_got(a->gpool, rq->q, &n->ev));
+        if (rq->sub_wanted && !rq->gone)
+            BEST_EFFORT(sx_agent_rq_subscribe_polled(a, rq));
+    } else
         BEST_EFFORT(sx_smp_tpool_ack(a->pool, n));
 }
 

@@ -641,6 +641,15 @@ SX_MUST_CHECK sx_status sx_agent_store_cmd_park(sx_agent_store *s, int64_t comma
 SX_MUST_CHECK sx_status sx_agent_store_cmd_find(sx_agent_store *s, const sx_agent_id *conn,
                                                 const char *tag, sx_agent_command *c, int *taken,
                                                 bool *found);
+/* Replaces a command's body. */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_body_set(sx_agent_store *s, int64_t command_id,
+                                                    sx_slice body);
+/* Calls fn for each command with tag (any state), oldest first, with its
+ * connection and body (valid during the call) until fn returns true. */
+SX_MUST_CHECK sx_status sx_agent_store_cmd_each(sx_agent_store *s, const char *tag,
+                                                bool (*fn)(void *ctx, const sx_agent_id *conn,
+                                                           sx_slice body),
+                                                void *ctx);
 /* The connection of our send queue to (server_id, snd_id); *found false
  * when there is none. */
 SX_MUST_CHECK sx_status sx_agent_store_snd_queue_conn(sx_agent_store *s, int64_t server_id,

@@ -87,6 +87,47 @@ sx_status sx_agent_store_cmd_find(sx_agent_store *s, const sx_agent_id *conn, co
     return st;
 }
 
+sx_status sx_agent_store_cmd_body_set(sx_agent_store *s, int64_t command_id, sx_slice body)
+{
+    SX_ENSURE(s != NULL, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(s, "UPDATE commands SET body = ?2 WHERE command_id = ?1", &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_int64(q, 1, command_id);
+    sx_store_bind_bytes(q, 2, body.ptr, body.len);
+    return sx_store_done(s, q, "replace a command's body");
+}
+
+sx_status sx_agent_store_cmd_each(sx_agent_store *s, const char *tag,
+                                  bool (*fn)(void *ctx, const sx_agent_id *conn, sx_slice body),
+                                  void *ctx)
+{
+    SX_ENSURE(s != NULL && tag != NULL && fn != NULL, SX_E_USAGE);
+    sx_status st;
+    sqlite3_stmt *q = sx_store_prep(
+        s, "SELECT conn_id, body FROM commands WHERE tag = ? ORDER BY command_id", &st);
+    if (q == NULL)
+        return st;
+    sqlite3_bind_text(q, 1, tag, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        sx_agent_id conn;
+        if (!sx_store_col_fixed(q, 0, conn.b, SX_AGENT_ID_LEN))
+            continue;
+        const void *p = sqlite3_column_blob(q, 1);
+        int n = sqlite3_column_bytes(q, 1);
+        if (fn(ctx, &conn, sx_slice_of(p, n > 0 ? (size_t)n : 0))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        st = sx_store_err(s, rc, "list commands");
+    sx_store_fin(s, q);
+    return st;
+}
+
 sx_status sx_agent_store_snd_queue_conn(sx_agent_store *s, int64_t server_id, const uint8_t *snd_id,
                                         size_t snd_id_len, sx_agent_id *conn, bool *found)
 {

@@ -98,3 +98,8 @@ add_test(NAME integration.agent_killsoak
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_agent_killsoak.sh $<TARGET_FILE:smp-server>
                  $<TARGET_FILE:simplex-agent>)
 set_tests_properties(integration.agent_killsoak PROPERTIES TIMEOUT 600)
+# Retries after errors (test_agent_retry.c): a contact address joined again
+# after errors (the first attempt's connection and queue kept), receiving
+# queues whose deletion failed retried until their router takes it, a queue
+# read with GET subscribed by subscribe_all.
+sx_agent_itest(agent_retry test_agent_retry.c 900)

@@ -419,6 +419,17 @@ static void test_testWaitDeliveryNoPending(void **state)
     router_kill9();
 }
 
+/* An agent whose failed DEL is not tried again (the reference's tests set
+ * a small deleteErrorCount with a fast cleanup for the same outcome). */
+static sx_agent *open_agent_del1(const char *name, unsigned wait_s)
+{
+    sx_agent_opts o;
+    memset(&o, 0, sizeof o);
+    o.delete_wait_s = wait_s;
+    o.delete_error_count = 1;
+    return open_agent_opts(name, &o);
+}
+
 /* Two messages queued while the router is down, then the connection
  * deleted: DEL_RCVQ with the network error at once, the messages delivered
  * when the router is back, then DEL_CONN. */
@@ -447,7 +458,7 @@ static void test_testWaitDelivery(void **state)
 {
     (void)state;
     router_start();
-    sx_agent *alice = open_agent("alice_wd", false);
+    sx_agent *alice = open_agent_del1("alice_wd", 0);
     sx_agent *bob = open_agent("bob_wd", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
     connected_pair(alice, bob, bob_id, alice_id);
@@ -475,7 +486,7 @@ static void test_testWaitDeliveryAUTHErr(void **state)
 {
     (void)state;
     router_start();
-    sx_agent *alice = open_agent("alice_wa", false);
+    sx_agent *alice = open_agent_del1("alice_wa", 0);
     sx_agent *bob = open_agent("bob_wa", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
     connected_pair(alice, bob, bob_id, alice_id);
@@ -486,7 +497,7 @@ static void test_testWaitDeliveryAUTHErr(void **state)
     queue_then_delete(alice, bob_id, true);
     /* closed and opened again while waiting: the wait goes on */
     sx_agent_close(alice);
-    alice = open_agent("alice_wa", false);
+    alice = open_agent_del1("alice_wa", 0);
     router_start();
     expect_merr_auth(alice, bob_id, 4);
     expect_merr_auth(alice, bob_id, 5);
@@ -503,10 +514,7 @@ static void test_testWaitDeliveryTimeout(void **state)
 {
     (void)state;
     router_start();
-    sx_agent_opts o;
-    memset(&o, 0, sizeof o);
-    o.delete_wait_s = 1;
-    sx_agent *alice = open_agent_opts("alice_wt", &o);
+    sx_agent *alice = open_agent_del1("alice_wt", 1);
     sx_agent *bob = open_agent("bob_wt", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT];
     connected_pair(alice, bob, bob_id, alice_id);
