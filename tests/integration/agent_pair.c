@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "agent_pair.h"
 #include "pool_router.h"
 
@@ -16,6 +18,31 @@ char DIR_[64];
 void db_path(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s.db", DIR_, name);
+}
+
+long long db_count(const char *name, const char *sql)
+{
+    char p[128];
+    db_path(p, sizeof p, name);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    long long n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+size_t conn_count(sx_agent *a)
+{
+    sx_agent_conn_info *cs = NULL;
+    size_t n = 0;
+    assert_ok(sx_agent_connections(a, &cs, &n));
+    free(cs);
+    return n;
 }
 
 sx_agent *open_agent_opts(const char *name, const sx_agent_opts *opts)

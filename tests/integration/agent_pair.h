@@ -31,6 +31,11 @@ void expect_sent(sx_agent *a, const char *conn, int64_t id);
 /* MSG with text and id, acknowledged; pq: 0 or 1, or -1 for a message
  * shown again from the store (no flag kept). */
 void expect_msg(sx_agent *a, const char *conn, const char *text, int64_t id, int pq);
+/* One number from the store file <name>.db: the first column of the first
+ * row of sql (read-only, beside the agent that has it open). */
+long long db_count(const char *name, const char *sql);
+/* How many connections the agent's store lists. */
+size_t conn_count(sx_agent *a);
 /* cmocka setup / teardown: a new folder and router, both removed. */
 int pair_setup(void **state);
 int pair_teardown(void **state);

@@ -376,3 +376,11 @@ long long pool_router_ctl_stat(uint16_t port, const char *password, const char *
     }
     return strtoll(p, NULL, 10);
 }
+
+void pool_router_addr_pw(char *out, size_t cap, const pool_router *rp, const char *pw)
+{
+    if (pw)
+        snprintf(out, cap, "smp://%s:%s@127.0.0.1:%u", rp->fp, pw, rp->port);
+    else
+        snprintf(out, cap, "smp://%s@127.0.0.1:%u", rp->fp, rp->port);
+}

@@ -40,6 +40,8 @@ void pool_router_edit(pool_router *rp, const char *extra);
 uint16_t pool_router_free_port(void);
 void pool_router_kill9(pool_router *rp);
 void pool_router_free(pool_router *rp);
+/* rp's smp:// address with the password pw in it (NULL: none). */
+void pool_router_addr_pw(char *out, size_t cap, const pool_router *rp, const char *pw);
 /* The services of role ('M' messaging, 'N' notifier) the router's store
  * log registered (NEW_SERVICE lines): how many, and the last one's
  * service_id= and cert_hash= values (base64url, cap bytes each). The wait

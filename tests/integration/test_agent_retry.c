@@ -25,41 +25,6 @@
 #include "agent_pair.h"
 #include "pool_router.h"
 
-/* The router's address with a password (NULL: none). */
-static void addr_pw(char *out, size_t cap, const pool_router *rp, const char *pw)
-{
-    if (pw)
-        snprintf(out, cap, "smp://%s:%s@127.0.0.1:%u", rp->fp, pw, rp->port);
-    else
-        snprintf(out, cap, "smp://%s@127.0.0.1:%u", rp->fp, rp->port);
-}
-
-/* One number of the store file: the first column of the first row of sql. */
-static long long db_count(const char *name, const char *sql)
-{
-    char p[128];
-    db_path(p, sizeof p, name);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    long long n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
-}
-
-static size_t conn_count(sx_agent *a)
-{
-    sx_agent_conn_info *cs = NULL;
-    size_t n = 0;
-    assert_ok(sx_agent_connections(a, &cs, &n));
-    free(cs);
-    return n;
-}
-
 /* Nothing but UP / DOWN for a while. */
 static void no_events(sx_agent *a, int ms)
 {
@@ -109,8 +74,8 @@ static void test_testContactErrors(void **state)
     assert_int_equal(pool_router_init(&r2, "create_password: abcd\n"), 0);
     pool_router_start(&r2);
     char r2_wrong[300], r2_right[300];
-    addr_pw(r2_wrong, sizeof r2_wrong, &r2, "wrong");
-    addr_pw(r2_right, sizeof r2_right, &r2, "abcd");
+    pool_router_addr_pw(r2_wrong, sizeof r2_wrong, &r2, "wrong");
+    pool_router_addr_pw(r2_right, sizeof r2_right, &r2, "abcd");
     sx_agent *alice = open_agent("alice_ce", false);
     sx_agent *bob = open_agent("bob_ce", false);
     char addr[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT], again[SX_AGENT_CONN_ID_TEXT];

@@ -75,41 +75,6 @@ static void finish_handshake(sx_agent *alice, const char *bob_id, sx_agent *bob,
     send_recv(bob, alice_id, alice, bob_id, "hello too");
 }
 
-/* The router's address with a password (NULL: none). */
-static void addr_pw(char *out, size_t cap, const pool_router *rp, const char *pw)
-{
-    if (pw)
-        snprintf(out, cap, "smp://%s:%s@127.0.0.1:%u", rp->fp, pw, rp->port);
-    else
-        snprintf(out, cap, "smp://%s@127.0.0.1:%u", rp->fp, rp->port);
-}
-
-/* One number of the store file: the first column of the first row of sql. */
-static long long db_count(const char *name, const char *sql)
-{
-    char p[128];
-    db_path(p, sizeof p, name);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    long long n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
-}
-
-static size_t conn_count(sx_agent *a)
-{
-    sx_agent_conn_info *cs = NULL;
-    size_t n = 0;
-    assert_ok(sx_agent_connections(a, &cs, &n));
-    free(cs);
-    return n;
-}
-
 /* An ERR of conn (other events but UP/DOWN fail the test): its status. */
 static sx_status expect_err(sx_agent *a, const char *conn)
 {
@@ -141,8 +106,8 @@ static void test_testInvitationErrors(void **state)
     assert_int_equal(pool_router_init(&r2, "create_password: abcd\n"), 0);
     pool_router_start(&r2);
     char r2_wrong[300], r2_right[300];
-    addr_pw(r2_wrong, sizeof r2_wrong, &r2, "wrong");
-    addr_pw(r2_right, sizeof r2_right, &r2, "abcd");
+    pool_router_addr_pw(r2_wrong, sizeof r2_wrong, &r2, "wrong");
+    pool_router_addr_pw(r2_right, sizeof r2_right, &r2, "abcd");
     sx_agent *alice = open_agent("alice_ie", false);
     sx_agent *bob = open_agent("bob_ie", false);
     char bob_id[SX_AGENT_CONN_ID_TEXT], alice_id[SX_AGENT_CONN_ID_TEXT], again[SX_AGENT_CONN_ID_TEXT];
@@ -260,8 +225,8 @@ static void test_testSkippedMessages(void **state)
 static int create_queue_auth(const pool_router *rp, const char *pw1, const char *pw2, int n)
 {
     char a1[300], a2[300], an[32], bn[32];
-    addr_pw(a1, sizeof a1, rp, pw1);
-    addr_pw(a2, sizeof a2, rp, pw2);
+    pool_router_addr_pw(a1, sizeof a1, rp, pw1);
+    pool_router_addr_pw(a2, sizeof a2, rp, pw2);
     snprintf(an, sizeof an, "alice_ba%d", n);
     snprintf(bn, sizeof bn, "bob_ba%d", n);
     sx_agent *alice = open_agent(an, false);
