@@ -675,19 +675,7 @@ static sx_status delete_locked(sx_agent *a, const sx_agent_id *id)
     if (rqs)
         sx_wipe(rqs, nr * sizeof *rqs);
     free(rqs);
-    for (size_t k = sx_agent_rq_conn_last(a, id); k; k = a->rqs[k - 1].conn_prev) {
-        sx_agent_rq *rq = &a->rqs[k - 1];
-        if (memcmp(rq->conn.b, id->b, sizeof id->b) == 0 && !rq->gone) {
-            rq->gone = true; /* no row (gone before): nothing to DEL */
-            rq->has_pending = false;
-        }
-    }
-    for (size_t i = 0; i < a->n_sqs;)
-        if (memcmp(a->sqs[i].conn.b, id->b, sizeof id->b) == 0)
-            sx_agent_sq_remove_at(a, i);
-        else
-            i++;
-    sx_agent_delwait_forget(a, id);
+    sx_agent_conn_forget(a, id); /* entries left have no row: nothing to DEL */
     SX_TRY(st);
     if (!any_kept)
         return sx_agent_store_conn_delete(a->store, id);

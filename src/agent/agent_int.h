@@ -175,6 +175,11 @@ enum { SX_AGENT_RUN_FOREGROUND = 0,
  * caller marks the connection deleted. */
 SX_MUST_CHECK sx_status sx_agent_rq_delete(sx_agent *a, const sx_agent_rcv_queue *row, bool event,
                                            bool *kept);
+/* DEL of the queue row on its router, once, through the entry the agent
+ * holds for it (which then leaves the pool's queues) or through an object
+ * of its own (agent_qdel.c). The router's answer is returned; the row
+ * stays. */
+SX_MUST_CHECK sx_status sx_agent_rq_del_router(sx_agent *a, const sx_agent_rcv_queue *row);
 /* A pool for the agent's connections, with its options (agent.c). */
 SX_MUST_CHECK sx_status sx_agent_pool_new(sx_agent *a, sx_smp_tpool **out);
 /* Subscribes a polled queue on the agent's pool (its messages then come by
@@ -229,6 +234,16 @@ void sx_agent_on_rq_note(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
  * entries before it follow conn_prev. Ids folding to the same key share a
  * chain: compare each entry's conn. */
 size_t sx_agent_rq_conn_last(const sx_agent *a, const sx_agent_id *conn);
+/* The entry held for the receiving queue with this store id of conn and
+ * still in the pool, or NULL (the latest when there are several). */
+sx_agent_rq *sx_agent_rq_held(sx_agent *a, const sx_agent_id *conn, int64_t queue_id);
+/* The connection's receiving queues held in the pool leave it (each
+ * unsubscribed on its router first when unsubscribe), so nothing more is
+ * taken from them (agent_queue.c). */
+void sx_agent_conn_rqs_leave(sx_agent *a, const sx_agent_id *conn, bool unsubscribe);
+/* The connection leaves the agent's memory: its receiving queues as
+ * above (not unsubscribed), its deliveries, a wait for them. */
+void sx_agent_conn_forget(sx_agent *a, const sx_agent_id *conn);
 /* Drops sqs[i] (the last one takes its place). */
 void sx_agent_sq_remove_at(sx_agent *a, size_t i);
 /* Notes that a send queue has deliveries and wakes the worker. */

@@ -44,14 +44,9 @@ static void emit_del_rcvq(sx_agent *a, const sx_agent_rcv_queue *row, sx_status 
     sx_agent_emit_ev(a, &ev);
 }
 
-/* DEL of the queue row through its subscribed object (or one of its own);
- * the subscribed entry leaves the pool's queues either way. */
-static sx_status del(sx_agent *a, const sx_agent_rcv_queue *row)
+sx_status sx_agent_rq_del_router(sx_agent *a, const sx_agent_rcv_queue *row)
 {
-    sx_agent_rq *mem = NULL;
-    for (size_t i = 0; i < a->n_rqs; i++)
-        if (a->rqs[i].queue_id == row->queue_id && !a->rqs[i].gone)
-            mem = &a->rqs[i];
+    sx_agent_rq *mem = sx_agent_rq_held(a, &row->conn_id, row->queue_id);
     sx_smp_queue *own = NULL;
     sx_status st = mem ? SX_OK : sx_agent_rq_object(a, row, &own);
     if (st == SX_OK)
@@ -77,7 +72,7 @@ static sx_status qdel_store(sx_agent *a, const sx_agent_id *conn, int64_t rqid, 
 sx_status sx_agent_rq_delete(sx_agent *a, const sx_agent_rcv_queue *row, bool event, bool *kept)
 {
     *kept = false;
-    sx_status st = del(a, row);
+    sx_status st = sx_agent_rq_del_router(a, row);
     if (temporary(st) && 1 < max_errors(a)) {
         int64_t cmd = 0;
         SX_TRY(qdel_store(a, &row->conn_id, row->queue_id, 1, &cmd));
@@ -133,7 +128,7 @@ sx_status sx_agent_qdel_run(sx_agent *a, const sx_agent_command *c)
         sx_error_clear();
         return sx_agent_store_cmd_complete(a->store, c->command_id);
     }
-    st = del(a, &row);
+    st = sx_agent_rq_del_router(a, &row);
     if (temporary(st) && (unsigned)errors + 1 < max_errors(a)) {
         /* counted in the command's body, for the next process too */
         sx_writer w;

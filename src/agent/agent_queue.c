@@ -322,6 +322,41 @@ size_t sx_agent_rq_conn_last(const sx_agent *a, const sx_agent_id *conn)
     return sx_agent_idmap_get(&a->rq_by_conn, conn_key(conn), &i) ? i + 1 : 0;
 }
 
+sx_agent_rq *sx_agent_rq_held(sx_agent *a, const sx_agent_id *conn, int64_t queue_id)
+{
+    for (size_t k = sx_agent_rq_conn_last(a, conn); k; k = a->rqs[k - 1].conn_prev) {
+        sx_agent_rq *rq = &a->rqs[k - 1];
+        if (rq->queue_id == queue_id && !rq->gone && memcmp(rq->conn.b, conn->b, sizeof conn->b) == 0)
+            return rq;
+    }
+    return NULL;
+}
+
+void sx_agent_conn_rqs_leave(sx_agent *a, const sx_agent_id *conn, bool unsubscribe)
+{
+    for (size_t k = sx_agent_rq_conn_last(a, conn); k; k = a->rqs[k - 1].conn_prev) {
+        sx_agent_rq *rq = &a->rqs[k - 1];
+        if (rq->gone || memcmp(rq->conn.b, conn->b, sizeof conn->b) != 0)
+            continue;
+        if (unsubscribe && sx_smp_tpool_unsubscribe(a->pool, rq->q) != SX_OK) {
+            /* SX_E_USAGE: the pool let go of it already */
+        }
+        rq->gone = true;
+        rq->has_pending = false;
+    }
+}
+
+void sx_agent_conn_forget(sx_agent *a, const sx_agent_id *conn)
+{
+    sx_agent_conn_rqs_leave(a, conn, false);
+    for (size_t i = 0; i < a->n_sqs;)
+        if (memcmp(a->sqs[i].conn.b, conn->b, sizeof conn->b) == 0)
+            sx_agent_sq_remove_at(a, i);
+        else
+            i++;
+    sx_agent_delwait_forget(a, conn);
+}
+
 /* Each queue object is its own (freed only when the agent closes), so the
  * pointer names one entry. */
 sx_agent_rq *sx_agent_rq_by_queue(sx_agent *a, const sx_smp_queue *q)

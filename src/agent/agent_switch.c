@@ -154,25 +154,6 @@ sx_status sx_agent_switch_connection(sx_agent *a, const char *conn_id, const cha
     return st;
 }
 
-/* Deletes a receiving queue on its router (best effort) and leaves it. */
-static sx_status delete_rq_on_router(sx_agent *a, const sx_agent_rcv_queue *row)
-{
-    for (size_t i = 0; i < a->n_rqs; i++) {
-        sx_agent_rq *rq = &a->rqs[i];
-        if (rq->queue_id == row->queue_id && !rq->gone) {
-            sx_status st = sx_smp_tpool_delete(a->pool, rq->q);
-            rq->gone = true;
-            rq->has_pending = false;
-            return st;
-        }
-    }
-    sx_smp_queue *q = NULL;
-    SX_TRY(sx_agent_rq_object(a, row, &q));
-    sx_status st = sx_smp_tpool_delete(a->pool, q);
-    sx_smp_queue_free(q);
-    return st;
-}
-
 static sx_status abort_locked(sx_agent *a, const sx_agent_id *conn)
 {
     SX_TRY(check_conn(a, conn));
@@ -190,7 +171,8 @@ static sx_status abort_locked(sx_agent *a, const sx_agent_id *conn)
     /* The new queue goes (on its router as well as it can), the old stays. */
     for (size_t i = 0; i < nr && st == SX_OK; i++)
         if (rqs[i].replace_queue_id == rqs[old].queue_id) {
-            (void)delete_rq_on_router(a, &rqs[i]); /* an orphan queue at worst */
+            sx_status dst = sx_agent_rq_del_router(a, &rqs[i]);
+            (void)dst; /* an orphan queue at worst */
             st = sx_agent_store_rcv_queue_delete(a->store, rqs[i].queue_id);
         }
     if (st == SX_OK)
@@ -399,7 +381,7 @@ static int run_delete(sx_agent *a, const sx_agent_command *c)
         sx_wipe(&row, sizeof row);
         return 1;
     }
-    sx_status st = delete_rq_on_router(a, &row);
+    sx_status st = sx_agent_rq_del_router(a, &row);
     if (st == SX_E_IO || st == SX_E_CLOSED || st == SX_E_WOULD_BLOCK) {
         /* The record left the pool; a retry builds a new object. */
         sx_wipe(&row, sizeof row);

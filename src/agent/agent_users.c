@@ -45,52 +45,18 @@ sx_status sx_agent_user_create(sx_agent *a, int64_t *user_id)
     return st;
 }
 
-/* Lets go of the connection's queues in memory (a->mu held): its receiving
- * queues leave the pool (deleted on their routers when del_queues) and its
- * deliveries stop. SX_E_IO when a router did not confirm a deletion. */
-static sx_status conn_release(sx_agent *a, const sx_agent_id *id, bool del_queues)
-{
-    sx_status st = SX_OK;
-    for (size_t i = 0; i < a->n_rqs; i++) {
-        sx_agent_rq *rq = &a->rqs[i];
-        if (memcmp(rq->conn.b, id->b, sizeof id->b) != 0 || rq->gone)
-            continue;
-        sx_status r = del_queues ? sx_smp_tpool_delete(a->pool, rq->q)
-                                 : sx_smp_tpool_unsubscribe(a->pool, rq->q);
-        if (r != SX_OK && del_queues && st == SX_OK)
-            st = SX_E_IO;
-        rq->gone = true;
-        rq->has_pending = false;
-    }
-    for (size_t i = 0; i < a->n_sqs;)
-        if (memcmp(a->sqs[i].conn.b, id->b, sizeof id->b) == 0)
-            sx_agent_sq_remove_at(a, i);
-        else
-            i++;
-    return st;
-}
-
-/* The receiving queues of a connection this agent does not hold are
- * deleted on their routers from their stored rows (a no_subscribe agent,
- * or one whose connections were never subscribed). */
-static sx_status conn_delete_unheld(sx_agent *a, const sx_agent_id *id)
+/* DEL of every receiving queue stored for the connection on its router,
+ * held by this agent or not (a->mu held). SX_E_IO when a router did not
+ * confirm a deletion. */
+static sx_status conn_del_queues(sx_agent *a, const sx_agent_id *id)
 {
     sx_agent_rcv_queue *rqs = NULL;
     size_t nr = 0;
     SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
     sx_status st = SX_OK;
-    for (size_t j = 0; j < nr; j++) {
-        size_t at;
-        if (sx_agent_idmap_get(&a->rq_by_id, (uint64_t)rqs[j].queue_id, &at))
-            continue;
-        sx_smp_queue *q = NULL;
-        sx_status r = sx_agent_rq_object(a, &rqs[j], &q);
-        if (r == SX_OK)
-            r = sx_smp_tpool_delete(a->pool, q);
-        sx_smp_queue_free(q);
-        if (r != SX_OK && st == SX_OK)
+    for (size_t j = 0; j < nr; j++)
+        if (sx_agent_rq_del_router(a, &rqs[j]) != SX_OK && st == SX_OK)
             st = SX_E_IO;
-    }
     free(rqs);
     return st;
 }
@@ -106,12 +72,12 @@ sx_status sx_agent_user_delete(sx_agent *a, int64_t user_id, bool del_queues)
     sx_status st = sx_agent_store_conn_list(a->store, user_id, &conns, &nc);
     sx_status net = SX_OK;
     for (size_t i = 0; i < nc && st == SX_OK; i++) {
-        sx_status r = conn_release(a, &conns[i].id, del_queues);
-        if (del_queues) {
-            sx_status r2 = conn_delete_unheld(a, &conns[i].id);
-            if (r == SX_OK)
-                r = r2;
-        }
+        sx_status r = SX_OK;
+        if (del_queues)
+            r = conn_del_queues(a, &conns[i].id);
+        else
+            sx_agent_conn_rqs_leave(a, &conns[i].id, true);
+        sx_agent_conn_forget(a, &conns[i].id);
         if (r != SX_OK && net == SX_OK)
             net = r;
         st = sx_agent_store_conn_delete(a->store, &conns[i].id);
@@ -222,16 +188,7 @@ static sx_status unsubscribe_conn(sx_agent *a, const sx_agent_id *id)
 {
     sx_agent_conn cn;
     SX_TRY(sx_agent_store_conn_get(a->store, id, &cn)); /* SX_E_USAGE: no such connection */
-    for (size_t i = 0; i < a->n_rqs; i++) {
-        sx_agent_rq *rq = &a->rqs[i];
-        if (memcmp(rq->conn.b, id->b, sizeof id->b) != 0 || rq->gone)
-            continue;
-        if (sx_smp_tpool_unsubscribe(a->pool, rq->q) != SX_OK) {
-            /* SX_E_USAGE: the pool let go of it already */
-        }
-        rq->gone = true;
-        rq->has_pending = false;
-    }
+    sx_agent_conn_rqs_leave(a, id, true);
     return SX_OK;
 }
 
