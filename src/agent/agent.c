@@ -662,19 +662,8 @@ sx_status sx_agent_user_connections(sx_agent *a, int64_t user_id, sx_agent_conn_
  * connection marked deleted and tried again (agent_qdel.c). */
 static sx_status delete_locked(sx_agent *a, const sx_agent_id *id)
 {
-    sx_agent_rcv_queue *rqs = NULL;
-    size_t nr = 0;
-    SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
-    sx_status st = SX_OK;
     bool any_kept = false;
-    for (size_t i = 0; i < nr && st == SX_OK; i++) {
-        bool kept = false;
-        st = sx_agent_rq_delete(a, &rqs[i], false, &kept);
-        any_kept = any_kept || kept;
-    }
-    if (rqs)
-        sx_wipe(rqs, nr * sizeof *rqs);
-    free(rqs);
+    sx_status st = sx_agent_conn_rqs_delete(a, id, false, &any_kept);
     sx_agent_conn_forget(a, id); /* entries left have no row: nothing to DEL */
     SX_TRY(st);
     if (!any_kept)

@@ -42,16 +42,7 @@ static sx_status create_locked(sx_agent *a, const char *server, sx_agent_id *id,
     cr.agent_vr = a->agent_vr;
     cr.queue_count = 1;
     cr.queues[0].vr = sx_smpc_vrange();
-    sx_writer w;
-    sx_writer_init_dynamic(&w, SX_AGENT_LINK_TEXT_MAX);
-    if (!sx_agent_connreq_write_text(&w, &cr) || !sx_write_u8(&w, 0)) {
-        sx_status st = sx_writer_status(&w);
-        sx_writer_cleanup(&w);
-        return sx_error_set(st, NULL, "agent: cannot write the contact link");
-    }
-    size_t n = 0;
-    *link = (char *)sx_writer_take(&w, &n);
-    return SX_OK;
+    return sx_agent_connreq_text(&cr, "contact link", link);
 }
 
 sx_status sx_agent_create_contact(sx_agent *a, const char *server,

@@ -83,20 +83,8 @@ static sx_status delete_wait_locked(sx_agent *a, const sx_agent_id *id)
     SX_TRY(sx_agent_store_conn_get(a->store, id, &c));
     SX_ENSURE(c.state != SX_AGENT_CONN_DELETED,
               sx_error_set(SX_E_USAGE, NULL, "agent: the connection is deleted already"));
-    sx_agent_rcv_queue *rqs = NULL;
-    size_t nr = 0;
-    SX_TRY(sx_agent_store_rcv_queue_list(a->store, id, &rqs, &nr));
-    sx_status st = SX_OK;
     bool any_kept = false;
-    for (size_t i = 0; i < nr && st == SX_OK; i++) {
-        bool kept = false;
-        st = sx_agent_rq_delete(a, &rqs[i], true, &kept);
-        any_kept = any_kept || kept;
-    }
-    if (rqs)
-        sx_wipe(rqs, nr * sizeof *rqs);
-    free(rqs);
-    SX_TRY(st);
+    SX_TRY(sx_agent_conn_rqs_delete(a, id, true, &any_kept));
     int64_t now = wall_ms();
     size_t pending = 0;
     SX_TRY(sx_agent_store_conn_deliveries(a->store, id, &pending));

@@ -63,15 +63,20 @@ sx_status sx_agent_invitation_link(const sx_agent *a, const sx_agent_queue *q, c
     cr.queues[0].q = *q;
     cr.e2e = *pub;
     cr.e2e.range = a->e2e_vr;
+    return sx_agent_connreq_text(&cr, "invitation link", link);
+}
+
+sx_status sx_agent_connreq_text(const sx_agent_connreq *c, const char *what, char **out)
+{
     sx_writer w;
     sx_writer_init_dynamic(&w, SX_AGENT_LINK_TEXT_MAX);
-    if (!sx_agent_connreq_write_text(&w, &cr) || !sx_write_u8(&w, 0)) {
+    if (!sx_agent_connreq_write_text(&w, c) || !sx_write_u8(&w, 0)) {
         sx_status st = sx_writer_status(&w);
         sx_writer_cleanup(&w);
-        return sx_error_set(st, NULL, "agent: cannot write the invitation link");
+        return sx_error_set(st, NULL, "agent: cannot write the %s", what);
     }
     size_t n = 0;
-    *link = (char *)sx_writer_take(&w, &n);
+    *out = (char *)sx_writer_take(&w, &n);
     return SX_OK;
 }
 

@@ -175,6 +175,10 @@ enum { SX_AGENT_RUN_FOREGROUND = 0,
  * caller marks the connection deleted. */
 SX_MUST_CHECK sx_status sx_agent_rq_delete(sx_agent *a, const sx_agent_rcv_queue *row, bool event,
                                            bool *kept);
+/* sx_agent_rq_delete of every receiving queue stored for conn, until one
+ * fails; *any_kept when one is kept for its retries. */
+SX_MUST_CHECK sx_status sx_agent_conn_rqs_delete(sx_agent *a, const sx_agent_id *conn, bool event,
+                                                 bool *any_kept);
 /* DEL of the queue row on its router, once, through the entry the agent
  * holds for it (which then leaves the pool's queues) or through an object
  * of its own (agent_qdel.c). The router's answer is returned; the row
@@ -230,6 +234,9 @@ SX_MUST_CHECK sx_status sx_agent_rq_add_polled(sx_agent *a, int64_t queue_id,
 /* A message note of rq (subscribed or taken with GET): processed as its
  * kind says (agent.c). */
 void sx_agent_on_rq_note(sx_agent *a, sx_agent_rq *rq, sx_smp_pool_note *n);
+/* The link text of a connection request, NUL-terminated, malloc'd into
+ * *out; what names it in the error (agent_handshake.c). */
+SX_MUST_CHECK sx_status sx_agent_connreq_text(const sx_agent_connreq *c, const char *what, char **out);
 /* The index + 1 of the last entry kept for a connection (0: none); the
  * entries before it follow conn_prev. Ids folding to the same key share a
  * chain: compare each entry's conn. */

@@ -88,6 +88,23 @@ sx_status sx_agent_rq_delete(sx_agent *a, const sx_agent_rcv_queue *row, bool ev
     return sx_agent_store_rcv_queue_delete(a->store, row->queue_id);
 }
 
+sx_status sx_agent_conn_rqs_delete(sx_agent *a, const sx_agent_id *conn, bool event, bool *any_kept)
+{
+    sx_agent_rcv_queue *rqs = NULL;
+    size_t nr = 0;
+    SX_TRY(sx_agent_store_rcv_queue_list(a->store, conn, &rqs, &nr));
+    sx_status st = SX_OK;
+    for (size_t i = 0; i < nr && st == SX_OK; i++) {
+        bool kept = false;
+        st = sx_agent_rq_delete(a, &rqs[i], event, &kept);
+        *any_kept = *any_kept || kept;
+    }
+    if (rqs)
+        sx_wipe(rqs, nr * sizeof *rqs);
+    free(rqs);
+    return st;
+}
+
 /* The connection of a retried queue, once its last queue is gone: deleted
  * now (DEL_CONN), unless it waits for deliveries (agent_delwait.c). */
 static sx_status conn_done(sx_agent *a, const sx_agent_id *conn)

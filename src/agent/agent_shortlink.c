@@ -197,16 +197,9 @@ static sx_status prepare(sx_agent *a, const char *server, uint8_t mode, sx_slice
         return sx_error_set(SX_E_NOMEM, NULL, NULL);
     *shown = *cr; /* no heap data */
     shown->e2e.kem.state = SX_KEM_NONE;
-    sx_writer lt;
-    sx_writer_init_dynamic(&lt, SX_AGENT_LINK_TEXT_MAX);
-    bool ok = sx_agent_connreq_write_text(&lt, shown);
+    st = sx_agent_connreq_text(shown, "link", &p->link);
     free(shown);
-    if (!ok) {
-        st = sx_writer_status(&lt);
-        sx_writer_cleanup(&lt);
-        return sx_error_set(st, NULL, "agent: cannot write the link");
-    }
-    SX_TRY(take_text(&lt, "link", &p->link));
+    SX_TRY(st);
     return mode == 'C' ? short_text(a, p, mode, link_id, &p->short_link) : SX_OK;
 }
 
@@ -838,16 +831,8 @@ sx_status sx_agent_short_link_info(sx_agent *a, const char *short_link, char **l
     if (r->user.data.len)
         memcpy(d, r->user.data.ptr, r->user.data.len);
     d[r->user.data.len] = '\0';
-    if (link) {
-        sx_writer lt;
-        sx_writer_init_dynamic(&lt, SX_AGENT_LINK_TEXT_MAX);
-        if (!sx_agent_connreq_write_text(&lt, &r->fixed.conn_req)) {
-            st = sx_error_set(sx_writer_status(&lt), NULL, "agent: cannot write the link");
-            sx_writer_cleanup(&lt);
-        } else {
-            st = take_text(&lt, "link", link);
-        }
-    }
+    if (link)
+        st = sx_agent_connreq_text(&r->fixed.conn_req, "link", link);
     /* The entity id, NUL-terminated beside its length (NULL when the link
      * has none). */
     if (st == SX_OK && entity_id && r->fixed.has_entity_id) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "crypto/util.h"
 
 /* The user of connections made by this thread's current call on agent
  * tls_agent (0: the agent's default user). */
@@ -57,6 +58,8 @@ static sx_status conn_del_queues(sx_agent *a, const sx_agent_id *id)
     for (size_t j = 0; j < nr; j++)
         if (sx_agent_rq_del_router(a, &rqs[j]) != SX_OK && st == SX_OK)
             st = SX_E_IO;
+    if (rqs)
+        sx_wipe(rqs, nr * sizeof *rqs); /* the queues' keys */
     free(rqs);
     return st;
 }
