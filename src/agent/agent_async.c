@@ -67,12 +67,7 @@ static sx_status create_async_locked(sx_agent *a, const char *server, sx_agent_i
                 (void)sx_write_large(&w, sx_writer_slice(&ew));
             st = sx_agent_cmd_store(a, id, SX_AGENT_CMD_NEW, &w, &cmd);
         }
-        if (st == SX_OK)
-            st = sx_agent_store_commit(a->store);
-        else
-            sx_agent_store_rollback(a->store);
-        if (st != SX_OK && cmd != 0)
-            sx_agent_cmd_drop(a, cmd);
+        st = sx_agent_cmd_tx_end(a, st, cmd);
     }
     sx_e2e_private_wipe(&priv);
     SX_TRY(st);
@@ -169,12 +164,7 @@ sx_status sx_agent_ack_async(sx_agent *a, const char *corr_id, const char *conn_
     sx_status st = sx_agent_store_begin(a->store);
     if (st == SX_OK) {
         st = sx_agent_cmd_store(a, &id, SX_AGENT_CMD_ACK, &w, &cmd);
-        if (st == SX_OK)
-            st = sx_agent_store_commit(a->store);
-        else
-            sx_agent_store_rollback(a->store);
-        if (st != SX_OK && cmd != 0)
-            sx_agent_cmd_drop(a, cmd);
+        st = sx_agent_cmd_tx_end(a, st, cmd);
     } else {
         sx_writer_cleanup(&w);
     }

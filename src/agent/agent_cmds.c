@@ -518,12 +518,7 @@ static sx_status cmd_again(sx_agent *a, const sx_agent_id *conn, const char *tag
         st = sx_agent_store_cmd_complete(a->store, c.command_id);
         if (st == SX_OK)
             st = sx_agent_cmd_store(a, conn, tag, &w, &cmd);
-        if (st == SX_OK)
-            st = sx_agent_store_commit(a->store);
-        else
-            sx_agent_store_rollback(a->store);
-        if (st != SX_OK && cmd != 0)
-            sx_agent_cmd_drop(a, cmd);
+        st = sx_agent_cmd_tx_end(a, st, cmd);
     }
     sx_writer_cleanup(&w);
     sx_wipe(c.body.ptr, c.body.len);
@@ -556,6 +551,17 @@ sx_status sx_agent_cmd_set_body(sx_agent *a, int64_t command_id, sx_slice body)
     memcpy(h->c.body.ptr, body.ptr, body.len);
     h->c.body.len = body.len;
     return SX_OK;
+}
+
+sx_status sx_agent_cmd_tx_end(sx_agent *a, sx_status st, int64_t cmd)
+{
+    if (st == SX_OK)
+        st = sx_agent_store_commit(a->store);
+    else
+        sx_agent_store_rollback(a->store);
+    if (st != SX_OK && cmd != 0)
+        sx_agent_cmd_drop(a, cmd);
+    return st;
 }
 
 void sx_agent_cmd_drop(sx_agent *a, int64_t command_id)

@@ -73,6 +73,10 @@ SX_MUST_CHECK sx_status sx_agent_async_run_ack(sx_agent *a, const sx_agent_comma
 /* Forgets a held command whose row the caller's transaction did not keep
  * (rolled back). */
 void sx_agent_cmd_drop(sx_agent *a, int64_t command_id);
+/* Ends the caller's transaction that stored command cmd (0: none): commit
+ * when st is SX_OK, else roll back; on any failure the held command is
+ * forgotten. Returns the outcome. */
+SX_MUST_CHECK sx_status sx_agent_cmd_tx_end(sx_agent *a, sx_status st, int64_t cmd);
 /* Runs a command just stored (after the commit) in the caller's call: SX_OK
  * when it is done or will be retried (the router cannot be reached), the
  * error when it failed for good (the command is then dropped; a JOIN is

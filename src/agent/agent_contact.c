@@ -304,12 +304,7 @@ sx_status sx_agent_join_contact(sx_agent *a, const sx_agent_connreq *cr, const c
             st = sx_agent_store_x3dh_save(a->store, id, a->e2e_vr.max, &priv);
         if (st == SX_OK)
             st = contact_store(a, id, smpc_v, agent_v, server, &pub, qa, info, &cmd);
-        if (st == SX_OK)
-            st = sx_agent_store_commit(a->store);
-        else
-            sx_agent_store_rollback(a->store);
-        if (st != SX_OK && cmd != 0)
-            sx_agent_cmd_drop(a, cmd);
+        st = sx_agent_cmd_tx_end(a, st, cmd);
     }
     sx_e2e_private_wipe(&priv);
     SX_TRY(st);

@@ -298,13 +298,9 @@ static sx_status join_invitation(sx_agent *a, const sx_agent_connreq *cr, const 
             st = sx_agent_cmd_join_store(a, id, sqid, smpc_v, fast, server, &pub, info, &cmd);
         if (st == SX_OK && accept_inv)
             st = sx_agent_store_invitation_accept(a->store, accept_inv, info);
-        if (st == SX_OK) {
+        if (st == SX_OK)
             sx_agent_crash_point("join-uncommitted");
-            st = sx_agent_store_commit(a->store);
-        } else
-            sx_agent_store_rollback(a->store);
-        if (st != SX_OK && cmd != 0)
-            sx_agent_cmd_drop(a, cmd);
+        st = sx_agent_cmd_tx_end(a, st, cmd);
     }
     sx_smp_queue_free(sq);
     sx_ratchet_cleanup(&r);
@@ -384,12 +380,7 @@ static sx_status allow_locked(sx_agent *a, const sx_agent_id *id, const sx_agent
         st = sx_agent_store_confirmation_accept(a->store, conf, info);
     if (st == SX_OK)
         st = sx_agent_cmd_allow_store(a, id, sqid, fast, sx_slice_of(skey, skey_len), info, &cmd);
-    if (st == SX_OK)
-        st = sx_agent_store_commit(a->store);
-    else
-        sx_agent_store_rollback(a->store);
-    if (st != SX_OK && cmd != 0)
-        sx_agent_cmd_drop(a, cmd);
+    st = sx_agent_cmd_tx_end(a, st, cmd);
     sx_smp_queue_free(sq);
     SX_TRY(st);
     sx_agent_crash_point("allow-stored");
